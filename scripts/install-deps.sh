@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian packages sealmail needs to build and test, only those missing.
+# Usage: scripts/install-deps.sh [build|test|fuzz|all]   (default: all)
+set -eu
+what="${1:-all}"
+build="gcc make pkg-config libssl-dev libevent-dev libunbound-dev libsqlite3-dev
+  libinih-dev libcrypt-dev libcurl4-openssl-dev openssl"
+test="libcmocka-dev python3 python3-pytest python3-dnspython swaks nsd ldnsutils
+  bind9-dnsutils iproute2 util-linux procps"
+fuzz="clang libclang-rt-14-dev"
+case "$what" in
+build) pkgs="$build" ;;
+test) pkgs="$build $test" ;;
+fuzz) pkgs="$build $fuzz" ;;
+all) pkgs="$build $test $fuzz" ;;
+*) echo "usage: $0 [build|test|fuzz|all]" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d keeps nsd and friends from starting as system services on hosts without one
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

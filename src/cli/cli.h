@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The subcommands of the sealmail binary. Each takes the arguments after its
+ * name (argv[0] is the subcommand) and the configuration path from -c, and
+ * returns the exit code: 0 success, 1 failure explained in one line on
+ * stderr, 2 usage error.
+ */
+#ifndef SEALMAIL_CLI_CLI_H
+#define SEALMAIL_CLI_CLI_H
+
+int cli_serve(int argc, char **argv, const char *config);
+int cli_init(int argc, char **argv, const char *config);
+int cli_check_config(int argc, char **argv, const char *config);
+int cli_user(int argc, char **argv, const char *config);
+int cli_alias(int argc, char **argv, const char *config);
+int cli_queue(int argc, char **argv, const char *config);
+
+#endif

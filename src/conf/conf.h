@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The configuration: DESIGN.md §5's INI file parsed (inih) and checked into
+ * an immutable struct conf. Every key, its default and its field share one
+ * stem. The parser trusts nothing in the file; every error names file, line
+ * and key.
+ */
+#ifndef SEALMAIL_CONF_CONF_H
+#define SEALMAIL_CONF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+enum conf_role {
+	CONF_ROLE_MX,
+	CONF_ROLE_SUBMISSION,
+};
+
+enum conf_tls_mode {
+	CONF_TLS_STARTTLS,
+	CONF_TLS_IMPLICIT,
+	CONF_TLS_NONE,
+};
+
+/* What to do with a bare LF or bare CR inside DATA/BDAT. */
+enum conf_bare_newline {
+	CONF_BARE_NEWLINE_NORMALIZE,	/* turn it into CRLF (default) */
+	CONF_BARE_NEWLINE_REJECT,	/* reject the message with 550 5.6.0 */
+};
+
+enum conf_local_delivery {
+	CONF_LOCAL_MAILDIR,
+	CONF_LOCAL_LMTP_UNIX,		/* lmtp:unix:/path */
+	CONF_LOCAL_LMTP_INET,		/* lmtp:HOST:PORT */
+};
+
+struct conf_sockaddr {
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	char			text[64];	/* "127.0.0.1:25", "[::1]:25" */
+};
+
+struct conf_listener {
+	char			*name;		/* the [listen "NAME"] label */
+	struct conf_sockaddr	*addrs;
+	size_t			 naddrs;
+	enum conf_role		 role;
+	enum conf_tls_mode	 tls;
+};
+
+struct conf_certpair {
+	char	*cert;		/* PEM chain file */
+	char	*key;		/* PEM private key file */
+};
+
+struct conf_domain {
+	char	*name;		/* lower case, no trailing dot */
+	char	*dkim_selector;	/* may be NULL */
+	char	*dkim_key;	/* may be NULL */
+};
+
+struct conf_network {
+	int		family;		/* AF_INET or AF_INET6 */
+	unsigned char	addr[16];
+	unsigned	prefix;
+};
+
+struct conf {
+	char			*path;		/* the file it came from */
+
+	/* [server] */
+	char			*hostname;
+	char			*data_dir;
+	char			*user;		/* NULL or "": do not drop */
+	unsigned		 workers;	/* "auto" = number of CPUs */
+	size_t			 max_message_size;
+	unsigned		 max_recipients;
+	struct conf_network	*trusted_networks;
+	size_t			 ntrusted_networks;
+	unsigned		 max_connections;	  /* all clients, per worker set */
+	unsigned		 max_connections_per_ip;
+	unsigned		 max_errors;		  /* then 421 */
+	size_t			 max_line_length;	  /* DATA text line, with CRLF */
+	enum conf_bare_newline	 bare_newline;
+	unsigned		 command_timeout;	  /* seconds */
+	unsigned		 data_timeout;		  /* seconds, per read in DATA */
+	unsigned		 tls_handshake_timeout;	  /* seconds */
+
+	/* [tls] */
+	struct conf_certpair	*certs;
+	size_t			 ncerts;
+	int			 min_version;	/* TLS1_2_VERSION or TLS1_3_VERSION */
+
+	/* [listen "NAME"] */
+	struct conf_listener	*listeners;
+	size_t			 nlisteners;
+
+	/* [domain "NAME"] */
+	struct conf_domain	*domains;
+	size_t			 ndomains;
+
+	/* [delivery] */
+	enum conf_local_delivery delivery_local;
+	char			*delivery_lmtp_target;	/* path, or "HOST:PORT" */
+	char			*relayhost;
+	char			*relayhost_credentials;
+	char			*relayhost_ca;
+	unsigned		 mx_port;
+	unsigned		*retry_schedule;	/* seconds */
+	size_t			 nretry_schedule;
+	unsigned		 queue_lifetime;	/* seconds */
+
+	/* [auth] */
+	bool			 spf_reject_fail;
+	bool			 dmarc_enforce;
+
+	/* [dns] */
+	char			*dns_resolver;
+	char			*dns_trust_anchor;
+	char			*dns_unbound_config;
+};
+
+/*
+ * Parse and check `path`. On success *out is a new conf the caller frees with
+ * conf_free(). On failure returns -1 and writes one line into err (no
+ * newline) of the form "FILE:LINE: [section] key: problem".
+ */
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+void conf_free(struct conf *c);
+
+/* Write the effective configuration, defaults included, as INI. */
+void conf_print(const struct conf *c, FILE *fp);
+
+/* True if `domain` (any case, no trailing dot) is one of [domain "..."]. */
+bool conf_is_local_domain(const struct conf *c, const char *domain);
+/* True if `sa` falls inside trusted_networks. */
+bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa);
+
+/* The config path from -c, else $SEALMAIL_CONFIG, else the default. */
+const char *conf_default_path(const char *opt);
+
+#endif

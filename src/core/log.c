@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: ISC */
+/* Logging sinks (stderr with timestamps, or syslog) and the escaping of
+ * untrusted text for log lines. */
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *log_ident = "sealmail";
+static bool log_syslog;
+static bool log_debug_on;
+
+void
+log_init(const char *ident, bool use_syslog, bool debug)
+{
+	log_ident = ident;
+	log_debug_on = debug;
+	if (use_syslog && !log_syslog)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	log_syslog = use_syslog;
+}
+
+static void
+log_vwrite(int prio, const char *level, const char *fmt, va_list ap)
+{
+	char line[2048];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (log_syslog) {
+		syslog(prio, "%s", line);
+		return;
+	}
+	struct timespec ts;
+	struct tm tm;
+	char stamp[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %s[%ld]: %s%s\n", stamp, ts.tv_nsec / 1000000,
+	    log_ident, (long)getpid(), level, line);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_INFO, "", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_debug_on)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(LOG_DEBUG, "debug: ", fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_ERR, "fatal: ", fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, "panic: ", fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+const char *
+log_escape(const void *s, size_t len, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = s;
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		size_t need = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') ?
+		    4 : 1;
+		if (o + need + 4 > outlen) {	/* room for "..." and NUL */
+			if (outlen >= 4) {
+				memcpy(out + (o < outlen - 4 ? o : outlen - 4),
+				    "...", 3);
+				o = (o < outlen - 4 ? o : outlen - 4) + 3;
+			}
+			break;
+		}
+		if (need == 4) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else
+			out[o++] = (char)c;
+	}
+	out[o < outlen ? o : outlen - 1] = '\0';
+	return out;
+}
