@@ -25,7 +25,7 @@ log_init(const char *ident, bool use_syslog, bool debug)
 	log_syslog = use_syslog;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vwrite(int prio, const char *level, const char *fmt, va_list ap)
 {
 	char line[2048];

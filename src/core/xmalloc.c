@@ -35,7 +35,8 @@ xreallocarray(void *ptr, size_t nmemb, size_t size)
 {
 	if (size != 0 && nmemb > SIZE_MAX / size)
 		panic("xreallocarray: %zu x %zu overflows", nmemb, size);
-	void *p = realloc(ptr, nmemb * size ? nmemb * size : 1);
+	size_t total = nmemb * size;
+	void *p = realloc(ptr, total != 0 ? total : 1);
 	if (p == NULL)
 		fatal("out of memory allocating %zu x %zu bytes", nmemb, size);
 	return p;

@@ -53,7 +53,12 @@ struct smtpd_cmd {
 };
 
 /* Split `line` (len bytes, no CRLF) into verb and argument. Verbs are
- * case-insensitive; a NUL byte in the line is an error. */
+ * case-insensitive. A NUL, CR or LF byte anywhere, or an 8-bit byte in any
+ * command but MAIL and RCPT (whose paths may be UTF-8), is
+ * SMTPD_CMD_ERR_NUL. DATA, RSET, QUIT and STARTTLS with an argument, and
+ * HELO, EHLO, MAIL, RCPT, BDAT, VRFY, EXPN and AUTH without one, are
+ * SMTPD_CMD_ERR_SYNTAX. out->verb is set whenever the verb was recognised,
+ * also on errors, so the reply can name the command. */
 enum smtpd_cmd_result smtpd_cmd_parse(const char *line, size_t len,
     struct smtpd_cmd *out);
 
@@ -68,6 +73,7 @@ struct smtpd_mail_args {
 	bool			 has_envid;
 	char			 auth[LIMIT_PATH + 1];	/* AUTH= value as given */
 	bool			 has_auth;
+	bool			 requiretls;	/* REQUIRETLS (RFC 8689 §3) */
 };
 
 /* Parse the argument of MAIL ("FROM:<path> params"). Spaces after the colon
@@ -78,7 +84,9 @@ enum smtpd_cmd_result smtpd_cmd_parse_mail(const char *arg, size_t len,
 
 struct smtpd_rcpt_args {
 	struct addr	 to;
-	bool		 postmaster;	/* RCPT TO:<Postmaster> (RFC 5321 §4.5.1) */
+	bool		 postmaster;	/* RCPT TO:<Postmaster> (RFC 5321 §4.5.1),
+					 * any case: then to.local is
+					 * "postmaster" and to.domain "" */
 	unsigned	 notify;	/* ENVELOPE_NOTIFY_* or 0 */
 	char		 orcpt[LIMIT_DSN_ORCPT + 1];	/* "type;xtext" as given */
 	bool		 has_orcpt;

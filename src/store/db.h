@@ -25,12 +25,47 @@ enum db_result {
  * journal) is chowned to that user, so the daemon running as `owner` can use
  * a store the CLI created as root. Returns NULL and writes a one-line error
  * into err on failure.
+ *
+ * Details: a new file is created mode 0600. Only the file and a leftover
+ * "-journal" are chowned, never the folder (the daemon chowns data_dir
+ * itself at start); an `owner` that is NULL, "" or not an existing user
+ * means no chown. The file is opened without following symlinks and is not
+ * chowned if it is not a regular file with one link. Rollback journal (not
+ * WAL, whose readers need a writable -shm), busy timeout 5 s. Without
+ * `create`, a missing file or schema is an error; an older schema is
+ * upgraded, a newer one refused.
  */
 struct db *db_open(const char *path, bool create, const char *owner,
     char *err, size_t errlen);
+/* db_close(NULL) is a no-op. */
 void db_close(struct db *db);
 
-/* Accounts. `hash` is a crypt(3) string (see auth/passwd.h). */
+/* One line (no newline) saying why the last call on db returned DB_ERROR,
+ * e.g. "user a@example.org already exists". Borrowed: valid until the next
+ * call on db. */
+const char *db_error(const struct db *db);
+
+/* local(64) + "@" + domain(255), RFC 5321 §4.5.3.1.1-2. */
+#define DB_ADDRESS_MAX	320
+
+/*
+ * Check `in` the way every add function does and write its stored form into
+ * out (outlen > DB_ADDRESS_MAX): "local@domain" with the ASCII letters of the
+ * domain lower-cased, or "@domain" when catchall_ok. Refused (-1): longer than
+ * DB_ADDRESS_MAX, local part over 64 or domain over 255 bytes, control bytes
+ * or spaces, an unquoted '@' in the local part, a malformed domain.
+ */
+int db_address_normalize(const char *in, bool catchall_ok, char *out,
+    size_t outlen);
+
+/*
+ * Accounts. `hash` is a crypt(3) string (see auth/passwd.h): printable
+ * ASCII without spaces. db_user_add returns DB_ERROR for an invalid address
+ * or hash and for an address that is already a user (db_error() says
+ * which). Lookups (del, set_hash, get_hash) of an address that is not a
+ * valid address return DB_NOTFOUND, so untrusted input can be passed as is.
+ * Aliases that point to a deleted user are kept.
+ */
 enum db_result db_user_add(struct db *db, const char *address,
     const char *hash);
 enum db_result db_user_del(struct db *db, const char *address);
@@ -39,15 +74,19 @@ enum db_result db_user_set_hash(struct db *db, const char *address,
 /* On DB_OK *hash is a heap string the caller frees. */
 enum db_result db_user_get_hash(struct db *db, const char *address,
     char **hash);
+/* List callbacks are called after the query has finished, so they may call
+ * other db functions on the same handle. */
 typedef void db_list_cb(const char *a, const char *b, void *arg);
 /* Calls cb(address, NULL, arg) for each user in order. */
 enum db_result db_user_list(struct db *db, db_list_cb *cb, void *arg);
 
 /* Aliases: `address` is user@domain or "@domain" (catch-all); `target` is
- * any address (local or remote). One row per (address, target). */
+ * any address (local or remote), never "@domain". One row per (address,
+ * target), compared case-insensitively; adding an existing pair is DB_OK. */
 enum db_result db_alias_add(struct db *db, const char *address,
     const char *target);
-/* target NULL deletes every target of address. */
+/* target NULL deletes every target of address. DB_NOTFOUND if no row was
+ * deleted. */
 enum db_result db_alias_del(struct db *db, const char *address,
     const char *target);
 /* Calls cb(address, target, arg) per row, or only those of `address`. */
@@ -62,6 +101,12 @@ enum db_result db_alias_list(struct db *db, const char *address,
  * given. On DB_OK, *out is a heap array of n heap strings, deduplicated, the
  * caller frees all (db_strv_free). DB_NOTFOUND if the address is neither a
  * user nor an alias nor covered by a catch-all.
+ *
+ * Details: users come back in their stored spelling. A local target that
+ * is neither a user, an alias nor covered by a catch-all is dropped (so an
+ * alias whose targets all are unknown is DB_NOTFOUND and gets a 550 at RCPT,
+ * not a bounce later). is_local NULL treats every domain as local. Hitting
+ * a limit logs a warning and returns what was gathered so far.
  */
 typedef bool db_is_local_cb(const char *domain, void *arg);
 enum db_result db_rcpt_expand(struct db *db, const char *address,

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Helpers shared by the subcommands: errors, usage, configuration, the
+ * store, and reading a password from stdin or the terminal without echo.
+ * Runs in the CLI process only; trusts its caller and the configuration,
+ * and wipes what held a password.
+ */
+#include "cli/cli_common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "store/db.h"
+
+void
+cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sealmail: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+cli_usage(const char *text)
+{
+	fprintf(stderr, "usage: sealmail %s\n", text);
+	return CLI_EXIT_USAGE;
+}
+
+const char *
+cli_escape(const char *s, char *out, size_t outlen)
+{
+	return log_escape(s, strlen(s), out, outlen);
+}
+
+int
+cli_load_conf(const char *path, struct conf **out)
+{
+	char err[1024];
+
+	if (conf_load(path, out, err, sizeof(err)) == -1) {
+		cli_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir one folder; an existing folder is fine. */
+static int
+cli_mkdir1(const char *path, mode_t mode)
+{
+	struct stat st;
+	char esc[256];
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	cli_error("cannot create folder %s: %s",
+	    cli_escape(path, esc, sizeof(esc)),
+	    errno == EEXIST ? "not a folder" : strerror(errno));
+	return -1;
+}
+
+int
+cli_mkdirs(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+
+	/* Each prefix ending before a '/', then the whole path. */
+	for (char *s = p + 1; *s != '\0' && rc == 0; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		rc = cli_mkdir1(p, mode);
+		*s = '/';
+	}
+	if (rc == 0)
+		rc = cli_mkdir1(p, mode);
+	free(p);
+	return rc;
+}
+
+struct db *
+cli_open_store(const struct conf *c, bool create)
+{
+	char err[512], esc[600];
+	struct db *db;
+	char *path;
+
+	if (c->data_dir == NULL || c->data_dir[0] == '\0') {
+		cli_error("[server] data_dir is not set");
+		return NULL;
+	}
+	if (create && cli_mkdirs(c->data_dir, 0755) == -1)
+		return NULL;
+	path = xasprintf("%s/sealmail.db", c->data_dir);
+	db = db_open(path, create, c->user, err, sizeof(err));
+	if (db == NULL)
+		cli_error("store %s", cli_escape(err, esc, sizeof(esc)));
+	free(path);
+	return db;
+}
+
+enum cli_line {
+	CLI_LINE_OK,
+	CLI_LINE_EMPTY,
+	CLI_LINE_LONG,
+	CLI_LINE_NUL,
+	CLI_LINE_ERROR,
+};
+
+/* Set by the handlers below while the terminal has echo off. */
+static volatile sig_atomic_t cli_tty_signo;
+
+/*
+ * Read one line from fd a byte at a time (so nothing after it is consumed
+ * from a pipe), into out. Bytes past CLI_PASSWORD_MAX are dropped but the
+ * line is read to its end, so a too-long password is refused, never cut.
+ */
+static enum cli_line
+cli_read_line(int fd, char *out, size_t outlen)
+{
+	size_t len = 0, cap = outlen - 1;
+	bool toolong = false, nul = false;
+	ssize_t r;
+	char ch;
+
+	if (cap > CLI_PASSWORD_MAX + 1)
+		cap = CLI_PASSWORD_MAX + 1;	/* room for a "\r" */
+	for (;;) {
+		r = read(fd, &ch, 1);
+		if (r == -1 && errno == EINTR && cli_tty_signo == 0)
+			continue;
+		if (r == -1 || r == 0 || ch == '\n')
+			break;
+		nul |= ch == '\0';
+		if (len < cap)
+			out[len++] = ch;
+		else
+			toolong = true;
+	}
+	explicit_bzero(&ch, sizeof(ch));
+	if (len > 0 && out[len - 1] == '\r')
+		len--;
+	out[len] = '\0';
+	if (r == -1)
+		return CLI_LINE_ERROR;
+	if (toolong || len > CLI_PASSWORD_MAX)
+		return CLI_LINE_LONG;
+	if (nul)
+		return CLI_LINE_NUL;
+	return len == 0 ? CLI_LINE_EMPTY : CLI_LINE_OK;
+}
+
+/* Report what was wrong with a password line; 0 if nothing. */
+static int
+cli_line_check(enum cli_line r)
+{
+	switch (r) {
+	case CLI_LINE_OK:
+		return 0;
+	case CLI_LINE_EMPTY:
+		cli_error("empty password refused");
+		break;
+	case CLI_LINE_LONG:
+		cli_error("password longer than %d bytes refused",
+		    CLI_PASSWORD_MAX);
+		break;
+	case CLI_LINE_NUL:
+		cli_error("password with a NUL byte refused");
+		break;
+	case CLI_LINE_ERROR:
+		cli_error("cannot read the password: %s", strerror(errno));
+		break;
+	}
+	return -1;
+}
+
+static void
+cli_tty_catch(int signo)
+{
+	cli_tty_signo = signo;
+}
+
+/* Write a prompt; a failed write only loses the prompt. */
+static void
+cli_tty_write(int fd, const char *s)
+{
+	ssize_t n = write(fd, s, strlen(s));
+
+	(void)n;
+}
+
+static const int cli_tty_signals[] = {
+	SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU,
+};
+#define CLI_TTY_NSIGNALS (sizeof(cli_tty_signals) / sizeof(cli_tty_signals[0]))
+
+/* Catch (or restore) the signals that would leave the terminal without
+ * echo if they ended or stopped us mid-prompt. */
+static void
+cli_tty_signals_set(bool catch, struct sigaction *saved)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	/* No SA_RESTART, so the read returns EINTR. */
+	sa.sa_handler = cli_tty_catch;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < CLI_TTY_NSIGNALS; i++) {
+		if (catch)
+			sigaction(cli_tty_signals[i], &sa, &saved[i]);
+		else
+			sigaction(cli_tty_signals[i], &saved[i], NULL);
+	}
+}
+
+/*
+ * Prompt on the terminal fd and read a line with echo off. A signal during
+ * the read restores the terminal first and is then re-raised with its
+ * original disposition, as readpassphrase(3) does.
+ */
+static int
+cli_tty_prompt(int fd, const char *prompt, char *out, size_t outlen)
+{
+	struct sigaction saved[CLI_TTY_NSIGNALS];
+	struct termios old, quiet;
+	enum cli_line r = CLI_LINE_ERROR;
+
+	if (tcgetattr(fd, &old) == -1) {
+		cli_error("cannot read terminal settings: %s", strerror(errno));
+		return -1;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ICANON;
+	cli_tty_signo = 0;
+	cli_tty_signals_set(true, saved);
+	if (tcsetattr(fd, TCSAFLUSH, &quiet) == 0) {
+		cli_tty_write(fd, prompt);
+		if (cli_tty_signo == 0)
+			r = cli_read_line(fd, out, outlen);
+		tcsetattr(fd, TCSAFLUSH, &old);
+		cli_tty_write(fd, "\n");
+	}
+	cli_tty_signals_set(false, saved);
+	if (cli_tty_signo != 0) {
+		raise(cli_tty_signo);
+		cli_error("password entry interrupted");
+		return -1;
+	}
+	return cli_line_check(r);
+}
+
+/* Prompt twice on fd and compare. */
+static int
+cli_tty_password(int fd, bool confirm, char *out, size_t outlen)
+{
+	char again[CLI_PASSWORD_MAX + 2];
+	int rc;
+
+	if (cli_tty_prompt(fd, "Password: ", out, outlen) == -1)
+		return -1;
+	if (!confirm)
+		return 0;
+	rc = cli_tty_prompt(fd, "Retype password: ", again, sizeof(again));
+	if (rc == 0 && strcmp(out, again) != 0) {
+		cli_error("passwords do not match");
+		rc = -1;
+	}
+	explicit_bzero(again, sizeof(again));
+	return rc;
+}
+
+int
+cli_read_password(bool from_stdin, bool confirm, char *out, size_t outlen)
+{
+	int fd, rc;
+
+	if (outlen < 2) {
+		cli_error("password buffer too small");
+		return -1;
+	}
+	out[0] = '\0';
+	if (from_stdin)
+		return cli_line_check(cli_read_line(STDIN_FILENO, out, outlen));
+	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1) {
+		cli_error("no terminal to read the password from "
+		    "(use --password-stdin)");
+		return -1;
+	}
+	rc = cli_tty_password(fd, confirm, out, outlen);
+	close(fd);
+	return rc;
+}

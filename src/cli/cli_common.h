@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Small helpers shared by the subcommands (cli_*.c): one-line errors, usage,
+ * loading the configuration, opening the store, reading a password. All of
+ * them report problems themselves, as one line "sealmail: ..." on stderr,
+ * so a subcommand only maps failure to its exit code (DESIGN.md §5: 0 ok,
+ * 1 failure, 2 usage). Meant for the CLI process only: they write to
+ * stderr and may prompt on the terminal.
+ */
+#ifndef SEALMAIL_CLI_CLI_COMMON_H
+#define SEALMAIL_CLI_CLI_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/limits.h"
+
+struct conf;
+struct db;
+
+/* Exit codes of every subcommand. */
+#define CLI_EXIT_OK	0
+#define CLI_EXIT_FAIL	1
+#define CLI_EXIT_USAGE	2
+
+/* Longest password the CLI accepts: SASL PLAIN carries at most 255 octets
+ * per field (RFC 4616 §2), so a longer one could never log in. */
+#define CLI_PASSWORD_MAX	LIMIT_SASL_FIELD
+
+/* Print "sealmail: <message>\n" on stderr. Arguments that come from the
+ * user or a file should pass through cli_escape first. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "usage: sealmail <text>\n" on stderr and return CLI_EXIT_USAGE. */
+int cli_usage(const char *text);
+
+/* Escape `s` for an error line (log_escape over the whole string, so a
+ * newline cannot split the one-line error). Returns out. */
+const char *cli_escape(const char *s, char *out, size_t outlen);
+
+/*
+ * conf_load(path); on failure print "sealmail: <conf_load's error>" and
+ * return -1. On success *out is the caller's to conf_free().
+ */
+int cli_load_conf(const char *path, struct conf **out);
+
+/* Create `path` and any missing parents with `mode` (like mkdir -p);
+ * existing folders are left as they are. Prints the error. */
+int cli_mkdirs(const char *path, mode_t mode);
+
+/*
+ * Open the store DATA_DIR/sealmail.db of `c`, passing [server] user as the
+ * owner (see db_open). With `create`, data_dir is made (0755) if missing and
+ * so are the file and its schema. Prints the error and returns NULL on
+ * failure; the caller db_close()s the result.
+ */
+struct db *cli_open_store(const struct conf *c, bool create);
+
+/*
+ * Read a password into out (size outlen > 1, at most CLI_PASSWORD_MAX bytes
+ * are accepted). from_stdin: the first line of standard input, without its
+ * "\n" (and a "\r" before it). Otherwise prompt on /dev/tty with echo off,
+ * twice when `confirm`, and require both to match. An empty password, one
+ * containing a NUL byte or one that is too long is refused. Prints the
+ * error and returns -1; on any return the caller must explicit_bzero(out).
+ */
+int cli_read_password(bool from_stdin, bool confirm, char *out,
+    size_t outlen);
+
+#endif

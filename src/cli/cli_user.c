@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * `sealmail user add|del|passwd|list [ADDRESS] [--password-stdin]`:
+ * accounts in the store, with yescrypt password hashes (auth/passwd.h).
+ * Passwords come from the first line of stdin or from the terminal, and
+ * every buffer that held one is wiped.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/passwd.h"
+#include "cli/cli_common.h"
+#include "conf/conf.h"
+#include "store/db.h"
+
+#define CLI_USER_USAGE \
+	"user add|del|passwd|list [ADDRESS] [--password-stdin]"
+
+struct cli_user_args {
+	const char	*address;	/* normalized, NULL for list */
+	bool		 password_stdin;
+};
+
+struct cli_user_cmd {
+	const char	*name;
+	bool		 address;	/* takes ADDRESS */
+	bool		 password;	/* takes --password-stdin */
+	int		(*run)(struct db *, const struct cli_user_args *);
+};
+
+/* Read a password (confirmed on a terminal) and hash it; NULL if not. */
+static char *
+cli_user_new_hash(bool from_stdin)
+{
+	char pw[CLI_PASSWORD_MAX + 2];
+	char *hash = NULL;
+
+	if (cli_read_password(from_stdin, true, pw, sizeof(pw)) == 0 &&
+	    (hash = passwd_hash(pw)) == NULL)
+		cli_error("cannot hash the password");
+	explicit_bzero(pw, sizeof(pw));
+	return hash;
+}
+
+/* 0 if the user exists; else print why not and return -1. */
+static int
+cli_user_exists(struct db *db, const char *address)
+{
+	char *hash = NULL;
+	enum db_result r = db_user_get_hash(db, address, &hash);
+
+	free(hash);
+	if (r == DB_NOTFOUND)
+		cli_error("no such user %s", address);
+	else if (r == DB_ERROR)
+		cli_error("%s", db_error(db));
+	return r == DB_OK ? 0 : -1;
+}
+
+static int
+cli_user_add(struct db *db, const struct cli_user_args *a)
+{
+	char *hash = NULL;
+	enum db_result r;
+
+	r = db_user_get_hash(db, a->address, &hash);
+	free(hash);
+	if (r != DB_NOTFOUND) {
+		if (r == DB_OK)
+			cli_error("user %s already exists", a->address);
+		else
+			cli_error("%s", db_error(db));
+		return CLI_EXIT_FAIL;
+	}
+	if ((hash = cli_user_new_hash(a->password_stdin)) == NULL)
+		return CLI_EXIT_FAIL;
+	r = db_user_add(db, a->address, hash);
+	free(hash);
+	if (r != DB_OK) {
+		cli_error("%s", db_error(db));
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static int
+cli_user_del(struct db *db, const struct cli_user_args *a)
+{
+	switch (db_user_del(db, a->address)) {
+	case DB_OK:
+		return CLI_EXIT_OK;
+	case DB_NOTFOUND:
+		cli_error("no such user %s", a->address);
+		return CLI_EXIT_FAIL;
+	case DB_ERROR:
+		break;
+	}
+	cli_error("%s", db_error(db));
+	return CLI_EXIT_FAIL;
+}
+
+static int
+cli_user_passwd(struct db *db, const struct cli_user_args *a)
+{
+	enum db_result r;
+	char *hash;
+
+	if (cli_user_exists(db, a->address) == -1)
+		return CLI_EXIT_FAIL;
+	if ((hash = cli_user_new_hash(a->password_stdin)) == NULL)
+		return CLI_EXIT_FAIL;
+	r = db_user_set_hash(db, a->address, hash);
+	free(hash);
+	if (r == DB_OK)
+		return CLI_EXIT_OK;
+	/* Deleted while we asked for the password. */
+	if (r == DB_NOTFOUND)
+		cli_error("no such user %s", a->address);
+	else
+		cli_error("%s", db_error(db));
+	return CLI_EXIT_FAIL;
+}
+
+static void
+cli_user_print(const char *address, const char *unused, void *arg)
+{
+	(void)unused;
+	(void)arg;
+	printf("%s\n", address);
+}
+
+static int
+cli_user_list(struct db *db, const struct cli_user_args *a)
+{
+	(void)a;
+	if (db_user_list(db, cli_user_print, NULL) != DB_OK) {
+		cli_error("%s", db_error(db));
+		return CLI_EXIT_FAIL;
+	}
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_error("cannot write the list");
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static const struct cli_user_cmd cli_user_cmds[] = {
+	{ "add", true, true, cli_user_add },
+	{ "del", true, false, cli_user_del },
+	{ "passwd", true, true, cli_user_passwd },
+	{ "list", false, false, cli_user_list },
+};
+
+/* Split argv into the command, its ADDRESS and --password-stdin; NULL on a
+ * usage error. "--" ends the options. */
+static const struct cli_user_cmd *
+cli_user_parse(int argc, char **argv, const char **address, bool *pwstdin)
+{
+	const struct cli_user_cmd *cmd = NULL;
+	bool opts = true;
+	int npos = 0;
+
+	for (size_t i = 0; argc >= 2 &&
+	    i < sizeof(cli_user_cmds) / sizeof(cli_user_cmds[0]); i++)
+		if (strcmp(argv[1], cli_user_cmds[i].name) == 0)
+			cmd = &cli_user_cmds[i];
+	if (cmd == NULL)
+		return NULL;
+	for (int i = 2; i < argc; i++) {
+		if (opts && strcmp(argv[i], "--") == 0)
+			opts = false;
+		else if (opts && strcmp(argv[i], "--password-stdin") == 0)
+			*pwstdin = true;
+		else if (opts && argv[i][0] == '-' && argv[i][1] != '\0')
+			return NULL;
+		else if (npos++ == 0)
+			*address = argv[i];
+	}
+	if (npos != (cmd->address ? 1 : 0) || (*pwstdin && !cmd->password))
+		return NULL;
+	return cmd;
+}
+
+/* Normalize the ADDRESS argument; `user add` also needs a local domain. */
+static int
+cli_user_address(const struct conf *c, const struct cli_user_cmd *cmd,
+    const char *arg, char *out)
+{
+	char esc[128];
+	const char *domain;
+
+	if (db_address_normalize(arg, false, out, DB_ADDRESS_MAX + 1) == -1) {
+		cli_error("invalid address \"%s\"",
+		    cli_escape(arg, esc, sizeof(esc)));
+		return -1;
+	}
+	domain = strrchr(out, '@') + 1;
+	if (cmd->run == cli_user_add && !conf_is_local_domain(c, domain)) {
+		cli_error("%s is not a local domain (no [domain \"%s\"] in %s)",
+		    domain, domain, cli_escape(c->path != NULL ? c->path : "",
+		    esc, sizeof(esc)));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_user(int argc, char **argv, const char *config)
+{
+	const struct cli_user_cmd *cmd;
+	struct cli_user_args a = { 0 };
+	char address[DB_ADDRESS_MAX + 1];
+	const char *arg = NULL;
+	struct conf *c = NULL;
+	struct db *db = NULL;
+	int rc = CLI_EXIT_FAIL;
+
+	if ((cmd = cli_user_parse(argc, argv, &arg, &a.password_stdin)) ==
+	    NULL)
+		return cli_usage(CLI_USER_USAGE);
+	if (cli_load_conf(config, &c) == -1)
+		return CLI_EXIT_FAIL;
+	if (arg != NULL) {
+		if (cli_user_address(c, cmd, arg, address) == -1)
+			goto done;
+		a.address = address;
+	}
+	if ((db = cli_open_store(c, true)) != NULL)
+		rc = cmd->run(db, &a);
+done:
+	db_close(db);
+	conf_free(c);
+	return rc;
+}

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The configuration's public face: conf_load() (parse with conf_parse.c,
+ * then the whole-file checks of conf_check.c), conf_free(), conf_print()
+ * (the effective configuration as INI that conf_load() reads back to the
+ * same values) and the lookups the daemon makes per connection. A loaded
+ * struct conf is immutable; the caller owns it.
+ */
+#include "conf/conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/tls1.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf/conf_internal.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+
+#define CONF_DEFAULT_PATH	"/etc/sealmail/sealmail.conf"
+
+int
+conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+{
+	struct conf_parse p;
+	char scratch[512], epath[256];
+
+	*out = NULL;
+	if (err == NULL || errlen == 0) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
+	memset(&p, 0, sizeof(p));
+	p.path = path;
+	p.err = err;
+	p.errlen = errlen;
+	p.c = xcalloc(1, sizeof(*p.c));
+	p.c->path = xstrdup(path);
+	conf_check_defaults(p.c);
+	p.fp = fopen(path, "re");
+	if (p.fp == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s",
+		    log_escape(path, strlen(path), epath, sizeof(epath)),
+		    strerror(errno));
+		goto fail;
+	}
+	if (conf_parse_run(&p) == -1 || conf_check_all(&p) == -1)
+		goto fail;
+	fclose(p.fp);
+	free(p.listener_line);
+	free(p.domain_line);
+	*out = p.c;
+	return 0;
+fail:
+	if (p.fp != NULL)
+		fclose(p.fp);
+	free(p.listener_line);
+	free(p.domain_line);
+	conf_free(p.c);
+	return -1;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->hostname);
+	free(c->data_dir);
+	free(c->user);
+	free(c->trusted_networks);
+	for (size_t i = 0; i < c->ncerts; i++) {
+		free(c->certs[i].cert);
+		free(c->certs[i].key);
+	}
+	free(c->certs);
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		free(c->listeners[i].name);
+		free(c->listeners[i].addrs);
+	}
+	free(c->listeners);
+	for (size_t i = 0; i < c->ndomains; i++) {
+		free(c->domains[i].name);
+		free(c->domains[i].dkim_selector);
+		free(c->domains[i].dkim_key);
+	}
+	free(c->domains);
+	free(c->delivery_lmtp_target);
+	free(c->relayhost);
+	free(c->relayhost_credentials);
+	free(c->relayhost_ca);
+	free(c->retry_schedule);
+	free(c->dns_resolver);
+	free(c->dns_trust_anchor);
+	free(c->dns_unbound_config);
+	free(c);
+}
+
+/* ---- printing ----------------------------------------------------------- */
+
+/* "key = s" or "key =" for NULL/empty. */
+static void
+conf_print_str(FILE *fp, const char *key, const char *s)
+{
+	if (s == NULL || *s == '\0')
+		fprintf(fp, "%s =\n", key);
+	else
+		fprintf(fp, "%s = %s\n", key, s);
+}
+
+/*
+ * One item of a list value. Long lists wrap onto indented continuation
+ * lines, which conf_load reads as more items of the same key; this keeps
+ * every line inside inih's line buffer.
+ */
+static void
+conf_print_item(FILE *fp, size_t *col, size_t i, const char *item)
+{
+	size_t n = strlen(item);
+
+	if (i == 0) {
+		fprintf(fp, " %s", item);
+		*col += 1 + n;
+	} else if (*col + 2 + n > CONF_PRINT_WRAP) {
+		fprintf(fp, ",\n\t%s", item);
+		*col = 8 + n;
+	} else {
+		fprintf(fp, ", %s", item);
+		*col += 2 + n;
+	}
+}
+
+void
+conf_print_hostname(FILE *fp, const void *base, const struct conf_key *k)
+{
+	conf_print_str(fp, k->name, ((const struct conf *)base)->hostname);
+}
+
+void
+conf_print_user(FILE *fp, const void *base, const struct conf_key *k)
+{
+	conf_print_str(fp, k->name, ((const struct conf *)base)->user);
+}
+
+void
+conf_print_workers(FILE *fp, const void *base, const struct conf_key *k)
+{
+	fprintf(fp, "%s = %u\n", k->name, ((const struct conf *)base)->workers);
+}
+
+void
+conf_print_networks(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+	size_t col = strlen(k->name) + 2;
+	char text[64];
+
+	fprintf(fp, "%s =", k->name);
+	for (size_t i = 0; i < c->ntrusted_networks; i++) {
+		conf_network_to_text(&c->trusted_networks[i], text,
+		    sizeof(text));
+		conf_print_item(fp, &col, i, text);
+	}
+	fputc('\n', fp);
+}
+
+void
+conf_print_bare_newline(FILE *fp, const void *base, const struct conf_key *k)
+{
+	fprintf(fp, "%s = %s\n", k->name,
+	    ((const struct conf *)base)->bare_newline ==
+	    CONF_BARE_NEWLINE_REJECT ? "reject" : "normalize");
+}
+
+void
+conf_print_certs(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+
+	(void)k;
+	if (c->ncerts == 0)
+		fprintf(fp, "; no cert/key pairs\n");
+	for (size_t i = 0; i < c->ncerts; i++) {
+		conf_print_str(fp, "cert", c->certs[i].cert);
+		conf_print_str(fp, "key", c->certs[i].key);
+	}
+}
+
+void
+conf_print_min_version(FILE *fp, const void *base, const struct conf_key *k)
+{
+	fprintf(fp, "%s = %s\n", k->name,
+	    ((const struct conf *)base)->min_version == TLS1_3_VERSION ?
+	    "TLSv1.3" : "TLSv1.2");
+}
+
+void
+conf_print_address(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf_listener *l = base;
+	size_t col = strlen(k->name) + 2;
+
+	fprintf(fp, "%s =", k->name);
+	for (size_t i = 0; i < l->naddrs; i++)
+		conf_print_item(fp, &col, i, l->addrs[i].text);
+	fputc('\n', fp);
+}
+
+void
+conf_print_role(FILE *fp, const void *base, const struct conf_key *k)
+{
+	fprintf(fp, "%s = %s\n", k->name,
+	    ((const struct conf_listener *)base)->role == CONF_ROLE_SUBMISSION ?
+	    "submission" : "mx");
+}
+
+void
+conf_print_tls(FILE *fp, const void *base, const struct conf_key *k)
+{
+	static const char *names[] = {
+		[CONF_TLS_STARTTLS] = "starttls",
+		[CONF_TLS_IMPLICIT] = "implicit",
+		[CONF_TLS_NONE] = "none",
+	};
+
+	fprintf(fp, "%s = %s\n", k->name,
+	    names[((const struct conf_listener *)base)->tls]);
+}
+
+void
+conf_print_selector(FILE *fp, const void *base, const struct conf_key *k)
+{
+	conf_print_str(fp, k->name,
+	    ((const struct conf_domain *)base)->dkim_selector);
+}
+
+void
+conf_print_local(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+
+	switch (c->delivery_local) {
+	case CONF_LOCAL_MAILDIR:
+		fprintf(fp, "%s = maildir\n", k->name);
+		break;
+	case CONF_LOCAL_LMTP_UNIX:
+		fprintf(fp, "%s = lmtp:unix:%s\n", k->name,
+		    c->delivery_lmtp_target);
+		break;
+	case CONF_LOCAL_LMTP_INET:
+		fprintf(fp, "%s = lmtp:%s\n", k->name,
+		    c->delivery_lmtp_target);
+		break;
+	}
+}
+
+void
+conf_print_relayhost(FILE *fp, const void *base, const struct conf_key *k)
+{
+	conf_print_str(fp, k->name, ((const struct conf *)base)->relayhost);
+}
+
+void
+conf_print_retry_schedule(FILE *fp, const void *base,
+    const struct conf_key *k)
+{
+	const struct conf *c = base;
+	size_t col = strlen(k->name) + 2;
+	char text[32];
+
+	fprintf(fp, "%s =", k->name);
+	for (size_t i = 0; i < c->nretry_schedule; i++) {
+		conf_duration_to_text(c->retry_schedule[i], text, sizeof(text));
+		conf_print_item(fp, &col, i, text);
+	}
+	fputc('\n', fp);
+}
+
+void
+conf_print_resolver(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const char *s = ((const struct conf *)base)->dns_resolver;
+	size_t col = strlen(k->name) + 2, i = 0;
+	char item[128];
+
+	fprintf(fp, "%s =", k->name);
+	/* dns_resolver is ", "-joined by the parser; rewrap it. */
+	while (s != NULL && *s != '\0') {
+		size_t n = strcspn(s, ",");
+
+		snprintf(item, sizeof(item), "%.*s", (int)n, s);
+		conf_print_item(fp, &col, i++, item);
+		s += n;
+		s += strspn(s, ", ");
+	}
+	fputc('\n', fp);
+}
+
+/* Keys of a generic type. */
+static void
+conf_print_key(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const void *field = (const char *)base + k->off;
+	char text[32];
+
+	switch (k->type) {
+	case CONF_T_UINT:
+		fprintf(fp, "%s = %u\n", k->name, *(const unsigned *)field);
+		break;
+	case CONF_T_SIZE:
+		fprintf(fp, "%s = %zu\n", k->name, *(const size_t *)field);
+		break;
+	case CONF_T_DURATION:
+		conf_duration_to_text(*(const unsigned *)field, text,
+		    sizeof(text));
+		fprintf(fp, "%s = %s\n", k->name, text);
+		break;
+	case CONF_T_BOOL:
+		fprintf(fp, "%s = %s\n", k->name,
+		    *(const bool *)field ? "yes" : "no");
+		break;
+	case CONF_T_PATH:
+		conf_print_str(fp, k->name, *(char *const *)field);
+		break;
+	case CONF_T_CUSTOM:
+		if (k->print != NULL)
+			k->print(fp, base, k);
+		break;
+	}
+}
+
+static void
+conf_print_section(FILE *fp, const struct conf_section *s, const char *name,
+    const void *base)
+{
+	if (name != NULL)
+		fprintf(fp, "\n[%s \"%s\"]\n", s->name, name);
+	else
+		fprintf(fp, "\n[%s]\n", s->name);
+	for (size_t i = 0; i < s->nkeys; i++)
+		conf_print_key(fp, base, &s->keys[i]);
+}
+
+void
+conf_print(const struct conf *c, FILE *fp)
+{
+	char path[256];
+
+	fprintf(fp, "; sealmail configuration loaded from %s, with defaults\n",
+	    log_escape(c->path, strlen(c->path), path, sizeof(path)));
+	for (size_t i = 0; i < CONF_SEC_COUNT; i++) {
+		const struct conf_section *s = &conf_sections[i];
+
+		if (s->kind == CONF_SEC_LISTEN) {
+			for (size_t j = 0; j < c->nlisteners; j++)
+				conf_print_section(fp, s, c->listeners[j].name,
+				    &c->listeners[j]);
+		} else if (s->kind == CONF_SEC_DOMAIN) {
+			for (size_t j = 0; j < c->ndomains; j++)
+				conf_print_section(fp, s, c->domains[j].name,
+				    &c->domains[j]);
+		} else {
+			conf_print_section(fp, s, NULL, c);
+		}
+	}
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+bool
+conf_is_local_domain(const struct conf *c, const char *domain)
+{
+	size_t n = strlen(domain);
+
+	if (n > 0 && domain[n - 1] == '.')
+		n--;
+	for (size_t i = 0; i < c->ndomains; i++)
+		if (strlen(c->domains[i].name) == n &&
+		    strncasecmp(c->domains[i].name, domain, n) == 0)
+			return true;
+	return false;
+}
+
+/* Does addr (4 or 16 bytes) fall inside n? */
+static bool
+conf_network_match(const struct conf_network *n, const unsigned char *addr)
+{
+	unsigned full = n->prefix / 8, rest = n->prefix % 8;
+
+	if (memcmp(n->addr, addr, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	unsigned char mask = (unsigned char)(0xff << (8 - rest));
+	return (n->addr[full] & mask) == (addr[full] & mask);
+}
+
+bool
+conf_is_trusted(const struct conf *c, const struct sockaddr *sa)
+{
+	static const unsigned char mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+	};
+	unsigned char v6[16];
+	const unsigned char *v4 = v6 + 12;
+	bool has4 = false, has6 = false;
+
+	if (sa == NULL)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in sin;
+
+		memcpy(&sin, sa, sizeof(sin));
+		memcpy(v6, mapped, sizeof(mapped));
+		memcpy(v6 + 12, &sin.sin_addr, 4);
+		has4 = has6 = true;
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 sin6;
+
+		memcpy(&sin6, sa, sizeof(sin6));
+		memcpy(v6, &sin6.sin6_addr, 16);
+		has6 = true;
+		/* A dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d;
+		 * they must match the IPv4 networks an admin writes. */
+		has4 = memcmp(v6, mapped, sizeof(mapped)) == 0;
+	}
+	for (size_t i = 0; i < c->ntrusted_networks; i++) {
+		const struct conf_network *n = &c->trusted_networks[i];
+
+		if ((n->family == AF_INET && has4 && conf_network_match(n, v4)) ||
+		    (n->family == AF_INET6 && has6 &&
+		    conf_network_match(n, v6)))
+			return true;
+	}
+	return false;
+}
+
+const char *
+conf_default_path(const char *opt)
+{
+	const char *env;
+
+	if (opt != NULL && *opt != '\0')
+		return opt;
+	env = getenv("SEALMAIL_CONFIG");
+	if (env != NULL && *env != '\0')
+		return env;
+	return CONF_DEFAULT_PATH;
+}

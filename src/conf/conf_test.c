@@ -1,0 +1,852 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for the configuration: defaults, a full config that survives
+ * load -> print -> load, one test per error class checking the exact
+ * "FILE:LINE: [section] key: problem" prefix, IPv6 listeners, trusted
+ * networks (with v4-mapped clients), and `sealmail init` / `check-config`
+ * writing and reading real files in a mkdtemp folder.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/tls1.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "conf/conf.h"
+#include "core/xmalloc.h"
+
+static char tmpdir[] = "/tmp/sealmail-conf-test-XXXXXX";
+
+/* Write text to tmpdir/name; returns the path (caller frees). */
+static char *
+write_file(const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", tmpdir, name);
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	return path;
+}
+
+/* Load text; on success return the conf, else NULL with err filled. */
+static struct conf *
+load_text(const char *text, char *err, size_t errlen)
+{
+	char *path = write_file("t.conf", text);
+	struct conf *c = NULL;
+	int r = conf_load(path, &c, err, errlen);
+
+	free(path);
+	assert_true(r == 0 ? c != NULL : c == NULL);
+	return c;
+}
+
+static const char *minimal =
+    "[listen \"mx\"]\n"
+    "address = 127.0.0.1:25\n"
+    "tls = none\n";
+
+static void
+test_defaults(void **state)
+{
+	char err[512];
+	struct conf *c;
+	char host[256];
+
+	(void)state;
+	c = load_text(minimal, err, sizeof(err));
+	assert_non_null(c);
+	gethostname(host, sizeof(host));
+	assert_string_equal(c->hostname, host);
+	assert_string_equal(c->data_dir, "/var/lib/sealmail");
+	assert_string_equal(c->user, "sealmail");
+	assert_true(c->workers >= 1 && c->workers <= 256);
+	assert_int_equal(c->max_message_size, 52428800);
+	assert_int_equal(c->max_recipients, 100);
+	assert_int_equal(c->ntrusted_networks, 0);
+	assert_int_equal(c->max_connections, 1000);
+	assert_int_equal(c->max_connections_per_ip, 20);
+	assert_int_equal(c->max_errors, 10);
+	assert_int_equal(c->max_line_length, 1000);
+	assert_int_equal(c->bare_newline, CONF_BARE_NEWLINE_NORMALIZE);
+	assert_int_equal(c->command_timeout, 300);
+	assert_int_equal(c->data_timeout, 600);
+	assert_int_equal(c->tls_handshake_timeout, 30);
+	assert_int_equal(c->ncerts, 0);
+	assert_int_equal(c->min_version, TLS1_2_VERSION);
+	assert_int_equal(c->nlisteners, 1);
+	assert_string_equal(c->listeners[0].name, "mx");
+	assert_int_equal(c->listeners[0].role, CONF_ROLE_MX);
+	assert_int_equal(c->listeners[0].tls, CONF_TLS_NONE);
+	assert_int_equal(c->ndomains, 0);
+	assert_int_equal(c->delivery_local, CONF_LOCAL_MAILDIR);
+	assert_null(c->delivery_lmtp_target);
+	assert_null(c->relayhost);
+	assert_null(c->relayhost_credentials);
+	assert_null(c->relayhost_ca);
+	assert_int_equal(c->mx_port, 25);
+	assert_int_equal(c->nretry_schedule, 5);
+	assert_int_equal(c->retry_schedule[0], 300);
+	assert_int_equal(c->retry_schedule[4], 14400);
+	assert_int_equal(c->queue_lifetime, 5 * 86400);
+	assert_false(c->spf_reject_fail);
+	assert_true(c->dmarc_enforce);
+	assert_string_equal(c->dns_resolver, "system");
+	assert_string_equal(c->dns_trust_anchor, "/usr/share/dns/root.key");
+	assert_null(c->dns_unbound_config);
+	conf_free(c);
+}
+
+/* Every key set away from its default, with the syntax's corners: a BOM,
+ * CRLF, both comment styles, indented keys, continuation lines. */
+static const char *full =
+    "\xef\xbb\xbf; full test config\r\n"
+    "# hash comment\n"
+    "[server]\n"
+    "  hostname = MX1.Example.org   ; indented, inline comment\n"
+    "data_dir = /srv/sealmail # hash inline comment\n"
+    "user =\n"
+    "workers = 7\n"
+    "max_message_size = 1048576\n"
+    "max_recipients = 50\n"
+    "trusted_networks = 10.1.2.3/8, 192.168.1.5,\n"
+    "    2001:DB8::1/32\n"
+    "\t::ffff:172.16.0.0/108\n"
+    "max_connections = 500\n"
+    "max_connections_per_ip = 5\n"
+    "max_errors = 3\n"
+    "max_line_length = 80\n"
+    "bare_newline = reject\n"
+    "command_timeout = 120\n"
+    "data_timeout = 2h\n"
+    "tls_handshake_timeout = 1d\n"
+    "\n"
+    "[tls]\n"
+    "cert = /etc/t/rsa.pem\n"
+    "key = /etc/t/rsa.key\n"
+    "cert = /etc/t/ecdsa.pem\n"
+    "key = /etc/t/ecdsa.key\n"
+    "min_version = TLSv1.3\n"
+    "[listen \"mx\"]\n"
+    "address = 0.0.0.0:25, [::]:25\n"
+    "[listen   \"sub-1\"]\n"
+    "address = [2001:DB8:0:0::1]:587\n"
+    "role = submission\n"
+    "tls = implicit\n"
+    "[domain \"Example.ORG.\"]\n"
+    "dkim_selector = 2024.s-1\n"
+    "dkim_key = /etc/dkim/example.org.key\n"
+    "[domain \"a-very-long-domain-name-that-inih-would-truncate.example."
+    "co.uk\"]\n"
+    "[delivery]\n"
+    "local = lmtp:unix:/run/dovecot/lmtp\n"
+    "relayhost = smtps://[2001:db8::25]:465\n"
+    "relayhost_credentials = /etc/sealmail/relay;pw\n"
+    "relayhost_ca = /etc/ssl/relay-ca.pem\n"
+    "mx_port = 2526\n"
+    "retry_schedule = 1m, 90s,\n"
+    "  3h\n"
+    "queue_lifetime = 2d\n"
+    "[auth]\n"
+    "spf_reject_fail = On\n"
+    "dmarc_enforce = false\n"
+    "[dns]\n"
+    "resolver = 127.0.0.1@5353, ::1\n"
+    "trust_anchor =\n"
+    "unbound_config = /etc/unbound/extra.conf\n";
+
+static void
+check_full(const struct conf *c)
+{
+	assert_string_equal(c->hostname, "MX1.Example.org");
+	assert_string_equal(c->data_dir, "/srv/sealmail");
+	assert_null(c->user);
+	assert_int_equal(c->workers, 7);
+	assert_int_equal(c->max_message_size, 1048576);
+	assert_int_equal(c->max_recipients, 50);
+	assert_int_equal(c->ntrusted_networks, 4);
+	assert_int_equal(c->trusted_networks[0].family, AF_INET);
+	assert_int_equal(c->trusted_networks[0].prefix, 8);
+	assert_int_equal(c->trusted_networks[0].addr[1], 0);	/* masked */
+	assert_int_equal(c->trusted_networks[1].prefix, 32);
+	assert_int_equal(c->trusted_networks[2].family, AF_INET6);
+	assert_int_equal(c->trusted_networks[2].prefix, 32);
+	assert_int_equal(c->trusted_networks[3].prefix, 108);
+	assert_int_equal(c->max_connections, 500);
+	assert_int_equal(c->max_connections_per_ip, 5);
+	assert_int_equal(c->max_errors, 3);
+	assert_int_equal(c->max_line_length, 80);
+	assert_int_equal(c->bare_newline, CONF_BARE_NEWLINE_REJECT);
+	assert_int_equal(c->command_timeout, 120);
+	assert_int_equal(c->data_timeout, 7200);
+	assert_int_equal(c->tls_handshake_timeout, 86400);
+	assert_int_equal(c->ncerts, 2);
+	assert_string_equal(c->certs[0].cert, "/etc/t/rsa.pem");
+	assert_string_equal(c->certs[0].key, "/etc/t/rsa.key");
+	assert_string_equal(c->certs[1].cert, "/etc/t/ecdsa.pem");
+	assert_string_equal(c->certs[1].key, "/etc/t/ecdsa.key");
+	assert_int_equal(c->min_version, TLS1_3_VERSION);
+	assert_int_equal(c->nlisteners, 2);
+	assert_string_equal(c->listeners[0].name, "mx");
+	assert_int_equal(c->listeners[0].naddrs, 2);
+	assert_string_equal(c->listeners[0].addrs[0].text, "0.0.0.0:25");
+	assert_string_equal(c->listeners[0].addrs[1].text, "[::]:25");
+	assert_int_equal(c->listeners[0].role, CONF_ROLE_MX);
+	assert_int_equal(c->listeners[0].tls, CONF_TLS_STARTTLS);
+	assert_string_equal(c->listeners[1].name, "sub-1");
+	assert_int_equal(c->listeners[1].role, CONF_ROLE_SUBMISSION);
+	assert_int_equal(c->listeners[1].tls, CONF_TLS_IMPLICIT);
+	assert_int_equal(c->ndomains, 2);
+	assert_string_equal(c->domains[0].name, "example.org");
+	assert_string_equal(c->domains[0].dkim_selector, "2024.s-1");
+	assert_string_equal(c->domains[0].dkim_key,
+	    "/etc/dkim/example.org.key");
+	assert_string_equal(c->domains[1].name, "a-very-long-domain-name-that-"
+	    "inih-would-truncate.example.co.uk");
+	assert_null(c->domains[1].dkim_selector);
+	assert_null(c->domains[1].dkim_key);
+	assert_int_equal(c->delivery_local, CONF_LOCAL_LMTP_UNIX);
+	assert_string_equal(c->delivery_lmtp_target, "/run/dovecot/lmtp");
+	assert_string_equal(c->relayhost, "smtps://[2001:db8::25]:465");
+	assert_string_equal(c->relayhost_credentials, "/etc/sealmail/relay;pw");
+	assert_string_equal(c->relayhost_ca, "/etc/ssl/relay-ca.pem");
+	assert_int_equal(c->mx_port, 2526);
+	assert_int_equal(c->nretry_schedule, 3);
+	assert_int_equal(c->retry_schedule[0], 60);
+	assert_int_equal(c->retry_schedule[1], 90);
+	assert_int_equal(c->retry_schedule[2], 3 * 3600);
+	assert_int_equal(c->queue_lifetime, 2 * 86400);
+	assert_true(c->spf_reject_fail);
+	assert_false(c->dmarc_enforce);
+	assert_string_equal(c->dns_resolver, "127.0.0.1@5353, ::1");
+	assert_null(c->dns_trust_anchor);
+	assert_string_equal(c->dns_unbound_config, "/etc/unbound/extra.conf");
+}
+
+/* conf_print output, without its first line (which names the file). */
+static char *
+print_body(const struct conf *c)
+{
+	char *text = NULL, *body;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	assert_non_null(fp);
+	conf_print(c, fp);
+	assert_int_equal(fclose(fp), 0);
+	body = strchr(text, '\n');
+	assert_non_null(body);
+	body = xstrdup(body + 1);
+	free(text);
+	return body;
+}
+
+static void
+test_full_roundtrip(void **state)
+{
+	char err[512], *text, *body1, *body2;
+	struct conf *c, *c2;
+	size_t len = 0;
+	FILE *fp;
+
+	(void)state;
+	c = load_text(full, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	check_full(c);
+
+	fp = open_memstream(&text, &len);
+	conf_print(c, fp);
+	fclose(fp);
+	c2 = load_text(text, err, sizeof(err));
+	if (c2 == NULL)
+		fail_msg("printed config does not load: %s\n%s", err, text);
+	check_full(c2);
+	body1 = print_body(c);
+	body2 = print_body(c2);
+	assert_string_equal(body1, body2);
+	free(text);
+	free(body1);
+	free(body2);
+	conf_free(c);
+	conf_free(c2);
+}
+
+/* Long lists print on continuation lines that load back. */
+static void
+test_long_list_roundtrip(void **state)
+{
+	char err[512], *text = NULL, buf[64];
+	struct conf *c, *c2;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	(void)state;
+	fprintf(fp, "%s[server]\ntrusted_networks = 10.0.0.1\n", minimal);
+	for (int i = 2; i < 200; i++) {
+		snprintf(buf, sizeof(buf), "  10.0.%d.%d/32, 2001:db8::%x\n",
+		    i, i, i);
+		fputs(buf, fp);
+	}
+	fclose(fp);
+	c = load_text(text, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->ntrusted_networks, 1 + 198 * 2);
+	free(text);
+	text = NULL;
+	fp = open_memstream(&text, &len);
+	conf_print(c, fp);
+	fclose(fp);
+	c2 = load_text(text, err, sizeof(err));
+	if (c2 == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c2->ntrusted_networks, c->ntrusted_networks);
+	assert_memory_equal(c2->trusted_networks, c->trusted_networks,
+	    c->ntrusted_networks * sizeof(struct conf_network));
+	free(text);
+	conf_free(c);
+	conf_free(c2);
+}
+
+/* Read a whole file into a heap string, or NULL. */
+static char *
+slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int ch;
+
+	if (fp == NULL)
+		return NULL;
+	out = open_memstream(&text, &len);
+	while ((ch = fgetc(fp)) != EOF)
+		fputc(ch, out);
+	fclose(out);
+	fclose(fp);
+	return text;
+}
+
+/*
+ * Golden test (STYLE.md §11): tests/data/conf/full.conf prints as
+ * full.print. Run from the source tree (make test-unit does), or set
+ * SEALMAIL_SRCDIR. To accept a deliberate change, regenerate full.print
+ * with `sealmail -c full.conf check-config | tail -n +2`.
+ */
+static void
+test_golden(void **state)
+{
+	const char *src = getenv("SEALMAIL_SRCDIR");
+	char *in, *want, *got, err[512];
+	struct conf *c;
+
+	(void)state;
+	in = xasprintf("%s/tests/data/conf/full.conf", src ? src : ".");
+	want = xasprintf("%s/tests/data/conf/full.print", src ? src : ".");
+	if (access(in, R_OK) == -1) {
+		free(in);
+		free(want);
+		skip();
+	}
+	if (conf_load(in, &c, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	got = print_body(c);
+	free(in);
+	in = slurp(want);
+	if (in == NULL)
+		fail_msg("%s is missing", want);
+	assert_string_equal(got, in);
+	free(in);
+	free(want);
+	free(got);
+	conf_free(c);
+}
+
+struct error_case {
+	const char	*text;
+	const char	*want;	/* after "PATH:" */
+};
+
+static const struct error_case error_cases[] = {
+	/* unknown key */
+	{ "[server]\nfoo = 1\n", "2: [server] foo: unknown key" },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\nTLS = none\n",
+	    "3: [listen \"mx\"] TLS: unknown key" },
+	/* bad role, bad tls */
+	{ "[listen \"mx\"]\nrole = relay\n",
+	    "2: [listen \"mx\"] role: must be mx or submission" },
+	{ "[listen \"mx\"]\ntls = ssl\n",
+	    "2: [listen \"mx\"] tls: must be starttls, implicit or none" },
+	/* bad address */
+	{ "[listen \"mx\"]\naddress = 127.0.0.1\n",
+	    "2: [listen \"mx\"] address: bad address 127.0.0.1" },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:0\n",
+	    "2: [listen \"mx\"] address: 0 is out of range (1 to 65535)" },
+	{ "[listen \"mx\"]\naddress = ::1:25\n",
+	    "2: [listen \"mx\"] address: bad address" },
+	{ "[listen \"mx\"]\naddress = [::1]:25,,[::1]:26\n",
+	    "2: [listen \"mx\"] address: empty item in list" },
+	/* bad duration */
+	{ "[server]\ncommand_timeout = 5x\n",
+	    "2: [server] command_timeout: bad duration 5x" },
+	{ "[server]\ndata_timeout = 0\n",
+	    "2: [server] data_timeout: duration 0 is out of range" },
+	{ "[delivery]\nretry_schedule = 5m, m\n",
+	    "2: [delivery] retry_schedule: bad duration m" },
+	{ "[delivery]\nqueue_lifetime = 99999999999999999999d\n",
+	    "2: [delivery] queue_lifetime: number too large" },
+	/* cert without key, key without cert */
+	{ "[tls]\ncert = /a.pem\nmin_version = TLSv1.2\n",
+	    "2: [tls] cert: no key follows this cert" },
+	{ "[tls]\ncert = /a.pem\ncert = /b.pem\nkey = /b.key\n",
+	    "3: [tls] cert: the cert on line 2 has no key" },
+	{ "[tls]\nkey = /a.key\n", "2: [tls] key: key without a cert" },
+	{ "[tls]\ncert = a.pem\n",
+	    "2: [tls] cert: must be an absolute path" },
+	{ "[tls]\nmin_version = TLSv1.1\n",
+	    "2: [tls] min_version: must be TLSv1.2 or TLSv1.3" },
+	/* no listener; a listener without address; TLS without cert */
+	{ "[server]\nworkers = 2\n", "2: [listen]: at least one" },
+	{ "", "1: [listen]: at least one" },
+	{ "[server]\n[listen \"mx\"]\nrole = mx\n",
+	    "2: [listen \"mx\"] address: missing" },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\n",
+	    "1: [listen \"mx\"] tls: starttls needs a certificate" },
+	{ "[listen \"a\"]\naddress = 127.0.0.1:25\ntls = none\n"
+	    "[listen \"b\"]\naddress = 127.0.0.1:26, 127.0.0.1:25\n"
+	    "tls = none\n",
+	    "4: [listen \"b\"] address: 127.0.0.1:25 is also in [listen \"a\"]" },
+	/* duplicates */
+	{ "[server]\nworkers = 2\n\n[server]\nworkers = 3\n",
+	    "5: [server] workers: duplicate key (first set on line 2)" },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\naddress = 127.0.0.1:26\n",
+	    "3: [listen \"mx\"] address: duplicate key (first set on line 2)" },
+	{ "[listen \"mx\"]\n[listen \"mx\"]\n",
+	    "2: [listen \"mx\"]: duplicate listener (first on line 1)" },
+	{ "[domain \"a.example\"]\n[domain \"A.Example.\"]\n",
+	    "2: [domain \"A.Example.\"]: duplicate domain" },
+	/* sections */
+	{ "[servers]\n", "1: [servers]: unknown section" },
+	{ "[listen]\n", "1: [listen]: needs a name" },
+	{ "[server \"x\"]\n", "1: [server]: takes no name" },
+	{ "[server\n", "1: section header without a closing ']'" },
+	{ "[listen \"a b\"]\n", "1: [listen \"a b\"]: bad listener name" },
+	{ "[domain \"-bad.example\"]\n", "1: [domain \"-bad.example\"]: "
+	    "bad domain name" },
+	{ "hostname = x\n", "1: hostname: key outside of any section" },
+	/* values */
+	{ "[server]\nworkers = 0\n", "2: [server] workers: 0 is out of range" },
+	{ "[server]\nworkers = -1\n", "2: [server] workers: not a number" },
+	{ "[server]\nmax_line_length = 79\n",
+	    "2: [server] max_line_length: 79 is out of range (80 to 65536)" },
+	{ "[server]\nmax_line_length = 65537\n",
+	    "2: [server] max_line_length: 65537 is out of range" },
+	{ "[server]\nbare_newline = strip\n",
+	    "2: [server] bare_newline: must be normalize or reject" },
+	{ "[server]\nhostname = mail_1.example\n",
+	    "2: [server] hostname: bad host name" },
+	{ "[server]\nhostname = 192.0.2.1\n",
+	    "2: [server] hostname: bad host name" },
+	{ "[server]\ndata_dir = var/lib\n",
+	    "2: [server] data_dir: must be an absolute path" },
+	{ "[server]\ndata_dir =\n",
+	    "2: [server] data_dir: must be an absolute path" },
+	{ "[server]\nuser = -x\n", "2: [server] user: bad user name" },
+	{ "[server]\ntrusted_networks = 10.0.0.0/33\n",
+	    "2: [server] trusted_networks: bad prefix length" },
+	{ "[server]\ntrusted_networks = example.org\n",
+	    "2: [server] trusted_networks: bad network" },
+	{ "[server]\nmax_connections = 10\nmax_connections_per_ip = 11\n",
+	    "3: [server] max_connections_per_ip: 11 is more than" },
+	{ "[auth]\ndmarc_enforce = maybe\n",
+	    "2: [auth] dmarc_enforce: not a boolean" },
+	{ "[delivery]\nlocal = mbox\n", "2: [delivery] local: must be maildir" },
+	{ "[delivery]\nlocal = lmtp:127.0.0.1\n",
+	    "2: [delivery] local: a port is required" },
+	{ "[delivery]\nlocal = lmtp:unix:run/lmtp\n",
+	    "2: [delivery] local: lmtp:unix: needs an absolute" },
+	{ "[delivery]\nrelayhost = host:25\n",
+	    "2: [delivery] relayhost: must be smtps://" },
+	{ "[delivery]\nrelayhost = smtp://bad_host\n",
+	    "2: [delivery] relayhost: bad host" },
+	{ "[delivery]\nmx_port = 70000\n",
+	    "2: [delivery] mx_port: 70000 is out of range" },
+	{ "[delivery]\nretry_schedule =\n",
+	    "2: [delivery] retry_schedule: must not be empty" },
+	{ "[dns]\nresolver = system, 127.0.0.1\n",
+	    "2: [dns] resolver: system cannot be combined" },
+	{ "[dns]\nresolver = 127.0.0.1@99999\n",
+	    "2: [dns] resolver: bad forwarder" },
+	{ "[dns]\nresolver =\n", "2: [dns] resolver: must not be empty" },
+	{ "[domain \"a.example\"]\ndkim_selector = s1\n",
+	    "1: [domain \"a.example\"] dkim_key: missing" },
+	{ "[domain \"a.example\"]\ndkim_selector = s_1\n",
+	    "2: [domain \"a.example\"] dkim_selector: bad selector" },
+	/* lines */
+	{ "[server]\nworkers\n", "2: expected 'key = value'" },
+	{ "[server]\nwork ers = 1\n", "2: [server]: bad key name" },
+	{ "[server]\nworkers = 1\n  2\n",
+	    "3: [server]: indented line without '=' that does not continue" },
+	{ "[server]\nworkers = 1\x01\n", "2: control character 0x01" },
+	{ "[server]\n\n\ndata_dir = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaa\n", "4: [server]: line too long" },
+	{ "[server]\ndata_dir = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    "2: [server] data_dir: value too long" },
+};
+
+static void
+test_errors(void **state)
+{
+	char err[512], want[600];
+	char *path = xasprintf("%s/t.conf", tmpdir);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]);
+	    i++) {
+		struct conf *c = load_text(error_cases[i].text, err,
+		    sizeof(err));
+
+		snprintf(want, sizeof(want), "%s:%s", path,
+		    error_cases[i].want);
+		if (c != NULL)
+			fail_msg("case %zu loaded; wanted %s", i, want);
+		if (strncmp(err, want, strlen(want)) != 0)
+			fail_msg("case %zu:\n got  %s\n want %s", i, err, want);
+		assert_null(strchr(err, '\n'));
+	}
+	free(path);
+}
+
+static void
+test_open_error(void **state)
+{
+	char err[512];
+	struct conf *c = (struct conf *)1;
+
+	(void)state;
+	assert_int_equal(conf_load("/nonexistent/sealmail.conf", &c, err,
+	    sizeof(err)), -1);
+	assert_null(c);
+	assert_string_equal(err, "/nonexistent/sealmail.conf: cannot open: "
+	    "No such file or directory");
+	/* A small err buffer truncates but stays a terminated string. */
+	assert_int_equal(conf_load("/nonexistent/x", &c, err, 8), -1);
+	assert_int_equal(strlen(err), 7);
+	assert_int_equal(conf_load("/nonexistent/x", &c, NULL, 0), -1);
+}
+
+static void
+test_ipv6_listeners(void **state)
+{
+	char err[512];
+	struct conf *c;
+	const struct sockaddr_in6 *sin6;
+	const struct sockaddr_in *sin;
+
+	(void)state;
+	c = load_text("[listen \"x\"]\naddress = [::1]:25, [2001:DB8::0:1]:587,"
+	    " 192.0.2.1:465\ntls = none\n", err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->listeners[0].naddrs, 3);
+	assert_string_equal(c->listeners[0].addrs[0].text, "[::1]:25");
+	assert_string_equal(c->listeners[0].addrs[1].text,
+	    "[2001:db8::1]:587");
+	assert_string_equal(c->listeners[0].addrs[2].text, "192.0.2.1:465");
+	sin6 = (const struct sockaddr_in6 *)&c->listeners[0].addrs[1].ss;
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 587);
+	assert_int_equal(c->listeners[0].addrs[1].len, sizeof(*sin6));
+	assert_int_equal(sin6->sin6_addr.s6_addr[15], 1);
+	sin = (const struct sockaddr_in *)&c->listeners[0].addrs[2].ss;
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 465);
+	assert_int_equal(c->listeners[0].addrs[2].len, sizeof(*sin));
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0xc0000201);
+	conf_free(c);
+}
+
+static bool
+trusted(const struct conf *c, const char *addr)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		return conf_is_trusted(c, (struct sockaddr *)&sin);
+	}
+	assert_int_equal(inet_pton(AF_INET6, addr, &sin6.sin6_addr), 1);
+	sin6.sin6_family = AF_INET6;
+	return conf_is_trusted(c, (struct sockaddr *)&sin6);
+}
+
+static void
+test_trusted_networks(void **state)
+{
+	char err[512], *text;
+	struct conf *c;
+
+	(void)state;
+	text = xasprintf("%s[server]\ntrusted_networks = 10.0.0.0/8, "
+	    "192.168.1.5, 172.16.0.0/12, 2001:db8::/32, ::1, 198.51.100.7/25\n",
+	    minimal);
+	c = load_text(text, err, sizeof(err));
+	free(text);
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_true(trusted(c, "10.200.3.4"));
+	assert_false(trusted(c, "11.0.0.1"));
+	assert_true(trusted(c, "192.168.1.5"));
+	assert_false(trusted(c, "192.168.1.6"));
+	assert_true(trusted(c, "172.31.255.255"));
+	assert_false(trusted(c, "172.32.0.0"));
+	assert_true(trusted(c, "198.51.100.1"));	/* host bits cleared */
+	assert_false(trusted(c, "198.51.100.128"));
+	assert_true(trusted(c, "2001:db8:ffff::1"));
+	assert_false(trusted(c, "2001:db9::1"));
+	assert_true(trusted(c, "::1"));
+	assert_false(trusted(c, "::2"));
+	/* v4-mapped IPv6 clients match IPv4 networks. */
+	assert_true(trusted(c, "::ffff:10.1.2.3"));
+	assert_true(trusted(c, "::ffff:192.168.1.5"));
+	assert_false(trusted(c, "::ffff:192.168.1.6"));
+	assert_false(trusted(c, "::10.1.2.3"));	/* not mapped */
+	assert_false(conf_is_trusted(c, NULL));
+	conf_free(c);
+
+	/* An IPv6 network over the mapped range matches IPv4 clients. */
+	text = xasprintf("%s[server]\ntrusted_networks = ::ffff:10.0.0.0/104\n",
+	    minimal);
+	c = load_text(text, err, sizeof(err));
+	free(text);
+	assert_non_null(c);
+	assert_true(trusted(c, "10.9.9.9"));
+	assert_true(trusted(c, "::ffff:10.9.9.9"));
+	assert_false(trusted(c, "11.9.9.9"));
+	conf_free(c);
+
+	/* Empty list: nobody; 0.0.0.0/0: all of IPv4 only. */
+	c = load_text(minimal, err, sizeof(err));
+	assert_false(trusted(c, "127.0.0.1"));
+	conf_free(c);
+	text = xasprintf("%s[server]\ntrusted_networks = 0.0.0.0/0\n", minimal);
+	c = load_text(text, err, sizeof(err));
+	free(text);
+	assert_true(trusted(c, "203.0.113.9"));
+	assert_true(trusted(c, "::ffff:203.0.113.9"));
+	assert_false(trusted(c, "2001:db8::1"));
+	conf_free(c);
+}
+
+static void
+test_local_domain(void **state)
+{
+	char err[512], *text;
+	struct conf *c;
+
+	(void)state;
+	text = xasprintf("%s[domain \"Example.org\"]\n[domain \"b.test.\"]\n",
+	    minimal);
+	c = load_text(text, err, sizeof(err));
+	free(text);
+	assert_non_null(c);
+	assert_int_equal(c->ndomains, 2);
+	assert_string_equal(c->domains[1].name, "b.test");
+	assert_true(conf_is_local_domain(c, "example.org"));
+	assert_true(conf_is_local_domain(c, "EXAMPLE.ORG"));
+	assert_true(conf_is_local_domain(c, "example.org."));
+	assert_true(conf_is_local_domain(c, "b.test"));
+	assert_false(conf_is_local_domain(c, "sub.example.org"));
+	assert_false(conf_is_local_domain(c, "example.or"));
+	assert_false(conf_is_local_domain(c, ""));
+	conf_free(c);
+}
+
+static void
+test_default_path(void **state)
+{
+	(void)state;
+	unsetenv("SEALMAIL_CONFIG");
+	assert_string_equal(conf_default_path(NULL),
+	    "/etc/sealmail/sealmail.conf");
+	setenv("SEALMAIL_CONFIG", "/env/x.conf", 1);
+	assert_string_equal(conf_default_path(NULL), "/env/x.conf");
+	assert_string_equal(conf_default_path("/opt/y.conf"), "/opt/y.conf");
+	unsetenv("SEALMAIL_CONFIG");
+}
+
+/* Run a CLI function with a NULL-terminated argument list. */
+static int
+run_cli(int (*fn)(int, char **, const char *), const char *config, ...)
+{
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+
+	va_start(ap, config);
+	while (argc < 15 && (argv[argc] = va_arg(ap, char *)) != NULL)
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	fflush(stdout);
+	return fn(argc, argv, config);
+}
+
+static void
+test_init_dev(void **state)
+{
+	char err[512], *dir = xasprintf("%s/dev/sub", tmpdir), *conf_path;
+	char *keypath;
+	struct conf *c;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(run_cli(cli_init, NULL, "init", "-d", dir, "--dev",
+	    (char *)NULL), 0);
+	conf_path = xasprintf("%s/sealmail.conf", dir);
+	assert_int_equal(conf_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->hostname, "localhost");
+	assert_null(c->user);
+	assert_int_equal(c->workers, 2);
+	assert_int_equal(c->nlisteners, 3);
+	assert_string_equal(c->listeners[0].addrs[0].text, "127.0.0.1:2525");
+	assert_int_equal(c->listeners[0].role, CONF_ROLE_MX);
+	assert_string_equal(c->listeners[1].addrs[0].text, "127.0.0.1:5870");
+	assert_int_equal(c->listeners[1].role, CONF_ROLE_SUBMISSION);
+	assert_int_equal(c->listeners[1].tls, CONF_TLS_STARTTLS);
+	assert_string_equal(c->listeners[2].addrs[0].text, "127.0.0.1:4650");
+	assert_int_equal(c->listeners[2].tls, CONF_TLS_IMPLICIT);
+	assert_int_equal(c->ndomains, 1);
+	assert_string_equal(c->domains[0].name, "example.test");
+	assert_string_equal(c->domains[0].dkim_selector, "s1");
+	keypath = xasprintf("%s/dkim/example.test.s1.key", dir);
+	assert_string_equal(c->domains[0].dkim_key, keypath);
+	assert_int_equal(stat(keypath, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(c->certs[0].key, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(c->data_dir[0], '/');
+	assert_int_equal(stat(c->data_dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	conf_free(c);
+
+	/* check-config accepts it (cert and key match). */
+	assert_int_equal(run_cli(cli_check_config, conf_path, "check-config",
+	    (char *)NULL), 0);
+	assert_int_equal(run_cli(cli_check_config, conf_path, "check-config",
+	    "extra", (char *)NULL), 2);
+	/* A second init into the same folder is refused. */
+	assert_int_equal(run_cli(cli_init, NULL, "init", "-d", dir, "--dev",
+	    (char *)NULL), 1);
+	free(keypath);
+	free(conf_path);
+	free(dir);
+}
+
+static void
+test_init_real(void **state)
+{
+	char err[512], *dir = xasprintf("%s/real", tmpdir), *conf_path;
+	char *dev_key = xasprintf("%s/dev/sub/tls/ecdsa.key", tmpdir), *bad;
+	struct conf *c;
+	FILE *fp;
+
+	(void)state;
+	assert_int_equal(run_cli(cli_init, NULL, "init", "-d", dir,
+	    "--hostname", "mx.mail.example.net", (char *)NULL), 0);
+	conf_path = xasprintf("%s/sealmail.conf", dir);
+	assert_int_equal(conf_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->hostname, "mx.mail.example.net");
+	assert_string_equal(c->user, "sealmail");
+	assert_int_equal(c->nlisteners, 4);
+	assert_string_equal(c->listeners[0].addrs[0].text, "0.0.0.0:25");
+	assert_string_equal(c->listeners[0].addrs[1].text, "[::]:25");
+	assert_string_equal(c->listeners[2].addrs[1].text, "[::]:465");
+	assert_int_equal(c->listeners[2].tls, CONF_TLS_IMPLICIT);
+	assert_string_equal(c->listeners[3].addrs[0].text, "0.0.0.0:2525");
+	assert_string_equal(c->domains[0].name, "mail.example.net");
+
+	/* check-config catches a key that does not match its cert. */
+	bad = xasprintf("%s/bad.conf", tmpdir);
+	fp = fopen(bad, "w");
+	fprintf(fp, "[tls]\ncert = %s\nkey = %s\n[listen \"mx\"]\n"
+	    "address = 127.0.0.1:25\n", c->certs[0].cert, dev_key);
+	fclose(fp);
+	assert_int_equal(run_cli(cli_check_config, bad, "check-config",
+	    (char *)NULL), 1);
+	conf_free(c);
+
+	/* --domain, and usage errors. */
+	free(dir);
+	dir = xasprintf("%s/real2", tmpdir);
+	assert_int_equal(run_cli(cli_init, NULL, "init", "--dir", dir,
+	    "--hostname=host.example.com", "--domain=Other.Example",
+	    (char *)NULL), 0);
+	assert_int_equal(run_cli(cli_init, NULL, "init", (char *)NULL), 2);
+	assert_int_equal(run_cli(cli_init, NULL, "init", "-d", dir, "--what",
+	    (char *)NULL), 2);
+	assert_int_equal(run_cli(cli_init, NULL, "init", "-d", dir,
+	    "--hostname", "bad_name", (char *)NULL), 1);
+	free(bad);
+	free(dev_key);
+	free(conf_path);
+	free(dir);
+}
+
+static int
+teardown_all(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+	int r;
+
+	(void)state;
+	r = system(cmd);
+	free(cmd);
+	return r == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full_roundtrip),
+		cmocka_unit_test(test_long_list_roundtrip),
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_open_error),
+		cmocka_unit_test(test_ipv6_listeners),
+		cmocka_unit_test(test_trusted_networks),
+		cmocka_unit_test(test_local_domain),
+		cmocka_unit_test(test_default_path),
+		cmocka_unit_test(test_init_dev),
+		cmocka_unit_test(test_init_real),
+	};
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, teardown_all);
+}

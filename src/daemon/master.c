@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Master process (see master.h). It runs no event loop: its children would
+ * inherit libevent's signal plumbing and epoll set across fork. It waits
+ * for signals with sigtimedwait() instead, and all it does is spawn, reap,
+ * reload and stop.
+ */
+#include "daemon/master.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "daemon/worker.h"
+#include "net/connlimit.h"
+#include "net/listener.h"
+#include "net/tls.h"
+#include "proc/priv.h"
+#include "queue/spool.h"
+#include "sched/runner.h"
+
+/* Children that die this soon after starting are restarted after a pause,
+ * so a child that cannot start does not spin. */
+#define MASTER_RESPAWN_PAUSE	1
+#define MASTER_STOP_TIMEOUT	10
+
+enum child_kind {
+	CHILD_WORKER,
+	CHILD_RUNNER,
+};
+
+struct child {
+	pid_t		 pid;		/* 0: slot free / waiting for respawn */
+	enum child_kind	 kind;
+	unsigned	 slot;
+	unsigned	 gen;		/* configuration generation */
+	time_t		 started;
+	time_t		 respawn_at;	/* when pid == 0 and current gen */
+};
+
+struct master {
+	struct conf		*conf;
+	struct tls_server	*tls;
+	struct listener_set	 ls;
+	struct connlimit	*limits;
+	unsigned		 gen;
+	struct child		*children;
+	size_t			 nchildren;
+	sigset_t		 sigs;		/* the signals we wait for */
+};
+
+static struct child *
+master_child_slot(struct master *m)
+{
+	for (size_t i = 0; i < m->nchildren; i++)
+		if (m->children[i].pid == 0 && m->children[i].respawn_at == 0)
+			return &m->children[i];
+	m->children = xreallocarray(m->children, m->nchildren + 1,
+	    sizeof(*m->children));
+	memset(&m->children[m->nchildren], 0, sizeof(*m->children));
+	return &m->children[m->nchildren++];
+}
+
+/* In the child: from here on it is a worker or the runner, never returns. */
+static void __attribute__((noreturn))
+master_child_run(struct master *m, struct child *c)
+{
+	int code;
+
+	priv_child_setup(c->kind == CHILD_WORKER ? "sealmail-smtp" :
+	    "sealmail-queue");
+	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
+	priv_drop(m->conf->user);
+	if (c->kind == CHILD_WORKER) {
+		code = worker_main(m->conf, m->tls, &m->ls, m->limits, c->slot);
+	} else {
+		listener_set_clear(&m->ls);
+		code = runner_main(m->conf);
+	}
+	_exit(code);
+}
+
+static void
+master_spawn(struct master *m, struct child *c)
+{
+	pid_t pid;
+
+	c->gen = m->gen;
+	c->respawn_at = 0;
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork failed: %s", strerror(errno));
+		c->respawn_at = time(NULL) + MASTER_RESPAWN_PAUSE;
+		return;
+	}
+	if (pid == 0)
+		master_child_run(m, c);
+	c->pid = pid;
+	c->started = time(NULL);
+	log_info("master started %s pid=%ld", c->kind == CHILD_WORKER ?
+	    "smtp worker" : "queue runner", (long)pid);
+}
+
+static void
+master_spawn_generation(struct master *m)
+{
+	for (unsigned i = 0; i < m->conf->workers; i++) {
+		struct child *c = master_child_slot(m);
+		c->kind = CHILD_WORKER;
+		c->slot = i;
+		master_spawn(m, c);
+	}
+	struct child *c = master_child_slot(m);
+	c->kind = CHILD_RUNNER;
+	c->slot = 0;
+	master_spawn(m, c);
+}
+
+static void
+master_reap(struct master *m, bool stopping)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < m->nchildren; i++) {
+			struct child *c = &m->children[i];
+			if (c->pid != pid)
+				continue;
+			c->pid = 0;
+			bool clean = WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 0;
+			if (!clean || c->gen == m->gen)
+				log_warn("child pid=%ld exited %s %d", (long)pid,
+				    WIFSIGNALED(status) ? "on signal" :
+				    "with status", WIFSIGNALED(status) ?
+				    WTERMSIG(status) : WEXITSTATUS(status));
+			if (stopping || c->gen != m->gen)
+				break;
+			/* A crashed worker's connections are gone with it. */
+			if (c->kind == CHILD_WORKER)
+				connlimit_reset_slot(m->limits, c->slot);
+			c->respawn_at = time(NULL) - c->started < 2 ?
+			    time(NULL) + MASTER_RESPAWN_PAUSE : 1;
+			break;
+		}
+	}
+}
+
+static void
+master_respawn_due(struct master *m)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < m->nchildren; i++) {
+		struct child *c = &m->children[i];
+		if (c->pid == 0 && c->respawn_at != 0 && c->gen == m->gen &&
+		    c->respawn_at <= now)
+			master_spawn(m, c);
+	}
+}
+
+static void
+master_signal_children(struct master *m, int sig, bool old_only)
+{
+	for (size_t i = 0; i < m->nchildren; i++) {
+		struct child *c = &m->children[i];
+		if (c->pid > 0 && (!old_only || c->gen != m->gen))
+			kill(c->pid, sig);
+		if (old_only && c->gen != m->gen)
+			c->respawn_at = 0;
+	}
+}
+
+/* SIGHUP: load everything anew; keep the running setup if anything fails.
+ * Old workers retire (their sessions finish with the old certificate),
+ * new workers serve new connections. */
+static void
+master_reload(struct master *m)
+{
+	char err[512];
+	struct conf *nc = NULL;
+	struct tls_server *nt = NULL;
+	struct listener_set nls = { 0 };
+
+	log_info("master reloading %s", m->conf->path);
+	if (conf_load(m->conf->path, &nc, err, sizeof(err)) == -1 ||
+	    (nt = tls_server_new(nc, err, sizeof(err))) == NULL ||
+	    listener_bind_all(nc, &m->ls, &nls, err, sizeof(err)) == -1) {
+		log_warn("reload failed, keeping the running configuration: "
+		    "%s", err);
+		tls_server_free(nt);
+		conf_free(nc);
+		return;
+	}
+	listener_set_clear(&m->ls);
+	m->ls = nls;
+	tls_server_free(m->tls);
+	m->tls = nt;
+	conf_free(m->conf);
+	m->conf = nc;
+	connlimit_free(m->limits);
+	m->limits = connlimit_new(nc->workers);
+	m->gen++;
+	for (size_t i = 0; i < m->nchildren; i++) {
+		struct child *c = &m->children[i];
+		if (c->pid > 0)
+			kill(c->pid, c->kind == CHILD_WORKER ? SIGUSR1 :
+			    SIGTERM);
+		c->respawn_at = 0;
+	}
+	/* Old children keep their slots until reaped; new ones get more. */
+	for (size_t i = 0; i < m->nchildren; i++)
+		if (m->children[i].pid > 0)
+			m->children[i].gen = m->gen - 1;
+	master_spawn_generation(m);
+	log_info("master reloaded generation=%u", m->gen);
+}
+
+static bool
+master_children_alive(struct master *m)
+{
+	for (size_t i = 0; i < m->nchildren; i++)
+		if (m->children[i].pid > 0)
+			return true;
+	return false;
+}
+
+static void
+master_stop(struct master *m)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 100000000 };
+	time_t deadline = time(NULL) + MASTER_STOP_TIMEOUT;
+
+	log_info("master stopping");
+	master_signal_children(m, SIGTERM, false);
+	while (master_children_alive(m) && time(NULL) < deadline) {
+		sigtimedwait(&m->sigs, NULL, &ts);
+		master_reap(m, true);
+	}
+	if (master_children_alive(m)) {
+		master_signal_children(m, SIGKILL, false);
+		while (master_children_alive(m)) {
+			sigtimedwait(&m->sigs, NULL, &ts);
+			master_reap(m, true);
+		}
+	}
+}
+
+static int
+master_setup(struct master *m, char *err, size_t errlen)
+{
+	if (spool_init(m->conf->data_dir, err, errlen) == -1)
+		return -1;
+	if (priv_chown_tree(m->conf->data_dir, m->conf->user, err,
+	    errlen) == -1)
+		return -1;
+	if ((m->tls = tls_server_new(m->conf, err, errlen)) == NULL)
+		return -1;
+	if (listener_bind_all(m->conf, NULL, &m->ls, err, errlen) == -1)
+		return -1;
+	m->limits = connlimit_new(m->conf->workers);
+	return 0;
+}
+
+int
+master_main(struct conf *conf)
+{
+	struct master m = { .conf = conf };
+	char err[512];
+	struct timespec tick = { .tv_sec = 1 };
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&m.sigs);
+	sigaddset(&m.sigs, SIGCHLD);
+	sigaddset(&m.sigs, SIGHUP);
+	sigaddset(&m.sigs, SIGTERM);
+	sigaddset(&m.sigs, SIGINT);
+	sigaddset(&m.sigs, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &m.sigs, NULL);
+
+	if (master_setup(&m, err, sizeof(err)) == -1) {
+		fprintf(stderr, "sealmail: %s\n", err);
+		return 1;
+	}
+	for (size_t i = 0; i < m.ls.nsocks; i++)
+		log_info("master listening on %s (%s)", m.ls.socks[i].text,
+		    conf->listeners[m.ls.socks[i].listener].name);
+	master_spawn_generation(&m);
+	for (;;) {
+		int sig = sigtimedwait(&m.sigs, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGHUP)
+			master_reload(&m);
+		master_reap(&m, false);
+		master_respawn_due(&m);
+	}
+	master_stop(&m);
+	listener_set_clear(&m.ls);
+	tls_server_free(m.tls);
+	connlimit_free(m.limits);
+	free(m.children);
+	conf_free(m.conf);
+	log_info("master stopped");
+	return 0;
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: ISC */
+/* SMTP worker process (see worker.h). */
+#include "daemon/worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "net/listener.h"
+#include "smtpd/smtpd_session.h"
+#include "store/db.h"
+
+/* Grace for messages in flight when the daemon stops (seconds). */
+#define WORKER_STOP_GRACE	5
+
+struct worker_listener {
+	struct smtpd_ctx	*ctx;
+	struct evconnlistener	*evl;
+	size_t			 listener;
+};
+
+struct worker {
+	struct smtpd_ctx	 ctx;
+	struct worker_listener	*wl;
+	size_t			 nwl;
+	struct event		*idle_check;
+};
+
+static void
+worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct worker_listener *wl = arg;
+
+	(void)evl;
+	smtpd_session_accept(wl->ctx, fd, sa, (socklen_t)salen, wl->listener);
+}
+
+static void
+worker_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->ctx.nsessions == 0)
+		event_base_loopexit(w->ctx.base, NULL);
+}
+
+/* Stop accepting; exit once the last session is gone. */
+static void
+worker_stop(struct worker *w, int grace)
+{
+	struct timeval tv = { 0, 100000 };
+
+	for (size_t i = 0; i < w->nwl; i++) {
+		if (w->wl[i].evl)
+			evconnlistener_free(w->wl[i].evl);
+		w->wl[i].evl = NULL;
+	}
+	smtpd_sessions_stop(&w->ctx, grace);
+	if (w->idle_check == NULL) {
+		w->idle_check = event_new(w->ctx.base, -1, EV_PERSIST,
+		    worker_idle_cb, w);
+		event_add(w->idle_check, &tv);
+	}
+}
+
+static void
+worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)what;
+	log_info("smtp worker %s", sig == SIGTERM ? "stopping" : "retiring");
+	worker_stop(w, sig == SIGTERM ? WORKER_STOP_GRACE : -1);
+}
+
+int
+worker_main(const struct conf *conf, struct tls_server *tls,
+    const struct listener_set *ls, struct connlimit *limits, unsigned slot)
+{
+	struct worker w;
+	char err[512], path[4096];
+
+	memset(&w, 0, sizeof(w));
+	w.ctx.conf = conf;
+	w.ctx.tls = tls;
+	w.ctx.limits = limits;
+	w.ctx.slot = slot;
+	w.ctx.base = event_base_new();
+	if (w.ctx.base == NULL)
+		fatal("cannot create the event loop");
+	snprintf(path, sizeof(path), "%s/sealmail.db", conf->data_dir);
+	w.ctx.db = db_open(path, true, NULL, err, sizeof(err));
+	if (w.ctx.db == NULL)
+		fatal("%s", err);
+
+	w.wl = xcalloc(ls->nsocks, sizeof(*w.wl));
+	w.nwl = ls->nsocks;
+	for (size_t i = 0; i < ls->nsocks; i++) {
+		w.wl[i].ctx = &w.ctx;
+		w.wl[i].listener = ls->socks[i].listener;
+		w.wl[i].evl = evconnlistener_new(w.ctx.base, worker_accept_cb,
+		    &w.wl[i], LEV_OPT_CLOSE_ON_EXEC, -1, ls->socks[i].fd);
+		if (w.wl[i].evl == NULL)
+			fatal("cannot accept on %s", ls->socks[i].text);
+	}
+	struct event *sigterm = evsignal_new(w.ctx.base, SIGTERM,
+	    worker_signal_cb, &w);
+	struct event *sigusr1 = evsignal_new(w.ctx.base, SIGUSR1,
+	    worker_signal_cb, &w);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigusr1, NULL);
+
+	event_base_dispatch(w.ctx.base);
+
+	for (size_t i = 0; i < w.nwl; i++)
+		if (w.wl[i].evl)
+			evconnlistener_free(w.wl[i].evl);
+	free(w.wl);
+	event_free(sigterm);
+	event_free(sigusr1);
+	if (w.idle_check)
+		event_free(w.idle_check);
+	if (w.ctx.grace_timer)
+		event_free(w.ctx.grace_timer);
+	db_close(w.ctx.db);
+	event_base_free(w.ctx.base);
+	return 0;
+}

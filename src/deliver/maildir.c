@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Maildir delivery (see maildir.h). The unique name follows the Maildir
+ * specification as Dovecot writes it
+ * (https://cr.yp.to/proto/maildir.html, Dovecot's maildir-filename.c):
+ * "<secs>.M<usecs>P<pid>Q<counter>.<host>" in tmp/, then
+ * "<that>,S=<size>" in new/.
+ */
+#include "deliver/maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+
+#define MAILDIR_BUF_SIZE	(64 * 1024)
+
+static void
+maildir_result(struct delivery_result *res, enum delivery_status status,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+maildir_result(struct delivery_result *res, enum delivery_status status,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	res->status = status;
+	va_start(ap, fmt);
+	vsnprintf(res->reply, sizeof(res->reply), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Copy s[0..n) lower-cased into out (size > max) if it is safe as one path
+ * component. '/' would leave the mailbox tree ("../../etc"), a leading '.'
+ * could name "..", a Maildir++ folder or a hidden file, and control bytes
+ * have no business in a file name.
+ */
+static int
+maildir_component(const char *s, size_t n, size_t max, char *out)
+{
+	if (n == 0 || n > max || s[0] == '.')
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || c == '/')
+			return -1;
+		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* Split "local@domain" at the last '@' into safe, lower-cased parts. */
+static int
+maildir_split(const char *address, char *local, char *domain)
+{
+	const char *at = strrchr(address, '@');
+
+	if (at == NULL)
+		return -1;
+	if (maildir_component(address, (size_t)(at - address),
+	    LIMIT_LOCAL_PART, local) == -1 ||
+	    maildir_component(at + 1, strlen(at + 1), LIMIT_DOMAIN,
+	    domain) == -1)
+		return -1;
+	return 0;
+}
+
+int
+maildir_path(const char *data_dir, const char *address, bool junk,
+    char *out, size_t outlen)
+{
+	char local[LIMIT_LOCAL_PART + 1], domain[LIMIT_DOMAIN + 1];
+	int n;
+
+	if (maildir_split(address, local, domain) == -1)
+		return -1;
+	n = snprintf(out, outlen, "%s/mail/%s/%s/Maildir%s", data_dir, domain,
+	    local, junk ? "/.Junk" : "");
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return 0;
+}
+
+/* The host name with '/' and ':' escaped, computed once per process. */
+static const char *
+maildir_hostname(void)
+{
+	static char host[4 * 64 + 1];
+	char raw[256];
+	size_t o = 0;
+
+	if (host[0] != '\0')
+		return host;
+	if (gethostname(raw, sizeof(raw)) == -1 || raw[0] == '\0')
+		snprintf(raw, sizeof(raw), "localhost");
+	raw[sizeof(raw) - 1] = '\0';
+	for (const char *p = raw; *p && o + 5 < sizeof(host); p++) {
+		if (*p == '/' || *p == ':') {
+			memcpy(host + o, *p == '/' ? "\\057" : "\\072", 4);
+			o += 4;
+		} else
+			host[o++] = *p;
+	}
+	host[o] = '\0';
+	return host;
+}
+
+int
+maildir_unique(char *out, size_t outlen)
+{
+	static unsigned long counter;
+	struct timespec ts;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.%s", (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000, (long)getpid(), ++counter, maildir_hostname());
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return 0;
+}
+
+/* mkdir that tolerates an existing folder; fsyncs the parent when it
+ * created one, so the new entry survives a crash with the message. */
+static int
+maildir_mkdir(const char *path)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (mkdir(path, 0700) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if (slash == NULL || (size_t)(slash - path) >= sizeof(parent))
+		return 0;
+	memcpy(parent, path, (size_t)(slash - path));
+	parent[slash - path] = '\0';
+	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	int r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* Create dir/cur, dir/new and dir/tmp. */
+static int
+maildir_make_subdirs(const char *dir)
+{
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, subs[i]) >=
+		    (int)sizeof(path) || maildir_mkdir(path) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Create folder and its parents below DATA/mail, and cur/ new/ tmp/. A
+ * Maildir++ subfolder (".Junk") also gets the "maildirfolder" marker file,
+ * and its parent Maildir gets its own cur/ new/ tmp/ so that the mailbox
+ * is a valid Maildir even when its first message went to Junk.
+ */
+static int
+maildir_make_folder(const char *data_dir, const char *folder)
+{
+	size_t base = strlen(data_dir);
+	char path[PATH_MAX];
+	char *sub;
+
+	if (snprintf(path, sizeof(path), "%s", folder) >= (int)sizeof(path))
+		return -1;
+	/* Every '/' after data_dir ends one level: mail, DOMAIN, LOCAL, ... */
+	for (char *p = path + base + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		int r = maildir_mkdir(path);
+		*p = '/';
+		if (r == -1)
+			return -1;
+	}
+	if (maildir_mkdir(folder) == -1 || maildir_make_subdirs(folder) == -1)
+		return -1;
+	if ((sub = strstr(path, "/Maildir/.")) == NULL)
+		return 0;
+	sub[sizeof("/Maildir") - 1] = '\0';
+	if (maildir_make_subdirs(path) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/maildirfolder", folder);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return -1;
+	return close(fd);
+}
+
+/* Buffered writer that turns CRLF into LF and counts what it wrote. */
+struct maildir_writer {
+	int		 fd;
+	bool		 cr;		/* a CR is held back */
+	size_t		 size;		/* bytes in the file */
+	size_t		 used;
+	char		 out[MAILDIR_BUF_SIZE];
+};
+
+static int
+maildir_flush(struct maildir_writer *w)
+{
+	size_t off = 0;
+
+	while (off < w->used) {
+		ssize_t n = write(w->fd, w->out + off, w->used - off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		off += (size_t)n;
+	}
+	w->size += w->used;
+	w->used = 0;
+	return 0;
+}
+
+static int
+maildir_emit(struct maildir_writer *w, char c)
+{
+	if (w->used == sizeof(w->out) && maildir_flush(w) == -1)
+		return -1;
+	w->out[w->used++] = c;
+	return 0;
+}
+
+/* A CR is held until the next byte shows whether it starts a CRLF; a
+ * bare CR is kept as it is. */
+static int
+maildir_put(struct maildir_writer *w, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (w->cr) {
+			w->cr = false;
+			if (p[i] != '\n' && maildir_emit(w, '\r') == -1)
+				return -1;
+		}
+		if (p[i] == '\r')
+			w->cr = true;
+		else if (maildir_emit(w, p[i]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Copy prepend and the message through the writer, then flush. */
+static int
+maildir_copy(struct maildir_writer *w, const char *prepend, int msg_fd)
+{
+	char in[MAILDIR_BUF_SIZE];
+	off_t off = 0;
+
+	if (prepend && maildir_put(w, prepend, strlen(prepend)) == -1)
+		return -1;
+	for (;;) {
+		ssize_t n = pread(msg_fd, in, sizeof(in), off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		if (maildir_put(w, in, (size_t)n) == -1)
+			return -1;
+		off += n;
+	}
+	if (w->cr && maildir_emit(w, '\r') == -1)
+		return -1;
+	w->cr = false;
+	return maildir_flush(w);
+}
+
+/* A temporary failure reply for errno e during op. */
+static enum delivery_status
+maildir_tempfail(struct delivery_result *res, const char *op, int e)
+{
+	if (e == EDQUOT) {
+		maildir_result(res, DELIVERY_TEMPFAIL,
+		    "452 4.2.2 maildir: mailbox over quota");
+	} else if (e == ENOSPC) {
+		maildir_result(res, DELIVERY_TEMPFAIL,
+		    "452 4.3.1 maildir: insufficient system storage");
+	} else {
+		maildir_result(res, DELIVERY_TEMPFAIL, "451 4.3.0 maildir: "
+		    "%s: %s", op, strerror(e));
+	}
+	return DELIVERY_TEMPFAIL;
+}
+
+/* Open folder/tmp/base for writing, creating the folder on first use. */
+static int
+maildir_open_tmp(const char *data_dir, const char *folder,
+    const char *tmp)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+
+	if (fd == -1 && errno == ENOENT) {
+		if (maildir_make_folder(data_dir, folder) == -1)
+			return -1;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+	}
+	return fd;
+}
+
+/* fsync the directory dir. */
+static int
+maildir_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd == -1)
+		return -1;
+	int r = fsync(fd);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+struct maildir_paths {
+	char	folder[PATH_MAX];
+	char	base[256];
+	char	tmp[PATH_MAX];
+	char	final[PATH_MAX];
+	char	newdir[PATH_MAX];
+};
+
+/* Fill folder/tmp/base: the whole copy, fsynced and closed. */
+static int
+maildir_write_tmp(struct maildir_writer *w, int fd, const char *prepend,
+    int msg_fd, const char **op)
+{
+	int e;
+
+	w->fd = fd;
+	w->cr = false;
+	w->size = w->used = 0;
+	*op = "write";
+	if (maildir_copy(w, prepend, msg_fd) == -1)
+		goto fail;
+	*op = "fsync";
+	if (fsync(fd) == -1)
+		goto fail;
+	*op = "close";
+	return close(fd);
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/*
+ * Write the file into tmp/ and link it into new/ under its final name;
+ * errno and *op describe a failure. The writer is static: it holds a
+ * 64 KiB buffer and delivery is single-threaded.
+ */
+static int
+maildir_store(struct maildir_paths *mp, const char *data_dir,
+    const char *prepend, int msg_fd, const char **op)
+{
+	static struct maildir_writer w;
+	int fd;
+
+	*op = "open";
+	if ((fd = maildir_open_tmp(data_dir, mp->folder, mp->tmp)) == -1)
+		return -1;
+	if (maildir_write_tmp(&w, fd, prepend, msg_fd, op) == -1)
+		return -1;
+	*op = "link";
+	if (snprintf(mp->final, sizeof(mp->final), "%s/new/%s,S=%zu",
+	    mp->folder, mp->base, w.size) >= (int)sizeof(mp->final)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (link(mp->tmp, mp->final) == -1)
+		return -1;
+	*op = "fsync new/";
+	if (maildir_sync_dir(mp->newdir) == -1) {
+		int e = errno;
+		unlink(mp->final);
+		errno = e;
+		return -1;
+	}
+	unlink(mp->tmp);
+	return 0;
+}
+
+enum delivery_status
+maildir_deliver_one(const char *data_dir, const char *address, bool junk,
+    const char *prepend, int msg_fd, struct delivery_result *res)
+{
+	static struct maildir_paths mp;
+	const char *op;
+
+	if (maildir_path(data_dir, address, junk, mp.folder,
+	    sizeof(mp.folder)) == -1) {
+		maildir_result(res, DELIVERY_PERMFAIL,
+		    "550 5.1.3 maildir: address is not a valid mailbox name");
+		return DELIVERY_PERMFAIL;
+	}
+	if (maildir_unique(mp.base, sizeof(mp.base)) == -1 ||
+	    snprintf(mp.tmp, sizeof(mp.tmp), "%s/tmp/%s", mp.folder,
+	    mp.base) >= (int)sizeof(mp.tmp) ||
+	    snprintf(mp.newdir, sizeof(mp.newdir), "%s/new", mp.folder) >=
+	    (int)sizeof(mp.newdir))
+		return maildir_tempfail(res, "path", ENAMETOOLONG);
+	if (maildir_store(&mp, data_dir, prepend, msg_fd, &op) == -1) {
+		int e = errno;
+		unlink(mp.tmp);
+		return maildir_tempfail(res, op, e);
+	}
+	maildir_result(res, DELIVERY_OK, "250 2.0.0 delivered to maildir");
+	return DELIVERY_OK;
+}
+
+static int
+maildir_deliver(const struct delivery_job *job)
+{
+	const struct envelope *env = job->env;
+	struct delivery_result res;
+
+	for (size_t i = 0; i < job->nrcpts; i++) {
+		maildir_deliver_one(job->data_dir,
+		    env->rcpts[job->rcpts[i]].address, env->quarantine,
+		    env->prepend, job->msg_fd, &res);
+		job->done(i, &res, job->arg);
+	}
+	return 0;
+}
+
+const struct delivery_ops maildir_delivery_ops = {
+	.name = "maildir",
+	.deliver = maildir_deliver,
+};

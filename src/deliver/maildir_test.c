@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: ISC */
+/* Unit tests for Maildir delivery: layout, content (prepend + message with
+ * LF endings), S= size, Junk folder, unsafe addresses, unique names. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deliver/maildir.h"
+
+struct mdt {
+	char	dir[64];
+	char	msg[PATH_MAX];
+	int	fd;
+};
+
+static int
+mdt_rm(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+mdt_setup(void **state)
+{
+	struct mdt *t = calloc(1, sizeof(*t));
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/sealmail-maildir-test.XXXXXX");
+	if (mkdtemp(t->dir) == NULL)
+		return -1;
+	snprintf(t->msg, sizeof(t->msg), "%s/msg", t->dir);
+	t->fd = -1;
+	*state = t;
+	return 0;
+}
+
+static int
+mdt_teardown(void **state)
+{
+	struct mdt *t = *state;
+
+	if (t->fd != -1)
+		close(t->fd);
+	nftw(t->dir, mdt_rm, 16, FTW_DEPTH | FTW_PHYS);
+	free(t);
+	return 0;
+}
+
+/* Write the spooled message (n bytes) and open it for reading. */
+static void
+mdt_message(struct mdt *t, const char *p, size_t n)
+{
+	int fd = open(t->msg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, p, n), (ssize_t)n);
+	close(fd);
+	if (t->fd != -1)
+		close(t->fd);
+	t->fd = open(t->msg, O_RDONLY);
+	assert_true(t->fd >= 0);
+}
+
+/* The single file in dir (asserts there is exactly one); name into name. */
+static void
+mdt_only_file(const char *dir, char *name, size_t namelen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(name, namelen, "%s", de->d_name);
+		n++;
+	}
+	closedir(d);
+	assert_int_equal(n, 1);
+}
+
+static int
+mdt_count(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Read a whole file into a new buffer, its size into *len. */
+static char *
+mdt_read(const char *path, size_t *len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY);
+	char *p;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	p = malloc((size_t)st.st_size + 1);
+	assert_int_equal(read(fd, p, (size_t)st.st_size), st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+/* Check the delivered file in folder: content and S=. */
+static void
+mdt_check_delivered(const char *folder, const char *want, size_t wantlen)
+{
+	char dir[PATH_MAX], name[256], path[PATH_MAX * 2];
+	size_t len;
+	unsigned long long s;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/new", folder);
+	mdt_only_file(dir, name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	char *got = mdt_read(path, &len);
+	assert_int_equal(len, wantlen);
+	assert_memory_equal(got, want, wantlen);
+	free(got);
+	const char *sz = strstr(name, ",S=");
+	assert_non_null(sz);
+	s = strtoull(sz + 3, NULL, 10);
+	assert_int_equal(s, wantlen);
+	assert_null(strchr(name, ':'));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(dir, sizeof(dir), "%s/tmp", folder);
+	assert_int_equal(mdt_count(dir), 0);
+}
+
+static void
+test_layout_and_content(void **state)
+{
+	struct mdt *t = *state;
+	static const char msg[] = "Subject: hi\r\n\r\nline 1\r\nbare\rcr\r\n";
+	static const char want[] = "Received: from x\n\tby y\n"
+	    "Subject: hi\n\nline 1\nbare\rcr\n";
+	struct delivery_result res;
+	char folder[PATH_MAX], sub[PATH_MAX];
+	struct stat st;
+
+	mdt_message(t, msg, sizeof(msg) - 1);
+	assert_int_equal(maildir_deliver_one(t->dir, "Bob@Example.ORG", false,
+	    "Received: from x\r\n\tby y\r\n", t->fd, &res), DELIVERY_OK);
+	assert_int_equal(res.status, DELIVERY_OK);
+	assert_int_equal(strncmp(res.reply, "250 ", 4), 0);
+	snprintf(folder, sizeof(folder),
+	    "%s/mail/example.org/bob/Maildir", t->dir);
+	static const char *const subs[] = { "", "/cur", "/new", "/tmp" };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(sub, sizeof(sub), "%s%s", folder, subs[i]);
+		assert_int_equal(stat(sub, &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		assert_int_equal(st.st_mode & 07777, 0700);
+	}
+	mdt_check_delivered(folder, want, sizeof(want) - 1);
+}
+
+static void
+test_junk_folder(void **state)
+{
+	struct mdt *t = *state;
+	static const char msg[] = "Subject: spam\r\n\r\nbuy\r\n";
+	struct delivery_result res;
+	char folder[PATH_MAX], path[PATH_MAX + 32];
+	struct stat st;
+
+	mdt_message(t, msg, sizeof(msg) - 1);
+	assert_int_equal(maildir_deliver_one(t->dir, "carol@example.org", true,
+	    NULL, t->fd, &res), DELIVERY_OK);
+	snprintf(folder, sizeof(folder),
+	    "%s/mail/example.org/carol/Maildir/.Junk", t->dir);
+	mdt_check_delivered(folder, "Subject: spam\n\nbuy\n", 19);
+	snprintf(path, sizeof(path), "%s/maildirfolder", folder);
+	assert_int_equal(stat(path, &st), 0);
+	/* The parent Maildir is a valid, empty Maildir. */
+	snprintf(path, sizeof(path),
+	    "%s/mail/example.org/carol/Maildir/new", t->dir);
+	assert_int_equal(mdt_count(path), 0);
+}
+
+static void
+test_unsafe_addresses(void **state)
+{
+	struct mdt *t = *state;
+	char long_local[80];
+
+	/* A local part of 65 bytes, one more than RFC 5321 allows. */
+	memset(long_local, 'a', 65);
+	memcpy(long_local + 65, "@example.org", 13);
+	const char *const bad[] = {
+		"../../etc@example.org", "a/b@example.org",
+		".hidden@example.org", "..@example.org", "a@../x", "a@.",
+		"a@x/y", "@example.org", "a@",
+		"no-at-sign", "a\nb@example.org", "a@exa\x7fmple.org",
+		long_local,
+	};
+	struct delivery_result res;
+	char path[PATH_MAX];
+
+	mdt_message(t, "x\r\n", 3);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(maildir_path(t->dir, bad[i], false, path,
+		    sizeof(path)), -1);
+		assert_int_equal(maildir_deliver_one(t->dir, bad[i], false,
+		    NULL, t->fd, &res), DELIVERY_PERMFAIL);
+		assert_int_equal(strncmp(res.reply, "550 5.1.3", 9), 0);
+	}
+	snprintf(path, sizeof(path), "%s/mail", t->dir);
+	assert_int_equal(mdt_count(path), -1);
+	/* '@' inside a quoted local part: split at the last one. */
+	assert_int_equal(maildir_path("/d", "\"a@b\"@Example.org", true, path,
+	    sizeof(path)), 0);
+	assert_string_equal(path, "/d/mail/example.org/\"a@b\"/Maildir/.Junk");
+}
+
+static void
+test_unique_names(void **state)
+{
+	enum { N = 2000 };
+	static char names[N][256];
+
+	(void)state;
+	/* Far more names than microseconds pass: the counter separates
+	 * names made within the same microsecond. */
+	for (int i = 0; i < N; i++)
+		assert_int_equal(maildir_unique(names[i], sizeof(names[i])), 0);
+	for (int i = 1; i < N; i++)
+		assert_string_not_equal(names[i - 1], names[i]);
+	assert_non_null(strstr(names[0], ".M"));
+	assert_non_null(strstr(names[0], "P"));
+	assert_non_null(strstr(names[0], "Q"));
+	assert_null(strchr(names[0], '/'));
+	assert_null(strchr(names[0], ':'));
+}
+
+static void
+test_two_deliveries_same_mailbox(void **state)
+{
+	struct mdt *t = *state;
+	struct delivery_result res;
+	char dir[PATH_MAX];
+
+	mdt_message(t, "a\r\n", 3);
+	assert_int_equal(maildir_deliver_one(t->dir, "d@example.org", false,
+	    NULL, t->fd, &res), DELIVERY_OK);
+	assert_int_equal(maildir_deliver_one(t->dir, "d@example.org", false,
+	    NULL, t->fd, &res), DELIVERY_OK);
+	snprintf(dir, sizeof(dir), "%s/mail/example.org/d/Maildir/new", t->dir);
+	assert_int_equal(mdt_count(dir), 2);
+}
+
+static void
+test_crlf_across_buffers(void **state)
+{
+	struct mdt *t = *state;
+	const size_t n = 200000;
+	char *msg = malloc(n), *want = malloc(n);
+	struct delivery_result res;
+	char folder[PATH_MAX];
+	size_t w = 0;
+
+	/* Lines of varying length so CRLF pairs straddle every 64 KiB read
+	 * boundary sooner or later; the message ends in a bare CR. */
+	for (size_t i = 0; i < n; i++)
+		msg[i] = (char)('a' + i % 26);
+	for (size_t i = 10; i + 1 < n; i += 7 + i % 13) {
+		msg[i] = '\r';
+		msg[i + 1] = '\n';
+	}
+	msg[65535] = '\r';
+	msg[65536] = '\n';
+	msg[n - 1] = '\r';
+	for (size_t i = 0; i < n; i++)
+		if (!(msg[i] == '\r' && i + 1 < n && msg[i + 1] == '\n'))
+			want[w++] = msg[i];
+	mdt_message(t, msg, n);
+	assert_int_equal(maildir_deliver_one(t->dir, "e@example.org", false,
+	    "X: y\r\n", t->fd, &res), DELIVERY_OK);
+	memmove(want + 5, want, w);
+	memcpy(want, "X: y\n", 5);
+	snprintf(folder, sizeof(folder), "%s/mail/example.org/e/Maildir",
+	    t->dir);
+	mdt_check_delivered(folder, want, w + 5);
+	free(msg);
+	free(want);
+}
+
+struct mdt_done {
+	int			n;
+	enum delivery_status	st[4];
+};
+
+static void
+mdt_done_cb(size_t i, const struct delivery_result *res, void *arg)
+{
+	struct mdt_done *d = arg;
+
+	assert_int_equal(i, (size_t)d->n);
+	d->st[d->n++] = res->status;
+}
+
+static void
+test_ops_per_recipient(void **state)
+{
+	struct mdt *t = *state;
+	struct envelope env;
+	struct mdt_done d = { 0 };
+	size_t idx[] = { 0, 2 };
+
+	mdt_message(t, "hi\r\n", 4);
+	envelope_init(&env);
+	envelope_add_rcpt(&env, "f@example.org", NULL, NULL, 0);
+	envelope_add_rcpt(&env, "skipped@example.org", NULL, NULL, 0);
+	envelope_add_rcpt(&env, "../g@example.org", NULL, NULL, 0);
+	struct delivery_job job = {
+		.data_dir = t->dir, .env = &env, .msg_fd = t->fd,
+		.rcpts = idx, .nrcpts = 2, .done = mdt_done_cb, .arg = &d,
+	};
+	assert_string_equal(maildir_delivery_ops.name, "maildir");
+	assert_int_equal(maildir_delivery_ops.deliver(&job), 0);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(d.st[0], DELIVERY_OK);
+	assert_int_equal(d.st[1], DELIVERY_PERMFAIL);
+	envelope_clear(&env);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_layout_and_content,
+		    mdt_setup, mdt_teardown),
+		cmocka_unit_test_setup_teardown(test_junk_folder, mdt_setup,
+		    mdt_teardown),
+		cmocka_unit_test_setup_teardown(test_unsafe_addresses,
+		    mdt_setup, mdt_teardown),
+		cmocka_unit_test(test_unique_names),
+		cmocka_unit_test_setup_teardown(
+		    test_two_deliveries_same_mailbox, mdt_setup, mdt_teardown),
+		cmocka_unit_test_setup_teardown(test_crlf_across_buffers,
+		    mdt_setup, mdt_teardown),
+		cmocka_unit_test_setup_teardown(test_ops_per_recipient,
+		    mdt_setup, mdt_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

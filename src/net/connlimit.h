@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Connection counts and AUTH failure counts shared by all SMTP workers, in
+ * a MAP_SHARED mapping the master creates before forking. Client addresses
+ * hash into buckets (a collision over-counts, which errs on the safe side).
+ * Each worker slot has its own connection counters, so the master can zero
+ * the slot of a crashed worker before starting its replacement.
+ */
+#ifndef SEALMAIL_NET_CONNLIMIT_H
+#define SEALMAIL_NET_CONNLIMIT_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+struct connlimit;
+
+/* Map the shared table for `slots` workers; fatal on failure. */
+struct connlimit *connlimit_new(unsigned slots);
+void connlimit_free(struct connlimit *cl);
+/* Forget the connections counted by a worker slot (it died). */
+void connlimit_reset_slot(struct connlimit *cl, unsigned slot);
+
+/* Count a new connection from sa in `slot` if that keeps the client under
+ * per_ip and everyone under total; false (nothing counted) otherwise. */
+bool connlimit_acquire(struct connlimit *cl, unsigned slot,
+    const struct sockaddr *sa, unsigned per_ip, unsigned total);
+void connlimit_release(struct connlimit *cl, unsigned slot,
+    const struct sockaddr *sa);
+
+/* AUTH failures from sa within the last 15 minutes (they decay). */
+unsigned connlimit_auth_failures(struct connlimit *cl,
+    const struct sockaddr *sa);
+void connlimit_auth_failed(struct connlimit *cl, const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,701 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The durable spool (see spool.h). Layout under DATA_DIR:
+ *
+ *	spool/tmp/ID.msg	message being received (smtp worker)
+ *	spool/tmp/ID.env	envelope written during commit
+ *	spool/queue/ID.msg	committed message (never changes again)
+ *	spool/queue/ID.env	committed envelope: its presence is the
+ *				commit marker; rewritten by the queue
+ *				runner through ID.env.tmp + rename
+ *	run/queue.sock		the queue runner's datagram socket
+ *
+ * Commit order (the pattern of Postfix's ready marker and OpenSMTPD's
+ * queue_fs.c): data fsynced, envelope written and fsynced, .msg renamed
+ * into queue/, .env renamed into queue/ last, queue/ fsynced. A crash
+ * before the last rename leaves at most an orphan .msg in queue/ (removed by
+ * spool_list after an hour) and files in tmp/ (removed after a day); a crash
+ * after the directory fsync loses nothing.
+ *
+ * Every file name is built from an id that passed ids_qid_valid(), so no
+ * path component comes from outside. Message bytes go through a 64 KiB
+ * userspace buffer because spool_msg_write is called per received chunk on
+ * the server's hot path: one write(2) per 64 KiB, not per line.
+ */
+#include "queue/spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+
+#define SPOOL_BUF_SIZE		(64 * 1024)
+#define SPOOL_ORPHAN_AGE	3600	/* queue/ID.msg without .env */
+#define SPOOL_TMP_AGE		86400	/* anything in tmp/ */
+
+struct spool_msg {
+	char		*data_dir;
+	char		 qid[IDS_QID_LEN + 1];
+	int		 fd;
+	bool		 failed;	/* a write failed: no commit */
+	size_t		 size;		/* bytes accepted so far */
+	size_t		 used;		/* bytes waiting in buf */
+	unsigned char	 buf[SPOOL_BUF_SIZE];
+};
+
+/* DATA_DIR/spool/SUB/QID.EXT; -1 (ENAMETOOLONG) when it does not fit. */
+static int
+spool_path(char *out, size_t outlen, const char *data_dir, const char *sub,
+    const char *qid, const char *ext)
+{
+	int n = snprintf(out, outlen, "%s/spool/%s/%s%s", data_dir, sub, qid,
+	    ext);
+
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* DATA_DIR/REL. */
+static int
+spool_dir_path(char *out, size_t outlen, const char *data_dir,
+    const char *rel)
+{
+	int n = snprintf(out, outlen, "%s/%s", data_dir, rel);
+
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* write(2) all of p, retrying on EINTR and short writes. */
+static int
+spool_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync a directory so that entries created or renamed in it persist. */
+static int
+spool_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd == -1)
+		return -1;
+	if (fsync(fd) == -1) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
+/* Create (or truncate) path with data, fsynced; removed again on error. */
+static int
+spool_write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+
+	if (fd == -1)
+		return -1;
+	if (spool_write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		errno = e;
+		return -1;
+	}
+	if (close(fd) == -1) {
+		int e = errno;
+		unlink(path);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+spool_mkdir(const char *path, char *err, size_t errlen)
+{
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_init(const char *data_dir, char *err, size_t errlen)
+{
+	static const char *const dirs[] = {
+		"spool", "spool/tmp", "spool/queue", "run",
+	};
+	char path[PATH_MAX];
+
+	if (spool_mkdir(data_dir, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (spool_dir_path(path, sizeof(path), data_dir,
+		    dirs[i]) == -1) {
+			snprintf(err, errlen, "data_dir path too long");
+			return -1;
+		}
+		if (spool_mkdir(path, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct spool_msg *
+spool_msg_new(const char *data_dir, const char *qid)
+{
+	char path[PATH_MAX];
+	struct spool_msg *m;
+	int fd;
+
+	if (!ids_qid_valid(qid)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (spool_path(path, sizeof(path), data_dir, "tmp", qid, ".msg") == -1)
+		return NULL;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return NULL;
+	m = xmalloc(sizeof(*m));
+	m->data_dir = xstrdup(data_dir);
+	memcpy(m->qid, qid, sizeof(m->qid));
+	m->fd = fd;
+	m->failed = false;
+	m->size = m->used = 0;
+	return m;
+}
+
+static int
+spool_msg_flush(struct spool_msg *m)
+{
+	if (m->used == 0)
+		return 0;
+	if (spool_write_all(m->fd, m->buf, m->used) == -1) {
+		m->failed = true;
+		return -1;
+	}
+	m->used = 0;
+	return 0;
+}
+
+int
+spool_msg_write(struct spool_msg *m, const void *p, size_t n)
+{
+	if (m->failed) {
+		errno = EIO;
+		return -1;
+	}
+	if (n <= SPOOL_BUF_SIZE - m->used) {
+		memcpy(m->buf + m->used, p, n);
+		m->used += n;
+	} else {
+		if (spool_msg_flush(m) == -1)
+			return -1;
+		if (n >= SPOOL_BUF_SIZE) {
+			/* Large chunk: skip the copy. */
+			if (spool_write_all(m->fd, p, n) == -1) {
+				m->failed = true;
+				return -1;
+			}
+		} else {
+			memcpy(m->buf, p, n);
+			m->used = n;
+		}
+	}
+	m->size += n;
+	return 0;
+}
+
+size_t
+spool_msg_size(const struct spool_msg *m)
+{
+	return m->size;
+}
+
+static void
+spool_msg_free(struct spool_msg *m)
+{
+	if (m->fd != -1)
+		close(m->fd);
+	free(m->data_dir);
+	free(m);
+}
+
+void
+spool_msg_abort(struct spool_msg *m)
+{
+	char path[PATH_MAX];
+
+	if (m == NULL)
+		return;
+	if (spool_path(path, sizeof(path), m->data_dir, "tmp", m->qid,
+	    ".msg") == 0)
+		unlink(path);
+	spool_msg_free(m);
+}
+
+/* The four paths a commit touches. */
+struct spool_commit_paths {
+	char	tmp_msg[PATH_MAX];
+	char	tmp_env[PATH_MAX];
+	char	queue_msg[PATH_MAX];
+	char	queue_env[PATH_MAX];
+	char	queue_dir[PATH_MAX];
+};
+
+static int
+spool_commit_paths(struct spool_commit_paths *cp, const char *data_dir,
+    const char *qid)
+{
+	if (spool_path(cp->tmp_msg, PATH_MAX, data_dir, "tmp", qid,
+	    ".msg") == -1 ||
+	    spool_path(cp->tmp_env, PATH_MAX, data_dir, "tmp", qid,
+	    ".env") == -1 ||
+	    spool_path(cp->queue_msg, PATH_MAX, data_dir, "queue", qid,
+	    ".msg") == -1 ||
+	    spool_path(cp->queue_env, PATH_MAX, data_dir, "queue", qid,
+	    ".env") == -1 ||
+	    spool_dir_path(cp->queue_dir, PATH_MAX, data_dir,
+	    "spool/queue") == -1)
+		return -1;
+	return 0;
+}
+
+/* Serialise env and write it, fsynced, to path. */
+static int
+spool_env_write(const char *path, const struct envelope *env)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, LIMIT_ENVELOPE_FILE);
+	if (envelope_to_text(env, &b) == -1) {
+		buf_clear(&b);
+		errno = EFBIG;
+		return -1;
+	}
+	r = spool_write_file(path, b.data, b.len);
+	buf_clear(&b);
+	return r;
+}
+
+/* Make the message data durable and close it. */
+static int
+spool_msg_sync(struct spool_msg *m)
+{
+	if (m->failed) {
+		errno = EIO;
+		return -1;
+	}
+	if (spool_msg_flush(m) == -1 || fsync(m->fd) == -1)
+		return -1;
+	int r = close(m->fd);
+	m->fd = -1;
+	return r;
+}
+
+int
+spool_msg_commit(struct spool_msg *m, struct envelope *env)
+{
+	struct spool_commit_paths *cp = xmalloc(sizeof(*cp));
+	bool msg_moved = false, env_moved = false;
+	int e;
+
+	/* The file name is authoritative for the id; the size is what was
+	 * actually written. */
+	memcpy(env->id, m->qid, sizeof(env->id));
+	env->size = m->size;
+	if (env->created == 0)
+		env->created = time(NULL);
+	if (spool_commit_paths(cp, m->data_dir, m->qid) == -1 ||
+	    spool_msg_sync(m) == -1 ||
+	    spool_env_write(cp->tmp_env, env) == -1)
+		goto fail;
+	if (rename(cp->tmp_msg, cp->queue_msg) == -1)
+		goto fail;
+	msg_moved = true;
+	/* The commit point: from here on the runner may see the message. */
+	if (rename(cp->tmp_env, cp->queue_env) == -1)
+		goto fail;
+	env_moved = true;
+	if (spool_fsync_dir(cp->queue_dir) == -1)
+		goto fail;
+	free(cp);
+	spool_msg_free(m);
+	return 0;
+fail:
+	e = errno;
+	/* Un-commit in reverse order; the message was never acknowledged,
+	 * so removing it is correct even if some step did reach the disk. */
+	if (env_moved)
+		unlink(cp->queue_env);
+	if (msg_moved)
+		unlink(cp->queue_msg);
+	unlink(cp->tmp_env);
+	unlink(cp->tmp_msg);
+	free(cp);
+	spool_msg_free(m);
+	errno = e;
+	return -1;
+}
+
+/* Read a whole file of at most max bytes into a new NUL-terminated string.
+ * Envelopes are replaced by rename, never rewritten in place, so the size
+ * from fstat holds for the open file; more bytes than that is an error. */
+static int
+spool_read_file(const char *path, size_t max, char **out, size_t *outlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	size_t cap, len = 0;
+	char *p;
+	int e;
+
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (st.st_size < 0 || (uintmax_t)st.st_size > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	cap = (size_t)st.st_size + 1;
+	p = xmalloc(cap + 1);
+	while (len < cap) {
+		ssize_t r = read(fd, p + len, cap - len);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 || (r > 0 && len + (size_t)r == cap)) {
+			if (r > 0)
+				errno = EFBIG;
+			free(p);
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	p[len] = '\0';
+	*out = p;
+	*outlen = len;
+	return 0;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
+    char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	char *text;
+	size_t len;
+	int r;
+
+	if (!ids_qid_valid(qid)) {
+		snprintf(err, errlen, "invalid queue id");
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
+	    ".env") == -1 ||
+	    spool_read_file(path, LIMIT_ENVELOPE_FILE, &text, &len) == -1) {
+		snprintf(err, errlen, "%s.env: %s", qid, strerror(errno));
+		return -1;
+	}
+	r = envelope_from_text(text, len, env, err, errlen);
+	free(text);
+	if (r == 0 && strcmp(env->id, qid) != 0) {
+		snprintf(err, errlen, "envelope id does not match file name");
+		r = -1;
+	}
+	if (r == -1)
+		errno = EINVAL;
+	return r;
+}
+
+int
+spool_env_save(const char *data_dir, const struct envelope *env)
+{
+	char tmp[PATH_MAX], path[PATH_MAX], msg[PATH_MAX], dir[PATH_MAX];
+	struct stat st;
+
+	if (!ids_qid_valid(env->id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(tmp, sizeof(tmp), data_dir, "queue", env->id,
+	    ".env.tmp") == -1 ||
+	    spool_path(path, sizeof(path), data_dir, "queue", env->id,
+	    ".env") == -1 ||
+	    spool_path(msg, sizeof(msg), data_dir, "queue", env->id,
+	    ".msg") == -1 ||
+	    spool_dir_path(dir, sizeof(dir), data_dir, "spool/queue") == -1)
+		return -1;
+	/* A message deleted meanwhile (sealmail queue delete) must not come
+	 * back as an envelope without its message file. */
+	if (stat(msg, &st) == -1)
+		return -1;
+	if (spool_env_write(tmp, env) == -1)
+		return -1;
+	if (rename(tmp, path) == -1) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return spool_fsync_dir(dir);
+}
+
+int
+spool_msg_open(const char *data_dir, const char *qid)
+{
+	char path[PATH_MAX];
+
+	if (!ids_qid_valid(qid)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
+	    ".msg") == -1)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+int
+spool_remove(const char *data_dir, const char *qid)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+
+	if (!ids_qid_valid(qid)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_dir_path(dir, sizeof(dir), data_dir, "spool/queue") == -1 ||
+	    spool_path(path, sizeof(path), data_dir, "queue", qid,
+	    ".env") == -1)
+		return -1;
+	/*
+	 * No .env: not a committed message. Leave any .msg alone, it may be
+	 * a commit in progress (between its two renames); spool_list reaps
+	 * real orphans by age.
+	 */
+	if (unlink(path) == -1)
+		return -1;
+	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
+	    ".msg") == 0)
+		unlink(path);
+	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
+	    ".env.tmp") == 0)
+		unlink(path);
+	return spool_fsync_dir(dir);
+}
+
+/* If name is "QID" + ext exactly, copy the id into qid and return true. */
+static bool
+spool_name_match(const char *name, const char *ext, char *qid)
+{
+	size_t n = strlen(name), elen = strlen(ext);
+
+	if (n != IDS_QID_LEN + elen || strcmp(name + IDS_QID_LEN, ext) != 0)
+		return false;
+	memcpy(qid, name, IDS_QID_LEN);
+	qid[IDS_QID_LEN] = '\0';
+	return ids_qid_valid(qid);
+}
+
+/* True if dirfd/name is a regular file last modified before cutoff. */
+static bool
+spool_is_older(int dfd, const char *name, time_t cutoff)
+{
+	struct stat st;
+
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_mtime < cutoff;
+}
+
+/* Remove crash leftovers in tmp/ older than a day. */
+static void
+spool_clean_tmp(const char *data_dir, time_t now)
+{
+	char path[PATH_MAX], qid[IDS_QID_LEN + 1];
+	struct dirent *de;
+	DIR *d;
+
+	if (spool_dir_path(path, sizeof(path), data_dir, "spool/tmp") == -1 ||
+	    (d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if ((spool_name_match(de->d_name, ".msg", qid) ||
+		    spool_name_match(de->d_name, ".env", qid)) &&
+		    spool_is_older(dirfd(d), de->d_name, now - SPOOL_TMP_AGE)) {
+			log_info("qid=%s spool removed stale tmp file %s", qid,
+			    de->d_name);
+			unlinkat(dirfd(d), de->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
+/* Committed ids found in queue/, plus the .msg names seen. */
+struct spool_scan {
+	char	(*ids)[IDS_QID_LEN + 1];
+	size_t	  nids, capids;
+	char	(*msgs)[IDS_QID_LEN + 1];
+	size_t	  nmsgs, capmsgs;
+};
+
+static void
+spool_scan_add(char (**v)[IDS_QID_LEN + 1], size_t *n, size_t *cap,
+    const char *qid)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = xreallocarray(*v, *cap, sizeof(**v));
+	}
+	memcpy((*v)[(*n)++], qid, IDS_QID_LEN + 1);
+}
+
+static int
+spool_qid_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * Reap queue/ID.msg without ID.env and stale ID.env.tmp, both older than
+ * an hour: an hour is far longer than any commit or envelope save takes,
+ * so a file that old is a crash leftover, not work in progress.
+ */
+static void
+spool_reap_orphans(DIR *d, struct spool_scan *sc, time_t now)
+{
+	int dfd = dirfd(d);
+	char name[IDS_QID_LEN + 16];
+
+	for (size_t i = 0; i < sc->nmsgs; i++) {
+		if (bsearch(sc->msgs[i], sc->ids, sc->nids, sizeof(sc->ids[0]),
+		    spool_qid_cmp) != NULL)
+			continue;
+		snprintf(name, sizeof(name), "%s.msg", sc->msgs[i]);
+		if (!spool_is_older(dfd, name, now - SPOOL_ORPHAN_AGE))
+			continue;
+		log_warn("qid=%s spool removed orphan message file (no "
+		    "envelope)", sc->msgs[i]);
+		unlinkat(dfd, name, 0);
+	}
+}
+
+int
+spool_list(const char *data_dir, spool_list_cb *cb, void *arg)
+{
+	struct spool_scan sc = { 0 };
+	char path[PATH_MAX], qid[IDS_QID_LEN + 1];
+	time_t now = time(NULL);
+	struct dirent *de;
+	DIR *d;
+
+	if (spool_dir_path(path, sizeof(path), data_dir, "spool/queue") == -1 ||
+	    (d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (spool_name_match(de->d_name, ".env", qid))
+			spool_scan_add(&sc.ids, &sc.nids, &sc.capids, qid);
+		else if (spool_name_match(de->d_name, ".msg", qid))
+			spool_scan_add(&sc.msgs, &sc.nmsgs, &sc.capmsgs, qid);
+		else if (spool_name_match(de->d_name, ".env.tmp", qid) &&
+		    spool_is_older(dirfd(d), de->d_name,
+		    now - SPOOL_ORPHAN_AGE))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	/* Queue ids start with the arrival time in hex: sorting the text
+	 * sorts by age, oldest first. */
+	if (sc.nids > 0)
+		qsort(sc.ids, sc.nids, sizeof(sc.ids[0]), spool_qid_cmp);
+	spool_reap_orphans(d, &sc, now);
+	closedir(d);
+	spool_clean_tmp(data_dir, now);
+	/* Callbacks run after the directory is closed so they may remove. */
+	for (size_t i = 0; i < sc.nids; i++)
+		cb(sc.ids[i], arg);
+	free(sc.msgs);
+	free(sc.ids);
+	return sc.nids > INT_MAX ? INT_MAX : (int)sc.nids;
+}
+
+int
+spool_nudge(const char *data_dir, const char *msg)
+{
+	struct sockaddr_un sun;
+	int fd, n, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/run/queue.sock",
+	    data_dir);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	/*
+	 * Best effort: ENOENT/ECONNREFUSED mean no runner is listening and
+	 * EAGAIN a runner too busy to read; it scans the queue anyway. The
+	 * caller gets -1 and errno to tell the user, nothing is logged.
+	 */
+	if (sendto(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}

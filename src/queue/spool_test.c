@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: ISC */
+/* Unit tests for the spool: commit protocol, envelope load/save, abort,
+ * listing order and crash-leftover cleanup, removal, and the nudge. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/ids.h"
+#include "core/limits.h"
+#include "queue/spool.h"
+
+struct spt {
+	char	dir[64];
+};
+
+static int
+spt_rm(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+spt_setup(void **state)
+{
+	struct spt *t = calloc(1, sizeof(*t));
+	char err[200];
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/sealmail-spool-test.XXXXXX");
+	if (mkdtemp(t->dir) == NULL)
+		return -1;
+	if (spool_init(t->dir, err, sizeof(err)) == -1)
+		return -1;
+	*state = t;
+	return 0;
+}
+
+static int
+spt_teardown(void **state)
+{
+	struct spt *t = *state;
+
+	nftw(t->dir, spt_rm, 16, FTW_DEPTH | FTW_PHYS);
+	free(t);
+	return 0;
+}
+
+/* DIR/REL, with the first "%s" in rel replaced by qid. */
+static const char *
+spt_path(const struct spt *t, const char *rel, const char *qid)
+{
+	static char path[PATH_MAX];
+	const char *pct = strstr(rel, "%s");
+
+	if (pct == NULL)
+		snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
+	else
+		snprintf(path, sizeof(path), "%s/%.*s%s%s", t->dir,
+		    (int)(pct - rel), rel, qid, pct + 2);
+	return path;
+}
+
+static bool
+spt_exists(const struct spt *t, const char *fmt, const char *qid)
+{
+	struct stat st;
+
+	return stat(spt_path(t, fmt, qid), &st) == 0;
+}
+
+/* Number of entries in DIR/rel, "." and ".." aside. */
+static int
+spt_count(const struct spt *t, const char *rel)
+{
+	DIR *d = opendir(spt_path(t, rel, ""));
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+spt_env(struct envelope *env, const char *rcpt)
+{
+	envelope_init(env);
+	env->mail_from = strdup("alice@example.org");
+	envelope_add_rcpt(env, rcpt, rcpt, NULL, 0);
+}
+
+/* Commit a message with body text under a new id written to qid. */
+static void
+spt_commit(const struct spt *t, char *qid, const char *body)
+{
+	struct envelope env;
+	struct spool_msg *m;
+
+	ids_qid_new(qid);
+	m = spool_msg_new(t->dir, qid);
+	assert_non_null(m);
+	assert_int_equal(spool_msg_write(m, body, strlen(body)), 0);
+	spt_env(&env, "bob@example.org");
+	assert_int_equal(spool_msg_commit(m, &env), 0);
+	envelope_clear(&env);
+}
+
+static void
+test_init_modes(void **state)
+{
+	struct spt *t = *state;
+	struct stat st;
+
+	assert_int_equal(stat(spt_path(t, "spool/queue", ""), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(spt_path(t, "run", ""), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+}
+
+static void
+test_commit(void **state)
+{
+	struct spt *t = *state;
+	char qid[IDS_QID_LEN + 1], err[200];
+	static char big[200000];
+	struct envelope env, got;
+	struct spool_msg *m;
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	ids_qid_new(qid);
+	m = spool_msg_new(t->dir, qid);
+	assert_non_null(m);
+	assert_true(spt_exists(t, "spool/tmp/%s.msg", qid));
+	/* Small writes, a write bigger than the buffer, small again. */
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(spool_msg_write(m, "line\r\n", 6), 0);
+	assert_int_equal(spool_msg_write(m, big, sizeof(big)), 0);
+	assert_int_equal(spool_msg_write(m, "end\r\n", 5), 0);
+	assert_int_equal(spool_msg_size(m), 6000 + sizeof(big) + 5);
+	spt_env(&env, "bob@example.org");
+	assert_int_equal(spool_msg_commit(m, &env), 0);
+	assert_string_equal(env.id, qid);
+	assert_int_equal(env.size, 6000 + sizeof(big) + 5);
+	assert_true(env.created > 0);
+
+	assert_false(spt_exists(t, "spool/tmp/%s.msg", qid));
+	assert_false(spt_exists(t, "spool/tmp/%s.env", qid));
+	assert_int_equal(stat(spt_path(t, "spool/queue/%s.msg", qid), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal((size_t)st.st_size, env.size);
+	assert_int_equal(stat(spt_path(t, "spool/queue/%s.env", qid), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	/* The message reads back byte for byte. */
+	int fd = spool_msg_open(t->dir, qid);
+	assert_true(fd >= 0);
+	char *back = malloc(env.size);
+	assert_int_equal(read(fd, back, env.size), (ssize_t)env.size);
+	assert_memory_equal(back, "line\r\nline\r\n", 12);
+	assert_memory_equal(back + 6000, big, sizeof(big));
+	assert_memory_equal(back + 6000 + sizeof(big), "end\r\n", 5);
+	free(back);
+	close(fd);
+
+	envelope_init(&got);
+	assert_int_equal(spool_env_load(t->dir, qid, &got, err, sizeof(err)),
+	    0);
+	assert_string_equal(got.id, qid);
+	assert_int_equal(got.size, env.size);
+	assert_string_equal(got.rcpts[0].address, "bob@example.org");
+	envelope_clear(&got);
+	envelope_clear(&env);
+}
+
+static void
+test_abort_leaves_nothing(void **state)
+{
+	struct spt *t = *state;
+	char qid[IDS_QID_LEN + 1];
+	struct spool_msg *m;
+
+	ids_qid_new(qid);
+	m = spool_msg_new(t->dir, qid);
+	assert_non_null(m);
+	assert_int_equal(spool_msg_write(m, "x", 1), 0);
+	spool_msg_abort(m);
+	spool_msg_abort(NULL);
+	assert_int_equal(spt_count(t, "spool/tmp"), 0);
+	assert_int_equal(spt_count(t, "spool/queue"), 0);
+}
+
+static void
+test_failed_commit_leaves_nothing(void **state)
+{
+	struct spt *t = *state;
+	char qid[IDS_QID_LEN + 1];
+	struct envelope env;
+	struct spool_msg *m;
+
+	ids_qid_new(qid);
+	m = spool_msg_new(t->dir, qid);
+	assert_non_null(m);
+	assert_int_equal(spool_msg_write(m, "x", 1), 0);
+	/* An envelope over the file bound cannot be written. */
+	spt_env(&env, "bob@example.org");
+	env.prepend = malloc(LIMIT_ENVELOPE_FILE);
+	memset(env.prepend, '\n', LIMIT_ENVELOPE_FILE - 1);
+	env.prepend[LIMIT_ENVELOPE_FILE - 1] = '\0';
+	assert_int_equal(spool_msg_commit(m, &env), -1);
+	envelope_clear(&env);
+	assert_int_equal(spt_count(t, "spool/tmp"), 0);
+	assert_int_equal(spt_count(t, "spool/queue"), 0);
+}
+
+static void
+test_bad_qid(void **state)
+{
+	struct spt *t = *state;
+	struct envelope env;
+	char err[200];
+
+	errno = 0;
+	assert_null(spool_msg_new(t->dir, "../../../etc/passwd"));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(spool_msg_open(t->dir, "x"), -1);
+	assert_int_equal(spool_remove(t->dir, "../x"), -1);
+	envelope_init(&env);
+	assert_int_equal(spool_env_load(t->dir, "0123", &env, err,
+	    sizeof(err)), -1);
+	assert_int_equal(spool_env_save(t->dir, &env), -1);
+	envelope_clear(&env);
+}
+
+static void
+test_save_and_load(void **state)
+{
+	struct spt *t = *state;
+	char qid[IDS_QID_LEN + 1], err[200];
+	struct envelope env;
+
+	spt_commit(t, qid, "hello\r\n");
+	envelope_init(&env);
+	assert_int_equal(spool_env_load(t->dir, qid, &env, err, sizeof(err)),
+	    0);
+	env.rcpts[0].state = ENVELOPE_RCPT_FAILED;
+	env.rcpts[0].attempts = 3;
+	env.rcpts[0].last_reply = strdup("550 5.1.1 no such user");
+	assert_int_equal(spool_env_save(t->dir, &env), 0);
+	envelope_clear(&env);
+	assert_false(spt_exists(t, "spool/queue/%s.env.tmp", qid));
+	assert_int_equal(spool_env_load(t->dir, qid, &env, err, sizeof(err)),
+	    0);
+	assert_int_equal(env.rcpts[0].state, ENVELOPE_RCPT_FAILED);
+	assert_int_equal(env.rcpts[0].attempts, 3);
+	assert_string_equal(env.rcpts[0].last_reply, "550 5.1.1 no such user");
+
+	/* After removal a late save must not resurrect the envelope. */
+	assert_int_equal(spool_remove(t->dir, qid), 0);
+	assert_int_equal(spool_env_save(t->dir, &env), -1);
+	assert_false(spt_exists(t, "spool/queue/%s.env", qid));
+	envelope_clear(&env);
+}
+
+static void
+test_load_corrupt(void **state)
+{
+	struct spt *t = *state;
+	char qid[IDS_QID_LEN + 1], other[IDS_QID_LEN + 1], err[200];
+	struct envelope env;
+	FILE *fp;
+
+	spt_commit(t, qid, "x\r\n");
+	fp = fopen(spt_path(t, "spool/queue/%s.env", qid), "w");
+	fputs("sealmail-envelope 1\nhelo a b\nend\n", fp);
+	fclose(fp);
+	envelope_init(&env);
+	assert_int_equal(spool_env_load(t->dir, qid, &env, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "line 2"));
+	envelope_clear(&env);
+
+	/* An envelope copied under another name is refused. */
+	ids_qid_new(other);
+	fp = fopen(spt_path(t, "spool/queue/%s.env", qid), "w");
+	fprintf(fp, "sealmail-envelope 1\nid %s\ncreated 1\nmail-from\n"
+	    "end\n", other);
+	fclose(fp);
+	assert_int_equal(spool_env_load(t->dir, qid, &env, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "does not match"));
+	envelope_clear(&env);
+	assert_int_equal(spool_env_load(t->dir, other, &env, err,
+	    sizeof(err)), -1);
+	envelope_clear(&env);
+}
+
+struct spt_list {
+	char	ids[8][IDS_QID_LEN + 1];
+	int	n;
+};
+
+static void
+spt_list_cb(const char *qid, void *arg)
+{
+	struct spt_list *l = arg;
+
+	if (l->n < 8)
+		snprintf(l->ids[l->n++], IDS_QID_LEN + 1, "%s", qid);
+}
+
+/* Create DIR/rel (formatted with qid) with an mtime `age` seconds ago. */
+static void
+spt_touch(const struct spt *t, const char *fmt, const char *qid, time_t age)
+{
+	const char *p = spt_path(t, fmt, qid);
+	struct timespec ts[2];
+	int fd = open(p, O_WRONLY | O_CREAT, 0600);
+
+	assert_true(fd >= 0);
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(futimens(fd, ts), 0);
+	close(fd);
+}
+
+static void
+test_list_order_and_cleanup(void **state)
+{
+	struct spt *t = *state;
+	char a[IDS_QID_LEN + 1], b[IDS_QID_LEN + 1], c[IDS_QID_LEN + 1];
+	char old[] = "0000000000001aaaaaaa", fresh[] = "0000000000002bbbbbbb";
+	char oldtmp[] = "0000000000003ccccccc";
+	struct spt_list l = { .n = 0 };
+
+	spt_commit(t, a, "1\r\n");
+	spt_commit(t, b, "2\r\n");
+	spt_commit(t, c, "3\r\n");
+	spt_touch(t, "spool/queue/%s.msg", old, 7200);
+	spt_touch(t, "spool/queue/%s.msg", fresh, 10);
+	spt_touch(t, "spool/queue/%s.env.tmp", old, 7200);
+	spt_touch(t, "spool/tmp/%s.msg", oldtmp, 2 * 86400);
+	spt_touch(t, "spool/tmp/%s.msg", fresh, 60);
+	assert_int_equal(spool_list(t->dir, spt_list_cb, &l), 3);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.ids[0], a);
+	assert_string_equal(l.ids[1], b);
+	assert_string_equal(l.ids[2], c);
+	assert_false(spt_exists(t, "spool/queue/%s.msg", old));
+	assert_false(spt_exists(t, "spool/queue/%s.env.tmp", old));
+	assert_true(spt_exists(t, "spool/queue/%s.msg", fresh));
+	assert_false(spt_exists(t, "spool/tmp/%s.msg", oldtmp));
+	assert_true(spt_exists(t, "spool/tmp/%s.msg", fresh));
+}
+
+static void
+spt_remove_cb(const char *qid, void *arg)
+{
+	assert_int_equal(spool_remove(arg, qid), 0);
+}
+
+static void
+test_remove(void **state)
+{
+	struct spt *t = *state;
+	char qid[IDS_QID_LEN + 1];
+	struct spt_list l = { .n = 0 };
+
+	spt_commit(t, qid, "x\r\n");
+	assert_int_equal(spool_remove(t->dir, qid), 0);
+	assert_false(spt_exists(t, "spool/queue/%s.env", qid));
+	assert_false(spt_exists(t, "spool/queue/%s.msg", qid));
+	errno = 0;
+	assert_int_equal(spool_remove(t->dir, qid), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(spool_msg_open(t->dir, qid), -1);
+	/* Callbacks may remove what they are given. */
+	spt_commit(t, qid, "y\r\n");
+	spt_commit(t, qid, "z\r\n");
+	assert_int_equal(spool_list(t->dir, spt_remove_cb, t->dir), 2);
+	assert_int_equal(spool_list(t->dir, spt_list_cb, &l), 0);
+	assert_int_equal(spt_count(t, "spool/queue"), 0);
+}
+
+static void
+test_nudge(void **state)
+{
+	struct spt *t = *state;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char got[64];
+	int fd;
+
+	errno = 0;
+	assert_int_equal(spool_nudge(t->dir, "flush"), -1);
+	assert_int_equal(errno, ENOENT);
+	const char *sock = spt_path(t, "run/queue.sock", "");
+	assert_true(strlen(sock) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, sock, strlen(sock) + 1);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(spool_nudge(t->dir, "new 0000000000001aaaaaaa"), 0);
+	ssize_t n = recv(fd, got, sizeof(got) - 1, 0);
+	assert_int_equal(n, 24);
+	got[n] = '\0';
+	assert_string_equal(got, "new 0000000000001aaaaaaa");
+	close(fd);
+	/* A stale socket file with nobody behind it. */
+	errno = 0;
+	assert_int_equal(spool_nudge(t->dir, "flush"), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_init_modes, spt_setup,
+		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_commit, spt_setup,
+		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing,
+		    spt_setup, spt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_failed_commit_leaves_nothing, spt_setup,
+		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_qid, spt_setup,
+		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_save_and_load, spt_setup,
+		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_load_corrupt, spt_setup,
+		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_list_order_and_cleanup,
+		    spt_setup, spt_teardown),
+		cmocka_unit_test_setup_teardown(test_remove, spt_setup,
+		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_nudge, spt_setup,
+		    spt_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

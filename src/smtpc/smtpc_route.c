@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * MX ordering for outbound delivery (RFC 5321 §5.1), null MX (RFC 7505) and
+ * implicit MX. The records come from DNS and so from whoever runs the
+ * domain: host names are length-checked and copied into fixed arrays, and
+ * the list is capped at SMTPC_ROUTE_MAX_HOSTS.
+ */
+#include "smtpc/smtpc_route.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool
+smtpc_route_is_dot(const char *host)
+{
+	return host[0] == '\0' || strcmp(host, ".") == 0;
+}
+
+bool
+smtpc_route_is_null_mx(const struct smtpc_mx *mx, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!smtpc_route_is_dot(mx[i].host))
+			return false;
+	return true;
+}
+
+static uint32_t
+smtpc_route_default_rand(uint32_t upper, void *arg)
+{
+	(void)arg;
+	return arc4random_uniform(upper);
+}
+
+/* Case-insensitive host name equality, ignoring one trailing dot. */
+static bool
+smtpc_route_same_host(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 0 && a[la - 1] == '.')
+		la--;
+	if (lb > 0 && b[lb - 1] == '.')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* Insertion sort by preference (n is small and bounded); then shuffle each
+ * run of equal preferences (Fisher-Yates) so load spreads over equal MXs. */
+static void
+smtpc_route_sort(struct smtpc_route *out, smtpc_route_rand_fn *rnd,
+    void *arg)
+{
+	struct smtpc_mx tmp;
+	size_t i, j, start, end;
+
+	for (i = 1; i < out->nhosts; i++) {
+		tmp = out->hosts[i];
+		for (j = i; j > 0 && out->hosts[j - 1].pref > tmp.pref; j--)
+			out->hosts[j] = out->hosts[j - 1];
+		out->hosts[j] = tmp;
+	}
+	for (start = 0; start < out->nhosts; start = end) {
+		for (end = start + 1; end < out->nhosts &&
+		    out->hosts[end].pref == out->hosts[start].pref; end++)
+			;
+		for (i = end - 1; i > start; i--) {
+			j = start + rnd((uint32_t)(i - start + 1), arg);
+			tmp = out->hosts[i];
+			out->hosts[i] = out->hosts[j];
+			out->hosts[j] = tmp;
+		}
+	}
+}
+
+/* Copy the usable records (not ".", sane length) into out, unsorted. When
+ * there are more than fit, the lowest preferences are kept. */
+static void
+smtpc_route_collect(const struct smtpc_mx *mx, size_t n,
+    struct smtpc_route *out)
+{
+	size_t i, worst, k;
+
+	for (i = 0; i < n; i++) {
+		if (smtpc_route_is_dot(mx[i].host) ||
+		    strnlen(mx[i].host, sizeof(mx[i].host)) >= sizeof(mx[i].host))
+			continue;
+		if (out->nhosts < SMTPC_ROUTE_MAX_HOSTS) {
+			out->hosts[out->nhosts++] = mx[i];
+			continue;
+		}
+		for (worst = 0, k = 1; k < out->nhosts; k++)
+			if (out->hosts[k].pref > out->hosts[worst].pref)
+				worst = k;
+		if (mx[i].pref < out->hosts[worst].pref)
+			out->hosts[worst] = mx[i];
+	}
+}
+
+/* RFC 5321 §5.1: if we are among the MXs, only hosts with a strictly lower
+ * preference than ours may be tried; none left means a mail loop. */
+static enum smtpc_route_result
+smtpc_route_drop_self(struct smtpc_route *out, const char *self)
+{
+	size_t i, k;
+	uint32_t mine = UINT32_MAX;
+
+	for (i = 0; i < out->nhosts; i++)
+		if (smtpc_route_same_host(out->hosts[i].host, self) &&
+		    out->hosts[i].pref < mine)
+			mine = out->hosts[i].pref;
+	if (mine == UINT32_MAX)
+		return SMTPC_ROUTE_OK;
+	for (i = 0, k = 0; i < out->nhosts; i++)
+		if (out->hosts[i].pref < mine)
+			out->hosts[k++] = out->hosts[i];
+	out->nhosts = k;
+	return k == 0 ? SMTPC_ROUTE_SELF : SMTPC_ROUTE_OK;
+}
+
+enum smtpc_route_result
+smtpc_route_plan(const char *domain, const struct smtpc_mx *mx, size_t n,
+    const char *self, smtpc_route_rand_fn *rnd, void *rnd_arg,
+    struct smtpc_route *out)
+{
+	size_t dlen = strnlen(domain, LIMIT_DOMAIN + 1);
+
+	memset(out, 0, sizeof(*out));
+	if (dlen == 0 || dlen > LIMIT_DOMAIN)
+		return SMTPC_ROUTE_BAD_DOMAIN;
+	if (rnd == NULL)
+		rnd = smtpc_route_default_rand;
+	if (smtpc_route_is_null_mx(mx, n))
+		return SMTPC_ROUTE_NULL_MX;
+	smtpc_route_collect(mx, n, out);
+	if (out->nhosts == 0) {
+		/* RFC 5321 §5.1: no MX, so the domain is its own implicit MX
+		 * with preference 0. Only reached for n == 0 or records that
+		 * were all unusable. */
+		memcpy(out->hosts[0].host, domain, dlen);
+		out->hosts[0].host[dlen] = '\0';
+		out->hosts[0].pref = 0;
+		out->nhosts = 1;
+		out->implicit = true;
+		return SMTPC_ROUTE_OK;
+	}
+	smtpc_route_sort(out, rnd, rnd_arg);
+	if (self != NULL)
+		return smtpc_route_drop_self(out, self);
+	return SMTPC_ROUTE_OK;
+}

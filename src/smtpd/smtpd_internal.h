@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The SMTP session shared by smtpd_session.c (connection, I/O, TLS,
+ * timeouts), smtpd_verbs.c (commands), smtpd_auth.c (AUTH) and smtpd_txn.c
+ * (the mail transaction and message data). Not for use outside smtpd/.
+ */
+#ifndef SEALMAIL_SMTPD_SMTPD_INTERNAL_H
+#define SEALMAIL_SMTPD_SMTPD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/bufferevent.h>
+#include <openssl/ssl.h>
+
+#include "core/buf.h"
+#include "core/ids.h"
+#include "queue/envelope.h"
+#include "smtpd/smtpd_cmd.h"
+#include "smtpd/smtpd_session.h"
+
+enum smtpd_state {
+	SMTPD_STATE_TLS_HANDSHAKE,	/* implicit TLS or after STARTTLS */
+	SMTPD_STATE_CMD,		/* reading command lines */
+	SMTPD_STATE_AUTH,		/* reading a SASL response line */
+	SMTPD_STATE_DATA,		/* reading DATA until CRLF.CRLF */
+	SMTPD_STATE_BDAT,		/* reading a BDAT chunk */
+	SMTPD_STATE_PAUSED,		/* waiting (AUTH failure delay) */
+	SMTPD_STATE_CLOSING,		/* flushing the last reply */
+};
+
+enum smtpd_auth_step {
+	SMTPD_AUTH_PLAIN,		/* waiting for the PLAIN response */
+	SMTPD_AUTH_LOGIN_USER,
+	SMTPD_AUTH_LOGIN_PASS,
+};
+
+struct smtpd_data;
+struct spool_msg;
+
+struct smtpd_session {
+	struct smtpd_ctx	*ctx;
+	struct smtpd_session	*next, *prev;	/* ctx->sessions list */
+	const struct conf_listener *lst;
+	char			 sid[IDS_SID_LEN + 1];
+	int			 fd;
+	struct bufferevent	*bev;
+	SSL			*ssl;		/* owned; NULL before TLS */
+	struct sockaddr_storage	 peer;
+	char			 addr[64];	/* client IP text */
+	enum smtpd_state	 state;
+	struct event		*timer;		/* pause / closing deadline */
+	const char		*pause_reply;	/* sent when the pause ends */
+	bool			 skip_line;	/* discarding an overlong line */
+	unsigned		 errors;
+
+	/* Session properties (reset by STARTTLS, RFC 3207 §4.2). */
+	bool			 tls;
+	bool			 esmtp;
+	char			*helo;
+	char			*auth_user;
+	bool			 trusted;	/* client in trusted_networks */
+
+	/* AUTH exchange in progress. */
+	enum smtpd_auth_step	 auth_step;
+	char			 auth_login_user[LIMIT_SASL_FIELD + 1];
+
+	/* The mail transaction (reset by RSET, HELO/EHLO, end of data). */
+	bool			 has_mail;
+	char			 qid[IDS_QID_LEN + 1];
+	struct envelope		 env;
+	uint64_t		 declared_size;
+	unsigned		 nrcpt;		/* RCPT commands accepted */
+	struct spool_msg	*msg;
+	struct smtpd_data	*data;
+	struct buf		 headers;	/* header section as received */
+	bool			 headers_done;
+	bool			 headers_overflow;
+	bool			 spool_failed;
+	bool			 bdat_used;
+	bool			 bdat_discard;	/* reading a chunk to throw away */
+	bool			 bdat_last;
+	const char		*bdat_reject;	/* reply after discarding */
+	uint64_t		 bdat_left;
+};
+
+/* smtpd_session.c */
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void smtpd_close(struct smtpd_session *s, const char *reason);
+void smtpd_enter(struct smtpd_session *s, enum smtpd_state st);
+void smtpd_process(struct smtpd_session *s);
+void smtpd_pause(struct smtpd_session *s, unsigned seconds);
+int smtpd_starttls(struct smtpd_session *s);
+
+/* smtpd_verbs.c */
+void smtpd_verb_dispatch(struct smtpd_session *s, const char *line,
+    size_t len);
+
+/* smtpd_auth.c */
+void smtpd_auth_start(struct smtpd_session *s, const char *arg,
+    size_t len);
+void smtpd_auth_line(struct smtpd_session *s, const char *line, size_t len);
+
+/* smtpd_txn.c */
+void smtpd_txn_reset(struct smtpd_session *s);
+void smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len);
+void smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len);
+void smtpd_txn_data(struct smtpd_session *s);
+void smtpd_txn_bdat(struct smtpd_session *s, const char *arg, size_t len);
+/* Feed message bytes from the input buffer (DATA or BDAT state). */
+void smtpd_txn_input(struct smtpd_session *s);
+
+#endif

@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * SMTP session lifecycle: accept, greeting, TLS (implicit and STARTTLS),
+ * reading command lines with their length limits, timeouts, replies and
+ * closing. Commands are in smtpd_verbs.c, message data in smtpd_txn.c.
+ * A session is freed on the loop turn after it ends, never inside a
+ * libevent callback of its own bufferevent.
+ */
+#include "smtpd/smtpd_session.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "net/connlimit.h"
+#include "net/tls.h"
+#include "smtpd/smtpd_internal.h"
+
+static void smtpd_read_cb(struct bufferevent *bev, void *arg);
+static void smtpd_write_cb(struct bufferevent *bev, void *arg);
+static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void
+smtpd_peer_text(struct smtpd_session *s)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&s->peer;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], s->addr,
+			    sizeof(s->addr));
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, s->addr,
+			    sizeof(s->addr));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, s->addr, sizeof(s->addr));
+	} else
+		snprintf(s->addr, sizeof(s->addr), "unknown");
+}
+
+static void
+smtpd_set_timeout(struct smtpd_session *s, unsigned seconds)
+{
+	const struct conf *c = s->ctx->conf;
+	struct timeval rd = { .tv_sec = seconds };
+	struct timeval wr = { .tv_sec = c->command_timeout };
+
+	bufferevent_set_timeouts(s->bev, &rd, &wr);
+}
+
+void
+smtpd_enter(struct smtpd_session *s, enum smtpd_state st)
+{
+	const struct conf *c = s->ctx->conf;
+
+	s->state = st;
+	switch (st) {
+	case SMTPD_STATE_TLS_HANDSHAKE:
+		smtpd_set_timeout(s, c->tls_handshake_timeout);
+		break;
+	case SMTPD_STATE_DATA:
+	case SMTPD_STATE_BDAT:
+		smtpd_set_timeout(s, c->data_timeout);
+		break;
+	case SMTPD_STATE_CMD:
+	case SMTPD_STATE_AUTH:
+		smtpd_set_timeout(s, c->command_timeout);
+		break;
+	case SMTPD_STATE_PAUSED:
+	case SMTPD_STATE_CLOSING:
+		break;
+	}
+}
+
+static void
+smtpd_bev_setup(struct smtpd_session *s)
+{
+	bufferevent_setcb(s->bev, smtpd_read_cb, smtpd_write_cb,
+	    smtpd_event_cb, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+void
+smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
+    socklen_t salen, size_t listener)
+{
+	const struct conf *c = ctx->conf;
+	const struct conf_listener *lst = &c->listeners[listener];
+	int on = 1;
+
+	if (ctx->stopping || !connlimit_acquire(ctx->limits, ctx->slot, sa,
+	    c->max_connections_per_ip, c->max_connections)) {
+		static const char busy[] =
+		    "421 4.7.0 Too many connections, try again later\r\n";
+		if (lst->tls != CONF_TLS_IMPLICIT &&
+		    write(fd, busy, sizeof(busy) - 1) < 0)
+			log_debug("smtp refusal not sent: %s",
+			    strerror(errno));
+		close(fd);
+		return;
+	}
+	struct smtpd_session *s = xcalloc(1, sizeof(*s));
+	s->ctx = ctx;
+	s->lst = lst;
+	s->fd = fd;
+	memcpy(&s->peer, sa, salen < sizeof(s->peer) ? salen :
+	    sizeof(s->peer));
+	ids_sid_new(s->sid);
+	smtpd_peer_text(s);
+	s->trusted = conf_is_trusted(c, sa);
+	envelope_init(&s->env);
+	buf_init(&s->headers, LIMIT_HEADER_SECTION);
+	/* Replies go out at once; the 40 ms Nagle/delayed-ACK stall on
+	 * small writes would otherwise hit every TLS handshake. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+
+	s->next = ctx->sessions;
+	if (ctx->sessions)
+		ctx->sessions->prev = s;
+	ctx->sessions = s;
+	ctx->nsessions++;
+	log_info("sid=%s smtp connect addr=%s listener=%s", s->sid, s->addr,
+	    lst->name);
+
+	if (lst->tls == CONF_TLS_IMPLICIT) {
+		s->ssl = tls_server_ssl_new(ctx->tls);
+		if (s->ssl == NULL) {
+			smtpd_close(s, "tls-init");
+			return;
+		}
+		s->bev = bufferevent_openssl_socket_new(ctx->base, fd, s->ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, 0);
+		smtpd_bev_setup(s);
+		smtpd_enter(s, SMTPD_STATE_TLS_HANDSHAKE);
+	} else {
+		s->bev = bufferevent_socket_new(ctx->base, fd, 0);
+		smtpd_bev_setup(s);
+		smtpd_enter(s, SMTPD_STATE_CMD);
+	}
+	/* Queued now, sent right after the handshake for implicit TLS. */
+	smtpd_reply(s, "220 %s ESMTP sealmail", c->hostname);
+}
+
+void
+smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out;
+	va_list ap;
+
+	if (s->bev == NULL)
+		return;
+	out = bufferevent_get_output(s->bev);
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+	if (fmt[0] == '5')
+		s->errors++;
+}
+
+/* Final teardown, one loop turn after the session ended. */
+static void
+smtpd_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->bev)
+		bufferevent_free(s->bev);
+	if (s->ssl) {
+		SSL_set_quiet_shutdown(s->ssl, 0);
+		SSL_shutdown(s->ssl);
+		SSL_free(s->ssl);
+	}
+	if (s->fd != -1)
+		close(s->fd);
+	free(s);
+}
+
+static void
+smtpd_free(struct smtpd_session *s)
+{
+	struct smtpd_ctx *ctx = s->ctx;
+	struct timeval now = { 0, 0 };
+
+	if (s->timer) {
+		event_free(s->timer);
+		s->timer = NULL;
+	}
+	if (s->bev) {
+		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	}
+	smtpd_txn_reset(s);
+	envelope_clear(&s->env);
+	buf_clear(&s->headers);
+	free(s->helo);
+	free(s->auth_user);
+	connlimit_release(ctx->limits, ctx->slot,
+	    (const struct sockaddr *)&s->peer);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		ctx->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	ctx->nsessions--;
+	if (event_base_once(ctx->base, -1, EV_TIMEOUT, smtpd_free_cb, s,
+	    &now) == -1)
+		fatal("cannot schedule a session free");
+}
+
+static void
+smtpd_close_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	smtpd_free(arg);
+}
+
+void
+smtpd_close(struct smtpd_session *s, const char *reason)
+{
+	char esc[64];
+
+	if (s->state == SMTPD_STATE_CLOSING)
+		return;
+	log_info("sid=%s smtp disconnect addr=%s reason=%s%s%s", s->sid,
+	    s->addr, log_escape(reason, strlen(reason), esc, sizeof(esc)),
+	    s->data || s->msg ? " lost=unacknowledged-message" : "",
+	    s->tls ? " tls=yes" : "");
+	s->state = SMTPD_STATE_CLOSING;
+	if (s->timer)
+		event_del(s->timer);
+	if (s->bev == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		smtpd_free(s);
+		return;
+	}
+	/* Let the last reply drain, but not forever. */
+	bufferevent_disable(s->bev, EV_READ);
+	if (s->timer == NULL)
+		s->timer = evtimer_new(s->ctx->base, smtpd_close_timer_cb, s);
+	else
+		event_assign(s->timer, s->ctx->base, -1, 0,
+		    smtpd_close_timer_cb, s);
+	struct timeval tv = { .tv_sec = 5 };
+	evtimer_add(s->timer, &tv);
+}
+
+static void
+smtpd_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	(void)bev;
+	if (s->state == SMTPD_STATE_CLOSING)
+		smtpd_free(s);
+}
+
+static void
+smtpd_pause_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->state != SMTPD_STATE_PAUSED)
+		return;
+	if (s->pause_reply) {
+		smtpd_reply(s, "%s", s->pause_reply);
+		s->pause_reply = NULL;
+	}
+	smtpd_enter(s, SMTPD_STATE_CMD);
+	bufferevent_enable(s->bev, EV_READ);
+	smtpd_process(s);
+}
+
+void
+smtpd_pause(struct smtpd_session *s, unsigned seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	if (s->timer == NULL)
+		s->timer = evtimer_new(s->ctx->base, smtpd_pause_cb, s);
+	else
+		event_assign(s->timer, s->ctx->base, -1, 0, smtpd_pause_cb, s);
+	s->state = SMTPD_STATE_PAUSED;
+	/* Pipelined input waits in the buffer until the pause ends. */
+	bufferevent_disable(s->bev, EV_READ);
+	evtimer_add(s->timer, &tv);
+}
+
+static bool
+smtpd_is_auth_line(struct evbuffer *in)
+{
+	char head[5];
+
+	if (evbuffer_copyout(in, head, sizeof(head)) != sizeof(head))
+		return false;
+	return strncasecmp(head, "AUTH ", 5) == 0;
+}
+
+/*
+ * Take one line off the input into line (capacity LIMIT_SMTP_AUTH_LINE+1).
+ * Returns 1 with a line, 0 if more input is needed, -1 if an overlong line
+ * was discarded (the 500 reply is already sent). The limit is checked
+ * before a whole line has arrived (STYLE.md §7), so a client cannot make
+ * the input buffer grow without bound.
+ */
+static int
+smtpd_read_line(struct smtpd_session *s, char *line, size_t *len)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t eol_len = 0, limit = LIMIT_SMTP_LINE;
+	struct evbuffer_ptr p;
+
+	if (s->state == SMTPD_STATE_AUTH || smtpd_is_auth_line(in))
+		limit = LIMIT_SMTP_AUTH_LINE;
+	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+	if (p.pos < 0) {
+		size_t avail = evbuffer_get_length(in);
+		if (avail > limit) {
+			evbuffer_drain(in, avail);
+			s->skip_line = true;
+		}
+		return 0;
+	}
+	if (s->skip_line || (size_t)p.pos + 2 > limit) {
+		evbuffer_drain(in, (size_t)p.pos + eol_len);
+		s->skip_line = false;
+		smtpd_reply(s, "500 5.5.6 Line too long");
+		return -1;
+	}
+	evbuffer_remove(in, line, (size_t)p.pos);
+	evbuffer_drain(in, eol_len);
+	line[p.pos] = '\0';
+	*len = (size_t)p.pos;
+	return 1;
+}
+
+void
+smtpd_process(struct smtpd_session *s)
+{
+	char line[LIMIT_SMTP_AUTH_LINE + 1];
+	const struct conf *c = s->ctx->conf;
+	size_t len;
+	int r;
+
+	for (;;) {
+		if (s->errors >= c->max_errors &&
+		    s->state != SMTPD_STATE_CLOSING) {
+			smtpd_reply(s, "421 4.7.0 %s Too many errors",
+			    c->hostname);
+			smtpd_close(s, "too-many-errors");
+		}
+		switch (s->state) {
+		case SMTPD_STATE_CMD:
+		case SMTPD_STATE_AUTH:
+			if (s->ctx->stopping && s->state == SMTPD_STATE_CMD) {
+				smtpd_reply(s, "421 4.3.2 %s Service shutting "
+				    "down", c->hostname);
+				smtpd_close(s, "shutdown");
+				return;
+			}
+			r = smtpd_read_line(s, line, &len);
+			if (r == 0)
+				return;
+			if (r < 0)
+				continue;
+			if (s->state == SMTPD_STATE_AUTH)
+				smtpd_auth_line(s, line, len);
+			else
+				smtpd_verb_dispatch(s, line, len);
+			explicit_bzero(line, len);
+			break;
+		case SMTPD_STATE_DATA:
+		case SMTPD_STATE_BDAT: {
+			enum smtpd_state before = s->state;
+			size_t avail = evbuffer_get_length(
+			    bufferevent_get_input(s->bev));
+			smtpd_txn_input(s);
+			if (s->state == before && evbuffer_get_length(
+			    bufferevent_get_input(s->bev)) == avail)
+				return;
+			break;
+		}
+		default:
+			return;
+		}
+	}
+}
+
+static void
+smtpd_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	smtpd_process(arg);
+}
+
+static void
+smtpd_tls_done(struct smtpd_session *s)
+{
+	struct tls_info ti;
+
+	tls_info_get(s->ssl, &ti);
+	s->tls = true;
+	log_info("sid=%s smtp tls version=%s cipher=%s bits=%d group=%s "
+	    "resumed=%s", s->sid, ti.version, ti.cipher, ti.bits,
+	    ti.group ? ti.group : "none",
+	    SSL_session_reused(s->ssl) ? "yes" : "no");
+	smtpd_enter(s, SMTPD_STATE_CMD);
+	smtpd_process(s);
+}
+
+static void
+smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->state == SMTPD_STATE_TLS_HANDSHAKE)
+			smtpd_tls_done(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    s->ctx->conf->hostname);
+		smtpd_close(s, "timeout");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char ebuf[160] = "";
+		if (e)
+			ERR_error_string_n(e, ebuf, sizeof(ebuf));
+		if (s->state == SMTPD_STATE_TLS_HANDSHAKE)
+			log_info("sid=%s smtp tls handshake failed: %s",
+			    s->sid, e ? ebuf : strerror(errno));
+		/* Nothing can be sent on a broken connection. */
+		evbuffer_drain(bufferevent_get_output(bev),
+		    evbuffer_get_length(bufferevent_get_output(bev)));
+		smtpd_close(s, e ? "tls-error" : "io-error");
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		evbuffer_drain(bufferevent_get_output(bev),
+		    evbuffer_get_length(bufferevent_get_output(bev)));
+		smtpd_close(s, "eof");
+	}
+}
+
+/* Write out what is buffered on the plaintext connection before TLS
+ * starts: the STARTTLS 220 must precede the handshake on the wire. The
+ * amount is a few replies, far below the socket buffer; a client that does
+ * not read them within a second is dropped. */
+static int
+smtpd_flush_plain(struct smtpd_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	while (evbuffer_get_length(out) > 0) {
+		if (evbuffer_write(out, s->fd) >= 0)
+			continue;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+		if (poll(&pfd, 1, 1000) <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+smtpd_starttls(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t pipelined = evbuffer_get_length(in);
+
+	/* RFC 3207 §4.2 / CVE-2011-0411: plaintext the client sent after
+	 * STARTTLS must never be executed once TLS is up. */
+	if (pipelined > 0) {
+		log_warn("sid=%s smtp starttls discarded %zu pipelined "
+		    "plaintext bytes addr=%s", s->sid, pipelined, s->addr);
+		evbuffer_drain(in, pipelined);
+	}
+	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+	if (smtpd_flush_plain(s) == -1)
+		return -1;
+	s->ssl = tls_server_ssl_new(s->ctx->tls);
+	if (s->ssl == NULL)
+		return -1;
+	bufferevent_free(s->bev);
+	s->bev = bufferevent_openssl_socket_new(s->ctx->base, s->fd, s->ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, 0);
+	if (s->bev == NULL)
+		return -1;
+	smtpd_bev_setup(s);
+	/* Forget everything learnt before TLS (RFC 3207 §4.2). */
+	smtpd_txn_reset(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = false;
+	smtpd_enter(s, SMTPD_STATE_TLS_HANDSHAKE);
+	return 0;
+}
+
+static void
+smtpd_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpd_ctx *ctx = arg;
+
+	(void)fd;
+	(void)what;
+	for (struct smtpd_session *s = ctx->sessions, *n; s; s = n) {
+		n = s->next;
+		if (s->state == SMTPD_STATE_CLOSING)
+			continue;
+		smtpd_reply(s, "421 4.3.2 %s Service shutting down",
+		    ctx->conf->hostname);
+		smtpd_close(s, "shutdown");
+	}
+}
+
+void
+smtpd_sessions_stop(struct smtpd_ctx *ctx, int grace)
+{
+	/* A reload only stops accepting (the worker does that): sessions in
+	 * flight finish with the configuration they started with. */
+	if (grace < 0)
+		return;
+	ctx->stopping = true;
+	for (struct smtpd_session *s = ctx->sessions, *n; s; s = n) {
+		n = s->next;
+		if (s->state == SMTPD_STATE_CMD ||
+		    s->state == SMTPD_STATE_PAUSED ||
+		    s->state == SMTPD_STATE_TLS_HANDSHAKE) {
+			if (s->state != SMTPD_STATE_TLS_HANDSHAKE)
+				smtpd_reply(s, "421 4.3.2 %s Service shutting "
+				    "down", ctx->conf->hostname);
+			smtpd_close(s, "shutdown");
+		}
+	}
+	struct timeval tv = { .tv_sec = grace };
+	if (ctx->grace_timer == NULL)
+		ctx->grace_timer = evtimer_new(ctx->base, smtpd_grace_cb, ctx);
+	evtimer_add(ctx->grace_timer, &tv);
+}

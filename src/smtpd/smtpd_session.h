@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * SMTP server sessions inside one worker's event loop. The worker builds a
+ * struct smtpd_ctx once and hands each accepted connection to
+ * smtpd_session_accept(); sessions own themselves from then on and free
+ * themselves when the connection ends.
+ */
+#ifndef SEALMAIL_SMTPD_SMTPD_SESSION_H
+#define SEALMAIL_SMTPD_SMTPD_SESSION_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+
+struct tls_server;
+struct db;
+struct connlimit;
+struct smtpd_session;
+
+/* Per-worker state shared by its sessions (borrowed pointers, owned by the
+ * worker, alive as long as any session). */
+struct smtpd_ctx {
+	const struct conf	*conf;
+	struct tls_server	*tls;
+	struct db		*db;
+	struct event_base	*base;
+	struct connlimit	*limits;
+	unsigned		 slot;		/* this worker's connlimit slot */
+	unsigned		 nsessions;
+	bool			 stopping;	/* shutting down: 421 at the next
+						 * command, no new transactions */
+	struct smtpd_session	*sessions;	/* all live sessions */
+	struct event		*grace_timer;
+};
+
+/* Take over connected socket fd (non-blocking) accepted on listener
+ * conf->listeners[listener]. Closes fd itself on any failure. */
+void smtpd_session_accept(struct smtpd_ctx *ctx, int fd,
+    const struct sockaddr *sa, socklen_t salen, size_t listener);
+
+/* Shutdown: sessions between transactions get 421 and are closed now;
+ * sessions receiving a message may finish it for `grace` seconds, then get
+ * 421. With grace < 0, sessions are left to finish on their own (reload). */
+void smtpd_sessions_stop(struct smtpd_ctx *ctx, int grace);
+
+#endif

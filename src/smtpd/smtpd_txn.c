@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The mail transaction: MAIL and RCPT policy, then the message itself via
+ * DATA or BDAT streamed through the smuggling-safe state machine
+ * (smtpd_data.c) into the spool, and the commit that must succeed before
+ * the 250 (DESIGN.md §6 step 4).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "msg/addr.h"
+#include "net/tls.h"
+#include "queue/spool.h"
+#include "smtpd/smtpd_data.h"
+#include "smtpd/smtpd_internal.h"
+#include "smtpd/smtpd_received.h"
+#include "store/db.h"
+
+/* From: addresses we check at most (more is refused as not owned). */
+#define SMTPD_FROM_MAX	8
+
+void
+smtpd_txn_reset(struct smtpd_session *s)
+{
+	spool_msg_abort(s->msg);
+	s->msg = NULL;
+	smtpd_data_free(s->data);
+	s->data = NULL;
+	envelope_clear(&s->env);
+	envelope_init(&s->env);
+	buf_reset(&s->headers);
+	s->has_mail = false;
+	s->qid[0] = '\0';
+	s->declared_size = 0;
+	s->nrcpt = 0;
+	s->headers_done = s->headers_overflow = s->spool_failed = false;
+	s->bdat_used = s->bdat_discard = s->bdat_last = false;
+	s->bdat_reject = NULL;
+	s->bdat_left = 0;
+}
+
+void
+smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
+{
+	const struct conf *c = s->ctx->conf;
+	struct smtpd_mail_args ma;
+	char from[LIMIT_PATH + 1] = "", esc[LIMIT_PATH * 4 + 1];
+	enum smtpd_cmd_result r;
+
+	if (s->has_mail) {
+		smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if ((r = smtpd_cmd_parse_mail(arg, len, &ma)) != SMTPD_CMD_OK) {
+		smtpd_reply(s, "%s", smtpd_cmd_error_reply(r));
+		return;
+	}
+	if (s->lst->role == CONF_ROLE_SUBMISSION &&
+	    s->auth_user == NULL && !s->trusted) {
+		smtpd_reply(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	if (ma.size > c->max_message_size) {
+		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		return;
+	}
+	if (!ma.is_null && addr_to_text(&ma.from, from, sizeof(from)) == -1) {
+		smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
+		return;
+	}
+	if (s->auth_user && !ma.is_null &&
+	    !db_user_owns(s->ctx->db, s->auth_user, from)) {
+		log_info("sid=%s smtp mail from=<%s> user=%s result=not-owned",
+		    s->sid, log_escape(from, strlen(from), esc, sizeof(esc)),
+		    s->auth_user);
+		smtpd_reply(s, "550 5.7.1 <%s>: Sender address not owned by "
+		    "user %s", esc, s->auth_user);
+		return;
+	}
+	ids_qid_new(s->qid);
+	memcpy(s->env.id, s->qid, sizeof(s->env.id));
+	s->env.created = time(NULL);
+	s->env.mail_from = xstrdup(from);
+	s->env.body = ma.body;
+	s->env.smtputf8 = ma.smtputf8;
+	s->env.ret = ma.ret;
+	s->env.envid = ma.has_envid ? xstrdup(ma.envid) : NULL;
+	s->env.auth_user = s->auth_user ? xstrdup(s->auth_user) : NULL;
+	s->env.helo = s->helo ? xstrdup(s->helo) : NULL;
+	s->env.client_addr = xstrdup(s->addr);
+	s->declared_size = ma.size;
+	s->has_mail = true;
+	log_info("sid=%s qid=%s smtp mail from=<%s> size=%llu", s->sid,
+	    s->qid, log_escape(from, strlen(from), esc, sizeof(esc)),
+	    (unsigned long long)ma.size);
+	smtpd_reply(s, "250 2.1.0 Ok");
+}
+
+static bool
+smtpd_is_local_cb(const char *domain, void *arg)
+{
+	return conf_is_local_domain(arg, domain);
+}
+
+/* Add a recipient unless the same final address is already there. */
+static void
+smtpd_txn_add_rcpt(struct smtpd_session *s, const char *address,
+    const char *orig, const struct smtpd_rcpt_args *ra)
+{
+	for (size_t i = 0; i < s->env.nrcpts; i++)
+		if (addr_text_equal(s->env.rcpts[i].address, address))
+			return;
+	envelope_add_rcpt(&s->env, address, orig,
+	    ra->has_orcpt ? ra->orcpt : NULL, ra->notify);
+}
+
+/* Local recipient: must be a user, an alias or under a catch-all. */
+static int
+smtpd_txn_rcpt_local(struct smtpd_session *s, const char *to,
+    const struct smtpd_rcpt_args *ra)
+{
+	char **targets = NULL;
+	size_t n = 0;
+	enum db_result r = db_rcpt_expand(s->ctx->db, to, smtpd_is_local_cb,
+	    (void *)s->ctx->conf, &targets, &n);
+
+	if (r == DB_NOTFOUND) {
+		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
+		    "User unknown", to);
+		return -1;
+	}
+	if (r != DB_OK) {
+		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", to);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		smtpd_txn_add_rcpt(s, targets[i], to, ra);
+	db_strv_free(targets, n);
+	return 0;
+}
+
+void
+smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
+{
+	const struct conf *c = s->ctx->conf;
+	struct smtpd_rcpt_args ra;
+	char to[LIMIT_PATH + 1], esc[LIMIT_PATH * 4 + 1];
+	enum smtpd_cmd_result r;
+
+	if (!s->has_mail) {
+		smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	r = smtpd_cmd_parse_rcpt(arg, len, s->env.smtputf8, &ra);
+	if (r != SMTPD_CMD_OK) {
+		smtpd_reply(s, "%s", smtpd_cmd_error_reply(r));
+		return;
+	}
+	if (s->nrcpt >= c->max_recipients) {
+		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	if (ra.postmaster) {
+		/* RFC 5321 §4.5.1: <Postmaster> must always be accepted. */
+		if (c->ndomains == 0) {
+			smtpd_reply(s, "550 5.1.1 <Postmaster>: no local "
+			    "domain");
+			return;
+		}
+		snprintf(ra.to.local, sizeof(ra.to.local), "postmaster");
+		snprintf(ra.to.domain, sizeof(ra.to.domain), "%s",
+		    c->domains[0].name);
+	}
+	if (addr_to_text(&ra.to, to, sizeof(to)) == -1) {
+		smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
+		return;
+	}
+	log_escape(to, strlen(to), esc, sizeof(esc));
+	if (conf_is_local_domain(c, ra.to.domain)) {
+		if (smtpd_txn_rcpt_local(s, esc, &ra) == -1) {
+			log_info("sid=%s qid=%s smtp rcpt to=<%s> "
+			    "result=rejected", s->sid, s->qid, esc);
+			return;
+		}
+	} else if (s->auth_user || s->trusted) {
+		smtpd_txn_add_rcpt(s, to, to, &ra);
+	} else {
+		log_info("sid=%s qid=%s smtp rcpt to=<%s> result=relay-denied",
+		    s->sid, s->qid, esc);
+		smtpd_reply(s, "550 5.7.1 <%s>: Relay access denied", esc);
+		return;
+	}
+	s->nrcpt++;
+	log_info("sid=%s qid=%s smtp rcpt to=<%s> result=ok", s->sid, s->qid,
+	    esc);
+	smtpd_reply(s, "250 2.1.5 Ok");
+}
+
+/* Keep the header section (up to the empty line) for the From: check. */
+static void
+smtpd_txn_capture(struct smtpd_session *s, const uint8_t *p, size_t n)
+{
+	size_t from = s->headers.len > 3 ? s->headers.len - 3 : 0;
+
+	if (buf_append(&s->headers, p, n) == -1) {
+		s->headers_overflow = s->headers_done = true;
+		return;
+	}
+	if (s->headers.len >= 2 && memcmp(s->headers.data, "\r\n", 2) == 0) {
+		s->headers.len = 0;	/* no header section at all */
+		s->headers_done = true;
+		return;
+	}
+	uint8_t *end = memmem(s->headers.data + from, s->headers.len - from,
+	    "\r\n\r\n", 4);
+	if (end != NULL) {
+		s->headers.len = (size_t)(end - s->headers.data) + 2;
+		s->headers_done = true;
+	}
+}
+
+static int
+smtpd_txn_out(const uint8_t *p, size_t n, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (!s->headers_done)
+		smtpd_txn_capture(s, p, n);
+	if (s->spool_failed || spool_msg_write(s->msg, p, n) == -1) {
+		s->spool_failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtpd_txn_received(struct smtpd_session *s)
+{
+	struct smtpd_received_info ri = {
+		.helo = s->helo,
+		.esmtp = s->esmtp,
+		.addr = s->addr,
+		.by = s->ctx->conf->hostname,
+		.qid = s->qid,
+		.authenticated = s->auth_user != NULL,
+		.smtputf8 = s->env.smtputf8,
+		.when = time(NULL),
+	};
+	struct tls_info ti;
+	struct buf b;
+
+	if (s->tls) {
+		tls_info_get(s->ssl, &ti);
+		ri.tls_version = ti.version;
+		ri.tls_cipher = ti.cipher;
+		ri.tls_group = ti.group;
+		ri.tls_bits = ti.bits;
+	}
+	if (s->nrcpt == 1 && s->env.nrcpts > 0)
+		ri.for_rcpt = s->env.rcpts[0].orig;
+	buf_init(&b, 8192);
+	if (smtpd_received_format(&b, &ri) == -1)
+		panic("Received header does not fit");
+	free(s->env.prepend);
+	s->env.prepend = buf_take(&b);
+}
+
+/* Open the spool file and the data state machine; -1 if the spool
+ * cannot be written (the caller answers 451). */
+static int
+smtpd_txn_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
+{
+	const struct conf *c = s->ctx->conf;
+
+	s->msg = spool_msg_new(c->data_dir, s->qid);
+	if (s->msg == NULL) {
+		log_warn("sid=%s qid=%s spool open failed: %s", s->sid, s->qid,
+		    strerror(errno));
+		return -1;
+	}
+	smtpd_txn_received(s);
+	s->data = smtpd_data_new(mode, c->bare_newline ==
+	    CONF_BARE_NEWLINE_REJECT ? SMTPD_DATA_BARE_REJECT :
+	    SMTPD_DATA_BARE_NORMALIZE, c->max_line_length, c->max_message_size,
+	    smtpd_txn_out, s);
+	return 0;
+}
+
+void
+smtpd_txn_data(struct smtpd_session *s)
+{
+	if (!s->has_mail) {
+		smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->env.nrcpts == 0) {
+		smtpd_reply(s, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	if (s->bdat_used) {
+		smtpd_reply(s, "503 5.5.1 Error: DATA after BDAT");
+		return;
+	}
+	if (smtpd_txn_begin(s, SMTPD_DATA_MODE_DATA) == -1) {
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+		smtpd_txn_reset(s);
+		return;
+	}
+	smtpd_enter(s, SMTPD_STATE_DATA);
+	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+/* True if every From: address of the message belongs to the user. */
+static bool
+smtpd_txn_from_owned(struct smtpd_session *s)
+{
+	const char *h = (const char *)s->headers.data;
+	size_t len = s->headers.len, nfrom = 0, i = 0;
+
+	while (i < len) {
+		size_t start = i, end = i;
+		/* A field runs to a CRLF not followed by WSP (unfolding). */
+		for (;;) {
+			const char *crlf = memmem(h + end, len - end, "\r\n", 2);
+			end = crlf ? (size_t)(crlf - h) + 2 : len;
+			if (end >= len || (h[end] != ' ' && h[end] != '\t'))
+				break;
+		}
+		i = end;
+		if (end - start < 5 || strncasecmp(h + start, "From:", 5) != 0)
+			continue;
+		struct addr a[SMTPD_FROM_MAX];
+		int n = addr_parse_header_list(h + start + 5, end - start - 5,
+		    a, SMTPD_FROM_MAX);
+		if (n < 1 || n > SMTPD_FROM_MAX || ++nfrom > 1)
+			return false;
+		for (int k = 0; k < n; k++) {
+			char t[LIMIT_PATH + 1];
+			if (addr_to_text(&a[k], t, sizeof(t)) == -1 ||
+			    !db_user_owns(s->ctx->db, s->auth_user, t))
+				return false;
+		}
+	}
+	return nfrom == 1;
+}
+
+/* The reply to the end of the message: a rejection, or NULL to commit. */
+static const char *
+smtpd_txn_verdict(struct smtpd_session *s)
+{
+	unsigned errs = smtpd_data_errors(s->data);
+
+	if (errs & SMTPD_DATA_ERR_TOO_BIG)
+		return "552 5.3.4 Error: message exceeds fixed maximum size";
+	if (errs & SMTPD_DATA_ERR_BARE_NEWLINE)
+		return "550 5.6.0 Error: bare <LF> or <CR> in message data is "
+		    "not allowed (RFC 5321 2.3.8)";
+	if (errs & SMTPD_DATA_ERR_LINE_TOO_LONG)
+		return "550 5.6.0 Error: message line too long";
+	if (s->spool_failed)
+		return "451 4.3.0 Error: queue file write error";
+	if (s->headers_overflow)
+		return "552 5.3.4 Error: header section too large";
+	if (s->auth_user && s->lst->role == CONF_ROLE_SUBMISSION &&
+	    !smtpd_txn_from_owned(s))
+		return "550 5.7.1 Error: From: header must be exactly one "
+		    "address owned by the authenticated user";
+	return NULL;
+}
+
+static void
+smtpd_txn_end(struct smtpd_session *s)
+{
+	const struct conf *c = s->ctx->conf;
+	const char *reject = smtpd_txn_verdict(s);
+	char qid[IDS_QID_LEN + 1], nudge[IDS_QID_LEN + 8];
+
+	smtpd_enter(s, SMTPD_STATE_CMD);
+	if (reject) {
+		log_info("sid=%s qid=%s smtp message rejected reply=\"%.9s\"",
+		    s->sid, s->qid, reject);
+		smtpd_reply(s, "%s", reject);
+		smtpd_txn_reset(s);
+		return;
+	}
+	struct spool_msg *m = s->msg;
+	s->msg = NULL;
+	memcpy(qid, s->qid, sizeof(qid));
+	if (spool_msg_commit(m, &s->env) == -1) {
+		log_warn("sid=%s qid=%s spool commit failed: %s", s->sid, qid,
+		    strerror(errno));
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+		smtpd_txn_reset(s);
+		return;
+	}
+	log_info("sid=%s qid=%s smtp accepted size=%zu nrcpt=%zu%s", s->sid,
+	    qid, s->env.size, s->env.nrcpts, s->tls ? " tls=yes" : "");
+	smtpd_reply(s, "250 2.0.0 Ok: queued as %s", qid);
+	snprintf(nudge, sizeof(nudge), "new %s", qid);
+	spool_nudge(c->data_dir, nudge);
+	smtpd_txn_reset(s);
+}
+
+/* Push input to the data machine; returns the bytes consumed. */
+static size_t
+smtpd_txn_push(struct smtpd_session *s, struct evbuffer *in, size_t max)
+{
+	struct evbuffer_iovec v[16];
+	size_t total = 0;
+	int n = evbuffer_peek(in, (ev_ssize_t)max, NULL, v, 16);
+
+	for (int i = 0; i < n && i < 16 && total < max; i++) {
+		size_t len = v[i].iov_len;
+		if (len > max - total)
+			len = max - total;
+		size_t used = smtpd_data_push(s->data, v[i].iov_base, len);
+		total += used;
+		if (used < len || smtpd_data_done(s->data))
+			break;
+	}
+	evbuffer_drain(in, total);
+	return total;
+}
+
+static void
+smtpd_txn_chunk_done(struct smtpd_session *s)
+{
+	if (s->bdat_discard) {
+		smtpd_enter(s, SMTPD_STATE_CMD);
+		smtpd_reply(s, "%s", s->bdat_reject);
+		s->bdat_discard = false;
+		if (s->bdat_reject[0] != '5' || s->has_mail)
+			smtpd_txn_reset(s);
+		return;
+	}
+	if (s->bdat_last) {
+		smtpd_data_finish(s->data);
+		smtpd_txn_end(s);
+		return;
+	}
+	smtpd_enter(s, SMTPD_STATE_CMD);
+	smtpd_reply(s, "250 2.0.0 %llu octets received",
+	    (unsigned long long)smtpd_data_size(s->data));
+}
+
+void
+smtpd_txn_input(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t avail = evbuffer_get_length(in);
+
+	if (s->state == SMTPD_STATE_DATA) {
+		smtpd_txn_push(s, in, avail);
+		if (smtpd_data_done(s->data))
+			smtpd_txn_end(s);
+		return;
+	}
+	size_t take = avail < s->bdat_left ? avail : (size_t)s->bdat_left;
+	if (s->bdat_discard)
+		evbuffer_drain(in, take);
+	else
+		take = smtpd_txn_push(s, in, take);
+	s->bdat_left -= take;
+	if (s->bdat_left == 0)
+		smtpd_txn_chunk_done(s);
+}
+
+void
+smtpd_txn_bdat(struct smtpd_session *s, const char *arg, size_t len)
+{
+	uint64_t size;
+	bool last;
+
+	if (smtpd_cmd_parse_bdat(arg, len, &size, &last) != SMTPD_CMD_OK) {
+		/* Without a size the chunk cannot be skipped: its bytes
+		 * would be read as commands, so end the session. */
+		smtpd_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+		smtpd_close(s, "bad-bdat");
+		return;
+	}
+	s->bdat_left = size;
+	s->bdat_last = last;
+	if (!s->has_mail || s->env.nrcpts == 0) {
+		s->bdat_discard = true;
+		s->bdat_reject = s->has_mail ?
+		    "554 5.5.1 Error: no valid recipients" :
+		    "503 5.5.1 Error: need MAIL command";
+	} else if (!s->bdat_used) {
+		s->bdat_used = true;
+		if (smtpd_txn_begin(s, SMTPD_DATA_MODE_BDAT) == -1) {
+			/* the chunk still has to be read past */
+			s->bdat_discard = true;
+			s->bdat_reject = "451 4.3.0 Error: queue file write "
+			    "error";
+		}
+	}
+	smtpd_enter(s, SMTPD_STATE_BDAT);
+	smtpd_txn_input(s);
+}

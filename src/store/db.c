@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The store handle: opening DATA_DIR/sealmail.db safely (mode, owner,
+ * no symlinks), the cache of prepared statements, error text, and the
+ * address checks every add function applies. The file itself is trusted
+ * only as far as SQLite's defensive mode allows: it may be writable by the
+ * unprivileged daemon user while root runs the CLI on it.
+ */
+#include "store/db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/limits.h"
+#include "core/xmalloc.h"
+#include "store/db_internal.h"
+
+/* Indexed by enum db_stmt_id. Parameters are always bound, never pasted. */
+static const char *const db_stmt_sql[DB_STMT_MAX] = {
+	[DB_STMT_USER_ADD] =
+	    "INSERT INTO users(address, hash, created) VALUES(?1, ?2, ?3)",
+	[DB_STMT_USER_DEL] = "DELETE FROM users WHERE address = ?1",
+	[DB_STMT_USER_SET_HASH] =
+	    "UPDATE users SET hash = ?2 WHERE address = ?1",
+	[DB_STMT_USER_GET] =
+	    "SELECT address, hash FROM users WHERE address = ?1",
+	[DB_STMT_USER_LIST] = "SELECT address FROM users ORDER BY address",
+	[DB_STMT_ALIAS_ADD] =
+	    "INSERT OR IGNORE INTO aliases(address, target) VALUES(?1, ?2)",
+	[DB_STMT_ALIAS_DEL_ONE] =
+	    "DELETE FROM aliases WHERE address = ?1 AND target = ?2",
+	[DB_STMT_ALIAS_DEL_ALL] = "DELETE FROM aliases WHERE address = ?1",
+	[DB_STMT_ALIAS_GET] =
+	    "SELECT target FROM aliases WHERE address = ?1 ORDER BY target",
+	[DB_STMT_ALIAS_LIST_ALL] =
+	    "SELECT address, target FROM aliases ORDER BY address, target",
+	[DB_STMT_ALIAS_LIST_ONE] = ("SELECT address, target FROM aliases "
+	    "WHERE address = ?1 ORDER BY target"),
+};
+
+/* Resolve `owner` when we are root and it names a user; else -1. */
+static int
+db_owner_ids(const char *owner, uid_t *uid, gid_t *gid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+
+	if (owner == NULL || *owner == '\0' || geteuid() != 0)
+		return -1;
+	if (getpwnam_r(owner, &pw, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL)
+		return -1;
+	*uid = pw.pw_uid;
+	*gid = pw.pw_gid;
+	return 0;
+}
+
+/*
+ * Chown one file to uid:gid. It is opened with O_NOFOLLOW and checked to be
+ * a regular file with a single link before fchown: whoever can write the
+ * folder (the daemon user) could otherwise plant a symlink or hard link to
+ * /etc/shadow and have root hand it over. A missing optional file is fine.
+ */
+static int
+db_chown_file(const char *path, uid_t uid, gid_t gid, bool optional,
+    char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		if (optional && errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		snprintf(err, errlen, "%s: not a regular file with one link, "
+		    "not changing its owner", path);
+		close(fd);
+		return -1;
+	}
+	if ((st.st_uid != uid || st.st_gid != gid) &&
+	    fchown(fd, uid, gid) == -1) {
+		snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Chown the store and a leftover journal (see db.h for why only those). */
+static int
+db_set_owner(const char *path, const char *owner, char *err, size_t errlen)
+{
+	char journal[4096];
+	uid_t uid;
+	gid_t gid;
+
+	if (db_owner_ids(owner, &uid, &gid) == -1)
+		return 0;
+	if (db_chown_file(path, uid, gid, false, err, errlen) == -1)
+		return -1;
+	if ((size_t)snprintf(journal, sizeof(journal), "%s-journal", path) >=
+	    sizeof(journal)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	/* SQLite gives journals it creates the owner of the database file,
+	 * so this only matters for one left behind by a crash. */
+	return db_chown_file(journal, uid, gid, true, err, errlen);
+}
+
+/* Create an empty file with mode 0600 (it holds password hashes) so that
+ * SQLite does not create it with its default 0644. */
+static int
+db_precreate(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Connection settings. Defensive mode and an untrusted schema stop a file
+ * tampered with by the daemon user from running triggers or views with
+ * side effects (or writing the schema directly) when root opens it.
+ */
+static int
+db_configure(sqlite3 *sql)
+{
+	if (sqlite3_extended_result_codes(sql, 1) != SQLITE_OK ||
+	    sqlite3_busy_timeout(sql, 5000) != SQLITE_OK)
+		return -1;
+	if (sqlite3_db_config(sql, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) !=
+	    SQLITE_OK)
+		return -1;
+#ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
+	if (sqlite3_db_config(sql, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) !=
+	    SQLITE_OK)
+		return -1;
+#endif
+	return 0;
+}
+
+struct db *
+db_open(const char *path, bool create, const char *owner, char *err,
+    size_t errlen)
+{
+	struct db *db;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+#ifdef SQLITE_OPEN_NOFOLLOW
+	flags |= SQLITE_OPEN_NOFOLLOW;
+#endif
+	if (create) {
+		flags |= SQLITE_OPEN_CREATE;
+		if (db_precreate(path, err, errlen) == -1)
+			return NULL;
+	}
+	db = xcalloc(1, sizeof(*db));
+	if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db->sql != NULL ?
+		    sqlite3_errmsg(db->sql) : "out of memory");
+		goto fail;
+	}
+	if (db_configure(db->sql) == -1) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->sql));
+		goto fail;
+	}
+	if (db_schema_init(db, create) == -1) {
+		snprintf(err, errlen, "%s: %s", path, db->err);
+		goto fail;
+	}
+	if (db_set_owner(path, owner, err, errlen) == -1)
+		goto fail;
+	return db;
+fail:
+	db_close(db);
+	return NULL;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	for (size_t i = 0; i < DB_STMT_MAX; i++)
+		sqlite3_finalize(db->stmt[i]);
+	sqlite3_close(db->sql);
+	free(db);
+}
+
+const char *
+db_error(const struct db *db)
+{
+	return db->err[0] != '\0' ? db->err : "unknown store error";
+}
+
+void
+db_seterr(struct db *db, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(db->err, sizeof(db->err), fmt, ap);
+	va_end(ap);
+}
+
+enum db_result
+db_fail(struct db *db, const char *what)
+{
+	db_seterr(db, "%s: %s", what, sqlite3_errmsg(db->sql));
+	return DB_ERROR;
+}
+
+sqlite3_stmt *
+db_stmt(struct db *db, enum db_stmt_id id)
+{
+	if (db->stmt[id] == NULL &&
+	    sqlite3_prepare_v3(db->sql, db_stmt_sql[id], -1,
+	    SQLITE_PREPARE_PERSISTENT, &db->stmt[id], NULL) != SQLITE_OK) {
+		db_fail(db, "prepare");
+		return NULL;
+	}
+	return db->stmt[id];
+}
+
+void
+db_stmt_done(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+int
+db_bind(struct db *db, sqlite3_stmt *st, int idx, const char *s)
+{
+	if (sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC) != SQLITE_OK) {
+		db_fail(db, "bind");
+		return -1;
+	}
+	return 0;
+}
+
+enum db_result
+db_step_done(struct db *db, sqlite3_stmt *st, const char *what)
+{
+	enum db_result r = DB_OK;
+
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(db, what);
+	db_stmt_done(st);
+	return r;
+}
+
+enum db_result
+db_query_strv(struct db *db, enum db_stmt_id id, const char *key,
+    struct db_strv *v)
+{
+	sqlite3_stmt *st;
+	const unsigned char *s;
+	int rc;
+
+	if ((st = db_stmt(db, id)) == NULL)
+		return DB_ERROR;
+	if (key != NULL && db_bind(db, st, 1, key) == -1) {
+		db_stmt_done(st);
+		return DB_ERROR;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((s = sqlite3_column_text(st, 0)) != NULL)
+			db_strv_push(v, (const char *)s);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "query");
+		db_stmt_done(st);
+		return DB_ERROR;
+	}
+	db_stmt_done(st);
+	return DB_OK;
+}
+
+void
+db_strv_push(struct db_strv *v, const char *s)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 8;
+		v->v = xreallocarray(v->v, v->cap, sizeof(*v->v));
+	}
+	v->v[v->n++] = xstrdup(s);
+}
+
+/* Addresses are equal ignoring ASCII case, as SQLite's NOCASE compares. */
+bool
+db_strv_has(const struct db_strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (strcasecmp(v->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+void
+db_strv_clear(struct db_strv *v)
+{
+	db_strv_free(v->v, v->n);
+	v->v = NULL;
+	v->n = v->cap = 0;
+}
+
+void
+db_strv_free(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* ASCII letter or digit, independent of the locale. */
+static bool
+db_is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/* A local part: no control bytes or spaces, and an '@' only when quoted. */
+static bool
+db_valid_local(const char *s, size_t len)
+{
+	bool quoted = len >= 2 && s[0] == '"' && s[len - 1] == '"';
+
+	if (len > LIMIT_LOCAL_PART)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c == 0x7f || (c == '@' && !quoted))
+			return false;
+	}
+	return true;
+}
+
+/* A domain literal "[...]": printable, no brackets or backslash inside. */
+static bool
+db_valid_literal(const char *s, size_t len)
+{
+	if (len < 3 || s[0] != '[' || s[len - 1] != ']')
+		return false;
+	for (size_t i = 1; i < len - 1; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '[' || c == ']' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+/* Dot-separated labels of letters, digits, '-' or UTF-8 bytes (RFC 6531),
+ * each 1..63 bytes (RFC 1035 §2.3.4). */
+static bool
+db_valid_domain(const char *s, size_t len)
+{
+	size_t label = 0;
+
+	if (len == 0 || len > LIMIT_DOMAIN)
+		return false;
+	if (s[0] == '[')
+		return db_valid_literal(s, len);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!db_is_alnum(c) && c != '-' && c < 0x80)
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
+int
+db_address_normalize(const char *in, bool catchall_ok, char *out,
+    size_t outlen)
+{
+	size_t len, llen;
+	const char *at;
+
+	if (in == NULL || (len = strnlen(in, DB_ADDRESS_MAX + 1)) >
+	    DB_ADDRESS_MAX || len >= outlen)
+		return -1;
+	if ((at = memrchr(in, '@', len)) == NULL)
+		return -1;
+	llen = (size_t)(at - in);
+	if (llen == 0 ? !catchall_ok : !db_valid_local(in, llen))
+		return -1;
+	if (!db_valid_domain(at + 1, len - llen - 1))
+		return -1;
+	memcpy(out, in, len + 1);
+	/* ASCII only, whatever the locale: UTF-8 domains are kept as given. */
+	for (size_t i = llen + 1; i < len; i++)
+		if (out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (char)(out[i] - 'A' + 'a');
+	return 0;
+}

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Aliases in the store, and recipient expansion through them. The alias
+ * table is written by the administrator, but expansion is driven by RCPT TO
+ * from anyone, so it is bounded in depth (LIMIT_ALIAS_DEPTH), results
+ * (LIMIT_ALIAS_TARGETS) and addresses visited, and cuts loops.
+ */
+#include "store/db.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+#include "store/db_internal.h"
+
+/* Addresses one expansion may look at, loops and fan-out included. */
+#define DB_WALK_SEEN_MAX	(4 * LIMIT_ALIAS_TARGETS)
+
+struct db_walk {
+	struct db	*db;
+	bool		 catchall;
+	db_is_local_cb	*is_local;
+	void		*arg;
+	struct db_strv	*out;
+	struct db_strv	 seen;		/* every address expanded */
+	bool		 capped;	/* a limit cut the expansion */
+};
+
+/* Normalize address and target into a and t; "invalid ..." on failure. */
+static int
+db_alias_args(struct db *db, const char *address, const char *target,
+    char *a, char *t)
+{
+	if (db_address_normalize(address, true, a, DB_ADDRESS_MAX + 1) == -1) {
+		db_seterr(db, "invalid alias address");
+		return -1;
+	}
+	if (target != NULL &&
+	    db_address_normalize(target, false, t, DB_ADDRESS_MAX + 1) == -1) {
+		db_seterr(db, "invalid alias target");
+		return -1;
+	}
+	return 0;
+}
+
+enum db_result
+db_alias_add(struct db *db, const char *address, const char *target)
+{
+	char a[DB_ADDRESS_MAX + 1], t[DB_ADDRESS_MAX + 1];
+	sqlite3_stmt *st;
+
+	if (target == NULL || db_alias_args(db, address, target, a, t) == -1)
+		return DB_ERROR;
+	if (strcasecmp(a, t) == 0) {
+		db_seterr(db, "alias %s cannot point to itself", a);
+		return DB_ERROR;
+	}
+	if ((st = db_stmt(db, DB_STMT_ALIAS_ADD)) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, a) == -1 || db_bind(db, st, 2, t) == -1) {
+		db_stmt_done(st);
+		return DB_ERROR;
+	}
+	return db_step_done(db, st, "add alias");
+}
+
+enum db_result
+db_alias_del(struct db *db, const char *address, const char *target)
+{
+	char a[DB_ADDRESS_MAX + 1], t[DB_ADDRESS_MAX + 1];
+	sqlite3_stmt *st;
+	enum db_result r;
+
+	/* Nothing invalid can have been stored, so it is not found. */
+	if (db_alias_args(db, address, target, a, t) == -1)
+		return DB_NOTFOUND;
+	st = db_stmt(db, target != NULL ? DB_STMT_ALIAS_DEL_ONE :
+	    DB_STMT_ALIAS_DEL_ALL);
+	if (st == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, a) == -1 ||
+	    (target != NULL && db_bind(db, st, 2, t) == -1)) {
+		db_stmt_done(st);
+		return DB_ERROR;
+	}
+	if ((r = db_step_done(db, st, "delete alias")) != DB_OK)
+		return r;
+	return sqlite3_changes(db->sql) > 0 ? DB_OK : DB_NOTFOUND;
+}
+
+/* Collect (address, target) rows as pairs in v. */
+static enum db_result
+db_alias_rows(struct db *db, const char *a, struct db_strv *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = db_stmt(db, a != NULL ? DB_STMT_ALIAS_LIST_ONE :
+	    DB_STMT_ALIAS_LIST_ALL);
+	if (st == NULL)
+		return DB_ERROR;
+	if (a != NULL && db_bind(db, st, 1, a) == -1) {
+		db_stmt_done(st);
+		return DB_ERROR;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *x = sqlite3_column_text(st, 0);
+		const unsigned char *y = sqlite3_column_text(st, 1);
+
+		db_strv_push(v, x != NULL ? (const char *)x : "");
+		db_strv_push(v, y != NULL ? (const char *)y : "");
+	}
+	if (rc != SQLITE_DONE)
+		db_fail(db, "list aliases");
+	db_stmt_done(st);
+	return rc == SQLITE_DONE ? DB_OK : DB_ERROR;
+}
+
+enum db_result
+db_alias_list(struct db *db, const char *address, db_list_cb *cb,
+    void *arg)
+{
+	char a[DB_ADDRESS_MAX + 1];
+	struct db_strv v = { 0 };
+	enum db_result r;
+
+	if (address != NULL &&
+	    db_address_normalize(address, true, a, sizeof(a)) == -1)
+		return DB_OK;	/* no rows: nothing invalid is stored */
+	r = db_alias_rows(db, address != NULL ? a : NULL, &v);
+	if (r == DB_OK)
+		for (size_t i = 0; i + 1 < v.n; i += 2)
+			cb(v.v[i], v.v[i + 1], arg);
+	db_strv_clear(&v);
+	return r;
+}
+
+/* Add one final address to the results, once. */
+static void
+db_walk_result(struct db_walk *w, const char *s)
+{
+	if (db_strv_has(w->out, s))
+		return;
+	if (w->out->n >= LIMIT_ALIAS_TARGETS) {
+		w->capped = true;
+		return;
+	}
+	db_strv_push(w->out, s);
+}
+
+/* The targets of `a`, or of its domain's catch-all when it has none. */
+static enum db_result
+db_walk_targets(struct db_walk *w, const char *a, struct db_strv *t)
+{
+	enum db_result r;
+
+	r = db_query_strv(w->db, DB_STMT_ALIAS_GET, a, t);
+	if (r != DB_OK || t->n > 0 || !w->catchall)
+		return r;
+	return db_query_strv(w->db, DB_STMT_ALIAS_GET, strrchr(a, '@'), t);
+}
+
+/* Expand `address`, `depth` aliases deep; see db_rcpt_expand in db.h. */
+static enum db_result
+db_walk(struct db_walk *w, const char *address, unsigned depth)
+{
+	char a[DB_ADDRESS_MAX + 1], *stored = NULL;
+	struct db_strv t = { 0 };
+	enum db_result r;
+
+	/* Rows are checked when added; skip any that were stored by hand. */
+	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
+		return DB_OK;
+	if (db_strv_has(&w->seen, a))
+		return DB_OK;		/* a loop, or expanded already */
+	if (w->seen.n >= DB_WALK_SEEN_MAX) {
+		w->capped = true;
+		return DB_OK;
+	}
+	db_strv_push(&w->seen, a);
+	if (w->is_local != NULL && !w->is_local(strrchr(a, '@') + 1, w->arg)) {
+		db_walk_result(w, a);
+		return DB_OK;
+	}
+	if ((r = db_user_find(w->db, a, &stored, NULL)) != DB_NOTFOUND) {
+		if (r == DB_OK)
+			db_walk_result(w, stored);
+		free(stored);
+		return r;
+	}
+	r = db_walk_targets(w, a, &t);
+	if (r == DB_OK && t.n > 0 && depth >= LIMIT_ALIAS_DEPTH)
+		w->capped = true;
+	else
+		for (size_t i = 0; r == DB_OK && i < t.n; i++)
+			r = db_walk(w, t.v[i], depth + 1);
+	db_strv_clear(&t);
+	return r;
+}
+
+enum db_result
+db_alias_walk(struct db *db, const char *address, bool catchall,
+    db_is_local_cb *is_local, void *arg, struct db_strv *out)
+{
+	struct db_walk w = {
+		.db = db, .catchall = catchall, .is_local = is_local,
+		.arg = arg, .out = out,
+	};
+	enum db_result r;
+	char esc[128];
+
+	r = db_walk(&w, address, 0);
+	if (w.capped)
+		log_warn("store alias expansion cut address=\"%s\" depth=%d "
+		    "targets=%d", log_escape(address, strlen(address), esc,
+		    sizeof(esc)), LIMIT_ALIAS_DEPTH, LIMIT_ALIAS_TARGETS);
+	db_strv_clear(&w.seen);
+	return r;
+}
+
+enum db_result
+db_rcpt_expand(struct db *db, const char *address, db_is_local_cb *is_local,
+    void *arg, char ***out, size_t *n)
+{
+	char a[DB_ADDRESS_MAX + 1];
+	struct db_strv v = { 0 };
+	enum db_result r;
+
+	*out = NULL;
+	*n = 0;
+	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
+		return DB_NOTFOUND;
+	r = db_alias_walk(db, a, true, is_local, arg, &v);
+	if (r != DB_OK || v.n == 0) {
+		db_strv_clear(&v);
+		return r != DB_OK ? r : DB_NOTFOUND;
+	}
+	*out = v.v;
+	*n = v.n;
+	return DB_OK;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Internals shared by the files of the store (db.c: handle, statements,
+ * errors, address checks; db_schema.c: schema versions; db_user.c: accounts
+ * and ownership; db_alias.c: aliases and recipient expansion). Nothing
+ * outside src/store includes this header.
+ */
+#ifndef SEALMAIL_STORE_DB_INTERNAL_H
+#define SEALMAIL_STORE_DB_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "store/db.h"
+
+/* Every statement the store runs; the SQL lives in db.c. */
+enum db_stmt_id {
+	DB_STMT_USER_ADD,
+	DB_STMT_USER_DEL,
+	DB_STMT_USER_SET_HASH,
+	DB_STMT_USER_GET,
+	DB_STMT_USER_LIST,
+	DB_STMT_ALIAS_ADD,
+	DB_STMT_ALIAS_DEL_ONE,
+	DB_STMT_ALIAS_DEL_ALL,
+	DB_STMT_ALIAS_GET,
+	DB_STMT_ALIAS_LIST_ALL,
+	DB_STMT_ALIAS_LIST_ONE,
+	DB_STMT_MAX
+};
+
+struct db {
+	sqlite3		*sql;
+	sqlite3_stmt	*stmt[DB_STMT_MAX];	/* prepared when first used */
+	char		 err[256];
+};
+
+/* A growable vector of heap strings (results of queries and expansion). */
+struct db_strv {
+	char	**v;
+	size_t	  n;
+	size_t	  cap;
+};
+
+/*
+ * The cached statement `id`, prepared on first use and bound to nothing.
+ * Every user calls db_stmt_done() when finished with it, even on error:
+ * a statement left unreset holds a read lock that blocks writers in other
+ * processes. NULL (error set) if preparing failed.
+ */
+sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id);
+void db_stmt_done(sqlite3_stmt *st);
+/* Bind text by reference: s must outlive the step (db_stmt_done unbinds). */
+int db_bind(struct db *db, sqlite3_stmt *st, int idx, const char *s);
+
+/* Record the error for db_error(); db_fail also returns DB_ERROR and
+ * appends SQLite's message. */
+void db_seterr(struct db *db, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+enum db_result db_fail(struct db *db, const char *what);
+
+/* Create (if create) or upgrade the schema to the current version. */
+int db_schema_init(struct db *db, bool create);
+
+/* Look up the user `address` (any case). On DB_OK, *stored (its stored
+ * spelling) and *hash are heap strings when those pointers are not NULL. */
+enum db_result db_user_find(struct db *db, const char *address,
+    char **stored, char **hash);
+
+/* Run a statement that returns no rows to completion, then reset it. */
+enum db_result db_step_done(struct db *db, sqlite3_stmt *st,
+    const char *what);
+
+/* Run the one-column query `id` with text parameter `key` and collect the
+ * values into v (appended). */
+enum db_result db_query_strv(struct db *db, enum db_stmt_id id,
+    const char *key, struct db_strv *v);
+
+void db_strv_push(struct db_strv *v, const char *s);
+bool db_strv_has(const struct db_strv *v, const char *s);
+void db_strv_clear(struct db_strv *v);
+
+/*
+ * The recursive expansion behind db_rcpt_expand and db_user_owns, starting
+ * at the normalized `address`. catchall selects whether "@domain" applies
+ * to unknown local parts. Results are appended to out.
+ */
+enum db_result db_alias_walk(struct db *db, const char *address,
+    bool catchall, db_is_local_cb *is_local, void *arg,
+    struct db_strv *out);
+
+#endif

@@ -1,0 +1,602 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for the store: accounts, aliases, recipient expansion (catch-all,
+ * recursion, loops, limits, dedup, remote targets), sender ownership, the
+ * schema version and the file's mode and owner. Each test gets a fresh
+ * store in a mkdtemp folder.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/limits.h"
+#include "store/db.h"
+#include "store/db_internal.h"
+
+#define H1	"$y$j9T$abcdefghijklmnop$0123456789abcdefghijklmnopqrstuvwxyzAB"
+#define H2	"$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3"
+
+struct dbt {
+	char		 dir[64];
+	char		 path[128];
+	struct db	*db;
+	char		 out[32768];	/* joined results of the last call */
+};
+
+static int
+dbt_setup(void **state)
+{
+	struct dbt *t = calloc(1, sizeof(*t));
+	char err[256];
+
+	assert_non_null(t);
+	snprintf(t->dir, sizeof(t->dir), "/tmp/sealmail-db-test.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->path, sizeof(t->path), "%s/sealmail.db", t->dir);
+	t->db = db_open(t->path, true, NULL, err, sizeof(err));
+	if (t->db == NULL)
+		fail_msg("db_open: %s", err);
+	*state = t;
+	return 0;
+}
+
+static void
+dbt_unlink(const struct dbt *t, const char *suffix)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s%s", t->path, suffix);
+	unlink(p);
+}
+
+static int
+dbt_teardown(void **state)
+{
+	struct dbt *t = *state;
+
+	db_close(t->db);
+	dbt_unlink(t, "");
+	dbt_unlink(t, "-journal");
+	dbt_unlink(t, ".other");
+	dbt_unlink(t, ".link");
+	rmdir(t->dir);
+	free(t);
+	return 0;
+}
+
+/* Append "a" or "a b" and a ';' to the test's out. */
+static void
+dbt_collect(const char *a, const char *b, void *arg)
+{
+	struct dbt *t = arg;
+	size_t n = strlen(t->out);
+
+	snprintf(t->out + n, sizeof(t->out) - n, "%s%s%s;", a, b ? " " : "",
+	    b ? b : "");
+}
+
+static bool
+dbt_is_local(const char *domain, void *arg)
+{
+	(void)arg;
+	return strcasecmp(domain, "example.org") == 0 ||
+	    strcasecmp(domain, "example.net") == 0;
+}
+
+/* Expand address; t->out gets the results joined with ';'. */
+static enum db_result
+dbt_expand(struct dbt *t, const char *address)
+{
+	char **v = NULL;
+	size_t n = 0;
+	enum db_result r;
+
+	t->out[0] = '\0';
+	r = db_rcpt_expand(t->db, address, dbt_is_local, NULL, &v, &n);
+	if (r != DB_OK) {
+		assert_null(v);
+		assert_int_equal(n, 0);
+	}
+	for (size_t i = 0; i < n; i++)
+		dbt_collect(v[i], NULL, t);
+	db_strv_free(v, n);
+	return r;
+}
+
+static const char *
+dbt_users(struct dbt *t)
+{
+	t->out[0] = '\0';
+	assert_int_equal(db_user_list(t->db, dbt_collect, t), DB_OK);
+	return t->out;
+}
+
+static const char *
+dbt_aliases(struct dbt *t, const char *address)
+{
+	t->out[0] = '\0';
+	assert_int_equal(db_alias_list(t->db, address, dbt_collect, t), DB_OK);
+	return t->out;
+}
+
+static void
+dbt_alias(struct dbt *t, const char *address, const char *target)
+{
+	assert_int_equal(db_alias_add(t->db, address, target), DB_OK);
+}
+
+static void
+dbt_user(struct dbt *t, const char *address)
+{
+	assert_int_equal(db_user_add(t->db, address, H1), DB_OK);
+}
+
+static void
+test_user_add_get_del(void **state)
+{
+	struct dbt *t = *state;
+	char *h = NULL;
+
+	dbt_user(t, "alice@example.org");
+	assert_int_equal(db_user_get_hash(t->db, "alice@example.org", &h),
+	    DB_OK);
+	assert_string_equal(h, H1);
+	free(h);
+	/* Both parts of the address are case-insensitive. */
+	assert_int_equal(db_user_get_hash(t->db, "ALICE@Example.ORG", &h),
+	    DB_OK);
+	free(h);
+	assert_int_equal(db_user_get_hash(t->db, "bob@example.org", &h),
+	    DB_NOTFOUND);
+	assert_int_equal(db_user_del(t->db, "Alice@example.org"), DB_OK);
+	assert_int_equal(db_user_del(t->db, "alice@example.org"), DB_NOTFOUND);
+	assert_int_equal(db_user_get_hash(t->db, "alice@example.org", &h),
+	    DB_NOTFOUND);
+}
+
+static void
+test_user_duplicate(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_user(t, "alice@example.org");
+	assert_int_equal(db_user_add(t->db, "alice@example.org", H2),
+	    DB_ERROR);
+	assert_non_null(strstr(db_error(t->db), "already exists"));
+	assert_int_equal(db_user_add(t->db, "ALICE@EXAMPLE.ORG", H2),
+	    DB_ERROR);
+	assert_string_equal(dbt_users(t), "alice@example.org;");
+}
+
+static void
+test_user_passwd(void **state)
+{
+	struct dbt *t = *state;
+	char *h = NULL;
+
+	dbt_user(t, "alice@example.org");
+	assert_int_equal(db_user_set_hash(t->db, "alice@EXAMPLE.org", H2),
+	    DB_OK);
+	assert_int_equal(db_user_get_hash(t->db, "alice@example.org", &h),
+	    DB_OK);
+	assert_string_equal(h, H2);
+	free(h);
+	assert_int_equal(db_user_set_hash(t->db, "nobody@example.org", H2),
+	    DB_NOTFOUND);
+	assert_int_equal(db_user_set_hash(t->db, "alice@example.org", ""),
+	    DB_ERROR);
+	assert_int_equal(db_user_set_hash(t->db, "alice@example.org",
+	    "has space"), DB_ERROR);
+}
+
+static void
+test_user_list_and_normalize(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_user(t, "carol@example.org");
+	/* The domain is stored lower-cased, the local part as given. */
+	dbt_user(t, "Alice@EXAMPLE.org");
+	dbt_user(t, "bob@example.net");
+	assert_string_equal(dbt_users(t),
+	    "Alice@example.org;bob@example.net;carol@example.org;");
+}
+
+static void
+test_invalid_addresses(void **state)
+{
+	struct dbt *t = *state;
+	char long_local[80], long_addr[400], out[DB_ADDRESS_MAX + 1];
+	const char *bad[] = {
+		"", "alice", "@example.org", "alice@", "alice@example..org",
+		"alice@.example.org", "alice@example.org.",
+		"al ice@example.org", "alice@exa mple.org",
+		"al\nice@example.org", "a\x7f@example.org",
+		"alice@example.org\r", "a@b@example.org", "alice@exa_mple.org",
+		"alice@[1.2.3.4", long_local, long_addr,
+	};
+
+	memset(long_local, 'a', 65);
+	snprintf(long_local + 65, sizeof(long_local) - 65, "@example.org");
+	memset(long_addr, 'b', sizeof(long_addr) - 1);
+	long_addr[sizeof(long_addr) - 1] = '\0';
+	long_addr[10] = '@';
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (db_user_add(t->db, bad[i], H1) != DB_ERROR)
+			fail_msg("accepted user \"%s\"", bad[i]);
+		if (db_alias_add(t->db, "x@example.org", bad[i]) != DB_ERROR)
+			fail_msg("accepted target \"%s\"", bad[i]);
+	}
+	assert_string_equal(dbt_users(t), "");
+	assert_int_equal(db_user_add(t->db, "alice@example.org", ""), DB_ERROR);
+	/* Valid forms. */
+	assert_int_equal(db_address_normalize("\"a@b\"@example.org", false, out,
+	    sizeof(out)), 0);
+	assert_int_equal(db_address_normalize("a@[192.0.2.1]", false, out,
+	    sizeof(out)), 0);
+	assert_int_equal(db_address_normalize("Ü@BÜCHER.example", false, out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "Ü@bÜcher.example");
+	assert_int_equal(db_address_normalize("@Example.ORG", true, out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "@example.org");
+	assert_int_equal(db_address_normalize("@example.org", false, out,
+	    sizeof(out)), -1);
+	assert_int_equal(db_address_normalize("a@example.org", false, out, 5),
+	    -1);
+}
+
+static void
+test_alias_add_del_list(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_alias(t, "info@example.org", "alice@example.org");
+	dbt_alias(t, "info@example.org", "bob@example.org");
+	dbt_alias(t, "@example.net", "carol@example.org");
+	/* Adding the same pair again (any case) is no change. */
+	dbt_alias(t, "INFO@example.org", "Bob@example.org");
+	assert_string_equal(dbt_aliases(t, NULL),
+	    "@example.net carol@example.org;"
+	    "info@example.org alice@example.org;"
+	    "info@example.org bob@example.org;");
+	assert_string_equal(dbt_aliases(t, "info@EXAMPLE.org"),
+	    "info@example.org alice@example.org;"
+	    "info@example.org bob@example.org;");
+	assert_string_equal(dbt_aliases(t, "nope@example.org"), "");
+	assert_string_equal(dbt_aliases(t, "not an address"), "");
+	/* An alias cannot point to itself or to a catch-all. */
+	assert_int_equal(db_alias_add(t->db, "info@example.org",
+	    "Info@example.org"), DB_ERROR);
+	assert_int_equal(db_alias_add(t->db, "info@example.org",
+	    "@example.org"), DB_ERROR);
+	assert_int_equal(db_alias_del(t->db, "info@example.org",
+	    "alice@example.org"), DB_OK);
+	assert_int_equal(db_alias_del(t->db, "info@example.org",
+	    "alice@example.org"), DB_NOTFOUND);
+	assert_int_equal(db_alias_del(t->db, "info@example.org", NULL), DB_OK);
+	assert_int_equal(db_alias_del(t->db, "info@example.org", NULL),
+	    DB_NOTFOUND);
+	assert_int_equal(db_alias_del(t->db, "@example.net", NULL), DB_OK);
+	assert_string_equal(dbt_aliases(t, NULL), "");
+}
+
+static void
+test_expand_user_and_alias(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_user(t, "Alice@example.org");
+	dbt_user(t, "bob@example.org");
+	dbt_alias(t, "team@example.org", "bob@example.org");
+	dbt_alias(t, "team@example.org", "alice@example.org");
+	/* A user is itself, in its stored spelling. */
+	assert_int_equal(dbt_expand(t, "ALICE@EXAMPLE.ORG"), DB_OK);
+	assert_string_equal(t->out, "Alice@example.org;");
+	assert_int_equal(dbt_expand(t, "Team@Example.org"), DB_OK);
+	assert_string_equal(t->out, "Alice@example.org;bob@example.org;");
+	assert_int_equal(dbt_expand(t, "nobody@example.org"), DB_NOTFOUND);
+	assert_int_equal(dbt_expand(t, "garbage"), DB_NOTFOUND);
+	assert_int_equal(dbt_expand(t, "@example.org"), DB_NOTFOUND);
+}
+
+static void
+test_expand_remote_kept(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_alias(t, "fwd@example.org", "Someone@Elsewhere.example");
+	dbt_alias(t, "fwd@example.org", "other@remote.example");
+	assert_int_equal(dbt_expand(t, "fwd@example.org"), DB_OK);
+	assert_string_equal(t->out,
+	    "other@remote.example;Someone@elsewhere.example;");
+	/* A remote address is never looked up, only kept. */
+	dbt_alias(t, "x@remote.example", "bob@example.org");
+	assert_int_equal(dbt_expand(t, "x@remote.example"), DB_OK);
+	assert_string_equal(t->out, "x@remote.example;");
+}
+
+static void
+test_expand_catchall(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_user(t, "alice@example.org");
+	dbt_user(t, "bob@example.org");
+	dbt_alias(t, "sales@example.org", "bob@example.org");
+	dbt_alias(t, "@example.org", "alice@example.org");
+	/* Unknown local part: the catch-all. */
+	assert_int_equal(dbt_expand(t, "random@example.org"), DB_OK);
+	assert_string_equal(t->out, "alice@example.org;");
+	/* A user or an alias is never caught. */
+	assert_int_equal(dbt_expand(t, "bob@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+	assert_int_equal(dbt_expand(t, "sales@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+	/* The catch-all of one domain says nothing about another. */
+	assert_int_equal(dbt_expand(t, "random@example.net"), DB_NOTFOUND);
+	/* An alias target that is unknown falls to its domain's catch-all. */
+	dbt_alias(t, "typo@example.net", "nobody@example.org");
+	assert_int_equal(dbt_expand(t, "typo@example.net"), DB_OK);
+	assert_string_equal(t->out, "alice@example.org;");
+}
+
+static void
+test_expand_recursive_loop_dedup(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_user(t, "alice@example.org");
+	dbt_user(t, "bob@example.org");
+	dbt_alias(t, "all@example.org", "staff@example.org");
+	dbt_alias(t, "all@example.org", "ALICE@example.org");
+	dbt_alias(t, "staff@example.org", "alice@example.org");
+	dbt_alias(t, "staff@example.org", "bob@example.org");
+	dbt_alias(t, "staff@example.org", "all@example.org");	/* loop */
+	dbt_alias(t, "staff@example.org", "ext@remote.example");
+	dbt_alias(t, "all@example.org", "EXT@remote.example");
+	assert_int_equal(dbt_expand(t, "all@example.org"), DB_OK);
+	/* Each once, whatever the case or the path. */
+	assert_string_equal(t->out,
+	    "alice@example.org;EXT@remote.example;bob@example.org;");
+	/* A loop with nothing at its end delivers nowhere. */
+	dbt_alias(t, "ping@example.org", "pong@example.org");
+	dbt_alias(t, "pong@example.org", "ping@example.org");
+	assert_int_equal(dbt_expand(t, "ping@example.org"), DB_NOTFOUND);
+	/* Unknown local targets are dropped, the rest kept. */
+	dbt_alias(t, "mixed@example.org", "ghost@example.org");
+	dbt_alias(t, "mixed@example.org", "bob@example.org");
+	assert_int_equal(dbt_expand(t, "mixed@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+}
+
+/* Chain a0 -> a1 -> ... -> a<n> and end it at the user alice. */
+static void
+dbt_chain(struct dbt *t, const char *prefix, int n)
+{
+	char a[64], b[64];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(a, sizeof(a), "%s%d@example.org", prefix, i);
+		snprintf(b, sizeof(b), "%s%d@example.org", prefix, i + 1);
+		dbt_alias(t, a, b);
+	}
+	snprintf(a, sizeof(a), "%s%d@example.org", prefix, n);
+	dbt_alias(t, a, "alice@example.org");
+}
+
+static void
+test_expand_depth_cap(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_user(t, "alice@example.org");
+	/* LIMIT_ALIAS_DEPTH aliases in a row resolve... */
+	dbt_chain(t, "ok", LIMIT_ALIAS_DEPTH - 1);
+	assert_int_equal(dbt_expand(t, "ok0@example.org"), DB_OK);
+	assert_string_equal(t->out, "alice@example.org;");
+	/* ...one more is cut. */
+	dbt_chain(t, "deep", LIMIT_ALIAS_DEPTH);
+	assert_int_equal(dbt_expand(t, "deep0@example.org"), DB_NOTFOUND);
+	assert_int_equal(dbt_expand(t, "deep1@example.org"), DB_OK);
+}
+
+static void
+test_expand_targets_cap(void **state)
+{
+	struct dbt *t = *state;
+	char a[64];
+
+	assert_int_equal(sqlite3_exec(t->db->sql, "BEGIN", NULL, NULL, NULL),
+	    SQLITE_OK);
+	for (int i = 0; i < LIMIT_ALIAS_TARGETS + 50; i++) {
+		snprintf(a, sizeof(a), "r%04d@remote.example", i);
+		dbt_alias(t, "list@example.org", a);
+	}
+	assert_int_equal(sqlite3_exec(t->db->sql, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(dbt_expand(t, "list@example.org"), DB_OK);
+	assert_int_equal(strlen(t->out),
+	    LIMIT_ALIAS_TARGETS * strlen("r0000@remote.example;"));
+}
+
+static void
+test_user_owns(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_user(t, "alice@example.org");
+	dbt_user(t, "bob@example.org");
+	dbt_alias(t, "sales@example.org", "alice@example.org");
+	dbt_alias(t, "all@example.org", "sales@example.org");
+	dbt_alias(t, "support@example.org", "bob@example.org");
+	dbt_alias(t, "@example.org", "alice@example.org");
+	/* An alias by a user's name never applies and grants nothing. */
+	dbt_alias(t, "bob@example.org", "alice@example.org");
+	assert_true(db_user_owns(t->db, "alice@example.org",
+	    "alice@example.org"));
+	assert_true(db_user_owns(t->db, "alice@example.org",
+	    "Alice@EXAMPLE.org"));
+	assert_true(db_user_owns(t->db, "ALICE@example.org",
+	    "sales@example.org"));
+	assert_true(db_user_owns(t->db, "alice@example.org",
+	    "SALES@example.ORG"));
+	assert_true(db_user_owns(t->db, "alice@example.org",
+	    "all@example.org"));
+	assert_false(db_user_owns(t->db, "alice@example.org",
+	    "support@example.org"));
+	assert_false(db_user_owns(t->db, "alice@example.org",
+	    "bob@example.org"));
+	assert_false(db_user_owns(t->db, "bob@example.org",
+	    "alice@example.org"));
+	/* The catch-all delivers to alice but does not let her send. */
+	assert_false(db_user_owns(t->db, "alice@example.org",
+	    "anything@example.org"));
+	assert_false(db_user_owns(t->db, "alice@example.org", "garbage"));
+	assert_false(db_user_owns(t->db, "garbage", "garbage"));
+	assert_false(db_user_owns(t->db, "alice@example.org",
+	    "@example.org"));
+}
+
+static void
+test_schema_version(void **state)
+{
+	struct dbt *t = *state;
+	char err[256];
+	struct db *db;
+
+	db_close(t->db);
+	t->db = NULL;
+	/* Reopening an existing store does not need create. */
+	db = db_open(t->path, false, NULL, err, sizeof(err));
+	assert_non_null(db);
+	assert_int_equal(sqlite3_exec(db->sql, "PRAGMA user_version = 99",
+	    NULL, NULL, NULL), SQLITE_OK);
+	db_close(db);
+	assert_null(db_open(t->path, true, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "newer"));
+}
+
+static void
+test_open_missing_and_mode(void **state)
+{
+	struct dbt *t = *state;
+	char err[256], other[160];
+	struct stat st;
+
+	assert_int_equal(stat(t->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(other, sizeof(other), "%s.other", t->path);
+	assert_null(db_open(other, false, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, other));
+	/* An empty file is not a store unless we may create one. */
+	fclose(fopen(other, "w"));
+	assert_null(db_open(other, false, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "no schema"));
+}
+
+static void
+test_open_refuses_symlink(void **state)
+{
+	struct dbt *t = *state;
+	char err[256], lnk[160];
+
+	snprintf(lnk, sizeof(lnk), "%s.link", t->path);
+	assert_int_equal(symlink(t->path, lnk), 0);
+	assert_null(db_open(lnk, false, NULL, err, sizeof(err)));
+	assert_null(db_open(lnk, true, NULL, err, sizeof(err)));
+}
+
+static void
+test_open_owner(void **state)
+{
+	struct dbt *t = *state;
+	struct passwd *pw = getpwnam("nobody");
+	char err[256], lnk[160];
+	struct stat st;
+	struct db *db;
+
+	if (geteuid() != 0 || pw == NULL)
+		skip();
+	db = db_open(t->path, false, "nobody", err, sizeof(err));
+	if (db == NULL)
+		fail_msg("db_open: %s", err);
+	db_close(db);
+	assert_int_equal(stat(t->path, &st), 0);
+	assert_int_equal(st.st_uid, pw->pw_uid);
+	/* An owner that is no user: no chown, no error. */
+	db = db_open(t->path, false, "no-such-user-x", err, sizeof(err));
+	assert_non_null(db);
+	db_close(db);
+	/* A hard link would hand the other name's file over: refused. */
+	snprintf(lnk, sizeof(lnk), "%s.link", t->path);
+	assert_int_equal(link(t->path, lnk), 0);
+	assert_null(db_open(t->path, false, "nobody", err, sizeof(err)));
+	assert_non_null(strstr(err, "one link"));
+}
+
+/* A list callback may use the same handle. */
+static void
+dbt_nested(const char *a, const char *b, void *arg)
+{
+	struct dbt *t = arg;
+	char *h = NULL;
+
+	(void)b;
+	assert_int_equal(db_user_get_hash(t->db, a, &h), DB_OK);
+	free(h);
+	assert_int_equal(db_user_set_hash(t->db, a, H2), DB_OK);
+}
+
+static void
+test_list_callback_reentry(void **state)
+{
+	struct dbt *t = *state;
+	char *h = NULL;
+
+	dbt_user(t, "alice@example.org");
+	dbt_user(t, "bob@example.org");
+	assert_int_equal(db_user_list(t->db, dbt_nested, t), DB_OK);
+	assert_int_equal(db_user_get_hash(t->db, "bob@example.org", &h), DB_OK);
+	assert_string_equal(h, H2);
+	free(h);
+}
+
+#define DBT(f) cmocka_unit_test_setup_teardown(f, dbt_setup, dbt_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		DBT(test_user_add_get_del),
+		DBT(test_user_duplicate),
+		DBT(test_user_passwd),
+		DBT(test_user_list_and_normalize),
+		DBT(test_invalid_addresses),
+		DBT(test_alias_add_del_list),
+		DBT(test_expand_user_and_alias),
+		DBT(test_expand_remote_kept),
+		DBT(test_expand_catchall),
+		DBT(test_expand_recursive_loop_dedup),
+		DBT(test_expand_depth_cap),
+		DBT(test_expand_targets_cap),
+		DBT(test_user_owns),
+		DBT(test_schema_version),
+		DBT(test_open_missing_and_mode),
+		DBT(test_open_refuses_symlink),
+		DBT(test_open_owner),
+		DBT(test_list_callback_reentry),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

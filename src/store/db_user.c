@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Accounts in the store: address and crypt(3) hash, and which sender
+ * addresses an authenticated account may use. Addresses given to lookups
+ * may come from the network (AUTH, MAIL FROM) and are checked before they
+ * reach a query; they are always bound, never pasted into SQL.
+ */
+#include "store/db.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "store/db_internal.h"
+
+/* Longest crypt(3) string we store (libxcrypt's CRYPT_OUTPUT_SIZE is 384). */
+#define DB_HASH_MAX	512
+
+/* A crypt string: printable ASCII without spaces ("*" and "!" locks too). */
+static bool
+db_valid_hash(const char *hash)
+{
+	size_t len;
+
+	if (hash == NULL || (len = strnlen(hash, DB_HASH_MAX + 1)) == 0 ||
+	    len > DB_HASH_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (hash[i] <= ' ' || hash[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Set "invalid address "X"" with X escaped, and return DB_ERROR. */
+static enum db_result
+db_bad_address(struct db *db, const char *address)
+{
+	char esc[128];
+
+	db_seterr(db, "invalid address \"%s\"", address == NULL ? "" :
+	    log_escape(address, strnlen(address, DB_ADDRESS_MAX + 1), esc,
+	    sizeof(esc)));
+	return DB_ERROR;
+}
+
+/* Step an INSERT into users; a duplicate key is an error of its own. */
+static enum db_result
+db_user_insert(struct db *db, sqlite3_stmt *st, const char *a)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return DB_OK;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		db_seterr(db, "user %s already exists", a);
+		return DB_ERROR;
+	}
+	return db_fail(db, "add user");
+}
+
+enum db_result
+db_user_add(struct db *db, const char *address, const char *hash)
+{
+	char a[DB_ADDRESS_MAX + 1];
+	sqlite3_stmt *st;
+	enum db_result r;
+
+	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
+		return db_bad_address(db, address);
+	if (!db_valid_hash(hash)) {
+		db_seterr(db, "invalid password hash");
+		return DB_ERROR;
+	}
+	if ((st = db_stmt(db, DB_STMT_USER_ADD)) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, a) == -1 || db_bind(db, st, 2, hash) == -1 ||
+	    sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL)) != SQLITE_OK)
+		r = db_fail(db, "add user");
+	else
+		r = db_user_insert(db, st, a);
+	db_stmt_done(st);
+	return r;
+}
+
+/* Run the one-address (plus optional hash) write `id`; DB_NOTFOUND when it
+ * touched no row. */
+static enum db_result
+db_user_write(struct db *db, enum db_stmt_id id, const char *address,
+    const char *hash, const char *what)
+{
+	char a[DB_ADDRESS_MAX + 1];
+	sqlite3_stmt *st;
+	enum db_result r;
+
+	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
+		return DB_NOTFOUND;
+	if ((st = db_stmt(db, id)) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, a) == -1 ||
+	    (hash != NULL && db_bind(db, st, 2, hash) == -1)) {
+		db_stmt_done(st);
+		return DB_ERROR;
+	}
+	if ((r = db_step_done(db, st, what)) != DB_OK)
+		return r;
+	return sqlite3_changes(db->sql) > 0 ? DB_OK : DB_NOTFOUND;
+}
+
+enum db_result
+db_user_del(struct db *db, const char *address)
+{
+	return db_user_write(db, DB_STMT_USER_DEL, address, NULL,
+	    "delete user");
+}
+
+enum db_result
+db_user_set_hash(struct db *db, const char *address, const char *hash)
+{
+	if (!db_valid_hash(hash)) {
+		db_seterr(db, "invalid password hash");
+		return DB_ERROR;
+	}
+	return db_user_write(db, DB_STMT_USER_SET_HASH, address, hash,
+	    "set password");
+}
+
+/* Copy column i of the current row into *out when out is not NULL. */
+static void
+db_column_dup(sqlite3_stmt *st, int i, char **out)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	if (out != NULL)
+		*out = xstrdup(s != NULL ? (const char *)s : "");
+}
+
+enum db_result
+db_user_find(struct db *db, const char *address, char **stored, char **hash)
+{
+	char a[DB_ADDRESS_MAX + 1];
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
+		return DB_NOTFOUND;
+	if ((st = db_stmt(db, DB_STMT_USER_GET)) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, a) == -1) {
+		db_stmt_done(st);
+		return DB_ERROR;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		db_column_dup(st, 0, stored);
+		db_column_dup(st, 1, hash);
+	} else if (rc != SQLITE_DONE)
+		db_fail(db, "look up user");
+	db_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return DB_OK;
+	return rc == SQLITE_DONE ? DB_NOTFOUND : DB_ERROR;
+}
+
+enum db_result
+db_user_get_hash(struct db *db, const char *address, char **hash)
+{
+	return db_user_find(db, address, NULL, hash);
+}
+
+enum db_result
+db_user_list(struct db *db, db_list_cb *cb, void *arg)
+{
+	struct db_strv v = { 0 };
+	enum db_result r;
+
+	if ((r = db_query_strv(db, DB_STMT_USER_LIST, NULL, &v)) == DB_OK)
+		for (size_t i = 0; i < v.n; i++)
+			cb(v.v[i], NULL, arg);
+	db_strv_clear(&v);
+	return r;
+}
+
+bool
+db_user_owns(struct db *db, const char *user, const char *address)
+{
+	char u[DB_ADDRESS_MAX + 1], a[DB_ADDRESS_MAX + 1];
+	struct db_strv out = { 0 };
+	bool owns = false;
+
+	if (db_address_normalize(user, false, u, sizeof(u)) == -1 ||
+	    db_address_normalize(address, false, a, sizeof(a)) == -1)
+		return false;
+	if (strcasecmp(u, a) == 0)
+		return true;
+	/* Another account's address is that account's alone, even if an
+	 * alias of the same name exists (it never applies: users win). */
+	if (db_user_find(db, a, NULL, NULL) != DB_NOTFOUND)
+		return false;
+	/* Aliases only: a catch-all would let a user send as anything in
+	 * the domain. */
+	if (db_alias_walk(db, a, false, NULL, NULL, &out) == DB_OK)
+		owns = db_strv_has(&out, u);
+	db_strv_clear(&out);
+	return owns;
+}

@@ -1,0 +1,306 @@
+# SPDX-License-Identifier: ISC
+"""The command line against a live daemon and alone: trusted_networks
+relaying and the queue CLI, user and alias round trips, check-config and
+init."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from harness import (SLOW, USERS, Config, make_message, new_marker, provision,
+                     run_cli, sealmail_bin, spool_file)
+from smtpraw import RawSMTP, queued_id
+
+ALICE = "alice@example.test"
+
+
+@pytest.fixture(scope="module")
+def trusted(module_daemons, certs):
+    """trusted_networks = 127.0.0.0/8, plus a submission listener on [::1]
+    (outside the trusted network) when IPv6 works."""
+    cfg = module_daemons.config([certs["ec"]])
+    cfg.server["trusted_networks"] = "127.0.0.0/8"
+    if "mx6" in cfg.listeners:
+        del cfg.listeners["mx6"]
+        cfg.listen("submission6", "submission", "starttls", host="::1")
+    return module_daemons.start(cfg)
+
+
+def relay_without_auth(d, marker, rcpt="friend@elsewhere.test"):
+    with RawSMTP.to(d["submission"]) as c:
+        c.ehlo()
+        c.starttls()
+        c.ehlo()
+        c.expect("MAIL FROM:<anyone@remote.test>", 250)
+        c.expect("RCPT TO:<%s>" % rcpt, 250)
+        return queued_id(c.data(make_message("anyone@remote.test", rcpt,
+                                             marker)))
+
+
+# ------------------------------------------------------------ trusted + queue
+
+def test_trusted_network_relays_without_auth(trusted):
+    qid = relay_without_auth(trusted, new_marker())
+    r = trusted.cli("queue", "list")
+    assert r.returncode == 0, r.stderr
+    assert qid in r.stdout, r.stdout
+    time.sleep(1.5)   # remote delivery cannot succeed here: still queued
+    assert qid in trusted.queue_ids()
+    assert qid in trusted.cli("queue", "list").stdout
+
+
+def test_untrusted_address_still_needs_auth(trusted):
+    if "submission6" not in trusted.cfg.listeners:
+        pytest.skip("no IPv6 on loopback")
+    with RawSMTP.to(trusted["submission6"]) as c:
+        c.ehlo()
+        c.starttls()
+        c.ehlo()
+        r = c.cmd("MAIL FROM:<anyone@remote.test>")
+        assert (r.code, r.enhanced) == (530, "5.7.0"), r
+
+
+def test_mx_never_relays_even_for_trusted(trusted):
+    with RawSMTP.to(trusted["mx_plain"]) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<anyone@remote.test>", 250)
+        r = c.cmd("RCPT TO:<friend@elsewhere.test>")
+        assert (r.code, r.enhanced) == (550, "5.7.1"), r
+
+
+def test_queue_show_and_delete(trusted):
+    marker = new_marker()
+    qid = relay_without_auth(trusted, marker, rcpt="pal@elsewhere.test")
+    r = trusted.cli("queue", "show", qid)
+    assert r.returncode == 0, r.stderr
+    assert qid in r.stdout
+    assert "pal@elsewhere.test" in r.stdout
+    assert "anyone@remote.test" in r.stdout
+    r = trusted.cli("queue", "flush")
+    assert r.returncode == 0, r.stderr
+    r = trusted.cli("queue", "delete", qid)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(spool_file(trusted.data_dir, qid, "env"))
+    assert not os.path.exists(spool_file(trusted.data_dir, qid, "msg"))
+    assert qid not in trusted.cli("queue", "list").stdout
+    r = trusted.cli("queue", "show", qid)
+    assert r.returncode == 1, (r.returncode, r.stdout)
+    assert r.stderr.strip() and len(r.stderr.strip().splitlines()) == 1
+    r = trusted.cli("queue", "delete", qid)
+    assert r.returncode == 1, (r.returncode, r.stdout)
+
+
+@pytest.mark.parametrize("bad", ["../../../etc/passwd", "ZZZZ",
+                                 "0123456789abcdef012"])
+def test_queue_rejects_bad_ids(trusted, bad):
+    for verb in ("show", "delete"):
+        r = trusted.cli("queue", verb, bad)
+        assert r.returncode in (1, 2), (verb, bad, r.returncode, r.stdout)
+
+
+@pytest.mark.parametrize("args", [["queue"], ["queue", "frob"],
+                                  ["queue", "show"], ["user"],
+                                  ["alias", "frob"], ["frobnicate"], []])
+def test_usage_errors(trusted, args):
+    r = trusted.cli(*args)
+    assert r.returncode == 2, (args, r.returncode, r.stderr)
+    assert r.stderr.strip()
+
+
+# ------------------------------------------------------------ users, aliases
+
+def auth_ok(d, user, password, source):
+    with RawSMTP.to(d["submissions"], source=source, timeout=30) as c:
+        c.ehlo()
+        r = c.auth_plain(user, password)
+    assert r.code in (235, 535), r
+    return r.code == 235
+
+
+def test_user_round_trip_with_daemon(trusted):
+    """Accounts changed by the CLI take effect in the running daemon."""
+    carol = "carol@example.test"
+    src = "127.0.0.20"
+    r = trusted.cli("user", "add", carol, "--password-stdin",
+                    input="carol-pw-1\n")
+    assert r.returncode == 0, r.stderr
+    r = trusted.cli("user", "add", carol, "--password-stdin",
+                    input="again\n")
+    assert r.returncode == 1, "duplicate user added: %r" % r.stdout
+    assert carol in trusted.cli("user", "list").stdout
+    assert auth_ok(trusted, carol, "carol-pw-1", src)
+    r = trusted.cli("user", "passwd", carol, "--password-stdin",
+                    input="carol-pw-2\n")
+    assert r.returncode == 0, r.stderr
+    assert auth_ok(trusted, carol, "carol-pw-2", src)
+    assert not auth_ok(trusted, carol, "carol-pw-1", src)
+    r = trusted.cli("user", "del", carol)
+    assert r.returncode == 0, r.stderr
+    assert carol not in trusted.cli("user", "list").stdout
+    assert not auth_ok(trusted, carol, "carol-pw-2", src)
+    r = trusted.cli("user", "del", carol)
+    assert r.returncode == 1
+
+
+def test_alias_round_trip_with_daemon(trusted):
+    team = "team@example.test"
+    r = trusted.cli("alias", "add", team, "bob@example.test", ALICE)
+    assert r.returncode == 0, r.stderr
+    out = trusted.cli("alias", "list").stdout
+    assert team in out and "bob@example.test" in out
+    marker = new_marker()
+    with RawSMTP.to(trusted["mx_plain"]) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<x@remote.test>", 250)
+        c.expect("RCPT TO:<%s>" % team, 250)
+        queued_id(c.data(make_message("x@remote.test", team, marker)))
+    trusted.mailbox("bob@example.test").wait_for(marker)
+    trusted.mailbox(ALICE).wait_for(marker)
+    r = trusted.cli("alias", "del", team)
+    assert r.returncode == 0, r.stderr
+    assert team not in trusted.cli("alias", "list").stdout
+    with RawSMTP.to(trusted["mx_plain"]) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<x@remote.test>", 250)
+        r = c.cmd("RCPT TO:<%s>" % team)
+        assert (r.code, r.enhanced) == (550, "5.1.1"), r
+
+
+def test_catch_all_alias(trusted):
+    r = trusted.cli("alias", "add", "@example.test", ALICE)
+    assert r.returncode == 0, r.stderr
+    try:
+        marker = new_marker()
+        with RawSMTP.to(trusted["mx_plain"]) as c:
+            c.ehlo()
+            c.expect("MAIL FROM:<x@remote.test>", 250)
+            c.expect("RCPT TO:<whoever@example.test>", 250)
+            queued_id(c.data(make_message("x@remote.test",
+                                          "whoever@example.test", marker)))
+        trusted.mailbox(ALICE).wait_for(marker)
+    finally:
+        trusted.cli("alias", "del", "@example.test")
+
+
+@pytest.fixture
+def offline(tmp_path, certs):
+    """A provisioned config with no daemon."""
+    cfg = Config(str(tmp_path), [certs["ec"]])
+    cfg.listen("mx", "mx", "starttls")
+    provision(cfg)
+    return cfg
+
+
+def test_user_cli_offline(offline):
+    p = offline.path
+    assert run_cli(p, "user", "add", "dave@example.test",
+                   "--password-stdin", input="pw\n").returncode == 0
+    out = run_cli(p, "user", "list").stdout
+    for u in list(USERS) + ["dave@example.test"]:
+        assert u in out, out
+    r = run_cli(p, "user", "add", "not-an-address", "--password-stdin",
+                input="pw\n")
+    assert r.returncode in (1, 2), r.stdout
+    r = run_cli(p, "user", "add", "erin@example.test", "--password-stdin",
+                input="")
+    assert r.returncode != 0, "empty password accepted"
+    assert "erin@example.test" not in run_cli(p, "user", "list").stdout
+    # the hash, not the password, is stored
+    db = os.path.join(offline.data_dir, "sealmail.db")
+    assert os.path.exists(db)
+    with open(db, "rb") as f:
+        assert USERS[ALICE].encode() not in f.read()
+
+
+def test_alias_cli_offline(offline):
+    p = offline.path
+    assert run_cli(p, "alias", "add", "info@example.test", ALICE,
+                   "bob@example.test").returncode == 0
+    out = run_cli(p, "alias", "list", "info@example.test").stdout
+    assert ALICE in out and "bob@example.test" in out
+    assert run_cli(p, "alias", "del", "info@example.test",
+                   ALICE).returncode == 0
+    out = run_cli(p, "alias", "list", "info@example.test").stdout
+    assert ALICE not in out and "bob@example.test" in out
+    assert run_cli(p, "alias", "del", "info@example.test").returncode == 0
+    assert "info@example.test" not in run_cli(p, "alias", "list").stdout
+
+
+# ------------------------------------------------------------ check-config
+
+def test_check_config_ok(offline):
+    r = run_cli(offline.path, "check-config")
+    assert r.returncode == 0, r.stderr
+    assert "mail.example.test" in r.stdout
+    assert "hostname" in r.stdout
+    env = dict(os.environ, SEALMAIL_CONFIG=offline.path)
+    r = subprocess.run([sealmail_bin(), "check-config"], env=env,
+                       capture_output=True, text=True, timeout=30 * SLOW)
+    assert r.returncode == 0, "SEALMAIL_CONFIG not used: " + r.stderr
+
+
+BAD = {
+    "unknown key": ("[server]", "frobnicate = 1"),
+    "bad role": ('[listen "mx"]', "role = relay"),
+    "bad tls mode": ('[listen "mx"]', "tls = sometimes"),
+    "bad duration": ("[server]", "command_timeout = soon"),
+    "bad number": ("[server]", "max_errors = many"),
+    "bad bare_newline": ("[server]", "bare_newline = ignore"),
+    "bad min_version": ("[tls]", "min_version = SSLv3"),
+    "bad network": ("[server]", "trusted_networks = 10.0.0.0/99"),
+    "bad delivery": ("[delivery]", "local = mbox"),
+    "unknown section": ("[frobnicate]", "x = 1"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_check_config_errors(offline, case):
+    """Exit 1 and one line naming FILE:LINE: of the offending line."""
+    section, line = BAD[case]
+    text = offline.text()
+    lines = text.splitlines()
+    if section in lines:
+        at = lines.index(section) + 1
+    else:
+        lines.append(section)
+        at = len(lines)
+    lines.insert(at, line)
+    with open(offline.path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = run_cli(offline.path, "check-config")
+    assert r.returncode == 1, (case, r.returncode, r.stdout)
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    lines_ok = {at + 1}
+    if case == "unknown section":
+        lines_ok.add(at)    # the section line itself is fine too
+    assert any("%s:%d:" % (offline.path, n) in err for n in lines_ok), \
+        (case, sorted(lines_ok), err)
+
+
+def test_check_config_missing_file(tmp_path):
+    r = run_cli(str(tmp_path / "nope.conf"), "check-config")
+    assert r.returncode == 1, r.returncode
+    assert "nope.conf" in r.stderr
+
+
+def test_init_dev(tmp_path):
+    d = tmp_path / "inst"
+    r = run_cli(None, "init", "-d", str(d), "--dev")
+    assert r.returncode == 0, r.stderr
+    confs = [n for n in os.listdir(d) if n.endswith(".conf")]
+    assert confs, os.listdir(d)
+    conf = str(d / ("sealmail.conf" if "sealmail.conf" in confs
+                    else confs[0]))
+    r = run_cli(conf, "check-config")
+    assert r.returncode == 0, r.stderr
+    for port in ("2525", "5870", "4650"):
+        assert port in r.stdout, "dev port %s missing:\n%s" % (port,
+                                                              r.stdout)
+    assert "127.0.0.1" in r.stdout
+
+
+def test_init_usage(tmp_path):
+    assert run_cli(None, "init").returncode == 2

@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: ISC
+"""Local delivery over LMTP into a real Dovecot."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+import dovecot
+from harness import Config, Daemon, make_message, new_marker, provision
+from mailcheck import check_received
+from smtpraw import RawSMTP, queued_id
+
+ALICE = "alice@example.test"
+BOB = "bob@example.test"
+
+
+@pytest.fixture(scope="module")
+def lmtp_setup(certs):
+    if not dovecot.installed():
+        why = dovecot.try_install()
+        if why:
+            pytest.skip("Dovecot LMTP is not installed and `apt-get install "
+                        "dovecot-lmtpd` failed (%s); install it (make "
+                        "test-deps) to run this test" % why)
+    # Dovecot delivers as an unprivileged user: the folder must be
+    # traversable by it, unlike pytest's private tmp folders.
+    base = tempfile.mkdtemp(prefix="sealmail-lmtp-", dir="/tmp")
+    os.chmod(base, 0o755)
+    cfg = Config(base, [certs["ec"]])
+    cfg.listen("mx_plain", "mx", "none")
+    dc = dovecot.Dovecot(os.path.join(base, "dovecot"), cfg.data_dir)
+    os.makedirs(dc.base)
+    os.chmod(dc.base, 0o755)
+    cfg.delivery["local"] = "lmtp:unix:" + dc.sock
+    provision(cfg)
+    os.chmod(cfg.data_dir, 0o755)
+    dc.start()
+    d = Daemon(cfg)
+    try:
+        d.start()
+        yield d, dc
+    finally:
+        errs = []
+        for stop in (d.stop, dc.stop):
+            try:
+                stop()
+            except Exception as e:
+                errs.append(str(e))
+        shutil.rmtree(base, ignore_errors=True)
+        if errs:
+            pytest.fail("teardown: " + "; ".join(errs), pytrace=False)
+
+
+def test_lmtp_delivery_into_dovecot(lmtp_setup):
+    d, dc = lmtp_setup
+    marker = new_marker()
+    with RawSMTP.to(d["mx_plain"]) as c:
+        c.ehlo("client.example.test")
+        c.expect("MAIL FROM:<someone@remote.test>", 250)
+        c.expect("RCPT TO:<%s>" % ALICE, 250)
+        c.expect("RCPT TO:<%s>" % BOB, 250)
+        qid = queued_id(c.data(make_message("someone@remote.test", ALICE,
+                                            marker, body="..dot\r\nend")))
+    raw = d.mailbox(ALICE).wait_for(marker)[0]
+    d.mailbox(BOB).wait_for(marker)
+    log = dc.log_text()
+    assert "lmtp(%s)" % ALICE in log and "saved mail to INBOX" in log, log
+    assert "lmtp(%s)" % BOB in log, log
+    # Dovecot's own Maildir files (its index, its file names)
+    mdir = d.mailbox(ALICE).path
+    assert os.path.exists(os.path.join(mdir, "dovecot-uidlist"))
+    assert b" with LMTP" in raw, "no Dovecot trace field: %r" % raw[:400]
+    # our trace field survived LMTP, and dot-stuffing was done right
+    assert b"\n.dot\n" in raw.replace(b"\r\n", b"\n"), raw
+    rec_at = raw.find(b"Received: from client.example.test")
+    assert rec_at != -1, raw
+    check_received(raw[rec_at:], qid, "ESMTP", False)
