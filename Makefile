@@ -38,18 +38,21 @@ test-deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libsealmail.a: $(LIB_O)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/sealmail: $(BUILD)/obj/$(MAIN_C:.c=.o) $(BUILD)/libsealmail.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test/%_test: $(BUILD)/obj/src/%_test.o $(BUILD)/libsealmail.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -65,7 +68,7 @@ test-unit: $(TEST_BIN)
 # The integration suite runs in a network namespace that has only loopback.
 test-integration: $(BUILD)/sealmail
 	SEALMAIL_BIN=$(abspath $(BUILD)/sealmail) SEALMAIL_SANITIZE=$(SANITIZE) \
-	  unshare --net sh -c 'ip link set lo up && exec $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration'
+	  unshare --net sh -c 'ip link set lo up && exec $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/auth'
 
 test: test-deps
 	$(MAKE) all headers

@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
-#include "conf/conf_internal.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 

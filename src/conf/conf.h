@@ -13,6 +13,13 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+/*
+ * Scalar string values (paths, names) are capped so that conf_print(), which
+ * writes "key = value", never produces a line longer than inih's line buffer
+ * (200 bytes in Debian's build, with room for CR, LF and NUL).
+ */
+#define CONF_VALUE_MAX		160
+
 enum conf_role {
 	CONF_ROLE_MX,
 	CONF_ROLE_SUBMISSION,
@@ -137,6 +144,14 @@ void conf_print(const struct conf *c, FILE *fp);
 bool conf_is_local_domain(const struct conf *c, const char *domain);
 /* True if `sa` falls inside trusted_networks. */
 bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa);
+
+/*
+ * True if s is a syntactically valid host name (RFC 1123 §2.1 labels of
+ * letters, digits and hyphens, 1..63 octets, at most 253 in all, no
+ * trailing dot) whose last label is not all digits (RFC 3696 §2), so that
+ * an IPv4 address is not taken for a name.
+ */
+bool conf_valid_hostname(const char *s);
 
 /* The config path from -c, else $SEALMAIL_CONFIG, else the default. */
 const char *conf_default_path(const char *opt);

@@ -20,12 +20,6 @@
 
 #include "conf/conf.h"
 
-/*
- * Scalar string values (paths, names) are capped so that conf_print(), which
- * writes "key = value", never produces a line longer than inih's line buffer
- * (200 bytes in Debian's build, with room for CR, LF and NUL).
- */
-#define CONF_VALUE_MAX		160
 #define CONF_PRINT_WRAP		72	/* where conf_print wraps lists */
 #define CONF_LISTEN_NAME_MAX	32
 #define CONF_MAX_KEYS		32	/* keys per section, for seen_line */
@@ -173,13 +167,6 @@ void conf_network_to_text(const struct conf_network *n, char *out,
 /* Canonical duration text ("5m", "90s", "5d") into out. */
 void conf_duration_to_text(unsigned long long secs, char *out, size_t len);
 
-/*
- * True if s is a syntactically valid host name (RFC 1123 §2.1 labels of
- * letters, digits and hyphens, 1..63 octets, at most 253 in all, no
- * trailing dot) whose last label is not all digits (RFC 3696 §2), so that
- * an IPv4 address is not taken for a name.
- */
-bool conf_valid_hostname(const char *s);
 /* DKIM selector: dot-separated labels as above, digits-only allowed. */
 bool conf_valid_selector(const char *s);
 

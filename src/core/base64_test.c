@@ -55,7 +55,8 @@ test_base64_binary_roundtrip(void **state)
 	for (size_t n = 0; n <= sizeof(in); n++) {
 		long e = base64_encode(in, n, enc, sizeof(enc));
 		assert_int_equal(e, (long)((n + 2) / 3 * 4));
-		assert_int_equal(base64_decode(enc, (size_t)e, dec, n), (long)n);
+		assert_int_equal(base64_decode(enc, (size_t)e, dec, n),
+		    (long)n);
 		assert_memory_equal(dec, in, n);
 	}
 }

@@ -8,6 +8,10 @@
 
 /* RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF. */
 #define LIMIT_SMTP_LINE		512
+/* MAIL and RCPT may carry extension parameters: RFC 3461 §6 adds up to 500
+ * octets to RCPT (ORCPT, NOTIFY) and 100 to MAIL (ENVID, RET), RFC 4954 §5
+ * up to 500 to MAIL (AUTH=). */
+#define LIMIT_SMTP_PARAM_LINE	(LIMIT_SMTP_LINE + 1024)
 /* RFC 4954 §4: AUTH lines may be longer; 12288 is what Postfix allows. */
 #define LIMIT_SMTP_AUTH_LINE	12288
 /* RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with CRLF

@@ -346,7 +346,8 @@ test_addr_header_list(void **state)
 {
 	(void)state;
 	hdr_ok("a@b.org", "a@b.org");
-	hdr_ok(" John Smith <John.Smith@Example.ORG>", "John.Smith@example.org");
+	hdr_ok(" John Smith <John.Smith@Example.ORG>",
+	    "John.Smith@example.org");
 	hdr_ok("\"Smith, John\" <j@x>, k@y", "j@x|k@y");
 	hdr_ok("John Q. Public <jqp@x>", "jqp@x");
 	hdr_ok("=?UTF-8?Q?J=C3=B6rg?= <j@x>", "j@x");

@@ -444,7 +444,9 @@ spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
 	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
 	    ".env") == -1 ||
 	    spool_read_file(path, LIMIT_ENVELOPE_FILE, &text, &len) == -1) {
-		snprintf(err, errlen, "%s.env: %s", qid, strerror(errno));
+		int e = errno;
+		snprintf(err, errlen, "%s.env: %s", qid, strerror(e));
+		errno = e;
 		return -1;
 	}
 	r = envelope_from_text(text, len, env, err, errlen);

@@ -36,6 +36,8 @@
 #define RUNNER_REMOTE_REPLY	"remote delivery not implemented yet"
 /* Datagrams handled per wakeup, so a flood cannot starve the work. */
 #define RUNNER_NUDGE_BURST	256
+/* Nudged ids waiting; past this the periodic scan picks messages up. */
+#define RUNNER_URGENT_MAX	100000
 
 struct runner_list {
 	char	(*ids)[IDS_QID_LEN + 1];
@@ -410,7 +412,8 @@ runner_nudge(struct runner *r, const char *msg, size_t n)
 		runner_scan(r, true);
 	} else if (n == 4 + IDS_QID_LEN && memcmp(msg, "new ", 4) == 0 &&
 	    ids_qid_valid(msg + 4)) {
-		runner_list_push(&r->urgent, msg + 4);
+		if (r->urgent.n - r->urgent.pos < RUNNER_URGENT_MAX)
+			runner_list_push(&r->urgent, msg + 4);
 		runner_kick(r);
 	} else
 		log_warn("queue runner ignored nudge \"%s\"",

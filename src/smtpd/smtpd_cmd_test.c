@@ -59,7 +59,8 @@ test_smtpd_cmd_verbs(void **state)
 		/* The argument points into the line. */
 		if (c.arglen)
 			assert_true(c.arg > ok[i].line &&
-			    c.arg + c.arglen <= ok[i].line + strlen(ok[i].line));
+			    c.arg + c.arglen <=
+			    ok[i].line + strlen(ok[i].line));
 	}
 }
 
@@ -181,8 +182,10 @@ test_smtpd_cmd_mail_errors(void **state)
 		{ "FROM:<a@b> SIZE=", SMTPD_CMD_ERR_SYNTAX },
 		{ "FROM:<a@b> SIZE=-1", SMTPD_CMD_ERR_SYNTAX },
 		{ "FROM:<a@b> SIZE=12a", SMTPD_CMD_ERR_SYNTAX },
-		{ "FROM:<a@b> SIZE=18446744073709551616", SMTPD_CMD_ERR_SYNTAX },
-		{ "FROM:<a@b> SIZE=99999999999999999999999", SMTPD_CMD_ERR_SYNTAX },
+		{ "FROM:<a@b> SIZE=18446744073709551616",
+		  SMTPD_CMD_ERR_SYNTAX },
+		{ "FROM:<a@b> SIZE=99999999999999999999999",
+		  SMTPD_CMD_ERR_SYNTAX },
 		{ "FROM:<a@b> BODY=9BIT", SMTPD_CMD_ERR_SYNTAX },
 		{ "FROM:<a@b> BODY", SMTPD_CMD_ERR_SYNTAX },
 		{ "FROM:<a@b> RET=ALL", SMTPD_CMD_ERR_SYNTAX },
@@ -234,8 +237,8 @@ test_smtpd_cmd_mail_errors(void **state)
 	snprintf(buf, sizeof(buf), "FROM:<a@b> AUTH=%s", v);
 	assert_int_equal(mail(buf, &m), SMTPD_CMD_OK);
 	/* UTF-8 path with SMTPUTF8, wherever the parameter is. */
-	assert_int_equal(mail("FROM:<\xc3\xa9@x\xc3\xa9> BODY=8BITMIME SMTPUTF8",
-	    &m), SMTPD_CMD_OK);
+	assert_int_equal(mail("FROM:<\xc3\xa9@x\xc3\xa9> BODY=8BITMIME "
+	    "SMTPUTF8", &m), SMTPD_CMD_OK);
 	assert_string_equal(m.from.local, "\xc3\xa9");
 	assert_true(m.smtputf8);
 }
@@ -316,7 +319,8 @@ test_smtpd_cmd_rcpt_errors(void **state)
 		{ "TO:<x@y> NOTIFY=,SUCCESS", SMTPD_CMD_ERR_SYNTAX },
 		{ "TO:<x@y> NOTIFY=ALWAYS", SMTPD_CMD_ERR_SYNTAX },
 		{ "TO:<x@y> NOTIFY=NEVER NOTIFY=NEVER", SMTPD_CMD_ERR_PARAM },
-		{ "TO:<x@y> ORCPT=rfc822;a ORCPT=rfc822;b", SMTPD_CMD_ERR_PARAM },
+		{ "TO:<x@y> ORCPT=rfc822;a ORCPT=rfc822;b",
+		  SMTPD_CMD_ERR_PARAM },
 		{ "TO:<x@y> ORCPT", SMTPD_CMD_ERR_SYNTAX },
 		{ "TO:<x@y> ORCPT=rfc822", SMTPD_CMD_ERR_SYNTAX },
 		{ "TO:<x@y> ORCPT=rfc822;", SMTPD_CMD_ERR_SYNTAX },

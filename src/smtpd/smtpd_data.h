@@ -11,6 +11,9 @@
  * message fail at its end (policy REJECT). Either way "<LF>.<LF>",
  * "<LF>.<CR><LF>", "<CR>.<CR>" and friends never end the message.
  * The initial state counts as "just after CRLF" (DATA's 354 reply).
+ * Dot-unstuffing likewise happens only on a line that follows a real CRLF
+ * (".." -> ".", "." + anything else -> the dot is dropped); after a bare
+ * newline a leading "." is plain content.
  */
 #ifndef SEALMAIL_SMTPD_SMTPD_DATA_H
 #define SEALMAIL_SMTPD_SMTPD_DATA_H
@@ -56,13 +59,18 @@ void smtpd_data_free(struct smtpd_data *d);
  */
 size_t smtpd_data_push(struct smtpd_data *d, const uint8_t *p, size_t len);
 
-/* BDAT LAST: flush a pending bare CR at the very end of the message. */
+/* BDAT LAST: flush a pending bare CR at the very end of the message (as
+ * CRLF; REJECT also flags it); smtpd_data_done() is then true. No-op in
+ * DATA mode. */
 void smtpd_data_finish(struct smtpd_data *d);
 
 bool smtpd_data_done(const struct smtpd_data *d);
 /* Bitmask of SMTPD_DATA_ERR_* seen so far. */
 unsigned smtpd_data_errors(const struct smtpd_data *d);
-/* Message bytes emitted so far. */
+/* Message bytes produced so far (after unstuffing and normalisation).
+ * Past max_size this keeps counting while output stops: the callback has
+ * then received the first max_size octets, less a final CR that would be
+ * half of a CRLF, so output never holds a bare CR or LF. */
 uint64_t smtpd_data_size(const struct smtpd_data *d);
 
 #endif

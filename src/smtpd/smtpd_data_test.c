@@ -154,17 +154,20 @@ test_smtpd_data_basic(void **state)
 {
 	static const struct data_case t[] = {
 		{ "empty", D, NORM, 0, 0, ".\r\n", "", true, 3, 0 },
-		{ "empty+next", D, NORM, 0, 0, ".\r\nQUIT\r\n", "", true, 3, 0 },
-		{ "one", D, NORM, 0, 0, "abc\r\n.\r\n", "abc\r\n", true, ALL, 0 },
+		{ "empty+next", D, NORM, 0, 0, ".\r\nQUIT\r\n", "", true, 3,
+		  0 },
+		{ "one", D, NORM, 0, 0, "abc\r\n.\r\n", "abc\r\n", true, ALL,
+		  0 },
 		{ "pipelined", D, NORM, 0, 0, "a\r\nb\r\n.\r\nMAIL FROM:<>\r\n",
 		  "a\r\nb\r\n", true, 9, 0 },
 		{ "blank lines", D, NORM, 0, 0, "\r\n\r\nx\r\n\r\n.\r\n",
 		  "\r\n\r\nx\r\n\r\n", true, ALL, 0 },
 		{ "unfinished", D, NORM, 0, 0, "abc\r\n.", "abc\r\n", false,
 		  ALL, 0 },
-		{ "unfinished cr", D, NORM, 0, 0, "abc\r\n.\r", "abc\r\n", false,
-		  ALL, 0 },
-		{ "no end", D, NORM, 0, 0, "abc\r\n", "abc\r\n", false, ALL, 0 },
+		{ "unfinished cr", D, NORM, 0, 0, "abc\r\n.\r", "abc\r\n",
+		  false, ALL, 0 },
+		{ "no end", D, NORM, 0, 0, "abc\r\n", "abc\r\n", false, ALL,
+		  0 },
 		{ "dot mid-line", D, NORM, 0, 0, "a.b\r\n a.\r\n.\r\n",
 		  "a.b\r\n a.\r\n", true, ALL, 0 },
 		{ "8bit and NUL", D, NORM, 0, 0, "\xff\xfe\x01x\r\n.\r\n",
@@ -179,7 +182,8 @@ static void
 test_smtpd_data_unstuff(void **state)
 {
 	static const struct data_case t[] = {
-		{ "dotdot", D, NORM, 0, 0, "..\r\n.\r\n", ".\r\n", true, ALL, 0 },
+		{ "dotdot", D, NORM, 0, 0, "..\r\n.\r\n", ".\r\n", true, ALL,
+		  0 },
 		{ "dotdotx", D, NORM, 0, 0, "..x\r\n.\r\n", ".x\r\n", true,
 		  ALL, 0 },
 		{ "dotx", D, NORM, 0, 0, ".x\r\n.\r\n", "x\r\n", true, ALL, 0 },
@@ -274,10 +278,10 @@ test_smtpd_data_bare(void **state)
 		  true, ALL, 0 },
 		{ "LFLF", D, NORM, 0, 0, "a\n\n\r\n.\r\n", "a\r\n\r\n\r\n",
 		  true, ALL, 0 },
-		{ "REJECT LF", D, REJ, 0, 0, "a\nb\r\n.\r\n", "a\r\nb\r\n", true,
-		  ALL, E_BARE },
-		{ "REJECT CR", D, REJ, 0, 0, "a\rb\r\n.\r\n", "a\r\nb\r\n", true,
-		  ALL, E_BARE },
+		{ "REJECT LF", D, REJ, 0, 0, "a\nb\r\n.\r\n", "a\r\nb\r\n",
+		  true, ALL, E_BARE },
+		{ "REJECT CR", D, REJ, 0, 0, "a\rb\r\n.\r\n", "a\r\nb\r\n",
+		  true, ALL, E_BARE },
 		{ "BDAT plain", B, NORM, 0, 0, "a\r\nb\r\n", "a\r\nb\r\n", true,
 		  ALL, 0 },
 		{ "BDAT no dots", B, NORM, 0, 0, "..\r\n.\r\nx", "..\r\n.\r\nx",
@@ -331,8 +335,8 @@ test_smtpd_data_limits(void **state)
 		 * would be half of a CRLF. */
 		{ "size fits", D, NORM, 0, 5, "abc\r\n.\r\n", "abc\r\n", true,
 		  ALL, 0 },
-		{ "size over", D, NORM, 0, 5, "abcdefgh\r\n.\r\n", "abcde", true,
-		  ALL, E_BIG },
+		{ "size over", D, NORM, 0, 5, "abcdefgh\r\n.\r\n", "abcde",
+		  true, ALL, E_BIG },
 		{ "size over by CRLF", D, NORM, 0, 4, "abc\r\n.\r\n", "abc",
 		  true, ALL, E_BIG },
 		{ "size normalised", D, NORM, 0, 4, "abc\n\r\n.\r\n", "abc",
@@ -438,7 +442,8 @@ test_smtpd_data_random_splits(void **state)
 			cuts[k] = (seed >> 16) % (len + 1);
 		}
 		for (size_t a = 1; a < 8; a++)		/* sort the cuts */
-			for (size_t b = a; b > 0 && cuts[b - 1] > cuts[b]; b--) {
+			for (size_t b = a; b > 0 && cuts[b - 1] > cuts[b];
+			    b--) {
 				size_t t = cuts[b];
 				cuts[b] = cuts[b - 1];
 				cuts[b - 1] = t;

@@ -59,7 +59,8 @@ static const struct golden_case {
 	{ "empty_helo_utf8_auth", {
 		.helo = "", .esmtp = true, .rdns = NULL, .addr = "192.0.2.2",
 		.by = "mx.example.org", .qid = "Q5", .authenticated = true,
-		.tls_version = "TLSv1.3", .tls_cipher = "TLS_AES_128_GCM_SHA256",
+		.tls_version = "TLSv1.3",
+		.tls_cipher = "TLS_AES_128_GCM_SHA256",
 		.tls_group = "X25519MLKEM768", .tls_bits = 128,
 		.for_rcpt = "j\xc3\xb6rg@b\xc3\xbc" "cher.example",
 		.smtputf8 = true, .when = WHEN_2026 } },
@@ -142,16 +143,18 @@ test_smtpd_received_structure(void **state)
 		assert_memory_equal(b.data + b.len - 2, "\r\n", 2);
 		for (size_t k = 0; k < b.len; k++) {
 			uint8_t c = b.data[k];
+			uint8_t next = k + 1 < b.len ? b.data[k + 1] : 0;
 			if (c == '\r')
-				assert_true(k + 1 < b.len && b.data[k + 1] == '\n');
+				assert_true(next == '\n');
 			if (c == '\n') {
 				assert_true(k > 0 && b.data[k - 1] == '\r');
-				assert_true(k + 1 == b.len || b.data[k + 1] == '\t');
+				assert_true(k + 1 == b.len || next == '\t');
 			}
 			if (c >= 0x80)
 				assert_true(ri->smtputf8);
 			if (c < 0x20)
-				assert_true(c == '\r' || c == '\n' || c == '\t');
+				assert_true(c == '\r' || c == '\n' ||
+				    c == '\t');
 		}
 		buf_clear(&b);
 	}

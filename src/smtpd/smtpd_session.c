@@ -308,14 +308,22 @@ smtpd_pause(struct smtpd_session *s, unsigned seconds)
 	evtimer_add(s->timer, &tv);
 }
 
-static bool
-smtpd_is_auth_line(struct evbuffer *in)
+/* The longest line the command starting the input may have. */
+static size_t
+smtpd_line_limit(struct smtpd_session *s, struct evbuffer *in)
 {
 	char head[5];
 
+	if (s->state == SMTPD_STATE_AUTH)
+		return LIMIT_SMTP_AUTH_LINE;
 	if (evbuffer_copyout(in, head, sizeof(head)) != sizeof(head))
-		return false;
-	return strncasecmp(head, "AUTH ", 5) == 0;
+		return LIMIT_SMTP_LINE;
+	if (strncasecmp(head, "AUTH ", 5) == 0)
+		return LIMIT_SMTP_AUTH_LINE;
+	if (strncasecmp(head, "MAIL ", 5) == 0 ||
+	    strncasecmp(head, "RCPT ", 5) == 0)
+		return LIMIT_SMTP_PARAM_LINE;
+	return LIMIT_SMTP_LINE;
 }
 
 /*
@@ -329,11 +337,9 @@ static int
 smtpd_read_line(struct smtpd_session *s, char *line, size_t *len)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	size_t eol_len = 0, limit = LIMIT_SMTP_LINE;
+	size_t eol_len = 0, limit = smtpd_line_limit(s, in);
 	struct evbuffer_ptr p;
 
-	if (s->state == SMTPD_STATE_AUTH || smtpd_is_auth_line(in))
-		limit = LIMIT_SMTP_AUTH_LINE;
 	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
 	if (p.pos < 0) {
 		size_t avail = evbuffer_get_length(in);
@@ -469,20 +475,23 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* Write out what is buffered on the plaintext connection before TLS
  * starts: the STARTTLS 220 must precede the handshake on the wire. The
- * amount is a few replies, far below the socket buffer; a client that does
- * not read them within a second is dropped. */
+ * bufferevent keeps the start of its output frozen outside its own
+ * callbacks; it is about to be freed, so we thaw it and write here. The
+ * amount is a few replies, far below the socket buffer, and a client that
+ * does not read them within a second is dropped. */
 static int
 smtpd_flush_plain(struct smtpd_session *s)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
+	evbuffer_unfreeze(out, 1);
 	while (evbuffer_get_length(out) > 0) {
-		if (evbuffer_write(out, s->fd) >= 0)
+		int n = evbuffer_write(out, s->fd);
+		if (n > 0)
 			continue;
-		if (errno != EAGAIN && errno != EINTR)
-			return -1;
 		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
-		if (poll(&pfd, 1, 1000) <= 0)
+		if ((n == -1 && errno != EAGAIN && errno != EINTR) ||
+		    poll(&pfd, 1, 1000) <= 0)
 			return -1;
 	}
 	return 0;

@@ -63,6 +63,11 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 		smtpd_reply(s, "%s", smtpd_cmd_error_reply(r));
 		return;
 	}
+	if (ma.body == ENVELOPE_BODY_BINARYMIME || ma.requiretls) {
+		/* Neither is advertised (RFC 3030 §3, RFC 8689 §4). */
+		smtpd_reply(s, "555 5.5.4 Unsupported MAIL parameter");
+		return;
+	}
 	if (s->lst->role == CONF_ROLE_SUBMISSION &&
 	    s->auth_user == NULL && !s->trusted) {
 		smtpd_reply(s, "530 5.7.0 Authentication required");

@@ -581,7 +581,7 @@ class Mailbox:
             try:
                 out += [os.path.join(d, n) for n in sorted(os.listdir(d))
                         if not n.startswith(".")]
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 pass
         return out
 
@@ -611,7 +611,7 @@ class Mailbox:
     def tmp_files(self):
         try:
             return os.listdir(os.path.join(self.path, "tmp"))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
 
 

@@ -9,7 +9,7 @@ import socket
 import ssl
 import time
 
-from harness import SLOW, client_ctx
+from harness import HOSTNAME, SLOW, client_ctx
 
 
 class Reply:
@@ -49,7 +49,8 @@ class RawSMTP:
         self.buf = b""
         self.tls = False
         if implicit:
-            self.sock = (ctx or client_ctx()).wrap_socket(self.sock)
+            self.sock = (ctx or client_ctx()).wrap_socket(
+                self.sock, server_hostname=HOSTNAME)
             self.tls = True
         self.greeting = self.reply() if greeting else None
 
@@ -117,7 +118,7 @@ class RawSMTP:
         r = self.expect("EHLO " + name, 250)
         return {ln.split(" ", 1)[0].upper(): ln for ln in r.lines[1:]}
 
-    def starttls(self, ctx=None, server_hostname=None):
+    def starttls(self, ctx=None, server_hostname=HOSTNAME):
         self.expect("STARTTLS", 220)
         assert not self.buf, "data after the 220 to STARTTLS: %r" % self.buf
         self.sock = (ctx or client_ctx()).wrap_socket(

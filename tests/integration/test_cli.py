@@ -24,14 +24,12 @@ def trusted(module_daemons, certs):
     cfg.server["trusted_networks"] = "127.0.0.0/8"
     if "mx6" in cfg.listeners:
         del cfg.listeners["mx6"]
-        cfg.listen("submission6", "submission", "starttls", host="::1")
+        cfg.listen("submission6", "submission", "implicit", host="::1")
     return module_daemons.start(cfg)
 
 
 def relay_without_auth(d, marker, rcpt="friend@elsewhere.test"):
-    with RawSMTP.to(d["submission"]) as c:
-        c.ehlo()
-        c.starttls()
+    with RawSMTP.to(d["submissions"]) as c:
         c.ehlo()
         c.expect("MAIL FROM:<anyone@remote.test>", 250)
         c.expect("RCPT TO:<%s>" % rcpt, 250)
@@ -55,8 +53,6 @@ def test_untrusted_address_still_needs_auth(trusted):
     if "submission6" not in trusted.cfg.listeners:
         pytest.skip("no IPv6 on loopback")
     with RawSMTP.to(trusted["submission6"]) as c:
-        c.ehlo()
-        c.starttls()
         c.ehlo()
         r = c.cmd("MAIL FROM:<anyone@remote.test>")
         assert (r.code, r.enhanced) == (530, "5.7.0"), r

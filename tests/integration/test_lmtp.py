@@ -72,8 +72,10 @@ def test_lmtp_delivery_into_dovecot(lmtp_setup):
     mdir = d.mailbox(ALICE).path
     assert os.path.exists(os.path.join(mdir, "dovecot-uidlist"))
     assert b" with LMTP" in raw, "no Dovecot trace field: %r" % raw[:400]
-    # our trace field survived LMTP, and dot-stuffing was done right
-    assert b"\n.dot\n" in raw.replace(b"\r\n", b"\n"), raw
+    # our trace field survived LMTP, and dot-stuffing was done right: the
+    # body line "..dot" (sent stuffed as "...dot") must be stuffed again
+    # on the LMTP hop, or Dovecot would store ".dot"
+    assert b"\n..dot\n" in raw.replace(b"\r\n", b"\n"), raw
     rec_at = raw.find(b"Received: from client.example.test")
     assert rec_at != -1, raw
     check_received(raw[rec_at:], qid, "ESMTP", False)

@@ -7,6 +7,7 @@ import socket
 import ssl
 import subprocess
 import time
+import warnings
 
 import pytest
 
@@ -71,9 +72,11 @@ def test_dual_rsa_for_rsa_cipher_tls12_client(dual, certs):
 
 
 def tls11_ctx():
-    return client_ctx(minv=ssl.TLSVersion.TLSv1_1,
-                      maxv=ssl.TLSVersion.TLSv1_1,
-                      ciphers="DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return client_ctx(minv=ssl.TLSVersion.TLSv1_1,
+                          maxv=ssl.TLSVersion.TLSv1_1,
+                          ciphers="DEFAULT:@SECLEVEL=0")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,960 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * `sealmail inspect FILE|- [--json] [--verify]`: explain a received message
+ * from its headers, answering "did my mail travel encrypted?". Lists the
+ * hops of the Received chain oldest first (from, by, when, TLS or not, and
+ * how we know: msg/received.h), then the Authentication-Results fields
+ * (auth/authres.h), the DKIM-Signature fields (d=, s=, a=; re-verified
+ * against DNS with --verify, using the configuration's [dns]) and a
+ * one-line verdict. --json prints the same data as one JSON object.
+ *
+ * The message is untrusted. It is read up to INSPECT_MESSAGE_MAX bytes;
+ * every string taken from it is escaped on output (terminal control bytes,
+ * invalid UTF-8 and bidirectional overrides never reach the terminal raw;
+ * JSON strings are escaped per RFC 8259 §7). Note what the headers cannot
+ * prove: fields below the first one written by a server you trust may be
+ * forged by the sender, and only Authentication-Results written by your
+ * own server (its authserv-id) mean anything.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/authres.h"
+#include "auth/dkim_sig.h"
+#include "auth/dkim_verify.h"
+#include "cli/cli_common.h"
+#include "conf/conf.h"
+#include "core/buf.h"
+#include "core/xmalloc.h"
+#include "msg/received.h"
+#include "msg/rfc5322_headers.h"
+
+/* Largest message read: above the 50 MiB default of [server]
+ * max_message_size, so anything we accepted can be inspected. */
+#define INSPECT_MESSAGE_MAX	(64u * 1024 * 1024)
+/* Authentication-Results and DKIM-Signature fields listed. */
+#define INSPECT_AR_MAX		32
+#define INSPECT_DKIM_MAX	16
+/* Longest header text shown for From:, Subject:, a raw field. */
+#define INSPECT_TEXT_MAX	2048
+
+#define INSPECT_USAGE	"inspect FILE|- [--json] [--verify]"
+
+/* Until cli/cli.h declares it (the lead adds it there). */
+int cli_inspect(int argc, char **argv, const char *config);
+
+/* A header field kept for later: its raw value and an unfolded copy. */
+struct inspect_field {
+	const char	*value;
+	size_t		 len;
+	char		*text;		/* unfolded, NUL-terminated, owned */
+};
+
+struct inspect {
+	const char		*path;
+	bool			 json, verify, color;
+	struct buf		 msg;		/* CRLF line ends */
+	size_t			 body;		/* offset of the body */
+	bool			 headers_cut;	/* section over the limits */
+	size_t			 bad_lines;
+	struct received_hop	*hops;		/* oldest first */
+	size_t			 nhops, hops_skipped;
+	struct received_summary	 sum;
+	struct inspect_field	 received[RECEIVED_MAX_HOPS];
+	struct inspect_field	 ar[INSPECT_AR_MAX];
+	size_t			 nar, ar_skipped;
+	struct inspect_field	 dkim[INSPECT_DKIM_MAX];
+	size_t			 ndkim, dkim_skipped;
+	struct inspect_field	 from, subject, date, msgid;
+	struct dkim_verify	*dv;		/* with --verify */
+	char			 verify_err[256];
+};
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Read all of f into b (bounded by b->max). */
+static int
+inspect_read_all(FILE *f, struct buf *b)
+{
+	char chunk[65536];
+	size_t n;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(b, chunk, n) == -1) {
+			cli_error("message larger than %u bytes",
+			    INSPECT_MESSAGE_MAX);
+			return -1;
+		}
+	if (ferror(f)) {
+		cli_error("read error: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy raw into out with every bare LF made CRLF (Maildir files use LF;
+ * the DKIM code wants CRLF). */
+static void
+inspect_crlf(const struct buf *raw, struct buf *out)
+{
+	const uint8_t *p = raw->data;
+	size_t i = 0, len = raw->len;
+
+	while (i < len) {
+		const uint8_t *nl = memchr(p + i, '\n', len - i);
+		size_t run = nl != NULL ? (size_t)(nl - p) - i : len - i;
+		/* out->max is twice the raw maximum: this cannot fail. */
+		(void)buf_append(out, p + i, run);
+		if (nl == NULL)
+			break;
+		if (run == 0 || p[i + run - 1] != '\r')
+			(void)buf_append(out, "\r", 1);
+		(void)buf_append(out, "\n", 1);
+		i += run + 1;
+	}
+}
+
+static int
+inspect_read(struct inspect *ins)
+{
+	struct buf raw;
+	FILE *f = stdin;
+	char esc[256];
+	int rc;
+
+	if (strcmp(ins->path, "-") != 0 && (f = fopen(ins->path, "rb")) ==
+	    NULL) {
+		cli_error("%s: %s", cli_escape(ins->path, esc, sizeof(esc)),
+		    strerror(errno));
+		return -1;
+	}
+	buf_init(&raw, INSPECT_MESSAGE_MAX);
+	rc = inspect_read_all(f, &raw);
+	if (f != stdin)
+		fclose(f);
+	if (rc == 0)
+		inspect_crlf(&raw, &ins->msg);
+	buf_clear(&raw);
+	return rc;
+}
+
+/* ---- collecting the fields ------------------------------------------- */
+
+static void
+inspect_keep(struct inspect_field *k, const struct rfc5322_field *f)
+{
+	struct buf b;
+
+	buf_init(&b, INSPECT_TEXT_MAX);
+	if (rfc5322_field_unfold(f, &b) == -1) {
+		/* Too long to show whole: show the start. */
+		struct rfc5322_field cut = *f;
+		cut.value_len = INSPECT_TEXT_MAX / 2;
+		(void)rfc5322_field_unfold(&cut, &b);
+		(void)buf_append_str(&b, "...");
+	}
+	k->value = f->value;
+	k->len = f->value_len;
+	k->text = b.data != NULL ? buf_take(&b) : xstrdup("");
+}
+
+/* Keep f in list (size max, *n used) or count it as skipped. */
+static void
+inspect_keep_list(struct inspect_field *list, size_t max, size_t *n,
+    size_t *skipped, const struct rfc5322_field *f)
+{
+	if (*n < max)
+		inspect_keep(&list[(*n)++], f);
+	else
+		(*skipped)++;
+}
+
+static void
+inspect_collect(struct inspect *ins, size_t *nreceived)
+{
+	struct rfc5322_headers h;
+	struct rfc5322_field f;
+	enum rfc5322_headers_result r;
+
+	rfc5322_headers_init(&h, ins->msg.data, ins->msg.len);
+	while ((r = rfc5322_headers_next(&h, &f)) == RFC5322_HEADERS_FIELD) {
+		if (rfc5322_field_is(&f, "Received"))
+			inspect_keep_list(ins->received, RECEIVED_MAX_HOPS,
+			    nreceived, &ins->hops_skipped, &f);
+		else if (rfc5322_field_is(&f, "Authentication-Results"))
+			inspect_keep_list(ins->ar, INSPECT_AR_MAX, &ins->nar,
+			    &ins->ar_skipped, &f);
+		else if (rfc5322_field_is(&f, "DKIM-Signature"))
+			inspect_keep_list(ins->dkim, INSPECT_DKIM_MAX,
+			    &ins->ndkim, &ins->dkim_skipped, &f);
+		else if (rfc5322_field_is(&f, "From") && !ins->from.text)
+			inspect_keep(&ins->from, &f);
+		else if (rfc5322_field_is(&f, "Subject") && !ins->subject.text)
+			inspect_keep(&ins->subject, &f);
+		else if (rfc5322_field_is(&f, "Date") && !ins->date.text)
+			inspect_keep(&ins->date, &f);
+		else if (rfc5322_field_is(&f, "Message-ID") && !ins->msgid.text)
+			inspect_keep(&ins->msgid, &f);
+	}
+	ins->headers_cut = r != RFC5322_HEADERS_END;
+	ins->body = r == RFC5322_HEADERS_END ?
+	    rfc5322_headers_body_offset(&h) : ins->msg.len;
+	ins->bad_lines = rfc5322_headers_bad_lines(&h);
+}
+
+/* Parse the Received fields, newest first in the header, into hops
+ * oldest first. */
+static void
+inspect_hops(struct inspect *ins, size_t nreceived)
+{
+	ins->hops = xcalloc(nreceived ? nreceived : 1, sizeof(*ins->hops));
+	ins->nhops = nreceived;
+	for (size_t i = 0; i < nreceived; i++)
+		(void)received_parse(ins->received[i].value,
+		    ins->received[i].len, &ins->hops[nreceived - 1 - i]);
+	received_summarize(ins->hops, ins->nhops, &ins->sum);
+}
+
+/* --verify: check every DKIM signature against DNS ([dns] of config). */
+static void
+inspect_verify(struct inspect *ins, const char *config)
+{
+	struct conf *c = NULL;
+
+	if (cli_load_conf(config, &c) == -1) {
+		snprintf(ins->verify_err, sizeof(ins->verify_err),
+		    "cannot load the configuration for [dns]");
+		return;
+	}
+	ins->dv = dkim_verify_new((const char *)ins->msg.data, ins->body,
+	    time(NULL));
+	dkim_verify_body(ins->dv, ins->msg.data + ins->body,
+	    ins->msg.len - ins->body);
+	if (dkim_verify_run_sync(ins->dv, c, ins->verify_err,
+	    sizeof(ins->verify_err)) == -1) {
+		char esc[sizeof(ins->verify_err) * 4];
+		cli_error("--verify: %s", cli_escape(ins->verify_err, esc,
+		    sizeof(esc)));
+		dkim_verify_free(ins->dv);
+		ins->dv = NULL;
+	}
+	conf_free(c);
+}
+
+static void
+inspect_field_clear(struct inspect_field *f)
+{
+	free(f->text);
+	f->text = NULL;
+}
+
+static void
+inspect_clear(struct inspect *ins)
+{
+	for (size_t i = 0; i < RECEIVED_MAX_HOPS; i++)
+		inspect_field_clear(&ins->received[i]);
+	for (size_t i = 0; i < ins->nar; i++)
+		inspect_field_clear(&ins->ar[i]);
+	for (size_t i = 0; i < ins->ndkim; i++)
+		inspect_field_clear(&ins->dkim[i]);
+	inspect_field_clear(&ins->from);
+	inspect_field_clear(&ins->subject);
+	inspect_field_clear(&ins->date);
+	inspect_field_clear(&ins->msgid);
+	dkim_verify_free(ins->dv);
+	free(ins->hops);
+	buf_clear(&ins->msg);
+}
+
+/* ---- escaping ---------------------------------------------------------- */
+
+/* Length (2..4) of the valid UTF-8 sequence at s and its code point, or 0.
+ * s is NUL-terminated, which stops a truncated sequence. */
+static size_t
+inspect_utf8(const unsigned char *s, uint32_t *cp)
+{
+	size_t n;
+	uint32_t c, min;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2, c = s[0] & 0x1f, min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3, c = s[0] & 0x0f, min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4, c = s[0] & 0x07, min = 0x10000;
+	} else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Code points a terminal must not get from a message: C1 controls and
+ * the bidirectional overrides that reorder what is shown. */
+static bool
+inspect_cp_unsafe(uint32_t cp)
+{
+	return cp < 0xa0 || (cp >= 0x200e && cp <= 0x200f) ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+	    cp == 0xfeff;
+}
+
+/* Print untrusted s for a terminal: printable ASCII and safe UTF-8 as
+ * they are, anything else as \xHH. */
+static void
+inspect_put(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	size_t n;
+
+	while (*p != '\0') {
+		if (*p >= 0x20 && *p < 0x7f) {
+			putchar(*p++);
+			continue;
+		}
+		if ((n = inspect_utf8(p, &cp)) > 0 && !inspect_cp_unsafe(cp)) {
+			fwrite(p, 1, n, stdout);
+			p += n;
+			continue;
+		}
+		printf("\\x%02x", *p++);
+	}
+}
+
+/* Print s as a JSON string (RFC 8259 §7); invalid UTF-8 becomes U+FFFD.
+ * NULL prints null. */
+static void
+inspect_json_str(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	size_t n;
+
+	if (s == NULL) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	while (*p != '\0') {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p++);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p++);
+		else if (*p < 0x80)
+			putchar(*p++);
+		else if ((n = inspect_utf8(p, &cp)) > 0) {
+			fwrite(p, 1, n, stdout);
+			p += n;
+		} else {
+			fputs("\\ufffd", stdout);
+			p++;
+		}
+	}
+	putchar('"');
+}
+
+/* "", as JSON null. */
+static void
+inspect_json_opt(const char *s)
+{
+	inspect_json_str(s != NULL && s[0] != '\0' ? s : NULL);
+}
+
+/* ---- shared wording ------------------------------------------------- */
+
+/* The sending side of a hop: "rdns [ip]", "[ip] (helo NAME)" when the
+ * address has no verified name, or the HELO name alone. */
+static void
+inspect_hop_from(const struct received_hop *h, char *out, size_t outlen)
+{
+	if (h->from[0] == '\0')
+		snprintf(out, outlen, "(local)");
+	else if (h->from_ip[0] == '\0')
+		snprintf(out, outlen, "%s", h->from);
+	else if (h->from_rdns[0] != '\0')
+		snprintf(out, outlen, "%s [%s]", h->from_rdns, h->from_ip);
+	else if (h->from[0] == '[')
+		snprintf(out, outlen, "[%s]%s%s%s", h->from_ip,
+		    strstr(h->from, h->from_ip) == NULL ? " (helo " : "",
+		    strstr(h->from, h->from_ip) == NULL ? h->from : "",
+		    strstr(h->from, h->from_ip) == NULL ? ")" : "");
+	else
+		snprintf(out, outlen, "[%s] (helo %s)", h->from_ip, h->from);
+}
+
+/* "a -> b" for hop i. */
+static void
+inspect_hop_arrow(const struct received_hop *h, char *out, size_t outlen)
+{
+	char from[LIMIT_DOMAIN + 80];
+
+	inspect_hop_from(h, from, sizeof(from));
+	snprintf(out, outlen, "%s -> %s", from, h->by[0] ? h->by : "?");
+}
+
+/* The verdict: a status word and one line of text. */
+static const char *
+inspect_verdict(const struct inspect *ins, char *out, size_t outlen)
+{
+	const struct received_summary *s = &ins->sum;
+	size_t net = s->nyes + s->nno + s->nunknown, o;
+	char arrow[2 * LIMIT_DOMAIN + 128];
+	const char *status;
+
+	if (s->nhops == 0) {
+		snprintf(out, outlen, "no Received fields: nothing shows how "
+		    "this message travelled");
+		return "no_hops";
+	}
+	if (net == 0) {
+		snprintf(out, outlen, "no network hops (%zu local)", s->nlocal);
+		return "local_only";
+	}
+	if (s->nno > 0) {
+		inspect_hop_arrow(&ins->hops[s->first_no], arrow, sizeof(arrow));
+		if (s->nno == 1)
+			o = (size_t)snprintf(out, outlen, "hop %zu (%s) was "
+			    "NOT encrypted", s->first_no + 1, arrow);
+		else
+			o = (size_t)snprintf(out, outlen, "%zu of %zu hops were "
+			    "NOT encrypted, the first is hop %zu (%s)", s->nno,
+			    net, s->first_no + 1, arrow);
+		status = "not_encrypted";
+	} else if (s->nunknown > 0) {
+		inspect_hop_arrow(&ins->hops[s->first_unknown], arrow,
+		    sizeof(arrow));
+		o = (size_t)snprintf(out, outlen, "%zu of %zu hops encrypted%s%s%s"
+		    "; hop %zu (%s) does not say", s->nyes, net,
+		    s->versions[0] ? " (" : "", s->versions,
+		    s->versions[0] ? ")" : "", s->first_unknown + 1, arrow);
+		status = "unknown";
+	} else {
+		o = (size_t)snprintf(out, outlen, "%s %zu hop%s encrypted (%s)",
+		    net == 1 ? "the" : "all", net, net == 1 ? " was" : "s",
+		    s->versions[0] ? s->versions : "TLS version not recorded");
+		status = "encrypted";
+	}
+	if (s->nlocal > 0 && o < outlen)
+		snprintf(out + o, outlen - o, "; %zu local hop%s not counted",
+		    s->nlocal, s->nlocal == 1 ? "" : "s");
+	return status;
+}
+
+/* Evidence bits as words, into out. */
+static void
+inspect_evidence(unsigned ev, const char **words, size_t *n)
+{
+	static const struct { unsigned bit; const char *word; } names[] = {
+		{ RECEIVED_EV_PROTOCOL, "protocol" },
+		{ RECEIVED_EV_TLS_CLAUSE, "tls-clause" },
+		{ RECEIVED_EV_COMMENT, "comment" },
+		{ RECEIVED_EV_MICROSOFT, "microsoft" },
+		{ RECEIVED_EV_CONFLICT, "conflict" },
+	};
+
+	*n = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (ev & names[i].bit)
+			words[(*n)++] = names[i].word;
+}
+
+/* d=, s=, a= of a DKIM-Signature, leniently (shown even when the
+ * signature is invalid; dkim_sig_parse says whether it is). */
+static void
+inspect_dkim_tags(const struct inspect_field *f, char *d, char *s, char *a,
+    size_t len)
+{
+	struct dkim_tag_iter it;
+	struct dkim_tag t;
+
+	d[0] = s[0] = a[0] = '\0';
+	dkim_tag_init(&it, f->value, f->len);
+	while (dkim_tag_next(&it, &t) == 1) {
+		char *dst = NULL;
+		if (t.namelen == 1 && t.name[0] == 'd')
+			dst = d;
+		else if (t.namelen == 1 && t.name[0] == 's')
+			dst = s;
+		else if (t.namelen == 1 && t.name[0] == 'a')
+			dst = a;
+		if (dst != NULL)
+			snprintf(dst, len, "%.*s", (int)t.vallen, t.val);
+	}
+}
+
+/* dkim_sig_parse's verdict on field f: NULL when valid. */
+static const char *
+inspect_dkim_syntax(const struct inspect_field *f)
+{
+	struct dkim_sig *sig = xcalloc(1, sizeof(*sig));
+	enum dkim_sig_result r = dkim_sig_parse(f->value, f->len, sig);
+
+	dkim_sig_clear(sig);
+	free(sig);
+	return r == DKIM_SIG_OK ? NULL : dkim_sig_result_name(r);
+}
+
+/* The --verify result for signature i, or NULL. */
+static const struct dkim_result *
+inspect_dkim_result(const struct inspect *ins, size_t i)
+{
+	if (ins->dv == NULL || i >= dkim_verify_count(ins->dv))
+		return NULL;
+	return dkim_verify_result(ins->dv, i);
+}
+
+/* ---- text output ------------------------------------------------------ */
+
+#define C_RED	"\033[1;31m"
+#define C_GREEN	"\033[32m"
+#define C_YEL	"\033[33m"
+#define C_DIM	"\033[2m"
+#define C_OFF	"\033[0m"
+
+static void
+inspect_color(const struct inspect *ins, const char *code)
+{
+	if (ins->color)
+		fputs(code, stdout);
+}
+
+/* "  Label: value" for a header shown at the top. */
+static void
+inspect_text_line(const char *label, const struct inspect_field *f)
+{
+	if (f->text == NULL)
+		return;
+	printf("  %-8s ", label);
+	inspect_put(f->text);
+	putchar('\n');
+}
+
+/* "2024-05-14 07:21:07 UTC (+3s)" or the raw date. */
+static void
+inspect_text_when(const struct received_hop *h, const struct received_hop *prev)
+{
+	char t[64];
+	struct tm tm;
+
+	if (!h->when_valid || gmtime_r(&h->when, &tm) == NULL) {
+		inspect_put(h->date[0] ? h->date : "(no date)");
+		return;
+	}
+	strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	fputs(t, stdout);
+	if (prev != NULL && prev->when_valid)
+		printf(" (%+llds)", (long long)(h->when - prev->when));
+}
+
+/* "encrypted: yes, TLSv1.3, CIPHER, 256 bits, group X25519". */
+static void
+inspect_text_tls(const struct inspect *ins, const struct received_hop *h)
+{
+	printf("     encrypted: ");
+	if (h->tls == RECEIVED_TLS_YES) {
+		inspect_color(ins, C_GREEN);
+		printf("yes");
+		inspect_color(ins, C_OFF);
+		if (h->tls_version[0])
+			printf(", %s", h->tls_version);
+		if (h->tls_cipher[0])
+			printf(", %s", h->tls_cipher);
+		if (h->tls_bits > 0)
+			printf(", %d bits", h->tls_bits);
+		if (h->tls_group[0])
+			printf(", group %s", h->tls_group);
+	} else if (h->tls == RECEIVED_TLS_NO) {
+		inspect_color(ins, h->local ? C_YEL : C_RED);
+		printf("NO%s", h->local ? " (local hop)" : " - plaintext hop");
+		inspect_color(ins, C_OFF);
+		if (h->evidence & RECEIVED_EV_CONFLICT)
+			printf(" (a TLS claim in the field was ignored: the "
+			    "server wrote \"with %s\")", h->with);
+	} else {
+		inspect_color(ins, C_YEL);
+		printf("unknown");
+		inspect_color(ins, C_OFF);
+		fputs(h->local ? " (local hop)" : " (no protocol word or TLS "
+		    "note this tool knows)", stdout);
+	}
+	putchar('\n');
+}
+
+static void
+inspect_text_hop(const struct inspect *ins, size_t i)
+{
+	const struct received_hop *h = &ins->hops[i];
+	char arrow[2 * LIMIT_DOMAIN + 128];
+
+	inspect_hop_arrow(h, arrow, sizeof(arrow));
+	printf("  %zu. ", i + 1);
+	inspect_put(arrow);
+	printf("\n     when: ");
+	inspect_text_when(h, i > 0 ? &ins->hops[i - 1] : NULL);
+	if (h->with[0]) {
+		printf("   with: ");
+		inspect_put(h->with);
+	}
+	if (h->authenticated)
+		printf(" (authenticated)");
+	if (h->id[0]) {
+		printf("   id: ");
+		inspect_put(h->id);
+	}
+	putchar('\n');
+	inspect_text_tls(ins, h);
+	if (h->odd || h->truncated) {
+		inspect_color(ins, C_DIM);
+		printf("     note: %s\n", h->truncated ? "field cut at a limit" :
+		    "clauses out of place: parts of it may come from the "
+		    "client");
+		inspect_color(ins, C_OFF);
+	}
+}
+
+static void
+inspect_text_hops(const struct inspect *ins)
+{
+	printf("\nHops, oldest first (%zu):\n", ins->nhops);
+	if (ins->nhops == 0)
+		printf("  (none)\n");
+	for (size_t i = 0; i < ins->nhops; i++)
+		inspect_text_hop(ins, i);
+	if (ins->hops_skipped > 0)
+		printf("  (%zu older Received fields not read: more than %d)\n",
+		    ins->hops_skipped, RECEIVED_MAX_HOPS);
+}
+
+/* One Authentication-Results field, parsed or raw. */
+static void
+inspect_text_ar(const struct inspect_field *f)
+{
+	struct authres *ar = NULL;
+
+	if (authres_parse(f->value, f->len, &ar) != AUTHRES_OK) {
+		printf("  (unparsed) ");
+		inspect_put(f->text);
+		putchar('\n');
+		return;
+	}
+	printf("  by ");
+	inspect_put(ar->authserv_id);
+	printf(":%s\n", ar->none || ar->nresults == 0 ? " none" : "");
+	for (size_t i = 0; i < ar->nresults; i++) {
+		const struct authres_parsed_result *r = &ar->results[i];
+		printf("    ");
+		inspect_put(r->method);
+		putchar('=');
+		inspect_put(r->result);
+		for (size_t k = 0; k < r->nprops; k++) {
+			printf(" ");
+			inspect_put(r->props[k].ptype);
+			putchar('.');
+			inspect_put(r->props[k].property);
+			putchar('=');
+			inspect_put(r->props[k].value);
+		}
+		if (r->reason != NULL) {
+			printf(" reason=\"");
+			inspect_put(r->reason);
+			putchar('"');
+		}
+		putchar('\n');
+	}
+	authres_free(ar);
+}
+
+static void
+inspect_text_dkim_one(const struct inspect *ins, size_t i)
+{
+	char d[LIMIT_DOMAIN + 1], s[DKIM_SELECTOR_MAX + 1], a[64];
+	const char *bad = inspect_dkim_syntax(&ins->dkim[i]);
+	const struct dkim_result *r = inspect_dkim_result(ins, i);
+
+	inspect_dkim_tags(&ins->dkim[i], d, s, a, sizeof(d));
+	printf("  %zu. d=", i + 1);
+	inspect_put(d);
+	printf(" s=");
+	inspect_put(s);
+	printf(" a=");
+	inspect_put(a);
+	if (bad != NULL)
+		printf("  (invalid: %s)", bad);
+	if (r != NULL) {
+		bool pass = r->res == DKIM_RES_PASS;
+		printf("  verify: ");
+		inspect_color(ins, pass ? C_GREEN : C_RED);
+		printf("%s", dkim_res_name(r->res));
+		inspect_color(ins, C_OFF);
+		if (!pass && r->detail != NULL)
+			printf(" (%s)", r->detail);
+		if (r->has_l)
+			printf(" (l=%llu: body partly signed)",
+			    (unsigned long long)r->l);
+	} else if (!ins->verify)
+		printf("  (not verified; --verify checks it)");
+	putchar('\n');
+}
+
+static void
+inspect_text_auth(const struct inspect *ins)
+{
+	printf("\nAuthentication-Results, newest first (%zu):\n", ins->nar);
+	if (ins->nar == 0)
+		printf("  (none)\n");
+	for (size_t i = 0; i < ins->nar; i++)
+		inspect_text_ar(&ins->ar[i]);
+	printf("\nDKIM-Signature (%zu):\n", ins->ndkim + ins->dkim_skipped);
+	if (ins->ndkim == 0)
+		printf("  (none)\n");
+	for (size_t i = 0; i < ins->ndkim; i++)
+		inspect_text_dkim_one(ins, i);
+	if (ins->verify && ins->dv == NULL && ins->ndkim > 0) {
+		printf("  verify: not done: ");
+		inspect_put(ins->verify_err);
+		putchar('\n');
+	}
+}
+
+static void
+inspect_text(const struct inspect *ins)
+{
+	char verdict[1024];
+	const char *status = inspect_verdict(ins, verdict, sizeof(verdict));
+
+	printf("Message: ");
+	inspect_put(ins->path);
+	putchar('\n');
+	inspect_text_line("From:", &ins->from);
+	inspect_text_line("Subject:", &ins->subject);
+	inspect_text_line("Date:", &ins->date);
+	if (ins->headers_cut)
+		printf("  (header section cut at %d fields or %d bytes)\n",
+		    RFC5322_HEADERS_MAX_FIELDS, RFC5322_HEADERS_MAX_SECTION);
+	inspect_text_hops(ins);
+	inspect_text_auth(ins);
+	printf("\nVerdict: ");
+	inspect_color(ins, strcmp(status, "encrypted") == 0 ? C_GREEN :
+	    strcmp(status, "not_encrypted") == 0 ? C_RED : C_YEL);
+	inspect_put(verdict);
+	inspect_color(ins, C_OFF);
+	putchar('\n');
+}
+
+/* ---- JSON output ------------------------------------------------------ */
+
+static void
+inspect_json_key(const char *key, const char *value, bool comma)
+{
+	printf("%s\"%s\": ", comma ? ", " : "", key);
+	inspect_json_opt(value);
+}
+
+static void
+inspect_json_hop(const struct inspect *ins, size_t i)
+{
+	const struct received_hop *h = &ins->hops[i];
+	const char *ev[8];
+	size_t nev;
+
+	printf("%s\n    {\"hop\": %zu", i > 0 ? "," : "", i + 1);
+	inspect_json_key("from", h->from, true);
+	inspect_json_key("from_rdns", h->from_rdns, true);
+	inspect_json_key("from_ip", h->from_ip, true);
+	inspect_json_key("by", h->by, true);
+	inspect_json_key("via", h->via, true);
+	inspect_json_key("with", h->with, true);
+	inspect_json_key("id", h->id, true);
+	inspect_json_key("for", h->for_addr, true);
+	inspect_json_key("date", h->date, true);
+	if (h->when_valid)
+		printf(", \"timestamp\": %lld", (long long)h->when);
+	else
+		printf(", \"timestamp\": null");
+	inspect_json_key("encrypted", received_tls_to_text(h->tls), true);
+	inspect_json_key("tls_version", h->tls_version, true);
+	inspect_json_key("tls_cipher", h->tls_cipher, true);
+	inspect_json_key("tls_group", h->tls_group, true);
+	printf(", \"tls_bits\": %d, \"authenticated\": %s, \"local\": %s, "
+	    "\"odd\": %s, \"truncated\": %s, \"evidence\": [", h->tls_bits,
+	    h->authenticated ? "true" : "false", h->local ? "true" : "false",
+	    h->odd ? "true" : "false", h->truncated ? "true" : "false");
+	inspect_evidence(h->evidence, ev, &nev);
+	for (size_t k = 0; k < nev; k++)
+		printf("%s\"%s\"", k > 0 ? ", " : "", ev[k]);
+	printf("]}");
+}
+
+static void
+inspect_json_ar_result(const struct authres_parsed_result *r, bool comma)
+{
+	printf("%s{\"method\": ", comma ? ", " : "");
+	inspect_json_str(r->method);
+	printf(", \"result\": ");
+	inspect_json_str(r->result);
+	printf(", \"reason\": ");
+	inspect_json_str(r->reason);
+	printf(", \"properties\": [");
+	for (size_t k = 0; k < r->nprops; k++) {
+		printf("%s{\"ptype\": ", k > 0 ? ", " : "");
+		inspect_json_str(r->props[k].ptype);
+		printf(", \"property\": ");
+		inspect_json_str(r->props[k].property);
+		printf(", \"value\": ");
+		inspect_json_str(r->props[k].value);
+		putchar('}');
+	}
+	printf("]}");
+}
+
+static void
+inspect_json_ar(const struct inspect_field *f, bool comma)
+{
+	struct authres *ar = NULL;
+
+	printf("%s\n    {\"raw\": ", comma ? "," : "");
+	inspect_json_str(f->text);
+	if (authres_parse(f->value, f->len, &ar) != AUTHRES_OK) {
+		printf(", \"authserv_id\": null, \"results\": null}");
+		return;
+	}
+	printf(", \"authserv_id\": ");
+	inspect_json_str(ar->authserv_id);
+	printf(", \"results\": [");
+	for (size_t i = 0; i < ar->nresults; i++)
+		inspect_json_ar_result(&ar->results[i], i > 0);
+	printf("]}");
+	authres_free(ar);
+}
+
+static void
+inspect_json_dkim(const struct inspect *ins, size_t i)
+{
+	char d[LIMIT_DOMAIN + 1], s[DKIM_SELECTOR_MAX + 1], a[64];
+	const struct dkim_result *r = inspect_dkim_result(ins, i);
+
+	inspect_dkim_tags(&ins->dkim[i], d, s, a, sizeof(d));
+	printf("%s\n    {", i > 0 ? "," : "");
+	inspect_json_key("d", d, false);
+	inspect_json_key("s", s, true);
+	inspect_json_key("a", a, true);
+	printf(", \"syntax_error\": ");
+	inspect_json_str(inspect_dkim_syntax(&ins->dkim[i]));
+	printf(", \"verify\": ");
+	if (r == NULL) {
+		printf("null}");
+		return;
+	}
+	printf("{\"result\": \"%s\", \"detail\": ", dkim_res_name(r->res));
+	inspect_json_str(r->detail);
+	printf(", \"l\": ");
+	if (r->has_l)
+		printf("%llu}}", (unsigned long long)r->l);
+	else
+		printf("null}}");
+}
+
+static void
+inspect_json(const struct inspect *ins)
+{
+	char verdict[1024];
+	const char *status = inspect_verdict(ins, verdict, sizeof(verdict));
+
+	printf("{");
+	inspect_json_key("file", ins->path, false);
+	inspect_json_key("from", ins->from.text, true);
+	inspect_json_key("subject", ins->subject.text, true);
+	inspect_json_key("date", ins->date.text, true);
+	inspect_json_key("message_id", ins->msgid.text, true);
+	printf(",\n  \"hops\": [");
+	for (size_t i = 0; i < ins->nhops; i++)
+		inspect_json_hop(ins, i);
+	printf("],\n  \"hops_skipped\": %zu,\n  \"authentication_results\": [",
+	    ins->hops_skipped);
+	for (size_t i = 0; i < ins->nar; i++)
+		inspect_json_ar(&ins->ar[i], i > 0);
+	printf("],\n  \"dkim_signatures\": [");
+	for (size_t i = 0; i < ins->ndkim; i++)
+		inspect_json_dkim(ins, i);
+	printf("],\n  \"dkim_verify\": ");
+	if (!ins->verify)
+		printf("null");
+	else if (ins->dv == NULL && ins->ndkim > 0) {
+		printf("{\"error\": ");
+		inspect_json_str(ins->verify_err);
+		putchar('}');
+	} else
+		printf("{\"error\": null}");
+	printf(",\n  \"verdict\": {\"status\": \"%s\", \"text\": ", status);
+	inspect_json_str(verdict);
+	printf("}\n}\n");
+}
+
+/* ---- entry point ------------------------------------------------------ */
+
+static int
+inspect_args(struct inspect *ins, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			ins->json = true;
+		else if (strcmp(argv[i], "--verify") == 0)
+			ins->verify = true;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return -1;
+		else if (ins->path != NULL)
+			return -1;
+		else
+			ins->path = argv[i];
+	}
+	return ins->path != NULL ? 0 : -1;
+}
+
+int
+cli_inspect(int argc, char **argv, const char *config)
+{
+	struct inspect *ins = xcalloc(1, sizeof(*ins));
+	size_t nreceived = 0;
+	int rc = CLI_EXIT_FAIL;
+
+	if (inspect_args(ins, argc, argv) == -1) {
+		free(ins);
+		return cli_usage(INSPECT_USAGE);
+	}
+	/* Colour only for a person at a terminal (https://no-color.org). */
+	ins->color = !ins->json && isatty(STDOUT_FILENO) &&
+	    getenv("NO_COLOR") == NULL;
+	buf_init(&ins->msg, 2 * (size_t)INSPECT_MESSAGE_MAX);
+	if (inspect_read(ins) == -1)
+		goto out;
+	inspect_collect(ins, &nreceived);
+	inspect_hops(ins, nreceived);
+	if (ins->verify && ins->ndkim > 0)
+		inspect_verify(ins, config);
+	if (ins->json)
+		inspect_json(ins);
+	else
+		inspect_text(ins);
+	/* The report is printed either way; a --verify that could not run
+	 * (already explained on stderr) still makes the command fail. */
+	rc = fflush(stdout) == 0 && !(ins->verify && ins->ndkim > 0 &&
+	    ins->dv == NULL) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+out:
+	inspect_clear(ins);
+	free(ins);
+	return rc;
+}
