@@ -16,7 +16,7 @@
 /* Comments nest (RFC 5322 §3.2.2); deeper nesting is refused. */
 #define AUTHRES_COMMENT_DEPTH	16
 
-/* ---- header-section iterator ------------------------------------------ */
+/* ---- header-section iterator ----------------------------------------- */
 
 /* Offset just past the line that starts at i (its LF included). */
 static size_t
@@ -75,7 +75,7 @@ authres_field_is(const struct authres_field *f, const char *name)
 	    strncasecmp(f->name, name, f->nlen) == 0;
 }
 
-/* ---- formatting ---------------------------------------------------------- */
+/* ---- formatting ------------------------------------------------------ */
 
 static bool
 authres_is_tspecial(char c)
@@ -297,7 +297,7 @@ authres_format(struct buf *out, const char *authserv_id,
 	return buf_append(out, "\r\n", 2);
 }
 
-/* ---- parsing -------------------------------------------------------------- */
+/* ---- parsing --------------------------------------------------------- */
 
 struct authres_cur {
 	const char	*p;

@@ -28,7 +28,7 @@
 /* Folding: RFC 5322 §2.1.1 recommends lines of at most 78 characters. */
 #define AUTHRES_LINE_MAX	78
 
-/* ---- header-section iterator ------------------------------------------ */
+/* ---- header-section iterator ----------------------------------------- */
 
 /* One header field: [off, off + len) covers the name through the line end
  * of its last continuation line (CRLF or LF included). */
@@ -52,7 +52,7 @@ bool authres_field_next(const char *hdrs, size_t len, size_t *pos,
 /* True if f's name equals name, case-insensitively. */
 bool authres_field_is(const struct authres_field *f, const char *name);
 
-/* ---- formatting ---------------------------------------------------------- */
+/* ---- formatting ------------------------------------------------------ */
 
 struct authres_prop {
 	const char	*ptype;		/* "smtp", "header", "body", "policy" */
@@ -83,7 +83,7 @@ struct authres_result {
 int authres_format(struct buf *out, const char *authserv_id,
     const struct authres_result *res, size_t n);
 
-/* ---- parsing -------------------------------------------------------------- */
+/* ---- parsing --------------------------------------------------------- */
 
 enum authres_parse_result {
 	AUTHRES_OK,

@@ -17,7 +17,7 @@
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 
-/* ---- tag-list (RFC 6376 §3.2) ------------------------------------------ */
+/* ---- tag-list (RFC 6376 §3.2) ---------------------------------------- */
 
 struct bimi_tag {
 	const char	*name, *val;
@@ -110,7 +110,7 @@ bimi_next_tag(const char *s, size_t len, size_t *pos, struct bimi_tag *t)
 	return bimi_split(p, n, t) ? 1 : -1;
 }
 
-/* ---- Assertion Record ----------------------------------------------------- */
+/* ---- Assertion Record ------------------------------------------------ */
 
 static bool
 bimi_is_uric(char c)
@@ -247,7 +247,7 @@ bimi_record_declined(const struct bimi_record *r)
 	return r->l[0] == '\0' && r->a[0] == '\0';
 }
 
-/* ---- selectors -------------------------------------------------------------- */
+/* ---- selectors ------------------------------------------------------- */
 
 /* selector = sub-domain *("." sub-domain); lower-cased into out. */
 static bool
@@ -341,7 +341,7 @@ bimi_lps_match(const struct bimi_record *r, const char *selector)
 	return false;
 }
 
-/* ---- DMARC conditions --------------------------------------------------------- */
+/* ---- DMARC conditions ------------------------------------------------ */
 
 /* p=none or sp=none in a record rules BIMI out. */
 static const char *
@@ -393,7 +393,7 @@ bimi_result_name(enum bimi_result r)
 	return "none";
 }
 
-/* ---- header fields ----------------------------------------------------------- */
+/* ---- header fields --------------------------------------------------- */
 
 int
 bimi_location_format(struct buf *out, const struct bimi_outcome *o)
@@ -427,7 +427,7 @@ bimi_strip_ranges(const char *hdrs, size_t len, struct authres_field *out,
 	return n;
 }
 
-/* ---- Assertion Record discovery ------------------------------------------ */
+/* ---- Assertion Record discovery -------------------------------------- */
 
 enum bimi_stage {
 	BIMI_AUTHOR,		/* selector._bimi.<author> */

@@ -409,8 +409,25 @@ check_auid(struct dkim_sig *sig)
 	return DKIM_SIG_OK;
 }
 
+/* Tags each kind parses; others are ignored like unknown tags. ARC
+ * (RFC 8617): an AMS ignores v= (§4.1.2) and its i= is the instance, an
+ * AS has only i, a, b, d, s, t and cv (§4.1.3); arc.c reads i= and cv=. */
+static unsigned
+tags_known(enum dkim_sig_kind kind)
+{
+	switch (kind) {
+	case DKIM_SIG_KIND_ARC_AMS:
+		return ~(unsigned)(TAG_V | TAG_I);
+	case DKIM_SIG_KIND_ARC_SEAL:
+		return TAG_A | TAG_B | TAG_D | TAG_S | TAG_T;
+	default:
+		return ~0u;
+	}
+}
+
 static enum dkim_sig_result
-parse_tag(const struct dkim_tag *tag, struct dkim_sig *sig, unsigned *seen)
+parse_tag(const struct dkim_tag *tag, struct dkim_sig *sig, unsigned *seen,
+    enum dkim_sig_kind kind)
 {
 	static const char *names[] = { "v", "a", "b", "bh", "c", "d", "h",
 	    "i", "l", "q", "s", "t", "x", "z" };
@@ -420,7 +437,7 @@ parse_tag(const struct dkim_tag *tag, struct dkim_sig *sig, unsigned *seen)
 		if (tag->namelen == strlen(names[k]) &&
 		    memcmp(tag->name, names[k], tag->namelen) == 0)
 			bit = 1u << k;
-	if (bit == 0)
+	if ((bit & tags_known(kind)) == 0)
 		return DKIM_SIG_OK;	/* unknown tags are ignored (§3.2) */
 	*seen |= bit;
 	switch (bit) {
@@ -469,15 +486,19 @@ parse_tag(const struct dkim_tag *tag, struct dkim_sig *sig, unsigned *seen)
 
 /* Checks that need all tags: presence, bh= size, i=, x= after t=. */
 static enum dkim_sig_result
-check_sig(struct dkim_sig *sig, unsigned seen)
+check_sig(struct dkim_sig *sig, unsigned seen, enum dkim_sig_kind kind)
 {
 	size_t want = sig->alg == DKIM_ALG_RSA_SHA1 ? 20 : 32;
+	unsigned required = TAGS_REQUIRED & tags_known(kind);
 
-	if ((seen & TAGS_REQUIRED) != TAGS_REQUIRED)
+	if ((seen & required) != required)
 		return DKIM_SIG_ERR_MISSING;
-	if (sig->bhlen != want)
+	if (kind == DKIM_SIG_KIND_ARC_SEAL) {
+		/* Relaxed header canonicalization only, no body. */
+		sig->hcanon = DKIM_CANON_RELAXED;
+	} else if (sig->bhlen != want)
 		return DKIM_SIG_ERR_BASE64;
-	if (!(seen & TAG_I))
+	if (kind != DKIM_SIG_KIND_DKIM || !(seen & TAG_I))
 		snprintf(sig->i, sizeof(sig->i), "@%s", sig->d);
 	else if (check_auid(sig) != DKIM_SIG_OK)
 		return DKIM_SIG_ERR_AUID;
@@ -489,7 +510,7 @@ check_sig(struct dkim_sig *sig, unsigned seen)
 /* Walk the tag-list of sig->raw; duplicates of any tag, known or not,
  * invalidate the list (§3.2). */
 static enum dkim_sig_result
-parse_tags(struct dkim_sig *sig, unsigned *seen)
+parse_tags(struct dkim_sig *sig, unsigned *seen, enum dkim_sig_kind kind)
 {
 	struct dkim_tag_iter it;
 	struct dkim_tag tags[DKIM_TAGS_MAX];
@@ -504,7 +525,8 @@ parse_tags(struct dkim_sig *sig, unsigned *seen)
 			    memcmp(tags[j].name, tags[ntags].name,
 			    tags[j].namelen) == 0)
 				return DKIM_SIG_ERR_DUP_TAG;
-		if ((r = parse_tag(&tags[ntags], sig, seen)) != DKIM_SIG_OK)
+		if ((r = parse_tag(&tags[ntags], sig, seen, kind)) !=
+		    DKIM_SIG_OK)
 			return r;
 		if (++ntags == DKIM_TAGS_MAX)
 			return DKIM_SIG_ERR_TOO_BIG;
@@ -514,6 +536,13 @@ parse_tags(struct dkim_sig *sig, unsigned *seen)
 
 enum dkim_sig_result
 dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig)
+{
+	return dkim_sig_parse_kind(value, len, DKIM_SIG_KIND_DKIM, sig);
+}
+
+enum dkim_sig_result
+dkim_sig_parse_kind(const char *value, size_t len, enum dkim_sig_kind kind,
+    struct dkim_sig *sig)
 {
 	enum dkim_sig_result r;
 	unsigned seen = 0;
@@ -525,8 +554,8 @@ dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig)
 	memcpy(sig->raw, value, len);
 	sig->raw[len] = '\0';
 	sig->rawlen = len;
-	if ((r = parse_tags(sig, &seen)) == DKIM_SIG_OK)
-		r = check_sig(sig, seen);
+	if ((r = parse_tags(sig, &seen, kind)) == DKIM_SIG_OK)
+		r = check_sig(sig, seen, kind);
 	if (r != DKIM_SIG_OK)
 		dkim_sig_clear(sig);
 	return r;

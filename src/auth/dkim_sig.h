@@ -150,6 +150,25 @@ enum dkim_sig_result dkim_sig_parse(const char *value, size_t len,
     struct dkim_sig *sig);
 void dkim_sig_clear(struct dkim_sig *sig);
 
+/*
+ * Added for ARC (auth/arc.c): the ARC-Message-Signature and ARC-Seal
+ * fields share the DKIM-Signature syntax with differences (RFC 8617
+ * §4.1.2, §4.1.3). dkim_sig_parse_kind() is dkim_sig_parse() for a given
+ * kind: DKIM_SIG_KIND_ARC_AMS ignores v= and i= (i= is the ARC instance,
+ * not an AUID); DKIM_SIG_KIND_ARC_SEAL parses only a, b, d, s and t,
+ * requires a, b, d and s, and sets hcanon to relaxed (no body, no h=).
+ * For both ARC kinds sig->i is "@" d. Reading i= and cv=, and refusing
+ * h= in a seal, is left to the caller.
+ */
+enum dkim_sig_kind {
+	DKIM_SIG_KIND_DKIM,
+	DKIM_SIG_KIND_ARC_AMS,
+	DKIM_SIG_KIND_ARC_SEAL,
+};
+
+enum dkim_sig_result dkim_sig_parse_kind(const char *value, size_t len,
+    enum dkim_sig_kind kind, struct dkim_sig *sig);
+
 /* Static names: "rsa-sha256", "syntax error", ... never NULL. */
 const char *dkim_alg_name(enum dkim_alg alg);
 const char *dkim_sig_result_name(enum dkim_sig_result r);

@@ -65,12 +65,19 @@ struct dkim_verify {
 };
 
 static void
+set_res(struct dkim_result *r, enum dkim_res res, enum dkim_reason reason,
+    const char *detail)
+{
+	r->res = res;
+	r->reason = reason;
+	r->detail = detail;
+}
+
+static void
 decide(struct dkim_vsig *vs, enum dkim_res res, enum dkim_reason reason,
     const char *detail)
 {
-	vs->r.res = res;
-	vs->r.reason = reason;
-	vs->r.detail = detail;
+	set_res(&vs->r, res, reason, detail);
 	vs->decided = true;
 }
 
@@ -120,19 +127,19 @@ hash_field(EVP_MD_CTX *md, enum dkim_canon_mode mode, const char *p,
  * by an earlier h= entry; a name with no instance left adds nothing.
  */
 static void
-hash_signed_fields(struct dkim_vsig *vs, const struct dkim_field *fields,
+hash_signed_fields(const struct dkim_sig *sig, const struct dkim_field *fields,
     size_t nfields, EVP_MD_CTX *md, struct buf *scratch)
 {
 	bool *used = xcalloc(nfields ? nfields : 1, sizeof(bool));
 
-	for (size_t k = 0; k < vs->sig.nh; k++) {
-		const struct dkim_name *n = &vs->sig.h[k];
+	for (size_t k = 0; k < sig->nh; k++) {
+		const struct dkim_name *n = &sig->h[k];
 		for (size_t j = nfields; j-- > 0;) {
 			if (used[j] || !dkim_name_eq(fields[j].name,
 			    fields[j].namelen, n->p, n->len))
 				continue;
 			used[j] = true;
-			hash_field(md, vs->sig.hcanon, fields[j].field,
+			hash_field(md, sig->hcanon, fields[j].field,
 			    fields[j].len, false, scratch);
 			break;
 		}
@@ -142,23 +149,24 @@ hash_signed_fields(struct dkim_vsig *vs, const struct dkim_field *fields,
 
 /* The signature field with its b= value blanked (§3.7), last, no CRLF. */
 static void
-hash_sig_field(struct dkim_vsig *vs, const struct dkim_field *f,
+hash_sig_field(const struct dkim_sig *sig, const struct dkim_field *f,
     EVP_MD_CTX *md, struct buf *scratch)
 {
-	size_t pre = (size_t)(f->value - f->field) + vs->sig.b_start;
-	size_t post = (size_t)(f->value - f->field) + vs->sig.b_end;
+	size_t pre = (size_t)(f->value - f->field) + sig->b_start;
+	size_t post = (size_t)(f->value - f->field) + sig->b_end;
 	char *tmp = xmalloc(f->len);
 
 	memcpy(tmp, f->field, pre);
 	memcpy(tmp + pre, f->field + post, f->len - post);
-	hash_field(md, vs->sig.hcanon, tmp, f->len - (post - pre), true,
+	hash_field(md, sig->hcanon, tmp, f->len - (post - pre), true,
 	    scratch);
 	free(tmp);
 }
 
-static void
-header_digest(struct dkim_vsig *vs, const struct dkim_field *fields,
-    size_t nfields, const struct dkim_field *self)
+void
+dkim_verify_header_digest(const struct dkim_sig *sig,
+    const struct dkim_field *fields, size_t nfields,
+    const struct dkim_field *self, uint8_t out[32])
 {
 	/* A relaxed field is never longer than the raw one plus CRLF. */
 	struct buf scratch;
@@ -168,9 +176,10 @@ header_digest(struct dkim_vsig *vs, const struct dkim_field *fields,
 	buf_init(&scratch, LIMIT_HEADER_SECTION + 2);
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
 		fatal("dkim: cannot set up SHA-256");
-	hash_signed_fields(vs, fields, nfields, md, &scratch);
-	hash_sig_field(vs, self, md, &scratch);
-	EVP_DigestFinal_ex(md, vs->hdigest, &n);
+	if (fields != NULL)
+		hash_signed_fields(sig, fields, nfields, md, &scratch);
+	hash_sig_field(sig, self, md, &scratch);
+	EVP_DigestFinal_ex(md, out, &n);
 	EVP_MD_CTX_free(md);
 	buf_clear(&scratch);
 }
@@ -238,7 +247,7 @@ add_sig(struct dkim_verify *v, const struct dkim_field *f,
 	if (vs->decided)
 		return;
 	make_keyname(vs);
-	header_digest(vs, fields, nfields, f);
+	dkim_verify_header_digest(&vs->sig, fields, nfields, f, vs->hdigest);
 	vs->hasher = hasher_get(v, vs->sig.bcanon, vs->sig.has_l ?
 	    vs->sig.l : DKIM_CANON_NOLIMIT);
 }
@@ -318,25 +327,26 @@ dkim_verify_needs_key(const struct dkim_verify *v, size_t i,
 
 /* Key record vs signature (§3.6.1, §6.1.2): type, hash, t=s. */
 static bool
-key_fits(struct dkim_vsig *vs, const struct dkim_key *key)
+key_fits(const struct dkim_sig *sig, const struct dkim_key *key,
+    struct dkim_result *r)
 {
-	const char *at = strrchr(vs->sig.i, '@');
-	enum dkim_key_type want = vs->sig.alg == DKIM_ALG_ED25519_SHA256 ?
+	const char *at = strrchr(sig->i, '@');
+	enum dkim_key_type want = sig->alg == DKIM_ALG_ED25519_SHA256 ?
 	    DKIM_KEY_ED25519 : DKIM_KEY_RSA;
 
 	if (key->type != want) {
-		decide(vs, DKIM_RES_PERMERROR, DKIM_REASON_KEY_MISMATCH,
+		set_res(r, DKIM_RES_PERMERROR, DKIM_REASON_KEY_MISMATCH,
 		    "key type does not match a=");
 		return false;
 	}
 	if (!key->sha256_ok) {
-		decide(vs, DKIM_RES_PERMERROR, DKIM_REASON_KEY_MISMATCH,
+		set_res(r, DKIM_RES_PERMERROR, DKIM_REASON_KEY_MISMATCH,
 		    "key h= excludes sha256");
 		return false;
 	}
 	if (key->strict && at != NULL && !dkim_name_eq(at + 1,
-	    strlen(at + 1), vs->sig.d, strlen(vs->sig.d))) {
-		decide(vs, DKIM_RES_PERMERROR, DKIM_REASON_KEY_MISMATCH,
+	    strlen(at + 1), sig->d, strlen(sig->d))) {
+		set_res(r, DKIM_RES_PERMERROR, DKIM_REASON_KEY_MISMATCH,
 		    "key t=s forbids an i= subdomain");
 		return false;
 	}
@@ -346,18 +356,17 @@ key_fits(struct dkim_vsig *vs, const struct dkim_key *key)
 /* Check b= over the header digest: RSASSA-PKCS1-v1_5 with SHA-256, or
  * PureEdDSA over the 32-octet SHA-256 digest (RFC 8463 §3). */
 static bool
-sig_ok(const struct dkim_vsig *vs, EVP_PKEY *pk)
+sig_ok(const struct dkim_sig *sig, const uint8_t hdigest[32], EVP_PKEY *pk)
 {
 	EVP_PKEY_CTX *pctx = NULL;
 	EVP_MD_CTX *md;
 	bool ok = false;
 
-	if (vs->sig.alg == DKIM_ALG_ED25519_SHA256) {
+	if (sig->alg == DKIM_ALG_ED25519_SHA256) {
 		if ((md = EVP_MD_CTX_new()) == NULL)
 			return false;
 		ok = EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1 &&
-		    EVP_DigestVerify(md, vs->sig.b, vs->sig.blen, vs->hdigest,
-		    sizeof(vs->hdigest)) == 1;
+		    EVP_DigestVerify(md, sig->b, sig->blen, hdigest, 32) == 1;
 		EVP_MD_CTX_free(md);
 		return ok;
 	}
@@ -366,62 +375,59 @@ sig_ok(const struct dkim_vsig *vs, EVP_PKEY *pk)
 	ok = EVP_PKEY_verify_init(pctx) == 1 &&
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
 	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) == 1 &&
-	    EVP_PKEY_verify(pctx, vs->sig.b, vs->sig.blen, vs->hdigest,
-	    sizeof(vs->hdigest)) == 1;
+	    EVP_PKEY_verify(pctx, sig->b, sig->blen, hdigest, 32) == 1;
 	EVP_PKEY_CTX_free(pctx);
 	return ok;
 }
 
 static void
-verify_with_key(struct dkim_vsig *vs, const struct dkim_key *key)
+verify_with_key(const struct dkim_sig *sig, const uint8_t hdigest[32],
+    const struct dkim_key *key, struct dkim_result *r)
 {
 	enum dkim_key_result kr;
 	void *pk;
 
-	vs->r.testing = key->testing;
+	r->testing = key->testing;
 	if (key->revoked) {
-		decide(vs, DKIM_RES_FAIL, DKIM_REASON_KEY_REVOKED,
+		set_res(r, DKIM_RES_FAIL, DKIM_REASON_KEY_REVOKED,
 		    "key revoked");
 		return;
 	}
-	if (!key_fits(vs, key))
+	if (!key_fits(sig, key, r))
 		return;
 	if ((kr = dkim_key_load(key, &pk)) != DKIM_KEY_OK) {
 		if (kr == DKIM_KEY_ERR_TOO_SMALL)
-			decide(vs, DKIM_RES_POLICY, DKIM_REASON_KEY_TOO_SMALL,
+			set_res(r, DKIM_RES_POLICY, DKIM_REASON_KEY_TOO_SMALL,
 			    "RSA key under 1024 bits (RFC 8301)");
 		else
-			decide(vs, DKIM_RES_PERMERROR, DKIM_REASON_KEY_SYNTAX,
+			set_res(r, DKIM_RES_PERMERROR, DKIM_REASON_KEY_SYNTAX,
 			    dkim_key_result_name(kr));
 		return;
 	}
-	if (sig_ok(vs, pk))
-		decide(vs, DKIM_RES_PASS, DKIM_REASON_NONE, "ok");
+	if (sig_ok(sig, hdigest, pk))
+		set_res(r, DKIM_RES_PASS, DKIM_REASON_NONE, "ok");
 	else
-		decide(vs, DKIM_RES_FAIL, DKIM_REASON_SIGNATURE,
+		set_res(r, DKIM_RES_FAIL, DKIM_REASON_SIGNATURE,
 		    "signature did not verify");
 	EVP_PKEY_free(pk);
 }
 
 void
-dkim_verify_apply_key(struct dkim_verify *v, size_t i,
-    const struct dns_answer *ans)
+dkim_verify_apply_answer(const struct dkim_sig *sig,
+    const uint8_t hdigest[32], const struct dns_answer *ans,
+    struct dkim_result *r)
 {
-	struct dkim_vsig *vs;
 	struct dkim_key key;
 	enum dkim_key_result kr = DKIM_KEY_ERR_SYNTAX;
 
-	if (i >= v->nsigs || v->sigs[i].decided || !v->sigs[i].parsed)
-		return;
-	vs = &v->sigs[i];
 	if (ans->rcode == DNS_RCODE_SERVFAIL || ans->rcode ==
 	    DNS_RCODE_TIMEOUT || ans->sec == DNS_SEC_BOGUS) {
-		decide(vs, DKIM_RES_TEMPERROR, DKIM_REASON_DNS,
+		set_res(r, DKIM_RES_TEMPERROR, DKIM_REASON_DNS,
 		    "key lookup failed");
 		return;
 	}
 	if (ans->rcode == DNS_RCODE_NXDOMAIN || ans->nrr == 0) {
-		decide(vs, DKIM_RES_PERMERROR, DKIM_REASON_NO_KEY,
+		set_res(r, DKIM_RES_PERMERROR, DKIM_REASON_NO_KEY,
 		    "no key record");
 		return;
 	}
@@ -431,12 +437,25 @@ dkim_verify_apply_key(struct dkim_verify *v, size_t i,
 		kr = dkim_key_parse(ans->rr[k].u.txt.text, ans->rr[k].u.txt.len,
 		    &key);
 		if (kr == DKIM_KEY_OK) {
-			verify_with_key(vs, &key);
+			verify_with_key(sig, hdigest, &key, r);
 			return;
 		}
 	}
-	decide(vs, DKIM_RES_PERMERROR, DKIM_REASON_KEY_SYNTAX,
+	set_res(r, DKIM_RES_PERMERROR, DKIM_REASON_KEY_SYNTAX,
 	    dkim_key_result_name(kr));
+}
+
+void
+dkim_verify_apply_key(struct dkim_verify *v, size_t i,
+    const struct dns_answer *ans)
+{
+	struct dkim_vsig *vs;
+
+	if (i >= v->nsigs || v->sigs[i].decided || !v->sigs[i].parsed)
+		return;
+	vs = &v->sigs[i];
+	dkim_verify_apply_answer(&vs->sig, vs->hdigest, ans, &vs->r);
+	vs->decided = true;
 }
 
 static void

@@ -147,6 +147,26 @@ void dkim_verify_apply_key(struct dkim_verify *v, size_t i,
 int dkim_verify_run_sync(struct dkim_verify *v, const struct conf *conf,
     char *err, size_t errlen);
 
+/*
+ * Added for ARC (auth/arc.c), which checks DKIM-style signatures with the
+ * same rules. dkim_verify_header_digest(): the RFC 6376 §3.7 header hash
+ * (SHA-256) of sig into out: the fields[0..nfields) that sig's h= selects
+ * (§5.4.2; fields may be NULL when h= is not used), then self, sig's own
+ * field, with its b= value blanked and no final CRLF, all canonicalised
+ * with sig->hcanon. sig must come from dkim_sig_parse*() on self->value.
+ * dkim_verify_apply_answer(): decide sig, whose header digest is hdigest,
+ * from a key answer, exactly as dkim_verify_apply_key() does: sets
+ * r->res, reason, detail and testing, nothing else. Both are pure apart
+ * from OpenSSL and may be called from any callback.
+ */
+struct dkim_field;
+void dkim_verify_header_digest(const struct dkim_sig *sig,
+    const struct dkim_field *fields, size_t nfields,
+    const struct dkim_field *self, uint8_t out[32]);
+void dkim_verify_apply_answer(const struct dkim_sig *sig,
+    const uint8_t hdigest[32], const struct dns_answer *ans,
+    struct dkim_result *r);
+
 /* "pass", "fail", ... as in RFC 8601; never NULL. */
 const char *dkim_res_name(enum dkim_res r);
 

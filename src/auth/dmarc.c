@@ -74,7 +74,7 @@ enum dmarc_align_state { AL_NO, AL_YES, AL_PENDING, AL_ERROR };
 
 static const char dmarc_prefix[] = "_dmarc.";
 
-/* ---- names ------------------------------------------------------------- */
+/* ---- names ----------------------------------------------------------- */
 
 /*
  * Normalise a domain: lower case, one final dot dropped, labels of 1..63
@@ -148,7 +148,7 @@ dmarc_is_under(const char *d, const char *parent)
 	    strcmp(d + dl - pl, parent) == 0;
 }
 
-/* ---- cache ------------------------------------------------------------- */
+/* ---- cache ----------------------------------------------------------- */
 
 static struct dmarc_lk *
 dmarc_lk_find(struct dmarc_ctx *c, const char *name, uint16_t type)
@@ -202,7 +202,8 @@ dmarc_lk_get(struct dmarc_ctx *c, const char *name, uint16_t type,
 
 /* The cache entry of "_dmarc.<d>". */
 static enum dmarc_lk_state
-dmarc_lk_txt(struct dmarc_ctx *c, const char *d, const struct dmarc_record **rec)
+dmarc_lk_txt(struct dmarc_ctx *c, const char *d,
+    const struct dmarc_record **rec)
 {
 	char name[DMARC_DOMAIN_MAX + 8];
 
@@ -293,8 +294,10 @@ dmarc_walk_org(const struct dmarc_walk *w, char org[DMARC_DOMAIN_MAX])
 		}
 		if (w->rec[i]->psd == DMARC_PSD_Y && i != 0) {
 			/* The name one label below the PSD, inside dom[0]. */
+			size_t keep = dmarc_labels(w->dom[i]) + 1;
+
 			snprintf(org, DMARC_DOMAIN_MAX, "%s",
-			    dmarc_suffix(w->dom[0], dmarc_labels(w->dom[i]) + 1));
+			    dmarc_suffix(w->dom[0], keep));
 			return;
 		}
 		fewest = i;	/* walk order: later names have fewer labels */
@@ -554,7 +557,7 @@ dmarc_eval_author(struct dmarc_ctx *c, size_t idx, struct dmarc_author *a)
 	return true;
 }
 
-/* ---- verdict ------------------------------------------------------------ */
+/* ---- verdict --------------------------------------------------------- */
 
 /* Order of "worse" per-domain results for the combined one. */
 static int
@@ -676,7 +679,7 @@ dmarc_ctx_new(const struct dmarc_input *in)
 		for (j = 0; j < c->ndkim && strcmp(c->dkim[j], d) != 0; j++)
 			;
 		if (j == c->ndkim)
-			snprintf(c->dkim[c->ndkim++], DMARC_DOMAIN_MAX, "%s", d);
+			memcpy(c->dkim[c->ndkim++], d, sizeof(d));
 	}
 	return c;
 }
@@ -724,7 +727,7 @@ dmarc_disposition_name(enum dmarc_disposition d)
 	return "none";
 }
 
-/* ---- Author Domains from the header section ---------------------------- */
+/* ---- Author Domains from the header section -------------------------- */
 
 /* Addresses parsed per From: field; more make the message "too many". */
 #define DMARC_FROM_ADDRS_MAX	32
@@ -768,7 +771,7 @@ dmarc_author_domains(const char *hdrs, size_t len,
 	return rc == 0 ? (int)ndom : -1;
 }
 
-/* ---- asynchronous evaluation ------------------------------------------ */
+/* ---- asynchronous evaluation ----------------------------------------- */
 
 struct dmarc_pending {
 	struct dmarc_eval	*e;

@@ -180,7 +180,7 @@ const char *dmarc_disposition_name(enum dmarc_disposition d);
 int dmarc_author_domains(const char *hdrs, size_t len,
     char out[][DMARC_DOMAIN_MAX], size_t max);
 
-/* ---- pure core ------------------------------------------------------ */
+/* ---- pure core ------------------------------------------------------- */
 
 struct dmarc_ctx;
 

@@ -15,5 +15,6 @@ int cli_user(int argc, char **argv, const char *config);
 int cli_alias(int argc, char **argv, const char *config);
 int cli_queue(int argc, char **argv, const char *config);
 int cli_dkim(int argc, char **argv, const char *config);
+int cli_inspect(int argc, char **argv, const char *config);
 
 #endif

@@ -212,10 +212,6 @@ cli_dkim_keygen(const struct cli_dkim *a)
 	return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 }
 
-/* Declared in cli/cli.h once the dispatch entry is added; repeated here so
- * this file builds (and is checked by -Wmissing-prototypes) until then. */
-int cli_dkim(int argc, char **argv, const char *config);
-
 int
 cli_dkim(int argc, char **argv, const char *config)
 {

@@ -47,9 +47,6 @@
 
 #define INSPECT_USAGE	"inspect FILE|- [--json] [--verify]"
 
-/* Until cli/cli.h declares it (the lead adds it there). */
-int cli_inspect(int argc, char **argv, const char *config);
-
 /* A header field kept for later: its raw value and an unfolded copy. */
 struct inspect_field {
 	const char	*value;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/dkim_keys.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "daemon/worker.h"
@@ -48,6 +49,7 @@ struct child {
 struct master {
 	struct conf		*conf;
 	struct tls_server	*tls;
+	struct dkim_keys	*dkim_keys;
 	struct listener_set	 ls;
 	struct connlimit	*limits;
 	unsigned		 gen;
@@ -79,7 +81,8 @@ master_child_run(struct master *m, struct child *c)
 	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
 	priv_drop(m->conf->user);
 	if (c->kind == CHILD_WORKER) {
-		code = worker_main(m->conf, m->tls, &m->ls, m->limits, c->slot);
+		code = worker_main(m->conf, m->tls, m->dkim_keys, &m->ls,
+		    m->limits, c->slot);
 	} else {
 		listener_set_clear(&m->ls);
 		code = runner_main(m->conf);
@@ -188,14 +191,17 @@ master_reload(struct master *m)
 	char err[512];
 	struct conf *nc = NULL;
 	struct tls_server *nt = NULL;
+	struct dkim_keys *nk = NULL;
 	struct listener_set nls = { 0 };
 
 	log_info("master reloading %s", m->conf->path);
 	if (conf_load(m->conf->path, &nc, err, sizeof(err)) == -1 ||
 	    (nt = tls_server_new(nc, err, sizeof(err))) == NULL ||
+	    (nk = dkim_keys_load(nc, err, sizeof(err))) == NULL ||
 	    listener_bind_all(nc, &m->ls, &nls, err, sizeof(err)) == -1) {
 		log_warn("reload failed, keeping the running configuration: "
 		    "%s", err);
+		dkim_keys_free(nk);
 		tls_server_free(nt);
 		conf_free(nc);
 		return;
@@ -204,6 +210,8 @@ master_reload(struct master *m)
 	m->ls = nls;
 	tls_server_free(m->tls);
 	m->tls = nt;
+	dkim_keys_free(m->dkim_keys);
+	m->dkim_keys = nk;
 	conf_free(m->conf);
 	m->conf = nc;
 	connlimit_free(m->limits);
@@ -264,6 +272,8 @@ master_setup(struct master *m, char *err, size_t errlen)
 		return -1;
 	if ((m->tls = tls_server_new(m->conf, err, errlen)) == NULL)
 		return -1;
+	if ((m->dkim_keys = dkim_keys_load(m->conf, err, errlen)) == NULL)
+		return -1;
 	if (listener_bind_all(m->conf, NULL, &m->ls, err, errlen) == -1)
 		return -1;
 	m->limits = connlimit_new(m->conf->workers);
@@ -306,6 +316,7 @@ master_main(struct conf *conf)
 	master_stop(&m);
 	listener_set_clear(&m.ls);
 	tls_server_free(m.tls);
+	dkim_keys_free(m.dkim_keys);
 	connlimit_free(m.limits);
 	free(m.children);
 	conf_free(m.conf);

@@ -10,8 +10,10 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "auth/passwd.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "dns/dns.h"
 #include "net/listener.h"
 #include "smtpd/smtpd_session.h"
 #include "store/db.h"
@@ -84,7 +86,8 @@ worker_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 int
 worker_main(const struct conf *conf, struct tls_server *tls,
-    const struct listener_set *ls, struct connlimit *limits, unsigned slot)
+    const struct dkim_keys *dkim_keys, const struct listener_set *ls,
+    struct connlimit *limits, unsigned slot)
 {
 	struct worker w;
 	char err[512], path[4096];
@@ -101,6 +104,11 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	w.ctx.db = db_open(path, true, NULL, err, sizeof(err));
 	if (w.ctx.db == NULL)
 		fatal("%s", err);
+	w.ctx.dkim_keys = dkim_keys;
+	w.ctx.dns = dns_resolver_new(w.ctx.base, conf, err, sizeof(err));
+	if (w.ctx.dns == NULL)
+		log_warn("smtp worker without DNS: SPF, DKIM and DMARC checks "
+		    "are off: %s", err);
 
 	w.wl = xcalloc(ls->nsocks, sizeof(*w.wl));
 	w.nwl = ls->nsocks;
@@ -131,6 +139,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 		event_free(w.idle_check);
 	if (w.ctx.grace_timer)
 		event_free(w.ctx.grace_timer);
+	dns_resolver_free(w.ctx.dns);
 	db_close(w.ctx.db);
 	event_base_free(w.ctx.base);
 	return 0;

@@ -5,7 +5,11 @@
  * "scan" (from the last scan). A zero-delay timer processes one message
  * per loop turn, so SIGTERM and nudges are handled between messages.
  * Envelopes on disk are the only state: a message is loaded, its due
- * recipients attempted, each result saved at once, and it is forgotten.
+ * local recipients attempted, each result saved at once; its due remote
+ * recipients go to the asynchronous remote engine (deliver/remote.h) as a
+ * "flight", which owns the loaded envelope and the message fd until the
+ * engine reports the job done. A message in flight is skipped when it
+ * comes up again, so no two attempts of one message overlap.
  */
 #include "sched/runner.h"
 
@@ -30,19 +34,50 @@
 #include "core/xmalloc.h"
 #include "deliver/lmtp.h"
 #include "deliver/maildir.h"
+#include "deliver/remote.h"
 #include "queue/spool.h"
 #include "sched/retry.h"
 
-#define RUNNER_REMOTE_REPLY	"remote delivery not implemented yet"
+#if defined(__has_include)
+#if __has_include("queue/bounce.h")
+#include "queue/bounce.h"
+#define RUNNER_HAVE_BOUNCE_H
+#endif
+#endif
+#ifndef RUNNER_HAVE_BOUNCE_H
+/*
+ * Declared here until src/queue/bounce.h (written by another helper) is in
+ * the tree: queue a DSN (RFC 3464) to env's sender for the FAILED
+ * recipients failed[0..nfailed); 0, or -1 with err.
+ */
+struct conf;
+int bounce_enqueue(const struct conf *conf, const struct envelope *env,
+    const size_t *failed, size_t nfailed, char *err, size_t errlen);
+#endif
 /* Datagrams handled per wakeup, so a flood cannot starve the work. */
 #define RUNNER_NUDGE_BURST	256
 /* Nudged ids waiting; past this the periodic scan picks messages up. */
 #define RUNNER_URGENT_MAX	100000
+/* Messages with remote deliveries in flight (each holds an open fd). */
+#define RUNNER_FLIGHTS_MAX	256
+/* Seconds in-flight remote deliveries get after SIGTERM. */
+#define RUNNER_STOP_GRACE	5
 
 struct runner_list {
 	char	(*ids)[IDS_QID_LEN + 1];
 	size_t	  n, pos, cap;
 	bool	  force;	/* every pending recipient is due */
+};
+
+/* A message whose remote recipients are with the remote engine. */
+struct runner_flight {
+	struct runner_flight		*next;
+	struct runner			*r;
+	struct envelope			 env;
+	int				 fd;
+	size_t				*idx;	/* remote rcpts of env */
+	size_t				*failed;	/* became FAILED */
+	size_t				 nfailed;
 };
 
 struct runner {
@@ -56,6 +91,12 @@ struct runner {
 	const struct delivery_ops	*local;
 	char				*target;	/* LMTP or NULL */
 	struct runner_list		 urgent, scan;
+	struct remote			*remote;	/* NULL: unavailable */
+	char				*remote_err;	/* why */
+	struct runner_flight		*flights;
+	size_t				 nflights;
+	bool				 stopping;	/* SIGTERM seen */
+	struct event			*stop_ev;	/* grace deadline */
 };
 
 /* One local delivery attempt in progress, for runner_done. */
@@ -63,6 +104,8 @@ struct runner_attempt {
 	struct runner		*r;
 	struct envelope		*env;
 	const size_t		*idx;
+	size_t			*failed;	/* became FAILED */
+	size_t			 nfailed;
 };
 
 static void
@@ -139,26 +182,32 @@ runner_next_attempt(const struct runner *r, const struct envelope *env,
 
 static void
 runner_log_attempt(const struct envelope *env, const struct envelope_rcpt *rc,
-    const char *method, const char *result, const char *reply, time_t now)
+    const char *method, const struct remote_attempt *at, const char *result,
+    const char *reply, time_t now)
 {
-	char addr[300], text[600];
+	char addr[300], text[600], relay[300] = "";
 
-	log_info("qid=%s delivery rcpt=<%s> method=%s result=%s reply=\"%s\" "
-	    "delay=%llds", env->id,
+	if (at != NULL) {
+		char esc[sizeof(at->relay) * 4];
+
+		snprintf(relay, sizeof(relay), " relay=%s tls=%s verified=%s",
+		    log_escape(at->relay, strlen(at->relay), esc, sizeof(esc)),
+		    at->tls, at->verified ? "yes" : "no");
+	}
+	log_info("qid=%s delivery rcpt=<%s> method=%s%s result=%s "
+	    "reply=\"%s\" delay=%llds", env->id,
 	    log_escape(rc->address, strlen(rc->address), addr, sizeof(addr)),
-	    method, result, log_escape(reply, strlen(reply), text,
+	    method, relay, result, log_escape(reply, strlen(reply), text,
 	    sizeof(text)), (long long)(now - env->created));
-	if (rc->state == ENVELOPE_RCPT_FAILED && env->mail_from &&
-	    env->mail_from[0] != '\0')
-		log_info("qid=%s bounce not sent (DSN not implemented yet) "
-		    "rcpt=<%s>", env->id, addr);
 }
 
-/* Apply one attempt's outcome to recipient rc and log it. */
-static void
+/* Apply one attempt's outcome to recipient rc and log it (at: remote
+ * details, or NULL). Returns true if rc has just become FAILED. */
+static bool
 runner_record(struct runner *r, struct envelope *env,
     struct envelope_rcpt *rc, const char *method,
-    const struct delivery_result *res, time_t now)
+    const struct delivery_result *res, const struct remote_attempt *at,
+    time_t now)
 {
 	const char *result = "delivered";
 
@@ -183,7 +232,8 @@ runner_record(struct runner *r, struct envelope *env,
 		    now);
 		result = "deferred";
 	}
-	runner_log_attempt(env, rc, method, result, rc->last_reply, now);
+	runner_log_attempt(env, rc, method, at, result, rc->last_reply, now);
+	return rc->state == ENVELOPE_RCPT_FAILED;
 }
 
 static void
@@ -194,6 +244,25 @@ runner_save(struct runner *r, const struct envelope *env)
 		    strerror(errno));
 }
 
+/* Send the DSN for the recipients that have just failed. The sender gets
+ * it unless it is the null path (bounce_enqueue checks that, and NOTIFY).
+ * A crash between the save of FAILED and this call loses the DSN, never
+ * a message. */
+static void
+runner_bounce(struct runner *r, const struct envelope *env,
+    const size_t *failed, size_t nfailed)
+{
+	char err[256], esc[300];
+
+	if (nfailed == 0)
+		return;
+	if (bounce_enqueue(r->conf, env, failed, nfailed, err,
+	    sizeof(err)) == -1)
+		log_warn("qid=%s bounce failed: %s", env->id,
+		    log_escape(err, strnlen(err, sizeof(err)), esc,
+		    sizeof(esc)));
+}
+
 /* delivery_done_cb: record and save each recipient as soon as it is
  * known, so a crash repeats as little as possible. */
 static void
@@ -202,8 +271,9 @@ runner_done(size_t i, const struct delivery_result *res, void *arg)
 	struct runner_attempt *a = arg;
 	time_t now = time(NULL);
 
-	runner_record(a->r, a->env, &a->env->rcpts[a->idx[i]],
-	    a->r->local->name, res, now);
+	if (runner_record(a->r, a->env, &a->env->rcpts[a->idx[i]],
+	    a->r->local->name, res, NULL, now))
+		a->failed[a->nfailed++] = a->idx[i];
 	runner_save(a->r, a->env);
 }
 
@@ -214,7 +284,7 @@ static void
 runner_deliver_local(struct runner *r, struct envelope *env, int fd,
     const size_t *idx, size_t n)
 {
-	struct runner_attempt a = { r, env, idx };
+	struct runner_attempt a = { r, env, idx, NULL, 0 };
 	struct delivery_job job = {
 		.data_dir = r->conf->data_dir,
 		.hostname = r->conf->hostname,
@@ -228,23 +298,32 @@ runner_deliver_local(struct runner *r, struct envelope *env, int fd,
 		.arg = &a,
 	};
 
+	a.failed = xcalloc(n, sizeof(*a.failed));
 	r->local->deliver(&job);
+	runner_bounce(r, env, a.failed, a.nfailed);
+	free(a.failed);
 }
 
-/* Remote recipients wait for the remote delivery code: deferred on the
- * retry schedule (and expired at the end of the lifetime), never bounced
- * for being remote. */
+/* Without a remote engine (its setup failed, logged at start) remote
+ * recipients are deferred with the reason on the retry schedule, and
+ * expire like the others. */
 static void
 runner_defer_remote(struct runner *r, struct envelope *env,
     const size_t *idx, size_t n)
 {
 	struct delivery_result res = { .status = DELIVERY_TEMPFAIL };
+	size_t *failed = xcalloc(n, sizeof(*failed)), nfailed = 0;
 	time_t now = time(NULL);
 
-	snprintf(res.reply, sizeof(res.reply), "%s", RUNNER_REMOTE_REPLY);
+	snprintf(res.reply, sizeof(res.reply), "4.3.0 remote delivery "
+	    "unavailable: %s", r->remote_err ? r->remote_err : "?");
 	for (size_t i = 0; i < n; i++)
-		runner_record(r, env, &env->rcpts[idx[i]], "remote", &res, now);
+		if (runner_record(r, env, &env->rcpts[idx[i]], "smtp", &res,
+		    NULL, now))
+			failed[nfailed++] = idx[i];
 	runner_save(r, env);
+	runner_bounce(r, env, failed, nfailed);
+	free(failed);
 }
 
 /* Remove the message if no recipient is pending any more. */
@@ -313,14 +392,128 @@ runner_open_msg(struct runner *r, const struct envelope *env)
 	return fd;
 }
 
+/* --- remote flights --------------------------------------------------- */
+
+static struct runner_flight *
+runner_flight_find(const struct runner *r, const char *qid)
+{
+	struct runner_flight *f;
+
+	for (f = r->flights; f != NULL; f = f->next)
+		if (strcmp(f->env.id, qid) == 0)
+			return f;
+	return NULL;
+}
+
+static void
+runner_flight_free(struct runner_flight *f)
+{
+	struct runner_flight **pp;
+
+	for (pp = &f->r->flights; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			f->r->nflights--;
+			break;
+		}
+	if (f->fd != -1)
+		close(f->fd);
+	envelope_clear(&f->env);
+	free(f->idx);
+	free(f->failed);
+	free(f);
+}
+
+/* Whether queue/ID.env is still there: `queue delete` may have removed
+ * the message while it was in flight, and a save would bring the
+ * envelope back without its message. */
+static bool
+runner_env_exists(const struct runner *r, const char *qid)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/spool/queue/%s.env",
+	    r->conf->data_dir, qid);
+	return stat(path, &st) == 0 || errno != ENOENT;
+}
+
+/* remote_rcpt_cb: record and save at once, as for local delivery. */
+static void
+runner_remote_rcpt(size_t i, const struct delivery_result *res,
+    const struct remote_attempt *at, void *arg)
+{
+	struct runner_flight *f = arg;
+	time_t now = time(NULL);
+
+	if (runner_record(f->r, &f->env, &f->env.rcpts[f->idx[i]], "smtp",
+	    res, at, now))
+		f->failed[f->nfailed++] = f->idx[i];
+	if (runner_env_exists(f->r, f->env.id))
+		runner_save(f->r, &f->env);
+}
+
+/* remote_done_cb: bounce, maybe remove the message, forget the flight. */
+static void
+runner_remote_done(void *arg)
+{
+	struct runner_flight *f = arg;
+	struct runner *r = f->r;
+	bool exists = runner_env_exists(r, f->env.id);
+
+	if (exists)
+		runner_bounce(r, &f->env, f->failed, f->nfailed);
+	if (exists)
+		runner_maybe_finish(r, &f->env);
+	runner_flight_free(f);
+	if (r->stopping && r->nflights == 0)
+		event_base_loopexit(r->base, NULL);
+	else if (r->urgent.pos < r->urgent.n || r->scan.pos < r->scan.n)
+		runner_kick(r);
+}
+
+/* Hand the due remote recipients idx[0..n) of *env to the remote engine;
+ * the flight takes over the envelope (env is left empty) and fd. */
+static void
+runner_deliver_remote(struct runner *r, struct envelope *env, int fd,
+    const size_t *idx, size_t n)
+{
+	struct runner_flight *f = xcalloc(1, sizeof(*f));
+	struct remote_job job;
+
+	f->r = r;
+	f->env = *env;
+	envelope_init(env);
+	f->fd = fd;
+	f->idx = xcalloc(n, sizeof(*f->idx));
+	memcpy(f->idx, idx, n * sizeof(*idx));
+	f->failed = xcalloc(n, sizeof(*f->failed));
+	f->next = r->flights;
+	r->flights = f;
+	r->nflights++;
+	job = (struct remote_job){
+		.env = &f->env,
+		.msg_fd = fd,
+		.rcpts = f->idx,
+		.nrcpts = n,
+		.rcpt_cb = runner_remote_rcpt,
+		.done = runner_remote_done,
+		.arg = f,
+	};
+	if (remote_deliver(r->remote, &job) == -1)
+		runner_flight_free(f);	/* n == 0: not reached */
+}
+
 static void
 runner_process(struct runner *r, const char *qid, bool force)
 {
 	struct envelope env;
 	char err[256], esc[300];
 	size_t *local = NULL, *remote = NULL, nl, nr;
-	int fd;
+	int fd = -1;
 
+	if (runner_flight_find(r, qid) != NULL)
+		return;		/* results will come; seen again later */
 	envelope_init(&env);
 	if (spool_env_load(r->conf->data_dir, qid, &env, err,
 	    sizeof(err)) == -1) {
@@ -333,16 +526,21 @@ runner_process(struct runner *r, const char *qid, bool force)
 	local = xcalloc(env.nrcpts + 1, sizeof(*local));
 	remote = xcalloc(env.nrcpts + 1, sizeof(*remote));
 	runner_due(r, &env, force, local, &nl, remote, &nr);
-	if (nl > 0) {
-		if ((fd = runner_open_msg(r, &env)) == -1)
-			goto out;	/* retried at the next scan */
+	if (nl + nr > 0 && (fd = runner_open_msg(r, &env)) == -1)
+		goto out;	/* retried at the next scan */
+	if (nl > 0)
 		runner_deliver_local(r, &env, fd, local, nl);
-		close(fd);
+	if (nr > 0 && r->remote != NULL) {
+		runner_deliver_remote(r, &env, fd, remote, nr);
+		fd = -1;	/* the flight's now */
+		goto out;
 	}
 	if (nr > 0)
 		runner_defer_remote(r, &env, remote, nr);
 	runner_maybe_finish(r, &env);
 out:
+	if (fd != -1)
+		close(fd);
 	free(local);
 	free(remote);
 	envelope_clear(&env);
@@ -382,6 +580,10 @@ runner_work_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* Each flight holds an fd and an envelope: past the bound, wait for
+	 * one to land (runner_remote_done kicks again). */
+	if (r->stopping || r->nflights >= RUNNER_FLIGHTS_MAX)
+		return;
 	if ((next = runner_list_next(&r->urgent)) == NULL) {
 		if ((next = runner_list_next(&r->scan)) == NULL)
 			return;
@@ -439,9 +641,28 @@ runner_sock_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+runner_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner *r = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("queue runner abandons %zu remote deliveries in flight",
+	    r->nflights);
+	event_base_loopexit(r->base, NULL);
+}
+
+/*
+ * SIGTERM/SIGINT: stop taking work; remote deliveries in flight get
+ * RUNNER_STOP_GRACE seconds to finish (the master kills us after 10),
+ * then they are abandoned: their recipients stay pending, since state is
+ * written only from results. A second signal exits at once.
+ */
+static void
 runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct runner *r = arg;
+	const struct timeval grace = { RUNNER_STOP_GRACE, 0 };
 
 	(void)what;
 	if (sig == SIGHUP) {
@@ -449,7 +670,18 @@ runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("queue runner ignores SIGHUP");
 		return;
 	}
-	event_base_loopexit(r->base, NULL);
+	if (r->stopping || r->nflights == 0) {
+		event_base_loopexit(r->base, NULL);
+		return;
+	}
+	r->stopping = true;
+	if (r->nudge_ev)
+		event_del(r->nudge_ev);
+	event_del(r->scan_ev);
+	log_info("queue runner stopping, waiting for %zu remote deliveries",
+	    r->nflights);
+	r->stop_ev = evtimer_new(r->base, runner_stop_cb, r);
+	evtimer_add(r->stop_ev, &grace);
 }
 
 /* --- setup ------------------------------------------------------------ */
@@ -471,6 +703,21 @@ runner_select_method(struct runner *r)
 	default:
 		r->local = &maildir_delivery_ops;
 		break;
+	}
+}
+
+/* The remote engine; without it remote recipients are deferred with the
+ * reason (the runner still delivers locally). */
+static void
+runner_start_remote(struct runner *r)
+{
+	char err[256], esc[300];
+
+	r->remote = remote_new(r->base, r->conf, err, sizeof(err));
+	if (r->remote == NULL) {
+		r->remote_err = xstrdup(err);
+		log_warn("queue runner: remote delivery unavailable: %s",
+		    log_escape(err, strlen(err), esc, sizeof(esc)));
 	}
 }
 
@@ -560,6 +807,13 @@ runner_add_events(struct runner *r)
 static void
 runner_cleanup(struct runner *r)
 {
+	/* Abandon what is in flight before the event base goes. */
+	remote_free(r->remote);
+	while (r->flights != NULL)
+		runner_flight_free(r->flights);
+	if (r->stop_ev)
+		event_free(r->stop_ev);
+	free(r->remote_err);
 	if (r->nudge_ev)
 		event_free(r->nudge_ev);
 	for (size_t i = 0; i < 3; i++)
@@ -609,9 +863,12 @@ runner_main(const struct conf *conf)
 		return 1;
 	}
 	runner_select_method(&r);
+	runner_start_remote(&r);
 	runner_bind(&r);
 	runner_add_events(&r);
-	log_info("queue runner started method=%s", r.local->name);
+	log_info("queue runner started method=%s remote=%s", r.local->name,
+	    r.remote == NULL ? "unavailable" : conf->relayhost != NULL &&
+	    *conf->relayhost != '\0' ? "relayhost" : "mx");
 	/* Restart resumes the queue: everything pending is tried now. */
 	runner_scan(&r, true);
 	event_base_dispatch(r.base);

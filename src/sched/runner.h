@@ -8,17 +8,22 @@
  * (try every pending recipient now).
  *
  * Recipients in a [domain] of the configuration are delivered with the
- * configured local method (Maildir or LMTP); each recipient's outcome is
- * saved with spool_env_save right after its attempt, temporary failures
- * are retried on [delivery] retry_schedule until queue_lifetime, and a
- * message leaves the queue when no recipient is pending. Remote recipients
- * wait (remote delivery is not implemented yet): they stay pending on the
- * retry schedule and expire like the others.
+ * configured local method (Maildir or LMTP), synchronously inside libevent
+ * callbacks, one message per loop turn so signals and nudges are seen
+ * between messages (local disk and a local LMTP socket bound each wait,
+ * RUNNER_OP_TIMEOUT per operation). Other recipients go to the
+ * asynchronous remote engine (deliver/remote.h: MX or relayhost over
+ * SMTP) on the same event base; the runner never waits for remote I/O,
+ * and a message with remote work in flight is not picked again until the
+ * engine has reported every recipient. Each recipient's outcome is saved
+ * with spool_env_save right after it is known; temporary failures are
+ * retried on [delivery] retry_schedule until queue_lifetime; recipients
+ * that fail permanently (5xx, null MX, expiry, unknown local mailbox) get
+ * a DSN through bounce_enqueue (queue/bounce.h); a message leaves the
+ * queue when no recipient is pending.
  *
- * Deliveries run synchronously inside libevent callbacks, one message per
- * loop turn so signals and nudges are seen between messages; local disk
- * and a local LMTP socket bound each wait (30 s per operation). That is
- * acceptable for local delivery; remote delivery will need async I/O.
+ * SIGTERM: no new work; remote deliveries in flight get a few seconds to
+ * finish and are then abandoned (their recipients stay pending).
  */
 #ifndef SEALMAIL_SCHED_RUNNER_H
 #define SEALMAIL_SCHED_RUNNER_H

@@ -27,6 +27,7 @@ enum smtpd_state {
 	SMTPD_STATE_DATA,		/* reading DATA until CRLF.CRLF */
 	SMTPD_STATE_BDAT,		/* reading a BDAT chunk */
 	SMTPD_STATE_PAUSED,		/* waiting (AUTH failure delay) */
+	SMTPD_STATE_WAIT,		/* waiting for SPF/DKIM/DMARC results */
 	SMTPD_STATE_CLOSING,		/* flushing the last reply */
 };
 
@@ -38,6 +39,8 @@ enum smtpd_auth_step {
 
 struct smtpd_data;
 struct spool_msg;
+struct authcheck;
+struct dkim_sign;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -83,6 +86,11 @@ struct smtpd_session {
 	bool			 bdat_last;
 	const char		*bdat_reject;	/* reply after discarding */
 	uint64_t		 bdat_left;
+
+	/* Inbound checks (mx) and outbound signing (submission). */
+	struct authcheck	*ac;
+	struct dkim_sign	*signer;
+	char			 sign_domain[LIMIT_DOMAIN + 1];
 };
 
 /* smtpd_session.c */
@@ -92,6 +100,9 @@ void smtpd_close(struct smtpd_session *s, const char *reason);
 void smtpd_enter(struct smtpd_session *s, enum smtpd_state st);
 void smtpd_process(struct smtpd_session *s);
 void smtpd_pause(struct smtpd_session *s, unsigned seconds);
+/* Stop reading until smtpd_resume() (an asynchronous check is running). */
+void smtpd_wait(struct smtpd_session *s);
+void smtpd_resume(struct smtpd_session *s);
 int smtpd_starttls(struct smtpd_session *s);
 
 /* smtpd_verbs.c */
@@ -111,5 +122,23 @@ void smtpd_txn_data(struct smtpd_session *s);
 void smtpd_txn_bdat(struct smtpd_session *s, const char *arg, size_t len);
 /* Feed message bytes from the input buffer (DATA or BDAT state). */
 void smtpd_txn_input(struct smtpd_session *s);
+/* Commit the message and answer 250 (or 451); back to commands. */
+void smtpd_txn_commit(struct smtpd_session *s);
+/* Answer reply to the end of the message and drop the transaction. */
+void smtpd_txn_reject(struct smtpd_session *s, const char *reply);
+
+/* smtpd_checks.c: the authentication pipeline around the transaction. */
+/* After MAIL FROM was accepted: start the inbound checks. Returns true if
+ * the reply to MAIL is deferred until SPF is known (spf_reject_fail). */
+bool smtpd_checks_mail(struct smtpd_session *s);
+/* The header section is complete in s->headers: feed it to the checks,
+ * remove forged Authentication-Results and BIMI fields (s->headers then
+ * holds what goes into the spool) and prepare DKIM signing. */
+void smtpd_checks_headers(struct smtpd_session *s);
+void smtpd_checks_body(struct smtpd_session *s, const uint8_t *p, size_t n);
+/* The message passed the session's own checks: finish the authentication
+ * checks, apply DMARC, add our header fields, then smtpd_txn_commit(). */
+void smtpd_checks_finish(struct smtpd_session *s);
+void smtpd_checks_reset(struct smtpd_session *s);
 
 #endif

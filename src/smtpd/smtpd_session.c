@@ -83,9 +83,28 @@ smtpd_enter(struct smtpd_session *s, enum smtpd_state st)
 		smtpd_set_timeout(s, c->command_timeout);
 		break;
 	case SMTPD_STATE_PAUSED:
+	case SMTPD_STATE_WAIT:
 	case SMTPD_STATE_CLOSING:
 		break;
 	}
+}
+
+void
+smtpd_wait(struct smtpd_session *s)
+{
+	s->state = SMTPD_STATE_WAIT;
+	/* Pipelined commands wait in the buffer until the answer is ready. */
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+void
+smtpd_resume(struct smtpd_session *s)
+{
+	if (s->state == SMTPD_STATE_CLOSING)
+		return;
+	smtpd_enter(s, SMTPD_STATE_CMD);
+	bufferevent_enable(s->bev, EV_READ);
+	smtpd_process(s);
 }
 
 static void

@@ -17,6 +17,8 @@
 
 struct tls_server;
 struct db;
+struct dns_resolver;
+struct dkim_keys;
 struct connlimit;
 struct smtpd_session;
 
@@ -27,6 +29,8 @@ struct smtpd_ctx {
 	struct tls_server	*tls;
 	struct db		*db;
 	struct event_base	*base;
+	struct dns_resolver	*dns;		/* NULL: no DNS checks */
+	const struct dkim_keys	*dkim_keys;	/* signing keys, may be NULL */
 	struct connlimit	*limits;
 	unsigned		 slot;		/* this worker's connlimit slot */
 	unsigned		 nsessions;

@@ -30,6 +30,7 @@
 void
 smtpd_txn_reset(struct smtpd_session *s)
 {
+	smtpd_checks_reset(s);
 	spool_msg_abort(s->msg);
 	s->msg = NULL;
 	smtpd_data_free(s->data);
@@ -106,7 +107,8 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	log_info("sid=%s qid=%s smtp mail from=<%s> size=%llu", s->sid,
 	    s->qid, log_escape(from, strlen(from), esc, sizeof(esc)),
 	    (unsigned long long)ma.size);
-	smtpd_reply(s, "250 2.1.0 Ok");
+	if (!smtpd_checks_mail(s))
+		smtpd_reply(s, "250 2.1.0 Ok");
 }
 
 static bool
@@ -209,27 +211,48 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	smtpd_reply(s, "250 2.1.5 Ok");
 }
 
-/* Keep the header section (up to the empty line) for the From: check. */
+/* The header section is complete: hand it to the checks, write what is
+ * kept of it, then the empty line that ends it. */
 static void
+smtpd_txn_headers_end(struct smtpd_session *s)
+{
+	s->headers_done = true;
+	smtpd_checks_headers(s);
+	if (spool_msg_write(s->msg, s->headers.data, s->headers.len) == -1 ||
+	    spool_msg_write(s->msg, "\r\n", 2) == -1)
+		s->spool_failed = true;
+}
+
+/*
+ * Collect the header section (up to the empty line) in s->headers before
+ * anything is written, so forged trace fields can be dropped and the
+ * checks see it whole. Returns how many of the n bytes belong to it (the
+ * empty line included); the rest is body.
+ */
+static size_t
 smtpd_txn_capture(struct smtpd_session *s, const uint8_t *p, size_t n)
 {
-	size_t from = s->headers.len > 3 ? s->headers.len - 3 : 0;
+	size_t old = s->headers.len;
+	size_t from = old > 3 ? old - 3 : 0;
 
 	if (buf_append(&s->headers, p, n) == -1) {
 		s->headers_overflow = s->headers_done = true;
-		return;
+		return n;
 	}
 	if (s->headers.len >= 2 && memcmp(s->headers.data, "\r\n", 2) == 0) {
-		s->headers.len = 0;	/* no header section at all */
-		s->headers_done = true;
-		return;
+		buf_reset(&s->headers);		/* no header section at all */
+		smtpd_txn_headers_end(s);
+		return 2 - old;
 	}
 	uint8_t *end = memmem(s->headers.data + from, s->headers.len - from,
 	    "\r\n\r\n", 4);
-	if (end != NULL) {
-		s->headers.len = (size_t)(end - s->headers.data) + 2;
-		s->headers_done = true;
-	}
+	if (end == NULL)
+		return n;
+	size_t hlen = (size_t)(end - s->headers.data) + 2;
+	s->headers.len = hlen;
+	s->headers.data[hlen] = '\0';
+	smtpd_txn_headers_end(s);
+	return hlen + 2 - old;
 }
 
 static int
@@ -237,8 +260,16 @@ smtpd_txn_out(const uint8_t *p, size_t n, void *arg)
 {
 	struct smtpd_session *s = arg;
 
-	if (!s->headers_done)
-		smtpd_txn_capture(s, p, n);
+	if (!s->headers_done) {
+		size_t used = smtpd_txn_capture(s, p, n);
+		p += used;
+		n -= used;
+		if (n == 0)
+			return 0;
+	}
+	if (s->headers_overflow)
+		return 0;
+	smtpd_checks_body(s, p, n);
 	if (s->spool_failed || spool_msg_write(s->msg, p, n) == -1) {
 		s->spool_failed = true;
 		return -1;
@@ -381,22 +412,22 @@ smtpd_txn_verdict(struct smtpd_session *s)
 	return NULL;
 }
 
-static void
-smtpd_txn_end(struct smtpd_session *s)
+void
+smtpd_txn_reject(struct smtpd_session *s, const char *reply)
+{
+	log_info("sid=%s qid=%s smtp message rejected reply=\"%.9s\"",
+	    s->sid, s->qid, reply);
+	smtpd_reply(s, "%s", reply);
+	smtpd_txn_reset(s);
+}
+
+void
+smtpd_txn_commit(struct smtpd_session *s)
 {
 	const struct conf *c = s->ctx->conf;
-	const char *reject = smtpd_txn_verdict(s);
 	char qid[IDS_QID_LEN + 1], nudge[IDS_QID_LEN + 8];
-
-	smtpd_enter(s, SMTPD_STATE_CMD);
-	if (reject) {
-		log_info("sid=%s qid=%s smtp message rejected reply=\"%.9s\"",
-		    s->sid, s->qid, reject);
-		smtpd_reply(s, "%s", reject);
-		smtpd_txn_reset(s);
-		return;
-	}
 	struct spool_msg *m = s->msg;
+
 	s->msg = NULL;
 	memcpy(qid, s->qid, sizeof(qid));
 	if (spool_msg_commit(m, &s->env) == -1) {
@@ -406,12 +437,29 @@ smtpd_txn_end(struct smtpd_session *s)
 		smtpd_txn_reset(s);
 		return;
 	}
-	log_info("sid=%s qid=%s smtp accepted size=%zu nrcpt=%zu%s", s->sid,
-	    qid, s->env.size, s->env.nrcpts, s->tls ? " tls=yes" : "");
+	log_info("sid=%s qid=%s smtp accepted size=%zu nrcpt=%zu%s%s", s->sid,
+	    qid, s->env.size, s->env.nrcpts, s->tls ? " tls=yes" : "",
+	    s->env.quarantine ? " quarantine=yes" : "");
 	smtpd_reply(s, "250 2.0.0 Ok: queued as %s", qid);
 	snprintf(nudge, sizeof(nudge), "new %s", qid);
 	spool_nudge(c->data_dir, nudge);
 	smtpd_txn_reset(s);
+}
+
+static void
+smtpd_txn_end(struct smtpd_session *s)
+{
+	const char *reject;
+
+	if (!s->headers_done && !s->headers_overflow)
+		smtpd_txn_headers_end(s);	/* the message was all header */
+	reject = smtpd_txn_verdict(s);
+	smtpd_enter(s, SMTPD_STATE_CMD);
+	if (reject) {
+		smtpd_txn_reject(s, reject);
+		return;
+	}
+	smtpd_checks_finish(s);
 }
 
 /* Push input to the data machine; returns the bytes consumed. */

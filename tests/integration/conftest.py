@@ -87,19 +87,14 @@ def module_daemons(tmp_path_factory):
     pool.stop_all()
 
 
-@pytest.fixture(scope="session")
-def session_daemons(tmp_path_factory):
-    pool = DaemonPool(tmp_path_factory, "s")
-    yield pool
-    pool.stop_all()
-
-
-@pytest.fixture(scope="session")
-def mta(session_daemons, certs):
-    """The standard daemon shared by every test that does not disturb it:
-    listeners mx, mx_implicit, mx_plain, submission, submissions, plain
-    (and mx6 on [::1]), accounts alice/bob, alias sales -> alice."""
-    return session_daemons.start(session_daemons.config([certs["ec"]]))
+@pytest.fixture(scope="module")
+def mta(module_daemons, certs):
+    """The standard daemon shared by the tests of a module that do not
+    disturb it: listeners mx, mx_implicit, mx_plain, submission,
+    submissions, plain (and mx6 on [::1]), accounts alice/bob, alias
+    sales -> alice. One per module: a daemon bug that wedges it spoils
+    one module, not the run, and starting one costs well under a second."""
+    return module_daemons.start(module_daemons.config([certs["ec"]]))
 
 
 # ------------------------------------------------------------ failure reports

@@ -59,7 +59,8 @@ def check_received(raw, qid, proto, tls, helo=CLIENT_NAME,
     assert re.search(r"\bwith %s\b" % proto, rec), \
         "wanted 'with %s' in %r" % (proto, rec)
     assert "id %s" % qid in rec, rec
-    assert "<%s>" % rcpt in rec, rec
+    if rcpt:
+        assert "for <%s>" % rcpt in rec, rec
     if tls:
         assert re.search(r"\btls TLS_[A-Z0-9_]+", rec), rec
         assert re.search(r"using TLSv1\.[23] with cipher \S+", rec), rec

@@ -1,0 +1,1089 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Remote SMTP delivery (see remote.h). Objects:
+ *  - a job (remote_jobst): the runner's request, split into units;
+ *  - a unit: the job's recipients for one destination, one transaction;
+ *  - a destination (remote_dest): a domain or the relayhost, with a FIFO
+ *    of waiting units and a count of its connections;
+ *  - a connection (remote_conn): resolves the route, tries addresses one
+ *    after the other with an smtpc_session, sends the unit it claimed and
+ *    then further waiting units of its destination.
+ * Connections are started only from the zero-delay "pump" event, so no
+ * callback ever runs inside remote_deliver(). A connection that cannot
+ * reach its destination at all (DNS failure, null MX, every address
+ * failed) settles its unit and every unit still waiting for the
+ * destination with the same status, as they would meet the same fate.
+ *
+ * Ownership: the engine owns jobs, units, destinations and connections;
+ * the envelope, the message fd and the callbacks' arg are the runner's,
+ * borrowed until the job's done callback. Untrusted input: DNS answers
+ * (decoded and bounded by dns_rr.c, host names re-checked by smtpc) and
+ * server replies (parsed by smtpc_reply), which end up in result texts.
+ */
+#include "deliver/remote.h"
+
+#include <sys/queue.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "conf/conf.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "dns/dns.h"
+#include "smtpc/smtpc_route.h"
+#include "smtpc/smtpc_session.h"
+
+/* The destination name used for the relayhost (not a domain name). */
+#define REMOTE_RELAY_DEST	"[relayhost]"
+/* Credentials file: one short line. */
+#define REMOTE_CRED_LINE	(2 * LIMIT_SASL_FIELD + 4)
+
+struct remote_dest;
+
+/* A job in flight. */
+struct remote_jobst {
+	TAILQ_ENTRY(remote_jobst) entry;
+	struct remote_job	 job;		/* rcpts points to our copy */
+	size_t			 nunits;	/* units not yet settled */
+};
+
+struct remote_unit {
+	TAILQ_ENTRY(remote_unit) entry;	/* in dest->waiting */
+	struct remote_jobst	*js;
+	size_t			*pos;		/* positions in job->rcpts */
+	size_t			 n;
+	struct smtpc_rcpt	*rcpts;
+	struct smtpc_message	 msg;
+};
+TAILQ_HEAD(remote_units, remote_unit);
+
+struct remote_dest {
+	TAILQ_ENTRY(remote_dest) entry;
+	char			*name;		/* lower-case domain, or
+						 * REMOTE_RELAY_DEST */
+	struct remote_units	 waiting;
+	size_t			 nconn;
+};
+
+struct remote_addr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+};
+
+struct remote_conn {
+	TAILQ_ENTRY(remote_conn) entry;
+	struct remote		*rd;
+	struct remote_dest	*dest;
+	struct remote_unit	*unit;		/* claimed, not yet settled */
+	struct smtpc_route	 route;
+	size_t			 host_i;	/* next host to resolve */
+	const char		*host;		/* current host name */
+	struct dns_query	*q_mx, *q_a, *q_aaaa;
+	struct dns_answer	*ans_a, *ans_aaaa;
+	struct remote_addr	 addrs[REMOTE_ADDRS_MAX];
+	size_t			 naddrs, addr_i, tried;
+	struct smtpc_session	*s;
+	bool			 plain;		/* retrying in clear */
+	bool			 dns_temp;	/* a lookup failed (temp) */
+	unsigned		 nmsgs;
+	struct smtpc_status	 last;		/* why the last try failed */
+	struct remote_attempt	 at;
+};
+
+struct remote {
+	struct event_base	*base;
+	const struct conf	*conf;
+	struct dns_resolver	*dns;
+	SSL_CTX			*mx_ctx, *relay_ctx;
+	bool			 relay;
+	bool			 relay_implicit;
+	char			 relay_host[LIMIT_DOMAIN + 1];
+	unsigned		 relay_port;
+	struct remote_addr	 relay_addr;	/* len 0: a name */
+	char			*auth_user, *auth_pass;
+	char			*auth_err;	/* credentials unusable */
+	TAILQ_HEAD(, remote_jobst) jobs;
+	TAILQ_HEAD(, remote_dest) dests;
+	TAILQ_HEAD(, remote_conn) conns;
+	size_t			 njobs, nconn;
+	struct event		*pump_ev;
+};
+
+static void remote_conn_next_host(struct remote_conn *);
+static void remote_conn_try(struct remote_conn *);
+static void remote_conn_end(struct remote_conn *);
+
+const char *
+remote_domain(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	return at ? at + 1 : "";
+}
+
+static void
+remote_status(struct smtpc_status *st, enum smtpc_class klass, int code,
+    const char *enh, const char *stage, const char *text)
+{
+	memset(st, 0, sizeof(*st));
+	st->klass = klass;
+	st->code = code;
+	st->stage = stage;
+	snprintf(st->enhanced, sizeof(st->enhanced), "%s", enh);
+	snprintf(st->text, sizeof(st->text), "%s", text);
+}
+
+static void
+remote_pump_later(struct remote *rd)
+{
+	const struct timeval now = { 0, 0 };
+
+	evtimer_add(rd->pump_ev, &now);
+}
+
+/* --- results ------------------------------------------------------------ */
+
+/* snprintf where truncation is expected and fine (reply texts are cut at
+ * the size of a result). */
+static void remote_fmt(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+remote_fmt(char *out, size_t outlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(out, outlen, fmt, ap);
+	va_end(ap);
+}
+
+/* In the forms queue/bounce.h reads: "host NAME[ADDR] said: CODE X.Y.Z
+ * text" for a server's reply, "CODE X.Y.Z text" for a decision of ours
+ * that has a reply code (null MX), "X.Y.Z text (stage, RELAY)" for a
+ * local reason. */
+static void
+remote_reply_text(const struct smtpc_status *st, const char *relay,
+    char *out, size_t outlen)
+{
+	const char *sp = st->enhanced[0] ? " " : "";
+	const char *rb = relay ? strrchr(relay, ']') : NULL;
+	bool server = st->code != 0 && rb != NULL &&
+	    (st->stage == NULL || strcmp(st->stage, "dns") != 0);
+
+	/* bounce.h: "host NAME[ADDR] said: REPLY" names the Remote-MTA. */
+	if (server)
+		remote_fmt(out, outlen, "host %.*s said: %d %s%s%s",
+		    (int)(rb + 1 - relay), relay, st->code, st->enhanced, sp,
+		    st->text);
+	else if (st->code != 0)
+		remote_fmt(out, outlen, "%d %s%s%s", st->code, st->enhanced, sp,
+		    st->text);
+	else if (relay != NULL && strcmp(relay, "none") != 0)
+		remote_fmt(out, outlen, "%s%s%s (%s, %s)", st->enhanced, sp,
+		    st->text, st->stage ? st->stage : "?", relay);
+	else
+		remote_fmt(out, outlen, "%s%s%s", st->enhanced, sp, st->text);
+}
+
+static enum delivery_status
+remote_class(enum smtpc_class k)
+{
+	return k == SMTPC_OK ? DELIVERY_OK : k == SMTPC_PERM ?
+	    DELIVERY_PERMFAIL : DELIVERY_TEMPFAIL;
+}
+
+static void
+remote_unit_free(struct remote_unit *u)
+{
+	free(u->pos);
+	free(u->rcpts);
+	free(u);
+}
+
+/* The unit is settled: finish its job when it was the last unit. */
+static void
+remote_unit_done(struct remote *rd, struct remote_unit *u)
+{
+	struct remote_jobst *js = u->js;
+
+	remote_unit_free(u);
+	if (--js->nunits > 0)
+		return;
+	TAILQ_REMOVE(&rd->jobs, js, entry);
+	rd->njobs--;
+	js->job.done(js->job.arg);
+	free((size_t *)js->job.rcpts);
+	free(js);
+}
+
+/* Report every recipient of u: st for all, or per[k] when per != NULL. */
+static void
+remote_unit_settle(struct remote *rd, struct remote_unit *u,
+    const struct smtpc_status *st, const struct smtpc_status *per,
+    const struct remote_attempt *at)
+{
+	static const struct remote_attempt none = { "none", "none", false };
+	struct delivery_result res;
+
+	if (at == NULL)
+		at = &none;
+	for (size_t k = 0; k < u->n; k++) {
+		const struct smtpc_status *s = per ? &per[k] : st;
+
+		res.status = remote_class(s->klass);
+		remote_reply_text(s, at->relay, res.reply, sizeof(res.reply));
+		u->js->job.rcpt_cb(u->pos[k], &res, at, u->js->job.arg);
+	}
+	remote_unit_done(rd, u);
+}
+
+/* The destination cannot be reached: settle the claimed unit and every
+ * unit waiting for the same destination, then end the connection. */
+static void
+remote_conn_fail_dest(struct remote_conn *c, const struct smtpc_status *st)
+{
+	struct remote *rd = c->rd;
+	struct remote_unit *u;
+	char esc[256];
+
+	log_info("remote destination %s unreachable: %s",
+	    log_escape(c->dest->name, strlen(c->dest->name), esc, sizeof(esc)),
+	    st->text);
+	if (c->unit != NULL) {
+		u = c->unit;
+		c->unit = NULL;
+		remote_unit_settle(rd, u, st, NULL, &c->at);
+	}
+	while ((u = TAILQ_FIRST(&c->dest->waiting)) != NULL) {
+		TAILQ_REMOVE(&c->dest->waiting, u, entry);
+		remote_unit_settle(rd, u, st, NULL, &c->at);
+	}
+	remote_conn_end(c);
+}
+
+/* --- DNS: route and addresses --------------------------------------------- */
+
+static void
+remote_dns_temp(struct smtpc_status *st, const char *what, const char *name,
+    const struct dns_answer *ans)
+{
+	char text[SMTPC_TEXT_MAX], esc[300];
+
+	snprintf(text, sizeof(text), "DNS %s lookup for %s failed: %s%s%s",
+	    what, log_escape(name, strlen(name), esc, sizeof(esc)),
+	    ans->sec == DNS_SEC_BOGUS ? "bogus" : dns_rcode_name(ans->rcode),
+	    ans->why ? " " : "", ans->why ? ans->why : "");
+	remote_status(st, SMTPC_TEMP, 0, "4.4.3", "dns", text);
+}
+
+static void
+remote_mx_cb(struct dns_answer *ans, void *arg)
+{
+	struct remote_conn *c = arg;
+	struct smtpc_mx *mx;
+	struct smtpc_status st;
+	char text[SMTPC_TEXT_MAX], esc[300];
+	size_t n = 0;
+	enum smtpc_route_result rr;
+
+	c->q_mx = NULL;
+	log_escape(c->dest->name, strlen(c->dest->name), esc, sizeof(esc));
+	if (ans->rcode == DNS_RCODE_NXDOMAIN && ans->sec != DNS_SEC_BOGUS) {
+		snprintf(text, sizeof(text), "domain %s does not exist", esc);
+		remote_status(&st, SMTPC_PERM, 550, "5.1.2", "dns", text);
+		goto fail;
+	}
+	if (ans->rcode != DNS_RCODE_NOERROR || ans->sec == DNS_SEC_BOGUS) {
+		remote_dns_temp(&st, "MX", c->dest->name, ans);
+		goto fail;
+	}
+	mx = xcalloc(ans->nrr + 1, sizeof(*mx));
+	for (size_t i = 0; i < ans->nrr; i++) {
+		if (ans->rr[i].type != DNS_T_MX)
+			continue;
+		mx[n].pref = ans->rr[i].u.mx.pref;
+		snprintf(mx[n].host, sizeof(mx[n].host), "%s",
+		    ans->rr[i].u.mx.host);
+		n++;
+	}
+	rr = smtpc_route_plan(c->dest->name, mx, n, c->rd->conf->hostname,
+	    NULL, NULL, &c->route);
+	free(mx);
+	dns_answer_free(ans);
+	ans = NULL;
+	switch (rr) {
+	case SMTPC_ROUTE_OK:
+		remote_conn_next_host(c);
+		return;
+	case SMTPC_ROUTE_NULL_MX:
+		/* RFC 7505 §4.3 (and RFC 7504): the reply a server would
+		 * give, so the bounce carries the right status. */
+		snprintf(text, sizeof(text), "domain %s accepts no mail "
+		    "(null MX)", esc);
+		remote_status(&st, SMTPC_PERM, 556, "5.1.10", "dns", text);
+		break;
+	case SMTPC_ROUTE_SELF:
+		snprintf(text, sizeof(text), "mail for %s loops back to "
+		    "myself", esc);
+		remote_status(&st, SMTPC_PERM, 554, "5.4.6", "dns", text);
+		break;
+	default:
+		snprintf(text, sizeof(text), "bad domain %s", esc);
+		remote_status(&st, SMTPC_PERM, 550, "5.1.2", "dns", text);
+		break;
+	}
+fail:
+	dns_answer_free(ans);
+	remote_conn_fail_dest(c, &st);
+}
+
+/* Append the A or AAAA records of ans as addresses on port. */
+static void
+remote_addrs_add(struct remote_conn *c, const struct dns_answer *ans,
+    unsigned port)
+{
+	for (size_t i = 0; ans && i < ans->nrr &&
+	    c->naddrs < REMOTE_ADDRS_MAX; i++) {
+		struct remote_addr *a = &c->addrs[c->naddrs];
+
+		memset(a, 0, sizeof(*a));
+		if (ans->rr[i].type == DNS_T_A) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons((uint16_t)port);
+			memcpy(&sin->sin_addr, ans->rr[i].u.a, 4);
+			a->len = sizeof(*sin);
+		} else if (ans->rr[i].type == DNS_T_AAAA) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons((uint16_t)port);
+			memcpy(&s6->sin6_addr, ans->rr[i].u.aaaa, 16);
+			a->len = sizeof(*s6);
+		} else
+			continue;
+		c->naddrs++;
+	}
+}
+
+/* Whether an address answer is usable, else why not (into c->last). */
+static bool
+remote_addr_ok(struct remote_conn *c, const struct dns_answer *ans,
+    const char *what)
+{
+	if (ans->rcode == DNS_RCODE_NOERROR && ans->sec != DNS_SEC_BOGUS)
+		return true;
+	if (ans->rcode == DNS_RCODE_NXDOMAIN && ans->sec != DNS_SEC_BOGUS)
+		return false;
+	c->dns_temp = true;
+	remote_dns_temp(&c->last, what, c->host, ans);
+	return false;
+}
+
+/* Both address lookups of the current host are in. */
+static void
+remote_addrs_ready(struct remote_conn *c)
+{
+	struct remote *rd = c->rd;
+	unsigned port = rd->relay ? rd->relay_port : rd->conf->mx_port;
+	char text[SMTPC_TEXT_MAX], esc[300];
+	bool ok6 = remote_addr_ok(c, c->ans_aaaa, "AAAA");
+	bool ok4 = remote_addr_ok(c, c->ans_a, "A");
+
+	c->naddrs = c->addr_i = 0;
+	/* IPv6 first, as RFC 6724's default policy would order them. */
+	if (ok6)
+		remote_addrs_add(c, c->ans_aaaa, port);
+	if (ok4)
+		remote_addrs_add(c, c->ans_a, port);
+	dns_answer_free(c->ans_a);
+	dns_answer_free(c->ans_aaaa);
+	c->ans_a = c->ans_aaaa = NULL;
+	if (c->naddrs == 0 && !c->dns_temp) {
+		snprintf(text, sizeof(text), "host %s has no address",
+		    log_escape(c->host, strlen(c->host), esc, sizeof(esc)));
+		remote_status(&c->last, SMTPC_TEMP, 0, "4.4.4", "dns", text);
+	}
+	remote_conn_try(c);
+}
+
+static void
+remote_a_cb(struct dns_answer *ans, void *arg)
+{
+	struct remote_conn *c = arg;
+
+	c->q_a = NULL;
+	c->ans_a = ans;
+	if (c->q_aaaa == NULL)
+		remote_addrs_ready(c);
+}
+
+static void
+remote_aaaa_cb(struct dns_answer *ans, void *arg)
+{
+	struct remote_conn *c = arg;
+
+	c->q_aaaa = NULL;
+	c->ans_aaaa = ans;
+	if (c->q_a == NULL)
+		remote_addrs_ready(c);
+}
+
+/* Look up the addresses of the next host of the route, or give up. */
+static void
+remote_conn_next_host(struct remote_conn *c)
+{
+	struct smtpc_status st;
+
+	if (c->host_i >= c->route.nhosts || c->tried >= REMOTE_ADDRS_MAX) {
+		if (c->last.text[0] != '\0')
+			st = c->last;
+		else
+			remote_status(&st, SMTPC_TEMP, 0, "4.4.4", "connect",
+			    "no address to deliver to");
+		/* Whatever the last server said before a session: the
+		 * destination as a whole is only temporarily unusable. */
+		st.klass = SMTPC_TEMP;
+		remote_conn_fail_dest(c, &st);
+		return;
+	}
+	c->host = c->route.hosts[c->host_i++].host;
+	c->q_aaaa = dns_query(c->rd->dns, c->host, DNS_T_AAAA,
+	    REMOTE_DNS_TIMEOUT_MS, remote_aaaa_cb, c);
+	c->q_a = dns_query(c->rd->dns, c->host, DNS_T_A,
+	    REMOTE_DNS_TIMEOUT_MS, remote_a_cb, c);
+	if (c->q_a == NULL || c->q_aaaa == NULL) {
+		char text[SMTPC_TEXT_MAX], esc[300];
+
+		dns_query_cancel(c->q_a);
+		dns_query_cancel(c->q_aaaa);
+		c->q_a = c->q_aaaa = NULL;
+		snprintf(text, sizeof(text), "cannot look up host %s",
+		    log_escape(c->host, strlen(c->host), esc, sizeof(esc)));
+		remote_status(&c->last, SMTPC_TEMP, 0, "4.4.3", "dns", text);
+		remote_conn_next_host(c);
+	}
+}
+
+/* --- the SMTP session ------------------------------------------------------ */
+
+static void
+remote_smtpc_cb(struct smtpc_session *s, enum smtpc_event ev,
+    const struct smtpc_result *res, void *arg);
+
+static void
+remote_fill_attempt(struct remote_conn *c, const struct remote_addr *a)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (getnameinfo((const struct sockaddr *)&a->ss, a->len, host,
+	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(host, sizeof(host), "?");
+	snprintf(c->at.relay, sizeof(c->at.relay), "%s[%s]:%u",
+	    c->host ? c->host : host, host, c->rd->relay ? c->rd->relay_port :
+	    c->rd->conf->mx_port);
+	snprintf(c->at.tls, sizeof(c->at.tls), "none");
+	c->at.verified = false;
+}
+
+static void
+remote_params(struct remote_conn *c, const struct remote_addr *a,
+    struct smtpc_params *p)
+{
+	struct remote *rd = c->rd;
+
+	memset(p, 0, sizeof(*p));
+	p->helo = rd->conf->hostname;
+	p->peer_name = c->host;
+	p->addr = (const struct sockaddr *)&a->ss;
+	p->addrlen = a->len;
+	if (rd->relay) {
+		p->tls = rd->relay_implicit ? SMTPC_TLS_IMPLICIT :
+		    SMTPC_TLS_STARTTLS;
+		p->tls_verify = true;
+		p->tls_ctx = rd->relay_ctx;
+		p->auth_user = rd->auth_user;
+		p->auth_pass = rd->auth_pass;
+	} else {
+		p->tls = c->plain ? SMTPC_TLS_NONE : SMTPC_TLS_OPPORTUNISTIC;
+		p->tls_ctx = rd->mx_ctx;
+	}
+}
+
+/* Try the next address of the current host (or move to the next host). */
+static void
+remote_conn_try(struct remote_conn *c)
+{
+	struct smtpc_params p;
+	char err[256];
+
+	while (c->addr_i < c->naddrs && c->tried < REMOTE_ADDRS_MAX) {
+		const struct remote_addr *a = &c->addrs[c->addr_i];
+
+		remote_fill_attempt(c, a);
+		remote_params(c, a, &p);
+		c->s = smtpc_session_new(c->rd->base, &p, remote_smtpc_cb, c,
+		    err, sizeof(err));
+		if (c->s != NULL)
+			return;
+		remote_status(&c->last, SMTPC_TEMP, 0, "4.3.0", "connect",
+		    err);
+		c->addr_i++;
+		c->tried++;
+	}
+	remote_conn_next_host(c);
+}
+
+/* Send the next unit over the idle session, or say QUIT. */
+static void
+remote_conn_send_next(struct remote_conn *c)
+{
+	struct remote_unit *u = c->unit;
+
+	if (u == NULL && c->nmsgs < REMOTE_CONN_MSGS_MAX &&
+	    (u = TAILQ_FIRST(&c->dest->waiting)) != NULL)
+		TAILQ_REMOVE(&c->dest->waiting, u, entry);
+	if (u == NULL) {
+		(void)smtpc_session_quit(c->s);
+		return;
+	}
+	c->unit = u;
+	if (smtpc_session_send(c->s, &u->msg) == -1) {
+		/* The session is ending: the unit waits for another. */
+		c->unit = NULL;
+		TAILQ_INSERT_HEAD(&c->dest->waiting, u, entry);
+		remote_pump_later(c->rd);
+	}
+}
+
+static void
+remote_on_ready(struct remote_conn *c)
+{
+	const struct smtpc_tls_info *t = smtpc_session_tls(c->s);
+
+	if (t->active) {
+		snprintf(c->at.tls, sizeof(c->at.tls), "%s/%s", t->version,
+		    t->cipher);
+		c->at.verified = t->verified;
+	}
+	remote_conn_send_next(c);
+}
+
+static void
+remote_on_message(struct remote_conn *c, const struct smtpc_result *res)
+{
+	struct remote_unit *u = c->unit;
+
+	c->unit = NULL;
+	c->nmsgs++;
+	if (u != NULL)
+		remote_unit_settle(c->rd, u, &res->status, res->rcpt, &c->at);
+	/* A session that failed refuses the next message (it goes back to
+	 * the destination's queue) and reports CLOSED next. */
+	remote_conn_send_next(c);
+}
+
+/* The session is over. A unit still claimed was never sent: the session
+ * failed before it could take it, so the next address gets a chance. */
+static void
+remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
+{
+	bool tls_failed = res->status.stage != NULL &&
+	    strcmp(res->status.stage, "tls") == 0;
+
+	smtpc_session_free(c->s);
+	c->s = NULL;
+	if (c->unit == NULL) {
+		remote_conn_end(c);
+		return;
+	}
+	c->last = res->status;
+	/* RFC 7435 §3: opportunistic security must not fail where clear
+	 * text would work; a broken handshake is retried in clear once. */
+	if (tls_failed && !c->rd->relay && !c->plain) {
+		c->plain = true;
+		remote_conn_try(c);
+		return;
+	}
+	c->plain = false;
+	c->addr_i++;
+	c->tried++;
+	remote_conn_try(c);
+}
+
+static void
+remote_smtpc_cb(struct smtpc_session *s, enum smtpc_event ev,
+    const struct smtpc_result *res, void *arg)
+{
+	struct remote_conn *c = arg;
+
+	(void)s;
+	switch (ev) {
+	case SMTPC_EV_READY:
+		remote_on_ready(c);
+		break;
+	case SMTPC_EV_MESSAGE:
+		remote_on_message(c, res);
+		break;
+	case SMTPC_EV_CLOSED:
+		remote_on_closed(c, res);
+		break;
+	}
+}
+
+/* --- connections and the pump ------------------------------------------- */
+
+static void
+remote_dest_free(struct remote *rd, struct remote_dest *d)
+{
+	TAILQ_REMOVE(&rd->dests, d, entry);
+	free(d->name);
+	free(d);
+}
+
+/* Release everything of c; a claimed unit goes back to its destination
+ * (only remote_free abandons units). */
+static void
+remote_conn_clear(struct remote_conn *c)
+{
+	dns_query_cancel(c->q_mx);
+	dns_query_cancel(c->q_a);
+	dns_query_cancel(c->q_aaaa);
+	dns_answer_free(c->ans_a);
+	dns_answer_free(c->ans_aaaa);
+	smtpc_session_free(c->s);
+	TAILQ_REMOVE(&c->rd->conns, c, entry);
+	c->rd->nconn--;
+	c->dest->nconn--;
+}
+
+static void
+remote_conn_end(struct remote_conn *c)
+{
+	struct remote *rd = c->rd;
+
+	if (c->unit != NULL) {
+		TAILQ_INSERT_HEAD(&c->dest->waiting, c->unit, entry);
+		c->unit = NULL;
+	}
+	remote_conn_clear(c);
+	free(c);
+	remote_pump_later(rd);
+}
+
+static void
+remote_relay_route(struct remote_conn *c)
+{
+	struct remote *rd = c->rd;
+
+	c->route.nhosts = 1;
+	snprintf(c->route.hosts[0].host, sizeof(c->route.hosts[0].host), "%s",
+	    rd->relay_host);
+	if (rd->relay_addr.len == 0) {
+		remote_conn_next_host(c);
+		return;
+	}
+	/* An address literal: no lookup, no host name to verify. */
+	c->host_i = 1;
+	c->host = NULL;
+	c->addrs[0] = rd->relay_addr;
+	c->naddrs = 1;
+	remote_conn_try(c);
+}
+
+/* A domain literal (RFC 5321 §4.1.3, "[192.0.2.1]", "[IPv6:2001:db8::1]"):
+ * deliver to that address, no lookup; false if it is not one. */
+static bool
+remote_literal_route(struct remote_conn *c, const char *name)
+{
+	struct remote_addr *a = &c->addrs[0];
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+	char ip[INET6_ADDRSTRLEN + 8];
+	size_t n = strlen(name);
+	uint16_t port = (uint16_t)c->rd->conf->mx_port;
+
+	if (n < 3 || name[n - 1] != ']' || n - 2 >= sizeof(ip))
+		return false;
+	memcpy(ip, name + 1, n - 2);
+	ip[n - 2] = '\0';
+	memset(a, 0, sizeof(*a));
+	if (strncasecmp(ip, "ipv6:", 5) == 0 &&
+	    inet_pton(AF_INET6, ip + 5, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		a->len = sizeof(*s6);
+	} else if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		a->len = sizeof(*sin);
+	} else
+		return false;
+	c->host = NULL;
+	c->naddrs = 1;
+	remote_conn_try(c);
+	return true;
+}
+
+/* Start a connection for destination d with unit u (called from the pump
+ * only, so callbacks never nest inside remote_deliver). */
+static void
+remote_conn_start(struct remote *rd, struct remote_dest *d,
+    struct remote_unit *u)
+{
+	struct remote_conn *c = xcalloc(1, sizeof(*c));
+	struct smtpc_status st;
+
+	c->rd = rd;
+	c->dest = d;
+	c->unit = u;
+	snprintf(c->at.relay, sizeof(c->at.relay), "none");
+	snprintf(c->at.tls, sizeof(c->at.tls), "none");
+	TAILQ_INSERT_TAIL(&rd->conns, c, entry);
+	rd->nconn++;
+	d->nconn++;
+	if (rd->relay) {
+		if (rd->auth_err != NULL) {
+			remote_status(&st, SMTPC_TEMP, 0, "4.7.0", "auth",
+			    rd->auth_err);
+			remote_conn_fail_dest(c, &st);
+			return;
+		}
+		remote_relay_route(c);
+		return;
+	}
+	if (d->name[0] == '[') {
+		if (!remote_literal_route(c, d->name)) {
+			remote_status(&st, SMTPC_PERM, 553, "5.1.2", "dns",
+			    "bad address literal");
+			remote_conn_fail_dest(c, &st);
+		}
+		return;
+	}
+	c->q_mx = dns_query(rd->dns, d->name, DNS_T_MX, REMOTE_DNS_TIMEOUT_MS,
+	    remote_mx_cb, c);
+	if (c->q_mx == NULL) {
+		remote_status(&st, SMTPC_TEMP, 0, "4.4.3", "dns",
+		    "cannot start the MX lookup");
+		remote_conn_fail_dest(c, &st);
+	}
+}
+
+/* Start connections for waiting units within the limits; free idle
+ * destinations. */
+static void
+remote_pump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remote *rd = arg;
+	struct remote_dest *d, *next;
+	struct remote_unit *u;
+
+	(void)fd;
+	(void)what;
+	for (d = TAILQ_FIRST(&rd->dests); d != NULL; d = next) {
+		while (d->nconn < REMOTE_DEST_CONN_MAX &&
+		    rd->nconn < REMOTE_CONN_MAX &&
+		    (u = TAILQ_FIRST(&d->waiting)) != NULL) {
+			TAILQ_REMOVE(&d->waiting, u, entry);
+			remote_conn_start(rd, d, u);
+		}
+		/* remote_conn_start may settle units but never frees d. */
+		next = TAILQ_NEXT(d, entry);
+		if (d->nconn == 0 && TAILQ_EMPTY(&d->waiting))
+			remote_dest_free(rd, d);
+	}
+}
+
+/* --- jobs ------------------------------------------------------------------- */
+
+static struct remote_dest *
+remote_dest_get(struct remote *rd, const char *name)
+{
+	struct remote_dest *d;
+
+	TAILQ_FOREACH(d, &rd->dests, entry)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->name = xstrdup(name);
+	TAILQ_INIT(&d->waiting);
+	TAILQ_INSERT_TAIL(&rd->dests, d, entry);
+	return d;
+}
+
+/* The smtpc_message of a unit, from the envelope. */
+static void
+remote_unit_message(struct remote_unit *u)
+{
+	const struct remote_job *j = &u->js->job;
+	const struct envelope *env = j->env;
+
+	u->rcpts = xcalloc(u->n, sizeof(*u->rcpts));
+	for (size_t k = 0; k < u->n; k++) {
+		const struct envelope_rcpt *rc = &env->rcpts[j->rcpts[u->pos[k]]];
+
+		u->rcpts[k].address = rc->address;
+		u->rcpts[k].orcpt = rc->orcpt;
+		u->rcpts[k].notify = rc->notify;
+	}
+	u->msg.qid = env->id;
+	u->msg.mail_from = env->mail_from ? env->mail_from : "";
+	u->msg.rcpts = u->rcpts;
+	u->msg.nrcpts = u->n;
+	u->msg.fd = j->msg_fd;
+	u->msg.prepend = env->prepend;
+	u->msg.prepend_len = env->prepend ? strlen(env->prepend) : 0;
+	u->msg.size = env->size + u->msg.prepend_len;
+	u->msg.body = env->body;
+	u->msg.smtputf8 = env->smtputf8;
+	u->msg.ret = env->ret;
+	u->msg.envid = env->envid;
+}
+
+/* Lower-cased destination name of recipient position i into out. */
+static void
+remote_dest_name(const struct remote *rd, const struct remote_job *j,
+    size_t i, char *out, size_t outlen)
+{
+	const char *dom;
+	size_t k;
+
+	if (rd->relay) {
+		snprintf(out, outlen, "%s", REMOTE_RELAY_DEST);
+		return;
+	}
+	dom = remote_domain(j->env->rcpts[j->rcpts[i]].address);
+	for (k = 0; dom[k] != '\0' && k + 1 < outlen; k++)
+		out[k] = (char)tolower((unsigned char)dom[k]);
+	out[k] = '\0';
+	if (k > 0 && out[k - 1] == '.')
+		out[k - 1] = '\0';
+}
+
+int
+remote_deliver(struct remote *rd, const struct remote_job *job)
+{
+	struct remote_jobst *js;
+	char (*names)[LIMIT_DOMAIN + 1];
+	size_t n = job->nrcpts;
+	bool *taken;
+
+	if (n == 0)
+		return -1;
+	js = xcalloc(1, sizeof(*js));
+	js->job = *job;
+	js->job.rcpts = xreallocarray(NULL, n, sizeof(size_t));
+	memcpy((size_t *)js->job.rcpts, job->rcpts, n * sizeof(size_t));
+	TAILQ_INSERT_TAIL(&rd->jobs, js, entry);
+	rd->njobs++;
+	names = xcalloc(n, sizeof(*names));
+	taken = xcalloc(n, sizeof(*taken));
+	for (size_t i = 0; i < n; i++)
+		remote_dest_name(rd, &js->job, i, names[i], sizeof(names[i]));
+	/* One unit per destination: all its recipients in one transaction. */
+	for (size_t i = 0; i < n; i++) {
+		struct remote_unit *u;
+
+		if (taken[i])
+			continue;
+		u = xcalloc(1, sizeof(*u));
+		u->js = js;
+		u->pos = xcalloc(n, sizeof(*u->pos));
+		for (size_t k = i; k < n; k++)
+			if (!taken[k] && strcmp(names[k], names[i]) == 0) {
+				taken[k] = true;
+				u->pos[u->n++] = k;
+			}
+		remote_unit_message(u);
+		js->nunits++;
+		TAILQ_INSERT_TAIL(&remote_dest_get(rd, names[i])->waiting, u,
+		    entry);
+	}
+	free(names);
+	free(taken);
+	remote_pump_later(rd);
+	return 0;
+}
+
+size_t
+remote_jobs(const struct remote *rd)
+{
+	return rd->njobs;
+}
+
+/* --- setup ------------------------------------------------------------------ */
+
+/* Split conf->relayhost ("smtps://HOST[:PORT]", "smtp://[V6]:PORT"). The
+ * configuration parser has checked the syntax already. */
+static int
+remote_parse_relay(struct remote *rd, const char *v, char *err,
+    size_t errlen)
+{
+	const char *h, *end, *colon;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&rd->relay_addr.ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&rd->relay_addr.ss;
+
+	rd->relay = true;
+	rd->relay_implicit = strncmp(v, "smtps://", 8) == 0;
+	h = v + (rd->relay_implicit ? 8 : 7);
+	rd->relay_port = rd->relay_implicit ? 465 : 587;
+	if (*h == '[') {
+		h++;
+		end = strchr(h, ']');
+		colon = end && end[1] == ':' ? end + 1 : NULL;
+	} else {
+		colon = strrchr(h, ':');
+		end = colon ? colon : h + strlen(h);
+	}
+	if (end == NULL || end == h || (size_t)(end - h) > LIMIT_DOMAIN) {
+		snprintf(err, errlen, "bad relayhost");
+		return -1;
+	}
+	memcpy(rd->relay_host, h, (size_t)(end - h));
+	rd->relay_host[end - h] = '\0';
+	if (colon != NULL)
+		rd->relay_port = (unsigned)strtoul(colon + 1, NULL, 10);
+	memset(&rd->relay_addr, 0, sizeof(rd->relay_addr));
+	if (inet_pton(AF_INET, rd->relay_host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)rd->relay_port);
+		rd->relay_addr.len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, rd->relay_host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)rd->relay_port);
+		rd->relay_addr.len = sizeof(*s6);
+	}
+	return 0;
+}
+
+/* Read "user:password" (first line) of relayhost_credentials. A problem
+ * is kept in auth_err: relayhost deliveries then defer with it. */
+static void
+remote_read_credentials(struct remote *rd, const char *path)
+{
+	char line[REMOTE_CRED_LINE + 2], *colon;
+	FILE *fp;
+	size_t n;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		rd->auth_err = xasprintf("cannot read relayhost_credentials "
+		    "%s: %s", path, strerror(errno));
+		return;
+	}
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	colon = strchr(line, ':');
+	if (colon == NULL || colon == line || colon[1] == '\0' ||
+	    (size_t)(colon - line) > LIMIT_SASL_FIELD ||
+	    strlen(colon + 1) > LIMIT_SASL_FIELD)
+		rd->auth_err = xasprintf("relayhost_credentials %s: expected "
+		    "one line user:password", path);
+	else {
+		*colon = '\0';
+		rd->auth_user = xstrdup(line);
+		rd->auth_pass = xstrdup(colon + 1);
+	}
+	explicit_bzero(line, sizeof(line));
+}
+
+static int
+remote_setup_tls(struct remote *rd, char *err, size_t errlen)
+{
+	const struct conf *c = rd->conf;
+
+	if (rd->relay) {
+		rd->relay_ctx = smtpc_tls_ctx_new(c->relayhost_ca, err,
+		    errlen);
+		return rd->relay_ctx ? 0 : -1;
+	}
+	rd->mx_ctx = smtpc_tls_ctx_new(NULL, err, errlen);
+	return rd->mx_ctx ? 0 : -1;
+}
+
+struct remote *
+remote_new(struct event_base *base, const struct conf *conf, char *err,
+    size_t errlen)
+{
+	struct remote *rd = xcalloc(1, sizeof(*rd));
+
+	rd->base = base;
+	rd->conf = conf;
+	TAILQ_INIT(&rd->jobs);
+	TAILQ_INIT(&rd->dests);
+	TAILQ_INIT(&rd->conns);
+	if (conf->relayhost != NULL && *conf->relayhost != '\0') {
+		if (remote_parse_relay(rd, conf->relayhost, err, errlen) == -1)
+			goto fail;
+		if (conf->relayhost_credentials != NULL &&
+		    *conf->relayhost_credentials != '\0')
+			remote_read_credentials(rd,
+			    conf->relayhost_credentials);
+	}
+	if (remote_setup_tls(rd, err, errlen) == -1)
+		goto fail;
+	if ((rd->dns = dns_resolver_new(base, conf, err, errlen)) == NULL)
+		goto fail;
+	if ((rd->pump_ev = evtimer_new(base, remote_pump_cb, rd)) == NULL) {
+		snprintf(err, errlen, "cannot create an event");
+		goto fail;
+	}
+	return rd;
+fail:
+	remote_free(rd);
+	return NULL;
+}
+
+void
+remote_free(struct remote *rd)
+{
+	struct remote_conn *c;
+	struct remote_dest *d;
+	struct remote_unit *u;
+	struct remote_jobst *js;
+
+	if (rd == NULL)
+		return;
+	while ((c = TAILQ_FIRST(&rd->conns)) != NULL) {
+		if (c->unit != NULL)
+			remote_unit_free(c->unit);
+		remote_conn_clear(c);
+		free(c);
+	}
+	while ((d = TAILQ_FIRST(&rd->dests)) != NULL) {
+		while ((u = TAILQ_FIRST(&d->waiting)) != NULL) {
+			TAILQ_REMOVE(&d->waiting, u, entry);
+			remote_unit_free(u);
+		}
+		remote_dest_free(rd, d);
+	}
+	while ((js = TAILQ_FIRST(&rd->jobs)) != NULL) {
+		TAILQ_REMOVE(&rd->jobs, js, entry);
+		free((size_t *)js->job.rcpts);
+		free(js);
+	}
+	if (rd->pump_ev)
+		event_free(rd->pump_ev);
+	dns_resolver_free(rd->dns);
+	SSL_CTX_free(rd->mx_ctx);
+	SSL_CTX_free(rd->relay_ctx);
+	if (rd->auth_pass != NULL)
+		explicit_bzero(rd->auth_pass, strlen(rd->auth_pass));
+	free(rd->auth_pass);
+	free(rd->auth_user);
+	free(rd->auth_err);
+	free(rd);
+}

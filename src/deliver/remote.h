@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Remote delivery over SMTP, asynchronous, on the queue runner's event
+ * base (DESIGN.md §6 step 5). The runner hands over a job: one message and
+ * the indices of its remote recipients. They are grouped by destination:
+ * the recipient's domain (MX delivery) or the single relayhost (smarthost
+ * delivery, [delivery] relayhost). Each destination has a FIFO of waiting
+ * units (one message's recipients for that destination, always sent in
+ * one transaction) and at most REMOTE_DEST_CONN_MAX connections;
+ * REMOTE_CONN_MAX connections exist in all. A connection that finishes a
+ * unit takes the next waiting unit of its destination, so several
+ * messages to one domain reuse one connection.
+ *
+ * MX delivery: MX lookup (dns.h), route by smtpc_route (preference order,
+ * random among equals, implicit MX, RFC 7505 null MX -> permanent
+ * "556 5.1.10"), then AAAA and A of each host in order, one connection
+ * attempt per address on [delivery] mx_port until one server takes the
+ * session; STARTTLS is opportunistic (the certificate is only recorded;
+ * a failed handshake is retried once in clear, as RFC 7435 allows).
+ * Relayhost delivery: smtps:// (implicit TLS, port 465 by default) or
+ * smtp:// (STARTTLS required, 587), certificate verified against the
+ * system store plus relayhost_ca, AUTH PLAIN with the user:password line
+ * of relayhost_credentials; any TLS or verification failure defers, mail
+ * never goes to the relayhost in clear.
+ *
+ * Results: every recipient of a job gets exactly one remote_rcpt_cb call,
+ * then remote_done_cb runs once; all from the event loop, never inside
+ * remote_deliver(). Replies in results are the server's (untrusted: escape
+ * before logging) or a local reason, as "CODE X.Y.Z text" when a code is
+ * known. DNS and connection trouble are DELIVERY_TEMPFAIL.
+ *
+ * This module keeps no state on disk: the runner records each result.
+ */
+#ifndef SEALMAIL_DELIVER_REMOTE_H
+#define SEALMAIL_DELIVER_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "deliver/delivery.h"
+#include "queue/envelope.h"
+
+struct conf;
+struct event_base;
+struct remote;
+
+/* Connections per destination (domain or relayhost) and in all. */
+#define REMOTE_DEST_CONN_MAX	4
+#define REMOTE_CONN_MAX		64
+/* Messages sent over one connection before it is closed. */
+#define REMOTE_CONN_MSGS_MAX	50
+/* Addresses tried per connection (all MX hosts together). */
+#define REMOTE_ADDRS_MAX	10
+/* Deadline of each DNS lookup. */
+#define REMOTE_DNS_TIMEOUT_MS	10000
+
+/* How one recipient's attempt went, for the runner's log line. */
+struct remote_attempt {
+	char	relay[LIMIT_DOMAIN + 64];	/* "HOST[ADDR]:PORT" or "none" */
+	char	tls[96];		/* "TLSv1.3/CIPHER" or "none" */
+	bool	verified;		/* the peer certificate verified */
+};
+
+/* One recipient's outcome; i indexes job->rcpts. res and at are borrowed
+ * for the duration of the call. */
+typedef void remote_rcpt_cb(size_t i, const struct delivery_result *res,
+    const struct remote_attempt *at, void *arg);
+/* Every recipient of the job has been reported. The job's env, fd and
+ * rcpts may be released from here on (also from inside this call). */
+typedef void remote_done_cb(void *arg);
+
+struct remote_job {
+	const struct envelope	*env;	/* borrowed until done */
+	int			 msg_fd;	/* queue/ID.msg, read with pread */
+	const size_t		*rcpts;	/* indices into env->rcpts (copied) */
+	size_t			 nrcpts;
+	remote_rcpt_cb		*rcpt_cb;
+	remote_done_cb		*done;
+	void			*arg;
+};
+
+/*
+ * The remote delivery engine on base, configured from conf (borrowed for
+ * its life): [server] hostname (EHLO), [delivery] relayhost,
+ * relayhost_credentials (read now), relayhost_ca, mx_port and [dns].
+ * Returns NULL with err on failure (resolver or TLS context setup).
+ */
+struct remote *remote_new(struct event_base *base, const struct conf *conf,
+    char *err, size_t errlen);
+
+/*
+ * Abandon every job in flight (connections closed without QUIT, lookups
+ * cancelled; no callback runs) and free rd. Safe because the runner
+ * records state only from results: an abandoned recipient stays pending.
+ * NULL is a no-op. Must not be called from a remote callback.
+ */
+void remote_free(struct remote *rd);
+
+/*
+ * Start delivering job (nrcpts > 0; the struct is copied, rcpts too). The
+ * callbacks run later from the event loop. Returns 0; -1 only if nrcpts
+ * is 0.
+ */
+int remote_deliver(struct remote *rd, const struct remote_job *job);
+
+/* Jobs started and not yet done. */
+size_t remote_jobs(const struct remote *rd);
+
+/* The domain of an address (after its last '@'), or "" if none. */
+const char *remote_domain(const char *address);
+
+#endif

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The authentication work around a mail transaction: on mx listeners the
+ * inbound pipeline (auth/authcheck: SPF at MAIL FROM, DKIM while the
+ * message streams, DMARC and BIMI at its end) and the removal of forged
+ * Authentication-Results and BIMI fields; for authenticated submission and
+ * trusted clients, DKIM signing with the sender domain's keys. Results
+ * become header fields in the envelope's prepend block.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/authcheck.h"
+#include "auth/authres.h"
+#include "auth/bimi.h"
+#include "auth/dkim_keys.h"
+#include "auth/dkim_sign.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "smtpd/smtpd_internal.h"
+
+/* Enhanced codes of RFC 7372 §3.2 for an SPF fail at MAIL FROM. */
+#define SMTPD_SPF_REJECT	"550 5.7.23"
+
+void
+smtpd_checks_reset(struct smtpd_session *s)
+{
+	authcheck_free(s->ac);
+	s->ac = NULL;
+	dkim_sign_free(s->signer);
+	s->signer = NULL;
+	s->sign_domain[0] = '\0';
+}
+
+static void
+smtpd_checks_spf_cb(struct authcheck *ac, void *arg)
+{
+	struct smtpd_session *s = arg;
+	const struct spf_outcome *o = authcheck_spf(ac);
+
+	if (o->result == SPF_FAIL) {
+		log_info("sid=%s qid=%s smtp mail rejected spf=fail domain=%s",
+		    s->sid, s->qid, o->domain);
+		smtpd_reply(s, "%s SPF check failed for %s%s%s", SMTPD_SPF_REJECT,
+		    o->domain, o->explanation[0] ? ": " : "", o->explanation);
+		smtpd_txn_reset(s);
+	} else
+		smtpd_reply(s, "250 2.1.0 Ok");
+	smtpd_resume(s);
+}
+
+bool
+smtpd_checks_mail(struct smtpd_session *s)
+{
+	const struct conf *c = s->ctx->conf;
+
+	if (s->lst->role != CONF_ROLE_MX || s->ctx->dns == NULL ||
+	    s->auth_user != NULL)
+		return false;
+	struct authcheck_params p = {
+		.authserv_id = c->hostname,
+		.ip = (const struct sockaddr *)&s->peer,
+		.helo = s->helo,
+		.mail_from = s->env.mail_from,
+	};
+	s->ac = authcheck_new(s->ctx->base, s->ctx->dns, &p);
+	if (!c->spf_reject_fail)
+		return false;
+	smtpd_wait(s);
+	authcheck_wait_spf(s->ac, smtpd_checks_spf_cb, s);
+	return true;
+}
+
+static int
+smtpd_checks_range_cmp(const void *a, const void *b)
+{
+	const struct authres_field *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Remove from s->headers the fields that claim to be ours: Authentication-
+ * Results with our authserv-id (RFC 8601 §5) and any sender-supplied BIMI
+ * fields (the BIMI draft's "Handle Existing BIMI-Location"). */
+static void
+smtpd_checks_strip(struct smtpd_session *s)
+{
+	const char *h = (const char *)s->headers.data;
+	size_t len = s->headers.len;
+	size_t nar = authres_find_ours(h, len, s->ctx->conf->hostname, NULL, 0);
+	size_t nbimi = bimi_strip_ranges(h, len, NULL, 0);
+
+	if (nar + nbimi == 0)
+		return;
+	struct authres_field *f = xcalloc(nar + nbimi, sizeof(*f));
+	authres_find_ours(h, len, s->ctx->conf->hostname, f, nar);
+	bimi_strip_ranges(h, len, f + nar, nbimi);
+	qsort(f, nar + nbimi, sizeof(*f), smtpd_checks_range_cmp);
+
+	struct buf kept;
+	size_t at = 0;
+	buf_init(&kept, s->headers.max);
+	for (size_t i = 0; i < nar + nbimi; i++) {
+		if (f[i].off < at)
+			continue;
+		buf_append(&kept, h + at, f[i].off - at);
+		at = f[i].off + f[i].len;
+	}
+	buf_append(&kept, h + at, len - at);
+	log_info("sid=%s qid=%s smtp removed forged fields count=%zu", s->sid,
+	    s->qid, nar + nbimi);
+	free(f);
+	buf_clear(&s->headers);
+	s->headers = kept;
+}
+
+/* Sign for the From: domain when it is ours and has keys. */
+static void
+smtpd_checks_signer(struct smtpd_session *s)
+{
+	char domains[1][DMARC_DOMAIN_MAX];
+	struct dkim_sign_key *const *keys;
+	size_t nkeys;
+
+	if (s->auth_user == NULL && !s->trusted)
+		return;
+	if (dmarc_author_domains((const char *)s->headers.data, s->headers.len,
+	    domains, 1) != 1)
+		return;
+	nkeys = dkim_keys_for(s->ctx->dkim_keys, domains[0], &keys);
+	if (nkeys == 0)
+		return;
+	snprintf(s->sign_domain, sizeof(s->sign_domain), "%s", domains[0]);
+	s->signer = dkim_sign_new(keys, nkeys, time(NULL));
+}
+
+void
+smtpd_checks_headers(struct smtpd_session *s)
+{
+	if (s->ac)
+		authcheck_headers(s->ac, (const char *)s->headers.data,
+		    s->headers.len);
+	smtpd_checks_strip(s);
+	smtpd_checks_signer(s);
+}
+
+void
+smtpd_checks_body(struct smtpd_session *s, const uint8_t *p, size_t n)
+{
+	if (s->ac)
+		authcheck_body(s->ac, p, n);
+	if (s->signer)
+		dkim_sign_body(s->signer, p, n);
+}
+
+/* Append header text to the envelope's prepend block (after Received). */
+static void
+smtpd_checks_prepend(struct smtpd_session *s, struct buf *add)
+{
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX);
+	buf_append_str(&b, s->env.prepend ? s->env.prepend : "");
+	buf_append(&b, add->data, add->len);
+	free(s->env.prepend);
+	s->env.prepend = buf_take(&b);
+}
+
+static void
+smtpd_checks_sign(struct smtpd_session *s)
+{
+	struct buf sig;
+	char err[256];
+
+	buf_init(&sig, 64 * 1024);
+	if (dkim_sign_finish(s->signer, (const char *)s->headers.data,
+	    s->headers.len, &sig, err, sizeof(err)) == -1)
+		log_warn("sid=%s qid=%s dkim sign failed domain=%s: %s",
+		    s->sid, s->qid, s->sign_domain, err);
+	else {
+		log_info("sid=%s qid=%s dkim signed domain=%s", s->sid, s->qid,
+		    s->sign_domain);
+		smtpd_checks_prepend(s, &sig);
+	}
+	buf_clear(&sig);
+}
+
+static void
+smtpd_checks_done_cb(struct authcheck *ac, void *arg)
+{
+	struct smtpd_session *s = arg;
+	const struct conf *c = s->ctx->conf;
+	enum dmarc_disposition dis = authcheck_disposition(ac);
+	char summary[256];
+	struct buf ar;
+
+	authcheck_summary(ac, summary, sizeof(summary));
+	log_info("sid=%s qid=%s auth %s", s->sid, s->qid, summary);
+	smtpd_enter(s, SMTPD_STATE_CMD);
+	if (c->dmarc_enforce && dis == DMARC_DISPOSITION_REJECT) {
+		const struct dmarc_verdict *v = authcheck_dmarc(ac);
+		char reply[LIMIT_REPLY_LINE];
+		snprintf(reply, sizeof(reply), "550 5.7.1 Message rejected by "
+		    "the DMARC policy of %s", v && v->nauthors ?
+		    v->author[0].domain : "the sender's domain");
+		smtpd_txn_reject(s, reply);
+		smtpd_resume(s);
+		return;
+	}
+	if (c->dmarc_enforce && dis == DMARC_DISPOSITION_QUARANTINE)
+		s->env.quarantine = true;
+	buf_init(&ar, 64 * 1024);
+	if (authcheck_format(ac, &ar) == 0)
+		smtpd_checks_prepend(s, &ar);
+	buf_clear(&ar);
+	smtpd_txn_commit(s);
+	smtpd_resume(s);
+}
+
+void
+smtpd_checks_finish(struct smtpd_session *s)
+{
+	if (s->signer)
+		smtpd_checks_sign(s);
+	if (s->ac == NULL) {
+		smtpd_txn_commit(s);
+		return;
+	}
+	smtpd_wait(s);
+	authcheck_finish(s->ac, smtpd_checks_done_cb, s);
+}
