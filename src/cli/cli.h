@@ -16,5 +16,6 @@ int cli_alias(int argc, char **argv, const char *config);
 int cli_queue(int argc, char **argv, const char *config);
 int cli_dkim(int argc, char **argv, const char *config);
 int cli_inspect(int argc, char **argv, const char *config);
+int cli_check_auth(int argc, char **argv, const char *config);
 
 #endif

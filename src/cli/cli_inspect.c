@@ -30,6 +30,7 @@
 #include "auth/dkim_sig.h"
 #include "auth/dkim_verify.h"
 #include "cli/cli_common.h"
+#include "cli/cli_msg.h"
 #include "conf/conf.h"
 #include "core/buf.h"
 #include "core/xmalloc.h"
@@ -76,70 +77,10 @@ struct inspect {
 
 /* ---- reading ---------------------------------------------------------- */
 
-/* Read all of f into b (bounded by b->max). */
-static int
-inspect_read_all(FILE *f, struct buf *b)
-{
-	char chunk[65536];
-	size_t n;
-
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(b, chunk, n) == -1) {
-			cli_error("message larger than %u bytes",
-			    INSPECT_MESSAGE_MAX);
-			return -1;
-		}
-	if (ferror(f)) {
-		cli_error("read error: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Copy raw into out with every bare LF made CRLF (Maildir files use LF;
- * the DKIM code wants CRLF). */
-static void
-inspect_crlf(const struct buf *raw, struct buf *out)
-{
-	const uint8_t *p = raw->data;
-	size_t i = 0, len = raw->len;
-
-	while (i < len) {
-		const uint8_t *nl = memchr(p + i, '\n', len - i);
-		size_t run = nl != NULL ? (size_t)(nl - p) - i : len - i;
-		/* out->max is twice the raw maximum: this cannot fail. */
-		(void)buf_append(out, p + i, run);
-		if (nl == NULL)
-			break;
-		if (run == 0 || p[i + run - 1] != '\r')
-			(void)buf_append(out, "\r", 1);
-		(void)buf_append(out, "\n", 1);
-		i += run + 1;
-	}
-}
-
 static int
 inspect_read(struct inspect *ins)
 {
-	struct buf raw;
-	FILE *f = stdin;
-	char esc[256];
-	int rc;
-
-	if (strcmp(ins->path, "-") != 0 && (f = fopen(ins->path, "rb")) ==
-	    NULL) {
-		cli_error("%s: %s", cli_escape(ins->path, esc, sizeof(esc)),
-		    strerror(errno));
-		return -1;
-	}
-	buf_init(&raw, INSPECT_MESSAGE_MAX);
-	rc = inspect_read_all(f, &raw);
-	if (f != stdin)
-		fclose(f);
-	if (rc == 0)
-		inspect_crlf(&raw, &ins->msg);
-	buf_clear(&raw);
-	return rc;
+	return cli_read_message(ins->path, INSPECT_MESSAGE_MAX, &ins->msg);
 }
 
 /* ---- collecting the fields ------------------------------------------- */
@@ -272,35 +213,6 @@ inspect_clear(struct inspect *ins)
 
 /* ---- escaping ---------------------------------------------------------- */
 
-/* Length (2..4) of the valid UTF-8 sequence at s and its code point, or 0.
- * s is NUL-terminated, which stops a truncated sequence. */
-static size_t
-inspect_utf8(const unsigned char *s, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c, min;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4, c = s[0] & 0x07, min = 0x10000;
-	} else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/* Code points a terminal must not get from a message: C1 controls and
- * the bidirectional overrides that reorder what is shown. */
 static bool
 inspect_cp_unsafe(uint32_t cp)
 {
@@ -323,7 +235,7 @@ inspect_put(const char *s)
 			putchar(*p++);
 			continue;
 		}
-		if ((n = inspect_utf8(p, &cp)) > 0 && !inspect_cp_unsafe(cp)) {
+		if ((n = cli_utf8(p, &cp)) > 0 && !inspect_cp_unsafe(cp)) {
 			fwrite(p, 1, n, stdout);
 			p += n;
 			continue;
@@ -332,43 +244,11 @@ inspect_put(const char *s)
 	}
 }
 
-/* Print s as a JSON string (RFC 8259 §7); invalid UTF-8 becomes U+FFFD.
- * NULL prints null. */
-static void
-inspect_json_str(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t cp;
-	size_t n;
-
-	if (s == NULL) {
-		fputs("null", stdout);
-		return;
-	}
-	putchar('"');
-	while (*p != '\0') {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p++);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p++);
-		else if (*p < 0x80)
-			putchar(*p++);
-		else if ((n = inspect_utf8(p, &cp)) > 0) {
-			fwrite(p, 1, n, stdout);
-			p += n;
-		} else {
-			fputs("\\ufffd", stdout);
-			p++;
-		}
-	}
-	putchar('"');
-}
-
 /* "", as JSON null. */
 static void
 inspect_json_opt(const char *s)
 {
-	inspect_json_str(s != NULL && s[0] != '\0' ? s : NULL);
+	cli_json_str(s != NULL && s[0] != '\0' ? s : NULL);
 }
 
 /* ---- shared wording ------------------------------------------------- */
@@ -800,19 +680,19 @@ static void
 inspect_json_ar_result(const struct authres_parsed_result *r, bool comma)
 {
 	printf("%s{\"method\": ", comma ? ", " : "");
-	inspect_json_str(r->method);
+	cli_json_str(r->method);
 	printf(", \"result\": ");
-	inspect_json_str(r->result);
+	cli_json_str(r->result);
 	printf(", \"reason\": ");
-	inspect_json_str(r->reason);
+	cli_json_str(r->reason);
 	printf(", \"properties\": [");
 	for (size_t k = 0; k < r->nprops; k++) {
 		printf("%s{\"ptype\": ", k > 0 ? ", " : "");
-		inspect_json_str(r->props[k].ptype);
+		cli_json_str(r->props[k].ptype);
 		printf(", \"property\": ");
-		inspect_json_str(r->props[k].property);
+		cli_json_str(r->props[k].property);
 		printf(", \"value\": ");
-		inspect_json_str(r->props[k].value);
+		cli_json_str(r->props[k].value);
 		putchar('}');
 	}
 	printf("]}");
@@ -824,13 +704,13 @@ inspect_json_ar(const struct inspect_field *f, bool comma)
 	struct authres *ar = NULL;
 
 	printf("%s\n    {\"raw\": ", comma ? "," : "");
-	inspect_json_str(f->text);
+	cli_json_str(f->text);
 	if (authres_parse(f->value, f->len, &ar) != AUTHRES_OK) {
 		printf(", \"authserv_id\": null, \"results\": null}");
 		return;
 	}
 	printf(", \"authserv_id\": ");
-	inspect_json_str(ar->authserv_id);
+	cli_json_str(ar->authserv_id);
 	printf(", \"results\": [");
 	for (size_t i = 0; i < ar->nresults; i++)
 		inspect_json_ar_result(&ar->results[i], i > 0);
@@ -850,14 +730,14 @@ inspect_json_dkim(const struct inspect *ins, size_t i)
 	inspect_json_key("s", s, true);
 	inspect_json_key("a", a, true);
 	printf(", \"syntax_error\": ");
-	inspect_json_str(inspect_dkim_syntax(&ins->dkim[i]));
+	cli_json_str(inspect_dkim_syntax(&ins->dkim[i]));
 	printf(", \"verify\": ");
 	if (r == NULL) {
 		printf("null}");
 		return;
 	}
 	printf("{\"result\": \"%s\", \"detail\": ", dkim_res_name(r->res));
-	inspect_json_str(r->detail);
+	cli_json_str(r->detail);
 	printf(", \"l\": ");
 	if (r->has_l)
 		printf("%llu}}", (unsigned long long)r->l);
@@ -892,12 +772,12 @@ inspect_json(const struct inspect *ins)
 		printf("null");
 	else if (ins->dv == NULL && ins->ndkim > 0) {
 		printf("{\"error\": ");
-		inspect_json_str(ins->verify_err);
+		cli_json_str(ins->verify_err);
 		putchar('}');
 	} else
 		printf("{\"error\": null}");
 	printf(",\n  \"verdict\": {\"status\": \"%s\", \"text\": ", status);
-	inspect_json_str(verdict);
+	cli_json_str(verdict);
 	printf("}\n}\n");
 }
 

@@ -22,6 +22,8 @@ static const struct cli_entry cli_entries[] = {
 	    "user add|del|passwd|list [ADDRESS] [--password-stdin]" },
 	{ "alias", cli_alias, "alias add|del|list [ADDRESS] [TARGET...]" },
 	{ "queue", cli_queue, "queue list|show ID|flush|delete ID" },
+	{ "check-auth", cli_check_auth, "check-auth --ip IP --helo NAME "
+	    "--mail-from ADDR [--json] [FILE|-]" },
 	{ "inspect", cli_inspect, "inspect FILE|- [--json] [--verify]" },
 	{ "dkim", cli_dkim, "dkim keygen --domain D --selector S "
 	    "[--type ed25519|rsa] [--bits 2048] [--out FILE]" },

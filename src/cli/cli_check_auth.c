@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * `sealmail check-auth --ip IP --helo NAME --mail-from ADDR [FILE|-]
+ * [--json]`: run the inbound authentication pipeline (auth/authcheck, the
+ * same code the mx listener runs) on a message file, with DNS from the
+ * configuration's [dns], and print the Authentication-Results field it
+ * would add as the first line. The message is untrusted.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "auth/authcheck.h"
+#include "auth/bimi.h"
+#include "auth/dkim_sig.h"
+#include "auth/dkim_verify.h"
+#include "cli/cli.h"
+#include "cli/cli_common.h"
+#include "cli/cli_msg.h"
+#include "conf/conf.h"
+#include "core/xmalloc.h"
+#include "dns/dns.h"
+
+#define CHECK_AUTH_USAGE "check-auth --ip IP --helo NAME --mail-from ADDR " \
+	"[--json] [FILE|-]"
+
+struct check_auth {
+	const char		*ip, *helo, *mail_from, *path;
+	bool			 json;
+	struct sockaddr_storage	 ss;
+};
+
+static int
+check_auth_args(struct check_auth *a, int argc, char **argv)
+{
+	a->path = "-";
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		if (strcmp(o, "--json") == 0)
+			a->json = true;
+		else if (i + 1 < argc && strcmp(o, "--ip") == 0)
+			a->ip = argv[++i];
+		else if (i + 1 < argc && strcmp(o, "--helo") == 0)
+			a->helo = argv[++i];
+		else if (i + 1 < argc && strcmp(o, "--mail-from") == 0)
+			a->mail_from = argv[++i];
+		else if (o[0] == '-' && o[1] != '\0')
+			return -1;
+		else
+			a->path = o;
+	}
+	if (a->ip == NULL || a->helo == NULL || a->mail_from == NULL)
+		return -1;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+	if (inet_pton(AF_INET, a->ip, &s4->sin_addr) == 1)
+		s4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, a->ip, &s6->sin6_addr) == 1)
+		s6->sin6_family = AF_INET6;
+	else
+		return -1;
+	return 0;
+}
+
+static void
+check_auth_done(struct authcheck *ac, void *arg)
+{
+	(void)ac;
+	event_base_loopexit(arg, NULL);
+}
+
+/* Split msg at the empty line and run the pipeline to its end. */
+static void
+check_auth_run(struct authcheck *ac, struct event_base *base,
+    const struct buf *msg)
+{
+	const char *p = (const char *)msg->data;
+	const char *end = memmem(p, msg->len, "\r\n\r\n", 4);
+	size_t hlen = end ? (size_t)(end - p) + 2 : msg->len;
+
+	if (msg->len >= 2 && memcmp(p, "\r\n", 2) == 0)
+		hlen = 0;
+	authcheck_headers(ac, p, hlen);
+	if (hlen + 2 <= msg->len)
+		authcheck_body(ac, p + hlen + 2, msg->len - hlen - 2);
+	authcheck_finish(ac, check_auth_done, base);
+	event_base_dispatch(base);
+}
+
+/* Print header fields one per line (folding undone), so the
+ * Authentication-Results field is the first line of the output. */
+static void
+check_auth_print(const char *h)
+{
+	for (const char *p = h; *p; p++) {
+		if (p[0] == '\r' && p[1] == '\n' && (p[2] == ' ' ||
+		    p[2] == '\t')) {
+			putchar(' ');
+			p += 2;
+		} else if (*p != '\r')
+			putchar(*p);
+	}
+}
+
+static void
+check_auth_json_kv(const char *k, const char *v, bool comma)
+{
+	printf("%s\"%s\": ", comma ? ", " : "", k);
+	cli_json_str(v);
+}
+
+static void
+check_auth_json(const struct authcheck *ac, const char *header)
+{
+	const struct spf_outcome *spf = authcheck_spf(ac);
+	const struct dkim_verify *dk = authcheck_dkim(ac);
+	const struct dmarc_verdict *dm = authcheck_dmarc(ac);
+	const struct bimi_outcome *bi = authcheck_bimi(ac);
+
+	printf("{");
+	check_auth_json_kv("authentication_results", header, false);
+	printf(", \"spf\": {");
+	check_auth_json_kv("result", spf_result_name(spf->result), false);
+	check_auth_json_kv("domain", spf->domain, true);
+	check_auth_json_kv("mechanism", spf->mechanism, true);
+	check_auth_json_kv("explanation", spf->explanation, true);
+	check_auth_json_kv("problem", spf->problem, true);
+	printf("}, \"dkim\": [");
+	for (size_t i = 0; dk && i < dkim_verify_count(dk); i++) {
+		const struct dkim_result *r = dkim_verify_result(dk, i);
+		printf("%s{", i ? ", " : "");
+		check_auth_json_kv("result", dkim_res_name(r->res), false);
+		check_auth_json_kv("reason", r->detail, true);
+		check_auth_json_kv("d", r->d, true);
+		check_auth_json_kv("s", r->s, true);
+		check_auth_json_kv("a", dkim_alg_name(r->alg), true);
+		printf("}");
+	}
+	printf("], \"dmarc\": {");
+	check_auth_json_kv("result", dm ? dmarc_result_name(dm->result) :
+	    "none", false);
+	check_auth_json_kv("disposition", dmarc_disposition_name(
+	    authcheck_disposition(ac)), true);
+	printf(", \"authors\": [");
+	for (size_t i = 0; dm && i < dm->nauthors; i++) {
+		const struct dmarc_author *au = &dm->author[i];
+		printf("%s{", i ? ", " : "");
+		check_auth_json_kv("domain", au->domain, false);
+		check_auth_json_kv("result", dmarc_result_name(au->result),
+		    true);
+		check_auth_json_kv("policy", au->has_record ?
+		    dmarc_policy_name(au->policy) : NULL, true);
+		check_auth_json_kv("org_domain", au->org_domain, true);
+		check_auth_json_kv("reason", au->reason, true);
+		printf(", \"spf_aligned\": %s, \"dkim_aligned\": %s}",
+		    au->spf_aligned ? "true" : "false",
+		    au->dkim_aligned ? "true" : "false");
+	}
+	printf("]}, \"bimi\": {");
+	check_auth_json_kv("result", bi ? bimi_result_name(bi->result) :
+	    "skipped", false);
+	check_auth_json_kv("domain", bi ? bi->domain : NULL, true);
+	printf("}}\n");
+}
+
+int
+cli_check_auth(int argc, char **argv, const char *config)
+{
+	struct check_auth a = { 0 };
+	struct conf *conf;
+	struct buf msg, hdr;
+	char err[512];
+	int rc = CLI_EXIT_FAIL;
+
+	if (check_auth_args(&a, argc, argv) == -1)
+		return cli_usage(CHECK_AUTH_USAGE);
+	if (cli_load_conf(config, &conf) == -1)
+		return CLI_EXIT_FAIL;
+	struct event_base *base = event_base_new();
+	struct dns_resolver *res = dns_resolver_new(base, conf, err,
+	    sizeof(err));
+	if (res == NULL) {
+		cli_error("%s", err);
+		goto out;
+	}
+	if (cli_read_message(a.path, conf->max_message_size, &msg) == -1)
+		goto out;
+	struct authcheck_params p = {
+		.authserv_id = conf->hostname,
+		.ip = (const struct sockaddr *)&a.ss,
+		.helo = a.helo,
+		.mail_from = a.mail_from,
+	};
+	struct authcheck *ac = authcheck_new(base, res, &p);
+	check_auth_run(ac, base, &msg);
+	buf_init(&hdr, 64 * 1024);
+	if (authcheck_format(ac, &hdr) == 0) {
+		if (a.json)
+			check_auth_json(ac, buf_cstr(&hdr));
+		else
+			check_auth_print(buf_cstr(&hdr));
+		rc = CLI_EXIT_OK;
+	} else
+		cli_error("Authentication-Results does not fit");
+	buf_clear(&hdr);
+	authcheck_free(ac);
+	buf_clear(&msg);
+out:
+	dns_resolver_free(res);
+	event_base_free(base);
+	conf_free(conf);
+	return rc;
+}

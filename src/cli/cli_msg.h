@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: ISC */
+/* Message input and JSON output helpers shared by the offline tools. */
+#ifndef SEALMAIL_CLI_CLI_MSG_H
+#define SEALMAIL_CLI_CLI_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+/* Read the message at path ("-": stdin), at most max bytes, into out
+ * (initialised here; the caller buf_clear()s it) with every bare LF made
+ * CRLF. -1 after a one-line error on stderr. */
+int cli_read_message(const char *path, size_t max, struct buf *out);
+
+/* Length (2..4) of the valid UTF-8 sequence at s (NUL-terminated) and its
+ * code point in *cp, or 0. */
+size_t cli_utf8(const unsigned char *s, uint32_t *cp);
+
+/* Print s to stdout as a JSON string (RFC 8259 §7); invalid UTF-8 becomes
+ * U+FFFD; NULL prints null. */
+void cli_json_str(const char *s);
+
+#endif

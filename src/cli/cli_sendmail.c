@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * `sealmail sendmail` (also run when the binary is called as "sendmail"):
+ * sendmail-compatible local injection for cron, PHP and scripts. The
+ * message is read from standard input, completed, and committed to the
+ * spool (queue/spool.h) durably; exit 0 means it is safely queued, even
+ * when the daemon is not running (the queue runner picks it up when it
+ * starts, or at once through the "new ID" nudge).
+ *
+ *	sendmail [-t] [-i|-oi] [-f FROM|-r FROM] [-F NAME] [-C CONFIG]
+ *	    [-N never|success,delay,failure] [-R full|hdrs] [-v] [-bm]
+ *	    [-B TYPE] [-oX...] [--] [RCPT...]
+ *
+ * -t	  recipients from the To:, Cc: and Bcc: fields, added to any given
+ *	  as arguments (Postfix's behaviour; Resent-* fields are not read).
+ * -i, -oi a line holding only "." does not end the input (without them it
+ *	  does, as in sendmail). Lines are never dot-unstuffed.
+ * -f, -r the envelope sender; "" or "<>" is the null sender. Default: the
+ *	  invoking user's login name at the first [domain] of the
+ *	  configuration (at [server] hostname when there is none), so that
+ *	  bounces of cron mail stay local and can be aliased
+ *	  (`sealmail alias add root@example.org admin@example.org`).
+ * -F	  the full name for a From: field we add (default: the user's GECOS
+ *	  name).
+ * -C	  another configuration file (sendmail's -C); the default is -c,
+ *	  $SEALMAIL_CONFIG or /etc/sealmail/sealmail.conf.
+ * -N, -R the DSN NOTIFY and RET values (RFC 3461) for the envelope.
+ * -v, -bm, -B TYPE, -oem, -odi, -odb, -om are accepted and ignored; any
+ * other -oX is ignored with a warning; other -bX modes are refused.
+ *
+ * A recipient or sender without "@" is qualified like the default sender.
+ * Recipients in a local domain are expanded through the store exactly as
+ * the SMTP server does at RCPT time (db_rcpt_expand): an unknown local
+ * user is an error (exit 1), not a bounce later.
+ *
+ * The message: LF or CRLF line ends (a bare CR too) become CRLF, and it
+ * may hold at most [server] max_message_size bytes. Missing Date:,
+ * Message-ID: and From: fields are added (RFC 6409 §8.1-8.3); Bcc: fields
+ * are always removed; an mbox "From " first line is dropped; input that
+ * does not start with a header section gets an empty line before it, so
+ * it becomes the body. A Received: field naming the local user goes into
+ * the envelope's prepend (written on delivery, like the SMTP server's).
+ *
+ * Permissions: the spool belongs to the [server] user. Root (which then
+ * switches to that user before writing the spool) and that user itself
+ * may queue mail; anyone else gets a one-line error and exit 1. There is
+ * no setgid helper (Postfix's postdrop) yet.
+ *
+ * Exit codes (DESIGN.md §5): 0 queued, 1 failure (one line on stderr),
+ * 2 usage error.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli_common.h"
+#include "conf/conf.h"
+#include "core/base64.h"
+#include "core/buf.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "msg/addr.h"
+#include "msg/rfc5322_headers.h"
+#include "proc/priv.h"
+#include "queue/envelope.h"
+#include "queue/spool.h"
+#include "store/db.h"
+
+/* Declared here until cli/cli.h carries it (the lead's file). */
+int cli_sendmail(int argc, char **argv, const char *config);
+
+#define SM_USAGE "sendmail [-t] [-i] [-f FROM] [-F NAME] [-C CONFIG] " \
+	"[-N NOTIFY] [-R full|hdrs] [RCPT...]"
+/* A display name we put into From: (longer -F values are cut). */
+#define SM_NAME_MAX	128
+
+struct sm_opts {
+	bool		 extract;	/* -t */
+	bool		 dot_ends;	/* no -i */
+	bool		 verbose;
+	const char	*from;		/* -f/-r, or NULL */
+	const char	*fullname;	/* -F, or NULL */
+	const char	*config;	/* -C, or NULL */
+	unsigned	 notify;
+	enum envelope_ret ret;
+	char		**rcpts;
+	int		 nrcpts;
+};
+
+/* One message being assembled. */
+struct sm_msg {
+	const struct conf *conf;
+	struct buf	 in;		/* stdin, CRLF line ends */
+	struct buf	 out;		/* the message to queue */
+	char		 qid[IDS_QID_LEN + 1];
+	char		 user[64];	/* login name (sanitised) */
+	char		 gecos[SM_NAME_MAX + 1];
+	char		 sender[LIMIT_PATH + 1];	/* "" = null */
+	char		 self[LIMIT_PATH + 1];	/* default address */
+	char		**rcpts;	/* as given / extracted, normalised */
+	size_t		 nrcpts;
+	bool		 utf8;		/* a non-ASCII address */
+};
+
+static void
+sm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "sendmail: <message>" on stderr. */
+static void
+sm_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sendmail: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* RFC 5322 §3.3 date-time in UTC, with fixed English names. */
+static void
+sm_date(time_t when, char *out, size_t outlen)
+{
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+	};
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+	struct tm tm;
+
+	if (gmtime_r(&when, &tm) == NULL) {
+		when = 0;
+		gmtime_r(&when, &tm);
+	}
+	snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d +0000",
+	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* --- options ------------------------------------------------------------ */
+
+/* -N never | comma list of success, delay, failure (RFC 3461 §4.1). */
+static int
+sm_parse_notify(const char *s, unsigned *out)
+{
+	char *copy = xstrdup(s), *tok, *save = NULL;
+	int rc = 0;
+
+	*out = 0;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (strcasecmp(tok, "never") == 0)
+			*out |= ENVELOPE_NOTIFY_NEVER;
+		else if (strcasecmp(tok, "success") == 0)
+			*out |= ENVELOPE_NOTIFY_SUCCESS;
+		else if (strcasecmp(tok, "delay") == 0)
+			*out |= ENVELOPE_NOTIFY_DELAY;
+		else if (strcasecmp(tok, "failure") == 0)
+			*out |= ENVELOPE_NOTIFY_FAILURE;
+		else
+			rc = -1;
+	}
+	if (*out == 0 || ((*out & ENVELOPE_NOTIFY_NEVER) &&
+	    *out != ENVELOPE_NOTIFY_NEVER))
+		rc = -1;
+	free(copy);
+	return rc;
+}
+
+/* -o options that scripts pass all the time and that mean nothing here
+ * (error mode, delivery mode, "me too"). */
+static bool
+sm_quiet_option(const char *arg)
+{
+	static const char *const quiet[] = { "-oem", "-oee", "-oep", "-oeq",
+	    "-oew", "-odi", "-odb", "-odq", "-om", NULL };
+
+	for (size_t i = 0; quiet[i]; i++)
+		if (strcmp(arg, quiet[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The value of an option that takes one: "-fX" or "-f X". */
+static const char *
+sm_optarg(int argc, char **argv, int *i)
+{
+	if (argv[*i][2] != '\0')
+		return argv[*i] + 2;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+/* Clustered flags such as -ti; false if arg is something else. */
+static bool
+sm_flags(const char *arg, struct sm_opts *o)
+{
+	if (arg[1] == '\0' || strspn(arg + 1, "tiv") != strlen(arg + 1))
+		return false;
+	for (const char *p = arg + 1; *p; p++) {
+		if (*p == 't')
+			o->extract = true;
+		else if (*p == 'i')
+			o->dot_ends = false;
+		else
+			o->verbose = true;
+	}
+	return true;
+}
+
+static int
+sm_option(int argc, char **argv, int *i, struct sm_opts *o)
+{
+	const char *a = argv[*i], *v;
+	char esc[128];
+
+	if (sm_flags(a, o) || strcmp(a, "-bm") == 0)
+		return 0;
+	if (strcmp(a, "-oi") == 0) {
+		o->dot_ends = false;
+		return 0;
+	}
+	if (strncmp(a, "-o", 2) == 0) {
+		if (!sm_quiet_option(a))
+			sm_error("ignoring option %s", cli_escape(a, esc,
+			    sizeof(esc)));
+		return 0;
+	}
+	if (strncmp(a, "-b", 2) == 0) {
+		sm_error("mode %s is not supported (only -bm)",
+		    cli_escape(a, esc, sizeof(esc)));
+		return -1;
+	}
+	if (strchr("frFCNRB", a[1]) == NULL || a[1] == '\0')
+		goto bad;
+	if ((v = sm_optarg(argc, argv, i)) == NULL)
+		goto bad;
+	switch (a[1]) {
+	case 'f': case 'r':	o->from = v; break;
+	case 'F':		o->fullname = v; break;
+	case 'C':		o->config = v; break;
+	case 'B':		break;	/* body type: we look at the bytes */
+	case 'N':
+		if (sm_parse_notify(v, &o->notify) == -1)
+			goto bad;
+		break;
+	case 'R':
+		if (strcasecmp(v, "full") == 0)
+			o->ret = ENVELOPE_RET_FULL;
+		else if (strcasecmp(v, "hdrs") == 0)
+			o->ret = ENVELOPE_RET_HDRS;
+		else
+			goto bad;
+		break;
+	}
+	return 0;
+bad:
+	sm_error("bad option %s", cli_escape(a, esc, sizeof(esc)));
+	return -1;
+}
+
+/* Options first, then recipients (argv[0] is the command name). */
+static int
+sm_parse_args(int argc, char **argv, struct sm_opts *o)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->dot_ends = true;
+	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0';
+	    i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (sm_option(argc, argv, &i, o) == -1)
+			return cli_usage(SM_USAGE);
+	}
+	o->rcpts = argv + i;
+	o->nrcpts = argc - i;
+	if (o->nrcpts == 0 && !o->extract) {
+		sm_error("no recipients given (and no -t)");
+		return cli_usage(SM_USAGE);
+	}
+	return 0;
+}
+
+/* --- who may queue -------------------------------------------------------- */
+
+/*
+ * Root, the [server] user, or (without a [server] user) the owner of
+ * data_dir: the only accounts that can write the spool. The check is a
+ * courtesy (clear message instead of EACCES); the file modes enforce it.
+ */
+static int
+sm_check_user(const struct conf *c)
+{
+	uid_t uid = getuid(), su;
+	gid_t sg;
+	struct stat sb;
+	char err[256];
+
+	if (uid == 0)
+		return 0;
+	if (c->user && c->user[0] != '\0') {
+		if (priv_lookup(c->user, &su, &sg, err, sizeof(err)) &&
+		    su == uid)
+			return 0;
+	} else if (stat(c->data_dir, &sb) == 0 && sb.st_uid == uid)
+		return 0;
+	sm_error("only root and the sealmail user (%s) can queue mail; run "
+	    "it as one of them", c->user && c->user[0] ? c->user :
+	    "the owner of data_dir");
+	return -1;
+}
+
+/* Login name (made safe for a header comment), GECOS name, and the
+ * default address LOGIN@first-domain (or @hostname). */
+static int
+sm_identity(struct sm_msg *m)
+{
+	const struct conf *c = m->conf;
+	struct passwd *pw = getpwuid(getuid());
+	const char *dom = c->ndomains > 0 ? c->domains[0].name : c->hostname;
+	size_t i;
+
+	if (pw == NULL || pw->pw_name == NULL || pw->pw_name[0] == '\0') {
+		sm_error("cannot find the name of user %u", (unsigned)getuid());
+		return -1;
+	}
+	for (i = 0; pw->pw_name[i] && i + 1 < sizeof(m->user); i++) {
+		char ch = pw->pw_name[i];
+
+		m->user[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' &&
+		    ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+		    ch == '_' || ch == '.' ? ch : '?';
+	}
+	m->user[i] = '\0';
+	snprintf(m->gecos, sizeof(m->gecos), "%.*s", (int)strcspn(
+	    pw->pw_gecos ? pw->pw_gecos : "", ","), pw->pw_gecos ?
+	    pw->pw_gecos : "");
+	if (snprintf(m->self, sizeof(m->self), "%s@%s", m->user, dom) >=
+	    (int)sizeof(m->self)) {
+		sm_error("user name too long for an address");
+		return -1;
+	}
+	return 0;
+}
+
+/* --- reading the message ------------------------------------------------- */
+
+/* Append one input line (without its line end) plus CRLF; a bare CR
+ * inside becomes a line end too. 1 at the terminating ".", -1 when too
+ * large, else 0. */
+static int
+sm_line(struct sm_msg *m, const struct sm_opts *o, const uint8_t *p,
+    size_t n)
+{
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	if (o->dot_ends && n == 1 && p[0] == '.')
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\r') {
+			if (buf_append(&m->in, "\r\n", 2) == -1)
+				return -1;
+		} else if (buf_append(&m->in, p + i, 1) == -1)
+			return -1;
+	return buf_append(&m->in, "\r\n", 2);
+}
+
+/*
+ * Read standard input into m->in with CRLF line ends, until EOF or the
+ * "." line. The current line is kept in `line`, bounded like the whole
+ * message, so the bound holds before anything is appended.
+ */
+static int
+sm_read(struct sm_msg *m, const struct sm_opts *o, size_t max)
+{
+	uint8_t chunk[65536];
+	struct buf line;
+	ssize_t r;
+	int rc = 0;
+
+	buf_init(&m->in, max);
+	buf_init(&line, max);
+	while (rc == 0 && (r = read(STDIN_FILENO, chunk, sizeof(chunk))) != 0) {
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			sm_error("reading the message: %s", strerror(errno));
+			buf_clear(&line);
+			return -1;
+		}
+		for (ssize_t i = 0; rc == 0 && i < r; i++) {
+			if (chunk[i] != '\n') {
+				if (buf_append(&line, chunk + i, 1) == -1)
+					rc = -1;
+				continue;
+			}
+			rc = sm_line(m, o, line.data, line.len);
+			buf_reset(&line);
+		}
+	}
+	if (rc == 0 && line.len > 0)
+		rc = sm_line(m, o, line.data, line.len);
+	buf_clear(&line);
+	if (rc == -1) {
+		sm_error("message too large (max %zu bytes)", max);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- the header section ------------------------------------------------- */
+
+/* "name:" or "name WSP:" at p (RFC 5322 §3.6.8 ftext, §4.5 obsolete). */
+static bool
+sm_is_field_line(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && p[i] > 32 && p[i] < 127 && p[i] != ':')
+		i++;
+	if (i == 0)
+		return false;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i < n && p[i] == ':';
+}
+
+/*
+ * Where the header section of in (CRLF lines) starts, ends and where the
+ * body begins: the header section is the run of field lines (and their
+ * continuations) at the top; the body starts after the empty line, or at
+ * the first line that is not a field. An mbox "From " line is skipped.
+ */
+static void
+sm_extent(const struct buf *in, size_t *hstart, size_t *hend, size_t *body)
+{
+	const char *p = (const char *)in->data;
+	size_t pos = 0, len = in->len;
+
+	if (len >= 5 && memcmp(p, "From ", 5) == 0 &&
+	    !sm_is_field_line(p, len))
+		pos = (size_t)((const char *)memmem(p, len, "\r\n", 2) - p) + 2;
+	*hstart = pos;
+	while (pos < len) {
+		const char *e = memmem(p + pos, len - pos, "\r\n", 2);
+		size_t n = (size_t)(e - (p + pos));
+
+		if (n == 0) {
+			*hend = pos;
+			*body = pos + 2;
+			return;
+		}
+		if (!((p[pos] == ' ' || p[pos] == '\t') ? pos > *hstart :
+		    sm_is_field_line(p + pos, n)))
+			break;
+		pos += n + 2;
+	}
+	*hend = *body = pos;
+}
+
+/* What the header section holds. */
+struct sm_fields {
+	bool	has_from, has_date, has_msgid;
+};
+
+/* Add the unfolded value's addresses to m->rcpts (for -t). */
+static int
+sm_extract(struct sm_msg *m, const struct rfc5322_field *f)
+{
+	const struct conf *c = m->conf;
+	struct buf v;
+	struct addr *a = xcalloc(c->max_recipients + 1, sizeof(*a));
+	char text[LIMIT_PATH + 1], esc[200];
+	int n, rc = -1;
+
+	buf_init(&v, LIMIT_HEADER_SECTION);
+	if (rfc5322_field_unfold(f, &v) == -1 ||
+	    (n = addr_parse_header_list(buf_cstr(&v), v.len, a,
+	    c->max_recipients + 1)) == -1) {
+		sm_error("cannot read the addresses in %.*s: %s",
+		    (int)f->name_len, f->name, cli_escape(buf_cstr(&v), esc,
+		    sizeof(esc)));
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		if (m->nrcpts >= c->max_recipients || i > (int)c->max_recipients) {
+			sm_error("too many recipients (max %u)",
+			    c->max_recipients);
+			goto out;
+		}
+		if (addr_to_text(&a[i], text, sizeof(text)) == -1)
+			goto out;
+		m->rcpts[m->nrcpts++] = xstrdup(text);
+	}
+	rc = 0;
+out:
+	buf_clear(&v);
+	free(a);
+	return rc;
+}
+
+/* Copy the header section to m->out without Bcc: fields, noting which
+ * fields exist and (with -t) collecting recipients. */
+static int
+sm_headers(struct sm_msg *m, const struct sm_opts *o, size_t hstart,
+    size_t hend, struct sm_fields *fs)
+{
+	const char *p = (const char *)m->in.data + hstart;
+	struct rfc5322_headers h;
+	struct rfc5322_field f;
+	size_t copied = 0;
+	enum rfc5322_headers_result r;
+
+	memset(fs, 0, sizeof(*fs));
+	rfc5322_headers_init(&h, p, hend - hstart);
+	while ((r = rfc5322_headers_next(&h, &f)) == RFC5322_HEADERS_FIELD) {
+		bool bcc = rfc5322_field_is(&f, "Bcc");
+
+		fs->has_from |= rfc5322_field_is(&f, "From");
+		fs->has_date |= rfc5322_field_is(&f, "Date");
+		fs->has_msgid |= rfc5322_field_is(&f, "Message-ID");
+		if (o->extract && (bcc || rfc5322_field_is(&f, "To") ||
+		    rfc5322_field_is(&f, "Cc")) && sm_extract(m, &f) == -1)
+			return -1;
+		if (!bcc)
+			continue;
+		/* Drop the field and its CRLF; keep what came before. */
+		if (buf_append(&m->out, p + copied, f.offset - copied) == -1)
+			return -1;
+		copied = f.offset + f.raw_len + 2;
+	}
+	if (r != RFC5322_HEADERS_END) {
+		sm_error("header section too large (more than %d fields or "
+		    "%d bytes)", RFC5322_HEADERS_MAX_FIELDS,
+		    RFC5322_HEADERS_MAX_SECTION);
+		return -1;
+	}
+	return buf_append(&m->out, p + copied, hend - hstart - copied);
+}
+
+/* A display name as an RFC 5322 quoted-string, or as RFC 2047 encoded
+ * words when it is not ASCII; control bytes are dropped. */
+static int
+sm_display_name(struct buf *out, const char *name)
+{
+	char clean[SM_NAME_MAX + 1], b64[80];
+	size_t n = 0, i = 0;
+	bool ascii = true;
+
+	for (const unsigned char *p = (const unsigned char *)name;
+	    *p && n < SM_NAME_MAX; p++)
+		if (*p >= 0x20 && *p != 0x7f) {
+			clean[n++] = (char)*p;
+			ascii &= *p < 0x80;
+		}
+	clean[n] = '\0';
+	if (ascii) {
+		if (buf_append_str(out, "\"") == -1)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (((clean[i] == '"' || clean[i] == '\\') &&
+			    buf_append_str(out, "\\") == -1) ||
+			    buf_append(out, clean + i, 1) == -1)
+				return -1;
+		return buf_append_str(out, "\"");
+	}
+	/* RFC 2047 §2: encoded words of at most 75 characters, each holding
+	 * whole UTF-8 characters (at most 45 bytes here). */
+	while (i < n) {
+		size_t take = n - i > 45 ? 45 : n - i;
+
+		while (take < n - i && take > 0 &&
+		    ((unsigned char)clean[i + take] & 0xc0) == 0x80)
+			take--;
+		if (take == 0)
+			take = n - i > 45 ? 45 : n - i;
+		if (base64_encode((const uint8_t *)clean + i, take, b64,
+		    sizeof(b64)) == -1 || buf_printf(out, "%s=?UTF-8?B?%s?=",
+		    i > 0 ? "\r\n " : "", b64) == -1)
+			return -1;
+		i += take;
+	}
+	return 0;
+}
+
+/* The fields RFC 6409 §8 lets a submission service add. */
+static int
+sm_add_fields(struct sm_msg *m, const struct sm_opts *o,
+    const struct sm_fields *fs)
+{
+	const char *name = o->fullname ? o->fullname : m->gecos;
+	char date[64];
+
+	sm_date(time(NULL), date, sizeof(date));
+	if (!fs->has_date && buf_printf(&m->out, "Date: %s\r\n", date) == -1)
+		return -1;
+	if (!fs->has_msgid && buf_printf(&m->out, "Message-ID: <%s@%s>\r\n",
+	    m->qid, m->conf->hostname) == -1)
+		return -1;
+	if (fs->has_from)
+		return 0;
+	if (buf_append_str(&m->out, "From: ") == -1 ||
+	    (name[0] != '\0' && (sm_display_name(&m->out, name) == -1 ||
+	    buf_append_str(&m->out, " ") == -1)))
+		return -1;
+	return buf_printf(&m->out, "<%s>\r\n", m->sender[0] ? m->sender :
+	    m->self);
+}
+
+/* Build m->out: header section minus Bcc, added fields, body. */
+static int
+sm_compose(struct sm_msg *m, const struct sm_opts *o, size_t max)
+{
+	size_t hstart, hend, body;
+	struct sm_fields fs;
+
+	sm_extent(&m->in, &hstart, &hend, &body);
+	buf_init(&m->out, max);
+	if (sm_headers(m, o, hstart, hend, &fs) == -1)
+		return -1;
+	if (sm_add_fields(m, o, &fs) == -1 ||
+	    buf_append_str(&m->out, "\r\n") == -1 ||
+	    buf_append(&m->out, m->in.data + body, m->in.len - body) == -1) {
+		sm_error("message too large (max %zu bytes)", max);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: ISC
+"""Shared setup of the outbound (remote delivery) tests: a loopback DNS
+server (tests/dns/dnsserver.py, NSD) whose zones send remote.test to
+127.0.0.2, sealmail instance B (mx.remote.test) on 127.0.0.2 and sending
+instances A on 127.0.0.1, built on tests/integration/harness.py.
+
+The sender's [delivery] mx_port is global, so every receiver of a test
+listens on the same port: MX_PORT is picked free on 127.0.0.1, .2 and .3.
+Not a conftest.py on purpose (tests/outbound is shared with other test
+files): test modules import it and build fixtures from it.
+"""
+
+import os
+import socket
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
+
+import dnsserver  # noqa: E402
+import harness  # noqa: E402
+from harness import Config, Daemon, USERS, cli_ok  # noqa: E402
+
+B_HOST = "127.0.0.2"
+B_NAME = "mx.remote.test"
+B_DOMAIN = "remote.test"
+# B's own user, and A's sender, which B also knows so that A can relay
+# through B's submission ports as that user (B lets an authenticated user
+# send only as their own address).
+CAROL = "carol@remote.test"
+CAROL_PW = "carol-Secret-8901"
+ALICE = "alice@example.test"
+
+SOA = """$TTL 300
+@ IN SOA ns1 hostmaster 1 3600 600 86400 300
+@ NS ns1
+ns1 A 127.0.0.1
+"""
+
+ZONES = {
+    "remote.test": "@ MX 10 mx\nmx A 127.0.0.2\n",
+    # RFC 7505: this domain accepts no mail.
+    "nullmx.test": "@ MX 0 .\n",
+    # The Postfix interop test's receiver (127.0.0.1:MX_PORT).
+    "postfix.test": "@ MX 10 mx\nmx A 127.0.0.1\n",
+}
+
+
+def write_zones(folder):
+    os.makedirs(folder, exist_ok=True)
+    out = []
+    for name, body in ZONES.items():
+        p = os.path.join(folder, name + ".zone")
+        with open(p, "w") as f:
+            f.write("$ORIGIN %s.\n" % name + SOA + body)
+        out.append(p)
+    return out
+
+
+def free_port_everywhere(hosts=("127.0.0.1", "127.0.0.2", "127.0.0.3")):
+    """A port free on every address in hosts (bound on the first one, the
+    others checked), for the global mx_port."""
+    for _ in range(50):
+        port = harness.free_port(hosts[0])
+        ok = True
+        for h in hosts[1:]:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind((h, port))
+                except OSError:
+                    ok = False
+        if ok:
+            return port
+    raise RuntimeError("no port free on all of %s" % (hosts,))
+
+
+def set_dns(cfg, dns):
+    cfg.dns = {"resolver": dns["resolver"], "trust_anchor": "",
+               "unbound_config": dns["unbound_config"]}
+
+
+def b_config(folder, cert, dns, mx_port):
+    """Instance B: mx.remote.test on 127.0.0.2, domains remote.test and
+    example.test (for the relay tests' AUTH user), listeners mx (STARTTLS,
+    on MX_PORT), mx_plain (no TLS), submission (587-style STARTTLS) and
+    submissions (465-style implicit TLS)."""
+    cfg = Config(folder, [cert])
+    cfg.server["hostname"] = B_NAME
+    cfg.domains = [B_DOMAIN, harness.DOMAIN]
+    cfg.listen("mx", "mx", "starttls", host=B_HOST, port=mx_port)
+    cfg.listen("mx_plain", "mx", "none", host=B_HOST)
+    cfg.listen("submission", "submission", "starttls", host=B_HOST)
+    cfg.listen("submissions", "submission", "implicit", host=B_HOST)
+    set_dns(cfg, dns)
+    return cfg
+
+
+def a_config(folder, cert, dns, mx_port, **delivery):
+    """A sending instance on 127.0.0.1 (mail.example.test): one submission
+    listener; retries far apart so that a test decides when to retry."""
+    cfg = Config(folder, [cert])
+    cfg.listen("submission", "submission", "starttls")
+    cfg.delivery = {"local": "maildir", "retry_schedule": "1h",
+                    "mx_port": str(mx_port)}
+    cfg.delivery.update(delivery)
+    set_dns(cfg, dns)
+    return cfg
+
+
+def provision_b(cfg):
+    cfg.write()
+    cli_ok(cfg.path, "user", "add", CAROL, "--password-stdin",
+           input=CAROL_PW + "\n")
+    cli_ok(cfg.path, "user", "add", ALICE, "--password-stdin",
+           input=USERS[ALICE] + "\n")
+
+
+class Pool:
+    """Daemons started by one fixture, all stopped at its end."""
+
+    def __init__(self):
+        self.daemons = []
+
+    def start(self, cfg, provision=harness.provision):
+        if provision:
+            provision(cfg)
+        d = Daemon(cfg)
+        self.daemons.append(d)
+        d.start()
+        return d
+
+    def stop_all(self):
+        errors = []
+        for d in self.daemons:
+            try:
+                d.stop()
+            except Exception as e:  # stop the others before failing
+                errors.append(str(e))
+        self.daemons = []
+        return errors
+
+
+def log_lines(daemon, *needles):
+    """Lines of daemon's log that contain every needle."""
+    return [ln for ln in daemon.log_text().splitlines()
+            if all(n in ln for n in needles)]
+
+
+def wait_log(daemon, *needles, timeout=20):
+    return harness.wait_until(lambda: log_lines(daemon, *needles), timeout,
+                              what="log line with %r" % (needles,))
+
+
+def no_mail_for(mailbox, marker, seconds):
+    """Assert that nothing with marker arrives in mailbox for seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert not mailbox.with_marker(marker), "unexpected delivery"
+        time.sleep(0.1)

@@ -1,0 +1,280 @@
+# SPDX-License-Identifier: ISC
+"""Remote delivery between two sealmail instances on loopback (issue 3):
+A (127.0.0.1, mail.example.test) sends, B (127.0.0.2, mx.remote.test,
+the MX of remote.test in the test DNS server) receives.
+
+Run as root from the repository root (make test does this):
+
+    SEALMAIL_BIN=$PWD/build/sealmail unshare --net sh -c \\
+      'ip link set lo up && exec /usr/bin/python3 -m pytest -q tests/outbound'
+
+Needs nsd and ldnsutils (tests/dns/README.md); skipped without them.
+"""
+
+import os
+import re
+
+import pytest
+
+import remote_env as env
+from remote_env import ALICE, B_NAME, CAROL, CAROL_PW  # noqa: F401
+
+import harness
+from harness import (Mailbox, header_values, make_message, new_marker,
+                     wait_until)
+import mailcheck
+
+
+pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
+                                reason="nsd/ldnsutils not installed "
+                                "(scripts/install-deps.sh test)")
+
+
+# ------------------------------------------------------------ fixtures
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """DNS server, certificates, MX_PORT, instance B and an MX-mode A."""
+    base = str(tmp_path_factory.mktemp("outbound"))
+    dns = env.dnsserver.start(os.path.join(base, "dns"),
+                              env.write_zones(os.path.join(base, "zones")))
+    pool = env.Pool()
+    try:
+        certs = os.path.join(base, "certs")
+        w = {
+            "base": base, "dns": dns, "pool": pool,
+            "cert_a": harness.make_cert(certs, "a"),
+            "cert_b": harness.make_cert(certs, "b", cn=B_NAME),
+            "mx_port": env.free_port_everywhere(),
+        }
+        w["b"] = pool.start(env.b_config(os.path.join(base, "b"),
+                                         w["cert_b"], dns, w["mx_port"]),
+                            provision=env.provision_b)
+        w["a"] = pool.start(env.a_config(os.path.join(base, "a"),
+                                         w["cert_a"], dns, w["mx_port"]))
+        yield w
+    finally:
+        errors = pool.stop_all()
+        env.dnsserver.stop(os.path.join(base, "dns"))
+        if errors:
+            pytest.fail("daemon teardown: " + "\n".join(errors),
+                        pytrace=False)
+
+
+def submit(a, rcpts, marker, frm=ALICE):
+    """Submit a message to instance a as alice; returns its queue id."""
+    s = mailcheck.smtp_connect(a["submission"])
+    try:
+        mailcheck.login(s, ALICE)
+        return mailcheck.send(s, frm, rcpts,
+                              make_message(frm, ", ".join(rcpts), marker))
+    finally:
+        s.quit()
+
+
+def attempt_lines(a, qid, rcpt, result=None):
+    needles = ["qid=%s delivery" % qid, "rcpt=<%s>" % rcpt, "method=smtp"]
+    if result:
+        needles.append("result=" + result)
+    return env.log_lines(a, *needles)
+
+
+def wait_attempt(a, qid, rcpt, result, timeout=20):
+    return wait_until(lambda: attempt_lines(a, qid, rcpt, result), timeout,
+                      what="%s attempt for %s of %s" % (result, rcpt, qid))
+
+
+def dsn_fields(raw):
+    """Per-recipient fields of the message/delivery-status part."""
+    text = raw.decode("utf-8", "replace").replace("\r\n", "\n")
+    return dict(re.findall(r"^(Status|Action|Final-Recipient|"
+                           r"Remote-MTA|Diagnostic-Code): *(.*)$", text,
+                           re.M))
+
+
+# ------------------------------------------------------------ MX delivery
+
+def test_starttls_delivery_to_mx(world):
+    """A -> B over STARTTLS, and B's Received field says so."""
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    qid = submit(a, [CAROL], marker)
+    raw = b.mailbox(CAROL).wait_for(marker)[0]
+    rec = header_values(raw, "Received")[0]
+    assert rec.startswith("from mail.example.test"), rec
+    assert "[127.0.0.1]" in rec, rec
+    assert re.search(r"\bwith ESMTPS\b", rec), rec
+    assert "TLSv1.3" in rec, rec
+    line = wait_attempt(a, qid, CAROL, "delivered")[0]
+    assert "relay=%s[127.0.0.2]:%d" % (B_NAME, world["mx_port"]) in line
+    assert "tls=TLSv1.3/TLS_" in line, line
+    # The message left A's queue.
+    wait_until(lambda: qid not in a.queue_ids(), 10, what="queue empty")
+
+
+def test_self_signed_receiver_opportunistic(world):
+    """B's certificate is self-signed: A still encrypts and logs that the
+    certificate did not verify."""
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    qid = submit(a, [CAROL], marker)
+    b.mailbox(CAROL).wait_for(marker)
+    line = wait_attempt(a, qid, CAROL, "delivered")[0]
+    assert "tls=TLSv1.3/" in line and "verified=no" in line, line
+    assert env.log_lines(a, "smtpc tls host=%s" % B_NAME, "verified=no")
+
+
+def test_one_transaction_per_domain(world):
+    """Two recipients of one domain go in one transaction."""
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    qid = submit(a, [CAROL, ALICE.replace("example.test", "remote.test")],
+                 marker)
+    b.mailbox(CAROL).wait_for(marker)
+    wait_attempt(a, qid, CAROL, "delivered")
+    msgs = env.log_lines(a, "qid=%s smtpc message" % qid)
+    assert len(msgs) == 1, msgs
+    assert "rcpts=2" in msgs[0], msgs
+
+
+def test_deferral_then_flush(world):
+    """B down: deferred and kept; B up and `queue flush`: delivered."""
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    b.stop()
+    try:
+        qid = submit(a, [CAROL], marker)
+        line = wait_attempt(a, qid, CAROL, "deferred")[0]
+        assert "relay=%s[127.0.0.2]:%d" % (B_NAME, world["mx_port"]) \
+            in line, line
+        assert qid in a.queue_ids()
+    finally:
+        b.start()
+    # retry_schedule is 1h: only the flush makes it go now.
+    r = a.cli("queue", "flush")
+    assert r.returncode == 0, r.stderr
+    b.mailbox(CAROL).wait_for(marker)
+    wait_attempt(a, qid, CAROL, "delivered")
+    wait_until(lambda: qid not in a.queue_ids(), 10, what="queue empty")
+
+
+def test_rcpt_550_bounces_to_sender(world):
+    """550 5.1.1 at RCPT: the recipient fails, the sender gets a DSN."""
+    a = world["a"]
+    marker = new_marker()
+    qid = submit(a, ["nobody@remote.test"], marker)
+    line = wait_attempt(a, qid, "nobody@remote.test", "failed")[0]
+    assert "550" in line and "5.1.1" in line, line
+    dsn = a.mailbox(ALICE).wait_for(marker)[0]
+    f = dsn_fields(dsn)
+    assert f.get("Status") == "5.1.1", f
+    assert f.get("Action") == "failed", f
+    assert "nobody@remote.test" in f.get("Final-Recipient", ""), f
+    assert f.get("Remote-MTA", "").endswith(B_NAME), f
+    assert f.get("Diagnostic-Code", "").startswith("smtp; 550"), f
+    wait_until(lambda: qid not in a.queue_ids(), 10, what="queue empty")
+
+
+def test_partial_rejection(world):
+    """One good and one unknown recipient: one delivered, one bounced."""
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    qid = submit(a, [CAROL, "ghost@remote.test"], marker)
+    b.mailbox(CAROL).wait_for(marker)
+    wait_attempt(a, qid, CAROL, "delivered")
+    wait_attempt(a, qid, "ghost@remote.test", "failed")
+    dsn = a.mailbox(ALICE).wait_for(marker)[0]
+    assert b"ghost@remote.test" in dsn
+    assert dsn_fields(dsn).get("Status") == "5.1.1"
+
+
+def test_null_mx_bounces(world):
+    """RFC 7505: a null MX domain fails at once with 556 5.1.10."""
+    a = world["a"]
+    marker = new_marker()
+    qid = submit(a, ["someone@nullmx.test"], marker)
+    line = wait_attempt(a, qid, "someone@nullmx.test", "failed")[0]
+    assert "556 5.1.10" in line, line
+    dsn = a.mailbox(ALICE).wait_for(marker)[0]
+    assert dsn_fields(dsn).get("Status") == "5.1.10", dsn_fields(dsn)
+
+
+# ------------------------------------------------------------ smarthost
+
+def relay_a(world, name, url, ca=None, creds=True):
+    """A sending instance whose relayhost is url (B as smarthost)."""
+    folder = os.path.join(world["base"], name)
+    delivery = {"relayhost": url,
+                "relayhost_ca": ca or world["cert_b"].cert}
+    if creds:
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "relay-credentials")
+        with open(path, "w") as f:
+            f.write("%s:%s\n" % (ALICE, harness.USERS[ALICE]))
+        os.chmod(path, 0o600)
+        delivery["relayhost_credentials"] = path
+    cfg = env.a_config(folder, world["cert_a"], world["dns"],
+                       world["mx_port"], **delivery)
+    return world["pool"].start(cfg)
+
+
+def stop(world, d):
+    d.stop()
+    world["pool"].daemons.remove(d)
+
+
+@pytest.mark.parametrize("scheme,listener", [("smtps", "submissions"),
+                                             ("smtp", "submission")])
+def test_smarthost_with_auth(world, scheme, listener):
+    """relayhost smtps:// (implicit TLS) and smtp:// (STARTTLS required),
+    certificate verified against relayhost_ca, AUTH PLAIN."""
+    b = world["b"]
+    url = "%s://%s:%d" % (scheme, B_NAME, b[listener].port)
+    a = relay_a(world, "relay-" + scheme, url)
+    try:
+        marker = new_marker()
+        qid = submit(a, [CAROL], marker)
+        raw = b.mailbox(CAROL).wait_for(marker)[0]
+        rec = header_values(raw, "Received")[0]
+        assert re.search(r"\bwith ESMTPSA\b", rec), rec
+        line = wait_attempt(a, qid, CAROL, "delivered")[0]
+        assert "relay=%s[127.0.0.2]:%d" % (B_NAME, b[listener].port) \
+            in line, line
+        assert "verified=yes" in line, line
+    finally:
+        stop(world, a)
+
+
+def test_smarthost_unverified_certificate_is_refused(world):
+    """relayhost_ca that does not match B's certificate: nothing is sent,
+    the message stays queued, the log says why."""
+    b = world["b"]
+    url = "smtps://%s:%d" % (B_NAME, b["submissions"].port)
+    a = relay_a(world, "relay-badca", url, ca=world["cert_a"].cert)
+    try:
+        marker = new_marker()
+        qid = submit(a, [CAROL], marker)
+        line = wait_attempt(a, qid, CAROL, "deferred")[0]
+        assert "certificate verification failed" in line, line
+        assert "verified=no" in line, line
+        assert qid in a.queue_ids()
+        env.no_mail_for(b.mailbox(CAROL), marker, 1.0)
+    finally:
+        stop(world, a)
+
+
+def test_smarthost_without_starttls_is_refused(world):
+    """smtp:// requires STARTTLS: a relay that does not offer it gets
+    nothing, in particular no credentials."""
+    b = world["b"]
+    url = "smtp://%s:%d" % (B_NAME, b["mx_plain"].port)
+    a = relay_a(world, "relay-plain", url)
+    try:
+        marker = new_marker()
+        qid = submit(a, [CAROL], marker)
+        line = wait_attempt(a, qid, CAROL, "deferred")[0]
+        assert "STARTTLS not offered" in line, line
+        assert qid in a.queue_ids()
+        assert not env.log_lines(b, "AUTH")
+    finally:
+        stop(world, a)
