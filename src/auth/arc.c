@@ -75,7 +75,7 @@ struct arc_sig {
 
 struct arc_key {
 	struct arc_verify	*v;
-	char			 name[LIMIT_DOMAIN + 1];
+	char			 name[LIMIT_DOMAIN + DKIM_SELECTOR_MAX + 16];
 	struct dns_query	*q;
 	bool			 done;
 };
@@ -102,12 +102,21 @@ struct arc_verify {
 	char			 oldest[16];
 };
 
+static int oldest_pass(const struct arc_verify *);
+
+/* The chain is decided; also prepare the Authentication-Results texts. */
 static void
 set_final(struct arc_verify *v, enum arc_result res, enum arc_reason reason)
 {
 	v->res = res;
 	v->reason = reason;
 	v->final = true;
+	if (res == ARC_PASS) {
+		snprintf(v->comment, sizeof(v->comment), "i=%u", v->n);
+		snprintf(v->oldest, sizeof(v->oldest), "%d", oldest_pass(v));
+	} else
+		snprintf(v->comment, sizeof(v->comment), "i=%u %s", v->n,
+		    arc_reason_name(reason));
 }
 
 static void
@@ -353,4 +362,536 @@ seal_digest(struct arc_verify *v, unsigned i, const struct dkim_field *fields,
 			}
 	dkim_verify_header_digest(sig, sel, nsel, &fields[sc->idx[F_AS][i]],
 	    v->as[i].hdigest);
+}
+
+_Static_assert(F_KINDS * ARC_VERIFY_MAX <= DKIM_SIG_H_MAX,
+    "a seal's implicit h= list must fit in struct dkim_sig");
+
+/* ---- parsing the signatures ------------------------------------------- */
+
+/* An AMS h= must not list ARC fields (§4.1.2). */
+static bool
+ams_h_ok(const struct dkim_sig *sig)
+{
+	for (size_t k = 0; k < sig->nh; k++)
+		for (int f = 0; f < F_KINDS; f++)
+			if (dkim_name_eq(sig->h[k].p, sig->h[k].len,
+			    field_names[f].name, field_names[f].len))
+				return false;
+	return true;
+}
+
+/* The checks DKIM makes before a lookup (dkim_verify.c add_sig): policy,
+ * time and the length of the key name. */
+static void
+precheck(struct arc_sig *s, time_t now)
+{
+	if (s->sig.alg == DKIM_ALG_RSA_SHA1)
+		sig_decide(s, DKIM_RES_POLICY, DKIM_REASON_SHA1,
+		    "rsa-sha1 is not accepted (RFC 8301)");
+	else if (s->sig.has_x && (uint64_t)now > s->sig.x)
+		sig_decide(s, DKIM_RES_FAIL, DKIM_REASON_EXPIRED,
+		    "signature expired");
+	else if (s->sig.has_t && s->sig.t > (uint64_t)now + DKIM_CLOCK_SKEW)
+		sig_decide(s, DKIM_RES_FAIL, DKIM_REASON_FUTURE,
+		    "signature timestamp in the future");
+	else if (strlen(s->sig.s) + 12 + strlen(s->sig.d) > LIMIT_DOMAIN - 2)
+		sig_decide(s, DKIM_RES_PERMERROR, DKIM_REASON_SYNTAX,
+		    "key name too long");
+}
+
+/* Parse one AMS or AS field; false if it does not parse. */
+static bool
+parse_sig(struct arc_verify *v, struct arc_sig *s, enum dkim_sig_kind kind,
+    const struct dkim_field *f, struct dkim_result *r)
+{
+	enum dkim_sig_result sr;
+
+	s->r = r;
+	sig_decide(s, DKIM_RES_TEMPERROR, DKIM_REASON_CANCELLED,
+	    "not finished");
+	s->decided = false;
+	sr = dkim_sig_parse_kind(f->value, f->valuelen, kind, &s->sig);
+	if (sr == DKIM_SIG_OK && kind == DKIM_SIG_KIND_ARC_AMS &&
+	    !ams_h_ok(&s->sig)) {
+		dkim_sig_clear(&s->sig);
+		sig_decide(s, DKIM_RES_PERMERROR, DKIM_REASON_SYNTAX,
+		    "h= lists an ARC field");
+		return false;
+	}
+	if (sr != DKIM_SIG_OK) {
+		sig_decide(s, DKIM_RES_PERMERROR, DKIM_REASON_SYNTAX,
+		    dkim_sig_result_name(sr));
+		return false;
+	}
+	s->parsed = true;
+	snprintf(r->d, sizeof(r->d), "%s", s->sig.d);
+	snprintf(r->s, sizeof(r->s), "%s", s->sig.s);
+	snprintf(r->b, sizeof(r->b), "%s", s->sig.b_prefix);
+	r->alg = s->sig.alg;
+	r->has_l = s->sig.has_l;
+	r->l = s->sig.l;
+	precheck(s, v->now);
+	return true;
+}
+
+/* The key slot for SELECTOR._domainkey.DOMAIN, shared by name. */
+static size_t
+key_slot(struct arc_verify *v, const struct dkim_sig *sig)
+{
+	char name[sizeof(v->keys[0].name)];
+	size_t sl = strlen(sig->s), dl = strlen(sig->d);
+
+	/* precheck() bounded the length to LIMIT_DOMAIN - 2. */
+	memcpy(name, sig->s, sl);
+	memcpy(name + sl, "._domainkey.", 12);
+	memcpy(name + sl + 12, sig->d, dl + 1);
+	for (size_t k = 0; k < v->nkeys; k++)
+		if (dkim_name_eq(v->keys[k].name, strlen(v->keys[k].name),
+		    name, strlen(name)))
+			return k;
+	if (v->nkeys == ARC_KEYS_MAX)
+		panic("arc: more keys than signatures");
+	v->keys[v->nkeys].v = v;
+	memcpy(v->keys[v->nkeys].name, name, sizeof(name));
+	return v->nkeys++;
+}
+
+/* Sets 1..n: parse, digest, and pick hashers and keys. */
+static void
+read_sets(struct arc_verify *v, const struct dkim_field *fields,
+    size_t nfields, const struct arc_scan *sc)
+{
+	v->have_sets = true;
+	for (unsigned i = 1; i <= v->n; i++) {
+		struct arc_set *set = &v->sets[i];
+		struct arc_sig *ams = &v->ams[i], *as = &v->as[i];
+
+		set->instance = i;
+		set->cv = sc->cv[i];
+		ams->r = &set->ams;
+		as->r = &set->as;
+		ams->key = as->key = NO_FIELD;
+		sig_decide(as, DKIM_RES_TEMPERROR, DKIM_REASON_CANCELLED,
+		    "not finished");
+		as->decided = false;
+		if (parse_sig(v, ams, DKIM_SIG_KIND_ARC_AMS,
+		    &fields[sc->idx[F_AMS][i]], &set->ams)) {
+			snprintf(set->ams_d, sizeof(set->ams_d), "%s",
+			    ams->sig.d);
+			snprintf(set->ams_s, sizeof(set->ams_s), "%s",
+			    ams->sig.s);
+			if (!ams->decided) {
+				dkim_verify_header_digest(&ams->sig, fields,
+				    nfields, &fields[sc->idx[F_AMS][i]],
+				    ams->hdigest);
+				ams->hasher = hasher_get(v, ams->sig.bcanon,
+				    ams->sig.has_l ? ams->sig.l :
+				    DKIM_CANON_NOLIMIT);
+			}
+		}
+		if (sc->seal_h[i])
+			sig_decide(as, DKIM_RES_PERMERROR, DKIM_REASON_SYNTAX,
+			    "h= in an ARC-Seal");	/* §4.1.3 */
+		else if (parse_sig(v, as, DKIM_SIG_KIND_ARC_SEAL,
+		    &fields[sc->idx[F_AS][i]], &set->as)) {
+			snprintf(set->as_d, sizeof(set->as_d), "%s", as->sig.d);
+			snprintf(set->as_s, sizeof(set->as_s), "%s", as->sig.s);
+			if (!as->decided)
+				seal_digest(v, i, fields, sc);
+		}
+	}
+}
+
+/* ---- the verdict ------------------------------------------------------ */
+
+static enum arc_reason
+sig_reason(const struct arc_sig *s, enum arc_reason dflt)
+{
+	if (s->r->res == DKIM_RES_TEMPERROR && s->r->reason == DKIM_REASON_DNS)
+		return ARC_REASON_DNS;
+	if (s->r->reason == DKIM_REASON_SYNTAX)
+		return ARC_REASON_SYNTAX;
+	return dflt;
+}
+
+/*
+ * Decide the chain from the signatures decided so far: the newest AMS
+ * (step 4), then every seal, newest first (step 6); pass once all are
+ * decided, older AMS included (step 5). Until then the chain stays an
+ * unfinished fail.
+ */
+static void
+conclude(struct arc_verify *v)
+{
+	bool all = true;
+
+	if (v->final)
+		return;
+	if (v->ams[v->n].decided && v->ams[v->n].r->res != DKIM_RES_PASS) {
+		set_final(v, ARC_FAIL, sig_reason(&v->ams[v->n],
+		    ARC_REASON_AMS));
+		return;
+	}
+	for (unsigned i = v->n; i >= 1; i--) {
+		if (v->as[i].decided && v->as[i].r->res != DKIM_RES_PASS) {
+			set_final(v, ARC_FAIL, sig_reason(&v->as[i],
+			    ARC_REASON_SEAL));
+			return;
+		}
+		all = all && v->as[i].decided && v->ams[i].decided;
+	}
+	if (all)
+		set_final(v, ARC_PASS, ARC_REASON_NONE);
+}
+
+struct arc_verify *
+arc_verify_new(const char *hdr, size_t len, time_t now)
+{
+	struct arc_verify *v = xcalloc(1, sizeof(*v));
+	struct arc_scan *sc = xmalloc(sizeof(*sc));
+	struct dkim_field *fields = NULL, f;
+	size_t nfields = 0, cap = 0, pos = 0;
+
+	v->now = now;
+	v->res = ARC_FAIL;
+	v->reason = ARC_REASON_CANCELLED;
+	memset(sc->idx, 0xff, sizeof(sc->idx));
+	memset(sc->cv, 0, sizeof(sc->cv));
+	memset(sc->seal_h, 0, sizeof(sc->seal_h));
+	sc->n = 0;
+	sc->any = sc->too_many = sc->bad = false;
+	if (len > LIMIT_HEADER_SECTION)
+		len = 0;	/* as dkim_verify: no chain at all */
+	while (dkim_header_next(hdr, len, &pos, &f) == 1) {
+		if (nfields == cap) {
+			cap = cap ? cap * 2 : 32;
+			fields = xreallocarray(fields, cap, sizeof(*fields));
+		}
+		fields[nfields++] = f;
+		for (int k = 0; k < F_KINDS; k++)
+			if (dkim_name_eq(f.name, f.namelen,
+			    field_names[k].name, field_names[k].len))
+				scan_field(sc, k, &f, nfields - 1);
+	}
+	if (!check_structure(v, sc)) {
+		read_sets(v, fields, nfields, sc);
+		conclude(v);
+	}
+	free(fields);
+	free(sc);
+	return v;
+}
+
+void
+arc_verify_body(struct arc_verify *v, const void *data, size_t len)
+{
+	if (v->body_done)
+		return;
+	for (size_t i = 0; i < v->nhashers; i++)
+		dkim_body_canon_push(&v->hashers[i].canon, data, len);
+}
+
+void
+arc_verify_body_end(struct arc_verify *v)
+{
+	unsigned n;
+
+	if (v->body_done)
+		return;
+	v->body_done = true;
+	for (size_t i = 0; i < v->nhashers; i++) {
+		struct arc_hasher *h = &v->hashers[i];
+		dkim_body_canon_finish(&h->canon);
+		EVP_DigestFinal_ex(h->md, h->digest, &n);
+	}
+	for (unsigned i = 1; i <= v->n && v->have_sets; i++) {
+		struct arc_sig *s = &v->ams[i];
+		if (s->decided || s->hasher == NULL)
+			continue;
+		s->r->body_len = s->hasher->canon.total;
+		if (CRYPTO_memcmp(s->hasher->digest, s->sig.bh, 32) != 0)
+			sig_decide(s, DKIM_RES_FAIL, DKIM_REASON_BODY_HASH,
+			    "body hash mismatch");
+	}
+	conclude(v);
+	/* Keys are assigned only now, so that a chain already failed (or
+	 * an AMS already decided) costs no lookup. */
+	for (unsigned i = 1; i <= v->n && v->have_sets && !v->final; i++) {
+		if (!v->ams[i].decided)
+			v->ams[i].key = key_slot(v, &v->ams[i].sig);
+		if (!v->as[i].decided)
+			v->as[i].key = key_slot(v, &v->as[i].sig);
+	}
+}
+
+bool
+arc_verify_needs_key(const struct arc_verify *v, size_t k, const char **name)
+{
+	if (v->final || k >= v->nkeys || v->keys[k].done)
+		return false;
+	*name = v->keys[k].name;
+	return true;
+}
+
+void
+arc_verify_apply_key(struct arc_verify *v, size_t k,
+    const struct dns_answer *ans)
+{
+	if (v->final || k >= v->nkeys || v->keys[k].done)
+		return;
+	v->keys[k].done = true;
+	for (unsigned i = 1; i <= v->n; i++) {
+		struct arc_sig *s[2] = { &v->ams[i], &v->as[i] };
+		for (int j = 0; j < 2; j++) {
+			if (s[j]->decided || s[j]->key != k)
+				continue;
+			dkim_verify_apply_answer(&s[j]->sig, s[j]->hdigest, ans,
+			    s[j]->r);
+			s[j]->decided = true;
+		}
+	}
+	conclude(v);
+}
+
+/* ---- asynchronous driver --------------------------------------------- */
+
+static void
+cancel_queries(struct arc_verify *v)
+{
+	for (size_t k = 0; k < v->nkeys; k++) {
+		dns_query_cancel(v->keys[k].q);
+		v->keys[k].q = NULL;
+	}
+	v->pending = 0;
+}
+
+static void
+finish(struct arc_verify *v)
+{
+	arc_verify_cb *cb = v->cb;
+
+	cancel_queries(v);
+	v->cb = NULL;
+	if (cb != NULL)
+		cb(v, v->arg);	/* may free v */
+}
+
+static void
+dns_done(struct dns_answer *ans, void *arg)
+{
+	struct arc_key *key = arg;
+	struct arc_verify *v = key->v;
+
+	key->q = NULL;
+	v->pending--;
+	arc_verify_apply_key(v, (size_t)(key - v->keys), ans);
+	dns_answer_free(ans);
+	if (v->pending == 0 || v->final)
+		finish(v);
+}
+
+static void
+ev_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	finish(arg);
+}
+
+/* A lookup that cannot start is a DNS failure of that key (§5.2.1). */
+static void
+fail_key(struct arc_verify *v, size_t k)
+{
+	struct dns_answer *a = dns_answer_new();
+
+	a->rcode = DNS_RCODE_SERVFAIL;
+	arc_verify_apply_key(v, k, a);
+	dns_answer_free(a);
+}
+
+void
+arc_verify_start(struct arc_verify *v, struct event_base *base,
+    struct dns_resolver *res, arc_verify_cb *cb, void *arg)
+{
+	struct timeval now = { 0, 0 };
+	const char *name;
+
+	if (v->started)
+		panic("arc_verify_start called twice");
+	v->started = true;
+	v->cb = cb;
+	v->arg = arg;
+	arc_verify_body_end(v);
+	for (size_t k = 0; k < v->nkeys; k++) {
+		if (!arc_verify_needs_key(v, k, &name))
+			continue;
+		v->keys[k].q = dns_query(res, name, DNS_T_TXT, 0, dns_done,
+		    &v->keys[k]);
+		if (v->keys[k].q == NULL)
+			fail_key(v, k);
+		else
+			v->pending++;
+	}
+	if (v->pending > 0 && !v->final)
+		return;
+	cancel_queries(v);
+	/* Nothing to wait for: still answer from a fresh loop turn. */
+	if ((v->ev = evtimer_new(base, ev_done, v)) == NULL ||
+	    evtimer_add(v->ev, &now) == -1)
+		fatal("arc: cannot schedule an event");
+}
+
+void
+arc_verify_cancel(struct arc_verify *v)
+{
+	cancel_queries(v);
+	v->cb = NULL;
+	if (v->ev != NULL)
+		event_free(v->ev);
+	v->ev = NULL;
+	if (!v->final)
+		set_final(v, ARC_FAIL, ARC_REASON_CANCELLED);
+}
+
+void
+arc_verify_free(struct arc_verify *v)
+{
+	if (v == NULL)
+		return;
+	arc_verify_cancel(v);
+	for (unsigned i = 1; i <= v->n && v->have_sets; i++) {
+		dkim_sig_clear(&v->ams[i].sig);
+		dkim_sig_clear(&v->as[i].sig);
+	}
+	for (size_t i = 0; i < v->nhashers; i++)
+		EVP_MD_CTX_free(v->hashers[i].md);
+	free(v);
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+enum arc_result
+arc_verify_result(const struct arc_verify *v)
+{
+	return v->final ? v->res : ARC_FAIL;
+}
+
+enum arc_reason
+arc_verify_reason(const struct arc_verify *v)
+{
+	return v->final ? v->reason : ARC_REASON_CANCELLED;
+}
+
+unsigned
+arc_verify_count(const struct arc_verify *v)
+{
+	return v->n;
+}
+
+/* §5.2 step 5, once every AMS is decided. */
+static int
+oldest_pass(const struct arc_verify *v)
+{
+	for (unsigned m = v->n - 1; m >= 1; m--)
+		if (v->ams[m].r->res != DKIM_RES_PASS)
+			return (int)m + 1;
+	return 0;
+}
+
+int
+arc_verify_oldest_pass(const struct arc_verify *v)
+{
+	return arc_verify_result(v) == ARC_PASS ? oldest_pass(v) : -1;
+}
+
+const struct arc_set *
+arc_verify_set(const struct arc_verify *v, unsigned i)
+{
+	if (!v->have_sets || i < 1 || i > v->n)
+		return NULL;
+	return &v->sets[i];
+}
+
+void
+arc_verify_authres(const struct arc_verify *v, const char *remote_ip,
+    struct authres_result *r)
+{
+	enum arc_result res = arc_verify_result(v);
+
+	memset(r, 0, sizeof(*r));
+	r->method = "arc";
+	r->result = arc_result_name(res);
+	if (res == ARC_PASS) {
+		r->props[r->nprops].ptype = "header";
+		r->props[r->nprops].property = "oldest-pass";
+		r->props[r->nprops++].value = v->oldest;
+	}
+	if (res != ARC_NONE)
+		r->comment = v->final ? v->comment : "not finished";
+	if (remote_ip != NULL) {
+		r->props[r->nprops].ptype = "smtp";
+		r->props[r->nprops].property = "remote-ip";
+		r->props[r->nprops++].value = remote_ip;
+	}
+}
+
+static void
+sync_done(struct arc_verify *v, void *arg)
+{
+	(void)v;
+	event_base_loopbreak(arg);
+}
+
+int
+arc_verify_run_sync(struct arc_verify *v, const struct conf *conf,
+    char *err, size_t errlen)
+{
+	struct event_base *base = event_base_new();
+	struct dns_resolver *res;
+
+	if (base == NULL) {
+		snprintf(err, errlen, "arc: cannot create an event base");
+		return -1;
+	}
+	if ((res = dns_resolver_new(base, conf, err, errlen)) == NULL) {
+		event_base_free(base);
+		return -1;
+	}
+	arc_verify_start(v, base, res, sync_done, base);
+	/* Our lookups or timer keep the loop busy until sync_done. */
+	while (v->cb != NULL)
+		if (event_base_dispatch(base) != 0)
+			break;
+	arc_verify_cancel(v);
+	dns_resolver_free(res);
+	event_base_free(base);
+	return 0;
+}
+
+const char *
+arc_result_name(enum arc_result r)
+{
+	static const char *names[] = { "none", "pass", "fail" };
+
+	if ((size_t)r < sizeof(names) / sizeof(names[0]))
+		return names[r];
+	return "fail";
+}
+
+const char *
+arc_reason_name(enum arc_reason r)
+{
+	static const char *names[] = {
+		"ok", "more than 50 sets", "chain too long to verify",
+		"newest seal says cv=fail", "broken set structure",
+		"wrong cv sequence", "bad ARC signature field",
+		"newest ARC-Message-Signature did not validate",
+		"ARC-Seal did not validate", "key lookup failed",
+		"not finished",
+	};
+
+	if ((size_t)r < sizeof(names) / sizeof(names[0]))
+		return names[r];
+	return "unknown";
 }

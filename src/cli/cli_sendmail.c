@@ -502,7 +502,7 @@ sm_extract(struct sm_msg *m, const struct rfc5322_field *f)
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		if (m->nrcpts >= c->max_recipients || i > (int)c->max_recipients) {
+		if (m->nrcpts >= c->max_recipients) {
 			sm_error("too many recipients (max %u)",
 			    c->max_recipients);
 			goto out;
@@ -545,7 +545,7 @@ sm_headers(struct sm_msg *m, const struct sm_opts *o, size_t hstart,
 			continue;
 		/* Drop the field and its CRLF; keep what came before. */
 		if (buf_append(&m->out, p + copied, f.offset - copied) == -1)
-			return -1;
+			goto too_large;
 		copied = f.offset + f.raw_len + 2;
 	}
 	if (r != RFC5322_HEADERS_END) {
@@ -554,7 +554,12 @@ sm_headers(struct sm_msg *m, const struct sm_opts *o, size_t hstart,
 		    RFC5322_HEADERS_MAX_SECTION);
 		return -1;
 	}
-	return buf_append(&m->out, p + copied, hend - hstart - copied);
+	if (buf_append(&m->out, p + copied, hend - hstart - copied) == -1)
+		goto too_large;
+	return 0;
+too_large:
+	sm_error("message too large (max %zu bytes)", m->out.max);
+	return -1;
 }
 
 /* A display name as an RFC 5322 quoted-string, or as RFC 2047 encoded
@@ -644,4 +649,284 @@ sm_compose(struct sm_msg *m, const struct sm_opts *o, size_t max)
 		return -1;
 	}
 	return 0;
+}
+
+/* --- addresses ------------------------------------------------------------ */
+
+/*
+ * Normalise a command-line address into out: "<>" or "" is the null
+ * address (only when null_ok), "<a@b>" loses its brackets, "user" gets
+ * "@" and the default domain. Checked with addr_parse_mailbox.
+ */
+static int
+sm_address(struct sm_msg *m, const char *in, bool null_ok, char *out,
+    size_t outlen)
+{
+	const struct conf *c = m->conf;
+	const char *dom = c->ndomains > 0 ? c->domains[0].name : c->hostname;
+	size_t len = strlen(in);
+	char tmp[LIMIT_PATH * 2], esc[LIMIT_PATH * 4 + 1];
+	struct addr a;
+
+	if (len >= 2 && in[0] == '<' && in[len - 1] == '>') {
+		in++;
+		len -= 2;
+	}
+	if (len == 0 && null_ok) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (memchr(in, '@', len) == NULL)
+		snprintf(tmp, sizeof(tmp), "%.*s@%s", (int)len, in, dom);
+	else
+		snprintf(tmp, sizeof(tmp), "%.*s", (int)len, in);
+	if (strlen(tmp) >= LIMIT_PATH || addr_parse_mailbox(tmp, strlen(tmp),
+	    true, &a) != ADDR_OK || addr_to_text(&a, out, outlen) == -1) {
+		sm_error("bad address <%s>", cli_escape(tmp, esc,
+		    sizeof(esc)));
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+		m->utf8 |= *p >= 0x80;
+	return 0;
+}
+
+/* Sender and command-line recipients into m. */
+static int
+sm_addresses(struct sm_msg *m, const struct sm_opts *o)
+{
+	char text[LIMIT_PATH + 1];
+
+	if (sm_address(m, o->from ? o->from : m->self, true, m->sender,
+	    sizeof(m->sender)) == -1)
+		return -1;
+	if ((unsigned)o->nrcpts > m->conf->max_recipients) {
+		sm_error("too many recipients (max %u)",
+		    m->conf->max_recipients);
+		return -1;
+	}
+	for (int i = 0; i < o->nrcpts; i++) {
+		if (sm_address(m, o->rcpts[i], false, text,
+		    sizeof(text)) == -1)
+			return -1;
+		m->rcpts[m->nrcpts++] = xstrdup(text);
+	}
+	return 0;
+}
+
+/* Header recipients from -t go through the same checks. */
+static int
+sm_check_extracted(struct sm_msg *m, size_t from)
+{
+	char text[LIMIT_PATH + 1];
+
+	for (size_t i = from; i < m->nrcpts; i++) {
+		if (sm_address(m, m->rcpts[i], false, text,
+		    sizeof(text)) == -1)
+			return -1;
+		free(m->rcpts[i]);
+		m->rcpts[i] = xstrdup(text);
+	}
+	if (m->nrcpts == 0) {
+		sm_error("no recipients found in the To:, Cc: or Bcc: fields");
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+sm_is_local_cb(const char *domain, void *arg)
+{
+	return conf_is_local_domain(arg, domain);
+}
+
+/* Add address (as given: orig) unless its final form is there already. */
+static void
+sm_add_rcpt(struct envelope *env, const char *address, const char *orig,
+    unsigned notify)
+{
+	for (size_t i = 0; i < env->nrcpts; i++)
+		if (addr_text_equal(env->rcpts[i].address, address))
+			return;
+	envelope_add_rcpt(env, address, orig, NULL, notify);
+}
+
+/*
+ * Recipients into env: local ones expanded through the store as the SMTP
+ * server does at RCPT time, others kept. An unknown local user fails.
+ */
+static int
+sm_expand(struct sm_msg *m, const struct sm_opts *o, struct envelope *env)
+{
+	const struct conf *c = m->conf;
+	struct db *db = NULL;
+	char esc[LIMIT_PATH * 4 + 1];
+	int rc = -1;
+
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		const char *to = m->rcpts[i], *at = strrchr(to, '@');
+		char **targets = NULL;
+		size_t n = 0;
+		enum db_result r;
+
+		if (at == NULL || !conf_is_local_domain(c, at + 1)) {
+			sm_add_rcpt(env, to, to, o->notify);
+			continue;
+		}
+		if (db == NULL && (db = cli_open_store(c, false)) == NULL)
+			goto out;
+		r = db_rcpt_expand(db, to, sm_is_local_cb, (void *)c, &targets,
+		    &n);
+		if (r == DB_NOTFOUND) {
+			sm_error("unknown user <%s>", cli_escape(to, esc,
+			    sizeof(esc)));
+			goto out;
+		}
+		if (r != DB_OK) {
+			sm_error("looking up <%s>: %s", cli_escape(to, esc,
+			    sizeof(esc)), db_error(db));
+			goto out;
+		}
+		for (size_t j = 0; j < n; j++)
+			sm_add_rcpt(env, targets[j], to, o->notify);
+		db_strv_free(targets, n);
+	}
+	rc = 0;
+out:
+	db_close(db);
+	return rc;
+}
+
+/* --- the spool ------------------------------------------------------------- */
+
+/*
+ * Run as the spool's owner from here on. Root switches to the [server]
+ * user (so queue files belong to the daemon); before the daemon has ever
+ * run, the spool is created first and data_dir given to that user, as
+ * the daemon does at start.
+ */
+static int
+sm_spool_setup(const struct conf *c)
+{
+	char err[512], esc[600], *path;
+	struct stat sb;
+	int missing;
+
+	if (geteuid() == 0 && c->user && c->user[0] != '\0') {
+		path = xasprintf("%s/spool", c->data_dir);
+		missing = stat(path, &sb) == -1;
+		free(path);
+		if (missing && (spool_init(c->data_dir, err,
+		    sizeof(err)) == -1 || priv_chown_tree(c->data_dir,
+		    c->user, err, sizeof(err)) == -1)) {
+			sm_error("spool: %s", cli_escape(err, esc,
+			    sizeof(esc)));
+			return -1;
+		}
+		priv_drop(c->user);
+	}
+	if (spool_init(c->data_dir, err, sizeof(err)) == -1) {
+		sm_error("spool: %s", cli_escape(err, esc, sizeof(esc)));
+		return -1;
+	}
+	return 0;
+}
+
+/* The trace field for the envelope's prepend (RFC 5321 §4.4). */
+static char *
+sm_received(const struct sm_msg *m)
+{
+	char date[64];
+
+	sm_date(time(NULL), date, sizeof(date));
+	return xasprintf("Received: from local user %s (uid %u)\r\n"
+	    "\tby %s (sealmail) with local id %s;\r\n\t%s\r\n", m->user,
+	    (unsigned)getuid(), m->conf->hostname, m->qid, date);
+}
+
+/* Write m->out with env and commit it durably; then nudge the runner. */
+static int
+sm_queue(struct sm_msg *m, const struct sm_opts *o, struct envelope *env)
+{
+	const struct conf *c = m->conf;
+	struct spool_msg *sp;
+	char nudge[IDS_QID_LEN + 8];
+
+	memcpy(env->id, m->qid, sizeof(env->id));
+	env->created = time(NULL);
+	env->mail_from = xstrdup(m->sender);
+	env->body = ENVELOPE_BODY_7BIT;
+	for (size_t i = 0; i < m->out.len; i++)
+		if (m->out.data[i] >= 0x80)
+			env->body = ENVELOPE_BODY_8BITMIME;
+	env->smtputf8 = m->utf8;
+	env->ret = o->ret;
+	env->prepend = sm_received(m);
+	if ((sp = spool_msg_new(c->data_dir, m->qid)) == NULL) {
+		sm_error("cannot queue the message: %s", strerror(errno));
+		return -1;
+	}
+	if (spool_msg_write(sp, m->out.data, m->out.len) == -1) {
+		sm_error("cannot queue the message: %s", strerror(errno));
+		spool_msg_abort(sp);
+		return -1;
+	}
+	if (spool_msg_commit(sp, env) == -1) {
+		sm_error("cannot queue the message: %s", strerror(errno));
+		return -1;
+	}
+	/* Best effort: with no daemon running the message waits, queued. */
+	snprintf(nudge, sizeof(nudge), "new %s", m->qid);
+	(void)spool_nudge(c->data_dir, nudge);
+	if (o->verbose)
+		printf("queued as %s\n", m->qid);
+	return 0;
+}
+
+static void
+sm_msg_clear(struct sm_msg *m)
+{
+	for (size_t i = 0; i < m->nrcpts; i++)
+		free(m->rcpts[i]);
+	free(m->rcpts);
+	buf_clear(&m->in);
+	buf_clear(&m->out);
+}
+
+int
+cli_sendmail(int argc, char **argv, const char *config)
+{
+	struct sm_opts o;
+	struct sm_msg m;
+	struct conf *c = NULL;
+	struct envelope env;
+	size_t max;
+	int rc;
+
+	if ((rc = sm_parse_args(argc, argv, &o)) != 0)
+		return rc;
+	if (cli_load_conf(o.config ? o.config : config, &c) == -1)
+		return CLI_EXIT_FAIL;
+	memset(&m, 0, sizeof(m));
+	m.conf = c;
+	m.rcpts = xcalloc(c->max_recipients + 1, sizeof(*m.rcpts));
+	buf_init(&m.in, 0);
+	buf_init(&m.out, 0);
+	ids_qid_new(m.qid);
+	envelope_init(&env);
+	max = c->max_message_size > 0 ? c->max_message_size : SIZE_MAX / 2;
+	rc = CLI_EXIT_FAIL;
+	if (sm_check_user(c) == -1 || sm_identity(&m) == -1 ||
+	    sm_addresses(&m, &o) == -1 || sm_read(&m, &o, max) == -1 ||
+	    sm_compose(&m, &o, max) == -1 ||
+	    (o.extract && sm_check_extracted(&m, (size_t)o.nrcpts) == -1) ||
+	    sm_expand(&m, &o, &env) == -1 || sm_spool_setup(c) == -1 ||
+	    sm_queue(&m, &o, &env) == -1)
+		goto out;
+	rc = CLI_EXIT_OK;
+out:
+	envelope_clear(&env);
+	sm_msg_clear(&m);
+	conf_free(c);
+	return rc;
 }

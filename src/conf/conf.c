@@ -86,8 +86,11 @@ conf_free(struct conf *c)
 	free(c->listeners);
 	for (size_t i = 0; i < c->ndomains; i++) {
 		free(c->domains[i].name);
-		free(c->domains[i].dkim_selector);
-		free(c->domains[i].dkim_key);
+		for (size_t j = 0; j < c->domains[i].ndkim; j++) {
+			free(c->domains[i].dkim[j].selector);
+			free(c->domains[i].dkim[j].key);
+		}
+		free(c->domains[i].dkim);
 	}
 	free(c->domains);
 	free(c->delivery_lmtp_target);
@@ -232,11 +235,19 @@ conf_print_tls(FILE *fp, const void *base, const struct conf_key *k)
 	    names[((const struct conf_listener *)base)->tls]);
 }
 
+/* Every dkim_selector with its dkim_key right after it, in file order. */
 void
-conf_print_selector(FILE *fp, const void *base, const struct conf_key *k)
+conf_print_dkim(FILE *fp, const void *base, const struct conf_key *k)
 {
-	conf_print_str(fp, k->name,
-	    ((const struct conf_domain *)base)->dkim_selector);
+	const struct conf_domain *d = base;
+
+	(void)k;
+	if (d->ndkim == 0)
+		fprintf(fp, "; no dkim_selector/dkim_key pairs\n");
+	for (size_t i = 0; i < d->ndkim; i++) {
+		conf_print_str(fp, "dkim_selector", d->dkim[i].selector);
+		conf_print_str(fp, "dkim_key", d->dkim[i].key);
+	}
 }
 
 void

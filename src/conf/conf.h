@@ -62,10 +62,23 @@ struct conf_certpair {
 	char	*key;		/* PEM private key file */
 };
 
+/*
+ * DKIM signing keys per domain: several so that a domain can sign with
+ * both Ed25519 (RFC 8463) and RSA, one signature each, for verifiers that
+ * do not know Ed25519 yet (RFC 6376 §4.1). At most DKIM_SIGN_KEYS_MAX
+ * (auth/dkim_sign.h), which dkim_keys.c asserts.
+ */
+#define CONF_MAX_DKIM		4
+
+struct conf_dkim {
+	char	*selector;	/* DNS labels, as written */
+	char	*key;		/* PEM private key file, absolute path */
+};
+
 struct conf_domain {
-	char	*name;		/* lower case, no trailing dot */
-	char	*dkim_selector;	/* may be NULL */
-	char	*dkim_key;	/* may be NULL */
+	char			*name;	/* lower case, no trailing dot */
+	struct conf_dkim	*dkim;	/* in file order; NULL if ndkim == 0 */
+	size_t			 ndkim;	/* 0..CONF_MAX_DKIM */
 };
 
 struct conf_network {

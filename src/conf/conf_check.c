@@ -459,25 +459,6 @@ conf_check_listeners(struct conf_parse *p)
 	return 0;
 }
 
-/* A DKIM selector and key go together. */
-static int
-conf_check_domains(struct conf_parse *p)
-{
-	char sec[300];
-
-	for (size_t i = 0; i < p->c->ndomains; i++) {
-		const struct conf_domain *d = &p->c->domains[i];
-
-		if ((d->dkim_selector == NULL) == (d->dkim_key == NULL))
-			continue;
-		snprintf(sec, sizeof(sec), "[domain \"%s\"]", d->name);
-		return conf_parse_fail_at(p, p->domain_line[i], sec,
-		    d->dkim_key ? "dkim_selector" : "dkim_key",
-		    "missing: dkim_selector and dkim_key go together");
-	}
-	return 0;
-}
-
 int
 conf_check_all(struct conf_parse *p)
 {
@@ -488,6 +469,10 @@ conf_check_all(struct conf_parse *p)
 		return conf_parse_fail_at(p, p->cert_pending, "[tls]", "cert",
 		    "no key follows this cert (write each cert's key right "
 		    "after it)");
+	if (p->dkim_pending)	/* the file ended inside a [domain] */
+		return conf_parse_fail_at(p, p->dkim_pending, p->sectext,
+		    "dkim_selector", "no dkim_key follows this dkim_selector "
+		    "(write each dkim_selector's dkim_key right after it)");
 	if (conf_check_hostname(p) == -1)
 		return -1;
 	if (c->data_dir == NULL || c->data_dir[0] != '/')
@@ -508,7 +493,5 @@ conf_check_all(struct conf_parse *p)
 		return conf_parse_fail_at(p, conf_parse_line_of(p,
 		    CONF_SEC_DELIVERY, "retry_schedule"), "[delivery]",
 		    "retry_schedule", "must not be empty");
-	if (conf_check_domains(p) == -1 || conf_check_listeners(p) == -1)
-		return -1;
-	return 0;
+	return conf_check_listeners(p);
 }

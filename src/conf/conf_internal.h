@@ -53,7 +53,8 @@ enum conf_type {
 };
 
 #define CONF_KEY_LIST	0x01	/* comma list; continuation lines allowed */
-#define CONF_KEY_REPEAT	0x02	/* may appear more than once ([tls] cert) */
+#define CONF_KEY_REPEAT	0x02	/* may appear more than once ([tls] cert,
+				 * [domain] dkim_selector) */
 
 struct conf_parse;
 struct conf_key;
@@ -104,6 +105,10 @@ struct conf_parse {
 	bool			 continuation;	/* this line continues cont_key */
 
 	unsigned		 cert_pending;	/* line of a cert without key */
+	unsigned		 dkim_pending;	/* line of a dkim_selector
+						 * without dkim_key */
+	unsigned		 dkim_line[CONF_MAX_DKIM]; /* per pair of the
+						 * current domain */
 	unsigned		 server_line;	/* first [server] header */
 	unsigned		*listener_line;	/* header line per listener */
 	unsigned		*domain_line;
@@ -136,7 +141,7 @@ unsigned conf_parse_line_of(const struct conf_parse *p,
 conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
     conf_print_networks, conf_print_bare_newline, conf_print_certs,
     conf_print_min_version, conf_print_address, conf_print_role,
-    conf_print_tls, conf_print_selector, conf_print_local,
+    conf_print_tls, conf_print_dkim, conf_print_local,
     conf_print_relayhost, conf_print_retry_schedule, conf_print_resolver;
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */

@@ -32,6 +32,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/limits.h"
@@ -272,6 +273,10 @@ conf_parse_header(struct conf_parse *p, char *s)
 	size_t n = strlen(s);
 	char *word, *name, e[80];
 
+	if (p->dkim_pending)	/* the pair cannot continue past a header */
+		return conf_parse_fail_at(p, p->dkim_pending, p->sectext,
+		    "dkim_selector", "no dkim_key follows this dkim_selector "
+		    "(write each dkim_selector's dkim_key right after it)");
 	p->sec = NULL;
 	p->key = NULL;
 	if (s[n - 1] != ']')
@@ -734,19 +739,55 @@ conf_parse_tls(struct conf_parse *p, void *base, const char *v)
 
 /* ---- custom keys: [domain "NAME"] ------------------------------------- */
 
+/*
+ * dkim_selector and dkim_key come in pairs, each selector followed by its
+ * key, as [tls] cert and key do: the pairing is by position, so a key can
+ * never silently end up under another selector.
+ */
 static int
 conf_parse_selector(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf_domain *d = base;
+	char e[80];
 
-	if (*v == '\0') {
-		conf_parse_setstr(&d->dkim_selector, NULL);
-		return 0;
-	}
+	if (p->dkim_pending)
+		return conf_parse_fail(p, "the dkim_selector on line %u has no "
+		    "dkim_key (write each dkim_selector's dkim_key right after "
+		    "it)", p->dkim_pending);
+	if (*v == '\0')
+		return conf_parse_fail(p, "must not be empty (leave "
+		    "dkim_selector and dkim_key out for no DKIM signing)");
 	if (!conf_valid_selector(v))
 		return conf_parse_fail(p, "bad selector (DNS labels of "
 		    "letters, digits and '-')");
-	conf_parse_setstr(&d->dkim_selector, v);
+	for (size_t i = 0; i < d->ndkim; i++)
+		if (strcasecmp(d->dkim[i].selector, v) == 0)
+			return conf_parse_fail(p, "duplicate selector %s "
+			    "(first on line %u)", log_escape(v, strlen(v), e,
+			    sizeof(e)), p->dkim_line[i]);
+	if (d->ndkim == CONF_MAX_DKIM)
+		return conf_parse_fail(p, "too many DKIM keys (at most %d "
+		    "per domain)", CONF_MAX_DKIM);
+	d->dkim = xreallocarray(d->dkim, d->ndkim + 1, sizeof(*d->dkim));
+	d->dkim[d->ndkim].selector = xstrdup(v);
+	d->dkim[d->ndkim].key = NULL;
+	p->dkim_line[d->ndkim++] = p->lineno;
+	p->dkim_pending = p->lineno;
+	return 0;
+}
+
+static int
+conf_parse_dkim_key(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf_domain *d = base;
+
+	if (!p->dkim_pending)
+		return conf_parse_fail(p, "dkim_key without a dkim_selector "
+		    "before it");
+	if (*v != '/')
+		return conf_parse_fail(p, "must be an absolute path");
+	d->dkim[d->ndkim - 1].key = xstrdup(v);
+	p->dkim_pending = 0;
 	return 0;
 }
 
@@ -946,7 +987,6 @@ conf_parse_resolver(struct conf_parse *p, void *base, const char *v)
 /* ---- the table -------------------------------------------------------- */
 
 #define OFF(f)		offsetof(struct conf, f)
-#define DOFF(f)		offsetof(struct conf_domain, f)
 #define CUSTOM(name, fn, print, flags) \
 	{ name, CONF_T_CUSTOM, 0, 0, 0, flags, fn, print }
 #define NUM(name, type, off, min, max) \
@@ -992,8 +1032,9 @@ static const struct conf_key conf_keys_listen[] = {
 };
 
 static const struct conf_key conf_keys_domain[] = {
-	CUSTOM("dkim_selector", conf_parse_selector, conf_print_selector, 0),
-	{ "dkim_key", CONF_T_PATH, DOFF(dkim_key), 0, 0, 0, NULL, NULL },
+	CUSTOM("dkim_selector", conf_parse_selector, conf_print_dkim,
+	    CONF_KEY_REPEAT),
+	CUSTOM("dkim_key", conf_parse_dkim_key, NULL, CONF_KEY_REPEAT),
 };
 
 static const struct conf_key conf_keys_delivery[] = {

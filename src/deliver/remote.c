@@ -256,11 +256,12 @@ remote_conn_fail_dest(struct remote_conn *c, const struct smtpc_status *st)
 {
 	struct remote *rd = c->rd;
 	struct remote_unit *u;
-	char esc[256];
+	char esc[256], text[SMTPC_TEXT_MAX];
 
-	log_info("remote destination %s unreachable: %s",
+	log_info("remote destination %s %s: %s",
 	    log_escape(c->dest->name, strlen(c->dest->name), esc, sizeof(esc)),
-	    st->text);
+	    st->klass == SMTPC_PERM ? "refused" : "unreachable",
+	    log_escape(st->text, strlen(st->text), text, sizeof(text)));
 	if (c->unit != NULL) {
 		u = c->unit;
 		c->unit = NULL;
@@ -567,8 +568,9 @@ remote_conn_send_next(struct remote_conn *c)
 	}
 }
 
+/* Copy the session's TLS state into the attempt record. */
 static void
-remote_on_ready(struct remote_conn *c)
+remote_note_tls(struct remote_conn *c)
 {
 	const struct smtpc_tls_info *t = smtpc_session_tls(c->s);
 
@@ -577,6 +579,12 @@ remote_on_ready(struct remote_conn *c)
 		    t->cipher);
 		c->at.verified = t->verified;
 	}
+}
+
+static void
+remote_on_ready(struct remote_conn *c)
+{
+	remote_note_tls(c);
 	remote_conn_send_next(c);
 }
 
@@ -602,6 +610,9 @@ remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
 	bool tls_failed = res->status.stage != NULL &&
 	    strcmp(res->status.stage, "tls") == 0;
 
+	/* A refused certificate still shows in the log line. */
+	if (c->unit != NULL)
+		remote_note_tls(c);
 	smtpc_session_free(c->s);
 	c->s = NULL;
 	if (c->unit == NULL) {

@@ -126,35 +126,50 @@ bounce_reply_code(const char *p)
 	return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 }
 
-/* "host NAME[ADDR] said: " or "host NAME said: ": copy NAME into r->remote
- * when it looks like a host name and return what follows; else NULL. */
+/* Characters of a host name, or of an address literal's inside. */
+static bool
+bounce_is_name_char(char c, bool literal)
+{
+	if (bounce_is_digit(c) || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') || c == '-' || c == '.')
+		return true;
+	return literal ? c == ':' : c == '_';
+}
+
+/*
+ * "host NAME[ADDR] said: ", "host NAME said: " or "host [ADDR] said: ":
+ * copy NAME (or "[ADDR]" when there is no name) into r->remote and return
+ * what follows; NULL if p has none of these forms. Only name characters
+ * are accepted, so the Remote-MTA value stays one token.
+ */
 static const char *
 bounce_parse_host(const char *p, struct bounce_reason *r)
 {
-	const char *name, *q;
-	size_t n;
+	const char *name = p + 5, *q, *lit = NULL;
+	size_t n, i;
 
 	if (strncmp(p, "host ", 5) != 0)
 		return NULL;
-	name = q = p + 5;
-	while (*q != '\0' && *q != '[' && *q != ' ')
-		q++;
+	for (q = name; bounce_is_name_char(*q, false); q++)
+		;
 	n = (size_t)(q - name);
-	if (*q == '[' && (q = strchr(q, ']')) != NULL)
-		q++;
-	if (q == NULL || strncmp(q, " said: ", 7) != 0 || n == 0 ||
-	    n > LIMIT_DOMAIN)
-		return NULL;
-	/* Only name characters: the field value must stay one token. */
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!(bounce_is_digit(c) || (c >= 'a' && c <= 'z') ||
-		    (c >= 'A' && c <= 'Z') || c == '-' || c == '.' ||
-		    c == '_'))
+	if (*q == '[') {
+		lit = q;
+		for (q++; bounce_is_name_char(*q, true); q++)
+			;
+		if (*q++ != ']')
 			return NULL;
 	}
-	memcpy(r->remote, name, n);
+	if (strncmp(q, " said: ", 7) != 0)
+		return NULL;
+	if (n == 0 && lit != NULL) {
+		name = lit;
+		n = (size_t)(q - lit);
+	}
+	if (n == 0 || n > LIMIT_DOMAIN)
+		return NULL;
+	for (i = 0; i < n; i++)
+		r->remote[i] = name[i];
 	r->remote[n] = '\0';
 	return q + 7;
 }

@@ -23,6 +23,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
 import dnsserver  # noqa: E402
 import harness  # noqa: E402
 from harness import Config, Daemon, USERS, cli_ok  # noqa: E402
+from harness import make_message, wait_until  # noqa: E402
+import mailcheck  # noqa: E402
 
 B_HOST = "127.0.0.2"
 B_NAME = "mx.remote.test"
@@ -161,3 +163,56 @@ def no_mail_for(mailbox, marker, seconds):
     while time.monotonic() < deadline:
         assert not mailbox.with_marker(marker), "unexpected delivery"
         time.sleep(0.1)
+
+
+def world(tmp_path_factory):
+    """Generator for a module fixture: DNS server, certificates, MX_PORT,
+    instance B and an MX-mode instance A, as a dict (keys base, dns, pool,
+    cert_a, cert_b, mx_port, a, b); everything stopped at the end."""
+    base = str(tmp_path_factory.mktemp("outbound"))
+    dnsdir = os.path.join(base, "dns")
+    dns = dnsserver.start(dnsdir, write_zones(os.path.join(base, "zones")))
+    pool = Pool()
+    errors = []
+    try:
+        certs = os.path.join(base, "certs")
+        w = {
+            "base": base, "dns": dns, "pool": pool,
+            "cert_a": harness.make_cert(certs, "a"),
+            "cert_b": harness.make_cert(certs, "b", cn=B_NAME),
+            "mx_port": free_port_everywhere(),
+        }
+        w["b"] = pool.start(b_config(os.path.join(base, "b"), w["cert_b"],
+                                     dns, w["mx_port"]),
+                            provision=provision_b)
+        w["a"] = pool.start(a_config(os.path.join(base, "a"), w["cert_a"],
+                                     dns, w["mx_port"]))
+        yield w
+    finally:
+        errors = pool.stop_all()
+        dnsserver.stop(dnsdir)
+    if errors:
+        raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
+
+
+def submit(a, rcpts, marker, frm=ALICE):
+    """Submit a message to instance a as alice; returns its queue id."""
+    s = mailcheck.smtp_connect(a["submission"])
+    try:
+        mailcheck.login(s, ALICE)
+        return mailcheck.send(s, frm, rcpts,
+                              make_message(frm, ", ".join(rcpts), marker))
+    finally:
+        s.quit()
+
+
+def attempt_lines(a, qid, rcpt, result=None):
+    needles = ["qid=%s delivery" % qid, "rcpt=<%s>" % rcpt, "method=smtp"]
+    if result:
+        needles.append("result=" + result)
+    return log_lines(a, *needles)
+
+
+def wait_attempt(a, qid, rcpt, result, timeout=20):
+    return wait_until(lambda: attempt_lines(a, qid, rcpt, result), timeout,
+                      what="%s attempt for %s of %s" % (result, rcpt, qid))

@@ -17,12 +17,11 @@ import re
 import pytest
 
 import remote_env as env
-from remote_env import ALICE, B_NAME, CAROL, CAROL_PW  # noqa: F401
+from remote_env import ALICE, B_NAME, CAROL
 
 import harness
-from harness import (Mailbox, header_values, make_message, new_marker,
-                     wait_until)
-import mailcheck
+from harness import header_values, new_marker, wait_until
+from remote_env import submit, wait_attempt
 
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
@@ -35,53 +34,7 @@ pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """DNS server, certificates, MX_PORT, instance B and an MX-mode A."""
-    base = str(tmp_path_factory.mktemp("outbound"))
-    dns = env.dnsserver.start(os.path.join(base, "dns"),
-                              env.write_zones(os.path.join(base, "zones")))
-    pool = env.Pool()
-    try:
-        certs = os.path.join(base, "certs")
-        w = {
-            "base": base, "dns": dns, "pool": pool,
-            "cert_a": harness.make_cert(certs, "a"),
-            "cert_b": harness.make_cert(certs, "b", cn=B_NAME),
-            "mx_port": env.free_port_everywhere(),
-        }
-        w["b"] = pool.start(env.b_config(os.path.join(base, "b"),
-                                         w["cert_b"], dns, w["mx_port"]),
-                            provision=env.provision_b)
-        w["a"] = pool.start(env.a_config(os.path.join(base, "a"),
-                                         w["cert_a"], dns, w["mx_port"]))
-        yield w
-    finally:
-        errors = pool.stop_all()
-        env.dnsserver.stop(os.path.join(base, "dns"))
-        if errors:
-            pytest.fail("daemon teardown: " + "\n".join(errors),
-                        pytrace=False)
-
-
-def submit(a, rcpts, marker, frm=ALICE):
-    """Submit a message to instance a as alice; returns its queue id."""
-    s = mailcheck.smtp_connect(a["submission"])
-    try:
-        mailcheck.login(s, ALICE)
-        return mailcheck.send(s, frm, rcpts,
-                              make_message(frm, ", ".join(rcpts), marker))
-    finally:
-        s.quit()
-
-
-def attempt_lines(a, qid, rcpt, result=None):
-    needles = ["qid=%s delivery" % qid, "rcpt=<%s>" % rcpt, "method=smtp"]
-    if result:
-        needles.append("result=" + result)
-    return env.log_lines(a, *needles)
-
-
-def wait_attempt(a, qid, rcpt, result, timeout=20):
-    return wait_until(lambda: attempt_lines(a, qid, rcpt, result), timeout,
-                      what="%s attempt for %s of %s" % (result, rcpt, qid))
+    yield from env.world(tmp_path_factory)
 
 
 def dsn_fields(raw):
