@@ -617,12 +617,19 @@ arc_verify_body_end(struct arc_verify *v)
 	conclude(v);
 	/* Keys are assigned only now, so that a chain already failed (or
 	 * an AMS already decided) costs no lookup. */
-	for (unsigned i = 1; i <= v->n && v->have_sets && !v->final; i++) {
-		if (!v->ams[i].decided)
-			v->ams[i].key = key_slot(v, &v->ams[i].sig);
+	if (!v->have_sets || v->final)
+		return;
+	/* In the order of §5.2: the newest AMS, the seals newest first,
+	 * then the older AMS (a caller applying keys in slot order gets the
+	 * RFC's failure reason). */
+	if (!v->ams[v->n].decided)
+		v->ams[v->n].key = key_slot(v, &v->ams[v->n].sig);
+	for (unsigned i = v->n; i >= 1; i--)
 		if (!v->as[i].decided)
 			v->as[i].key = key_slot(v, &v->as[i].sig);
-	}
+	for (unsigned i = v->n - 1; i >= 1; i--)
+		if (!v->ams[i].decided)
+			v->ams[i].key = key_slot(v, &v->ams[i].sig);
 }
 
 bool

@@ -4,9 +4,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "auth/dkim_sign.h"
+#include "core/log.h"
 #include "core/xmalloc.h"
 
 struct dkim_keys_domain {
@@ -20,6 +22,28 @@ struct dkim_keys {
 	size_t			 n;
 };
 
+_Static_assert(CONF_MAX_DKIM <= DKIM_SIGN_KEYS_MAX,
+    "a domain may have more keys than the signer takes");
+
+/* Pair j of cd; on failure err names the file, domain and selector, as the
+ * signer's own message may not (a key of the wrong type). */
+static struct dkim_sign_key *
+dkim_keys_load_one(const struct conf_domain *cd, size_t j, char *err,
+    size_t errlen)
+{
+	const struct conf_dkim *cp = &cd->dkim[j];
+	struct dkim_sign_key *key;
+	char why[256], path[256];
+
+	key = dkim_sign_key_load(cd->name, cp->selector, cp->key, why,
+	    sizeof(why));
+	if (key == NULL)
+		snprintf(err, errlen, "%s (domain %s, selector %s): %s",
+		    log_escape(cp->key, strlen(cp->key), path, sizeof(path)),
+		    cd->name, cp->selector, why);
+	return key;
+}
+
 struct dkim_keys *
 dkim_keys_load(const struct conf *conf, char *err, size_t errlen)
 {
@@ -28,17 +52,19 @@ dkim_keys_load(const struct conf *conf, char *err, size_t errlen)
 	k->d = xcalloc(conf->ndomains, sizeof(*k->d));
 	for (size_t i = 0; i < conf->ndomains; i++) {
 		const struct conf_domain *cd = &conf->domains[i];
-		if (cd->dkim_selector == NULL || cd->dkim_key == NULL)
+		if (cd->ndkim == 0)
 			continue;
 		struct dkim_keys_domain *d = &k->d[k->n++];
 		d->name = xstrdup(cd->name);
-		d->keys[0] = dkim_sign_key_load(cd->name, cd->dkim_selector,
-		    cd->dkim_key, err, errlen);
-		if (d->keys[0] == NULL) {
-			dkim_keys_free(k);
-			return NULL;
+		/* Every pair, in file order: dual Ed25519 + RSA signing. */
+		for (size_t j = 0; j < cd->ndkim; j++) {
+			d->keys[j] = dkim_keys_load_one(cd, j, err, errlen);
+			if (d->keys[j] == NULL) {
+				dkim_keys_free(k);
+				return NULL;
+			}
+			d->nkeys = j + 1;
 		}
-		d->nkeys = 1;
 	}
 	return k;
 }

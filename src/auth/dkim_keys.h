@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The DKIM signing keys of every local domain ([domain] dkim_selector and
- * dkim_key pairs), loaded by the master before privileges are dropped and
+ * dkim_key pairs, up to CONF_MAX_DKIM per domain, in file order), loaded by the master before privileges are dropped and
  * inherited by the SMTP workers, as the TLS keys are.
  */
 #ifndef SEALMAIL_AUTH_DKIM_KEYS_H

@@ -2,8 +2,9 @@
 /*
  * `sealmail check-config`: load the configuration, then do what conf_load()
  * leaves to the daemon: load every [tls] cert/key pair with OpenSSL and check
- * that the key matches the certificate, and that each DKIM key is a private
- * key OpenSSL can read. Prints the effective configuration on success;
+ * that the key matches the certificate, and that each DKIM key (every
+ * dkim_selector/dkim_key pair of every domain) is a private key the DKIM
+ * signer accepts. Prints the effective configuration on success;
  * otherwise one line on stderr naming the file and the problem.
  */
 #include "cli/cli.h"
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/dkim_keys.h"
 #include "conf/conf.h"
 #include "core/log.h"
 
@@ -92,34 +94,53 @@ cli_check_config_tls(const struct conf *c)
 	return 0;
 }
 
+/* One DKIM private key file: it opens and holds a PEM private key. */
+static int
+cli_check_config_dkim_key(const char *file)
+{
+	char e[256], path[256];
+	EVP_PKEY *pk;
+	FILE *fp;
+
+	log_escape(file, strlen(file), path, sizeof(path));
+	if ((fp = fopen(file, "re")) == NULL) {
+		fprintf(stderr, "sealmail: %s: cannot open DKIM key: %s\n",
+		    path, strerror(errno));
+		return -1;
+	}
+	pk = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	if (pk == NULL) {
+		fprintf(stderr, "sealmail: %s: cannot load DKIM key: %s\n",
+		    path, cli_check_config_sslerr(e, sizeof(e)));
+		return -1;
+	}
+	EVP_PKEY_free(pk);
+	return 0;
+}
+
+/*
+ * Every key of every domain, so that a dual-signing domain's second key is
+ * not found broken only when the daemon starts. Then load them all as the
+ * master does, which also refuses keys OpenSSL reads but DKIM cannot use
+ * (ECDSA, RSA under 1024 bits).
+ */
 static int
 cli_check_config_dkim(const struct conf *c)
 {
-	char e[256], path[256];
+	struct dkim_keys *k;
+	char err[512];
 
-	for (size_t i = 0; i < c->ndomains; i++) {
-		const char *file = c->domains[i].dkim_key;
-		EVP_PKEY *pk = NULL;
-		FILE *fp;
-
-		if (file == NULL)
-			continue;
-		log_escape(file, strlen(file), path, sizeof(path));
-		if ((fp = fopen(file, "re")) == NULL) {
-			fprintf(stderr, "sealmail: %s: cannot open DKIM key: "
-			    "%s\n", path, strerror(errno));
-			return -1;
-		}
-		pk = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
-		fclose(fp);
-		if (pk == NULL) {
-			fprintf(stderr, "sealmail: %s: cannot load DKIM key: "
-			    "%s\n", path, cli_check_config_sslerr(e,
-			    sizeof(e)));
-			return -1;
-		}
-		EVP_PKEY_free(pk);
+	for (size_t i = 0; i < c->ndomains; i++)
+		for (size_t j = 0; j < c->domains[i].ndkim; j++)
+			if (cli_check_config_dkim_key(
+			    c->domains[i].dkim[j].key) == -1)
+				return -1;
+	if ((k = dkim_keys_load(c, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "sealmail: %s\n", err);
+		return -1;
 	}
+	dkim_keys_free(k);
 	return 0;
 }
 

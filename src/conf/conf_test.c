@@ -14,6 +14,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/tls1.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +150,8 @@ static const char *full =
     "[domain \"Example.ORG.\"]\n"
     "dkim_selector = 2024.s-1\n"
     "dkim_key = /etc/dkim/example.org.key\n"
+    "dkim_selector = rsa1\t; the same domain, also signed with RSA\n"
+    "dkim_key = /etc/dkim/example.org.rsa.key\n"
     "[domain \"a-very-long-domain-name-that-inih-would-truncate.example."
     "co.uk\"]\n"
     "[delivery]\n"
@@ -210,13 +214,17 @@ check_full(const struct conf *c)
 	assert_int_equal(c->listeners[1].tls, CONF_TLS_IMPLICIT);
 	assert_int_equal(c->ndomains, 2);
 	assert_string_equal(c->domains[0].name, "example.org");
-	assert_string_equal(c->domains[0].dkim_selector, "2024.s-1");
-	assert_string_equal(c->domains[0].dkim_key,
+	assert_int_equal(c->domains[0].ndkim, 2);
+	assert_string_equal(c->domains[0].dkim[0].selector, "2024.s-1");
+	assert_string_equal(c->domains[0].dkim[0].key,
 	    "/etc/dkim/example.org.key");
+	assert_string_equal(c->domains[0].dkim[1].selector, "rsa1");
+	assert_string_equal(c->domains[0].dkim[1].key,
+	    "/etc/dkim/example.org.rsa.key");
 	assert_string_equal(c->domains[1].name, "a-very-long-domain-name-that-"
 	    "inih-would-truncate.example.co.uk");
-	assert_null(c->domains[1].dkim_selector);
-	assert_null(c->domains[1].dkim_key);
+	assert_int_equal(c->domains[1].ndkim, 0);
+	assert_null(c->domains[1].dkim);
 	assert_int_equal(c->delivery_local, CONF_LOCAL_LMTP_UNIX);
 	assert_string_equal(c->delivery_lmtp_target, "/run/dovecot/lmtp");
 	assert_string_equal(c->relayhost, "smtps://[2001:db8::25]:465");
@@ -492,8 +500,37 @@ static const struct error_case error_cases[] = {
 	{ "[dns]\nresolver = 127.0.0.1@99999\n",
 	    "2: [dns] resolver: bad forwarder" },
 	{ "[dns]\nresolver =\n", "2: [dns] resolver: must not be empty" },
+	/* dkim_selector/dkim_key pairs */
 	{ "[domain \"a.example\"]\ndkim_selector = s1\n",
-	    "1: [domain \"a.example\"] dkim_key: missing" },
+	    "2: [domain \"a.example\"] dkim_selector: no dkim_key follows "
+	    "this dkim_selector" },
+	{ "[domain \"a.example\"]\ndkim_selector = s1\n[domain \"b.example\"]"
+	    "\ndkim_key = /k\n", "2: [domain \"a.example\"] dkim_selector: "
+	    "no dkim_key follows this dkim_selector" },
+	{ "[domain \"a.example\"]\ndkim_selector = s1\ndkim_selector = s2\n"
+	    "dkim_key = /k2\n", "3: [domain \"a.example\"] dkim_selector: "
+	    "the dkim_selector on line 2 has no dkim_key" },
+	{ "[domain \"a.example\"]\ndkim_key = /k\n",
+	    "2: [domain \"a.example\"] dkim_key: dkim_key without a "
+	    "dkim_selector before it" },
+	{ "[domain \"a.example\"]\ndkim_selector = s1\ndkim_key = /k1\n"
+	    "dkim_key = /k2\n", "4: [domain \"a.example\"] dkim_key: "
+	    "dkim_key without a dkim_selector before it" },
+	{ "[domain \"a.example\"]\ndkim_selector = s1\ndkim_key = k1\n",
+	    "3: [domain \"a.example\"] dkim_key: must be an absolute path" },
+	{ "[domain \"a.example\"]\ndkim_selector =\n",
+	    "2: [domain \"a.example\"] dkim_selector: must not be empty" },
+	{ "[domain \"a.example\"]\ndkim_selector = s1\ndkim_key = /k1\n"
+	    "dkim_selector = S1\ndkim_key = /k2\n", "4: [domain \"a.example\"] "
+	    "dkim_selector: duplicate selector S1 (first on line 2)" },
+	{ "[domain \"a.example\"]\n"
+	    "dkim_selector = s1\ndkim_key = /k1\n"
+	    "dkim_selector = s2\ndkim_key = /k2\n"
+	    "dkim_selector = s3\ndkim_key = /k3\n"
+	    "dkim_selector = s4\ndkim_key = /k4\n"
+	    "dkim_selector = s5\ndkim_key = /k5\n",
+	    "10: [domain \"a.example\"] dkim_selector: too many DKIM keys (at "
+	    "most 4 per domain)" },
 	{ "[domain \"a.example\"]\ndkim_selector = s_1\n",
 	    "2: [domain \"a.example\"] dkim_selector: bad selector" },
 	/* lines */
@@ -713,6 +750,75 @@ run_cli(int (*fn)(int, char **, const char *), const char *config, ...)
 	return fn(argc, argv, config);
 }
 
+/* Write a new private key of the given OpenSSL type to tmpdir/name. */
+static char *
+write_key(const char *name, const char *type, size_t bits)
+{
+	char *path = xasprintf("%s/%s", tmpdir, name);
+	EVP_PKEY *pk = bits ? EVP_PKEY_Q_keygen(NULL, NULL, type, bits) :
+	    strcmp(type, "EC") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, type,
+	    "P-256") : EVP_PKEY_Q_keygen(NULL, NULL, type);
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(pk);
+	assert_non_null(fp);
+	assert_int_equal(PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	assert_int_equal(fclose(fp), 0);
+	EVP_PKEY_free(pk);
+	return path;
+}
+
+/* Dual Ed25519 + RSA signing: both pairs load, print and load back, and
+ * check-config reads every key, refusing one DKIM cannot use. */
+static void
+test_dkim_pairs(void **state)
+{
+	char err[512], *ed = write_key("ed.key", "ED25519", 0);
+	char *rsa = write_key("rsa.key", "RSA", 1024);
+	char *ec = write_key("ec.key", "EC", 0), *text, *path, *body;
+	struct conf *c, *c2;
+
+	(void)state;
+	text = xasprintf("%s[domain \"d.example\"]\ndkim_selector = ed1\n"
+	    "dkim_key = %s\ndkim_selector = rsa1\ndkim_key = %s\n", minimal,
+	    ed, rsa);
+	c = load_text(text, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->domains[0].ndkim, 2);
+	assert_string_equal(c->domains[0].dkim[1].selector, "rsa1");
+	assert_string_equal(c->domains[0].dkim[1].key, rsa);
+	free(text);
+	body = print_body(c);
+	c2 = load_text(body, err, sizeof(err));
+	if (c2 == NULL)
+		fail_msg("printed config does not load: %s\n%s", err, body);
+	assert_int_equal(c2->domains[0].ndkim, 2);
+	assert_string_equal(c2->domains[0].dkim[0].selector, "ed1");
+	assert_string_equal(c2->domains[0].dkim[0].key, ed);
+	assert_string_equal(c2->domains[0].dkim[1].key, rsa);
+	free(body);
+	conf_free(c);
+	conf_free(c2);
+
+	path = xasprintf("%s/t.conf", tmpdir);
+	assert_int_equal(run_cli(cli_check_config, path, "check-config",
+	    (char *)NULL), 0);
+	/* The second key OpenSSL reads, but DKIM has no ECDSA. */
+	text = xasprintf("%s[domain \"d.example\"]\ndkim_selector = ed1\n"
+	    "dkim_key = %s\ndkim_selector = ec1\ndkim_key = %s\n", minimal,
+	    ed, ec);
+	free(write_file("t.conf", text));
+	assert_int_equal(run_cli(cli_check_config, path, "check-config",
+	    (char *)NULL), 1);
+	free(text);
+	free(path);
+	free(ed);
+	free(rsa);
+	free(ec);
+}
+
 static void
 test_init_dev(void **state)
 {
@@ -739,9 +845,10 @@ test_init_dev(void **state)
 	assert_int_equal(c->listeners[2].tls, CONF_TLS_IMPLICIT);
 	assert_int_equal(c->ndomains, 1);
 	assert_string_equal(c->domains[0].name, "example.test");
-	assert_string_equal(c->domains[0].dkim_selector, "s1");
+	assert_int_equal(c->domains[0].ndkim, 1);
+	assert_string_equal(c->domains[0].dkim[0].selector, "s1");
 	keypath = xasprintf("%s/dkim/example.test.s1.key", dir);
-	assert_string_equal(c->domains[0].dkim_key, keypath);
+	assert_string_equal(c->domains[0].dkim[0].key, keypath);
 	assert_int_equal(stat(keypath, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(stat(c->certs[0].key, &st), 0);
@@ -840,6 +947,7 @@ main(void)
 		cmocka_unit_test(test_trusted_networks),
 		cmocka_unit_test(test_local_domain),
 		cmocka_unit_test(test_default_path),
+		cmocka_unit_test(test_dkim_pairs),
 		cmocka_unit_test(test_init_dev),
 		cmocka_unit_test(test_init_real),
 	};

@@ -17,9 +17,11 @@
 #include "auth/bimi.h"
 #include "auth/dkim_keys.h"
 #include "auth/dkim_sign.h"
+#include "auth/dkim_verify.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "smtpd/smtpd_internal.h"
+#include "store/db.h"
 
 /* Enhanced codes of RFC 7372 §3.2 for an SPF fail at MAIL FROM. */
 #define SMTPD_SPF_REJECT	"550 5.7.23"
@@ -187,6 +189,56 @@ smtpd_checks_sign(struct smtpd_session *s)
 	buf_clear(&sig);
 }
 
+/* The DKIM result reported for an Author Domain: pass when a signature
+ * aligned, else the first signature's result, else none. */
+static const char *
+smtpd_checks_dkim_word(const struct authcheck *ac,
+    const struct dmarc_author *a)
+{
+	const struct dkim_verify *v = authcheck_dkim(ac);
+
+	if (a->dkim_aligned)
+		return "pass";
+	if (v == NULL || dkim_verify_count(v) == 0)
+		return "none";
+	return dkim_res_name(dkim_verify_result(v, 0)->res);
+}
+
+/* Keep each Author Domain's evaluation for aggregate reports. */
+static void
+smtpd_checks_record(struct smtpd_session *s, const struct authcheck *ac,
+    const char *applied)
+{
+	const struct dmarc_verdict *v = authcheck_dmarc(ac);
+	const struct spf_outcome *spf = authcheck_spf(ac);
+
+	for (size_t i = 0; v && i < v->nauthors; i++) {
+		const struct dmarc_author *a = &v->author[i];
+		if (!a->has_record)
+			continue;
+		struct db_dmarc_row row = {
+			.time = (long long)time(NULL),
+			.source_ip = s->addr,
+			.header_from = a->domain,
+			.envelope_from = s->env.mail_from,
+			.policy_domain = a->policy_domain,
+			.policy = dmarc_policy_name(a->policy),
+			.disposition = applied,
+			.result = dmarc_result_name(a->result),
+			.dkim_domain = a->dkim_domain,
+			.dkim_result = smtpd_checks_dkim_word(ac, a),
+			.dkim_aligned = a->dkim_aligned,
+			.spf_domain = spf->domain,
+			.spf_result = spf_result_name(spf->result),
+			.spf_aligned = a->spf_aligned,
+			.testing = a->testing,
+		};
+		if (db_dmarc_add(s->ctx->db, &row) != DB_OK)
+			log_warn("sid=%s qid=%s dmarc record not stored: %s",
+			    s->sid, s->qid, db_error(s->ctx->db));
+	}
+}
+
 static void
 smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 {
@@ -199,7 +251,10 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 	authcheck_summary(ac, summary, sizeof(summary));
 	log_info("sid=%s qid=%s auth %s", s->sid, s->qid, summary);
 	smtpd_enter(s, SMTPD_STATE_CMD);
-	if (c->dmarc_enforce && dis == DMARC_DISPOSITION_REJECT) {
+	if (!c->dmarc_enforce)
+		dis = DMARC_DISPOSITION_NONE;
+	smtpd_checks_record(s, ac, dmarc_disposition_name(dis));
+	if (dis == DMARC_DISPOSITION_REJECT) {
 		const struct dmarc_verdict *v = authcheck_dmarc(ac);
 		char reply[LIMIT_REPLY_LINE];
 		snprintf(reply, sizeof(reply), "550 5.7.1 Message rejected by "
@@ -209,7 +264,7 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 		smtpd_resume(s);
 		return;
 	}
-	if (c->dmarc_enforce && dis == DMARC_DISPOSITION_QUARANTINE)
+	if (dis == DMARC_DISPOSITION_QUARANTINE)
 		s->env.quarantine = true;
 	buf_init(&ar, 64 * 1024);
 	if (authcheck_format(ac, &ar) == 0)

@@ -43,6 +43,11 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	    "SELECT address, target FROM aliases ORDER BY address, target",
 	[DB_STMT_ALIAS_LIST_ONE] = ("SELECT address, target FROM aliases "
 	    "WHERE address = ?1 ORDER BY target"),
+	[DB_STMT_DMARC_ADD] = "INSERT INTO dmarc_results (time, source_ip, "
+	    "header_from, envelope_from, policy_domain, policy, disposition, "
+	    "result, dkim_domain, dkim_result, dkim_aligned, spf_domain, "
+	    "spf_result, spf_aligned, testing) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 };
 
 /* Resolve `owner` when we are root and it names a user; else -1. */

@@ -117,4 +117,32 @@ void db_strv_free(char **v, size_t n);
  * the user's own, or an alias (not a catch-all) whose targets include user. */
 bool db_user_owns(struct db *db, const char *user, const char *address);
 
+/* One DMARC evaluation (RFC 9990 §2 record fields); strings may be "". */
+struct db_dmarc_row {
+	long long	 time;
+	const char	*source_ip;
+	const char	*header_from;
+	const char	*envelope_from;
+	const char	*policy_domain;
+	const char	*policy;	/* none | quarantine | reject */
+	const char	*disposition;	/* what was applied */
+	const char	*result;	/* pass | fail | ... */
+	const char	*dkim_domain;
+	const char	*dkim_result;
+	bool		 dkim_aligned;
+	const char	*spf_domain;
+	const char	*spf_result;
+	bool		 spf_aligned;
+	bool		 testing;
+};
+
+/* Writes through this handle are no longer fsynced (PRAGMA synchronous =
+ * OFF): for the SMTP workers, which only write report rows, where losing
+ * the last rows in a power cut is acceptable and an fsync per message is
+ * not. Accounts are written by the CLI with full durability. */
+void db_relaxed_durability(struct db *db);
+
+/* Record one evaluation for aggregate reports. */
+enum db_result db_dmarc_add(struct db *db, const struct db_dmarc_row *row);
+
 #endif

@@ -24,6 +24,26 @@ static const char *const db_schema_steps[] = {
 	"  address TEXT NOT NULL COLLATE NOCASE,"
 	"  target  TEXT NOT NULL COLLATE NOCASE,"
 	"  PRIMARY KEY (address, target));",
+	/* 1 -> 2: one row per DMARC evaluation of an Author Domain, the
+	 * input of RFC 9990 aggregate reports. */
+	"CREATE TABLE dmarc_results ("
+	"  time          INTEGER NOT NULL,"
+	"  source_ip     TEXT NOT NULL,"
+	"  header_from   TEXT NOT NULL,"
+	"  envelope_from TEXT NOT NULL,"
+	"  policy_domain TEXT NOT NULL,"
+	"  policy        TEXT NOT NULL,"
+	"  disposition   TEXT NOT NULL,"
+	"  result        TEXT NOT NULL,"
+	"  dkim_domain   TEXT NOT NULL,"
+	"  dkim_result   TEXT NOT NULL,"
+	"  dkim_aligned  INTEGER NOT NULL,"
+	"  spf_domain    TEXT NOT NULL,"
+	"  spf_result    TEXT NOT NULL,"
+	"  spf_aligned   INTEGER NOT NULL,"
+	"  testing       INTEGER NOT NULL);"
+	"CREATE INDEX dmarc_results_by_domain ON dmarc_results "
+	"  (policy_domain, time);",
 };
 
 #define DB_SCHEMA_VERSION \

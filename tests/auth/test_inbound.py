@@ -164,6 +164,14 @@ def test_dmarc_reject(env):
     assert e.value.smtp_code == 550
     assert b"5.7.1" in e.value.smtp_error and b"DMARC" in e.value.smtp_error
     assert not d.mailbox("alice@example.test").with_marker("rejectme")
+    # The evaluation is kept in the store for aggregate reports.
+    import sqlite3
+    db = sqlite3.connect(os.path.join(d.data_dir, "sealmail.db"))
+    rows = db.execute("SELECT result, disposition, policy, spf_result "
+                      "FROM dmarc_results WHERE header_from = "
+                      "'forger.test'").fetchall()
+    db.close()
+    assert ("fail", "reject", "reject", "fail") in rows
 
 
 def test_dmarc_quarantine_goes_to_junk(env):
