@@ -68,7 +68,7 @@ test-unit: $(TEST_BIN)
 # The integration suite runs in a network namespace that has only loopback.
 test-integration: $(BUILD)/sealmail
 	SEALMAIL_BIN=$(abspath $(BUILD)/sealmail) SEALMAIL_SANITIZE=$(SANITIZE) \
-	  unshare --net sh -c 'ip link set lo up && exec $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/auth'
+	  unshare --net sh -c 'ip link set lo up && exec $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/auth tests/outbound'
 
 test: test-deps
 	$(MAKE) all headers
@@ -112,3 +112,15 @@ install: all
 
 clean:
 	rm -rf build
+
+# `make bench`: the load generator, then bench/run.py starts sealmail, Postfix
+# and Exim (dpkg -x into build/bench/peers) on loopback and compares them
+# (bench/README.md). BENCH_QUICK=1 runs a reduced matrix in ~3 minutes.
+$(BUILD)/smtpload: bench/smtpload.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -pthread $< -o $@ $(shell pkg-config --libs openssl)
+
+bench: $(BUILD)/sealmail $(BUILD)/smtpload
+	SEALMAIL_BIN=$(abspath $(BUILD)/sealmail) SMTPLOAD_BIN=$(abspath $(BUILD)/smtpload) \
+	  $(PYTHON) bench/run.py

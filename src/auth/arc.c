@@ -129,6 +129,16 @@ sig_decide(struct arc_sig *s, enum dkim_res res, enum dkim_reason reason,
 	s->decided = true;
 }
 
+/* Copy a NUL-terminated string that fits (the parser bounded it). */
+static void
+copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* ---- reading instances (§3.9) ---------------------------------------- */
 
 /* Skip CFWS (RFC 5322 §3.2.2): WSP, folding CRLF, nested comments. */
@@ -425,9 +435,9 @@ parse_sig(struct arc_verify *v, struct arc_sig *s, enum dkim_sig_kind kind,
 		return false;
 	}
 	s->parsed = true;
-	snprintf(r->d, sizeof(r->d), "%s", s->sig.d);
-	snprintf(r->s, sizeof(r->s), "%s", s->sig.s);
-	snprintf(r->b, sizeof(r->b), "%s", s->sig.b_prefix);
+	copy_str(r->d, sizeof(r->d), s->sig.d);
+	copy_str(r->s, sizeof(r->s), s->sig.s);
+	copy_str(r->b, sizeof(r->b), s->sig.b_prefix);
 	r->alg = s->sig.alg;
 	r->has_l = s->sig.has_l;
 	r->l = s->sig.l;
@@ -477,10 +487,8 @@ read_sets(struct arc_verify *v, const struct dkim_field *fields,
 		as->decided = false;
 		if (parse_sig(v, ams, DKIM_SIG_KIND_ARC_AMS,
 		    &fields[sc->idx[F_AMS][i]], &set->ams)) {
-			snprintf(set->ams_d, sizeof(set->ams_d), "%s",
-			    ams->sig.d);
-			snprintf(set->ams_s, sizeof(set->ams_s), "%s",
-			    ams->sig.s);
+			copy_str(set->ams_d, sizeof(set->ams_d), ams->sig.d);
+			copy_str(set->ams_s, sizeof(set->ams_s), ams->sig.s);
 			if (!ams->decided) {
 				dkim_verify_header_digest(&ams->sig, fields,
 				    nfields, &fields[sc->idx[F_AMS][i]],
@@ -495,8 +503,8 @@ read_sets(struct arc_verify *v, const struct dkim_field *fields,
 			    "h= in an ARC-Seal");	/* §4.1.3 */
 		else if (parse_sig(v, as, DKIM_SIG_KIND_ARC_SEAL,
 		    &fields[sc->idx[F_AS][i]], &set->as)) {
-			snprintf(set->as_d, sizeof(set->as_d), "%s", as->sig.d);
-			snprintf(set->as_s, sizeof(set->as_s), "%s", as->sig.s);
+			copy_str(set->as_d, sizeof(set->as_d), as->sig.d);
+			copy_str(set->as_s, sizeof(set->as_s), as->sig.s);
 			if (!as->decided)
 				seal_digest(v, i, fields, sc);
 		}

@@ -173,7 +173,7 @@ ams_for(struct tmsg *m, struct tkey *k, unsigned i, char *out, size_t outlen)
 	relax(val, &data);
 	sign_b64(k, &data, sig, sizeof(sig));
 	buf_clear(&data);
-	snprintf(out, outlen, "%s%s\r\n", val, sig);
+	assert_true(snprintf(out, outlen, "%s%s\r\n", val, sig) < (int)outlen);
 }
 
 static void
@@ -197,7 +197,7 @@ as_for(struct tmsg *m, struct tkey *k, unsigned i, const char *cv,
 	relax(val, &data);
 	sign_b64(k, &data, sig, sizeof(sig));
 	buf_clear(&data);
-	snprintf(out, outlen, "%s%s\r\n", val, sig);
+	assert_true(snprintf(out, outlen, "%s%s\r\n", val, sig) < (int)outlen);
 }
 
 static void

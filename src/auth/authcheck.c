@@ -8,6 +8,8 @@
  */
 #include "auth/authcheck.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "auth/arc.h"
 #include "auth/authres.h"
 #include "auth/bimi.h"
 #include "auth/dkim_sig.h"
@@ -41,6 +44,9 @@ struct authcheck {
 
 	struct dkim_verify	*dkim;
 	bool			 dkim_done;
+	struct arc_verify	*arc;
+	bool			 arc_done;
+	char			 ip_text[64];	/* smtp.remote-ip */
 
 	/* What the header section told us. */
 	char			 from_domains[DMARC_AUTHORS_MAX][DMARC_DOMAIN_MAX];
@@ -101,6 +107,12 @@ authcheck_new(struct event_base *base, struct dns_resolver *res,
 	ac->authserv_id = xstrdup(p->authserv_id);
 	ac->helo = p->helo ? xstrdup(p->helo) : NULL;
 	ac->nfrom_domains = 0;
+	if (p->ip->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)
+		    p->ip)->sin_addr, ac->ip_text, sizeof(ac->ip_text));
+	else if (p->ip->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)
+		    p->ip)->sin6_addr, ac->ip_text, sizeof(ac->ip_text));
 	ac->spfq = spf_check_start(base, res, &req, authcheck_spf_cb, ac);
 	if (ac->spfq == NULL) {
 		/* Not an IP client (a local injection): nothing to check. */
@@ -119,6 +131,7 @@ authcheck_free(struct authcheck *ac)
 		return;
 	spf_cancel(ac->spfq);
 	dkim_verify_free(ac->dkim);
+	arc_verify_free(ac->arc);
 	dmarc_eval_cancel(ac->dmarcq);
 	dmarc_verdict_free(ac->dmarc);
 	bimi_lookup_cancel(ac->bimiq);
@@ -196,6 +209,7 @@ authcheck_headers(struct authcheck *ac, const char *hdr, size_t len)
 	if (ac->dkim != NULL)
 		return;
 	ac->dkim = dkim_verify_new(hdr, len, time(NULL));
+	ac->arc = arc_verify_new(hdr, len, time(NULL));
 	ac->nfrom_domains = dmarc_author_domains(hdr, len, ac->from_domains,
 	    DMARC_AUTHORS_MAX);
 	authcheck_scan_headers(ac, hdr, len);
@@ -206,6 +220,8 @@ authcheck_body(struct authcheck *ac, const void *p, size_t n)
 {
 	if (ac->dkim)
 		dkim_verify_body(ac->dkim, p, n);
+	if (ac->arc)
+		arc_verify_body(ac->arc, p, n);
 }
 
 static void
@@ -304,7 +320,8 @@ authcheck_dmarc_start(struct authcheck *ac)
 static void
 authcheck_advance(struct authcheck *ac)
 {
-	if (!ac->spf_done || !ac->dkim_done || ac->dmarc_started)
+	if (!ac->spf_done || !ac->dkim_done || !ac->arc_done ||
+	    ac->dmarc_started)
 		return;
 	authcheck_dmarc_start(ac);
 }
@@ -319,6 +336,16 @@ authcheck_dkim_cb(struct dkim_verify *v, void *arg)
 	authcheck_advance(ac);
 }
 
+static void
+authcheck_arc_cb(struct arc_verify *v, void *arg)
+{
+	struct authcheck *ac = arg;
+
+	(void)v;
+	ac->arc_done = true;
+	authcheck_advance(ac);
+}
+
 void
 authcheck_finish(struct authcheck *ac, authcheck_cb *cb, void *arg)
 {
@@ -327,7 +354,14 @@ authcheck_finish(struct authcheck *ac, authcheck_cb *cb, void *arg)
 	ac->finishing = true;
 	if (ac->dkim == NULL)
 		authcheck_headers(ac, "", 0);
+	arc_verify_start(ac->arc, ac->base, ac->res, authcheck_arc_cb, ac);
 	dkim_verify_start(ac->dkim, ac->base, ac->res, authcheck_dkim_cb, ac);
+}
+
+const struct arc_verify *
+authcheck_arc(const struct authcheck *ac)
+{
+	return ac->arc;
 }
 
 const struct dmarc_verdict *
@@ -396,6 +430,9 @@ authcheck_results(const struct authcheck *ac, struct authres_result *r,
 		}
 		n++;
 	}
+	if (ac->arc)
+		arc_verify_authres(ac->arc, ac->ip_text[0] ? ac->ip_text : NULL,
+		    &r[n++]);
 	const struct dmarc_verdict *v = ac->dmarc;
 	for (size_t i = 0; v && i < v->nauthors && n + 2 < max; i++) {
 		const struct dmarc_author *a = &v->author[i];
@@ -460,8 +497,9 @@ authcheck_summary(const struct authcheck *ac, char *out, size_t outlen)
 		if (d->res == DKIM_RES_PASS)
 			break;
 	}
-	snprintf(out, outlen, "spf=%s dkim=%s dmarc=%s dis=%s bimi=%s",
+	snprintf(out, outlen, "spf=%s dkim=%s arc=%s dmarc=%s dis=%s bimi=%s",
 	    spf_result_name(ac->spf.result), dkim,
+	    ac->arc ? arc_result_name(arc_verify_result(ac->arc)) : "none",
 	    ac->dmarc ? dmarc_result_name(ac->dmarc->result) : "none",
 	    dmarc_disposition_name(authcheck_disposition(ac)),
 	    ac->bimi ? bimi_result_name(ac->bimi->result) : "skipped");

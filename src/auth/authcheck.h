@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The inbound authentication pipeline of one message: SPF for the MAIL FROM
- * identity, DKIM over the streamed message, then DMARC from both, then BIMI
+ * identity, DKIM and ARC over the streamed message, then DMARC, then BIMI
  * when DMARC allows it, and the Authentication-Results (RFC 8601) and
  * BIMI-Location fields that record them. One implementation serves the SMTP
  * session (asynchronous on a worker's loop) and `sealmail check-auth` (on a
@@ -21,6 +21,7 @@
 struct event_base;
 struct dns_resolver;
 struct dkim_verify;
+struct arc_verify;
 struct bimi_outcome;
 struct authcheck;
 
@@ -62,6 +63,7 @@ void authcheck_finish(struct authcheck *ac, authcheck_cb *cb, void *arg);
 const struct dmarc_verdict *authcheck_dmarc(const struct authcheck *ac);
 enum dmarc_disposition authcheck_disposition(const struct authcheck *ac);
 const struct dkim_verify *authcheck_dkim(const struct authcheck *ac);
+const struct arc_verify *authcheck_arc(const struct authcheck *ac);
 const struct bimi_outcome *authcheck_bimi(const struct authcheck *ac);
 
 /* Append our Authentication-Results field and, when BIMI passed, the

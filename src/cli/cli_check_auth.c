@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "auth/arc.h"
 #include "auth/authcheck.h"
 #include "auth/bimi.h"
 #include "auth/dkim_sig.h"
@@ -140,7 +141,12 @@ check_auth_json(const struct authcheck *ac, const char *header)
 		check_auth_json_kv("a", dkim_alg_name(r->alg), true);
 		printf("}");
 	}
-	printf("], \"dmarc\": {");
+	const struct arc_verify *arc = authcheck_arc(ac);
+	printf("], \"arc\": {");
+	check_auth_json_kv("result", arc ? arc_result_name(
+	    arc_verify_result(arc)) : "none", false);
+	printf(", \"instances\": %u}", arc ? arc_verify_count(arc) : 0);
+	printf(", \"dmarc\": {");
 	check_auth_json_kv("result", dm ? dmarc_result_name(dm->result) :
 	    "none", false);
 	check_auth_json_kv("disposition", dmarc_disposition_name(

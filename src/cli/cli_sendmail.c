@@ -21,7 +21,7 @@
  *	  bounces of cron mail stay local and can be aliased
  *	  (`sealmail alias add root@example.org admin@example.org`).
  * -F	  the full name for a From: field we add (default: the user's GECOS
- *	  name).
+ *	  name, unless -f names another sender).
  * -C	  another configuration file (sendmail's -C); the default is -c,
  *	  $SEALMAIL_CONFIG or /etc/sealmail/sealmail.conf.
  * -N, -R the DSN NOTIFY and RET values (RFC 3461) for the envelope.
@@ -77,8 +77,6 @@
 #include "queue/spool.h"
 #include "store/db.h"
 
-/* Declared here until cli/cli.h carries it (the lead's file). */
-int cli_sendmail(int argc, char **argv, const char *config);
 
 #define SM_USAGE "sendmail [-t] [-i] [-f FROM] [-F NAME] [-C CONFIG] " \
 	"[-N NOTIFY] [-R full|hdrs] [RCPT...]"
@@ -612,7 +610,10 @@ static int
 sm_add_fields(struct sm_msg *m, const struct sm_opts *o,
     const struct sm_fields *fs)
 {
-	const char *name = o->fullname ? o->fullname : m->gecos;
+	/* The GECOS name belongs to the default address only: with -f the
+	 * mail is sent for someone else, and only -F names them. */
+	const char *name = o->fullname ? o->fullname : o->from ? "" :
+	    m->gecos;
 	char date[64];
 
 	sm_date(time(NULL), date, sizeof(date));

@@ -22,6 +22,8 @@ static const struct cli_entry cli_entries[] = {
 	    "user add|del|passwd|list [ADDRESS] [--password-stdin]" },
 	{ "alias", cli_alias, "alias add|del|list [ADDRESS] [TARGET...]" },
 	{ "queue", cli_queue, "queue list|show ID|flush|delete ID" },
+	{ "sendmail", cli_sendmail,
+	    "sendmail [-t] [-i] [-f FROM] [-F NAME] [RCPT...]" },
 	{ "check-auth", cli_check_auth, "check-auth --ip IP --helo NAME "
 	    "--mail-from ADDR [--json] [FILE|-]" },
 	{ "inspect", cli_inspect, "inspect FILE|- [--json] [--verify]" },
@@ -46,6 +48,11 @@ main(int argc, char **argv)
 	int n = 0;
 
 	log_init("sealmail", false, false);
+	/* Installed as "sendmail" (a link), behave as `sealmail sendmail`. */
+	const char *base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	if (strcmp(base, "sendmail") == 0)
+		return cli_sendmail(argc, argv, conf_default_path(NULL));
 	/* -c FILE may stand anywhere; remove it so subcommands see the rest. */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0) {

@@ -52,14 +52,12 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 		goto fail;
 	fclose(p.fp);
 	free(p.listener_line);
-	free(p.domain_line);
 	*out = p.c;
 	return 0;
 fail:
 	if (p.fp != NULL)
 		fclose(p.fp);
 	free(p.listener_line);
-	free(p.domain_line);
 	conf_free(p.c);
 	return -1;
 }

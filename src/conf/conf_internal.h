@@ -111,7 +111,6 @@ struct conf_parse {
 						 * current domain */
 	unsigned		 server_line;	/* first [server] header */
 	unsigned		*listener_line;	/* header line per listener */
-	unsigned		*domain_line;
 	unsigned		 hostname_line;	/* 0: default */
 
 	bool			 failed;

@@ -225,11 +225,8 @@ conf_parse_new_domain(struct conf_parse *p, const char *raw)
 		    CONF_MAX_DOMAINS);
 	c->domains = xreallocarray(c->domains, c->ndomains + 1,
 	    sizeof(*c->domains));
-	p->domain_line = xreallocarray(p->domain_line, c->ndomains + 1,
-	    sizeof(*p->domain_line));
 	memset(&c->domains[c->ndomains], 0, sizeof(*c->domains));
 	c->domains[c->ndomains].name = xstrdup(name);
-	p->domain_line[c->ndomains] = p->lineno;
 	p->base = &c->domains[c->ndomains++];
 	return 0;
 }

@@ -759,12 +759,32 @@ bounce_commit(struct bounce_out *o)
 	return rc;
 }
 
+/* A new report: fresh queue id, and a boundary that no original can
+ * contain by chance (RFC 2046 §5.1.1), as it is random and made now. */
+static void
+bounce_out_init(struct bounce_out *o, const struct conf *conf,
+    const struct envelope *env)
+{
+	char sid[IDS_SID_LEN + 1];
+
+	memset(o, 0, sizeof(*o));
+	o->conf = conf;
+	o->env = env;
+	o->now = time(NULL);
+	o->utf8 = env->smtputf8;
+	buf_init(&o->b, 2 * BOUNCE_CHUNK);
+	ids_qid_new(o->qid);
+	ids_sid_new(sid);
+	snprintf(o->boundary, sizeof(o->boundary), "=_sealmail_%s_%s",
+	    o->qid, sid);
+}
+
 int
 bounce_enqueue(const struct conf *conf, const struct envelope *env,
     const size_t *failed, size_t nfailed, char *err, size_t errlen)
 {
 	struct bounce_out o;
-	char sid[IDS_SID_LEN + 1], esc[LIMIT_PATH * 4 + 1], nudge[64];
+	char esc[LIMIT_PATH * 4 + 1], nudge[64];
 	size_t *idx, n;
 	int fd = -1, rc = -1;
 
@@ -779,16 +799,7 @@ bounce_enqueue(const struct conf *conf, const struct envelope *env,
 		free(idx);
 		return 0;
 	}
-	memset(&o, 0, sizeof(o));
-	o.conf = conf;
-	o.env = env;
-	o.now = time(NULL);
-	o.utf8 = env->smtputf8;
-	buf_init(&o.b, 2 * BOUNCE_CHUNK);
-	ids_qid_new(o.qid);
-	ids_sid_new(sid);
-	snprintf(o.boundary, sizeof(o.boundary), "=_sealmail_%s_%s", o.qid,
-	    sid);
+	bounce_out_init(&o, conf, env);
 	if ((fd = spool_msg_open(conf->data_dir, env->id)) == -1) {
 		snprintf(err, errlen, "cannot open message %s: %s", env->id,
 		    strerror(errno));

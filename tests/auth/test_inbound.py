@@ -151,6 +151,7 @@ def test_spf_dkim_dmarc_in_one_field_forgeries_removed(env):
     assert len(ours) == 1, our_ar(raw)
     assert "spf=pass smtp.mailfrom=a@pass.test" in ours[0]
     assert "dkim=none" in ours[0]
+    assert "arc=none" in ours[0]
     assert "dmarc=pass" in ours[0] and "header.from=pass.test" in ours[0]
     assert b"other.example; spf=none" in raw      # not ours: kept
     assert b"evil.example" not in raw             # sender's BIMI: gone

@@ -27,6 +27,10 @@ USERS = {
 }
 ALIASES = [("sales@example.test", "alice@example.test")]
 
+# [dns] resolver of every config: conftest points it at an nxdns.NxDns
+# (every name NXDOMAIN, at once); 127.0.0.1@1 answers nothing at all.
+DNS_RESOLVER = "127.0.0.1@1"
+
 # A sanitizer build (make check-sanitize) is several times slower.
 SANITIZE = os.environ.get("SEALMAIL_SANITIZE", "") == "1"
 SLOW = 3.0 if SANITIZE else 1.0
@@ -189,7 +193,7 @@ class Config:
         self.domains = [DOMAIN]
         self.delivery = {"local": "maildir", "retry_schedule": "1s, 2s"}
         self.auth = {}
-        self.dns = {"resolver": "127.0.0.1@1", "trust_anchor": ""}
+        self.dns = {"resolver": DNS_RESOLVER, "trust_anchor": ""}
         self.extra = ""
 
     def listen(self, name, role, tls, host="127.0.0.1", port=None):

@@ -122,6 +122,11 @@ def postfix(world):
     nobody = pwd.getpwnam("nobody")
     os.makedirs(os.path.join(d, "mail"))
     os.chown(os.path.join(d, "mail"), nobody.pw_uid, nobody.pw_gid)
+    # postfix start makes the queue's subfolders, not the queue itself.
+    os.mkdir(os.path.join(d, "queue"), 0o755)
+    os.mkdir(os.path.join(d, "data"), 0o700)
+    pfuser = pwd.getpwnam("postfix")
+    os.chown(os.path.join(d, "data"), pfuser.pw_uid, pfuser.pw_gid)
     with open(os.path.join(d, "vmailbox"), "w") as f:
         f.write("%s %s/dave/\n" % (DAVE, PF_DOMAIN))
     with open(os.path.join(d, "main.cf"), "w") as f:

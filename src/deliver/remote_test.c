@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests of the remote delivery engine against a scripted SMTP server
+ * on loopback (a thread with blocking sockets). Recipients use domain
+ * literals ([127.0.0.1]) so no DNS is involved; MX routing, relayhost and
+ * TLS are covered by tests/outbound against real servers.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "core/xmalloc.h"
+#include "deliver/remote.h"
+#include "queue/envelope.h"
+
+/* --- a scripted server: 550 for recipients containing "bad" ----------- */
+
+struct rt_server {
+	int		 lfd;
+	unsigned	 port;
+	pthread_t	 th;
+	int		 sessions;	/* connections served */
+	int		 messages;	/* DATA transactions completed */
+	int		 rcpts_in_last;	/* RCPT commands of the last message */
+};
+
+static int
+rt_readline(int fd, char *line, size_t max)
+{
+	size_t n = 0;
+	char c;
+
+	while (n + 1 < max) {
+		if (read(fd, &c, 1) != 1)
+			return -1;
+		line[n++] = c;
+		if (c == '\n')
+			break;
+	}
+	line[n] = '\0';
+	return 0;
+}
+
+static void
+rt_say(int fd, const char *s)
+{
+	ssize_t n = write(fd, s, strlen(s));
+
+	(void)n;
+}
+
+static void
+rt_session(struct rt_server *sv, int fd)
+{
+	char line[1024];
+	int rcpts = 0;
+
+	rt_say(fd, "220 rt ESMTP\r\n");
+	while (rt_readline(fd, line, sizeof(line)) == 0) {
+		if (strncasecmp(line, "EHLO", 4) == 0)
+			rt_say(fd, "250-rt\r\n250 8BITMIME\r\n");
+		else if (strncasecmp(line, "MAIL", 4) == 0) {
+			rcpts = 0;
+			rt_say(fd, "250 2.1.0 ok\r\n");
+		} else if (strncasecmp(line, "RCPT", 4) == 0) {
+			rcpts++;
+			rt_say(fd, strstr(line, "bad") ?
+			    "550 5.1.1 no such user\r\n" : "250 2.1.5 ok\r\n");
+		} else if (strncasecmp(line, "DATA", 4) == 0) {
+			rt_say(fd, "354 go\r\n");
+			while (rt_readline(fd, line, sizeof(line)) == 0 &&
+			    strcmp(line, ".\r\n") != 0)
+				;
+			sv->messages++;
+			sv->rcpts_in_last = rcpts;
+			rt_say(fd, "250 2.0.0 queued\r\n");
+		} else if (strncasecmp(line, "QUIT", 4) == 0) {
+			rt_say(fd, "221 bye\r\n");
+			break;
+		} else
+			rt_say(fd, "250 ok\r\n");
+	}
+	close(fd);
+}
+
+static void *
+rt_server_main(void *arg)
+{
+	struct rt_server *sv = arg;
+	int fd;
+
+	while ((fd = accept(sv->lfd, NULL, NULL)) != -1) {
+		sv->sessions++;
+		rt_session(sv, fd);
+	}
+	return NULL;
+}
+
+static void
+rt_server_start(struct rt_server *sv)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+
+	memset(sv, 0, sizeof(*sv));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(sv->lfd >= 0);
+	assert_int_equal(bind(sv->lfd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	assert_int_equal(listen(sv->lfd, 8), 0);
+	getsockname(sv->lfd, (struct sockaddr *)&sin, &len);
+	sv->port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&sv->th, NULL, rt_server_main, sv), 0);
+}
+
+static void
+rt_server_stop(struct rt_server *sv)
+{
+	shutdown(sv->lfd, SHUT_RDWR);
+	close(sv->lfd);
+	pthread_join(sv->th, NULL);
+}
+
+/* --- the engine under test ----------------------------------------------- */
+
+struct rt_result {
+	int			 ncalls[8];
+	enum delivery_status	 status[8];
+	char			 reply[8][LIMIT_REPLY_LINE + 1];
+	char			 relay[8][LIMIT_DOMAIN + 64];
+	int			 done;
+	struct event_base	*base;
+};
+
+static void
+rt_rcpt_cb(size_t i, const struct delivery_result *res,
+    const struct remote_attempt *at, void *arg)
+{
+	struct rt_result *r = arg;
+
+	assert_true(i < 8);
+	r->ncalls[i]++;
+	r->status[i] = res->status;
+	snprintf(r->reply[i], sizeof(r->reply[i]), "%s", res->reply);
+	snprintf(r->relay[i], sizeof(r->relay[i]), "%s", at->relay);
+}
+
+static void
+rt_done_cb(void *arg)
+{
+	struct rt_result *r = arg;
+
+	r->done++;
+	event_base_loopexit(r->base, NULL);
+}
+
+static void
+rt_conf(struct conf *c, unsigned port)
+{
+	memset(c, 0, sizeof(*c));
+	c->hostname = "client.example.test";
+	c->mx_port = port;
+	c->dns_resolver = "127.0.0.1@1";
+}
+
+/* Run one job of the given recipients to completion. */
+static void
+rt_run(struct conf *c, const char *const *rcpts, size_t n,
+    struct rt_result *r)
+{
+	struct event_base *base = event_base_new();
+	struct envelope env;
+	size_t idx[8];
+	char err[256];
+	struct remote *rd;
+	FILE *fp = tmpfile();
+	const struct timeval limit = { 20, 0 };
+
+	assert_non_null(fp);
+	fputs("Subject: t\r\n\r\n.leading dot\r\nbody\r\n", fp);
+	fflush(fp);
+	envelope_init(&env);
+	ids_qid_new(env.id);
+	env.mail_from = xstrdup("sender@example.test");
+	for (size_t i = 0; i < n; i++) {
+		envelope_add_rcpt(&env, rcpts[i], rcpts[i], NULL, 0);
+		idx[i] = i;
+	}
+	memset(r, 0, sizeof(*r));
+	r->base = base;
+	rd = remote_new(base, c, err, sizeof(err));
+	assert_non_null(rd);
+	struct remote_job job = {
+		.env = &env, .msg_fd = fileno(fp), .rcpts = idx, .nrcpts = n,
+		.rcpt_cb = rt_rcpt_cb, .done = rt_done_cb, .arg = r,
+	};
+	assert_int_equal(remote_deliver(rd, &job), 0);
+	assert_int_equal(r->done, 0);	/* never from inside the call */
+	assert_int_equal(remote_jobs(rd), 1);
+	event_base_loopexit(base, &limit);
+	event_base_dispatch(base);
+	assert_int_equal(r->done, 1);
+	assert_int_equal(remote_jobs(rd), 0);
+	remote_free(rd);
+	envelope_clear(&env);
+	fclose(fp);
+	event_base_free(base);
+}
+
+static void
+test_per_recipient_results(void **state)
+{
+	static const char *const rcpts[] = {
+		"good1@[127.0.0.1]", "bad@[127.0.0.1]", "good2@[127.0.0.1]",
+	};
+	struct rt_server sv;
+	struct rt_result r;
+	struct conf c;
+	char relay[64];
+
+	(void)state;
+	rt_server_start(&sv);
+	rt_conf(&c, sv.port);
+	rt_run(&c, rcpts, 3, &r);
+	rt_server_stop(&sv);
+	snprintf(relay, sizeof(relay), "127.0.0.1[127.0.0.1]:%u", sv.port);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(r.ncalls[i], 1);
+		assert_string_equal(r.relay[i], relay);
+	}
+	assert_int_equal(r.status[0], DELIVERY_OK);
+	assert_int_equal(r.status[1], DELIVERY_PERMFAIL);
+	assert_int_equal(r.status[2], DELIVERY_OK);
+	assert_non_null(strstr(r.reply[1], "said: 550 5.1.1 no such user"));
+	assert_non_null(strstr(r.reply[0], "250 2.0.0 queued"));
+	/* One domain: one connection, one transaction with 3 RCPTs. */
+	assert_int_equal(sv.sessions, 1);
+	assert_int_equal(sv.messages, 1);
+	assert_int_equal(sv.rcpts_in_last, 3);
+}
+
+static void
+test_connection_refused_defers(void **state)
+{
+	static const char *const rcpts[] = { "x@[127.0.0.1]", "y@[127.0.0.1]" };
+	struct rt_server sv;
+	struct rt_result r;
+	struct conf c;
+
+	(void)state;
+	/* A port that was just free and is closed again. */
+	rt_server_start(&sv);
+	rt_server_stop(&sv);
+	rt_conf(&c, sv.port);
+	rt_run(&c, rcpts, 2, &r);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(r.ncalls[i], 1);
+		assert_int_equal(r.status[i], DELIVERY_TEMPFAIL);
+		assert_non_null(strstr(r.reply[i], "4.4."));
+	}
+}
+
+static void
+test_bad_literal_fails(void **state)
+{
+	static const char *const rcpts[] = { "x@[not-an-ip]" };
+	struct rt_result r;
+	struct conf c;
+
+	(void)state;
+	rt_conf(&c, 25);
+	rt_run(&c, rcpts, 1, &r);
+	assert_int_equal(r.status[0], DELIVERY_PERMFAIL);
+	assert_string_equal(r.relay[0], "none");
+}
+
+static void
+test_domain(void **state)
+{
+	(void)state;
+	assert_string_equal(remote_domain("a@b.example"), "b.example");
+	assert_string_equal(remote_domain("\"a@x\"@b"), "b");
+	assert_string_equal(remote_domain("postmaster"), "");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_per_recipient_results),
+		cmocka_unit_test(test_connection_refused_defers),
+		cmocka_unit_test(test_bad_literal_fails),
+		cmocka_unit_test(test_domain),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
