@@ -72,8 +72,6 @@ smtpd_auth_finish(struct smtpd_session *s, const char *user, const char *pass)
 		delay = SMTPD_AUTH_MAX_DELAY;
 	log_info("sid=%s smtp auth result=fail user=%s addr=%s failures=%u "
 	    "delay=%us", s->sid, esc, s->addr, n, delay);
-	/* Counted as an error toward max_errors like any 5xx. */
-	s->errors++;
 	s->pause_reply = "535 5.7.8 Authentication credentials invalid";
 	smtpd_pause(s, delay);
 }

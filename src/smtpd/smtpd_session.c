@@ -179,17 +179,24 @@ smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 void
 smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
-	struct evbuffer *out;
+	char line[LIMIT_REPLY_LINE + 3];
 	va_list ap;
+	int n;
 
 	if (s->bev == NULL)
 		return;
-	out = bufferevent_get_output(s->bev);
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
-	if (fmt[0] == '5')
+	if (n < 0)
+		panic("reply formatting failed");
+	/* Replies are ours and short; cut rather than exceed the line
+	 * limit of RFC 5321 §4.5.3.1.5 if untrusted text made one long. */
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	memcpy(line + n, "\r\n", 2);
+	evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n + 2);
+	if (line[0] == '5')
 		s->errors++;
 }
 

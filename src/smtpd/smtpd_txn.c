@@ -197,7 +197,10 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 			    "result=rejected", s->sid, s->qid, esc);
 			return;
 		}
-	} else if (s->auth_user || s->trusted) {
+	} else if (s->lst->role == CONF_ROLE_SUBMISSION &&
+	    (s->auth_user || s->trusted)) {
+		/* An mx listener never relays, even for trusted networks
+		 * (DESIGN.md §1): relaying is what submission is for. */
 		smtpd_txn_add_rcpt(s, to, to, &ra);
 	} else {
 		log_info("sid=%s qid=%s smtp rcpt to=<%s> result=relay-denied",

@@ -64,6 +64,11 @@ def test_data_timeout(lim):
     assert lim.mailbox(ALICE).with_marker(marker) == []
 
 
+# A client that never completes the handshake holds its connection for
+# tls_handshake_timeout (2 s here), plus a little slack, not more.
+HANDSHAKE_MAX = 4.5
+
+
 def test_tls_handshake_timeout_implicit(lim):
     c = RawSMTP(lim["submissions"].host, lim["submissions"].port, timeout=15,
                 greeting=False)
@@ -71,7 +76,7 @@ def test_tls_handshake_timeout_implicit(lim):
         t0 = time.monotonic()
         assert c.closed(wait=10), "no handshake and still open after 10s"
         dt = time.monotonic() - t0
-        assert 1.5 <= dt <= 8 * SLOW, dt
+        assert 1.5 <= dt <= HANDSHAKE_MAX * SLOW, "closed after %.1fs" % dt
 
 
 def test_tls_handshake_timeout_starttls(lim):
@@ -80,7 +85,8 @@ def test_tls_handshake_timeout_starttls(lim):
         c.expect("STARTTLS", 220)
         t0 = time.monotonic()
         assert c.closed(wait=10), "no handshake and still open after 10s"
-        assert 1.5 <= time.monotonic() - t0 <= 8 * SLOW
+        dt = time.monotonic() - t0
+        assert 1.5 <= dt <= HANDSHAKE_MAX * SLOW, "closed after %.1fs" % dt
 
 
 def test_max_errors(lim):

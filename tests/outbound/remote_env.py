@@ -46,6 +46,8 @@ ZONES = {
     "remote.test": "@ MX 10 mx\nmx A 127.0.0.2\n",
     # RFC 7505: this domain accepts no mail.
     "nullmx.test": "@ MX 0 .\n",
+    # A server that accepts and never speaks (SIGTERM test).
+    "slow.test": "@ MX 10 mx\nmx A 127.0.0.3\n",
     # The Postfix interop test's receiver (127.0.0.1:MX_PORT).
     "postfix.test": "@ MX 10 mx\nmx A 127.0.0.1\n",
 }

@@ -13,6 +13,7 @@ Needs nsd and ldnsutils (tests/dns/README.md); skipped without them.
 
 import os
 import re
+import socket
 
 import pytest
 
@@ -231,3 +232,35 @@ def test_smarthost_without_starttls_is_refused(world):
         assert not env.log_lines(b, "AUTH")
     finally:
         stop(world, a)
+
+
+# ------------------------------------------------------------ shutdown
+
+def test_sigterm_abandons_delivery_in_flight(world):
+    """A delivery stuck on a silent server does not hold up SIGTERM: the
+    runner gives it a few seconds, abandons it, and the recipient is still
+    pending (nothing recorded), to be tried after the restart."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    silent.bind(("127.0.0.3", world["mx_port"]))
+    silent.listen(4)
+    a = world["pool"].start(env.a_config(
+        os.path.join(world["base"], "a-sigterm"), world["cert_a"],
+        world["dns"], world["mx_port"]))
+    try:
+        qid = submit(a, ["x@slow.test"], new_marker())
+        env.wait_log(a, "smtpc connected host=mx.slow.test")
+        a.stop()
+        assert env.log_lines(a, "abandons 1 remote deliveries")
+        assert not attempt_lines_any(a, qid)
+        assert qid in harness.queue_ids(a.data_dir)
+        with open(harness.spool_file(a.data_dir, qid, "env")) as f:
+            assert "x@slow.test" in f.read()
+    finally:
+        silent.close()
+        if a in world["pool"].daemons:
+            world["pool"].daemons.remove(a)
+
+
+def attempt_lines_any(a, qid):
+    return env.log_lines(a, "qid=%s delivery" % qid)
