@@ -473,6 +473,13 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->state == SMTPD_STATE_TLS_HANDSHAKE) {
+			/* No TLS session to say 421 over: drop it now. */
+			evbuffer_drain(bufferevent_get_output(bev),
+			    evbuffer_get_length(bufferevent_get_output(bev)));
+			smtpd_close(s, "tls-handshake-timeout");
+			return;
+		}
 		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->ctx->conf->hostname);
 		smtpd_close(s, "timeout");
