@@ -34,6 +34,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -548,9 +549,11 @@ def run_idle(srv, sc, args, hold, ramp):
            "-l", sc, "-T", str(hold), "-R", str(ramp), "-o", str(ramp)] + args
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(p.stdout),
+                              daemon=True)
+    reader.start()
     guard, ready, held = False, None, None
-    os.set_blocking(p.stdout.fileno(), False)
-    buf = ""
     while p.poll() is None:
         if mem_available() < MEM_GUARD_KIB and not guard:
             guard = True
@@ -558,17 +561,15 @@ def run_idle(srv, sc, args, hold, ramp):
                 % (MEM_GUARD_KIB // 1024))
             held = tree_mem(srv.proc.pid)
             p.send_signal(signal.SIGTERM)
-        chunk = p.stdout.read() or ""
-        buf += chunk
-        if ready is None and "READY" in buf:
-            ready = buf[buf.index("READY"):].split("\n")[0]
+        if ready is None and any(l.startswith("READY") for l in lines):
+            ready = [l for l in lines if l.startswith("READY")][0].strip()
             time.sleep(min(1.0, hold / 2))
             if held is None:
                 held = tree_mem(srv.proc.pid)
         time.sleep(0.2)
-    rest, err = p.communicate()
-    buf += rest or ""
-    res = json.loads(buf.strip().splitlines()[-1])
+    reader.join(10)
+    err = p.stderr.read()
+    res = json.loads(lines[-1])
     if held is None:
         held = tree_mem(srv.proc.pid)
     est = res["sessions"]
