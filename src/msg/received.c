@@ -1014,7 +1014,10 @@ received_summarize(const struct received_hop *hops, size_t n,
 	out->nhops = n;
 	for (size_t i = 0; i < n; i++) {
 		const struct received_hop *h = &hops[i];
-		if (h->local) {
+		/* A local hop (loopback, local submission) says nothing about
+		 * the network, unless it was itself a TLS connection: then it
+		 * counts like any other encrypted hop. */
+		if (h->local && h->tls != RECEIVED_TLS_YES) {
 			out->nlocal++;
 			continue;
 		}
