@@ -65,6 +65,7 @@
 
 #include "cli/cli_common.h"
 #include "conf/conf.h"
+#include "core/datetime.h"
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/ids.h"
@@ -125,28 +126,6 @@ sm_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-/* RFC 5322 §3.3 date-time in UTC, with fixed English names. */
-static void
-sm_date(time_t when, char *out, size_t outlen)
-{
-	static const char days[7][4] = {
-		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-	};
-	static const char months[12][4] = {
-		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-	};
-	struct tm tm;
-
-	if (gmtime_r(&when, &tm) == NULL) {
-		when = 0;
-		gmtime_r(&when, &tm);
-	}
-	snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d +0000",
-	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* --- options ------------------------------------------------------------ */
@@ -616,7 +595,7 @@ sm_add_fields(struct sm_msg *m, const struct sm_opts *o,
 	    m->gecos;
 	char date[64];
 
-	sm_date(time(NULL), date, sizeof(date));
+	datetime_rfc5322(time(NULL), date, sizeof(date));
 	if (!fs->has_date && buf_printf(&m->out, "Date: %s\r\n", date) == -1)
 		return -1;
 	if (!fs->has_msgid && buf_printf(&m->out, "Message-ID: <%s@%s>\r\n",
@@ -839,7 +818,7 @@ sm_received(const struct sm_msg *m)
 {
 	char date[64];
 
-	sm_date(time(NULL), date, sizeof(date));
+	datetime_rfc5322(time(NULL), date, sizeof(date));
 	return xasprintf("Received: from local user %s (uid %u)\r\n"
 	    "\tby %s (sealmail) with local id %s;\r\n\t%s\r\n", m->user,
 	    (unsigned)getuid(), m->conf->hostname, m->qid, date);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/datetime.h"
 #include "core/buf.h"
 #include "core/ids.h"
 #include "core/limits.h"
@@ -58,28 +59,6 @@ struct bounce_out {
 	bool			 failed;	/* a write failed */
 	time_t			 now;
 };
-
-/* RFC 5322 §3.3 date-time in UTC, with fixed English names. */
-static void
-bounce_date(time_t when, char *out, size_t outlen)
-{
-	static const char days[7][4] = {
-		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-	};
-	static const char months[12][4] = {
-		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-	};
-	struct tm tm;
-
-	if (gmtime_r(&when, &tm) == NULL) {
-		when = 0;
-		gmtime_r(&when, &tm);
-	}
-	snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d +0000",
-	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
 
 /* --- reading last_reply ------------------------------------------------ */
 
@@ -335,7 +314,7 @@ bounce_header(struct bounce_out *o)
 	const struct conf *c = o->conf;
 	char date[64];
 
-	bounce_date(o->now, date, sizeof(date));
+	datetime_rfc5322(o->now, date, sizeof(date));
 	if (buf_printf(&o->b, "From: Mail Delivery System "
 	    "<MAILER-DAEMON@%s>\r\nTo: <", c->hostname) == -1 ||
 	    bounce_text(o, o->env->mail_from) == -1 ||
@@ -431,7 +410,7 @@ bounce_rcpt_fields(struct bounce_out *o, const struct envelope_rcpt *rc)
 
 	bounce_parse_reason(rc->last_reply, &r);
 	bounce_status(rc->last_reply, status, sizeof(status));
-	bounce_date(o->now, date, sizeof(date));
+	datetime_rfc5322(o->now, date, sizeof(date));
 	if (buf_append_str(&o->b, "\r\n") == -1 ||
 	    (rc->orcpt && bounce_orcpt(o, rc->orcpt) == -1) ||
 	    buf_printf(&o->b, "Final-Recipient: %s; ",
@@ -461,7 +440,7 @@ bounce_report(struct bounce_out *o, const size_t *idx, size_t n)
 	const struct envelope *env = o->env;
 	char date[64];
 
-	bounce_date(env->created, date, sizeof(date));
+	datetime_rfc5322(env->created, date, sizeof(date));
 	if (buf_printf(&o->b, "--%s\r\n"
 	    "Content-Description: Delivery report\r\n"
 	    "Content-Type: message/%sdelivery-status\r\n\r\n"

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/datetime.h"
 #include "core/limits.h"
 
 /* Strip a client- or DNS-supplied name to one safe token (or "unknown"). */
@@ -72,29 +73,6 @@ smtpd_received_rcpt(const char *in, bool utf8, char *out, size_t outlen)
 		out[o++] = ok ? (char)c : '?';
 	}
 	out[o] = '\0';
-}
-
-/* RFC 5322 §3.3 date-time in UTC, with fixed English names. */
-static void
-smtpd_received_date(time_t when, char *out, size_t outlen)
-{
-	static const char days[7][4] = {
-		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-	};
-	static const char months[12][4] = {
-		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-	};
-	struct tm tm;
-
-	if (gmtime_r(&when, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
-	    tm.tm_mon < 0 || tm.tm_mon > 11) {
-		when = 0;
-		gmtime_r(&when, &tm);
-	}
-	snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d +0000",
-	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 const char *
@@ -166,7 +144,7 @@ smtpd_received_format(struct buf *out, const struct smtpd_received_info *ri)
 	char rcpt[LIMIT_PATH + 1], date[64];
 	size_t start = out->len;
 
-	smtpd_received_date(ri->when, date, sizeof(date));
+	datetime_rfc5322(ri->when, date, sizeof(date));
 	if (smtpd_received_head(out, ri) < 0)
 		goto fail;
 	if (ri->tls_version && smtpd_received_tls(out, ri) < 0)
