@@ -522,7 +522,7 @@ def run_e2e(srv, sc, args, duration):
     """Accepted -> in the Maildir: send for `duration`, then count files
     until every accepted message has arrived (bounded)."""
     srv.settle()
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), tree_cpu(srv.proc.pid)
     res = smtpload(args + ["-d", str(duration), "-M", "10", "-w", "0"],
                    srv.ports["tls"], sc)
     want, limit = res["accepted"], time.monotonic() + 120
@@ -535,6 +535,8 @@ def run_e2e(srv, sc, args, duration):
     res["e2e_s"] = dt
     res["e2e_msgs_per_s"] = n / dt if dt > 0 else 0
     res["e2e_complete"] = n >= want
+    cpu = tree_cpu(srv.proc.pid) - c0
+    res["server_cpu_ms_per_msg"] = 1000 * cpu / n if n else None
     return res
 
 
@@ -633,8 +635,15 @@ def table(results, mtas, scen, ctx):
                  ctx["ecdsa_sign"], ctx["ecdsa_verify"], ctx["fsync"]))
     L.append("servers: %s" % "; ".join(ctx["versions"].get(m, m)
                                         for m in mtas))
+    loads = [r["loadavg1"] for m in results for sc in results[m]
+             for r in results[m][sc] if "loadavg1" in r]
     L.append("runs: %d interleaved repetition(s) of %ss per throughput "
-             "scenario; median [min-max]" % (ctx["reps"], ctx["duration"]))
+             "scenario; median [min-max]; 1-min load average after the "
+             "runs %s-%s (%d CPUs: above that, other work shared the "
+             "machine)" % (ctx["reps"], ctx["duration"],
+                           fmt(min(loads) if loads else None, 1),
+                           fmt(max(loads) if loads else None, 1),
+                           os.cpu_count()))
     L.append("")
     hdr = "%-14s %-9s" % ("scenario", "unit")
     for m in mtas:
@@ -717,6 +726,7 @@ def table(results, mtas, scen, ctx):
                                  else "",
                                  "" if r["server_alive"] else
                                  ", SERVER DIED"))
+    L.extend(targets(results, mtas))
     warn = sorted({w for m in results for sc in results[m]
                    for r in results[m][sc] for w in r.get("warnings", [])})
     if warn:
@@ -726,31 +736,87 @@ def table(results, mtas, scen, ctx):
     return "\n".join(L) + "\n"
 
 
+def targets(results, mtas):
+    """Issue 5's targets, sealmail against Postfix (the fastest peer)."""
+    if "postfix" not in mtas:
+        return []
+    def m(mta, sc, fn=None):
+        runs = results.get(mta, {}).get(sc, [])
+        return med([(fn or (lambda r: primary(sc, r)))(r) for r in runs])[0]
+
+    def ratio(sc, want):
+        a, b = m("sealmail", sc), m("postfix", sc)
+        if a is None or not b:
+            return "n/a (not run)"
+        return "%s: %.2fx Postfix (%s vs %s), target >= %gx" % (
+            "MET" if a / b >= want else "NOT MET", a / b, fmt(a), fmt(b),
+            want)
+
+    out = ["", "issue 5 targets (sealmail vs Postfix, medians of this run):"]
+    out.append("  accepted msgs/s tls_c32 >= 2x (3x stretch): " +
+               ratio("tls_c32", 2))
+    out.append("  end-to-end msgs/s e2e_c32 >= 2x:           " +
+               ratio("e2e_c32", 2))
+    out.append("  single session tls_c1 >= 3x:                " +
+               ratio("tls_c1", 3))
+    p99 = lambda r: r["msg_ms"]["p99"]
+    a, b = m("sealmail", "tls_c32", p99), m("postfix", "tls_c32", p99)
+    if a is not None and b:
+        out.append("  p99 per message at c=32 <= 1/2 Postfix and < 88 ms: "
+                   "%s: %.1f ms vs Postfix %.1f ms" % (
+                       "MET" if a <= b / 2 and a < 88 else "NOT MET", a, b))
+    for sc, want in (("idle_1k", 1000), ("idle_10k", 10000)):
+        runs = results.get("sealmail", {}).get(sc, [])
+        if runs:
+            r = runs[0]
+            ok = (r["kib_per_session"] is not None and
+                  r["kib_per_session"] <= 32 and r["sessions"] >= want and
+                  r["errors_total"] == 0 and r["dropped"] == 0)
+            out.append("  %s <= 32 KiB/session, all held, no errors: "
+                       "%s: %s KiB/session, %d/%d held, %d errors" % (
+                           sc, "MET" if ok else "NOT MET",
+                           fmt(r["kib_per_session"], 1), r["sessions"],
+                           want, r["errors_total"]))
+    out.append("  handshakes/s hs_c32 >= Postfix:             " +
+               ratio("hs_c32", 1))
+    rr = results.get("sealmail", {}).get("hs_resume_c32", [])
+    if rr:
+        n = sum(r["resumed"] for r in rr)
+        out.append("  TLS resumption supported: %s (%d of %d handshakes "
+                   "resumed)" % ("MET" if n else "NOT MET", n,
+                                 sum(r["handshakes"] for r in rr)))
+    return out
+
+
 def chart(results, mtas, scen, png):
     if shutil.which("gnuplot") is None:
         log("gnuplot missing: no chart (apt-get install gnuplot-nox)")
         return
     d = os.path.join(B, "chart")
     os.makedirs(d, exist_ok=True)
+    def pick(*kinds):
+        return [s for s in scen if SCENARIOS[s][0] in kinds]
+
     panels = [
-        ("throughput (msgs/s; hs/s for hs_*)", [s for s in scen if
-          SCENARIOS[s][0] in ("mail", "e2e", "handshake")],
+        ("accepted msgs/s (e2e: into the Maildir)", pick("mail", "e2e"),
          lambda sc, r: primary(sc, r), False),
-        ("p99 latency per message / handshake (ms)", [s for s in scen if
-          SCENARIOS[s][0] in ("mail", "e2e", "handshake")],
-         lambda sc, r: (r["handshake_ms"]["p99"] if SCENARIOS[sc][0] ==
-                        "handshake" else r["msg_ms"]["p99"]), True),
-        ("KiB per idle TLS session (PSS / sessions)", [s for s in scen if
-          SCENARIOS[s][0] == "idle"], lambda sc, r: primary(sc, r), True),
+        ("TLS handshakes/s (connect, handshake, greeting, QUIT)",
+         pick("handshake"), lambda sc, r: primary(sc, r), False),
+        ("p99 latency per message (ms, log scale)", pick("mail", "e2e"),
+         lambda sc, r: r["msg_ms"]["p99"], True),
+        ("KiB per idle TLS session (PSS of all server processes / "
+         "sessions, log scale)", pick("idle"),
+         lambda sc, r: primary(sc, r), True),
     ]
     panels = [p for p in panels if p[1]]
     gp = ["set terminal pngcairo size 1400,%d font 'Sans,10'" %
-          (330 * len(panels)), "set output '%s'" % png,
+          (300 * len(panels)), "set output '%s'" % png,
           "set multiplot layout %d,1" % len(panels),
           "set style data histograms", "set style histogram clustered gap 1",
           "set style fill solid 0.85 border -1", "set boxwidth 0.9",
-          "set key top left", "set grid ytics", "set xtics noenhanced",
-          "set yrange [0:*]"]
+          "set key outside right top", "set grid ytics",
+          "set xtics noenhanced", "set termoption noenhanced",
+          "set yrange [0:*]", "set offsets 0, 0, graph 0.08, 0"]
     for i, (title, scs, fn, logy) in enumerate(panels):
         path = os.path.join(d, "panel%d.dat" % i)
         with open(path, "w") as f:
@@ -849,7 +915,7 @@ def main():
     a = ap.parse_args()
     reps = a.reps or int(os.environ.get("BENCH_REPS", 2 if a.quick else 3))
     duration = a.duration or float(os.environ.get("BENCH_DURATION",
-                                                  4 if a.quick else 6))
+                                                  3 if a.quick else 6))
     scen = (a.scenarios.split(",") if a.scenarios else
             (QUICK if a.quick else FULL))
     for sc in scen:
@@ -932,10 +998,11 @@ def main():
                     elif kind == "e2e":
                         r = run_e2e(srv, sc, list(args), duration)
                     else:
-                        big = "10000" in args
                         r = run_idle(srv, sc, list(args),
-                                     hold=5 if not a.quick else 3,
-                                     ramp=60 if big else 30)
+                                     hold=3 if a.quick else 5,
+                                     ramp=15 if a.quick else 60)
+                    r["loadavg1"] = float(open("/proc/loadavg").read()
+                                          .split()[0])
                     results[m].setdefault(sc, []).append(r)
                     log("      -> %s %s, errors %s" % (
                         fmt(primary(sc, r), 1), UNIT[kind], errsum([r])))

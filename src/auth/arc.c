@@ -21,8 +21,6 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "auth/authres.h"
 #include "auth/dkim_canon.h"
@@ -54,28 +52,19 @@ struct arc_scan {
 	bool		 any, too_many, bad;
 };
 
-/* One body hash: a canonicaliser feeding SHA-256. */
-struct arc_hasher {
-	enum dkim_canon_mode	 mode;
-	uint64_t		 limit;
-	EVP_MD_CTX		*md;
-	struct dkim_body_canon	 canon;
-	uint8_t			 digest[32];
-};
-
 /* One AMS or AS. r points into the public struct arc_set. */
 struct arc_sig {
 	struct dkim_sig		 sig;
 	bool			 parsed, decided;
 	uint8_t			 hdigest[32];
 	size_t			 key;		/* index in keys, or NO_FIELD */
-	struct arc_hasher	*hasher;	/* AMS only */
+	struct dkim_body_hash	*hasher;	/* AMS only */
 	struct dkim_result	*r;
 };
 
 struct arc_key {
 	struct arc_verify	*v;
-	char			 name[LIMIT_DOMAIN + DKIM_SELECTOR_MAX + 16];
+	char			 name[DKIM_KEY_NAME_MAX];
 	struct dns_query	*q;
 	bool			 done;
 };
@@ -89,8 +78,7 @@ struct arc_verify {
 	bool			 have_sets;	/* sets[1..n] are filled */
 	struct arc_set		 sets[ARC_VERIFY_MAX + 1];
 	struct arc_sig		 ams[ARC_VERIFY_MAX + 1], as[ARC_VERIFY_MAX + 1];
-	struct arc_hasher	 hashers[ARC_VERIFY_MAX];
-	size_t			 nhashers;
+	struct dkim_body_hashes	 hashes;		/* AMS body hashes */
 	struct arc_key		 keys[ARC_KEYS_MAX];
 	size_t			 nkeys;
 	bool			 body_done, started;
@@ -315,32 +303,8 @@ check_structure(struct arc_verify *v, const struct arc_scan *sc)
 
 /* ---- hashing ---------------------------------------------------------- */
 
-static void
-hasher_out(void *arg, const uint8_t *p, size_t n)
-{
-	struct arc_hasher *h = arg;
-
-	EVP_DigestUpdate(h->md, p, n);
-}
-
-/* The body hasher for (mode, limit), shared between AMS. */
-static struct arc_hasher *
-hasher_get(struct arc_verify *v, enum dkim_canon_mode mode, uint64_t limit)
-{
-	struct arc_hasher *h;
-
-	for (size_t i = 0; i < v->nhashers; i++)
-		if (v->hashers[i].mode == mode && v->hashers[i].limit == limit)
-			return &v->hashers[i];
-	h = &v->hashers[v->nhashers++];
-	h->mode = mode;
-	h->limit = limit;
-	if ((h->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1)
-		fatal("arc: cannot set up SHA-256");
-	dkim_body_canon_init(&h->canon, mode, limit, hasher_out, h);
-	return h;
-}
+_Static_assert(ARC_VERIFY_MAX <= DKIM_SIGS_MAX,
+    "one body hash per AMS must fit in struct dkim_body_hashes");
 
 /*
  * §5.1.1: the seal of instance i signs the sets 1..i in increasing order,
@@ -391,25 +355,6 @@ ams_h_ok(const struct dkim_sig *sig)
 	return true;
 }
 
-/* The checks DKIM makes before a lookup (dkim_verify.c add_sig): policy,
- * time and the length of the key name. */
-static void
-precheck(struct arc_sig *s, time_t now)
-{
-	if (s->sig.alg == DKIM_ALG_RSA_SHA1)
-		sig_decide(s, DKIM_RES_POLICY, DKIM_REASON_SHA1,
-		    "rsa-sha1 is not accepted (RFC 8301)");
-	else if (s->sig.has_x && (uint64_t)now > s->sig.x)
-		sig_decide(s, DKIM_RES_FAIL, DKIM_REASON_EXPIRED,
-		    "signature expired");
-	else if (s->sig.has_t && s->sig.t > (uint64_t)now + DKIM_CLOCK_SKEW)
-		sig_decide(s, DKIM_RES_FAIL, DKIM_REASON_FUTURE,
-		    "signature timestamp in the future");
-	else if (strlen(s->sig.s) + 12 + strlen(s->sig.d) > LIMIT_DOMAIN - 2)
-		sig_decide(s, DKIM_RES_PERMERROR, DKIM_REASON_SYNTAX,
-		    "key name too long");
-}
-
 /* Parse one AMS or AS field; false if it does not parse. */
 static bool
 parse_sig(struct arc_verify *v, struct arc_sig *s, enum dkim_sig_kind kind,
@@ -435,13 +380,10 @@ parse_sig(struct arc_verify *v, struct arc_sig *s, enum dkim_sig_kind kind,
 		return false;
 	}
 	s->parsed = true;
-	copy_str(r->d, sizeof(r->d), s->sig.d);
-	copy_str(r->s, sizeof(r->s), s->sig.s);
-	copy_str(r->b, sizeof(r->b), s->sig.b_prefix);
-	r->alg = s->sig.alg;
-	r->has_l = s->sig.has_l;
-	r->l = s->sig.l;
-	precheck(s, v->now);
+	dkim_verify_copy_ids(&s->sig, r);
+	/* The checks DKIM makes before a lookup. */
+	if (dkim_verify_precheck(&s->sig, v->now, r))
+		s->decided = true;
 	return true;
 }
 
@@ -449,13 +391,9 @@ parse_sig(struct arc_verify *v, struct arc_sig *s, enum dkim_sig_kind kind,
 static size_t
 key_slot(struct arc_verify *v, const struct dkim_sig *sig)
 {
-	char name[sizeof(v->keys[0].name)];
-	size_t sl = strlen(sig->s), dl = strlen(sig->d);
+	char name[DKIM_KEY_NAME_MAX];
 
-	/* precheck() bounded the length to LIMIT_DOMAIN - 2. */
-	memcpy(name, sig->s, sl);
-	memcpy(name + sl, "._domainkey.", 12);
-	memcpy(name + sl + 12, sig->d, dl + 1);
+	dkim_verify_key_name(sig, name);
 	for (size_t k = 0; k < v->nkeys; k++)
 		if (dkim_name_eq(v->keys[k].name, strlen(v->keys[k].name),
 		    name, strlen(name)))
@@ -493,9 +431,9 @@ read_sets(struct arc_verify *v, const struct dkim_field *fields,
 				dkim_verify_header_digest(&ams->sig, fields,
 				    nfields, &fields[sc->idx[F_AMS][i]],
 				    ams->hdigest);
-				ams->hasher = hasher_get(v, ams->sig.bcanon,
-				    ams->sig.has_l ? ams->sig.l :
-				    DKIM_CANON_NOLIMIT);
+				ams->hasher = dkim_body_hashes_get(&v->hashes,
+				    ams->sig.bcanon, ams->sig.has_l ?
+				    ams->sig.l : DKIM_CANON_NOLIMIT);
 			}
 		}
 		if (sc->seal_h[i])
@@ -596,29 +534,22 @@ arc_verify_body(struct arc_verify *v, const void *data, size_t len)
 {
 	if (v->body_done)
 		return;
-	for (size_t i = 0; i < v->nhashers; i++)
-		dkim_body_canon_push(&v->hashers[i].canon, data, len);
+	dkim_body_hashes_push(&v->hashes, data, len);
 }
 
 void
 arc_verify_body_end(struct arc_verify *v)
 {
-	unsigned n;
-
 	if (v->body_done)
 		return;
 	v->body_done = true;
-	for (size_t i = 0; i < v->nhashers; i++) {
-		struct arc_hasher *h = &v->hashers[i];
-		dkim_body_canon_finish(&h->canon);
-		EVP_DigestFinal_ex(h->md, h->digest, &n);
-	}
+	dkim_body_hashes_finish(&v->hashes);
 	for (unsigned i = 1; i <= v->n && v->have_sets; i++) {
 		struct arc_sig *s = &v->ams[i];
 		if (s->decided || s->hasher == NULL)
 			continue;
 		s->r->body_len = s->hasher->canon.total;
-		if (CRYPTO_memcmp(s->hasher->digest, s->sig.bh, 32) != 0)
+		if (!dkim_body_hash_matches(s->hasher, s->sig.bh))
 			sig_decide(s, DKIM_RES_FAIL, DKIM_REASON_BODY_HASH,
 			    "body hash mismatch");
 	}
@@ -779,8 +710,7 @@ arc_verify_free(struct arc_verify *v)
 		dkim_sig_clear(&v->ams[i].sig);
 		dkim_sig_clear(&v->as[i].sig);
 	}
-	for (size_t i = 0; i < v->nhashers; i++)
-		EVP_MD_CTX_free(v->hashers[i].md);
+	dkim_body_hashes_clear(&v->hashes);
 	free(v);
 }
 
@@ -855,32 +785,22 @@ static void
 sync_done(struct arc_verify *v, void *arg)
 {
 	(void)v;
-	event_base_loopbreak(arg);
+	*(bool *)arg = true;
 }
 
 int
 arc_verify_run_sync(struct arc_verify *v, const struct conf *conf,
     char *err, size_t errlen)
 {
-	struct event_base *base = event_base_new();
-	struct dns_resolver *res;
+	struct dns_sync_env env;
+	bool done = false;
 
-	if (base == NULL) {
-		snprintf(err, errlen, "arc: cannot create an event base");
+	if (dns_sync_open(&env, conf, err, errlen) == -1)
 		return -1;
-	}
-	if ((res = dns_resolver_new(base, conf, err, errlen)) == NULL) {
-		event_base_free(base);
-		return -1;
-	}
-	arc_verify_start(v, base, res, sync_done, base);
-	/* Our lookups or timer keep the loop busy until sync_done. */
-	while (v->cb != NULL)
-		if (event_base_dispatch(base) != 0)
-			break;
+	arc_verify_start(v, env.base, env.res, sync_done, &done);
+	dns_sync_run(&env, &done);
 	arc_verify_cancel(v);
-	dns_resolver_free(res);
-	event_base_free(base);
+	dns_sync_close(&env);
 	return 0;
 }
 

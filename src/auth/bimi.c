@@ -719,26 +719,17 @@ bimi_lookup_sync(const struct conf *conf, const struct bimi_input *in,
     struct bimi_outcome **out)
 {
 	struct bimi_sync s = { NULL, false };
-	struct event_base *base;
-	struct dns_resolver *res;
+	struct dns_sync_env env;
 	char err[256];
 
 	*out = NULL;
-	if ((base = event_base_new()) == NULL) {
-		log_warn("bimi: event_base_new failed");
-		return -1;
-	}
-	if ((res = dns_resolver_new(base, conf, err, sizeof(err))) == NULL) {
+	if (dns_sync_open(&env, conf, err, sizeof(err)) == -1) {
 		log_warn("bimi: resolver: %s", err);
-		event_base_free(base);
 		return -1;
 	}
-	(void)bimi_lookup_start(base, res, in, bimi_sync_cb, &s);
-	while (!s.done)
-		if (event_base_loop(base, EVLOOP_ONCE) == -1)
-			break;
-	dns_resolver_free(res);
-	event_base_free(base);
+	(void)bimi_lookup_start(env.base, env.res, in, bimi_sync_cb, &s);
+	dns_sync_run(&env, &s.done);
+	dns_sync_close(&env);
 	if (!s.done)
 		return -1;
 	*out = s.o;

@@ -30,23 +30,14 @@
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 
-/* One body hash: a canonicaliser feeding a SHA-256 context. */
-struct dkim_hasher {
-	enum dkim_canon_mode	 mode;
-	uint64_t		 limit;
-	EVP_MD_CTX		*md;
-	struct dkim_body_canon	 canon;
-	uint8_t			 digest[32];
-};
-
 struct dkim_vsig {
 	struct dkim_verify	*v;
 	struct dkim_sig		 sig;
 	bool			 parsed;
 	bool			 decided;
-	struct dkim_hasher	*hasher;
+	struct dkim_body_hash	*hasher;
 	uint8_t			 hdigest[32];	/* SHA-256 of header data */
-	char			 keyname[LIMIT_DOMAIN + DKIM_SELECTOR_MAX + 16];
+	char			 keyname[DKIM_KEY_NAME_MAX];
 	struct dns_query	*q;
 	struct dkim_result	 r;
 };
@@ -55,8 +46,7 @@ struct dkim_verify {
 	time_t			 now;
 	struct dkim_vsig	 sigs[DKIM_SIGS_MAX];
 	size_t			 nsigs, skipped;
-	struct dkim_hasher	 hashers[DKIM_SIGS_MAX];
-	size_t			 nhashers;
+	struct dkim_body_hashes	 hashes;
 	bool			 body_done, started;
 	unsigned		 pending;
 	struct event		*ev;		/* done on a fresh loop turn */
@@ -84,21 +74,23 @@ decide(struct dkim_vsig *vs, enum dkim_res res, enum dkim_reason reason,
 static void
 hasher_out(void *arg, const uint8_t *p, size_t n)
 {
-	struct dkim_hasher *h = arg;
+	struct dkim_body_hash *h = arg;
 
 	EVP_DigestUpdate(h->md, p, n);
 }
 
-/* The hasher for (mode, limit), shared between signatures. */
-static struct dkim_hasher *
-hasher_get(struct dkim_verify *v, enum dkim_canon_mode mode, uint64_t limit)
+struct dkim_body_hash *
+dkim_body_hashes_get(struct dkim_body_hashes *bh, enum dkim_canon_mode mode,
+    uint64_t limit)
 {
-	struct dkim_hasher *h;
+	struct dkim_body_hash *h;
 
-	for (size_t i = 0; i < v->nhashers; i++)
-		if (v->hashers[i].mode == mode && v->hashers[i].limit == limit)
-			return &v->hashers[i];
-	h = &v->hashers[v->nhashers++];
+	for (size_t i = 0; i < bh->n; i++)
+		if (bh->h[i].mode == mode && bh->h[i].limit == limit)
+			return &bh->h[i];
+	if (bh->n == DKIM_SIGS_MAX)
+		panic("dkim: more body hashes than signatures");
+	h = &bh->h[bh->n++];
 	h->mode = mode;
 	h->limit = limit;
 	if ((h->md = EVP_MD_CTX_new()) == NULL ||
@@ -106,6 +98,39 @@ hasher_get(struct dkim_verify *v, enum dkim_canon_mode mode, uint64_t limit)
 		fatal("dkim: cannot set up SHA-256");
 	dkim_body_canon_init(&h->canon, mode, limit, hasher_out, h);
 	return h;
+}
+
+void
+dkim_body_hashes_push(struct dkim_body_hashes *bh, const void *data,
+    size_t len)
+{
+	for (size_t i = 0; i < bh->n; i++)
+		dkim_body_canon_push(&bh->h[i].canon, data, len);
+}
+
+void
+dkim_body_hashes_finish(struct dkim_body_hashes *bh)
+{
+	unsigned n;
+
+	for (size_t i = 0; i < bh->n; i++) {
+		dkim_body_canon_finish(&bh->h[i].canon);
+		EVP_DigestFinal_ex(bh->h[i].md, bh->h[i].digest, &n);
+	}
+}
+
+void
+dkim_body_hashes_clear(struct dkim_body_hashes *bh)
+{
+	for (size_t i = 0; i < bh->n; i++)
+		EVP_MD_CTX_free(bh->h[i].md);
+	bh->n = 0;
+}
+
+bool
+dkim_body_hash_matches(const struct dkim_body_hash *h, const uint8_t bh[32])
+{
+	return CRYPTO_memcmp(h->digest, bh, 32) == 0;
 }
 
 /* Canonicalise one field into scratch and hash it; trim drops the final
@@ -184,31 +209,60 @@ dkim_verify_header_digest(const struct dkim_sig *sig,
 	buf_clear(&scratch);
 }
 
-static void
-copy_ids(struct dkim_vsig *vs)
+void
+dkim_verify_copy_ids(const struct dkim_sig *sig, struct dkim_result *r)
 {
-	struct dkim_result *r = &vs->r;
-
-	snprintf(r->d, sizeof(r->d), "%s", vs->sig.d);
-	snprintf(r->s, sizeof(r->s), "%s", vs->sig.s);
-	snprintf(r->i, sizeof(r->i), "%s", vs->sig.i);
-	snprintf(r->b, sizeof(r->b), "%s", vs->sig.b_prefix);
-	r->alg = vs->sig.alg;
-	r->has_l = vs->sig.has_l;
-	r->l = vs->sig.l;
+	snprintf(r->d, sizeof(r->d), "%s", sig->d);
+	snprintf(r->s, sizeof(r->s), "%s", sig->s);
+	snprintf(r->b, sizeof(r->b), "%s", sig->b_prefix);
+	r->alg = sig->alg;
+	r->has_l = sig->has_l;
+	r->l = sig->l;
 }
 
-/* SELECTOR._domainkey.DOMAIN (§3.6.2.1); both parts are bounded by the
- * parser, so the name always fits. */
+/* i= is DKIM's only: ARC's is an instance. */
 static void
-make_keyname(struct dkim_vsig *vs)
+copy_auid(struct dkim_result *r, const struct dkim_sig *sig)
 {
-	size_t sl = strlen(vs->sig.s), dl = strlen(vs->sig.d);
-	char *p = vs->keyname;
+	size_t n = strnlen(sig->i, sizeof(r->i) - 1);
 
-	memcpy(p, vs->sig.s, sl);
-	memcpy(p + sl, "._domainkey.", 12);
-	memcpy(p + sl + 12, vs->sig.d, dl + 1);
+	/* Not snprintf: gcc's -Wrestrict cannot tell r and sig apart here. */
+	memcpy(r->i, sig->i, n);
+	r->i[n] = '\0';
+}
+
+/* Both parts are bounded by the parser and their sum by the precheck, so
+ * the name always fits. */
+void
+dkim_verify_key_name(const struct dkim_sig *sig, char out[DKIM_KEY_NAME_MAX])
+{
+	size_t sl = strlen(sig->s), dl = strlen(sig->d);
+
+	memcpy(out, sig->s, sl);
+	memcpy(out + sl, "._domainkey.", 12);
+	memcpy(out + sl + 12, sig->d, dl + 1);
+}
+
+bool
+dkim_verify_precheck(const struct dkim_sig *sig, time_t now,
+    struct dkim_result *r)
+{
+	if (sig->alg == DKIM_ALG_RSA_SHA1)
+		set_res(r, DKIM_RES_POLICY, DKIM_REASON_SHA1,
+		    "rsa-sha1 is not accepted (RFC 8301)");
+	else if (sig->has_x && (uint64_t)now > sig->x)
+		set_res(r, DKIM_RES_FAIL, DKIM_REASON_EXPIRED,
+		    "signature expired");
+	else if (sig->has_t && sig->t > (uint64_t)now + DKIM_CLOCK_SKEW)
+		set_res(r, DKIM_RES_FAIL, DKIM_REASON_FUTURE,
+		    "signature timestamp in the future");
+	else if (strlen(sig->s) + 12 + strlen(sig->d) > LIMIT_DOMAIN - 2)
+		/* RFC 1035 §2.3.4: the query name could not exist. */
+		set_res(r, DKIM_RES_PERMERROR, DKIM_REASON_SYNTAX,
+		    "key name too long");
+	else
+		return false;
+	return true;
 }
 
 /* Parse one DKIM-Signature and decide what can be decided now. */
@@ -229,27 +283,16 @@ add_sig(struct dkim_verify *v, const struct dkim_field *f,
 		return;
 	}
 	vs->parsed = true;
-	copy_ids(vs);
-	if (vs->sig.alg == DKIM_ALG_RSA_SHA1)
-		decide(vs, DKIM_RES_POLICY, DKIM_REASON_SHA1,
-		    "rsa-sha1 is not accepted (RFC 8301)");
-	else if (vs->sig.has_x && (uint64_t)v->now > vs->sig.x)
-		decide(vs, DKIM_RES_FAIL, DKIM_REASON_EXPIRED,
-		    "signature expired");
-	else if (vs->sig.has_t && vs->sig.t > (uint64_t)v->now +
-	    DKIM_CLOCK_SKEW)
-		decide(vs, DKIM_RES_FAIL, DKIM_REASON_FUTURE,
-		    "signature timestamp in the future");
-	else if (strlen(vs->sig.s) + 12 + strlen(vs->sig.d) > LIMIT_DOMAIN - 2)
-		/* RFC 1035 §2.3.4: the query name could not exist. */
-		decide(vs, DKIM_RES_PERMERROR, DKIM_REASON_SYNTAX,
-		    "key name too long");
-	if (vs->decided)
+	dkim_verify_copy_ids(&vs->sig, &vs->r);
+	copy_auid(&vs->r, &vs->sig);
+	if (dkim_verify_precheck(&vs->sig, v->now, &vs->r)) {
+		vs->decided = true;
 		return;
-	make_keyname(vs);
+	}
+	dkim_verify_key_name(&vs->sig, vs->keyname);
 	dkim_verify_header_digest(&vs->sig, fields, nfields, f, vs->hdigest);
-	vs->hasher = hasher_get(v, vs->sig.bcanon, vs->sig.has_l ?
-	    vs->sig.l : DKIM_CANON_NOLIMIT);
+	vs->hasher = dkim_body_hashes_get(&v->hashes, vs->sig.bcanon,
+	    vs->sig.has_l ? vs->sig.l : DKIM_CANON_NOLIMIT);
 }
 
 struct dkim_verify *
@@ -287,29 +330,22 @@ dkim_verify_body(struct dkim_verify *v, const void *data, size_t len)
 {
 	if (v->body_done)
 		return;
-	for (size_t i = 0; i < v->nhashers; i++)
-		dkim_body_canon_push(&v->hashers[i].canon, data, len);
+	dkim_body_hashes_push(&v->hashes, data, len);
 }
 
 void
 dkim_verify_body_end(struct dkim_verify *v)
 {
-	unsigned n;
-
 	if (v->body_done)
 		return;
 	v->body_done = true;
-	for (size_t i = 0; i < v->nhashers; i++) {
-		struct dkim_hasher *h = &v->hashers[i];
-		dkim_body_canon_finish(&h->canon);
-		EVP_DigestFinal_ex(h->md, h->digest, &n);
-	}
+	dkim_body_hashes_finish(&v->hashes);
 	for (size_t i = 0; i < v->nsigs; i++) {
 		struct dkim_vsig *vs = &v->sigs[i];
 		if (vs->decided || vs->hasher == NULL)
 			continue;
 		vs->r.body_len = vs->hasher->canon.total;
-		if (CRYPTO_memcmp(vs->hasher->digest, vs->sig.bh, 32) != 0)
+		if (!dkim_body_hash_matches(vs->hasher, vs->sig.bh))
 			decide(vs, DKIM_RES_FAIL, DKIM_REASON_BODY_HASH,
 			    "body hash mismatch");
 	}
@@ -543,8 +579,7 @@ dkim_verify_free(struct dkim_verify *v)
 	dkim_verify_cancel(v);
 	for (size_t i = 0; i < v->nsigs; i++)
 		dkim_sig_clear(&v->sigs[i].sig);
-	for (size_t i = 0; i < v->nhashers; i++)
-		EVP_MD_CTX_free(v->hashers[i].md);
+	dkim_body_hashes_clear(&v->hashes);
 	free(v);
 }
 
@@ -570,32 +605,22 @@ static void
 sync_done(struct dkim_verify *v, void *arg)
 {
 	(void)v;
-	event_base_loopbreak(arg);
+	*(bool *)arg = true;
 }
 
 int
 dkim_verify_run_sync(struct dkim_verify *v, const struct conf *conf,
     char *err, size_t errlen)
 {
-	struct event_base *base = event_base_new();
-	struct dns_resolver *res;
+	struct dns_sync_env env;
+	bool done = false;
 
-	if (base == NULL) {
-		snprintf(err, errlen, "dkim: cannot create an event base");
+	if (dns_sync_open(&env, conf, err, errlen) == -1)
 		return -1;
-	}
-	if ((res = dns_resolver_new(base, conf, err, errlen)) == NULL) {
-		event_base_free(base);
-		return -1;
-	}
-	dkim_verify_start(v, base, res, sync_done, base);
-	/* Our lookups or timer keep the loop busy until sync_done. */
-	while (v->cb != NULL)
-		if (event_base_dispatch(base) != 0)
-			break;
+	dkim_verify_start(v, env.base, env.res, sync_done, &done);
+	dns_sync_run(&env, &done);
 	dkim_verify_cancel(v);
-	dns_resolver_free(res);
-	event_base_free(base);
+	dns_sync_close(&env);
 	return 0;
 }
 

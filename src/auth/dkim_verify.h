@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth/dkim_canon.h"
 #include "auth/dkim_sig.h"
 
 struct conf;
@@ -166,6 +167,60 @@ void dkim_verify_header_digest(const struct dkim_sig *sig,
 void dkim_verify_apply_answer(const struct dkim_sig *sig,
     const uint8_t hdigest[32], const struct dns_answer *ans,
     struct dkim_result *r);
+
+/*
+ * Also shared with ARC, whose AMS and AS follow the DKIM rules.
+ *
+ * dkim_verify_precheck(): the checks made before any key lookup, in this
+ * order: rsa-sha1 (policy, RFC 8301), x= before now, t= after now plus
+ * DKIM_CLOCK_SKEW, and a key name that could not exist (RFC 1035 §2.3.4).
+ * Returns true, with r->res, reason and detail set, if one decides sig.
+ *
+ * dkim_verify_key_name(): SELECTOR._domainkey.DOMAIN (§3.6.2.1) of sig
+ * into out; only for a sig that passed dkim_verify_precheck(), which
+ * bounds the length.
+ *
+ * dkim_verify_copy_ids(): copy d, s, the b= prefix, a=, and l= of sig
+ * into r (not i: ARC's i= is an instance, not an AUID).
+ */
+#define DKIM_KEY_NAME_MAX	(LIMIT_DOMAIN + DKIM_SELECTOR_MAX + 16)
+bool dkim_verify_precheck(const struct dkim_sig *sig, time_t now,
+    struct dkim_result *r);
+void dkim_verify_key_name(const struct dkim_sig *sig,
+    char out[DKIM_KEY_NAME_MAX]);
+void dkim_verify_copy_ids(const struct dkim_sig *sig, struct dkim_result *r);
+
+/*
+ * Body hashes shared between signatures (DKIM-Signature or ARC AMS): one
+ * SHA-256 over the canonical body per distinct (c=, l=) pair, at most
+ * DKIM_SIGS_MAX of them. Embedded in the caller's struct, zeroed; fields
+ * are private. dkim_body_hashes_get() returns the hash for (mode, limit),
+ * made on first use (borrowed until clear); push feeds body octets (any
+ * chunking), finish ends every hash, clear frees the hash contexts.
+ * dkim_body_hash_matches(): after finish, whether h's digest is bh
+ * (constant time).
+ */
+struct dkim_body_hash {
+	enum dkim_canon_mode	 mode;
+	uint64_t		 limit;
+	void			*md;		/* EVP_MD_CTX */
+	struct dkim_body_canon	 canon;		/* canon.total: body length */
+	uint8_t			 digest[32];
+};
+
+struct dkim_body_hashes {
+	struct dkim_body_hash	 h[DKIM_SIGS_MAX];
+	size_t			 n;
+};
+
+struct dkim_body_hash *dkim_body_hashes_get(struct dkim_body_hashes *bh,
+    enum dkim_canon_mode mode, uint64_t limit);
+void dkim_body_hashes_push(struct dkim_body_hashes *bh, const void *data,
+    size_t len);
+void dkim_body_hashes_finish(struct dkim_body_hashes *bh);
+void dkim_body_hashes_clear(struct dkim_body_hashes *bh);
+bool dkim_body_hash_matches(const struct dkim_body_hash *h,
+    const uint8_t bh[32]);
 
 /* "pass", "fail", ... as in RFC 8601; never NULL. */
 const char *dkim_res_name(enum dkim_res r);

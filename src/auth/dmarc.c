@@ -925,26 +925,17 @@ dmarc_eval_sync(const struct conf *conf, const struct dmarc_input *in,
     struct dmarc_verdict **out)
 {
 	struct dmarc_sync s = { NULL, false };
-	struct event_base *base;
-	struct dns_resolver *res;
+	struct dns_sync_env env;
 	char err[256];
 
 	*out = NULL;
-	if ((base = event_base_new()) == NULL) {
-		log_warn("dmarc: event_base_new failed");
-		return -1;
-	}
-	if ((res = dns_resolver_new(base, conf, err, sizeof(err))) == NULL) {
+	if (dns_sync_open(&env, conf, err, sizeof(err)) == -1) {
 		log_warn("dmarc: resolver: %s", err);
-		event_base_free(base);
 		return -1;
 	}
-	(void)dmarc_eval_start(base, res, in, dmarc_sync_cb, &s);
-	while (!s.done)
-		if (event_base_loop(base, EVLOOP_ONCE) == -1)
-			break;
-	dns_resolver_free(res);
-	event_base_free(base);
+	(void)dmarc_eval_start(env.base, env.res, in, dmarc_sync_cb, &s);
+	dns_sync_run(&env, &s.done);
+	dns_sync_close(&env);
 	if (!s.done)
 		return -1;
 	*out = s.v;

@@ -928,7 +928,6 @@ spf_cancel(struct spf_query *q)
 }
 
 struct spf_sync {
-	struct event_base	*base;
 	struct spf_outcome	*out;
 	bool			 done;
 };
@@ -940,37 +939,26 @@ spf_sync_cb(const struct spf_outcome *out, void *arg)
 
 	*s->out = *out;
 	s->done = true;
-	event_base_loopbreak(s->base);
 }
 
 int
 spf_check_sync(const struct conf *conf, const struct spf_request *req,
     int helo_only, struct spf_outcome *out)
 {
-	struct spf_sync s = { NULL, out, false };
-	struct dns_resolver *res;
+	struct spf_sync s = { out, false };
+	struct dns_sync_env env;
 	char err[256];
 
 	memset(out, 0, sizeof(*out));
-	if ((s.base = event_base_new()) == NULL) {
-		log_warn("spf: cannot create an event base");
-		return -1;
-	}
-	if ((res = dns_resolver_new(s.base, conf, err, sizeof(err))) == NULL) {
+	if (dns_sync_open(&env, conf, err, sizeof(err)) == -1) {
 		log_warn("%s", err);
-		event_base_free(s.base);
 		return -1;
 	}
-	if (spf_start(s.base, res, req, spf_sync_cb, &s, helo_only != 0) ==
-	    NULL)
+	if (spf_start(env.base, env.res, req, spf_sync_cb, &s, helo_only != 0)
+	    == NULL)
 		log_warn("spf: the client address is not IPv4 or IPv6");
 	else
-		/* The deadline timer is pending until the end, so the loop
-		 * cannot run dry first; the callback breaks it. */
-		while (!s.done)
-			if (event_base_dispatch(s.base) != 0)
-				break;
-	dns_resolver_free(res);
-	event_base_free(s.base);
+		dns_sync_run(&env, &s.done);
+	dns_sync_close(&env);
 	return s.done ? 0 : -1;
 }

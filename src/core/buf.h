@@ -23,6 +23,9 @@ void buf_init(struct buf *b, size_t max);
 void buf_clear(struct buf *b);
 /* Forget the contents, keep the allocation. */
 void buf_reset(struct buf *b);
+/* Keep only the first len bytes (len <= b->len), e.g. to undo a half-done
+ * series of appends; the allocation is kept. */
+void buf_truncate(struct buf *b, size_t len);
 
 /* Append; 0 on success, -1 (buffer unchanged) if it would pass max. */
 int buf_append(struct buf *b, const void *p, size_t n);

@@ -105,6 +105,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.db == NULL)
 		fatal("%s", err);
 	db_relaxed_durability(w.ctx.db);
+	smtpd_auth_prepare();
 	w.ctx.dkim_keys = dkim_keys;
 	w.ctx.dns = dns_resolver_new(w.ctx.base, conf, err, sizeof(err));
 	if (w.ctx.dns == NULL)

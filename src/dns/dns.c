@@ -427,9 +427,43 @@ dns_query(struct dns_resolver *res, const char *name, uint16_t type,
 	return q;
 }
 
+int
+dns_sync_open(struct dns_sync_env *env, const struct conf *conf, char *err,
+    size_t errlen)
+{
+	if ((env->base = event_base_new()) == NULL) {
+		snprintf(err, errlen, "dns: cannot create an event base");
+		return -1;
+	}
+	if ((env->res = dns_resolver_new(env->base, conf, err, errlen)) ==
+	    NULL) {
+		event_base_free(env->base);
+		return -1;
+	}
+	return 0;
+}
+
+/* One loop turn at a time, so a callback need not break the loop: the
+ * flag is looked at after each turn. A return of 1 means no event is
+ * left, so *done can no longer change. */
+void
+dns_sync_run(struct dns_sync_env *env, const bool *done)
+{
+	while (!*done)
+		if (event_base_loop(env->base, EVLOOP_ONCE) != 0)
+			break;
+}
+
+void
+dns_sync_close(struct dns_sync_env *env)
+{
+	dns_resolver_free(env->res);
+	event_base_free(env->base);
+}
+
 struct dns_sync {
-	struct event_base	*base;
 	struct dns_answer	*ans;
+	bool			 done;
 };
 
 static void
@@ -438,39 +472,29 @@ dns_sync_cb(struct dns_answer *ans, void *arg)
 	struct dns_sync *s = arg;
 
 	s->ans = ans;
-	event_base_loopbreak(s->base);
+	s->done = true;
 }
 
 int
 dns_query_sync(const struct conf *conf, const char *name, uint16_t type,
     unsigned timeout_ms, struct dns_answer **out)
 {
-	struct dns_sync s = { NULL, NULL };
-	struct dns_resolver *res;
+	struct dns_sync s = { NULL, false };
+	struct dns_sync_env env;
 	char err[256], esc[128];
 
 	*out = NULL;
-	if ((s.base = event_base_new()) == NULL) {
-		log_warn("dns: cannot create an event base");
-		return -1;
-	}
-	if ((res = dns_resolver_new(s.base, conf, err, sizeof(err))) == NULL) {
+	if (dns_sync_open(&env, conf, err, sizeof(err)) == -1) {
 		log_warn("%s", err);
-		event_base_free(s.base);
 		return -1;
 	}
-	if (dns_query(res, name, type, timeout_ms, dns_sync_cb, &s) == NULL) {
+	if (dns_query(env.res, name, type, timeout_ms, dns_sync_cb, &s) ==
+	    NULL)
 		log_warn("dns: cannot look up \"%s\" %s", log_escape(name,
 		    strlen(name), esc, sizeof(esc)), dns_rr_type_name(type));
-	} else {
-		/* Our timer is pending until the answer is in, so the loop
-		 * cannot run dry before that; loopbreak ends it. */
-		while (s.ans == NULL)
-			if (event_base_dispatch(s.base) != 0)
-				break;
-	}
-	dns_resolver_free(res);
-	event_base_free(s.base);
+	else
+		dns_sync_run(&env, &s.done);
+	dns_sync_close(&env);
 	*out = s.ans;
 	return s.ans != NULL ? 0 : -1;
 }

@@ -21,6 +21,7 @@
 #ifndef SEALMAIL_DNS_DNS_H
 #define SEALMAIL_DNS_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,5 +99,25 @@ void dns_query_cancel(struct dns_query *q);
  */
 int dns_query_sync(const struct conf *conf, const char *name, uint16_t type,
     unsigned timeout_ms, struct dns_answer **out);
+
+/*
+ * The frame of every blocking *_sync wrapper (CLI and tests only, never in
+ * the daemon's loops): dns_sync_open() makes a private event base and a
+ * resolver from conf as dns_resolver_new() does; 0, or -1 with one line in
+ * err (nothing to close then). The caller starts its work on env->base
+ * and env->res with a callback that sets a flag; dns_sync_run() runs the
+ * loop until *done is true or the loop stops (an error, or nothing left
+ * to wait for: the caller sees *done still false). dns_sync_close() frees
+ * the resolver (pending queries are dropped) and the base.
+ */
+struct dns_sync_env {
+	struct event_base	*base;
+	struct dns_resolver	*res;
+};
+
+int dns_sync_open(struct dns_sync_env *env, const struct conf *conf,
+    char *err, size_t errlen);
+void dns_sync_run(struct dns_sync_env *env, const bool *done);
+void dns_sync_close(struct dns_sync_env *env);
 
 #endif

@@ -296,9 +296,7 @@ envelope_to_text(const struct envelope *env, struct buf *out)
 	return 0;
 fail:
 	/* Leave out as it was: a half-written envelope must never be used. */
-	out->len = start;
-	if (out->data)
-		out->data[start] = '\0';
+	buf_truncate(out, start);
 	return -1;
 }
 

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "auth/passwd.h"
+#include "auth/passwd_cache.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "net/connlimit.h"
@@ -29,22 +30,31 @@
  * Check credentials. An unknown user costs the same hash computation as a
  * known one, so response times do not reveal which accounts exist.
  */
+static char *smtpd_auth_dummy;
+
+void
+smtpd_auth_prepare(void)
+{
+	if (smtpd_auth_dummy == NULL)
+		smtpd_auth_dummy = passwd_hash("sealmail-dummy-password");
+}
+
 static bool
 smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 {
-	static char *dummy;
 	char *hash = NULL;
 	bool ok;
 
-	if (dummy == NULL)
-		dummy = passwd_hash("sealmail-dummy-password");
+	smtpd_auth_prepare();
 	if (db_user_get_hash(s->ctx->db, user, &hash) == DB_OK) {
-		ok = passwd_verify(pass, hash);
+		ok = passwd_cache_hit(user, hash, pass);
+		if (!ok && (ok = passwd_verify(pass, hash)))
+			passwd_cache_store(user, hash, pass);
 		free(hash);
 		return ok;
 	}
-	if (dummy)
-		(void)passwd_verify(pass, dummy);
+	if (smtpd_auth_dummy)
+		(void)passwd_verify(pass, smtpd_auth_dummy);
 	return false;
 }
 

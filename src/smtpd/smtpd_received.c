@@ -159,8 +159,6 @@ smtpd_received_format(struct buf *out, const struct smtpd_received_info *ri)
 	return 0;
 fail:
 	/* Leave the buffer as it was, not with half a header. */
-	out->len = start;
-	if (out->data)
-		out->data[start] = '\0';
+	buf_truncate(out, start);
 	return -1;
 }

@@ -45,6 +45,10 @@ struct smtpd_ctx {
 void smtpd_session_accept(struct smtpd_ctx *ctx, int fd,
     const struct sockaddr *sa, socklen_t salen, size_t listener);
 
+/* Compute what AUTH needs once (a dummy hash for unknown users), so the
+ * first login does not pay for it; called by the worker at start. */
+void smtpd_auth_prepare(void);
+
 /* Shutdown: sessions between transactions get 421 and are closed now;
  * sessions receiving a message may finish it for `grace` seconds, then get
  * 421. With grace < 0, sessions are left to finish on their own (reload). */
