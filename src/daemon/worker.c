@@ -10,7 +10,6 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "auth/passwd.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
