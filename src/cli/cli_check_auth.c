@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "auth/arc.h"
 #include "auth/authcheck.h"
 #include "auth/bimi.h"
@@ -71,25 +69,26 @@ static void
 check_auth_done(struct authcheck *ac, void *arg)
 {
 	(void)ac;
-	event_base_loopexit(arg, NULL);
+	*(bool *)arg = true;
 }
 
 /* Split msg at the empty line and run the pipeline to its end. */
 static void
-check_auth_run(struct authcheck *ac, struct event_base *base,
+check_auth_run(struct authcheck *ac, struct dns_sync_env *env,
     const struct buf *msg)
 {
 	const char *p = (const char *)msg->data;
 	const char *end = memmem(p, msg->len, "\r\n\r\n", 4);
 	size_t hlen = end ? (size_t)(end - p) + 2 : msg->len;
+	bool done = false;
 
 	if (msg->len >= 2 && memcmp(p, "\r\n", 2) == 0)
 		hlen = 0;
 	authcheck_headers(ac, p, hlen);
 	if (hlen + 2 <= msg->len)
 		authcheck_body(ac, p + hlen + 2, msg->len - hlen - 2);
-	authcheck_finish(ac, check_auth_done, base);
-	event_base_dispatch(base);
+	authcheck_finish(ac, check_auth_done, &done);
+	dns_sync_run(env, &done);
 }
 
 /* Print header fields one per line (folding undone), so the
@@ -186,12 +185,11 @@ cli_check_auth(int argc, char **argv, const char *config)
 		return cli_usage(CHECK_AUTH_USAGE);
 	if (cli_load_conf(config, &conf) == -1)
 		return CLI_EXIT_FAIL;
-	struct event_base *base = event_base_new();
-	struct dns_resolver *res = dns_resolver_new(base, conf, err,
-	    sizeof(err));
-	if (res == NULL) {
+	struct dns_sync_env env;
+	if (dns_sync_open(&env, conf, err, sizeof(err)) == -1) {
 		cli_error("%s", err);
-		goto out;
+		conf_free(conf);
+		return CLI_EXIT_FAIL;
 	}
 	if (cli_read_message(a.path, conf->max_message_size, &msg) == -1)
 		goto out;
@@ -201,8 +199,8 @@ cli_check_auth(int argc, char **argv, const char *config)
 		.helo = a.helo,
 		.mail_from = a.mail_from,
 	};
-	struct authcheck *ac = authcheck_new(base, res, &p);
-	check_auth_run(ac, base, &msg);
+	struct authcheck *ac = authcheck_new(env.base, env.res, &p);
+	check_auth_run(ac, &env, &msg);
 	buf_init(&hdr, 64 * 1024);
 	if (authcheck_format(ac, &hdr) == 0) {
 		if (a.json)
@@ -216,8 +214,7 @@ cli_check_auth(int argc, char **argv, const char *config)
 	authcheck_free(ac);
 	buf_clear(&msg);
 out:
-	dns_resolver_free(res);
-	event_base_free(base);
+	dns_sync_close(&env);
 	conf_free(conf);
 	return rc;
 }
