@@ -511,14 +511,13 @@ spool_msg_open(const char *data_dir, const char *qid)
 int
 spool_remove(const char *data_dir, const char *qid)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
+	char path[PATH_MAX];
 
 	if (!ids_qid_valid(qid)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (spool_dir_path(dir, sizeof(dir), data_dir, "spool/queue") == -1 ||
-	    spool_path(path, sizeof(path), data_dir, "queue", qid,
+	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
 	    ".env") == -1)
 		return -1;
 	/*
@@ -534,7 +533,9 @@ spool_remove(const char *data_dir, const char *qid)
 	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
 	    ".env.tmp") == 0)
 		unlink(path);
-	return spool_fsync_dir(dir);
+	/* No directory fsync: a removal lost in a crash brings the message
+	 * back and it is tried again (at-least-once), nothing is lost. */
+	return 0;
 }
 
 /* If name is "QID" + ext exactly, copy the id into qid and return true. */

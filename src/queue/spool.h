@@ -42,7 +42,8 @@ int spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
 int spool_env_save(const char *data_dir, const struct envelope *env);
 /* Open queue/ID.msg read-only; fd or -1. */
 int spool_msg_open(const char *data_dir, const char *qid);
-/* Remove a message: .env first (un-commit), then .msg. */
+/* Remove a message: .env first (un-commit), then .msg. Not fsynced: a
+ * removal lost in a crash means the message is tried again. */
 int spool_remove(const char *data_dir, const char *qid);
 /* Call cb for each committed queue id, oldest first. Returns the count or
  * -1. Removes orphan .msg files older than an hour (crash leftovers) and

@@ -236,9 +236,19 @@ runner_record(struct runner *r, struct envelope *env,
 	return rc->state == ENVELOPE_RCPT_FAILED;
 }
 
+/* Save env after a result. When no recipient is pending any more the
+ * message is about to be removed (after its bounces are queued): the save
+ * (two fsyncs) is skipped, since a crash before the removal repeats the
+ * attempts either way (at-least-once, never a loss). */
 static void
 runner_save(struct runner *r, const struct envelope *env)
 {
+	bool pending = false;
+
+	for (size_t i = 0; i < env->nrcpts && !pending; i++)
+		pending = env->rcpts[i].state == ENVELOPE_RCPT_PENDING;
+	if (!pending)
+		return;
 	if (spool_env_save(r->conf->data_dir, env) == -1)
 		log_warn("qid=%s queue envelope save failed: %s", env->id,
 		    strerror(errno));
