@@ -10,11 +10,13 @@ PYTHON    = /usr/bin/python3
 
 WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
            -Wshadow -Wpointer-arith -Wsign-compare -Wformat=2 -Wvla
+# CFLAGS (optimisation, extra flags) may be set on the command line; the
+# flags the code needs are kept apart in ALL_CFLAGS so they always apply.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c17 -D_GNU_SOURCE $(WARN) -Isrc -fno-strict-aliasing
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc -fno-strict-aliasing $(CFLAGS)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -39,7 +41,7 @@ test-deps:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libsealmail.a: $(LIB_O)
 	@rm -f $@
@@ -59,7 +61,7 @@ $(BUILD)/test/%_test: $(BUILD)/obj/src/%_test.o $(BUILD)/libsealmail.a
 # Every header must compile on its own (STYLE.md §9).
 headers:
 	@for h in $$(find src -name '*.h'); do \
-		echo "#include \"$${h#src/}\"" | $(CC) $(CFLAGS) -x c -fsyntax-only - || exit 1; \
+		echo "#include \"$${h#src/}\"" | $(CC) $(ALL_CFLAGS) -x c -fsyntax-only - || exit 1; \
 	done
 
 test-unit: $(TEST_BIN)
@@ -119,7 +121,7 @@ clean:
 $(BUILD)/smtpload: bench/smtpload.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -pthread $< -o $@ $(shell pkg-config --libs openssl)
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -pthread $< -o $@ $(shell pkg-config --libs openssl)
 
 bench: $(BUILD)/sealmail $(BUILD)/smtpload
 	SEALMAIL_BIN=$(abspath $(BUILD)/sealmail) SMTPLOAD_BIN=$(abspath $(BUILD)/smtpload) \
