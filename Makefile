@@ -98,7 +98,9 @@ fuzz: fuzz-build
 	  d=""; [ -f fuzz/$${n#fuzz_}.dict ] && d="-dict=fuzz/$${n#fuzz_}.dict"; \
 	  echo "== $$n"; \
 	  build/fuzz/bin/$$n $$d -max_total_time=$(FUZZ_TIME) -print_final_stats=0 \
-	    build/fuzz/corpus/$$n $$c 2>&1 | tail -2 || exit 1; done
+	    build/fuzz/corpus/$$n $$c > build/fuzz/$$n.log 2>&1 || \
+	    { tail -40 build/fuzz/$$n.log; echo "fuzz: $$n FAILED"; exit 1; }; \
+	  tail -1 build/fuzz/$$n.log; done
 
 run: deps all
 	@if [ ! -f var/sealmail.conf ]; then \

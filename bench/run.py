@@ -354,17 +354,23 @@ class Server:
                     os.unlink(e.path)
 
     def settle(self, quiet=1.0, limit=90.0):
-        """Wait until deliveries stop (no new Maildir file for `quiet` s),
-        then empty the Maildir, so no run pays for the last one's backlog."""
+        """Wait until deliveries stop (no new Maildir file for `quiet` s
+        and the server's processes use under 5% of a core), then empty the
+        Maildir, so no run (of this or another server) pays for the last
+        one's backlog."""
         end = time.monotonic() + limit
         last, since = -1, time.monotonic()
+        cpu, t = tree_cpu(self.proc.pid), time.monotonic()
         while time.monotonic() < end:
+            time.sleep(0.25)
             n = self.count()
-            if n != last:
+            cpu2, t2 = tree_cpu(self.proc.pid), time.monotonic()
+            busy = (cpu2 - cpu) / (t2 - t) > 0.05
+            cpu, t = cpu2, t2
+            if n != last or busy:
                 last, since = n, time.monotonic()
             elif time.monotonic() - since >= quiet:
                 break
-            time.sleep(0.1)
         self.clear_mail()
 
     def alive(self):
@@ -639,8 +645,8 @@ def table(results, mtas, scen, ctx):
              for r in results[m][sc] if "loadavg1" in r]
     L.append("runs: %d interleaved repetition(s) of %ss per throughput "
              "scenario; median [min-max]; 1-min load average after the "
-             "runs %s-%s (%d CPUs: above that, other work shared the "
-             "machine)" % (ctx["reps"], ctx["duration"],
+             "runs %s-%s on %d CPUs (the servers' own processes count, "
+             "blocked in fsync too)" % (ctx["reps"], ctx["duration"],
                            fmt(min(loads) if loads else None, 1),
                            fmt(max(loads) if loads else None, 1),
                            os.cpu_count()))
@@ -915,7 +921,7 @@ def main():
     a = ap.parse_args()
     reps = a.reps or int(os.environ.get("BENCH_REPS", 2 if a.quick else 3))
     duration = a.duration or float(os.environ.get("BENCH_DURATION",
-                                                  3 if a.quick else 6))
+                                                  3 if a.quick else 5))
     scen = (a.scenarios.split(",") if a.scenarios else
             (QUICK if a.quick else FULL))
     for sc in scen:
