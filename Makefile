@@ -14,7 +14,7 @@ WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 # flags the code needs are kept apart in ALL_CFLAGS so they always apply.
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc -fno-strict-aliasing $(CFLAGS)
-LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

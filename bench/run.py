@@ -9,9 +9,9 @@ ports with the same ECDSA P-256 certificate and Maildir delivery, and runs
 build/smtpload against each, interleaved (A B C A B C), so machine noise hits
 all alike. Prints a table of medians with min-max and the ratio sealmail /
 peer, writes it to bench/results/latest.txt (+ .json) and a gnuplot chart to
-bench/results/latest.png. Every process it starts it stops, also on failure.
+bench/results/latest.png (a quick run: bench/results/quick.*). Every process it starts it stops, also on failure.
 
-    /usr/bin/python3 bench/run.py            # full matrix (~15 min)
+    /usr/bin/python3 bench/run.py            # full matrix (~16-20 min)
     BENCH_QUICK=1 /usr/bin/python3 bench/run.py   # reduced matrix (~3 min)
     /usr/bin/python3 bench/run.py --profile  # perf profile of sealmail only
 
@@ -675,6 +675,8 @@ def table(results, mtas, scen, ctx):
                 cell = "%s [%s-%s]" % (fmt(v), fmt(lo), fmt(hi))
             else:
                 cell = fmt(v)
+            if any(r.get("client_bound") for r in runs):
+                cell += "*"
             row += " %-22s" % cell
         for m in mtas[1:]:
             a, b = meds.get(mtas[0]), meds.get(m)
@@ -733,12 +735,14 @@ def table(results, mtas, scen, ctx):
                                  "" if r["server_alive"] else
                                  ", SERVER DIED"))
     L.extend(targets(results, mtas))
-    warn = sorted({w for m in results for sc in results[m]
-                   for r in results[m][sc] for w in r.get("warnings", [])})
-    if warn:
+    bound = ["%s/%s (%.0f%%)" % (m, sc, r["cpu_pct"]) for m in results
+             for sc in results[m] for r in results[m][sc]
+             if r.get("client_bound")]
+    if bound:
         L.append("")
-        L.append("load generator warnings (it may have been the bottleneck):")
-        L.extend("  " + w for w in warn[:5])
+        L.append("* smtpload used over 85% of a core in these runs, so it may "
+                 "have been the bottleneck (the server's number is then a "
+                 "lower bound): " + ", ".join(bound))
     return "\n".join(L) + "\n"
 
 
@@ -1018,15 +1022,17 @@ def main():
         ctx["elapsed"] = time.monotonic() - t_begin
         text = table(results, mtas, scen, ctx)
         print(text)
-        with open(os.path.join(RESULTS, "latest.txt"), "w") as f:
+        # A quick run does not overwrite the full run's results.
+        base = os.path.join(RESULTS, "quick" if a.quick else "latest")
+        with open(base + ".txt", "w") as f:
             f.write(text)
-        with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+        with open(base + ".json", "w") as f:
             json.dump({"context": ctx, "scenarios": {
                 s: SCENARIOS[s][2] for s in scen}, "results": results}, f,
                 indent=1)
-        chart(results, mtas, scen, os.path.join(RESULTS, "latest.png"))
-        log("wrote bench/results/latest.{txt,json,png} (%.0f s of runs)" %
-            ctx["elapsed"])
+        chart(results, mtas, scen, base + ".png")
+        log("wrote %s.{txt,json,png} (%.0f s of runs)" % (
+            os.path.relpath(base, ROOT), ctx["elapsed"]))
     finally:
         cleanup()
         stop_dns()

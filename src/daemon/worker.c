@@ -14,11 +14,15 @@
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 #include "net/listener.h"
+#include "queue/spool_commit.h"
 #include "smtpd/smtpd_session.h"
 #include "store/db.h"
 
 /* Grace for messages in flight when the daemon stops (seconds). */
 #define WORKER_STOP_GRACE	5
+/* Threads that fsync spool commits; concurrent fsyncs share journal
+ * commits, which is what makes many sessions cheaper than one each. */
+#define WORKER_COMMIT_THREADS	16
 
 struct worker_listener {
 	struct smtpd_ctx	*ctx;
@@ -105,6 +109,8 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 		fatal("%s", err);
 	db_relaxed_durability(w.ctx.db);
 	smtpd_auth_prepare();
+	w.ctx.committer = spool_committer_new(w.ctx.base,
+	    WORKER_COMMIT_THREADS);
 	w.ctx.dkim_keys = dkim_keys;
 	w.ctx.dns = dns_resolver_new(w.ctx.base, conf, err, sizeof(err));
 	if (w.ctx.dns == NULL)
@@ -140,6 +146,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 		event_free(w.idle_check);
 	if (w.ctx.grace_timer)
 		event_free(w.ctx.grace_timer);
+	spool_committer_free(w.ctx.committer);
 	dns_resolver_free(w.ctx.dns);
 	db_close(w.ctx.db);
 	event_base_free(w.ctx.base);

@@ -270,8 +270,7 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 	if (authcheck_format(ac, &ar) == 0)
 		smtpd_checks_prepend(s, &ar);
 	buf_clear(&ar);
-	smtpd_txn_commit(s);
-	smtpd_resume(s);
+	smtpd_txn_commit(s);	/* resumes the session when durable */
 }
 
 void

@@ -41,6 +41,7 @@ struct smtpd_data;
 struct spool_msg;
 struct authcheck;
 struct dkim_sign;
+struct spool_commit_job;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -91,6 +92,9 @@ struct smtpd_session {
 	struct authcheck	*ac;
 	struct dkim_sign	*signer;
 	char			 sign_domain[LIMIT_DOMAIN + 1];
+
+	/* The message being made durable (the session waits for it). */
+	struct spool_commit_job	*commit_job;
 };
 
 /* smtpd_session.c */
@@ -122,7 +126,8 @@ void smtpd_txn_data(struct smtpd_session *s);
 void smtpd_txn_bdat(struct smtpd_session *s, const char *arg, size_t len);
 /* Feed message bytes from the input buffer (DATA or BDAT state). */
 void smtpd_txn_input(struct smtpd_session *s);
-/* Commit the message and answer 250 (or 451); back to commands. */
+/* Commit the message (asynchronously: the session waits) and answer 250
+ * or 451; then back to commands. */
 void smtpd_txn_commit(struct smtpd_session *s);
 /* Answer reply to the end of the message and drop the transaction. */
 void smtpd_txn_reject(struct smtpd_session *s, const char *reply);

@@ -28,6 +28,7 @@
 #include "core/xmalloc.h"
 #include "net/connlimit.h"
 #include "net/tls.h"
+#include "queue/spool_commit.h"
 #include "smtpd/smtpd_internal.h"
 
 static void smtpd_read_cb(struct bufferevent *bev, void *arg);
@@ -233,6 +234,12 @@ smtpd_free(struct smtpd_session *s)
 	if (s->bev) {
 		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	}
+	if (s->commit_job) {
+		/* Gone before its 250: the message still becomes durable,
+		 * as after any lost reply (RFC 5321 §6.1 accepts that). */
+		spool_commit_detach(s->commit_job);
+		s->commit_job = NULL;
 	}
 	smtpd_txn_reset(s);
 	envelope_clear(&s->env);

@@ -19,6 +19,7 @@ struct tls_server;
 struct db;
 struct dns_resolver;
 struct dkim_keys;
+struct spool_committer;
 struct connlimit;
 struct smtpd_session;
 
@@ -31,6 +32,7 @@ struct smtpd_ctx {
 	struct event_base	*base;
 	struct dns_resolver	*dns;		/* NULL: no DNS checks */
 	const struct dkim_keys	*dkim_keys;	/* signing keys, may be NULL */
+	struct spool_committer	*committer;	/* fsyncs off the loop */
 	struct connlimit	*limits;
 	unsigned		 slot;		/* this worker's connlimit slot */
 	unsigned		 nsessions;

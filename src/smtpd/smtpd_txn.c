@@ -19,6 +19,7 @@
 #include "msg/addr.h"
 #include "net/tls.h"
 #include "queue/spool.h"
+#include "queue/spool_commit.h"
 #include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_internal.h"
 #include "smtpd/smtpd_received.h"
@@ -424,29 +425,41 @@ smtpd_txn_reject(struct smtpd_session *s, const char *reply)
 	smtpd_txn_reset(s);
 }
 
+static void
+smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
+{
+	struct smtpd_session *s = arg;
+	const struct conf *c = s->ctx->conf;
+	char nudge[IDS_QID_LEN + 8];
+
+	s->commit_job = NULL;
+	if (rc == -1) {
+		log_warn("sid=%s qid=%s spool commit failed: %s", s->sid,
+		    env->id, strerror(err));
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+	} else {
+		log_info("sid=%s qid=%s smtp accepted size=%zu nrcpt=%zu%s%s",
+		    s->sid, env->id, env->size, env->nrcpts,
+		    s->tls ? " tls=yes" : "",
+		    env->quarantine ? " quarantine=yes" : "");
+		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", env->id);
+		snprintf(nudge, sizeof(nudge), "new %s", env->id);
+		spool_nudge(c->data_dir, nudge);
+	}
+	smtpd_txn_reset(s);
+	smtpd_resume(s);
+}
+
 void
 smtpd_txn_commit(struct smtpd_session *s)
 {
-	const struct conf *c = s->ctx->conf;
-	char qid[IDS_QID_LEN + 1], nudge[IDS_QID_LEN + 8];
 	struct spool_msg *m = s->msg;
 
 	s->msg = NULL;
-	memcpy(qid, s->qid, sizeof(qid));
-	if (spool_msg_commit(m, &s->env) == -1) {
-		log_warn("sid=%s qid=%s spool commit failed: %s", s->sid, qid,
-		    strerror(errno));
-		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
-		smtpd_txn_reset(s);
-		return;
-	}
-	log_info("sid=%s qid=%s smtp accepted size=%zu nrcpt=%zu%s%s", s->sid,
-	    qid, s->env.size, s->env.nrcpts, s->tls ? " tls=yes" : "",
-	    s->env.quarantine ? " quarantine=yes" : "");
-	smtpd_reply(s, "250 2.0.0 Ok: queued as %s", qid);
-	snprintf(nudge, sizeof(nudge), "new %s", qid);
-	spool_nudge(c->data_dir, nudge);
-	smtpd_txn_reset(s);
+	smtpd_wait(s);
+	/* The envelope moves into the job; the session keeps none. */
+	s->commit_job = spool_commit_submit(s->ctx->committer, m, &s->env,
+	    smtpd_txn_committed, s);
 }
 
 static void
