@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
+#include "msg/rfc5322_headers.h"
 
 /* DKIM signatures shown and handed to DMARC (dkim_verify caps at 8). */
 #define AUTHCHECK_DKIM_MAX	8
@@ -180,13 +181,14 @@ authcheck_spf(const struct authcheck *ac)
 static void
 authcheck_scan_headers(struct authcheck *ac, const char *hdr, size_t len)
 {
-	struct authres_field f;
-	size_t pos = 0;
+	struct rfc5322_headers h;
+	struct rfc5322_field f;
 
-	while (authres_field_next(hdr, len, &pos, &f)) {
-		if (authres_field_is(&f, "From")) {
+	rfc5322_headers_init(&h, hdr, len);
+	while (rfc5322_headers_next(&h, &f) == RFC5322_HEADERS_FIELD) {
+		if (rfc5322_field_is(&f, "From")) {
 			struct addr a[DMARC_AUTHORS_MAX];
-			int n = addr_parse_header_list(f.value, f.vlen, a,
+			int n = addr_parse_header_list(f.value, f.value_len, a,
 			    DMARC_AUTHORS_MAX);
 			if (n > 0) {
 				if (ac->nfrom_addrs == 0)
@@ -195,8 +197,8 @@ authcheck_scan_headers(struct authcheck *ac, const char *hdr, size_t len)
 					    a[0].local);
 				ac->nfrom_addrs += (size_t)n;
 			}
-		} else if (authres_field_is(&f, "BIMI-Selector")) {
-			if (bimi_selector_parse(f.value, f.vlen,
+		} else if (rfc5322_field_is(&f, "BIMI-Selector")) {
+			if (bimi_selector_parse(f.value, f.value_len,
 			    ac->bimi_selector, sizeof(ac->bimi_selector)) != 0)
 				ac->bimi_selector[0] = '\0';
 		}

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -17,6 +16,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
+#include "msg/rfc5322_headers.h"
 #include "net/tls.h"
 #include "queue/spool.h"
 #include "queue/spool_commit.h"
@@ -358,28 +358,23 @@ smtpd_txn_data(struct smtpd_session *s)
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
-/* True if every From: address of the message belongs to the user. */
+/* True if the message has exactly one From: field and every address in it
+ * belongs to the user. */
 static bool
 smtpd_txn_from_owned(struct smtpd_session *s)
 {
-	const char *h = (const char *)s->headers.data;
-	size_t len = s->headers.len, nfrom = 0, i = 0;
+	struct rfc5322_headers h;
+	struct rfc5322_field f;
+	enum rfc5322_headers_result r;
+	size_t nfrom = 0;
 
-	while (i < len) {
-		size_t start = i, end = i;
-		/* A field runs to a CRLF not followed by WSP (unfolding). */
-		for (;;) {
-			const char *crlf = memmem(h + end, len - end, "\r\n", 2);
-			end = crlf ? (size_t)(crlf - h) + 2 : len;
-			if (end >= len || (h[end] != ' ' && h[end] != '\t'))
-				break;
-		}
-		i = end;
-		if (end - start < 5 || strncasecmp(h + start, "From:", 5) != 0)
+	rfc5322_headers_init(&h, s->headers.data, s->headers.len);
+	while ((r = rfc5322_headers_next(&h, &f)) == RFC5322_HEADERS_FIELD) {
+		if (!rfc5322_field_is(&f, "From"))
 			continue;
 		struct addr a[SMTPD_FROM_MAX];
-		int n = addr_parse_header_list(h + start + 5, end - start - 5,
-		    a, SMTPD_FROM_MAX);
+		int n = addr_parse_header_list(f.value, f.value_len, a,
+		    SMTPD_FROM_MAX);
 		if (n < 1 || n > SMTPD_FROM_MAX || ++nfrom > 1)
 			return false;
 		for (int k = 0; k < n; k++) {
@@ -389,7 +384,7 @@ smtpd_txn_from_owned(struct smtpd_session *s)
 				return false;
 		}
 	}
-	return nfrom == 1;
+	return r == RFC5322_HEADERS_END && nfrom == 1;
 }
 
 /* The reply to the end of the message: a rejection, or NULL to commit. */
