@@ -171,15 +171,11 @@ master_respawn_due(struct master *m)
 }
 
 static void
-master_signal_children(struct master *m, int sig, bool old_only)
+master_signal_children(struct master *m, int sig)
 {
-	for (size_t i = 0; i < m->nchildren; i++) {
-		struct child *c = &m->children[i];
-		if (c->pid > 0 && (!old_only || c->gen != m->gen))
-			kill(c->pid, sig);
-		if (old_only && c->gen != m->gen)
-			c->respawn_at = 0;
-	}
+	for (size_t i = 0; i < m->nchildren; i++)
+		if (m->children[i].pid > 0)
+			kill(m->children[i].pid, sig);
 }
 
 /* SIGHUP: load everything anew; keep the running setup if anything fails.
@@ -224,10 +220,8 @@ master_reload(struct master *m)
 			    SIGTERM);
 		c->respawn_at = 0;
 	}
-	/* Old children keep their slots until reaped; new ones get more. */
-	for (size_t i = 0; i < m->nchildren; i++)
-		if (m->children[i].pid > 0)
-			m->children[i].gen = m->gen - 1;
+	/* Old children keep their slots (and old generation) until reaped;
+	 * the new generation takes free slots or new ones. */
 	master_spawn_generation(m);
 	log_info("master reloaded generation=%u", m->gen);
 }
@@ -248,13 +242,13 @@ master_stop(struct master *m)
 	time_t deadline = time(NULL) + MASTER_STOP_TIMEOUT;
 
 	log_info("master stopping");
-	master_signal_children(m, SIGTERM, false);
+	master_signal_children(m, SIGTERM);
 	while (master_children_alive(m) && time(NULL) < deadline) {
 		sigtimedwait(&m->sigs, NULL, &ts);
 		master_reap(m, true);
 	}
 	if (master_children_alive(m)) {
-		master_signal_children(m, SIGKILL, false);
+		master_signal_children(m, SIGKILL);
 		while (master_children_alive(m)) {
 			sigtimedwait(&m->sigs, NULL, &ts);
 			master_reap(m, true);

@@ -24,12 +24,14 @@ ASan+UBSan; the agreement count is printed with -s).
 import base64
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from crosscheck_lib import ROOT, build_driver  # noqa: E402
+from crosscheck_lib import run as _run, txt as _txt  # noqa: E402
+
 sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
 
 dkim = pytest.importorskip("dkim")
@@ -43,20 +45,12 @@ DRIVER_SOURCES = [
     "src/auth/dkim_verify.c", "src/auth/authres.c", "src/auth/arc.c",
     "tests/auth/drivers/arc_driver.c",
 ]
-CFLAGS = ["-std=c17", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
-          "-Isrc", "-O1", "-g"]
-if os.environ.get("SEALMAIL_SANITIZE") == "1":   # as make check-sanitize
-    CFLAGS += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
-               "-fno-sanitize-recover=undefined"]
 ZONE = "arcx.test"
 # Sealers: (authserv-id and d=, selector, key).
 HOPS = [("hop1.arcx.test", "s1", "rsa"), ("hop2.arcx.test", "s2", "rsa"),
         ("hop3.arcx.test", "s3", "r1024")]
 AGREE = {"agree": 0, "total": 0}
 
-
-def _run(cmd, **kw):
-    return subprocess.run(cmd, check=True, capture_output=True, **kw)
 
 
 def _genkey(d, name, bits):
@@ -70,9 +64,6 @@ def _genkey(d, name, bits):
     return priv, "v=DKIM1; k=rsa; p=" + base64.b64encode(pub).decode()
 
 
-def _txt(rec):
-    return " ".join('"%s"' % rec[i:i + 255] for i in range(0, len(rec), 255))
-
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
@@ -81,9 +72,7 @@ def env(tmp_path_factory):
             pytest.skip("%s not installed" % tool)
     d = str(tmp_path_factory.mktemp("arc"))
     driver = os.path.join(d, "arc_driver")
-    libs = _run(["pkg-config", "--libs", "libevent", "libevent_openssl",
-                 "openssl", "libunbound"]).stdout.decode().split()
-    _run(["cc"] + CFLAGS + DRIVER_SOURCES + ["-o", driver] + libs, cwd=ROOT)
+    build_driver(DRIVER_SOURCES, driver)
     keys = {"rsa": _genkey(d, "rsa", 2048), "r1024": _genkey(d, "r1024",
                                                              1024)}
     records = {}

@@ -37,7 +37,10 @@ import threading
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from crosscheck_lib import ROOT, build_driver  # noqa: E402
+from crosscheck_lib import run as _run, txt as _txt  # noqa: E402
+
 sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
 
 dkim = pytest.importorskip("dkim")
@@ -50,17 +53,9 @@ DRIVER_SOURCES = [
     "src/auth/dkim_verify.c", "src/auth/dkim_sign.c",
     "tests/auth/drivers/dkim_driver.c",
 ]
-CFLAGS = ["-std=c17", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
-          "-Isrc", "-O1", "-g"]
-if os.environ.get("SEALMAIL_SANITIZE") == "1":   # as make check-sanitize
-    CFLAGS += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
-               "-fno-sanitize-recover=undefined"]
 DOMAIN = "dkimx.test"
 AGREE = {"agree": 0, "total": 0}
 
-
-def _run(cmd, **kw):
-    return subprocess.run(cmd, check=True, capture_output=True, **kw)
 
 
 def _genkey(d, name, kind, bits=2048):
@@ -87,9 +82,6 @@ def _genkey(d, name, kind, bits=2048):
     return path, rec, priv
 
 
-def _txt(rec):
-    return " ".join('"%s"' % rec[i:i + 255] for i in range(0, len(rec), 255))
-
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
@@ -98,9 +90,7 @@ def env(tmp_path_factory):
             pytest.skip("%s not installed" % tool)
     d = str(tmp_path_factory.mktemp("dkim"))
     driver = os.path.join(d, "dkim_driver")
-    libs = _run(["pkg-config", "--libs", "libevent", "libevent_openssl",
-                 "openssl", "libunbound"]).stdout.decode().split()
-    _run(["cc"] + CFLAGS + DRIVER_SOURCES + ["-o", driver] + libs, cwd=ROOT)
+    build_driver(DRIVER_SOURCES, driver)
     keys = {
         "ed": _genkey(d, "ed", "ed25519"),
         "rsa": _genkey(d, "rsa", "rsa", 2048),
