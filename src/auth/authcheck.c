@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,9 +184,10 @@ authcheck_scan_headers(struct authcheck *ac, const char *hdr, size_t len)
 {
 	struct rfc5322_headers h;
 	struct rfc5322_field f;
+	enum rfc5322_headers_result r;
 
 	rfc5322_headers_init(&h, hdr, len);
-	while (rfc5322_headers_next(&h, &f) == RFC5322_HEADERS_FIELD) {
+	while ((r = rfc5322_headers_next(&h, &f)) == RFC5322_HEADERS_FIELD) {
 		if (rfc5322_field_is(&f, "From")) {
 			struct addr a[DMARC_AUTHORS_MAX];
 			int n = addr_parse_header_list(f.value, f.value_len, a,
@@ -203,6 +205,10 @@ authcheck_scan_headers(struct authcheck *ac, const char *hdr, size_t len)
 				ac->bimi_selector[0] = '\0';
 		}
 	}
+	/* A header section past the splitter's bounds may hide more From:
+	 * addresses: fail closed, BIMI needs exactly one. */
+	if (r != RFC5322_HEADERS_END)
+		ac->nfrom_addrs = SIZE_MAX;
 }
 
 void
