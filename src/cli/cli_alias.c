@@ -37,14 +37,10 @@ struct cli_alias_cmd {
 static char *
 cli_alias_norm(const char *arg, bool catchall_ok, const char *what)
 {
-	char out[DB_ADDRESS_MAX + 1], esc[128];
+	char out[DB_ADDRESS_MAX + 1];
 
-	if (db_address_normalize(arg, catchall_ok, out, sizeof(out)) == -1) {
-		cli_error("invalid %s \"%s\"", what,
-		    cli_escape(arg, esc, sizeof(esc)));
-		return NULL;
-	}
-	return xstrdup(out);
+	return cli_address(arg, catchall_ok, what, out) == 0 ?
+	    xstrdup(out) : NULL;
 }
 
 static int
@@ -127,11 +123,7 @@ cli_alias_list(struct db *db, const struct cli_alias_args *a)
 		cli_error("%s", db_error(db));
 		return CLI_EXIT_FAIL;
 	}
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		cli_error("cannot write the list");
-		return CLI_EXIT_FAIL;
-	}
-	return CLI_EXIT_OK;
+	return cli_list_done();
 }
 
 static const struct cli_alias_cmd cli_alias_cmds[] = {
@@ -174,21 +166,12 @@ static int
 cli_alias_args(const struct conf *c, const struct cli_alias_cmd *cmd,
     char **pos, int npos, struct cli_alias_args *a)
 {
-	char *address, esc[128];
-	const char *domain;
-
 	if (npos == 0)
 		return 0;
-	if ((address = cli_alias_norm(pos[0], true, "address")) == NULL)
+	if ((a->address = cli_alias_norm(pos[0], true, "address")) == NULL)
 		return -1;
-	a->address = address;
-	domain = strrchr(address, '@') + 1;
-	if (cmd->run == cli_alias_add && !conf_is_local_domain(c, domain)) {
-		cli_error("%s is not a local domain (no [domain \"%s\"] in %s)",
-		    domain, domain, cli_escape(c->path != NULL ? c->path : "",
-		    esc, sizeof(esc)));
+	if (cmd->run == cli_alias_add && cli_local_domain(c, a->address) == -1)
 		return -1;
-	}
 	a->targets = xcalloc((size_t)npos, sizeof(*a->targets));
 	for (int i = 1; i < npos; i++) {
 		a->targets[a->ntargets] = cli_alias_norm(pos[i], false,

@@ -60,6 +60,44 @@ cli_load_conf(const char *path, struct conf **out)
 	return 0;
 }
 
+int
+cli_address(const char *arg, bool catchall_ok, const char *what, char *out)
+{
+	char esc[128];
+
+	if (db_address_normalize(arg, catchall_ok, out, DB_ADDRESS_MAX + 1) ==
+	    -1) {
+		cli_error("invalid %s \"%s\"", what,
+		    cli_escape(arg, esc, sizeof(esc)));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_local_domain(const struct conf *c, const char *address)
+{
+	const char *domain = strrchr(address, '@') + 1;
+	char esc[128];
+
+	if (conf_is_local_domain(c, domain))
+		return 0;
+	cli_error("%s is not a local domain (no [domain \"%s\"] in %s)",
+	    domain, domain, cli_escape(c->path != NULL ? c->path : "",
+	    esc, sizeof(esc)));
+	return -1;
+}
+
+int
+cli_list_done(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_error("cannot write the list");
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
 /* mkdir one folder; an existing folder is fine. */
 static int
 cli_mkdir1(const char *path, mode_t mode)

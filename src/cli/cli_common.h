@@ -58,6 +58,21 @@ int cli_mkdirs(const char *path, mode_t mode);
 struct db *cli_open_store(const struct conf *c, bool create);
 
 /*
+ * db_address_normalize(arg, catchall_ok) into out (DB_ADDRESS_MAX + 1
+ * bytes); on failure print "invalid <what> \"<arg>\"" and return -1.
+ */
+int cli_address(const char *arg, bool catchall_ok, const char *what,
+    char *out);
+
+/* 0 if the domain of `address` (normalized, see cli_address) is a local
+ * domain of c; else print why not and return -1. */
+int cli_local_domain(const struct conf *c, const char *address);
+
+/* After a listing on stdout: CLI_EXIT_OK once it is flushed, else print
+ * the error and return CLI_EXIT_FAIL. */
+int cli_list_done(void);
+
+/*
  * Read a password into out (size outlen > 1, at most CLI_PASSWORD_MAX bytes
  * are accepted). from_stdin: the first line of standard input, without its
  * "\n" (and a "\r" before it). Otherwise prompt on /dev/tty with echo off,

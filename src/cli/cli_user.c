@@ -140,11 +140,7 @@ cli_user_list(struct db *db, const struct cli_user_args *a)
 		cli_error("%s", db_error(db));
 		return CLI_EXIT_FAIL;
 	}
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		cli_error("cannot write the list");
-		return CLI_EXIT_FAIL;
-	}
-	return CLI_EXIT_OK;
+	return cli_list_done();
 }
 
 static const struct cli_user_cmd cli_user_cmds[] = {
@@ -189,21 +185,10 @@ static int
 cli_user_address(const struct conf *c, const struct cli_user_cmd *cmd,
     const char *arg, char *out)
 {
-	char esc[128];
-	const char *domain;
-
-	if (db_address_normalize(arg, false, out, DB_ADDRESS_MAX + 1) == -1) {
-		cli_error("invalid address \"%s\"",
-		    cli_escape(arg, esc, sizeof(esc)));
+	if (cli_address(arg, false, "address", out) == -1)
 		return -1;
-	}
-	domain = strrchr(out, '@') + 1;
-	if (cmd->run == cli_user_add && !conf_is_local_domain(c, domain)) {
-		cli_error("%s is not a local domain (no [domain \"%s\"] in %s)",
-		    domain, domain, cli_escape(c->path != NULL ? c->path : "",
-		    esc, sizeof(esc)));
+	if (cmd->run == cli_user_add && cli_local_domain(c, out) == -1)
 		return -1;
-	}
 	return 0;
 }
 
