@@ -365,15 +365,22 @@ conf_check_list(struct conf_parse *p, void *base, const char *value,
 	}
 }
 
+unsigned
+conf_check_workers_auto(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return ncpu < 1 ? 1 : ncpu > 256 ? 256 : (unsigned)ncpu;
+}
+
 void
 conf_check_defaults(struct conf *c)
 {
 	static const unsigned retry[] = { 300, 600, 1800, 3600, 14400 };
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	c->data_dir = xstrdup("/var/lib/sealmail");
 	c->user = xstrdup("sealmail");
-	c->workers = ncpu < 1 ? 1 : ncpu > 256 ? 256 : (unsigned)ncpu;
+	c->workers = conf_check_workers_auto();
 	c->max_message_size = 52428800;
 	c->max_recipients = LIMIT_RECIPIENTS_DEFAULT;
 	c->max_connections = 1000;

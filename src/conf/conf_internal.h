@@ -145,6 +145,9 @@ conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);
+
+/* workers = auto: the number of online CPUs, within 1..256. */
+unsigned conf_check_workers_auto(void);
 /* Checks that need the whole file: defaults that depend on the system,
  * at least one listener, TLS present when a listener needs it, ... */
 int conf_check_all(struct conf_parse *p);

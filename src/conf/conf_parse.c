@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "core/limits.h"
 #include "core/log.h"
@@ -573,9 +572,7 @@ conf_parse_workers(struct conf_parse *p, void *base, const char *v)
 	char why[128];
 
 	if (strcmp(v, "auto") == 0) {
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-		c->workers = ncpu < 1 ? 1 : ncpu > 256 ? 256 : (unsigned)ncpu;
+		c->workers = conf_check_workers_auto();
 		return 0;
 	}
 	if (conf_check_uint(v, 1, 256, &n, why, sizeof(why)) == -1)
