@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * libFuzzer target for store/db db_address_normalize(), which sees
+ * addresses from the network (RCPT TO, AUTH login names) before any store
+ * lookup. The first byte picks catchall_ok, the rest is the address (cut
+ * at its first NUL, as a C string would be). Invariants: an accepted
+ * address has the same length as the input and an '@', its local part is
+ * kept byte for byte and only the domain's ASCII letters are lower-cased;
+ * an empty local part is accepted only with catchall_ok; what is accepted
+ * without catchall_ok is accepted with it too; the result normalizes to
+ * itself; an output buffer of exactly the length is refused.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/db.h"
+
+#define CHECK(x) do { if (!(x)) { \
+	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \
+	abort(); } } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char in[2 * DB_ADDRESS_MAX], out[DB_ADDRESS_MAX + 1];
+	char again[DB_ADDRESS_MAX + 1], other[DB_ADDRESS_MAX + 1];
+	bool catchall;
+	size_t len, llen;
+	const char *at;
+
+	if (size == 0)
+		return 0;
+	catchall = data[0] & 1;
+	len = size - 1 < sizeof(in) - 1 ? size - 1 : sizeof(in) - 1;
+	memcpy(in, data + 1, len);
+	in[len] = '\0';
+	len = strlen(in);
+
+	if (db_address_normalize(in, catchall, out, sizeof(out)) == -1) {
+		/* Refused with catchall_ok: refused without it too. */
+		if (catchall)
+			CHECK(db_address_normalize(in, false, other,
+			    sizeof(other)) == -1);
+		return 0;
+	}
+	CHECK(len <= DB_ADDRESS_MAX && strlen(out) == len);
+	CHECK((at = strrchr(out, '@')) != NULL);
+	llen = (size_t)(at - out);
+	CHECK(llen > 0 || catchall);
+	CHECK(memcmp(out, in, llen + 1) == 0);
+	for (size_t i = llen + 1; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		CHECK((unsigned char)out[i] ==
+		    (c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+		CHECK(c > ' ' && c != 0x7f);
+	}
+	CHECK(db_address_normalize(out, catchall, again, sizeof(again)) == 0);
+	CHECK(strcmp(again, out) == 0);
+	if (!catchall) {
+		CHECK(db_address_normalize(in, true, other, sizeof(other)) ==
+		    0);
+		CHECK(strcmp(other, out) == 0);
+	}
+	CHECK(db_address_normalize(in, catchall, other, len) == -1);
+	return 0;
+}
