@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fsdir.h"
 #include "core/limits.h"
 #include "core/log.h"
 
@@ -147,12 +148,7 @@ maildir_mkdir(const char *path)
 		return 0;
 	memcpy(parent, path, (size_t)(slash - path));
 	parent[slash - path] = '\0';
-	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	int r = fsync(fd);
-	close(fd);
-	return r;
+	return fsdir_sync(parent);
 }
 
 /* Create dir/cur, dir/new and dir/tmp. */
@@ -325,21 +321,6 @@ maildir_open_tmp(const char *data_dir, const char *folder,
 	return fd;
 }
 
-/* fsync the directory dir. */
-static int
-maildir_sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd == -1)
-		return -1;
-	int r = fsync(fd);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
-
 struct maildir_paths {
 	char	folder[PATH_MAX];
 	char	base[256];
@@ -399,7 +380,7 @@ maildir_store(struct maildir_paths *mp, const char *data_dir,
 	if (link(mp->tmp, mp->final) == -1)
 		return -1;
 	*op = "fsync new/";
-	if (maildir_sync_dir(mp->newdir) == -1) {
+	if (fsdir_sync(mp->newdir) == -1) {
 		int e = errno;
 		unlink(mp->final);
 		errno = e;

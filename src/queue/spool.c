@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fsdir.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -103,23 +104,6 @@ spool_write_all(int fd, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
-}
-
-/* fsync a directory so that entries created or renamed in it persist. */
-static int
-spool_fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd == -1)
-		return -1;
-	if (fsync(fd) == -1) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return close(fd);
 }
 
 /* Create (or truncate) path with data, fsynced; removed again on error. */
@@ -357,7 +341,7 @@ spool_msg_commit(struct spool_msg *m, struct envelope *env)
 	if (rename(cp->tmp_env, cp->queue_env) == -1)
 		goto fail;
 	env_moved = true;
-	if (spool_fsync_dir(cp->queue_dir) == -1)
+	if (fsdir_sync(cp->queue_dir) == -1)
 		goto fail;
 	free(cp);
 	spool_msg_free(m);
@@ -490,7 +474,7 @@ spool_env_save(const char *data_dir, const struct envelope *env)
 		errno = e;
 		return -1;
 	}
-	return spool_fsync_dir(dir);
+	return fsdir_sync(dir);
 }
 
 int
