@@ -830,7 +830,6 @@ sm_queue(struct sm_msg *m, const struct sm_opts *o, struct envelope *env)
 {
 	const struct conf *c = m->conf;
 	struct spool_msg *sp;
-	char nudge[IDS_QID_LEN + 8];
 
 	memcpy(env->id, m->qid, sizeof(env->id));
 	env->created = time(NULL);
@@ -855,9 +854,8 @@ sm_queue(struct sm_msg *m, const struct sm_opts *o, struct envelope *env)
 		sm_error("cannot queue the message: %s", strerror(errno));
 		return -1;
 	}
-	/* Best effort: with no daemon running the message waits, queued. */
-	snprintf(nudge, sizeof(nudge), "new %s", m->qid);
-	(void)spool_nudge(c->data_dir, nudge);
+	/* A running queue runner sees the commit (inotify on queue/);
+	 * without one the message waits, queued. */
 	if (o->verbose)
 		printf("queued as %s\n", m->qid);
 	return 0;

@@ -95,11 +95,12 @@ maildir_path(const char *data_dir, const char *address, bool junk,
 	return 0;
 }
 
-/* The host name with '/' and ':' escaped, computed once per process. */
+/* The host name with '/' and ':' escaped, computed once per thread
+ * (delivery runs on the queue runner's pool threads). */
 static const char *
 maildir_hostname(void)
 {
-	static char host[4 * 64 + 1];
+	static _Thread_local char host[4 * 64 + 1];
 	char raw[256];
 	size_t o = 0;
 
@@ -122,7 +123,7 @@ maildir_hostname(void)
 int
 maildir_unique(char *out, size_t outlen)
 {
-	static unsigned long counter;
+	static _Atomic unsigned long counter;
 	struct timespec ts;
 	int n;
 
@@ -196,7 +197,9 @@ maildir_make_folder(const char *data_dir, const char *folder)
 	sub[sizeof("/Maildir") - 1] = '\0';
 	if (maildir_make_subdirs(path) == -1)
 		return -1;
-	snprintf(path, sizeof(path), "%s/maildirfolder", folder);
+	if (snprintf(path, sizeof(path), "%s/maildirfolder", folder) >=
+	    (int)sizeof(path))
+		return -1;
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1)
 		return -1;
@@ -356,14 +359,14 @@ fail:
 
 /*
  * Write the file into tmp/ and link it into new/ under its final name;
- * errno and *op describe a failure. The writer is static: it holds a
- * 64 KiB buffer and delivery is single-threaded.
+ * errno and *op describe a failure. Everything is on the caller's stack:
+ * several pool threads of the queue runner deliver at once.
  */
 static int
 maildir_store(struct maildir_paths *mp, const char *data_dir,
     const char *prepend, int msg_fd, const char **op)
 {
-	static struct maildir_writer w;
+	struct maildir_writer w;
 	int fd;
 
 	*op = "open";
@@ -394,7 +397,7 @@ enum delivery_status
 maildir_deliver_one(const char *data_dir, const char *address, bool junk,
     const char *prepend, int msg_fd, struct delivery_result *res)
 {
-	static struct maildir_paths mp;
+	struct maildir_paths mp;
 	const char *op;
 
 	if (maildir_path(data_dir, address, junk, mp.folder,

@@ -763,7 +763,7 @@ bounce_enqueue(const struct conf *conf, const struct envelope *env,
     const size_t *failed, size_t nfailed, char *err, size_t errlen)
 {
 	struct bounce_out o;
-	char esc[LIMIT_PATH * 4 + 1], nudge[64];
+	char esc[LIMIT_PATH * 4 + 1];
 	size_t *idx, n;
 	int fd = -1, rc = -1;
 
@@ -802,8 +802,6 @@ bounce_enqueue(const struct conf *conf, const struct envelope *env,
 	log_info("qid=%s bounce of=%s to=<%s> rcpts=%zu", o.qid, env->id,
 	    log_escape(env->mail_from, strlen(env->mail_from), esc,
 	    sizeof(esc)), n);
-	snprintf(nudge, sizeof(nudge), "new %s", o.qid);
-	(void)spool_nudge(conf->data_dir, nudge);
 	rc = 0;
 out:
 	spool_msg_abort(o.m);

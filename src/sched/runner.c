@@ -2,14 +2,16 @@
 /*
  * The queue runner (see runner.h). Work is kept as two FIFO lists of queue
  * ids: "urgent" (nudged by "new ID": just accepted, tried first) and
- * "scan" (from the last scan). A zero-delay timer processes one message
- * per loop turn, so SIGTERM and nudges are handled between messages.
- * Envelopes on disk are the only state: a message is loaded, its due
- * local recipients attempted, each result saved at once; its due remote
- * recipients go to the asynchronous remote engine (deliver/remote.h) as a
- * "flight", which owns the loaded envelope and the message fd until the
- * engine reports the job done. A message in flight is skipped when it
- * comes up again, so no two attempts of one message overlap.
+ * "scan" (from the last scan). A zero-delay timer starts a few messages
+ * per loop turn, so SIGTERM and nudges are handled between them.
+ * Envelopes on disk are the only state: a message is loaded and becomes a
+ * "flight", which owns the loaded envelope and the message fd until every
+ * due recipient has a result. Its due local recipients are delivered on a
+ * pool of threads (core/workpool.h: Maildir and LMTP block on the disk
+ * or a socket, and concurrent deliveries share the disk's flushes), then
+ * its due remote recipients go to the asynchronous remote engine
+ * (deliver/remote.h). A message in flight is skipped when it comes up
+ * again, so no two attempts of one message overlap.
  */
 #include "sched/runner.h"
 
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,6 +34,7 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "deliver/lmtp.h"
 #include "deliver/maildir.h"
@@ -58,9 +62,13 @@ int bounce_enqueue(const struct conf *conf, const struct envelope *env,
 #define RUNNER_NUDGE_BURST	256
 /* Nudged ids waiting; past this the periodic scan picks messages up. */
 #define RUNNER_URGENT_MAX	100000
-/* Messages with remote deliveries in flight (each holds an open fd). */
+/* Messages in flight (each holds an open fd). */
 #define RUNNER_FLIGHTS_MAX	256
-/* Seconds in-flight remote deliveries get after SIGTERM. */
+/* Messages started per loop turn. */
+#define RUNNER_BATCH		32
+/* Threads delivering locally at once. */
+#define RUNNER_LOCAL_THREADS	16
+/* Seconds in-flight deliveries get after SIGTERM. */
 #define RUNNER_STOP_GRACE	5
 
 struct runner_list {
@@ -69,13 +77,16 @@ struct runner_list {
 	bool	  force;	/* every pending recipient is due */
 };
 
-/* A message whose remote recipients are with the remote engine. */
+/* A message being delivered: first its due local recipients (on the
+ * pool), then its due remote ones (with the remote engine). */
 struct runner_flight {
 	struct runner_flight		*next;
 	struct runner			*r;
 	struct envelope			 env;
 	int				 fd;
-	size_t				*idx;	/* remote rcpts of env */
+	size_t				*lidx, nl;	/* local rcpts of env */
+	struct delivery_result		*lres;	/* their results */
+	size_t				*ridx, nr;	/* remote rcpts */
 	size_t				*failed;	/* became FAILED */
 	size_t				 nfailed;
 };
@@ -84,6 +95,9 @@ struct runner {
 	const struct conf		*conf;
 	struct event_base		*base;
 	struct event			*nudge_ev, *scan_ev, *work_ev;
+	struct event			*watch_ev;	/* inotify */
+	int				 watch_fd;
+	bool				 rescan;	/* events lost */
 	struct event			*sig_ev[3];
 	int				 sock;
 	struct sockaddr_un		 sun;
@@ -91,21 +105,13 @@ struct runner {
 	const struct delivery_ops	*local;
 	char				*target;	/* LMTP or NULL */
 	struct runner_list		 urgent, scan;
+	struct workpool			*pool;	/* local deliveries */
 	struct remote			*remote;	/* NULL: unavailable */
 	char				*remote_err;	/* why */
 	struct runner_flight		*flights;
 	size_t				 nflights;
 	bool				 stopping;	/* SIGTERM seen */
 	struct event			*stop_ev;	/* grace deadline */
-};
-
-/* One local delivery attempt in progress, for runner_done. */
-struct runner_attempt {
-	struct runner		*r;
-	struct envelope		*env;
-	const size_t		*idx;
-	size_t			*failed;	/* became FAILED */
-	size_t			 nfailed;
 };
 
 static void
@@ -273,69 +279,6 @@ runner_bounce(struct runner *r, const struct envelope *env,
 		    sizeof(esc)));
 }
 
-/* delivery_done_cb: record and save each recipient as soon as it is
- * known, so a crash repeats as little as possible. */
-static void
-runner_done(size_t i, const struct delivery_result *res, void *arg)
-{
-	struct runner_attempt *a = arg;
-	time_t now = time(NULL);
-
-	if (runner_record(a->r, a->env, &a->env->rcpts[a->idx[i]],
-	    a->r->local->name, res, NULL, now))
-		a->failed[a->nfailed++] = a->idx[i];
-	runner_save(a->r, a->env);
-}
-
-/* --- one message ------------------------------------------------------ */
-
-/* Try the due local recipients idx[0..n) of env. */
-static void
-runner_deliver_local(struct runner *r, struct envelope *env, int fd,
-    const size_t *idx, size_t n)
-{
-	struct runner_attempt a = { r, env, idx, NULL, 0 };
-	struct delivery_job job = {
-		.data_dir = r->conf->data_dir,
-		.hostname = r->conf->hostname,
-		.target = r->target,
-		.timeout = RUNNER_OP_TIMEOUT,
-		.env = env,
-		.msg_fd = fd,
-		.rcpts = idx,
-		.nrcpts = n,
-		.done = runner_done,
-		.arg = &a,
-	};
-
-	a.failed = xcalloc(n, sizeof(*a.failed));
-	r->local->deliver(&job);
-	runner_bounce(r, env, a.failed, a.nfailed);
-	free(a.failed);
-}
-
-/* Without a remote engine (its setup failed, logged at start) remote
- * recipients are deferred with the reason on the retry schedule, and
- * expire like the others. */
-static void
-runner_defer_remote(struct runner *r, struct envelope *env,
-    const size_t *idx, size_t n)
-{
-	struct delivery_result res = { .status = DELIVERY_TEMPFAIL };
-	size_t *failed = xcalloc(n, sizeof(*failed)), nfailed = 0;
-	time_t now = time(NULL);
-
-	snprintf(res.reply, sizeof(res.reply), "4.3.0 remote delivery "
-	    "unavailable: %s", r->remote_err ? r->remote_err : "?");
-	for (size_t i = 0; i < n; i++)
-		if (runner_record(r, env, &env->rcpts[idx[i]], "smtp", &res,
-		    NULL, now))
-			failed[nfailed++] = idx[i];
-	runner_save(r, env);
-	runner_bounce(r, env, failed, nfailed);
-	free(failed);
-}
-
 /* Remove the message if no recipient is pending any more. */
 static void
 runner_maybe_finish(struct runner *r, const struct envelope *env)
@@ -402,7 +345,7 @@ runner_open_msg(struct runner *r, const struct envelope *env)
 	return fd;
 }
 
-/* --- remote flights --------------------------------------------------- */
+/* --- flights ---------------------------------------------------------- */
 
 static struct runner_flight *
 runner_flight_find(const struct runner *r, const char *qid)
@@ -415,23 +358,66 @@ runner_flight_find(const struct runner *r, const char *qid)
 	return NULL;
 }
 
+/* A flight for *env (taken: env is left empty) and fd, with the due
+ * local and remote recipient indices copied. */
+static struct runner_flight *
+runner_flight_new(struct runner *r, struct envelope *env, int fd,
+    const size_t *local, size_t nl, const size_t *remote, size_t nr)
+{
+	struct runner_flight *f = xcalloc(1, sizeof(*f));
+
+	f->r = r;
+	f->env = *env;
+	envelope_init(env);
+	f->fd = fd;
+	f->lidx = xcalloc(nl + 1, sizeof(*f->lidx));
+	memcpy(f->lidx, local, nl * sizeof(*local));
+	f->nl = nl;
+	f->lres = xcalloc(nl + 1, sizeof(*f->lres));
+	f->ridx = xcalloc(nr + 1, sizeof(*f->ridx));
+	memcpy(f->ridx, remote, nr * sizeof(*remote));
+	f->nr = nr;
+	f->failed = xcalloc(f->env.nrcpts + 1, sizeof(*f->failed));
+	f->next = r->flights;
+	r->flights = f;
+	r->nflights++;
+	return f;
+}
+
+/* Forget f; the runner exits when SIGTERM is waiting for the last one,
+ * and otherwise goes on with queued work. */
 static void
 runner_flight_free(struct runner_flight *f)
 {
+	struct runner *r = f->r;
 	struct runner_flight **pp;
 
-	for (pp = &f->r->flights; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &r->flights; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == f) {
 			*pp = f->next;
-			f->r->nflights--;
+			r->nflights--;
 			break;
 		}
 	if (f->fd != -1)
 		close(f->fd);
 	envelope_clear(&f->env);
-	free(f->idx);
+	free(f->lidx);
+	free(f->lres);
+	free(f->ridx);
 	free(f->failed);
 	free(f);
+}
+
+static void
+runner_flight_end(struct runner_flight *f)
+{
+	struct runner *r = f->r;
+
+	runner_flight_free(f);
+	if (r->stopping && r->nflights == 0)
+		event_base_loopexit(r->base, NULL);
+	else if (r->urgent.pos < r->urgent.n || r->scan.pos < r->scan.n)
+		runner_kick(r);
 }
 
 /* Whether queue/ID.env is still there: `queue delete` may have removed
@@ -448,7 +434,16 @@ runner_env_exists(const struct runner *r, const char *qid)
 	return stat(path, &st) == 0 || errno != ENOENT;
 }
 
-/* remote_rcpt_cb: record and save at once, as for local delivery. */
+/* Bounce the recipients that failed in the stage just ended. */
+static void
+runner_flight_bounce(struct runner_flight *f)
+{
+	runner_bounce(f->r, &f->env, f->failed, f->nfailed);
+	f->nfailed = 0;
+}
+
+/* remote_rcpt_cb: record and save at once, so a crash repeats as little
+ * as possible. */
 static void
 runner_remote_rcpt(size_t i, const struct delivery_result *res,
     const struct remote_attempt *at, void *arg)
@@ -456,9 +451,9 @@ runner_remote_rcpt(size_t i, const struct delivery_result *res,
 	struct runner_flight *f = arg;
 	time_t now = time(NULL);
 
-	if (runner_record(f->r, &f->env, &f->env.rcpts[f->idx[i]], "smtp",
+	if (runner_record(f->r, &f->env, &f->env.rcpts[f->ridx[i]], "smtp",
 	    res, at, now))
-		f->failed[f->nfailed++] = f->idx[i];
+		f->failed[f->nfailed++] = f->ridx[i];
 	if (runner_env_exists(f->r, f->env.id))
 		runner_save(f->r, &f->env);
 }
@@ -468,50 +463,116 @@ static void
 runner_remote_done(void *arg)
 {
 	struct runner_flight *f = arg;
-	struct runner *r = f->r;
-	bool exists = runner_env_exists(r, f->env.id);
 
-	if (exists)
-		runner_bounce(r, &f->env, f->failed, f->nfailed);
-	if (exists)
-		runner_maybe_finish(r, &f->env);
-	runner_flight_free(f);
-	if (r->stopping && r->nflights == 0)
-		event_base_loopexit(r->base, NULL);
-	else if (r->urgent.pos < r->urgent.n || r->scan.pos < r->scan.n)
-		runner_kick(r);
+	if (runner_env_exists(f->r, f->env.id)) {
+		runner_flight_bounce(f);
+		runner_maybe_finish(f->r, &f->env);
+	}
+	runner_flight_end(f);
 }
 
-/* Hand the due remote recipients idx[0..n) of *env to the remote engine;
- * the flight takes over the envelope (env is left empty) and fd. */
+/* Without a remote engine (its setup failed, logged at start) remote
+ * recipients are deferred with the reason on the retry schedule, and
+ * expire like the others. */
 static void
-runner_deliver_remote(struct runner *r, struct envelope *env, int fd,
-    const size_t *idx, size_t n)
+runner_defer_remote(struct runner_flight *f)
 {
-	struct runner_flight *f = xcalloc(1, sizeof(*f));
+	struct runner *r = f->r;
+	struct delivery_result res = { .status = DELIVERY_TEMPFAIL };
+	time_t now = time(NULL);
+
+	snprintf(res.reply, sizeof(res.reply), "4.3.0 remote delivery "
+	    "unavailable: %s", r->remote_err ? r->remote_err : "?");
+	for (size_t i = 0; i < f->nr; i++)
+		if (runner_record(r, &f->env, &f->env.rcpts[f->ridx[i]],
+		    "smtp", &res, NULL, now))
+			f->failed[f->nfailed++] = f->ridx[i];
+	runner_save(r, &f->env);
+	runner_flight_bounce(f);
+}
+
+/* The remote stage: hand the due remote recipients to the engine, or
+ * finish the message here. */
+static void
+runner_flight_remote(struct runner_flight *f)
+{
+	struct runner *r = f->r;
 	struct remote_job job;
 
-	f->r = r;
-	f->env = *env;
-	envelope_init(env);
-	f->fd = fd;
-	f->idx = xcalloc(n, sizeof(*f->idx));
-	memcpy(f->idx, idx, n * sizeof(*idx));
-	f->failed = xcalloc(n, sizeof(*f->failed));
-	f->next = r->flights;
-	r->flights = f;
-	r->nflights++;
-	job = (struct remote_job){
+	if (f->nr > 0 && r->remote != NULL) {
+		job = (struct remote_job){
+			.env = &f->env,
+			.msg_fd = f->fd,
+			.rcpts = f->ridx,
+			.nrcpts = f->nr,
+			.rcpt_cb = runner_remote_rcpt,
+			.done = runner_remote_done,
+			.arg = f,
+		};
+		if (remote_deliver(r->remote, &job) == 0)
+			return;		/* runner_remote_done follows */
+	}
+	if (f->nr > 0)
+		runner_defer_remote(f);
+	runner_maybe_finish(r, &f->env);
+	runner_flight_end(f);
+}
+
+/* delivery_done_cb, on a pool thread: only keep the result. */
+static void
+runner_local_result(size_t i, const struct delivery_result *res, void *arg)
+{
+	struct runner_flight *f = arg;
+
+	f->lres[i] = *res;
+}
+
+/* workpool_run_fn: deliver the local recipients. The thread reads only
+ * the flight (not touched by the loop meanwhile) and the configuration. */
+static void
+runner_local_run(void *arg)
+{
+	struct runner_flight *f = arg;
+	struct runner *r = f->r;
+	struct delivery_job job = {
+		.data_dir = r->conf->data_dir,
+		.hostname = r->conf->hostname,
+		.target = r->target,
+		.timeout = RUNNER_OP_TIMEOUT,
 		.env = &f->env,
-		.msg_fd = fd,
-		.rcpts = f->idx,
-		.nrcpts = n,
-		.rcpt_cb = runner_remote_rcpt,
-		.done = runner_remote_done,
+		.msg_fd = f->fd,
+		.rcpts = f->lidx,
+		.nrcpts = f->nl,
+		.done = runner_local_result,
 		.arg = f,
 	};
-	if (remote_deliver(r->remote, &job) == -1)
-		runner_flight_free(f);	/* n == 0: not reached */
+
+	r->local->deliver(&job);
+}
+
+/* workpool_done_fn: record the local results, then the remote stage. */
+static void
+runner_local_done(void *arg, bool cancelled)
+{
+	struct runner_flight *f = arg;
+	struct runner *r = f->r;
+	time_t now = time(NULL);
+
+	if (cancelled) {		/* the runner is going away */
+		runner_flight_free(f);
+		return;
+	}
+	for (size_t i = 0; i < f->nl; i++)
+		if (runner_record(r, &f->env, &f->env.rcpts[f->lidx[i]],
+		    r->local->name, &f->lres[i], NULL, now))
+			f->failed[f->nfailed++] = f->lidx[i];
+	if (!runner_env_exists(r, f->env.id)) {
+		runner_flight_end(f);	/* deleted meanwhile */
+		return;
+	}
+	runner_save(r, &f->env);
+	runner_flight_bounce(f);
+	runner_flight_remote(f);
 }
 
 static void
@@ -520,7 +581,8 @@ runner_process(struct runner *r, const char *qid, bool force)
 	struct envelope env;
 	char err[256], esc[300];
 	size_t *local = NULL, *remote = NULL, nl, nr;
-	int fd = -1;
+	struct runner_flight *f;
+	int fd;
 
 	if (runner_flight_find(r, qid) != NULL)
 		return;		/* results will come; seen again later */
@@ -536,21 +598,19 @@ runner_process(struct runner *r, const char *qid, bool force)
 	local = xcalloc(env.nrcpts + 1, sizeof(*local));
 	remote = xcalloc(env.nrcpts + 1, sizeof(*remote));
 	runner_due(r, &env, force, local, &nl, remote, &nr);
-	if (nl + nr > 0 && (fd = runner_open_msg(r, &env)) == -1)
-		goto out;	/* retried at the next scan */
-	if (nl > 0)
-		runner_deliver_local(r, &env, fd, local, nl);
-	if (nr > 0 && r->remote != NULL) {
-		runner_deliver_remote(r, &env, fd, remote, nr);
-		fd = -1;	/* the flight's now */
+	if (nl + nr == 0) {
+		runner_maybe_finish(r, &env);
 		goto out;
 	}
-	if (nr > 0)
-		runner_defer_remote(r, &env, remote, nr);
-	runner_maybe_finish(r, &env);
+	if ((fd = runner_open_msg(r, &env)) == -1)
+		goto out;	/* retried at the next scan */
+	f = runner_flight_new(r, &env, fd, local, nl, remote, nr);
+	if (nl > 0)
+		workpool_submit(r->pool, runner_local_run, runner_local_done,
+		    f);
+	else
+		runner_flight_remote(f);
 out:
-	if (fd != -1)
-		close(fd);
 	free(local);
 	free(remote);
 	envelope_clear(&env);
@@ -586,21 +646,29 @@ runner_work_cb(evutil_socket_t fd, short what, void *arg)
 	struct runner *r = arg;
 	char qid[IDS_QID_LEN + 1];
 	const char *next;
-	bool force = false;
 
 	(void)fd;
 	(void)what;
 	/* Each flight holds an fd and an envelope: past the bound, wait for
-	 * one to land (runner_remote_done kicks again). */
-	if (r->stopping || r->nflights >= RUNNER_FLIGHTS_MAX)
-		return;
-	if ((next = runner_list_next(&r->urgent)) == NULL) {
-		if ((next = runner_list_next(&r->scan)) == NULL)
+	 * one to land (runner_flight_end kicks again). */
+	for (int i = 0; i < RUNNER_BATCH; i++) {
+		bool force = false;
+
+		if (r->stopping || r->nflights >= RUNNER_FLIGHTS_MAX)
 			return;
-		force = r->scan.force;
+		if ((next = runner_list_next(&r->urgent)) == NULL) {
+			if ((next = runner_list_next(&r->scan)) == NULL) {
+				if (r->rescan) {
+					r->rescan = false;
+					runner_scan(r, false);
+				}
+				return;
+			}
+			force = r->scan.force;
+		}
+		memcpy(qid, next, sizeof(qid));
+		runner_process(r, qid, force);
 	}
-	memcpy(qid, next, sizeof(qid));
-	runner_process(r, qid, force);
 	if (r->urgent.pos < r->urgent.n || r->scan.pos < r->scan.n)
 		runner_kick(r);
 }
@@ -611,6 +679,16 @@ runner_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	runner_scan(arg, false);
+}
+
+/* A message just committed: try it now (bounded list; past the bound the
+ * periodic scan finds it). */
+static void
+runner_urgent(struct runner *r, const char *qid)
+{
+	if (r->urgent.n - r->urgent.pos < RUNNER_URGENT_MAX)
+		runner_list_push(&r->urgent, qid);
+	runner_kick(r);
 }
 
 /* One datagram: "new ID" or "flush". */
@@ -624,12 +702,88 @@ runner_nudge(struct runner *r, const char *msg, size_t n)
 		runner_scan(r, true);
 	} else if (n == 4 + IDS_QID_LEN && memcmp(msg, "new ", 4) == 0 &&
 	    ids_qid_valid(msg + 4)) {
-		if (r->urgent.n - r->urgent.pos < RUNNER_URGENT_MAX)
-			runner_list_push(&r->urgent, msg + 4);
-		runner_kick(r);
+		runner_urgent(r, msg + 4);
 	} else
 		log_warn("queue runner ignored nudge \"%s\"",
 		    log_escape(msg, n, esc, sizeof(esc)));
+}
+
+/*
+ * inotify on spool/queue: every envelope renamed in (a commit by an SMTP
+ * worker, sendmail or a bounce; also our own saves, which are harmless
+ * to look at again) is work. This needs nothing from the writers, and
+ * unlike datagram nudges (a Unix datagram socket queues only
+ * net.unix.max_dgram_qlen = 10 by default, so a burst loses them) the
+ * kernel says when it dropped events: then the queue is scanned.
+ */
+static void
+runner_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner *r = arg;
+	char buf[16384] __attribute__((aligned(__alignof__(struct
+	    inotify_event))));
+	const size_t hdr = sizeof(struct inotify_event);
+
+	(void)what;
+	for (int burst = 0; burst < RUNNER_NUDGE_BURST; burst++) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (size_t off = 0; off + hdr <= (size_t)n; ) {
+			const struct inotify_event *ev =
+			    (const struct inotify_event *)(buf + off);
+			size_t len = strnlen(ev->name, ev->len);
+
+			off += hdr + ev->len;
+			if (off > (size_t)n)
+				break;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				log_info("queue watch overflowed, scanning");
+				if (r->scan.pos < r->scan.n)
+					r->rescan = true;
+				else
+					runner_scan(r, false);
+				continue;
+			}
+			if (len == IDS_QID_LEN + 4 &&
+			    memcmp(ev->name + IDS_QID_LEN, ".env", 4) == 0) {
+				char qid[IDS_QID_LEN + 1];
+
+				memcpy(qid, ev->name, IDS_QID_LEN);
+				qid[IDS_QID_LEN] = '\0';
+				if (ids_qid_valid(qid))
+					runner_urgent(r, qid);
+			}
+		}
+	}
+}
+
+/* Watch spool/queue; without the watch, nudges and scans still work. */
+static void
+runner_watch(struct runner *r)
+{
+	char path[PATH_MAX];
+
+	r->watch_fd = -1;
+	if (snprintf(path, sizeof(path), "%s/spool/queue",
+	    r->conf->data_dir) >= (int)sizeof(path))
+		return;
+	r->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (r->watch_fd == -1 ||
+	    inotify_add_watch(r->watch_fd, path, IN_MOVED_TO) == -1) {
+		log_warn("queue runner: cannot watch %s: %s (new mail waits "
+		    "for nudges and scans)", path, strerror(errno));
+		if (r->watch_fd != -1)
+			close(r->watch_fd);
+		r->watch_fd = -1;
+		return;
+	}
+	r->watch_ev = event_new(r->base, r->watch_fd, EV_READ | EV_PERSIST,
+	    runner_watch_cb, r);
+	event_add(r->watch_ev, NULL);
 }
 
 static void
@@ -687,6 +841,8 @@ runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 	r->stopping = true;
 	if (r->nudge_ev)
 		event_del(r->nudge_ev);
+	if (r->watch_ev)
+		event_del(r->watch_ev);
 	event_del(r->scan_ev);
 	log_info("queue runner stopping, waiting for %zu remote deliveries",
 	    r->nflights);
@@ -817,7 +973,10 @@ runner_add_events(struct runner *r)
 static void
 runner_cleanup(struct runner *r)
 {
-	/* Abandon what is in flight before the event base goes. */
+	/* Abandon what is in flight before the event base goes: local
+	 * deliveries under way finish first (their results are dropped, so
+	 * they are repeated later: at least once, never lost). */
+	workpool_free(r->pool);
 	remote_free(r->remote);
 	while (r->flights != NULL)
 		runner_flight_free(r->flights);
@@ -826,6 +985,10 @@ runner_cleanup(struct runner *r)
 	free(r->remote_err);
 	if (r->nudge_ev)
 		event_free(r->nudge_ev);
+	if (r->watch_ev)
+		event_free(r->watch_ev);
+	if (r->watch_fd != -1)
+		close(r->watch_fd);
 	for (size_t i = 0; i < 3; i++)
 		if (r->sig_ev[i])
 			event_free(r->sig_ev[i]);
@@ -860,6 +1023,7 @@ runner_main(const struct conf *conf)
 	memset(&r, 0, sizeof(r));
 	r.conf = conf;
 	r.sock = -1;
+	r.watch_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	if (spool_init(conf->data_dir, err, sizeof(err)) == -1) {
 		log_warn("queue runner: %s", err);
@@ -873,8 +1037,10 @@ runner_main(const struct conf *conf)
 		return 1;
 	}
 	runner_select_method(&r);
+	r.pool = workpool_new(r.base, RUNNER_LOCAL_THREADS, "queue runner");
 	runner_start_remote(&r);
 	runner_bind(&r);
+	runner_watch(&r);
 	runner_add_events(&r);
 	log_info("queue runner started method=%s remote=%s", r.local->name,
 	    r.remote == NULL ? "unavailable" : conf->relayhost != NULL &&

@@ -3,27 +3,27 @@
  * The queue runner process (DESIGN.md §3): the only process that changes a
  * committed envelope or removes a message. It scans spool/queue at start
  * (every pending recipient is tried at once: a restart resumes, and flushes,
- * the queue) and every 30 seconds, and listens on the datagram socket
- * DATA/run/queue.sock for "new ID" (try that message now) and "flush"
- * (try every pending recipient now).
+ * the queue) and every 30 seconds, watches spool/queue with inotify (an
+ * envelope renamed in is a new message, tried now; if the kernel drops
+ * events it scans), and listens on the datagram socket DATA/run/queue.sock
+ * for "new ID" (try that message now) and "flush" (try every pending
+ * recipient now).
  *
  * Recipients in a [domain] of the configuration are delivered with the
- * configured local method (Maildir or LMTP), synchronously inside libevent
- * callbacks, one message per loop turn so signals and nudges are seen
- * between messages (local disk and a local LMTP socket bound each wait,
- * RUNNER_OP_TIMEOUT per operation). Other recipients go to the
- * asynchronous remote engine (deliver/remote.h: MX or relayhost over
- * SMTP) on the same event base; the runner never waits for remote I/O,
- * and a message with remote work in flight is not picked again until the
- * engine has reported every recipient. Each recipient's outcome is saved
- * with spool_env_save right after it is known; temporary failures are
- * retried on [delivery] retry_schedule until queue_lifetime; recipients
- * that fail permanently (5xx, null MX, expiry, unknown local mailbox) get
- * a DSN through bounce_enqueue (queue/bounce.h); a message leaves the
- * queue when no recipient is pending.
+ * configured local method (Maildir or LMTP) on a pool of threads, several
+ * messages at once (each wait bounded by RUNNER_OP_TIMEOUT); results are
+ * recorded on the loop. Other recipients then go to the asynchronous
+ * remote engine (deliver/remote.h: MX or relayhost over SMTP) on the same
+ * event base; the runner never waits for delivery I/O, and a message in
+ * flight is not picked again until every due recipient has a result.
+ * Outcomes are saved with spool_env_save as they are recorded; temporary
+ * failures are retried on [delivery] retry_schedule until queue_lifetime;
+ * recipients that fail permanently (5xx, null MX, expiry, unknown local
+ * mailbox) get a DSN through bounce_enqueue (queue/bounce.h); a message
+ * leaves the queue when no recipient is pending.
  *
- * SIGTERM: no new work; remote deliveries in flight get a few seconds to
- * finish and are then abandoned (their recipients stay pending).
+ * SIGTERM: no new work; deliveries in flight get a few seconds to finish
+ * and are then abandoned (their recipients stay pending).
  */
 #ifndef SEALMAIL_SCHED_RUNNER_H
 #define SEALMAIL_SCHED_RUNNER_H

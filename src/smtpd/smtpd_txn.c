@@ -424,8 +424,6 @@ static void
 smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
 {
 	struct smtpd_session *s = arg;
-	const struct conf *c = s->ctx->conf;
-	char nudge[IDS_QID_LEN + 8];
 
 	s->commit_job = NULL;
 	if (rc == -1) {
@@ -437,9 +435,8 @@ smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
 		    s->sid, env->id, env->size, env->nrcpts,
 		    s->tls ? " tls=yes" : "",
 		    env->quarantine ? " quarantine=yes" : "");
+		/* The queue runner sees the commit (inotify on queue/). */
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", env->id);
-		snprintf(nudge, sizeof(nudge), "new %s", env->id);
-		spool_nudge(c->data_dir, nudge);
 	}
 	smtpd_txn_reset(s);
 	smtpd_resume(s);
