@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 #include "core/limits.h"
 #include "core/xmalloc.h"
+#include "queue/spool.h"
 
 #define LMTP_OUT_SIZE		(64 * 1024)
 #define LMTP_IN_SIZE		4096
@@ -376,7 +378,7 @@ static int
 lmtp_send_body(struct lmtp_conn *c, const struct delivery_job *job)
 {
 	char buf[LMTP_OUT_SIZE];
-	off_t off = 0;
+	uint64_t off = 0;
 
 	c->bol = true;
 	c->cr = false;
@@ -384,10 +386,9 @@ lmtp_send_body(struct lmtp_conn *c, const struct delivery_job *job)
 	    strlen(job->env->prepend)) == -1)
 		return -1;
 	for (;;) {
-		ssize_t n = pread(job->msg_fd, buf, sizeof(buf), off);
+		ssize_t n = spool_msg_pread(job->msg_fd, job->env->size, buf,
+		    sizeof(buf), off);
 
-		if (n == -1 && errno == EINTR)
-			continue;
 		if (n == -1)
 			return lmtp_fail(c, "read queue file: %s",
 			    strerror(errno));
@@ -395,7 +396,7 @@ lmtp_send_body(struct lmtp_conn *c, const struct delivery_job *job)
 			break;
 		if (lmtp_data_put(c, buf, (size_t)n) == -1)
 			return -1;
-		off += n;
+		off += (uint64_t)n;
 	}
 	if (!c->bol && lmtp_put(c, c->cr ? "\n" : "\r\n", c->cr ? 1 : 2) == -1)
 		return -1;

@@ -22,6 +22,7 @@
 #include "core/fsdir.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "queue/spool.h"
 
 #define MAILDIR_BUF_SIZE	(64 * 1024)
 
@@ -264,25 +265,25 @@ maildir_put(struct maildir_writer *w, const char *p, size_t n)
 
 /* Copy prepend and the message through the writer, then flush. */
 static int
-maildir_copy(struct maildir_writer *w, const char *prepend, int msg_fd)
+maildir_copy(struct maildir_writer *w, const char *prepend, int msg_fd,
+    uint64_t msg_size)
 {
 	char in[MAILDIR_BUF_SIZE];
-	off_t off = 0;
+	uint64_t off = 0;
 
 	if (prepend && maildir_put(w, prepend, strlen(prepend)) == -1)
 		return -1;
 	for (;;) {
-		ssize_t n = pread(msg_fd, in, sizeof(in), off);
+		ssize_t n = spool_msg_pread(msg_fd, msg_size, in, sizeof(in),
+		    off);
 
-		if (n == -1 && errno == EINTR)
-			continue;
 		if (n == -1)
 			return -1;
 		if (n == 0)
 			break;
 		if (maildir_put(w, in, (size_t)n) == -1)
 			return -1;
-		off += n;
+		off += (uint64_t)n;
 	}
 	if (w->cr && maildir_emit(w, '\r') == -1)
 		return -1;
@@ -330,12 +331,13 @@ struct maildir_paths {
 	char	tmp[PATH_MAX];
 	char	final[PATH_MAX];
 	char	newdir[PATH_MAX];
+	size_t	size;		/* of the file written */
 };
 
 /* Fill folder/tmp/base: the whole copy, fsynced and closed. */
 static int
 maildir_write_tmp(struct maildir_writer *w, int fd, const char *prepend,
-    int msg_fd, const char **op)
+    int msg_fd, uint64_t msg_size, const char **op)
 {
 	int e;
 
@@ -343,7 +345,7 @@ maildir_write_tmp(struct maildir_writer *w, int fd, const char *prepend,
 	w->cr = false;
 	w->size = w->used = 0;
 	*op = "write";
-	if (maildir_copy(w, prepend, msg_fd) == -1)
+	if (maildir_copy(w, prepend, msg_fd, msg_size) == -1)
 		goto fail;
 	*op = "fsync";
 	if (fsync(fd) == -1)
@@ -364,7 +366,7 @@ fail:
  */
 static int
 maildir_store(struct maildir_paths *mp, const char *data_dir,
-    const char *prepend, int msg_fd, const char **op)
+    const char *prepend, int msg_fd, uint64_t msg_size, const char **op)
 {
 	struct maildir_writer w;
 	int fd;
@@ -372,8 +374,9 @@ maildir_store(struct maildir_paths *mp, const char *data_dir,
 	*op = "open";
 	if ((fd = maildir_open_tmp(data_dir, mp->folder, mp->tmp)) == -1)
 		return -1;
-	if (maildir_write_tmp(&w, fd, prepend, msg_fd, op) == -1)
+	if (maildir_write_tmp(&w, fd, prepend, msg_fd, msg_size, op) == -1)
 		return -1;
+	mp->size = w.size;
 	*op = "link";
 	if (snprintf(mp->final, sizeof(mp->final), "%s/new/%s,S=%zu",
 	    mp->folder, mp->base, w.size) >= (int)sizeof(mp->final)) {
@@ -393,12 +396,57 @@ maildir_store(struct maildir_paths *mp, const char *data_dir,
 	return 0;
 }
 
-enum delivery_status
-maildir_deliver_one(const char *data_dir, const char *address, bool junk,
-    const char *prepend, int msg_fd, struct delivery_result *res)
+/* A file already delivered for this message, to hard-link from. */
+struct maildir_source {
+	char	path[PATH_MAX];		/* "" until the first copy */
+	size_t	size;
+};
+
+/* Names for one copy into mp->folder. -1 if a path does not fit. */
+static int
+maildir_names(struct maildir_paths *mp)
+{
+	if (maildir_unique(mp->base, sizeof(mp->base)) == -1 ||
+	    snprintf(mp->tmp, sizeof(mp->tmp), "%s/tmp/%s", mp->folder,
+	    mp->base) >= (int)sizeof(mp->tmp) ||
+	    snprintf(mp->newdir, sizeof(mp->newdir), "%s/new", mp->folder) >=
+	    (int)sizeof(mp->newdir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Another recipient of the same message: a hard link to the file already
+ * written (same bytes, same S= size), so N local recipients cost one copy
+ * and one file fsync, plus a directory fsync each. 0, or -1 when linking
+ * is not possible here (other file system, link limit): then the caller
+ * writes a copy.
+ */
+static int
+maildir_link(struct maildir_paths *mp, const char *data_dir,
+    const struct maildir_source *src)
+{
+	if (snprintf(mp->final, sizeof(mp->final), "%s/new/%s,S=%zu",
+	    mp->folder, mp->base, src->size) >= (int)sizeof(mp->final))
+		return -1;
+	if (link(src->path, mp->final) == -1) {
+		if (errno != ENOENT ||
+		    maildir_make_folder(data_dir, mp->folder) == -1 ||
+		    link(src->path, mp->final) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static enum delivery_status
+maildir_deliver_from(const char *data_dir, const char *address, bool junk,
+    const char *prepend, int msg_fd, uint64_t msg_size,
+    struct maildir_source *src, struct delivery_result *res)
 {
 	struct maildir_paths mp;
-	const char *op;
+	const char *op = "fsync new/";
 
 	if (maildir_path(data_dir, address, junk, mp.folder,
 	    sizeof(mp.folder)) == -1) {
@@ -406,31 +454,48 @@ maildir_deliver_one(const char *data_dir, const char *address, bool junk,
 		    "550 5.1.3 maildir: address is not a valid mailbox name");
 		return DELIVERY_PERMFAIL;
 	}
-	if (maildir_unique(mp.base, sizeof(mp.base)) == -1 ||
-	    snprintf(mp.tmp, sizeof(mp.tmp), "%s/tmp/%s", mp.folder,
-	    mp.base) >= (int)sizeof(mp.tmp) ||
-	    snprintf(mp.newdir, sizeof(mp.newdir), "%s/new", mp.folder) >=
-	    (int)sizeof(mp.newdir))
-		return maildir_tempfail(res, "path", ENAMETOOLONG);
-	if (maildir_store(&mp, data_dir, prepend, msg_fd, &op) == -1) {
+	if (maildir_names(&mp) == -1)
+		return maildir_tempfail(res, "path", errno);
+	if (src != NULL && src->path[0] != '\0' &&
+	    maildir_link(&mp, data_dir, src) == 0) {
+		if (fsdir_sync(mp.newdir) == -1) {
+			int e = errno;
+			unlink(mp.final);
+			return maildir_tempfail(res, op, e);
+		}
+	} else if (maildir_store(&mp, data_dir, prepend, msg_fd, msg_size,
+	    &op) == -1) {
 		int e = errno;
 		unlink(mp.tmp);
 		return maildir_tempfail(res, op, e);
+	} else if (src != NULL && src->path[0] == '\0') {
+		memcpy(src->path, mp.final, sizeof(src->path));
+		src->size = mp.size;
 	}
 	maildir_result(res, DELIVERY_OK, "250 2.0.0 delivered to maildir");
 	return DELIVERY_OK;
+}
+
+enum delivery_status
+maildir_deliver_one(const char *data_dir, const char *address, bool junk,
+    const char *prepend, int msg_fd, uint64_t msg_size,
+    struct delivery_result *res)
+{
+	return maildir_deliver_from(data_dir, address, junk, prepend, msg_fd,
+	    msg_size, NULL, res);
 }
 
 static int
 maildir_deliver(const struct delivery_job *job)
 {
 	const struct envelope *env = job->env;
+	struct maildir_source src = { .path = "" };
 	struct delivery_result res;
 
 	for (size_t i = 0; i < job->nrcpts; i++) {
-		maildir_deliver_one(job->data_dir,
+		maildir_deliver_from(job->data_dir,
 		    env->rcpts[job->rcpts[i]].address, env->quarantine,
-		    env->prepend, job->msg_fd, &res);
+		    env->prepend, job->msg_fd, env->size, &src, &res);
 		job->done(i, &res, job->arg);
 	}
 	return 0;

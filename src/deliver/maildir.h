@@ -15,6 +15,7 @@
 #define SEALMAIL_DELIVER_MAILDIR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "deliver/delivery.h"
@@ -43,14 +44,14 @@ int maildir_unique(char *out, size_t outlen);
 
 /*
  * Deliver one copy for `address`: `prepend` (CRLF header lines, or NULL)
- * and then the bytes of msg_fd from offset 0 (read with pread, so the fd
- * can be shared), CRLF turned into LF. Creates the folder (0700) on first
+ * and then the first msg_size bytes of msg_fd (the spool file: read with
+ * pread, so the fd can be shared), CRLF turned into LF. Creates the folder (0700) on first
  * use. Fills res and returns res->status: DELIVERY_PERMFAIL for an address
  * that is not a safe mailbox name, DELIVERY_TEMPFAIL for I/O errors (disk
  * full, quota), DELIVERY_OK once the file is durable in new/.
  */
 enum delivery_status maildir_deliver_one(const char *data_dir,
     const char *address, bool junk, const char *prepend, int msg_fd,
-    struct delivery_result *res);
+    uint64_t msg_size, struct delivery_result *res);
 
 #endif

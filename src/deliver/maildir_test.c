@@ -23,6 +23,7 @@ struct mdt {
 	char	dir[64];
 	char	msg[PATH_MAX];
 	int	fd;
+	size_t	size;		/* of the message in fd */
 };
 
 static int
@@ -64,11 +65,17 @@ mdt_teardown(void **state)
 static void
 mdt_message(struct mdt *t, const char *p, size_t n)
 {
+	/* As in the spool, the committed envelope follows the message:
+	 * none of it may reach the mailbox. */
+	static const char tail[] = "id 0000\nSMENV1 0000000000000008\n";
 	int fd = open(t->msg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, p, n), (ssize_t)n);
+	assert_int_equal(write(fd, tail, sizeof(tail) - 1),
+	    (ssize_t)sizeof(tail) - 1);
 	close(fd);
+	t->size = n;
 	if (t->fd != -1)
 		close(t->fd);
 	t->fd = open(t->msg, O_RDONLY);
@@ -167,7 +174,7 @@ test_layout_and_content(void **state)
 
 	mdt_message(t, msg, sizeof(msg) - 1);
 	assert_int_equal(maildir_deliver_one(t->dir, "Bob@Example.ORG", false,
-	    "Received: from x\r\n\tby y\r\n", t->fd, &res), DELIVERY_OK);
+	    "Received: from x\r\n\tby y\r\n", t->fd, t->size, &res), DELIVERY_OK);
 	assert_int_equal(res.status, DELIVERY_OK);
 	assert_int_equal(strncmp(res.reply, "250 ", 4), 0);
 	snprintf(folder, sizeof(folder),
@@ -193,7 +200,7 @@ test_junk_folder(void **state)
 
 	mdt_message(t, msg, sizeof(msg) - 1);
 	assert_int_equal(maildir_deliver_one(t->dir, "carol@example.org", true,
-	    NULL, t->fd, &res), DELIVERY_OK);
+	    NULL, t->fd, t->size, &res), DELIVERY_OK);
 	snprintf(folder, sizeof(folder),
 	    "%s/mail/example.org/carol/Maildir/.Junk", t->dir);
 	mdt_check_delivered(folder, "Subject: spam\n\nbuy\n", 19);
@@ -229,7 +236,7 @@ test_unsafe_addresses(void **state)
 		assert_int_equal(maildir_path(t->dir, bad[i], false, path,
 		    sizeof(path)), -1);
 		assert_int_equal(maildir_deliver_one(t->dir, bad[i], false,
-		    NULL, t->fd, &res), DELIVERY_PERMFAIL);
+		    NULL, t->fd, t->size, &res), DELIVERY_PERMFAIL);
 		assert_int_equal(strncmp(res.reply, "550 5.1.3", 9), 0);
 	}
 	snprintf(path, sizeof(path), "%s/mail", t->dir);
@@ -269,9 +276,9 @@ test_two_deliveries_same_mailbox(void **state)
 
 	mdt_message(t, "a\r\n", 3);
 	assert_int_equal(maildir_deliver_one(t->dir, "d@example.org", false,
-	    NULL, t->fd, &res), DELIVERY_OK);
+	    NULL, t->fd, t->size, &res), DELIVERY_OK);
 	assert_int_equal(maildir_deliver_one(t->dir, "d@example.org", false,
-	    NULL, t->fd, &res), DELIVERY_OK);
+	    NULL, t->fd, t->size, &res), DELIVERY_OK);
 	snprintf(dir, sizeof(dir), "%s/mail/example.org/d/Maildir/new", t->dir);
 	assert_int_equal(mdt_count(dir), 2);
 }
@@ -302,7 +309,7 @@ test_crlf_across_buffers(void **state)
 			want[w++] = msg[i];
 	mdt_message(t, msg, n);
 	assert_int_equal(maildir_deliver_one(t->dir, "e@example.org", false,
-	    "X: y\r\n", t->fd, &res), DELIVERY_OK);
+	    "X: y\r\n", t->fd, t->size, &res), DELIVERY_OK);
 	memmove(want + 5, want, w);
 	memcpy(want, "X: y\n", 5);
 	snprintf(folder, sizeof(folder), "%s/mail/example.org/e/Maildir",
@@ -336,6 +343,7 @@ test_ops_per_recipient(void **state)
 
 	mdt_message(t, "hi\r\n", 4);
 	envelope_init(&env);
+	env.size = t->size;
 	envelope_add_rcpt(&env, "f@example.org", NULL, NULL, 0);
 	envelope_add_rcpt(&env, "skipped@example.org", NULL, NULL, 0);
 	envelope_add_rcpt(&env, "../g@example.org", NULL, NULL, 0);
@@ -348,6 +356,63 @@ test_ops_per_recipient(void **state)
 	assert_int_equal(d.n, 2);
 	assert_int_equal(d.st[0], DELIVERY_OK);
 	assert_int_equal(d.st[1], DELIVERY_PERMFAIL);
+	envelope_clear(&env);
+}
+
+/* The single file in the new/ folder of address's mailbox. */
+static void
+mdt_new_file(struct mdt *t, const char *domain, const char *local,
+    struct stat *st, char *content, size_t len)
+{
+	char dir[PATH_MAX], name[NAME_MAX + 1], path[PATH_MAX + NAME_MAX + 2];
+
+	snprintf(dir, sizeof(dir), "%s/mail/%s/%s/Maildir/new", t->dir, domain,
+	    local);
+	mdt_only_file(dir, name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(stat(path, st), 0);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	ssize_t n = read(fd, content, len - 1);
+	assert_true(n >= 0);
+	content[n] = '\0';
+	close(fd);
+}
+
+/* Several recipients of one message: one copy written, hard links for
+ * the others (same inode), each complete and in its own mailbox. */
+static void
+test_recipients_share_one_copy(void **state)
+{
+	struct mdt *t = *state;
+	struct envelope env;
+	struct mdt_done d = { 0 };
+	size_t idx[] = { 0, 1, 2 };
+	struct stat st[3];
+	char body[3][64];
+
+	mdt_message(t, "hi\r\n", 4);
+	envelope_init(&env);
+	env.size = t->size;
+	env.prepend = strdup("X-Trace: 1\r\n");
+	envelope_add_rcpt(&env, "h@example.org", NULL, NULL, 0);
+	envelope_add_rcpt(&env, "i@example.org", NULL, NULL, 0);
+	envelope_add_rcpt(&env, "j@example.net", NULL, NULL, 0);
+	struct delivery_job job = {
+		.data_dir = t->dir, .env = &env, .msg_fd = t->fd,
+		.rcpts = idx, .nrcpts = 3, .done = mdt_done_cb, .arg = &d,
+	};
+	assert_int_equal(maildir_delivery_ops.deliver(&job), 0);
+	assert_int_equal(d.n, 3);
+	mdt_new_file(t, "example.org", "h", &st[0], body[0], sizeof(body[0]));
+	mdt_new_file(t, "example.org", "i", &st[1], body[1], sizeof(body[1]));
+	mdt_new_file(t, "example.net", "j", &st[2], body[2], sizeof(body[2]));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(d.st[i], DELIVERY_OK);
+		assert_string_equal(body[i], "X-Trace: 1\nhi\n");
+		assert_int_equal(st[i].st_ino, st[0].st_ino);
+		assert_int_equal(st[i].st_nlink, 3);
+	}
 	envelope_clear(&env);
 }
 
@@ -367,6 +432,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crlf_across_buffers,
 		    mdt_setup, mdt_teardown),
 		cmocka_unit_test_setup_teardown(test_ops_per_recipient,
+		    mdt_setup, mdt_teardown),
+		cmocka_unit_test_setup_teardown(test_recipients_share_one_copy,
 		    mdt_setup, mdt_teardown),
 	};
 

@@ -853,6 +853,7 @@ remote_unit_message(struct remote_unit *u)
 	u->msg.rcpts = u->rcpts;
 	u->msg.nrcpts = u->n;
 	u->msg.fd = j->msg_fd;
+	u->msg.len = env->size;
 	u->msg.prepend = env->prepend;
 	u->msg.prepend_len = env->prepend ? strlen(env->prepend) : 0;
 	u->msg.size = env->size + u->msg.prepend_len;

@@ -500,18 +500,17 @@ bounce_crlf(struct bounce_crlf *st, const uint8_t *p, size_t n,
 	return 0;
 }
 
-/* pread all of [off, off+n) or up to end of file; bytes read or -1. */
+/* Read all of [off, off+n) of the message (its first `size` bytes of fd)
+ * or up to its end; bytes read or -1. */
 static ssize_t
-bounce_pread(int fd, void *p, size_t n, off_t off)
+bounce_pread(int fd, uint64_t size, void *p, size_t n, uint64_t off)
 {
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t r = pread(fd, (char *)p + got, n - got,
-		    off + (off_t)got);
+		ssize_t r = spool_msg_pread(fd, size, (char *)p + got, n - got,
+		    off + got);
 
-		if (r == -1 && errno == EINTR)
-			continue;
 		if (r == -1)
 			return -1;
 		if (r == 0)
@@ -521,12 +520,13 @@ bounce_pread(int fd, void *p, size_t n, off_t off)
 	return (ssize_t)got;
 }
 
-/* True if the file from offset 0 or the prepend has a byte >= 0x80. */
+/* True if the message (size bytes of fd) or the prepend has a byte
+ * >= 0x80. */
 static int
-bounce_scan_8bit(int fd, const char *prepend, bool *eightbit)
+bounce_scan_8bit(int fd, uint64_t size, const char *prepend, bool *eightbit)
 {
 	uint8_t chunk[16384];
-	off_t off = 0;
+	uint64_t off = 0;
 	ssize_t r = 0;
 
 	*eightbit = false;
@@ -534,12 +534,12 @@ bounce_scan_8bit(int fd, const char *prepend, bool *eightbit)
 	    prepend : ""); *p; p++)
 		if (*p >= 0x80)
 			*eightbit = true;
-	while (!*eightbit && (r = bounce_pread(fd, chunk, sizeof(chunk),
+	while (!*eightbit && (r = bounce_pread(fd, size, chunk, sizeof(chunk),
 	    off)) > 0) {
 		for (ssize_t i = 0; i < r; i++)
 			if (chunk[i] >= 0x80)
 				*eightbit = true;
-		off += r;
+		off += (uint64_t)r;
 	}
 	return *eightbit || r == 0 ? 0 : -1;
 }
@@ -550,13 +550,13 @@ bounce_scan_8bit(int fd, const char *prepend, bool *eightbit)
  * section is cut after its last complete line. Sets *eightbit.
  */
 static int
-bounce_load_headers(int fd, const char *prepend, struct buf *out,
-    bool *eightbit)
+bounce_load_headers(int fd, uint64_t size, const char *prepend,
+    struct buf *out, bool *eightbit)
 {
 	struct bounce_crlf st = { .bol = true };
 	size_t plen = prepend ? strlen(prepend) : 0;
 	uint8_t *raw = xmalloc(LIMIT_HEADER_SECTION + 1);
-	ssize_t r = bounce_pread(fd, raw, LIMIT_HEADER_SECTION + 1, 0);
+	ssize_t r = bounce_pread(fd, size, raw, LIMIT_HEADER_SECTION + 1, 0);
 	const uint8_t *end;
 	int rc = -1;
 
@@ -588,24 +588,25 @@ out:
 	return rc;
 }
 
-/* Copy prepend + the whole file, CRLF line ends. */
+/* Copy prepend + the whole message, CRLF line ends. */
 static int
 bounce_copy_full(struct bounce_out *o, int fd, const char *prepend)
 {
 	struct bounce_crlf st = { .bol = true };
 	uint8_t chunk[16384];
-	off_t off = 0;
+	uint64_t off = 0;
 	ssize_t r;
 
 	if (prepend && bounce_crlf(&st, (const uint8_t *)prepend,
 	    strlen(prepend), &o->b) == -1)
 		return -1;
-	while ((r = bounce_pread(fd, chunk, sizeof(chunk), off)) > 0) {
+	while ((r = bounce_pread(fd, o->env->size, chunk, sizeof(chunk),
+	    off)) > 0) {
 		if (bounce_crlf(&st, chunk, (size_t)r, &o->b) == -1)
 			return -1;
 		if (o->b.len >= BOUNCE_CHUNK && bounce_flush(o) == -1)
 			return -1;
-		off += r;
+		off += (uint64_t)r;
 	}
 	if (r == -1)
 		return -1;
@@ -616,11 +617,11 @@ bounce_copy_full(struct bounce_out *o, int fd, const char *prepend)
 
 /* RET=FULL, or by default a small message, unless that cannot work. */
 static bool
-bounce_want_full(const struct bounce_out *o, off_t size, size_t n)
+bounce_want_full(const struct bounce_out *o, uint64_t size, size_t n)
 {
 	const struct envelope *env = o->env;
 	size_t plen = env->prepend ? strlen(env->prepend) : 0;
-	uint64_t total = (uint64_t)size + plen + BOUNCE_OVERHEAD +
+	uint64_t total = size + plen + BOUNCE_OVERHEAD +
 	    (uint64_t)n * BOUNCE_PER_RCPT;
 
 	/* RFC 3030 §3: a binary body cannot sit in an 8bit MIME part. */
@@ -640,17 +641,16 @@ static int
 bounce_original(struct bounce_out *o, int fd, size_t n)
 {
 	const char *prepend = o->env->prepend;
-	struct stat sb;
+	uint64_t size = o->env->size;
 	struct buf hdr;
 	bool full, eightbit;
 
-	if (fstat(fd, &sb) == -1)
-		return -1;
-	full = bounce_want_full(o, sb.st_size, n);
+	full = bounce_want_full(o, size, n);
 	if (full) {
-		if (bounce_scan_8bit(fd, prepend, &eightbit) == -1)
+		if (bounce_scan_8bit(fd, size, prepend, &eightbit) == -1)
 			return -1;
-	} else if (bounce_load_headers(fd, prepend, &hdr, &eightbit) == -1)
+	} else if (bounce_load_headers(fd, size, prepend, &hdr,
+	    &eightbit) == -1)
 		return -1;
 	o->eightbit |= eightbit;
 	if (buf_printf(&o->b, "--%s\r\nContent-Description: %s\r\n"

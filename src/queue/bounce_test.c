@@ -240,6 +240,10 @@ bt_load(struct bt_ctx *c, struct bt_dsn *d)
 	envelope_init(&d->env);
 	assert_int_equal(spool_env_load(c->dir, qid, &d->env, err,
 	    sizeof(err)), 0);
+	/* The committed envelope follows the message in the file. */
+	assert_true(d->env.size <= d->len);
+	d->len = d->env.size;
+	d->raw[d->len] = '\0';
 	bt_assert_crlf(d->raw, d->len);
 	bt_split(d);
 }

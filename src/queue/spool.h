@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The durable spool under DATA_DIR/spool: tmp/ holds messages being
- * received; queue/ID.msg and queue/ID.env are a committed message, and the
- * .env file's presence is the commit marker (it is renamed in last). A
- * message is acknowledged only after spool_msg_commit() returned 0, which
- * means file data, envelope and directory entries are fsynced.
+ * received; queue/ID.msg is a committed message (its bytes, then the
+ * envelope as committed and a trailer) and its presence is the commit
+ * marker; queue/ID.env, once the queue runner has recorded an attempt,
+ * holds the envelope's current state. A message is acknowledged only after
+ * spool_msg_commit() returned 0, which means the file and the directory
+ * entry are fsynced.
  */
 #ifndef SEALMAIL_QUEUE_SPOOL_H
 #define SEALMAIL_QUEUE_SPOOL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "queue/envelope.h"
 
@@ -27,26 +31,35 @@ struct spool_msg *spool_msg_new(const char *data_dir, const char *qid);
 int spool_msg_write(struct spool_msg *m, const void *p, size_t n);
 /* Bytes written so far. */
 size_t spool_msg_size(const struct spool_msg *m);
-/* Make the message durable with envelope `env` (env->size is set from the
- * bytes written). Returns 0 only when everything is on stable storage; on -1
- * nothing was committed and the tmp file is removed. Frees m either way. */
+/* Make the message durable with envelope `env` (env->id and env->size are
+ * set from m). Returns 0 only when everything is on stable storage; on -1
+ * nothing was committed and the tmp file is removed. Frees m either way.
+ * Blocking (one file and one directory fsync): run it off the event loop. */
 int spool_msg_commit(struct spool_msg *m, struct envelope *env);
 /* Discard an uncommitted message and free m. NULL is a no-op. */
 void spool_msg_abort(struct spool_msg *m);
 
-/* Read queue/ID.env into env (envelope_init'ed by the caller). 0, or -1
- * with err. */
+/* Load message ID's envelope into env (envelope_init'ed by the caller):
+ * queue/ID.env if the runner saved one, else the one committed in
+ * queue/ID.msg. 0, or -1 with err and errno (ENOENT: no such message). */
 int spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
     char *err, size_t errlen);
-/* Atomically replace queue/ID.env (write tmp, fsync, rename, fsync dir). */
+/* Atomically replace queue/ID.env (write tmp, fsync, rename, fsync dir);
+ * -1 (ENOENT) if the message is gone. */
 int spool_env_save(const char *data_dir, const struct envelope *env);
-/* Open queue/ID.msg read-only; fd or -1. */
+/* Open queue/ID.msg read-only; fd or -1. The message is its first
+ * env->size bytes: read it with spool_msg_pread. */
 int spool_msg_open(const char *data_dir, const char *qid);
-/* Remove a message: .env first (un-commit), then .msg. Not fsynced: a
- * removal lost in a crash means the message is tried again. */
+/* pread from the message of size `size` in fd: at most n bytes at off,
+ * 0 at the message's end, -1 on error (EIO if the file ends early). */
+ssize_t spool_msg_pread(int fd, uint64_t size, void *buf, size_t n,
+    uint64_t off);
+/* Remove a message: .msg first (un-commit), then its state. -1 (ENOENT)
+ * if it was not there. Not fsynced: a removal lost in a crash means the
+ * message is tried again. */
 int spool_remove(const char *data_dir, const char *qid);
 /* Call cb for each committed queue id, oldest first. Returns the count or
- * -1. Removes orphan .msg files older than an hour (crash leftovers) and
+ * -1. Removes orphan .env files older than an hour (crash leftovers) and
  * clears tmp/ entries older than a day. */
 typedef void spool_list_cb(const char *qid, void *arg);
 int spool_list(const char *data_dir, spool_list_cb *cb, void *arg);

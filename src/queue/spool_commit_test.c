@@ -80,9 +80,15 @@ test_commit_pool(void **unused)
 	spool_committer_free(c);	/* drains: the detached one too */
 	assert_int_equal(st.done, NJOBS - 1);
 	for (int i = 0; i < NJOBS; i++) {
+		struct envelope env;
+
 		assert_true(exists(st.dir, qids[i], ".msg"));
-		assert_true(exists(st.dir, qids[i], ".env"));
-		spool_remove(st.dir, qids[i]);
+		envelope_init(&env);
+		assert_int_equal(spool_env_load(st.dir, qids[i], &env, err,
+		    sizeof(err)), 0);
+		assert_int_equal(env.size, 5);
+		envelope_clear(&env);
+		assert_int_equal(spool_remove(st.dir, qids[i]), 0);
 	}
 	event_base_free(st.base);
 	char cmd[128];

@@ -167,22 +167,31 @@ test_commit(void **state)
 	assert_int_equal(env.size, 6000 + sizeof(big) + 5);
 	assert_true(env.created > 0);
 
+	/* One file: the message, then the envelope and its trailer. */
 	assert_false(spt_exists(t, "spool/tmp/%s.msg", qid));
-	assert_false(spt_exists(t, "spool/tmp/%s.env", qid));
 	assert_int_equal(stat(spt_path(t, "spool/queue/%s.msg", qid), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
-	assert_int_equal((size_t)st.st_size, env.size);
-	assert_int_equal(stat(spt_path(t, "spool/queue/%s.env", qid), &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_true((size_t)st.st_size > env.size);
+	assert_false(spt_exists(t, "spool/queue/%s.env", qid));
 
-	/* The message reads back byte for byte. */
+	/* The message reads back byte for byte, and ends at env.size. */
 	int fd = spool_msg_open(t->dir, qid);
 	assert_true(fd >= 0);
-	char *back = malloc(env.size);
-	assert_int_equal(read(fd, back, env.size), (ssize_t)env.size);
+	char *back = malloc(env.size + 1);
+	size_t got_len = 0;
+	ssize_t r;
+	while ((r = spool_msg_pread(fd, env.size, back + got_len, 70000,
+	    got_len)) > 0)
+		got_len += (size_t)r;
+	assert_int_equal(r, 0);
+	assert_int_equal(got_len, env.size);
 	assert_memory_equal(back, "line\r\nline\r\n", 12);
 	assert_memory_equal(back + 6000, big, sizeof(big));
 	assert_memory_equal(back + 6000 + sizeof(big), "end\r\n", 5);
+	/* A size past the file's end is an error, not a short message. */
+	assert_int_equal(spool_msg_pread(fd, (uint64_t)st.st_size + 1, back,
+	    1, (uint64_t)st.st_size), -1);
+	assert_int_equal(errno, EIO);
 	free(back);
 	close(fd);
 
@@ -316,6 +325,27 @@ test_load_corrupt(void **state)
 	assert_int_equal(spool_env_load(t->dir, other, &env, err,
 	    sizeof(err)), -1);
 	envelope_clear(&env);
+
+	/* Without a saved state the trailer of the message file counts; a
+	 * file without one (or with a lying one) is refused. */
+	static const char *const bad[] = {
+		"x\r\n",					/* no trailer */
+		"x\r\nSMENV1 00000000000000zz\n",		/* not hex */
+		"x\r\nSMENV1 00000000000fffff\n",		/* too long */
+		"x\r\nabc\nSMENV1 0000000000000004\n",	/* not an env */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(unlink(spt_path(t, "spool/queue/%s.env",
+		    qid)) == 0 || errno == ENOENT, 1);
+		fp = fopen(spt_path(t, "spool/queue/%s.msg", qid), "w");
+		fputs(bad[i], fp);
+		fclose(fp);
+		envelope_init(&env);
+		assert_int_equal(spool_env_load(t->dir, qid, &env, err,
+		    sizeof(err)), -1);
+		assert_int_equal(errno, EINVAL);
+		envelope_clear(&env);
+	}
 }
 
 struct spt_list {
@@ -359,8 +389,9 @@ test_list_order_and_cleanup(void **state)
 	spt_commit(t, a, "1\r\n");
 	spt_commit(t, b, "2\r\n");
 	spt_commit(t, c, "3\r\n");
-	spt_touch(t, "spool/queue/%s.msg", old, 7200);
-	spt_touch(t, "spool/queue/%s.msg", fresh, 10);
+	/* State files without their message: reaped once an hour old. */
+	spt_touch(t, "spool/queue/%s.env", old, 7200);
+	spt_touch(t, "spool/queue/%s.env", fresh, 10);
 	spt_touch(t, "spool/queue/%s.env.tmp", old, 7200);
 	spt_touch(t, "spool/tmp/%s.msg", oldtmp, 2 * 86400);
 	spt_touch(t, "spool/tmp/%s.msg", fresh, 60);
@@ -369,9 +400,9 @@ test_list_order_and_cleanup(void **state)
 	assert_string_equal(l.ids[0], a);
 	assert_string_equal(l.ids[1], b);
 	assert_string_equal(l.ids[2], c);
-	assert_false(spt_exists(t, "spool/queue/%s.msg", old));
+	assert_false(spt_exists(t, "spool/queue/%s.env", old));
 	assert_false(spt_exists(t, "spool/queue/%s.env.tmp", old));
-	assert_true(spt_exists(t, "spool/queue/%s.msg", fresh));
+	assert_true(spt_exists(t, "spool/queue/%s.env", fresh));
 	assert_false(spt_exists(t, "spool/tmp/%s.msg", oldtmp));
 	assert_true(spt_exists(t, "spool/tmp/%s.msg", fresh));
 }

@@ -328,18 +328,14 @@ runner_due(struct runner *r, const struct envelope *env, bool force,
 	}
 }
 
-/* Open the message file; a missing one means the message is gone (the
- * .env is renamed in after the .msg, so it existed): drop the envelope. */
+/* Open the message file; a missing one was deleted since its envelope
+ * was loaded (spool_list reaps a state file left behind). */
 static int
 runner_open_msg(struct runner *r, const struct envelope *env)
 {
 	int fd = spool_msg_open(r->conf->data_dir, env->id);
 
-	if (fd == -1 && errno == ENOENT) {
-		log_warn("qid=%s queue message file missing, removing the "
-		    "envelope", env->id);
-		spool_remove(r->conf->data_dir, env->id);
-	} else if (fd == -1)
+	if (fd == -1 && errno != ENOENT)
 		log_warn("qid=%s queue cannot open message: %s", env->id,
 		    strerror(errno));
 	return fd;
@@ -420,16 +416,16 @@ runner_flight_end(struct runner_flight *f)
 		runner_kick(r);
 }
 
-/* Whether queue/ID.env is still there: `queue delete` may have removed
- * the message while it was in flight, and a save would bring the
- * envelope back without its message. */
+/* Whether queue/ID.msg is still there: `queue delete` may have removed
+ * the message while it was in flight; then there is nothing to record
+ * (a bounce would report a message nobody tries any more). */
 static bool
-runner_env_exists(const struct runner *r, const char *qid)
+runner_msg_exists(const struct runner *r, const char *qid)
 {
 	char path[PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/spool/queue/%s.env",
+	snprintf(path, sizeof(path), "%s/spool/queue/%s.msg",
 	    r->conf->data_dir, qid);
 	return stat(path, &st) == 0 || errno != ENOENT;
 }
@@ -454,7 +450,7 @@ runner_remote_rcpt(size_t i, const struct delivery_result *res,
 	if (runner_record(f->r, &f->env, &f->env.rcpts[f->ridx[i]], "smtp",
 	    res, at, now))
 		f->failed[f->nfailed++] = f->ridx[i];
-	if (runner_env_exists(f->r, f->env.id))
+	if (runner_msg_exists(f->r, f->env.id))
 		runner_save(f->r, &f->env);
 }
 
@@ -464,7 +460,7 @@ runner_remote_done(void *arg)
 {
 	struct runner_flight *f = arg;
 
-	if (runner_env_exists(f->r, f->env.id)) {
+	if (runner_msg_exists(f->r, f->env.id)) {
 		runner_flight_bounce(f);
 		runner_maybe_finish(f->r, &f->env);
 	}
@@ -566,7 +562,7 @@ runner_local_done(void *arg, bool cancelled)
 		if (runner_record(r, &f->env, &f->env.rcpts[f->lidx[i]],
 		    r->local->name, &f->lres[i], NULL, now))
 			f->failed[f->nfailed++] = f->lidx[i];
-	if (!runner_env_exists(r, f->env.id)) {
+	if (!runner_msg_exists(r, f->env.id)) {
 		runner_flight_end(f);	/* deleted meanwhile */
 		return;
 	}
@@ -709,9 +705,8 @@ runner_nudge(struct runner *r, const char *msg, size_t n)
 }
 
 /*
- * inotify on spool/queue: every envelope renamed in (a commit by an SMTP
- * worker, sendmail or a bounce; also our own saves, which are harmless
- * to look at again) is work. This needs nothing from the writers, and
+ * inotify on spool/queue: every message file renamed in (a commit by an
+ * SMTP worker, sendmail or a bounce) is work. This needs nothing from the writers, and
  * unlike datagram nudges (a Unix datagram socket queues only
  * net.unix.max_dgram_qlen = 10 by default, so a burst loses them) the
  * kernel says when it dropped events: then the queue is scanned.
@@ -749,7 +744,7 @@ runner_watch_cb(evutil_socket_t fd, short what, void *arg)
 				continue;
 			}
 			if (len == IDS_QID_LEN + 4 &&
-			    memcmp(ev->name + IDS_QID_LEN, ".env", 4) == 0) {
+			    memcmp(ev->name + IDS_QID_LEN, ".msg", 4) == 0) {
 				char qid[IDS_QID_LEN + 1];
 
 				memcpy(qid, ev->name, IDS_QID_LEN);

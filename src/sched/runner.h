@@ -3,8 +3,8 @@
  * The queue runner process (DESIGN.md §3): the only process that changes a
  * committed envelope or removes a message. It scans spool/queue at start
  * (every pending recipient is tried at once: a restart resumes, and flushes,
- * the queue) and every 30 seconds, watches spool/queue with inotify (an
- * envelope renamed in is a new message, tried now; if the kernel drops
+ * the queue) and every 30 seconds, watches spool/queue with inotify (a
+ * message file renamed in is a new message, tried now; if the kernel drops
  * events it scans), and listens on the datagram socket DATA/run/queue.sock
  * for "new ID" (try that message now) and "flush" (try every pending
  * recipient now).

@@ -654,9 +654,17 @@ smtpc_body_fill(struct smtpc_session *s)
 				    s->msg->prepend_len, out);
 			continue;
 		}
-		n = pread(s->msg->fd, chunk, sizeof(chunk), (off_t)s->off);
+		n = 0;
+		if (s->off < s->msg->len)
+			n = pread(s->msg->fd, chunk, s->msg->len - s->off <
+			    sizeof(chunk) ? (size_t)(s->msg->len - s->off) :
+			    sizeof(chunk), (off_t)s->off);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0 && s->off < s->msg->len) {
+			errno = EIO;	/* the file ended early */
+			n = -1;
+		}
 		if (n < 0) {
 			/* Closing without the final "." makes the server
 			 * drop the partial message (RFC 5321 §4.1.1.4). */

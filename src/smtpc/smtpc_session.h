@@ -91,6 +91,8 @@ struct smtpc_message {
 	size_t			 nrcpts;
 	int			 fd;	/* message, read from offset 0 with
 					 * pread; LF or CRLF line ends */
+	uint64_t		 len;	/* bytes of fd that are the message
+					 * (the spool file goes on) */
 	const char		*prepend;	/* sent first (trace headers) */
 	size_t			 prepend_len;
 	uint64_t		 size;		/* for SIZE=, 0: not given */

@@ -314,17 +314,24 @@ sst_run(struct sst_client *c, struct sst_server *v, struct smtpc_params *p,
 	assert_true(c->done);
 }
 
-/* A message file in memory. */
+/* A message file in memory. As in the spool, more bytes follow the
+ * message (the committed envelope): none of them may be sent. */
 static int
 sst_fd(const char *content)
 {
+	static const char tail[] = "ENVELOPE TAIL\n";
 	int fd = memfd_create("sst", 0);
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, content, strlen(content)),
 	    (ssize_t)strlen(content));
+	assert_int_equal(write(fd, tail, sizeof(tail) - 1),
+	    (ssize_t)sizeof(tail) - 1);
 	return fd;
 }
+
+/* The fd and len fields of a struct smtpc_message for text. */
+#define SST_MSG(text)	.fd = sst_fd(text), .len = strlen(text)
 
 /* ---- certificate ---- */
 
@@ -409,12 +416,12 @@ test_pipelining_two_messages(void **state)
 	struct smtpc_rcpt r2[] = { { "good2@y.test", NULL, 0 } };
 	struct smtpc_message m[2] = {
 		{ .qid = "q1", .mail_from = "a@x.test", .rcpts = r1,
-		    .nrcpts = 3, .fd = sst_fd(sst_body), .prepend =
+		    .nrcpts = 3, SST_MSG(sst_body), .prepend =
 		    "Received: x\r\n", .prepend_len = 13, .size = 120,
 		    .body = ENVELOPE_BODY_8BITMIME, .ret = ENVELOPE_RET_HDRS,
 		    .envid = "ID+2B1" },
 		{ .qid = "q2", .mail_from = "", .rcpts = r2, .nrcpts = 1,
-		    .fd = sst_fd("") },
+		    SST_MSG("") },
 	};
 	struct smtpc_params p = { .tls = SMTPC_TLS_NONE };
 	struct sst_client c = { 0 };
@@ -473,9 +480,9 @@ test_rejected_then_rset_no_pipelining(void **state)
 	struct smtpc_rcpt r2[] = { { "ok@y.test", NULL, 4 } };
 	struct smtpc_message m[2] = {
 		{ .mail_from = "a@x.test", .rcpts = r1, .nrcpts = 3,
-		    .fd = sst_fd("x\n") },
+		    SST_MSG("x\n") },
 		{ .mail_from = "a@x.test", .rcpts = r2, .nrcpts = 1,
-		    .fd = sst_fd("line\n"), .size = 5 },
+		    SST_MSG("line\n"), .size = 5 },
 	};
 	struct smtpc_params p = { .tls = SMTPC_TLS_OPPORTUNISTIC };
 	struct sst_client c = { 0 };
@@ -517,9 +524,9 @@ test_helo_fallback_and_smtputf8(void **state)
 	struct smtpc_rcpt r[] = { { "b@y.test", NULL, 0 } };
 	struct smtpc_message m[2] = {
 		{ .mail_from = "j\xc3\xb6rg@x.test", .rcpts = r, .nrcpts = 1,
-		    .fd = sst_fd("x\n"), .smtputf8 = true },
+		    SST_MSG("x\n"), .smtputf8 = true },
 		{ .mail_from = "a@x.test", .rcpts = r, .nrcpts = 1,
-		    .fd = sst_fd("hello\n"), .body = ENVELOPE_BODY_8BITMIME },
+		    SST_MSG("hello\n"), .body = ENVELOPE_BODY_8BITMIME },
 	};
 	struct smtpc_params p = { .tls = SMTPC_TLS_NONE };
 	struct sst_client c = { 0 };
@@ -551,7 +558,7 @@ test_starttls_opportunistic(void **state)
 	struct event_base *base = event_base_new();
 	struct smtpc_rcpt r[] = { { "b@y.test", NULL, 0 } };
 	struct smtpc_message m = { .mail_from = "a@x.test", .rcpts = r,
-	    .nrcpts = 1, .fd = sst_fd(".\n") };
+	    .nrcpts = 1, SST_MSG(".\n") };
 	struct smtpc_params p = { .tls = SMTPC_TLS_OPPORTUNISTIC,
 	    .peer_name = "mx.test" };
 	struct sst_client c = { 0 };
@@ -581,7 +588,7 @@ sst_required(const char *peer, const char *ehlo, const char *starttls,
 	struct event_base *base = event_base_new();
 	struct smtpc_rcpt r[] = { { "b@y.test", NULL, 0 } };
 	struct smtpc_message m = { .mail_from = "a@x.test", .rcpts = r,
-	    .nrcpts = 1, .fd = sst_fd("hi\n") };
+	    .nrcpts = 1, SST_MSG("hi\n") };
 	struct smtpc_params p = { .tls = SMTPC_TLS_STARTTLS, .tls_verify =
 	    true, .ca_file = sst_ca_path, .peer_name = peer };
 
@@ -659,9 +666,9 @@ test_implicit_tls_auth(void **state)
 	struct smtpc_rcpt r[] = { { "b@y.test", NULL, 0 } };
 	struct smtpc_message m[2] = {
 		{ .mail_from = "a@x.test", .rcpts = r, .nrcpts = 1,
-		    .fd = sst_fd("big message\n"), .size = 11 },
+		    SST_MSG("big message\n"), .size = 11 },
 		{ .mail_from = "a@x.test", .rcpts = r, .nrcpts = 1,
-		    .fd = sst_fd("small\n"), .size = 6 },
+		    SST_MSG("small\n"), .size = 6 },
 	};
 	struct smtpc_params p = { .tls = SMTPC_TLS_IMPLICIT, .tls_verify =
 	    true, .ca_file = sst_ca_path, .peer_name = "mx.test",
@@ -784,6 +791,7 @@ test_large_body(void **state)
 	body[n * 8] = '\0';
 	want[o] = '\0';
 	m.fd = sst_fd(body);
+	m.len = strlen(body);
 	sst_server_start(&v, base);
 	sst_run(&c, &v, &p, &m, 1);
 	assert_int_equal(c.mst[0].klass, SMTPC_OK);

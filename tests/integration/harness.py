@@ -620,17 +620,29 @@ class Mailbox:
 
 
 def queue_ids(data_dir):
-    """Committed queue ids (those with a .env file)."""
+    """Committed queue ids (those with a queue/ID.msg file)."""
     d = os.path.join(data_dir, "spool", "queue")
     try:
         names = os.listdir(d)
     except FileNotFoundError:
         return set()
-    return {n[:-4] for n in names if n.endswith(".env")}
+    return {n[:-4] for n in names if n.endswith(".msg")}
 
 
 def spool_file(data_dir, qid, ext):
     return os.path.join(data_dir, "spool", "queue", qid + "." + ext)
+
+
+def spool_split(data_dir, qid):
+    """(message bytes, committed envelope text) of queue/ID.msg: the
+    commit appends the envelope and a trailer "SMENV1 <16 hex: envelope
+    length>\n" to the message (src/queue/spool.c)."""
+    with open(spool_file(data_dir, qid, "msg"), "rb") as f:
+        data = f.read()
+    tag = data[-24:]
+    assert tag.startswith(b"SMENV1 ") and tag.endswith(b"\n"), tag
+    start = len(data) - 24 - int(tag[7:23], 16)
+    return data[:start], data[start:-24].decode()
 
 
 def block_domain(data_dir, domain=DOMAIN):

@@ -187,8 +187,7 @@ def test_queued_while_daemon_stopped(mta):
     qid = r.stdout.decode().split()[-1]
     assert qid in mta.queue_ids()
     # The spool holds CRLF line ends although the input had LF.
-    with open(harness.spool_file(mta.data_dir, qid, "msg"), "rb") as f:
-        spooled = f.read()
+    spooled = harness.spool_split(mta.data_dir, qid)[0]
     assert spooled.endswith(b"\r\n\r\nx\r\n")
     assert b"\n" not in spooled.replace(b"\r\n", b"")
     listing = harness.run_cli(mta.cfg.path, "queue", "list")
