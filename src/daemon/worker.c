@@ -20,9 +20,11 @@
 
 /* Grace for messages in flight when the daemon stops (seconds). */
 #define WORKER_STOP_GRACE	5
-/* Threads that fsync spool commits; concurrent fsyncs share journal
- * commits, which is what makes many sessions cheaper than one each. */
+/* Threads that fsync spool commits; concurrent fsyncs share the disk's
+ * flushes, which is what makes many sessions cheaper than one each. */
 #define WORKER_COMMIT_THREADS	16
+/* Seconds between writes of the deferred DMARC report rows. */
+#define WORKER_REPORT_FLUSH	1
 
 struct worker_listener {
 	struct smtpd_ctx	*ctx;
@@ -35,7 +37,21 @@ struct worker {
 	struct worker_listener	*wl;
 	size_t			 nwl;
 	struct event		*idle_check;
+	struct event		*report_flush;
 };
+
+/* Write the DMARC rows of the last second in one transaction. */
+static void
+worker_report_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct db *db = arg;
+	size_t n = db_dmarc_pending(db);
+
+	(void)fd;
+	(void)what;
+	if (n > 0 && db_dmarc_flush(db) != DB_OK)
+		log_warn("%zu dmarc records not stored: %s", n, db_error(db));
+}
 
 static void
 worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
@@ -108,6 +124,12 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.db == NULL)
 		fatal("%s", err);
 	db_relaxed_durability(w.ctx.db);
+	const struct timeval flush_every = { WORKER_REPORT_FLUSH, 0 };
+	w.report_flush = event_new(w.ctx.base, -1, EV_PERSIST,
+	    worker_report_flush_cb, w.ctx.db);
+	if (w.report_flush == NULL ||
+	    event_add(w.report_flush, &flush_every) == -1)
+		fatal("cannot start the report timer");
 	smtpd_auth_prepare();
 	w.ctx.committer = spool_committer_new(w.ctx.base,
 	    WORKER_COMMIT_THREADS);
@@ -144,6 +166,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	event_free(sigusr1);
 	if (w.idle_check)
 		event_free(w.idle_check);
+	event_free(w.report_flush);
 	if (w.ctx.grace_timer)
 		event_free(w.ctx.grace_timer);
 	spool_committer_free(w.ctx.committer);

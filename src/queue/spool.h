@@ -58,6 +58,10 @@ ssize_t spool_msg_pread(int fd, uint64_t size, void *buf, size_t n,
  * if it was not there. Not fsynced: a removal lost in a crash means the
  * message is tried again. */
 int spool_remove(const char *data_dir, const char *qid);
+/* Remove a message the queue runner has finished with (no process reads
+ * it any more): like spool_remove, but the file is emptied and kept in
+ * spool/free for a new message to reuse. -1 (ENOENT) if not there. */
+int spool_recycle(const char *data_dir, const char *qid);
 /* Call cb for each committed queue id, oldest first. Returns the count or
  * -1. Removes orphan .env files older than an hour (crash leftovers) and
  * clears tmp/ entries older than a day. */

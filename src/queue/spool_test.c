@@ -436,6 +436,55 @@ test_remove(void **state)
 	assert_int_equal(spt_count(t, "spool/queue"), 0);
 }
 
+/* A finished message's file is emptied into free/ and the next message
+ * reuses it (the same inode); free/ is trimmed by the queue scan. */
+static void
+test_recycle(void **state)
+{
+	struct spt *t = *state;
+	char a[IDS_QID_LEN + 1], b[IDS_QID_LEN + 1];
+	struct stat st_a, st;
+	struct spool_msg *m;
+
+	spt_commit(t, a, "secret\r\n");
+	assert_int_equal(stat(spt_path(t, "spool/queue/%s.msg", a), &st_a), 0);
+	assert_int_equal(spool_recycle(t->dir, a), 0);
+	assert_false(spt_exists(t, "spool/queue/%s.msg", a));
+	assert_int_equal(stat(spt_path(t, "spool/free/%s", a), &st), 0);
+	assert_int_equal(st.st_size, 0);	/* no delivered mail lingers */
+	errno = 0;
+	assert_int_equal(spool_recycle(t->dir, a), -1);
+	assert_int_equal(errno, ENOENT);
+
+	ids_qid_new(b);
+	m = spool_msg_new(t->dir, b);
+	assert_non_null(m);
+	assert_false(spt_exists(t, "spool/free/%s", a));
+	assert_int_equal(stat(spt_path(t, "spool/tmp/%s.msg", b), &st), 0);
+	assert_int_equal(st.st_ino, st_a.st_ino);
+	assert_int_equal(spool_msg_write(m, "x\r\n", 3), 0);
+	struct envelope env;
+	spt_env(&env, "bob@example.org");
+	assert_int_equal(spool_msg_commit(m, &env), 0);
+	envelope_clear(&env);
+	envelope_init(&env);
+	char err[200];
+	assert_int_equal(spool_env_load(t->dir, b, &env, err, sizeof(err)),
+	    0);
+	assert_int_equal(env.size, 3);
+	envelope_clear(&env);
+
+	/* Over the bound, the scan trims free/. */
+	for (int i = 0; i < 1100; i++) {
+		char q[IDS_QID_LEN + 1];
+		ids_qid_new(q);
+		spt_touch(t, "spool/free/%s", q, 0);
+	}
+	struct spt_list l = { .n = 0 };
+	assert_int_equal(spool_list(t->dir, spt_list_cb, &l), 1);
+	assert_int_equal(spt_count(t, "spool/free"), 1024);
+}
+
 static void
 test_nudge(void **state)
 {
@@ -486,6 +535,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_list_order_and_cleanup,
 		    spt_setup, spt_teardown),
 		cmocka_unit_test_setup_teardown(test_remove, spt_setup,
+		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_recycle, spt_setup,
 		    spt_teardown),
 		cmocka_unit_test_setup_teardown(test_nudge, spt_setup,
 		    spt_teardown),

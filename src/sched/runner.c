@@ -293,7 +293,7 @@ runner_maybe_finish(struct runner *r, const struct envelope *env)
 		else
 			failed++;
 	}
-	if (spool_remove(r->conf->data_dir, env->id) == -1) {
+	if (spool_recycle(r->conf->data_dir, env->id) == -1) {
 		if (errno != ENOENT)
 			log_warn("qid=%s queue remove failed: %s", env->id,
 			    strerror(errno));

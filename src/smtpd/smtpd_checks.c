@@ -233,7 +233,7 @@ smtpd_checks_record(struct smtpd_session *s, const struct authcheck *ac,
 			.spf_aligned = a->spf_aligned,
 			.testing = a->testing,
 		};
-		if (db_dmarc_add(s->ctx->db, &row) != DB_OK)
+		if (db_dmarc_defer(s->ctx->db, &row) != DB_OK)
 			log_warn("sid=%s qid=%s dmarc record not stored: %s",
 			    s->sid, s->qid, db_error(s->ctx->db));
 	}

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/limits.h"
+#include "core/log.h"
 #include "core/xmalloc.h"
 #include "store/db_internal.h"
 
@@ -207,14 +208,28 @@ fail:
 	return NULL;
 }
 
+int
+db_exec(struct db *db, const char *sql, const char *what)
+{
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(db, what);
+		return -1;
+	}
+	return 0;
+}
+
 void
 db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	size_t n = db->ndmarc;
+	if (n > 0 && db_dmarc_flush(db) != DB_OK)
+		log_warn("%zu dmarc records lost: %s", n, db_error(db));
 	for (size_t i = 0; i < DB_STMT_MAX; i++)
 		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->sql);
+	free(db->dmarc);
 	free(db);
 }
 

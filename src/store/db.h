@@ -144,5 +144,19 @@ void db_relaxed_durability(struct db *db);
 
 /* Record one evaluation for aggregate reports. */
 enum db_result db_dmarc_add(struct db *db, const struct db_dmarc_row *row);
+/*
+ * Record one evaluation later: row (strings copied) joins the handle's
+ * pending rows, written in one transaction by db_dmarc_flush (the SMTP
+ * worker flushes every second; db_close flushes too). A write per message
+ * would run on the event loop and, with SQLite's rollback journal, create
+ * and delete a journal file per message. Past DB_DMARC_PENDING_MAX rows
+ * the pending rows are flushed first; DB_ERROR then (the row is kept).
+ */
+#define DB_DMARC_PENDING_MAX	1024
+enum db_result db_dmarc_defer(struct db *db, const struct db_dmarc_row *row);
+/* Write the pending rows in one transaction. On DB_ERROR they are dropped
+ * (db_error says why; db_dmarc_pending said how many before). */
+enum db_result db_dmarc_flush(struct db *db);
+size_t db_dmarc_pending(const struct db *db);
 
 #endif

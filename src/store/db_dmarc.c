@@ -5,6 +5,16 @@
 
 #include "store/db_internal.h"
 
+#include <stdlib.h>
+
+#include "core/xmalloc.h"
+
+/* The string fields of a row, for copying and freeing. */
+#define DB_DMARC_STRINGS(r) { &(r)->source_ip, &(r)->header_from, \
+	&(r)->envelope_from, &(r)->policy_domain, &(r)->policy, \
+	&(r)->disposition, &(r)->result, &(r)->dkim_domain, \
+	&(r)->dkim_result, &(r)->spf_domain, &(r)->spf_result }
+
 enum db_result
 db_dmarc_add(struct db *db, const struct db_dmarc_row *r)
 {
@@ -37,4 +47,62 @@ void
 db_relaxed_durability(struct db *db)
 {
 	sqlite3_exec(db->sql, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
+}
+
+static void
+db_dmarc_row_free(struct db_dmarc_row *r)
+{
+	const char **f[] = DB_DMARC_STRINGS(r);
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		free((char *)*f[i]);
+}
+
+enum db_result
+db_dmarc_defer(struct db *db, const struct db_dmarc_row *row)
+{
+	struct db_dmarc_row *r;
+
+	if (db->ndmarc >= DB_DMARC_PENDING_MAX &&
+	    db_dmarc_flush(db) != DB_OK)
+		return DB_ERROR;
+	if (db->ndmarc == db->capdmarc) {
+		db->capdmarc = db->capdmarc ? db->capdmarc * 2 : 64;
+		db->dmarc = xreallocarray(db->dmarc, db->capdmarc,
+		    sizeof(*db->dmarc));
+	}
+	r = &db->dmarc[db->ndmarc++];
+	*r = *row;
+	const char **f[] = DB_DMARC_STRINGS(r);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		*f[i] = xstrdup(*f[i] ? *f[i] : "");
+	return DB_OK;
+}
+
+enum db_result
+db_dmarc_flush(struct db *db)
+{
+	enum db_result res = DB_OK;
+	size_t i;
+
+	if (db->ndmarc == 0)
+		return DB_OK;
+	if (db_exec(db, "BEGIN IMMEDIATE", "record dmarc") == -1)
+		res = DB_ERROR;
+	for (i = 0; res == DB_OK && i < db->ndmarc; i++)
+		res = db_dmarc_add(db, &db->dmarc[i]);
+	if (res == DB_OK && db_exec(db, "COMMIT", "record dmarc") == -1)
+		res = DB_ERROR;
+	if (res != DB_OK)
+		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	for (i = 0; i < db->ndmarc; i++)
+		db_dmarc_row_free(&db->dmarc[i]);
+	db->ndmarc = 0;
+	return res;
+}
+
+size_t
+db_dmarc_pending(const struct db *db)
+{
+	return db->ndmarc;
 }

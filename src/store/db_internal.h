@@ -32,9 +32,13 @@ enum db_stmt_id {
 };
 
 struct db {
-	sqlite3		*sql;
-	sqlite3_stmt	*stmt[DB_STMT_MAX];	/* prepared when first used */
-	char		 err[256];
+	sqlite3			*sql;
+	sqlite3_stmt		*stmt[DB_STMT_MAX];	/* prepared when
+							 * first used */
+	char			 err[256];
+	struct db_dmarc_row	*dmarc;		/* deferred rows; their
+						 * strings are owned here */
+	size_t			 ndmarc, capdmarc;
 };
 
 /* A growable vector of heap strings (results of queries and expansion). */
@@ -60,6 +64,9 @@ int db_bind(struct db *db, sqlite3_stmt *st, int idx, const char *s);
 void db_seterr(struct db *db, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 enum db_result db_fail(struct db *db, const char *what);
+
+/* Run sql (no rows); -1 with the error set (what: for the message). */
+int db_exec(struct db *db, const char *sql, const char *what);
 
 /* Create (if create) or upgrade the schema to the current version. */
 int db_schema_init(struct db *db, bool create);

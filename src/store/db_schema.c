@@ -70,16 +70,6 @@ db_schema_version(struct db *db, int *v)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int
-db_exec(struct db *db, const char *sql, const char *what)
-{
-	if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		db_fail(db, what);
-		return -1;
-	}
-	return 0;
-}
-
 /* Apply the steps from version `from` on, inside the caller's transaction. */
 static int
 db_schema_upgrade(struct db *db, int from)

@@ -572,6 +572,61 @@ test_list_callback_reentry(void **state)
 	free(h);
 }
 
+static int
+dbt_dmarc_rows(const struct dbt *t)
+{
+	sqlite3_stmt *st;
+	int n;
+
+	assert_int_equal(sqlite3_prepare_v2(t->db->sql,
+	    "SELECT count(*) FROM dmarc_results", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Deferred DMARC rows: copied at once, written by a flush in one go (or
+ * first when the bound is reached), none lost. */
+static void
+test_dmarc_defer_flush(void **state)
+{
+	struct dbt *t = *state;
+	char from[64];
+	struct db_dmarc_row row = { .time = 1, .source_ip = "192.0.2.1",
+	    .header_from = from, .result = "pass", .dkim_aligned = true };
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(from, sizeof(from), "d%d.example", i);
+		assert_int_equal(db_dmarc_defer(t->db, &row), DB_OK);
+	}
+	strcpy(from, "overwritten.example");
+	assert_int_equal(db_dmarc_pending(t->db), 3);
+	assert_int_equal(dbt_dmarc_rows(t), 0);
+	assert_int_equal(db_dmarc_flush(t->db), DB_OK);
+	assert_int_equal(db_dmarc_pending(t->db), 0);
+	assert_int_equal(dbt_dmarc_rows(t), 3);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(t->db->sql, "SELECT count(*) FROM "
+	    "dmarc_results WHERE header_from = 'd1.example' AND "
+	    "dkim_aligned = 1 AND spf_domain = ''", -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	assert_int_equal(db_dmarc_flush(t->db), DB_OK);	/* nothing */
+
+	for (int i = 0; i < DB_DMARC_PENDING_MAX + 5; i++)
+		assert_int_equal(db_dmarc_defer(t->db, &row), DB_OK);
+	assert_int_equal(db_dmarc_pending(t->db), 5);
+	assert_int_equal(dbt_dmarc_rows(t), 3 + DB_DMARC_PENDING_MAX);
+	char err[256];
+	db_close(t->db);	/* writes the rest */
+	t->db = db_open(t->path, false, NULL, err, sizeof(err));
+	assert_non_null(t->db);
+	assert_int_equal(dbt_dmarc_rows(t), 8 + DB_DMARC_PENDING_MAX);
+}
+
 #define DBT(f) cmocka_unit_test_setup_teardown(f, dbt_setup, dbt_teardown)
 
 int
@@ -596,6 +651,7 @@ main(void)
 		DBT(test_open_refuses_symlink),
 		DBT(test_open_owner),
 		DBT(test_list_callback_reentry),
+		DBT(test_dmarc_defer_flush),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

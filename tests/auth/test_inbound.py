@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 dkim = pytest.importorskip("dkim")
 import dnsserver  # noqa: E402
 import harness  # noqa: E402
-from harness import Config, Daemon, make_cert, provision  # noqa: E402
+from harness import (Config, Daemon, make_cert, provision,  # noqa: E402
+                     wait_until)
 
 HOST = harness.HOSTNAME
 ZONE_HEAD = """$TTL 300
@@ -165,14 +166,20 @@ def test_dmarc_reject(env):
     assert e.value.smtp_code == 550
     assert b"5.7.1" in e.value.smtp_error and b"DMARC" in e.value.smtp_error
     assert not d.mailbox("alice@example.test").with_marker("rejectme")
-    # The evaluation is kept in the store for aggregate reports.
+    # The evaluation is kept in the store for aggregate reports (the
+    # worker writes its rows once a second).
     import sqlite3
-    db = sqlite3.connect(os.path.join(d.data_dir, "sealmail.db"))
-    rows = db.execute("SELECT result, disposition, policy, spf_result "
-                      "FROM dmarc_results WHERE header_from = "
-                      "'forger.test'").fetchall()
-    db.close()
-    assert ("fail", "reject", "reject", "fail") in rows
+
+    def rows():
+        db = sqlite3.connect(os.path.join(d.data_dir, "sealmail.db"))
+        try:
+            return db.execute("SELECT result, disposition, policy, "
+                              "spf_result FROM dmarc_results WHERE "
+                              "header_from = 'forger.test'").fetchall()
+        finally:
+            db.close()
+    wait_until(lambda: ("fail", "reject", "reject", "fail") in rows(), 5,
+               what="the DMARC row in the store")
 
 
 def test_dmarc_quarantine_goes_to_junk(env):
