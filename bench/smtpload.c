@@ -130,7 +130,7 @@ struct sl_conn {
 	int		 fd;
 	SSL		*ssl;
 	enum sl_state	 st;
-	bool		 tls_on, cap_pipe, piped, want_write, idle_counted;
+	bool		 tls_on, cap_pipe, piped, want_write, idle_counted, ready;
 	int		 msgs;		/* accepted in this session */
 	int		 replies_left;	/* pipelined replies still expected */
 	uint64_t	 t_conn, t_hs, t_msg, t_deadline;
@@ -154,6 +154,8 @@ struct sl_worker {
 	int		 active;
 	int		 inflight;	/* idle ramp: sessions not yet idle */
 	int		 opened;	/* idle: sessions opened */
+	int		 failed_run;	/* connections failed since the last
+					 * session that got ready */
 	bool		 stopping;
 	pthread_t	 tid;
 };
@@ -245,10 +247,20 @@ conn_watch(struct sl_conn *c, bool wr)
 	epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* Consecutive connection failures after which a worker gives up: the
+ * server is down or refusing, and retrying at full speed measures
+ * nothing (and burns a core). */
+#define SL_FAILED_RUN_MAX	200
+
 static void
 conn_fail(struct sl_conn *c, enum sl_err e, const char *what, size_t len)
 {
 	err_count(c, e, what, len);
+	if (!c->ready && ++c->w->failed_run == SL_FAILED_RUN_MAX) {
+		fprintf(stderr, "smtpload: %d connections in a row failed "
+		    "before the greeting; giving up\n", SL_FAILED_RUN_MAX);
+		c->w->stopping = true;
+	}
 	conn_close(c, false);
 }
 
@@ -383,6 +395,8 @@ session_ready(struct sl_conn *c)
 {
 	struct sl_worker *w = c->w;
 
+	c->ready = true;
+	w->failed_run = 0;
 	if (opts.kind == SL_IDLE) {
 		c->st = ST_IDLE;
 		c->idle_counted = true;
@@ -1289,5 +1303,8 @@ main(int argc, char **argv)
 	else
 		window = wall;
 	report(ws, wall, window);
+	for (int i = 0; i < opts.threads; i++)
+		if (ws[i].failed_run >= SL_FAILED_RUN_MAX)
+			return 1;	/* gave up: the numbers mean nothing */
 	return 0;
 }
