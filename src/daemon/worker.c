@@ -22,7 +22,7 @@
 #define WORKER_STOP_GRACE	5
 /* Threads that fsync spool commits; concurrent fsyncs share the disk's
  * flushes, which is what makes many sessions cheaper than one each. */
-#define WORKER_COMMIT_THREADS	16
+#define WORKER_COMMIT_THREADS	4
 /* Seconds between writes of the deferred DMARC report rows. */
 #define WORKER_REPORT_FLUSH	1
 

@@ -67,7 +67,7 @@ int bounce_enqueue(const struct conf *conf, const struct envelope *env,
 /* Messages started per loop turn. */
 #define RUNNER_BATCH		32
 /* Threads delivering locally at once. */
-#define RUNNER_LOCAL_THREADS	16
+#define RUNNER_LOCAL_THREADS	4
 /* Seconds in-flight deliveries get after SIGTERM. */
 #define RUNNER_STOP_GRACE	5
 
