@@ -256,7 +256,9 @@ static void
 conn_fail(struct sl_conn *c, enum sl_err e, const char *what, size_t len)
 {
 	err_count(c, e, what, len);
-	if (!c->ready && ++c->w->failed_run == SL_FAILED_RUN_MAX) {
+	/* Not for idle: a peer's ramp that stalls is its result. */
+	if (opts.kind != SL_IDLE && !c->ready &&
+	    ++c->w->failed_run == SL_FAILED_RUN_MAX) {
 		fprintf(stderr, "smtpload: %d connections in a row failed "
 		    "before the greeting; giving up\n", SL_FAILED_RUN_MAX);
 		c->w->stopping = true;
@@ -821,7 +823,8 @@ idle_ramp(struct sl_worker *w, uint64_t ramp_end)
 	while (!interrupted) {
 		uint64_t t = now_us();
 		while (w->opened < w->nconn && w->inflight < opts.max_inflight)
-			conn_start(w);
+			if (!conn_start(w))
+				break;
 		if (w->opened >= w->nconn && w->inflight == 0)
 			break;
 		if (t >= ramp_end)
