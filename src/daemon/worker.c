@@ -2,6 +2,7 @@
 /* SMTP worker process (see worker.h). */
 #include "daemon/worker.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,9 @@
 /* Threads that fsync spool commits; concurrent fsyncs share the disk's
  * flushes, which is what makes many sessions cheaper than one each. */
 #define WORKER_COMMIT_THREADS	4
-/* Seconds between writes of the deferred DMARC report rows. */
-#define WORKER_REPORT_FLUSH	1
+/* Seconds between ticks: writes of the deferred DMARC report rows, and
+ * returning freed memory to the system once the worker is idle. */
+#define WORKER_TICK		1
 
 struct worker_listener {
 	struct smtpd_ctx	*ctx;
@@ -37,20 +39,33 @@ struct worker {
 	struct worker_listener	*wl;
 	size_t			 nwl;
 	struct event		*idle_check;
-	struct event		*report_flush;
+	struct event		*tick;
+	bool			 busy;	/* sessions since the last trim */
 };
 
-/* Write the DMARC rows of the last second in one transaction. */
+/*
+ * Write the DMARC rows of the last second in one transaction. When the
+ * last session of a busy spell has gone, give the heap's free pages back
+ * (malloc_trim): a burst of sessions leaves megabytes free but mapped in
+ * the heap, which every idle worker would otherwise keep.
+ */
 static void
-worker_report_flush_cb(evutil_socket_t fd, short what, void *arg)
+worker_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct db *db = arg;
+	struct worker *w = arg;
+	struct db *db = w->ctx.db;
 	size_t n = db_dmarc_pending(db);
 
 	(void)fd;
 	(void)what;
 	if (n > 0 && db_dmarc_flush(db) != DB_OK)
 		log_warn("%zu dmarc records not stored: %s", n, db_error(db));
+	if (w->ctx.nsessions > 0)
+		w->busy = true;
+	else if (w->busy) {
+		w->busy = false;
+		malloc_trim(0);
+	}
 }
 
 static void
@@ -124,12 +139,10 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.db == NULL)
 		fatal("%s", err);
 	db_relaxed_durability(w.ctx.db);
-	const struct timeval flush_every = { WORKER_REPORT_FLUSH, 0 };
-	w.report_flush = event_new(w.ctx.base, -1, EV_PERSIST,
-	    worker_report_flush_cb, w.ctx.db);
-	if (w.report_flush == NULL ||
-	    event_add(w.report_flush, &flush_every) == -1)
-		fatal("cannot start the report timer");
+	const struct timeval every = { WORKER_TICK, 0 };
+	w.tick = event_new(w.ctx.base, -1, EV_PERSIST, worker_tick_cb, &w);
+	if (w.tick == NULL || event_add(w.tick, &every) == -1)
+		fatal("cannot start the worker's timer");
 	smtpd_auth_prepare();
 	w.ctx.committer = spool_committer_new(w.ctx.base,
 	    WORKER_COMMIT_THREADS);
@@ -166,7 +179,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	event_free(sigusr1);
 	if (w.idle_check)
 		event_free(w.idle_check);
-	event_free(w.report_flush);
+	event_free(w.tick);
 	if (w.ctx.grace_timer)
 		event_free(w.ctx.grace_timer);
 	spool_committer_free(w.ctx.committer);

@@ -97,7 +97,10 @@ db_dmarc_flush(struct db *db)
 		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
 	for (i = 0; i < db->ndmarc; i++)
 		db_dmarc_row_free(&db->dmarc[i]);
-	db->ndmarc = 0;
+	/* Not kept for the next batch: an idle worker holds nothing. */
+	free(db->dmarc);
+	db->dmarc = NULL;
+	db->ndmarc = db->capdmarc = 0;
 	return res;
 }
 
