@@ -359,6 +359,20 @@ spool_msg_abort(struct spool_msg *m)
 	spool_msg_free(m);
 }
 
+/* The text form of env in a new buffer *b (the caller clears it); -1
+ * (EFBIG, nothing to clear) past LIMIT_ENVELOPE_FILE. */
+static int
+spool_env_text(const struct envelope *env, struct buf *b)
+{
+	buf_init(b, LIMIT_ENVELOPE_FILE);
+	if (envelope_to_text(env, b) == -1) {
+		buf_clear(b);
+		errno = EFBIG;
+		return -1;
+	}
+	return 0;
+}
+
 /* Serialise env and write it, fsynced, to path. */
 static int
 spool_env_write(const char *path, const struct envelope *env)
@@ -366,12 +380,8 @@ spool_env_write(const char *path, const struct envelope *env)
 	struct buf b;
 	int r;
 
-	buf_init(&b, LIMIT_ENVELOPE_FILE);
-	if (envelope_to_text(env, &b) == -1) {
-		buf_clear(&b);
-		errno = EFBIG;
+	if (spool_env_text(env, &b) == -1)
 		return -1;
-	}
 	r = spool_write_file(path, b.data, b.len);
 	buf_clear(&b);
 	return r;
@@ -386,12 +396,8 @@ spool_msg_seal(struct spool_msg *m, const struct envelope *env)
 	struct buf b;
 	int r;
 
-	buf_init(&b, LIMIT_ENVELOPE_FILE);
-	if (envelope_to_text(env, &b) == -1) {
-		buf_clear(&b);
-		errno = EFBIG;
+	if (spool_env_text(env, &b) == -1)
 		return -1;
-	}
 	snprintf(trailer, sizeof(trailer), SPOOL_TRAILER_TAG "%016zx\n",
 	    b.len);
 	r = spool_msg_write(m, b.data, b.len);
