@@ -14,14 +14,14 @@ import pytest
 
 import harness
 import nxdns
-from harness import Daemon, provision, standard_config
+from harness import provision, standard_config
 
 
-class DaemonPool:
+class DaemonPool(harness.DaemonGroup):
     def __init__(self, tmp_factory, name):
+        super().__init__()
         self.tmp_factory = tmp_factory
         self.name = name
-        self.daemons = []
 
     def folder(self):
         return str(self.tmp_factory.mktemp(self.name))
@@ -31,21 +31,10 @@ class DaemonPool:
         return standard_config(self.folder(), certs, ipv6=ipv6)
 
     def start(self, cfg, users=True):
-        if users:
-            provision(cfg)
-        d = Daemon(cfg)
-        self.daemons.append(d)
-        d.start()
-        return d
+        return super().start(cfg, provision if users else None)
 
     def stop_all(self):
-        errors = []
-        for d in self.daemons:
-            try:
-                d.stop()
-            except Exception as e:   # stop the others before failing
-                errors.append(str(e))
-        self.daemons = []
+        errors = super().stop_all()
         if errors:
             pytest.fail("daemon teardown: " + "\n".join(errors),
                         pytrace=False)

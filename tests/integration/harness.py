@@ -706,3 +706,31 @@ def header_values(raw, name):
     if cur is not None:
         out.append(cur)
     return out
+
+
+class DaemonGroup:
+    """Daemons started together and stopped together (the pools of the
+    integration and outbound suites build on it)."""
+
+    def __init__(self):
+        self.daemons = []
+
+    def start(self, cfg, provision=provision):
+        """Provision cfg (unless provision is None), start a daemon."""
+        if provision:
+            provision(cfg)
+        d = Daemon(cfg)
+        self.daemons.append(d)
+        d.start()
+        return d
+
+    def stop_all(self):
+        """Stop every daemon, even when one fails; the errors, as text."""
+        errors = []
+        for d in self.daemons:
+            try:
+                d.stop()
+            except Exception as e:  # stop the others before failing
+                errors.append(str(e))
+        self.daemons = []
+        return errors

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
 
 import dnsserver  # noqa: E402
 import harness  # noqa: E402
-from harness import Config, Daemon, USERS, cli_ok  # noqa: E402
+from harness import Config, USERS, cli_ok  # noqa: E402
 from harness import make_message, wait_until  # noqa: E402
 import mailcheck  # noqa: E402
 
@@ -123,29 +123,8 @@ def provision_b(cfg):
            input=USERS[ALICE] + "\n")
 
 
-class Pool:
+class Pool(harness.DaemonGroup):
     """Daemons started by one fixture, all stopped at its end."""
-
-    def __init__(self):
-        self.daemons = []
-
-    def start(self, cfg, provision=harness.provision):
-        if provision:
-            provision(cfg)
-        d = Daemon(cfg)
-        self.daemons.append(d)
-        d.start()
-        return d
-
-    def stop_all(self):
-        errors = []
-        for d in self.daemons:
-            try:
-                d.stop()
-            except Exception as e:  # stop the others before failing
-                errors.append(str(e))
-        self.daemons = []
-        return errors
 
 
 def log_lines(daemon, *needles):
