@@ -688,6 +688,30 @@ spool_msg_open(const char *data_dir, const char *qid)
 	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 }
 
+bool
+spool_msg_exists(const char *data_dir, const char *qid)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!ids_qid_valid(qid) || spool_path(path, sizeof(path), data_dir,
+	    "queue", qid, ".msg") == -1)
+		return false;
+	return stat(path, &st) == 0 || errno != ENOENT;
+}
+
+int
+spool_queue_dir(const char *data_dir, char *out, size_t outlen)
+{
+	return spool_dir_path(out, outlen, data_dir, "spool/queue");
+}
+
+bool
+spool_committed_name(const char *name, char *qid)
+{
+	return spool_name_match(name, ".msg", qid);
+}
+
 ssize_t
 spool_msg_pread(int fd, uint64_t size, void *buf, size_t n, uint64_t off)
 {
@@ -708,10 +732,22 @@ spool_msg_pread(int fd, uint64_t size, void *buf, size_t n, uint64_t off)
 	}
 }
 
+/* Remove what the runner saved of a message whose file has gone. */
+static void
+spool_remove_state(const char *data_dir, const char *qid)
+{
+	static const char *const state[] = { ".env", ".env.tmp" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++)
+		if (spool_path(path, sizeof(path), data_dir, "queue", qid,
+		    state[i]) == 0)
+			unlink(path);
+}
+
 int
 spool_remove(const char *data_dir, const char *qid)
 {
-	static const char *const state[] = { ".env", ".env.tmp" };
 	char path[PATH_MAX];
 
 	if (!ids_qid_valid(qid)) {
@@ -722,10 +758,7 @@ spool_remove(const char *data_dir, const char *qid)
 	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
 	    ".msg") == -1 || unlink(path) == -1)
 		return -1;
-	for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++)
-		if (spool_path(path, sizeof(path), data_dir, "queue", qid,
-		    state[i]) == 0)
-			unlink(path);
+	spool_remove_state(data_dir, qid);
 	/* No directory fsync: a removal lost in a crash brings the message
 	 * back and it is tried again (at-least-once), nothing is lost. */
 	return 0;
@@ -734,7 +767,6 @@ spool_remove(const char *data_dir, const char *qid)
 int
 spool_recycle(const char *data_dir, const char *qid)
 {
-	static const char *const state[] = { ".env", ".env.tmp" };
 	char path[PATH_MAX], free_path[PATH_MAX];
 
 	if (!ids_qid_valid(qid)) {
@@ -752,10 +784,7 @@ spool_recycle(const char *data_dir, const char *qid)
 		return -1;
 	if (truncate(free_path, 0) == -1)
 		unlink(free_path);
-	for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++)
-		if (spool_path(path, sizeof(path), data_dir, "queue", qid,
-		    state[i]) == 0)
-			unlink(path);
+	spool_remove_state(data_dir, qid);
 	return 0;
 }
 

@@ -50,6 +50,14 @@ int spool_env_save(const char *data_dir, const struct envelope *env);
 /* Open queue/ID.msg read-only; fd or -1. The message is its first
  * env->size bytes: read it with spool_msg_pread. */
 int spool_msg_open(const char *data_dir, const char *qid);
+/* Whether message ID is still committed (true also when that cannot be
+ * told: the caller then acts as if it were). */
+bool spool_msg_exists(const char *data_dir, const char *qid);
+/* DATA_DIR/spool/queue into out; -1 (ENAMETOOLONG) if it does not fit. */
+int spool_queue_dir(const char *data_dir, char *out, size_t outlen);
+/* Whether a file name in spool/queue is a committed message ("ID.msg");
+ * its id into qid (IDS_QID_LEN + 1 bytes). */
+bool spool_committed_name(const char *name, char *qid);
 /* pread from the message of size `size` in fd: at most n bytes at off,
  * 0 at the message's end, -1 on error (EIO if the file ends early). */
 ssize_t spool_msg_pread(int fd, uint64_t size, void *buf, size_t n,

@@ -421,7 +421,15 @@ test_remove(void **state)
 	struct spt_list l = { .n = 0 };
 
 	spt_commit(t, qid, "x\r\n");
+	assert_true(spool_msg_exists(t->dir, qid));
+	char name[64], got[IDS_QID_LEN + 1];
+	snprintf(name, sizeof(name), "%s.msg", qid);
+	assert_true(spool_committed_name(name, got));
+	assert_string_equal(got, qid);
+	snprintf(name, sizeof(name), "%s.env", qid);
+	assert_false(spool_committed_name(name, got));
 	assert_int_equal(spool_remove(t->dir, qid), 0);
+	assert_false(spool_msg_exists(t->dir, qid));
 	assert_false(spt_exists(t, "spool/queue/%s.env", qid));
 	assert_false(spt_exists(t, "spool/queue/%s.msg", qid));
 	errno = 0;

@@ -416,20 +416,6 @@ runner_flight_end(struct runner_flight *f)
 		runner_kick(r);
 }
 
-/* Whether queue/ID.msg is still there: `queue delete` may have removed
- * the message while it was in flight; then there is nothing to record
- * (a bounce would report a message nobody tries any more). */
-static bool
-runner_msg_exists(const struct runner *r, const char *qid)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/spool/queue/%s.msg",
-	    r->conf->data_dir, qid);
-	return stat(path, &st) == 0 || errno != ENOENT;
-}
-
 /* Bounce the recipients that failed in the stage just ended. */
 static void
 runner_flight_bounce(struct runner_flight *f)
@@ -450,7 +436,7 @@ runner_remote_rcpt(size_t i, const struct delivery_result *res,
 	if (runner_record(f->r, &f->env, &f->env.rcpts[f->ridx[i]], "smtp",
 	    res, at, now))
 		f->failed[f->nfailed++] = f->ridx[i];
-	if (runner_msg_exists(f->r, f->env.id))
+	if (spool_msg_exists(f->r->conf->data_dir, f->env.id))
 		runner_save(f->r, &f->env);
 }
 
@@ -460,7 +446,7 @@ runner_remote_done(void *arg)
 {
 	struct runner_flight *f = arg;
 
-	if (runner_msg_exists(f->r, f->env.id)) {
+	if (spool_msg_exists(f->r->conf->data_dir, f->env.id)) {
 		runner_flight_bounce(f);
 		runner_maybe_finish(f->r, &f->env);
 	}
@@ -562,7 +548,7 @@ runner_local_done(void *arg, bool cancelled)
 		if (runner_record(r, &f->env, &f->env.rcpts[f->lidx[i]],
 		    r->local->name, &f->lres[i], NULL, now))
 			f->failed[f->nfailed++] = f->lidx[i];
-	if (!runner_msg_exists(r, f->env.id)) {
+	if (!spool_msg_exists(r->conf->data_dir, f->env.id)) {
 		runner_flight_end(f);	/* deleted meanwhile */
 		return;
 	}
@@ -743,15 +729,14 @@ runner_watch_cb(evutil_socket_t fd, short what, void *arg)
 					runner_scan(r, false);
 				continue;
 			}
-			if (len == IDS_QID_LEN + 4 &&
-			    memcmp(ev->name + IDS_QID_LEN, ".msg", 4) == 0) {
-				char qid[IDS_QID_LEN + 1];
+			char name[NAME_MAX + 1], qid[IDS_QID_LEN + 1];
 
-				memcpy(qid, ev->name, IDS_QID_LEN);
-				qid[IDS_QID_LEN] = '\0';
-				if (ids_qid_valid(qid))
-					runner_urgent(r, qid);
-			}
+			if (len >= sizeof(name))
+				continue;
+			memcpy(name, ev->name, len);
+			name[len] = '\0';
+			if (spool_committed_name(name, qid))
+				runner_urgent(r, qid);
 		}
 	}
 }
@@ -763,8 +748,7 @@ runner_watch(struct runner *r)
 	char path[PATH_MAX];
 
 	r->watch_fd = -1;
-	if (snprintf(path, sizeof(path), "%s/spool/queue",
-	    r->conf->data_dir) >= (int)sizeof(path))
+	if (spool_queue_dir(r->conf->data_dir, path, sizeof(path)) == -1)
 		return;
 	r->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (r->watch_fd == -1 ||
