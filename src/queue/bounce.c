@@ -500,26 +500,6 @@ bounce_crlf(struct bounce_crlf *st, const uint8_t *p, size_t n,
 	return 0;
 }
 
-/* Read all of [off, off+n) of the message (its first `size` bytes of fd)
- * or up to its end; bytes read or -1. */
-static ssize_t
-bounce_pread(int fd, uint64_t size, void *p, size_t n, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = spool_msg_pread(fd, size, (char *)p + got, n - got,
-		    off + got);
-
-		if (r == -1)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 /* True if the message (size bytes of fd) or the prepend has a byte
  * >= 0x80. */
 static int
@@ -534,8 +514,8 @@ bounce_scan_8bit(int fd, uint64_t size, const char *prepend, bool *eightbit)
 	    prepend : ""); *p; p++)
 		if (*p >= 0x80)
 			*eightbit = true;
-	while (!*eightbit && (r = bounce_pread(fd, size, chunk, sizeof(chunk),
-	    off)) > 0) {
+	while (!*eightbit && (r = spool_pread_full(fd, size, chunk,
+	    sizeof(chunk), off)) > 0) {
 		for (ssize_t i = 0; i < r; i++)
 			if (chunk[i] >= 0x80)
 				*eightbit = true;
@@ -556,7 +536,8 @@ bounce_load_headers(int fd, uint64_t size, const char *prepend,
 	struct bounce_crlf st = { .bol = true };
 	size_t plen = prepend ? strlen(prepend) : 0;
 	uint8_t *raw = xmalloc(LIMIT_HEADER_SECTION + 1);
-	ssize_t r = bounce_pread(fd, size, raw, LIMIT_HEADER_SECTION + 1, 0);
+	ssize_t r = spool_pread_full(fd, size, raw, LIMIT_HEADER_SECTION + 1,
+	    0);
 	const uint8_t *end;
 	int rc = -1;
 
@@ -600,7 +581,7 @@ bounce_copy_full(struct bounce_out *o, int fd, const char *prepend)
 	if (prepend && bounce_crlf(&st, (const uint8_t *)prepend,
 	    strlen(prepend), &o->b) == -1)
 		return -1;
-	while ((r = bounce_pread(fd, o->env->size, chunk, sizeof(chunk),
+	while ((r = spool_pread_full(fd, o->env->size, chunk, sizeof(chunk),
 	    off)) > 0) {
 		if (bounce_crlf(&st, chunk, (size_t)r, &o->b) == -1)
 			return -1;

@@ -200,7 +200,7 @@ static struct {
 	char		*data_dir;	/* whose free/ the names are in */
 	char		 names[SPOOL_FREE_BATCH][IDS_QID_LEN + 1];
 	size_t		 n;
-	struct timespec	 empty_mtime;	/* of free/ when found empty */
+	struct timespec	 empty_mtime;	/* free/ when found empty */
 } spool_free = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Refill spool_free from DATA/spool/free (lock held). */
@@ -257,7 +257,8 @@ spool_free_take(const char *data_dir, const char *tmp_path)
 			return -1;
 		if (rename(path, tmp_path) == -1)
 			continue;	/* taken by another process */
-		fd = open(tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+		fd = open(tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW);
 		if (fd != -1)
 			return fd;
 		unlink(tmp_path);	/* not ours to write (root's) */
@@ -431,7 +432,7 @@ spool_msg_commit(struct spool_msg *m, struct envelope *env)
 	    ".msg") == -1 ||
 	    spool_path(queue, sizeof(queue), m->data_dir, "queue", m->qid,
 	    ".msg") == -1 ||
-	    spool_dir_path(dir, sizeof(dir), m->data_dir, "spool/queue") == -1 ||
+	    spool_queue_dir(m->data_dir, dir, sizeof(dir)) == -1 ||
 	    spool_msg_seal(m, env) == -1)
 		goto fail;
 	/* The commit point: from here on the runner may see the message. */
@@ -505,28 +506,6 @@ fail:
 	return -1;
 }
 
-/* pread exactly n bytes at off; -1 (EIO for a short file) otherwise. */
-static int
-spool_pread_all(int fd, void *p, size_t n, off_t off)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, (char *)p + got, n - got,
-		    off + (off_t)got);
-
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 /*
  * The envelope committed inside queue/ID.msg: read the trailer, then the
  * text before it. The file's bytes are ours (written by the commit), but
@@ -554,8 +533,9 @@ spool_env_read_embedded(const char *path, struct envelope *env, char *err,
 	}
 	errno = EINVAL;
 	if ((uintmax_t)st.st_size < SPOOL_TRAILER_LEN ||
-	    spool_pread_all(fd, trailer, SPOOL_TRAILER_LEN,
-	    st.st_size - (off_t)SPOOL_TRAILER_LEN) == -1) {
+	    spool_pread_full(fd, (uint64_t)st.st_size, trailer,
+	    SPOOL_TRAILER_LEN, (uint64_t)st.st_size - SPOOL_TRAILER_LEN) !=
+	    (ssize_t)SPOOL_TRAILER_LEN) {
 		snprintf(err, errlen, "message file has no envelope");
 		goto out;
 	}
@@ -571,7 +551,8 @@ spool_env_read_embedded(const char *path, struct envelope *env, char *err,
 	}
 	off_t start = st.st_size - (off_t)SPOOL_TRAILER_LEN - (off_t)elen;
 	text = xmalloc(elen + 1);
-	if (spool_pread_all(fd, text, elen, start) == -1) {
+	if (spool_pread_full(fd, (uint64_t)st.st_size, text, elen,
+	    (uint64_t)start) != (ssize_t)elen) {
 		snprintf(err, errlen, "message file: %s", strerror(errno));
 		goto out;
 	}
@@ -686,6 +667,24 @@ spool_msg_open(const char *data_dir, const char *qid)
 	    ".msg") == -1)
 		return -1;
 	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+ssize_t
+spool_pread_full(int fd, uint64_t size, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = spool_msg_pread(fd, size, (char *)buf + got,
+		    n - got, off + got);
+
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
 }
 
 bool

@@ -62,6 +62,10 @@ bool spool_committed_name(const char *name, char *qid);
  * 0 at the message's end, -1 on error (EIO if the file ends early). */
 ssize_t spool_msg_pread(int fd, uint64_t size, void *buf, size_t n,
     uint64_t off);
+/* The same, retried until n bytes are read or the message ends: fewer
+ * than n only at its end. */
+ssize_t spool_pread_full(int fd, uint64_t size, void *buf, size_t n,
+    uint64_t off);
 /* Remove a message: .msg first (un-commit), then its state. -1 (ENOENT)
  * if it was not there. Not fsynced: a removal lost in a crash means the
  * message is tried again. */

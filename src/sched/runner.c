@@ -692,8 +692,8 @@ runner_nudge(struct runner *r, const char *msg, size_t n)
 
 /*
  * inotify on spool/queue: every message file renamed in (a commit by an
- * SMTP worker, sendmail or a bounce) is work. This needs nothing from the writers, and
- * unlike datagram nudges (a Unix datagram socket queues only
+ * SMTP worker, sendmail or a bounce) is work. This needs nothing from the
+ * writers, and unlike datagram nudges (a Unix datagram socket queues only
  * net.unix.max_dgram_qlen = 10 by default, so a burst loses them) the
  * kernel says when it dropped events: then the queue is scanned.
  */
