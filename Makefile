@@ -26,6 +26,8 @@ MAIN_C   := src/cli/main.c
 LIB_C    := $(filter-out $(TEST_C) $(MAIN_C),$(ALL_C))
 LIB_O    := $(LIB_C:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_C:src/%_test.c=$(BUILD)/test/%_test)
+# Helpers the unit tests share (tests/c), linked into every test binary.
+TESTLIB_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/c/*.c))
 FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
 
 .PHONY: all deps test-deps run test test-unit test-integration check-sanitize \
@@ -51,7 +53,9 @@ $(BUILD)/sealmail: $(BUILD)/obj/$(MAIN_C:.c=.o) $(BUILD)/libsealmail.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/test/%_test: $(BUILD)/obj/src/%_test.o $(BUILD)/libsealmail.a
+$(BUILD)/obj/src/%_test.o: ALL_CFLAGS += -Itests/c
+
+$(BUILD)/test/%_test: $(BUILD)/obj/src/%_test.o $(TESTLIB_O) $(BUILD)/libsealmail.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

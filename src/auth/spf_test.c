@@ -28,12 +28,10 @@
 #include "auth/spf.h"
 #include "conf/conf.h"
 #include "dns/dns.h"
+#include "testdns.h"
 
 static struct {
-	bool			 skip;
-	char			 dir[64];
-	char			 resolver[64];
-	char			 ubconf[256];
+	struct testdns		 ns;
 	struct event_base	*base;
 } spft;
 
@@ -45,78 +43,33 @@ struct spft_res {
 	int			calls;
 };
 
-static void
-spft_env(const char *path, const char *key, char *out, size_t outlen)
-{
-	char line[512];
-	size_t kl = strlen(key);
-	FILE *fp = fopen(path, "r");
-
-	out[0] = '\0';
-	if (fp == NULL)
-		return;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(out, outlen, "%s", line + kl + 1);
-		}
-	fclose(fp);
-}
-
 static int
 spft_setup(void **state)
 {
-	char cmd[1024], env[128];
-	const char *src = getenv("SEALMAIL_SRCDIR");
-
 	(void)state;
-	if (src != NULL && chdir(src) == -1)
+	if (testdns_start(&spft.ns, "spf_test") == -1)
 		return -1;
-	if (system("command -v nsd >/dev/null 2>&1 || test -x /usr/sbin/nsd"
-	    " && command -v ldns-signzone >/dev/null 2>&1") != 0 ||
-	    access("/usr/bin/python3", X_OK) != 0 ||
-	    access("tests/dns/dnsserver.py", R_OK) != 0) {
-		fprintf(stderr, "spf_test: SKIPPED: needs nsd, ldnsutils, "
-		    "/usr/bin/python3 and the repository root as cwd "
-		    "(or SEALMAIL_SRCDIR)\n");
-		spft.skip = true;
+	if (spft.ns.skip)
 		return 0;
-	}
-	snprintf(spft.dir, sizeof(spft.dir), "/tmp/sealmail-spftest.XXXXXX");
-	if (mkdtemp(spft.dir) == NULL)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 tests/dns/dnsserver.py "
-	    "start %s/srv tests/dns/zones/*.zone >/dev/null", spft.dir);
-	if (system(cmd) != 0)
-		return -1;
-	snprintf(env, sizeof(env), "%s/srv/server.env", spft.dir);
-	spft_env(env, "DNS_RESOLVER", spft.resolver, sizeof(spft.resolver));
-	spft_env(env, "DNS_UNBOUND_CONFIG", spft.ubconf, sizeof(spft.ubconf));
 	spft.base = event_base_new();
-	return spft.resolver[0] != '\0' && spft.base != NULL ? 0 : -1;
+	return spft.base != NULL ? 0 : -1;
 }
 
 static int
 spft_teardown(void **state)
 {
-	char cmd[512];
-
 	(void)state;
-	if (spft.skip || spft.dir[0] == '\0')
-		return 0;
 	if (spft.base != NULL)
 		event_base_free(spft.base);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 tests/dns/dnsserver.py "
-	    "stop %s/srv && rm -rf %s", spft.dir, spft.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testdns_stop(&spft.ns);
 }
 
 static void
 spft_conf(struct conf *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->dns_resolver = spft.resolver;
-	c->dns_unbound_config = spft.ubconf;
+	c->dns_resolver = spft.ns.resolver;
+	c->dns_unbound_config = spft.ns.ubconf;
 }
 
 static void
@@ -157,7 +110,7 @@ spft_check(const char *ip, const char *helo, const char *from, bool helo_only,
 	struct conf c;
 	char err[256];
 
-	if (spft.skip)
+	if (spft.ns.skip)
 		skip();
 	spft_conf(&c);
 	assert_non_null(res = dns_resolver_new(spft.base, &c, err,
@@ -254,7 +207,7 @@ test_cancel(void **state)
 	char err[256];
 
 	(void)state;
-	if (spft.skip)
+	if (spft.ns.skip)
 		skip();
 	spft_conf(&c);
 	assert_non_null(res = dns_resolver_new(spft.base, &c, err,
@@ -285,7 +238,7 @@ test_sync(void **state)
 	struct conf c;
 
 	(void)state;
-	if (spft.skip)
+	if (spft.ns.skip)
 		skip();
 	spft_conf(&c);
 	spft_addr("192.0.2.77", &ss);

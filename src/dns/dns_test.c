@@ -22,14 +22,11 @@
 
 #include "conf/conf.h"
 #include "dns/dns.h"
+#include "testdns.h"
 
 static struct {
-	bool	 skip;
-	char	 dir[64];
-	char	 resolver[64];
-	char	 ubconf[256];
-	char	 anchors[256];
-	struct event_base *base;
+	struct testdns		 ns;
+	struct event_base	*base;
 } dnst;
 
 /* Set while dns_query() runs: a callback seeing it ran re-entrantly. */
@@ -40,86 +37,33 @@ struct dnst_res {
 	int			 calls;
 };
 
-static void
-dnst_env_value(const char *path, const char *key, char *out, size_t outlen)
-{
-	char line[512];
-	size_t kl = strlen(key);
-	FILE *fp = fopen(path, "r");
-
-	out[0] = '\0';
-	if (fp == NULL)
-		return;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(out, outlen, "%s", line + kl + 1);
-		}
-	}
-	fclose(fp);
-}
-
 static int
 dnst_setup(void **state)
 {
-	char cmd[1024], env[128];
-	const char *src = getenv("SEALMAIL_SRCDIR");
-
 	(void)state;
-	if (src != NULL && chdir(src) == -1)
+	if (testdns_start(&dnst.ns, "dns_test") == -1)
 		return -1;
-	if (system("command -v nsd >/dev/null 2>&1 || test -x /usr/sbin/nsd"
-	    " && command -v ldns-signzone >/dev/null 2>&1") != 0 ||
-	    access("/usr/bin/python3", X_OK) != 0 ||
-	    access("tests/dns/dnsserver.py", R_OK) != 0) {
-		fprintf(stderr, "dns_test: SKIPPED: needs nsd, ldnsutils, "
-		    "/usr/bin/python3 and the repository root as cwd "
-		    "(or SEALMAIL_SRCDIR)\n");
-		dnst.skip = true;
+	if (dnst.ns.skip)
 		return 0;
-	}
-	snprintf(dnst.dir, sizeof(dnst.dir), "/tmp/sealmail-dnstest.XXXXXX");
-	if (mkdtemp(dnst.dir) == NULL)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 tests/dns/dnsserver.py "
-	    "start %s/srv tests/dns/zones/*.zone >/dev/null", dnst.dir);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "dns_test: dnsserver.py start failed\n");
-		return -1;
-	}
-	snprintf(env, sizeof(env), "%s/srv/server.env", dnst.dir);
-	dnst_env_value(env, "DNS_RESOLVER", dnst.resolver,
-	    sizeof(dnst.resolver));
-	dnst_env_value(env, "DNS_UNBOUND_CONFIG", dnst.ubconf,
-	    sizeof(dnst.ubconf));
-	dnst_env_value(env, "DNS_TRUST_ANCHOR_FILE", dnst.anchors,
-	    sizeof(dnst.anchors));
 	dnst.base = event_base_new();
-	return dnst.resolver[0] != '\0' && dnst.base != NULL ? 0 : -1;
+	return dnst.base != NULL ? 0 : -1;
 }
 
 static int
 dnst_teardown(void **state)
 {
-	char cmd[512];
-
 	(void)state;
-	if (dnst.skip || dnst.dir[0] == '\0')
-		return 0;
 	if (dnst.base != NULL)
 		event_base_free(dnst.base);
-	/* SIGTERM to NSD's main pid, then a wait (~1.6 s). */
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 tests/dns/dnsserver.py "
-	    "stop %s/srv && rm -rf %s", dnst.dir, dnst.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testdns_stop(&dnst.ns);
 }
 
 static void
 dnst_conf(struct conf *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->dns_resolver = dnst.resolver;
-	c->dns_unbound_config = dnst.ubconf;
+	c->dns_resolver = dnst.ns.resolver;
+	c->dns_unbound_config = dnst.ns.ubconf;
 }
 
 static struct dns_resolver *
@@ -129,7 +73,7 @@ dnst_resolver(void)
 	struct conf c;
 	char err[256];
 
-	if (dnst.skip)
+	if (dnst.ns.skip)
 		skip();
 	dnst_conf(&c);
 	res = dns_resolver_new(dnst.base, &c, err, sizeof(err));
@@ -361,11 +305,11 @@ test_trust_anchor_file(void **state)
 	char err[256];
 
 	(void)state;
-	if (dnst.skip)
+	if (dnst.ns.skip)
 		skip();
 	dnst_conf(&c);
 	c.dns_unbound_config = NULL;
-	c.dns_trust_anchor = dnst.anchors;
+	c.dns_trust_anchor = dnst.ns.anchors;
 	res = dns_resolver_new(dnst.base, &c, err, sizeof(err));
 	if (res == NULL)
 		fail_msg("%s", err);
@@ -504,7 +448,7 @@ test_sync(void **state)
 	struct conf c;
 
 	(void)state;
-	if (dnst.skip)
+	if (dnst.ns.skip)
 		skip();
 	dnst_conf(&c);
 	assert_int_equal(dns_query_sync(&c, "mx2.example.test", DNS_T_A, 3000,
@@ -525,7 +469,7 @@ test_bad_config(void **state)
 	char err[256];
 
 	(void)state;
-	if (dnst.skip)
+	if (dnst.ns.skip)
 		skip();
 	dnst_conf(&c);
 	c.dns_resolver = "127.0.0.1@99999";
@@ -535,7 +479,7 @@ test_bad_config(void **state)
 	assert_null(dns_resolver_new(dnst.base, &c, err, sizeof(err)));
 	c.dns_resolver = " , ";
 	assert_null(dns_resolver_new(dnst.base, &c, err, sizeof(err)));
-	c.dns_resolver = dnst.resolver;
+	c.dns_resolver = dnst.ns.resolver;
 	c.dns_trust_anchor = "/nonexistent/root.key";
 	assert_null(dns_resolver_new(dnst.base, &c, err, sizeof(err)));
 	assert_non_null(strstr(err, "trust_anchor"));
