@@ -2,6 +2,7 @@
 /* Logging sinks (stderr with timestamps, or syslog) and the escaping of
  * untrusted text for log lines. */
 #include "core/log.h"
+#include "core/selfpid.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ log_vwrite(int prio, const char *level, const char *fmt, va_list ap)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ldZ %s[%ld]: %s%s\n", stamp, ts.tv_nsec / 1000000,
-	    log_ident, (long)getpid(), level, line);
+	    log_ident, (long)selfpid(), level, line);
 }
 
 void

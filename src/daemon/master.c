@@ -31,6 +31,8 @@
  * so a child that cannot start does not spin. */
 #define MASTER_RESPAWN_PAUSE	1
 #define MASTER_STOP_TIMEOUT	10
+/* How much lower the queue runner's CPU priority is than the workers'. */
+#define MASTER_RUNNER_NICE	10
 
 enum child_kind {
 	CHILD_WORKER,
@@ -76,8 +78,13 @@ master_child_run(struct master *m, struct child *c)
 {
 	int code;
 
-	priv_child_setup(c->kind == CHILD_WORKER ? "sealmail-smtp" :
-	    "sealmail-queue");
+	/* Clients wait on the workers; delivery can wait for them. Under
+	 * CPU contention the runner yields, so replies stay fast and the
+	 * queue drains in the slack (it is durable either way). */
+	if (c->kind == CHILD_WORKER)
+		priv_child_setup("sealmail-smtp", 0);
+	else
+		priv_child_setup("sealmail-queue", MASTER_RUNNER_NICE);
 	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
 	priv_drop(m->conf->user);
 	if (c->kind == CHILD_WORKER) {

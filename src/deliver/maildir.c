@@ -22,6 +22,7 @@
 #include "core/fsdir.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/selfpid.h"
 #include "queue/spool.h"
 
 #define MAILDIR_BUF_SIZE	(64 * 1024)
@@ -130,7 +131,7 @@ maildir_unique(char *out, size_t outlen)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.%s", (long long)ts.tv_sec,
-	    ts.tv_nsec / 1000, (long)getpid(), ++counter, maildir_hostname());
+	    ts.tv_nsec / 1000, (long)selfpid(), ++counter, maildir_hostname());
 	if (n < 0 || (size_t)n >= outlen)
 		return -1;
 	return 0;

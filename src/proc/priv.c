@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -36,10 +37,15 @@ priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *err,
 }
 
 void
-priv_child_setup(const char *name)
+priv_child_setup(const char *name, int nice)
 {
 	prctl(PR_SET_NAME, name, 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	/* On Linux this sets the calling thread only; threads started later
+	 * inherit it, hence "before any thread". */
+	if (nice != 0 && setpriority(PRIO_PROCESS, 0, nice) == -1)
+		log_warn("cannot lower the priority of %s: %s", name,
+		    strerror(errno));
 }
 
 void

@@ -12,9 +12,11 @@
 bool priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *err,
     size_t errlen);
 
-/* Set the process name shown in /proc/PID/comm (at most 15 bytes) and ask
- * the kernel for SIGTERM when the master dies. */
-void priv_child_setup(const char *name);
+/* Set the process name shown in /proc/PID/comm (at most 15 bytes), ask
+ * the kernel for SIGTERM when the master dies, and lower the CPU priority
+ * by `nice` (0: unchanged). Call before the process starts threads: they
+ * inherit it. */
+void priv_child_setup(const char *name, int nice);
 
 /* When running as root and user is set: drop to it for good (groups, gid,
  * uid; verified). Fatal on failure. */
