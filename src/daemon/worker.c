@@ -182,6 +182,8 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	event_free(w.tick);
 	if (w.ctx.grace_timer)
 		event_free(w.ctx.grace_timer);
+	if (w.ctx.flush_ev)
+		event_free(w.ctx.flush_ev);
 	spool_committer_free(w.ctx.committer);
 	dns_resolver_free(w.ctx.dns);
 	db_close(w.ctx.db);

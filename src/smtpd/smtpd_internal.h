@@ -95,6 +95,11 @@ struct smtpd_session {
 
 	/* The message being made durable (the session waits for it). */
 	struct spool_commit_job	*commit_job;
+
+	/* Replies of this loop turn, written together at its end. */
+	struct buf		 out;
+	struct smtpd_session	*flush_next;	/* ctx->flush list */
+	bool			 flush_queued;
 };
 
 /* smtpd_session.c */

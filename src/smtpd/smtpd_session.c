@@ -9,6 +9,7 @@
 #include "smtpd/smtpd_session.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -30,6 +31,9 @@
 #include "net/tls.h"
 #include "queue/spool_commit.h"
 #include "smtpd/smtpd_internal.h"
+
+/* Replies staged in one loop turn before they go to the bufferevent. */
+#define SMTPD_OUT_STAGED_MAX	65536
 
 static void smtpd_read_cb(struct bufferevent *bev, void *arg);
 static void smtpd_write_cb(struct bufferevent *bev, void *arg);
@@ -146,6 +150,7 @@ smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 	s->trusted = conf_is_trusted(c, sa);
 	envelope_init(&s->env);
 	buf_init(&s->headers, LIMIT_HEADER_SECTION);
+	buf_init(&s->out, SMTPD_OUT_STAGED_MAX);
 	/* Replies go out at once; the 40 ms Nagle/delayed-ACK stall on
 	 * small writes would otherwise hit every TLS handshake. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -177,6 +182,121 @@ smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 	smtpd_reply(s, "220 %s ESMTP sealmail", c->hostname);
 }
 
+/* Move the staged replies behind whatever the bufferevent still holds. */
+static void
+smtpd_out_spill(struct smtpd_session *s)
+{
+	if (s->out.len > 0 && s->bev != NULL)
+		evbuffer_add(bufferevent_get_output(s->bev), s->out.data,
+		    s->out.len);
+	buf_clear(&s->out);
+}
+
+/*
+ * Send the staged replies. A bufferevent given data arms EPOLLOUT and
+ * writes on the next loop turn, then disarms it: two epoll_ctl and an
+ * epoll_wait for every reply. When it holds nothing (so no write of its
+ * own is pending, and ours keeps the order) and the connection is up, we
+ * write at once; whatever does not go out is handed to it. A TLS write
+ * that would block is retried by the bufferevent with the same bytes, as
+ * OpenSSL requires (it sets SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+ */
+static void
+smtpd_flush(struct smtpd_session *s)
+{
+	size_t done = 0;
+
+	if (s->out.len == 0 || s->bev == NULL) {
+		buf_clear(&s->out);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
+	    s->state != SMTPD_STATE_TLS_HANDSHAKE &&
+	    (s->ssl == NULL || s->tls) && s->out.len <= INT_MAX) {
+		if (s->ssl != NULL) {
+			int n;
+
+			ERR_clear_error();
+			n = SSL_write(s->ssl, s->out.data, (int)s->out.len);
+			if (n > 0)
+				done = (size_t)n;
+		} else {
+			ssize_t n = send(s->fd, s->out.data, s->out.len,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0)
+				done = (size_t)n;
+		}
+	}
+	if (done < s->out.len)
+		evbuffer_add(bufferevent_get_output(s->bev),
+		    s->out.data + done, s->out.len - done);
+	buf_clear(&s->out);
+}
+
+/* One event per worker writes every session's replies at the end of the
+ * loop turn that made them, so a multi-line reply or a pipelined burst
+ * leaves in one write. */
+static void
+smtpd_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpd_ctx *ctx = arg;
+
+	(void)fd;
+	(void)what;
+	while (ctx->flush != NULL) {
+		struct smtpd_session *s = ctx->flush;
+
+		ctx->flush = s->flush_next;
+		s->flush_next = NULL;
+		s->flush_queued = false;
+		smtpd_flush(s);
+	}
+}
+
+static void
+smtpd_flush_later(struct smtpd_session *s)
+{
+	struct smtpd_ctx *ctx = s->ctx;
+
+	if (s->flush_queued)
+		return;
+	if (ctx->flush_ev == NULL &&
+	    (ctx->flush_ev = event_new(ctx->base, -1, 0, smtpd_flush_cb,
+	    ctx)) == NULL)
+		fatal("cannot create the reply flush event");
+	s->flush_queued = true;
+	s->flush_next = ctx->flush;
+	ctx->flush = s;
+	event_active(ctx->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* Take s off the flush list (it is going away). */
+static void
+smtpd_flush_forget(struct smtpd_session *s)
+{
+	struct smtpd_session **pp;
+
+	if (!s->flush_queued)
+		return;
+	for (pp = &s->ctx->flush; *pp != NULL; pp = &(*pp)->flush_next)
+		if (*pp == s) {
+			*pp = s->flush_next;
+			break;
+		}
+	s->flush_next = NULL;
+	s->flush_queued = false;
+}
+
+/* Drop every reply not yet written (the connection is broken). */
+static void
+smtpd_discard_output(struct smtpd_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	evbuffer_drain(out, evbuffer_get_length(out));
+	buf_clear(&s->out);
+}
+
 void
 smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
@@ -196,7 +316,14 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
 	memcpy(line + n, "\r\n", 2);
-	evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n + 2);
+	/* A pipelined burst may answer many commands in one turn: past the
+	 * bound, what is staged goes to the bufferevent first (in order). */
+	if (buf_append(&s->out, line, (size_t)n + 2) == -1) {
+		smtpd_out_spill(s);
+		if (buf_append(&s->out, line, (size_t)n + 2) == -1)
+			panic("reply staging failed");
+	}
+	smtpd_flush_later(s);
 	if (line[0] == '5')
 		s->errors++;
 }
@@ -241,6 +368,8 @@ smtpd_free(struct smtpd_session *s)
 		spool_commit_detach(s->commit_job);
 		s->commit_job = NULL;
 	}
+	smtpd_flush_forget(s);
+	buf_clear(&s->out);
 	smtpd_txn_reset(s);
 	envelope_clear(&s->env);
 	buf_clear(&s->headers);
@@ -282,6 +411,7 @@ smtpd_close(struct smtpd_session *s, const char *reason)
 	s->state = SMTPD_STATE_CLOSING;
 	if (s->timer)
 		event_del(s->timer);
+	smtpd_flush(s);
 	if (s->bev == NULL ||
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		smtpd_free(s);
@@ -482,8 +612,7 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (s->state == SMTPD_STATE_TLS_HANDSHAKE) {
 			/* No TLS session to say 421 over: drop it now. */
-			evbuffer_drain(bufferevent_get_output(bev),
-			    evbuffer_get_length(bufferevent_get_output(bev)));
+			smtpd_discard_output(s);
 			smtpd_close(s, "tls-handshake-timeout");
 			return;
 		}
@@ -501,14 +630,12 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 			log_info("sid=%s smtp tls handshake failed: %s",
 			    s->sid, e ? ebuf : strerror(errno));
 		/* Nothing can be sent on a broken connection. */
-		evbuffer_drain(bufferevent_get_output(bev),
-		    evbuffer_get_length(bufferevent_get_output(bev)));
+		smtpd_discard_output(s);
 		smtpd_close(s, e ? "tls-error" : "io-error");
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		evbuffer_drain(bufferevent_get_output(bev),
-		    evbuffer_get_length(bufferevent_get_output(bev)));
+		smtpd_discard_output(s);
 		smtpd_close(s, "eof");
 	}
 }
@@ -551,6 +678,7 @@ smtpd_starttls(struct smtpd_session *s)
 		evbuffer_drain(in, pipelined);
 	}
 	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+	smtpd_out_spill(s);
 	if (smtpd_flush_plain(s) == -1)
 		return -1;
 	s->ssl = tls_server_ssl_new(s->ctx->tls);

@@ -40,6 +40,8 @@ struct smtpd_ctx {
 						 * command, no new transactions */
 	struct smtpd_session	*sessions;	/* all live sessions */
 	struct event		*grace_timer;
+	struct event		*flush_ev;	/* writes the replies below */
+	struct smtpd_session	*flush;		/* sessions with replies */
 };
 
 /* Take over connected socket fd (non-blocking) accepted on listener
