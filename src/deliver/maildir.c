@@ -361,7 +361,7 @@ fail:
 }
 
 /*
- * Write the file into tmp/ and link it into new/ under its final name;
+ * Write the file into tmp/ and move it into new/ under its final name;
  * errno and *op describe a failure. Everything is on the caller's stack:
  * several pool threads of the queue runner deliver at once.
  */
@@ -384,8 +384,17 @@ maildir_store(struct maildir_paths *mp, const char *data_dir,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (link(mp->tmp, mp->final) == -1)
-		return -1;
+	/* A rename that, like the classic link + unlink, never replaces an
+	 * existing file, in one directory operation fewer; link where the
+	 * file system cannot do it. */
+	if (renameat2(AT_FDCWD, mp->tmp, AT_FDCWD, mp->final,
+	    RENAME_NOREPLACE) == -1) {
+		if (errno != EINVAL && errno != ENOSYS)
+			return -1;
+		if (link(mp->tmp, mp->final) == -1)
+			return -1;
+		unlink(mp->tmp);
+	}
 	*op = "fsync new/";
 	if (fsdir_sync(mp->newdir) == -1) {
 		int e = errno;
@@ -393,7 +402,6 @@ maildir_store(struct maildir_paths *mp, const char *data_dir,
 		errno = e;
 		return -1;
 	}
-	unlink(mp->tmp);
 	return 0;
 }
 

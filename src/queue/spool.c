@@ -513,21 +513,18 @@ fail:
  * and the envelope's size must say where it starts.
  */
 static int
-spool_env_read_embedded(const char *path, struct envelope *env, char *err,
+spool_env_read_embedded(int fd, struct envelope *env, char *err,
     size_t errlen)
 {
 	char trailer[SPOOL_TRAILER_LEN + 1], *text = NULL, *end;
 	const size_t taglen = sizeof(SPOOL_TRAILER_TAG) - 1;
 	unsigned long long elen;
 	struct stat st;
-	int fd, r = -1, e;
+	int r = -1, e;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
-	    fstat(fd, &st) == -1) {
+	if (fstat(fd, &st) == -1) {
 		e = errno;
 		snprintf(err, errlen, "message file: %s", strerror(e));
-		if (fd != -1)
-			close(fd);
 		errno = e;
 		return -1;
 	}
@@ -568,27 +565,21 @@ spool_env_read_embedded(const char *path, struct envelope *env, char *err,
 out:
 	e = errno;
 	free(text);
-	close(fd);
 	if (r == -1)
 		errno = e == 0 || e == ENOENT ? EINVAL : e;
 	return r;
 }
 
-int
-spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
-    char *err, size_t errlen)
+/* The runner's saved state queue/ID.env into env: 0, 1 if there is none,
+ * -1 with err and errno. */
+static int
+spool_env_read_saved(const char *data_dir, const char *qid,
+    struct envelope *env, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
-	char *text;
+	char path[PATH_MAX], *text;
 	size_t len;
 	int r;
 
-	if (!ids_qid_valid(qid)) {
-		snprintf(err, errlen, "invalid queue id");
-		errno = EINVAL;
-		return -1;
-	}
-	/* The runner's saved state first, else the committed envelope. */
 	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
 	    ".env") == -1) {
 		snprintf(err, errlen, "%s: %s", qid, strerror(errno));
@@ -596,29 +587,66 @@ spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
 	}
 	if (spool_read_file(path, LIMIT_ENVELOPE_FILE, &text, &len) == -1) {
 		int e = errno;
-		if (e != ENOENT) {
-			snprintf(err, errlen, "%s.env: %s", qid, strerror(e));
-			errno = e;
-			return -1;
-		}
-		if (spool_path(path, sizeof(path), data_dir, "queue", qid,
-		    ".msg") == -1) {
-			snprintf(err, errlen, "%s: %s", qid, strerror(errno));
-			return -1;
-		}
-		r = spool_env_read_embedded(path, env, err, errlen);
-	} else {
-		r = envelope_from_text(text, len, env, err, errlen);
-		free(text);
-		if (r == -1)
-			errno = EINVAL;
+		if (e == ENOENT)
+			return 1;
+		snprintf(err, errlen, "%s.env: %s", qid, strerror(e));
+		errno = e;
+		return -1;
 	}
+	r = envelope_from_text(text, len, env, err, errlen);
+	free(text);
+	if (r == -1)
+		errno = EINVAL;
+	return r;
+}
+
+int
+spool_env_open(const char *data_dir, const char *qid, struct envelope *env,
+    int *fdp, char *err, size_t errlen)
+{
+	int fd, r, e;
+
+	*fdp = -1;
+	if (!ids_qid_valid(qid)) {
+		snprintf(err, errlen, "invalid queue id");
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = spool_msg_open(data_dir, qid)) == -1) {
+		e = errno;
+		snprintf(err, errlen, "%s.msg: %s", qid, strerror(e));
+		errno = e;
+		return -1;
+	}
+	/* The runner's saved state first, else the committed envelope. */
+	r = spool_env_read_saved(data_dir, qid, env, err, errlen);
+	if (r == 1)
+		r = spool_env_read_embedded(fd, env, err, errlen);
 	if (r == 0 && strcmp(env->id, qid) != 0) {
 		snprintf(err, errlen, "envelope id does not match file name");
 		errno = EINVAL;
 		r = -1;
 	}
-	return r;
+	if (r == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int
+spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
+    char *err, size_t errlen)
+{
+	int fd;
+
+	if (spool_env_open(data_dir, qid, env, &fd, err, errlen) == -1)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 int

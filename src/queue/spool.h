@@ -44,6 +44,10 @@ void spool_msg_abort(struct spool_msg *m);
  * queue/ID.msg. 0, or -1 with err and errno (ENOENT: no such message). */
 int spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
     char *err, size_t errlen);
+/* spool_env_load that keeps the message file open: *fd (the caller's to
+ * close) reads queue/ID.msg, as spool_msg_open's does. */
+int spool_env_open(const char *data_dir, const char *qid,
+    struct envelope *env, int *fd, char *err, size_t errlen);
 /* Atomically replace queue/ID.env (write tmp, fsync, rename, fsync dir);
  * -1 (ENOENT) if the message is gone. */
 int spool_env_save(const char *data_dir, const struct envelope *env);

@@ -328,19 +328,6 @@ runner_due(struct runner *r, const struct envelope *env, bool force,
 	}
 }
 
-/* Open the message file; a missing one was deleted since its envelope
- * was loaded (spool_list reaps a state file left behind). */
-static int
-runner_open_msg(struct runner *r, const struct envelope *env)
-{
-	int fd = spool_msg_open(r->conf->data_dir, env->id);
-
-	if (fd == -1 && errno != ENOENT)
-		log_warn("qid=%s queue cannot open message: %s", env->id,
-		    strerror(errno));
-	return fd;
-}
-
 /* --- flights ---------------------------------------------------------- */
 
 static struct runner_flight *
@@ -564,12 +551,12 @@ runner_process(struct runner *r, const char *qid, bool force)
 	char err[256], esc[300];
 	size_t *local = NULL, *remote = NULL, nl, nr;
 	struct runner_flight *f;
-	int fd;
+	int fd = -1;
 
 	if (runner_flight_find(r, qid) != NULL)
 		return;		/* results will come; seen again later */
 	envelope_init(&env);
-	if (spool_env_load(r->conf->data_dir, qid, &env, err,
+	if (spool_env_open(r->conf->data_dir, qid, &env, &fd, err,
 	    sizeof(err)) == -1) {
 		/* ENOENT: delivered or deleted since it was listed. */
 		if (errno != ENOENT)
@@ -584,15 +571,16 @@ runner_process(struct runner *r, const char *qid, bool force)
 		runner_maybe_finish(r, &env);
 		goto out;
 	}
-	if ((fd = runner_open_msg(r, &env)) == -1)
-		goto out;	/* retried at the next scan */
 	f = runner_flight_new(r, &env, fd, local, nl, remote, nr);
+	fd = -1;		/* the flight's now */
 	if (nl > 0)
 		workpool_submit(r->pool, runner_local_run, runner_local_done,
 		    f);
 	else
 		runner_flight_remote(f);
 out:
+	if (fd != -1)
+		close(fd);
 	free(local);
 	free(remote);
 	envelope_clear(&env);
