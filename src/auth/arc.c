@@ -660,7 +660,6 @@ void
 arc_verify_start(struct arc_verify *v, struct event_base *base,
     struct dns_resolver *res, arc_verify_cb *cb, void *arg)
 {
-	struct timeval now = { 0, 0 };
 	const char *name;
 
 	if (v->started)
@@ -682,10 +681,10 @@ arc_verify_start(struct arc_verify *v, struct event_base *base,
 	if (v->pending > 0 && !v->final)
 		return;
 	cancel_queries(v);
-	/* Nothing to wait for: still answer from a fresh loop turn. */
-	if ((v->ev = evtimer_new(base, ev_done, v)) == NULL ||
-	    evtimer_add(v->ev, &now) == -1)
+	/* Nothing to wait for: still answer from the loop, after we return. */
+	if ((v->ev = evtimer_new(base, ev_done, v)) == NULL)
 		fatal("arc: cannot schedule an event");
+	event_active(v->ev, EV_TIMEOUT, 0);
 }
 
 void

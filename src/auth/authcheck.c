@@ -161,7 +161,6 @@ authcheck_spf_ready_cb(evutil_socket_t fd, short what, void *arg)
 void
 authcheck_wait_spf(struct authcheck *ac, authcheck_cb *cb, void *arg)
 {
-	struct timeval now = { 0, 0 };
 
 	ac->spf_cb = cb;
 	ac->spf_arg = arg;
@@ -169,7 +168,7 @@ authcheck_wait_spf(struct authcheck *ac, authcheck_cb *cb, void *arg)
 		return;
 	if (ac->ev == NULL)
 		ac->ev = evtimer_new(ac->base, authcheck_spf_ready_cb, ac);
-	evtimer_add(ac->ev, &now);
+	event_active(ac->ev, EV_TIMEOUT, 0);
 }
 
 const struct spf_outcome *

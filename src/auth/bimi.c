@@ -664,7 +664,6 @@ bimi_lookup_start(struct event_base *base, struct dns_resolver *res,
     const struct bimi_input *in, bimi_cb *cb, void *arg)
 {
 	struct bimi_lookup *l = xcalloc(1, sizeof(*l));
-	struct timeval now = { 0, 0 };
 
 	l->res = res;
 	l->cb = cb;
@@ -689,7 +688,7 @@ bimi_lookup_start(struct event_base *base, struct dns_resolver *res,
 	l->ev = evtimer_new(base, bimi_deferred, l);
 	if (l->ev == NULL)
 		fatal("bimi: evtimer_new failed");
-	evtimer_add(l->ev, &now);
+	event_active(l->ev, EV_TIMEOUT, 0);
 	return l;
 }
 

@@ -49,7 +49,7 @@ struct dkim_verify {
 	struct dkim_body_hashes	 hashes;
 	bool			 body_done, started;
 	unsigned		 pending;
-	struct event		*ev;		/* done on a fresh loop turn */
+	struct event		*ev;		/* done from the loop */
 	dkim_verify_cb		*cb;
 	void			*arg;
 };
@@ -529,7 +529,6 @@ void
 dkim_verify_start(struct dkim_verify *v, struct event_base *base,
     struct dns_resolver *res, dkim_verify_cb *cb, void *arg)
 {
-	struct timeval now = { 0, 0 };
 	const char *name;
 
 	if (v->started)
@@ -551,10 +550,10 @@ dkim_verify_start(struct dkim_verify *v, struct event_base *base,
 	}
 	if (v->pending > 0)
 		return;
-	/* Nothing to wait for: still answer from a fresh loop turn. */
-	if ((v->ev = evtimer_new(base, ev_done, v)) == NULL ||
-	    evtimer_add(v->ev, &now) == -1)
+	/* Nothing to wait for: still answer from the loop, after we return. */
+	if ((v->ev = evtimer_new(base, ev_done, v)) == NULL)
 		fatal("dkim: cannot schedule an event");
+	event_active(v->ev, EV_TIMEOUT, 0);
 }
 
 void

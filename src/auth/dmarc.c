@@ -882,7 +882,6 @@ dmarc_eval_start(struct event_base *base, struct dns_resolver *res,
     const struct dmarc_input *in, dmarc_cb *cb, void *arg)
 {
 	struct dmarc_eval *e = xcalloc(1, sizeof(*e));
-	struct timeval now = { 0, 0 };
 
 	e->base = base;
 	e->res = res;
@@ -890,11 +889,11 @@ dmarc_eval_start(struct event_base *base, struct dns_resolver *res,
 	e->arg = arg;
 	e->ctx = dmarc_ctx_new(in);
 	if (dmarc_eval_run(e)) {
-		/* The callback must come from a fresh loop turn. */
+		/* The callback must come from the loop, after we return. */
 		e->ev = evtimer_new(base, dmarc_eval_deferred, e);
 		if (e->ev == NULL)
 			fatal("dmarc: evtimer_new failed");
-		evtimer_add(e->ev, &now);
+		event_active(e->ev, EV_TIMEOUT, 0);
 	}
 	return e;
 }

@@ -2,10 +2,10 @@
 /*
  * libunbound in a libevent loop (see dns.h). Each query owns one timer
  * event that first serves as the application deadline and then, once an
- * answer is in, as the zero-delay event that hands the answer to the
- * caller on a fresh loop turn. One event for both means there is always
- * exactly one thing to delete on cancel; event_base_once() could not be
- * cancelled once scheduled.
+ * answer is in, is made active to hand the answer to the caller from the
+ * loop (never inside the call that asked). One event for both means there
+ * is always exactly one thing to delete on cancel; event_base_once()
+ * could not be cancelled once scheduled.
  *
  * The resolver owns its pending queries (a list); a query owns its answer
  * until the callback takes it.
@@ -311,14 +311,14 @@ dns_answer_build(const struct dns_query *q, int rcode, const void *pkt,
 	return ans;
 }
 
-/* Hand q's answer over to the next loop turn. */
+/* Hand q's answer over to the loop: its callback runs after the current
+ * one returns, in the same loop turn (event_active, not a zero timer,
+ * which would cost a poll of its own). */
 static void
 dns_query_defer(struct dns_query *q)
 {
-	static const struct timeval now = { 0, 0 };
-
 	evtimer_del(q->ev);
-	evtimer_add(q->ev, &now);
+	event_active(q->ev, EV_TIMEOUT, 0);
 }
 
 /* libunbound's callback; may run inside ub_resolve_event() for cached
