@@ -187,6 +187,7 @@ db_open(const char *path, bool create, const char *owner, char *err,
 			return NULL;
 	}
 	db = xcalloc(1, sizeof(*db));
+	db->vfd = -1;
 	if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, db->sql != NULL ?
 		    sqlite3_errmsg(db->sql) : "out of memory");
@@ -202,6 +203,7 @@ db_open(const char *path, bool create, const char *owner, char *err,
 	}
 	if (db_set_owner(path, owner, err, errlen) == -1)
 		goto fail;
+	db_rcache_init(db, path);
 	return db;
 fail:
 	db_close(db);
@@ -229,6 +231,7 @@ db_close(struct db *db)
 	for (size_t i = 0; i < DB_STMT_MAX; i++)
 		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->sql);
+	db_rcache_free(db);
 	free(db->dmarc);
 	free(db);
 }

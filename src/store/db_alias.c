@@ -227,12 +227,20 @@ db_rcpt_expand(struct db *db, const char *address, db_is_local_cb *is_local,
 	char a[DB_ADDRESS_MAX + 1];
 	struct db_strv v = { 0 };
 	enum db_result r;
+	uint32_t version;
+	bool cache;
 
 	*out = NULL;
 	*n = 0;
 	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
 		return DB_NOTFOUND;
+	cache = db_rcache_begin(db, is_local, arg, &version);
+	if (cache && db_rcache_get(db, a, &r, out, n))
+		return r;
 	r = db_alias_walk(db, a, true, is_local, arg, &v);
+	if (cache)
+		db_rcache_put(db, version, a, r == DB_OK && v.n == 0 ?
+		    DB_NOTFOUND : r, v.v, v.n);
 	if (r != DB_OK || v.n == 0) {
 		db_strv_clear(&v);
 		return r != DB_OK ? r : DB_NOTFOUND;

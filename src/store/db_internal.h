@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "store/db.h"
@@ -39,7 +40,25 @@ struct db {
 	struct db_dmarc_row	*dmarc;		/* deferred rows; their
 						 * strings are owned here */
 	size_t			 ndmarc, capdmarc;
+	int			 vfd;		/* the file, read for its
+						 * change counter; -1 */
+	struct db_rcache	*rcache;	/* db_rcache.c; owned */
 };
+
+/* db_rcache.c: recipient expansions cached while the file is unchanged.
+ * init/free pair with db_open/db_close. begin reads the file's change
+ * counter into *version (false: cannot, then do not cache) and drops
+ * entries of another version or callback; get returns a copy the caller
+ * owns; put keeps a copy of an answer found under version. */
+struct db_rcache;
+void db_rcache_init(struct db *db, const char *path);
+void db_rcache_free(struct db *db);
+bool db_rcache_begin(struct db *db, db_is_local_cb *is_local, void *arg,
+    uint32_t *version);
+bool db_rcache_get(struct db *db, const char *address, enum db_result *r,
+    char ***out, size_t *n);
+void db_rcache_put(struct db *db, uint32_t version, const char *address,
+    enum db_result r, char *const *v, size_t n);
 
 /* A growable vector of heap strings (results of queries and expansion). */
 struct db_strv {

@@ -627,6 +627,34 @@ test_dmarc_defer_flush(void **state)
 	assert_int_equal(dbt_dmarc_rows(t), 8 + DB_DMARC_PENDING_MAX);
 }
 
+/* Expansions are cached between calls; a change through another handle
+ * (as by `sealmail user add` in another process) must show at once. */
+static void
+test_expand_cache_sees_changes(void **state)
+{
+	struct dbt *t = *state;
+	struct db *other;
+	char err[256];
+
+	other = db_open(t->path, false, NULL, err, sizeof(err));
+	assert_non_null(other);
+	assert_int_equal(dbt_expand(t, "new@example.org"), DB_NOTFOUND);
+	assert_int_equal(dbt_expand(t, "new@example.org"), DB_NOTFOUND);
+	assert_int_equal(db_user_add(other, "new@example.org", H1), DB_OK);
+	assert_int_equal(dbt_expand(t, "new@example.org"), DB_OK);
+	assert_string_equal(t->out, "new@example.org;");
+	/* Answered from the cache, still a copy the caller owns. */
+	assert_int_equal(dbt_expand(t, "NEW@example.org"), DB_OK);
+	assert_string_equal(t->out, "new@example.org;");
+	assert_int_equal(db_alias_add(other, "list@example.org",
+	    "new@example.org"), DB_OK);
+	assert_int_equal(dbt_expand(t, "list@example.org"), DB_OK);
+	assert_int_equal(db_user_del(other, "new@example.org"), DB_OK);
+	assert_int_equal(dbt_expand(t, "new@example.org"), DB_NOTFOUND);
+	assert_int_equal(dbt_expand(t, "list@example.org"), DB_NOTFOUND);
+	db_close(other);
+}
+
 #define DBT(f) cmocka_unit_test_setup_teardown(f, dbt_setup, dbt_teardown)
 
 int
@@ -645,6 +673,7 @@ main(void)
 		DBT(test_expand_recursive_loop_dedup),
 		DBT(test_expand_depth_cap),
 		DBT(test_expand_targets_cap),
+		DBT(test_expand_cache_sees_changes),
 		DBT(test_user_owns),
 		DBT(test_schema_version),
 		DBT(test_open_missing_and_mode),
