@@ -32,6 +32,9 @@
 #include "queue/spool_commit.h"
 #include "smtpd/smtpd_internal.h"
 
+/* Input a client may send ahead while its session waits for a check or
+ * a commit before reading is paused. */
+#define SMTPD_WAIT_INPUT_MAX	65536
 /* Replies staged in one loop turn before they go to the bufferevent. */
 #define SMTPD_OUT_STAGED_MAX	65536
 
@@ -97,9 +100,11 @@ smtpd_enter(struct smtpd_session *s, enum smtpd_state st)
 void
 smtpd_wait(struct smtpd_session *s)
 {
+	/* Pipelined commands wait in the buffer until the answer is ready.
+	 * Reading stays on: turning it off and on again would cost two
+	 * epoll_ctl for every message. smtpd_process turns it off only if
+	 * input beyond SMTPD_WAIT_INPUT_MAX piles up meanwhile. */
 	s->state = SMTPD_STATE_WAIT;
-	/* Pipelined commands wait in the buffer until the answer is ready. */
-	bufferevent_disable(s->bev, EV_READ);
 }
 
 void
@@ -572,6 +577,10 @@ smtpd_process(struct smtpd_session *s)
 			break;
 		}
 		default:
+			if (s->state == SMTPD_STATE_WAIT &&
+			    evbuffer_get_length(bufferevent_get_input(s->bev)) >
+			    SMTPD_WAIT_INPUT_MAX)
+				bufferevent_disable(s->bev, EV_READ);
 			return;
 		}
 	}
