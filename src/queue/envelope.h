@@ -68,6 +68,8 @@ struct envelope {
 	bool			 quarantine;	/* deliver locally into Junk */
 	struct envelope_rcpt	*rcpts;
 	size_t			 nrcpts;
+	bool			 state_saved;	/* queue/ID.env exists (set by
+						 * the spool, not serialised) */
 };
 
 /* Embedded lifecycle; envelope_clear frees every string and the array. */

@@ -620,7 +620,9 @@ spool_env_open(const char *data_dir, const char *qid, struct envelope *env,
 	}
 	/* The runner's saved state first, else the committed envelope. */
 	r = spool_env_read_saved(data_dir, qid, env, err, errlen);
-	if (r == 1)
+	if (r == 0)
+		env->state_saved = true;
+	else if (r == 1)
 		r = spool_env_read_embedded(fd, env, err, errlen);
 	if (r == 0 && strcmp(env->id, qid) != 0) {
 		snprintf(err, errlen, "envelope id does not match file name");
@@ -650,7 +652,7 @@ spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
 }
 
 int
-spool_env_save(const char *data_dir, const struct envelope *env)
+spool_env_save(const char *data_dir, struct envelope *env)
 {
 	char tmp[PATH_MAX], path[PATH_MAX], msg[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
@@ -679,6 +681,7 @@ spool_env_save(const char *data_dir, const struct envelope *env)
 		errno = e;
 		return -1;
 	}
+	env->state_saved = true;
 	return fsdir_sync(dir);
 }
 
@@ -792,9 +795,10 @@ spool_remove(const char *data_dir, const char *qid)
 }
 
 int
-spool_recycle(const char *data_dir, const char *qid)
+spool_recycle(const char *data_dir, const struct envelope *env)
 {
 	char path[PATH_MAX], free_path[PATH_MAX];
+	const char *qid = env->id;
 
 	if (!ids_qid_valid(qid)) {
 		errno = EINVAL;
@@ -811,7 +815,10 @@ spool_recycle(const char *data_dir, const char *qid)
 		return -1;
 	if (truncate(free_path, 0) == -1)
 		unlink(free_path);
-	spool_remove_state(data_dir, qid);
+	/* Most messages never had state: skip two unlinks bound to fail. A
+	 * stale ID.env.tmp (a crash while saving) is reaped by spool_list. */
+	if (env->state_saved)
+		spool_remove_state(data_dir, qid);
 	return 0;
 }
 

@@ -48,9 +48,9 @@ int spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
  * close) reads queue/ID.msg, as spool_msg_open's does. */
 int spool_env_open(const char *data_dir, const char *qid,
     struct envelope *env, int *fd, char *err, size_t errlen);
-/* Atomically replace queue/ID.env (write tmp, fsync, rename, fsync dir);
- * -1 (ENOENT) if the message is gone. */
-int spool_env_save(const char *data_dir, const struct envelope *env);
+/* Atomically replace queue/ID.env (write tmp, fsync, rename, fsync dir)
+ * and set env->state_saved; -1 (ENOENT) if the message is gone. */
+int spool_env_save(const char *data_dir, struct envelope *env);
 /* Open queue/ID.msg read-only; fd or -1. The message is its first
  * env->size bytes: read it with spool_msg_pread. */
 int spool_msg_open(const char *data_dir, const char *qid);
@@ -76,8 +76,9 @@ ssize_t spool_pread_full(int fd, uint64_t size, void *buf, size_t n,
 int spool_remove(const char *data_dir, const char *qid);
 /* Remove a message the queue runner has finished with (no process reads
  * it any more): like spool_remove, but the file is emptied and kept in
- * spool/free for a new message to reuse. -1 (ENOENT) if not there. */
-int spool_recycle(const char *data_dir, const char *qid);
+ * spool/free for a new message to reuse; its saved state goes too if
+ * env->state_saved says there is any. -1 (ENOENT) if not there. */
+int spool_recycle(const char *data_dir, const struct envelope *env);
 /* Call cb for each committed queue id, oldest first. Returns the count or
  * -1. Removes orphan .env files older than an hour (crash leftovers) and
  * clears tmp/ entries older than a day. */

@@ -454,15 +454,32 @@ test_recycle(void **state)
 	struct stat st_a, st;
 	struct spool_msg *m;
 
+	struct envelope ea;
+	char aerr[200];
+
 	spt_commit(t, a, "secret\r\n");
 	assert_int_equal(stat(spt_path(t, "spool/queue/%s.msg", a), &st_a), 0);
-	assert_int_equal(spool_recycle(t->dir, a), 0);
+	/* The runner's saved state goes with it; the flag says it exists. */
+	envelope_init(&ea);
+	assert_int_equal(spool_env_load(t->dir, a, &ea, aerr, sizeof(aerr)),
+	    0);
+	assert_false(ea.state_saved);
+	assert_int_equal(spool_env_save(t->dir, &ea), 0);
+	assert_true(ea.state_saved);
+	envelope_clear(&ea);
+	envelope_init(&ea);
+	assert_int_equal(spool_env_load(t->dir, a, &ea, aerr, sizeof(aerr)),
+	    0);
+	assert_true(ea.state_saved);
+	assert_int_equal(spool_recycle(t->dir, &ea), 0);
 	assert_false(spt_exists(t, "spool/queue/%s.msg", a));
+	assert_false(spt_exists(t, "spool/queue/%s.env", a));
 	assert_int_equal(stat(spt_path(t, "spool/free/%s", a), &st), 0);
 	assert_int_equal(st.st_size, 0);	/* no delivered mail lingers */
 	errno = 0;
-	assert_int_equal(spool_recycle(t->dir, a), -1);
+	assert_int_equal(spool_recycle(t->dir, &ea), -1);
 	assert_int_equal(errno, ENOENT);
+	envelope_clear(&ea);
 
 	ids_qid_new(b);
 	m = spool_msg_new(t->dir, b);

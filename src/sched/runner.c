@@ -247,7 +247,7 @@ runner_record(struct runner *r, struct envelope *env,
  * (two fsyncs) is skipped, since a crash before the removal repeats the
  * attempts either way (at-least-once, never a loss). */
 static void
-runner_save(struct runner *r, const struct envelope *env)
+runner_save(struct runner *r, struct envelope *env)
 {
 	bool pending = false;
 
@@ -293,7 +293,7 @@ runner_maybe_finish(struct runner *r, const struct envelope *env)
 		else
 			failed++;
 	}
-	if (spool_recycle(r->conf->data_dir, env->id) == -1) {
+	if (spool_recycle(r->conf->data_dir, env) == -1) {
 		if (errno != ENOENT)
 			log_warn("qid=%s queue remove failed: %s", env->id,
 			    strerror(errno));
