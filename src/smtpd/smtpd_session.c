@@ -9,7 +9,6 @@
 #include "smtpd/smtpd_session.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -37,6 +36,10 @@
 #define SMTPD_WAIT_INPUT_MAX	65536
 /* Replies staged in one loop turn before they go to the bufferevent. */
 #define SMTPD_OUT_STAGED_MAX	65536
+/* The most we write ourselves: a TLS write that would block must be
+ * retried with the same length, and the bufferevent retries with at most
+ * one buffer chain of its output, which this always fits in. */
+#define SMTPD_OUT_DIRECT_MAX	4096
 
 static void smtpd_read_cb(struct bufferevent *bev, void *arg);
 static void smtpd_write_cb(struct bufferevent *bev, void *arg);
@@ -217,7 +220,7 @@ smtpd_flush(struct smtpd_session *s)
 	}
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
 	    s->state != SMTPD_STATE_TLS_HANDSHAKE &&
-	    (s->ssl == NULL || s->tls) && s->out.len <= INT_MAX) {
+	    (s->ssl == NULL || s->tls) && s->out.len <= SMTPD_OUT_DIRECT_MAX) {
 		if (s->ssl != NULL) {
 			int n;
 
