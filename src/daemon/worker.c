@@ -64,6 +64,7 @@ worker_tick_cb(evutil_socket_t fd, short what, void *arg)
 		w->busy = true;
 	else if (w->busy) {
 		w->busy = false;
+		db_release_memory(db);
 		malloc_trim(0);
 	}
 }

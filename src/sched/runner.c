@@ -16,6 +16,7 @@
 #include "sched/runner.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -70,6 +71,8 @@ int bounce_enqueue(const struct conf *conf, const struct envelope *env,
 #define RUNNER_LOCAL_THREADS	4
 /* Seconds in-flight deliveries get after SIGTERM. */
 #define RUNNER_STOP_GRACE	5
+/* Seconds without work after which a busy spell's memory is returned. */
+#define RUNNER_TRIM_AFTER	1
 
 struct runner_list {
 	char	(*ids)[IDS_QID_LEN + 1];
@@ -112,6 +115,8 @@ struct runner {
 	size_t				 nflights;
 	bool				 stopping;	/* SIGTERM seen */
 	struct event			*stop_ev;	/* grace deadline */
+	struct event			*trim_ev;	/* idle: give memory back */
+	bool				 busy;		/* flights since the trim */
 };
 
 static void
@@ -391,16 +396,44 @@ runner_flight_free(struct runner_flight *f)
 	free(f);
 }
 
+/*
+ * A burst of mail leaves the runner's heap megabytes larger (envelopes,
+ * flights, the id lists) but mostly free; once no work has come for
+ * RUNNER_TRIM_AFTER, the lists are released and the free pages given
+ * back (malloc_trim), so an idle runner does not keep the peak.
+ */
+static void
+runner_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->nflights > 0 || r->urgent.pos < r->urgent.n ||
+	    r->scan.pos < r->scan.n)
+		return;		/* busy again: the next idle moment retries */
+	free(r->urgent.ids);
+	free(r->scan.ids);
+	r->urgent = (struct runner_list){ 0 };
+	r->scan.ids = NULL;
+	r->scan.n = r->scan.pos = r->scan.cap = 0;
+	r->busy = false;
+	malloc_trim(0);
+}
+
 static void
 runner_flight_end(struct runner_flight *f)
 {
 	struct runner *r = f->r;
+	const struct timeval later = { RUNNER_TRIM_AFTER, 0 };
 
 	runner_flight_free(f);
 	if (r->stopping && r->nflights == 0)
 		event_base_loopexit(r->base, NULL);
 	else if (r->urgent.pos < r->urgent.n || r->scan.pos < r->scan.n)
 		runner_kick(r);
+	else if (r->nflights == 0 && r->busy)
+		evtimer_add(r->trim_ev, &later);
 }
 
 /* Bounce the recipients that failed in the stage just ended. */
@@ -573,6 +606,7 @@ runner_process(struct runner *r, const char *qid, bool force)
 	}
 	f = runner_flight_new(r, &env, fd, local, nl, remote, nr);
 	fd = -1;		/* the flight's now */
+	r->busy = true;
 	if (nl > 0)
 		workpool_submit(r->pool, runner_local_run, runner_local_done,
 		    f);
@@ -928,6 +962,7 @@ runner_add_events(struct runner *r)
 	const struct timeval every = { RUNNER_SCAN_INTERVAL, 0 };
 
 	r->work_ev = evtimer_new(r->base, runner_work_cb, r);
+	r->trim_ev = evtimer_new(r->base, runner_trim_cb, r);
 	r->scan_ev = event_new(r->base, -1, EV_PERSIST, runner_timer_cb, r);
 	event_add(r->scan_ev, &every);
 	for (size_t i = 0; i < 3; i++) {
@@ -963,6 +998,8 @@ runner_cleanup(struct runner *r)
 		event_free(r->scan_ev);
 	if (r->work_ev)
 		event_free(r->work_ev);
+	if (r->trim_ev)
+		event_free(r->trim_ev);
 	/* A new runner (reload) may have bound the path already: remove it
 	 * only while it is still the file we bound. */
 	if (r->sock != -1) {

@@ -236,6 +236,13 @@ db_close(struct db *db)
 	free(db);
 }
 
+void
+db_release_memory(struct db *db)
+{
+	sqlite3_db_release_memory(db->sql);
+	db_rcache_drop(db);
+}
+
 const char *
 db_error(const struct db *db)
 {

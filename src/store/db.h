@@ -39,6 +39,9 @@ struct db *db_open(const char *path, bool create, const char *owner,
     char *err, size_t errlen);
 /* db_close(NULL) is a no-op. */
 void db_close(struct db *db);
+/* Free what the connection caches (SQLite's page cache, up to ~2 MiB, and
+ * the recipient cache) while the process is idle; refilled on use. */
+void db_release_memory(struct db *db);
 
 /* One line (no newline) saying why the last call on db returned DB_ERROR,
  * e.g. "user a@example.org already exists". Borrowed: valid until the next

@@ -53,6 +53,8 @@ struct db {
 struct db_rcache;
 void db_rcache_init(struct db *db, const char *path);
 void db_rcache_free(struct db *db);
+/* Forget every entry (the descriptor stays). */
+void db_rcache_drop(struct db *db);
 bool db_rcache_begin(struct db *db, db_is_local_cb *is_local, void *arg,
     uint32_t *version);
 bool db_rcache_get(struct db *db, const char *address, enum db_result *r,

@@ -50,13 +50,19 @@ db_rcache_empty(struct db_rcache *c)
 }
 
 void
-db_rcache_free(struct db *db)
+db_rcache_drop(struct db *db)
 {
 	if (db->rcache != NULL) {
 		db_rcache_empty(db->rcache);
 		free(db->rcache);
 		db->rcache = NULL;
 	}
+}
+
+void
+db_rcache_free(struct db *db)
+{
+	db_rcache_drop(db);
 	if (db->vfd != -1)
 		close(db->vfd);
 	db->vfd = -1;
