@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/hostport.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -194,38 +195,21 @@ conf_check_sockaddr(const char *s, struct conf_sockaddr *out, char *why,
     size_t len)
 {
 	char host[INET6_ADDRSTRLEN + 1], e[80];
-	const char *colon;
-	size_t hlen;
-	unsigned port;
-	int family = AF_INET;
+	const char *port;
+	unsigned portnum;
+	bool v6;
 
-	if (*s == '[') {
-		const char *end = strstr(s, "]:");
-
-		if (end == NULL)
-			goto bad;
-		s++;
-		hlen = (size_t)(end - s);
-		colon = end + 1;
-		family = AF_INET6;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			goto bad;
-		hlen = (size_t)(colon - s);
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
+	if (hostport_split(s, host, sizeof(host), &port, &v6) == -1 ||
+	    port == NULL)
 		goto bad;
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
-	if (conf_check_port(colon + 1, &port, why, len) == -1)
+	if (conf_check_port(port, &portnum, why, len) == -1)
 		return -1;
-	if (conf_check_fill(family, host, port, out) == -1)
+	if (conf_check_fill(v6 ? AF_INET6 : AF_INET, host, portnum, out) == -1)
 		goto bad;
 	return 0;
 bad:
 	snprintf(why, len, "bad address %s (use IPv4:PORT or [IPv6]:PORT)",
-	    esc(family == AF_INET6 ? s - 1 : s, e, sizeof(e)));
+	    esc(s, e, sizeof(e)));
 	return -1;
 }
 

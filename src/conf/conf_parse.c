@@ -34,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hostport.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -795,34 +796,24 @@ static int
 conf_parse_hostport(struct conf_parse *p, const char *v, bool need_port)
 {
 	char host[256], why[128], buf[300];
-	const char *colon, *hend;
+	const char *port;
 	struct conf_sockaddr sa;
-	unsigned port;
+	unsigned portnum;
+	bool v6;
 
-	if (*v == '[') {
-		hend = strchr(v, ']');
-		if (hend == NULL || (hend[1] != '\0' && hend[1] != ':'))
-			return conf_parse_fail(p, "bad [IPv6] literal");
-		colon = hend[1] == ':' ? hend + 1 : NULL;
-		hend++;
-	} else {
-		colon = strchr(v, ':');
-		hend = colon ? colon : v + strlen(v);
-	}
-	if ((size_t)(hend - v) >= sizeof(host))
-		return conf_parse_fail(p, "host name too long");
-	memcpy(host, v, (size_t)(hend - v));
-	host[hend - v] = '\0';
-	if (colon == NULL && need_port)
+	if (hostport_split(v, host, sizeof(host), &port, &v6) == -1)
+		return conf_parse_fail(p, v6 ? "bad [IPv6] literal" :
+		    "bad host name");
+	if (port == NULL && need_port)
 		return conf_parse_fail(p, "a port is required (HOST:PORT)");
-	if (colon != NULL && conf_check_port(colon + 1, &port, why,
+	if (port != NULL && conf_check_port(port, &portnum, why,
 	    sizeof(why)) == -1)
 		return conf_parse_fail(p, "%s", why);
-	if (conf_valid_hostname(host))
+	if (!v6 && conf_valid_hostname(host))
 		return 0;
 	/* Not a name: it must be an address (checked with a dummy port). */
-	snprintf(buf, sizeof(buf), strchr(host, ':') && host[0] != '[' ?
-	    "[%s]:1" : "%s:1", host);
+	snprintf(buf, sizeof(buf), v6 || strchr(host, ':') ? "[%s]:1" :
+	    "%s:1", host);
 	if (conf_check_sockaddr(buf, &sa, why, sizeof(why)) == -1)
 		return conf_parse_fail(p, "bad host %s",
 		    log_escape(host, strlen(host), why, sizeof(why)));

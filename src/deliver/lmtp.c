@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/hostport.h"
 #include "core/limits.h"
 #include "core/xmalloc.h"
 #include "queue/spool.h"
@@ -149,22 +150,14 @@ lmtp_connect_inet(struct lmtp_conn *c, const char *target)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 	    .ai_flags = AI_NUMERICSERV }, *res, *ai;
 	char host[LIMIT_DOMAIN + 1];
-	const char *colon = strrchr(target, ':'), *h = target;
-	size_t hl;
+	const char *port;
+	bool v6;
 	int r;
 
-	if (colon == NULL || colon[1] == '\0')
+	if (hostport_split(target, host, sizeof(host), &port, &v6) == -1 ||
+	    port == NULL || *port == '\0')
 		return lmtp_fail(c, "bad LMTP target (want HOST:PORT)");
-	hl = (size_t)(colon - target);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return lmtp_fail(c, "bad LMTP target host");
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if ((r = getaddrinfo(host, colon + 1, &hints, &res)) != 0)
+	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
 		return lmtp_fail(c, "resolve %s: %s", host, gai_strerror(r));
 	errno = EHOSTUNREACH;
 	for (ai = res; ai != NULL; ai = ai->ai_next)

@@ -39,6 +39,7 @@
 #include <openssl/ssl.h>
 
 #include "conf/conf.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
@@ -942,30 +943,21 @@ static int
 remote_parse_relay(struct remote *rd, const char *v, char *err,
     size_t errlen)
 {
-	const char *h, *end, *colon;
+	const char *port;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&rd->relay_addr.ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&rd->relay_addr.ss;
+	bool v6;
 
 	rd->relay = true;
 	rd->relay_implicit = strncmp(v, "smtps://", 8) == 0;
-	h = v + (rd->relay_implicit ? 8 : 7);
 	rd->relay_port = rd->relay_implicit ? 465 : 587;
-	if (*h == '[') {
-		h++;
-		end = strchr(h, ']');
-		colon = end && end[1] == ':' ? end + 1 : NULL;
-	} else {
-		colon = strrchr(h, ':');
-		end = colon ? colon : h + strlen(h);
-	}
-	if (end == NULL || end == h || (size_t)(end - h) > LIMIT_DOMAIN) {
+	if (hostport_split(v + (rd->relay_implicit ? 8 : 7), rd->relay_host,
+	    sizeof(rd->relay_host), &port, &v6) == -1) {
 		snprintf(err, errlen, "bad relayhost");
 		return -1;
 	}
-	memcpy(rd->relay_host, h, (size_t)(end - h));
-	rd->relay_host[end - h] = '\0';
-	if (colon != NULL)
-		rd->relay_port = (unsigned)strtoul(colon + 1, NULL, 10);
+	if (port != NULL)
+		rd->relay_port = (unsigned)strtoul(port, NULL, 10);
 	memset(&rd->relay_addr, 0, sizeof(rd->relay_addr));
 	if (inet_pton(AF_INET, rd->relay_host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
