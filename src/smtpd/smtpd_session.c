@@ -212,33 +212,23 @@ smtpd_out_spill(struct smtpd_session *s)
 static void
 smtpd_flush(struct smtpd_session *s)
 {
-	size_t done = 0;
-
-	if (s->out.len == 0 || s->bev == NULL) {
-		buf_clear(&s->out);
-		return;
-	}
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
+	if (s->bev != NULL && s->out.len > 0 &&
+	    s->out.len <= SMTPD_OUT_DIRECT_MAX &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
 	    s->state != SMTPD_STATE_TLS_HANDSHAKE &&
-	    (s->ssl == NULL || s->tls) && s->out.len <= SMTPD_OUT_DIRECT_MAX) {
-		if (s->ssl != NULL) {
-			int n;
+	    (s->ssl == NULL || s->tls)) {
+		ssize_t n;
 
+		if (s->ssl != NULL) {
 			ERR_clear_error();
 			n = SSL_write(s->ssl, s->out.data, (int)s->out.len);
-			if (n > 0)
-				done = (size_t)n;
-		} else {
-			ssize_t n = send(s->fd, s->out.data, s->out.len,
+		} else
+			n = send(s->fd, s->out.data, s->out.len,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n > 0)
-				done = (size_t)n;
-		}
+		if (n > 0)
+			buf_consume(&s->out, (size_t)n);
 	}
-	if (done < s->out.len)
-		evbuffer_add(bufferevent_get_output(s->bev),
-		    s->out.data + done, s->out.len - done);
-	buf_clear(&s->out);
+	smtpd_out_spill(s);
 }
 
 /* One event per worker writes every session's replies at the end of the
