@@ -238,12 +238,13 @@ db_rcpt_expand(struct db *db, const char *address, db_is_local_cb *is_local,
 	if (cache && db_rcache_get(db, a, &r, out, n))
 		return r;
 	r = db_alias_walk(db, a, true, is_local, arg, &v);
+	if (r == DB_OK && v.n == 0)
+		r = DB_NOTFOUND;
 	if (cache)
-		db_rcache_put(db, version, a, r == DB_OK && v.n == 0 ?
-		    DB_NOTFOUND : r, v.v, v.n);
-	if (r != DB_OK || v.n == 0) {
+		db_rcache_put(db, version, a, r, v.v, v.n);
+	if (r != DB_OK) {
 		db_strv_clear(&v);
-		return r != DB_OK ? r : DB_NOTFOUND;
+		return r;
 	}
 	*out = v.v;
 	*n = v.n;

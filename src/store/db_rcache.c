@@ -74,7 +74,6 @@ db_rcache_init(struct db *db, const char *path)
 	/* Its own descriptor: SQLite's is not ours to read. Without it
 	 * (an in-memory store) nothing is cached. */
 	db->vfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	db->rcache = NULL;
 }
 
 /* The change counter now; false if it cannot be read. */
