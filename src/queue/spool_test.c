@@ -453,7 +453,6 @@ test_recycle(void **state)
 	char a[IDS_QID_LEN + 1], b[IDS_QID_LEN + 1];
 	struct stat st_a, st;
 	struct spool_msg *m;
-
 	struct envelope ea;
 	char aerr[200];
 

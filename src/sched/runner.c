@@ -16,9 +16,9 @@
 #include "sched/runner.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +127,15 @@ runner_list_push(struct runner_list *l, const char *qid)
 		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
 	}
 	memcpy(l->ids[l->n++], qid, IDS_QID_LEN + 1);
+}
+
+/* Forget l's ids and give back their array (force is kept). */
+static void
+runner_list_release(struct runner_list *l)
+{
+	free(l->ids);
+	l->ids = NULL;
+	l->n = l->pos = l->cap = 0;
 }
 
 /* Next id of l or NULL; the list is emptied when fully consumed. */
@@ -412,11 +421,8 @@ runner_trim_cb(evutil_socket_t fd, short what, void *arg)
 	if (r->nflights > 0 || r->urgent.pos < r->urgent.n ||
 	    r->scan.pos < r->scan.n)
 		return;		/* busy again: the next idle moment retries */
-	free(r->urgent.ids);
-	free(r->scan.ids);
-	r->urgent = (struct runner_list){ 0 };
-	r->scan.ids = NULL;
-	r->scan.n = r->scan.pos = r->scan.cap = 0;
+	runner_list_release(&r->urgent);
+	runner_list_release(&r->scan);
 	r->busy = false;
 	malloc_trim(0);
 }
@@ -1013,8 +1019,8 @@ runner_cleanup(struct runner *r)
 	if (r->base)
 		event_base_free(r->base);
 	free(r->target);
-	free(r->urgent.ids);
-	free(r->scan.ids);
+	runner_list_release(&r->urgent);
+	runner_list_release(&r->scan);
 }
 
 int
