@@ -21,6 +21,7 @@
 #include "conf/conf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "msg/addr.h"
 #include "store/db.h"
 
 void
@@ -77,7 +78,7 @@ cli_address(const char *arg, bool catchall_ok, const char *what, char *out)
 int
 cli_local_domain(const struct conf *c, const char *address)
 {
-	const char *domain = strrchr(address, '@') + 1;
+	const char *domain = addr_text_domain(address);
 	char esc[128];
 
 	if (conf_is_local_domain(c, domain))
@@ -86,6 +87,56 @@ cli_local_domain(const struct conf *c, const char *address)
 	    domain, domain, cli_escape(c->path != NULL ? c->path : "",
 	    esc, sizeof(esc)));
 	return -1;
+}
+
+static void
+cli_count_cb(const char *a, const char *b, void *arg)
+{
+	(void)a;
+	(void)b;
+	++*(size_t *)arg;
+}
+
+/* DB_OK if `address` is a user or has an alias row, else DB_NOTFOUND. */
+static enum db_result
+cli_address_taken(struct db *db, const char *address)
+{
+	char *hash = NULL;
+	size_t rows = 0;
+	enum db_result r = db_user_get_hash(db, address, &hash);
+
+	free(hash);
+	if (r != DB_NOTFOUND)
+		return r;
+	if (db_alias_list(db, address, cli_count_cb, &rows) != DB_OK)
+		return DB_ERROR;
+	return rows > 0 ? DB_OK : DB_NOTFOUND;
+}
+
+int
+cli_role_aliases(struct db *db, const char *domain, const char *target)
+{
+	static const char *const roles[] = { "postmaster", "abuse", "root" };
+	char a[DB_ADDRESS_MAX + 1], made[3 * (DB_ADDRESS_MAX + 2)] = "";
+	enum db_result r;
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		snprintf(a, sizeof(a), "%s@%s", roles[i], domain);
+		if ((r = cli_address_taken(db, a)) == DB_NOTFOUND)
+			r = db_alias_add(db, a, target);
+		else if (r == DB_OK)
+			continue;
+		if (r != DB_OK) {
+			cli_error("%s", db_error(db));
+			return -1;
+		}
+		snprintf(made + strlen(made), sizeof(made) - strlen(made),
+		    "%s%s", made[0] ? ", " : "", a);
+	}
+	if (made[0] != '\0')
+		printf("%s now deliver to %s (aliases: change them with "
+		    "`sealmail alias`)\n", made, target);
+	return 0;
 }
 
 int
@@ -152,6 +203,12 @@ cli_open_store(const struct conf *c, bool create)
 	db = db_open(path, create, c->user, err, sizeof(err));
 	if (db == NULL)
 		cli_error("store %s", cli_escape(err, esc, sizeof(esc)));
+	else if (db_set_recipient_delimiter(db, c->recipient_delimiter) ==
+	    -1) {
+		cli_error("recipient_delimiter is too long for the store");
+		db_close(db);
+		db = NULL;
+	}
 	free(path);
 	return db;
 }

@@ -68,6 +68,15 @@ int cli_address(const char *arg, bool catchall_ok, const char *what,
  * domain of c; else print why not and return -1. */
 int cli_local_domain(const struct conf *c, const char *address);
 
+/*
+ * The role addresses every mail domain is expected to have: postmaster
+ * (RFC 5321 §4.5.1), abuse (RFC 2142) and root (where cron and daemons
+ * send). Each of them @domain that is neither a user nor an alias becomes
+ * an alias of `target` (normalized). Says on stdout what it made; -1
+ * (error printed) if the store fails.
+ */
+int cli_role_aliases(struct db *db, const char *domain, const char *target);
+
 /* After a listing on stdout: CLI_EXIT_OK once it is flushed, else print
  * the error and return CLI_EXIT_FAIL. */
 int cli_list_done(void);

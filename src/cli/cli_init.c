@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * `sealmail init -d DIR [--hostname H] [--domain D] [--dev]`: write a
- * starter installation into DIR: a commented sealmail.conf, a self-signed
- * ECDSA P-256 certificate (DIR/tls/), an Ed25519 DKIM key (DIR/dkim/) and
- * the data folder. Never overwrites: every file is created with O_EXCL, and
+ * `sealmail init -d DIR [--hostname H] [--domain D] [--postmaster ADDR]
+ * [--dev]`: write a starter installation into DIR: a commented
+ * sealmail.conf, a self-signed ECDSA P-256 certificate (DIR/tls/), an
+ * Ed25519 DKIM key (DIR/dkim/) and the data folder; with --postmaster,
+ * the store with postmaster@, abuse@ and root@ D as aliases of ADDR. Never overwrites: every file is created with O_EXCL, and
  * an existing DIR/sealmail.conf stops it before anything is written. The
  * config is written last (through a temporary file and link(2)), so its
  * presence means the rest is complete, and it is loaded back with
@@ -31,19 +32,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_common.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "store/db.h"
 
 #define CLI_INIT_CERT_DAYS	825	/* the CA/Browser Forum's old maximum */
 #define CLI_INIT_SELECTOR	"s1"
 #define CLI_INIT_USAGE \
-	"usage: sealmail init -d DIR [--hostname H] [--domain D] [--dev]\n"
+	"usage: sealmail init -d DIR [--hostname H] [--domain D] " \
+	"[--postmaster ADDR] [--dev]\n"
 
 struct cli_init {
 	const char	*dir_arg;
 	char		*hostname;
 	char		*domain;
+	const char	*postmaster;	/* --postmaster ADDR, or NULL */
+	char		 postmaster_addr[DB_ADDRESS_MAX + 1];	/* normalized */
 	bool		 dev;
 
 	char		*dir;		/* realpath of dir_arg */
@@ -103,6 +109,9 @@ cli_init_args(struct cli_init *in, int argc, char **argv)
 			in->hostname = xstrdup(v);
 		else if ((v = cli_init_optarg(argc, argv, &i, "--domain")))
 			in->domain = xstrdup(v);
+		else if ((v = cli_init_optarg(argc, argv, &i,
+		    "--postmaster")))
+			in->postmaster = v;
 		else
 			return -1;
 	}
@@ -585,6 +594,29 @@ cli_init_report(const struct cli_init *in)
 		    "you@%s --to someone@%s\n", in->domain, in->domain);
 }
 
+/*
+ * The role aliases of the domain (cli_role_aliases): to --postmaster
+ * ADDR now, or else to the domain's first user when `user add` makes it.
+ */
+static int
+cli_init_roles(const struct cli_init *in, const struct conf *c)
+{
+	struct db *db;
+	int r;
+
+	if (in->postmaster == NULL) {
+		printf("\npostmaster@, abuse@ and root@%s: aliases of the first "
+		    "user you add (or use init --postmaster ADDR)\n",
+		    in->domain);
+		return 0;
+	}
+	if ((db = cli_open_store(c, true)) == NULL)
+		return -1;
+	r = cli_role_aliases(db, in->domain, in->postmaster_addr);
+	db_close(db);
+	return r;
+}
+
 static void
 cli_init_free(struct cli_init *in)
 {
@@ -613,6 +645,9 @@ cli_init(int argc, char **argv, const char *config)
 		cli_init_free(&in);
 		return 2;
 	}
+	if (in.postmaster != NULL && cli_address(in.postmaster, false,
+	    "--postmaster address", in.postmaster_addr) == -1)
+		goto out;
 	if (cli_init_names(&in) == -1 || cli_init_paths(&in) == -1 ||
 	    cli_init_tls(&in) == -1 || cli_init_dkim(&in) == -1 ||
 	    cli_init_conf(&in) == -1)
@@ -622,10 +657,11 @@ cli_init(int argc, char **argv, const char *config)
 		    "%s", err);
 		goto out;
 	}
-	conf_free(c);
 	cli_init_report(&in);
+	if (cli_init_roles(&in, c) == 0)
+		r = 0;
+	conf_free(c);
 	cli_init_owner(&in);
-	r = 0;
 out:
 	cli_init_free(&in);
 	return r;

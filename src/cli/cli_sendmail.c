@@ -744,12 +744,12 @@ sm_expand(struct sm_msg *m, const struct sm_opts *o, struct envelope *env)
 	int rc = -1;
 
 	for (size_t i = 0; i < m->nrcpts; i++) {
-		const char *to = m->rcpts[i], *at = strrchr(to, '@');
+		const char *to = m->rcpts[i];
 		char **targets = NULL;
 		size_t n = 0;
 		enum db_result r;
 
-		if (at == NULL || !conf_is_local_domain(c, at + 1)) {
+		if (!conf_is_local_domain(c, addr_text_domain(to))) {
 			sm_add_rcpt(env, to, to, o->notify);
 			continue;
 		}

@@ -14,6 +14,7 @@
 #include "auth/passwd.h"
 #include "cli/cli_common.h"
 #include "conf/conf.h"
+#include "msg/addr.h"
 #include "store/db.h"
 
 #define CLI_USER_USAGE \
@@ -60,6 +61,26 @@ cli_user_exists(struct db *db, const char *address)
 	return r == DB_OK ? 0 : -1;
 }
 
+/* The first account of a domain receives its role addresses (postmaster,
+ * abuse, root) unless they exist already: mail to them must reach a
+ * person from the start, and that is the one person the domain has. */
+static int
+cli_user_first_of_domain(struct db *db, const char *address)
+{
+	const char *domain = addr_text_domain(address);
+	char *first = NULL;
+	enum db_result r = db_user_first(db, domain, &first);
+	int rc = 0;
+
+	if (r == DB_ERROR) {
+		cli_error("%s", db_error(db));
+		rc = -1;
+	} else if (r == DB_OK && addr_text_equal(first, address))
+		rc = cli_role_aliases(db, domain, address);
+	free(first);
+	return rc;
+}
+
 static int
 cli_user_add(struct db *db, const struct cli_user_args *a)
 {
@@ -83,7 +104,8 @@ cli_user_add(struct db *db, const struct cli_user_args *a)
 		cli_error("%s", db_error(db));
 		return CLI_EXIT_FAIL;
 	}
-	return CLI_EXIT_OK;
+	return cli_user_first_of_domain(db, a->address) == -1 ?
+	    CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 static int

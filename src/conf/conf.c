@@ -143,6 +143,14 @@ conf_print_hostname(FILE *fp, const void *base, const struct conf_key *k)
 }
 
 void
+conf_print_recipient_delimiter(FILE *fp, const void *base,
+    const struct conf_key *k)
+{
+	conf_print_str(fp, k->name,
+	    ((const struct conf *)base)->recipient_delimiter);
+}
+
+void
 conf_print_user(FILE *fp, const void *base, const struct conf_key *k)
 {
 	conf_print_str(fp, k->name, ((const struct conf *)base)->user);

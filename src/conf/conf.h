@@ -20,6 +20,9 @@
  */
 #define CONF_VALUE_MAX		160
 
+/* recipient_delimiter: up to this many delimiter characters. */
+#define CONF_DELIMITER_MAX	8
+
 enum conf_role {
 	CONF_ROLE_MX,
 	CONF_ROLE_SUBMISSION,
@@ -107,6 +110,8 @@ struct conf {
 	unsigned		 command_timeout;	  /* seconds */
 	unsigned		 data_timeout;		  /* seconds, per read in DATA */
 	unsigned		 tls_handshake_timeout;	  /* seconds */
+	char			 recipient_delimiter[CONF_DELIMITER_MAX + 1];
+						  /* "" = off */
 
 	/* [tls] */
 	struct conf_certpair	*certs;

@@ -375,6 +375,7 @@ conf_check_defaults(struct conf *c)
 	c->command_timeout = 300;
 	c->data_timeout = 600;
 	c->tls_handshake_timeout = 30;
+	memcpy(c->recipient_delimiter, "+", 2);
 	c->min_version = TLS1_2_VERSION;
 	c->delivery_local = CONF_LOCAL_MAILDIR;
 	c->mx_port = 25;

@@ -141,7 +141,8 @@ conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
     conf_print_networks, conf_print_bare_newline, conf_print_certs,
     conf_print_min_version, conf_print_address, conf_print_role,
     conf_print_tls, conf_print_dkim, conf_print_local,
-    conf_print_relayhost, conf_print_retry_schedule, conf_print_resolver;
+    conf_print_relayhost, conf_print_retry_schedule, conf_print_resolver,
+    conf_print_recipient_delimiter;
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);

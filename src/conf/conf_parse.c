@@ -565,6 +565,26 @@ conf_parse_user(struct conf_parse *p, void *base, const char *v)
 	return 0;
 }
 
+/*
+ * Characters that split "user+ext" (each one a delimiter, as Postfix
+ * allows several); "" turns it off. Only atext specials: a letter, digit,
+ * '.' or '@' would cut ordinary addresses apart.
+ */
+static int
+conf_parse_recipient_delimiter(struct conf_parse *p, void *base,
+    const char *v)
+{
+	struct conf *c = base;
+	size_t n = strlen(v);
+
+	if (n > CONF_DELIMITER_MAX || strspn(v, "!#$%&'*+-/=?^_`{|}~") != n)
+		return conf_parse_fail(p, "must be at most %d of the "
+		    "characters !#$%%&'*+-/=?^_`{|}~ (empty: off)",
+		    CONF_DELIMITER_MAX);
+	memcpy(c->recipient_delimiter, v, n + 1);
+	return 0;
+}
+
 static int
 conf_parse_workers(struct conf_parse *p, void *base, const char *v)
 {
@@ -1000,6 +1020,8 @@ static const struct conf_key conf_keys_server[] = {
 	NUM("data_timeout", CONF_T_DURATION, OFF(data_timeout), 1, 86400),
 	NUM("tls_handshake_timeout", CONF_T_DURATION,
 	    OFF(tls_handshake_timeout), 1, 86400),
+	CUSTOM("recipient_delimiter", conf_parse_recipient_delimiter,
+	    conf_print_recipient_delimiter, 0),
 };
 
 static const struct conf_key conf_keys_tls[] = {

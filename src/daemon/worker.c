@@ -140,6 +140,9 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.db == NULL)
 		fatal("%s", err);
 	db_relaxed_durability(w.ctx.db);
+	if (db_set_recipient_delimiter(w.ctx.db,
+	    conf->recipient_delimiter) == -1)
+		fatal("recipient_delimiter is too long for the store");
 	const struct timeval every = { WORKER_TICK, 0 };
 	w.tick = event_new(w.ctx.base, -1, EV_PERSIST, worker_tick_cb, &w);
 	if (w.tick == NULL || event_add(w.tick, &every) == -1)

@@ -23,6 +23,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/selfpid.h"
+#include "msg/addr.h"
 #include "queue/spool.h"
 
 #define MAILDIR_BUF_SIZE	(64 * 1024)
@@ -43,52 +44,18 @@ maildir_result(struct delivery_result *res, enum delivery_status status,
 	va_end(ap);
 }
 
-/*
- * Copy s[0..n) lower-cased into out (size > max) if it is safe as one path
- * component. '/' would leave the mailbox tree ("../../etc"), a leading '.'
- * could name "..", a Maildir++ folder or a hidden file, and control bytes
- * have no business in a file name.
- */
-static int
-maildir_component(const char *s, size_t n, size_t max, char *out)
-{
-	if (n == 0 || n > max || s[0] == '.')
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f || c == '/')
-			return -1;
-		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-	}
-	out[n] = '\0';
-	return 0;
-}
-
-/* Split "local@domain" at the last '@' into safe, lower-cased parts. */
-static int
-maildir_split(const char *address, char *local, char *domain)
-{
-	const char *at = strrchr(address, '@');
-
-	if (at == NULL)
-		return -1;
-	if (maildir_component(address, (size_t)(at - address),
-	    LIMIT_LOCAL_PART, local) == -1 ||
-	    maildir_component(at + 1, strlen(at + 1), LIMIT_DOMAIN,
-	    domain) == -1)
-		return -1;
-	return 0;
-}
-
 int
 maildir_path(const char *data_dir, const char *address, bool junk,
     char *out, size_t outlen)
 {
-	char local[LIMIT_LOCAL_PART + 1], domain[LIMIT_DOMAIN + 1];
+	char local[sizeof(((struct addr *)0)->local)];
+	char domain[LIMIT_DOMAIN + 1];
+	struct addr a;
 	int n;
 
-	if (maildir_split(address, local, domain) == -1)
+	if (addr_parse_mailbox(address, strlen(address), true, &a) !=
+	    ADDR_OK || addr_mailbox_dirs(&a, domain, sizeof(domain), local,
+	    sizeof(local)) == -1)
 		return -1;
 	n = snprintf(out, outlen, "%s/mail/%s/%s/Maildir%s", data_dir, domain,
 	    local, junk ? "/.Junk" : "");

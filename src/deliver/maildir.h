@@ -8,8 +8,9 @@
  * S= size in the name is the size of the file as written.
  *
  * The recipient address comes from the envelope (checked when the message
- * was received, but re-checked here because it becomes a path): each of
- * local part and domain must be a single, non-hidden path component.
+ * was received, but parsed again here because it becomes a path): its
+ * folder names come from addr_mailbox_dirs (msg/addr.h), the one check
+ * that makes an address a safe path.
  */
 #ifndef SEALMAIL_DELIVER_MAILDIR_H
 #define SEALMAIL_DELIVER_MAILDIR_H
@@ -25,11 +26,12 @@
 extern const struct delivery_ops maildir_delivery_ops;
 
 /*
- * The folder for `address`: DATA/mail/DOMAIN/LOCALPART/Maildir, with
- * domain and local part lower-cased, plus "/.Junk" (the Maildir++ folder
- * Junk) when junk. -1 if the address has no '@', a part is empty, too long,
- * starts with '.', or contains '/' or a control byte, or if out is too
- * small.
+ * The folder for `address` (an address text, msg/addr.h):
+ * DATA/mail/DOMAIN/LOCALPART/Maildir with the names of addr_mailbox_dirs
+ * (canonical, ASCII lower-cased), plus "/.Junk" (the Maildir++ folder
+ * Junk) when junk. -1 if the address does not parse, a part is not safe
+ * as a path component (empty, leading '.', '/', control bytes), or out is
+ * too small.
  */
 int maildir_path(const char *data_dir, const char *address, bool junk,
     char *out, size_t outlen);

@@ -43,6 +43,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
+#include "msg/addr.h"
 #include "smtpc/smtpc_route.h"
 #include "smtpc/smtpc_session.h"
 
@@ -125,14 +126,6 @@ struct remote {
 static void remote_conn_next_host(struct remote_conn *);
 static void remote_conn_try(struct remote_conn *);
 static void remote_conn_end(struct remote_conn *);
-
-const char *
-remote_domain(const char *address)
-{
-	const char *at = strrchr(address, '@');
-
-	return at ? at + 1 : "";
-}
 
 static void
 remote_status(struct smtpc_status *st, enum smtpc_class klass, int code,
@@ -876,7 +869,7 @@ remote_dest_name(const struct remote *rd, const struct remote_job *j,
 		snprintf(out, outlen, "%s", REMOTE_RELAY_DEST);
 		return;
 	}
-	dom = remote_domain(j->env->rcpts[j->rcpts[i]].address);
+	dom = addr_text_domain(j->env->rcpts[j->rcpts[i]].address);
 	for (k = 0; dom[k] != '\0' && k + 1 < outlen; k++)
 		out[k] = (char)tolower((unsigned char)dom[k]);
 	out[k] = '\0';

@@ -106,7 +106,4 @@ int remote_deliver(struct remote *rd, const struct remote_job *job);
 /* Jobs started and not yet done. */
 size_t remote_jobs(const struct remote *rd);
 
-/* The domain of an address (after its last '@'), or "" if none. */
-const char *remote_domain(const char *address);
-
 #endif

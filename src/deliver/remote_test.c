@@ -289,15 +289,6 @@ test_bad_literal_fails(void **state)
 	assert_string_equal(r.relay[0], "none");
 }
 
-static void
-test_domain(void **state)
-{
-	(void)state;
-	assert_string_equal(remote_domain("a@b.example"), "b.example");
-	assert_string_equal(remote_domain("\"a@x\"@b"), "b");
-	assert_string_equal(remote_domain("postmaster"), "");
-}
-
 int
 main(void)
 {
@@ -305,7 +296,6 @@ main(void)
 		cmocka_unit_test(test_per_recipient_results),
 		cmocka_unit_test(test_connection_refused_defers),
 		cmocka_unit_test(test_bad_literal_fails),
-		cmocka_unit_test(test_domain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,14 +7,17 @@
  * relies on a NUL terminator, allocates, or recurses on input structure.
  * Every path through a parser validates every byte it stores; struct addr
  * is only ever filled with text that re-parses to itself (the fuzz target
- * checks this). The local part of an SMTP path is kept as given (quoted
- * form included); the domain is lower-cased (ASCII letters only).
+ * checks this). Every parser writes the one canonical form of struct addr
+ * (see addr.h), so "you"@Example.TEST and you@example.test are the same
+ * bytes wherever they go: envelope, store keys, Maildir paths.
  */
 #include "msg/addr.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "msg/punycode.h"
 
 /* A position in untrusted input plus the permission to see UTF-8. */
 struct addr_cur {
@@ -115,17 +118,77 @@ addr_cur_peek(const struct addr_cur *c)
 	return c->pos < c->len ? c->s[c->pos] : -1;
 }
 
-/* Quoted-string (RFC 5321 §4.1.2); content counts unquoted octets. */
+/* True if content can be written as an RFC 5321 Dot-string. */
+static bool
+addr_is_dotstring(const char *buf, size_t n)
+{
+	size_t atom = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == '.') {
+			if (atom == 0)
+				return false;
+			atom = 0;
+		} else if (c >= 0x80 || addr_is_atext(c))
+			atom++;
+		else
+			return false;
+	}
+	return atom > 0;
+}
+
+/*
+ * Write the local part in its minimal RFC 5321 form (Dot-string, else a
+ * Quoted-string with '"' and '\' escaped), as §4.1.2 asks senders to.
+ */
+static void
+addr_local_canonical(const char *buf, size_t n, struct addr *out)
+{
+	size_t o = 0;
+
+	if (addr_is_dotstring(buf, n)) {
+		memcpy(out->local, buf, n);
+		out->local[n] = '\0';
+		return;
+	}
+	out->local[o++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '"' || buf[i] == '\\')
+			out->local[o++] = '\\';
+		out->local[o++] = buf[i];
+	}
+	out->local[o++] = '"';
+	out->local[o] = '\0';
+}
+
+/* The content of a local part, unquoted, as it is collected. */
+struct addr_lbuf {
+	char	b[LIMIT_LOCAL_PART];
+	size_t	n;
+};
+
+/* Append n bytes of content; RFC 5321 §4.5.3.1.1 caps it at 64 octets. */
 static enum addr_result
-addr_smtp_quoted(struct addr_cur *c, size_t *content)
+addr_lbuf_add(struct addr_lbuf *l, const unsigned char *p, size_t n)
+{
+	if (n > sizeof(l->b) - l->n)
+		return ADDR_ERR_TOO_LONG;
+	memcpy(l->b + l->n, p, n);
+	l->n += n;
+	return ADDR_OK;
+}
+
+/* Quoted-string (RFC 5321 §4.1.2), its content unquoted into l. */
+static enum addr_result
+addr_smtp_quoted(struct addr_cur *c, struct addr_lbuf *l)
 {
 	enum addr_result err = ADDR_ERR_SYNTAX;
 
 	c->pos++;	/* opening DQUOTE */
-	*content = 0;
 	while (c->pos < c->len) {
 		unsigned char ch = c->s[c->pos];
-		size_t n = 1;
+		size_t n = 1, skip = 0;
 
 		if (ch == '"') {
 			c->pos++;
@@ -136,23 +199,23 @@ addr_smtp_quoted(struct addr_cur *c, size_t *content)
 			if (c->pos + 1 >= c->len || c->s[c->pos + 1] < 32 ||
 			    c->s[c->pos + 1] > 126)
 				return ADDR_ERR_SYNTAX;
-			n = 2;
+			skip = 1;
 		} else if (ch >= 0x80) {
 			if ((n = addr_cur_utf8(c, &err)) == 0)
 				return err;
-			*content += n - 1;
 		} else if (ch < 32 || ch > 126)
 			return ADDR_ERR_SYNTAX;
-		c->pos += n;
-		if (++*content > LIMIT_LOCAL_PART)
-			return ADDR_ERR_TOO_LONG;
+		if ((err = addr_lbuf_add(l, c->s + c->pos + skip, n)) !=
+		    ADDR_OK)
+			return err;
+		c->pos += n + skip;
 	}
 	return ADDR_ERR_SYNTAX;
 }
 
 /* Dot-string = Atom *("." Atom), atext extended by RFC 6531 §3.3. */
 static enum addr_result
-addr_smtp_dotstring(struct addr_cur *c, size_t *content)
+addr_smtp_dotstring(struct addr_cur *c, struct addr_lbuf *l)
 {
 	enum addr_result err = ADDR_ERR_SYNTAX;
 	size_t start = c->pos, atom = 0;
@@ -179,29 +242,23 @@ addr_smtp_dotstring(struct addr_cur *c, size_t *content)
 	}
 	if (atom == 0)
 		return ADDR_ERR_SYNTAX;		/* empty or trailing dot */
-	*content = c->pos - start;
-	return ADDR_OK;
+	return addr_lbuf_add(l, c->s + start, c->pos - start);
 }
 
-/* Local-part, copied as given into out->local. */
+/* Local-part, into out->local in its canonical form. */
 static enum addr_result
 addr_smtp_local(struct addr_cur *c, struct addr *out)
 {
-	size_t start = c->pos, content = 0;
+	struct addr_lbuf l = { .n = 0 };
 	enum addr_result r;
 
 	if (addr_cur_peek(c) == '"')
-		r = addr_smtp_quoted(c, &content);
+		r = addr_smtp_quoted(c, &l);
 	else
-		r = addr_smtp_dotstring(c, &content);
+		r = addr_smtp_dotstring(c, &l);
 	if (r != ADDR_OK)
 		return r;
-	/* Quoting at most doubles 64 octets, plus the two quotes. */
-	size_t n = c->pos - start;
-	if (n >= sizeof(out->local))
-		return ADDR_ERR_TOO_LONG;
-	memcpy(out->local, c->s + start, n);
-	out->local[n] = '\0';
+	addr_local_canonical(l.b, l.n, out);
 	return ADDR_OK;
 }
 
@@ -318,6 +375,90 @@ addr_smtp_label(struct addr_cur *c)
 	return ADDR_OK;
 }
 
+/* The code point of the well-formed UTF-8 sequence p of n bytes. */
+static uint32_t
+addr_utf8_decode(const unsigned char *p, size_t n)
+{
+	static const unsigned char lead_mask[] = { 0, 0, 0x1f, 0x0f, 0x07 };
+	uint32_t cp = p[0] & lead_mask[n];
+
+	for (size_t i = 1; i < n; i++)
+		cp = (cp << 6) | (p[i] & 0x3f);
+	return cp;
+}
+
+/* Append one label to d (size LIMIT_DOMAIN + 1), as A-label if it has
+ * non-ASCII code points; -1 past 63 octets or the domain's 255. */
+static int
+addr_alabel_add(char *d, size_t *dn, const unsigned char *p, size_t n)
+{
+	uint32_t cps[LIMIT_DOMAIN];
+	char puny[64];
+	size_t ncp = 0;
+	bool ascii = true;
+	int len;
+
+	for (size_t i = 0; i < n; ncp++) {
+		size_t k = p[i] < 0x80 ? 1 : addr_utf8_len(p + i, n - i);
+		if (k == 0)
+			return -1;
+		ascii = ascii && k == 1;
+		cps[ncp] = k == 1 ? p[i] : addr_utf8_decode(p + i, k);
+		i += k;
+	}
+	if (ascii) {
+		if (n > 63 || n > LIMIT_DOMAIN - *dn)
+			return -1;
+		memcpy(d + *dn, p, n);
+		*dn += n;
+		return 0;
+	}
+	len = punycode_encode(cps, ncp, puny, sizeof(puny));
+	if (len < 0 || len + 4 > 63 || (size_t)len + 4 > LIMIT_DOMAIN - *dn)
+		return -1;
+	memcpy(d + *dn, "xn--", 4);
+	memcpy(d + *dn + 4, puny, (size_t)len);
+	*dn += (size_t)len + 4;
+	return 0;
+}
+
+/*
+ * Rewrite a lower-cased domain name with every U-label as its A-label
+ * (RFC 5890 §2.3.2.1): one spelling of a domain for the store, Maildir
+ * paths and DNS, whichever form the peer used (RFC 6531 allows both).
+ * Only the Punycode step of IDNA2008 is done; no mapping (NFC, non-ASCII
+ * case) or validation. Literals are left alone. -1 if the result is too
+ * long (a label over 63 octets, the name over 255).
+ */
+static int
+addr_domain_alabels(char *domain)
+{
+	char d[LIMIT_DOMAIN + 1];
+	size_t dn = 0, len = strnlen(domain, LIMIT_DOMAIN + 1);
+	const unsigned char *p = (const unsigned char *)domain;
+
+	if (len > LIMIT_DOMAIN)
+		return -1;
+	if (domain[0] == '[')
+		return 0;
+	for (size_t i = 0; i <= len;) {
+		const unsigned char *dot = memchr(p + i, '.', len - i);
+		size_t n = dot ? (size_t)(dot - (p + i)) : len - i;
+
+		if (addr_alabel_add(d, &dn, p + i, n) == -1)
+			return -1;
+		i += n + 1;
+		if (dot != NULL) {
+			if (dn >= LIMIT_DOMAIN)
+				return -1;
+			d[dn++] = '.';
+		}
+	}
+	d[dn] = '\0';
+	memcpy(domain, d, dn + 1);
+	return 0;
+}
+
 /* Domain or address-literal, lower-cased into out->domain. */
 static enum addr_result
 addr_smtp_domain(struct addr_cur *c, struct addr *out)
@@ -342,7 +483,8 @@ addr_smtp_domain(struct addr_cur *c, struct addr *out)
 	for (size_t i = 0; i < n; i++)
 		out->domain[i] = (char)addr_lower(c->s[start + i]);
 	out->domain[n] = '\0';
-	return ADDR_OK;
+	return addr_domain_alabels(out->domain) == 0 ? ADDR_OK :
+	    ADDR_ERR_TOO_LONG;
 }
 
 /* Mailbox = Local-part "@" ( Domain / address-literal ) */
@@ -381,6 +523,13 @@ addr_smtp_route(struct addr_cur *c)
 	}
 }
 
+/* True if "<local@domain>" in canonical form is within LIMIT_PATH. */
+static bool
+addr_fits_path(const struct addr *a)
+{
+	return strlen(a->local) + strlen(a->domain) + 3 <= LIMIT_PATH;
+}
+
 enum addr_result
 addr_parse_path(const char *s, size_t len, bool allow_null, bool utf8,
     struct addr *out, bool *is_null, size_t *end)
@@ -410,9 +559,10 @@ addr_parse_path(const char *s, size_t len, bool allow_null, bool utf8,
 	if (addr_cur_peek(&c) != '>')
 		goto fail;
 	c.pos++;
-	/* RFC 5321 §4.5.3.1.3: 256 octets including punctuation. */
+	/* RFC 5321 §4.5.3.1.3: 256 octets including punctuation, as given
+	 * and in canonical form (an A-label is longer than its U-label). */
 	r = ADDR_ERR_TOO_LONG;
-	if (c.pos > LIMIT_PATH)
+	if (c.pos > LIMIT_PATH || !addr_fits_path(out))
 		goto fail;
 	if (end)
 		*end = c.pos;
@@ -432,7 +582,7 @@ addr_parse_mailbox(const char *s, size_t len, bool utf8, struct addr *out)
 	if ((r = addr_smtp_mailbox(&c, out)) == ADDR_OK && c.pos != len)
 		r = ADDR_ERR_SYNTAX;
 	/* It must fit in a path: two brackets plus the mailbox. */
-	if (r == ADDR_OK && len + 2 > LIMIT_PATH)
+	if (r == ADDR_OK && (len + 2 > LIMIT_PATH || !addr_fits_path(out)))
 		r = ADDR_ERR_TOO_LONG;
 	if (r != ADDR_OK)
 		memset(out, 0, sizeof(*out));
@@ -458,72 +608,78 @@ addr_to_text(const struct addr *a, char *out, size_t outlen)
 	return 0;
 }
 
-bool
-addr_local_is_safe_path(const char *local)
+enum addr_result
+addr_parse_domain(const char *s, size_t len, bool utf8, struct addr *out)
 {
-	if (local == NULL || local[0] == '\0' || local[0] == '.')
-		return false;
-	for (const unsigned char *p = (const unsigned char *)local; *p; p++)
-		if (*p == '/' || *p < 0x20 || *p == 0x7f)
-			return false;
-	return true;
+	struct addr_cur c = { (const unsigned char *)s, len, 0, utf8 };
+	enum addr_result r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = addr_smtp_domain(&c, out)) == ADDR_OK && c.pos != len)
+		r = ADDR_ERR_SYNTAX;
+	if (r != ADDR_OK)
+		memset(out, 0, sizeof(*out));
+	return r;
 }
 
-/* Iterates over the content octets of a local part, quoted or not. */
-struct addr_lp {
-	const char	*p;
-	size_t		 n, i;
-	bool		 quoted;
-};
-
-static void
-addr_lp_init(struct addr_lp *l, const char *p, size_t n)
+const char *
+addr_text_domain(const char *text)
 {
-	l->quoted = n >= 2 && p[0] == '"' && p[n - 1] == '"';
-	l->p = l->quoted ? p + 1 : p;
-	l->n = l->quoted ? n - 2 : n;
-	l->i = 0;
+	/* The last '@': a quoted local part may hold one, a domain never. */
+	const char *at = strrchr(text, '@');
+
+	return at != NULL ? at + 1 : "";
 }
 
-/* Next content octet, lower-cased, or -1 at the end. */
-static int
-addr_lp_next(struct addr_lp *l)
-{
-	if (l->i >= l->n)
-		return -1;
-	unsigned char c = (unsigned char)l->p[l->i++];
-	if (l->quoted && c == '\\' && l->i < l->n)
-		c = (unsigned char)l->p[l->i++];
-	return addr_lower(c);
-}
-
-/*
- * RFC 5321 §4.1.2: "all quoted forms MUST be treated as equivalent", so
- * the local parts are compared by content ("a"@x equals a@x). The split
- * is at the last '@' because a quoted local part may contain one.
- */
 bool
 addr_text_equal(const char *a, const char *b)
 {
-	const char *ea = strrchr(a, '@'), *eb = strrchr(b, '@');
-	size_t la = ea ? (size_t)(ea - a) : strlen(a);
-	size_t lb = eb ? (size_t)(eb - b) : strlen(b);
-	const char *da = ea ? ea + 1 : "", *db = eb ? eb + 1 : "";
-	struct addr_lp pa, pb;
-	int ca, cb;
+	size_t i;
 
-	if (strlen(da) != strlen(db) ||
-	    !addr_ascii_caseeq((const unsigned char *)da, db, strlen(da)))
-		return false;
-	addr_lp_init(&pa, a, la);
-	addr_lp_init(&pb, b, lb);
-	do {
-		ca = addr_lp_next(&pa);
-		cb = addr_lp_next(&pb);
-		if (ca != cb)
+	for (i = 0; a[i] != '\0' && b[i] != '\0'; i++)
+		if (addr_lower((unsigned char)a[i]) !=
+		    addr_lower((unsigned char)b[i]))
 			return false;
-	} while (ca != -1);
-	return true;
+	return a[i] == b[i];
+}
+
+/*
+ * Copy s lower-cased into out (size outlen) if it is safe as one file
+ * name: '/' would leave the mailbox tree ("../../etc" is a valid
+ * Dot-string: '/' is atext), a leading '.' could name "..", a Maildir++
+ * folder or a hidden file, and control bytes (C0, DEL and the C1 range
+ * U+0080..U+009F) have no business in a file name.
+ */
+static int
+addr_dir_component(const char *s, char *out, size_t outlen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= outlen || s[0] == '.')
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || c == '/' || (c == 0xc2 &&
+		    i + 1 < n && (unsigned char)s[i + 1] < 0xa0))
+			return -1;
+		out[i] = (char)addr_lower(c);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int
+addr_mailbox_dirs(const struct addr *a, char *domain, size_t dlen,
+    char *local, size_t llen)
+{
+	if (memchr(a->local, '\0', sizeof(a->local)) == NULL ||
+	    memchr(a->domain, '\0', sizeof(a->domain)) == NULL)
+		return -1;
+	if (addr_dir_component(a->domain, domain, dlen) == -1 ||
+	    addr_dir_component(a->local, local, llen) == -1)
+		return -1;
+	return 0;
 }
 
 /*
@@ -747,50 +903,6 @@ addr_valid_content(const char *buf, size_t n)
 	return true;
 }
 
-/* True if content can be written as an RFC 5321 Dot-string. */
-static bool
-addr_is_dotstring(const char *buf, size_t n)
-{
-	size_t atom = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		if (c == '.') {
-			if (atom == 0)
-				return false;
-			atom = 0;
-		} else if (c >= 0x80 || addr_is_atext(c))
-			atom++;
-		else
-			return false;
-	}
-	return atom > 0;
-}
-
-/*
- * Write the local part in its minimal RFC 5321 form (Dot-string, else a
- * Quoted-string with '"' and '\' escaped), as §4.1.2 asks senders to.
- */
-static void
-addr_local_canonical(const char *buf, size_t n, struct addr *out)
-{
-	size_t o = 0;
-
-	if (addr_is_dotstring(buf, n)) {
-		memcpy(out->local, buf, n);
-		out->local[n] = '\0';
-		return;
-	}
-	out->local[o++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		if (buf[i] == '"' || buf[i] == '\\')
-			out->local[o++] = '\\';
-		out->local[o++] = buf[i];
-	}
-	out->local[o++] = '"';
-	out->local[o] = '\0';
-}
-
 /* local-part = word *("." word), obs-local-part CFWS included. */
 static int
 addr_hl_local(struct addr_hlex *h, struct addr *out)
@@ -851,7 +963,7 @@ addr_hl_domain(struct addr_hlex *h, struct addr *out)
 			return -1;
 		addr_hl_peek(h, &t);
 		if (!addr_htok_is(&t, '.'))
-			return 0;
+			return addr_domain_alabels(out->domain);
 		addr_hl_next(h, &t);
 		if (addr_hl_domain_add(out, &n, t.p, t.n) < 0)
 			return -1;

@@ -12,9 +12,26 @@
 
 #include "core/limits.h"
 
+/*
+ * One address, always in canonical form, whichever parser filled it:
+ * - local: the content of the local part written as a Dot-string when it
+ *   can be, else as a Quoted-string with only '"' and '\' escaped (RFC
+ *   5321 §4.1.2: all quoted forms are equivalent, and "SHOULD NOT" be used
+ *   where a Dot-string would do), so "you" and you are one local part.
+ *   The case of its letters is kept (the store compares ASCII case-
+ *   insensitively, Maildir folder names are lower-cased).
+ * - domain: lower-cased ASCII, every U-label turned into its A-label
+ *   ("münchen.test" -> "xn--mnchen-3ya.test"), or an address literal
+ *   "[192.0.2.1]" / "[ipv6:...]". Full IDNA2008 (mapping, validation) is
+ *   not done; the A-label form keeps store keys and mail/DOMAIN/ paths
+ *   stable when it is. Empty only for the domain-less "postmaster".
+ * The text form (addr_to_text) "local@domain" is what the envelope, the
+ * store and delivery carry; it is escaped only where it enters a log line
+ * or a reply.
+ */
 struct addr {
-	char	local[LIMIT_LOCAL_PART * 2 + 3];	/* as given; quoted form kept */
-	char	domain[LIMIT_DOMAIN + 1];	/* lower-cased ASCII; UTF-8 kept */
+	char	local[LIMIT_LOCAL_PART * 2 + 3];	/* canonical, see above */
+	char	domain[LIMIT_DOMAIN + 1];	/* canonical, see above */
 };
 
 enum addr_result {
@@ -34,21 +51,39 @@ enum addr_result {
 enum addr_result addr_parse_path(const char *s, size_t len, bool allow_null,
     bool utf8, struct addr *out, bool *is_null, size_t *end);
 
-/* Parse a bare "local@domain" (no brackets) such as a CLI argument. */
+/* Parse a bare "local@domain" (no brackets) such as a CLI argument or an
+ * address text from the envelope or the store. */
 enum addr_result addr_parse_mailbox(const char *s, size_t len, bool utf8,
+    struct addr *out);
+
+/* Parse a bare domain (or address literal) into out->domain, canonical;
+ * out->local is left empty. For catch-all keys "@domain". */
+enum addr_result addr_parse_domain(const char *s, size_t len, bool utf8,
     struct addr *out);
 
 /* Write "local@domain" into out (size outlen); -1 if it does not fit. */
 int addr_to_text(const struct addr *a, char *out, size_t outlen);
 
-/* True if the local part is safe as a single file name component (for
- * Maildir paths): no '/', no leading '.', no control bytes, not empty. */
-bool addr_local_is_safe_path(const char *local);
+/* The domain of an address text from addr_to_text: what follows its last
+ * '@' (a quoted local part may hold one, a domain never), or "" if it has
+ * none ("postmaster"). Borrowed from text. */
+const char *addr_text_domain(const char *text);
 
-/* Compare two "local@domain" texts: local part exact (case-sensitive per
- * RFC 5321 §2.4 but compared case-insensitively here as every real system
- * does), domain case-insensitive. */
+/* True if two address texts from addr_to_text name the same mailbox:
+ * equal but for ASCII case (RFC 5321 §2.4 makes the local part case-
+ * sensitive, but every real system, and our store, folds it). */
 bool addr_text_equal(const char *a, const char *b);
+
+/*
+ * The two folder names under DATA/mail/ for a's mailbox: domain and local
+ * part, ASCII lower-cased, into domain (size dlen) and local (size llen).
+ * -1 unless each is safe as a single path component: not empty, no
+ * leading '.', no '/', no control character. The only check that stands
+ * between an address and a file name: a local part such as "../x" or
+ * a/../../x is a valid address.
+ */
+int addr_mailbox_dirs(const struct addr *a, char *domain, size_t dlen,
+    char *local, size_t llen);
 
 /*
  * Parse the value of an RFC 5322 From:/Sender: field (mailbox-list with

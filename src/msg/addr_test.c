@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "msg/addr.h"
+#include "msg/punycode.h"
 
 /* Parse a path given as a C string; check result, parts and end. */
 static void
@@ -72,8 +73,72 @@ test_addr_path_valid(void **state)
 	path_ok("<@r1.example,@R2.example:a@b>", false, "a", "b", 29);
 	/* UTF-8 with SMTPUTF8 (RFC 6531). */
 	path_ok("<j\xc3\xb6rg@b\xc3\xbc" "cher.example>", true, "j\xc3\xb6rg",
-	    "b\xc3\xbc" "cher.example", 23);
+	    "xn--bcher-kva.example", 23);
 	path_ok("<\"\xe2\x82\xac 1\"@x>", true, "\"\xe2\x82\xac 1\"", "x", 11);
+}
+
+/* The canonical form (addr.h): one spelling per address. */
+static void
+test_addr_canonical(void **state)
+{
+	(void)state;
+	/* Quoting that a Dot-string does not need goes (RFC 5321 §4.1.2). */
+	path_ok("<\"you\"@Example.TEST>", false, "you", "example.test", 20);
+	path_ok("<\"a.b\"@x>", false, "a.b", "x", 9);
+	path_ok("<\"\\y\\o\\u\"@x>", false, "you", "x", 12);
+	path_ok("<\"j\xc3\xbcrgen\"@x>", true, "j\xc3\xbcrgen", "x", 13);
+	/* It stays where the content needs it, escaping only '"' and '\'. */
+	path_ok("<\".a\"@x>", false, "\".a\"", "x", 8);
+	path_ok("<\"a..b\"@x>", false, "\"a..b\"", "x", 10);
+	path_ok("<\"\"@x>", false, "\"\"", "x", 6);
+	path_ok("<\"\\a b\"@x>", false, "\"a b\"", "x", 10);
+	path_ok("<\"a\\\\b\"@x>", false, "\"a\\\\b\"", "x", 10);
+	/* U-labels become A-labels; A-labels are only lower-cased. */
+	path_ok("<a@m\xc3\xbcnchen.test>", true, "a", "xn--mnchen-3ya.test",
+	    17);
+	path_ok("<a@XN--MNCHEN-3YA.test>", false, "a", "xn--mnchen-3ya.test",
+	    23);
+	path_ok("<a@\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.JP>", true, "a",
+	    "xn--wgv71a119e.jp", 16);
+	/* The same address from the three parsers is the same struct. */
+	struct addr p, m, h[1];
+	char tp[300], tm[300], th[300];
+	assert_int_equal(addr_parse_path("<\"you\"@M\xc3\xbcnchen.test>", 21,
+	    false, true, &p, NULL, NULL), ADDR_OK);
+	assert_int_equal(addr_parse_mailbox("you@xn--mnchen-3ya.TEST", 23,
+	    false, &m), ADDR_OK);
+	assert_int_equal(addr_parse_header_list("You <\"you\"@m\xc3\xbcnchen."
+	    "test>", 25, h, 1), 1);
+	assert_int_equal(addr_to_text(&p, tp, sizeof(tp)), 0);
+	assert_int_equal(addr_to_text(&m, tm, sizeof(tm)), 0);
+	assert_int_equal(addr_to_text(&h[0], th, sizeof(th)), 0);
+	assert_string_equal(tp, "you@xn--mnchen-3ya.test");
+	assert_string_equal(tm, tp);
+	assert_string_equal(th, tp);
+}
+
+/* An A-label may pass 63 octets where its U-label did not. */
+static void
+test_addr_alabel_limits(void **state)
+{
+	char buf[300], lab[200];
+	struct addr a;
+	size_t n = 0;
+
+	(void)state;
+	/* 30 x "aü" is 90 octets of UTF-8 and its A-label 4 + 63. */
+	for (int i = 0; i < 30; i++) {
+		memcpy(lab + n, "a\xc3\xbc", 3);
+		n += 3;
+	}
+	lab[n] = '\0';
+	snprintf(buf, sizeof(buf), "x@%s.test", lab);
+	assert_int_equal(addr_parse_mailbox(buf, strlen(buf), true, &a),
+	    ADDR_ERR_TOO_LONG);
+	snprintf(buf, sizeof(buf), "x@a\xc3\xbc.test");
+	assert_int_equal(addr_parse_mailbox(buf, strlen(buf), true, &a),
+	    ADDR_OK);
+	assert_string_equal(a.domain, "xn--a-eha.test");
 }
 
 static void
@@ -276,22 +341,61 @@ test_addr_to_text(void **state)
 	assert_string_equal(out, "");
 }
 
+/* Folder names: the one check between an address and a path. */
 static void
-test_addr_safe_path(void **state)
+dirs(const char *text, int want, const char *wd, const char *wl)
 {
+	struct addr a;
+	char d[300], l[200];
+
+	if (addr_parse_mailbox(text, strlen(text), true, &a) != ADDR_OK)
+		fail_msg("%s does not parse", text);
+	if (addr_mailbox_dirs(&a, d, sizeof(d), l, sizeof(l)) != want)
+		fail_msg("%s: want %d", text, want);
+	if (want == 0) {
+		assert_string_equal(d, wd);
+		assert_string_equal(l, wl);
+	}
+}
+
+static void
+test_addr_mailbox_dirs(void **state)
+{
+	struct addr a;
+	char d[300], l[200];
+
 	(void)state;
-	assert_true(addr_local_is_safe_path("john.smith"));
-	assert_true(addr_local_is_safe_path("a+tag"));
-	assert_true(addr_local_is_safe_path("j\xc3\xb6rg"));
-	assert_false(addr_local_is_safe_path(""));
-	assert_false(addr_local_is_safe_path(NULL));
-	assert_false(addr_local_is_safe_path("."));
-	assert_false(addr_local_is_safe_path(".."));
-	assert_false(addr_local_is_safe_path(".hidden"));
-	assert_false(addr_local_is_safe_path("a/b"));
-	assert_false(addr_local_is_safe_path("\"../x\""));
-	assert_false(addr_local_is_safe_path("a\tb"));
-	assert_false(addr_local_is_safe_path("a\x7f"));
+	dirs("John.Smith@Example.test", 0, "example.test", "john.smith");
+	dirs("a+tag@x", 0, "x", "a+tag");
+	dirs("J\xc3\xbcrgen@x", 0, "x", "j\xc3\xbcrgen");
+	dirs("\"you\"@x", 0, "x", "you");
+	dirs("\"a b\"@x", 0, "x", "\"a b\"");
+	dirs("\"..\"@x", 0, "x", "\"..\"");
+	dirs("a@[192.0.2.1]", 0, "[192.0.2.1]", "a");
+	/* Valid addresses that are not safe names. */
+	dirs("a/b@x", -1, NULL, NULL);
+	dirs("a/.x/etc@x", -1, NULL, NULL);
+	dirs("\"../x\"@x", -1, NULL, NULL);
+	dirs("\"/\"@x", -1, NULL, NULL);
+	dirs("a\xc2\x85@x", -1, NULL, NULL);		/* U+0085, C1 */
+	/* A struct that no parser made is checked all the same. */
+	memset(&a, 0, sizeof(a));
+	strcpy(a.domain, "x");
+	assert_int_equal(addr_mailbox_dirs(&a, d, sizeof(d), l, sizeof(l)),
+	    -1);
+	strcpy(a.local, ".hidden");
+	assert_int_equal(addr_mailbox_dirs(&a, d, sizeof(d), l, sizeof(l)),
+	    -1);
+	strcpy(a.local, "a\tb");
+	assert_int_equal(addr_mailbox_dirs(&a, d, sizeof(d), l, sizeof(l)),
+	    -1);
+	strcpy(a.local, "a");
+	strcpy(a.domain, "..");
+	assert_int_equal(addr_mailbox_dirs(&a, d, sizeof(d), l, sizeof(l)),
+	    -1);
+	strcpy(a.domain, "x");
+	assert_int_equal(addr_mailbox_dirs(&a, d, 1, l, sizeof(l)), -1);
+	assert_int_equal(addr_mailbox_dirs(&a, d, sizeof(d), l, 1), -1);
 }
 
 static void
@@ -300,7 +404,6 @@ test_addr_text_equal(void **state)
 	(void)state;
 	assert_true(addr_text_equal("a@b.org", "a@b.org"));
 	assert_true(addr_text_equal("John@Example.ORG", "john@example.org"));
-	assert_true(addr_text_equal("\"john\"@x", "john@x"));
 	assert_true(addr_text_equal("\"a\\\"b\"@x", "\"a\\\"b\"@X"));
 	assert_true(addr_text_equal("\"a@b\"@x", "\"a@b\"@x"));
 	assert_true(addr_text_equal("postmaster", "Postmaster"));
@@ -309,6 +412,34 @@ test_addr_text_equal(void **state)
 	assert_false(addr_text_equal("a@b", "a"));
 	assert_false(addr_text_equal("\"a@b\"@x", "a@b"));
 	assert_false(addr_text_equal("j\xc3\xb6rg@x", "j\xc3\x96rg@x"));
+}
+
+static void
+test_addr_text_domain(void **state)
+{
+	(void)state;
+	assert_string_equal(addr_text_domain("a@b.example"), "b.example");
+	assert_string_equal(addr_text_domain("\"a@x\"@b"), "b");
+	assert_string_equal(addr_text_domain("@b"), "b");
+	assert_string_equal(addr_text_domain("postmaster"), "");
+}
+
+static void
+test_addr_domain_only(void **state)
+{
+	struct addr a;
+
+	(void)state;
+	assert_int_equal(addr_parse_domain("Example.TEST", 12, false, &a),
+	    ADDR_OK);
+	assert_string_equal(a.domain, "example.test");
+	assert_string_equal(a.local, "");
+	assert_int_equal(addr_parse_domain("b\xc3\xbc" "cher.test", 12, true,
+	    &a), ADDR_OK);
+	assert_string_equal(a.domain, "xn--bcher-kva.test");
+	assert_int_equal(addr_parse_domain("a@b", 3, false, &a),
+	    ADDR_ERR_SYNTAX);
+	assert_int_equal(addr_parse_domain("", 0, false, &a), ADDR_ERR_SYNTAX);
 }
 
 /* Parse a header value; compare with a "|"-separated list of texts. */
@@ -373,7 +504,7 @@ test_addr_header_list(void **state)
 	hdr_ok(",a@b,,c@d,", "a@b|c@d");
 	hdr_ok("<@route.example,@other:a@b>", "a@b");
 	hdr_ok("J\xc3\xb6rg <j\xc3\xb6rg@b\xc3\xbc" "cher.example>",
-	    "j\xc3\xb6rg@b\xc3\xbc" "cher.example");
+	    "j\xc3\xb6rg@xn--bcher-kva.example");
 	/* Legacy 8-bit bytes in a display name or comment are tolerated. */
 	hdr_ok("J\xf6rg (\xe9t\xe9) <j@x>", "j@x");
 	hdr_ok("\"J\xf6rg\" <j@x>", "j@x");
@@ -465,6 +596,32 @@ test_addr_header_list_limits(void **state)
 	assert_int_equal(addr_parse_header_list(deep, n + 3, out, 1), 1);
 }
 
+/* RFC 3492 §7.1 sample (L), and names whose A-labels are well known. */
+static void
+test_punycode(void **state)
+{
+	static const uint32_t l[] = { '3', 0x5e74, 'B', 0x7d44, 0x91d1,
+	    0x516b, 0x5148, 0x751f };
+	static const uint32_t buecher[] = { 'b', 0xfc, 'c', 'h', 'e', 'r' };
+	static const uint32_t nihongo[] = { 0x65e5, 0x672c, 0x8a9e };
+	static const uint32_t ascii[] = { 'a', 'b' };
+	char out[64];
+
+	(void)state;
+	assert_int_equal(punycode_encode(l, 8, out, sizeof(out)), 24);
+	assert_string_equal(out, "3B-ww4c5e180e575a65lsy2b");
+	assert_int_equal(punycode_encode(buecher, 6, out, sizeof(out)), 9);
+	assert_string_equal(out, "bcher-kva");
+	assert_int_equal(punycode_encode(nihongo, 3, out, sizeof(out)), 10);
+	assert_string_equal(out, "wgv71a119e");
+	assert_int_equal(punycode_encode(ascii, 2, out, sizeof(out)), 3);
+	assert_string_equal(out, "ab-");
+	assert_int_equal(punycode_encode(buecher, 6, out, 9), -1);
+	assert_int_equal(punycode_encode(buecher, 6, out, 10), 9);
+	static const uint32_t bad[] = { 0x110000 };
+	assert_int_equal(punycode_encode(bad, 1, out, sizeof(out)), -1);
+}
+
 int
 main(void)
 {
@@ -476,8 +633,13 @@ main(void)
 		cmocka_unit_test(test_addr_limits),
 		cmocka_unit_test(test_addr_mailbox),
 		cmocka_unit_test(test_addr_to_text),
-		cmocka_unit_test(test_addr_safe_path),
+		cmocka_unit_test(test_addr_canonical),
+		cmocka_unit_test(test_addr_alabel_limits),
+		cmocka_unit_test(test_addr_mailbox_dirs),
 		cmocka_unit_test(test_addr_text_equal),
+		cmocka_unit_test(test_addr_text_domain),
+		cmocka_unit_test(test_addr_domain_only),
+		cmocka_unit_test(test_punycode),
 		cmocka_unit_test(test_addr_header_list),
 		cmocka_unit_test(test_addr_header_list_errors),
 		cmocka_unit_test(test_addr_header_list_max),

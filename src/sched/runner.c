@@ -40,6 +40,7 @@
 #include "deliver/lmtp.h"
 #include "deliver/maildir.h"
 #include "deliver/remote.h"
+#include "msg/addr.h"
 #include "queue/spool.h"
 #include "sched/retry.h"
 
@@ -159,15 +160,6 @@ runner_kick(struct runner *r)
 }
 
 /* --- recording results -------------------------------------------------- */
-
-/* The domain of address (after its last '@'), or "" if it has none. */
-static const char *
-runner_domain(const char *address)
-{
-	const char *at = strrchr(address, '@');
-
-	return at ? at + 1 : "";
-}
 
 static bool
 runner_expired(const struct runner *r, const struct envelope *env,
@@ -327,7 +319,7 @@ runner_due(struct runner *r, const struct envelope *env, bool force,
 	*nl = *nr = 0;
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		const struct envelope_rcpt *rc = &env->rcpts[i];
-		const char *domain = runner_domain(rc->address);
+		const char *domain = addr_text_domain(rc->address);
 
 		if (rc->state != ENVELOPE_RCPT_PENDING ||
 		    (!force && rc->next_attempt > now))

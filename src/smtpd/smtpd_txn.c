@@ -130,10 +130,12 @@ smtpd_txn_add_rcpt(struct smtpd_session *s, const char *address,
 	    ra->has_orcpt ? ra->orcpt : NULL, ra->notify);
 }
 
-/* Local recipient: must be a user, an alias or under a catch-all. */
+/* Local recipient: must be a user, an alias or under a catch-all (or
+ * postmaster, which always is: db_rcpt_expand). `to` is the address,
+ * `esc` its escaped form for replies. */
 static int
 smtpd_txn_rcpt_local(struct smtpd_session *s, const char *to,
-    const struct smtpd_rcpt_args *ra)
+    const char *esc, const struct smtpd_rcpt_args *ra)
 {
 	char **targets = NULL;
 	size_t n = 0;
@@ -142,11 +144,11 @@ smtpd_txn_rcpt_local(struct smtpd_session *s, const char *to,
 
 	if (r == DB_NOTFOUND) {
 		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
-		    "User unknown", to);
+		    "User unknown", esc);
 		return -1;
 	}
 	if (r != DB_OK) {
-		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", to);
+		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", esc);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -193,7 +195,7 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	}
 	log_escape(to, strlen(to), esc, sizeof(esc));
 	if (conf_is_local_domain(c, ra.to.domain)) {
-		if (smtpd_txn_rcpt_local(s, esc, &ra) == -1) {
+		if (smtpd_txn_rcpt_local(s, to, esc, &ra) == -1) {
 			log_info("sid=%s qid=%s smtp rcpt to=<%s> "
 			    "result=rejected", s->sid, s->qid, esc);
 			return;
@@ -358,33 +360,64 @@ smtpd_txn_data(struct smtpd_session *s)
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
-/* True if the message has exactly one From: field and every address in it
- * belongs to the user. */
+/* True if field f holds 1..SMTPD_FROM_MAX addresses, all the user's. */
 static bool
-smtpd_txn_from_owned(struct smtpd_session *s)
+smtpd_txn_field_owned(struct smtpd_session *s, const struct rfc5322_field *f)
 {
+	struct addr a[SMTPD_FROM_MAX];
+	int n = addr_parse_header_list(f->value, f->value_len, a,
+	    SMTPD_FROM_MAX);
+
+	if (n < 1 || n > SMTPD_FROM_MAX)
+		return false;
+	for (int k = 0; k < n; k++) {
+		char t[LIMIT_PATH + 1];
+		if (addr_to_text(&a[k], t, sizeof(t)) == -1 ||
+		    !db_user_owns(s->ctx->db, s->auth_user, t))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The fields that name the author or the sender of a submitted message
+ * must name the user: exactly one From:, every Sender:, and the newest
+ * Resent-From: and Resent-Sender: (RFC 5322 §3.6.6: resent blocks are
+ * prepended, so older ones further down are other people's and stay).
+ * Otherwise a user could have mail shown "sent by" another local user.
+ * Returns the rejection, or NULL.
+ */
+static const char *
+smtpd_txn_senders_owned(struct smtpd_session *s)
+{
+	static const char *const not_from = "550 5.7.1 Error: From: header "
+	    "must be exactly one address owned by the authenticated user";
 	struct rfc5322_headers h;
 	struct rfc5322_field f;
 	enum rfc5322_headers_result r;
 	size_t nfrom = 0;
+	bool resent_from = false, resent_sender = false;
 
 	rfc5322_headers_init(&h, s->headers.data, s->headers.len);
 	while ((r = rfc5322_headers_next(&h, &f)) == RFC5322_HEADERS_FIELD) {
-		if (!rfc5322_field_is(&f, "From"))
-			continue;
-		struct addr a[SMTPD_FROM_MAX];
-		int n = addr_parse_header_list(f.value, f.value_len, a,
-		    SMTPD_FROM_MAX);
-		if (n < 1 || n > SMTPD_FROM_MAX || ++nfrom > 1)
-			return false;
-		for (int k = 0; k < n; k++) {
-			char t[LIMIT_PATH + 1];
-			if (addr_to_text(&a[k], t, sizeof(t)) == -1 ||
-			    !db_user_owns(s->ctx->db, s->auth_user, t))
-				return false;
+		bool *seen = rfc5322_field_is(&f, "Resent-From") ?
+		    &resent_from : rfc5322_field_is(&f, "Resent-Sender") ?
+		    &resent_sender : NULL;
+
+		if (rfc5322_field_is(&f, "From")) {
+			if (++nfrom > 1 || !smtpd_txn_field_owned(s, &f))
+				return not_from;
+		} else if (rfc5322_field_is(&f, "Sender") ||
+		    (seen != NULL && !*seen)) {
+			if (seen != NULL)
+				*seen = true;
+			if (!smtpd_txn_field_owned(s, &f))
+				return "550 5.7.1 Error: Sender: and Resent-"
+				    "From: headers must name an address owned "
+				    "by the authenticated user";
 		}
 	}
-	return r == RFC5322_HEADERS_END && nfrom == 1;
+	return r == RFC5322_HEADERS_END && nfrom == 1 ? NULL : not_from;
 }
 
 /* The reply to the end of the message: a rejection, or NULL to commit. */
@@ -404,10 +437,8 @@ smtpd_txn_verdict(struct smtpd_session *s)
 		return "451 4.3.0 Error: queue file write error";
 	if (s->headers_overflow)
 		return "552 5.3.4 Error: header section too large";
-	if (s->auth_user && s->lst->role == CONF_ROLE_SUBMISSION &&
-	    !smtpd_txn_from_owned(s))
-		return "550 5.7.1 Error: From: header must be exactly one "
-		    "address owned by the authenticated user";
+	if (s->auth_user && s->lst->role == CONF_ROLE_SUBMISSION)
+		return smtpd_txn_senders_owned(s);
 	return NULL;
 }
 

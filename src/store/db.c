@@ -21,6 +21,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "msg/addr.h"
 #include "store/db_internal.h"
 
 /* Indexed by enum db_stmt_id. Parameters are always bound, never pasted. */
@@ -33,6 +34,11 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	[DB_STMT_USER_GET] =
 	    "SELECT address, hash FROM users WHERE address = ?1",
 	[DB_STMT_USER_LIST] = "SELECT address FROM users ORDER BY address",
+	[DB_STMT_USER_FIRST] =
+	    "SELECT address FROM users ORDER BY created, rowid LIMIT 1",
+	/* ?1 is "@domain": no '%' or '_' can be in a valid domain. */
+	[DB_STMT_USER_FIRST_IN] = "SELECT address FROM users WHERE address "
+	    "LIKE '%' || ?1 ORDER BY created, rowid LIMIT 1",
 	[DB_STMT_ALIAS_ADD] =
 	    "INSERT OR IGNORE INTO aliases(address, target) VALUES(?1, ?2)",
 	[DB_STMT_ALIAS_DEL_ONE] =
@@ -372,95 +378,37 @@ db_strv_free(char **v, size_t n)
 	free(v);
 }
 
-/* ASCII letter or digit, independent of the locale. */
-static bool
-db_is_alnum(unsigned char c)
+int
+db_set_recipient_delimiter(struct db *db, const char *delim)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9');
-}
+	size_t n = delim != NULL ? strlen(delim) : 0;
 
-/* A local part: no control bytes or spaces, and an '@' only when quoted. */
-static bool
-db_valid_local(const char *s, size_t len)
-{
-	bool quoted = len >= 2 && s[0] == '"' && s[len - 1] == '"';
-
-	if (len > LIMIT_LOCAL_PART)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c <= ' ' || c == 0x7f || (c == '@' && !quoted))
-			return false;
-	}
-	return true;
-}
-
-/* A domain literal "[...]": printable, no brackets or backslash inside. */
-static bool
-db_valid_literal(const char *s, size_t len)
-{
-	if (len < 3 || s[0] != '[' || s[len - 1] != ']')
-		return false;
-	for (size_t i = 1; i < len - 1; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c <= ' ' || c >= 0x7f || c == '[' || c == ']' || c == '\\')
-			return false;
-	}
-	return true;
-}
-
-/* Dot-separated labels of letters, digits, '-' or UTF-8 bytes (RFC 6531),
- * each 1..63 bytes (RFC 1035 §2.3.4). */
-static bool
-db_valid_domain(const char *s, size_t len)
-{
-	size_t label = 0;
-
-	if (len == 0 || len > LIMIT_DOMAIN)
-		return false;
-	if (s[0] == '[')
-		return db_valid_literal(s, len);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!db_is_alnum(c) && c != '-' && c < 0x80)
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return label > 0;
+	if (n > DB_DELIMITER_MAX)
+		return -1;
+	memcpy(db->delim, delim != NULL ? delim : "", n + 1);
+	db_rcache_drop(db);	/* its answers assumed the old delimiters */
+	return 0;
 }
 
 int
 db_address_normalize(const char *in, bool catchall_ok, char *out,
     size_t outlen)
 {
-	size_t len, llen;
-	const char *at;
+	struct addr a;
+	size_t len;
 
 	if (in == NULL || (len = strnlen(in, DB_ADDRESS_MAX + 1)) >
-	    DB_ADDRESS_MAX || len >= outlen)
+	    DB_ADDRESS_MAX)
 		return -1;
-	if ((at = memrchr(in, '@', len)) == NULL)
+	/* Non-ASCII is allowed: accounts may have UTF-8 local parts (RFC
+	 * 6531), and the store is reached only after SMTPUTF8 was checked. */
+	if (catchall_ok && in[0] == '@') {
+		/* addr_to_text writes an empty local part as "@domain". */
+		return addr_parse_domain(in + 1, len - 1, true, &a) !=
+		    ADDR_OK || addr_to_text(&a, out, outlen) == -1 ? -1 : 0;
+	}
+	if (addr_parse_mailbox(in, len, true, &a) != ADDR_OK ||
+	    addr_to_text(&a, out, outlen) == -1)
 		return -1;
-	llen = (size_t)(at - in);
-	if (llen == 0 ? !catchall_ok : !db_valid_local(in, llen))
-		return -1;
-	if (!db_valid_domain(at + 1, len - llen - 1))
-		return -1;
-	memcpy(out, in, len + 1);
-	/* ASCII only, whatever the locale: UTF-8 domains are kept as given. */
-	for (size_t i = llen + 1; i < len; i++)
-		if (out[i] >= 'A' && out[i] <= 'Z')
-			out[i] = (char)(out[i] - 'A' + 'a');
 	return 0;
 }

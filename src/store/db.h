@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The SQLite store (DATA_DIR/sealmail.db): accounts and aliases. The only
- * code that touches SQLite. Addresses are stored lower-cased in the domain
- * and as given in the local part; lookups of the domain are case-insensitive.
+ * code that touches SQLite. Addresses are stored in the canonical form of
+ * msg/addr.h; lookups are ASCII case-insensitive in both parts.
  * One struct db per process (open after fork, never share a handle).
  */
 #ifndef SEALMAIL_STORE_DB_H
@@ -52,11 +52,12 @@ const char *db_error(const struct db *db);
 #define DB_ADDRESS_MAX	320
 
 /*
- * Check `in` the way every add function does and write its stored form into
- * out (outlen > DB_ADDRESS_MAX): "local@domain" with the ASCII letters of the
- * domain lower-cased, or "@domain" when catchall_ok. Refused (-1): longer than
- * DB_ADDRESS_MAX, local part over 64 or domain over 255 bytes, control bytes
- * or spaces, an unquoted '@' in the local part, a malformed domain.
+ * Check `in` the way every add and lookup function does and write its
+ * stored form into out (outlen > DB_ADDRESS_MAX): the canonical text of
+ * msg/addr.h ("local@domain", quoting only where needed, domain lower-case
+ * A-labels), or "@domain" when catchall_ok. Refused (-1): anything
+ * addr_parse_mailbox refuses (UTF-8 allowed), longer than DB_ADDRESS_MAX,
+ * or a result that does not fit in out.
  */
 int db_address_normalize(const char *in, bool catchall_ok, char *out,
     size_t outlen);
@@ -105,6 +106,11 @@ enum db_result db_alias_list(struct db *db, const char *address,
  * caller frees all (db_strv_free). DB_NOTFOUND if the address is neither a
  * user nor an alias nor covered by a catch-all.
  *
+ * postmaster@ any local domain (RFC 5321 §4.5.1: it MUST be accepted)
+ * that is neither a user, an alias nor under a catch-all goes to the
+ * oldest account of its domain, else to the oldest account of all, else
+ * to its own mailbox (so it is never refused).
+ *
  * Details: users come back in their stored spelling. A local target that
  * is neither a user, an alias nor covered by a catch-all is dropped (so an
  * alias whose targets all are unknown is DB_NOTFOUND and gets a 550 at RCPT,
@@ -115,6 +121,24 @@ typedef bool db_is_local_cb(const char *domain, void *arg);
 enum db_result db_rcpt_expand(struct db *db, const char *address,
     db_is_local_cb *is_local, void *arg, char ***out, size_t *n);
 void db_strv_free(char **v, size_t n);
+
+/*
+ * Recipient delimiters ([server] recipient_delimiter, Postfix's
+ * recipient_delimiter): each byte of delim is one. When a local part is
+ * neither a user nor an alias, db_rcpt_expand tries it again cut at its
+ * first delimiter ("bob+news@" -> "bob@") before the catch-all. "" or NULL
+ * turns it off (the default). -1 if longer than DB_DELIMITER_MAX.
+ */
+#define DB_DELIMITER_MAX	8
+int db_set_recipient_delimiter(struct db *db, const char *delim);
+
+/*
+ * The oldest account of `domain` (canonical, no '@'), or of all when
+ * domain is NULL: *out is a heap string the caller frees on DB_OK.
+ * DB_NOTFOUND when there is none. The postmaster fallback, and how
+ * `user add` knows the first user of a domain.
+ */
+enum db_result db_user_first(struct db *db, const char *domain, char **out);
 
 /* True if authenticated `user` may use `address` as sender: the address is
  * the user's own, or an alias (not a catch-all) whose targets include user. */

@@ -7,12 +7,14 @@
  */
 #include "store/db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/limits.h"
 #include "core/log.h"
+#include "msg/addr.h"
 #include "store/db_internal.h"
 
 /* Addresses one expansion may look at, loops and fan-out included. */
@@ -150,16 +152,53 @@ db_walk_result(struct db_walk *w, const char *s)
 	db_strv_push(w->out, s);
 }
 
-/* The targets of `a`, or of its domain's catch-all when it has none. */
-static enum db_result
-db_walk_targets(struct db_walk *w, const char *a, struct db_strv *t)
+/*
+ * "local@domain" cut at the first recipient delimiter of its local part
+ * into base; false if there is none to cut (a Quoted-string local part is
+ * left alone: cutting it would break its quoting).
+ */
+static bool
+db_walk_base(const struct db *db, const char *a, char *base)
 {
+	const char *dom = addr_text_domain(a);
+	size_t llen = (size_t)(dom - a) - 1;
+	size_t cut = strcspn(a, db->delim);
+
+	if (db->delim[0] == '\0' || a[0] == '"' || cut == 0 || cut >= llen)
+		return false;
+	memcpy(base, a, cut);
+	snprintf(base + cut, DB_ADDRESS_MAX + 1 - cut, "@%s", dom);
+	return true;
+}
+
+static enum db_result db_walk(struct db_walk *, const char *, unsigned);
+
+/*
+ * Expand `a`, which is no user: through its aliases; else, for a
+ * recipient, through its base address (recipient delimiter) and then the
+ * domain's catch-all, as Postfix orders user+ext, user, @domain.
+ */
+static enum db_result
+db_walk_targets(struct db_walk *w, const char *a, unsigned depth)
+{
+	char key[DB_ADDRESS_MAX + 2];
+	struct db_strv t = { 0 };
 	enum db_result r;
 
-	r = db_query_strv(w->db, DB_STMT_ALIAS_GET, a, t);
-	if (r != DB_OK || t->n > 0 || !w->catchall)
-		return r;
-	return db_query_strv(w->db, DB_STMT_ALIAS_GET, strrchr(a, '@'), t);
+	r = db_query_strv(w->db, DB_STMT_ALIAS_GET, a, &t);
+	if (r == DB_OK && t.n == 0 && w->catchall) {
+		if (db_walk_base(w->db, a, key))
+			return db_walk(w, key, depth);
+		snprintf(key, sizeof(key), "@%s", addr_text_domain(a));
+		r = db_query_strv(w->db, DB_STMT_ALIAS_GET, key, &t);
+	}
+	if (r == DB_OK && t.n > 0 && depth >= LIMIT_ALIAS_DEPTH)
+		w->capped = true;
+	else
+		for (size_t i = 0; r == DB_OK && i < t.n; i++)
+			r = db_walk(w, t.v[i], depth + 1);
+	db_strv_clear(&t);
+	return r;
 }
 
 /* Expand `address`, `depth` aliases deep; see db_rcpt_expand in db.h. */
@@ -167,7 +206,6 @@ static enum db_result
 db_walk(struct db_walk *w, const char *address, unsigned depth)
 {
 	char a[DB_ADDRESS_MAX + 1], *stored = NULL;
-	struct db_strv t = { 0 };
 	enum db_result r;
 
 	/* Rows are checked when added; skip any that were stored by hand. */
@@ -180,7 +218,7 @@ db_walk(struct db_walk *w, const char *address, unsigned depth)
 		return DB_OK;
 	}
 	db_strv_push(&w->seen, a);
-	if (w->is_local != NULL && !w->is_local(strrchr(a, '@') + 1, w->arg)) {
+	if (w->is_local != NULL && !w->is_local(addr_text_domain(a), w->arg)) {
 		db_walk_result(w, a);
 		return DB_OK;
 	}
@@ -190,14 +228,7 @@ db_walk(struct db_walk *w, const char *address, unsigned depth)
 		free(stored);
 		return r;
 	}
-	r = db_walk_targets(w, a, &t);
-	if (r == DB_OK && t.n > 0 && depth >= LIMIT_ALIAS_DEPTH)
-		w->capped = true;
-	else
-		for (size_t i = 0; r == DB_OK && i < t.n; i++)
-			r = db_walk(w, t.v[i], depth + 1);
-	db_strv_clear(&t);
-	return r;
+	return db_walk_targets(w, a, depth);
 }
 
 enum db_result
@@ -220,6 +251,31 @@ db_alias_walk(struct db *db, const char *address, bool catchall,
 	return r;
 }
 
+/*
+ * postmaster@DOMAIN that expanded to nothing (db.h): the oldest account of
+ * DOMAIN, else of all, else the address itself. DB_NOTFOUND for any other
+ * address, or a domain that is not local.
+ */
+static enum db_result
+db_rcpt_postmaster(struct db *db, const char *a, db_is_local_cb *is_local,
+    void *arg, struct db_strv *v)
+{
+	const char *dom = addr_text_domain(a);
+	char *first = NULL;
+	enum db_result r;
+
+	if (strncasecmp(a, "postmaster@", 11) != 0 ||
+	    (is_local != NULL && !is_local(dom, arg)))
+		return DB_NOTFOUND;
+	if ((r = db_user_first(db, dom, &first)) == DB_NOTFOUND)
+		r = db_user_first(db, NULL, &first);
+	if (r == DB_ERROR)
+		return r;
+	db_strv_push(v, first != NULL ? first : a);
+	free(first);
+	return DB_OK;
+}
+
 enum db_result
 db_rcpt_expand(struct db *db, const char *address, db_is_local_cb *is_local,
     void *arg, char ***out, size_t *n)
@@ -239,7 +295,7 @@ db_rcpt_expand(struct db *db, const char *address, db_is_local_cb *is_local,
 		return r;
 	r = db_alias_walk(db, a, true, is_local, arg, &v);
 	if (r == DB_OK && v.n == 0)
-		r = DB_NOTFOUND;
+		r = db_rcpt_postmaster(db, a, is_local, arg, &v);
 	if (cache)
 		db_rcache_put(db, version, a, r, v.v, v.n);
 	if (r != DB_OK) {

@@ -22,6 +22,8 @@ enum db_stmt_id {
 	DB_STMT_USER_SET_HASH,
 	DB_STMT_USER_GET,
 	DB_STMT_USER_LIST,
+	DB_STMT_USER_FIRST,
+	DB_STMT_USER_FIRST_IN,
 	DB_STMT_ALIAS_ADD,
 	DB_STMT_ALIAS_DEL_ONE,
 	DB_STMT_ALIAS_DEL_ALL,
@@ -43,6 +45,8 @@ struct db {
 	int			 vfd;		/* the file, read for its
 						 * change counter; -1 */
 	struct db_rcache	*rcache;	/* db_rcache.c; owned */
+	char			 delim[DB_DELIMITER_MAX + 1];	/* recipient
+							 * delimiters; "" off */
 };
 
 /* db_rcache.c: recipient expansions cached while the file is unchanged.

@@ -246,7 +246,13 @@ test_invalid_addresses(void **state)
 	    sizeof(out)), 0);
 	assert_int_equal(db_address_normalize("Ü@BÜCHER.example", false, out,
 	    sizeof(out)), 0);
-	assert_string_equal(out, "Ü@bÜcher.example");
+	/* The domain is kept as A-labels (msg/addr.h), so that the key stays
+	 * the same when IDNA mapping comes (Ü is not lower-cased yet). */
+	assert_string_equal(out, "Ü@xn--bcher-2pa.example");
+	/* Quoting that is not needed goes: one key per mailbox. */
+	assert_int_equal(db_address_normalize("\"you\"@Example.ORG", false,
+	    out, sizeof(out)), 0);
+	assert_string_equal(out, "you@example.org");
 	assert_int_equal(db_address_normalize("@Example.ORG", true, out,
 	    sizeof(out)), 0);
 	assert_string_equal(out, "@example.org");
@@ -655,6 +661,83 @@ test_expand_cache_sees_changes(void **state)
 	db_close(other);
 }
 
+/* RFC 5321 §4.5.1: postmaster of a local domain always expands. */
+static void
+test_expand_postmaster(void **state)
+{
+	struct dbt *t = *state;
+	char *first = NULL;
+
+	/* No account at all: its own mailbox, never refused. */
+	assert_int_equal(dbt_expand(t, "Postmaster@example.org"), DB_OK);
+	assert_string_equal(t->out, "Postmaster@example.org;");
+	assert_int_equal(db_user_first(t->db, NULL, &first), DB_NOTFOUND);
+	dbt_user(t, "bob@example.org");
+	dbt_user(t, "alice@example.org");
+	assert_int_equal(db_user_first(t->db, "example.org", &first), DB_OK);
+	assert_string_equal(first, "bob@example.org");
+	free(first);
+	assert_int_equal(db_user_first(t->db, "example.net", &first),
+	    DB_NOTFOUND);
+	/* The oldest account of the domain, else the oldest of all. */
+	assert_int_equal(dbt_expand(t, "postmaster@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+	assert_int_equal(dbt_expand(t, "POSTMASTER@example.net"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+	dbt_user(t, "zed@example.net");
+	assert_int_equal(dbt_expand(t, "postmaster@example.net"), DB_OK);
+	assert_string_equal(t->out, "zed@example.net;");
+	/* An alias wins; other names get no fallback; remote is remote. */
+	dbt_alias(t, "postmaster@example.org", "alice@example.org");
+	assert_int_equal(dbt_expand(t, "postmaster@example.org"), DB_OK);
+	assert_string_equal(t->out, "alice@example.org;");
+	assert_int_equal(dbt_expand(t, "abuse@example.org"), DB_NOTFOUND);
+	assert_int_equal(dbt_expand(t, "postmaster2@example.org"),
+	    DB_NOTFOUND);
+	assert_int_equal(dbt_expand(t, "postmaster@remote.example"), DB_OK);
+	assert_string_equal(t->out, "postmaster@remote.example;");
+}
+
+/* recipient_delimiter: user+ext, then user, then the catch-all. */
+static void
+test_expand_delimiter(void **state)
+{
+	struct dbt *t = *state;
+
+	dbt_user(t, "bob@example.org");
+	dbt_user(t, "bob+x@example.org");
+	dbt_alias(t, "sales@example.org", "bob@example.org");
+	/* Off by default. */
+	assert_int_equal(dbt_expand(t, "bob+news@example.org"), DB_NOTFOUND);
+	assert_int_equal(db_set_recipient_delimiter(t->db, "+-"), 0);
+	assert_int_equal(dbt_expand(t, "bob+news@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+	assert_int_equal(dbt_expand(t, "Bob-a+b@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+	assert_int_equal(dbt_expand(t, "sales+q@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+	/* An existing user with the delimiter in its name stays itself. */
+	assert_int_equal(dbt_expand(t, "bob+x@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob+x@example.org;");
+	/* Nothing to cut, or nothing before it, or quoted: not found. */
+	assert_int_equal(dbt_expand(t, "carol+x@example.org"), DB_NOTFOUND);
+	assert_int_equal(dbt_expand(t, "+bob@example.org"), DB_NOTFOUND);
+	assert_int_equal(dbt_expand(t, "\"bob+ x\"@example.org"),
+	    DB_NOTFOUND);
+	/* The base comes before the catch-all. */
+	dbt_alias(t, "@example.org", "sales@example.org");
+	dbt_user(t, "carol@example.org");
+	assert_int_equal(dbt_expand(t, "carol+x@example.org"), DB_OK);
+	assert_string_equal(t->out, "carol@example.org;");
+	assert_int_equal(dbt_expand(t, "dave+x@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+	/* Turned off again: the cache does not keep the old answers. */
+	assert_int_equal(db_set_recipient_delimiter(t->db, ""), 0);
+	assert_int_equal(dbt_expand(t, "carol+x@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
+	assert_int_equal(db_set_recipient_delimiter(t->db, "123456789"), -1);
+}
+
 #define DBT(f) cmocka_unit_test_setup_teardown(f, dbt_setup, dbt_teardown)
 
 int
@@ -670,6 +753,8 @@ main(void)
 		DBT(test_expand_user_and_alias),
 		DBT(test_expand_remote_kept),
 		DBT(test_expand_catchall),
+		DBT(test_expand_postmaster),
+		DBT(test_expand_delimiter),
 		DBT(test_expand_recursive_loop_dedup),
 		DBT(test_expand_depth_cap),
 		DBT(test_expand_targets_cap),

@@ -7,6 +7,7 @@
  */
 #include "store/db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -205,4 +206,27 @@ db_user_owns(struct db *db, const char *user, const char *address)
 		owns = db_strv_has(&out, u);
 	db_strv_clear(&out);
 	return owns;
+}
+
+enum db_result
+db_user_first(struct db *db, const char *domain, char **out)
+{
+	char key[DB_ADDRESS_MAX + 2];
+	struct db_strv v = { 0 };
+	enum db_result r;
+
+	*out = NULL;
+	if (domain != NULL && (size_t)snprintf(key, sizeof(key), "@%s",
+	    domain) >= sizeof(key))
+		return DB_NOTFOUND;
+	r = db_query_strv(db, domain != NULL ? DB_STMT_USER_FIRST_IN :
+	    DB_STMT_USER_FIRST, domain != NULL ? key : NULL, &v);
+	if (r == DB_OK && v.n == 0)
+		r = DB_NOTFOUND;
+	if (r == DB_OK) {
+		*out = v.v[0];
+		v.v[0] = NULL;
+	}
+	db_strv_clear(&v);
+	return r;
 }
