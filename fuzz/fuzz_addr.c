@@ -6,7 +6,10 @@
  * NUL-terminated and within limits, *end lies inside the input and after
  * a '>', and the text form of every parsed address parses back to the
  * same address (as a mailbox for SMTP paths, as a one-element list for
- * header addresses).
+ * header addresses). The form is canonical: a quoted local part is one
+ * that a Dot-string could not write, the domain is ASCII (A-labels) with
+ * no upper-case letter, and addr_mailbox_dirs either refuses the address
+ * or yields names without '/', a leading '.' or control bytes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +45,46 @@ check_fields(const struct addr *a, bool utf8)
 		CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
 }
 
+/* A folder name from addr_mailbox_dirs is one safe path component. */
+static void
+check_dir(const char *d)
+{
+	CHECK(d[0] != '\0' && d[0] != '.');
+	for (const char *p = d; *p; p++)
+		CHECK(*p != '/' && (unsigned char)*p >= 0x20 && *p != 0x7f &&
+		    !(*p >= 'A' && *p <= 'Z'));
+}
+
+/* The canonical form of addr.h, and the path check. */
+static void
+check_canonical(const struct addr *a)
+{
+	char text[LIMIT_PATH + 8], d[LIMIT_DOMAIN + 1];
+	char l[sizeof(a->local)];
+	struct addr b;
+
+	for (const char *p = a->domain; *p; p++)
+		CHECK((unsigned char)*p < 0x80 && !(*p >= 'A' && *p <= 'Z' &&
+		    a->domain[0] != '['));
+	if (a->local[0] == '"') {
+		/* Unquoted, it would be a Dot-string if it could be one: then
+		 * parsing the bare content must fail. */
+		size_t n = strlen(a->local);
+		CHECK(n >= 2 && a->local[n - 1] == '"');
+		if (memchr(a->local + 1, '\\', n - 2) == NULL &&
+		    memchr(a->local + 1, '"', n - 2) == NULL) {
+			snprintf(text, sizeof(text), "%.*s@x", (int)(n - 2),
+			    a->local + 1);
+			CHECK(addr_parse_mailbox(text, strlen(text), true, &b) !=
+			    ADDR_OK || strcmp(b.local, a->local) == 0);
+		}
+	}
+	if (addr_mailbox_dirs(a, d, sizeof(d), l, sizeof(l)) == 0) {
+		check_dir(d);
+		check_dir(l);
+	}
+}
+
 /* SMTP address: re-parse its text as a mailbox. */
 static void
 check_smtp(const struct addr *a, bool utf8)
@@ -50,8 +93,7 @@ check_smtp(const struct addr *a, bool utf8)
 	struct addr b;
 
 	check_fields(a, utf8);
-	for (const char *p = a->domain; *p && a->domain[0] != '['; p++)
-		CHECK(!(*p >= 'A' && *p <= 'Z'));
+	check_canonical(a);
 	CHECK(addr_to_text(a, text, sizeof(text)) == 0);
 	CHECK(addr_parse_mailbox(text, strlen(text), utf8, &b) == ADDR_OK);
 	CHECK(strcmp(a->local, b.local) == 0);
@@ -67,6 +109,7 @@ check_header(const struct addr *a)
 	struct addr b[2];
 
 	check_fields(a, true);
+	check_canonical(a);
 	CHECK(addr_to_text(a, text, sizeof(text)) == 0);
 	CHECK(addr_parse_header_list(text, strlen(text), b, 2) == 1);
 	CHECK(strcmp(a->local, b[0].local) == 0);
