@@ -56,7 +56,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	llen = (size_t)(dom - out) - 1;
 	CHECK(llen > 0 || catchall);
 	for (const char *p = dom; *p; p++)
-		CHECK((unsigned char)*p < 0x80 && !(*p >= 'A' && *p <= 'Z'));
+		CHECK((unsigned char)*p < 0x80 && (dom[0] == '[' ||
+		    !(*p >= 'A' && *p <= 'Z')));
 	if (llen > 0)
 		CHECK(addr_parse_mailbox(out, strlen(out), true, &a) ==
 		    ADDR_OK);

@@ -954,9 +954,19 @@ addr_hl_domain(struct addr_hlex *h, struct addr *out)
 	size_t n = 0;
 
 	addr_hl_next(h, &t);
-	if (t.type == ADDR_HT_DLIT && !t.bad_utf8)
-		return addr_hl_domain_add(out, &n, t.p, t.n) < 0 || n <= 2 ?
-		    -1 : 0;
+	if (t.type == ADDR_HT_DLIT && !t.bad_utf8) {
+		/* Unfolded, then held to the SMTP literal grammar, which
+		 * also writes its one spelling ("[IPv6:...]"). */
+		char lit[LIMIT_DOMAIN + 1];
+		struct addr_cur c = { (const unsigned char *)lit, 0, 0, false };
+
+		if (addr_hl_domain_add(out, &n, t.p, t.n) < 0 || n <= 2)
+			return -1;
+		memcpy(lit, out->domain, n);
+		c.len = n;
+		return addr_smtp_literal(&c, out) == ADDR_OK && c.pos == n ?
+		    0 : -1;
+	}
 	for (;;) {
 		if (t.type != ADDR_HT_ATOM || t.bad_utf8 ||
 		    addr_hl_domain_add(out, &n, t.p, t.n) < 0)

@@ -22,9 +22,10 @@
  *   insensitively, Maildir folder names are lower-cased).
  * - domain: lower-cased ASCII, every U-label turned into its A-label
  *   ("münchen.test" -> "xn--mnchen-3ya.test"), or an address literal
- *   "[192.0.2.1]" / "[ipv6:...]". Full IDNA2008 (mapping, validation) is
- *   not done; the A-label form keeps store keys and mail/DOMAIN/ paths
- *   stable when it is. Empty only for the domain-less "postmaster".
+ *   "[192.0.2.1]" / "[IPv6:...]" (hex in lower case). Full IDNA2008
+ *   (mapping, validation) is not done; the A-label form keeps store keys
+ *   and mail/DOMAIN/ paths stable when it is. Empty only for the
+ *   domain-less "postmaster".
  * The text form (addr_to_text) "local@domain" is what the envelope, the
  * store and delivery carry; it is escaped only where it enters a log line
  * or a reply.

@@ -493,6 +493,8 @@ test_addr_header_list(void **state)
 	hdr_ok("\"\"@x", "\"\"@x");
 	hdr_ok("a@[192.0.2.1]", "a@[192.0.2.1]");
 	hdr_ok("a@[ 192.0.2.1 ]", "a@[192.0.2.1]");
+	/* One spelling of a literal, whichever parser read it. */
+	hdr_ok("a@[ipv6:2001:DB8::1]", "a@[IPv6:2001:db8::1]");
 	hdr_ok("Name\r\n <a@b>,\r\n\tc@d", "a@b|c@d");
 	hdr_ok("a@b\r\n", "a@b");
 	hdr_ok("undisclosed-recipients:;", "");
@@ -543,6 +545,8 @@ test_addr_header_list_errors(void **state)
 	hdr_err("a@[1.2.3.4");
 	hdr_err("a@[a[b]");
 	hdr_err("a@[]");
+	hdr_err("a@[tag:general]");
+	hdr_err("a@[I\xc3\xbcPv6:2001::1]");
 	hdr_err("<a@b> <c@d>");
 	{
 		struct addr out[1];
