@@ -572,20 +572,33 @@ fail:
 	return r;
 }
 
-enum addr_result
-addr_parse_mailbox(const char *s, size_t len, bool utf8, struct addr *out)
+/* Run parse over all of s[0..len); out is left empty unless it succeeds. */
+static enum addr_result
+addr_parse_all(const char *s, size_t len, bool utf8, struct addr *out,
+    enum addr_result (*parse)(struct addr_cur *, struct addr *))
 {
 	struct addr_cur c = { (const unsigned char *)s, len, 0, utf8 };
 	enum addr_result r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = addr_smtp_mailbox(&c, out)) == ADDR_OK && c.pos != len)
+	if ((r = parse(&c, out)) == ADDR_OK && c.pos != len)
 		r = ADDR_ERR_SYNTAX;
-	/* It must fit in a path: two brackets plus the mailbox. */
-	if (r == ADDR_OK && (len + 2 > LIMIT_PATH || !addr_fits_path(out)))
-		r = ADDR_ERR_TOO_LONG;
 	if (r != ADDR_OK)
 		memset(out, 0, sizeof(*out));
+	return r;
+}
+
+enum addr_result
+addr_parse_mailbox(const char *s, size_t len, bool utf8, struct addr *out)
+{
+	enum addr_result r = addr_parse_all(s, len, utf8, out,
+	    addr_smtp_mailbox);
+
+	/* It must fit in a path: two brackets plus the mailbox. */
+	if (r == ADDR_OK && (len + 2 > LIMIT_PATH || !addr_fits_path(out))) {
+		memset(out, 0, sizeof(*out));
+		r = ADDR_ERR_TOO_LONG;
+	}
 	return r;
 }
 
@@ -611,15 +624,7 @@ addr_to_text(const struct addr *a, char *out, size_t outlen)
 enum addr_result
 addr_parse_domain(const char *s, size_t len, bool utf8, struct addr *out)
 {
-	struct addr_cur c = { (const unsigned char *)s, len, 0, utf8 };
-	enum addr_result r;
-
-	memset(out, 0, sizeof(*out));
-	if ((r = addr_smtp_domain(&c, out)) == ADDR_OK && c.pos != len)
-		r = ADDR_ERR_SYNTAX;
-	if (r != ADDR_OK)
-		memset(out, 0, sizeof(*out));
-	return r;
+	return addr_parse_all(s, len, utf8, out, addr_smtp_domain);
 }
 
 const char *
