@@ -4,7 +4,8 @@
  * [--dev]`: write a starter installation into DIR: a commented
  * sealmail.conf, a self-signed ECDSA P-256 certificate (DIR/tls/), an
  * Ed25519 DKIM key (DIR/dkim/) and the data folder; with --postmaster,
- * the store with postmaster@, abuse@ and root@ D as aliases of ADDR. Never overwrites: every file is created with O_EXCL, and
+ * the store with postmaster@, abuse@ and root@ D as aliases of ADDR.
+ * Never overwrites: every file is created with O_EXCL, and
  * an existing DIR/sealmail.conf stops it before anything is written. The
  * config is written last (through a temporary file and link(2)), so its
  * presence means the rest is complete, and it is loaded back with
