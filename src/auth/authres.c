@@ -12,7 +12,6 @@
 #include <strings.h>
 
 #include "core/xmalloc.h"
-#include "msg/addr.h"
 
 /* Comments nest (RFC 5322 §3.2.2); deeper nesting is refused. */
 #define AUTHRES_COMMENT_DEPTH	16
@@ -144,15 +143,13 @@ authres_is_dot_atom(const char *s, size_t n)
 static bool
 authres_is_bare_pvalue(const char *s)
 {
-	const char *dom = addr_text_domain(s);
-	size_t ll;
+	const char *at = strrchr(s, '@');
 
-	if (dom[0] == '\0')	/* no '@', or nothing after it */
-		return strchr(s, '@') == NULL && authres_is_token(s);
-	ll = (size_t)(dom - s) - 1;
-	return authres_is_domain(dom, strlen(dom)) &&
-	    (ll == 0 || authres_is_dot_atom(s, ll)) &&
-	    memchr(s, '@', ll) == NULL;
+	if (at == NULL)
+		return authres_is_token(s);
+	return authres_is_domain(at + 1, strlen(at + 1)) &&
+	    (at == s || authres_is_dot_atom(s, (size_t)(at - s))) &&
+	    memchr(s, '@', (size_t)(at - s)) == NULL;
 }
 
 /* Append s as a quoted-string: '"' and '\' escaped, controls as '?'. */

@@ -14,7 +14,6 @@
 
 #include "core/base64.h"
 #include "core/xmalloc.h"
-#include "msg/addr.h"
 
 /* Bits of the tags that have a meaning for us, to find duplicates fast. */
 enum {
@@ -395,9 +394,14 @@ parse_bh(const struct dkim_tag *tag, struct dkim_sig *sig)
 static enum dkim_sig_result
 check_auid(struct dkim_sig *sig)
 {
-	const char *dom = addr_text_domain(sig->i);
-	size_t dl = strlen(sig->d), il = strlen(dom);
+	const char *at = memrchr(sig->i, '@', strlen(sig->i));
+	size_t dl = strlen(sig->d), il;
+	const char *dom;
 
+	if (at == NULL)
+		return DKIM_SIG_ERR_AUID;
+	dom = at + 1;
+	il = strlen(dom);
 	if (!valid_domain(dom, il, 2) || il < dl ||
 	    !dkim_name_eq(dom + il - dl, dl, sig->d, dl) ||
 	    (il > dl && dom[il - dl - 1] != '.'))

@@ -29,7 +29,6 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
-#include "msg/addr.h"
 
 struct dkim_vsig {
 	struct dkim_verify	*v;
@@ -367,7 +366,7 @@ static bool
 key_fits(const struct dkim_sig *sig, const struct dkim_key *key,
     struct dkim_result *r)
 {
-	const char *dom = addr_text_domain(sig->i);
+	const char *at = strrchr(sig->i, '@');
 	enum dkim_key_type want = sig->alg == DKIM_ALG_ED25519_SHA256 ?
 	    DKIM_KEY_ED25519 : DKIM_KEY_RSA;
 
@@ -381,8 +380,8 @@ key_fits(const struct dkim_sig *sig, const struct dkim_key *key,
 		    "key h= excludes sha256");
 		return false;
 	}
-	if (key->strict && dom[0] != '\0' && !dkim_name_eq(dom,
-	    strlen(dom), sig->d, strlen(sig->d))) {
+	if (key->strict && at != NULL && !dkim_name_eq(at + 1,
+	    strlen(at + 1), sig->d, strlen(sig->d))) {
 		set_res(r, DKIM_RES_PERMERROR, DKIM_REASON_KEY_MISMATCH,
 		    "key t=s forbids an i= subdomain");
 		return false;

@@ -32,7 +32,6 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
-#include "msg/addr.h"
 
 /* What the query in flight is for. */
 enum spf_wait {
@@ -846,7 +845,7 @@ spf_set_ip(struct spf_query *q, const struct sockaddr *sa)
 static void
 spf_set_sender(struct spf_query *q, const char *from, bool helo_only)
 {
-	const char *dom;
+	const char *at, *dom;
 	size_t ll;
 
 	if (helo_only || from == NULL || from[0] == '\0') {
@@ -854,12 +853,10 @@ spf_set_sender(struct spf_query *q, const char *from, bool helo_only)
 		from = "";
 	} else
 		q->out.identity = SPF_ID_MAILFROM;
-	dom = addr_text_domain(from);
-	ll = dom[0] != '\0' ? (size_t)(dom - from) - 1 : 0;
-	if (q->out.identity == SPF_ID_HELO)
-		dom = q->helo;
-	else if (dom[0] == '\0')
-		dom = from;
+	at = strrchr(from, '@');
+	ll = at != NULL ? (size_t)(at - from) : 0;
+	dom = q->out.identity == SPF_ID_HELO ? q->helo :
+	    at != NULL ? at + 1 : from;
 	if (ll == 0 || ll >= sizeof(q->local))
 		snprintf(q->local, sizeof(q->local), "postmaster");
 	else

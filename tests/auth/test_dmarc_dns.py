@@ -36,7 +36,8 @@ import dnsserver  # noqa: E402
 DRIVER_SOURCES = (
     ["tests/auth/drivers/dmarc_driver.c", "src/auth/dmarc.c",
      "src/auth/dmarc_record.c", "src/auth/authres.c", "src/auth/bimi.c",
-     "src/msg/addr.c", "src/dns/dns.c", "src/dns/dns_rr.c"] +
+     "src/msg/addr.c", "src/msg/punycode.c", "src/dns/dns.c",
+     "src/dns/dns_rr.c"] +
     sorted(f for f in glob.glob(os.path.join(ROOT, "src/core/*.c")) +
            glob.glob(os.path.join(ROOT, "src/conf/*.c"))
            if not f.endswith("_test.c")))

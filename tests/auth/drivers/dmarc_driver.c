@@ -12,8 +12,8 @@
  * for the From domain), applies bimi_dmarc_eligible, then discovers.
  *
  * Built by the test (see test_dmarc_dns.py) with cc against
- * src/core, src/conf, src/dns, src/msg/addr.c and src/auth/{dmarc,
- * dmarc_record,authres,bimi}.c.
+ * src/core, src/conf, src/dns, src/msg/{addr,punycode}.c and
+ * src/auth/{dmarc,dmarc_record,authres,bimi}.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
