@@ -511,6 +511,48 @@ test_recycle(void **state)
 	assert_int_equal(spt_count(t, "spool/free"), 1024);
 }
 
+/* A message delivered and recycled while a reader (`queue list`, the
+ * runner) has it open is gone (ENOENT), not a broken file. The reader is
+ * held between opening the message and reading its state by making the
+ * state file a FIFO, which blocks until the other end opens. */
+static void
+test_load_while_recycled(void **state)
+{
+	struct spt *t = *state;
+	char qid[IDS_QID_LEN + 1], err[200];
+	struct envelope env;
+	int status;
+	pid_t pid;
+
+	spt_commit(t, qid, "soon delivered\r\n");
+	assert_int_equal(mkfifo(spt_path(t, "spool/queue/%s.env", qid), 0600),
+	    0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct envelope e;
+		int fd;
+
+		/* Opens once the reader is inside spool_env_load. */
+		fd = open(spt_path(t, "spool/queue/%s.env", qid), O_WRONLY);
+		envelope_init(&e);
+		memcpy(e.id, qid, sizeof(e.id));
+		if (fd == -1 || spool_recycle(t->dir, &e) == -1)
+			_exit(1);
+		close(fd);	/* the reader sees an empty state file */
+		_exit(0);
+	}
+	envelope_init(&env);
+	errno = 0;
+	assert_int_equal(spool_env_load(t->dir, qid, &env, err, sizeof(err)),
+	    -1);
+	assert_int_equal(errno, ENOENT);
+	envelope_clear(&env);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unlink(spt_path(t, "spool/queue/%s.env", qid));
+}
+
 /* What the stand-in worker of test_recycle_race saw. */
 enum spt_taker {
 	SPT_TAKEN,	/* took free/ID and committed a message into it */
@@ -709,6 +751,8 @@ main(void)
 		    spt_teardown),
 		cmocka_unit_test_setup_teardown(test_recycle, spt_setup,
 		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_load_while_recycled,
+		    spt_setup, spt_teardown),
 		cmocka_unit_test_setup_teardown(test_recycle_race, spt_setup,
 		    spt_teardown),
 		cmocka_unit_test_setup_teardown(test_recycle_claim_leftover,

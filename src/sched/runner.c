@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,9 @@ struct runner_flight {
 	size_t				*ridx, nr;	/* remote rcpts */
 	size_t				*failed;	/* became FAILED */
 	size_t				 nfailed;
+	/* Set on the pool thread, read by the loop after the job's done():
+	 * the local stage was skipped (stopping) / has run to its end. */
+	bool				 skipped, ran;
 };
 
 struct runner {
@@ -113,7 +117,8 @@ struct runner {
 	char				*remote_err;	/* why */
 	struct runner_flight		*flights;
 	size_t				 nflights;
-	bool				 stopping;	/* SIGTERM seen */
+	atomic_bool			 stopping;	/* SIGTERM seen; read
+							 * by pool threads */
 	struct event			*stop_ev;	/* grace deadline */
 	struct event			*trim_ev;	/* idle: give memory back */
 	bool				 busy;		/* flights since the trim */
@@ -293,9 +298,11 @@ runner_bounce(struct runner *r, const struct envelope *env,
 		    sizeof(esc)));
 }
 
-/* Remove the message if no recipient is pending any more. */
+/* Remove the message if no recipient is pending any more. *fd, the
+ * caller's descriptor of the message, is closed first: once recycled the
+ * file may belong to another process (spool_recycle). */
 static void
-runner_maybe_finish(struct runner *r, const struct envelope *env)
+runner_maybe_finish(struct runner *r, const struct envelope *env, int *fd)
 {
 	size_t delivered = 0, failed = 0;
 
@@ -306,6 +313,10 @@ runner_maybe_finish(struct runner *r, const struct envelope *env)
 			delivered++;
 		else
 			failed++;
+	}
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
 	}
 	if (spool_recycle(r->conf->data_dir, env) == -1) {
 		if (errno != ENOENT)
@@ -474,7 +485,7 @@ runner_remote_done(void *arg)
 
 	if (spool_msg_exists(f->r->conf->data_dir, f->env.id)) {
 		runner_flight_bounce(f);
-		runner_maybe_finish(f->r, &f->env);
+		runner_maybe_finish(f->r, &f->env, &f->fd);
 	}
 	runner_flight_end(f);
 }
@@ -500,13 +511,18 @@ runner_defer_remote(struct runner_flight *f)
 }
 
 /* The remote stage: hand the due remote recipients to the engine, or
- * finish the message here. */
+ * finish the message here. A stopping runner starts no remote session:
+ * those recipients stay pending for the next runner. */
 static void
 runner_flight_remote(struct runner_flight *f)
 {
 	struct runner *r = f->r;
 	struct remote_job job;
 
+	if (f->nr > 0 && atomic_load(&r->stopping)) {
+		runner_flight_end(f);
+		return;
+	}
 	if (f->nr > 0 && r->remote != NULL) {
 		job = (struct remote_job){
 			.env = &f->env,
@@ -522,7 +538,7 @@ runner_flight_remote(struct runner_flight *f)
 	}
 	if (f->nr > 0)
 		runner_defer_remote(f);
-	runner_maybe_finish(r, &f->env);
+	runner_maybe_finish(r, &f->env, &f->fd);
 	runner_flight_end(f);
 }
 
@@ -555,10 +571,22 @@ runner_local_run(void *arg)
 		.arg = f,
 	};
 
+	/* Queued before a SIGTERM: not started, so the stop does not wait
+	 * for it (its recipients stay pending, nothing was delivered). */
+	if (atomic_load(&r->stopping)) {
+		f->skipped = true;
+		return;
+	}
 	r->local->deliver(&job);
+	f->ran = true;
 }
 
-/* workpool_done_fn: record the local results, then the remote stage. */
+/*
+ * workpool_done_fn: record the local results, then the remote stage.
+ * Deliveries that were made are recorded even when the runner is going
+ * away (cancelled: the pool is being freed after the stop's grace time),
+ * since dropping their results would deliver them again after a restart.
+ */
 static void
 runner_local_done(void *arg, bool cancelled)
 {
@@ -566,8 +594,11 @@ runner_local_done(void *arg, bool cancelled)
 	struct runner *r = f->r;
 	time_t now = time(NULL);
 
-	if (cancelled) {		/* the runner is going away */
-		runner_flight_free(f);
+	if (f->skipped || !f->ran) {
+		if (cancelled)
+			runner_flight_free(f);
+		else
+			runner_flight_end(f);
 		return;
 	}
 	for (size_t i = 0; i < f->nl; i++)
@@ -575,11 +606,19 @@ runner_local_done(void *arg, bool cancelled)
 		    r->local->name, &f->lres[i], NULL, now))
 			f->failed[f->nfailed++] = f->lidx[i];
 	if (!spool_msg_exists(r->conf->data_dir, f->env.id)) {
-		runner_flight_end(f);	/* deleted meanwhile */
+		if (cancelled)		/* deleted meanwhile */
+			runner_flight_free(f);
+		else
+			runner_flight_end(f);
 		return;
 	}
 	runner_save(r, &f->env);
 	runner_flight_bounce(f);
+	if (cancelled) {
+		runner_maybe_finish(r, &f->env, &f->fd);
+		runner_flight_free(f);
+		return;
+	}
 	runner_flight_remote(f);
 }
 
@@ -607,7 +646,7 @@ runner_process(struct runner *r, const char *qid, bool force)
 	remote = xcalloc(env.nrcpts + 1, sizeof(*remote));
 	runner_due(r, &env, force, local, &nl, remote, &nr);
 	if (nl + nr == 0) {
-		runner_maybe_finish(r, &env);
+		runner_maybe_finish(r, &env, &fd);
 		goto out;
 	}
 	f = runner_flight_new(r, &env, fd, local, nl, remote, nr);
@@ -664,7 +703,8 @@ runner_work_cb(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < RUNNER_BATCH; i++) {
 		bool force = false;
 
-		if (r->stopping || r->nflights >= RUNNER_FLIGHTS_MAX)
+		if (atomic_load(&r->stopping) ||
+		    r->nflights >= RUNNER_FLIGHTS_MAX)
 			return;
 		if ((next = runner_list_next(&r->urgent)) == NULL) {
 			if ((next = runner_list_next(&r->scan)) == NULL) {
@@ -818,16 +858,20 @@ runner_stop_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("queue runner abandons %zu remote deliveries in flight",
-	    r->nflights);
+	log_info("queue runner grace time over, %zu deliveries in flight "
+	    "(remote ones are abandoned and tried again later)", r->nflights);
 	event_base_loopexit(r->base, NULL);
 }
 
 /*
- * SIGTERM/SIGINT: stop taking work; remote deliveries in flight get
- * RUNNER_STOP_GRACE seconds to finish (the master kills us after 10),
- * then they are abandoned: their recipients stay pending, since state is
- * written only from results. A second signal exits at once.
+ * SIGTERM/SIGINT: stop taking work. Local deliveries not yet started are
+ * skipped; those under way finish and their results are saved, whenever
+ * they end, so a restart never delivers a message twice. Remote
+ * deliveries in flight get RUNNER_STOP_GRACE seconds (the master kills us
+ * after 10), then they are abandoned: their recipients stay pending, since
+ * state is written only from results. A repeated signal changes nothing:
+ * under systemd (KillMode=control-group) every process of the service gets
+ * SIGTERM, and the master sends its own as well.
  */
 static void
 runner_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -841,17 +885,19 @@ runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("queue runner ignores SIGHUP");
 		return;
 	}
-	if (r->stopping || r->nflights == 0) {
+	if (atomic_load(&r->stopping))
+		return;
+	atomic_store(&r->stopping, true);
+	if (r->nflights == 0) {
 		event_base_loopexit(r->base, NULL);
 		return;
 	}
-	r->stopping = true;
 	if (r->nudge_ev)
 		event_del(r->nudge_ev);
 	if (r->watch_ev)
 		event_del(r->watch_ev);
 	event_del(r->scan_ev);
-	log_info("queue runner stopping, waiting for %zu remote deliveries",
+	log_info("queue runner stopping, waiting for %zu deliveries in flight",
 	    r->nflights);
 	r->stop_ev = evtimer_new(r->base, runner_stop_cb, r);
 	evtimer_add(r->stop_ev, &grace);
@@ -982,8 +1028,8 @@ static void
 runner_cleanup(struct runner *r)
 {
 	/* Abandon what is in flight before the event base goes: local
-	 * deliveries under way finish first (their results are dropped, so
-	 * they are repeated later: at least once, never lost). */
+	 * deliveries under way finish first and their results are saved
+	 * (runner_local_done); queued ones are skipped. */
 	workpool_free(r->pool);
 	remote_free(r->remote);
 	while (r->flights != NULL)
@@ -1031,6 +1077,7 @@ runner_main(const struct conf *conf)
 	int lockfd;
 
 	memset(&r, 0, sizeof(r));
+	atomic_init(&r.stopping, false);
 	r.conf = conf;
 	r.sock = -1;
 	r.watch_fd = -1;
