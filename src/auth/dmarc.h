@@ -150,6 +150,9 @@ struct dmarc_author {
 	bool		 spf_aligned;
 	bool		 dkim_aligned;
 	char		 dkim_domain[DMARC_DOMAIN_MAX];	/* the aligned d= */
+	/* With a temperror: the policy that would apply may be reject
+	 * (known to be, or unknown because discovery failed). */
+	bool		 may_reject;
 };
 
 struct dmarc_verdict {
@@ -159,6 +162,15 @@ struct dmarc_verdict {
 	struct dmarc_author author[DMARC_AUTHORS_MAX];
 	unsigned	 nqueries;	/* DNS queries made */
 };
+
+/*
+ * True if the verdict is a temperror for an Author Domain whose policy
+ * may be reject: the receiver should then defer the message (4xx) rather
+ * than deliver it as if there were no policy (§4.10.1 leaves the choice
+ * to the receiver; failing open would let a DNS error upstream of the
+ * policy record switch a reject policy off).
+ */
+bool dmarc_verdict_may_reject(const struct dmarc_verdict *v);
 
 /* Free a verdict; NULL is a no-op. */
 void dmarc_verdict_free(struct dmarc_verdict *v);
