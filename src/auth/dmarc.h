@@ -37,10 +37,15 @@
  *    Domain or below it; any other identifier cannot have the same
  *    Organizational Domain (an Organizational Domain is always the name
  *    itself or one of its ancestors).
- *  - DNS errors (SERVFAIL, timeout, DNSSEC-bogus data) during policy
- *    discovery give temperror (§4.10.1 leaves it to the receiver). During
- *    an identifier's walk they make that identifier unusable; the result
- *    is temperror only if no other identifier aligns.
+ *  - DNS errors (SERVFAIL, REFUSED, timeout, DNSSEC-bogus data) at the
+ *    Author Domain's own _dmarc name give temperror (§4.10.1 leaves it to
+ *    the receiver). Above a record found there they only leave the
+ *    Organizational Domain unknown (org_domain ""): the policy still
+ *    applies, identifiers identical to the Author Domain still align, and
+ *    only relaxed alignment of another name becomes an error. During an
+ *    identifier's walk they make that identifier unusable; the result is
+ *    temperror only if no other identifier aligns. may_reject tells the
+ *    receiver whether deferring is called for.
  *  - A policy record without a valid p (or with an invalid sp/np) is used
  *    as p=none when it has a valid rua URI, otherwise the result is
  *    permerror (§4.10.1 "applies no DMARC processing", §9.2 permerror).
