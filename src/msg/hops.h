@@ -20,13 +20,6 @@
 
 #include "core/buf.h"
 
-/* [server] max_hops: the default RFC 5321 §6.3 suggests, and the most a
- * configuration may ask for (a header section is looked at up to
- * RFC5322_HEADERS_MAX_FIELDS fields, so a larger limit could never be
- * passed). */
-#define HOPS_MAX_DEFAULT	100
-#define HOPS_MAX_LIMIT		500
-
 /*
  * The number of Received fields in the header section of msg (len bytes:
  * a header block, or a whole message whose body is not looked at),
