@@ -43,6 +43,11 @@ ns1 A 127.0.0.1
 """
 
 ZONES = {
+    # The parent of the test domains, empty: names in no zone of ours
+    # (example.test, the senders' domain) are NXDOMAIN, not REFUSED. A
+    # refused _dmarc lookup is a DMARC temperror, which an mx listener
+    # answers 451 when the policy could be reject (it cannot be known).
+    "test": "",
     "remote.test": "@ MX 10 mx\nmx A 127.0.0.2\n",
     # RFC 7505: this domain accepts no mail.
     "nullmx.test": "@ MX 0 .\n",
