@@ -929,13 +929,13 @@ remote_loop_check(const struct remote *rd, const struct remote_job *j,
 	const char *pre = env->prepend ? env->prepend : "";
 	unsigned max = rd->conf->max_hops;
 	struct buf head;
-	size_t hops;
 	char text[SMTPC_TEXT_MAX];
+	bool too_many;
 
 	buf_init(&head, RFC5322_HEADERS_MAX_SECTION);
 	remote_read_head(j->msg_fd, env->size, &head);
-	bool too_many = hops_too_many(pre, strlen(pre), head.data, head.len,
-	    max, &hops);
+	too_many = hops_too_many(pre, strlen(pre), head.data, head.len, max,
+	    NULL);
 	for (size_t i = 0; i < j->nrcpts; i++) {
 		const struct envelope_rcpt *rc = &env->rcpts[j->rcpts[i]];
 		const char *alias = remote_forwarded_for(rc);
