@@ -58,10 +58,12 @@ ZONES = {
 }
 
 
-def write_zones(folder):
+def write_zones(folder, zones=None):
+    """Zone files for zones (name -> records; default ZONES) in folder;
+    returns their paths."""
     os.makedirs(folder, exist_ok=True)
     out = []
-    for name, body in ZONES.items():
+    for name, body in (ZONES if zones is None else zones).items():
         p = os.path.join(folder, name + ".zone")
         with open(p, "w") as f:
             f.write("$ORIGIN %s.\n" % name + SOA + body)

@@ -15,7 +15,6 @@ without end (200+ hops in 16 s).
 
 import os
 import re
-import smtplib
 import subprocess
 import time
 
@@ -23,7 +22,7 @@ import pytest
 
 import remote_env as env
 import harness
-from harness import Config, cli_ok, make_message, new_marker, wait_until
+from harness import Config, cli_ok, make_message, new_marker
 import mailcheck
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
@@ -38,17 +37,6 @@ ZONES = {
     "loopa.test": "@ MX 10 mx\nmx A 127.0.0.1\n",
     "loopb.test": "@ MX 10 mx\nmx A 127.0.0.2\n",
 }
-
-
-def write_zones(folder):
-    os.makedirs(folder, exist_ok=True)
-    out = []
-    for name, body in ZONES.items():
-        p = os.path.join(folder, name + ".zone")
-        with open(p, "w") as f:
-            f.write("$ORIGIN %s.\n" % name + env.SOA + body)
-        out.append(p)
-    return out
 
 
 def config(folder, cert, dns, name, host, mx_port):
@@ -78,7 +66,8 @@ def provision(aliases, users=()):
 def world(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("loop"))
     dnsdir = os.path.join(base, "dns")
-    dns = env.dnsserver.start(dnsdir, write_zones(os.path.join(base, "z")))
+    dns = env.dnsserver.start(dnsdir, env.write_zones(os.path.join(base, "z"),
+                                                      ZONES))
     pool = env.Pool()
     errors = []
     try:
