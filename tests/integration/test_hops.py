@@ -5,7 +5,7 @@ field this server adds counts) is refused at the end of DATA or BDAT with
 554 5.4.6, not accepted and bounced; a delivered copy starts with
 Return-Path (RFC 5321 §4.4, "<>" for a bounce) and Delivered-To naming its
 mailbox. The forwarding side (Delivered-To on alias forwarding, the loop
-between two servers) is tests/outbound/test_loop.py."""
+between two servers) is tests/outbound/test_alias_loop.py."""
 
 from harness import header_values, make_message, new_marker, split_message
 from smtpraw import RawSMTP, queued_id
