@@ -551,22 +551,9 @@ dmarc_may_reject(const struct dmarc_author *a)
 	    (r->has_np && r->np == DMARC_POLICY_REJECT);
 }
 
-static bool dmarc_eval_author_1(struct dmarc_ctx *, size_t,
-    struct dmarc_author *);
-
 /* Evaluate one Author Domain into a; false while answers are missing. */
 static bool
 dmarc_eval_author(struct dmarc_ctx *c, size_t idx, struct dmarc_author *a)
-{
-	if (!dmarc_eval_author_1(c, idx, a))
-		return false;
-	a->may_reject = a->result == DMARC_RESULT_TEMPERROR &&
-	    dmarc_may_reject(a);
-	return true;
-}
-
-static bool
-dmarc_eval_author_1(struct dmarc_ctx *c, size_t idx, struct dmarc_author *a)
 {
 	bool err;
 	int exists;
@@ -668,6 +655,9 @@ dmarc_ctx_step(struct dmarc_ctx *c, struct dmarc_need *needs, size_t max,
 		return DMARC_STEP_NEED;
 	}
 	v->nauthors = c->nauthors;
+	for (i = 0; i < v->nauthors; i++)
+		v->author[i].may_reject = v->author[i].result ==
+		    DMARC_RESULT_TEMPERROR && dmarc_may_reject(&v->author[i]);
 	dmarc_combine(v);
 	if (c->nauthors == 0 || c->too_many_authors) {
 		v->result = DMARC_RESULT_PERMERROR;
