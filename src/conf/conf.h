@@ -97,6 +97,7 @@ struct conf {
 	unsigned		 workers;	/* "auto" = number of CPUs */
 	size_t			 max_message_size;
 	unsigned		 max_recipients;
+	unsigned		 max_hops;	/* Received fields, then 5.4.6 */
 	struct conf_network	*trusted_networks;
 	size_t			 ntrusted_networks;
 	unsigned		 max_connections;	  /* all clients, per worker set */

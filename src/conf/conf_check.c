@@ -367,6 +367,7 @@ conf_check_defaults(struct conf *c)
 	c->workers = conf_check_workers_auto();
 	c->max_message_size = 52428800;
 	c->max_recipients = LIMIT_RECIPIENTS_DEFAULT;
+	c->max_hops = LIMIT_HOPS_DEFAULT;
 	c->max_connections = 1000;
 	c->max_connections_per_ip = 20;
 	c->max_errors = 10;

@@ -986,6 +986,7 @@ static const struct conf_key conf_keys_server[] = {
 	    1ULL << 32),
 	NUM("max_recipients", CONF_T_UINT, OFF(max_recipients), 1,
 	    LIMIT_RECIPIENTS_MAX),
+	NUM("max_hops", CONF_T_UINT, OFF(max_hops), 1, LIMIT_HOPS_MAX),
 	CUSTOM("trusted_networks", conf_parse_networks, conf_print_networks,
 	    CONF_KEY_LIST),
 	NUM("max_connections", CONF_T_UINT, OFF(max_connections), 1, 1000000),

@@ -77,6 +77,7 @@ test_defaults(void **state)
 	assert_true(c->workers >= 1 && c->workers <= 256);
 	assert_int_equal(c->max_message_size, 52428800);
 	assert_int_equal(c->max_recipients, 100);
+	assert_int_equal(c->max_hops, 100);
 	assert_int_equal(c->ntrusted_networks, 0);
 	assert_int_equal(c->max_connections, 1000);
 	assert_int_equal(c->max_connections_per_ip, 20);
@@ -123,6 +124,7 @@ static const char *full =
     "workers = 7\n"
     "max_message_size = 1048576\n"
     "max_recipients = 50\n"
+    "max_hops = 30\n"
     "trusted_networks = 10.1.2.3/8, 192.168.1.5,\n"
     "    2001:DB8::1/32\n"
     "\t::ffff:172.16.0.0/108\n"
@@ -180,6 +182,7 @@ check_full(const struct conf *c)
 	assert_int_equal(c->workers, 7);
 	assert_int_equal(c->max_message_size, 1048576);
 	assert_int_equal(c->max_recipients, 50);
+	assert_int_equal(c->max_hops, 30);
 	assert_int_equal(c->ntrusted_networks, 4);
 	assert_int_equal(c->trusted_networks[0].family, AF_INET);
 	assert_int_equal(c->trusted_networks[0].prefix, 8);

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
+#include "msg/hops.h"
 #include "msg/rfc5322_headers.h"
 #include "net/tls.h"
 #include "queue/spool.h"
@@ -404,6 +405,13 @@ smtpd_txn_verdict(struct smtpd_session *s)
 		return "451 4.3.0 Error: queue file write error";
 	if (s->headers_overflow)
 		return "552 5.3.4 Error: header section too large";
+	/* RFC 5321 §6.3: refused now rather than accepted and bounced
+	 * (no backscatter); our own Received field counts. */
+	if (hops_too_many(s->env.prepend, s->env.prepend ?
+	    strlen(s->env.prepend) : 0, s->headers.data, s->headers.len,
+	    s->ctx->conf->max_hops, NULL))
+		return "554 5.4.6 Error: too many hops, mail loop suspected "
+		    "(RFC 5321 6.3)";
 	if (s->auth_user && s->lst->role == CONF_ROLE_SUBMISSION &&
 	    !smtpd_txn_from_owned(s))
 		return "550 5.7.1 Error: From: header must be exactly one "

@@ -43,6 +43,11 @@ ns1 A 127.0.0.1
 """
 
 ZONES = {
+    # The parent of the test domains, empty: names in no zone of ours
+    # (example.test, the senders' domain) are NXDOMAIN, not REFUSED. A
+    # refused _dmarc lookup is a DMARC temperror, which an mx listener
+    # answers 451 when the policy could be reject (it cannot be known).
+    "test": "",
     "remote.test": "@ MX 10 mx\nmx A 127.0.0.2\n",
     # RFC 7505: this domain accepts no mail.
     "nullmx.test": "@ MX 0 .\n",
@@ -53,10 +58,12 @@ ZONES = {
 }
 
 
-def write_zones(folder):
+def write_zones(folder, zones=None):
+    """Zone files for zones (name -> records; default ZONES) in folder;
+    returns their paths."""
     os.makedirs(folder, exist_ok=True)
     out = []
-    for name, body in ZONES.items():
+    for name, body in (ZONES if zones is None else zones).items():
         p = os.path.join(folder, name + ".zone")
         with open(p, "w") as f:
             f.write("$ORIGIN %s.\n" % name + SOA + body)
