@@ -893,8 +893,9 @@ sm_queue(struct sm_msg *m, const struct sm_opts *o, struct envelope *env)
 		sm_error("cannot queue the message: %s", strerror(errno));
 		return -1;
 	}
-	/* A running queue runner sees the commit (inotify on queue/);
-	 * without one the message waits, queued. */
+	/* A running queue runner sees the commit (inotify on queue/, or
+	 * the nudge spool_msg_commit sends); without one the message
+	 * waits, queued. */
 	if (o->verbose)
 		printf("queued as %s\n", m->qid);
 	return 0;

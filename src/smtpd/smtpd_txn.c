@@ -438,7 +438,8 @@ smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
 		    s->sid, env->id, env->size, env->nrcpts,
 		    s->tls ? " tls=yes" : "",
 		    env->quarantine ? " quarantine=yes" : "");
-		/* The queue runner sees the commit (inotify on queue/). */
+		/* The queue runner sees the commit (inotify on queue/,
+		 * else spool_msg_commit's nudge). */
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", env->id);
 	}
 	smtpd_txn_reset(s);

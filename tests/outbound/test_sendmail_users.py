@@ -108,7 +108,8 @@ def world(tmp_path_factory, local_user):
         shutil.copyfile(cfg.path, public_cfg)
         os.chmod(public_cfg, 0o644)
         yield {"a": a, "b": b, "record": record, "bin": binary,
-               "conf": public_cfg, "user": local_user, "public": public}
+               "conf": public_cfg, "user": local_user, "public": public,
+               "pool": pool}
     finally:
         errors = pool.stop_all()
         dnsserver.stop(dnsdir)
@@ -265,6 +266,85 @@ def test_bp_q_mailq_newaliases(world):
     assert r.returncode == 0 and b"aliases" in r.stderr, r
     r = harness.run_cli(world["conf"], "queue", "delete", qid)
     assert r.returncode == 0, r.stderr
+
+
+INOTIFY_HOG = """
+import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+fds = []
+while len(fds) < 4096:
+    fd = libc.inotify_init()
+    if fd < 0:
+        break
+    fds.append(fd)
+print(len(fds), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_service_user_daemon_without_inotify(world):
+    """The daemon runs as a service user whose inotify instances are used
+    up (fs.inotify.max_user_instances is per user), so the queue runner
+    cannot watch spool/queue: every commit's "new ID" nudge still gets new
+    mail out at once, from the socket and from sendmail writing the spool
+    itself (root, daemon socket unreachable). That path's Received names
+    root, not the uid it switched to."""
+    u = world["user"]
+    a = world["a"]
+    svc = os.path.join(world["public"], "svc")
+    os.makedirs(svc)
+    os.chmod(svc, 0o755)
+    # The workers and the runner read these after dropping privileges.
+    ub = os.path.join(world["public"], "unbound.conf")
+    shutil.copyfile(a.cfg.dns["unbound_config"], ub)
+    os.chmod(ub, 0o644)
+    cfg = env.a_config(svc, a.cfg.certs[0],
+                       {"resolver": a.cfg.dns["resolver"],
+                        "unbound_config": ub}, a.cfg.delivery["mx_port"])
+    cfg.server["user"] = u.pw_name
+    cfg.server["submit_socket"] = os.path.join(svc, "submit.sock")
+    hog = subprocess.Popen(["/usr/bin/python3", "-c", INOTIFY_HOG],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           user=u.pw_uid, group=u.pw_gid, extra_groups=[])
+    d = None
+    try:
+        assert int(hog.stdout.readline()) > 0
+        d = world["pool"].start(cfg)
+        env.wait_log(d, "cannot watch")
+        times = []
+        # Through the socket, as the (unprivileged) user.
+        w = dict(world, conf=os.path.join(svc, "sealmail.conf"))
+        os.chmod(w["conf"], 0o644)
+        mk = new_marker()
+        t0 = time.monotonic()
+        r = run_as(w, ["-t"], message("x@example.test", env.CAROL, mk))
+        assert r.returncode == 0, r.stderr
+        world["b"].mailbox(env.CAROL).wait_for(mk, timeout=40)
+        times.append(time.monotonic() - t0)
+        # Root without the socket: the spool, written as the service user.
+        direct = os.path.join(svc, "direct.conf")
+        with open(cfg.path) as f:
+            text = f.read()
+        with open(direct, "w") as f:
+            f.write(text.replace(cfg.server["submit_socket"],
+                                 os.path.join(svc, "none.sock")))
+        mk = new_marker()
+        t0 = time.monotonic()
+        r = harness.run_cli(direct, "sendmail", "-t",
+                            input=message("x@example.test", env.CAROL,
+                                          mk).decode())
+        assert r.returncode == 0, r.stderr
+        raw = world["b"].mailbox(env.CAROL).wait_for(mk, timeout=40)[0]
+        times.append(time.monotonic() - t0)
+        assert any("from local user root (uid 0)" in v
+                   for v in header_values(raw, "Received")), \
+            header_values(raw, "Received")
+        assert max(times) < 5 * harness.SLOW, times
+    finally:
+        hog.stdin.close()
+        hog.wait(timeout=10)
+        if d is not None:
+            d.stop()
 
 
 def test_other_user_without_daemon_is_refused(world):
