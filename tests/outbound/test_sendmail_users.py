@@ -23,7 +23,7 @@ import uuid
 import pytest
 
 import remote_env as env
-from remote_env import dnsserver, harness, Pool
+from remote_env import harness
 from harness import header_values, new_marker, wait_until
 
 dkim = pytest.importorskip("dkim")
@@ -32,7 +32,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root to create a user")
 
 ZONE_EXTRA = {
-    "test": "",
     # A down MX: mail to it stays queued (for -bp and -q).
     "down.test": "@ MX 10 mx\nmx A 127.0.0.3\n",
 }
@@ -63,58 +62,27 @@ def world(tmp_path_factory, local_user):
     binary = os.path.join(public, "sealmail")
     shutil.copy(harness.sealmail_bin(), binary)
     os.chmod(binary, 0o755)
-    a_dir = os.path.join(base, "a")
-    os.makedirs(a_dir)
-    key = os.path.join(a_dir, "example.test.s1.key")
-    r = harness.run_cli(None, "dkim", "keygen", "--domain", "example.test",
-                        "--selector", "s1", "--type", "ed25519", "--out",
-                        key)
-    assert r.returncode == 0, r.stderr
-    record = "".join(re.findall(r'"([^"]*)"', r.stdout))
-    zdir = os.path.join(base, "zones")
-    zones = env.write_zones(zdir)
-    extra = dict(ZONE_EXTRA)
-    extra["example.test"] = ('@ TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
-                             '_dmarc TXT "v=DMARC1; p=none"\n'
-                             's1._domainkey TXT "%s"\n' % record)
-    for name, body in extra.items():
-        p = os.path.join(zdir, name + ".zone")
-        with open(p, "w") as f:
-            f.write("$ORIGIN %s.\n" % name + env.SOA + body)
-        zones.append(p)
-    dnsdir = os.path.join(base, "dns")
-    dns = dnsserver.start(dnsdir, zones)
-    pool = Pool()
     try:
-        certs = os.path.join(base, "certs")
-        mx_port = env.free_port_everywhere()
-        b = pool.start(env.b_config(os.path.join(base, "b"),
-                                    harness.make_cert(certs, "b",
-                                                      cn=env.B_NAME),
-                                    dns, mx_port), provision=env.provision_b)
-        cfg = env.a_config(a_dir, harness.make_cert(certs, "a"), dns, mx_port)
-        cfg.server["submit_socket"] = os.path.join(public, "submit.sock")
-        cfg.domains = []
-        cfg.extra = ('\n[domain "example.test"]\ndkim_selector = s1\n'
-                     'dkim_key = %s\n' % key)
+        with env.signing_pair(base, ZONE_EXTRA, dmarc="none") as w:
+            cfg = w["cfg"]
+            cfg.server["submit_socket"] = os.path.join(public,
+                                                       "submit.sock")
 
-        def provision(c):
-            harness.provision(c)
-            # An alias whose target is the test user's own address.
-            harness.cli_ok(c.path, "alias", "add", "webteam@example.test",
-                           "%s@example.test" % local_user.pw_name)
-        a = pool.start(cfg, provision=provision)
-        public_cfg = os.path.join(public, "sealmail.conf")
-        shutil.copyfile(cfg.path, public_cfg)
-        os.chmod(public_cfg, 0o644)
-        yield {"a": a, "b": b, "record": record, "bin": binary,
-               "conf": public_cfg, "user": local_user, "public": public,
-               "pool": pool}
+            def provision(c):
+                harness.provision(c)
+                # An alias whose target is the test user's own address.
+                harness.cli_ok(c.path, "alias", "add",
+                               "webteam@example.test",
+                               "%s@example.test" % local_user.pw_name)
+            a = w["pool"].start(cfg, provision=provision)
+            public_cfg = os.path.join(public, "sealmail.conf")
+            shutil.copyfile(cfg.path, public_cfg)
+            os.chmod(public_cfg, 0o644)
+            yield {"a": a, "b": w["b"], "record": w["record"],
+                   "bin": binary, "conf": public_cfg, "user": local_user,
+                   "public": public, "pool": w["pool"]}
     finally:
-        errors = pool.stop_all()
-        dnsserver.stop(dnsdir)
         shutil.rmtree(public, ignore_errors=True)
-        assert not errors, errors
 
 
 def run_as(w, args, input=b"", argv0=None):
