@@ -15,6 +15,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -232,8 +233,29 @@ def test_bp_q_mailq_newaliases(world):
                what="second attempt after -q")
     r = run_as(world, [], argv0="newaliases")
     assert r.returncode == 0 and b"aliases" in r.stderr, r
+    # The envelope names the local user the kernel reported.
+    r = harness.run_cli(world["conf"], "queue", "show", qid)
+    assert r.returncode == 0 and "local user root uid 0" in r.stdout, \
+        r.stdout
     r = harness.run_cli(world["conf"], "queue", "delete", qid)
     assert r.returncode == 0, r.stderr
+
+
+def test_socket_survives_reload(world):
+    """SIGHUP: the new workers serve the same socket (no gap, no EADDRINUSE
+    from our own stale file)."""
+    a = world["a"]
+    before = a.workers()
+    a.signal(signal.SIGHUP)
+    env.wait_log(a, "master reloaded")
+    wait_until(lambda: set(a.workers()) - set(before), 20,
+               what="new workers")
+    mk = new_marker()
+    r = run_as(world, [env.ALICE],
+               b"Subject: after reload %s\n\nx\n" % mk.encode())
+    assert r.returncode == 0, r.stderr
+    a.mailbox(env.ALICE).wait_for(mk)
+    assert not env.log_lines(a, "local submission off")
 
 
 INOTIFY_HOG = """
