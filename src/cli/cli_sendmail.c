@@ -128,6 +128,7 @@ struct sm_msg {
 	char		 qid[IDS_QID_LEN + 1];
 	char		 user[64];	/* login name (sanitised) */
 	uid_t		 uid;		/* the real uid, before any switch */
+	int		 sock_errno;	/* why the daemon's socket failed */
 	char		 gecos[SM_NAME_MAX + 1];
 	char		 sender[LIMIT_PATH + 1];	/* "" = null */
 	char		 self[LIMIT_PATH + 1];	/* default address */
@@ -317,11 +318,12 @@ sm_parse_args(int argc, char **argv, struct sm_opts *o)
 
 /*
  * Root, the [server] user, or (without a [server] user) the owner of
- * data_dir: the only accounts that can write the spool. The check is a
- * courtesy (clear message instead of EACCES); the file modes enforce it.
+ * data_dir: the only accounts that can write the spool, used when the
+ * daemon's socket failed (sock_errno says why). The check is a courtesy
+ * (clear message instead of EACCES); the file modes enforce it.
  */
 static int
-sm_check_user(const struct conf *c)
+sm_check_user(const struct conf *c, int sock_errno)
 {
 	uid_t uid = getuid(), su;
 	gid_t sg;
@@ -336,9 +338,10 @@ sm_check_user(const struct conf *c)
 			return 0;
 	} else if (stat(c->data_dir, &sb) == 0 && sb.st_uid == uid)
 		return 0;
-	sm_error("cannot reach the sealmail daemon at %s, and without it "
-	    "only root and the sealmail user (%s) can queue mail",
-	    c->submit_socket ? c->submit_socket : "(submit_socket is off)",
+	sm_error("cannot reach the sealmail daemon at %s (%s), and without "
+	    "it only root and the sealmail user (%s) can queue mail",
+	    c->submit_socket ? c->submit_socket : "[server] submit_socket",
+	    c->submit_socket ? strerror(sock_errno) : "off",
 	    c->user && c->user[0] ? c->user : "the owner of data_dir");
 	return -1;
 }
@@ -933,8 +936,10 @@ sm_submit(struct sm_msg *m, const struct sm_opts *o)
 	size_t bad;
 	int fd = submit_connect(m->conf->submit_socket);
 
-	if (fd == -1)
+	if (fd == -1) {
+		m->sock_errno = errno;
 		return 1;
+	}
 	for (size_t i = 0; i < m->out.len && !sm.eightbit; i++)
 		sm.eightbit = m->out.data[i] >= 0x80;
 	switch (submit_send(fd, &sm, qid, &bad, err, sizeof(err))) {
@@ -971,7 +976,7 @@ sm_direct(struct sm_msg *m, const struct sm_opts *o, struct envelope *env)
 {
 	const struct conf *c = m->conf;
 
-	if (sm_check_user(c) == -1)
+	if (sm_check_user(c, m->sock_errno) == -1)
 		return -1;
 	return sm_expand(m, o, env) == -1 || sm_spool_setup(c) == -1 ||
 	    sm_queue(m, o, env) == -1 ? -1 : 0;
