@@ -48,11 +48,22 @@ main(int argc, char **argv)
 	int n = 0;
 
 	log_init("sealmail", false, false);
-	/* Installed as "sendmail" (a link), behave as `sealmail sendmail`. */
+	/* Installed as "sendmail" (a link), behave as `sealmail sendmail`;
+	 * "mailq" and "newaliases" are its -bp and -bi, as everywhere. */
 	const char *base = strrchr(argv[0], '/');
 	base = base ? base + 1 : argv[0];
 	if (strcmp(base, "sendmail") == 0)
 		return cli_sendmail(argc, argv, conf_default_path(NULL));
+	if (strcmp(base, "mailq") == 0 || strcmp(base, "newaliases") == 0) {
+		char mode[] = "-bp", *sargv[3] = { argv[0], mode, NULL };
+
+		if (base[0] == 'n')
+			mode[2] = 'i';
+		/* -C CONFIG as for sendmail; nothing else applies. */
+		if (argc == 3 && strcmp(argv[1], "-C") == 0)
+			return cli_sendmail(2, sargv, argv[2]);
+		return cli_sendmail(2, sargv, conf_default_path(NULL));
+	}
 	/* -c FILE may stand anywhere; remove it so subcommands see the rest. */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0) {

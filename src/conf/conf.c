@@ -71,6 +71,7 @@ conf_free(struct conf *c)
 	free(c->hostname);
 	free(c->data_dir);
 	free(c->user);
+	free(c->submit_socket);
 	free(c->trusted_networks);
 	for (size_t i = 0; i < c->ncerts; i++) {
 		free(c->certs[i].cert);

@@ -25,6 +25,10 @@ enum conf_role {
 	CONF_ROLE_SUBMISSION,
 };
 
+/* Where `sealmail sendmail` hands mail to the daemon (a unix socket any
+ * local user may connect to; see net/localsock.h). */
+#define CONF_DEFAULT_SUBMIT_SOCKET	"/run/sealmail/submit.sock"
+
 enum conf_tls_mode {
 	CONF_TLS_STARTTLS,
 	CONF_TLS_IMPLICIT,
@@ -108,6 +112,7 @@ struct conf {
 	unsigned		 command_timeout;	  /* seconds */
 	unsigned		 data_timeout;		  /* seconds, per read in DATA */
 	unsigned		 tls_handshake_timeout;	  /* seconds */
+	char			*submit_socket;	/* local submission, NULL: off */
 
 	/* [tls] */
 	struct conf_certpair	*certs;

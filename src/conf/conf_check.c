@@ -17,6 +17,7 @@
 #include <openssl/tls1.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/hostport.h"
@@ -376,6 +377,7 @@ conf_check_defaults(struct conf *c)
 	c->command_timeout = 300;
 	c->data_timeout = 600;
 	c->tls_handshake_timeout = 30;
+	c->submit_socket = xstrdup(CONF_DEFAULT_SUBMIT_SOCKET);
 	c->min_version = TLS1_2_VERSION;
 	c->delivery_local = CONF_LOCAL_MAILDIR;
 	c->mx_port = 25;
@@ -470,6 +472,13 @@ conf_check_all(struct conf_parse *p)
 	if (c->data_dir == NULL || c->data_dir[0] != '/')
 		return conf_parse_fail_at(p, line, "[server]", "data_dir",
 		    "must be an absolute path");
+	if (c->submit_socket != NULL && strlen(c->submit_socket) >=
+	    sizeof(((struct sockaddr_un *)NULL)->sun_path))
+		return conf_parse_fail_at(p, conf_parse_line_of(p,
+		    CONF_SEC_SERVER, "submit_socket"), "[server]",
+		    "submit_socket", "path too long for a unix socket (at "
+		    "most %zu bytes)", sizeof(((struct sockaddr_un *)NULL)->
+		    sun_path) - 1);
 	if (c->max_connections_per_ip > c->max_connections)
 		return conf_parse_fail_at(p, conf_parse_line_of(p,
 		    CONF_SEC_SERVER, "max_connections_per_ip"), "[server]",

@@ -1001,6 +1001,8 @@ static const struct conf_key conf_keys_server[] = {
 	NUM("data_timeout", CONF_T_DURATION, OFF(data_timeout), 1, 86400),
 	NUM("tls_handshake_timeout", CONF_T_DURATION,
 	    OFF(tls_handshake_timeout), 1, 86400),
+	{ "submit_socket", CONF_T_PATH, OFF(submit_socket), 0, 0, 0, NULL,
+	    NULL },
 };
 
 static const struct conf_key conf_keys_tls[] = {

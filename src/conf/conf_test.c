@@ -87,6 +87,7 @@ test_defaults(void **state)
 	assert_int_equal(c->command_timeout, 300);
 	assert_int_equal(c->data_timeout, 600);
 	assert_int_equal(c->tls_handshake_timeout, 30);
+	assert_string_equal(c->submit_socket, "/run/sealmail/submit.sock");
 	assert_int_equal(c->ncerts, 0);
 	assert_int_equal(c->min_version, TLS1_2_VERSION);
 	assert_int_equal(c->nlisteners, 1);
@@ -550,6 +551,12 @@ static const struct error_case error_cases[] = {
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
 	    "2: [server] data_dir: value too long" },
+	{ "[server]\nsubmit_socket = run/submit.sock\n",
+	    "2: [server] submit_socket: must be an absolute path" },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n[server]\n"
+	    "submit_socket = /run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+	    "5: [server] submit_socket: path too long for a unix socket" },
 };
 
 static void

@@ -32,8 +32,9 @@ int spool_msg_write(struct spool_msg *m, const void *p, size_t n);
 /* Bytes written so far. */
 size_t spool_msg_size(const struct spool_msg *m);
 /* Make the message durable with envelope `env` (env->id and env->size are
- * set from m). Returns 0 only when everything is on stable storage; on -1
- * nothing was committed and the tmp file is removed. Frees m either way.
+ * set from m). Returns 0 only when everything is on stable storage, and
+ * then has sent the runner "new ID" (spool_nudge); on -1 nothing was
+ * committed and the tmp file is removed. Frees m either way.
  * Blocking (one file and one directory fsync): run it off the event loop. */
 int spool_msg_commit(struct spool_msg *m, struct envelope *env);
 /* Discard an uncommitted message and free m. NULL is a no-op. */

@@ -64,6 +64,8 @@ int bounce_enqueue(const struct conf *conf, const struct envelope *env,
 #define RUNNER_NUDGE_BURST	256
 /* Nudged ids waiting; past this the periodic scan picks messages up. */
 #define RUNNER_URGENT_MAX	100000
+/* Without the inotify watch: seconds from a "new" nudge to a scan. */
+#define RUNNER_NUDGE_SCAN	1
 /* Messages in flight (each holds an open fd). */
 #define RUNNER_FLIGHTS_MAX	256
 /* Messages started per loop turn. */
@@ -103,6 +105,7 @@ struct runner {
 	struct event_base		*base;
 	struct event			*nudge_ev, *scan_ev, *work_ev;
 	struct event			*watch_ev;	/* inotify */
+	struct event			*soon_ev;	/* scan after nudges */
 	int				 watch_fd;
 	bool				 rescan;	/* events lost */
 	struct event			*sig_ev[3];
@@ -745,6 +748,7 @@ runner_urgent(struct runner *r, const char *qid)
 static void
 runner_nudge(struct runner *r, const char *msg, size_t n)
 {
+	const struct timeval soon = { RUNNER_NUDGE_SCAN, 0 };
 	char esc[100];
 
 	if (n == 5 && memcmp(msg, "flush", 5) == 0) {
@@ -752,7 +756,16 @@ runner_nudge(struct runner *r, const char *msg, size_t n)
 		runner_scan(r, true);
 	} else if (n == 4 + IDS_QID_LEN && memcmp(msg, "new ", 4) == 0 &&
 	    ids_qid_valid(msg + 4)) {
+		/* Every commit sends one (spool_msg_commit); with the watch
+		 * the rename has been seen already. */
+		if (r->watch_fd != -1)
+			return;
 		runner_urgent(r, msg + 4);
+		/* A burst overflows the datagram queue (net.unix.
+		 * max_dgram_qlen, 10 by default): a scan soon after finds
+		 * the messages whose nudge was dropped. */
+		if (!evtimer_pending(r->soon_ev, NULL))
+			evtimer_add(r->soon_ev, &soon);
 	} else
 		log_warn("queue runner ignored nudge \"%s\"",
 		    log_escape(msg, n, esc, sizeof(esc)));
@@ -1014,6 +1027,7 @@ runner_add_events(struct runner *r)
 	const struct timeval every = { RUNNER_SCAN_INTERVAL, 0 };
 
 	r->work_ev = evtimer_new(r->base, runner_work_cb, r);
+	r->soon_ev = evtimer_new(r->base, runner_timer_cb, r);
 	r->trim_ev = evtimer_new(r->base, runner_trim_cb, r);
 	r->scan_ev = event_new(r->base, -1, EV_PERSIST, runner_timer_cb, r);
 	event_add(r->scan_ev, &every);
@@ -1050,6 +1064,8 @@ runner_cleanup(struct runner *r)
 		event_free(r->scan_ev);
 	if (r->work_ev)
 		event_free(r->work_ev);
+	if (r->soon_ev)
+		event_free(r->soon_ev);
 	if (r->trim_ev)
 		event_free(r->trim_ev);
 	/* A new runner (reload) may have bound the path already: remove it

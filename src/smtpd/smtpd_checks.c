@@ -126,7 +126,18 @@ smtpd_checks_signer(struct smtpd_session *s)
 	struct dkim_sign_key *const *keys;
 	size_t nkeys;
 
-	if (s->auth_user == NULL && !s->trusted)
+	if (s->local) {
+		/* Signing vouches for the author: only for the user's own
+		 * addresses (smtpd_local_owns), never for whatever a local
+		 * program writes into From:. */
+		if (!smtpd_txn_from_owned(s)) {
+			log_info("sid=%s qid=%s dkim not signed: From: is not "
+			    "owned by local user %s (uid %lu)", s->sid, s->qid,
+			    s->local_user[0] ? s->local_user : "-",
+			    (unsigned long)s->local_uid);
+			return;
+		}
+	} else if (s->auth_user == NULL && !s->trusted)
 		return;
 	if (dmarc_author_domains((const char *)s->headers.data, s->headers.len,
 	    domains, 1) != 1)

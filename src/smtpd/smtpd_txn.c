@@ -72,7 +72,7 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 		return;
 	}
 	if (s->lst->role == CONF_ROLE_SUBMISSION &&
-	    s->auth_user == NULL && !s->trusted) {
+	    s->auth_user == NULL && !s->trusted && !s->local) {
 		smtpd_reply(s, "530 5.7.0 Authentication required");
 		return;
 	}
@@ -103,7 +103,9 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	s->env.envid = ma.has_envid ? xstrdup(ma.envid) : NULL;
 	s->env.auth_user = s->auth_user ? xstrdup(s->auth_user) : NULL;
 	s->env.helo = s->helo ? xstrdup(s->helo) : NULL;
-	s->env.client_addr = xstrdup(s->addr);
+	s->env.client_addr = s->local ? xasprintf("local user %s uid %lu",
+	    s->local_user[0] ? s->local_user : "-",
+	    (unsigned long)s->local_uid) : xstrdup(s->addr);
 	s->declared_size = ma.size;
 	s->has_mail = true;
 	log_info("sid=%s qid=%s smtp mail from=<%s> size=%llu", s->sid,
@@ -200,7 +202,7 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 			return;
 		}
 	} else if (s->lst->role == CONF_ROLE_SUBMISSION &&
-	    (s->auth_user || s->trusted)) {
+	    (s->auth_user || s->trusted || s->local)) {
 		/* An mx listener never relays, even for trusted networks
 		 * (DESIGN.md §1): relaying is what submission is for. */
 		smtpd_txn_add_rcpt(s, to, to, &ra);
@@ -308,7 +310,9 @@ smtpd_txn_received(struct smtpd_session *s)
 	if (s->nrcpt == 1 && s->env.nrcpts > 0)
 		ri.for_rcpt = s->env.rcpts[0].orig;
 	buf_init(&b, 8192);
-	if (smtpd_received_format(&b, &ri) == -1)
+	if ((s->local ? smtpd_received_format_local(&b, s->local_user,
+	    (unsigned long)s->local_uid, ri.by, s->qid, ri.when) :
+	    smtpd_received_format(&b, &ri)) == -1)
 		panic("Received header does not fit");
 	free(s->env.prepend);
 	s->env.prepend = buf_take(&b);
@@ -359,9 +363,7 @@ smtpd_txn_data(struct smtpd_session *s)
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
-/* True if the message has exactly one From: field and every address in it
- * belongs to the user. */
-static bool
+bool
 smtpd_txn_from_owned(struct smtpd_session *s)
 {
 	struct rfc5322_headers h;
@@ -381,7 +383,8 @@ smtpd_txn_from_owned(struct smtpd_session *s)
 		for (int k = 0; k < n; k++) {
 			char t[LIMIT_PATH + 1];
 			if (addr_to_text(&a[k], t, sizeof(t)) == -1 ||
-			    !db_user_owns(s->ctx->db, s->auth_user, t))
+			    !(s->local ? smtpd_local_owns(s, t) :
+			    db_user_owns(s->ctx->db, s->auth_user, t)))
 				return false;
 		}
 	}
@@ -443,7 +446,8 @@ smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
 		    s->sid, env->id, env->size, env->nrcpts,
 		    s->tls ? " tls=yes" : "",
 		    env->quarantine ? " quarantine=yes" : "");
-		/* The queue runner sees the commit (inotify on queue/). */
+		/* The queue runner sees the commit (inotify on queue/,
+		 * else spool_msg_commit's nudge). */
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", env->id);
 	}
 	smtpd_txn_reset(s);

@@ -186,6 +186,9 @@ class Config:
             "command_timeout": "5m",
             "data_timeout": "5m",
             "tls_handshake_timeout": "30s",
+            # Each daemon its own local submission socket (the default,
+            # /run/sealmail/submit.sock, is one per machine).
+            "submit_socket": os.path.join(folder, "submit.sock"),
         }
         self.certs = list(certs)
         self.tls = {"min_version": "TLSv1.2"}

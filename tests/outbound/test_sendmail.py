@@ -162,7 +162,7 @@ def test_unknown_local_user_fails(mta):
 def test_usage_and_bad_address(mta):
     r = sendmail(mta, input=b"x\n")          # no recipient, no -t
     assert r.returncode == 2
-    r = sendmail(mta, "-bs", BOB, input=b"x\n")
+    r = sendmail(mta, "-bx", BOB, input=b"x\n")
     assert r.returncode == 2
     r = sendmail(mta, "bad address@", input=b"x\n")
     assert r.returncode == 1
