@@ -422,22 +422,6 @@ spool_msg_seal(struct spool_msg *m, const struct envelope *env)
 	return r;
 }
 
-/*
- * Tell the runner about a message just committed, whoever committed it
- * (SMTP worker, sendmail, bounce). Its inotify watch on queue/ normally
- * sees the rename first and it then ignores this; the datagram is what
- * it has when the watch could not be set up (inotify instances are a
- * per-user limit, fs.inotify.max_user_instances, 128 by default).
- */
-static void
-spool_commit_nudge(const char *data_dir, const char *qid)
-{
-	char msg[4 + IDS_QID_LEN + 1];
-
-	snprintf(msg, sizeof(msg), "new %s", qid);
-	(void)spool_nudge(data_dir, msg);
-}
-
 int
 spool_msg_commit(struct spool_msg *m, struct envelope *env)
 {
@@ -468,7 +452,6 @@ spool_msg_commit(struct spool_msg *m, struct envelope *env)
 	moved = true;
 	if (fsdir_sync(dir) == -1)
 		goto fail;
-	spool_commit_nudge(m->data_dir, m->qid);
 	spool_msg_free(m);
 	return 0;
 fail:

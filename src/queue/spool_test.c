@@ -726,46 +726,6 @@ test_nudge(void **state)
 	assert_int_equal(errno, ECONNREFUSED);
 }
 
-/* Every commit tells the runner (issue 10 item 8: without the runner's
- * inotify watch nobody did, and new mail waited for the 30 s scan). */
-static void
-test_commit_nudges(void **state)
-{
-	struct spt *t = *state;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char qid[IDS_QID_LEN + 1], got[64], want[64];
-	struct envelope env;
-	struct spool_msg *m;
-	int fd;
-
-	const char *sock = spt_path(t, "run/queue.sock", "");
-	memcpy(sun.sun_path, sock, strlen(sock) + 1);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	ids_qid_new(qid);
-	m = spool_msg_new(t->dir, qid);
-	assert_non_null(m);
-	assert_int_equal(spool_msg_write(m, "x\r\n", 3), 0);
-	spt_env(&env, "bob@example.org");
-	assert_int_equal(spool_msg_commit(m, &env), 0);
-	envelope_clear(&env);
-	ssize_t n = recv(fd, got, sizeof(got) - 1, 0);
-	assert_int_equal(n, 4 + IDS_QID_LEN);
-	got[n] = '\0';
-	snprintf(want, sizeof(want), "new %s", qid);
-	assert_string_equal(got, want);
-	/* A failed commit announces nothing. */
-	ids_qid_new(qid);
-	m = spool_msg_new(t->dir, qid);
-	assert_non_null(m);
-	unlink(spt_path(t, "spool/tmp/%s.msg", qid));
-	spt_env(&env, "bob@example.org");
-	assert_int_equal(spool_msg_commit(m, &env), -1);
-	envelope_clear(&env);
-	assert_int_equal(recv(fd, got, sizeof(got), 0), -1);
-	close(fd);
-}
-
 int
 main(void)
 {
@@ -798,8 +758,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_recycle_claim_leftover,
 		    spt_setup, spt_teardown),
 		cmocka_unit_test_setup_teardown(test_nudge, spt_setup,
-		    spt_teardown),
-		cmocka_unit_test_setup_teardown(test_commit_nudges, spt_setup,
 		    spt_teardown),
 	};
 

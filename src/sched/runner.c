@@ -64,8 +64,8 @@ int bounce_enqueue(const struct conf *conf, const struct envelope *env,
 #define RUNNER_NUDGE_BURST	256
 /* Nudged ids waiting; past this the periodic scan picks messages up. */
 #define RUNNER_URGENT_MAX	100000
-/* Without the inotify watch: seconds from a "new" nudge to a scan. */
-#define RUNNER_NUDGE_SCAN	1
+/* Without the inotify watch: how often queue/ is checked for change. */
+#define RUNNER_POLL_MS		200
 /* Messages in flight (each holds an open fd). */
 #define RUNNER_FLIGHTS_MAX	256
 /* Messages started per loop turn. */
@@ -105,7 +105,9 @@ struct runner {
 	struct event_base		*base;
 	struct event			*nudge_ev, *scan_ev, *work_ev;
 	struct event			*watch_ev;	/* inotify */
-	struct event			*soon_ev;	/* scan after nudges */
+	struct event			*poll_ev;	/* no watch: queue/
+							 * checked for change */
+	struct timespec			 queue_mtime;	/* seen by poll_ev */
 	int				 watch_fd;
 	bool				 rescan;	/* events lost */
 	struct event			*sig_ev[3];
@@ -734,6 +736,34 @@ runner_timer_cb(evutil_socket_t fd, short what, void *arg)
 	runner_scan(arg, false);
 }
 
+/*
+ * Without the inotify watch (inotify instances are a per-user limit,
+ * fs.inotify.max_user_instances, 128 by default) new mail must still be
+ * taken at once: queue/ is checked every RUNNER_POLL_MS and scanned when
+ * its modification time moved (every commit renames into it). One stat
+ * per poll, and nothing on the writers' side.
+ */
+static void
+runner_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner *r = arg;
+	char path[PATH_MAX];
+	struct stat st;
+
+	(void)fd;
+	(void)what;
+	if (spool_queue_dir(r->conf->data_dir, path, sizeof(path)) == -1 ||
+	    stat(path, &st) == -1 ||
+	    (st.st_mtim.tv_sec == r->queue_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == r->queue_mtime.tv_nsec))
+		return;
+	r->queue_mtime = st.st_mtim;
+	if (r->scan.pos < r->scan.n)
+		r->rescan = true;
+	else
+		runner_scan(r, false);
+}
+
 /* A message just committed: try it now (bounded list; past the bound the
  * periodic scan finds it). */
 static void
@@ -748,7 +778,6 @@ runner_urgent(struct runner *r, const char *qid)
 static void
 runner_nudge(struct runner *r, const char *msg, size_t n)
 {
-	const struct timeval soon = { RUNNER_NUDGE_SCAN, 0 };
 	char esc[100];
 
 	if (n == 5 && memcmp(msg, "flush", 5) == 0) {
@@ -756,16 +785,7 @@ runner_nudge(struct runner *r, const char *msg, size_t n)
 		runner_scan(r, true);
 	} else if (n == 4 + IDS_QID_LEN && memcmp(msg, "new ", 4) == 0 &&
 	    ids_qid_valid(msg + 4)) {
-		/* Every commit sends one (spool_msg_commit); with the watch
-		 * the rename has been seen already. */
-		if (r->watch_fd != -1)
-			return;
 		runner_urgent(r, msg + 4);
-		/* A burst overflows the datagram queue (net.unix.
-		 * max_dgram_qlen, 10 by default): a scan soon after finds
-		 * the messages whose nudge was dropped. */
-		if (!evtimer_pending(r->soon_ev, NULL))
-			evtimer_add(r->soon_ev, &soon);
 	} else
 		log_warn("queue runner ignored nudge \"%s\"",
 		    log_escape(msg, n, esc, sizeof(esc)));
@@ -834,8 +854,9 @@ runner_watch(struct runner *r)
 	r->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (r->watch_fd == -1 ||
 	    inotify_add_watch(r->watch_fd, path, IN_MOVED_TO) == -1) {
-		log_warn("queue runner: cannot watch %s: %s (new mail waits "
-		    "for nudges and scans)", path, strerror(errno));
+		log_warn("queue runner: cannot watch %s: %s (checking it "
+		    "every %d ms instead)", path, strerror(errno),
+		    RUNNER_POLL_MS);
 		if (r->watch_fd != -1)
 			close(r->watch_fd);
 		r->watch_fd = -1;
@@ -910,6 +931,8 @@ runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (r->watch_ev)
 		event_del(r->watch_ev);
 	event_del(r->scan_ev);
+	if (r->poll_ev)
+		event_del(r->poll_ev);
 	log_info("queue runner stopping, waiting for %zu deliveries in flight",
 	    r->nflights);
 	r->stop_ev = evtimer_new(r->base, runner_stop_cb, r);
@@ -1027,10 +1050,16 @@ runner_add_events(struct runner *r)
 	const struct timeval every = { RUNNER_SCAN_INTERVAL, 0 };
 
 	r->work_ev = evtimer_new(r->base, runner_work_cb, r);
-	r->soon_ev = evtimer_new(r->base, runner_timer_cb, r);
 	r->trim_ev = evtimer_new(r->base, runner_trim_cb, r);
 	r->scan_ev = event_new(r->base, -1, EV_PERSIST, runner_timer_cb, r);
 	event_add(r->scan_ev, &every);
+	if (r->watch_fd == -1) {
+		const struct timeval poll = { 0, RUNNER_POLL_MS * 1000 };
+
+		r->poll_ev = event_new(r->base, -1, EV_PERSIST, runner_poll_cb,
+		    r);
+		event_add(r->poll_ev, &poll);
+	}
 	for (size_t i = 0; i < 3; i++) {
 		r->sig_ev[i] = evsignal_new(r->base, sigs[i], runner_signal_cb,
 		    r);
@@ -1064,8 +1093,8 @@ runner_cleanup(struct runner *r)
 		event_free(r->scan_ev);
 	if (r->work_ev)
 		event_free(r->work_ev);
-	if (r->soon_ev)
-		event_free(r->soon_ev);
+	if (r->poll_ev)
+		event_free(r->poll_ev);
 	if (r->trim_ev)
 		event_free(r->trim_ev);
 	/* A new runner (reload) may have bound the path already: remove it

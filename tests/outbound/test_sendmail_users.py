@@ -275,8 +275,8 @@ sys.stdin.read()
 def test_service_user_daemon_without_inotify(world):
     """The daemon runs as a service user whose inotify instances are used
     up (fs.inotify.max_user_instances is per user), so the queue runner
-    cannot watch spool/queue: every commit's "new ID" nudge still gets new
-    mail out at once, from the socket and from sendmail writing the spool
+    cannot watch spool/queue: it checks the folder for change instead and
+    still gets new mail out at once, from the socket and from sendmail writing the spool
     itself (root, daemon socket unreachable). That path's Received names
     root, not the uid it switched to."""
     u = world["user"]
