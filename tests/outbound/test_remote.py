@@ -251,7 +251,7 @@ def test_sigterm_abandons_delivery_in_flight(world):
         qid = submit(a, ["x@slow.test"], new_marker())
         env.wait_log(a, "smtpc connected host=mx.slow.test")
         a.stop()
-        assert env.log_lines(a, "abandons 1 remote deliveries")
+        assert env.log_lines(a, "grace time over, 1 deliveries in flight")
         assert not attempt_lines_any(a, qid)
         assert qid in harness.queue_ids(a.data_dir)
         # Never attempted: the envelope is still the one committed.
