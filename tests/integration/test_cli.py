@@ -18,13 +18,13 @@ ALICE = "alice@example.test"
 
 @pytest.fixture(scope="module")
 def trusted(module_daemons, certs):
-    """trusted_networks = 127.0.0.0/8, plus a submission listener on [::1]
-    (outside the trusted network) when IPv6 works."""
+    """trusted_networks = 127.0.0.0/8, plus submission listeners on [::1]
+    (outside the trusted network, like mx6) when IPv6 works."""
     cfg = module_daemons.config([certs["ec"]])
     cfg.server["trusted_networks"] = "127.0.0.0/8"
     if "mx6" in cfg.listeners:
-        del cfg.listeners["mx6"]
         cfg.listen("submission6", "submission", "implicit", host="::1")
+        cfg.listen("plain6", "submission", "none", host="::1")
     return module_daemons.start(cfg)
 
 
@@ -58,12 +58,35 @@ def test_untrusted_address_still_needs_auth(trusted):
         assert (r.code, r.enhanced) == (530, "5.7.0"), r
 
 
-def test_mx_never_relays_even_for_trusted(trusted):
+def test_mx_relays_for_trusted(trusted):
+    """Postfix's mynetworks: a trusted client relays on mx too, in
+    plaintext and without AUTH."""
+    marker = new_marker()
     with RawSMTP.to(trusted["mx_plain"]) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<anyone@remote.test>", 250)
+        c.expect("RCPT TO:<friend@defer.test>", 250)
+        qid = queued_id(c.data(make_message("anyone@remote.test",
+                                            "friend@defer.test", marker)))
+    assert qid in trusted.cli("queue", "list").stdout
+
+
+def test_untrusted_never_relays_on_mx_or_plain_submission(trusted):
+    """Outside trusted_networks: mx never relays, and a plaintext
+    submission listener (no AUTH without TLS) refuses the transaction."""
+    if "plain6" not in trusted.cfg.listeners:
+        pytest.skip("no IPv6 on loopback")
+    with RawSMTP.to(trusted["mx6"]) as c:
         c.ehlo()
         c.expect("MAIL FROM:<anyone@remote.test>", 250)
         r = c.cmd("RCPT TO:<friend@elsewhere.test>")
         assert (r.code, r.enhanced) == (550, "5.7.1"), r
+    with RawSMTP.to(trusted["plain6"]) as c:
+        assert "AUTH" not in c.ehlo()
+        r = c.cmd("MAIL FROM:<anyone@remote.test>")
+        assert (r.code, r.enhanced) == (530, "5.7.0"), r
+        r = c.cmd("RCPT TO:<friend@elsewhere.test>")
+        assert r.code >= 500, r
 
 
 def test_queue_show_and_delete(trusted):
