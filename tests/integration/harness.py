@@ -84,9 +84,10 @@ class Cert:
             ssl.PEM_cert_to_DER_cert(self.pem)).hexdigest()
 
 
-def make_cert(folder, name, kind="ec", cn=HOSTNAME):
+def make_cert(folder, name, kind="ec", cn=HOSTNAME, ips=()):
     """A self-signed certificate for mail.example.test, localhost, 127.0.0.1
-    and ::1. kind is "ec" (ECDSA P-256) or "rsa" (RSA 2048)."""
+    and ::1 (and the extra addresses ips). kind is "ec" (ECDSA P-256) or
+    "rsa" (RSA 2048)."""
     os.makedirs(folder, exist_ok=True)
     cert = os.path.join(folder, name + ".pem")
     key = os.path.join(folder, name + ".key")
@@ -98,7 +99,8 @@ def make_cert(folder, name, kind="ec", cn=HOSTNAME):
         ["openssl", "req", "-x509"] + newkey +
         ["-nodes", "-days", "30", "-subj", "/CN=" + cn,
          "-addext", "subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1,"
-         "IP:::1" % cn, "-keyout", key, "-out", cert],
+         "IP:::1" % cn + "".join(",IP:" + ip for ip in ips),
+         "-keyout", key, "-out", cert],
         check=True, capture_output=True, timeout=60)
     return Cert(cert, key, kind)
 
