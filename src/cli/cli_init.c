@@ -400,7 +400,7 @@ cli_init_conf_listen(FILE *fp, const struct cli_init *in)
 		unsigned port, devport;
 	} l[] = {
 		{ "mx", "mx", "starttls", "mail from the Internet for the local "
-		    "domains; never relays", 25, 2525 },
+		    "domains; relays only for trusted_networks", 25, 2525 },
 		{ "submission", "submission", "starttls", "your users send "
 		    "mail (STARTTLS, then AUTH)", 587, 5870 },
 		{ "submissions", "submission", "implicit", "the same with TLS "

@@ -105,12 +105,45 @@ def make_cert(folder, name, kind="ec", cn=HOSTNAME, ips=()):
     return Cert(cert, key, kind)
 
 
+def make_dated_cert(folder, name, not_before, not_after, dns=(HOSTNAME,)):
+    """A self-signed ECDSA certificate valid from not_before to not_after
+    (datetimes; either may lie in the past) for the DNS names dns, which
+    openssl req cannot make (it starts every certificate now)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    os.makedirs(folder, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns[0])])
+    cert = (x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(n) for n in dns]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cpath = os.path.join(folder, name + ".pem")
+    kpath = os.path.join(folder, name + ".key")
+    with open(cpath, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    fd = os.open(kpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return Cert(cpath, kpath, "ec")
+
+
 def copy_cert(c, folder, name):
     """Copy a certificate pair (the reload test rewrites its copy)."""
     cert = os.path.join(folder, name + ".pem")
     key = os.path.join(folder, name + ".key")
     shutil.copyfile(c.cert, cert)
     shutil.copyfile(c.key, key)
+    os.chmod(key, 0o600)
     return Cert(cert, key, c.kind)
 
 
@@ -232,6 +265,7 @@ class Config:
         os.makedirs(self.data_dir, exist_ok=True)
         with open(self.path, "w") as f:
             f.write(self.text())
+        os.chmod(self.path, 0o644)   # check-config refuses group-writable
         return self.path
 
 

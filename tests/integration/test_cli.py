@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from harness import (SLOW, USERS, Config, make_message, new_marker, provision,
+from harness import (HOSTNAME, SLOW, USERS, Config, copy_cert, free_port,
+                     make_dated_cert, make_message, new_marker, provision,
                      run_cli, sealmail_bin, spool_file)
 from smtpraw import RawSMTP, queued_id
 
@@ -269,6 +270,8 @@ BAD = {
     "bad bare_newline": ("[server]", "bare_newline = ignore"),
     "bad min_version": ("[tls]", "min_version = SSLv3"),
     "bad network": ("[server]", "trusted_networks = 10.0.0.0/99"),
+    "open relay network": ("[server]", "trusted_networks = 0.0.0.0/0"),
+    "open relay network v6": ("[server]", "trusted_networks = ::/0"),
     "bad delivery": ("[delivery]", "local = mbox"),
     "unknown section": ("[frobnicate]", "x = 1"),
 }
@@ -297,6 +300,137 @@ def test_check_config_errors(offline, case):
         lines_ok.add(at)    # the section line itself is fine too
     assert any("%s:%d:" % (offline.path, n) in err for n in lines_ok), \
         (case, sorted(lines_ok), err)
+
+
+def check_config(cfg):
+    """Write cfg, run check-config: (exit code, stderr lines, stdout)."""
+    cfg.write()
+    r = run_cli(cfg.path, "check-config")
+    return r.returncode, r.stderr.strip().splitlines(), r.stdout
+
+
+def line_of(cfg, text):
+    """1-based number of the first line of cfg's file that starts with
+    text."""
+    lines = cfg.text().splitlines()
+    return 1 + [i for i, ln in enumerate(lines) if ln.startswith(text)][0]
+
+
+def days(n):
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(days=n)
+
+
+def dkim_domain(cfg, mode):
+    """Add a signing domain whose key file has the given mode."""
+    key = os.path.join(cfg.folder, "dkim.key")
+    r = run_cli(cfg.path, "dkim", "keygen", "--domain", "signed.test",
+                "--selector", "s1", "--out", key)
+    assert r.returncode == 0, r.stderr
+    os.chmod(key, mode)
+    cfg.extra = '[domain "signed.test"]\ndkim_selector = s1\n' \
+        'dkim_key = %s\n' % key
+
+
+def set_key_mode(cfg, mode):
+    cfg.certs = [copy_cert(cfg.certs[0], cfg.folder, "copy")]
+    os.chmod(cfg.certs[0].key, mode)
+
+
+def dated_cert(cfg, start, end, dns=(HOSTNAME,)):
+    cfg.certs = [make_dated_cert(cfg.folder, "dated", days(start),
+                                 days(end), dns)]
+
+
+def overlap(cfg, wild, host):
+    port = free_port()
+    cfg.listen("wild", "mx", "none", host=wild, port=port)
+    cfg.listen("one", "mx", "none", host=host, port=port)
+
+
+def sub_plain(cfg):
+    cfg.listen("plain", "submission", "none")
+
+
+# name: (change to the offline config, exit code, text in one stderr line)
+CHECKS = {
+    "user missing": (lambda c: c.server.update(user="nosuchuser"), 1,
+                     "[server] user: no such user nosuchuser"),
+    "data_dir parent missing": (
+        lambda c: c.server.update(data_dir=c.folder + "/no/such/data"), 1,
+        "[server] data_dir: "),
+    "listeners overlap": (lambda c: overlap(c, "0.0.0.0", "127.0.0.1"), 1,
+                          "overlaps 0.0.0.0:"),
+    "listeners overlap v6": (lambda c: overlap(c, "::", "::1"), 1,
+                             "overlaps [::]:"),
+    "cert expired": (lambda c: dated_cert(c, -30, -1), 1,
+                     "[tls] cert: certificate expired on"),
+    "cert expires soon": (lambda c: dated_cert(c, -30, 5), 0,
+                          "[tls] cert: certificate expires on"),
+    "cert names": (lambda c: dated_cert(c, -1, 90, ("other.example",)), 0,
+                   "[tls] cert: certificate does not name hostname "
+                   "mail.example.test"),
+    "tls key world-readable": (lambda c: set_key_mode(c, 0o644), 1,
+                               "[tls] key: "),
+    "dkim key world-readable": (lambda c: dkim_domain(c, 0o604), 1,
+                                '[domain "signed.test"] dkim_key: '),
+    "trusted wide": (
+        lambda c: c.server.update(trusted_networks="10.0.0.0/8"), 0,
+        "[server] trusted_networks: 10.0.0.0/8 is wider than a /24"),
+    "trusted public": (
+        lambda c: c.server.update(trusted_networks="192.0.2.0/28"), 0,
+        "[server] trusted_networks: 192.0.2.0/28 is public"),
+    "submission without tls": (sub_plain, 0,
+                               '[listen "plain"] tls: none on a submission'),
+}
+
+
+@pytest.mark.parametrize("case", list(CHECKS))
+def test_check_config_checks(offline, case):
+    """What the text alone cannot show: errors exit 1, warnings print the
+    configuration and exit 0; each is one FILE:LINE: line."""
+    change, code, text = CHECKS[case]
+    change(offline)
+    rc, err, out = check_config(offline)
+    assert rc == code, (case, rc, err)
+    hits = [ln for ln in err if text in ln]
+    assert hits, (case, err)
+    assert hits[0].startswith("sealmail: " + ("warning: " if code == 0
+                                              else "") + offline.path + ":")
+    if code == 0:
+        assert "[server]" in out
+
+
+def test_check_config_clean_is_silent(offline):
+    rc, err, _ = check_config(offline)
+    assert (rc, err) == (0, []), err
+
+
+def test_check_config_private_dkim_key_is_clean(offline):
+    dkim_domain(offline, 0o600)
+    rc, err, _ = check_config(offline)
+    assert (rc, err) == (0, []), err
+
+
+@pytest.mark.parametrize("mode,who", [(0o664, "its group"),
+                                      (0o646, "every user")])
+def test_check_config_writable_config(offline, mode, who):
+    offline.write()
+    os.chmod(offline.path, mode)
+    r = run_cli(offline.path, "check-config")
+    assert r.returncode == 1, r.stderr
+    assert "sealmail: %s: writable by %s" % (offline.path, who) in r.stderr
+
+
+def test_check_config_missing_cert_names_line(offline):
+    offline.certs = [copy_cert(offline.certs[0], offline.folder, "copy")]
+    offline.certs[0].cert = offline.folder + "/missing.pem"
+    rc, err, _ = check_config(offline)
+    assert rc == 1
+    want = "sealmail: %s:%d: [tls] cert: %s/missing.pem: No such file" % (
+        offline.path, line_of(offline, "cert = "), offline.folder)
+    assert any(ln.startswith(want) for ln in err), err
 
 
 def test_check_config_missing_file(tmp_path):
