@@ -26,7 +26,7 @@ static const struct cli_entry cli_entries[] = {
 	    "sendmail [-t] [-i] [-f FROM] [-F NAME] [RCPT...]" },
 	{ "check-auth", cli_check_auth, "check-auth --ip IP --helo NAME "
 	    "--mail-from ADDR [--json] [FILE|-]" },
-	{ "inspect", cli_inspect, "inspect FILE|- [--json] [--verify]" },
+	{ "inspect", cli_inspect, "inspect FILE...|- [--json] [--verify]" },
 	{ "dkim", cli_dkim, "dkim keygen --domain D --selector S "
 	    "[--type ed25519|rsa] [--bits 2048] [--out FILE]" },
 };
