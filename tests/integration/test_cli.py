@@ -4,6 +4,9 @@ relaying and the queue CLI, user and alias round trips, check-config and
 init."""
 
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import time
 
@@ -457,3 +460,87 @@ def test_init_dev(tmp_path):
 
 def test_init_usage(tmp_path):
     assert run_cli(None, "init").returncode == 2
+
+
+# ------------------------------------------------------------ newcomer path
+
+@pytest.mark.parametrize("args,want", [
+    (["-h"], "usage: sealmail"), (["--help"], "usage: sealmail"),
+    (["help"], "usage: sealmail"), (["--version"], "sealmail "),
+    (["serve", "--help"], "usage: sealmail [-c FILE] serve"),
+    (["user", "-h"], "usage: sealmail [-c FILE] user"),
+])
+def test_help_and_version(args, want):
+    r = run_cli(None, *args)
+    assert r.returncode == 0, (args, r.returncode, r.stderr)
+    assert r.stdout.startswith(want), r.stdout
+
+
+@pytest.mark.parametrize("args,why", [
+    (["dkim", "keygen", "--domain", "a.example", "--selector", "s",
+      "--bits", "512"], "--bits 512: must be a number from 1024"),
+    (["dkim", "keygen", "--domain", "a.example", "--selector", "s",
+      "--type", "dsa"], "--type dsa: must be ed25519 or rsa"),
+    (["check-auth", "--ip", "notanip", "--helo", "x", "--mail-from",
+      "a@b.example"], "--ip notanip: not an IPv4 or IPv6 address"),
+])
+def test_usage_errors_say_what_is_wrong(args, why):
+    r = run_cli(None, *args)
+    assert r.returncode == 2, (args, r.returncode)
+    assert "sealmail: " + why in r.stderr, r.stderr
+
+
+def test_dkim_keygen_says_where_the_key_is(offline):
+    r = run_cli(offline.path, "dkim", "keygen", "--domain", "example.test",
+                "--selector", "s9")
+    assert r.returncode == 0, r.stderr
+    path = os.path.join(offline.data_dir, "keys", "example.test.s9.key")
+    assert os.path.exists(path)
+    assert "; private key written to %s\n" % path in r.stdout, r.stdout
+
+
+def test_init_next_steps_work_verbatim(tmp_path):
+    """init --dev's "Next steps" as printed: the binary by a path that
+    exists (no sealmail on PATH after make), and a swaks line that sends
+    (it had no --from, so the daemon refused the sender: 550)."""
+    d = tmp_path / "inst"
+    r = run_cli(None, "init", "-d", str(d), "--dev")
+    assert r.returncode == 0, r.stderr
+    steps = r.stdout.split("Next steps:\n", 1)[1].splitlines()
+    add, serve, swaks = [s.strip().split() for s in steps[:3]]
+    assert os.path.isabs(add[0]) and os.access(add[0], os.X_OK), add
+    assert add[1:4] == ["-c", str(d / "sealmail.conf"), "user"], add
+    assert serve[0] == add[0] and serve[-1] == "serve", serve
+    assert swaks[0] == "swaks", swaks
+    if shutil.which("swaks") is None:
+        pytest.skip("swaks not installed")
+    # user add prompts on a terminal; the same with the password on stdin
+    r = subprocess.run(add + ["--password-stdin"], input="pw-0123456789\n",
+                       capture_output=True, text=True, timeout=60 * SLOW)
+    assert r.returncode == 0, r.stderr
+    log = open(str(tmp_path / "serve.log"), "w")
+    p = subprocess.Popen(serve, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20 * SLOW
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", 5870), 1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not start"
+                assert p.poll() is None, open(log.name).read()
+                time.sleep(0.1)
+        # swaks asks for the password on the terminal: give it here
+        r = subprocess.run(swaks + ["--auth-password", "pw-0123456789"],
+                           capture_output=True, text=True,
+                           timeout=60 * SLOW)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "250 2.0.0" in r.stdout or "Queued" in r.stdout, r.stdout
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(15 * SLOW)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        log.close()
