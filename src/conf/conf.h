@@ -147,6 +147,7 @@ struct conf {
 	/* [auth] */
 	bool			 spf_reject_fail;
 	bool			 dmarc_enforce;
+	unsigned		 min_password_length;	/* characters */
 
 	/* [dns] */
 	char			*dns_resolver;

@@ -384,6 +384,7 @@ conf_check_defaults(struct conf *c)
 	c->queue_lifetime = 5 * 86400;
 	c->spf_reject_fail = false;
 	c->dmarc_enforce = true;
+	c->min_password_length = 10;
 	c->dns_resolver = xstrdup("system");
 	c->dns_trust_anchor = xstrdup("/usr/share/dns/root.key");
 }

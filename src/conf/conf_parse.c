@@ -1054,6 +1054,9 @@ static const struct conf_key conf_keys_delivery[] = {
 static const struct conf_key conf_keys_auth[] = {
 	NUM("spf_reject_fail", CONF_T_BOOL, OFF(spf_reject_fail), 0, 0),
 	NUM("dmarc_enforce", CONF_T_BOOL, OFF(dmarc_enforce), 0, 0),
+	/* SASL PLAIN carries at most 255 octets (RFC 4616 §2). */
+	NUM("min_password_length", CONF_T_UINT, OFF(min_password_length), 1,
+	    LIMIT_SASL_FIELD),
 };
 
 static const struct conf_key conf_keys_dns[] = {

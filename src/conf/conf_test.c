@@ -105,6 +105,7 @@ test_defaults(void **state)
 	assert_int_equal(c->queue_lifetime, 5 * 86400);
 	assert_false(c->spf_reject_fail);
 	assert_true(c->dmarc_enforce);
+	assert_int_equal(c->min_password_length, 10);
 	assert_string_equal(c->dns_resolver, "system");
 	assert_string_equal(c->dns_trust_anchor, "/usr/share/dns/root.key");
 	assert_null(c->dns_unbound_config);
@@ -166,6 +167,7 @@ static const char *full =
     "[auth]\n"
     "spf_reject_fail = On\n"
     "dmarc_enforce = false\n"
+    "min_password_length = 12\n"
     "[dns]\n"
     "resolver = 127.0.0.1@5353, ::1\n"
     "trust_anchor =\n"
@@ -238,6 +240,7 @@ check_full(const struct conf *c)
 	assert_int_equal(c->queue_lifetime, 2 * 86400);
 	assert_true(c->spf_reject_fail);
 	assert_false(c->dmarc_enforce);
+	assert_int_equal(c->min_password_length, 12);
 	assert_string_equal(c->dns_resolver, "127.0.0.1@5353, ::1");
 	assert_null(c->dns_trust_anchor);
 	assert_string_equal(c->dns_unbound_config, "/etc/unbound/extra.conf");

@@ -219,7 +219,7 @@ def offline(tmp_path, certs):
 def test_user_cli_offline(offline):
     p = offline.path
     assert run_cli(p, "user", "add", "dave@example.test",
-                   "--password-stdin", input="pw\n").returncode == 0
+                   "--password-stdin", input="dave-pw-0123\n").returncode == 0
     out = run_cli(p, "user", "list").stdout
     for u in list(USERS) + ["dave@example.test"]:
         assert u in out, out
@@ -235,6 +235,29 @@ def test_user_cli_offline(offline):
     assert os.path.exists(db)
     with open(db, "rb") as f:
         assert USERS[ALICE].encode() not in f.read()
+
+
+def test_min_password_length(offline):
+    """[auth] min_password_length (default 10) for user add and passwd,
+    counted in characters."""
+    p = offline.path
+    for pw in ("x", "123456789"):
+        r = run_cli(p, "user", "add", "frank@example.test",
+                    "--password-stdin", input=pw + "\n")
+        assert r.returncode == 1, (pw, r.stderr)
+        assert "password too short" in r.stderr
+        assert "min_password_length" in r.stderr
+    assert "frank@example.test" not in run_cli(p, "user", "list").stdout
+    r = run_cli(p, "user", "passwd", ALICE, "--password-stdin", input="x\n")
+    assert r.returncode == 1 and "password too short" in r.stderr
+    r = run_cli(p, "user", "add", "frank@example.test", "--password-stdin",
+                input="\u00e9" * 10 + "\n")    # 10 characters, 20 bytes
+    assert r.returncode == 0, r.stderr
+    offline.auth["min_password_length"] = "3"
+    offline.write()
+    r = run_cli(p, "user", "passwd", ALICE, "--password-stdin",
+                input="abc\n")
+    assert r.returncode == 0, r.stderr
 
 
 def test_alias_cli_offline(offline):
