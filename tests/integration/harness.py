@@ -7,6 +7,7 @@ loopback. The suite is meant to run inside a network namespace that has only
 loopback (see tests/README), so every address is 127.0.0.1 or ::1.
 """
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -52,6 +54,33 @@ def sealmail_bin():
             os.path.abspath(__file__))))
         p = os.path.join(root, "build", "sealmail")
     return p
+
+
+def reachable_dir(prefix="sealmail-"):
+    """A new folder that every user can enter and read (0755, under /tmp,
+    whose parents are open to all), removed when the run ends. The tree
+    itself may sit in a private folder (a clone in /root is 0700), so
+    whatever a test hands to another user goes here."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+_bin_for_others = None
+
+
+def sealmail_bin_for_others():
+    """A copy of the binary under test that any user may execute (see
+    reachable_dir), made once per run: tests that run it as another user
+    call this instead of sealmail_bin()."""
+    global _bin_for_others
+    if _bin_for_others is None or not os.path.exists(_bin_for_others):
+        p = os.path.join(reachable_dir("sealmail-bin-"), "sealmail")
+        shutil.copyfile(sealmail_bin(), p)
+        os.chmod(p, 0o755)
+        _bin_for_others = p
+    return _bin_for_others
 
 
 def free_port(host="127.0.0.1"):
