@@ -75,6 +75,28 @@ def test_mx_relays_for_trusted(trusted):
     assert qid in trusted.cli("queue", "list").stdout
 
 
+def test_mx_does_not_judge_trusted_clients(trusted):
+    """Mail from trusted_networks is ours (OpenDMARC's IgnoreHosts): the
+    inbound checks do not run, so it gets no Authentication-Results, while
+    the same message from an outside client does."""
+    if "mx6" not in trusted.cfg.listeners:
+        pytest.skip("no IPv6 on loopback")
+    markers = {}
+    for listener in ("mx_plain", "mx6"):
+        markers[listener] = new_marker()
+        with RawSMTP.to(trusted[listener]) as c:
+            c.ehlo()
+            c.expect("MAIL FROM:<x@remote.test>", 250)
+            c.expect("RCPT TO:<%s>" % ALICE, 250)
+            queued_id(c.data(make_message("x@remote.test", ALICE,
+                                          markers[listener])))
+    box = trusted.mailbox(ALICE)
+    inside = box.wait_for(markers["mx_plain"])[0]
+    outside = box.wait_for(markers["mx6"])[0]
+    assert b"\nAuthentication-Results: mail.example.test" in outside
+    assert b"Authentication-Results:" not in inside, inside[:600]
+
+
 def test_untrusted_never_relays_on_mx_or_plain_submission(trusted):
     """Outside trusted_networks: mx never relays, and a plaintext
     submission listener (no AUTH without TLS) refuses the transaction."""
