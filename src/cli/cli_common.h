@@ -68,6 +68,10 @@ int cli_address(const char *arg, bool catchall_ok, const char *what,
  * domain of c; else print why not and return -1. */
 int cli_local_domain(const struct conf *c, const char *address);
 
+/* The running binary's absolute path (/proc/self/exe) into out, or
+ * "sealmail" if it cannot be read. Returns out. */
+const char *cli_self_path(char *out, size_t len);
+
 /* After a listing on stdout: CLI_EXIT_OK once it is flushed, else print
  * the error and return CLI_EXIT_FAIL. */
 int cli_list_done(void);

@@ -714,9 +714,10 @@ remote_relay_route(struct remote_conn *c)
 		remote_conn_next_host(c);
 		return;
 	}
-	/* An address literal: no lookup, no host name to verify. */
+	/* An address literal: no lookup; the certificate must name the
+	 * address as an IP SAN (smtpc_ssl_new). */
 	c->host_i = 1;
-	c->host = NULL;
+	c->host = rd->relay_host;
 	c->addrs[0] = rd->relay_addr;
 	c->naddrs = 1;
 	remote_conn_try(c);

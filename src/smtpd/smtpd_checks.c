@@ -58,8 +58,11 @@ smtpd_checks_mail(struct smtpd_session *s)
 {
 	const struct conf *c = s->ctx->conf;
 
+	/* Trusted networks are our own senders, as with OpenDKIM's
+	 * InternalHosts and OpenDMARC's IgnoreHosts: signed, not judged (a
+	 * p=reject of our own domain must not refuse their relayed mail). */
 	if (s->lst->role != CONF_ROLE_MX || s->ctx->dns == NULL ||
-	    s->auth_user != NULL)
+	    s->auth_user != NULL || s->trusted)
 		return false;
 	struct authcheck_params p = {
 		.authserv_id = c->hostname,

@@ -201,10 +201,12 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 			    "result=rejected", s->sid, s->qid, esc);
 			return;
 		}
-	} else if (s->lst->role == CONF_ROLE_SUBMISSION &&
-	    (s->auth_user || s->trusted || s->local)) {
-		/* An mx listener never relays, even for trusted networks
-		 * (DESIGN.md §1): relaying is what submission is for. */
+	} else if (s->trusted || s->local || (s->auth_user &&
+	    s->lst->role == CONF_ROLE_SUBMISSION)) {
+		/* Postfix's mynetworks rule: trusted networks (and local
+		 * users on the submission socket) relay on every listener;
+		 * anyone else only after AUTH on submission, so an mx
+		 * listener never relays for the world. */
 		smtpd_txn_add_rcpt(s, to, to, &ra);
 	} else {
 		log_info("sid=%s qid=%s smtp rcpt to=<%s> result=relay-denied",

@@ -219,7 +219,7 @@ def test_other_users_refused(mta):
         shutil.copyfile(mta.cfg.path, cfg)
         os.chmod(cfg, 0o644)
         r = subprocess.run(
-            [harness.sealmail_bin(), "-c", cfg, "sendmail", BOB],
+            [harness.sealmail_bin_for_others(), "-c", cfg, "sendmail", BOB],
             input=b"x\n", capture_output=True, timeout=30,
             user="nobody", group="nogroup", extra_groups=[])
     finally:
