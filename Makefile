@@ -115,6 +115,8 @@ run: deps all
 install: all
 	install -D -m 0755 $(BUILD)/sealmail $(DESTDIR)/usr/local/sbin/sealmail
 	ln -sf sealmail $(DESTDIR)/usr/local/sbin/sendmail
+	ln -sf sealmail $(DESTDIR)/usr/local/sbin/mailq
+	ln -sf sealmail $(DESTDIR)/usr/local/sbin/newaliases
 	install -D -m 0644 man/sealmail.8 $(DESTDIR)/usr/local/share/man/man8/sealmail.8
 	install -D -m 0644 man/sealmail.conf.5 $(DESTDIR)/usr/local/share/man/man5/sealmail.conf.5
 

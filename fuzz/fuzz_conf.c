@@ -5,6 +5,7 @@
  *
  * Invariants, beyond "no crash, no leak":
  *  - on failure, err is exactly one non-empty line that names the file;
+ *    so is every warning on success;
  *  - on success, conf_print's output loads again, and printing that gives
  *    the same text (the print is a fixed point), with every printed line
  *    short enough for inih's line buffer.
@@ -119,6 +120,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	close(fd);
+	/* Warnings have the shape of errors: one line naming the file. */
+	for (size_t i = 0; i < c->nwarnings; i++)
+		if (strchr(c->warnings[i], '\n') != NULL ||
+		    strncmp(c->warnings[i], path, strlen(path)) != 0)
+			abort();
 	text = fuzz_conf_print(c);
 	fuzz_conf_check_lines(text);
 	fuzz_conf_reload(text);

@@ -148,6 +148,15 @@ dmarc_is_under(const char *d, const char *parent)
 	    strcmp(d + dl - pl, parent) == 0;
 }
 
+/* True if a and b (normalised) end in the same label. */
+static bool
+dmarc_same_top(const char *a, const char *b)
+{
+	const char *ta = strrchr(a, '.'), *tb = strrchr(b, '.');
+
+	return strcmp(ta ? ta + 1 : a, tb ? tb + 1 : b) == 0;
+}
+
 /* ---- cache ----------------------------------------------------------- */
 
 static struct dmarc_lk *
@@ -331,6 +340,11 @@ dmarc_aligned(struct dmarc_ctx *c, const char *author, const char *org_author,
 		return AL_YES;
 	if (mode == DMARC_ALIGN_STRICT)
 		return AL_NO;
+	/* A DNS error hid the Author's Organizational Domain. It is the
+	 * Author Domain or an ancestor, and must be one of id's too: names
+	 * without a common top label can never align. */
+	if (org_author[0] == '\0')
+		return dmarc_same_top(id, author) ? AL_ERROR : AL_NO;
 	/* An Organizational Domain is the name or an ancestor of it. */
 	if (!dmarc_is_under(id, org_author))
 		return AL_NO;
@@ -467,14 +481,21 @@ dmarc_discover(struct dmarc_ctx *c, struct dmarc_author *a)
 	case WALK_PENDING:
 		return false;
 	case WALK_ERROR:
-		dmarc_set(a, DMARC_RESULT_TEMPERROR,
-		    "DNS error during policy discovery");
-		return true;
+		/* A record at the Author Domain is the one to apply, whatever
+		 * lies above it (§4.10.1): an error higher up leaves only the
+		 * Organizational Domain unknown (org_domain stays ""), which
+		 * identical identifiers do not need. */
+		if (w.n == 0 || w.rec[0] == NULL) {
+			dmarc_set(a, DMARC_RESULT_TEMPERROR,
+			    "DNS error during policy discovery");
+			return true;
+		}
+		break;
 	case WALK_DONE:
+		dmarc_walk_org(&w, a->org_domain);
 		break;
 	}
-	dmarc_walk_org(&w, a->org_domain);
-	org = dmarc_walk_rec(&w, a->org_domain);
+	org = a->org_domain[0] ? dmarc_walk_rec(&w, a->org_domain) : NULL;
 	if (w.rec[0] != NULL) {
 		rec = w.rec[0];
 		snprintf(a->policy_domain, DMARC_DOMAIN_MAX, "%s", a->domain);
@@ -506,6 +527,28 @@ dmarc_discover(struct dmarc_ctx *c, struct dmarc_author *a)
 		dmarc_set(a, DMARC_RESULT_PERMERROR,
 		    "policy record without a valid p, sp or np");
 	return true;
+}
+
+/*
+ * After a temperror: may the policy that would apply be reject? Unknown
+ * (no record found) counts as yes; with a record, p for the Author Domain
+ * itself, else sp (or p) and np, whichever applies once existence is known.
+ */
+static bool
+dmarc_may_reject(const struct dmarc_author *a)
+{
+	const struct dmarc_record *r = &a->record;
+	enum dmarc_policy sub;
+
+	if (!a->has_record)
+		return true;
+	if (r->policy_invalid || dmarc_record_testing(r))
+		return false;
+	if (strcmp(a->policy_domain, a->domain) == 0)
+		return r->p == DMARC_POLICY_REJECT;
+	sub = r->has_sp ? r->sp : r->p;
+	return sub == DMARC_POLICY_REJECT ||
+	    (r->has_np && r->np == DMARC_POLICY_REJECT);
 }
 
 /* Evaluate one Author Domain into a; false while answers are missing. */
@@ -612,6 +655,9 @@ dmarc_ctx_step(struct dmarc_ctx *c, struct dmarc_need *needs, size_t max,
 		return DMARC_STEP_NEED;
 	}
 	v->nauthors = c->nauthors;
+	for (i = 0; i < v->nauthors; i++)
+		v->author[i].may_reject = v->author[i].result ==
+		    DMARC_RESULT_TEMPERROR && dmarc_may_reject(&v->author[i]);
 	dmarc_combine(v);
 	if (c->nauthors == 0 || c->too_many_authors) {
 		v->result = DMARC_RESULT_PERMERROR;
@@ -695,6 +741,16 @@ dmarc_ctx_free(struct dmarc_ctx *c)
 		free(c->lk[i].rec);
 	dmarc_verdict_free(c->verdict);
 	free(c);
+}
+
+bool
+dmarc_verdict_may_reject(const struct dmarc_verdict *v)
+{
+	for (size_t i = 0; v != NULL && i < v->nauthors; i++)
+		if (v->author[i].result == DMARC_RESULT_TEMPERROR &&
+		    v->author[i].may_reject)
+			return true;
+	return false;
 }
 
 void

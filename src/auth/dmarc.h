@@ -37,10 +37,15 @@
  *    Domain or below it; any other identifier cannot have the same
  *    Organizational Domain (an Organizational Domain is always the name
  *    itself or one of its ancestors).
- *  - DNS errors (SERVFAIL, timeout, DNSSEC-bogus data) during policy
- *    discovery give temperror (§4.10.1 leaves it to the receiver). During
- *    an identifier's walk they make that identifier unusable; the result
- *    is temperror only if no other identifier aligns.
+ *  - DNS errors (SERVFAIL, REFUSED, timeout, DNSSEC-bogus data) at the
+ *    Author Domain's own _dmarc name give temperror (§4.10.1 leaves it to
+ *    the receiver). Above a record found there they only leave the
+ *    Organizational Domain unknown (org_domain ""): the policy still
+ *    applies, identifiers identical to the Author Domain still align, and
+ *    only relaxed alignment of another name becomes an error. During an
+ *    identifier's walk they make that identifier unusable; the result is
+ *    temperror only if no other identifier aligns. may_reject tells the
+ *    receiver whether deferring is called for.
  *  - A policy record without a valid p (or with an invalid sp/np) is used
  *    as p=none when it has a valid rua URI, otherwise the result is
  *    permerror (§4.10.1 "applies no DMARC processing", §9.2 permerror).
@@ -150,6 +155,9 @@ struct dmarc_author {
 	bool		 spf_aligned;
 	bool		 dkim_aligned;
 	char		 dkim_domain[DMARC_DOMAIN_MAX];	/* the aligned d= */
+	/* With a temperror: the policy that would apply may be reject
+	 * (known to be, or unknown because discovery failed). */
+	bool		 may_reject;
 };
 
 struct dmarc_verdict {
@@ -159,6 +167,15 @@ struct dmarc_verdict {
 	struct dmarc_author author[DMARC_AUTHORS_MAX];
 	unsigned	 nqueries;	/* DNS queries made */
 };
+
+/*
+ * True if the verdict is a temperror for an Author Domain whose policy
+ * may be reject: the receiver should then defer the message (4xx) rather
+ * than deliver it as if there were no policy (§4.10.1 leaves the choice
+ * to the receiver; failing open would let a DNS error upstream of the
+ * policy record switch a reject policy off).
+ */
+bool dmarc_verdict_may_reject(const struct dmarc_verdict *v);
 
 /* Free a verdict; NULL is a no-op. */
 void dmarc_verdict_free(struct dmarc_verdict *v);

@@ -368,6 +368,7 @@ test_missing_and_errors(void **state)
 	v = dt_eval(z, "broken.test", NULL, NULL);
 	assert_int_equal(v->result, DMARC_RESULT_TEMPERROR);
 	assert_int_equal(v->disposition, DMARC_DISPOSITION_NONE);
+	assert_true(dmarc_verdict_may_reject(v));
 	dmarc_verdict_free(v);
 
 	v = dt_eval(z, "nop.test", NULL, NULL);
@@ -383,6 +384,63 @@ test_missing_and_errors(void **state)
 	v = dt_eval(z, "psdn.test", "x.psdn.test", NULL);
 	assert_string_equal(v->author[0].org_domain, "psdn.test");
 	assert_int_equal(v->result, DMARC_RESULT_PASS);
+	dmarc_verdict_free(v);
+}
+
+/*
+ * A DNS error above the policy record (RFC 9989 §4.10.1): the record at
+ * the Author Domain is the one to apply whatever lies above it, and an
+ * identifier identical to the Author Domain aligns without the
+ * Organizational Domain. Only an identifier that needs the Organizational
+ * Domain is a temperror, and then whether the policy may be reject says
+ * whether the receiver should defer.
+ */
+static void
+test_error_above_policy(void **state)
+{
+	static const struct fz z[] = {
+		{ "_dmarc.a.test", "v=DMARC1; p=reject" },
+		{ "_dmarc.q.test", "v=DMARC1; p=quarantine" },
+		{ "_dmarc.s.test", "v=DMARC1; p=none; sp=reject" },
+		{ "_dmarc.test", "SERVFAIL" },
+		{ "x.s.test", "" },
+		{ NULL, NULL },
+	};
+	struct dmarc_verdict *v;
+
+	(void)state;
+	v = dt_eval(z, "a.test", "a.test", "a.test");
+	assert_int_equal(v->result, DMARC_RESULT_PASS);
+	assert_string_equal(v->author[0].policy_domain, "a.test");
+	assert_true(v->author[0].spf_aligned);
+	assert_true(v->author[0].dkim_aligned);
+	assert_false(dmarc_verdict_may_reject(v));
+	dmarc_verdict_free(v);
+
+	/* Nothing aligns and nothing needed the walk: the policy applies. */
+	v = dt_eval(z, "a.test", "other.example", NULL);
+	assert_int_equal(v->result, DMARC_RESULT_FAIL);
+	assert_int_equal(v->disposition, DMARC_DISPOSITION_REJECT);
+	dmarc_verdict_free(v);
+
+	/* Relaxed alignment of a subdomain needs the Organizational
+	 * Domain, which the error hides. */
+	v = dt_eval(z, "a.test", NULL, "sub.a.test");
+	assert_int_equal(v->result, DMARC_RESULT_TEMPERROR);
+	assert_int_equal(v->disposition, DMARC_DISPOSITION_NONE);
+	assert_true(v->author[0].has_record);
+	assert_true(dmarc_verdict_may_reject(v));
+	dmarc_verdict_free(v);
+
+	v = dt_eval(z, "q.test", NULL, "sub.q.test");
+	assert_int_equal(v->result, DMARC_RESULT_TEMPERROR);
+	assert_false(dmarc_verdict_may_reject(v));
+	dmarc_verdict_free(v);
+
+	/* No record at the Author Domain: the policy is unknown. */
+	v = dt_eval(z, "x.s.test", NULL, NULL);
+	assert_int_equal(v->result, DMARC_RESULT_TEMPERROR);
+	assert_true(dmarc_verdict_may_reject(v));
 	dmarc_verdict_free(v);
 }
 
@@ -479,6 +537,7 @@ main(void)
 		cmocka_unit_test(test_sp_np),
 		cmocka_unit_test(test_strict_and_testing),
 		cmocka_unit_test(test_missing_and_errors),
+		cmocka_unit_test(test_error_above_policy),
 		cmocka_unit_test(test_no_record),
 		cmocka_unit_test(test_authors),
 		cmocka_unit_test(test_author_domains),

@@ -36,6 +36,8 @@ struct check_auth {
 static int
 check_auth_args(struct check_auth *a, int argc, char **argv)
 {
+	char esc[128];
+
 	a->path = "-";
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
@@ -47,21 +49,28 @@ check_auth_args(struct check_auth *a, int argc, char **argv)
 			a->helo = argv[++i];
 		else if (i + 1 < argc && strcmp(o, "--mail-from") == 0)
 			a->mail_from = argv[++i];
-		else if (o[0] == '-' && o[1] != '\0')
+		else if (o[0] == '-' && o[1] != '\0') {
+			cli_error("unknown option or missing value: %s",
+			    cli_escape(o, esc, sizeof(esc)));
 			return -1;
-		else
+		} else
 			a->path = o;
 	}
-	if (a->ip == NULL || a->helo == NULL || a->mail_from == NULL)
+	if (a->ip == NULL || a->helo == NULL || a->mail_from == NULL) {
+		cli_error("--ip, --helo and --mail-from are required");
 		return -1;
+	}
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
 	if (inet_pton(AF_INET, a->ip, &s4->sin_addr) == 1)
 		s4->sin_family = AF_INET;
 	else if (inet_pton(AF_INET6, a->ip, &s6->sin6_addr) == 1)
 		s6->sin6_family = AF_INET6;
-	else
+	else {
+		cli_error("--ip %s: not an IPv4 or IPv6 address",
+		    cli_escape(a->ip, esc, sizeof(esc)));
 		return -1;
+	}
 	return 0;
 }
 

@@ -1,29 +1,77 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * `sealmail check-config`: load the configuration, then do what conf_load()
- * leaves to the daemon: load every [tls] cert/key pair with OpenSSL and check
- * that the key matches the certificate, and that each DKIM key (every
- * dkim_selector/dkim_key pair of every domain) is a private key the DKIM
- * signer accepts. Prints the effective configuration on success;
- * otherwise one line on stderr naming the file and the problem.
+ * `sealmail check-config`: load the configuration, then check what
+ * conf_load() cannot see from the text alone and the daemon would meet
+ * later: the [server] user exists and data_dir can be made; every [tls]
+ * cert/key pair loads with OpenSSL, matches, is in date and names the
+ * hostname; every DKIM key is a private key the signer accepts; no private
+ * key is readable by every user and the file itself is not writable by
+ * others. Every problem is one line on stderr, "FILE:LINE: [section] key:
+ * problem" like conf_load's; errors make the exit status 1, warnings
+ * (conf_load's and ours) do not. The effective configuration is printed
+ * when there is no error.
  */
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/dkim_keys.h"
 #include "conf/conf.h"
 #include "core/log.h"
 
+/* A certificate that ends this soon gets a warning (Let's Encrypt renews
+ * 30 days ahead, so 14 days left means renewal is failing). */
+#define CHECK_CONFIG_EXPIRY_WARN	(14 * 86400)
+
+struct check {
+	const struct conf	*c;
+	unsigned		 errors;
+};
+
+/* One problem at FILE:LINE (line 0: the file as a whole). */
+static void
+check_report(struct check *k, bool error, unsigned line, const char *sec,
+    const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void
+check_report(struct check *k, bool error, unsigned line, const char *sec,
+    const char *key, const char *fmt, ...)
+{
+	char problem[768], text[1024], path[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(problem, sizeof(problem), fmt, ap);
+	va_end(ap);
+	if (line == 0)
+		snprintf(text, sizeof(text), "%s: %s", log_escape(k->c->path,
+		    strlen(k->c->path), path, sizeof(path)), problem);
+	else
+		conf_problem(text, sizeof(text), k->c->path, line, sec, key,
+		    problem);
+	fprintf(stderr, "sealmail: %s%s\n", error ? "" : "warning: ", text);
+	if (error)
+		k->errors++;
+}
+
 /* The last OpenSSL error as text, and clear the queue. */
 static const char *
-cli_check_config_sslerr(char *buf, size_t len)
+check_sslerr(char *buf, size_t len)
 {
 	unsigned long e = ERR_peek_last_error();
 	const char *r = e ? ERR_reason_error_string(e) : NULL;
@@ -33,86 +81,157 @@ cli_check_config_sslerr(char *buf, size_t len)
 	return buf;
 }
 
-/* Load one pair as the daemon will (chain file, then key) and match them. */
+/*
+ * A private key file must exist and must not be readable by every user:
+ * whoever reads a TLS key can impersonate the server, a DKIM key forge
+ * the domain's mail. 0 if it is fine.
+ */
 static int
-cli_check_config_pair(SSL_CTX *ctx, const struct conf_certpair *cp)
+check_private_file(struct check *k, const char *file, unsigned line,
+    const char *sec, const char *key)
 {
-	char e[256], path[256], cpath[256];
+	char path[256];
+	struct stat st;
 
-	/* OpenSSL reports a missing file as "system lib"; say what it is. */
-	for (int i = 0; i < 2; i++) {
-		const char *f = i == 0 ? cp->cert : cp->key;
-
-		if (access(f, R_OK) == -1) {
-			fprintf(stderr, "sealmail: %s: %s\n", log_escape(f,
-			    strlen(f), path, sizeof(path)), strerror(errno));
-			return -1;
-		}
-	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cp->cert) != 1) {
-		fprintf(stderr, "sealmail: %s: cannot load certificate: %s\n",
-		    log_escape(cp->cert, strlen(cp->cert), path, sizeof(path)),
-		    cli_check_config_sslerr(e, sizeof(e)));
+	log_escape(file, strlen(file), path, sizeof(path));
+	if (stat(file, &st) == -1) {
+		check_report(k, true, line, sec, key, "%s: %s", path,
+		    strerror(errno));
 		return -1;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cp->key, SSL_FILETYPE_PEM) != 1) {
-		fprintf(stderr, "sealmail: %s: cannot load private key: %s\n",
-		    log_escape(cp->key, strlen(cp->key), path, sizeof(path)),
-		    cli_check_config_sslerr(e, sizeof(e)));
-		return -1;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		fprintf(stderr, "sealmail: %s: key does not match certificate "
-		    "%s\n", log_escape(cp->key, strlen(cp->key), path,
-		    sizeof(path)), log_escape(cp->cert, strlen(cp->cert), cpath,
-		    sizeof(cpath)));
-		ERR_clear_error();
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		check_report(k, true, line, sec, key, "%s is %s by every user "
+		    "(chmod o-rwx)", path, st.st_mode & S_IROTH ? "readable" :
+		    "writable");
 		return -1;
 	}
 	return 0;
 }
 
-static int
-cli_check_config_tls(const struct conf *c)
+/* ASN1 time as "Dec  5 09:48:00 2026 GMT". */
+static const char *
+check_asn1_time(const ASN1_TIME *t, char *out, size_t len)
 {
-	for (size_t i = 0; i < c->ncerts; i++) {
+	BIO *b = BIO_new(BIO_s_mem());
+	int n = 0;
+
+	out[0] = '\0';
+	if (b != NULL && ASN1_TIME_print(b, t) == 1)
+		n = BIO_read(b, out, (int)len - 1);
+	out[n > 0 ? n : 0] = '\0';
+	BIO_free(b);
+	return out;
+}
+
+/* Dates and names of the certificate in use (the chain's first). */
+static void
+check_cert_x509(struct check *k, const struct conf_certpair *cp, X509 *x)
+{
+	const ASN1_TIME *after = X509_get0_notAfter(x);
+	const ASN1_TIME *before = X509_get0_notBefore(x);
+	time_t soon = time(NULL) + CHECK_CONFIG_EXPIRY_WARN;
+	char when[64];
+
+	if (X509_cmp_current_time(after) <= 0)
+		check_report(k, true, cp->cert_line, "[tls]", "cert",
+		    "certificate expired on %s", check_asn1_time(after, when,
+		    sizeof(when)));
+	else if (X509_cmp_time(after, &soon) <= 0)
+		check_report(k, false, cp->cert_line, "[tls]", "cert",
+		    "certificate expires on %s, in less than 14 days",
+		    check_asn1_time(after, when, sizeof(when)));
+	if (X509_cmp_current_time(before) > 0)
+		check_report(k, false, cp->cert_line, "[tls]", "cert",
+		    "certificate is not valid before %s",
+		    check_asn1_time(before, when, sizeof(when)));
+	/* Clients verify the name they connected to: the MX name, which is
+	 * what hostname says in EHLO. */
+	if (X509_check_host(x, k->c->hostname, 0,
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1)
+		check_report(k, false, cp->cert_line, "[tls]", "cert",
+		    "certificate does not name hostname %s",
+		    k->c->hostname);
+}
+
+/* Load one pair as the daemon will (chain file, then key) and match them. */
+static void
+check_cert_pair(struct check *k, SSL_CTX *ctx, const struct conf_certpair *cp)
+{
+	char e[256], path[256];
+	int bad;
+
+	bad = check_private_file(k, cp->key, cp->key_line, "[tls]", "key");
+	log_escape(cp->cert, strlen(cp->cert), path, sizeof(path));
+	if (access(cp->cert, R_OK) == -1) {
+		check_report(k, true, cp->cert_line, "[tls]", "cert", "%s: %s",
+		    path, strerror(errno));
+		return;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cp->cert) != 1) {
+		check_report(k, true, cp->cert_line, "[tls]", "cert", "%s: "
+		    "cannot load certificate: %s", path, check_sslerr(e,
+		    sizeof(e)));
+		return;
+	}
+	check_cert_x509(k, cp, SSL_CTX_get0_certificate(ctx));
+	if (bad == -1 && access(cp->key, R_OK) == -1)
+		return;
+	log_escape(cp->key, strlen(cp->key), path, sizeof(path));
+	if (SSL_CTX_use_PrivateKey_file(ctx, cp->key, SSL_FILETYPE_PEM) != 1) {
+		check_report(k, true, cp->key_line, "[tls]", "key", "%s: cannot "
+		    "load private key: %s", path, check_sslerr(e, sizeof(e)));
+		return;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		check_report(k, true, cp->key_line, "[tls]", "key", "%s does "
+		    "not match the certificate on line %u", path,
+		    cp->cert_line);
+		ERR_clear_error();
+	}
+}
+
+static void
+check_tls(struct check *k)
+{
+	for (size_t i = 0; i < k->c->ncerts; i++) {
 		/* A fresh context per pair: a context holds one key per
 		 * type, so two ECDSA pairs in one would hide a mismatch. */
 		SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-		int r;
 
 		if (ctx == NULL) {
-			fprintf(stderr, "sealmail: cannot create a TLS "
-			    "context\n");
-			return -1;
+			check_report(k, true, 0, NULL, NULL, "cannot create a "
+			    "TLS context");
+			return;
 		}
-		r = cli_check_config_pair(ctx, &c->certs[i]);
+		check_cert_pair(k, ctx, &k->c->certs[i]);
 		SSL_CTX_free(ctx);
-		if (r == -1)
-			return -1;
 	}
-	return 0;
 }
 
 /* One DKIM private key file: it opens and holds a PEM private key. */
 static int
-cli_check_config_dkim_key(const char *file)
+check_dkim_key(struct check *k, const struct conf_domain *d,
+    const struct conf_dkim *dk)
 {
-	char e[256], path[256];
+	char e[256], path[256], sec[300];
 	EVP_PKEY *pk;
 	FILE *fp;
 
-	log_escape(file, strlen(file), path, sizeof(path));
-	if ((fp = fopen(file, "re")) == NULL) {
-		fprintf(stderr, "sealmail: %s: cannot open DKIM key: %s\n",
+	snprintf(sec, sizeof(sec), "[domain \"%s\"]", d->name);
+	if (check_private_file(k, dk->key, dk->key_line, sec, "dkim_key") == -1)
+		return -1;
+	log_escape(dk->key, strlen(dk->key), path, sizeof(path));
+	if ((fp = fopen(dk->key, "re")) == NULL) {
+		check_report(k, true, dk->key_line, sec, "dkim_key", "%s: %s",
 		    path, strerror(errno));
 		return -1;
 	}
 	pk = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
 	fclose(fp);
 	if (pk == NULL) {
-		fprintf(stderr, "sealmail: %s: cannot load DKIM key: %s\n",
-		    path, cli_check_config_sslerr(e, sizeof(e)));
+		check_report(k, true, dk->key_line, sec, "dkim_key", "%s: "
+		    "cannot load DKIM key: %s", path, check_sslerr(e,
+		    sizeof(e)));
 		return -1;
 	}
 	EVP_PKEY_free(pk);
@@ -125,28 +244,70 @@ cli_check_config_dkim_key(const char *file)
  * master does, which also refuses keys OpenSSL reads but DKIM cannot use
  * (ECDSA, RSA under 1024 bits).
  */
-static int
-cli_check_config_dkim(const struct conf *c)
+static void
+check_dkim(struct check *k)
 {
-	struct dkim_keys *k;
+	const struct conf *c = k->c;
+	struct dkim_keys *keys;
 	char err[512];
+	int bad = 0;
 
 	for (size_t i = 0; i < c->ndomains; i++)
 		for (size_t j = 0; j < c->domains[i].ndkim; j++)
-			if (cli_check_config_dkim_key(
-			    c->domains[i].dkim[j].key) == -1)
-				return -1;
-	if ((k = dkim_keys_load(c, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "sealmail: %s\n", err);
-		return -1;
+			bad |= check_dkim_key(k, &c->domains[i],
+			    &c->domains[i].dkim[j]);
+	if (bad)
+		return;
+	if ((keys = dkim_keys_load(c, err, sizeof(err))) == NULL) {
+		check_report(k, true, 0, NULL, NULL, "%s", err);
+		return;
 	}
-	dkim_keys_free(k);
-	return 0;
+	dkim_keys_free(keys);
+}
+
+/* The daemon drops to [server] user and makes data_dir (one level). */
+static void
+check_server(struct check *k)
+{
+	const struct conf *c = k->c;
+	char path[256], parent[PATH_MAX];
+	struct stat st;
+
+	if (c->user != NULL && *c->user != '\0' && getpwnam(c->user) == NULL)
+		check_report(k, true, c->user_line, "[server]", "user",
+		    "no such user %s (create it, e.g. adduser --system "
+		    "--group %s)", c->user, c->user);
+	log_escape(c->data_dir, strlen(c->data_dir), path, sizeof(path));
+	if (stat(c->data_dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			check_report(k, true, c->data_dir_line, "[server]",
+			    "data_dir", "%s is not a folder", path);
+		return;
+	}
+	snprintf(parent, sizeof(parent), "%s", c->data_dir);
+	if (errno != ENOENT || stat(dirname(parent), &st) == -1 ||
+	    !S_ISDIR(st.st_mode))
+		check_report(k, true, c->data_dir_line, "[server]", "data_dir",
+		    "%s cannot be created: its parent folder is missing",
+		    path);
+}
+
+/* Whoever may write the file decides what the root-started daemon does. */
+static void
+check_file_mode(struct check *k)
+{
+	struct stat st;
+
+	if (stat(k->c->path, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		check_report(k, true, 0, NULL, NULL, "writable by %s (chmod "
+		    "go-w): whoever can write it controls the server",
+		    st.st_mode & S_IWOTH ? "every user" : "its group");
 }
 
 int
 cli_check_config(int argc, char **argv, const char *config)
 {
+	struct check k;
 	struct conf *c;
 	char err[1024];
 
@@ -159,7 +320,15 @@ cli_check_config(int argc, char **argv, const char *config)
 		fprintf(stderr, "sealmail: %s\n", err);
 		return 1;
 	}
-	if (cli_check_config_tls(c) == -1 || cli_check_config_dkim(c) == -1) {
+	for (size_t i = 0; i < c->nwarnings; i++)
+		fprintf(stderr, "sealmail: warning: %s\n", c->warnings[i]);
+	memset(&k, 0, sizeof(k));
+	k.c = c;
+	check_file_mode(&k);
+	check_server(&k);
+	check_tls(&k);
+	check_dkim(&k);
+	if (k.errors > 0) {
 		conf_free(c);
 		return 1;
 	}

@@ -406,3 +406,15 @@ cli_read_password(bool from_stdin, bool confirm, char *out, size_t outlen)
 	close(fd);
 	return rc;
 }
+
+const char *
+cli_self_path(char *out, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", out, len - 1);
+
+	if (n <= 0 || (size_t)n >= len - 1)
+		snprintf(out, len, "sealmail");
+	else
+		out[n] = '\0';
+	return out;
+}

@@ -76,6 +76,9 @@ int cli_local_domain(const struct conf *c, const char *address);
  * (error printed) if the store fails.
  */
 int cli_role_aliases(struct db *db, const char *domain, const char *target);
+/* The running binary's absolute path (/proc/self/exe) into out, or
+ * "sealmail" if it cannot be read. Returns out. */
+const char *cli_self_path(char *out, size_t len);
 
 /* After a listing on stdout: CLI_EXIT_OK once it is flushed, else print
  * the error and return CLI_EXIT_FAIL. */

@@ -44,37 +44,69 @@ struct cli_dkim {
 	const char	*out;
 };
 
+/* Parse the arguments; on a usage error say what is wrong (the caller
+ * adds the usage line) and return -1. */
 static int
 cli_dkim_args(int argc, char **argv, struct cli_dkim *a)
 {
+	char esc[128];
+
 	memset(a, 0, sizeof(*a));
 	a->bits = 2048;
-	if (argc < 2 || strcmp(argv[1], "keygen") != 0)
+	if (argc < 2 || strcmp(argv[1], "keygen") != 0) {
+		cli_error("unknown dkim command %s (use keygen)", argc < 2 ?
+		    "(none)" : cli_escape(argv[1], esc, sizeof(esc)));
 		return -1;
+	}
 	for (int i = 2; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (v == NULL)
+		char *end;
+		long b;
+
+		if (strcmp(argv[i], "--domain") != 0 &&
+		    strcmp(argv[i], "--selector") != 0 &&
+		    strcmp(argv[i], "--out") != 0 &&
+		    strcmp(argv[i], "--type") != 0 &&
+		    strcmp(argv[i], "--bits") != 0) {
+			cli_error("unknown option %s", cli_escape(argv[i], esc,
+			    sizeof(esc)));
 			return -1;
+		}
+		if (v == NULL) {
+			cli_error("%s needs a value", argv[i]);
+			return -1;
+		}
 		if (strcmp(argv[i], "--domain") == 0)
 			a->domain = v;
 		else if (strcmp(argv[i], "--selector") == 0)
 			a->selector = v;
 		else if (strcmp(argv[i], "--out") == 0)
 			a->out = v;
-		else if (strcmp(argv[i], "--type") == 0 &&
-		    (strcmp(v, "rsa") == 0 || strcmp(v, "ed25519") == 0))
-			a->rsa = strcmp(v, "rsa") == 0;
-		else if (strcmp(argv[i], "--bits") == 0) {
-			char *end;
-			long b = strtol(v, &end, 10);
-			if (*end != '\0' || b < CLI_DKIM_BITS_MIN ||
-			    b > CLI_DKIM_BITS_MAX)
+		else if (strcmp(argv[i], "--type") == 0) {
+			if (strcmp(v, "rsa") != 0 && strcmp(v, "ed25519") != 0) {
+				cli_error("--type %s: must be ed25519 or rsa",
+				    cli_escape(v, esc, sizeof(esc)));
 				return -1;
+			}
+			a->rsa = strcmp(v, "rsa") == 0;
+		} else {
+			b = strtol(v, &end, 10);
+			if (*v == '\0' || *end != '\0' ||
+			    b < CLI_DKIM_BITS_MIN || b > CLI_DKIM_BITS_MAX) {
+				cli_error("--bits %s: must be a number from %d "
+				    "to %d (RFC 8301)", cli_escape(v, esc,
+				    sizeof(esc)), CLI_DKIM_BITS_MIN,
+				    CLI_DKIM_BITS_MAX);
+				return -1;
+			}
 			a->bits = (int)b;
-		} else
-			return -1;
+		}
 	}
-	return a->domain != NULL && a->selector != NULL ? 0 : -1;
+	if (a->domain == NULL || a->selector == NULL) {
+		cli_error("--domain and --selector are required");
+		return -1;
+	}
+	return 0;
 }
 
 /* The names go into a file name and a DNS owner: LDH labels only. */
@@ -218,7 +250,7 @@ cli_dkim(int argc, char **argv, const char *config)
 	struct cli_dkim a;
 	struct conf *c = NULL;
 	EVP_PKEY *pk = NULL;
-	char *path = NULL, *rec = NULL;
+	char *path = NULL, *rec = NULL, esc[PATH_MAX];
 	int r = CLI_EXIT_FAIL;
 
 	if (cli_dkim_args(argc, argv, &a) == -1)
@@ -242,6 +274,9 @@ cli_dkim(int argc, char **argv, const char *config)
 	}
 	if (cli_dkim_write(a.out ? a.out : path, pk, c ? c->user : NULL) == -1)
 		goto out;
+	/* A zone-file comment, so the output can still be pasted whole. */
+	printf("; private key written to %s\n", cli_escape(a.out ? a.out :
+	    path, esc, sizeof(esc)));
 	cli_dkim_print(&a, rec);
 	r = CLI_EXIT_OK;
 out:

@@ -410,7 +410,7 @@ cli_init_conf_listen(FILE *fp, const struct cli_init *in)
 		unsigned port, devport;
 	} l[] = {
 		{ "mx", "mx", "starttls", "mail from the Internet for the local "
-		    "domains; never relays", 25, 2525 },
+		    "domains; relays only for trusted_networks", 25, 2525 },
 		{ "submission", "submission", "starttls", "your users send "
 		    "mail (STARTTLS, then AUTH)", 587, 5870 },
 		{ "submissions", "submission", "implicit", "the same with TLS "
@@ -576,6 +576,11 @@ cli_init_owner(const struct cli_init *in)
 static void
 cli_init_report(const struct cli_init *in)
 {
+	char self[PATH_MAX];
+
+	/* The binary that is running, by its full path: right after `make`
+	 * no "sealmail" is on PATH, and these lines must work as printed. */
+	cli_self_path(self, sizeof(self));
 	printf("Created in %s:\n"
 	    "  sealmail.conf      the configuration (see sealmail.conf(5))\n"
 	    "  tls/ecdsa.pem      self-signed certificate for %s (825 days)\n"
@@ -586,13 +591,15 @@ cli_init_report(const struct cli_init *in)
 	    "Publish the DKIM key in DNS:\n"
 	    "  " CLI_INIT_SELECTOR "._domainkey.%s. IN TXT \"%s\"\n\n"
 	    "Next steps:\n"
-	    "  sealmail -c %s user add you@%s\n"
-	    "  sealmail -c %s serve\n",
+	    "  %s -c %s user add you@%s\n"
+	    "  %s -c %s serve\n",
 	    in->dir, in->hostname, in->domain, in->domain, in->domain,
-	    in->dkim_record, in->conf_path, in->domain, in->conf_path);
-	if (in->dev)
+	    in->dkim_record, self, in->conf_path, in->domain, self,
+	    in->conf_path);
+	if (in->dev)	/* the sender must be owned by the AUTH user */
 		printf("  swaks --server 127.0.0.1:5870 --tls --auth-user "
-		    "you@%s --to someone@%s\n", in->domain, in->domain);
+		    "you@%s --from you@%s --to you@%s\n", in->domain,
+		    in->domain, in->domain);
 }
 
 /*

@@ -46,7 +46,7 @@
 /* Longest header text shown for From:, Subject:, a raw field. */
 #define INSPECT_TEXT_MAX	2048
 
-#define INSPECT_USAGE	"inspect FILE|- [--json] [--verify]"
+#define INSPECT_USAGE	"inspect FILE...|- [--json] [--verify]"
 
 /* A header field kept for later: its raw value and an unfolded copy. */
 struct inspect_field {
@@ -283,6 +283,16 @@ inspect_hop_arrow(const struct received_hop *h, char *out, size_t outlen)
 	snprintf(out, outlen, "%s -> %s", from, h->by[0] ? h->by : "?");
 }
 
+/* "49900 older hops" or, when the header section was cut before its end,
+ * "at least 900 older hops" (the rest was never seen). */
+static void
+inspect_not_read(const struct inspect *ins, char *out, size_t len)
+{
+	snprintf(out, len, "%s%zu older hop%s", ins->headers_cut ?
+	    "at least " : "", ins->hops_skipped, ins->hops_skipped == 1 ? "" :
+	    "s");
+}
+
 /* The verdict: a status word and one line of text. */
 static const char *
 inspect_verdict(const struct inspect *ins, char *out, size_t outlen)
@@ -321,13 +331,23 @@ inspect_verdict(const struct inspect *ins, char *out, size_t outlen)
 		status = "unknown";
 	} else {
 		o = (size_t)snprintf(out, outlen, "%s %zu hop%s encrypted (%s)",
-		    net == 1 ? "the" : "all", net, net == 1 ? " was" : "s",
+		    ins->hops_skipped > 0 ? "the newest" : net == 1 ? "the" :
+		    "all", net, net == 1 ? " was" : "s",
 		    s->versions[0] ? s->versions : "TLS version not recorded");
 		status = "encrypted";
 	}
 	if (s->nlocal > 0 && o < outlen)
-		snprintf(out + o, outlen - o, "; %zu local hop%s not counted",
-		    s->nlocal, s->nlocal == 1 ? "" : "s");
+		o += (size_t)snprintf(out + o, outlen - o, "; %zu local hop%s "
+		    "not counted", s->nlocal, s->nlocal == 1 ? "" : "s");
+	if (ins->hops_skipped > 0 && o < outlen) {
+		char skipped[64];
+
+		/* What was not read cannot be called encrypted. */
+		inspect_not_read(ins, skipped, sizeof(skipped));
+		snprintf(out + o, outlen - o, "; %s not read", skipped);
+		if (strcmp(status, "encrypted") == 0)
+			status = "unknown";
+	}
 	return status;
 }
 
@@ -506,14 +526,24 @@ inspect_text_hop(const struct inspect *ins, size_t i)
 static void
 inspect_text_hops(const struct inspect *ins)
 {
-	printf("\nHops, oldest first (%zu):\n", ins->nhops);
+	char skipped[64];
+
+	/* Only the newest RECEIVED_MAX_HOPS are read (the header lists the
+	 * newest first): say so, so that hop 1 is not taken for the first
+	 * server the message saw. */
+	inspect_not_read(ins, skipped, sizeof(skipped));
+	if (ins->hops_skipped > 0)
+		printf("\nHops: the newest %zu, oldest of them first (%s not "
+		    "read):\n", ins->nhops, skipped);
+	else
+		printf("\nHops, oldest first (%zu):\n", ins->nhops);
 	if (ins->nhops == 0)
 		printf("  (none)\n");
+	if (ins->hops_skipped > 0)
+		printf("  ... %s not read (at most %d are)\n", skipped,
+		    RECEIVED_MAX_HOPS);
 	for (size_t i = 0; i < ins->nhops; i++)
 		inspect_text_hop(ins, i);
-	if (ins->hops_skipped > 0)
-		printf("  (%zu older Received fields not read: more than %d)\n",
-		    ins->hops_skipped, RECEIVED_MAX_HOPS);
 }
 
 /* One Authentication-Results field, parsed or raw. */
@@ -760,8 +790,9 @@ inspect_json(const struct inspect *ins)
 	printf(",\n  \"hops\": [");
 	for (size_t i = 0; i < ins->nhops; i++)
 		inspect_json_hop(ins, i);
-	printf("],\n  \"hops_skipped\": %zu,\n  \"authentication_results\": [",
-	    ins->hops_skipped);
+	printf("],\n  \"hops_skipped\": %zu, \"hops_skipped_exact\": %s,\n"
+	    "  \"authentication_results\": [", ins->hops_skipped,
+	    ins->headers_cut ? "false" : "true");
 	for (size_t i = 0; i < ins->nar; i++)
 		inspect_json_ar(&ins->ar[i], i > 0);
 	printf("],\n  \"dkim_signatures\": [");
@@ -783,38 +814,43 @@ inspect_json(const struct inspect *ins)
 
 /* ---- entry point ------------------------------------------------------ */
 
+/* Options into opt, file names into paths (argc entries); "-" once. */
 static int
-inspect_args(struct inspect *ins, int argc, char **argv)
+inspect_args(struct inspect *opt, int argc, char **argv, const char **paths,
+    size_t *npaths)
 {
+	bool stdin_seen = false;
+
+	*npaths = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
-			ins->json = true;
+			opt->json = true;
 		else if (strcmp(argv[i], "--verify") == 0)
-			ins->verify = true;
+			opt->verify = true;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0')
 			return -1;
-		else if (ins->path != NULL)
+		else if (strcmp(argv[i], "-") == 0 && stdin_seen)
 			return -1;
-		else
-			ins->path = argv[i];
+		else {
+			stdin_seen |= strcmp(argv[i], "-") == 0;
+			paths[(*npaths)++] = argv[i];
+		}
 	}
-	return ins->path != NULL ? 0 : -1;
+	return *npaths > 0 ? 0 : -1;
 }
 
-int
-cli_inspect(int argc, char **argv, const char *config)
+/* Read, analyse and print one message with the options of opt. */
+static int
+inspect_one(const struct inspect *opt, const char *path, const char *config)
 {
 	struct inspect *ins = xcalloc(1, sizeof(*ins));
 	size_t nreceived = 0;
 	int rc = CLI_EXIT_FAIL;
 
-	if (inspect_args(ins, argc, argv) == -1) {
-		free(ins);
-		return cli_usage(INSPECT_USAGE);
-	}
-	/* Colour only for a person at a terminal (https://no-color.org). */
-	ins->color = !ins->json && isatty(STDOUT_FILENO) &&
-	    getenv("NO_COLOR") == NULL;
+	ins->json = opt->json;
+	ins->verify = opt->verify;
+	ins->color = opt->color;
+	ins->path = path;
 	buf_init(&ins->msg, 2 * (size_t)INSPECT_MESSAGE_MAX);
 	if (inspect_read(ins) == -1)
 		goto out;
@@ -833,5 +869,47 @@ cli_inspect(int argc, char **argv, const char *config)
 out:
 	inspect_clear(ins);
 	free(ins);
+	return rc;
+}
+
+/*
+ * Several files (all of a Maildir's new folder) are reported one after the other, as
+ * a JSON array with --json; a file that cannot be read is explained on
+ * stderr and the others are still shown, and the exit status is 1.
+ */
+int
+cli_inspect(int argc, char **argv, const char *config)
+{
+	struct inspect opt;
+	const char **paths = xcalloc((size_t)argc, sizeof(*paths));
+	size_t npaths, nshown = 0;
+	int rc = CLI_EXIT_OK;
+
+	memset(&opt, 0, sizeof(opt));
+	if (inspect_args(&opt, argc, argv, paths, &npaths) == -1) {
+		free(paths);
+		return cli_usage(INSPECT_USAGE);
+	}
+	/* Colour only for a person at a terminal (https://no-color.org). */
+	opt.color = !opt.json && isatty(STDOUT_FILENO) &&
+	    getenv("NO_COLOR") == NULL;
+	if (opt.json && npaths > 1)
+		printf("[");
+	for (size_t i = 0; i < npaths; i++) {
+		/* The separator goes out before the report, which then
+		 * cannot be interleaved with it on a terminal. */
+		if (nshown > 0)
+			printf(opt.json ? "," : "\n");
+		fflush(stdout);
+		if (inspect_one(&opt, paths[i], config) == CLI_EXIT_OK)
+			nshown++;
+		else
+			rc = CLI_EXIT_FAIL;
+	}
+	if (opt.json && npaths > 1)
+		printf("]\n");
+	free(paths);
+	if (fflush(stdout) != 0)
+		rc = CLI_EXIT_FAIL;
 	return rc;
 }

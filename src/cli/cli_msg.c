@@ -10,20 +10,22 @@
 
 #include "cli/cli_common.h"
 
-/* Read all of f into b (bounded by b->max). */
+/* Read all of f into b (bounded by b->max); errors name the file (its
+ * escaped path), so that one of several files can be told apart. */
 static int
-cli_read_all(FILE *f, struct buf *b)
+cli_read_all(FILE *f, const char *name, struct buf *b)
 {
 	char chunk[65536];
 	size_t n;
 
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		if (buf_append(b, chunk, n) == -1) {
-			cli_error("message larger than %zu bytes", b->max);
+			cli_error("%s: message larger than %zu bytes", name,
+			    b->max);
 			return -1;
 		}
 	if (ferror(f)) {
-		cli_error("read error: %s", strerror(errno));
+		cli_error("%s: read error: %s", name, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -59,13 +61,14 @@ cli_read_message(const char *path, size_t max, struct buf *out)
 	char esc[256];
 	int rc;
 
+	cli_escape(strcmp(path, "-") == 0 ? "(stdin)" : path, esc,
+	    sizeof(esc));
 	if (strcmp(path, "-") != 0 && (f = fopen(path, "rb")) == NULL) {
-		cli_error("%s: %s", cli_escape(path, esc, sizeof(esc)),
-		    strerror(errno));
+		cli_error("%s: %s", esc, strerror(errno));
 		return -1;
 	}
 	buf_init(&raw, max);
-	rc = cli_read_all(f, &raw);
+	rc = cli_read_all(f, esc, &raw);
 	if (f != stdin)
 		fclose(f);
 	if (rc == 0) {

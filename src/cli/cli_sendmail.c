@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * `sealmail sendmail` (also run when the binary is called as "sendmail"):
- * sendmail-compatible local injection for cron, PHP and scripts. The
- * message is read from standard input, completed, and committed to the
- * spool (queue/spool.h) durably; exit 0 means it is safely queued, even
- * when the daemon is not running (the queue runner picks it up when it
- * starts, or at once through the "new ID" nudge).
+ * sendmail-compatible local injection for cron, PHP and scripts, for
+ * every local user. The message is read from standard input, completed,
+ * and handed to the daemon as SMTP over the local submission socket
+ * ([server] submit_socket, net/localsock.h); exit 0 means it is queued
+ * durably (the daemon answered 250 after its fsync).
  *
  *	sendmail [-t] [-i|-oi] [-f FROM|-r FROM] [-F NAME] [-C CONFIG]
  *	    [-N never|success,delay,failure] [-R full|hdrs] [-v] [-bm]
  *	    [-B TYPE] [-oX...] [--] [RCPT...]
+ *	sendmail -bs | -bp | -q | -bi	(also as "mailq" = -bp and
+ *					 "newaliases" = -bi)
  *
  * -t	  recipients from the To:, Cc: and Bcc: fields, added to any given
  *	  as arguments (Postfix's behaviour; Resent-* fields are not read).
@@ -25,26 +27,43 @@
  * -C	  another configuration file (sendmail's -C); the default is -c,
  *	  $SEALMAIL_CONFIG or /etc/sealmail/sealmail.conf.
  * -N, -R the DSN NOTIFY and RET values (RFC 3461) for the envelope.
+ * -bs	  SMTP on standard input and output, relayed to the daemon's local
+ *	  socket (the session is the same as the one we open ourselves).
+ * -bp	  the queue (`sealmail queue list`); -q[...] flushes it (`sealmail
+ *	  queue flush`). Both read the spool, so need root or the [server]
+ *	  user, as Postfix's need the queue's group.
+ * -bi	  (newaliases) does nothing: aliases live in the store.
  * -v, -bm, -B TYPE, -oem, -odi, -odb, -om are accepted and ignored; any
  * other -oX is ignored with a warning; other -bX modes are refused.
  *
  * A recipient or sender without "@" is qualified like the default sender.
- * Recipients in a local domain are expanded through the store exactly as
- * the SMTP server does at RCPT time (db_rcpt_expand): an unknown local
- * user is an error (exit 1), not a bounce later.
+ * Recipients in a local domain are expanded by the daemon exactly as for
+ * any SMTP client: an unknown local user is an error (exit 1), not a
+ * bounce later.
  *
  * The message: LF or CRLF line ends (a bare CR too) become CRLF, and it
  * may hold at most [server] max_message_size bytes. Missing Date:,
  * Message-ID: and From: fields are added (RFC 6409 §8.1-8.3); Bcc: fields
  * are always removed; an mbox "From " first line is dropped; input that
  * does not start with a header section gets an empty line before it, so
- * it becomes the body. A Received: field naming the local user goes into
- * the envelope's prepend (written on delivery, like the SMTP server's).
+ * it becomes the body.
  *
- * Permissions: the spool belongs to the [server] user. Root (which then
- * switches to that user before writing the spool) and that user itself
- * may queue mail; anyone else gets a one-line error and exit 1. There is
- * no setgid helper (Postfix's postdrop) yet.
+ * Who the sender is: the daemon asks the kernel (SO_PEERCRED) and writes
+ * that uid and login name into Received ("from local user NAME (uid N)")
+ * and the envelope; nothing this program says can change them. It DKIM-
+ * signs the message only when the user owns its From: address (their
+ * LOGIN@ a local domain, or an alias expanding to it; smtpd_local.c).
+ *
+ * Why a socket and not Postfix's setgid postdrop + maildrop folder: the
+ * SMTP workers already accept connections, expand recipients, sign and
+ * commit to the spool, so a unix listener reuses every one of those
+ * paths, and the kernel's peer credentials cannot be forged, where a
+ * setgid helper would be one more privileged program parsing input.
+ *
+ * Without a daemon (the socket is missing or refuses), root (which then
+ * switches to the [server] user) and that user write the spool directly,
+ * as before (unsigned; the queue runner takes the message when it
+ * starts); anyone else gets a one-line error and exit 1.
  *
  * Exit codes (DESIGN.md §5): 0 queued, 1 failure (one line on stderr),
  * 2 usage error.
@@ -64,6 +83,7 @@
 #include <unistd.h>
 
 #include "cli/cli_common.h"
+#include "cli/cli_submit.h"
 #include "conf/conf.h"
 #include "core/datetime.h"
 #include "core/base64.h"
@@ -76,15 +96,18 @@
 #include "proc/priv.h"
 #include "queue/envelope.h"
 #include "queue/spool.h"
+#include "smtpd/smtpd_received.h"
 #include "store/db.h"
 
 
 #define SM_USAGE "sendmail [-t] [-i] [-f FROM] [-F NAME] [-C CONFIG] " \
-	"[-N NOTIFY] [-R full|hdrs] [RCPT...]"
+	"[-N NOTIFY] [-R full|hdrs] [RCPT...] | -bs | -bp | -q | -bi"
 /* A display name we put into From: (longer -F values are cut). */
 #define SM_NAME_MAX	128
 
 struct sm_opts {
+	char		 mode;		/* -bX: m(ail), s(mtp), p(rint queue),
+					 * i(nit aliases); q: -q */
 	bool		 extract;	/* -t */
 	bool		 dot_ends;	/* no -i */
 	bool		 verbose;
@@ -104,6 +127,8 @@ struct sm_msg {
 	struct buf	 out;		/* the message to queue */
 	char		 qid[IDS_QID_LEN + 1];
 	char		 user[64];	/* login name (sanitised) */
+	uid_t		 uid;		/* the real uid, before any switch */
+	int		 sock_errno;	/* why the daemon's socket failed */
 	char		 gecos[SM_NAME_MAX + 1];
 	char		 sender[LIMIT_PATH + 1];	/* "" = null */
 	char		 self[LIMIT_PATH + 1];	/* default address */
@@ -206,7 +231,7 @@ sm_option(int argc, char **argv, int *i, struct sm_opts *o)
 	const char *a = argv[*i], *v;
 	char esc[128];
 
-	if (sm_flags(a, o) || strcmp(a, "-bm") == 0)
+	if (sm_flags(a, o))
 		return 0;
 	if (strcmp(a, "-oi") == 0) {
 		o->dot_ends = false;
@@ -219,9 +244,18 @@ sm_option(int argc, char **argv, int *i, struct sm_opts *o)
 		return 0;
 	}
 	if (strncmp(a, "-b", 2) == 0) {
-		sm_error("mode %s is not supported (only -bm)",
-		    cli_escape(a, esc, sizeof(esc)));
-		return -1;
+		if (a[2] == '\0' || a[3] != '\0' || strchr("mspi", a[2]) ==
+		    NULL) {
+			sm_error("mode %s is not supported (only -bm, -bs, "
+			    "-bp and -bi)", cli_escape(a, esc, sizeof(esc)));
+			return -1;
+		}
+		o->mode = a[2];
+		return 0;
+	}
+	if (a[1] == 'q') {		/* -q, -q30m, -qR...: flush now */
+		o->mode = 'q';
+		return 0;
 	}
 	if (strchr("frFCNRB", a[1]) == NULL || a[1] == '\0')
 		goto bad;
@@ -258,6 +292,7 @@ sm_parse_args(int argc, char **argv, struct sm_opts *o)
 	int i;
 
 	memset(o, 0, sizeof(*o));
+	o->mode = 'm';
 	o->dot_ends = true;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0';
 	    i++) {
@@ -270,6 +305,8 @@ sm_parse_args(int argc, char **argv, struct sm_opts *o)
 	}
 	o->rcpts = argv + i;
 	o->nrcpts = argc - i;
+	if (o->mode != 'm')
+		return 0;
 	if (o->nrcpts == 0 && !o->extract) {
 		sm_error("no recipients given (and no -t)");
 		return cli_usage(SM_USAGE);
@@ -281,11 +318,12 @@ sm_parse_args(int argc, char **argv, struct sm_opts *o)
 
 /*
  * Root, the [server] user, or (without a [server] user) the owner of
- * data_dir: the only accounts that can write the spool. The check is a
- * courtesy (clear message instead of EACCES); the file modes enforce it.
+ * data_dir: the only accounts that can write the spool, used when the
+ * daemon's socket failed (sock_errno says why). The check is a courtesy
+ * (clear message instead of EACCES); the file modes enforce it.
  */
 static int
-sm_check_user(const struct conf *c)
+sm_check_user(const struct conf *c, int sock_errno)
 {
 	uid_t uid = getuid(), su;
 	gid_t sg;
@@ -300,9 +338,11 @@ sm_check_user(const struct conf *c)
 			return 0;
 	} else if (stat(c->data_dir, &sb) == 0 && sb.st_uid == uid)
 		return 0;
-	sm_error("only root and the sealmail user (%s) can queue mail; run "
-	    "it as one of them", c->user && c->user[0] ? c->user :
-	    "the owner of data_dir");
+	sm_error("cannot reach the sealmail daemon at %s (%s), and without "
+	    "it only root and the sealmail user (%s) can queue mail",
+	    c->submit_socket ? c->submit_socket : "[server] submit_socket",
+	    c->submit_socket ? strerror(sock_errno) : "off",
+	    c->user && c->user[0] ? c->user : "the owner of data_dir");
 	return -1;
 }
 
@@ -312,7 +352,7 @@ static int
 sm_identity(struct sm_msg *m)
 {
 	const struct conf *c = m->conf;
-	struct passwd *pw = getpwuid(getuid());
+	struct passwd *pw = getpwuid(m->uid = getuid());
 	const char *dom = c->ndomains > 0 ? c->domains[0].name : c->hostname;
 	size_t i;
 
@@ -812,16 +852,18 @@ sm_spool_setup(const struct conf *c)
 	return 0;
 }
 
-/* The trace field for the envelope's prepend (RFC 5321 §4.4). */
+/* The trace field for the envelope's prepend (RFC 5321 §4.4): the same
+ * as the daemon writes for the local socket. */
 static char *
 sm_received(const struct sm_msg *m)
 {
-	char date[64];
+	struct buf b;
 
-	datetime_rfc5322(time(NULL), date, sizeof(date));
-	return xasprintf("Received: from local user %s (uid %u)\r\n"
-	    "\tby %s (sealmail) with local id %s;\r\n\t%s\r\n", m->user,
-	    (unsigned)getuid(), m->conf->hostname, m->qid, date);
+	buf_init(&b, 1024);
+	if (smtpd_received_format_local(&b, m->user, (unsigned long)m->uid,
+	    m->conf->hostname, m->qid, time(NULL)) == -1)
+		panic("Received field does not fit");
+	return buf_take(&b);
 }
 
 /* Write m->out with env and commit it durably; then nudge the runner. */
@@ -854,8 +896,9 @@ sm_queue(struct sm_msg *m, const struct sm_opts *o, struct envelope *env)
 		sm_error("cannot queue the message: %s", strerror(errno));
 		return -1;
 	}
-	/* A running queue runner sees the commit (inotify on queue/);
-	 * without one the message waits, queued. */
+	/* A running queue runner sees the commit (inotify on queue/, or
+	 * the nudge spool_msg_commit sends); without one the message
+	 * waits, queued. */
 	if (o->verbose)
 		printf("queued as %s\n", m->qid);
 	return 0;
@@ -871,6 +914,123 @@ sm_msg_clear(struct sm_msg *m)
 	buf_clear(&m->out);
 }
 
+/*
+ * Hand the message to the daemon over the local socket. 1 when there is
+ * no daemon to talk to (the caller may write the spool itself), 0 when
+ * it was queued, -1 on an error already reported.
+ */
+static int
+sm_submit(struct sm_msg *m, const struct sm_opts *o)
+{
+	struct submit_msg sm = {
+		.sender = m->sender,
+		.rcpts = m->rcpts,
+		.nrcpts = m->nrcpts,
+		.data = m->out.data,
+		.len = m->out.len,
+		.smtputf8 = m->utf8,
+		.notify = o->notify,
+		.ret = o->ret,
+	};
+	char qid[IDS_QID_LEN + 1], err[512], esc[LIMIT_PATH * 4 + 1];
+	size_t bad;
+	int fd = submit_connect(m->conf->submit_socket);
+
+	if (fd == -1) {
+		m->sock_errno = errno;
+		return 1;
+	}
+	for (size_t i = 0; i < m->out.len && !sm.eightbit; i++)
+		sm.eightbit = m->out.data[i] >= 0x80;
+	switch (submit_send(fd, &sm, qid, &bad, err, sizeof(err))) {
+	case SUBMIT_OK:
+		close(fd);
+		if (o->verbose)
+			printf("queued as %s\n", qid);
+		return 0;
+	case SUBMIT_RCPT_UNKNOWN:
+		sm_error("unknown user <%s>", cli_escape(m->rcpts[bad], esc,
+		    sizeof(esc)));
+		break;
+	case SUBMIT_REFUSED:
+		if (bad != SIZE_MAX)
+			sm_error("<%s>: %s", cli_escape(m->rcpts[bad], esc,
+			    sizeof(esc)), cli_escape(err, esc, sizeof(esc)));
+		else
+			sm_error("refused: %s", cli_escape(err, esc,
+			    sizeof(esc)));
+		break;
+	case SUBMIT_ERROR:
+		sm_error("%s", cli_escape(err, esc, sizeof(esc)));
+		break;
+	}
+	close(fd);
+	return -1;
+}
+
+/* Without a daemon: root and the [server] user write the spool
+ * themselves (the runner takes the message when it starts); anyone else
+ * is told why nothing was queued. */
+static int
+sm_direct(struct sm_msg *m, const struct sm_opts *o, struct envelope *env)
+{
+	const struct conf *c = m->conf;
+
+	if (sm_check_user(c, m->sock_errno) == -1)
+		return -1;
+	return sm_expand(m, o, env) == -1 || sm_spool_setup(c) == -1 ||
+	    sm_queue(m, o, env) == -1 ? -1 : 0;
+}
+
+/* -bs: SMTP on standard input and output, relayed to the daemon. */
+static int
+sm_smtp(const struct conf *c)
+{
+	int fd = submit_connect(c->submit_socket), rc;
+
+	if (fd == -1) {
+		sm_error("-bs needs the running daemon: %s: %s",
+		    c->submit_socket ? c->submit_socket : "(no submit_socket)",
+		    strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	rc = submit_relay(fd);
+	close(fd);
+	if (rc == -1) {
+		sm_error("-bs: %s", strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* -bp (mailq), -q and -bi (newaliases): the queue and alias commands. */
+static int
+sm_other_mode(const struct sm_opts *o, const char *config)
+{
+	char cmd[] = "queue", list[] = "list", flush[] = "flush";
+	char *qargv[3] = { cmd, o->mode == 'p' ? list : flush, NULL };
+
+	if (o->mode == 'i') {
+		/* Aliases live in the store (`sealmail alias`) and take
+		 * effect at once: there is no file to rebuild. */
+		fprintf(stderr, "newaliases: nothing to do: sealmail keeps "
+		    "aliases in its store (see `sealmail alias list`)\n");
+		return CLI_EXIT_OK;
+	}
+	return cli_queue(2, qargv, config);
+}
+
+static void
+sm_msg_init(struct sm_msg *m, struct conf *c)
+{
+	memset(m, 0, sizeof(*m));
+	m->conf = c;
+	m->rcpts = xcalloc(c->max_recipients + 1, sizeof(*m->rcpts));
+	buf_init(&m->in, 0);
+	buf_init(&m->out, 0);
+	ids_qid_new(m->qid);
+}
+
 int
 cli_sendmail(int argc, char **argv, const char *config)
 {
@@ -883,25 +1043,34 @@ cli_sendmail(int argc, char **argv, const char *config)
 
 	if ((rc = sm_parse_args(argc, argv, &o)) != 0)
 		return rc;
-	if (cli_load_conf(o.config ? o.config : config, &c) == -1)
+	if (o.config)
+		config = o.config;
+	if (o.mode == 'p' || o.mode == 'q' || o.mode == 'i')
+		return sm_other_mode(&o, config);
+	if (cli_load_conf(config, &c) == -1)
 		return CLI_EXIT_FAIL;
-	memset(&m, 0, sizeof(m));
-	m.conf = c;
-	m.rcpts = xcalloc(c->max_recipients + 1, sizeof(*m.rcpts));
-	buf_init(&m.in, 0);
-	buf_init(&m.out, 0);
-	ids_qid_new(m.qid);
+	if (o.mode == 's') {
+		rc = sm_smtp(c);
+		conf_free(c);
+		return rc;
+	}
+	sm_msg_init(&m, c);
 	envelope_init(&env);
 	max = c->max_message_size > 0 ? c->max_message_size : SIZE_MAX / 2;
 	rc = CLI_EXIT_FAIL;
-	if (sm_check_user(c) == -1 || sm_identity(&m) == -1 ||
-	    sm_addresses(&m, &o) == -1 || sm_read(&m, &o, max) == -1 ||
-	    sm_compose(&m, &o, max) == -1 ||
-	    (o.extract && sm_check_extracted(&m, (size_t)o.nrcpts) == -1) ||
-	    sm_expand(&m, &o, &env) == -1 || sm_spool_setup(c) == -1 ||
-	    sm_queue(&m, &o, &env) == -1)
+	if (sm_identity(&m) == -1 || sm_addresses(&m, &o) == -1 ||
+	    sm_read(&m, &o, max) == -1 || sm_compose(&m, &o, max) == -1 ||
+	    (o.extract && sm_check_extracted(&m, (size_t)o.nrcpts) == -1))
 		goto out;
-	rc = CLI_EXIT_OK;
+	switch (sm_submit(&m, &o)) {
+	case 0:
+		rc = CLI_EXIT_OK;
+		break;
+	case 1:
+		if (sm_direct(&m, &o, &env) == 0)
+			rc = CLI_EXIT_OK;
+		break;
+	}
 out:
 	envelope_clear(&env);
 	sm_msg_clear(&m);

@@ -35,5 +35,7 @@ cli_serve(int argc, char **argv, const char *config)
 	log_init("sealmail", use_syslog, debug);
 	log_info("sealmail starting config=%s hostname=%s workers=%u",
 	    config, conf->hostname, conf->workers);
+	for (size_t i = 0; i < conf->nwarnings; i++)
+		log_warn("config warning: %s", conf->warnings[i]);
 	return master_main(conf);
 }

@@ -23,6 +23,7 @@
 struct cli_user_args {
 	const char	*address;	/* normalized, NULL for list */
 	bool		 password_stdin;
+	unsigned	 min_password;	/* [auth] min_password_length */
 };
 
 struct cli_user_cmd {
@@ -32,16 +33,36 @@ struct cli_user_cmd {
 	int		(*run)(struct db *, const struct cli_user_args *);
 };
 
-/* Read a password (confirmed on a terminal) and hash it; NULL if not. */
+/* Characters (UTF-8 code points) in s: a password of non-ASCII letters
+ * is not weaker per byte. */
+static size_t
+cli_user_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* Read a password (confirmed on a terminal) of at least a->min_password
+ * characters and hash it; NULL if not. */
 static char *
-cli_user_new_hash(bool from_stdin)
+cli_user_new_hash(const struct cli_user_args *a)
 {
 	char pw[CLI_PASSWORD_MAX + 2];
 	char *hash = NULL;
+	size_t n;
 
-	if (cli_read_password(from_stdin, true, pw, sizeof(pw)) == 0 &&
-	    (hash = passwd_hash(pw)) == NULL)
+	if (cli_read_password(a->password_stdin, true, pw, sizeof(pw)) == -1)
+		goto out;
+	/* Submission is the Internet's favourite brute-force target. */
+	if ((n = cli_user_chars(pw)) < a->min_password)
+		cli_error("password too short: %zu characters, at least %u "
+		    "([auth] min_password_length)", n, a->min_password);
+	else if ((hash = passwd_hash(pw)) == NULL)
 		cli_error("cannot hash the password");
+out:
 	explicit_bzero(pw, sizeof(pw));
 	return hash;
 }
@@ -96,7 +117,7 @@ cli_user_add(struct db *db, const struct cli_user_args *a)
 			cli_error("%s", db_error(db));
 		return CLI_EXIT_FAIL;
 	}
-	if ((hash = cli_user_new_hash(a->password_stdin)) == NULL)
+	if ((hash = cli_user_new_hash(a)) == NULL)
 		return CLI_EXIT_FAIL;
 	r = db_user_add(db, a->address, hash);
 	free(hash);
@@ -132,7 +153,7 @@ cli_user_passwd(struct db *db, const struct cli_user_args *a)
 
 	if (cli_user_exists(db, a->address) == -1)
 		return CLI_EXIT_FAIL;
-	if ((hash = cli_user_new_hash(a->password_stdin)) == NULL)
+	if ((hash = cli_user_new_hash(a)) == NULL)
 		return CLI_EXIT_FAIL;
 	r = db_user_set_hash(db, a->address, hash);
 	free(hash);
@@ -230,6 +251,7 @@ cli_user(int argc, char **argv, const char *config)
 		return cli_usage(CLI_USER_USAGE);
 	if (cli_load_conf(config, &c) == -1)
 		return CLI_EXIT_FAIL;
+	a.min_password = c->min_password_length;
 	if (arg != NULL) {
 		if (cli_user_address(c, cmd, arg, address) == -1)
 			goto done;

@@ -68,9 +68,13 @@ conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	free(c->path);
+	for (size_t i = 0; i < c->nwarnings; i++)
+		free(c->warnings[i]);
+	free(c->warnings);
 	free(c->hostname);
 	free(c->data_dir);
 	free(c->user);
+	free(c->submit_socket);
 	free(c->trusted_networks);
 	for (size_t i = 0; i < c->ncerts; i++) {
 		free(c->certs[i].cert);
@@ -100,6 +104,22 @@ conf_free(struct conf *c)
 	free(c->dns_trust_anchor);
 	free(c->dns_unbound_config);
 	free(c);
+}
+
+void
+conf_problem(char *out, size_t len, const char *file, unsigned line,
+    const char *sec, const char *key, const char *problem)
+{
+	char path[256];
+
+	log_escape(file, strlen(file), path, sizeof(path));
+	if (sec != NULL && key != NULL)
+		snprintf(out, len, "%s:%u: %s %s: %s", path, line, sec, key,
+		    problem);
+	else if (sec != NULL)
+		snprintf(out, len, "%s:%u: %s: %s", path, line, sec, problem);
+	else
+		snprintf(out, len, "%s:%u: %s", path, line, problem);
 }
 
 /* ---- printing ----------------------------------------------------------- */
@@ -403,8 +423,7 @@ conf_is_local_domain(const struct conf *c, const char *domain)
 	return false;
 }
 
-/* Does addr (4 or 16 bytes) fall inside n? */
-static bool
+bool
 conf_network_match(const struct conf_network *n, const unsigned char *addr)
 {
 	unsigned full = n->prefix / 8, rest = n->prefix % 8;

@@ -28,6 +28,10 @@ enum conf_role {
 	CONF_ROLE_SUBMISSION,
 };
 
+/* Where `sealmail sendmail` hands mail to the daemon (a unix socket any
+ * local user may connect to; see net/localsock.h). */
+#define CONF_DEFAULT_SUBMIT_SOCKET	"/run/sealmail/submit.sock"
+
 enum conf_tls_mode {
 	CONF_TLS_STARTTLS,
 	CONF_TLS_IMPLICIT,
@@ -61,8 +65,10 @@ struct conf_listener {
 };
 
 struct conf_certpair {
-	char	*cert;		/* PEM chain file */
-	char	*key;		/* PEM private key file */
+	char		*cert;		/* PEM chain file */
+	char		*key;		/* PEM private key file */
+	unsigned	 cert_line;	/* where they were set, for messages */
+	unsigned	 key_line;
 };
 
 /*
@@ -74,8 +80,9 @@ struct conf_certpair {
 #define CONF_MAX_DKIM		4
 
 struct conf_dkim {
-	char	*selector;	/* DNS labels, as written */
-	char	*key;		/* PEM private key file, absolute path */
+	char		*selector;	/* DNS labels, as written */
+	char		*key;		/* PEM private key file, absolute path */
+	unsigned	 key_line;	/* where dkim_key was set */
 };
 
 struct conf_domain {
@@ -88,10 +95,19 @@ struct conf_network {
 	int		family;		/* AF_INET or AF_INET6 */
 	unsigned char	addr[16];
 	unsigned	prefix;
+	unsigned	line;		/* where it was written */
 };
 
 struct conf {
 	char			*path;		/* the file it came from */
+	/* Problems that do not stop the daemon (a wide trusted network, a
+	 * submission listener without TLS), each "FILE:LINE: [section] key:
+	 * problem"; check-config prints them, serve logs them. */
+	char			**warnings;
+	size_t			 nwarnings;
+	unsigned		 user_line;	/* where [server] user and */
+	unsigned		 data_dir_line;	/* data_dir were set (or the
+						 * [server] header, or 1) */
 
 	/* [server] */
 	char			*hostname;
@@ -100,6 +116,7 @@ struct conf {
 	unsigned		 workers;	/* "auto" = number of CPUs */
 	size_t			 max_message_size;
 	unsigned		 max_recipients;
+	unsigned		 max_hops;	/* Received fields, then 5.4.6 */
 	struct conf_network	*trusted_networks;
 	size_t			 ntrusted_networks;
 	unsigned		 max_connections;	  /* all clients, per worker set */
@@ -112,6 +129,7 @@ struct conf {
 	unsigned		 tls_handshake_timeout;	  /* seconds */
 	char			 recipient_delimiter[CONF_DELIMITER_MAX + 1];
 						  /* "" = off */
+	char			*submit_socket;	/* local submission, NULL: off */
 
 	/* [tls] */
 	struct conf_certpair	*certs;
@@ -140,6 +158,7 @@ struct conf {
 	/* [auth] */
 	bool			 spf_reject_fail;
 	bool			 dmarc_enforce;
+	unsigned		 min_password_length;	/* characters */
 
 	/* [dns] */
 	char			*dns_resolver;
@@ -154,6 +173,13 @@ struct conf {
  */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 void conf_free(struct conf *c);
+
+/*
+ * Write "FILE:LINE: SEC KEY: problem" into out (sec and key may be NULL),
+ * the one shape of every configuration error and warning; FILE is escaped.
+ */
+void conf_problem(char *out, size_t len, const char *file, unsigned line,
+    const char *sec, const char *key, const char *problem);
 
 /* Write the effective configuration, defaults included, as INI. */
 void conf_print(const struct conf *c, FILE *fp);

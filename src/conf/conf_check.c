@@ -17,6 +17,7 @@
 #include <openssl/tls1.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/hostport.h"
@@ -367,6 +368,7 @@ conf_check_defaults(struct conf *c)
 	c->workers = conf_check_workers_auto();
 	c->max_message_size = 52428800;
 	c->max_recipients = LIMIT_RECIPIENTS_DEFAULT;
+	c->max_hops = LIMIT_HOPS_DEFAULT;
 	c->max_connections = 1000;
 	c->max_connections_per_ip = 20;
 	c->max_errors = 10;
@@ -376,6 +378,7 @@ conf_check_defaults(struct conf *c)
 	c->data_timeout = 600;
 	c->tls_handshake_timeout = 30;
 	memcpy(c->recipient_delimiter, "+", 2);
+	c->submit_socket = xstrdup(CONF_DEFAULT_SUBMIT_SOCKET);
 	c->min_version = TLS1_2_VERSION;
 	c->delivery_local = CONF_LOCAL_MAILDIR;
 	c->mx_port = 25;
@@ -385,6 +388,7 @@ conf_check_defaults(struct conf *c)
 	c->queue_lifetime = 5 * 86400;
 	c->spf_reject_fail = false;
 	c->dmarc_enforce = true;
+	c->min_password_length = 10;
 	c->dns_resolver = xstrdup("system");
 	c->dns_trust_anchor = xstrdup("/usr/share/dns/root.key");
 }
@@ -410,6 +414,41 @@ conf_check_hostname(struct conf_parse *p)
 	return 0;
 }
 
+/* Port of a listener address (network order is fine for equality). */
+static in_port_t
+conf_check_port_of(const struct conf_sockaddr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_port;
+	return ((const struct sockaddr_in6 *)&a->ss)->sin6_port;
+}
+
+static bool
+conf_check_is_wildcard(const struct conf_sockaddr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+}
+
+/*
+ * Would binding both fail with EADDRINUSE? The same address, or the same
+ * port and family with a wildcard on one side (0.0.0.0:2525 takes the
+ * port on 127.0.0.1 too). IPv6 sockets are IPV6_V6ONLY (net/listener.c),
+ * so [::]:25 and 0.0.0.0:25 coexist.
+ */
+static bool
+conf_check_overlap(const struct conf_sockaddr *a, const struct conf_sockaddr *b)
+{
+	if (strcmp(a->text, b->text) == 0)
+		return true;
+	return a->ss.ss_family == b->ss.ss_family &&
+	    conf_check_port_of(a) == conf_check_port_of(b) &&
+	    (conf_check_is_wildcard(a) || conf_check_is_wildcard(b));
+}
+
 /* Every listener has an address, none is bound twice, TLS has a cert. */
 static int
 conf_check_listeners(struct conf_parse *p)
@@ -433,20 +472,102 @@ conf_check_listeners(struct conf_parse *p)
 			    "tls", "%s needs a certificate: add [tls] cert "
 			    "and key", l->tls == CONF_TLS_IMPLICIT ?
 			    "implicit" : "starttls");
+		if (l->role == CONF_ROLE_SUBMISSION && l->tls == CONF_TLS_NONE)
+			conf_parse_warn_at(p, p->listener_line[i], sec, "tls",
+			    "none on a submission listener: AUTH is never "
+			    "offered without TLS, so only trusted_networks "
+			    "can send here");
 		for (size_t j = 0; j <= i; j++) {
 			const struct conf_listener *o = &c->listeners[j];
 
 			for (size_t a = 0; a < l->naddrs; a++)
 				for (size_t b = 0; b < (j == i ? a : o->naddrs);
 				    b++)
-					if (strcmp(l->addrs[a].text,
-					    o->addrs[b].text) == 0)
+					if (conf_check_overlap(&l->addrs[a],
+					    &o->addrs[b]))
 						return conf_parse_fail_at(p,
 						    p->listener_line[i], sec,
-						    "address", "%s is also in "
-						    "[listen \"%s\"]",
-						    l->addrs[a].text, o->name);
+						    "address", "%s overlaps %s "
+						    "in [listen \"%s\"]",
+						    l->addrs[a].text,
+						    o->addrs[b].text, o->name);
 		}
+	}
+	return 0;
+}
+
+/* Networks nobody outside the site can send from (RFC 1918, RFC 6598,
+ * RFC 3927, RFC 4193, RFC 4291 §2.5.3 and §2.5.6). */
+static const struct conf_network conf_check_private[] = {
+	{ AF_INET, { 127 }, 8, 0 },
+	{ AF_INET, { 10 }, 8, 0 },
+	{ AF_INET, { 172, 16 }, 12, 0 },
+	{ AF_INET, { 192, 168 }, 16, 0 },
+	{ AF_INET, { 100, 64 }, 10, 0 },
+	{ AF_INET, { 169, 254 }, 16, 0 },
+	{ AF_INET6, { [15] = 1 }, 128, 0 },
+	{ AF_INET6, { 0xfc }, 7, 0 },
+	{ AF_INET6, { 0xfe, 0x80 }, 10, 0 },
+};
+
+/* The private range n lies in, or NULL; an IPv4-mapped IPv6 network
+ * counts as its IPv4 part. */
+static const struct conf_network *
+conf_check_private_range(const struct conf_network *n)
+{
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	struct conf_network v4;
+
+	if (n->family == AF_INET6 && n->prefix >= 96 &&
+	    memcmp(n->addr, mapped, sizeof(mapped)) == 0) {
+		memset(&v4, 0, sizeof(v4));
+		v4.family = AF_INET;
+		v4.prefix = n->prefix - 96;
+		memcpy(v4.addr, n->addr + 12, 4);
+		n = &v4;
+	}
+	for (size_t i = 0; i < sizeof(conf_check_private) /
+	    sizeof(conf_check_private[0]); i++) {
+		const struct conf_network *r = &conf_check_private[i];
+
+		if (r->family == n->family && n->prefix >= r->prefix &&
+		    conf_network_match(r, n->addr))
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * trusted_networks relay without AUTH on every listener (Postfix's
+ * mynetworks), so a mistake here makes an open relay: one that matches
+ * every address is refused, a public or wide one is worth a warning
+ * (loopback excepted: all of 127/8 is this host).
+ */
+static int
+conf_check_trusted(struct conf_parse *p)
+{
+	const struct conf *c = p->c;
+	char text[80];
+
+	for (size_t i = 0; i < c->ntrusted_networks; i++) {
+		const struct conf_network *n = &c->trusted_networks[i];
+		const struct conf_network *r = conf_check_private_range(n);
+		unsigned widest = n->family == AF_INET ? 24 : 48;
+
+		conf_network_to_text(n, text, sizeof(text));
+		if (n->prefix == 0)
+			return conf_parse_fail_at(p, n->line, "[server]",
+			    "trusted_networks", "%s matches every address: "
+			    "anyone could relay through this server", text);
+		if (r == NULL)
+			conf_parse_warn_at(p, n->line, "[server]",
+			    "trusted_networks", "%s is public (not loopback, "
+			    "RFC 1918, ULA or link-local): every host in it "
+			    "may relay without AUTH", text);
+		else if (n->prefix < widest && r != &conf_check_private[0])
+			conf_parse_warn_at(p, n->line, "[server]",
+			    "trusted_networks", "%s is wider than a /%u: every "
+			    "host in it may relay without AUTH", text, widest);
 	}
 	return 0;
 }
@@ -467,9 +588,20 @@ conf_check_all(struct conf_parse *p)
 		    "(write each dkim_selector's dkim_key right after it)");
 	if (conf_check_hostname(p) == -1)
 		return -1;
+	c->user_line = conf_parse_line_of(p, CONF_SEC_SERVER, "user");
+	c->data_dir_line = conf_parse_line_of(p, CONF_SEC_SERVER, "data_dir");
+	if (conf_check_trusted(p) == -1)
+		return -1;
 	if (c->data_dir == NULL || c->data_dir[0] != '/')
 		return conf_parse_fail_at(p, line, "[server]", "data_dir",
 		    "must be an absolute path");
+	if (c->submit_socket != NULL && strlen(c->submit_socket) >=
+	    sizeof(((struct sockaddr_un *)NULL)->sun_path))
+		return conf_parse_fail_at(p, conf_parse_line_of(p,
+		    CONF_SEC_SERVER, "submit_socket"), "[server]",
+		    "submit_socket", "path too long for a unix socket (at "
+		    "most %zu bytes)", sizeof(((struct sockaddr_un *)NULL)->
+		    sun_path) - 1);
 	if (c->max_connections_per_ip > c->max_connections)
 		return conf_parse_fail_at(p, conf_parse_line_of(p,
 		    CONF_SEC_SERVER, "max_connections_per_ip"), "[server]",

@@ -129,6 +129,10 @@ int conf_parse_fail(struct conf_parse *p, const char *fmt, ...)
 int conf_parse_fail_at(struct conf_parse *p, unsigned line, const char *sec,
     const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Add a warning of the same shape to p->c->warnings; loading goes on. */
+void conf_parse_warn_at(struct conf_parse *p, unsigned line, const char *sec,
+    const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* Run inih over p->fp with the preprocessing reader. 0 or -1. */
 int conf_parse_run(struct conf_parse *p);
@@ -169,6 +173,9 @@ int conf_check_sockaddr(const char *s, struct conf_sockaddr *out, char *why,
 /* "ADDR/PREFIX" or a bare address; host bits are cleared. */
 int conf_check_network(const char *s, struct conf_network *out, char *why,
     size_t len);
+/* Does addr (4 or 16 bytes, n's family) fall inside n? */
+bool conf_network_match(const struct conf_network *n,
+    const unsigned char *addr);
 /* Canonical "ADDR/PREFIX" text into out (at least 64 bytes). */
 void conf_network_to_text(const struct conf_network *n, char *out,
     size_t len);

@@ -45,7 +45,7 @@ int
 conf_parse_fail_at(struct conf_parse *p, unsigned line, const char *sec,
     const char *key, const char *fmt, ...)
 {
-	char problem[512], path[256];
+	char problem[512];
 	va_list ap;
 
 	if (p->failed)
@@ -54,16 +54,25 @@ conf_parse_fail_at(struct conf_parse *p, unsigned line, const char *sec,
 	va_start(ap, fmt);
 	vsnprintf(problem, sizeof(problem), fmt, ap);
 	va_end(ap);
-	log_escape(p->path, strlen(p->path), path, sizeof(path));
-	if (sec != NULL && key != NULL)
-		snprintf(p->err, p->errlen, "%s:%u: %s %s: %s", path, line, sec,
-		    key, problem);
-	else if (sec != NULL)
-		snprintf(p->err, p->errlen, "%s:%u: %s: %s", path, line, sec,
-		    problem);
-	else
-		snprintf(p->err, p->errlen, "%s:%u: %s", path, line, problem);
+	conf_problem(p->err, p->errlen, p->path, line, sec, key, problem);
 	return -1;
+}
+
+void
+conf_parse_warn_at(struct conf_parse *p, unsigned line, const char *sec,
+    const char *key, const char *fmt, ...)
+{
+	char problem[512], text[1024];
+	struct conf *c = p->c;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(problem, sizeof(problem), fmt, ap);
+	va_end(ap);
+	conf_problem(text, sizeof(text), p->path, line, sec, key, problem);
+	c->warnings = xreallocarray(c->warnings, c->nwarnings + 1,
+	    sizeof(*c->warnings));
+	c->warnings[c->nwarnings++] = xstrdup(text);
 }
 
 int
@@ -611,6 +620,7 @@ conf_parse_network(struct conf_parse *p, void *base, const char *v)
 
 	if (conf_check_network(v, &n, why, sizeof(why)) == -1)
 		return conf_parse_fail(p, "%s", why);
+	n.line = p->lineno;
 	if (c->ntrusted_networks == CONF_MAX_NETWORKS)
 		return conf_parse_fail(p, "too many networks (at most %d)",
 		    CONF_MAX_NETWORKS);
@@ -664,6 +674,8 @@ conf_parse_cert(struct conf_parse *p, void *base, const char *v)
 		    CONF_MAX_CERTS);
 	c->certs = xreallocarray(c->certs, c->ncerts + 1, sizeof(*c->certs));
 	c->certs[c->ncerts].cert = xstrdup(v);
+	c->certs[c->ncerts].cert_line = p->lineno;
+	c->certs[c->ncerts].key_line = 0;
 	c->certs[c->ncerts++].key = NULL;
 	p->cert_pending = p->lineno;
 	return 0;
@@ -679,6 +691,7 @@ conf_parse_key(struct conf_parse *p, void *base, const char *v)
 	if (*v != '/')
 		return conf_parse_fail(p, "must be an absolute path");
 	c->certs[c->ncerts - 1].key = xstrdup(v);
+	c->certs[c->ncerts - 1].key_line = p->lineno;
 	p->cert_pending = 0;
 	return 0;
 }
@@ -786,6 +799,7 @@ conf_parse_selector(struct conf_parse *p, void *base, const char *v)
 	d->dkim = xreallocarray(d->dkim, d->ndkim + 1, sizeof(*d->dkim));
 	d->dkim[d->ndkim].selector = xstrdup(v);
 	d->dkim[d->ndkim].key = NULL;
+	d->dkim[d->ndkim].key_line = 0;
 	p->dkim_line[d->ndkim++] = p->lineno;
 	p->dkim_pending = p->lineno;
 	return 0;
@@ -802,6 +816,7 @@ conf_parse_dkim_key(struct conf_parse *p, void *base, const char *v)
 	if (*v != '/')
 		return conf_parse_fail(p, "must be an absolute path");
 	d->dkim[d->ndkim - 1].key = xstrdup(v);
+	d->dkim[d->ndkim - 1].key_line = p->lineno;
 	p->dkim_pending = 0;
 	return 0;
 }
@@ -1006,6 +1021,7 @@ static const struct conf_key conf_keys_server[] = {
 	    1ULL << 32),
 	NUM("max_recipients", CONF_T_UINT, OFF(max_recipients), 1,
 	    LIMIT_RECIPIENTS_MAX),
+	NUM("max_hops", CONF_T_UINT, OFF(max_hops), 1, LIMIT_HOPS_MAX),
 	CUSTOM("trusted_networks", conf_parse_networks, conf_print_networks,
 	    CONF_KEY_LIST),
 	NUM("max_connections", CONF_T_UINT, OFF(max_connections), 1, 1000000),
@@ -1022,6 +1038,8 @@ static const struct conf_key conf_keys_server[] = {
 	    OFF(tls_handshake_timeout), 1, 86400),
 	CUSTOM("recipient_delimiter", conf_parse_recipient_delimiter,
 	    conf_print_recipient_delimiter, 0),
+	{ "submit_socket", CONF_T_PATH, OFF(submit_socket), 0, 0, 0, NULL,
+	    NULL },
 };
 
 static const struct conf_key conf_keys_tls[] = {
@@ -1061,6 +1079,9 @@ static const struct conf_key conf_keys_delivery[] = {
 static const struct conf_key conf_keys_auth[] = {
 	NUM("spf_reject_fail", CONF_T_BOOL, OFF(spf_reject_fail), 0, 0),
 	NUM("dmarc_enforce", CONF_T_BOOL, OFF(dmarc_enforce), 0, 0),
+	/* SASL PLAIN carries at most 255 octets (RFC 4616 §2). */
+	NUM("min_password_length", CONF_T_UINT, OFF(min_password_length), 1,
+	    LIMIT_SASL_FIELD),
 };
 
 static const struct conf_key conf_keys_dns[] = {

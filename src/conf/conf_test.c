@@ -77,6 +77,7 @@ test_defaults(void **state)
 	assert_true(c->workers >= 1 && c->workers <= 256);
 	assert_int_equal(c->max_message_size, 52428800);
 	assert_int_equal(c->max_recipients, 100);
+	assert_int_equal(c->max_hops, 100);
 	assert_int_equal(c->ntrusted_networks, 0);
 	assert_int_equal(c->max_connections, 1000);
 	assert_int_equal(c->max_connections_per_ip, 20);
@@ -86,6 +87,7 @@ test_defaults(void **state)
 	assert_int_equal(c->command_timeout, 300);
 	assert_int_equal(c->data_timeout, 600);
 	assert_int_equal(c->tls_handshake_timeout, 30);
+	assert_string_equal(c->submit_socket, "/run/sealmail/submit.sock");
 	assert_int_equal(c->ncerts, 0);
 	assert_int_equal(c->min_version, TLS1_2_VERSION);
 	assert_int_equal(c->nlisteners, 1);
@@ -105,6 +107,7 @@ test_defaults(void **state)
 	assert_int_equal(c->queue_lifetime, 5 * 86400);
 	assert_false(c->spf_reject_fail);
 	assert_true(c->dmarc_enforce);
+	assert_int_equal(c->min_password_length, 10);
 	assert_string_equal(c->dns_resolver, "system");
 	assert_string_equal(c->dns_trust_anchor, "/usr/share/dns/root.key");
 	assert_null(c->dns_unbound_config);
@@ -123,6 +126,7 @@ static const char *full =
     "workers = 7\n"
     "max_message_size = 1048576\n"
     "max_recipients = 50\n"
+    "max_hops = 30\n"
     "trusted_networks = 10.1.2.3/8, 192.168.1.5,\n"
     "    2001:DB8::1/32\n"
     "\t::ffff:172.16.0.0/108\n"
@@ -166,6 +170,7 @@ static const char *full =
     "[auth]\n"
     "spf_reject_fail = On\n"
     "dmarc_enforce = false\n"
+    "min_password_length = 12\n"
     "[dns]\n"
     "resolver = 127.0.0.1@5353, ::1\n"
     "trust_anchor =\n"
@@ -180,6 +185,7 @@ check_full(const struct conf *c)
 	assert_int_equal(c->workers, 7);
 	assert_int_equal(c->max_message_size, 1048576);
 	assert_int_equal(c->max_recipients, 50);
+	assert_int_equal(c->max_hops, 30);
 	assert_int_equal(c->ntrusted_networks, 4);
 	assert_int_equal(c->trusted_networks[0].family, AF_INET);
 	assert_int_equal(c->trusted_networks[0].prefix, 8);
@@ -238,6 +244,7 @@ check_full(const struct conf *c)
 	assert_int_equal(c->queue_lifetime, 2 * 86400);
 	assert_true(c->spf_reject_fail);
 	assert_false(c->dmarc_enforce);
+	assert_int_equal(c->min_password_length, 12);
 	assert_string_equal(c->dns_resolver, "127.0.0.1@5353, ::1");
 	assert_null(c->dns_trust_anchor);
 	assert_string_equal(c->dns_unbound_config, "/etc/unbound/extra.conf");
@@ -322,8 +329,14 @@ test_long_list_roundtrip(void **state)
 	if (c2 == NULL)
 		fail_msg("%s", err);
 	assert_int_equal(c2->ntrusted_networks, c->ntrusted_networks);
-	assert_memory_equal(c2->trusted_networks, c->trusted_networks,
-	    c->ntrusted_networks * sizeof(struct conf_network));
+	for (size_t i = 0; i < c->ntrusted_networks; i++) {
+		const struct conf_network *a = &c->trusted_networks[i];
+		const struct conf_network *b = &c2->trusted_networks[i];
+
+		assert_int_equal(a->family, b->family);
+		assert_int_equal(a->prefix, b->prefix);
+		assert_memory_equal(a->addr, b->addr, sizeof(a->addr));
+	}
 	free(text);
 	conf_free(c);
 	conf_free(c2);
@@ -437,7 +450,21 @@ static const struct error_case error_cases[] = {
 	{ "[listen \"a\"]\naddress = 127.0.0.1:25\ntls = none\n"
 	    "[listen \"b\"]\naddress = 127.0.0.1:26, 127.0.0.1:25\n"
 	    "tls = none\n",
-	    "4: [listen \"b\"] address: 127.0.0.1:25 is also in [listen \"a\"]" },
+	    "4: [listen \"b\"] address: 127.0.0.1:25 overlaps 127.0.0.1:25 in "
+	    "[listen \"a\"]" },
+	/* a wildcard takes the port on every address of its family */
+	{ "[listen \"a\"]\naddress = 0.0.0.0:2525\ntls = none\n"
+	    "[listen \"b\"]\naddress = 127.0.0.1:2525\ntls = none\n",
+	    "4: [listen \"b\"] address: 127.0.0.1:2525 overlaps 0.0.0.0:2525 "
+	    "in [listen \"a\"]" },
+	{ "[listen \"a\"]\naddress = [::1]:2525, [::]:2525\ntls = none\n",
+	    "1: [listen \"a\"] address: [::]:2525 overlaps [::1]:2525 in "
+	    "[listen \"a\"]" },
+	/* trusted_networks that match everyone: an open relay */
+	{ "[server]\ntrusted_networks = 10.0.0.0/8,\n  0.0.0.0/0\n",
+	    "3: [server] trusted_networks: 0.0.0.0/0 matches every address" },
+	{ "[server]\ntrusted_networks = ::/0\n",
+	    "2: [server] trusted_networks: ::/0 matches every address" },
 	/* duplicates */
 	{ "[server]\nworkers = 2\n\n[server]\nworkers = 3\n",
 	    "5: [server] workers: duplicate key (first set on line 2)" },
@@ -547,6 +574,12 @@ static const struct error_case error_cases[] = {
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
 	    "2: [server] data_dir: value too long" },
+	{ "[server]\nsubmit_socket = run/submit.sock\n",
+	    "2: [server] submit_socket: must be an absolute path" },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n[server]\n"
+	    "submit_socket = /run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+	    "5: [server] submit_socket: path too long for a unix socket" },
 };
 
 static void
@@ -683,17 +716,71 @@ test_trusted_networks(void **state)
 	assert_false(trusted(c, "11.9.9.9"));
 	conf_free(c);
 
-	/* Empty list: nobody; 0.0.0.0/0: all of IPv4 only. */
+	/* Empty list: nobody; 1.0.0.0/1: half of IPv4 only. */
 	c = load_text(minimal, err, sizeof(err));
 	assert_false(trusted(c, "127.0.0.1"));
 	conf_free(c);
-	text = xasprintf("%s[server]\ntrusted_networks = 0.0.0.0/0\n", minimal);
+	text = xasprintf("%s[server]\ntrusted_networks = 0.0.0.0/1\n", minimal);
 	c = load_text(text, err, sizeof(err));
 	free(text);
-	assert_true(trusted(c, "203.0.113.9"));
-	assert_true(trusted(c, "::ffff:203.0.113.9"));
+	assert_true(trusted(c, "103.0.113.9"));
+	assert_true(trusted(c, "::ffff:103.0.113.9"));
+	assert_false(trusted(c, "203.0.113.9"));
 	assert_false(trusted(c, "2001:db8::1"));
 	conf_free(c);
+}
+
+/* Loads with exactly the warnings want (suffixes after "PATH:"), in order. */
+static void
+assert_warnings(const char *text, const char *const *want, size_t nwant)
+{
+	char err[512], *path = xasprintf("%s/t.conf", tmpdir);
+	struct conf *c = load_text(text, err, sizeof(err));
+
+	if (c == NULL)
+		fail_msg("%s", err);
+	for (size_t i = 0; i < c->nwarnings; i++)
+		if (i >= nwant || strncmp(c->warnings[i], path,
+		    strlen(path)) != 0 || strstr(c->warnings[i] +
+		    strlen(path) + 1, want[i]) != c->warnings[i] +
+		    strlen(path) + 1)
+			fail_msg("warning %zu: %s (want %s)", i, c->warnings[i],
+			    i < nwant ? want[i] : "none");
+	assert_int_equal(c->nwarnings, nwant);
+	conf_free(c);
+	free(path);
+}
+
+static void
+test_warnings(void **state)
+{
+	static const char *const trusted_want[] = {
+		"6: [server] trusted_networks: 10.0.0.0/8 is wider than a /24",
+		"6: [server] trusted_networks: 192.0.2.0/24 is public",
+		"7: [server] trusted_networks: 2001:db8::/64 is public",
+		"7: [server] trusted_networks: fd00::/40 is wider than a /48",
+	};
+	static const char *const sub_want[] = {
+		"4: [listen \"s\"] tls: none on a submission listener",
+	};
+	char *text;
+
+	(void)state;
+	/* Private, narrow enough, or loopback (all of it is this host). */
+	text = xasprintf("%s[server]\ntrusted_networks = 127.0.0.0/8, "
+	    "192.168.1.0/24, 10.1.2.3, ::1, fd12:3456::/48, fe80::/64,\n"
+	    "  ::ffff:172.16.0.0/120, 100.64.0.0/24\n", minimal);
+	assert_warnings(text, NULL, 0);
+	free(text);
+	text = xasprintf("%s[server]\ntrusted_networks = 127.0.0.1,\n"
+	    "  10.0.0.0/8, 192.0.2.0/24,\n  2001:db8::/64, fd00::/40\n",
+	    minimal);
+	assert_warnings(text, trusted_want, 4);
+	free(text);
+	text = xasprintf("%s[listen \"s\"]\naddress = 127.0.0.1:587\n"
+	    "role = submission\ntls = none\n", minimal);
+	assert_warnings(text, sub_want, 1);
+	free(text);
 }
 
 static void
@@ -762,6 +849,7 @@ write_key(const char *name, const char *type, size_t bits)
 
 	assert_non_null(pk);
 	assert_non_null(fp);
+	assert_int_equal(fchmod(fileno(fp), 0600), 0);	/* check-config */
 	assert_int_equal(PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL,
 	    NULL), 1);
 	assert_int_equal(fclose(fp), 0);
@@ -780,7 +868,9 @@ test_dkim_pairs(void **state)
 	struct conf *c, *c2;
 
 	(void)state;
-	text = xasprintf("%s[domain \"d.example\"]\ndkim_selector = ed1\n"
+	/* user = (no drop): check-config would want a user "sealmail". */
+	text = xasprintf("%s[server]\nuser =\n[domain \"d.example\"]\n"
+	    "dkim_selector = ed1\n"
 	    "dkim_key = %s\ndkim_selector = rsa1\ndkim_key = %s\n", minimal,
 	    ed, rsa);
 	c = load_text(text, err, sizeof(err));
@@ -806,7 +896,8 @@ test_dkim_pairs(void **state)
 	assert_int_equal(run_cli(cli_check_config, path, "check-config",
 	    (char *)NULL), 0);
 	/* The second key OpenSSL reads, but DKIM has no ECDSA. */
-	text = xasprintf("%s[domain \"d.example\"]\ndkim_selector = ed1\n"
+	text = xasprintf("%s[server]\nuser =\n[domain \"d.example\"]\n"
+	    "dkim_selector = ed1\n"
 	    "dkim_key = %s\ndkim_selector = ec1\ndkim_key = %s\n", minimal,
 	    ed, ec);
 	free(write_file("t.conf", text));
@@ -945,6 +1036,7 @@ main(void)
 		cmocka_unit_test(test_open_error),
 		cmocka_unit_test(test_ipv6_listeners),
 		cmocka_unit_test(test_trusted_networks),
+		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_local_domain),
 		cmocka_unit_test(test_default_path),
 		cmocka_unit_test(test_dkim_pairs),

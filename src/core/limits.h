@@ -40,6 +40,11 @@
 #define LIMIT_ALIAS_TARGETS	1000
 /* An envelope file (envelope + per-recipient state). */
 #define LIMIT_ENVELOPE_FILE	(4 * 1024 * 1024)
+/* [server] max_hops: RFC 5321 §6.3 asks for a Received-count threshold of
+ * "normally at least 100"; at most 500, since a header section is looked
+ * at up to 1000 fields (msg/rfc5322_headers.h). */
+#define LIMIT_HOPS_DEFAULT	100
+#define LIMIT_HOPS_MAX		500
 /* A HELO/EHLO argument we keep. */
 #define LIMIT_HELO		255
 

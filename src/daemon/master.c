@@ -22,6 +22,7 @@
 #include "daemon/worker.h"
 #include "net/connlimit.h"
 #include "net/listener.h"
+#include "net/localsock.h"
 #include "net/tls.h"
 #include "proc/priv.h"
 #include "queue/spool.h"
@@ -209,6 +210,7 @@ master_reload(struct master *m)
 		conf_free(nc);
 		return;
 	}
+	listener_bind_local(nc, &m->ls, &nls);
 	listener_set_clear(&m->ls);
 	m->ls = nls;
 	tls_server_free(m->tls);
@@ -277,6 +279,7 @@ master_setup(struct master *m, char *err, size_t errlen)
 		return -1;
 	if (listener_bind_all(m->conf, NULL, &m->ls, err, errlen) == -1)
 		return -1;
+	listener_bind_local(m->conf, NULL, &m->ls);
 	m->limits = connlimit_new(m->conf->workers);
 	return 0;
 }
@@ -303,7 +306,7 @@ master_main(struct conf *conf)
 	}
 	for (size_t i = 0; i < m.ls.nsocks; i++)
 		log_info("master listening on %s (%s)", m.ls.socks[i].text,
-		    conf->listeners[m.ls.socks[i].listener].name);
+		    listener_name(conf, &m.ls.socks[i]));
 	master_spawn_generation(&m);
 	for (;;) {
 		int sig = sigtimedwait(&m.sigs, NULL, &tick);
@@ -316,6 +319,8 @@ master_main(struct conf *conf)
 	}
 	master_stop(&m);
 	listener_set_clear(&m.ls);
+	if (m.conf->submit_socket != NULL && m.conf->submit_socket[0] != '\0')
+		localsock_unlink_stale(m.conf->submit_socket);
 	tls_server_free(m.tls);
 	dkim_keys_free(m.dkim_keys);
 	connlimit_free(m.limits);

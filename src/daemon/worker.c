@@ -76,7 +76,11 @@ worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	struct worker_listener *wl = arg;
 
 	(void)evl;
-	smtpd_session_accept(wl->ctx, fd, sa, (socklen_t)salen, wl->listener);
+	if (wl->listener == LISTENER_LOCAL)
+		smtpd_session_accept_local(wl->ctx, fd);
+	else
+		smtpd_session_accept(wl->ctx, fd, sa, (socklen_t)salen,
+		    wl->listener);
 }
 
 static void

@@ -24,7 +24,9 @@
 
 #include "core/hostport.h"
 #include "core/limits.h"
+#include "core/buf.h"
 #include "core/xmalloc.h"
+#include "msg/hops.h"
 #include "queue/spool.h"
 
 #define LMTP_OUT_SIZE		(64 * 1024)
@@ -366,15 +368,19 @@ lmtp_data_put(struct lmtp_conn *c, const char *p, size_t n)
 	return lmtp_put(c, p + start, n - start);
 }
 
-/* The message body: prepend, then the spool file, then ".". */
+/* The message body: the recipient's trace field, the prepend block, then
+ * the spool file, then ".". */
 static int
-lmtp_send_body(struct lmtp_conn *c, const struct delivery_job *job)
+lmtp_send_body(struct lmtp_conn *c, const struct delivery_job *job,
+    const char *trace)
 {
 	char buf[LMTP_OUT_SIZE];
 	uint64_t off = 0;
 
 	c->bol = true;
 	c->cr = false;
+	if (lmtp_data_put(c, trace, strlen(trace)) == -1)
+		return -1;
 	if (job->env->prepend && lmtp_data_put(c, job->env->prepend,
 	    strlen(job->env->prepend)) == -1)
 		return -1;
@@ -404,8 +410,8 @@ struct lmtp_txn {
 	const struct delivery_job	*job;
 	struct lmtp_conn		*c;
 	bool				*reported;
-	size_t				*accepted;	/* job idx */
-	size_t				 naccepted;
+	size_t				 rcpt;		/* job idx of this
+							 * transaction */
 };
 
 static void
@@ -430,7 +436,8 @@ lmtp_report(struct lmtp_txn *t, size_t i, enum delivery_status st,
 	t->job->done(i, &res, t->job->arg);
 }
 
-/* Every recipient not yet reported gets the reply's outcome. */
+/* Every recipient not yet reported gets the reply's outcome (a session
+ * level refusal: the same for all of them). */
 static void
 lmtp_report_rest(struct lmtp_txn *t, const struct lmtp_reply *rep)
 {
@@ -467,15 +474,11 @@ lmtp_lhlo_line(struct lmtp_conn *c, const char *text)
 		c->has_smtputf8 = true;
 }
 
-/* Greeting, LHLO and MAIL FROM. 1: go on; 0: all recipients reported. */
+/* Greeting and LHLO. 1: go on; 0: all recipients reported. */
 static int
-lmtp_open_txn(struct lmtp_txn *t, struct lmtp_reply *rep)
+lmtp_hello(struct lmtp_txn *t, struct lmtp_reply *rep)
 {
 	struct lmtp_conn *c = t->c;
-	const struct envelope *env = t->job->env;
-	const char *from = env->mail_from ? env->mail_from : "";
-	bool eight = env->body == ENVELOPE_BODY_8BITMIME ||
-	    env->body == ENVELOPE_BODY_BINARYMIME;
 
 	if (lmtp_read_reply(c, rep, NULL) == -1)
 		return -1;
@@ -492,6 +495,19 @@ lmtp_open_txn(struct lmtp_txn *t, struct lmtp_reply *rep)
 		lmtp_report_rest(t, rep);
 		return 0;
 	}
+	return 1;
+}
+
+/* MAIL FROM. 1: go on; 0: all recipients reported. */
+static int
+lmtp_mail(struct lmtp_txn *t, struct lmtp_reply *rep)
+{
+	struct lmtp_conn *c = t->c;
+	const struct envelope *env = t->job->env;
+	const char *from = env->mail_from ? env->mail_from : "";
+	bool eight = env->body == ENVELOPE_BODY_8BITMIME ||
+	    env->body == ENVELOPE_BODY_BINARYMIME;
+
 	if (!lmtp_path_ok(from)) {
 		snprintf(rep->text, sizeof(rep->text),
 		    "553 5.1.7 lmtp: unusable sender address");
@@ -513,35 +529,27 @@ lmtp_open_txn(struct lmtp_txn *t, struct lmtp_reply *rep)
 	return 1;
 }
 
-/* RCPT TO for each recipient; the accepted ones are remembered. */
+/* RCPT TO for t->rcpt. 1: accepted; 0: reported (the transaction is then
+ * reset). */
 static int
-lmtp_rcpts(struct lmtp_txn *t, struct lmtp_reply *rep)
+lmtp_rcpt(struct lmtp_txn *t, const char *a, struct lmtp_reply *rep)
 {
-	const struct delivery_job *job = t->job;
-
-	for (size_t i = 0; i < job->nrcpts; i++) {
-		const char *a = job->env->rcpts[job->rcpts[i]].address;
-
-		if (a == NULL || *a == '\0' || !lmtp_path_ok(a)) {
-			lmtp_report(t, i, DELIVERY_PERMFAIL,
-			    "501 5.1.3 lmtp: unusable recipient address");
-			continue;
-		}
-		if (lmtp_cmd(t->c, "RCPT TO:<%s>", a) == -1 ||
-		    lmtp_read_reply(t->c, rep, NULL) == -1)
-			return -1;
-		if (rep->code / 100 == 2)
-			t->accepted[t->naccepted++] = i;
-		else
-			lmtp_report(t, i, lmtp_status(rep->code), "%s",
-			    rep->text);
-	}
+	if (lmtp_cmd(t->c, "RCPT TO:<%s>", a) == -1 ||
+	    lmtp_read_reply(t->c, rep, NULL) == -1)
+		return -1;
+	if (rep->code / 100 == 2)
+		return 1;
+	lmtp_report(t, t->rcpt, lmtp_status(rep->code), "%s", rep->text);
+	if (lmtp_cmd(t->c, "RSET") == -1 ||
+	    lmtp_read_reply(t->c, rep, NULL) == -1)
+		return -1;
 	return 0;
 }
 
-/* DATA, the body, and one reply per accepted recipient (RFC 2033 §4.2). */
+/* DATA with the recipient's trace field, the body, and its reply (RFC
+ * 2033 §4.2: one per accepted recipient, here exactly one). */
 static int
-lmtp_data(struct lmtp_txn *t, struct lmtp_reply *rep)
+lmtp_data(struct lmtp_txn *t, const char *trace, struct lmtp_reply *rep)
 {
 	if (lmtp_cmd(t->c, "DATA") == -1 ||
 	    lmtp_read_reply(t->c, rep, NULL) == -1)
@@ -549,18 +557,47 @@ lmtp_data(struct lmtp_txn *t, struct lmtp_reply *rep)
 	if (rep->code != 354) {
 		if (rep->code / 100 == 3)
 			rep->code = 451;
-		lmtp_report_rest(t, rep);
+		lmtp_report(t, t->rcpt, lmtp_status(rep->code), "%s",
+		    rep->text);
 		return 0;
 	}
-	if (lmtp_send_body(t->c, t->job) == -1)
+	if (lmtp_send_body(t->c, t->job, trace) == -1 ||
+	    lmtp_read_reply(t->c, rep, NULL) == -1)
 		return -1;
-	for (size_t k = 0; k < t->naccepted; k++) {
-		if (lmtp_read_reply(t->c, rep, NULL) == -1)
-			return -1;
-		lmtp_report(t, t->accepted[k], lmtp_status(rep->code), "%s",
-		    rep->text);
-	}
+	lmtp_report(t, t->rcpt, lmtp_status(rep->code), "%s", rep->text);
 	return 0;
+}
+
+/*
+ * One transaction for recipient t->rcpt: its copy starts with its own
+ * Delivered-To (msg/hops.h), so recipients cannot share one DATA.
+ * Return-Path is the LMTP server's to add: it makes the final delivery
+ * (RFC 5321 §4.4), as Dovecot does. -1 when the connection failed, 0
+ * when every recipient has been reported, 1 to go on.
+ */
+static int
+lmtp_txn_one(struct lmtp_txn *t, struct lmtp_reply *rep)
+{
+	const char *a = t->job->env->rcpts[t->job->rcpts[t->rcpt]].address;
+	char trace[LIMIT_PATH + 32];
+	struct buf b;
+	int r;
+
+	buf_init(&b, sizeof(trace) - 1);
+	if (a == NULL || *a == '\0' || !lmtp_path_ok(a) ||
+	    hops_trace_fields(&b, NULL, a) == -1) {
+		buf_clear(&b);
+		lmtp_report(t, t->rcpt, DELIVERY_PERMFAIL,
+		    "501 5.1.3 lmtp: unusable recipient address");
+		return 1;
+	}
+	snprintf(trace, sizeof(trace), "%s", buf_cstr(&b));
+	buf_clear(&b);
+	if ((r = lmtp_mail(t, rep)) <= 0)
+		return r;
+	if ((r = lmtp_rcpt(t, a, rep)) <= 0)
+		return r == 0 ? 1 : -1;
+	return lmtp_data(t, trace, rep) == -1 ? -1 : 1;
 }
 
 /* The whole session on a connected c; -1 when the connection failed. */
@@ -570,12 +607,11 @@ lmtp_session(struct lmtp_txn *t)
 	struct lmtp_reply rep;
 	int r;
 
-	if ((r = lmtp_open_txn(t, &rep)) <= 0)
+	if ((r = lmtp_hello(t, &rep)) <= 0)
 		return r;
-	if (lmtp_rcpts(t, &rep) == -1)
-		return -1;
-	if (t->naccepted > 0 && lmtp_data(t, &rep) == -1)
-		return -1;
+	for (t->rcpt = 0; t->rcpt < t->job->nrcpts; t->rcpt++)
+		if ((r = lmtp_txn_one(t, &rep)) <= 0)
+			return r;
 	/* QUIT is a courtesy: results are already final. */
 	if (lmtp_cmd(t->c, "QUIT") == 0)
 		lmtp_read_reply(t->c, &rep, NULL);
@@ -592,7 +628,6 @@ lmtp_deliver(const struct delivery_job *job)
 	c->fd = -1;
 	c->timeout = job->timeout ? job->timeout : 30;
 	t.reported = xcalloc(job->nrcpts ? job->nrcpts : 1, sizeof(bool));
-	t.accepted = xcalloc(job->nrcpts ? job->nrcpts : 1, sizeof(size_t));
 	r = lmtp_connect(c, job->target);
 	if (r == 0)
 		r = lmtp_session(&t);
@@ -602,7 +637,6 @@ lmtp_deliver(const struct delivery_job *job)
 		    c->err[0] ? c->err : "no reply");
 	if (c->fd != -1)
 		close(c->fd);
-	free(t.accepted);
 	free(t.reported);
 	free(c);
 	return r;

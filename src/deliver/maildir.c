@@ -19,11 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/fsdir.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/selfpid.h"
 #include "msg/addr.h"
+#include "msg/hops.h"
 #include "queue/spool.h"
 
 #define MAILDIR_BUF_SIZE	(64 * 1024)
@@ -372,12 +374,6 @@ maildir_store(struct maildir_paths *mp, const char *data_dir,
 	return 0;
 }
 
-/* A file already delivered for this message, to hard-link from. */
-struct maildir_source {
-	char	path[PATH_MAX];		/* "" until the first copy */
-	size_t	size;
-};
-
 /* Names for one copy into mp->folder. -1 if a path does not fit. */
 static int
 maildir_names(struct maildir_paths *mp)
@@ -393,33 +389,10 @@ maildir_names(struct maildir_paths *mp)
 	return 0;
 }
 
-/*
- * Another recipient of the same message: a hard link to the file already
- * written (same bytes, same S= size), so N local recipients cost one copy
- * and one file fsync, plus a directory fsync each. 0, or -1 when linking
- * is not possible here (other file system, link limit): then the caller
- * writes a copy.
- */
-static int
-maildir_link(struct maildir_paths *mp, const char *data_dir,
-    const struct maildir_source *src)
-{
-	if (snprintf(mp->final, sizeof(mp->final), "%s/new/%s,S=%zu",
-	    mp->folder, mp->base, src->size) >= (int)sizeof(mp->final))
-		return -1;
-	if (link(src->path, mp->final) == -1) {
-		if (errno != ENOENT ||
-		    maildir_make_folder(data_dir, mp->folder) == -1 ||
-		    link(src->path, mp->final) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static enum delivery_status
-maildir_deliver_from(const char *data_dir, const char *address, bool junk,
+enum delivery_status
+maildir_deliver_one(const char *data_dir, const char *address, bool junk,
     const char *prepend, int msg_fd, uint64_t msg_size,
-    struct maildir_source *src, struct delivery_result *res)
+    struct delivery_result *res)
 {
 	struct maildir_paths mp;
 	const char *op = "fsync new/";
@@ -432,48 +405,49 @@ maildir_deliver_from(const char *data_dir, const char *address, bool junk,
 	}
 	if (maildir_names(&mp) == -1)
 		return maildir_tempfail(res, "path", errno);
-	if (src != NULL && src->path[0] != '\0' &&
-	    maildir_link(&mp, data_dir, src) == 0) {
-		if (fsdir_sync(mp.newdir) == -1) {
-			int e = errno;
-			unlink(mp.final);
-			return maildir_tempfail(res, op, e);
-		}
-	} else if (maildir_store(&mp, data_dir, prepend, msg_fd, msg_size,
+	if (maildir_store(&mp, data_dir, prepend, msg_fd, msg_size,
 	    &op) == -1) {
 		int e = errno;
 		unlink(mp.tmp);
 		return maildir_tempfail(res, op, e);
-	} else if (src != NULL && src->path[0] == '\0') {
-		memcpy(src->path, mp.final, sizeof(src->path));
-		src->size = mp.size;
 	}
 	maildir_result(res, DELIVERY_OK, "250 2.0.0 delivered to maildir");
 	return DELIVERY_OK;
 }
 
-enum delivery_status
-maildir_deliver_one(const char *data_dir, const char *address, bool junk,
-    const char *prepend, int msg_fd, uint64_t msg_size,
-    struct delivery_result *res)
-{
-	return maildir_deliver_from(data_dir, address, junk, prepend, msg_fd,
-	    msg_size, NULL, res);
-}
-
+/*
+ * Every copy starts with its own Return-Path (RFC 5321 §4.4) and
+ * Delivered-To (loop detection, msg/hops.h), so recipients of one message
+ * each get a copy written: a shared hard link would carry one recipient's
+ * fields into the others' mailboxes.
+ */
 static int
 maildir_deliver(const struct delivery_job *job)
 {
 	const struct envelope *env = job->env;
-	struct maildir_source src = { .path = "" };
 	struct delivery_result res;
+	struct buf head;
 
+	buf_init(&head, SIZE_MAX);
 	for (size_t i = 0; i < job->nrcpts; i++) {
-		maildir_deliver_from(job->data_dir,
-		    env->rcpts[job->rcpts[i]].address, env->quarantine,
-		    env->prepend, job->msg_fd, env->size, &src, &res);
+		const char *rcpt = env->rcpts[job->rcpts[i]].address;
+
+		buf_reset(&head);
+		if (hops_trace_fields(&head, env->mail_from ? env->mail_from :
+		    "", rcpt) == -1)
+			maildir_result(&res, DELIVERY_PERMFAIL, "550 5.1.3 "
+			    "maildir: address unusable in a header field");
+		else {
+			/* head is unbounded: the append cannot fail. */
+			(void)buf_append_str(&head, env->prepend ?
+			    env->prepend : "");
+			maildir_deliver_one(job->data_dir, rcpt,
+			    env->quarantine, buf_cstr(&head), job->msg_fd,
+			    env->size, &res);
+		}
 		job->done(i, &res, job->arg);
 	}
+	buf_clear(&head);
 	return 0;
 }
 

@@ -22,7 +22,8 @@
 #include "deliver/delivery.h"
 
 /* name "maildir"; job->data_dir, env->prepend and env->quarantine are
- * used, each recipient gets its own copy. */
+ * used, each recipient gets its own copy, headed by "Return-Path:
+ * <sender>" and "Delivered-To: recipient" (msg/hops.h). */
 extern const struct delivery_ops maildir_delivery_ops;
 
 /*

@@ -379,21 +379,25 @@ mdt_new_file(struct mdt *t, const char *domain, const char *local,
 	close(fd);
 }
 
-/* Several recipients of one message: one copy written, hard links for
- * the others (same inode), each complete and in its own mailbox. */
+/* Several recipients of one message: each copy is complete, in its own
+ * mailbox, and starts with its own Return-Path and Delivered-To (so no
+ * copy is a hard link of another's). */
 static void
-test_recipients_share_one_copy(void **state)
+test_recipients_own_copies(void **state)
 {
+	static const char *const rcpt[] = { "h@example.org", "i@example.org",
+	    "j@example.net" };
 	struct mdt *t = *state;
 	struct envelope env;
 	struct mdt_done d = { 0 };
 	size_t idx[] = { 0, 1, 2 };
 	struct stat st[3];
-	char body[3][64];
+	char body[3][160], want[160];
 
 	mdt_message(t, "hi\r\n", 4);
 	envelope_init(&env);
 	env.size = t->size;
+	env.mail_from = strdup("s@example.com");
 	env.prepend = strdup("X-Trace: 1\r\n");
 	envelope_add_rcpt(&env, "h@example.org", NULL, NULL, 0);
 	envelope_add_rcpt(&env, "i@example.org", NULL, NULL, 0);
@@ -409,10 +413,41 @@ test_recipients_share_one_copy(void **state)
 	mdt_new_file(t, "example.net", "j", &st[2], body[2], sizeof(body[2]));
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(d.st[i], DELIVERY_OK);
-		assert_string_equal(body[i], "X-Trace: 1\nhi\n");
-		assert_int_equal(st[i].st_ino, st[0].st_ino);
-		assert_int_equal(st[i].st_nlink, 3);
+		snprintf(want, sizeof(want), "Return-Path: <s@example.com>\n"
+		    "Delivered-To: %s\nX-Trace: 1\nhi\n", rcpt[i]);
+		assert_string_equal(body[i], want);
+		assert_int_equal(st[i].st_nlink, 1);
+		assert_true(i == 0 || st[i].st_ino != st[0].st_ino);
 	}
+	envelope_clear(&env);
+}
+
+/* A bounce (null reverse-path) is delivered with "Return-Path: <>". */
+static void
+test_null_sender_return_path(void **state)
+{
+	struct mdt *t = *state;
+	struct envelope env;
+	struct mdt_done d = { 0 };
+	size_t idx[] = { 0 };
+	struct stat st;
+	char body[160];
+
+	mdt_message(t, "hi\r\n", 4);
+	envelope_init(&env);
+	env.size = t->size;
+	env.mail_from = strdup("");
+	envelope_add_rcpt(&env, "k@example.org", "alias@example.org", NULL,
+	    0);
+	struct delivery_job job = {
+		.data_dir = t->dir, .env = &env, .msg_fd = t->fd,
+		.rcpts = idx, .nrcpts = 1, .done = mdt_done_cb, .arg = &d,
+	};
+	assert_int_equal(maildir_delivery_ops.deliver(&job), 0);
+	assert_int_equal(d.st[0], DELIVERY_OK);
+	mdt_new_file(t, "example.org", "k", &st, body, sizeof(body));
+	assert_string_equal(body, "Return-Path: <>\n"
+	    "Delivered-To: k@example.org\nhi\n");
 	envelope_clear(&env);
 }
 
@@ -433,7 +468,9 @@ main(void)
 		    mdt_setup, mdt_teardown),
 		cmocka_unit_test_setup_teardown(test_ops_per_recipient,
 		    mdt_setup, mdt_teardown),
-		cmocka_unit_test_setup_teardown(test_recipients_share_one_copy,
+		cmocka_unit_test_setup_teardown(test_recipients_own_copies,
+		    mdt_setup, mdt_teardown),
+		cmocka_unit_test_setup_teardown(test_null_sender_return_path,
 		    mdt_setup, mdt_teardown),
 	};
 

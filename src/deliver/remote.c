@@ -44,6 +44,9 @@
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 #include "msg/addr.h"
+#include "msg/hops.h"
+#include "msg/rfc5322_headers.h"
+#include "queue/spool.h"
 #include "smtpc/smtpc_route.h"
 #include "smtpc/smtpc_session.h"
 
@@ -62,12 +65,15 @@ struct remote_jobst {
 };
 
 struct remote_unit {
-	TAILQ_ENTRY(remote_unit) entry;	/* in dest->waiting */
+	TAILQ_ENTRY(remote_unit) entry;	/* in dest->waiting or rd->looped */
 	struct remote_jobst	*js;
 	size_t			*pos;		/* positions in job->rcpts */
 	size_t			 n;
 	struct smtpc_rcpt	*rcpts;
 	struct smtpc_message	 msg;
+	char			*prepend;	/* owned: Delivered-To + the
+						 * envelope's, or NULL */
+	struct smtpc_status	 loop;		/* in rd->looped: the refusal */
 };
 TAILQ_HEAD(remote_units, remote_unit);
 
@@ -117,6 +123,7 @@ struct remote {
 	char			*auth_user, *auth_pass;
 	char			*auth_err;	/* credentials unusable */
 	TAILQ_HEAD(, remote_jobst) jobs;
+	struct remote_units	 looped;	/* to refuse from the pump */
 	TAILQ_HEAD(, remote_dest) dests;
 	TAILQ_HEAD(, remote_conn) conns;
 	size_t			 njobs, nconn;
@@ -201,6 +208,7 @@ remote_class(enum smtpc_class k)
 static void
 remote_unit_free(struct remote_unit *u)
 {
+	free(u->prepend);
 	free(u->pos);
 	free(u->rcpts);
 	free(u);
@@ -699,9 +707,10 @@ remote_relay_route(struct remote_conn *c)
 		remote_conn_next_host(c);
 		return;
 	}
-	/* An address literal: no lookup, no host name to verify. */
+	/* An address literal: no lookup; the certificate must name the
+	 * address as an IP SAN (smtpc_ssl_new). */
 	c->host_i = 1;
-	c->host = NULL;
+	c->host = rd->relay_host;
 	c->addrs[0] = rd->relay_addr;
 	c->naddrs = 1;
 	remote_conn_try(c);
@@ -796,6 +805,10 @@ remote_pump_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	while ((u = TAILQ_FIRST(&rd->looped)) != NULL) {
+		TAILQ_REMOVE(&rd->looped, u, entry);
+		remote_unit_settle(rd, u, &u->loop, NULL, NULL);
+	}
 	for (d = TAILQ_FIRST(&rd->dests); d != NULL; d = next) {
 		while (d->nconn < REMOTE_DEST_CONN_MAX &&
 		    rd->nconn < REMOTE_CONN_MAX &&
@@ -848,13 +861,96 @@ remote_unit_message(struct remote_unit *u)
 	u->msg.nrcpts = u->n;
 	u->msg.fd = j->msg_fd;
 	u->msg.len = env->size;
-	u->msg.prepend = env->prepend;
-	u->msg.prepend_len = env->prepend ? strlen(env->prepend) : 0;
+	u->msg.prepend = u->prepend ? u->prepend : env->prepend;
+	u->msg.prepend_len = u->msg.prepend ? strlen(u->msg.prepend) : 0;
 	u->msg.size = env->size + u->msg.prepend_len;
 	u->msg.body = env->body;
 	u->msg.smtputf8 = env->smtputf8;
 	u->msg.ret = env->ret;
 	u->msg.envid = env->envid;
+}
+
+/* The alias address rc was forwarded for (RCPT TO named it and alias
+ * expansion made rc->address of it), or NULL. */
+static const char *
+remote_forwarded_for(const struct envelope_rcpt *rc)
+{
+	if (rc->orig == NULL || *rc->orig == '\0' ||
+	    strcasecmp(rc->orig, rc->address) == 0)
+		return NULL;
+	return rc->orig;
+}
+
+/*
+ * The message's header section into b (at most its bound): read until the
+ * empty line that ends it. A read error leaves what was read; sending the
+ * message meets the error again and reports it.
+ */
+static void
+remote_read_head(int fd, uint64_t size, struct buf *b)
+{
+	char chunk[8192];
+	uint64_t off = 0;
+	ssize_t n;
+
+	while (b->len < RFC5322_HEADERS_MAX_SECTION &&
+	    (n = spool_msg_pread(fd, size, chunk, sizeof(chunk), off)) > 0) {
+		size_t from = b->len > 3 ? b->len - 3 : 0;
+		size_t take = (size_t)n;
+
+		if (take > RFC5322_HEADERS_MAX_SECTION - b->len)
+			take = RFC5322_HEADERS_MAX_SECTION - b->len;
+		if (buf_append(b, chunk, take) == -1)
+			return;
+		off += take;
+		if (memmem(b->data + from, b->len - from, "\n\r\n", 3) ||
+		    memmem(b->data + from, b->len - from, "\n\n", 2))
+			return;
+	}
+}
+
+/*
+ * Loop checks before anything is sent (msg/hops.h): too many Received
+ * fields refuse every recipient; a recipient forwarded for an alias the
+ * message already carries a Delivered-To field for is refused alone.
+ * looped[i] gets the refusal of position i (code 0: none).
+ */
+static void
+remote_loop_check(const struct remote *rd, const struct remote_job *j,
+    struct smtpc_status *looped)
+{
+	const struct envelope *env = j->env;
+	const char *pre = env->prepend ? env->prepend : "";
+	unsigned max = rd->conf->max_hops;
+	struct buf head;
+	char text[SMTPC_TEXT_MAX];
+	bool too_many;
+
+	buf_init(&head, RFC5322_HEADERS_MAX_SECTION);
+	remote_read_head(j->msg_fd, env->size, &head);
+	too_many = hops_too_many(pre, strlen(pre), head.data, head.len, max,
+	    NULL);
+	for (size_t i = 0; i < j->nrcpts; i++) {
+		const struct envelope_rcpt *rc = &env->rcpts[j->rcpts[i]];
+		const char *alias = remote_forwarded_for(rc);
+
+		memset(&looped[i], 0, sizeof(looped[i]));
+		if (too_many) {
+			remote_fmt(text, sizeof(text), "Too many hops: more "
+			    "than %u Received fields, mail loop suspected "
+			    "(RFC 5321 6.3)", max);
+			remote_status(&looped[i], SMTPC_PERM, 554, "5.4.6",
+			    "loop", text);
+		} else if (alias != NULL && hops_delivered_to(head.data,
+		    head.len, alias)) {
+			remote_fmt(text, sizeof(text), "Mail forwarding loop "
+			    "for %s: the message was already delivered to it "
+			    "(Delivered-To)", alias);
+			remote_status(&looped[i], SMTPC_PERM, 554, "5.4.6",
+			    "loop", text);
+		}
+	}
+	buf_clear(&head);
 }
 
 /* Lower-cased destination name of recipient position i into out. */
@@ -877,11 +973,43 @@ remote_dest_name(const struct remote *rd, const struct remote_job *j,
 		out[k - 1] = '\0';
 }
 
+/* The alias of recipient position i (see remote_forwarded_for), or "". */
+static const char *
+remote_alias_of(const struct remote_job *j, size_t i)
+{
+	const char *a = remote_forwarded_for(&j->env->rcpts[j->rcpts[i]]);
+
+	return a ? a : "";
+}
+
+/* A message forwarded for an alias names it in Delivered-To, above the
+ * envelope's prepend block, so that the message is recognised if the
+ * forwarding brings it back (remote_loop_check). */
+static void
+remote_unit_alias(struct remote_unit *u, const char *alias)
+{
+	const char *pre = u->js->job.env->prepend;
+	struct buf b;
+
+	if (*alias == '\0')
+		return;
+	buf_init(&b, SIZE_MAX);
+	/* An alias with a control byte is never written (the envelope's
+	 * addresses are checked when received; this keeps the field
+	 * whole whatever the envelope file holds). */
+	if (hops_trace_fields(&b, NULL, alias) == 0) {
+		(void)buf_append_str(&b, pre ? pre : "");
+		u->prepend = buf_take(&b);
+	}
+	buf_clear(&b);
+}
+
 int
 remote_deliver(struct remote *rd, const struct remote_job *job)
 {
 	struct remote_jobst *js;
 	char (*names)[LIMIT_DOMAIN + 1];
+	struct smtpc_status *looped;
 	size_t n = job->nrcpts;
 	bool *taken;
 
@@ -895,27 +1023,43 @@ remote_deliver(struct remote *rd, const struct remote_job *job)
 	rd->njobs++;
 	names = xcalloc(n, sizeof(*names));
 	taken = xcalloc(n, sizeof(*taken));
+	looped = xcalloc(n, sizeof(*looped));
+	remote_loop_check(rd, &js->job, looped);
 	for (size_t i = 0; i < n; i++)
 		remote_dest_name(rd, &js->job, i, names[i], sizeof(names[i]));
-	/* One unit per destination: all its recipients in one transaction. */
+	/* One unit per destination and alias: its recipients in one
+	 * transaction (each alias's copy names it); a looping recipient is
+	 * a unit of its own, refused from the pump. */
 	for (size_t i = 0; i < n; i++) {
 		struct remote_unit *u;
+		const char *alias = remote_alias_of(&js->job, i);
 
 		if (taken[i])
 			continue;
 		u = xcalloc(1, sizeof(*u));
 		u->js = js;
 		u->pos = xcalloc(n, sizeof(*u->pos));
+		js->nunits++;
+		if (looped[i].code != 0) {
+			taken[i] = true;
+			u->pos[u->n++] = i;
+			u->loop = looped[i];
+			TAILQ_INSERT_TAIL(&rd->looped, u, entry);
+			continue;
+		}
 		for (size_t k = i; k < n; k++)
-			if (!taken[k] && strcmp(names[k], names[i]) == 0) {
+			if (!taken[k] && looped[k].code == 0 &&
+			    strcmp(names[k], names[i]) == 0 &&
+			    strcmp(remote_alias_of(&js->job, k), alias) == 0) {
 				taken[k] = true;
 				u->pos[u->n++] = k;
 			}
+		remote_unit_alias(u, alias);
 		remote_unit_message(u);
-		js->nunits++;
 		TAILQ_INSERT_TAIL(&remote_dest_get(rd, names[i])->waiting, u,
 		    entry);
 	}
+	free(looped);
 	free(names);
 	free(taken);
 	remote_pump_later(rd);
@@ -1020,6 +1164,7 @@ remote_new(struct event_base *base, const struct conf *conf, char *err,
 	rd->base = base;
 	rd->conf = conf;
 	TAILQ_INIT(&rd->jobs);
+	TAILQ_INIT(&rd->looped);
 	TAILQ_INIT(&rd->dests);
 	TAILQ_INIT(&rd->conns);
 	if (conf->relayhost != NULL && *conf->relayhost != '\0') {
@@ -1066,6 +1211,10 @@ remote_free(struct remote *rd)
 			remote_unit_free(u);
 		}
 		remote_dest_free(rd, d);
+	}
+	while ((u = TAILQ_FIRST(&rd->looped)) != NULL) {
+		TAILQ_REMOVE(&rd->looped, u, entry);
+		remote_unit_free(u);
 	}
 	while ((js = TAILQ_FIRST(&rd->jobs)) != NULL) {
 		TAILQ_REMOVE(&rd->jobs, js, entry);

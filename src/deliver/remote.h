@@ -6,7 +6,9 @@
  * the recipient's domain (MX delivery) or the single relayhost (smarthost
  * delivery, [delivery] relayhost). Each destination has a FIFO of waiting
  * units (one message's recipients for that destination, always sent in
- * one transaction) and at most REMOTE_DEST_CONN_MAX connections;
+ * one transaction; recipients an alias was expanded to form a unit per
+ * alias, whose copy carries "Delivered-To: <alias>") and at most
+ * REMOTE_DEST_CONN_MAX connections;
  * REMOTE_CONN_MAX connections exist in all. A connection that finishes a
  * unit takes the next waiting unit of its destination, so several
  * messages to one domain reuse one connection.
@@ -22,6 +24,11 @@
  * system store plus relayhost_ca, AUTH PLAIN with the user:password line
  * of relayhost_credentials; any TLS or verification failure defers, mail
  * never goes to the relayhost in clear.
+ *
+ * Loops (msg/hops.h): before anything is sent, a message with more
+ * Received fields than [server] max_hops, or a recipient whose alias the
+ * message already names in a Delivered-To field, is refused with a
+ * permanent "554 5.4.6" result (the runner bounces it).
  *
  * Results: every recipient of a job gets exactly one remote_rcpt_cb call,
  * then remote_done_cb runs once; all from the event loop, never inside
@@ -81,7 +88,7 @@ struct remote_job {
 
 /*
  * The remote delivery engine on base, configured from conf (borrowed for
- * its life): [server] hostname (EHLO), [delivery] relayhost,
+ * its life): [server] hostname (EHLO) and max_hops, [delivery] relayhost,
  * relayhost_credentials (read now), relayhost_ca, mx_port and [dns].
  * Returns NULL with err on failure (resolver or TLS context setup).
  */

@@ -36,6 +36,7 @@ struct rt_server {
 	int		 sessions;	/* connections served */
 	int		 messages;	/* DATA transactions completed */
 	int		 rcpts_in_last;	/* RCPT commands of the last message */
+	char		 data[8192];	/* DATA lines of every message */
 };
 
 static int
@@ -83,8 +84,11 @@ rt_session(struct rt_server *sv, int fd)
 		} else if (strncasecmp(line, "DATA", 4) == 0) {
 			rt_say(fd, "354 go\r\n");
 			while (rt_readline(fd, line, sizeof(line)) == 0 &&
-			    strcmp(line, ".\r\n") != 0)
-				;
+			    strcmp(line, ".\r\n") != 0) {
+				size_t l = strlen(sv->data);
+				snprintf(sv->data + l, sizeof(sv->data) - l,
+				    "%s", line);
+			}
 			sv->messages++;
 			sv->rcpts_in_last = rcpts;
 			rt_say(fd, "250 2.0.0 queued\r\n");
@@ -176,11 +180,15 @@ rt_conf(struct conf *c, unsigned port)
 	c->hostname = "client.example.test";
 	c->mx_port = port;
 	c->dns_resolver = "127.0.0.1@1";
+	c->max_hops = 100;
 }
 
-/* Run one job of the given recipients to completion. */
+/* Run one job of the given recipients to completion: the message is
+ * head (or a plain one), origs the RCPT TO addresses the recipients were
+ * expanded from (NULL: not expanded). */
 static void
-rt_run(struct conf *c, const char *const *rcpts, size_t n,
+rt_run_msg(struct conf *c, const char *const *rcpts,
+    const char *const *origs, size_t n, const char *head,
     struct rt_result *r)
 {
 	struct event_base *base = event_base_new();
@@ -192,13 +200,16 @@ rt_run(struct conf *c, const char *const *rcpts, size_t n,
 	const struct timeval limit = { 20, 0 };
 
 	assert_non_null(fp);
-	fputs("Subject: t\r\n\r\n.leading dot\r\nbody\r\n", fp);
+	fputs(head ? head : "Subject: t\r\n", fp);
+	fputs("\r\n.leading dot\r\nbody\r\n", fp);
 	fflush(fp);
 	envelope_init(&env);
 	ids_qid_new(env.id);
 	env.mail_from = xstrdup("sender@example.test");
+	env.size = (size_t)ftell(fp);
 	for (size_t i = 0; i < n; i++) {
-		envelope_add_rcpt(&env, rcpts[i], rcpts[i], NULL, 0);
+		envelope_add_rcpt(&env, rcpts[i], origs ? origs[i] : rcpts[i],
+		    NULL, 0);
 		idx[i] = i;
 	}
 	memset(r, 0, sizeof(*r));
@@ -220,6 +231,85 @@ rt_run(struct conf *c, const char *const *rcpts, size_t n,
 	envelope_clear(&env);
 	fclose(fp);
 	event_base_free(base);
+}
+
+static void
+rt_run(struct conf *c, const char *const *rcpts, size_t n,
+    struct rt_result *r)
+{
+	rt_run_msg(c, rcpts, NULL, n, NULL, r);
+}
+
+/*
+ * Forwarding for aliases: each alias's recipients get a copy naming the
+ * alias in Delivered-To; a recipient whose alias the message already
+ * names is refused (554 5.4.6) without being sent: the message has been
+ * here before for it (a loop).
+ */
+static void
+test_alias_delivered_to_and_loop(void **state)
+{
+	static const char *const rcpts[] = {
+		"a@[127.0.0.1]", "b@[127.0.0.1]", "c@[127.0.0.1]",
+		"d@[127.0.0.1]",
+	};
+	static const char *const origs[] = {
+		"list@example.test", "Loop@Example.test", "c@[127.0.0.1]",
+		"list@example.test",
+	};
+	struct rt_server sv;
+	struct rt_result r;
+	struct conf c;
+
+	(void)state;
+	rt_server_start(&sv);
+	rt_conf(&c, sv.port);
+	rt_run_msg(&c, rcpts, origs, 4, "Received: from x by y; "
+	    "Thu, 1 Jan 2026 00:00:00 +0000\r\n"
+	    "Delivered-To: loop@example.test\r\nSubject: t\r\n", &r);
+	rt_server_stop(&sv);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(r.ncalls[i], 1);
+	assert_int_equal(r.status[0], DELIVERY_OK);
+	assert_int_equal(r.status[1], DELIVERY_PERMFAIL);
+	assert_string_equal(r.relay[1], "none");
+	assert_non_null(strstr(r.reply[1], "554 5.4.6"));
+	assert_non_null(strstr(r.reply[1], "Loop@Example.test"));
+	assert_int_equal(r.status[2], DELIVERY_OK);
+	assert_int_equal(r.status[3], DELIVERY_OK);
+	/* Two transactions: the alias's (a, d) and the plain one (c). */
+	assert_int_equal(sv.messages, 2);
+	const char *dt = strstr(sv.data, "Delivered-To: list@example.test\r\n");
+	assert_non_null(dt);
+	assert_null(strstr(dt + 1, "Delivered-To: list@example.test"));
+	assert_null(strstr(sv.data, "Delivered-To: c@"));
+}
+
+/* Past max_hops every recipient is refused (554 5.4.6) unsent. */
+static void
+test_too_many_hops_refused(void **state)
+{
+	static const char *const rcpts[] = { "a@[127.0.0.1]", "b@[127.0.0.1]" };
+	struct rt_server sv;
+	struct rt_result r;
+	struct conf c;
+
+	(void)state;
+	rt_server_start(&sv);
+	rt_conf(&c, sv.port);
+	c.max_hops = 2;
+	rt_run_msg(&c, rcpts, NULL, 2, "Received: 1\r\nReceived: 2\r\n"
+	    "Received: 3\r\nSubject: t\r\n", &r);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(r.status[i], DELIVERY_PERMFAIL);
+		assert_non_null(strstr(r.reply[i], "554 5.4.6"));
+	}
+	/* At the limit it goes. */
+	rt_run_msg(&c, rcpts, NULL, 2, "Received: 1\r\nReceived: 2\r\n"
+	    "Subject: t\r\n", &r);
+	rt_server_stop(&sv);
+	assert_int_equal(r.status[0], DELIVERY_OK);
+	assert_int_equal(sv.messages, 1);
 }
 
 static void
@@ -296,6 +386,8 @@ main(void)
 		cmocka_unit_test(test_per_recipient_results),
 		cmocka_unit_test(test_connection_refused_defers),
 		cmocka_unit_test(test_bad_literal_fails),
+		cmocka_unit_test(test_alias_delivered_to_and_loop),
+		cmocka_unit_test(test_too_many_hops_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/xmalloc.h"
+#include "net/localsock.h"
 
 static int
 listener_bind_one(const struct conf_sockaddr *ca, char *err, size_t errlen)
@@ -86,6 +88,39 @@ listener_bind_all(const struct conf *conf, struct listener_set *old,
 		}
 	}
 	return 0;
+}
+
+void
+listener_bind_local(const struct conf *conf, struct listener_set *old,
+    struct listener_set *set)
+{
+	struct listener_sock *ls;
+	char text[sizeof(ls->text)], err[512];
+	int fd;
+
+	if (conf->submit_socket == NULL || conf->submit_socket[0] == '\0')
+		return;
+	snprintf(text, sizeof(text), "unix:%s", conf->submit_socket);
+	fd = listener_reuse(old, text);
+	if (fd == -1 && (fd = localsock_bind(conf->submit_socket, err,
+	    sizeof(err))) == -1) {
+		log_warn("local submission off (only root and the sealmail "
+		    "user can queue with sendmail): %s", err);
+		return;
+	}
+	set->socks = xreallocarray(set->socks, set->nsocks + 1,
+	    sizeof(*set->socks));
+	ls = &set->socks[set->nsocks++];
+	ls->fd = fd;
+	ls->listener = LISTENER_LOCAL;
+	memcpy(ls->text, text, sizeof(text));
+}
+
+const char *
+listener_name(const struct conf *conf, const struct listener_sock *ls)
+{
+	return ls->listener == LISTENER_LOCAL ? "local" :
+	    conf->listeners[ls->listener].name;
 }
 
 void

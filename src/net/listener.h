@@ -8,11 +8,15 @@
 
 #include "conf/conf.h"
 
+/* The `listener` of the local submission socket (not in conf->listeners). */
+#define LISTENER_LOCAL	((size_t)-1)
+
 /* One bound socket and the listener configuration it belongs to. */
 struct listener_sock {
 	int		 fd;
-	size_t		 listener;	/* index into conf->listeners */
-	char		 text[64];	/* "127.0.0.1:25" */
+	size_t		 listener;	/* index into conf->listeners, or
+					 * LISTENER_LOCAL */
+	char		 text[128];	/* "127.0.0.1:25", "unix:/run/..." */
 };
 
 struct listener_set {
@@ -28,6 +32,17 @@ struct listener_set {
  */
 int listener_bind_all(const struct conf *conf, struct listener_set *old,
     struct listener_set *out, char *err, size_t errlen);
+/*
+ * Add conf->submit_socket (net/localsock.h) to set, reusing old's socket
+ * for the same path. Without it only root and the [server] user can queue
+ * local mail (sendmail writes the spool itself), so a failure is logged
+ * and is not fatal. Does nothing when the key is empty.
+ */
+void listener_bind_local(const struct conf *conf, struct listener_set *old,
+    struct listener_set *set);
+/* The name of the listener a socket belongs to, for logs. */
+const char *listener_name(const struct conf *conf,
+    const struct listener_sock *ls);
 /* Close every socket and free the array. */
 void listener_set_clear(struct listener_set *set);
 

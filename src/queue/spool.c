@@ -11,8 +11,9 @@
  *	spool/queue/ID.env	the envelope's current state, once the queue
  *				runner has recorded an attempt (ID.env.tmp +
  *				rename); it overrides the committed one
- *	spool/free/ID		files of delivered messages, truncated, kept
+ *	spool/free/ID		files of delivered messages, emptied, kept
  *				for reuse (see below)
+ *	spool/free/ID.claim	a file the runner is emptying (not yet free)
  *	run/queue.sock		the queue runner's datagram socket
  *
  * Commit: envelope and trailer appended to the message file, one fsync,
@@ -26,8 +27,11 @@
  * without trailer + .env) load unchanged, since ID.env comes first.
  *
  * Recycling: a message file that the queue runner has finished with is
- * truncated and renamed into free/, and a new message takes such a file
- * (rename into tmp/) before it creates one. Creating and deleting an inode
+ * renamed out of queue/ to free/ID.claim, emptied there, and renamed to
+ * free/ID; a new message takes such a file (rename into tmp/, which only
+ * one taker can win) before it creates one. A file is written only by the
+ * one process that holds it under a name of its own (the runner's claim,
+ * a taker's tmp/ID.msg), never once another process can take it. Creating and deleting an inode
  * per message is what costs most on ext4 without a journal: each new
  * inode is searched past every inode deleted in the last seconds
  * (recently_deleted() in the kernel), 25% of the server's CPU at 600
@@ -66,6 +70,13 @@
 #define SPOOL_TMP_AGE		86400	/* anything in tmp/ */
 #define SPOOL_FREE_MAX		1024	/* files kept in free/ */
 #define SPOOL_FREE_BATCH	64	/* names read from free/ at once */
+/* free/ID.claim: a file being emptied by spool_recycle; no process but
+ * the recycler writes it. A crash leaves it behind: the scan removes it
+ * once it is SPOOL_CLAIM_AGE old (by mtime, which the truncation sets).
+ * Removing one early is harmless: the message was delivered, and the
+ * recycler's next step then fails and it lets the file go. */
+#define SPOOL_CLAIM_EXT		".claim"
+#define SPOOL_CLAIM_AGE		60
 /* The trailer that ends a committed queue/ID.msg: this prefix, the
  * envelope text's length in 16 hex digits, LF. */
 #define SPOOL_TRAILER_TAG	"SMENV1 "
@@ -600,6 +611,22 @@ spool_env_read_saved(const char *data_dir, const char *qid,
 	return r;
 }
 
+/* Whether fd is still the file queue/ID.msg names: a message delivered or
+ * deleted while it was read is gone, not broken. */
+static bool
+spool_fd_current(const char *data_dir, const char *qid, int fd)
+{
+	char path[PATH_MAX];
+	struct stat a, b;
+
+	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
+	    ".msg") == -1 || fstat(fd, &a) == -1)
+		return true;	/* cannot tell: report the error as it is */
+	if (stat(path, &b) == -1)
+		return errno != ENOENT;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int
 spool_env_open(const char *data_dir, const char *qid, struct envelope *env,
     int *fdp, char *err, size_t errlen)
@@ -631,6 +658,10 @@ spool_env_open(const char *data_dir, const char *qid, struct envelope *env,
 	}
 	if (r == -1) {
 		e = errno;
+		if (!spool_fd_current(data_dir, qid, fd)) {
+			snprintf(err, errlen, "%s.msg: removed while read", qid);
+			e = ENOENT;
+		}
 		close(fd);
 		errno = e;
 		return -1;
@@ -797,7 +828,7 @@ spool_remove(const char *data_dir, const char *qid)
 int
 spool_recycle(const char *data_dir, const struct envelope *env)
 {
-	char path[PATH_MAX], free_path[PATH_MAX];
+	char path[PATH_MAX], claim[PATH_MAX], free_path[PATH_MAX];
 	const char *qid = env->id;
 
 	if (!ids_qid_valid(qid)) {
@@ -806,15 +837,24 @@ spool_recycle(const char *data_dir, const struct envelope *env)
 	}
 	if (spool_path(path, sizeof(path), data_dir, "queue", qid,
 	    ".msg") == -1 ||
+	    spool_path(claim, sizeof(claim), data_dir, "free", qid,
+	    SPOOL_CLAIM_EXT) == -1 ||
 	    spool_path(free_path, sizeof(free_path), data_dir, "free", qid,
 	    "") == -1)
 		return -1;
-	/* Out of queue/ first (the un-commit), then emptied: no delivered
-	 * mail lingers in free/. */
-	if (rename(path, free_path) == -1)
+	/*
+	 * Out of queue/ (the un-commit) under a name no other process takes,
+	 * emptied there, and only then handed to free/, after which this
+	 * process never names the file again. Emptying it under its free/
+	 * name raced with the workers: truncate(2) resolves the path first
+	 * and truncates later, so a worker could take the file, commit a new
+	 * message into it and acknowledge it in between, and the truncation
+	 * then emptied that message (issue 10, item 0).
+	 */
+	if (rename(path, claim) == -1)
 		return -1;
-	if (truncate(free_path, 0) == -1)
-		unlink(free_path);
+	if (truncate(claim, 0) == -1 || rename(claim, free_path) == -1)
+		unlink(claim);
 	/* Most messages never had state: skip two unlinks bound to fail. A
 	 * stale ID.env.tmp (a crash while saving) is reaped by spool_list. */
 	if (env->state_saved)
@@ -919,9 +959,9 @@ spool_reap_orphans(DIR *d, struct spool_scan *sc, time_t now)
 }
 
 /* Keep at most SPOOL_FREE_MAX files in free/ (more accumulate after a
- * large queue drained). */
+ * large queue drained), and remove claims a crash left behind. */
 static void
-spool_trim_free(const char *data_dir)
+spool_trim_free(const char *data_dir, time_t now)
 {
 	char path[PATH_MAX], qid[IDS_QID_LEN + 1];
 	struct dirent *de;
@@ -931,10 +971,15 @@ spool_trim_free(const char *data_dir)
 	if (spool_dir_path(path, sizeof(path), data_dir, "spool/free") == -1 ||
 	    (d = opendir(path)) == NULL)
 		return;
-	while ((de = readdir(d)) != NULL)
-		if (spool_name_match(de->d_name, "", qid) &&
-		    ++n > SPOOL_FREE_MAX)
+	while ((de = readdir(d)) != NULL) {
+		if (spool_name_match(de->d_name, "", qid)) {
+			if (++n > SPOOL_FREE_MAX)
+				unlinkat(dirfd(d), de->d_name, 0);
+		} else if (spool_name_match(de->d_name, SPOOL_CLAIM_EXT, qid) &&
+		    spool_is_older(dirfd(d), de->d_name,
+		    now - SPOOL_CLAIM_AGE))
 			unlinkat(dirfd(d), de->d_name, 0);
+	}
 	closedir(d);
 }
 
@@ -967,7 +1012,7 @@ spool_list(const char *data_dir, spool_list_cb *cb, void *arg)
 	spool_reap_orphans(d, &sc, now);
 	closedir(d);
 	spool_clean_tmp(data_dir, now);
-	spool_trim_free(data_dir);
+	spool_trim_free(data_dir, now);
 	/* Callbacks run after the directory is closed so they may remove. */
 	for (size_t i = 0; i < sc.nids; i++)
 		cb(sc.ids[i], arg);

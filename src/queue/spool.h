@@ -32,8 +32,9 @@ int spool_msg_write(struct spool_msg *m, const void *p, size_t n);
 /* Bytes written so far. */
 size_t spool_msg_size(const struct spool_msg *m);
 /* Make the message durable with envelope `env` (env->id and env->size are
- * set from m). Returns 0 only when everything is on stable storage; on -1
- * nothing was committed and the tmp file is removed. Frees m either way.
+ * set from m). Returns 0 only when everything is on stable storage, and
+ * then has sent the runner "new ID" (spool_nudge); on -1 nothing was
+ * committed and the tmp file is removed. Frees m either way.
  * Blocking (one file and one directory fsync): run it off the event loop. */
 int spool_msg_commit(struct spool_msg *m, struct envelope *env);
 /* Discard an uncommitted message and free m. NULL is a no-op. */
@@ -41,7 +42,8 @@ void spool_msg_abort(struct spool_msg *m);
 
 /* Load message ID's envelope into env (envelope_init'ed by the caller):
  * queue/ID.env if the runner saved one, else the one committed in
- * queue/ID.msg. 0, or -1 with err and errno (ENOENT: no such message). */
+ * queue/ID.msg. 0, or -1 with err and errno (ENOENT: no such message, also
+ * when it was delivered or deleted while being read). */
 int spool_env_load(const char *data_dir, const char *qid, struct envelope *env,
     char *err, size_t errlen);
 /* spool_env_load that keeps the message file open: *fd (the caller's to
@@ -74,10 +76,11 @@ ssize_t spool_pread_full(int fd, uint64_t size, void *buf, size_t n,
  * if it was not there. Not fsynced: a removal lost in a crash means the
  * message is tried again. */
 int spool_remove(const char *data_dir, const char *qid);
-/* Remove a message the queue runner has finished with (no process reads
- * it any more): like spool_remove, but the file is emptied and kept in
- * spool/free for a new message to reuse; its saved state goes too if
- * env->state_saved says there is any. -1 (ENOENT) if not there. */
+/* Remove a message the queue runner has finished with: like spool_remove,
+ * but the file is emptied and then kept in spool/free for a new message to
+ * reuse; its saved state goes too if env->state_saved says there is any.
+ * The caller must have closed its descriptors of the message: once the
+ * file is in free/ another process may own it. -1 (ENOENT) if not there. */
 int spool_recycle(const char *data_dir, const struct envelope *env);
 /* Call cb for each committed queue id, oldest first. Returns the count or
  * -1. Removes orphan .env files older than an hour (crash leftovers) and

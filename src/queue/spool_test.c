@@ -12,12 +12,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -509,6 +511,193 @@ test_recycle(void **state)
 	assert_int_equal(spt_count(t, "spool/free"), 1024);
 }
 
+/* A message delivered and recycled while a reader (`queue list`, the
+ * runner) has it open is gone (ENOENT), not a broken file. The reader is
+ * held between opening the message and reading its state by making the
+ * state file a FIFO, which blocks until the other end opens. */
+static void
+test_load_while_recycled(void **state)
+{
+	struct spt *t = *state;
+	char qid[IDS_QID_LEN + 1], err[200];
+	struct envelope env;
+	int status;
+	pid_t pid;
+
+	spt_commit(t, qid, "soon delivered\r\n");
+	assert_int_equal(mkfifo(spt_path(t, "spool/queue/%s.env", qid), 0600),
+	    0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct envelope e;
+		int fd;
+
+		/* Opens once the reader is inside spool_env_load. */
+		fd = open(spt_path(t, "spool/queue/%s.env", qid), O_WRONLY);
+		envelope_init(&e);
+		memcpy(e.id, qid, sizeof(e.id));
+		if (fd == -1 || spool_recycle(t->dir, &e) == -1)
+			_exit(1);
+		close(fd);	/* the reader sees an empty state file */
+		_exit(0);
+	}
+	envelope_init(&env);
+	errno = 0;
+	assert_int_equal(spool_env_load(t->dir, qid, &env, err, sizeof(err)),
+	    -1);
+	assert_int_equal(errno, ENOENT);
+	envelope_clear(&env);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unlink(spt_path(t, "spool/queue/%s.env", qid));
+}
+
+/* What the stand-in worker of test_recycle_race saw. */
+enum spt_taker {
+	SPT_TAKEN,	/* took free/ID and committed a message into it */
+	SPT_NOT_FREE,	/* the file was being emptied, not yet in free/ */
+	SPT_NO_BREAK,	/* the recycler never touched the file */
+	SPT_NO_LEASE,	/* leases unavailable here */
+	SPT_SETUP,	/* a step of the stand-in itself failed */
+};
+
+/*
+ * A worker that takes a free/ file at the worst moment: while the recycler
+ * is inside truncate(2), between resolving the path and truncating. A
+ * write lease on the file makes that moment last: truncate(2) resolves the
+ * path, then waits for the lease holder (it gets SIGIO). The holder then
+ * does what spool_free_take and a commit do (rename free/ID into tmp/,
+ * write a whole committed message, rename it into queue/) and only then
+ * lets the truncation go on. `image` is a committed file for id `qid`.
+ */
+static enum spt_taker
+spt_taker(const struct spt *t, const char *victim, const char *qid,
+    const char *image, size_t len, int ready)
+{
+	char free_path[PATH_MAX], tmp[PATH_MAX], queue[PATH_MAX];
+	struct timespec wait = { 10, 0 };
+	sigset_t io;
+	int fd;
+
+	snprintf(free_path, sizeof(free_path), "%s/spool/free/%s", t->dir,
+	    victim);
+	snprintf(tmp, sizeof(tmp), "%s/spool/tmp/%s.msg", t->dir, qid);
+	snprintf(queue, sizeof(queue), "%s/spool/queue/%s.msg", t->dir, qid);
+	sigemptyset(&io);
+	sigaddset(&io, SIGIO);
+	sigprocmask(SIG_BLOCK, &io, NULL);
+	if ((fd = open(spt_path(t, "spool/queue/%s.msg", victim),
+	    O_RDWR)) == -1)
+		return SPT_SETUP;
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) == -1)
+		return SPT_NO_LEASE;
+	if (write(ready, "r", 1) != 1)
+		return SPT_SETUP;
+	if (sigtimedwait(&io, NULL, &wait) != SIGIO)
+		return SPT_NO_BREAK;
+	if (rename(free_path, tmp) == -1)
+		return errno == ENOENT ? SPT_NOT_FREE : SPT_SETUP;
+	if (pwrite(fd, image, len, 0) != (ssize_t)len ||
+	    ftruncate(fd, (off_t)len) == -1 || fsync(fd) == -1 ||
+	    rename(tmp, queue) == -1)
+		return SPT_SETUP;
+	/* Acknowledged: now the truncation may go on. */
+	fcntl(fd, F_SETLEASE, F_UNLCK);
+	close(fd);
+	return SPT_TAKEN;
+}
+
+/* Recycling never writes to a file another process can take from free/
+ * (issue 10, item 0: an acknowledged message was found emptied). */
+static void
+test_recycle_race(void **state)
+{
+	struct spt *t = *state;
+	char victim[IDS_QID_LEN + 1], qid[IDS_QID_LEN + 1], err[200];
+	char image[4096];
+	struct envelope env;
+	struct stat st;
+	int pipefd[2], status, fd;
+	ssize_t len;
+	char c;
+	pid_t pid;
+
+	/* The bytes of a committed message, to be written by the taker. */
+	spt_commit(t, qid, "a message that was acknowledged\r\n");
+	fd = open(spt_path(t, "spool/queue/%s.msg", qid), O_RDONLY);
+	assert_true(fd != -1);
+	len = read(fd, image, sizeof(image));
+	assert_true(len > 0);
+	close(fd);
+	assert_int_equal(spool_remove(t->dir, qid), 0);
+
+	spt_commit(t, victim, "delivered\r\n");
+	envelope_init(&env);
+	assert_int_equal(spool_env_load(t->dir, victim, &env, err,
+	    sizeof(err)), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		close(pipefd[0]);
+		_exit(spt_taker(t, victim, qid, image, (size_t)len,
+		    pipefd[1]));
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1) {	/* no lease taken */
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		close(pipefd[0]);
+		envelope_clear(&env);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == SPT_NO_LEASE)
+			skip();		/* file leases unavailable here */
+		fail_msg("taker failed to start: status %d", status);
+	}
+	close(pipefd[0]);
+	assert_int_equal(spool_recycle(t->dir, &env), 0);
+	envelope_clear(&env);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == SPT_TAKEN) {
+		/* What the taker acknowledged must be intact. */
+		assert_int_equal(stat(spt_path(t, "spool/queue/%s.msg", qid),
+		    &st), 0);
+		assert_int_equal(st.st_size, len);
+	}
+	/* The truncation met the file while the taker held it, and at that
+	 * moment the file was not in free/ to be taken. */
+	assert_int_equal(WEXITSTATUS(status), SPT_NOT_FREE);
+	/* Afterwards it is free, empty, and the next message takes it. */
+	assert_int_equal(stat(spt_path(t, "spool/free/%s", victim), &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_false(spt_exists(t, "spool/free/%s.claim", victim));
+	spt_commit(t, qid, "next\r\n");
+	assert_false(spt_exists(t, "spool/free/%s", victim));
+	envelope_init(&env);
+	assert_int_equal(spool_env_load(t->dir, qid, &env, err, sizeof(err)),
+	    0);
+	assert_int_equal(env.size, 6);
+	envelope_clear(&env);
+}
+
+/* A claim left by a crash in the middle of recycling is removed by the
+ * scan once it is old; a fresh one is left to its recycler. */
+static void
+test_recycle_claim_leftover(void **state)
+{
+	struct spt *t = *state;
+	char old[IDS_QID_LEN + 1], fresh[IDS_QID_LEN + 1];
+	struct spt_list l = { .n = 0 };
+
+	ids_qid_new(old);
+	ids_qid_new(fresh);
+	spt_touch(t, "spool/free/%s.claim", old, 61);
+	spt_touch(t, "spool/free/%s.claim", fresh, 0);
+	assert_int_equal(spool_list(t->dir, spt_list_cb, &l), 0);
+	assert_false(spt_exists(t, "spool/free/%s.claim", old));
+	assert_true(spt_exists(t, "spool/free/%s.claim", fresh));
+}
+
 static void
 test_nudge(void **state)
 {
@@ -562,6 +751,12 @@ main(void)
 		    spt_teardown),
 		cmocka_unit_test_setup_teardown(test_recycle, spt_setup,
 		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_load_while_recycled,
+		    spt_setup, spt_teardown),
+		cmocka_unit_test_setup_teardown(test_recycle_race, spt_setup,
+		    spt_teardown),
+		cmocka_unit_test_setup_teardown(test_recycle_claim_leftover,
+		    spt_setup, spt_teardown),
 		cmocka_unit_test_setup_teardown(test_nudge, spt_setup,
 		    spt_teardown),
 	};

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,8 @@ int bounce_enqueue(const struct conf *conf, const struct envelope *env,
 #define RUNNER_NUDGE_BURST	256
 /* Nudged ids waiting; past this the periodic scan picks messages up. */
 #define RUNNER_URGENT_MAX	100000
+/* Without the inotify watch: how often queue/ is checked for change. */
+#define RUNNER_POLL_MS		200
 /* Messages in flight (each holds an open fd). */
 #define RUNNER_FLIGHTS_MAX	256
 /* Messages started per loop turn. */
@@ -93,6 +96,9 @@ struct runner_flight {
 	size_t				*ridx, nr;	/* remote rcpts */
 	size_t				*failed;	/* became FAILED */
 	size_t				 nfailed;
+	/* Set on the pool thread, read by the loop after the job's done():
+	 * the local stage was skipped (stopping) / has run to its end. */
+	bool				 skipped, ran;
 };
 
 struct runner {
@@ -100,6 +106,9 @@ struct runner {
 	struct event_base		*base;
 	struct event			*nudge_ev, *scan_ev, *work_ev;
 	struct event			*watch_ev;	/* inotify */
+	struct event			*poll_ev;	/* no watch: queue/
+							 * checked for change */
+	struct timespec			 queue_mtime;	/* seen by poll_ev */
 	int				 watch_fd;
 	bool				 rescan;	/* events lost */
 	struct event			*sig_ev[3];
@@ -114,7 +123,8 @@ struct runner {
 	char				*remote_err;	/* why */
 	struct runner_flight		*flights;
 	size_t				 nflights;
-	bool				 stopping;	/* SIGTERM seen */
+	atomic_bool			 stopping;	/* SIGTERM seen; read
+							 * by pool threads */
 	struct event			*stop_ev;	/* grace deadline */
 	struct event			*trim_ev;	/* idle: give memory back */
 	bool				 busy;		/* flights since the trim */
@@ -285,9 +295,11 @@ runner_bounce(struct runner *r, const struct envelope *env,
 		    sizeof(esc)));
 }
 
-/* Remove the message if no recipient is pending any more. */
+/* Remove the message if no recipient is pending any more. *fd, the
+ * caller's descriptor of the message, is closed first: once recycled the
+ * file may belong to another process (spool_recycle). */
 static void
-runner_maybe_finish(struct runner *r, const struct envelope *env)
+runner_maybe_finish(struct runner *r, const struct envelope *env, int *fd)
 {
 	size_t delivered = 0, failed = 0;
 
@@ -298,6 +310,10 @@ runner_maybe_finish(struct runner *r, const struct envelope *env)
 			delivered++;
 		else
 			failed++;
+	}
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
 	}
 	if (spool_recycle(r->conf->data_dir, env) == -1) {
 		if (errno != ENOENT)
@@ -466,7 +482,7 @@ runner_remote_done(void *arg)
 
 	if (spool_msg_exists(f->r->conf->data_dir, f->env.id)) {
 		runner_flight_bounce(f);
-		runner_maybe_finish(f->r, &f->env);
+		runner_maybe_finish(f->r, &f->env, &f->fd);
 	}
 	runner_flight_end(f);
 }
@@ -492,13 +508,18 @@ runner_defer_remote(struct runner_flight *f)
 }
 
 /* The remote stage: hand the due remote recipients to the engine, or
- * finish the message here. */
+ * finish the message here. A stopping runner starts no remote session:
+ * those recipients stay pending for the next runner. */
 static void
 runner_flight_remote(struct runner_flight *f)
 {
 	struct runner *r = f->r;
 	struct remote_job job;
 
+	if (f->nr > 0 && atomic_load(&r->stopping)) {
+		runner_flight_end(f);
+		return;
+	}
 	if (f->nr > 0 && r->remote != NULL) {
 		job = (struct remote_job){
 			.env = &f->env,
@@ -514,7 +535,7 @@ runner_flight_remote(struct runner_flight *f)
 	}
 	if (f->nr > 0)
 		runner_defer_remote(f);
-	runner_maybe_finish(r, &f->env);
+	runner_maybe_finish(r, &f->env, &f->fd);
 	runner_flight_end(f);
 }
 
@@ -547,10 +568,22 @@ runner_local_run(void *arg)
 		.arg = f,
 	};
 
+	/* Queued before a SIGTERM: not started, so the stop does not wait
+	 * for it (its recipients stay pending, nothing was delivered). */
+	if (atomic_load(&r->stopping)) {
+		f->skipped = true;
+		return;
+	}
 	r->local->deliver(&job);
+	f->ran = true;
 }
 
-/* workpool_done_fn: record the local results, then the remote stage. */
+/*
+ * workpool_done_fn: record the local results, then the remote stage.
+ * Deliveries that were made are recorded even when the runner is going
+ * away (cancelled: the pool is being freed after the stop's grace time),
+ * since dropping their results would deliver them again after a restart.
+ */
 static void
 runner_local_done(void *arg, bool cancelled)
 {
@@ -558,8 +591,11 @@ runner_local_done(void *arg, bool cancelled)
 	struct runner *r = f->r;
 	time_t now = time(NULL);
 
-	if (cancelled) {		/* the runner is going away */
-		runner_flight_free(f);
+	if (f->skipped || !f->ran) {
+		if (cancelled)
+			runner_flight_free(f);
+		else
+			runner_flight_end(f);
 		return;
 	}
 	for (size_t i = 0; i < f->nl; i++)
@@ -567,11 +603,19 @@ runner_local_done(void *arg, bool cancelled)
 		    r->local->name, &f->lres[i], NULL, now))
 			f->failed[f->nfailed++] = f->lidx[i];
 	if (!spool_msg_exists(r->conf->data_dir, f->env.id)) {
-		runner_flight_end(f);	/* deleted meanwhile */
+		if (cancelled)		/* deleted meanwhile */
+			runner_flight_free(f);
+		else
+			runner_flight_end(f);
 		return;
 	}
 	runner_save(r, &f->env);
 	runner_flight_bounce(f);
+	if (cancelled) {
+		runner_maybe_finish(r, &f->env, &f->fd);
+		runner_flight_free(f);
+		return;
+	}
 	runner_flight_remote(f);
 }
 
@@ -599,7 +643,7 @@ runner_process(struct runner *r, const char *qid, bool force)
 	remote = xcalloc(env.nrcpts + 1, sizeof(*remote));
 	runner_due(r, &env, force, local, &nl, remote, &nr);
 	if (nl + nr == 0) {
-		runner_maybe_finish(r, &env);
+		runner_maybe_finish(r, &env, &fd);
 		goto out;
 	}
 	f = runner_flight_new(r, &env, fd, local, nl, remote, nr);
@@ -656,7 +700,8 @@ runner_work_cb(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < RUNNER_BATCH; i++) {
 		bool force = false;
 
-		if (r->stopping || r->nflights >= RUNNER_FLIGHTS_MAX)
+		if (atomic_load(&r->stopping) ||
+		    r->nflights >= RUNNER_FLIGHTS_MAX)
 			return;
 		if ((next = runner_list_next(&r->urgent)) == NULL) {
 			if ((next = runner_list_next(&r->scan)) == NULL) {
@@ -681,6 +726,34 @@ runner_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	runner_scan(arg, false);
+}
+
+/*
+ * Without the inotify watch (inotify instances are a per-user limit,
+ * fs.inotify.max_user_instances, 128 by default) new mail must still be
+ * taken at once: queue/ is checked every RUNNER_POLL_MS and scanned when
+ * its modification time moved (every commit renames into it). One stat
+ * per poll, and nothing on the writers' side.
+ */
+static void
+runner_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner *r = arg;
+	char path[PATH_MAX];
+	struct stat st;
+
+	(void)fd;
+	(void)what;
+	if (spool_queue_dir(r->conf->data_dir, path, sizeof(path)) == -1 ||
+	    stat(path, &st) == -1 ||
+	    (st.st_mtim.tv_sec == r->queue_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == r->queue_mtime.tv_nsec))
+		return;
+	r->queue_mtime = st.st_mtim;
+	if (r->scan.pos < r->scan.n)
+		r->rescan = true;
+	else
+		runner_scan(r, false);
 }
 
 /* A message just committed: try it now (bounded list; past the bound the
@@ -773,8 +846,9 @@ runner_watch(struct runner *r)
 	r->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (r->watch_fd == -1 ||
 	    inotify_add_watch(r->watch_fd, path, IN_MOVED_TO) == -1) {
-		log_warn("queue runner: cannot watch %s: %s (new mail waits "
-		    "for nudges and scans)", path, strerror(errno));
+		log_warn("queue runner: cannot watch %s: %s (checking it "
+		    "every %d ms instead)", path, strerror(errno),
+		    RUNNER_POLL_MS);
 		if (r->watch_fd != -1)
 			close(r->watch_fd);
 		r->watch_fd = -1;
@@ -810,16 +884,20 @@ runner_stop_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("queue runner abandons %zu remote deliveries in flight",
-	    r->nflights);
+	log_info("queue runner grace time over, %zu deliveries in flight "
+	    "(remote ones are abandoned and tried again later)", r->nflights);
 	event_base_loopexit(r->base, NULL);
 }
 
 /*
- * SIGTERM/SIGINT: stop taking work; remote deliveries in flight get
- * RUNNER_STOP_GRACE seconds to finish (the master kills us after 10),
- * then they are abandoned: their recipients stay pending, since state is
- * written only from results. A second signal exits at once.
+ * SIGTERM/SIGINT: stop taking work. Local deliveries not yet started are
+ * skipped; those under way finish and their results are saved, whenever
+ * they end, so a restart never delivers a message twice. Remote
+ * deliveries in flight get RUNNER_STOP_GRACE seconds (the master kills us
+ * after 10), then they are abandoned: their recipients stay pending, since
+ * state is written only from results. A repeated signal changes nothing:
+ * under systemd (KillMode=control-group) every process of the service gets
+ * SIGTERM, and the master sends its own as well.
  */
 static void
 runner_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -833,17 +911,21 @@ runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("queue runner ignores SIGHUP");
 		return;
 	}
-	if (r->stopping || r->nflights == 0) {
+	if (atomic_load(&r->stopping))
+		return;
+	atomic_store(&r->stopping, true);
+	if (r->nflights == 0) {
 		event_base_loopexit(r->base, NULL);
 		return;
 	}
-	r->stopping = true;
 	if (r->nudge_ev)
 		event_del(r->nudge_ev);
 	if (r->watch_ev)
 		event_del(r->watch_ev);
 	event_del(r->scan_ev);
-	log_info("queue runner stopping, waiting for %zu remote deliveries",
+	if (r->poll_ev)
+		event_del(r->poll_ev);
+	log_info("queue runner stopping, waiting for %zu deliveries in flight",
 	    r->nflights);
 	r->stop_ev = evtimer_new(r->base, runner_stop_cb, r);
 	evtimer_add(r->stop_ev, &grace);
@@ -963,6 +1045,13 @@ runner_add_events(struct runner *r)
 	r->trim_ev = evtimer_new(r->base, runner_trim_cb, r);
 	r->scan_ev = event_new(r->base, -1, EV_PERSIST, runner_timer_cb, r);
 	event_add(r->scan_ev, &every);
+	if (r->watch_fd == -1) {
+		const struct timeval poll = { 0, RUNNER_POLL_MS * 1000 };
+
+		r->poll_ev = event_new(r->base, -1, EV_PERSIST, runner_poll_cb,
+		    r);
+		event_add(r->poll_ev, &poll);
+	}
 	for (size_t i = 0; i < 3; i++) {
 		r->sig_ev[i] = evsignal_new(r->base, sigs[i], runner_signal_cb,
 		    r);
@@ -974,8 +1063,8 @@ static void
 runner_cleanup(struct runner *r)
 {
 	/* Abandon what is in flight before the event base goes: local
-	 * deliveries under way finish first (their results are dropped, so
-	 * they are repeated later: at least once, never lost). */
+	 * deliveries under way finish first and their results are saved
+	 * (runner_local_done); queued ones are skipped. */
 	workpool_free(r->pool);
 	remote_free(r->remote);
 	while (r->flights != NULL)
@@ -996,6 +1085,8 @@ runner_cleanup(struct runner *r)
 		event_free(r->scan_ev);
 	if (r->work_ev)
 		event_free(r->work_ev);
+	if (r->poll_ev)
+		event_free(r->poll_ev);
 	if (r->trim_ev)
 		event_free(r->trim_ev);
 	/* A new runner (reload) may have bound the path already: remove it
@@ -1023,6 +1114,7 @@ runner_main(const struct conf *conf)
 	int lockfd;
 
 	memset(&r, 0, sizeof(r));
+	atomic_init(&r.stopping, false);
 	r.conf = conf;
 	r.sock = -1;
 	r.watch_fd = -1;

@@ -1108,7 +1108,8 @@ smtpc_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* ---- TLS ---- */
 
 /* A client SSL for this peer: SNI and the RFC 7817 §3 reference identity
- * (the MX or relay host name; wildcards only as a whole left-most label).
+ * (the MX or relay host name, wildcards only as a whole left-most label;
+ * or the relay's IP address).
  * Verification never aborts the handshake: opportunistic TLS encrypts
  * anyway, and required TLS is checked in smtpc_tls_done with a clear
  * reason. */
@@ -1124,11 +1125,19 @@ smtpc_ssl_new(struct smtpc_session *s)
 	SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	if (s->peer_name == NULL)
 		return ssl;
-	/* RFC 6066 §3: no address literals in SNI. */
-	if (inet_pton(AF_INET, s->peer_name, &a6) != 1 &&
-	    inet_pton(AF_INET6, s->peer_name, &a6) != 1)
-		SSL_set_tlsext_host_name(ssl, s->peer_name);
 	vp = SSL_get0_param(ssl);
+	/* An address literal (relayhost = smtps://192.0.2.10) is matched
+	 * against the certificate's IP SANs (RFC 5280 §4.2.1.6), never its
+	 * DNS names; RFC 6066 §3 keeps it out of SNI. */
+	if (inet_pton(AF_INET, s->peer_name, &a6) == 1 ||
+	    inet_pton(AF_INET6, s->peer_name, &a6) == 1) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(vp, s->peer_name) != 1) {
+			SSL_free(ssl);
+			return NULL;
+		}
+		return ssl;
+	}
+	SSL_set_tlsext_host_name(ssl, s->peer_name);
 	X509_VERIFY_PARAM_set_hostflags(vp,
 	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	if (X509_VERIFY_PARAM_set1_host(vp, s->peer_name, 0) != 1) {

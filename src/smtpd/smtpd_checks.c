@@ -58,8 +58,11 @@ smtpd_checks_mail(struct smtpd_session *s)
 {
 	const struct conf *c = s->ctx->conf;
 
+	/* Trusted networks are our own senders, as with OpenDKIM's
+	 * InternalHosts and OpenDMARC's IgnoreHosts: signed, not judged (a
+	 * p=reject of our own domain must not refuse their relayed mail). */
 	if (s->lst->role != CONF_ROLE_MX || s->ctx->dns == NULL ||
-	    s->auth_user != NULL)
+	    s->auth_user != NULL || s->trusted)
 		return false;
 	struct authcheck_params p = {
 		.authserv_id = c->hostname,
@@ -126,7 +129,18 @@ smtpd_checks_signer(struct smtpd_session *s)
 	struct dkim_sign_key *const *keys;
 	size_t nkeys;
 
-	if (s->auth_user == NULL && !s->trusted)
+	if (s->local) {
+		/* Signing vouches for the author: only for the user's own
+		 * addresses (smtpd_local_owns), never for whatever a local
+		 * program writes into From:. */
+		if (!smtpd_txn_from_owned(s)) {
+			log_info("sid=%s qid=%s dkim not signed: From: is not "
+			    "owned by local user %s (uid %lu)", s->sid, s->qid,
+			    s->local_user[0] ? s->local_user : "-",
+			    (unsigned long)s->local_uid);
+			return;
+		}
+	} else if (s->auth_user == NULL && !s->trusted)
 		return;
 	if (dmarc_author_domains((const char *)s->headers.data, s->headers.len,
 	    domains, 1) != 1)
@@ -239,6 +253,32 @@ smtpd_checks_record(struct smtpd_session *s, const struct authcheck *ac,
 	}
 }
 
+/*
+ * A DMARC temperror where the policy may be reject: delivering as if
+ * there were no policy would let a DNS failure switch a reject policy
+ * off, so the sender is asked to retry (RFC 9989 §4.10.1 "fail closed").
+ * Nothing is recorded for reports: the retry will be. True if answered.
+ */
+static bool
+smtpd_checks_dmarc_defer(struct smtpd_session *s, const struct authcheck *ac)
+{
+	const struct dmarc_verdict *v = authcheck_dmarc(ac);
+	char reply[LIMIT_REPLY_LINE];
+	size_t i;
+
+	if (!dmarc_verdict_may_reject(v))
+		return false;
+	for (i = 0; i < v->nauthors; i++)
+		if (v->author[i].may_reject)
+			break;
+	snprintf(reply, sizeof(reply), "451 4.7.5 DMARC policy of %s "
+	    "cannot be evaluated (DNS error), try again later",
+	    i < v->nauthors ? v->author[i].domain : "the sender's domain");
+	smtpd_txn_reject(s, reply);
+	smtpd_resume(s);
+	return true;
+}
+
 static void
 smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 {
@@ -253,6 +293,9 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 	smtpd_enter(s, SMTPD_STATE_CMD);
 	if (!c->dmarc_enforce)
 		dis = DMARC_DISPOSITION_NONE;
+	else if (dis != DMARC_DISPOSITION_REJECT &&
+	    smtpd_checks_dmarc_defer(s, ac))
+		return;
 	smtpd_checks_record(s, ac, dmarc_disposition_name(dis));
 	if (dis == DMARC_DISPOSITION_REJECT) {
 		const struct dmarc_verdict *v = authcheck_dmarc(ac);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <event2/bufferevent.h>
 #include <openssl/ssl.h>
@@ -30,6 +31,10 @@ enum smtpd_state {
 	SMTPD_STATE_WAIT,		/* waiting for SPF/DKIM/DMARC results */
 	SMTPD_STATE_CLOSING,		/* flushing the last reply */
 };
+
+/* Login names longer than this are not matched to addresses (useradd
+ * allows 32). */
+#define SMTPD_LOCAL_USER_MAX	32
 
 enum smtpd_auth_step {
 	SMTPD_AUTH_PLAIN,		/* waiting for the PLAIN response */
@@ -65,6 +70,12 @@ struct smtpd_session {
 	char			*helo;
 	char			*auth_user;
 	bool			 trusted;	/* client in trusted_networks */
+
+	/* A client of the local submission socket: the user the kernel
+	 * named (SO_PEERCRED), never what the client says. */
+	bool			 local;
+	uid_t			 local_uid;
+	char			 local_user[SMTPD_LOCAL_USER_MAX + 1]; /* "": none */
 
 	/* AUTH exchange in progress. */
 	enum smtpd_auth_step	 auth_step;
@@ -103,6 +114,13 @@ struct smtpd_session {
 };
 
 /* smtpd_session.c */
+/* Start a session on accepted fd for listener lst (a configured one, or
+ * the local socket's); NULL when the connection limits refuse it (fd is
+ * closed then). The greeting is sent by smtpd_session_greet. */
+struct smtpd_session *smtpd_session_start(struct smtpd_ctx *ctx, int fd,
+    const struct sockaddr *sa, socklen_t salen,
+    const struct conf_listener *lst);
+void smtpd_session_greet(struct smtpd_session *s);
 void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void smtpd_close(struct smtpd_session *s, const char *reason);
@@ -134,6 +152,10 @@ void smtpd_txn_input(struct smtpd_session *s);
 /* Commit the message (asynchronously: the session waits) and answer 250
  * or 451; then back to commands. */
 void smtpd_txn_commit(struct smtpd_session *s);
+/* True if the message has exactly one From: field and every address in
+ * it, in every Sender: and in the newest Resent-From: and Resent-Sender:
+ * is owned by the session's user (AUTH user or local user). */
+bool smtpd_txn_from_owned(struct smtpd_session *s);
 /* Answer reply to the end of the message and drop the transaction. */
 void smtpd_txn_reject(struct smtpd_session *s, const char *reply);
 
@@ -150,5 +172,9 @@ void smtpd_checks_body(struct smtpd_session *s, const uint8_t *p, size_t n);
  * checks, apply DMARC, add our header fields, then smtpd_txn_commit(). */
 void smtpd_checks_finish(struct smtpd_session *s);
 void smtpd_checks_reset(struct smtpd_session *s);
+
+/* smtpd_local.c: sessions on the local submission socket. */
+/* Whether local user s->local_user owns address (see smtpd_local.c). */
+bool smtpd_local_owns(struct smtpd_session *s, const char *address);
 
 #endif

@@ -162,3 +162,18 @@ fail:
 	buf_truncate(out, start);
 	return -1;
 }
+
+int
+smtpd_received_format_local(struct buf *out, const char *user,
+    unsigned long uid, const char *by, const char *qid, time_t when)
+{
+	char date[64], who[96];
+
+	datetime_rfc5322(when, date, sizeof(date));
+	if (user != NULL && user[0] != '\0')
+		snprintf(who, sizeof(who), "user %.64s (uid %lu)", user, uid);
+	else
+		snprintf(who, sizeof(who), "uid %lu (no user name)", uid);
+	return buf_printf(out, "Received: from local %s\r\n\tby %s (sealmail) "
+	    "with local id %s; %s\r\n", who, by, qid, date);
+}

@@ -34,6 +34,18 @@ struct smtpd_received_info {
  * that could break the header structure is replaced. -1 if out is full. */
 int smtpd_received_format(struct buf *out, const struct smtpd_received_info *ri);
 
+/*
+ * The trace of a message submitted on the local socket, naming the user
+ * the kernel reported (user: a login name of [A-Za-z0-9._-], or NULL when
+ * the uid has none):
+ *   Received: from local user alice (uid 1001)
+ *   	by BY (sealmail) with local id QID; DATE
+ * ("with local", as Exim writes it, marks a hop that never crossed a
+ * network: `inspect` does not count it as plaintext). -1 if out is full.
+ */
+int smtpd_received_format_local(struct buf *out, const char *user,
+    unsigned long uid, const char *by, const char *qid, time_t when);
+
 /* The RFC 3848 / RFC 6531 "with" keyword for these properties. */
 const char *smtpd_received_protocol(bool esmtp, bool tls, bool auth,
     bool smtputf8);

@@ -219,6 +219,33 @@ test_smtpd_received_protocol(void **state)
 		    t[i].tls, t[i].auth, t[i].utf8), t[i].want);
 }
 
+/* The local socket's trace: the kernel's uid and its login name, or the
+ * uid alone; a "with local" hop that inspect counts as local. */
+static void
+test_smtpd_received_local(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 4096);
+	assert_int_equal(smtpd_received_format_local(&b, "alice", 1001,
+	    "mail.example.org", "0123456789abcdef0123", WHEN_2026), 0);
+	assert_string_equal(buf_cstr(&b), "Received: from local user alice "
+	    "(uid 1001)\r\n\tby mail.example.org (sealmail) with local id "
+	    "0123456789abcdef0123; Fri, 27 Nov 2026 21:25:48 +0000\r\n");
+	buf_reset(&b);
+	assert_int_equal(smtpd_received_format_local(&b, "", 4242,
+	    "mail.example.org", "0123456789abcdef0123", WHEN_2026), 0);
+	assert_non_null(strstr(buf_cstr(&b), "from local uid 4242 (no user "
+	    "name)\r\n"));
+	buf_clear(&b);
+	/* Full: -1, nothing half-written matters to the caller. */
+	buf_init(&b, 16);
+	assert_int_equal(smtpd_received_format_local(&b, "alice", 1, "h",
+	    "q", WHEN_2026), -1);
+	buf_clear(&b);
+}
+
 int
 main(void)
 {
@@ -228,6 +255,7 @@ main(void)
 		cmocka_unit_test(test_smtpd_received_long_helo),
 		cmocka_unit_test(test_smtpd_received_full_buffer),
 		cmocka_unit_test(test_smtpd_received_protocol),
+		cmocka_unit_test(test_smtpd_received_local),
 	};
 
 	return cmocka_run_group_tests_name("smtpd_received", tests, NULL, NULL);

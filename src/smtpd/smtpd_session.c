@@ -128,12 +128,11 @@ smtpd_bev_setup(struct smtpd_session *s)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
-void
-smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
-    socklen_t salen, size_t listener)
+struct smtpd_session *
+smtpd_session_start(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
+    socklen_t salen, const struct conf_listener *lst)
 {
 	const struct conf *c = ctx->conf;
-	const struct conf_listener *lst = &c->listeners[listener];
 	int on = 1;
 
 	if (ctx->stopping || !connlimit_acquire(ctx->limits, ctx->slot, sa,
@@ -145,7 +144,7 @@ smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 			log_debug("smtp refusal not sent: %s",
 			    strerror(errno));
 		close(fd);
-		return;
+		return NULL;
 	}
 	struct smtpd_session *s = xcalloc(1, sizeof(*s));
 	s->ctx = ctx;
@@ -168,26 +167,52 @@ smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 		ctx->sessions->prev = s;
 	ctx->sessions = s;
 	ctx->nsessions++;
-	log_info("sid=%s smtp connect addr=%s listener=%s", s->sid, s->addr,
-	    lst->name);
+	return s;
+}
 
+/* Log the connection, start TLS or the command loop, send the greeting. */
+void
+smtpd_session_greet(struct smtpd_session *s)
+{
+	const struct conf_listener *lst = s->lst;
+	struct smtpd_ctx *ctx = s->ctx;
+
+	if (s->local)
+		log_info("sid=%s smtp connect addr=%s listener=%s user=%s "
+		    "uid=%lu", s->sid, s->addr, lst->name,
+		    s->local_user[0] ? s->local_user : "-",
+		    (unsigned long)s->local_uid);
+	else
+		log_info("sid=%s smtp connect addr=%s listener=%s", s->sid,
+		    s->addr, lst->name);
 	if (lst->tls == CONF_TLS_IMPLICIT) {
 		s->ssl = tls_server_ssl_new(ctx->tls);
 		if (s->ssl == NULL) {
 			smtpd_close(s, "tls-init");
 			return;
 		}
-		s->bev = bufferevent_openssl_socket_new(ctx->base, fd, s->ssl,
+		s->bev = bufferevent_openssl_socket_new(ctx->base, s->fd, s->ssl,
 		    BUFFEREVENT_SSL_ACCEPTING, 0);
 		smtpd_bev_setup(s);
 		smtpd_enter(s, SMTPD_STATE_TLS_HANDSHAKE);
 	} else {
-		s->bev = bufferevent_socket_new(ctx->base, fd, 0);
+		s->bev = bufferevent_socket_new(ctx->base, s->fd, 0);
 		smtpd_bev_setup(s);
 		smtpd_enter(s, SMTPD_STATE_CMD);
 	}
 	/* Queued now, sent right after the handshake for implicit TLS. */
-	smtpd_reply(s, "220 %s ESMTP sealmail", c->hostname);
+	smtpd_reply(s, "220 %s ESMTP sealmail", ctx->conf->hostname);
+}
+
+void
+smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
+    socklen_t salen, size_t listener)
+{
+	struct smtpd_session *s = smtpd_session_start(ctx, fd, sa, salen,
+	    &ctx->conf->listeners[listener]);
+
+	if (s != NULL)
+		smtpd_session_greet(s);
 }
 
 /* Move the staged replies behind whatever the bufferevent still holds. */

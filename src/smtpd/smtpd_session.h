@@ -49,6 +49,15 @@ struct smtpd_ctx {
 void smtpd_session_accept(struct smtpd_ctx *ctx, int fd,
     const struct sockaddr *sa, socklen_t salen, size_t listener);
 
+/*
+ * Take over a connection accepted on the local submission socket
+ * (net/localsock.h). The client is the local user the kernel names
+ * (SO_PEERCRED); the session is a submission without TLS or AUTH that
+ * may relay, records that user in Received and the envelope, and
+ * DKIM-signs only mail whose From: that user owns (smtpd_local.c).
+ */
+void smtpd_session_accept_local(struct smtpd_ctx *ctx, int fd);
+
 /* Compute what AUTH needs once (a dummy hash for unknown users), so the
  * first login does not pay for it; called by the worker at start. */
 void smtpd_auth_prepare(void);

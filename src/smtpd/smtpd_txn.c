@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
+#include "msg/hops.h"
 #include "msg/rfc5322_headers.h"
 #include "net/tls.h"
 #include "queue/spool.h"
@@ -71,7 +72,7 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 		return;
 	}
 	if (s->lst->role == CONF_ROLE_SUBMISSION &&
-	    s->auth_user == NULL && !s->trusted) {
+	    s->auth_user == NULL && !s->trusted && !s->local) {
 		smtpd_reply(s, "530 5.7.0 Authentication required");
 		return;
 	}
@@ -102,7 +103,9 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	s->env.envid = ma.has_envid ? xstrdup(ma.envid) : NULL;
 	s->env.auth_user = s->auth_user ? xstrdup(s->auth_user) : NULL;
 	s->env.helo = s->helo ? xstrdup(s->helo) : NULL;
-	s->env.client_addr = xstrdup(s->addr);
+	s->env.client_addr = s->local ? xasprintf("local user %s uid %lu",
+	    s->local_user[0] ? s->local_user : "-",
+	    (unsigned long)s->local_uid) : xstrdup(s->addr);
 	s->declared_size = ma.size;
 	s->has_mail = true;
 	log_info("sid=%s qid=%s smtp mail from=<%s> size=%llu", s->sid,
@@ -200,10 +203,12 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 			    "result=rejected", s->sid, s->qid, esc);
 			return;
 		}
-	} else if (s->lst->role == CONF_ROLE_SUBMISSION &&
-	    (s->auth_user || s->trusted)) {
-		/* An mx listener never relays, even for trusted networks
-		 * (DESIGN.md §1): relaying is what submission is for. */
+	} else if (s->trusted || s->local || (s->auth_user &&
+	    s->lst->role == CONF_ROLE_SUBMISSION)) {
+		/* Postfix's mynetworks rule: trusted networks (and local
+		 * users on the submission socket) relay on every listener;
+		 * anyone else only after AUTH on submission, so an mx
+		 * listener never relays for the world. */
 		smtpd_txn_add_rcpt(s, to, to, &ra);
 	} else {
 		log_info("sid=%s qid=%s smtp rcpt to=<%s> result=relay-denied",
@@ -309,7 +314,9 @@ smtpd_txn_received(struct smtpd_session *s)
 	if (s->nrcpt == 1 && s->env.nrcpts > 0)
 		ri.for_rcpt = s->env.rcpts[0].orig;
 	buf_init(&b, 8192);
-	if (smtpd_received_format(&b, &ri) == -1)
+	if ((s->local ? smtpd_received_format_local(&b, s->local_user,
+	    (unsigned long)s->local_uid, ri.by, s->qid, ri.when) :
+	    smtpd_received_format(&b, &ri)) == -1)
 		panic("Received header does not fit");
 	free(s->env.prepend);
 	s->env.prepend = buf_take(&b);
@@ -373,7 +380,8 @@ smtpd_txn_field_owned(struct smtpd_session *s, const struct rfc5322_field *f)
 	for (int k = 0; k < n; k++) {
 		char t[LIMIT_PATH + 1];
 		if (addr_to_text(&a[k], t, sizeof(t)) == -1 ||
-		    !db_user_owns(s->ctx->db, s->auth_user, t))
+		    !(s->local ? smtpd_local_owns(s, t) :
+		    db_user_owns(s->ctx->db, s->auth_user, t)))
 			return false;
 	}
 	return true;
@@ -420,6 +428,12 @@ smtpd_txn_senders_owned(struct smtpd_session *s)
 	return r == RFC5322_HEADERS_END && nfrom == 1 ? NULL : not_from;
 }
 
+bool
+smtpd_txn_from_owned(struct smtpd_session *s)
+{
+	return smtpd_txn_senders_owned(s) == NULL;
+}
+
 /* The reply to the end of the message: a rejection, or NULL to commit. */
 static const char *
 smtpd_txn_verdict(struct smtpd_session *s)
@@ -437,6 +451,13 @@ smtpd_txn_verdict(struct smtpd_session *s)
 		return "451 4.3.0 Error: queue file write error";
 	if (s->headers_overflow)
 		return "552 5.3.4 Error: header section too large";
+	/* RFC 5321 §6.3: refused now rather than accepted and bounced
+	 * (no backscatter); our own Received field counts. */
+	if (hops_too_many(s->env.prepend, s->env.prepend ?
+	    strlen(s->env.prepend) : 0, s->headers.data, s->headers.len,
+	    s->ctx->conf->max_hops, NULL))
+		return "554 5.4.6 Error: too many hops, mail loop suspected "
+		    "(RFC 5321 6.3)";
 	if (s->auth_user && s->lst->role == CONF_ROLE_SUBMISSION)
 		return smtpd_txn_senders_owned(s);
 	return NULL;
@@ -466,7 +487,8 @@ smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
 		    s->sid, env->id, env->size, env->nrcpts,
 		    s->tls ? " tls=yes" : "",
 		    env->quarantine ? " quarantine=yes" : "");
-		/* The queue runner sees the commit (inotify on queue/). */
+		/* The queue runner sees the commit (inotify on queue/,
+		 * else spool_msg_commit's nudge). */
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", env->id);
 	}
 	smtpd_txn_reset(s);

@@ -100,6 +100,13 @@ _dmarc.badbimi TXT "v=DMARC1; p=reject"
 default._bimi.badbimi TXT "v=BIMI1; l=http://insecure.badbimi.test/x.svg"
 _dmarc.nobimi TXT "v=DMARC1; p=reject"
 """,
+    # The TLD's own _dmarc name fails (SERVFAIL; REFUSED reaches us the
+    # same way through the resolver) above Author Domains with records.
+    "lame": """
+;! servfail _dmarc.lame
+_dmarc.a TXT "v=DMARC1; p=reject"
+_dmarc.q TXT "v=DMARC1; p=quarantine"
+""",
 }
 
 # (from domains, extra args, expected key=value pairs)
@@ -158,6 +165,20 @@ DMARC_SCENARIOS = [
     ("plain.test", ["spf=plain.test"], {"result": "none"}),
     ("nothing.test", [], {"result": "none", "queries": "2"}),
     ("x.broken.test", [], {"result": "temperror", "disposition": "none"}),
+    # A DNS error above the Author Domain's own record loses nothing:
+    # identical identifiers align without the Organizational Domain, a
+    # message that aligns nothing fails under p=reject; only relaxed
+    # alignment of a subdomain is a temperror, and then the policy may
+    # be reject (the daemon answers 451) or may not.
+    ("a.lame", ["spf=a.lame", "dkim=a.lame"],
+     {"result": "pass", "policy_domain": "a.lame", "spf_aligned": "1",
+      "dkim_aligned": "1"}),
+    ("a.lame", [], {"result": "fail", "disposition": "reject"}),
+    ("a.lame", ["dkim=sub.a.lame"],
+     {"result": "temperror", "may_reject": "1"}),
+    ("q.lame", ["dkim=sub.q.lame"],
+     {"result": "temperror", "may_reject": "0"}),
+    ("x.broken.test", [], {"result": "temperror", "may_reject": "1"}),
     # Several Author Domains: the strictest failing policy applies.
     ("tmode.test,example.com", ["dkim=example.com"],
      {"result": "fail", "disposition": "quarantine"}),

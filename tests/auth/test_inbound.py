@@ -7,6 +7,8 @@ senders' SPF, DKIM and DMARC records.
 * forged Authentication-Results claiming our authserv-id and sender
   supplied BIMI fields are removed;
 * DMARC p=reject -> 550 5.7.1, nothing delivered; p=quarantine -> Junk;
+* a DNS error above the Author Domain's own record loses no policy; a
+  temperror where the policy may be reject -> 451 4.7.5;
 * a dkimpy-signed message verifies (dkim=pass, DMARC aligned);
 * submission with a DKIM key signs; dkimpy and our check-auth verify it;
 * check-auth prints the same Authentication-Results the daemon added.
@@ -45,6 +47,12 @@ ZONES = {
                    '_dmarc IN TXT "v=DMARC1; p=reject"\n',
     "quar.test": '@ IN TXT "v=spf1 ip4:192.0.2.1 -all"\n'
                  '_dmarc IN TXT "v=DMARC1; p=quarantine"\n',
+    # Issue 10: the TLD's _dmarc name fails (SERVFAIL) above an Author
+    # Domain that has its own p=reject record.
+    "lame": ';! servfail _dmarc.lame\n',
+    "rej.lame": '@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
+                '_dmarc IN TXT "v=DMARC1; p=reject"\n'
+                'sub IN TXT "v=spf1 ip4:127.0.0.0/8 -all"\n',
 }
 
 
@@ -180,6 +188,36 @@ def test_dmarc_reject(env):
             db.close()
     wait_until(lambda: ("fail", "reject", "reject", "fail") in rows(), 5,
                what="the DMARC row in the store")
+
+
+def test_dmarc_policy_survives_dns_error_above(env):
+    """_dmarc.lame fails: rej.lame's own p=reject still applies, and SPF
+    for exactly rej.lame aligns without the Organizational Domain."""
+    d = env["d"]
+    send_mx(d, "a@rej.lame", "alice@example.test",
+            message("a@rej.lame", "alice@example.test", "lamepass"))
+    raw = d.mailbox("alice@example.test").wait_for("lamepass")[0]
+    ar = our_ar(raw)[0]
+    assert "dmarc=pass" in ar and "header.from=rej.lame" in ar, ar
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send_mx(d, "a@forger.test", "alice@example.test",
+                message("a@rej.lame", "alice@example.test", "lamefail"))
+    assert e.value.smtp_code == 550, e.value
+    assert b"5.7.1" in e.value.smtp_error
+    assert not d.mailbox("alice@example.test").with_marker("lamefail")
+
+
+def test_dmarc_temperror_under_reject_policy_is_451(env):
+    """SPF passes for sub.rej.lame: relaxed alignment needs the
+    Organizational Domain, which the DNS error hides; the policy is
+    reject, so the message is deferred, not delivered as p=none."""
+    d = env["d"]
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send_mx(d, "a@sub.rej.lame", "alice@example.test",
+                message("a@rej.lame", "alice@example.test", "lametemp"))
+    assert e.value.smtp_code == 451, e.value
+    assert b"4.7.5" in e.value.smtp_error
+    assert not d.mailbox("alice@example.test").with_marker("lametemp")
 
 
 def test_dmarc_quarantine_goes_to_junk(env):

@@ -196,7 +196,7 @@ def test_stdin_and_lf_crlf_agree():
 
 
 @pytest.mark.parametrize("args", [[], ["--bogus", "x.eml"],
-                                  ["a.eml", "b.eml"], ["--json"]])
+                                  ["-", "-"], ["--json"]])
 def test_usage(args):
     r = inspect(*args)
     assert r.returncode == 2
@@ -208,6 +208,67 @@ def test_missing_file():
     assert r.returncode == 1
     assert r.stderr.decode().count("\n") == 1
     assert r.stdout == b""
+
+
+def test_several_files():
+    """A Maildir's new/* (the README's example): every file reported, in
+    order; a JSON array with --json; an unreadable one named on stderr,
+    the others still shown, exit 1."""
+    a = os.path.join(DATA, "two_hops_tls.eml")
+    b = os.path.join(DATA, "plaintext_hop.eml")
+    r = inspect(a, b)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert out.count("Message: ") == 2
+    assert out.index("Message: " + a) < out.index("Message: " + b)
+    assert out.count("Verdict: ") == 2
+    r = inspect("--json", a, b)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [d["file"] for d in doc] == [a, b]
+    r = inspect(a, "/nonexistent/m.eml", b)
+    assert r.returncode == 1
+    assert r.stdout.decode().count("Verdict: ") == 2
+    assert "/nonexistent/m.eml" in r.stderr.decode()
+
+
+def test_directory_is_named():
+    r = inspect(DATA)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert err.startswith("sealmail: %s: " % DATA), err
+    assert err.count("\n") == 1
+
+
+def test_received_bomb_says_what_was_not_read():
+    """50,000 Received fields: only the newest 100 are read. The report
+    must not call those "oldest first" of the whole chain nor say "all
+    hops encrypted", and it says how many were not read."""
+    fields = ["Received: from h%d.example (h%d.example [192.0.2.1]) by "
+              "h%d.example with ESMTPS id x%d; Sat, 5 Dec 2026 09:00:00 "
+              "+0000" % (i, i, i + 1, i) for i in range(50000)]
+    msg = ("\r\n".join(fields) + "\r\nSubject: s\r\n\r\nbody\r\n").encode()
+    r = inspect("-", stdin=msg)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "Hops, oldest first" not in out
+    assert "the newest 100, oldest of them first" in out
+    assert "at least 900 older hops not read" in out
+    verdict = [ln for ln in out.splitlines() if ln.startswith("Verdict:")]
+    assert "all 100 hops" not in verdict[0], verdict
+    assert "not read" in verdict[0], verdict
+    r = inspect("--json", "-", stdin=msg)
+    doc = json.loads(r.stdout)
+    assert len(doc["hops"]) == 100
+    assert doc["hops_skipped"] == 900
+    assert doc["hops_skipped_exact"] is False
+    assert doc["verdict"]["status"] != "encrypted"
+    # Under the header limits the count is exact.
+    small = ("\r\n".join(fields[:150]) +
+             "\r\nSubject: s\r\n\r\nbody\r\n").encode()
+    doc = json.loads(inspect("--json", "-", stdin=small).stdout)
+    assert (doc["hops_skipped"], doc["hops_skipped_exact"]) == (50, True)
+    assert doc["hops"][0]["from"].startswith("h99.example"), doc["hops"][0]
 
 
 def test_too_big():

@@ -7,6 +7,7 @@ loopback. The suite is meant to run inside a network namespace that has only
 loopback (see tests/README), so every address is 127.0.0.1 or ::1.
 """
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -54,6 +56,33 @@ def sealmail_bin():
     return p
 
 
+def reachable_dir(prefix="sealmail-"):
+    """A new folder that every user can enter and read (0755, under /tmp,
+    whose parents are open to all), removed when the run ends. The tree
+    itself may sit in a private folder (a clone in /root is 0700), so
+    whatever a test hands to another user goes here."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+_bin_for_others = None
+
+
+def sealmail_bin_for_others():
+    """A copy of the binary under test that any user may execute (see
+    reachable_dir), made once per run: tests that run it as another user
+    call this instead of sealmail_bin()."""
+    global _bin_for_others
+    if _bin_for_others is None or not os.path.exists(_bin_for_others):
+        p = os.path.join(reachable_dir("sealmail-bin-"), "sealmail")
+        shutil.copyfile(sealmail_bin(), p)
+        os.chmod(p, 0o755)
+        _bin_for_others = p
+    return _bin_for_others
+
+
 def free_port(host="127.0.0.1"):
     """A TCP port that was free a moment ago (bind to port 0, read, close)."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -84,9 +113,10 @@ class Cert:
             ssl.PEM_cert_to_DER_cert(self.pem)).hexdigest()
 
 
-def make_cert(folder, name, kind="ec", cn=HOSTNAME):
+def make_cert(folder, name, kind="ec", cn=HOSTNAME, ips=()):
     """A self-signed certificate for mail.example.test, localhost, 127.0.0.1
-    and ::1. kind is "ec" (ECDSA P-256) or "rsa" (RSA 2048)."""
+    and ::1 (and the extra addresses ips). kind is "ec" (ECDSA P-256) or
+    "rsa" (RSA 2048)."""
     os.makedirs(folder, exist_ok=True)
     cert = os.path.join(folder, name + ".pem")
     key = os.path.join(folder, name + ".key")
@@ -98,9 +128,42 @@ def make_cert(folder, name, kind="ec", cn=HOSTNAME):
         ["openssl", "req", "-x509"] + newkey +
         ["-nodes", "-days", "30", "-subj", "/CN=" + cn,
          "-addext", "subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1,"
-         "IP:::1" % cn, "-keyout", key, "-out", cert],
+         "IP:::1" % cn + "".join(",IP:" + ip for ip in ips),
+         "-keyout", key, "-out", cert],
         check=True, capture_output=True, timeout=60)
     return Cert(cert, key, kind)
+
+
+def make_dated_cert(folder, name, not_before, not_after, dns=(HOSTNAME,)):
+    """A self-signed ECDSA certificate valid from not_before to not_after
+    (datetimes; either may lie in the past) for the DNS names dns, which
+    openssl req cannot make (it starts every certificate now)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    os.makedirs(folder, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns[0])])
+    cert = (x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(n) for n in dns]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cpath = os.path.join(folder, name + ".pem")
+    kpath = os.path.join(folder, name + ".key")
+    with open(cpath, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    fd = os.open(kpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return Cert(cpath, kpath, "ec")
 
 
 def copy_cert(c, folder, name):
@@ -109,6 +172,7 @@ def copy_cert(c, folder, name):
     key = os.path.join(folder, name + ".key")
     shutil.copyfile(c.cert, cert)
     shutil.copyfile(c.key, key)
+    os.chmod(key, 0o600)
     return Cert(cert, key, c.kind)
 
 
@@ -186,6 +250,9 @@ class Config:
             "command_timeout": "5m",
             "data_timeout": "5m",
             "tls_handshake_timeout": "30s",
+            # Each daemon its own local submission socket (the default,
+            # /run/sealmail/submit.sock, is one per machine).
+            "submit_socket": os.path.join(folder, "submit.sock"),
         }
         self.certs = list(certs)
         self.tls = {"min_version": "TLSv1.2"}
@@ -230,6 +297,7 @@ class Config:
         os.makedirs(self.data_dir, exist_ok=True)
         with open(self.path, "w") as f:
             f.write(self.text())
+        os.chmod(self.path, 0o644)   # check-config refuses group-writable
         return self.path
 
 

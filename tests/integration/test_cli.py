@@ -4,12 +4,16 @@ relaying and the queue CLI, user and alias round trips, check-config and
 init."""
 
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import time
 
 import pytest
 
-from harness import (SLOW, USERS, Config, make_message, new_marker, provision,
+from harness import (HOSTNAME, SLOW, USERS, Config, copy_cert, free_port,
+                     make_dated_cert, make_message, new_marker, provision,
                      run_cli, sealmail_bin, spool_file)
 from smtpraw import RawSMTP, queued_id
 
@@ -18,13 +22,13 @@ ALICE = "alice@example.test"
 
 @pytest.fixture(scope="module")
 def trusted(module_daemons, certs):
-    """trusted_networks = 127.0.0.0/8, plus a submission listener on [::1]
-    (outside the trusted network) when IPv6 works."""
+    """trusted_networks = 127.0.0.0/8, plus submission listeners on [::1]
+    (outside the trusted network, like mx6) when IPv6 works."""
     cfg = module_daemons.config([certs["ec"]])
     cfg.server["trusted_networks"] = "127.0.0.0/8"
     if "mx6" in cfg.listeners:
-        del cfg.listeners["mx6"]
         cfg.listen("submission6", "submission", "implicit", host="::1")
+        cfg.listen("plain6", "submission", "none", host="::1")
     return module_daemons.start(cfg)
 
 
@@ -58,12 +62,57 @@ def test_untrusted_address_still_needs_auth(trusted):
         assert (r.code, r.enhanced) == (530, "5.7.0"), r
 
 
-def test_mx_never_relays_even_for_trusted(trusted):
+def test_mx_relays_for_trusted(trusted):
+    """Postfix's mynetworks: a trusted client relays on mx too, in
+    plaintext and without AUTH."""
+    marker = new_marker()
     with RawSMTP.to(trusted["mx_plain"]) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<anyone@remote.test>", 250)
+        c.expect("RCPT TO:<friend@defer.test>", 250)
+        qid = queued_id(c.data(make_message("anyone@remote.test",
+                                            "friend@defer.test", marker)))
+    assert qid in trusted.cli("queue", "list").stdout
+
+
+def test_mx_does_not_judge_trusted_clients(trusted):
+    """Mail from trusted_networks is ours (OpenDMARC's IgnoreHosts): the
+    inbound checks do not run, so it gets no Authentication-Results, while
+    the same message from an outside client does."""
+    if "mx6" not in trusted.cfg.listeners:
+        pytest.skip("no IPv6 on loopback")
+    markers = {}
+    for listener in ("mx_plain", "mx6"):
+        markers[listener] = new_marker()
+        with RawSMTP.to(trusted[listener]) as c:
+            c.ehlo()
+            c.expect("MAIL FROM:<x@remote.test>", 250)
+            c.expect("RCPT TO:<%s>" % ALICE, 250)
+            queued_id(c.data(make_message("x@remote.test", ALICE,
+                                          markers[listener])))
+    box = trusted.mailbox(ALICE)
+    inside = box.wait_for(markers["mx_plain"])[0]
+    outside = box.wait_for(markers["mx6"])[0]
+    assert b"\nAuthentication-Results: mail.example.test" in outside
+    assert b"Authentication-Results:" not in inside, inside[:600]
+
+
+def test_untrusted_never_relays_on_mx_or_plain_submission(trusted):
+    """Outside trusted_networks: mx never relays, and a plaintext
+    submission listener (no AUTH without TLS) refuses the transaction."""
+    if "plain6" not in trusted.cfg.listeners:
+        pytest.skip("no IPv6 on loopback")
+    with RawSMTP.to(trusted["mx6"]) as c:
         c.ehlo()
         c.expect("MAIL FROM:<anyone@remote.test>", 250)
         r = c.cmd("RCPT TO:<friend@elsewhere.test>")
         assert (r.code, r.enhanced) == (550, "5.7.1"), r
+    with RawSMTP.to(trusted["plain6"]) as c:
+        assert "AUTH" not in c.ehlo()
+        r = c.cmd("MAIL FROM:<anyone@remote.test>")
+        assert (r.code, r.enhanced) == (530, "5.7.0"), r
+        r = c.cmd("RCPT TO:<friend@elsewhere.test>")
+        assert r.code >= 500, r
 
 
 def test_queue_show_and_delete(trusted):
@@ -192,7 +241,7 @@ def offline(tmp_path, certs):
 def test_user_cli_offline(offline):
     p = offline.path
     assert run_cli(p, "user", "add", "dave@example.test",
-                   "--password-stdin", input="pw\n").returncode == 0
+                   "--password-stdin", input="dave-pw-0123\n").returncode == 0
     out = run_cli(p, "user", "list").stdout
     for u in list(USERS) + ["dave@example.test"]:
         assert u in out, out
@@ -208,6 +257,29 @@ def test_user_cli_offline(offline):
     assert os.path.exists(db)
     with open(db, "rb") as f:
         assert USERS[ALICE].encode() not in f.read()
+
+
+def test_min_password_length(offline):
+    """[auth] min_password_length (default 10) for user add and passwd,
+    counted in characters."""
+    p = offline.path
+    for pw in ("x", "123456789"):
+        r = run_cli(p, "user", "add", "frank@example.test",
+                    "--password-stdin", input=pw + "\n")
+        assert r.returncode == 1, (pw, r.stderr)
+        assert "password too short" in r.stderr
+        assert "min_password_length" in r.stderr
+    assert "frank@example.test" not in run_cli(p, "user", "list").stdout
+    r = run_cli(p, "user", "passwd", ALICE, "--password-stdin", input="x\n")
+    assert r.returncode == 1 and "password too short" in r.stderr
+    r = run_cli(p, "user", "add", "frank@example.test", "--password-stdin",
+                input="\u00e9" * 10 + "\n")    # 10 characters, 20 bytes
+    assert r.returncode == 0, r.stderr
+    offline.auth["min_password_length"] = "3"
+    offline.write()
+    r = run_cli(p, "user", "passwd", ALICE, "--password-stdin",
+                input="abc\n")
+    assert r.returncode == 0, r.stderr
 
 
 def test_alias_cli_offline(offline):
@@ -246,6 +318,8 @@ BAD = {
     "bad bare_newline": ("[server]", "bare_newline = ignore"),
     "bad min_version": ("[tls]", "min_version = SSLv3"),
     "bad network": ("[server]", "trusted_networks = 10.0.0.0/99"),
+    "open relay network": ("[server]", "trusted_networks = 0.0.0.0/0"),
+    "open relay network v6": ("[server]", "trusted_networks = ::/0"),
     "bad delivery": ("[delivery]", "local = mbox"),
     "unknown section": ("[frobnicate]", "x = 1"),
 }
@@ -276,6 +350,137 @@ def test_check_config_errors(offline, case):
         (case, sorted(lines_ok), err)
 
 
+def check_config(cfg):
+    """Write cfg, run check-config: (exit code, stderr lines, stdout)."""
+    cfg.write()
+    r = run_cli(cfg.path, "check-config")
+    return r.returncode, r.stderr.strip().splitlines(), r.stdout
+
+
+def line_of(cfg, text):
+    """1-based number of the first line of cfg's file that starts with
+    text."""
+    lines = cfg.text().splitlines()
+    return 1 + [i for i, ln in enumerate(lines) if ln.startswith(text)][0]
+
+
+def days(n):
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(days=n)
+
+
+def dkim_domain(cfg, mode):
+    """Add a signing domain whose key file has the given mode."""
+    key = os.path.join(cfg.folder, "dkim.key")
+    r = run_cli(cfg.path, "dkim", "keygen", "--domain", "signed.test",
+                "--selector", "s1", "--out", key)
+    assert r.returncode == 0, r.stderr
+    os.chmod(key, mode)
+    cfg.extra = '[domain "signed.test"]\ndkim_selector = s1\n' \
+        'dkim_key = %s\n' % key
+
+
+def set_key_mode(cfg, mode):
+    cfg.certs = [copy_cert(cfg.certs[0], cfg.folder, "copy")]
+    os.chmod(cfg.certs[0].key, mode)
+
+
+def dated_cert(cfg, start, end, dns=(HOSTNAME,)):
+    cfg.certs = [make_dated_cert(cfg.folder, "dated", days(start),
+                                 days(end), dns)]
+
+
+def overlap(cfg, wild, host):
+    port = free_port()
+    cfg.listen("wild", "mx", "none", host=wild, port=port)
+    cfg.listen("one", "mx", "none", host=host, port=port)
+
+
+def sub_plain(cfg):
+    cfg.listen("plain", "submission", "none")
+
+
+# name: (change to the offline config, exit code, text in one stderr line)
+CHECKS = {
+    "user missing": (lambda c: c.server.update(user="nosuchuser"), 1,
+                     "[server] user: no such user nosuchuser"),
+    "data_dir parent missing": (
+        lambda c: c.server.update(data_dir=c.folder + "/no/such/data"), 1,
+        "[server] data_dir: "),
+    "listeners overlap": (lambda c: overlap(c, "0.0.0.0", "127.0.0.1"), 1,
+                          "overlaps 0.0.0.0:"),
+    "listeners overlap v6": (lambda c: overlap(c, "::", "::1"), 1,
+                             "overlaps [::]:"),
+    "cert expired": (lambda c: dated_cert(c, -30, -1), 1,
+                     "[tls] cert: certificate expired on"),
+    "cert expires soon": (lambda c: dated_cert(c, -30, 5), 0,
+                          "[tls] cert: certificate expires on"),
+    "cert names": (lambda c: dated_cert(c, -1, 90, ("other.example",)), 0,
+                   "[tls] cert: certificate does not name hostname "
+                   "mail.example.test"),
+    "tls key world-readable": (lambda c: set_key_mode(c, 0o644), 1,
+                               "[tls] key: "),
+    "dkim key world-readable": (lambda c: dkim_domain(c, 0o604), 1,
+                                '[domain "signed.test"] dkim_key: '),
+    "trusted wide": (
+        lambda c: c.server.update(trusted_networks="10.0.0.0/8"), 0,
+        "[server] trusted_networks: 10.0.0.0/8 is wider than a /24"),
+    "trusted public": (
+        lambda c: c.server.update(trusted_networks="192.0.2.0/28"), 0,
+        "[server] trusted_networks: 192.0.2.0/28 is public"),
+    "submission without tls": (sub_plain, 0,
+                               '[listen "plain"] tls: none on a submission'),
+}
+
+
+@pytest.mark.parametrize("case", list(CHECKS))
+def test_check_config_checks(offline, case):
+    """What the text alone cannot show: errors exit 1, warnings print the
+    configuration and exit 0; each is one FILE:LINE: line."""
+    change, code, text = CHECKS[case]
+    change(offline)
+    rc, err, out = check_config(offline)
+    assert rc == code, (case, rc, err)
+    hits = [ln for ln in err if text in ln]
+    assert hits, (case, err)
+    assert hits[0].startswith("sealmail: " + ("warning: " if code == 0
+                                              else "") + offline.path + ":")
+    if code == 0:
+        assert "[server]" in out
+
+
+def test_check_config_clean_is_silent(offline):
+    rc, err, _ = check_config(offline)
+    assert (rc, err) == (0, []), err
+
+
+def test_check_config_private_dkim_key_is_clean(offline):
+    dkim_domain(offline, 0o600)
+    rc, err, _ = check_config(offline)
+    assert (rc, err) == (0, []), err
+
+
+@pytest.mark.parametrize("mode,who", [(0o664, "its group"),
+                                      (0o646, "every user")])
+def test_check_config_writable_config(offline, mode, who):
+    offline.write()
+    os.chmod(offline.path, mode)
+    r = run_cli(offline.path, "check-config")
+    assert r.returncode == 1, r.stderr
+    assert "sealmail: %s: writable by %s" % (offline.path, who) in r.stderr
+
+
+def test_check_config_missing_cert_names_line(offline):
+    offline.certs = [copy_cert(offline.certs[0], offline.folder, "copy")]
+    offline.certs[0].cert = offline.folder + "/missing.pem"
+    rc, err, _ = check_config(offline)
+    assert rc == 1
+    want = "sealmail: %s:%d: [tls] cert: %s/missing.pem: No such file" % (
+        offline.path, line_of(offline, "cert = "), offline.folder)
+    assert any(ln.startswith(want) for ln in err), err
+
+
 def test_check_config_missing_file(tmp_path):
     r = run_cli(str(tmp_path / "nope.conf"), "check-config")
     assert r.returncode == 1, r.returncode
@@ -300,3 +505,87 @@ def test_init_dev(tmp_path):
 
 def test_init_usage(tmp_path):
     assert run_cli(None, "init").returncode == 2
+
+
+# ------------------------------------------------------------ newcomer path
+
+@pytest.mark.parametrize("args,want", [
+    (["-h"], "usage: sealmail"), (["--help"], "usage: sealmail"),
+    (["help"], "usage: sealmail"), (["--version"], "sealmail "),
+    (["serve", "--help"], "usage: sealmail [-c FILE] serve"),
+    (["user", "-h"], "usage: sealmail [-c FILE] user"),
+])
+def test_help_and_version(args, want):
+    r = run_cli(None, *args)
+    assert r.returncode == 0, (args, r.returncode, r.stderr)
+    assert r.stdout.startswith(want), r.stdout
+
+
+@pytest.mark.parametrize("args,why", [
+    (["dkim", "keygen", "--domain", "a.example", "--selector", "s",
+      "--bits", "512"], "--bits 512: must be a number from 1024"),
+    (["dkim", "keygen", "--domain", "a.example", "--selector", "s",
+      "--type", "dsa"], "--type dsa: must be ed25519 or rsa"),
+    (["check-auth", "--ip", "notanip", "--helo", "x", "--mail-from",
+      "a@b.example"], "--ip notanip: not an IPv4 or IPv6 address"),
+])
+def test_usage_errors_say_what_is_wrong(args, why):
+    r = run_cli(None, *args)
+    assert r.returncode == 2, (args, r.returncode)
+    assert "sealmail: " + why in r.stderr, r.stderr
+
+
+def test_dkim_keygen_says_where_the_key_is(offline):
+    r = run_cli(offline.path, "dkim", "keygen", "--domain", "example.test",
+                "--selector", "s9")
+    assert r.returncode == 0, r.stderr
+    path = os.path.join(offline.data_dir, "keys", "example.test.s9.key")
+    assert os.path.exists(path)
+    assert "; private key written to %s\n" % path in r.stdout, r.stdout
+
+
+def test_init_next_steps_work_verbatim(tmp_path):
+    """init --dev's "Next steps" as printed: the binary by a path that
+    exists (no sealmail on PATH after make), and a swaks line that sends
+    (it had no --from, so the daemon refused the sender: 550)."""
+    d = tmp_path / "inst"
+    r = run_cli(None, "init", "-d", str(d), "--dev")
+    assert r.returncode == 0, r.stderr
+    steps = r.stdout.split("Next steps:\n", 1)[1].splitlines()
+    add, serve, swaks = [s.strip().split() for s in steps[:3]]
+    assert os.path.isabs(add[0]) and os.access(add[0], os.X_OK), add
+    assert add[1:4] == ["-c", str(d / "sealmail.conf"), "user"], add
+    assert serve[0] == add[0] and serve[-1] == "serve", serve
+    assert swaks[0] == "swaks", swaks
+    if shutil.which("swaks") is None:
+        pytest.skip("swaks not installed")
+    # user add prompts on a terminal; the same with the password on stdin
+    r = subprocess.run(add + ["--password-stdin"], input="pw-0123456789\n",
+                       capture_output=True, text=True, timeout=60 * SLOW)
+    assert r.returncode == 0, r.stderr
+    log = open(str(tmp_path / "serve.log"), "w")
+    p = subprocess.Popen(serve, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20 * SLOW
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", 5870), 1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not start"
+                assert p.poll() is None, open(log.name).read()
+                time.sleep(0.1)
+        # swaks asks for the password on the terminal: give it here
+        r = subprocess.run(swaks + ["--auth-password", "pw-0123456789"],
+                           capture_output=True, text=True,
+                           timeout=60 * SLOW)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "250 2.0.0" in r.stdout or "Queued" in r.stdout, r.stdout
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(15 * SLOW)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        log.close()

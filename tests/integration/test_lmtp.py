@@ -65,7 +65,7 @@ def test_lmtp_delivery_into_dovecot(lmtp_setup):
         qid = queued_id(c.data(make_message("someone@remote.test", ALICE,
                                             marker, body="..dot\r\nend")))
     raw = d.mailbox(ALICE).wait_for(marker)[0]
-    d.mailbox(BOB).wait_for(marker)
+    raw_bob = d.mailbox(BOB).wait_for(marker)[0]
     # Dovecot logs the save just after the file appears
     wait_until(lambda: all("lmtp(%s)" % a in dc.log_text() for a in
                            (ALICE, BOB)), 5, what="Dovecot's log lines")
@@ -81,3 +81,13 @@ def test_lmtp_delivery_into_dovecot(lmtp_setup):
     rec_at = raw.find(b"Received: from client.example.test")
     assert rec_at != -1, raw
     check_received(raw[rec_at:], qid, "ESMTP", False, rcpt=None)
+    # Each copy names its own recipient (one LMTP transaction each, so
+    # recipients do not share a copy); Return-Path is Dovecot's, once.
+    ours = raw[raw.find(b" with LMTP"):]
+    assert b"\nDelivered-To: alice@example.test\n" in ours, raw[:600]
+    ours_bob = raw_bob[raw_bob.find(b" with LMTP"):]
+    assert b"\nDelivered-To: bob@example.test\n" in ours_bob, raw_bob[:600]
+    assert b"alice@" not in ours_bob.split(b"\n\n")[0].replace(
+        b"To: alice@example.test", b""), raw_bob[:600]
+    for r in (raw, raw_bob):
+        assert r.count(b"Return-Path:") == 1, r[:600]

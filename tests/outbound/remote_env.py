@@ -10,7 +10,9 @@ Not a conftest.py on purpose (tests/outbound is shared with other test
 files): test modules import it and build fixtures from it.
 """
 
+import contextlib
 import os
+import re
 import socket
 import sys
 import time
@@ -43,6 +45,11 @@ ns1 A 127.0.0.1
 """
 
 ZONES = {
+    # The parent of the test domains, empty: names in no zone of ours
+    # (example.test, the senders' domain) are NXDOMAIN, not REFUSED. A
+    # refused _dmarc lookup is a DMARC temperror, which an mx listener
+    # answers 451 when the policy could be reject (it cannot be known).
+    "test": "",
     "remote.test": "@ MX 10 mx\nmx A 127.0.0.2\n",
     # RFC 7505: this domain accepts no mail.
     "nullmx.test": "@ MX 0 .\n",
@@ -53,10 +60,11 @@ ZONES = {
 }
 
 
-def write_zones(folder):
+def write_zones(folder, extra=None):
+    """ZONES plus extra (name -> records) as zone files in folder."""
     os.makedirs(folder, exist_ok=True)
     out = []
-    for name, body in ZONES.items():
+    for name, body in dict(ZONES, **(extra or {})).items():
         p = os.path.join(folder, name + ".zone")
         with open(p, "w") as f:
             f.write("$ORIGIN %s.\n" % name + SOA + body)
@@ -113,6 +121,60 @@ def a_config(folder, cert, dns, mx_port, **delivery):
     cfg.delivery.update(delivery)
     set_dns(cfg, dns)
     return cfg
+
+
+def dkim_key(folder, domain="example.test", selector="s1"):
+    """An Ed25519 key written by `sealmail dkim keygen` into folder, and
+    the value of its DNS TXT record."""
+    key = os.path.join(folder, "%s.%s.key" % (domain, selector))
+    r = harness.run_cli(None, "dkim", "keygen", "--domain", domain,
+                        "--selector", selector, "--type", "ed25519",
+                        "--out", key)
+    assert r.returncode == 0, r.stderr
+    return key, "".join(re.findall(r'"([^"]*)"', r.stdout))
+
+
+def signing_zones(record, dmarc="reject"):
+    """Extra zones for example.test signing with s1 (record), SPF for
+    loopback and a DMARC policy; "test" ends the DMARC tree walk."""
+    return {"test": "",
+            "example.test": ('@ TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
+                             '_dmarc TXT "v=DMARC1; p=%s"\n'
+                             's1._domainkey TXT "%s"\n' % (dmarc, record))}
+
+
+@contextlib.contextmanager
+def signing_pair(base, extra=None, dmarc="reject"):
+    """DNS (ZONES, signing_zones and extra), instance B started, and the
+    configuration of a sending instance A whose only domain, example.test,
+    signs with a new key (selector s1), not started: the caller adjusts
+    it and starts it with w["pool"]. Yields a dict (pool, b, cfg, record);
+    everything is stopped at the end."""
+    a_dir = os.path.join(base, "a")
+    os.makedirs(a_dir)
+    key, record = dkim_key(a_dir)
+    zones = write_zones(os.path.join(base, "zones"),
+                        dict(extra or {}, **signing_zones(record, dmarc)))
+    dnsdir = os.path.join(base, "dns")
+    dns = dnsserver.start(dnsdir, zones)
+    pool = Pool()
+    errors = []
+    try:
+        certs = os.path.join(base, "certs")
+        mx_port = free_port_everywhere()
+        b = pool.start(b_config(os.path.join(base, "b"),
+                                harness.make_cert(certs, "b", cn=B_NAME),
+                                dns, mx_port), provision=provision_b)
+        cfg = a_config(a_dir, harness.make_cert(certs, "a"), dns, mx_port)
+        cfg.domains = []
+        cfg.extra = ('\n[domain "example.test"]\ndkim_selector = s1\n'
+                     'dkim_key = %s\n' % key)
+        yield {"pool": pool, "b": b, "cfg": cfg, "record": record}
+    finally:
+        errors = pool.stop_all()
+        dnsserver.stop(dnsdir)
+    if errors:
+        raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
 
 
 def provision_b(cfg):

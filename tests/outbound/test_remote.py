@@ -199,39 +199,75 @@ def test_smarthost_with_auth(world, scheme, listener):
         stop(world, a)
 
 
-def test_smarthost_unverified_certificate_is_refused(world):
-    """relayhost_ca that does not match B's certificate: nothing is sent,
-    the message stays queued, the log says why."""
-    b = world["b"]
-    url = "smtps://%s:%d" % (B_NAME, b["submissions"].port)
-    a = relay_a(world, "relay-badca", url, ca=world["cert_a"].cert)
+def assert_relay_refused(world, name, url, whys, ca=None):
+    """A relayhost that must get nothing: the message is deferred, the
+    attempt line says each of whys, it stays queued, B's mailbox empty."""
+    a = relay_a(world, name, url, ca=ca)
     try:
         marker = new_marker()
         qid = submit(a, [CAROL], marker)
         line = wait_attempt(a, qid, CAROL, "deferred")[0]
-        assert "certificate verification failed" in line, line
-        assert "verified=no" in line, line
+        for why in whys:
+            assert why in line, line
         assert qid in a.queue_ids()
-        env.no_mail_for(b.mailbox(CAROL), marker, 1.0)
+        env.no_mail_for(world["b"].mailbox(CAROL), marker, 1.0)
     finally:
         stop(world, a)
+
+
+def test_smarthost_unverified_certificate_is_refused(world):
+    """relayhost_ca that does not match B's certificate: nothing is sent,
+    the message stays queued, the log says why."""
+    url = "smtps://%s:%d" % (B_NAME, world["b"]["submissions"].port)
+    assert_relay_refused(world, "relay-badca", url,
+                         ["certificate verification failed", "verified=no"],
+                         ca=world["cert_a"].cert)
+
+
+@pytest.fixture(scope="module")
+def b_ip(world):
+    """A second receiver on B's address whose certificate names 127.0.0.2
+    as an IP SAN (B's own certificate does not)."""
+    cert = harness.make_cert(os.path.join(world["base"], "certs"), "b-ip",
+                             cn=B_NAME, ips=[env.B_HOST])
+    cfg = harness.Config(os.path.join(world["base"], "b-ip"), [cert])
+    cfg.server["hostname"] = B_NAME
+    cfg.domains = [env.B_DOMAIN, harness.DOMAIN]
+    cfg.listen("submissions", "submission", "implicit", host=env.B_HOST)
+    env.set_dns(cfg, world["dns"])
+    return world["pool"].start(cfg, provision=env.provision_b), cert
+
+
+def test_smarthost_by_ip_verifies_ip_san(world, b_ip):
+    """relayhost = smtps://127.0.0.2:PORT is verified against the
+    certificate's IP SANs: one that names the address gets the mail."""
+    b, cert = b_ip
+    url = "smtps://%s:%d" % (env.B_HOST, b["submissions"].port)
+    a = relay_a(world, "relay-ip", url, ca=cert.cert)
+    try:
+        marker = new_marker()
+        qid = submit(a, [CAROL], marker)
+        b.mailbox(CAROL).wait_for(marker)
+        line = wait_attempt(a, qid, CAROL, "delivered")[0]
+        assert "verified=yes" in line, line
+    finally:
+        stop(world, a)
+
+
+def test_smarthost_by_ip_without_ip_san_is_refused(world):
+    """B's certificate has no IP SAN for 127.0.0.2 (its DNS name does not
+    count for an address): nothing is sent."""
+    url = "smtps://%s:%d" % (env.B_HOST, world["b"]["submissions"].port)
+    assert_relay_refused(world, "relay-ip-nosan", url,
+                         ["certificate verification failed", "verified=no"])
 
 
 def test_smarthost_without_starttls_is_refused(world):
     """smtp:// requires STARTTLS: a relay that does not offer it gets
     nothing, in particular no credentials."""
-    b = world["b"]
-    url = "smtp://%s:%d" % (B_NAME, b["mx_plain"].port)
-    a = relay_a(world, "relay-plain", url)
-    try:
-        marker = new_marker()
-        qid = submit(a, [CAROL], marker)
-        line = wait_attempt(a, qid, CAROL, "deferred")[0]
-        assert "STARTTLS not offered" in line, line
-        assert qid in a.queue_ids()
-        assert not env.log_lines(b, "AUTH")
-    finally:
-        stop(world, a)
+    url = "smtp://%s:%d" % (B_NAME, world["b"]["mx_plain"].port)
+    assert_relay_refused(world, "relay-plain", url, ["STARTTLS not offered"])
+    assert not env.log_lines(world["b"], "AUTH")
 
 
 # ------------------------------------------------------------ shutdown
@@ -251,7 +287,7 @@ def test_sigterm_abandons_delivery_in_flight(world):
         qid = submit(a, ["x@slow.test"], new_marker())
         env.wait_log(a, "smtpc connected host=mx.slow.test")
         a.stop()
-        assert env.log_lines(a, "abandons 1 remote deliveries")
+        assert env.log_lines(a, "grace time over, 1 deliveries in flight")
         assert not attempt_lines_any(a, qid)
         assert qid in harness.queue_ids(a.data_dir)
         # Never attempted: the envelope is still the one committed.

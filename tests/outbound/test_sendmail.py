@@ -162,7 +162,7 @@ def test_unknown_local_user_fails(mta):
 def test_usage_and_bad_address(mta):
     r = sendmail(mta, input=b"x\n")          # no recipient, no -t
     assert r.returncode == 2
-    r = sendmail(mta, "-bs", BOB, input=b"x\n")
+    r = sendmail(mta, "-bx", BOB, input=b"x\n")
     assert r.returncode == 2
     r = sendmail(mta, "bad address@", input=b"x\n")
     assert r.returncode == 1
@@ -219,7 +219,7 @@ def test_other_users_refused(mta):
         shutil.copyfile(mta.cfg.path, cfg)
         os.chmod(cfg, 0o644)
         r = subprocess.run(
-            [harness.sealmail_bin(), "-c", cfg, "sendmail", BOB],
+            [harness.sealmail_bin_for_others(), "-c", cfg, "sendmail", BOB],
             input=b"x\n", capture_output=True, timeout=30,
             user="nobody", group="nogroup", extra_groups=[])
     finally:

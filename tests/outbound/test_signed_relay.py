@@ -13,7 +13,7 @@ import re
 import pytest
 
 import remote_env as env
-from remote_env import dnsserver, harness, Pool
+from remote_env import harness
 
 dkim = pytest.importorskip("dkim")
 
@@ -25,49 +25,11 @@ def to_crlf(raw):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("signed"))
-    a_dir = os.path.join(base, "a")
-    os.makedirs(a_dir)
-    key = os.path.join(a_dir, "example.test.s1.key")
-    r = harness.run_cli(None, "dkim", "keygen", "--domain", "example.test",
-                        "--selector", "s1", "--type", "ed25519", "--out",
-                        key)
-    assert r.returncode == 0, r.stderr
-    record = "".join(re.findall(r'"([^"]*)"', r.stdout))
-    zdir = os.path.join(base, "zones")
-    zones = env.write_zones(zdir)
-    extra = {
-        # The tree walk of DMARC (RFC 9989 §4.10) ends at "test".
-        "test": "",
-        "example.test": ('@ TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
-                         '_dmarc TXT "v=DMARC1; p=reject"\n'
-                         's1._domainkey TXT "%s"\n' % record),
-    }
-    for name, body in extra.items():
-        p = os.path.join(zdir, name + ".zone")
-        with open(p, "w") as f:
-            f.write("$ORIGIN %s.\n" % name + env.SOA + body)
-        zones.append(p)
-    dnsdir = os.path.join(base, "dns")
-    dns = dnsserver.start(dnsdir, zones)
-    pool = Pool()
-    try:
-        certs = os.path.join(base, "certs")
-        mx_port = env.free_port_everywhere()
-        b = pool.start(env.b_config(os.path.join(base, "b"),
-                                    harness.make_cert(certs, "b",
-                                                      cn=env.B_NAME),
-                                    dns, mx_port), provision=env.provision_b)
-        cfg = env.a_config(a_dir, harness.make_cert(certs, "a"), dns, mx_port)
+    with env.signing_pair(base) as w:
+        cfg = w["cfg"]
         cfg.listen("submissions", "submission", "implicit")
-        cfg.domains = []
-        cfg.extra = ('\n[domain "example.test"]\ndkim_selector = s1\n'
-                     'dkim_key = %s\n' % key)
-        a = pool.start(cfg)
-        yield {"a": a, "b": b, "record": record}
-    finally:
-        errors = pool.stop_all()
-        dnsserver.stop(dnsdir)
-        assert not errors, errors
+        a = w["pool"].start(cfg)
+        yield {"a": a, "b": w["b"], "record": w["record"]}
 
 
 def test_signed_on_465_verified_by_b_and_dkimpy_inspect_shows_hops(world):

@@ -33,13 +33,14 @@ print_verdict(const struct dmarc_verdict *v)
 	    v->result), dmarc_disposition_name(v->disposition), v->nqueries);
 	if (v->nauthors > 0)
 		printf(" org=%s policy_domain=%s policy=%s source=%s "
-		    "spf_aligned=%d dkim_aligned=%d testing=%d",
+		    "spf_aligned=%d dkim_aligned=%d testing=%d may_reject=%d",
 		    a->org_domain[0] ? a->org_domain : "-",
 		    a->policy_domain[0] ? a->policy_domain : "-",
 		    dmarc_policy_name(a->policy),
 		    a->source == DMARC_SOURCE_SP ? "sp" :
 		    a->source == DMARC_SOURCE_NP ? "np" : "p",
-		    a->spf_aligned, a->dkim_aligned, a->testing);
+		    a->spf_aligned, a->dkim_aligned, a->testing,
+		    dmarc_verdict_may_reject(v));
 	printf("\n");
 }
 

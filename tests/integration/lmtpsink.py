@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: ISC
+"""A minimal LMTP server on loopback (RFC 2033) that keeps every message it
+accepts, optionally taking `delay` seconds per message: a slow mail store,
+so that the queue runner has deliveries in flight when a test wants them."""
+
+import socket
+import socketserver
+import threading
+import time
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def reply(self, text):
+        self.wfile.write(text.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self):
+        sink = self.server.sink
+        self.reply("220 lmtpsink ready")
+        rcpts = []
+        while True:
+            line = self.rfile.readline(4096)
+            if not line:
+                return
+            verb = line.strip().split(b" ", 1)[0].upper()
+            if verb == b"LHLO":
+                self.reply("250-lmtpsink")
+                self.reply("250 8BITMIME")
+            elif verb == b"MAIL":
+                rcpts = []
+                self.reply("250 2.1.0 ok")
+            elif verb == b"RCPT":
+                rcpts.append(line.strip()[8:].decode("utf-8", "replace"))
+                self.reply("250 2.1.5 ok")
+            elif verb == b"DATA":
+                self.reply("354 go ahead")
+                data = []
+                while True:
+                    dl = self.rfile.readline(1 << 20)
+                    if not dl or dl in (b".\r\n", b".\n"):
+                        break
+                    data.append(dl[1:] if dl.startswith(b"..") else dl)
+                if not dl:
+                    return
+                time.sleep(sink.delay)
+                with sink.lock:
+                    for r in rcpts:
+                        sink.messages.append((r, b"".join(data)))
+                for _ in rcpts:
+                    self.reply("250 2.0.0 stored")
+            elif verb == b"RSET":
+                rcpts = []
+                self.reply("250 2.0.0 ok")
+            elif verb == b"QUIT":
+                self.reply("221 2.0.0 bye")
+                return
+            else:
+                self.reply("500 5.5.1 unknown command")
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class LmtpSink:
+    """Start with LmtpSink(delay); `target` is the [delivery] local value;
+    `messages` the (recipient, bytes) pairs stored; close() stops it."""
+
+    def __init__(self, delay=0.0):
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.messages = []
+        self.server = _Server(("127.0.0.1", 0), _Handler)
+        self.server.sink = self
+        self.port = self.server.server_address[1]
+        self.target = "lmtp:127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.messages)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        # Wake handlers blocked in sleep or read: they are daemon threads.
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+        except OSError:
+            pass

@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: ISC
+"""Mail loops between two servers (issue 10 item 4): two real sealmail
+instances, A (127.0.0.1, mx.loopa.test) and B (127.0.0.2, mx.loopb.test),
+each the MX of its own domain in the test DNS server, with aliases that
+point at each other: fwd@loopa.test -> fwd@loopb.test and back.
+
+Forwarding for an alias writes "Delivered-To: <alias>" into the copy
+sent on, and a message that comes back for an alias it already names is
+bounced with 5.4.6 instead of being forwarded again: the loop ends after
+one round, in a DSN to the original sender. A queued message with more
+Received fields than max_hops (here from `sendmail`) is bounced rather
+than sent. Before this, the two aliases bounced a message back and forth
+without end (200+ hops in 16 s).
+"""
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import remote_env as env
+import harness
+from harness import Config, cli_ok, make_message, new_marker
+import mailcheck
+
+pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
+                                reason="nsd/ldnsutils not installed "
+                                "(scripts/install-deps.sh test)")
+
+A_HOST, B_HOST = "127.0.0.1", "127.0.0.2"
+SENDER = "alice@loopa.test"
+SENDER_PW = "alice-Loop-Secret-0123"
+ZONES = {
+    "test": "",     # see remote_env.ZONES
+    "loopa.test": "@ MX 10 mx\nmx A 127.0.0.1\n",
+    "loopb.test": "@ MX 10 mx\nmx A 127.0.0.2\n",
+}
+
+
+def config(folder, cert, dns, name, host, mx_port):
+    cfg = Config(folder, [cert])
+    cfg.server["hostname"] = "mx." + name
+    cfg.domains = [name]
+    cfg.listen("mx", "mx", "starttls", host=host, port=mx_port)
+    cfg.listen("submission", "submission", "starttls", host=host)
+    cfg.delivery = {"local": "maildir", "retry_schedule": "1h",
+                    "mx_port": str(mx_port)}
+    env.set_dns(cfg, dns)
+    return cfg
+
+
+def provision(aliases, users=()):
+    def run(cfg):
+        cfg.write()
+        for addr, pw in users:
+            cli_ok(cfg.path, "user", "add", addr, "--password-stdin",
+                   input=pw + "\n")
+        for addr, target in aliases:
+            cli_ok(cfg.path, "alias", "add", addr, target)
+    return run
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = str(tmp_path_factory.mktemp("loop"))
+    dnsdir = os.path.join(base, "dns")
+    dns = env.dnsserver.start(dnsdir, env.write_zones(os.path.join(base, "z"),
+                                                      ZONES))
+    pool = env.Pool()
+    errors = []
+    try:
+        certs = os.path.join(base, "certs")
+        mx_port = env.free_port_everywhere((A_HOST, B_HOST))
+        a_cfg = config(os.path.join(base, "a"),
+                       harness.make_cert(certs, "a", cn="mx.loopa.test"),
+                       dns, "loopa.test", A_HOST, mx_port)
+        b_cfg = config(os.path.join(base, "b"),
+                       harness.make_cert(certs, "b", cn="mx.loopb.test"),
+                       dns, "loopb.test", B_HOST, mx_port)
+        b = pool.start(b_cfg, provision=provision(
+            [("fwd@loopb.test", "fwd@loopa.test")]))
+        a = pool.start(a_cfg, provision=provision(
+            [("fwd@loopa.test", "fwd@loopb.test")],
+            [(SENDER, SENDER_PW)]))
+        yield {"a": a, "b": b}
+    finally:
+        errors = pool.stop_all()
+        env.dnsserver.stop(dnsdir)
+    if errors:
+        raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
+
+
+def submit(a, rcpt, msg):
+    s = mailcheck.smtp_connect(a["submission"])
+    try:
+        code, _ = s.login(SENDER, SENDER_PW)
+        assert code == 235
+        return mailcheck.send(s, SENDER, [rcpt], msg)
+    finally:
+        s.quit()
+
+
+def dsn_fields(raw):
+    text = raw.decode("utf-8", "replace").replace("\r\n", "\n")
+    return dict(re.findall(r"^(Status|Action|Final-Recipient|"
+                           r"Diagnostic-Code): *(.*)$", text, re.M))
+
+
+def deliveries(d):
+    """Delivery attempt lines of a daemon's log."""
+    return [ln for ln in d.log_text().splitlines()
+            if " delivery rcpt=" in ln]
+
+
+def test_alias_loop_between_two_servers_bounces_5_4_6(world):
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    t0 = time.monotonic()
+    submit(a, "fwd@loopa.test", make_message(SENDER, "fwd@loopa.test",
+                                             marker))
+    # The loop ends in a DSN to the original sender, within seconds.
+    dsn = a.mailbox(SENDER).wait_for(marker, timeout=30 * harness.SLOW)[0]
+    took = time.monotonic() - t0
+    f = dsn_fields(dsn)
+    assert f.get("Status") == "5.4.6", f
+    assert f.get("Action") == "failed", f
+    assert "fwd@loopb.test" in f.get("Final-Recipient", ""), f
+    assert "loop" in f.get("Diagnostic-Code", "").lower(), f
+    # The returned message shows the one round it made: both aliases
+    # named in Delivered-To, a handful of Received fields.
+    text = dsn.decode("utf-8", "replace")
+    assert "Delivered-To: fwd@loopa.test" in text, text[-2000:]
+    assert "Delivered-To: fwd@loopb.test" in text, text[-2000:]
+    # Bounded: one forward each way, then the refusal; nothing after.
+    time.sleep(2)
+    da, db = deliveries(a), deliveries(b)
+    assert len(da) <= 4 and len(db) <= 2, (da, db)
+    assert sum("result=failed" in ln and "5.4.6" in ln for ln in da) == 1, \
+        da
+    assert len(re.findall(r"^Received:", text, re.M)) <= 6, text
+    print("loop ended in a 5.4.6 DSN after %.2f s; A %d, B %d delivery "
+          "attempts" % (took, len(da), len(db)))
+
+
+def test_queued_message_past_max_hops_is_bounced(world):
+    """A message from our own queue (sendmail) with more Received fields
+    than max_hops is bounced to its sender, not sent (B sees nothing)."""
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    hops = ["Received: from h%d.example by h%d.example; "
+            "Thu, 01 Jan 2026 00:00:00 +0000" % (i, i + 1)
+            for i in range(101)]
+    msg = make_message(SENDER, "someone@loopb.test", marker, headers=hops)
+    r = subprocess.run([harness.sealmail_bin(), "-c", a.cfg.path,
+                        "sendmail", "-f", SENDER, "someone@loopb.test"],
+                       input=msg.replace(b"\r\n", b"\n"),
+                       capture_output=True, timeout=30 * harness.SLOW)
+    assert r.returncode == 0, r.stderr
+    dsn = a.mailbox(SENDER).wait_for(marker, timeout=30 * harness.SLOW)[0]
+    f = dsn_fields(dsn)
+    assert f.get("Status") == "5.4.6", f
+    assert "someone@loopb.test" in f.get("Final-Recipient", ""), f
+    assert not [ln for ln in deliveries(b) if "someone@loopb.test" in ln]
+    assert not [ln for ln in b.log_text().splitlines()
+                if "rcpt to=<someone@loopb.test>" in ln]
