@@ -114,8 +114,7 @@ smtpd_auth_start(struct smtpd_session *s, const char *arg, size_t len)
 
 	if (mlen == 5 && strncasecmp(arg, "PLAIN", 5) == 0) {
 		s->auth_step = SMTPD_AUTH_PLAIN;
-		if (ir == NULL || (irlen == 1 && ir[0] == '=')) {
-			/* RFC 4954 §4: "=" is an empty initial response. */
+		if (ir == NULL) {
 			smtpd_enter(s, SMTPD_STATE_AUTH);
 			smtpd_reply(s, "334 ");
 			return;
