@@ -61,10 +61,10 @@ smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 static void
 smtpd_auth_finish(struct smtpd_session *s, const char *user, const char *pass)
 {
-	char esc[LIMIT_SASL_FIELD * 4 + 8];
+	char esc[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
 	const struct sockaddr *sa = (const struct sockaddr *)&s->peer;
 
-	log_escape(user, strlen(user), esc, sizeof(esc));
+	log_quote(user, strlen(user), esc, sizeof(esc));
 	if (user[0] != '\0' && pass[0] != '\0' &&
 	    smtpd_auth_check(s, user, pass)) {
 		s->auth_user = xstrdup(user);

@@ -28,7 +28,7 @@ struct smtpd_verb_entry {
 static bool
 smtpd_hello(struct smtpd_session *s, const struct smtpd_cmd *cmd, bool esmtp)
 {
-	char esc[LIMIT_HELO + 1];
+	char q[LOG_QUOTE_SIZE(LIMIT_HELO)];
 
 	if (cmd->arglen == 0 || cmd->arglen > LIMIT_HELO) {
 		smtpd_reply(s, "501 5.5.4 Syntax: %s hostname",
@@ -41,7 +41,7 @@ smtpd_hello(struct smtpd_session *s, const struct smtpd_cmd *cmd, bool esmtp)
 	s->helo = xstrndup(cmd->arg, cmd->arglen);
 	s->esmtp = esmtp;
 	log_info("sid=%s smtp %s name=%s", s->sid, esmtp ? "ehlo" : "helo",
-	    log_escape(cmd->arg, cmd->arglen, esc, sizeof(esc)));
+	    log_quote(cmd->arg, cmd->arglen, q, sizeof(q)));
 	return true;
 }
 
