@@ -107,6 +107,8 @@ struct conf {
 	unsigned		 command_timeout;	  /* seconds */
 	unsigned		 data_timeout;		  /* seconds, per read in DATA */
 	unsigned		 tls_handshake_timeout;	  /* seconds */
+	unsigned		 data_total_timeout;	  /* seconds, whole message */
+	unsigned		 stress_timeout;	  /* seconds, idle under load */
 
 	/* [tls] */
 	struct conf_certpair	*certs;

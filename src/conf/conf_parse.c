@@ -1000,6 +1000,9 @@ static const struct conf_key conf_keys_server[] = {
 	NUM("data_timeout", CONF_T_DURATION, OFF(data_timeout), 1, 86400),
 	NUM("tls_handshake_timeout", CONF_T_DURATION,
 	    OFF(tls_handshake_timeout), 1, 86400),
+	NUM("data_total_timeout", CONF_T_DURATION, OFF(data_total_timeout), 1,
+	    7 * 86400),
+	NUM("stress_timeout", CONF_T_DURATION, OFF(stress_timeout), 1, 86400),
 };
 
 static const struct conf_key conf_keys_tls[] = {

@@ -21,6 +21,7 @@
 #include "smtpd/smtpd_session.h"
 
 enum smtpd_state {
+	SMTPD_STATE_TLS_START,		/* STARTTLS: the 220 is going out */
 	SMTPD_STATE_TLS_HANDSHAKE,	/* implicit TLS or after STARTTLS */
 	SMTPD_STATE_CMD,		/* reading command lines */
 	SMTPD_STATE_AUTH,		/* reading a SASL response line */
@@ -55,6 +56,11 @@ struct smtpd_session {
 	char			 addr[64];	/* client IP text */
 	enum smtpd_state	 state;
 	struct event		*timer;		/* pause / closing deadline */
+	/* One deadline that activity does not extend: the whole TLS
+	 * handshake (from STARTTLS on), or the whole message (DATA, or the
+	 * first BDAT to the last). */
+	struct event		*deadline;
+	bool			 deadline_tls;	/* else the message's */
 	const char		*pause_reply;	/* sent when the pause ends */
 	bool			 skip_line;	/* discarding an overlong line */
 	unsigned		 errors;

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "conf/conf.h"
+#include "core/ratelog.h"
 
 struct tls_server;
 struct db;
@@ -42,6 +43,9 @@ struct smtpd_ctx {
 	struct event		*grace_timer;
 	struct event		*flush_ev;	/* writes the replies below */
 	struct smtpd_session	*flush;		/* sessions with replies */
+	bool			 stress;	/* connection pressure: idle
+						 * timeouts cut to stress_timeout */
+	struct ratelog		 refused_log[2];	/* per-IP, total */
 };
 
 /* Take over connected socket fd (non-blocking) accepted on listener
