@@ -43,6 +43,7 @@ struct spool_msg;
 struct authcheck;
 struct dkim_sign;
 struct spool_commit_job;
+struct smtpd_auth_job;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -74,6 +75,7 @@ struct smtpd_session {
 
 	/* AUTH exchange in progress. */
 	enum smtpd_auth_step	 auth_step;
+	struct smtpd_auth_job	*auth_job;	/* password being checked */
 	char			 auth_login_user[LIMIT_SASL_FIELD + 1];
 
 	/* The mail transaction (reset by RSET, HELO/EHLO, end of data). */
@@ -128,6 +130,8 @@ void smtpd_verb_dispatch(struct smtpd_session *s, const char *line,
 void smtpd_auth_start(struct smtpd_session *s, const char *arg,
     size_t len);
 void smtpd_auth_line(struct smtpd_session *s, const char *line, size_t len);
+/* The session is going away: drop its password check, if any. */
+void smtpd_auth_cancel(struct smtpd_session *s);
 
 /* smtpd_txn.c */
 void smtpd_txn_reset(struct smtpd_session *s);

@@ -492,6 +492,7 @@ smtpd_free(struct smtpd_session *s)
 		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	}
+	smtpd_auth_cancel(s);
 	if (s->commit_job) {
 		/* Gone before its 250: the message still becomes durable,
 		 * as after any lost reply (RFC 5321 §6.1 accepts that). */

@@ -23,6 +23,7 @@ struct dkim_keys;
 struct spool_committer;
 struct connlimit;
 struct smtpd_session;
+struct workpool;
 
 /* Per-worker state shared by its sessions (borrowed pointers, owned by the
  * worker, alive as long as any session). */
@@ -35,6 +36,9 @@ struct smtpd_ctx {
 	const struct dkim_keys	*dkim_keys;	/* signing keys, may be NULL */
 	struct spool_committer	*committer;	/* fsyncs off the loop */
 	struct connlimit	*limits;
+	struct workpool		*authpool;	/* password checks (its threads
+						 * bound how many run at once) */
+	unsigned		 auth_jobs;	/* checks queued or running */
 	unsigned		 slot;		/* this worker's connlimit slot */
 	unsigned		 nsessions;
 	bool			 stopping;	/* shutting down: 421 at the next
@@ -56,6 +60,9 @@ void smtpd_session_accept(struct smtpd_ctx *ctx, int fd,
 /* Compute what AUTH needs once (a dummy hash for unknown users), so the
  * first login does not pay for it; called by the worker at start. */
 void smtpd_auth_prepare(void);
+/* Threads of ctx->authpool: password hashes (yescrypt, ~100 ms of CPU and
+ * tens of MB each) computed at once per worker; more wait their turn. */
+#define SMTPD_AUTH_THREADS	2
 
 /* Shutdown: sessions between transactions get 421 and are closed now;
  * sessions receiving a message may finish it for `grace` seconds, then get

@@ -6,12 +6,15 @@ sessions."""
 
 import os
 import re
-import shlex
+import socket
+import sqlite3
+import threading
 import time
+import warnings
 
 import pytest
 
-from harness import wait_until
+from harness import USERS, wait_until
 from smtpraw import RawSMTP
 
 ALICE = "alice@example.test"
@@ -102,3 +105,127 @@ def test_helo_and_mail_from_are_quoted(mta):
     assert dict(log_fields(mail[0]))["from"] == \
         '"a b addr=10.8.8.9"@client.example', mail[0]
     assert "addr" not in dict(log_fields(mail[0])), mail[0]
+
+
+# ------------------------------------------------- checks off the event loop
+
+def slow_hash(password):
+    """A real yescrypt hash of a higher cost than sealmail's own (about
+    four times the work), so a check is long enough to measure."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    return crypt.crypt(password, "$y$jBT$" + crypt.mksalt(
+        crypt.METHOD_SHA512)[3:19] + "$")
+
+
+@pytest.fixture
+def one_worker(daemons, certs):
+    """One SMTP worker, so every client shares its event loop; alice's
+    password has a slow hash."""
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    cfg.server["workers"] = "1"
+    d = daemons.start(cfg)
+    h = slow_hash(USERS[ALICE])
+    assert h.startswith("$y$jBT$"), h
+    db = sqlite3.connect(os.path.join(d.data_dir, "sealmail.db"))
+    with db:
+        db.execute("UPDATE users SET hash = ? WHERE address = ?",
+                   (h, ALICE))
+    db.close()
+    return d
+
+
+def noop_latencies(c, until):
+    """NOOP round trips on c while until() is false; their durations."""
+    out = []
+    while not until() or not out:
+        t0 = time.monotonic()
+        c.expect("NOOP", 250)
+        out.append(time.monotonic() - t0)
+        time.sleep(0.01)
+    return out
+
+
+def test_slow_auth_does_not_block_other_sessions(one_worker):
+    """While one client's password is checked (a real yescrypt hash),
+    another client of the same worker is answered at once."""
+    d = one_worker
+    other = RawSMTP.to(d["submissions"], timeout=30)
+    slow = RawSMTP.to(d["submissions"], timeout=30)
+    try:
+        other.ehlo()
+        slow.ehlo()
+        done = threading.Event()
+        res = {}
+
+        def login():
+            t0 = time.monotonic()
+            res["reply"] = slow.auth_plain(ALICE, USERS[ALICE])
+            res["took"] = time.monotonic() - t0
+            done.set()
+        t = threading.Thread(target=login)
+        t.start()
+        lat = noop_latencies(other, done.is_set)
+        t.join(30)
+        assert res["reply"].code == 235, res
+        took = res["took"]
+        assert took >= 0.3, "the hash took only %.2fs" % took
+        assert len(lat) >= 3, (took, lat)
+        assert max(lat) < took / 3, \
+            "NOOP waited %.2fs during a %.2fs AUTH" % (max(lat), took)
+    finally:
+        other.close()
+        slow.close()
+
+
+def test_failed_auth_does_not_block_other_sessions(one_worker):
+    """A wrong password costs the same hash, also off the loop, then the
+    failure delay: the other client is answered throughout."""
+    d = one_worker
+    other = RawSMTP.to(d["submissions"], timeout=30)
+    slow = RawSMTP.to(d["submissions"], timeout=40, source="127.0.0.23")
+    try:
+        other.ehlo()
+        slow.ehlo()
+        done = threading.Event()
+        res = {}
+
+        def login():
+            res["reply"] = slow.auth_plain(ALICE, "wrong-password")
+            done.set()
+        t = threading.Thread(target=login)
+        t.start()
+        lat = noop_latencies(other, done.is_set)
+        t.join(40)
+        assert (res["reply"].code, res["reply"].enhanced) == \
+            (535, "5.7.8"), res
+        assert max(lat) < 0.25, "NOOP waited %.2fs" % max(lat)
+    finally:
+        other.close()
+        slow.close()
+
+
+def test_client_not_reading_at_starttls_stalls_nobody(one_worker):
+    """A client that pipelines megabytes of replies' worth of commands,
+    then STARTTLS, and never reads, leaves the 220 stuck behind them: the
+    worker must not wait for it to drain."""
+    d = one_worker
+    other = RawSMTP.to(d["mx"], timeout=30)
+    other.ehlo()
+    lst = d["mx"]
+    stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect((lst.host, lst.port))
+    try:
+        # ~5 MB of HELP replies: more than the socket buffers hold.
+        burst = b"EHLO stuck.example\r\n" + b"HELP\r\n" * 40000 + \
+            b"STARTTLS\r\n"
+        stuck.sendall(burst)
+        t_end = time.monotonic() + 2.5
+        lat = noop_latencies(other, lambda: time.monotonic() > t_end)
+        assert max(lat) < 0.3, "NOOP waited %.2fs" % max(lat)
+        assert "starttls discarded" not in d.log_text()
+    finally:
+        stuck.close()
+        other.close()
