@@ -58,13 +58,17 @@ def test_command_timeout_is_per_command(lim):
         wait_421_and_close(c, 1.5, 8)
 
 
+def start_data(c):
+    c.ehlo()
+    c.expect("MAIL FROM:<%s>" % SENDER, 250)
+    c.expect("RCPT TO:<%s>" % ALICE, 250)
+    c.expect("DATA", 354)
+
+
 def test_data_timeout(lim):
     marker = new_marker()
     with RawSMTP.to(lim["mx_plain"], timeout=15) as c:
-        c.ehlo()
-        c.expect("MAIL FROM:<%s>" % SENDER, 250)
-        c.expect("RCPT TO:<%s>" % ALICE, 250)
-        c.expect("DATA", 354)
+        start_data(c)
         c.send(make_message(SENDER, ALICE, marker))
         wait_421_and_close(c, 1.5, 8)
     time.sleep(0.5)
@@ -287,10 +291,7 @@ def test_data_total_deadline(lim):
     data_timeout, but it ends at data_total_timeout (4 s) with 421."""
     marker = new_marker()
     with RawSMTP.to(lim["mx_plain"], timeout=15) as c:
-        c.ehlo()
-        c.expect("MAIL FROM:<%s>" % SENDER, 250)
-        c.expect("RCPT TO:<%s>" % ALICE, 250)
-        c.expect("DATA", 354)
+        start_data(c)
         head = make_message(SENDER, ALICE, marker)
         dt, r = drip_lines(c, [head] + [b"line %d\r\n" % i
                                         for i in range(30)])
