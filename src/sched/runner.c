@@ -211,7 +211,7 @@ runner_log_attempt(const struct envelope *env, const struct envelope_rcpt *rc,
 		char esc[sizeof(at->relay) * 4];
 
 		snprintf(relay, sizeof(relay), " relay=%s tls=%s verified=%s",
-		    log_quote(at->relay, strlen(at->relay), esc, sizeof(esc)),
+		    log_escape(at->relay, strlen(at->relay), esc, sizeof(esc)),
 		    at->tls, at->verified ? "yes" : "no");
 	}
 	log_info("qid=%s delivery rcpt=%s method=%s%s result=%s "
