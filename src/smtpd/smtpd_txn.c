@@ -226,8 +226,9 @@ smtpd_txn_headers_end(struct smtpd_session *s)
 {
 	s->headers_done = true;
 	smtpd_checks_headers(s);
-	if (spool_msg_write(s->msg, s->headers.data, s->headers.len) == -1 ||
-	    spool_msg_write(s->msg, "\r\n", 2) == -1)
+	/* An empty header section has no buffer (data NULL) to write. */
+	if ((s->headers.len > 0 && spool_msg_write(s->msg, s->headers.data,
+	    s->headers.len) == -1) || spool_msg_write(s->msg, "\r\n", 2) == -1)
 		s->spool_failed = true;
 }
 
