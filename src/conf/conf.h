@@ -125,6 +125,8 @@ struct conf {
 	unsigned		 data_timeout;		  /* seconds, per read in DATA */
 	unsigned		 tls_handshake_timeout;	  /* seconds */
 	char			*submit_socket;	/* local submission, NULL: off */
+	unsigned		 data_total_timeout;	  /* seconds, whole message */
+	unsigned		 stress_timeout;	  /* seconds, idle under load */
 
 	/* [tls] */
 	struct conf_certpair	*certs;

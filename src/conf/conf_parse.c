@@ -1018,6 +1018,9 @@ static const struct conf_key conf_keys_server[] = {
 	    OFF(tls_handshake_timeout), 1, 86400),
 	{ "submit_socket", CONF_T_PATH, OFF(submit_socket), 0, 0, 0, NULL,
 	    NULL },
+	NUM("data_total_timeout", CONF_T_DURATION, OFF(data_total_timeout), 1,
+	    7 * 86400),
+	NUM("stress_timeout", CONF_T_DURATION, OFF(stress_timeout), 1, 86400),
 };
 
 static const struct conf_key conf_keys_tls[] = {
