@@ -130,6 +130,8 @@ struct conf {
 	char			 recipient_delimiter[CONF_DELIMITER_MAX + 1];
 						  /* "" = off */
 	char			*submit_socket;	/* local submission, NULL: off */
+	unsigned		 data_total_timeout;	  /* seconds, whole message */
+	unsigned		 stress_timeout;	  /* seconds, idle under load */
 
 	/* [tls] */
 	struct conf_certpair	*certs;

@@ -379,6 +379,8 @@ conf_check_defaults(struct conf *c)
 	c->tls_handshake_timeout = 30;
 	memcpy(c->recipient_delimiter, "+", 2);
 	c->submit_socket = xstrdup(CONF_DEFAULT_SUBMIT_SOCKET);
+	c->data_total_timeout = 3600;
+	c->stress_timeout = 10;
 	c->min_version = TLS1_2_VERSION;
 	c->delivery_local = CONF_LOCAL_MAILDIR;
 	c->mx_port = 25;

@@ -1040,6 +1040,9 @@ static const struct conf_key conf_keys_server[] = {
 	    conf_print_recipient_delimiter, 0),
 	{ "submit_socket", CONF_T_PATH, OFF(submit_socket), 0, 0, 0, NULL,
 	    NULL },
+	NUM("data_total_timeout", CONF_T_DURATION, OFF(data_total_timeout), 1,
+	    7 * 86400),
+	NUM("stress_timeout", CONF_T_DURATION, OFF(stress_timeout), 1, 86400),
 };
 
 static const struct conf_key conf_keys_tls[] = {

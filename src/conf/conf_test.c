@@ -88,6 +88,8 @@ test_defaults(void **state)
 	assert_int_equal(c->data_timeout, 600);
 	assert_int_equal(c->tls_handshake_timeout, 30);
 	assert_string_equal(c->submit_socket, "/run/sealmail/submit.sock");
+	assert_int_equal(c->data_total_timeout, 3600);
+	assert_int_equal(c->stress_timeout, 10);
 	assert_int_equal(c->ncerts, 0);
 	assert_int_equal(c->min_version, TLS1_2_VERSION);
 	assert_int_equal(c->nlisteners, 1);
@@ -138,6 +140,8 @@ static const char *full =
     "command_timeout = 120\n"
     "data_timeout = 2h\n"
     "tls_handshake_timeout = 1d\n"
+    "data_total_timeout = 2d\n"
+    "stress_timeout = 5s\n"
     "\n"
     "[tls]\n"
     "cert = /etc/t/rsa.pem\n"
@@ -201,6 +205,8 @@ check_full(const struct conf *c)
 	assert_int_equal(c->bare_newline, CONF_BARE_NEWLINE_REJECT);
 	assert_int_equal(c->command_timeout, 120);
 	assert_int_equal(c->data_timeout, 7200);
+	assert_int_equal(c->data_total_timeout, 172800);
+	assert_int_equal(c->stress_timeout, 5);
 	assert_int_equal(c->tls_handshake_timeout, 86400);
 	assert_int_equal(c->ncerts, 2);
 	assert_string_equal(c->certs[0].cert, "/etc/t/rsa.pem");

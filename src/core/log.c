@@ -131,3 +131,51 @@ log_escape(const void *s, size_t len, char *out, size_t outlen)
 	out[o < outlen ? o : outlen - 1] = '\0';
 	return out;
 }
+
+const char *
+log_quote(const void *s, size_t len, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = s;
+	size_t o = 0, whole = 3;
+
+	for (size_t i = 0; i < len; i++)
+		whole += (p[i] == '"' || p[i] == '\\') ? 2 :
+		    (p[i] < 0x20 || p[i] >= 0x7f) ? 4 : 1;
+	if (outlen < 6 && whole > outlen) {
+		snprintf(out, outlen, "\"\"");
+		return out;
+	}
+	out[o++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		char e[4];
+		size_t need;
+
+		if (c == '"' || c == '\\') {
+			e[0] = '\\';
+			e[1] = (char)c;
+			need = 2;
+		} else if (c < 0x20 || c >= 0x7f) {
+			e[0] = '\\';
+			e[1] = 'x';
+			e[2] = hex[c >> 4];
+			e[3] = hex[c & 15];
+			need = 4;
+		} else {
+			e[0] = (char)c;
+			need = 1;
+		}
+		/* Cut: keep room for "...", the closing quote and NUL. */
+		if (whole > outlen && o + need + 5 > outlen) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, e, need);
+		o += need;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}

@@ -33,4 +33,16 @@ void panic(const char *fmt, ...)
  */
 const char *log_escape(const void *s, size_t len, char *out, size_t outlen);
 
+/*
+ * The one way a log field value that comes from a peer or may hold spaces
+ * is written (key=%s): `"` + the text + `"`, with `"` and `\` escaped by a
+ * backslash and control, DEL and non-ASCII bytes as \xHH, so a value can
+ * never end early and start a forged key=value (sealmail(8), LOG FORMAT).
+ * Text that does not fit in `out` (size `outlen` >= 6) is cut, ending in
+ * `..."`. Always NUL-terminates; returns `out` for use inline.
+ * LOG_QUOTE_SIZE(n) is the size that holds any n bytes whole.
+ */
+const char *log_quote(const void *s, size_t len, char *out, size_t outlen);
+#define LOG_QUOTE_SIZE(n)	((n) * 4 + 3)
+
 #endif

@@ -12,6 +12,7 @@
 #include <event2/listener.h>
 
 #include "core/log.h"
+#include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 #include "net/listener.h"
@@ -152,6 +153,8 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.tick == NULL || event_add(w.tick, &every) == -1)
 		fatal("cannot start the worker's timer");
 	smtpd_auth_prepare();
+	w.ctx.authpool = workpool_new(w.ctx.base, SMTPD_AUTH_THREADS,
+	    "password check");
 	w.ctx.committer = spool_committer_new(w.ctx.base,
 	    WORKER_COMMIT_THREADS);
 	w.ctx.dkim_keys = dkim_keys;
@@ -193,6 +196,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.flush_ev)
 		event_free(w.ctx.flush_ev);
 	spool_committer_free(w.ctx.committer);
+	workpool_free(w.ctx.authpool);
 	dns_resolver_free(w.ctx.dns);
 	db_close(w.ctx.db);
 	event_base_free(w.ctx.base);

@@ -263,7 +263,7 @@ remote_conn_fail_dest(struct remote_conn *c, const struct smtpc_status *st)
 	log_info("remote destination %s %s: %s",
 	    log_escape(c->dest->name, strlen(c->dest->name), esc, sizeof(esc)),
 	    st->klass == SMTPC_PERM ? "refused" : "unreachable",
-	    log_escape(st->text, strlen(st->text), text, sizeof(text)));
+	    log_quote(st->text, strlen(st->text), text, sizeof(text)));
 	if (c->unit != NULL) {
 		u = c->unit;
 		c->unit = NULL;

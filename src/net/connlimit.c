@@ -94,14 +94,14 @@ connlimit_bucket(const struct sockaddr *sa)
 	return h % CONNLIMIT_BUCKETS;
 }
 
-bool
+enum connlimit_result
 connlimit_acquire(struct connlimit *cl, unsigned slot,
     const struct sockaddr *sa, unsigned per_ip, unsigned total)
 {
 	unsigned b = connlimit_bucket(sa), ip = 0, all = 0;
 
 	if (slot >= cl->slots)
-		return false;
+		return CONNLIMIT_TOTAL;
 	for (unsigned s = 0; s < cl->slots; s++) {
 		ip += atomic_load_explicit(
 		    &cl->conns[(size_t)s * CONNLIMIT_BUCKETS + b],
@@ -109,11 +109,24 @@ connlimit_acquire(struct connlimit *cl, unsigned slot,
 		all += atomic_load_explicit(&cl->total[s],
 		    memory_order_relaxed);
 	}
-	if ((per_ip && ip >= per_ip) || (total && all >= total))
-		return false;
+	if (per_ip && ip >= per_ip)
+		return CONNLIMIT_PER_IP;
+	if (total && all >= total)
+		return CONNLIMIT_TOTAL;
 	atomic_fetch_add(&cl->conns[(size_t)slot * CONNLIMIT_BUCKETS + b], 1);
 	atomic_fetch_add(&cl->total[slot], 1);
-	return true;
+	return CONNLIMIT_OK;
+}
+
+unsigned
+connlimit_total(struct connlimit *cl)
+{
+	unsigned all = 0;
+
+	for (unsigned s = 0; s < cl->slots; s++)
+		all += atomic_load_explicit(&cl->total[s],
+		    memory_order_relaxed);
+	return all;
 }
 
 void

@@ -20,10 +20,19 @@ void connlimit_free(struct connlimit *cl);
 /* Forget the connections counted by a worker slot (it died). */
 void connlimit_reset_slot(struct connlimit *cl, unsigned slot);
 
+enum connlimit_result {
+	CONNLIMIT_OK = 0,
+	CONNLIMIT_PER_IP,	/* the client has per_ip connections */
+	CONNLIMIT_TOTAL,	/* everyone together has total */
+};
+
 /* Count a new connection from sa in `slot` if that keeps the client under
- * per_ip and everyone under total; false (nothing counted) otherwise. */
-bool connlimit_acquire(struct connlimit *cl, unsigned slot,
+ * per_ip and everyone under total; otherwise count nothing and say which
+ * limit refused it. */
+enum connlimit_result connlimit_acquire(struct connlimit *cl, unsigned slot,
     const struct sockaddr *sa, unsigned per_ip, unsigned total);
+/* Connections counted in all slots (the pressure on max_connections). */
+unsigned connlimit_total(struct connlimit *cl);
 void connlimit_release(struct connlimit *cl, unsigned slot,
     const struct sockaddr *sa);
 

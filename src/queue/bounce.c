@@ -780,8 +780,8 @@ bounce_enqueue(const struct conf *conf, const struct envelope *env,
 		    strerror(errno));
 		goto out;
 	}
-	log_info("qid=%s bounce of=%s to=<%s> rcpts=%zu", o.qid, env->id,
-	    log_escape(env->mail_from, strlen(env->mail_from), esc,
+	log_info("qid=%s bounce of=%s to=%s rcpts=%zu", o.qid, env->id,
+	    log_quote(env->mail_from, strlen(env->mail_from), esc,
 	    sizeof(esc)), n);
 	rc = 0;
 out:

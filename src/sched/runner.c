@@ -216,10 +216,10 @@ runner_log_attempt(const struct envelope *env, const struct envelope_rcpt *rc,
 		    log_escape(at->relay, strlen(at->relay), esc, sizeof(esc)),
 		    at->tls, at->verified ? "yes" : "no");
 	}
-	log_info("qid=%s delivery rcpt=<%s> method=%s%s result=%s "
-	    "reply=\"%s\" delay=%llds", env->id,
-	    log_escape(rc->address, strlen(rc->address), addr, sizeof(addr)),
-	    method, relay, result, log_escape(reply, strlen(reply), text,
+	log_info("qid=%s delivery rcpt=%s method=%s%s result=%s "
+	    "reply=%s delay=%llds", env->id,
+	    log_quote(rc->address, strlen(rc->address), addr, sizeof(addr)),
+	    method, relay, result, log_quote(reply, strlen(reply), text,
 	    sizeof(text)), (long long)(now - env->created));
 }
 

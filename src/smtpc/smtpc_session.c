@@ -790,10 +790,10 @@ smtpc_close(struct smtpc_session *s)
 	event_del(s->defer);
 	smtpc_enter(s, SMTPC_S_CLOSED);
 	log_info("sid=%s smtpc closed host=%s addr=%s result=%s stage=%s "
-	    "reason=\"%s\"", s->sid, smtpc_host(s), s->addr_text,
+	    "reason=%s", s->sid, smtpc_host(s), s->addr_text,
 	    s->close_st.klass == SMTPC_OK ? "ok" :
 	    s->close_st.klass == SMTPC_TEMP ? "tempfail" : "permfail",
-	    s->close_st.stage, log_escape(s->close_st.text,
+	    s->close_st.stage, log_quote(s->close_st.text,
 	    strlen(s->close_st.text), esc, sizeof(esc)));
 	struct smtpc_result res = { s->close_st, NULL, 0 };
 	(void)smtpc_emit(s, SMTPC_EV_CLOSED, &res);
@@ -876,11 +876,11 @@ smtpc_msg_finish(struct smtpc_session *s)
 	bool alive;
 
 	log_info("sid=%s qid=%s smtpc message host=%s result=%s stage=%s "
-	    "rcpts=%zu accepted=%zu code=%d reply=\"%s\"", s->sid,
+	    "rcpts=%zu accepted=%zu code=%d reply=%s", s->sid,
 	    s->msg->qid ? s->msg->qid : "-", smtpc_host(s),
 	    s->mst.klass == SMTPC_OK ? "ok" : s->mst.klass == SMTPC_TEMP ?
 	    "tempfail" : "permfail", s->mst.stage, s->msg->nrcpts,
-	    smtpc_count_ok(s), s->mst.code, log_escape(s->mst.text,
+	    smtpc_count_ok(s), s->mst.code, log_quote(s->mst.text,
 	    strlen(s->mst.text), esc, sizeof(esc)));
 	res.status = s->mst;
 	res.rcpt = rst;
@@ -1016,9 +1016,9 @@ smtpc_tls_done(struct smtpc_session *s)
 	log_info("sid=%s smtpc tls host=%s version=%s cipher=%s verified=%s"
 	    "%s%s%s", s->sid, smtpc_host(s), s->tls.version, s->tls.cipher,
 	    s->tls.verified ? "yes" : "no",
-	    s->tls.verified ? "" : " error=\"", s->tls.verified ? "" :
-	    log_escape(s->tls.verify_error, strlen(s->tls.verify_error), esc,
-	    sizeof(esc)), s->tls.verified ? "" : "\"");
+	    s->tls.verified ? "" : " error=", s->tls.verified ? "" :
+	    log_quote(s->tls.verify_error, strlen(s->tls.verify_error), esc,
+	    sizeof(esc)), "");
 	if (s->tls_verify && !s->tls.verified) {
 		smtpc_fail(s, SMTPC_TEMP, "tls",
 		    "certificate verification failed: %s", s->tls.verify_error);

@@ -14,6 +14,7 @@
 #include "auth/passwd.h"
 #include "auth/passwd_cache.h"
 #include "core/log.h"
+#include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "net/connlimit.h"
 #include "smtpd/smtpd_internal.h"
@@ -27,10 +28,28 @@
 #define SMTPD_LOGIN_PASS_PROMPT	"334 UGFzc3dvcmQ6"
 
 /*
- * Check credentials. An unknown user costs the same hash computation as a
- * known one, so response times do not reveal which accounts exist.
+ * Check credentials. The hash (yescrypt, ~100 ms of CPU) is computed on
+ * the worker's auth pool while the session waits (smtpd_wait), so neither
+ * a login nor a failed guess costs the loop any time; the failure delay
+ * follows the check. An unknown user costs the same hash computation as
+ * a known one, so response times do not reveal which accounts exist.
  */
 static char *smtpd_auth_dummy;
+
+/* Checks queued per worker beyond which AUTH is refused for now (454):
+ * a flood of attempts must not queue up minutes of hashing. */
+#define SMTPD_AUTH_QUEUE_MAX	64
+
+/* A password check handed to a pool thread; owned by the pool until
+ * done() runs, which frees it. */
+struct smtpd_auth_job {
+	struct smtpd_session	*s;	/* NULL once cancelled */
+	struct workpool_job	*wj;
+	char			 user[LIMIT_SASL_FIELD + 1];
+	char			 pass[LIMIT_SASL_FIELD + 1];
+	char			*hash;	/* stored hash; NULL: unknown user */
+	bool			 ok;
+};
 
 void
 smtpd_auth_prepare(void)
@@ -39,40 +58,117 @@ smtpd_auth_prepare(void)
 		smtpd_auth_dummy = passwd_hash("sealmail-dummy-password");
 }
 
-static bool
+static void smtpd_auth_result(struct smtpd_session *s, const char *user,
+    bool ok);
+
+/* On a pool thread: only the job's own strings and the read-only dummy
+ * hash are touched. */
+static void
+smtpd_auth_run(void *arg)
+{
+	struct smtpd_auth_job *j = arg;
+
+	if (j->hash != NULL)
+		j->ok = passwd_verify(j->pass, j->hash);
+	else if (smtpd_auth_dummy != NULL)
+		(void)passwd_verify(j->pass, smtpd_auth_dummy);
+}
+
+static void
+smtpd_auth_done(void *arg, bool cancelled)
+{
+	struct smtpd_auth_job *j = arg;
+	struct smtpd_session *s = j->s;
+
+	if (s != NULL) {
+		s->ctx->auth_jobs--;
+		s->auth_job = NULL;
+	}
+	if (!cancelled && s != NULL) {
+		if (j->ok)
+			passwd_cache_store(j->user, j->hash, j->pass);
+		smtpd_auth_result(s, j->user, j->ok);
+	}
+	explicit_bzero(j->pass, sizeof(j->pass));
+	free(j->hash);
+	free(j);
+}
+
+void
+smtpd_auth_cancel(struct smtpd_session *s)
+{
+	struct smtpd_auth_job *j = s->auth_job;
+
+	if (j == NULL)
+		return;
+	s->auth_job = NULL;
+	s->ctx->auth_jobs--;
+	j->s = NULL;
+	workpool_cancel(j->wj);
+}
+
+/* Start checking user/pass; the answer comes from smtpd_auth_result. */
+static void
 smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 {
+	struct smtpd_ctx *ctx = s->ctx;
 	char *hash = NULL;
-	bool ok;
 
 	smtpd_auth_prepare();
-	if (db_user_get_hash(s->ctx->db, user, &hash) == DB_OK) {
-		ok = passwd_cache_hit(user, hash, pass);
-		if (!ok && (ok = passwd_verify(pass, hash)))
-			passwd_cache_store(user, hash, pass);
+	if (db_user_get_hash(ctx->db, user, &hash) == DB_OK &&
+	    passwd_cache_hit(user, hash, pass)) {
 		free(hash);
-		return ok;
+		smtpd_auth_result(s, user, true);
+		return;
 	}
-	if (smtpd_auth_dummy)
-		(void)passwd_verify(pass, smtpd_auth_dummy);
-	return false;
+	if (ctx->auth_jobs >= SMTPD_AUTH_QUEUE_MAX) {
+		free(hash);
+		log_warn("sid=%s smtp auth refused addr=%s: %u checks queued",
+		    s->sid, s->addr, ctx->auth_jobs);
+		smtpd_reply(s, "454 4.7.0 Temporary authentication failure, "
+		    "try again later");
+		smtpd_enter(s, SMTPD_STATE_CMD);
+		return;
+	}
+	struct smtpd_auth_job *j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	snprintf(j->user, sizeof(j->user), "%s", user);
+	snprintf(j->pass, sizeof(j->pass), "%s", pass);
+	j->hash = hash;
+	s->auth_job = j;
+	ctx->auth_jobs++;
+	smtpd_wait(s);
+	j->wj = workpool_submit(ctx->authpool, smtpd_auth_run,
+	    smtpd_auth_done, j);
 }
 
 static void
 smtpd_auth_finish(struct smtpd_session *s, const char *user, const char *pass)
 {
-	char esc[LIMIT_SASL_FIELD * 4 + 8];
+	if (user[0] == '\0' || pass[0] == '\0') {
+		smtpd_auth_result(s, user, false);
+		return;
+	}
+	smtpd_auth_check(s, user, pass);
+}
+
+static void
+smtpd_auth_result(struct smtpd_session *s, const char *user, bool ok)
+{
+	char esc[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
 	const struct sockaddr *sa = (const struct sockaddr *)&s->peer;
 
-	log_escape(user, strlen(user), esc, sizeof(esc));
-	if (user[0] != '\0' && pass[0] != '\0' &&
-	    smtpd_auth_check(s, user, pass)) {
+	log_quote(user, strlen(user), esc, sizeof(esc));
+	if (ok) {
 		s->auth_user = xstrdup(user);
 		for (char *p = s->auth_user; *p; p++)
 			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 		log_info("sid=%s smtp auth result=ok user=%s", s->sid, esc);
 		smtpd_reply(s, "235 2.7.0 Authentication successful");
-		smtpd_enter(s, SMTPD_STATE_CMD);
+		if (s->state == SMTPD_STATE_WAIT)
+			smtpd_resume(s);
+		else
+			smtpd_enter(s, SMTPD_STATE_CMD);
 		return;
 	}
 	connlimit_auth_failed(s->ctx->limits, sa);
@@ -114,8 +210,7 @@ smtpd_auth_start(struct smtpd_session *s, const char *arg, size_t len)
 
 	if (mlen == 5 && strncasecmp(arg, "PLAIN", 5) == 0) {
 		s->auth_step = SMTPD_AUTH_PLAIN;
-		if (ir == NULL || (irlen == 1 && ir[0] == '=')) {
-			/* RFC 4954 §4: "=" is an empty initial response. */
+		if (ir == NULL) {
 			smtpd_enter(s, SMTPD_STATE_AUTH);
 			smtpd_reply(s, "334 ");
 			return;

@@ -41,10 +41,12 @@ smtpd_checks_spf_cb(struct authcheck *ac, void *arg)
 {
 	struct smtpd_session *s = arg;
 	const struct spf_outcome *o = authcheck_spf(ac);
+	char q[LOG_QUOTE_SIZE(sizeof(o->domain))];
 
 	if (o->result == SPF_FAIL) {
 		log_info("sid=%s qid=%s smtp mail rejected spf=fail domain=%s",
-		    s->sid, s->qid, o->domain);
+		    s->sid, s->qid, log_quote(o->domain, strlen(o->domain), q,
+		    sizeof(q)));
 		smtpd_reply(s, "%s SPF check failed for %s%s%s", SMTPD_SPF_REJECT,
 		    o->domain, o->explanation[0] ? ": " : "", o->explanation);
 		smtpd_txn_reset(s);

@@ -22,6 +22,7 @@
 #include "smtpd/smtpd_session.h"
 
 enum smtpd_state {
+	SMTPD_STATE_TLS_START,		/* STARTTLS: the 220 is going out */
 	SMTPD_STATE_TLS_HANDSHAKE,	/* implicit TLS or after STARTTLS */
 	SMTPD_STATE_CMD,		/* reading command lines */
 	SMTPD_STATE_AUTH,		/* reading a SASL response line */
@@ -47,6 +48,7 @@ struct spool_msg;
 struct authcheck;
 struct dkim_sign;
 struct spool_commit_job;
+struct smtpd_auth_job;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -60,6 +62,11 @@ struct smtpd_session {
 	char			 addr[64];	/* client IP text */
 	enum smtpd_state	 state;
 	struct event		*timer;		/* pause / closing deadline */
+	/* One deadline that activity does not extend: the whole TLS
+	 * handshake (from STARTTLS on), or the whole message (DATA, or the
+	 * first BDAT to the last). */
+	struct event		*deadline;
+	bool			 deadline_tls;	/* else the message's */
 	const char		*pause_reply;	/* sent when the pause ends */
 	bool			 skip_line;	/* discarding an overlong line */
 	unsigned		 errors;
@@ -79,6 +86,7 @@ struct smtpd_session {
 
 	/* AUTH exchange in progress. */
 	enum smtpd_auth_step	 auth_step;
+	struct smtpd_auth_job	*auth_job;	/* password being checked */
 	char			 auth_login_user[LIMIT_SASL_FIELD + 1];
 
 	/* The mail transaction (reset by RSET, HELO/EHLO, end of data). */
@@ -140,6 +148,8 @@ void smtpd_verb_dispatch(struct smtpd_session *s, const char *line,
 void smtpd_auth_start(struct smtpd_session *s, const char *arg,
     size_t len);
 void smtpd_auth_line(struct smtpd_session *s, const char *line, size_t len);
+/* The session is going away: drop its password check, if any. */
+void smtpd_auth_cancel(struct smtpd_session *s);
 
 /* smtpd_txn.c */
 void smtpd_txn_reset(struct smtpd_session *s);

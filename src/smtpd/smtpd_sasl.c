@@ -70,6 +70,11 @@ smtpd_sasl_decode(const char *b64, size_t len, uint8_t *buf, size_t cap,
 {
 	if (len == 0 || len > SMTPD_SASL_MAX_B64)
 		return SMTPD_SASL_ERR_SYNTAX;
+	/* RFC 4954 §4: "=" is a response of zero length. */
+	if (len == 1 && b64[0] == '=') {
+		*n = 0;
+		return SMTPD_SASL_OK;
+	}
 	long r = base64_decode(b64, len, buf, cap);
 	if (r < 0)
 		return SMTPD_SASL_ERR_BASE64;

@@ -24,7 +24,9 @@ enum smtpd_sasl_result {
 };
 
 /* Decode a PLAIN initial response: base64 of authzid NUL authcid NUL passwd.
- * The caller must wipe out->passwd (explicit_bzero) when done. */
+ * "=" is an empty response (RFC 4954 §4), hence SMTPD_SASL_ERR_SYNTAX for
+ * PLAIN and LOGIN alike. The caller must wipe out->passwd (explicit_bzero)
+ * when done. */
 enum smtpd_sasl_result smtpd_sasl_plain(const char *b64, size_t len,
     struct smtpd_sasl_creds *out);
 

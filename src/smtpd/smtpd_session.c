@@ -12,12 +12,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -45,34 +45,96 @@ static void smtpd_read_cb(struct bufferevent *bev, void *arg);
 static void smtpd_write_cb(struct bufferevent *bev, void *arg);
 static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg);
 
-static void
-smtpd_peer_text(struct smtpd_session *s)
-{
-	const struct sockaddr *sa = (const struct sockaddr *)&s->peer;
+static void smtpd_discard_output(struct smtpd_session *s);
+static int smtpd_starttls_begin(struct smtpd_session *s);
 
+/* The client's address as text (IPv4-mapped IPv6 as IPv4). */
+static void
+smtpd_addr_text(const struct sockaddr *sa, char *out, size_t outlen)
+{
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], s->addr,
-			    sizeof(s->addr));
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out,
+			    (socklen_t)outlen);
 		else
-			inet_ntop(AF_INET6, &s6->sin6_addr, s->addr,
-			    sizeof(s->addr));
+			inet_ntop(AF_INET6, &s6->sin6_addr, out,
+			    (socklen_t)outlen);
 	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, s->addr, sizeof(s->addr));
+		inet_ntop(AF_INET, &s4->sin_addr, out, (socklen_t)outlen);
 	} else
-		snprintf(s->addr, sizeof(s->addr), "unknown");
+		snprintf(out, outlen, "unknown");
 }
 
+/* Idle timeouts for reading (and writing): 0 is none (a deadline
+ * rules instead). Under connection pressure they are cut to
+ * stress_timeout, as Postfix's stress mode cuts smtpd_timeout. */
 static void
 smtpd_set_timeout(struct smtpd_session *s, unsigned seconds)
 {
 	const struct conf *c = s->ctx->conf;
-	struct timeval rd = { .tv_sec = seconds };
-	struct timeval wr = { .tv_sec = c->command_timeout };
+	unsigned wsec = c->command_timeout;
 
-	bufferevent_set_timeouts(s->bev, &rd, &wr);
+	if (s->ctx->stress && seconds > c->stress_timeout)
+		seconds = c->stress_timeout;
+	if (s->ctx->stress && wsec > c->stress_timeout)
+		wsec = c->stress_timeout;
+	struct timeval rd = { .tv_sec = seconds };
+	struct timeval wr = { .tv_sec = wsec };
+	bufferevent_set_timeouts(s->bev, seconds ? &rd : NULL,
+	    seconds ? &wr : NULL);
+}
+
+static void
+smtpd_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->deadline_tls) {
+		if (s->state != SMTPD_STATE_TLS_START &&
+		    s->state != SMTPD_STATE_TLS_HANDSHAKE)
+			return;
+		/* No TLS session to say 421 over: drop it now. */
+		smtpd_discard_output(s);
+		smtpd_close(s, "tls-handshake-timeout");
+		return;
+	}
+	/* Between BDAT chunks the session reads commands, and the message
+	 * is still in transfer; after its end the deadline no longer
+	 * applies (the checks and the commit have their own bounds). */
+	if (s->state != SMTPD_STATE_DATA && s->state != SMTPD_STATE_BDAT &&
+	    !(s->state == SMTPD_STATE_CMD && s->bdat_used))
+		return;
+	smtpd_reply(s, "421 4.4.2 %s Error: message transfer took too long",
+	    s->ctx->conf->hostname);
+	smtpd_close(s, "data-deadline");
+}
+
+/* Start the deadline of a handshake (tls) or a message, unless the same
+ * one runs already (STARTTLS then handshake; BDAT chunks). */
+static void
+smtpd_deadline_start(struct smtpd_session *s, bool tls, unsigned seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	if (s->deadline == NULL &&
+	    (s->deadline = evtimer_new(s->ctx->base, smtpd_deadline_cb, s)) ==
+	    NULL)
+		fatal("cannot create a session deadline");
+	if (evtimer_pending(s->deadline, NULL) && s->deadline_tls == tls)
+		return;
+	s->deadline_tls = tls;
+	evtimer_add(s->deadline, &tv);
+}
+
+static void
+smtpd_deadline_stop(struct smtpd_session *s)
+{
+	if (s->deadline != NULL)
+		evtimer_del(s->deadline);
 }
 
 void
@@ -82,14 +144,23 @@ smtpd_enter(struct smtpd_session *s, enum smtpd_state st)
 
 	s->state = st;
 	switch (st) {
+	case SMTPD_STATE_TLS_START:
 	case SMTPD_STATE_TLS_HANDSHAKE:
-		smtpd_set_timeout(s, c->tls_handshake_timeout);
+		/* A deadline, not an idle timeout: a ClientHello sent a
+		 * byte at a time must not hold the slot for hours. */
+		smtpd_set_timeout(s, 0);
+		smtpd_deadline_start(s, true, c->tls_handshake_timeout);
 		break;
 	case SMTPD_STATE_DATA:
 	case SMTPD_STATE_BDAT:
 		smtpd_set_timeout(s, c->data_timeout);
+		smtpd_deadline_start(s, false, c->data_total_timeout);
 		break;
 	case SMTPD_STATE_CMD:
+		if (!s->bdat_used)
+			smtpd_deadline_stop(s);
+		smtpd_set_timeout(s, c->command_timeout);
+		break;
 	case SMTPD_STATE_AUTH:
 		smtpd_set_timeout(s, c->command_timeout);
 		break;
@@ -98,6 +169,57 @@ smtpd_enter(struct smtpd_session *s, enum smtpd_state st)
 	case SMTPD_STATE_CLOSING:
 		break;
 	}
+}
+
+/*
+ * Connection pressure, judged at each accept: at 80% of max_connections
+ * (all workers together) idle timeouts shrink to stress_timeout for this
+ * worker's sessions, the waiting ones at once.
+ */
+static void
+smtpd_stress_update(struct smtpd_ctx *ctx)
+{
+	const struct conf *c = ctx->conf;
+	unsigned n = connlimit_total(ctx->limits);
+	bool stress = (uint64_t)n * 5 >= (uint64_t)c->max_connections * 4;
+
+	if (stress == ctx->stress)
+		return;
+	ctx->stress = stress;
+	if (stress)
+		log_warn("smtp stress on connections=%u max=%u "
+		    "idle_timeout=%us", n, c->max_connections,
+		    c->stress_timeout);
+	else
+		log_info("smtp stress off connections=%u max=%u", n,
+		    c->max_connections);
+	for (struct smtpd_session *s = ctx->sessions; s; s = s->next)
+		if (s->state == SMTPD_STATE_CMD ||
+		    s->state == SMTPD_STATE_AUTH ||
+		    s->state == SMTPD_STATE_DATA ||
+		    s->state == SMTPD_STATE_BDAT)
+			smtpd_enter(s, s->state);
+}
+
+/* A refusal by a connection limit, logged at most once a second per kind
+ * in this worker (a flood must not flood the log too). */
+static void
+smtpd_log_refusal(struct smtpd_ctx *ctx, enum connlimit_result r,
+    const struct sockaddr *sa)
+{
+	struct ratelog *rl = &ctx->refused_log[r == CONNLIMIT_PER_IP ? 0 : 1];
+	struct timespec now;
+	unsigned held;
+	char extra[32] = "", addr[INET6_ADDRSTRLEN];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!ratelog_allow(rl, now.tv_sec, &held))
+		return;
+	if (held > 0)
+		snprintf(extra, sizeof(extra), " suppressed=%u", held);
+	smtpd_addr_text(sa, addr, sizeof(addr));
+	log_warn("smtp refused addr=%s limit=%s%s", addr,
+	    r == CONNLIMIT_PER_IP ? "per-ip" : "total", extra);
 }
 
 void
@@ -133,12 +255,18 @@ smtpd_session_start(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
     socklen_t salen, const struct conf_listener *lst)
 {
 	const struct conf *c = ctx->conf;
+	enum connlimit_result lr = CONNLIMIT_TOTAL;
 	int on = 1;
 
-	if (ctx->stopping || !connlimit_acquire(ctx->limits, ctx->slot, sa,
-	    c->max_connections_per_ip, c->max_connections)) {
+	if (!ctx->stopping)
+		lr = connlimit_acquire(ctx->limits, ctx->slot, sa,
+		    c->max_connections_per_ip, c->max_connections);
+	smtpd_stress_update(ctx);
+	if (lr != CONNLIMIT_OK) {
 		static const char busy[] =
 		    "421 4.7.0 Too many connections, try again later\r\n";
+		if (!ctx->stopping)
+			smtpd_log_refusal(ctx, lr, sa);
 		if (lst->tls != CONF_TLS_IMPLICIT &&
 		    write(fd, busy, sizeof(busy) - 1) < 0)
 			log_debug("smtp refusal not sent: %s",
@@ -153,7 +281,7 @@ smtpd_session_start(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 	memcpy(&s->peer, sa, salen < sizeof(s->peer) ? salen :
 	    sizeof(s->peer));
 	ids_sid_new(s->sid);
-	smtpd_peer_text(s);
+	smtpd_addr_text(sa, s->addr, sizeof(s->addr));
 	s->trusted = conf_is_trusted(c, sa);
 	envelope_init(&s->env);
 	buf_init(&s->headers, LIMIT_HEADER_SECTION);
@@ -381,10 +509,15 @@ smtpd_free(struct smtpd_session *s)
 		event_free(s->timer);
 		s->timer = NULL;
 	}
+	if (s->deadline) {
+		event_free(s->deadline);
+		s->deadline = NULL;
+	}
 	if (s->bev) {
 		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	}
+	smtpd_auth_cancel(s);
 	if (s->commit_job) {
 		/* Gone before its 250: the message still becomes durable,
 		 * as after any lost reply (RFC 5321 §6.1 accepts that). */
@@ -407,6 +540,7 @@ smtpd_free(struct smtpd_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	ctx->nsessions--;
+	smtpd_stress_update(ctx);
 	if (event_base_once(ctx->base, -1, EV_TIMEOUT, smtpd_free_cb, s,
 	    &now) == -1)
 		fatal("cannot schedule a session free");
@@ -456,8 +590,11 @@ smtpd_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtpd_session *s = arg;
 
-	(void)bev;
-	if (s->state == SMTPD_STATE_CLOSING)
+	if (s->state == SMTPD_STATE_TLS_START &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+	    smtpd_starttls_begin(s) == -1)
+		smtpd_close(s, "starttls-failed");
+	else if (s->state == SMTPD_STATE_CLOSING)
 		smtpd_free(s);
 }
 
@@ -667,47 +804,11 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-/* Write out what is buffered on the plaintext connection before TLS
- * starts: the STARTTLS 220 must precede the handshake on the wire. The
- * bufferevent keeps the start of its output frozen outside its own
- * callbacks; it is about to be freed, so we thaw it and write here. The
- * amount is a few replies, far below the socket buffer, and a client that
- * does not read them within a second is dropped. */
+/* The 220 to STARTTLS is on the wire (nothing plaintext is left to
+ * write): the connection becomes TLS. */
 static int
-smtpd_flush_plain(struct smtpd_session *s)
+smtpd_starttls_begin(struct smtpd_session *s)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-
-	evbuffer_unfreeze(out, 1);
-	while (evbuffer_get_length(out) > 0) {
-		int n = evbuffer_write(out, s->fd);
-		if (n > 0)
-			continue;
-		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
-		if ((n == -1 && errno != EAGAIN && errno != EINTR) ||
-		    poll(&pfd, 1, 1000) <= 0)
-			return -1;
-	}
-	return 0;
-}
-
-int
-smtpd_starttls(struct smtpd_session *s)
-{
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	size_t pipelined = evbuffer_get_length(in);
-
-	/* RFC 3207 §4.2 / CVE-2011-0411: plaintext the client sent after
-	 * STARTTLS must never be executed once TLS is up. */
-	if (pipelined > 0) {
-		log_warn("sid=%s smtp starttls discarded %zu pipelined "
-		    "plaintext bytes addr=%s", s->sid, pipelined, s->addr);
-		evbuffer_drain(in, pipelined);
-	}
-	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
-	smtpd_out_spill(s);
-	if (smtpd_flush_plain(s) == -1)
-		return -1;
 	s->ssl = tls_server_ssl_new(s->ctx->tls);
 	if (s->ssl == NULL)
 		return -1;
@@ -724,6 +825,35 @@ smtpd_starttls(struct smtpd_session *s)
 	s->esmtp = false;
 	smtpd_enter(s, SMTPD_STATE_TLS_HANDSHAKE);
 	return 0;
+}
+
+int
+smtpd_starttls(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t pipelined = evbuffer_get_length(in);
+
+	/* RFC 3207 §4.2 / CVE-2011-0411: plaintext the client sent after
+	 * STARTTLS must never be executed once TLS is up. */
+	if (pipelined > 0) {
+		log_warn("sid=%s smtp starttls discarded %zu pipelined "
+		    "plaintext bytes addr=%s", s->sid, pipelined, s->addr);
+		evbuffer_drain(in, pipelined);
+	}
+	/* What arrives from now on is the ClientHello, for the TLS
+	 * bufferevent to read. */
+	bufferevent_disable(s->bev, EV_READ);
+	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+	/* The 220 must precede the handshake on the wire. It mostly leaves
+	 * at once; if not, the bufferevent writes it and smtpd_write_cb
+	 * starts TLS when it is out. Nothing waits on the loop: a client
+	 * that does not read holds its own session only, until the
+	 * handshake deadline (which starts now). */
+	smtpd_flush(s);
+	smtpd_enter(s, SMTPD_STATE_TLS_START);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return 0;
+	return smtpd_starttls_begin(s);
 }
 
 static void
@@ -753,10 +883,12 @@ smtpd_sessions_stop(struct smtpd_ctx *ctx, int grace)
 	ctx->stopping = true;
 	for (struct smtpd_session *s = ctx->sessions, *n; s; s = n) {
 		n = s->next;
+		bool tls = s->state == SMTPD_STATE_TLS_HANDSHAKE ||
+		    s->state == SMTPD_STATE_TLS_START;
+
 		if (s->state == SMTPD_STATE_CMD ||
-		    s->state == SMTPD_STATE_PAUSED ||
-		    s->state == SMTPD_STATE_TLS_HANDSHAKE) {
-			if (s->state != SMTPD_STATE_TLS_HANDSHAKE)
+		    s->state == SMTPD_STATE_PAUSED || tls) {
+			if (!tls)
 				smtpd_reply(s, "421 4.3.2 %s Service shutting "
 				    "down", ctx->conf->hostname);
 			smtpd_close(s, "shutdown");

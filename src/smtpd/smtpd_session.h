@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "conf/conf.h"
+#include "core/ratelog.h"
 
 struct tls_server;
 struct db;
@@ -22,6 +23,7 @@ struct dkim_keys;
 struct spool_committer;
 struct connlimit;
 struct smtpd_session;
+struct workpool;
 
 /* Per-worker state shared by its sessions (borrowed pointers, owned by the
  * worker, alive as long as any session). */
@@ -34,6 +36,9 @@ struct smtpd_ctx {
 	const struct dkim_keys	*dkim_keys;	/* signing keys, may be NULL */
 	struct spool_committer	*committer;	/* fsyncs off the loop */
 	struct connlimit	*limits;
+	struct workpool		*authpool;	/* password checks (its threads
+						 * bound how many run at once) */
+	unsigned		 auth_jobs;	/* checks queued or running */
 	unsigned		 slot;		/* this worker's connlimit slot */
 	unsigned		 nsessions;
 	bool			 stopping;	/* shutting down: 421 at the next
@@ -42,6 +47,9 @@ struct smtpd_ctx {
 	struct event		*grace_timer;
 	struct event		*flush_ev;	/* writes the replies below */
 	struct smtpd_session	*flush;		/* sessions with replies */
+	bool			 stress;	/* connection pressure: idle
+						 * timeouts cut to stress_timeout */
+	struct ratelog		 refused_log[2];	/* per-IP, total */
 };
 
 /* Take over connected socket fd (non-blocking) accepted on listener
@@ -61,6 +69,9 @@ void smtpd_session_accept_local(struct smtpd_ctx *ctx, int fd);
 /* Compute what AUTH needs once (a dummy hash for unknown users), so the
  * first login does not pay for it; called by the worker at start. */
 void smtpd_auth_prepare(void);
+/* Threads of ctx->authpool: password hashes (yescrypt, ~100 ms of CPU and
+ * tens of MB each) computed at once per worker; more wait their turn. */
+#define SMTPD_AUTH_THREADS	2
 
 /* Shutdown: sessions between transactions get 421 and are closed now;
  * sessions receiving a message may finish it for `grace` seconds, then get

@@ -56,6 +56,7 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	const struct conf *c = s->ctx->conf;
 	struct smtpd_mail_args ma;
 	char from[LIMIT_PATH + 1] = "", esc[LIMIT_PATH * 4 + 1];
+	char q[LOG_QUOTE_SIZE(LIMIT_PATH)], qu[LOG_QUOTE_SIZE(LIMIT_PATH)];
 	enum smtpd_cmd_result r;
 
 	if (s->has_mail) {
@@ -86,9 +87,10 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	}
 	if (s->auth_user && !ma.is_null &&
 	    !db_user_owns(s->ctx->db, s->auth_user, from)) {
-		log_info("sid=%s smtp mail from=<%s> user=%s result=not-owned",
-		    s->sid, log_escape(from, strlen(from), esc, sizeof(esc)),
-		    s->auth_user);
+		log_info("sid=%s smtp mail from=%s user=%s result=not-owned",
+		    s->sid, log_quote(from, strlen(from), q, sizeof(q)),
+		    log_quote(s->auth_user, strlen(s->auth_user), qu, sizeof(qu)));
+		log_escape(from, strlen(from), esc, sizeof(esc));
 		smtpd_reply(s, "550 5.7.1 <%s>: Sender address not owned by "
 		    "user %s", esc, s->auth_user);
 		return;
@@ -108,8 +110,8 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	    (unsigned long)s->local_uid) : xstrdup(s->addr);
 	s->declared_size = ma.size;
 	s->has_mail = true;
-	log_info("sid=%s qid=%s smtp mail from=<%s> size=%llu", s->sid,
-	    s->qid, log_escape(from, strlen(from), esc, sizeof(esc)),
+	log_info("sid=%s qid=%s smtp mail from=%s size=%llu", s->sid,
+	    s->qid, log_quote(from, strlen(from), q, sizeof(q)),
 	    (unsigned long long)ma.size);
 	if (!smtpd_checks_mail(s))
 		smtpd_reply(s, "250 2.1.0 Ok");
@@ -166,6 +168,7 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	const struct conf *c = s->ctx->conf;
 	struct smtpd_rcpt_args ra;
 	char to[LIMIT_PATH + 1], esc[LIMIT_PATH * 4 + 1];
+	char q[LOG_QUOTE_SIZE(LIMIT_PATH)];
 	enum smtpd_cmd_result r;
 
 	if (!s->has_mail) {
@@ -199,8 +202,9 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	log_escape(to, strlen(to), esc, sizeof(esc));
 	if (conf_is_local_domain(c, ra.to.domain)) {
 		if (smtpd_txn_rcpt_local(s, to, esc, &ra) == -1) {
-			log_info("sid=%s qid=%s smtp rcpt to=<%s> "
-			    "result=rejected", s->sid, s->qid, esc);
+			log_info("sid=%s qid=%s smtp rcpt to=%s "
+			    "result=rejected", s->sid, s->qid,
+			    log_quote(to, strlen(to), q, sizeof(q)));
 			return;
 		}
 	} else if (s->trusted || s->local || (s->auth_user &&
@@ -211,14 +215,14 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 		 * listener never relays for the world. */
 		smtpd_txn_add_rcpt(s, to, to, &ra);
 	} else {
-		log_info("sid=%s qid=%s smtp rcpt to=<%s> result=relay-denied",
-		    s->sid, s->qid, esc);
+		log_info("sid=%s qid=%s smtp rcpt to=%s result=relay-denied",
+		    s->sid, s->qid, log_quote(to, strlen(to), q, sizeof(q)));
 		smtpd_reply(s, "550 5.7.1 <%s>: Relay access denied", esc);
 		return;
 	}
 	s->nrcpt++;
-	log_info("sid=%s qid=%s smtp rcpt to=<%s> result=ok", s->sid, s->qid,
-	    esc);
+	log_info("sid=%s qid=%s smtp rcpt to=%s result=ok", s->sid, s->qid,
+	    log_quote(to, strlen(to), q, sizeof(q)));
 	smtpd_reply(s, "250 2.1.5 Ok");
 }
 
@@ -229,8 +233,9 @@ smtpd_txn_headers_end(struct smtpd_session *s)
 {
 	s->headers_done = true;
 	smtpd_checks_headers(s);
-	if (spool_msg_write(s->msg, s->headers.data, s->headers.len) == -1 ||
-	    spool_msg_write(s->msg, "\r\n", 2) == -1)
+	/* An empty header section has no buffer (data NULL) to write. */
+	if ((s->headers.len > 0 && spool_msg_write(s->msg, s->headers.data,
+	    s->headers.len) == -1) || spool_msg_write(s->msg, "\r\n", 2) == -1)
 		s->spool_failed = true;
 }
 

@@ -23,15 +23,17 @@ struct smtpd_verb_entry {
 			    const struct smtpd_cmd *);
 };
 
-static void
+/* Returns false when the name was refused (the 501 is the reply: a
+ * name from an earlier HELO/EHLO must not bring back its 250). */
+static bool
 smtpd_hello(struct smtpd_session *s, const struct smtpd_cmd *cmd, bool esmtp)
 {
-	char esc[LIMIT_HELO + 1];
+	char q[LOG_QUOTE_SIZE(LIMIT_HELO)];
 
 	if (cmd->arglen == 0 || cmd->arglen > LIMIT_HELO) {
 		smtpd_reply(s, "501 5.5.4 Syntax: %s hostname",
 		    esmtp ? "EHLO" : "HELO");
-		return;
+		return false;
 	}
 	/* RFC 5321 §4.1.4: HELO/EHLO also resets the transaction. */
 	smtpd_txn_reset(s);
@@ -39,14 +41,14 @@ smtpd_hello(struct smtpd_session *s, const struct smtpd_cmd *cmd, bool esmtp)
 	s->helo = xstrndup(cmd->arg, cmd->arglen);
 	s->esmtp = esmtp;
 	log_info("sid=%s smtp %s name=%s", s->sid, esmtp ? "ehlo" : "helo",
-	    log_escape(cmd->arg, cmd->arglen, esc, sizeof(esc)));
+	    log_quote(cmd->arg, cmd->arglen, q, sizeof(q)));
+	return true;
 }
 
 static void
 smtpd_proceed_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 {
-	smtpd_hello(s, cmd, false);
-	if (s->helo)
+	if (smtpd_hello(s, cmd, false))
 		smtpd_reply(s, "250 %s", s->ctx->conf->hostname);
 }
 
@@ -61,8 +63,7 @@ smtpd_proceed_ehlo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 {
 	const struct conf *c = s->ctx->conf;
 
-	smtpd_hello(s, cmd, true);
-	if (s->helo == NULL)
+	if (!smtpd_hello(s, cmd, true))
 		return;
 	smtpd_reply(s, "250-%s", c->hostname);
 	smtpd_reply(s, "250-PIPELINING");
@@ -201,7 +202,10 @@ static const struct smtpd_verb_entry smtpd_verbs[] = {
 	{ SMTPD_VERB_MAIL, NEED_HELO, smtpd_proceed_mail },
 	{ SMTPD_VERB_RCPT, NEED_HELO, smtpd_proceed_rcpt },
 	{ SMTPD_VERB_DATA, NEED_HELO, smtpd_proceed_data },
-	{ SMTPD_VERB_BDAT, NEED_HELO, smtpd_proceed_bdat },
+	/* No NEED_HELO: a refused BDAT must still read its chunk past, or
+	 * the chunk's bytes are taken for commands (smtpd_txn_bdat refuses
+	 * it without MAIL, which needs HELO). */
+	{ SMTPD_VERB_BDAT, 0, smtpd_proceed_bdat },
 	{ SMTPD_VERB_RSET, 0, smtpd_proceed_rset },
 	{ SMTPD_VERB_NOOP, 0, smtpd_proceed_noop },
 	{ SMTPD_VERB_QUIT, 0, smtpd_proceed_quit },

@@ -244,8 +244,8 @@ db_alias_walk(struct db *db, const char *address, bool catchall,
 
 	r = db_walk(&w, address, 0);
 	if (w.capped)
-		log_warn("store alias expansion cut address=\"%s\" depth=%d "
-		    "targets=%d", log_escape(address, strlen(address), esc,
+		log_warn("store alias expansion cut address=%s depth=%d "
+		    "targets=%d", log_quote(address, strlen(address), esc,
 		    sizeof(esc)), LIMIT_ALIAS_DEPTH, LIMIT_ALIAS_TARGETS);
 	db_strv_clear(&w.seen);
 	return r;

@@ -250,7 +250,7 @@ def submit(a, rcpts, marker, frm=ALICE):
 
 
 def attempt_lines(a, qid, rcpt, result=None):
-    needles = ["qid=%s delivery" % qid, "rcpt=<%s>" % rcpt, "method=smtp"]
+    needles = ["qid=%s delivery" % qid, "rcpt=\"%s\"" % rcpt, "method=smtp"]
     if result:
         needles.append("result=" + result)
     return log_lines(a, *needles)

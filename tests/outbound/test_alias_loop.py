@@ -145,18 +145,35 @@ def test_alias_loop_between_two_servers_bounces_5_4_6(world):
 
 
 def test_queued_message_past_max_hops_is_bounced(world):
-    """A message from our own queue (sendmail) with more Received fields
-    than max_hops is bounced to its sender, not sent (B sees nothing)."""
+    """A message with more Received fields than max_hops: sendmail through
+    the daemon's socket is refused at once (554 5.4.6); one that reaches
+    our own queue anyway (root's sendmail writes the spool itself when the
+    daemon does not answer) is bounced to its sender, not sent (B sees
+    nothing)."""
     a, b = world["a"], world["b"]
     marker = new_marker()
     hops = ["Received: from h%d.example by h%d.example; "
             "Thu, 01 Jan 2026 00:00:00 +0000" % (i, i + 1)
             for i in range(101)]
     msg = make_message(SENDER, "someone@loopb.test", marker, headers=hops)
-    r = subprocess.run([harness.sealmail_bin(), "-c", a.cfg.path,
-                        "sendmail", "-f", SENDER, "someone@loopb.test"],
-                       input=msg.replace(b"\r\n", b"\n"),
-                       capture_output=True, timeout=30 * harness.SLOW)
+
+    def sendmail(cfg_path):
+        return subprocess.run([harness.sealmail_bin(), "-c", cfg_path,
+                               "sendmail", "-f", SENDER,
+                               "someone@loopb.test"],
+                              input=msg.replace(b"\r\n", b"\n"),
+                              capture_output=True,
+                              timeout=30 * harness.SLOW)
+
+    r = sendmail(a.cfg.path)
+    assert r.returncode == 1 and b"5.4.6" in r.stderr, r
+    direct = os.path.join(os.path.dirname(a.cfg.path), "direct.conf")
+    with open(a.cfg.path) as f:
+        text = f.read()
+    with open(direct, "w") as f:
+        f.write(text.replace(a.cfg.server["submit_socket"],
+                             a.cfg.server["submit_socket"] + ".none"))
+    r = sendmail(direct)
     assert r.returncode == 0, r.stderr
     dsn = a.mailbox(SENDER).wait_for(marker, timeout=30 * harness.SLOW)[0]
     f = dsn_fields(dsn)
