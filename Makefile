@@ -84,10 +84,10 @@ test: test-deps
 check-sanitize: test-deps
 	$(MAKE) BUILD=build/asan SANITIZE=1 CC=gcc test-unit test-integration
 
-FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz-build:
 	@scripts/install-deps.sh fuzz
-	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
 	  build/fuzz/libsealmail.a
 	@mkdir -p build/fuzz/bin
 	@for f in $(FUZZ_C); do n=$$(basename $$f .c); \
