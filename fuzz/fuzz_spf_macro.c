@@ -77,7 +77,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < b.len; i++)
 			CHECK(b.data[i] >= 0x20 && b.data[i] < 0x7f);
 		if (mode == SPF_MACRO_DOMAIN && memmem(s, n, "%_", 2) == NULL)
-			CHECK(memchr(b.data, ' ', b.len) == NULL);
+			CHECK(b.len == 0 ||
+			    memchr(b.data, ' ', b.len) == NULL);
 		check_fit(buf_cstr(&b), b.len);
 	}
 	buf_clear(&b);
