@@ -839,9 +839,11 @@ inspect_args(struct inspect *opt, int argc, char **argv, const char **paths,
 	return *npaths > 0 ? 0 : -1;
 }
 
-/* Read, analyse and print one message with the options of opt. */
+/* Read, analyse and print one message with the options of opt; *shown
+ * once its report is printed, after the separator sep. */
 static int
-inspect_one(const struct inspect *opt, const char *path, const char *config)
+inspect_one(const struct inspect *opt, const char *path, const char *config,
+    const char *sep, bool *shown)
 {
 	struct inspect *ins = xcalloc(1, sizeof(*ins));
 	size_t nreceived = 0;
@@ -858,6 +860,10 @@ inspect_one(const struct inspect *opt, const char *path, const char *config)
 	inspect_hops(ins, nreceived);
 	if (ins->verify && ins->ndkim > 0)
 		inspect_verify(ins, config);
+	/* Out together with the report, so that a file with none gets no
+	 * separator (a JSON array stays one). */
+	fputs(sep, stdout);
+	*shown = true;
 	if (ins->json)
 		inspect_json(ins);
 	else
@@ -882,7 +888,8 @@ cli_inspect(int argc, char **argv, const char *config)
 {
 	struct inspect opt;
 	const char **paths = xcalloc((size_t)argc, sizeof(*paths));
-	size_t npaths, nshown = 0;
+	size_t npaths;
+	bool shown = false;
 	int rc = CLI_EXIT_OK;
 
 	memset(&opt, 0, sizeof(opt));
@@ -896,14 +903,11 @@ cli_inspect(int argc, char **argv, const char *config)
 	if (opt.json && npaths > 1)
 		printf("[");
 	for (size_t i = 0; i < npaths; i++) {
-		/* The separator goes out before the report, which then
-		 * cannot be interleaved with it on a terminal. */
-		if (nshown > 0)
-			printf(opt.json ? "," : "\n");
+		/* What went to stdout before goes out before any error
+		 * about this file on stderr. */
 		fflush(stdout);
-		if (inspect_one(&opt, paths[i], config) == CLI_EXIT_OK)
-			nshown++;
-		else
+		if (inspect_one(&opt, paths[i], config, !shown ? "" :
+		    opt.json ? "," : "\n", &shown) != CLI_EXIT_OK)
 			rc = CLI_EXIT_FAIL;
 	}
 	if (opt.json && npaths > 1)

@@ -22,14 +22,16 @@ struct cli_entry {
 static const struct cli_entry cli_entries[] = {
 	{ "serve", cli_serve, "serve [--syslog] [--debug]" },
 	{ "init", cli_init,
-	    "init -d DIR [--hostname H] [--domain D] [--dev]" },
+	    "init -d DIR [--hostname H] [--domain D] [--postmaster ADDR] "
+	    "[--dev]" },
 	{ "check-config", cli_check_config, "check-config" },
 	{ "user", cli_user,
 	    "user add|del|passwd|list [ADDRESS] [--password-stdin]" },
 	{ "alias", cli_alias, "alias add|del|list [ADDRESS] [TARGET...]" },
 	{ "queue", cli_queue, "queue list|show ID|flush|delete ID" },
 	{ "sendmail", cli_sendmail,
-	    "sendmail [-t] [-i] [-f FROM] [-F NAME] [RCPT...]" },
+	    "sendmail [-t] [-i] [-f FROM] [-F NAME] [-C CONFIG] [-N NOTIFY] "
+	    "[-R full|hdrs] [RCPT...] | -bs | -bp | -q | -bi" },
 	{ "check-auth", cli_check_auth, "check-auth --ip IP --helo NAME "
 	    "--mail-from ADDR [--json] [FILE|-]" },
 	{ "inspect", cli_inspect, "inspect FILE...|- [--json] [--verify]" },

@@ -539,11 +539,22 @@ conf_check_private_range(const struct conf_network *n)
 	return NULL;
 }
 
+/* Does IPv6 network n hold all of ::ffff:0:0/96? conf_is_trusted matches
+ * IPv4 clients in that form too, so n then trusts every IPv4 client. */
+static bool
+conf_check_all_mapped(const struct conf_network *n)
+{
+	static const unsigned char mapped[16] = { [10] = 0xff, [11] = 0xff };
+
+	return n->family == AF_INET6 && n->prefix <= 96 &&
+	    conf_network_match(n, mapped);
+}
+
 /*
  * trusted_networks relay without AUTH on every listener (Postfix's
  * mynetworks), so a mistake here makes an open relay: one that matches
- * every address is refused, a public or wide one is worth a warning
- * (loopback excepted: all of 127/8 is this host).
+ * every address (or every IPv4 address) is refused, a public or wide one
+ * is worth a warning (loopback excepted: all of 127/8 is this host).
  */
 static int
 conf_check_trusted(struct conf_parse *p)
@@ -561,6 +572,11 @@ conf_check_trusted(struct conf_parse *p)
 			return conf_parse_fail_at(p, n->line, "[server]",
 			    "trusted_networks", "%s matches every address: "
 			    "anyone could relay through this server", text);
+		if (conf_check_all_mapped(n))
+			return conf_parse_fail_at(p, n->line, "[server]",
+			    "trusted_networks", "%s matches every IPv4 address "
+			    "(as ::ffff:a.b.c.d): anyone could relay through "
+			    "this server", text);
 		if (r == NULL)
 			conf_parse_warn_at(p, n->line, "[server]",
 			    "trusted_networks", "%s is public (not loopback, "

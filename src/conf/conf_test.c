@@ -471,6 +471,12 @@ static const struct error_case error_cases[] = {
 	    "3: [server] trusted_networks: 0.0.0.0/0 matches every address" },
 	{ "[server]\ntrusted_networks = ::/0\n",
 	    "2: [server] trusted_networks: ::/0 matches every address" },
+	/* IPv4 clients are matched as ::ffff:a.b.c.d too (conf_is_trusted) */
+	{ "[server]\ntrusted_networks = ::ffff:0:0/96\n",
+	    "2: [server] trusted_networks: ::ffff:0.0.0.0/96 matches every "
+	    "IPv4 address" },
+	{ "[server]\ntrusted_networks = ::/64\n",
+	    "2: [server] trusted_networks: ::/64 matches every IPv4 address" },
 	/* duplicates */
 	{ "[server]\nworkers = 2\n\n[server]\nworkers = 3\n",
 	    "5: [server] workers: duplicate key (first set on line 2)" },

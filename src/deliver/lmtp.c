@@ -559,6 +559,12 @@ lmtp_data(struct lmtp_txn *t, const char *trace, struct lmtp_reply *rep)
 			rep->code = 451;
 		lmtp_report(t, t->rcpt, lmtp_status(rep->code), "%s",
 		    rep->text);
+		/* A refused DATA need not end the transaction (RFC 5321 has
+		 * the server keep it): without RSET the next recipient's MAIL
+		 * would get 503 and fail for nothing. */
+		if (lmtp_cmd(t->c, "RSET") == -1 ||
+		    lmtp_read_reply(t->c, rep, NULL) == -1)
+			return -1;
 		return 0;
 	}
 	if (lmtp_send_body(t->c, t->job, trace) == -1 ||

@@ -155,7 +155,8 @@ db_walk_result(struct db_walk *w, const char *s)
 /*
  * "local@domain" cut at the first recipient delimiter of its local part
  * into base; false if there is none to cut (a Quoted-string local part is
- * left alone: cutting it would break its quoting).
+ * left alone: cutting it would break its quoting), or if the cut would
+ * end the Dot-string in '.' ("a.+x@"), which is no address.
  */
 static bool
 db_walk_base(const struct db *db, const char *a, char *base)
@@ -164,7 +165,8 @@ db_walk_base(const struct db *db, const char *a, char *base)
 	size_t llen = (size_t)(dom - a) - 1;
 	size_t cut = strcspn(a, db->delim);
 
-	if (db->delim[0] == '\0' || a[0] == '"' || cut == 0 || cut >= llen)
+	if (db->delim[0] == '\0' || a[0] == '"' || cut == 0 || cut >= llen ||
+	    a[cut - 1] == '.')
 		return false;
 	memcpy(base, a, cut);
 	snprintf(base + cut, DB_ADDRESS_MAX + 1 - cut, "@%s", dom);

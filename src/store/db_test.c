@@ -731,6 +731,10 @@ test_expand_delimiter(void **state)
 	assert_string_equal(t->out, "carol@example.org;");
 	assert_int_equal(dbt_expand(t, "dave+x@example.org"), DB_OK);
 	assert_string_equal(t->out, "bob@example.org;");
+	/* A cut that would leave no valid address ("dave.@") is no cut:
+	 * the catch-all still applies. */
+	assert_int_equal(dbt_expand(t, "dave.+x@example.org"), DB_OK);
+	assert_string_equal(t->out, "bob@example.org;");
 	/* Turned off again: the cache does not keep the old answers. */
 	assert_int_equal(db_set_recipient_delimiter(t->db, ""), 0);
 	assert_int_equal(dbt_expand(t, "carol+x@example.org"), DB_OK);

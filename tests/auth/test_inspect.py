@@ -232,6 +232,24 @@ def test_several_files():
     assert "/nonexistent/m.eml" in r.stderr.decode()
 
 
+def test_several_files_json_stays_json(tmp_path):
+    """With --json, a file that cannot be read, or whose report was shown
+    but whose --verify could not run, still leaves one valid JSON array
+    of the reports shown."""
+    a = os.path.join(DATA, "two_hops_tls.eml")
+    b = os.path.join(DATA, "plaintext_hop.eml")
+    for files in ([a, "/nonexistent/m.eml", b], [a, b, "/nonexistent/m"],
+                  ["/nonexistent/m", a, b]):
+        r = inspect("--json", *files)
+        assert r.returncode == 1
+        assert [d["file"] for d in json.loads(r.stdout)] == [a, b], files
+    # two_hops_tls.eml is signed: --verify without a configuration fails
+    # but the report is printed, and it needs its separator like any other.
+    r = inspect("--json", "--verify", a, a, config=str(tmp_path / "no.conf"))
+    assert r.returncode == 1
+    assert [d["file"] for d in json.loads(r.stdout)] == [a, a]
+
+
 def test_directory_is_named():
     r = inspect(DATA)
     assert r.returncode == 1

@@ -265,7 +265,12 @@ class Config:
 
     def listen(self, name, role, tls, host="127.0.0.1", port=None):
         if port is None:
+            # A port just closed may be handed out again at once: never
+            # give two listeners of one config the same one.
+            used = {l.port for l in self.listeners.values()}
             port = free_port(host)
+            while port in used:
+                port = free_port(host)
         self.listeners[name] = Listener(name, host, port, role, tls)
         return self.listeners[name]
 

@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: ISC
 """A minimal LMTP server on loopback (RFC 2033) that keeps every message it
 accepts, optionally taking `delay` seconds per message: a slow mail store,
-so that the queue runner has deliveries in flight when a test wants them."""
+so that the queue runner has deliveries in flight when a test wants them.
+With `refuse_data` > 0 it answers that many DATA commands with a 451 and,
+like many servers, keeps the transaction open until RSET: a MAIL inside it
+gets 503."""
 
 import socket
 import socketserver
@@ -17,7 +20,7 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self):
         sink = self.server.sink
         self.reply("220 lmtpsink ready")
-        rcpts = []
+        rcpts = None
         while True:
             line = self.rfile.readline(4096)
             if not line:
@@ -27,12 +30,22 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.reply("250-lmtpsink")
                 self.reply("250 8BITMIME")
             elif verb == b"MAIL":
+                if rcpts is not None and sink.strict:
+                    self.reply("503 5.5.1 nested MAIL command")
+                    continue
                 rcpts = []
                 self.reply("250 2.1.0 ok")
             elif verb == b"RCPT":
-                rcpts.append(line.strip()[8:].decode("utf-8", "replace"))
+                rcpts = (rcpts or []) + [
+                    line.strip()[8:].decode("utf-8", "replace")]
                 self.reply("250 2.1.5 ok")
             elif verb == b"DATA":
+                with sink.lock:
+                    refuse = sink.refuse_data > 0
+                    sink.refuse_data -= refuse
+                if refuse:
+                    self.reply("451 4.3.0 try again later")
+                    continue
                 self.reply("354 go ahead")
                 data = []
                 while True:
@@ -44,12 +57,13 @@ class _Handler(socketserver.StreamRequestHandler):
                     return
                 time.sleep(sink.delay)
                 with sink.lock:
-                    for r in rcpts:
+                    for r in rcpts or []:
                         sink.messages.append((r, b"".join(data)))
-                for _ in rcpts:
+                for _ in rcpts or []:
                     self.reply("250 2.0.0 stored")
+                rcpts = None
             elif verb == b"RSET":
-                rcpts = []
+                rcpts = None
                 self.reply("250 2.0.0 ok")
             elif verb == b"QUIT":
                 self.reply("221 2.0.0 bye")
@@ -67,8 +81,10 @@ class LmtpSink:
     """Start with LmtpSink(delay); `target` is the [delivery] local value;
     `messages` the (recipient, bytes) pairs stored; close() stops it."""
 
-    def __init__(self, delay=0.0):
+    def __init__(self, delay=0.0, refuse_data=0):
         self.delay = delay
+        self.refuse_data = refuse_data
+        self.strict = refuse_data > 0
         self.lock = threading.Lock()
         self.messages = []
         self.server = _Server(("127.0.0.1", 0), _Handler)

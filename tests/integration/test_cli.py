@@ -521,6 +521,21 @@ def test_help_and_version(args, want):
     assert r.stdout.startswith(want), r.stdout
 
 
+@pytest.mark.parametrize("bad", [
+    ["init"], ["sendmail", "-x"], ["user"], ["alias"], ["queue"],
+    ["inspect"], ["dkim"], ["check-auth"], ["serve", "--x"],
+])
+def test_command_help_is_its_usage(bad):
+    """`COMMAND --help` shows the options the command itself knows."""
+    err = run_cli(None, *bad).stderr
+    usage = [l for l in err.splitlines() if l.startswith("usage: ")]
+    assert usage, err
+    r = run_cli(None, bad[0], "--help")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.replace("[-c FILE] ", "") == usage[0] + "\n", \
+        (r.stdout, usage[0])
+
+
 @pytest.mark.parametrize("args,why", [
     (["dkim", "keygen", "--domain", "a.example", "--selector", "s",
       "--bits", "512"], "--bits 512: must be a number from 1024"),

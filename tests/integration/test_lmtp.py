@@ -3,13 +3,16 @@
 
 import os
 import shutil
+import smtplib
 import tempfile
+import time
 
 import pytest
 
 import dovecot
 from harness import (Config, Daemon, make_message, new_marker, provision,
                      wait_until)
+from lmtpsink import LmtpSink
 from mailcheck import check_received
 from smtpraw import RawSMTP, queued_id
 
@@ -91,3 +94,29 @@ def test_lmtp_delivery_into_dovecot(lmtp_setup):
         b"To: alice@example.test", b""), raw_bob[:600]
     for r in (raw, raw_bob):
         assert r.count(b"Return-Path:") == 1, r[:600]
+
+
+def test_refused_data_does_not_fail_the_next_recipient(daemons, certs):
+    """Each recipient has its own LMTP transaction. A DATA refused with a
+    4xx leaves the server's transaction open (RFC 5321 does not close it):
+    the client must RSET, or the next recipient's MAIL gets 503 and that
+    recipient is bounced for nothing."""
+    sink = LmtpSink(refuse_data=1)
+    try:
+        cfg = daemons.config([certs["ec"]], ipv6=False)
+        cfg.delivery["local"] = sink.target
+        d = daemons.start(cfg)
+        marker = new_marker()
+        lst = d["mx_plain"]
+        with smtplib.SMTP(lst.host, lst.port, timeout=15) as c:
+            c.sendmail("someone@remote.test", [ALICE, BOB],
+                       make_message("someone@remote.test", ALICE, marker))
+        wait_until(lambda: len(sink.snapshot()) >= 1, 20,
+                   what="an LMTP delivery")
+        time.sleep(0.5)
+        got = [r for r, _ in sink.snapshot()]
+        assert len(got) == 1 and BOB in got[0], got
+        # The refused one is deferred, not bounced: it stays queued.
+        assert len(d.queue_ids()) == 1, d.queue_ids()
+    finally:
+        sink.close()
