@@ -4,6 +4,7 @@ response (RFC 4954 §4), log lines that client text cannot forge fields
 into, and password checks that do not hold up the worker's other
 sessions."""
 
+import base64
 import os
 import re
 import socket
@@ -217,3 +218,27 @@ def test_client_not_reading_at_starttls_stalls_nobody(one_worker):
     finally:
         stuck.close()
         other.close()
+
+
+def test_abandoned_auth_checks_cost_nothing(one_worker):
+    """Clients that send AUTH and hang up at once leave no hashing behind:
+    a check whose session is gone is skipped, so a flood of them does not
+    queue up seconds of work ahead of a real login."""
+    d = one_worker
+    tok = base64.b64encode(("\0%s\0wrong-password" % ALICE).encode())
+    for i in range(40):
+        c = RawSMTP.to(d["submissions"], source="127.0.1.%d" % (i + 1))
+        c.ehlo()
+        c.send(b"AUTH PLAIN " + tok + b"\r\n")
+        c.close()
+    time.sleep(0.5)     # the worker sees every hang-up
+    with RawSMTP.to(d["submissions"], timeout=60,
+                    source="127.0.0.1") as c:
+        c.ehlo()
+        t0 = time.monotonic()
+        r = c.auth_plain(ALICE, USERS[ALICE])
+        took = time.monotonic() - t0
+    assert r.code == 235, r
+    # One check takes a fraction of a second; 40 abandoned ones queued
+    # ahead of it would take many seconds on the worker's two threads.
+    assert took < 4, "the login waited %.1fs" % took
