@@ -91,7 +91,9 @@ smtpd_auth_done(void *arg, bool cancelled)
 		s->ctx->auth_jobs--;
 		s->auth_job = NULL;
 	}
-	if (!cancelled && s != NULL) {
+	/* A session closed meanwhile (421 on a timeout, its output still
+	 * draining) takes no answer: one would revive it. */
+	if (!cancelled && s != NULL && s->state != SMTPD_STATE_CLOSING) {
 		if (j->ok)
 			passwd_cache_store(j->user, j->hash, j->pass);
 		smtpd_auth_result(s, j->user, j->ok);
