@@ -2,7 +2,8 @@
 /*
  * A per-process cache of recently verified credentials, so a client that
  * logs in again does not cost another yescrypt computation (~100 ms of CPU
- * on the event loop), in the manner of Dovecot's auth_cache. Only
+ * on one of the worker's password-check threads), in the manner of
+ * Dovecot's auth_cache. Only
  * successes are cached, as a keyed SHA-256 of the password under a random
  * per-process key, bound to the stored hash: a password change or a
  * deleted account misses. Failures always pay the full hash.

@@ -933,6 +933,7 @@ sm_submit(struct sm_msg *m, const struct sm_opts *o)
 		.ret = o->ret,
 	};
 	char qid[IDS_QID_LEN + 1], err[512], esc[LIMIT_PATH * 4 + 1];
+	char eerr[sizeof(err) * 4];
 	size_t bad;
 	int fd = submit_connect(m->conf->submit_socket);
 
@@ -955,13 +956,13 @@ sm_submit(struct sm_msg *m, const struct sm_opts *o)
 	case SUBMIT_REFUSED:
 		if (bad != SIZE_MAX)
 			sm_error("<%s>: %s", cli_escape(m->rcpts[bad], esc,
-			    sizeof(esc)), cli_escape(err, esc, sizeof(esc)));
+			    sizeof(esc)), cli_escape(err, eerr, sizeof(eerr)));
 		else
-			sm_error("refused: %s", cli_escape(err, esc,
-			    sizeof(esc)));
+			sm_error("refused: %s", cli_escape(err, eerr,
+			    sizeof(eerr)));
 		break;
 	case SUBMIT_ERROR:
-		sm_error("%s", cli_escape(err, esc, sizeof(esc)));
+		sm_error("%s", cli_escape(err, eerr, sizeof(eerr)));
 		break;
 	}
 	close(fd);

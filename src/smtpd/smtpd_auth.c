@@ -6,6 +6,7 @@
  * by all workers (net/connlimit). Passwords are never logged and are wiped
  * after use.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,10 @@ struct smtpd_auth_job {
 	char			 pass[LIMIT_SASL_FIELD + 1];
 	char			*hash;	/* stored hash; NULL: unknown user */
 	bool			 ok;
+	/* Set by the loop when the session goes: a check nobody waits for
+	 * is skipped, so clients that send AUTH and hang up cannot queue
+	 * hashing ahead of real logins. */
+	atomic_bool		 abandoned;
 };
 
 void
@@ -68,6 +73,8 @@ smtpd_auth_run(void *arg)
 {
 	struct smtpd_auth_job *j = arg;
 
+	if (atomic_load(&j->abandoned))
+		return;
 	if (j->hash != NULL)
 		j->ok = passwd_verify(j->pass, j->hash);
 	else if (smtpd_auth_dummy != NULL)
@@ -84,7 +91,9 @@ smtpd_auth_done(void *arg, bool cancelled)
 		s->ctx->auth_jobs--;
 		s->auth_job = NULL;
 	}
-	if (!cancelled && s != NULL) {
+	/* A session closed meanwhile (421 on a timeout, its output still
+	 * draining) takes no answer: one would revive it. */
+	if (!cancelled && s != NULL && s->state != SMTPD_STATE_CLOSING) {
 		if (j->ok)
 			passwd_cache_store(j->user, j->hash, j->pass);
 		smtpd_auth_result(s, j->user, j->ok);
@@ -104,6 +113,7 @@ smtpd_auth_cancel(struct smtpd_session *s)
 	s->auth_job = NULL;
 	s->ctx->auth_jobs--;
 	j->s = NULL;
+	atomic_store(&j->abandoned, true);
 	workpool_cancel(j->wj);
 }
 

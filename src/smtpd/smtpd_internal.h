@@ -132,6 +132,9 @@ void smtpd_session_greet(struct smtpd_session *s);
 void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void smtpd_close(struct smtpd_session *s, const char *reason);
+/* The transaction is over (ended or dropped): its message deadline,
+ * if one runs, goes with it, so the next message gets its own. */
+void smtpd_deadline_message_end(struct smtpd_session *s);
 void smtpd_enter(struct smtpd_session *s, enum smtpd_state st);
 void smtpd_process(struct smtpd_session *s);
 void smtpd_pause(struct smtpd_session *s, unsigned seconds);

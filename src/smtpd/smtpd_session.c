@@ -138,6 +138,13 @@ smtpd_deadline_stop(struct smtpd_session *s)
 }
 
 void
+smtpd_deadline_message_end(struct smtpd_session *s)
+{
+	if (!s->deadline_tls)
+		smtpd_deadline_stop(s);
+}
+
+void
 smtpd_enter(struct smtpd_session *s, enum smtpd_state st)
 {
 	const struct conf *c = s->ctx->conf;

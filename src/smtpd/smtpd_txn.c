@@ -46,6 +46,7 @@ smtpd_txn_reset(struct smtpd_session *s)
 	s->nrcpt = 0;
 	s->headers_done = s->headers_overflow = s->spool_failed = false;
 	s->bdat_used = s->bdat_discard = s->bdat_last = false;
+	smtpd_deadline_message_end(s);
 	s->bdat_reject = NULL;
 	s->bdat_left = 0;
 }

@@ -4,9 +4,11 @@ response (RFC 4954 §4), log lines that client text cannot forge fields
 into, and password checks that do not hold up the worker's other
 sessions."""
 
+import base64
 import os
 import re
 import socket
+import ssl
 import sqlite3
 import threading
 import time
@@ -14,7 +16,7 @@ import warnings
 
 import pytest
 
-from harness import USERS, wait_until
+from harness import HOSTNAME, USERS, client_ctx, wait_until
 from smtpraw import RawSMTP
 
 ALICE = "alice@example.test"
@@ -217,3 +219,85 @@ def test_client_not_reading_at_starttls_stalls_nobody(one_worker):
     finally:
         stuck.close()
         other.close()
+
+
+def test_abandoned_auth_checks_cost_nothing(one_worker):
+    """Clients that send AUTH and hang up at once leave no hashing behind:
+    a check whose session is gone is skipped, so a flood of them does not
+    queue up seconds of work ahead of a real login."""
+    d = one_worker
+    tok = base64.b64encode(("\0%s\0wrong-password" % ALICE).encode())
+    for i in range(40):
+        c = RawSMTP.to(d["submissions"], source="127.0.1.%d" % (i + 1))
+        c.ehlo()
+        c.send(b"AUTH PLAIN " + tok + b"\r\n")
+        c.close()
+    time.sleep(0.5)     # the worker sees every hang-up
+    with RawSMTP.to(d["submissions"], timeout=60,
+                    source="127.0.0.1") as c:
+        c.ehlo()
+        t0 = time.monotonic()
+        r = c.auth_plain(ALICE, USERS[ALICE])
+        took = time.monotonic() - t0
+    assert r.code == 235, r
+    # One check takes a fraction of a second; 40 abandoned ones queued
+    # ahead of it would take many seconds on the worker's two threads.
+    assert took < 4, "the login waited %.1fs" % took
+
+
+@pytest.fixture
+def one_worker_1s(daemons, certs):
+    """one_worker with command_timeout = 1s."""
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    cfg.server["workers"] = "1"
+    cfg.server["command_timeout"] = "1s"
+    d = daemons.start(cfg)
+    db = sqlite3.connect(os.path.join(d.data_dir, "sealmail.db"))
+    with db:
+        db.execute("UPDATE users SET hash = ? WHERE address = ?",
+                   (slow_hash(USERS[ALICE]), ALICE))
+    db.close()
+    return d
+
+
+def test_auth_result_after_421_is_dropped(one_worker_1s):
+    """A session closed (421 timeout) while its password is checked stays
+    closed: the late result neither answers nor revives it. Its client
+    does not read, so the session is still draining its output (closing)
+    when the check ends."""
+    d = one_worker_1s
+    tok = base64.b64encode(("\0%s\0wrong-password" % ALICE).encode())
+    busy = []
+    for i in range(2):      # both pool threads, for about a second
+        c = RawSMTP.to(d["submissions"], source="127.0.2.%d" % (i + 1))
+        c.ehlo()
+        c.send(b"AUTH PLAIN " + tok + b"\r\n")
+        busy.append(c)
+    lst = d["submissions"]
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.bind(("127.0.2.9", 0))
+    raw.connect((lst.host, lst.port))
+    stuck = client_ctx().wrap_socket(raw, server_hostname=HOSTNAME)
+    try:
+        stuck.settimeout(10)
+        stuck.sendall(b"EHLO stuck.example\r\n" + b"HELP\r\n" * 40000 +
+                      b"AUTH PLAIN " + tok + b"\r\n")
+        # 421 at ~1 s, the check's result at ~2 s (behind the busy ones)
+        wait_until(lambda: "addr=127.0.2.9 reason=timeout" in
+                   d.log_text(), 10)
+        time.sleep(3)
+    finally:
+        stuck.close()
+        for c in busy:
+            c.close()
+    mine = [ln for ln in d.log_text().splitlines()
+            if "127.0.2.9" in ln and "smtp connect" in ln]
+    assert len(mine) == 1, mine
+    sid = re.search(r"sid=(\w+)", mine[0]).group(1)
+    lines = [ln for ln in d.log_text().splitlines() if "sid=" + sid in ln]
+    gone = [i for i, ln in enumerate(lines) if "smtp disconnect" in ln]
+    assert gone and "reason=timeout" in lines[gone[0]], lines[-5:]
+    assert len(gone) == 1, lines[gone[0]:]
+    assert not any("smtp auth result" in ln for ln in lines[gone[0]:]), \
+        lines[gone[0]:]

@@ -325,6 +325,29 @@ def test_data_total_deadline_bdat(lim):
         assert 3.5 <= dt <= 7 * SLOW, "421 after %.1fs" % dt
 
 
+def test_data_total_deadline_is_per_message(lim):
+    """A message abandoned after a BDAT chunk (RSET) takes its deadline
+    with it: the next message, sent by DATA, gets the whole 4 s."""
+    marker = new_marker()
+    with RawSMTP.to(lim["mx_plain"], timeout=15) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<%s>" % SENDER, 250)
+        c.expect("RCPT TO:<%s>" % ALICE, 250)
+        c.send(b"BDAT 8\r\nchunk00\n")
+        assert c.reply().code == 250
+        c.expect("RSET", 250)
+        for _ in range(2):
+            time.sleep(1)
+            c.expect("NOOP", 250)
+        time.sleep(0.5)
+        # 2.5 s after the BDAT: the message's end comes 2 s later.
+        start_data(c)
+        head = make_message(SENDER, ALICE, marker)
+        dt, r = drip_lines(c, [head, b"line 0\r\n", b".\r\n"])
+        assert r is not None, "no reply to the end of the message"
+        assert r.code == 250, "after %.1fs: %r" % (dt, r)
+
+
 # ------------------------------------------------------------ refusal logs
 
 def test_limit_refusals_are_logged(lim):
