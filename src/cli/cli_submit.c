@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/limits.h"
+#include "core/unixaddr.h"
 #include "smtpc/smtpc_reply.h"
 
 /* How long we wait for any reply (RFC 5321 §4.5.3.2 allows 10 minutes for
@@ -34,17 +35,8 @@ submit_connect(const char *path)
 	struct sockaddr_un sun;
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (path == NULL || path[0] == '\0') {
-		errno = ENOENT;
+	if (unixaddr_set(&sun, path) == -1)
 		return -1;
-	}
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {

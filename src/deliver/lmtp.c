@@ -24,6 +24,7 @@
 
 #include "core/hostport.h"
 #include "core/limits.h"
+#include "core/unixaddr.h"
 #include "core/buf.h"
 #include "core/xmalloc.h"
 #include "msg/hops.h"
@@ -88,12 +89,11 @@ lmtp_set_timeouts(int fd, unsigned timeout)
 static int
 lmtp_connect_unix(struct lmtp_conn *c, const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun;
 	int fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return lmtp_fail(c, "socket path too long");
-	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (unixaddr_set(&sun, path) == -1)
+		return lmtp_fail(c, "socket path: %s", strerror(errno));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return lmtp_fail(c, "socket: %s", strerror(errno));
 	lmtp_set_timeouts(fd, c->timeout);

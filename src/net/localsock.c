@@ -12,18 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int
-localsock_addr(const char *path, struct sockaddr_un *sun)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun->sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun->sun_path, path, strlen(path) + 1);
-	return 0;
-}
+#include "core/unixaddr.h"
 
 /* Whether a server answers on path. */
 static bool
@@ -32,7 +21,7 @@ localsock_alive(const char *path)
 	struct sockaddr_un sun;
 	int fd, rc;
 
-	if (localsock_addr(path, &sun) == -1)
+	if (unixaddr_set(&sun, path) == -1)
 		return false;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -81,7 +70,7 @@ localsock_bind(const char *path, char *err, size_t errlen)
 	struct stat st;
 	int fd = -1;
 
-	if (localsock_addr(path, &sun) == -1) {
+	if (unixaddr_set(&sun, path) == -1) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}

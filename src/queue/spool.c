@@ -63,6 +63,7 @@
 #include "core/fsdir.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/unixaddr.h"
 #include "core/xmalloc.h"
 
 #define SPOOL_BUF_SIZE		(64 * 1024)
@@ -1022,19 +1023,24 @@ spool_list(const char *data_dir, spool_list_cb *cb, void *arg)
 }
 
 int
+spool_sock_addr(const char *data_dir, struct sockaddr_un *sun)
+{
+	char path[PATH_MAX];
+
+	if (spool_dir_path(path, sizeof(path), data_dir,
+	    "run/queue.sock") == -1)
+		return -1;
+	return unixaddr_set(sun, path);
+}
+
+int
 spool_nudge(const char *data_dir, const char *msg)
 {
 	struct sockaddr_un sun;
-	int fd, n, e;
+	int fd, e;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/run/queue.sock",
-	    data_dir);
-	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
+	if (spool_sock_addr(data_dir, &sun) == -1)
 		return -1;
-	}
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;

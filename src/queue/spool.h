@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include "queue/envelope.h"
 
@@ -88,6 +89,9 @@ int spool_recycle(const char *data_dir, const struct envelope *env);
 typedef void spool_list_cb(const char *qid, void *arg);
 int spool_list(const char *data_dir, spool_list_cb *cb, void *arg);
 
+/* The address of the queue runner's socket, DATA_DIR/run/queue.sock, into
+ * *sun; -1 (ENAMETOOLONG) if the path does not fit a unix address. */
+int spool_sock_addr(const char *data_dir, struct sockaddr_un *sun);
 /* Tell the queue runner (unix datagram socket DATA_DIR/run/queue.sock) that
  * something changed: "new ID" or "flush". Best effort: the runner also
  * scans the queue periodically. */

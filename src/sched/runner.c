@@ -1004,12 +1004,8 @@ static void
 runner_bind(struct runner *r)
 {
 	struct sockaddr_un *sun = &r->sun;
-	int n;
 
-	sun->sun_family = AF_UNIX;
-	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/run/queue.sock",
-	    r->conf->data_dir);
-	if (n < 0 || (size_t)n >= sizeof(sun->sun_path)) {
+	if (spool_sock_addr(r->conf->data_dir, sun) == -1) {
 		log_warn("queue runner: socket path too long, no nudges");
 		sun->sun_path[0] = '\0';
 		return;
