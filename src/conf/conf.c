@@ -95,6 +95,13 @@ conf_free(struct conf *c)
 		free(c->domains[i].dkim);
 	}
 	free(c->domains);
+	for (size_t i = 0; i < c->npolicies; i++) {
+		free(c->policies[i].name);
+		for (size_t j = 0; j < c->policies[i].nmx_match; j++)
+			free(c->policies[i].mx_match[j]);
+		free(c->policies[i].mx_match);
+	}
+	free(c->policies);
 	free(c->delivery_lmtp_target);
 	free(c->relayhost);
 	free(c->relayhost_credentials);
@@ -338,6 +345,41 @@ conf_print_resolver(FILE *fp, const void *base, const struct conf_key *k)
 	fputc('\n', fp);
 }
 
+const char *
+conf_tls_policy_name(enum conf_tls_policy p)
+{
+	static const char *const names[] = {
+		[CONF_TLSPOL_AUTO] = "auto",
+		[CONF_TLSPOL_NONE] = "none",
+		[CONF_TLSPOL_MAY] = "may",
+		[CONF_TLSPOL_ENCRYPT] = "encrypt",
+		[CONF_TLSPOL_VERIFY] = "verify",
+		[CONF_TLSPOL_DANE] = "dane",
+		[CONF_TLSPOL_DANE_ONLY] = "dane-only",
+	};
+
+	return names[p];
+}
+
+void
+conf_print_policy_tls(FILE *fp, const void *base, const struct conf_key *k)
+{
+	fprintf(fp, "%s = %s\n", k->name, conf_tls_policy_name(
+	    ((const struct conf_policy *)base)->tls));
+}
+
+void
+conf_print_mx_match(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf_policy *pol = base;
+	size_t col = strlen(k->name) + 2;
+
+	fprintf(fp, "%s =", k->name);
+	for (size_t i = 0; i < pol->nmx_match; i++)
+		conf_print_item(fp, &col, i, pol->mx_match[i]);
+	fputc('\n', fp);
+}
+
 /* Keys of a generic type. */
 static void
 conf_print_key(FILE *fp, const void *base, const struct conf_key *k)
@@ -401,6 +443,10 @@ conf_print(const struct conf *c, FILE *fp)
 			for (size_t j = 0; j < c->ndomains; j++)
 				conf_print_section(fp, s, c->domains[j].name,
 				    &c->domains[j]);
+		} else if (s->kind == CONF_SEC_POLICY) {
+			for (size_t j = 0; j < c->npolicies; j++)
+				conf_print_section(fp, s, c->policies[j].name,
+				    &c->policies[j]);
 		} else {
 			conf_print_section(fp, s, NULL, c);
 		}
@@ -434,6 +480,33 @@ conf_network_match(const struct conf_network *n, const unsigned char *addr)
 		return true;
 	unsigned char mask = (unsigned char)(0xff << (8 - rest));
 	return (n->addr[full] & mask) == (addr[full] & mask);
+}
+
+const struct conf_policy *
+conf_policy_for(const struct conf *c, const char *domain)
+{
+	const struct conf_policy *best = NULL;
+	size_t n = strlen(domain), bestlen = 0;
+
+	if (n > 0 && domain[n - 1] == '.')
+		n--;
+	for (size_t i = 0; i < c->npolicies; i++) {
+		const struct conf_policy *p = &c->policies[i];
+		size_t pl = strlen(p->name);
+
+		if (p->name[0] != '.') {
+			if (pl == n && strncasecmp(p->name, domain, n) == 0)
+				return p;
+			continue;
+		}
+		/* ".example.com" ends "a.example.com", not "example.com". */
+		if (pl < n && strncasecmp(p->name, domain + n - pl, pl) == 0 &&
+		    pl > bestlen) {
+			best = p;
+			bestlen = pl;
+		}
+	}
+	return best;
 }
 
 bool

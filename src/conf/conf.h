@@ -91,6 +91,33 @@ struct conf_domain {
 	size_t			 ndkim;	/* 0..CONF_MAX_DKIM */
 };
 
+/*
+ * Outbound TLS for a destination ([policy "DOMAIN"] tls, Postfix's level
+ * names). AUTO is what a domain without a section gets: DANE where usable,
+ * else MTA-STS, else opportunistic.
+ */
+enum conf_tls_policy {
+	CONF_TLSPOL_AUTO,
+	CONF_TLSPOL_NONE,	/* never TLS */
+	CONF_TLSPOL_MAY,	/* opportunistic */
+	CONF_TLSPOL_ENCRYPT,	/* TLS required, any certificate */
+	CONF_TLSPOL_VERIFY,	/* TLS, certificate verified for the MX name */
+	CONF_TLSPOL_DANE,	/* DANE where usable, else may */
+	CONF_TLSPOL_DANE_ONLY,	/* DANE required */
+};
+
+/* A [policy "NAME"] section: NAME is a domain (that domain only) or
+ * ".domain" (its subdomains), lower case, no trailing dot. */
+struct conf_policy {
+	char			*name;
+	enum conf_tls_policy	 tls;
+	char			**mx_match;	/* verify: MX host patterns
+						 * ("mx.example.net",
+						 * "*.example.net"); none: any */
+	size_t			 nmx_match;
+	unsigned		 line;		/* of the section header */
+};
+
 struct conf_network {
 	int		family;		/* AF_INET or AF_INET6 */
 	unsigned char	addr[16];
@@ -146,6 +173,10 @@ struct conf {
 	struct conf_domain	*domains;
 	size_t			 ndomains;
 
+	/* [policy "NAME"] */
+	struct conf_policy	*policies;
+	size_t			 npolicies;
+
 	/* [delivery] */
 	enum conf_local_delivery delivery_local;
 	char			*delivery_lmtp_target;	/* path, or "HOST:PORT" */
@@ -156,6 +187,10 @@ struct conf {
 	unsigned		*retry_schedule;	/* seconds */
 	size_t			 nretry_schedule;
 	unsigned		 queue_lifetime;	/* seconds */
+	bool			 dane;		/* RFC 7672 where usable */
+	bool			 mta_sts;	/* RFC 8461 policies */
+	char			*tls_ca;	/* extra CAs: MX and fetches */
+	bool			 fetch_private_addresses;	/* tests */
 
 	/* [auth] */
 	bool			 spf_reject_fail;
@@ -189,6 +224,14 @@ void conf_print(const struct conf *c, FILE *fp);
 /* True if `domain` (any case, no trailing dot) is one of [domain "..."]. */
 bool conf_is_local_domain(const struct conf *c, const char *domain);
 /* True if `sa` falls inside trusted_networks. */
+/* The [policy] section for a destination domain (any case, trailing dot
+ * tolerated): the exact name first, else the longest ".parent" that ends
+ * it; NULL when none applies. Borrowed from c. */
+const struct conf_policy *conf_policy_for(const struct conf *c,
+    const char *domain);
+/* "none", "may", ..., "dane-only"; "auto" for CONF_TLSPOL_AUTO. */
+const char *conf_tls_policy_name(enum conf_tls_policy p);
+
 bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa);
 
 /*

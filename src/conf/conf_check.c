@@ -388,6 +388,8 @@ conf_check_defaults(struct conf *c)
 	memcpy(c->retry_schedule, retry, sizeof(retry));
 	c->nretry_schedule = 5;
 	c->queue_lifetime = 5 * 86400;
+	c->dane = true;
+	c->mta_sts = true;
 	c->spf_reject_fail = false;
 	c->dmarc_enforce = true;
 	c->min_password_length = 10;
@@ -590,6 +592,29 @@ conf_check_trusted(struct conf_parse *p)
 	return 0;
 }
 
+/* Every [policy] names its level; mx_match belongs to verify. */
+static int
+conf_check_policies(struct conf_parse *p)
+{
+	const struct conf *c = p->c;
+	char sec[300], e[280];
+
+	for (size_t i = 0; i < c->npolicies; i++) {
+		const struct conf_policy *pol = &c->policies[i];
+
+		snprintf(sec, sizeof(sec), "[policy \"%s\"]",
+		    esc(pol->name, e, sizeof(e)));
+		if (pol->tls == CONF_TLSPOL_AUTO)
+			return conf_parse_fail_at(p, pol->line, sec, "tls",
+			    "must be set (none, may, encrypt, verify, dane or "
+			    "dane-only)");
+		if (pol->nmx_match > 0 && pol->tls != CONF_TLSPOL_VERIFY)
+			return conf_parse_fail_at(p, pol->line, sec,
+			    "mx_match", "only applies to tls = verify");
+	}
+	return 0;
+}
+
 int
 conf_check_all(struct conf_parse *p)
 {
@@ -635,5 +660,7 @@ conf_check_all(struct conf_parse *p)
 		return conf_parse_fail_at(p, conf_parse_line_of(p,
 		    CONF_SEC_DELIVERY, "retry_schedule"), "[delivery]",
 		    "retry_schedule", "must not be empty");
+	if (conf_check_policies(p) == -1)
+		return -1;
 	return conf_check_listeners(p);
 }

@@ -31,6 +31,8 @@
 #define CONF_MAX_NETWORKS	1024
 #define CONF_MAX_RETRIES	64
 #define CONF_MAX_RESOLVERS	16
+#define CONF_MAX_POLICIES	10000
+#define CONF_MAX_MX_MATCH	64	/* per [policy] */
 
 enum conf_section_kind {
 	CONF_SEC_SERVER,
@@ -40,6 +42,7 @@ enum conf_section_kind {
 	CONF_SEC_DELIVERY,
 	CONF_SEC_AUTH,
 	CONF_SEC_DNS,
+	CONF_SEC_POLICY,
 	CONF_SEC_COUNT,
 };
 
@@ -146,7 +149,8 @@ conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
     conf_print_min_version, conf_print_address, conf_print_role,
     conf_print_tls, conf_print_dkim, conf_print_local,
     conf_print_relayhost, conf_print_retry_schedule, conf_print_resolver,
-    conf_print_recipient_delimiter;
+    conf_print_recipient_delimiter, conf_print_policy_tls,
+    conf_print_mx_match;
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);

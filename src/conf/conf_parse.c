@@ -240,6 +240,42 @@ conf_parse_new_domain(struct conf_parse *p, const char *raw)
 	return 0;
 }
 
+/* [policy "NAME"]: a domain, or ".domain" for its subdomains. */
+static int
+conf_parse_new_policy(struct conf_parse *p, const char *raw)
+{
+	struct conf *c = p->c;
+	char name[256], e[80];
+	bool dot = raw[0] == '.';
+	size_t n = strlen(raw + dot);
+
+	if (n > 0 && raw[dot + n - 1] == '.')
+		n--;
+	if (n + 1 >= sizeof(name) || (name[0] = '.',
+	    memcpy(name + 1, raw + dot, n), name[n + 1] = '\0',
+	    !conf_valid_hostname(name + 1)))
+		return conf_parse_fail(p, "bad destination %s (a domain, or "
+		    ".domain for its subdomains)",
+		    log_escape(raw, strlen(raw), e, sizeof(e)));
+	for (char *q = name; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	for (size_t i = 0; i < c->npolicies; i++)
+		if (strcmp(c->policies[i].name, name + !dot) == 0)
+			return conf_parse_fail(p, "duplicate policy (first on "
+			    "line %u)", c->policies[i].line);
+	if (c->npolicies == CONF_MAX_POLICIES)
+		return conf_parse_fail(p, "too many policies (at most %d)",
+		    CONF_MAX_POLICIES);
+	c->policies = xreallocarray(c->policies, c->npolicies + 1,
+	    sizeof(*c->policies));
+	memset(&c->policies[c->npolicies], 0, sizeof(*c->policies));
+	c->policies[c->npolicies].name = xstrdup(name + !dot);
+	c->policies[c->npolicies].tls = CONF_TLSPOL_AUTO;
+	c->policies[c->npolicies].line = p->lineno;
+	p->base = &c->policies[c->npolicies++];
+	return 0;
+}
+
 /* Split "word" or `word "name"` (s is inside the brackets, trimmed). */
 static int
 conf_parse_header_words(struct conf_parse *p, char *s, char **word,
@@ -326,6 +362,8 @@ conf_parse_header(struct conf_parse *p, char *s)
 	memset(p->seen_line[p->sec->kind], 0, sizeof(p->seen_line[0]));
 	if (p->sec->kind == CONF_SEC_LISTEN)
 		return conf_parse_new_listener(p, name);
+	if (p->sec->kind == CONF_SEC_POLICY)
+		return conf_parse_new_policy(p, name);
 	return conf_parse_new_domain(p, name);
 }
 
@@ -821,6 +859,62 @@ conf_parse_dkim_key(struct conf_parse *p, void *base, const char *v)
 	return 0;
 }
 
+/* ---- custom keys: [policy "NAME"] ------------------------------------- */
+
+static int
+conf_parse_policy_tls(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf_policy *pol = base;
+
+	for (int t = CONF_TLSPOL_NONE; t <= CONF_TLSPOL_DANE_ONLY; t++)
+		if (strcmp(v, conf_tls_policy_name((enum conf_tls_policy)t))
+		    == 0) {
+			pol->tls = (enum conf_tls_policy)t;
+			return 0;
+		}
+	return conf_parse_fail(p, "must be none, may, encrypt, verify, dane "
+	    "or dane-only");
+}
+
+/* One MX host pattern: a host name, or "*." and a host name (the leftmost
+ * label only, as in MTA-STS policies, RFC 8461 §4.1). */
+static int
+conf_parse_mx_pattern(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf_policy *pol = base;
+	bool wild = strncmp(v, "*.", 2) == 0;
+	char e[80];
+
+	if (!conf_valid_hostname(v + 2 * wild) || strchr(v + 2 * wild, '*'))
+		return conf_parse_fail(p, "bad MX pattern %s (a host name, or "
+		    "*.domain)", log_escape(v, strlen(v), e, sizeof(e)));
+	if (pol->nmx_match == CONF_MAX_MX_MATCH)
+		return conf_parse_fail(p, "too many patterns (at most %d)",
+		    CONF_MAX_MX_MATCH);
+	pol->mx_match = xreallocarray(pol->mx_match, pol->nmx_match + 1,
+	    sizeof(*pol->mx_match));
+	pol->mx_match[pol->nmx_match] = xstrdup(v);
+	for (char *q = pol->mx_match[pol->nmx_match]; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	pol->nmx_match++;
+	return 0;
+}
+
+static int
+conf_parse_mx_match(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf_policy *pol = base;
+
+	if (!p->continuation) {
+		for (size_t i = 0; i < pol->nmx_match; i++)
+			free(pol->mx_match[i]);
+		free(pol->mx_match);
+		pol->mx_match = NULL;
+		pol->nmx_match = 0;
+	}
+	return conf_check_list(p, base, v, conf_parse_mx_pattern);
+}
+
 /* ---- custom keys: [delivery] ------------------------------------------ */
 
 /*
@@ -951,10 +1045,14 @@ conf_parse_forwarder(struct conf_parse *p, void *base, const char *v)
 	size_t alen = at ? (size_t)(at - v) : strlen(v), count = 1;
 	bool v6 = memchr(v, ':', alen) != NULL;
 
-	if (strcmp(v, "system") == 0 || (c->dns_resolver != NULL &&
-	    strcmp(c->dns_resolver, "system") == 0))
-		return conf_parse_fail(p, "system cannot be combined with "
-		    "forwarders");
+	for (size_t i = 0; i < 2; i++) {
+		static const char *const modes[] = { "system", "recursive" };
+
+		if (strcmp(v, modes[i]) == 0 || (c->dns_resolver != NULL &&
+		    strcmp(c->dns_resolver, modes[i]) == 0))
+			return conf_parse_fail(p, "%s cannot be combined with "
+			    "forwarders", modes[i]);
+	}
 	if (alen > 64)
 		return conf_parse_fail(p, "bad forwarder (ADDR or ADDR@PORT)");
 	snprintf(buf, sizeof(buf), v6 ? "[%.*s]:%s" : "%.*s:%s", (int)alen, v,
@@ -983,8 +1081,9 @@ conf_parse_resolver_item(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf *c = base;
 
-	if (strcmp(v, "system") == 0 && c->dns_resolver == NULL) {
-		c->dns_resolver = xstrdup("system");
+	if ((strcmp(v, "system") == 0 || strcmp(v, "recursive") == 0) &&
+	    c->dns_resolver == NULL) {
+		c->dns_resolver = xstrdup(v);
 		return 0;
 	}
 	return conf_parse_forwarder(p, base, v);
@@ -1077,6 +1176,17 @@ static const struct conf_key conf_keys_delivery[] = {
 	    conf_print_retry_schedule, CONF_KEY_LIST),
 	NUM("queue_lifetime", CONF_T_DURATION, OFF(queue_lifetime), 60,
 	    365 * 86400),
+	NUM("dane", CONF_T_BOOL, OFF(dane), 0, 0),
+	NUM("mta_sts", CONF_T_BOOL, OFF(mta_sts), 0, 0),
+	{ "tls_ca", CONF_T_PATH, OFF(tls_ca), 0, 0, 0, NULL, NULL },
+	NUM("fetch_private_addresses", CONF_T_BOOL,
+	    OFF(fetch_private_addresses), 0, 0),
+};
+
+static const struct conf_key conf_keys_policy[] = {
+	CUSTOM("tls", conf_parse_policy_tls, conf_print_policy_tls, 0),
+	CUSTOM("mx_match", conf_parse_mx_match, conf_print_mx_match,
+	    CONF_KEY_LIST),
 };
 
 static const struct conf_key conf_keys_auth[] = {
@@ -1107,6 +1217,7 @@ const struct conf_section conf_sections[CONF_SEC_COUNT] = {
 	SECTION("delivery", CONF_SEC_DELIVERY, false, conf_keys_delivery),
 	SECTION("auth", CONF_SEC_AUTH, false, conf_keys_auth),
 	SECTION("dns", CONF_SEC_DNS, false, conf_keys_dns),
+	SECTION("policy", CONF_SEC_POLICY, true, conf_keys_policy),
 };
 
 _Static_assert(sizeof(conf_keys_server) / sizeof(conf_keys_server[0]) <=

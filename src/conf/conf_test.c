@@ -536,6 +536,22 @@ static const struct error_case error_cases[] = {
 	    "2: [delivery] retry_schedule: must not be empty" },
 	{ "[dns]\nresolver = system, 127.0.0.1\n",
 	    "2: [dns] resolver: system cannot be combined" },
+	{ "[dns]\nresolver = 127.0.0.1, recursive\n",
+	    "2: [dns] resolver: recursive cannot be combined" },
+	/* [policy "NAME"] */
+	{ "[policy \"a.example\"]\ntls = strict\n",
+	    "2: [policy \"a.example\"] tls: must be none, may, encrypt" },
+	{ "[policy \"a.example\"]\nmx_match = mx.a.example\n",
+	    "1: [policy \"a.example\"] tls: must be set" },
+	{ "[policy \"a.example\"]\ntls = dane\nmx_match = mx.a.example\n",
+	    "1: [policy \"a.example\"] mx_match: only applies to tls = "
+	    "verify" },
+	{ "[policy \"a.example\"]\ntls = verify\nmx_match = mx.*.example\n",
+	    "3: [policy \"a.example\"] mx_match: bad MX pattern" },
+	{ "[policy \"a..example\"]\ntls = may\n",
+	    "1: [policy \"a..example\"]: bad destination" },
+	{ "[policy \"a.example\"]\ntls = may\n[policy \"A.Example.\"]\n"
+	    "tls = may\n", "3: [policy \"A.Example.\"]: duplicate policy" },
 	{ "[dns]\nresolver = 127.0.0.1@99999\n",
 	    "2: [dns] resolver: bad forwarder" },
 	{ "[dns]\nresolver =\n", "2: [dns] resolver: must not be empty" },
@@ -819,6 +835,45 @@ test_local_domain(void **state)
 	conf_free(c);
 }
 
+/* [policy]: exact names win, ".parent" covers subdomains only, the
+ * longest parent wins. */
+static void
+test_policy_for(void **state)
+{
+	char err[512], *text;
+	const struct conf_policy *p;
+	struct conf *c;
+
+	(void)state;
+	text = xasprintf("%s[policy \".example.org\"]\ntls = encrypt\n"
+	    "[policy \"Example.org\"]\ntls = verify\n"
+	    "[policy \".in.example.org\"]\ntls = dane-only\n", minimal);
+	c = load_text(text, err, sizeof(err));
+	free(text);
+	assert_non_null(c);
+	assert_true(c->dane);
+	assert_true(c->mta_sts);
+	assert_false(c->fetch_private_addresses);
+	assert_null(c->tls_ca);
+	p = conf_policy_for(c, "EXAMPLE.org.");
+	assert_non_null(p);
+	assert_int_equal(p->tls, CONF_TLSPOL_VERIFY);
+	p = conf_policy_for(c, "mx.example.org");
+	assert_non_null(p);
+	assert_int_equal(p->tls, CONF_TLSPOL_ENCRYPT);
+	p = conf_policy_for(c, "a.in.example.org");
+	assert_non_null(p);
+	assert_int_equal(p->tls, CONF_TLSPOL_DANE_ONLY);
+	/* "in.example.org" itself is only a subdomain of example.org. */
+	assert_int_equal(conf_policy_for(c, "in.example.org")->tls,
+	    CONF_TLSPOL_ENCRYPT);
+	assert_null(conf_policy_for(c, "badexample.org"));
+	assert_null(conf_policy_for(c, "org"));
+	assert_string_equal(conf_tls_policy_name(CONF_TLSPOL_DANE_ONLY),
+	    "dane-only");
+	conf_free(c);
+}
+
 static void
 test_default_path(void **state)
 {
@@ -1050,6 +1105,7 @@ main(void)
 		cmocka_unit_test(test_trusted_networks),
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_local_domain),
+		cmocka_unit_test(test_policy_for),
 		cmocka_unit_test(test_default_path),
 		cmocka_unit_test(test_dkim_pairs),
 		cmocka_unit_test(test_init_dev),
