@@ -47,6 +47,8 @@
 #include "msg/hops.h"
 #include "msg/rfc5322_headers.h"
 #include "queue/spool.h"
+#include "deliver/remote_policy.h"
+#include "smtpc/smtpc_dane.h"
 #include "smtpc/smtpc_route.h"
 #include "smtpc/smtpc_session.h"
 
@@ -98,8 +100,18 @@ struct remote_conn {
 	struct smtpc_route	 route;
 	size_t			 host_i;	/* next host to resolve */
 	const char		*host;		/* current host name */
-	struct dns_query	*q_mx, *q_a, *q_aaaa;
+	struct dns_query	*q_mx, *q_a, *q_aaaa, *q_tlsa;
 	struct dns_answer	*ans_a, *ans_aaaa;
+	/* Transport security (remote_policy.h): the destination's level,
+	 * whether its MX RRset validated, and for the current host whether
+	 * its addresses did, its TLSA records and the decision. */
+	const struct conf_policy *pol;		/* [policy] or NULL */
+	bool			 mx_secure;
+	bool			 host_secure;
+	enum smtpc_dane_state	 dane;
+	struct smtpc_tlsa	 tlsa[SMTPC_DANE_MAX];
+	size_t			 ntlsa;
+	struct remote_tls_plan	 plan;
 	struct remote_addr	 addrs[REMOTE_ADDRS_MAX];
 	size_t			 naddrs, addr_i, tried;
 	struct smtpc_session	*s;
@@ -131,6 +143,9 @@ struct remote {
 };
 
 static void remote_conn_next_host(struct remote_conn *);
+static void remote_host_tlsa(struct remote_conn *);
+static bool remote_addrs_secure(const struct dns_answer *,
+    const struct dns_answer *);
 static void remote_conn_try(struct remote_conn *);
 static void remote_conn_end(struct remote_conn *);
 
@@ -236,7 +251,7 @@ remote_unit_settle(struct remote *rd, struct remote_unit *u,
     const struct smtpc_status *st, const struct smtpc_status *per,
     const struct remote_attempt *at)
 {
-	static const struct remote_attempt none = { "none", "none", false };
+	static const struct remote_attempt none = { "none", "none", false, false, "none" };
 	struct delivery_result res;
 
 	if (at == NULL)
@@ -312,6 +327,9 @@ remote_mx_cb(struct dns_answer *ans, void *arg)
 		remote_dns_temp(&st, "MX", c->dest->name, ans);
 		goto fail;
 	}
+	/* RFC 7672 §2.2.1: DANE only behind a validated MX RRset (or, for
+	 * the implicit MX, a validated denial and secure addresses). */
+	c->mx_secure = ans->sec == DNS_SEC_SECURE;
 	mx = xcalloc(ans->nrr + 1, sizeof(*mx));
 	for (size_t i = 0; i < ans->nrr; i++) {
 		if (ans->rr[i].type != DNS_T_MX)
@@ -410,6 +428,7 @@ remote_addrs_ready(struct remote_conn *c)
 		remote_addrs_add(c, c->ans_aaaa, port);
 	if (ok4)
 		remote_addrs_add(c, c->ans_a, port);
+	c->host_secure = remote_addrs_secure(c->ans_a, c->ans_aaaa);
 	dns_answer_free(c->ans_a);
 	dns_answer_free(c->ans_aaaa);
 	c->ans_a = c->ans_aaaa = NULL;
@@ -418,7 +437,132 @@ remote_addrs_ready(struct remote_conn *c)
 		    log_escape(c->host, strlen(c->host), esc, sizeof(esc)));
 		remote_status(&c->last, SMTPC_TEMP, 0, "4.4.4", "dns", text);
 	}
-	remote_conn_try(c);
+	if (c->naddrs == 0 || rd->relay) {
+		remote_conn_try(c);
+		return;
+	}
+	remote_host_tlsa(c);
+}
+
+/* --- transport security of one MX host ------------------------------------ */
+
+/* Every address answer that has records validated, and there is one. */
+static bool
+remote_addrs_secure(const struct dns_answer *a, const struct dns_answer *aaaa)
+{
+	const struct dns_answer *ans[2] = { a, aaaa };
+	bool any = false;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (ans[i] == NULL || ans[i]->sec == DNS_SEC_BOGUS)
+			return false;
+		if (ans[i]->rcode != DNS_RCODE_NOERROR || ans[i]->nrr == 0)
+			continue;
+		if (ans[i]->sec != DNS_SEC_SECURE)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/* A host name against one pattern: a name, or "*." and a name standing
+ * for exactly one more label (RFC 8461 §4.1). Both lower case. */
+static bool
+remote_mx_pattern(const char *pat, const char *host)
+{
+	size_t hl = strlen(host), pl;
+	const char *dot;
+
+	if (hl > 0 && host[hl - 1] == '.')
+		hl--;
+	if (strncmp(pat, "*.", 2) != 0)
+		return strlen(pat) == hl && strncasecmp(pat, host, hl) == 0;
+	pl = strlen(pat + 1);
+	dot = memchr(host, '.', hl);
+	return dot != NULL && dot != host && (size_t)(host + hl - dot) == pl &&
+	    strncasecmp(dot, pat + 1, pl) == 0;
+}
+
+static bool
+remote_mx_allowed(const struct conf_policy *pol, const char *host)
+{
+	if (pol == NULL || pol->nmx_match == 0)
+		return true;
+	for (size_t i = 0; i < pol->nmx_match; i++)
+		if (remote_mx_pattern(pol->mx_match[i], host))
+			return true;
+	return false;
+}
+
+/* Decide the current host's TLS from what is known, then connect, or
+ * skip the host with a reason (remote_policy.h). */
+static void
+remote_host_plan(struct remote_conn *c)
+{
+	struct remote_tls_facts f;
+	char text[SMTPC_TEXT_MAX], esc[300];
+
+	memset(&f, 0, sizeof(f));
+	f.level = c->pol ? c->pol->tls : CONF_TLSPOL_AUTO;
+	f.dane_enabled = c->rd->conf->dane;
+	f.dnssec = c->mx_secure && c->host_secure;
+	f.dane = c->dane;
+	f.sts = REMOTE_STS_NONE;
+	f.mx_match = remote_mx_allowed(c->pol, c->host);
+	remote_tls_decide(&f, &c->plan);
+	if (c->plan.skip == NULL) {
+		remote_conn_try(c);
+		return;
+	}
+	snprintf(text, sizeof(text), "%s: %s for %s", c->plan.policy,
+	    c->plan.why, log_escape(c->host, strlen(c->host), esc,
+	    sizeof(esc)));
+	log_info("remote host %s skipped: policy=%s reason=%s", esc,
+	    c->plan.policy, c->plan.skip);
+	remote_status(&c->last, SMTPC_TEMP, 0, "4.7.5", "tls-policy", text);
+	c->naddrs = 0;
+	remote_conn_next_host(c);
+}
+
+static void
+remote_tlsa_cb(struct dns_answer *ans, void *arg)
+{
+	struct remote_conn *c = arg;
+
+	c->q_tlsa = NULL;
+	c->dane = smtpc_dane_classify(ans, c->tlsa, SMTPC_DANE_MAX,
+	    &c->ntlsa);
+	dns_answer_free(ans);
+	remote_host_plan(c);
+}
+
+/* Look up the host's TLSA records when DANE could apply to it: DANE on
+ * (or asked for by [policy]), and the MX and address records validated
+ * (RFC 7672 §2.2). The port is the one we connect to. */
+static void
+remote_host_tlsa(struct remote_conn *c)
+{
+	enum conf_tls_policy level = c->pol ? c->pol->tls : CONF_TLSPOL_AUTO;
+	bool wanted = level == CONF_TLSPOL_DANE ||
+	    level == CONF_TLSPOL_DANE_ONLY ||
+	    (level == CONF_TLSPOL_AUTO && c->rd->conf->dane);
+	char name[LIMIT_DOMAIN + 32];
+
+	smtpc_dane_clear(c->tlsa, c->ntlsa);
+	c->ntlsa = 0;
+	c->dane = SMTPC_DANE_NONE;
+	if (!wanted || !c->mx_secure || !c->host_secure || c->host == NULL) {
+		remote_host_plan(c);
+		return;
+	}
+	snprintf(name, sizeof(name), "_%u._tcp.%s", c->rd->conf->mx_port,
+	    c->host);
+	c->q_tlsa = dns_query(c->rd->dns, name, DNS_T_TLSA,
+	    REMOTE_DNS_TIMEOUT_MS, remote_tlsa_cb, c);
+	if (c->q_tlsa == NULL) {
+		c->dane = SMTPC_DANE_FAILED;
+		remote_host_plan(c);
+	}
 }
 
 static void
@@ -498,6 +642,8 @@ remote_fill_attempt(struct remote_conn *c, const struct remote_addr *a)
 	    c->rd->conf->mx_port);
 	snprintf(c->at.tls, sizeof(c->at.tls), "none");
 	c->at.verified = false;
+	c->at.authenticated = false;
+	c->at.policy = c->rd->relay ? "verify" : c->plan.policy;
 }
 
 static void
@@ -519,8 +665,14 @@ remote_params(struct remote_conn *c, const struct remote_addr *a,
 		p->auth_user = rd->auth_user;
 		p->auth_pass = rd->auth_pass;
 	} else {
-		p->tls = c->plain ? SMTPC_TLS_NONE : SMTPC_TLS_OPPORTUNISTIC;
+		p->tls = c->plain ? SMTPC_TLS_NONE : c->plan.tls;
+		p->tls_verify = c->plan.verify;
 		p->tls_ctx = rd->mx_ctx;
+		if (c->plan.use_dane) {
+			p->tlsa = c->tlsa;
+			p->ntlsa = c->ntlsa;
+			p->dane_nexthop = c->dest->name;
+		}
 	}
 }
 
@@ -580,6 +732,8 @@ remote_note_tls(struct remote_conn *c)
 		snprintf(c->at.tls, sizeof(c->at.tls), "%s/%s", t->version,
 		    t->cipher);
 		c->at.verified = t->verified;
+		c->at.authenticated = t->verified && (c->plan.verify ||
+		    c->plan.use_dane || c->rd->relay);
 	}
 }
 
@@ -624,7 +778,8 @@ remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
 	c->last = res->status;
 	/* RFC 7435 §3: opportunistic security must not fail where clear
 	 * text would work; a broken handshake is retried in clear once. */
-	if (tls_failed && !c->rd->relay && !c->plain) {
+	if (tls_failed && !c->rd->relay && !c->plain &&
+	    c->plan.tls == SMTPC_TLS_OPPORTUNISTIC) {
 		c->plain = true;
 		remote_conn_try(c);
 		return;
@@ -673,6 +828,8 @@ remote_conn_clear(struct remote_conn *c)
 	dns_query_cancel(c->q_mx);
 	dns_query_cancel(c->q_a);
 	dns_query_cancel(c->q_aaaa);
+	dns_query_cancel(c->q_tlsa);
+	smtpc_dane_clear(c->tlsa, c->ntlsa);
 	dns_answer_free(c->ans_a);
 	dns_answer_free(c->ans_aaaa);
 	smtpc_session_free(c->s);
@@ -762,6 +919,11 @@ remote_conn_start(struct remote *rd, struct remote_dest *d,
 	c->rd = rd;
 	c->dest = d;
 	c->unit = u;
+	c->pol = rd->relay ? NULL : conf_policy_for(rd->conf, d->name);
+	/* Until a host's plan is made (address literals never get one). */
+	c->plan.policy = "may";
+	c->plan.rpt_type = "no-policy-found";
+	c->plan.tls = SMTPC_TLS_OPPORTUNISTIC;
 	snprintf(c->at.relay, sizeof(c->at.relay), "none");
 	snprintf(c->at.tls, sizeof(c->at.tls), "none");
 	TAILQ_INSERT_TAIL(&rd->conns, c, entry);
@@ -1151,8 +1313,14 @@ remote_setup_tls(struct remote *rd, char *err, size_t errlen)
 		    errlen);
 		return rd->relay_ctx ? 0 : -1;
 	}
-	rd->mx_ctx = smtpc_tls_ctx_new(NULL, err, errlen);
-	return rd->mx_ctx ? 0 : -1;
+	rd->mx_ctx = smtpc_tls_ctx_new(c->tls_ca, err, errlen);
+	if (rd->mx_ctx == NULL)
+		return -1;
+	if (SSL_CTX_dane_enable(rd->mx_ctx) <= 0) {
+		snprintf(err, errlen, "cannot enable DANE in OpenSSL");
+		return -1;
+	}
+	return 0;
 }
 
 struct remote *

@@ -66,6 +66,10 @@ struct remote_attempt {
 	char	relay[LIMIT_DOMAIN + 64];	/* "HOST[ADDR]:PORT" or "none" */
 	char	tls[96];		/* "TLSv1.3/CIPHER" or "none" */
 	bool	verified;		/* the peer certificate verified */
+	bool	authenticated;		/* ... and the policy required it */
+	const char *policy;		/* static: dane | mta-sts | verify |
+					 * encrypt | may | none (the relay
+					 * host: verify) */
 };
 
 /* One recipient's outcome; i indexes job->rcpts. res and at are borrowed

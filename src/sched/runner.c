@@ -212,9 +212,12 @@ runner_log_attempt(const struct envelope *env, const struct envelope_rcpt *rc,
 	if (at != NULL) {
 		char esc[sizeof(at->relay) * 4];
 
-		snprintf(relay, sizeof(relay), " relay=%s tls=%s verified=%s",
+		snprintf(relay, sizeof(relay), " relay=%s tls=%s verified=%s "
+		    "policy=%s authenticated=%s",
 		    log_escape(at->relay, strlen(at->relay), esc, sizeof(esc)),
-		    at->tls, at->verified ? "yes" : "no");
+		    at->tls, at->verified ? "yes" : "no",
+		    at->policy ? at->policy : "none",
+		    at->authenticated ? "yes" : "no");
 	}
 	log_info("qid=%s delivery rcpt=%s method=%s%s result=%s "
 	    "reply=%s delay=%llds", env->id,

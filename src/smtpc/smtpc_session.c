@@ -17,6 +17,7 @@
  */
 #include "smtpc/smtpc_session.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -85,6 +86,10 @@ struct smtpc_session {
 	char			 addr_text[INET6_ADDRSTRLEN + 8];
 	enum smtpc_tls_mode	 tls_mode;
 	bool			 tls_verify;
+	struct smtpc_tlsa	 tlsa[SMTPC_DANE_MAX];
+	size_t			 ntlsa;
+	char			*dane_nexthop;
+	char			 peer_helo[LIMIT_DOMAIN + 1];
 	unsigned		 timeout_max_ms;
 	unsigned		 connect_timeout_ms;
 	smtpc_cb		*cb;
@@ -287,9 +292,32 @@ smtpc_ehlo_enter(struct smtpc_session *s)
 	smtpc_send(s, "EHLO %s", s->helo);
 }
 
+/* The server's name: the first word of its EHLO/HELO reply, kept only
+ * if it looks like a host name (it goes into reports and logs). */
+static void
+smtpc_note_helo(struct smtpc_session *s)
+{
+	const char *t = (const char *)s->reply.text.data;
+	size_t n = 0;
+
+	while (t != NULL && n < s->reply.text.len && t[n] != ' ' &&
+	    t[n] != '\n')
+		n++;
+	s->peer_helo[0] = '\0';
+	if (n == 0 || n > LIMIT_DOMAIN)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)t[i]) && !strchr("-._[]:", t[i]))
+			return;
+	memcpy(s->peer_helo, t, n);
+	s->peer_helo[n] = '\0';
+}
+
 static void
 smtpc_ehlo_reply(struct smtpc_session *s)
 {
+	if (smtpc_reply_class(&s->reply) == 2)
+		smtpc_note_helo(s);
 	if (smtpc_reply_class(&s->reply) == 2) {
 		s->esmtp = true;
 		(void)smtpc_caps_from_reply(&s->reply, &s->caps);
@@ -311,8 +339,10 @@ smtpc_helo_enter(struct smtpc_session *s)
 static void
 smtpc_helo_reply(struct smtpc_session *s)
 {
-	if (smtpc_reply_class(&s->reply) == 2)
+	if (smtpc_reply_class(&s->reply) == 2) {
+		smtpc_note_helo(s);
 		smtpc_after_ehlo(s);
+	}
 	else
 		smtpc_abort_reply(s, NULL);
 }
@@ -330,6 +360,7 @@ smtpc_after_ehlo(struct smtpc_session *s)
 			return;
 		}
 		if (s->tls_mode == SMTPC_TLS_STARTTLS) {
+			s->tls.failure = "starttls-not-supported";
 			smtpc_status_local(&st, SMTPC_TEMP, "starttls", "4.7.10",
 			    "TLS required but STARTTLS not offered");
 			smtpc_abort_reply(s, &st);
@@ -817,8 +848,11 @@ smtpc_fail(struct smtpc_session *s, enum smtpc_class klass, const char *stage,
 		memset(&s->close_st, 0, sizeof(s->close_st));
 		s->close_st.klass = klass;
 		s->close_st.stage = stage ? stage : smtpc_states[s->state].name;
+		/* RFC 3463: 4.7.5 is a cryptographic failure (RFC 7672
+		 * §2.2 uses it for DANE). */
 		snprintf(s->close_st.enhanced, sizeof(s->close_st.enhanced),
-		    "%s", klass == SMTPC_PERM ? "5.4.0" : "4.4.2");
+		    "%s", klass == SMTPC_PERM ? "5.4.0" :
+		    strcmp(s->close_st.stage, "tls") == 0 ? "4.7.5" : "4.4.2");
 		va_start(ap, fmt);
 		vsnprintf(s->close_st.text, sizeof(s->close_st.text), fmt, ap);
 		va_end(ap);
@@ -988,6 +1022,46 @@ smtpc_write_cb(struct bufferevent *bev, void *arg)
 	(void)smtpc_release(s);
 }
 
+/* RFC 8460 §4.3 result type of a verification error. */
+static const char *
+smtpc_verify_failure(long vr, bool dane)
+{
+	switch (vr) {
+	case X509_V_ERR_DANE_NO_MATCH:
+		return "tlsa-invalid";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "certificate-expired";
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+		return "certificate-host-mismatch";
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		return dane ? "tlsa-invalid" : "certificate-not-trusted";
+	default:
+		return "validation-failure";
+	}
+}
+
+/* Why the certificate did not verify, for logs and results. */
+static void
+smtpc_verify_text(struct smtpc_session *s, long vr)
+{
+	char *e = s->tls.verify_error;
+	size_t n = sizeof(s->tls.verify_error);
+
+	if (vr == X509_V_ERR_DANE_NO_MATCH)
+		snprintf(e, n, "certificate matches no TLSA record of %s",
+		    smtpc_host(s));
+	else if (vr == X509_V_ERR_HOSTNAME_MISMATCH)
+		snprintf(e, n, "certificate is not for %s", smtpc_host(s));
+	else
+		snprintf(e, n, "%s", X509_verify_cert_error_string(vr));
+}
+
 /* Record what the handshake gave; false (session failed) if verification
  * was required and did not succeed. */
 static bool
@@ -998,30 +1072,42 @@ smtpc_tls_done(struct smtpc_session *s)
 	char esc[128];
 
 	s->tls.active = true;
+	s->tls.dane = s->ntlsa > 0;
 	snprintf(s->tls.version, sizeof(s->tls.version), "%s",
 	    SSL_get_version(ssl));
 	snprintf(s->tls.cipher, sizeof(s->tls.cipher), "%s",
 	    SSL_CIPHER_standard_name(SSL_get_current_cipher(ssl)));
-	if (SSL_get0_peer_certificate(ssl) == NULL)
+	if (SSL_get0_peer_certificate(ssl) == NULL) {
 		snprintf(s->tls.verify_error, sizeof(s->tls.verify_error),
 		    "no certificate");
-	else if (vr != X509_V_OK)
+		s->tls.failure = "validation-failure";
+	} else if (vr != X509_V_OK) {
+		smtpc_verify_text(s, vr);
+		s->tls.failure = smtpc_verify_failure(vr, s->tls.dane);
+	} else if (s->tls.dane && SSL_get0_dane_authority(ssl, NULL,
+	    NULL) < 0) {
+		/* Cannot happen with X509_V_OK and records added; kept so
+		 * a DANE session never passes without a match. */
 		snprintf(s->tls.verify_error, sizeof(s->tls.verify_error),
-		    "%s", X509_verify_cert_error_string(vr));
-	else if (s->peer_name == NULL)
+		    "no TLSA record matched");
+		s->tls.failure = "tlsa-invalid";
+	} else if (s->peer_name == NULL) {
 		snprintf(s->tls.verify_error, sizeof(s->tls.verify_error),
 		    "no host name to verify");
-	else
+		s->tls.failure = "validation-failure";
+	} else
 		s->tls.verified = true;
 	log_info("sid=%s smtpc tls host=%s version=%s cipher=%s verified=%s"
 	    "%s%s%s", s->sid, smtpc_host(s), s->tls.version, s->tls.cipher,
 	    s->tls.verified ? "yes" : "no",
+	    s->tls.dane ? " dane=yes" : "",
 	    s->tls.verified ? "" : " error=", s->tls.verified ? "" :
 	    log_quote(s->tls.verify_error, strlen(s->tls.verify_error), esc,
-	    sizeof(esc)), "");
+	    sizeof(esc)));
 	if (s->tls_verify && !s->tls.verified) {
-		smtpc_fail(s, SMTPC_TEMP, "tls",
-		    "certificate verification failed: %s", s->tls.verify_error);
+		smtpc_fail(s, SMTPC_TEMP, "tls", "%s%s",
+		    s->tls.dane ? "dane: " : "certificate verification "
+		    "failed: ", s->tls.verify_error);
 		return false;
 	}
 	return true;
@@ -1125,6 +1211,14 @@ smtpc_ssl_new(struct smtpc_session *s)
 	SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	if (s->peer_name == NULL)
 		return ssl;
+	if (s->ntlsa > 0) {
+		if (smtpc_dane_apply(ssl, s->tlsa, s->ntlsa, s->peer_name,
+		    s->dane_nexthop) == -1) {
+			SSL_free(ssl);
+			return NULL;
+		}
+		return ssl;
+	}
 	vp = SSL_get0_param(ssl);
 	/* An address literal (relayhost = smtps://192.0.2.10) is matched
 	 * against the certificate's IP SANs (RFC 5280 §4.2.1.6), never its
@@ -1262,6 +1356,8 @@ smtpc_destroy(struct smtpc_session *s)
 	free(s->auth_user);
 	free(s->helo);
 	free(s->peer_name);
+	free(s->dane_nexthop);
+	smtpc_dane_clear(s->tlsa, s->ntlsa);
 	smtpc_reply_clear(&s->reply);
 	free(s->rst);
 	free(s->rstate);
@@ -1301,6 +1397,9 @@ smtpc_params_check(const struct smtpc_params *p)
 	if (p->addr == NULL || p->addrlen > sizeof(struct sockaddr_storage) ||
 	    (p->addr->sa_family != AF_INET && p->addr->sa_family != AF_INET6))
 		return "invalid address";
+	if (p->ntlsa > SMTPC_DANE_MAX || (p->ntlsa > 0 &&
+	    (p->peer_name == NULL || p->tls == SMTPC_TLS_NONE)))
+		return "DANE needs a host name, TLS and at most 8 records";
 	if ((p->auth_user == NULL) != (p->auth_pass == NULL))
 		return "AUTH needs both user and password";
 	if (p->auth_user != NULL && (p->tls == SMTPC_TLS_NONE ||
@@ -1338,6 +1437,10 @@ smtpc_params_copy(struct smtpc_session *s, const struct smtpc_params *p)
 	    NI_NUMERICHOST) != 0)
 		snprintf(host, sizeof(host), "?");
 	snprintf(s->addr_text, sizeof(s->addr_text), "%s", host);
+	smtpc_dane_copy(s->tlsa, p->tlsa, p->ntlsa);
+	s->ntlsa = p->ntlsa;
+	if (p->dane_nexthop != NULL)
+		s->dane_nexthop = xstrdup(p->dane_nexthop);
 	s->tls_mode = p->tls;
 	s->tls_verify = p->tls_verify && p->tls != SMTPC_TLS_NONE &&
 	    p->tls != SMTPC_TLS_OPPORTUNISTIC;
@@ -1477,6 +1580,12 @@ const struct smtpc_tls_info *
 smtpc_session_tls(const struct smtpc_session *s)
 {
 	return &s->tls;
+}
+
+const char *
+smtpc_session_peer_helo(const struct smtpc_session *s)
+{
+	return s->peer_helo;
 }
 
 const char *

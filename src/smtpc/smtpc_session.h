@@ -38,6 +38,7 @@
 #include "core/ids.h"
 #include "core/limits.h"
 #include "queue/envelope.h"
+#include "smtpc/smtpc_dane.h"
 #include "smtpc/smtpc_reply.h"
 
 struct smtpc_session;
@@ -58,10 +59,19 @@ struct smtpc_params {
 	const struct sockaddr *addr;	/* where to connect (copied) */
 	socklen_t	 addrlen;
 	enum smtpc_tls_mode tls;
-	/* The certificate must verify (chain and RFC 7817 host name against
-	 * peer_name) or the session fails before MAIL. For STARTTLS and
-	 * IMPLICIT; relayhost mode sets it. */
+	/* The server must authenticate (chain and RFC 7817 host name against
+	 * peer_name; or DANE when tlsa is given) or the session fails before
+	 * MAIL. For STARTTLS and IMPLICIT; relayhost mode sets it. Without
+	 * it the outcome is only recorded in smtpc_tls_info. */
 	bool		 tls_verify;
+	/* DANE (RFC 7672): the host's usable TLSA records (copied). With
+	 * ntlsa > 0 the certificate is checked against them instead of the
+	 * trust store; peer_name is the TLSA base domain (SNI, and the
+	 * DANE-TA name with dane_nexthop, the next-hop domain: RFC 7672
+	 * §3.2.2). The context must have had SSL_CTX_dane_enable. */
+	const struct smtpc_tlsa *tlsa;
+	size_t		 ntlsa;
+	const char	*dane_nexthop;
 	/* A client context to use (borrowed, reference taken), or NULL: the
 	 * session builds one with the system store plus ca_file. */
 	SSL_CTX		*tls_ctx;
@@ -135,7 +145,12 @@ struct smtpc_result {
 /* TLS state of the session, for logs and the delivery record. */
 struct smtpc_tls_info {
 	bool		 active;
-	bool		 verified;	/* chain and host name verified */
+	bool		 verified;	/* chain and host name verified, or a
+					 * TLSA record matched (dane) */
+	bool		 dane;		/* checked against TLSA records */
+	/* Why it did not verify as an RFC 8460 §4.3 result type
+	 * ("certificate-expired", "tlsa-invalid", ...), or NULL. Static. */
+	const char	*failure;
 	char		 version[16];	/* "TLSv1.3" */
 	char		 cipher[64];	/* "TLS_AES_256_GCM_SHA384" */
 	char		 verify_error[96];	/* why not verified, or "" */
@@ -179,6 +194,9 @@ int smtpc_session_quit(struct smtpc_session *s);
 /* What the server announced (valid after READY) and the TLS state. */
 const struct smtpc_caps *smtpc_session_caps(const struct smtpc_session *s);
 const struct smtpc_tls_info *smtpc_session_tls(const struct smtpc_session *s);
+/* The name the server gave in its last EHLO/HELO reply ("" if none);
+ * untrusted text, checked to be a plausible host name. */
+const char *smtpc_session_peer_helo(const struct smtpc_session *s);
 /* The session id used in log lines. */
 const char *smtpc_session_sid(const struct smtpc_session *s);
 

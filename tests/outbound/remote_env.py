@@ -259,3 +259,35 @@ def attempt_lines(a, qid, rcpt, result=None):
 def wait_attempt(a, qid, rcpt, result, timeout=20):
     return wait_until(lambda: attempt_lines(a, qid, rcpt, result), timeout,
                       what="%s attempt for %s of %s" % (result, rcpt, qid))
+
+
+def signing_keys(folder, zones):
+    """A keys folder for dnsserver.start(keysdir=...): the committed test
+    keys plus a new KSK and ZSK (ldns-keygen, ECDSA P-256) for each zone
+    name in zones, so a test can sign zones of its own."""
+    import shutil
+    import subprocess
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(dnsserver.KEYS_DIR):
+        shutil.copy(os.path.join(dnsserver.KEYS_DIR, name), folder)
+    for zone in zones:
+        for extra in (["-k"], []):
+            subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256"] + extra +
+                           [zone], cwd=folder, check=True,
+                           capture_output=True, timeout=30)
+    # ldns-keygen also writes .ds files; dnsserver computes DS itself.
+    return folder
+
+
+def spki_sha256(cert_path):
+    """Hex SHA-256 of the certificate's SubjectPublicKeyInfo: the data of
+    a TLSA 3 1 1 (DANE-EE) record for it."""
+    import hashlib
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    with open(cert_path, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER,
+        serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).hexdigest()
