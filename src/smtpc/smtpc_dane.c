@@ -11,9 +11,33 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "core/xmalloc.h"
+
+/* Matching type 0 carries the whole certificate or SubjectPublicKeyInfo:
+ * one that does not parse is unusable (OpenSSL would refuse it too). */
+static bool
+smtpc_dane_full_ok(const struct dns_rr *rr)
+{
+	const unsigned char *p = rr->u.tlsa.data;
+	long len = (long)rr->u.tlsa.len;
+	bool ok;
+
+	if (rr->u.tlsa.selector == 0) {
+		X509 *x = d2i_X509(NULL, &p, len);
+
+		ok = x != NULL && p == rr->u.tlsa.data + rr->u.tlsa.len;
+		X509_free(x);
+	} else {
+		EVP_PKEY *k = d2i_PUBKEY(NULL, &p, len);
+
+		ok = k != NULL && p == rr->u.tlsa.data + rr->u.tlsa.len;
+		EVP_PKEY_free(k);
+	}
+	return ok;
+}
 
 /* RFC 6698 §2.1.3 and RFC 7671 §5: what each matching type must hold. */
 static bool
@@ -28,7 +52,7 @@ smtpc_dane_usable(const struct dns_rr *rr)
 		return false;
 	switch (rr->u.tlsa.mtype) {
 	case 0:
-		return true;
+		return smtpc_dane_full_ok(rr);
 	case 1:
 		return rr->u.tlsa.len == 32;
 	case 2:
