@@ -1,0 +1,249 @@
+# SPDX-License-Identifier: ISC
+"""Interop: Debian's Postfix, as the sending client with
+smtp_tls_security_level = dane, delivers to sealmail B using the TLSA
+record published for B in a DNSSEC-signed test zone, and refuses to when
+the record does not match.
+
+Postfix reads /etc/resolv.conf and trusts the AD bit of a validating
+resolver, so it runs in a private mount namespace (unshare --mount) in
+which /etc/resolv.conf is a bind-mounted file naming 127.0.0.1 with
+`options trust-ad`; there a real unbound(8) daemon on 127.0.0.1:53
+validates the test zones (their trust anchors) and forwards to the test
+DNS server. All of it inside the test's network namespace: nothing leaves
+loopback. Postfix and unbound are installed if missing; the test is
+skipped with a message when that fails.
+"""
+
+import os
+import pwd
+import shutil
+import smtplib
+import subprocess
+import tempfile
+
+import pytest
+
+import remote_env as env
+import test_postfix_interop as pfi
+
+import harness
+from harness import make_message, new_marker, wait_until
+
+pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
+                                reason="nsd/ldnsutils not installed "
+                                "(scripts/install-deps.sh test)")
+
+GOOD = "pfdane.test"        # TLSA matches B's key
+BAD = "pfbad.test"          # TLSA matches nothing
+PW = "pfdane-Secret-4711"
+SENDER = "sender@pfclient.test"
+
+UNBOUND_CONF = """\
+server:
+    interface: 127.0.0.1
+    port: 53
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "{d}"
+    pidfile: "{d}/unbound.pid"
+    logfile: "{d}/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    do-not-query-localhost: no
+    local-zone: "test." transparent
+    trust-anchor-signaling: no
+    infra-cache-max-rtt: 500
+    access-control: 127.0.0.0/8 allow
+{anchors}
+remote-control:
+    control-enable: no
+forward-zone:
+    name: "."
+    forward-addr: 127.0.0.1@{port}
+"""
+
+MAIN_CF = """\
+compatibility_level = 3.6
+queue_directory = {d}/queue
+data_directory = {d}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.pfclient.test
+mydomain = pfclient.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+maillog_file = {d}/maillog
+maillog_file_prefixes = {d}
+alias_maps =
+alias_database =
+smtpd_peername_lookup = no
+smtp_dns_support_level = dnssec
+smtp_tls_security_level = dane
+smtp_tls_loglevel = 1
+smtp_host_lookup = dns
+transport_maps = texthash:{d}/transport
+"""
+
+
+def ensure(binary, package):
+    if os.path.exists(binary):
+        return None
+    r = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends",
+                        package], capture_output=True, text=True,
+                       timeout=600, env=dict(os.environ,
+                                             DEBIAN_FRONTEND="noninteractive"))
+    if r.returncode != 0 or not os.path.exists(binary):
+        return "apt-get install %s failed: %s" % (
+            package, (r.stderr.strip().splitlines() or ["?"])[-1])
+    return None
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    why = pfi.ensure_postfix() or ensure("/usr/sbin/unbound", "unbound")
+    if why:
+        pytest.skip(why)
+    base = str(tmp_path_factory.mktemp("pfdane"))
+    certs = os.path.join(base, "certs")
+    cert_b = harness.make_cert(certs, "b", cn="mx." + GOOD)
+    port = env.free_port_everywhere()
+    spki = env.spki_sha256(cert_b.cert)
+    zones = {}
+    for dom, data in ((GOOD, spki), (BAD, "00" * 32)):
+        zones[dom] = ("@ MX 10 mx\nmx A 127.0.0.2\n;! sign\n"
+                      "_%d._tcp.mx TLSA 3 1 1 %s\n" % (port, data))
+    keys = env.signing_keys(os.path.join(base, "keys"), list(zones))
+    dnsdir = os.path.join(base, "dns")
+    dns = env.dnsserver.start(
+        dnsdir, env.write_zones(os.path.join(base, "zones"), zones),
+        keysdir=keys)
+    pool = env.Pool()
+    errors = []
+    ub = pf = None
+    try:
+        cfg = harness.Config(os.path.join(base, "b"), [cert_b])
+        cfg.server["hostname"] = "mx." + GOOD
+        cfg.domains = [GOOD, BAD]
+        cfg.listen("mx", "mx", "starttls", host="127.0.0.2", port=port)
+        env.set_dns(cfg, dns)
+
+        def provision(c):
+            c.write()
+            for dom in (GOOD, BAD):
+                harness.cli_ok(c.path, "user", "add", "rcpt@" + dom,
+                               "--password-stdin", input=PW + "\n")
+        b = pool.start(cfg, provision=provision)
+        ub = start_unbound(base, dns)
+        pf = start_postfix(port)
+        yield {"b": b, "pf": pf, "port": port}
+    finally:
+        if pf is not None:
+            pfi.stop_postfix(pf["dir"], pf["pidfile"])
+            shutil.rmtree(pf["dir"], ignore_errors=True)
+        if ub is not None:
+            ub.terminate()
+            ub.wait(timeout=30)
+        errors = pool.stop_all()
+        env.dnsserver.stop(dnsdir)
+    if errors:
+        raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
+
+
+def start_unbound(base, dns):
+    d = os.path.join(base, "unbound")
+    os.makedirs(d)
+    with open(dns["trust_anchor_file"]) as f:
+        anchors = "".join('    trust-anchor: "%s"\n' % ln.strip()
+                          for ln in f if ln.strip())
+    conf = os.path.join(d, "unbound.conf")
+    with open(conf, "w") as f:
+        f.write(UNBOUND_CONF.format(d=d, anchors=anchors, port=dns["port"]))
+    p = subprocess.Popen(["/usr/sbin/unbound", "-d", "-c", conf],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def ready():
+        r = subprocess.run(["dig", "+tries=1", "+time=1", "-p", "53",
+                            "@127.0.0.1", GOOD, "MX"], capture_output=True,
+                           text=True)
+        return "status: NOERROR" in r.stdout and " ad" in r.stdout
+    wait_until(ready, 20, what="unbound validating on 127.0.0.1:53")
+    return p
+
+
+def start_postfix(port):
+    d = tempfile.mkdtemp(prefix="sealmail-pfdane-")
+    os.chmod(d, 0o755)
+    os.mkdir(os.path.join(d, "queue"), 0o755)
+    os.mkdir(os.path.join(d, "data"), 0o700)
+    pfuser = pwd.getpwnam("postfix")
+    os.chown(os.path.join(d, "data"), pfuser.pw_uid, pfuser.pw_gid)
+    with open(os.path.join(d, "main.cf"), "w") as f:
+        f.write(MAIN_CF.format(d=d))
+    # The MX of each domain on the test's port (Postfix's smtp(8) would
+    # use 25); DANE then looks up _PORT._tcp.mx.DOMAIN.
+    with open(os.path.join(d, "transport"), "w") as f:
+        for dom in (GOOD, BAD):
+            f.write("%s smtp:%s:%d\n" % (dom, dom, port))
+    smtpd_port = harness.free_port("127.0.0.1")
+    pfi.write_master_cf(d, smtpd_port)
+    with open(os.path.join(d, "resolv.conf"), "w") as f:
+        f.write("nameserver 127.0.0.1\noptions trust-ad\n")
+    # Postfix's processes keep the mount namespace they start in.
+    r = subprocess.run(
+        ["unshare", "--mount", "sh", "-c",
+         "mount --bind %s/resolv.conf /etc/resolv.conf && "
+         "exec postfix -c %s start" % (d, d)],
+        capture_output=True, text=True, timeout=60)
+    pidfile = os.path.join(d, "queue", "pid", "master.pid")
+    pf = {"dir": d, "pidfile": pidfile, "port": smtpd_port}
+    if r.returncode != 0:
+        pfi.stop_postfix(d, pidfile)
+        raise AssertionError("postfix start: %s%s" % (r.stdout, r.stderr))
+    wait_until(lambda: pfi.smtp_up(pf["port"]), 20,
+               what="postfix smtpd on 127.0.0.1:%d" % pf["port"])
+    return pf
+
+
+def send_via_postfix(pf, rcpt, marker):
+    s = smtplib.SMTP("127.0.0.1", pf["port"], timeout=20,
+                     local_hostname="client.pfclient.test")
+    try:
+        s.sendmail(SENDER, [rcpt], make_message(SENDER, rcpt, marker))
+    finally:
+        s.quit()
+
+
+def maillog(pf):
+    try:
+        with open(os.path.join(pf["dir"], "maillog")) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def test_postfix_dane_delivers_to_sealmail(world):
+    rcpt = "rcpt@" + GOOD
+    marker = new_marker()
+    send_via_postfix(world["pf"], rcpt, marker)
+    raw = world["b"].mailbox(rcpt).wait_for(
+        marker, timeout=40)[0]
+    assert b"with ESMTPS" in raw, raw[:400]
+    log = maillog(world["pf"])
+    assert "Verified TLS connection established to mx.%s" % GOOD in log, \
+        log[-3000:]
+
+
+def test_postfix_dane_refuses_mismatch(world):
+    rcpt = "rcpt@" + BAD
+    marker = new_marker()
+    send_via_postfix(world["pf"], rcpt, marker)
+    wait_until(lambda: "TLSA" in maillog(world["pf"]) and
+               "to=<%s>" % rcpt in maillog(world["pf"]), 40,
+               what="Postfix deferral for %s (maillog:\n%s)" %
+               (rcpt, maillog(world["pf"])[-2000:]))
+    log = maillog(world["pf"])
+    assert "status=deferred" in log, log[-3000:]
+    env.no_mail_for(world["b"].mailbox(rcpt), marker, 1)
