@@ -1030,6 +1030,7 @@ remote_unit_message(struct remote_unit *u)
 	u->msg.smtputf8 = env->smtputf8;
 	u->msg.ret = env->ret;
 	u->msg.envid = env->envid;
+	u->msg.requiretls = env->requiretls;
 }
 
 /* The alias address rc was forwarded for (RCPT TO named it and alias

@@ -347,6 +347,8 @@ bounce_human(struct bounce_out *o, const size_t *idx, size_t n)
 	    "be delivered to one or more recipients. The details are below,\r\n"
 	    "followed by %s.\r\n\r\n", o->boundary,
 	    o->utf8 ? "utf-8" : "us-ascii", o->conf->hostname,
+	    env->requiretls ? "the header of your message only (it required\r\n"
+	    "TLS: REQUIRETLS, RFC 8689)" :
 	    "a copy of your message or of its header") == -1)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -605,9 +607,11 @@ bounce_want_full(const struct bounce_out *o, uint64_t size, size_t n)
 	uint64_t total = size + plen + BOUNCE_OVERHEAD +
 	    (uint64_t)n * BOUNCE_PER_RCPT;
 
-	/* RFC 3030 §3: a binary body cannot sit in an 8bit MIME part. */
+	/* RFC 3030 §3: a binary body cannot sit in an 8bit MIME part.
+	 * RFC 8689 §5: a REQUIRETLS message is returned as if RET=HDRS,
+	 * whatever RET said: the report may travel less well protected. */
 	if (env->body == ENVELOPE_BODY_BINARYMIME ||
-	    env->ret == ENVELOPE_RET_HDRS)
+	    env->ret == ENVELOPE_RET_HDRS || env->requiretls)
 		return false;
 	/* RFC 3461 §6.2: the MTA MAY return only the headers of a message
 	 * that is too long; one the sender's server would refuse is. */
@@ -710,6 +714,10 @@ bounce_commit(struct bounce_out *o)
 	b.mail_from = xstrdup("");
 	b.body = o->eightbit ? ENVELOPE_BODY_8BITMIME : ENVELOPE_BODY_7BIT;
 	b.smtputf8 = o->utf8;
+	/* RFC 8689 §5: the DSN of a REQUIRETLS message is protected in the
+	 * same manner (the client lets a bounce through where REQUIRETLS
+	 * is not offered: smtpc_session.h). */
+	b.requiretls = env->requiretls;
 	/* A DSN asks for no DSN of its own (RFC 3461 §6.2). */
 	envelope_add_rcpt(&b, env->mail_from, env->mail_from, NULL,
 	    ENVELOPE_NOTIFY_NEVER);

@@ -27,7 +27,8 @@
  *    Remote-MTA (when known, see below), Diagnostic-Code, Last-Attempt-Date;
  *  - part 3, the original: message/rfc822 (message/global) for RET=FULL,
  *    and by default when the message is at most BOUNCE_FULL_MAX bytes;
- *    text/rfc822-headers (message/global-headers) for RET=HDRS, for larger
+ *    text/rfc822-headers (message/global-headers) for RET=HDRS, for
+ *    REQUIRETLS messages whatever RET says (RFC 8689 §5), for larger
  *    messages, for BINARYMIME ones (which no 7bit/8bit body part may
  *    carry) and when the full message would push the report past
  *    [server] max_message_size. The header section returned is capped at
@@ -70,6 +71,9 @@
  * is the null reverse-path (never bounce a bounce, RFC 3461 §6.2 / RFC 5321
  * §4.5.5) or when every listed recipient asked for no failure report
  * (NOTIFY=NEVER, or NOTIFY without FAILURE: RFC 3461 §4.1).
+ *
+ * The DSN's envelope has the null sender, NOTIFY=NEVER, and REQUIRETLS
+ * when the original had it (RFC 8689 §5).
  *
  * On success the DSN is committed durably under a new queue id, the runner
  * is nudged ("new ID") and one line is logged:

@@ -457,6 +457,71 @@ test_ret_hdrs_full(void **state)
 	envelope_clear(&env);
 }
 
+/* RFC 8689 §5: a REQUIRETLS message comes back as headers only even with
+ * RET=FULL, whatever the failure, and the DSN itself requires TLS; the
+ * REQUIRETLS status codes reach Status and Diagnostic-Code. */
+static void
+test_requiretls(void **state)
+{
+	struct bt_ctx *c = *state;
+	struct envelope env;
+	struct bt_dsn d;
+	size_t failed[] = { 0, 1, 2 };
+	char err[256], blk[1024];
+
+	bt_sample(&env);
+	env.ret = ENVELOPE_RET_FULL;
+	env.requiretls = true;
+	env.rcpts[2].notify = 0;
+	bt_fail(&env, 1, "5.7.30 REQUIRETLS support required: the server "
+	    "does not offer REQUIRETLS after STARTTLS (requiretls, "
+	    "mx1.remote.example[192.0.2.1])");
+	bt_fail(&env, 2, "5.7.10 Encryption needed: the message requires TLS "
+	    "(REQUIRETLS) and the session is not encrypted (requiretls, "
+	    "mx2.remote.example[192.0.2.2])");
+	bt_commit(c, &env, bt_msg, strlen(bt_msg));
+	assert_int_equal(bounce_enqueue(&c->conf, &env, failed, 3, err,
+	    sizeof(err)), 0);
+	bt_load(c, &d);
+	assert_true(d.env.requiretls);
+	assert_string_equal(d.env.mail_from, "");
+	assert_int_equal(d.nparts, 3);
+	assert_non_null(strstr(d.part[0], "header of your message only"));
+	assert_non_null(strstr(d.part[2],
+	    "Content-Type: text/rfc822-headers\r\n"));
+	assert_non_null(strstr(d.part[2], "Subject: hello\r\n"));
+	assert_non_null(strstr(d.part[2], "Received: from client"));
+	assert_null(strstr(d.raw, "Body line"));
+	assert_non_null(bt_rcpt_block(d.part[1], "bob@remote.example", blk,
+	    sizeof(blk)));
+	assert_non_null(strstr(blk, "Status: 5.1.1\r\n"));
+	assert_non_null(bt_rcpt_block(d.part[1], "carol@remote.example", blk,
+	    sizeof(blk)));
+	assert_non_null(strstr(blk, "Status: 5.7.30\r\n"));
+	assert_non_null(strstr(blk, "Diagnostic-Code: x-sealmail; 5.7.30 "
+	    "REQUIRETLS support required"));
+	assert_non_null(bt_rcpt_block(d.part[1], "dave@remote.example", blk,
+	    sizeof(blk)));
+	assert_non_null(strstr(blk, "Status: 5.7.10\r\n"));
+	assert_non_null(strstr(blk, "Diagnostic-Code: x-sealmail; 5.7.10 "
+	    "Encryption needed"));
+	bt_dsn_clear(&d);
+	bt_drop_new(c);
+
+	/* The same message without REQUIRETLS: RET=FULL is honoured and
+	 * the DSN is an ordinary one. */
+	env.requiretls = false;
+	assert_int_equal(bounce_enqueue(&c->conf, &env, failed, 3, err,
+	    sizeof(err)), 0);
+	bt_load(c, &d);
+	assert_false(d.env.requiretls);
+	assert_non_null(strstr(d.part[2], "Content-Type: message/rfc822\r\n"));
+	assert_non_null(strstr(d.part[2], "Body line one.\r\n"));
+	assert_null(strstr(d.part[0], "header of your message only"));
+	bt_dsn_clear(&d);
+	envelope_clear(&env);
+}
+
 /* A message over BOUNCE_FULL_MAX returns headers only unless RET=FULL;
  * with RET=FULL but over max_message_size, headers only as well. */
 static void
@@ -649,6 +714,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_null_sender, bt_setup,
 		    bt_teardown),
 		cmocka_unit_test_setup_teardown(test_notify, bt_setup,
+		    bt_teardown),
+		cmocka_unit_test_setup_teardown(test_requiretls, bt_setup,
 		    bt_teardown),
 		cmocka_unit_test_setup_teardown(test_ret_hdrs_full, bt_setup,
 		    bt_teardown),

@@ -15,6 +15,8 @@
  *	envid ...			(optional, also auth-user, helo,
  *	auth-user ...			 client-addr)
  *	quarantine yes			(optional)
+ *	requiretls yes			(optional; absent in files written
+ *					 before it existed, which parse as no)
  *	rcpt state=pending attempts=0 next=0 address=bob@example.org
  *	     orig=Bob@example.org orcpt=rfc822;bob@example.org
  *	     notify=failure,delay reply=...	(one line per recipient)
@@ -273,7 +275,9 @@ envelope_put_header(struct buf *out, const struct envelope *env)
 	    envelope_put_line(out, "helo", env->helo) == -1 ||
 	    envelope_put_line(out, "client-addr", env->client_addr) == -1 ||
 	    envelope_put_line(out, "quarantine",
-	    env->quarantine ? "yes" : NULL) == -1)
+	    env->quarantine ? "yes" : NULL) == -1 ||
+	    envelope_put_line(out, "requiretls",
+	    env->requiretls ? "yes" : NULL) == -1)
 		return -1;
 	return 0;
 }
@@ -581,6 +585,7 @@ enum envelope_key {
 	ENVELOPE_K_HELO,
 	ENVELOPE_K_CLIENT_ADDR,
 	ENVELOPE_K_QUARANTINE,
+	ENVELOPE_K_REQUIRETLS,
 	ENVELOPE_K_PREPEND,
 	ENVELOPE_K_RCPT,
 	ENVELOPE_K_END,
@@ -599,6 +604,7 @@ static const char *const envelope_key_names[] = {
 	[ENVELOPE_K_HELO] = "helo",
 	[ENVELOPE_K_CLIENT_ADDR] = "client-addr",
 	[ENVELOPE_K_QUARANTINE] = "quarantine",
+	[ENVELOPE_K_REQUIRETLS] = "requiretls",
 	[ENVELOPE_K_PREPEND] = "prepend",
 	[ENVELOPE_K_RCPT] = "rcpt",
 	[ENVELOPE_K_END] = "end",
@@ -700,6 +706,8 @@ envelope_parse_value(struct envelope_parser *ep, int k, const char *v,
 		return envelope_parse_yesno(ep, v, n, &env->smtputf8);
 	case ENVELOPE_K_QUARANTINE:
 		return envelope_parse_yesno(ep, v, n, &env->quarantine);
+	case ENVELOPE_K_REQUIRETLS:
+		return envelope_parse_yesno(ep, v, n, &env->requiretls);
 	case ENVELOPE_K_RCPT:
 		return envelope_parse_rcpt(ep, v, n);
 	default:	/* ENVELOPE_K_END */

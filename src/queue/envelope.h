@@ -66,6 +66,9 @@ struct envelope {
 	char			*prepend;	/* header lines (CRLF) written before
 						 * the message on delivery; or NULL */
 	bool			 quarantine;	/* deliver locally into Junk */
+	bool			 requiretls;	/* MAIL ... REQUIRETLS (RFC 8689):
+						 * relay only over authenticated
+						 * TLS, DSNs withhold the body */
 	struct envelope_rcpt	*rcpts;
 	size_t			 nrcpts;
 	bool			 state_saved;	/* queue/ID.env exists (set by

@@ -43,6 +43,7 @@ envt_fill(struct envelope *env)
 	    "\tby y; \xc3\xa9t\xc3\xa9\r\n"
 	    "Authentication-Results: mx; spf=pass\r\n");
 	env->quarantine = true;
+	env->requiretls = true;
 	envelope_add_rcpt(env, "bob@example.org", "Bob@Example.org",
 	    "rfc822;Bob@Example.org", ENVELOPE_NOTIFY_FAILURE |
 	    ENVELOPE_NOTIFY_DELAY);
@@ -79,6 +80,7 @@ envt_assert_equal(const struct envelope *a, const struct envelope *b)
 	envt_assert_str(a->client_addr, b->client_addr);
 	envt_assert_str(a->prepend, b->prepend);
 	assert_int_equal(a->quarantine, b->quarantine);
+	assert_int_equal(a->requiretls, b->requiretls);
 	assert_int_equal(a->nrcpts, b->nrcpts);
 	for (size_t i = 0; i < a->nrcpts; i++) {
 		const struct envelope_rcpt *x = &a->rcpts[i], *y = &b->rcpts[i];
@@ -141,9 +143,12 @@ test_minimal_and_null_sender(void **state)
 	assert_int_equal(env.rcpts[0].state, ENVELOPE_RCPT_PENDING);
 	assert_int_equal(env.body, ENVELOPE_BODY_UNSPEC);
 	assert_false(env.quarantine);
+	/* A file written before REQUIRETLS existed has no such line. */
+	assert_false(env.requiretls);
 	buf_init(&t, 4096);
 	assert_int_equal(envelope_to_text(&env, &t), 0);
 	assert_non_null(strstr(buf_cstr(&t), "\nmail-from\n"));
+	assert_null(strstr(buf_cstr(&t), "requiretls"));
 	buf_clear(&t);
 	envelope_clear(&env);
 }
@@ -209,6 +214,9 @@ static const struct envt_bad envt_bad_cases[] = {
 	{ ENVT_HEAD "size 99999999999999999999\nend\n", "out of range" },
 	{ ENVT_HEAD "body 9bit\nend\n", "bad value" },
 	{ ENVT_HEAD "quarantine maybe\nend\n", "expected yes or no" },
+	{ ENVT_HEAD "requiretls 1\nend\n", "expected yes or no" },
+	{ ENVT_HEAD "requiretls yes\nrequiretls no\nend\n",
+	    "duplicate key requiretls" },
 	{ ENVT_HEAD "rcpt\nend\n", "recipient without address" },
 	{ ENVT_HEAD "rcpt address=\nend\n", "empty recipient address" },
 	{ ENVT_HEAD "rcpt address=a@b colour=red\nend\n",

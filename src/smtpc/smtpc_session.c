@@ -510,6 +510,14 @@ smtpc_next_rcpt(const struct smtpc_session *s, enum smtpc_rstate want)
 	return s->msg->nrcpts;
 }
 
+/* RFC 8689 §2: REQUIRETLS in the EHLO reply after TLS (caps are reset
+ * at each EHLO, so a pre-TLS offer does not count). */
+static bool
+smtpc_requiretls_offered(const struct smtpc_session *s)
+{
+	return s->tls.active && s->caps.requiretls;
+}
+
 static void
 smtpc_mail_enter(struct smtpc_session *s)
 {
@@ -526,11 +534,13 @@ smtpc_mail_enter(struct smtpc_session *s)
 	/* RFC 6152 §3 would have us downgrade 8-bit data for a server
 	 * without 8BITMIME; like Postfix we send it unchanged (what such
 	 * servers accept in practice) but only claim BODY= when allowed. */
-	smtpc_send(s, "MAIL FROM:<%s>%s%s%s%s%s", m->mail_from, size,
+	smtpc_send(s, "MAIL FROM:<%s>%s%s%s%s%s%s", m->mail_from, size,
 	    s->caps.eightbitmime && m->body >= ENVELOPE_BODY_8BITMIME ?
 	    " BODY=8BITMIME" : "", m->smtputf8 ? " SMTPUTF8" : "",
 	    !s->caps.dsn || m->ret == ENVELOPE_RET_UNSPEC ? "" :
-	    m->ret == ENVELOPE_RET_FULL ? " RET=FULL" : " RET=HDRS", envid);
+	    m->ret == ENVELOPE_RET_FULL ? " RET=FULL" : " RET=HDRS", envid,
+	    m->requiretls && smtpc_requiretls_offered(s) ? " REQUIRETLS" :
+	    "");
 	/* RFC 2920 §3.1: MAIL and RCPT may go in one group; we wait for
 	 * their replies before DATA so a fully rejected message costs no
 	 * DATA round. */
@@ -1510,6 +1520,26 @@ smtpc_msg_check(struct smtpc_session *s, const struct smtpc_message *m,
 	return NULL;
 }
 
+/* RFC 8689 §4.2.1 step 5 and its status codes: a REQUIRETLS message the
+ * session cannot carry; NULL if it can. A bounce (null reverse-path) is
+ * never held back for it (§5): it goes without the parameter. */
+static const char *
+smtpc_msg_requiretls(const struct smtpc_session *s,
+    const struct smtpc_message *m, const char **enh)
+{
+	if (!m->requiretls || *m->mail_from == '\0' ||
+	    smtpc_requiretls_offered(s))
+		return NULL;
+	if (!s->tls.active) {
+		*enh = "5.7.10";
+		return "Encryption needed: the message requires TLS "
+		    "(REQUIRETLS) and the session is not encrypted";
+	}
+	*enh = "5.7.30";
+	return "REQUIRETLS support required: the server does not offer "
+	    "REQUIRETLS after STARTTLS";
+}
+
 /* Set up per-recipient state; false if no recipient is sendable. */
 static bool
 smtpc_msg_rcpts(struct smtpc_session *s, const struct smtpc_message *m)
@@ -1532,7 +1562,7 @@ smtpc_msg_rcpts(struct smtpc_session *s, const struct smtpc_message *m)
 int
 smtpc_session_send(struct smtpc_session *s, const struct smtpc_message *m)
 {
-	const char *why, *enh;
+	const char *why, *enh, *stage = "mail";
 	struct timeval now = { 0, 0 };
 
 	if (s->state != SMTPC_S_IDLE || s->msg != NULL || s->aborting ||
@@ -1544,13 +1574,16 @@ smtpc_session_send(struct smtpc_session *s, const struct smtpc_message *m)
 	s->naccepted = 0;
 	s->mail_ok = false;
 	smtpc_status_local(&s->mst, SMTPC_OK, "mail", "", "");
-	why = smtpc_msg_check(s, m, &enh);
+	if ((why = smtpc_msg_requiretls(s, m, &enh)) != NULL)
+		stage = "requiretls";
+	else
+		why = smtpc_msg_check(s, m, &enh);
 	if (why == NULL && !smtpc_msg_rcpts(s, m)) {
 		why = "no valid recipient";
 		enh = "5.1.3";
 	}
 	if (why != NULL) {
-		smtpc_status_local(&s->mst, SMTPC_PERM, "mail", enh, why);
+		smtpc_status_local(&s->mst, SMTPC_PERM, stage, enh, why);
 		smtpc_settle_accepted(s, &s->mst);
 		evtimer_add(s->defer, &now);
 		return 0;

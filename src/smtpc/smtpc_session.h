@@ -110,6 +110,13 @@ struct smtpc_message {
 	bool			 smtputf8;
 	enum envelope_ret	 ret;
 	const char		*envid;		/* RFC 3461 xtext or NULL */
+	/* RFC 8689: MAIL carries REQUIRETLS, which needs TLS and the
+	 * server's REQUIRETLS in its EHLO after TLS; otherwise the message
+	 * finishes unsent, SMTPC_PERM, stage "requiretls", 5.7.10 (no TLS)
+	 * or 5.7.30 (not offered). A bounce (null mail_from) goes out
+	 * anyway, with the parameter only where offered (§5). Whether the
+	 * server is authenticated enough is the caller's decision. */
+	bool			 requiretls;
 };
 
 enum smtpc_class {

@@ -805,6 +805,101 @@ test_large_body(void **state)
 	event_base_free(base);
 }
 
+/* REQUIRETLS (RFC 8689): one session with a REQUIRETLS message from a@x
+ * and one from the null path, against a server with the given EHLO
+ * replies before and under TLS. */
+static void
+sst_requiretls(enum smtpc_tls_mode tls, const char *ehlo,
+    const char *ehlo_tls, struct sst_client *c, struct sst_server *v)
+{
+	struct event_base *base = event_base_new();
+	struct smtpc_rcpt r[] = { { "b@y.test", NULL, 0 },
+	    { "c@y.test", NULL, 0 } };
+	struct smtpc_message m[2] = {
+		{ .mail_from = "a@x.test", .rcpts = r, .nrcpts = 2,
+		    SST_MSG("secret\n"), .requiretls = true },
+		{ .mail_from = "", .rcpts = r, .nrcpts = 1,
+		    SST_MSG("bounce\n"), .requiretls = true },
+	};
+	struct smtpc_params p = { .tls = tls, .peer_name = "mx.test" };
+
+	memset(v, 0, sizeof(*v));
+	memset(c, 0, sizeof(*c));
+	v->greeting = "220 srv";
+	v->ehlo = ehlo;
+	v->ehlo_tls = ehlo_tls;
+	sst_server_start(v, base);
+	sst_run(c, v, &p, m, 2);
+	assert_int_equal(c->nres, 2);
+	close(m[0].fd);
+	close(m[1].fd);
+}
+
+/* The message finished unsent with the RFC 8689 §4.2.1 status enh. */
+static void
+sst_requiretls_refused(const struct sst_client *c,
+    const struct sst_server *v, const char *enh)
+{
+	assert_int_equal(c->mst[0].klass, SMTPC_PERM);
+	assert_int_equal(c->mst[0].code, 0);
+	assert_string_equal(c->mst[0].enhanced, enh);
+	assert_string_equal(c->mst[0].stage, "requiretls");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(c->rst[0][i].klass, SMTPC_PERM);
+		assert_string_equal(c->rst[0][i].enhanced, enh);
+		assert_string_equal(c->rst[0][i].stage, "requiretls");
+	}
+	assert_null(strstr(v->transcript, "MAIL FROM:<a@x.test>"));
+	assert_null(strstr(v->transcript, "RCPT TO:<c@y.test>"));
+	/* §5: the bounce goes anyway, without the parameter. */
+	assert_int_equal(c->mst[1].klass, SMTPC_OK);
+	assert_non_null(strstr(v->transcript, "MAIL FROM:<>\n"));
+	assert_int_equal(v->nmsgs, 1);
+	assert_string_equal(v->msgs[0], "bounce\r\n");
+}
+
+static void
+test_requiretls(void **state)
+{
+	struct sst_server v;
+	struct sst_client c;
+
+	(void)state;
+	/* Offered after STARTTLS: the parameter is passed on, also for the
+	 * bounce. */
+	sst_requiretls(SMTPC_TLS_OPPORTUNISTIC, "250-srv\r\n250 STARTTLS",
+	    "250-srv\r\n250 REQUIRETLS", &c, &v);
+	assert_true(c.tls.active);
+	assert_int_equal(c.mst[0].klass, SMTPC_OK);
+	assert_int_equal(c.mst[1].klass, SMTPC_OK);
+	assert_non_null(strstr(v.transcript, "STARTTLS\nEHLO client.test\n"
+	    "MAIL FROM:<a@x.test> REQUIRETLS\n"));
+	assert_non_null(strstr(v.transcript, "MAIL FROM:<> REQUIRETLS\n"));
+	assert_int_equal(v.nmsgs, 2);
+	sst_server_stop(&v);
+	event_base_free(v.base);
+
+	/* TLS, but REQUIRETLS offered only before it: 5.7.30. */
+	sst_requiretls(SMTPC_TLS_OPPORTUNISTIC, "250-srv\r\n250-REQUIRETLS"
+	    "\r\n250 STARTTLS", "250-srv\r\n250 PIPELINING", &c, &v);
+	assert_true(c.tls.active);
+	sst_requiretls_refused(&c, &v, "5.7.30");
+	assert_non_null(strstr(c.mst[0].text, "REQUIRETLS support required"));
+	sst_server_stop(&v);
+	event_base_free(v.base);
+
+	/* No TLS (here: STARTTLS not offered), REQUIRETLS offered in clear:
+	 * 5.7.10, and nothing of the message reaches the wire. */
+	sst_requiretls(SMTPC_TLS_OPPORTUNISTIC, "250-srv\r\n250 REQUIRETLS",
+	    NULL, &c, &v);
+	assert_false(c.tls.active);
+	sst_requiretls_refused(&c, &v, "5.7.10");
+	assert_non_null(strstr(c.mst[0].text, "Encryption needed"));
+	assert_null(strstr(v.transcript, "REQUIRETLS"));
+	sst_server_stop(&v);
+	event_base_free(v.base);
+}
+
 /* The stuffer gives the same output however the input is split. */
 static void
 test_stuffer_splits(void **state)
@@ -854,6 +949,7 @@ main(void)
 		cmocka_unit_test(test_implicit_tls_auth),
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_large_body),
+		cmocka_unit_test(test_requiretls),
 	};
 
 	return cmocka_run_group_tests(tests, sst_setup, sst_teardown);

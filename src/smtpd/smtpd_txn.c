@@ -68,9 +68,15 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 		smtpd_reply(s, "%s", smtpd_cmd_error_reply(r));
 		return;
 	}
-	if (ma.body == ENVELOPE_BODY_BINARYMIME || ma.requiretls) {
-		/* Neither is advertised (RFC 3030 §3, RFC 8689 §4). */
+	if (ma.body == ENVELOPE_BODY_BINARYMIME) {
+		/* Not advertised (RFC 3030 §3). */
 		smtpd_reply(s, "555 5.5.4 Unsupported MAIL parameter");
+		return;
+	}
+	if (ma.requiretls && !s->tls) {
+		/* RFC 8689 §2: only inside TLS (it names no reply for this;
+		 * 5.7.10 "Encryption needed" is RFC 5248's code for it). */
+		smtpd_reply(s, "530 5.7.10 REQUIRETLS requires TLS");
 		return;
 	}
 	if (s->lst->role == CONF_ROLE_SUBMISSION &&
@@ -103,6 +109,9 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	s->env.body = ma.body;
 	s->env.smtputf8 = ma.smtputf8;
 	s->env.ret = ma.ret;
+	/* RFC 8689 §4.1: the tag the queue keeps; a TLS-Required field in
+	 * the message is then ignored (tlsrequired.h). */
+	s->env.requiretls = ma.requiretls;
 	s->env.envid = ma.has_envid ? xstrdup(ma.envid) : NULL;
 	s->env.auth_user = s->auth_user ? xstrdup(s->auth_user) : NULL;
 	s->env.helo = s->helo ? xstrdup(s->helo) : NULL;
@@ -111,9 +120,10 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	    (unsigned long)s->local_uid) : xstrdup(s->addr);
 	s->declared_size = ma.size;
 	s->has_mail = true;
-	log_info("sid=%s qid=%s smtp mail from=%s size=%llu", s->sid,
+	log_info("sid=%s qid=%s smtp mail from=%s size=%llu%s", s->sid,
 	    s->qid, log_quote(from, strlen(from), q, sizeof(q)),
-	    (unsigned long long)ma.size);
+	    (unsigned long long)ma.size, ma.requiretls ? " requiretls=yes" :
+	    "");
 	if (!smtpd_checks_mail(s))
 		smtpd_reply(s, "250 2.1.0 Ok");
 }

@@ -77,6 +77,10 @@ smtpd_proceed_ehlo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	smtpd_reply(s, "250-8BITMIME");
 	smtpd_reply(s, "250-SMTPUTF8");
 	smtpd_reply(s, "250-CHUNKING");
+	/* RFC 8689 §2: a promise to relay such mail only over TLS, which a
+	 * session without TLS cannot accept it under (smtpd_txn_mail). */
+	if (s->tls)
+		smtpd_reply(s, "250-REQUIRETLS");
 	smtpd_reply(s, "250 DSN");
 }
 
