@@ -45,6 +45,7 @@
 #include "dns/dns.h"
 #include "msg/addr.h"
 #include "msg/hops.h"
+#include "msg/tlsrequired.h"
 #include "msg/rfc5322_headers.h"
 #include "queue/spool.h"
 #include "deliver/remote_policy.h"
@@ -75,6 +76,12 @@ struct remote_unit {
 	struct smtpc_message	 msg;
 	char			*prepend;	/* owned: Delivered-To + the
 						 * envelope's, or NULL */
+	/* RFC 8689: the sender demands authenticated TLS (REQUIRETLS, a
+	 * non-null return path: §4.2.1), or relaxes the recipient domain's
+	 * requirements (TLS-Required: No). A connection carries only units
+	 * that agree on both. */
+	bool			 requiretls;
+	bool			 tls_no;
 	struct smtpc_status	 loop;		/* in rd->looped: the refusal */
 };
 TAILQ_HEAD(remote_units, remote_unit);
@@ -112,6 +119,14 @@ struct remote_conn {
 	struct smtpc_tlsa	 tlsa[SMTPC_DANE_MAX];
 	size_t			 ntlsa;
 	struct remote_tls_plan	 plan;
+	/* REQUIRETLS units: the enhanced code of the RFC 8689 failure so far
+	 * ("5.7.10" no authenticated TLS, "5.7.30" REQUIRETLS not offered),
+	 * and whether a host failed for another reason (then the message is
+	 * retried rather than bounced). */
+	bool			 requiretls, tls_no;
+	char			 rt_code[SMTPC_ENH_MAX];
+	bool			 rt_other;
+	bool			 rt_held;	/* the unit came back unsent */
 	struct remote_addr	 addrs[REMOTE_ADDRS_MAX];
 	size_t			 naddrs, addr_i, tried;
 	struct smtpc_session	*s;
@@ -251,7 +266,7 @@ remote_unit_settle(struct remote *rd, struct remote_unit *u,
     const struct smtpc_status *st, const struct smtpc_status *per,
     const struct remote_attempt *at)
 {
-	static const struct remote_attempt none = { "none", "none", false, false, "none" };
+	static const struct remote_attempt none = { "none", "none", false, false, "none", false };
 	struct delivery_result res;
 
 	if (at == NULL)
@@ -407,6 +422,7 @@ remote_addr_ok(struct remote_conn *c, const struct dns_answer *ans,
 		return true;
 	if (ans->rcode == DNS_RCODE_NXDOMAIN && ans->sec != DNS_SEC_BOGUS)
 		return false;
+	c->rt_other = true;
 	c->dns_temp = true;
 	remote_dns_temp(&c->last, what, c->host, ans);
 	return false;
@@ -435,6 +451,7 @@ remote_addrs_ready(struct remote_conn *c)
 	if (c->naddrs == 0 && !c->dns_temp) {
 		snprintf(text, sizeof(text), "host %s has no address",
 		    log_escape(c->host, strlen(c->host), esc, sizeof(esc)));
+		c->rt_other = true;
 		remote_status(&c->last, SMTPC_TEMP, 0, "4.4.4", "dns", text);
 	}
 	if (c->naddrs == 0 || rd->relay) {
@@ -494,6 +511,15 @@ remote_mx_allowed(const struct conf_policy *pol, const char *host)
 	return false;
 }
 
+/* A host failed a REQUIRETLS unit for an RFC 8689 reason; 5.7.30 (TLS
+ * authenticated, no REQUIRETLS) is kept over 5.7.10 once seen. */
+static void
+remote_rt_fail(struct remote_conn *c, const char *code)
+{
+	if (strcmp(c->rt_code, "5.7.30") != 0)
+		snprintf(c->rt_code, sizeof(c->rt_code), "%s", code);
+}
+
 /* Decide the current host's TLS from what is known, then connect, or
  * skip the host with a reason (remote_policy.h). */
 static void
@@ -509,17 +535,29 @@ remote_host_plan(struct remote_conn *c)
 	f.dane = c->dane;
 	f.sts = REMOTE_STS_NONE;
 	f.mx_match = remote_mx_allowed(c->pol, c->host);
+	f.requiretls = c->requiretls;
+	f.tls_required_no = c->tls_no;
 	remote_tls_decide(&f, &c->plan);
 	if (c->plan.skip == NULL) {
+		if (c->plan.overridden)
+			log_info("remote host %s: policy=%s relaxed: the sender "
+			    "asked for it (TLS-Required: No)", log_escape(
+			    c->host, strlen(c->host), esc, sizeof(esc)),
+			    c->plan.policy);
 		remote_conn_try(c);
 		return;
 	}
-	snprintf(text, sizeof(text), "%s: %s for %s", c->plan.policy,
-	    c->plan.why, log_escape(c->host, strlen(c->host), esc,
-	    sizeof(esc)));
+	log_escape(c->host, strlen(c->host), esc, sizeof(esc));
+	if (strcmp(c->plan.skip, "requiretls") == 0)
+		snprintf(text, sizeof(text), "%s (%s)", c->plan.why, esc);
+	else
+		snprintf(text, sizeof(text), "%s: %s for %s", c->plan.policy,
+		    c->plan.why, esc);
 	log_info("remote host %s skipped: policy=%s reason=%s", esc,
 	    c->plan.policy, c->plan.skip);
 	remote_status(&c->last, SMTPC_TEMP, 0, "4.7.5", "tls-policy", text);
+	if (c->requiretls)
+		remote_rt_fail(c, "5.7.10");
 	c->naddrs = 0;
 	remote_conn_next_host(c);
 }
@@ -602,6 +640,13 @@ remote_conn_next_host(struct remote_conn *c)
 		/* Whatever the last server said before a session: the
 		 * destination as a whole is only temporarily unusable. */
 		st.klass = SMTPC_TEMP;
+		/* RFC 8689 §4.2.1: no host can take it with the security the
+		 * sender asked for, and none failed for another reason. */
+		if (c->requiretls && c->rt_code[0] != '\0' && !c->rt_other) {
+			st.klass = SMTPC_PERM;
+			snprintf(st.enhanced, sizeof(st.enhanced), "%s",
+			    c->rt_code);
+		}
 		remote_conn_fail_dest(c, &st);
 		return;
 	}
@@ -618,6 +663,7 @@ remote_conn_next_host(struct remote_conn *c)
 		c->q_a = c->q_aaaa = NULL;
 		snprintf(text, sizeof(text), "cannot look up host %s",
 		    log_escape(c->host, strlen(c->host), esc, sizeof(esc)));
+		c->rt_other = true;
 		remote_status(&c->last, SMTPC_TEMP, 0, "4.4.3", "dns", text);
 		remote_conn_next_host(c);
 	}
@@ -644,6 +690,7 @@ remote_fill_attempt(struct remote_conn *c, const struct remote_addr *a)
 	c->at.verified = false;
 	c->at.authenticated = false;
 	c->at.policy = c->rd->relay ? "verify" : c->plan.policy;
+	c->at.overridden = c->plan.overridden;
 }
 
 static void
@@ -692,6 +739,7 @@ remote_conn_try(struct remote_conn *c)
 		    err, sizeof(err));
 		if (c->s != NULL)
 			return;
+		c->rt_other = true;
 		remote_status(&c->last, SMTPC_TEMP, 0, "4.3.0", "connect",
 		    err);
 		c->addr_i++;
@@ -706,9 +754,13 @@ remote_conn_send_next(struct remote_conn *c)
 {
 	struct remote_unit *u = c->unit;
 
-	if (u == NULL && c->nmsgs < REMOTE_CONN_MSGS_MAX &&
-	    (u = TAILQ_FIRST(&c->dest->waiting)) != NULL)
-		TAILQ_REMOVE(&c->dest->waiting, u, entry);
+	if (u == NULL && c->nmsgs < REMOTE_CONN_MSGS_MAX)
+		TAILQ_FOREACH(u, &c->dest->waiting, entry)
+			if (u->requiretls == c->requiretls &&
+			    u->tls_no == c->tls_no) {
+				TAILQ_REMOVE(&c->dest->waiting, u, entry);
+				break;
+			}
 	if (u == NULL) {
 		(void)smtpc_session_quit(c->s);
 		return;
@@ -749,6 +801,17 @@ remote_on_message(struct remote_conn *c, const struct smtpc_result *res)
 {
 	struct remote_unit *u = c->unit;
 
+	/* smtpc refused to send it (no REQUIRETLS offered after TLS): keep
+	 * the unit, end this session and try the next address or host. */
+	if (u != NULL && u->requiretls && res->status.stage != NULL &&
+	    strcmp(res->status.stage, "requiretls") == 0) {
+		c->last = res->status;
+		c->last.klass = SMTPC_TEMP;
+		remote_rt_fail(c, res->status.enhanced);
+		c->rt_held = true;
+		(void)smtpc_session_quit(c->s);
+		return;
+	}
 	c->unit = NULL;
 	c->nmsgs++;
 	if (u != NULL)
@@ -775,7 +838,17 @@ remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
 		remote_conn_end(c);
 		return;
 	}
-	c->last = res->status;
+	if (c->rt_held)
+		c->rt_held = false;	/* c->last says why already */
+	else {
+		c->last = res->status;
+		if (!c->requiretls)
+			;
+		else if (tls_failed)
+			remote_rt_fail(c, "5.7.10");
+		else
+			c->rt_other = true;
+	}
 	/* RFC 7435 §3: opportunistic security must not fail where clear
 	 * text would work; a broken handshake is retried in clear once. */
 	if (tls_failed && !c->rd->relay && !c->plain &&
@@ -920,6 +993,8 @@ remote_conn_start(struct remote *rd, struct remote_dest *d,
 	c->dest = d;
 	c->unit = u;
 	c->pol = rd->relay ? NULL : conf_policy_for(rd->conf, d->name);
+	c->requiretls = u->requiretls;
+	c->tls_no = u->tls_no;
 	/* Until a host's plan is made (address literals never get one). */
 	c->plan.policy = "may";
 	c->plan.rpt_type = "no-policy-found";
@@ -1080,18 +1155,15 @@ remote_read_head(int fd, uint64_t size, struct buf *b)
  */
 static void
 remote_loop_check(const struct remote *rd, const struct remote_job *j,
-    struct smtpc_status *looped)
+    const struct buf *head, struct smtpc_status *looped)
 {
 	const struct envelope *env = j->env;
 	const char *pre = env->prepend ? env->prepend : "";
 	unsigned max = rd->conf->max_hops;
-	struct buf head;
 	char text[SMTPC_TEXT_MAX];
 	bool too_many;
 
-	buf_init(&head, RFC5322_HEADERS_MAX_SECTION);
-	remote_read_head(j->msg_fd, env->size, &head);
-	too_many = hops_too_many(pre, strlen(pre), head.data, head.len, max,
+	too_many = hops_too_many(pre, strlen(pre), head->data, head->len, max,
 	    NULL);
 	for (size_t i = 0; i < j->nrcpts; i++) {
 		const struct envelope_rcpt *rc = &env->rcpts[j->rcpts[i]];
@@ -1104,8 +1176,8 @@ remote_loop_check(const struct remote *rd, const struct remote_job *j,
 			    "(RFC 5321 6.3)", max);
 			remote_status(&looped[i], SMTPC_PERM, 554, "5.4.6",
 			    "loop", text);
-		} else if (alias != NULL && hops_delivered_to(head.data,
-		    head.len, alias)) {
+		} else if (alias != NULL && hops_delivered_to(head->data,
+		    head->len, alias)) {
 			remote_fmt(text, sizeof(text), "Mail forwarding loop "
 			    "for %s: the message was already delivered to it "
 			    "(Delivered-To)", alias);
@@ -1113,7 +1185,6 @@ remote_loop_check(const struct remote *rd, const struct remote_job *j,
 			    "loop", text);
 		}
 	}
-	buf_clear(&head);
 }
 
 /* Lower-cased destination name of recipient position i into out. */
@@ -1174,7 +1245,8 @@ remote_deliver(struct remote *rd, const struct remote_job *job)
 	char (*names)[LIMIT_DOMAIN + 1];
 	struct smtpc_status *looped;
 	size_t n = job->nrcpts;
-	bool *taken;
+	bool *taken, requiretls, tls_no;
+	struct buf head;
 
 	if (n == 0)
 		return -1;
@@ -1187,7 +1259,17 @@ remote_deliver(struct remote *rd, const struct remote_job *job)
 	names = xcalloc(n, sizeof(*names));
 	taken = xcalloc(n, sizeof(*taken));
 	looped = xcalloc(n, sizeof(*looped));
-	remote_loop_check(rd, &js->job, looped);
+	buf_init(&head, RFC5322_HEADERS_MAX_SECTION);
+	remote_read_head(js->job.msg_fd, job->env->size, &head);
+	remote_loop_check(rd, &js->job, &head, looped);
+	/* RFC 8689 §4.2.1 is for messages with a return path; a bounce of a
+	 * REQUIRETLS message goes anyway (§5, smtpc sends the flag where
+	 * it can). */
+	requiretls = job->env->requiretls && job->env->mail_from != NULL &&
+	    job->env->mail_from[0] != '\0';
+	tls_no = tlsrequired_overrides_policy(job->env->requiretls, head.data,
+	    head.len);
+	buf_clear(&head);
 	for (size_t i = 0; i < n; i++)
 		remote_dest_name(rd, &js->job, i, names[i], sizeof(names[i]));
 	/* One unit per destination and alias: its recipients in one
@@ -1217,6 +1299,8 @@ remote_deliver(struct remote *rd, const struct remote_job *job)
 				taken[k] = true;
 				u->pos[u->n++] = k;
 			}
+		u->requiretls = requiretls;
+		u->tls_no = tls_no;
 		remote_unit_alias(u, alias);
 		remote_unit_message(u);
 		TAILQ_INSERT_TAIL(&remote_dest_get(rd, names[i])->waiting, u,

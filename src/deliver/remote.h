@@ -70,6 +70,7 @@ struct remote_attempt {
 	const char *policy;		/* static: dane | mta-sts | verify |
 					 * encrypt | may | none (the relay
 					 * host: verify) */
+	bool	overridden;		/* TLS-Required: No relaxed it */
 };
 
 /* One recipient's outcome; i indexes job->rcpts. res and at are borrowed

@@ -213,11 +213,12 @@ runner_log_attempt(const struct envelope *env, const struct envelope_rcpt *rc,
 		char esc[sizeof(at->relay) * 4];
 
 		snprintf(relay, sizeof(relay), " relay=%s tls=%s verified=%s "
-		    "policy=%s authenticated=%s",
+		    "policy=%s authenticated=%s%s",
 		    log_escape(at->relay, strlen(at->relay), esc, sizeof(esc)),
 		    at->tls, at->verified ? "yes" : "no",
 		    at->policy ? at->policy : "none",
-		    at->authenticated ? "yes" : "no");
+		    at->authenticated ? "yes" : "no",
+		    at->overridden ? " overridden=tls-required-no" : "");
 	}
 	log_info("qid=%s delivery rcpt=%s method=%s%s result=%s "
 	    "reply=%s delay=%llds", env->id,

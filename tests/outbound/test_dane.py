@@ -15,12 +15,17 @@ Run as root from the repository root (make test does this):
 """
 
 import os
+import re
+import socket
+import ssl
+import threading
 
 import pytest
 
 import remote_env as env
 
 import harness
+import mailcheck
 from harness import Config, cli_ok, new_marker
 from remote_env import submit, wait_attempt
 
@@ -29,6 +34,7 @@ pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
                                 "(scripts/install-deps.sh test)")
 
 C_HOST = "127.0.0.3"
+D_HOST = "127.0.0.4"     # the stub below: TLS, never REQUIRETLS
 WRONG = "00" * 32
 PW = "dane-Secret-4711"
 
@@ -46,6 +52,9 @@ B_ZONES = {
     "p-verifymx.test": (False, None),
     "p-daneonly.test": (False, None),
     "p-none.test": (False, None),
+}
+D_ZONES = {
+    "noreq.test": (True, "3 1 1 {dspki}"),      # DANE ok, no REQUIRETLS
 }
 C_ZONES = {
     "stripped.test": (True, "3 1 1 {spki}"),    # DANE, no STARTTLS
@@ -71,12 +80,13 @@ tls = encrypt
 """
 
 
-def zone_body(name, host_ip, signed, tlsa, spki, port):
+def zone_body(name, host_ip, signed, tlsa, spki, port, dspki=""):
     body = "@ MX 10 mx\nmx A %s\n" % host_ip
     if signed:
         body += ";! sign\n"
     if tlsa is not None:
-        body += "_%d._tcp.mx TLSA %s\n" % (port, tlsa.format(spki=spki))
+        body += "_%d._tcp.mx TLSA %s\n" % (port, tlsa.format(spki=spki,
+                                                           dspki=dspki))
     if name == "bogus.dane.test":
         body += ";! corrupt _%d._tcp.mx.%s. TLSA\n" % (port, name)
     if name == "sf.test":
@@ -85,6 +95,72 @@ def zone_body(name, host_ip, signed, tlsa, spki, port):
         body += '_%d._tcp.mx TXT "x"\n' % port
         body += ";! servfail _%d._tcp.mx.sf.test\n" % port
     return body
+
+
+class NoRequireTLS:
+    """An SMTP server on host:port that speaks STARTTLS and never offers
+    REQUIRETLS (as Postfix does today); it takes no mail, so a message
+    that reached MAIL would show up in `commands`."""
+
+    def __init__(self, host, port, cert):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert.cert, cert.key)
+        self.sock = socket.create_server((host, port))
+        self.sock.settimeout(0.2)
+        self.commands = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                self.session(conn)
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                conn.close()
+
+    def session(self, conn):
+        conn.settimeout(10)
+        f = conn.makefile("rwb")
+        f.write(b"220 stub.noreq.test ESMTP\r\n")
+        f.flush()
+        tls = False
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.decode("ascii", "replace").strip()
+            self.commands.append(cmd)
+            verb = cmd.split(" ")[0].upper()
+            if verb == "EHLO":
+                f.write(b"250-stub.noreq.test\r\n" +
+                        (b"" if tls else b"250-STARTTLS\r\n") +
+                        b"250 PIPELINING\r\n")
+            elif verb == "STARTTLS" and not tls:
+                f.write(b"220 go ahead\r\n")
+                f.flush()
+                conn = self.ctx.wrap_socket(conn, server_side=True)
+                f = conn.makefile("rwb")
+                tls = True
+                continue
+            elif verb == "QUIT":
+                f.write(b"221 bye\r\n")
+                f.flush()
+                return
+            else:
+                f.write(b"502 5.5.1 not here\r\n")
+            f.flush()
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(timeout=5)
+        self.sock.close()
 
 
 def receiver(folder, cert, dns, port, host, domains, tls):
@@ -110,15 +186,20 @@ def world(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("dane"))
     certs = os.path.join(base, "certs")
     cert_b = harness.make_cert(certs, "b", cn="mx.ee.test")
+    cert_d = harness.make_cert(certs, "d", cn="mx.noreq.test")
     spki = env.spki_sha256(cert_b.cert)
+    dspki = env.spki_sha256(cert_d.cert)
     port = env.free_port_everywhere()
     extra = {}
     for name, (signed, tlsa) in B_ZONES.items():
         extra[name] = zone_body(name, "127.0.0.2", signed, tlsa, spki, port)
     for name, (signed, tlsa) in C_ZONES.items():
         extra[name] = zone_body(name, C_HOST, signed, tlsa, spki, port)
-    signed = [n for n, v in list(B_ZONES.items()) + list(C_ZONES.items())
-              if v[0]]
+    for name, (signed, tlsa) in D_ZONES.items():
+        extra[name] = zone_body(name, D_HOST, signed, tlsa, spki, port,
+                                dspki)
+    signed = [n for n, v in list(B_ZONES.items()) + list(C_ZONES.items()) +
+              list(D_ZONES.items()) if v[0]]
     keys = env.signing_keys(os.path.join(base, "keys"), signed)
     dnsdir = os.path.join(base, "dns")
     dns = env.dnsserver.start(
@@ -126,7 +207,9 @@ def world(tmp_path_factory):
         keysdir=keys)
     pool = env.Pool()
     errors = []
+    stub = None
     try:
+        stub = NoRequireTLS(D_HOST, port, cert_d)
         b = pool.start(receiver(os.path.join(base, "b"), cert_b, dns, port,
                                 "127.0.0.2", list(B_ZONES), "starttls"),
                        provision=provision(list(B_ZONES)))
@@ -139,8 +222,11 @@ def world(tmp_path_factory):
                            dane="yes")
         cfg.extra = POLICIES
         a = pool.start(cfg)
-        yield {"a": a, "b": b, "c": c, "port": port, "spki": spki}
+        yield {"a": a, "b": b, "c": c, "port": port, "spki": spki,
+               "stub": stub}
     finally:
+        if stub is not None:
+            stub.stop()
         errors = pool.stop_all()
         env.dnsserver.stop(dnsdir)
     if errors:
@@ -252,3 +338,105 @@ def test_policy_none_sends_in_clear(world):
 def test_policy_encrypt_needs_starttls(world):
     line, show = deferred(world, "p-encrypt.test", host="c")
     assert "STARTTLS not offered" in show, show
+
+
+# ------------------------------------------------------------ RFC 8689
+
+def submit_with(a, rcpts, marker, options=(), headers=(), body=None):
+    """Submit as alice over STARTTLS with MAIL options; the queue id."""
+    s = mailcheck.smtp_connect(a["submission"])
+    try:
+        mailcheck.login(s, env.ALICE)
+        code, resp = s.mail(env.ALICE, list(options))
+        assert code == 250, (code, resp)
+        for r in rcpts:
+            code, resp = s.rcpt(r)
+            assert code == 250, (code, resp)
+        code, resp = s.data(harness.make_message(
+            env.ALICE, ", ".join(rcpts), marker, body=body, headers=headers))
+        assert code == 250, (code, resp)
+        return mailcheck.queued_id(mailcheck.Reply(code, [resp.decode()]))
+    finally:
+        s.quit()
+
+
+def dsn_for(world, marker):
+    return world["a"].mailbox(env.ALICE).wait_for(marker)[0].decode(
+        "utf-8", "replace")
+
+
+def test_requiretls_under_dane_end_to_end(world):
+    """A sends a REQUIRETLS message to B under DANE: B gets it with the
+    flag, in its envelope (its log) and its own delivery."""
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    qid = submit_with(a, [rcpt("ee.test")], marker, ["REQUIRETLS"])
+    b.mailbox(rcpt("ee.test")).wait_for(marker)
+    line = wait_attempt(a, qid, rcpt("ee.test"), "delivered")[0]
+    assert "policy=dane authenticated=yes" in line, line
+    assert env.log_lines(b, "requiretls=yes"), "B did not see REQUIRETLS"
+
+
+def test_requiretls_to_opportunistic_destination_bounces_5710(world):
+    """unsigned.test: no DNSSEC, no MTA-STS: no host qualifies
+    (RFC 8689 §4.2.1 step 2); bounced 5.7.10, body withheld."""
+    a, b = world["a"], world["b"]
+    marker, secret = new_marker(), "secret-" + new_marker()
+    qid = submit_with(a, [rcpt("unsigned.test")], marker, ["REQUIRETLS"],
+                      body="The secret is %s." % secret)
+    line = wait_attempt(a, qid, rcpt("unsigned.test"), "failed")[0]
+    assert "5.7.10" in line, line
+    text = dsn_for(world, marker)
+    assert re.search(r"^Status: 5\.7\.10\r?$", text, re.M), text
+    assert secret not in text, "the DSN returned the body"
+    assert not b.mailbox(rcpt("unsigned.test")).with_marker(marker)
+
+
+def test_requiretls_not_offered_bounces_5730(world):
+    """noreq.test: DANE authenticates the server, but it does not offer
+    REQUIRETLS: bounced 5.7.30, body withheld, nothing sent past EHLO."""
+    a = world["a"]
+    marker, secret = new_marker(), "secret-" + new_marker()
+    qid = submit_with(a, [rcpt("noreq.test")], marker, ["REQUIRETLS"],
+                      body="The secret is %s." % secret)
+    line = wait_attempt(a, qid, rcpt("noreq.test"), "failed")[0]
+    assert "5.7.30" in line, line
+    text = dsn_for(world, marker)
+    assert re.search(r"^Status: 5\.7\.30\r?$", text, re.M), text
+    assert "Content-Type: text/rfc822-headers" in text, text
+    assert secret not in text, "the DSN returned the body"
+    assert not any(c.upper().startswith("MAIL") for c in
+                   world["stub"].commands), world["stub"].commands
+    assert env.log_lines(a, "smtpc tls host=mx.noreq.test", "verified=yes",
+                         "dane=yes")
+
+
+def test_tls_required_no_overrides_dane_mismatch(world):
+    """TLS-Required: No (RFC 8689 §4): delivered despite the TLSA
+    mismatch, still encrypted, and the log says the sender overrode the
+    policy."""
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    qid = submit_with(a, [rcpt("mismatch.test")], marker,
+                      headers=["TLS-Required: No"])
+    b.mailbox(rcpt("mismatch.test")).wait_for(marker)
+    line = wait_attempt(a, qid, rcpt("mismatch.test"), "delivered")[0]
+    assert "overridden=tls-required-no" in line, line
+    assert "tls=TLSv1.3/" in line and "authenticated=no" in line, line
+    assert env.log_lines(a, "remote host mx.mismatch.test: policy=dane "
+                         "relaxed")
+
+
+def test_tls_required_no_ignored_with_requiretls(world):
+    """With REQUIRETLS the header field is ignored (RFC 8689 §4.1): the
+    certificate does not authenticate, so no host meets the sender's
+    demand and the message is bounced 5.7.10 (§4.2.1), never sent."""
+    a, b = world["a"], world["b"]
+    marker = new_marker()
+    qid = submit_with(a, [rcpt("mismatch.test")], marker, ["REQUIRETLS"],
+                      headers=["TLS-Required: No"])
+    line = wait_attempt(a, qid, rcpt("mismatch.test"), "failed")[0]
+    assert "overridden" not in line and "5.7.10" in line, line
+    assert re.search(r"^Status: 5\.7\.10\r?$", dsn_for(world, marker),
+                     re.M)
+    env.no_mail_for(b.mailbox(rcpt("mismatch.test")), marker, 1)
