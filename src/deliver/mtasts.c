@@ -92,6 +92,7 @@ struct mtasts {
 	char			*ca_file;
 	struct mtasts_params	 p;
 	struct mtasts_entry	*entries;
+	struct mtasts_req	*later;		/* answered by their event */
 	unsigned		 depth;		/* callbacks of ours running */
 	bool			 dying;		/* freed during a callback */
 };
@@ -636,20 +637,15 @@ on_req_event(evutil_socket_t fd, short what, void *arg)
 	struct mtasts_result none = { false, NULL, NULL, false, NULL, "" };
 	mtasts_cb *cb = r->cb;
 	void *cbarg = r->arg;
+	char detail[sizeof(r->detail)];
 
 	(void)fd;
 	(void)what;
-	none.detail = r->detail;
+	memcpy(detail, r->detail, sizeof(detail));
+	none.detail = detail;
+	req_free(r);
 	enter(m);
-	r->detail[sizeof(r->detail) - 1] = '\0';
-	{
-		char detail[sizeof(r->detail)];
-
-		memcpy(detail, r->detail, sizeof(detail));
-		req_free(r);
-		none.detail = detail;
-		cb(&none, cbarg);
-	}
+	cb(&none, cbarg);
 	leave(m);
 }
 
@@ -662,6 +658,7 @@ req_later(struct mtasts *m, struct mtasts_req *r, const char *detail)
 	r->ev = evtimer_new(m->base, on_req_event, r);
 	if (r->ev == NULL || evtimer_add(r->ev, &tv) == -1)
 		fatal("mta-sts: cannot schedule an event");
+	req_link(&m->later, r);
 	return r;
 }
 
@@ -728,6 +725,8 @@ mtasts_destroy(struct mtasts *m)
 		m->entries = e->next;
 		entry_free(e);
 	}
+	while (m->later != NULL)
+		req_free(m->later);
 	/* Jobs still running finish first; their done() sees them
 	 * cancelled and only frees them. */
 	workpool_free(m->pool);

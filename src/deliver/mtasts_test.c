@@ -752,11 +752,42 @@ test_get_coalesce_cancel(void **state)
 	assert_true(a.have && b.have);
 	assert_int_equal(c.calls, 0);
 	assert_int_equal(hits("mta-sts.coalesce.sts.test"), 1);
-	/* Freed with a request pending: its callback never runs. */
+	/* Freed with requests pending: their callbacks never run. */
 	start_get(m, "gone.sts.test", &c);
+	start_get(m, "invalid..domain", &b);
 	mtasts_free(m);
 	event_base_loop(T.base, EVLOOP_NONBLOCK);
 	assert_int_equal(c.calls, 0);
+	assert_int_equal(b.calls, 0);
+}
+
+static struct mtasts *free_me;
+
+static void
+free_cb(const struct mtasts_result *r, void *arg)
+{
+	got_cb(r, arg);
+	mtasts_free(free_me);
+	free_me = NULL;
+}
+
+/* A callback may free the source: the other waiters are dropped. */
+static void
+test_get_free_in_callback(void **state)
+{
+	struct got a, b;
+
+	(void)state;
+	if (T.skip)
+		skip();
+	free_me = source_new(T.dns, NULL, true);
+	memset(&a, 0, sizeof(a));
+	assert_non_null(mtasts_get(free_me, "coalesce.sts.test", free_cb, &a));
+	start_get(free_me, "coalesce.sts.test", &b);
+	wait_for(&a.calls, 1);
+	assert_null(free_me);
+	event_base_loop(T.base, EVLOOP_NONBLOCK);
+	assert_int_equal(a.calls + b.calls, 1);
 }
 
 static void
@@ -879,6 +910,7 @@ main(void)
 		cmocka_unit_test(test_get_failures),
 		cmocka_unit_test(test_get_private_refused),
 		cmocka_unit_test(test_get_coalesce_cancel),
+		cmocka_unit_test(test_get_free_in_callback),
 		cmocka_unit_test(test_get_store_rows),
 		cmocka_unit_test(test_get_after_changes),
 	};
