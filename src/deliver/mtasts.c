@@ -335,7 +335,8 @@ entries_prune(struct mtasts *m)
 	struct mtasts_entry **pp = &m->entries, *e;
 
 	while ((e = *pp) != NULL) {
-		if (entry_idle(e) && !e->cached && e->fail_until <= now_secs()) {
+		if (entry_idle(e) && !e->cached &&
+		    e->fail_until <= now_secs()) {
 			*pp = e->next;
 			entry_free(e);
 		} else
@@ -570,7 +571,8 @@ txt_done(struct mtasts_entry *e, struct dns_answer *ans)
 	    DNS_RCODE_TIMEOUT || ans->sec == DNS_SEC_BOGUS) {
 		snprintf(detail, sizeof(detail), "DNS temporary failure for "
 		    "_mta-sts.%.160s: %s", e->domain, ans->sec ==
-		    DNS_SEC_BOGUS ? "bogus DNSSEC" : dns_rcode_name(ans->rcode));
+		    DNS_SEC_BOGUS ? "bogus DNSSEC" :
+		    dns_rcode_name(ans->rcode));
 		answer_fallback(e, &e->txt_waiters, NULL, detail);
 		return;
 	}
