@@ -48,10 +48,13 @@
 #include "msg/tlsrequired.h"
 #include "msg/rfc5322_headers.h"
 #include "queue/spool.h"
+#include "deliver/mtasts.h"
 #include "deliver/remote_policy.h"
 #include "smtpc/smtpc_dane.h"
 #include "smtpc/smtpc_route.h"
 #include "smtpc/smtpc_session.h"
+#include "store/db.h"
+#include "sts/sts_policy.h"
 
 /* The destination name used for the relayhost (not a domain name). */
 #define REMOTE_RELAY_DEST	"[relayhost]"
@@ -108,6 +111,12 @@ struct remote_conn {
 	size_t			 host_i;	/* next host to resolve */
 	const char		*host;		/* current host name */
 	struct dns_query	*q_mx, *q_a, *q_aaaa, *q_tlsa;
+	/* MTA-STS (RFC 8461), looked up beside the MX records; the route
+	 * waits for both. */
+	struct mtasts_req	*q_sts;
+	bool			 route_ready;
+	struct sts_policy	 sts;		/* copy; mode NONE: none */
+	char			*sts_text;	/* the policy as fetched */
 	struct dns_answer	*ans_a, *ans_aaaa;
 	/* Transport security (remote_policy.h): the destination's level,
 	 * whether its MX RRset validated, and for the current host whether
@@ -142,6 +151,8 @@ struct remote {
 	const struct conf	*conf;
 	struct dns_resolver	*dns;
 	SSL_CTX			*mx_ctx, *relay_ctx;
+	struct db		*db;		/* policy cache, TLS results */
+	struct mtasts		*mtasts;	/* NULL: mta_sts = no */
 	bool			 relay;
 	bool			 relay_implicit;
 	char			 relay_host[LIMIT_DOMAIN + 1];
@@ -158,6 +169,7 @@ struct remote {
 };
 
 static void remote_conn_next_host(struct remote_conn *);
+static void remote_conn_go(struct remote_conn *);
 static void remote_host_tlsa(struct remote_conn *);
 static bool remote_addrs_secure(const struct dns_answer *,
     const struct dns_answer *);
@@ -321,6 +333,34 @@ remote_dns_temp(struct smtpc_status *st, const char *what, const char *name,
 	remote_status(st, SMTPC_TEMP, 0, "4.4.3", "dns", text);
 }
 
+/* Route and MTA-STS policy both known: start with the first host. */
+static void
+remote_conn_go(struct remote_conn *c)
+{
+	if (c->route_ready && c->q_sts == NULL)
+		remote_conn_next_host(c);
+}
+
+static void
+remote_sts_cb(const struct mtasts_result *r, void *arg)
+{
+	struct remote_conn *c = arg;
+	char esc[300], why[600];
+
+	c->q_sts = NULL;
+	if (r->have_policy) {
+		sts_policy_dup(&c->sts, r->policy);
+		c->sts_text = xstrdup(r->policy_text ? r->policy_text : "");
+	}
+	if (r->failure != NULL)
+		log_info("remote destination %s mta-sts %s: %s%s",
+		    log_escape(c->dest->name, strlen(c->dest->name), esc,
+		    sizeof(esc)), r->failure, log_quote(r->detail,
+		    strlen(r->detail), why, sizeof(why)), r->have_policy ?
+		    " (cached policy used)" : "");
+	remote_conn_go(c);
+}
+
 static void
 remote_mx_cb(struct dns_answer *ans, void *arg)
 {
@@ -361,7 +401,8 @@ remote_mx_cb(struct dns_answer *ans, void *arg)
 	ans = NULL;
 	switch (rr) {
 	case SMTPC_ROUTE_OK:
-		remote_conn_next_host(c);
+		c->route_ready = true;
+		remote_conn_go(c);
 		return;
 	case SMTPC_ROUTE_NULL_MX:
 		/* RFC 7505 §4.3 (and RFC 7504): the reply a server would
@@ -482,31 +523,13 @@ remote_addrs_secure(const struct dns_answer *a, const struct dns_answer *aaaa)
 	return any;
 }
 
-/* A host name against one pattern: a name, or "*." and a name standing
- * for exactly one more label (RFC 8461 §4.1). Both lower case. */
-static bool
-remote_mx_pattern(const char *pat, const char *host)
-{
-	size_t hl = strlen(host), pl;
-	const char *dot;
-
-	if (hl > 0 && host[hl - 1] == '.')
-		hl--;
-	if (strncmp(pat, "*.", 2) != 0)
-		return strlen(pat) == hl && strncasecmp(pat, host, hl) == 0;
-	pl = strlen(pat + 1);
-	dot = memchr(host, '.', hl);
-	return dot != NULL && dot != host && (size_t)(host + hl - dot) == pl &&
-	    strncasecmp(dot, pat + 1, pl) == 0;
-}
-
 static bool
 remote_mx_allowed(const struct conf_policy *pol, const char *host)
 {
 	if (pol == NULL || pol->nmx_match == 0)
 		return true;
 	for (size_t i = 0; i < pol->nmx_match; i++)
-		if (remote_mx_pattern(pol->mx_match[i], host))
+		if (sts_mx_pattern_match(pol->mx_match[i], host))
 			return true;
 	return false;
 }
@@ -533,7 +556,10 @@ remote_host_plan(struct remote_conn *c)
 	f.dane_enabled = c->rd->conf->dane;
 	f.dnssec = c->mx_secure && c->host_secure;
 	f.dane = c->dane;
-	f.sts = REMOTE_STS_NONE;
+	f.sts = c->sts.mode == STS_MODE_ENFORCE ? REMOTE_STS_ENFORCE :
+	    c->sts.mode == STS_MODE_TESTING ? REMOTE_STS_TESTING :
+	    REMOTE_STS_NONE;
+	f.sts_match = c->sts.nmx > 0 && sts_policy_match_mx(&c->sts, c->host);
 	f.mx_match = remote_mx_allowed(c->pol, c->host);
 	f.requiretls = c->requiretls;
 	f.tls_required_no = c->tls_no;
@@ -902,6 +928,9 @@ remote_conn_clear(struct remote_conn *c)
 	dns_query_cancel(c->q_a);
 	dns_query_cancel(c->q_aaaa);
 	dns_query_cancel(c->q_tlsa);
+	mtasts_cancel(c->q_sts);
+	sts_policy_clear(&c->sts);
+	free(c->sts_text);
 	smtpc_dane_clear(c->tlsa, c->ntlsa);
 	dns_answer_free(c->ans_a);
 	dns_answer_free(c->ans_aaaa);
@@ -1022,6 +1051,9 @@ remote_conn_start(struct remote *rd, struct remote_dest *d,
 		}
 		return;
 	}
+	/* [policy] sections replace MTA-STS for their destinations. */
+	if (rd->mtasts != NULL && c->pol == NULL)
+		c->q_sts = mtasts_get(rd->mtasts, d->name, remote_sts_cb, c);
 	c->q_mx = dns_query(rd->dns, d->name, DNS_T_MX, REMOTE_DNS_TIMEOUT_MS,
 	    remote_mx_cb, c);
 	if (c->q_mx == NULL) {
@@ -1408,6 +1440,31 @@ remote_setup_tls(struct remote *rd, char *err, size_t errlen)
 	return 0;
 }
 
+/* The store (MTA-STS policy cache, TLS results) and the policy source.
+ * Like the SMTP workers, the runner writes here without fsync: a policy
+ * lost in a crash is fetched again. */
+static int
+remote_setup_store(struct remote *rd, char *err, size_t errlen)
+{
+	const struct conf *c = rd->conf;
+	struct mtasts_params p;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
+	if ((rd->db = db_open(path, true, NULL, err, errlen)) == NULL)
+		return -1;
+	db_relaxed_durability(rd->db);
+	if (!c->mta_sts)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	p.ca_file = c->tls_ca;
+	p.allow_private = c->fetch_private_addresses;
+	p.dns_timeout_ms = REMOTE_DNS_TIMEOUT_MS;
+	p.fetch_timeout_ms = REMOTE_STS_FETCH_TIMEOUT_MS;
+	rd->mtasts = mtasts_new(rd->base, rd->dns, rd->db, &p, err, errlen);
+	return rd->mtasts ? 0 : -1;
+}
+
 struct remote *
 remote_new(struct event_base *base, const struct conf *conf, char *err,
     size_t errlen)
@@ -1431,6 +1488,8 @@ remote_new(struct event_base *base, const struct conf *conf, char *err,
 	if (remote_setup_tls(rd, err, errlen) == -1)
 		goto fail;
 	if ((rd->dns = dns_resolver_new(base, conf, err, errlen)) == NULL)
+		goto fail;
+	if (!rd->relay && remote_setup_store(rd, err, errlen) == -1)
 		goto fail;
 	if ((rd->pump_ev = evtimer_new(base, remote_pump_cb, rd)) == NULL) {
 		snprintf(err, errlen, "cannot create an event");
@@ -1476,7 +1535,10 @@ remote_free(struct remote *rd)
 	}
 	if (rd->pump_ev)
 		event_free(rd->pump_ev);
+	/* The policy source borrows the resolver and the store. */
+	mtasts_free(rd->mtasts);
 	dns_resolver_free(rd->dns);
+	db_close(rd->db);
 	SSL_CTX_free(rd->mx_ctx);
 	SSL_CTX_free(rd->relay_ctx);
 	if (rd->auth_pass != NULL)

@@ -60,6 +60,9 @@ struct remote;
 #define REMOTE_ADDRS_MAX	10
 /* Deadline of each DNS lookup. */
 #define REMOTE_DNS_TIMEOUT_MS	10000
+/* Deadline of an MTA-STS policy fetch (RFC 8461 §3.3 suggests a short
+ * one: the sender waits for it). */
+#define REMOTE_STS_FETCH_TIMEOUT_MS	30000
 
 /* How one recipient's attempt went, for the runner's log line. */
 struct remote_attempt {

@@ -1,0 +1,227 @@
+# SPDX-License-Identifier: ISC
+"""MTA-STS (RFC 8461) on the way out, and the certificate-based levels
+that need a CA (issue 11): DANE-TA, [policy] tls = verify with tls_ca.
+
+A (127.0.0.1) sends. B (127.0.0.2) presents a certificate from a test CA
+(trusted by A through [delivery] tls_ca) for the MX names it serves, with
+the CA certificate in its chain; C (127.0.0.3) presents a self-signed one.
+An HTTPS server on 127.0.0.10:443 serves the policies
+(tests/outbound/stsserver.py); A may fetch from loopback
+(fetch_private_addresses = yes).
+"""
+
+import hashlib
+import os
+import ssl
+
+import pytest
+
+import remote_env as env
+import testca
+from stsserver import StsServer
+
+import harness
+from harness import Config, cli_ok, new_marker
+from remote_env import submit, wait_attempt
+
+pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
+                                reason="nsd/ldnsutils not installed "
+                                "(scripts/install-deps.sh test)")
+
+STS_HOST = "127.0.0.10"
+PW = "sts-Secret-4711"
+
+# name -> (MX host address, policy mode or None, the policy's mx line)
+STS_ZONES = {
+    "enforce.test": ("127.0.0.2", "enforce", "mx.enforce.test"),
+    "wild.test": ("127.0.0.2", "enforce", "*.wild.test"),
+    "badcert.test": ("127.0.0.3", "enforce", "mx.badcert.test"),
+    "notinpolicy.test": ("127.0.0.2", "enforce", "other.notinpolicy.test"),
+    "testing.test": ("127.0.0.3", "testing", "mx.testing.test"),
+    "cached.test": ("127.0.0.3", "enforce", "mx.cached.test"),
+    "broken.test": ("127.0.0.3", "broken", None),
+    "verifyok.test": ("127.0.0.2", None, None),
+}
+B_NAMES = ["mx.enforce.test", "mx.wild.test", "mx.notinpolicy.test",
+           "mx.verifyok.test", "mx.danetta.test"]
+
+
+def policy(mode, mx):
+    return "version: STSv1\r\nmode: %s\r\nmx: %s\r\nmax_age: 604800\r\n" % (
+        mode, mx)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = str(tmp_path_factory.mktemp("mtasts"))
+    certs = os.path.join(base, "certs")
+    ca = testca.make_ca(certs)
+    leaf = testca.issue(ca, certs, "b", B_NAMES)
+    # B's chain: leaf, then the CA (DANE-TA needs the anchor in it).
+    chain = os.path.join(certs, "b-chain.pem")
+    with open(chain, "w") as f:
+        f.write(leaf.pem + ca.pem)
+    cert_b = harness.Cert(leaf.cert, leaf.key, "ec")
+    cert_b.cert = chain
+    with open(ca.cert) as f:
+        ca_der = ssl.PEM_cert_to_DER_cert(f.read())
+    port = env.free_port_everywhere()
+    zones = {}
+    for name, (ip, mode, mx) in STS_ZONES.items():
+        body = "@ MX 10 mx\nmx A %s\n" % ip
+        if mode:
+            body += ('_mta-sts TXT "v=STSv1; id=1"\nmta-sts A %s\n' %
+                     STS_HOST)
+        zones[name] = body
+    zones["danetta.test"] = (
+        "@ MX 10 mx\nmx A 127.0.0.2\n;! sign\n_%d._tcp.mx TLSA 2 0 1 %s\n" %
+        (port, hashlib.sha256(ca_der).hexdigest()))
+    # The same anchor, but B's certificate does not name this MX host.
+    zones["danetawrong.test"] = zones["danetta.test"]
+    keys = env.signing_keys(os.path.join(base, "keys"),
+                            ["danetta.test", "danetawrong.test"])
+    dnsdir = os.path.join(base, "dns")
+    dns = env.dnsserver.start(
+        dnsdir, env.write_zones(os.path.join(base, "zones"), zones),
+        keysdir=keys)
+    sts_cert = testca.issue(ca, certs, "sts",
+                            ["mta-sts.%s" % n for n in STS_ZONES])
+    srv = StsServer(STS_HOST, 443, sts_cert.cert, sts_cert.key)
+    for name, (ip, mode, mx) in STS_ZONES.items():
+        if mode == "broken":
+            srv.set("mta-sts." + name, policy="version: STSv2\r\n")
+        elif mode:
+            srv.set("mta-sts." + name, policy=policy(mode, mx))
+    srv.start()
+    pool = env.Pool()
+    errors = []
+    doms_b = [n for n, v in STS_ZONES.items() if v[0] == "127.0.0.2"] + [
+        "danetta.test", "danetawrong.test"]
+    doms_c = [n for n, v in STS_ZONES.items() if v[0] == "127.0.0.3"]
+    try:
+        b = pool.start(receiver(os.path.join(base, "b"), cert_b, dns, port,
+                                "127.0.0.2", doms_b),
+                       provision=provision(doms_b))
+        c = pool.start(receiver(os.path.join(base, "c"),
+                                harness.make_cert(certs, "c"), dns, port,
+                                "127.0.0.3", doms_c),
+                       provision=provision(doms_c))
+        cfg = env.a_config(os.path.join(base, "a"),
+                           harness.make_cert(certs, "a"), dns, port,
+                           dane="yes", tls_ca=ca.cert,
+                           fetch_private_addresses="yes")
+        cfg.extra = '\n[policy "verifyok.test"]\ntls = verify\n'
+        a = pool.start(cfg)
+        yield {"a": a, "b": b, "c": c, "srv": srv}
+    finally:
+        srv.stop()
+        errors = pool.stop_all()
+        env.dnsserver.stop(dnsdir)
+    if errors:
+        raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
+
+
+def receiver(folder, cert, dns, port, host, domains):
+    cfg = Config(folder, [cert])
+    cfg.server["hostname"] = "mx." + domains[0]
+    cfg.domains = list(domains)
+    cfg.listen("mx", "mx", "starttls", host=host, port=port)
+    env.set_dns(cfg, dns)
+    return cfg
+
+
+def provision(domains):
+    def run(cfg):
+        cfg.write()
+        for d in domains:
+            cli_ok(cfg.path, "user", "add", "rcpt@" + d, "--password-stdin",
+                   input=PW + "\n")
+    return run
+
+
+def rcpt(domain):
+    return "rcpt@" + domain
+
+
+def delivered(world, domain, host):
+    a = world["a"]
+    marker = new_marker()
+    qid = submit(a, [rcpt(domain)], marker)
+    world[host].mailbox(rcpt(domain)).wait_for(marker)
+    return wait_attempt(a, qid, rcpt(domain), "delivered")[0]
+
+
+def deferred(world, domain, host):
+    a = world["a"]
+    marker = new_marker()
+    qid = submit(a, [rcpt(domain)], marker)
+    line = wait_attempt(a, qid, rcpt(domain), "deferred")[0]
+    env.no_mail_for(world[host].mailbox(rcpt(domain)), marker, 1)
+    r = a.cli("queue", "show", qid)
+    assert r.returncode == 0, r.stderr
+    return line, r.stdout
+
+
+def test_enforce_with_verifying_certificate_delivers(world):
+    line = delivered(world, "enforce.test", "b")
+    assert "policy=mta-sts authenticated=yes" in line, line
+    assert world["srv"].hits.get("mta-sts.enforce.test", 0) >= 1
+
+
+def test_enforce_wildcard_pattern(world):
+    line = delivered(world, "wild.test", "b")
+    assert "policy=mta-sts authenticated=yes" in line, line
+
+
+def test_enforce_bad_certificate_defers(world):
+    line, show = deferred(world, "badcert.test", "c")
+    assert "policy=mta-sts authenticated=no" in line, line
+    assert "4.7.5 certificate verification failed" in show, show
+
+
+def test_enforce_mx_not_in_policy_defers(world):
+    line, show = deferred(world, "notinpolicy.test", "b")
+    assert "MX host not in the domain's MTA-STS policy" in show, show
+
+
+def test_testing_mode_delivers_and_records(world):
+    line = delivered(world, "testing.test", "c")
+    assert "policy=mta-sts authenticated=no" in line, line
+
+
+def test_invalid_policy_is_opportunistic(world):
+    line = delivered(world, "broken.test", "c")
+    assert "policy=may" in line, line
+    assert env.log_lines(world["a"], "remote destination broken.test "
+                         "mta-sts sts-policy-invalid")
+
+
+def test_cached_policy_enforced_without_server(world):
+    """Once fetched, the policy holds until it expires: the server gone
+    (404) changes nothing, the bad certificate still defers."""
+    srv = world["srv"]
+    deferred(world, "cached.test", "c")
+    hits = srv.hits.get("mta-sts.cached.test", 0)
+    assert hits >= 1
+    srv.set("mta-sts.cached.test", status=404)
+    line, show = deferred(world, "cached.test", "c")
+    assert "certificate verification failed" in show, show
+    assert srv.hits.get("mta-sts.cached.test", 0) == hits, \
+        "a cached policy whose id did not change was fetched again"
+
+
+def test_policy_verify_with_tls_ca_delivers(world):
+    line = delivered(world, "verifyok.test", "b")
+    assert "policy=verify authenticated=yes" in line, line
+
+
+def test_dane_ta_delivers(world):
+    line = delivered(world, "danetta.test", "b")
+    assert "policy=dane authenticated=yes" in line, line
+
+
+def test_dane_ta_checks_the_name(world):
+    """DANE-TA (unlike DANE-EE) needs the certificate to name the TLSA
+    base domain or the next-hop domain (RFC 7672 §3.2.2)."""
+    line, show = deferred(world, "danetawrong.test", "b")
+    assert "4.7.5 dane:" in show, show
