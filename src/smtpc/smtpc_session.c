@@ -90,6 +90,7 @@ struct smtpc_session {
 	size_t			 ntlsa;
 	char			*dane_nexthop;
 	char			 peer_helo[LIMIT_DOMAIN + 1];
+	char			 local_text[INET6_ADDRSTRLEN];	/* our end */
 	unsigned		 timeout_max_ms;
 	unsigned		 connect_timeout_ms;
 	smtpc_cb		*cb;
@@ -1127,6 +1128,14 @@ static void
 smtpc_connected(struct smtpc_session *s)
 {
 	if (s->state == SMTPC_S_CONNECT) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		if (getsockname(bufferevent_getfd(s->bev),
+		    (struct sockaddr *)&ss, &sl) == -1 ||
+		    getnameinfo((struct sockaddr *)&ss, sl, s->local_text,
+		    sizeof(s->local_text), NULL, 0, NI_NUMERICHOST) != 0)
+			s->local_text[0] = '\0';
 		log_info("sid=%s smtpc connected host=%s addr=%s", s->sid,
 		    smtpc_host(s), s->addr_text);
 		if (s->tls_mode == SMTPC_TLS_IMPLICIT && !smtpc_tls_done(s))
@@ -1613,6 +1622,12 @@ const struct smtpc_tls_info *
 smtpc_session_tls(const struct smtpc_session *s)
 {
 	return &s->tls;
+}
+
+const char *
+smtpc_session_local_addr(const struct smtpc_session *s)
+{
+	return s->local_text;
 }
 
 const char *

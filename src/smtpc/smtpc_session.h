@@ -204,6 +204,9 @@ const struct smtpc_tls_info *smtpc_session_tls(const struct smtpc_session *s);
 /* The name the server gave in its last EHLO/HELO reply ("" if none);
  * untrusted text, checked to be a plausible host name. */
 const char *smtpc_session_peer_helo(const struct smtpc_session *s);
+/* Our address of the connection once connected ("" before, or if it
+ * cannot be read). */
+const char *smtpc_session_local_addr(const struct smtpc_session *s);
 /* The session id used in log lines. */
 const char *smtpc_session_sid(const struct smtpc_session *s);
 
