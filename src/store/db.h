@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct db;
 
@@ -185,5 +186,30 @@ enum db_result db_dmarc_defer(struct db *db, const struct db_dmarc_row *row);
  * (db_error says why; db_dmarc_pending said how many before). */
 enum db_result db_dmarc_flush(struct db *db);
 size_t db_dmarc_pending(const struct db *db);
+
+/*
+ * MTA-STS policies (RFC 8461 §5.1), one row per Policy Domain: the TXT id
+ * the policy was fetched under, the policy body as fetched (untrusted text,
+ * parsed again by whoever loads it), and when it was fetched and expires
+ * (Unix seconds, fetched + max_age). Domains are stored lower-case without
+ * a final dot by the caller (deliver/mtasts.c).
+ */
+struct db_sts_row {
+	char	*domain;
+	char	*id;
+	char	*policy;
+	int64_t	 fetched;
+	int64_t	 expires;
+};
+
+/* On DB_OK, *row holds heap strings released by db_sts_row_clear();
+ * DB_NOTFOUND when the domain has no row. */
+enum db_result db_sts_get(struct db *db, const char *domain,
+    struct db_sts_row *row);
+/* Insert or replace the domain's row. */
+enum db_result db_sts_put(struct db *db, const struct db_sts_row *row);
+/* Remove the domain's row; DB_NOTFOUND when there was none. */
+enum db_result db_sts_del(struct db *db, const char *domain);
+void db_sts_row_clear(struct db_sts_row *row);
 
 #endif

@@ -44,6 +44,14 @@ static const char *const db_schema_steps[] = {
 	"  testing       INTEGER NOT NULL);"
 	"CREATE INDEX dmarc_results_by_domain ON dmarc_results "
 	"  (policy_domain, time);",
+	/* 2 -> 3: MTA-STS policies as last fetched (RFC 8461 §5.1), used
+	 * until they expire even when the TXT record or the fetch fails. */
+	"CREATE TABLE sts_policies ("
+	"  domain  TEXT NOT NULL PRIMARY KEY,"
+	"  id      TEXT NOT NULL,"
+	"  policy  TEXT NOT NULL,"
+	"  fetched INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);",
 };
 
 #define DB_SCHEMA_VERSION \

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: ISC */
+/* MTA-STS policy cache rows (see db.h). Statements are prepared per call:
+ * they run once per domain load or fetch, not per message. */
+#include "store/db.h"
+
+#include "store/db_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xmalloc.h"
+
+/* Prepare sql; NULL with the error set. */
+static sqlite3_stmt *
+db_sts_prepare(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(db, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+static char *
+db_sts_col(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	return xstrdup(s != NULL ? (const char *)s : "");
+}
+
+enum db_result
+db_sts_get(struct db *db, const char *domain, struct db_sts_row *row)
+{
+	sqlite3_stmt *st;
+	enum db_result res;
+	int rc;
+
+	memset(row, 0, sizeof(*row));
+	if ((st = db_sts_prepare(db, "SELECT domain, id, policy, fetched, "
+	    "expires FROM sts_policies WHERE domain = ?1")) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, domain) == -1) {
+		sqlite3_finalize(st);
+		return DB_ERROR;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row->domain = db_sts_col(st, 0);
+		row->id = db_sts_col(st, 1);
+		row->policy = db_sts_col(st, 2);
+		row->fetched = sqlite3_column_int64(st, 3);
+		row->expires = sqlite3_column_int64(st, 4);
+		res = DB_OK;
+	} else if (rc == SQLITE_DONE)
+		res = DB_NOTFOUND;
+	else
+		res = db_fail(db, "read sts policy");
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum db_result
+db_sts_put(struct db *db, const struct db_sts_row *row)
+{
+	sqlite3_stmt *st;
+	enum db_result res = DB_OK;
+
+	if ((st = db_sts_prepare(db, "INSERT OR REPLACE INTO sts_policies "
+	    "(domain, id, policy, fetched, expires) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5)")) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, row->domain) == -1 ||
+	    db_bind(db, st, 2, row->id) == -1 ||
+	    db_bind(db, st, 3, row->policy) == -1 ||
+	    sqlite3_bind_int64(st, 4, row->fetched) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, row->expires) != SQLITE_OK)
+		res = db_fail(db, "store sts policy");
+	if (res == DB_OK && sqlite3_step(st) != SQLITE_DONE)
+		res = db_fail(db, "store sts policy");
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum db_result
+db_sts_del(struct db *db, const char *domain)
+{
+	sqlite3_stmt *st;
+	enum db_result res = DB_OK;
+
+	if ((st = db_sts_prepare(db, "DELETE FROM sts_policies "
+	    "WHERE domain = ?1")) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, domain) == -1 ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		res = db_fail(db, "delete sts policy");
+	else if (sqlite3_changes(db->sql) == 0)
+		res = DB_NOTFOUND;
+	sqlite3_finalize(st);
+	return res;
+}
+
+void
+db_sts_row_clear(struct db_sts_row *row)
+{
+	free(row->domain);
+	free(row->id);
+	free(row->policy);
+	memset(row, 0, sizeof(*row));
+}
