@@ -139,7 +139,6 @@ struct checkdom_sts {
 	char		 mx[CHECKDOM_STS_MX_MAX][LIMIT_DOMAIN + 1];
 	size_t		 nmx;
 	long		 max_age;
-	bool		 supported;	/* the fetcher is built in */
 };
 
 struct checkdom_tlsrpt {

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
+#include "sts/sts_record.h"
 
 struct collect {
 	struct checkdom		*cd;
@@ -315,36 +316,39 @@ collect_txt(struct collect *c, const char *name, collect_is_fn *is,
 	return rc;
 }
 
-static bool
-collect_is_sts(const char *txt, size_t len)
-{
-	return len >= 7 && memcmp(txt, "v=STSv1", 7) == 0 && (len == 7 ||
-	    txt[7] == ';' || txt[7] == ' ' || txt[7] == '\t');
-}
-
 static void
 collect_sts(struct collect *c)
 {
 	struct checkdom_sts *s = &c->cd->sts;
-	char name[LIMIT_DOMAIN + 16], raw[CHECKDOM_RECORD];
-	size_t rawlen = 0;
+	char name[LIMIT_DOMAIN + 16], why[CHECKDOM_TEXT];
+	const char *txt[DNS_RR_MAX];
+	size_t len[DNS_RR_MAX], n = 0;
+	struct sts_record rec;
 
 	snprintf(name, sizeof(name), "_mta-sts.%s", c->cd->domain);
-	s->rcode = collect_txt(c, name, collect_is_sts, &s->nrecords, s->txt,
-	    sizeof(s->txt), raw, sizeof(raw), &rawlen);
-	if (s->nrecords != 1)
+	struct dns_answer *a = collect_lookup(c, name, DNS_T_TXT);
+	s->rcode = a->rcode;
+	for (size_t i = 0; a->rcode == DNS_RCODE_NOERROR && i < a->nrr; i++) {
+		const struct dns_rr *rr = &a->rr[i];
+		txt[n] = rr->u.txt.text;
+		len[n++] = rr->u.txt.len;
+		if (!sts_record_is_sts(rr->u.txt.text, rr->u.txt.len))
+			continue;
+		if (s->nrecords++ == 0)
+			collect_escape(rr->u.txt.text, rr->u.txt.len, s->txt,
+			    sizeof(s->txt));
+	}
+	enum sts_record_result r = sts_record_select(txt, len, n, &rec, why,
+	    sizeof(why));
+	dns_answer_free(a);
+	if (r == STS_RECORD_NONE)
 		return;
-	/* RFC 8461 §3.1: "id=" 1*32(ALPHA / DIGIT). */
-	const char *id = strstr(raw, "id=");
-	size_t n = 0;
-	while (id != NULL && n < 32 && isalnum((unsigned char)id[3 + n]))
-		n++;
-	if (id == NULL || n == 0) {
-		snprintf(s->txt_error, sizeof(s->txt_error), "no valid id=");
+	if (r != STS_RECORD_OK) {
+		checkdom_text(s->txt_error, sizeof(s->txt_error), "%s",
+		    r == STS_RECORD_MULTIPLE ? "more than one record" : why);
 		return;
 	}
-	memcpy(s->id, id + 3, n);
-	s->id[n] = '\0';
+	snprintf(s->id, sizeof(s->id), "%s", rec.id);
 	s->txt_valid = true;
 }
 

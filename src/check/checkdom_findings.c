@@ -292,7 +292,7 @@ find_sts(struct checkdom *cd)
 		    "more than one record" : s->txt_error);
 		return;
 	}
-	if (!s->supported)
+	if (!s->fetch_tried)
 		return;
 	if (!s->fetched) {
 		finding(cd, CHECKDOM_ERROR, "the MTA-STS policy of %s cannot be "
