@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
+#include "sts/sts_fetch.h"
 #include "sts/sts_record.h"
 
 struct collect {
@@ -316,6 +317,65 @@ collect_txt(struct collect *c, const char *name, collect_is_fn *is,
 	return rc;
 }
 
+/* The policy itself, from the addresses of mta-sts.DOMAIN as our
+ * resolver sees them (the fetch never resolves a name itself). */
+static void
+collect_sts_fetch(struct collect *c)
+{
+	struct checkdom_sts *s = &c->cd->sts;
+	char host[LIMIT_DOMAIN + 16], addrs[STS_FETCH_ADDRS_MAX][48];
+	const char *ap[STS_FETCH_ADDRS_MAX];
+	size_t n = 0;
+
+	snprintf(host, sizeof(host), "mta-sts.%s", c->cd->domain);
+	for (size_t t = 0; t < 2; t++) {
+		struct dns_answer *a = collect_lookup(c, host, t ? DNS_T_AAAA :
+		    DNS_T_A);
+		for (size_t i = 0; a->rcode == DNS_RCODE_NOERROR &&
+		    i < a->nrr && n < STS_FETCH_ADDRS_MAX; i++) {
+			collect_rr_address(&a->rr[i], addrs[n], sizeof(addrs[n]));
+			ap[n] = addrs[n];
+			n++;
+		}
+		dns_answer_free(a);
+	}
+	s->fetch_tried = true;
+	if (n == 0) {
+		checkdom_text(s->fetch_error, sizeof(s->fetch_error),
+		    "%s has no address", host);
+		return;
+	}
+	struct sts_fetch_params fp = {
+		.ca_file = c->conf->tls_ca,
+		.allow_private = c->conf->fetch_private_addresses,
+		.connect_timeout_ms = c->cd->timeout_ms,
+		.timeout_ms = 2 * c->cd->timeout_ms,
+	};
+	struct sts_fetch_out out = { 0 };
+	if (sts_fetch(c->cd->domain, ap, n, &fp, &out) != STS_FETCH_OK) {
+		char esc[CHECKDOM_TEXT];
+		log_escape(out.detail, strlen(out.detail), esc, sizeof(esc));
+		checkdom_text(s->fetch_error, sizeof(s->fetch_error), "%s: %s",
+		    sts_fetch_result_type(out.result), esc);
+		sts_fetch_out_clear(&out);
+		return;
+	}
+	s->fetched = true;
+	snprintf(s->mode, sizeof(s->mode), "%s", sts_mode_name(
+	    out.policy.mode));
+	s->max_age = out.policy.max_age;
+	for (size_t i = 0; i < out.policy.nmx; i++) {
+		if (s->nmx == CHECKDOM_STS_MX_MAX)
+			break;
+		snprintf(s->mx[s->nmx++], sizeof(s->mx[0]), "%s",
+		    out.policy.mx[i]);
+	}
+	for (size_t i = 0; i < c->cd->nmx; i++)
+		c->cd->mx[i].sts_match = sts_policy_match_mx(&out.policy,
+		    c->cd->mx[i].host);
+	sts_fetch_out_clear(&out);
+}
+
 static void
 collect_sts(struct collect *c)
 {
@@ -350,6 +410,7 @@ collect_sts(struct collect *c)
 	}
 	snprintf(s->id, sizeof(s->id), "%s", rec.id);
 	s->txt_valid = true;
+	collect_sts_fetch(c);
 }
 
 static void

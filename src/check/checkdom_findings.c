@@ -251,11 +251,18 @@ find_mx(struct checkdom *cd)
 		    "zone and publish TLSA records", cd->domain);
 	for (size_t i = 0; i < cd->nmx; i++) {
 		const struct checkdom_mx *m = &cd->mx[i];
-		if (m->naddr == 0) {
+		if (m->naddr == 0 && (m->addr_rcode == DNS_RCODE_NOERROR ||
+		    m->addr_rcode == DNS_RCODE_NXDOMAIN)) {
 			finding(cd, CHECKDOM_ERROR, "MX host %s has no address "
 			    "(%s): publish A/AAAA records for it", m->host,
 			    m->addr_rcode == DNS_RCODE_NOERROR ? "no records" :
-			    rcode_text(m->addr_rcode));
+			    "NXDOMAIN");
+			continue;
+		}
+		if (m->naddr == 0) {
+			finding(cd, CHECKDOM_ERROR, "MX host %s has no address: "
+			    "the lookup failed (%s); fix the name servers of %s",
+			    m->host, rcode_text(m->addr_rcode), m->host);
 			continue;
 		}
 		find_tlsa(cd, m);

@@ -16,6 +16,12 @@ are signed with the committed keys, bad.test is not).
                 match, mx2 -> B whose TLSA answer is corrupted (bogus).
   hole.test     its MX host's name is black-holed (never answered).
   silent.test   its MX accepts connections and never speaks.
+  sts.test      MTA-STS enforce policy (served by stsserver.py on
+                127.0.0.6:443, certificate from testca.py, trusted through
+                [delivery] tls_ca) that lists its MX, whose certificate is
+                from the test CA: exit 0.
+  stsbad.test   the same policy, but a second MX that it does not list.
+  stsfail.test  a _mta-sts record, but no policy (404).
 """
 
 import base64
@@ -32,9 +38,13 @@ import pytest
 
 import remote_env
 from remote_env import dnsserver, harness, Config
+import stsserver
+import testca
 
-B, C, D, SILENT = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"
-HOSTS = ("127.0.0.1", B, C, D, SILENT)
+B, C, D, SILENT, E = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5",
+                      "127.0.0.6")
+HOSTS = ("127.0.0.1", B, C, D, SILENT, E)
+STS_POLICY = "version: STSv1\nmode: enforce\nmx: mx.sts.test\nmax_age: 86400\n"
 
 pytestmark = pytest.mark.skipif(not dnsserver.have_tools(),
                                 reason="nsd/ldnsutils missing")
@@ -97,6 +107,13 @@ def zones(port, b_spki, dkim_good, dkim_weak):
             % (tlsa, B, B, tlsa, "11" * 32, tlsa, b_spki)),
         "hole.test": "@ MX 10 mx.blackhole.test.\n",
         "silent.test": "@ MX 10 mx\nmx A %s\n" % SILENT,
+        "sts.test": ("@ MX 10 mx\nmx A %s\nmta-sts A %s\n"
+                     '_mta-sts TXT "v=STSv1; id=20261205"\n' % (E, E)),
+        "stsbad.test": ("@ MX 10 mx.sts.test.\n@ MX 20 mx2\nmx2 A %s\n"
+                        'mta-sts A %s\n_mta-sts TXT "v=STSv1; id=1"\n'
+                        % (E, E)),
+        "stsfail.test": ("@ MX 10 mx.sts.test.\nmta-sts A %s\n"
+                         '_mta-sts TXT "v=STSv1; id=1"\n' % E),
     }
 
 
@@ -128,8 +145,16 @@ def world(tmp_path_factory):
     dns = dnsserver.start(dnsdir, zfiles, blackhole=["blackhole.test"])
     pool = remote_env.Pool()
     silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ca = testca.make_ca(certs)
+    web = testca.issue(ca, certs, "web", ["mta-sts.sts.test",
+                                          "mta-sts.stsbad.test",
+                                          "mta-sts.stsfail.test"])
+    sts = stsserver.StsServer(E, 443, web.cert, web.key)
+    sts.set("mta-sts.sts.test", policy=STS_POLICY)
+    sts.set("mta-sts.stsbad.test", policy=STS_POLICY)
     errors = []
     try:
+        sts.start()
         # Accepted by the kernel, never read or answered.
         silent.bind((SILENT, port))
         silent.listen(8)
@@ -137,15 +162,19 @@ def world(tmp_path_factory):
         receiver(pool, base, "c", C, port, harness.make_cert(certs, "c"),
                  tls="none")
         receiver(pool, base, "d", D, port, cert_d)
+        receiver(pool, base, "e", E, port,
+                 testca.issue(ca, certs, "e", ["mx.sts.test"]))
         checker = Config(os.path.join(base, "checker"),
                          [harness.make_cert(certs, "checker")])
         checker.listen("submission", "submission", "starttls")
-        checker.delivery = {"mx_port": str(port)}
+        checker.delivery = {"mx_port": str(port), "tls_ca": ca.cert,
+                            "fetch_private_addresses": "yes"}
         remote_env.set_dns(checker, dns)
         checker.write()
         yield {"port": port, "cfg": checker.path, "b": b,
                "b_spki": spki_sha256(cert_b.cert), "cert_b": cert_b}
     finally:
+        sts.stop()
         silent.close()
         errors = pool.stop_all()
         dnsserver.stop(dnsdir)
@@ -280,7 +309,8 @@ def test_black_holed_mx_name_is_bounded(world):
     assert r.returncode == 1
     assert elapsed < 30
     assert doc["mx"][0]["addresses"] == []
-    assert any("mx.blackhole.test has no address" in e
+    assert any("MX host mx.blackhole.test has no address: the lookup "
+               "failed" in e
                for e in findings(doc, "error"))
 
 
@@ -303,3 +333,42 @@ def test_port_option_and_usage(world):
     assert r.returncode == 2
     r, _ = check(world, "secure.test", "--port", "0")
     assert r.returncode == 2
+
+
+def test_mta_sts_enforce_pass(world):
+    r, doc, _ = check_json(world, "sts.test")
+    assert r.returncode == 0, findings(doc, "error")
+    sts = doc["mta_sts"]
+    assert sts["txt"] == "v=STSv1; id=20261205" and sts["id"] == "20261205"
+    assert sts["policy"] == {"mode": "enforce", "max_age": 86400,
+                             "mx": ["mx.sts.test"]}
+    assert sts["mx_match"] is True
+    [mx] = doc["mx"]
+    # The test CA is trusted through tls_ca: PKIX verification passes.
+    assert mx["certificate"] == {"verified": True, "error": None,
+                                 "days_left": mx["certificate"]["days_left"]}
+    assert mx["certificate"]["days_left"] >= 28
+    assert mx["tlsa"]["records"] == [] and mx["tlsa"]["match"] is False
+    assert mx["tlsa"]["dnssec"] == "insecure"
+
+
+def test_mta_sts_mx_not_in_policy(world):
+    r, doc, _ = check_json(world, "stsbad.test")
+    assert r.returncode == 1
+    assert doc["mta_sts"]["mx_match"] is False
+    errors = findings(doc, "error")
+    assert any("MX host mx2.stsbad.test matches no mx: pattern of the "
+               "MTA-STS policy (mode enforce)" in e for e in errors)
+    # mx.sts.test is listed and verifies; mx2's certificate names another
+    # host, which enforce senders refuse.
+    assert any("does not verify for mx2.stsbad.test" in e for e in errors)
+    assert not any("mx.sts.test (" in e for e in errors)
+
+
+def test_mta_sts_policy_missing(world):
+    r, doc, _ = check_json(world, "stsfail.test")
+    assert r.returncode == 1
+    assert doc["mta_sts"]["policy"] is None
+    assert "sts-policy-fetch-error" in doc["mta_sts"]["error"]
+    assert any("MTA-STS policy of stsfail.test cannot be fetched" in e
+               for e in findings(doc, "error"))
