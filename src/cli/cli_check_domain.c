@@ -304,6 +304,8 @@ json_probe(const struct checkdom_probe *p)
 	json_object_object_add(o, "certificate", p->tls ? json_cert(p) : NULL);
 	jbool(o, "requiretls", p->requiretls);
 	jbool(o, "tlsa_match", p->dane_match);
+	jstr(o, "tlsa_match_usage", p->dane_match ?
+	    checkdom_tlsa_usage_name((uint8_t)p->dane_usage) : NULL);
 	jstr(o, "error", p->error);
 	return o;
 }

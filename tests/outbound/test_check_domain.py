@@ -22,6 +22,8 @@ are signed with the committed keys, bad.test is not).
                 from the test CA: exit 0.
   stsbad.test   the same policy, but a second MX that it does not list.
   stsfail.test  a _mta-sts record, but no policy (404).
+  ta.test       signed with keys made at test time; its MX (E) has a
+                DANE-TA record: 2 0 1 of the test CA's certificate.
 """
 
 import base64
@@ -29,6 +31,7 @@ import datetime
 import hashlib
 import json
 import os
+import shutil
 import smtplib
 import socket
 import subprocess
@@ -73,7 +76,31 @@ def weak_dkim_record(folder):
     return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
 
 
-def zones(port, b_spki, dkim_good, dkim_weak):
+def cert_sha256(cert_path):
+    with open(cert_path) as f:
+        import ssl
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+
+
+def full_chain(leaf, ca):
+    """leaf with the CA certificate after it: a DANE-TA(2) 2 0 1 record
+    needs the trust anchor in the presented chain (RFC 7671 §5.2.2)."""
+    path = leaf.cert[:-4] + "-chain.pem"
+    with open(path, "w") as f:
+        f.write(leaf.pem + ca.pem)
+    return harness.Cert(path, leaf.key, leaf.kind)
+
+
+def keys_for(folder, zone):
+    """The committed test keys plus a new KSK and ZSK for zone."""
+    shutil.copytree(dnsserver.KEYS_DIR, folder)
+    for ksk in (["-k"], []):
+        subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256"] + ksk +
+                       [zone], cwd=folder, check=True, capture_output=True)
+    return folder
+
+
+def zones(port, b_spki, dkim_good, dkim_weak, ca_sha256):
     tlsa = "_%d._tcp" % port
     includes = " ".join("include:i%d.bad.test" % i for i in range(11))
     return {
@@ -114,6 +141,8 @@ def zones(port, b_spki, dkim_good, dkim_weak):
                         % (E, E)),
         "stsfail.test": ("@ MX 10 mx.sts.test.\nmta-sts A %s\n"
                          '_mta-sts TXT "v=STSv1; id=1"\n' % E),
+        "ta.test": (";! sign\n@ MX 10 mx\nmx A %s\n%s.mx TLSA 2 0 1 %s\n"
+                    % (E, tlsa, ca_sha256)),
     }
 
 
@@ -137,15 +166,17 @@ def world(tmp_path_factory):
     os.makedirs(os.path.join(base, "keys"))
     _, dkim_good = remote_env.dkim_key(os.path.join(base, "keys"),
                                        "secure.test", "s1")
+    ca = testca.make_ca(certs)
     zfiles = remote_env.write_zones(
         os.path.join(base, "zones"),
         zones(port, spki_sha256(cert_b.cert), dkim_good,
-              weak_dkim_record(base)))
+              weak_dkim_record(base), cert_sha256(ca.cert)))
     dnsdir = os.path.join(base, "dns")
-    dns = dnsserver.start(dnsdir, zfiles, blackhole=["blackhole.test"])
+    dns = dnsserver.start(dnsdir, zfiles, blackhole=["blackhole.test"],
+                          keysdir=keys_for(os.path.join(base, "dnskeys"),
+                                           "ta.test"))
     pool = remote_env.Pool()
     silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ca = testca.make_ca(certs)
     web = testca.issue(ca, certs, "web", ["mta-sts.sts.test",
                                           "mta-sts.stsbad.test",
                                           "mta-sts.stsfail.test"])
@@ -162,8 +193,9 @@ def world(tmp_path_factory):
         receiver(pool, base, "c", C, port, harness.make_cert(certs, "c"),
                  tls="none")
         receiver(pool, base, "d", D, port, cert_d)
-        receiver(pool, base, "e", E, port,
-                 testca.issue(ca, certs, "e", ["mx.sts.test"]))
+        receiver(pool, base, "e", E, port, full_chain(
+            testca.issue(ca, certs, "e", ["mx.sts.test", "mx.ta.test"]),
+            ca))
         checker = Config(os.path.join(base, "checker"),
                          [harness.make_cert(certs, "checker")])
         checker.listen("submission", "submission", "starttls")
@@ -372,3 +404,16 @@ def test_mta_sts_policy_missing(world):
     assert "sts-policy-fetch-error" in doc["mta_sts"]["error"]
     assert any("MTA-STS policy of stsfail.test cannot be fetched" in e
                for e in findings(doc, "error"))
+
+
+def test_dane_ta(world):
+    """A DANE-TA(2) record for the issuing CA: OpenSSL matches the chain
+    and checks the names (the TLSA base domain mx.ta.test)."""
+    r, doc, _ = check_json(world, "ta.test")
+    assert r.returncode == 0, findings(doc, "error")
+    [mx] = doc["mx"]
+    assert mx["tlsa"]["dnssec"] == "secure"
+    assert mx["tlsa"]["records"][0]["usage"] == 2
+    assert mx["tlsa"]["match"] is True
+    assert mx["probes"][0]["tlsa_match_usage"] == "DANE-TA"
+    assert mx["certificate"]["verified"] is True
