@@ -35,9 +35,11 @@ struct collect {
 	struct dns_sync_env	 env;
 };
 
+/* What one blocking step waits for: a DNS answer, a DMARC verdict or a
+ * BIMI outcome, handed over by the callback of its asynchronous API. */
 struct collect_wait {
-	bool			 done;
-	struct dns_answer	*ans;
+	bool	 done;
+	void	*out;
 };
 
 static void
@@ -45,7 +47,7 @@ collect_cb(struct dns_answer *ans, void *arg)
 {
 	struct collect_wait *w = arg;
 
-	w->ans = ans;
+	w->out = ans;
 	w->done = true;
 }
 
@@ -59,25 +61,19 @@ collect_lookup(struct collect *c, const char *name, uint16_t type)
 	if (dns_query(c->env.res, name, type, c->cd->timeout_ms, collect_cb,
 	    &w) != NULL)
 		dns_sync_run(&c->env, &w.done);
-	if (!w.done || w.ans == NULL) {
+	if (!w.done || w.out == NULL) {
 		struct dns_answer *a = dns_answer_new();
 		a->rcode = DNS_RCODE_SERVFAIL;
 		a->why = xstrdup("the name cannot be looked up");
 		return a;
 	}
-	return w.ans;
+	return w.out;
 }
 
 static const char *
 spf_esc(const char *s, char *out, size_t outlen)
 {
 	return log_escape(s, strlen(s), out, outlen);
-}
-
-static void
-collect_escape(const char *s, size_t len, char *out, size_t outlen)
-{
-	log_escape(s, len, out, outlen);
 }
 
 /* The worse of two rcodes for "could the addresses be learned". */
@@ -207,7 +203,7 @@ collect_ptr(struct collect *c, struct checkdom_probe *p)
 	if (a->rcode == DNS_RCODE_NOERROR && a->nrr > 0) {
 		const char *name = a->rr[0].u.name;
 		p->ptr_found = true;
-		collect_escape(name, strlen(name), p->ptr, sizeof(p->ptr));
+		log_escape(name, strlen(name), p->ptr, sizeof(p->ptr));
 		p->fcrdns = collect_forward_has(c, name, p->address);
 	}
 	dns_answer_free(a);
@@ -302,7 +298,7 @@ collect_txt(struct collect *c, const char *name, collect_is_fn *is,
 			continue;
 		if ((*count)++ > 0)
 			continue;
-		collect_escape(rr->u.txt.text, rr->u.txt.len, out, outlen);
+		log_escape(rr->u.txt.text, rr->u.txt.len, out, outlen);
 		if (raw != NULL) {
 			size_t n = rr->u.txt.len < rawlen - 1 ? rr->u.txt.len :
 			    rawlen - 1;
@@ -395,7 +391,7 @@ collect_sts(struct collect *c)
 		if (!sts_record_is_sts(rr->u.txt.text, rr->u.txt.len))
 			continue;
 		if (s->nrecords++ == 0)
-			collect_escape(rr->u.txt.text, rr->u.txt.len, s->txt,
+			log_escape(rr->u.txt.text, rr->u.txt.len, s->txt,
 			    sizeof(s->txt));
 	}
 	enum sts_record_result r = sts_record_select(txt, len, n, &rec, why,
@@ -434,7 +430,7 @@ collect_tlsrpt(struct collect *c)
 	}
 	t->valid = true;
 	for (size_t i = 0; i < rec.nrua && i < CHECKDOM_URIS_MAX; i++)
-		collect_escape(rec.rua[i], strlen(rec.rua[i]), t->rua[t->nrua++],
+		log_escape(rec.rua[i], strlen(rec.rua[i]), t->rua[t->nrua++],
 		    sizeof(t->rua[0]));
 }
 
@@ -583,18 +579,13 @@ collect_spf(struct collect *c)
 
 /* ---- DMARC, DKIM, BIMI ------------------------------------------------ */
 
-struct collect_verdict {
-	bool			 done;
-	struct dmarc_verdict	*v;
-};
-
 static void
 collect_dmarc_cb(struct dmarc_verdict *v, void *arg)
 {
-	struct collect_verdict *cv = arg;
+	struct collect_wait *w = arg;
 
-	cv->v = v;
-	cv->done = true;
+	w->out = v;
+	w->done = true;
 }
 
 /* The RFC 9989 tree walk, run as for a message from the domain that
@@ -606,16 +597,17 @@ collect_dmarc(struct collect *c)
 	struct checkdom_dmarc *d = &c->cd->dmarc;
 	const char *from[1] = { c->cd->domain };
 	struct dmarc_input in = { .from_domains = from, .nfrom = 1 };
-	struct collect_verdict cv = { 0 };
+	struct collect_wait w = { 0 };
 
-	dmarc_eval_start(c->env.base, c->env.res, &in, collect_dmarc_cb, &cv);
-	dns_sync_run(&c->env, &cv.done);
-	if (!cv.done || cv.v == NULL || cv.v->nauthors == 0) {
+	dmarc_eval_start(c->env.base, c->env.res, &in, collect_dmarc_cb, &w);
+	dns_sync_run(&c->env, &w.done);
+	struct dmarc_verdict *v = w.out;
+	if (!w.done || v == NULL || v->nauthors == 0) {
 		d->dns_error = true;
-		dmarc_verdict_free(cv.v);
+		dmarc_verdict_free(v);
 		return;
 	}
-	const struct dmarc_author *au = &cv.v->author[0];
+	const struct dmarc_author *au = &v->author[0];
 	snprintf(d->org_domain, sizeof(d->org_domain), "%s", au->org_domain);
 	if (au->result == DMARC_RESULT_TEMPERROR)
 		d->dns_error = true;
@@ -631,10 +623,10 @@ collect_dmarc(struct collect *c)
 		    dmarc_policy_name(r->sp) : "");
 		d->testing = dmarc_record_testing(r);
 		for (size_t i = 0; i < r->nrua && i < CHECKDOM_URIS_MAX; i++)
-			collect_escape(r->rua[i], strlen(r->rua[i]),
+			log_escape(r->rua[i], strlen(r->rua[i]),
 			    d->rua[d->nrua++], sizeof(d->rua[0]));
 	}
-	dmarc_verdict_free(cv.v);
+	dmarc_verdict_free(v);
 }
 
 /* Bits of a DKIM public key; 0 when it does not decode. RSA keys below
@@ -708,18 +700,13 @@ collect_dkim_one(struct collect *c, struct checkdom_dkim *d)
 	d->valid = true;
 }
 
-struct collect_bimi {
-	bool			 done;
-	struct bimi_outcome	*o;
-};
-
 static void
 collect_bimi_cb(struct bimi_outcome *o, void *arg)
 {
-	struct collect_bimi *cb = arg;
+	struct collect_wait *w = arg;
 
-	cb->o = o;
-	cb->done = true;
+	w->out = o;
+	w->done = true;
 }
 
 static void
@@ -731,28 +718,29 @@ collect_bimi(struct collect *c)
 		.org_domain = c->cd->dmarc.org_domain[0] ?
 		    c->cd->dmarc.org_domain : c->cd->domain,
 	};
-	struct collect_bimi cb = { 0 };
+	struct collect_wait w = { 0 };
 
-	bimi_lookup_start(c->env.base, c->env.res, &in, collect_bimi_cb, &cb);
-	dns_sync_run(&c->env, &cb.done);
-	if (!cb.done || cb.o == NULL) {
+	bimi_lookup_start(c->env.base, c->env.res, &in, collect_bimi_cb, &w);
+	dns_sync_run(&c->env, &w.done);
+	struct bimi_outcome *o = w.out;
+	if (!w.done || o == NULL) {
 		snprintf(b->result, sizeof(b->result), "temperror");
-		bimi_outcome_free(cb.o);
+		bimi_outcome_free(o);
 		return;
 	}
 	snprintf(b->result, sizeof(b->result), "%s",
-	    bimi_result_name(cb.o->result));
-	snprintf(b->reason, sizeof(b->reason), "%s", cb.o->reason ?
-	    cb.o->reason : "");
-	snprintf(b->domain, sizeof(b->domain), "%s", cb.o->domain);
-	if (cb.o->result == BIMI_RESULT_PASS ||
-	    cb.o->result == BIMI_RESULT_DECLINED) {
-		collect_escape(cb.o->record.l, strlen(cb.o->record.l), b->l,
+	    bimi_result_name(o->result));
+	snprintf(b->reason, sizeof(b->reason), "%s", o->reason ?
+	    o->reason : "");
+	snprintf(b->domain, sizeof(b->domain), "%s", o->domain);
+	if (o->result == BIMI_RESULT_PASS ||
+	    o->result == BIMI_RESULT_DECLINED) {
+		log_escape(o->record.l, strlen(o->record.l), b->l,
 		    sizeof(b->l));
-		collect_escape(cb.o->record.a, strlen(cb.o->record.a), b->a,
+		log_escape(o->record.a, strlen(o->record.a), b->a,
 		    sizeof(b->a));
 	}
-	bimi_outcome_free(cb.o);
+	bimi_outcome_free(o);
 }
 
 int

@@ -19,6 +19,7 @@
 #include "check/checkdom.h"
 #include "cli/cli_common.h"
 #include "conf/conf.h"
+#include "core/xmalloc.h"
 
 #define CHECK_DOMAIN_USAGE "check-domain DOMAIN [--selector S]... " \
 	"[--port N] [--timeout SECONDS] [--json]"
@@ -137,10 +138,12 @@ text_probe(const struct checkdom_probe *p)
 			printf("      chain %zu: %s\n        issuer %s, not "
 			    "after %s\n", i, p->chain[i].subject,
 			    p->chain[i].issuer, p->chain[i].not_after);
-		printf("      certificate: verified %s%s%s, name %s, %ld days "
-		    "left\n", yesno(p->verified), p->verified ? "" : " - ",
-		    p->verify_error, p->name_ok ? "matches" : "does not match",
-		    p->days_left);
+		printf("      certificate: verified %s%s%s, name %s", yesno(
+		    p->verified), p->verified ? "" : " - ", p->verify_error,
+		    p->name_ok ? "matches" : "does not match");
+		if (p->has_days)
+			printf(", %ld days left", p->days_left);
+		printf("\n");
 		printf("      TLSA match: %s%s%s\n", p->dane_checked ?
 		    yesno(p->dane_match) : "not checked (no usable record)",
 		    p->dane_match ? ", " : "", p->dane_match ?
@@ -347,13 +350,16 @@ json_mx_summary(json_object *o, const struct checkdom_mx *m)
 	for (size_t i = 0; i < m->ntlsa; i++) {
 		const struct checkdom_tlsa *r = &m->tlsa[i];
 		json_object *x = json_object_new_object();
-		char hex[2 * 512 + 1] = "";
-		for (size_t j = 0; j < r->len && j < 512; j++)
+		/* Bounded: a TLSA RDATA is at most 64 KiB. */
+		char *hex = xmalloc(2 * r->len + 1);
+		hex[0] = '\0';
+		for (size_t j = 0; j < r->len; j++)
 			snprintf(hex + 2 * j, 3, "%02x", r->data[j]);
 		jint(x, "usage", r->usage);
 		jint(x, "selector", r->selector);
 		jint(x, "matching_type", r->mtype);
 		jstr(x, "data", hex);
+		free(hex);
 		json_object_array_add(recs, x);
 	}
 	jstr(t, "name", m->tlsa_name);
