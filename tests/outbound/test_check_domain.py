@@ -24,6 +24,10 @@ are signed with the committed keys, bad.test is not).
   stsfail.test  a _mta-sts record, but no policy (404).
   ta.test       signed with keys made at test time; its MX (E) has a
                 DANE-TA record: 2 0 1 of the test CA's certificate.
+  spf.test      SPF with a, mx, exists, redirect and, in the redirect
+                target, an include of a name without an SPF record.
+The reverse zone 0.0.127.in-addr.arpa gives B the PTR mx.secure.test
+(libunbound answers 127.in-addr.arpa itself unless told otherwise).
 """
 
 import base64
@@ -36,6 +40,7 @@ import smtplib
 import socket
 import subprocess
 import time
+import types
 
 import pytest
 
@@ -88,7 +93,8 @@ def full_chain(leaf, ca):
     path = leaf.cert[:-4] + "-chain.pem"
     with open(path, "w") as f:
         f.write(leaf.pem + ca.pem)
-    return harness.Cert(path, leaf.key, leaf.kind)
+    # Not a harness.Cert: its fingerprint reads one certificate only.
+    return types.SimpleNamespace(cert=path, key=leaf.key, kind=leaf.kind)
 
 
 def keys_for(folder, zone):
@@ -141,6 +147,10 @@ def zones(port, b_spki, dkim_good, dkim_weak, ca_sha256):
                         % (E, E)),
         "stsfail.test": ("@ MX 10 mx.sts.test.\nmta-sts A %s\n"
                          '_mta-sts TXT "v=STSv1; id=1"\n' % E),
+        "spf.test": ('@ TXT "v=spf1 a mx exists:%{i}.x.spf.test '
+                     'redirect=r.spf.test"\n'
+                     'r TXT "v=spf1 include:missing.spf.test -all"\n'),
+        "0.0.127.in-addr.arpa": "2 PTR mx.secure.test.\n",
         "ta.test": (";! sign\n@ MX 10 mx\nmx A %s\n%s.mx TLSA 2 0 1 %s\n"
                     % (E, tlsa, ca_sha256)),
     }
@@ -175,6 +185,8 @@ def world(tmp_path_factory):
     dns = dnsserver.start(dnsdir, zfiles, blackhole=["blackhole.test"],
                           keysdir=keys_for(os.path.join(base, "dnskeys"),
                                            "ta.test"))
+    with open(dns["unbound_config"], "a") as f:
+        f.write('server:\n    local-zone: "127.in-addr.arpa." transparent\n')
     pool = remote_env.Pool()
     silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     web = testca.issue(ca, certs, "web", ["mta-sts.sts.test",
@@ -263,7 +275,10 @@ def test_well_configured_domain(world):
     assert mx["certificate"]["verified"] is False
     assert 25 <= mx["certificate"]["days_left"] <= 30
     assert mx["requiretls"] == advertises_requiretls(B, world["port"])
-    assert mx["probes"][0]["certificate"]["spki_sha256"] == world["b_spki"]
+    probe = mx["probes"][0]
+    assert probe["certificate"]["spki_sha256"] == world["b_spki"]
+    assert probe["ptr"] == "mx.secure.test"
+    assert probe["forward_confirmed"] is True
     assert doc["spf"]["lookups"] == 0 and doc["spf"]["valid"]
     assert doc["dmarc"]["p"] == "reject"
     assert doc["dmarc"]["rua"] == ["mailto:d@secure.test"]
@@ -417,3 +432,14 @@ def test_dane_ta(world):
     assert mx["tlsa"]["match"] is True
     assert mx["probes"][0]["tlsa_match_usage"] == "DANE-TA"
     assert mx["certificate"]["verified"] is True
+
+
+def test_spf_lookup_count_follows_redirect(world):
+    r, doc, _ = check_json(world, "spf.test")
+    spf = doc["spf"]
+    # a, mx, exists, redirect= and the include in the redirect target.
+    assert spf["lookups"] == 5
+    assert spf["error"] == ("missing.spf.test has no SPF record (an "
+                            "include or redirect of it is a permerror)")
+    assert "SPF: " + spf["error"] in findings(doc, "error")
+    assert r.returncode == 1
