@@ -280,18 +280,24 @@ collect_hosts(struct collect *c)
 
 typedef bool collect_is_fn(const char *txt, size_t len);
 
+/* A TXT record, copied whole (it may hold NULs: use len). */
+struct collect_txt {
+	char	*text;		/* owned; text[len] is a NUL */
+	size_t	 len;
+};
+
 /* TXT records at name that is() accepts: their number, the first one
- * (escaped) into out, and its raw bytes copied into raw (NUL-terminated,
- * cut to rawlen - 1). */
+ * escaped into out for display and copied whole into *first (free its
+ * text; NULL text when there is none). A bogus answer is a SERVFAIL. */
 static enum dns_rcode
 collect_txt(struct collect *c, const char *name, collect_is_fn *is,
-    size_t *count, char *out, size_t outlen, char *raw, size_t rawlen,
-    size_t *rawused)
+    size_t *count, char *out, size_t outlen, struct collect_txt *first)
 {
 	struct dns_answer *a = collect_lookup(c, name, DNS_T_TXT);
 	enum dns_rcode rc = a->rcode;
 
 	*count = 0;
+	*first = (struct collect_txt){ 0 };
 	for (size_t i = 0; rc == DNS_RCODE_NOERROR && i < a->nrr; i++) {
 		const struct dns_rr *rr = &a->rr[i];
 		if (!is(rr->u.txt.text, rr->u.txt.len))
@@ -299,13 +305,9 @@ collect_txt(struct collect *c, const char *name, collect_is_fn *is,
 		if ((*count)++ > 0)
 			continue;
 		log_escape(rr->u.txt.text, rr->u.txt.len, out, outlen);
-		if (raw != NULL) {
-			size_t n = rr->u.txt.len < rawlen - 1 ? rr->u.txt.len :
-			    rawlen - 1;
-			memcpy(raw, rr->u.txt.text, n);
-			raw[n] = '\0';
-			*rawused = n;
-		}
+		first->text = xmalloc(rr->u.txt.len + 1);
+		memcpy(first->text, rr->u.txt.text, rr->u.txt.len + 1);
+		first->len = rr->u.txt.len;
 	}
 	if (rc == DNS_RCODE_NOERROR && a->sec == DNS_SEC_BOGUS)
 		rc = DNS_RCODE_SERVFAIL;
@@ -414,15 +416,17 @@ collect_tlsrpt(struct collect *c)
 {
 	struct checkdom_tlsrpt *t = &c->cd->tlsrpt;
 	struct tlsrpt_record rec;
-	char name[LIMIT_DOMAIN + 16], raw[CHECKDOM_RECORD];
-	size_t rawlen = 0;
+	char name[LIMIT_DOMAIN + 16];
+	struct collect_txt raw;
 
 	snprintf(name, sizeof(name), "_smtp._tls.%s", c->cd->domain);
 	t->rcode = collect_txt(c, name, tlsrpt_record_is_tlsrpt, &t->nrecords,
-	    t->record, sizeof(t->record), raw, sizeof(raw), &rawlen);
+	    t->record, sizeof(t->record), &raw);
+	enum tlsrpt_record_result r = tlsrpt_record_parse(raw.text, raw.len,
+	    &rec);
+	free(raw.text);
 	if (t->nrecords != 1)
 		return;
-	enum tlsrpt_record_result r = tlsrpt_record_parse(raw, rawlen, &rec);
 	if (r != TLSRPT_RECORD_OK) {
 		snprintf(t->error, sizeof(t->error), "%s",
 		    tlsrpt_record_result_name(r));
@@ -498,12 +502,6 @@ spf_walk_record(struct collect *c, struct spf_walk *w,
 	}
 }
 
-static bool
-collect_is_spf(const char *txt, size_t len)
-{
-	return spf_record_is_spf(txt, len);
-}
-
 /* The all mechanism's qualifier of the top record, for advice. */
 static void
 spf_all(struct checkdom_spf *s, const struct spf_record *rec)
@@ -521,10 +519,11 @@ spf_walk_domain(struct collect *c, struct spf_walk *w, const char *domain,
     unsigned depth)
 {
 	struct checkdom_spf *s = &c->cd->spf;
-	char shown[CHECKDOM_RECORD], raw[8192], err[CHECKDOM_TEXT];
+	char shown[CHECKDOM_RECORD], err[CHECKDOM_TEXT];
 	char esc[CHECKDOM_TEXT];
-	size_t n = 0, rawlen = 0;
+	size_t n = 0;
 	struct spf_record *rec = NULL;
+	struct collect_txt raw;
 
 	if (depth > CHECKDOM_SPF_DEPTH_MAX ||
 	    w->records >= CHECKDOM_SPF_RECORDS_MAX) {
@@ -534,8 +533,11 @@ spf_walk_domain(struct collect *c, struct spf_walk *w, const char *domain,
 		return;
 	}
 	w->records++;
-	enum dns_rcode rc = collect_txt(c, domain, collect_is_spf, &n, shown,
-	    sizeof(shown), raw, sizeof(raw), &rawlen);
+	enum dns_rcode rc = collect_txt(c, domain, spf_record_is_spf, &n, shown,
+	    sizeof(shown), &raw);
+	enum spf_record_result pr = n == 1 ? spf_record_parse(raw.text,
+	    raw.len, &rec, err, sizeof(err)) : SPF_RECORD_NOT_SPF;
+	free(raw.text);
 	if (depth == 0) {
 		s->rcode = rc;
 		s->nrecords = n;
@@ -555,8 +557,7 @@ spf_walk_domain(struct collect *c, struct spf_walk *w, const char *domain,
 			    sizeof(esc)));
 		return;
 	}
-	if (spf_record_parse(raw, rawlen, &rec, err, sizeof(err)) !=
-	    SPF_RECORD_OK) {
+	if (pr != SPF_RECORD_OK) {
 		spf_problem(s, "SPF record of %s: %s", spf_esc(domain, esc,
 		    sizeof(esc)), err);
 		return;
@@ -661,14 +662,17 @@ static void
 collect_dkim_one(struct collect *c, struct checkdom_dkim *d)
 {
 	char name[2 * LIMIT_DOMAIN + 16], shown[CHECKDOM_RECORD];
-	char raw[DKIM_KEY_RECORD_MAX + 1];
-	size_t n = 0, rawlen = 0;
+	size_t n = 0;
+	struct collect_txt raw;
 	struct dkim_key key;
 
 	snprintf(name, sizeof(name), "%s._domainkey.%s", d->selector,
 	    c->cd->domain);
 	d->rcode = collect_txt(c, name, collect_any_txt, &n, shown,
-	    sizeof(shown), raw, sizeof(raw), &rawlen);
+	    sizeof(shown), &raw);
+	enum dkim_key_result r = n == 1 ? dkim_key_parse(raw.text, raw.len,
+	    &key) : DKIM_KEY_ERR_SYNTAX;
+	free(raw.text);
 	if (d->rcode != DNS_RCODE_NOERROR || n == 0)
 		return;
 	d->found = true;
@@ -677,7 +681,6 @@ collect_dkim_one(struct collect *c, struct checkdom_dkim *d)
 		    "selector (a verifier's result is unpredictable)", n);
 		return;
 	}
-	enum dkim_key_result r = dkim_key_parse(raw, rawlen, &key);
 	if (r != DKIM_KEY_OK) {
 		snprintf(d->error, sizeof(d->error), "%s",
 		    dkim_key_result_name(r));
