@@ -21,7 +21,8 @@ enum ipclass {
 	IPCLASS_PUBLIC,
 	IPCLASS_UNSPECIFIED,	/* 0.0.0.0/8, :: */
 	IPCLASS_LOOPBACK,	/* 127/8, ::1 */
-	IPCLASS_PRIVATE,	/* RFC 1918, ULA fc00::/7, site-local, 64:ff9b:1::/48 */
+	IPCLASS_PRIVATE,	/* RFC 1918, ULA fc00::/7, site-local fec0::/10,
+				 * local NAT64 64:ff9b:1::/48 */
 	IPCLASS_LINKLOCAL,	/* 169.254/16, fe80::/10 */
 	IPCLASS_CGNAT,		/* 100.64/10 (RFC 6598) */
 	IPCLASS_MULTICAST,	/* 224/4, ff00::/8 */

@@ -92,6 +92,7 @@ struct mtasts {
 	char			*ca_file;
 	struct mtasts_params	 p;
 	struct mtasts_entry	*entries;
+	struct mtasts_req	*later;		/* answered by their event */
 	unsigned		 depth;		/* callbacks of ours running */
 	bool			 dying;		/* freed during a callback */
 };
@@ -334,7 +335,8 @@ entries_prune(struct mtasts *m)
 	struct mtasts_entry **pp = &m->entries, *e;
 
 	while ((e = *pp) != NULL) {
-		if (entry_idle(e) && !e->cached && e->fail_until <= now_secs()) {
+		if (entry_idle(e) && !e->cached &&
+		    e->fail_until <= now_secs()) {
 			*pp = e->next;
 			entry_free(e);
 		} else
@@ -569,7 +571,8 @@ txt_done(struct mtasts_entry *e, struct dns_answer *ans)
 	    DNS_RCODE_TIMEOUT || ans->sec == DNS_SEC_BOGUS) {
 		snprintf(detail, sizeof(detail), "DNS temporary failure for "
 		    "_mta-sts.%.160s: %s", e->domain, ans->sec ==
-		    DNS_SEC_BOGUS ? "bogus DNSSEC" : dns_rcode_name(ans->rcode));
+		    DNS_SEC_BOGUS ? "bogus DNSSEC" :
+		    dns_rcode_name(ans->rcode));
 		answer_fallback(e, &e->txt_waiters, NULL, detail);
 		return;
 	}
@@ -636,20 +639,15 @@ on_req_event(evutil_socket_t fd, short what, void *arg)
 	struct mtasts_result none = { false, NULL, NULL, false, NULL, "" };
 	mtasts_cb *cb = r->cb;
 	void *cbarg = r->arg;
+	char detail[sizeof(r->detail)];
 
 	(void)fd;
 	(void)what;
-	none.detail = r->detail;
+	memcpy(detail, r->detail, sizeof(detail));
+	none.detail = detail;
+	req_free(r);
 	enter(m);
-	r->detail[sizeof(r->detail) - 1] = '\0';
-	{
-		char detail[sizeof(r->detail)];
-
-		memcpy(detail, r->detail, sizeof(detail));
-		req_free(r);
-		none.detail = detail;
-		cb(&none, cbarg);
-	}
+	cb(&none, cbarg);
 	leave(m);
 }
 
@@ -662,6 +660,7 @@ req_later(struct mtasts *m, struct mtasts_req *r, const char *detail)
 	r->ev = evtimer_new(m->base, on_req_event, r);
 	if (r->ev == NULL || evtimer_add(r->ev, &tv) == -1)
 		fatal("mta-sts: cannot schedule an event");
+	req_link(&m->later, r);
 	return r;
 }
 
@@ -728,6 +727,8 @@ mtasts_destroy(struct mtasts *m)
 		m->entries = e->next;
 		entry_free(e);
 	}
+	while (m->later != NULL)
+		req_free(m->later);
 	/* Jobs still running finish first; their done() sees them
 	 * cancelled and only frees them. */
 	workpool_free(m->pool);

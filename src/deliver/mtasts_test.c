@@ -37,6 +37,7 @@
 #include "store/db.h"
 #include "sts/sts_fetch.h"
 #include "sts/sts_policy.h"
+#include "testdns.h"
 
 #define PY	"/usr/bin/python3"
 #define ADDR	"127.0.0.2"
@@ -48,7 +49,8 @@
 
 /* The same, escaped for JSON. */
 #define PE "version: STSv1\\r\\nmode: enforce\\r\\n" \
-	"mx: mx1.good.sts.test\\r\\nmx: *.mx.sts.test\\r\\nmax_age: 604800\\r\\n"
+	"mx: mx1.good.sts.test\\r\\nmx: *.mx.sts.test\\r\\n" \
+	"max_age: 604800\\r\\n"
 #define PT "version: STSv1\\nmode: testing\\nmx: mx.sts.test\\n" \
 	"max_age: 86400\\n"
 
@@ -64,8 +66,7 @@ static struct {
 	char			 dir[64];
 	unsigned		 port;
 	pid_t			 https;
-	char			 resolver[64], ubconf[256];
-	char			 dnsdir[128];
+	struct testdns		 ns;
 	struct event_base	*base;
 	struct dns_resolver	*dns;
 	struct db		*db;
@@ -89,25 +90,6 @@ run(const char *fmt, ...)
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	return system(cmd) == 0 ? 0 : -1;
-}
-
-/* The value of KEY=value in a server.env file, or "". */
-static void
-env_value(const char *path, const char *key, char *out, size_t outlen)
-{
-	char line[512];
-	size_t kl = strlen(key);
-	FILE *fp = fopen(path, "r");
-
-	out[0] = '\0';
-	if (fp == NULL)
-		return;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(out, outlen, "%s", line + kl + 1);
-		}
-	fclose(fp);
 }
 
 static void
@@ -240,27 +222,20 @@ hits(const char *host)
 static int
 dns_start(int phase)
 {
-	char zdir[128], env[192];
+	char zdir[128], zone[192];
 
 	snprintf(zdir, sizeof(zdir), "%s/zones%d", T.dir, phase);
-	snprintf(T.dnsdir, sizeof(T.dnsdir), "%s/dns%d", T.dir, phase);
 	if (run("mkdir -p %s", zdir) == -1)
 		return -1;
-	snprintf(env, sizeof(env), "%s/sts.test.zone", zdir);
-	write_zone(env, phase);
-	if (run(PY " tests/dns/dnsserver.py start %s %s/sts.test.zone "
-	    ">/dev/null", T.dnsdir, zdir) == -1)
-		return -1;
-	snprintf(env, sizeof(env), "%s/server.env", T.dnsdir);
-	env_value(env, "DNS_RESOLVER", T.resolver, sizeof(T.resolver));
-	env_value(env, "DNS_UNBOUND_CONFIG", T.ubconf, sizeof(T.ubconf));
-	return T.resolver[0] != '\0' ? 0 : -1;
+	snprintf(zone, sizeof(zone), "%s/sts.test.zone", zdir);
+	write_zone(zone, phase);
+	return testdns_start_zones(&T.ns, "mtasts_test", zone);
 }
 
 static void
 dns_stop(void)
 {
-	run(PY " tests/dns/dnsserver.py stop %s >/dev/null", T.dnsdir);
+	testdns_stop(&T.ns);
 }
 
 static struct dns_resolver *
@@ -271,8 +246,8 @@ resolver_new(void)
 	char err[256];
 
 	memset(&c, 0, sizeof(c));
-	c.dns_resolver = T.resolver;
-	c.dns_unbound_config = T.ubconf;
+	c.dns_resolver = T.ns.resolver;
+	c.dns_unbound_config = T.ns.ubconf;
 	res = dns_resolver_new(T.base, &c, err, sizeof(err));
 	if (res == NULL)
 		fail_msg("dns_resolver_new: %s", err);
@@ -341,7 +316,8 @@ https_start(void)
 		snprintf(hitsf, sizeof(hitsf), "%s/hits.json", T.dir);
 		execl(PY, PY, "tests/outbound/stsserver.py", "--listen",
 		    listen_, "--cert", cert, "--key", key, "--sni", sni,
-		    "--sni", sni2, "--config", cfg, "--hits", hitsf, "--ready", ready,
+		    "--sni", sni2, "--config", cfg, "--hits", hitsf,
+		    "--ready", ready,
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -361,6 +337,8 @@ group_setup(void **state)
 
 	(void)state;
 	memset(&T, 0, sizeof(T));
+	/* As in the runner: a peer that closes first must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	if (src != NULL && chdir(src) == -1)
 		return -1;
 	if (run("command -v nsd >/dev/null 2>&1 || test -x /usr/sbin/nsd") ||
@@ -752,11 +730,42 @@ test_get_coalesce_cancel(void **state)
 	assert_true(a.have && b.have);
 	assert_int_equal(c.calls, 0);
 	assert_int_equal(hits("mta-sts.coalesce.sts.test"), 1);
-	/* Freed with a request pending: its callback never runs. */
+	/* Freed with requests pending: their callbacks never run. */
 	start_get(m, "gone.sts.test", &c);
+	start_get(m, "invalid..domain", &b);
 	mtasts_free(m);
 	event_base_loop(T.base, EVLOOP_NONBLOCK);
 	assert_int_equal(c.calls, 0);
+	assert_int_equal(b.calls, 0);
+}
+
+static struct mtasts *free_me;
+
+static void
+free_cb(const struct mtasts_result *r, void *arg)
+{
+	got_cb(r, arg);
+	mtasts_free(free_me);
+	free_me = NULL;
+}
+
+/* A callback may free the source: the other waiters are dropped. */
+static void
+test_get_free_in_callback(void **state)
+{
+	struct got a, b;
+
+	(void)state;
+	if (T.skip)
+		skip();
+	free_me = source_new(T.dns, NULL, true);
+	memset(&a, 0, sizeof(a));
+	assert_non_null(mtasts_get(free_me, "coalesce.sts.test", free_cb, &a));
+	start_get(free_me, "coalesce.sts.test", &b);
+	wait_for(&a.calls, 1);
+	assert_null(free_me);
+	event_base_loop(T.base, EVLOOP_NONBLOCK);
+	assert_int_equal(a.calls + b.calls, 1);
 }
 
 static void
@@ -879,6 +888,7 @@ main(void)
 		cmocka_unit_test(test_get_failures),
 		cmocka_unit_test(test_get_private_refused),
 		cmocka_unit_test(test_get_coalesce_cancel),
+		cmocka_unit_test(test_get_free_in_callback),
 		cmocka_unit_test(test_get_store_rows),
 		cmocka_unit_test(test_get_after_changes),
 	};

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* The blocking HTTPS fetch of an MTA-STS policy with libcurl (see sts_fetch.h). */
+/* The blocking HTTPS fetch of an MTA-STS policy, libcurl (see sts_fetch.h). */
 #include "sts/sts_fetch.h"
 
 #include <arpa/inet.h>
@@ -35,7 +35,7 @@ struct fetch_ctx {
 	struct fetch_addr	 allowed[STS_FETCH_ADDRS_MAX];
 	size_t			 nallowed;
 	unsigned		 port;
-	bool			 refused;	/* the socket callback said no */
+	bool			 refused;	/* the socket callback refused */
 	const char		*ca_file;
 	bool			 ca_failed;
 };
@@ -105,7 +105,8 @@ on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		goto refuse;
-	if (sa->family == AF_INET && sa->addrlen >= sizeof(struct sockaddr_in)) {
+	if (sa->family == AF_INET &&
+	    sa->addrlen >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *s4 = (const void *)&sa->addr;
 
 		a = (const unsigned char *)&s4->sin_addr;

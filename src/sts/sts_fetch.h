@@ -42,7 +42,7 @@ enum sts_fetch_result {
 };
 
 struct sts_fetch_params {
-	const char	*ca_file;	/* extra trusted CAs (PEM); NULL: none */
+	const char	*ca_file;	/* extra CAs (PEM file); NULL: none */
 	bool		 allow_private;	/* allow non-public addresses */
 	unsigned	 port;		/* 0: 443 */
 	unsigned	 connect_timeout_ms;	/* 0: 10000 */

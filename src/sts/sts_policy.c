@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* The MTA-STS policy file: strict parsing (RFC 8461 §3.2), MX matching (§4.1). */
+/* The MTA-STS policy file: strict parsing (RFC 8461 §3.2), MX match (§4.1). */
 #include "sts/sts_policy.h"
 
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/xmalloc.h"
+#include "sts/sts_chars.h"
 
 /* RFC 1035 §2.3.4: 63-octet labels, 255-octet names (253 in text). */
 #define LABEL_MAX	63
@@ -19,19 +20,6 @@ enum {
 	SEEN_MODE = 2,
 	SEEN_MAX_AGE = 4,
 };
-
-static bool
-is_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9');
-}
-
-static bool
-is_wsp(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
 
 static unsigned char
 lower(unsigned char c)
@@ -106,7 +94,7 @@ valid_mx_pattern(const char *v, size_t n)
 			if (lab == 0 || v[i - 1] == '-')
 				return false;
 			lab = 0;
-		} else if (is_alnum(c) || (c == '-' && lab > 0)) {
+		} else if (sts_is_alnum(c) || (c == '-' && lab > 0)) {
 			if (++lab > LABEL_MAX)
 				return false;
 		} else
@@ -120,10 +108,10 @@ valid_key(const char *k, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > EXT_NAME_MAX || !is_alnum((unsigned char)k[0]))
+	if (n == 0 || n > EXT_NAME_MAX || !sts_is_alnum((unsigned char)k[0]))
 		return false;
 	for (i = 1; i < n; i++)
-		if (!is_alnum((unsigned char)k[i]) && k[i] != '_' &&
+		if (!sts_is_alnum((unsigned char)k[i]) && k[i] != '_' &&
 		    k[i] != '-' && k[i] != '.')
 			return false;
 	return true;
@@ -158,11 +146,11 @@ parse_line(const char *s, size_t n, unsigned line, struct sts_policy *p,
 		return fail(why, whylen, line, "invalid key");
 	v = colon + 1;
 	vn = n - kn - 1;
-	while (vn > 0 && is_wsp((unsigned char)*v)) {
+	while (vn > 0 && sts_is_wsp((unsigned char)*v)) {
 		v++;
 		vn--;
 	}
-	while (vn > 0 && is_wsp((unsigned char)v[vn - 1]))
+	while (vn > 0 && sts_is_wsp((unsigned char)v[vn - 1]))
 		vn--;
 	if (!valid_ext_value((const unsigned char *)v, vn))
 		return fail(why, whylen, line, "empty or invalid value");

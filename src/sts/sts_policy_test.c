@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* Tests of the MTA-STS policy parser (RFC 8461 §3.2) and MX matching (§4.1). */
+/* Tests of the MTA-STS policy parser (RFC 8461 §3.2), MX matching (§4.1). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -97,7 +97,8 @@ test_invalid(void **state)
 		"version: stsv1\nmode: enforce\nmx: a.b\nmax_age: 5\n",
 		"version: STSv1\nmode: Enforce\nmx: a.b\nmax_age: 5\n",
 		"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 31557601\n",
-		"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 12345678901\n",
+		"version: STSv1\nmode: enforce\nmx: a.b\n"
+		    "max_age: 12345678901\n",
 		"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: -1\n",
 		"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 1 2\n",
 		"version: STSv1\nmode: enforce\nmx: a.b\nmax_age:\n",
@@ -121,7 +122,8 @@ test_invalid(void **state)
 		"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 5\n_x: y\n",
 		"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 5\nx:\n",
 		/* an invalid duplicate is still a syntax error */
-		"version: STSv1\nmode: enforce\nmode: bogus\nmx: a.b\nmax_age: 5\n",
+		"version: STSv1\nmode: enforce\nmode: bogus\nmx: a.b\n"
+		    "max_age: 5\n",
 	};
 	struct sts_policy p;
 	char why[128];

@@ -5,23 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sts/sts_chars.h"
+
 #define VERSION		"v=STSv1"
 #define VERSION_LEN	(sizeof(VERSION) - 1)
 /* sts-ext-name: 1 + *31 characters. */
 #define EXT_NAME_MAX	32
-
-static bool
-is_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9');
-}
-
-static bool
-is_wsp(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
 
 /* sts-ext-value: %x21-3A / %x3C / %x3E-7E (no '=', ';', SP, CTL). */
 static bool
@@ -33,7 +22,7 @@ is_value_char(unsigned char c)
 static bool
 is_name_char(unsigned char c)
 {
-	return is_alnum(c) || c == '_' || c == '-' || c == '.';
+	return sts_is_alnum(c) || c == '_' || c == '-' || c == '.';
 }
 
 static void
@@ -48,7 +37,8 @@ sts_record_is_sts(const char *txt, size_t len)
 {
 	if (len < VERSION_LEN || memcmp(txt, VERSION, VERSION_LEN) != 0)
 		return false;
-	return len == VERSION_LEN || is_wsp((unsigned char)txt[VERSION_LEN]) ||
+	return len == VERSION_LEN ||
+	    sts_is_wsp((unsigned char)txt[VERSION_LEN]) ||
 	    txt[VERSION_LEN] == ';';
 }
 
@@ -59,7 +49,7 @@ parse_field(const char *p, size_t len, size_t *i, struct sts_record *rec,
 {
 	size_t ns = *i, vs, n;
 
-	if (*i >= len || !is_alnum((unsigned char)p[*i])) {
+	if (*i >= len || !sts_is_alnum((unsigned char)p[*i])) {
 		set_why(why, whylen, "expected a field name", *i);
 		return STS_RECORD_INVALID;
 	}
@@ -89,7 +79,7 @@ parse_field(const char *p, size_t len, size_t *i, struct sts_record *rec,
 			return STS_RECORD_INVALID;
 		}
 		for (k = vs; k < *i; k++)
-			if (!is_alnum((unsigned char)p[k])) {
+			if (!sts_is_alnum((unsigned char)p[k])) {
 				set_why(why, whylen,
 				    "id holds a character other than a letter "
 				    "or digit", k);
@@ -117,7 +107,7 @@ sts_record_parse(const char *txt, size_t len, struct sts_record *out,
 		return STS_RECORD_NONE;
 	for (;;) {
 		/* sts-field-delim = *WSP ";" *WSP */
-		while (i < len && is_wsp((unsigned char)txt[i]))
+		while (i < len && sts_is_wsp((unsigned char)txt[i]))
 			i++;
 		if (i == len)
 			break;
@@ -126,7 +116,7 @@ sts_record_parse(const char *txt, size_t len, struct sts_record *out,
 			return STS_RECORD_INVALID;
 		}
 		i++;
-		while (i < len && is_wsp((unsigned char)txt[i]))
+		while (i < len && sts_is_wsp((unsigned char)txt[i]))
 			i++;
 		if (i == len)
 			break;		/* the optional final delimiter */
@@ -137,10 +127,10 @@ sts_record_parse(const char *txt, size_t len, struct sts_record *out,
 	}
 	/* Trailing WSP after the last field is not in the ABNF: only a
 	 * delimiter (which may carry WSP) may follow it. */
-	if (len > 0 && is_wsp((unsigned char)txt[len - 1])) {
+	if (len > 0 && sts_is_wsp((unsigned char)txt[len - 1])) {
 		size_t k = len;
 
-		while (k > 0 && is_wsp((unsigned char)txt[k - 1]))
+		while (k > 0 && sts_is_wsp((unsigned char)txt[k - 1]))
 			k--;
 		if (txt[k - 1] != ';') {
 			set_why(why, whylen, "trailing space", k);

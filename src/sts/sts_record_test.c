@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* Tests of the _mta-sts TXT record parser and RRset selection (RFC 8461 §3.1). */
+/* Tests of the _mta-sts TXT record parser and RRset choice (RFC 8461 §3.1). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -29,6 +29,12 @@ testdns_env(const char *path, const char *key, char *out, size_t outlen)
 int
 testdns_start(struct testdns *t, const char *who)
 {
+	return testdns_start_zones(t, who, "tests/dns/zones/*.zone");
+}
+
+int
+testdns_start_zones(struct testdns *t, const char *who, const char *zones)
+{
 	char cmd[1024], env[128];
 	const char *src = getenv("SEALMAIL_SRCDIR");
 
@@ -49,7 +55,7 @@ testdns_start(struct testdns *t, const char *who)
 	if (mkdtemp(t->dir) == NULL)
 		return -1;
 	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 tests/dns/dnsserver.py "
-	    "start %s/srv tests/dns/zones/*.zone >/dev/null", t->dir);
+	    "start %s/srv %s >/dev/null", t->dir, zones);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "%s: dnsserver.py start failed\n", who);
 		return -1;

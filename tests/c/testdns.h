@@ -24,6 +24,10 @@ struct testdns {
  * t->skip is set and `who` says so on stderr. -1 on failure.
  */
 int testdns_start(struct testdns *t, const char *who);
+/* The same with the zone files zones (shell words, globs allowed:
+ * "DIR/a.test.zone DIR/b.test.zone") instead of tests/dns/zones. */
+int testdns_start_zones(struct testdns *t, const char *who,
+    const char *zones);
 /* Stop the server and remove its folder; 0, or -1. No-op when skipped. */
 int testdns_stop(struct testdns *t);
 

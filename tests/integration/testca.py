@@ -4,9 +4,9 @@
     ca = testca.make_ca(folder)                      # folder/ca.pem, ca.key
     c = testca.issue(ca, folder, "mx1", ["mx1.example.test"],
                      ips=("127.0.0.2",), expired=False)
-    # c.cert, c.key (paths), c.kind ("ec"), c.pem, c.fingerprint: the same
-    # fields as harness.Cert (make_cert/make_dated_cert), so a receiver can
-    # present it; trust ca.cert through [delivery] tls_ca or SSL_CERT_FILE.
+    # c is a harness.Cert (cert, key paths, kind "ec", pem, fingerprint),
+    # like make_cert/make_dated_cert give, so a receiver can present it;
+    # trust ca.cert through [delivery] tls_ca or SSL_CERT_FILE.
 
 A certificate for the wrong name is issue(ca, ..., ["other.example"]);
 expired=True makes one whose validity ended yesterday; a self-signed one
@@ -21,10 +21,8 @@ writes FOLDER/NAME.pem and FOLDER/NAME.key with the CA of FOLDER.
 """
 
 import datetime
-import hashlib
 import ipaddress
 import os
-import ssl
 import sys
 
 from cryptography import x509
@@ -32,18 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-
-class Cert:
-    """A certificate and key on disk; the same fields as harness.Cert."""
-
-    def __init__(self, cert, key, kind="ec"):
-        self.cert = cert
-        self.key = key
-        self.kind = kind
-        with open(cert) as f:
-            self.pem = f.read()
-        self.fingerprint = hashlib.sha256(
-            ssl.PEM_cert_to_DER_cert(self.pem)).hexdigest()
+from harness import Cert
 
 
 def _write(folder, name, cert, key):
@@ -143,7 +130,7 @@ def main(argv):
         if "--ips" in argv[5:]:
             ips = argv[argv.index("--ips") + 1].split(",")
         ca = Cert(os.path.join(folder, "ca.pem"),
-                  os.path.join(folder, "ca.key"))
+                  os.path.join(folder, "ca.key"), "ec")
         c = issue(ca, folder, name, [d for d in dns.split(",") if d],
                   ips=ips, expired=expired)
         print(c.cert)

@@ -190,6 +190,7 @@ class StsServer:
 
     def start(self):
         self._server = _Server((self.addr, self.port), self)
+        self.port = self._server.server_address[1]   # port 0: the one picked
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         daemon=True)
