@@ -5,7 +5,7 @@
 BUILD    ?= build
 CC       ?= cc
 SANITIZE ?=
-PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt libcurl
+PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt libcurl json-c
 PYTHON    = /usr/bin/python3
 
 WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \

@@ -34,6 +34,8 @@ static const struct cli_entry cli_entries[] = {
 	    "[-R full|hdrs] [RCPT...] | -bs | -bp | -q | -bi" },
 	{ "check-auth", cli_check_auth, "check-auth --ip IP --helo NAME "
 	    "--mail-from ADDR [--json] [FILE|-]" },
+	{ "check-domain", cli_check_domain, "check-domain DOMAIN "
+	    "[--selector S]... [--port N] [--timeout SECONDS] [--json]" },
 	{ "inspect", cli_inspect, "inspect FILE...|- [--json] [--verify]" },
 	{ "dkim", cli_dkim, "dkim keygen --domain D --selector S "
 	    "[--type ed25519|rsa] [--bits 2048] [--out FILE]" },
