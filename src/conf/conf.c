@@ -106,6 +106,7 @@ conf_free(struct conf *c)
 	free(c->relayhost);
 	free(c->relayhost_credentials);
 	free(c->relayhost_ca);
+	free(c->tls_ca);
 	free(c->retry_schedule);
 	free(c->dns_resolver);
 	free(c->dns_trust_anchor);
