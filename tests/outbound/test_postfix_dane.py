@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: ISC
 """Interop: Debian's Postfix, as the sending client with
 smtp_tls_security_level = dane, delivers to sealmail B using the TLSA
-record published for B in a DNSSEC-signed test zone, and refuses to when
-the record does not match.
+record that `sealmail check-domain` advises for B, published in a
+DNSSEC-signed test zone, and refuses to when the record does not match.
 
 Postfix reads /etc/resolv.conf and trusts the AD bit of a validating
 resolver, so it runs in a private mount namespace (unshare --mount) in
@@ -14,8 +14,10 @@ loopback. Postfix and unbound are installed if missing; the test is
 skipped with a message when that fails.
 """
 
+import json
 import os
 import pwd
+import re
 import shutil
 import smtplib
 import subprocess
@@ -110,11 +112,12 @@ def world(tmp_path_factory):
     certs = os.path.join(base, "certs")
     cert_b = harness.make_cert(certs, "b", cn="mx." + GOOD)
     port = env.free_port_everywhere()
-    spki = env.spki_sha256(cert_b.cert)
-    zones = {}
-    for dom, data in ((GOOD, spki), (BAD, "00" * 32)):
-        zones[dom] = ("@ MX 10 mx\nmx A 127.0.0.2\n;! sign\n"
-                      "_%d._tcp.mx TLSA 3 1 1 %s\n" % (port, data))
+    zones = {
+        # No TLSA yet: check-domain tells which record to publish.
+        GOOD: "@ MX 10 mx\nmx A 127.0.0.2\n;! sign\n",
+        BAD: ("@ MX 10 mx\nmx A 127.0.0.2\n;! sign\n"
+              "_%d._tcp.mx TLSA 3 1 1 %s\n" % (port, "00" * 32)),
+    }
     keys = env.signing_keys(os.path.join(base, "keys"), list(zones))
     dnsdir = os.path.join(base, "dns")
     dns = env.dnsserver.start(
@@ -136,9 +139,22 @@ def world(tmp_path_factory):
                 harness.cli_ok(c.path, "user", "add", "rcpt@" + dom,
                                "--password-stdin", input=PW + "\n")
         b = pool.start(cfg, provision=provision)
+        record = tlsa_from_check_domain(b, port)
+        assert record.endswith(env.spki_sha256(cert_b.cert)), record
+        # Publish it: the zones signed again with the record, B and the
+        # resolver on the new server.
+        env.dnsserver.stop(dnsdir)
+        zones[GOOD] += record + "\n"
+        dnsdir = os.path.join(base, "dns2")
+        dns = env.dnsserver.start(
+            dnsdir, env.write_zones(os.path.join(base, "zones2"), zones),
+            keysdir=keys)
+        b.stop()
+        env.set_dns(b.cfg, dns)
+        b.start()
         ub = start_unbound(base, dns)
         pf = start_postfix(port)
-        yield {"b": b, "pf": pf, "port": port}
+        yield {"b": b, "pf": pf, "port": port, "record": record}
     finally:
         if pf is not None:
             pfi.stop_postfix(pf["dir"], pf["pidfile"])
@@ -150,6 +166,21 @@ def world(tmp_path_factory):
         env.dnsserver.stop(dnsdir)
     if errors:
         raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
+
+
+def tlsa_from_check_domain(b, port):
+    """The TLSA record `sealmail check-domain` advises for B's MX, as a
+    zone line relative to the zone ("_PORT._tcp.mx TLSA 3 1 1 HEX")."""
+    r = b.cli("check-domain", GOOD, "--port", str(port), "--json")
+    report = json.loads(r.stdout)
+    for f in report["findings"]:
+        m = re.search(r"_(\d+)\._tcp\.mx\.%s\. IN TLSA 3 1 1 "
+                      r"([0-9a-f]{64})" % re.escape(GOOD), f["text"])
+        if m:
+            assert int(m.group(1)) == port, f
+            return "_%s._tcp.mx TLSA 3 1 1 %s" % (m.group(1), m.group(2))
+    raise AssertionError("check-domain advised no TLSA record: %s" %
+                         r.stdout)
 
 
 def start_unbound(base, dns):
