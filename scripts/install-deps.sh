@@ -7,7 +7,8 @@ build="gcc make pkg-config libssl-dev libevent-dev libunbound-dev libsqlite3-dev
   libinih-dev libcrypt-dev libcurl4-openssl-dev libjson-c-dev openssl dns-root-data"
 test="libcmocka-dev python3 python3-pytest python3-dnspython python3-spf python3-dkim python3-nacl
   opendkim-tools swaks libnet-ssleay-perl nsd ldnsutils dovecot-lmtpd postfix
-  bind9-dnsutils iproute2 util-linux procps python3-cryptography unbound"
+  bind9-dnsutils iproute2 util-linux procps python3-cryptography unbound
+  postfix-mta-sts-resolver"
 fuzz="clang libclang-rt-14-dev"
 case "$what" in
 build) pkgs="$build" ;;

@@ -13,7 +13,9 @@ files): test modules import it and build fixtures from it.
 import contextlib
 import os
 import re
+import shutil
 import socket
+import subprocess
 import sys
 import time
 
@@ -265,8 +267,6 @@ def signing_keys(folder, zones):
     """A keys folder for dnsserver.start(keysdir=...): the committed test
     keys plus a new KSK and ZSK (ldns-keygen, ECDSA P-256) for each zone
     name in zones, so a test can sign zones of its own."""
-    import shutil
-    import subprocess
     os.makedirs(folder, exist_ok=True)
     for name in os.listdir(dnsserver.KEYS_DIR):
         shutil.copy(os.path.join(dnsserver.KEYS_DIR, name), folder)
@@ -291,3 +291,83 @@ def spki_sha256(cert_path):
         serialization.Encoding.DER,
         serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(spki).hexdigest()
+
+
+UNBOUND_CONF = """\
+server:
+    interface: 127.0.0.1
+    port: 53
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "{d}"
+    pidfile: "{d}/unbound.pid"
+    logfile: "{d}/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    do-not-query-localhost: no
+    local-zone: "test." transparent
+    trust-anchor-signaling: no
+    infra-cache-max-rtt: 500
+    access-control: 127.0.0.0/8 allow
+{anchors}
+remote-control:
+    control-enable: no
+forward-zone:
+    name: "."
+    forward-addr: 127.0.0.1@{port}
+"""
+
+
+def start_unbound(d, dns, probe, validating=True):
+    """A real unbound(8) daemon on 127.0.0.1:53 (inside the test's network
+    namespace) forwarding to the test DNS server, validating with its
+    trust anchors: the resolver of tools that read /etc/resolv.conf
+    (Postfix, mta-sts-query) run with a bind-mounted one (run_with_resolver).
+    Ready once probe (a name) resolves, with the AD bit if validating.
+    Returns the Popen; terminate() and wait() it."""
+    os.makedirs(d)
+    with open(dns["trust_anchor_file"]) as f:
+        anchors = "".join('    trust-anchor: "%s"\n' % ln.strip()
+                          for ln in f if ln.strip())
+    conf = os.path.join(d, "unbound.conf")
+    with open(conf, "w") as f:
+        f.write(UNBOUND_CONF.format(d=d, anchors=anchors, port=dns["port"]))
+    p = subprocess.Popen(["/usr/sbin/unbound", "-d", "-c", conf],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def ready():
+        r = subprocess.run(["dig", "+tries=1", "+time=1", "-p", "53",
+                            "@127.0.0.1", probe, "MX"], capture_output=True,
+                           text=True)
+        return "status: NOERROR" in r.stdout and (
+            not validating or " ad" in r.stdout)
+    wait_until(ready, 20, what="unbound validating on 127.0.0.1:53")
+    return p
+
+
+def run_with_resolver(resolv_folder, argv, env=None, timeout=60):
+    """Run argv with /etc/resolv.conf replaced (private mount namespace)
+    by one naming 127.0.0.1 with trust-ad: where start_unbound listens."""
+    conf = os.path.join(resolv_folder, "resolv.conf")
+    with open(conf, "w") as f:
+        f.write("nameserver 127.0.0.1\noptions trust-ad\n")
+    script = 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"'
+    return subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh",
+                           conf] + list(argv), capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def ensure_package(binary, package):
+    """Install package (apt-get) unless binary exists; None when it is
+    there, else why not (for pytest.skip)."""
+    if os.path.exists(binary):
+        return None
+    r = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends",
+                        package], capture_output=True, text=True,
+                       timeout=600, env=dict(os.environ,
+                                             DEBIAN_FRONTEND="noninteractive"))
+    if r.returncode != 0 or not os.path.exists(binary):
+        return "apt-get install %s failed: %s" % (
+            package, (r.stderr.strip().splitlines() or ["?"])[-1])
+    return None

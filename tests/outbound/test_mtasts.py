@@ -10,8 +10,11 @@ An HTTPS server on 127.0.0.10:443 serves the policies
 (fetch_private_addresses = yes).
 """
 
+import ast
 import hashlib
+import json
 import os
+import re
 import ssl
 
 import pytest
@@ -112,7 +115,8 @@ def world(tmp_path_factory):
                            fetch_private_addresses="yes")
         cfg.extra = '\n[policy "verifyok.test"]\ntls = verify\n'
         a = pool.start(cfg)
-        yield {"a": a, "b": b, "c": c, "srv": srv}
+        yield {"a": a, "b": b, "c": c, "srv": srv, "dns": dns,
+               "ca": ca.cert, "ubdir": os.path.join(base, "unbound")}
     finally:
         srv.stop()
         errors = pool.stop_all()
@@ -225,3 +229,57 @@ def test_dane_ta_checks_the_name(world):
     base domain or the next-hop domain (RFC 7672 §3.2.2)."""
     line, show = deferred(world, "danetawrong.test", "b")
     assert "4.7.5 dane:" in show, show
+
+
+# ------------------------------------------------ interop: mta-sts-query
+
+def mta_sts_query(world, domain):
+    """Debian's postfix-mta-sts-resolver on domain, through a real
+    resolver on 127.0.0.1:53 and the test CA: (result name, policy dict
+    or None)."""
+    r = env.run_with_resolver(
+        world["ubdir"], ["mta-sts-query", "-v", "error", domain],
+        env=dict(os.environ, SSL_CERT_FILE=world["ca"]))
+    assert r.returncode == 0, r.stderr
+    m = re.match(r"\(<STSFetchResult\.(\w+): \d+>, (.*)\)\s*$", r.stdout,
+                 re.S)
+    assert m, r.stdout
+    rest = ast.literal_eval(m.group(2))
+    return m.group(1), (rest[1] if rest else None)
+
+
+@pytest.fixture(scope="module")
+def resolver(world):
+    why = env.ensure_package("/usr/bin/mta-sts-query",
+                             "postfix-mta-sts-resolver") or \
+        env.ensure_package("/usr/sbin/unbound", "unbound")
+    if why:
+        pytest.skip(why)
+    ub = env.start_unbound(world["ubdir"], world["dns"], "enforce.test",
+                           validating=False)
+    try:
+        yield
+    finally:
+        ub.terminate()
+        ub.wait(timeout=30)
+
+
+@pytest.mark.parametrize("domain", ["enforce.test", "wild.test",
+                                    "testing.test", "notinpolicy.test",
+                                    "broken.test", "verifyok.test"])
+def test_mta_sts_query_agrees(world, resolver, domain):
+    """mta-sts-query and `sealmail check-domain` read the same policy (or
+    refuse the same one) for each test domain."""
+    theirs, pol = mta_sts_query(world, domain)
+    r = world["a"].cli("check-domain", domain, "--json", "--timeout", "3")
+    ours = json.loads(r.stdout)["mta_sts"]
+    if theirs == "VALID":
+        assert ours["policy"] is not None, ours
+        assert ours["policy"]["mode"] == pol["mode"], (ours, pol)
+        assert ours["policy"]["mx"] == pol["mx"], (ours, pol)
+        assert ours["policy"]["max_age"] == pol["max_age"], (ours, pol)
+    elif theirs == "NONE":
+        assert ours["txt"] is None and ours["policy"] is None, ours
+    else:
+        assert theirs == "FETCH_ERROR", theirs
+        assert ours["policy"] is None and ours["error"], ours

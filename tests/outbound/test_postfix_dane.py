@@ -40,31 +40,6 @@ BAD = "pfbad.test"          # TLSA matches nothing
 PW = "pfdane-Secret-4711"
 SENDER = "sender@pfclient.test"
 
-UNBOUND_CONF = """\
-server:
-    interface: 127.0.0.1
-    port: 53
-    do-daemonize: no
-    chroot: ""
-    username: ""
-    directory: "{d}"
-    pidfile: "{d}/unbound.pid"
-    logfile: "{d}/unbound.log"
-    use-syslog: no
-    verbosity: 1
-    do-not-query-localhost: no
-    local-zone: "test." transparent
-    trust-anchor-signaling: no
-    infra-cache-max-rtt: 500
-    access-control: 127.0.0.0/8 allow
-{anchors}
-remote-control:
-    control-enable: no
-forward-zone:
-    name: "."
-    forward-addr: 127.0.0.1@{port}
-"""
-
 MAIN_CF = """\
 compatibility_level = 3.6
 queue_directory = {d}/queue
@@ -90,22 +65,10 @@ transport_maps = texthash:{d}/transport
 """
 
 
-def ensure(binary, package):
-    if os.path.exists(binary):
-        return None
-    r = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends",
-                        package], capture_output=True, text=True,
-                       timeout=600, env=dict(os.environ,
-                                             DEBIAN_FRONTEND="noninteractive"))
-    if r.returncode != 0 or not os.path.exists(binary):
-        return "apt-get install %s failed: %s" % (
-            package, (r.stderr.strip().splitlines() or ["?"])[-1])
-    return None
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    why = pfi.ensure_postfix() or ensure("/usr/sbin/unbound", "unbound")
+    why = pfi.ensure_postfix() or env.ensure_package("/usr/sbin/unbound",
+                                                     "unbound")
     if why:
         pytest.skip(why)
     base = str(tmp_path_factory.mktemp("pfdane"))
@@ -152,7 +115,7 @@ def world(tmp_path_factory):
         b.stop()
         env.set_dns(b.cfg, dns)
         b.start()
-        ub = start_unbound(base, dns)
+        ub = env.start_unbound(os.path.join(base, "unbound"), dns, GOOD)
         pf = start_postfix(port)
         yield {"b": b, "pf": pf, "port": port, "record": record}
     finally:
@@ -183,27 +146,6 @@ def tlsa_from_check_domain(b, port):
                          r.stdout)
 
 
-def start_unbound(base, dns):
-    d = os.path.join(base, "unbound")
-    os.makedirs(d)
-    with open(dns["trust_anchor_file"]) as f:
-        anchors = "".join('    trust-anchor: "%s"\n' % ln.strip()
-                          for ln in f if ln.strip())
-    conf = os.path.join(d, "unbound.conf")
-    with open(conf, "w") as f:
-        f.write(UNBOUND_CONF.format(d=d, anchors=anchors, port=dns["port"]))
-    p = subprocess.Popen(["/usr/sbin/unbound", "-d", "-c", conf],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def ready():
-        r = subprocess.run(["dig", "+tries=1", "+time=1", "-p", "53",
-                            "@127.0.0.1", GOOD, "MX"], capture_output=True,
-                           text=True)
-        return "status: NOERROR" in r.stdout and " ad" in r.stdout
-    wait_until(ready, 20, what="unbound validating on 127.0.0.1:53")
-    return p
-
-
 def start_postfix(port):
     d = tempfile.mkdtemp(prefix="sealmail-pfdane-")
     os.chmod(d, 0o755)
@@ -220,14 +162,8 @@ def start_postfix(port):
             f.write("%s smtp:%s:%d\n" % (dom, dom, port))
     smtpd_port = harness.free_port("127.0.0.1")
     pfi.write_master_cf(d, smtpd_port)
-    with open(os.path.join(d, "resolv.conf"), "w") as f:
-        f.write("nameserver 127.0.0.1\noptions trust-ad\n")
     # Postfix's processes keep the mount namespace they start in.
-    r = subprocess.run(
-        ["unshare", "--mount", "sh", "-c",
-         "mount --bind %s/resolv.conf /etc/resolv.conf && "
-         "exec postfix -c %s start" % (d, d)],
-        capture_output=True, text=True, timeout=60)
+    r = env.run_with_resolver(d, ["postfix", "-c", d, "start"])
     pidfile = os.path.join(d, "queue", "pid", "master.pid")
     pf = {"dir": d, "pidfile": pidfile, "port": smtpd_port}
     if r.returncode != 0:
