@@ -83,10 +83,17 @@ dns_anchor_line(const char *p, const char *end, const char **owner,
 
 	/* A line starting with blanks continues a record or omits the
 	 * owner; '$' lines are directives. */
-	if (p == end || *p == ' ' || *p == '\t' || *p == '$' || *p == ';')
+	if (p == end || *p == ' ' || *p == '\t' || *p == '\r' || *p == '$' ||
+	    *p == ';')
 		return false;
 	if (!dns_anchor_token(&p, end, owner, ownerlen))
 		return false;
+	/* A name in presentation form is printable ASCII (a NUL would cut
+	 * it short). */
+	for (size_t i = 0; i < *ownerlen; i++)
+		if ((unsigned char)(*owner)[i] <= ' ' ||
+		    (unsigned char)(*owner)[i] >= 0x7f)
+			return false;
 	for (int i = 0; i < 3 && dns_anchor_token(&p, end, &tok, &len); i++) {
 		if (dns_anchor_is(tok, len, "DS") ||
 		    dns_anchor_is(tok, len, "DNSKEY"))
@@ -273,6 +280,9 @@ int
 dns_dane_check(const struct conf *conf, char *err, size_t errlen)
 {
 	char why[1024];
+	bool recursive = conf->dns_resolver != NULL &&
+	    strcmp(conf->dns_resolver, "recursive") == 0 &&
+	    conf->dns_trust_anchor != NULL && conf->dns_trust_anchor[0] != '\0';
 
 	if (!conf->dane)
 		return 0;
@@ -280,9 +290,11 @@ dns_dane_check(const struct conf *conf, char *err, size_t errlen)
 		return 0;
 	/* The fix first: a long reason may be cut where this is shown. */
 	snprintf(err, errlen, "[delivery] dane = yes needs DNSSEC validation, "
-	    "which does not work here. Fix: set [dns] resolver = recursive "
-	    "(with trust_anchor = /usr/share/dns/root.key), or use a "
-	    "validating resolver that passes DNSSEC records through, or set "
-	    "[delivery] dane = no. %s", why);
+	    "which does not work here. Fix: %s, or use a validating resolver "
+	    "that passes DNSSEC records through ([dns] resolver = ADDR), or "
+	    "set [delivery] dane = no. %s", recursive ? "let this host reach "
+	    "the DNS servers of the Internet (port 53, UDP and TCP) for [dns] "
+	    "resolver = recursive" : "set [dns] resolver = recursive (with "
+	    "trust_anchor = /usr/share/dns/root.key)", why);
 	return -1;
 }

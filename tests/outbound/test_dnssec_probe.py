@@ -161,3 +161,50 @@ def test_signed_anchor_starts(tmp_path, servers):
     finally:
         errors = pool.stop_all()
     assert not errors, errors
+
+
+def conf_value(path, section, key):
+    """key's value in [section] of an INI file written by init."""
+    cur = None
+    for line in open(path):
+        line = line.split(";", 1)[0].strip()
+        if line.startswith("["):
+            cur = line
+        elif cur == section and "=" in line:
+            k, v = (x.strip() for x in line.split("=", 1))
+            if k == key:
+                return v
+    return None
+
+
+def test_init_writes_recursive(tmp_path):
+    """init writes resolver = recursive and dane = yes; this namespace
+    has no Internet, so check-config on it says DNSSEC does not work and
+    names the fixes."""
+    d = str(tmp_path / "inst")
+    r = run_cli(None, "init", "-d", d, "--hostname", "mx.example.org",
+                "--domain", "example.org")
+    assert r.returncode == 0, r.stderr
+    conf = os.path.join(d, "sealmail.conf")
+    assert conf_value(conf, "[dns]", "resolver") == "recursive"
+    assert conf_value(conf, "[dns]", "trust_anchor") == \
+        "/usr/share/dns/root.key"
+    assert conf_value(conf, "[delivery]", "dane") == "yes"
+    r = run_cli(conf, "check-config")
+    assert r.returncode == 1, r.stderr
+    err = r.stderr
+    assert 'DNSKEY records of "."' in err, err
+    assert "resolver = recursive" in err and "dane = no" in err, err
+
+
+def test_init_dev_starts_offline(tmp_path):
+    """init --dev: recursive too, but DANE off, so the development
+    instance starts where DNSSEC cannot be checked."""
+    d = str(tmp_path / "inst")
+    r = run_cli(None, "init", "-d", d, "--dev")
+    assert r.returncode == 0, r.stderr
+    conf = os.path.join(d, "sealmail.conf")
+    assert conf_value(conf, "[dns]", "resolver") == "recursive"
+    assert conf_value(conf, "[delivery]", "dane") == "no"
+    r = run_cli(conf, "check-config")
+    assert r.returncode == 0, r.stderr
