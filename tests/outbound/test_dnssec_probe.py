@@ -208,3 +208,91 @@ def test_init_dev_starts_offline(tmp_path):
     assert conf_value(conf, "[delivery]", "dane") == "no"
     r = run_cli(conf, "check-config")
     assert r.returncode == 0, r.stderr
+
+
+ROOT_ZONE = """$ORIGIN .
+$TTL 300
+@ IN SOA ns.root-servers.test. hostmaster.root-servers.test. 1 3600 600 86400 300
+@ NS ns.root-servers.test.
+ns.root-servers.test. A 127.0.0.1
+sender.test. TXT "v=spf1 ip4:192.0.2.1 -all"
+"""
+
+
+def _run(cmd, cwd):
+    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def test_root(tmp_path):
+    """A DNS root of our own: the zone "." signed with keys made now,
+    served by NSD on 127.0.0.1 port 53 (this network namespace's own), and
+    the trust anchor (its DS) and root hints that point libunbound at it.
+    Port 53 because a resolver that iterates from the root talks to port
+    53 of the servers it is referred to."""
+    if os.geteuid() != 0:
+        pytest.skip("port 53 needs root")
+    d = str(tmp_path / "root")
+    os.makedirs(os.path.join(d, "zones"))
+    ksk = _run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "."],
+               d).strip()
+    zsk = _run(["ldns-keygen", "-a", "ECDSAP256SHA256", "."], d).strip()
+    src = os.path.join(d, "root.zone")
+    with open(src, "w") as f:
+        f.write(ROOT_ZONE)
+    _run(["ldns-signzone", "-o", ".", "-f",
+          os.path.join(d, "zones", "root.signed"), src, ksk, zsk], d)
+    anchor = os.path.join(d, "root.ds")
+    with open(anchor, "w") as f:
+        f.write(_run(["ldns-key2ds", "-n", "-2", ksk + ".key"], d))
+    hints = os.path.join(d, "root.hints")
+    with open(hints, "w") as f:
+        f.write(". 3600 IN NS ns.root-servers.test.\n"
+                "ns.root-servers.test. 3600 IN A 127.0.0.1\n")
+    ub = os.path.join(d, "unbound.conf")
+    with open(ub, "w") as f:
+        f.write('server:\n    root-hints: "%s"\n'
+                "    do-not-query-localhost: no\n"
+                "    trust-anchor-signaling: no\n" % hints)
+    conf = env.dnsserver._write_nsd_conf(d, 53, [(".", "root.signed")], [])
+    pid, ok = env.dnsserver._spawn_nsd(d, conf, [(".", "root.signed")])
+    try:
+        if not ok:
+            pytest.fail("nsd on port 53 did not start: %s" %
+                        open(os.path.join(d, "nsd.log")).read())
+        yield {"anchor": anchor, "unbound_config": ub}
+    finally:
+        env.dnsserver._stop_nsd(d, pid)
+
+
+def test_recursive_resolves_from_the_root(tmp_path, test_root):
+    """resolver = recursive: no forwarder and no resolv.conf (whose server
+    is out of reach in this namespace); libunbound primes from the root
+    hints and validates the root's DNSKEY with the anchor, so serve
+    starts with DANE on. The same anchor with a forwarder that has no
+    such zone is refused."""
+    cfg = config(str(tmp_path / "ok"), "recursive", test_root["anchor"])
+    cfg.dns["unbound_config"] = test_root["unbound_config"]
+    cfg.write()
+    r = run_cli(cfg.path, "check-config")
+    assert r.returncode == 0, r.stderr
+    assert "resolver = recursive" in r.stdout
+    # Other lookups iterate from the root too (SPF of sender.test, a
+    # name in the root zone).
+    r = run_cli(cfg.path, "check-auth", "--ip", "192.0.2.1", "--helo",
+                "mail.sender.test", "--mail-from", "a@sender.test", "-",
+                input="From: a@sender.test\r\nSubject: x\r\n\r\nhi\r\n")
+    assert "spf=pass" in r.stdout, (r.stdout, r.stderr)
+    pool = env.Pool()
+    try:
+        assert pool.start(cfg).alive()
+    finally:
+        errors = pool.stop_all()
+    assert not errors, errors
+    # The same root anchor through resolv.conf's server, unreachable here.
+    cfg = config(str(tmp_path / "system"), "system", test_root["anchor"])
+    cfg.dns["unbound_config"] = test_root["unbound_config"]
+    cfg.write()
+    err, _ = refused(cfg)
+    assert 'DNSKEY records of "."' in err, err
