@@ -60,6 +60,15 @@ $(BUILD)/test/%_test: $(BUILD)/obj/src/%_test.o $(TESTLIB_O) $(BUILD)/libsealmai
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# Test-only programs the integration tests run (tests/helpers), never
+# installed: they use the daemon's library the way the daemon does.
+HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/test/helpers/%,$(wildcard tests/helpers/*.c))
+
+$(BUILD)/test/helpers/%: $(BUILD)/obj/tests/helpers/%.o $(BUILD)/libsealmail.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # Every header must compile on its own (STYLE.md §9).
@@ -72,7 +81,7 @@ test-unit: $(TEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do $$t || fail=1; done; exit $$fail
 
 # The integration suite runs in a network namespace that has only loopback.
-test-integration: $(BUILD)/sealmail
+test-integration: $(BUILD)/sealmail $(HELPER_BIN)
 	SEALMAIL_BIN=$(abspath $(BUILD)/sealmail) SEALMAIL_SANITIZE=$(SANITIZE) \
 	  unshare --net sh -c 'ip link set lo up && exec $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/auth tests/outbound'
 

@@ -19,5 +19,6 @@ int cli_inspect(int argc, char **argv, const char *config);
 int cli_check_auth(int argc, char **argv, const char *config);
 int cli_sendmail(int argc, char **argv, const char *config);
 int cli_check_domain(int argc, char **argv, const char *config);
+int cli_tls_results(int argc, char **argv, const char *config);
 
 #endif

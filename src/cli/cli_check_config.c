@@ -4,7 +4,8 @@
  * conf_load() cannot see from the text alone and the daemon would meet
  * later: the [server] user exists and data_dir can be made; every [tls]
  * cert/key pair loads with OpenSSL, matches, is in date and names the
- * hostname; every DKIM key is a private key the signer accepts; no private
+ * hostname; every DKIM key is a private key the signer accepts; with
+ * [delivery] dane = yes, DNSSEC validation works (dns_dane_check); no private
  * key is readable by every user and the file itself is not writable by
  * others. Every problem is one line on stderr, "FILE:LINE: [section] key:
  * problem" like conf_load's; errors make the exit status 1, warnings
@@ -32,6 +33,7 @@
 #include "auth/dkim_keys.h"
 #include "conf/conf.h"
 #include "core/log.h"
+#include "dns/dns.h"
 
 /* A certificate that ends this soon gets a warning (Let's Encrypt renews
  * 30 days ahead, so 14 days left means renewal is failing). */
@@ -292,6 +294,16 @@ check_server(struct check *k)
 		    path);
 }
 
+/* DANE needs validated answers: the probe serve makes at start. */
+static void
+check_dnssec(struct check *k)
+{
+	char err[1536];
+
+	if (dns_dane_check(k->c, err, sizeof(err)) == -1)
+		check_report(k, true, 0, NULL, NULL, "%s", err);
+}
+
 /* Whoever may write the file decides what the root-started daemon does. */
 static void
 check_file_mode(struct check *k)
@@ -328,6 +340,7 @@ cli_check_config(int argc, char **argv, const char *config)
 	check_server(&k);
 	check_tls(&k);
 	check_dkim(&k);
+	check_dnssec(&k);
 	if (k.errors > 0) {
 		conf_free(c);
 		return 1;

@@ -456,17 +456,24 @@ cli_init_conf_rest(FILE *fp, const struct cli_init *in)
 	    "relayhost_ca =\t\t; extra CA file for the relayhost\n"
 	    "mx_port = 25\n"
 	    "retry_schedule = 5m, 10m, 30m, 1h, 4h\t; the last one repeats\n"
-	    "queue_lifetime = 5d\t; then the message bounces\n\n"
+	    "queue_lifetime = 5d\t; then the message bounces\n"
+	    "%s"
 	    "; [auth]: what inbound SPF and DMARC results do.\n"
 	    "[auth]\n"
 	    "spf_reject_fail = no\t; yes: reject SPF fail at MAIL FROM\n"
 	    "dmarc_enforce = yes\t; honour p=reject and p=quarantine\n\n"
 	    "; [dns]: the validating resolver (DNSSEC is needed for DANE).\n"
 	    "[dns]\n"
-	    "resolver = system\t; system | ADDR[@PORT], ...\n"
+	    "resolver = recursive\t; recursive | system | ADDR[@PORT], ...\n"
 	    "trust_anchor = /usr/share/dns/root.key\t; empty: no DNSSEC\n"
 	    "unbound_config =\t; extra libunbound config, read last\n",
-	    in->domain, in->dkim_key);
+	    in->domain, in->dkim_key, in->dev ?
+	    /* A development instance may run where DNSSEC cannot be
+	     * checked (offline): with DANE on, serve would refuse. */
+	    "dane = no\t\t; --dev: yes needs working DNSSEC (serve checks "
+	    "it)\n\n" :
+	    "dane = yes\t\t; RFC 7672; serve checks that DNSSEC "
+	    "validates\n\n");
 }
 
 /* Write the config to a temporary file, then link it into place: link(2)

@@ -39,6 +39,8 @@ static const struct cli_entry cli_entries[] = {
 	{ "inspect", cli_inspect, "inspect FILE...|- [--json] [--verify]" },
 	{ "dkim", cli_dkim, "dkim keygen --domain D --selector S "
 	    "[--type ed25519|rsa] [--bits 2048] [--out FILE]" },
+	{ "tls-results", cli_tls_results,
+	    "tls-results [--day YYYY-MM-DD] [--json]" },
 };
 
 static void

@@ -935,9 +935,10 @@ test_dkim_pairs(void **state)
 	struct conf *c, *c2;
 
 	(void)state;
-	/* user = (no drop): check-config would want a user "sealmail". */
-	text = xasprintf("%s[server]\nuser =\n[domain \"d.example\"]\n"
-	    "dkim_selector = ed1\n"
+	/* user = (no drop): check-config would want a user "sealmail";
+	 * dane = no: it would probe DNSSEC through the host's resolver. */
+	text = xasprintf("%s[server]\nuser =\n[delivery]\ndane = no\n"
+	    "[domain \"d.example\"]\ndkim_selector = ed1\n"
 	    "dkim_key = %s\ndkim_selector = rsa1\ndkim_key = %s\n", minimal,
 	    ed, rsa);
 	c = load_text(text, err, sizeof(err));
@@ -963,8 +964,8 @@ test_dkim_pairs(void **state)
 	assert_int_equal(run_cli(cli_check_config, path, "check-config",
 	    (char *)NULL), 0);
 	/* The second key OpenSSL reads, but DKIM has no ECDSA. */
-	text = xasprintf("%s[server]\nuser =\n[domain \"d.example\"]\n"
-	    "dkim_selector = ed1\n"
+	text = xasprintf("%s[server]\nuser =\n[delivery]\ndane = no\n"
+	    "[domain \"d.example\"]\ndkim_selector = ed1\n"
 	    "dkim_key = %s\ndkim_selector = ec1\ndkim_key = %s\n", minimal,
 	    ed, ec);
 	free(write_file("t.conf", text));
@@ -1056,7 +1057,8 @@ test_init_real(void **state)
 	bad = xasprintf("%s/bad.conf", tmpdir);
 	fp = fopen(bad, "w");
 	fprintf(fp, "[tls]\ncert = %s\nkey = %s\n[listen \"mx\"]\n"
-	    "address = 127.0.0.1:25\n", c->certs[0].cert, dev_key);
+	    "address = 127.0.0.1:25\n[delivery]\ndane = no\n",
+	    c->certs[0].cert, dev_key);
 	fclose(fp);
 	assert_int_equal(run_cli(cli_check_config, bad, "check-config",
 	    (char *)NULL), 1);

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "daemon/worker.h"
+#include "dns/dns.h"
 #include "net/connlimit.h"
 #include "net/listener.h"
 #include "net/localsock.h"
@@ -268,6 +269,11 @@ master_stop(struct master *m)
 static int
 master_setup(struct master *m, char *err, size_t errlen)
 {
+	/* Once, before any child exists: without validation every DANE
+	 * domain would be deferred (a stripping forwarder makes signed
+	 * answers bogus), so refuse to start and say why. */
+	if (dns_dane_check(m->conf, err, errlen) == -1)
+		return -1;
 	if (spool_init(m->conf->data_dir, err, errlen) == -1)
 		return -1;
 	if (priv_chown_tree(m->conf->data_dir, m->conf->user, err,
@@ -288,7 +294,7 @@ int
 master_main(struct conf *conf)
 {
 	struct master m = { .conf = conf };
-	char err[512];
+	char err[1536];
 	struct timespec tick = { .tv_sec = 1 };
 
 	signal(SIGPIPE, SIG_IGN);

@@ -11,6 +11,7 @@
  * until the callback takes it.
  */
 #include "dns/dns.h"
+#include "dns/dns_internal.h"
 
 #include <sys/queue.h>
 
@@ -109,7 +110,7 @@ bad:
 	return -1;
 }
 
-/* [dns] resolver: "system" or a list of forwarders. */
+/* [dns] resolver: "system", "recursive" or a list of forwarders. */
 static int
 dns_conf_resolver(struct ub_ctx *ctx, const char *spec, char *err,
     size_t errlen)
@@ -117,6 +118,10 @@ dns_conf_resolver(struct ub_ctx *ctx, const char *spec, char *err,
 	char *copy, *tok, *save = NULL;
 	int rc, n = 0;
 
+	/* libunbound's default: iterate from its built-in root hints, no
+	 * upstream that could strip DNSSEC records. */
+	if (dns_is_set(spec) && strcmp(spec, "recursive") == 0)
+		return 0;
 	if (!dns_is_set(spec) || strcmp(spec, "system") == 0) {
 		if ((rc = ub_ctx_resolvconf(ctx, NULL)) != 0) {
 			snprintf(err, errlen, "dns resolver system: cannot "
@@ -221,6 +226,12 @@ dns_resolver_new(struct event_base *base, const struct conf *conf, char *err,
 	res->ctx = ctx;
 	TAILQ_INIT(&res->queries);
 	return res;
+}
+
+struct ub_ctx *
+dns_resolver_ub(struct dns_resolver *res)
+{
+	return res->ctx;
 }
 
 /* Unlink q from its resolver and free it, answer included. */

@@ -120,4 +120,38 @@ int dns_sync_open(struct dns_sync_env *env, const struct conf *conf,
 void dns_sync_run(struct dns_sync_env *env, const bool *done);
 void dns_sync_close(struct dns_sync_env *env);
 
+/*
+ * The DNSSEC probe (dns_probe.c): does the configured resolver path give
+ * validated answers? It asks, through a resolver built from conf as
+ * dns_resolver_new() does, for the DNSKEY RRset of the zone of the trust
+ * anchor (the owner name of the first DS or DNSKEY record in the [dns]
+ * trust_anchor file: "." for Debian's root.key) and requires it to come
+ * back secure, with records, within DNS_PROBE_TIMEOUT_MS. A forwarder
+ * that strips DNSSEC records makes it bogus; one that cannot be reached,
+ * a timeout. Blocking: for startup (the master, before it forks) and the
+ * CLI only, never in an event loop. 0 if secure; -1 with one line in err
+ * saying what came back (also for an empty trust_anchor, which means no
+ * validation at all, and for an anchor file that cannot be read or names
+ * no zone).
+ */
+#define DNS_PROBE_TIMEOUT_MS	5000
+int dns_dnssec_probe(const struct conf *conf, char *err, size_t errlen);
+
+/*
+ * What serve and check-config require: with [delivery] dane = yes, a
+ * trust anchor and a probe that passes (0); with dane = no, nothing (0,
+ * no probe). Else -1 and err (one line) says what fails and names the
+ * fixes: [dns] resolver = recursive, a validating resolver that passes
+ * DNSSEC through, or [delivery] dane = no.
+ */
+int dns_dane_check(const struct conf *conf, char *err, size_t errlen);
+
+/*
+ * The owner name of the first DS or DNSKEY record in the text of a trust
+ * anchor file (zone-file lines; comments, blank lines, $ directives and
+ * other types skipped) into out, as written ("." for the root). Pure, for
+ * the probe and its tests. -1 if there is none or it does not fit.
+ */
+int dns_anchor_zone(const char *text, size_t len, char *out, size_t outlen);
+
 #endif

@@ -55,6 +55,20 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	    "result, dkim_domain, dkim_result, dkim_aligned, spf_domain, "
 	    "spf_result, spf_aligned, testing) VALUES (?1, ?2, ?3, ?4, ?5, "
 	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	[DB_STMT_TLS_ADD] = "INSERT INTO tls_results (day, policy_domain, "
+	    "policy_type, policy_string, mx_host, sending_ip, receiving_mx, "
+	    "receiving_helo, receiving_ip, result, failure_code, count) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+	    "ON CONFLICT DO UPDATE SET count = count + excluded.count",
+	/* Ordered by policy first, so the rows of one policy are adjacent
+	 * (db_tls_results_day groups them); BINARY order, as the key
+	 * compares. */
+	[DB_STMT_TLS_DAY] = "SELECT policy_domain, policy_type, "
+	    "policy_string, mx_host, result, sending_ip, receiving_mx, "
+	    "receiving_helo, receiving_ip, failure_code, count FROM "
+	    "tls_results WHERE day = ?1 ORDER BY policy_domain, policy_type, "
+	    "policy_string, mx_host, result, receiving_mx, receiving_ip, "
+	    "sending_ip, receiving_helo, failure_code",
 };
 
 /* Resolve `owner` when we are root and it names a user; else -1. */
@@ -234,11 +248,15 @@ db_close(struct db *db)
 	size_t n = db->ndmarc;
 	if (n > 0 && db_dmarc_flush(db) != DB_OK)
 		log_warn("%zu dmarc records lost: %s", n, db_error(db));
+	n = db->ntls;
+	if (n > 0 && db_tls_result_flush(db) != DB_OK)
+		log_warn("%zu tls results lost: %s", n, db_error(db));
 	for (size_t i = 0; i < DB_STMT_MAX; i++)
 		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->sql);
 	db_rcache_free(db);
 	free(db->dmarc);
+	free(db->tls);
 	free(db);
 }
 

@@ -212,4 +212,97 @@ enum db_result db_sts_put(struct db *db, const struct db_sts_row *row);
 enum db_result db_sts_del(struct db *db, const char *domain);
 void db_sts_row_clear(struct db_sts_row *row);
 
+/*
+ * One outbound TLS session attempt (the data of RFC 8460 TLS-RPT reports),
+ * recorded by remote delivery. Strings are never NULL in rows read back;
+ * NULL given to db_tls_result_defer is stored as "".
+ */
+struct db_tls_result {
+	long long	 time;		/* unix time of the session; the UTC
+					 * day is derived from it */
+	const char	*policy_domain;	/* recipient domain the policy is
+					 * for */
+	const char	*policy_type;	/* "tlsa" | "sts" | "no-policy-found"
+					 * (RFC 8460 §4.4) */
+	const char	*policy_string;	/* policy-string lines joined by '\n'
+					 * ("" for no-policy-found): TLSA:
+					 * each record in presentation form;
+					 * sts: each policy line */
+	const char	*mx_host;	/* tlsa: the MX host; sts: the
+					 * policy's mx patterns joined by
+					 * '\n'; "" otherwise */
+	const char	*sending_ip;	/* our address of the session, "" if
+					 * unknown */
+	const char	*receiving_mx;	/* receiving-mx-hostname */
+	const char	*receiving_helo;	/* receiving-mx-helo: the name
+					 * in the server's EHLO reply, "" if
+					 * none */
+	const char	*receiving_ip;
+	const char	*result;	/* "success" or an RFC 8460 §4.3
+					 * result-type */
+	const char	*failure_code;	/* failure-reason-code, "" if none */
+};
+
+/*
+ * Record one session later, as db_dmarc_defer does: r (strings copied,
+ * each cut at DB_TLS_FIELD_MAX bytes) joins the handle's pending rows;
+ * db_tls_result_flush writes them in one transaction, and db_close
+ * flushes. Rows are kept per UTC day of r->time and every other field,
+ * with a count: recording a session equal to a stored one but for the
+ * time (same day) adds 1 to its count. Past DB_TLS_PENDING_MAX rows the
+ * pending rows are flushed first; DB_ERROR then (the row is kept).
+ */
+#define DB_TLS_PENDING_MAX	1024
+/* An MTA-STS policy is at most 64 KiB (RFC 8461 §3.2). */
+#define DB_TLS_FIELD_MAX	65536
+enum db_result db_tls_result_defer(struct db *db,
+    const struct db_tls_result *r);
+/* Write the pending rows in one transaction (nothing pending: DB_OK). On
+ * DB_ERROR they are dropped (db_error says why; db_tls_result_pending
+ * said how many before). */
+enum db_result db_tls_result_flush(struct db *db);
+size_t db_tls_result_pending(const struct db *db);
+
+/* The UTC day of a unix time, as days since 1970-01-01 (floor). */
+long long db_tls_day(long long time);
+
+/* One failure-details element of RFC 8460 §4.4 (result != "success"). */
+struct db_tls_failure {
+	char		*result;	/* result-type */
+	char		*sending_ip;
+	char		*receiving_mx;
+	char		*receiving_helo;
+	char		*receiving_ip;
+	char		*failure_code;
+	long long	 count;		/* failed-session-count */
+};
+
+/* One policy (RFC 8460 §4.4 policies element) of one day. */
+struct db_tls_policy {
+	char			*policy_domain;
+	char			*policy_type;
+	char			*policy_string;	/* lines joined by '\n' */
+	char			*mx_host;	/* as recorded */
+	long long		 successes;	/* total-successful-session-count */
+	long long		 failures;	/* total-failure-session-count */
+	struct db_tls_failure	*failure;	/* failure-details */
+	size_t			 nfailure;
+};
+
+struct db_tls_day {
+	struct db_tls_policy	*policy;
+	size_t			 npolicy;
+};
+
+/*
+ * Read every stored result of UTC day `day` (db_tls_day) into *out,
+ * grouped per policy (policy_domain, policy_type, policy_string,
+ * mx_host), policies in byte order of those fields. Pending rows of
+ * this handle are not included. The caller frees *out with
+ * db_tls_day_clear, also after DB_ERROR (then it is empty).
+ */
+enum db_result db_tls_results_day(struct db *db, long long day,
+    struct db_tls_day *out);
+void db_tls_day_clear(struct db_tls_day *d);
+
 #endif

@@ -31,6 +31,8 @@ enum db_stmt_id {
 	DB_STMT_ALIAS_LIST_ALL,
 	DB_STMT_ALIAS_LIST_ONE,
 	DB_STMT_DMARC_ADD,
+	DB_STMT_TLS_ADD,
+	DB_STMT_TLS_DAY,
 	DB_STMT_MAX
 };
 
@@ -42,6 +44,9 @@ struct db {
 	struct db_dmarc_row	*dmarc;		/* deferred rows; their
 						 * strings are owned here */
 	size_t			 ndmarc, capdmarc;
+	struct db_tls_result	*tls;		/* deferred TLS results;
+						 * strings owned here */
+	size_t			 ntls, captls;
 	int			 vfd;		/* the file, read for its
 						 * change counter; -1 */
 	struct db_rcache	*rcache;	/* db_rcache.c; owned */

@@ -52,6 +52,26 @@ static const char *const db_schema_steps[] = {
 	"  policy  TEXT NOT NULL,"
 	"  fetched INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL);",
+	/* 3 -> 4: outbound TLS sessions per UTC day (days since the epoch)
+	 * and every RFC 8460 field, with a count, so the table grows with
+	 * the variety of sessions, not their number. The input of TLS-RPT
+	 * reports and `sealmail tls-results`. */
+	"CREATE TABLE tls_results ("
+	"  day            INTEGER NOT NULL,"
+	"  policy_domain  TEXT NOT NULL,"
+	"  policy_type    TEXT NOT NULL,"
+	"  policy_string  TEXT NOT NULL,"
+	"  mx_host        TEXT NOT NULL,"
+	"  sending_ip     TEXT NOT NULL,"
+	"  receiving_mx   TEXT NOT NULL,"
+	"  receiving_helo TEXT NOT NULL,"
+	"  receiving_ip   TEXT NOT NULL,"
+	"  result         TEXT NOT NULL,"
+	"  failure_code   TEXT NOT NULL,"
+	"  count          INTEGER NOT NULL,"
+	"  PRIMARY KEY (day, policy_domain, policy_type, policy_string,"
+	"    mx_host, sending_ip, receiving_mx, receiving_helo, receiving_ip,"
+	"    result, failure_code));",
 };
 
 #define DB_SCHEMA_VERSION \

@@ -243,7 +243,7 @@ def _write_unbound_conf(d, port, bh_port, anchors, blackhole):
 def _soa_ok(port, zone):
     """One UDP SOA query; True on a NOERROR response."""
     qname = b"".join(bytes([len(l)]) + l.encode()
-                     for l in zone.rstrip(".").split(".")) + b"\0"
+                     for l in zone.rstrip(".").split(".") if l) + b"\0"
     q = struct.pack(">HHHHHH", 0x5e3a, 0, 1, 0, 0, 0) + qname + \
         struct.pack(">HH", 6, 1)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -59,6 +59,10 @@ ZONES = {
     "slow.test": "@ MX 10 mx\nmx A 127.0.0.3\n",
     # The Postfix interop test's receiver (127.0.0.1:MX_PORT).
     "postfix.test": "@ MX 10 mx\nmx A 127.0.0.1\n",
+    # Signed (tests/dns/keys): the DNS server's trust-anchors file names
+    # it, so the senders run with DANE on and their DNSSEC probe at
+    # start validates.
+    "secure.test": ";! sign\n",
 }
 
 
@@ -93,8 +97,14 @@ def free_port_everywhere(hosts=("127.0.0.1", "127.0.0.2", "127.0.0.3")):
 
 
 def set_dns(cfg, dns):
-    cfg.dns = {"resolver": dns["resolver"], "trust_anchor": "",
+    """[dns] of the DNS server dns, validating with its trust anchors
+    when it has them; else no DNSSEC, and then DANE off too (serve would
+    refuse to start)."""
+    anchor = dns.get("trust_anchor_file", "")
+    cfg.dns = {"resolver": dns["resolver"], "trust_anchor": anchor,
                "unbound_config": dns["unbound_config"]}
+    if not anchor:
+        cfg.delivery["dane"] = "no"
 
 
 def b_config(folder, cert, dns, mx_port):
@@ -119,7 +129,7 @@ def a_config(folder, cert, dns, mx_port, **delivery):
     cfg = Config(folder, [cert])
     cfg.listen("submission", "submission", "starttls")
     cfg.delivery = {"local": "maildir", "retry_schedule": "1h",
-                    "mx_port": str(mx_port)}
+                    "mx_port": str(mx_port), "dane": "yes"}
     cfg.delivery.update(delivery)
     set_dns(cfg, dns)
     return cfg

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: ISC */
+/* Outbound TLS session results (see db.h), counted per UTC day and RFC
+ * 8460 fields, kept for `sealmail tls-results` and TLS-RPT reports. */
+#include "store/db.h"
+
+#include "store/db_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xmalloc.h"
+
+/* The string fields of a row, in the order of DB_STMT_TLS_ADD's ?2..?11. */
+#define DB_TLS_STRINGS(r) { &(r)->policy_domain, &(r)->policy_type, \
+	&(r)->policy_string, &(r)->mx_host, &(r)->sending_ip, \
+	&(r)->receiving_mx, &(r)->receiving_helo, &(r)->receiving_ip, \
+	&(r)->result, &(r)->failure_code }
+#define DB_TLS_NSTRINGS	10
+
+long long
+db_tls_day(long long time)
+{
+	return time >= 0 ? time / 86400 : -((-time + 86399) / 86400);
+}
+
+/* UPSERT one row with count 1, inside the caller's transaction. */
+static enum db_result
+db_tls_result_add(struct db *db, const struct db_tls_result *r)
+{
+	const char *const *f[] = DB_TLS_STRINGS(r);
+	sqlite3_stmt *st;
+	enum db_result res = DB_OK;
+
+	if ((st = db_stmt(db, DB_STMT_TLS_ADD)) == NULL)
+		return DB_ERROR;
+	if (sqlite3_bind_int64(st, 1, db_tls_day(r->time)) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 12, 1) != SQLITE_OK)
+		res = db_fail(db, "record tls result");
+	for (int i = 0; res == DB_OK && i < DB_TLS_NSTRINGS; i++)
+		if (db_bind(db, st, i + 2, *f[i]) == -1)
+			res = DB_ERROR;
+	if (res == DB_OK)
+		res = db_step_done(db, st, "record tls result");
+	db_stmt_done(st);
+	return res;
+}
+
+static void
+db_tls_result_free(struct db_tls_result *r)
+{
+	const char **f[] = DB_TLS_STRINGS(r);
+
+	for (size_t i = 0; i < DB_TLS_NSTRINGS; i++)
+		free((char *)*f[i]);
+}
+
+enum db_result
+db_tls_result_defer(struct db *db, const struct db_tls_result *row)
+{
+	struct db_tls_result *r;
+
+	if (db->ntls >= DB_TLS_PENDING_MAX &&
+	    db_tls_result_flush(db) != DB_OK)
+		return DB_ERROR;
+	if (db->ntls == db->captls) {
+		db->captls = db->captls ? db->captls * 2 : 16;
+		db->tls = xreallocarray(db->tls, db->captls,
+		    sizeof(*db->tls));
+	}
+	r = &db->tls[db->ntls++];
+	*r = *row;
+	const char **f[] = DB_TLS_STRINGS(r);
+	for (size_t i = 0; i < DB_TLS_NSTRINGS; i++)
+		*f[i] = *f[i] != NULL ? xstrndup(*f[i], DB_TLS_FIELD_MAX) :
+		    xstrdup("");
+	return DB_OK;
+}
+
+enum db_result
+db_tls_result_flush(struct db *db)
+{
+	enum db_result res = DB_OK;
+	size_t i;
+
+	if (db->ntls == 0)
+		return DB_OK;
+	if (db_exec(db, "BEGIN IMMEDIATE", "record tls results") == -1)
+		res = DB_ERROR;
+	for (i = 0; res == DB_OK && i < db->ntls; i++)
+		res = db_tls_result_add(db, &db->tls[i]);
+	if (res == DB_OK && db_exec(db, "COMMIT", "record tls results") == -1)
+		res = DB_ERROR;
+	if (res != DB_OK)
+		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	for (i = 0; i < db->ntls; i++)
+		db_tls_result_free(&db->tls[i]);
+	/* Not kept for the next batch: an idle process holds nothing. */
+	free(db->tls);
+	db->tls = NULL;
+	db->ntls = db->captls = 0;
+	return res;
+}
+
+size_t
+db_tls_result_pending(const struct db *db)
+{
+	return db->ntls;
+}
+
+/* Column i of the current row as a heap string ("" for NULL). */
+static char *
+db_tls_col(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return xstrdup(s != NULL ? (const char *)s : "");
+}
+
+/* True if the current row (columns 0-3) is policy p. */
+static bool
+db_tls_same_policy(sqlite3_stmt *st, const struct db_tls_policy *p)
+{
+	const char *key[] = { p->policy_domain, p->policy_type,
+	    p->policy_string, p->mx_host };
+
+	for (int i = 0; i < 4; i++) {
+		const unsigned char *s = sqlite3_column_text(st, i);
+		if (strcmp(s != NULL ? (const char *)s : "", key[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Start a new policy from the current row. */
+static struct db_tls_policy *
+db_tls_policy_push(struct db_tls_day *d, sqlite3_stmt *st)
+{
+	struct db_tls_policy *p;
+
+	d->policy = xreallocarray(d->policy, d->npolicy + 1,
+	    sizeof(*d->policy));
+	p = &d->policy[d->npolicy++];
+	memset(p, 0, sizeof(*p));
+	p->policy_domain = db_tls_col(st, 0);
+	p->policy_type = db_tls_col(st, 1);
+	p->policy_string = db_tls_col(st, 2);
+	p->mx_host = db_tls_col(st, 3);
+	return p;
+}
+
+/* Count the current row (columns 4-10) into p. */
+static void
+db_tls_policy_count(struct db_tls_policy *p, sqlite3_stmt *st)
+{
+	const unsigned char *res = sqlite3_column_text(st, 4);
+	long long n = sqlite3_column_int64(st, 10);
+	struct db_tls_failure *f;
+
+	if (res != NULL && strcmp((const char *)res, "success") == 0) {
+		p->successes += n;
+		return;
+	}
+	p->failures += n;
+	p->failure = xreallocarray(p->failure, p->nfailure + 1,
+	    sizeof(*p->failure));
+	f = &p->failure[p->nfailure++];
+	f->result = db_tls_col(st, 4);
+	f->sending_ip = db_tls_col(st, 5);
+	f->receiving_mx = db_tls_col(st, 6);
+	f->receiving_helo = db_tls_col(st, 7);
+	f->receiving_ip = db_tls_col(st, 8);
+	f->failure_code = db_tls_col(st, 9);
+	f->count = n;
+}
+
+enum db_result
+db_tls_results_day(struct db *db, long long day, struct db_tls_day *out)
+{
+	struct db_tls_policy *p = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((st = db_stmt(db, DB_STMT_TLS_DAY)) == NULL)
+		return DB_ERROR;
+	if (sqlite3_bind_int64(st, 1, day) != SQLITE_OK) {
+		db_stmt_done(st);
+		return db_fail(db, "read tls results");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (p == NULL || !db_tls_same_policy(st, p))
+			p = db_tls_policy_push(out, st);
+		db_tls_policy_count(p, st);
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "read tls results");
+		db_stmt_done(st);
+		db_tls_day_clear(out);
+		return DB_ERROR;
+	}
+	db_stmt_done(st);
+	return DB_OK;
+}
+
+void
+db_tls_day_clear(struct db_tls_day *d)
+{
+	for (size_t i = 0; i < d->npolicy; i++) {
+		struct db_tls_policy *p = &d->policy[i];
+		for (size_t j = 0; j < p->nfailure; j++) {
+			struct db_tls_failure *f = &p->failure[j];
+			free(f->result);
+			free(f->sending_ip);
+			free(f->receiving_mx);
+			free(f->receiving_helo);
+			free(f->receiving_ip);
+			free(f->failure_code);
+		}
+		free(p->failure);
+		free(p->policy_domain);
+		free(p->policy_type);
+		free(p->policy_string);
+		free(p->mx_host);
+	}
+	free(d->policy);
+	d->policy = NULL;
+	d->npolicy = 0;
+}
