@@ -173,11 +173,33 @@ rt_done_cb(void *arg)
 	event_base_loopexit(r->base, NULL);
 }
 
+/* The engine keeps its store (MTA-STS cache, TLS results) in data_dir. */
+static char rt_dir[] = "/tmp/sealmail-remote-test-XXXXXX";
+
+static int
+rt_setup(void **state)
+{
+	(void)state;
+	return mkdtemp(rt_dir) == NULL ? -1 : 0;
+}
+
+static int
+rt_teardown(void **state)
+{
+	char path[sizeof(rt_dir) + 32];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/sealmail.db", rt_dir);
+	(void)unlink(path);
+	return rmdir(rt_dir);
+}
+
 static void
 rt_conf(struct conf *c, unsigned port)
 {
 	memset(c, 0, sizeof(*c));
 	c->hostname = "client.example.test";
+	c->data_dir = rt_dir;
 	c->mx_port = port;
 	c->dns_resolver = "127.0.0.1@1";
 	c->max_hops = 100;
@@ -390,5 +412,5 @@ main(void)
 		cmocka_unit_test(test_too_many_hops_refused),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, rt_setup, rt_teardown);
 }
