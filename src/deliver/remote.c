@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
@@ -136,6 +137,10 @@ struct remote_conn {
 	char			 rt_code[SMTPC_ENH_MAX];
 	bool			 rt_other;
 	bool			 rt_held;	/* the unit came back unsent */
+	/* TLS results (RFC 8460 data): the server's address of the current
+	 * session, and whether its result was recorded. */
+	char			 peer_ip[INET6_ADDRSTRLEN];
+	bool			 rpt_done;
 	struct remote_addr	 addrs[REMOTE_ADDRS_MAX];
 	size_t			 naddrs, addr_i, tried;
 	struct smtpc_session	*s;
@@ -152,6 +157,7 @@ struct remote {
 	struct dns_resolver	*dns;
 	SSL_CTX			*mx_ctx, *relay_ctx;
 	struct db		*db;		/* policy cache, TLS results */
+	struct event		*flush_ev;	/* writes pending TLS results */
 	struct mtasts		*mtasts;	/* NULL: mta_sts = no */
 	bool			 relay;
 	bool			 relay_implicit;
@@ -170,6 +176,7 @@ struct remote {
 
 static void remote_conn_next_host(struct remote_conn *);
 static void remote_conn_go(struct remote_conn *);
+static void remote_rpt(struct remote_conn *, const char *, bool);
 static void remote_host_tlsa(struct remote_conn *);
 static bool remote_addrs_secure(const struct dns_answer *,
     const struct dns_answer *);
@@ -351,6 +358,13 @@ remote_sts_cb(const struct mtasts_result *r, void *arg)
 	if (r->have_policy) {
 		sts_policy_dup(&c->sts, r->policy);
 		c->sts_text = xstrdup(r->policy_text ? r->policy_text : "");
+	}
+	if (r->failure != NULL) {
+		/* Reported with the policy in force (a cached one), else as
+		 * a domain without one (RFC 8460 §4.3.2.2). */
+		c->plan.rpt_type = r->have_policy ? "sts" : "no-policy-found";
+		remote_rpt(c, r->failure, false);
+		c->plan.rpt_type = "no-policy-found";
 	}
 	if (r->failure != NULL)
 		log_info("remote destination %s mta-sts %s: %s%s",
@@ -582,6 +596,8 @@ remote_host_plan(struct remote_conn *c)
 	log_info("remote host %s skipped: policy=%s reason=%s", esc,
 	    c->plan.policy, c->plan.skip);
 	remote_status(&c->last, SMTPC_TEMP, 0, "4.7.5", "tls-policy", text);
+	if (strcmp(c->plan.skip, "requiretls") != 0)
+		remote_rpt(c, c->plan.skip, false);
 	if (c->requiretls)
 		remote_rt_fail(c, "5.7.10");
 	c->naddrs = 0;
@@ -695,6 +711,121 @@ remote_conn_next_host(struct remote_conn *c)
 	}
 }
 
+/* --- TLS results (RFC 8460) ------------------------------------------------ */
+
+/* The non-empty lines of text (CRLF or LF) appended, joined by '\n'. */
+static void
+remote_rpt_lines(struct buf *b, const char *text)
+{
+	while (*text != '\0') {
+		size_t n = strcspn(text, "\r\n");
+
+		if (n > 0) {
+			if (b->len > 0)
+				(void)buf_append(b, "\n", 1);
+			(void)buf_append(b, text, n);
+		}
+		text += n;
+		text += strspn(text, "\r\n");
+	}
+}
+
+/* The policy-string and mx-host of the current plan (RFC 8460 §4.4), as
+ * NUL-terminated lines joined by '\n'. */
+static void
+remote_rpt_policy(const struct remote_conn *c, struct buf *pol,
+    struct buf *mx)
+{
+	char rec[2 * SMTPC_DANE_DATA_MAX + 16];
+
+	if (strcmp(c->plan.rpt_type, "tlsa") == 0) {
+		for (size_t i = 0; i < c->ntlsa; i++) {
+			smtpc_dane_text(&c->tlsa[i], rec, sizeof(rec));
+			remote_rpt_lines(pol, rec);
+		}
+		(void)buf_append_str(mx, c->host ? c->host : "");
+	} else if (strcmp(c->plan.rpt_type, "sts") == 0) {
+		remote_rpt_lines(pol, c->sts_text ? c->sts_text : "");
+		for (size_t i = 0; i < c->sts.nmx; i++)
+			remote_rpt_lines(mx, c->sts.mx[i]);
+	}
+	(void)buf_append(pol, "", 1);
+	(void)buf_append(mx, "", 1);
+}
+
+/*
+ * Record one outcome for the destination's policy: result is "success" or
+ * an RFC 8460 §4.3 result type. session: the current session's addresses
+ * and EHLO name are known. Relayhost deliveries are not reported (they
+ * follow no policy of the recipient domain).
+ */
+static void
+remote_rpt(struct remote_conn *c, const char *result, bool session)
+{
+	struct db_tls_result r;
+	struct buf pol, mx;
+
+	if (c->rd->db == NULL || c->rd->relay)
+		return;
+	buf_init(&pol, SIZE_MAX);
+	buf_init(&mx, SIZE_MAX);
+	remote_rpt_policy(c, &pol, &mx);
+	memset(&r, 0, sizeof(r));
+	r.time = (long long)time(NULL);
+	r.policy_domain = c->dest->name;
+	r.policy_type = c->plan.rpt_type;
+	r.policy_string = (const char *)pol.data;
+	r.mx_host = (const char *)mx.data;
+	r.sending_ip = session && c->s ? smtpc_session_local_addr(c->s) : "";
+	r.receiving_mx = c->host ? c->host : "";
+	r.receiving_helo = session && c->s ? smtpc_session_peer_helo(c->s) :
+	    "";
+	r.receiving_ip = session ? c->peer_ip : "";
+	r.result = result;
+	r.failure_code = "";
+	if (db_tls_result_defer(c->rd->db, &r) != DB_OK)
+		log_warn("remote: cannot record a TLS result: %s",
+		    db_error(c->rd->db));
+	else if (!evtimer_pending(c->rd->flush_ev, NULL)) {
+		const struct timeval later = { REMOTE_RPT_FLUSH_S, 0 };
+
+		evtimer_add(c->rd->flush_ev, &later);
+	}
+	buf_clear(&pol);
+	buf_clear(&mx);
+	if (session)
+		c->rpt_done = true;
+}
+
+/* The current session's TLS outcome, once per session: at READY, or when
+ * it ended before (a refused certificate, no STARTTLS). */
+static void
+remote_rpt_session(struct remote_conn *c, bool ready)
+{
+	const struct smtpc_tls_info *t = smtpc_session_tls(c->s);
+
+	if (c->rpt_done || c->plan.tls == SMTPC_TLS_NONE || c->plain)
+		return;
+	if (t->active)
+		remote_rpt(c, t->verified || !(c->plan.verify ||
+		    c->plan.use_dane || strcmp(c->plan.policy, "mta-sts") == 0) ?
+		    "success" : t->failure ? t->failure : "validation-failure",
+		    true);
+	else if (ready || t->failure != NULL)
+		remote_rpt(c, "starttls-not-supported", true);
+}
+
+static void
+remote_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remote *rd = arg;
+
+	(void)fd;
+	(void)what;
+	if (db_tls_result_flush(rd->db) != DB_OK)
+		log_warn("remote: TLS results lost: %s", db_error(rd->db));
+}
+
 /* --- the SMTP session ------------------------------------------------------ */
 
 static void
@@ -709,6 +840,8 @@ remote_fill_attempt(struct remote_conn *c, const struct remote_addr *a)
 	if (getnameinfo((const struct sockaddr *)&a->ss, a->len, host,
 	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
 		snprintf(host, sizeof(host), "?");
+	snprintf(c->peer_ip, sizeof(c->peer_ip), "%s", host);
+	c->rpt_done = false;
 	snprintf(c->at.relay, sizeof(c->at.relay), "%s[%s]:%u",
 	    c->host ? c->host : host, host, c->rd->relay ? c->rd->relay_port :
 	    c->rd->conf->mx_port);
@@ -819,6 +952,7 @@ static void
 remote_on_ready(struct remote_conn *c)
 {
 	remote_note_tls(c);
+	remote_rpt_session(c, true);
 	remote_conn_send_next(c);
 }
 
@@ -855,6 +989,9 @@ remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
 	bool tls_failed = res->status.stage != NULL &&
 	    strcmp(res->status.stage, "tls") == 0;
 
+	if (tls_failed || (res->status.stage != NULL &&
+	    strcmp(res->status.stage, "starttls") == 0))
+		remote_rpt_session(c, false);
 	/* A refused certificate still shows in the log line. */
 	if (c->unit != NULL)
 		remote_note_tls(c);
@@ -1454,6 +1591,11 @@ remote_setup_store(struct remote *rd, char *err, size_t errlen)
 	if ((rd->db = db_open(path, true, NULL, err, errlen)) == NULL)
 		return -1;
 	db_relaxed_durability(rd->db);
+	if ((rd->flush_ev = evtimer_new(rd->base, remote_flush_cb, rd)) ==
+	    NULL) {
+		snprintf(err, errlen, "cannot create an event");
+		return -1;
+	}
 	if (!c->mta_sts)
 		return 0;
 	memset(&p, 0, sizeof(p));
@@ -1538,7 +1680,9 @@ remote_free(struct remote *rd)
 	/* The policy source borrows the resolver and the store. */
 	mtasts_free(rd->mtasts);
 	dns_resolver_free(rd->dns);
-	db_close(rd->db);
+	if (rd->flush_ev)
+		event_free(rd->flush_ev);
+	db_close(rd->db);		/* writes pending TLS results */
 	SSL_CTX_free(rd->mx_ctx);
 	SSL_CTX_free(rd->relay_ctx);
 	if (rd->auth_pass != NULL)

@@ -63,6 +63,9 @@ struct remote;
 /* Deadline of an MTA-STS policy fetch (RFC 8461 §3.3 suggests a short
  * one: the sender waits for it). */
 #define REMOTE_STS_FETCH_TIMEOUT_MS	30000
+/* TLS results are written to the store at most this many seconds after
+ * the session (in one transaction with the others of that interval). */
+#define REMOTE_RPT_FLUSH_S	2
 
 /* How one recipient's attempt went, for the runner's log line. */
 struct remote_attempt {

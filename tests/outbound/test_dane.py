@@ -26,7 +26,7 @@ import remote_env as env
 
 import harness
 import mailcheck
-from harness import Config, cli_ok, new_marker
+from harness import Config, cli_ok, new_marker, wait_until
 from remote_env import submit, wait_attempt
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
@@ -440,3 +440,68 @@ def test_tls_required_no_ignored_with_requiretls(world):
     assert re.search(r"^Status: 5\.7\.10\r?$", dsn_for(world, marker),
                      re.M)
     env.no_mail_for(b.mailbox(rcpt("mismatch.test")), marker, 1)
+
+
+# ------------------------------------------------------------ TLS results
+
+def test_tls_results_count_what_happened(world):
+    """`sealmail tls-results --json` (RFC 8460 §4.4 policies) counts the
+    sessions of this module's tests above, which ran before it: one
+    policy entry per destination and policy, with the failures named."""
+    import json
+    a = world["a"]
+
+    def policies():
+        r = a.cli("tls-results", "--json")
+        assert r.returncode == 0, r.stderr
+        out = {}
+        for p in json.loads(r.stdout)["policies"]:
+            out.setdefault(p["policy"]["policy-domain"], []).append(p)
+        return out
+
+    def count(got, domain, key):
+        return sum(e["summary"][key] for e in got.get(domain, []))
+
+    def settled():
+        # Results reach the store within seconds (REMOTE_RPT_FLUSH_S):
+        # wait for the last sessions of the tests above.
+        got = policies()
+        return got if (count(got, "ee.test",
+                             "total-successful-session-count") >= 2 and
+                       count(got, "mismatch.test",
+                             "total-failure-session-count") >= 3) else None
+    got = wait_until(settled, 10, what="TLS results written")
+
+    ee = got["ee.test"]
+    assert len(ee) == 1, ee
+    assert ee[0]["policy"]["policy-type"] == "tlsa"
+    assert ee[0]["policy"]["policy-string"] == [
+        "3 1 1 " + world["spki"]], ee
+    assert ee[0]["policy"]["mx-host"] == "mx.ee.test"
+    # test_dane_ee_match_delivers_authenticated, the REQUIRETLS one
+    assert ee[0]["summary"] == {"total-successful-session-count": 2,
+                                "total-failure-session-count": 0}, ee
+
+    mm = got["mismatch.test"][0]
+    # deferred, TLS-Required: No (checked, not enforced), REQUIRETLS
+    assert mm["summary"]["total-failure-session-count"] == 3, mm
+    fd = mm["failure-details"]
+    assert len(fd) == 1, fd
+    assert fd[0]["result-type"] == "tlsa-invalid", fd
+    assert fd[0]["receiving-mx-hostname"] == "mx.mismatch.test", fd
+    assert fd[0]["receiving-ip"] == "127.0.0.2", fd
+    assert fd[0]["sending-mta-ip"] == "127.0.0.1", fd
+    assert fd[0]["receiving-mx-helo"] == "mx.ee.test", fd
+
+    def only_failure(domain, kind, count=1):
+        p = got[domain]
+        fails = [f for e in p for f in e.get("failure-details", [])]
+        assert [(f["result-type"], f["failed-session-count"])
+                for f in fails] == [(kind, count)], p
+
+    only_failure("bogus.dane.test", "dnssec-invalid")
+    only_failure("p-daneonly.test", "dane-required")
+    only_failure("stripped.test", "starttls-not-supported")
+    un = got["unsigned.test"]
+    assert [e["policy"]["policy-type"] for e in un] == ["no-policy-found"]
+    assert un[0]["summary"]["total-successful-session-count"] == 1, un

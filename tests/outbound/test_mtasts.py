@@ -283,3 +283,34 @@ def test_mta_sts_query_agrees(world, resolver, domain):
     else:
         assert theirs == "FETCH_ERROR", theirs
         assert ours["policy"] is None and ours["error"], ours
+
+
+def test_tls_results_for_mta_sts(world):
+    """The MTA-STS sessions above in `tls-results --json`: an sts policy
+    entry carries the policy lines and the mx patterns (RFC 8460 §4.4);
+    an invalid policy is reported for a domain without one."""
+    a = world["a"]
+
+    def entries():
+        r = a.cli("tls-results", "--json")
+        assert r.returncode == 0, r.stderr
+        out = {}
+        for p in json.loads(r.stdout)["policies"]:
+            out.setdefault(p["policy"]["policy-domain"], []).append(p)
+        return out if {"enforce.test", "badcert.test", "broken.test"} <= \
+            set(out) else None
+    got = harness.wait_until(entries, 10, what="TLS results written")
+    e = got["enforce.test"][0]
+    assert e["policy"]["policy-type"] == "sts", e
+    assert e["policy"]["mx-host"] == ["mx.enforce.test"], e
+    assert e["policy"]["policy-string"] == [
+        "version: STSv1", "mode: enforce", "mx: mx.enforce.test",
+        "max_age: 604800"], e
+    assert e["summary"]["total-successful-session-count"] >= 1, e
+    bad = [f["result-type"] for p in got["badcert.test"]
+           for f in p["failure-details"]]
+    assert bad == ["certificate-not-trusted"], got["badcert.test"]
+    broken = got["broken.test"]
+    kinds = {(p["policy"]["policy-type"], f["result-type"])
+             for p in broken for f in p["failure-details"]}
+    assert ("no-policy-found", "sts-policy-invalid") in kinds, broken
