@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/log.h"
+#include "net/tlsname.h"
 #include "smtpc/smtpc_reply.h"
 
 /* An open connection, plain or TLS, with its unread input. */
@@ -314,12 +315,10 @@ static void
 probe_pkix(struct checkdom_probe *p, X509 *leaf, STACK_OF(X509) *chain,
     const char *host, const char *tls_ca)
 {
-	const unsigned flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
-	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
 	X509_STORE *st = X509_STORE_new();
 	X509_STORE_CTX *vc = X509_STORE_CTX_new();
 
-	p->name_ok = X509_check_host(leaf, host, 0, flags, NULL) == 1;
+	p->name_ok = tlsname_match(leaf, host);
 	if (st == NULL || vc == NULL)
 		goto out;
 	X509_STORE_set_default_paths(st);
@@ -332,8 +331,7 @@ probe_pkix(struct checkdom_probe *p, X509 *leaf, STACK_OF(X509) *chain,
 	if (X509_STORE_CTX_init(vc, st, leaf, chain) != 1)
 		goto out;
 	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(vc);
-	X509_VERIFY_PARAM_set_hostflags(vp, flags);
-	X509_VERIFY_PARAM_set1_host(vp, host, 0);
+	(void)tlsname_set(vp, host);
 	X509_VERIFY_PARAM_set_purpose(vp, X509_PURPOSE_SSL_SERVER);
 	if (X509_verify_cert(vc) == 1)
 		p->verified = true;

@@ -34,6 +34,7 @@
 #include "conf/conf.h"
 #include "core/log.h"
 #include "dns/dns.h"
+#include "net/tlsname.h"
 
 /* A certificate that ends this soon gets a warning (Let's Encrypt renews
  * 30 days ahead, so 14 days left means renewal is failing). */
@@ -148,8 +149,7 @@ check_cert_x509(struct check *k, const struct conf_certpair *cp, X509 *x)
 		    check_asn1_time(before, when, sizeof(when)));
 	/* Clients verify the name they connected to: the MX name, which is
 	 * what hostname says in EHLO. */
-	if (X509_check_host(x, k->c->hostname, 0,
-	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1)
+	if (!tlsname_match(x, k->c->hostname))
 		check_report(k, false, cp->cert_line, "[tls]", "cert",
 		    "certificate does not name hostname %s",
 		    k->c->hostname);

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/xmalloc.h"
+#include "net/tlsname.h"
 
 /* Matching type 0 carries the whole certificate or SubjectPublicKeyInfo:
  * one that does not parse is unusable (OpenSSL would refuse it too). */
@@ -147,9 +148,9 @@ smtpc_dane_apply(SSL *ssl, const struct smtpc_tlsa *t, size_t n,
 	if (nexthop != NULL && strcasecmp(nexthop, base) != 0 &&
 	    SSL_add1_host(ssl, nexthop) != 1)
 		return -1;
-	/* §3.2.3: DANE-TA names match like RFC 6125 reference identifiers,
-	 * wildcards only as a whole leftmost label. */
-	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	/* §3.2.3: DANE-TA names match like RFC 6125 (now RFC 9525)
+	 * reference identifiers. */
+	SSL_set_hostflags(ssl, TLSNAME_FLAGS);
 	for (size_t i = 0; i < n; i++)
 		if (SSL_dane_tlsa_add(ssl, t[i].usage, t[i].selector,
 		    t[i].mtype, t[i].data, t[i].len) > 0)

@@ -35,6 +35,7 @@
 #include "core/base64.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "net/tlsname.h"
 
 /* Body bytes queued in the output buffer before we wait for it to drain. */
 #define SMTPC_BODY_HIGH		(64 * 1024)
@@ -1239,21 +1240,12 @@ smtpc_ssl_new(struct smtpc_session *s)
 		return ssl;
 	}
 	vp = SSL_get0_param(ssl);
-	/* An address literal (relayhost = smtps://192.0.2.10) is matched
-	 * against the certificate's IP SANs (RFC 5280 §4.2.1.6), never its
-	 * DNS names; RFC 6066 §3 keeps it out of SNI. */
-	if (inet_pton(AF_INET, s->peer_name, &a6) == 1 ||
-	    inet_pton(AF_INET6, s->peer_name, &a6) == 1) {
-		if (X509_VERIFY_PARAM_set1_ip_asc(vp, s->peer_name) != 1) {
-			SSL_free(ssl);
-			return NULL;
-		}
-		return ssl;
-	}
-	SSL_set_tlsext_host_name(ssl, s->peer_name);
-	X509_VERIFY_PARAM_set_hostflags(vp,
-	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (X509_VERIFY_PARAM_set1_host(vp, s->peer_name, 0) != 1) {
+	/* RFC 6066 §3 keeps an address literal (relayhost = smtps://
+	 * 192.0.2.10) out of SNI; it is matched against IP SANs. */
+	if (inet_pton(AF_INET, s->peer_name, &a6) != 1 &&
+	    inet_pton(AF_INET6, s->peer_name, &a6) != 1)
+		SSL_set_tlsext_host_name(ssl, s->peer_name);
+	if (tlsname_set(vp, s->peer_name) == -1) {
 		SSL_free(ssl);
 		return NULL;
 	}

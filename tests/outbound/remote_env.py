@@ -381,3 +381,46 @@ def ensure_package(binary, package):
         return "apt-get install %s failed: %s" % (
             package, (r.stderr.strip().splitlines() or ["?"])[-1])
     return None
+
+
+def cert_sha256(cert_path):
+    """Hex SHA-256 of the (first) certificate in cert_path: the data of a
+    TLSA x 0 1 record for it."""
+    import hashlib
+    import ssl
+    with open(cert_path) as f:
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+
+
+def full_chain(leaf, ca):
+    """leaf (a harness.Cert) with the CA certificate after it, as a
+    receiver presents it: a DANE-TA(2) 2 0 1 record needs the trust anchor
+    in the chain (RFC 7671 §5.2.2)."""
+    import types
+    path = leaf.cert[:-4] + "-chain.pem"
+    with open(path, "w") as f:
+        f.write(leaf.pem + ca.pem)
+    # Not a harness.Cert: its fingerprint reads one certificate only.
+    return types.SimpleNamespace(cert=path, key=leaf.key, kind=leaf.kind)
+
+
+def expect_delivered(a, receiver, rcpt):
+    """Submit to rcpt on sending instance a and wait for it in receiver's
+    mailbox; returns a's delivery attempt log line."""
+    marker = harness.new_marker()
+    qid = submit(a, [rcpt], marker)
+    receiver.mailbox(rcpt).wait_for(marker)
+    return wait_attempt(a, qid, rcpt, "delivered")[0]
+
+
+def expect_deferred(a, receiver, rcpt):
+    """Submit to rcpt on a: deferred, nothing reaches receiver, still
+    queued. Returns (a's attempt log line, `queue show` of the message)."""
+    marker = harness.new_marker()
+    qid = submit(a, [rcpt], marker)
+    line = wait_attempt(a, qid, rcpt, "deferred")[0]
+    no_mail_for(receiver.mailbox(rcpt), marker, 1)
+    assert qid in a.queue_ids()
+    r = a.cli("queue", "show", qid)
+    assert r.returncode == 0, r.stderr
+    return line, r.stdout

@@ -32,15 +32,12 @@ The reverse zone 0.0.127.in-addr.arpa gives B the PTR mx.secure.test
 
 import base64
 import datetime
-import hashlib
 import json
 import os
-import shutil
 import smtplib
 import socket
 import subprocess
 import time
-import types
 
 import pytest
 
@@ -58,17 +55,6 @@ pytestmark = pytest.mark.skipif(not dnsserver.have_tools(),
                                 reason="nsd/ldnsutils missing")
 
 
-def spki_sha256(cert_path):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    with open(cert_path, "rb") as f:
-        cert = x509.load_pem_x509_certificate(f.read())
-    der = cert.public_key().public_bytes(
-        serialization.Encoding.DER,
-        serialization.PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(der).hexdigest()
-
-
 def weak_dkim_record(folder):
     """A DKIM key record with a 768-bit RSA key (RFC 8301: too small)."""
     key = os.path.join(folder, "weak.key")
@@ -79,31 +65,6 @@ def weak_dkim_record(folder):
                           "-outform", "DER"], check=True,
                          capture_output=True).stdout
     return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
-
-
-def cert_sha256(cert_path):
-    with open(cert_path) as f:
-        import ssl
-        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
-
-
-def full_chain(leaf, ca):
-    """leaf with the CA certificate after it: a DANE-TA(2) 2 0 1 record
-    needs the trust anchor in the presented chain (RFC 7671 §5.2.2)."""
-    path = leaf.cert[:-4] + "-chain.pem"
-    with open(path, "w") as f:
-        f.write(leaf.pem + ca.pem)
-    # Not a harness.Cert: its fingerprint reads one certificate only.
-    return types.SimpleNamespace(cert=path, key=leaf.key, kind=leaf.kind)
-
-
-def keys_for(folder, zone):
-    """The committed test keys plus a new KSK and ZSK for zone."""
-    shutil.copytree(dnsserver.KEYS_DIR, folder)
-    for ksk in (["-k"], []):
-        subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256"] + ksk +
-                       [zone], cwd=folder, check=True, capture_output=True)
-    return folder
 
 
 def zones(port, b_spki, dkim_good, dkim_weak, ca_sha256):
@@ -179,12 +140,12 @@ def world(tmp_path_factory):
     ca = testca.make_ca(certs)
     zfiles = remote_env.write_zones(
         os.path.join(base, "zones"),
-        zones(port, spki_sha256(cert_b.cert), dkim_good,
-              weak_dkim_record(base), cert_sha256(ca.cert)))
+        zones(port, remote_env.spki_sha256(cert_b.cert), dkim_good,
+              weak_dkim_record(base), remote_env.cert_sha256(ca.cert)))
     dnsdir = os.path.join(base, "dns")
     dns = dnsserver.start(dnsdir, zfiles, blackhole=["blackhole.test"],
-                          keysdir=keys_for(os.path.join(base, "dnskeys"),
-                                           "ta.test"))
+                          keysdir=remote_env.signing_keys(
+                              os.path.join(base, "dnskeys"), ["ta.test"]))
     with open(dns["unbound_config"], "a") as f:
         f.write('server:\n    local-zone: "127.in-addr.arpa." transparent\n')
     pool = remote_env.Pool()
@@ -205,7 +166,7 @@ def world(tmp_path_factory):
         receiver(pool, base, "c", C, port, harness.make_cert(certs, "c"),
                  tls="none")
         receiver(pool, base, "d", D, port, cert_d)
-        receiver(pool, base, "e", E, port, full_chain(
+        receiver(pool, base, "e", E, port, remote_env.full_chain(
             testca.issue(ca, certs, "e", ["mx.sts.test", "mx.ta.test"]),
             ca))
         checker = Config(os.path.join(base, "checker"),
@@ -216,7 +177,7 @@ def world(tmp_path_factory):
         remote_env.set_dns(checker, dns)
         checker.write()
         yield {"port": port, "cfg": checker.path, "b": b,
-               "b_spki": spki_sha256(cert_b.cert), "cert_b": cert_b}
+               "b_spki": remote_env.spki_sha256(cert_b.cert), "cert_b": cert_b}
     finally:
         sts.stop()
         silent.close()

@@ -27,7 +27,7 @@ import remote_env as env
 import harness
 import mailcheck
 from harness import Config, cli_ok, new_marker, wait_until
-from remote_env import submit, wait_attempt
+from remote_env import wait_attempt
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
                                 reason="nsd/ldnsutils not installed "
@@ -237,32 +237,12 @@ def rcpt(domain):
     return "rcpt@" + domain
 
 
-def queue_show(a, qid):
-    r = a.cli("queue", "show", qid)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
 def delivered(world, domain, host="b"):
-    """Submit to rcpt@domain, wait for it in the receiver's mailbox;
-    returns A's attempt log line."""
-    a = world["a"]
-    marker = new_marker()
-    qid = submit(a, [rcpt(domain)], marker)
-    world[host].mailbox(rcpt(domain)).wait_for(marker)
-    return wait_attempt(a, qid, rcpt(domain), "delivered")[0]
+    return env.expect_delivered(world["a"], world[host], rcpt(domain))
 
 
 def deferred(world, domain, host="b"):
-    """Submit to rcpt@domain: deferred, nothing delivered, still queued.
-    Returns (attempt log line, queue show text)."""
-    a = world["a"]
-    marker = new_marker()
-    qid = submit(a, [rcpt(domain)], marker)
-    line = wait_attempt(a, qid, rcpt(domain), "deferred")[0]
-    env.no_mail_for(world[host].mailbox(rcpt(domain)), marker, 1)
-    assert qid in a.queue_ids()
-    return line, queue_show(a, qid)
+    return env.expect_deferred(world["a"], world[host], rcpt(domain))
 
 
 def test_dane_ee_match_delivers_authenticated(world):

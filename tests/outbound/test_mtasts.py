@@ -11,11 +11,9 @@ An HTTPS server on 127.0.0.10:443 serves the policies
 """
 
 import ast
-import hashlib
 import json
 import os
 import re
-import ssl
 
 import pytest
 
@@ -24,8 +22,7 @@ import testca
 from stsserver import StsServer
 
 import harness
-from harness import Config, cli_ok, new_marker
-from remote_env import submit, wait_attempt
+from harness import Config, cli_ok
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
                                 reason="nsd/ldnsutils not installed "
@@ -60,14 +57,7 @@ def world(tmp_path_factory):
     certs = os.path.join(base, "certs")
     ca = testca.make_ca(certs)
     leaf = testca.issue(ca, certs, "b", B_NAMES)
-    # B's chain: leaf, then the CA (DANE-TA needs the anchor in it).
-    chain = os.path.join(certs, "b-chain.pem")
-    with open(chain, "w") as f:
-        f.write(leaf.pem + ca.pem)
-    cert_b = harness.Cert(leaf.cert, leaf.key, "ec")
-    cert_b.cert = chain
-    with open(ca.cert) as f:
-        ca_der = ssl.PEM_cert_to_DER_cert(f.read())
+    cert_b = env.full_chain(leaf, ca)
     port = env.free_port_everywhere()
     zones = {}
     for name, (ip, mode, mx) in STS_ZONES.items():
@@ -78,7 +68,7 @@ def world(tmp_path_factory):
         zones[name] = body
     zones["danetta.test"] = (
         "@ MX 10 mx\nmx A 127.0.0.2\n;! sign\n_%d._tcp.mx TLSA 2 0 1 %s\n" %
-        (port, hashlib.sha256(ca_der).hexdigest()))
+        (port, env.cert_sha256(ca.cert)))
     # The same anchor, but B's certificate does not name this MX host.
     zones["danetawrong.test"] = zones["danetta.test"]
     keys = env.signing_keys(os.path.join(base, "keys"),
@@ -147,23 +137,12 @@ def rcpt(domain):
     return "rcpt@" + domain
 
 
-def delivered(world, domain, host):
-    a = world["a"]
-    marker = new_marker()
-    qid = submit(a, [rcpt(domain)], marker)
-    world[host].mailbox(rcpt(domain)).wait_for(marker)
-    return wait_attempt(a, qid, rcpt(domain), "delivered")[0]
+def delivered(world, domain, host="b"):
+    return env.expect_delivered(world["a"], world[host], rcpt(domain))
 
 
-def deferred(world, domain, host):
-    a = world["a"]
-    marker = new_marker()
-    qid = submit(a, [rcpt(domain)], marker)
-    line = wait_attempt(a, qid, rcpt(domain), "deferred")[0]
-    env.no_mail_for(world[host].mailbox(rcpt(domain)), marker, 1)
-    r = a.cli("queue", "show", qid)
-    assert r.returncode == 0, r.stderr
-    return line, r.stdout
+def deferred(world, domain, host="b"):
+    return env.expect_deferred(world["a"], world[host], rcpt(domain))
 
 
 def test_enforce_with_verifying_certificate_delivers(world):

@@ -20,7 +20,6 @@ import pwd
 import re
 import shutil
 import smtplib
-import subprocess
 import tempfile
 
 import pytest
