@@ -19,6 +19,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 
 import pytest
 
@@ -108,6 +109,7 @@ class NoRequireTLS:
         self.sock = socket.create_server((host, port))
         self.sock.settimeout(0.2)
         self.commands = []
+        self.delay = 0          # seconds before the greeting
         self.stopping = False
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
@@ -118,15 +120,20 @@ class NoRequireTLS:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            try:
-                self.session(conn)
-            except (OSError, ssl.SSLError):
-                pass
-            finally:
-                conn.close()
+            threading.Thread(target=self.session, args=(conn,),
+                             daemon=True).start()
 
     def session(self, conn):
+        try:
+            self.dialogue(conn)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            conn.close()
+
+    def dialogue(self, conn):
         conn.settimeout(10)
+        time.sleep(self.delay)
         f = conn.makefile("rwb")
         f.write(b"220 stub.noreq.test ESMTP\r\n")
         f.flush()
@@ -389,6 +396,26 @@ def test_requiretls_not_offered_bounces_5730(world):
                    world["stub"].commands), world["stub"].commands
     assert env.log_lines(a, "smtpc tls host=mx.noreq.test", "verified=yes",
                          "dane=yes")
+
+
+def test_requiretls_failure_spares_other_messages(world):
+    """Four REQUIRETLS messages hold every connection to noreq.test (the
+    server greets late) while a fifth, ordinary one waits; their 5.7.30
+    failure is theirs alone: the ordinary one gets its own connection (and
+    the stub's own answer, 502 at MAIL), never the REQUIRETLS verdict."""
+    a, stub = world["a"], world["stub"]
+    stub.delay = 2
+    try:
+        held = [submit_with(a, [rcpt("noreq.test")], new_marker(),
+                            ["REQUIRETLS"]) for _ in range(4)]
+        plain = submit_with(a, [rcpt("noreq.test")], new_marker())
+        for qid in held:
+            line = wait_attempt(a, qid, rcpt("noreq.test"), "failed")[0]
+            assert "5.7.30" in line, line
+        line = wait_attempt(a, plain, rcpt("noreq.test"), "failed")[0]
+    finally:
+        stub.delay = 0
+    assert "5.7.30" not in line and "502" in line, line
 
 
 def test_tls_required_no_overrides_dane_mismatch(world):
