@@ -125,6 +125,12 @@ struct remote_conn {
 	const struct conf_policy *pol;		/* [policy] or NULL */
 	bool			 mx_secure;
 	bool			 host_secure;
+	/* RFC 7672 §2.2.2: a host that is a CNAME with a secure expansion
+	 * has its TLSA records looked for at the expanded name first, then
+	 * at its own; dane_base is the TLSA base domain used (SNI and the
+	 * DANE-TA name). */
+	char			 host_canon[LIMIT_DOMAIN + 1];	/* "": none */
+	const char		*dane_base;
 	enum smtpc_dane_state	 dane;
 	struct smtpc_tlsa	 tlsa[SMTPC_DANE_MAX];
 	size_t			 ntlsa;
@@ -177,6 +183,8 @@ struct remote {
 static void remote_conn_next_host(struct remote_conn *);
 static void remote_conn_go(struct remote_conn *);
 static void remote_rpt(struct remote_conn *, const char *, bool);
+static void remote_tlsa_query(struct remote_conn *, const char *);
+static void remote_addrs_canon(struct remote_conn *);
 static void remote_host_tlsa(struct remote_conn *);
 static bool remote_addrs_secure(const struct dns_answer *,
     const struct dns_answer *);
@@ -506,6 +514,7 @@ remote_addrs_ready(struct remote_conn *c)
 	if (ok4)
 		remote_addrs_add(c, c->ans_a, port);
 	c->host_secure = remote_addrs_secure(c->ans_a, c->ans_aaaa);
+	remote_addrs_canon(c);
 	dns_answer_free(c->ans_a);
 	dns_answer_free(c->ans_aaaa);
 	c->ans_a = c->ans_aaaa = NULL;
@@ -523,6 +532,23 @@ remote_addrs_ready(struct remote_conn *c)
 }
 
 /* --- transport security of one MX host ------------------------------------ */
+
+/* The expanded name of the current host when its address records came
+ * through a CNAME chain (secure, as host_secure says). */
+static void
+remote_addrs_canon(struct remote_conn *c)
+{
+	const struct dns_answer *ans[2] = { c->ans_a, c->ans_aaaa };
+
+	c->host_canon[0] = '\0';
+	for (size_t i = 0; i < 2; i++)
+		if (ans[i] != NULL && ans[i]->nrr > 0 && ans[i]->canon != NULL &&
+		    strcasecmp(ans[i]->canon, c->host) != 0) {
+			snprintf(c->host_canon, sizeof(c->host_canon), "%s",
+			    ans[i]->canon);
+			return;
+		}
+}
 
 /* Every address answer that has records validated, and there is one. */
 static bool
@@ -619,7 +645,28 @@ remote_tlsa_cb(struct dns_answer *ans, void *arg)
 	c->dane = smtpc_dane_classify(ans, c->tlsa, SMTPC_DANE_MAX,
 	    &c->ntlsa);
 	dns_answer_free(ans);
+	/* Nothing at the expanded name (a secure denial): the original. */
+	if (c->dane == SMTPC_DANE_NONE && c->dane_base != c->host) {
+		remote_tlsa_query(c, c->host);
+		return;
+	}
 	remote_host_plan(c);
+}
+
+static void
+remote_tlsa_query(struct remote_conn *c, const char *base)
+{
+	char name[LIMIT_DOMAIN + 32];
+
+	c->dane_base = base;
+	snprintf(name, sizeof(name), "_%u._tcp.%s", c->rd->conf->mx_port,
+	    base);
+	c->q_tlsa = dns_query(c->rd->dns, name, DNS_T_TLSA,
+	    REMOTE_DNS_TIMEOUT_MS, remote_tlsa_cb, c);
+	if (c->q_tlsa == NULL) {
+		c->dane = SMTPC_DANE_FAILED;
+		remote_host_plan(c);
+	}
 }
 
 /* Look up the host's TLSA records when DANE could apply to it: DANE on
@@ -632,23 +679,17 @@ remote_host_tlsa(struct remote_conn *c)
 	bool wanted = level == CONF_TLSPOL_DANE ||
 	    level == CONF_TLSPOL_DANE_ONLY ||
 	    (level == CONF_TLSPOL_AUTO && c->rd->conf->dane);
-	char name[LIMIT_DOMAIN + 32];
 
 	smtpc_dane_clear(c->tlsa, c->ntlsa);
 	c->ntlsa = 0;
 	c->dane = SMTPC_DANE_NONE;
+	c->dane_base = c->host;
 	if (!wanted || !c->mx_secure || !c->host_secure || c->host == NULL) {
 		remote_host_plan(c);
 		return;
 	}
-	snprintf(name, sizeof(name), "_%u._tcp.%s", c->rd->conf->mx_port,
+	remote_tlsa_query(c, c->host_canon[0] != '\0' ? c->host_canon :
 	    c->host);
-	c->q_tlsa = dns_query(c->rd->dns, name, DNS_T_TLSA,
-	    REMOTE_DNS_TIMEOUT_MS, remote_tlsa_cb, c);
-	if (c->q_tlsa == NULL) {
-		c->dane = SMTPC_DANE_FAILED;
-		remote_host_plan(c);
-	}
 }
 
 static void
@@ -881,6 +922,8 @@ remote_params(struct remote_conn *c, const struct remote_addr *a,
 		p->tls_verify = c->plan.verify;
 		p->tls_ctx = rd->mx_ctx;
 		if (c->plan.use_dane) {
+			/* SNI and the DANE-TA name: the TLSA base domain. */
+			p->peer_name = c->dane_base;
 			p->tlsa = c->tlsa;
 			p->ntlsa = c->ntlsa;
 			p->dane_nexthop = c->dest->name;

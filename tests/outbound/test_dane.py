@@ -62,6 +62,8 @@ C_ZONES = {
     "p-encrypt.test": (False, None),
 }
 
+CNAME_ZONES = ["cname.test", "cname-orig.test", "cname-first.test"]
+
 POLICIES = """
 [policy "p-verify.test"]
 tls = verify
@@ -202,11 +204,20 @@ def world(tmp_path_factory):
         extra[name] = zone_body(name, "127.0.0.2", signed, tlsa, spki, port)
     for name, (signed, tlsa) in C_ZONES.items():
         extra[name] = zone_body(name, C_HOST, signed, tlsa, spki, port)
+    # RFC 7672 §2.2.2: MX hosts that are CNAMEs (secure expansions).
+    cname = "@ MX 10 mx\nmx CNAME real\nreal A 127.0.0.2\n;! sign\n"
+    extra["cname.test"] = cname + "_%d._tcp.real TLSA 3 1 1 %s\n" % (
+        port, spki)
+    extra["cname-orig.test"] = cname + "_%d._tcp.mx TLSA 3 1 1 %s\n" % (
+        port, spki)
+    extra["cname-first.test"] = cname + (
+        "_%d._tcp.real TLSA 3 1 1 %s\n_%d._tcp.mx TLSA 3 1 1 %s\n" % (
+            port, WRONG, port, spki))
     for name, (signed, tlsa) in D_ZONES.items():
         extra[name] = zone_body(name, D_HOST, signed, tlsa, spki, port,
                                 dspki)
     signed = [n for n, v in list(B_ZONES.items()) + list(C_ZONES.items()) +
-              list(D_ZONES.items()) if v[0]]
+              list(D_ZONES.items()) if v[0]] + CNAME_ZONES
     keys = env.signing_keys(os.path.join(base, "keys"), signed)
     dnsdir = os.path.join(base, "dns")
     dns = env.dnsserver.start(
@@ -218,8 +229,9 @@ def world(tmp_path_factory):
     try:
         stub = NoRequireTLS(D_HOST, port, cert_d)
         b = pool.start(receiver(os.path.join(base, "b"), cert_b, dns, port,
-                                "127.0.0.2", list(B_ZONES), "starttls"),
-                       provision=provision(list(B_ZONES)))
+                                "127.0.0.2", list(B_ZONES) + CNAME_ZONES,
+                                "starttls"),
+                       provision=provision(list(B_ZONES) + CNAME_ZONES))
         c = pool.start(receiver(os.path.join(base, "c"),
                                 harness.make_cert(certs, "c"), dns, port,
                                 C_HOST, list(C_ZONES), "none"),
@@ -287,6 +299,28 @@ def test_secure_unusable_tlsa_encrypts_unauthenticated(world):
 def test_starttls_stripped_under_dane_defers(world):
     line, show = deferred(world, "stripped.test", host="c")
     assert "STARTTLS not offered" in show, show
+
+
+def test_cname_mx_uses_the_expanded_name(world):
+    """RFC 7672 §2.2.2: mx.cname.test is a CNAME for real.cname.test;
+    the TLSA records there are used, and it is the base domain (SNI)."""
+    line = delivered(world, "cname.test")
+    assert "policy=dane authenticated=yes" in line, line
+    assert env.log_lines(world["a"], "smtpc tls host=real.cname.test",
+                         "dane=yes")
+
+
+def test_cname_mx_falls_back_to_the_original_name(world):
+    """No TLSA records at the expanded name: those of the MX name."""
+    line = delivered(world, "cname-orig.test")
+    assert "policy=dane authenticated=yes" in line, line
+
+
+def test_cname_mx_expanded_name_comes_first(world):
+    """Records at the expanded name win, even if the original's match."""
+    line, show = deferred(world, "cname-first.test")
+    assert "certificate matches no TLSA record of real.cname-first.test" \
+        in show, show
 
 
 def test_insecure_tlsa_is_ignored(world):
