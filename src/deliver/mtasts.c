@@ -541,14 +541,18 @@ start_fetch(struct mtasts_entry *e, const char *id, bool background)
 		    "cannot start the policy host lookup");
 }
 
-/* §3.3/§5.1: refresh a policy in use that is a day old or expires
- * within a day, in the background. */
+/* §3.3/§5.1: refresh an unexpired policy in use in the background once
+ * it is a day old or half its lifetime has passed (a policy with a
+ * max_age of a day or less would otherwise be fetched again on every use),
+ * and (§10.2) whatever the TXT record says. */
 static void
 maybe_refresh(struct mtasts_entry *e, int64_t now)
 {
-	if (e->fetching || !e->cached)
+	int64_t age = now - e->fetched;
+
+	if (e->fetching || !cache_valid(e, now))
 		return;
-	if (now - e->fetched <= DAY && e->expires - now >= DAY)
+	if (age < DAY && age < (e->expires - e->fetched) / 2)
 		return;
 	if (strcmp(e->fail_id, e->id) == 0 && now < e->fail_until)
 		return;
@@ -574,6 +578,8 @@ txt_done(struct mtasts_entry *e, struct dns_answer *ans)
 		    DNS_SEC_BOGUS ? "bogus DNSSEC" :
 		    dns_rcode_name(ans->rcode));
 		answer_fallback(e, &e->txt_waiters, NULL, detail);
+		if (!e->m->dying)
+			maybe_refresh(e, now);
 		return;
 	}
 	for (i = 0; i < ans->nrr; i++)
@@ -587,6 +593,8 @@ txt_done(struct mtasts_entry *e, struct dns_answer *ans)
 		    e->domain, rr == STS_RECORD_NONE ? "no MTA-STS record" :
 		    why);
 		answer_fallback(e, &e->txt_waiters, NULL, detail);
+		if (!e->m->dying)
+			maybe_refresh(e, now);
 		return;
 	}
 	if (cache_valid(e, now) && strcmp(e->id, rec.id) == 0) {

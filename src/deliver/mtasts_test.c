@@ -813,12 +813,53 @@ test_get_store_rows(void **state)
 	}
 	assert_int_equal(g.mode, STS_MODE_TESTING);
 	assert_false(g.from_cache);
+	h = hits("mta-sts.notxt.sts.test");
 	get(m, "notxt.sts.test", &g);
 	assert_true(g.have);
 	assert_true(g.from_cache);
 	assert_string_equal(g.failure, "");
+	/* RFC 8461 §10.2: the two-day-old policy is refreshed whatever the
+	 * TXT record says, or an attacker who hides it gets the policy to
+	 * expire unrefreshed. */
+	t0 = time(NULL);
+	while (hits("mta-sts.notxt.sts.test") == h) {
+		assert_true(time(NULL) - t0 < 10);
+		event_base_loop(T.base, EVLOOP_NONBLOCK);
+		usleep(20000);
+	}
 	get(m, "nxdomain.sts.test", &g);
 	assert_false(g.have);
+	mtasts_free(m);
+}
+
+/* A policy with a max_age of a day (common: 86400) is not fetched again
+ * on every use (RFC 8461 §3.3, §5.1: refresh about once a day). */
+static void
+test_get_short_max_age(void **state)
+{
+	struct mtasts *m;
+	struct got g;
+	time_t t0;
+	int h;
+
+	(void)state;
+	if (T.skip)
+		skip();
+	m = source_new(T.dns, NULL, true);
+	h = hits("mta-sts.split.sts.test");
+	get(m, "split.sts.test", &g);
+	assert_true(g.have);
+	assert_int_equal(hits("mta-sts.split.sts.test"), h + 1);
+	/* A second later it has less than a day to live. */
+	sleep(2);
+	get(m, "split.sts.test", &g);
+	assert_true(g.have);
+	assert_false(g.from_cache);
+	for (t0 = time(NULL); time(NULL) - t0 < 2; ) {
+		event_base_loop(T.base, EVLOOP_NONBLOCK);
+		usleep(20000);
+	}
+	assert_int_equal(hits("mta-sts.split.sts.test"), h + 1);
 	mtasts_free(m);
 }
 
@@ -890,6 +931,7 @@ main(void)
 		cmocka_unit_test(test_get_coalesce_cancel),
 		cmocka_unit_test(test_get_free_in_callback),
 		cmocka_unit_test(test_get_store_rows),
+		cmocka_unit_test(test_get_short_max_age),
 		cmocka_unit_test(test_get_after_changes),
 	};
 
