@@ -445,7 +445,7 @@ struct spf_walk {
 };
 
 static void spf_walk_domain(struct collect *c, struct spf_walk *w,
-    const char *domain, unsigned depth);
+    const char *domain, unsigned depth, bool top);
 
 static void spf_problem(struct checkdom_spf *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -463,13 +463,23 @@ spf_problem(struct checkdom_spf *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+static bool
+spf_has_all(const struct spf_record *rec)
+{
+	for (size_t i = 0; i < rec->nterms; i++)
+		if (rec->terms[i].mech == SPF_MECH_ALL)
+			return true;
+	return false;
+}
+
 /* Count the DNS-querying terms of rec (RFC 7208 §4.6.4: include, a, mx,
  * ptr, exists and redirect) and follow include and redirect targets. A
  * target with a macro cannot be expanded without a message: counted, not
- * followed (incomplete). */
+ * followed (incomplete). A redirect in a record with "all" is ignored
+ * (§6.1); one from the top record stands in for it (top). */
 static void
 spf_walk_record(struct collect *c, struct spf_walk *w,
-    const struct spf_record *rec, unsigned depth)
+    const struct spf_record *rec, unsigned depth, bool top)
 {
 	struct checkdom_spf *s = &c->cd->spf;
 
@@ -481,7 +491,8 @@ spf_walk_record(struct collect *c, struct spf_walk *w,
 			if (strchr(t->spec, '%') != NULL)
 				s->incomplete = true;
 			else
-				spf_walk_domain(c, w, t->spec, depth + 1);
+				spf_walk_domain(c, w, t->spec, depth + 1,
+				    false);
 			break;
 		case SPF_MECH_A:
 		case SPF_MECH_MX:
@@ -493,12 +504,12 @@ spf_walk_record(struct collect *c, struct spf_walk *w,
 			break;
 		}
 	}
-	if (rec->redirect != NULL) {
+	if (rec->redirect != NULL && !spf_has_all(rec)) {
 		s->lookups++;
 		if (strchr(rec->redirect, '%') != NULL)
 			s->incomplete = true;
 		else
-			spf_walk_domain(c, w, rec->redirect, depth + 1);
+			spf_walk_domain(c, w, rec->redirect, depth + 1, top);
 	}
 }
 
@@ -516,7 +527,7 @@ spf_all(struct checkdom_spf *s, const struct spf_record *rec)
 
 static void
 spf_walk_domain(struct collect *c, struct spf_walk *w, const char *domain,
-    unsigned depth)
+    unsigned depth, bool top)
 {
 	struct checkdom_spf *s = &c->cd->spf;
 	char shown[CHECKDOM_RECORD], err[CHECKDOM_TEXT];
@@ -562,11 +573,11 @@ spf_walk_domain(struct collect *c, struct spf_walk *w, const char *domain,
 		    sizeof(esc)), err);
 		return;
 	}
-	if (depth == 0) {
+	if (depth == 0)
 		s->parsed = true;
+	if (top)
 		spf_all(s, rec);
-	}
-	spf_walk_record(c, w, rec, depth);
+	spf_walk_record(c, w, rec, depth, top);
 	spf_record_free(rec);
 }
 
@@ -575,7 +586,7 @@ collect_spf(struct collect *c)
 {
 	struct spf_walk w = { 0 };
 
-	spf_walk_domain(c, &w, c->cd->domain, 0);
+	spf_walk_domain(c, &w, c->cd->domain, 0, true);
 }
 
 /* ---- DMARC, DKIM, BIMI ------------------------------------------------ */

@@ -26,6 +26,8 @@ are signed with the committed keys, bad.test is not).
                 DANE-TA record: 2 0 1 of the test CA's certificate.
   spf.test      SPF with a, mx, exists, redirect and, in the redirect
                 target, an include of a name without an SPF record.
+  spf2.test     SPF with an include, -all and a redirect= to a name
+                without an SPF record, which -all makes ignored.
 The reverse zone 0.0.127.in-addr.arpa gives B the PTR mx.secure.test
 (libunbound answers 127.in-addr.arpa itself unless told otherwise).
 """
@@ -111,6 +113,9 @@ def zones(port, b_spki, dkim_good, dkim_weak, ca_sha256):
         "spf.test": ('@ TXT "v=spf1 a mx exists:%{i}.x.spf.test '
                      'redirect=r.spf.test"\n'
                      'r TXT "v=spf1 include:missing.spf.test -all"\n'),
+        "spf2.test": ('@ TXT "v=spf1 include:i.spf2.test -all '
+                      'redirect=missing.spf2.test"\n'
+                      'i TXT "v=spf1 -all"\n'),
         "0.0.127.in-addr.arpa": "2 PTR mx.secure.test.\n",
         "ta.test": (";! sign\n@ MX 10 mx\nmx A %s\n%s.mx TLSA 2 0 1 %s\n"
                     % (E, tlsa, ca_sha256)),
@@ -404,3 +409,17 @@ def test_spf_lookup_count_follows_redirect(world):
                             "include or redirect of it is a permerror)")
     assert "SPF: " + spf["error"] in findings(doc, "error")
     assert r.returncode == 1
+    # The redirect target's -all is the domain's (RFC 7208 §6.1).
+    assert spf["all"] == "-all"
+    assert not [w for w in findings(doc, "warning") if "SPF" in w]
+
+
+def test_spf_redirect_ignored_with_all(world):
+    # RFC 7208 §6.1: a redirect= in a record with "all" is ignored: it is
+    # neither looked up nor counted (§4.6.4).
+    _, doc, _ = check_json(world, "spf2.test")
+    spf = doc["spf"]
+    assert spf["lookups"] == 1
+    assert spf["error"] is None and spf["valid"] is True
+    assert spf["all"] == "-all"
+    assert not [e for e in findings(doc, "error") if "SPF" in e]
