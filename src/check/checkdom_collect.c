@@ -386,6 +386,16 @@ collect_sts(struct collect *c)
 	snprintf(name, sizeof(name), "_mta-sts.%s", c->cd->domain);
 	struct dns_answer *a = collect_lookup(c, name, DNS_T_TXT);
 	s->rcode = a->rcode;
+	/* A failed lookup is not the absence of a policy (§3.3, §5). */
+	if (a->rcode == DNS_RCODE_SERVFAIL || a->rcode == DNS_RCODE_TIMEOUT ||
+	    a->sec == DNS_SEC_BOGUS) {
+		checkdom_text(s->txt_error, sizeof(s->txt_error), "DNS lookup "
+		    "failed (%s)", a->sec == DNS_SEC_BOGUS ? "DNSSEC-bogus" :
+		    a->rcode == DNS_RCODE_TIMEOUT ? "timed out" :
+		    dns_rcode_name(a->rcode));
+		dns_answer_free(a);
+		return;
+	}
 	for (size_t i = 0; a->rcode == DNS_RCODE_NOERROR && i < a->nrr; i++) {
 		const struct dns_rr *rr = &a->rr[i];
 		txt[n] = rr->u.txt.text;

@@ -22,6 +22,7 @@ are signed with the committed keys, bad.test is not).
                 from the test CA: exit 0.
   stsbad.test   the same policy, but a second MX that it does not list.
   stsfail.test  a _mta-sts record, but no policy (404).
+  stsdns.test   its _mta-sts lookup answers SERVFAIL.
   ta.test       signed with keys made at test time; its MX (E) has a
                 DANE-TA record: 2 0 1 of the test CA's certificate.
   spf.test      SPF with a, mx, exists, redirect and, in the redirect
@@ -110,6 +111,8 @@ def zones(port, b_spki, dkim_good, dkim_weak, ca_sha256):
                         % (E, E)),
         "stsfail.test": ("@ MX 10 mx.sts.test.\nmta-sts A %s\n"
                          '_mta-sts TXT "v=STSv1; id=1"\n' % E),
+        "stsdns.test": (";! servfail _mta-sts.stsdns.test\n"
+                        "@ MX 10 mx.sts.test.\n"),
         "spf.test": ('@ TXT "v=spf1 a mx exists:%{i}.x.spf.test '
                      'redirect=r.spf.test"\n'
                      'r TXT "v=spf1 include:missing.spf.test -all"\n'),
@@ -385,6 +388,18 @@ def test_mta_sts_policy_missing(world):
     assert "sts-policy-fetch-error" in doc["mta_sts"]["error"]
     assert any("MTA-STS policy of stsfail.test cannot be fetched" in e
                for e in findings(doc, "error"))
+
+
+def test_mta_sts_lookup_failure_is_not_absence(world):
+    # A SERVFAIL is not "no policy": senders cannot tell (RFC 8461 §3.3,
+    # §5: a cached policy still applies), so the finding names the lookup.
+    _, doc, _ = check_json(world, "stsdns.test")
+    assert "SERVFAIL" in doc["mta_sts"]["error"]
+    texts = [f["text"] for f in doc["findings"]]
+    assert not any("no MTA-STS policy" in t for t in texts)
+    assert any("_mta-sts.stsdns.test TXT record cannot be read (DNS "
+               "lookup failed (SERVFAIL))" in t
+               for t in findings(doc, "warning"))
 
 
 def test_dane_ta(world):
