@@ -483,7 +483,9 @@ on_addr(struct dns_answer *ans, void *arg, bool v6)
 		e->aaaaq = NULL;
 	else
 		e->aq = NULL;
-	for (i = 0; i < ans->nrr && e->naddrs < STS_FETCH_ADDRS_MAX; i++) {
+	/* A bogus answer's records are forged as far as we know (dns.h). */
+	for (i = 0; ans->sec != DNS_SEC_BOGUS && i < ans->nrr &&
+	    e->naddrs < STS_FETCH_ADDRS_MAX; i++) {
 		if (ans->rr[i].type != (v6 ? DNS_T_AAAA : DNS_T_A))
 			continue;
 		if (inet_ntop(v6 ? AF_INET6 : AF_INET, v6 ?

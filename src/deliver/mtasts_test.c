@@ -222,13 +222,22 @@ hits(const char *host)
 static int
 dns_start(int phase)
 {
-	char zdir[128], zone[192];
+	char zdir[128], zone[320];
 
 	snprintf(zdir, sizeof(zdir), "%s/zones%d", T.dir, phase);
 	if (run("mkdir -p %s", zdir) == -1)
 		return -1;
+	snprintf(zone, sizeof(zone), "%s/bogus.test.zone", zdir);
+	/* Signed; the policy host's address is forged (DNSSEC-bogus). */
+	write_file(zone, ";! sign\n;! corrupt mta-sts.bogus.test. A\n"
+	    "$ORIGIN bogus.test.\n$TTL 1\n"
+	    "@ IN SOA ns.bogus.test. hostmaster.bogus.test. 1 3600 600 "
+	    "86400 1\n@ NS ns\nns A 127.0.0.1\n"
+	    "_mta-sts TXT \"v=STSv1; id=1\"\nmta-sts A " ADDR "\n");
 	snprintf(zone, sizeof(zone), "%s/sts.test.zone", zdir);
 	write_zone(zone, phase);
+	snprintf(zone, sizeof(zone), "%s/sts.test.zone %s/bogus.test.zone",
+	    zdir, zdir);
 	return testdns_start_zones(&T.ns, "mtasts_test", zone);
 }
 
@@ -248,6 +257,7 @@ resolver_new(void)
 	memset(&c, 0, sizeof(c));
 	c.dns_resolver = T.ns.resolver;
 	c.dns_unbound_config = T.ns.ubconf;
+	c.dns_trust_anchor = T.ns.anchors;
 	res = dns_resolver_new(T.base, &c, err, sizeof(err));
 	if (res == NULL)
 		fail_msg("dns_resolver_new: %s", err);
@@ -655,6 +665,8 @@ test_get_failures(void **state)
 		{ "huge.sts.test", "sts-policy-fetch-error", "larger" },
 		{ "untrusted.sts.test", "sts-webpki-invalid", "" },
 		{ "noaddr.sts.test", "sts-policy-fetch-error", "mta-sts." },
+		/* Forged addresses are not used (dns.h: check sec). */
+		{ "bogus.test", "sts-policy-fetch-error", "bogus DNSSEC" },
 		{ "notxt.sts.test", "", "no MTA-STS record" },
 		{ "multi.sts.test", "", "2 v=STSv1 records" },
 		{ "nxdomain.sts.test", "", "no MTA-STS record" },
