@@ -324,13 +324,17 @@ collect_sts_fetch(struct collect *c)
 	char host[LIMIT_DOMAIN + 16], addrs[STS_FETCH_ADDRS_MAX][48];
 	const char *ap[STS_FETCH_ADDRS_MAX];
 	size_t n = 0;
+	bool bogus = false;
 
 	snprintf(host, sizeof(host), "mta-sts.%s", c->cd->domain);
 	for (size_t t = 0; t < 2; t++) {
 		struct dns_answer *a = collect_lookup(c, host, t ? DNS_T_AAAA :
 		    DNS_T_A);
+		/* Forged records are not connected to (as the daemon). */
+		bogus |= a->sec == DNS_SEC_BOGUS;
 		for (size_t i = 0; a->rcode == DNS_RCODE_NOERROR &&
-		    i < a->nrr && n < STS_FETCH_ADDRS_MAX; i++) {
+		    a->sec != DNS_SEC_BOGUS && i < a->nrr &&
+		    n < STS_FETCH_ADDRS_MAX; i++) {
 			collect_rr_address(&a->rr[i], addrs[n], sizeof(addrs[n]));
 			ap[n] = addrs[n];
 			n++;
@@ -340,7 +344,8 @@ collect_sts_fetch(struct collect *c)
 	s->fetch_tried = true;
 	if (n == 0) {
 		checkdom_text(s->fetch_error, sizeof(s->fetch_error),
-		    "%s has no address", host);
+		    "%s has no address%s", host, bogus ? " (DNSSEC-bogus "
+		    "answer)" : "");
 		return;
 	}
 	struct sts_fetch_params fp = {

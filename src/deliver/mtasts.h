@@ -15,7 +15,7 @@
  *  - Otherwise (no cache, expired, or another id) the policy is fetched:
  *    mta-sts.DOMAIN A/AAAA, then GET https://mta-sts.DOMAIN/.well-known/
  *    mta-sts.txt on those addresses only; non-public addresses are dropped
- *    unless allow_private. A valid policy replaces the cache; a failure
+ *    unless allow_private, and so are those of a DNSSEC-bogus answer. A valid policy replaces the cache; a failure
  *    falls back to a cached unexpired policy (from_cache, with the failure
  *    type) or to no policy. A failed fetch is not retried for the same id
  *    for five minutes (§3.3).

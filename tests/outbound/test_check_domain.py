@@ -13,7 +13,8 @@ are signed with the committed keys, bad.test is not).
                 SPF with 11 includes, a 768-bit RSA DKIM key, DMARC
                 p=none: exit 1.
   bogus.test    signed; mx -> B with a secure TLSA record that does not
-                match, mx2 -> B whose TLSA answer is corrupted (bogus).
+                match, mx2 -> B whose TLSA answer is corrupted (bogus);
+                an MTA-STS record whose policy host's A is corrupted.
   hole.test     its MX host's name is black-holed (never answered).
   silent.test   its MX accepts connections and never speaks.
   sts.test      MTA-STS enforce policy (served by stsserver.py on
@@ -97,11 +98,13 @@ def zones(port, b_spki, dkim_good, dkim_weak, ca_sha256):
         "bogus.test": (
             ";! sign\n"
             ";! corrupt %s.mx2.bogus.test. TLSA\n"
+            ";! corrupt mta-sts.bogus.test. A\n"
+            '_mta-sts TXT "v=STSv1; id=1"\nmta-sts A %s\n'
             "@ MX 10 mx\n@ MX 20 mx2\n"
             "mx A %s\nmx2 A %s\n"
             "%s.mx TLSA 3 1 1 %s\n"
             "%s.mx2 TLSA 3 1 1 %s\n"
-            % (tlsa, B, B, tlsa, "11" * 32, tlsa, b_spki)),
+            % (tlsa, E, B, B, tlsa, "11" * 32, tlsa, b_spki)),
         "hole.test": "@ MX 10 mx.blackhole.test.\n",
         "silent.test": "@ MX 10 mx\nmx A %s\n" % SILENT,
         "sts.test": ("@ MX 10 mx\nmx A %s\nmta-sts A %s\n"
@@ -318,6 +321,8 @@ def test_tlsa_mismatch_and_bogus(world):
     assert mx2["tlsa"]["dnssec"] == "bogus"
     assert any("_%d._tcp.mx2.bogus.test is DNSSEC-bogus" % world["port"] in e
                for e in errors)
+    # The policy host's address is forged: not fetched from.
+    assert "DNSSEC-bogus" in doc["mta_sts"]["error"]
 
 
 def test_black_holed_mx_name_is_bounded(world):
