@@ -324,13 +324,17 @@ collect_sts_fetch(struct collect *c)
 	char host[LIMIT_DOMAIN + 16], addrs[STS_FETCH_ADDRS_MAX][48];
 	const char *ap[STS_FETCH_ADDRS_MAX];
 	size_t n = 0;
+	bool bogus = false;
 
 	snprintf(host, sizeof(host), "mta-sts.%s", c->cd->domain);
 	for (size_t t = 0; t < 2; t++) {
 		struct dns_answer *a = collect_lookup(c, host, t ? DNS_T_AAAA :
 		    DNS_T_A);
+		/* Forged records are not connected to (as the daemon). */
+		bogus |= a->sec == DNS_SEC_BOGUS;
 		for (size_t i = 0; a->rcode == DNS_RCODE_NOERROR &&
-		    i < a->nrr && n < STS_FETCH_ADDRS_MAX; i++) {
+		    a->sec != DNS_SEC_BOGUS && i < a->nrr &&
+		    n < STS_FETCH_ADDRS_MAX; i++) {
 			collect_rr_address(&a->rr[i], addrs[n], sizeof(addrs[n]));
 			ap[n] = addrs[n];
 			n++;
@@ -340,7 +344,8 @@ collect_sts_fetch(struct collect *c)
 	s->fetch_tried = true;
 	if (n == 0) {
 		checkdom_text(s->fetch_error, sizeof(s->fetch_error),
-		    "%s has no address", host);
+		    "%s has no address%s", host, bogus ? " (DNSSEC-bogus "
+		    "answer)" : "");
 		return;
 	}
 	struct sts_fetch_params fp = {
@@ -386,6 +391,16 @@ collect_sts(struct collect *c)
 	snprintf(name, sizeof(name), "_mta-sts.%s", c->cd->domain);
 	struct dns_answer *a = collect_lookup(c, name, DNS_T_TXT);
 	s->rcode = a->rcode;
+	/* A failed lookup is not the absence of a policy (§3.3, §5). */
+	if (a->rcode == DNS_RCODE_SERVFAIL || a->rcode == DNS_RCODE_TIMEOUT ||
+	    a->sec == DNS_SEC_BOGUS) {
+		checkdom_text(s->txt_error, sizeof(s->txt_error), "DNS lookup "
+		    "failed (%s)", a->sec == DNS_SEC_BOGUS ? "DNSSEC-bogus" :
+		    a->rcode == DNS_RCODE_TIMEOUT ? "timed out" :
+		    dns_rcode_name(a->rcode));
+		dns_answer_free(a);
+		return;
+	}
 	for (size_t i = 0; a->rcode == DNS_RCODE_NOERROR && i < a->nrr; i++) {
 		const struct dns_rr *rr = &a->rr[i];
 		txt[n] = rr->u.txt.text;
@@ -445,7 +460,7 @@ struct spf_walk {
 };
 
 static void spf_walk_domain(struct collect *c, struct spf_walk *w,
-    const char *domain, unsigned depth);
+    const char *domain, unsigned depth, bool top);
 
 static void spf_problem(struct checkdom_spf *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -463,13 +478,23 @@ spf_problem(struct checkdom_spf *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+static bool
+spf_has_all(const struct spf_record *rec)
+{
+	for (size_t i = 0; i < rec->nterms; i++)
+		if (rec->terms[i].mech == SPF_MECH_ALL)
+			return true;
+	return false;
+}
+
 /* Count the DNS-querying terms of rec (RFC 7208 §4.6.4: include, a, mx,
  * ptr, exists and redirect) and follow include and redirect targets. A
  * target with a macro cannot be expanded without a message: counted, not
- * followed (incomplete). */
+ * followed (incomplete). A redirect in a record with "all" is ignored
+ * (§6.1); one from the top record stands in for it (top). */
 static void
 spf_walk_record(struct collect *c, struct spf_walk *w,
-    const struct spf_record *rec, unsigned depth)
+    const struct spf_record *rec, unsigned depth, bool top)
 {
 	struct checkdom_spf *s = &c->cd->spf;
 
@@ -481,7 +506,8 @@ spf_walk_record(struct collect *c, struct spf_walk *w,
 			if (strchr(t->spec, '%') != NULL)
 				s->incomplete = true;
 			else
-				spf_walk_domain(c, w, t->spec, depth + 1);
+				spf_walk_domain(c, w, t->spec, depth + 1,
+				    false);
 			break;
 		case SPF_MECH_A:
 		case SPF_MECH_MX:
@@ -493,12 +519,12 @@ spf_walk_record(struct collect *c, struct spf_walk *w,
 			break;
 		}
 	}
-	if (rec->redirect != NULL) {
+	if (rec->redirect != NULL && !spf_has_all(rec)) {
 		s->lookups++;
 		if (strchr(rec->redirect, '%') != NULL)
 			s->incomplete = true;
 		else
-			spf_walk_domain(c, w, rec->redirect, depth + 1);
+			spf_walk_domain(c, w, rec->redirect, depth + 1, top);
 	}
 }
 
@@ -516,7 +542,7 @@ spf_all(struct checkdom_spf *s, const struct spf_record *rec)
 
 static void
 spf_walk_domain(struct collect *c, struct spf_walk *w, const char *domain,
-    unsigned depth)
+    unsigned depth, bool top)
 {
 	struct checkdom_spf *s = &c->cd->spf;
 	char shown[CHECKDOM_RECORD], err[CHECKDOM_TEXT];
@@ -562,11 +588,11 @@ spf_walk_domain(struct collect *c, struct spf_walk *w, const char *domain,
 		    sizeof(esc)), err);
 		return;
 	}
-	if (depth == 0) {
+	if (depth == 0)
 		s->parsed = true;
+	if (top)
 		spf_all(s, rec);
-	}
-	spf_walk_record(c, w, rec, depth);
+	spf_walk_record(c, w, rec, depth, top);
 	spf_record_free(rec);
 }
 
@@ -575,7 +601,7 @@ collect_spf(struct collect *c)
 {
 	struct spf_walk w = { 0 };
 
-	spf_walk_domain(c, &w, c->cd->domain, 0);
+	spf_walk_domain(c, &w, c->cd->domain, 0, true);
 }
 
 /* ---- DMARC, DKIM, BIMI ------------------------------------------------ */

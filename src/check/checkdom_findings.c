@@ -284,6 +284,13 @@ find_sts(struct checkdom *cd)
 		any_dane |= mx_dane_active(cd, &cd->mx[i]);
 	if (cd->null_mx || cd->nmx == 0)
 		return;
+	if (s->nrecords == 0 && s->txt_error[0] != '\0') {
+		finding(cd, CHECKDOM_WARNING, "the _mta-sts.%s TXT record "
+		    "cannot be read (%s): senders cannot discover or refresh the "
+		    "MTA-STS policy; fix the name servers", cd->domain,
+		    s->txt_error);
+		return;
+	}
 	if (s->nrecords == 0) {
 		finding(cd, any_dane ? CHECKDOM_INFO : CHECKDOM_WARNING,
 		    "no MTA-STS policy: publish _mta-sts.%s. IN TXT "

@@ -181,7 +181,8 @@ static void
 text_rest(const struct checkdom *cd)
 {
 	const struct checkdom_sts *s = &cd->sts;
-	printf("\nMTA-STS\n  TXT: %s\n", s->nrecords ? s->txt : "(none)");
+	printf("\nMTA-STS\n  TXT: %s\n", s->nrecords ? s->txt :
+	    s->txt_error[0] ? s->txt_error : "(none)");
 	if (s->fetched) {
 		printf("  policy: mode %s, max_age %ld\n", s->mode, s->max_age);
 		for (size_t i = 0; i < s->nmx; i++)

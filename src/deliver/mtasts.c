@@ -483,7 +483,9 @@ on_addr(struct dns_answer *ans, void *arg, bool v6)
 		e->aaaaq = NULL;
 	else
 		e->aq = NULL;
-	for (i = 0; i < ans->nrr && e->naddrs < STS_FETCH_ADDRS_MAX; i++) {
+	/* A bogus answer's records are forged as far as we know (dns.h). */
+	for (i = 0; ans->sec != DNS_SEC_BOGUS && i < ans->nrr &&
+	    e->naddrs < STS_FETCH_ADDRS_MAX; i++) {
 		if (ans->rr[i].type != (v6 ? DNS_T_AAAA : DNS_T_A))
 			continue;
 		if (inet_ntop(v6 ? AF_INET6 : AF_INET, v6 ?
@@ -541,14 +543,18 @@ start_fetch(struct mtasts_entry *e, const char *id, bool background)
 		    "cannot start the policy host lookup");
 }
 
-/* §3.3/§5.1: refresh a policy in use that is a day old or expires
- * within a day, in the background. */
+/* §3.3/§5.1: refresh an unexpired policy in use in the background once
+ * it is a day old or half its lifetime has passed (a policy with a
+ * max_age of a day or less would otherwise be fetched again on every use),
+ * and (§10.2) whatever the TXT record says. */
 static void
 maybe_refresh(struct mtasts_entry *e, int64_t now)
 {
-	if (e->fetching || !e->cached)
+	int64_t age = now - e->fetched;
+
+	if (e->fetching || !cache_valid(e, now))
 		return;
-	if (now - e->fetched <= DAY && e->expires - now >= DAY)
+	if (age < DAY && age < (e->expires - e->fetched) / 2)
 		return;
 	if (strcmp(e->fail_id, e->id) == 0 && now < e->fail_until)
 		return;
@@ -574,6 +580,8 @@ txt_done(struct mtasts_entry *e, struct dns_answer *ans)
 		    DNS_SEC_BOGUS ? "bogus DNSSEC" :
 		    dns_rcode_name(ans->rcode));
 		answer_fallback(e, &e->txt_waiters, NULL, detail);
+		if (!e->m->dying)
+			maybe_refresh(e, now);
 		return;
 	}
 	for (i = 0; i < ans->nrr; i++)
@@ -587,6 +595,8 @@ txt_done(struct mtasts_entry *e, struct dns_answer *ans)
 		    e->domain, rr == STS_RECORD_NONE ? "no MTA-STS record" :
 		    why);
 		answer_fallback(e, &e->txt_waiters, NULL, detail);
+		if (!e->m->dying)
+			maybe_refresh(e, now);
 		return;
 	}
 	if (cache_valid(e, now) && strcmp(e->id, rec.id) == 0) {

@@ -10,17 +10,18 @@
  *  - _mta-sts.DOMAIN TXT is looked up (every time; libunbound caches it
  *    for its TTL). A single valid v=STSv1 record gives the current id.
  *  - A cached, unexpired policy fetched under that id is used as is, with
- *    no fetch. When it is more than a day old or within a day of expiry, a
+ *    no fetch. When it is a day old or past half its lifetime, a
  *    background refresh starts (§3.3, §5.1) without delaying the caller.
  *  - Otherwise (no cache, expired, or another id) the policy is fetched:
  *    mta-sts.DOMAIN A/AAAA, then GET https://mta-sts.DOMAIN/.well-known/
  *    mta-sts.txt on those addresses only; non-public addresses are dropped
- *    unless allow_private. A valid policy replaces the cache; a failure
+ *    unless allow_private, and so are those of a DNSSEC-bogus answer. A valid policy replaces the cache; a failure
  *    falls back to a cached unexpired policy (from_cache, with the failure
  *    type) or to no policy. A failed fetch is not retried for the same id
  *    for five minutes (§3.3).
  *  - No TXT record, several, an invalid one, or a DNS temporary failure:
- *    a cached unexpired policy is still used (from_cache); otherwise no
+ *    a cached unexpired policy is still used (from_cache) and refreshed
+ *    as above (§10.2: whatever the TXT record says); otherwise no
  *    policy, failure NULL, detail says why.
  *  - Requests for one domain share one lookup and one fetch.
  * Mode "none" is returned as a policy; the caller treats it as no

@@ -222,13 +222,22 @@ hits(const char *host)
 static int
 dns_start(int phase)
 {
-	char zdir[128], zone[192];
+	char zdir[128], zone[320];
 
 	snprintf(zdir, sizeof(zdir), "%s/zones%d", T.dir, phase);
 	if (run("mkdir -p %s", zdir) == -1)
 		return -1;
+	snprintf(zone, sizeof(zone), "%s/bogus.test.zone", zdir);
+	/* Signed; the policy host's address is forged (DNSSEC-bogus). */
+	write_file(zone, ";! sign\n;! corrupt mta-sts.bogus.test. A\n"
+	    "$ORIGIN bogus.test.\n$TTL 1\n"
+	    "@ IN SOA ns.bogus.test. hostmaster.bogus.test. 1 3600 600 "
+	    "86400 1\n@ NS ns\nns A 127.0.0.1\n"
+	    "_mta-sts TXT \"v=STSv1; id=1\"\nmta-sts A " ADDR "\n");
 	snprintf(zone, sizeof(zone), "%s/sts.test.zone", zdir);
 	write_zone(zone, phase);
+	snprintf(zone, sizeof(zone), "%s/sts.test.zone %s/bogus.test.zone",
+	    zdir, zdir);
 	return testdns_start_zones(&T.ns, "mtasts_test", zone);
 }
 
@@ -248,6 +257,7 @@ resolver_new(void)
 	memset(&c, 0, sizeof(c));
 	c.dns_resolver = T.ns.resolver;
 	c.dns_unbound_config = T.ns.ubconf;
+	c.dns_trust_anchor = T.ns.anchors;
 	res = dns_resolver_new(T.base, &c, err, sizeof(err));
 	if (res == NULL)
 		fail_msg("dns_resolver_new: %s", err);
@@ -655,6 +665,8 @@ test_get_failures(void **state)
 		{ "huge.sts.test", "sts-policy-fetch-error", "larger" },
 		{ "untrusted.sts.test", "sts-webpki-invalid", "" },
 		{ "noaddr.sts.test", "sts-policy-fetch-error", "mta-sts." },
+		/* Forged addresses are not used (dns.h: check sec). */
+		{ "bogus.test", "sts-policy-fetch-error", "bogus DNSSEC" },
 		{ "notxt.sts.test", "", "no MTA-STS record" },
 		{ "multi.sts.test", "", "2 v=STSv1 records" },
 		{ "nxdomain.sts.test", "", "no MTA-STS record" },
@@ -813,12 +825,53 @@ test_get_store_rows(void **state)
 	}
 	assert_int_equal(g.mode, STS_MODE_TESTING);
 	assert_false(g.from_cache);
+	h = hits("mta-sts.notxt.sts.test");
 	get(m, "notxt.sts.test", &g);
 	assert_true(g.have);
 	assert_true(g.from_cache);
 	assert_string_equal(g.failure, "");
+	/* RFC 8461 §10.2: the two-day-old policy is refreshed whatever the
+	 * TXT record says, or an attacker who hides it gets the policy to
+	 * expire unrefreshed. */
+	t0 = time(NULL);
+	while (hits("mta-sts.notxt.sts.test") == h) {
+		assert_true(time(NULL) - t0 < 10);
+		event_base_loop(T.base, EVLOOP_NONBLOCK);
+		usleep(20000);
+	}
 	get(m, "nxdomain.sts.test", &g);
 	assert_false(g.have);
+	mtasts_free(m);
+}
+
+/* A policy with a max_age of a day (common: 86400) is not fetched again
+ * on every use (RFC 8461 §3.3, §5.1: refresh about once a day). */
+static void
+test_get_short_max_age(void **state)
+{
+	struct mtasts *m;
+	struct got g;
+	time_t t0;
+	int h;
+
+	(void)state;
+	if (T.skip)
+		skip();
+	m = source_new(T.dns, NULL, true);
+	h = hits("mta-sts.split.sts.test");
+	get(m, "split.sts.test", &g);
+	assert_true(g.have);
+	assert_int_equal(hits("mta-sts.split.sts.test"), h + 1);
+	/* A second later it has less than a day to live. */
+	sleep(2);
+	get(m, "split.sts.test", &g);
+	assert_true(g.have);
+	assert_false(g.from_cache);
+	for (t0 = time(NULL); time(NULL) - t0 < 2; ) {
+		event_base_loop(T.base, EVLOOP_NONBLOCK);
+		usleep(20000);
+	}
+	assert_int_equal(hits("mta-sts.split.sts.test"), h + 1);
 	mtasts_free(m);
 }
 
@@ -890,6 +943,7 @@ main(void)
 		cmocka_unit_test(test_get_coalesce_cancel),
 		cmocka_unit_test(test_get_free_in_callback),
 		cmocka_unit_test(test_get_store_rows),
+		cmocka_unit_test(test_get_short_max_age),
 		cmocka_unit_test(test_get_after_changes),
 	};
 

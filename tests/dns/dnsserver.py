@@ -118,7 +118,8 @@ def _keys(zone, keysdir):
 
 
 def _corrupt(path, owner, rtype):
-    """Change the last 8 hex digits of owner/rtype's RDATA in a signed file,
+    """Change the last 8 hex digits of owner/rtype's RDATA (an A record: its
+    last octet) in a signed file,
     so its RRSIG no longer matches (dns-testing.md §2)."""
     lines, hit = [], 0
     with open(path) as f:
@@ -127,7 +128,14 @@ def _corrupt(path, owner, rtype):
             if len(fields) > 4 and fields[0].lower() == owner.lower() \
                     and fields[3] == rtype:
                 m = re.search(r"[0-9a-fA-F]{8}$", line.rstrip("\n"))
-                if m:
+                if rtype == "A":
+                    # An address: move its last octet by one.
+                    a = fields[4].split(".")
+                    a[3] = str((int(a[3]) + 1) % 256)
+                    line = line.rstrip("\n")[:-len(fields[4])] + \
+                        ".".join(a) + "\n"
+                    hit += 1
+                elif m:
                     new = "deadbeef" if m.group(0).lower() != "deadbeef" \
                         else "0badc0de"
                     line = line.rstrip("\n")[:m.start()] + new + "\n"

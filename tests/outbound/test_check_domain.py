@@ -13,7 +13,8 @@ are signed with the committed keys, bad.test is not).
                 SPF with 11 includes, a 768-bit RSA DKIM key, DMARC
                 p=none: exit 1.
   bogus.test    signed; mx -> B with a secure TLSA record that does not
-                match, mx2 -> B whose TLSA answer is corrupted (bogus).
+                match, mx2 -> B whose TLSA answer is corrupted (bogus);
+                an MTA-STS record whose policy host's A is corrupted.
   hole.test     its MX host's name is black-holed (never answered).
   silent.test   its MX accepts connections and never speaks.
   sts.test      MTA-STS enforce policy (served by stsserver.py on
@@ -22,10 +23,13 @@ are signed with the committed keys, bad.test is not).
                 from the test CA: exit 0.
   stsbad.test   the same policy, but a second MX that it does not list.
   stsfail.test  a _mta-sts record, but no policy (404).
+  stsdns.test   its _mta-sts lookup answers SERVFAIL.
   ta.test       signed with keys made at test time; its MX (E) has a
                 DANE-TA record: 2 0 1 of the test CA's certificate.
   spf.test      SPF with a, mx, exists, redirect and, in the redirect
                 target, an include of a name without an SPF record.
+  spf2.test     SPF with an include, -all and a redirect= to a name
+                without an SPF record, which -all makes ignored.
 The reverse zone 0.0.127.in-addr.arpa gives B the PTR mx.secure.test
 (libunbound answers 127.in-addr.arpa itself unless told otherwise).
 """
@@ -94,11 +98,13 @@ def zones(port, b_spki, dkim_good, dkim_weak, ca_sha256):
         "bogus.test": (
             ";! sign\n"
             ";! corrupt %s.mx2.bogus.test. TLSA\n"
+            ";! corrupt mta-sts.bogus.test. A\n"
+            '_mta-sts TXT "v=STSv1; id=1"\nmta-sts A %s\n'
             "@ MX 10 mx\n@ MX 20 mx2\n"
             "mx A %s\nmx2 A %s\n"
             "%s.mx TLSA 3 1 1 %s\n"
             "%s.mx2 TLSA 3 1 1 %s\n"
-            % (tlsa, B, B, tlsa, "11" * 32, tlsa, b_spki)),
+            % (tlsa, E, B, B, tlsa, "11" * 32, tlsa, b_spki)),
         "hole.test": "@ MX 10 mx.blackhole.test.\n",
         "silent.test": "@ MX 10 mx\nmx A %s\n" % SILENT,
         "sts.test": ("@ MX 10 mx\nmx A %s\nmta-sts A %s\n"
@@ -108,9 +114,14 @@ def zones(port, b_spki, dkim_good, dkim_weak, ca_sha256):
                         % (E, E)),
         "stsfail.test": ("@ MX 10 mx.sts.test.\nmta-sts A %s\n"
                          '_mta-sts TXT "v=STSv1; id=1"\n' % E),
+        "stsdns.test": (";! servfail _mta-sts.stsdns.test\n"
+                        "@ MX 10 mx.sts.test.\n"),
         "spf.test": ('@ TXT "v=spf1 a mx exists:%{i}.x.spf.test '
                      'redirect=r.spf.test"\n'
                      'r TXT "v=spf1 include:missing.spf.test -all"\n'),
+        "spf2.test": ('@ TXT "v=spf1 include:i.spf2.test -all '
+                      'redirect=missing.spf2.test"\n'
+                      'i TXT "v=spf1 -all"\n'),
         "0.0.127.in-addr.arpa": "2 PTR mx.secure.test.\n",
         "ta.test": (";! sign\n@ MX 10 mx\nmx A %s\n%s.mx TLSA 2 0 1 %s\n"
                     % (E, tlsa, ca_sha256)),
@@ -310,6 +321,8 @@ def test_tlsa_mismatch_and_bogus(world):
     assert mx2["tlsa"]["dnssec"] == "bogus"
     assert any("_%d._tcp.mx2.bogus.test is DNSSEC-bogus" % world["port"] in e
                for e in errors)
+    # The policy host's address is forged: not fetched from.
+    assert "DNSSEC-bogus" in doc["mta_sts"]["error"]
 
 
 def test_black_holed_mx_name_is_bounded(world):
@@ -382,6 +395,18 @@ def test_mta_sts_policy_missing(world):
                for e in findings(doc, "error"))
 
 
+def test_mta_sts_lookup_failure_is_not_absence(world):
+    # A SERVFAIL is not "no policy": senders cannot tell (RFC 8461 §3.3,
+    # §5: a cached policy still applies), so the finding names the lookup.
+    _, doc, _ = check_json(world, "stsdns.test")
+    assert "SERVFAIL" in doc["mta_sts"]["error"]
+    texts = [f["text"] for f in doc["findings"]]
+    assert not any("no MTA-STS policy" in t for t in texts)
+    assert any("_mta-sts.stsdns.test TXT record cannot be read (DNS "
+               "lookup failed (SERVFAIL))" in t
+               for t in findings(doc, "warning"))
+
+
 def test_dane_ta(world):
     """A DANE-TA(2) record for the issuing CA: OpenSSL matches the chain
     and checks the names (the TLSA base domain mx.ta.test)."""
@@ -404,3 +429,17 @@ def test_spf_lookup_count_follows_redirect(world):
                             "include or redirect of it is a permerror)")
     assert "SPF: " + spf["error"] in findings(doc, "error")
     assert r.returncode == 1
+    # The redirect target's -all is the domain's (RFC 7208 §6.1).
+    assert spf["all"] == "-all"
+    assert not [w for w in findings(doc, "warning") if "SPF" in w]
+
+
+def test_spf_redirect_ignored_with_all(world):
+    # RFC 7208 §6.1: a redirect= in a record with "all" is ignored: it is
+    # neither looked up nor counted (§4.6.4).
+    _, doc, _ = check_json(world, "spf2.test")
+    spf = doc["spf"]
+    assert spf["lookups"] == 1
+    assert spf["error"] is None and spf["valid"] is True
+    assert spf["all"] == "-all"
+    assert not [e for e in findings(doc, "error") if "SPF" in e]
