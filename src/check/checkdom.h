@@ -48,6 +48,9 @@ struct conf;
 /* Default step timeout (connect, each reply, the handshake, each DNS
  * lookup), in milliseconds. */
 #define CHECKDOM_TIMEOUT_MS	10000
+/* All SMTP probes together get this many step timeouts; addresses left
+ * then are reported as not probed. */
+#define CHECKDOM_PROBE_BUDGET	12
 
 enum checkdom_level {
 	CHECKDOM_INFO,

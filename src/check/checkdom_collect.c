@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -259,10 +260,24 @@ collect_tlsa(struct collect *c, struct checkdom_mx *m)
 	dns_answer_free(a);
 }
 
+static long long
+collect_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Each step is bounded by timeout_ms; the probes of all hosts together
+ * by CHECKDOM_PROBE_BUDGET steps, so that a domain with many silent MX
+ * addresses cannot hold the command for hours. */
 static void
 collect_hosts(struct collect *c)
 {
 	struct checkdom *cd = c->cd;
+	long long end = collect_now_ms() +
+	    (long long)CHECKDOM_PROBE_BUDGET * cd->timeout_ms;
 
 	for (size_t i = 0; i < cd->nmx; i++) {
 		struct checkdom_mx *m = &cd->mx[i];
@@ -270,6 +285,14 @@ collect_hosts(struct collect *c)
 		collect_tlsa(c, m);
 		for (size_t j = 0; j < m->naddr; j++) {
 			collect_ptr(c, &m->addr[j]);
+			if (collect_now_ms() >= end) {
+				checkdom_text(m->addr[j].error,
+				    sizeof(m->addr[j].error), "not probed: the "
+				    "probes used up their time (%u s)",
+				    (unsigned)(CHECKDOM_PROBE_BUDGET *
+				    (cd->timeout_ms / 1000)));
+				continue;
+			}
 			checkdom_probe(&m->addr[j], m, cd->domain, cd->port,
 			    c->conf->hostname, c->conf->tls_ca, cd->timeout_ms);
 		}

@@ -107,6 +107,9 @@ def zones(port, b_spki, dkim_good, dkim_weak, ca_sha256):
             % (tlsa, E, B, B, tlsa, "11" * 32, tlsa, b_spki)),
         "hole.test": "@ MX 10 mx.blackhole.test.\n",
         "silent.test": "@ MX 10 mx\nmx A %s\n" % SILENT,
+        # 16 silent MX hosts: more than the probes' overall time budget.
+        "manysilent.test": "".join("@ MX %d mx%d\nmx%d A %s\n" % (
+            i, i, i, SILENT) for i in range(16)),
         "sts.test": ("@ MX 10 mx\nmx A %s\nmta-sts A %s\n"
                      '_mta-sts TXT "v=STSv1; id=20261205"\n' % (E, E)),
         "stsbad.test": ("@ MX 10 mx.sts.test.\n@ MX 20 mx2\nmx2 A %s\n"
@@ -342,6 +345,18 @@ def test_silent_mx_is_bounded(world):
     [probe] = doc["mx"][0]["probes"]
     assert probe["connected"] is True and probe["starttls"] is False
     assert "no reply within the timeout" in probe["error"]
+
+
+def test_many_silent_mx_hosts_share_one_budget(world):
+    """Each step has its --timeout, and all probes together twelve of
+    them: sixteen silent MX hosts do not cost sixteen timeouts."""
+    r, doc, elapsed = check_json(world, "manysilent.test", "--timeout", "1")
+    assert r.returncode == 1
+    assert len(doc["mx"]) == 16, doc["mx"]
+    errors = [p["error"] for m in doc["mx"] for p in m["probes"]]
+    skipped = [e for e in errors if "not probed: the probes used up" in e]
+    assert skipped and len(skipped) < 16, errors
+    assert elapsed < 15, elapsed
 
 
 def test_port_option_and_usage(world):
