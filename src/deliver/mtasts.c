@@ -29,6 +29,9 @@
 /* RFC 8461 §3.3: after a failed fetch, wait five minutes per id. */
 #define FETCH_RETRY_SECS	300
 #define DOMAIN_MAX		253
+/* §10.2: policies are refreshed in the background even for domains that
+ * get no mail; the store is swept this often. */
+#define SWEEP_SECS		(6 * 3600)
 
 struct mtasts_entry;
 
@@ -93,11 +96,13 @@ struct mtasts {
 	struct mtasts_params	 p;
 	struct mtasts_entry	*entries;
 	struct mtasts_req	*later;		/* answered by their event */
+	struct event		*sweep_ev;	/* refresh of idle policies */
 	unsigned		 depth;		/* callbacks of ours running */
 	bool			 dying;		/* freed during a callback */
 };
 
 static void mtasts_destroy(struct mtasts *m);
+static void sweep_cb(evutil_socket_t, short, void *);
 static void start_fetch(struct mtasts_entry *e, const char *id,
     bool background);
 
@@ -706,6 +711,38 @@ mtasts_cancel(struct mtasts_req *r)
 		req_free(r);
 }
 
+static void
+sweep_answer(const struct mtasts_result *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+}
+
+void
+mtasts_sweep(struct mtasts *m)
+{
+	char **due;
+	size_t n;
+
+	if (m->db == NULL || db_sts_due(m->db, now_secs(), &due, &n) != DB_OK)
+		return;
+	/* A lookup like a delivery's: it refreshes what is due (the TXT
+	 * record first, §3.3), and its answer is not needed. */
+	for (size_t i = 0; i < n; i++)
+		(void)mtasts_get(m, due[i], sweep_answer, NULL);
+	if (n > 0)
+		log_info("mta-sts sweep domains=%zu", n);
+	db_strv_free(due, n);
+}
+
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	mtasts_sweep(arg);
+}
+
 struct mtasts *
 mtasts_new(struct event_base *base, struct dns_resolver *dns, struct db *db,
     const struct mtasts_params *p, char *err, size_t errlen)
@@ -725,6 +762,13 @@ mtasts_new(struct event_base *base, struct dns_resolver *dns, struct db *db,
 		m->ca_file = xstrdup(p->ca_file);
 	m->p.ca_file = m->ca_file;
 	m->pool = workpool_new(base, MTASTS_THREADS, "mta-sts fetch");
+	if (db != NULL) {
+		const struct timeval every = { SWEEP_SECS, 0 };
+
+		m->sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, m);
+		if (m->sweep_ev == NULL || event_add(m->sweep_ev, &every) == -1)
+			log_warn("mta-sts: no background refresh (no event)");
+	}
 	return m;
 }
 
@@ -733,6 +777,8 @@ mtasts_destroy(struct mtasts *m)
 {
 	struct mtasts_entry *e;
 
+	if (m->sweep_ev != NULL)
+		event_free(m->sweep_ev);
 	while ((e = m->entries) != NULL) {
 		m->entries = e->next;
 		entry_free(e);

@@ -101,4 +101,12 @@ struct mtasts_req *mtasts_get(struct mtasts *m, const char *domain,
  * shared lookup or fetch continues and still updates the cache. */
 void mtasts_cancel(struct mtasts_req *r);
 
+/*
+ * Refresh, in the background, every stored policy that is due (a day old
+ * or past half its max_age), whether or not mail goes to its domain
+ * (RFC 8461 §10.2: a policy must not quietly expire). A source with a
+ * store runs this every six hours by itself; exposed for tests.
+ */
+void mtasts_sweep(struct mtasts *m);
+
 #endif

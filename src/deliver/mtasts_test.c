@@ -780,6 +780,49 @@ test_get_free_in_callback(void **state)
 	assert_int_equal(a.calls + b.calls, 1);
 }
 
+/* RFC 8461 §10.2: a stored policy due for a refresh is fetched again by
+ * the background sweep, though no mail asks for its domain. */
+static void
+test_sweep_refreshes_idle_policies(void **state)
+{
+	struct db_sts_row row = { (char *)"refresh.sts.test", (char *)"1",
+	    (char *)POLICY_ENFORCE, 0, 0 };
+	struct mtasts *m;
+	time_t now = time(NULL), t0;
+	int h;
+
+	(void)state;
+	if (T.skip)
+		skip();
+	row.fetched = now - 2 * 86400;
+	row.expires = now + 10 * 86400;
+	assert_int_equal(db_sts_put(T.db, &row), DB_OK);
+	m = source_new(T.dns, T.db, true);
+	h = hits("mta-sts.refresh.sts.test");
+	mtasts_sweep(m);
+	for (t0 = time(NULL); hits("mta-sts.refresh.sts.test") == h; ) {
+		assert_true(time(NULL) - t0 < 10);
+		event_base_loop(T.base, EVLOOP_NONBLOCK);
+		usleep(20000);
+	}
+	/* The refreshed policy (the server's is mode testing) is stored. */
+	for (t0 = time(NULL); time(NULL) - t0 < 10; ) {
+		struct db_sts_row got;
+
+		event_base_loop(T.base, EVLOOP_NONBLOCK);
+		assert_int_equal(db_sts_get(T.db, "refresh.sts.test", &got),
+		    DB_OK);
+		if (got.fetched >= now) {
+			db_sts_row_clear(&got);
+			break;
+		}
+		db_sts_row_clear(&got);
+		usleep(20000);
+	}
+	assert_true(time(NULL) - t0 < 10);
+	mtasts_free(m);
+}
+
 static void
 test_get_store_rows(void **state)
 {
@@ -943,6 +986,7 @@ main(void)
 		cmocka_unit_test(test_get_coalesce_cancel),
 		cmocka_unit_test(test_get_free_in_callback),
 		cmocka_unit_test(test_get_store_rows),
+		cmocka_unit_test(test_sweep_refreshes_idle_policies),
 		cmocka_unit_test(test_get_short_max_age),
 		cmocka_unit_test(test_get_after_changes),
 	};

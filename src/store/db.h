@@ -211,6 +211,12 @@ enum db_result db_sts_put(struct db *db, const struct db_sts_row *row);
 /* Remove the domain's row; DB_NOTFOUND when there was none. */
 enum db_result db_sts_del(struct db *db, const char *domain);
 void db_sts_row_clear(struct db_sts_row *row);
+/* Domains whose unexpired policy is due for a refresh at now (a day old
+ * or past half its max_age), oldest first, at most DB_STS_DUE_MAX; *out
+ * is freed with db_strv_free. */
+#define DB_STS_DUE_MAX		1000
+enum db_result db_sts_due(struct db *db, int64_t now, char ***out,
+    size_t *n);
 
 /*
  * One outbound TLS session attempt (the data of RFC 8460 TLS-RPT reports),

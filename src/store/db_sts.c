@@ -85,6 +85,40 @@ db_sts_put(struct db *db, const struct db_sts_row *row)
 }
 
 enum db_result
+db_sts_due(struct db *db, int64_t now, char ***out, size_t *n)
+{
+	sqlite3_stmt *st;
+	enum db_result res = DB_OK;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	/* The rule of mtasts.c's refresh: a day old, or half its life. */
+	if ((st = db_sts_prepare(db, "SELECT domain FROM sts_policies "
+	    "WHERE expires > ?1 AND (?1 - fetched >= 86400 OR "
+	    "?1 - fetched >= (expires - fetched) / 2) ORDER BY fetched "
+	    "LIMIT ?2")) == NULL)
+		return DB_ERROR;
+	if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, DB_STS_DUE_MAX) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return db_fail(db, "bind sts query");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xreallocarray(*out, *n + 1, sizeof(**out));
+		(*out)[(*n)++] = db_sts_col(st, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		res = db_fail(db, "read sts policies");
+		db_strv_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum db_result
 db_sts_del(struct db *db, const char *domain)
 {
 	sqlite3_stmt *st;

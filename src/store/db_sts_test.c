@@ -59,11 +59,58 @@ test_put_get_del(void **state)
 	rmdir(dir);
 }
 
+/* Which stored policies the background refresh picks (RFC 8461 §10.2). */
+static void
+test_due(void **state)
+{
+	char dir[64] = "/tmp/sealmail-dbsts-test.XXXXXX", path[128], err[256];
+	struct db_sts_row row = { NULL, (char *)"1", (char *)"p", 0, 0 };
+	const int64_t now = 1800000000;
+	char **due;
+	size_t n;
+	struct db *db;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sealmail.db", dir);
+	db = db_open(path, true, NULL, err, sizeof(err));
+	assert_non_null(db);
+	/* Two days old of a week: due. */
+	row.domain = (char *)"old.example";
+	row.fetched = now - 2 * 86400;
+	row.expires = now + 5 * 86400;
+	assert_int_equal(db_sts_put(db, &row), DB_OK);
+	/* An hour old of a week: not yet. */
+	row.domain = (char *)"fresh.example";
+	row.fetched = now - 3600;
+	row.expires = now + 7 * 86400;
+	assert_int_equal(db_sts_put(db, &row), DB_OK);
+	/* An hour old, but past half of a 90-minute max_age: due. */
+	row.domain = (char *)"short.example";
+	row.fetched = now - 3600;
+	row.expires = now + 1800;
+	assert_int_equal(db_sts_put(db, &row), DB_OK);
+	/* Expired: never (it no longer applies; mail refetches it). */
+	row.domain = (char *)"expired.example";
+	row.fetched = now - 10 * 86400;
+	row.expires = now - 1;
+	assert_int_equal(db_sts_put(db, &row), DB_OK);
+	assert_int_equal(db_sts_due(db, now, &due, &n), DB_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(due[0], "old.example");	/* oldest first */
+	assert_string_equal(due[1], "short.example");
+	db_strv_free(due, n);
+	db_close(db);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_del),
+		cmocka_unit_test(test_due),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
