@@ -424,3 +424,44 @@ def expect_deferred(a, receiver, rcpt):
     r = a.cli("queue", "show", qid)
     assert r.returncode == 0, r.stderr
     return line, r.stdout
+
+
+# --- receivers for policy tests: mailbox rcpt@DOMAIN for each domain ---
+
+RCPT_PW = "rcpt-Secret-4711"
+
+
+def rcpt(domain):
+    """The test recipient of a receiving instance's domain."""
+    return "rcpt@" + domain
+
+
+def receiver(folder, cert, dns, port, host, domains, tls="starttls"):
+    """A receiving instance on host:port (mx listener, tls as given) for
+    domains, named mx.FIRST-DOMAIN; start it with provision_rcpts."""
+    cfg = Config(folder, [cert])
+    cfg.server["hostname"] = "mx." + domains[0]
+    cfg.domains = list(domains)
+    cfg.listen("mx", "mx", tls, host=host, port=port)
+    set_dns(cfg, dns)
+    return cfg
+
+
+def provision_rcpts(domains):
+    """Provisioning for pool.start: rcpt@DOMAIN for every domain."""
+    def run(cfg):
+        cfg.write()
+        for d in domains:
+            cli_ok(cfg.path, "user", "add", rcpt(d), "--password-stdin",
+                   input=RCPT_PW + "\n")
+    return run
+
+
+def delivered_to(world, domain, host="b"):
+    """expect_delivered from world["a"] to rcpt@domain at world[host]."""
+    return expect_delivered(world["a"], world[host], rcpt(domain))
+
+
+def deferred_to(world, domain, host="b"):
+    """expect_deferred from world["a"] to rcpt@domain at world[host]."""
+    return expect_deferred(world["a"], world[host], rcpt(domain))

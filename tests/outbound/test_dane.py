@@ -27,7 +27,7 @@ import remote_env as env
 
 import harness
 import mailcheck
-from harness import Config, cli_ok, new_marker, wait_until
+from harness import new_marker, wait_until
 from remote_env import wait_attempt
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
@@ -37,7 +37,6 @@ pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
 C_HOST = "127.0.0.3"
 D_HOST = "127.0.0.4"     # the stub below: TLS, never REQUIRETLS
 WRONG = "00" * 32
-PW = "dane-Secret-4711"
 
 # Zones whose MX is B (127.0.0.2) or C (127.0.0.3): (name, MX host,
 # signed?, TLSA rdata or None, extra directives).
@@ -172,24 +171,6 @@ class NoRequireTLS:
         self.sock.close()
 
 
-def receiver(folder, cert, dns, port, host, domains, tls):
-    cfg = Config(folder, [cert])
-    cfg.server["hostname"] = "mx.%s" % domains[0]
-    cfg.domains = list(domains)
-    cfg.listen("mx", "mx", tls, host=host, port=port)
-    env.set_dns(cfg, dns)
-    return cfg
-
-
-def provision(domains):
-    def run(cfg):
-        cfg.write()
-        for d in domains:
-            cli_ok(cfg.path, "user", "add", "rcpt@" + d, "--password-stdin",
-                   input=PW + "\n")
-    return run
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("dane"))
@@ -228,14 +209,14 @@ def world(tmp_path_factory):
     stub = None
     try:
         stub = NoRequireTLS(D_HOST, port, cert_d)
-        b = pool.start(receiver(os.path.join(base, "b"), cert_b, dns, port,
-                                "127.0.0.2", list(B_ZONES) + CNAME_ZONES,
-                                "starttls"),
-                       provision=provision(list(B_ZONES) + CNAME_ZONES))
-        c = pool.start(receiver(os.path.join(base, "c"),
-                                harness.make_cert(certs, "c"), dns, port,
-                                C_HOST, list(C_ZONES), "none"),
-                       provision=provision(list(C_ZONES)))
+        doms_b = list(B_ZONES) + CNAME_ZONES
+        b = pool.start(env.receiver(os.path.join(base, "b"), cert_b, dns,
+                                    port, "127.0.0.2", doms_b),
+                       provision=env.provision_rcpts(doms_b))
+        c = pool.start(env.receiver(os.path.join(base, "c"),
+                                    harness.make_cert(certs, "c"), dns, port,
+                                    C_HOST, list(C_ZONES), "none"),
+                       provision=env.provision_rcpts(list(C_ZONES)))
         cfg = env.a_config(os.path.join(base, "a"),
                            harness.make_cert(certs, "a"), dns, port,
                            dane="yes")
@@ -252,33 +233,21 @@ def world(tmp_path_factory):
         raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
 
 
-def rcpt(domain):
-    return "rcpt@" + domain
-
-
-def delivered(world, domain, host="b"):
-    return env.expect_delivered(world["a"], world[host], rcpt(domain))
-
-
-def deferred(world, domain, host="b"):
-    return env.expect_deferred(world["a"], world[host], rcpt(domain))
-
-
 def test_dane_ee_match_delivers_authenticated(world):
-    line = delivered(world, "ee.test")
+    line = env.delivered_to(world, "ee.test")
     assert "policy=dane authenticated=yes" in line, line
     assert "verified=yes" in line, line
 
 
 def test_tlsa_mismatch_defers_and_says_why(world):
-    line, show = deferred(world, "mismatch.test")
+    line, show = env.deferred_to(world, "mismatch.test")
     assert "policy=dane authenticated=no" in line, line
     assert "4.7.5 dane: certificate matches no TLSA record of " \
         "mx.mismatch.test" in show, show
 
 
 def test_bogus_tlsa_defers(world):
-    line, show = deferred(world, "bogus.dane.test")
+    line, show = env.deferred_to(world, "bogus.dane.test")
     assert "4.7.5 dane: TLSA lookup failed or was bogus for " \
         "mx.bogus.dane.test" in show, show
     assert env.log_lines(world["a"], "remote host mx.bogus.dane.test "
@@ -286,25 +255,25 @@ def test_bogus_tlsa_defers(world):
 
 
 def test_tlsa_servfail_defers(world):
-    line, show = deferred(world, "sf.test")
+    line, show = env.deferred_to(world, "sf.test")
     assert "TLSA lookup failed or was bogus" in show, show
 
 
 def test_secure_unusable_tlsa_encrypts_unauthenticated(world):
-    line = delivered(world, "unusable.test")
+    line = env.delivered_to(world, "unusable.test")
     assert "policy=dane authenticated=no" in line, line
     assert "tls=TLSv1.3/" in line, line
 
 
 def test_starttls_stripped_under_dane_defers(world):
-    line, show = deferred(world, "stripped.test", host="c")
+    line, show = env.deferred_to(world, "stripped.test", host="c")
     assert "STARTTLS not offered" in show, show
 
 
 def test_cname_mx_uses_the_expanded_name(world):
     """RFC 7672 §2.2.2: mx.cname.test is a CNAME for real.cname.test;
     the TLSA records there are used, and it is the base domain (SNI)."""
-    line = delivered(world, "cname.test")
+    line = env.delivered_to(world, "cname.test")
     assert "policy=dane authenticated=yes" in line, line
     assert env.log_lines(world["a"], "smtpc tls host=real.cname.test",
                          "dane=yes")
@@ -312,52 +281,52 @@ def test_cname_mx_uses_the_expanded_name(world):
 
 def test_cname_mx_falls_back_to_the_original_name(world):
     """No TLSA records at the expanded name: those of the MX name."""
-    line = delivered(world, "cname-orig.test")
+    line = env.delivered_to(world, "cname-orig.test")
     assert "policy=dane authenticated=yes" in line, line
 
 
 def test_cname_mx_expanded_name_comes_first(world):
     """Records at the expanded name win, even if the original's match."""
-    line, show = deferred(world, "cname-first.test")
+    line, show = env.deferred_to(world, "cname-first.test")
     assert "certificate matches no TLSA record of real.cname-first.test" \
         in show, show
 
 
 def test_insecure_tlsa_is_ignored(world):
-    line = delivered(world, "unsigned.test")
+    line = env.delivered_to(world, "unsigned.test")
     assert "policy=may" in line, line
 
 
 def test_signed_without_tlsa_is_opportunistic(world):
-    line = delivered(world, "nodane.test")
+    line = env.delivered_to(world, "nodane.test")
     assert "policy=may" in line, line
 
 
 def test_policy_verify_refuses_self_signed(world):
-    line, show = deferred(world, "p-verify.test")
+    line, show = env.deferred_to(world, "p-verify.test")
     assert "policy=verify authenticated=no" in line, line
     assert "4.7.5 certificate verification failed" in show, show
 
 
 def test_policy_verify_mx_match(world):
-    line, show = deferred(world, "p-verifymx.test")
+    line, show = env.deferred_to(world, "p-verifymx.test")
     assert "MX host not in the mx_match list" in show, show
 
 
 def test_policy_dane_only_needs_dnssec(world):
-    line, show = deferred(world, "p-daneonly.test")
+    line, show = env.deferred_to(world, "p-daneonly.test")
     assert "dane-only" in show, show
     assert env.log_lines(world["a"], "remote host mx.p-daneonly.test "
                          "skipped", "reason=dane-required")
 
 
 def test_policy_none_sends_in_clear(world):
-    line = delivered(world, "p-none.test")
+    line = env.delivered_to(world, "p-none.test")
     assert "tls=none" in line and "policy=none" in line, line
 
 
 def test_policy_encrypt_needs_starttls(world):
-    line, show = deferred(world, "p-encrypt.test", host="c")
+    line, show = env.deferred_to(world, "p-encrypt.test", host="c")
     assert "STARTTLS not offered" in show, show
 
 
@@ -391,9 +360,9 @@ def test_requiretls_under_dane_end_to_end(world):
     flag, in its envelope (its log) and its own delivery."""
     a, b = world["a"], world["b"]
     marker = new_marker()
-    qid = submit_with(a, [rcpt("ee.test")], marker, ["REQUIRETLS"])
-    b.mailbox(rcpt("ee.test")).wait_for(marker)
-    line = wait_attempt(a, qid, rcpt("ee.test"), "delivered")[0]
+    qid = submit_with(a, [env.rcpt("ee.test")], marker, ["REQUIRETLS"])
+    b.mailbox(env.rcpt("ee.test")).wait_for(marker)
+    line = wait_attempt(a, qid, env.rcpt("ee.test"), "delivered")[0]
     assert "policy=dane authenticated=yes" in line, line
     assert env.log_lines(b, "requiretls=yes"), "B did not see REQUIRETLS"
 
@@ -403,14 +372,14 @@ def test_requiretls_to_opportunistic_destination_bounces_5710(world):
     (RFC 8689 §4.2.1 step 2); bounced 5.7.10, body withheld."""
     a, b = world["a"], world["b"]
     marker, secret = new_marker(), "secret-" + new_marker()
-    qid = submit_with(a, [rcpt("unsigned.test")], marker, ["REQUIRETLS"],
+    qid = submit_with(a, [env.rcpt("unsigned.test")], marker, ["REQUIRETLS"],
                       body="The secret is %s." % secret)
-    line = wait_attempt(a, qid, rcpt("unsigned.test"), "failed")[0]
+    line = wait_attempt(a, qid, env.rcpt("unsigned.test"), "failed")[0]
     assert "5.7.10" in line, line
     text = dsn_for(world, marker)
     assert re.search(r"^Status: 5\.7\.10\r?$", text, re.M), text
     assert secret not in text, "the DSN returned the body"
-    assert not b.mailbox(rcpt("unsigned.test")).with_marker(marker)
+    assert not b.mailbox(env.rcpt("unsigned.test")).with_marker(marker)
 
 
 def test_requiretls_not_offered_bounces_5730(world):
@@ -418,9 +387,9 @@ def test_requiretls_not_offered_bounces_5730(world):
     REQUIRETLS: bounced 5.7.30, body withheld, nothing sent past EHLO."""
     a = world["a"]
     marker, secret = new_marker(), "secret-" + new_marker()
-    qid = submit_with(a, [rcpt("noreq.test")], marker, ["REQUIRETLS"],
+    qid = submit_with(a, [env.rcpt("noreq.test")], marker, ["REQUIRETLS"],
                       body="The secret is %s." % secret)
-    line = wait_attempt(a, qid, rcpt("noreq.test"), "failed")[0]
+    line = wait_attempt(a, qid, env.rcpt("noreq.test"), "failed")[0]
     assert "5.7.30" in line, line
     text = dsn_for(world, marker)
     assert re.search(r"^Status: 5\.7\.30\r?$", text, re.M), text
@@ -440,13 +409,13 @@ def test_requiretls_failure_spares_other_messages(world):
     a, stub = world["a"], world["stub"]
     stub.delay = 2
     try:
-        held = [submit_with(a, [rcpt("noreq.test")], new_marker(),
+        held = [submit_with(a, [env.rcpt("noreq.test")], new_marker(),
                             ["REQUIRETLS"]) for _ in range(4)]
-        plain = submit_with(a, [rcpt("noreq.test")], new_marker())
+        plain = submit_with(a, [env.rcpt("noreq.test")], new_marker())
         for qid in held:
-            line = wait_attempt(a, qid, rcpt("noreq.test"), "failed")[0]
+            line = wait_attempt(a, qid, env.rcpt("noreq.test"), "failed")[0]
             assert "5.7.30" in line, line
-        line = wait_attempt(a, plain, rcpt("noreq.test"), "failed")[0]
+        line = wait_attempt(a, plain, env.rcpt("noreq.test"), "failed")[0]
     finally:
         stub.delay = 0
     assert "5.7.30" not in line and "502" in line, line
@@ -458,10 +427,10 @@ def test_tls_required_no_overrides_dane_mismatch(world):
     policy."""
     a, b = world["a"], world["b"]
     marker = new_marker()
-    qid = submit_with(a, [rcpt("mismatch.test")], marker,
+    qid = submit_with(a, [env.rcpt("mismatch.test")], marker,
                       headers=["TLS-Required: No"])
-    b.mailbox(rcpt("mismatch.test")).wait_for(marker)
-    line = wait_attempt(a, qid, rcpt("mismatch.test"), "delivered")[0]
+    b.mailbox(env.rcpt("mismatch.test")).wait_for(marker)
+    line = wait_attempt(a, qid, env.rcpt("mismatch.test"), "delivered")[0]
     assert "overridden=tls-required-no" in line, line
     assert "tls=TLSv1.3/" in line and "authenticated=no" in line, line
     assert env.log_lines(a, "remote host mx.mismatch.test: policy=dane "
@@ -474,13 +443,13 @@ def test_tls_required_no_ignored_with_requiretls(world):
     demand and the message is bounced 5.7.10 (§4.2.1), never sent."""
     a, b = world["a"], world["b"]
     marker = new_marker()
-    qid = submit_with(a, [rcpt("mismatch.test")], marker, ["REQUIRETLS"],
+    qid = submit_with(a, [env.rcpt("mismatch.test")], marker, ["REQUIRETLS"],
                       headers=["TLS-Required: No"])
-    line = wait_attempt(a, qid, rcpt("mismatch.test"), "failed")[0]
+    line = wait_attempt(a, qid, env.rcpt("mismatch.test"), "failed")[0]
     assert "overridden" not in line and "5.7.10" in line, line
     assert re.search(r"^Status: 5\.7\.10\r?$", dsn_for(world, marker),
                      re.M)
-    env.no_mail_for(b.mailbox(rcpt("mismatch.test")), marker, 1)
+    env.no_mail_for(b.mailbox(env.rcpt("mismatch.test")), marker, 1)
 
 
 # ------------------------------------------------------------ TLS results

@@ -22,14 +22,12 @@ import testca
 from stsserver import StsServer
 
 import harness
-from harness import Config, cli_ok
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
                                 reason="nsd/ldnsutils not installed "
                                 "(scripts/install-deps.sh test)")
 
 STS_HOST = "127.0.0.10"
-PW = "sts-Secret-4711"
 
 # name -> (MX host address, policy mode or None, the policy's mx line)
 STS_ZONES = {
@@ -92,13 +90,13 @@ def world(tmp_path_factory):
         "danetta.test", "danetawrong.test"]
     doms_c = [n for n, v in STS_ZONES.items() if v[0] == "127.0.0.3"]
     try:
-        b = pool.start(receiver(os.path.join(base, "b"), cert_b, dns, port,
-                                "127.0.0.2", doms_b),
-                       provision=provision(doms_b))
-        c = pool.start(receiver(os.path.join(base, "c"),
-                                harness.make_cert(certs, "c"), dns, port,
-                                "127.0.0.3", doms_c),
-                       provision=provision(doms_c))
+        b = pool.start(env.receiver(os.path.join(base, "b"), cert_b, dns,
+                                    port, "127.0.0.2", doms_b),
+                       provision=env.provision_rcpts(doms_b))
+        c = pool.start(env.receiver(os.path.join(base, "c"),
+                                    harness.make_cert(certs, "c"), dns, port,
+                                    "127.0.0.3", doms_c),
+                       provision=env.provision_rcpts(doms_c))
         cfg = env.a_config(os.path.join(base, "a"),
                            harness.make_cert(certs, "a"), dns, port,
                            dane="yes", tls_ca=ca.cert,
@@ -115,65 +113,35 @@ def world(tmp_path_factory):
         raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
 
 
-def receiver(folder, cert, dns, port, host, domains):
-    cfg = Config(folder, [cert])
-    cfg.server["hostname"] = "mx." + domains[0]
-    cfg.domains = list(domains)
-    cfg.listen("mx", "mx", "starttls", host=host, port=port)
-    env.set_dns(cfg, dns)
-    return cfg
-
-
-def provision(domains):
-    def run(cfg):
-        cfg.write()
-        for d in domains:
-            cli_ok(cfg.path, "user", "add", "rcpt@" + d, "--password-stdin",
-                   input=PW + "\n")
-    return run
-
-
-def rcpt(domain):
-    return "rcpt@" + domain
-
-
-def delivered(world, domain, host="b"):
-    return env.expect_delivered(world["a"], world[host], rcpt(domain))
-
-
-def deferred(world, domain, host="b"):
-    return env.expect_deferred(world["a"], world[host], rcpt(domain))
-
-
 def test_enforce_with_verifying_certificate_delivers(world):
-    line = delivered(world, "enforce.test", "b")
+    line = env.delivered_to(world, "enforce.test", "b")
     assert "policy=mta-sts authenticated=yes" in line, line
     assert world["srv"].hits.get("mta-sts.enforce.test", 0) >= 1
 
 
 def test_enforce_wildcard_pattern(world):
-    line = delivered(world, "wild.test", "b")
+    line = env.delivered_to(world, "wild.test", "b")
     assert "policy=mta-sts authenticated=yes" in line, line
 
 
 def test_enforce_bad_certificate_defers(world):
-    line, show = deferred(world, "badcert.test", "c")
+    line, show = env.deferred_to(world, "badcert.test", "c")
     assert "policy=mta-sts authenticated=no" in line, line
     assert "4.7.5 certificate verification failed" in show, show
 
 
 def test_enforce_mx_not_in_policy_defers(world):
-    line, show = deferred(world, "notinpolicy.test", "b")
+    line, show = env.deferred_to(world, "notinpolicy.test", "b")
     assert "MX host not in the domain's MTA-STS policy" in show, show
 
 
 def test_testing_mode_delivers_and_records(world):
-    line = delivered(world, "testing.test", "c")
+    line = env.delivered_to(world, "testing.test", "c")
     assert "policy=mta-sts authenticated=no" in line, line
 
 
 def test_invalid_policy_is_opportunistic(world):
-    line = delivered(world, "broken.test", "c")
+    line = env.delivered_to(world, "broken.test", "c")
     assert "policy=may" in line, line
     assert env.log_lines(world["a"], "remote destination broken.test "
                          "mta-sts sts-policy-invalid")
@@ -183,30 +151,30 @@ def test_cached_policy_enforced_without_server(world):
     """Once fetched, the policy holds until it expires: the server gone
     (404) changes nothing, the bad certificate still defers."""
     srv = world["srv"]
-    deferred(world, "cached.test", "c")
+    env.deferred_to(world, "cached.test", "c")
     hits = srv.hits.get("mta-sts.cached.test", 0)
     assert hits >= 1
     srv.set("mta-sts.cached.test", status=404)
-    line, show = deferred(world, "cached.test", "c")
+    line, show = env.deferred_to(world, "cached.test", "c")
     assert "certificate verification failed" in show, show
     assert srv.hits.get("mta-sts.cached.test", 0) == hits, \
         "a cached policy whose id did not change was fetched again"
 
 
 def test_policy_verify_with_tls_ca_delivers(world):
-    line = delivered(world, "verifyok.test", "b")
+    line = env.delivered_to(world, "verifyok.test", "b")
     assert "policy=verify authenticated=yes" in line, line
 
 
 def test_dane_ta_delivers(world):
-    line = delivered(world, "danetta.test", "b")
+    line = env.delivered_to(world, "danetta.test", "b")
     assert "policy=dane authenticated=yes" in line, line
 
 
 def test_dane_ta_checks_the_name(world):
     """DANE-TA (unlike DANE-EE) needs the certificate to name the TLSA
     base domain or the next-hop domain (RFC 7672 §3.2.2)."""
-    line, show = deferred(world, "danetawrong.test", "b")
+    line, show = env.deferred_to(world, "danetawrong.test", "b")
     assert "4.7.5 dane:" in show, show
 
 
