@@ -306,7 +306,7 @@ static void
 remote_conn_fail_dest(struct remote_conn *c, const struct smtpc_status *st)
 {
 	struct remote *rd = c->rd;
-	struct remote_unit *u;
+	struct remote_unit *u, *next;
 	char esc[256], text[SMTPC_TEXT_MAX];
 
 	log_info("remote destination %s %s: %s",
@@ -318,7 +318,13 @@ remote_conn_fail_dest(struct remote_conn *c, const struct smtpc_status *st)
 		c->unit = NULL;
 		remote_unit_settle(rd, u, st, NULL, &c->at);
 	}
-	while ((u = TAILQ_FIRST(&c->dest->waiting)) != NULL) {
+	for (u = TAILQ_FIRST(&c->dest->waiting); u != NULL; u = next) {
+		next = TAILQ_NEXT(u, entry);
+		/* A unit with other RFC 8689 flags may well be deliverable
+		 * (a REQUIRETLS refusal says nothing about plain mail): it
+		 * gets a connection of its own. */
+		if (u->requiretls != c->requiretls || u->tls_no != c->tls_no)
+			continue;
 		TAILQ_REMOVE(&c->dest->waiting, u, entry);
 		remote_unit_settle(rd, u, st, NULL, &c->at);
 	}
