@@ -178,6 +178,7 @@ static void remote_conn_next_host(struct remote_conn *);
 static void remote_conn_go(struct remote_conn *);
 static void remote_rpt(struct remote_conn *, const char *, bool);
 static void remote_host_tlsa(struct remote_conn *);
+static bool remote_dane_wanted(const struct remote_conn *);
 static bool remote_addrs_secure(const struct dns_answer *,
     const struct dns_answer *);
 static void remote_conn_try(struct remote_conn *);
@@ -489,6 +490,14 @@ remote_addr_ok(struct remote_conn *c, const struct dns_answer *ans,
 	return false;
 }
 
+/* The address lookup failed (not an authenticated "no such name"). */
+static bool
+remote_addr_failed(const struct dns_answer *ans)
+{
+	return !(ans->rcode == DNS_RCODE_NOERROR ||
+	    ans->rcode == DNS_RCODE_NXDOMAIN) || ans->sec == DNS_SEC_BOGUS;
+}
+
 /* Both address lookups of the current host are in. */
 static void
 remote_addrs_ready(struct remote_conn *c)
@@ -498,17 +507,28 @@ remote_addrs_ready(struct remote_conn *c)
 	char text[SMTPC_TEXT_MAX], esc[300];
 	bool ok6 = remote_addr_ok(c, c->ans_aaaa, "AAAA");
 	bool ok4 = remote_addr_ok(c, c->ans_a, "A");
+	/* RFC 7672 §2.1.2, §2.2.2: behind a validated MX RRset a failed
+	 * (bogus, SERVFAIL) address lookup makes the host unusable in this
+	 * attempt; using its other addresses without DANE would let whoever
+	 * breaks one answer downgrade a DANE host to clear text. */
+	bool failed = !rd->relay && c->mx_secure && remote_dane_wanted(c) &&
+	    ((!ok6 && remote_addr_failed(c->ans_aaaa)) ||
+	    (!ok4 && remote_addr_failed(c->ans_a)));
 
 	c->naddrs = c->addr_i = 0;
 	/* IPv6 first, as RFC 6724's default policy would order them. */
-	if (ok6)
+	if (ok6 && !failed)
 		remote_addrs_add(c, c->ans_aaaa, port);
-	if (ok4)
+	if (ok4 && !failed)
 		remote_addrs_add(c, c->ans_a, port);
 	c->host_secure = remote_addrs_secure(c->ans_a, c->ans_aaaa);
 	dns_answer_free(c->ans_a);
 	dns_answer_free(c->ans_aaaa);
 	c->ans_a = c->ans_aaaa = NULL;
+	if (failed)
+		log_info("remote host %s skipped: an address lookup failed "
+		    "behind a DNSSEC-validated MX", log_escape(c->host,
+		    strlen(c->host), esc, sizeof(esc)));
 	if (c->naddrs == 0 && !c->dns_temp) {
 		snprintf(text, sizeof(text), "host %s has no address",
 		    log_escape(c->host, strlen(c->host), esc, sizeof(esc)));
@@ -523,6 +543,16 @@ remote_addrs_ready(struct remote_conn *c)
 }
 
 /* --- transport security of one MX host ------------------------------------ */
+
+/* DANE applies to the destination: on, or asked for by [policy]. */
+static bool
+remote_dane_wanted(const struct remote_conn *c)
+{
+	enum conf_tls_policy level = c->pol ? c->pol->tls : CONF_TLSPOL_AUTO;
+
+	return level == CONF_TLSPOL_DANE || level == CONF_TLSPOL_DANE_ONLY ||
+	    (level == CONF_TLSPOL_AUTO && c->rd->conf->dane);
+}
 
 /* Every address answer that has records validated, and there is one. */
 static bool
@@ -604,7 +634,11 @@ remote_host_plan(struct remote_conn *c)
 	remote_status(&c->last, SMTPC_TEMP, 0, "4.7.5", "tls-policy", text);
 	if (strcmp(c->plan.skip, "requiretls") != 0)
 		remote_rpt(c, c->plan.skip, false);
-	if (c->requiretls)
+	/* A TLSA lookup that failed is a DNS failure, retried later (RFC
+	 * 7672 §2.1.2), not a host that cannot meet RFC 8689. */
+	if (c->requiretls && strcmp(c->plan.skip, "dnssec-invalid") == 0)
+		c->rt_other = true;
+	else if (c->requiretls)
 		remote_rt_fail(c, "5.7.10");
 	c->naddrs = 0;
 	remote_conn_next_host(c);
@@ -628,16 +662,13 @@ remote_tlsa_cb(struct dns_answer *ans, void *arg)
 static void
 remote_host_tlsa(struct remote_conn *c)
 {
-	enum conf_tls_policy level = c->pol ? c->pol->tls : CONF_TLSPOL_AUTO;
-	bool wanted = level == CONF_TLSPOL_DANE ||
-	    level == CONF_TLSPOL_DANE_ONLY ||
-	    (level == CONF_TLSPOL_AUTO && c->rd->conf->dane);
 	char name[LIMIT_DOMAIN + 32];
 
 	smtpc_dane_clear(c->tlsa, c->ntlsa);
 	c->ntlsa = 0;
 	c->dane = SMTPC_DANE_NONE;
-	if (!wanted || !c->mx_secure || !c->host_secure || c->host == NULL) {
+	if (!remote_dane_wanted(c) || !c->mx_secure || !c->host_secure ||
+	    c->host == NULL) {
 		remote_host_plan(c);
 		return;
 	}

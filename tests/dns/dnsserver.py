@@ -127,7 +127,11 @@ def _corrupt(path, owner, rtype):
             if len(fields) > 4 and fields[0].lower() == owner.lower() \
                     and fields[3] == rtype:
                 m = re.search(r"[0-9a-fA-F]{8}$", line.rstrip("\n"))
-                if m:
+                if rtype == "AAAA":
+                    # No 8 hex digits in a row: another address.
+                    line = " ".join(fields[:4] + ["2001:db8::bad"]) + "\n"
+                    hit += 1
+                elif m:
                     new = "deadbeef" if m.group(0).lower() != "deadbeef" \
                         else "0badc0de"
                     line = line.rstrip("\n")[:m.start()] + new + "\n"

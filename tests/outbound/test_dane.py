@@ -58,6 +58,7 @@ D_ZONES = {
 }
 C_ZONES = {
     "stripped.test": (True, "3 1 1 {spki}"),    # DANE, no STARTTLS
+    "aaaabogus.test": (True, "3 1 1 {spki}"),   # same, its AAAA bogus
     "p-encrypt.test": (False, None),
 }
 
@@ -87,6 +88,9 @@ def zone_body(name, host_ip, signed, tlsa, spki, port, dspki=""):
     if tlsa is not None:
         body += "_%d._tcp.mx TLSA %s\n" % (port, tlsa.format(spki=spki,
                                                            dspki=dspki))
+    if name == "aaaabogus.test":
+        body += "mx AAAA 2001:db8::1\n"
+        body += ";! corrupt mx.%s. AAAA\n" % name
     if name == "bogus.dane.test":
         body += ";! corrupt _%d._tcp.mx.%s. TLSA\n" % (port, name)
     if name == "sf.test":
@@ -282,6 +286,17 @@ def test_starttls_stripped_under_dane_defers(world):
     assert "STARTTLS not offered" in show, show
 
 
+def test_bogus_address_record_does_not_downgrade_dane(world):
+    """RFC 7672 §2.1.2: a bogus AAAA answer for a DANE host behind a
+    signed MX makes the host unusable; its secure A record must not be
+    used without DANE (here: in clear, the server offers no STARTTLS)."""
+    line, show = deferred(world, "aaaabogus.test", host="c")
+    assert "DNS AAAA lookup for mx.aaaabogus.test failed: bogus" in show, \
+        show
+    assert env.log_lines(world["a"], "remote host mx.aaaabogus.test "
+                         "skipped")
+
+
 def test_insecure_tlsa_is_ignored(world):
     line = delivered(world, "unsigned.test")
     assert "policy=may" in line, line
@@ -370,6 +385,18 @@ def test_requiretls_to_opportunistic_destination_bounces_5710(world):
     assert re.search(r"^Status: 5\.7\.10\r?$", text, re.M), text
     assert secret not in text, "the DSN returned the body"
     assert not b.mailbox(rcpt("unsigned.test")).with_marker(marker)
+
+
+def test_requiretls_tlsa_servfail_defers(world):
+    """sf.test: the TLSA lookup fails (SERVFAIL). That is a DNS failure,
+    retried later (RFC 7672 §2.1.2), not a refusal: a REQUIRETLS message
+    is deferred, not bounced 5.7.10."""
+    a = world["a"]
+    marker = new_marker()
+    qid = submit_with(a, [rcpt("sf.test")], marker, ["REQUIRETLS"])
+    line = wait_attempt(a, qid, rcpt("sf.test"), "deferred")[0]
+    assert "5.7.10" not in line, line
+    assert qid in a.queue_ids()
 
 
 def test_requiretls_not_offered_bounces_5730(world):
