@@ -1178,6 +1178,17 @@ remote_literal_route(struct remote_conn *c, const char *name)
 	} else
 		return false;
 	c->host = NULL;
+	/* RFC 8689 §4.2.1: no MX host name to validate (step 2) or to
+	 * authenticate the server as (step 4). */
+	if (c->requiretls) {
+		struct smtpc_status st;
+
+		remote_status(&st, SMTPC_PERM, 0, "5.7.10", "tls-policy",
+		    "REQUIRETLS: a server named by an address literal cannot "
+		    "be authenticated");
+		remote_conn_fail_dest(c, &st);
+		return true;
+	}
 	c->naddrs = 1;
 	remote_conn_try(c);
 	return true;

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
 
 C_HOST = "127.0.0.3"
 D_HOST = "127.0.0.4"     # the stub below: TLS, never REQUIRETLS
+E_HOST = "127.0.0.5"     # the stub: self-signed TLS, offers REQUIRETLS
 WRONG = "00" * 32
 PW = "dane-Secret-4711"
 
@@ -106,7 +107,8 @@ class NoRequireTLS:
     REQUIRETLS (as Postfix does today); it takes no mail, so a message
     that reached MAIL would show up in `commands`."""
 
-    def __init__(self, host, port, cert):
+    def __init__(self, host, port, cert, requiretls=False):
+        self.requiretls = requiretls
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert.cert, cert.key)
         self.sock = socket.create_server((host, port))
@@ -145,6 +147,8 @@ class NoRequireTLS:
             if verb == "EHLO":
                 f.write(b"250-stub.noreq.test\r\n" +
                         (b"" if tls else b"250-STARTTLS\r\n") +
+                        (b"250-REQUIRETLS\r\n" if tls and self.requiretls
+                         else b"") +
                         b"250 PIPELINING\r\n")
             elif verb == "STARTTLS" and not tls:
                 f.write(b"220 go ahead\r\n")
@@ -211,9 +215,10 @@ def world(tmp_path_factory):
         keysdir=keys)
     pool = env.Pool()
     errors = []
-    stub = None
+    stub = stub_e = None
     try:
         stub = NoRequireTLS(D_HOST, port, cert_d)
+        stub_e = NoRequireTLS(E_HOST, port, cert_d, requiretls=True)
         b = pool.start(receiver(os.path.join(base, "b"), cert_b, dns, port,
                                 "127.0.0.2", list(B_ZONES), "starttls"),
                        provision=provision(list(B_ZONES)))
@@ -227,10 +232,12 @@ def world(tmp_path_factory):
         cfg.extra = POLICIES
         a = pool.start(cfg)
         yield {"a": a, "b": b, "c": c, "port": port, "spki": spki,
-               "stub": stub}
+               "stub": stub, "stub_e": stub_e}
     finally:
         if stub is not None:
             stub.stop()
+        if stub_e is not None:
+            stub_e.stop()
         errors = pool.stop_all()
         env.dnsserver.stop(dnsdir)
     if errors:
@@ -397,6 +404,20 @@ def test_requiretls_tlsa_servfail_defers(world):
     line = wait_attempt(a, qid, rcpt("sf.test"), "deferred")[0]
     assert "5.7.10" not in line, line
     assert qid in a.queue_ids()
+
+
+def test_requiretls_to_address_literal_bounces_5710(world):
+    """rcpt@[127.0.0.5]: no MX host name to validate or authenticate
+    (RFC 8689 §4.2.1 steps 2 and 4), so the message never goes to that
+    server, although it offers REQUIRETLS over (self-signed) TLS."""
+    a = world["a"]
+    to = "rcpt@[%s]" % E_HOST
+    marker = new_marker()
+    qid = submit_with(a, [to], marker, ["REQUIRETLS"])
+    line = wait_attempt(a, qid, to, "failed")[0]
+    assert "5.7.10" in line, line
+    assert not any(c.upper().startswith("MAIL") for c in
+                   world["stub_e"].commands), world["stub_e"].commands
 
 
 def test_requiretls_not_offered_bounces_5730(world):
