@@ -92,8 +92,13 @@ remote_tls_dane(const struct remote_tls_facts *f, struct remote_tls_plan *p)
 		p->use_dane = true;
 		return true;
 	case SMTPC_DANE_UNUSABLE:
-		/* RFC 7672 §2.2: encrypted, not authenticated. */
-		remote_tls_set(p, "dane", "tlsa", SMTPC_TLS_STARTTLS, false);
+		/* RFC 7672 §2.2: encrypted, not authenticated; but §6:
+		 * mandatory DANE needs a record to authenticate with. */
+		remote_tls_set(p, "dane", "tlsa", SMTPC_TLS_STARTTLS,
+		    f->level == CONF_TLSPOL_DANE_ONLY);
+		if (f->level == CONF_TLSPOL_DANE_ONLY)
+			remote_tls_skip(p, "dane-required", "no usable TLSA "
+			    "records, and the policy is dane-only");
 		return true;
 	case SMTPC_DANE_FAILED:
 		/* §2.2: a host whose TLSA records cannot be had is not
