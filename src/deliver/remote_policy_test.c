@@ -98,6 +98,20 @@ test_sts(void **state)
 	assert_null(p.skip);
 	assert_string_equal(p.policy, "dane");
 
+	/* Secure TLSA records that cannot authenticate (e.g. PKIX-TA only)
+	 * do not lift the enforced policy: host listed, certificate
+	 * verified. */
+	f.dane = SMTPC_DANE_UNUSABLE;
+	remote_tls_decide(&f, &p);
+	assert_non_null(p.skip);
+	assert_string_equal(p.skip, "validation-failure");
+	f.sts_match = true;
+	remote_tls_decide(&f, &p);
+	assert_null(p.skip);
+	assert_string_equal(p.policy, "mta-sts");
+	assert_int_equal(p.tls, SMTPC_TLS_STARTTLS);
+	assert_true(p.verify);
+
 	f = facts(CONF_TLSPOL_AUTO);
 	f.sts = REMOTE_STS_TESTING;
 	remote_tls_decide(&f, &p);
