@@ -508,12 +508,15 @@ remote_addrs_ready(struct remote_conn *c)
 	bool ok6 = remote_addr_ok(c, c->ans_aaaa, "AAAA");
 	bool ok4 = remote_addr_ok(c, c->ans_a, "A");
 	/* RFC 7672 §2.1.2, §2.2.2: behind a validated MX RRset a failed
-	 * (bogus, SERVFAIL) address lookup makes the host unusable in this
-	 * attempt; using its other addresses without DANE would let whoever
-	 * breaks one answer downgrade a DANE host to clear text. */
+	 * (bogus, SERVFAIL) address lookup makes a host with validated
+	 * addresses unusable in this attempt; using its other addresses
+	 * without DANE would let whoever breaks one answer downgrade a DANE
+	 * host to clear text. (An unsigned host has no DANE to lose.) */
 	bool failed = !rd->relay && c->mx_secure && remote_dane_wanted(c) &&
 	    ((!ok6 && remote_addr_failed(c->ans_aaaa)) ||
-	    (!ok4 && remote_addr_failed(c->ans_a)));
+	    (!ok4 && remote_addr_failed(c->ans_a))) &&
+	    ((ok6 && c->ans_aaaa->sec == DNS_SEC_SECURE) ||
+	    (ok4 && c->ans_a->sec == DNS_SEC_SECURE));
 
 	c->naddrs = c->addr_i = 0;
 	/* IPv6 first, as RFC 6724's default policy would order them. */
