@@ -846,12 +846,20 @@ remote_rpt_session(struct remote_conn *c, bool ready)
 
 	if (c->rpt_done || c->plan.tls == SMTPC_TLS_NONE || c->plain)
 		return;
-	if (t->active)
-		remote_rpt(c, t->verified || !(c->plan.verify ||
+	if (t->active) {
+		const char *res = t->verified || !(c->plan.verify ||
 		    c->plan.use_dane || strcmp(c->plan.policy, "mta-sts") == 0) ?
-		    "success" : t->failure ? t->failure : "validation-failure",
-		    true);
-	else if (ready || t->failure != NULL)
+		    "success" : t->failure ? t->failure : "validation-failure";
+
+		/* RFC 8461 §5: a testing policy reports what enforce would
+		 * refuse, an MX host it does not list included. */
+		if (strcmp(res, "success") == 0 &&
+		    c->sts.mode == STS_MODE_TESTING &&
+		    strcmp(c->plan.policy, "mta-sts") == 0 && c->host != NULL &&
+		    !sts_policy_match_mx(&c->sts, c->host))
+			res = "validation-failure";
+		remote_rpt(c, res, true);
+	} else if (ready || t->failure != NULL)
 		remote_rpt(c, "starttls-not-supported", true);
 }
 
