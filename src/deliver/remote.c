@@ -838,7 +838,8 @@ remote_rpt(struct remote_conn *c, const char *result, bool session)
 }
 
 /* The current session's TLS outcome, once per session: at READY, or when
- * it ended before (a refused certificate, no STARTTLS). */
+ * it ended before (a refused certificate, no STARTTLS). ready: TLS can no
+ * longer start (READY, or the STARTTLS step failed). */
 static void
 remote_rpt_session(struct remote_conn *c, bool ready)
 {
@@ -1037,9 +1038,11 @@ remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
 	bool tls_failed = res->status.stage != NULL &&
 	    strcmp(res->status.stage, "tls") == 0;
 
+	/* A STARTTLS refused (454) or not offered is starttls-not-supported
+	 * (RFC 8460 §4.3.2.3). */
 	if (tls_failed || (res->status.stage != NULL &&
 	    strcmp(res->status.stage, "starttls") == 0))
-		remote_rpt_session(c, false);
+		remote_rpt_session(c, !tls_failed);
 	/* A refused certificate still shows in the log line. */
 	if (c->unit != NULL)
 		remote_note_tls(c);

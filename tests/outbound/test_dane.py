@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
 C_HOST = "127.0.0.3"
 D_HOST = "127.0.0.4"     # the stub below: TLS, never REQUIRETLS
 E_HOST = "127.0.0.5"     # the stub: self-signed TLS, offers REQUIRETLS
+F_HOST = "127.0.0.6"     # the stub: offers STARTTLS, then refuses it
 WRONG = "00" * 32
 PW = "dane-Secret-4711"
 
@@ -56,6 +57,9 @@ B_ZONES = {
 }
 D_ZONES = {
     "noreq.test": (True, "3 1 1 {dspki}"),      # DANE ok, no REQUIRETLS
+}
+F_ZONES = {
+    "tls454.test": (True, "3 1 1 {dspki}"),     # DANE, STARTTLS refused
 }
 C_ZONES = {
     "stripped.test": (True, "3 1 1 {spki}"),    # DANE, no STARTTLS
@@ -107,8 +111,10 @@ class NoRequireTLS:
     REQUIRETLS (as Postfix does today); it takes no mail, so a message
     that reached MAIL would show up in `commands`."""
 
-    def __init__(self, host, port, cert, requiretls=False):
+    def __init__(self, host, port, cert, requiretls=False,
+                 starttls_reply=None):
         self.requiretls = requiretls
+        self.starttls_reply = starttls_reply
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert.cert, cert.key)
         self.sock = socket.create_server((host, port))
@@ -150,6 +156,8 @@ class NoRequireTLS:
                         (b"250-REQUIRETLS\r\n" if tls and self.requiretls
                          else b"") +
                         b"250 PIPELINING\r\n")
+            elif verb == "STARTTLS" and self.starttls_reply:
+                f.write(self.starttls_reply)
             elif verb == "STARTTLS" and not tls:
                 f.write(b"220 go ahead\r\n")
                 f.flush()
@@ -206,8 +214,11 @@ def world(tmp_path_factory):
     for name, (signed, tlsa) in D_ZONES.items():
         extra[name] = zone_body(name, D_HOST, signed, tlsa, spki, port,
                                 dspki)
+    for name, (signed, tlsa) in F_ZONES.items():
+        extra[name] = zone_body(name, F_HOST, signed, tlsa, spki, port,
+                                dspki)
     signed = [n for n, v in list(B_ZONES.items()) + list(C_ZONES.items()) +
-              list(D_ZONES.items()) if v[0]]
+              list(D_ZONES.items()) + list(F_ZONES.items()) if v[0]]
     keys = env.signing_keys(os.path.join(base, "keys"), signed)
     dnsdir = os.path.join(base, "dns")
     dns = env.dnsserver.start(
@@ -215,10 +226,13 @@ def world(tmp_path_factory):
         keysdir=keys)
     pool = env.Pool()
     errors = []
-    stub = stub_e = None
+    stub = stub_e = stub_f = None
     try:
         stub = NoRequireTLS(D_HOST, port, cert_d)
         stub_e = NoRequireTLS(E_HOST, port, cert_d, requiretls=True)
+        stub_f = NoRequireTLS(F_HOST, port, cert_d,
+                              starttls_reply=b"454 4.7.0 TLS not available"
+                              b"\r\n")
         b = pool.start(receiver(os.path.join(base, "b"), cert_b, dns, port,
                                 "127.0.0.2", list(B_ZONES), "starttls"),
                        provision=provision(list(B_ZONES)))
@@ -238,6 +252,8 @@ def world(tmp_path_factory):
             stub.stop()
         if stub_e is not None:
             stub_e.stop()
+        if stub_f is not None:
+            stub_f.stop()
         errors = pool.stop_all()
         env.dnsserver.stop(dnsdir)
     if errors:
@@ -302,6 +318,26 @@ def test_bogus_address_record_does_not_downgrade_dane(world):
         show
     assert env.log_lines(world["a"], "remote host mx.aaaabogus.test "
                          "skipped")
+
+
+def test_starttls_refused_under_dane_defers_and_is_recorded(world):
+    """tls454.test: DANE, and the server answers STARTTLS with 454.
+    Deferred, and the session counts as starttls-not-supported in
+    tls-results (RFC 8460 §4.3.2.3)."""
+    import json
+    a = world["a"]
+    marker = new_marker()
+    qid = submit_with(a, [rcpt("tls454.test")], marker)
+    wait_attempt(a, qid, rcpt("tls454.test"), "deferred")
+
+    def failures():
+        r = a.cli("tls-results", "--json")
+        assert r.returncode == 0, r.stderr
+        return [f["result-type"] for p in json.loads(r.stdout)["policies"]
+                if p["policy"]["policy-domain"] == "tls454.test"
+                for f in p["failure-details"]] or None
+    got = wait_until(failures, 10, what="TLS result for tls454.test")
+    assert got == ["starttls-not-supported"], got
 
 
 def test_insecure_tlsa_is_ignored(world):
