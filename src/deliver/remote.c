@@ -186,6 +186,7 @@ static void remote_rpt(struct remote_conn *, const char *, bool);
 static void remote_tlsa_query(struct remote_conn *, const char *);
 static void remote_addrs_canon(struct remote_conn *);
 static void remote_host_tlsa(struct remote_conn *);
+static bool remote_dane_wanted(const struct remote_conn *);
 static bool remote_addrs_secure(const struct dns_answer *,
     const struct dns_answer *);
 static void remote_conn_try(struct remote_conn *);
@@ -326,11 +327,11 @@ remote_conn_fail_dest(struct remote_conn *c, const struct smtpc_status *st)
 		c->unit = NULL;
 		remote_unit_settle(rd, u, st, NULL, &c->at);
 	}
-	/* Units that ask for other security (REQUIRETLS, TLS-Required: No)
-	 * may fare otherwise: they keep waiting for a connection of their
-	 * own. */
 	for (u = TAILQ_FIRST(&c->dest->waiting); u != NULL; u = next) {
 		next = TAILQ_NEXT(u, entry);
+		/* A unit with other RFC 8689 flags may well be deliverable
+		 * (a REQUIRETLS refusal says nothing about plain mail): it
+		 * gets a connection of its own. */
 		if (u->requiretls != c->requiretls || u->tls_no != c->tls_no)
 			continue;
 		TAILQ_REMOVE(&c->dest->waiting, u, entry);
@@ -497,6 +498,14 @@ remote_addr_ok(struct remote_conn *c, const struct dns_answer *ans,
 	return false;
 }
 
+/* The address lookup failed (not an authenticated "no such name"). */
+static bool
+remote_addr_failed(const struct dns_answer *ans)
+{
+	return !(ans->rcode == DNS_RCODE_NOERROR ||
+	    ans->rcode == DNS_RCODE_NXDOMAIN) || ans->sec == DNS_SEC_BOGUS;
+}
+
 /* Both address lookups of the current host are in. */
 static void
 remote_addrs_ready(struct remote_conn *c)
@@ -506,18 +515,32 @@ remote_addrs_ready(struct remote_conn *c)
 	char text[SMTPC_TEXT_MAX], esc[300];
 	bool ok6 = remote_addr_ok(c, c->ans_aaaa, "AAAA");
 	bool ok4 = remote_addr_ok(c, c->ans_a, "A");
+	/* RFC 7672 §2.1.2, §2.2.2: behind a validated MX RRset a failed
+	 * (bogus, SERVFAIL) address lookup makes a host with validated
+	 * addresses unusable in this attempt; using its other addresses
+	 * without DANE would let whoever breaks one answer downgrade a DANE
+	 * host to clear text. (An unsigned host has no DANE to lose.) */
+	bool failed = !rd->relay && c->mx_secure && remote_dane_wanted(c) &&
+	    ((!ok6 && remote_addr_failed(c->ans_aaaa)) ||
+	    (!ok4 && remote_addr_failed(c->ans_a))) &&
+	    ((ok6 && c->ans_aaaa->sec == DNS_SEC_SECURE) ||
+	    (ok4 && c->ans_a->sec == DNS_SEC_SECURE));
 
 	c->naddrs = c->addr_i = 0;
 	/* IPv6 first, as RFC 6724's default policy would order them. */
-	if (ok6)
+	if (ok6 && !failed)
 		remote_addrs_add(c, c->ans_aaaa, port);
-	if (ok4)
+	if (ok4 && !failed)
 		remote_addrs_add(c, c->ans_a, port);
 	c->host_secure = remote_addrs_secure(c->ans_a, c->ans_aaaa);
 	remote_addrs_canon(c);
 	dns_answer_free(c->ans_a);
 	dns_answer_free(c->ans_aaaa);
 	c->ans_a = c->ans_aaaa = NULL;
+	if (failed)
+		log_info("remote host %s skipped: an address lookup failed "
+		    "behind a DNSSEC-validated MX", log_escape(c->host,
+		    strlen(c->host), esc, sizeof(esc)));
 	if (c->naddrs == 0 && !c->dns_temp) {
 		snprintf(text, sizeof(text), "host %s has no address",
 		    log_escape(c->host, strlen(c->host), esc, sizeof(esc)));
@@ -548,6 +571,16 @@ remote_addrs_canon(struct remote_conn *c)
 			    ans[i]->canon);
 			return;
 		}
+}
+
+/* DANE applies to the destination: on, or asked for by [policy]. */
+static bool
+remote_dane_wanted(const struct remote_conn *c)
+{
+	enum conf_tls_policy level = c->pol ? c->pol->tls : CONF_TLSPOL_AUTO;
+
+	return level == CONF_TLSPOL_DANE || level == CONF_TLSPOL_DANE_ONLY ||
+	    (level == CONF_TLSPOL_AUTO && c->rd->conf->dane);
 }
 
 /* Every address answer that has records validated, and there is one. */
@@ -630,7 +663,11 @@ remote_host_plan(struct remote_conn *c)
 	remote_status(&c->last, SMTPC_TEMP, 0, "4.7.5", "tls-policy", text);
 	if (strcmp(c->plan.skip, "requiretls") != 0)
 		remote_rpt(c, c->plan.skip, false);
-	if (c->requiretls)
+	/* A TLSA lookup that failed is a DNS failure, retried later (RFC
+	 * 7672 §2.1.2), not a host that cannot meet RFC 8689. */
+	if (c->requiretls && strcmp(c->plan.skip, "dnssec-invalid") == 0)
+		c->rt_other = true;
+	else if (c->requiretls)
 		remote_rt_fail(c, "5.7.10");
 	c->naddrs = 0;
 	remote_conn_next_host(c);
@@ -675,16 +712,12 @@ remote_tlsa_query(struct remote_conn *c, const char *base)
 static void
 remote_host_tlsa(struct remote_conn *c)
 {
-	enum conf_tls_policy level = c->pol ? c->pol->tls : CONF_TLSPOL_AUTO;
-	bool wanted = level == CONF_TLSPOL_DANE ||
-	    level == CONF_TLSPOL_DANE_ONLY ||
-	    (level == CONF_TLSPOL_AUTO && c->rd->conf->dane);
-
 	smtpc_dane_clear(c->tlsa, c->ntlsa);
 	c->ntlsa = 0;
 	c->dane = SMTPC_DANE_NONE;
 	c->dane_base = c->host;
-	if (!wanted || !c->mx_secure || !c->host_secure || c->host == NULL) {
+	if (!remote_dane_wanted(c) || !c->mx_secure || !c->host_secure ||
+	    c->host == NULL) {
 		remote_host_plan(c);
 		return;
 	}
@@ -845,7 +878,8 @@ remote_rpt(struct remote_conn *c, const char *result, bool session)
 }
 
 /* The current session's TLS outcome, once per session: at READY, or when
- * it ended before (a refused certificate, no STARTTLS). */
+ * it ended before (a refused certificate, no STARTTLS). ready: TLS can no
+ * longer start (READY, or the STARTTLS step failed). */
 static void
 remote_rpt_session(struct remote_conn *c, bool ready)
 {
@@ -853,12 +887,20 @@ remote_rpt_session(struct remote_conn *c, bool ready)
 
 	if (c->rpt_done || c->plan.tls == SMTPC_TLS_NONE || c->plain)
 		return;
-	if (t->active)
-		remote_rpt(c, t->verified || !(c->plan.verify ||
+	if (t->active) {
+		const char *res = t->verified || !(c->plan.verify ||
 		    c->plan.use_dane || strcmp(c->plan.policy, "mta-sts") == 0) ?
-		    "success" : t->failure ? t->failure : "validation-failure",
-		    true);
-	else if (ready || t->failure != NULL)
+		    "success" : t->failure ? t->failure : "validation-failure";
+
+		/* RFC 8461 §5: a testing policy reports what enforce would
+		 * refuse, an MX host it does not list included. */
+		if (strcmp(res, "success") == 0 &&
+		    c->sts.mode == STS_MODE_TESTING &&
+		    strcmp(c->plan.policy, "mta-sts") == 0 && c->host != NULL &&
+		    !sts_policy_match_mx(&c->sts, c->host))
+			res = "validation-failure";
+		remote_rpt(c, res, true);
+	} else if (ready || t->failure != NULL)
 		remote_rpt(c, "starttls-not-supported", true);
 }
 
@@ -1038,9 +1080,11 @@ remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
 	bool tls_failed = res->status.stage != NULL &&
 	    strcmp(res->status.stage, "tls") == 0;
 
+	/* A STARTTLS refused (454) or not offered is starttls-not-supported
+	 * (RFC 8460 §4.3.2.3). */
 	if (tls_failed || (res->status.stage != NULL &&
 	    strcmp(res->status.stage, "starttls") == 0))
-		remote_rpt_session(c, false);
+		remote_rpt_session(c, !tls_failed);
 	/* A refused certificate still shows in the log line. */
 	if (c->unit != NULL)
 		remote_note_tls(c);
@@ -1190,6 +1234,17 @@ remote_literal_route(struct remote_conn *c, const char *name)
 	} else
 		return false;
 	c->host = NULL;
+	/* RFC 8689 §4.2.1: no MX host name to validate (step 2) or to
+	 * authenticate the server as (step 4). */
+	if (c->requiretls) {
+		struct smtpc_status st;
+
+		remote_status(&st, SMTPC_PERM, 0, "5.7.10", "tls-policy",
+		    "REQUIRETLS: a server named by an address literal cannot "
+		    "be authenticated");
+		remote_conn_fail_dest(c, &st);
+		return true;
+	}
 	c->naddrs = 1;
 	remote_conn_try(c);
 	return true;

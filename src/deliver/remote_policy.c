@@ -92,8 +92,19 @@ remote_tls_dane(const struct remote_tls_facts *f, struct remote_tls_plan *p)
 		p->use_dane = true;
 		return true;
 	case SMTPC_DANE_UNUSABLE:
-		/* RFC 7672 §2.2: encrypted, not authenticated. */
-		remote_tls_set(p, "dane", "tlsa", SMTPC_TLS_STARTTLS, false);
+		/* DANE takes precedence where it authenticates (RFC 8461
+		 * §2); without a usable record an enforced MTA-STS policy
+		 * still wants a listed host and a verified certificate. */
+		if (f->level == CONF_TLSPOL_AUTO &&
+		    f->sts == REMOTE_STS_ENFORCE)
+			return false;
+		/* RFC 7672 §2.2: encrypted, not authenticated; but §6:
+		 * mandatory DANE needs a record to authenticate with. */
+		remote_tls_set(p, "dane", "tlsa", SMTPC_TLS_STARTTLS,
+		    f->level == CONF_TLSPOL_DANE_ONLY);
+		if (f->level == CONF_TLSPOL_DANE_ONLY)
+			remote_tls_skip(p, "dane-required", "no usable TLSA "
+			    "records, and the policy is dane-only");
 		return true;
 	case SMTPC_DANE_FAILED:
 		/* §2.2: a host whose TLSA records cannot be had is not

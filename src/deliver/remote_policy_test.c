@@ -98,6 +98,20 @@ test_sts(void **state)
 	assert_null(p.skip);
 	assert_string_equal(p.policy, "dane");
 
+	/* Secure TLSA records that cannot authenticate (e.g. PKIX-TA only)
+	 * do not lift the enforced policy: host listed, certificate
+	 * verified. */
+	f.dane = SMTPC_DANE_UNUSABLE;
+	remote_tls_decide(&f, &p);
+	assert_non_null(p.skip);
+	assert_string_equal(p.skip, "validation-failure");
+	f.sts_match = true;
+	remote_tls_decide(&f, &p);
+	assert_null(p.skip);
+	assert_string_equal(p.policy, "mta-sts");
+	assert_int_equal(p.tls, SMTPC_TLS_STARTTLS);
+	assert_true(p.verify);
+
 	f = facts(CONF_TLSPOL_AUTO);
 	f.sts = REMOTE_STS_TESTING;
 	remote_tls_decide(&f, &p);
@@ -153,6 +167,19 @@ test_levels(void **state)
 	remote_tls_decide(&f, &p);
 	assert_null(p.skip);
 	assert_true(p.use_dane);
+	/* RFC 7672 §6: mandatory DANE needs a TLSA record to authenticate
+	 * with; secure but unusable ones are not enough. */
+	f.dane = SMTPC_DANE_UNUSABLE;
+	remote_tls_decide(&f, &p);
+	assert_non_null(p.skip);
+	assert_string_equal(p.skip, "dane-required");
+	assert_string_equal(p.policy, "dane");
+	/* Opportunistic DANE: encrypted, not authenticated (§2.2). */
+	f.level = CONF_TLSPOL_DANE;
+	remote_tls_decide(&f, &p);
+	assert_null(p.skip);
+	assert_int_equal(p.tls, SMTPC_TLS_STARTTLS);
+	assert_false(p.verify);
 }
 
 static void

@@ -401,6 +401,118 @@ test_bad_literal_fails(void **state)
 	assert_string_equal(r.relay[0], "none");
 }
 
+/* --- several jobs on one engine ------------------------------------------ */
+
+struct rt_multi {
+	int			 done, want;
+	struct event_base	*base;
+};
+
+struct rt_mjob {
+	struct envelope		 env;
+	FILE			*fp;
+	size_t			 idx;
+	enum delivery_status	 status;
+	char			 reply[LIMIT_REPLY_LINE + 1];
+	int			 ncalls;
+	struct rt_multi		*m;
+};
+
+static void
+rt_mrcpt_cb(size_t i, const struct delivery_result *res,
+    const struct remote_attempt *at, void *arg)
+{
+	struct rt_mjob *j = arg;
+
+	(void)at;
+	assert_int_equal(i, 0);
+	j->ncalls++;
+	j->status = res->status;
+	snprintf(j->reply, sizeof(j->reply), "%s", res->reply);
+}
+
+static void
+rt_mdone_cb(void *arg)
+{
+	struct rt_mjob *j = arg;
+
+	if (++j->m->done == j->m->want)
+		event_base_loopexit(j->m->base, NULL);
+}
+
+/*
+ * RFC 8689: a REQUIRETLS message that no host can take (here: a server
+ * without STARTTLS) is refused 5.7.10, but that says nothing about the
+ * plain messages waiting for the same destination: they are delivered.
+ * Four REQUIRETLS jobs take the destination's four connections, so the
+ * plain one waits while the first of them fails.
+ */
+static void
+test_requiretls_failure_spares_plain_units(void **state)
+{
+	enum { NJ = REMOTE_DEST_CONN_MAX + 1 };
+	struct rt_mjob jobs[NJ];
+	struct rt_multi m = { 0, NJ, NULL };
+	struct rt_server sv;
+	struct remote *rd;
+	struct conf c;
+	char err[256];
+	const struct timeval limit = { 20, 0 };
+
+	(void)state;
+	rt_server_start(&sv);
+	rt_conf(&c, sv.port);
+	m.base = event_base_new();
+	rd = remote_new(m.base, &c, err, sizeof(err));
+	assert_non_null(rd);
+	for (size_t k = 0; k < NJ; k++) {
+		struct rt_mjob *j = &jobs[k];
+
+		memset(j, 0, sizeof(*j));
+		j->m = &m;
+		j->fp = tmpfile();
+		assert_non_null(j->fp);
+		fputs("Subject: t\r\n\r\nbody\r\n", j->fp);
+		fflush(j->fp);
+		envelope_init(&j->env);
+		ids_qid_new(j->env.id);
+		j->env.mail_from = xstrdup("sender@example.test");
+		j->env.size = (size_t)ftell(j->fp);
+		j->env.requiretls = k + 1 < NJ;	/* the last one: plain */
+		envelope_add_rcpt(&j->env, "x@[127.0.0.1]", "x@[127.0.0.1]",
+		    NULL, 0);
+		struct remote_job job = {
+			.env = &j->env, .msg_fd = fileno(j->fp),
+			.rcpts = &j->idx, .nrcpts = 1,
+			.rcpt_cb = rt_mrcpt_cb, .done = rt_mdone_cb, .arg = j,
+		};
+		assert_int_equal(remote_deliver(rd, &job), 0);
+	}
+	event_base_loopexit(m.base, &limit);
+	event_base_dispatch(m.base);
+	assert_int_equal(m.done, NJ);
+	remote_free(rd);
+	/* The last session's socket is closed by libevent's finalizers. */
+	(void)event_base_loop(m.base, EVLOOP_NONBLOCK);
+	rt_server_stop(&sv);
+	for (size_t k = 0; k < NJ; k++) {
+		struct rt_mjob *j = &jobs[k];
+
+		assert_int_equal(j->ncalls, 1);
+		if (j->env.requiretls) {
+			assert_int_equal(j->status, DELIVERY_PERMFAIL);
+			assert_non_null(strstr(j->reply, "5.7.10"));
+		} else {
+			assert_int_equal(j->status, DELIVERY_OK);
+			assert_non_null(strstr(j->reply, "250 2.0.0 queued"));
+		}
+		envelope_clear(&j->env);
+		fclose(j->fp);
+	}
+	assert_int_equal(sv.messages, 1);
+	event_base_free(m.base);
+}
+
 int
 main(void)
 {
@@ -410,6 +522,7 @@ main(void)
 		cmocka_unit_test(test_bad_literal_fails),
 		cmocka_unit_test(test_alias_delivered_to_and_loop),
 		cmocka_unit_test(test_too_many_hops_refused),
+		cmocka_unit_test(test_requiretls_failure_spares_plain_units),
 	};
 
 	return cmocka_run_group_tests(tests, rt_setup, rt_teardown);

@@ -119,8 +119,8 @@ def _keys(zone, keysdir):
 
 def _corrupt(path, owner, rtype):
     """Change the last 8 hex digits of owner/rtype's RDATA (an A record: its
-    last octet) in a signed file,
-    so its RRSIG no longer matches (dns-testing.md §2)."""
+    last octet; an AAAA record: the whole address) in a signed file, so its
+    RRSIG no longer matches (dns-testing.md §2)."""
     lines, hit = [], 0
     with open(path) as f:
         for line in f:
@@ -134,6 +134,10 @@ def _corrupt(path, owner, rtype):
                     a[3] = str((int(a[3]) + 1) % 256)
                     line = line.rstrip("\n")[:-len(fields[4])] + \
                         ".".join(a) + "\n"
+                    hit += 1
+                elif rtype == "AAAA":
+                    # No 8 hex digits in a row: another address.
+                    line = " ".join(fields[:4] + ["2001:db8::bad"]) + "\n"
                     hit += 1
                 elif m:
                     new = "deadbeef" if m.group(0).lower() != "deadbeef" \

@@ -36,6 +36,8 @@ pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
 
 C_HOST = "127.0.0.3"
 D_HOST = "127.0.0.4"     # the stub below: TLS, never REQUIRETLS
+E_HOST = "127.0.0.5"     # the stub: self-signed TLS, offers REQUIRETLS
+F_HOST = "127.0.0.6"     # the stub: offers STARTTLS, then refuses it
 WRONG = "00" * 32
 
 # Zones whose MX is B (127.0.0.2) or C (127.0.0.3): (name, MX host,
@@ -56,8 +58,12 @@ B_ZONES = {
 D_ZONES = {
     "noreq.test": (True, "3 1 1 {dspki}"),      # DANE ok, no REQUIRETLS
 }
+F_ZONES = {
+    "tls454.test": (True, "3 1 1 {dspki}"),     # DANE, STARTTLS refused
+}
 C_ZONES = {
     "stripped.test": (True, "3 1 1 {spki}"),    # DANE, no STARTTLS
+    "aaaabogus.test": (True, "3 1 1 {spki}"),   # same, its AAAA bogus
     "p-encrypt.test": (False, None),
 }
 
@@ -89,6 +95,9 @@ def zone_body(name, host_ip, signed, tlsa, spki, port, dspki=""):
     if tlsa is not None:
         body += "_%d._tcp.mx TLSA %s\n" % (port, tlsa.format(spki=spki,
                                                            dspki=dspki))
+    if name == "aaaabogus.test":
+        body += "mx AAAA 2001:db8::1\n"
+        body += ";! corrupt mx.%s. AAAA\n" % name
     if name == "bogus.dane.test":
         body += ";! corrupt _%d._tcp.mx.%s. TLSA\n" % (port, name)
     if name == "sf.test":
@@ -100,11 +109,16 @@ def zone_body(name, host_ip, signed, tlsa, spki, port, dspki=""):
 
 
 class NoRequireTLS:
-    """An SMTP server on host:port that speaks STARTTLS and never offers
-    REQUIRETLS (as Postfix does today); it takes no mail, so a message
+    """An SMTP stub on host:port that speaks STARTTLS and by default
+    never offers REQUIRETLS (as Postfix does today); requiretls=True
+    offers it after TLS, starttls_reply answers STARTTLS instead of 220,
+    delay holds the greeting back. It takes no mail (502), so a message
     that reached MAIL would show up in `commands`."""
 
-    def __init__(self, host, port, cert):
+    def __init__(self, host, port, cert, requiretls=False,
+                 starttls_reply=None):
+        self.requiretls = requiretls
+        self.starttls_reply = starttls_reply
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert.cert, cert.key)
         self.sock = socket.create_server((host, port))
@@ -149,7 +163,11 @@ class NoRequireTLS:
             if verb == "EHLO":
                 f.write(b"250-stub.noreq.test\r\n" +
                         (b"" if tls else b"250-STARTTLS\r\n") +
+                        (b"250-REQUIRETLS\r\n" if tls and self.requiretls
+                         else b"") +
                         b"250 PIPELINING\r\n")
+            elif verb == "STARTTLS" and self.starttls_reply:
+                f.write(self.starttls_reply)
             elif verb == "STARTTLS" and not tls:
                 f.write(b"220 go ahead\r\n")
                 f.flush()
@@ -197,8 +215,12 @@ def world(tmp_path_factory):
     for name, (signed, tlsa) in D_ZONES.items():
         extra[name] = zone_body(name, D_HOST, signed, tlsa, spki, port,
                                 dspki)
+    for name, (signed, tlsa) in F_ZONES.items():
+        extra[name] = zone_body(name, F_HOST, signed, tlsa, spki, port,
+                                dspki)
     signed = [n for n, v in list(B_ZONES.items()) + list(C_ZONES.items()) +
-              list(D_ZONES.items()) if v[0]] + CNAME_ZONES
+              list(D_ZONES.items()) + list(F_ZONES.items()) if v[0]] + \
+        CNAME_ZONES
     keys = env.signing_keys(os.path.join(base, "keys"), signed)
     dnsdir = os.path.join(base, "dns")
     dns = env.dnsserver.start(
@@ -206,9 +228,13 @@ def world(tmp_path_factory):
         keysdir=keys)
     pool = env.Pool()
     errors = []
-    stub = None
+    stub = stub_e = stub_f = None
     try:
         stub = NoRequireTLS(D_HOST, port, cert_d)
+        stub_e = NoRequireTLS(E_HOST, port, cert_d, requiretls=True)
+        stub_f = NoRequireTLS(F_HOST, port, cert_d,
+                              starttls_reply=b"454 4.7.0 TLS not available"
+                              b"\r\n")
         doms_b = list(B_ZONES) + CNAME_ZONES
         b = pool.start(env.receiver(os.path.join(base, "b"), cert_b, dns,
                                     port, "127.0.0.2", doms_b),
@@ -223,10 +249,14 @@ def world(tmp_path_factory):
         cfg.extra = POLICIES
         a = pool.start(cfg)
         yield {"a": a, "b": b, "c": c, "port": port, "spki": spki,
-               "stub": stub}
+               "stub": stub, "stub_e": stub_e}
     finally:
         if stub is not None:
             stub.stop()
+        if stub_e is not None:
+            stub_e.stop()
+        if stub_f is not None:
+            stub_f.stop()
         errors = pool.stop_all()
         env.dnsserver.stop(dnsdir)
     if errors:
@@ -290,6 +320,37 @@ def test_cname_mx_expanded_name_comes_first(world):
     line, show = env.deferred_to(world, "cname-first.test")
     assert "certificate matches no TLSA record of real.cname-first.test" \
         in show, show
+
+
+def test_bogus_address_record_does_not_downgrade_dane(world):
+    """RFC 7672 §2.1.2: a bogus AAAA answer for a DANE host behind a
+    signed MX makes the host unusable; its secure A record must not be
+    used without DANE (here: in clear, the server offers no STARTTLS)."""
+    line, show = env.deferred_to(world, "aaaabogus.test", host="c")
+    assert "DNS AAAA lookup for mx.aaaabogus.test failed: bogus" in show, \
+        show
+    assert env.log_lines(world["a"], "remote host mx.aaaabogus.test "
+                         "skipped")
+
+
+def test_starttls_refused_under_dane_defers_and_is_recorded(world):
+    """tls454.test: DANE, and the server answers STARTTLS with 454.
+    Deferred, and the session counts as starttls-not-supported in
+    tls-results (RFC 8460 §4.3.2.3)."""
+    import json
+    a = world["a"]
+    marker = new_marker()
+    qid = submit_with(a, [env.rcpt("tls454.test")], marker)
+    wait_attempt(a, qid, env.rcpt("tls454.test"), "deferred")
+
+    def failures():
+        r = a.cli("tls-results", "--json")
+        assert r.returncode == 0, r.stderr
+        return [f["result-type"] for p in json.loads(r.stdout)["policies"]
+                if p["policy"]["policy-domain"] == "tls454.test"
+                for f in p["failure-details"]] or None
+    got = wait_until(failures, 10, what="TLS result for tls454.test")
+    assert got == ["starttls-not-supported"], got
 
 
 def test_insecure_tlsa_is_ignored(world):
@@ -380,6 +441,32 @@ def test_requiretls_to_opportunistic_destination_bounces_5710(world):
     assert re.search(r"^Status: 5\.7\.10\r?$", text, re.M), text
     assert secret not in text, "the DSN returned the body"
     assert not b.mailbox(env.rcpt("unsigned.test")).with_marker(marker)
+
+
+def test_requiretls_tlsa_servfail_defers(world):
+    """sf.test: the TLSA lookup fails (SERVFAIL). That is a DNS failure,
+    retried later (RFC 7672 §2.1.2), not a refusal: a REQUIRETLS message
+    is deferred, not bounced 5.7.10."""
+    a = world["a"]
+    marker = new_marker()
+    qid = submit_with(a, [env.rcpt("sf.test")], marker, ["REQUIRETLS"])
+    line = wait_attempt(a, qid, env.rcpt("sf.test"), "deferred")[0]
+    assert "5.7.10" not in line, line
+    assert qid in a.queue_ids()
+
+
+def test_requiretls_to_address_literal_bounces_5710(world):
+    """rcpt@[127.0.0.5]: no MX host name to validate or authenticate
+    (RFC 8689 §4.2.1 steps 2 and 4), so the message never goes to that
+    server, although it offers REQUIRETLS over (self-signed) TLS."""
+    a = world["a"]
+    to = "rcpt@[%s]" % E_HOST
+    marker = new_marker()
+    qid = submit_with(a, [to], marker, ["REQUIRETLS"])
+    line = wait_attempt(a, qid, to, "failed")[0]
+    assert "5.7.10" in line, line
+    assert not any(c.upper().startswith("MAIL") for c in
+                   world["stub_e"].commands), world["stub_e"].commands
 
 
 def test_requiretls_not_offered_bounces_5730(world):

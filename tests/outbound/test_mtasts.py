@@ -36,12 +36,13 @@ STS_ZONES = {
     "badcert.test": ("127.0.0.3", "enforce", "mx.badcert.test"),
     "notinpolicy.test": ("127.0.0.2", "enforce", "other.notinpolicy.test"),
     "testing.test": ("127.0.0.3", "testing", "mx.testing.test"),
+    "testmiss.test": ("127.0.0.2", "testing", "other.testmiss.test"),
     "cached.test": ("127.0.0.3", "enforce", "mx.cached.test"),
     "broken.test": ("127.0.0.3", "broken", None),
     "verifyok.test": ("127.0.0.2", None, None),
 }
 B_NAMES = ["mx.enforce.test", "mx.wild.test", "mx.notinpolicy.test",
-           "mx.verifyok.test", "mx.danetta.test"]
+           "mx.verifyok.test", "mx.danetta.test", "mx.testmiss.test"]
 
 
 def policy(mode, mx):
@@ -138,6 +139,26 @@ def test_enforce_mx_not_in_policy_defers(world):
 def test_testing_mode_delivers_and_records(world):
     line = env.delivered_to(world, "testing.test", "c")
     assert "policy=mta-sts authenticated=no" in line, line
+
+
+def test_testing_mode_reports_mx_not_in_policy(world):
+    """RFC 8461 §5: a testing policy delivers but reports what enforce
+    would refuse: an MX host it does not list is a failed session, even
+    though its certificate verifies."""
+    a = world["a"]
+    line = env.delivered_to(world, "testmiss.test", "b")
+    assert "policy=mta-sts" in line, line
+
+    def entries():
+        r = a.cli("tls-results", "--json")
+        assert r.returncode == 0, r.stderr
+        return [p for p in json.loads(r.stdout)["policies"]
+                if p["policy"]["policy-domain"] == "testmiss.test"]
+    got = harness.wait_until(entries, 10, what="TLS results written")
+    kinds = [f["result-type"] for p in got for f in p["failure-details"]]
+    assert kinds == ["validation-failure"], got
+    assert all(p["summary"]["total-successful-session-count"] == 0
+               for p in got), got
 
 
 def test_invalid_policy_is_opportunistic(world):
