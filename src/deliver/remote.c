@@ -753,7 +753,12 @@ remote_conn_next_host(struct remote_conn *c)
 {
 	struct smtpc_status st;
 
+	c->plain = false;	/* a clear retry is for one address only */
 	if (c->host_i >= c->route.nhosts || c->tried >= REMOTE_ADDRS_MAX) {
+		/* Hosts left untried by the address cap may still qualify:
+		 * a REQUIRETLS message then waits rather than bounces. */
+		if (c->host_i < c->route.nhosts)
+			c->rt_other = true;
 		if (c->last.text[0] != '\0')
 			st = c->last;
 		else
@@ -902,6 +907,10 @@ remote_rpt_session(struct remote_conn *c, bool ready)
 		remote_rpt(c, res, true);
 	} else if (ready || t->failure != NULL)
 		remote_rpt(c, "starttls-not-supported", true);
+	else
+		/* The handshake itself failed (no common protocol or
+		 * cipher, a reset): RFC 8460's general failure type. */
+		remote_rpt(c, "validation-failure", true);
 }
 
 static void
@@ -1079,11 +1088,12 @@ remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
 {
 	bool tls_failed = res->status.stage != NULL &&
 	    strcmp(res->status.stage, "tls") == 0;
+	bool starttls_failed = res->status.stage != NULL &&
+	    strcmp(res->status.stage, "starttls") == 0;
 
 	/* A STARTTLS refused (454) or not offered is starttls-not-supported
 	 * (RFC 8460 §4.3.2.3). */
-	if (tls_failed || (res->status.stage != NULL &&
-	    strcmp(res->status.stage, "starttls") == 0))
+	if (tls_failed || starttls_failed)
 		remote_rpt_session(c, !tls_failed);
 	/* A refused certificate still shows in the log line. */
 	if (c->unit != NULL)
@@ -1100,7 +1110,10 @@ remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
 		c->last = res->status;
 		if (!c->requiretls)
 			;
-		else if (tls_failed)
+		else if (tls_failed || starttls_failed)
+			/* No TLS session, or no authenticated one: what
+			 * RFC 8689 §4.2.1 calls 5.7.10, whether the server
+			 * broke the handshake or never offered STARTTLS. */
 			remote_rt_fail(c, "5.7.10");
 		else
 			c->rt_other = true;

@@ -469,6 +469,19 @@ def test_requiretls_to_address_literal_bounces_5710(world):
                    world["stub_e"].commands), world["stub_e"].commands
 
 
+def test_requiretls_starttls_stripped_bounces_5710(world):
+    """stripped.test: a DNSSEC-validated MX whose server offers no
+    STARTTLS (stripped, say): no TLS-protected session can be had, so
+    the REQUIRETLS message is bounced 5.7.10 (RFC 8689 §4.2.1), not
+    retried for days; nothing is sent."""
+    a, c = world["a"], world["c"]
+    marker = new_marker()
+    qid = submit_with(a, [env.rcpt("stripped.test")], marker, ["REQUIRETLS"])
+    line = wait_attempt(a, qid, env.rcpt("stripped.test"), "failed")[0]
+    assert "5.7.10" in line, line
+    assert not c.mailbox(env.rcpt("stripped.test")).with_marker(marker)
+
+
 def test_requiretls_not_offered_bounces_5730(world):
     """noreq.test: DANE authenticates the server, but it does not offer
     REQUIRETLS: bounced 5.7.30, body withheld, nothing sent past EHLO."""
@@ -566,7 +579,9 @@ def test_tls_results_count_what_happened(world):
         return got if (count(got, "ee.test",
                              "total-successful-session-count") >= 2 and
                        count(got, "mismatch.test",
-                             "total-failure-session-count") >= 3) else None
+                             "total-failure-session-count") >= 3 and
+                       count(got, "stripped.test",
+                             "total-failure-session-count") >= 2) else None
     got = wait_until(settled, 10, what="TLS results written")
 
     ee = got["ee.test"]
@@ -598,7 +613,8 @@ def test_tls_results_count_what_happened(world):
 
     only_failure("bogus.dane.test", "dnssec-invalid")
     only_failure("p-daneonly.test", "dane-required")
-    only_failure("stripped.test", "starttls-not-supported")
+    # deferred plain, and the REQUIRETLS one bounced
+    only_failure("stripped.test", "starttls-not-supported", 2)
     un = got["unsigned.test"]
     assert [e["policy"]["policy-type"] for e in un] == ["no-policy-found"]
     assert un[0]["summary"]["total-successful-session-count"] == 1, un
