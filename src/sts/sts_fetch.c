@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: ISC */
-/* The blocking HTTPS fetch of an MTA-STS policy, libcurl (see sts_fetch.h). */
+/*
+ * The blocking HTTPS fetch of an MTA-STS policy, libcurl (see sts_fetch.h).
+ * libcurl is loaded with dlopen on the first fetch: Debian's libcurl4 pulls
+ * in GnuTLS, Kerberos, LDAP and more, about 3 MiB per process, and only
+ * the queue runner (and check-domain) ever fetch a policy; the SMTP
+ * workers and the master must not carry it.
+ */
 #include "sts/sts_fetch.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -40,13 +47,51 @@ struct fetch_ctx {
 	bool			 ca_failed;
 };
 
+/* The libcurl functions we call, from the library loaded at run time. */
+static struct {
+	CURLcode	(*global_init)(long);
+	CURL		*(*easy_init)(void);
+	CURLcode	(*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode	(*easy_perform)(CURL *);
+	CURLcode	(*easy_getinfo)(CURL *, CURLINFO, ...);
+	void		(*easy_cleanup)(CURL *);
+	const char	*(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void		(*slist_free_all)(struct curl_slist *);
+} lc;
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static bool curl_ok;
+
+/* dlsym into *slot; false if missing. A data pointer converted to a
+ * function pointer is what POSIX dlsym requires to work. */
+static bool
+curl_sym(void *lib, const char *name, void *slot)
+{
+	void *f = dlsym(lib, name);
+
+	memcpy(slot, &f, sizeof(f));
+	return f != NULL;
+}
 
 static void
 curl_setup(void)
 {
-	curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+	/* The soname of Debian's libcurl4 (ABI 4). */
+	void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL)
+		return;
+	curl_ok = curl_sym(lib, "curl_global_init", &lc.global_init) &&
+	    curl_sym(lib, "curl_easy_init", &lc.easy_init) &&
+	    curl_sym(lib, "curl_easy_setopt", &lc.easy_setopt) &&
+	    curl_sym(lib, "curl_easy_perform", &lc.easy_perform) &&
+	    curl_sym(lib, "curl_easy_getinfo", &lc.easy_getinfo) &&
+	    curl_sym(lib, "curl_easy_cleanup", &lc.easy_cleanup) &&
+	    curl_sym(lib, "curl_easy_strerror", &lc.easy_strerror) &&
+	    curl_sym(lib, "curl_slist_append", &lc.slist_append) &&
+	    curl_sym(lib, "curl_slist_free_all", &lc.slist_free_all) &&
+	    lc.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 }
 
 const char *
@@ -202,43 +247,43 @@ set_options(CURL *h, struct fetch_ctx *c, const char *url,
     struct curl_slist *resolve, const struct sts_fetch_params *p,
     char *errbuf)
 {
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
-	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
+	lc.easy_setopt(h, CURLOPT_URL, url);
+	lc.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	lc.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	lc.easy_setopt(h, CURLOPT_RESOLVE, resolve);
+	lc.easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	lc.easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	lc.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	lc.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 #else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+	lc.easy_setopt(h, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
 #endif
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	lc.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	/* An empty proxy and "*" for no-proxy override http_proxy,
 	 * https_proxy and ALL_PROXY from the environment. */
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	lc.easy_setopt(h, CURLOPT_PROXY, "");
+	lc.easy_setopt(h, CURLOPT_NOPROXY, "*");
+	lc.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	lc.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	lc.easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 #if LIBCURL_VERSION_NUM >= 0x075700
-	curl_easy_setopt(h, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+	lc.easy_setopt(h, CURLOPT_CA_CACHE_TIMEOUT, 0L);
 #endif
-	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-	curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	lc.easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+	lc.easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
+	lc.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(p->connect_timeout_ms ? p->connect_timeout_ms :
 	    DEFAULT_CONNECT_MS));
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(p->timeout_ms ?
+	lc.easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(p->timeout_ms ?
 	    p->timeout_ms : DEFAULT_TIMEOUT_MS));
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE, (long)STS_POLICY_BODY_MAX);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "sealmail");
+	lc.easy_setopt(h, CURLOPT_MAXFILESIZE, (long)STS_POLICY_BODY_MAX);
+	lc.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	lc.easy_setopt(h, CURLOPT_WRITEDATA, c);
+	lc.easy_setopt(h, CURLOPT_USERAGENT, "sealmail");
 	/* RFC 8461 §3.3: HTTP caching must not be used. */
-	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+	lc.easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	lc.easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 }
 
 /* Map a failed transfer to a result type and a detail line. */
@@ -246,7 +291,7 @@ static enum sts_fetch_result
 transfer_error(CURLcode rc, const struct fetch_ctx *c, const char *errbuf,
     char *detail, size_t dlen)
 {
-	const char *msg = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+	const char *msg = errbuf[0] != '\0' ? errbuf : lc.easy_strerror(rc);
 
 	if (c->oversize || rc == CURLE_FILESIZE_EXCEEDED) {
 		snprintf(detail, dlen, "policy body larger than %u bytes",
@@ -275,14 +320,14 @@ check_response(CURL *h, struct fetch_ctx *c, struct sts_fetch_out *out)
 	long status = 0;
 	char *ct = NULL, why[160];
 
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
 		snprintf(out->detail, sizeof(out->detail), "HTTP status %ld%s",
 		    status, status >= 300 && status < 400 ?
 		    " (redirects are not followed)" : "");
 		return STS_FETCH_ERROR;
 	}
-	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
+	lc.easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
 	if (!sts_fetch_is_text_plain(ct)) {
 		/* The value is the server's: only printable bytes go out. */
 		char safe[64];
@@ -345,10 +390,10 @@ sts_fetch(const char *domain, const char *const *addrs, size_t naddrs,
 	    out->detail, sizeof(out->detail)) == -1)
 		goto done;
 	pthread_once(&curl_once, curl_setup);
-	if (!curl_ok || (h = curl_easy_init()) == NULL ||
-	    (rl = curl_slist_append(NULL, buf_cstr(&resolve))) == NULL) {
+	if (!curl_ok || (h = lc.easy_init()) == NULL ||
+	    (rl = lc.slist_append(NULL, buf_cstr(&resolve))) == NULL) {
 		snprintf(out->detail, sizeof(out->detail),
-		    "cannot set up libcurl");
+		    "cannot set up libcurl (libcurl.so.4)");
 		goto done;
 	}
 	if (c.port == DEFAULT_PORT)
@@ -358,7 +403,7 @@ sts_fetch(const char *domain, const char *const *addrs, size_t naddrs,
 		snprintf(url, sizeof(url),
 		    "https://%s:%u/.well-known/mta-sts.txt", host, c.port);
 	set_options(h, &c, url, rl, p, errbuf);
-	rc = curl_easy_perform(h);
+	rc = lc.easy_perform(h);
 	if (rc != CURLE_OK)
 		out->result = transfer_error(rc, &c, errbuf, out->detail,
 		    sizeof(out->detail));
@@ -367,9 +412,10 @@ sts_fetch(const char *domain, const char *const *addrs, size_t naddrs,
 done:
 	if (out->result == STS_FETCH_OK)
 		out->detail[0] = '\0';
-	curl_slist_free_all(rl);
+	if (rl != NULL)		/* NULL: libcurl may not even be loaded */
+		lc.slist_free_all(rl);
 	if (h != NULL)
-		curl_easy_cleanup(h);
+		lc.easy_cleanup(h);
 	buf_clear(&resolve);
 	buf_clear(&c.body);
 	return out->result;
