@@ -139,7 +139,7 @@ def make_dated_cert(folder, name, not_before, not_after, dns=(HOSTNAME,)):
     (datetimes; either may lie in the past) for the DNS names dns, which
     openssl req cannot make (it starts every certificate now)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
@@ -154,6 +154,15 @@ def make_dated_cert(folder, name, not_before, not_after, dns=(HOSTNAME,)):
             .add_extension(x509.SubjectAlternativeName(
                 [x509.DNSName(n) for n in dns]), critical=False)
             .sign(key, hashes.SHA256()))
+    return write_cert(folder, name, cert, key)
+
+
+def write_cert(folder, name, cert, key):
+    """A python3-cryptography certificate and EC key as folder/NAME.pem
+    and folder/NAME.key (mode 0600); the Cert for them."""
+    from cryptography.hazmat.primitives import serialization
+
+    os.makedirs(folder, exist_ok=True)
     cpath = os.path.join(folder, name + ".pem")
     kpath = os.path.join(folder, name + ".key")
     with open(cpath, "wb") as f:

@@ -30,21 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from harness import Cert
-
-
-def _write(folder, name, cert, key):
-    os.makedirs(folder, exist_ok=True)
-    cpath = os.path.join(folder, name + ".pem")
-    kpath = os.path.join(folder, name + ".key")
-    with open(cpath, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    fd = os.open(kpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM,
-                                  serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    return Cert(cpath, kpath, "ec")
+from harness import Cert, write_cert
 
 
 def _now():
@@ -71,7 +57,7 @@ def make_ca(folder, name="ca", cn="sealmail test CA"):
                 encipher_only=False, decipher_only=False), critical=True)
             .add_extension(ski, critical=False)
             .sign(key, hashes.SHA256()))
-    return _write(folder, name, cert, key)
+    return write_cert(folder, name, cert, key)
 
 
 def _load_ca(ca):
@@ -115,7 +101,7 @@ def issue(ca, folder, name, dns_names, ips=(), expired=False):
     if sans:
         b = b.add_extension(x509.SubjectAlternativeName(sans),
                             critical=False)
-    return _write(folder, name, b.sign(ca_key, hashes.SHA256()), key)
+    return write_cert(folder, name, b.sign(ca_key, hashes.SHA256()), key)
 
 
 def main(argv):
