@@ -111,6 +111,11 @@ conf_free(struct conf *c)
 	free(c->dns_resolver);
 	free(c->dns_trust_anchor);
 	free(c->dns_unbound_config);
+	free(c->reports_from);
+	free(c->reports_org_name);
+	for (size_t i = 0; i < c->nreports_inbox; i++)
+		free(c->reports_inbox[i]);
+	free(c->reports_inbox);
 	free(c);
 }
 
@@ -311,6 +316,31 @@ conf_print_relayhost(FILE *fp, const void *base, const struct conf_key *k)
 }
 
 void
+conf_print_reports_from(FILE *fp, const void *base, const struct conf_key *k)
+{
+	conf_print_str(fp, k->name, ((const struct conf *)base)->reports_from);
+}
+
+void
+conf_print_org_name(FILE *fp, const void *base, const struct conf_key *k)
+{
+	conf_print_str(fp, k->name,
+	    ((const struct conf *)base)->reports_org_name);
+}
+
+void
+conf_print_inbox(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+	size_t col = strlen(k->name) + 2;
+
+	fprintf(fp, "%s =", k->name);
+	for (size_t i = 0; i < c->nreports_inbox; i++)
+		conf_print_item(fp, &col, i, c->reports_inbox[i]);
+	fputc('\n', fp);
+}
+
+void
 conf_print_retry_schedule(FILE *fp, const void *base,
     const struct conf_key *k)
 {
@@ -508,6 +538,25 @@ conf_policy_for(const struct conf *c, const char *domain)
 		}
 	}
 	return best;
+}
+
+bool
+conf_is_reports_inbox(const struct conf *c, const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	if (at == NULL)
+		return false;
+	for (size_t i = 0; i < c->nreports_inbox; i++) {
+		const char *in = c->reports_inbox[i];
+		const char *iat = strrchr(in, '@');
+
+		if ((size_t)(iat - in) == (size_t)(at - address) &&
+		    memcmp(in, address, (size_t)(at - address)) == 0 &&
+		    strcasecmp(iat + 1, at + 1) == 0)
+			return true;
+	}
+	return false;
 }
 
 bool

@@ -201,6 +201,29 @@ struct conf {
 	char			*dns_resolver;
 	char			*dns_trust_anchor;
 	char			*dns_unbound_config;
+
+	/* [reports] (RFC 9990 aggregate, RFC 8460 TLS-RPT, RFC 9991
+	 * failure reports; report/) */
+	char			*reports_from;	/* address reports are sent
+						 * from; default noreply-reports@
+						 * the first [domain] (else
+						 * hostname) */
+	char			*reports_org_name;	/* default: that domain */
+	char			**reports_inbox;	/* our rua/ruf mailboxes,
+						 * domain lower case */
+	size_t			 nreports_inbox;
+	bool			 reports_dmarc_aggregate;
+	bool			 reports_tlsrpt;
+	bool			 reports_dmarc_failure;	/* opt-in */
+	unsigned		 reports_interval;	/* seconds, from 00:00 UTC */
+	unsigned		 reports_retention;	/* seconds kept once reported */
+	unsigned		 reports_failure_per_hour;	/* per destination */
+
+	/* [forwarding]: mail an alias sends on to another domain */
+	bool			 forward_srs;		/* rewrite the sender */
+	unsigned		 forward_srs_max_age;	/* seconds a bounce
+							 * address stays valid */
+	bool			 forward_arc;		/* add an ARC set */
 };
 
 /*
@@ -223,7 +246,6 @@ void conf_print(const struct conf *c, FILE *fp);
 
 /* True if `domain` (any case, no trailing dot) is one of [domain "..."]. */
 bool conf_is_local_domain(const struct conf *c, const char *domain);
-/* True if `sa` falls inside trusted_networks. */
 /* The [policy] section for a destination domain (any case, trailing dot
  * tolerated): the exact name first, else the longest ".parent" that ends
  * it; NULL when none applies. Borrowed from c. */
@@ -232,7 +254,11 @@ const struct conf_policy *conf_policy_for(const struct conf *c,
 /* "none", "may", ..., "dane-only"; "auto" for CONF_TLSPOL_AUTO. */
 const char *conf_tls_policy_name(enum conf_tls_policy p);
 
+/* True if `sa` falls inside trusted_networks. */
 bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa);
+/* True if address (local@domain, domain in any case) is one of [reports]
+ * inbox: local parts compared exactly, domains without case. */
+bool conf_is_reports_inbox(const struct conf *c, const char *address);
 
 /*
  * True if s is a syntactically valid host name (RFC 1123 §2.1 labels of

@@ -395,6 +395,15 @@ conf_check_defaults(struct conf *c)
 	c->min_password_length = 10;
 	c->dns_resolver = xstrdup("system");
 	c->dns_trust_anchor = xstrdup("/usr/share/dns/root.key");
+	c->reports_dmarc_aggregate = true;
+	c->reports_tlsrpt = true;
+	c->reports_dmarc_failure = false;
+	c->reports_interval = 86400;
+	c->reports_retention = 30 * 86400;
+	c->reports_failure_per_hour = 10;
+	c->forward_srs = true;
+	c->forward_srs_max_age = 21 * 86400;
+	c->forward_arc = true;
 }
 
 /* hostname defaults to gethostname(), which must then be a valid name. */
@@ -592,6 +601,23 @@ conf_check_trusted(struct conf_parse *p)
 	return 0;
 }
 
+/* Reports come from the first local domain, whose DKIM keys sign them,
+ * else from the host name. */
+static void
+conf_check_reports(struct conf *c)
+{
+	const char *dom = c->ndomains > 0 ? c->domains[0].name : c->hostname;
+
+	if (c->reports_org_name == NULL)
+		c->reports_org_name = xstrdup(dom);
+	if (c->reports_from == NULL) {
+		size_t n = strlen("noreply-reports@") + strlen(dom) + 1;
+
+		c->reports_from = xmalloc(n);
+		snprintf(c->reports_from, n, "noreply-reports@%s", dom);
+	}
+}
+
 /* Every [policy] names its level; mx_match belongs to verify. */
 static int
 conf_check_policies(struct conf_parse *p)
@@ -635,6 +661,7 @@ conf_check_all(struct conf_parse *p)
 	c->data_dir_line = conf_parse_line_of(p, CONF_SEC_SERVER, "data_dir");
 	if (conf_check_trusted(p) == -1)
 		return -1;
+	conf_check_reports(c);
 	if (c->data_dir == NULL || c->data_dir[0] != '/')
 		return conf_parse_fail_at(p, line, "[server]", "data_dir",
 		    "must be an absolute path");

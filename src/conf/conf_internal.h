@@ -33,6 +33,7 @@
 #define CONF_MAX_RESOLVERS	16
 #define CONF_MAX_POLICIES	10000
 #define CONF_MAX_MX_MATCH	64	/* per [policy] */
+#define CONF_MAX_INBOX		64	/* [reports] inbox */
 
 enum conf_section_kind {
 	CONF_SEC_SERVER,
@@ -43,6 +44,8 @@ enum conf_section_kind {
 	CONF_SEC_AUTH,
 	CONF_SEC_DNS,
 	CONF_SEC_POLICY,
+	CONF_SEC_REPORTS,
+	CONF_SEC_FORWARDING,
 	CONF_SEC_COUNT,
 };
 
@@ -150,7 +153,8 @@ conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
     conf_print_tls, conf_print_dkim, conf_print_local,
     conf_print_relayhost, conf_print_retry_schedule, conf_print_resolver,
     conf_print_recipient_delimiter, conf_print_policy_tls,
-    conf_print_mx_match;
+    conf_print_mx_match, conf_print_reports_from, conf_print_org_name,
+    conf_print_inbox;
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);

@@ -1103,6 +1103,105 @@ conf_parse_resolver(struct conf_parse *p, void *base, const char *v)
 	return conf_check_list(p, base, v, conf_parse_resolver_item);
 }
 
+/* ---- custom keys: [reports] ------------------------------------------- */
+
+/* local@domain: a non-empty local part of printable ASCII without spaces,
+ * quotes or angle brackets (report addresses are written into header
+ * fields as they are), and a valid host name. */
+static int
+conf_parse_check_address(struct conf_parse *p, const char *v)
+{
+	const char *at = strrchr(v, '@');
+	char e[80];
+
+	if (at != NULL && at > v && (size_t)(at - v) <= 64 &&
+	    conf_valid_hostname(at + 1)) {
+		const char *q;
+
+		for (q = v; q < at; q++)
+			if (*q <= ' ' || *q >= 0x7f || strchr("\"<>()[],;:\\@",
+			    *q) != NULL)
+				break;
+		if (q == at)
+			return 0;
+	}
+	return conf_parse_fail(p, "%s is not a mail address (local@domain)",
+	    log_escape(v, strlen(v), e, sizeof(e)));
+}
+
+/* A copy with the domain lower-cased (local parts are case-sensitive). */
+static char *
+conf_parse_address_dup(const char *v)
+{
+	char *s = xstrdup(v);
+
+	for (char *q = strrchr(s, '@'); q != NULL && *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	return s;
+}
+
+static int
+conf_parse_reports_from(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+
+	if (*v == '\0') {
+		conf_parse_setstr(&c->reports_from, NULL);
+		return 0;
+	}
+	if (conf_parse_check_address(p, v) == -1)
+		return -1;
+	free(c->reports_from);
+	c->reports_from = conf_parse_address_dup(v);
+	return 0;
+}
+
+/* Free text that goes into reports (XML, JSON, header fields): printable
+ * ASCII, so it needs no encoding anywhere. */
+static int
+conf_parse_org_name(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+
+	for (const char *q = v; *q != '\0'; q++)
+		if (*q < ' ' || *q >= 0x7f || *q == '"' || *q == '\\')
+			return conf_parse_fail(p, "printable ASCII only, "
+			    "without quotes or backslashes");
+	conf_parse_setstr(&c->reports_org_name, *v ? v : NULL);
+	return 0;
+}
+
+static int
+conf_parse_inbox_item(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+
+	if (conf_parse_check_address(p, v) == -1)
+		return -1;
+	if (c->nreports_inbox == CONF_MAX_INBOX)
+		return conf_parse_fail(p, "too many addresses (at most %d)",
+		    CONF_MAX_INBOX);
+	c->reports_inbox = xreallocarray(c->reports_inbox,
+	    c->nreports_inbox + 1, sizeof(*c->reports_inbox));
+	c->reports_inbox[c->nreports_inbox++] = conf_parse_address_dup(v);
+	return 0;
+}
+
+static int
+conf_parse_inbox(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+
+	if (!p->continuation) {
+		for (size_t i = 0; i < c->nreports_inbox; i++)
+			free(c->reports_inbox[i]);
+		free(c->reports_inbox);
+		c->reports_inbox = NULL;
+		c->nreports_inbox = 0;
+	}
+	return conf_check_list(p, base, v, conf_parse_inbox_item);
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 #define OFF(f)		offsetof(struct conf, f)
@@ -1206,6 +1305,32 @@ static const struct conf_key conf_keys_dns[] = {
 	    NULL, NULL },
 };
 
+static const struct conf_key conf_keys_reports[] = {
+	CUSTOM("from", conf_parse_reports_from, conf_print_reports_from, 0),
+	CUSTOM("org_name", conf_parse_org_name, conf_print_org_name, 0),
+	CUSTOM("inbox", conf_parse_inbox, conf_print_inbox, CONF_KEY_LIST),
+	NUM("dmarc_aggregate", CONF_T_BOOL, OFF(reports_dmarc_aggregate), 0,
+	    0),
+	NUM("tlsrpt", CONF_T_BOOL, OFF(reports_tlsrpt), 0, 0),
+	NUM("dmarc_failure_reports", CONF_T_BOOL, OFF(reports_dmarc_failure),
+	    0, 0),
+	/* RFC 9990 §3.3: at least daily is expected; hourly is the most
+	 * any receiver should have to take. */
+	NUM("interval", CONF_T_DURATION, OFF(reports_interval), 3600, 86400),
+	NUM("retention", CONF_T_DURATION, OFF(reports_retention), 86400,
+	    3660 * 86400),
+	NUM("failure_reports_per_hour", CONF_T_UINT,
+	    OFF(reports_failure_per_hour), 0, 10000),
+};
+
+static const struct conf_key conf_keys_forwarding[] = {
+	NUM("srs", CONF_T_BOOL, OFF(forward_srs), 0, 0),
+	/* SRS timestamps count days modulo 1024 (2^10). */
+	NUM("srs_max_age", CONF_T_DURATION, OFF(forward_srs_max_age), 86400,
+	    1000 * 86400),
+	NUM("arc", CONF_T_BOOL, OFF(forward_arc), 0, 0),
+};
+
 #define SECTION(name, kind, named, keys) \
 	[kind] = { name, kind, named, keys, sizeof(keys) / sizeof(keys[0]) }
 
@@ -1218,6 +1343,9 @@ const struct conf_section conf_sections[CONF_SEC_COUNT] = {
 	SECTION("auth", CONF_SEC_AUTH, false, conf_keys_auth),
 	SECTION("dns", CONF_SEC_DNS, false, conf_keys_dns),
 	SECTION("policy", CONF_SEC_POLICY, true, conf_keys_policy),
+	SECTION("reports", CONF_SEC_REPORTS, false, conf_keys_reports),
+	SECTION("forwarding", CONF_SEC_FORWARDING, false,
+	    conf_keys_forwarding),
 };
 
 _Static_assert(sizeof(conf_keys_server) / sizeof(conf_keys_server[0]) <=
