@@ -20,5 +20,12 @@ int cli_check_auth(int argc, char **argv, const char *config);
 int cli_sendmail(int argc, char **argv, const char *config);
 int cli_check_domain(int argc, char **argv, const char *config);
 int cli_tls_results(int argc, char **argv, const char *config);
+/* `reports`: dispatches to the two below (cli_reports.c). */
+int cli_reports(int argc, char **argv, const char *config);
+/* `reports send` (cli_reports_send.c); argv[0] is "send". */
+int cli_reports_send(int argc, char **argv, const char *config);
+/* `reports dmarc|tls` (cli_reports_show.c); argv[0] is the kind. */
+int cli_reports_show(int argc, char **argv, const char *config);
+int cli_arc(int argc, char **argv, const char *config);
 
 #endif

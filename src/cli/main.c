@@ -41,6 +41,10 @@ static const struct cli_entry cli_entries[] = {
 	    "[--type ed25519|rsa] [--bits 2048] [--out FILE]" },
 	{ "tls-results", cli_tls_results,
 	    "tls-results [--day YYYY-MM-DD] [--json]" },
+	{ "reports", cli_reports, "reports send [--now] [--to-dir DIR] | "
+	    "reports dmarc|tls [--domain D] [--days N] [--json]" },
+	{ "arc", cli_arc, "arc sign --domain D --selector S --key FILE "
+	    "[--time T] [--authserv-id ID] [FILE|-]" },
 };
 
 static void
