@@ -199,17 +199,19 @@ def test_forwarded_with_srs_sender_spf_passes_at_b(world):
     msg = make_message(ALICE, "list@fwd.test", marker)
     send_from(a["mx"], ORIGIN_IP, ALICE, ["list@fwd.test"], msg)
     raw = b.mailbox(CAROL).wait_for(marker, timeout=30 * harness.SLOW)[0]
-    # The envelope sender B saw (Return-Path): SRS0 in fwd.test, the very
-    # address an independent implementation makes from A's secret.
+    # The envelope sender B saw (Return-Path) is in fwd.test, and B's SPF
+    # check for it passes (fwd.test authorises A), as pyspf says.
     rp = harness.header_values(raw, "Return-Path")
     assert len(rp) == 1, rp
     sender = rp[0].strip("<>")
-    assert sender == srs0(srs_secret(a), "alice", "origin.test", "fwd.test",
-                          today()), sender
-    # B's SPF check for it passes (fwd.test authorises A), as pyspf says.
     ar = auth_results(raw, "mx.remote.test")
     assert len(ar) == 1, ar
     assert "spf=pass smtp.mailfrom=%s" % sender in ar[0], ar
+    assert sender.endswith("@fwd.test"), sender
+    # It is the very SRS0 address an independent implementation makes
+    # from the secret in A's store.
+    assert sender == srs0(srs_secret(a), "alice", "origin.test", "fwd.test",
+                          today()), sender
     assert spf_check(world["dns"], A_HOST, sender, "mx.fwd.test") == "pass"
     # Without SRS, A's address would not be authorised for origin.test.
     assert spf_check(world["dns"], A_HOST, ALICE, "mx.fwd.test") == "fail"
@@ -302,7 +304,14 @@ def test_dmarc_reject_local_copy_delivered_forwarded_copy_bounced(world):
     assert re.search(r"^Status: 5\.7\.1", text, re.M), text[:3000]
     assert re.search(r"^Final-Recipient: rfc822; *%s" % CAROL, text,
                      re.M | re.I), text[:3000]
-    assert "p=reject" in text and "strict.test" in text, text[:3000]
+    # A's own refusal, made without connecting to B (no Remote-MTA).
+    diag = re.search(r"^Diagnostic-Code: *(.*(?:\r?\n[ \t].*)*)", text,
+                     re.M | re.I)
+    assert diag, text[:3000]
+    assert re.search(r"550 5\.7\.1 Not forwarded: .* \(p=reject\) of "
+                     r"strict\.test", re.sub(r"\s+", " ", diag.group(1))), \
+        diag.group(1)
+    assert not re.search(r"^Remote-MTA:", text, re.M | re.I), text[:3000]
     assert env.log_lines(a, "qid=%s" % qid, "dmarc reject not enforced")
     # Nothing reached the alias's target.
     env.no_mail_for(b.mailbox(CAROL), marker, 1)
