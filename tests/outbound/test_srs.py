@@ -33,7 +33,7 @@ import pytest
 
 import remote_env as env
 import harness
-from harness import Config, cli_ok, make_message, new_marker
+from harness import make_message, new_marker
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
                                 reason="nsd/ldnsutils not installed "
@@ -62,61 +62,26 @@ ZONES = {
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
-def config(folder, cert, dns, name, host, mx_port, domains):
-    cfg = Config(folder, [cert])
-    cfg.server["hostname"] = name
-    cfg.domains = domains
-    cfg.listen("mx", "mx", "starttls", host=host, port=mx_port)
-    cfg.delivery = {"local": "maildir", "retry_schedule": "1h",
-                    "mx_port": str(mx_port)}
-    env.set_dns(cfg, dns)
-    return cfg
-
-
-def provision(users, aliases):
-    def run(cfg):
-        cfg.write()
-        for addr in users:
-            cli_ok(cfg.path, "user", "add", addr, "--password-stdin",
-                   input=PW + "\n")
-        for addr, target in aliases:
-            cli_ok(cfg.path, "alias", "add", addr, target)
-    return run
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("srs"))
-    dnsdir = os.path.join(base, "dns")
-    dns = env.dnsserver.start(dnsdir, env.write_zones(os.path.join(base, "z"),
-                                                      ZONES))
-    pool = env.Pool()
-    errors = []
-    try:
-        certs = os.path.join(base, "certs")
-        mx_port = env.free_port_everywhere((A_HOST, B_HOST))
-        b_cfg = config(os.path.join(base, "b"),
-                       harness.make_cert(certs, "b", cn="mx.remote.test"),
-                       dns, "mx.remote.test", B_HOST, mx_port,
-                       ["remote.test", "origin.test", "strict.test"])
-        a_cfg = config(os.path.join(base, "a"),
-                       harness.make_cert(certs, "a", cn="mx.fwd.test"),
-                       dns, "mx.fwd.test", A_HOST, mx_port, ["fwd.test"])
+    with env.dns_world(base, ZONES, (A_HOST, B_HOST)) as w:
+        b_cfg = env.mx_instance(w, base, "b", "mx.remote.test", B_HOST,
+                                ["remote.test", "origin.test",
+                                 "strict.test"])
+        a_cfg = env.mx_instance(w, base, "a", "mx.fwd.test", A_HOST,
+                                ["fwd.test"])
         # Accept what fails DMARC p=reject (and deliver it here), which
         # must then never be forwarded.
         a_cfg.auth = {"dmarc_enforce": "no"}
         a_cfg.extra = "\n[forwarding]\nsrs = yes\nsrs_max_age = 21d\n"
-        b = pool.start(b_cfg, provision=provision(
-            [CAROL, ALICE, BOB], [("void@remote.test", "x@nullmx.test")]))
-        a = pool.start(a_cfg, provision=provision(
-            [DAVE], [("list@fwd.test", CAROL),
-                     ("gone@fwd.test", "void@remote.test")]))
-        yield {"a": a, "b": b, "dns": dns}
-    finally:
-        errors = pool.stop_all()
-        env.dnsserver.stop(dnsdir)
-    if errors:
-        raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
+        b = w["pool"].start(b_cfg, provision=env.provision_accounts(
+            [(u, PW) for u in (CAROL, ALICE, BOB)],
+            [("void@remote.test", "x@nullmx.test")]))
+        a = w["pool"].start(a_cfg, provision=env.provision_accounts(
+            [(DAVE, PW)], [("list@fwd.test", CAROL),
+                           ("gone@fwd.test", "void@remote.test")]))
+        yield {"a": a, "b": b, "dns": w["dns"]}
 
 
 def connect(lst, source):
@@ -132,6 +97,14 @@ def send_from(lst, source, frm, rcpts, msg):
         return env.mailcheck.send(s, frm, rcpts, msg)
     finally:
         s.quit()
+
+
+def alice_writes(a, rcpt, marker, mailbox):
+    """Alice sends to rcpt at A from her own host; returns the message
+    with marker once it is in mailbox."""
+    send_from(a["mx"], ORIGIN_IP, ALICE, [rcpt],
+              make_message(ALICE, rcpt, marker))
+    return mailbox.wait_for(marker, timeout=40 * harness.SLOW)[0]
 
 
 def srs_secret(a):
@@ -196,9 +169,7 @@ def auth_results(raw, authserv):
 def test_forwarded_with_srs_sender_spf_passes_at_b(world):
     a, b = world["a"], world["b"]
     marker = new_marker()
-    msg = make_message(ALICE, "list@fwd.test", marker)
-    send_from(a["mx"], ORIGIN_IP, ALICE, ["list@fwd.test"], msg)
-    raw = b.mailbox(CAROL).wait_for(marker, timeout=30 * harness.SLOW)[0]
+    raw = alice_writes(a, "list@fwd.test", marker, b.mailbox(CAROL))
     # The envelope sender B saw (Return-Path) is in fwd.test, and B's SPF
     # check for it passes (fwd.test authorises A), as pyspf says.
     rp = harness.header_values(raw, "Return-Path")
@@ -225,12 +196,10 @@ def test_forwarded_with_srs_sender_spf_passes_at_b(world):
 def test_bounce_from_b_returns_through_a_to_the_sender(world):
     a, b = world["a"], world["b"]
     marker = new_marker()
-    msg = make_message(ALICE, "gone@fwd.test", marker)
-    send_from(a["mx"], ORIGIN_IP, ALICE, ["gone@fwd.test"], msg)
     # B accepts (void@remote.test is its alias), cannot deliver (null
     # MX), and bounces to the SRS address; A verifies it and relays the
     # DSN to alice@origin.test, whose MX is B.
-    dsn = b.mailbox(ALICE).wait_for(marker, timeout=40 * harness.SLOW)[0]
+    dsn = alice_writes(a, "gone@fwd.test", marker, b.mailbox(ALICE))
     text = dsn.decode("utf-8", "replace")
     assert re.search(r"^Status: 5\.1\.10", text, re.M), text[:3000]
     assert "x@nullmx.test" in text
