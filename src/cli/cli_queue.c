@@ -189,6 +189,9 @@ cli_queue_show(const struct conf *c, const char *qid)
 	cli_queue_field("helo:", env.helo);
 	cli_queue_field("quarantine:", env.quarantine ? "yes (Junk)" : NULL);
 	cli_queue_field("requiretls:", env.requiretls ? "yes" : NULL);
+	/* Failed DMARC p=reject, let in by dmarc_enforce = no: never
+	 * forwarded. */
+	cli_queue_field("dmarc-reject:", env.dmarc_reject);
 	printf("%-12s %zu\n", "recipients:", env.nrcpts);
 	for (size_t i = 0; i < env.nrcpts; i++)
 		cli_queue_show_rcpt(&env.rcpts[i], now);

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include "conf/conf.h"
@@ -50,6 +51,7 @@
 #include "msg/rfc5322_headers.h"
 #include "queue/spool.h"
 #include "deliver/mtasts.h"
+#include "deliver/remote_forward.h"
 #include "deliver/remote_policy.h"
 #include "smtpc/smtpc_dane.h"
 #include "smtpc/smtpc_route.h"
@@ -80,13 +82,17 @@ struct remote_unit {
 	struct smtpc_message	 msg;
 	char			*prepend;	/* owned: Delivered-To + the
 						 * envelope's, or NULL */
+	char			*mail_from;	/* owned: the SRS sender of a
+						 * forwarded copy, or NULL (the
+						 * envelope's) */
 	/* RFC 8689: the sender demands authenticated TLS (REQUIRETLS, a
 	 * non-null return path: §4.2.1), or relaxes the recipient domain's
 	 * requirements (TLS-Required: No). A connection carries only units
 	 * that agree on both. */
 	bool			 requiretls;
 	bool			 tls_no;
-	struct smtpc_status	 loop;		/* in rd->looped: the refusal */
+	struct smtpc_status	 loop;		/* in rd->looped: the refusal
+						 * (a loop, forwarding refused) */
 };
 TAILQ_HEAD(remote_units, remote_unit);
 
@@ -174,6 +180,8 @@ struct remote {
 	char			*auth_err;	/* credentials unusable */
 	TAILQ_HEAD(, remote_jobst) jobs;
 	struct remote_units	 looped;	/* to refuse from the pump */
+	uint8_t			 srs_key[SRS_SECRET_LEN];
+	bool			 srs_key_ok;	/* read from the store */
 	TAILQ_HEAD(, remote_dest) dests;
 	TAILQ_HEAD(, remote_conn) conns;
 	size_t			 njobs, nconn;
@@ -267,6 +275,7 @@ static void
 remote_unit_free(struct remote_unit *u)
 {
 	free(u->prepend);
+	free(u->mail_from);
 	free(u->pos);
 	free(u->rcpts);
 	free(u);
@@ -1379,7 +1388,8 @@ remote_unit_message(struct remote_unit *u)
 		u->rcpts[k].notify = rc->notify;
 	}
 	u->msg.qid = env->id;
-	u->msg.mail_from = env->mail_from ? env->mail_from : "";
+	u->msg.mail_from = u->mail_from ? u->mail_from :
+	    env->mail_from ? env->mail_from : "";
 	u->msg.rcpts = u->rcpts;
 	u->msg.nrcpts = u->n;
 	u->msg.fd = j->msg_fd;
@@ -1524,6 +1534,77 @@ remote_unit_alias(struct remote_unit *u, const char *alias)
 	buf_clear(&b);
 }
 
+/* The SRS key (db_secret_get "srs"), read once; NULL if the store cannot
+ * give it. With a relayhost the engine has no store handle: one is opened
+ * for the read. */
+static const uint8_t *
+remote_srs_key(struct remote *rd)
+{
+	struct db *db = rd->db;
+	char path[4096], err[256];
+
+	if (rd->srs_key_ok)
+		return rd->srs_key;
+	if (db == NULL) {
+		snprintf(path, sizeof(path), "%s/sealmail.db",
+		    rd->conf->data_dir);
+		if ((db = db_open(path, true, NULL, err, sizeof(err))) ==
+		    NULL) {
+			log_warn("remote srs key unavailable: %s", err);
+			return NULL;
+		}
+	}
+	if (db_secret_get(db, "srs", rd->srs_key, sizeof(rd->srs_key)) ==
+	    DB_OK)
+		rd->srs_key_ok = true;
+	else
+		log_warn("remote srs key unavailable: %s", db_error(db));
+	if (db != rd->db)
+		db_close(db);
+	return rd->srs_key_ok ? rd->srs_key : NULL;
+}
+
+/*
+ * A copy forwarded for alias (remote_forward.h): refused when the message
+ * failed DMARC with p=reject (permanent: it bounces), deferred when the
+ * SRS key cannot be read; else its sender is rewritten where SRS applies.
+ * -1 with u->loop set when the unit is refused.
+ */
+static int
+remote_unit_forward(struct remote *rd, struct remote_unit *u,
+    const char *alias)
+{
+	const struct envelope *env = u->js->job.env;
+	const uint8_t *key = NULL;
+	char text[SMTPC_TEXT_MAX], from[LIMIT_PATH + 1];
+	char q[LOG_QUOTE_SIZE(LIMIT_PATH)], qa[LOG_QUOTE_SIZE(LIMIT_PATH)];
+	enum srs_result why;
+
+	if (*alias == '\0')
+		return 0;
+	if (remote_forward_refused(env, text, sizeof(text))) {
+		remote_status(&u->loop, SMTPC_PERM, 550, "5.7.1", "forward",
+		    text);
+		return -1;
+	}
+	if (rd->conf->forward_srs && (key = remote_srs_key(rd)) == NULL) {
+		remote_status(&u->loop, SMTPC_TEMP, 451, "4.3.0", "forward",
+		    "SRS key unavailable in the store");
+		return -1;
+	}
+	if (remote_forward_sender(rd->conf, key, env->mail_from, alias,
+	    (long long)time(NULL), from, sizeof(from), &why)) {
+		u->mail_from = xstrdup(from);
+		log_info("qid=%s remote srs alias=%s mail-from=%s", env->id,
+		    log_quote(alias, strlen(alias), qa, sizeof(qa)),
+		    log_quote(from, strlen(from), q, sizeof(q)));
+	} else if (why != SRS_OK)
+		log_warn("qid=%s remote srs not applied alias=%s: %s", env->id,
+		    log_quote(alias, strlen(alias), qa, sizeof(qa)),
+		    srs_result_text(why));
+	return 0;
+}
+
 int
 remote_deliver(struct remote *rd, const struct remote_job *job)
 {
@@ -1559,8 +1640,10 @@ remote_deliver(struct remote *rd, const struct remote_job *job)
 	for (size_t i = 0; i < n; i++)
 		remote_dest_name(rd, &js->job, i, names[i], sizeof(names[i]));
 	/* One unit per destination and alias: its recipients in one
-	 * transaction (each alias's copy names it); a looping recipient is
-	 * a unit of its own, refused from the pump. */
+	 * transaction (each alias's copy names it, and has the one sender
+	 * SRS gives it for that alias); a looping recipient is a unit of its
+	 * own, refused from the pump, as is a forwarded copy that may not
+	 * go. */
 	for (size_t i = 0; i < n; i++) {
 		struct remote_unit *u;
 		const char *alias = remote_alias_of(&js->job, i);
@@ -1587,6 +1670,10 @@ remote_deliver(struct remote *rd, const struct remote_job *job)
 			}
 		u->requiretls = requiretls;
 		u->tls_no = tls_no;
+		if (remote_unit_forward(rd, u, alias) == -1) {
+			TAILQ_INSERT_TAIL(&rd->looped, u, entry);
+			continue;
+		}
 		remote_unit_alias(u, alias);
 		remote_unit_message(u);
 		TAILQ_INSERT_TAIL(&remote_dest_get(rd, names[i])->waiting, u,
@@ -1807,5 +1894,6 @@ remote_free(struct remote *rd)
 	free(rd->auth_pass);
 	free(rd->auth_user);
 	free(rd->auth_err);
+	OPENSSL_cleanse(rd->srs_key, sizeof(rd->srs_key));
 	free(rd);
 }

@@ -17,6 +17,8 @@
  *	quarantine yes			(optional)
  *	requiretls yes			(optional; absent in files written
  *					 before it existed, which parse as no)
+ *	dmarc-reject example.org	(optional; absent in older files:
+ *					 NULL, the message may be forwarded)
  *	rcpt state=pending attempts=0 next=0 address=bob@example.org
  *	     orig=Bob@example.org orcpt=rfc822;bob@example.org
  *	     notify=failure,delay reply=...	(one line per recipient)
@@ -82,6 +84,7 @@ envelope_clear(struct envelope *env)
 	free(env->helo);
 	free(env->client_addr);
 	free(env->prepend);
+	free(env->dmarc_reject);
 	envelope_init(env);
 }
 
@@ -277,7 +280,8 @@ envelope_put_header(struct buf *out, const struct envelope *env)
 	    envelope_put_line(out, "quarantine",
 	    env->quarantine ? "yes" : NULL) == -1 ||
 	    envelope_put_line(out, "requiretls",
-	    env->requiretls ? "yes" : NULL) == -1)
+	    env->requiretls ? "yes" : NULL) == -1 ||
+	    envelope_put_line(out, "dmarc-reject", env->dmarc_reject) == -1)
 		return -1;
 	return 0;
 }
@@ -586,6 +590,7 @@ enum envelope_key {
 	ENVELOPE_K_CLIENT_ADDR,
 	ENVELOPE_K_QUARANTINE,
 	ENVELOPE_K_REQUIRETLS,
+	ENVELOPE_K_DMARC_REJECT,
 	ENVELOPE_K_PREPEND,
 	ENVELOPE_K_RCPT,
 	ENVELOPE_K_END,
@@ -605,6 +610,7 @@ static const char *const envelope_key_names[] = {
 	[ENVELOPE_K_CLIENT_ADDR] = "client-addr",
 	[ENVELOPE_K_QUARANTINE] = "quarantine",
 	[ENVELOPE_K_REQUIRETLS] = "requiretls",
+	[ENVELOPE_K_DMARC_REJECT] = "dmarc-reject",
 	[ENVELOPE_K_PREPEND] = "prepend",
 	[ENVELOPE_K_RCPT] = "rcpt",
 	[ENVELOPE_K_END] = "end",
@@ -660,6 +666,7 @@ envelope_string_field(struct envelope *env, int k)
 	case ENVELOPE_K_HELO:		return &env->helo;
 	case ENVELOPE_K_CLIENT_ADDR:	return &env->client_addr;
 	case ENVELOPE_K_PREPEND:	return &env->prepend;
+	case ENVELOPE_K_DMARC_REJECT:	return &env->dmarc_reject;
 	default:			return NULL;
 	}
 }

@@ -69,6 +69,10 @@ struct envelope {
 	bool			 requiretls;	/* MAIL ... REQUIRETLS (RFC 8689):
 						 * relay only over authenticated
 						 * TLS, DSNs withhold the body */
+	char			*dmarc_reject;	/* the Author Domain whose DMARC
+						 * p=reject the message failed
+						 * (accepted as dmarc_enforce =
+						 * no): never forwarded; or NULL */
 	struct envelope_rcpt	*rcpts;
 	size_t			 nrcpts;
 	bool			 state_saved;	/* queue/ID.env exists (set by

@@ -44,6 +44,7 @@ envt_fill(struct envelope *env)
 	    "Authentication-Results: mx; spf=pass\r\n");
 	env->quarantine = true;
 	env->requiretls = true;
+	env->dmarc_reject = strdup("example.net");
 	envelope_add_rcpt(env, "bob@example.org", "Bob@Example.org",
 	    "rfc822;Bob@Example.org", ENVELOPE_NOTIFY_FAILURE |
 	    ENVELOPE_NOTIFY_DELAY);
@@ -81,6 +82,7 @@ envt_assert_equal(const struct envelope *a, const struct envelope *b)
 	envt_assert_str(a->prepend, b->prepend);
 	assert_int_equal(a->quarantine, b->quarantine);
 	assert_int_equal(a->requiretls, b->requiretls);
+	envt_assert_str(a->dmarc_reject, b->dmarc_reject);
 	assert_int_equal(a->nrcpts, b->nrcpts);
 	for (size_t i = 0; i < a->nrcpts; i++) {
 		const struct envelope_rcpt *x = &a->rcpts[i], *y = &b->rcpts[i];
@@ -145,10 +147,13 @@ test_minimal_and_null_sender(void **state)
 	assert_false(env.quarantine);
 	/* A file written before REQUIRETLS existed has no such line. */
 	assert_false(env.requiretls);
+	/* ... nor a dmarc-reject line (before SRS forwarding): NULL. */
+	assert_null(env.dmarc_reject);
 	buf_init(&t, 4096);
 	assert_int_equal(envelope_to_text(&env, &t), 0);
 	assert_non_null(strstr(buf_cstr(&t), "\nmail-from\n"));
 	assert_null(strstr(buf_cstr(&t), "requiretls"));
+	assert_null(strstr(buf_cstr(&t), "dmarc-reject"));
 	buf_clear(&t);
 	envelope_clear(&env);
 }
@@ -215,6 +220,8 @@ static const struct envt_bad envt_bad_cases[] = {
 	{ ENVT_HEAD "body 9bit\nend\n", "bad value" },
 	{ ENVT_HEAD "quarantine maybe\nend\n", "expected yes or no" },
 	{ ENVT_HEAD "requiretls 1\nend\n", "expected yes or no" },
+	{ ENVT_HEAD "dmarc-reject a.example\ndmarc-reject b.example\nend\n",
+	    "duplicate key dmarc-reject" },
 	{ ENVT_HEAD "requiretls yes\nrequiretls no\nend\n",
 	    "duplicate key requiretls" },
 	{ ENVT_HEAD "rcpt\nend\n", "recipient without address" },

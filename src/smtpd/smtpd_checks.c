@@ -281,6 +281,16 @@ smtpd_checks_dmarc_defer(struct smtpd_session *s, const struct authcheck *ac)
 	return true;
 }
 
+/* The Author Domain a DMARC reject is reported for. */
+static const char *
+smtpd_checks_reject_domain(const struct authcheck *ac)
+{
+	const struct dmarc_verdict *v = authcheck_dmarc(ac);
+
+	return v && v->nauthors && v->author[0].domain[0] ?
+	    v->author[0].domain : "the sender's domain";
+}
+
 static void
 smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 {
@@ -293,18 +303,28 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 	authcheck_summary(ac, summary, sizeof(summary));
 	log_info("sid=%s qid=%s auth %s", s->sid, s->qid, summary);
 	smtpd_enter(s, SMTPD_STATE_CMD);
-	if (!c->dmarc_enforce)
+	if (!c->dmarc_enforce) {
+		/* Accepted and delivered here in spite of p=reject, but
+		 * never forwarded: the envelope says so and remote delivery
+		 * fails forwarded copies, which bounce to the sender. */
+		if (dis == DMARC_DISPOSITION_REJECT) {
+			const char *d = smtpd_checks_reject_domain(ac);
+
+			free(s->env.dmarc_reject);
+			s->env.dmarc_reject = xstrdup(d);
+			log_info("sid=%s qid=%s dmarc reject not enforced "
+			    "(dmarc_enforce = no): not to be forwarded", s->sid,
+			    s->qid);
+		}
 		dis = DMARC_DISPOSITION_NONE;
-	else if (dis != DMARC_DISPOSITION_REJECT &&
+	} else if (dis != DMARC_DISPOSITION_REJECT &&
 	    smtpd_checks_dmarc_defer(s, ac))
 		return;
 	smtpd_checks_record(s, ac, dmarc_disposition_name(dis));
 	if (dis == DMARC_DISPOSITION_REJECT) {
-		const struct dmarc_verdict *v = authcheck_dmarc(ac);
 		char reply[LIMIT_REPLY_LINE];
 		snprintf(reply, sizeof(reply), "550 5.7.1 Message rejected by "
-		    "the DMARC policy of %s", v && v->nauthors ?
-		    v->author[0].domain : "the sender's domain");
+		    "the DMARC policy of %s", smtpd_checks_reject_domain(ac));
 		smtpd_txn_reject(s, reply);
 		smtpd_resume(s);
 		return;

@@ -12,12 +12,14 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <openssl/crypto.h>
 
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
 #include "msg/hops.h"
 #include "msg/rfc5322_headers.h"
+#include "msg/srs.h"
 #include "net/tls.h"
 #include "queue/spool.h"
 #include "queue/spool_commit.h"
@@ -173,6 +175,54 @@ smtpd_txn_rcpt_local(struct smtpd_session *s, const char *to,
 	return 0;
 }
 
+/*
+ * RCPT TO an SRS address of a local domain (msg/srs.h): a bounce or reply
+ * to mail we forwarded. It is relayed to the address it decodes to, so
+ * only one whose hash and age verify is taken (else anyone could relay
+ * through made-up SRS addresses). Any sender is accepted, as postsrsd
+ * does: auto-replies (RFC 3834) go to the return path as well as DSNs,
+ * and the hash is what keeps this from being an open relay.
+ */
+static int
+smtpd_txn_rcpt_srs(struct smtpd_session *s, const char *to,
+    const char *esc, const struct smtpd_rcpt_args *ra)
+{
+	const struct conf *c = s->ctx->conf;
+	uint8_t key[SRS_SECRET_LEN];
+	char dest[LIMIT_PATH + 1], desc[LIMIT_PATH * 4 + 1];
+	char q[LOG_QUOTE_SIZE(LIMIT_PATH)], qd[LOG_QUOTE_SIZE(LIMIT_PATH)];
+	enum srs_result r;
+
+	if (db_secret_get(s->ctx->db, "srs", key, sizeof(key)) != DB_OK) {
+		log_warn("sid=%s qid=%s srs secret unavailable: %s", s->sid,
+		    s->qid, db_error(s->ctx->db));
+		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", esc);
+		return -1;
+	}
+	r = srs_reverse(key, sizeof(key), to, (long long)time(NULL),
+	    c->forward_srs_max_age / 86400, dest, sizeof(dest));
+	OPENSSL_cleanse(key, sizeof(key));
+	if (r != SRS_OK) {
+		log_info("sid=%s qid=%s smtp rcpt to=%s srs=%s", s->sid,
+		    s->qid, log_quote(to, strlen(to), q, sizeof(q)),
+		    srs_result_text(r));
+		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
+		    "SRS address not valid (%s)", esc, srs_result_text(r));
+		return -1;
+	}
+	log_info("sid=%s qid=%s smtp rcpt to=%s srs=ok relay-to=%s", s->sid,
+	    s->qid, log_quote(to, strlen(to), q, sizeof(q)),
+	    log_quote(dest, strlen(dest), qd, sizeof(qd)));
+	/* Our own domain (a forwarded local sender is not rewritten, but
+	 * the setting may have changed): an ordinary local recipient. */
+	if (conf_is_local_domain(c, addr_text_domain(dest))) {
+		log_escape(dest, strlen(dest), desc, sizeof(desc));
+		return smtpd_txn_rcpt_local(s, dest, desc, ra);
+	}
+	smtpd_txn_add_rcpt(s, dest, to, ra);
+	return 0;
+}
+
 void
 smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 {
@@ -212,7 +262,9 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	}
 	log_escape(to, strlen(to), esc, sizeof(esc));
 	if (conf_is_local_domain(c, ra.to.domain)) {
-		if (smtpd_txn_rcpt_local(s, to, esc, &ra) == -1) {
+		if ((c->forward_srs && srs_is_srs(to) ?
+		    smtpd_txn_rcpt_srs(s, to, esc, &ra) :
+		    smtpd_txn_rcpt_local(s, to, esc, &ra)) == -1) {
 			log_info("sid=%s qid=%s smtp rcpt to=%s "
 			    "result=rejected", s->sid, s->qid,
 			    log_quote(to, strlen(to), q, sizeof(q)));

@@ -188,6 +188,18 @@ enum db_result db_dmarc_flush(struct db *db);
 size_t db_dmarc_pending(const struct db *db);
 
 /*
+ * The secret called name (len bytes, at most DB_SECRET_MAX), made of
+ * random bytes by the first caller and the same for every later one, in
+ * every process and on every node that shares the store (concurrent first
+ * calls agree: the first row written wins). Used for the SRS key
+ * ("srs"). DB_ERROR when the store cannot be read or written, or the
+ * stored value has another length.
+ */
+#define DB_SECRET_MAX	64
+enum db_result db_secret_get(struct db *db, const char *name, uint8_t *out,
+    size_t len);
+
+/*
  * MTA-STS policies (RFC 8461 §5.1), one row per Policy Domain: the TXT id
  * the policy was fetched under, the policy body as fetched (untrusted text,
  * parsed again by whoever loads it), and when it was fetched and expires

@@ -72,6 +72,12 @@ static const char *const db_schema_steps[] = {
 	"  PRIMARY KEY (day, policy_domain, policy_type, policy_string,"
 	"    mx_host, sending_ip, receiving_mx, receiving_helo, receiving_ip,"
 	"    result, failure_code));",
+	/* 4 -> 5: named secrets (db_secret_get), such as the SRS key: in
+	 * the store so that every node of a cluster shares them. */
+	"CREATE TABLE secrets ("
+	"  name    TEXT NOT NULL PRIMARY KEY,"
+	"  value   BLOB NOT NULL,"
+	"  created INTEGER NOT NULL);",
 };
 
 #define DB_SCHEMA_VERSION \

@@ -2,7 +2,7 @@
 /*
  * Unit tests for the store: accounts, aliases, recipient expansion (catch-all,
  * recursion, loops, limits, dedup, remote targets), sender ownership, the
- * schema version and the file's mode and owner. Each test gets a fresh
+ * schema version and the file's mode and owner, named secrets. Each test gets a fresh
  * store in a mkdtemp folder.
  */
 #include <stdarg.h>
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/limits.h"
@@ -742,6 +743,91 @@ test_expand_delimiter(void **state)
 	assert_int_equal(db_set_recipient_delimiter(t->db, "123456789"), -1);
 }
 
+/* Another handle on the test's store. */
+static struct db *
+open_db(const struct dbt *t)
+{
+	char err[256];
+	struct db *db = db_open(t->path, true, NULL, err, sizeof(err));
+
+	if (db == NULL)
+		fail_msg("db_open: %s", err);
+	return db;
+}
+
+static void
+test_secret_made_once_and_kept(void **state)
+{
+	struct dbt *t = *state;
+	uint8_t a[32], b[32], c[32], zero[32] = { 0 };
+	struct db *db = t->db, *db2;
+
+	assert_int_equal(db_secret_get(db, "srs", a, sizeof(a)), DB_OK);
+	assert_memory_not_equal(a, zero, sizeof(a));
+	assert_int_equal(db_secret_get(db, "srs", b, sizeof(b)), DB_OK);
+	assert_memory_equal(a, b, sizeof(a));
+	/* Another name is another secret. */
+	assert_int_equal(db_secret_get(db, "other", c, sizeof(c)), DB_OK);
+	assert_memory_not_equal(a, c, sizeof(a));
+	/* A relaxed handle (the runner's, the workers') reads the same. */
+	db2 = open_db(t);
+	db_relaxed_durability(db2);
+	memset(b, 0, sizeof(b));
+	assert_int_equal(db_secret_get(db2, "srs", b, sizeof(b)), DB_OK);
+	assert_memory_equal(a, b, sizeof(a));
+	/* A length that does not match the stored value is an error. */
+	assert_int_equal(db_secret_get(db2, "srs", b, 16), DB_ERROR);
+	assert_non_null(strstr(db_error(db2), "srs"));
+	assert_int_equal(db_secret_get(db2, "srs", b, DB_SECRET_MAX + 1),
+	    DB_ERROR);
+	db_close(db2);
+	db_close(db);
+	/* Reopened: still the same. */
+	t->db = db = open_db(t);
+	assert_int_equal(db_secret_get(db, "srs", b, sizeof(b)), DB_OK);
+	assert_memory_equal(a, b, sizeof(a));
+}
+
+#define DBT_SECRET_PROCS	6
+
+static void
+test_secret_concurrent_first_use(void **state)
+{
+	struct dbt *t = *state;
+	uint8_t got[DBT_SECRET_PROCS][32], mine[32];
+	int fds[DBT_SECRET_PROCS][2];
+	pid_t pid[DBT_SECRET_PROCS];
+	/* The store exists (schema made) but has no secret yet. */
+	for (int i = 0; i < DBT_SECRET_PROCS; i++) {
+		assert_int_equal(pipe(fds[i]), 0);
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0) {
+			struct db *c = open_db(t);
+			uint8_t s[32];
+			int ok = db_secret_get(c, "srs", s, sizeof(s)) == DB_OK;
+
+			db_close(c);
+			if (!ok || write(fds[i][1], s, sizeof(s)) != sizeof(s))
+				_exit(1);
+			_exit(0);
+		}
+		close(fds[i][1]);
+	}
+	for (int i = 0; i < DBT_SECRET_PROCS; i++) {
+		int status;
+
+		assert_int_equal(read(fds[i][0], got[i], 32), 32);
+		close(fds[i][0]);
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(db_secret_get(t->db, "srs", mine, sizeof(mine)),
+	    DB_OK);
+	for (int i = 0; i < DBT_SECRET_PROCS; i++)
+		assert_memory_equal(got[i], mine, 32);
+}
+
 #define DBT(f) cmocka_unit_test_setup_teardown(f, dbt_setup, dbt_teardown)
 
 int
@@ -770,6 +856,8 @@ main(void)
 		DBT(test_open_owner),
 		DBT(test_list_callback_reentry),
 		DBT(test_dmarc_defer_flush),
+		DBT(test_secret_made_once_and_kept),
+		DBT(test_secret_concurrent_first_use),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -189,6 +189,58 @@ def signing_pair(base, extra=None, dmarc="reject"):
         raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
 
 
+@contextlib.contextmanager
+def dns_world(base, zones, hosts=("127.0.0.1", "127.0.0.2")):
+    """The DNS server for zones (name -> records, as write_zones) and a
+    Pool of daemons, all stopped at the end. Yields a dict: dns, pool,
+    certs (a folder for certificates), mx_port (free on hosts)."""
+    dnsdir = os.path.join(base, "dns")
+    dns = dnsserver.start(dnsdir, write_zones(os.path.join(base, "z"),
+                                              zones))
+    pool = Pool()
+    errors = []
+    try:
+        yield {"dns": dns, "pool": pool,
+               "certs": os.path.join(base, "certs"),
+               "mx_port": free_port_everywhere(hosts)}
+    finally:
+        errors = pool.stop_all()
+        dnsserver.stop(dnsdir)
+    if errors:
+        raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
+
+
+def mx_instance(w, base, key, hostname, host, domains, submission=False):
+    """The configuration of an instance of dns_world w: hostname on host
+    (its own certificate), an mx listener (STARTTLS) on w's mx_port, a
+    submission listener if asked, local domains, retries an hour apart.
+    Its folder is base/key."""
+    cfg = Config(os.path.join(base, key),
+                 [harness.make_cert(w["certs"], key, cn=hostname)])
+    cfg.server["hostname"] = hostname
+    cfg.domains = list(domains)
+    cfg.listen("mx", "mx", "starttls", host=host, port=w["mx_port"])
+    if submission:
+        cfg.listen("submission", "submission", "starttls", host=host)
+    cfg.delivery = {"local": "maildir", "retry_schedule": "1h",
+                    "mx_port": str(w["mx_port"])}
+    set_dns(cfg, w["dns"])
+    return cfg
+
+
+def provision_accounts(users=(), aliases=()):
+    """Provisioning for pool.start: users as (address, password) pairs,
+    aliases as (address, target) pairs."""
+    def run(cfg):
+        cfg.write()
+        for addr, pw in users:
+            cli_ok(cfg.path, "user", "add", addr, "--password-stdin",
+                   input=pw + "\n")
+        for addr, target in aliases:
+            cli_ok(cfg.path, "alias", "add", addr, target)
+    return run
+
+
 def provision_b(cfg):
     cfg.write()
     cli_ok(cfg.path, "user", "add", CAROL, "--password-stdin",

@@ -22,7 +22,7 @@ import pytest
 
 import remote_env as env
 import harness
-from harness import Config, cli_ok, make_message, new_marker
+from harness import make_message, new_marker
 import mailcheck
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
@@ -39,57 +39,19 @@ ZONES = {
 }
 
 
-def config(folder, cert, dns, name, host, mx_port):
-    cfg = Config(folder, [cert])
-    cfg.server["hostname"] = "mx." + name
-    cfg.domains = [name]
-    cfg.listen("mx", "mx", "starttls", host=host, port=mx_port)
-    cfg.listen("submission", "submission", "starttls", host=host)
-    cfg.delivery = {"local": "maildir", "retry_schedule": "1h",
-                    "mx_port": str(mx_port)}
-    env.set_dns(cfg, dns)
-    return cfg
-
-
-def provision(aliases, users=()):
-    def run(cfg):
-        cfg.write()
-        for addr, pw in users:
-            cli_ok(cfg.path, "user", "add", addr, "--password-stdin",
-                   input=pw + "\n")
-        for addr, target in aliases:
-            cli_ok(cfg.path, "alias", "add", addr, target)
-    return run
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("loop"))
-    dnsdir = os.path.join(base, "dns")
-    dns = env.dnsserver.start(dnsdir, env.write_zones(os.path.join(base, "z"),
-                                                      ZONES))
-    pool = env.Pool()
-    errors = []
-    try:
-        certs = os.path.join(base, "certs")
-        mx_port = env.free_port_everywhere((A_HOST, B_HOST))
-        a_cfg = config(os.path.join(base, "a"),
-                       harness.make_cert(certs, "a", cn="mx.loopa.test"),
-                       dns, "loopa.test", A_HOST, mx_port)
-        b_cfg = config(os.path.join(base, "b"),
-                       harness.make_cert(certs, "b", cn="mx.loopb.test"),
-                       dns, "loopb.test", B_HOST, mx_port)
-        b = pool.start(b_cfg, provision=provision(
-            [("fwd@loopb.test", "fwd@loopa.test")]))
-        a = pool.start(a_cfg, provision=provision(
-            [("fwd@loopa.test", "fwd@loopb.test")],
-            [(SENDER, SENDER_PW)]))
+    with env.dns_world(base, ZONES, (A_HOST, B_HOST)) as w:
+        a_cfg = env.mx_instance(w, base, "a", "mx.loopa.test", A_HOST,
+                                ["loopa.test"], submission=True)
+        b_cfg = env.mx_instance(w, base, "b", "mx.loopb.test", B_HOST,
+                                ["loopb.test"], submission=True)
+        b = w["pool"].start(b_cfg, provision=env.provision_accounts(
+            aliases=[("fwd@loopb.test", "fwd@loopa.test")]))
+        a = w["pool"].start(a_cfg, provision=env.provision_accounts(
+            [(SENDER, SENDER_PW)], [("fwd@loopa.test", "fwd@loopb.test")]))
         yield {"a": a, "b": b}
-    finally:
-        errors = pool.stop_all()
-        env.dnsserver.stop(dnsdir)
-    if errors:
-        raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
 
 
 def submit(a, rcpt, msg):
