@@ -170,7 +170,8 @@ dkim_sign_new(struct dkim_sign_key *const *keys, size_t nkeys, time_t now)
 
 	if (nkeys > DKIM_SIGN_KEYS_MAX)
 		nkeys = DKIM_SIGN_KEYS_MAX;
-	memcpy(s->keys, keys, nkeys * sizeof(keys[0]));
+	if (nkeys > 0)
+		memcpy(s->keys, keys, nkeys * sizeof(keys[0]));
 	s->nkeys = nkeys;
 	s->now = now;
 	if ((s->md = EVP_MD_CTX_new()) == NULL ||
