@@ -26,6 +26,7 @@
 #include "core/base64.h"
 #include "core/buf.h"
 #include "dns/dns_rr.h"
+#include "testdns.h"
 
 #define NOW	1700000000
 #define DOM	"fwd.example"
@@ -101,26 +102,6 @@ teardown(void **state)
 	return 0;
 }
 
-static struct dns_answer *
-txt_answer(const char *txt)
-{
-	struct dns_answer *a = dns_answer_new();
-
-	a->qtype = DNS_T_TXT;
-	if (txt == NULL) {
-		a->rcode = DNS_RCODE_NXDOMAIN;
-		return a;
-	}
-	a->rcode = DNS_RCODE_NOERROR;
-	a->rr = calloc(1, sizeof(*a->rr));
-	a->rr[0].type = DNS_T_TXT;
-	a->rr[0].u.txt.text = strdup(txt);
-	a->rr[0].u.txt.len = strlen(txt);
-	a->rr[0].u.txt.nstrings = 1;
-	a->nrr = 1;
-	return a;
-}
-
 /* arc.c's verdict on hdr + body, keys from the table. */
 static struct arc_verify *
 verify(const char *hdr, const char *body)
@@ -139,7 +120,8 @@ verify(const char *hdr, const char *body)
 			    0 && strcmp(name + strlen(keys[j].sel),
 			    "._domainkey." DOM) == 0)
 				rec = keys[j].rec;
-		struct dns_answer *a = txt_answer(rec);
+		struct dns_answer *a = testdns_txt(rec ? DNS_RCODE_NOERROR :
+		    DNS_RCODE_NXDOMAIN, rec);
 		arc_verify_apply_key(v, k, a);
 		dns_answer_free(a);
 	}
