@@ -12,7 +12,9 @@ forwards to B:
   arc=pass; the copy A delivers locally in the same message has none;
 * forwarded twice (A alias -> B alias -> a mailbox on A) it ends with
   i=2 (B's seal, cv=pass), which dkimpy and A's own checks pass;
-* an alias of a domain without a DKIM key forwards without a seal (log).
+* an alias of a domain without a DKIM key forwards without a seal (log);
+  with an alias of a domain that has one in the same message, that
+  domain's set goes on both forwarded copies (one set per message).
 
 dkimpy 1.1.4 limits ARC to rsa-sha256 in one table (ARC_HASH_ALGORITHMS)
 though its DKIM code verifies Ed25519 (RFC 8463); the test adds the
@@ -39,6 +41,7 @@ A_HOST, B_HOST = "127.0.0.1", "127.0.0.2"
 A_NAME, B_NAME = "mx.arca.test", "mx.arcb.test"
 SENDER = "alice@origin.test"
 BOB = "bob@arcb.test"
+DAVE = "dave@arcb.test"
 CAROL = "carol@arca.test"
 PW = "arc-Forward-Secret-4711"
 
@@ -116,11 +119,11 @@ def world(tmp_path_factory):
             certs, "b", cn=B_NAME), dns, "arcb.test", B_HOST, mx_port,
             b_key, "s2", [])
         b = pool.start(b_cfg, provision=provision(
-            [BOB], [("hop@arcb.test", CAROL)]))
+            [BOB, DAVE], [("hop@arcb.test", CAROL)]))
         a = pool.start(a_cfg, provision=provision(
             [CAROL], [("fwd@arca.test", BOB), ("twice@arca.test",
                                               "hop@arcb.test"),
-                      ("fwd@nokey.test", BOB)]))
+                      ("fwd@nokey.test", BOB), ("copy@arca.test", DAVE)]))
         records = {b"s1._domainkey.arca.test.": a_rec,
                    b"s2._domainkey.arcb.test.": b_rec,
                    b"o1._domainkey.origin.test.": o_rec}
@@ -237,3 +240,21 @@ def test_domain_without_key_forwards_unsealed(world):
     assert not fields(raw, "ARC-Seal"), unfolded_head(raw)
     env.wait_log(w["a"], "qid=%s arc not sealed: forwarding domain "
                  "nokey.test has no DKIM key" % qid)
+
+
+def test_several_forwarding_domains_one_set_on_every_copy(world):
+    """Aliases of two domains in one message: one set, by the first
+    forwarding alias's domain that has a key (nokey.test has none), on
+    both forwarded copies."""
+    w = world
+    marker = new_marker()
+    qid = send_from_outside(w, ["fwd@nokey.test", "copy@arca.test"], marker)
+    copies = [w["b"].mailbox(BOB).wait_for(marker, timeout=30)[0],
+              w["b"].mailbox(DAVE).wait_for(marker, timeout=30)[0]]
+    for raw, alias in zip(copies, ("fwd@nokey.test", "copy@arca.test")):
+        seals = fields(raw, "ARC-Seal")
+        assert len(seals) == 1 and "d=arca.test;" in seals[0], \
+            unfolded_head(raw)
+        assert arc_verify(w, raw)[0] == b"pass"
+        assert "Delivered-To: " + alias in fields(raw, "Delivered-To")
+    assert len(env.log_lines(w["a"], "qid=%s arc sealed" % qid)) == 1
