@@ -31,6 +31,9 @@
 
 /* The three fields of a set, in the order §5.1.1 hashes them. */
 enum { F_AAR, F_AMS, F_AS, F_KINDS };
+_Static_assert(F_AAR == (int)ARC_FIELD_AAR && F_AMS == (int)ARC_FIELD_AMS &&
+    F_AS == (int)ARC_FIELD_AS && F_KINDS == (int)ARC_FIELD_NONE,
+    "arc_field_kind names the same kinds");
 
 static const struct {
 	const char	*name;
@@ -237,6 +240,24 @@ sig_instance(int kind, const char *p, size_t len, enum arc_cv *cv,
 	if (k != 0 || (kind == F_AS && !have_cv))
 		return 0;
 	return inst;
+}
+
+enum arc_field_kind
+arc_field_kind(const struct dkim_field *f, unsigned *instance)
+{
+	enum arc_cv cv = ARC_CV_NONE;
+	bool has_h = false;
+
+	for (int k = 0; k < F_KINDS; k++)
+		if (dkim_name_eq(f->name, f->namelen, field_names[k].name,
+		    field_names[k].len)) {
+			*instance = k == F_AAR ? aar_instance(f->value,
+			    f->valuelen) : sig_instance(k, f->value,
+			    f->valuelen, &cv, &has_h);
+			return (enum arc_field_kind)k;
+		}
+	*instance = 0;
+	return ARC_FIELD_NONE;
 }
 
 /* Record one ARC field of kind at fields[j] in the scan. */

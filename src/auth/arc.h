@@ -50,6 +50,7 @@
 
 struct authres_result;
 struct conf;
+struct dkim_field;
 struct dns_answer;
 struct dns_resolver;
 struct event_base;
@@ -186,6 +187,23 @@ void arc_verify_apply_key(struct arc_verify *v, size_t k,
  */
 int arc_verify_run_sync(struct arc_verify *v, const struct conf *conf,
     char *err, size_t errlen);
+
+/* The three fields of a set, in the order §5.1.1 hashes them. */
+enum arc_field_kind {
+	ARC_FIELD_AAR,
+	ARC_FIELD_AMS,
+	ARC_FIELD_AS,
+	ARC_FIELD_NONE,		/* not an ARC field */
+};
+
+/*
+ * Which ARC field f (from dkim_header_next) is, and its instance into
+ * *instance as the verifier reads it: 1..99 (over ARC_INSTANCES_MAX is a
+ * chain too long), 0 when it cannot be read (or f is no ARC field). For
+ * the sealer (arc_sign.c), which hashes the sets it extends.
+ */
+enum arc_field_kind arc_field_kind(const struct dkim_field *f,
+    unsigned *instance);
 
 /* "none", "pass", "fail"; never NULL. */
 const char *arc_result_name(enum arc_result r);

@@ -46,10 +46,7 @@ struct dkim_sign {
 };
 
 /* RFC 6376 §5.4.1's recommended fields; the first five are oversigned. */
-static const struct {
-	const char	*name;
-	bool		 over;
-} sign_fields[] = {
+static const struct dkim_sign_hname sign_fields[] = {
 	{ "from", true }, { "to", true }, { "subject", true },
 	{ "date", true }, { "message-id", true }, { "cc", false },
 	{ "reply-to", false }, { "in-reply-to", false },
@@ -173,7 +170,8 @@ dkim_sign_new(struct dkim_sign_key *const *keys, size_t nkeys, time_t now)
 
 	if (nkeys > DKIM_SIGN_KEYS_MAX)
 		nkeys = DKIM_SIGN_KEYS_MAX;
-	memcpy(s->keys, keys, nkeys * sizeof(keys[0]));
+	if (nkeys > 0)
+		memcpy(s->keys, keys, nkeys * sizeof(keys[0]));
 	s->nkeys = nkeys;
 	s->now = now;
 	if ((s->md = EVP_MD_CTX_new()) == NULL ||
@@ -250,70 +248,17 @@ fold_base64(struct fold *f, const char *b64)
 	}
 }
 
-/* Occurrences of each recommended field in the header section. */
-static void
-count_fields(const char *hdr, size_t len, size_t counts[NSIGN_FIELDS])
+/* The header fields h= names, in hash order (§5.4.2: each name's
+ * instances bottom-up) into *out (allocated), their count returned; each
+ * name's count of instances (the h= entries besides oversigning) in
+ * counts[]. */
+static size_t
+select_fields(const char *hdr, size_t len, const struct dkim_sign_hname *h,
+    size_t nh, size_t *counts, struct dkim_field **out)
 {
-	struct dkim_field f;
-	size_t pos = 0;
+	struct dkim_field *fields = NULL, *sel, f;
+	size_t nfields = 0, cap = 0, pos = 0, nsel = 0;
 
-	memset(counts, 0, NSIGN_FIELDS * sizeof(counts[0]));
-	while (dkim_header_next(hdr, len, &pos, &f) == 1)
-		for (size_t k = 0; k < NSIGN_FIELDS; k++)
-			if (dkim_name_eq(f.name, f.namelen, sign_fields[k].name,
-			    strlen(sign_fields[k].name)))
-				counts[k]++;
-}
-
-/* "DKIM-Signature: v=1; ... b=" with the folding it will be sent with. */
-static int
-sig_prefix(const struct dkim_sign *s, const struct dkim_sign_key *k,
-    const size_t counts[NSIGN_FIELDS], const char *bh, struct fold *f)
-{
-	char tmp[LIMIT_DOMAIN + 64];
-	bool first = true;
-
-	fold_str(f, "DKIM-Signature: v=1;", false);
-	snprintf(tmp, sizeof(tmp), "a=%s;", dkim_alg_name(k->alg));
-	fold_str(f, tmp, true);
-	fold_str(f, "c=relaxed/relaxed;", true);
-	snprintf(tmp, sizeof(tmp), "d=%s;", k->domain);
-	fold_str(f, tmp, true);
-	snprintf(tmp, sizeof(tmp), "s=%s;", k->selector);
-	fold_str(f, tmp, true);
-	snprintf(tmp, sizeof(tmp), "t=%lld;", (long long)s->now);
-	fold_str(f, tmp, true);
-	for (size_t i = 0; i < NSIGN_FIELDS; i++) {
-		size_t n = counts[i] + (sign_fields[i].over ? 1 : 0);
-		for (size_t j = 0; j < n; j++) {
-			snprintf(tmp, sizeof(tmp), "%s%s:", first ? "h=" : "",
-			    sign_fields[i].name);
-			fold_str(f, tmp, first);
-			first = false;
-		}
-	}
-	/* Replace the last ":" by ";" (h= always has at least From). */
-	f->b->data[f->b->len - 1] = ';';
-	snprintf(tmp, sizeof(tmp), "bh=%s;", bh);
-	fold_str(f, tmp, true);
-	fold_str(f, "b=", true);
-	return f->err ? -1 : 0;
-}
-
-/* Hash the fields h= names, bottom-up per name (§5.4.2), then the
- * signature field itself without its CRLF (§3.7). */
-static int
-header_hash(const char *hdr, size_t len, const size_t counts[NSIGN_FIELDS],
-    const struct buf *sigfield, uint8_t digest[32])
-{
-	struct dkim_field *fields = NULL, f;
-	size_t nfields = 0, cap = 0, pos = 0;
-	struct buf scratch;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned dl = 0;
-	int r = -1;
-
-	buf_init(&scratch, LIMIT_HEADER_SECTION + 2);
 	while (dkim_header_next(hdr, len, &pos, &f) == 1) {
 		if (nfields == cap) {
 			cap = cap ? cap * 2 : 32;
@@ -321,24 +266,83 @@ header_hash(const char *hdr, size_t len, const size_t counts[NSIGN_FIELDS],
 		}
 		fields[nfields++] = f;
 	}
+	/* Each field matches at most one name: nfields bounds the result. */
+	sel = xreallocarray(NULL, nfields + 1, sizeof(*sel));
+	for (size_t k = 0; k < nh; k++) {
+		counts[k] = 0;
+		for (size_t j = nfields; j-- > 0;)
+			if (dkim_name_eq(fields[j].name, fields[j].namelen,
+			    h[k].name, strlen(h[k].name))) {
+				sel[nsel++] = fields[j];
+				counts[k]++;
+			}
+	}
+	free(fields);
+	*out = sel;
+	return nsel;
+}
+
+/* The field up to "b=" with the folding it will be sent with. */
+static int
+sig_prefix(const struct dkim_sign_key *k, time_t t,
+    const struct dkim_sign_spec *sp, const size_t *counts, struct fold *f)
+{
+	char tmp[LIMIT_DOMAIN + 64];
+	bool first = true;
+
+	fold_str(f, sp->head, false);
+	snprintf(tmp, sizeof(tmp), "a=%s;", dkim_alg_name(k->alg));
+	fold_str(f, tmp, true);
+	if (sp->h != NULL)
+		fold_str(f, "c=relaxed/relaxed;", true);
+	snprintf(tmp, sizeof(tmp), "d=%s;", k->domain);
+	fold_str(f, tmp, true);
+	snprintf(tmp, sizeof(tmp), "s=%s;", k->selector);
+	fold_str(f, tmp, true);
+	snprintf(tmp, sizeof(tmp), "t=%lld;", (long long)t);
+	fold_str(f, tmp, true);
+	if (sp->h != NULL) {
+		for (size_t i = 0; i < sp->nh; i++) {
+			size_t n = counts[i] + (sp->h[i].over ? 1 : 0);
+			for (size_t j = 0; j < n; j++) {
+				snprintf(tmp, sizeof(tmp), "%s%s:",
+				    first ? "h=" : "", sp->h[i].name);
+				fold_str(f, tmp, first);
+				first = false;
+			}
+		}
+		/* h= must not be empty (it lists From, oversigned). */
+		if (first)
+			return -1;
+		/* Replace the last ":" by ";". */
+		f->b->data[f->b->len - 1] = ';';
+		snprintf(tmp, sizeof(tmp), "bh=%s;", sp->bh64);
+		fold_str(f, tmp, true);
+	}
+	fold_str(f, "b=", true);
+	return f->err ? -1 : 0;
+}
+
+/* Hash fields[0..n) then the signature field itself without its CRLF
+ * (§3.7), all relaxed. */
+static int
+header_hash(const struct dkim_field *fields, size_t n,
+    const struct buf *sigfield, uint8_t digest[32])
+{
+	struct buf scratch;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned dl = 0;
+	int r = -1;
+
+	buf_init(&scratch, LIMIT_HEADER_SECTION + 2);
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
 		goto out;
-	for (size_t k = 0; k < NSIGN_FIELDS; k++) {
-		const char *name = sign_fields[k].name;
-		size_t seen = 0;
-		/* The counts[k] instances, last first; the extra (oversigned)
-		 * entry matches nothing and adds nothing. */
-		for (size_t j = nfields; j-- > 0 && seen < counts[k];) {
-			if (!dkim_name_eq(fields[j].name, fields[j].namelen,
-			    name, strlen(name)))
-				continue;
-			seen++;
-			buf_reset(&scratch);
-			if (dkim_canon_header(DKIM_CANON_RELAXED,
-			    fields[j].field, fields[j].len, &scratch) == -1)
-				goto out;
-			EVP_DigestUpdate(md, scratch.data, scratch.len);
-		}
+	for (size_t j = 0; j < n; j++) {
+		buf_reset(&scratch);
+		if (dkim_canon_header(DKIM_CANON_RELAXED, fields[j].field,
+		    fields[j].len, &scratch) == -1)
+			goto out;
+		EVP_DigestUpdate(md, scratch.data, scratch.len);
 	}
 	buf_reset(&scratch);
 	if (dkim_canon_header(DKIM_CANON_RELAXED, (const char *)sigfield->data,
@@ -349,7 +353,6 @@ header_hash(const char *hdr, size_t len, const size_t counts[NSIGN_FIELDS],
 out:
 	EVP_MD_CTX_free(md);
 	buf_clear(&scratch);
-	free(fields);
 	return r;
 }
 
@@ -380,24 +383,32 @@ sign_digest(const struct dkim_sign_key *k, const uint8_t digest[32],
 	return ok ? 0 : -1;
 }
 
-static int
-sign_one(const struct dkim_sign *s, const struct dkim_sign_key *k,
-    const char *hdr, size_t len, const size_t counts[NSIGN_FIELDS],
-    const char *bh, struct buf *out)
+int
+dkim_sign_field(const struct dkim_sign_key *k, time_t t,
+    const struct dkim_sign_spec *sp, const char *hdr, size_t len,
+    struct buf *out)
 {
 	uint8_t digest[32], sig[DKIM_SIG_B_MAX];
 	char b64[DKIM_SIG_B_MAX * 4 / 3 + 8];
-	size_t siglen = sizeof(sig);
+	size_t siglen = sizeof(sig), nsel = sp->nfields;
+	size_t *counts = NULL;
+	struct dkim_field *sel = NULL;
+	const struct dkim_field *hashed = sp->fields;
 	struct buf field;
 	struct fold f;
 	int r = -1;
 
+	if (sp->h != NULL) {
+		counts = xcalloc(sp->nh + 1, sizeof(*counts));
+		nsel = select_fields(hdr, len, sp->h, sp->nh, counts, &sel);
+		hashed = sel;
+	}
 	buf_init(&field, 64 * 1024);
 	f.b = &field;
 	f.col = 0;
 	f.err = 0;
-	if (sig_prefix(s, k, counts, bh, &f) == -1 ||
-	    header_hash(hdr, len, counts, &field, digest) == -1 ||
+	if (sig_prefix(k, t, sp, counts, &f) == -1 ||
+	    header_hash(hashed, nsel, &field, digest) == -1 ||
 	    sign_digest(k, digest, sig, &siglen) == -1 ||
 	    base64_encode(sig, siglen, b64, sizeof(b64)) < 0)
 		goto out;
@@ -407,32 +418,49 @@ sign_one(const struct dkim_sign *s, const struct dkim_sign_key *k,
 		r = 0;
 out:
 	buf_clear(&field);
+	free(sel);
+	free(counts);
 	return r;
+}
+
+int
+dkim_sign_body_end(struct dkim_sign *s, char bh64[DKIM_SIGN_BH64])
+{
+	uint8_t bh[32];
+	unsigned n = 0;
+
+	if (s->finished)
+		return -1;
+	s->finished = true;
+	dkim_body_canon_finish(&s->canon);
+	if (EVP_DigestFinal_ex(s->md, bh, &n) != 1 ||
+	    base64_encode(bh, sizeof(bh), bh64, DKIM_SIGN_BH64) < 0)
+		return -1;
+	return 0;
 }
 
 int
 dkim_sign_finish(struct dkim_sign *s, const char *hdr, size_t len,
     struct buf *out, char *err, size_t errlen)
 {
-	size_t counts[NSIGN_FIELDS];
-	uint8_t bh[32];
-	char bh64[64];
-	unsigned n = 0;
+	char bh64[DKIM_SIGN_BH64];
+	struct dkim_sign_spec sp = {
+		.head = "DKIM-Signature: v=1;",
+		.h = sign_fields,
+		.nh = NSIGN_FIELDS,
+		.bh64 = bh64,
+	};
 
 	if (s->finished || len > LIMIT_HEADER_SECTION) {
 		snprintf(err, errlen, "dkim: header section too big");
 		return -1;
 	}
-	s->finished = true;
-	dkim_body_canon_finish(&s->canon);
-	if (EVP_DigestFinal_ex(s->md, bh, &n) != 1 ||
-	    base64_encode(bh, sizeof(bh), bh64, sizeof(bh64)) < 0) {
+	if (dkim_sign_body_end(s, bh64) == -1) {
 		snprintf(err, errlen, "dkim: body hash failed");
 		return -1;
 	}
-	count_fields(hdr, len, counts);
 	for (size_t i = 0; i < s->nkeys; i++)
-		if (sign_one(s, s->keys[i], hdr, len, counts, bh64, out) ==
+		if (dkim_sign_field(s->keys[i], s->now, &sp, hdr, len, out) ==
 		    -1) {
 			snprintf(err, errlen, "dkim: signing with %s/%s failed",
 			    s->keys[i]->domain, s->keys[i]->selector);

@@ -14,10 +14,12 @@
 #ifndef SEALMAIL_AUTH_DKIM_SIGN_H
 #define SEALMAIL_AUTH_DKIM_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
 struct buf;
+struct dkim_field;
 struct dkim_sign_key;
 struct dkim_sign;
 
@@ -57,5 +59,45 @@ void dkim_sign_body(struct dkim_sign *s, const void *data, size_t len);
 int dkim_sign_finish(struct dkim_sign *s, const char *hdr, size_t len,
     struct buf *out, char *err, size_t errlen);
 void dkim_sign_free(struct dkim_sign *s);
+
+/*
+ * The building blocks, shared with ARC sealing (arc_sign.c), whose AMS
+ * and AS are DKIM signatures under other names (RFC 8617 §4.1.2-3).
+ *
+ * dkim_sign_body_end(): end of body; its hash (relaxed, no l=) in base64
+ * into bh64. -1 if hashing fails or it was called before (it replaces
+ * dkim_sign_finish, which calls it). The signer's keys may be none.
+ *
+ * dkim_sign_field(): append one signature field by k, t=t, to out:
+ * sp->head (the field name, colon and first tags, e.g. "ARC-Seal: i=2;
+ * cv=pass;"), a=, then with sp->h: c=relaxed/relaxed, d=, s=, t=, h= the
+ * names of sp->h present in hdr[0..len) (each as often as it occurs,
+ * once more when oversigned; an empty list is an error), bh=sp->bh64,
+ * the digest covering those fields (RFC 6376 §5.4.2); without sp->h: d=,
+ * s=, t= and the digest covering sp->fields[0..nfields) in that order (an
+ * implicit list, as the seal's of RFC 8617 §5.1.1). Then the field itself
+ * with b= empty (§3.7), everything relaxed, folded at DKIM_SIGN_COLUMNS.
+ * Returns -1 if out is full or OpenSSL fails.
+ */
+#define DKIM_SIGN_BH64	48	/* base64 of a SHA-256, NUL included */
+
+struct dkim_sign_hname {
+	const char	*name;		/* lower case */
+	bool		 over;		/* oversigned (RFC 6376 §8.15) */
+};
+
+struct dkim_sign_spec {
+	const char			*head;
+	const struct dkim_sign_hname	*h;		/* or NULL */
+	size_t				 nh;
+	const char			*bh64;		/* with h */
+	const struct dkim_field		*fields;	/* without h */
+	size_t				 nfields;
+};
+
+int dkim_sign_body_end(struct dkim_sign *s, char bh64[DKIM_SIGN_BH64]);
+int dkim_sign_field(const struct dkim_sign_key *k, time_t t,
+    const struct dkim_sign_spec *sp, const char *hdr, size_t len,
+    struct buf *out);
 
 #endif

@@ -87,12 +87,9 @@ check_auth_run(struct authcheck *ac, struct dns_sync_env *env,
     const struct buf *msg)
 {
 	const char *p = (const char *)msg->data;
-	const char *end = memmem(p, msg->len, "\r\n\r\n", 4);
-	size_t hlen = end ? (size_t)(end - p) + 2 : msg->len;
+	size_t hlen = cli_msg_header_len(msg);
 	bool done = false;
 
-	if (msg->len >= 2 && memcmp(p, "\r\n", 2) == 0)
-		hlen = 0;
 	authcheck_headers(ac, p, hlen);
 	if (hlen + 2 <= msg->len)
 		authcheck_body(ac, p + hlen + 2, msg->len - hlen - 2);

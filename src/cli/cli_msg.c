@@ -79,6 +79,17 @@ cli_read_message(const char *path, size_t max, struct buf *out)
 	return rc;
 }
 
+size_t
+cli_msg_header_len(const struct buf *msg)
+{
+	const char *p = (const char *)msg->data;
+	const char *end = memmem(p, msg->len, "\r\n\r\n", 4);
+
+	if (msg->len >= 2 && memcmp(p, "\r\n", 2) == 0)
+		return 0;
+	return end ? (size_t)(end - p) + 2 : msg->len;
+}
+
 /* Length (2..4) of the valid UTF-8 sequence at s and its code point, or 0.
  * s is NUL-terminated, which stops a truncated sequence. */
 size_t

@@ -13,6 +13,12 @@
  * CRLF. -1 after a one-line error on stderr. */
 int cli_read_message(const char *path, size_t max, struct buf *out);
 
+/* Length of the header section of msg (CRLF form, as cli_read_message
+ * gives it): up to and including the CRLF of its last field, without the
+ * empty line; the body starts at the returned length + 2 when that is at
+ * most msg->len. */
+size_t cli_msg_header_len(const struct buf *msg);
+
 /* Length (2..4) of the valid UTF-8 sequence at s (NUL-terminated) and its
  * code point in *cp, or 0. */
 size_t cli_utf8(const unsigned char *s, uint32_t *cp);

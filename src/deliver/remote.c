@@ -1514,16 +1514,20 @@ remote_alias_of(const struct remote_job *j, size_t i)
 
 /* A message forwarded for an alias names it in Delivered-To, above the
  * envelope's prepend block, so that the message is recognised if the
- * forwarding brings it back (remote_loop_check). */
+ * forwarding brings it back (remote_loop_check). The ARC set sealed for
+ * forwarding (smtpd_arc.c), if any, goes on top: only these copies carry
+ * it. */
 static void
 remote_unit_alias(struct remote_unit *u, const char *alias)
 {
 	const char *pre = u->js->job.env->prepend;
+	const char *arc = u->js->job.env->arc;
 	struct buf b;
 
 	if (*alias == '\0')
 		return;
 	buf_init(&b, SIZE_MAX);
+	(void)buf_append_str(&b, arc ? arc : "");
 	/* An alias with a control byte is never written (the envelope's
 	 * addresses are checked when received; this keeps the field
 	 * whole whatever the envelope file holds). */

@@ -205,6 +205,9 @@ rt_conf(struct conf *c, unsigned port)
 	c->max_hops = 100;
 }
 
+/* The envelope's ARC set in rt_run_msg (NULL: none). */
+static const char *rt_arc;
+
 /* Run one job of the given recipients to completion: the message is
  * head (or a plain one), origs the RCPT TO addresses the recipients were
  * expanded from (NULL: not expanded). */
@@ -228,6 +231,7 @@ rt_run_msg(struct conf *c, const char *const *rcpts,
 	envelope_init(&env);
 	ids_qid_new(env.id);
 	env.mail_from = xstrdup("sender@example.test");
+	env.arc = rt_arc ? xstrdup(rt_arc) : NULL;
 	env.size = (size_t)ftell(fp);
 	for (size_t i = 0; i < n; i++) {
 		envelope_add_rcpt(&env, rcpts[i], origs ? origs[i] : rcpts[i],
@@ -305,6 +309,39 @@ test_alias_delivered_to_and_loop(void **state)
 	assert_non_null(dt);
 	assert_null(strstr(dt + 1, "Delivered-To: list@example.test"));
 	assert_null(strstr(sv.data, "Delivered-To: c@"));
+}
+
+/* The envelope's ARC set goes on the copies forwarded for an alias, on
+ * top, and on no other. */
+static void
+test_arc_on_forwarded_copies_only(void **state)
+{
+	static const char *const rcpts[] = { "a@[127.0.0.1]", "c@[127.0.0.1]" };
+	static const char *const origs[] = { "list@example.test",
+	    "c@[127.0.0.1]" };
+	static const char set[] = "ARC-Seal: i=1; cv=none; b=x\r\n"
+	    "ARC-Message-Signature: i=1; b=y\r\n"
+	    "ARC-Authentication-Results: i=1; mx; spf=pass\r\n";
+	struct rt_server sv;
+	struct rt_result r;
+	struct conf c;
+	const char *at;
+
+	(void)state;
+	rt_server_start(&sv);
+	rt_conf(&c, sv.port);
+	rt_arc = set;
+	rt_run_msg(&c, rcpts, origs, 2, NULL, &r);
+	rt_arc = NULL;
+	rt_server_stop(&sv);
+	assert_int_equal(r.status[0], DELIVERY_OK);
+	assert_int_equal(r.status[1], DELIVERY_OK);
+	assert_int_equal(sv.messages, 2);
+	at = strstr(sv.data, set);
+	assert_non_null(at);
+	assert_memory_equal(at + strlen(set), "Delivered-To: list@example.test"
+	    "\r\n", 33);
+	assert_null(strstr(at + 1, "ARC-Seal"));
 }
 
 /* Past max_hops every recipient is refused (554 5.4.6) unsent. */
@@ -521,6 +558,7 @@ main(void)
 		cmocka_unit_test(test_connection_refused_defers),
 		cmocka_unit_test(test_bad_literal_fails),
 		cmocka_unit_test(test_alias_delivered_to_and_loop),
+		cmocka_unit_test(test_arc_on_forwarded_copies_only),
 		cmocka_unit_test(test_too_many_hops_refused),
 		cmocka_unit_test(test_requiretls_failure_spares_plain_units),
 	};

@@ -22,6 +22,8 @@
  *	rcpt state=pending attempts=0 next=0 address=bob@example.org
  *	     orig=Bob@example.org orcpt=rfc822;bob@example.org
  *	     notify=failure,delay reply=...	(one line per recipient)
+ *	arc ARC-Seal:%20i=1;...%0D%0A	(optional; absent in files
+ *					 written before it existed: none)
  *	prepend Received:%20from...%0D%0A	(optional)
  *	end
  *
@@ -34,7 +36,7 @@
  * The parser treats the file as untrusted (a corrupted or hand-edited
  * spool must not crash the queue runner): the whole input is bounded by
  * LIMIT_ENVELOPE_FILE, each string by ENVELOPE_STRING_MAX (the prepended
- * header block by ENVELOPE_PREPEND_MAX), the recipient count by
+ * header block and the ARC set by ENVELOPE_PREPEND_MAX), the recipient count by
  * LIMIT_RECIPIENTS_MAX; unknown keys, duplicate keys, malformed numbers and
  * anything after "end" are errors. Order of keys is free except for the
  * version line (first) and "end" (last); envelope_to_text writes a
@@ -85,6 +87,7 @@ envelope_clear(struct envelope *env)
 	free(env->client_addr);
 	free(env->prepend);
 	free(env->dmarc_reject);
+	free(env->arc);
 	envelope_init(env);
 }
 
@@ -298,7 +301,8 @@ envelope_to_text(const struct envelope *env, struct buf *out)
 			goto fail;
 	/* The header block goes last so the recipients stay readable at the
 	 * top of the file with `head`. */
-	if (envelope_put_line(out, "prepend", env->prepend) == -1 ||
+	if (envelope_put_line(out, "arc", env->arc) == -1 ||
+	    envelope_put_line(out, "prepend", env->prepend) == -1 ||
 	    buf_append_str(out, "end\n") == -1)
 		goto fail;
 	return 0;
@@ -592,6 +596,7 @@ enum envelope_key {
 	ENVELOPE_K_REQUIRETLS,
 	ENVELOPE_K_DMARC_REJECT,
 	ENVELOPE_K_PREPEND,
+	ENVELOPE_K_ARC,
 	ENVELOPE_K_RCPT,
 	ENVELOPE_K_END,
 };
@@ -612,6 +617,7 @@ static const char *const envelope_key_names[] = {
 	[ENVELOPE_K_REQUIRETLS] = "requiretls",
 	[ENVELOPE_K_DMARC_REJECT] = "dmarc-reject",
 	[ENVELOPE_K_PREPEND] = "prepend",
+	[ENVELOPE_K_ARC] = "arc",
 	[ENVELOPE_K_RCPT] = "rcpt",
 	[ENVELOPE_K_END] = "end",
 };
@@ -667,6 +673,7 @@ envelope_string_field(struct envelope *env, int k)
 	case ENVELOPE_K_CLIENT_ADDR:	return &env->client_addr;
 	case ENVELOPE_K_PREPEND:	return &env->prepend;
 	case ENVELOPE_K_DMARC_REJECT:	return &env->dmarc_reject;
+	case ENVELOPE_K_ARC:		return &env->arc;
 	default:			return NULL;
 	}
 }
@@ -681,8 +688,9 @@ envelope_parse_value(struct envelope_parser *ep, int k, const char *v,
 	int e = 0;
 
 	if ((sp = envelope_string_field(env, k)) != NULL)
-		return envelope_unescape(ep, v, n, k == ENVELOPE_K_PREPEND ?
-		    ENVELOPE_PREPEND_MAX : ENVELOPE_STRING_MAX, sp);
+		return envelope_unescape(ep, v, n, k == ENVELOPE_K_PREPEND ||
+		    k == ENVELOPE_K_ARC ? ENVELOPE_PREPEND_MAX :
+		    ENVELOPE_STRING_MAX, sp);
 	switch (k) {
 	case ENVELOPE_K_ID:
 		return envelope_parse_id(ep, v, n);

@@ -65,6 +65,10 @@ struct envelope {
 	char			*client_addr;	/* client IP text or NULL (local) */
 	char			*prepend;	/* header lines (CRLF) written before
 						 * the message on delivery; or NULL */
+	char			*arc;		/* ARC set (header lines, CRLF)
+						 * sealed for forwarding: put
+						 * only on the copies sent on
+						 * for an alias; or NULL */
 	bool			 quarantine;	/* deliver locally into Junk */
 	bool			 requiretls;	/* MAIL ... REQUIRETLS (RFC 8689):
 						 * relay only over authenticated

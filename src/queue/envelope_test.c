@@ -42,6 +42,8 @@ envt_fill(struct envelope *env)
 	env->prepend = strdup("Received: from x\r\n"
 	    "\tby y; \xc3\xa9t\xc3\xa9\r\n"
 	    "Authentication-Results: mx; spf=pass\r\n");
+	env->arc = strdup("ARC-Seal: i=1; cv=none; a=ed25519-sha256;\r\n"
+	    "\tb=abc\r\n");
 	env->quarantine = true;
 	env->requiretls = true;
 	env->dmarc_reject = strdup("example.net");
@@ -80,6 +82,7 @@ envt_assert_equal(const struct envelope *a, const struct envelope *b)
 	envt_assert_str(a->helo, b->helo);
 	envt_assert_str(a->client_addr, b->client_addr);
 	envt_assert_str(a->prepend, b->prepend);
+	envt_assert_str(a->arc, b->arc);
 	assert_int_equal(a->quarantine, b->quarantine);
 	assert_int_equal(a->requiretls, b->requiretls);
 	envt_assert_str(a->dmarc_reject, b->dmarc_reject);
@@ -149,11 +152,14 @@ test_minimal_and_null_sender(void **state)
 	assert_false(env.requiretls);
 	/* ... nor a dmarc-reject line (before SRS forwarding): NULL. */
 	assert_null(env.dmarc_reject);
+	/* Nor an ARC set before sealing existed. */
+	assert_null(env.arc);
 	buf_init(&t, 4096);
 	assert_int_equal(envelope_to_text(&env, &t), 0);
 	assert_non_null(strstr(buf_cstr(&t), "\nmail-from\n"));
 	assert_null(strstr(buf_cstr(&t), "requiretls"));
 	assert_null(strstr(buf_cstr(&t), "dmarc-reject"));
+	assert_null(strstr(buf_cstr(&t), "\narc"));
 	buf_clear(&t);
 	envelope_clear(&env);
 }
@@ -313,6 +319,8 @@ test_string_limits(void **state)
 		{ "rcpt address=", 64 * 1024 + 1, -1 },
 		{ "prepend ", 1024 * 1024, 0 },
 		{ "prepend ", 1024 * 1024 + 1, -1 },
+		{ "arc ", 1024 * 1024, 0 },
+		{ "arc ", 1024 * 1024 + 1, -1 },
 	};
 
 	(void)state;

@@ -34,6 +34,7 @@ smtpd_checks_reset(struct smtpd_session *s)
 	dkim_sign_free(s->signer);
 	s->signer = NULL;
 	s->sign_domain[0] = '\0';
+	smtpd_arc_reset(s);
 }
 
 static void
@@ -162,6 +163,7 @@ smtpd_checks_headers(struct smtpd_session *s)
 		    s->headers.len);
 	smtpd_checks_strip(s);
 	smtpd_checks_signer(s);
+	smtpd_arc_headers(s);
 }
 
 void
@@ -171,6 +173,8 @@ smtpd_checks_body(struct smtpd_session *s, const uint8_t *p, size_t n)
 		authcheck_body(s->ac, p, n);
 	if (s->signer)
 		dkim_sign_body(s->signer, p, n);
+	if (s->arc)
+		smtpd_arc_body(s, p, n);
 }
 
 /* Append header text to the envelope's prepend block (after Received). */
@@ -332,8 +336,10 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 	if (dis == DMARC_DISPOSITION_QUARANTINE)
 		s->env.quarantine = true;
 	buf_init(&ar, 64 * 1024);
-	if (authcheck_format(ac, &ar) == 0)
+	if (authcheck_format(ac, &ar) == 0) {
 		smtpd_checks_prepend(s, &ar);
+		smtpd_arc_seal(s, ac, &ar);
+	}
 	buf_clear(&ar);
 	smtpd_txn_commit(s);	/* resumes the session when durable */
 }

@@ -47,6 +47,8 @@ struct smtpd_data;
 struct spool_msg;
 struct authcheck;
 struct dkim_sign;
+struct dkim_sign_key;
+struct arc_sign;
 struct spool_commit_job;
 struct smtpd_auth_job;
 
@@ -111,6 +113,10 @@ struct smtpd_session {
 	struct authcheck	*ac;
 	struct dkim_sign	*signer;
 	char			 sign_domain[LIMIT_DOMAIN + 1];
+	/* ARC sealing of mail forwarded for an alias (smtpd_arc.c). */
+	struct arc_sign		*arc;
+	const struct dkim_sign_key *arc_key;	/* borrowed (ctx's keys) */
+	char			 arc_domain[LIMIT_DOMAIN + 1];
 
 	/* The message being made durable (the session waits for it). */
 	struct spool_commit_job	*commit_job;
@@ -185,6 +191,18 @@ void smtpd_checks_body(struct smtpd_session *s, const uint8_t *p, size_t n);
  * checks, apply DMARC, add our header fields, then smtpd_txn_commit(). */
 void smtpd_checks_finish(struct smtpd_session *s);
 void smtpd_checks_reset(struct smtpd_session *s);
+
+/* smtpd_arc.c: the ARC set for the copies an alias forwards off-site.
+ * headers: decide whether to seal (and with which key) once the header
+ * section and recipients are known; body: feed its hash; seal: at the
+ * end, from the inbound verdicts (ac) and our Authentication-Results
+ * field ar, into s->env.arc; reset: drop it. */
+struct authcheck;
+void smtpd_arc_headers(struct smtpd_session *s);
+void smtpd_arc_body(struct smtpd_session *s, const uint8_t *p, size_t n);
+void smtpd_arc_seal(struct smtpd_session *s, const struct authcheck *ac,
+    const struct buf *ar);
+void smtpd_arc_reset(struct smtpd_session *s);
 
 /* smtpd_local.c: sessions on the local submission socket. */
 /* Whether local user s->local_user owns address (see smtpd_local.c). */

@@ -80,3 +80,21 @@ testdns_stop(struct testdns *t)
 	    "stop %s/srv && rm -rf %s", t->dir, t->dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
+
+struct dns_answer *
+testdns_txt(enum dns_rcode rcode, const char *txt)
+{
+	struct dns_answer *a = dns_answer_new();
+
+	a->rcode = rcode;
+	a->qtype = DNS_T_TXT;
+	if (txt != NULL) {
+		a->rr = calloc(1, sizeof(*a->rr));
+		a->rr[0].type = DNS_T_TXT;
+		a->rr[0].u.txt.text = strdup(txt);
+		a->rr[0].u.txt.len = strlen(txt);
+		a->rr[0].u.txt.nstrings = 1;
+		a->nrr = 1;
+	}
+	return a;
+}

@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#include "dns/dns_rr.h"
+
 struct testdns {
 	bool	skip;		/* tools missing: the test skips */
 	char	dir[64];	/* the server's folder under /tmp */
@@ -30,5 +32,10 @@ int testdns_start_zones(struct testdns *t, const char *who,
     const char *zones);
 /* Stop the server and remove its folder; 0, or -1. No-op when skipped. */
 int testdns_stop(struct testdns *t);
+
+/* For offline lookups (the *_apply_key functions): an answer with rcode
+ * and, when txt is not NULL, one TXT record of one string. The caller
+ * dns_answer_free()s it. */
+struct dns_answer *testdns_txt(enum dns_rcode rcode, const char *txt);
 
 #endif
