@@ -227,6 +227,7 @@ enum db_result db_dmarc_report_domains(struct db *db, long long begin,
  * field, with their count. */
 struct db_dmarc_record {
 	char		*source_ip, *disposition, *header_from, *envelope_from;
+	char		*policy;	/* the p/sp/np that applied */
 	char		*dkim_domain, *dkim_selector, *dkim_result;
 	char		*spf_domain, *spf_result;
 	bool		 dkim_aligned, spf_aligned, testing;

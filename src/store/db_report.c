@@ -122,7 +122,7 @@ db_dmarc_records_free(struct db_dmarc_record *r, size_t n)
 		char *f[] = { r[i].source_ip, r[i].disposition,
 		    r[i].header_from, r[i].envelope_from, r[i].dkim_domain,
 		    r[i].dkim_selector, r[i].dkim_result, r[i].spf_domain,
-		    r[i].spf_result };
+		    r[i].spf_result, r[i].policy };
 		for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++)
 			free(f[j]);
 	}
@@ -144,9 +144,10 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 	if ((st = db_report_prepare(db, "SELECT source_ip, disposition, "
 	    "header_from, envelope_from, dkim_domain, dkim_selector, "
 	    "dkim_result, spf_domain, spf_result, dkim_aligned, spf_aligned, "
-	    "testing, count(*) FROM dmarc_results WHERE policy_domain = ?1 "
-	    "AND time >= ?2 AND time < ?3 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, "
-	    "10, 11, 12 ORDER BY 13 DESC, 1, 3, 4, 5, 8 LIMIT ?4")) == NULL)
+	    "testing, policy, count(*) FROM dmarc_results WHERE policy_domain "
+	    "= ?1 AND time >= ?2 AND time < ?3 GROUP BY 1, 2, 3, 4, 5, 6, 7, "
+	    "8, 9, 10, 11, 12, 13 ORDER BY 14 DESC, 1, 3, 4, 5, 8 LIMIT ?4")) ==
+	    NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, policy_domain) == -1 ||
 	    sqlite3_bind_int64(st, 2, begin) != SQLITE_OK ||
@@ -175,7 +176,8 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 		r->dkim_aligned = sqlite3_column_int(st, 9) != 0;
 		r->spf_aligned = sqlite3_column_int(st, 10) != 0;
 		r->testing = sqlite3_column_int(st, 11) != 0;
-		r->count = sqlite3_column_int64(st, 12);
+		r->policy = db_report_col(st, 12);
+		r->count = sqlite3_column_int64(st, 13);
 	}
 	sqlite3_finalize(st);
 	if (res != DB_OK) {
