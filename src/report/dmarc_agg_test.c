@@ -194,6 +194,14 @@ test_periods(void **state)
 	n = report_periods(T0 - 400LL * 86400, T0 + 10, 86400, false, p, 32);
 	assert_int_equal(n, REPORT_PERIODS_MAX);
 	assert_int_equal(p[n - 1][1], T0);
+	/* 7 hours: 0-7, 7-14, 14-21, 21-24 each day. */
+	n = report_periods(T0 - 86400, T0 + 10, 7 * 3600, false, p, 32);
+	assert_int_equal(n, 4);
+	assert_int_equal(p[2][1], T0 - 3 * 3600);
+	assert_int_equal(p[3][0], T0 - 3 * 3600);
+	assert_int_equal(p[3][1], T0);
+	assert_int_equal(report_period_end(T0 + 22 * 3600, 7 * 3600),
+	    T0 + 86400);
 	/* The next run: after the period's end plus the delay. */
 	assert_int_equal(report_period_delay(86400), 120);
 	assert_int_equal(report_period_delay(600), 60);
@@ -212,6 +220,8 @@ test_job_next(void **state)
 	assert_int_equal(report_job_next(&c, T0 + 120), T0 + 86400 + 120);
 	c.reports_interval = 3600;
 	assert_int_equal(report_job_next(&c, T0 + 200), T0 + 3600 + 120);
+	c.reports_interval = 7 * 3600;
+	assert_int_equal(report_job_next(&c, T0 + 22 * 3600), T0 + 86400 + 120);
 }
 
 int
