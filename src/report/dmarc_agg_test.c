@@ -52,6 +52,12 @@ validate(const struct buf *xml)
 	return rc;
 }
 
+static bool
+has(const struct buf *x, const char *s)
+{
+	return memmem(x->data, x->len, s, strlen(s)) != NULL;
+}
+
 static struct db_dmarc_record
 rec(char *ip, char *disp, char *policy, bool dkim, bool spf, bool testing,
     long long count)
@@ -124,9 +130,16 @@ test_xml_odd_values(void **state)
 	p.np = "reject";
 	r.dkim_result = "strange";
 	r.spf_result = "";
+	/* Bytes XML cannot carry: a control, a bad sequence, a surrogate. */
+	r.envelope_from = "x\x01y.example";
+	r.dkim_selector = "s\xff\xc3";
+	r.spf_domain = "a\xed\xa0\x80" "b.caf\xc3\xa9.example";
 	buf_init(&x, 1 << 20);
 	assert_int_equal(dmarc_agg_xml(&meta, &p, &r, 1, &x), 0);
 	assert_int_equal(validate(&x), 0);
+	assert_true(has(&x, "x?y.example"));
+	assert_true(has(&x, "<selector>s?" "?</selector>"));
+	assert_true(has(&x, "a?" "?" "?b.caf\xc3\xa9.example"));
 	assert_int_equal(dmarc_agg_xml(&meta, &p, &r, 0, &x), -1);
 	buf_clear(&x);
 }
