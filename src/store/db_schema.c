@@ -78,6 +78,38 @@ static const char *const db_schema_steps[] = {
 	"  name    TEXT NOT NULL PRIMARY KEY,"
 	"  value   BLOB NOT NULL,"
 	"  created INTEGER NOT NULL);",
+	/* 5 -> 6: outgoing reports. The DKIM selector of the reported
+	 * signature; the last DMARC Policy Record seen per policy domain
+	 * (RFC 9990 policy_published); which report was sent for which
+	 * period (a run that died resends only the rest); per report kind,
+	 * how far it has reported and which run holds it. */
+	"ALTER TABLE dmarc_results ADD COLUMN dkim_selector TEXT NOT NULL "
+	"  DEFAULT '';"
+	"CREATE TABLE dmarc_policies ("
+	"  policy_domain TEXT NOT NULL PRIMARY KEY,"
+	"  time          INTEGER NOT NULL,"
+	"  p             TEXT NOT NULL,"
+	"  sp            TEXT NOT NULL,"
+	"  np            TEXT NOT NULL,"
+	"  adkim         TEXT NOT NULL,"
+	"  aspf          TEXT NOT NULL,"
+	"  fo            TEXT NOT NULL,"
+	"  testing       INTEGER NOT NULL,"
+	"  rua           TEXT NOT NULL);"
+	"CREATE INDEX dmarc_results_by_time ON dmarc_results (time);"
+	"CREATE TABLE report_sent ("
+	"  kind      TEXT NOT NULL,"
+	"  domain    TEXT NOT NULL,"
+	"  begin     INTEGER NOT NULL,"
+	"  end       INTEGER NOT NULL,"
+	"  report_id TEXT NOT NULL,"
+	"  time      INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, domain, begin));"
+	"CREATE TABLE report_state ("
+	"  kind        TEXT NOT NULL PRIMARY KEY,"
+	"  reported_to INTEGER NOT NULL DEFAULT 0,"
+	"  holder      TEXT NOT NULL DEFAULT '',"
+	"  held_until  INTEGER NOT NULL DEFAULT 0);",
 };
 
 #define DB_SCHEMA_VERSION \
