@@ -35,6 +35,15 @@ db_inreport_exec(struct db *db, const char *sql, const char *fmt, ...)
 
 	if (st == NULL)
 		return DB_ERROR;
+	/* A format that does not match the SQL would read the wrong
+	 * arguments: refused rather than run. */
+	int want = sqlite3_bind_parameter_count(st);
+	if ((size_t)want != strlen(fmt)) {
+		sqlite3_finalize(st);
+		db_seterr(db, "report statement: %zu values for %d columns",
+		    strlen(fmt), want);
+		return DB_ERROR;
+	}
 	va_start(ap, fmt);
 	for (int i = 0; fmt[i] != '\0' && res == DB_OK; i++) {
 		int rc = fmt[i] == 't' ? sqlite3_bind_text(st, i + 1,
@@ -107,7 +116,7 @@ static enum db_result
 db_inreport_arf_row(struct db *db, long long id, const struct in_arf *a)
 {
 	return db_inreport_exec(db, "INSERT INTO inreport_feedback VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "itttttttttttttti",
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "ittttttttttttti",
 	    id, a->feedback_type, a->user_agent, a->version,
 	    a->original_mail_from, a->original_rcpt_to, a->arrival_date,
 	    a->reporting_mta, a->source_ip, a->reported_domain,
@@ -125,20 +134,20 @@ db_inreport_head(struct db *db, const struct inreport *r)
 	switch (r->kind) {
 	case INREPORT_DMARC: {
 		const struct in_dmarc *d = &r->u.dmarc;
-		return db_inreport_exec(db, DB_INREPORT_INSERT, "tttiittttii",
+		return db_inreport_exec(db, DB_INREPORT_INSERT, "tttiitttii",
 		    kind, d->org_name, d->report_id, d->begin, d->end,
 		    d->policy_domain, d->policy, d->email, auth, rcv);
 	}
 	case INREPORT_TLS: {
 		const struct in_tls *t = &r->u.tls;
-		return db_inreport_exec(db, DB_INREPORT_INSERT, "tttiittttii",
+		return db_inreport_exec(db, DB_INREPORT_INSERT, "tttiitttii",
 		    kind, t->org_name, t->report_id, t->begin, t->end,
 		    t->npol > 0 ? t->pol[0].policy_domain : "", "",
 		    t->contact_info, auth, rcv);
 	}
 	case INREPORT_ARF: {
 		const struct in_arf *a = &r->u.arf;
-		return db_inreport_exec(db, DB_INREPORT_INSERT, "tttiittttii",
+		return db_inreport_exec(db, DB_INREPORT_INSERT, "tttiitttii",
 		    kind, r->msg_from_domain, r->msg_id, rcv, rcv,
 		    a->reported_domain, a->feedback_type, a->reporting_mta,
 		    auth, rcv);
