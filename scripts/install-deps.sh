@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh [build|test|fuzz|all]   (default: all)
 set -eu
 what="${1:-all}"
-build="gcc make pkg-config libssl-dev libevent-dev libunbound-dev libsqlite3-dev
+build="gcc make pkg-config libssl-dev libevent-dev libunbound-dev libsqlite3-dev libxml2-dev zlib1g-dev
   libinih-dev libcrypt-dev libcurl4-openssl-dev libjson-c-dev openssl dns-root-data"
 test="libcmocka-dev python3 python3-pytest python3-dnspython python3-spf python3-dkim python3-nacl
   opendkim-tools swaks libnet-ssleay-perl nsd ldnsutils dovecot-lmtpd postfix
