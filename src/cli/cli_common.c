@@ -8,6 +8,7 @@
 #include "cli/cli_common.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -417,4 +418,25 @@ cli_self_path(char *out, size_t len)
 	else
 		out[n] = '\0';
 	return out;
+}
+
+struct json_object *
+cli_json_lines(const char *s, cli_json_str_fn *jstr)
+{
+	json_object *a = json_object_new_array();
+	char *copy = xstrdup(s), *line, *save = NULL;
+
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		json_object_array_add(a, jstr(line));
+	free(copy);
+	return a;
+}
+
+void
+cli_json_opt(struct json_object *o, const char *key, const char *s,
+    cli_json_str_fn *jstr)
+{
+	if (s[0] != '\0')
+		json_object_object_add(o, key, jstr(s));
 }

@@ -235,27 +235,6 @@ cli_reports_dmarc_text(const struct inreport *v, size_t n, int days)
 
 /* ---- TLS ------------------------------------------------------------- */
 
-/* A '\n'-joined list as a JSON array of strings. */
-static json_object *
-cli_reports_jlines(const char *s)
-{
-	json_object *a = json_object_new_array();
-	char *copy = xstrdup(s), *save = NULL;
-
-	for (char *l = strtok_r(copy, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save))
-		json_object_array_add(a, cli_reports_jstr(l));
-	free(copy);
-	return a;
-}
-
-static void
-cli_reports_jopt(json_object *o, const char *key, const char *s)
-{
-	if (s[0] != '\0')
-		json_object_object_add(o, key, cli_reports_jstr(s));
-}
-
 static json_object *
 cli_reports_tls_policy(const struct in_tls_policy *p)
 {
@@ -266,12 +245,12 @@ cli_reports_tls_policy(const struct in_tls_policy *p)
 	json_object_object_add(pol, "policy-type",
 	    cli_reports_jstr(p->policy_type));
 	json_object_object_add(pol, "policy-string",
-	    cli_reports_jlines(p->policy_string));
+	    cli_json_lines(p->policy_string, cli_reports_jstr));
 	json_object_object_add(pol, "policy-domain",
 	    cli_reports_jstr(p->policy_domain));
 	if (p->mx_host[0] != '\0')
 		json_object_object_add(pol, "mx-host",
-		    cli_reports_jlines(p->mx_host));
+		    cli_json_lines(p->mx_host, cli_reports_jstr));
 	json_object_object_add(o, "policy", pol);
 	json_object_object_add(sum, "total-successful-session-count",
 	    json_object_new_int64(p->successful));
@@ -284,19 +263,23 @@ cli_reports_tls_policy(const struct in_tls_policy *p)
 	for (size_t i = 0; i < p->nfail; i++) {
 		const struct in_tls_failure *f = &p->fail[i];
 		json_object *x = json_object_new_object();
+		/* RFC 8460 §4.4's optional members, left out when empty. */
+		const char *const opt[][2] = {
+			{ "sending-mta-ip", f->sending_mta_ip },
+			{ "receiving-mx-hostname", f->receiving_mx_hostname },
+			{ "receiving-mx-helo", f->receiving_mx_helo },
+			{ "receiving-ip", f->receiving_ip },
+			{ "additional-information",
+			    f->additional_information },
+			{ "failure-reason-code", f->failure_reason_code },
+		};
 		json_object_object_add(x, "result-type",
 		    cli_reports_jstr(f->result_type));
-		cli_reports_jopt(x, "sending-mta-ip", f->sending_mta_ip);
-		cli_reports_jopt(x, "receiving-mx-hostname",
-		    f->receiving_mx_hostname);
-		cli_reports_jopt(x, "receiving-mx-helo", f->receiving_mx_helo);
-		cli_reports_jopt(x, "receiving-ip", f->receiving_ip);
 		json_object_object_add(x, "failed-session-count",
 		    json_object_new_int64(f->failed_session_count));
-		cli_reports_jopt(x, "additional-information",
-		    f->additional_information);
-		cli_reports_jopt(x, "failure-reason-code",
-		    f->failure_reason_code);
+		for (size_t k = 0; k < sizeof(opt) / sizeof(opt[0]); k++)
+			cli_json_opt(x, opt[k][0], opt[k][1],
+			    cli_reports_jstr);
 		json_object_array_add(fd, x);
 	}
 	json_object_object_add(o, "failure-details", fd);

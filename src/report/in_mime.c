@@ -8,6 +8,7 @@
  */
 #include "report/in_mime.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,6 +49,35 @@ in_mime_lower(const char *s, size_t n, char *out, size_t outlen)
 	return true;
 }
 
+/* Copy the parameter value at v[*ip] (a quoted-string or a token) into
+ * out, leaving *ip at the next ';'; false if it did not fit. */
+static bool
+in_mime_pvalue(const char *v, size_t len, size_t *ip, char *out,
+    size_t outlen)
+{
+	size_t i = *ip, o = 0;
+	bool q = i < len && v[i] == '"', fits = outlen > 0;
+
+	for (i += q; i < len; i++) {
+		if (q ? v[i] == '"' : (v[i] == ';' || in_mime_ws(v[i])))
+			break;
+		if (q && v[i] == '\\' && i + 1 < len)
+			i++;
+		if (q && (v[i] == '\r' || v[i] == '\n'))
+			continue;	/* folding */
+		if (o + 1 < outlen)
+			out[o++] = v[i];
+		else
+			fits = false;
+	}
+	while (i < len && v[i] != ';')
+		i++;
+	if (outlen > 0)
+		out[o] = '\0';
+	*ip = i;
+	return fits;
+}
+
 bool
 in_mime_param(const char *v, size_t len, const char *name, char *out,
     size_t outlen)
@@ -73,36 +103,9 @@ in_mime_param(const char *v, size_t len, const char *name, char *out,
 		i++;
 		while (i < len && in_mime_ws(v[i]))
 			i++;
-		size_t o = 0;
-		bool fits = true;
-		if (i < len && v[i] == '"') {
-			for (i++; i < len && v[i] != '"'; i++) {
-				if (v[i] == '\\' && i + 1 < len)
-					i++;
-				if (v[i] == '\r' || v[i] == '\n')
-					continue;	/* folding */
-				if (o + 1 < outlen)
-					out[o++] = v[i];
-				else
-					fits = false;
-			}
-			while (i < len && v[i] != ';')
-				i++;
-		} else {
-			for (; i < len && v[i] != ';' && !in_mime_ws(v[i]); i++) {
-				if (o + 1 < outlen)
-					out[o++] = v[i];
-				else
-					fits = false;
-			}
-			while (i < len && v[i] != ';')
-				i++;
-		}
-		if (kl == nlen && strncasecmp(v + ks, name, nlen) == 0) {
-			if (outlen > 0)
-				out[o < outlen ? o : outlen - 1] = '\0';
-			return fits && outlen > 0;
-		}
+		bool fits = in_mime_pvalue(v, len, &i, out, outlen);
+		if (kl == nlen && strncasecmp(v + ks, name, nlen) == 0)
+			return fits;
 	}
 	return false;
 }
@@ -137,20 +140,10 @@ in_mime_is_report(const char *type, const char *filename)
 	return false;
 }
 
-static int
-in_mime_b64val(unsigned char c)
+static bool
+in_mime_is_b64(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return isalnum(c) || c == '+' || c == '/';
 }
 
 /* Base64 of a MIME body: line breaks and other non-alphabet bytes are
@@ -164,7 +157,7 @@ in_mime_unbase64(const char *s, size_t n, uint8_t **out, size_t *outlen)
 	long r;
 
 	for (size_t i = 0; i < n && s[i] != '='; i++)
-		if (in_mime_b64val((unsigned char)s[i]) >= 0)
+		if (in_mime_is_b64((unsigned char)s[i]))
 			clean[m++] = s[i];
 	if (m % 4 == 1) {
 		free(clean);
@@ -187,13 +180,11 @@ in_mime_unbase64(const char *s, size_t n, uint8_t **out, size_t *outlen)
 static int
 in_mime_hex(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	static const char digits[] = "0123456789abcdef";
+
+	if (!isxdigit((unsigned char)c))
+		return -1;
+	return (int)(strchr(digits, tolower((unsigned char)c)) - digits);
 }
 
 /* Quoted-printable (RFC 2045 §6.7); never fails: a stray '=' stays. */

@@ -430,6 +430,30 @@ test_mime_depth(void **state)
 	buf_clear(&b);
 }
 
+static void
+test_mime_param(void **state)
+{
+	const char *ct = "multipart/mixed; charset=us-ascii;\r\n\t"
+	    "boundary=\"a b\\\"c\"; name = plain.xml ;x=\"";
+	char out[16];
+
+	(void)state;
+	assert_true(in_mime_param(ct, strlen(ct), "BOUNDARY", out,
+	    sizeof(out)));
+	assert_string_equal(out, "a b\"c");
+	assert_true(in_mime_param(ct, strlen(ct), "name", out, sizeof(out)));
+	assert_string_equal(out, "plain.xml");
+	assert_true(in_mime_param(ct, strlen(ct), "x", out, sizeof(out)));
+	assert_string_equal(out, "");
+	assert_false(in_mime_param(ct, strlen(ct), "multipart/mixed", out,
+	    sizeof(out)));
+	assert_false(in_mime_param(ct, strlen(ct), "charset", out, 4));
+	assert_true(in_mime_is_report("application/octet-stream",
+	    "r.XML.GZ"));
+	assert_false(in_mime_is_report("application/octet-stream", "r.exe"));
+	assert_false(in_mime_is_report("text/plain", "r.xml"));
+}
+
 /* 1 GB of zeros gzipped (about 1 MB), made here in a stream. */
 static uint8_t *
 gzip_bomb(size_t *len)
@@ -515,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_arf),
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_mime_depth),
+		cmocka_unit_test(test_mime_param),
 		cmocka_unit_test(test_gzip_bomb),
 		cmocka_unit_test(test_authenticated),
 	};

@@ -78,7 +78,8 @@ db_inreport_dmarc_rows(struct db *db, long long id, const struct in_dmarc *d)
 	for (size_t i = 0; i < d->nrec && res == DB_OK; i++) {
 		const struct in_dmarc_record *c = &d->rec[i];
 		res = db_inreport_exec(db, "INSERT INTO inreport_records "
-		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "itittttttttt",
+		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "itittttttttt",
 		    id, c->source_ip, c->count, c->disposition, c->dkim,
 		    c->spf, c->header_from, c->envelope_from, c->dkim_domain,
 		    c->dkim_result, c->spf_domain, c->spf_result);
