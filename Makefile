@@ -6,8 +6,10 @@ BUILD    ?= build
 CC       ?= cc
 SANITIZE ?=
 # libcurl is not linked: src/sts/sts_fetch.c loads it when it first fetches
-# (its header comes from libcurl4-openssl-dev).
-PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c libxml-2.0 zlib
+# (its header comes from libcurl4-openssl-dev). Nor is libxml2 (with ICU):
+# src/report/in_dmarc.c loads it for the first received report (headers
+# from libxml2-dev, hence its cflags).
+PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c zlib
 PYTHON    = /usr/bin/python3
 
 WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \

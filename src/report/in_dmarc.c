@@ -8,6 +8,7 @@
  */
 #include "report/in_dmarc.h"
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
@@ -67,13 +68,64 @@ struct in_dmarc_state {
 	size_t		 errlen;
 };
 
-static pthread_once_t in_dmarc_once = PTHREAD_ONCE_INIT;
+/*
+ * libxml2 is loaded with dlopen when the first report arrives: it pulls in
+ * ICU and libstdc++ (about 250 KiB of private memory in every process),
+ * and only the queue runner ever reads a report; the SMTP workers and the
+ * master must not carry it. These are the functions we call.
+ */
+static struct {
+	void		(*init)(void);
+	xmlTextReaderPtr (*for_memory)(const char *, int, const char *,
+			    const char *, int);
+	void		(*set_errors)(xmlTextReaderPtr,
+			    xmlStructuredErrorFunc, void *);
+	int		(*read)(xmlTextReaderPtr);
+	int		(*node_type)(xmlTextReaderPtr);
+	int		(*depth)(xmlTextReaderPtr);
+	const xmlChar	*(*local_name)(xmlTextReaderPtr);
+	const xmlChar	*(*value)(xmlTextReaderPtr);
+	int		(*is_empty)(xmlTextReaderPtr);
+	void		(*free_reader)(xmlTextReaderPtr);
+} lx;
 
-/* xmlInitParser is not safe to race (the queue runner's pool threads). */
+static pthread_once_t in_dmarc_once = PTHREAD_ONCE_INIT;
+static bool in_dmarc_loaded;
+
+/* dlsym into *slot; false if missing (see sts/sts_fetch.c). */
+static bool
+in_dmarc_sym(void *lib, const char *name, void *slot)
+{
+	void *f = dlsym(lib, name);
+
+	memcpy(slot, &f, sizeof(f));
+	return f != NULL;
+}
+
+/* Once per process; xmlInitParser is not safe to race (the queue runner's
+ * pool threads). */
 static void
 in_dmarc_init(void)
 {
-	xmlInitParser();
+	/* The soname of Debian's libxml2 (ABI 2). */
+	void *lib = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL)
+		return;
+	in_dmarc_loaded = in_dmarc_sym(lib, "xmlInitParser", &lx.init) &&
+	    in_dmarc_sym(lib, "xmlReaderForMemory", &lx.for_memory) &&
+	    in_dmarc_sym(lib, "xmlTextReaderSetStructuredErrorHandler",
+	    &lx.set_errors) &&
+	    in_dmarc_sym(lib, "xmlTextReaderRead", &lx.read) &&
+	    in_dmarc_sym(lib, "xmlTextReaderNodeType", &lx.node_type) &&
+	    in_dmarc_sym(lib, "xmlTextReaderDepth", &lx.depth) &&
+	    in_dmarc_sym(lib, "xmlTextReaderConstLocalName",
+	    &lx.local_name) &&
+	    in_dmarc_sym(lib, "xmlTextReaderConstValue", &lx.value) &&
+	    in_dmarc_sym(lib, "xmlTextReaderIsEmptyElement", &lx.is_empty) &&
+	    in_dmarc_sym(lib, "xmlFreeTextReader", &lx.free_reader);
+	if (in_dmarc_loaded)
+		lx.init();
 }
 
 /* libxml2 reports here instead of on stderr. */
@@ -257,7 +309,7 @@ in_dmarc_end(struct in_dmarc_state *s)
 static int
 in_dmarc_start(struct in_dmarc_state *s, xmlTextReaderPtr rd, int d)
 {
-	const char *name = (const char *)xmlTextReaderConstLocalName(rd);
+	const char *name = (const char *)lx.local_name(rd);
 	size_t base, nl;
 
 	if (name == NULL)
@@ -328,15 +380,15 @@ in_dmarc_prescan(struct in_dmarc_state *s, const char *p, size_t len)
 static int
 in_dmarc_node(struct in_dmarc_state *s, xmlTextReaderPtr rd)
 {
-	int type = xmlTextReaderNodeType(rd);
-	int d = xmlTextReaderDepth(rd);
+	int type = lx.node_type(rd);
+	int d = lx.depth(rd);
 	const char *v;
 
 	switch (type) {
 	case XML_READER_TYPE_ELEMENT:
 		if (in_dmarc_start(s, rd, d) == -1)
 			return -1;
-		if (xmlTextReaderIsEmptyElement(rd) == 1) {
+		if (lx.is_empty(rd) == 1) {
 			if (in_dmarc_end(s) == -1)
 				return -1;
 			in_dmarc_pop(s, d);
@@ -349,7 +401,7 @@ in_dmarc_node(struct in_dmarc_state *s, xmlTextReaderPtr rd)
 		return 0;
 	case XML_READER_TYPE_TEXT:
 	case XML_READER_TYPE_CDATA:
-		if ((v = (const char *)xmlTextReaderConstValue(rd)) != NULL)
+		if ((v = (const char *)lx.value(rd)) != NULL)
 			in_dmarc_text(s, v);
 		return 0;
 	case XML_READER_TYPE_DOCUMENT_TYPE:
@@ -428,16 +480,19 @@ in_dmarc_parse(const void *data, size_t len, struct in_dmarc *out,
 	if (in_dmarc_prescan(&s, data, len) == -1)
 		return -1;
 	pthread_once(&in_dmarc_once, in_dmarc_init);
-	rd = xmlReaderForMemory(data, (int)len, NULL, "UTF-8",
+	if (!in_dmarc_loaded)
+		return in_dmarc_fail(&s, "libxml2 (libxml2.so.2) cannot be "
+		    "loaded");
+	rd = lx.for_memory(data, (int)len, NULL, "UTF-8",
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
 	    XML_PARSE_IGNORE_ENC | XML_PARSE_NOXINCNODE);
 	if (rd == NULL)
 		return in_dmarc_fail(&s, "libxml2 cannot start");
-	xmlTextReaderSetStructuredErrorHandler(rd, in_dmarc_quiet, NULL);
+	lx.set_errors(rd, in_dmarc_quiet, NULL);
 	bool root = false;
-	while (rc == 0 && (st = xmlTextReaderRead(rd)) == 1) {
-		if (xmlTextReaderDepth(rd) == 0 &&
-		    xmlTextReaderNodeType(rd) == XML_READER_TYPE_ELEMENT)
+	while (rc == 0 && (st = lx.read(rd)) == 1) {
+		if (lx.depth(rd) == 0 &&
+		    lx.node_type(rd) == XML_READER_TYPE_ELEMENT)
 			root = true;
 		rc = in_dmarc_node(&s, rd);
 	}
@@ -445,7 +500,7 @@ in_dmarc_parse(const void *data, size_t len, struct in_dmarc *out,
 		rc = in_dmarc_fail(&s, "malformed XML");
 	if (rc == 0 && !root)
 		rc = in_dmarc_fail(&s, "no <feedback> element");
-	xmlFreeTextReader(rd);
+	lx.free_reader(rd);
 	free(s.dkim_domain);
 	free(s.dkim_result);
 	if (rc == 0)
