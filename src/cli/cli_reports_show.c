@@ -187,6 +187,17 @@ cli_reports_src_add(struct cli_reports_src *s, const struct in_dmarc_record *c)
 		s->unaligned += c->count;
 }
 
+static int
+cli_reports_src_cmp(const void *a, const void *b)
+{
+	const struct cli_reports_src *x = a, *y = b;
+	int c = strcmp(x->org, y->org);
+
+	if (c == 0)
+		c = strcmp(x->ip, y->ip);
+	return c != 0 ? c : strcasecmp(x->header_from, y->header_from);
+}
+
 static void
 cli_reports_dmarc_text(const struct inreport *v, size_t n, int days)
 {
@@ -211,6 +222,8 @@ cli_reports_dmarc_text(const struct inreport *v, size_t n, int days)
 			    d->org_name, d->rec[j].source_ip,
 			    d->rec[j].header_from), &d->rec[j]);
 	}
+	if (nsrc > 0)
+		qsort(src, nsrc, sizeof(*src), cli_reports_src_cmp);
 	const char *org = NULL;
 	for (size_t i = 0; i < nsrc; i++) {
 		const struct cli_reports_src *s = &src[i];

@@ -506,6 +506,50 @@ test_gzip_bomb(void **state)
 	free(g);
 }
 
+static int
+unpack_count(const char *name, const uint8_t *d, size_t n, void *arg)
+{
+	(void)name;
+	(void)d;
+	(void)n;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Broken and oversized zips are refused with a reason. */
+static void
+test_zip_refused(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "many-entries.zip", "entries" },
+		{ "bad-crc.zip", "CRC" },
+		{ "truncated.zip", "truncated" },
+	};
+	char err[256];
+	size_t len;
+	int n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = load(cases[i][0], &len);
+		n = 0;
+		err[0] = '\0';
+		assert_int_equal(in_unpack((const uint8_t *)d, len,
+		    unpack_count, &n, err, sizeof(err)), -1);
+		assert_int_equal(n, 0);
+		if (strstr(err, cases[i][1]) == NULL)
+			fail_msg("%s: \"%s\"", cases[i][0], err);
+		free(d);
+	}
+	/* A zip that is fine gives its one file. */
+	char *d = load("rfc7489-sample.xml.zip", &len);
+	n = 0;
+	assert_int_equal(in_unpack((const uint8_t *)d, len, unpack_count, &n,
+	    err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	free(d);
+}
+
 static void
 test_authenticated(void **state)
 {
@@ -541,6 +585,7 @@ main(void)
 		cmocka_unit_test(test_mime_depth),
 		cmocka_unit_test(test_mime_param),
 		cmocka_unit_test(test_gzip_bomb),
+		cmocka_unit_test(test_zip_refused),
 		cmocka_unit_test(test_authenticated),
 	};
 
