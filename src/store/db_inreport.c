@@ -182,6 +182,17 @@ db_inreport_add(struct db *db, const struct inreport *r)
 	return res;
 }
 
+/* v (n elements of size bytes, room for *cap) with room for one more. */
+static void *
+db_inreport_grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		v = xreallocarray(v, *cap, size);
+	}
+	return v;
+}
+
 /* Column i as a field copy ("" for NULL). */
 static char *
 db_inreport_col(sqlite3_stmt *st, int i)
@@ -205,10 +216,8 @@ db_inreport_load_records(struct db *db, long long id, struct in_dmarc *d)
 		return DB_ERROR;
 	sqlite3_bind_int64(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (d->nrec == cap) {
-			cap = cap ? cap * 2 : 8;
-			d->rec = xreallocarray(d->rec, cap, sizeof(*d->rec));
-		}
+		d->rec = db_inreport_grow(d->rec, d->nrec, &cap,
+		    sizeof(*d->rec));
 		struct in_dmarc_record *c = &d->rec[d->nrec++];
 		c->source_ip = db_inreport_col(st, 0);
 		c->count = sqlite3_column_int64(st, 1);
@@ -243,10 +252,8 @@ db_inreport_load_failures(struct db *db, long long id, long long idx,
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, idx);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (p->nfail == cap) {
-			cap = cap ? cap * 2 : 4;
-			p->fail = xreallocarray(p->fail, cap, sizeof(*p->fail));
-		}
+		p->fail = db_inreport_grow(p->fail, p->nfail, &cap,
+		    sizeof(*p->fail));
 		struct in_tls_failure *f = &p->fail[p->nfail++];
 		f->result_type = db_inreport_col(st, 0);
 		f->sending_mta_ip = db_inreport_col(st, 1);
@@ -276,11 +283,11 @@ db_inreport_load_policies(struct db *db, long long id, struct in_tls *t)
 		return DB_ERROR;
 	sqlite3_bind_int64(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (t->npol == cap) {
-			cap = cap ? cap * 2 : 4;
-			t->pol = xreallocarray(t->pol, cap, sizeof(*t->pol));
+		size_t had = cap;
+		t->pol = db_inreport_grow(t->pol, t->npol, &cap,
+		    sizeof(*t->pol));
+		if (cap != had)
 			idx = xreallocarray(idx, cap, sizeof(*idx));
-		}
 		idx[t->npol] = sqlite3_column_int64(st, 0);
 		struct in_tls_policy *p = &t->pol[t->npol++];
 		memset(p, 0, sizeof(*p));
@@ -330,11 +337,10 @@ db_inreport_list(struct db *db, enum inreport_kind kind, const char *domain,
 		sqlite3_bind_text(st, 3, domain, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, DB_INREPORT_LIST_MAX);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 8;
-			v = xreallocarray(v, cap, sizeof(*v));
+		size_t had = cap;
+		v = db_inreport_grow(v, cnt, &cap, sizeof(*v));
+		if (cap != had)
 			ids = xreallocarray(ids, cap, sizeof(*ids));
-		}
 		struct inreport *r = &v[cnt];
 		memset(r, 0, sizeof(*r));
 		ids[cnt++] = sqlite3_column_int64(st, 0);
