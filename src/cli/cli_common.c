@@ -8,6 +8,7 @@
 #include "cli/cli_common.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -438,4 +439,25 @@ cli_spool_owner(const struct conf *c, char *err, size_t errlen)
 		priv_drop(c->user);
 	}
 	return spool_init(c->data_dir, err, errlen);
+}
+
+struct json_object *
+cli_json_lines(const char *s, cli_json_str_fn *jstr)
+{
+	json_object *a = json_object_new_array();
+	char *copy = xstrdup(s), *line, *save = NULL;
+
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		json_object_array_add(a, jstr(line));
+	free(copy);
+	return a;
+}
+
+void
+cli_json_opt(struct json_object *o, const char *key, const char *s,
+    cli_json_str_fn *jstr)
+{
+	if (s[0] != '\0')
+		json_object_object_add(o, key, jstr(s));
 }

@@ -104,4 +104,17 @@ int cli_list_done(void);
 int cli_read_password(bool from_stdin, bool confirm, char *out,
     size_t outlen);
 
+/*
+ * JSON helpers of the listings (json-c). jstr makes one JSON string of a
+ * stored text (each listing decides how non-ASCII bytes are shown).
+ * cli_json_lines: s, lines joined by '\n', as an array of strings (""
+ * gives []); cli_json_opt: add key: jstr(s) to o unless s is "" (the
+ * optional fields of RFC 8460 objects).
+ */
+struct json_object;
+typedef struct json_object *cli_json_str_fn(const char *s);
+struct json_object *cli_json_lines(const char *s, cli_json_str_fn *jstr);
+void cli_json_opt(struct json_object *o, const char *key, const char *s,
+    cli_json_str_fn *jstr);
+
 #endif

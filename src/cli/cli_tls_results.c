@@ -78,22 +78,14 @@ cli_tls_jstr(const char *s)
 static json_object *
 cli_tls_jlines(const char *s)
 {
-	json_object *a = json_object_new_array();
-	char *copy = xstrdup(s), *line, *save = NULL;
-
-	for (line = strtok_r(copy, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		json_object_array_add(a, cli_tls_jstr(line));
-	free(copy);
-	return a;
+	return cli_json_lines(s, cli_tls_jstr);
 }
 
 /* Add key: s unless s is "" (the RFC's optional fields). */
 static void
 cli_tls_jopt(json_object *o, const char *key, const char *s)
 {
-	if (s[0] != '\0')
-		json_object_object_add(o, key, cli_tls_jstr(s));
+	cli_json_opt(o, key, s, cli_tls_jstr);
 }
 
 static json_object *

@@ -48,4 +48,36 @@
 /* A HELO/EHLO argument we keep. */
 #define LIMIT_HELO		255
 
+/* Received reports (report/in_*.c): a report mail is hostile input that
+ * may be a decompression bomb or an XML/JSON structure built to exhaust
+ * memory. These bound every stage; past one, the report is refused with
+ * a log line (the mail itself is delivered anyway). */
+/* The part of a message read from the spool to look for a report. */
+#define LIMIT_REPORT_MESSAGE	(16 * 1024 * 1024)
+/* MIME nesting (multipart in multipart ...) and parts looked at. */
+#define LIMIT_REPORT_MIME_DEPTH	8
+#define LIMIT_REPORT_MIME_PARTS	64
+/* Report payloads taken from one message. */
+#define LIMIT_REPORT_PAYLOADS	4
+/* Decompressed size of one report (gzip member or zip entry), the
+ * entries of a zip, and the ratio of decompressed to compressed size
+ * past which output is refused once above LIMIT_REPORT_RATIO_FLOOR (real
+ * XML reports compress about 20:1; zeros give 1000:1). */
+#define LIMIT_REPORT_DECOMPRESSED (32 * 1024 * 1024)
+#define LIMIT_REPORT_ZIP_ENTRIES 16
+#define LIMIT_REPORT_RATIO	200
+#define LIMIT_REPORT_RATIO_FLOOR (1024 * 1024)
+/* XML element depth (RFC 9990's schema needs 5) and records (rows) of
+ * one aggregate report; TLS-RPT policies and failure details; the length
+ * of any one text field kept. */
+#define LIMIT_REPORT_XML_DEPTH	32
+#define LIMIT_REPORT_RECORDS	10000
+#define LIMIT_REPORT_JSON_DEPTH	16
+/* json-c builds a tree of ~50-byte objects: values (counted as ',', '['
+ * and '{' outside strings) are bounded before it starts. */
+#define LIMIT_REPORT_JSON_VALUES 200000
+#define LIMIT_REPORT_TLS_POLICIES 1000
+#define LIMIT_REPORT_TLS_FAILURES 1000
+#define LIMIT_REPORT_FIELD	1024
+
 #endif

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/xmlwriter.h>
 #include <openssl/evp.h>
 
 #include "conf/conf.h"
@@ -20,7 +19,15 @@
 #include "core/xmalloc.h"
 #include "report/report.h"
 #include "report/report_gzip.h"
+#include "report/xmllib.h"
 #include "store/db.h"
+
+/* The writer and the library it came from (libxml2 is loaded on first
+ * use: report/xmllib.h). */
+struct dmarc_agg_w {
+	const struct xmllib	*x;
+	xmlTextWriterPtr	 tw;
+};
 
 /* A compressed report past this is not sent (it would not be taken). */
 #define DMARC_AGG_MAX		(16u * 1024 * 1024)
@@ -94,7 +101,7 @@ dmarc_agg_char(const unsigned char *s, size_t n)
 /* <name>value</name>; bytes that XML cannot carry (store values come
  * from the network) become '?'. */
 static int
-dmarc_agg_el(xmlTextWriterPtr w, const char *name, const char *value)
+dmarc_agg_el(struct dmarc_agg_w *w, const char *name, const char *value)
 {
 	size_t n = strlen(value), i = 0, k;
 	char *clean = NULL;
@@ -110,29 +117,32 @@ dmarc_agg_el(xmlTextWriterPtr w, const char *name, const char *value)
 		}
 		i += k;
 	}
-	rc = xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST (clean ?
+	rc = w->x->write_element(w->tw, BAD_CAST name, BAD_CAST (clean ?
 	    clean : value)) < 0 ? -1 : 0;
 	free(clean);
 	return rc;
 }
 
 static int
-dmarc_agg_el_num(xmlTextWriterPtr w, const char *name, long long v)
+dmarc_agg_el_num(struct dmarc_agg_w *w, const char *name, long long v)
 {
-	return xmlTextWriterWriteFormatElement(w, BAD_CAST name, "%lld", v) <
-	    0 ? -1 : 0;
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lld", v);
+	return w->x->write_element(w->tw, BAD_CAST name, BAD_CAST num) < 0 ?
+	    -1 : 0;
 }
 
 static int
-dmarc_agg_start(xmlTextWriterPtr w, const char *name)
+dmarc_agg_start(struct dmarc_agg_w *w, const char *name)
 {
-	return xmlTextWriterStartElement(w, BAD_CAST name) < 0 ? -1 : 0;
+	return w->x->start_element(w->tw, BAD_CAST name) < 0 ? -1 : 0;
 }
 
 static int
-dmarc_agg_end(xmlTextWriterPtr w)
+dmarc_agg_end(struct dmarc_agg_w *w)
 {
-	return xmlTextWriterEndElement(w) < 0 ? -1 : 0;
+	return w->x->end_element(w->tw) < 0 ? -1 : 0;
 }
 
 /* v if it is one of the names allowed, else dflt (the schema's enums:
@@ -152,7 +162,7 @@ static const char *const dmarc_agg_policies[] = { "none", "quarantine",
 static const char *const dmarc_agg_align[] = { "r", "s", NULL };
 
 static int
-dmarc_agg_metadata(xmlTextWriterPtr w, const struct dmarc_agg_meta *m)
+dmarc_agg_metadata(struct dmarc_agg_w *w, const struct dmarc_agg_meta *m)
 {
 	return dmarc_agg_start(w, "report_metadata") == -1 ||
 	    dmarc_agg_el(w, "org_name", m->org_name) == -1 ||
@@ -167,7 +177,7 @@ dmarc_agg_metadata(xmlTextWriterPtr w, const struct dmarc_agg_meta *m)
 }
 
 static int
-dmarc_agg_policy(xmlTextWriterPtr w, const struct db_dmarc_policy *p)
+dmarc_agg_policy(struct dmarc_agg_w *w, const struct db_dmarc_policy *p)
 {
 	if (dmarc_agg_start(w, "policy_published") == -1 ||
 	    dmarc_agg_el(w, "domain", p->domain) == -1 ||
@@ -195,7 +205,7 @@ dmarc_agg_policy(xmlTextWriterPtr w, const struct db_dmarc_policy *p)
  * why a failing message got less than the policy (RFC 9990 §3.1.6).
  */
 static int
-dmarc_agg_evaluated(xmlTextWriterPtr w, const struct db_dmarc_record *r)
+dmarc_agg_evaluated(struct dmarc_agg_w *w, const struct db_dmarc_record *r)
 {
 	const char *disp = dmarc_agg_enum(r->disposition, dmarc_agg_policies,
 	    "none");
@@ -225,7 +235,7 @@ dmarc_agg_mfrom(const char *s)
 }
 
 static int
-dmarc_agg_auth(xmlTextWriterPtr w, const struct db_dmarc_record *r)
+dmarc_agg_auth(struct dmarc_agg_w *w, const struct db_dmarc_record *r)
 {
 	static const char *const dkim_res[] = { "none", "pass", "fail",
 	    "policy", "neutral", "temperror", "permerror", NULL };
@@ -250,7 +260,7 @@ dmarc_agg_auth(xmlTextWriterPtr w, const struct db_dmarc_record *r)
 }
 
 static int
-dmarc_agg_record(xmlTextWriterPtr w, const struct db_dmarc_record *r)
+dmarc_agg_record(struct dmarc_agg_w *w, const struct db_dmarc_record *r)
 {
 	const char *mfrom = dmarc_agg_mfrom(r->envelope_from);
 
@@ -269,13 +279,13 @@ dmarc_agg_record(xmlTextWriterPtr w, const struct db_dmarc_record *r)
 }
 
 static int
-dmarc_agg_write(xmlTextWriterPtr w, const struct dmarc_agg_meta *m,
+dmarc_agg_write(struct dmarc_agg_w *w, const struct dmarc_agg_meta *m,
     const struct db_dmarc_policy *policy, const struct db_dmarc_record *rec,
     size_t n)
 {
-	if (xmlTextWriterSetIndent(w, 1) < 0 ||
-	    xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL) < 0 ||
-	    xmlTextWriterStartElementNS(w, NULL, BAD_CAST "feedback",
+	if (w->x->set_indent(w->tw, 1) < 0 ||
+	    w->x->start_document(w->tw, "1.0", "UTF-8", NULL) < 0 ||
+	    w->x->start_element_ns(w->tw, NULL, BAD_CAST "feedback",
 	    BAD_CAST DMARC_AGG_NS) < 0 ||
 	    dmarc_agg_el(w, "version", "1.0") == -1 ||
 	    dmarc_agg_metadata(w, m) == -1 || dmarc_agg_policy(w, policy) == -1)
@@ -283,7 +293,7 @@ dmarc_agg_write(xmlTextWriterPtr w, const struct dmarc_agg_meta *m,
 	for (size_t i = 0; i < n; i++)
 		if (dmarc_agg_record(w, &rec[i]) == -1)
 			return -1;
-	return xmlTextWriterEndDocument(w) < 0 ? -1 : 0;
+	return w->x->end_document(w->tw) < 0 ? -1 : 0;
 }
 
 int
@@ -291,22 +301,24 @@ dmarc_agg_xml(const struct dmarc_agg_meta *m,
     const struct db_dmarc_policy *policy, const struct db_dmarc_record *rec,
     size_t n, struct buf *out)
 {
+	const struct xmllib *x = xmllib_get();
+	struct dmarc_agg_w w;
 	xmlBufferPtr xb;
-	xmlTextWriterPtr w;
 	int rc = -1;
 
-	if (n == 0 || (xb = xmlBufferCreate()) == NULL)
+	if (n == 0 || x == NULL || (xb = x->buffer_create()) == NULL)
 		return -1;
-	if ((w = xmlNewTextWriterMemory(xb, 0)) == NULL) {
-		xmlBufferFree(xb);
+	w.x = x;
+	if ((w.tw = x->writer_memory(xb, 0)) == NULL) {
+		x->buffer_free(xb);
 		return -1;
 	}
-	rc = dmarc_agg_write(w, m, policy, rec, n);
-	xmlFreeTextWriter(w);	/* flushes into xb */
-	if (rc == 0 && buf_append(out, xmlBufferContent(xb),
-	    (size_t)xmlBufferLength(xb)) == -1)
+	rc = dmarc_agg_write(&w, m, policy, rec, n);
+	x->free_writer(w.tw);	/* flushes into xb */
+	if (rc == 0 && buf_append(out, x->buffer_content(xb),
+	    (size_t)x->buffer_length(xb)) == -1)
 		rc = -1;
-	xmlBufferFree(xb);
+	x->buffer_free(xb);
 	return rc;
 }
 

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
-
 #include "auth/dkim_keys.h"
 #include "conf/conf.h"
 #include "core/ids.h"
@@ -23,12 +21,6 @@
 
 /* How long a claim holds when its holder dies without releasing it. */
 #define REPORT_CLAIM_TTL	3600LL
-
-void
-report_job_init(void)
-{
-	xmlInitParser();
-}
 
 /* Periods restart at each 00:00 UTC: an interval that does not divide a
  * day makes the day's last period shorter. */

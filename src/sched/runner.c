@@ -43,6 +43,7 @@
 #include "deliver/remote.h"
 #include "msg/addr.h"
 #include "queue/spool.h"
+#include "report/inreport_hook.h"
 #include "sched/retry.h"
 #include "sched/runner_reports.h"
 
@@ -582,6 +583,14 @@ runner_local_run(void *arg)
 	}
 	r->local->deliver(&job);
 	f->ran = true;
+	/* Reports mailed to our rua/ruf inbox: parsed here, after the
+	 * delivery (which they never change), since it blocks. */
+	for (size_t i = 0; i < f->nl; i++)
+		if (f->lres[i].status == DELIVERY_OK &&
+		    inreport_hook_wants(r->conf, &f->env, f->lidx[i])) {
+			inreport_hook_run(r->conf, &f->env, f->fd);
+			break;
+		}
 }
 
 /*

@@ -120,7 +120,6 @@ runner_reports_start(struct event_base *base, const struct conf *conf,
 	if (!conf->reports_dmarc_aggregate && !conf->reports_tlsrpt &&
 	    !conf->reports_dmarc_failure)
 		return NULL;
-	report_job_init();
 	rr = xcalloc(1, sizeof(*rr));
 	rr->conf = conf;
 	rr->keys = keys;

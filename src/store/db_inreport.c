@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: ISC */
+/* Received reports in the store (see db_inreport.h). Its statements are
+ * prepared per call: reports arrive a few times a day. */
+#include "store/db_inreport.h"
+
+#include "store/db_internal.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xmalloc.h"
+
+/* Prepare sql; NULL with the error set. */
+static sqlite3_stmt *
+db_inreport_prepare(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(db, "prepare report statement");
+		return NULL;
+	}
+	return st;
+}
+
+/* Bind the values (text or integer, by the format: 't' or 'i') and run a
+ * statement that returns no rows. */
+static enum db_result
+db_inreport_exec(struct db *db, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st = db_inreport_prepare(db, sql);
+	enum db_result res = DB_OK;
+	va_list ap;
+
+	if (st == NULL)
+		return DB_ERROR;
+	/* A format that does not match the SQL would read the wrong
+	 * arguments: refused rather than run. */
+	int want = sqlite3_bind_parameter_count(st);
+	if ((size_t)want != strlen(fmt)) {
+		sqlite3_finalize(st);
+		db_seterr(db, "report statement: %zu values for %d columns",
+		    strlen(fmt), want);
+		return DB_ERROR;
+	}
+	va_start(ap, fmt);
+	for (int i = 0; fmt[i] != '\0' && res == DB_OK; i++) {
+		int rc = fmt[i] == 't' ? sqlite3_bind_text(st, i + 1,
+		    va_arg(ap, const char *), -1, SQLITE_TRANSIENT) :
+		    sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
+		if (rc != SQLITE_OK)
+			res = db_fail(db, "bind report value");
+	}
+	va_end(ap);
+	if (res == DB_OK && sqlite3_step(st) != SQLITE_DONE)
+		res = db_fail(db, "store report");
+	sqlite3_finalize(st);
+	return res;
+}
+
+#define DB_INREPORT_INSERT \
+	"INSERT OR IGNORE INTO inreports (kind, org_name, report_id, " \
+	"begin, end, policy_domain, policy, contact, authenticated, " \
+	"received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+static const char *const db_inreport_kinds[] = {
+	[INREPORT_DMARC] = "dmarc",
+	[INREPORT_TLS] = "tls",
+	[INREPORT_ARF] = "arf",
+};
+
+static enum db_result
+db_inreport_dmarc_rows(struct db *db, long long id, const struct in_dmarc *d)
+{
+	enum db_result res = DB_OK;
+
+	for (size_t i = 0; i < d->nrec && res == DB_OK; i++) {
+		const struct in_dmarc_record *c = &d->rec[i];
+		res = db_inreport_exec(db, "INSERT INTO inreport_records "
+		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "itittttttttt",
+		    id, c->source_ip, c->count, c->disposition, c->dkim,
+		    c->spf, c->header_from, c->envelope_from, c->dkim_domain,
+		    c->dkim_result, c->spf_domain, c->spf_result);
+	}
+	return res;
+}
+
+static enum db_result
+db_inreport_tls_rows(struct db *db, long long id, const struct in_tls *t)
+{
+	enum db_result res = DB_OK;
+
+	for (size_t i = 0; i < t->npol && res == DB_OK; i++) {
+		const struct in_tls_policy *p = &t->pol[i];
+		res = db_inreport_exec(db, "INSERT INTO inreport_policies "
+		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "iittttii", id,
+		    (long long)i, p->policy_type, p->policy_string,
+		    p->policy_domain, p->mx_host, p->successful, p->failed);
+		for (size_t j = 0; j < p->nfail && res == DB_OK; j++) {
+			const struct in_tls_failure *f = &p->fail[j];
+			res = db_inreport_exec(db, "INSERT INTO "
+			    "inreport_failures VALUES (?, ?, ?, ?, ?, ?, ?, "
+			    "?, ?, ?)", "iitttttitt", id, (long long)i,
+			    f->result_type, f->sending_mta_ip,
+			    f->receiving_mx_hostname, f->receiving_mx_helo,
+			    f->receiving_ip, f->failed_session_count,
+			    f->additional_information,
+			    f->failure_reason_code);
+		}
+	}
+	return res;
+}
+
+static enum db_result
+db_inreport_arf_row(struct db *db, long long id, const struct in_arf *a)
+{
+	return db_inreport_exec(db, "INSERT INTO inreport_feedback VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "ittttttttttttti",
+	    id, a->feedback_type, a->user_agent, a->version,
+	    a->original_mail_from, a->original_rcpt_to, a->arrival_date,
+	    a->reporting_mta, a->source_ip, a->reported_domain,
+	    a->authentication_results, a->auth_failure, a->delivery_result,
+	    a->identity_alignment, a->incidents);
+}
+
+/* The inreports row of r: its kind's identity and period. */
+static enum db_result
+db_inreport_head(struct db *db, const struct inreport *r)
+{
+	const char *kind = db_inreport_kinds[r->kind];
+	long long auth = r->authenticated, rcv = r->received;
+
+	switch (r->kind) {
+	case INREPORT_DMARC: {
+		const struct in_dmarc *d = &r->u.dmarc;
+		return db_inreport_exec(db, DB_INREPORT_INSERT, "tttiitttii",
+		    kind, d->org_name, d->report_id, d->begin, d->end,
+		    d->policy_domain, d->policy, d->email, auth, rcv);
+	}
+	case INREPORT_TLS: {
+		const struct in_tls *t = &r->u.tls;
+		return db_inreport_exec(db, DB_INREPORT_INSERT, "tttiitttii",
+		    kind, t->org_name, t->report_id, t->begin, t->end,
+		    t->npol > 0 ? t->pol[0].policy_domain : "", "",
+		    t->contact_info, auth, rcv);
+	}
+	case INREPORT_ARF: {
+		const struct in_arf *a = &r->u.arf;
+		return db_inreport_exec(db, DB_INREPORT_INSERT, "tttiitttii",
+		    kind, r->msg_from_domain, r->msg_id, rcv, rcv,
+		    a->reported_domain, a->feedback_type, a->reporting_mta,
+		    auth, rcv);
+	}
+	}
+	return DB_ERROR;
+}
+
+enum db_result
+db_inreport_add(struct db *db, const struct inreport *r)
+{
+	enum db_result res;
+	long long id;
+
+	if (db_exec(db, "BEGIN IMMEDIATE", "store report") == -1)
+		return DB_ERROR;
+	res = db_inreport_head(db, r);
+	if (res == DB_OK && sqlite3_changes(db->sql) == 0)
+		res = DB_NOTFOUND;	/* stored before */
+	id = sqlite3_last_insert_rowid(db->sql);
+	if (res == DB_OK && r->kind == INREPORT_DMARC)
+		res = db_inreport_dmarc_rows(db, id, &r->u.dmarc);
+	else if (res == DB_OK && r->kind == INREPORT_TLS)
+		res = db_inreport_tls_rows(db, id, &r->u.tls);
+	else if (res == DB_OK && r->kind == INREPORT_ARF)
+		res = db_inreport_arf_row(db, id, &r->u.arf);
+	if (res == DB_OK && db_exec(db, "COMMIT", "store report") == -1)
+		res = DB_ERROR;
+	if (res != DB_OK)
+		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	return res;
+}
+
+/* v (n elements of size bytes, room for *cap) with room for one more. */
+static void *
+db_inreport_grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		v = xreallocarray(v, *cap, size);
+	}
+	return v;
+}
+
+/* Column i as a field copy ("" for NULL). */
+static char *
+db_inreport_col(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return xstrdup(s != NULL ? (const char *)s : "");
+}
+
+static enum db_result
+db_inreport_load_records(struct db *db, long long id, struct in_dmarc *d)
+{
+	sqlite3_stmt *st = db_inreport_prepare(db, "SELECT source_ip, count, "
+	    "disposition, dkim, spf, header_from, envelope_from, dkim_domain, "
+	    "dkim_result, spf_domain, spf_result FROM inreport_records "
+	    "WHERE report = ? ORDER BY rowid");
+	size_t cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		d->rec = db_inreport_grow(d->rec, d->nrec, &cap,
+		    sizeof(*d->rec));
+		struct in_dmarc_record *c = &d->rec[d->nrec++];
+		c->source_ip = db_inreport_col(st, 0);
+		c->count = sqlite3_column_int64(st, 1);
+		c->disposition = db_inreport_col(st, 2);
+		c->dkim = db_inreport_col(st, 3);
+		c->spf = db_inreport_col(st, 4);
+		c->header_from = db_inreport_col(st, 5);
+		c->envelope_from = db_inreport_col(st, 6);
+		c->dkim_domain = db_inreport_col(st, 7);
+		c->dkim_result = db_inreport_col(st, 8);
+		c->spf_domain = db_inreport_col(st, 9);
+		c->spf_result = db_inreport_col(st, 10);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? DB_OK : db_fail(db, "read report records");
+}
+
+static enum db_result
+db_inreport_load_failures(struct db *db, long long id, long long idx,
+    struct in_tls_policy *p)
+{
+	sqlite3_stmt *st = db_inreport_prepare(db, "SELECT result_type, "
+	    "sending_mta_ip, receiving_mx_hostname, receiving_mx_helo, "
+	    "receiving_ip, failed_session_count, additional_information, "
+	    "failure_reason_code FROM inreport_failures WHERE report = ? AND "
+	    "policy = ? ORDER BY rowid");
+	size_t cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, idx);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		p->fail = db_inreport_grow(p->fail, p->nfail, &cap,
+		    sizeof(*p->fail));
+		struct in_tls_failure *f = &p->fail[p->nfail++];
+		f->result_type = db_inreport_col(st, 0);
+		f->sending_mta_ip = db_inreport_col(st, 1);
+		f->receiving_mx_hostname = db_inreport_col(st, 2);
+		f->receiving_mx_helo = db_inreport_col(st, 3);
+		f->receiving_ip = db_inreport_col(st, 4);
+		f->failed_session_count = sqlite3_column_int64(st, 5);
+		f->additional_information = db_inreport_col(st, 6);
+		f->failure_reason_code = db_inreport_col(st, 7);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? DB_OK : db_fail(db, "read TLS failures");
+}
+
+static enum db_result
+db_inreport_load_policies(struct db *db, long long id, struct in_tls *t)
+{
+	sqlite3_stmt *st = db_inreport_prepare(db, "SELECT idx, policy_type, "
+	    "policy_string, policy_domain, mx_host, successful, failed FROM "
+	    "inreport_policies WHERE report = ? ORDER BY idx");
+	enum db_result res = DB_OK;
+	long long *idx = NULL;
+	size_t cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t had = cap;
+		t->pol = db_inreport_grow(t->pol, t->npol, &cap,
+		    sizeof(*t->pol));
+		if (cap != had)
+			idx = xreallocarray(idx, cap, sizeof(*idx));
+		idx[t->npol] = sqlite3_column_int64(st, 0);
+		struct in_tls_policy *p = &t->pol[t->npol++];
+		memset(p, 0, sizeof(*p));
+		p->policy_type = db_inreport_col(st, 1);
+		p->policy_string = db_inreport_col(st, 2);
+		p->policy_domain = db_inreport_col(st, 3);
+		p->mx_host = db_inreport_col(st, 4);
+		p->successful = sqlite3_column_int64(st, 5);
+		p->failed = sqlite3_column_int64(st, 6);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		res = db_fail(db, "read TLS policies");
+	/* After the query: one statement at a time. */
+	for (size_t i = 0; i < t->npol && res == DB_OK; i++)
+		res = db_inreport_load_failures(db, id, idx[i], &t->pol[i]);
+	free(idx);
+	return res;
+}
+
+enum db_result
+db_inreport_list(struct db *db, enum inreport_kind kind, const char *domain,
+    long long since, struct inreport **out, size_t *n)
+{
+	sqlite3_stmt *st = db_inreport_prepare(db, "SELECT id, org_name, "
+	    "report_id, begin, end, policy_domain, policy, contact, "
+	    "authenticated, received FROM inreports WHERE kind = ?1 AND "
+	    "end >= ?2 AND (?3 IS NULL OR policy_domain = ?3 COLLATE NOCASE "
+	    "OR (kind = 'tls' AND EXISTS (SELECT 1 FROM inreport_policies p "
+	    "WHERE p.report = inreports.id AND p.policy_domain = ?3 "
+	    "COLLATE NOCASE))) ORDER BY begin, id LIMIT ?4");
+	struct inreport *v = NULL;
+	long long *ids = NULL;
+	size_t cnt = 0, cap = 0;
+	enum db_result res = DB_OK;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL || kind == INREPORT_ARF) {
+		sqlite3_finalize(st);
+		return DB_ERROR;
+	}
+	sqlite3_bind_text(st, 1, db_inreport_kinds[kind], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	if (domain != NULL)
+		sqlite3_bind_text(st, 3, domain, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, DB_INREPORT_LIST_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t had = cap;
+		v = db_inreport_grow(v, cnt, &cap, sizeof(*v));
+		if (cap != had)
+			ids = xreallocarray(ids, cap, sizeof(*ids));
+		struct inreport *r = &v[cnt];
+		memset(r, 0, sizeof(*r));
+		ids[cnt++] = sqlite3_column_int64(st, 0);
+		r->kind = kind;
+		r->authenticated = sqlite3_column_int(st, 8) != 0;
+		r->received = sqlite3_column_int64(st, 9);
+		if (kind == INREPORT_DMARC) {
+			struct in_dmarc *d = &r->u.dmarc;
+			d->org_name = db_inreport_col(st, 1);
+			d->report_id = db_inreport_col(st, 2);
+			d->begin = sqlite3_column_int64(st, 3);
+			d->end = sqlite3_column_int64(st, 4);
+			d->policy_domain = db_inreport_col(st, 5);
+			d->policy = db_inreport_col(st, 6);
+			d->email = db_inreport_col(st, 7);
+		} else {
+			struct in_tls *t = &r->u.tls;
+			t->org_name = db_inreport_col(st, 1);
+			t->report_id = db_inreport_col(st, 2);
+			t->begin = sqlite3_column_int64(st, 3);
+			t->end = sqlite3_column_int64(st, 4);
+			t->contact_info = db_inreport_col(st, 7);
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		res = db_fail(db, "list reports");
+	for (size_t i = 0; i < cnt && res == DB_OK; i++)
+		res = kind == INREPORT_DMARC ?
+		    db_inreport_load_records(db, ids[i], &v[i].u.dmarc) :
+		    db_inreport_load_policies(db, ids[i], &v[i].u.tls);
+	free(ids);
+	if (res != DB_OK) {
+		db_inreport_list_free(v, cnt);
+		return res;
+	}
+	*out = v;
+	*n = cnt;
+	return DB_OK;
+}
+
+void
+db_inreport_list_free(struct inreport *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		inreport_clear(&v[i]);
+	free(v);
+}
