@@ -7,7 +7,7 @@ CC       ?= cc
 SANITIZE ?=
 # libcurl is not linked: src/sts/sts_fetch.c loads it when it first fetches
 # (its header comes from libcurl4-openssl-dev).
-PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c
+PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c zlib
 PYTHON    = /usr/bin/python3
 
 WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \

@@ -4,7 +4,7 @@
 set -eu
 what="${1:-all}"
 build="gcc make pkg-config libssl-dev libevent-dev libunbound-dev libsqlite3-dev
-  libinih-dev libcrypt-dev libcurl4-openssl-dev libjson-c-dev openssl dns-root-data"
+  libinih-dev libcrypt-dev libcurl4-openssl-dev libjson-c-dev zlib1g-dev openssl dns-root-data"
 test="libcmocka-dev python3 python3-pytest python3-dnspython python3-spf python3-dkim python3-nacl
   opendkim-tools swaks libnet-ssleay-perl nsd ldnsutils dovecot-lmtpd postfix
   bind9-dnsutils iproute2 util-linux procps python3-cryptography unbound
