@@ -5,7 +5,7 @@
 BUILD    ?= build
 CC       ?= cc
 SANITIZE ?=
-# libcurl is not linked: src/sts/sts_fetch.c loads it when it first fetches
+# libcurl is not linked: src/net/https.c loads it at the first HTTPS request
 # (its header comes from libcurl4-openssl-dev).
 PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c zlib
 PYTHON    = /usr/bin/python3
