@@ -347,6 +347,7 @@ struct db_dmarc_failure {
 	const char	*header_from;	/* the Author Domain */
 	const char	*mail_from;	/* redacted envelope sender */
 	const char	*ruf;		/* the record's ruf URIs, '\n'-joined */
+	const char	*auth_failure;	/* Auth-Failure: dmarc, dkim or spf */
 	const char	*auth_results;	/* Authentication-Results value */
 	const char	*alignment;	/* Identity-Alignment value */
 	const char	*delivery;	/* Delivery-Result value */

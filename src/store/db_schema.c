@@ -91,6 +91,7 @@ static const char *const db_schema_steps[] = {
 	"  header_from   TEXT NOT NULL,"
 	"  mail_from     TEXT NOT NULL,"
 	"  ruf           TEXT NOT NULL,"
+	"  auth_failure  TEXT NOT NULL,"
 	"  auth_results  TEXT NOT NULL,"
 	"  alignment     TEXT NOT NULL,"
 	"  delivery      TEXT NOT NULL,"
