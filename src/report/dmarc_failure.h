@@ -52,6 +52,9 @@ const char *dmarc_failure_alignment(const struct dmarc_failure_facts *f);
  */
 char *dmarc_failure_redact(const char *hdr, size_t len, size_t max);
 
+/* An address (an envelope sender) with its local part redacted; heap. */
+char *dmarc_failure_redact_addr(const char *addr);
+
 /* The value of the first Authentication-Results field in fields[0..len)
  * (our own, from authcheck_format), unfolded to one line; heap, "" if
  * none. */

@@ -172,6 +172,18 @@ dmarc_failure_redact(const char *hdr, size_t len, size_t max)
 }
 
 char *
+dmarc_failure_redact_addr(const char *addr)
+{
+	struct buf out;
+	char *s;
+
+	buf_init(&out, SIZE_MAX);
+	dmarc_failure_line(&out, addr, strlen(addr), false, false);
+	s = buf_take(&out);
+	return s != NULL ? s : xstrdup("");
+}
+
+char *
 dmarc_failure_ar_value(const char *fields, size_t len)
 {
 	static const char name[] = "Authentication-Results:";

@@ -96,6 +96,9 @@ test_dmarc_failure_redact(void **state)
 	assert_string_equal(out, "Received: from mail.forwarder.example by "
 	    "mail.gen.example\r\n");
 	free(out);
+	out = dmarc_failure_redact_addr("some.one+tag@example.org");
+	assert_string_equal(out, "redacted@example.org");
+	free(out);
 	out = dmarc_failure_redact("", 0, 100);
 	assert_string_equal(out, "");
 	free(out);
