@@ -7,7 +7,8 @@ CC       ?= cc
 SANITIZE ?=
 # libcurl is not linked: src/net/https.c loads it at the first HTTPS request
 # (its header comes from libcurl4-openssl-dev).
-PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c zlib
+PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c \
+            libxml-2.0 zlib
 PYTHON    = /usr/bin/python3
 
 WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
@@ -15,7 +16,8 @@ WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 # CFLAGS (optimisation, extra flags) may be set on the command line; the
 # flags the code needs are kept apart in ALL_CFLAGS so they always apply.
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc -fno-strict-aliasing $(CFLAGS)
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc -fno-strict-aliasing \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -95,7 +97,7 @@ test: test-deps
 check-sanitize: test-deps
 	$(MAKE) BUILD=build/asan SANITIZE=1 CC=gcc test-unit test-integration
 
-FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz-build:
 	@scripts/install-deps.sh fuzz
 	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \

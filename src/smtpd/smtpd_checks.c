@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "auth/authcheck.h"
@@ -22,6 +23,7 @@
 #include "conf/conf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "msg/addr.h"
 #include "report/dmarc_failure.h"
 #include "smtpd/smtpd_internal.h"
 #include "store/db.h"
@@ -208,19 +210,70 @@ smtpd_checks_sign(struct smtpd_session *s)
 	buf_clear(&sig);
 }
 
-/* The DKIM result reported for an Author Domain: pass when a signature
- * aligned, else the first signature's result, else none. */
-static const char *
-smtpd_checks_dkim_word(const struct authcheck *ac,
+/*
+ * The DKIM signature reported for an Author Domain (RFC 9990 §3.1.3: a
+ * passing aligned one first, then any passing one, then the first), or
+ * NULL when the message has none.
+ */
+static const struct dkim_result *
+smtpd_checks_dkim_sig(const struct authcheck *ac,
     const struct dmarc_author *a)
 {
 	const struct dkim_verify *v = authcheck_dkim(ac);
+	const struct dkim_result *pass = NULL;
+	size_t n = v ? dkim_verify_count(v) : 0;
 
-	if (a->dkim_aligned)
-		return "pass";
-	if (v == NULL || dkim_verify_count(v) == 0)
-		return "none";
-	return dkim_res_name(dkim_verify_result(v, 0)->res);
+	for (size_t i = 0; i < n; i++) {
+		const struct dkim_result *r = dkim_verify_result(v, i);
+
+		if (r->res != DKIM_RES_PASS)
+			continue;
+		if (a->dkim_aligned && strcasecmp(r->d, a->dkim_domain) == 0)
+			return r;
+		if (pass == NULL)
+			pass = r;
+	}
+	return pass ? pass : n > 0 ? dkim_verify_result(v, 0) : NULL;
+}
+
+/* The valid rua URIs of rec joined by ",", into out. */
+static void
+smtpd_checks_rua(const struct dmarc_record *rec, char *out, size_t len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < rec->nrua; i++) {
+		int n = snprintf(out + off, len - off, "%s%s", i ? "," : "",
+		    rec->rua[i]);
+		if (n < 0 || (size_t)n >= len - off) {
+			out[off] = '\0';	/* keep whole URIs only */
+			return;
+		}
+		off += (size_t)n;
+	}
+}
+
+/* fo= as published ("" when it is the default "0"). */
+static void
+smtpd_checks_fo(unsigned fo, char *out, size_t len)
+{
+	static const struct { unsigned bit; char c; } opt[] = {
+		{ DMARC_FO_0, '0' }, { DMARC_FO_1, '1' }, { DMARC_FO_D, 'd' },
+		{ DMARC_FO_S, 's' },
+	};
+	size_t off = 0;
+
+	out[0] = '\0';
+	if (fo == DMARC_FO_0)
+		return;
+	for (size_t i = 0; i < 4 && off + 3 < len; i++)
+		if (fo & opt[i].bit) {
+			if (off > 0)
+				out[off++] = ':';
+			out[off++] = opt[i].c;
+		}
+	out[off] = '\0';
 }
 
 /* The most of the failed message's header section a report carries. */
@@ -301,27 +354,49 @@ smtpd_checks_record(struct smtpd_session *s, const struct authcheck *ac,
 {
 	const struct dmarc_verdict *v = authcheck_dmarc(ac);
 	const struct spf_outcome *spf = authcheck_spf(ac);
+	char rua[DMARC_URIS_MAX * (DMARC_URI_MAX + 1)], fo[8];
 
 	for (size_t i = 0; v && i < v->nauthors; i++) {
 		const struct dmarc_author *a = &v->author[i];
+		const struct dmarc_record *rec = &a->record;
 		if (!a->has_record)
 			continue;
+		const struct dkim_result *sig = smtpd_checks_dkim_sig(ac, a);
+		smtpd_checks_rua(rec, rua, sizeof(rua));
+		smtpd_checks_fo(rec->fo, fo, sizeof(fo));
 		struct db_dmarc_row row = {
 			.time = (long long)time(NULL),
 			.source_ip = s->addr,
 			.header_from = a->domain,
-			.envelope_from = s->env.mail_from,
+			/* RFC 9990 reports the RFC5321.MailFrom domain. */
+			.envelope_from = addr_text_domain(s->env.mail_from ?
+			    s->env.mail_from : ""),
 			.policy_domain = a->policy_domain,
 			.policy = dmarc_policy_name(a->policy),
 			.disposition = applied,
 			.result = dmarc_result_name(a->result),
-			.dkim_domain = a->dkim_domain,
-			.dkim_result = smtpd_checks_dkim_word(ac, a),
+			.dkim_domain = sig ? sig->d : "",
+			.dkim_selector = sig ? sig->s : "",
+			.dkim_result = sig ? dkim_res_name(sig->res) : "none",
 			.dkim_aligned = a->dkim_aligned,
 			.spf_domain = spf->domain,
 			.spf_result = spf_result_name(spf->result),
 			.spf_aligned = a->spf_aligned,
 			.testing = a->testing,
+			.pub = {
+				/* An invalid p is used as none (RFC 9989
+				 * §4.10.1): the policy that applied. */
+				.p = rec->has_p && !rec->policy_invalid ?
+				    dmarc_policy_name(rec->p) : "none",
+				.sp = rec->has_sp ? dmarc_policy_name(rec->sp) :
+				    "",
+				.np = rec->has_np ? dmarc_policy_name(rec->np) :
+				    "",
+				.adkim = dmarc_align_name(rec->adkim),
+				.aspf = dmarc_align_name(rec->aspf),
+				.fo = fo,
+				.rua = rua,
+			},
 		};
 		if (db_dmarc_defer(s->ctx->db, &row) != DB_OK)
 			log_warn("sid=%s qid=%s dmarc record not stored: %s",

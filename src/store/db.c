@@ -53,8 +53,15 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	[DB_STMT_DMARC_ADD] = "INSERT INTO dmarc_results (time, source_ip, "
 	    "header_from, envelope_from, policy_domain, policy, disposition, "
 	    "result, dkim_domain, dkim_result, dkim_aligned, spf_domain, "
-	    "spf_result, spf_aligned, testing) VALUES (?1, ?2, ?3, ?4, ?5, "
-	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	    "spf_result, spf_aligned, testing, dkim_selector) VALUES (?1, ?2, "
+	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[DB_STMT_DMARC_POLICY] = "INSERT INTO dmarc_policies (policy_domain, "
+	    "time, p, sp, np, adkim, aspf, fo, testing, rua) VALUES (?1, ?2, "
+	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (policy_domain) DO "
+	    "UPDATE SET time = excluded.time, p = excluded.p, sp = "
+	    "excluded.sp, np = excluded.np, adkim = excluded.adkim, aspf = "
+	    "excluded.aspf, fo = excluded.fo, testing = excluded.testing, "
+	    "rua = excluded.rua WHERE excluded.time >= time",
 	[DB_STMT_TLS_ADD] = "INSERT INTO tls_results (day, policy_domain, "
 	    "policy_type, policy_string, mx_host, sending_ip, receiving_mx, "
 	    "receiving_helo, receiving_ip, result, failure_code, count) "

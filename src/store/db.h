@@ -145,6 +145,17 @@ enum db_result db_user_first(struct db *db, const char *domain, char **out);
  * the user's own, or an alias (not a catch-all) whose targets include user. */
 bool db_user_owns(struct db *db, const char *user, const char *address);
 
+/* The DMARC Policy Record an evaluation found, as RFC 9990 §3.1.1.5
+ * policy_published reports it: "none"/"quarantine"/"reject" (sp and np ""
+ * when the record has none), "r"/"s", fo as published ("" for the
+ * default), the valid rua URIs joined by ",". */
+struct db_dmarc_published {
+	const char	*p, *sp, *np;
+	const char	*adkim, *aspf;
+	const char	*fo;
+	const char	*rua;
+};
+
 /* One DMARC evaluation (RFC 9990 §2 record fields); strings may be "". */
 struct db_dmarc_row {
 	long long	 time;
@@ -155,13 +166,18 @@ struct db_dmarc_row {
 	const char	*policy;	/* none | quarantine | reject */
 	const char	*disposition;	/* what was applied */
 	const char	*result;	/* pass | fail | ... */
-	const char	*dkim_domain;
+	const char	*dkim_domain;	/* the signature reported (RFC 9990
+					 * §3.1.3: aligned pass first) */
+	const char	*dkim_selector;
 	const char	*dkim_result;
 	bool		 dkim_aligned;
 	const char	*spf_domain;
 	const char	*spf_result;
 	bool		 spf_aligned;
 	bool		 testing;
+	/* The record of policy_domain; kept as the domain's last seen
+	 * policy (table dmarc_policies) when the rows are written. */
+	struct db_dmarc_published pub;
 };
 
 /* Writes through this handle are no longer fsynced (PRAGMA synchronous =
@@ -186,6 +202,72 @@ enum db_result db_dmarc_defer(struct db *db, const struct db_dmarc_row *row);
  * (db_error says why; db_dmarc_pending said how many before). */
 enum db_result db_dmarc_flush(struct db *db);
 size_t db_dmarc_pending(const struct db *db);
+
+/* ---- reading the evaluations back for reports (db_report.c) ---------- */
+
+/* The last policy recorded for a policy domain; heap strings. */
+struct db_dmarc_policy {
+	char		*domain;
+	long long	 time;		/* when it was last seen */
+	char		*p, *sp, *np, *adkim, *aspf, *fo, *rua;
+	bool		 testing;
+};
+/* DB_NOTFOUND when the domain has no recorded policy. *out is cleared by
+ * db_dmarc_policy_clear (also after an error). */
+enum db_result db_dmarc_policy_get(struct db *db, const char *domain,
+    struct db_dmarc_policy *out);
+void db_dmarc_policy_clear(struct db_dmarc_policy *p);
+
+/* The policy domains with evaluations in [begin, end) whose recorded
+ * policy has a rua, in order; *out is freed with db_strv_free. */
+enum db_result db_dmarc_report_domains(struct db *db, long long begin,
+    long long end, char ***out, size_t *n);
+
+/* One RFC 9990 record: the evaluations of [begin, end) that share every
+ * field, with their count. */
+struct db_dmarc_record {
+	char		*source_ip, *disposition, *header_from, *envelope_from;
+	char		*policy;	/* the p/sp/np that applied */
+	char		*dkim_domain, *dkim_selector, *dkim_result;
+	char		*spf_domain, *spf_result;
+	bool		 dkim_aligned, spf_aligned, testing;
+	long long	 count;
+};
+/* At most DB_DMARC_RECORDS_MAX records (the most frequent first): a
+ * report stays a size a receiver takes even under a flood of sources. */
+#define DB_DMARC_RECORDS_MAX	100000
+enum db_result db_dmarc_records(struct db *db, const char *policy_domain,
+    long long begin, long long end, struct db_dmarc_record **out,
+    size_t *n);
+void db_dmarc_records_free(struct db_dmarc_record *r, size_t n);
+/* The time of the oldest evaluation; DB_NOTFOUND when there is none. */
+enum db_result db_dmarc_oldest(struct db *db, long long *out);
+/* Remove evaluations before `before`, policies not seen since then and
+ * report_sent rows that ended before it. */
+enum db_result db_report_prune(struct db *db, long long before);
+
+/*
+ * The report job's state per kind ("dmarc", "tlsrpt"): how far it has
+ * reported (the end of the last period done; DB_NOTFOUND before the
+ * first run), and who runs it. A claim (holder, until) is taken
+ * atomically: DB_OK when it is ours (free, expired or already ours),
+ * DB_NOTFOUND when another holder's claim runs until later than now.
+ */
+enum db_result db_report_claim(struct db *db, const char *kind,
+    const char *holder, long long now, long long until);
+enum db_result db_report_release(struct db *db, const char *kind,
+    const char *holder);
+enum db_result db_report_watermark(struct db *db, const char *kind,
+    long long *out);
+enum db_result db_report_set_watermark(struct db *db, const char *kind,
+    long long t);
+/* report_sent: DB_OK if (kind, domain, begin) was sent, else
+ * DB_NOTFOUND. */
+enum db_result db_report_was_sent(struct db *db, const char *kind,
+    const char *domain, long long begin);
+enum db_result db_report_mark_sent(struct db *db, const char *kind,
+    const char *domain, long long begin, long long end,
+    const char *report_id, long long now);
 
 /*
  * MTA-STS policies (RFC 8461 §5.1), one row per Policy Domain: the TXT id

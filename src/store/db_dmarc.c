@@ -13,7 +13,39 @@
 #define DB_DMARC_STRINGS(r) { &(r)->source_ip, &(r)->header_from, \
 	&(r)->envelope_from, &(r)->policy_domain, &(r)->policy, \
 	&(r)->disposition, &(r)->result, &(r)->dkim_domain, \
-	&(r)->dkim_result, &(r)->spf_domain, &(r)->spf_result }
+	&(r)->dkim_result, &(r)->spf_domain, &(r)->spf_result, \
+	&(r)->dkim_selector, &(r)->pub.p, &(r)->pub.sp, &(r)->pub.np, \
+	&(r)->pub.adkim, &(r)->pub.aspf, &(r)->pub.fo, &(r)->pub.rua }
+
+/* The row's policy as the domain's last seen one (RFC 9990 §3.3: a
+ * report notes the final configuration of its period). */
+static enum db_result
+db_dmarc_policy_put(struct db *db, const struct db_dmarc_row *r)
+{
+	const struct db_dmarc_published *p = &r->pub;
+	const char *text[] = { p->p, p->sp, p->np, p->adkim, p->aspf, p->fo,
+	    p->rua };
+	sqlite3_stmt *st;
+	enum db_result res = DB_OK;
+
+	if (r->policy_domain == NULL || r->policy_domain[0] == '\0' ||
+	    p->p == NULL || p->p[0] == '\0')
+		return DB_OK;
+	if ((st = db_stmt(db, DB_STMT_DMARC_POLICY)) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, r->policy_domain) == -1 ||
+	    sqlite3_bind_int64(st, 2, r->time) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 9, r->testing) != SQLITE_OK)
+		res = db_fail(db, "record dmarc policy");
+	for (int i = 0; res == DB_OK && i < 7; i++)
+		if (db_bind(db, st, i < 6 ? i + 3 : 10, text[i] ? text[i] :
+		    "") == -1)
+			res = DB_ERROR;
+	if (res == DB_OK)
+		res = db_step_done(db, st, "record dmarc policy");
+	db_stmt_done(st);
+	return res;
+}
 
 enum db_result
 db_dmarc_add(struct db *db, const struct db_dmarc_row *r)
@@ -35,11 +67,15 @@ db_dmarc_add(struct db *db, const struct db_dmarc_row *r)
 	    SQLITE_OK || db_bind(db, st, 12, r->spf_domain ? r->spf_domain :
 	    "") == -1 || db_bind(db, st, 13, r->spf_result ? r->spf_result :
 	    "") == -1 || sqlite3_bind_int(st, 14, r->spf_aligned) !=
-	    SQLITE_OK || sqlite3_bind_int(st, 15, r->testing) != SQLITE_OK))
+	    SQLITE_OK || sqlite3_bind_int(st, 15, r->testing) != SQLITE_OK ||
+	    db_bind(db, st, 16, r->dkim_selector ? r->dkim_selector : "") ==
+	    -1))
 		res = db_fail(db, "record dmarc");
 	if (res == DB_OK)
 		res = db_step_done(db, st, "record dmarc");
 	db_stmt_done(st);
+	if (res == DB_OK)
+		res = db_dmarc_policy_put(db, r);
 	return res;
 }
 

@@ -72,7 +72,39 @@ static const char *const db_schema_steps[] = {
 	"  PRIMARY KEY (day, policy_domain, policy_type, policy_string,"
 	"    mx_host, sending_ip, receiving_mx, receiving_helo, receiving_ip,"
 	"    result, failure_code));",
-	/* 4 -> 5 (TLS-RPT reports): how much of each row's count a report
+	/* 4 -> 5: outgoing reports. The DKIM selector of the reported
+	 * signature; the last DMARC Policy Record seen per policy domain
+	 * (RFC 9990 policy_published); which report was sent for which
+	 * period (a run that died resends only the rest); per report kind,
+	 * how far it has reported and which run holds it. */
+	"ALTER TABLE dmarc_results ADD COLUMN dkim_selector TEXT NOT NULL "
+	"  DEFAULT '';"
+	"CREATE TABLE dmarc_policies ("
+	"  policy_domain TEXT NOT NULL PRIMARY KEY,"
+	"  time          INTEGER NOT NULL,"
+	"  p             TEXT NOT NULL,"
+	"  sp            TEXT NOT NULL,"
+	"  np            TEXT NOT NULL,"
+	"  adkim         TEXT NOT NULL,"
+	"  aspf          TEXT NOT NULL,"
+	"  fo            TEXT NOT NULL,"
+	"  testing       INTEGER NOT NULL,"
+	"  rua           TEXT NOT NULL);"
+	"CREATE INDEX dmarc_results_by_time ON dmarc_results (time);"
+	"CREATE TABLE report_sent ("
+	"  kind      TEXT NOT NULL,"
+	"  domain    TEXT NOT NULL,"
+	"  begin     INTEGER NOT NULL,"
+	"  end       INTEGER NOT NULL,"
+	"  report_id TEXT NOT NULL,"
+	"  time      INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, domain, begin));"
+	"CREATE TABLE report_state ("
+	"  kind        TEXT NOT NULL PRIMARY KEY,"
+	"  reported_to INTEGER NOT NULL DEFAULT 0,"
+	"  holder      TEXT NOT NULL DEFAULT '',"
+	"  held_until  INTEGER NOT NULL DEFAULT 0);",
+	/* 5 -> 6 (TLS-RPT reports): how much of each row's count a report
 	 * has covered (reported) and is covering (claimed, set before the
 	 * report is built), so that a day reported in parts (`reports send
 	 * --now`, then the daily run) counts each session once. */
@@ -80,7 +112,7 @@ static const char *const db_schema_steps[] = {
 	"  DEFAULT 0;"
 	"ALTER TABLE tls_results ADD COLUMN reported INTEGER NOT NULL "
 	"  DEFAULT 0;",
-	/* 5 -> 6 (DMARC failure reports, RFC 9991): failures waiting to be
+	/* 6 -> 7 (DMARC failure reports, RFC 9991): failures waiting to be
 	 * reported, with the header section already redacted (no body is
 	 * ever stored), and the reports sent per destination and hour. */
 	"CREATE TABLE dmarc_failures ("

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The report job (report.h): which periods to report, per kind, from the
+ * watermark in the store up to now; a claim in the store so the CLI and
+ * the queue runner never report the same period at once; pruning.
+ */
+#include "report/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/dkim_keys.h"
+#include "conf/conf.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "report/report_job.h"
+#include "store/db.h"
+
+/* How long a claim holds when its holder dies without releasing it. */
+#define REPORT_CLAIM_TTL	(6 * 3600LL)
+
+long long
+report_period_start(long long t, unsigned interval)
+{
+	long long i = interval ? interval : 86400;
+
+	return t >= 0 ? t / i * i : -((-t + i - 1) / i) * i;
+}
+
+long long
+report_period_delay(unsigned interval)
+{
+	return interval >= 1200 ? 120 : interval / 10;
+}
+
+size_t
+report_periods(long long from, long long now, unsigned interval,
+    bool now_too, long long (*out)[2], size_t max)
+{
+	long long i = interval ? interval : 86400;
+	long long cur = report_period_start(now, interval), p = from;
+	size_t n = 0;
+
+	if (max > REPORT_PERIODS_MAX + 1)
+		max = REPORT_PERIODS_MAX + 1;
+	if (cur - p > REPORT_PERIODS_MAX * i)
+		p = cur - REPORT_PERIODS_MAX * i;
+	while (p < cur && n < max) {
+		long long e = report_period_start(p, interval) + i;
+
+		out[n][0] = p;
+		out[n++][1] = e;
+		p = e;
+	}
+	if (now_too && p < now && n < max) {
+		out[n][0] = p;
+		out[n++][1] = now;
+	}
+	return n;
+}
+
+long long
+report_job_next(const struct conf *c, long long now)
+{
+	long long d = report_period_delay(c->reports_interval);
+
+	return report_period_start(now - d, c->reports_interval) +
+	    (c->reports_interval ? c->reports_interval : 86400) + d;
+}
+
+bool
+report_was_sent(struct report_run *run, const char *kind, const char *domain,
+    long long begin)
+{
+	return db_report_was_sent(run->db, kind, domain, begin) == DB_OK;
+}
+
+int
+report_mark_sent(struct report_run *run, const char *kind, const char *domain,
+    long long begin, long long end, const char *report_id)
+{
+	if (db_report_mark_sent(run->db, kind, domain, begin, end, report_id,
+	    run->now) != DB_OK) {
+		log_warn("report %s %s not recorded as sent: %s", kind, domain,
+		    db_error(run->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* One report kind. */
+struct report_kind {
+	const char	*name;
+	bool		 enabled;
+	unsigned	 (*run)(struct report_run *, long long, long long);
+	/* Oldest data, for the first run (NULL: the last period only). */
+	enum db_result	 (*oldest)(struct db *, long long *);
+};
+
+/* Where a kind starts: its watermark, else its oldest data (or the last
+ * period). */
+static long long
+report_job_from(struct report_run *run, const struct report_kind *k)
+{
+	unsigned iv = run->conf->reports_interval;
+	long long w, first = report_period_start(run->now, iv) -
+	    (iv ? iv : 86400);
+
+	if (db_report_watermark(run->db, k->name, &w) == DB_OK)
+		return w;
+	if (k->oldest != NULL && k->oldest(run->db, &w) == DB_OK &&
+	    w < first)
+		return report_period_start(w, iv);
+	return first;
+}
+
+/* Report the due periods of k; the watermark follows each period done
+ * (or given up after REPORT_RETRY_MAX). */
+static void
+report_job_kind(struct report_run *run, const struct report_kind *k,
+    unsigned flags, const char *holder)
+{
+	long long per[REPORT_PERIODS_MAX + 1][2];
+	size_t n;
+
+	if (run->to_dir == NULL) {
+		enum db_result r = db_report_claim(run->db, k->name, holder,
+		    run->now, run->now + REPORT_CLAIM_TTL);
+		if (r == DB_NOTFOUND) {
+			log_info("reports %s: another run is reporting, "
+			    "skipped", k->name);
+			return;
+		}
+		if (r != DB_OK) {
+			log_warn("reports %s: %s", k->name, db_error(run->db));
+			run->failed++;
+			return;
+		}
+	}
+	n = report_periods(report_job_from(run, k), run->now,
+	    run->conf->reports_interval, flags & REPORT_JOB_NOW, per,
+	    sizeof(per) / sizeof(per[0]));
+	for (size_t i = 0; i < n; i++) {
+		unsigned failed = k->run(run, per[i][0], per[i][1]);
+
+		if (failed > 0 && per[i][1] > run->now - REPORT_RETRY_MAX) {
+			log_info("reports %s: %u report(s) of [%lld, %lld) to "
+			    "be tried again", k->name, failed, per[i][0],
+			    per[i][1]);
+			break;
+		}
+		if (run->to_dir == NULL && db_report_set_watermark(run->db,
+		    k->name, per[i][1]) != DB_OK) {
+			log_warn("reports %s: %s", k->name, db_error(run->db));
+			break;
+		}
+	}
+	if (run->to_dir == NULL)
+		db_report_release(run->db, k->name, holder);
+}
+
+/* Drop evaluations older than the retention once reported (or older
+ * than it anyway, so the store stays bounded). */
+static void
+report_job_prune(struct report_run *run)
+{
+	long long before = run->now - run->conf->reports_retention, w;
+
+	if (db_report_watermark(run->db, "dmarc", &w) == DB_OK && w < before)
+		before = w;
+	if (db_report_prune(run->db, before) != DB_OK)
+		log_warn("reports: prune: %s", db_error(run->db));
+}
+
+int
+report_job_run_keys(const struct conf *c, struct dkim_keys *keys,
+    long long now, unsigned flags, const char *to_dir, char *err,
+    size_t errlen)
+{
+	const struct report_kind kinds[] = {
+		{ "dmarc", c->reports_dmarc_aggregate, dmarc_agg_run,
+		    db_dmarc_oldest },
+		{ "tlsrpt", c->reports_tlsrpt, tlsrpt_run, NULL },
+	};
+	struct report_run run = { .conf = c, .keys = keys, .now = now,
+	    .to_dir = to_dir };
+	char path[4096], sid[IDS_SID_LEN + 1], holder[64];
+
+	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
+	if ((run.db = db_open(path, false, c->user, err, errlen)) == NULL)
+		return -1;
+	ids_sid_new(sid);
+	snprintf(holder, sizeof(holder), "%ld.%s", (long)getpid(), sid);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i].enabled)
+			report_job_kind(&run, &kinds[i], flags, holder);
+	/* Not periodic: whatever the workers recorded (discarded when
+	 * dmarc_failure_reports was switched off since). */
+	run.failed += dmarc_failure_run(&run);
+	if (to_dir == NULL)
+		report_job_prune(&run);
+	log_info("reports run%s%s sent=%u written=%u failed=%u",
+	    flags & REPORT_JOB_NOW ? " now" : "", to_dir ? " dry-run" : "",
+	    run.sent, run.written, run.failed);
+	db_close(run.db);
+	return 0;
+}
+
+int
+report_job_run(const struct conf *c, long long now, unsigned flags,
+    const char *to_dir, char *err, size_t errlen)
+{
+	struct dkim_keys *keys;
+	char kerr[512];
+	int rc;
+
+	if ((keys = dkim_keys_load(c, kerr, sizeof(kerr))) == NULL)
+		log_warn("reports: DKIM keys not loaded, reports go unsigned: "
+		    "%s", kerr);
+	rc = report_job_run_keys(c, keys, now, flags, to_dir, err, errlen);
+	dkim_keys_free(keys);
+	return rc;
+}

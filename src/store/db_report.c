@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: ISC */
+/* The outgoing reports' side of the store (see db.h): DMARC evaluations
+ * read back per policy domain, which report was sent, and the report
+ * job's state per kind. Run once per period, so statements are prepared
+ * per call rather than cached. */
+#include "store/db.h"
+
+#include "store/db_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xmalloc.h"
+
+/* Prepare sql; NULL with the error set. */
+static sqlite3_stmt *
+db_report_prepare(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(db, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+/* Column i as a heap string ("" for NULL). */
+static char *
+db_report_col(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return xstrdup(s ? (const char *)s : "");
+}
+
+void
+db_dmarc_policy_clear(struct db_dmarc_policy *p)
+{
+	char **f[] = { &p->domain, &p->p, &p->sp, &p->np, &p->adkim,
+	    &p->aspf, &p->fo, &p->rua };
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		free(*f[i]);
+		*f[i] = NULL;
+	}
+}
+
+enum db_result
+db_dmarc_policy_get(struct db *db, const char *domain,
+    struct db_dmarc_policy *out)
+{
+	sqlite3_stmt *st;
+	enum db_result res = DB_NOTFOUND;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((st = db_report_prepare(db, "SELECT policy_domain, time, p, sp, "
+	    "np, adkim, aspf, fo, testing, rua FROM dmarc_policies WHERE "
+	    "policy_domain = ?1")) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, domain) == -1)
+		res = DB_ERROR;
+	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out->domain = db_report_col(st, 0);
+		out->time = sqlite3_column_int64(st, 1);
+		out->p = db_report_col(st, 2);
+		out->sp = db_report_col(st, 3);
+		out->np = db_report_col(st, 4);
+		out->adkim = db_report_col(st, 5);
+		out->aspf = db_report_col(st, 6);
+		out->fo = db_report_col(st, 7);
+		out->testing = sqlite3_column_int(st, 8) != 0;
+		out->rua = db_report_col(st, 9);
+		res = DB_OK;
+	} else if (rc != SQLITE_DONE)
+		res = db_fail(db, "read dmarc policy");
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum db_result
+db_dmarc_report_domains(struct db *db, long long begin, long long end,
+    char ***out, size_t *n)
+{
+	struct db_strv v = { 0 };
+	sqlite3_stmt *st;
+	enum db_result res = DB_OK;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = db_report_prepare(db, "SELECT DISTINCT r.policy_domain "
+	    "FROM dmarc_results r JOIN dmarc_policies p ON p.policy_domain = "
+	    "r.policy_domain WHERE r.time >= ?1 AND r.time < ?2 AND p.rua <> "
+	    "'' ORDER BY 1")) == NULL)
+		return DB_ERROR;
+	if (sqlite3_bind_int64(st, 1, begin) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, end) != SQLITE_OK)
+		res = db_fail(db, "bind");
+	while (res == DB_OK && (rc = sqlite3_step(st)) != SQLITE_DONE) {
+		if (rc != SQLITE_ROW) {
+			res = db_fail(db, "read dmarc domains");
+			break;
+		}
+		db_strv_push(&v, (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	if (res != DB_OK) {
+		db_strv_clear(&v);
+		return res;
+	}
+	*out = v.v;
+	*n = v.n;
+	return DB_OK;
+}
+
+void
+db_dmarc_records_free(struct db_dmarc_record *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *f[] = { r[i].source_ip, r[i].disposition,
+		    r[i].header_from, r[i].envelope_from, r[i].dkim_domain,
+		    r[i].dkim_selector, r[i].dkim_result, r[i].spf_domain,
+		    r[i].spf_result, r[i].policy };
+		for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++)
+			free(f[j]);
+	}
+	free(r);
+}
+
+enum db_result
+db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
+    long long end, struct db_dmarc_record **out, size_t *n)
+{
+	struct db_dmarc_record *v = NULL, *r;
+	size_t cap = 0;
+	sqlite3_stmt *st;
+	enum db_result res = DB_OK;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = db_report_prepare(db, "SELECT source_ip, disposition, "
+	    "header_from, envelope_from, dkim_domain, dkim_selector, "
+	    "dkim_result, spf_domain, spf_result, dkim_aligned, spf_aligned, "
+	    "testing, policy, count(*) FROM dmarc_results WHERE policy_domain "
+	    "= ?1 AND time >= ?2 AND time < ?3 GROUP BY 1, 2, 3, 4, 5, 6, 7, "
+	    "8, 9, 10, 11, 12, 13 ORDER BY 14 DESC, 1, 3, 4, 5, 8 LIMIT ?4")) ==
+	    NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, policy_domain) == -1 ||
+	    sqlite3_bind_int64(st, 2, begin) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, end) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 4, DB_DMARC_RECORDS_MAX) != SQLITE_OK)
+		res = db_fail(db, "bind");
+	while (res == DB_OK && (rc = sqlite3_step(st)) != SQLITE_DONE) {
+		if (rc != SQLITE_ROW) {
+			res = db_fail(db, "read dmarc records");
+			break;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		r = &v[(*n)++];
+		r->source_ip = db_report_col(st, 0);
+		r->disposition = db_report_col(st, 1);
+		r->header_from = db_report_col(st, 2);
+		r->envelope_from = db_report_col(st, 3);
+		r->dkim_domain = db_report_col(st, 4);
+		r->dkim_selector = db_report_col(st, 5);
+		r->dkim_result = db_report_col(st, 6);
+		r->spf_domain = db_report_col(st, 7);
+		r->spf_result = db_report_col(st, 8);
+		r->dkim_aligned = sqlite3_column_int(st, 9) != 0;
+		r->spf_aligned = sqlite3_column_int(st, 10) != 0;
+		r->testing = sqlite3_column_int(st, 11) != 0;
+		r->policy = db_report_col(st, 12);
+		r->count = sqlite3_column_int64(st, 13);
+	}
+	sqlite3_finalize(st);
+	if (res != DB_OK) {
+		db_dmarc_records_free(v, *n);
+		*n = 0;
+		return res;
+	}
+	*out = v;
+	return DB_OK;
+}
+
+/* Run a statement that yields one integer into *out; DB_NOTFOUND when it
+ * yields no row or NULL. Parameters: ?1 text (may be NULL: unbound). */
+static enum db_result
+db_report_int(struct db *db, const char *sql, const char *arg,
+    long long *out)
+{
+	sqlite3_stmt *st;
+	enum db_result res = DB_NOTFOUND;
+	int rc;
+
+	if ((st = db_report_prepare(db, sql)) == NULL)
+		return DB_ERROR;
+	if (arg != NULL && db_bind(db, st, 1, arg) == -1)
+		res = DB_ERROR;
+	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			*out = sqlite3_column_int64(st, 0);
+			res = DB_OK;
+		}
+	} else if (rc != SQLITE_DONE)
+		res = db_fail(db, "query");
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum db_result
+db_dmarc_oldest(struct db *db, long long *out)
+{
+	return db_report_int(db, "SELECT min(time) FROM dmarc_results", NULL,
+	    out);
+}
+
+/* Run sql with text ?1..?ntext then integers; -1 on error, else the
+ * number of rows changed. */
+static int
+db_report_exec(struct db *db, const char *sql, const char *const *text,
+    int ntext, const long long *num, int nnum, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if ((st = db_report_prepare(db, sql)) == NULL)
+		return -1;
+	for (int i = 0; i < ntext; i++)
+		if (db_bind(db, st, i + 1, text[i]) == -1)
+			goto out;
+	for (int i = 0; i < nnum; i++)
+		if (sqlite3_bind_int64(st, ntext + i + 1, num[i]) !=
+		    SQLITE_OK) {
+			db_fail(db, what);
+			goto out;
+		}
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_fail(db, what);
+		goto out;
+	}
+	rc = sqlite3_changes(db->sql);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum db_result
+db_report_prune(struct db *db, long long before)
+{
+	static const char *const sql[] = {
+		"DELETE FROM dmarc_results WHERE time < ?1",
+		"DELETE FROM dmarc_policies WHERE time < ?1",
+		"DELETE FROM report_sent WHERE end < ?1",
+	};
+
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+		if (db_report_exec(db, sql[i], NULL, 0, &before, 1,
+		    "prune reports") == -1)
+			return DB_ERROR;
+	return DB_OK;
+}
+
+enum db_result
+db_report_claim(struct db *db, const char *kind, const char *holder,
+    long long now, long long until)
+{
+	const char *text[] = { kind, holder };
+	const long long num[] = { now, until };
+	int n;
+
+	/* One statement, so taking the claim is atomic between the CLI and
+	 * the queue runner. */
+	n = db_report_exec(db, "INSERT INTO report_state (kind, holder, "
+	    "held_until) VALUES (?1, ?2, ?4) ON CONFLICT (kind) DO UPDATE SET "
+	    "holder = ?2, held_until = ?4 WHERE held_until <= ?3 OR holder = "
+	    "?2", text, 2, num, 2, "claim report job");
+	if (n == -1)
+		return DB_ERROR;
+	return n == 1 ? DB_OK : DB_NOTFOUND;
+}
+
+enum db_result
+db_report_release(struct db *db, const char *kind, const char *holder)
+{
+	const char *text[] = { kind, holder };
+
+	return db_report_exec(db, "UPDATE report_state SET holder = '', "
+	    "held_until = 0 WHERE kind = ?1 AND holder = ?2", text, 2, NULL,
+	    0, "release report job") == -1 ? DB_ERROR : DB_OK;
+}
+
+enum db_result
+db_report_watermark(struct db *db, const char *kind, long long *out)
+{
+	long long t = 0;
+	enum db_result r = db_report_int(db, "SELECT reported_to FROM "
+	    "report_state WHERE kind = ?1", kind, &t);
+
+	if (r == DB_OK && t == 0)
+		return DB_NOTFOUND;
+	if (r == DB_OK)
+		*out = t;
+	return r;
+}
+
+enum db_result
+db_report_set_watermark(struct db *db, const char *kind, long long t)
+{
+	const char *text[] = { kind };
+
+	return db_report_exec(db, "INSERT INTO report_state (kind, "
+	    "reported_to) VALUES (?1, ?2) ON CONFLICT (kind) DO UPDATE SET "
+	    "reported_to = ?2", text, 1, &t, 1, "record report state") == -1 ?
+	    DB_ERROR : DB_OK;
+}
+
+enum db_result
+db_report_was_sent(struct db *db, const char *kind, const char *domain,
+    long long begin)
+{
+	const char *text[] = { kind, domain };
+	sqlite3_stmt *st;
+	enum db_result res = DB_NOTFOUND;
+	int rc;
+
+	if ((st = db_report_prepare(db, "SELECT 1 FROM report_sent WHERE "
+	    "kind = ?1 AND domain = ?2 AND begin = ?3")) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, text[0]) == -1 ||
+	    db_bind(db, st, 2, text[1]) == -1 ||
+	    sqlite3_bind_int64(st, 3, begin) != SQLITE_OK)
+		res = DB_ERROR;
+	else if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		res = DB_OK;
+	else if (rc != SQLITE_DONE)
+		res = db_fail(db, "read report_sent");
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum db_result
+db_report_mark_sent(struct db *db, const char *kind, const char *domain,
+    long long begin, long long end, const char *report_id, long long now)
+{
+	const char *text[] = { kind, domain, report_id };
+	const long long num[] = { begin, end, now };
+
+	return db_report_exec(db, "INSERT OR REPLACE INTO report_sent (kind, "
+	    "domain, report_id, begin, end, time) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6)", text, 3, num, 3, "record report sent") == -1 ? DB_ERROR :
+	    DB_OK;
+}

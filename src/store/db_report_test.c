@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for the report side of the store (db_report.c, and the
+ * policy kept by db_dmarc_add): grouping evaluations into records, the
+ * last policy per domain, domains with a rua, the job's claim and
+ * watermark, report_sent and pruning.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/db.h"
+
+#define T0	1796428800LL	/* 2026-12-05 00:00:00 UTC */
+
+struct rt {
+	char		 dir[64];
+	char		 path[128];
+	struct db	*db;
+};
+
+static int
+rt_setup(void **state)
+{
+	struct rt *t = calloc(1, sizeof(*t));
+	char err[256];
+
+	assert_non_null(t);
+	snprintf(t->dir, sizeof(t->dir), "/tmp/sealmail-rep-test.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->path, sizeof(t->path), "%s/sealmail.db", t->dir);
+	if ((t->db = db_open(t->path, true, NULL, err, sizeof(err))) == NULL)
+		fail_msg("db_open: %s", err);
+	*state = t;
+	return 0;
+}
+
+static int
+rt_teardown(void **state)
+{
+	struct rt *t = *state;
+	char p[160];
+
+	db_close(t->db);
+	unlink(t->path);
+	snprintf(p, sizeof(p), "%s-journal", t->path);
+	unlink(p);
+	rmdir(t->dir);
+	free(t);
+	return 0;
+}
+
+static void
+rt_add(struct db *db, long long time, const char *ip, const char *dom,
+    const char *rua, const char *p)
+{
+	struct db_dmarc_row r = {
+		.time = time, .source_ip = ip, .header_from = dom,
+		.envelope_from = dom, .policy_domain = dom, .policy = p,
+		.disposition = "none", .result = "pass", .dkim_domain = dom,
+		.dkim_selector = "s1", .dkim_result = "pass",
+		.dkim_aligned = true, .spf_domain = dom, .spf_result = "pass",
+		.spf_aligned = true,
+		.pub = { .p = p, .sp = "", .np = "", .adkim = "r",
+		    .aspf = "s", .fo = "", .rua = rua },
+	};
+
+	assert_int_equal(db_dmarc_add(db, &r), DB_OK);
+}
+
+static void
+test_records_grouped(void **state)
+{
+	struct rt *t = *state;
+	struct db_dmarc_record *rec;
+	size_t n;
+
+	for (int i = 0; i < 3; i++)
+		rt_add(t->db, T0 + i, "192.0.2.1", "a.example",
+		    "mailto:d@a.example", "none");
+	rt_add(t->db, T0 + 5, "192.0.2.2", "a.example", "mailto:d@a.example",
+	    "none");
+	rt_add(t->db, T0 - 1, "192.0.2.1", "a.example", "mailto:d@a.example",
+	    "none");		/* before the period */
+	rt_add(t->db, T0 + 86400, "192.0.2.1", "a.example",
+	    "mailto:d@a.example", "none");	/* after it */
+	assert_int_equal(db_dmarc_records(t->db, "a.example", T0, T0 + 86400,
+	    &rec, &n), DB_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(rec[0].source_ip, "192.0.2.1");
+	assert_int_equal(rec[0].count, 3);
+	assert_string_equal(rec[0].dkim_selector, "s1");
+	assert_string_equal(rec[1].source_ip, "192.0.2.2");
+	assert_int_equal(rec[1].count, 1);
+	db_dmarc_records_free(rec, n);
+}
+
+static void
+test_policy_last_and_domains(void **state)
+{
+	struct rt *t = *state;
+	struct db_dmarc_policy p;
+	char **d;
+	size_t n;
+
+	rt_add(t->db, T0 + 10, "192.0.2.1", "a.example", "mailto:x@a.example",
+	    "reject");
+	rt_add(t->db, T0 + 5, "192.0.2.1", "a.example", "mailto:old@a.example",
+	    "none");	/* older: does not replace */
+	rt_add(t->db, T0 + 1, "192.0.2.1", "b.example", "", "none");
+	assert_int_equal(db_dmarc_policy_get(t->db, "a.example", &p), DB_OK);
+	assert_string_equal(p.p, "reject");
+	assert_string_equal(p.rua, "mailto:x@a.example");
+	assert_string_equal(p.aspf, "s");
+	assert_int_equal(p.time, T0 + 10);
+	db_dmarc_policy_clear(&p);
+	assert_int_equal(db_dmarc_policy_get(t->db, "c.example", &p),
+	    DB_NOTFOUND);
+	db_dmarc_policy_clear(&p);
+	/* b.example has no rua: not reported. */
+	assert_int_equal(db_dmarc_report_domains(t->db, T0, T0 + 86400, &d,
+	    &n), DB_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(d[0], "a.example");
+	db_strv_free(d, n);
+	assert_int_equal(db_dmarc_report_domains(t->db, T0 + 11, T0 + 86400,
+	    &d, &n), DB_OK);
+	assert_int_equal(n, 0);
+	db_strv_free(d, n);
+}
+
+static void
+test_claim_watermark(void **state)
+{
+	struct rt *t = *state;
+	long long w = -1;
+
+	assert_int_equal(db_report_watermark(t->db, "dmarc", &w), DB_NOTFOUND);
+	assert_int_equal(db_report_claim(t->db, "dmarc", "A", T0, T0 + 60),
+	    DB_OK);
+	/* Another holder waits for the claim to end or expire. */
+	assert_int_equal(db_report_claim(t->db, "dmarc", "B", T0 + 1,
+	    T0 + 61), DB_NOTFOUND);
+	assert_int_equal(db_report_claim(t->db, "tlsrpt", "B", T0 + 1,
+	    T0 + 61), DB_OK);
+	assert_int_equal(db_report_claim(t->db, "dmarc", "A", T0 + 2,
+	    T0 + 62), DB_OK);
+	assert_int_equal(db_report_set_watermark(t->db, "dmarc", T0), DB_OK);
+	assert_int_equal(db_report_watermark(t->db, "dmarc", &w), DB_OK);
+	assert_int_equal(w, T0);
+	assert_int_equal(db_report_release(t->db, "dmarc", "A"), DB_OK);
+	assert_int_equal(db_report_claim(t->db, "dmarc", "B", T0 + 3,
+	    T0 + 63), DB_OK);
+	assert_int_equal(db_report_claim(t->db, "dmarc", "C", T0 + 63,
+	    T0 + 123), DB_OK);	/* B's expired */
+	assert_int_equal(db_report_watermark(t->db, "dmarc", &w), DB_OK);
+	assert_int_equal(w, T0);
+}
+
+static void
+test_sent_and_prune(void **state)
+{
+	struct rt *t = *state;
+	long long o = 0;
+
+	assert_int_equal(db_report_was_sent(t->db, "dmarc", "a.example", T0),
+	    DB_NOTFOUND);
+	assert_int_equal(db_report_mark_sent(t->db, "dmarc", "a.example", T0,
+	    T0 + 86400, "id1", T0 + 86500), DB_OK);
+	assert_int_equal(db_report_was_sent(t->db, "dmarc", "a.example", T0),
+	    DB_OK);
+	assert_int_equal(db_report_was_sent(t->db, "tlsrpt", "a.example",
+	    T0), DB_NOTFOUND);
+	rt_add(t->db, T0, "192.0.2.1", "a.example", "mailto:d@a.example",
+	    "none");
+	rt_add(t->db, T0 + 100, "192.0.2.1", "a.example",
+	    "mailto:d@a.example", "none");
+	assert_int_equal(db_dmarc_oldest(t->db, &o), DB_OK);
+	assert_int_equal(o, T0);
+	assert_int_equal(db_report_prune(t->db, T0 + 50), DB_OK);
+	assert_int_equal(db_dmarc_oldest(t->db, &o), DB_OK);
+	assert_int_equal(o, T0 + 100);
+	assert_int_equal(db_report_prune(t->db, T0 + 86401), DB_OK);
+	assert_int_equal(db_dmarc_oldest(t->db, &o), DB_NOTFOUND);
+	assert_int_equal(db_report_was_sent(t->db, "dmarc", "a.example", T0),
+	    DB_NOTFOUND);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_records_grouped, rt_setup,
+		    rt_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_last_and_domains,
+		    rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_claim_watermark, rt_setup,
+		    rt_teardown),
+		cmocka_unit_test_setup_teardown(test_sent_and_prune, rt_setup,
+		    rt_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
