@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
+
 #include "auth/dkim_keys.h"
 #include "conf/conf.h"
 #include "core/ids.h"
@@ -20,7 +22,13 @@
 #include "store/db.h"
 
 /* How long a claim holds when its holder dies without releasing it. */
-#define REPORT_CLAIM_TTL	(6 * 3600LL)
+#define REPORT_CLAIM_TTL	3600LL
+
+void
+report_job_init(void)
+{
+	xmlInitParser();
+}
 
 long long
 report_period_start(long long t, unsigned interval)
@@ -175,6 +183,36 @@ report_job_prune(struct report_run *run)
 		log_warn("reports: prune: %s", db_error(run->db));
 }
 
+/* Open the run's store handle; -1 with err. */
+static int
+report_job_open(struct report_run *run, char *err, size_t errlen)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/sealmail.db", run->conf->data_dir);
+	run->db = db_open(path, false, run->conf->user, err, errlen);
+	return run->db == NULL ? -1 : 0;
+}
+
+#ifdef SEALMAIL_HAVE_TLSRPT	/* defined by the lead at merge */
+void
+report_job_failures(const struct conf *c, long long now)
+{
+	struct report_run run = { .conf = c, .now = now };
+	char err[512];
+
+	if (report_job_open(&run, err, sizeof(err)) == -1) {
+		log_warn("failure reports: %s", err);
+		return;
+	}
+	if ((run.keys = dkim_keys_load(c, err, sizeof(err))) == NULL)
+		log_warn("failure reports: DKIM keys not loaded: %s", err);
+	(void)dmarc_failure_run(&run);
+	dkim_keys_free(run.keys);
+	db_close(run.db);
+}
+#endif
+
 int
 report_job_run_keys(const struct conf *c, struct dkim_keys *keys,
     long long now, unsigned flags, const char *to_dir, char *err,
@@ -187,10 +225,9 @@ report_job_run_keys(const struct conf *c, struct dkim_keys *keys,
 	};
 	struct report_run run = { .conf = c, .keys = keys, .now = now,
 	    .to_dir = to_dir };
-	char path[4096], sid[IDS_SID_LEN + 1], holder[64];
+	char sid[IDS_SID_LEN + 1], holder[64];
 
-	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
-	if ((run.db = db_open(path, false, c->user, err, errlen)) == NULL)
+	if (report_job_open(&run, err, errlen) == -1)
 		return -1;
 	ids_sid_new(sid);
 	snprintf(holder, sizeof(holder), "%ld.%s", (long)getpid(), sid);

@@ -44,6 +44,7 @@
 #include "msg/addr.h"
 #include "queue/spool.h"
 #include "sched/retry.h"
+#include "sched/runner_reports.h"
 
 #if defined(__has_include)
 #if __has_include("queue/bounce.h")
@@ -128,6 +129,7 @@ struct runner {
 	struct event			*stop_ev;	/* grace deadline */
 	struct event			*trim_ev;	/* idle: give memory back */
 	bool				 busy;		/* flights since the trim */
+	struct runner_reports		*reports;	/* the report job */
 };
 
 static void
@@ -1066,6 +1068,7 @@ runner_cleanup(struct runner *r)
 	 * deliveries under way finish first and their results are saved
 	 * (runner_local_done); queued ones are skipped. */
 	workpool_free(r->pool);
+	runner_reports_free(r->reports);
 	remote_free(r->remote);
 	while (r->flights != NULL)
 		runner_flight_free(r->flights);
@@ -1136,6 +1139,7 @@ runner_main(const struct conf *conf)
 	runner_bind(&r);
 	runner_watch(&r);
 	runner_add_events(&r);
+	r.reports = runner_reports_start(r.base, conf);
 	log_info("queue runner started method=%s remote=%s", r.local->name,
 	    r.remote == NULL ? "unavailable" : conf->relayhost != NULL &&
 	    *conf->relayhost != '\0' ? "relayhost" : "mx");
