@@ -18,6 +18,9 @@ WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc -fno-strict-aliasing \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+# rep12-tlsf provides tlsrpt_run and dmarc_failure_run: the report job
+# and the runner call them (guards of rep12-agg in src/report, src/sched).
+ALL_CFLAGS += -DSEALMAIL_HAVE_TLSRPT
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
