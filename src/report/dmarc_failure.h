@@ -56,8 +56,8 @@ char *dmarc_failure_redact(const char *hdr, size_t len, size_t max);
 char *dmarc_failure_redact_addr(const char *addr);
 
 /* The value of the first Authentication-Results field in fields[0..len)
- * (our own, from authcheck_format), unfolded to one line; heap, "" if
- * none. */
+ * (our own, from authcheck_format), unfolded to one line, local parts
+ * redacted (smtp.mailfrom=); heap, "" if none. */
 char *dmarc_failure_ar_value(const char *fields, size_t len);
 
 /* The three parts of one ARF report about f (RFC 5965 §2, RFC 9991 §4). */

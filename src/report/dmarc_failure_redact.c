@@ -222,6 +222,12 @@ dmarc_failure_ar_value(const char *fields, size_t len)
 			buf_append(&out, line, n);
 		}
 	}
-	char *s = buf_take(&out);
+	/* smtp.mailfrom= names the envelope sender: redacted too. */
+	struct buf red;
+	buf_init(&red, SIZE_MAX);
+	dmarc_failure_line(&red, out.data != NULL ? (const char *)out.data :
+	    "", out.len, false, true);
+	buf_clear(&out);
+	char *s = buf_take(&red);
 	return s != NULL ? s : xstrdup("");
 }

@@ -113,15 +113,15 @@ test_dmarc_failure_ar_value(void **state)
 {
 	static const char f[] =
 	    "Authentication-Results: mx.example; spf=fail\r\n"
-	    "\tsmtp.mailfrom=example.org;\r\n"
+	    "\tsmtp.mailfrom=bob@example.org;\r\n"
 	    " dmarc=fail header.from=example.org\r\n"
 	    "BIMI-Location: v=BIMI1\r\n";
 	char *v;
 
 	(void)state;
 	v = dmarc_failure_ar_value(f, sizeof(f) - 1);
-	assert_string_equal(v, "mx.example; spf=fail smtp.mailfrom=example.org;"
-	    " dmarc=fail header.from=example.org");
+	assert_string_equal(v, "mx.example; spf=fail smtp.mailfrom="
+	    "redacted@example.org; dmarc=fail header.from=example.org");
 	free(v);
 	v = dmarc_failure_ar_value("X: y\r\n", 6);
 	assert_string_equal(v, "");
