@@ -54,12 +54,66 @@ dmarc_agg_filename(const char *receiver, const char *domain,
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-/* <name>value</name> */
+/* Length of the valid UTF-8 sequence at s (at most n bytes) that XML 1.0
+ * allows (§2.2 Char), or 0. */
+static size_t
+dmarc_agg_char(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return s[0] >= 0x20 || s[0] == '\t' || s[0] == '\n' ||
+		    s[0] == '\r' ? 1 : 0;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates, U+FFFE/FFFF and beyond U+10FFFF. */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    cp == 0xfffe || cp == 0xffff || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* <name>value</name>; bytes that XML cannot carry (store values come
+ * from the network) become '?'. */
 static int
 dmarc_agg_el(xmlTextWriterPtr w, const char *name, const char *value)
 {
-	return xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST value) <
-	    0 ? -1 : 0;
+	size_t n = strlen(value), i = 0, k;
+	char *clean = NULL;
+	int rc;
+
+	while (i < n) {
+		if ((k = dmarc_agg_char((const unsigned char *)value + i,
+		    n - i)) == 0) {
+			if (clean == NULL)
+				clean = xstrdup(value);
+			clean[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
+	rc = xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST (clean ?
+	    clean : value)) < 0 ? -1 : 0;
+	free(clean);
+	return rc;
 }
 
 static int

@@ -52,6 +52,12 @@ validate(const struct buf *xml)
 	return rc;
 }
 
+static bool
+has(const struct buf *x, const char *s)
+{
+	return memmem(x->data, x->len, s, strlen(s)) != NULL;
+}
+
 static struct db_dmarc_record
 rec(char *ip, char *disp, char *policy, bool dkim, bool spf, bool testing,
     long long count)
@@ -124,9 +130,16 @@ test_xml_odd_values(void **state)
 	p.np = "reject";
 	r.dkim_result = "strange";
 	r.spf_result = "";
+	/* Bytes XML cannot carry: a control, a bad sequence, a surrogate. */
+	r.envelope_from = "x\x01y.example";
+	r.dkim_selector = "s\xff\xc3";
+	r.spf_domain = "a\xed\xa0\x80" "b.caf\xc3\xa9.example";
 	buf_init(&x, 1 << 20);
 	assert_int_equal(dmarc_agg_xml(&meta, &p, &r, 1, &x), 0);
 	assert_int_equal(validate(&x), 0);
+	assert_true(has(&x, "x?y.example"));
+	assert_true(has(&x, "<selector>s?" "?</selector>"));
+	assert_true(has(&x, "a?" "?" "?b.caf\xc3\xa9.example"));
 	assert_int_equal(dmarc_agg_xml(&meta, &p, &r, 0, &x), -1);
 	buf_clear(&x);
 }
@@ -194,6 +207,14 @@ test_periods(void **state)
 	n = report_periods(T0 - 400LL * 86400, T0 + 10, 86400, false, p, 32);
 	assert_int_equal(n, REPORT_PERIODS_MAX);
 	assert_int_equal(p[n - 1][1], T0);
+	/* 7 hours: 0-7, 7-14, 14-21, 21-24 each day. */
+	n = report_periods(T0 - 86400, T0 + 10, 7 * 3600, false, p, 32);
+	assert_int_equal(n, 4);
+	assert_int_equal(p[2][1], T0 - 3 * 3600);
+	assert_int_equal(p[3][0], T0 - 3 * 3600);
+	assert_int_equal(p[3][1], T0);
+	assert_int_equal(report_period_end(T0 + 22 * 3600, 7 * 3600),
+	    T0 + 86400);
 	/* The next run: after the period's end plus the delay. */
 	assert_int_equal(report_period_delay(86400), 120);
 	assert_int_equal(report_period_delay(600), 60);
@@ -212,6 +233,8 @@ test_job_next(void **state)
 	assert_int_equal(report_job_next(&c, T0 + 120), T0 + 86400 + 120);
 	c.reports_interval = 3600;
 	assert_int_equal(report_job_next(&c, T0 + 200), T0 + 3600 + 120);
+	c.reports_interval = 7 * 3600;
+	assert_int_equal(report_job_next(&c, T0 + 22 * 3600), T0 + 86400 + 120);
 }
 
 int

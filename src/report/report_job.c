@@ -30,12 +30,29 @@ report_job_init(void)
 	xmlInitParser();
 }
 
+/* Periods restart at each 00:00 UTC: an interval that does not divide a
+ * day makes the day's last period shorter. */
+static long long
+report_day_start(long long t)
+{
+	return t >= 0 ? t / 86400 * 86400 : -((-t + 86399) / 86400) * 86400;
+}
+
 long long
 report_period_start(long long t, unsigned interval)
 {
-	long long i = interval ? interval : 86400;
+	long long i = interval ? interval : 86400, d = report_day_start(t);
 
-	return t >= 0 ? t / i * i : -((-t + i - 1) / i) * i;
+	return d + (t - d) / i * i;
+}
+
+long long
+report_period_end(long long t, unsigned interval)
+{
+	long long e = report_period_start(t, interval) + (interval ? interval :
+	    86400), d = report_day_start(t) + 86400;
+
+	return e < d ? e : d;
 }
 
 long long
@@ -48,16 +65,16 @@ size_t
 report_periods(long long from, long long now, unsigned interval,
     bool now_too, long long (*out)[2], size_t max)
 {
-	long long i = interval ? interval : 86400;
 	long long cur = report_period_start(now, interval), p = from;
 	size_t n = 0;
 
 	if (max > REPORT_PERIODS_MAX + 1)
 		max = REPORT_PERIODS_MAX + 1;
-	if (cur - p > REPORT_PERIODS_MAX * i)
-		p = cur - REPORT_PERIODS_MAX * i;
-	while (p < cur && n < max) {
-		long long e = report_period_start(p, interval) + i;
+	/* Long down: only the newest periods (each at most a day). */
+	if (cur - p > REPORT_PERIODS_MAX * 86400LL)
+		p = cur - REPORT_PERIODS_MAX * 86400LL;
+	while (p < cur && n < REPORT_PERIODS_MAX && n + 1 < max) {
+		long long e = report_period_end(p, interval);
 
 		out[n][0] = p;
 		out[n++][1] = e;
@@ -75,8 +92,7 @@ report_job_next(const struct conf *c, long long now)
 {
 	long long d = report_period_delay(c->reports_interval);
 
-	return report_period_start(now - d, c->reports_interval) +
-	    (c->reports_interval ? c->reports_interval : 86400) + d;
+	return report_period_end(now - d, c->reports_interval) + d;
 }
 
 bool
@@ -114,8 +130,8 @@ static long long
 report_job_from(struct report_run *run, const struct report_kind *k)
 {
 	unsigned iv = run->conf->reports_interval;
-	long long w, first = report_period_start(run->now, iv) -
-	    (iv ? iv : 86400);
+	long long w, first = report_period_start(report_period_start(
+	    run->now, iv) - 1, iv);
 
 	if (db_report_watermark(run->db, k->name, &w) == DB_OK)
 		return w;

@@ -21,7 +21,7 @@
 #include "report/report_job.h"
 
 /* The first run after a start, once the daemon has settled. */
-#define RUNNER_REPORTS_FIRST	60
+#define RUNNER_REPORTS_FIRST	10
 /* Failure reports waiting in the store are sent this often. */
 #define RUNNER_REPORTS_FAILURES	60
 

@@ -232,6 +232,8 @@ def test_dmarc_aggregate_reports(world):
         assert pub.find(q + "domain").text == m.group(1)
         assert pub.find(q + "p").text == "none"
         seen[m.group(1)] = (total, froms)
+        # The period starts at today's 00:00 UTC (daily interval).
+        assert int(fm.group(2)) == int(time.time()) // 86400 * 86400
         # The dry run's file had the same name (same period start).
         if m.group(1) in by_dom:
             assert by_dom[m.group(1)].split("!")[2] == fm.group(2)
@@ -243,3 +245,39 @@ def test_dmarc_aggregate_reports(world):
     assert (sent, failed) == (0, 0), err
     time.sleep(2)
     assert len(box.messages()) == 2
+
+
+def test_concurrent_runs_send_once(world):
+    """The queue runner and the CLI (here: two CLI runs at once) claim the
+    job in the store: new data is reported exactly once."""
+    a, b = world["a"], world["b"]
+    box = a.mailbox(RUA)
+    before = len(box.messages())
+    marker = harness.new_marker()
+    env.submit(a, [env.CAROL], marker)
+    b.mailbox(env.CAROL).wait_for(marker, timeout=60)
+    time.sleep(2.5)
+    cmd = [harness.sealmail_bin(), "-c", b.cfg.path, "reports", "send",
+           "--now"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    sent = 0
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        m = re.search(r"reports run now sent=(\d+) written=0 failed=0",
+                      err)
+        assert m, err
+        sent += int(m.group(1))
+    assert sent == 1
+    harness.wait_until(lambda: len(box.messages()) == before + 1, 60,
+                       what="the new report")
+    time.sleep(2)
+    assert len(box.messages()) == before + 1
+    new = [m for m in box.messages() if b"Report Domain" in m]
+    assert len(new) == before + 1
+    # The queue runner ran the job on its own (10 s after its start) and
+    # had nothing to send: no period had ended.
+    lines = env.wait_log(b, "reports run sent=", timeout=30)
+    assert "sent=0" in lines[0], lines
