@@ -100,14 +100,6 @@ def send_failing(rcv, marker):
         s.quit()
 
 
-def reports_send(rcv):
-    r = rcv.cli("reports", "send", "--now")
-    assert r.returncode == 0, r.stderr
-    m = re.search(r"reports run.* sent=(\d+) written=(\d+) failed=(\d+)",
-                  r.stderr)
-    assert m, r.stderr
-    return [int(x) for x in m.groups()], r.stderr
-
 
 def check_arf(raw, marker):
     """One RFC 9991 report: its structure, and nothing private in it."""
@@ -161,12 +153,12 @@ def test_failure_reports(world):
     time.sleep(2.5)     # the SMTP workers write once a second
 
     # Off by default: nothing recorded, nothing sent.
-    (sent, _, failed), err = reports_send(b)
+    (sent, _, failed), err = env.reports_send(b, "--now")
     assert (sent, failed) == (0, 0), err
     assert "dmarc failure reports" not in err, err
 
     # On: PER_HOUR reports, the rest dropped with a log line.
-    (sent, _, failed), err = reports_send(d)
+    (sent, _, failed), err = env.reports_send(d, "--now")
     assert failed == 0, err
     assert sent == PER_HOUR, err
     assert "dmarc failure reports rows=%d sent=%d dropped_rate=%d" % (
@@ -183,10 +175,10 @@ def test_failure_reports(world):
     send_failing(d, marker + "-late")
     d.mailbox(RCPT).wait_for(marker + "-late", timeout=30)
     time.sleep(2.5)
-    (sent, _, failed), err = reports_send(d)
+    (sent, _, failed), err = env.reports_send(d, "--now")
     assert (sent, failed) == (0, 0), err
     assert "rows=1 sent=0 dropped_rate=1" in err, err
-    (sent, _, failed), err = reports_send(d)
+    (sent, _, failed), err = env.reports_send(d, "--now")
     assert "dmarc failure reports rows" not in err, err
     time.sleep(2)
     assert len(box.messages()) == PER_HOUR
