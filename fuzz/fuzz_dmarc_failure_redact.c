@@ -4,7 +4,9 @@
  * (report/dmarc_failure_redact.c): the header section of a failed
  * message is hostile. Invariants: the redacted text fits the bound, is
  * made of CRLF-terminated lines without NUL or bare CR/LF, has no empty
- * line (the body never follows), and redacting it again changes nothing.
+ * line (the body never follows), and redacting it again does not make it
+ * longer: every local part left is already at least "redacted" (a shorter
+ * one, which a second pass would grow, is one the first pass missed).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -39,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(n == 0 || (n >= 2 && out[n - 1] == '\n'));
 	again = dmarc_failure_redact(out, n, max);
-	CHECK(strcmp(out, again) == 0);
+	CHECK(strlen(again) <= n);
 	free(again);
 	free(out);
 	ar = dmarc_failure_ar_value((const char *)data, size);

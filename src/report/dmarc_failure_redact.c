@@ -46,7 +46,7 @@ dmarc_failure_is_local_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || c >= 0x80 ||
-	    strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL;
+	    (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL);
 }
 
 /* Where the local part before the '@' at line[at] starts; in tag=value
@@ -116,6 +116,10 @@ dmarc_failure_line(struct buf *out, const char *line, size_t len,
 		if (line[i] != '@')
 			continue;
 		s = dmarc_failure_local_start(line, i, tags);
+		/* A quoted string holding an '@' ("a@b"@c) starts before
+		 * what was already replaced: replace from there on. */
+		if (s < done)
+			s = done;
 		if (s == i)
 			continue;	/* "@domain": nothing to hide */
 		buf_append(out, line + done, s - done);

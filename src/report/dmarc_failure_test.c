@@ -102,6 +102,11 @@ test_dmarc_failure_redact(void **state)
 	out = dmarc_failure_redact("", 0, 100);
 	assert_string_equal(out, "");
 	free(out);
+	/* An '@' inside a quoted local part: nothing of it is left (this
+	 * once appended from before the start of the line's rest). */
+	out = dmarc_failure_redact("To: \"a@b\"@c\r\n", 13, 100);
+	assert_string_equal(out, "To: \"redactedredacted@c\r\n");
+	free(out);
 	/* NUL and bare CR dropped; an unbalanced quote left alone. */
 	out = dmarc_failure_redact("To: a\0b\r@c\r\nX: q\"@d\r\n", 21, 100);
 	assert_string_equal(out, "To: redacted@c\r\nX: q\"@d\r\n");
