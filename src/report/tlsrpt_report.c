@@ -16,11 +16,11 @@
 #include "check/tlsrpt_record.h"
 #include "conf/conf.h"
 #include "core/buf.h"
-#include "core/gzip.h"
 #include "core/ids.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "dns/dns.h"
+#include "report/report_gzip.h"
 #include "report/tlsrpt_json.h"
 #include "store/db.h"
 
@@ -172,7 +172,7 @@ tlsrpt_build(struct report_run *run, struct tlsrpt_out *o,
 	    o->report_id, o->begin, o->end };
 	json = tlsrpt_json_report(&m, d->policy, d->npolicy);
 	buf_init(&o->gz, TLSRPT_GZ_MAX);
-	rc = gzip_compress(json, strlen(json), &o->gz);
+	rc = report_gzip(json, strlen(json), &o->gz);
 	free(json);
 	if (rc == 0)
 		rc = tlsrpt_json_filename(o->submitter, o->domain, o->begin,
