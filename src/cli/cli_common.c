@@ -22,6 +22,8 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
+#include "proc/priv.h"
+#include "queue/spool.h"
 #include "store/db.h"
 
 void
@@ -417,4 +419,23 @@ cli_self_path(char *out, size_t len)
 	else
 		out[n] = '\0';
 	return out;
+}
+
+int
+cli_spool_owner(const struct conf *c, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *path;
+	bool missing;
+
+	if (geteuid() == 0 && c->user && c->user[0] != '\0') {
+		path = xasprintf("%s/spool", c->data_dir);
+		missing = stat(path, &sb) == -1;
+		free(path);
+		if (missing && (spool_init(c->data_dir, err, errlen) == -1 ||
+		    priv_chown_tree(c->data_dir, c->user, err, errlen) == -1))
+			return -1;
+		priv_drop(c->user);
+	}
+	return spool_init(c->data_dir, err, errlen);
 }

@@ -80,6 +80,15 @@ int cli_role_aliases(struct db *db, const char *domain, const char *target);
  * "sealmail" if it cannot be read. Returns out. */
 const char *cli_self_path(char *out, size_t len);
 
+/*
+ * Work as the spool's owner from here on, for commands that queue mail:
+ * root switches to the [server] user (so queue files belong to the
+ * daemon); before the daemon has ever run, the spool is created first and
+ * data_dir given to that user, as the daemon does at start. Then the spool
+ * folders are made if missing. -1 with one line in err (not printed).
+ */
+int cli_spool_owner(const struct conf *c, char *err, size_t errlen);
+
 /* After a listing on stdout: CLI_EXIT_OK once it is flushed, else print
  * the error and return CLI_EXIT_FAIL. */
 int cli_list_done(void);

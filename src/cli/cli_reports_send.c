@@ -18,42 +18,10 @@
 #include "cli/cli_common.h"
 #include "conf/conf.h"
 #include "core/log.h"
-#include "core/xmalloc.h"
-#include "proc/priv.h"
-#include "queue/spool.h"
 #include "report/report.h"
 #include "report/report_job.h"
 
 #define CLI_REPORTS_USAGE	"reports send [--now] [--to-dir DIR]"
-
-/* Become the spool's owner (root only; the spool is made first, as the
- * daemon would, when it has never run). */
-static int
-cli_reports_setup(const struct conf *c)
-{
-	char err[512], esc[600], *path;
-	struct stat sb;
-	bool missing;
-
-	if (geteuid() == 0 && c->user && c->user[0] != '\0') {
-		path = xasprintf("%s/spool", c->data_dir);
-		missing = stat(path, &sb) == -1;
-		free(path);
-		if (missing && (spool_init(c->data_dir, err,
-		    sizeof(err)) == -1 || priv_chown_tree(c->data_dir,
-		    c->user, err, sizeof(err)) == -1)) {
-			cli_error("spool: %s", cli_escape(err, esc,
-			    sizeof(esc)));
-			return -1;
-		}
-		priv_drop(c->user);
-	}
-	if (spool_init(c->data_dir, err, sizeof(err)) == -1) {
-		cli_error("spool: %s", cli_escape(err, esc, sizeof(esc)));
-		return -1;
-	}
-	return 0;
-}
 
 int
 cli_reports_send(int argc, char **argv, const char *config)
@@ -87,7 +55,8 @@ cli_reports_send(int argc, char **argv, const char *config)
 	if ((keys = dkim_keys_load(c, err, sizeof(err))) == NULL)
 		log_warn("reports: DKIM keys not loaded, reports go unsigned: "
 		    "%s", err);
-	if (cli_reports_setup(c) == -1) {
+	if (cli_spool_owner(c, err, sizeof(err)) == -1) {
+		cli_error("spool: %s", cli_escape(err, esc, sizeof(esc)));
 		dkim_keys_free(keys);
 		conf_free(c);
 		return CLI_EXIT_FAIL;

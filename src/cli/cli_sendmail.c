@@ -819,33 +819,13 @@ out:
 
 /* --- the spool ------------------------------------------------------------- */
 
-/*
- * Run as the spool's owner from here on. Root switches to the [server]
- * user (so queue files belong to the daemon); before the daemon has ever
- * run, the spool is created first and data_dir given to that user, as
- * the daemon does at start.
- */
+/* Run as the spool's owner from here on (cli_spool_owner). */
 static int
 sm_spool_setup(const struct conf *c)
 {
-	char err[512], esc[600], *path;
-	struct stat sb;
-	int missing;
+	char err[512], esc[600];
 
-	if (geteuid() == 0 && c->user && c->user[0] != '\0') {
-		path = xasprintf("%s/spool", c->data_dir);
-		missing = stat(path, &sb) == -1;
-		free(path);
-		if (missing && (spool_init(c->data_dir, err,
-		    sizeof(err)) == -1 || priv_chown_tree(c->data_dir,
-		    c->user, err, sizeof(err)) == -1)) {
-			sm_error("spool: %s", cli_escape(err, esc,
-			    sizeof(esc)));
-			return -1;
-		}
-		priv_drop(c->user);
-	}
-	if (spool_init(c->data_dir, err, sizeof(err)) == -1) {
+	if (cli_spool_owner(c, err, sizeof(err)) == -1) {
 		sm_error("spool: %s", cli_escape(err, esc, sizeof(esc)));
 		return -1;
 	}

@@ -94,7 +94,7 @@ master_child_run(struct master *m, struct child *c)
 		    m->limits, c->slot);
 	} else {
 		listener_set_clear(&m->ls);
-		code = runner_main(m->conf);
+		code = runner_main(m->conf, m->dkim_keys);
 	}
 	_exit(code);
 }

@@ -193,7 +193,10 @@ report_job_prune(struct report_run *run)
 {
 	long long before = run->now - run->conf->reports_retention, w;
 
-	if (db_report_watermark(run->db, "dmarc", &w) == DB_OK && w < before)
+	/* Unreported rows stay (but a watermark left behind when the kind
+	 * was turned off keeps nothing). */
+	if (run->conf->reports_dmarc_aggregate &&
+	    db_report_watermark(run->db, "dmarc", &w) == DB_OK && w < before)
 		before = w;
 	if (db_report_prune(run->db, before) != DB_OK)
 		log_warn("reports: prune: %s", db_error(run->db));
@@ -212,19 +215,17 @@ report_job_open(struct report_run *run, char *err, size_t errlen)
 
 #ifdef SEALMAIL_HAVE_TLSRPT	/* defined by the lead at merge */
 void
-report_job_failures(const struct conf *c, long long now)
+report_job_failures(const struct conf *c, struct dkim_keys *keys,
+    long long now)
 {
-	struct report_run run = { .conf = c, .now = now };
+	struct report_run run = { .conf = c, .keys = keys, .now = now };
 	char err[512];
 
 	if (report_job_open(&run, err, sizeof(err)) == -1) {
 		log_warn("failure reports: %s", err);
 		return;
 	}
-	if ((run.keys = dkim_keys_load(c, err, sizeof(err))) == NULL)
-		log_warn("failure reports: DKIM keys not loaded: %s", err);
 	(void)dmarc_failure_run(&run);
-	dkim_keys_free(run.keys);
 	db_close(run.db);
 }
 #endif

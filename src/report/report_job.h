@@ -41,9 +41,10 @@ size_t report_periods(long long from, long long now, unsigned interval,
 void report_job_init(void);
 
 #ifdef SEALMAIL_HAVE_TLSRPT	/* defined by the lead at merge */
-/* dmarc_failure_run with its own store handle and keys (the runner's
- * minute timer). */
-void report_job_failures(const struct conf *c, long long now);
+/* dmarc_failure_run with its own store handle (the runner's minute
+ * timer); keys as for report_job_run_keys. */
+void report_job_failures(const struct conf *c, struct dkim_keys *keys,
+    long long now);
 #endif
 
 /* report_job_run with keys loaded by the caller (may be NULL: reports

@@ -1110,7 +1110,7 @@ runner_cleanup(struct runner *r)
 }
 
 int
-runner_main(const struct conf *conf)
+runner_main(const struct conf *conf, struct dkim_keys *keys)
 {
 	struct runner r;
 	char err[256];
@@ -1139,7 +1139,7 @@ runner_main(const struct conf *conf)
 	runner_bind(&r);
 	runner_watch(&r);
 	runner_add_events(&r);
-	r.reports = runner_reports_start(r.base, conf);
+	r.reports = runner_reports_start(r.base, conf, keys);
 	log_info("queue runner started method=%s remote=%s", r.local->name,
 	    r.remote == NULL ? "unavailable" : conf->relayhost != NULL &&
 	    *conf->relayhost != '\0' ? "relayhost" : "mx");

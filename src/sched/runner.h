@@ -38,8 +38,11 @@
 /*
  * Run until SIGTERM or SIGINT; returns 0 then. Returns 1 (logged) if the
  * runner cannot start (event base, socket). Called in the forked child,
- * already privilege-dropped; conf is borrowed for the whole run.
+ * already privilege-dropped; conf and keys (the DKIM keys the master
+ * loaded, which sign report mail; may be NULL) are borrowed for the whole
+ * run.
  */
-int runner_main(const struct conf *conf);
+struct dkim_keys;
+int runner_main(const struct conf *conf, struct dkim_keys *keys);
 
 #endif

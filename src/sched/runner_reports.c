@@ -27,6 +27,8 @@
 
 struct runner_reports {
 	const struct conf	*conf;
+	struct dkim_keys	*keys;		/* the master's; only the pool
+						 * thread signs with them */
 	struct workpool		*pool;
 	struct event		*daily_ev, *minute_ev;
 	bool			 busy;		/* a job is on the pool */
@@ -39,8 +41,8 @@ runner_reports_run(void *arg)
 	struct runner_reports *rr = arg;
 	char err[512];
 
-	if (report_job_run(rr->conf, (long long)time(NULL), 0, NULL, err,
-	    sizeof(err)) == -1)
+	if (report_job_run_keys(rr->conf, rr->keys, (long long)time(NULL), 0,
+	    NULL, err, sizeof(err)) == -1)
 		log_warn("reports: %s", err);
 }
 
@@ -51,7 +53,7 @@ runner_reports_failures(void *arg)
 {
 	struct runner_reports *rr = arg;
 
-	report_job_failures(rr->conf, (long long)time(NULL));
+	report_job_failures(rr->conf, rr->keys, (long long)time(NULL));
 }
 #endif
 
@@ -109,7 +111,8 @@ runner_reports_minute_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct runner_reports *
-runner_reports_start(struct event_base *base, const struct conf *conf)
+runner_reports_start(struct event_base *base, const struct conf *conf,
+    struct dkim_keys *keys)
 {
 	const struct timeval minute = { RUNNER_REPORTS_FAILURES, 0 };
 	struct runner_reports *rr;
@@ -120,6 +123,7 @@ runner_reports_start(struct event_base *base, const struct conf *conf)
 	report_job_init();
 	rr = xcalloc(1, sizeof(*rr));
 	rr->conf = conf;
+	rr->keys = keys;
 	rr->pool = workpool_new(base, 1, "reports");
 	rr->daily_ev = evtimer_new(base, runner_reports_daily_cb, rr);
 	rr->minute_ev = event_new(base, -1, EV_PERSIST,

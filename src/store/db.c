@@ -352,6 +352,26 @@ db_stmt_done(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
+sqlite3_stmt *
+db_prepare(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(db, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+char *
+db_column_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	return xstrdup(s != NULL ? (const char *)s : "");
+}
+
 int
 db_bind(struct db *db, sqlite3_stmt *st, int idx, const char *s)
 {

@@ -99,6 +99,12 @@ struct db_strv {
  */
 sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id);
 void db_stmt_done(sqlite3_stmt *st);
+/* A statement run rarely, prepared for one call: NULL with the error
+ * set; the caller finalizes it. */
+sqlite3_stmt *db_prepare(struct db *db, const char *sql);
+/* Column col of the current row as a heap string ("" for NULL). */
+char *db_column_dup(sqlite3_stmt *st, int col);
+
 /* Bind text by reference: s must outlive the step (db_stmt_done unbinds). */
 int db_bind(struct db *db, sqlite3_stmt *st, int idx, const char *s);
 

@@ -2,7 +2,7 @@
 /* The outgoing reports' side of the store (see db.h): DMARC evaluations
  * read back per policy domain, which report was sent, and the report
  * job's state per kind. Run once per period, so statements are prepared
- * per call rather than cached. */
+ * per call (db_prepare) rather than cached. */
 #include "store/db.h"
 
 #include "store/db_internal.h"
@@ -11,28 +11,6 @@
 #include <string.h>
 
 #include "core/xmalloc.h"
-
-/* Prepare sql; NULL with the error set. */
-static sqlite3_stmt *
-db_report_prepare(struct db *db, const char *sql)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_fail(db, "prepare");
-		return NULL;
-	}
-	return st;
-}
-
-/* Column i as a heap string ("" for NULL). */
-static char *
-db_report_col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return xstrdup(s ? (const char *)s : "");
-}
 
 void
 db_dmarc_policy_clear(struct db_dmarc_policy *p)
@@ -55,23 +33,23 @@ db_dmarc_policy_get(struct db *db, const char *domain,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((st = db_report_prepare(db, "SELECT policy_domain, time, p, sp, "
+	if ((st = db_prepare(db, "SELECT policy_domain, time, p, sp, "
 	    "np, adkim, aspf, fo, testing, rua FROM dmarc_policies WHERE "
 	    "policy_domain = ?1")) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, domain) == -1)
 		res = DB_ERROR;
 	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		out->domain = db_report_col(st, 0);
+		out->domain = db_column_dup(st, 0);
 		out->time = sqlite3_column_int64(st, 1);
-		out->p = db_report_col(st, 2);
-		out->sp = db_report_col(st, 3);
-		out->np = db_report_col(st, 4);
-		out->adkim = db_report_col(st, 5);
-		out->aspf = db_report_col(st, 6);
-		out->fo = db_report_col(st, 7);
+		out->p = db_column_dup(st, 2);
+		out->sp = db_column_dup(st, 3);
+		out->np = db_column_dup(st, 4);
+		out->adkim = db_column_dup(st, 5);
+		out->aspf = db_column_dup(st, 6);
+		out->fo = db_column_dup(st, 7);
 		out->testing = sqlite3_column_int(st, 8) != 0;
-		out->rua = db_report_col(st, 9);
+		out->rua = db_column_dup(st, 9);
 		res = DB_OK;
 	} else if (rc != SQLITE_DONE)
 		res = db_fail(db, "read dmarc policy");
@@ -90,7 +68,7 @@ db_dmarc_report_domains(struct db *db, long long begin, long long end,
 
 	*out = NULL;
 	*n = 0;
-	if ((st = db_report_prepare(db, "SELECT DISTINCT r.policy_domain "
+	if ((st = db_prepare(db, "SELECT DISTINCT r.policy_domain "
 	    "FROM dmarc_results r JOIN dmarc_policies p ON p.policy_domain = "
 	    "r.policy_domain WHERE r.time >= ?1 AND r.time < ?2 AND p.rua <> "
 	    "'' ORDER BY 1")) == NULL)
@@ -141,7 +119,7 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 
 	*out = NULL;
 	*n = 0;
-	if ((st = db_report_prepare(db, "SELECT source_ip, disposition, "
+	if ((st = db_prepare(db, "SELECT source_ip, disposition, "
 	    "header_from, envelope_from, dkim_domain, dkim_selector, "
 	    "dkim_result, spf_domain, spf_result, dkim_aligned, spf_aligned, "
 	    "testing, policy, count(*) FROM dmarc_results WHERE policy_domain "
@@ -164,19 +142,19 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
 		r = &v[(*n)++];
-		r->source_ip = db_report_col(st, 0);
-		r->disposition = db_report_col(st, 1);
-		r->header_from = db_report_col(st, 2);
-		r->envelope_from = db_report_col(st, 3);
-		r->dkim_domain = db_report_col(st, 4);
-		r->dkim_selector = db_report_col(st, 5);
-		r->dkim_result = db_report_col(st, 6);
-		r->spf_domain = db_report_col(st, 7);
-		r->spf_result = db_report_col(st, 8);
+		r->source_ip = db_column_dup(st, 0);
+		r->disposition = db_column_dup(st, 1);
+		r->header_from = db_column_dup(st, 2);
+		r->envelope_from = db_column_dup(st, 3);
+		r->dkim_domain = db_column_dup(st, 4);
+		r->dkim_selector = db_column_dup(st, 5);
+		r->dkim_result = db_column_dup(st, 6);
+		r->spf_domain = db_column_dup(st, 7);
+		r->spf_result = db_column_dup(st, 8);
 		r->dkim_aligned = sqlite3_column_int(st, 9) != 0;
 		r->spf_aligned = sqlite3_column_int(st, 10) != 0;
 		r->testing = sqlite3_column_int(st, 11) != 0;
-		r->policy = db_report_col(st, 12);
+		r->policy = db_column_dup(st, 12);
 		r->count = sqlite3_column_int64(st, 13);
 	}
 	sqlite3_finalize(st);
@@ -199,7 +177,7 @@ db_report_int(struct db *db, const char *sql, const char *arg,
 	enum db_result res = DB_NOTFOUND;
 	int rc;
 
-	if ((st = db_report_prepare(db, sql)) == NULL)
+	if ((st = db_prepare(db, sql)) == NULL)
 		return DB_ERROR;
 	if (arg != NULL && db_bind(db, st, 1, arg) == -1)
 		res = DB_ERROR;
@@ -230,7 +208,7 @@ db_report_exec(struct db *db, const char *sql, const char *const *text,
 	sqlite3_stmt *st;
 	int rc = -1;
 
-	if ((st = db_report_prepare(db, sql)) == NULL)
+	if ((st = db_prepare(db, sql)) == NULL)
 		return -1;
 	for (int i = 0; i < ntext; i++)
 		if (db_bind(db, st, i + 1, text[i]) == -1)
@@ -330,7 +308,7 @@ db_report_was_sent(struct db *db, const char *kind, const char *domain,
 	enum db_result res = DB_NOTFOUND;
 	int rc;
 
-	if ((st = db_report_prepare(db, "SELECT 1 FROM report_sent WHERE "
+	if ((st = db_prepare(db, "SELECT 1 FROM report_sent WHERE "
 	    "kind = ?1 AND domain = ?2 AND begin = ?3")) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, text[0]) == -1 ||

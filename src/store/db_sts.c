@@ -10,27 +10,6 @@
 
 #include "core/xmalloc.h"
 
-/* Prepare sql; NULL with the error set. */
-static sqlite3_stmt *
-db_sts_prepare(struct db *db, const char *sql)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_fail(db, "prepare");
-		return NULL;
-	}
-	return st;
-}
-
-static char *
-db_sts_col(sqlite3_stmt *st, int col)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-
-	return xstrdup(s != NULL ? (const char *)s : "");
-}
-
 enum db_result
 db_sts_get(struct db *db, const char *domain, struct db_sts_row *row)
 {
@@ -39,7 +18,7 @@ db_sts_get(struct db *db, const char *domain, struct db_sts_row *row)
 	int rc;
 
 	memset(row, 0, sizeof(*row));
-	if ((st = db_sts_prepare(db, "SELECT domain, id, policy, fetched, "
+	if ((st = db_prepare(db, "SELECT domain, id, policy, fetched, "
 	    "expires FROM sts_policies WHERE domain = ?1")) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, domain) == -1) {
@@ -48,9 +27,9 @@ db_sts_get(struct db *db, const char *domain, struct db_sts_row *row)
 	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		row->domain = db_sts_col(st, 0);
-		row->id = db_sts_col(st, 1);
-		row->policy = db_sts_col(st, 2);
+		row->domain = db_column_dup(st, 0);
+		row->id = db_column_dup(st, 1);
+		row->policy = db_column_dup(st, 2);
 		row->fetched = sqlite3_column_int64(st, 3);
 		row->expires = sqlite3_column_int64(st, 4);
 		res = DB_OK;
@@ -68,7 +47,7 @@ db_sts_put(struct db *db, const struct db_sts_row *row)
 	sqlite3_stmt *st;
 	enum db_result res = DB_OK;
 
-	if ((st = db_sts_prepare(db, "INSERT OR REPLACE INTO sts_policies "
+	if ((st = db_prepare(db, "INSERT OR REPLACE INTO sts_policies "
 	    "(domain, id, policy, fetched, expires) VALUES "
 	    "(?1, ?2, ?3, ?4, ?5)")) == NULL)
 		return DB_ERROR;
@@ -94,7 +73,7 @@ db_sts_due(struct db *db, int64_t now, char ***out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	/* The rule of mtasts.c's refresh: a day old, or half its life. */
-	if ((st = db_sts_prepare(db, "SELECT domain FROM sts_policies "
+	if ((st = db_prepare(db, "SELECT domain FROM sts_policies "
 	    "WHERE expires > ?1 AND (?1 - fetched >= 86400 OR "
 	    "?1 - fetched >= (expires - fetched) / 2) ORDER BY fetched "
 	    "LIMIT ?2")) == NULL)
@@ -106,7 +85,7 @@ db_sts_due(struct db *db, int64_t now, char ***out, size_t *n)
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*out = xreallocarray(*out, *n + 1, sizeof(**out));
-		(*out)[(*n)++] = db_sts_col(st, 0);
+		(*out)[(*n)++] = db_column_dup(st, 0);
 	}
 	if (rc != SQLITE_DONE) {
 		res = db_fail(db, "read sts policies");
@@ -124,7 +103,7 @@ db_sts_del(struct db *db, const char *domain)
 	sqlite3_stmt *st;
 	enum db_result res = DB_OK;
 
-	if ((st = db_sts_prepare(db, "DELETE FROM sts_policies "
+	if ((st = db_prepare(db, "DELETE FROM sts_policies "
 	    "WHERE domain = ?1")) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, domain) == -1 ||

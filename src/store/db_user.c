@@ -128,16 +128,6 @@ db_user_set_hash(struct db *db, const char *address, const char *hash)
 	    "set password");
 }
 
-/* Copy column i of the current row into *out when out is not NULL. */
-static void
-db_column_dup(sqlite3_stmt *st, int i, char **out)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	if (out != NULL)
-		*out = xstrdup(s != NULL ? (const char *)s : "");
-}
-
 enum db_result
 db_user_find(struct db *db, const char *address, char **stored, char **hash)
 {
@@ -155,8 +145,10 @@ db_user_find(struct db *db, const char *address, char **stored, char **hash)
 	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		db_column_dup(st, 0, stored);
-		db_column_dup(st, 1, hash);
+		if (stored != NULL)
+			*stored = db_column_dup(st, 0);
+		if (hash != NULL)
+			*hash = db_column_dup(st, 1);
 	} else if (rc != SQLITE_DONE)
 		db_fail(db, "look up user");
 	db_stmt_done(st);
