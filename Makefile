@@ -5,10 +5,10 @@
 BUILD    ?= build
 CC       ?= cc
 SANITIZE ?=
-# libcurl is not linked: src/sts/sts_fetch.c loads it when it first fetches
+# libcurl is not linked: src/net/https.c loads it at the first HTTPS request
 # (its header comes from libcurl4-openssl-dev). Nor is libxml2 (with ICU):
-# src/report/in_dmarc.c loads it for the first received report (headers
-# from libxml2-dev, hence its cflags).
+# src/report/xmllib.c loads it for the first report read or written
+# (headers from libxml2-dev, hence its cflags).
 PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c zlib
 PYTHON    = /usr/bin/python3
 

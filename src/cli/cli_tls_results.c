@@ -19,6 +19,7 @@
 #include "conf/conf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "report/tlsrpt_json.h"
 #include "store/db.h"
 
 #define CLI_TLS_USAGE	"tls-results [--day YYYY-MM-DD] [--json]"
@@ -58,88 +59,6 @@ cli_tls_day_text(long long day, char *out, size_t outlen)
 	strftime(out, outlen, "%Y-%m-%d", &tm);
 }
 
-/* A JSON string of s with non-ASCII bytes as '?': the stored text may
- * hold any bytes a remote server sent, and JSON must be UTF-8. */
-static json_object *
-cli_tls_jstr(const char *s)
-{
-	char *copy = xstrdup(s);
-	json_object *o;
-
-	for (char *p = copy; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	o = json_object_new_string(copy);
-	free(copy);
-	return o;
-}
-
-/* Lines joined by '\n' as a JSON array of strings ("" gives []). */
-static json_object *
-cli_tls_jlines(const char *s)
-{
-	return cli_json_lines(s, cli_tls_jstr);
-}
-
-/* Add key: s unless s is "" (the RFC's optional fields). */
-static void
-cli_tls_jopt(json_object *o, const char *key, const char *s)
-{
-	cli_json_opt(o, key, s, cli_tls_jstr);
-}
-
-static json_object *
-cli_tls_json_failure(const struct db_tls_failure *f)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "result-type", cli_tls_jstr(f->result));
-	cli_tls_jopt(o, "sending-mta-ip", f->sending_ip);
-	json_object_object_add(o, "receiving-mx-hostname",
-	    cli_tls_jstr(f->receiving_mx));
-	cli_tls_jopt(o, "receiving-mx-helo", f->receiving_helo);
-	cli_tls_jopt(o, "receiving-ip", f->receiving_ip);
-	json_object_object_add(o, "failed-session-count",
-	    json_object_new_int64(f->count));
-	cli_tls_jopt(o, "failure-reason-code", f->failure_code);
-	return o;
-}
-
-/* One RFC 8460 §4.4 "policies" element. */
-static json_object *
-cli_tls_json_policy(const struct db_tls_policy *p)
-{
-	json_object *o = json_object_new_object();
-	json_object *pol = json_object_new_object();
-	json_object *sum = json_object_new_object();
-	json_object *fails = json_object_new_array();
-
-	json_object_object_add(pol, "policy-type", cli_tls_jstr(
-	    p->policy_type));
-	json_object_object_add(pol, "policy-string", cli_tls_jlines(
-	    p->policy_string));
-	json_object_object_add(pol, "policy-domain", cli_tls_jstr(
-	    p->policy_domain));
-	/* sts: the policy's patterns (an array); tlsa: the MX host. */
-	if (strcmp(p->policy_type, "sts") == 0)
-		json_object_object_add(pol, "mx-host", cli_tls_jlines(
-		    p->mx_host));
-	else if (strcmp(p->policy_type, "no-policy-found") != 0)
-		json_object_object_add(pol, "mx-host", cli_tls_jstr(
-		    p->mx_host));
-	json_object_object_add(o, "policy", pol);
-	json_object_object_add(sum, "total-successful-session-count",
-	    json_object_new_int64(p->successes));
-	json_object_object_add(sum, "total-failure-session-count",
-	    json_object_new_int64(p->failures));
-	json_object_object_add(o, "summary", sum);
-	for (size_t i = 0; i < p->nfailure; i++)
-		json_object_array_add(fails, cli_tls_json_failure(
-		    &p->failure[i]));
-	json_object_object_add(o, "failure-details", fails);
-	return o;
-}
-
 static void
 cli_tls_print_json(const char *date, const struct db_tls_day *d)
 {
@@ -148,7 +67,7 @@ cli_tls_print_json(const char *date, const struct db_tls_day *d)
 
 	json_object_object_add(o, "date", json_object_new_string(date));
 	for (size_t i = 0; i < d->npolicy; i++)
-		json_object_array_add(pols, cli_tls_json_policy(&d->policy[i]));
+		json_object_array_add(pols, tlsrpt_json_policy(&d->policy[i]));
 	json_object_object_add(o, "policies", pols);
 	printf("%s\n", json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

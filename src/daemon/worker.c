@@ -45,9 +45,9 @@ struct worker {
 };
 
 /*
- * Write the DMARC rows of the last second in one transaction. When the
- * last session of a busy spell has gone, give the heap's free pages back
- * (malloc_trim): a burst of sessions leaves megabytes free but mapped in
+ * Write the DMARC rows (and failures to report) of the last second in
+ * one transaction each. When the last session of a busy spell has gone,
+ * give the heap's free pages back (malloc_trim): a burst of sessions leaves megabytes free but mapped in
  * the heap, which every idle worker would otherwise keep.
  */
 static void
@@ -61,6 +61,10 @@ worker_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (n > 0 && db_dmarc_flush(db) != DB_OK)
 		log_warn("%zu dmarc records not stored: %s", n, db_error(db));
+	n = db_dmarc_failure_pending(db);
+	if (n > 0 && db_dmarc_failure_flush(db) != DB_OK)
+		log_warn("%zu dmarc failure reports not stored: %s", n,
+		    db_error(db));
 	if (w->ctx.nsessions > 0)
 		w->busy = true;
 	else if (w->busy) {

@@ -205,7 +205,6 @@ report_job_open(struct report_run *run, char *err, size_t errlen)
 	return run->db == NULL ? -1 : 0;
 }
 
-#ifdef SEALMAIL_HAVE_TLSRPT	/* defined by the lead at merge */
 void
 report_job_failures(const struct conf *c, struct dkim_keys *keys,
     long long now)
@@ -220,7 +219,6 @@ report_job_failures(const struct conf *c, struct dkim_keys *keys,
 	(void)dmarc_failure_run(&run);
 	db_close(run.db);
 }
-#endif
 
 int
 report_job_run_keys(const struct conf *c, struct dkim_keys *keys,
@@ -230,9 +228,7 @@ report_job_run_keys(const struct conf *c, struct dkim_keys *keys,
 	const struct report_kind kinds[] = {
 		{ "dmarc", c->reports_dmarc_aggregate, dmarc_agg_run,
 		    db_dmarc_oldest },
-#ifdef SEALMAIL_HAVE_TLSRPT	/* defined by the lead at merge */
 		{ "tlsrpt", c->reports_tlsrpt, tlsrpt_run, NULL },
-#endif
 	};
 	struct report_run run = { .conf = c, .keys = keys, .now = now,
 	    .to_dir = to_dir };
@@ -245,6 +241,9 @@ report_job_run_keys(const struct conf *c, struct dkim_keys *keys,
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i].enabled)
 			report_job_kind(&run, &kinds[i], flags, holder);
+	/* Not periodic: whatever the workers recorded (discarded when
+	 * dmarc_failure_reports was switched off since). */
+	run.failed += dmarc_failure_run(&run);
 	if (to_dir == NULL)
 		report_job_prune(&run);
 	log_info("reports run%s%s sent=%u written=%u failed=%u",

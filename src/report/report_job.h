@@ -37,12 +37,10 @@ long long report_period_delay(unsigned interval);
 size_t report_periods(long long from, long long now, unsigned interval,
     bool now_too, long long (*out)[2], size_t max);
 
-#ifdef SEALMAIL_HAVE_TLSRPT	/* defined by the lead at merge */
 /* dmarc_failure_run with its own store handle (the runner's minute
  * timer); keys as for report_job_run_keys. */
 void report_job_failures(const struct conf *c, struct dkim_keys *keys,
     long long now);
-#endif
 
 /* report_job_run with keys loaded by the caller (may be NULL: reports
  * go unsigned, with a warning). */

@@ -46,7 +46,6 @@ runner_reports_run(void *arg)
 		log_warn("reports: %s", err);
 }
 
-#ifdef SEALMAIL_HAVE_TLSRPT	/* defined by the lead at merge */
 /* workpool_run_fn: failure reports (RFC 9991) waiting in the store. */
 static void
 runner_reports_failures(void *arg)
@@ -55,7 +54,6 @@ runner_reports_failures(void *arg)
 
 	report_job_failures(rr->conf, rr->keys, (long long)time(NULL));
 }
-#endif
 
 static void
 runner_reports_done(void *arg, bool cancelled)
@@ -99,15 +97,11 @@ runner_reports_minute_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-#ifdef SEALMAIL_HAVE_TLSRPT	/* defined by the lead at merge */
 	if (!rr->busy) {
 		rr->busy = true;
 		workpool_submit(rr->pool, runner_reports_failures,
 		    runner_reports_done, rr);
 	}
-#else
-	(void)rr;
-#endif
 }
 
 struct runner_reports *

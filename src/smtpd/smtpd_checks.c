@@ -19,9 +19,12 @@
 #include "auth/dkim_keys.h"
 #include "auth/dkim_sign.h"
 #include "auth/dkim_verify.h"
+#include "auth/dmarc_record.h"
+#include "conf/conf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
+#include "report/dmarc_failure.h"
 #include "smtpd/smtpd_internal.h"
 #include "store/db.h"
 
@@ -277,6 +280,77 @@ smtpd_checks_fo(unsigned fo, char *out, size_t len)
 	out[off] = '\0';
 }
 
+/* The most of the failed message's header section a report carries. */
+#define SMTPD_FAILURE_HEADERS_MAX	(64 * 1024)
+
+/* The fo= facts of Author Domain a. */
+static struct dmarc_failure_facts
+smtpd_checks_facts(const struct authcheck *ac, const struct dmarc_author *a)
+{
+	const struct dkim_verify *v = authcheck_dkim(ac);
+	struct dmarc_failure_facts f = {
+		.fo = a->record.fo, .dkim_aligned = a->dkim_aligned,
+		.spf_aligned = a->spf_aligned,
+		.spf_failed = authcheck_spf(ac)->result == SPF_FAIL,
+	};
+
+	for (size_t i = 0; v != NULL && i < dkim_verify_count(v); i++)
+		if (dkim_verify_result(v, i)->res == DKIM_RES_FAIL)
+			f.dkim_failed = true;
+	return f;
+}
+
+/*
+ * RFC 9991: keep what a failure report about Author Domain a needs, when
+ * [reports] dmarc_failure_reports is on and its record asks (ruf=, fo=;
+ * never for psd=y records, §2). Only the header section is kept, local
+ * parts redacted; the body never reaches the store.
+ */
+static void
+smtpd_checks_failure(struct smtpd_session *s, const struct authcheck *ac,
+    const struct dmarc_author *a, const char *applied)
+{
+	struct dmarc_failure_facts facts;
+	const char *type;
+	struct buf ar, ruf;
+	char *hdr, *from, *arv;
+
+	if (!s->ctx->conf->reports_dmarc_failure || a->record.nruf == 0 ||
+	    a->record.psd == DMARC_PSD_Y)
+		return;
+	facts = smtpd_checks_facts(ac, a);
+	if ((type = dmarc_failure_wanted(&facts)) == NULL)
+		return;
+	buf_init(&ar, 64 * 1024);
+	buf_init(&ruf, SIZE_MAX);
+	(void)authcheck_format(ac, &ar);
+	for (size_t i = 0; i < a->record.nruf; i++)
+		buf_printf(&ruf, "%s%s", i ? "\n" : "", a->record.ruf[i]);
+	hdr = dmarc_failure_redact((const char *)s->headers.data,
+	    s->headers.len, SMTPD_FAILURE_HEADERS_MAX);
+	from = dmarc_failure_redact_addr(s->env.mail_from ?
+	    s->env.mail_from : "");
+	arv = dmarc_failure_ar_value((const char *)ar.data, ar.len);
+	struct db_dmarc_failure row = {
+		.time = (long long)time(NULL), .source_ip = s->addr,
+		.policy_domain = a->policy_domain, .header_from = a->domain,
+		.mail_from = from, .ruf = buf_cstr(&ruf), .auth_failure = type,
+		.auth_results = arv,
+		.alignment = dmarc_failure_alignment(&facts),
+		.delivery = strcmp(applied, "reject") == 0 ? "reject" :
+		    strcmp(applied, "quarantine") == 0 ? "spam" : "delivered",
+		.headers = hdr,
+	};
+	if (db_dmarc_failure_defer(s->ctx->db, &row) != DB_OK)
+		log_warn("sid=%s qid=%s dmarc failure report not stored: %s",
+		    s->sid, s->qid, db_error(s->ctx->db));
+	free(arv);
+	free(from);
+	free(hdr);
+	buf_clear(&ruf);
+	buf_clear(&ar);
+}
+
 /* Keep each Author Domain's evaluation for aggregate reports. */
 static void
 smtpd_checks_record(struct smtpd_session *s, const struct authcheck *ac,
@@ -331,6 +405,7 @@ smtpd_checks_record(struct smtpd_session *s, const struct authcheck *ac,
 		if (db_dmarc_defer(s->ctx->db, &row) != DB_OK)
 			log_warn("sid=%s qid=%s dmarc record not stored: %s",
 			    s->sid, s->qid, db_error(s->ctx->db));
+		smtpd_checks_failure(s, ac, a, applied);
 	}
 }
 

@@ -76,6 +76,35 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	    "tls_results WHERE day = ?1 ORDER BY policy_domain, policy_type, "
 	    "policy_string, mx_host, result, receiving_mx, receiving_ip, "
 	    "sending_ip, receiving_helo, failure_code",
+	[DB_STMT_TLS_UNREPORTED_DOMAINS] = "SELECT DISTINCT policy_domain "
+	    "FROM tls_results WHERE day = ?1 AND count > reported ORDER BY 1",
+	[DB_STMT_TLS_CLAIM] = "UPDATE tls_results SET claimed = count "
+	    "WHERE day = ?1 AND policy_domain = ?2",
+	/* The columns and order of DB_STMT_TLS_DAY; the count is what the
+	 * claim added since the last report. */
+	[DB_STMT_TLS_CLAIMED] = "SELECT policy_domain, policy_type, "
+	    "policy_string, mx_host, result, sending_ip, receiving_mx, "
+	    "receiving_helo, receiving_ip, failure_code, claimed - reported "
+	    "FROM tls_results WHERE day = ?1 AND policy_domain = ?2 AND "
+	    "claimed > reported ORDER BY policy_domain, policy_type, "
+	    "policy_string, mx_host, result, receiving_mx, receiving_ip, "
+	    "sending_ip, receiving_helo, failure_code",
+	[DB_STMT_TLS_MARK_REPORTED] = "UPDATE tls_results SET reported = "
+	    "claimed WHERE day = ?1 AND policy_domain = ?2",
+	[DB_STMT_DFAIL_ADD] = "INSERT INTO dmarc_failures (time, source_ip, "
+	    "policy_domain, header_from, mail_from, ruf, auth_failure, "
+	    "auth_results, alignment, delivery, headers) VALUES (?1, ?2, ?3, "
+	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[DB_STMT_DFAIL_LIST] = "SELECT id, time, source_ip, policy_domain, "
+	    "header_from, mail_from, ruf, auth_failure, auth_results, "
+	    "alignment, delivery, headers FROM dmarc_failures ORDER BY id "
+	    "LIMIT ?1",
+	[DB_STMT_DFAIL_DEL] = "DELETE FROM dmarc_failures WHERE id = ?1",
+	/* One statement, so two runs cannot both take the last slot. */
+	[DB_STMT_RATE_TAKE] = "INSERT INTO report_rate (dest, hour, count) "
+	    "VALUES (?1, ?2, 1) ON CONFLICT DO UPDATE SET count = count + 1 "
+	    "WHERE count < ?3",
+	[DB_STMT_RATE_PRUNE] = "DELETE FROM report_rate WHERE hour < ?1",
 };
 
 /* Resolve `owner` when we are root and it names a user; else -1. */
@@ -258,12 +287,17 @@ db_close(struct db *db)
 	n = db->ntls;
 	if (n > 0 && db_tls_result_flush(db) != DB_OK)
 		log_warn("%zu tls results lost: %s", n, db_error(db));
+	n = db->ndfail;
+	if (n > 0 && db_dmarc_failure_flush(db) != DB_OK)
+		log_warn("%zu dmarc failure reports lost: %s", n,
+		    db_error(db));
 	for (size_t i = 0; i < DB_STMT_MAX; i++)
 		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->sql);
 	db_rcache_free(db);
 	free(db->dmarc);
 	free(db->tls);
+	free(db->dfail);
 	free(db);
 }
 

@@ -405,4 +405,72 @@ enum db_result db_tls_results_day(struct db *db, long long day,
     struct db_tls_day *out);
 void db_tls_day_clear(struct db_tls_day *d);
 
+/*
+ * TLS-RPT reporting progress (RFC 8460 reports, report/tlsrpt_report.c).
+ * Each row counts sessions; `reported` is how many of them a sent report
+ * covered. A report of day `day` for a policy domain first claims the
+ * rows (claimed = count: sessions recorded later are not in it), reads
+ * the claimed part not yet reported, and once the report is sent marks
+ * it reported (reported = claimed). So a day reported in parts never
+ * counts a session twice, and a report that failed is claimed again, with
+ * what came since, by the next run.
+ */
+/* Policy domains with sessions of `day` not yet reported; *out is freed
+ * with db_strv_free. */
+enum db_result db_tls_unreported_domains(struct db *db, long long day,
+    char ***out, size_t *n);
+enum db_result db_tls_claim(struct db *db, long long day,
+    const char *policy_domain);
+/* As db_tls_results_day, for one policy domain, counting claimed -
+ * reported. */
+enum db_result db_tls_results_claimed(struct db *db, long long day,
+    const char *policy_domain, struct db_tls_day *out);
+enum db_result db_tls_mark_reported(struct db *db, long long day,
+    const char *policy_domain);
+
+/*
+ * A DMARC failure waiting for its RFC 9991 failure report: the fields of
+ * the ARF report, with mail_from and headers already redacted (no body).
+ * Strings are never NULL in rows read back; NULL is stored as "".
+ */
+struct db_dmarc_failure {
+	long long	 id;		/* set when read back */
+	long long	 time;
+	const char	*source_ip;
+	const char	*policy_domain;
+	const char	*header_from;	/* the Author Domain */
+	const char	*mail_from;	/* redacted envelope sender */
+	const char	*ruf;		/* the record's ruf URIs, '\n'-joined */
+	const char	*auth_failure;	/* Auth-Failure: dmarc, dkim or spf */
+	const char	*auth_results;	/* Authentication-Results value */
+	const char	*alignment;	/* Identity-Alignment value */
+	const char	*delivery;	/* Delivery-Result value */
+	const char	*headers;	/* redacted header section, CRLF */
+};
+
+/* Deferred like db_dmarc_defer (the SMTP worker flushes every second,
+ * db_close flushes); at most DB_DFAIL_PENDING_MAX pending, then flushed
+ * first. Fields cut at DB_DFAIL_FIELD_MAX bytes. */
+#define DB_DFAIL_PENDING_MAX	256
+#define DB_DFAIL_FIELD_MAX	(256 * 1024)
+enum db_result db_dmarc_failure_defer(struct db *db,
+    const struct db_dmarc_failure *f);
+enum db_result db_dmarc_failure_flush(struct db *db);
+size_t db_dmarc_failure_pending(const struct db *db);
+/* The oldest stored failures, at most max; the strings of each element
+ * are heap copies released by db_dmarc_failures_free. */
+enum db_result db_dmarc_failures_list(struct db *db, size_t max,
+    struct db_dmarc_failure **out, size_t *n);
+void db_dmarc_failures_free(struct db_dmarc_failure *v, size_t n);
+enum db_result db_dmarc_failure_del(struct db *db, long long id);
+
+/*
+ * One report to dest in UTC hour `hour` (time / 3600), if fewer than
+ * limit were taken there: true and counted; false at the limit (or on a
+ * store error, db_error says). Counts of hours before keep_from are
+ * deleted on the way.
+ */
+bool db_report_rate_take(struct db *db, const char *dest, long long hour,
+    unsigned limit, long long keep_from);
+
 #endif

@@ -34,6 +34,15 @@ enum db_stmt_id {
 	DB_STMT_DMARC_POLICY,
 	DB_STMT_TLS_ADD,
 	DB_STMT_TLS_DAY,
+	DB_STMT_TLS_UNREPORTED_DOMAINS,
+	DB_STMT_TLS_CLAIM,
+	DB_STMT_TLS_CLAIMED,
+	DB_STMT_TLS_MARK_REPORTED,
+	DB_STMT_DFAIL_ADD,
+	DB_STMT_DFAIL_LIST,
+	DB_STMT_DFAIL_DEL,
+	DB_STMT_RATE_TAKE,
+	DB_STMT_RATE_PRUNE,
 	DB_STMT_MAX
 };
 
@@ -48,6 +57,9 @@ struct db {
 	struct db_tls_result	*tls;		/* deferred TLS results;
 						 * strings owned here */
 	size_t			 ntls, captls;
+	struct db_dmarc_failure	*dfail;		/* deferred failure reports;
+						 * strings owned here */
+	size_t			 ndfail, capdfail;
 	int			 vfd;		/* the file, read for its
 						 * change counter; -1 */
 	struct db_rcache	*rcache;	/* db_rcache.c; owned */

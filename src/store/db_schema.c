@@ -186,6 +186,35 @@ static const char *const db_schema_steps[] = {
 	"  delivery_result        TEXT NOT NULL,"
 	"  identity_alignment     TEXT NOT NULL,"
 	"  incidents              INTEGER NOT NULL);",
+	/* 7 -> 8 (TLS-RPT reports): how much of each row's count a report
+	 * has covered (reported) and is covering (claimed, set before the
+	 * report is built), so that a day reported in parts (`reports send
+	 * --now`, then the daily run) counts each session once. */
+	"ALTER TABLE tls_results ADD COLUMN claimed INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"ALTER TABLE tls_results ADD COLUMN reported INTEGER NOT NULL "
+	"  DEFAULT 0;",
+	/* 8 -> 9 (DMARC failure reports, RFC 9991): failures waiting to be
+	 * reported, with the header section already redacted (no body is
+	 * ever stored), and the reports sent per destination and hour. */
+	"CREATE TABLE dmarc_failures ("
+	"  id            INTEGER PRIMARY KEY,"
+	"  time          INTEGER NOT NULL,"
+	"  source_ip     TEXT NOT NULL,"
+	"  policy_domain TEXT NOT NULL,"
+	"  header_from   TEXT NOT NULL,"
+	"  mail_from     TEXT NOT NULL,"
+	"  ruf           TEXT NOT NULL,"
+	"  auth_failure  TEXT NOT NULL,"
+	"  auth_results  TEXT NOT NULL,"
+	"  alignment     TEXT NOT NULL,"
+	"  delivery      TEXT NOT NULL,"
+	"  headers       TEXT NOT NULL);"
+	"CREATE TABLE report_rate ("
+	"  dest  TEXT NOT NULL,"
+	"  hour  INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  PRIMARY KEY (dest, hour));",
 };
 
 #define DB_SCHEMA_VERSION \

@@ -173,17 +173,22 @@ db_tls_policy_count(struct db_tls_policy *p, sqlite3_stmt *st)
 	f->count = n;
 }
 
-enum db_result
-db_tls_results_day(struct db *db, long long day, struct db_tls_day *out)
+/* Read the rows of statement st (columns as DB_STMT_TLS_DAY), bound to
+ * day and, if not NULL, policy_domain, into *out. */
+static enum db_result
+db_tls_read(struct db *db, enum db_stmt_id id, long long day,
+    const char *policy_domain, struct db_tls_day *out)
 {
 	struct db_tls_policy *p = NULL;
 	sqlite3_stmt *st;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((st = db_stmt(db, DB_STMT_TLS_DAY)) == NULL)
+	if ((st = db_stmt(db, id)) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, day) != SQLITE_OK) {
+	if (sqlite3_bind_int64(st, 1, day) != SQLITE_OK ||
+	    (policy_domain != NULL && db_bind(db, st, 2, policy_domain) ==
+	    -1)) {
 		db_stmt_done(st);
 		return db_fail(db, "read tls results");
 	}
@@ -200,6 +205,81 @@ db_tls_results_day(struct db *db, long long day, struct db_tls_day *out)
 	}
 	db_stmt_done(st);
 	return DB_OK;
+}
+
+enum db_result
+db_tls_results_day(struct db *db, long long day, struct db_tls_day *out)
+{
+	return db_tls_read(db, DB_STMT_TLS_DAY, day, NULL, out);
+}
+
+enum db_result
+db_tls_results_claimed(struct db *db, long long day,
+    const char *policy_domain, struct db_tls_day *out)
+{
+	return db_tls_read(db, DB_STMT_TLS_CLAIMED, day, policy_domain, out);
+}
+
+enum db_result
+db_tls_unreported_domains(struct db *db, long long day, char ***out,
+    size_t *n)
+{
+	struct db_strv v = { 0 };
+	sqlite3_stmt *st;
+	const unsigned char *s;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, DB_STMT_TLS_UNREPORTED_DOMAINS)) == NULL)
+		return DB_ERROR;
+	if (sqlite3_bind_int64(st, 1, day) != SQLITE_OK) {
+		db_stmt_done(st);
+		return db_fail(db, "read tls results");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((s = sqlite3_column_text(st, 0)) != NULL)
+			db_strv_push(&v, (const char *)s);
+	db_stmt_done(st);
+	if (rc != SQLITE_DONE) {
+		db_strv_clear(&v);
+		return db_fail(db, "read tls results");
+	}
+	*out = v.v;
+	*n = v.n;
+	return DB_OK;
+}
+
+/* Run the UPDATE id for (day, policy_domain). */
+static enum db_result
+db_tls_update(struct db *db, enum db_stmt_id id, long long day,
+    const char *policy_domain)
+{
+	sqlite3_stmt *st;
+	enum db_result res;
+
+	if ((st = db_stmt(db, id)) == NULL)
+		return DB_ERROR;
+	if (sqlite3_bind_int64(st, 1, day) != SQLITE_OK ||
+	    db_bind(db, st, 2, policy_domain) == -1)
+		res = db_fail(db, "update tls results");
+	else
+		res = db_step_done(db, st, "update tls results");
+	db_stmt_done(st);
+	return res;
+}
+
+enum db_result
+db_tls_claim(struct db *db, long long day, const char *policy_domain)
+{
+	return db_tls_update(db, DB_STMT_TLS_CLAIM, day, policy_domain);
+}
+
+enum db_result
+db_tls_mark_reported(struct db *db, long long day, const char *policy_domain)
+{
+	return db_tls_update(db, DB_STMT_TLS_MARK_REPORTED, day,
+	    policy_domain);
 }
 
 void

@@ -315,6 +315,119 @@ test_tls_field_cut(void **state)
 	db_tls_day_clear(&d);
 }
 
+/* A day reported in two parts counts each session once; a report that
+ * failed (claimed, not marked) is claimed again with what came since. */
+static void
+test_tls_reported_in_parts(void **state)
+{
+	struct tt *t = *state;
+	long long day = db_tls_day(T0);
+	struct db_tls_day d;
+	char **dom;
+	size_t n;
+
+	tt_defer(t, tt_dane(T0, "success", ""), 3);
+	tt_defer(t, tt_dane(T0, "validation-failure", "x"), 2);
+	assert_int_equal(db_tls_result_flush(t->db), DB_OK);
+	assert_int_equal(db_tls_unreported_domains(t->db, day, &dom, &n),
+	    DB_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(dom[0], "example.org");
+	db_strv_free(dom, n);
+	/* First part: 3 + 2, then more sessions arrive before marking. */
+	assert_int_equal(db_tls_claim(t->db, day, "example.org"), DB_OK);
+	tt_defer(t, tt_dane(T0 + 100, "success", ""), 4);
+	assert_int_equal(db_tls_result_flush(t->db), DB_OK);
+	assert_int_equal(db_tls_results_claimed(t->db, day, "example.org",
+	    &d), DB_OK);
+	assert_int_equal(d.npolicy, 1);
+	assert_int_equal(d.policy[0].successes, 3);
+	assert_int_equal(d.policy[0].failures, 2);
+	db_tls_day_clear(&d);
+	assert_int_equal(db_tls_mark_reported(t->db, day, "example.org"),
+	    DB_OK);
+	/* Second part: only the 4 that came later. */
+	assert_int_equal(db_tls_claim(t->db, day, "example.org"), DB_OK);
+	assert_int_equal(db_tls_results_claimed(t->db, day, "example.org",
+	    &d), DB_OK);
+	assert_int_equal(d.npolicy, 1);
+	assert_int_equal(d.policy[0].successes, 4);
+	assert_int_equal(d.policy[0].failures, 0);
+	assert_int_equal(d.policy[0].nfailure, 0);
+	db_tls_day_clear(&d);
+	/* Not marked (the send failed): the next claim has them again. */
+	tt_defer(t, tt_dane(T0 + 200, "success", ""), 1);
+	assert_int_equal(db_tls_result_flush(t->db), DB_OK);
+	assert_int_equal(db_tls_claim(t->db, day, "example.org"), DB_OK);
+	assert_int_equal(db_tls_results_claimed(t->db, day, "example.org",
+	    &d), DB_OK);
+	assert_int_equal(d.policy[0].successes, 5);
+	db_tls_day_clear(&d);
+	assert_int_equal(db_tls_mark_reported(t->db, day, "example.org"),
+	    DB_OK);
+	assert_int_equal(db_tls_unreported_domains(t->db, day, &dom, &n),
+	    DB_OK);
+	assert_int_equal(n, 0);
+	/* The whole day is still there for tls-results. */
+	assert_int_equal(db_tls_results_day(t->db, day, &d), DB_OK);
+	assert_int_equal(d.policy[0].successes, 8);
+	assert_int_equal(d.policy[0].failures, 2);
+	db_tls_day_clear(&d);
+}
+
+static void
+test_dmarc_failure_rows(void **state)
+{
+	struct tt *t = *state;
+	struct db_dmarc_failure f = {
+		.time = T0, .source_ip = "192.0.2.9",
+		.policy_domain = "example.org", .header_from = "example.org",
+		.mail_from = "redacted@example.org",
+		.ruf = "mailto:f@example.org", .auth_results = "x; dmarc=fail",
+		.alignment = "none", .delivery = "delivered",
+		.headers = "From: <redacted@example.org>\r\n",
+	}, *v;
+	size_t n;
+
+	assert_int_equal(db_dmarc_failure_defer(t->db, &f), DB_OK);
+	f.time = T0 + 1;
+	f.source_ip = NULL;
+	assert_int_equal(db_dmarc_failure_defer(t->db, &f), DB_OK);
+	assert_int_equal(db_dmarc_failure_pending(t->db), 2);
+	assert_int_equal(db_dmarc_failures_list(t->db, 10, &v, &n), DB_OK);
+	assert_int_equal(n, 0);		/* pending rows are not stored yet */
+	db_dmarc_failures_free(v, n);
+	assert_int_equal(db_dmarc_failure_flush(t->db), DB_OK);
+	assert_int_equal(db_dmarc_failures_list(t->db, 10, &v, &n), DB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].time, T0);
+	assert_string_equal(v[0].headers, f.headers);
+	assert_string_equal(v[1].source_ip, "");
+	assert_int_equal(db_dmarc_failure_del(t->db, v[0].id), DB_OK);
+	db_dmarc_failures_free(v, n);
+	assert_int_equal(db_dmarc_failures_list(t->db, 1, &v, &n), DB_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].time, T0 + 1);
+	db_dmarc_failures_free(v, n);
+}
+
+static void
+test_report_rate(void **state)
+{
+	struct tt *t = *state;
+
+	for (int i = 0; i < 3; i++)
+		assert_true(db_report_rate_take(t->db, "a@x", 100, 3, 0));
+	assert_false(db_report_rate_take(t->db, "a@x", 100, 3, 0));
+	assert_true(db_report_rate_take(t->db, "b@x", 100, 3, 0));
+	assert_true(db_report_rate_take(t->db, "a@x", 101, 3, 0));
+	assert_false(db_report_rate_take(t->db, "a@x", 101, 0, 0));
+	/* Pruning hour 100 does not reopen hour 101. */
+	assert_true(db_report_rate_take(t->db, "a@x", 101, 3, 101));
+	assert_true(db_report_rate_take(t->db, "a@x", 101, 3, 101));
+	assert_false(db_report_rate_take(t->db, "a@x", 101, 3, 101));
+}
+
 #define TT(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 
 int
@@ -327,6 +440,9 @@ main(void)
 		TT(test_tls_close_flushes),
 		TT(test_tls_pending_max),
 		TT(test_tls_field_cut),
+		TT(test_tls_reported_in_parts),
+		TT(test_dmarc_failure_rows),
+		TT(test_report_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

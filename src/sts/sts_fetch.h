@@ -1,21 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The HTTPS fetch of an MTA-STS policy (RFC 8461 §3.3): GET
- * https://mta-sts.DOMAIN[:port]/.well-known/mta-sts.txt with libcurl.
- * BLOCKING (up to timeout_ms): run it on a thread pool, never on an event
- * loop. Thread-safe; no state is kept between calls.
- *
- * What it never does, whatever the remote domain's DNS or web server say:
- *  - resolve a name: it connects only to the addresses the caller passes
- *    (resolved through our own resolver), pinned with CURLOPT_RESOLVE and
- *    checked again in an open-socket callback;
- *  - connect to a non-public address (core/ipclass.h) unless
- *    allow_private: a remote domain must not make us request internal URLs;
- *  - use a proxy (proxy environment variables are ignored), another
- *    protocol than https, follow a redirect (a 3xx is an error), decompress,
- *    or read more than STS_POLICY_BODY_MAX bytes of body;
- *  - accept a certificate that does not verify for mta-sts.DOMAIN against
- *    the system CA store plus the optional extra CA file.
+ * https://mta-sts.DOMAIN[:port]/.well-known/mta-sts.txt through
+ * net/https.h, whose rules apply (our own resolver's addresses only, no
+ * non-public address unless allow_private, no proxy, no redirect: a 3xx
+ * is an error, the certificate verified for mta-sts.DOMAIN), reading at
+ * most STS_POLICY_BODY_MAX bytes of body. BLOCKING (up to timeout_ms):
+ * run it on a thread pool, never on an event loop. Thread-safe.
  * Only a 200 with media type text/plain is a policy; its body is parsed
  * with sts_policy_parse().
  */
@@ -27,8 +18,10 @@
 
 #include "sts/sts_policy.h"
 
+#include "net/https.h"
+
 /* Addresses of the policy host we try at most (in the given order). */
-#define STS_FETCH_ADDRS_MAX	16
+#define STS_FETCH_ADDRS_MAX	HTTPS_ADDRS_MAX
 
 enum sts_fetch_result {
 	STS_FETCH_OK,

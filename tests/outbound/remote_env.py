@@ -302,6 +302,17 @@ def world(tmp_path_factory):
         raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
 
 
+def reports_send(daemon, *args):
+    """`sealmail reports send ARGS` on daemon: [sent, written, failed] of
+    its summary line, and its standard error."""
+    r = daemon.cli("reports", "send", *args)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"reports run.* sent=(\d+) written=(\d+) failed=(\d+)",
+                  r.stderr)
+    assert m, r.stderr
+    return [int(x) for x in m.groups()], r.stderr
+
+
 def submit(a, rcpts, marker, frm=ALICE):
     """Submit a message to instance a as alice; returns its queue id."""
     s = mailcheck.smtp_connect(a["submission"])

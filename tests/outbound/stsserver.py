@@ -21,6 +21,7 @@ From pytest:
     srv.start()
     srv.set("mta-sts.example.test", policy="version: STSv1\\n...")
     srv.hits["mta-sts.example.test"]   # requests seen for that host
+    srv.posts                           # POSTs: (host, path, type, body)
     srv.stop()                          # also: with StsServer(...) as srv
 
 certs maps a server name (SNI) to another (cert, key) pair; cert/key is
@@ -87,6 +88,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(status, entry.get("content_type", "text/plain"), body,
                    not entry.get("no_length"), extra)
 
+    def do_POST(self):
+        """A report upload (RFC 8460 §5.4): recorded in srv.posts as
+        (host, path, Content-Type, body); answered with the host entry's
+        status (default 200), 404 for an unknown host."""
+        host = self._host()
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if 0 <= n <= (16 << 20) else b""
+        entry = self.server.sts.entry(host)
+        self.server.sts.post(host, self.path,
+                             self.headers.get("Content-Type"), body)
+        status = int(entry.get("status", 200)) if entry is not None else 404
+        self._send(status, "text/plain", b"ok\n", True)
+
     def _send(self, status, ctype, body, with_length, extra=None):
         self.send_response(status)
         if ctype:
@@ -141,6 +155,7 @@ class StsServer:
         self.port = port
         self.policies = dict(policies or {})
         self.hits = {}
+        self.posts = []
         self.config_file = config_file
         self.hits_file = hits_file
         self._lock = threading.Lock()
@@ -187,6 +202,10 @@ class StsServer:
                 with open(tmp, "w") as f:
                     json.dump(self.hits, f)
                 os.replace(tmp, self.hits_file)
+
+    def post(self, host, path, ctype, body):
+        with self._lock:
+            self.posts.append((host, path, ctype, body))
 
     def start(self):
         self._server = _Server((self.addr, self.port), self)
