@@ -31,12 +31,12 @@ CAROL = "carol@remote.test"
 PW = "srs-Arc-Secret-2626"
 
 
-def keygen(folder, domain, selector):
-    """An RSA key by `sealmail dkim keygen`: its path, its TXT record as
-    zone text and as one string (for dkimpy's dnsfunc)."""
+def keygen(folder, domain, selector, kind="rsa"):
+    """A key by `sealmail dkim keygen`: its path, its TXT record as zone
+    text and as one string (for dkimpy's dnsfunc)."""
     path = os.path.join(folder, "%s.%s.key" % (domain, selector))
     r = harness.run_cli(None, "dkim", "keygen", "--domain", domain,
-                        "--selector", selector, "--type", "rsa",
+                        "--selector", selector, "--type", kind,
                         "--out", path)
     assert r.returncode == 0, r.stderr
     quoted = re.search(r'IN TXT (".*")', r.stdout).group(1)
@@ -48,12 +48,14 @@ def world(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("srsarc"))
     keys = os.path.join(base, "keys")
     os.makedirs(keys)
+    e_key, e_zone, e_rec = keygen(keys, "fwd.test", "e1", "ed25519")
     f_key, f_zone, f_rec = keygen(keys, "fwd.test", "s1")
     o_key, o_zone, o_rec = keygen(keys, "origin.test", "o1")
     zones = {
         "test": "",
         "fwd.test": '@ MX 10 mx\nmx A %s\n@ TXT "v=spf1 ip4:%s -all"\n'
-                    's1._domainkey TXT %s\n' % (A_HOST, A_HOST, f_zone),
+                    'e1._domainkey TXT %s\ns1._domainkey TXT %s\n'
+                    % (A_HOST, A_HOST, e_zone, f_zone),
         "remote.test": "@ MX 10 mx\nmx A %s\n" % B_HOST,
         "origin.test": '@ MX 10 mx.remote.test.\n'
                        '@ TXT "v=spf1 ip4:%s -all"\n'
@@ -64,9 +66,10 @@ def world(tmp_path_factory):
         b_cfg = env.mx_instance(w, base, "b", "mx.remote.test", B_HOST,
                                 ["remote.test"])
         a_cfg = env.mx_instance(w, base, "a", "mx.fwd.test", A_HOST, [])
-        a_cfg.extra = ('\n[domain "fwd.test"]\ndkim_selector = s1\n'
-                       'dkim_key = %s\n\n[forwarding]\nsrs = yes\n'
-                       'arc = yes\n' % f_key)
+        a_cfg.extra = ('\n[domain "fwd.test"]\ndkim_selector = e1\n'
+                       'dkim_key = %s\ndkim_selector = s1\ndkim_key = %s\n'
+                       '\n[forwarding]\nsrs = yes\narc = yes\n'
+                       % (e_key, f_key))
         b = w["pool"].start(b_cfg, provision=env.provision_accounts(
             [(CAROL, PW)]))
         a = w["pool"].start(a_cfg, provision=env.provision_accounts(
@@ -74,7 +77,8 @@ def world(tmp_path_factory):
         with open(o_key, "rb") as f:
             origin_key = f.read()
         yield {"a": a, "b": b, "origin_key": origin_key,
-               "records": {b"s1._domainkey.fwd.test.": f_rec,
+               "records": {b"e1._domainkey.fwd.test.": e_rec,
+                           b"s1._domainkey.fwd.test.": f_rec,
                            b"o1._domainkey.origin.test.": o_rec}}
 
 
@@ -108,8 +112,8 @@ def test_forwarded_copy_has_spf_pass_and_verifying_arc_chain(world):
     assert len(ar) == 1, ar
     assert "spf=pass smtp.mailfrom=%s" % sender in ar[0], ar
 
-    # ARC: the very same message carries A's set (d=fwd.test, i=1), and
-    # dkimpy verifies the chain.
+    # ARC: the very same message carries A's set (d=fwd.test, i=1, the
+    # RSA key), and dkimpy as shipped verifies the chain.
     def dnsfunc(name, timeout=5):
         return world["records"][name].encode()
     cv, results, why = dkim.arc_verify(to_crlf(raw), dnsfunc=dnsfunc)
@@ -117,6 +121,8 @@ def test_forwarded_copy_has_spf_pass_and_verifying_arc_chain(world):
     assert [r["instance"] for r in results] == [1], results
     ams = harness.header_values(raw, "ARC-Message-Signature")
     assert len(ams) == 1 and re.search(r"\bd=fwd\.test;", ams[0]), ams
+    assert re.search(r"\ba=rsa-sha256;", ams[0]), ams
+    assert re.search(r"\bs=s1;", ams[0]), ams
     aar = harness.header_values(raw, "ARC-Authentication-Results")
     assert len(aar) == 1 and "spf=pass" in aar[0] and \
         "dkim=pass" in aar[0], aar
