@@ -126,5 +126,10 @@ def test_forwarded_copy_has_spf_pass_and_verifying_arc_chain(world):
     aar = harness.header_values(raw, "ARC-Authentication-Results")
     assert len(aar) == 1 and "spf=pass" in aar[0] and \
         "dkim=pass" in aar[0], aar
+    # The AAR carries A's own Authentication-Results, word for word.
+    ours = [v for v in harness.header_values(raw, "Authentication-Results")
+            if v.startswith("mx.fwd.test")]
+    assert len(ours) == 1, ours
+    assert aar[0] == "i=1; " + ours[0], (aar, ours)
     # From: is untouched.
     assert harness.header_values(raw, "From") == [ALICE]
