@@ -20,6 +20,7 @@ import dkim
 import remote_env as env
 import harness
 from harness import make_message, new_marker
+from test_arc_forward import keygen
 
 pytestmark = pytest.mark.skipif(not env.dnsserver.have_tools(),
                                 reason="nsd/ldnsutils not installed "
@@ -31,26 +32,14 @@ CAROL = "carol@remote.test"
 PW = "srs-Arc-Secret-2626"
 
 
-def keygen(folder, domain, selector, kind="rsa"):
-    """A key by `sealmail dkim keygen`: its path, its TXT record as zone
-    text and as one string (for dkimpy's dnsfunc)."""
-    path = os.path.join(folder, "%s.%s.key" % (domain, selector))
-    r = harness.run_cli(None, "dkim", "keygen", "--domain", domain,
-                        "--selector", selector, "--type", kind,
-                        "--out", path)
-    assert r.returncode == 0, r.stderr
-    quoted = re.search(r'IN TXT (".*")', r.stdout).group(1)
-    return path, quoted, "".join(re.findall(r'"([^"]*)"', quoted))
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("srsarc"))
     keys = os.path.join(base, "keys")
     os.makedirs(keys)
     e_key, e_zone, e_rec = keygen(keys, "fwd.test", "e1", "ed25519")
-    f_key, f_zone, f_rec = keygen(keys, "fwd.test", "s1")
-    o_key, o_zone, o_rec = keygen(keys, "origin.test", "o1")
+    f_key, f_zone, f_rec = keygen(keys, "fwd.test", "s1", "rsa")
+    o_key, o_zone, o_rec = keygen(keys, "origin.test", "o1", "rsa")
     zones = {
         "test": "",
         "fwd.test": '@ MX 10 mx\nmx A %s\n@ TXT "v=spf1 ip4:%s -all"\n'
