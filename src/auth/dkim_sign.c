@@ -157,6 +157,12 @@ dkim_sign_key_free(struct dkim_sign_key *k)
 	free(k);
 }
 
+bool
+dkim_sign_key_is_rsa(const struct dkim_sign_key *k)
+{
+	return k->alg == DKIM_ALG_RSA_SHA256;
+}
+
 static void
 sign_hash_out(void *arg, const uint8_t *p, size_t n)
 {

@@ -8,8 +8,10 @@
  * remote delivery puts on the forwarded copies only (deliver/remote.c).
  *
  * One set per message, whatever the number of forwarding aliases: signed
- * with the first key of the domain of the first such alias (in RCPT
- * order) that has keys. ARC ties no domain to the alias (RFC 8617 §4.1.2:
+ * with a key of the domain of the first such alias (in RCPT order) that
+ * has keys: its first RSA key, else its first key. ARC verifiers as
+ * deployed (OpenARC, dkimpy, the big receivers) know rsa-sha256 only, and
+ * a set, unlike DKIM, cannot be made once per algorithm (RFC 8617 §4.2). ARC ties no domain to the alias (RFC 8617 §4.1.2:
  * "no requirements on the selectors and/or domains"), and one seal keeps
  * the work at two signatures per message.
  */
@@ -23,6 +25,7 @@
 #include "auth/arc_sign.h"
 #include "auth/authcheck.h"
 #include "auth/dkim_keys.h"
+#include "auth/dkim_sign.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "msg/addr.h"
@@ -45,6 +48,7 @@ smtpd_arc_headers(struct smtpd_session *s)
 	const struct conf *c = s->ctx->conf;
 	struct dkim_sign_key *const *keys;
 	const char *first = NULL;
+	size_t nkeys;
 
 	/* s->ac: an mx listener, a client neither authenticated nor
 	 * trusted; our own users' mail is signed, not sealed. */
@@ -59,9 +63,12 @@ smtpd_arc_headers(struct smtpd_session *s)
 		dom = addr_text_domain(alias);
 		if (first == NULL)
 			first = dom;
-		if (dkim_keys_for(s->ctx->dkim_keys, dom, &keys) == 0)
+		if ((nkeys = dkim_keys_for(s->ctx->dkim_keys, dom, &keys)) == 0)
 			continue;
 		s->arc_key = keys[0];
+		for (size_t k = nkeys; k-- > 0;)
+			if (dkim_sign_key_is_rsa(keys[k]))
+				s->arc_key = keys[k];
 		snprintf(s->arc_domain, sizeof(s->arc_domain), "%s", dom);
 		s->arc = arc_sign_new(time(NULL));
 		return;
