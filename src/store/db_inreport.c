@@ -157,15 +157,60 @@ db_inreport_head(struct db *db, const struct inreport *r)
 	return DB_ERROR;
 }
 
+/*
+ * Report ids are predictable (ours are a hash of public values), so a
+ * report whose message did not pass DMARC must not keep out the genuine
+ * one: an authenticated report first removes an unauthenticated one with
+ * its identity. Child rows go explicitly (foreign keys are not enforced).
+ */
+static enum db_result
+db_inreport_drop_forged(struct db *db, const struct inreport *r)
+{
+	static const char *const sql[] = {
+		"DELETE FROM inreport_records WHERE report IN (SELECT id FROM "
+		"inreports WHERE kind = ? AND org_name = ? AND report_id = ? "
+		"AND authenticated = 0)",
+		"DELETE FROM inreport_failures WHERE report IN (SELECT id FROM "
+		"inreports WHERE kind = ? AND org_name = ? AND report_id = ? "
+		"AND authenticated = 0)",
+		"DELETE FROM inreport_policies WHERE report IN (SELECT id FROM "
+		"inreports WHERE kind = ? AND org_name = ? AND report_id = ? "
+		"AND authenticated = 0)",
+		"DELETE FROM inreport_feedback WHERE report IN (SELECT id FROM "
+		"inreports WHERE kind = ? AND org_name = ? AND report_id = ? "
+		"AND authenticated = 0)",
+		"DELETE FROM inreports WHERE kind = ? AND org_name = ? AND "
+		"report_id = ? AND authenticated = 0",
+	};
+	const char *org = r->msg_from_domain, *id = r->msg_id;
+	enum db_result res = DB_OK;
+
+	if (r->kind == INREPORT_DMARC) {
+		org = r->u.dmarc.org_name;
+		id = r->u.dmarc.report_id;
+	} else if (r->kind == INREPORT_TLS) {
+		org = r->u.tls.org_name;
+		id = r->u.tls.report_id;
+	}
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && res == DB_OK;
+	    i++)
+		res = db_inreport_exec(db, sql[i], "ttt",
+		    db_inreport_kinds[r->kind], org, id);
+	return res;
+}
+
 enum db_result
 db_inreport_add(struct db *db, const struct inreport *r)
 {
-	enum db_result res;
+	enum db_result res = DB_OK;
 	long long id;
 
 	if (db_exec(db, "BEGIN IMMEDIATE", "store report") == -1)
 		return DB_ERROR;
-	res = db_inreport_head(db, r);
+	if (r->authenticated)
+		res = db_inreport_drop_forged(db, r);
+	if (res == DB_OK)
+		res = db_inreport_head(db, r);
 	if (res == DB_OK && sqlite3_changes(db->sql) == 0)
 		res = DB_NOTFOUND;	/* stored before */
 	id = sqlite3_last_insert_rowid(db->sql);
