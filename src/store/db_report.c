@@ -7,6 +7,7 @@
 
 #include "store/db_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,6 +273,43 @@ db_report_release(struct db *db, const char *kind, const char *holder)
 	return db_report_exec(db, "UPDATE report_state SET holder = '', "
 	    "held_until = 0 WHERE kind = ?1 AND holder = ?2", text, 2, NULL,
 	    0, "release report job") == -1 ? DB_ERROR : DB_OK;
+}
+
+enum db_result
+db_report_claim_holder(struct db *db, const char *kind, char *out,
+    size_t outlen)
+{
+	sqlite3_stmt *st;
+	enum db_result res = DB_NOTFOUND;
+	int rc;
+
+	if ((st = db_prepare(db, "SELECT holder FROM report_state WHERE "
+	    "kind = ?1 AND holder <> ''")) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, kind) == -1)
+		res = DB_ERROR;
+	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 0);
+		snprintf(out, outlen, "%s", h != NULL ? h : "");
+		res = DB_OK;
+	} else if (rc != SQLITE_DONE)
+		res = db_fail(db, "read report claim");
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum db_result
+db_report_claim_take(struct db *db, const char *kind, const char *old,
+    const char *holder, long long until)
+{
+	const char *text[] = { kind, old, holder };
+	int n = db_report_exec(db, "UPDATE report_state SET holder = ?3, "
+	    "held_until = ?4 WHERE kind = ?1 AND holder = ?2", text, 3, &until,
+	    1, "take over report job");
+
+	if (n == -1)
+		return DB_ERROR;
+	return n == 1 ? DB_OK : DB_NOTFOUND;
 }
 
 enum db_result
