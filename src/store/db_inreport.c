@@ -163,26 +163,16 @@ db_inreport_head(struct db *db, const struct inreport *r)
  * one: an authenticated report first removes an unauthenticated one with
  * its identity. Child rows go explicitly (foreign keys are not enforced).
  */
+#define DB_INREPORT_FORGED \
+	"kind = ? AND org_name = ? AND report_id = ? AND authenticated = 0"
+
 static enum db_result
 db_inreport_drop_forged(struct db *db, const struct inreport *r)
 {
-	static const char *const sql[] = {
-		"DELETE FROM inreport_records WHERE report IN (SELECT id FROM "
-		"inreports WHERE kind = ? AND org_name = ? AND report_id = ? "
-		"AND authenticated = 0)",
-		"DELETE FROM inreport_failures WHERE report IN (SELECT id FROM "
-		"inreports WHERE kind = ? AND org_name = ? AND report_id = ? "
-		"AND authenticated = 0)",
-		"DELETE FROM inreport_policies WHERE report IN (SELECT id FROM "
-		"inreports WHERE kind = ? AND org_name = ? AND report_id = ? "
-		"AND authenticated = 0)",
-		"DELETE FROM inreport_feedback WHERE report IN (SELECT id FROM "
-		"inreports WHERE kind = ? AND org_name = ? AND report_id = ? "
-		"AND authenticated = 0)",
-		"DELETE FROM inreports WHERE kind = ? AND org_name = ? AND "
-		"report_id = ? AND authenticated = 0",
-	};
+	static const char *const children[] = { "inreport_records",
+	    "inreport_failures", "inreport_policies", "inreport_feedback" };
 	const char *org = r->msg_from_domain, *id = r->msg_id;
+	const char *kind = db_inreport_kinds[r->kind];
 	enum db_result res = DB_OK;
 
 	if (r->kind == INREPORT_DMARC) {
@@ -192,10 +182,17 @@ db_inreport_drop_forged(struct db *db, const struct inreport *r)
 		org = r->u.tls.org_name;
 		id = r->u.tls.report_id;
 	}
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && res == DB_OK;
-	    i++)
-		res = db_inreport_exec(db, sql[i], "ttt",
-		    db_inreport_kinds[r->kind], org, id);
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]) &&
+	    res == DB_OK; i++) {
+		char *sql = xasprintf("DELETE FROM %s WHERE report IN (SELECT "
+		    "id FROM inreports WHERE %s)", children[i],
+		    DB_INREPORT_FORGED);
+		res = db_inreport_exec(db, sql, "ttt", kind, org, id);
+		free(sql);
+	}
+	if (res == DB_OK)
+		res = db_inreport_exec(db, "DELETE FROM inreports WHERE "
+		    DB_INREPORT_FORGED, "ttt", kind, org, id);
 	return res;
 }
 
