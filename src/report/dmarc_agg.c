@@ -495,9 +495,19 @@ dmarc_agg_run(struct report_run *run, long long begin, long long end)
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (report_was_sent(run, "dmarc", dom[i], begin))
-			continue;
-		if (!dmarc_agg_domain(run, receiver, dom[i], begin, end))
+		long long start = begin, until;
+
+		/* A `--now` run that did not finish the period (another
+		 * domain failed: the watermark stayed) sent its first part:
+		 * now the rest, under its own begin. */
+		if (db_report_sent_until(run->db, "dmarc", dom[i], begin, end,
+		    &until) == DB_OK) {
+			if (until >= end)
+				continue;
+			if (until > start)
+				start = until;
+		}
+		if (!dmarc_agg_domain(run, receiver, dom[i], start, end))
 			failed++;
 	}
 	db_strv_free(dom, n);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Unit tests for the report job's claim (report_job.c): a claim left by a
- * run that died (killed at a shutdown, a CLI run interrupted) does not
- * hold the job for the claim's whole lifetime, a live one does.
+ * Unit tests for the report job (report_job.c, dmarc_agg_run): a claim
+ * left by a run that died (killed at a shutdown, a CLI run interrupted)
+ * does not hold the job for the claim's whole lifetime, a live one does;
+ * a domain reported by a `--now` run whose period was not finished is
+ * reported for the rest of the period, once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "queue/spool.h"
 #include "report/report.h"
 #include "report/report_job.h"
 #include "store/db.h"
@@ -42,9 +45,12 @@ jt_setup(void **state)
 	snprintf(t->path, sizeof(t->path), "%s/sealmail.db", t->dir);
 	if ((t->db = db_open(t->path, true, NULL, err, sizeof(err))) == NULL)
 		fail_msg("db_open: %s", err);
+	if (spool_init(t->dir, err, sizeof(err)) == -1)
+		fail_msg("spool_init: %s", err);
 	t->c.data_dir = t->dir;
 	t->c.hostname = "mx.receiver.example";
 	t->c.reports_from = "reports@receiver.example";
+	t->c.reports_org_name = "receiver.example";
 	t->c.reports_dmarc_aggregate = true;
 	t->c.reports_interval = 86400;
 	t->c.reports_retention = 30 * 86400;
@@ -60,10 +66,8 @@ jt_teardown(void **state)
 	char p[160];
 
 	db_close(t->db);
-	unlink(t->path);
-	snprintf(p, sizeof(p), "%s-journal", t->path);
-	unlink(p);
-	rmdir(t->dir);
+	snprintf(p, sizeof(p), "rm -rf '%s'", t->dir);
+	assert_int_equal(system(p), 0);
 	free(t);
 	return 0;
 }
@@ -141,6 +145,54 @@ test_foreign_holder_respected(void **state)
 	assert_false(jt_run_with_claim(t, h));
 }
 
+/* One evaluation of a message from example.org, which asks for reports
+ * at its own domain (no RFC 9990 §4 DNS check). */
+static void
+jt_eval(struct db *db, long long time)
+{
+	struct db_dmarc_row r = {
+		.time = time, .source_ip = "192.0.2.1",
+		.header_from = "example.org", .envelope_from = "example.org",
+		.policy_domain = "example.org", .policy = "none",
+		.disposition = "none", .result = "pass",
+		.dkim_domain = "example.org", .dkim_selector = "s1",
+		.dkim_result = "pass", .dkim_aligned = true,
+		.spf_domain = "example.org", .spf_result = "pass",
+		.spf_aligned = true,
+		.pub = { .p = "none", .sp = "", .np = "", .adkim = "r",
+		    .aspf = "r", .fo = "", .rua = "mailto:rua@example.org" },
+	};
+
+	assert_int_equal(db_dmarc_add(db, &r), DB_OK);
+}
+
+/*
+ * A `--now` run at mid-day sent example.org's report of [day, mid) but
+ * another domain failed, so the watermark stayed at the day's start. The
+ * day's run must then report example.org's [mid, day end), not skip it
+ * as sent, and a later run must not send it again.
+ */
+static void
+test_rest_of_period_after_now(void **state)
+{
+	struct jt *t = *state;
+	long long day = report_period_start(t->now, 86400) - 86400;
+	long long mid = day + 43200;
+	struct report_run run = { .conf = &t->c, .db = t->db,
+	    .now = day + 86400 + 200 };
+
+	jt_eval(t->db, day + 100);
+	jt_eval(t->db, mid + 100);
+	assert_int_equal(report_mark_sent(&run, "dmarc", "example.org", day,
+	    mid, "0123456789abcdef0123456789abcdef"), 0);
+	assert_int_equal(dmarc_agg_run(&run, day, day + 86400), 0);
+	assert_int_equal(run.sent, 1);
+	assert_true(report_was_sent(&run, "dmarc", "example.org", mid));
+	assert_int_equal(dmarc_agg_run(&run, day, day + 86400), 0);
+	assert_int_equal(run.sent, 1);
+	assert_int_equal(run.failed, 0);
+}
+
 int
 main(void)
 {
@@ -150,6 +202,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_live_holder_respected,
 		    jt_setup, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_holder_respected,
+		    jt_setup, jt_teardown),
+		cmocka_unit_test_setup_teardown(test_rest_of_period_after_now,
 		    jt_setup, jt_teardown),
 	};
 

@@ -275,6 +275,11 @@ enum db_result db_report_was_sent(struct db *db, const char *kind,
 enum db_result db_report_mark_sent(struct db *db, const char *kind,
     const char *domain, long long begin, long long end,
     const char *report_id, long long now);
+/* How far reports of (kind, domain) sent for periods that begin in
+ * [begin, end) reach (a `--now` run reports a period's first part):
+ * the latest end into *until, DB_NOTFOUND when none was sent. */
+enum db_result db_report_sent_until(struct db *db, const char *kind,
+    const char *domain, long long begin, long long end, long long *until);
 
 /*
  * The secret called name (len bytes, at most DB_SECRET_MAX), made of

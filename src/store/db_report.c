@@ -362,6 +362,35 @@ db_report_was_sent(struct db *db, const char *kind, const char *domain,
 }
 
 enum db_result
+db_report_sent_until(struct db *db, const char *kind, const char *domain,
+    long long begin, long long end, long long *until)
+{
+	const char *text[] = { kind, domain };
+	sqlite3_stmt *st;
+	enum db_result res = DB_NOTFOUND;
+	int rc;
+
+	if ((st = db_prepare(db, "SELECT max(end) FROM report_sent WHERE "
+	    "kind = ?1 AND domain = ?2 AND begin >= ?3 AND begin < ?4")) ==
+	    NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, text[0]) == -1 ||
+	    db_bind(db, st, 2, text[1]) == -1 ||
+	    sqlite3_bind_int64(st, 3, begin) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, end) != SQLITE_OK)
+		res = DB_ERROR;
+	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			*until = sqlite3_column_int64(st, 0);
+			res = DB_OK;
+		}
+	} else if (rc != SQLITE_DONE)
+		res = db_fail(db, "read report_sent");
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum db_result
 db_report_mark_sent(struct db *db, const char *kind, const char *domain,
     long long begin, long long end, const char *report_id, long long now)
 {
