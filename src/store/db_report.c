@@ -120,12 +120,19 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 
 	*out = NULL;
 	*n = 0;
+	/* One record per row the report shows: the policy and test mode
+	 * appear only as the reason a failing message got less than the
+	 * policy (dmarc_agg.c), so they group by that reason, not by value
+	 * (a domain that moved from p=none to p=reject must not split the
+	 * records of mail that passed). */
 	if ((st = db_prepare(db, "SELECT source_ip, disposition, "
 	    "header_from, envelope_from, dkim_domain, dkim_selector, "
 	    "dkim_result, spf_domain, spf_result, dkim_aligned, spf_aligned, "
-	    "testing, policy, count(*) FROM dmarc_results WHERE policy_domain "
-	    "= ?1 AND time >= ?2 AND time < ?3 GROUP BY 1, 2, 3, 4, 5, 6, 7, "
-	    "8, 9, 10, 11, 12, 13 ORDER BY 14 DESC, 1, 3, 4, 5, 8 LIMIT ?4")) ==
+	    "max(testing), max(policy), count(*) FROM dmarc_results WHERE "
+	    "policy_domain = ?1 AND time >= ?2 AND time < ?3 GROUP BY 1, 2, "
+	    "3, 4, 5, 6, 7, 8, 9, 10, 11, CASE WHEN dkim_aligned = 0 AND "
+	    "spf_aligned = 0 AND disposition <> policy THEN 1 + (testing <> "
+	    "0) ELSE 0 END ORDER BY 14 DESC, 1, 3, 4, 5, 8 LIMIT ?4")) ==
 	    NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, policy_domain) == -1 ||

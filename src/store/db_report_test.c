@@ -102,6 +102,49 @@ test_records_grouped(void **state)
 	db_dmarc_records_free(rec, n);
 }
 
+/* Rows that differ only in what the report does not show (the policy
+ * that applied, when the message passed anyway, e.g. after the domain
+ * moved from p=none to p=reject) are one record: one per distinct row. */
+static void
+test_records_one_per_row(void **state)
+{
+	struct rt *t = *state;
+	struct db_dmarc_record *rec;
+	size_t n;
+
+	rt_add(t->db, T0 + 1, "192.0.2.3", "a.example", "mailto:d@a.example",
+	    "none");
+	rt_add(t->db, T0 + 2, "192.0.2.3", "a.example", "mailto:d@a.example",
+	    "reject");
+	assert_int_equal(db_dmarc_records(t->db, "a.example", T0, T0 + 86400,
+	    &rec, &n), DB_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(rec[0].count, 2);
+	db_dmarc_records_free(rec, n);
+
+	/* Failing mail delivered: under p=none as the policy says, under
+	 * p=reject by local policy; two records (the second with a reason). */
+	for (int i = 0; i < 2; i++) {
+		struct db_dmarc_row r = {
+			.time = T0 + 3, .source_ip = "192.0.2.4",
+			.header_from = "a.example", .envelope_from = "a.example",
+			.policy_domain = "a.example",
+			.policy = i ? "reject" : "none", .disposition = "none",
+			.result = "fail", .dkim_result = "fail",
+			.spf_domain = "a.example", .spf_result = "fail",
+			.pub = { .p = "none", .sp = "", .np = "", .adkim = "r",
+			    .aspf = "r", .fo = "", .rua = "mailto:d@a.example" },
+		};
+		assert_int_equal(db_dmarc_add(t->db, &r), DB_OK);
+	}
+	assert_int_equal(db_dmarc_records(t->db, "a.example", T0 + 3, T0 + 4,
+	    &rec, &n), DB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(rec[0].count + rec[1].count, 2);
+	assert_string_not_equal(rec[0].policy, rec[1].policy);
+	db_dmarc_records_free(rec, n);
+}
+
 static void
 test_policy_last_and_domains(void **state)
 {
@@ -199,6 +242,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_records_grouped, rt_setup,
 		    rt_teardown),
+		cmocka_unit_test_setup_teardown(test_records_one_per_row,
+		    rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_last_and_domains,
 		    rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_claim_watermark, rt_setup,
