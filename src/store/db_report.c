@@ -7,6 +7,7 @@
 
 #include "store/db_internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,18 +177,25 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 }
 
 /* Run a statement that yields one integer into *out; DB_NOTFOUND when it
- * yields no row or NULL. Parameters: ?1 text (may be NULL: unbound). */
+ * yields no row or NULL. Parameters: ?1..?ntext text, then the two
+ * integers num (when not NULL). */
 static enum db_result
-db_report_int(struct db *db, const char *sql, const char *arg,
-    long long *out)
+db_report_int(struct db *db, const char *sql, const char *const *text,
+    int ntext, const long long *num, long long *out)
 {
 	sqlite3_stmt *st;
 	enum db_result res = DB_NOTFOUND;
+	bool bad = false;
 	int rc;
 
 	if ((st = db_prepare(db, sql)) == NULL)
 		return DB_ERROR;
-	if (arg != NULL && db_bind(db, st, 1, arg) == -1)
+	for (int i = 0; i < ntext && !bad; i++)
+		bad = db_bind(db, st, i + 1, text[i]) == -1;
+	for (int i = 0; num != NULL && i < 2 && !bad; i++)
+		bad = sqlite3_bind_int64(st, ntext + i + 1, num[i]) !=
+		    SQLITE_OK;
+	if (bad)
 		res = DB_ERROR;
 	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
@@ -204,7 +212,7 @@ enum db_result
 db_dmarc_oldest(struct db *db, long long *out)
 {
 	return db_report_int(db, "SELECT min(time) FROM dmarc_results", NULL,
-	    out);
+	    0, NULL, out);
 }
 
 /* Run sql with text ?1..?ntext then integers; -1 on error, else the
@@ -324,7 +332,7 @@ db_report_watermark(struct db *db, const char *kind, long long *out)
 {
 	long long t = 0;
 	enum db_result r = db_report_int(db, "SELECT reported_to FROM "
-	    "report_state WHERE kind = ?1", kind, &t);
+	    "report_state WHERE kind = ?1", &kind, 1, NULL, &t);
 
 	if (r == DB_OK && t == 0)
 		return DB_NOTFOUND;
@@ -373,28 +381,11 @@ db_report_sent_until(struct db *db, const char *kind, const char *domain,
     long long begin, long long end, long long *until)
 {
 	const char *text[] = { kind, domain };
-	sqlite3_stmt *st;
-	enum db_result res = DB_NOTFOUND;
-	int rc;
+	const long long num[] = { begin, end };
 
-	if ((st = db_prepare(db, "SELECT max(end) FROM report_sent WHERE "
-	    "kind = ?1 AND domain = ?2 AND begin >= ?3 AND begin < ?4")) ==
-	    NULL)
-		return DB_ERROR;
-	if (db_bind(db, st, 1, text[0]) == -1 ||
-	    db_bind(db, st, 2, text[1]) == -1 ||
-	    sqlite3_bind_int64(st, 3, begin) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, end) != SQLITE_OK)
-		res = DB_ERROR;
-	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
-			*until = sqlite3_column_int64(st, 0);
-			res = DB_OK;
-		}
-	} else if (rc != SQLITE_DONE)
-		res = db_fail(db, "read report_sent");
-	sqlite3_finalize(st);
-	return res;
+	return db_report_int(db, "SELECT max(end) FROM report_sent WHERE "
+	    "kind = ?1 AND domain = ?2 AND begin >= ?3 AND begin < ?4", text, 2,
+	    num, until);
 }
 
 enum db_result
