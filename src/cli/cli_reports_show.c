@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,14 @@ cli_reports_time(long long t, char *out, size_t outlen, bool iso)
 	if (gmtime_r(&tt, &tm) == NULL || strftime(out, outlen, iso ?
 	    "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M", &tm) == 0)
 		snprintf(out, outlen, "%lld", t);
+}
+
+/* *sum += v, held at LLONG_MAX: counts are the reporters' (each up to
+ * 10^18 or INT64_MAX), and a sum must not wrap. */
+static void
+cli_reports_add(long long *sum, long long v)
+{
+	*sum = v > 0 && *sum > LLONG_MAX - v ? LLONG_MAX : *sum + v;
 }
 
 /* Both policy_evaluated results other than pass: DMARC failed. */
@@ -168,23 +177,23 @@ cli_reports_src_get(struct cli_reports_src **v, size_t *n, const char *org,
 static void
 cli_reports_src_add(struct cli_reports_src *s, const struct in_dmarc_record *c)
 {
-	s->count += c->count;
+	cli_reports_add(&s->count, c->count);
 	if (strcasecmp(c->dkim, "pass") == 0)
-		s->dkim_aligned += c->count;
+		cli_reports_add(&s->dkim_aligned, c->count);
 	if (strcasecmp(c->spf, "pass") == 0)
-		s->spf_aligned += c->count;
+		cli_reports_add(&s->spf_aligned, c->count);
 	if (strcasecmp(c->dkim_result, "pass") == 0)
-		s->dkim_pass += c->count;
+		cli_reports_add(&s->dkim_pass, c->count);
 	if (strcasecmp(c->spf_result, "pass") == 0)
-		s->spf_pass += c->count;
+		cli_reports_add(&s->spf_pass, c->count);
 	if (strcasecmp(c->disposition, "reject") == 0)
-		s->reject += c->count;
+		cli_reports_add(&s->reject, c->count);
 	else if (strcasecmp(c->disposition, "quarantine") == 0)
-		s->quarantine += c->count;
+		cli_reports_add(&s->quarantine, c->count);
 	else
-		s->none += c->count;
+		cli_reports_add(&s->none, c->count);
 	if (cli_reports_unaligned(c))
-		s->unaligned += c->count;
+		cli_reports_add(&s->unaligned, c->count);
 }
 
 static int
@@ -353,8 +362,8 @@ static void
 cli_reports_org_add(struct cli_reports_org *o, const struct in_tls *t)
 {
 	for (size_t i = 0; i < t->npol; i++) {
-		o->ok += t->pol[i].successful;
-		o->failed += t->pol[i].failed;
+		cli_reports_add(&o->ok, t->pol[i].successful);
+		cli_reports_add(&o->failed, t->pol[i].failed);
 		for (size_t j = 0; j < t->pol[i].nfail; j++) {
 			const struct in_tls_failure *f = &t->pol[i].fail[j];
 			size_t k;
@@ -370,7 +379,8 @@ cli_reports_org_add(struct cli_reports_org *o, const struct in_tls *t)
 				o->tcount[k] = 0;
 				o->ntype++;
 			}
-			o->tcount[k] += f->failed_session_count;
+			cli_reports_add(&o->tcount[k],
+			    f->failed_session_count);
 		}
 	}
 }

@@ -50,13 +50,22 @@ dmarc_agg_report_id(const char *receiver, const char *domain,
 	free(in);
 }
 
+/* The last second of [begin, end): RFC 9990's date_range example ends
+ * a day at 23:59:59, and reports "SHOULD NOT overlap" (§3.1.1.4), so the
+ * next period's begin must not be this one's end. */
+static long long
+dmarc_agg_last(long long begin, long long end)
+{
+	return end > begin ? end - 1 : end;
+}
+
 int
 dmarc_agg_filename(const char *receiver, const char *domain,
     long long begin, long long end, const char *report_id, char *out,
     size_t outlen)
 {
 	int n = snprintf(out, outlen, "%s!%s!%lld!%lld!%s.xml.gz", receiver,
-	    domain, begin, end, report_id);
+	    domain, begin, dmarc_agg_last(begin, end), report_id);
 
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
@@ -170,7 +179,8 @@ dmarc_agg_metadata(struct dmarc_agg_w *w, const struct dmarc_agg_meta *m)
 	    dmarc_agg_el(w, "report_id", m->report_id) == -1 ||
 	    dmarc_agg_start(w, "date_range") == -1 ||
 	    dmarc_agg_el_num(w, "begin", m->begin) == -1 ||
-	    dmarc_agg_el_num(w, "end", m->end) == -1 ||
+	    dmarc_agg_el_num(w, "end", dmarc_agg_last(m->begin, m->end)) ==
+	    -1 ||
 	    dmarc_agg_end(w) == -1 ||
 	    dmarc_agg_el(w, "generator", "sealmail") == -1 ||
 	    dmarc_agg_end(w) == -1 ? -1 : 0;
@@ -485,9 +495,19 @@ dmarc_agg_run(struct report_run *run, long long begin, long long end)
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (report_was_sent(run, "dmarc", dom[i], begin))
-			continue;
-		if (!dmarc_agg_domain(run, receiver, dom[i], begin, end))
+		long long start = begin, until;
+
+		/* A `--now` run that did not finish the period (another
+		 * domain failed: the watermark stayed) sent its first part:
+		 * now the rest, under its own begin. */
+		if (db_report_sent_until(run->db, "dmarc", dom[i], begin, end,
+		    &until) == DB_OK) {
+			if (until >= end)
+				continue;
+			if (until > start)
+				start = until;
+		}
+		if (!dmarc_agg_domain(run, receiver, dom[i], start, end))
 			failed++;
 	}
 	db_strv_free(dom, n);

@@ -35,7 +35,8 @@ void dmarc_agg_report_id(const char *receiver, const char *domain,
     long long begin, long long end, char out[DMARC_AGG_ID_LEN]);
 
 /* receiver!policy-domain!begin!end!report-id.xml.gz (RFC 9990 §3.5.2)
- * into out; -1 if it does not fit. */
+ * into out, end being the period's last second (end - 1, as in the XML's
+ * date_range); -1 if it does not fit. */
 int dmarc_agg_filename(const char *receiver, const char *domain,
     long long begin, long long end, const char *report_id, char *out,
     size_t outlen);

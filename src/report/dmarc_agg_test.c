@@ -112,6 +112,13 @@ test_xml_valid(void **state)
 	    27));
 	assert_non_null(memmem(x.data, x.len,
 	    "xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\"", 40));
+	/* date_range ends at the period's last second (RFC 9990's example):
+	 * the next report begins at T0 + 86400, so they do not overlap. */
+	char dr[80];
+	snprintf(dr, sizeof(dr), "<begin>%lld</begin>", T0);
+	assert_true(has(&x, dr));
+	snprintf(dr, sizeof(dr), "<end>%lld</end>", T0 + 86399);
+	assert_true(has(&x, dr));
 	buf_clear(&x);
 }
 
@@ -160,8 +167,9 @@ test_id_and_filename(void **state)
 	assert_int_equal(dmarc_agg_filename("recv.example", "example.com", T0,
 	    T0 + 86400, a, f, sizeof(f)), 0);
 	char want[300];
+	/* The end-timestamp is the period's last second, as in date_range. */
 	snprintf(want, sizeof(want), "recv.example!example.com!%lld!%lld!%s"
-	    ".xml.gz", T0, T0 + 86400, a);
+	    ".xml.gz", T0, T0 + 86399, a);
 	assert_string_equal(f, want);
 	assert_int_equal(dmarc_agg_filename("recv.example", "example.com", T0,
 	    T0 + 86400, a, f, 20), -1);

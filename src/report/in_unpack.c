@@ -121,10 +121,12 @@ struct in_zip_entry {
 };
 
 /* One entry's data: its local header, then the stored or deflated bytes,
- * checked against the central directory's size and CRC. */
+ * checked against the central directory's size and CRC. *total counts
+ * the bytes of the entries before: entries may share their data (the
+ * central directory lies), so the limit is on the whole zip. */
 static int
 in_unpack_zip_entry(const uint8_t *d, size_t len, const struct in_zip_entry *e,
-    in_unpack_cb *cb, void *arg, char *err, size_t errlen)
+    size_t *total, in_unpack_cb *cb, void *arg, char *err, size_t errlen)
 {
 	const uint8_t *lh = d + e->local;
 	uint8_t *out = NULL;
@@ -145,9 +147,9 @@ in_unpack_zip_entry(const uint8_t *d, size_t len, const struct in_zip_entry *e,
 		snprintf(err, errlen, "zip: encrypted entry");
 		return -1;
 	}
-	if (e->usize > LIMIT_REPORT_DECOMPRESSED) {
-		snprintf(err, errlen, "zip: entry of %lu bytes is past the "
-		    "limit %d", (unsigned long)e->usize,
+	if (e->usize > LIMIT_REPORT_DECOMPRESSED - *total) {
+		snprintf(err, errlen, "zip: entry of %lu bytes (after %zu) is "
+		    "past the limit %d", (unsigned long)e->usize, *total,
 		    LIMIT_REPORT_DECOMPRESSED);
 		return -1;
 	}
@@ -171,6 +173,7 @@ in_unpack_zip_entry(const uint8_t *d, size_t len, const struct in_zip_entry *e,
 		free(out);
 		return -1;
 	}
+	*total += outlen;
 	rc = cb(e->name, out, outlen, arg);
 	free(out);
 	return rc == -1 ? 0 : 1;
@@ -196,7 +199,7 @@ in_unpack_zip(const uint8_t *d, size_t len, in_unpack_cb *cb, void *arg,
     char *err, size_t errlen)
 {
 	const uint8_t *eocd = in_unpack_zip_eocd(d, len);
-	size_t n, cdoff, cdsize, at;
+	size_t n, cdoff, cdsize, at, total = 0;
 
 	if (eocd == NULL) {
 		snprintf(err, errlen, "zip: no end of central directory "
@@ -251,7 +254,7 @@ in_unpack_zip(const uint8_t *d, size_t len, in_unpack_cb *cb, void *arg,
 		}
 		if (nl > 0 && c[46 + nl - 1] == '/')
 			continue;	/* a folder */
-		int rc = in_unpack_zip_entry(d, len, &e, cb, arg, err,
+		int rc = in_unpack_zip_entry(d, len, &e, &total, cb, arg, err,
 		    errlen);
 		if (rc <= 0)
 			return rc;

@@ -550,6 +550,119 @@ test_zip_refused(void **state)
 	free(d);
 }
 
+static uint8_t *
+le(uint8_t *p, uint32_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
+/*
+ * A zip whose nentries central directory entries all point at one local
+ * entry: usize bytes of text that deflate at an ordinary ratio. Each entry
+ * passes every check alone; together they are nentries times the data.
+ */
+static uint8_t *
+zip_overlapping(size_t usize, int nentries, size_t *len)
+{
+	uint8_t *raw = xmalloc(usize), *z, *p, *zip;
+	uLongf clen = compressBound((uLong)usize);
+	uint32_t x = 1, crc;
+	z_stream zs;
+
+	for (size_t i = 0; i < usize; i++) {
+		x = x * 1103515245u + 12345u;
+		raw[i] = (uint8_t)('a' + (x >> 16) % 26);
+	}
+	crc = (uint32_t)crc32(0, raw, (uInt)usize);
+	z = xmalloc(clen);
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_in = raw;
+	zs.avail_in = (uInt)usize;
+	zs.next_out = z;
+	zs.avail_out = (uInt)clen;
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	clen = zs.total_out;
+	deflateEnd(&zs);
+	free(raw);
+	zip = xmalloc(31 + clen + (size_t)nentries * 47 + 22);
+	p = le(zip, 0x04034b50, 4);
+	p = le(p, 20, 2);
+	p = le(p, 0, 2);
+	p = le(p, 8, 2);
+	p = le(p, 0, 4);
+	p = le(p, crc, 4);
+	p = le(p, (uint32_t)clen, 4);
+	p = le(p, (uint32_t)usize, 4);
+	p = le(p, 1, 2);
+	p = le(p, 0, 2);
+	*p++ = 'r';
+	memcpy(p, z, clen);
+	p += clen;
+	free(z);
+	size_t cdoff = (size_t)(p - zip);
+	for (int i = 0; i < nentries; i++) {
+		p = le(p, 0x02014b50, 4);
+		p = le(p, 20, 2);
+		p = le(p, 20, 2);
+		p = le(p, 0, 2);
+		p = le(p, 8, 2);
+		p = le(p, 0, 4);
+		p = le(p, crc, 4);
+		p = le(p, (uint32_t)clen, 4);
+		p = le(p, (uint32_t)usize, 4);
+		p = le(p, 1, 2);
+		p = le(p, 0, 2);
+		p = le(p, 0, 2);
+		p = le(p, 0, 2);
+		p = le(p, 0, 2);
+		p = le(p, 0, 4);
+		p = le(p, 0, 4);	/* every entry at offset 0 */
+		*p++ = 'r';
+	}
+	size_t cdsize = (size_t)(p - zip) - cdoff;
+	p = le(p, 0x06054b50, 4);
+	p = le(p, 0, 2);
+	p = le(p, 0, 2);
+	p = le(p, (uint32_t)nentries, 2);
+	p = le(p, (uint32_t)nentries, 2);
+	p = le(p, (uint32_t)cdsize, 4);
+	p = le(p, (uint32_t)cdoff, 4);
+	p = le(p, 0, 2);
+	*len = (size_t)(p - zip);
+	return zip;
+}
+
+/* Entries that share their data (a central directory that lies) cannot
+ * multiply the work: the whole zip has the decompressed limit. */
+static void
+test_zip_overlapping(void **state)
+{
+	size_t len;
+	char err[256] = "";
+	int n = 0;
+	uint8_t *zip = zip_overlapping(3u << 20, LIMIT_REPORT_ZIP_ENTRIES,
+	    &len);
+
+	(void)state;
+	assert_int_equal(in_unpack(zip, len, unpack_count, &n, err,
+	    sizeof(err)), -1);
+	assert_true(n * (3 << 20) <= LIMIT_REPORT_DECOMPRESSED);
+	if (strstr(err, "past the limit") == NULL)
+		fail_msg("\"%s\"", err);
+	free(zip);
+	/* Two such entries stay within it. */
+	zip = zip_overlapping(3u << 20, 2, &len);
+	n = 0;
+	assert_int_equal(in_unpack(zip, len, unpack_count, &n, err,
+	    sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	free(zip);
+}
+
 static void
 test_authenticated(void **state)
 {
@@ -586,6 +699,7 @@ main(void)
 		cmocka_unit_test(test_mime_param),
 		cmocka_unit_test(test_gzip_bomb),
 		cmocka_unit_test(test_zip_refused),
+		cmocka_unit_test(test_zip_overlapping),
 		cmocka_unit_test(test_authenticated),
 	};
 

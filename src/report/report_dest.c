@@ -95,7 +95,30 @@ report_org_domain(const struct conf *conf, const char *d,
 	return rc;
 }
 
-/* Steps 2-8 of RFC 9990 §4: POLICY._report._dmarc.DEST TXT. */
+/*
+ * Step 9 of RFC 9990 §4: a confirming record may override rua, but with
+ * the same destination host; one that names another host means no report
+ * to either ("MUST NOT generate a report to either"). A URI whose host we
+ * cannot read (not a mailto: address) counts as another host.
+ */
+static bool
+report_dest_override_ok(const char *txt, size_t len, const char *dest)
+{
+	struct dmarc_record rec;
+	char addr[LIMIT_PATH + 1];
+	const char *at;
+
+	if (dmarc_record_parse(txt, len, &rec) != DMARC_RECORD_OK)
+		return false;
+	for (size_t i = 0; i < rec.nrua; i++)
+		if (report_mailto_addr(rec.rua[i], addr, sizeof(addr)) == -1 ||
+		    (at = strrchr(addr, '@')) == NULL ||
+		    strcasecmp(at + 1, dest) != 0)
+			return false;
+	return true;
+}
+
+/* Steps 2-9 of RFC 9990 §4: POLICY._report._dmarc.DEST TXT. */
 static enum report_dest
 report_dest_txt(const struct conf *conf, const char *policy_domain,
     const char *dest)
@@ -103,6 +126,7 @@ report_dest_txt(const struct conf *conf, const char *policy_domain,
 	char name[600];
 	struct dns_answer *ans;
 	enum report_dest r = REPORT_DEST_REFUSED;
+	bool override_bad = false;
 	int len;
 
 	len = snprintf(name, sizeof(name), "%s._report._dmarc.%s",
@@ -116,10 +140,13 @@ report_dest_txt(const struct conf *conf, const char *policy_domain,
 	for (size_t i = 0; ans->rcode == DNS_RCODE_NOERROR && i < ans->nrr;
 	    i++)
 		if (dmarc_record_is_dmarc(ans->rr[i].u.txt.text,
-		    ans->rr[i].u.txt.len))
+		    ans->rr[i].u.txt.len)) {
 			r = REPORT_DEST_OK;
+			override_bad |= !report_dest_override_ok(
+			    ans->rr[i].u.txt.text, ans->rr[i].u.txt.len, dest);
+		}
 	dns_answer_free(ans);
-	return r;
+	return override_bad ? REPORT_DEST_REFUSED : r;
 }
 
 enum report_dest
@@ -147,6 +174,7 @@ report_dest_check(struct report_run *run, const char *policy_domain,
 	    log_quote(policy_domain, strlen(policy_domain), esc2,
 	    sizeof(esc2)), r == REPORT_DEST_OK ? "authorised" :
 	    r == REPORT_DEST_TEMP ? "DNS error, retried at the next run" :
-	    "refused (no _report._dmarc record)");
+	    "refused (no _report._dmarc record, or its rua names another "
+	    "host)");
 	return r;
 }

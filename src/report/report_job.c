@@ -6,6 +6,8 @@
  */
 #include "report/report.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +135,60 @@ report_job_from(struct report_run *run, const struct report_kind *k)
 	return first;
 }
 
+/* This process's pid namespace ("pid:[N]"), "" if unknown: a holder's
+ * pid means something only inside the same one. */
+static void
+report_job_pidns(char *out, size_t outlen)
+{
+	ssize_t n = readlink("/proc/self/ns/pid", out, outlen - 1);
+
+	out[n > 0 ? n : 0] = '\0';
+}
+
+/*
+ * Whether holder (PID.PIDNS.SID, see report_job_run_keys) is a run that
+ * died without releasing its claim: killed at a shutdown that did not
+ * wait for it, or an interrupted CLI run. Its claim would otherwise hold
+ * the job for REPORT_CLAIM_TTL, and the runner's next try is a period
+ * later. Only a pid of our own namespace can be checked.
+ */
+static bool
+report_job_holder_dead(const char *holder)
+{
+	char ns[64], *end;
+	long pid = strtol(holder, &end, 10);
+	size_t nl;
+
+	report_job_pidns(ns, sizeof(ns));
+	nl = strlen(ns);
+	if (end == holder || *end != '.' || pid <= 0 || nl == 0 ||
+	    strncmp(end + 1, ns, nl) != 0 || end[1 + nl] != '.')
+		return false;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+/* Take the claim of kind: DB_OK, DB_NOTFOUND (a live run holds it) or
+ * DB_ERROR. */
+static enum db_result
+report_job_claim(struct report_run *run, const char *kind,
+    const char *holder)
+{
+	enum db_result r = db_report_claim(run->db, kind, holder, run->now,
+	    run->now + REPORT_CLAIM_TTL);
+	char old[256], esc[300];
+
+	if (r != DB_NOTFOUND || db_report_claim_holder(run->db, kind, old,
+	    sizeof(old)) != DB_OK || !report_job_holder_dead(old))
+		return r;
+	r = db_report_claim_take(run->db, kind, old, holder, run->now +
+	    REPORT_CLAIM_TTL);
+	if (r == DB_OK)
+		log_info("reports %s: claim of a run that died taken over "
+		    "(holder %s)", kind, log_quote(old, strlen(old), esc,
+		    sizeof(esc)));
+	return r;
+}
+
 /* Report the due periods of k; the watermark follows each period done
  * (or given up after REPORT_RETRY_MAX). */
 static void
@@ -143,8 +199,7 @@ report_job_kind(struct report_run *run, const struct report_kind *k,
 	size_t n;
 
 	if (run->to_dir == NULL) {
-		enum db_result r = db_report_claim(run->db, k->name, holder,
-		    run->now, run->now + REPORT_CLAIM_TTL);
+		enum db_result r = report_job_claim(run, k->name, holder);
 		if (r == DB_NOTFOUND) {
 			log_info("reports %s: another run is reporting, "
 			    "skipped", k->name);
@@ -232,12 +287,14 @@ report_job_run_keys(const struct conf *c, struct dkim_keys *keys,
 	};
 	struct report_run run = { .conf = c, .keys = keys, .now = now,
 	    .to_dir = to_dir };
-	char sid[IDS_SID_LEN + 1], holder[64];
+	char sid[IDS_SID_LEN + 1], ns[64], holder[160];
 
 	if (report_job_open(&run, err, errlen) == -1)
 		return -1;
 	ids_sid_new(sid);
-	snprintf(holder, sizeof(holder), "%ld.%s", (long)getpid(), sid);
+	report_job_pidns(ns, sizeof(ns));
+	snprintf(holder, sizeof(holder), "%ld.%s.%s", (long)getpid(), ns,
+	    sid);
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i].enabled)
 			report_job_kind(&run, &kinds[i], flags, holder);

@@ -257,6 +257,13 @@ enum db_result db_report_claim(struct db *db, const char *kind,
     const char *holder, long long now, long long until);
 enum db_result db_report_release(struct db *db, const char *kind,
     const char *holder);
+/* The holder of kind's claim into out (DB_NOTFOUND when there is none),
+ * and taking over the claim of that holder, atomically: DB_OK only when
+ * old still held it. */
+enum db_result db_report_claim_holder(struct db *db, const char *kind,
+    char *out, size_t outlen);
+enum db_result db_report_claim_take(struct db *db, const char *kind,
+    const char *old, const char *holder, long long until);
 enum db_result db_report_watermark(struct db *db, const char *kind,
     long long *out);
 enum db_result db_report_set_watermark(struct db *db, const char *kind,
@@ -268,6 +275,11 @@ enum db_result db_report_was_sent(struct db *db, const char *kind,
 enum db_result db_report_mark_sent(struct db *db, const char *kind,
     const char *domain, long long begin, long long end,
     const char *report_id, long long now);
+/* How far reports of (kind, domain) sent for periods that begin in
+ * [begin, end) reach (a `--now` run reports a period's first part):
+ * the latest end into *until, DB_NOTFOUND when none was sent. */
+enum db_result db_report_sent_until(struct db *db, const char *kind,
+    const char *domain, long long begin, long long end, long long *until);
 
 /*
  * The secret called name (len bytes, at most DB_SECRET_MAX), made of

@@ -157,15 +157,57 @@ db_inreport_head(struct db *db, const struct inreport *r)
 	return DB_ERROR;
 }
 
+/*
+ * Report ids are predictable (ours are a hash of public values), so a
+ * report whose message did not pass DMARC must not keep out the genuine
+ * one: an authenticated report first removes an unauthenticated one with
+ * its identity. Child rows go explicitly (foreign keys are not enforced).
+ */
+#define DB_INREPORT_FORGED \
+	"kind = ? AND org_name = ? AND report_id = ? AND authenticated = 0"
+
+static enum db_result
+db_inreport_drop_forged(struct db *db, const struct inreport *r)
+{
+	static const char *const children[] = { "inreport_records",
+	    "inreport_failures", "inreport_policies", "inreport_feedback" };
+	const char *org = r->msg_from_domain, *id = r->msg_id;
+	const char *kind = db_inreport_kinds[r->kind];
+	enum db_result res = DB_OK;
+
+	if (r->kind == INREPORT_DMARC) {
+		org = r->u.dmarc.org_name;
+		id = r->u.dmarc.report_id;
+	} else if (r->kind == INREPORT_TLS) {
+		org = r->u.tls.org_name;
+		id = r->u.tls.report_id;
+	}
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]) &&
+	    res == DB_OK; i++) {
+		char *sql = xasprintf("DELETE FROM %s WHERE report IN (SELECT "
+		    "id FROM inreports WHERE %s)", children[i],
+		    DB_INREPORT_FORGED);
+		res = db_inreport_exec(db, sql, "ttt", kind, org, id);
+		free(sql);
+	}
+	if (res == DB_OK)
+		res = db_inreport_exec(db, "DELETE FROM inreports WHERE "
+		    DB_INREPORT_FORGED, "ttt", kind, org, id);
+	return res;
+}
+
 enum db_result
 db_inreport_add(struct db *db, const struct inreport *r)
 {
-	enum db_result res;
+	enum db_result res = DB_OK;
 	long long id;
 
 	if (db_exec(db, "BEGIN IMMEDIATE", "store report") == -1)
 		return DB_ERROR;
-	res = db_inreport_head(db, r);
+	if (r->authenticated)
+		res = db_inreport_drop_forged(db, r);
+	if (res == DB_OK)
+		res = db_inreport_head(db, r);
 	if (res == DB_OK && sqlite3_changes(db->sql) == 0)
 		res = DB_NOTFOUND;	/* stored before */
 	id = sqlite3_last_insert_rowid(db->sql);

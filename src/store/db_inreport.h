@@ -17,7 +17,9 @@
 /*
  * Store r in one transaction. DB_OK; DB_NOTFOUND when a report of the same
  * kind, org_name and report_id is already stored (nothing is written: a
- * report sent twice is counted once); DB_ERROR (db_error says why).
+ * report sent twice is counted once), except that an authenticated report
+ * replaces an unauthenticated one (a forgery must not keep it out);
+ * DB_ERROR (db_error says why).
  */
 enum db_result db_inreport_add(struct db *db, const struct inreport *r);
 

@@ -7,6 +7,8 @@
 
 #include "store/db_internal.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,12 +121,19 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 
 	*out = NULL;
 	*n = 0;
+	/* One record per row the report shows: the policy and test mode
+	 * appear only as the reason a failing message got less than the
+	 * policy (dmarc_agg.c), so they group by that reason, not by value
+	 * (a domain that moved from p=none to p=reject must not split the
+	 * records of mail that passed). */
 	if ((st = db_prepare(db, "SELECT source_ip, disposition, "
 	    "header_from, envelope_from, dkim_domain, dkim_selector, "
 	    "dkim_result, spf_domain, spf_result, dkim_aligned, spf_aligned, "
-	    "testing, policy, count(*) FROM dmarc_results WHERE policy_domain "
-	    "= ?1 AND time >= ?2 AND time < ?3 GROUP BY 1, 2, 3, 4, 5, 6, 7, "
-	    "8, 9, 10, 11, 12, 13 ORDER BY 14 DESC, 1, 3, 4, 5, 8 LIMIT ?4")) ==
+	    "max(testing), max(policy), count(*) FROM dmarc_results WHERE "
+	    "policy_domain = ?1 AND time >= ?2 AND time < ?3 GROUP BY 1, 2, "
+	    "3, 4, 5, 6, 7, 8, 9, 10, 11, CASE WHEN dkim_aligned = 0 AND "
+	    "spf_aligned = 0 AND disposition <> policy THEN 1 + (testing <> "
+	    "0) ELSE 0 END ORDER BY 14 DESC, 1, 3, 4, 5, 8 LIMIT ?4")) ==
 	    NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, policy_domain) == -1 ||
@@ -168,18 +177,25 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 }
 
 /* Run a statement that yields one integer into *out; DB_NOTFOUND when it
- * yields no row or NULL. Parameters: ?1 text (may be NULL: unbound). */
+ * yields no row or NULL. Parameters: ?1..?ntext text, then the two
+ * integers num (when not NULL). */
 static enum db_result
-db_report_int(struct db *db, const char *sql, const char *arg,
-    long long *out)
+db_report_int(struct db *db, const char *sql, const char *const *text,
+    int ntext, const long long *num, long long *out)
 {
 	sqlite3_stmt *st;
 	enum db_result res = DB_NOTFOUND;
+	bool bad = false;
 	int rc;
 
 	if ((st = db_prepare(db, sql)) == NULL)
 		return DB_ERROR;
-	if (arg != NULL && db_bind(db, st, 1, arg) == -1)
+	for (int i = 0; i < ntext && !bad; i++)
+		bad = db_bind(db, st, i + 1, text[i]) == -1;
+	for (int i = 0; num != NULL && i < 2 && !bad; i++)
+		bad = sqlite3_bind_int64(st, ntext + i + 1, num[i]) !=
+		    SQLITE_OK;
+	if (bad)
 		res = DB_ERROR;
 	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
@@ -196,7 +212,7 @@ enum db_result
 db_dmarc_oldest(struct db *db, long long *out)
 {
 	return db_report_int(db, "SELECT min(time) FROM dmarc_results", NULL,
-	    out);
+	    0, NULL, out);
 }
 
 /* Run sql with text ?1..?ntext then integers; -1 on error, else the
@@ -275,11 +291,48 @@ db_report_release(struct db *db, const char *kind, const char *holder)
 }
 
 enum db_result
+db_report_claim_holder(struct db *db, const char *kind, char *out,
+    size_t outlen)
+{
+	sqlite3_stmt *st;
+	enum db_result res = DB_NOTFOUND;
+	int rc;
+
+	if ((st = db_prepare(db, "SELECT holder FROM report_state WHERE "
+	    "kind = ?1 AND holder <> ''")) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, kind) == -1)
+		res = DB_ERROR;
+	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 0);
+		snprintf(out, outlen, "%s", h != NULL ? h : "");
+		res = DB_OK;
+	} else if (rc != SQLITE_DONE)
+		res = db_fail(db, "read report claim");
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum db_result
+db_report_claim_take(struct db *db, const char *kind, const char *old,
+    const char *holder, long long until)
+{
+	const char *text[] = { kind, old, holder };
+	int n = db_report_exec(db, "UPDATE report_state SET holder = ?3, "
+	    "held_until = ?4 WHERE kind = ?1 AND holder = ?2", text, 3, &until,
+	    1, "take over report job");
+
+	if (n == -1)
+		return DB_ERROR;
+	return n == 1 ? DB_OK : DB_NOTFOUND;
+}
+
+enum db_result
 db_report_watermark(struct db *db, const char *kind, long long *out)
 {
 	long long t = 0;
 	enum db_result r = db_report_int(db, "SELECT reported_to FROM "
-	    "report_state WHERE kind = ?1", kind, &t);
+	    "report_state WHERE kind = ?1", &kind, 1, NULL, &t);
 
 	if (r == DB_OK && t == 0)
 		return DB_NOTFOUND;
@@ -321,6 +374,18 @@ db_report_was_sent(struct db *db, const char *kind, const char *domain,
 		res = db_fail(db, "read report_sent");
 	sqlite3_finalize(st);
 	return res;
+}
+
+enum db_result
+db_report_sent_until(struct db *db, const char *kind, const char *domain,
+    long long begin, long long end, long long *until)
+{
+	const char *text[] = { kind, domain };
+	const long long num[] = { begin, end };
+
+	return db_report_int(db, "SELECT max(end) FROM report_sent WHERE "
+	    "kind = ?1 AND domain = ?2 AND begin >= ?3 AND begin < ?4", text, 2,
+	    num, until);
 }
 
 enum db_result

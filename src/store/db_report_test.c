@@ -3,7 +3,9 @@
  * Unit tests for the report side of the store (db_report.c, and the
  * policy kept by db_dmarc_add): grouping evaluations into records, the
  * last policy per domain, domains with a rua, the job's claim and
- * watermark, report_sent and pruning.
+ * watermark, report_sent and pruning; and for received reports
+ * (db_inreport.c) the deduplication of a report sent twice, where a report
+ * whose message did not pass DMARC cannot keep out the genuine one.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "store/db.h"
+#include "store/db_inreport.h"
 
 #define T0	1796428800LL	/* 2026-12-05 00:00:00 UTC */
 
@@ -99,6 +102,49 @@ test_records_grouped(void **state)
 	assert_string_equal(rec[0].dkim_selector, "s1");
 	assert_string_equal(rec[1].source_ip, "192.0.2.2");
 	assert_int_equal(rec[1].count, 1);
+	db_dmarc_records_free(rec, n);
+}
+
+/* Rows that differ only in what the report does not show (the policy
+ * that applied, when the message passed anyway, e.g. after the domain
+ * moved from p=none to p=reject) are one record: one per distinct row. */
+static void
+test_records_one_per_row(void **state)
+{
+	struct rt *t = *state;
+	struct db_dmarc_record *rec;
+	size_t n;
+
+	rt_add(t->db, T0 + 1, "192.0.2.3", "a.example", "mailto:d@a.example",
+	    "none");
+	rt_add(t->db, T0 + 2, "192.0.2.3", "a.example", "mailto:d@a.example",
+	    "reject");
+	assert_int_equal(db_dmarc_records(t->db, "a.example", T0, T0 + 86400,
+	    &rec, &n), DB_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(rec[0].count, 2);
+	db_dmarc_records_free(rec, n);
+
+	/* Failing mail delivered: under p=none as the policy says, under
+	 * p=reject by local policy; two records (the second with a reason). */
+	for (int i = 0; i < 2; i++) {
+		struct db_dmarc_row r = {
+			.time = T0 + 3, .source_ip = "192.0.2.4",
+			.header_from = "a.example", .envelope_from = "a.example",
+			.policy_domain = "a.example",
+			.policy = i ? "reject" : "none", .disposition = "none",
+			.result = "fail", .dkim_result = "fail",
+			.spf_domain = "a.example", .spf_result = "fail",
+			.pub = { .p = "none", .sp = "", .np = "", .adkim = "r",
+			    .aspf = "r", .fo = "", .rua = "mailto:d@a.example" },
+		};
+		assert_int_equal(db_dmarc_add(t->db, &r), DB_OK);
+	}
+	assert_int_equal(db_dmarc_records(t->db, "a.example", T0 + 3, T0 + 4,
+	    &rec, &n), DB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(rec[0].count + rec[1].count, 2);
+	assert_string_not_equal(rec[0].policy, rec[1].policy);
 	db_dmarc_records_free(rec, n);
 }
 
@@ -193,18 +239,107 @@ test_sent_and_prune(void **state)
 	    DB_NOTFOUND);
 }
 
+/* Store a DMARC report of org "Example" with id "R1": one record of
+ * count messages from ip. */
+static enum db_result
+it_add(struct db *db, bool authenticated, const char *ip, long long count)
+{
+	struct in_dmarc_record rec = {
+		.source_ip = (char *)ip, .count = count,
+		.disposition = (char *)"none", .dkim = (char *)"pass",
+		.spf = (char *)"pass", .header_from = (char *)"example.org",
+		.envelope_from = (char *)"example.org",
+		.dkim_domain = (char *)"example.org",
+		.dkim_result = (char *)"pass",
+		.spf_domain = (char *)"example.org",
+		.spf_result = (char *)"pass",
+	};
+	struct inreport r = {
+		.kind = INREPORT_DMARC, .authenticated = authenticated,
+		.received = 1796428800LL, .msg_id = (char *)"<m@x>",
+		.msg_from_domain = (char *)"reporter.example",
+	};
+
+	r.u.dmarc = (struct in_dmarc){ .org_name = (char *)"Example",
+	    .email = (char *)"r@reporter.example",
+	    .report_id = (char *)"R1", .begin = 1796342400LL,
+	    .end = 1796428799LL, .policy_domain = (char *)"example.org",
+	    .policy = (char *)"reject", .rec = &rec, .nrec = 1 };
+	return db_inreport_add(db, &r);
+}
+
+/* The one stored report: its authentication, record's IP and count. */
+static void
+it_check(struct db *db, bool authenticated, const char *ip, long long count)
+{
+	struct inreport *v;
+	size_t n;
+
+	assert_int_equal(db_inreport_list(db, INREPORT_DMARC, NULL, 0, &v,
+	    &n), DB_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].authenticated, authenticated);
+	assert_int_equal(v[0].u.dmarc.nrec, 1);
+	assert_string_equal(v[0].u.dmarc.rec[0].source_ip, ip);
+	assert_int_equal(v[0].u.dmarc.rec[0].count, count);
+	db_inreport_list_free(v, n);
+}
+
+static void
+test_duplicate_once(void **state)
+{
+	struct rt *t = *state;
+
+	assert_int_equal(it_add(t->db, true, "192.0.2.1", 3), DB_OK);
+	assert_int_equal(it_add(t->db, true, "192.0.2.1", 3), DB_NOTFOUND);
+	it_check(t->db, true, "192.0.2.1", 3);
+}
+
+/* A forged copy first (report ids are predictable): the genuine report
+ * that passed DMARC replaces it. */
+static void
+test_authenticated_replaces_forged(void **state)
+{
+	struct rt *t = *state;
+
+	assert_int_equal(it_add(t->db, false, "198.51.100.66", 99999),
+	    DB_OK);
+	assert_int_equal(it_add(t->db, true, "192.0.2.1", 3), DB_OK);
+	it_check(t->db, true, "192.0.2.1", 3);
+}
+
+/* A forged copy after the genuine one changes nothing. */
+static void
+test_forged_after_ignored(void **state)
+{
+	struct rt *t = *state;
+
+	assert_int_equal(it_add(t->db, true, "192.0.2.1", 3), DB_OK);
+	assert_int_equal(it_add(t->db, false, "198.51.100.66", 99999),
+	    DB_NOTFOUND);
+	it_check(t->db, true, "192.0.2.1", 3);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_records_grouped, rt_setup,
 		    rt_teardown),
+		cmocka_unit_test_setup_teardown(test_records_one_per_row,
+		    rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_last_and_domains,
 		    rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_claim_watermark, rt_setup,
 		    rt_teardown),
 		cmocka_unit_test_setup_teardown(test_sent_and_prune, rt_setup,
 		    rt_teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_once, rt_setup,
+		    rt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_authenticated_replaces_forged, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_after_ignored,
+		    rt_setup, rt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

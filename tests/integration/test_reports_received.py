@@ -191,6 +191,32 @@ def test_arf(mta):
         log_lines(mta, qid)[0]
 
 
+def test_huge_counts_summed_without_overflow(mta):
+    """Counts are the reporter's: ten records of 10^18 - 1 messages sum
+    past 64 bits. The summary saturates instead of wrapping negative."""
+    rec = (b"<record><row><source_ip>192.0.2.77</source_ip><count>"
+           b"999999999999999999</count><policy_evaluated><disposition>none"
+           b"</disposition><dkim>pass</dkim><spf>pass</spf>"
+           b"</policy_evaluated></row><identifiers><header_from>"
+           b"overflow.example</header_from></identifiers><auth_results>"
+           b"<spf><domain>overflow.example</domain><result>pass</result>"
+           b"</spf></auth_results></record>\n")
+    xml = (b"<feedback><report_metadata><org_name>Overflow Org</org_name>"
+           b"<report_id>ovf-1</report_id><date_range><begin>1764892800"
+           b"</begin><end>1764979199</end></date_range></report_metadata>"
+           b"<policy_published><domain>overflow.example</domain><p>none</p>"
+           b"</policy_published>" + rec * 10 + b"</feedback>")
+    qid = deliver(mta, plain_mail("mkovf", xml), "mkovf")
+    assert "report stored" in log_lines(mta, qid)[0]
+    r = mta.cli("reports", "dmarc", "--days", "36500", "--domain",
+                "overflow.example")
+    assert r.returncode == 0, r.stderr
+    line = [l for l in r.stdout.splitlines() if "source 192.0.2.77" in l][0]
+    assert "=-" not in line, line
+    assert "messages=9223372036854775807 " in line, line
+    assert "spf_aligned=9223372036854775807 " in line, line
+
+
 def gzip_bomb():
     """1 GB of zeros gzipped, streamed (about 1 MB; never stored)."""
     c = zlib.compressobj(9, zlib.DEFLATED, 16 + 15)

@@ -7,7 +7,8 @@ send --now` on B must deliver to A a DKIM-signed report whose gzip
 attachment has the RFC 9990 file name and XML that validates against the
 RFC's schema with counts equal to the messages sent. Also: --to-dir is a
 dry run, a second --now sends nothing, and an external destination
-(RFC 9990 §4) is used only when it publishes the _report._dmarc record.
+(RFC 9990 §4) is used only when it publishes the _report._dmarc record,
+and not at all when that record's rua names another host.
 """
 import email
 import email.policy
@@ -56,16 +57,20 @@ def world(tmp_path_factory):
         "test": "",
         # A: MX on 127.0.0.1, signs as s1, asks for aggregate reports
         # (with the obsolete !size suffix), and authorises reports about
-        # ext-ok.test but not about ext-no.test (RFC 9990 §4).
+        # ext-ok.test but not about ext-no.test (RFC 9990 §4), and about
+        # ext-ovr.test with a rua elsewhere: no report to either (step 9).
         "example.test": (
             "@ MX 10 mail\nmail A 127.0.0.1\n"
             '@ TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
             '_dmarc TXT "v=DMARC1; p=none; rua=mailto:%s!10m"\n'
             's1._domainkey TXT "%s"\n'
-            'ext-ok.test._report._dmarc TXT "v=DMARC1"\n' % (RUA, a_rec)),
+            'ext-ok.test._report._dmarc TXT "v=DMARC1"\n'
+            'ext-ovr.test._report._dmarc TXT '
+            '"v=DMARC1; rua=mailto:rua@elsewhere.test"\n' % (RUA, a_rec)),
         env.B_DOMAIN: b_key_zone(b_rec),
         "ext-ok.test": ext_zone(),
         "ext-no.test": ext_zone(),
+        "ext-ovr.test": ext_zone(),
     }
     zfiles = env.write_zones(os.path.join(base, "zones"), zones)
     dnsdir = os.path.join(base, "dns")
@@ -160,7 +165,8 @@ def test_dmarc_aggregate_reports(world):
     for i in range(N_EXT):
         send_direct(b, "bob@ext-ok.test", "%s-ok%d" % (marker, i))
         send_direct(b, "bob@ext-no.test", "%s-no%d" % (marker, i))
-    b.mailbox(env.CAROL).wait_for(marker, count=N_SIGNED + 2 * N_EXT,
+        send_direct(b, "bob@ext-ovr.test", "%s-ovr%d" % (marker, i))
+    b.mailbox(env.CAROL).wait_for(marker, count=N_SIGNED + 3 * N_EXT,
                                   timeout=60)
     # The SMTP workers write evaluations once a second.
     time.sleep(2.5)
@@ -191,6 +197,8 @@ def test_dmarc_aggregate_reports(world):
     (sent, written, failed), err = reports_send(b, "--now")
     assert (sent, written, failed) == (2, 0, 0), err
     assert "refused" in err and "ext-no.test" in err, err
+    assert re.search(r"destination .*for .*ext-ovr\.test.*: refused", err), \
+        err
     box = a.mailbox(RUA)
     msgs = harness.wait_until(
         lambda: (lambda ms: ms if len(ms) >= 2 else None)(box.messages()),

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for the report job (report_job.c, dmarc_agg_run): a claim
+ * left by a run that died (killed at a shutdown, a CLI run interrupted)
+ * does not hold the job for the claim's whole lifetime, a live one does;
+ * a domain reported by a `--now` run whose period was not finished is
+ * reported for the rest of the period, once.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "queue/spool.h"
+#include "report/report.h"
+#include "report/report_job.h"
+#include "store/db.h"
+
+struct jt {
+	char		 dir[64];
+	char		 path[128];
+	struct db	*db;
+	struct conf	 c;
+	long long	 now;
+};
+
+static int
+jt_setup(void **state)
+{
+	struct jt *t = calloc(1, sizeof(*t));
+	char err[256];
+
+	assert_non_null(t);
+	snprintf(t->dir, sizeof(t->dir), "/tmp/sealmail-job-test.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->path, sizeof(t->path), "%s/sealmail.db", t->dir);
+	if ((t->db = db_open(t->path, true, NULL, err, sizeof(err))) == NULL)
+		fail_msg("db_open: %s", err);
+	if (spool_init(t->dir, err, sizeof(err)) == -1)
+		fail_msg("spool_init: %s", err);
+	t->c.data_dir = t->dir;
+	t->c.hostname = "mx.receiver.example";
+	t->c.reports_from = "reports@receiver.example";
+	t->c.reports_org_name = "receiver.example";
+	t->c.reports_dmarc_aggregate = true;
+	t->c.reports_interval = 86400;
+	t->c.reports_retention = 30 * 86400;
+	t->now = (long long)time(NULL);
+	*state = t;
+	return 0;
+}
+
+static int
+jt_teardown(void **state)
+{
+	struct jt *t = *state;
+	char p[160];
+
+	db_close(t->db);
+	snprintf(p, sizeof(p), "rm -rf '%s'", t->dir);
+	assert_int_equal(system(p), 0);
+	free(t);
+	return 0;
+}
+
+/* A holder as report_job.c writes it: PID.PID-NAMESPACE.SID. */
+static void
+jt_holder(long pid, char *out, size_t outlen)
+{
+	char ns[64];
+	ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+
+	ns[n > 0 ? n : 0] = '\0';
+	snprintf(out, outlen, "%ld.%s.AAAAAAAAAAAA", pid, ns);
+}
+
+/* A pid that no process has any more. */
+static long
+jt_dead_pid(void)
+{
+	pid_t p = fork();
+
+	assert_true(p >= 0);
+	if (p == 0)
+		_exit(0);
+	assert_int_equal(waitpid(p, NULL, 0), p);
+	return (long)p;
+}
+
+/* Run the job with a claim by holder taken an hour ahead: whether it
+ * reported (the watermark moved to the start of today's period). */
+static bool
+jt_run_with_claim(struct jt *t, const char *holder)
+{
+	char err[256];
+	long long w = 0;
+
+	assert_int_equal(db_report_claim(t->db, "dmarc", holder, t->now,
+	    t->now + 3600), DB_OK);
+	assert_int_equal(report_job_run_keys(&t->c, NULL, t->now, 0, NULL,
+	    err, sizeof(err)), 0);
+	if (db_report_watermark(t->db, "dmarc", &w) != DB_OK)
+		return false;
+	assert_int_equal(w, report_period_start(t->now, 86400));
+	return true;
+}
+
+static void
+test_dead_holder_taken_over(void **state)
+{
+	struct jt *t = *state;
+	char h[128];
+
+	jt_holder(jt_dead_pid(), h, sizeof(h));
+	assert_true(jt_run_with_claim(t, h));
+}
+
+static void
+test_live_holder_respected(void **state)
+{
+	struct jt *t = *state;
+	char h[128];
+
+	jt_holder((long)getppid(), h, sizeof(h));
+	assert_false(jt_run_with_claim(t, h));
+}
+
+/* A holder from another pid namespace cannot be checked: respected. */
+static void
+test_foreign_holder_respected(void **state)
+{
+	struct jt *t = *state;
+	char h[128];
+
+	snprintf(h, sizeof(h), "%ld.pid:[1].AAAAAAAAAAAA", jt_dead_pid());
+	assert_false(jt_run_with_claim(t, h));
+}
+
+/* One evaluation of a message from example.org, which asks for reports
+ * at its own domain (no RFC 9990 §4 DNS check). */
+static void
+jt_eval(struct db *db, long long time)
+{
+	struct db_dmarc_row r = {
+		.time = time, .source_ip = "192.0.2.1",
+		.header_from = "example.org", .envelope_from = "example.org",
+		.policy_domain = "example.org", .policy = "none",
+		.disposition = "none", .result = "pass",
+		.dkim_domain = "example.org", .dkim_selector = "s1",
+		.dkim_result = "pass", .dkim_aligned = true,
+		.spf_domain = "example.org", .spf_result = "pass",
+		.spf_aligned = true,
+		.pub = { .p = "none", .sp = "", .np = "", .adkim = "r",
+		    .aspf = "r", .fo = "", .rua = "mailto:rua@example.org" },
+	};
+
+	assert_int_equal(db_dmarc_add(db, &r), DB_OK);
+}
+
+/*
+ * A `--now` run at mid-day sent example.org's report of [day, mid) but
+ * another domain failed, so the watermark stayed at the day's start. The
+ * day's run must then report example.org's [mid, day end), not skip it
+ * as sent, and a later run must not send it again.
+ */
+static void
+test_rest_of_period_after_now(void **state)
+{
+	struct jt *t = *state;
+	long long day = report_period_start(t->now, 86400) - 86400;
+	long long mid = day + 43200;
+	struct report_run run = { .conf = &t->c, .db = t->db,
+	    .now = day + 86400 + 200 };
+
+	jt_eval(t->db, day + 100);
+	jt_eval(t->db, mid + 100);
+	assert_int_equal(report_mark_sent(&run, "dmarc", "example.org", day,
+	    mid, "0123456789abcdef0123456789abcdef"), 0);
+	assert_int_equal(dmarc_agg_run(&run, day, day + 86400), 0);
+	assert_int_equal(run.sent, 1);
+	assert_true(report_was_sent(&run, "dmarc", "example.org", mid));
+	assert_int_equal(dmarc_agg_run(&run, day, day + 86400), 0);
+	assert_int_equal(run.sent, 1);
+	assert_int_equal(run.failed, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dead_holder_taken_over,
+		    jt_setup, jt_teardown),
+		cmocka_unit_test_setup_teardown(test_live_holder_respected,
+		    jt_setup, jt_teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_holder_respected,
+		    jt_setup, jt_teardown),
+		cmocka_unit_test_setup_teardown(test_rest_of_period_after_now,
+		    jt_setup, jt_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
