@@ -466,14 +466,29 @@ cli_init_conf_rest(FILE *fp, const struct cli_init *in)
 	    "[dns]\n"
 	    "resolver = recursive\t; recursive | system | ADDR[@PORT], ...\n"
 	    "trust_anchor = /usr/share/dns/root.key\t; empty: no DNSSEC\n"
-	    "unbound_config =\t; extra libunbound config, read last\n",
+	    "unbound_config =\t; extra libunbound config, read last\n\n"
+	    "; [reports]: DMARC aggregate and TLS-RPT reports about the mail "
+	    "we exchange,\n"
+	    "; and our own addresses that receive reports (publish them in "
+	    "rua=).\n"
+	    "[reports]\n"
+	    "from = noreply-reports@%s\n"
+	    "org_name = %s\n"
+	    "inbox =\t\t\t; e.g. dmarc-reports@%s (a user or alias)\n"
+	    "dmarc_aggregate = yes\n"
+	    "tlsrpt = yes\n"
+	    "dmarc_failure_reports = no\t; RFC 9991, redacted headers\n\n"
+	    "; [forwarding]: mail an alias sends on to another domain.\n"
+	    "[forwarding]\n"
+	    "srs = yes\t\t; SRS sender, so SPF passes at the next hop\n"
+	    "arc = yes\t\t; ARC seal with the alias domain's DKIM key\n",
 	    in->domain, in->dkim_key, in->dev ?
 	    /* A development instance may run where DNSSEC cannot be
 	     * checked (offline): with DANE on, serve would refuse. */
 	    "dane = no\t\t; --dev: yes needs working DNSSEC (serve checks "
 	    "it)\n\n" :
 	    "dane = yes\t\t; RFC 7672; serve checks that DNSSEC "
-	    "validates\n\n");
+	    "validates\n\n", in->domain, in->domain, in->domain);
 }
 
 /* Write the config to a temporary file, then link it into place: link(2)
