@@ -193,6 +193,55 @@ test_rest_of_period_after_now(void **state)
 	assert_int_equal(run.failed, 0);
 }
 
+/* One TLS session to example.org at time t (tlsrpt_report.c's input). */
+static void
+jt_tls(struct db *db, long long t)
+{
+	struct db_tls_result r = {
+		.time = t, .policy_domain = "example.org",
+		.policy_type = "sts", .policy_string = "version: STSv1",
+		.mx_host = "mx.example.org", .sending_ip = "192.0.2.1",
+		.receiving_mx = "mx.example.org", .receiving_helo = "",
+		.receiving_ip = "198.51.100.7", .result = "success",
+		.failure_code = "",
+	};
+
+	assert_int_equal(db_tls_result_defer(db, &r), DB_OK);
+	assert_int_equal(db_tls_result_flush(db), DB_OK);
+}
+
+/* Sessions counted on day (whatever their reporting state). */
+static long long
+jt_tls_count(struct db *db, long long day)
+{
+	struct db_tls_day d;
+	long long n = 0;
+
+	assert_int_equal(db_tls_results_day(db, day, &d), DB_OK);
+	for (size_t i = 0; i < d.npolicy; i++)
+		n += d.policy[i].successes + d.policy[i].failures;
+	db_tls_day_clear(&d);
+	return n;
+}
+
+/* TLS session results are pruned after the retention like DMARC
+ * evaluations (they were kept forever); younger ones stay. */
+static void
+test_tls_results_pruned(void **state)
+{
+	struct jt *t = *state;
+	long long old = t->now - 40 * 86400, young = t->now - 5 * 86400;
+	char err[256];
+
+	jt_tls(t->db, old);
+	jt_tls(t->db, young);
+	assert_int_equal(jt_tls_count(t->db, db_tls_day(old)), 1);
+	assert_int_equal(report_job_run_keys(&t->c, NULL, t->now, 0, NULL,
+	    err, sizeof(err)), 0);
+	assert_int_equal(jt_tls_count(t->db, db_tls_day(old)), 0);
+	assert_int_equal(jt_tls_count(t->db, db_tls_day(young)), 1);
+}
+
 int
 main(void)
 {
@@ -204,6 +253,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_foreign_holder_respected,
 		    jt_setup, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_rest_of_period_after_now,
+		    jt_setup, jt_teardown),
+		cmocka_unit_test_setup_teardown(test_tls_results_pruned,
 		    jt_setup, jt_teardown),
 	};
 

@@ -439,6 +439,8 @@ enum db_result db_tls_results_claimed(struct db *db, long long day,
     const char *policy_domain, struct db_tls_day *out);
 enum db_result db_tls_mark_reported(struct db *db, long long day,
     const char *policy_domain);
+/* Remove the rows of the UTC days that ended at or before `before`. */
+enum db_result db_tls_prune(struct db *db, long long before);
 
 /*
  * A DMARC failure waiting for its RFC 9991 failure report: the fields of
