@@ -24,6 +24,7 @@
 #include "report/report.h"
 #include "report/report_job.h"
 #include "store/db.h"
+#include "testdns.h"
 
 struct jt {
 	char		 dir[64];
@@ -31,6 +32,7 @@ struct jt {
 	struct db	*db;
 	struct conf	 c;
 	long long	 now;
+	struct testdns	 ns;		/* jt_setup_dns: tests/dns/zones */
 };
 
 static int
@@ -65,10 +67,29 @@ jt_teardown(void **state)
 	struct jt *t = *state;
 	char p[160];
 
+	if (t->ns.dir[0] != '\0')
+		testdns_stop(&t->ns);
 	db_close(t->db);
 	snprintf(p, sizeof(p), "rm -rf '%s'", t->dir);
 	assert_int_equal(system(p), 0);
 	free(t);
+	return 0;
+}
+
+/* jt_setup with the test DNS server (stopped by jt_teardown, also
+ * after a failed assertion). */
+static int
+jt_setup_dns(void **state)
+{
+	struct jt *t;
+
+	jt_setup(state);
+	t = *state;
+	if (testdns_start(&t->ns, "report_job_test") == -1)
+		fail_msg("testdns_start");
+	t->c.dns_resolver = t->ns.resolver;
+	t->c.dns_unbound_config = t->ns.ubconf;
+	t->c.dns_trust_anchor = t->ns.anchors;
 	return 0;
 }
 
@@ -242,6 +263,52 @@ test_tls_results_pruned(void **state)
 	assert_int_equal(jt_tls_count(t->db, db_tls_day(young)), 1);
 }
 
+/*
+ * TLS-RPT, the same case as test_rest_of_period_after_now: a `--now` run
+ * sent example.test's report of [day, mid), the watermark stayed at the
+ * day's start. The day's run must report the sessions since (they were
+ * skipped as sent and never reported), once.
+ */
+static void
+test_tlsrpt_rest_of_period_after_now(void **state)
+{
+	struct jt *t = *state;
+	long long day = report_period_start(t->now, 86400) - 86400;
+	long long mid = day + 43200;
+	struct report_run run = { .conf = &t->c, .db = t->db, .now = mid };
+	struct db_tls_result r = {
+		.time = day + 100, .policy_domain = "example.test",
+		.policy_type = "no-policy-found", .policy_string = "",
+		.mx_host = "", .sending_ip = "192.0.2.1",
+		.receiving_mx = "mx.example.test", .receiving_helo = "",
+		.receiving_ip = "192.0.2.25", .result = "success",
+		.failure_code = "",
+	};
+	char **dom;
+	size_t n;
+
+	if (t->ns.skip)
+		skip();
+	assert_int_equal(db_tls_result_defer(t->db, &r), DB_OK);
+	assert_int_equal(db_tls_result_flush(t->db), DB_OK);
+	assert_int_equal(tlsrpt_run(&run, day, mid), 0);
+	assert_int_equal(run.sent, 1);
+
+	r.time = mid + 100;
+	assert_int_equal(db_tls_result_defer(t->db, &r), DB_OK);
+	assert_int_equal(db_tls_result_flush(t->db), DB_OK);
+	run.now = day + 86400 + 200;
+	assert_int_equal(tlsrpt_run(&run, day, day + 86400), 0);
+	assert_int_equal(run.sent, 2);
+	assert_true(report_was_sent(&run, "tlsrpt", "example.test", mid));
+	assert_int_equal(db_tls_unreported_domains(t->db, db_tls_day(day),
+	    &dom, &n), DB_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(tlsrpt_run(&run, day, day + 86400), 0);
+	assert_int_equal(run.sent, 2);
+	assert_int_equal(run.failed, 0);
+}
+
 int
 main(void)
 {
@@ -254,6 +321,9 @@ main(void)
 		    jt_setup, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_rest_of_period_after_now,
 		    jt_setup, jt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_tlsrpt_rest_of_period_after_now, jt_setup_dns,
+		    jt_teardown),
 		cmocka_unit_test_setup_teardown(test_tls_results_pruned,
 		    jt_setup, jt_teardown),
 	};
