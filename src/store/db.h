@@ -460,6 +460,10 @@ struct db_dmarc_failure {
 	const char	*alignment;	/* Identity-Alignment value */
 	const char	*delivery;	/* Delivery-Result value */
 	const char	*headers;	/* redacted header section, CRLF */
+	/* A failed signature of an aligned identifier (d=, i=, s=), or "" */
+	const char	*dkim_domain;
+	const char	*dkim_identity;
+	const char	*dkim_selector;
 };
 
 /* Deferred like db_dmarc_defer (the SMTP worker flushes every second,
