@@ -4,7 +4,8 @@
  * left by a run that died (killed at a shutdown, a CLI run interrupted)
  * does not hold the job for the claim's whole lifetime, a live one does;
  * a domain reported by a `--now` run whose period was not finished is
- * reported for the rest of the period, once.
+ * reported for the rest of the period, once (DMARC and TLS-RPT); TLS
+ * session results pruned; the TLS-RPT POST's refusals.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -309,6 +311,59 @@ test_tlsrpt_rest_of_period_after_now(void **state)
 	assert_int_equal(run.failed, 0);
 }
 
+/* A TLS-RPT POST to ns1.example.test (127.0.0.1) at port: 0 or -1 with
+ * err. */
+static int
+jt_post(struct jt *t, unsigned port, char *err, size_t errlen)
+{
+	struct report_run run = { .conf = &t->c, .db = t->db, .now = t->now };
+	char url[80];
+
+	snprintf(url, sizeof(url), "https://ns1.example.test:%u/tlsrpt", port);
+	err[0] = '\0';
+	return report_https_post(&run, url, "application/tlsrpt+gzip",
+	    "r.json.gz", "x", 1, err, errlen);
+}
+
+/* The HTTPS POST refuses a loopback address unless
+ * fetch_private_addresses (the MTA-STS fetch's rule), and a server
+ * whose certificate does not verify. */
+static void
+test_https_post_refused(void **state)
+{
+	struct jt *t = *state;
+	char err[256], cmd[1024];
+	unsigned port = 20000 + (unsigned)getpid() % 20000;
+	FILE *fp;
+	long pid = 0;
+
+	if (t->ns.skip)
+		skip();
+	assert_int_equal(jt_post(t, port, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no usable address"));
+	assert_non_null(strstr(err, "loopback"));
+
+	/* A self-signed certificate for the right name. */
+	snprintf(cmd, sizeof(cmd), "cd '%s' && openssl req -x509 -newkey "
+	    "ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out "
+	    "c.pem -days 1 -subj /CN=ns1.example.test -addext "
+	    "subjectAltName=DNS:ns1.example.test >/dev/null 2>&1 && "
+	    "{ openssl s_server -quiet -accept 127.0.0.1:%u -cert c.pem "
+	    "-key k.pem -www </dev/null >/dev/null 2>&1 & echo $! >pid; } && "
+	    "sleep 1", t->dir, port);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/pid", t->dir);
+	assert_non_null(fp = fopen(cmd, "r"));
+	assert_int_equal(fscanf(fp, "%ld", &pid), 1);
+	fclose(fp);
+	t->c.fetch_private_addresses = true;
+	int rc = jt_post(t, port, err, sizeof(err));
+	kill((pid_t)pid, SIGTERM);
+	assert_int_equal(rc, -1);
+	assert_null(strstr(err, "no usable address"));
+	assert_non_null(strstr(err, "certificate"));	/* "self-signed" */
+}
+
 int
 main(void)
 {
@@ -324,6 +379,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_tlsrpt_rest_of_period_after_now, jt_setup_dns,
 		    jt_teardown),
+		cmocka_unit_test_setup_teardown(test_https_post_refused,
+		    jt_setup_dns, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_tls_results_pruned,
 		    jt_setup, jt_teardown),
 	};
