@@ -189,6 +189,23 @@ jt_eval(struct db *db, long long time)
 	assert_int_equal(db_dmarc_add(db, &r), DB_OK);
 }
 
+/* One TLS session to domain at time t (tlsrpt_report.c's input). */
+static void
+jt_tls(struct db *db, const char *domain, long long t)
+{
+	struct db_tls_result r = {
+		.time = t, .policy_domain = domain,
+		.policy_type = "no-policy-found", .policy_string = "",
+		.mx_host = "", .sending_ip = "192.0.2.1",
+		.receiving_mx = "mx.example.org", .receiving_helo = "",
+		.receiving_ip = "198.51.100.7", .result = "success",
+		.failure_code = "",
+	};
+
+	assert_int_equal(db_tls_result_defer(db, &r), DB_OK);
+	assert_int_equal(db_tls_result_flush(db), DB_OK);
+}
+
 /*
  * A `--now` run at mid-day sent example.org's report of [day, mid) but
  * another domain failed, so the watermark stayed at the day's start. The
@@ -216,23 +233,6 @@ test_rest_of_period_after_now(void **state)
 	assert_int_equal(run.failed, 0);
 }
 
-/* One TLS session to example.org at time t (tlsrpt_report.c's input). */
-static void
-jt_tls(struct db *db, long long t)
-{
-	struct db_tls_result r = {
-		.time = t, .policy_domain = "example.org",
-		.policy_type = "sts", .policy_string = "version: STSv1",
-		.mx_host = "mx.example.org", .sending_ip = "192.0.2.1",
-		.receiving_mx = "mx.example.org", .receiving_helo = "",
-		.receiving_ip = "198.51.100.7", .result = "success",
-		.failure_code = "",
-	};
-
-	assert_int_equal(db_tls_result_defer(db, &r), DB_OK);
-	assert_int_equal(db_tls_result_flush(db), DB_OK);
-}
-
 /* Sessions counted on day (whatever their reporting state). */
 static long long
 jt_tls_count(struct db *db, long long day)
@@ -256,8 +256,8 @@ test_tls_results_pruned(void **state)
 	long long old = t->now - 40 * 86400, young = t->now - 5 * 86400;
 	char err[256];
 
-	jt_tls(t->db, old);
-	jt_tls(t->db, young);
+	jt_tls(t->db, "example.org", old);
+	jt_tls(t->db, "example.org", young);
 	assert_int_equal(jt_tls_count(t->db, db_tls_day(old)), 1);
 	assert_int_equal(report_job_run_keys(&t->c, NULL, t->now, 0, NULL,
 	    err, sizeof(err)), 0);
@@ -278,27 +278,16 @@ test_tlsrpt_rest_of_period_after_now(void **state)
 	long long day = report_period_start(t->now, 86400) - 86400;
 	long long mid = day + 43200;
 	struct report_run run = { .conf = &t->c, .db = t->db, .now = mid };
-	struct db_tls_result r = {
-		.time = day + 100, .policy_domain = "example.test",
-		.policy_type = "no-policy-found", .policy_string = "",
-		.mx_host = "", .sending_ip = "192.0.2.1",
-		.receiving_mx = "mx.example.test", .receiving_helo = "",
-		.receiving_ip = "192.0.2.25", .result = "success",
-		.failure_code = "",
-	};
 	char **dom;
 	size_t n;
 
 	if (t->ns.skip)
 		skip();
-	assert_int_equal(db_tls_result_defer(t->db, &r), DB_OK);
-	assert_int_equal(db_tls_result_flush(t->db), DB_OK);
+	jt_tls(t->db, "example.test", day + 100);
 	assert_int_equal(tlsrpt_run(&run, day, mid), 0);
 	assert_int_equal(run.sent, 1);
 
-	r.time = mid + 100;
-	assert_int_equal(db_tls_result_defer(t->db, &r), DB_OK);
-	assert_int_equal(db_tls_result_flush(t->db), DB_OK);
+	jt_tls(t->db, "example.test", mid + 100);
 	run.now = day + 86400 + 200;
 	assert_int_equal(tlsrpt_run(&run, day, day + 86400), 0);
 	assert_int_equal(run.sent, 2);
