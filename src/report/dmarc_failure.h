@@ -42,6 +42,14 @@ const char *dmarc_failure_wanted(const struct dmarc_failure_facts *f);
  * "none". */
 const char *dmarc_failure_alignment(const struct dmarc_failure_facts *f);
 
+/* Whether a signature's d= is an identifier aligned with the Author
+ * Domain author (Organizational Domain org, "" if unknown; strict for
+ * adkim=s): whose failure RFC 9991 §4 names with DKIM-Domain,
+ * DKIM-Identity and DKIM-Selector. Relaxed alignment is taken as d=
+ * under org, without looking up d='s own Organizational Domain. */
+bool dmarc_failure_dkim_aligned(const char *d, const char *author,
+    const char *org, bool strict);
+
 /*
  * The header section hdr[0..len) with the local part of every address
  * replaced by DMARC_FAILURE_REDACTED: the dot-atom or quoted string

@@ -37,7 +37,7 @@ dmarc_failure_field(struct buf *b, const char *name, const char *value)
 	char *v;
 	int rc;
 
-	if (value[0] == '\0')
+	if (value == NULL || value[0] == '\0')
 		return 0;
 	v = dmarc_failure_printable(value, DMARC_FAILURE_FEEDBACK_MAX / 2);
 	rc = report_mail_field(b, name, v);
@@ -83,6 +83,12 @@ dmarc_failure_arf_build(const struct db_dmarc_failure *f,
 	    f->auth_results) == -1 ||
 	    dmarc_failure_field(&out->feedback, "Identity-Alignment",
 	    f->alignment) == -1 ||
+	    dmarc_failure_field(&out->feedback, "DKIM-Domain",
+	    f->dkim_domain) == -1 ||
+	    dmarc_failure_field(&out->feedback, "DKIM-Identity",
+	    f->dkim_identity) == -1 ||
+	    dmarc_failure_field(&out->feedback, "DKIM-Selector",
+	    f->dkim_selector) == -1 ||
 	    dmarc_failure_field(&out->feedback, "Delivery-Result",
 	    f->delivery) == -1))
 		rc = -1;

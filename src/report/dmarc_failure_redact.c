@@ -40,6 +40,20 @@ dmarc_failure_alignment(const struct dmarc_failure_facts *f)
 	return "none";
 }
 
+bool
+dmarc_failure_dkim_aligned(const char *d, const char *author,
+    const char *org, bool strict)
+{
+	size_t dl = strlen(d), ol = strlen(org);
+
+	if (strcasecmp(d, author) == 0)
+		return true;
+	if (strict || ol == 0 || dl < ol)
+		return false;
+	return strcasecmp(d + dl - ol, org) == 0 && (dl == ol ||
+	    d[dl - ol - 1] == '.');
+}
+
 /* RFC 5322 atext plus '.': what a dot-atom local part is made of. */
 static bool
 dmarc_failure_is_local_char(unsigned char c)

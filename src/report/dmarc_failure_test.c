@@ -146,6 +146,8 @@ test_dmarc_failure_arf(void **state)
 		    "header.from=consumer.example\r\nX-Injected: 1",
 		.alignment = "dkim, spf", .delivery = "delivered",
 		.headers = "From: <redacted@consumer.example>\r\n",
+		.dkim_domain = "consumer.example",
+		.dkim_identity = "@consumer.example", .dkim_selector = "epsilon",
 	};
 	struct dmarc_failure_arf a;
 	const char *fb;
@@ -165,6 +167,10 @@ test_dmarc_failure_arf(void **state)
 	assert_non_null(strstr(fb, "\r\nReported-Domain: consumer.example\r\n"));
 	assert_non_null(strstr(fb, "\r\nIdentity-Alignment: dkim, spf\r\n"));
 	assert_non_null(strstr(fb, "\r\nDelivery-Result: delivered\r\n"));
+	/* RFC 9991 §4: REQUIRED for the DKIM failure of an aligned
+	 * identifier (its example's values). */
+	assert_non_null(strstr(fb, "\r\nDKIM-Domain: consumer.example\r\n"
+	    "DKIM-Identity: @consumer.example\r\nDKIM-Selector: epsilon\r\n"));
 	/* A stored value cannot add a field. */
 	assert_null(strstr(fb, "\r\nX-Injected"));
 	assert_non_null(strstr(fb, "\r\nAuthentication-Results: mx.example; "
@@ -177,6 +183,27 @@ test_dmarc_failure_arf(void **state)
 	dmarc_failure_arf_clear(&a);
 }
 
+/* Which failed signatures RFC 9991 §4's DKIM-* fields name. */
+static void
+test_dmarc_failure_dkim_aligned(void **state)
+{
+	(void)state;
+	assert_true(dmarc_failure_dkim_aligned("example.org", "example.org",
+	    "example.org", true));
+	assert_true(dmarc_failure_dkim_aligned("Example.ORG",
+	    "mail.example.org", "example.org", false));
+	assert_true(dmarc_failure_dkim_aligned("a.example.org",
+	    "mail.example.org", "example.org", false));
+	assert_false(dmarc_failure_dkim_aligned("a.example.org",
+	    "mail.example.org", "example.org", true));
+	assert_false(dmarc_failure_dkim_aligned("badexample.org",
+	    "mail.example.org", "example.org", false));
+	assert_false(dmarc_failure_dkim_aligned("example.net", "example.org",
+	    "example.org", false));
+	assert_false(dmarc_failure_dkim_aligned("a.example.org",
+	    "example.org", "", false));
+}
+
 int
 main(void)
 {
@@ -185,6 +212,7 @@ main(void)
 		cmocka_unit_test(test_dmarc_failure_redact),
 		cmocka_unit_test(test_dmarc_failure_ar_value),
 		cmocka_unit_test(test_dmarc_failure_arf),
+		cmocka_unit_test(test_dmarc_failure_dkim_aligned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -233,20 +233,30 @@ report_job_kind(struct report_run *run, const struct report_kind *k,
 		db_report_release(run->db, k->name, holder);
 }
 
-/* Drop evaluations older than the retention once reported (or older
- * than it anyway, so the store stays bounded). */
-static void
-report_job_prune(struct report_run *run)
+/* Where kind's data may be dropped: the retention, but unreported rows
+ * stay (a watermark left behind when the kind was turned off keeps
+ * nothing). */
+static long long
+report_job_keep_from(struct report_run *run, const char *kind, bool on)
 {
 	long long before = run->now - run->conf->reports_retention, w;
 
-	/* Unreported rows stay (but a watermark left behind when the kind
-	 * was turned off keeps nothing). */
-	if (run->conf->reports_dmarc_aggregate &&
-	    db_report_watermark(run->db, "dmarc", &w) == DB_OK && w < before)
+	if (on && db_report_watermark(run->db, kind, &w) == DB_OK && w < before)
 		before = w;
-	if (db_report_prune(run->db, before) != DB_OK)
+	return before;
+}
+
+/* Drop evaluations and TLS session results older than the retention once
+ * reported (or older than it anyway, so the store stays bounded). */
+static void
+report_job_prune(struct report_run *run)
+{
+	if (db_report_prune(run->db, report_job_keep_from(run, "dmarc",
+	    run->conf->reports_dmarc_aggregate)) != DB_OK)
 		log_warn("reports: prune: %s", db_error(run->db));
+	if (db_tls_prune(run->db, report_job_keep_from(run, "tlsrpt",
+	    run->conf->reports_tlsrpt)) != DB_OK)
+		log_warn("reports: prune tls results: %s", db_error(run->db));
 }
 
 /* Open the run's store handle; -1 with err. */

@@ -4,7 +4,8 @@
  * left by a run that died (killed at a shutdown, a CLI run interrupted)
  * does not hold the job for the claim's whole lifetime, a live one does;
  * a domain reported by a `--now` run whose period was not finished is
- * reported for the rest of the period, once.
+ * reported for the rest of the period, once (DMARC and TLS-RPT); TLS
+ * session results pruned; the TLS-RPT POST's refusals.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "report/report.h"
 #include "report/report_job.h"
 #include "store/db.h"
+#include "testdns.h"
 
 struct jt {
 	char		 dir[64];
@@ -31,6 +34,7 @@ struct jt {
 	struct db	*db;
 	struct conf	 c;
 	long long	 now;
+	struct testdns	 ns;		/* jt_setup_dns: tests/dns/zones */
 };
 
 static int
@@ -65,10 +69,29 @@ jt_teardown(void **state)
 	struct jt *t = *state;
 	char p[160];
 
+	if (t->ns.dir[0] != '\0')
+		testdns_stop(&t->ns);
 	db_close(t->db);
 	snprintf(p, sizeof(p), "rm -rf '%s'", t->dir);
 	assert_int_equal(system(p), 0);
 	free(t);
+	return 0;
+}
+
+/* jt_setup with the test DNS server (stopped by jt_teardown, also
+ * after a failed assertion). */
+static int
+jt_setup_dns(void **state)
+{
+	struct jt *t;
+
+	jt_setup(state);
+	t = *state;
+	if (testdns_start(&t->ns, "report_job_test") == -1)
+		fail_msg("testdns_start");
+	t->c.dns_resolver = t->ns.resolver;
+	t->c.dns_unbound_config = t->ns.ubconf;
+	t->c.dns_trust_anchor = t->ns.anchors;
 	return 0;
 }
 
@@ -166,6 +189,23 @@ jt_eval(struct db *db, long long time)
 	assert_int_equal(db_dmarc_add(db, &r), DB_OK);
 }
 
+/* One TLS session to domain at time t (tlsrpt_report.c's input). */
+static void
+jt_tls(struct db *db, const char *domain, long long t)
+{
+	struct db_tls_result r = {
+		.time = t, .policy_domain = domain,
+		.policy_type = "no-policy-found", .policy_string = "",
+		.mx_host = "", .sending_ip = "192.0.2.1",
+		.receiving_mx = "mx.example.org", .receiving_helo = "",
+		.receiving_ip = "198.51.100.7", .result = "success",
+		.failure_code = "",
+	};
+
+	assert_int_equal(db_tls_result_defer(db, &r), DB_OK);
+	assert_int_equal(db_tls_result_flush(db), DB_OK);
+}
+
 /*
  * A `--now` run at mid-day sent example.org's report of [day, mid) but
  * another domain failed, so the watermark stayed at the day's start. The
@@ -193,6 +233,126 @@ test_rest_of_period_after_now(void **state)
 	assert_int_equal(run.failed, 0);
 }
 
+/* Sessions counted on day (whatever their reporting state). */
+static long long
+jt_tls_count(struct db *db, long long day)
+{
+	struct db_tls_day d;
+	long long n = 0;
+
+	assert_int_equal(db_tls_results_day(db, day, &d), DB_OK);
+	for (size_t i = 0; i < d.npolicy; i++)
+		n += d.policy[i].successes + d.policy[i].failures;
+	db_tls_day_clear(&d);
+	return n;
+}
+
+/* TLS session results are pruned after the retention like DMARC
+ * evaluations (they were kept forever); younger ones stay. */
+static void
+test_tls_results_pruned(void **state)
+{
+	struct jt *t = *state;
+	long long old = t->now - 40 * 86400, young = t->now - 5 * 86400;
+	char err[256];
+
+	jt_tls(t->db, "example.org", old);
+	jt_tls(t->db, "example.org", young);
+	assert_int_equal(jt_tls_count(t->db, db_tls_day(old)), 1);
+	assert_int_equal(report_job_run_keys(&t->c, NULL, t->now, 0, NULL,
+	    err, sizeof(err)), 0);
+	assert_int_equal(jt_tls_count(t->db, db_tls_day(old)), 0);
+	assert_int_equal(jt_tls_count(t->db, db_tls_day(young)), 1);
+}
+
+/*
+ * TLS-RPT, the same case as test_rest_of_period_after_now: a `--now` run
+ * sent example.test's report of [day, mid), the watermark stayed at the
+ * day's start. The day's run must report the sessions since (they were
+ * skipped as sent and never reported), once.
+ */
+static void
+test_tlsrpt_rest_of_period_after_now(void **state)
+{
+	struct jt *t = *state;
+	long long day = report_period_start(t->now, 86400) - 86400;
+	long long mid = day + 43200;
+	struct report_run run = { .conf = &t->c, .db = t->db, .now = mid };
+	char **dom;
+	size_t n;
+
+	if (t->ns.skip)
+		skip();
+	jt_tls(t->db, "example.test", day + 100);
+	assert_int_equal(tlsrpt_run(&run, day, mid), 0);
+	assert_int_equal(run.sent, 1);
+
+	jt_tls(t->db, "example.test", mid + 100);
+	run.now = day + 86400 + 200;
+	assert_int_equal(tlsrpt_run(&run, day, day + 86400), 0);
+	assert_int_equal(run.sent, 2);
+	assert_true(report_was_sent(&run, "tlsrpt", "example.test", mid));
+	assert_int_equal(db_tls_unreported_domains(t->db, db_tls_day(day),
+	    &dom, &n), DB_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(tlsrpt_run(&run, day, day + 86400), 0);
+	assert_int_equal(run.sent, 2);
+	assert_int_equal(run.failed, 0);
+}
+
+/* A TLS-RPT POST to ns1.example.test (127.0.0.1) at port: 0 or -1 with
+ * err. */
+static int
+jt_post(struct jt *t, unsigned port, char *err, size_t errlen)
+{
+	struct report_run run = { .conf = &t->c, .db = t->db, .now = t->now };
+	char url[80];
+
+	snprintf(url, sizeof(url), "https://ns1.example.test:%u/tlsrpt", port);
+	err[0] = '\0';
+	return report_https_post(&run, url, "application/tlsrpt+gzip",
+	    "r.json.gz", "x", 1, err, errlen);
+}
+
+/* The HTTPS POST refuses a loopback address unless
+ * fetch_private_addresses (the MTA-STS fetch's rule), and a server
+ * whose certificate does not verify. */
+static void
+test_https_post_refused(void **state)
+{
+	struct jt *t = *state;
+	char err[256], cmd[1024];
+	unsigned port = 20000 + (unsigned)getpid() % 20000;
+	FILE *fp;
+	long pid = 0;
+
+	if (t->ns.skip)
+		skip();
+	assert_int_equal(jt_post(t, port, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no usable address"));
+	assert_non_null(strstr(err, "loopback"));
+
+	/* A self-signed certificate for the right name. */
+	snprintf(cmd, sizeof(cmd), "cd '%s' && openssl req -x509 -newkey "
+	    "ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out "
+	    "c.pem -days 1 -subj /CN=ns1.example.test -addext "
+	    "subjectAltName=DNS:ns1.example.test >/dev/null 2>&1 && "
+	    "{ openssl s_server -quiet -accept 127.0.0.1:%u -cert c.pem "
+	    "-key k.pem -www </dev/null >/dev/null 2>&1 & echo $! >pid; } && "
+	    "sleep 1", t->dir, port);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/pid", t->dir);
+	assert_non_null(fp = fopen(cmd, "r"));
+	assert_int_equal(fscanf(fp, "%ld", &pid), 1);
+	fclose(fp);
+	t->c.fetch_private_addresses = true;
+	int rc = jt_post(t, port, err, sizeof(err));
+	kill((pid_t)pid, SIGTERM);
+	assert_int_equal(rc, -1);
+	assert_null(strstr(err, "no usable address"));
+	assert_non_null(strstr(err, "certificate"));	/* "self-signed" */
+}
+
 int
 main(void)
 {
@@ -204,6 +364,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_foreign_holder_respected,
 		    jt_setup, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_rest_of_period_after_now,
+		    jt_setup, jt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_tlsrpt_rest_of_period_after_now, jt_setup_dns,
+		    jt_teardown),
+		cmocka_unit_test_setup_teardown(test_https_post_refused,
+		    jt_setup_dns, jt_teardown),
+		cmocka_unit_test_setup_teardown(test_tls_results_pruned,
 		    jt_setup, jt_teardown),
 	};
 

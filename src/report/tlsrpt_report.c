@@ -195,11 +195,20 @@ tlsrpt_domain(struct report_run *run, long long day, const char *domain,
 	struct db_tls_day d;
 	unsigned failed = 0;
 	bool dry = run->to_dir != NULL;
+	long long until;
 
-	/* Sent by a run that stopped before marking the rows: mark. */
-	if (!dry && report_was_sent(run, "tlsrpt", domain, begin))
-		return db_tls_mark_reported(run->db, day, domain) == DB_OK ?
-		    0 : 1;
+	/* A `--now` run that did not finish the period (another domain
+	 * failed: the watermark stayed) sent its first part: the sessions
+	 * since (the rows say which) under their own begin. Sent for the
+	 * whole period by a run that stopped before marking the rows: mark. */
+	if (!dry && db_report_sent_until(run->db, "tlsrpt", domain, begin, end,
+	    &until) == DB_OK) {
+		if (until >= end)
+			return db_tls_mark_reported(run->db, day, domain) ==
+			    DB_OK ? 0 : 1;
+		if (until > begin)
+			o.begin = begin = until;
+	}
 	switch (tlsrpt_lookup(run->conf, domain, &rec)) {
 	case TLSRPT_TEMP:
 		log_warn("tlsrpt no report domain=%s: DNS lookup of "

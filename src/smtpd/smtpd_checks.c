@@ -310,10 +310,12 @@ static void
 smtpd_checks_failure(struct smtpd_session *s, const struct authcheck *ac,
     const struct dmarc_author *a, const char *applied)
 {
+	const struct dkim_verify *v = authcheck_dkim(ac);
+	const struct dkim_result *bad = NULL;
 	struct dmarc_failure_facts facts;
 	const char *type;
 	struct buf ar, ruf;
-	char *hdr, *from, *arv;
+	char *hdr, *from, *arv, ident[LIMIT_DOMAIN + 2];
 
 	if (!s->ctx->conf->reports_dmarc_failure || a->record.nruf == 0 ||
 	    a->record.psd == DMARC_PSD_Y)
@@ -331,6 +333,20 @@ smtpd_checks_failure(struct smtpd_session *s, const struct authcheck *ac,
 	from = dmarc_failure_redact_addr(s->env.mail_from ?
 	    s->env.mail_from : "");
 	arv = dmarc_failure_ar_value((const char *)ar.data, ar.len);
+	/* RFC 9991 §4: the DKIM failure of an aligned identifier is named. */
+	for (size_t i = 0; v != NULL && bad == NULL &&
+	    i < dkim_verify_count(v); i++) {
+		const struct dkim_result *r = dkim_verify_result(v, i);
+		if (r->res != DKIM_RES_PASS && r->d[0] != '\0' &&
+		    dmarc_failure_dkim_aligned(r->d, a->domain, a->org_domain,
+		    a->record.adkim == DMARC_ALIGN_STRICT))
+			bad = r;
+	}
+	/* i= defaults to "@" d= (RFC 6376 §3.5); a local part is redacted. */
+	snprintf(ident, sizeof(ident), "@%s", bad != NULL ? bad->d : "");
+	char *bad_i = bad != NULL && bad->i[0] != '\0' ?
+	    dmarc_failure_redact_addr(bad->i) : xstrdup(bad != NULL ? ident :
+	    "");
 	struct db_dmarc_failure row = {
 		.time = (long long)time(NULL), .source_ip = s->addr,
 		.policy_domain = a->policy_domain, .header_from = a->domain,
@@ -340,10 +356,14 @@ smtpd_checks_failure(struct smtpd_session *s, const struct authcheck *ac,
 		.delivery = strcmp(applied, "reject") == 0 ? "reject" :
 		    strcmp(applied, "quarantine") == 0 ? "spam" : "delivered",
 		.headers = hdr,
+		.dkim_domain = bad != NULL ? bad->d : "",
+		.dkim_identity = bad_i,
+		.dkim_selector = bad != NULL ? bad->s : "",
 	};
 	if (db_dmarc_failure_defer(s->ctx->db, &row) != DB_OK)
 		log_warn("sid=%s qid=%s dmarc failure report not stored: %s",
 		    s->sid, s->qid, db_error(s->ctx->db));
+	free(bad_i);
 	free(arv);
 	free(from);
 	free(hdr);

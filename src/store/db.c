@@ -93,11 +93,13 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	    "claimed WHERE day = ?1 AND policy_domain = ?2",
 	[DB_STMT_DFAIL_ADD] = "INSERT INTO dmarc_failures (time, source_ip, "
 	    "policy_domain, header_from, mail_from, ruf, auth_failure, "
-	    "auth_results, alignment, delivery, headers) VALUES (?1, ?2, ?3, "
-	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	    "auth_results, alignment, delivery, headers, dkim_domain, "
+	    "dkim_identity, dkim_selector) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	    "?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[DB_STMT_DFAIL_LIST] = "SELECT id, time, source_ip, policy_domain, "
 	    "header_from, mail_from, ruf, auth_failure, auth_results, "
-	    "alignment, delivery, headers FROM dmarc_failures ORDER BY id "
+	    "alignment, delivery, headers, dkim_domain, dkim_identity, "
+	    "dkim_selector FROM dmarc_failures ORDER BY id "
 	    "LIMIT ?1",
 	[DB_STMT_DFAIL_DEL] = "DELETE FROM dmarc_failures WHERE id = ?1",
 	/* One statement, so two runs cannot both take the last slot. */

@@ -439,6 +439,8 @@ enum db_result db_tls_results_claimed(struct db *db, long long day,
     const char *policy_domain, struct db_tls_day *out);
 enum db_result db_tls_mark_reported(struct db *db, long long day,
     const char *policy_domain);
+/* Remove the rows of the UTC days that ended at or before `before`. */
+enum db_result db_tls_prune(struct db *db, long long before);
 
 /*
  * A DMARC failure waiting for its RFC 9991 failure report: the fields of
@@ -458,6 +460,10 @@ struct db_dmarc_failure {
 	const char	*alignment;	/* Identity-Alignment value */
 	const char	*delivery;	/* Delivery-Result value */
 	const char	*headers;	/* redacted header section, CRLF */
+	/* A failed signature of an aligned identifier (d=, i=, s=), or "" */
+	const char	*dkim_domain;
+	const char	*dkim_identity;
+	const char	*dkim_selector;
 };
 
 /* Deferred like db_dmarc_defer (the SMTP worker flushes every second,

@@ -10,12 +10,13 @@
 
 #include "core/xmalloc.h"
 
-/* The string fields, in the order of DB_STMT_DFAIL_ADD's ?2..?11 and of
- * DB_STMT_DFAIL_LIST's columns 2..11. */
+/* The string fields, in the order of DB_STMT_DFAIL_ADD's ?2..?14 and of
+ * DB_STMT_DFAIL_LIST's columns 2..14. */
 #define DB_DFAIL_STRINGS(r) { &(r)->source_ip, &(r)->policy_domain, \
 	&(r)->header_from, &(r)->mail_from, &(r)->ruf, &(r)->auth_failure, \
-	&(r)->auth_results, &(r)->alignment, &(r)->delivery, &(r)->headers }
-#define DB_DFAIL_NSTRINGS	10
+	&(r)->auth_results, &(r)->alignment, &(r)->delivery, &(r)->headers, \
+	&(r)->dkim_domain, &(r)->dkim_identity, &(r)->dkim_selector }
+#define DB_DFAIL_NSTRINGS	13
 
 static void
 db_dfail_strings_free(struct db_dmarc_failure *r)

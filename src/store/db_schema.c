@@ -215,6 +215,14 @@ static const char *const db_schema_steps[] = {
 	"  hour  INTEGER NOT NULL,"
 	"  count INTEGER NOT NULL,"
 	"  PRIMARY KEY (dest, hour));",
+	/* 9 -> 10 (RFC 9991 §4): the failed DKIM signature of an aligned
+	 * identifier, for DKIM-Domain, DKIM-Identity and DKIM-Selector. */
+	"ALTER TABLE dmarc_failures ADD COLUMN dkim_domain TEXT NOT NULL "
+	"  DEFAULT '';"
+	"ALTER TABLE dmarc_failures ADD COLUMN dkim_identity TEXT NOT NULL "
+	"  DEFAULT '';"
+	"ALTER TABLE dmarc_failures ADD COLUMN dkim_selector TEXT NOT NULL "
+	"  DEFAULT '';",
 };
 
 #define DB_SCHEMA_VERSION \

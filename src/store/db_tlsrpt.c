@@ -282,6 +282,23 @@ db_tls_mark_reported(struct db *db, long long day, const char *policy_domain)
 	    policy_domain);
 }
 
+enum db_result
+db_tls_prune(struct db *db, long long before)
+{
+	sqlite3_stmt *st;
+	enum db_result res;
+
+	if ((st = db_prepare(db, "DELETE FROM tls_results WHERE day < ?1")) ==
+	    NULL)
+		return DB_ERROR;
+	if (sqlite3_bind_int64(st, 1, db_tls_day(before)) != SQLITE_OK)
+		res = db_fail(db, "prune tls results");
+	else
+		res = db_step_done(db, st, "prune tls results");
+	sqlite3_finalize(st);
+	return res;
+}
+
 void
 db_tls_day_clear(struct db_tls_day *d)
 {

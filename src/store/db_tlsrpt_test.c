@@ -386,6 +386,8 @@ test_dmarc_failure_rows(void **state)
 		.ruf = "mailto:f@example.org", .auth_results = "x; dmarc=fail",
 		.alignment = "none", .delivery = "delivered",
 		.headers = "From: <redacted@example.org>\r\n",
+		.dkim_domain = "example.org", .dkim_identity = "@example.org",
+		.dkim_selector = "s1",
 	}, *v;
 	size_t n;
 
@@ -403,6 +405,9 @@ test_dmarc_failure_rows(void **state)
 	assert_int_equal(v[0].time, T0);
 	assert_string_equal(v[0].headers, f.headers);
 	assert_string_equal(v[1].source_ip, "");
+	assert_string_equal(v[0].dkim_domain, "example.org");
+	assert_string_equal(v[0].dkim_identity, "@example.org");
+	assert_string_equal(v[0].dkim_selector, "s1");
 	assert_int_equal(db_dmarc_failure_del(t->db, v[0].id), DB_OK);
 	db_dmarc_failures_free(v, n);
 	assert_int_equal(db_dmarc_failures_list(t->db, 1, &v, &n), DB_OK);

@@ -14,6 +14,8 @@ Run as root from the repository root (make test does this):
       'ip link set lo up && exec /usr/bin/python3 -m pytest -q tests/outbound'
 """
 
+import gzip
+import json
 import os
 import re
 import socket
@@ -54,6 +56,8 @@ B_ZONES = {
     "p-verifymx.test": (False, None),
     "p-daneonly.test": (False, None),
     "p-none.test": (False, None),
+    "rpt-ee.test": (True, "3 1 1 {spki}"),      # as ee.test, TLS-RPT
+    "rpt-mismatch.test": (True, "3 1 1 " + WRONG),  # as mismatch.test
 }
 D_ZONES = {
     "noreq.test": (True, "3 1 1 {dspki}"),      # DANE ok, no REQUIRETLS
@@ -66,6 +70,9 @@ C_ZONES = {
     "aaaabogus.test": (True, "3 1 1 {spki}"),   # same, its AAAA bogus
     "p-encrypt.test": (False, None),
 }
+
+# They publish _smtp._tls (RFC 8460): test_tlsrpt_of_dane_sessions.
+TLSRPT_ZONES = ("rpt-ee.test", "rpt-mismatch.test")
 
 CNAME_ZONES = ["cname.test", "cname-orig.test", "cname-first.test"]
 
@@ -95,6 +102,8 @@ def zone_body(name, host_ip, signed, tlsa, spki, port, dspki=""):
     if tlsa is not None:
         body += "_%d._tcp.mx TLSA %s\n" % (port, tlsa.format(spki=spki,
                                                            dspki=dspki))
+    if name in TLSRPT_ZONES:
+        body += '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@%s"\n' % name
     if name == "aaaabogus.test":
         body += "mx AAAA 2001:db8::1\n"
         body += ";! corrupt mx.%s. AAAA\n" % name
@@ -274,6 +283,62 @@ def test_tlsa_mismatch_defers_and_says_why(world):
     assert "policy=dane authenticated=no" in line, line
     assert "4.7.5 dane: certificate matches no TLSA record of " \
         "mx.mismatch.test" in show, show
+
+
+def test_tlsrpt_of_dane_sessions(world, tmp_path):
+    """The TLS-RPT report (RFC 8460 §4) of DANE sessions: policy-type tlsa
+    with the TLSA records as policy-string, a success at rpt-ee.test, the
+    TLSA mismatch at rpt-mismatch.test as result-type tlsa-invalid
+    (§4.3.1),
+    counts equal to the store's (a dry run: nothing marked).
+    Issue 12: sessions that succeed and fail under DANE."""
+    env.delivered_to(world, "rpt-ee.test")
+    env.deferred_to(world, "rpt-mismatch.test")
+
+    def stored():
+        """The store's policies of today, once both domains are there
+        (the SMTP client records its sessions once a second)."""
+        r = world["a"].cli("tls-results", "--json")
+        assert r.returncode == 0, r.stderr
+        pol = {p["policy"]["policy-domain"]: p
+               for p in json.loads(r.stdout)["policies"]}
+        return pol if set(TLSRPT_ZONES) <= set(pol) else None
+    wait_until(stored, 10, what="the DANE sessions in the store")
+    time.sleep(2)       # the sessions of this test's two attempts too
+    before = stored()
+    out = str(tmp_path / "tlsrpt")
+    os.makedirs(out)
+    (sent, written, failed), err = env.reports_send(world["a"], "--now",
+                                                    "--to-dir", out)
+    assert (sent, failed) == (0, 0), err
+    got = {}
+    for f in os.listdir(out):
+        rep = json.loads(gzip.open(os.path.join(out, f)).read())
+        for p in rep["policies"]:
+            got[p["policy"]["policy-domain"]] = p
+    ee, mm = got["rpt-ee.test"], got["rpt-mismatch.test"]
+    assert ee["policy"]["policy-type"] == "tlsa", ee
+    assert ee["policy"]["policy-string"] == [
+        "3 1 1 %s" % world["spki"]], ee
+    assert mm["policy"]["policy-type"] == "tlsa", mm
+    assert mm["policy"]["policy-string"] == ["3 1 1 %s" % WRONG], mm
+    assert ee["summary"]["total-successful-session-count"] >= 1, ee
+    assert ee["summary"]["total-failure-session-count"] == 0, ee
+    assert mm["summary"]["total-successful-session-count"] == 0, mm
+    assert mm["summary"]["total-failure-session-count"] >= 1, mm
+    assert {f["result-type"] for f in mm["failure-details"]} == {
+        "tlsa-invalid"}, mm
+    for f in mm["failure-details"]:
+        assert f["receiving-mx-hostname"] == "mx.rpt-mismatch.test", f
+        assert f["receiving-ip"] == "127.0.0.2", f
+    assert sum(f["failed-session-count"] for f in mm["failure-details"]) \
+        == mm["summary"]["total-failure-session-count"]
+    # Equal to the store's, which a retry may have grown meanwhile.
+    after = stored()
+    for d, p in (("rpt-ee.test", ee), ("rpt-mismatch.test", mm)):
+        for k, n in p["summary"].items():
+            assert before[d]["summary"][k] <= n <= \
+                after[d]["summary"][k], (d, p, before[d], after[d])
 
 
 def test_bogus_tlsa_defers(world):

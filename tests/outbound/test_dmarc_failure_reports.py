@@ -88,14 +88,22 @@ def world(tmp_path_factory):
         raise harness.HarnessError("daemon teardown: " + "\n".join(errors))
 
 
+# A signature of the author domain whose key is not published: the DKIM
+# failure of an aligned identifier, which RFC 9991 §4 names.
+BROKEN_SIG = ("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; "
+              "d=fail.test; s=gone; h=from:subject; "
+              "bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; "
+              "b=dGhpcyBpcyBub3QgYSBzaWduYXR1cmU=")
+
+
 def send_failing(rcv, marker):
-    """A message from SENDER (fails DMARC: no SPF, no signature) to RCPT
-    on rcv's plain mx listener; its body carries marker."""
+    """A message from SENDER (fails DMARC: no SPF, a signature without its
+    key) to RCPT on rcv's plain mx listener; its body carries marker."""
     s = env.mailcheck.smtp_connect(rcv["mx_plain"])
     try:
         s.sendmail(SENDER, [RCPT], harness.make_message(
             "Bob Secret <%s>" % SENDER, "Carol <%s>" % RCPT, marker,
-            body=BODY))
+            body=BODY, headers=[BROKEN_SIG]))
     finally:
         s.quit()
 
@@ -122,6 +130,9 @@ def check_arf(raw, marker):
     assert fields["Original-Mail-From"] == "redacted@fail.test"
     assert fields["Identity-Alignment"] == "dkim, spf"
     assert fields["Delivery-Result"] == "delivered"
+    assert (fields.get("DKIM-Domain"), fields.get("DKIM-Identity"),
+            fields.get("DKIM-Selector")) == ("fail.test", "@fail.test",
+                                             "gone"), fields
     assert "dmarc=fail" in fields["Authentication-Results"], fields
     assert "Arrival-Date" in fields
     headers = parts[2].get_content()
