@@ -183,6 +183,23 @@ tlsrpt_build(struct report_run *run, struct tlsrpt_out *o,
 	return rc;
 }
 
+/* The report recorded as sent and its sessions as reported, in one
+ * transaction: a crash between the two would report the sessions again
+ * after a partial-period run. */
+static bool
+tlsrpt_mark(struct report_run *run, long long day, const char *domain,
+    long long begin, long long end, const char *report_id)
+{
+	bool ok;
+
+	if (db_begin(run->db) != DB_OK)
+		return false;
+	ok = report_mark_sent(run, "tlsrpt", domain, begin, end,
+	    report_id) == 0 && db_tls_mark_reported(run->db, day, domain) ==
+	    DB_OK;
+	return db_end(run->db, ok) == DB_OK;
+}
+
 /* The report about domain for the part [begin, end) of UTC day `day`;
  * the number of destinations that failed. */
 static unsigned
@@ -238,9 +255,8 @@ tlsrpt_domain(struct report_run *run, long long day, const char *domain,
 		failed = tlsrpt_send(run, &o, &rec);
 		/* One destination reached is a report sent: a retry would
 		 * send it again to those that got it. */
-		if (!dry && failed < rec.nrua && (report_mark_sent(run,
-		    "tlsrpt", domain, begin, end, o.report_id) == -1 ||
-		    db_tls_mark_reported(run->db, day, domain) != DB_OK))
+		if (!dry && failed < rec.nrua && !tlsrpt_mark(run, day,
+		    domain, begin, end, o.report_id))
 			log_warn("tlsrpt report domain=%s not marked as sent: "
 			    "%s", domain, db_error(run->db));
 	}

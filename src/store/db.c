@@ -278,6 +278,23 @@ db_exec(struct db *db, const char *sql, const char *what)
 	return 0;
 }
 
+enum db_result
+db_begin(struct db *db)
+{
+	return db_exec(db, "BEGIN IMMEDIATE", "begin") == -1 ? DB_ERROR :
+	    DB_OK;
+}
+
+enum db_result
+db_end(struct db *db, bool ok)
+{
+	if (ok && db_exec(db, "COMMIT", "commit") == 0)
+		return DB_OK;
+	/* After a failed COMMIT the transaction may still be open. */
+	(void)sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	return DB_ERROR;
+}
+
 void
 db_close(struct db *db)
 {

@@ -180,6 +180,15 @@ struct db_dmarc_row {
 	struct db_dmarc_published pub;
 };
 
+/*
+ * Several writes that must land together (a report recorded as sent and
+ * its rows as reported): db_begin() takes the write lock (BEGIN
+ * IMMEDIATE); db_end() commits when ok, else rolls back (DB_ERROR then,
+ * or when the commit fails). Not nested.
+ */
+enum db_result db_begin(struct db *db);
+enum db_result db_end(struct db *db, bool ok);
+
 /* Writes through this handle are no longer fsynced (PRAGMA synchronous =
  * OFF): for the SMTP workers, which only write report rows, where losing
  * the last rows in a power cut is acceptable and an fsync per message is

@@ -210,6 +210,27 @@ test_claim_watermark(void **state)
 	assert_int_equal(w, T0);
 }
 
+/* Writes between db_begin and db_end(false) are undone; db_end(true)
+ * keeps them. */
+static void
+test_transaction(void **state)
+{
+	struct rt *t = *state;
+
+	assert_int_equal(db_begin(t->db), DB_OK);
+	assert_int_equal(db_report_mark_sent(t->db, "tlsrpt", "a.example", T0,
+	    T0 + 86400, "id1", T0 + 86500), DB_OK);
+	assert_int_equal(db_end(t->db, false), DB_ERROR);
+	assert_int_equal(db_report_was_sent(t->db, "tlsrpt", "a.example",
+	    T0), DB_NOTFOUND);
+	assert_int_equal(db_begin(t->db), DB_OK);
+	assert_int_equal(db_report_mark_sent(t->db, "tlsrpt", "a.example", T0,
+	    T0 + 86400, "id1", T0 + 86500), DB_OK);
+	assert_int_equal(db_end(t->db, true), DB_OK);
+	assert_int_equal(db_report_was_sent(t->db, "tlsrpt", "a.example",
+	    T0), DB_OK);
+}
+
 static void
 test_sent_and_prune(void **state)
 {
@@ -331,6 +352,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_policy_last_and_domains,
 		    rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_claim_watermark, rt_setup,
+		    rt_teardown),
+		cmocka_unit_test_setup_teardown(test_transaction, rt_setup,
 		    rt_teardown),
 		cmocka_unit_test_setup_teardown(test_sent_and_prune, rt_setup,
 		    rt_teardown),
