@@ -11,25 +11,12 @@
 
 #include "core/xmalloc.h"
 
-/* Prepare sql; NULL with the error set. */
-static sqlite3_stmt *
-db_inreport_prepare(struct db *db, const char *sql)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_fail(db, "prepare report statement");
-		return NULL;
-	}
-	return st;
-}
-
 /* Bind the values (text or integer, by the format: 't' or 'i') and run a
  * statement that returns no rows. */
 static enum db_result
 db_inreport_exec(struct db *db, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st = db_inreport_prepare(db, sql);
+	sqlite3_stmt *st = db_prepare(db, sql);
 	enum db_result res = DB_OK;
 	va_list ap;
 
@@ -235,19 +222,10 @@ db_inreport_grow(void *v, size_t n, size_t *cap, size_t size)
 	return v;
 }
 
-/* Column i as a field copy ("" for NULL). */
-static char *
-db_inreport_col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return xstrdup(s != NULL ? (const char *)s : "");
-}
-
 static enum db_result
 db_inreport_load_records(struct db *db, long long id, struct in_dmarc *d)
 {
-	sqlite3_stmt *st = db_inreport_prepare(db, "SELECT source_ip, count, "
+	sqlite3_stmt *st = db_prepare(db, "SELECT source_ip, count, "
 	    "disposition, dkim, spf, header_from, envelope_from, dkim_domain, "
 	    "dkim_result, spf_domain, spf_result FROM inreport_records "
 	    "WHERE report = ? ORDER BY rowid");
@@ -261,17 +239,17 @@ db_inreport_load_records(struct db *db, long long id, struct in_dmarc *d)
 		d->rec = db_inreport_grow(d->rec, d->nrec, &cap,
 		    sizeof(*d->rec));
 		struct in_dmarc_record *c = &d->rec[d->nrec++];
-		c->source_ip = db_inreport_col(st, 0);
+		c->source_ip = db_column_dup(st, 0);
 		c->count = sqlite3_column_int64(st, 1);
-		c->disposition = db_inreport_col(st, 2);
-		c->dkim = db_inreport_col(st, 3);
-		c->spf = db_inreport_col(st, 4);
-		c->header_from = db_inreport_col(st, 5);
-		c->envelope_from = db_inreport_col(st, 6);
-		c->dkim_domain = db_inreport_col(st, 7);
-		c->dkim_result = db_inreport_col(st, 8);
-		c->spf_domain = db_inreport_col(st, 9);
-		c->spf_result = db_inreport_col(st, 10);
+		c->disposition = db_column_dup(st, 2);
+		c->dkim = db_column_dup(st, 3);
+		c->spf = db_column_dup(st, 4);
+		c->header_from = db_column_dup(st, 5);
+		c->envelope_from = db_column_dup(st, 6);
+		c->dkim_domain = db_column_dup(st, 7);
+		c->dkim_result = db_column_dup(st, 8);
+		c->spf_domain = db_column_dup(st, 9);
+		c->spf_result = db_column_dup(st, 10);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? DB_OK : db_fail(db, "read report records");
@@ -281,7 +259,7 @@ static enum db_result
 db_inreport_load_failures(struct db *db, long long id, long long idx,
     struct in_tls_policy *p)
 {
-	sqlite3_stmt *st = db_inreport_prepare(db, "SELECT result_type, "
+	sqlite3_stmt *st = db_prepare(db, "SELECT result_type, "
 	    "sending_mta_ip, receiving_mx_hostname, receiving_mx_helo, "
 	    "receiving_ip, failed_session_count, additional_information, "
 	    "failure_reason_code FROM inreport_failures WHERE report = ? AND "
@@ -297,14 +275,14 @@ db_inreport_load_failures(struct db *db, long long id, long long idx,
 		p->fail = db_inreport_grow(p->fail, p->nfail, &cap,
 		    sizeof(*p->fail));
 		struct in_tls_failure *f = &p->fail[p->nfail++];
-		f->result_type = db_inreport_col(st, 0);
-		f->sending_mta_ip = db_inreport_col(st, 1);
-		f->receiving_mx_hostname = db_inreport_col(st, 2);
-		f->receiving_mx_helo = db_inreport_col(st, 3);
-		f->receiving_ip = db_inreport_col(st, 4);
+		f->result_type = db_column_dup(st, 0);
+		f->sending_mta_ip = db_column_dup(st, 1);
+		f->receiving_mx_hostname = db_column_dup(st, 2);
+		f->receiving_mx_helo = db_column_dup(st, 3);
+		f->receiving_ip = db_column_dup(st, 4);
 		f->failed_session_count = sqlite3_column_int64(st, 5);
-		f->additional_information = db_inreport_col(st, 6);
-		f->failure_reason_code = db_inreport_col(st, 7);
+		f->additional_information = db_column_dup(st, 6);
+		f->failure_reason_code = db_column_dup(st, 7);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? DB_OK : db_fail(db, "read TLS failures");
@@ -313,7 +291,7 @@ db_inreport_load_failures(struct db *db, long long id, long long idx,
 static enum db_result
 db_inreport_load_policies(struct db *db, long long id, struct in_tls *t)
 {
-	sqlite3_stmt *st = db_inreport_prepare(db, "SELECT idx, policy_type, "
+	sqlite3_stmt *st = db_prepare(db, "SELECT idx, policy_type, "
 	    "policy_string, policy_domain, mx_host, successful, failed FROM "
 	    "inreport_policies WHERE report = ? ORDER BY idx");
 	enum db_result res = DB_OK;
@@ -333,10 +311,10 @@ db_inreport_load_policies(struct db *db, long long id, struct in_tls *t)
 		idx[t->npol] = sqlite3_column_int64(st, 0);
 		struct in_tls_policy *p = &t->pol[t->npol++];
 		memset(p, 0, sizeof(*p));
-		p->policy_type = db_inreport_col(st, 1);
-		p->policy_string = db_inreport_col(st, 2);
-		p->policy_domain = db_inreport_col(st, 3);
-		p->mx_host = db_inreport_col(st, 4);
+		p->policy_type = db_column_dup(st, 1);
+		p->policy_string = db_column_dup(st, 2);
+		p->policy_domain = db_column_dup(st, 3);
+		p->mx_host = db_column_dup(st, 4);
 		p->successful = sqlite3_column_int64(st, 5);
 		p->failed = sqlite3_column_int64(st, 6);
 	}
@@ -354,7 +332,7 @@ enum db_result
 db_inreport_list(struct db *db, enum inreport_kind kind, const char *domain,
     long long since, struct inreport **out, size_t *n)
 {
-	sqlite3_stmt *st = db_inreport_prepare(db, "SELECT id, org_name, "
+	sqlite3_stmt *st = db_prepare(db, "SELECT id, org_name, "
 	    "report_id, begin, end, policy_domain, policy, contact, "
 	    "authenticated, received FROM inreports WHERE kind = ?1 AND "
 	    "end >= ?2 AND (?3 IS NULL OR policy_domain = ?3 COLLATE NOCASE "
@@ -391,20 +369,20 @@ db_inreport_list(struct db *db, enum inreport_kind kind, const char *domain,
 		r->received = sqlite3_column_int64(st, 9);
 		if (kind == INREPORT_DMARC) {
 			struct in_dmarc *d = &r->u.dmarc;
-			d->org_name = db_inreport_col(st, 1);
-			d->report_id = db_inreport_col(st, 2);
+			d->org_name = db_column_dup(st, 1);
+			d->report_id = db_column_dup(st, 2);
 			d->begin = sqlite3_column_int64(st, 3);
 			d->end = sqlite3_column_int64(st, 4);
-			d->policy_domain = db_inreport_col(st, 5);
-			d->policy = db_inreport_col(st, 6);
-			d->email = db_inreport_col(st, 7);
+			d->policy_domain = db_column_dup(st, 5);
+			d->policy = db_column_dup(st, 6);
+			d->email = db_column_dup(st, 7);
 		} else {
 			struct in_tls *t = &r->u.tls;
-			t->org_name = db_inreport_col(st, 1);
-			t->report_id = db_inreport_col(st, 2);
+			t->org_name = db_column_dup(st, 1);
+			t->report_id = db_column_dup(st, 2);
 			t->begin = sqlite3_column_int64(st, 3);
 			t->end = sqlite3_column_int64(st, 4);
-			t->contact_info = db_inreport_col(st, 7);
+			t->contact_info = db_column_dup(st, 7);
 		}
 	}
 	sqlite3_finalize(st);
