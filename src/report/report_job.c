@@ -20,6 +20,7 @@
 #include "core/xmalloc.h"
 #include "report/report_job.h"
 #include "store/db.h"
+#include "store/db_inreport.h"
 
 /* How long a claim holds when its holder dies without releasing it. */
 #define REPORT_CLAIM_TTL	3600LL
@@ -247,7 +248,8 @@ report_job_keep_from(struct report_run *run, const char *kind, bool on)
 }
 
 /* Drop evaluations and TLS session results older than the retention once
- * reported (or older than it anyway, so the store stays bounded). */
+ * reported (or older than it anyway, so the store stays bounded), and
+ * received reports older than it. */
 static void
 report_job_prune(struct report_run *run)
 {
@@ -257,6 +259,10 @@ report_job_prune(struct report_run *run)
 	if (db_tls_prune(run->db, report_job_keep_from(run, "tlsrpt",
 	    run->conf->reports_tlsrpt)) != DB_OK)
 		log_warn("reports: prune tls results: %s", db_error(run->db));
+	if (db_inreport_prune(run->db, run->now -
+	    run->conf->reports_retention) != DB_OK)
+		log_warn("reports: prune received reports: %s",
+		    db_error(run->db));
 }
 
 /* Open the run's store handle; -1 with err. */

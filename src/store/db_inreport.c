@@ -153,14 +153,34 @@ db_inreport_head(struct db *db, const struct inreport *r)
 #define DB_INREPORT_FORGED \
 	"kind = ? AND org_name = ? AND report_id = ? AND authenticated = 0"
 
+/* The reports that match where, with their child rows (foreign keys are
+ * not enforced). where binds three texts ("ttt") or one integer ("i"). */
 static enum db_result
-db_inreport_drop_forged(struct db *db, const struct inreport *r)
+db_inreport_delete(struct db *db, const char *where, const char *fmt,
+    const char *t0, const char *t1, const char *t2, long long n)
 {
 	static const char *const children[] = { "inreport_records",
 	    "inreport_failures", "inreport_policies", "inreport_feedback" };
-	const char *org = r->msg_from_domain, *id = r->msg_id;
-	const char *kind = db_inreport_kinds[r->kind];
 	enum db_result res = DB_OK;
+
+	for (size_t i = 0; i <= sizeof(children) / sizeof(children[0]) &&
+	    res == DB_OK; i++) {
+		char *sql = i < sizeof(children) / sizeof(children[0]) ?
+		    xasprintf("DELETE FROM %s WHERE report IN (SELECT id FROM "
+		    "inreports WHERE %s)", children[i], where) :
+		    xasprintf("DELETE FROM inreports WHERE %s", where);
+
+		res = fmt[0] == 't' ? db_inreport_exec(db, sql, fmt, t0, t1,
+		    t2) : db_inreport_exec(db, sql, fmt, n);
+		free(sql);
+	}
+	return res;
+}
+
+static enum db_result
+db_inreport_drop_forged(struct db *db, const struct inreport *r)
+{
+	const char *org = r->msg_from_domain, *id = r->msg_id;
 
 	if (r->kind == INREPORT_DMARC) {
 		org = r->u.dmarc.org_name;
@@ -169,18 +189,20 @@ db_inreport_drop_forged(struct db *db, const struct inreport *r)
 		org = r->u.tls.org_name;
 		id = r->u.tls.report_id;
 	}
-	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]) &&
-	    res == DB_OK; i++) {
-		char *sql = xasprintf("DELETE FROM %s WHERE report IN (SELECT "
-		    "id FROM inreports WHERE %s)", children[i],
-		    DB_INREPORT_FORGED);
-		res = db_inreport_exec(db, sql, "ttt", kind, org, id);
-		free(sql);
-	}
-	if (res == DB_OK)
-		res = db_inreport_exec(db, "DELETE FROM inreports WHERE "
-		    DB_INREPORT_FORGED, "ttt", kind, org, id);
-	return res;
+	return db_inreport_delete(db, DB_INREPORT_FORGED, "ttt",
+	    db_inreport_kinds[r->kind], org, id, 0);
+}
+
+enum db_result
+db_inreport_prune(struct db *db, long long before)
+{
+	enum db_result res;
+
+	if (db_begin(db) != DB_OK)
+		return DB_ERROR;
+	res = db_inreport_delete(db, "received < ?", "i", NULL, NULL, NULL,
+	    before);
+	return db_end(db, res == DB_OK) == DB_OK ? res : DB_ERROR;
 }
 
 enum db_result

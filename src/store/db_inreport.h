@@ -23,6 +23,10 @@
  */
 enum db_result db_inreport_add(struct db *db, const struct inreport *r);
 
+/* Drop the reports received before `before` (Unix seconds) with their
+ * rows: the report job keeps them for [reports] retention. */
+enum db_result db_inreport_prune(struct db *db, long long before);
+
 /*
  * The reports of kind (DMARC or TLS) whose period ends at or after since
  * (Unix seconds), about domain when it is not NULL (the policy domain, any

@@ -316,6 +316,28 @@ test_duplicate_once(void **state)
 	it_check(t->db, true, "192.0.2.1", 3);
 }
 
+/* Received reports go with their records once older than the cut: the
+ * same report stored again afterwards is new, and shows its own record
+ * only (SQLite reuses the freed id, so a record left behind would show). */
+static void
+test_received_pruned(void **state)
+{
+	struct rt *t = *state;
+	struct inreport *v;
+	size_t n;
+
+	assert_int_equal(it_add(t->db, true, "192.0.2.1", 3), DB_OK);
+	assert_int_equal(db_inreport_prune(t->db, 1796428800LL), DB_OK);
+	it_check(t->db, true, "192.0.2.1", 3);
+	assert_int_equal(db_inreport_prune(t->db, 1796428801LL), DB_OK);
+	assert_int_equal(db_inreport_list(t->db, INREPORT_DMARC, NULL, 0, &v,
+	    &n), DB_OK);
+	assert_int_equal(n, 0);
+	db_inreport_list_free(v, n);
+	assert_int_equal(it_add(t->db, true, "192.0.2.7", 5), DB_OK);
+	it_check(t->db, true, "192.0.2.7", 5);
+}
+
 /* A forged copy first (report ids are predictable): the genuine report
  * that passed DMARC replaces it. */
 static void
@@ -356,6 +378,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transaction, rt_setup,
 		    rt_teardown),
 		cmocka_unit_test_setup_teardown(test_sent_and_prune, rt_setup,
+		    rt_teardown),
+		cmocka_unit_test_setup_teardown(test_received_pruned, rt_setup,
 		    rt_teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_once, rt_setup,
 		    rt_teardown),
