@@ -27,6 +27,7 @@
 #include "core/base64.h"
 #include "core/buf.h"
 #include "dns/dns_rr.h"
+#include "testdns.h"
 
 #define NOW	1700000000
 #define DOM	"relay.example"
@@ -246,24 +247,6 @@ message(void)
 	return m;
 }
 
-static struct dns_answer *
-txt_answer(enum dns_rcode rcode, const char *txt)
-{
-	struct dns_answer *a = dns_answer_new();
-
-	a->rcode = rcode;
-	a->qtype = DNS_T_TXT;
-	if (txt != NULL) {
-		a->rr = calloc(1, sizeof(*a->rr));
-		a->rr[0].type = DNS_T_TXT;
-		a->rr[0].u.txt.text = strdup(txt);
-		a->rr[0].u.txt.len = strlen(txt);
-		a->rr[0].u.txt.nstrings = 1;
-		a->nrr = 1;
-	}
-	return a;
-}
-
 /* Verify m; keys from the table, or every answer with rcode if != 0.
  * *lookups counts the key answers given. */
 static struct arc_verify *
@@ -284,9 +267,9 @@ verify_rc(struct tmsg *m, enum dns_rcode rcode, unsigned *lookups)
 			if (strncmp(name, keys[j].sel, strlen(keys[j].sel)) ==
 			    0 && strcmp(name + strlen(keys[j].sel),
 			    "._domainkey." DOM) == 0)
-				a = txt_answer(rcode, keys[j].rec);
+				a = testdns_txt(rcode, keys[j].rec);
 		if (a == NULL)
-			a = txt_answer(rcode == DNS_RCODE_NOERROR ?
+			a = testdns_txt(rcode == DNS_RCODE_NOERROR ?
 			    DNS_RCODE_NXDOMAIN : rcode, NULL);
 		arc_verify_apply_key(v, k, a);
 		dns_answer_free(a);

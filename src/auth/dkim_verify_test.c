@@ -25,6 +25,7 @@
 #include "core/base64.h"
 #include "core/buf.h"
 #include "dns/dns_rr.h"
+#include "testdns.h"
 
 #define RFC8463_ED_KEY \
 	"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -61,30 +62,12 @@ static const char rfc8463_body[] =
     "Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n";
 #define RFC8463_NOW	1528637909
 
-static struct dns_answer *
-txt_answer(enum dns_rcode rcode, const char *txt)
-{
-	struct dns_answer *a = dns_answer_new();
-
-	a->rcode = rcode;
-	a->qtype = DNS_T_TXT;
-	if (txt != NULL) {
-		a->rr = calloc(1, sizeof(*a->rr));
-		a->rr[0].type = DNS_T_TXT;
-		a->rr[0].u.txt.text = strdup(txt);
-		a->rr[0].u.txt.len = strlen(txt);
-		a->rr[0].u.txt.nstrings = 1;
-		a->nrr = 1;
-	}
-	return a;
-}
-
 /* Run v over body and apply key record txt (or rcode) to signature i. */
 static void
 finish_with(struct dkim_verify *v, const char *body, size_t i,
     enum dns_rcode rcode, const char *txt)
 {
-	struct dns_answer *a = txt_answer(rcode, txt);
+	struct dns_answer *a = testdns_txt(rcode, txt);
 
 	dkim_verify_body(v, body, strlen(body));
 	dkim_verify_body_end(v);
@@ -96,8 +79,8 @@ static struct dkim_verify *
 rfc8463(const char *hdr, const char *body, time_t now)
 {
 	struct dkim_verify *v = dkim_verify_new(hdr, strlen(hdr), now);
-	struct dns_answer *ed = txt_answer(DNS_RCODE_NOERROR, RFC8463_ED_KEY);
-	struct dns_answer *rsa = txt_answer(DNS_RCODE_NOERROR,
+	struct dns_answer *ed = testdns_txt(DNS_RCODE_NOERROR, RFC8463_ED_KEY);
+	struct dns_answer *rsa = testdns_txt(DNS_RCODE_NOERROR,
 	    RFC8463_RSA_KEY);
 	const char *name;
 
@@ -363,7 +346,7 @@ test_sign_roundtrip(void **state)
 	v = dkim_verify_new((const char *)msg.data, msg.len, 1780000000);
 	finish_with(v, body, 0, DNS_RCODE_NOERROR, rec[0]);
 	{
-		struct dns_answer *a = txt_answer(DNS_RCODE_NOERROR, rec[1]);
+		struct dns_answer *a = testdns_txt(DNS_RCODE_NOERROR, rec[1]);
 		dkim_verify_apply_key(v, 1, a);
 		dns_answer_free(a);
 	}

@@ -20,45 +20,9 @@
 
 #include "store/db.h"
 #include "store/db_inreport.h"
+#include "teststore.h"
 
 #define T0	1796428800LL	/* 2026-12-05 00:00:00 UTC */
-
-struct rt {
-	char		 dir[64];
-	char		 path[128];
-	struct db	*db;
-};
-
-static int
-rt_setup(void **state)
-{
-	struct rt *t = calloc(1, sizeof(*t));
-	char err[256];
-
-	assert_non_null(t);
-	snprintf(t->dir, sizeof(t->dir), "/tmp/sealmail-rep-test.XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->path, sizeof(t->path), "%s/sealmail.db", t->dir);
-	if ((t->db = db_open(t->path, true, NULL, err, sizeof(err))) == NULL)
-		fail_msg("db_open: %s", err);
-	*state = t;
-	return 0;
-}
-
-static int
-rt_teardown(void **state)
-{
-	struct rt *t = *state;
-	char p[160];
-
-	db_close(t->db);
-	unlink(t->path);
-	snprintf(p, sizeof(p), "%s-journal", t->path);
-	unlink(p);
-	rmdir(t->dir);
-	free(t);
-	return 0;
-}
 
 static void
 rt_add(struct db *db, long long time, const char *ip, const char *dom,
@@ -81,7 +45,7 @@ rt_add(struct db *db, long long time, const char *ip, const char *dom,
 static void
 test_records_grouped(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 	struct db_dmarc_record *rec;
 	size_t n;
 
@@ -111,7 +75,7 @@ test_records_grouped(void **state)
 static void
 test_records_one_per_row(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 	struct db_dmarc_record *rec;
 	size_t n;
 
@@ -151,7 +115,7 @@ test_records_one_per_row(void **state)
 static void
 test_policy_last_and_domains(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 	struct db_dmarc_policy p;
 	char **d;
 	size_t n;
@@ -185,7 +149,7 @@ test_policy_last_and_domains(void **state)
 static void
 test_claim_watermark(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 	long long w = -1;
 
 	assert_int_equal(db_report_watermark(t->db, "dmarc", &w), DB_NOTFOUND);
@@ -215,7 +179,7 @@ test_claim_watermark(void **state)
 static void
 test_transaction(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 
 	assert_int_equal(db_begin(t->db), DB_OK);
 	assert_int_equal(db_report_mark_sent(t->db, "tlsrpt", "a.example", T0,
@@ -234,7 +198,7 @@ test_transaction(void **state)
 static void
 test_sent_and_prune(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 	long long o = 0;
 
 	assert_int_equal(db_report_was_sent(t->db, "dmarc", "a.example", T0),
@@ -309,7 +273,7 @@ it_check(struct db *db, bool authenticated, const char *ip, long long count)
 static void
 test_duplicate_once(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 
 	assert_int_equal(it_add(t->db, true, "192.0.2.1", 3), DB_OK);
 	assert_int_equal(it_add(t->db, true, "192.0.2.1", 3), DB_NOTFOUND);
@@ -322,7 +286,7 @@ test_duplicate_once(void **state)
 static void
 test_received_pruned(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 	struct inreport *v;
 	size_t n;
 
@@ -343,7 +307,7 @@ test_received_pruned(void **state)
 static void
 test_authenticated_replaces_forged(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 
 	assert_int_equal(it_add(t->db, false, "198.51.100.66", 99999),
 	    DB_OK);
@@ -355,7 +319,7 @@ test_authenticated_replaces_forged(void **state)
 static void
 test_forged_after_ignored(void **state)
 {
-	struct rt *t = *state;
+	struct teststore *t = *state;
 
 	assert_int_equal(it_add(t->db, true, "192.0.2.1", 3), DB_OK);
 	assert_int_equal(it_add(t->db, false, "198.51.100.66", 99999),
@@ -367,26 +331,26 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_records_grouped, rt_setup,
-		    rt_teardown),
+		cmocka_unit_test_setup_teardown(test_records_grouped, teststore_setup,
+		    teststore_teardown),
 		cmocka_unit_test_setup_teardown(test_records_one_per_row,
-		    rt_setup, rt_teardown),
+		    teststore_setup, teststore_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_last_and_domains,
-		    rt_setup, rt_teardown),
-		cmocka_unit_test_setup_teardown(test_claim_watermark, rt_setup,
-		    rt_teardown),
-		cmocka_unit_test_setup_teardown(test_transaction, rt_setup,
-		    rt_teardown),
-		cmocka_unit_test_setup_teardown(test_sent_and_prune, rt_setup,
-		    rt_teardown),
-		cmocka_unit_test_setup_teardown(test_received_pruned, rt_setup,
-		    rt_teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_once, rt_setup,
-		    rt_teardown),
+		    teststore_setup, teststore_teardown),
+		cmocka_unit_test_setup_teardown(test_claim_watermark, teststore_setup,
+		    teststore_teardown),
+		cmocka_unit_test_setup_teardown(test_transaction, teststore_setup,
+		    teststore_teardown),
+		cmocka_unit_test_setup_teardown(test_sent_and_prune, teststore_setup,
+		    teststore_teardown),
+		cmocka_unit_test_setup_teardown(test_received_pruned, teststore_setup,
+		    teststore_teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_once, teststore_setup,
+		    teststore_teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_authenticated_replaces_forged, rt_setup, rt_teardown),
+		    test_authenticated_replaces_forged, teststore_setup, teststore_teardown),
 		cmocka_unit_test_setup_teardown(test_forged_after_ignored,
-		    rt_setup, rt_teardown),
+		    teststore_setup, teststore_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

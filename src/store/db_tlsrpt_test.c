@@ -17,51 +17,14 @@
 
 #include "store/db.h"
 #include "store/db_internal.h"
+#include "teststore.h"
 
 /* 2026-12-05 00:00:00 UTC */
 #define T0	1796428800LL
 
-struct tt {
-	char		 dir[64];
-	char		 path[128];
-	struct db	*db;
-};
-
-static int
-tt_setup(void **state)
-{
-	struct tt *t = calloc(1, sizeof(*t));
-	char err[256];
-
-	assert_non_null(t);
-	snprintf(t->dir, sizeof(t->dir), "/tmp/sealmail-tls-test.XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->path, sizeof(t->path), "%s/sealmail.db", t->dir);
-	t->db = db_open(t->path, true, NULL, err, sizeof(err));
-	if (t->db == NULL)
-		fail_msg("db_open: %s", err);
-	*state = t;
-	return 0;
-}
-
-static int
-tt_teardown(void **state)
-{
-	struct tt *t = *state;
-	char p[160];
-
-	db_close(t->db);
-	unlink(t->path);
-	snprintf(p, sizeof(p), "%s-journal", t->path);
-	unlink(p);
-	rmdir(t->dir);
-	free(t);
-	return 0;
-}
-
 /* Rows in the table (not sessions). */
 static int
-tt_rows(const struct tt *t)
+tt_rows(const struct teststore *t)
 {
 	sqlite3_stmt *st;
 	int n;
@@ -92,7 +55,7 @@ tt_dane(long long t, const char *result, const char *code)
 }
 
 static void
-tt_defer(struct tt *t, struct db_tls_result r, int times)
+tt_defer(struct teststore *t, struct db_tls_result r, int times)
 {
 	for (int i = 0; i < times; i++) {
 		r.time += i;	/* another second, the same day */
@@ -103,7 +66,7 @@ tt_defer(struct tt *t, struct db_tls_result r, int times)
 static void
 test_tls_counts_across_flushes(void **state)
 {
-	struct tt *t = *state;
+	struct teststore *t = *state;
 	struct db_tls_day d;
 
 	tt_defer(t, tt_dane(T0 + 100, "success", ""), 3);
@@ -151,7 +114,7 @@ test_tls_counts_across_flushes(void **state)
 static void
 test_tls_utc_days(void **state)
 {
-	struct tt *t = *state;
+	struct teststore *t = *state;
 	struct db_tls_day d;
 
 	assert_int_equal(db_tls_day(0), 0);
@@ -191,7 +154,7 @@ test_tls_utc_days(void **state)
 static void
 test_tls_grouping(void **state)
 {
-	struct tt *t = *state;
+	struct teststore *t = *state;
 	struct db_tls_result sts = {
 		.time = T0 + 10, .policy_domain = "b.example",
 		.policy_type = "sts",
@@ -257,7 +220,7 @@ test_tls_grouping(void **state)
 static void
 test_tls_close_flushes(void **state)
 {
-	struct tt *t = *state;
+	struct teststore *t = *state;
 	struct db_tls_day d;
 	char err[256];
 
@@ -275,7 +238,7 @@ test_tls_close_flushes(void **state)
 static void
 test_tls_pending_max(void **state)
 {
-	struct tt *t = *state;
+	struct teststore *t = *state;
 	struct db_tls_result r = tt_dane(T0, "success", "");
 	char big[DB_TLS_FIELD_MAX + 100];
 	struct db_tls_day d;
@@ -300,7 +263,7 @@ test_tls_pending_max(void **state)
 static void
 test_tls_field_cut(void **state)
 {
-	struct tt *t = *state;
+	struct teststore *t = *state;
 	struct db_tls_result r = tt_dane(T0, "validation-failure", "");
 	static char big[DB_TLS_FIELD_MAX + 100];
 	struct db_tls_day d;
@@ -320,7 +283,7 @@ test_tls_field_cut(void **state)
 static void
 test_tls_reported_in_parts(void **state)
 {
-	struct tt *t = *state;
+	struct teststore *t = *state;
 	long long day = db_tls_day(T0);
 	struct db_tls_day d;
 	char **dom;
@@ -378,7 +341,7 @@ test_tls_reported_in_parts(void **state)
 static void
 test_dmarc_failure_rows(void **state)
 {
-	struct tt *t = *state;
+	struct teststore *t = *state;
 	struct db_dmarc_failure f = {
 		.time = T0, .source_ip = "192.0.2.9",
 		.policy_domain = "example.org", .header_from = "example.org",
@@ -419,7 +382,7 @@ test_dmarc_failure_rows(void **state)
 static void
 test_report_rate(void **state)
 {
-	struct tt *t = *state;
+	struct teststore *t = *state;
 
 	for (int i = 0; i < 3; i++)
 		assert_true(db_report_rate_take(t->db, "a@x", 100, 3, 0));
@@ -433,7 +396,7 @@ test_report_rate(void **state)
 	assert_false(db_report_rate_take(t->db, "a@x", 101, 3, 101));
 }
 
-#define TT(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
+#define TT(f) cmocka_unit_test_setup_teardown(f, teststore_setup, teststore_teardown)
 
 int
 main(void)
