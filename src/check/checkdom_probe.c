@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/log.h"
+#include "net/spki.h"
 #include "net/tlsname.h"
 #include "smtpc/smtpc_reply.h"
 
@@ -291,23 +292,6 @@ probe_time(const ASN1_TIME *t, char *out, size_t outlen)
 		snprintf(out, outlen, "?");
 }
 
-/* SHA-256 of the DER SubjectPublicKeyInfo in hex: the data of a
- * "3 1 1" TLSA record (RFC 6698 §2.1.2, selector 1). */
-static void
-probe_spki(X509 *leaf, char out[65])
-{
-	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der);
-
-	out[0] = '\0';
-	if (len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
-	    NULL) == 1)
-		for (unsigned i = 0; i < mdlen && i < 32; i++)
-			snprintf(out + 2 * i, 3, "%02x", md[i]);
-	OPENSSL_free(der);
-}
-
 /* PKIX: the presented chain against the system store plus tls_ca, for
  * host (RFC 9525: DNS-ID only, never the CN; a wildcard only as the
  * whole leftmost label). */
@@ -379,7 +363,7 @@ probe_tls_facts(struct checkdom_probe *p, SSL *ssl, const char *host,
 		/* Round towards "already expired" for a partial day. */
 		p->days_left = days - (days == 0 && secs < 0 ? 1 : 0);
 	}
-	probe_spki(leaf, p->spki_sha256);
+	spki_sha256_hex(leaf, p->spki_sha256);
 	probe_pkix(p, leaf, chain, host, tls_ca);
 	if (!p->dane_checked)
 		return;

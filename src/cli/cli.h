@@ -27,5 +27,7 @@ int cli_reports_send(int argc, char **argv, const char *config);
 /* `reports dmarc|tls` (cli_reports_show.c); argv[0] is the kind. */
 int cli_reports_show(int argc, char **argv, const char *config);
 int cli_arc(int argc, char **argv, const char *config);
+/* `dns-records` (cli_dns_records.c). */
+int cli_dns_records(int argc, char **argv, const char *config);
 
 #endif

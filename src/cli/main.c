@@ -45,6 +45,8 @@ static const struct cli_entry cli_entries[] = {
 	    "reports dmarc|tls [--domain D] [--days N] [--json]" },
 	{ "arc", cli_arc, "arc sign --domain D --selector S --key FILE "
 	    "[--time T] [--authserv-id ID] [FILE|-]" },
+	{ "dns-records", cli_dns_records, "dns-records [--domain D] [--zone] "
+	    "| dns-records --check-tlsa [--cert FILE]" },
 };
 
 static void

@@ -84,6 +84,7 @@ conf_free(struct conf *c)
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].name);
 		free(c->listeners[i].addrs);
+		free(c->listeners[i].password_file);
 	}
 	free(c->listeners);
 	for (size_t i = 0; i < c->ndomains; i++) {
@@ -93,6 +94,9 @@ conf_free(struct conf *c)
 			free(c->domains[i].dkim[j].key);
 		}
 		free(c->domains[i].dkim);
+		for (size_t j = 0; j < c->domains[i].nmta_sts_mx; j++)
+			free(c->domains[i].mta_sts_mx[j]);
+		free(c->domains[i].mta_sts_mx);
 	}
 	free(c->domains);
 	for (size_t i = 0; i < c->npolicies; i++) {
@@ -106,6 +110,7 @@ conf_free(struct conf *c)
 	free(c->relayhost);
 	free(c->relayhost_credentials);
 	free(c->relayhost_ca);
+	free(c->passdb_socket);
 	free(c->tls_ca);
 	free(c->retry_schedule);
 	free(c->dns_resolver);
@@ -257,8 +262,64 @@ void
 conf_print_role(FILE *fp, const void *base, const struct conf_key *k)
 {
 	fprintf(fp, "%s = %s\n", k->name,
-	    ((const struct conf_listener *)base)->role == CONF_ROLE_SUBMISSION ?
-	    "submission" : "mx");
+	    conf_role_name(((const struct conf_listener *)base)->role));
+}
+
+const char *
+conf_role_name(enum conf_role r)
+{
+	static const char *names[] = {
+		[CONF_ROLE_MX] = "mx",
+		[CONF_ROLE_SUBMISSION] = "submission",
+		[CONF_ROLE_HTTPS] = "https",
+		[CONF_ROLE_ADMIN] = "admin",
+	};
+
+	return names[r];
+}
+
+const char *
+conf_sts_mode_name(enum conf_sts_mode m)
+{
+	static const char *names[] = {
+		[CONF_STS_TESTING] = "testing",
+		[CONF_STS_ENFORCE] = "enforce",
+		[CONF_STS_NONE] = "none",
+	};
+
+	return names[m];
+}
+
+void
+conf_print_domain_sts(FILE *fp, const void *base, const struct conf_key *k)
+{
+	fprintf(fp, "%s = %s\n", k->name,
+	    conf_sts_mode_name(((const struct conf_domain *)base)->mta_sts));
+}
+
+void
+conf_print_sts_mx(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf_domain *d = base;
+	size_t col = strlen(k->name) + 2;
+
+	fprintf(fp, "%s =", k->name);
+	for (size_t i = 0; i < d->nmta_sts_mx; i++)
+		conf_print_item(fp, &col, i, d->mta_sts_mx[i]);
+	if (d->nmta_sts_mx == 0)
+		fprintf(fp, "\t; the [server] hostname");
+	fputc('\n', fp);
+}
+
+void
+conf_print_passdb(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+
+	if (c->passdb == CONF_PASSDB_DOVECOT)
+		fprintf(fp, "%s = dovecot:%s\n", k->name, c->passdb_socket);
+	else
+		fprintf(fp, "%s = internal\n", k->name);
 }
 
 void

@@ -26,7 +26,12 @@
 enum conf_role {
 	CONF_ROLE_MX,
 	CONF_ROLE_SUBMISSION,
+	CONF_ROLE_HTTPS,	/* our MTA-STS policy (RFC 8461 §3.3) */
+	CONF_ROLE_ADMIN,	/* /metrics and the status page */
 };
+
+/* True for the roles that speak HTTP rather than SMTP. */
+#define CONF_ROLE_IS_HTTP(r)	((r) == CONF_ROLE_HTTPS || (r) == CONF_ROLE_ADMIN)
 
 /* Where `sealmail sendmail` hands mail to the daemon (a unix socket any
  * local user may connect to; see net/localsock.h). */
@@ -62,6 +67,9 @@ struct conf_listener {
 	size_t			 naddrs;
 	enum conf_role		 role;
 	enum conf_tls_mode	 tls;
+	char			*password_file;	/* admin: HTTP basic auth
+						 * users ("user:crypt-hash"
+						 * lines), NULL: none */
 };
 
 struct conf_certpair {
@@ -85,10 +93,23 @@ struct conf_dkim {
 	unsigned	 key_line;	/* where dkim_key was set */
 };
 
+/* The MTA-STS policy mode we serve for a domain (RFC 8461 §5). */
+enum conf_sts_mode {
+	CONF_STS_TESTING,	/* default: receivers report, never refuse */
+	CONF_STS_ENFORCE,
+	CONF_STS_NONE,		/* withdraw a published policy (§8.3) */
+};
+
 struct conf_domain {
 	char			*name;	/* lower case, no trailing dot */
 	struct conf_dkim	*dkim;	/* in file order; NULL if ndkim == 0 */
 	size_t			 ndkim;	/* 0..CONF_MAX_DKIM */
+	enum conf_sts_mode	 mta_sts;
+	char			**mta_sts_mx;	/* host names or "*.domain",
+						 * lower case; none: the
+						 * [server] hostname */
+	size_t			 nmta_sts_mx;
+	unsigned		 mta_sts_max_age;	/* seconds */
 };
 
 /*
@@ -116,6 +137,12 @@ struct conf_policy {
 						 * "*.example.net"); none: any */
 	size_t			 nmx_match;
 	unsigned		 line;		/* of the section header */
+};
+
+/* Where submission AUTH checks passwords ([auth] passdb). */
+enum conf_passdb {
+	CONF_PASSDB_INTERNAL,	/* the store's users table */
+	CONF_PASSDB_DOVECOT,	/* Dovecot's auth-client socket */
 };
 
 struct conf_network {
@@ -193,6 +220,9 @@ struct conf {
 	bool			 fetch_private_addresses;	/* tests */
 
 	/* [auth] */
+	enum conf_passdb	 passdb;
+	char			*passdb_socket;	/* dovecot: the auth-client
+						 * socket path */
 	bool			 spf_reject_fail;
 	bool			 dmarc_enforce;
 	unsigned		 min_password_length;	/* characters */
@@ -251,6 +281,11 @@ bool conf_is_local_domain(const struct conf *c, const char *domain);
  * it; NULL when none applies. Borrowed from c. */
 const struct conf_policy *conf_policy_for(const struct conf *c,
     const char *domain);
+/* "testing", "enforce" or "none". */
+const char *conf_sts_mode_name(enum conf_sts_mode m);
+/* "mx", "submission", "https" or "admin". */
+const char *conf_role_name(enum conf_role r);
+
 /* "none", "may", ..., "dane-only"; "auto" for CONF_TLSPOL_AUTO. */
 const char *conf_tls_policy_name(enum conf_tls_policy p);
 

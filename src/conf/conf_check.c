@@ -70,6 +70,7 @@ conf_check_duration(const char *s, unsigned long long min,
 {
 	static const struct { char unit; unsigned mult; } units[] = {
 		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 7 * 86400 },
 	};
 	char num[32], e[64];
 	size_t n = strlen(s);
@@ -83,21 +84,21 @@ conf_check_duration(const char *s, unsigned long long min,
 			if (s[n - 1] == units[i].unit)
 				break;
 		if (i == sizeof(units) / sizeof(units[0])) {
-			snprintf(why, len, "bad duration %s (use N, Ns, Nm, Nh "
-			    "or Nd)", esc(s, e, sizeof(e)));
+			snprintf(why, len, "bad duration %s (use N, Ns, Nm, Nh, "
+			    "Nd or Nw)", esc(s, e, sizeof(e)));
 			return -1;
 		}
 		mult = units[i].mult;
 		n--;
 	}
 	if (n == 0 || n >= sizeof(num) || strspn(s, "0123456789") != n) {
-		snprintf(why, len, "bad duration %s (use N, Ns, Nm, Nh or Nd)",
+		snprintf(why, len, "bad duration %s (use N, Ns, Nm, Nh, Nd or Nw)",
 		    esc(s, e, sizeof(e)));
 		return -1;
 	}
 	memcpy(num, s, n);
 	num[n] = '\0';
-	if (conf_check_uint(num, 0, ~0ULL / 86400, &v, why, len) == -1)
+	if (conf_check_uint(num, 0, ~0ULL / (7 * 86400), &v, why, len) == -1)
 		return -1;
 	v *= mult;
 	if (v < min || v > max) {
@@ -485,6 +486,24 @@ conf_check_listeners(struct conf_parse *p)
 			    "tls", "%s needs a certificate: add [tls] cert "
 			    "and key", l->tls == CONF_TLS_IMPLICIT ?
 			    "implicit" : "starttls");
+		if (l->role == CONF_ROLE_HTTPS && l->tls != CONF_TLS_IMPLICIT)
+			return conf_parse_fail_at(p, p->listener_line[i], sec,
+			    "tls", "role = https needs tls = implicit (MTA-STS "
+			    "policies are fetched over HTTPS only, RFC 8461 "
+			    "§3.3)");
+		if (l->role == CONF_ROLE_ADMIN && l->tls == CONF_TLS_STARTTLS)
+			return conf_parse_fail_at(p, p->listener_line[i], sec,
+			    "tls", "role = admin needs tls = none (plain HTTP) "
+			    "or implicit (HTTPS)");
+		if (l->password_file != NULL && l->role != CONF_ROLE_ADMIN)
+			return conf_parse_fail_at(p, p->listener_line[i], sec,
+			    "password_file", "only an admin listener takes "
+			    "a password_file");
+		if (l->role == CONF_ROLE_ADMIN && l->password_file != NULL &&
+		    l->tls == CONF_TLS_NONE)
+			conf_parse_warn_at(p, p->listener_line[i], sec,
+			    "password_file", "basic auth over plain HTTP sends "
+			    "the password in clear: use tls = implicit");
 		if (l->role == CONF_ROLE_SUBMISSION && l->tls == CONF_TLS_NONE)
 			conf_parse_warn_at(p, p->listener_line[i], sec, "tls",
 			    "none on a submission listener: AUTH is never "

@@ -154,7 +154,8 @@ conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
     conf_print_relayhost, conf_print_retry_schedule, conf_print_resolver,
     conf_print_recipient_delimiter, conf_print_policy_tls,
     conf_print_mx_match, conf_print_reports_from, conf_print_org_name,
-    conf_print_inbox;
+    conf_print_inbox, conf_print_domain_sts, conf_print_sts_mx,
+    conf_print_passdb;
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);

@@ -236,6 +236,8 @@ conf_parse_new_domain(struct conf_parse *p, const char *raw)
 	    sizeof(*c->domains));
 	memset(&c->domains[c->ndomains], 0, sizeof(*c->domains));
 	c->domains[c->ndomains].name = xstrdup(name);
+	c->domains[c->ndomains].mta_sts = CONF_STS_TESTING;
+	c->domains[c->ndomains].mta_sts_max_age = 7 * 86400;
 	p->base = &c->domains[c->ndomains++];
 	return 0;
 }
@@ -778,13 +780,12 @@ conf_parse_role(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf_listener *l = base;
 
-	if (strcmp(v, "mx") == 0)
-		l->role = CONF_ROLE_MX;
-	else if (strcmp(v, "submission") == 0)
-		l->role = CONF_ROLE_SUBMISSION;
-	else
-		return conf_parse_fail(p, "must be mx or submission");
-	return 0;
+	for (int r = CONF_ROLE_MX; r <= CONF_ROLE_ADMIN; r++)
+		if (strcmp(v, conf_role_name((enum conf_role)r)) == 0) {
+			l->role = (enum conf_role)r;
+			return 0;
+		}
+	return conf_parse_fail(p, "must be mx, submission, https or admin");
 }
 
 static int
@@ -877,27 +878,49 @@ conf_parse_policy_tls(struct conf_parse *p, void *base, const char *v)
 }
 
 /* One MX host pattern: a host name, or "*." and a host name (the leftmost
- * label only, as in MTA-STS policies, RFC 8461 §4.1). */
+ * label only, as in MTA-STS policies, RFC 8461 §4.1), appended lower case
+ * to (*list, *n). */
 static int
-conf_parse_mx_pattern(struct conf_parse *p, void *base, const char *v)
+conf_parse_mx_pattern_to(struct conf_parse *p, char ***list, size_t *n,
+    const char *v)
 {
-	struct conf_policy *pol = base;
 	bool wild = strncmp(v, "*.", 2) == 0;
 	char e[80];
 
 	if (!conf_valid_hostname(v + 2 * wild) || strchr(v + 2 * wild, '*'))
 		return conf_parse_fail(p, "bad MX pattern %s (a host name, or "
 		    "*.domain)", log_escape(v, strlen(v), e, sizeof(e)));
-	if (pol->nmx_match == CONF_MAX_MX_MATCH)
+	if (*n == CONF_MAX_MX_MATCH)
 		return conf_parse_fail(p, "too many patterns (at most %d)",
 		    CONF_MAX_MX_MATCH);
-	pol->mx_match = xreallocarray(pol->mx_match, pol->nmx_match + 1,
-	    sizeof(*pol->mx_match));
-	pol->mx_match[pol->nmx_match] = xstrdup(v);
-	for (char *q = pol->mx_match[pol->nmx_match]; *q != '\0'; q++)
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[*n] = xstrdup(v);
+	for (char *q = (*list)[*n]; *q != '\0'; q++)
 		*q = (char)tolower((unsigned char)*q);
-	pol->nmx_match++;
+	(*n)++;
 	return 0;
+}
+
+/* Free a pattern list unless this line continues it. */
+static void
+conf_parse_patterns_reset(struct conf_parse *p, char ***list, size_t *n)
+{
+	if (p->continuation)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
+static int
+conf_parse_mx_pattern(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf_policy *pol = base;
+
+	return conf_parse_mx_pattern_to(p, &pol->mx_match, &pol->nmx_match,
+	    v);
 }
 
 static int
@@ -905,14 +928,41 @@ conf_parse_mx_match(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf_policy *pol = base;
 
-	if (!p->continuation) {
-		for (size_t i = 0; i < pol->nmx_match; i++)
-			free(pol->mx_match[i]);
-		free(pol->mx_match);
-		pol->mx_match = NULL;
-		pol->nmx_match = 0;
-	}
+	conf_parse_patterns_reset(p, &pol->mx_match, &pol->nmx_match);
 	return conf_check_list(p, base, v, conf_parse_mx_pattern);
+}
+
+/* ---- custom keys: [domain "NAME"] MTA-STS ------------------------- */
+
+static int
+conf_parse_domain_sts(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf_domain *d = base;
+
+	for (int m = CONF_STS_TESTING; m <= CONF_STS_NONE; m++)
+		if (strcmp(v, conf_sts_mode_name((enum conf_sts_mode)m)) == 0) {
+			d->mta_sts = (enum conf_sts_mode)m;
+			return 0;
+		}
+	return conf_parse_fail(p, "must be testing, enforce or none");
+}
+
+static int
+conf_parse_sts_mx_item(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf_domain *d = base;
+
+	return conf_parse_mx_pattern_to(p, &d->mta_sts_mx, &d->nmta_sts_mx,
+	    v);
+}
+
+static int
+conf_parse_sts_mx(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf_domain *d = base;
+
+	conf_parse_patterns_reset(p, &d->mta_sts_mx, &d->nmta_sts_mx);
+	return conf_check_list(p, base, v, conf_parse_sts_mx_item);
 }
 
 /* ---- custom keys: [delivery] ------------------------------------------ */
@@ -1202,6 +1252,30 @@ conf_parse_inbox(struct conf_parse *p, void *base, const char *v)
 	return conf_check_list(p, base, v, conf_parse_inbox_item);
 }
 
+/* ---- custom keys: [auth] --------------------------------------------- */
+
+/* "internal" or "dovecot:/path/to/auth-client" (the socket Postfix's
+ * smtpd_sasl_type = dovecot uses). */
+static int
+conf_parse_passdb(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+
+	if (strcmp(v, "internal") == 0) {
+		c->passdb = CONF_PASSDB_INTERNAL;
+		conf_parse_setstr(&c->passdb_socket, NULL);
+		return 0;
+	}
+	if (strncmp(v, "dovecot:", 8) != 0)
+		return conf_parse_fail(p, "must be internal or dovecot:PATH");
+	if (v[8] != '/')
+		return conf_parse_fail(p, "dovecot: needs the absolute path "
+		    "of Dovecot's auth-client socket");
+	c->passdb = CONF_PASSDB_DOVECOT;
+	conf_parse_setstr(&c->passdb_socket, v + 8);
+	return 0;
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 #define OFF(f)		offsetof(struct conf, f)
@@ -1255,12 +1329,21 @@ static const struct conf_key conf_keys_listen[] = {
 	    CONF_KEY_LIST),
 	CUSTOM("role", conf_parse_role, conf_print_role, 0),
 	CUSTOM("tls", conf_parse_tls, conf_print_tls, 0),
+	{ "password_file", CONF_T_PATH,
+	    offsetof(struct conf_listener, password_file), 0, 0, 0, NULL,
+	    NULL },
 };
 
 static const struct conf_key conf_keys_domain[] = {
 	CUSTOM("dkim_selector", conf_parse_selector, conf_print_dkim,
 	    CONF_KEY_REPEAT),
 	CUSTOM("dkim_key", conf_parse_dkim_key, NULL, CONF_KEY_REPEAT),
+	CUSTOM("mta_sts", conf_parse_domain_sts, conf_print_domain_sts, 0),
+	CUSTOM("mta_sts_mx", conf_parse_sts_mx, conf_print_sts_mx,
+	    CONF_KEY_LIST),
+	/* RFC 8461 §3.2: at most 31557600 (about a year). */
+	NUM("mta_sts_max_age", CONF_T_DURATION,
+	    offsetof(struct conf_domain, mta_sts_max_age), 60, 31557600),
 };
 
 static const struct conf_key conf_keys_delivery[] = {
@@ -1289,6 +1372,7 @@ static const struct conf_key conf_keys_policy[] = {
 };
 
 static const struct conf_key conf_keys_auth[] = {
+	CUSTOM("passdb", conf_parse_passdb, conf_print_passdb, 0),
 	NUM("spf_reject_fail", CONF_T_BOOL, OFF(spf_reject_fail), 0, 0),
 	NUM("dmarc_enforce", CONF_T_BOOL, OFF(dmarc_enforce), 0, 0),
 	/* SASL PLAIN carries at most 255 octets (RFC 4616 §2). */

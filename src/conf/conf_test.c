@@ -371,8 +371,8 @@ slurp(const char *path)
 /*
  * Golden test (STYLE.md §11): tests/data/conf/full.conf prints as
  * full.print. Run from the source tree (make test-unit does), or set
- * SEALMAIL_SRCDIR. To accept a deliberate change, regenerate full.print
- * with `sealmail -c full.conf check-config | tail -n +2`.
+ * SEALMAIL_SRCDIR. To accept a deliberate change, run the test with
+ * SEALMAIL_GOLDEN_WRITE=1, which rewrites full.print, and read the diff.
  */
 static void
 test_golden(void **state)
@@ -393,6 +393,13 @@ test_golden(void **state)
 		fail_msg("%s", err);
 	got = print_body(c);
 	free(in);
+	if (getenv("SEALMAIL_GOLDEN_WRITE") != NULL) {
+		FILE *fp = fopen(want, "w");
+
+		assert_non_null(fp);
+		fputs(got, fp);
+		assert_int_equal(fclose(fp), 0);
+	}
 	in = slurp(want);
 	if (in == NULL)
 		fail_msg("%s is missing", want);
@@ -415,7 +422,7 @@ static const struct error_case error_cases[] = {
 	    "3: [listen \"mx\"] TLS: unknown key" },
 	/* bad role, bad tls */
 	{ "[listen \"mx\"]\nrole = relay\n",
-	    "2: [listen \"mx\"] role: must be mx or submission" },
+	    "2: [listen \"mx\"] role: must be mx, submission, https or admin" },
 	{ "[listen \"mx\"]\ntls = ssl\n",
 	    "2: [listen \"mx\"] tls: must be starttls, implicit or none" },
 	/* bad address */
