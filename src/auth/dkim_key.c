@@ -5,10 +5,14 @@
  */
 #include "auth/dkim_key.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include "core/base64.h"
+#include "core/xmalloc.h"
 
 /* Does the colon-separated list val contain word (case-insensitive)? */
 static bool
@@ -187,4 +191,33 @@ dkim_key_result_name(enum dkim_key_result r)
 	if ((size_t)r < sizeof(names) / sizeof(names[0]))
 		return names[r];
 	return "unknown";
+}
+
+char *
+dkim_key_record(const void *pkey)
+{
+	EVP_PKEY *pk = (EVP_PKEY *)pkey;
+	unsigned char *der = NULL, raw[32];
+	size_t n = sizeof(raw), cap;
+	int id = EVP_PKEY_get_base_id(pk), len;
+	char *b64, *rec;
+
+	if (id == EVP_PKEY_RSA) {
+		if ((len = i2d_PUBKEY(pk, &der)) <= 0)
+			return NULL;
+	} else if (id == EVP_PKEY_ED25519) {
+		if (EVP_PKEY_get_raw_public_key(pk, raw, &n) != 1 ||
+		    n != sizeof(raw))
+			return NULL;
+		len = (int)n;
+	} else
+		return NULL;
+	cap = ((size_t)len + 2) / 3 * 4 + 1;
+	b64 = xmalloc(cap);
+	base64_encode(der != NULL ? der : raw, (size_t)len, b64, cap);
+	rec = xasprintf("v=DKIM1; k=%s; p=%s", id == EVP_PKEY_RSA ? "rsa" :
+	    "ed25519", b64);
+	free(b64);
+	OPENSSL_free(der);
+	return rec;
 }

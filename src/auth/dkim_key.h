@@ -69,4 +69,13 @@ enum dkim_key_result dkim_key_load(const struct dkim_key *key, void **out);
 
 const char *dkim_key_result_name(enum dkim_key_result r);
 
+/*
+ * The key record to publish for the public half of pkey (an EVP_PKEY *,
+ * private or public; RSA or Ed25519): "v=DKIM1; k=rsa; p=<base64 DER
+ * SubjectPublicKeyInfo>" or "v=DKIM1; k=ed25519; p=<base64 of the raw 32
+ * octets>" (RFC 8463 §4.2). What `dkim keygen`, `init` and `dns-records`
+ * print. Heap string; NULL for another key type or if OpenSSL fails.
+ */
+char *dkim_key_record(const void *pkey);
+
 #endif

@@ -163,6 +163,12 @@ dkim_sign_key_is_rsa(const struct dkim_sign_key *k)
 	return k->alg == DKIM_ALG_RSA_SHA256;
 }
 
+char *
+dkim_sign_key_record(const struct dkim_sign_key *k)
+{
+	return dkim_key_record(k->pk);
+}
+
 static void
 sign_hash_out(void *arg, const uint8_t *p, size_t n)
 {

@@ -42,6 +42,8 @@ struct dkim_sign_key *dkim_sign_key_from_pem(const char *domain,
 void dkim_sign_key_free(struct dkim_sign_key *k);
 /* Whether k signs rsa-sha256 (else ed25519-sha256). */
 bool dkim_sign_key_is_rsa(const struct dkim_sign_key *k);
+/* The key record to publish for k (dkim_key_record); heap string. */
+char *dkim_sign_key_record(const struct dkim_sign_key *k);
 
 /*
  * A signer for one message with keys[0..nkeys) (borrowed; nkeys <=

@@ -29,5 +29,11 @@ int cli_reports_show(int argc, char **argv, const char *config);
 int cli_arc(int argc, char **argv, const char *config);
 /* `dns-records` (cli_dns_records.c). */
 int cli_dns_records(int argc, char **argv, const char *config);
+/* Its records for c on stdout (init prints them too): 0, or -1 when a
+ * key or certificate could not be read (said on stderr; that record is
+ * printed as a comment) or stdout fails. */
+struct conf;
+int cli_dns_records_print(const struct conf *c, const char *domain,
+    _Bool zone);
 
 #endif

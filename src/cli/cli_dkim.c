@@ -22,10 +22,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "auth/dkim_key.h"
+#include "check/dnsrec.h"
 #include "cli/cli.h"
 #include "cli/cli_common.h"
 #include "conf/conf.h"
-#include "core/base64.h"
 #include "core/xmalloc.h"
 #include "proc/priv.h"
 
@@ -140,43 +141,14 @@ cli_dkim_valid_domain(const char *d)
 	return ok;
 }
 
-/* "v=DKIM1; k=...; p=..." for the public half of pk; heap string. */
-static char *
-cli_dkim_record(EVP_PKEY *pk, bool rsa)
-{
-	unsigned char *der = NULL, raw[32];
-	size_t n = sizeof(raw);
-	char *b64, *rec;
-	int len;
-
-	if (rsa) {
-		if ((len = i2d_PUBKEY(pk, &der)) <= 0)
-			return NULL;
-	} else {
-		if (EVP_PKEY_get_raw_public_key(pk, raw, &n) != 1)
-			return NULL;
-		len = (int)n;
-	}
-	b64 = xmalloc((size_t)len * 4 / 3 + 8);
-	base64_encode(rsa ? der : raw, (size_t)len, b64,
-	    (size_t)len * 4 / 3 + 8);
-	rec = xasprintf("v=DKIM1; k=%s; p=%s", rsa ? "rsa" : "ed25519", b64);
-	free(b64);
-	OPENSSL_free(der);
-	return rec;
-}
-
 /* Print the TXT record in zone-file form, 255-octet strings. */
 static void
 cli_dkim_print(const struct cli_dkim *a, const char *rec)
 {
-	size_t n = strlen(rec);
+	char *rd = dnsrec_txt_rdata(rec);
 
-	printf("%s._domainkey.%s. IN TXT", a->selector, a->domain);
-	for (size_t off = 0; off < n; off += 255)
-		printf(" \"%.*s\"", (int)(n - off > 255 ? 255 : n - off),
-		    rec + off);
-	printf("\n");
+	printf("%s._domainkey.%s. IN TXT %s\n", a->selector, a->domain, rd);
+	free(rd);
 }
 
 /* Write pk to path, 0600, refusing to replace a file; chown to user. */
@@ -267,7 +239,7 @@ cli_dkim(int argc, char **argv, const char *config)
 	if (a.out == NULL && (path = cli_dkim_default_path(c, &a)) == NULL)
 		goto out;
 	if ((pk = cli_dkim_keygen(&a)) == NULL ||
-	    (rec = cli_dkim_record(pk, a.rsa)) == NULL) {
+	    (rec = dkim_key_record(pk)) == NULL) {
 		cli_error("cannot make the key: %s",
 		    ERR_reason_error_string(ERR_peek_last_error()));
 		goto out;
