@@ -59,7 +59,6 @@ struct cli_init {
 	char		*tls_cert;
 	char		*tls_key;
 	char		*dkim_key;
-	char		 dkim_record[128];	/* "v=DKIM1; k=ed25519; p=..." */
 };
 
 static int
@@ -336,20 +335,14 @@ static int
 cli_init_dkim(struct cli_init *in)
 {
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	unsigned char raw[32], b64[64];
-	size_t len = sizeof(raw);
 	int r = -1;
 
-	if (pk == NULL || EVP_PKEY_get_raw_public_key(pk, raw, &len) != 1 ||
-	    len != sizeof(raw)) {
+	/* Its public record is printed with the others (dns-records). */
+	if (pk == NULL) {
 		cli_init_fail("cannot make the DKIM key: %s",
 		    ERR_reason_error_string(ERR_peek_last_error()));
 		goto out;
 	}
-	/* RFC 8463 §4: p= is the base64 of the raw 32-byte public key. */
-	EVP_EncodeBlock(b64, raw, (int)len);
-	snprintf(in->dkim_record, sizeof(in->dkim_record),
-	    "v=DKIM1; k=ed25519; p=%s", b64);
 	r = cli_init_write_key(in->dkim_key, pk);
 out:
 	EVP_PKEY_free(pk);
@@ -610,14 +603,11 @@ cli_init_report(const struct cli_init *in)
 	    "  dkim/%s." CLI_INIT_SELECTOR ".key  DKIM Ed25519 key for %s "
 	    "(0600)\n"
 	    "  data/              queue, mailboxes and accounts\n\n"
-	    "Publish the DKIM key in DNS:\n"
-	    "  " CLI_INIT_SELECTOR "._domainkey.%s. IN TXT \"%s\"\n\n"
 	    "Next steps:\n"
 	    "  %s -c %s user add you@%s\n"
 	    "  %s -c %s serve\n",
-	    in->dir, in->hostname, in->domain, in->domain, in->domain,
-	    in->dkim_record, self, in->conf_path, in->domain, self,
-	    in->conf_path);
+	    in->dir, in->hostname, in->domain, in->domain, self,
+	    in->conf_path, in->domain, self, in->conf_path);
 	if (in->dev)	/* the sender must be owned by the AUTH user */
 		printf("  swaks --server 127.0.0.1:5870 --tls --auth-user "
 		    "you@%s --from you@%s --to you@%s\n", in->domain,
@@ -645,6 +635,19 @@ cli_init_roles(const struct cli_init *in, const struct conf *c)
 	r = cli_role_aliases(db, in->domain, in->postmaster_addr);
 	db_close(db);
 	return r;
+}
+
+/* At the end, what to publish in DNS: dns-records for the new config. */
+static void
+cli_init_records(const struct cli_init *in, const struct conf *c)
+{
+	char self[PATH_MAX];
+
+	cli_self_path(self, sizeof(self));
+	printf("\nPublish these DNS records (print them again with\n"
+	    "  %s -c %s dns-records):\n\n", self, in->conf_path);
+	fflush(stdout);
+	(void)cli_dns_records_print(c, NULL, false);
 }
 
 static void
@@ -690,8 +693,9 @@ cli_init(int argc, char **argv, const char *config)
 	cli_init_report(&in);
 	if (cli_init_roles(&in, c) == 0)
 		r = 0;
-	conf_free(c);
 	cli_init_owner(&in);
+	cli_init_records(&in, c);
+	conf_free(c);
 out:
 	cli_init_free(&in);
 	return r;
