@@ -517,8 +517,8 @@ emit_dmarc(struct dnsrec_emit *e, const struct conf_domain *d,
 	    "move to p=quarantine, then p=reject.");
 	if (inbox == NULL) {
 		add(e->out, "; no [reports] inbox: set one (e.g. inbox = "
-		    "dmarc-reports@%s, a user or alias) and add "
-		    "rua=mailto:it to receive reports", d->name);
+		    "dmarc-reports@%s, a user or alias) to receive the "
+		    "reports; rua= then names it", d->name);
 		rr_txt(e, owner, "v=DMARC1; p=none");
 	} else {
 		v = xasprintf("v=DMARC1; p=none; rua=mailto:%s", inbox);
