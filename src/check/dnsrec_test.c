@@ -412,14 +412,14 @@ test_long_records_split(void **state)
 	(void)state;
 	fix_init(&x, "0.0.0.0", "::");
 	/* 12 x " ip6:2001:db8:1234:5678::N": SPF passes 255 octets */
-	strcpy(want, "v=spf1");
+	size_t len = (size_t)snprintf(want, sizeof(want), "v=spf1");
 	for (int i = 0; i < 12; i++) {
 		snprintf(ip, sizeof(ip), "2001:db8:1234:5678::%d", i + 1);
 		add_ifaddr(&x, ip, "eth0");
-		strcat(want, " ip6:");
-		strcat(want, ip);
+		len += (size_t)snprintf(want + len, sizeof(want) - len,
+		    " ip6:%s", ip);
 	}
-	strcat(want, " -all");
+	snprintf(want + len, sizeof(want) - len, " -all");
 	x.fk[0].record = "v=DKIM1; k=rsa; p="
 	    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0123456789012345678901"
 	    "2345678901234567890123456789012345678901234567890123456789012345678"
@@ -547,7 +547,8 @@ test_mta_sts_uses_the_served_id(void **state)
 	add_https(&x, "0.0.0.0");
 	txt = sts_serve_txt(&x.c, &x.d[0]);
 	line = malloc(strlen(txt) + 64);
-	sprintf(line, "_mta-sts.example.org. 3600 IN TXT \"%s\"", txt);
+	snprintf(line, strlen(txt) + 64, "_mta-sts.example.org. 3600 IN TXT "
+	    "\"%s\"", txt);
 	dnsrec_build(&x.c, &x.f, "example.org", false, &x.out);
 	assert_line(&x.out, line);
 	assert_line(&x.out, "mta-sts.example.org. 3600 IN CNAME "
