@@ -505,9 +505,20 @@ pick_inbox(const struct conf *c, const struct conf_domain *d)
 	return c->nreports_inbox > 0 ? c->reports_inbox[0] : NULL;
 }
 
+/* RFC 9990 §4: the inbox's domain agrees to receive d's reports. */
 static void
-emit_dmarc(struct dnsrec_emit *e, const struct conf_domain *d,
-    const char *inbox)
+emit_dmarc_auth(struct dnsrec_emit *e, const char *domain,
+    const char *inbox_domain)
+{
+	char *owner = xasprintf("%s._report._dmarc.%s", domain, inbox_domain);
+
+	rr_txt(e, owner, "v=DMARC1");
+	free(owner);
+}
+
+static void
+emit_dmarc(struct dnsrec_emit *e, const struct conf *c,
+    const struct conf_domain *d, const char *inbox)
 {
 	char *owner = xasprintf("_dmarc.%s", d->name), *v;
 	const char *at = inbox ? strrchr(inbox, '@') : NULL;
@@ -526,12 +537,30 @@ emit_dmarc(struct dnsrec_emit *e, const struct conf_domain *d,
 		free(v);
 	}
 	free(owner);
+	/* Another domain's consent lives in its zone: with its records
+	 * when it is one of ours, else here. */
 	if (at != NULL && strcasecmp(at + 1, d->name) != 0) {
-		add(e->out, "; the reports go to %s, another domain, which "
-		    "must agree to receive them (RFC 9990 §4):", at + 1);
-		owner = xasprintf("%s._report._dmarc.%s", d->name, at + 1);
-		rr_txt(e, owner, "v=DMARC1");
-		free(owner);
+		if (conf_is_local_domain(c, at + 1))
+			add(e->out, "; the reports go to %s, which agrees to "
+			    "receive them with %s._report._dmarc.%s (printed "
+			    "with %s's records)", at + 1, d->name, at + 1,
+			    at + 1);
+		else {
+			add(e->out, "; the reports go to %s, another domain, "
+			    "which must agree to receive them (RFC 9990 §4):",
+			    at + 1);
+			emit_dmarc_auth(e, d->name, at + 1);
+		}
+	}
+	for (size_t i = 0; i < c->ndomains; i++) {
+		const char *o = pick_inbox(c, &c->domains[i]);
+		const char *oat = o ? strrchr(o, '@') : NULL;
+		if (oat == NULL || strcasecmp(oat + 1, d->name) != 0 ||
+		    strcasecmp(c->domains[i].name, d->name) == 0)
+			continue;
+		add(e->out, "; %s sends its DMARC reports to %s: agree to "
+		    "receive them (RFC 9990 §4)", c->domains[i].name, o);
+		emit_dmarc_auth(e, c->domains[i].name, d->name);
 	}
 }
 
@@ -677,7 +706,7 @@ emit_domain(struct dnsrec_emit *e, const struct conf *c,
 		emit_host(e, c, f, h);
 	emit_spf(e, c, d, h);
 	emit_dkim(e, d, f);
-	emit_dmarc(e, d, inbox);
+	emit_dmarc(e, c, d, inbox);
 	emit_sts(e, c, d);
 	emit_tlsrpt(e, d, inbox);
 	emit_bimi(e, d);

@@ -509,8 +509,25 @@ test_reports_inbox_and_authorisation(void **state)
 	    "p=none; rua=mailto:reports@example.org\"");
 	assert_line(&x.out, "example.net._report._dmarc.example.org. 3600 IN "
 	    "TXT \"v=DMARC1\"");
+	/* SPF, DKIM, DMARC, TLS-RPT, consent; SPF, DMARC, TLS-RPT */
+	assert_int_equal(count_records(&x.out, "TXT"), 8);
 	assert_false(has_text(&x.out, "example.org._report._dmarc"));
 	assert_text(&x.out, "move to p=quarantine, then p=reject");
+	dnsrec_out_clear(&x.out);
+	/* --zone: in example.org's zone, where it belongs */
+	dnsrec_build(&x.c, &x.f, "example.org", true, &x.out);
+	assert_line(&x.out, "example.net._report._dmarc IN TXT "
+	    "\"v=DMARC1\"");
+	dnsrec_out_clear(&x.out);
+	dnsrec_build(&x.c, &x.f, "example.net", true, &x.out);
+	assert_text(&x.out, "printed with example.org's records");
+	assert_false(has_text(&x.out, "._report._dmarc IN"));
+	dnsrec_out_clear(&x.out);
+	/* an inbox elsewhere: the consent record is printed, for its zone */
+	x.inbox[0] = "reports@elsewhere.example";
+	dnsrec_build(&x.c, &x.f, "example.org", true, &x.out);
+	assert_line(&x.out, "; example.org._report._dmarc.elsewhere.example. "
+	    "IN TXT \"v=DMARC1\"");
 	dnsrec_out_clear(&x.out);
 }
 

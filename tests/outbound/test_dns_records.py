@@ -130,6 +130,10 @@ def test_zone_loads_per_domain(inst, tmp_path):
             re.escape(name), re.escape(HOST)), parsed), parsed
         assert "_mta-sts.%s." % name in parsed
         assert "_smtp._tls.%s." % name in parsed
+        # example.net's reports go to the inbox at secure.test, whose
+        # zone holds the consent record (RFC 9990 §4)
+        assert (("%s._report._dmarc.%s." % (OTHER, DOMAIN)) in parsed) == \
+            (name == DOMAIN), parsed
     # the host's records live in secure.test's zone; in example.net's
     # output they are comments
     r = run(inst["conf"], "dns-records", "--zone", "--domain", OTHER)
