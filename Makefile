@@ -179,9 +179,12 @@ deb:
 
 # `make test-package`: the .deb installed into a debootstrapped Debian 12
 # root under build/ (needs the Debian mirror, so not part of `make test`;
-# .ci/run runs both). tests/package/README says what it checks.
+# .ci/run runs both). tests/package/conftest.py says how the root is made,
+# test_package.py what is checked; bounded by PACKAGE_TIMEOUT seconds.
+PACKAGE_TIMEOUT ?= 1200
 test-package: deb
-	tests/package/run.sh build/sealmail_$(VERSION)_$(DEB_ARCH).deb
+	SEALMAIL_DEB=build/sealmail_$(VERSION)_$(DEB_ARCH).deb timeout -k 30 $(PACKAGE_TIMEOUT) \
+	  $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/package
 
 clean:
 	rm -rf build
