@@ -107,8 +107,9 @@ def root(deb):
         umount_all()
 
 
-def root_pids():
-    """Processes whose root or executable is in the test root."""
+def root_pids(exe_only=None):
+    """Processes whose root or executable is in the test root (or only
+    those running the root's exe_only)."""
     pids = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -118,7 +119,10 @@ def root_pids():
             rt = os.readlink("/proc/%s/root" % p)
         except OSError:
             continue
-        if exe.startswith(ROOT + "/") or rt == ROOT:
+        if exe_only is not None:
+            if exe == ROOT + exe_only:
+                pids.append(int(p))
+        elif exe.startswith(ROOT + "/") or rt == ROOT:
             pids.append(int(p))
     return pids
 

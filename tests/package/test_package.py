@@ -92,7 +92,7 @@ def test_not_started_while_incomplete(root):
     assert "is not complete, so the service was not started" in root, root
     r = in_root("sealmail", "-c", CONF, "check-config", check=False)
     assert r.returncode == 1, r.stdout + r.stderr
-    assert root_pids() == [], "a sealmail process runs in the root"
+    assert root_pids("/usr/sbin/sealmail") == [], "sealmail runs"
 
 
 class NotifySocket:
@@ -185,13 +185,14 @@ def test_serve_by_hand(root):
         got = open(maildir_new("example.test", "you")[0]).read()
         assert "from the installed sendmail" in got, got
         # A remote recipient stays queued (no network in here): mailq,
-        # the installed link, lists it.
+        # the installed link, lists it (id, age, size, sender, counts).
         msg = msg.replace("To: you@example.test", "To: far@remote.example")
         in_root("/usr/sbin/sendmail", "-i", "far@remote.example",
                 userspec="nobody:nogroup", input=msg, timeout=60)
         r = in_root("mailq", timeout=60)
         print("\nmailq:\n" + r.stdout.rstrip())
-        assert "far@remote.example" in r.stdout, r.stdout
+        assert re.search(r"(?m)^[0-9a-f]{20} .* <nobody@example.test> "
+                         r"pending=1 ", r.stdout), r.stdout
 
         # systemctl reload = SIGHUP: RELOADING=1, then READY=1 again.
         p.send_signal(1)
@@ -211,4 +212,16 @@ def test_serve_by_hand(root):
             p.wait(timeout=10)
         notify.close()
         log.close()
-    assert root_pids() == []
+    assert root_pids("/usr/sbin/sealmail") == []
+
+
+def test_purge(root):
+    """Last: purge removes the data and /etc/sealmail (keys from init
+    included), and leaves no sendmail behind."""
+    assert os.path.isdir(rp("/var/lib/sealmail/spool"))
+    r = in_root("apt-get", "purge", "-y", "-q", "sealmail")
+    for gone in ("/var/lib/sealmail", "/etc/sealmail", "/usr/sbin/sealmail",
+                 "/usr/sbin/sendmail", UNIT):
+        assert not os.path.lexists(rp(gone)), (gone, r.stdout)
+    assert not os.path.lexists(rp("/etc/systemd/system/multi-user.target."
+                                  "wants/sealmail.service"))
