@@ -163,7 +163,8 @@ DEB_OUT   = $(abspath build/deb-out)
 
 # `make deb`: build/sealmail_VERSION_ARCH.deb. dpkg-buildpackage is told to
 # write the .deb, .buildinfo and .changes under build/, not in the parent
-# folder (the tree may be anywhere); the last two are then removed.
+# folder (the tree may be anywhere); the last two are then removed, and
+# so is what debhelper leaves in debian/.
 deb:
 	@scripts/install-deps.sh package
 	@cv=$$(dpkg-parsechangelog -S Version); [ "$$cv" = "$(VERSION)" ] || \
@@ -175,6 +176,7 @@ deb:
 	  --changes-file=$(DEB_OUT)/sealmail.changes --changes-option=-u$(DEB_OUT)
 	mv $(DEB_OUT)/sealmail_$(VERSION)_$(DEB_ARCH).deb build/
 	rm -rf $(DEB_OUT)
+	dh_clean	# debian/sealmail/ and the like; build/deb stays for the next time
 	@ls -l build/sealmail_$(VERSION)_$(DEB_ARCH).deb
 
 # `make test-package`: the .deb installed into a debootstrapped Debian 12
