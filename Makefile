@@ -38,7 +38,7 @@ TESTLIB_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/c/*.c))
 FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
 
 .PHONY: all deps test-deps run test test-unit test-integration check-sanitize \
-        fuzz fuzz-build bench install clean headers
+        fuzz fuzz-build bench install clean headers deb test-package
 
 all: $(BUILD)/sealmail
 
@@ -128,13 +128,65 @@ run: deps all
 	@scripts/dev-banner.sh var/sealmail.conf
 	exec $(BUILD)/sealmail serve -c var/sealmail.conf
 
+# `make install` (PREFIX, DESTDIR): the binary and its sendmail, mailq and
+# newaliases links (where Debian's MTAs put them), the man pages, the
+# systemd unit and the certbot deploy hook (certbot reads only /etc).
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+HOOKDIR    ?= $(SYSCONFDIR)/letsencrypt/renewal-hooks/deploy
+
 install: all
-	install -D -m 0755 $(BUILD)/sealmail $(DESTDIR)/usr/local/sbin/sealmail
-	ln -sf sealmail $(DESTDIR)/usr/local/sbin/sendmail
-	ln -sf sealmail $(DESTDIR)/usr/local/sbin/mailq
-	ln -sf sealmail $(DESTDIR)/usr/local/sbin/newaliases
-	install -D -m 0644 man/sealmail.8 $(DESTDIR)/usr/local/share/man/man8/sealmail.8
-	install -D -m 0644 man/sealmail.conf.5 $(DESTDIR)/usr/local/share/man/man5/sealmail.conf.5
+	install -D -m 0755 $(BUILD)/sealmail $(DESTDIR)$(SBINDIR)/sealmail
+	ln -sf sealmail $(DESTDIR)$(SBINDIR)/sendmail
+	install -d $(DESTDIR)$(BINDIR)
+	ln -sfr $(DESTDIR)$(SBINDIR)/sealmail $(DESTDIR)$(BINDIR)/mailq
+	ln -sfr $(DESTDIR)$(SBINDIR)/sealmail $(DESTDIR)$(BINDIR)/newaliases
+	install -D -m 0644 man/sealmail.8 $(DESTDIR)$(MANDIR)/man8/sealmail.8
+	install -D -m 0644 man/sealmail.conf.5 $(DESTDIR)$(MANDIR)/man5/sealmail.conf.5
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(HOOKDIR)
+	sed 's|/usr/sbin/sealmail|$(SBINDIR)/sealmail|' dist/sealmail.service \
+	  > $(DESTDIR)$(UNITDIR)/sealmail.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sealmail.service
+	sed 's|/usr/sbin/sealmail|$(SBINDIR)/sealmail|' dist/certbot-deploy-hook \
+	  > $(DESTDIR)$(HOOKDIR)/sealmail
+	chmod 0755 $(DESTDIR)$(HOOKDIR)/sealmail
+
+# The one version: SEALMAIL_VERSION in src/cli/main.c. debian/changelog
+# must say the same (native package), `make deb` checks it.
+VERSION  := $(shell sed -n 's/^\#define SEALMAIL_VERSION[[:space:]]*"\(.*\)"/\1/p' src/cli/main.c)
+DEB_ARCH  = $(shell dpkg --print-architecture)
+DEB_OUT   = $(abspath build/deb-out)
+
+# `make deb`: build/sealmail_VERSION_ARCH.deb. dpkg-buildpackage is told to
+# write the .deb, .buildinfo and .changes under build/, not in the parent
+# folder (the tree may be anywhere); the last two are then removed, and
+# so is what debhelper leaves in debian/.
+deb:
+	@scripts/install-deps.sh package
+	@cv=$$(dpkg-parsechangelog -S Version); [ "$$cv" = "$(VERSION)" ] || \
+	  { echo "make deb: debian/changelog says $$cv, src/cli/main.c says $(VERSION)" >&2; exit 1; }
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	SEALMAIL_DEB_DESTDIR=$(DEB_OUT) DEB_BUILD_OPTIONS="noautodbgsym parallel=2 $(DEB_BUILD_OPTIONS)" \
+	  dpkg-buildpackage -us -uc -b \
+	  --buildinfo-file=$(DEB_OUT)/sealmail.buildinfo --buildinfo-option=-u$(DEB_OUT) \
+	  --changes-file=$(DEB_OUT)/sealmail.changes --changes-option=-u$(DEB_OUT)
+	mv $(DEB_OUT)/sealmail_$(VERSION)_$(DEB_ARCH).deb build/
+	rm -rf $(DEB_OUT)
+	dh_clean	# debian/sealmail/ and the like; build/deb stays for the next time
+	@ls -l build/sealmail_$(VERSION)_$(DEB_ARCH).deb
+
+# `make test-package`: the .deb installed into a debootstrapped Debian 12
+# root under build/ (needs the Debian mirror, so not part of `make test`;
+# .ci/run runs both). tests/package/conftest.py says how the root is made,
+# test_package.py what is checked; bounded by PACKAGE_TIMEOUT seconds.
+PACKAGE_TIMEOUT ?= 1200
+test-package: deb
+	SEALMAIL_DEB=build/sealmail_$(VERSION)_$(DEB_ARCH).deb timeout -k 30 $(PACKAGE_TIMEOUT) \
+	  $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/package
 
 clean:
 	rm -rf build

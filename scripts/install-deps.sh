@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages sealmail needs to build and test, only those missing.
-# Usage: scripts/install-deps.sh [build|test|fuzz|all]   (default: all)
+# Usage: scripts/install-deps.sh [build|test|fuzz|package|all]   (default: all)
 set -eu
 what="${1:-all}"
 build="gcc make pkg-config libssl-dev libevent-dev libunbound-dev libsqlite3-dev
@@ -11,12 +11,15 @@ test="libcmocka-dev python3 python3-pytest python3-dnspython python3-spf python3
   bind9-dnsutils bind9-utils iproute2 util-linux procps python3-cryptography unbound
   postfix-mta-sts-resolver libxml2-utils"
 fuzz="clang libclang-rt-14-dev"
+# make deb / make test-package: build the .deb, install it into a debootstrapped root
+package="debhelper dpkg-dev fakeroot debootstrap systemd"
 case "$what" in
 build) pkgs="$build" ;;
 test) pkgs="$build $test" ;;
 fuzz) pkgs="$build $fuzz" ;;
-all) pkgs="$build $test $fuzz" ;;
-*) echo "usage: $0 [build|test|fuzz|all]" >&2; exit 2 ;;
+package) pkgs="$build $package" ;;
+all) pkgs="$build $test $fuzz $package" ;;
+*) echo "usage: $0 [build|test|fuzz|package|all]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do

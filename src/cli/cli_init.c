@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * `sealmail init -d DIR [--hostname H] [--domain D] [--postmaster ADDR]
- * [--dev]`: write a starter installation into DIR: a commented
+ * `sealmail init -d DIR [--data-dir DATA] [--hostname H] [--domain D]
+ * [--postmaster ADDR] [--dev]`: write a starter installation into DIR: a commented
  * sealmail.conf, a self-signed ECDSA P-256 certificate (DIR/tls/), an
  * Ed25519 DKIM key (DIR/dkim/) and the data folder; with --postmaster,
  * the store with postmaster@, abuse@ and root@ D as aliases of ADDR.
  * Never overwrites: every file is created with O_EXCL, and
- * an existing DIR/sealmail.conf stops it before anything is written. The
+ * an existing DIR/sealmail.conf stops it before anything is written,
+ * unless it sets nothing (only comments, as the Debian package ships
+ * it: then it is replaced). The
  * config is written last (through a temporary file and link(2)), so its
  * presence means the rest is complete, and it is loaded back with
  * conf_load() before init reports success.
@@ -42,11 +44,12 @@
 #define CLI_INIT_CERT_DAYS	825	/* the CA/Browser Forum's old maximum */
 #define CLI_INIT_SELECTOR	"s1"
 #define CLI_INIT_USAGE \
-	"usage: sealmail init -d DIR [--hostname H] [--domain D] " \
-	"[--postmaster ADDR] [--dev]\n"
+	"usage: sealmail init -d DIR [--data-dir DATA] [--hostname H] " \
+	"[--domain D] [--postmaster ADDR] [--dev]\n"
 
 struct cli_init {
 	const char	*dir_arg;
+	const char	*data_dir_arg;	/* --data-dir, or NULL: DIR/data */
 	char		*hostname;
 	char		*domain;
 	const char	*postmaster;	/* --postmaster ADDR, or NULL */
@@ -55,6 +58,7 @@ struct cli_init {
 
 	char		*dir;		/* realpath of dir_arg */
 	char		*conf_path;
+	bool		 conf_replace;	/* conf_path exists but sets nothing */
 	char		*data_dir;
 	char		*tls_cert;
 	char		*tls_key;
@@ -105,6 +109,8 @@ cli_init_args(struct cli_init *in, int argc, char **argv)
 		else if ((v = cli_init_optarg(argc, argv, &i, "-d")) != NULL ||
 		    (v = cli_init_optarg(argc, argv, &i, "--dir")) != NULL)
 			in->dir_arg = v;
+		else if ((v = cli_init_optarg(argc, argv, &i, "--data-dir")))
+			in->data_dir_arg = v;
 		else if ((v = cli_init_optarg(argc, argv, &i, "--hostname")))
 			in->hostname = xstrdup(v);
 		else if ((v = cli_init_optarg(argc, argv, &i, "--domain")))
@@ -510,7 +516,8 @@ cli_init_conf(const struct cli_init *in)
 	cli_init_conf_rest(fp, in);
 	if (cli_init_close(fp, tmp) == -1)
 		goto out;
-	if (link(tmp, in->conf_path) == -1)
+	if (in->conf_replace ? rename(tmp, in->conf_path) == -1 :
+	    link(tmp, in->conf_path) == -1)
 		cli_init_fail("%s: %s", in->conf_path, strerror(errno));
 	else
 		r = 0;
@@ -522,6 +529,31 @@ out:
 }
 
 /* ---- putting it together ---------------------------------------------- */
+
+/* Whether the config at path sets nothing: only comments, blank lines and
+ * section headers (the commented defaults a package ships). */
+static bool
+cli_init_conf_blank(const char *path)
+{
+	char line[1024];
+	FILE *fp = fopen(path, "r");
+	bool blank = fp != NULL;
+	size_t lines = 0;
+
+	while (blank && fgets(line, sizeof(line), fp) != NULL) {
+		const char *p = line + strspn(line, " \t\r\n");
+
+		/* Bounded: a long file is someone's configuration. */
+		if (++lines > 10000 || (*p != '\0' && *p != ';' && *p != '#' &&
+		    *p != '['))
+			blank = false;
+	}
+	if (fp != NULL && ferror(fp))
+		blank = false;
+	if (fp != NULL)
+		fclose(fp);
+	return blank;
+}
 
 /* The folders, and every path the config will name (absolute). */
 static int
@@ -536,16 +568,24 @@ cli_init_paths(struct cli_init *in)
 		return cli_init_fail("%s: %s", in->dir_arg, strerror(errno));
 	in->dir = xstrdup(real);
 	in->conf_path = xasprintf("%s/sealmail.conf", real);
-	in->data_dir = xasprintf("%s/data", real);
+	if (in->data_dir_arg != NULL && in->data_dir_arg[0] != '/')
+		return cli_init_fail("--data-dir %s: must be an absolute path",
+		    in->data_dir_arg);
+	in->data_dir = in->data_dir_arg != NULL ? xstrdup(in->data_dir_arg) :
+	    xasprintf("%s/data", real);
 	in->tls_cert = xasprintf("%s/tls/ecdsa.pem", real);
 	in->tls_key = xasprintf("%s/tls/ecdsa.key", real);
 	in->dkim_key = xasprintf("%s/dkim/%s." CLI_INIT_SELECTOR ".key", real,
 	    in->domain);
 	if (strlen(in->dkim_key) > CONF_VALUE_MAX ||
-	    strlen(in->conf_path) > CONF_VALUE_MAX)
+	    strlen(in->conf_path) > CONF_VALUE_MAX ||
+	    strlen(in->data_dir) > CONF_VALUE_MAX)
 		return cli_init_fail("%s: path too long for the config (at "
 		    "most %d bytes per path)", real, CONF_VALUE_MAX);
-	if (lstat(in->conf_path, &st) == 0)
+	if (lstat(in->conf_path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    cli_init_conf_blank(in->conf_path))
+		in->conf_replace = true;
+	else if (lstat(in->conf_path, &st) == 0)
 		return cli_init_fail("%s already exists; not overwriting it",
 		    in->conf_path);
 	char *tls = xasprintf("%s/tls", real), *dkim = xasprintf("%s/dkim",

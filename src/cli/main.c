@@ -22,8 +22,8 @@ struct cli_entry {
 static const struct cli_entry cli_entries[] = {
 	{ "serve", cli_serve, "serve [--syslog] [--debug]" },
 	{ "init", cli_init,
-	    "init -d DIR [--hostname H] [--domain D] [--postmaster ADDR] "
-	    "[--dev]" },
+	    "init -d DIR [--data-dir DATA] [--hostname H] [--domain D] "
+	    "[--postmaster ADDR] [--dev]" },
 	{ "check-config", cli_check_config, "check-config" },
 	{ "user", cli_user,
 	    "user add|del|passwd|list [ADDRESS] [--password-stdin]" },

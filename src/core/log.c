@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
-/* Logging sinks (stderr with timestamps, or syslog) and the escaping of
- * untrusted text for log lines. */
+/* Logging sinks (stderr with timestamps, the journal through stderr, or
+ * syslog) and the escaping of untrusted text for log lines. */
 #include "core/log.h"
 #include "core/selfpid.h"
 
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,12 +16,34 @@
 static const char *log_ident = "sealmail";
 static bool log_syslog;
 static bool log_debug_on;
+static bool log_journal;	/* stderr is systemd-journald's stream */
+
+bool
+log_journal_matches(const char *journal_stream, unsigned long long dev,
+    unsigned long long ino)
+{
+	unsigned long long d, i;
+	int end = 0;
+
+	if (journal_stream == NULL ||
+	    sscanf(journal_stream, "%llu:%llu%n", &d, &i, &end) != 2 ||
+	    journal_stream[end] != '\0')
+		return false;
+	return d == dev && i == ino;
+}
 
 void
 log_init(const char *ident, bool use_syslog, bool debug)
 {
+	struct stat st;
+
 	log_ident = ident;
 	log_debug_on = debug;
+	/* systemd.exec(5): $JOURNAL_STREAM names the stream it connected;
+	 * stderr may since have been redirected elsewhere. */
+	log_journal = fstat(STDERR_FILENO, &st) == 0 &&
+	    log_journal_matches(getenv("JOURNAL_STREAM"),
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
 	if (use_syslog && !log_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 	log_syslog = use_syslog;
@@ -34,6 +57,13 @@ log_vwrite(int prio, const char *level, const char *fmt, va_list ap)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (log_syslog) {
 		syslog(prio, "%s", line);
+		return;
+	}
+	if (log_journal) {
+		/* journald stamps the time itself and takes the priority from
+		 * the "<N>" prefix (sd-daemon(3)); the rest is the same line. */
+		fprintf(stderr, "<%d>%s[%ld]: %s%s\n", prio, log_ident,
+		    (long)selfpid(), level, line);
 		return;
 	}
 	struct timespec ts;

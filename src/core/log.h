@@ -10,8 +10,14 @@
 #include <stddef.h>
 
 /* Set the program identity (copied by pointer: pass a literal), the sink and
- * whether debug lines are written. Safe to call again after fork. */
+ * whether debug lines are written. Safe to call again after fork. When
+ * stderr is the journal ($JOURNAL_STREAM names it), lines carry a "<N>"
+ * priority prefix instead of our timestamp. */
 void log_init(const char *ident, bool use_syslog, bool debug);
+
+/* Whether $JOURNAL_STREAM ("DEV:INODE") names the stream dev/ino. */
+bool log_journal_matches(const char *journal_stream, unsigned long long dev,
+    unsigned long long ino);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -6,7 +6,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -81,6 +85,72 @@ test_log_quote_bounds(void **state)
 	assert_string_equal(log_quote("abcd", 4, out, 7), "\"abcd\"");
 }
 
+static void
+test_log_journal_matches(void **state)
+{
+	(void)state;
+	assert_true(log_journal_matches("2049:123456", 2049, 123456));
+	assert_false(log_journal_matches("2049:123456", 2049, 123457));
+	assert_false(log_journal_matches("2049:123456x", 2049, 123456));
+	assert_false(log_journal_matches("2049", 2049, 0));
+	assert_false(log_journal_matches("", 0, 0));
+	assert_false(log_journal_matches(NULL, 0, 0));
+}
+
+/* Log one warning with stderr on a temporary file; its first line. */
+static void
+log_to_file(bool journal, char *out, size_t outlen)
+{
+	char path[] = "/tmp/log_test.XXXXXX", stamp[64];
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct stat st;
+	FILE *fp;
+
+	assert_true(fd >= 0 && saved >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	snprintf(stamp, sizeof(stamp), "%llu:%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	if (journal)
+		setenv("JOURNAL_STREAM", stamp, 1);
+	else
+		unsetenv("JOURNAL_STREAM");
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	log_init("logtest", false, false);
+	log_warn("disk %s", "full");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	unsetenv("JOURNAL_STREAM");
+	log_init("logtest", false, false);
+	assert_non_null(fp = fdopen(fd, "r"));
+	rewind(fp);
+	assert_non_null(fgets(out, (int)outlen, fp));
+	fclose(fp);
+	unlink(path);
+}
+
+static void
+test_log_journal_line(void **state)
+{
+	char line[256], want[128];
+
+	(void)state;
+	/* To the journal: priority prefix (LOG_WARNING), no timestamp. */
+	log_to_file(true, line, sizeof(line));
+	snprintf(want, sizeof(want), "<4>logtest[%ld]: warning: disk full\n",
+	    (long)getpid());
+	assert_string_equal(line, want);
+	/* Elsewhere: our own UTC timestamp first, then the same text. */
+	log_to_file(false, line, sizeof(line));
+	snprintf(want, sizeof(want), " logtest[%ld]: warning: disk full\n",
+	    (long)getpid());
+	assert_true(strlen(line) > strlen(want));
+	assert_string_equal(line + strlen(line) - strlen(want), want);
+	assert_memory_equal(line + 4, "-", 1);
+	assert_int_equal(line[strlen(line) - strlen(want) - 1], 'Z');
+}
+
 int
 main(void)
 {
@@ -88,6 +158,8 @@ main(void)
 		cmocka_unit_test(test_log_quote_plain),
 		cmocka_unit_test(test_log_quote_escapes),
 		cmocka_unit_test(test_log_quote_bounds),
+		cmocka_unit_test(test_log_journal_matches),
+		cmocka_unit_test(test_log_journal_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

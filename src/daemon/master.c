@@ -19,6 +19,7 @@
 #include "auth/dkim_keys.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "daemon/sdnotify.h"
 #include "daemon/worker.h"
 #include "dns/dns.h"
 #include "net/connlimit.h"
@@ -187,6 +188,17 @@ master_signal_children(struct master *m, int sig)
 			kill(m->children[i].pid, sig);
 }
 
+/* To systemd (Type=notify): the listeners are bound and the children of
+ * the current generation started. */
+static void
+master_notify_ready(struct master *m)
+{
+	if (sdnotify("READY=1\nSTATUS=%zu listening sockets, %u smtp "
+	    "workers, generation %u", m->ls.nsocks, m->conf->workers,
+	    m->gen) == -1)
+		log_warn("cannot notify systemd: %s", strerror(errno));
+}
+
 /* SIGHUP: load everything anew; keep the running setup if anything fails.
  * Old workers retire (their sessions finish with the old certificate),
  * new workers serve new connections. */
@@ -200,6 +212,7 @@ master_reload(struct master *m)
 	struct listener_set nls = { 0 };
 
 	log_info("master reloading %s", m->conf->path);
+	sdnotify_reloading();
 	if (conf_load(m->conf->path, &nc, err, sizeof(err)) == -1 ||
 	    (nt = tls_server_new(nc, err, sizeof(err))) == NULL ||
 	    (nk = dkim_keys_load(nc, err, sizeof(err))) == NULL ||
@@ -209,6 +222,8 @@ master_reload(struct master *m)
 		dkim_keys_free(nk);
 		tls_server_free(nt);
 		conf_free(nc);
+		sdnotify("READY=1\nSTATUS=reload failed, still running "
+		    "generation %u: %s", m->gen, err);
 		return;
 	}
 	listener_bind_local(nc, &m->ls, &nls);
@@ -234,6 +249,7 @@ master_reload(struct master *m)
 	 * the new generation takes free slots or new ones. */
 	master_spawn_generation(m);
 	log_info("master reloaded generation=%u", m->gen);
+	master_notify_ready(m);
 }
 
 static bool
@@ -252,6 +268,8 @@ master_stop(struct master *m)
 	time_t deadline = time(NULL) + MASTER_STOP_TIMEOUT;
 
 	log_info("master stopping");
+	sdnotify("STOPPING=1\nSTATUS=stopping: sessions and deliveries "
+	    "finish");
 	master_signal_children(m, SIGTERM);
 	while (master_children_alive(m) && time(NULL) < deadline) {
 		sigtimedwait(&m->sigs, NULL, &ts);
@@ -298,6 +316,7 @@ master_main(struct conf *conf)
 	struct timespec tick = { .tv_sec = 1 };
 
 	signal(SIGPIPE, SIG_IGN);
+	sdnotify_init();
 	sigemptyset(&m.sigs);
 	sigaddset(&m.sigs, SIGCHLD);
 	sigaddset(&m.sigs, SIGHUP);
@@ -307,6 +326,7 @@ master_main(struct conf *conf)
 	sigprocmask(SIG_BLOCK, &m.sigs, NULL);
 
 	if (master_setup(&m, err, sizeof(err)) == -1) {
+		sdnotify("STATUS=cannot start: %s", err);
 		fprintf(stderr, "sealmail: %s\n", err);
 		return 1;
 	}
@@ -314,6 +334,7 @@ master_main(struct conf *conf)
 		log_info("master listening on %s (%s)", m.ls.socks[i].text,
 		    listener_name(conf, &m.ls.socks[i]));
 	master_spawn_generation(&m);
+	master_notify_ready(&m);
 	for (;;) {
 		int sig = sigtimedwait(&m.sigs, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)

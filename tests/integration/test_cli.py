@@ -507,6 +507,44 @@ def test_init_usage(tmp_path):
     assert run_cli(None, "init").returncode == 2
 
 
+PACKAGED_CONF = """; sealmail configuration (Debian package): commented defaults
+[server]
+; hostname = mail.example.org
+; data_dir = /var/lib/sealmail
+# [listen "mx"]
+"""
+
+
+def test_init_packaged_layout(tmp_path):
+    """The Debian package ships /etc/sealmail/sealmail.conf with every key
+    commented: `init -d /etc/sealmail --data-dir /var/lib/sealmail`
+    replaces it (it sets nothing), keeps the data where the package made
+    it, and the result passes check-config. A config that sets anything
+    is still never overwritten."""
+    etc, data = tmp_path / "etc", tmp_path / "var" / "lib" / "sealmail"
+    etc.mkdir()
+    data.mkdir(parents=True)
+    conf = etc / "sealmail.conf"
+    conf.write_text(PACKAGED_CONF)
+    assert run_cli(str(conf), "check-config").returncode == 1
+    r = run_cli(None, "init", "-d", str(etc), "--data-dir", str(data),
+                "--dev")
+    assert r.returncode == 0, r.stderr
+    text = conf.read_text()
+    assert "data_dir = %s\t" % data in text, text
+    assert not (etc / "data").exists()
+    r = run_cli(str(conf), "check-config")
+    assert r.returncode == 0, r.stderr
+    before = conf.read_text()
+    r = run_cli(None, "init", "-d", str(etc), "--data-dir", str(data),
+                "--dev")
+    assert r.returncode == 1 and "not overwriting" in r.stderr, r.stderr
+    assert conf.read_text() == before
+    r = run_cli(None, "init", "-d", str(tmp_path / "x"), "--data-dir",
+                "rel/data", "--dev")
+    assert r.returncode == 1 and "absolute" in r.stderr, r.stderr
+
+
 # ------------------------------------------------------------ newcomer path
 
 @pytest.mark.parametrize("args,want", [

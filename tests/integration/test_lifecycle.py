@@ -202,3 +202,56 @@ def test_sigterm_tempfails_open_session(daemons, certs):
         assert r.code == 421, r
         assert c.closed()
     d.stop(signalled=True)
+
+
+class NotifyListener:
+    """The datagram socket systemd listens on for a Type=notify service,
+    under an abstract name (as $NOTIFY_SOCKET spells it: "@name")."""
+
+    def __init__(self):
+        import socket
+        self.name = "@sealmail-it-notify-%d" % os.getpid()
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.s.bind("\0" + self.name[1:])
+        self.s.settimeout(20)
+
+    def next_with(self, key):
+        """The next datagram that has a KEY=... line, as a dict."""
+        while True:
+            msg = self.s.recv(4096).decode()
+            fields = dict(l.split("=", 1) for l in msg.split("\n"))
+            if key in fields:
+                return fields
+
+
+def test_systemd_notifications(daemons, certs, monkeypatch):
+    """READY=1 with a STATUS once listening; RELOADING=1 (with
+    MONOTONIC_USEC) then READY=1 around SIGHUP, also when the reload fails
+    (the STATUS says so); STOPPING=1 on SIGTERM."""
+    n = NotifyListener()
+    monkeypatch.setenv("NOTIFY_SOCKET", n.name)
+    cfg = daemons.config([], ipv6=False)
+    live = copy_cert(certs["ec"], cfg.folder, "live")
+    cfg.certs = [live]
+    d = daemons.start(cfg)
+    try:
+        f = n.next_with("READY")
+        assert f["READY"] == "1" and "generation 0" in f["STATUS"], f
+        d.signal(signal.SIGHUP)
+        f = n.next_with("RELOADING")
+        assert f["MONOTONIC_USEC"].isdigit(), f
+        f = n.next_with("READY")
+        assert "generation 1" in f["STATUS"], f
+        with open(live.cert, "w") as fp:
+            fp.write("not a certificate\n")
+        d.signal(signal.SIGHUP)
+        n.next_with("RELOADING")
+        f = n.next_with("READY")
+        assert f["STATUS"].startswith("reload failed, still running "
+                                      "generation 1"), f
+        replace_file(certs["ec"].cert, live.cert)
+        d.signal(signal.SIGTERM)
+        assert n.next_with("STOPPING")["STOPPING"] == "1"
+        d.stop(signalled=True)
+    finally:
+        n.s.close()
