@@ -642,12 +642,12 @@ cli_init_report(const struct cli_init *in)
 	    "  tls/ecdsa.key      its private key (0600)\n"
 	    "  dkim/%s." CLI_INIT_SELECTOR ".key  DKIM Ed25519 key for %s "
 	    "(0600)\n"
-	    "  data/              queue, mailboxes and accounts\n\n"
+	    "Data (queue, mailboxes and accounts) in %s\n\n"
 	    "Next steps:\n"
 	    "  %s -c %s user add you@%s\n"
 	    "  %s -c %s serve\n",
-	    in->dir, in->hostname, in->domain, in->domain, self,
-	    in->conf_path, in->domain, self, in->conf_path);
+	    in->dir, in->hostname, in->domain, in->domain, in->data_dir,
+	    self, in->conf_path, in->domain, self, in->conf_path);
 	if (in->dev)	/* the sender must be owned by the AUTH user */
 		printf("  swaks --server 127.0.0.1:5870 --tls --auth-user "
 		    "you@%s --from you@%s --to you@%s\n", in->domain,
