@@ -7,10 +7,11 @@
  * hostname; every DKIM key is a private key the signer accepts; with
  * [delivery] dane = yes, DNSSEC validation works (dns_dane_check); no private
  * key is readable by every user and the file itself is not writable by
- * others. Every problem is one line on stderr, "FILE:LINE: [section] key:
- * problem" like conf_load's; errors make the exit status 1, warnings
- * (conf_load's and ours) do not. The effective configuration is printed
- * when there is no error.
+ * others; the certificates behind the MTA-STS policies an https listener
+ * serves (cli_check_sts.h). Every problem is one line on stderr,
+ * "FILE:LINE: [section] key: problem" like conf_load's; errors make the
+ * exit status 1, warnings (conf_load's and ours) do not. The effective
+ * configuration is printed when there is no error.
  */
 #include "cli/cli.h"
 
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "auth/dkim_keys.h"
+#include "cli/cli_check_sts.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "dns/dns.h"
@@ -294,6 +296,13 @@ check_server(struct check *k)
 		    path);
 }
 
+static void
+check_sts_report(void *arg, bool error, unsigned line, const char *sec,
+    const char *key, const char *text)
+{
+	check_report(arg, error, line, sec, key, "%s", text);
+}
+
 /* DANE needs validated answers: the probe serve makes at start. */
 static void
 check_dnssec(struct check *k)
@@ -340,6 +349,7 @@ cli_check_config(int argc, char **argv, const char *config)
 	check_server(&k);
 	check_tls(&k);
 	check_dkim(&k);
+	cli_check_sts(c, check_sts_report, &k);
 	check_dnssec(&k);
 	if (k.errors > 0) {
 		conf_free(c);

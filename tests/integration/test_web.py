@@ -368,3 +368,82 @@ def test_admin_basic_auth(web):
                      r'failures=\d+ delay=\d+s', log), log[-2000:]
     assert 'web auth result=pass listener=admin_tls user="ops"' in log
     assert ADMIN_PASS not in log and "wrong" not in log
+
+
+# ------------------------------------------------------------ check-config
+
+def sts_check(tmp_path, certs, https=True, domain_keys="mta_sts = enforce"):
+    """check-config's stderr for a config with certs, an https listener
+    (or not) and [domain "example.test"] with domain_keys."""
+    cfg = harness.Config(str(tmp_path), certs)
+    cfg.listen("mx", "mx", "starttls")
+    if https:
+        cfg.listen("https", "https", "implicit")
+    cfg.domains = []
+    cfg.extra = '\n[domain "%s"]\n%s\n' % (harness.DOMAIN, domain_keys)
+    cfg.write()
+    r = harness.run_cli(cfg.path, "check-config")
+    assert r.returncode == 0, r.stderr
+    return r.stderr
+
+
+@pytest.fixture(scope="module")
+def ca_certs(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("stscerts"))
+    ca = testca.make_ca(d)
+    return {
+        "mail": testca.issue(ca, d, "mail", [harness.HOSTNAME]),
+        "sts": testca.issue(ca, d, "sts", ["mta-sts." + harness.DOMAIN]),
+        "both": testca.issue(ca, d, "both", [harness.HOSTNAME,
+                                             "mta-sts." + harness.DOMAIN]),
+        "self": harness.make_cert(d, "self"),
+    }
+
+
+def test_check_config_sts_clean(tmp_path, ca_certs):
+    err = sts_check(tmp_path, [ca_certs["mail"], ca_certs["sts"]])
+    assert "mta-sts" not in err and "self-signed" not in err, err
+    err = sts_check(tmp_path, [ca_certs["both"]])
+    assert "mta-sts" not in err and "self-signed" not in err, err
+
+
+def test_check_config_sts_no_policy_host_cert(tmp_path, ca_certs):
+    err = sts_check(tmp_path, [ca_certs["mail"]])
+    assert ("warning: %s: no [tls] certificate names mta-sts.example.test "
+            "(the MTA-STS policy host): senders cannot validate it" %
+            os.path.join(str(tmp_path), "sealmail.conf")) in err, err
+    # mode testing: still a warning, without the enforce consequence.
+    err = sts_check(tmp_path, [ca_certs["mail"]],
+                    domain_keys="mta_sts = testing")
+    assert "no [tls] certificate names mta-sts.example.test (the MTA-STS " \
+        "policy host)\n" in err, err
+    # Without an https listener the policy is not ours to serve.
+    err = sts_check(tmp_path, [ca_certs["mail"]], https=False)
+    assert "mta-sts" not in err, err
+
+
+def test_check_config_sts_self_signed(tmp_path, ca_certs):
+    """enforce with the self-signed default certificate: it serves both
+    the policy host (named by no certificate) and the mx."""
+    err = sts_check(tmp_path, [ca_certs["self"], ca_certs["sts"]])
+    assert re.search(r"\[tls\] cert: the certificate for mail\.example\.test "
+                     r"\(an mx of its policy of example\.test, mta_sts = "
+                     r"enforce\) is self-signed", err), err
+    assert "names mta-sts" not in err, err
+    # testing mode: no self-signed warning.
+    err = sts_check(tmp_path, [ca_certs["self"], ca_certs["sts"]],
+                    domain_keys="mta_sts = testing")
+    assert "self-signed" not in err, err
+
+
+def test_check_config_sts_mx_names(tmp_path, ca_certs):
+    """An mta_sts_mx entry that is our hostname (or a wildcard over it)
+    must be named by a certificate; other mx hosts are not ours to
+    check."""
+    keys = "mta_sts = enforce\nmta_sts_mx = *.example.test, mx2.other.test"
+    err = sts_check(tmp_path, [ca_certs["sts"]], domain_keys=keys)
+    assert "no [tls] certificate names mail.example.test (an mx of its " \
+        "policy)" in err, err
+    assert "mx2.other.test" not in err, err
+    err = sts_check(tmp_path, [ca_certs["both"]], domain_keys=keys)
+    assert "certificate names" not in err, err
