@@ -365,7 +365,8 @@ def test_admin_basic_auth(web):
     assert status != 401 and status != 503
     log = web["d"].log_text()
     assert re.search(r'web auth result=fail listener=admin_tls user="ops" '
-                     r'failures=\d+ delay=\d+s', log), log[-2000:]
+                     r'addr=192\.0\.2\.7 failures=\d+ delay=\d+s', log), \
+        log[-2000:]
     assert 'web auth result=pass listener=admin_tls user="ops"' in log
     assert ADMIN_PASS not in log and "wrong" not in log
 
@@ -447,3 +448,27 @@ def test_check_config_sts_mx_names(tmp_path, ca_certs):
     assert "mx2.other.test" not in err, err
     err = sts_check(tmp_path, [ca_certs["both"]], domain_keys=keys)
     assert "certificate names" not in err, err
+
+
+def test_check_config_password_file(tmp_path, ca_certs):
+    cfg = harness.Config(str(tmp_path), [ca_certs["mail"]])
+    cfg.listen("mx", "mx", "starttls")
+    adm = cfg.listen("admin", "admin", "implicit")
+    pw = os.path.join(str(tmp_path), "pw")
+    adm.options["password_file"] = pw
+    cfg.write()
+    with open(pw, "w") as f:
+        f.write("ops:$6$salt$hash\nbroken line\n")
+    r = harness.run_cli(cfg.path, "check-config")
+    assert r.returncode == 1
+    assert ('[listen "admin"] password_file %s: line 2: no \':\' between '
+            'user and hash' % pw) in r.stderr, r.stderr
+    with open(pw, "w") as f:
+        f.write("# nobody yet\n")
+    r = harness.run_cli(cfg.path, "check-config")
+    assert r.returncode == 0, r.stderr
+    assert "has no users" in r.stderr
+    with open(pw, "w") as f:
+        f.write("ops:$6$salt$hash\n")
+    r = harness.run_cli(cfg.path, "check-config")
+    assert r.returncode == 0 and "password_file" not in r.stderr, r.stderr
