@@ -71,7 +71,8 @@ struct web_server {
 	struct web_conn		*conns;
 	unsigned		 nconns;
 	bool			 paused;	/* listeners disabled at the cap */
-	struct event		*sweep;
+	struct event		*sweep;		/* every second */
+	struct event		*sweep_now;	/* once, after an answer */
 };
 
 static void web_sweep_cb(evutil_socket_t fd, short what, void *arg);
@@ -237,6 +238,10 @@ web_complete_cb(struct evhttp_request *req, void *arg)
 		evhttp_connection_get_peer(evcon, &addr, &port);
 	uri = uri ? uri : "";
 	host = host ? host : "";
+	/* evhttp frees the connection right after this: sweep then, so its
+	 * socket closes now rather than at the next tick (clients that read
+	 * to the end of the stream would wait for it). */
+	event_active(wl->ws->sweep_now, 0, 0);
 	log_info("sid=%s web request listener=%s addr=%s method=%s host=%s "
 	    "path=%s status=%d", c ? c->sid : "-", wl->cl->name,
 	    addr ? addr : "-", web_method_name(evhttp_request_get_command(req)),
@@ -345,7 +350,10 @@ web_server_listen(struct web_server *ws, int fd, size_t listener)
 	if (ws->sweep == NULL) {
 		ws->sweep = event_new(ws->env.base, -1, EV_PERSIST,
 		    web_sweep_cb, ws);
-		if (ws->sweep == NULL || event_add(ws->sweep, &every) == -1)
+		ws->sweep_now = event_new(ws->env.base, -1, 0, web_sweep_cb,
+		    ws);
+		if (ws->sweep == NULL || ws->sweep_now == NULL ||
+		    event_add(ws->sweep, &every) == -1)
 			return -1;
 	}
 	return 0;
@@ -356,9 +364,11 @@ web_server_free(struct web_server *ws)
 {
 	if (ws == NULL)
 		return;
-	/* Checks in progress first: they hold requests evhttp frees. */
+	/* Checks in progress and the pages' slow work first: they hold
+	 * requests evhttp frees. */
 	for (size_t i = 0; i < ws->nwl; i++)
 		web_access_free(ws->wl[i]->access);
+	workpool_free(ws->env.pool);
 	for (size_t i = 0; i < ws->nwl; i++) {
 		if (ws->wl[i]->http)
 			evhttp_free(ws->wl[i]->http);
@@ -373,6 +383,7 @@ web_server_free(struct web_server *ws)
 	}
 	if (ws->sweep)
 		event_free(ws->sweep);
-	workpool_free(ws->env.pool);
+	if (ws->sweep_now)
+		event_free(ws->sweep_now);
 	free(ws);
 }
