@@ -274,6 +274,10 @@ web_request_cb(struct evhttp_request *req, void *arg)
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
 	evhttp_request_set_on_complete_cb(req, web_complete_cb, wl);
+	/* Whoever answers: a kept-alive connection would carry requests
+	 * past the deadline, which only bounds the first. */
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Connection", "close");
 	if (c != NULL)
 		c->dispatched = true;
 	if (c == NULL || peer == NULL ||

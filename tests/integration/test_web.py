@@ -472,3 +472,13 @@ def test_check_config_password_file(tmp_path, ca_certs):
         f.write("ops:$6$salt$hash\n")
     r = harness.run_cli(cfg.path, "check-config")
     assert r.returncode == 0 and "password_file" not in r.stderr, r.stderr
+
+
+def test_one_request_per_connection(web):
+    """A second request on the same connection (pipelined or kept
+    alive) is never read: the deadline bounds one request only."""
+    req = (b"GET /.well-known/mta-sts.txt HTTP/1.1\r\n"
+           b"Host: mta-sts.example.test\r\n\r\n")
+    data = raw_request(web, req + req)
+    assert data.count(b"HTTP/1.1 ") == 1, data
+    assert b"\r\nConnection: close\r\n" in data
