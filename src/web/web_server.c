@@ -11,7 +11,9 @@
  */
 #include "web/web_server.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,8 @@ struct web_conn {
 	struct web_listener	*wl;
 	time_t			 deadline;
 	bool			 dispatched;	/* its request reached us */
+	bool			 has_peer;
+	struct sockaddr_storage	 peer;
 	char			 sid[IDS_SID_LEN + 1];
 	struct web_conn		*next;
 };
@@ -163,21 +167,93 @@ web_bev_cb(struct event_base *base, void *arg)
 	ws->conns = c;
 	if (++ws->nconns >= WEB_CONNS_MAX)
 		web_listeners_enable(ws, false);
+	/* Once evhttp has given bev its socket, which it does before the
+	 * loop runs again: the per-client limit applies at once. */
+	event_active(ws->sweep_now, 0, 0);
 	return bev;
 }
 
-/* Drop connections evhttp has freed; end those past their deadline. */
+/* The client's address, once evhttp has given the bufferevent its
+ * socket; false before that or when the socket is gone. */
+static bool
+web_conn_peer(struct web_conn *c)
+{
+	socklen_t len = sizeof(c->peer);
+	evutil_socket_t fd;
+
+	if (c->has_peer)
+		return true;
+	fd = bufferevent_getfd(c->bev);
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&c->peer, &len) == 0)
+		c->has_peer = true;
+	return c->has_peer;
+}
+
+static bool
+web_same_addr(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		    &((const struct sockaddr_in *)b)->sin_addr,
+		    sizeof(struct in_addr)) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		    &((const struct sockaddr_in6 *)b)->sin6_addr,
+		    sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/*
+ * Whether c is one connection too many from its client: WEB_CONNS_PER_IP
+ * older ones (later in the list) from the same address are still open.
+ * Loopback and trusted_networks clients are held to the total only.
+ */
+static bool
+web_conn_over_ip_limit(struct web_server *ws, struct web_conn *c)
+{
+	unsigned n = 0;
+
+	if (c->dispatched || !web_conn_peer(c) ||
+	    web_access_is_trusted(ws->env.conf,
+	    (const struct sockaddr *)&c->peer))
+		return false;
+	for (struct web_conn *o = c->next; o; o = o->next)
+		if (!web_conn_gone(o->bev) && web_conn_peer(o) &&
+		    web_same_addr(&o->peer, &c->peer) &&
+		    ++n >= WEB_CONNS_PER_IP)
+			return true;
+	return false;
+}
+
+/* End a connection whose request has not reached us (evhttp frees it,
+ * so the sweep finds it gone right after). */
+static void
+web_conn_end(struct web_conn *c)
+{
+	void *evcon;
+
+	bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
+	c->dispatched = true;	/* once */
+	evhttp_connection_free(evcon);
+}
+
+/* Drop connections evhttp has freed; end those past their deadline and
+ * those over the per-client limit. Runs every second and right after
+ * each accept and each answer. */
 static void
 web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct web_server *ws = arg;
 	time_t now = time(NULL);
+	char addr[INET6_ADDRSTRLEN];
 
 	(void)fd;
 	(void)what;
 	for (struct web_conn **pp = &ws->conns; *pp;) {
 		struct web_conn *c = *pp;
-		void *evcon;
 
 		if (web_conn_gone(c->bev)) {
 			*pp = c->next;
@@ -189,12 +265,20 @@ web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 		/* A dispatched request belongs to its handler until it
 		 * answers; evhttp's idle timeout still bounds its writes. */
 		if (!c->dispatched && now >= c->deadline) {
-			bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
 			log_info("sid=%s web timeout listener=%s after=%ds",
 			    c->sid, c->wl->cl->name, WEB_REQUEST_TIME);
-			c->dispatched = true;	/* once */
-			evhttp_connection_free(evcon);
-			continue;	/* gone at the next sweep */
+			web_conn_end(c);
+			continue;	/* found gone on the next turn */
+		}
+		if (web_conn_over_ip_limit(ws, c)) {
+			if (getnameinfo((struct sockaddr *)&c->peer,
+			    sizeof(c->peer), addr, sizeof(addr), NULL, 0,
+			    NI_NUMERICHOST) != 0)
+				snprintf(addr, sizeof(addr), "unknown");
+			log_info("sid=%s web refused addr=%s listener=%s "
+			    "limit=per-ip", c->sid, addr, c->wl->cl->name);
+			web_conn_end(c);
+			continue;
 		}
 		pp = &c->next;
 	}
