@@ -225,6 +225,7 @@ class Listener:
         self.port = port
         self.role = role
         self.tls = tls
+        self.options = {}   # more keys of its section (password_file)
 
     @property
     def address(self):
@@ -302,6 +303,7 @@ class Config:
             out += ["", '[listen "%s"]' % lst.name,
                     "address = %s" % lst.address,
                     "role = %s" % lst.role, "tls = %s" % lst.tls]
+            out += ["%s = %s" % kv for kv in lst.options.items()]
         for d in self.domains:
             out += ["", '[domain "%s"]' % d]
         for sect in ("delivery", "auth", "dns"):
@@ -637,12 +639,20 @@ def greet(lst, timeout=2):
         s.connect((lst.host, lst.port))
         if lst.tls == "implicit":
             s = client_ctx().wrap_socket(s)
+        if lst.role in ("https", "admin"):
+            # HTTP listeners say nothing first: a status line to any
+            # request (a HEAD of /) shows the worker serves them.
+            s.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
         data = b""
         while b"\n" not in data:
             chunk = s.recv(512)
             if not chunk:
                 raise ValueError("closed before the greeting")
             data += chunk
+        if lst.role in ("https", "admin"):
+            if not data.startswith(b"HTTP/1.1 "):
+                raise ValueError("HTTP status line %r" % data)
+            return
         if not data.startswith(b"220 ") and not data.startswith(b"220-"):
             raise ValueError("greeting %r" % data)
         try:
