@@ -84,11 +84,12 @@ def test_served_text_is_the_policy(world):
     assert head.startswith(b"HTTP/1.1 200 ")
     assert b"\r\nContent-Type: text/plain\r\n" in head
     assert body == POLICY.encode()
-    # dns-records prints the TXT record for this very text (once that
-    # command is there: it is another part of issue 13).
+    # dns-records prints the TXT record for this very text.
     d = world["w"].cli("dns-records", "--domain", DOMAIN)
-    if d.returncode == 0 and "_mta-sts" in d.stdout:
-        assert "v=STSv1; id=%s" % POLICY_ID in d.stdout, d.stdout
+    assert d.returncode == 0, d.stderr
+    assert re.search(r'^_mta-sts\.%s\. (\d+ )?IN TXT "v=STSv1; id=%s"$'
+                     % (re.escape(DOMAIN), POLICY_ID), d.stdout, re.M), \
+        d.stdout
 
 
 def test_mta_sts_query_accepts(world):
