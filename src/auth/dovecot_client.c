@@ -57,6 +57,7 @@ struct dovecot_client {
 	bool			 plain;		/* server offers PLAIN */
 	bool			 warned;	/* "down" logged since the last up */
 	uint32_t		 next_id;
+	struct timeval		 timeout;	/* per request */
 	struct dovecot_req	*reqs;		/* outstanding, newest first */
 	unsigned		 nreqs;
 };
@@ -344,6 +345,7 @@ dovecot_client_new(struct event_base *base, const char *path)
 	dc->base = base;
 	dc->path = xstrdup(path);
 	dc->backoff = 1;
+	dc->timeout.tv_sec = DOVECOT_CLIENT_TIMEOUT;
 	dc->retry = evtimer_new(base, dovecot_retry_cb, dc);
 	if (dc->retry == NULL)
 		fatal("cannot create the dovecot auth timer");
@@ -384,8 +386,9 @@ dovecot_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	(void)dovecot_req_take(dc, r->id);
-	log_warn("dovecot auth %s: no answer to request %lu in %d s",
-	    dc->path, (unsigned long)r->id, DOVECOT_CLIENT_TIMEOUT);
+	log_warn("dovecot auth %s: no answer to request %lu in %ld ms",
+	    dc->path, (unsigned long)r->id, (long)dc->timeout.tv_sec * 1000 +
+	    (long)dc->timeout.tv_usec / 1000);
 	dovecot_send_cancel(dc, r->id);
 	dovecot_req_answer(r, DOVECOT_CLIENT_TEMP, NULL);
 }
@@ -395,7 +398,6 @@ dovecot_client_auth(struct dovecot_client *dc, const char *user,
     const char *pass, const char *lip, const char *rip,
     dovecot_client_cb *cb, void *arg)
 {
-	const struct timeval tv = { DOVECOT_CLIENT_TIMEOUT, 0 };
 	struct dovecot_req *r;
 
 	if (dc->state == DOVECOT_DOWN || dc->nreqs >= DOVECOT_CLIENT_MAX_REQS)
@@ -416,7 +418,7 @@ dovecot_client_auth(struct dovecot_client *dc, const char *user,
 	r->timer = evtimer_new(dc->base, dovecot_timeout_cb, r);
 	if (r->timer == NULL)
 		fatal("cannot create a dovecot auth timer");
-	evtimer_add(r->timer, &tv);
+	evtimer_add(r->timer, &dc->timeout);
 	r->next = dc->reqs;
 	dc->reqs = r;
 	dc->nreqs++;
@@ -437,4 +439,11 @@ dovecot_client_cancel(struct dovecot_client *dc, uint32_t id)
 		dovecot_send_cancel(dc, id);
 	}
 	dovecot_req_free(r);
+}
+
+void
+dovecot_client_set_timeout(struct dovecot_client *dc, unsigned ms)
+{
+	dc->timeout.tv_sec = ms / 1000;
+	dc->timeout.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 }

@@ -51,5 +51,8 @@ uint32_t dovecot_client_auth(struct dovecot_client *dc, const char *user,
     dovecot_client_cb *cb, void *arg);
 /* Forget request id: its callback will not run. Unknown ids are fine. */
 void dovecot_client_cancel(struct dovecot_client *dc, uint32_t id);
+/* Answer requests made from now on after ms milliseconds instead of
+ * DOVECOT_CLIENT_TIMEOUT seconds (the unit test's clock is short). */
+void dovecot_client_set_timeout(struct dovecot_client *dc, unsigned ms);
 
 #endif
