@@ -12,6 +12,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from harness import SLOW, children, proc_alive, wait_until
 
 LMTP_BIN = "/usr/lib/dovecot/lmtp"
@@ -83,6 +85,36 @@ def try_install():
         lines = (r.stderr or r.stdout).strip().splitlines()
         return lines[-1] if lines else "exit %d" % r.returncode
     return ""
+
+
+def require():
+    """Skip the test when Dovecot is missing and cannot be installed."""
+    if not installed():
+        why = try_install()
+        if why:
+            pytest.skip("Dovecot LMTP is not installed and `apt-get install "
+                        "dovecot-lmtpd` failed (%s); install it (make "
+                        "test-deps) to run this test" % why)
+
+
+def serve(dc, daemon, base):
+    """The body of a module fixture: start Dovecot dc, then the daemon;
+    yield (daemon, dc); then stop both, even when one fails, and remove
+    the folder base."""
+    dc.start()
+    try:
+        daemon.start()
+        yield daemon, dc
+    finally:
+        errs = []
+        for stop in (daemon.stop, dc.stop):
+            try:
+                stop()
+            except Exception as e:
+                errs.append(str(e))
+        shutil.rmtree(base, ignore_errors=True)
+        if errs:
+            pytest.fail("teardown: " + "; ".join(errs), pytrace=False)
 
 
 class Dovecot:

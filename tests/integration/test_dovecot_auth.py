@@ -6,7 +6,6 @@ from the name Dovecot returns and the alias table, 454 while Dovecot is
 down and a reconnect once it is back."""
 
 import os
-import shutil
 import smtplib
 import tempfile
 import time
@@ -28,20 +27,11 @@ ALICE = "alice@example.test"
 DAVE, DAVE_PW = "dave", "dave-dovecot-pw"
 
 
-def dovecot_or_skip():
-    if not dovecot.installed():
-        why = dovecot.try_install()
-        if why:
-            pytest.skip("Dovecot is not installed and `apt-get install "
-                        "dovecot-lmtpd` failed (%s); install it (make "
-                        "test-deps) to run this test" % why)
-
-
 @pytest.fixture(scope="module")
 def dove(certs):
     """A daemon whose passdb is a Dovecot started here; carol and dave
     exist only in Dovecot, and in the store without a password."""
-    dovecot_or_skip()
+    dovecot.require()
     base = tempfile.mkdtemp(prefix="sealmail-dvauth-", dir="/tmp")
     os.chmod(base, 0o755)
     cfg = Config(base, [certs["ec"]])
@@ -56,21 +46,7 @@ def dove(certs):
     for addr in (CAROL, DAVE + "@example.test"):
         cli_ok(cfg.path, "user", "add", addr, "--no-password")
     cli_ok(cfg.path, "alias", "add", CAROL_ALIAS, CAROL)
-    dc.start()
-    d = Daemon(cfg)
-    try:
-        d.start()
-        yield d, dc
-    finally:
-        errs = []
-        for stop in (d.stop, dc.stop):
-            try:
-                stop()
-            except Exception as e:
-                errs.append(str(e))
-        shutil.rmtree(base, ignore_errors=True)
-        if errs:
-            pytest.fail("teardown: " + "; ".join(errs), pytrace=False)
+    yield from dovecot.serve(dc, Daemon(cfg), base)
 
 
 def send(smtp, frm, to=BOB):
