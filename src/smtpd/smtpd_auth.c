@@ -183,6 +183,7 @@ smtpd_auth_dovecot(struct smtpd_session *s, const char *user,
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	char lip[64] = "";
+	char esc[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
 
 	if (getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0)
 		smtpd_addr_text((struct sockaddr *)&ss, lip, sizeof(lip));
@@ -191,9 +192,10 @@ smtpd_auth_dovecot(struct smtpd_session *s, const char *user,
 	j->dovecot = dovecot_client_auth(s->ctx->dovecot, user, pass, lip,
 	    s->addr, smtpd_auth_dovecot_cb, j);
 	if (j->dovecot == 0) {
+		log_warn("sid=%s smtp auth result=tempfail user=%s addr=%s: "
+		    "dovecot unavailable or busy", s->sid, log_quote(j->user,
+		    strlen(j->user), esc, sizeof(esc)), s->addr);
 		free(j);
-		log_warn("sid=%s smtp auth refused addr=%s: dovecot "
-		    "unavailable or busy", s->sid, s->addr);
 		smtpd_auth_temp(s);
 		return;
 	}
