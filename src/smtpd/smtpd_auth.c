@@ -160,6 +160,11 @@ smtpd_auth_dovecot_cb(void *arg, enum dovecot_client_result r,
 	char name[LIMIT_SASL_FIELD + 1];
 
 	s->auth_job = NULL;
+	/* As for a pool check: a closed session takes no answer. */
+	if (s->state == SMTPD_STATE_CLOSING) {
+		free(j);
+		return;
+	}
 	snprintf(name, sizeof(name), "%s", user != NULL ? user : j->user);
 	if (r == DOVECOT_CLIENT_TEMP) {
 		log_warn("sid=%s smtp auth result=tempfail user=%s addr=%s: "
