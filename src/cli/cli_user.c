@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * `sealmail user add|del|passwd|list [ADDRESS] [--password-stdin]`:
- * accounts in the store, with yescrypt password hashes (auth/passwd.h).
+ * accounts in the store, with yescrypt password hashes (auth/passwd.h);
+ * `user add --no-password` makes a mailbox that cannot log in here (for
+ * [auth] passdb = dovecot, where Dovecot checks the passwords).
  * Passwords come from the first line of stdin or from the terminal, and
  * every buffer that held one is wiped.
  */
@@ -14,15 +16,17 @@
 #include "auth/passwd.h"
 #include "cli/cli_common.h"
 #include "conf/conf.h"
+#include "core/xmalloc.h"
 #include "msg/addr.h"
 #include "store/db.h"
 
 #define CLI_USER_USAGE \
-	"user add|del|passwd|list [ADDRESS] [--password-stdin]"
+	"user add|del|passwd|list [ADDRESS] [--password-stdin|--no-password]"
 
 struct cli_user_args {
 	const char	*address;	/* normalized, NULL for list */
 	bool		 password_stdin;
+	bool		 no_password;	/* add: a disabled password */
 	unsigned	 min_password;	/* [auth] min_password_length */
 };
 
@@ -117,7 +121,11 @@ cli_user_add(struct db *db, const struct cli_user_args *a)
 			cli_error("%s", db_error(db));
 		return CLI_EXIT_FAIL;
 	}
-	if ((hash = cli_user_new_hash(a)) == NULL)
+	/* "!" marks a disabled password as in shadow(5): passwd_verify
+	 * never accepts it, so the account only receives mail. */
+	if (a->no_password)
+		hash = xstrdup("!");
+	else if ((hash = cli_user_new_hash(a)) == NULL)
 		return CLI_EXIT_FAIL;
 	r = db_user_add(db, a->address, hash);
 	free(hash);
@@ -193,10 +201,11 @@ static const struct cli_user_cmd cli_user_cmds[] = {
 	{ "list", false, false, cli_user_list },
 };
 
-/* Split argv into the command, its ADDRESS and --password-stdin; NULL on a
- * usage error. "--" ends the options. */
+/* Split argv into the command, its ADDRESS, --password-stdin and (add
+ * only) --no-password; NULL on a usage error. "--" ends the options. */
 static const struct cli_user_cmd *
-cli_user_parse(int argc, char **argv, const char **address, bool *pwstdin)
+cli_user_parse(int argc, char **argv, const char **address, bool *pwstdin,
+    bool *nopass)
 {
 	const struct cli_user_cmd *cmd = NULL;
 	bool opts = true;
@@ -213,12 +222,15 @@ cli_user_parse(int argc, char **argv, const char **address, bool *pwstdin)
 			opts = false;
 		else if (opts && strcmp(argv[i], "--password-stdin") == 0)
 			*pwstdin = true;
+		else if (opts && strcmp(argv[i], "--no-password") == 0)
+			*nopass = true;
 		else if (opts && argv[i][0] == '-' && argv[i][1] != '\0')
 			return NULL;
 		else if (npos++ == 0)
 			*address = argv[i];
 	}
-	if (npos != (cmd->address ? 1 : 0) || (*pwstdin && !cmd->password))
+	if (npos != (cmd->address ? 1 : 0) || (*pwstdin && !cmd->password) ||
+	    (*nopass && (cmd->run != cli_user_add || *pwstdin)))
 		return NULL;
 	return cmd;
 }
@@ -246,8 +258,8 @@ cli_user(int argc, char **argv, const char *config)
 	struct db *db = NULL;
 	int rc = CLI_EXIT_FAIL;
 
-	if ((cmd = cli_user_parse(argc, argv, &arg, &a.password_stdin)) ==
-	    NULL)
+	if ((cmd = cli_user_parse(argc, argv, &arg, &a.password_stdin,
+	    &a.no_password)) == NULL)
 		return cli_usage(CLI_USER_USAGE);
 	if (cli_load_conf(config, &c) == -1)
 		return CLI_EXIT_FAIL;

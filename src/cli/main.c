@@ -26,7 +26,8 @@ static const struct cli_entry cli_entries[] = {
 	    "[--postmaster ADDR] [--dev]" },
 	{ "check-config", cli_check_config, "check-config" },
 	{ "user", cli_user,
-	    "user add|del|passwd|list [ADDRESS] [--password-stdin]" },
+	    "user add|del|passwd|list [ADDRESS] "
+	    "[--password-stdin|--no-password]" },
 	{ "alias", cli_alias, "alias add|del|list [ADDRESS] [TARGET...]" },
 	{ "queue", cli_queue, "queue list|show ID|flush|delete ID" },
 	{ "sendmail", cli_sendmail,

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "auth/dovecot_client.h"
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
@@ -164,6 +165,9 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	smtpd_auth_prepare();
 	w.ctx.authpool = workpool_new(w.ctx.base, SMTPD_AUTH_THREADS,
 	    "password check");
+	if (conf->passdb == CONF_PASSDB_DOVECOT)
+		w.ctx.dovecot = dovecot_client_new(w.ctx.base,
+		    conf->passdb_socket);
 	w.ctx.committer = spool_committer_new(w.ctx.base,
 	    WORKER_COMMIT_THREADS);
 	w.ctx.dkim_keys = dkim_keys;
@@ -218,6 +222,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 		event_free(w.ctx.flush_ev);
 	spool_committer_free(w.ctx.committer);
 	workpool_free(w.ctx.authpool);
+	dovecot_client_free(w.ctx.dovecot);
 	dns_resolver_free(w.ctx.dns);
 	db_close(w.ctx.db);
 	event_base_free(w.ctx.base);

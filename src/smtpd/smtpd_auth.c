@@ -3,7 +3,9 @@
  * SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms,
  * accepted only over TLS. Failures are answered 535 5.7.8 after a delay
  * that doubles with each recent failure from the client's address, shared
- * by all workers (net/connlimit). Passwords are never logged and are wiped
+ * by all workers (net/connlimit). Passwords are checked against the store
+ * or, with [auth] passdb = dovecot:PATH, by Dovecot (auth/dovecot_client),
+ * through the same failure path. Passwords are never logged and are wiped
  * after use.
  */
 #include <stdatomic.h>
@@ -11,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
+#include "auth/dovecot_client.h"
 #include "auth/passwd.h"
 #include "auth/passwd_cache.h"
 #include "core/log.h"
@@ -48,6 +52,8 @@ struct smtpd_auth_job {
 	struct workpool_job	*wj;
 	char			 user[LIMIT_SASL_FIELD + 1];
 	char			 pass[LIMIT_SASL_FIELD + 1];
+	uint32_t		 dovecot;	/* Dovecot's request (not the
+						 * pool's); 0: none */
 	char			*hash;	/* stored hash; NULL: unknown user */
 	bool			 ok;
 	/* Set by the loop when the session goes: a check nobody waits for
@@ -65,6 +71,7 @@ smtpd_auth_prepare(void)
 
 static void smtpd_auth_result(struct smtpd_session *s, const char *user,
     bool ok);
+static void smtpd_auth_temp(struct smtpd_session *s);
 
 /* On a pool thread: only the job's own strings and the read-only dummy
  * hash are touched. */
@@ -111,10 +118,94 @@ smtpd_auth_cancel(struct smtpd_session *s)
 	if (j == NULL)
 		return;
 	s->auth_job = NULL;
+	if (j->dovecot != 0) {
+		dovecot_client_cancel(s->ctx->dovecot, j->dovecot);
+		free(j);
+		return;
+	}
 	s->ctx->auth_jobs--;
 	j->s = NULL;
 	atomic_store(&j->abandoned, true);
 	workpool_cancel(j->wj);
+}
+
+/*
+ * The name a Dovecot login authenticates as, which decides the addresses
+ * it owns (db_user_owns). Dovecot's user names are usually addresses; a
+ * bare name ("alice") is taken as alice@DOMAIN when there is exactly one
+ * local domain, and with several it stays bare and owns no address.
+ */
+static const char *
+smtpd_auth_qualify(struct smtpd_session *s, char *name, size_t size)
+{
+	const struct conf *c = s->ctx->conf;
+	size_t n = strlen(name);
+
+	if (strchr(name, '@') != NULL || c->ndomains != 1)
+		return name;
+	if (n + 1 + strlen(c->domains[0].name) >= size)
+		return name;
+	snprintf(name + n, size - n, "@%s", c->domains[0].name);
+	return name;
+}
+
+/* Dovecot's verdict on the job's login. */
+static void
+smtpd_auth_dovecot_cb(void *arg, enum dovecot_client_result r,
+    const char *user)
+{
+	struct smtpd_auth_job *j = arg;
+	struct smtpd_session *s = j->s;
+	char esc[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
+	char name[LIMIT_SASL_FIELD + 1];
+
+	s->auth_job = NULL;
+	/* As for a pool check: a closed session takes no answer. */
+	if (s->state == SMTPD_STATE_CLOSING) {
+		free(j);
+		return;
+	}
+	snprintf(name, sizeof(name), "%s", user != NULL ? user : j->user);
+	if (r == DOVECOT_CLIENT_TEMP) {
+		log_warn("sid=%s smtp auth result=tempfail user=%s addr=%s: "
+		    "no verdict from dovecot", s->sid, log_quote(j->user,
+		    strlen(j->user), esc, sizeof(esc)), s->addr);
+		smtpd_auth_temp(s);
+	} else if (r == DOVECOT_CLIENT_FAIL)
+		smtpd_auth_result(s, j->user, false);
+	else
+		smtpd_auth_result(s, smtpd_auth_qualify(s, name, sizeof(name)),
+		    true);
+	free(j);
+}
+
+/* Ask Dovecot; the session waits for smtpd_auth_dovecot_cb. */
+static void
+smtpd_auth_dovecot(struct smtpd_session *s, const char *user,
+    const char *pass)
+{
+	struct smtpd_auth_job *j = xcalloc(1, sizeof(*j));
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char lip[64] = "";
+	char esc[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
+
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0)
+		smtpd_addr_text((struct sockaddr *)&ss, lip, sizeof(lip));
+	j->s = s;
+	snprintf(j->user, sizeof(j->user), "%s", user);
+	j->dovecot = dovecot_client_auth(s->ctx->dovecot, user, pass, lip,
+	    s->addr, smtpd_auth_dovecot_cb, j);
+	if (j->dovecot == 0) {
+		log_warn("sid=%s smtp auth result=tempfail user=%s addr=%s: "
+		    "dovecot unavailable or busy", s->sid, log_quote(j->user,
+		    strlen(j->user), esc, sizeof(esc)), s->addr);
+		free(j);
+		smtpd_auth_temp(s);
+		return;
+	}
+	s->auth_job = j;
+	smtpd_wait(s);
 }
 
 /* Start checking user/pass; the answer comes from smtpd_auth_result. */
@@ -124,6 +215,10 @@ smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 	struct smtpd_ctx *ctx = s->ctx;
 	char *hash = NULL;
 
+	if (ctx->dovecot != NULL) {
+		smtpd_auth_dovecot(s, user, pass);
+		return;
+	}
 	smtpd_auth_prepare();
 	if (db_user_get_hash(ctx->db, user, &hash) == DB_OK &&
 	    passwd_cache_hit(user, hash, pass)) {
@@ -135,9 +230,7 @@ smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 		free(hash);
 		log_warn("sid=%s smtp auth refused addr=%s: %u checks queued",
 		    s->sid, s->addr, ctx->auth_jobs);
-		smtpd_reply(s, "454 4.7.0 Temporary authentication failure, "
-		    "try again later");
-		smtpd_enter(s, SMTPD_STATE_CMD);
+		smtpd_auth_temp(s);
 		return;
 	}
 	struct smtpd_auth_job *j = xcalloc(1, sizeof(*j));
@@ -160,6 +253,19 @@ smtpd_auth_finish(struct smtpd_session *s, const char *user, const char *pass)
 		return;
 	}
 	smtpd_auth_check(s, user, pass);
+}
+
+/* No verdict (checks queued, Dovecot down or slow): never 535, the
+ * credentials may be right. */
+static void
+smtpd_auth_temp(struct smtpd_session *s)
+{
+	smtpd_reply(s, "454 4.7.0 Temporary authentication failure, "
+	    "try again later");
+	if (s->state == SMTPD_STATE_WAIT)
+		smtpd_resume(s);
+	else
+		smtpd_enter(s, SMTPD_STATE_CMD);
 }
 
 static void

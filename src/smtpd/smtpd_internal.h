@@ -128,6 +128,8 @@ struct smtpd_session {
 };
 
 /* smtpd_session.c */
+/* An address as text (IPv4-mapped IPv6 as IPv4). */
+void smtpd_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
 /* Start a session on accepted fd for listener lst (a configured one, or
  * the local socket's); NULL when the connection limits refuse it (fd is
  * closed then). The greeting is sent by smtpd_session_greet. */

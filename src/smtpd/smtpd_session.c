@@ -48,8 +48,7 @@ static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg);
 static void smtpd_discard_output(struct smtpd_session *s);
 static int smtpd_starttls_begin(struct smtpd_session *s);
 
-/* The client's address as text (IPv4-mapped IPv6 as IPv4). */
-static void
+void
 smtpd_addr_text(const struct sockaddr *sa, char *out, size_t outlen)
 {
 	if (sa->sa_family == AF_INET6) {

@@ -2,7 +2,6 @@
 """Local delivery over LMTP into a real Dovecot."""
 
 import os
-import shutil
 import smtplib
 import tempfile
 import time
@@ -22,12 +21,7 @@ BOB = "bob@example.test"
 
 @pytest.fixture(scope="module")
 def lmtp_setup(certs):
-    if not dovecot.installed():
-        why = dovecot.try_install()
-        if why:
-            pytest.skip("Dovecot LMTP is not installed and `apt-get install "
-                        "dovecot-lmtpd` failed (%s); install it (make "
-                        "test-deps) to run this test" % why)
+    dovecot.require()
     # Dovecot delivers as an unprivileged user: the folder must be
     # traversable by it, unlike pytest's private tmp folders.
     base = tempfile.mkdtemp(prefix="sealmail-lmtp-", dir="/tmp")
@@ -40,21 +34,7 @@ def lmtp_setup(certs):
     cfg.delivery["local"] = "lmtp:unix:" + dc.sock
     provision(cfg)
     os.chmod(cfg.data_dir, 0o755)
-    dc.start()
-    d = Daemon(cfg)
-    try:
-        d.start()
-        yield d, dc
-    finally:
-        errs = []
-        for stop in (d.stop, dc.stop):
-            try:
-                stop()
-            except Exception as e:
-                errs.append(str(e))
-        shutil.rmtree(base, ignore_errors=True)
-        if errs:
-            pytest.fail("teardown: " + "; ".join(errs), pytrace=False)
+    yield from dovecot.serve(dc, Daemon(cfg), base)
 
 
 def test_lmtp_delivery_into_dovecot(lmtp_setup):
