@@ -165,3 +165,16 @@ connlimit_auth_failed(struct connlimit *cl, const struct sockaddr *sa)
 	atomic_fetch_add(&a->count, 1);
 	atomic_store(&a->last, now);
 }
+
+unsigned
+connlimit_auth_fail_delay(struct connlimit *cl, const struct sockaddr *sa,
+    unsigned *failures)
+{
+	unsigned n;
+
+	connlimit_auth_failed(cl, sa);
+	n = connlimit_auth_failures(cl, sa);
+	if (failures != NULL)
+		*failures = n;
+	return n >= 6 ? CONNLIMIT_AUTH_MAX_DELAY : 1u << (n ? n - 1 : 0);
+}

@@ -40,5 +40,14 @@ void connlimit_release(struct connlimit *cl, unsigned slot,
 unsigned connlimit_auth_failures(struct connlimit *cl,
     const struct sockaddr *sa);
 void connlimit_auth_failed(struct connlimit *cl, const struct sockaddr *sa);
+/*
+ * Count a failed password from sa (SMTP AUTH or the admin pages' basic
+ * auth) and return how long to wait before answering: 1, 2, 4, ... s,
+ * doubling with the recent failures, at most CONNLIMIT_AUTH_MAX_DELAY.
+ * *failures (if not NULL) gets the count, for the log line.
+ */
+#define CONNLIMIT_AUTH_MAX_DELAY	30
+unsigned connlimit_auth_fail_delay(struct connlimit *cl,
+    const struct sockaddr *sa, unsigned *failures);
 
 #endif

@@ -26,8 +26,6 @@
 #include "smtpd/smtpd_sasl.h"
 #include "store/db.h"
 
-#define SMTPD_AUTH_MAX_DELAY	30
-
 /* base64 of "Username:" and "Password:", the customary LOGIN prompts. */
 #define SMTPD_LOGIN_USER_PROMPT	"334 VXNlcm5hbWU6"
 #define SMTPD_LOGIN_PASS_PROMPT	"334 UGFzc3dvcmQ6"
@@ -287,11 +285,8 @@ smtpd_auth_result(struct smtpd_session *s, const char *user, bool ok)
 			smtpd_enter(s, SMTPD_STATE_CMD);
 		return;
 	}
-	connlimit_auth_failed(s->ctx->limits, sa);
-	unsigned n = connlimit_auth_failures(s->ctx->limits, sa);
-	unsigned delay = n >= 6 ? SMTPD_AUTH_MAX_DELAY : 1u << (n ? n - 1 : 0);
-	if (delay > SMTPD_AUTH_MAX_DELAY)
-		delay = SMTPD_AUTH_MAX_DELAY;
+	unsigned n;
+	unsigned delay = connlimit_auth_fail_delay(s->ctx->limits, sa, &n);
 	log_info("sid=%s smtp auth result=fail user=%s addr=%s failures=%u "
 	    "delay=%us", s->sid, esc, s->addr, n, delay);
 	s->pause_reply = "535 5.7.8 Authentication credentials invalid";

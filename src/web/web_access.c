@@ -24,8 +24,6 @@
 #include "web/web_reply.h"
 #include "web/web_users.h"
 
-/* As SMTP AUTH (smtpd/smtpd_auth.c): 1, 2, 4 ... seconds, at most 30. */
-#define WEB_ACCESS_MAX_DELAY	30
 /* Checks in progress per listener beyond which a request is answered
  * 503 at once: a flood must not queue minutes of hashing. */
 #define WEB_ACCESS_QUEUE_MAX	16
@@ -184,11 +182,7 @@ web_check_result(struct web_check *c)
 		web_check_free(c);
 		return;
 	}
-	connlimit_auth_failed(a->limits, sa);
-	n = connlimit_auth_failures(a->limits, sa);
-	delay = n >= 6 ? WEB_ACCESS_MAX_DELAY : 1u << (n ? n - 1 : 0);
-	if (delay > WEB_ACCESS_MAX_DELAY)
-		delay = WEB_ACCESS_MAX_DELAY;
+	delay = connlimit_auth_fail_delay(a->limits, sa, &n);
 	log_info("sid=%s web auth result=fail listener=%s user=%s addr=%s "
 	    "failures=%u delay=%us", c->sid, a->name, esc, c->addr, n, delay);
 	web_basic_clear(&c->cred);
