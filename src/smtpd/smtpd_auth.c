@@ -182,6 +182,7 @@ smtpd_auth_result(struct smtpd_session *s, const char *user, bool ok)
 		return;
 	}
 	connlimit_auth_failed(s->ctx->limits, sa);
+	metrics_auth_failure();
 	unsigned n = connlimit_auth_failures(s->ctx->limits, sa);
 	unsigned delay = n >= 6 ? SMTPD_AUTH_MAX_DELAY : 1u << (n ? n - 1 : 0);
 	if (delay > SMTPD_AUTH_MAX_DELAY)
