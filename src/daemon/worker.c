@@ -19,6 +19,7 @@
 #include "queue/spool_commit.h"
 #include "smtpd/smtpd_session.h"
 #include "store/db.h"
+#include "web/web_server.h"
 
 /* Grace for messages in flight when the daemon stops (seconds). */
 #define WORKER_STOP_GRACE	5
@@ -41,6 +42,7 @@ struct worker {
 	size_t			 nwl;
 	struct event		*idle_check;
 	struct event		*tick;
+	struct web_server	*web;	/* https and admin listeners */
 	bool			 busy;	/* sessions since the last trim */
 };
 
@@ -110,6 +112,9 @@ worker_stop(struct worker *w, int grace)
 			evconnlistener_free(w->wl[i].evl);
 		w->wl[i].evl = NULL;
 	}
+	/* HTTP requests are short and need no grace: their clients retry. */
+	web_server_free(w->web);
+	w->web = NULL;
 	smtpd_sessions_stop(&w->ctx, grace);
 	if (w->idle_check == NULL) {
 		w->idle_check = event_new(w->ctx.base, -1, EV_PERSIST,
@@ -169,9 +174,20 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 
 	w.wl = xcalloc(ls->nsocks, sizeof(*w.wl));
 	w.nwl = ls->nsocks;
+	w.web = web_server_new(w.ctx.base, conf, tls, w.ctx.db,
+	    w.ctx.authpool, limits);
 	for (size_t i = 0; i < ls->nsocks; i++) {
+		size_t l = ls->socks[i].listener;
+
 		w.wl[i].ctx = &w.ctx;
-		w.wl[i].listener = ls->socks[i].listener;
+		w.wl[i].listener = l;
+		if (l != LISTENER_LOCAL &&
+		    CONF_ROLE_IS_HTTP(conf->listeners[l].role)) {
+			if (web_server_listen(w.web, ls->socks[i].fd, l) == -1)
+				fatal("cannot serve HTTP on %s",
+				    ls->socks[i].text);
+			continue;
+		}
 		w.wl[i].evl = evconnlistener_new(w.ctx.base, worker_accept_cb,
 		    &w.wl[i], LEV_OPT_CLOSE_ON_EXEC, -1, ls->socks[i].fd);
 		if (w.wl[i].evl == NULL)
@@ -190,6 +206,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 		if (w.wl[i].evl)
 			evconnlistener_free(w.wl[i].evl);
 	free(w.wl);
+	web_server_free(w.web);
 	event_free(sigterm);
 	event_free(sigusr1);
 	if (w.idle_check)

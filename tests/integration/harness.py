@@ -637,12 +637,20 @@ def greet(lst, timeout=2):
         s.connect((lst.host, lst.port))
         if lst.tls == "implicit":
             s = client_ctx().wrap_socket(s)
+        if lst.role in ("https", "admin"):
+            # HTTP listeners say nothing first: a status line to any
+            # request (a HEAD of /) shows the worker serves them.
+            s.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
         data = b""
         while b"\n" not in data:
             chunk = s.recv(512)
             if not chunk:
                 raise ValueError("closed before the greeting")
             data += chunk
+        if lst.role in ("https", "admin"):
+            if not data.startswith(b"HTTP/1.1 "):
+                raise ValueError("HTTP status line %r" % data)
+            return
         if not data.startswith(b"220 ") and not data.startswith(b"220-"):
             raise ValueError("greeting %r" % data)
         try:

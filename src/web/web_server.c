@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * evhttp on the https and admin listeners of one worker (see
+ * web_server.h). evhttp in libevent 2.1 tells nobody when it frees a
+ * connection, so each connection's bufferevent carries one reference of
+ * ours: a bufferevent whose callbacks evhttp has cleared is one it has
+ * freed, and the once-a-second sweep then drops our reference (closing
+ * the socket) and the count. The sweep also ends connections whose
+ * request is not complete WEB_REQUEST_TIME seconds after accept (a
+ * slow-loris resets evhttp's idle timeout with every byte).
+ */
+#include "web/web_server.h"
+
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "conf/conf.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/workpool.h"
+#include "core/xmalloc.h"
+#include "net/tls.h"
+#include "web/web.h"
+#include "web/web_access.h"
+#include "web/web_reply.h"
+#include "web/web_sts.h"
+#include "web/web_users.h"
+
+/* Bytes read ahead of evhttp's parser per connection: it refuses
+ * headers past WEB_HEADERS_SIZE, so more is never needed. */
+#define WEB_READ_AHEAD		(2 * WEB_HEADERS_SIZE)
+/* Threads for the admin pages' slow work (web_env.pool). */
+#define WEB_POOL_THREADS	1
+
+struct web_listener {
+	struct web_server	*ws;
+	size_t			 listener;
+	const struct conf_listener *cl;
+	struct evhttp		*http;
+	struct evconnlistener	*evl;	/* owned by http */
+	struct web_access	*access;	/* admin only */
+};
+
+struct web_conn {
+	struct bufferevent	*bev;	/* one reference is ours */
+	struct web_listener	*wl;
+	time_t			 deadline;
+	bool			 dispatched;	/* its request reached us */
+	char			 sid[IDS_SID_LEN + 1];
+	struct web_conn		*next;
+};
+
+struct web_server {
+	struct web_env		 env;
+	struct workpool		*authpool;
+	struct connlimit	*limits;
+	struct web_listener	**wl;
+	size_t			 nwl;
+	struct web_conn		*conns;
+	unsigned		 nconns;
+	bool			 paused;	/* listeners disabled at the cap */
+	struct event		*sweep;
+};
+
+static void web_sweep_cb(evutil_socket_t fd, short what, void *arg);
+
+struct web_server *
+web_server_new(struct event_base *base, const struct conf *conf,
+    struct tls_server *tls, struct db *db, struct workpool *authpool,
+    struct connlimit *limits)
+{
+	struct web_server *ws = xcalloc(1, sizeof(*ws));
+
+	ws->env.base = base;
+	ws->env.conf = conf;
+	ws->env.tls = tls;
+	ws->env.db = db;
+	ws->authpool = authpool;
+	ws->limits = limits;
+	return ws;
+}
+
+static void
+web_listeners_enable(struct web_server *ws, bool on)
+{
+	if (ws->paused == !on)
+		return;
+	ws->paused = !on;
+	for (size_t i = 0; i < ws->nwl; i++) {
+		if (on)
+			evconnlistener_enable(ws->wl[i]->evl);
+		else
+			evconnlistener_disable(ws->wl[i]->evl);
+	}
+	if (!on)
+		log_warn("web connections=%u at the limit, not accepting",
+		    ws->nconns);
+}
+
+static bool
+web_conn_gone(struct bufferevent *bev)
+{
+	bufferevent_data_cb rcb, wcb;
+	bufferevent_event_cb ecb;
+
+	bufferevent_getcb(bev, &rcb, &wcb, &ecb, NULL);
+	return rcb == NULL && wcb == NULL && ecb == NULL;
+}
+
+static struct web_conn *
+web_conn_of(struct web_server *ws, struct bufferevent *bev)
+{
+	for (struct web_conn *c = ws->conns; c; c = c->next)
+		if (c->bev == bev)
+			return c;
+	return NULL;
+}
+
+/* evhttp's hook for each accepted connection: TLS or plain. */
+static struct bufferevent *
+web_bev_cb(struct event_base *base, void *arg)
+{
+	struct web_listener *wl = arg;
+	struct web_server *ws = wl->ws;
+	struct bufferevent *bev = NULL;
+	struct web_conn *c;
+
+	if (wl->cl->tls == CONF_TLS_IMPLICIT) {
+		SSL *ssl = tls_server_ssl_new(ws->env.tls);
+		if (ssl != NULL)
+			bev = bufferevent_openssl_socket_new(base, -1, ssl,
+			    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL)
+			SSL_free(ssl);
+	}
+	/* Without TLS where it is wanted, a plain bufferevent all the same
+	 * (evhttp would make one otherwise); web_request_cb refuses it. */
+	if (bev == NULL)
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		fatal("cannot allocate an HTTP connection");
+	bufferevent_setwatermark(bev, EV_READ, 0, WEB_READ_AHEAD);
+	bufferevent_incref(bev);
+	c = xcalloc(1, sizeof(*c));
+	c->bev = bev;
+	c->wl = wl;
+	c->deadline = time(NULL) + WEB_REQUEST_TIME;
+	ids_sid_new(c->sid);
+	c->next = ws->conns;
+	ws->conns = c;
+	if (++ws->nconns >= WEB_CONNS_MAX)
+		web_listeners_enable(ws, false);
+	return bev;
+}
+
+/* Drop connections evhttp has freed; end those past their deadline. */
+static void
+web_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct web_server *ws = arg;
+	time_t now = time(NULL);
+
+	(void)fd;
+	(void)what;
+	for (struct web_conn **pp = &ws->conns; *pp;) {
+		struct web_conn *c = *pp;
+		void *evcon;
+
+		if (web_conn_gone(c->bev)) {
+			*pp = c->next;
+			bufferevent_decref(c->bev);
+			free(c);
+			ws->nconns--;
+			continue;
+		}
+		/* A dispatched request belongs to its handler until it
+		 * answers; evhttp's idle timeout still bounds its writes. */
+		if (!c->dispatched && now >= c->deadline) {
+			bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
+			log_info("sid=%s web timeout listener=%s after=%ds",
+			    c->sid, c->wl->cl->name, WEB_REQUEST_TIME);
+			c->dispatched = true;	/* once */
+			evhttp_connection_free(evcon);
+			continue;	/* gone at the next sweep */
+		}
+		pp = &c->next;
+	}
+	if (ws->nconns < WEB_CONNS_MAX)
+		web_listeners_enable(ws, true);
+}
+
+static const char *
+web_method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET:	return "GET";
+	case EVHTTP_REQ_HEAD:	return "HEAD";
+	case EVHTTP_REQ_POST:	return "POST";
+	case EVHTTP_REQ_PUT:	return "PUT";
+	case EVHTTP_REQ_DELETE:	return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE:	return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH:	return "PATCH";
+	}
+	return "other";
+}
+
+/* The one log line of a request, once its answer is sent. */
+static void
+web_complete_cb(struct evhttp_request *req, void *arg)
+{
+	struct web_listener *wl = arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct web_conn *c = evcon ? web_conn_of(wl->ws,
+	    evhttp_connection_get_bufferevent(evcon)) : NULL;
+	const char *uri = evhttp_request_get_uri(req);
+	const char *host = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Host");
+	char euri[LOG_QUOTE_SIZE(200)], ehost[LOG_QUOTE_SIZE(100)];
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (evcon)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	uri = uri ? uri : "";
+	host = host ? host : "";
+	log_info("sid=%s web request listener=%s addr=%s method=%s host=%s "
+	    "path=%s status=%d", c ? c->sid : "-", wl->cl->name,
+	    addr ? addr : "-", web_method_name(evhttp_request_get_command(req)),
+	    log_quote(host, strlen(host), ehost, sizeof(ehost)),
+	    log_quote(uri, strlen(uri), euri, sizeof(euri)),
+	    evhttp_request_get_response_code(req));
+}
+
+static size_t
+web_header_count(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	size_t n = 0;
+
+	for (struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next)
+		n++;
+	return n;
+}
+
+/* Every request evhttp has read completely. */
+static void
+web_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct web_listener *wl = arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	struct web_conn *c = web_conn_of(wl->ws, bev);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const struct sockaddr *peer = evhttp_connection_get_addr(evcon);
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	evhttp_request_set_on_complete_cb(req, web_complete_cb, wl);
+	if (c != NULL)
+		c->dispatched = true;
+	if (c == NULL || peer == NULL ||
+	    (wl->cl->tls == CONF_TLS_IMPLICIT && ssl == NULL)) {
+		web_reply_error(req, HTTP_INTERNAL, "Internal Server Error");
+		return;
+	}
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET, HEAD");
+		web_reply_error(req, HTTP_BADMETHOD, "Method Not Allowed");
+		return;
+	}
+	if (web_header_count(req) > WEB_HEADERS_COUNT) {
+		web_reply_error(req, 431, "Request Header Fields Too Large");
+		return;
+	}
+	if (wl->cl->role == CONF_ROLE_HTTPS)
+		web_sts_serve(req, wl->ws->env.conf, ssl ?
+		    SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL);
+	else
+		web_access_serve(wl->access, req, peer, c->sid);
+}
+
+int
+web_server_listen(struct web_server *ws, int fd, size_t listener)
+{
+	const struct conf_listener *cl = &ws->env.conf->listeners[listener];
+	struct web_listener *wl = xcalloc(1, sizeof(*wl));
+	const struct timeval every = { 1, 0 };
+	char err[512];
+
+	wl->ws = ws;
+	wl->listener = listener;
+	wl->cl = cl;
+	ws->wl = xreallocarray(ws->wl, ws->nwl + 1, sizeof(*ws->wl));
+	ws->wl[ws->nwl++] = wl;
+	if ((wl->http = evhttp_new(ws->env.base)) == NULL)
+		return -1;
+	evhttp_set_max_headers_size(wl->http, WEB_HEADERS_SIZE);
+	evhttp_set_max_body_size(wl->http, 0);
+	evhttp_set_timeout(wl->http, WEB_IDLE_TIME);
+	/* Every method reaches web_request_cb, which answers 405 with
+	 * Allow; evhttp would say 501 for those it was not told of. */
+	evhttp_set_allowed_methods(wl->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+	    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_bevcb(wl->http, web_bev_cb, wl);
+	evhttp_set_gencb(wl->http, web_request_cb, wl);
+	wl->evl = evconnlistener_new(ws->env.base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (wl->evl == NULL)
+		return -1;
+	if (evhttp_bind_listener(wl->http, wl->evl) == NULL) {
+		evconnlistener_free(wl->evl);
+		wl->evl = NULL;
+		return -1;
+	}
+	if (cl->role == CONF_ROLE_ADMIN) {
+		struct web_users *users = NULL;
+		if (cl->password_file != NULL &&
+		    (users = web_users_load(cl->password_file, err,
+		    sizeof(err))) == NULL)
+			log_warn("listener %s: password_file not used, only "
+			    "loopback and trusted_networks get in: %s",
+			    cl->name, err);
+		if (ws->env.pool == NULL)
+			ws->env.pool = workpool_new(ws->env.base,
+			    WEB_POOL_THREADS, "admin pages");
+		wl->access = web_access_new(cl->name, users, ws->authpool,
+		    ws->limits, &ws->env);
+	}
+	if (ws->sweep == NULL) {
+		ws->sweep = event_new(ws->env.base, -1, EV_PERSIST,
+		    web_sweep_cb, ws);
+		if (ws->sweep == NULL || event_add(ws->sweep, &every) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+void
+web_server_free(struct web_server *ws)
+{
+	if (ws == NULL)
+		return;
+	/* Checks in progress first: they hold requests evhttp frees. */
+	for (size_t i = 0; i < ws->nwl; i++)
+		web_access_free(ws->wl[i]->access);
+	for (size_t i = 0; i < ws->nwl; i++) {
+		if (ws->wl[i]->http)
+			evhttp_free(ws->wl[i]->http);
+		free(ws->wl[i]);
+	}
+	free(ws->wl);
+	while (ws->conns != NULL) {
+		struct web_conn *c = ws->conns;
+		ws->conns = c->next;
+		bufferevent_decref(c->bev);
+		free(c);
+	}
+	if (ws->sweep)
+		event_free(ws->sweep);
+	workpool_free(ws->env.pool);
+	free(ws);
+}
