@@ -109,10 +109,18 @@ static void
 web_admin_done(void *arg, bool cancelled)
 {
 	struct web_admin_job *j = arg;
-	struct metrics_snapshot *s = xmalloc(sizeof(*s));
+	struct metrics_snapshot *s;
 	struct buf out;
 	int rc;
 
+	/* Only when the pool is freed, after the server freed its
+	 * connections and with them this request. */
+	if (cancelled) {
+		free(j->hostname);
+		free(j);
+		return;
+	}
+	s = xmalloc(sizeof(*s));
 	buf_init(&out, WEB_ADMIN_PAGE_MAX);
 	metrics_snapshot(s, (long long)time(NULL));
 	s->queue_known = j->queue_ok;
@@ -120,9 +128,7 @@ web_admin_done(void *arg, bool cancelled)
 	s->queue_oldest = j->queue_oldest;
 	s->rss_bytes = j->rss;
 	s->processes = j->nproc;
-	if (cancelled)
-		rc = -1;
-	else if (j->page == WEB_ADMIN_METRICS)
+	if (j->page == WEB_ADMIN_METRICS)
 		rc = admin_prom_render(s, &out);
 	else {
 		struct admin_status st = {
