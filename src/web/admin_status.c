@@ -48,8 +48,8 @@ static const char admin_status_css[] =
     "h1{font-size:1.3em}h2{font-size:1.1em;margin:1.2em 0 .4em}"
     ".cards{display:flex;flex-wrap:wrap;gap:.6em}"
     ".card{background:#fff;border:1px solid #ddd;border-radius:6px;"
-    "padding:.5em .8em;flex:1 1 12em}"
-    ".big{font-size:1.6em;font-weight:600}"
+    "padding:.4em .7em;flex:1 1 8em}"
+    ".big{font-size:1.4em;font-weight:600}"
     ".meter{background:#eee;height:.6em;border-radius:3px}"
     ".meter div{height:100%;border-radius:3px}"
     "svg{width:100%;height:auto;background:#fff;border:1px solid #ddd}"
@@ -106,8 +106,8 @@ admin_status_chart(struct buf *out, const char *title,
 	rc = buf_printf(out, "<svg viewBox=\"0 0 %d %d\" role=\"img\" "
 	    "aria-label=\"%s, last 24 hours\"><title>%s</title>"
 	    "<line x1=\"0\" y1=\"10\" x2=\"%d\" y2=\"10\" stroke=\"#ddd\"/>"
-	    "<text x=\"2\" y=\"9\" font-size=\"9\" fill=\"#777\">%" PRIu64
-	    "</text>", ADMIN_CHART_W, ADMIN_CHART_H + 24, title, title,
+	    "<text x=\"2\" y=\"22\" font-size=\"13\" fill=\"#777\">%" PRIu64
+	    "</text>", ADMIN_CHART_W, ADMIN_CHART_H + 30, title, title,
 	    ADMIN_CHART_W, max);
 	for (int h = 0; rc == 0 && h < ADMIN_HOURS; h++) {
 		double y = 10 + ADMIN_CHART_H;
@@ -127,14 +127,14 @@ admin_status_chart(struct buf *out, const char *title,
 	}
 	if (rc == 0)
 		rc = buf_printf(out, "<line x1=\"0\" y1=\"%d\" x2=\"%d\" "
-		    "y2=\"%d\" stroke=\"#999\"/><g font-size=\"10\" "
+		    "y2=\"%d\" stroke=\"#999\"/><g font-size=\"14\" "
 		    "fill=\"#555\"><text x=\"2\" y=\"%d\">24 h ago</text>"
 		    "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">12 h"
 		    "</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">now"
 		    "</text></g></svg><div class=\"key\">", 10 + ADMIN_CHART_H,
-		    ADMIN_CHART_W, 10 + ADMIN_CHART_H, ADMIN_CHART_H + 22,
-		    ADMIN_CHART_W / 2, ADMIN_CHART_H + 22, ADMIN_CHART_W - 2,
-		    ADMIN_CHART_H + 22);
+		    ADMIN_CHART_W, 10 + ADMIN_CHART_H, ADMIN_CHART_H + 27,
+		    ADMIN_CHART_W / 2, ADMIN_CHART_H + 27, ADMIN_CHART_W - 2,
+		    ADMIN_CHART_H + 27);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = buf_printf(out, "<span style=\"background:%s\"></span>%s",
 		    sr[i].color, sr[i].name);
