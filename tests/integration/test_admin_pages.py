@@ -7,6 +7,7 @@ build/ for a person to look at)."""
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -205,3 +206,24 @@ def test_status_page_in_chromium(traffic):
     assert (w, h) == (412, 900)
     # A blank page compresses to a few KiB.
     assert os.path.getsize(SHOT) > 20000
+
+
+# Last in the module: it reloads and kills the daemon's children.
+def test_counters_survive_reload_and_restart(traffic):
+    counted(traffic)
+    old = set(traffic.children())
+    traffic.signal(signal.SIGHUP)
+    wait_until(lambda: "master reloaded" in traffic.log_text(), 10 * SLOW,
+               what="the reload")
+    # A worker killed: the master starts another, the counts stay.
+    worker = traffic.workers()[0]
+    os.kill(worker, signal.SIGKILL)
+    wait_until(lambda: worker not in traffic.workers() and
+               len(traffic.workers()) == 2, 10 * SLOW,
+               what="a new worker")
+    m = scrape_when(traffic, lambda m: set(traffic.children()) != old,
+                    "new children serving")
+    assert m["sealmail_messages_accepted_total"] == 4
+    assert m['sealmail_messages_rejected_total{reason="recipient"}'] == 1
+    assert m['sealmail_deliveries_total{result="delivered",'
+             'policy="local"}'] == 4
