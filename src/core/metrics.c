@@ -298,7 +298,8 @@ metrics_snapshot_failures(const struct metrics_shm *m,
 		o->result = (enum metrics_result)f->result;
 		memcpy(o->rcpt, f->rcpt, sizeof(o->rcpt));
 		memcpy(o->reason, f->reason, sizeof(o->reason));
-		o->rcpt[METRICS_FAIL_TEXT] = o->reason[METRICS_FAIL_TEXT] = '\0';
+		o->rcpt[METRICS_FAIL_TEXT] = '\0';
+		o->reason[METRICS_FAIL_TEXT] = '\0';
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load(&f->seq) != s1 ||
 		    o->result >= METRICS_RESULT_N)

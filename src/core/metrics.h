@@ -132,7 +132,7 @@ struct metrics_snapshot {
 	uint64_t	 auth_failures;	/* SMTP AUTH attempts refused */
 	uint64_t	 verdicts[METRICS_METHOD_N][METRICS_VERDICT_N];
 	uint64_t	 deliveries[METRICS_RESULT_N][METRICS_POLICY_N];
-	uint64_t	 dns_buckets[METRICS_DNS_BUCKETS + 1];	/* not cumulative */
+	uint64_t	 dns_buckets[METRICS_DNS_BUCKETS + 1]; /* per bucket */
 	uint64_t	 dns_count;
 	uint64_t	 dns_sum_us;
 	/* Filled in by the caller (read from the spool and /proc): */

@@ -90,8 +90,8 @@ test_metrics_shared_across_fork(void **state)
 	    2);
 	assert_int_equal(s->deliveries[METRICS_DELIVERED][METRICS_POLICY_LOCAL],
 	    2);
-	assert_int_equal(s->verdicts[METRICS_METHOD_DMARC][METRICS_VERDICT_PASS],
-	    2);
+	assert_int_equal(
+	    s->verdicts[METRICS_METHOD_DMARC][METRICS_VERDICT_PASS], 2);
 	/* An unknown result name is a permerror, never out of bounds. */
 	assert_int_equal(
 	    s->verdicts[METRICS_METHOD_SPF][METRICS_VERDICT_PERMERROR], 2);

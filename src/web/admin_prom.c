@@ -65,20 +65,12 @@ admin_prom_sample(struct buf *out, const char *name, const char *k1,
 	return rc ? -1 : 0;
 }
 
+/* A metric without labels. */
 static int
-admin_prom_counter(struct buf *out, const char *name, const char *help,
-    uint64_t value)
+admin_prom_single(struct buf *out, const char *name, const char *type,
+    const char *help, uint64_t value)
 {
-	if (admin_prom_head(out, name, "counter", help) == -1)
-		return -1;
-	return admin_prom_sample(out, name, NULL, NULL, NULL, NULL, value);
-}
-
-static int
-admin_prom_gauge(struct buf *out, const char *name, const char *help,
-    uint64_t value)
-{
-	if (admin_prom_head(out, name, "gauge", help) == -1)
+	if (admin_prom_head(out, name, type, help) == -1)
 		return -1;
 	return admin_prom_sample(out, name, NULL, NULL, NULL, NULL, value);
 }
@@ -156,31 +148,32 @@ admin_prom_render(const struct metrics_snapshot *s, struct buf *out)
 	uint64_t age = s->queue_oldest > 0 && s->now > s->queue_oldest ?
 	    (uint64_t)(s->now - s->queue_oldest) : 0;
 
-	if (admin_prom_counter(out, "sealmail_connections_total",
+	if (admin_prom_single(out, "sealmail_connections_total", "counter",
 	    "SMTP connections accepted on the mx and submission listeners.",
 	    s->connections) == -1 ||
 	    admin_prom_family(out, "sealmail_sessions_total", "Inbound SMTP "
 	    "sessions ended, by TLS version (none: plaintext).", "tls",
 	    metrics_tls_names, s->sessions, METRICS_TLS_N) == -1 ||
-	    admin_prom_counter(out, "sealmail_messages_accepted_total",
-	    "Messages accepted (250 after the data).", s->accepted) == -1 ||
+	    admin_prom_single(out, "sealmail_messages_accepted_total",
+	    "counter", "Messages accepted (250 after the data).",
+	    s->accepted) == -1 ||
 	    admin_prom_family(out, "sealmail_messages_rejected_total",
 	    "Senders, recipients and messages refused with a 5xx reply, by "
 	    "reason.", "reason", metrics_reject_names, s->rejected,
 	    METRICS_REJECT_N) == -1 ||
-	    admin_prom_counter(out, "sealmail_smtp_auth_failures_total",
-	    "SMTP AUTH attempts refused.", s->auth_failures) == -1 ||
+	    admin_prom_single(out, "sealmail_smtp_auth_failures_total",
+	    "counter", "SMTP AUTH attempts refused.", s->auth_failures) == -1 ||
 	    admin_prom_matrices(out, s) == -1 ||
-	    admin_prom_gauge(out, "sealmail_queue_messages", "Messages in "
-	    "the queue now.", s->queue_messages) == -1 ||
-	    admin_prom_gauge(out, "sealmail_queue_oldest_age_seconds",
+	    admin_prom_single(out, "sealmail_queue_messages", "gauge",
+	    "Messages in the queue now.", s->queue_messages) == -1 ||
+	    admin_prom_single(out, "sealmail_queue_oldest_age_seconds", "gauge",
 	    "Age of the oldest message in the queue (0: empty).", age) == -1 ||
 	    admin_prom_dns(out, s) == -1 ||
-	    admin_prom_gauge(out, "sealmail_resident_memory_bytes",
+	    admin_prom_single(out, "sealmail_resident_memory_bytes", "gauge",
 	    "Resident memory of the master and its children.",
 	    s->rss_bytes) == -1 ||
-	    admin_prom_gauge(out, "sealmail_processes", "The master and its "
-	    "children.", s->processes) == -1)
+	    admin_prom_single(out, "sealmail_processes", "gauge", "The master "
+	    "and its children.", s->processes) == -1)
 		return -1;
 	return 0;
 }

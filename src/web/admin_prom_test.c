@@ -64,7 +64,8 @@ test_prom_values(void **state)
 	assert_line(t, "sealmail_connections_total 7");
 	assert_line(t, "sealmail_sessions_total{tls=\"TLSv1.3\"} 2");
 	assert_line(t, "sealmail_sessions_total{tls=\"none\"} 0");
-	assert_line(t, "sealmail_messages_rejected_total{reason=\"recipient\"} 1");
+	assert_line(t, "sealmail_messages_rejected_total"
+	    "{reason=\"recipient\"} 1");
 	assert_line(t, "sealmail_messages_rejected_total{reason=\"dmarc\"} 0");
 	assert_line(t, "sealmail_deliveries_total{result=\"delivered\","
 	    "policy=\"local\"} 2");

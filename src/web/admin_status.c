@@ -61,9 +61,9 @@ static const char admin_status_css[] =
     ".muted{color:#777}";
 
 struct admin_series {
-	const char	*name;
-	const char	*color;
-	uint64_t	 v[ADMIN_HOURS];
+	const char		*name;
+	const char		*color;
+	enum metrics_hist	 field;
 };
 
 /* The hourly sums of history field f. */
@@ -90,16 +90,20 @@ admin_status_total(const struct metrics_snapshot *s, enum metrics_hist f)
 
 /* A stacked bar chart of the last 24 hours, the oldest hour left. */
 static int
-admin_status_chart(struct buf *out, const char *title,
-    const struct admin_series *sr, size_t n)
+admin_status_chart(struct buf *out, const struct metrics_snapshot *s,
+    const char *title, const struct admin_series *sr, size_t n)
 {
-	uint64_t max = 1;
+	uint64_t max = 1, v[ADMIN_SERIES_MAX][ADMIN_HOURS];
 	int rc;
 
+	if (n > ADMIN_SERIES_MAX)
+		n = ADMIN_SERIES_MAX;
+	for (size_t i = 0; i < n; i++)
+		admin_status_hours(s, sr[i].field, v[i]);
 	for (int h = 0; h < ADMIN_HOURS; h++) {
 		uint64_t sum = 0;
 		for (size_t i = 0; i < n; i++)
-			sum += sr[i].v[h];
+			sum += v[i][h];
 		if (sum > max)
 			max = sum;
 	}
@@ -112,9 +116,9 @@ admin_status_chart(struct buf *out, const char *title,
 	for (int h = 0; rc == 0 && h < ADMIN_HOURS; h++) {
 		double y = 10 + ADMIN_CHART_H;
 		for (size_t i = 0; rc == 0 && i < n; i++) {
-			double bh = (double)sr[i].v[h] * ADMIN_CHART_H /
+			double bh = (double)v[i][h] * ADMIN_CHART_H /
 			    (double)max;
-			if (sr[i].v[h] == 0)
+			if (v[i][h] == 0)
 				continue;
 			y -= bh;
 			rc = buf_printf(out, "<rect x=\"%d\" y=\"%.1f\" "
@@ -122,7 +126,7 @@ admin_status_chart(struct buf *out, const char *title,
 			    "%s: %" PRIu64 " (%d h ago)</title></rect>",
 			    h * (ADMIN_CHART_W / ADMIN_HOURS) + 2, y,
 			    ADMIN_CHART_W / ADMIN_HOURS - 4, bh, sr[i].color,
-			    sr[i].name, sr[i].v[h], ADMIN_HOURS - 1 - h);
+			    sr[i].name, v[i][h], ADMIN_HOURS - 1 - h);
 		}
 	}
 	if (rc == 0)
@@ -149,8 +153,8 @@ admin_status_share(struct buf *out, const char *id, const char *label,
 	unsigned pct = whole ? (unsigned)(part * 100 / whole) : 0;
 
 	if (whole == 0)
-		return buf_printf(out, "<div class=\"card\">%s<div class=\"big\""
-		    " id=\"%s\">&mdash;</div><div class=\"muted\">no traffic"
+		return buf_printf(out, "<div class=\"card\">%s<div "
+		    "class=\"big\" id=\"%s\">&mdash;</div><div class=\"muted\">no traffic"
 		    "</div></div>", label, id);
 	return buf_printf(out, "<div class=\"card\">%s<div class=\"big\" "
 	    "id=\"%s\">%u%%</div><div class=\"meter\"><div style=\"width:%u%%;"
@@ -214,21 +218,17 @@ admin_status_queue(struct buf *out, const struct metrics_snapshot *s)
 static int
 admin_status_inbound(struct buf *out, const struct metrics_snapshot *s)
 {
-	struct admin_series msg[2] = {
-		{ .name = "accepted", .color = "#2e7d32" },
-		{ .name = "rejected", .color = "#c62828" },
+	static const struct admin_series msg[2] = {
+		{ "accepted", "#2e7d32", METRICS_H_ACCEPTED },
+		{ "rejected", "#c62828", METRICS_H_REJECTED },
 	}, ses[2] = {
-		{ .name = "TLS", .color = "#1565c0" },
-		{ .name = "plaintext", .color = "#ef6c00" },
+		{ "TLS", "#1565c0", METRICS_H_IN_TLS },
+		{ "plaintext", "#ef6c00", METRICS_H_IN_PLAIN },
 	};
 	uint64_t acc = admin_status_total(s, METRICS_H_ACCEPTED);
 	uint64_t tls = admin_status_total(s, METRICS_H_IN_TLS);
 	uint64_t plain = admin_status_total(s, METRICS_H_IN_PLAIN);
 
-	admin_status_hours(s, METRICS_H_ACCEPTED, msg[0].v);
-	admin_status_hours(s, METRICS_H_REJECTED, msg[1].v);
-	admin_status_hours(s, METRICS_H_IN_TLS, ses[0].v);
-	admin_status_hours(s, METRICS_H_IN_PLAIN, ses[1].v);
 	if (buf_append_str(out, "<h2>Inbound, last 24 h</h2>"
 	    "<div class=\"cards\">") == -1 ||
 	    admin_status_number(out, "in-accepted", "Accepted", acc) == -1 ||
@@ -240,9 +240,9 @@ admin_status_inbound(struct buf *out, const struct metrics_snapshot *s)
 	    "authenticated (DMARC pass)", admin_status_total(s,
 	    METRICS_H_IN_DMARC_PASS), acc, "#2e7d32") == -1 ||
 	    buf_append_str(out, "</div><h3>Messages</h3>") == -1 ||
-	    admin_status_chart(out, "Messages", msg, 2) == -1 ||
+	    admin_status_chart(out, s, "Messages", msg, 2) == -1 ||
 	    buf_append_str(out, "<h3>Sessions</h3>") == -1 ||
-	    admin_status_chart(out, "Inbound sessions", ses, 2) == -1)
+	    admin_status_chart(out, s, "Inbound sessions", ses, 2) == -1)
 		return -1;
 	return 0;
 }
@@ -250,20 +250,16 @@ admin_status_inbound(struct buf *out, const struct metrics_snapshot *s)
 static int
 admin_status_outbound(struct buf *out, const struct metrics_snapshot *s)
 {
-	struct admin_series d[4] = {
-		{ .name = "authenticated", .color = "#2e7d32" },
-		{ .name = "encrypted", .color = "#1565c0" },
-		{ .name = "plaintext", .color = "#ef6c00" },
-		{ .name = "failed", .color = "#c62828" },
+	static const struct admin_series d[4] = {
+		{ "authenticated", "#2e7d32", METRICS_H_OUT_AUTH },
+		{ "encrypted", "#1565c0", METRICS_H_OUT_ENC },
+		{ "plaintext", "#ef6c00", METRICS_H_OUT_PLAIN },
+		{ "failed", "#c62828", METRICS_H_OUT_FAILED },
 	};
 	uint64_t a = admin_status_total(s, METRICS_H_OUT_AUTH);
 	uint64_t e = admin_status_total(s, METRICS_H_OUT_ENC);
 	uint64_t p = admin_status_total(s, METRICS_H_OUT_PLAIN);
 
-	admin_status_hours(s, METRICS_H_OUT_AUTH, d[0].v);
-	admin_status_hours(s, METRICS_H_OUT_ENC, d[1].v);
-	admin_status_hours(s, METRICS_H_OUT_PLAIN, d[2].v);
-	admin_status_hours(s, METRICS_H_OUT_FAILED, d[3].v);
 	if (buf_append_str(out, "<h2>Outbound, last 24 h</h2>"
 	    "<div class=\"cards\">") == -1 ||
 	    admin_status_number(out, "out-delivered", "Delivered (remote)",
@@ -275,7 +271,7 @@ admin_status_outbound(struct buf *out, const struct metrics_snapshot *s)
 	    admin_status_share(out, "out-authenticated", "Hops authenticated "
 	    "(DANE, MTA-STS, verify)", a, a + e + p, "#2e7d32") == -1 ||
 	    buf_append_str(out, "</div>") == -1 ||
-	    admin_status_chart(out, "Outbound deliveries", d, 4) == -1)
+	    admin_status_chart(out, s, "Outbound deliveries", d, 4) == -1)
 		return -1;
 	return 0;
 }
