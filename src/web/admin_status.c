@@ -154,7 +154,8 @@ admin_status_share(struct buf *out, const char *id, const char *label,
 
 	if (whole == 0)
 		return buf_printf(out, "<div class=\"card\">%s<div "
-		    "class=\"big\" id=\"%s\">&mdash;</div><div class=\"muted\">no traffic"
+		    "class=\"big\" id=\"%s\">&mdash;</div><div "
+		    "class=\"muted\">no traffic"
 		    "</div></div>", label, id);
 	return buf_printf(out, "<div class=\"card\">%s<div class=\"big\" "
 	    "id=\"%s\">%u%%</div><div class=\"meter\"><div style=\"width:%u%%;"
