@@ -7,10 +7,11 @@
  * hostname; every DKIM key is a private key the signer accepts; with
  * [delivery] dane = yes, DNSSEC validation works (dns_dane_check); no private
  * key is readable by every user and the file itself is not writable by
- * others. Every problem is one line on stderr, "FILE:LINE: [section] key:
- * problem" like conf_load's; errors make the exit status 1, warnings
- * (conf_load's and ours) do not. The effective configuration is printed
- * when there is no error.
+ * others; each password_file parses; the certificates behind the MTA-STS
+ * policies an https listener serves (cli_check_sts.h). Every problem is one line on stderr,
+ * "FILE:LINE: [section] key: problem" like conf_load's; errors make the
+ * exit status 1, warnings (conf_load's and ours) do not. The effective
+ * configuration is printed when there is no error.
  */
 #include "cli/cli.h"
 
@@ -31,10 +32,12 @@
 #include <unistd.h>
 
 #include "auth/dkim_keys.h"
+#include "cli/cli_check_sts.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "dns/dns.h"
 #include "net/tlsname.h"
+#include "web/web_users.h"
 
 /* A certificate that ends this soon gets a warning (Let's Encrypt renews
  * 30 days ahead, so 14 days left means renewal is failing). */
@@ -294,6 +297,41 @@ check_server(struct check *k)
 		    path);
 }
 
+/* Each admin listener's password_file parses as the workers will read
+ * it (they then run as [server] user, which must be able to read it). */
+static void
+check_password_files(struct check *k)
+{
+	char err[512], esc[600], sec[160];
+
+	for (size_t i = 0; i < k->c->nlisteners; i++) {
+		const struct conf_listener *l = &k->c->listeners[i];
+		struct web_users *u;
+
+		if (l->password_file == NULL)
+			continue;
+		snprintf(sec, sizeof(sec), "[listen \"%s\"]", l->name);
+		if ((u = web_users_load(l->password_file, err,
+		    sizeof(err))) == NULL)
+			check_report(k, true, 0, NULL, NULL, "%s password_file "
+			    "%s", sec, log_escape(err, strlen(err), esc,
+			    sizeof(esc)));
+		else if (web_users_count(u) == 0)
+			check_report(k, false, 0, NULL, NULL, "%s "
+			    "password_file %s has no users", sec,
+			    log_escape(l->password_file,
+			    strlen(l->password_file), esc, sizeof(esc)));
+		web_users_free(u);
+	}
+}
+
+static void
+check_sts_report(void *arg, bool error, unsigned line, const char *sec,
+    const char *key, const char *text)
+{
+	check_report(arg, error, line, sec, key, "%s", text);
+}
+
 /* DANE needs validated answers: the probe serve makes at start. */
 static void
 check_dnssec(struct check *k)
@@ -340,6 +378,8 @@ cli_check_config(int argc, char **argv, const char *config)
 	check_server(&k);
 	check_tls(&k);
 	check_dkim(&k);
+	check_password_files(&k);
+	cli_check_sts(c, check_sts_report, &k);
 	check_dnssec(&k);
 	if (k.errors > 0) {
 		conf_free(c);

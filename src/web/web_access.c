@@ -2,6 +2,8 @@
 /* Access to the admin pages (see web_access.h). */
 #include "web/web_access.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,6 +51,7 @@ struct web_check {
 	struct web_check	*next;
 	struct sockaddr_storage	 peer;
 	char			 sid[32];
+	char			 addr[INET6_ADDRSTRLEN];
 	struct web_basic	 cred;
 	char			*hash;	/* NULL: unknown user */
 	bool			 ok;
@@ -186,8 +189,8 @@ web_check_result(struct web_check *c)
 	delay = n >= 6 ? WEB_ACCESS_MAX_DELAY : 1u << (n ? n - 1 : 0);
 	if (delay > WEB_ACCESS_MAX_DELAY)
 		delay = WEB_ACCESS_MAX_DELAY;
-	log_info("sid=%s web auth result=fail listener=%s user=%s failures=%u "
-	    "delay=%us", c->sid, a->name, esc, n, delay);
+	log_info("sid=%s web auth result=fail listener=%s user=%s addr=%s "
+	    "failures=%u delay=%us", c->sid, a->name, esc, c->addr, n, delay);
 	web_basic_clear(&c->cred);
 	const struct timeval tv = { delay, 0 };
 	c->delay = evtimer_new(a->env->base, web_check_delay_cb, c);
@@ -251,6 +254,10 @@ web_access_serve(struct web_access *a, struct evhttp_request *req,
 	snprintf(c->sid, sizeof(c->sid), "%s", sid);
 	memcpy(&c->peer, peer, peer->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	if (getnameinfo(peer, peer->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), c->addr,
+	    sizeof(c->addr), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(c->addr, sizeof(c->addr), "unknown");
 	c->a = a;
 	c->next = a->checks;
 	a->checks = c;

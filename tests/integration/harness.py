@@ -225,6 +225,7 @@ class Listener:
         self.port = port
         self.role = role
         self.tls = tls
+        self.options = {}   # more keys of its section (password_file)
 
     @property
     def address(self):
@@ -302,6 +303,7 @@ class Config:
             out += ["", '[listen "%s"]' % lst.name,
                     "address = %s" % lst.address,
                     "role = %s" % lst.role, "tls = %s" % lst.tls]
+            out += ["%s = %s" % kv for kv in lst.options.items()]
         for d in self.domains:
             out += ["", '[domain "%s"]' % d]
         for sect in ("delivery", "auth", "dns"):
