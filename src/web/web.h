@@ -27,6 +27,11 @@ struct web_env {
  * The admin pages (web_admin.c): GET /metrics and GET /. Called by the
  * server once the client may see them (loopback, trusted_networks or
  * basic auth); it answers req, now or later from env->base, exactly once.
+ * req comes with "Connection: close" among its output headers (one
+ * request per connection, web_server.h): keep it.
+ * When the worker stops, env->pool is freed first (its jobs' done() run
+ * with cancelled = true while req is still valid), then every connection
+ * with its request.
  */
 void web_admin_serve(struct evhttp_request *req, const struct web_env *env);
 

@@ -19,7 +19,6 @@ web_reply(struct evhttp_request *req, int code, const char *reason,
 	evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_add_header(h, "Cache-Control", cache);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "Connection", "close");
 	evbuffer_add(out, body, len);
 	evhttp_send_reply(req, code, reason, NULL);
 }

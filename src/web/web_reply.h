@@ -10,9 +10,8 @@ struct evhttp_request;
 /*
  * Answer req with code and reason, body (len bytes, our own text, never
  * request data) as content_type, Cache-Control cache (e.g. "no-store"),
- * nosniff, and Connection: close (one request per connection, see
- * web_server.h). evhttp adds Content-Length and Date, and sends no body
- * to HEAD.
+ * nosniff (web_server.c has already added Connection: close). evhttp
+ * adds Content-Length and Date, and sends no body to HEAD.
  */
 void web_reply(struct evhttp_request *req, int code, const char *reason,
     const char *content_type, const char *cache, const char *body,

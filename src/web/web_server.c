@@ -11,7 +11,9 @@
  */
 #include "web/web_server.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,8 @@ struct web_conn {
 	struct web_listener	*wl;
 	time_t			 deadline;
 	bool			 dispatched;	/* its request reached us */
+	bool			 has_peer;
+	struct sockaddr_storage	 peer;
 	char			 sid[IDS_SID_LEN + 1];
 	struct web_conn		*next;
 };
@@ -71,7 +75,8 @@ struct web_server {
 	struct web_conn		*conns;
 	unsigned		 nconns;
 	bool			 paused;	/* listeners disabled at the cap */
-	struct event		*sweep;
+	struct event		*sweep;		/* every second */
+	struct event		*sweep_now;	/* once, after an answer */
 };
 
 static void web_sweep_cb(evutil_socket_t fd, short what, void *arg);
@@ -162,21 +167,93 @@ web_bev_cb(struct event_base *base, void *arg)
 	ws->conns = c;
 	if (++ws->nconns >= WEB_CONNS_MAX)
 		web_listeners_enable(ws, false);
+	/* Once evhttp has given bev its socket, which it does before the
+	 * loop runs again: the per-client limit applies at once. */
+	event_active(ws->sweep_now, 0, 0);
 	return bev;
 }
 
-/* Drop connections evhttp has freed; end those past their deadline. */
+/* The client's address, once evhttp has given the bufferevent its
+ * socket; false before that or when the socket is gone. */
+static bool
+web_conn_peer(struct web_conn *c)
+{
+	socklen_t len = sizeof(c->peer);
+	evutil_socket_t fd;
+
+	if (c->has_peer)
+		return true;
+	fd = bufferevent_getfd(c->bev);
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&c->peer, &len) == 0)
+		c->has_peer = true;
+	return c->has_peer;
+}
+
+static bool
+web_same_addr(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		    &((const struct sockaddr_in *)b)->sin_addr,
+		    sizeof(struct in_addr)) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		    &((const struct sockaddr_in6 *)b)->sin6_addr,
+		    sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/*
+ * Whether c is one connection too many from its client: WEB_CONNS_PER_IP
+ * older ones (later in the list) from the same address are still open.
+ * Loopback and trusted_networks clients are held to the total only.
+ */
+static bool
+web_conn_over_ip_limit(struct web_server *ws, struct web_conn *c)
+{
+	unsigned n = 0;
+
+	if (c->dispatched || !web_conn_peer(c) ||
+	    web_access_is_trusted(ws->env.conf,
+	    (const struct sockaddr *)&c->peer))
+		return false;
+	for (struct web_conn *o = c->next; o; o = o->next)
+		if (!web_conn_gone(o->bev) && web_conn_peer(o) &&
+		    web_same_addr(&o->peer, &c->peer) &&
+		    ++n >= WEB_CONNS_PER_IP)
+			return true;
+	return false;
+}
+
+/* End a connection whose request has not reached us (evhttp frees it,
+ * so the sweep finds it gone right after). */
+static void
+web_conn_end(struct web_conn *c)
+{
+	void *evcon;
+
+	bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
+	c->dispatched = true;	/* once */
+	evhttp_connection_free(evcon);
+}
+
+/* Drop connections evhttp has freed; end those past their deadline and
+ * those over the per-client limit. Runs every second and right after
+ * each accept and each answer. */
 static void
 web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct web_server *ws = arg;
 	time_t now = time(NULL);
+	char addr[INET6_ADDRSTRLEN];
 
 	(void)fd;
 	(void)what;
 	for (struct web_conn **pp = &ws->conns; *pp;) {
 		struct web_conn *c = *pp;
-		void *evcon;
 
 		if (web_conn_gone(c->bev)) {
 			*pp = c->next;
@@ -188,12 +265,20 @@ web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 		/* A dispatched request belongs to its handler until it
 		 * answers; evhttp's idle timeout still bounds its writes. */
 		if (!c->dispatched && now >= c->deadline) {
-			bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
 			log_info("sid=%s web timeout listener=%s after=%ds",
 			    c->sid, c->wl->cl->name, WEB_REQUEST_TIME);
-			c->dispatched = true;	/* once */
-			evhttp_connection_free(evcon);
-			continue;	/* gone at the next sweep */
+			web_conn_end(c);
+			continue;	/* found gone on the next turn */
+		}
+		if (web_conn_over_ip_limit(ws, c)) {
+			if (getnameinfo((struct sockaddr *)&c->peer,
+			    sizeof(c->peer), addr, sizeof(addr), NULL, 0,
+			    NI_NUMERICHOST) != 0)
+				snprintf(addr, sizeof(addr), "unknown");
+			log_info("sid=%s web refused addr=%s listener=%s "
+			    "limit=per-ip", c->sid, addr, c->wl->cl->name);
+			web_conn_end(c);
+			continue;
 		}
 		pp = &c->next;
 	}
@@ -237,6 +322,10 @@ web_complete_cb(struct evhttp_request *req, void *arg)
 		evhttp_connection_get_peer(evcon, &addr, &port);
 	uri = uri ? uri : "";
 	host = host ? host : "";
+	/* evhttp frees the connection right after this: sweep then, so its
+	 * socket closes now rather than at the next tick (clients that read
+	 * to the end of the stream would wait for it). */
+	event_active(wl->ws->sweep_now, 0, 0);
 	log_info("sid=%s web request listener=%s addr=%s method=%s host=%s "
 	    "path=%s status=%d", c ? c->sid : "-", wl->cl->name,
 	    addr ? addr : "-", web_method_name(evhttp_request_get_command(req)),
@@ -269,6 +358,10 @@ web_request_cb(struct evhttp_request *req, void *arg)
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
 	evhttp_request_set_on_complete_cb(req, web_complete_cb, wl);
+	/* Whoever answers: a kept-alive connection would carry requests
+	 * past the deadline, which only bounds the first. */
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Connection", "close");
 	if (c != NULL)
 		c->dispatched = true;
 	if (c == NULL || peer == NULL ||
@@ -345,7 +438,10 @@ web_server_listen(struct web_server *ws, int fd, size_t listener)
 	if (ws->sweep == NULL) {
 		ws->sweep = event_new(ws->env.base, -1, EV_PERSIST,
 		    web_sweep_cb, ws);
-		if (ws->sweep == NULL || event_add(ws->sweep, &every) == -1)
+		ws->sweep_now = event_new(ws->env.base, -1, 0, web_sweep_cb,
+		    ws);
+		if (ws->sweep == NULL || ws->sweep_now == NULL ||
+		    event_add(ws->sweep, &every) == -1)
 			return -1;
 	}
 	return 0;
@@ -356,9 +452,11 @@ web_server_free(struct web_server *ws)
 {
 	if (ws == NULL)
 		return;
-	/* Checks in progress first: they hold requests evhttp frees. */
+	/* Checks in progress and the pages' slow work first: they hold
+	 * requests evhttp frees. */
 	for (size_t i = 0; i < ws->nwl; i++)
 		web_access_free(ws->wl[i]->access);
+	workpool_free(ws->env.pool);
 	for (size_t i = 0; i < ws->nwl; i++) {
 		if (ws->wl[i]->http)
 			evhttp_free(ws->wl[i]->http);
@@ -373,6 +471,7 @@ web_server_free(struct web_server *ws)
 	}
 	if (ws->sweep)
 		event_free(ws->sweep);
-	workpool_free(ws->env.pool);
+	if (ws->sweep_now)
+		event_free(ws->sweep_now);
 	free(ws);
 }

@@ -10,10 +10,12 @@
  * (GET and HEAD only); WEB_IDLE_TIME seconds without progress and
  * WEB_REQUEST_TIME seconds from accept to a complete request; one
  * request per connection (every answer says Connection: close); at most
- * WEB_CONNS_MAX connections per worker, beyond which the worker stops
- * accepting on its HTTP sockets (the kernel's backlog holds newcomers,
- * other workers keep accepting) until one ends. SMTP connections are
- * counted apart (net/connlimit.h) and are not affected.
+ * WEB_CONNS_PER_IP connections per client address and worker (loopback
+ * and trusted_networks excepted), beyond which the newest is closed; at
+ * most WEB_CONNS_MAX connections per worker, beyond which the worker
+ * stops accepting on its HTTP sockets (the kernel's backlog holds
+ * newcomers, other workers keep accepting) until one ends. SMTP
+ * connections are counted apart (net/connlimit.h) and are not affected.
  */
 #ifndef SEALMAIL_WEB_WEB_SERVER_H
 #define SEALMAIL_WEB_WEB_SERVER_H
@@ -24,6 +26,7 @@
 #define WEB_HEADERS_COUNT	40
 #define WEB_IDLE_TIME		5
 #define WEB_REQUEST_TIME	10
+#define WEB_CONNS_PER_IP	8
 #define WEB_CONNS_MAX		64
 
 struct conf;

@@ -278,18 +278,21 @@ def test_slow_client_cut_off(web):
 
 
 def test_connection_cap(web):
-    """64 idle connections fill the worker's HTTP slots: the 65th is
-    served only once one of them ends (and SMTP is still served
-    meanwhile)."""
+    """64 idle connections (from loopback, which has no per-client
+    limit) fill the worker's HTTP slots: the 65th is served only once one
+    of them ends (and SMTP is still served meanwhile)."""
     port = web["admin"]
     conns = []
+    src = ("127.0.0.1", 0)
     try:
         for _ in range(64):
             conns.append(socket.create_connection((ADMIN_HOST, port),
-                                                  timeout=10))
+                                                  timeout=10,
+                                                  source_address=src))
         harness.wait_until(lambda: "web connections=64 at the limit" in
                            web["d"].log_text(), 10, what="the cap")
-        late = socket.create_connection((ADMIN_HOST, port), timeout=10)
+        late = socket.create_connection((ADMIN_HOST, port), timeout=10,
+                                        source_address=src)
         late.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
         late.settimeout(2)
         with pytest.raises(socket.timeout):
@@ -298,11 +301,35 @@ def test_connection_cap(web):
         for c in conns[:8]:
             c.close()
         late.settimeout(10)
-        assert late.recv(100).startswith(b"HTTP/1.1 401 ")
+        assert late.recv(100).startswith(b"HTTP/1.1 404 ")
         late.close()
     finally:
         for c in conns:
             c.close()
+
+
+def test_per_client_limit(web):
+    """One client address that is neither loopback nor trusted keeps at
+    most 8 HTTP connections per worker: the newer ones are closed at
+    once, the older ones still get answers."""
+    port = web["admin"]
+    conns = [socket.create_connection((ADMIN_HOST, port), timeout=10,
+                                      source_address=(ADMIN_HOST, 0))
+             for _ in range(12)]
+    try:
+        for c in conns[8:]:
+            c.settimeout(5)
+            assert c.recv(100) == b""
+        for c in conns[:8]:
+            c.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+            c.settimeout(5)
+            assert c.recv(100).startswith(b"HTTP/1.1 401 ")
+    finally:
+        for c in conns:
+            c.close()
+    log = web["d"].log_text()
+    assert len(re.findall(r"web refused addr=192\.0\.2\.7 listener=admin "
+                          r"limit=per-ip", log)) == 4, log[-3000:]
 
 
 # ------------------------------------------------------------ admin access
@@ -472,3 +499,13 @@ def test_check_config_password_file(tmp_path, ca_certs):
         f.write("ops:$6$salt$hash\n")
     r = harness.run_cli(cfg.path, "check-config")
     assert r.returncode == 0 and "password_file" not in r.stderr, r.stderr
+
+
+def test_one_request_per_connection(web):
+    """A second request on the same connection (pipelined or kept
+    alive) is never read: the deadline bounds one request only."""
+    req = (b"GET /.well-known/mta-sts.txt HTTP/1.1\r\n"
+           b"Host: mta-sts.example.test\r\n\r\n")
+    data = raw_request(web, req + req)
+    assert data.count(b"HTTP/1.1 ") == 1, data
+    assert b"\r\nConnection: close\r\n" in data
