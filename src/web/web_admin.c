@@ -113,9 +113,10 @@ web_admin_done(void *arg, bool cancelled)
 	struct buf out;
 	int rc;
 
-	/* Only when the pool is freed, after the server freed its
-	 * connections and with them this request. */
+	/* The worker is stopping (the pool is freed before the server's
+	 * connections, web.h): req is still ours to answer. */
 	if (cancelled) {
+		evhttp_send_error(j->req, HTTP_SERVUNAVAIL, NULL);
 		free(j->hostname);
 		free(j);
 		return;
