@@ -18,6 +18,7 @@
 
 #include "auth/dkim_keys.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xmalloc.h"
 #include "daemon/sdnotify.h"
 #include "daemon/worker.h"
@@ -305,6 +306,8 @@ master_setup(struct master *m, char *err, size_t errlen)
 		return -1;
 	listener_bind_local(m->conf, NULL, &m->ls);
 	m->limits = connlimit_new(m->conf->workers);
+	/* Once: reloads and restarted children keep counting into it. */
+	metrics_init();
 	return 0;
 }
 

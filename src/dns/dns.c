@@ -21,12 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <unbound-event.h>
 #include <unbound.h>
 
 #include "conf/conf.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xmalloc.h"
 
 /* Bound on the why text we keep from libunbound. */
@@ -43,6 +45,7 @@ struct dns_query {
 	void			*arg;
 	uint16_t		 type;
 	char			*name;
+	struct timespec		 start;	/* for the latency metric */
 };
 
 TAILQ_HEAD(dns_queries, dns_query);
@@ -354,6 +357,7 @@ dns_ev_cb(evutil_socket_t fd, short what, void *arg)
 	struct dns_answer *ans;
 	dns_cb *cb = q->cb;
 	void *cbarg = q->arg;
+	struct timespec now;
 
 	(void)fd;
 	(void)what;
@@ -365,6 +369,9 @@ dns_ev_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	ans = q->ans;
 	q->ans = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_dns_latency((uint64_t)((now.tv_sec - q->start.tv_sec) *
+	    1000000LL + (now.tv_nsec - q->start.tv_nsec) / 1000));
 	/* Freed before the callback, which may free the resolver. */
 	dns_query_free(q);
 	cb(ans, cbarg);
@@ -412,6 +419,7 @@ dns_query(struct dns_resolver *res, const char *name, uint16_t type,
 	q->arg = arg;
 	q->type = type;
 	q->name = xstrdup(name);
+	clock_gettime(CLOCK_MONOTONIC, &q->start);
 	if ((q->ev = evtimer_new(res->base, dns_ev_cb, q)) == NULL)
 		fatal("dns: evtimer_new failed");
 	TAILQ_INSERT_TAIL(&res->queries, q, entry);

@@ -1023,6 +1023,34 @@ spool_list(const char *data_dir, spool_list_cb *cb, void *arg)
 }
 
 int
+spool_count(const char *data_dir, size_t *n, long long *oldest)
+{
+	char path[PATH_MAX], qid[IDS_QID_LEN + 1], first[IDS_QID_LEN + 1] = "";
+	struct dirent *de;
+	DIR *d;
+
+	*n = 0;
+	*oldest = 0;
+	if (spool_dir_path(path, sizeof(path), data_dir, "spool/queue") == -1 ||
+	    (d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!spool_name_match(de->d_name, ".msg", qid))
+			continue;
+		(*n)++;
+		if (first[0] == '\0' || strcmp(qid, first) < 0)
+			memcpy(first, qid, sizeof(first));
+	}
+	closedir(d);
+	/* The id starts with 13 hex digits of microseconds (core/ids.h). */
+	if (first[0] != '\0') {
+		first[13] = '\0';
+		*oldest = (long long)(strtoull(first, NULL, 16) / 1000000);
+	}
+	return 0;
+}
+
+int
 spool_sock_addr(const char *data_dir, struct sockaddr_un *sun)
 {
 	char path[PATH_MAX];

@@ -88,6 +88,9 @@ int spool_recycle(const char *data_dir, const struct envelope *env);
  * clears tmp/ entries older than a day. */
 typedef void spool_list_cb(const char *qid, void *arg);
 int spool_list(const char *data_dir, spool_list_cb *cb, void *arg);
+/* Count the committed messages without changing anything (any process
+ * may call it); *oldest is the oldest one's arrival time (0: none). */
+int spool_count(const char *data_dir, size_t *n, long long *oldest);
 
 /* The address of the queue runner's socket, DATA_DIR/run/queue.sock, into
  * *sun; -1 (ENAMETOOLONG) if the path does not fit a unix address. */

@@ -36,6 +36,7 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "deliver/lmtp.h"
@@ -230,6 +231,23 @@ runner_log_attempt(const struct envelope *env, const struct envelope_rcpt *rc,
 	    sizeof(text)), (long long)(now - env->created));
 }
 
+/* Count an attempt's outcome; failures keep their reply for the status
+ * page. */
+static void
+runner_count(const struct envelope_rcpt *rc, const struct remote_attempt *at,
+    const char *result)
+{
+	enum metrics_result mr = result[0] == 'd' && result[2] == 'l' ?
+	    METRICS_DELIVERED : result[0] == 'f' ? METRICS_BOUNCED :
+	    METRICS_DEFERRED;
+
+	metrics_delivery(mr, at ? (at->policy ? at->policy : "none") : NULL,
+	    at && strcmp(at->tls, "none") != 0 && at->tls[0] != '\0',
+	    at && at->authenticated);
+	if (mr != METRICS_DELIVERED)
+		metrics_delivery_failure(mr, rc->address, rc->last_reply);
+}
+
 /* Apply one attempt's outcome to recipient rc and log it (at: remote
  * details, or NULL). Returns true if rc has just become FAILED. */
 static bool
@@ -262,6 +280,7 @@ runner_record(struct runner *r, struct envelope *env,
 		result = "deferred";
 	}
 	runner_log_attempt(env, rc, method, at, result, rc->last_reply, now);
+	runner_count(rc, at, result);
 	return rc->state == ENVELOPE_RCPT_FAILED;
 }
 

@@ -287,6 +287,7 @@ smtpd_auth_result(struct smtpd_session *s, const char *user, bool ok)
 	}
 	unsigned n;
 	unsigned delay = connlimit_auth_fail_delay(s->ctx->limits, sa, &n);
+	metrics_auth_failure();
 	log_info("sid=%s smtp auth result=fail user=%s addr=%s failures=%u "
 	    "delay=%us", s->sid, esc, s->addr, n, delay);
 	s->pause_reply = "535 5.7.8 Authentication credentials invalid";

@@ -53,6 +53,7 @@ smtpd_checks_spf_cb(struct authcheck *ac, void *arg)
 		log_info("sid=%s qid=%s smtp mail rejected spf=fail domain=%s",
 		    s->sid, s->qid, log_quote(o->domain, strlen(o->domain), q,
 		    sizeof(q)));
+		metrics_rejected(METRICS_REJECT_SPF);
 		smtpd_reply(s, "%s SPF check failed for %s%s%s", SMTPD_SPF_REJECT,
 		    o->domain, o->explanation[0] ? ": " : "", o->explanation);
 		smtpd_txn_reset(s);
@@ -450,7 +451,7 @@ smtpd_checks_dmarc_defer(struct smtpd_session *s, const struct authcheck *ac)
 	snprintf(reply, sizeof(reply), "451 4.7.5 DMARC policy of %s "
 	    "cannot be evaluated (DNS error), try again later",
 	    i < v->nauthors ? v->author[i].domain : "the sender's domain");
-	smtpd_txn_reject(s, reply);
+	smtpd_txn_reject(s, reply, METRICS_REJECT_DMARC);
 	smtpd_resume(s);
 	return true;
 }
@@ -465,6 +466,33 @@ smtpd_checks_reject_domain(const struct authcheck *ac)
 	    v->author[0].domain : "the sender's domain";
 }
 
+/* The message's verdict per method for the metrics: DKIM passes if any
+ * signature does (else the first signature's result), DMARC is the
+ * verdict over the Author Domains. */
+static void
+smtpd_checks_count(const struct authcheck *ac)
+{
+	const struct spf_outcome *spf = authcheck_spf(ac);
+	const struct dkim_verify *v = authcheck_dkim(ac);
+	const struct dmarc_verdict *d = authcheck_dmarc(ac);
+	size_t n = v ? dkim_verify_count(v) : 0;
+	const char *dkim = "none";
+
+	for (size_t i = 0; i < n; i++) {
+		enum dkim_res r = dkim_verify_result(v, i)->res;
+		if (i == 0 || r == DKIM_RES_PASS)
+			dkim = dkim_res_name(r);
+		if (r == DKIM_RES_PASS)
+			break;
+	}
+	if (spf != NULL)
+		metrics_verdict(METRICS_METHOD_SPF,
+		    spf_result_name(spf->result));
+	metrics_verdict(METRICS_METHOD_DKIM, dkim);
+	metrics_verdict(METRICS_METHOD_DMARC, d ? dmarc_result_name(d->result) :
+	    "none");
+}
+
 static void
 smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 {
@@ -476,6 +504,7 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 
 	authcheck_summary(ac, summary, sizeof(summary));
 	log_info("sid=%s qid=%s auth %s", s->sid, s->qid, summary);
+	smtpd_checks_count(ac);
 	smtpd_enter(s, SMTPD_STATE_CMD);
 	if (!c->dmarc_enforce) {
 		/* Accepted and delivered here in spite of p=reject, but
@@ -499,7 +528,7 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 		char reply[LIMIT_REPLY_LINE];
 		snprintf(reply, sizeof(reply), "550 5.7.1 Message rejected by "
 		    "the DMARC policy of %s", smtpd_checks_reject_domain(ac));
-		smtpd_txn_reject(s, reply);
+		smtpd_txn_reject(s, reply, METRICS_REJECT_DMARC);
 		smtpd_resume(s);
 		return;
 	}

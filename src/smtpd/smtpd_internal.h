@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/ids.h"
+#include "core/metrics.h"
 #include "queue/envelope.h"
 #include "smtpd/smtpd_cmd.h"
 #include "smtpd/smtpd_session.h"
@@ -178,7 +179,8 @@ void smtpd_txn_commit(struct smtpd_session *s);
  * is owned by the session's user (AUTH user or local user). */
 bool smtpd_txn_from_owned(struct smtpd_session *s);
 /* Answer reply to the end of the message and drop the transaction. */
-void smtpd_txn_reject(struct smtpd_session *s, const char *reply);
+void smtpd_txn_reject(struct smtpd_session *s, const char *reply,
+    enum metrics_reject reason);
 
 /* smtpd_checks.c: the authentication pipeline around the transaction. */
 /* After MAIL FROM was accepted: start the inbound checks. Returns true if

@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xmalloc.h"
 #include "net/connlimit.h"
 #include "net/tls.h"
@@ -342,7 +343,10 @@ void
 smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
     socklen_t salen, size_t listener)
 {
-	struct smtpd_session *s = smtpd_session_start(ctx, fd, sa, salen,
+	struct smtpd_session *s;
+
+	metrics_connection();
+	s = smtpd_session_start(ctx, fd, sa, salen,
 	    &ctx->conf->listeners[listener]);
 
 	if (s != NULL)
@@ -537,6 +541,9 @@ smtpd_free(struct smtpd_session *s)
 	buf_clear(&s->headers);
 	free(s->helo);
 	free(s->auth_user);
+	if (!s->local)
+		metrics_session(s->tls && s->ssl ? SSL_get_version(s->ssl) :
+		    NULL);
 	connlimit_release(ctx->limits, ctx->slot,
 	    (const struct sockaddr *)&s->peer);
 	if (s->prev)

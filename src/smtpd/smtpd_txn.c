@@ -78,15 +78,18 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	if (ma.requiretls && !s->tls) {
 		/* RFC 8689 §2: only inside TLS (it names no reply for this;
 		 * 5.7.10 "Encryption needed" is RFC 5248's code for it). */
+		metrics_rejected(METRICS_REJECT_POLICY);
 		smtpd_reply(s, "530 5.7.10 REQUIRETLS requires TLS");
 		return;
 	}
 	if (s->lst->role == CONF_ROLE_SUBMISSION &&
 	    s->auth_user == NULL && !s->trusted && !s->local) {
+		metrics_rejected(METRICS_REJECT_AUTH);
 		smtpd_reply(s, "530 5.7.0 Authentication required");
 		return;
 	}
 	if (ma.size > c->max_message_size) {
+		metrics_rejected(METRICS_REJECT_SIZE);
 		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
 		return;
 	}
@@ -100,6 +103,7 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 		    s->sid, log_quote(from, strlen(from), q, sizeof(q)),
 		    log_quote(s->auth_user, strlen(s->auth_user), qu, sizeof(qu)));
 		log_escape(from, strlen(from), esc, sizeof(esc));
+		metrics_rejected(METRICS_REJECT_AUTH);
 		smtpd_reply(s, "550 5.7.1 <%s>: Sender address not owned by "
 		    "user %s", esc, s->auth_user);
 		return;
@@ -265,6 +269,7 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 		if ((c->forward_srs && srs_is_srs(to) ?
 		    smtpd_txn_rcpt_srs(s, to, esc, &ra) :
 		    smtpd_txn_rcpt_local(s, to, esc, &ra)) == -1) {
+			metrics_rejected(METRICS_REJECT_RECIPIENT);
 			log_info("sid=%s qid=%s smtp rcpt to=%s "
 			    "result=rejected", s->sid, s->qid,
 			    log_quote(to, strlen(to), q, sizeof(q)));
@@ -280,6 +285,7 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	} else {
 		log_info("sid=%s qid=%s smtp rcpt to=%s result=relay-denied",
 		    s->sid, s->qid, log_quote(to, strlen(to), q, sizeof(q)));
+		metrics_rejected(METRICS_REJECT_POLICY);
 		smtpd_reply(s, "550 5.7.1 <%s>: Relay access denied", esc);
 		return;
 	}
@@ -532,8 +538,11 @@ smtpd_txn_verdict(struct smtpd_session *s)
 }
 
 void
-smtpd_txn_reject(struct smtpd_session *s, const char *reply)
+smtpd_txn_reject(struct smtpd_session *s, const char *reply,
+    enum metrics_reject reason)
 {
+	if (reply[0] == '5')	/* a 4xx is a delay, not a rejection */
+		metrics_rejected(reason);
 	log_info("sid=%s qid=%s smtp message rejected reply=\"%.9s\"",
 	    s->sid, s->qid, reply);
 	smtpd_reply(s, "%s", reply);
@@ -551,6 +560,7 @@ smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
 		    env->id, strerror(err));
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 	} else {
+		metrics_accepted();
 		log_info("sid=%s qid=%s smtp accepted size=%zu nrcpt=%zu%s%s",
 		    s->sid, env->id, env->size, env->nrcpts,
 		    s->tls ? " tls=yes" : "",
@@ -585,7 +595,8 @@ smtpd_txn_end(struct smtpd_session *s)
 	reject = smtpd_txn_verdict(s);
 	smtpd_enter(s, SMTPD_STATE_CMD);
 	if (reject) {
-		smtpd_txn_reject(s, reject);
+		smtpd_txn_reject(s, reject, reject[2] == '2' ?
+		    METRICS_REJECT_SIZE : METRICS_REJECT_POLICY);
 		return;
 	}
 	smtpd_checks_finish(s);

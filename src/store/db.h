@@ -251,6 +251,15 @@ enum db_result db_dmarc_records(struct db *db, const char *policy_domain,
 void db_dmarc_records_free(struct db_dmarc_record *r, size_t n);
 /* The time of the oldest evaluation; DB_NOTFOUND when there is none. */
 enum db_result db_dmarc_oldest(struct db *db, long long *out);
+/* DMARC results per author domain (RFC5322.From) since `since`, the
+ * domains with most evaluations first: at most max into out, *n of them. */
+struct db_dmarc_rate {
+	char		 domain[256];
+	long long	 pass;
+	long long	 total;
+};
+enum db_result db_dmarc_pass_rates(struct db *db, long long since,
+    struct db_dmarc_rate *out, size_t max, size_t *n);
 /* Remove evaluations before `before`, policies not seen since then and
  * report_sent rows that ended before it. */
 enum db_result db_report_prune(struct db *db, long long before);

@@ -95,6 +95,40 @@ db_dmarc_report_domains(struct db *db, long long begin, long long end,
 	return DB_OK;
 }
 
+enum db_result
+db_dmarc_pass_rates(struct db *db, long long since, struct db_dmarc_rate *out,
+    size_t max, size_t *n)
+{
+	sqlite3_stmt *st;
+	enum db_result res = DB_OK;
+	int rc;
+
+	*n = 0;
+	if ((st = db_prepare(db, "SELECT header_from, "
+	    "SUM(result = 'pass'), COUNT(*) FROM dmarc_results "
+	    "WHERE time >= ?1 GROUP BY header_from "
+	    "ORDER BY 3 DESC, 1 LIMIT ?2")) == NULL)
+		return DB_ERROR;
+	if (sqlite3_bind_int64(st, 1, since) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)max) != SQLITE_OK)
+		res = db_fail(db, "bind");
+	while (res == DB_OK && *n < max &&
+	    (rc = sqlite3_step(st)) != SQLITE_DONE) {
+		if (rc != SQLITE_ROW) {
+			res = db_fail(db, "read dmarc pass rates");
+			break;
+		}
+		const unsigned char *d = sqlite3_column_text(st, 0);
+		struct db_dmarc_rate *r = &out[(*n)++];
+		snprintf(r->domain, sizeof(r->domain), "%s",
+		    d ? (const char *)d : "");
+		r->pass = sqlite3_column_int64(st, 1);
+		r->total = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	return res;
+}
+
 void
 db_dmarc_records_free(struct db_dmarc_record *r, size_t n)
 {

@@ -224,6 +224,43 @@ test_sent_and_prune(void **state)
 	    DB_NOTFOUND);
 }
 
+/* The status page's pass rates: per From domain since a time, the
+ * busiest first, bounded. */
+static void
+test_pass_rates(void **state)
+{
+	struct teststore *t = *state;
+	struct db_dmarc_rate r[2];
+	size_t n = 9;
+	struct db_dmarc_row fail = {
+		.time = T0 + 10, .source_ip = "192.0.2.9",
+		.header_from = "b.example", .envelope_from = "b.example",
+		.policy_domain = "b.example", .policy = "none",
+		.disposition = "none", .result = "fail", .dkim_domain = "",
+		.dkim_selector = "", .dkim_result = "none",
+		.spf_domain = "b.example", .spf_result = "fail",
+		.pub = { .p = "none", .sp = "", .np = "", .adkim = "r",
+		    .aspf = "r", .fo = "", .rua = "" },
+	};
+
+	for (int i = 0; i < 3; i++)
+		rt_add(t->db, T0 + i, "192.0.2.1", "a.example", "", "none");
+	rt_add(t->db, T0 - 100, "192.0.2.1", "old.example", "", "none");
+	assert_int_equal(db_dmarc_add(t->db, &fail), DB_OK);
+	fail.time++;
+	assert_int_equal(db_dmarc_add(t->db, &fail), DB_OK);
+	rt_add(t->db, T0 + 20, "192.0.2.9", "b.example", "", "none");
+	rt_add(t->db, T0 + 30, "192.0.2.9", "c.example", "", "none");
+	assert_int_equal(db_dmarc_pass_rates(t->db, T0, r, 2, &n), DB_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(r[0].domain, "a.example");
+	assert_int_equal(r[0].pass, 3);
+	assert_int_equal(r[0].total, 3);
+	assert_string_equal(r[1].domain, "b.example");
+	assert_int_equal(r[1].pass, 1);
+	assert_int_equal(r[1].total, 3);
+}
+
 /* Store a DMARC report of org "Example" with id "R1": one record of
  * count messages from ip. */
 static enum db_result
@@ -344,6 +381,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sent_and_prune, teststore_setup,
 		    teststore_teardown),
 		cmocka_unit_test_setup_teardown(test_received_pruned, teststore_setup,
+		    teststore_teardown),
+		cmocka_unit_test_setup_teardown(test_pass_rates, teststore_setup,
 		    teststore_teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_once, teststore_setup,
 		    teststore_teardown),

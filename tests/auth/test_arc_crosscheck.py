@@ -40,7 +40,7 @@ import dnsserver  # noqa: E402
 
 DRIVER_SOURCES = [
     "src/core/base64.c", "src/core/buf.c", "src/core/log.c",
-    "src/core/selfpid.c",
+    "src/core/metrics.c", "src/core/selfpid.c",
     "src/core/xmalloc.c", "src/dns/dns.c", "src/dns/dns_rr.c",
     "src/auth/dkim_sig.c", "src/auth/dkim_key.c", "src/auth/dkim_canon.c",
     "src/auth/dkim_verify.c", "src/auth/authres.c", "src/auth/arc.c",
