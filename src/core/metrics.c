@@ -279,6 +279,43 @@ metrics_dns_latency(uint64_t usec)
 	atomic_fetch_add_explicit(&metrics_shm->dns_sum_us, usec, A);
 }
 
+long long
+metrics_hist_start(long long now)
+{
+	return (now / METRICS_HIST_STEP - (METRICS_HIST_N - 1)) *
+	    METRICS_HIST_STEP;
+}
+
+void
+metrics_restore(const struct metrics_snapshot *s)
+{
+	long long first = s->hist_start / METRICS_HIST_STEP;
+
+	if (metrics_shm == NULL)
+		return;
+	for (int k = 0; k < METRICS_HIST_N; k++) {
+		struct metrics_bucket *b =
+		    &metrics_shm->hist[(first + k) % METRICS_HIST_N];
+
+		atomic_store_explicit(&b->epoch, first + k, A);
+		for (int i = 0; i < METRICS_H_N; i++)
+			atomic_store_explicit(&b->v[i], s->hist[k][i], A);
+	}
+	/* Oldest first, as they happened; the copy bounds the text again. */
+	for (size_t j = s->nfailures < METRICS_FAIL_N ? s->nfailures :
+	    METRICS_FAIL_N; j-- > 0;) {
+		const struct metrics_failure *f = &s->failures[j];
+		struct metrics_fail_slot *o = &metrics_shm->fail[
+		    atomic_fetch_add(&metrics_shm->fail_next, 1) %
+		    METRICS_FAIL_N];
+
+		o->time = f->time;
+		o->result = (int)f->result;
+		metrics_copy_text(o->rcpt, f->rcpt);
+		metrics_copy_text(o->reason, f->reason);
+	}
+}
+
 static void
 metrics_snapshot_failures(const struct metrics_shm *m,
     struct metrics_snapshot *out)
@@ -316,7 +353,7 @@ metrics_snapshot(struct metrics_snapshot *out, long long now)
 
 	memset(out, 0, sizeof(*out));
 	out->now = now;
-	out->hist_start = (cur - (METRICS_HIST_N - 1)) * METRICS_HIST_STEP;
+	out->hist_start = metrics_hist_start(now);
 	if (m == NULL)
 		return;
 #define L(x)	atomic_load_explicit(&(x), A)

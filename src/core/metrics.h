@@ -188,6 +188,18 @@ enum metrics_policy metrics_policy_from_text(const char *policy);
  */
 void metrics_snapshot(struct metrics_snapshot *out, long long now);
 
+/* The start of the oldest of the 24 h of buckets a snapshot at now
+ * holds (hist_start). */
+long long metrics_hist_start(long long now);
+
+/*
+ * In the master, after metrics_init and before the first fork: put a
+ * snapshot's history and failures (as kept in the store, db_metrics_load,
+ * whose window must end in the current bucket) back into the fresh
+ * mapping. Totals are untouched: counters restart with the daemon.
+ */
+void metrics_restore(const struct metrics_snapshot *s);
+
 /* Sum of the resident memory of the master and its children, read from
  * /proc; 0 if unknown. *nproc gets the number of processes counted. */
 uint64_t metrics_rss(unsigned *nproc);

@@ -183,6 +183,49 @@ test_metrics_rss(void **state)
 	waitpid(pid, NULL, 0);
 }
 
+/* A restart: history and failures put back into a fresh mapping are what
+ * the next snapshot shows, new events count on top, totals start at 0. */
+static void
+test_metrics_restore(void **state)
+{
+	struct metrics_snapshot *in = calloc(1, sizeof(*in));
+	struct metrics_snapshot *out = malloc(sizeof(*out));
+	long long now = (long long)time(NULL);
+
+	(void)state;
+	metrics_shutdown();
+	metrics_init();
+	in->hist_start = metrics_hist_start(now);
+	in->hist[0][METRICS_H_REJECTED] = 3;
+	in->hist[METRICS_HIST_N - 1][METRICS_H_ACCEPTED] = 5;
+	in->nfailures = 2;
+	in->failures[0] = (struct metrics_failure){ now - 5, METRICS_BOUNCED,
+	    "new@example.org", "550 5.1.1 <b>no</b>" };
+	in->failures[1] = (struct metrics_failure){ now - 50,
+	    METRICS_DEFERRED, "old@example.org", "451 4.4.1\r\nx" };
+	metrics_restore(in);
+	metrics_accepted();
+	metrics_snapshot(out, now);
+	assert_int_equal(out->accepted, 1);
+	assert_int_equal(out->rejected[METRICS_REJECT_OTHER], 0);
+	assert_int_equal(out->hist[0][METRICS_H_REJECTED], 3);
+	assert_int_equal(out->hist[METRICS_HIST_N - 1][METRICS_H_ACCEPTED], 6);
+	assert_int_equal(out->nfailures, 2);
+	assert_string_equal(out->failures[0].rcpt, "new@example.org");
+	assert_int_equal(out->failures[0].time, now - 5);
+	assert_int_equal(out->failures[0].result, METRICS_BOUNCED);
+	/* Control characters (a tampered store) are replaced again. */
+	assert_string_equal(out->failures[1].reason, "451 4.4.1  x");
+	/* The ring goes on after the restored entries. */
+	metrics_delivery_failure(METRICS_DEFERRED, "next@example.org", "x");
+	metrics_snapshot(out, now);
+	assert_int_equal(out->nfailures, 3);
+	assert_string_equal(out->failures[0].rcpt, "next@example.org");
+	assert_string_equal(out->failures[2].rcpt, "old@example.org");
+	free(in);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -192,6 +235,7 @@ main(void)
 		cmocka_unit_test(test_metrics_failure_ring),
 		cmocka_unit_test(test_metrics_labels),
 		cmocka_unit_test(test_metrics_rss),
+		cmocka_unit_test(test_metrics_restore),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,6 +8,7 @@
 #include "daemon/master.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "proc/priv.h"
 #include "queue/spool.h"
 #include "sched/runner.h"
+#include "store/db.h"
 
 /* Children that die this soon after starting are restarted after a pause,
  * so a child that cannot start does not spin. */
@@ -285,6 +287,32 @@ master_stop(struct master *m)
 	}
 }
 
+/*
+ * The status page's history as the runner last saved it, so that a
+ * restart keeps the 24 h chart and the recent failures. Before any fork:
+ * the store's connection is closed before a child exists.
+ */
+static void
+master_load_history(const struct conf *c)
+{
+	char path[PATH_MAX], err[256];
+	struct metrics_snapshot *s;
+	struct db *db;
+
+	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
+	if (access(path, F_OK) == -1)
+		return;		/* nothing saved yet */
+	s = xmalloc(sizeof(*s));
+	if ((db = db_open(path, false, c->user, err, sizeof(err))) == NULL)
+		log_warn("status page history not loaded: %s", err);
+	else if (db_metrics_load(db, (long long)time(NULL), s) != DB_OK)
+		log_warn("status page history not loaded: %s", db_error(db));
+	else
+		metrics_restore(s);
+	db_close(db);
+	free(s);
+}
+
 static int
 master_setup(struct master *m, char *err, size_t errlen)
 {
@@ -308,6 +336,7 @@ master_setup(struct master *m, char *err, size_t errlen)
 	m->limits = connlimit_new(m->conf->workers);
 	/* Once: reloads and restarted children keep counting into it. */
 	metrics_init();
+	master_load_history(m->conf);
 	return 0;
 }
 

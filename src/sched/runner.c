@@ -46,6 +46,7 @@
 #include "queue/spool.h"
 #include "report/inreport_hook.h"
 #include "sched/retry.h"
+#include "sched/runner_history.h"
 #include "sched/runner_reports.h"
 
 #if defined(__has_include)
@@ -132,6 +133,7 @@ struct runner {
 	struct event			*trim_ev;	/* idle: give memory back */
 	bool				 busy;		/* flights since the trim */
 	struct runner_reports		*reports;	/* the report job */
+	struct runner_history		*history;	/* status page's */
 };
 
 static void
@@ -1096,6 +1098,7 @@ runner_cleanup(struct runner *r)
 	 * deliveries under way finish first and their results are saved
 	 * (runner_local_done); queued ones are skipped. */
 	workpool_free(r->pool);
+	runner_history_free(r->history);
 	runner_reports_free(r->reports);
 	remote_free(r->remote);
 	while (r->flights != NULL)
@@ -1168,6 +1171,7 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	runner_watch(&r);
 	runner_add_events(&r);
 	r.reports = runner_reports_start(r.base, conf, keys);
+	r.history = runner_history_start(r.base, r.pool, conf);
 	log_info("queue runner started method=%s remote=%s", r.local->name,
 	    r.remote == NULL ? "unavailable" : conf->relayhost != NULL &&
 	    *conf->relayhost != '\0' ? "relayhost" : "mx");

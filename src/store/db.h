@@ -509,4 +509,21 @@ enum db_result db_dmarc_failure_del(struct db *db, long long id);
 bool db_report_rate_take(struct db *db, const char *dest, long long hour,
     unsigned limit, long long keep_from);
 
+/*
+ * The status page's history (db_metrics.c): the 10-minute buckets and the
+ * recent delivery failures of a metrics snapshot, so that a restart keeps
+ * them. Totals are not stored (counters restart with the daemon).
+ * db_metrics_save writes s's non-empty buckets (one row per bucket start),
+ * deletes those older than s's 24 h window, and replaces the stored
+ * failures with s's, in one transaction. db_metrics_load fills out's
+ * history for the 24 h ending at now (rows on the 10-minute grid only) and
+ * its failures (newest first, at most METRICS_FAIL_N, text cut at
+ * METRICS_FAIL_TEXT); the totals in out stay zero.
+ */
+struct metrics_snapshot;
+enum db_result db_metrics_save(struct db *db,
+    const struct metrics_snapshot *s);
+enum db_result db_metrics_load(struct db *db, long long now,
+    struct metrics_snapshot *out);
+
 #endif

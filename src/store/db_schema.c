@@ -223,6 +223,26 @@ static const char *const db_schema_steps[] = {
 	"  DEFAULT '';"
 	"ALTER TABLE dmarc_failures ADD COLUMN dkim_selector TEXT NOT NULL "
 	"  DEFAULT '';",
+	/* 10 -> 11 (status page): the 10-minute history buckets of the last
+	 * 24 h, one row per bucket start, and the recent delivery failures,
+	 * so that a restart keeps them (db_metrics.c). */
+	"CREATE TABLE metrics_history ("
+	"  start         INTEGER NOT NULL PRIMARY KEY,"
+	"  accepted      INTEGER NOT NULL,"
+	"  rejected      INTEGER NOT NULL,"
+	"  in_tls        INTEGER NOT NULL,"
+	"  in_plain      INTEGER NOT NULL,"
+	"  in_dmarc_pass INTEGER NOT NULL,"
+	"  out_auth      INTEGER NOT NULL,"
+	"  out_enc       INTEGER NOT NULL,"
+	"  out_plain     INTEGER NOT NULL,"
+	"  out_failed    INTEGER NOT NULL);"
+	"CREATE TABLE metrics_failures ("
+	"  id     INTEGER PRIMARY KEY,"
+	"  time   INTEGER NOT NULL,"
+	"  result INTEGER NOT NULL,"
+	"  rcpt   TEXT NOT NULL,"
+	"  reason TEXT NOT NULL);",
 };
 
 #define DB_SCHEMA_VERSION \

@@ -313,8 +313,8 @@ admin_status_failures(struct buf *out, const struct metrics_snapshot *s)
 	int rc = buf_append_str(out, "<h2>Recent delivery failures</h2>");
 
 	if (rc == 0 && s->nfailures == 0)
-		return buf_append_str(out, "<p class=\"muted\">None since the "
-		    "daemon started.</p>");
+		return buf_append_str(out, "<p class=\"muted\">None recorded "
+		    "(kept across restarts).</p>");
 	if (rc == 0)
 		rc = buf_append_str(out, "<table id=\"failures\"><tr><th>When"
 		    "</th><th>Result</th><th>Recipient</th><th>Reason</th>"

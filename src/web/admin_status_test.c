@@ -100,7 +100,7 @@ test_status_empty(void **state)
 	t = render(&st);
 	assert_non_null(strstr(t, "The queue could not be read."));
 	assert_non_null(strstr(t, "id=\"in-encrypted\">&mdash;<"));
-	assert_non_null(strstr(t, "None since the daemon started."));
+	assert_non_null(strstr(t, "None recorded"));
 	assert_non_null(strstr(t, "No message from a domain"));
 	assert_non_null(strstr(t, "</html>"));
 	free(t);

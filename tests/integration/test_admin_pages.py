@@ -2,14 +2,19 @@
 """The admin listener's pages: /metrics checked by Prometheus's own parser
 (promtool) with counts that match the traffic the test sent, and the status
 page rendered by headless Chromium (DOM text and a screenshot kept in
-build/ for a person to look at)."""
+build/ for a person to look at). The status page's 24 h history and recent
+failures survive a restart (the totals do not), and a message that passes
+DMARC (a real DNS server, tests/dns/dnsserver.py) shows in its DMARC
+table."""
 
 import os
 import re
 import shutil
 import signal
+import sqlite3
 import struct
 import subprocess
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -17,6 +22,10 @@ import urllib.request
 import pytest
 
 from harness import SLOW, make_message, new_marker, wait_until
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "dns"))
+import dnsserver  # noqa: E402
 from mailcheck import login, send, smtp_connect
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -170,6 +179,12 @@ def chromium(url, *args):
         shutil.rmtree(prof, ignore_errors=True)
 
 
+def page_field(html, id_):
+    m = re.search(r'id="%s">([^<]*)<' % id_, html)
+    assert m, "no #%s in the page" % id_
+    return m.group(1)
+
+
 def png_size(path):
     with open(path, "rb") as f:
         head = f.read(24)
@@ -186,9 +201,7 @@ def test_status_page_in_chromium(traffic):
     dom = r.stdout
 
     def field(id_):
-        m = re.search(r'id="%s">([^<]*)<' % id_, dom)
-        assert m, "no #%s in the page" % id_
-        return m.group(1)
+        return page_field(dom, id_)
     assert field("in-accepted") == "4"
     assert field("in-rejected") == "1"
     assert field("in-encrypted") == "%d%%" % (tls * 100 // sessions(m))
@@ -227,3 +240,114 @@ def test_counters_survive_reload_and_restart(traffic):
     assert m['sealmail_messages_rejected_total{reason="recipient"}'] == 1
     assert m['sealmail_deliveries_total{result="delivered",'
              'policy="local"}'] == 4
+
+
+def store(d, sql):
+    db = sqlite3.connect(os.path.join(d.data_dir, "sealmail.db"), timeout=10)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_history_survives_restart(daemons, certs, monkeypatch):
+    """The runner saves the 24 h history and the failures (every second
+    here: SEALMAIL_TEST_HISTORY_SECONDS, a test-only knob); after SIGTERM
+    and a new start the status page still shows them, while /metrics
+    counts from 0 again."""
+    monkeypatch.setenv("SEALMAIL_TEST_HISTORY_SECONDS", "1")
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    cfg.listen("admin", "admin", "none")
+    cfg.delivery["retry_schedule"] = "1h"
+    d = daemons.start(cfg)
+    marker = new_marker()
+    s = smtp_connect(d["mx_plain"])
+    send(s, "sender@sender.test", ["alice@example.test"],
+         make_message("sender@sender.test", "alice@example.test", marker))
+    s.mail("sender@sender.test")
+    code, _ = s.rcpt("nobody@example.test")
+    assert code == 550
+    s.quit()
+    s = smtp_connect(d["submissions"])
+    login(s)
+    send(s, "alice@example.test", ["gone@nowhere.test"],
+         make_message("alice@example.test", "gone@nowhere.test", marker))
+    s.quit()
+    d.mailbox("alice@example.test").wait_for(marker)
+    # The runner's periodic save, seen in the store.
+    wait_until(lambda: store(d, "SELECT sum(accepted), sum(rejected), "
+                         "sum(out_failed) FROM metrics_history") ==
+               [(2, 1, 1)] and store(
+                   d, "SELECT rcpt FROM metrics_failures") ==
+               [("gone@nowhere.test",)], 10 * SLOW,
+               what="the history saved by the runner")
+    before = get(d, "/")[2]
+    d.stop()
+    d.start()
+    status, _, html = get(d, "/")
+    assert status == 200
+    assert page_field(html, "in-accepted") == "2"
+    assert page_field(html, "in-rejected") == "1"
+    assert page_field(html, "out-failed") == "1"
+    fails = html.split('id="failures"', 1)
+    assert len(fails) == 2 and "gone@nowhere.test" in fails[1]
+    # The same failure rows as before the restart.
+    assert fails[1].split("</table>")[0] == \
+        before.split('id="failures"', 1)[1].split("</table>")[0]
+    m = samples(get(d, "/metrics")[2])
+    assert m["sealmail_messages_accepted_total"] == 0
+    assert sum(v for k, v in m.items()
+               if k.startswith("sealmail_messages_rejected_total")) == 0
+    assert sum(v for k, v in m.items()
+               if k.startswith("sealmail_deliveries_total")) == 0
+
+
+ZONE = """$TTL 300
+@ IN SOA ns1.%(z)s. hostmaster.%(z)s. 1 3600 600 86400 300
+@ IN NS ns1.%(z)s.
+ns1 IN A 127.0.0.1
+%(extra)s"""
+
+
+@pytest.fixture
+def dmarc_dns(tmp_path):
+    """NSD serving pass.test: SPF allows 127.0.0.0/8, DMARC p=none."""
+    if not dnsserver.have_tools():
+        pytest.skip("nsd and ldnsutils are not installed")
+    files = []
+    for z, extra in (("test", ""), ("pass.test",
+                     '@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
+                     '_dmarc IN TXT "v=DMARC1; p=none"\n')):
+        p = str(tmp_path / ("%s.zone" % z))
+        with open(p, "w") as f:
+            f.write(ZONE % {"z": z, "extra": extra})
+        files.append(p)
+    info = dnsserver.start(str(tmp_path / "dns"), files)
+    yield info
+    dnsserver.stop(str(tmp_path / "dns"))
+
+
+def test_dmarc_pass_rate_shown(daemons, certs, dmarc_dns):
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    cfg.listen("admin", "admin", "none")
+    cfg.dns = {"resolver": dmarc_dns["resolver"], "trust_anchor": "",
+               "unbound_config": dmarc_dns["unbound_config"]}
+    d = daemons.start(cfg)
+    marker = new_marker()
+    s = smtp_connect(d["mx"])
+    send(s, "news@pass.test", ["alice@example.test"],
+         make_message("news@pass.test", "alice@example.test", marker))
+    s.quit()
+    raw = d.mailbox("alice@example.test").wait_for(marker)[0]
+    assert b"dmarc=pass" in raw
+    box = {}
+
+    def table():
+        box["html"] = get(d, "/")[2]
+        return 'id="dmarc"' in box["html"]
+    # The worker writes its DMARC rows once a second.
+    wait_until(table, 10 * SLOW, what="the DMARC table")
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>(\d+)</td><td>(\d+)</td>"
+                      r"<td>(\d+)%", box["html"].split('id="dmarc"')[1])
+    assert rows == [("pass.test", "1", "1", "100")]
+    assert page_field(box["html"], "in-authenticated") == "100%"
