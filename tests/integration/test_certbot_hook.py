@@ -108,3 +108,15 @@ def test_not_run_by_certbot(env):
     del e["RENEWED_LINEAGE"]
     assert hook(e).returncode == 2
     assert log(calls) == []
+
+
+def test_removed_package_stays_quiet(env):
+    """`apt remove` (not purge; also what installing another MTA does,
+    through Conflicts: mail-transport-agent) leaves the hook and the
+    configuration, as conffiles, but not the binary: a renewal then is
+    none of sealmail's business, not a critical TLSA warning."""
+    e, calls, _ = env
+    e["SEALMAIL"] = os.path.join(os.path.dirname(e["SEALMAIL"]), "gone")
+    r = hook(e)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert log(calls) == []
