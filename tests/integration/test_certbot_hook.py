@@ -7,19 +7,14 @@ sealmail is reloaded anyway; a certificate sealmail does not use is left
 alone."""
 
 import os
-import stat
 import subprocess
 
 import pytest
 
+from harness import stub
+
 HOOK = os.path.join(os.path.dirname(__file__), "..", "..", "dist",
                     "certbot-deploy-hook")
-
-
-def stub(path, body):
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n" + body)
-    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
 
 
 @pytest.fixture

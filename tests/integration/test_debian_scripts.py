@@ -7,19 +7,14 @@ service is restarted, else systemd restarts it with the old unit."""
 
 import os
 import shutil
-import stat
 import subprocess
 
 import pytest
 
+from harness import stub
+
 POSTINST = os.path.join(os.path.dirname(__file__), "..", "..", "debian",
                         "sealmail.postinst")
-
-
-def stub(path, body):
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n" + body)
-    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
 
 
 def run_postinst(tmp_path, *args):
