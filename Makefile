@@ -130,13 +130,15 @@ run: deps all
 
 # `make install` (PREFIX, DESTDIR): the binary and its sendmail, mailq and
 # newaliases links (where Debian's MTAs put them), the man pages, the
-# systemd unit and the certbot deploy hook (certbot reads only /etc).
+# systemd unit and the certbot deploy hook (certbot reads only /etc, the
+# place for PREFIX /usr or /usr/local; any other PREFIX, e.g. one a user
+# without root owns, gets PREFIX/etc: pass SYSCONFDIR=/etc to change it).
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
-SYSCONFDIR ?= /etc
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 HOOKDIR    ?= $(SYSCONFDIR)/letsencrypt/renewal-hooks/deploy
 
 install: all

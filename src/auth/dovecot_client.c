@@ -70,7 +70,10 @@ dovecot_req_free(struct dovecot_req *r)
 	if (r->line.data != NULL)
 		explicit_bzero(r->line.data, r->line.cap);
 	buf_clear(&r->line);
-	event_free(r->timer);
+	/* NULL when the AUTH line could not be made (event_free would
+	 * dereference it). */
+	if (r->timer != NULL)
+		event_free(r->timer);
 	free(r);
 }
 

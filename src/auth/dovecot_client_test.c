@@ -352,6 +352,34 @@ test_bad_server(void **state)
 	free(big);
 }
 
+/* Credentials dovecot_proto cannot put in an AUTH line (empty, longer
+ * than a SASL field): refused with 0 and no callback, as the header
+ * promises, and the client still works. */
+static void
+test_unsendable_credentials(void **state)
+{
+	struct fake *f = *state;
+	struct answer a = { 0 };
+	char big[400];
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	fake_accept(f);
+	fake_read(f);
+	f->inlen = 0;
+	fake_send(f, HANDSHAKE);
+	assert_int_equal(dovecot_client_auth(f->dc, "u", "", NULL, NULL,
+	    answer_cb, &a), 0);
+	assert_int_equal(dovecot_client_auth(f->dc, big, "p", NULL, NULL,
+	    answer_cb, &a), 0);
+	assert_int_equal(dovecot_client_auth(f->dc, "u", big, NULL, NULL,
+	    answer_cb, &a), 0);
+	pump(f, 50);
+	assert_int_equal(a.calls, 0);
+	assert_true(dovecot_client_auth(f->dc, "u", "p", NULL, NULL,
+	    answer_cb, &a) != 0);
+}
+
 int
 main(void)
 {
@@ -365,6 +393,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_server, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_unsendable_credentials,
+		    setup, teardown),
 	};
 
 	/* As in the daemon (master.c): a write to a closed peer is an

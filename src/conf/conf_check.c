@@ -691,6 +691,13 @@ conf_check_all(struct conf_parse *p)
 		    "submit_socket", "path too long for a unix socket (at "
 		    "most %zu bytes)", sizeof(((struct sockaddr_un *)NULL)->
 		    sun_path) - 1);
+	/* Else every worker would die at start (dovecot_client_new). */
+	if (c->passdb_socket != NULL && strlen(c->passdb_socket) >=
+	    sizeof(((struct sockaddr_un *)NULL)->sun_path))
+		return conf_parse_fail_at(p, conf_parse_line_of(p,
+		    CONF_SEC_AUTH, "passdb"), "[auth]", "passdb", "path too "
+		    "long for a unix socket (at most %zu bytes)",
+		    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
 	if (c->max_connections_per_ip > c->max_connections)
 		return conf_parse_fail_at(p, conf_parse_line_of(p,
 		    CONF_SEC_SERVER, "max_connections_per_ip"), "[server]",

@@ -615,6 +615,10 @@ static const struct error_case error_cases[] = {
 	    "submit_socket = /run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
 	    "5: [server] submit_socket: path too long for a unix socket" },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n[auth]\n"
+	    "passdb = dovecot:/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-client\n",
+	    "5: [auth] passdb: path too long for a unix socket" },
 };
 
 static void

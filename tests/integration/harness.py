@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import tempfile
 import time
@@ -183,6 +184,13 @@ def copy_cert(c, folder, name):
     shutil.copyfile(c.key, key)
     os.chmod(key, 0o600)
     return Cert(cert, key, c.kind)
+
+
+def stub(path, body):
+    """An executable shell script at path: a stand-in for a command."""
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
 
 
 def replace_file(src, dst):

@@ -7,19 +7,14 @@ sealmail is reloaded anyway; a certificate sealmail does not use is left
 alone."""
 
 import os
-import stat
 import subprocess
 
 import pytest
 
+from harness import stub
+
 HOOK = os.path.join(os.path.dirname(__file__), "..", "..", "dist",
                     "certbot-deploy-hook")
-
-
-def stub(path, body):
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n" + body)
-    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
 
 
 @pytest.fixture
@@ -107,4 +102,16 @@ def test_not_run_by_certbot(env):
     e, calls, _ = env
     del e["RENEWED_LINEAGE"]
     assert hook(e).returncode == 2
+    assert log(calls) == []
+
+
+def test_removed_package_stays_quiet(env):
+    """`apt remove` (not purge; also what installing another MTA does,
+    through Conflicts: mail-transport-agent) leaves the hook and the
+    configuration, as conffiles, but not the binary: a renewal then is
+    none of sealmail's business, not a critical TLSA warning."""
+    e, calls, _ = env
+    e["SEALMAIL"] = os.path.join(os.path.dirname(e["SEALMAIL"]), "gone")
+    r = hook(e)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
     assert log(calls) == []
