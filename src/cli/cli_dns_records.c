@@ -277,10 +277,15 @@ print_tlsa(FILE *fp, const struct dns_rr *rr)
 		fprintf(fp, "%02x", rr->u.tlsa.data[i]);
 }
 
-/* One chain file against the records: 0 if one matches. */
+/*
+ * One chain file against the records: 0 if one matches, or if none does
+ * but DANE senders do not use these records (dane_used false: an answer
+ * that is not DNSSEC-validated, or only usages 0 and 1), which is then a
+ * note on stdout; -1 (one loud line) when DANE senders would defer.
+ */
 static int
 check_one(const char *owner, const char *path,
-    const struct dns_answer *ans)
+    const struct dns_answer *ans, bool dane_used)
 {
 	struct chain ch;
 	char hex[SPKI_SHA256_HEX_LEN + 1], err[512], esc[256];
@@ -306,6 +311,13 @@ check_one(const char *owner, const char *path,
 	if (spki_sha256_file(path, hex, err, sizeof(err)) == -1) {
 		cli_error("%s", err);
 		return -1;
+	}
+	if (!dane_used) {
+		printf("%s: note: no record matches the key of %s (SHA-256 "
+		    "%s); DANE senders do not use these records today, but "
+		    "publish %s. IN TLSA 3 1 1 %s before they do\n", owner,
+		    esc, hex, owner, hex);
+		return 0;
 	}
 	cli_error("WARNING: no TLSA record at %s matches the key of %s "
 	    "(SHA-256 %s): DANE senders will not deliver to this server with "
@@ -340,19 +352,27 @@ check_tlsa(const struct conf *c, const char *cert)
 	if (ans->sec != DNS_SEC_SECURE)
 		printf("%s: note: the answer is not DNSSEC-validated, so DANE "
 		    "senders ignore these records\n", owner);
+	/* RFC 7672 §2.2, §3.1.3: senders use only validated records, and
+	 * treat usages 0 and 1 as unusable; a key no record matches then
+	 * costs nothing yet, so it is a note, not a failure. */
+	bool usable = false;
 	for (size_t i = 0; i < ans->nrr; i++)
-		if (!tlsamatch_supported(ans->rr[i].u.tlsa.usage,
-		    ans->rr[i].u.tlsa.selector, ans->rr[i].u.tlsa.mtype)) {
+		if (tlsamatch_supported(ans->rr[i].u.tlsa.usage,
+		    ans->rr[i].u.tlsa.selector, ans->rr[i].u.tlsa.mtype))
+			usable = true;
+		else {
 			printf("%s: not checked (usages 0 and 1 are not used "
 			    "for SMTP, RFC 7672 §3.1.3): ", owner);
 			print_tlsa(stdout, &ans->rr[i]);
 			printf("\n");
 		}
+	bool dane_used = usable && ans->sec == DNS_SEC_SECURE;
 	r = CLI_EXIT_OK;
 	if (cert != NULL)
-		r = check_one(owner, cert, ans) == 0 ? r : CLI_EXIT_FAIL;
+		r = check_one(owner, cert, ans, dane_used) == 0 ? r :
+		    CLI_EXIT_FAIL;
 	for (size_t i = 0; cert == NULL && i < c->ncerts; i++)
-		if (check_one(owner, c->certs[i].cert, ans) == -1)
+		if (check_one(owner, c->certs[i].cert, ans, dane_used) == -1)
 			r = CLI_EXIT_FAIL;
 out:
 	dns_answer_free(ans);

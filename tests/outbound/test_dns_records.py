@@ -17,7 +17,9 @@ mta_sts = enforce), an https listener and a [reports] inbox:
   - `--check-tlsa` against the loopback NSD: secure.test is signed (the
     committed keys) with _25._tcp.mail TLSA 3 1 1 of init's certificate:
     match (0), another certificate (1, the record to publish), no record
-    (0), a bogus answer and SERVFAIL (1).
+    (0), a bogus answer and SERVFAIL (1); plain.test (unsigned) and
+    mail3 (usage 1 only) match nothing but DANE senders would not use
+    them (0, a note).
 """
 
 import base64
@@ -280,8 +282,14 @@ def test_unreadable_key_is_named_and_the_rest_printed(inst, tmp_path):
 def dns(inst):
     spki = spki_openssl(inst["cert"])
     zones = {
+        # mail3: signed, but only usage 1 (unusable for SMTP)
         DOMAIN: ";! sign\nmail A 127.0.0.1\nmail2 A 127.0.0.1\n"
-                "_25._tcp.mail TLSA 3 1 1 %s\n" % spki,
+                "_25._tcp.mail TLSA 3 1 1 %s\n" % spki +
+                "mail3 A 127.0.0.1\n_25._tcp.mail3 TLSA 1 1 1 %s\n"
+                % ("00" * 32),
+        # not signed: DANE senders ignore its TLSA records
+        "plain.test": "mail A 127.0.0.1\n_25._tcp.mail TLSA 3 1 1 %s\n"
+                      % ("00" * 32),
         "bogus.test": ";! sign\n;! corrupt _25._tcp.mail.bogus.test. TLSA\n"
                       "mail A 127.0.0.1\n_25._tcp.mail TLSA 3 1 1 %s\n"
                       % spki,
@@ -329,6 +337,20 @@ def test_check_tlsa_new_key_mismatch(inst, dns, tmp_path):
     assert len(r.stderr.splitlines()) == 1, r.stderr
     assert "no TLSA record at _25._tcp.%s matches" % HOST in r.stderr
     assert "publish _25._tcp.%s. IN TLSA 3 1 1 %s" % (HOST, new) in r.stderr
+
+
+@pytest.mark.parametrize("host", ["mail.plain.test", "mail3." + DOMAIN])
+def test_check_tlsa_unused_records_are_a_note(inst, dns, tmp_path, host):
+    # No record matches, but DANE senders would not use these records (an
+    # unsigned zone; only usages 0 and 1): a note, exit 0, no alarm.
+    conf = host_conf(inst, dns, str(tmp_path), host)
+    r = run(conf, "dns-records", "--check-tlsa")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stderr == ""
+    assert "note: no record matches the key of %s" % inst["cert"] in \
+        r.stdout
+    assert "publish _25._tcp.%s. IN TLSA 3 1 1 %s" % (
+        host, spki_openssl(inst["cert"])) in r.stdout
 
 
 def test_check_tlsa_absent(inst, dns, tmp_path):
