@@ -199,10 +199,11 @@ web_same_addr(const struct sockaddr_storage *a,
 		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
 		    &((const struct sockaddr_in *)b)->sin_addr,
 		    sizeof(struct in_addr)) == 0;
+	/* IPv6 by /64, as net/connlimit counts SMTP clients: one host
+	 * usually holds a whole /64 and could otherwise take every slot. */
 	if (a->ss_family == AF_INET6)
 		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr,
-		    sizeof(struct in6_addr)) == 0;
+		    &((const struct sockaddr_in6 *)b)->sin6_addr, 8) == 0;
 	return false;
 }
 

@@ -25,6 +25,10 @@ import testca
 
 ADMIN_HOST = "192.0.2.7"
 TRUSTED_SRC = "192.0.2.8"
+# An admin listener on IPv6 and twelve clients of one /64 (one host, as
+# SMTP's per-client counts take it).
+ADMIN6_HOST = "2001:db8:1::7"
+CLIENTS6 = ["2001:db8:2::%x" % i for i in range(1, 13)]
 ADMIN_USER = "ops"
 ADMIN_PASS = "ops-Secret-2718"
 OTHER = "other.test"
@@ -57,6 +61,11 @@ def web(module_daemons, tmp_path_factory):
                            capture_output=True, text=True)
         if r.returncode != 0 and "File exists" not in r.stderr:
             pytest.skip("cannot add %s to lo: %s" % (addr, r.stderr))
+    for addr in [ADMIN6_HOST] + CLIENTS6:
+        r = subprocess.run(["ip", "-6", "addr", "add", addr + "/128", "dev",
+                            "lo", "nodad"], capture_output=True, text=True)
+        if r.returncode != 0 and "File exists" not in r.stderr:
+            pytest.skip("cannot add %s to lo: %s" % (addr, r.stderr))
     d = str(tmp_path_factory.mktemp("webcerts"))
     ca = testca.make_ca(d)
     mail = testca.issue(ca, d, "mail", [harness.HOSTNAME])
@@ -69,6 +78,7 @@ def web(module_daemons, tmp_path_factory):
     cfg.listen("mx", "mx", "starttls")
     cfg.listen("https", "https", "implicit")
     cfg.listen("admin", "admin", "none", host=ADMIN_HOST)
+    adm6 = cfg.listen("admin6", "admin", "none", host=ADMIN6_HOST)
     sec = cfg.listen("admin_tls", "admin", "implicit", host=ADMIN_HOST)
     pwfile = os.path.join(folder, "admin.passwd")
     h = subprocess.run(["openssl", "passwd", "-6", "-stdin"],
@@ -83,7 +93,8 @@ def web(module_daemons, tmp_path_factory):
                  (OTHER, OTHER, OTHER))
     daemon = module_daemons.start(cfg, users=False)
     return {"d": daemon, "ca": ca.cert, "https": cfg["https"].port,
-            "admin": cfg["admin"].port, "admin_tls": sec.port}
+            "admin": cfg["admin"].port, "admin_tls": sec.port,
+            "admin6": adm6.port}
 
 
 def fetch(web, host, path="/.well-known/mta-sts.txt", extra=()):
@@ -330,6 +341,31 @@ def test_per_client_limit(web):
     log = web["d"].log_text()
     assert len(re.findall(r"web refused addr=192\.0\.2\.7 listener=admin "
                           r"limit=per-ip", log)) == 4, log[-3000:]
+
+
+def test_per_client_limit_ipv6_prefix(web):
+    """IPv6 clients count by /64, as SMTP's limits count them: one host
+    holds a whole /64, so twelve of its addresses still get 8
+    connections, not twelve."""
+    conns = [socket.create_connection((ADMIN6_HOST, web["admin6"]),
+                                      timeout=10, source_address=(src, 0))
+             for src in CLIENTS6]
+    try:
+        # Closed at once, well before evhttp's 5 s idle timeout.
+        for c in conns[8:]:
+            c.settimeout(3)
+            assert c.recv(100) == b""
+        for c in conns[:8]:
+            c.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+            c.settimeout(5)
+            assert c.recv(100).startswith(b"HTTP/1.1 401 ")
+    finally:
+        for c in conns:
+            c.close()
+    log = web["d"].log_text()
+    assert len(re.findall(r"web refused addr=2001:db8:2::[0-9a-f]+ "
+                          r"listener=admin6 limit=per-ip", log)) == 4, \
+        log[-3000:]
 
 
 # ------------------------------------------------------------ admin access
