@@ -24,8 +24,10 @@
 #include "web/web_reply.h"
 #include "web/web_users.h"
 
-/* Checks in progress per listener beyond which a request is answered
- * 503 at once: a flood must not queue minutes of hashing. */
+/* Checks hashing per listener beyond which a request is answered 503 at
+ * once: a flood must not queue minutes of hashing. Failed checks waiting
+ * out their delay do not count: guessers would lock the administrator
+ * out for as long as their delays. */
 #define WEB_ACCESS_QUEUE_MAX	16
 
 struct web_check;
@@ -37,7 +39,7 @@ struct web_access {
 	struct connlimit	*limits;
 	const struct web_env	*env;
 	struct web_check	*checks;	/* in progress */
-	unsigned		 nchecks;
+	unsigned		 nchecks;	/* of them hashing */
 };
 
 /* One request waiting for its password check, then for its delay. */
@@ -53,6 +55,7 @@ struct web_check {
 	struct web_basic	 cred;
 	char			*hash;	/* NULL: unknown user */
 	bool			 ok;
+	bool			 counted;	/* in a->nchecks */
 };
 
 /* Hash checked for unknown users, so timing does not tell which users
@@ -77,6 +80,15 @@ web_access_new(const char *name, struct web_users *users,
 	return a;
 }
 
+/* The check no longer hashes (nor waits to). */
+static void
+web_check_uncount(struct web_check *c)
+{
+	if (c->counted && c->a != NULL)
+		c->a->nchecks--;
+	c->counted = false;
+}
+
 static void
 web_check_unlink(struct web_check *c)
 {
@@ -84,10 +96,10 @@ web_check_unlink(struct web_check *c)
 
 	if (a == NULL)
 		return;
+	web_check_uncount(c);
 	for (struct web_check **pp = &a->checks; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
-			a->nchecks--;
 			break;
 		}
 	c->a = NULL;
@@ -174,6 +186,7 @@ web_check_result(struct web_check *c)
 	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
 	unsigned n, delay;
 
+	web_check_uncount(c);
 	log_quote(c->cred.user, strlen(c->cred.user), esc, sizeof(esc));
 	if (c->ok) {
 		log_info("sid=%s web auth result=pass listener=%s user=%s",
@@ -256,6 +269,7 @@ web_access_serve(struct web_access *a, struct evhttp_request *req,
 	c->next = a->checks;
 	a->checks = c;
 	a->nchecks++;
+	c->counted = true;
 	if (web_basic_parse(auth, strlen(auth), &c->cred) == -1) {
 		/* Malformed credentials count as a failed guess. */
 		web_check_result(c);

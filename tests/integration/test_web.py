@@ -25,6 +25,9 @@ import testca
 
 ADMIN_HOST = "192.0.2.7"
 TRUSTED_SRC = "192.0.2.8"
+# Clients that guess passwords, and one that knows it.
+GUESSERS = ("192.0.2.9", "192.0.2.10", "192.0.2.11")
+LATE_ADMIN = "192.0.2.12"
 # An admin listener on IPv6 and twelve clients of one /64 (one host, as
 # SMTP's per-client counts take it).
 ADMIN6_HOST = "2001:db8:1::7"
@@ -56,7 +59,7 @@ def parse_http(raw):
 
 @pytest.fixture(scope="module")
 def web(module_daemons, tmp_path_factory):
-    for addr in (ADMIN_HOST, TRUSTED_SRC):
+    for addr in (ADMIN_HOST, TRUSTED_SRC) + GUESSERS + (LATE_ADMIN,):
         r = subprocess.run(["ip", "addr", "add", addr + "/32", "dev", "lo"],
                            capture_output=True, text=True)
         if r.returncode != 0 and "File exists" not in r.stderr:
@@ -545,3 +548,46 @@ def test_one_request_per_connection(web):
     data = raw_request(web, req + req)
     assert data.count(b"HTTP/1.1 ") == 1, data
     assert b"\r\nConnection: close\r\n" in data
+
+
+def test_failed_guesses_do_not_lock_out(web):
+    """Failed checks waiting out their delay (up to 30 s) are not hashing:
+    they do not count towards the 16 checks in progress beyond which a
+    request is answered 503, so guessers cannot lock the administrator
+    out."""
+    port = web["admin_tls"]
+    bad = b"GET /x HTTP/1.1\r\nHost: admin\r\nAuthorization: " + \
+        basic(ADMIN_USER, "guess") + b"\r\n\r\n"
+    held = []
+
+    def guess(src, n):
+        for _ in range(n):
+            s = socket.create_connection((ADMIN_HOST, port), timeout=10,
+                                         source_address=(src, 0))
+            s = harness.client_ctx().wrap_socket(s)
+            s.sendall(bad)
+            held.append(s)
+
+    def failures():
+        log = web["d"].log_text()
+        return sum(len(re.findall(r"web auth result=fail listener=admin_tls "
+                                  r"user=\S+ addr=%s " % re.escape(g), log))
+                   for g in GUESSERS)
+
+    try:
+        # Five failures per guesser (delays 1, 2, 4, 8 and 16 s), then,
+        # once the shorter delays are over, four more each (30 s): 16
+        # checks, none of them hashing, wait out their delays.
+        for g in GUESSERS:
+            guess(g, 5)
+        harness.wait_until(lambda: failures() == 15, 20, what="15 failures")
+        time.sleep(4.5)
+        for g in GUESSERS:
+            guess(g, 4)
+        harness.wait_until(lambda: failures() >= 25, 20, what="25 failures")
+        status, _ = admin_get(web, LATE_ADMIN, basic(ADMIN_USER, ADMIN_PASS),
+                              tls=True)
+        assert status not in (401, 503), status
+    finally:
+        for s in held:
+            s.close()
