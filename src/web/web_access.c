@@ -54,13 +54,16 @@ struct web_check {
 	char			 addr[INET6_ADDRSTRLEN];
 	struct web_basic	 cred;
 	char			*hash;	/* NULL: unknown user */
+	bool			 decoy;	/* hash is another user's */
 	bool			 ok;
 	bool			 counted;	/* in a->nchecks */
 };
 
-/* Hash checked for unknown users, so timing does not tell which users
- * exist; made once per process and never freed, as pool threads read it
- * after a listener is gone. */
+/* Hash checked for unknown users of a password_file without users, so
+ * timing does not tell that; made once per process and never freed, as
+ * pool threads read it after a listener is gone. Where the file has
+ * users, unknown ones are checked against a listed user's hash instead:
+ * the file's crypt scheme and cost may be far from this one's. */
 static char *web_access_dummy;
 
 struct web_access *
@@ -214,7 +217,7 @@ web_check_run(void *arg)
 	struct web_check *c = arg;
 
 	if (c->hash != NULL)
-		c->ok = passwd_verify(c->cred.pass, c->hash);
+		c->ok = passwd_verify(c->cred.pass, c->hash) && !c->decoy;
 	else if (web_access_dummy != NULL)
 		(void)passwd_verify(c->cred.pass, web_access_dummy);
 	explicit_bzero(c->cred.pass, sizeof(c->cred.pass));
@@ -277,6 +280,10 @@ web_access_serve(struct web_access *a, struct evhttp_request *req,
 	}
 	const char *hash = web_users_hash(a->users, c->cred.user,
 	    strlen(c->cred.user));
+	if (hash == NULL && web_users_count(a->users) > 0) {
+		hash = web_users_hash_at(a->users, 0);
+		c->decoy = true;
+	}
 	c->hash = hash ? xstrdup(hash) : NULL;
 	c->wj = workpool_submit(a->pool, web_check_run, web_check_done, c);
 }

@@ -28,6 +28,8 @@ TRUSTED_SRC = "192.0.2.8"
 # Clients that guess passwords, and one that knows it.
 GUESSERS = ("192.0.2.9", "192.0.2.10", "192.0.2.11")
 LATE_ADMIN = "192.0.2.12"
+# Fresh addresses (first failure: 1 s delay) for timing 401s.
+TIMERS = tuple("192.0.2.%d" % i for i in range(20, 28))
 # An admin listener on IPv6 and twelve clients of one /64 (one host, as
 # SMTP's per-client counts take it).
 ADMIN6_HOST = "2001:db8:1::7"
@@ -59,7 +61,7 @@ def parse_http(raw):
 
 @pytest.fixture(scope="module")
 def web(module_daemons, tmp_path_factory):
-    for addr in (ADMIN_HOST, TRUSTED_SRC) + GUESSERS + (LATE_ADMIN,):
+    for addr in (ADMIN_HOST, TRUSTED_SRC) + GUESSERS + (LATE_ADMIN,) + TIMERS:
         r = subprocess.run(["ip", "addr", "add", addr + "/32", "dev", "lo"],
                            capture_output=True, text=True)
         if r.returncode != 0 and "File exists" not in r.stderr:
@@ -591,3 +593,30 @@ def test_failed_guesses_do_not_lock_out(web):
     finally:
         for s in held:
             s.close()
+
+
+def test_unknown_user_costs_a_known_users_hash(web):
+    """A wrong password for an unknown user takes as long to refuse as
+    one for a user of password_file (whose hashes are SHA-512 crypt, a
+    few ms): checking unknown users against a hash of another scheme
+    (yescrypt, some 100 ms) would tell which user names exist."""
+    def time_401(src, user):
+        s = socket.create_connection((ADMIN_HOST, web["admin_tls"]),
+                                     timeout=40, source_address=(src, 0))
+        s = harness.client_ctx().wrap_socket(s)
+        try:
+            t0 = time.monotonic()
+            s.sendall(b"GET /x HTTP/1.1\r\nHost: admin\r\n"
+                      b"Authorization: " + basic(user, "wrong") +
+                      b"\r\n\r\n")
+            data = read_all(s)
+            t = time.monotonic() - t0
+        finally:
+            s.close()
+        assert parse_http(data)[0] == 401
+        return t
+
+    # Each from its own fresh address, so each waits the same 1 s delay.
+    known = min(time_401(src, ADMIN_USER) for src in TIMERS[:4])
+    unknown = min(time_401(src, "nobody") for src in TIMERS[4:])
+    assert abs(unknown - known) < 0.04, (known, unknown)
