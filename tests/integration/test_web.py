@@ -324,37 +324,12 @@ def test_connection_cap(web):
             c.close()
 
 
-def test_per_client_limit(web):
-    """One client address that is neither loopback nor trusted keeps at
-    most 8 HTTP connections per worker: the newer ones are closed at
-    once, the older ones still get answers."""
-    port = web["admin"]
-    conns = [socket.create_connection((ADMIN_HOST, port), timeout=10,
-                                      source_address=(ADMIN_HOST, 0))
-             for _ in range(12)]
-    try:
-        for c in conns[8:]:
-            c.settimeout(5)
-            assert c.recv(100) == b""
-        for c in conns[:8]:
-            c.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
-            c.settimeout(5)
-            assert c.recv(100).startswith(b"HTTP/1.1 401 ")
-    finally:
-        for c in conns:
-            c.close()
-    log = web["d"].log_text()
-    assert len(re.findall(r"web refused addr=192\.0\.2\.7 listener=admin "
-                          r"limit=per-ip", log)) == 4, log[-3000:]
-
-
-def test_per_client_limit_ipv6_prefix(web):
-    """IPv6 clients count by /64, as SMTP's limits count them: one host
-    holds a whole /64, so twelve of its addresses still get 8
-    connections, not twelve."""
-    conns = [socket.create_connection((ADMIN6_HOST, web["admin6"]),
-                                      timeout=10, source_address=(src, 0))
-             for src in CLIENTS6]
+def per_client_limit(web, host, port, sources, refused_re):
+    """Twelve connections to host:port from sources (one client): the
+    newest four are closed at once, the older eight still get answers."""
+    conns = [socket.create_connection((host, port), timeout=10,
+                                      source_address=(src, 0))
+             for src in sources]
     try:
         # Closed at once, well before evhttp's 5 s idle timeout.
         for c in conns[8:]:
@@ -368,9 +343,24 @@ def test_per_client_limit_ipv6_prefix(web):
         for c in conns:
             c.close()
     log = web["d"].log_text()
-    assert len(re.findall(r"web refused addr=2001:db8:2::[0-9a-f]+ "
-                          r"listener=admin6 limit=per-ip", log)) == 4, \
-        log[-3000:]
+    assert len(re.findall(refused_re, log)) == 4, log[-3000:]
+
+
+def test_per_client_limit(web):
+    """One client address that is neither loopback nor trusted keeps at
+    most 8 HTTP connections per worker."""
+    per_client_limit(web, ADMIN_HOST, web["admin"], [ADMIN_HOST] * 12,
+                     r"web refused addr=192\.0\.2\.7 listener=admin "
+                     r"limit=per-ip")
+
+
+def test_per_client_limit_ipv6_prefix(web):
+    """IPv6 clients count by /64, as SMTP's limits count them: one host
+    holds a whole /64, so twelve of its addresses still get 8
+    connections, not twelve."""
+    per_client_limit(web, ADMIN6_HOST, web["admin6"], CLIENTS6,
+                     r"web refused addr=2001:db8:2::[0-9a-f]+ "
+                     r"listener=admin6 limit=per-ip")
 
 
 # ------------------------------------------------------------ admin access
