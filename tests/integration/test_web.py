@@ -610,3 +610,24 @@ def test_unknown_user_costs_a_known_users_hash(web):
     known = min(time_401(src, ADMIN_USER) for src in TIMERS[:4])
     unknown = min(time_401(src, "nobody") for src in TIMERS[4:])
     assert abs(unknown - known) < 0.04, (known, unknown)
+
+
+def test_connect_gets_one_request_too(web):
+    """CONNECT is answered 405 like any method but GET and HEAD, and its
+    connection closed too (evhttp keeps a CONNECT's connection open
+    whatever Connection says): a second request on it is never read,
+    nor held to no deadline."""
+    s = socket.create_connection((ADMIN_HOST, web["admin"]), timeout=10,
+                                 source_address=("127.0.0.1", 0))
+    try:
+        s.sendall(b"CONNECT a:1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        s.settimeout(3)
+        try:
+            data = read_all(s)
+        except socket.timeout:
+            pytest.fail("connection still open after its answer")
+    finally:
+        s.close()
+    assert data.startswith(b"HTTP/1.1 405 "), data
+    assert data.count(b"HTTP/1.1 ") == 1, data
