@@ -24,8 +24,10 @@
 #include "web/web_reply.h"
 #include "web/web_users.h"
 
-/* Checks in progress per listener beyond which a request is answered
- * 503 at once: a flood must not queue minutes of hashing. */
+/* Checks hashing per listener beyond which a request is answered 503 at
+ * once: a flood must not queue minutes of hashing. Failed checks waiting
+ * out their delay do not count: guessers would lock the administrator
+ * out for as long as their delays. */
 #define WEB_ACCESS_QUEUE_MAX	16
 
 struct web_check;
@@ -37,7 +39,7 @@ struct web_access {
 	struct connlimit	*limits;
 	const struct web_env	*env;
 	struct web_check	*checks;	/* in progress */
-	unsigned		 nchecks;
+	unsigned		 nchecks;	/* of them hashing */
 };
 
 /* One request waiting for its password check, then for its delay. */
@@ -52,12 +54,16 @@ struct web_check {
 	char			 addr[INET6_ADDRSTRLEN];
 	struct web_basic	 cred;
 	char			*hash;	/* NULL: unknown user */
+	bool			 decoy;	/* hash is another user's */
 	bool			 ok;
+	bool			 counted;	/* in a->nchecks */
 };
 
-/* Hash checked for unknown users, so timing does not tell which users
- * exist; made once per process and never freed, as pool threads read it
- * after a listener is gone. */
+/* Hash checked for unknown users of a password_file without users, so
+ * timing does not tell that; made once per process and never freed, as
+ * pool threads read it after a listener is gone. Where the file has
+ * users, unknown ones are checked against a listed user's hash instead:
+ * the file's crypt scheme and cost may be far from this one's. */
 static char *web_access_dummy;
 
 struct web_access *
@@ -77,6 +83,15 @@ web_access_new(const char *name, struct web_users *users,
 	return a;
 }
 
+/* The check no longer hashes (nor waits to). */
+static void
+web_check_uncount(struct web_check *c)
+{
+	if (c->counted && c->a != NULL)
+		c->a->nchecks--;
+	c->counted = false;
+}
+
 static void
 web_check_unlink(struct web_check *c)
 {
@@ -84,10 +99,10 @@ web_check_unlink(struct web_check *c)
 
 	if (a == NULL)
 		return;
+	web_check_uncount(c);
 	for (struct web_check **pp = &a->checks; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
-			a->nchecks--;
 			break;
 		}
 	c->a = NULL;
@@ -174,6 +189,7 @@ web_check_result(struct web_check *c)
 	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
 	unsigned n, delay;
 
+	web_check_uncount(c);
 	log_quote(c->cred.user, strlen(c->cred.user), esc, sizeof(esc));
 	if (c->ok) {
 		log_info("sid=%s web auth result=pass listener=%s user=%s",
@@ -201,7 +217,7 @@ web_check_run(void *arg)
 	struct web_check *c = arg;
 
 	if (c->hash != NULL)
-		c->ok = passwd_verify(c->cred.pass, c->hash);
+		c->ok = passwd_verify(c->cred.pass, c->hash) && !c->decoy;
 	else if (web_access_dummy != NULL)
 		(void)passwd_verify(c->cred.pass, web_access_dummy);
 	explicit_bzero(c->cred.pass, sizeof(c->cred.pass));
@@ -256,6 +272,7 @@ web_access_serve(struct web_access *a, struct evhttp_request *req,
 	c->next = a->checks;
 	a->checks = c;
 	a->nchecks++;
+	c->counted = true;
 	if (web_basic_parse(auth, strlen(auth), &c->cred) == -1) {
 		/* Malformed credentials count as a failed guess. */
 		web_check_result(c);
@@ -263,6 +280,10 @@ web_access_serve(struct web_access *a, struct evhttp_request *req,
 	}
 	const char *hash = web_users_hash(a->users, c->cred.user,
 	    strlen(c->cred.user));
+	if (hash == NULL && web_users_count(a->users) > 0) {
+		hash = web_users_hash_at(a->users, 0);
+		c->decoy = true;
+	}
 	c->hash = hash ? xstrdup(hash) : NULL;
 	c->wj = workpool_submit(a->pool, web_check_run, web_check_done, c);
 }

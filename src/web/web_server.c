@@ -60,6 +60,7 @@ struct web_conn {
 	struct web_listener	*wl;
 	time_t			 deadline;
 	bool			 dispatched;	/* its request reached us */
+	bool			 answered;	/* and evhttp has sent the answer */
 	bool			 has_peer;
 	struct sockaddr_storage	 peer;
 	char			 sid[IDS_SID_LEN + 1];
@@ -199,10 +200,11 @@ web_same_addr(const struct sockaddr_storage *a,
 		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
 		    &((const struct sockaddr_in *)b)->sin_addr,
 		    sizeof(struct in_addr)) == 0;
+	/* IPv6 by /64, as net/connlimit counts SMTP clients: one host
+	 * usually holds a whole /64 and could otherwise take every slot. */
 	if (a->ss_family == AF_INET6)
 		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr,
-		    sizeof(struct in6_addr)) == 0;
+		    &((const struct sockaddr_in6 *)b)->sin6_addr, 8) == 0;
 	return false;
 }
 
@@ -240,9 +242,9 @@ web_conn_end(struct web_conn *c)
 	evhttp_connection_free(evcon);
 }
 
-/* Drop connections evhttp has freed; end those past their deadline and
- * those over the per-client limit. Runs every second and right after
- * each accept and each answer. */
+/* Drop connections evhttp has freed; end those it keeps after an answer,
+ * those past their deadline and those over the per-client limit. Runs
+ * every second and right after each accept and each answer. */
 static void
 web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -260,6 +262,14 @@ web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 			bufferevent_decref(c->bev);
 			free(c);
 			ws->nconns--;
+			continue;
+		}
+		/* Answered, yet kept by evhttp (it keeps a CONNECT's
+		 * connection whatever Connection says): one request per
+		 * connection all the same, as the deadline bounds only the
+		 * first. */
+		if (c->answered) {
+			web_conn_end(c);
 			continue;
 		}
 		/* A dispatched request belongs to its handler until it
@@ -322,6 +332,8 @@ web_complete_cb(struct evhttp_request *req, void *arg)
 		evhttp_connection_get_peer(evcon, &addr, &port);
 	uri = uri ? uri : "";
 	host = host ? host : "";
+	if (c != NULL)
+		c->answered = true;
 	/* evhttp frees the connection right after this: sweep then, so its
 	 * socket closes now rather than at the next tick (clients that read
 	 * to the end of the stream would wait for it). */

@@ -10,8 +10,9 @@
  * (GET and HEAD only); WEB_IDLE_TIME seconds without progress and
  * WEB_REQUEST_TIME seconds from accept to a complete request; one
  * request per connection (every answer says Connection: close); at most
- * WEB_CONNS_PER_IP connections per client address and worker (loopback
- * and trusted_networks excepted), beyond which the newest is closed; at
+ * WEB_CONNS_PER_IP connections per client address (IPv6: per /64) and
+ * worker (loopback and trusted_networks excepted), beyond which the
+ * newest is closed; at
  * most WEB_CONNS_MAX connections per worker, beyond which the worker
  * stops accepting on its HTTP sockets (the kernel's backlog holds
  * newcomers, other workers keep accepting) until one ends. SMTP

@@ -172,3 +172,9 @@ web_users_count(const struct web_users *u)
 {
 	return u->n;
 }
+
+const char *
+web_users_hash_at(const struct web_users *u, size_t i)
+{
+	return u->v[i].hash;
+}

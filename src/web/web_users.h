@@ -37,5 +37,7 @@ void web_users_free(struct web_users *u);
 const char *web_users_hash(const struct web_users *u, const char *user,
     size_t len);
 size_t web_users_count(const struct web_users *u);
+/* The hash of the i-th user (i < web_users_count). Borrowed from u. */
+const char *web_users_hash_at(const struct web_users *u, size_t i);
 
 #endif

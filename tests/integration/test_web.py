@@ -25,6 +25,15 @@ import testca
 
 ADMIN_HOST = "192.0.2.7"
 TRUSTED_SRC = "192.0.2.8"
+# Clients that guess passwords, and one that knows it.
+GUESSERS = ("192.0.2.9", "192.0.2.10", "192.0.2.11")
+LATE_ADMIN = "192.0.2.12"
+# Fresh addresses (first failure: 1 s delay) for timing 401s.
+TIMERS = tuple("192.0.2.%d" % i for i in range(20, 28))
+# An admin listener on IPv6 and twelve clients of one /64 (one host, as
+# SMTP's per-client counts take it).
+ADMIN6_HOST = "2001:db8:1::7"
+CLIENTS6 = ["2001:db8:2::%x" % i for i in range(1, 13)]
 ADMIN_USER = "ops"
 ADMIN_PASS = "ops-Secret-2718"
 OTHER = "other.test"
@@ -52,9 +61,14 @@ def parse_http(raw):
 
 @pytest.fixture(scope="module")
 def web(module_daemons, tmp_path_factory):
-    for addr in (ADMIN_HOST, TRUSTED_SRC):
+    for addr in (ADMIN_HOST, TRUSTED_SRC) + GUESSERS + (LATE_ADMIN,) + TIMERS:
         r = subprocess.run(["ip", "addr", "add", addr + "/32", "dev", "lo"],
                            capture_output=True, text=True)
+        if r.returncode != 0 and "File exists" not in r.stderr:
+            pytest.skip("cannot add %s to lo: %s" % (addr, r.stderr))
+    for addr in [ADMIN6_HOST] + CLIENTS6:
+        r = subprocess.run(["ip", "-6", "addr", "add", addr + "/128", "dev",
+                            "lo", "nodad"], capture_output=True, text=True)
         if r.returncode != 0 and "File exists" not in r.stderr:
             pytest.skip("cannot add %s to lo: %s" % (addr, r.stderr))
     d = str(tmp_path_factory.mktemp("webcerts"))
@@ -69,6 +83,7 @@ def web(module_daemons, tmp_path_factory):
     cfg.listen("mx", "mx", "starttls")
     cfg.listen("https", "https", "implicit")
     cfg.listen("admin", "admin", "none", host=ADMIN_HOST)
+    adm6 = cfg.listen("admin6", "admin", "none", host=ADMIN6_HOST)
     sec = cfg.listen("admin_tls", "admin", "implicit", host=ADMIN_HOST)
     pwfile = os.path.join(folder, "admin.passwd")
     h = subprocess.run(["openssl", "passwd", "-6", "-stdin"],
@@ -83,7 +98,8 @@ def web(module_daemons, tmp_path_factory):
                  (OTHER, OTHER, OTHER))
     daemon = module_daemons.start(cfg, users=False)
     return {"d": daemon, "ca": ca.cert, "https": cfg["https"].port,
-            "admin": cfg["admin"].port, "admin_tls": sec.port}
+            "admin": cfg["admin"].port, "admin_tls": sec.port,
+            "admin6": adm6.port}
 
 
 def fetch(web, host, path="/.well-known/mta-sts.txt", extra=()):
@@ -308,17 +324,16 @@ def test_connection_cap(web):
             c.close()
 
 
-def test_per_client_limit(web):
-    """One client address that is neither loopback nor trusted keeps at
-    most 8 HTTP connections per worker: the newer ones are closed at
-    once, the older ones still get answers."""
-    port = web["admin"]
-    conns = [socket.create_connection((ADMIN_HOST, port), timeout=10,
-                                      source_address=(ADMIN_HOST, 0))
-             for _ in range(12)]
+def per_client_limit(web, host, port, sources, refused_re):
+    """Twelve connections to host:port from sources (one client): the
+    newest four are closed at once, the older eight still get answers."""
+    conns = [socket.create_connection((host, port), timeout=10,
+                                      source_address=(src, 0))
+             for src in sources]
     try:
+        # Closed at once, well before evhttp's 5 s idle timeout.
         for c in conns[8:]:
-            c.settimeout(5)
+            c.settimeout(3)
             assert c.recv(100) == b""
         for c in conns[:8]:
             c.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -328,8 +343,24 @@ def test_per_client_limit(web):
         for c in conns:
             c.close()
     log = web["d"].log_text()
-    assert len(re.findall(r"web refused addr=192\.0\.2\.7 listener=admin "
-                          r"limit=per-ip", log)) == 4, log[-3000:]
+    assert len(re.findall(refused_re, log)) == 4, log[-3000:]
+
+
+def test_per_client_limit(web):
+    """One client address that is neither loopback nor trusted keeps at
+    most 8 HTTP connections per worker."""
+    per_client_limit(web, ADMIN_HOST, web["admin"], [ADMIN_HOST] * 12,
+                     r"web refused addr=192\.0\.2\.7 listener=admin "
+                     r"limit=per-ip")
+
+
+def test_per_client_limit_ipv6_prefix(web):
+    """IPv6 clients count by /64, as SMTP's limits count them: one host
+    holds a whole /64, so twelve of its addresses still get 8
+    connections, not twelve."""
+    per_client_limit(web, ADMIN6_HOST, web["admin6"], CLIENTS6,
+                     r"web refused addr=2001:db8:2::[0-9a-f]+ "
+                     r"listener=admin6 limit=per-ip")
 
 
 # ------------------------------------------------------------ admin access
@@ -509,3 +540,94 @@ def test_one_request_per_connection(web):
     data = raw_request(web, req + req)
     assert data.count(b"HTTP/1.1 ") == 1, data
     assert b"\r\nConnection: close\r\n" in data
+
+
+def test_failed_guesses_do_not_lock_out(web):
+    """Failed checks waiting out their delay (up to 30 s) are not hashing:
+    they do not count towards the 16 checks in progress beyond which a
+    request is answered 503, so guessers cannot lock the administrator
+    out."""
+    port = web["admin_tls"]
+    bad = b"GET /x HTTP/1.1\r\nHost: admin\r\nAuthorization: " + \
+        basic(ADMIN_USER, "guess") + b"\r\n\r\n"
+    held = []
+
+    def guess(src, n):
+        for _ in range(n):
+            s = socket.create_connection((ADMIN_HOST, port), timeout=10,
+                                         source_address=(src, 0))
+            s = harness.client_ctx().wrap_socket(s)
+            s.sendall(bad)
+            held.append(s)
+
+    def failures():
+        log = web["d"].log_text()
+        return sum(len(re.findall(r"web auth result=fail listener=admin_tls "
+                                  r"user=\S+ addr=%s " % re.escape(g), log))
+                   for g in GUESSERS)
+
+    try:
+        # Five failures per guesser (delays 1, 2, 4, 8 and 16 s), then,
+        # once the shorter delays are over, four more each (30 s): 16
+        # checks, none of them hashing, wait out their delays.
+        for g in GUESSERS:
+            guess(g, 5)
+        harness.wait_until(lambda: failures() == 15, 20, what="15 failures")
+        time.sleep(4.5)
+        for g in GUESSERS:
+            guess(g, 4)
+        harness.wait_until(lambda: failures() >= 25, 20, what="25 failures")
+        status, _ = admin_get(web, LATE_ADMIN, basic(ADMIN_USER, ADMIN_PASS),
+                              tls=True)
+        assert status not in (401, 503), status
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_unknown_user_costs_a_known_users_hash(web):
+    """A wrong password for an unknown user takes as long to refuse as
+    one for a user of password_file (whose hashes are SHA-512 crypt, a
+    few ms): checking unknown users against a hash of another scheme
+    (yescrypt, some 100 ms) would tell which user names exist."""
+    def time_401(src, user):
+        s = socket.create_connection((ADMIN_HOST, web["admin_tls"]),
+                                     timeout=40, source_address=(src, 0))
+        s = harness.client_ctx().wrap_socket(s)
+        try:
+            t0 = time.monotonic()
+            s.sendall(b"GET /x HTTP/1.1\r\nHost: admin\r\n"
+                      b"Authorization: " + basic(user, "wrong") +
+                      b"\r\n\r\n")
+            data = read_all(s)
+            t = time.monotonic() - t0
+        finally:
+            s.close()
+        assert parse_http(data)[0] == 401
+        return t
+
+    # Each from its own fresh address, so each waits the same 1 s delay.
+    known = min(time_401(src, ADMIN_USER) for src in TIMERS[:4])
+    unknown = min(time_401(src, "nobody") for src in TIMERS[4:])
+    assert abs(unknown - known) < 0.04, (known, unknown)
+
+
+def test_connect_gets_one_request_too(web):
+    """CONNECT is answered 405 like any method but GET and HEAD, and its
+    connection closed too (evhttp keeps a CONNECT's connection open
+    whatever Connection says): a second request on it is never read,
+    nor held to no deadline."""
+    s = socket.create_connection((ADMIN_HOST, web["admin"]), timeout=10,
+                                 source_address=("127.0.0.1", 0))
+    try:
+        s.sendall(b"CONNECT a:1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        s.settimeout(3)
+        try:
+            data = read_all(s)
+        except socket.timeout:
+            pytest.fail("connection still open after its answer")
+    finally:
+        s.close()
+    assert data.startswith(b"HTTP/1.1 405 "), data
+    assert data.count(b"HTTP/1.1 ") == 1, data
