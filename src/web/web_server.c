@@ -58,7 +58,7 @@ struct web_listener {
 struct web_conn {
 	struct bufferevent	*bev;	/* one reference is ours */
 	struct web_listener	*wl;
-	time_t			 deadline;
+	time_t			 deadline;	/* CLOCK_MONOTONIC seconds */
 	bool			 dispatched;	/* its request reached us */
 	bool			 answered;	/* and evhttp has sent the answer */
 	bool			 has_peer;
@@ -134,6 +134,17 @@ web_conn_of(struct web_server *ws, struct bufferevent *bev)
 	return NULL;
 }
 
+/* Seconds on the monotonic clock: a wall-clock step must neither stop nor
+ * fire the request deadline. */
+static time_t
+web_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* evhttp's hook for each accepted connection: TLS or plain. */
 static struct bufferevent *
 web_bev_cb(struct event_base *base, void *arg)
@@ -162,7 +173,7 @@ web_bev_cb(struct event_base *base, void *arg)
 	c = xcalloc(1, sizeof(*c));
 	c->bev = bev;
 	c->wl = wl;
-	c->deadline = time(NULL) + WEB_REQUEST_TIME;
+	c->deadline = web_now() + WEB_REQUEST_TIME;
 	ids_sid_new(c->sid);
 	c->next = ws->conns;
 	ws->conns = c;
@@ -249,7 +260,7 @@ static void
 web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct web_server *ws = arg;
-	time_t now = time(NULL);
+	time_t now = web_now();
 	char addr[INET6_ADDRSTRLEN];
 
 	(void)fd;
