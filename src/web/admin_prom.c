@@ -107,10 +107,12 @@ admin_prom_dns(struct buf *out, const struct metrics_snapshot *s)
 			rc = buf_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64
 			    "\n", name, cum);
 	}
+	/* _count is the +Inf bucket: the snapshot's separate count may be
+	 * off by the queries added while it read the buckets. */
 	if (rc == 0)
 		rc = buf_printf(out, "%s_sum %" PRIu64 ".%06" PRIu64 "\n"
 		    "%s_count %" PRIu64 "\n", name, s->dns_sum_us / 1000000,
-		    s->dns_sum_us % 1000000, name, s->dns_count);
+		    s->dns_sum_us % 1000000, name, cum);
 	return rc;
 }
 
