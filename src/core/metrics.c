@@ -141,6 +141,18 @@ metrics_policy_from_text(const char *policy)
 	    METRICS_POLICY_NONE);
 }
 
+/* The ring slot of period e. e is negative when the clock is within a
+ * day of the epoch (a board without a real-time clock, before NTP), and
+ * C's % then is too. */
+static struct metrics_bucket *
+metrics_bucket(const struct metrics_shm *m, long long e)
+{
+	long long i = e % METRICS_HIST_N;
+
+	return (struct metrics_bucket *)&m->hist[i < 0 ? i + METRICS_HIST_N :
+	    i];
+}
+
 /* Count in the current 10-minute bucket; the first event of a new period
  * empties the bucket it reuses. An event racing with that reset may be
  * lost: the chart is approximate, the totals are exact. */
@@ -148,7 +160,7 @@ static void
 metrics_hist_add(enum metrics_hist h)
 {
 	long long e = (long long)time(NULL) / METRICS_HIST_STEP;
-	struct metrics_bucket *b = &metrics_shm->hist[e % METRICS_HIST_N];
+	struct metrics_bucket *b = metrics_bucket(metrics_shm, e);
 	long long old = atomic_load_explicit(&b->epoch, A);
 
 	if (old != e && atomic_compare_exchange_strong(&b->epoch, &old, e))
@@ -294,8 +306,8 @@ metrics_restore(const struct metrics_snapshot *s)
 	if (metrics_shm == NULL)
 		return;
 	for (int k = 0; k < METRICS_HIST_N; k++) {
-		struct metrics_bucket *b =
-		    &metrics_shm->hist[(first + k) % METRICS_HIST_N];
+		struct metrics_bucket *b = metrics_bucket(metrics_shm,
+		    first + k);
 
 		atomic_store_explicit(&b->epoch, first + k, A);
 		for (int i = 0; i < METRICS_H_N; i++)
@@ -376,8 +388,7 @@ metrics_snapshot(struct metrics_snapshot *out, long long now)
 	out->dns_sum_us = L(m->dns_sum_us);
 	for (int k = 0; k < METRICS_HIST_N; k++) {
 		long long e = cur - (METRICS_HIST_N - 1) + k;
-		const struct metrics_bucket *b =
-		    &m->hist[e % METRICS_HIST_N];
+		const struct metrics_bucket *b = metrics_bucket(m, e);
 		if (L(b->epoch) != e)
 			continue;
 		for (int i = 0; i < METRICS_H_N; i++)

@@ -226,6 +226,37 @@ test_metrics_restore(void **state)
 	free(out);
 }
 
+/* A clock near the epoch (a board without a real-time clock, before NTP):
+ * the 24 h window then starts before time 0, and its buckets must still
+ * map into the ring, not before the mapping (which held the totals). */
+static void
+test_metrics_clock_at_epoch(void **state)
+{
+	struct metrics_snapshot *in = calloc(1, sizeof(*in));
+	struct metrics_snapshot *out = malloc(sizeof(*out));
+	long long now = 1000;
+
+	(void)state;
+	metrics_shutdown();
+	metrics_init();
+	in->hist_start = metrics_hist_start(now);
+	for (int k = 0; k < METRICS_HIST_N; k++)
+		for (int i = 0; i < METRICS_H_N; i++)
+			in->hist[k][i] = 7;
+	metrics_restore(in);
+	metrics_snapshot(out, now);
+	assert_int_equal(out->connections, 0);
+	assert_int_equal(out->accepted, 0);
+	assert_int_equal(out->dns_count, 0);
+	assert_int_equal(out->dns_sum_us, 0);
+	for (int i = 0; i <= METRICS_DNS_BUCKETS; i++)
+		assert_int_equal(out->dns_buckets[i], 0);
+	for (int k = 0; k < METRICS_HIST_N; k++)
+		assert_int_equal(out->hist[k][METRICS_H_ACCEPTED], 7);
+	free(in);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -236,6 +267,7 @@ main(void)
 		cmocka_unit_test(test_metrics_labels),
 		cmocka_unit_test(test_metrics_rss),
 		cmocka_unit_test(test_metrics_restore),
+		cmocka_unit_test(test_metrics_clock_at_epoch),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -154,7 +154,8 @@ smtpd_txn_add_rcpt(struct smtpd_session *s, const char *address,
 
 /* Local recipient: must be a user, an alias or under a catch-all (or
  * postmaster, which always is: db_rcpt_expand). `to` is the address,
- * `esc` its escaped form for replies. */
+ * `esc` its escaped form for replies. -1 once answered: a 550 counts as a
+ * rejection, a 451 (the store unreadable) is a delay and does not. */
 static int
 smtpd_txn_rcpt_local(struct smtpd_session *s, const char *to,
     const char *esc, const struct smtpd_rcpt_args *ra)
@@ -165,6 +166,7 @@ smtpd_txn_rcpt_local(struct smtpd_session *s, const char *to,
 	    (void *)s->ctx->conf, &targets, &n);
 
 	if (r == DB_NOTFOUND) {
+		metrics_rejected(METRICS_REJECT_RECIPIENT);
 		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
 		    "User unknown", esc);
 		return -1;
@@ -210,6 +212,7 @@ smtpd_txn_rcpt_srs(struct smtpd_session *s, const char *to,
 		log_info("sid=%s qid=%s smtp rcpt to=%s srs=%s", s->sid,
 		    s->qid, log_quote(to, strlen(to), q, sizeof(q)),
 		    srs_result_text(r));
+		metrics_rejected(METRICS_REJECT_RECIPIENT);
 		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
 		    "SRS address not valid (%s)", esc, srs_result_text(r));
 		return -1;
@@ -269,7 +272,6 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 		if ((c->forward_srs && srs_is_srs(to) ?
 		    smtpd_txn_rcpt_srs(s, to, esc, &ra) :
 		    smtpd_txn_rcpt_local(s, to, esc, &ra)) == -1) {
-			metrics_rejected(METRICS_REJECT_RECIPIENT);
 			log_info("sid=%s qid=%s smtp rcpt to=%s "
 			    "result=rejected", s->sid, s->qid,
 			    log_quote(to, strlen(to), q, sizeof(q)));

@@ -107,10 +107,12 @@ admin_prom_dns(struct buf *out, const struct metrics_snapshot *s)
 			rc = buf_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64
 			    "\n", name, cum);
 	}
+	/* _count is the +Inf bucket: the snapshot's separate count may be
+	 * off by the queries added while it read the buckets. */
 	if (rc == 0)
 		rc = buf_printf(out, "%s_sum %" PRIu64 ".%06" PRIu64 "\n"
 		    "%s_count %" PRIu64 "\n", name, s->dns_sum_us / 1000000,
-		    s->dns_sum_us % 1000000, name, s->dns_count);
+		    s->dns_sum_us % 1000000, name, cum);
 	return rc;
 }
 
@@ -142,12 +144,31 @@ admin_prom_matrices(struct buf *out, const struct metrics_snapshot *s)
 	return rc;
 }
 
-int
-admin_prom_render(const struct metrics_snapshot *s, struct buf *out)
+/* The queue's gauges; without a sample when the queue could not be read
+ * (0 would say "empty" to an alert). */
+static int
+admin_prom_queue(struct buf *out, const struct metrics_snapshot *s)
 {
+	static const char n[] = "sealmail_queue_messages";
+	static const char nh[] = "Messages in the queue now.";
+	static const char a[] = "sealmail_queue_oldest_age_seconds";
+	static const char ah[] = "Age of the oldest message in the queue "
+	    "(0: empty).";
 	uint64_t age = s->queue_oldest > 0 && s->now > s->queue_oldest ?
 	    (uint64_t)(s->now - s->queue_oldest) : 0;
 
+	if (!s->queue_known)
+		return admin_prom_head(out, n, "gauge", nh) == -1 ||
+		    admin_prom_head(out, a, "gauge", ah) == -1 ? -1 : 0;
+	if (admin_prom_single(out, n, "gauge", nh, s->queue_messages) == -1 ||
+	    admin_prom_single(out, a, "gauge", ah, age) == -1)
+		return -1;
+	return 0;
+}
+
+int
+admin_prom_render(const struct metrics_snapshot *s, struct buf *out)
+{
 	if (admin_prom_single(out, "sealmail_connections_total", "counter",
 	    "SMTP connections accepted on the mx and submission listeners.",
 	    s->connections) == -1 ||
@@ -164,10 +185,7 @@ admin_prom_render(const struct metrics_snapshot *s, struct buf *out)
 	    admin_prom_single(out, "sealmail_smtp_auth_failures_total",
 	    "counter", "SMTP AUTH attempts refused.", s->auth_failures) == -1 ||
 	    admin_prom_matrices(out, s) == -1 ||
-	    admin_prom_single(out, "sealmail_queue_messages", "gauge",
-	    "Messages in the queue now.", s->queue_messages) == -1 ||
-	    admin_prom_single(out, "sealmail_queue_oldest_age_seconds", "gauge",
-	    "Age of the oldest message in the queue (0: empty).", age) == -1 ||
+	    admin_prom_queue(out, s) == -1 ||
 	    admin_prom_dns(out, s) == -1 ||
 	    admin_prom_single(out, "sealmail_resident_memory_bytes", "gauge",
 	    "Resident memory of the master and its children.",

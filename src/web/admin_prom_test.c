@@ -55,6 +55,7 @@ test_prom_values(void **state)
 	s->dns_buckets[METRICS_DNS_BUCKETS] = 1;
 	s->dns_count = 4;
 	s->dns_sum_us = 6500123;
+	s->queue_known = true;
 	s->queue_messages = 5;
 	s->queue_oldest = 9000;
 	s->rss_bytes = 123456;
@@ -131,6 +132,49 @@ test_prom_bound(void **state)
 	free(s);
 }
 
+/* The snapshot reads the buckets and the count one relaxed load at a
+ * time while other processes add (bucket, then count): the two can
+ * disagree by the queries in flight. A histogram's _count is its +Inf
+ * bucket, whatever the separate counter said. */
+static void
+test_prom_histogram_count(void **state)
+{
+	struct metrics_snapshot *s = calloc(1, sizeof(*s));
+	char *t;
+
+	(void)state;
+	s->dns_buckets[0] = 2;
+	s->dns_buckets[METRICS_DNS_BUCKETS] = 1;
+	s->dns_count = 5;	/* two more counted after the buckets' read */
+	t = render(s);
+	assert_line(t, "sealmail_dns_query_duration_seconds_bucket"
+	    "{le=\"+Inf\"} 3");
+	assert_line(t, "sealmail_dns_query_duration_seconds_count 3");
+	free(t);
+	free(s);
+}
+
+/* A queue that could not be read is not an empty queue: an alert on the
+ * queue's size or age must not see 0 then. The family stays, without a
+ * sample. */
+static void
+test_prom_queue_unknown(void **state)
+{
+	struct metrics_snapshot *s = calloc(1, sizeof(*s));
+	char *t;
+
+	(void)state;
+	s->now = 10000;
+	s->queue_known = false;
+	t = render(s);
+	assert_line(t, "# TYPE sealmail_queue_messages gauge");
+	assert_null(strstr(t, "\nsealmail_queue_messages "));
+	assert_null(strstr(t, "\nsealmail_queue_oldest_age_seconds "));
+	assert_line(t, "sealmail_processes 0");
+	free(t);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -138,6 +182,8 @@ main(void)
 		cmocka_unit_test(test_prom_values),
 		cmocka_unit_test(test_prom_escape),
 		cmocka_unit_test(test_prom_bound),
+		cmocka_unit_test(test_prom_histogram_count),
+		cmocka_unit_test(test_prom_queue_unknown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -145,12 +145,19 @@ admin_status_chart(struct buf *out, const struct metrics_snapshot *s,
 	return rc == 0 ? buf_append_str(out, "</div>") : -1;
 }
 
-/* A share: "part of whole" with a percentage and a meter. */
+/* A share: "part of whole" with a percentage and a meter. The two may
+ * be counted at different moments (a DMARC pass when the checks end, the
+ * acceptance after the commit, which can still fail): part is bounded by
+ * whole. */
 static int
 admin_status_share(struct buf *out, const char *id, const char *label,
     uint64_t part, uint64_t whole, const char *color)
 {
-	unsigned pct = whole ? (unsigned)(part * 100 / whole) : 0;
+	unsigned pct;
+
+	if (part > whole)
+		part = whole;
+	pct = whole ? (unsigned)(part * 100 / whole) : 0;
 
 	if (whole == 0)
 		return buf_printf(out, "<div class=\"card\">%s<div "

@@ -122,6 +122,28 @@ test_status_escape(void **state)
 	buf_clear(&b);
 }
 
+/* DMARC passes are counted when the checks end, acceptances after the
+ * commit: a pass whose commit then failed (451) or that a 451 for another
+ * author domain deferred is a pass without an acceptance. The share stays
+ * a share. */
+static void
+test_status_share_bounded(void **state)
+{
+	struct metrics_snapshot *s = calloc(1, sizeof(*s));
+	struct admin_status st = { .hostname = "mx", .snap = s };
+	char *t;
+
+	(void)state;
+	s->now = 1700000000;
+	s->hist[METRICS_HIST_N - 1][METRICS_H_ACCEPTED] = 2;
+	s->hist[METRICS_HIST_N - 1][METRICS_H_IN_DMARC_PASS] = 3;
+	t = render(&st);
+	assert_non_null(strstr(t, "id=\"in-authenticated\">100%<"));
+	assert_null(strstr(t, "width:150%"));
+	free(t);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -129,6 +151,7 @@ main(void)
 		cmocka_unit_test(test_status_numbers),
 		cmocka_unit_test(test_status_empty),
 		cmocka_unit_test(test_status_escape),
+		cmocka_unit_test(test_status_share_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -351,3 +351,25 @@ def test_dmarc_pass_rate_shown(daemons, certs, dmarc_dns):
                       r"<td>(\d+)%", box["html"].split('id="dmarc"')[1])
     assert rows == [("pass.test", "1", "1", "100")]
     assert page_field(box["html"], "in-authenticated") == "100%"
+
+
+def test_recipient_tempfail_not_rejected(daemons, certs):
+    """A recipient the store cannot look up gets 451 (try again): a delay,
+    not a refusal, so neither sealmail_messages_rejected_total nor the
+    status page's rejections count it (as for any other 4xx)."""
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    cfg.listen("admin", "admin", "none")
+    d = daemons.start(cfg)
+    store(d, "ALTER TABLE users RENAME TO users_away")
+    try:
+        s = smtp_connect(d["mx_plain"])
+        s.mail("sender@sender.test")
+        code, _ = s.rcpt("alice@example.test")
+        s.quit()
+    finally:
+        store(d, "ALTER TABLE users_away RENAME TO users")
+    assert code == 451
+    m = samples(get(d, "/metrics")[2])
+    assert sum(v for k, v in m.items()
+               if k.startswith("sealmail_messages_rejected_total")) == 0
+    assert page_field(get(d, "/")[2], "in-rejected") == "0"
