@@ -169,9 +169,17 @@ def test_serve_by_hand(root):
                                      (p.pid, p.pid)).read().split()]
         assert kids, "no children"
         uid = int(in_root("id", "-u", "sealmail").stdout)
+        # READY follows the forks; each child drops to the sealmail user
+        # as its first step, which may not have run yet.
         for k in kids:
-            status = open("/proc/%d/status" % k).read()
-            assert re.search(r"(?m)^Uid:\t%d\t%d" % (uid, uid), status), k
+            deadline = time.monotonic() + 10
+            while True:
+                status = open("/proc/%d/status" % k).read()
+                if re.search(r"(?m)^Uid:\t%d\t%d\t%d\t%d$" % ((uid,) * 4),
+                             status):
+                    break
+                assert time.monotonic() < deadline, (k, status)
+                time.sleep(0.05)
 
         # The installed sendmail, as an ordinary local user (nobody).
         msg = ("From: nobody@example.test\nTo: you@example.test\n"
