@@ -433,6 +433,25 @@ cli_init_conf_listen(FILE *fp, const struct cli_init *in)
 			    l[i].port);
 		fprintf(fp, "role = %s\ntls = %s\n\n", l[i].role, l[i].tls);
 	}
+	/* HTTP listeners stay commented: an https one needs a certificate
+	 * for mta-sts.DOMAIN, and both are choices the operator makes. */
+	fprintf(fp,
+	    "; Our MTA-STS policy over HTTPS (needs a [tls] certificate for "
+	    "mta-sts.DOMAIN;\n"
+	    "; sealmail dns-records prints the DNS records that go with it):\n"
+	    "; [listen \"https\"]\n"
+	    "; address = 0.0.0.0:443, [::]:443\n"
+	    "; role = https\n"
+	    "; tls = implicit\n"
+	    ";\n"
+	    "; /metrics and the status page, for loopback and "
+	    "trusted_networks\n"
+	    "; (or add password_file = FILE for basic auth, with tls = "
+	    "implicit):\n"
+	    "; [listen \"admin\"]\n"
+	    "; address = 127.0.0.1:8025\n"
+	    "; role = admin\n"
+	    "; tls = none\n\n");
 }
 
 static void

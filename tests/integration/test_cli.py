@@ -4,6 +4,7 @@ relaying and the queue CLI, user and alias round trips, check-config and
 init."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -501,6 +502,24 @@ def test_init_dev(tmp_path):
         assert port in r.stdout, "dev port %s missing:\n%s" % (port,
                                                               r.stdout)
     assert "127.0.0.1" in r.stdout
+
+
+def test_init_http_listener_examples_are_valid(tmp_path):
+    # init writes the https and admin listeners as comments; uncommented,
+    # as the operator would, they must pass check-config as they are.
+    d = tmp_path / "inst"
+    assert run_cli(None, "init", "-d", str(d), "--dev").returncode == 0
+    conf = str(d / "sealmail.conf")
+    text = open(conf).read()
+    for name in ("https", "admin"):
+        assert '; [listen "%s"]' % name in text, text
+    text = re.sub(r"(?m)^; (\[listen \"(https|admin)\"\]|address =|role =|"
+                  r"tls =)", r"\1", text)
+    with open(conf, "w") as f:
+        f.write(text)
+    r = run_cli(conf, "check-config")
+    assert r.returncode == 0, r.stderr
+    assert "role = https" in r.stdout and "role = admin" in r.stdout
 
 
 def test_init_usage(tmp_path):
