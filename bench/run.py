@@ -43,6 +43,10 @@ PEERS = os.path.join(B, "peers")
 RESULTS = os.path.join(ROOT, "bench", "results")
 SEALMAIL = os.environ.get("SEALMAIL_BIN", os.path.join(ROOT, "build", "sealmail"))
 SMTPLOAD = os.environ.get("SMTPLOAD_BIN", os.path.join(ROOT, "build", "smtpload"))
+# BENCH_BASELINE=REV adds sealmail as built from git revision REV
+# ("sealmail-base") to the same run, so a change is measured before and
+# after on the same machine at the same time.
+BASELINE = os.environ.get("BENCH_BASELINE", "")
 PY = "/usr/bin/python3"
 USER, SGID_GROUP = "sealbench", "sealbenchd"
 RCPT, SENDER = "bench@example.test", "load@sender.test"
@@ -385,6 +389,7 @@ class Server:
 
 class Sealmail(Server):
     name = "sealmail"
+    bin = SEALMAIL
 
     def maildir(self):
         return os.path.join(self.dir, "data", "mail", "example.test",
@@ -400,14 +405,41 @@ class Sealmail(Server):
                     "PORT_STARTTLS": self.ports["starttls"],
                     "RESOLVER": dns["resolver"],
                     "UNBOUND_CONFIG": dns["unbound_config"]})
-        run([SEALMAIL, "-c", conf, "user", "add", RCPT, "--password-stdin"],
+        run([self.bin, "-c", conf, "user", "add", RCPT, "--password-stdin"],
             input=b"bench-password\n", stdout=subprocess.DEVNULL)
-        self.proc = spawn([SEALMAIL, "-c", conf, "serve"],
+        self.proc = spawn([self.bin, "-c", conf, "serve"],
                           os.path.join(self.dir, "sealmail.log"))
         return wait_port(self.ports["tls"])
 
     def version(self):
-        return "sealmail (%s)" % SEALMAIL
+        return "sealmail (%s)" % self.bin
+
+
+def build_baseline(rev):
+    """sealmail as of git revision rev, built once into
+    build/bench/baseline/<commit>/ (git archive, then make)."""
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--verify",
+                             rev + "^{commit}"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    d = os.path.join(B, "baseline", commit)
+    binary = os.path.join(d, "build", "sealmail")
+    if not os.access(binary, os.X_OK):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        log("building baseline %s (%s)" % (rev, commit[:12]))
+        arc = subprocess.run(["git", "-C", ROOT, "archive", commit],
+                             check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", d], input=arc, check=True)
+        subprocess.run(["make", "-C", d, "-j2", "build/sealmail"],
+                       check=True, stdout=subprocess.DEVNULL)
+    return binary, commit
+
+
+class SealmailBase(Sealmail):
+    name = "sealmail-base"
+
+    def version(self):
+        return "sealmail-base (%s at %s)" % (BASELINE, self.commit[:12])
 
 
 class Postfix(Server):
@@ -655,7 +687,8 @@ def table(results, mtas, scen, ctx):
     for m in mtas:
         hdr += " %-22s" % m
     for m in mtas[1:]:
-        hdr += " %9s" % ("sm/" + m[:6])
+        hdr += " %9s" % ("sm/" + ("base" if m == "sealmail-base" else
+                                  m[:6]))
     L.append(hdr)
     L.append("-" * len(hdr))
     for sc in scen:
@@ -789,6 +822,21 @@ def targets(results, mtas):
                            want, r["errors_total"]))
     out.append("  handshakes/s hs_c32 >= Postfix:             " +
                ratio("hs_c32", 1))
+    if "sealmail-base" in mtas:
+        # Issue 14: the keys process must keep both >= 2x Postfix.
+        out.append("")
+        out.append("issue 14 (keys process), before = sealmail-base (%s), "
+                   "after = sealmail, both >= 2x Postfix:" % BASELINE)
+        for sc in ("hs_c32", "tls_c32"):
+            b, a, p = (m("sealmail-base", sc), m("sealmail", sc),
+                       m("postfix", sc))
+            if a is None or b is None or not p:
+                out.append("  %s: n/a (not run)" % sc)
+                continue
+            out.append("  %-8s before %s (%.2fx Postfix), after %s (%.2fx "
+                       "Postfix, %.2fx before): %s" % (
+                           sc, fmt(b), b / p, fmt(a), a / p, a / b,
+                           "MET" if a / p >= 2 else "NOT MET"))
     rr = results.get("sealmail", {}).get("hs_resume_c32", [])
     if rr:
         n = sum(r["resumed"] for r in rr)
@@ -933,6 +981,8 @@ def main():
             sys.exit("unknown scenario %s (have: %s)" % (
                 sc, ", ".join(SCENARIOS)))
     mtas = a.mtas.split(",")
+    if BASELINE and not a.profile and "sealmail-base" not in mtas:
+        mtas.insert(1, "sealmail-base")
     if a.profile:
         mtas = ["sealmail"]
     if os.geteuid() != 0:
@@ -960,7 +1010,12 @@ def main():
         ensure_users()
         cert, key = make_cert()
         dns = start_dns()
-        classes = {"sealmail": Sealmail, "postfix": Postfix, "exim": Exim}
+        classes = {"sealmail": Sealmail, "sealmail-base": SealmailBase,
+                   "postfix": Postfix, "exim": Exim}
+        if "sealmail-base" in mtas:
+            if not BASELINE:
+                sys.exit("sealmail-base needs BENCH_BASELINE=REV")
+            SealmailBase.bin, SealmailBase.commit = build_baseline(BASELINE)
         for m in mtas:
             srv = classes[m](cert, key)
             log("starting %s" % m)
