@@ -45,8 +45,9 @@ int maildir_path(const char *data_dir, const char *address, bool junk,
 /*
  * Write a new unique base name, as Dovecot makes them:
  * "<secs>.M<usecs>P<pid>Q<counter>.<hostname>", with '/', ':' and ',' in
- * the host name written as "\057", "\072" and "\054". The per-process counter keeps
- * two names made in the same microsecond apart. -1 if out is too small.
+ * the host name written as "\057", "\072" and "\054". The per-process
+ * counter keeps two names made in the same microsecond apart. -1 if out
+ * is too small.
  */
 int maildir_unique(char *out, size_t outlen);
 
