@@ -547,6 +547,15 @@ mdt_count_sub(const char *folder, const char *sub)
 	return mdt_count(dir);
 }
 
+/* folder holds n_new files in new/, n_cur in cur/ and none in tmp/. */
+static void
+mdt_assert_counts(const char *folder, int n_new, int n_cur)
+{
+	assert_int_equal(mdt_count_sub(folder, "new"), n_new);
+	assert_int_equal(mdt_count_sub(folder, "cur"), n_cur);
+	assert_int_equal(mdt_count_sub(folder, "tmp"), 0);
+}
+
 /* A repeated attempt (recheck) finds the copy Dovecot has moved to cur/
  * and flagged, and writes nothing; another recipient of the same message
  * in the same Maildir (an alias) and another message do get copies. */
@@ -566,19 +575,16 @@ test_recheck_finds_dovecot_copy(void **state)
 	mdt_dovecot_seen(folder, true);
 	mdt_copy_deliver(t, "m@example.org", false, MDT_QID, 2, true, &res);
 	assert_non_null(strstr(res.reply, "already"));
-	assert_int_equal(mdt_count_sub(folder, "new"), 0);
-	assert_int_equal(mdt_count_sub(folder, "cur"), 1);
-	assert_int_equal(mdt_count_sub(folder, "tmp"), 0);
+	mdt_assert_counts(folder, 0, 1);
 	mdt_copy_deliver(t, "m@example.org", false, MDT_QID, 3, true, &res);
 	assert_null(strstr(res.reply, "already"));
-	assert_int_equal(mdt_count_sub(folder, "new"), 1);
+	mdt_assert_counts(folder, 1, 1);
 	mdt_copy_deliver(t, "m@example.org", false, MDT_QID2, 2, true, &res);
-	assert_int_equal(mdt_count_sub(folder, "new"), 2);
+	mdt_assert_counts(folder, 2, 1);
 	/* Found in new/ as well. */
 	mdt_copy_deliver(t, "m@example.org", false, MDT_QID2, 2, true, &res);
 	assert_non_null(strstr(res.reply, "already"));
-	assert_int_equal(mdt_count_sub(folder, "new"), 2);
-	assert_int_equal(mdt_count_sub(folder, "cur"), 1);
+	mdt_assert_counts(folder, 2, 1);
 }
 
 /* The same in the Junk folder, with the sizes dropped from the name. */
@@ -596,8 +602,7 @@ test_recheck_junk_without_sizes(void **state)
 	mdt_dovecot_seen(folder, false);
 	mdt_copy_deliver(t, "n@example.org", true, MDT_QID, 0, true, &res);
 	assert_non_null(strstr(res.reply, "already"));
-	assert_int_equal(mdt_count_sub(folder, "new"), 0);
-	assert_int_equal(mdt_count_sub(folder, "cur"), 1);
+	mdt_assert_counts(folder, 0, 1);
 }
 
 /* Without a recheck a copy still in new/ under its full name is not
@@ -618,8 +623,7 @@ test_repeat_and_tmp_leftover(void **state)
 	    t->dir);
 	mdt_copy_deliver(t, "o@example.org", false, MDT_QID, 0, false, &res);
 	mdt_copy_deliver(t, "o@example.org", false, MDT_QID, 0, false, &res);
-	assert_int_equal(mdt_count_sub(folder, "new"), 1);
-	assert_int_equal(mdt_count_sub(folder, "tmp"), 0);
+	mdt_assert_counts(folder, 1, 0);
 
 	c.rcpt = 1;
 	assert_int_equal(maildir_copy_base(&c, base, sizeof(base)), 0);
@@ -630,8 +634,7 @@ test_repeat_and_tmp_leftover(void **state)
 	close(fd);
 	mdt_copy_deliver(t, "o@example.org", false, MDT_QID, 1, true, &res);
 	assert_null(strstr(res.reply, "already"));
-	assert_int_equal(mdt_count_sub(folder, "new"), 2);
-	assert_int_equal(mdt_count_sub(folder, "tmp"), 0);
+	mdt_assert_counts(folder, 2, 0);
 	snprintf(path, sizeof(path), "%s/new/%s,S=%d", folder, base,
 	    (int)strlen("Delivered-To: x\nhi\n"));
 	size_t len;
