@@ -35,6 +35,8 @@ struct worker_listener {
 	struct smtpd_ctx	*ctx;
 	struct evconnlistener	*evl;
 	size_t			 listener;
+	int			 fd;	/* this process's copy of the
+					 * listening socket, or -1 */
 };
 
 struct worker {
@@ -116,6 +118,15 @@ worker_stop(struct worker *w, int grace)
 	/* HTTP requests are short and need no grace: their clients retry. */
 	web_server_free(w->web);
 	w->web = NULL;
+	/* Our copies of the listening sockets go too: when the master has
+	 * died (its children get SIGTERM), they would keep the ports bound
+	 * while sessions finish, and a master started again at once could
+	 * not listen. */
+	for (size_t i = 0; i < w->nwl; i++) {
+		if (w->wl[i].fd != -1)
+			close(w->wl[i].fd);
+		w->wl[i].fd = -1;
+	}
 	smtpd_sessions_stop(&w->ctx, grace);
 	if (w->idle_check == NULL) {
 		w->idle_check = event_new(w->ctx.base, -1, EV_PERSIST,
@@ -185,6 +196,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 
 		w.wl[i].ctx = &w.ctx;
 		w.wl[i].listener = l;
+		w.wl[i].fd = ls->socks[i].fd;
 		if (l != LISTENER_LOCAL &&
 		    CONF_ROLE_IS_HTTP(conf->listeners[l].role)) {
 			if (web_server_listen(w.web, ls->socks[i].fd, l) == -1)

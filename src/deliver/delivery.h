@@ -13,6 +13,7 @@
 #ifndef SEALMAIL_DELIVER_DELIVERY_H
 #define SEALMAIL_DELIVER_DELIVERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/limits.h"
@@ -51,6 +52,11 @@ struct delivery_job {
 	const size_t		*rcpts;		/* indices into
 						 * env->rcpts */
 	size_t			 nrcpts;
+	bool			 recheck;	/* an earlier runner may
+						 * have delivered these:
+						 * maildir looks for its
+						 * copies (LMTP cannot:
+						 * at-least-once) */
 	delivery_done_cb	*done;
 	void			*arg;
 };

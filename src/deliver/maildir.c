@@ -4,10 +4,15 @@
  * specification as Dovecot writes it
  * (https://cr.yp.to/proto/maildir.html, Dovecot's maildir-filename.c):
  * "<secs>.M<usecs>P<pid>Q<counter>.<host>" in tmp/, then
- * "<that>,S=<size>" in new/.
+ * "<that>,S=<size>" in new/; a queued message's copies instead get a base
+ * derived from (queue id, recipient), "<secs>.Q<qid>R<index>.<host>"
+ * (maildir_copy_base), which any Maildir reader accepts: the base is
+ * opaque to it, only ',' (Dovecot's S= and W= fields) and ':' (the info,
+ * ":2,<flags>") have a meaning, and neither occurs in it.
  */
 #include "deliver/maildir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -66,7 +71,7 @@ maildir_path(const char *data_dir, const char *address, bool junk,
 	return 0;
 }
 
-/* The host name with '/' and ':' escaped, computed once per thread
+/* The host name with '/', ':' and ',' escaped, computed once per thread
  * (delivery runs on the queue runner's pool threads). */
 static const char *
 maildir_hostname(void)
@@ -81,8 +86,9 @@ maildir_hostname(void)
 		snprintf(raw, sizeof(raw), "localhost");
 	raw[sizeof(raw) - 1] = '\0';
 	for (const char *p = raw; *p && o + 5 < sizeof(host); p++) {
-		if (*p == '/' || *p == ':') {
-			memcpy(host + o, *p == '/' ? "\\057" : "\\072", 4);
+		if (*p == '/' || *p == ':' || *p == ',') {
+			memcpy(host + o, *p == '/' ? "\\057" : *p == ':' ?
+			    "\\072" : "\\054", 4);
 			o += 4;
 		} else
 			host[o++] = *p;
@@ -104,6 +110,73 @@ maildir_unique(char *out, size_t outlen)
 	if (n < 0 || (size_t)n >= outlen)
 		return -1;
 	return 0;
+}
+
+int
+maildir_copy_base(const struct maildir_copy *c, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%lld.Q%sR%zu.%s", c->created, c->qid,
+	    c->rcpt, maildir_hostname());
+
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return 0;
+}
+
+bool
+maildir_name_is_copy(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+
+	return strncmp(name, base, n) == 0 && (name[n] == '\0' ||
+	    name[n] == ',' || name[n] == ':');
+}
+
+/* Look for base in folder/sub: 1 found (name into found), 0 not, -1. */
+static int
+maildir_find_in(const char *folder, const char *sub, const char *base,
+    char *found, size_t foundlen)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", folder, sub) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	errno = 0;
+	while ((de = readdir(d)) != NULL)
+		if (maildir_name_is_copy(de->d_name, base)) {
+			snprintf(found, foundlen, "%s/%s", sub, de->d_name);
+			r = 1;
+			break;
+		}
+	if (r == 0 && errno != 0)
+		r = -1;
+	closedir(d);
+	return r;
+}
+
+/*
+ * new/ first, then cur/: a copy moves only from new/ to cur/ (Dovecot
+ * renames it there when a client sees it, keeping the base and adding
+ * ":2,<flags>"), so one that left new/ while new/ was read is in cur/
+ * before cur/ is read.
+ */
+int
+maildir_find_copy(const char *folder, const char *base, char *found,
+    size_t foundlen)
+{
+	int r = maildir_find_in(folder, "new", base, found, foundlen);
+
+	if (r != 0)
+		return r;
+	return maildir_find_in(folder, "cur", base, found, foundlen);
 }
 
 /* mkdir that tolerates an existing folder; fsyncs the parent when it
@@ -278,14 +351,22 @@ maildir_tempfail(struct delivery_result *res, const char *op, int e)
 	return DELIVERY_TEMPFAIL;
 }
 
-/* Open folder/tmp/base for writing, creating the folder on first use. */
+/*
+ * Open folder/tmp/base for writing, creating the folder on first use. A
+ * derived name (derived) already in tmp/ is what a killed attempt at this
+ * very copy left half-written: only one runner works on a message at a
+ * time (its lock), so it is ours to replace.
+ */
 static int
 maildir_open_tmp(const char *data_dir, const char *folder,
-    const char *tmp)
+    const char *tmp, bool derived)
 {
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 
+	if (fd == -1 && errno == EEXIST && derived && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
 	if (fd == -1 && errno == ENOENT) {
 		if (maildir_make_folder(data_dir, folder) == -1)
 			return -1;
@@ -302,6 +383,7 @@ struct maildir_paths {
 	char	final[PATH_MAX];
 	char	newdir[PATH_MAX];
 	size_t	size;		/* of the file written */
+	bool	derived;	/* base from (queue id, recipient) */
 };
 
 /* Fill folder/tmp/base: the whole copy, fsynced and closed. */
@@ -342,7 +424,8 @@ maildir_store(struct maildir_paths *mp, const char *data_dir,
 	int fd;
 
 	*op = "open";
-	if ((fd = maildir_open_tmp(data_dir, mp->folder, mp->tmp)) == -1)
+	if ((fd = maildir_open_tmp(data_dir, mp->folder, mp->tmp,
+	    mp->derived)) == -1)
 		return -1;
 	if (maildir_write_tmp(&w, fd, prepend, msg_fd, msg_size, op) == -1)
 		return -1;
@@ -355,14 +438,19 @@ maildir_store(struct maildir_paths *mp, const char *data_dir,
 	}
 	/* A rename that, like the classic link + unlink, never replaces an
 	 * existing file, in one directory operation fewer; link where the
-	 * file system cannot do it. */
+	 * file system cannot do it. A derived name already in new/ with the
+	 * same size is this copy, made before: it stays, ours goes. */
 	if (renameat2(AT_FDCWD, mp->tmp, AT_FDCWD, mp->final,
 	    RENAME_NOREPLACE) == -1) {
-		if (errno != EINVAL && errno != ENOSYS)
+		if (errno == EEXIST && mp->derived)
+			unlink(mp->tmp);
+		else if (errno != EINVAL && errno != ENOSYS)
 			return -1;
-		if (link(mp->tmp, mp->final) == -1)
+		else if (link(mp->tmp, mp->final) == -1 &&
+		    !(errno == EEXIST && mp->derived))
 			return -1;
-		unlink(mp->tmp);
+		else
+			unlink(mp->tmp);
 	}
 	*op = "fsync new/";
 	if (fsdir_sync(mp->newdir) == -1) {
@@ -376,9 +464,12 @@ maildir_store(struct maildir_paths *mp, const char *data_dir,
 
 /* Names for one copy into mp->folder. -1 if a path does not fit. */
 static int
-maildir_names(struct maildir_paths *mp)
+maildir_names(struct maildir_paths *mp, const struct maildir_copy *copy)
 {
-	if (maildir_unique(mp->base, sizeof(mp->base)) == -1 ||
+	mp->derived = copy != NULL && copy->qid != NULL;
+	if ((mp->derived ? maildir_copy_base(copy, mp->base,
+	    sizeof(mp->base)) : maildir_unique(mp->base,
+	    sizeof(mp->base))) == -1 ||
 	    snprintf(mp->tmp, sizeof(mp->tmp), "%s/tmp/%s", mp->folder,
 	    mp->base) >= (int)sizeof(mp->tmp) ||
 	    snprintf(mp->newdir, sizeof(mp->newdir), "%s/new", mp->folder) >=
@@ -389,13 +480,37 @@ maildir_names(struct maildir_paths *mp)
 	return 0;
 }
 
+/*
+ * A recheck: whether the copy is there already. One found in new/ is
+ * synced once more, since the attempt that made it may have been killed
+ * before it synced new/ (and the message leaves the queue now).
+ */
+static int
+maildir_recheck(const struct maildir_paths *mp)
+{
+	char found[PATH_MAX], dir[PATH_MAX];
+	int r = maildir_find_copy(mp->folder, mp->base, found, sizeof(found));
+
+	if (r != 1)
+		return r;
+	if (strncmp(found, "new/", 4) == 0)
+		return fsdir_sync(mp->newdir) == -1 ? -1 : 1;
+	if (snprintf(dir, sizeof(dir), "%s/cur", mp->folder) >=
+	    (int)sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return fsdir_sync(dir) == -1 ? -1 : 1;
+}
+
 enum delivery_status
 maildir_deliver_one(const char *data_dir, const char *address, bool junk,
-    const char *prepend, int msg_fd, uint64_t msg_size,
-    struct delivery_result *res)
+    const struct maildir_copy *copy, const char *prepend, int msg_fd,
+    uint64_t msg_size, struct delivery_result *res)
 {
 	struct maildir_paths mp;
 	const char *op = "fsync new/";
+	int r;
 
 	if (maildir_path(data_dir, address, junk, mp.folder,
 	    sizeof(mp.folder)) == -1) {
@@ -403,8 +518,17 @@ maildir_deliver_one(const char *data_dir, const char *address, bool junk,
 		    "550 5.1.3 maildir: address is not a valid mailbox name");
 		return DELIVERY_PERMFAIL;
 	}
-	if (maildir_names(&mp) == -1)
+	if (maildir_names(&mp, copy) == -1)
 		return maildir_tempfail(res, "path", errno);
+	if (mp.derived && copy->recheck) {
+		if ((r = maildir_recheck(&mp)) == -1)
+			return maildir_tempfail(res, "recheck", errno);
+		if (r == 1) {
+			maildir_result(res, DELIVERY_OK, "250 2.0.0 already "
+			    "in maildir (copy of an earlier attempt)");
+			return DELIVERY_OK;
+		}
+	}
 	if (maildir_store(&mp, data_dir, prepend, msg_fd, msg_size,
 	    &op) == -1) {
 		int e = errno;
@@ -431,6 +555,12 @@ maildir_deliver(const struct delivery_job *job)
 	buf_init(&head, SIZE_MAX);
 	for (size_t i = 0; i < job->nrcpts; i++) {
 		const char *rcpt = env->rcpts[job->rcpts[i]].address;
+		const struct maildir_copy copy = {
+			.qid = env->id[0] != '\0' ? env->id : NULL,
+			.created = (long long)env->created,
+			.rcpt = job->rcpts[i],
+			.recheck = job->recheck,
+		};
 
 		buf_reset(&head);
 		if (hops_trace_fields(&head, env->mail_from ? env->mail_from :
@@ -442,8 +572,8 @@ maildir_deliver(const struct delivery_job *job)
 			(void)buf_append_str(&head, env->prepend ?
 			    env->prepend : "");
 			maildir_deliver_one(job->data_dir, rcpt,
-			    env->quarantine, buf_cstr(&head), job->msg_fd,
-			    env->size, &res);
+			    env->quarantine, &copy, buf_cstr(&head),
+			    job->msg_fd, env->size, &res);
 		}
 		job->done(i, &res, job->arg);
 	}

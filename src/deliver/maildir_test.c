@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* Unit tests for Maildir delivery: layout, content (prepend + message with
- * LF endings), S= size, Junk folder, unsafe addresses, unique names. */
+ * LF endings), S= size, Junk folder, unsafe addresses, unique names, and
+ * the names derived from (queue id, recipient) with the recheck that keeps
+ * a repeated attempt from writing a copy twice. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -174,7 +176,8 @@ test_layout_and_content(void **state)
 
 	mdt_message(t, msg, sizeof(msg) - 1);
 	assert_int_equal(maildir_deliver_one(t->dir, "Bob@Example.ORG", false,
-	    "Received: from x\r\n\tby y\r\n", t->fd, t->size, &res), DELIVERY_OK);
+	    NULL, "Received: from x\r\n\tby y\r\n", t->fd, t->size, &res),
+	    DELIVERY_OK);
 	assert_int_equal(res.status, DELIVERY_OK);
 	assert_int_equal(strncmp(res.reply, "250 ", 4), 0);
 	snprintf(folder, sizeof(folder),
@@ -200,7 +203,7 @@ test_junk_folder(void **state)
 
 	mdt_message(t, msg, sizeof(msg) - 1);
 	assert_int_equal(maildir_deliver_one(t->dir, "carol@example.org", true,
-	    NULL, t->fd, t->size, &res), DELIVERY_OK);
+	    NULL, NULL, t->fd, t->size, &res), DELIVERY_OK);
 	snprintf(folder, sizeof(folder),
 	    "%s/mail/example.org/carol/Maildir/.Junk", t->dir);
 	mdt_check_delivered(folder, "Subject: spam\n\nbuy\n", 19);
@@ -236,7 +239,7 @@ test_unsafe_addresses(void **state)
 		assert_int_equal(maildir_path(t->dir, bad[i], false, path,
 		    sizeof(path)), -1);
 		assert_int_equal(maildir_deliver_one(t->dir, bad[i], false,
-		    NULL, t->fd, t->size, &res), DELIVERY_PERMFAIL);
+		    NULL, NULL, t->fd, t->size, &res), DELIVERY_PERMFAIL);
 		assert_int_equal(strncmp(res.reply, "550 5.1.3", 9), 0);
 	}
 	snprintf(path, sizeof(path), "%s/mail", t->dir);
@@ -276,9 +279,9 @@ test_two_deliveries_same_mailbox(void **state)
 
 	mdt_message(t, "a\r\n", 3);
 	assert_int_equal(maildir_deliver_one(t->dir, "d@example.org", false,
-	    NULL, t->fd, t->size, &res), DELIVERY_OK);
+	    NULL, NULL, t->fd, t->size, &res), DELIVERY_OK);
 	assert_int_equal(maildir_deliver_one(t->dir, "d@example.org", false,
-	    NULL, t->fd, t->size, &res), DELIVERY_OK);
+	    NULL, NULL, t->fd, t->size, &res), DELIVERY_OK);
 	snprintf(dir, sizeof(dir), "%s/mail/example.org/d/Maildir/new", t->dir);
 	assert_int_equal(mdt_count(dir), 2);
 }
@@ -309,7 +312,7 @@ test_crlf_across_buffers(void **state)
 			want[w++] = msg[i];
 	mdt_message(t, msg, n);
 	assert_int_equal(maildir_deliver_one(t->dir, "e@example.org", false,
-	    "X: y\r\n", t->fd, t->size, &res), DELIVERY_OK);
+	    NULL, "X: y\r\n", t->fd, t->size, &res), DELIVERY_OK);
 	memmove(want + 5, want, w);
 	memcpy(want, "X: y\n", 5);
 	snprintf(folder, sizeof(folder), "%s/mail/example.org/e/Maildir",
@@ -451,6 +454,196 @@ test_null_sender_return_path(void **state)
 	envelope_clear(&env);
 }
 
+/* --- copies named by (queue id, recipient) ---------------------------- */
+
+#define MDT_QID		"0641f0a2b3c4d5e6f7a8"
+#define MDT_QID2	"0641f0a2b3c4d5e9999a"
+
+static void
+mdt_copy_deliver(struct mdt *t, const char *address, bool junk,
+    const char *qid, size_t rcpt, bool recheck, struct delivery_result *res)
+{
+	const struct maildir_copy c = { .qid = qid, .created = 1700000000,
+	    .rcpt = rcpt, .recheck = recheck };
+
+	assert_int_equal(maildir_deliver_one(t->dir, address, junk, &c,
+	    "Delivered-To: x\r\n", t->fd, t->size, res), DELIVERY_OK);
+}
+
+static void
+test_copy_base(void **state)
+{
+	struct maildir_copy c = { .qid = MDT_QID, .created = 1700000000 };
+	char a[256], b[256], d[256], e[256];
+
+	(void)state;
+	assert_int_equal(maildir_copy_base(&c, a, sizeof(a)), 0);
+	assert_int_equal(maildir_copy_base(&c, b, sizeof(b)), 0);
+	/* Derived, not unique per call: a repeat finds the same name. */
+	assert_string_equal(a, b);
+	assert_int_equal(strncmp(a, "1700000000.Q" MDT_QID "R0.", 33), 0);
+	assert_null(strpbrk(a, "/:,"));
+	c.rcpt = 1;
+	assert_int_equal(maildir_copy_base(&c, d, sizeof(d)), 0);
+	assert_string_not_equal(a, d);
+	c.rcpt = 0;
+	c.qid = MDT_QID2;
+	assert_int_equal(maildir_copy_base(&c, e, sizeof(e)), 0);
+	assert_string_not_equal(a, e);
+	assert_int_equal(maildir_copy_base(&c, e, 20), -1);
+}
+
+static void
+test_name_is_copy(void **state)
+{
+	static const char base[] = "1700000000.Q" MDT_QID "R1.mx";
+
+	(void)state;
+	assert_true(maildir_name_is_copy(base, base));
+	assert_true(maildir_name_is_copy("1700000000.Q" MDT_QID "R1.mx,S=12",
+	    base));
+	/* Dovecot in cur/: sizes kept, W= added, info with flags. */
+	assert_true(maildir_name_is_copy("1700000000.Q" MDT_QID
+	    "R1.mx,S=12,W=13:2,S", base));
+	/* A tool that dropped the sizes (Dovecot renames a file whose S=
+	 * proved wrong). */
+	assert_true(maildir_name_is_copy("1700000000.Q" MDT_QID "R1.mx:2,RS",
+	    base));
+	/* Other recipients, messages and hosts are not this copy. */
+	assert_false(maildir_name_is_copy("1700000000.Q" MDT_QID "R10.mx,S=1",
+	    base));
+	assert_false(maildir_name_is_copy("1700000000.Q" MDT_QID "R1.mx2,S=1",
+	    base));
+	assert_false(maildir_name_is_copy("1700000000.Q" MDT_QID2 "R1.mx",
+	    base));
+	assert_false(maildir_name_is_copy("1700000000.Q" MDT_QID "R1.m",
+	    base));
+}
+
+/* Move the single file of folder/new to folder/cur as Dovecot does when
+ * a client has seen it, with W= and the Seen flag; returns nothing. */
+static void
+mdt_dovecot_seen(const char *folder, bool keep_size)
+{
+	char dir[PATH_MAX], name[256], from[PATH_MAX * 2], to[PATH_MAX * 2];
+	char *comma;
+
+	snprintf(dir, sizeof(dir), "%s/new", folder);
+	mdt_only_file(dir, name, sizeof(name));
+	snprintf(from, sizeof(from), "%s/%s", dir, name);
+	if (!keep_size && (comma = strchr(name, ',')) != NULL)
+		*comma = '\0';
+	snprintf(to, sizeof(to), "%s/cur/%s%s:2,S", folder, name,
+	    keep_size ? ",W=40" : "");
+	assert_int_equal(rename(from, to), 0);
+}
+
+static int
+mdt_count_sub(const char *folder, const char *sub)
+{
+	char dir[PATH_MAX + 8];
+
+	snprintf(dir, sizeof(dir), "%s/%s", folder, sub);
+	return mdt_count(dir);
+}
+
+/* folder holds n_new files in new/, n_cur in cur/ and none in tmp/. */
+static void
+mdt_assert_counts(const char *folder, int n_new, int n_cur)
+{
+	assert_int_equal(mdt_count_sub(folder, "new"), n_new);
+	assert_int_equal(mdt_count_sub(folder, "cur"), n_cur);
+	assert_int_equal(mdt_count_sub(folder, "tmp"), 0);
+}
+
+/* A repeated attempt (recheck) finds the copy Dovecot has moved to cur/
+ * and flagged, and writes nothing; another recipient of the same message
+ * in the same Maildir (an alias) and another message do get copies. */
+static void
+test_recheck_finds_dovecot_copy(void **state)
+{
+	struct mdt *t = *state;
+	struct delivery_result res;
+	char folder[PATH_MAX], found[PATH_MAX];
+
+	mdt_message(t, "hi\r\n", 4);
+	snprintf(folder, sizeof(folder), "%s/mail/example.org/m/Maildir",
+	    t->dir);
+	assert_int_equal(maildir_find_copy(folder, "x", found, sizeof(found)),
+	    0);
+	mdt_copy_deliver(t, "m@example.org", false, MDT_QID, 2, false, &res);
+	mdt_dovecot_seen(folder, true);
+	mdt_copy_deliver(t, "m@example.org", false, MDT_QID, 2, true, &res);
+	assert_non_null(strstr(res.reply, "already"));
+	mdt_assert_counts(folder, 0, 1);
+	mdt_copy_deliver(t, "m@example.org", false, MDT_QID, 3, true, &res);
+	assert_null(strstr(res.reply, "already"));
+	mdt_assert_counts(folder, 1, 1);
+	mdt_copy_deliver(t, "m@example.org", false, MDT_QID2, 2, true, &res);
+	mdt_assert_counts(folder, 2, 1);
+	/* Found in new/ as well. */
+	mdt_copy_deliver(t, "m@example.org", false, MDT_QID2, 2, true, &res);
+	assert_non_null(strstr(res.reply, "already"));
+	mdt_assert_counts(folder, 2, 1);
+}
+
+/* The same in the Junk folder, with the sizes dropped from the name. */
+static void
+test_recheck_junk_without_sizes(void **state)
+{
+	struct mdt *t = *state;
+	struct delivery_result res;
+	char folder[PATH_MAX];
+
+	mdt_message(t, "spam\r\n", 6);
+	snprintf(folder, sizeof(folder),
+	    "%s/mail/example.org/n/Maildir/.Junk", t->dir);
+	mdt_copy_deliver(t, "n@example.org", true, MDT_QID, 0, false, &res);
+	mdt_dovecot_seen(folder, false);
+	mdt_copy_deliver(t, "n@example.org", true, MDT_QID, 0, true, &res);
+	assert_non_null(strstr(res.reply, "already"));
+	mdt_assert_counts(folder, 0, 1);
+}
+
+/* Without a recheck a copy still in new/ under its full name is not
+ * written twice; a half-written tmp/ file of a killed attempt is
+ * replaced, never delivered. */
+static void
+test_repeat_and_tmp_leftover(void **state)
+{
+	struct mdt *t = *state;
+	struct delivery_result res;
+	struct maildir_copy c = { .qid = MDT_QID, .created = 1700000000,
+	    .rcpt = 0 };
+	char folder[PATH_MAX], base[256], path[PATH_MAX * 2];
+	int fd;
+
+	mdt_message(t, "hi\r\n", 4);
+	snprintf(folder, sizeof(folder), "%s/mail/example.org/o/Maildir",
+	    t->dir);
+	mdt_copy_deliver(t, "o@example.org", false, MDT_QID, 0, false, &res);
+	mdt_copy_deliver(t, "o@example.org", false, MDT_QID, 0, false, &res);
+	mdt_assert_counts(folder, 1, 0);
+
+	c.rcpt = 1;
+	assert_int_equal(maildir_copy_base(&c, base, sizeof(base)), 0);
+	snprintf(path, sizeof(path), "%s/tmp/%s", folder, base);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "Delivered-To: half", 18), 18);
+	close(fd);
+	mdt_copy_deliver(t, "o@example.org", false, MDT_QID, 1, true, &res);
+	assert_null(strstr(res.reply, "already"));
+	mdt_assert_counts(folder, 2, 0);
+	snprintf(path, sizeof(path), "%s/new/%s,S=%d", folder, base,
+	    (int)strlen("Delivered-To: x\nhi\n"));
+	size_t len;
+	char *got = mdt_read(path, &len);
+	assert_int_equal(len, strlen("Delivered-To: x\nhi\n"));
+	assert_memory_equal(got, "Delivered-To: x\nhi\n", len);
+	free(got);
+}
+
 int
 main(void)
 {
@@ -471,6 +664,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_recipients_own_copies,
 		    mdt_setup, mdt_teardown),
 		cmocka_unit_test_setup_teardown(test_null_sender_return_path,
+		    mdt_setup, mdt_teardown),
+		cmocka_unit_test(test_copy_base),
+		cmocka_unit_test(test_name_is_copy),
+		cmocka_unit_test_setup_teardown(
+		    test_recheck_finds_dovecot_copy, mdt_setup, mdt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recheck_junk_without_sizes, mdt_setup, mdt_teardown),
+		cmocka_unit_test_setup_teardown(test_repeat_and_tmp_leftover,
 		    mdt_setup, mdt_teardown),
 	};
 

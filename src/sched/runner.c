@@ -45,6 +45,7 @@
 #include "msg/addr.h"
 #include "queue/spool.h"
 #include "report/inreport_hook.h"
+#include "sched/qidset.h"
 #include "sched/retry.h"
 #include "sched/runner_history.h"
 #include "sched/runner_reports.h"
@@ -103,6 +104,7 @@ struct runner_flight {
 	/* Set on the pool thread, read by the loop after the job's done():
 	 * the local stage was skipped (stopping) / has run to its end. */
 	bool				 skipped, ran;
+	bool				 recheck;	/* in suspect */
 };
 
 struct runner {
@@ -134,6 +136,22 @@ struct runner {
 	bool				 busy;		/* flights since the trim */
 	struct runner_reports		*reports;	/* the report job */
 	struct runner_history		*history;	/* status page's */
+	/*
+	 * Exactly-once local delivery: the messages whose state on disk may
+	 * lag behind deliveries already made, whose Maildir copies must be
+	 * looked for before they are written (deliver/maildir.h). A runner
+	 * killed between a delivery and the save of its result leaves such
+	 * messages; they are all still queued when the next runner has
+	 * taken the lock, so the set starts as the queue listed at start.
+	 * Messages committed later have only ever been attempted by this
+	 * runner, which records each result before the next attempt (a
+	 * flight at a time per message), so they are looked up in vain in
+	 * the empty set and cost nothing more: no scan of a large cur/, and
+	 * no mark written and synced before every attempt. A message leaves
+	 * the set once its results are on disk (saved, or the message
+	 * removed), and joins it when that fails.
+	 */
+	struct qidset			 suspect;
 };
 
 static void
@@ -289,8 +307,9 @@ runner_record(struct runner *r, struct envelope *env,
 /* Save env after a result. When no recipient is pending any more the
  * message is about to be removed (after its bounces are queued): the save
  * (two fsyncs) is skipped, since a crash before the removal repeats the
- * attempts either way (at-least-once, never a loss). */
-static void
+ * attempts either way (never a loss; local Maildir copies are then found
+ * again, see runner.suspect). 1 saved, 0 skipped, -1 failed. */
+static int
 runner_save(struct runner *r, struct envelope *env)
 {
 	bool pending = false;
@@ -298,10 +317,13 @@ runner_save(struct runner *r, struct envelope *env)
 	for (size_t i = 0; i < env->nrcpts && !pending; i++)
 		pending = env->rcpts[i].state == ENVELOPE_RCPT_PENDING;
 	if (!pending)
-		return;
-	if (spool_env_save(r->conf->data_dir, env) == -1)
+		return 0;
+	if (spool_env_save(r->conf->data_dir, env) == -1) {
 		log_warn("qid=%s queue envelope save failed: %s", env->id,
 		    strerror(errno));
+		return -1;
+	}
+	return 1;
 }
 
 /* Send the DSN for the recipients that have just failed. The sender gets
@@ -344,11 +366,14 @@ runner_maybe_finish(struct runner *r, const struct envelope *env, int *fd)
 		*fd = -1;
 	}
 	if (spool_recycle(r->conf->data_dir, env) == -1) {
-		if (errno != ENOENT)
+		if (errno != ENOENT) {
 			log_warn("qid=%s queue remove failed: %s", env->id,
 			    strerror(errno));
+			qidset_add(&r->suspect, env->id);
+		}
 		return;
 	}
+	qidset_del(&r->suspect, env->id);
 	log_info("qid=%s queue removed delivered=%zu failed=%zu", env->id,
 	    delivered, failed);
 }
@@ -592,6 +617,7 @@ runner_local_run(void *arg)
 		.msg_fd = f->fd,
 		.rcpts = f->lidx,
 		.nrcpts = f->nl,
+		.recheck = f->recheck,
 		.done = runner_local_result,
 		.arg = f,
 	};
@@ -645,7 +671,14 @@ runner_local_done(void *arg, bool cancelled)
 			runner_flight_end(f);
 		return;
 	}
-	runner_save(r, &f->env);
+	switch (runner_save(r, &f->env)) {
+	case 1:
+		qidset_del(&r->suspect, f->env.id);
+		break;
+	case -1:
+		qidset_add(&r->suspect, f->env.id);
+		break;
+	}
 	runner_flight_bounce(f);
 	if (cancelled) {
 		runner_maybe_finish(r, &f->env, &f->fd);
@@ -684,6 +717,7 @@ runner_process(struct runner *r, const char *qid, bool force)
 	}
 	f = runner_flight_new(r, &env, fd, local, nl, remote, nr);
 	fd = -1;		/* the flight's now */
+	f->recheck = qidset_has(&r->suspect, qid);
 	r->busy = true;
 	if (nl > 0)
 		workpool_submit(r->pool, runner_local_run, runner_local_done,
@@ -1138,6 +1172,7 @@ runner_cleanup(struct runner *r)
 	free(r->target);
 	runner_list_release(&r->urgent);
 	runner_list_release(&r->scan);
+	qidset_clear(&r->suspect);
 }
 
 int
@@ -1177,6 +1212,7 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	    *conf->relayhost != '\0' ? "relayhost" : "mx");
 	/* Restart resumes the queue: everything pending is tried now. */
 	runner_scan(&r, true);
+	qidset_fill(&r.suspect, r.scan.ids, r.scan.n);
 	event_base_dispatch(r.base);
 	runner_cleanup(&r);
 	close(lockfd);
