@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -122,24 +123,47 @@ static const unsigned long sandbox_ioctls[] = {
 	FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, TCGETS, TIOCGWINSZ,
 };
 
-/* prctl options: thread names. */
-static const int sandbox_prctls[] = { PR_SET_NAME, PR_GET_NAME };
+/* prctl options: thread names; the bounding set's size, which
+ * libnss_systemd probes when the worker looks up the user of a local
+ * submission (getpwuid). */
+static const int sandbox_prctls[] = {
+	PR_SET_NAME, PR_GET_NAME, PR_CAPBSET_READ,
+};
 
 static void
 sandbox_sigsys(int sig, siginfo_t *si, void *uc)
 {
-	char line[128];
+	char line[160];
 	int n;
 
+	unsigned long long a0 = 0, a1 = 0;
+
+#if defined(__x86_64__)
+	a0 = (unsigned long long)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RDI];
+	a1 = (unsigned long long)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSI];
+#else
 	(void)uc;
+#endif
 	n = snprintf(line, sizeof(line), "sealmail[%ld]: sandbox: syscall "
-	    "%d (arch 0x%x) is not allowed: process ends\n", (long)getpid(),
-	    si->si_syscall, si->si_arch);
+	    "%d (arch 0x%x, args 0x%llx 0x%llx) is not allowed: process "
+	    "ends\n", (long)getpid(), si->si_syscall, si->si_arch, a0, a1);
 	if (n > 0)
 		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ?
 		    (size_t)n : sizeof(line) - 1);
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+/* A comparison of argument arg (libseccomp's SCMP_A* macros leave
+ * datum_b to the compiler, which clang warns about). */
+static struct scmp_arg_cmp
+sandbox_arg(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+    scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = a,
+	    .datum_b = b };
+
+	return c;
 }
 
 static void
@@ -167,11 +191,11 @@ sandbox_sockets(scmp_filter_ctx ctx, enum sandbox_kind kind)
 		return;
 	}
 	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
-		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ,
-		    (scmp_datum_t)fam[i]);
+		struct scmp_arg_cmp a = sandbox_arg(0, SCMP_CMP_EQ,
+		    (scmp_datum_t)fam[i], 0);
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &a);
 	}
-	struct scmp_arg_cmp nl = SCMP_A0(SCMP_CMP_EQ, AF_NETLINK);
+	struct scmp_arg_cmp nl = sandbox_arg(0, SCMP_CMP_EQ, AF_NETLINK, 0);
 	sandbox_rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
 	    &nl);
 }
@@ -182,19 +206,20 @@ sandbox_args(scmp_filter_ctx ctx)
 {
 	for (size_t i = 0; i < sizeof(sandbox_ioctls) /
 	    sizeof(sandbox_ioctls[0]); i++) {
-		struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_EQ, sandbox_ioctls[i]);
+		struct scmp_arg_cmp a = sandbox_arg(1, SCMP_CMP_EQ,
+		    sandbox_ioctls[i], 0);
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &a);
 	}
 #ifndef SANDBOX_SANITIZER
 	for (size_t i = 0; i < sizeof(sandbox_prctls) /
 	    sizeof(sandbox_prctls[0]); i++) {
-		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ,
-		    (scmp_datum_t)sandbox_prctls[i]);
+		struct scmp_arg_cmp a = sandbox_arg(0, SCMP_CMP_EQ,
+		    (scmp_datum_t)sandbox_prctls[i], 0);
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, &a);
 	}
 	/* Threads only, never a new process: nothing here execs or forks. */
-	struct scmp_arg_cmp t = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
-	    CLONE_THREAD);
+	struct scmp_arg_cmp t = sandbox_arg(0, SCMP_CMP_MASKED_EQ,
+	    CLONE_THREAD, CLONE_THREAD);
 	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, &t);
 #endif
 	/* clone3's flags sit behind a pointer seccomp cannot read: ENOSYS
