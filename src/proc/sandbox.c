@@ -73,7 +73,7 @@ sandbox_enter(enum sandbox_kind kind, const struct conf *conf)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("%s: PR_SET_NO_NEW_PRIVS: %s", sandbox_names[kind],
 		    strerror(errno));
-	abi = sandbox_landlock_enter(kind, conf);
+	abi = sandbox_landlock_enter(kind, sandbox_names[kind], conf);
 	sandbox_seccomp_enter(kind);
 	log_info("%s sandboxed landlock_abi=%d seccomp=on", sandbox_names[kind],
 	    abi);

@@ -7,9 +7,11 @@
 #include "proc/sandbox.h"
 
 /* Restrict the calling thread (and the threads it starts later) to the
- * files kind needs; returns the Landlock ABI used. Fatal on failure;
- * warns and returns 0 when the kernel has no usable Landlock. */
-int sandbox_landlock_enter(enum sandbox_kind kind, const struct conf *conf);
+ * files kind needs (who names it in logs); returns the Landlock ABI
+ * used. Fatal on failure; warns and returns 0 when the kernel has no
+ * usable Landlock. */
+int sandbox_landlock_enter(enum sandbox_kind kind, const char *who,
+    const struct conf *conf);
 
 /* Load kind's seccomp allowlist into every thread (TSYNC). Fatal on
  * failure. */

@@ -216,15 +216,11 @@ ll_allow_keys(struct ll *ll, const struct conf *c)
 }
 
 int
-sandbox_landlock_enter(enum sandbox_kind kind, const struct conf *conf)
+sandbox_landlock_enter(enum sandbox_kind kind, const char *who,
+    const struct conf *conf)
 {
-	static const char *const who[] = {
-		[SANDBOX_WORKER] = "smtp worker",
-		[SANDBOX_RUNNER] = "queue runner",
-		[SANDBOX_KEYS] = "keys",
-	};
 	struct landlock_ruleset_attr attr;
-	struct ll ll = { .who = who[kind] };
+	struct ll ll = { .who = who };
 	long kabi;
 	int abi;
 
