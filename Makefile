@@ -1,15 +1,19 @@
 # sealmail build. `make` builds build/sealmail; see README for run/test.
 # BUILD selects the output folder (helpers and sanitizer builds use their own);
-# SANITIZE=1 builds with ASan+UBSan.
+# SANITIZE=1 builds with ASan+UBSan. SANDBOX=0 builds children without
+# their seccomp/Landlock sandbox, SANDBOX=log with seccomp logging instead
+# of killing (debugging only: use another BUILD, objects are not rebuilt).
 
 BUILD    ?= build
 CC       ?= cc
 SANITIZE ?=
+SANDBOX  ?= 1
 # libcurl is not linked: src/net/https.c loads it at the first HTTPS request
 # (its header comes from libcurl4-openssl-dev). Nor is libxml2 (with ICU):
 # src/report/xmllib.c loads it for the first report read or written
 # (headers from libxml2-dev, hence its cflags).
-PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c zlib
+PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c zlib \
+            libseccomp
 PYTHON    = /usr/bin/python3
 
 WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
@@ -22,6 +26,12 @@ LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 # Unit tests and fuzz targets check the XML we write with libxml2 itself
 # (schema validation), so they link it; the daemon loads it (above).
 XML_LIBS = $(shell pkg-config --libs libxml-2.0 2>/dev/null)
+ifeq ($(SANDBOX),0)
+ALL_CFLAGS += -DSEALMAIL_NO_SANDBOX
+endif
+ifeq ($(SANDBOX),log)
+ALL_CFLAGS += -DSEALMAIL_SANDBOX_LOG
+endif
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

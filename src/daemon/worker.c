@@ -17,6 +17,7 @@
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 #include "net/listener.h"
+#include "proc/sandbox.h"
 #include "queue/spool_commit.h"
 #include "smtpd/smtpd_session.h"
 #include "store/db.h"
@@ -174,6 +175,8 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.tick == NULL || event_add(w.tick, &every) == -1)
 		fatal("cannot start the worker's timer");
 	smtpd_auth_prepare();
+	/* Before the first thread, which Landlock would not cover. */
+	sandbox_enter(SANDBOX_WORKER, conf);
 	w.ctx.authpool = workpool_new(w.ctx.base, SMTPD_AUTH_THREADS,
 	    "password check");
 	if (conf->passdb == CONF_PASSDB_DOVECOT)

@@ -43,6 +43,7 @@
 #include "deliver/maildir.h"
 #include "deliver/remote.h"
 #include "msg/addr.h"
+#include "proc/sandbox.h"
 #include "queue/spool.h"
 #include "report/inreport_hook.h"
 #include "sched/qidset.h"
@@ -1200,6 +1201,8 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 		return 1;
 	}
 	runner_select_method(&r);
+	/* Before the first thread, which Landlock would not cover. */
+	sandbox_enter(SANDBOX_RUNNER, conf);
 	r.pool = workpool_new(r.base, RUNNER_LOCAL_THREADS, "queue runner");
 	runner_start_remote(&r);
 	runner_bind(&r);

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The Landlock ruleset of each sandbox profile (see sandbox.h). Raw
+ * syscalls: glibc has no wrappers. The ruleset handles every right the
+ * running ABI knows, so whatever is not granted below is refused; rights
+ * newer than the ABI are masked out (Debian 12's 6.1 kernel is ABI 2: no
+ * TRUNCATE, which is ABI 3, nor IOCTL_DEV, ABI 5). Rules bind inodes when
+ * they are added: a path missing now is skipped, and a file replaced later
+ * (a new inode) is not covered.
+ */
+#include "proc/sandbox_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/landlock.h>
+#include <openssl/x509.h>
+
+#include "conf/conf.h"
+#include "core/log.h"
+
+/* Rights newer than Debian 12's linux-libc-dev headers. */
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER	(1ULL << 13)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE	(1ULL << 14)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV	(1ULL << 15)
+#endif
+
+#define LL_RO		(LANDLOCK_ACCESS_FS_READ_FILE | \
+			 LANDLOCK_ACCESS_FS_READ_DIR)
+/* Files by name in a folder, for SQLite's store and the journals it
+ * creates and deletes beside it; READ_DIR for its directory fsync. */
+#define LL_FILES	(LL_RO | LANDLOCK_ACCESS_FS_WRITE_FILE | \
+			 LANDLOCK_ACCESS_FS_MAKE_REG | \
+			 LANDLOCK_ACCESS_FS_REMOVE_FILE | \
+			 LANDLOCK_ACCESS_FS_TRUNCATE)
+/* A tree we own: the spool, the Maildirs (REFER: rename tmp -> queue,
+ * tmp -> new across folders). */
+#define LL_TREE		(LL_FILES | LANDLOCK_ACCESS_FS_MAKE_DIR | \
+			 LANDLOCK_ACCESS_FS_REMOVE_DIR | \
+			 LANDLOCK_ACCESS_FS_REFER)
+/* Rights that apply to a file (a rule on a file may hold only these). */
+#define LL_FILE_RIGHTS	(LANDLOCK_ACCESS_FS_EXECUTE | \
+			 LANDLOCK_ACCESS_FS_WRITE_FILE | \
+			 LANDLOCK_ACCESS_FS_READ_FILE | \
+			 LANDLOCK_ACCESS_FS_TRUNCATE | \
+			 LANDLOCK_ACCESS_FS_IOCTL_DEV)
+
+uint64_t
+sandbox_landlock_handled(int abi)
+{
+	uint64_t r;
+
+	if (abi < 1)
+		return 0;
+	r = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;	/* ABI 1: bits 0-12 */
+	if (abi >= 2)
+		r |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		r |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi >= 5)
+		r |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+	return r;
+}
+
+struct ll {
+	int		 fd;		/* the ruleset */
+	uint64_t	 handled;
+	const char	*who;
+};
+
+/* Grant access below path (or to the file path), as far as handled. A
+ * missing path is skipped: nothing there to protect or to need. */
+static void
+ll_allow(struct ll *ll, const char *path, uint64_t access)
+{
+	struct landlock_path_beneath_attr pb;
+	struct stat st;
+	int fd;
+
+	if (path == NULL || *path == '\0')
+		return;
+	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1) {
+		log_debug("%s: sandbox: %s skipped: %s", ll->who, path,
+		    strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) == -1)
+		fatal("%s: sandbox: stat %s: %s", ll->who, path,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		access &= LL_FILE_RIGHTS;
+	memset(&pb, 0, sizeof(pb));
+	pb.allowed_access = access & ll->handled;
+	pb.parent_fd = fd;
+	if (pb.allowed_access != 0 && syscall(SYS_landlock_add_rule, ll->fd,
+	    LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == -1)
+		fatal("%s: sandbox: landlock rule for %s: %s", ll->who, path,
+		    strerror(errno));
+	close(fd);
+}
+
+/* "dir/name" granted access. */
+static void
+ll_allow_in(struct ll *ll, const char *dir, const char *name,
+    uint64_t access)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		fatal("%s: sandbox: path too long: %s/%s", ll->who, dir, name);
+	ll_allow(ll, path, access);
+}
+
+/* What every profile reads: libraries (dlopen of libcurl, libxml2, NSS
+ * and gconv modules, OpenSSL providers), time zones, the null and random
+ * devices. */
+static void
+ll_allow_base(struct ll *ll)
+{
+	static const char *const ro[] = {
+		"/usr/lib", "/lib", "/lib64", "/usr/lib64", "/usr/local/lib",
+		"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+		"/etc/localtime", "/usr/share/zoneinfo",
+		"/dev/urandom", "/dev/random",
+	};
+
+	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
+		ll_allow(ll, ro[i], LL_RO);
+	ll_allow(ll, "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE |
+	    LANDLOCK_ACCESS_FS_WRITE_FILE);
+}
+
+/* What lookups and TLS verification read in the worker and the runner:
+ * the resolver's files, the user database (the user of a local
+ * submission is looked up by uid), the trust anchor, the CA store wherever OpenSSL
+ * and the configuration look for it, the configuration itself, and /proc
+ * (metrics read /proc/PID/stat of the daemon's processes; sanitizers read
+ * /proc/self/maps). */
+static void
+ll_allow_lookups(struct ll *ll, const struct conf *c)
+{
+	static const char *const ro[] = {
+		"/etc/resolv.conf", "/etc/hosts", "/etc/host.conf",
+		"/etc/nsswitch.conf", "/etc/gai.conf", "/etc/services",
+		"/etc/passwd", "/etc/group",
+		"/etc/ssl", "/usr/lib/ssl", "/usr/share/ca-certificates",
+		"/usr/local/share/ca-certificates", "/proc",
+	};
+
+	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
+		ll_allow(ll, ro[i], LL_RO);
+	ll_allow(ll, X509_get_default_cert_dir(), LL_RO);
+	ll_allow(ll, X509_get_default_cert_file(), LL_RO);
+	ll_allow(ll, getenv(X509_get_default_cert_dir_env()), LL_RO);
+	ll_allow(ll, getenv(X509_get_default_cert_file_env()), LL_RO);
+	ll_allow(ll, c->path, LL_RO);
+	ll_allow(ll, c->dns_trust_anchor, LL_RO);
+	ll_allow(ll, c->dns_unbound_config, LL_RO);
+	ll_allow(ll, c->tls_ca, LL_RO);
+}
+
+static void
+ll_allow_worker(struct ll *ll, const struct conf *c)
+{
+	ll_allow_lookups(ll, c);
+	ll_allow(ll, c->data_dir, LL_FILES);
+	ll_allow_in(ll, c->data_dir, "spool", LL_TREE);
+	/* Read when the https/admin listeners start. */
+	for (size_t i = 0; i < c->nlisteners; i++)
+		ll_allow(ll, c->listeners[i].password_file, LL_RO);
+}
+
+static void
+ll_allow_runner(struct ll *ll, const struct conf *c)
+{
+	char mail[PATH_MAX];
+
+	ll_allow_lookups(ll, c);
+	ll_allow(ll, c->data_dir, LL_FILES);
+	ll_allow_in(ll, c->data_dir, "spool", LL_TREE);
+	/* The nudge socket and the runner's lock. */
+	ll_allow_in(ll, c->data_dir, "run", LL_TREE |
+	    LANDLOCK_ACCESS_FS_MAKE_SOCK);
+	/* The Maildir tree: made now, as the rule needs it to exist (the
+	 * mode Maildir delivery would give it). */
+	if (snprintf(mail, sizeof(mail), "%s/mail", c->data_dir) >=
+	    (int)sizeof(mail))
+		fatal("%s: sandbox: data_dir path too long", ll->who);
+	if (mkdir(mail, 0700) == -1 && errno != EEXIST)
+		log_warn("%s: sandbox: mkdir %s: %s", ll->who, mail,
+		    strerror(errno));
+	ll_allow(ll, mail, LL_TREE);
+	ll_allow(ll, c->relayhost_ca, LL_RO);
+	ll_allow(ll, c->relayhost_credentials, LL_RO);
+}
+
+/* The keys process reads the store (password hashes) and nothing more. */
+static void
+ll_allow_keys(struct ll *ll, const struct conf *c)
+{
+	ll_allow(ll, c->data_dir, LANDLOCK_ACCESS_FS_READ_FILE);
+	ll_allow(ll, "/proc/self", LL_RO);
+}
+
+int
+sandbox_landlock_enter(enum sandbox_kind kind, const char *who,
+    const struct conf *conf)
+{
+	struct landlock_ruleset_attr attr;
+	struct ll ll = { .who = who };
+	long kabi;
+	int abi;
+
+	kabi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	abi = sandbox_landlock_abi(kabi < 0 ? 0 : (int)kabi,
+	    getenv("SEALMAIL_TEST_LANDLOCK_ABI"));
+	if (abi < 2) {
+		/* ABI 1 refuses every rename across folders, which the spool
+		 * and Maildir delivery are made of. */
+		log_warn("%s: no Landlock (%s): files are not restricted, "
+		    "syscalls are", ll.who, abi < 1 ? "not in this kernel" :
+		    "ABI 1 cannot allow renames across folders");
+		return 0;
+	}
+	ll.handled = sandbox_landlock_handled(abi);
+	memset(&attr, 0, sizeof(attr));
+	attr.handled_access_fs = ll.handled;
+	ll.fd = (int)syscall(SYS_landlock_create_ruleset, &attr,
+	    sizeof(attr), 0);
+	if (ll.fd == -1)
+		fatal("%s: sandbox: landlock_create_ruleset: %s", ll.who,
+		    strerror(errno));
+	ll_allow_base(&ll);
+	switch (kind) {
+	case SANDBOX_WORKER:
+		ll_allow_worker(&ll, conf);
+		break;
+	case SANDBOX_RUNNER:
+		ll_allow_runner(&ll, conf);
+		break;
+	case SANDBOX_KEYS:
+		ll_allow_keys(&ll, conf);
+		break;
+	}
+	if (syscall(SYS_landlock_restrict_self, ll.fd, 0) == -1)
+		fatal("%s: sandbox: landlock_restrict_self: %s", ll.who,
+		    strerror(errno));
+	close(ll.fd);
+	return abi;
+}
