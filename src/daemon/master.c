@@ -313,6 +313,22 @@ master_load_history(const struct conf *c)
 	free(s);
 }
 
+/* The store and its journal exist, the service user's, before any child
+ * starts: the children's Landlock rules name these two files and cannot
+ * let them create files in data_dir. */
+static int
+master_store_init(const struct conf *c, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct db *db;
+
+	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
+	if ((db = db_open(path, true, c->user, err, errlen)) == NULL)
+		return -1;
+	db_close(db);
+	return 0;
+}
+
 static int
 master_setup(struct master *m, char *err, size_t errlen)
 {
@@ -321,7 +337,8 @@ master_setup(struct master *m, char *err, size_t errlen)
 	 * answers bogus), so refuse to start and say why. */
 	if (dns_dane_check(m->conf, err, errlen) == -1)
 		return -1;
-	if (spool_init(m->conf->data_dir, err, errlen) == -1)
+	if (spool_init(m->conf->data_dir, err, errlen) == -1 ||
+	    master_store_init(m->conf, err, errlen) == -1)
 		return -1;
 	if (priv_chown_tree(m->conf->data_dir, m->conf->user, err,
 	    errlen) == -1)

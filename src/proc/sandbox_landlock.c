@@ -172,11 +172,21 @@ ll_allow_lookups(struct ll *ll, const struct conf *c)
 	ll_allow(ll, c->tls_ca, LL_RO);
 }
 
+/* The store and its journal, which the master made before any child
+ * (db_open: the journal persists). Rights on these two files only: data_dir
+ * itself also holds keys/, which no child may read. */
+static void
+ll_allow_store(struct ll *ll, const struct conf *c, uint64_t access)
+{
+	ll_allow_in(ll, c->data_dir, "sealmail.db", access);
+	ll_allow_in(ll, c->data_dir, "sealmail.db-journal", access);
+}
+
 static void
 ll_allow_worker(struct ll *ll, const struct conf *c)
 {
 	ll_allow_lookups(ll, c);
-	ll_allow(ll, c->data_dir, LL_FILES);
+	ll_allow_store(ll, c, LL_FILES);
 	ll_allow_in(ll, c->data_dir, "spool", LL_TREE);
 	/* Read when the https/admin listeners start. */
 	for (size_t i = 0; i < c->nlisteners; i++)
@@ -189,7 +199,7 @@ ll_allow_runner(struct ll *ll, const struct conf *c)
 	char mail[PATH_MAX];
 
 	ll_allow_lookups(ll, c);
-	ll_allow(ll, c->data_dir, LL_FILES);
+	ll_allow_store(ll, c, LL_FILES);
 	ll_allow_in(ll, c->data_dir, "spool", LL_TREE);
 	/* The nudge socket and the runner's lock. */
 	ll_allow_in(ll, c->data_dir, "run", LL_TREE |
@@ -211,7 +221,7 @@ ll_allow_runner(struct ll *ll, const struct conf *c)
 static void
 ll_allow_keys(struct ll *ll, const struct conf *c)
 {
-	ll_allow(ll, c->data_dir, LANDLOCK_ACCESS_FS_READ_FILE);
+	ll_allow_store(ll, c, LANDLOCK_ACCESS_FS_READ_FILE);
 	ll_allow(ll, "/proc/self", LL_RO);
 }
 

@@ -179,8 +179,8 @@ db_set_owner(const char *path, const char *owner, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	/* SQLite gives journals it creates the owner of the database file,
-	 * so this only matters for one left behind by a crash. */
+	/* The journal persists (db_open): made by root, it must be the
+	 * daemon user's too. */
 	return db_chown_file(journal, uid, gid, true, err, errlen);
 }
 
@@ -240,8 +240,16 @@ db_open(const char *path, bool create, const char *owner, char *err,
 	flags |= SQLITE_OPEN_NOFOLLOW;
 #endif
 	if (create) {
+		char journal[4096];
+
 		flags |= SQLITE_OPEN_CREATE;
-		if (db_precreate(path, err, errlen) == -1)
+		if ((size_t)snprintf(journal, sizeof(journal), "%s-journal",
+		    path) >= sizeof(journal)) {
+			snprintf(err, errlen, "%s: path too long", path);
+			return NULL;
+		}
+		if (db_precreate(path, err, errlen) == -1 ||
+		    db_precreate(journal, err, errlen) == -1)
 			return NULL;
 	}
 	db = xcalloc(1, sizeof(*db));
@@ -251,7 +259,13 @@ db_open(const char *path, bool create, const char *owner, char *err,
 		    sqlite3_errmsg(db->sql) : "out of memory");
 		goto fail;
 	}
-	if (db_configure(db->sql) == -1) {
+	/* PERSIST: the journal is made once (below, or by the master before
+	 * any child exists) and never deleted, so the sandboxed children
+	 * need rights on these two files only, never on data_dir itself
+	 * (which also holds keys/). Every connection must agree. */
+	if (db_configure(db->sql) == -1 ||
+	    sqlite3_exec(db->sql, "PRAGMA journal_mode = PERSIST", NULL, NULL,
+	    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->sql));
 		goto fail;
 	}

@@ -32,7 +32,10 @@ enum db_result {
  * itself at start); an `owner` that is NULL, "" or not an existing user
  * means no chown. The file is opened without following symlinks and is not
  * chowned if it is not a regular file with one link. Rollback journal (not
- * WAL, whose readers need a writable -shm), busy timeout 5 s. Without
+ * WAL, whose readers need a writable -shm) in PERSIST mode: with `create`
+ * the "-journal" is made too (0600) and then never deleted, so the
+ * sandboxed processes need rights on these two files only. Busy timeout
+ * 5 s. Without
  * `create`, a missing file or schema is an error; an older schema is
  * upgraded, a newer one refused.
  */
