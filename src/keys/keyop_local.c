@@ -26,17 +26,19 @@ struct keyop_local {
 	struct keyop_backend	 backend;
 };
 
-/* A result on its way to the loop: start never calls back itself. */
-struct keyop_local_result {
+/* An operation on its way to the loop: start never calls back itself,
+ * and signs there, not on the caller's (maybe an ASYNC job's) stack. */
+struct keyop_local_pending {
+	struct keyop_local *kl;
+	struct keyop	 op;		/* op.tbs points to tbs */
+	uint8_t		 tbs[KEYOP_TBS_MAX];
 	keyop_done_cb	*cb;
 	void		*arg;
-	int		 ok;
-	size_t		 siglen;
 	uint8_t		 sig[KEYOP_SIG_MAX];
 };
 
 static struct event_base *keyop_local_base;
-static unsigned long keyop_local_signed;
+static unsigned long keyop_local_signed, keyop_local_started;
 
 static EVP_PKEY *
 keyop_local_find(const struct keyop_local *kl, uint32_t handle)
@@ -129,34 +131,40 @@ keyop_local_sync(void *be, const struct keyop *op, uint8_t *sig,
 static void
 keyop_local_deliver(evutil_socket_t fd, short what, void *arg)
 {
-	struct keyop_local_result *res = arg;
+	struct keyop_local_pending *p = arg;
+	size_t siglen = sizeof(p->sig);
+	bool ok;
 
 	(void)fd;
 	(void)what;
-	res->cb(res->arg, res->ok ? res->sig : NULL, res->ok ? res->siglen : 0);
-	explicit_bzero(res, sizeof(*res));
-	free(res);
+	ok = keyop_local_sync(p->kl, &p->op, p->sig, &siglen) == 0;
+	p->cb(p->arg, ok ? p->sig : NULL, ok ? siglen : 0);
+	explicit_bzero(p, sizeof(*p));
+	free(p);
 }
 
 static int
 keyop_local_start(void *be, const struct keyop *op, keyop_done_cb *cb,
     void *arg)
 {
-	struct keyop_local_result *res;
+	struct keyop_local_pending *p;
 	const struct timeval now = { 0, 0 };
 
-	if (keyop_local_base == NULL)
+	if (keyop_local_base == NULL || op->tbslen > KEYOP_TBS_MAX)
 		return -1;
-	res = xcalloc(1, sizeof(*res));
-	res->cb = cb;
-	res->arg = arg;
-	res->siglen = sizeof(res->sig);
-	res->ok = keyop_local_sync(be, op, res->sig, &res->siglen) == 0;
+	p = xcalloc(1, sizeof(*p));
+	p->kl = be;
+	p->op = *op;
+	memcpy(p->tbs, op->tbs, op->tbslen);
+	p->op.tbs = p->tbs;
+	p->cb = cb;
+	p->arg = arg;
 	if (event_base_once(keyop_local_base, -1, EV_TIMEOUT,
-	    keyop_local_deliver, res, &now) == -1) {
-		free(res);
+	    keyop_local_deliver, p, &now) == -1) {
+		free(p);
 		return -1;
 	}
+	keyop_local_started++;
 	return 0;
 }
 
@@ -278,4 +286,10 @@ unsigned long
 keyop_local_count(void)
 {
 	return keyop_local_signed;
+}
+
+unsigned long
+keyop_local_count_async(void)
+{
+	return keyop_local_started;
 }

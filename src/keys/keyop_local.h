@@ -40,7 +40,9 @@ const struct keyop_backend *keyop_local_backend(struct keyop_local *kl);
  * delivered (one per process: the worker's). Without one, start fails. */
 void keyop_local_set_base(struct event_base *base);
 
-/* Operations signed so far in this process (tests count them). */
+/* Operations signed so far in this process, and those of them that were
+ * started asynchronously (tests count them). */
 unsigned long keyop_local_count(void);
+unsigned long keyop_local_count_async(void);
 
 #endif
