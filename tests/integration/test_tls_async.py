@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: ISC
+"""TLS private-key operations through the keys provider: every server
+handshake signs through keyop (asynchronously in the SMTP sessions, the
+handshake's ASYNC job paused while the signature is made on the loop;
+blocking in the HTTPS listener). Handshakes with RSA (PKCS#1 v1.5 in TLS
+1.2, PSS in 1.3), ECDSA and, selected by SNI, Ed25519 certificates, on
+implicit TLS and STARTTLS, one at a time and many interleaved."""
+
+import os
+import re
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+import harness
+from harness import SLOW, client_ctx, peer_fingerprint
+from smtpraw import RawSMTP
+
+ED_NAME = "ed.example.test"
+
+
+def make_ed25519_cert(folder, name, cn):
+    cert = os.path.join(folder, name + ".pem")
+    key = os.path.join(folder, name + ".key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes",
+         "-days", "30", "-subj", "/CN=" + cn,
+         "-addext", "subjectAltName=DNS:" + cn, "-keyout", key,
+         "-out", cert], check=True, capture_output=True, timeout=60)
+    return harness.Cert(cert, key, "ed25519")
+
+
+@pytest.fixture(scope="module")
+def tri(module_daemons, certs, tmp_path_factory):
+    """One worker (so that handshakes interleave in one loop) with an
+    ECDSA and an RSA certificate for the host name and an Ed25519 one
+    for ED_NAME."""
+    d = str(tmp_path_factory.mktemp("edcert"))
+    ed = make_ed25519_cert(d, "ed", ED_NAME)
+    folder = module_daemons.folder()
+    cfg = harness.Config(folder, [certs["ec"], certs["rsa"], ed])
+    cfg.server["workers"] = "1"
+    cfg.listen("mx", "mx", "starttls")
+    cfg.listen("submissions", "submission", "implicit")
+    cfg.listen("https", "https", "implicit")
+    daemon = module_daemons.start(cfg)
+    return {"d": daemon, "cfg": cfg, "ed": ed}
+
+
+def s_client(lst, servername, *args):
+    cmd = ["openssl", "s_client", "-connect",
+           "%s:%d" % (lst.host, lst.port), "-servername", servername]
+    if lst.tls == "starttls":
+        cmd += ["-starttls", "smtp"]
+    cmd += list(args)
+    r = subprocess.run(cmd, input=b"", capture_output=True,
+                       timeout=20 * SLOW)
+    return r.returncode, r.stdout.decode("utf-8", "replace")
+
+
+def served_cert_is(out, cert):
+    m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
+                  out, re.S)
+    assert m, "no certificate in s_client output:\n" + out
+    return ssl.PEM_cert_to_DER_cert(m.group(0)) == \
+        ssl.PEM_cert_to_DER_cert(cert.pem)
+
+
+CASES = [
+    # (protocol flag, sigalgs, certificate, signature s_client reports)
+    ("-tls1_2", "RSA+SHA256", "rsa", "RSA"),           # PKCS#1 v1.5
+    ("-tls1_2", "RSA-PSS+SHA256", "rsa", "RSA-PSS"),
+    ("-tls1_3", "RSA-PSS+SHA384", "rsa", "RSA-PSS"),
+    ("-tls1_2", "ECDSA+SHA256", "ec", "ECDSA"),
+    ("-tls1_3", "ECDSA+SHA256", "ec", "ECDSA"),
+]
+
+
+@pytest.mark.parametrize("name", ["submissions", "mx"])
+@pytest.mark.parametrize("proto,sigalgs,kind,sigtype", CASES)
+def test_handshake_signed_by_keys_provider(tri, certs, name, proto, sigalgs,
+                                           kind, sigtype):
+    rc, out = s_client(tri["cfg"][name], harness.HOSTNAME, proto,
+                       "-sigalgs", sigalgs)
+    assert rc == 0, out
+    assert served_cert_is(out, certs[kind])
+    assert re.search(r"Peer signature type: %s\b" % re.escape(sigtype),
+                     out), out
+    assert ("New, TLSv1.%s," % proto[-1]) in out, out
+
+
+@pytest.mark.parametrize("name", ["submissions", "mx"])
+@pytest.mark.parametrize("proto", ["-tls1_2", "-tls1_3"])
+def test_ed25519_by_sni(tri, name, proto):
+    rc, out = s_client(tri["cfg"][name], ED_NAME, proto)
+    assert rc == 0, out
+    assert served_cert_is(out, tri["ed"])
+    assert "peer signature type: ed25519" in out.lower(), out
+
+
+def one_session(lst, i, results):
+    """Handshake, EHLO, QUIT; TLS 1.2 with RSA or TLS 1.3 with ECDSA."""
+    try:
+        if i % 2:
+            ctx = client_ctx(maxv=ssl.TLSVersion.TLSv1_2,
+                             ciphers="ECDHE-RSA-AES128-GCM-SHA256")
+        else:
+            ctx = client_ctx(minv=ssl.TLSVersion.TLSv1_3)
+        with RawSMTP(lst.host, lst.port, implicit=lst.tls == "implicit",
+                     ctx=ctx, greeting=True) as c:
+            if lst.tls == "starttls":
+                c.ehlo()
+                c.starttls(ctx=ctx)
+            c.ehlo()
+            results[i] = (c.sock.version(), peer_fingerprint(c.sock))
+            c.expect("QUIT", 221)
+    except Exception as e:  # noqa: BLE001 - reported by the test
+        results[i] = e
+
+
+@pytest.mark.parametrize("name", ["submissions", "mx"])
+def test_many_handshakes_interleaved(tri, certs, name):
+    """20 sessions at once into one worker: the handshakes' signatures
+    are outstanding together, each resumes its own handshake."""
+    n = 20
+    lst = tri["cfg"][name]
+    results = [None] * n
+    threads = [threading.Thread(target=one_session, args=(lst, i, results))
+               for i in range(n)]
+    before = tri["d"].log_text().count("smtp tls version=")
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60 * SLOW)
+    for i, r in enumerate(results):
+        assert isinstance(r, tuple), "session %d: %r" % (i, r)
+        if i % 2:
+            assert r == ("TLSv1.2", certs["rsa"].fingerprint), r
+        else:
+            assert r == ("TLSv1.3", certs["ec"].fingerprint), r
+    assert tri["d"].log_text().count("smtp tls version=") - before == n
+    assert "handshake failed" not in tri["d"].log_text()
+
+
+def test_https_listener_signs_blocking(tri, certs):
+    """The HTTPS listener's handshakes (evhttp, no ASYNC job) use the
+    backend's blocking path, in the same worker."""
+    lst = tri["cfg"]["https"]
+    for ctx, fp in ((client_ctx(minv=ssl.TLSVersion.TLSv1_3),
+                     certs["ec"].fingerprint),
+                    (client_ctx(maxv=ssl.TLSVersion.TLSv1_2,
+                                ciphers="ECDHE-RSA-AES128-GCM-SHA256"),
+                     certs["rsa"].fingerprint)):
+        import socket
+        with socket.create_connection((lst.host, lst.port),
+                                      timeout=10 * SLOW) as raw:
+            with ctx.wrap_socket(raw, server_hostname=harness.HOSTNAME) as s:
+                assert peer_fingerprint(s) == fp
+                s.sendall(b"GET /.well-known/mta-sts.txt HTTP/1.1\r\n"
+                          b"Host: mta-sts.example.test\r\n"
+                          b"Connection: close\r\n\r\n")
+                assert s.recv(100).startswith(b"HTTP/1.1 ")
