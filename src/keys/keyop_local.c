@@ -77,7 +77,8 @@ keyop_local_sign_digest(EVP_PKEY *pk, const struct keyop *op, uint8_t *sig,
 	if (memchr(op->md, '\0', sizeof(op->md)) == NULL ||
 	    (md = EVP_MD_fetch(NULL, op->md, NULL)) == NULL ||
 	    (size_t)EVP_MD_get_size(md) != op->tbslen ||
-	    !EVP_PKEY_is_a(pk, rsa ? "RSA" : "EC") ||
+	    !(rsa ? EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS") :
+	    EVP_PKEY_is_a(pk, "EC")) ||
 	    (c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL ||
 	    EVP_PKEY_sign_init(c) != 1 ||
 	    EVP_PKEY_CTX_set_signature_md(c, md) != 1)

@@ -28,12 +28,14 @@
 
 enum kp_type {
 	KP_RSA,
+	KP_RSA_PSS,		/* an RSASSA-PSS key: PSS signatures only */
 	KP_EC,
 	KP_ED25519,
 };
 
 static const char *const kp_type_name[] = {
 	[KP_RSA] = "RSA",
+	[KP_RSA_PSS] = "RSA-PSS",
 	[KP_EC] = "EC",
 	[KP_ED25519] = "ED25519",
 };
@@ -77,6 +79,7 @@ kp_key_new(enum kp_type type)
 }
 
 static void *kp_rsa_new(void *provctx) { (void)provctx; return kp_key_new(KP_RSA); }
+static void *kp_rsa_pss_new(void *provctx) { (void)provctx; return kp_key_new(KP_RSA_PSS); }
 static void *kp_ec_new(void *provctx) { (void)provctx; return kp_key_new(KP_EC); }
 static void *kp_ed25519_new(void *provctx) { (void)provctx; return kp_key_new(KP_ED25519); }
 
@@ -183,6 +186,32 @@ kp_rsa_import_types(int selection)
 	return kp_rsa_import_list;
 }
 
+/* An RSASSA-PSS key's restrictions (digest, MGF1 digest, minimum salt)
+ * come with its public part. */
+static const OSSL_PARAM kp_rsa_pss_import_list[] = {
+	OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
+	OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+	OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_RSA_DIGEST, NULL, 0),
+	OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_RSA_MGF1_DIGEST, NULL, 0),
+	OSSL_PARAM_int(OSSL_PKEY_PARAM_RSA_PSS_SALTLEN, NULL),
+	OSSL_PARAM_uint32(KP_PARAM_HANDLE, NULL),
+	OSSL_PARAM_END
+};
+
+static const OSSL_PARAM *
+kp_rsa_pss_import_types(int selection)
+{
+	(void)selection;
+	return kp_rsa_pss_import_list;
+}
+
+static const OSSL_PARAM *
+kp_rsa_pss_export_types(int selection)
+{
+	(void)selection;
+	return kp_rsa_pss_import_list;
+}
+
 static const OSSL_PARAM *
 kp_ec_import_types(int selection)
 {
@@ -282,6 +311,12 @@ kp_rsa_operation(int op)
 }
 
 static const char *
+kp_rsa_pss_operation(int op)
+{
+	return op == OSSL_OP_SIGNATURE ? "RSA" : NULL;
+}
+
+static const char *
 kp_ec_operation(int op)
 {
 	return op == OSSL_OP_SIGNATURE ? "ECDSA" : NULL;
@@ -309,6 +344,7 @@ static const OSSL_DISPATCH kp_##t##_keymgmt[] = { \
 	{ 0, NULL } \
 }
 KP_KEYMGMT(rsa);
+KP_KEYMGMT(rsa_pss);
 KP_KEYMGMT(ec);
 KP_KEYMGMT(ed25519);
 
@@ -441,7 +477,8 @@ kp_sign_tbs(struct kp_sig *c, uint8_t *sig, size_t *siglen, size_t sigsize,
 		memcpy(op.md, sn, strlen(sn) + 1);
 		if (c->key->type == KP_EC)
 			op.alg = KEYOP_ECDSA;
-		else if (c->pad == RSA_PKCS1_PADDING)
+		else if (c->pad == RSA_PKCS1_PADDING &&
+		    c->key->type == KP_RSA)
 			op.alg = KEYOP_RSA_PKCS1;
 		else if (c->pad == RSA_PKCS1_PSS_PADDING) {
 			/* The keyop names one digest for both: MGF1 is md. */
@@ -619,6 +656,8 @@ kp_sig_init(void *vc, void *vk, const OSSL_PARAM params[])
 	if (k == NULL || !k->has_handle || k->pub == NULL)
 		return 0;
 	c->key = k;
+	if (k->type == KP_RSA_PSS)
+		c->pad = RSA_PKCS1_PSS_PADDING;
 	return kp_sig_set_ctx_params(c, params);
 }
 
@@ -727,6 +766,8 @@ static const OSSL_DISPATCH kp_signature[] = {
 static const OSSL_ALGORITHM kp_keymgmt_algs[] = {
 	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", KP_PROPS,
 	    kp_rsa_keymgmt, "RSA key held by the keys backend" },
+	{ "RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", KP_PROPS,
+	    kp_rsa_pss_keymgmt, "RSA-PSS key held by the keys backend" },
 	{ "EC:id-ecPublicKey:1.2.840.10045.2.1", KP_PROPS,
 	    kp_ec_keymgmt, "EC key held by the keys backend" },
 	{ "ED25519:1.3.101.112", KP_PROPS, kp_ed25519_keymgmt,

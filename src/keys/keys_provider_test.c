@@ -18,7 +18,7 @@
 #include "keys/keyop_local.h"
 #include "keys/keys_provider.h"
 
-enum { KPT_RSA, KPT_EC, KPT_ED25519, KPT_N };
+enum { KPT_RSA, KPT_EC, KPT_ED25519, KPT_RSA_PSS, KPT_N };
 
 static EVP_PKEY *kpt_key[KPT_N];	/* the real keys, in keyop_local */
 static EVP_PKEY *kpt_ref[KPT_N];	/* provider references to them */
@@ -31,6 +31,10 @@ kpt_setup(void **state)
 	kpt_key[KPT_RSA] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	kpt_key[KPT_EC] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	kpt_key[KPT_ED25519] = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY_CTX *g = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+	assert_int_equal(EVP_PKEY_keygen_init(g), 1);
+	assert_int_equal(EVP_PKEY_generate(g, &kpt_key[KPT_RSA_PSS]), 1);
+	EVP_PKEY_CTX_free(g);
 	kpt_kl = keyop_local_new();
 	for (int i = 0; i < KPT_N; i++) {
 		assert_non_null(kpt_key[i]);
@@ -179,6 +183,27 @@ test_rsa_pss_string_params(void **state)
 	};
 	siglen = sizeof(sig);
 	assert_false(kpt_sign(kpt_ref[KPT_RSA], "SHA256", 0, r, sig,
+	    &siglen));
+}
+
+/* An RSASSA-PSS key signs PSS only, whatever the caller asks. */
+static void
+test_rsa_pss_key(void **state)
+{
+	unsigned char sig[512];
+	size_t siglen = sizeof(sig);
+
+	(void)state;
+	assert_true(kpt_sign(kpt_ref[KPT_RSA_PSS], "SHA256", 0, NULL, sig,
+	    &siglen));
+	assert_true(kpt_verify(kpt_key[KPT_RSA_PSS], "SHA256",
+	    RSA_PKCS1_PSS_PADDING, RSA_PSS_SALTLEN_AUTO, sig, siglen));
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_utf8_string("pad-mode", "pkcs1", 0),
+		OSSL_PARAM_END
+	};
+	siglen = sizeof(sig);
+	assert_false(kpt_sign(kpt_ref[KPT_RSA_PSS], "SHA256", 0, p, sig,
 	    &siglen));
 }
 
@@ -331,12 +356,10 @@ test_ssl_ctx_handshakes(void **state)
 		assert_int_equal(SSL_CTX_use_certificate(sctx, x), 1);
 		assert_int_equal(SSL_CTX_use_PrivateKey(sctx, kpt_ref[k]), 1);
 		assert_int_equal(SSL_CTX_check_private_key(sctx), 1);
-		kpt_handshake(sctx, TLS1_2_VERSION, k == KPT_RSA ?
-		    EVP_PKEY_RSA_PSS : k == KPT_EC ? EVP_PKEY_EC :
-		    EVP_PKEY_ED25519);
-		kpt_handshake(sctx, TLS1_3_VERSION, k == KPT_RSA ?
-		    EVP_PKEY_RSA_PSS : k == KPT_EC ? EVP_PKEY_EC :
-		    EVP_PKEY_ED25519);
+		int sigtype = k == KPT_EC ? EVP_PKEY_EC : k == KPT_ED25519 ?
+		    EVP_PKEY_ED25519 : EVP_PKEY_RSA_PSS;
+		kpt_handshake(sctx, TLS1_2_VERSION, sigtype);
+		kpt_handshake(sctx, TLS1_3_VERSION, sigtype);
 		assert_int_equal(keyop_local_count(), before + 2);
 		X509_free(x);
 		SSL_CTX_free(sctx);
@@ -371,6 +394,7 @@ main(void)
 		cmocka_unit_test(test_rsa_pkcs1),
 		cmocka_unit_test(test_rsa_pss_int_params),
 		cmocka_unit_test(test_rsa_pss_string_params),
+		cmocka_unit_test(test_rsa_pss_key),
 		cmocka_unit_test(test_ecdsa),
 		cmocka_unit_test(test_ed25519),
 		cmocka_unit_test(test_params_follow_public_key),

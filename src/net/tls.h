@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Server-side TLS contexts (OpenSSL 3): every configured certificate/key
- * pair loaded, RSA and ECDSA pairs for the same names served from one
+ * Server-side TLS contexts (OpenSSL 3): every configured certificate
+ * loaded, RSA and ECDSA pairs for the same names served from one
  * context (OpenSSL picks by the client's signature algorithms), pairs for
  * other names selected by SNI. Loaded by the master before privileges are
- * dropped; workers inherit the contexts across fork.
+ * dropped; workers inherit the contexts across fork. The contexts hold no
+ * private key: pair i's key is a keys-provider reference to
+ * KEYOP_HANDLE_TLS(i), whose signatures the keyop backend makes.
  */
 #ifndef SEALMAIL_NET_TLS_H
 #define SEALMAIL_NET_TLS_H
