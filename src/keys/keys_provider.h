@@ -24,8 +24,8 @@
 OSSL_LIB_CTX *keys_provider_libctx(void);
 
 /*
- * A key naming handle, with pub's public key (RSA, RSA-PSS, EC, Ed25519; pub is
- * not kept). It signs through the keyop backend and passes for pub's
+ * A key naming handle, with pub's public key (RSA, RSA-PSS, EC or
+ * Ed25519; pub is not kept). It signs through the keyop backend and passes for pub's
  * private key wherever libssl checks that they match. NULL if the key
  * type is not supported. The caller frees it with EVP_PKEY_free.
  */

@@ -155,8 +155,8 @@ tls_add_pair(const struct conf *conf, struct tls_server *ts, size_t i,
 	    X509_get0_pubkey(x));
 	X509_free(x);
 	if (ref == NULL) {
-		tls_errstr(err, errlen, "unsupported key type (RSA, RSA-PSS, EC or "
-		    "Ed25519) in certificate", cp->cert);
+		tls_errstr(err, errlen, "unsupported key type (RSA, RSA-PSS, "
+		    "EC or Ed25519) in certificate", cp->cert);
 		for (size_t j = 0; j < n; j++)
 			free(names[j]);
 		free(names);
