@@ -78,10 +78,33 @@ kp_key_new(enum kp_type type)
 	return k;
 }
 
-static void *kp_rsa_new(void *provctx) { (void)provctx; return kp_key_new(KP_RSA); }
-static void *kp_rsa_pss_new(void *provctx) { (void)provctx; return kp_key_new(KP_RSA_PSS); }
-static void *kp_ec_new(void *provctx) { (void)provctx; return kp_key_new(KP_EC); }
-static void *kp_ed25519_new(void *provctx) { (void)provctx; return kp_key_new(KP_ED25519); }
+static void *
+kp_rsa_new(void *provctx)
+{
+	(void)provctx;
+	return kp_key_new(KP_RSA);
+}
+
+static void *
+kp_rsa_pss_new(void *provctx)
+{
+	(void)provctx;
+	return kp_key_new(KP_RSA_PSS);
+}
+
+static void *
+kp_ec_new(void *provctx)
+{
+	(void)provctx;
+	return kp_key_new(KP_EC);
+}
+
+static void *
+kp_ed25519_new(void *provctx)
+{
+	(void)provctx;
+	return kp_key_new(KP_ED25519);
+}
 
 static void
 kp_key_free(void *vk)
@@ -335,12 +358,16 @@ static const OSSL_DISPATCH kp_##t##_keymgmt[] = { \
 	{ OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))kp_key_has }, \
 	{ OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))kp_key_match }, \
 	{ OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))kp_key_import }, \
-	{ OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))kp_##t##_import_types }, \
+	{ OSSL_FUNC_KEYMGMT_IMPORT_TYPES, \
+	    (void (*)(void))kp_##t##_import_types }, \
 	{ OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))kp_key_export }, \
-	{ OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))kp_##t##_export_types }, \
+	{ OSSL_FUNC_KEYMGMT_EXPORT_TYPES, \
+	    (void (*)(void))kp_##t##_export_types }, \
 	{ OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))kp_key_get_params }, \
-	{ OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))kp_key_gettable_params }, \
-	{ OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))kp_##t##_operation }, \
+	{ OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, \
+	    (void (*)(void))kp_key_gettable_params }, \
+	{ OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, \
+	    (void (*)(void))kp_##t##_operation }, \
 	{ 0, NULL } \
 }
 KP_KEYMGMT(rsa);

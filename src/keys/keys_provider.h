@@ -25,9 +25,10 @@ OSSL_LIB_CTX *keys_provider_libctx(void);
 
 /*
  * A key naming handle, with pub's public key (RSA, RSA-PSS, EC or
- * Ed25519; pub is not kept). It signs through the keyop backend and passes for pub's
- * private key wherever libssl checks that they match. NULL if the key
- * type is not supported. The caller frees it with EVP_PKEY_free.
+ * Ed25519; pub is not kept). It signs through the keyop backend and
+ * passes for pub's private key wherever libssl checks that they match.
+ * NULL if the key type is not supported. The caller frees it with
+ * EVP_PKEY_free.
  */
 EVP_PKEY *keys_provider_key_new(uint32_t handle, EVP_PKEY *pub);
 
