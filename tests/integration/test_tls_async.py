@@ -162,3 +162,24 @@ def test_https_listener_signs_blocking(tri, certs):
                           b"Host: mta-sts.example.test\r\n"
                           b"Connection: close\r\n\r\n")
                 assert s.recv(100).startswith(b"HTTP/1.1 ")
+
+
+def test_unsupported_key_type_refused(tmp_path, certs):
+    """An Ed448 certificate (no keyop algorithm for it): check-config
+    says so and serve does not start, naming the certificate."""
+    cert = str(tmp_path / "ed448.pem")
+    key = str(tmp_path / "ed448.key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ed448", "-nodes", "-days",
+         "30", "-subj", "/CN=" + harness.HOSTNAME, "-keyout", key,
+         "-out", cert], check=True, capture_output=True, timeout=60)
+    cfg = harness.Config(str(tmp_path / "d"),
+                         [certs["ec"], harness.Cert(cert, key, "ed448")])
+    cfg.listen("submissions", "submission", "implicit")
+    path = cfg.write()
+    r = harness.run_cli(path, "check-config")
+    assert r.returncode == 1, r.stderr
+    assert "unsupported key type" in r.stderr, r.stderr
+    r = harness.run_cli(path, "serve", timeout=20)
+    assert r.returncode != 0
+    assert "unsupported key type" in r.stderr and cert in r.stderr, r.stderr
