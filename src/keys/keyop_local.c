@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "net/tls.h"
 
 struct keyop_local_key {
 	uint32_t	 handle;
@@ -203,19 +204,6 @@ keyop_local_add(struct keyop_local *kl, uint32_t handle, EVP_PKEY *pk)
 	return 0;
 }
 
-static void
-keyop_local_errstr(char *err, size_t errlen, const char *what,
-    const char *file)
-{
-	unsigned long e = ERR_get_error();
-	char ebuf[256] = "unknown error";
-
-	if (e)
-		ERR_error_string_n(e, ebuf, sizeof(ebuf));
-	ERR_clear_error();
-	snprintf(err, errlen, "%s %s: %s", what, file, ebuf);
-}
-
 /* One pair's key, checked against the first certificate of its file. */
 static EVP_PKEY *
 keyop_local_read_pair(const struct conf_certpair *cp, char *err,
@@ -232,7 +220,7 @@ keyop_local_read_pair(const struct conf_certpair *cp, char *err,
 	x = PEM_read_X509(fp, NULL, NULL, NULL);
 	fclose(fp);
 	if (x == NULL) {
-		keyop_local_errstr(err, errlen, "bad certificate", cp->cert);
+		tls_errstr(err, errlen, "bad certificate", cp->cert);
 		return NULL;
 	}
 	if ((fp = fopen(cp->key, "r")) != NULL) {
@@ -240,9 +228,9 @@ keyop_local_read_pair(const struct conf_certpair *cp, char *err,
 		fclose(fp);
 	}
 	if (pk == NULL)
-		keyop_local_errstr(err, errlen, "cannot load key", cp->key);
+		tls_errstr(err, errlen, "cannot load key", cp->key);
 	else if (X509_check_private_key(x, pk) != 1) {
-		keyop_local_errstr(err, errlen,
+		tls_errstr(err, errlen,
 		    "key does not match certificate", cp->key);
 		EVP_PKEY_free(pk);
 		pk = NULL;

@@ -229,13 +229,6 @@ kp_rsa_pss_import_types(int selection)
 }
 
 static const OSSL_PARAM *
-kp_rsa_pss_export_types(int selection)
-{
-	(void)selection;
-	return kp_rsa_pss_import_list;
-}
-
-static const OSSL_PARAM *
 kp_ec_import_types(int selection)
 {
 	(void)selection;
@@ -270,27 +263,6 @@ kp_key_export(void *vk, int selection, OSSL_CALLBACK *cb, void *cbarg)
 	ok = cb(params, cbarg);
 	OSSL_PARAM_free(params);
 	return ok;
-}
-
-static const OSSL_PARAM *
-kp_rsa_export_types(int selection)
-{
-	(void)selection;
-	return kp_rsa_import_list;
-}
-
-static const OSSL_PARAM *
-kp_ec_export_types(int selection)
-{
-	(void)selection;
-	return kp_ec_import_list;
-}
-
-static const OSSL_PARAM *
-kp_ed25519_export_types(int selection)
-{
-	(void)selection;
-	return kp_ed25519_import_list;
 }
 
 /* Sizes, group, default digest...: the public key knows them all. */
@@ -351,6 +323,7 @@ kp_ed25519_operation(int op)
 	return op == OSSL_OP_SIGNATURE ? "ED25519" : NULL;
 }
 
+/* The same parameters go in and out: the public part (and the handle). */
 #define KP_KEYMGMT(t) \
 static const OSSL_DISPATCH kp_##t##_keymgmt[] = { \
 	{ OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))kp_##t##_new }, \
@@ -362,7 +335,7 @@ static const OSSL_DISPATCH kp_##t##_keymgmt[] = { \
 	    (void (*)(void))kp_##t##_import_types }, \
 	{ OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))kp_key_export }, \
 	{ OSSL_FUNC_KEYMGMT_EXPORT_TYPES, \
-	    (void (*)(void))kp_##t##_export_types }, \
+	    (void (*)(void))kp_##t##_import_types }, \
 	{ OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))kp_key_get_params }, \
 	{ OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, \
 	    (void (*)(void))kp_key_gettable_params }, \

@@ -17,6 +17,7 @@
 #include "keys/keyop.h"
 #include "keys/keyop_local.h"
 #include "keys/keys_provider.h"
+#include "testcert.h"
 
 enum { KPT_RSA, KPT_EC, KPT_ED25519, KPT_RSA_PSS, KPT_N };
 
@@ -286,26 +287,6 @@ test_mismatched_handle_fails(void **state)
 	keyop_set_backend(keyop_local_backend(kpt_kl));
 }
 
-static X509 *
-kpt_cert(EVP_PKEY *key)
-{
-	X509 *x = X509_new();
-	X509_NAME *name;
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"mx.test", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	assert_true(X509_sign(x, key, EVP_PKEY_is_a(key, "ED25519") ? NULL :
-	    EVP_sha256()) > 0);
-	return x;
-}
-
 /* Move bytes between two memory BIO pairs until both ends are done. */
 static void
 kpt_handshake(SSL_CTX *sctx, int version, int sigtype)
@@ -350,7 +331,7 @@ test_ssl_ctx_handshakes(void **state)
 	for (int k = 0; k < KPT_N; k++) {
 		SSL_CTX *sctx = SSL_CTX_new_ex(keys_provider_libctx(), NULL,
 		    TLS_server_method());
-		X509 *x = kpt_cert(kpt_key[k]);
+		X509 *x = testcert_self_signed(kpt_key[k], "mx.test");
 		unsigned long before = keyop_local_count();
 
 		assert_int_equal(SSL_CTX_use_certificate(sctx, x), 1);
@@ -375,7 +356,7 @@ test_ssl_ctx_refuses_other_key(void **state)
 	EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	EVP_PKEY *ref = keys_provider_key_new(KEYOP_HANDLE_TLS(KPT_EC),
 	    other);
-	X509 *x = kpt_cert(kpt_key[KPT_EC]);
+	X509 *x = testcert_self_signed(kpt_key[KPT_EC], "mx.test");
 
 	(void)state;
 	assert_int_equal(SSL_CTX_use_certificate(sctx, x), 1);

@@ -27,7 +27,7 @@ struct tls_server {
 	size_t			 ngroups;
 };
 
-static void
+void
 tls_errstr(char *err, size_t errlen, const char *what, const char *file)
 {
 	unsigned long e = ERR_get_error();

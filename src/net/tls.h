@@ -25,6 +25,10 @@ struct tls_server *tls_server_new(const struct conf *conf, char *err,
     size_t errlen);
 void tls_server_free(struct tls_server *ts);
 
+/* "WHAT FILE: OpenSSL's oldest queued error" into err; clears the queue. */
+void tls_errstr(char *err, size_t errlen, const char *what,
+    const char *file);
+
 /* A new server-side SSL for one connection; NULL on failure. */
 SSL *tls_server_ssl_new(struct tls_server *ts);
 

@@ -23,6 +23,7 @@
 #include "keys/keyop_local.h"
 #include "keys/keys_provider.h"
 #include "net/tls_handshake.h"
+#include "testcert.h"
 
 /* More than TLS_HS_JOBS_MAX, so some wait for a job. */
 #define THT_N	(TLS_HS_JOBS_MAX * 2 + 3)
@@ -48,24 +49,15 @@ static int
 tht_setup(void **state)
 {
 	EVP_PKEY *ref;
-	X509 *x = X509_new();
-	X509_NAME *name;
+	X509 *x;
 
 	(void)state;
 	/* A client writing to a server that hung up (the daemon too). */
 	signal(SIGPIPE, SIG_IGN);
 	tht_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	assert_non_null(tht_key);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, tht_key);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"mx.test", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	assert_true(X509_sign(x, tht_key, EVP_sha256()) > 0);
+	x = testcert_self_signed(tht_key, "mx.test");
+	assert_non_null(x);
 	tht_kl = keyop_local_new();
 	assert_int_equal(keyop_local_add(tht_kl, KEYOP_HANDLE_TLS(0),
 	    tht_key), 0);

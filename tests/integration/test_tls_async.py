@@ -8,6 +8,7 @@ implicit TLS and STARTTLS, one at a time and many interleaved."""
 
 import os
 import re
+import socket
 import ssl
 import subprocess
 import threading
@@ -17,6 +18,7 @@ import pytest
 import harness
 from harness import SLOW, client_ctx, peer_fingerprint
 from smtpraw import RawSMTP
+from test_tls import s_client, same_cert, served_pem
 
 ED_NAME = "ed.example.test"
 
@@ -49,25 +51,6 @@ def tri(module_daemons, certs, tmp_path_factory):
     return {"d": daemon, "cfg": cfg, "ed": ed}
 
 
-def s_client(lst, servername, *args):
-    cmd = ["openssl", "s_client", "-connect",
-           "%s:%d" % (lst.host, lst.port), "-servername", servername]
-    if lst.tls == "starttls":
-        cmd += ["-starttls", "smtp"]
-    cmd += list(args)
-    r = subprocess.run(cmd, input=b"", capture_output=True,
-                       timeout=20 * SLOW)
-    return r.returncode, r.stdout.decode("utf-8", "replace")
-
-
-def served_cert_is(out, cert):
-    m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
-                  out, re.S)
-    assert m, "no certificate in s_client output:\n" + out
-    return ssl.PEM_cert_to_DER_cert(m.group(0)) == \
-        ssl.PEM_cert_to_DER_cert(cert.pem)
-
-
 CASES = [
     # (protocol flag, sigalgs, certificate, signature s_client reports)
     ("-tls1_2", "RSA+SHA256", "rsa", "RSA"),           # PKCS#1 v1.5
@@ -82,10 +65,9 @@ CASES = [
 @pytest.mark.parametrize("proto,sigalgs,kind,sigtype", CASES)
 def test_handshake_signed_by_keys_provider(tri, certs, name, proto, sigalgs,
                                            kind, sigtype):
-    rc, out = s_client(tri["cfg"][name], harness.HOSTNAME, proto,
-                       "-sigalgs", sigalgs)
+    rc, out = s_client(tri["cfg"][name], proto, "-sigalgs", sigalgs)
     assert rc == 0, out
-    assert served_cert_is(out, certs[kind])
+    assert same_cert(served_pem(out), certs[kind])
     assert re.search(r"Peer signature type: %s\b" % re.escape(sigtype),
                      out), out
     assert ("New, TLSv1.%s," % proto[-1]) in out, out
@@ -94,9 +76,9 @@ def test_handshake_signed_by_keys_provider(tri, certs, name, proto, sigalgs,
 @pytest.mark.parametrize("name", ["submissions", "mx"])
 @pytest.mark.parametrize("proto", ["-tls1_2", "-tls1_3"])
 def test_ed25519_by_sni(tri, name, proto):
-    rc, out = s_client(tri["cfg"][name], ED_NAME, proto)
+    rc, out = s_client(tri["cfg"][name], proto, servername=ED_NAME)
     assert rc == 0, out
-    assert served_cert_is(out, tri["ed"])
+    assert same_cert(served_pem(out), tri["ed"])
     assert "peer signature type: ed25519" in out.lower(), out
 
 
@@ -153,7 +135,6 @@ def test_https_listener_signs_blocking(tri, certs):
                     (client_ctx(maxv=ssl.TLSVersion.TLSv1_2,
                                 ciphers="ECDHE-RSA-AES128-GCM-SHA256"),
                      certs["rsa"].fingerprint)):
-        import socket
         with socket.create_connection((lst.host, lst.port),
                                       timeout=10 * SLOW) as raw:
             with ctx.wrap_socket(raw, server_hostname=harness.HOSTNAME) as s:
