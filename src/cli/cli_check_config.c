@@ -35,6 +35,7 @@
 #include "cli/cli_check_sts.h"
 #include "conf/conf.h"
 #include "core/log.h"
+#include "keys/keys_provider.h"
 #include "dns/dns.h"
 #include "net/tlsname.h"
 #include "web/web_users.h"
@@ -179,6 +180,14 @@ check_cert_pair(struct check *k, SSL_CTX *ctx, const struct conf_certpair *cp)
 		return;
 	}
 	check_cert_x509(k, cp, SSL_CTX_get0_certificate(ctx));
+	/* The daemon signs through the keys provider, which knows these. */
+	EVP_PKEY *ref = keys_provider_key_new(0,
+	    X509_get0_pubkey(SSL_CTX_get0_certificate(ctx)));
+	if (ref == NULL)
+		check_report(k, true, cp->cert_line, "[tls]", "cert", "%s: "
+		    "unsupported key type (RSA, RSA-PSS, EC or Ed25519)", path);
+	EVP_PKEY_free(ref);
+	ERR_clear_error();
 	if (bad == -1 && access(cp->key, R_OK) == -1)
 		return;
 	log_escape(cp->key, strlen(cp->key), path, sizeof(path));

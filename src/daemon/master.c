@@ -24,6 +24,8 @@
 #include "daemon/sdnotify.h"
 #include "daemon/worker.h"
 #include "dns/dns.h"
+#include "keys/keyop.h"
+#include "keys/keyop_local.h"
 #include "net/connlimit.h"
 #include "net/listener.h"
 #include "net/localsock.h"
@@ -57,6 +59,9 @@ struct child {
 struct master {
 	struct conf		*conf;
 	struct tls_server	*tls;
+	struct keyop_local	*tls_keys;	/* what the TLS keys' handles
+						 * name (the workers inherit
+						 * it as their backend) */
 	struct dkim_keys	*dkim_keys;
 	struct listener_set	 ls;
 	struct connlimit	*limits;
@@ -202,6 +207,16 @@ master_notify_ready(struct master *m)
 		log_warn("cannot notify systemd: %s", strerror(errno));
 }
 
+/* The TLS private keys the next children sign with (the old ones keep
+ * their own copy of the previous set). */
+static void
+master_tls_keys(struct master *m, struct keyop_local *kl)
+{
+	keyop_set_backend(keyop_local_backend(kl));
+	keyop_local_free(m->tls_keys);
+	m->tls_keys = kl;
+}
+
 /* SIGHUP: load everything anew; keep the running setup if anything fails.
  * Old workers retire (their sessions finish with the old certificate),
  * new workers serve new connections. */
@@ -211,12 +226,14 @@ master_reload(struct master *m)
 	char err[512];
 	struct conf *nc = NULL;
 	struct tls_server *nt = NULL;
+	struct keyop_local *nkl = NULL;
 	struct dkim_keys *nk = NULL;
 	struct listener_set nls = { 0 };
 
 	log_info("master reloading %s", m->conf->path);
 	sdnotify_reloading();
 	if (conf_load(m->conf->path, &nc, err, sizeof(err)) == -1 ||
+	    (nkl = keyop_local_load_tls(nc, err, sizeof(err))) == NULL ||
 	    (nt = tls_server_new(nc, err, sizeof(err))) == NULL ||
 	    (nk = dkim_keys_load(nc, err, sizeof(err))) == NULL ||
 	    listener_bind_all(nc, &m->ls, &nls, err, sizeof(err)) == -1) {
@@ -224,6 +241,7 @@ master_reload(struct master *m)
 		    "%s", err);
 		dkim_keys_free(nk);
 		tls_server_free(nt);
+		keyop_local_free(nkl);
 		conf_free(nc);
 		sdnotify("READY=1\nSTATUS=reload failed, still running "
 		    "generation %u: %s", m->gen, err);
@@ -234,6 +252,7 @@ master_reload(struct master *m)
 	m->ls = nls;
 	tls_server_free(m->tls);
 	m->tls = nt;
+	master_tls_keys(m, nkl);
 	dkim_keys_free(m->dkim_keys);
 	m->dkim_keys = nk;
 	conf_free(m->conf);
@@ -343,6 +362,10 @@ master_setup(struct master *m, char *err, size_t errlen)
 	if (priv_chown_tree(m->conf->data_dir, m->conf->user, err,
 	    errlen) == -1)
 		return -1;
+	struct keyop_local *kl = keyop_local_load_tls(m->conf, err, errlen);
+	if (kl == NULL)
+		return -1;
+	master_tls_keys(m, kl);
 	if ((m->tls = tls_server_new(m->conf, err, errlen)) == NULL)
 		return -1;
 	if ((m->dkim_keys = dkim_keys_load(m->conf, err, errlen)) == NULL)
@@ -398,6 +421,8 @@ master_main(struct conf *conf)
 	if (m.conf->submit_socket != NULL && m.conf->submit_socket[0] != '\0')
 		localsock_unlink_stale(m.conf->submit_socket);
 	tls_server_free(m.tls);
+	keyop_set_backend(NULL);
+	keyop_local_free(m.tls_keys);
 	dkim_keys_free(m.dkim_keys);
 	connlimit_free(m.limits);
 	free(m.children);

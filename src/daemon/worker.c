@@ -16,6 +16,7 @@
 #include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
+#include "keys/keyop_local.h"
 #include "net/listener.h"
 #include "proc/sandbox.h"
 #include "queue/spool_commit.h"
@@ -162,6 +163,8 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	w.ctx.base = event_base_new();
 	if (w.ctx.base == NULL)
 		fatal("cannot create the event loop");
+	/* TLS signatures (keys provider, async handshakes) come back here. */
+	keyop_local_set_base(w.ctx.base);
 	snprintf(path, sizeof(path), "%s/sealmail.db", conf->data_dir);
 	w.ctx.db = db_open(path, true, NULL, err, sizeof(err));
 	if (w.ctx.db == NULL)

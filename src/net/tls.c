@@ -12,6 +12,8 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "keys/keyop.h"
+#include "keys/keys_provider.h"
 
 /* One context per distinct set of certificate names. */
 struct tls_group {
@@ -25,7 +27,7 @@ struct tls_server {
 	size_t			 ngroups;
 };
 
-static void
+void
 tls_errstr(char *err, size_t errlen, const char *what, const char *file)
 {
 	unsigned long e = ERR_get_error();
@@ -103,7 +105,9 @@ static int tls_sni_cb(SSL *ssl, int *alert, void *arg);
 static SSL_CTX *
 tls_ctx_new(const struct conf *conf, struct tls_server *ts)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	/* Its private keys are references into the keys provider. */
+	SSL_CTX *ctx = SSL_CTX_new_ex(keys_provider_libctx(), NULL,
+	    TLS_server_method());
 	static const unsigned char sid_ctx[] = "sealmail";
 
 	if (ctx == NULL)
@@ -123,11 +127,14 @@ tls_ctx_new(const struct conf *conf, struct tls_server *ts)
 	return ctx;
 }
 
-/* Put one pair into the group with the same names, or a new group. */
+/* Put one pair into the group with the same names, or a new group. Its
+ * key is a reference to KEYOP_HANDLE_TLS(i) (held elsewhere: see
+ * keyop_local_load_tls), with the certificate's public key. */
 static int
-tls_add_pair(const struct conf *conf, struct tls_server *ts,
-    const struct conf_certpair *cp, char *err, size_t errlen)
+tls_add_pair(const struct conf *conf, struct tls_server *ts, size_t i,
+    char *err, size_t errlen)
 {
+	const struct conf_certpair *cp = &conf->certs[i];
 	FILE *fp = fopen(cp->cert, "r");
 	X509 *x;
 	char **names;
@@ -144,13 +151,23 @@ tls_add_pair(const struct conf *conf, struct tls_server *ts,
 		return -1;
 	}
 	tls_cert_names(x, &names, &n);
+	EVP_PKEY *ref = keys_provider_key_new(KEYOP_HANDLE_TLS(i),
+	    X509_get0_pubkey(x));
 	X509_free(x);
+	if (ref == NULL) {
+		tls_errstr(err, errlen, "unsupported key type (RSA, RSA-PSS, "
+		    "EC or Ed25519) in certificate", cp->cert);
+		for (size_t j = 0; j < n; j++)
+			free(names[j]);
+		free(names);
+		return -1;
+	}
 
 	struct tls_group *g = NULL;
-	for (size_t i = 0; i < ts->ngroups && g == NULL; i++)
-		if (tls_names_equal(ts->groups[i].names, ts->groups[i].nnames,
+	for (size_t j = 0; j < ts->ngroups && g == NULL; j++)
+		if (tls_names_equal(ts->groups[j].names, ts->groups[j].nnames,
 		    names, n))
-			g = &ts->groups[i];
+			g = &ts->groups[j];
 	if (g == NULL) {
 		ts->groups = xreallocarray(ts->groups, ts->ngroups + 1,
 		    sizeof(*ts->groups));
@@ -161,28 +178,25 @@ tls_add_pair(const struct conf *conf, struct tls_server *ts,
 		if (g->ctx == NULL) {
 			tls_errstr(err, errlen, "cannot create context for",
 			    cp->cert);
+			EVP_PKEY_free(ref);
 			return -1;
 		}
 	} else {
-		for (size_t i = 0; i < n; i++)
-			free(names[i]);
+		for (size_t j = 0; j < n; j++)
+			free(names[j]);
 		free(names);
 	}
-	if (SSL_CTX_use_certificate_chain_file(g->ctx, cp->cert) != 1) {
+	int ok = SSL_CTX_use_certificate_chain_file(g->ctx, cp->cert) == 1;
+	if (!ok)
 		tls_errstr(err, errlen, "cannot load certificate", cp->cert);
-		return -1;
+	else if (SSL_CTX_use_PrivateKey(g->ctx, ref) != 1 ||
+	    SSL_CTX_check_private_key(g->ctx) != 1) {
+		tls_errstr(err, errlen, "certificate changed while loading",
+		    cp->cert);
+		ok = 0;
 	}
-	if (SSL_CTX_use_PrivateKey_file(g->ctx, cp->key, SSL_FILETYPE_PEM)
-	    != 1) {
-		tls_errstr(err, errlen, "cannot load key", cp->key);
-		return -1;
-	}
-	if (SSL_CTX_check_private_key(g->ctx) != 1) {
-		tls_errstr(err, errlen, "key does not match certificate",
-		    cp->key);
-		return -1;
-	}
-	return 0;
+	EVP_PKEY_free(ref);
+	return ok ? 0 : -1;
 }
 
 struct tls_server *
@@ -196,7 +210,7 @@ tls_server_new(const struct conf *conf, char *err, size_t errlen)
 		goto fail;
 	}
 	for (size_t i = 0; i < conf->ncerts; i++)
-		if (tls_add_pair(conf, ts, &conf->certs[i], err, errlen) == -1)
+		if (tls_add_pair(conf, ts, i, err, errlen) == -1)
 			goto fail;
 	return ts;
 fail:

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Server-side TLS contexts (OpenSSL 3): every configured certificate/key
- * pair loaded, RSA and ECDSA pairs for the same names served from one
+ * Server-side TLS contexts (OpenSSL 3): every configured certificate
+ * loaded, RSA and ECDSA pairs for the same names served from one
  * context (OpenSSL picks by the client's signature algorithms), pairs for
  * other names selected by SNI. Loaded by the master before privileges are
- * dropped; workers inherit the contexts across fork.
+ * dropped; workers inherit the contexts across fork. The contexts hold no
+ * private key: pair i's key is a keys-provider reference to
+ * KEYOP_HANDLE_TLS(i), whose signatures the keyop backend makes.
  */
 #ifndef SEALMAIL_NET_TLS_H
 #define SEALMAIL_NET_TLS_H
@@ -22,6 +24,10 @@ struct tls_server;
 struct tls_server *tls_server_new(const struct conf *conf, char *err,
     size_t errlen);
 void tls_server_free(struct tls_server *ts);
+
+/* "WHAT FILE: OpenSSL's oldest queued error" into err; clears the queue. */
+void tls_errstr(char *err, size_t errlen, const char *what,
+    const char *file);
 
 /* A new server-side SSL for one connection; NULL on failure. */
 SSL *tls_server_ssl_new(struct tls_server *ts);

@@ -29,6 +29,7 @@
 #include <openssl/x509v3.h>
 
 #include "smtpc/smtpc_session.h"
+#include "testcert.h"
 
 /* ---- the scripted server ---- */
 
@@ -339,30 +340,14 @@ static int
 sst_setup(void **state)
 {
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509 *x = X509_new();
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-	X509_NAME *name;
+	X509 *x;
 	FILE *f;
 	int fd;
 
 	(void)state;
 	assert_non_null(key);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"mx.test", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-	    "DNS:mx.test");
-	X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	x = testcert_self_signed(key, "mx.test");
+	assert_non_null(x);
 	sst_srv_ctx = SSL_CTX_new(TLS_server_method());
 	assert_int_equal(SSL_CTX_use_certificate(sst_srv_ctx, x), 1);
 	assert_int_equal(SSL_CTX_use_PrivateKey(sst_srv_ctx, key), 1);

@@ -52,6 +52,7 @@ struct dkim_sign_key;
 struct arc_sign;
 struct spool_commit_job;
 struct smtpd_auth_job;
+struct tls_hs;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -61,6 +62,8 @@ struct smtpd_session {
 	int			 fd;
 	struct bufferevent	*bev;
 	SSL			*ssl;		/* owned; NULL before TLS */
+	struct tls_hs		*hs;		/* during the handshake (bev
+						 * is NULL then) */
 	struct sockaddr_storage	 peer;
 	char			 addr[64];	/* client IP text */
 	enum smtpd_state	 state;

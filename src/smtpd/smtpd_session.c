@@ -29,6 +29,7 @@
 #include "core/xmalloc.h"
 #include "net/connlimit.h"
 #include "net/tls.h"
+#include "net/tls_handshake.h"
 #include "queue/spool_commit.h"
 #include "smtpd/smtpd_internal.h"
 
@@ -48,6 +49,7 @@ static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg);
 
 static void smtpd_discard_output(struct smtpd_session *s);
 static int smtpd_starttls_begin(struct smtpd_session *s);
+static void smtpd_tls_start(struct smtpd_session *s);
 
 void
 smtpd_addr_text(const struct sockaddr *sa, char *out, size_t outlen)
@@ -76,6 +78,9 @@ smtpd_set_timeout(struct smtpd_session *s, unsigned seconds)
 	const struct conf *c = s->ctx->conf;
 	unsigned wsec = c->command_timeout;
 
+	/* A handshake has no bufferevent yet; its deadline rules. */
+	if (s->bev == NULL)
+		return;
 	if (s->ctx->stress && seconds > c->stress_timeout)
 		seconds = c->stress_timeout;
 	if (s->ctx->stress && wsec > c->stress_timeout)
@@ -305,6 +310,12 @@ smtpd_session_start(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 	return s;
 }
 
+static void
+smtpd_greeting(struct smtpd_session *s)
+{
+	smtpd_reply(s, "220 %s ESMTP sealmail", s->ctx->conf->hostname);
+}
+
 /* Log the connection, start TLS or the command loop, send the greeting. */
 void
 smtpd_session_greet(struct smtpd_session *s)
@@ -326,17 +337,14 @@ smtpd_session_greet(struct smtpd_session *s)
 			smtpd_close(s, "tls-init");
 			return;
 		}
-		s->bev = bufferevent_openssl_socket_new(ctx->base, s->fd, s->ssl,
-		    BUFFEREVENT_SSL_ACCEPTING, 0);
-		smtpd_bev_setup(s);
-		smtpd_enter(s, SMTPD_STATE_TLS_HANDSHAKE);
-	} else {
-		s->bev = bufferevent_socket_new(ctx->base, s->fd, 0);
-		smtpd_bev_setup(s);
-		smtpd_enter(s, SMTPD_STATE_CMD);
+		/* The greeting follows the handshake (smtpd_tls_done). */
+		smtpd_tls_start(s);
+		return;
 	}
-	/* Queued now, sent right after the handshake for implicit TLS. */
-	smtpd_reply(s, "220 %s ESMTP sealmail", ctx->conf->hostname);
+	s->bev = bufferevent_socket_new(ctx->base, s->fd, 0);
+	smtpd_bev_setup(s);
+	smtpd_enter(s, SMTPD_STATE_CMD);
+	smtpd_greeting(s);
 }
 
 void
@@ -452,9 +460,10 @@ smtpd_flush_forget(struct smtpd_session *s)
 static void
 smtpd_discard_output(struct smtpd_session *s)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-
-	evbuffer_drain(out, evbuffer_get_length(out));
+	if (s->bev != NULL) {
+		struct evbuffer *out = bufferevent_get_output(s->bev);
+		evbuffer_drain(out, evbuffer_get_length(out));
+	}
 	buf_clear(&s->out);
 }
 
@@ -526,6 +535,12 @@ smtpd_free(struct smtpd_session *s)
 	if (s->bev) {
 		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	}
+	if (s->hs != NULL) {
+		/* It owns the SSL now (a signature may be on its way). */
+		tls_hs_cancel(s->hs);
+		s->hs = NULL;
+		s->ssl = NULL;
 	}
 	smtpd_auth_cancel(s);
 	if (s->commit_job) {
@@ -773,7 +788,51 @@ smtpd_tls_done(struct smtpd_session *s)
 	    ti.group ? ti.group : "none",
 	    SSL_session_reused(s->ssl) ? "yes" : "no");
 	smtpd_enter(s, SMTPD_STATE_CMD);
+	if (s->lst->tls == CONF_TLS_IMPLICIT)
+		smtpd_greeting(s);
 	smtpd_process(s);
+}
+
+static void
+smtpd_tls_hs_done(void *arg, enum tls_hs_result r, const char *detail)
+{
+	struct smtpd_session *s = arg;
+
+	s->hs = NULL;
+	switch (r) {
+	case TLS_HS_OK:
+		break;
+	case TLS_HS_EOF:
+		smtpd_close(s, "eof");
+		return;
+	default:
+		log_info("sid=%s smtp tls handshake failed: %s", s->sid,
+		    detail);
+		smtpd_close(s, r == TLS_HS_TLS_ERROR ? "tls-error" :
+		    "io-error");
+		return;
+	}
+	s->bev = bufferevent_openssl_socket_new(s->ctx->base, s->fd, s->ssl,
+	    BUFFEREVENT_SSL_OPEN, 0);
+	if (s->bev == NULL) {
+		smtpd_close(s, "tls-init");
+		return;
+	}
+	smtpd_bev_setup(s);
+	smtpd_tls_done(s);
+}
+
+/* The handshake runs on its own (tls_handshake.c: signatures wait
+ * asynchronously) until smtpd_tls_hs_done hands the SSL to a
+ * bufferevent. */
+static void
+smtpd_tls_start(struct smtpd_session *s)
+{
+	s->hs = tls_hs_start(s->ctx->base, s->fd, s->ssl, smtpd_tls_hs_done,
+	    s);
+	smtpd_enter(s, SMTPD_STATE_TLS_HANDSHAKE);
+	if (s->hs == NULL)
+		smtpd_close(s, "tls-init");
 }
 
 static void
@@ -781,18 +840,9 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtpd_session *s = arg;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		if (s->state == SMTPD_STATE_TLS_HANDSHAKE)
-			smtpd_tls_done(s);
+	if (what & BEV_EVENT_CONNECTED)
 		return;
-	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (s->state == SMTPD_STATE_TLS_HANDSHAKE) {
-			/* No TLS session to say 421 over: drop it now. */
-			smtpd_discard_output(s);
-			smtpd_close(s, "tls-handshake-timeout");
-			return;
-		}
 		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->ctx->conf->hostname);
 		smtpd_close(s, "timeout");
@@ -800,12 +850,6 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_ERROR) {
 		unsigned long e = bufferevent_get_openssl_error(bev);
-		char ebuf[160] = "";
-		if (e)
-			ERR_error_string_n(e, ebuf, sizeof(ebuf));
-		if (s->state == SMTPD_STATE_TLS_HANDSHAKE)
-			log_info("sid=%s smtp tls handshake failed: %s",
-			    s->sid, e ? ebuf : strerror(errno));
 		/* Nothing can be sent on a broken connection. */
 		smtpd_discard_output(s);
 		smtpd_close(s, e ? "tls-error" : "io-error");
@@ -825,18 +869,15 @@ smtpd_starttls_begin(struct smtpd_session *s)
 	s->ssl = tls_server_ssl_new(s->ctx->tls);
 	if (s->ssl == NULL)
 		return -1;
+	/* Its input was drained at STARTTLS: nothing plaintext survives. */
 	bufferevent_free(s->bev);
-	s->bev = bufferevent_openssl_socket_new(s->ctx->base, s->fd, s->ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, 0);
-	if (s->bev == NULL)
-		return -1;
-	smtpd_bev_setup(s);
+	s->bev = NULL;
 	/* Forget everything learnt before TLS (RFC 3207 §4.2). */
 	smtpd_txn_reset(s);
 	free(s->helo);
 	s->helo = NULL;
 	s->esmtp = false;
-	smtpd_enter(s, SMTPD_STATE_TLS_HANDSHAKE);
+	smtpd_tls_start(s);
 	return 0;
 }
 

@@ -21,10 +21,10 @@ def dual(module_daemons, certs):
     return module_daemons.start(cfg)
 
 
-def s_client(lst, *args):
+def s_client(lst, *args, servername="mail.example.test"):
     """openssl s_client against a listener; returns (rc, stdout)."""
     cmd = ["openssl", "s_client", "-connect",
-           "%s:%d" % (lst.host, lst.port), "-servername", "mail.example.test"]
+           "%s:%d" % (lst.host, lst.port), "-servername", servername]
     if lst.tls == "starttls":
         cmd += ["-starttls", "smtp"]
     cmd += list(args)
