@@ -3,14 +3,17 @@
  * suffice, the limits are approximate by a connection or two under races. */
 #include "net/connlimit.h"
 
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "core/log.h"
+#include "net/abusecalc.h"
 
 #define CONNLIMIT_BUCKETS	4096
 #define CONNLIMIT_AUTH_DECAY	(15 * 60)
@@ -20,12 +23,41 @@ struct connlimit_auth {
 	atomic_llong	 last;
 };
 
+/*
+ * Tables keyed by an account name (with a client address for AUTH): 64-bit
+ * keyed hashes as tags, CONNLIMIT_WAYS entries per set. Two keys share an
+ * entry only if their 64-bit tags collide, so nobody is limited for
+ * someone else's count; when a set is full the least recently active
+ * entry is taken over (its counts are forgotten: an under-count, only
+ * under more active accounts than the table holds).
+ */
+#define CONNLIMIT_SETS		4096
+#define CONNLIMIT_WAYS		4
+
+struct connlimit_acct {
+	_Atomic uint64_t tag;		/* 0: free */
+	_Atomic uint64_t msgs;		/* hour windows (abusecalc.h) */
+	_Atomic uint64_t rcpts;
+};
+
+struct connlimit_pair {
+	_Atomic uint64_t tag;
+	_Atomic uint64_t state;		/* last failure (40 bits) << 24 |
+					 * recent failures (24 bits) */
+	atomic_llong	 next;		/* see abusecalc.h */
+};
+
 struct connlimit {
 	unsigned		 slots;
 	size_t			 size;
+	uint64_t		 key[2];	/* of the tags, random per start */
 	atomic_uint		*total;		/* [slots] */
 	atomic_uint		*conns;		/* [slots][BUCKETS] */
 	struct connlimit_auth	*auth;		/* [BUCKETS] */
+	atomic_llong		*greeted;	/* [BUCKETS]: passed pregreet
+						 * until then */
+	struct connlimit_acct	*acct;		/* [SETS][WAYS] */
+	struct connlimit_pair	*pair;		/* [SETS][WAYS] */
 };
 
 struct connlimit *
@@ -34,7 +66,10 @@ connlimit_new(unsigned slots)
 	size_t hdr = sizeof(struct connlimit);
 	size_t size = hdr + slots * sizeof(atomic_uint) +
 	    (size_t)slots * CONNLIMIT_BUCKETS * sizeof(atomic_uint) +
-	    CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth) + 64;
+	    CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth) +
+	    CONNLIMIT_BUCKETS * sizeof(atomic_llong) +
+	    CONNLIMIT_SETS * CONNLIMIT_WAYS * (sizeof(struct connlimit_acct) +
+	    sizeof(struct connlimit_pair)) + 4 * 64;
 	uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
@@ -50,6 +85,17 @@ connlimit_new(unsigned slots)
 	p += (size_t)slots * CONNLIMIT_BUCKETS * sizeof(atomic_uint);
 	p = (uint8_t *)(((uintptr_t)p + 15) & ~(uintptr_t)15);
 	cl->auth = (struct connlimit_auth *)p;
+	p += CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth);
+	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+	cl->greeted = (atomic_llong *)p;
+	p += CONNLIMIT_BUCKETS * sizeof(atomic_llong);
+	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+	cl->acct = (struct connlimit_acct *)p;
+	p += CONNLIMIT_SETS * CONNLIMIT_WAYS * sizeof(struct connlimit_acct);
+	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+	cl->pair = (struct connlimit_pair *)p;
+	if (getrandom(cl->key, sizeof(cl->key), 0) != sizeof(cl->key))
+		fatal("getrandom failed");
 	return cl;
 }
 
@@ -177,4 +223,239 @@ connlimit_auth_fail_delay(struct connlimit *cl, const struct sockaddr *sa,
 	if (failures != NULL)
 		*failures = n;
 	return n >= 6 ? CONNLIMIT_AUTH_MAX_DELAY : 1u << (n ? n - 1 : 0);
+}
+
+/* ---- pregreet: clients that waited for the greeting ------------------- */
+
+bool
+connlimit_pregreet_passed(struct connlimit *cl, const struct sockaddr *sa)
+{
+	return atomic_load_explicit(&cl->greeted[connlimit_bucket(sa)],
+	    memory_order_relaxed) > (long long)time(NULL);
+}
+
+void
+connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa)
+{
+	atomic_store_explicit(&cl->greeted[connlimit_bucket(sa)],
+	    (long long)time(NULL) + CONNLIMIT_PREGREET_TTL,
+	    memory_order_relaxed);
+}
+
+/* ---- keyed tables ------------------------------------------------------ */
+
+static uint64_t
+connlimit_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* A keyed 64-bit tag of a name (lower-cased) and, for AUTH pairs, the
+ * client address (IPv6 by /64, as connlimit_bucket). Never 0. */
+static uint64_t
+connlimit_tag(const struct connlimit *cl, const char *name,
+    const struct sockaddr *sa)
+{
+	uint64_t h = cl->key[0];
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ (uint64_t)tolower(*p)) * 0x100000001b3ULL;
+	h = connlimit_mix(h ^ cl->key[1]);
+	if (sa != NULL) {
+		const uint8_t *p;
+		size_t n;
+
+		if (sa->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *s6 = (const void *)sa;
+			p = s6->sin6_addr.s6_addr;
+			n = IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? 16 : 8;
+		} else {
+			const struct sockaddr_in *s4 = (const void *)sa;
+			p = (const uint8_t *)&s4->sin_addr;
+			n = 4;
+		}
+		h ^= 0x9e3779b97f4a7c15ULL;
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ p[i]) * 0x100000001b3ULL;
+		h = connlimit_mix(h ^ cl->key[0]);
+	}
+	return h ? h : 1;
+}
+
+/* The account's entry; NULL if it has none and create is false. */
+static struct connlimit_acct *
+connlimit_acct_find(struct connlimit *cl, const char *account, bool create)
+{
+	uint64_t tag = connlimit_tag(cl, account, NULL);
+	struct connlimit_acct *set =
+	    &cl->acct[(tag >> 32) % CONNLIMIT_SETS * CONNLIMIT_WAYS];
+	long long now = time(NULL);
+
+	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++)
+		if (atomic_load(&set[w].tag) == tag)
+			return &set[w];
+	if (!create)
+		return NULL;
+	/* Take a free or stale way, else the one active longest ago. */
+	struct connlimit_acct *victim = &set[0];
+	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++) {
+		uint64_t t = atomic_load(&set[w].tag);
+		uint64_t m = atomic_load(&set[w].msgs);
+		if (t == 0 || (hourwin_stale(m, now) &&
+		    hourwin_stale(atomic_load(&set[w].rcpts), now))) {
+			victim = &set[w];
+			break;
+		}
+		if (m < atomic_load(&victim->msgs))	/* older hour first */
+			victim = &set[w];
+	}
+	uint64_t old = atomic_load(&victim->tag);
+	if (!atomic_compare_exchange_strong(&victim->tag, &old, tag))
+		return old == tag ? victim : NULL;	/* lost a race */
+	atomic_store(&victim->msgs, 0);
+	atomic_store(&victim->rcpts, 0);
+	return victim;
+}
+
+enum connlimit_acct_result
+connlimit_acct_check(struct connlimit *cl, const char *account,
+    unsigned more_rcpts, unsigned max_msgs, unsigned max_rcpts,
+    unsigned *count)
+{
+	struct connlimit_acct *e = connlimit_acct_find(cl, account, false);
+	long long now = time(NULL);
+
+	*count = 0;
+	if (e == NULL)
+		return more_rcpts > max_rcpts && max_rcpts ?
+		    CONNLIMIT_ACCT_RCPTS : CONNLIMIT_ACCT_OK;
+	unsigned m = hourwin_count(atomic_load(&e->msgs), now);
+	unsigned r = hourwin_count(atomic_load(&e->rcpts), now);
+	if (max_msgs && m >= max_msgs) {
+		*count = m;
+		return CONNLIMIT_ACCT_MESSAGES;
+	}
+	if (max_rcpts && (unsigned long long)r + more_rcpts > max_rcpts) {
+		*count = r;
+		return CONNLIMIT_ACCT_RCPTS;
+	}
+	return CONNLIMIT_ACCT_OK;
+}
+
+static void
+connlimit_window_add(_Atomic uint64_t *w, long long now, unsigned n)
+{
+	uint64_t old = atomic_load(w);
+
+	while (!atomic_compare_exchange_weak(w, &old,
+	    hourwin_add(old, now, n)))
+		;
+}
+
+void
+connlimit_acct_count(struct connlimit *cl, const char *account,
+    unsigned rcpts)
+{
+	struct connlimit_acct *e = connlimit_acct_find(cl, account, true);
+	long long now = time(NULL);
+
+	if (e == NULL)
+		return;
+	connlimit_window_add(&e->msgs, now, 1);
+	connlimit_window_add(&e->rcpts, now, rcpts);
+}
+
+/* ---- AUTH failures per (account, address) ------------------------------ */
+
+#define PAIR_COUNT(st)	((unsigned)((st) & 0xffffff))
+#define PAIR_LAST(st)	((long long)((st) >> 24))
+
+static struct connlimit_pair *
+connlimit_pair_find(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa, bool create)
+{
+	uint64_t tag = connlimit_tag(cl, user, sa);
+	struct connlimit_pair *set =
+	    &cl->pair[(tag >> 32) % CONNLIMIT_SETS * CONNLIMIT_WAYS];
+	long long now = time(NULL);
+
+	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++)
+		if (atomic_load(&set[w].tag) == tag)
+			return &set[w];
+	if (!create)
+		return NULL;
+	struct connlimit_pair *victim = &set[0];
+	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++) {
+		uint64_t st = atomic_load(&set[w].state);
+		if (atomic_load(&set[w].tag) == 0 ||
+		    (now - PAIR_LAST(st) > AUTHPAIR_DECAY &&
+		    atomic_load(&set[w].next) <= now)) {
+			victim = &set[w];
+			break;
+		}
+		if (PAIR_LAST(st) < PAIR_LAST(atomic_load(&victim->state)))
+			victim = &set[w];
+	}
+	uint64_t old = atomic_load(&victim->tag);
+	if (!atomic_compare_exchange_strong(&victim->tag, &old, tag))
+		return old == tag ? victim : NULL;
+	atomic_store(&victim->state, 0);
+	atomic_store(&victim->next, 0);
+	return victim;
+}
+
+unsigned
+connlimit_auth_pair_wait(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa)
+{
+	struct connlimit_pair *e = connlimit_pair_find(cl, user, sa, false);
+	long long now = time(NULL), next;
+
+	if (e == NULL || (next = atomic_load(&e->next)) <= now)
+		return 0;
+	return (unsigned)(next - now);
+}
+
+unsigned
+connlimit_auth_pair_failed(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa, unsigned *failures)
+{
+	struct connlimit_pair *e = connlimit_pair_find(cl, user, sa, true);
+	long long now = time(NULL), next, want;
+	uint64_t st, nst;
+	unsigned n;
+
+	*failures = 0;
+	if (e == NULL)
+		return 0;
+	st = atomic_load(&e->state);
+	do {
+		n = now - PAIR_LAST(st) > AUTHPAIR_DECAY ? 0 : PAIR_COUNT(st);
+		if (n < 0xffffff)
+			n++;
+		nst = (uint64_t)now << 24 | n;
+	} while (!atomic_compare_exchange_weak(&e->state, &st, nst));
+	next = atomic_load(&e->next);
+	do
+		want = authpair_reserve(next, now, n);
+	while (!atomic_compare_exchange_weak(&e->next, &next, want));
+	*failures = n;
+	return (unsigned)(want - now);
+}
+
+void
+connlimit_auth_pair_ok(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa)
+{
+	struct connlimit_pair *e = connlimit_pair_find(cl, user, sa, false);
+
+	/* The count starts again; the queue (next) stays, so the answers
+	 * of failures still waiting keep their times. */
+	if (e != NULL)
+		atomic_store(&e->state, 0);
 }

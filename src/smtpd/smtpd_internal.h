@@ -32,6 +32,7 @@ enum smtpd_state {
 	SMTPD_STATE_PAUSED,		/* waiting (AUTH failure delay) */
 	SMTPD_STATE_WAIT,		/* waiting for SPF/DKIM/DMARC results */
 	SMTPD_STATE_CLOSING,		/* flushing the last reply */
+	SMTPD_STATE_PREGREET,		/* between "220-" and "220 " */
 };
 
 /* Login names longer than this are not matched to addresses (useradd
@@ -151,6 +152,13 @@ void smtpd_pause(struct smtpd_session *s, unsigned seconds);
 void smtpd_wait(struct smtpd_session *s);
 void smtpd_resume(struct smtpd_session *s);
 int smtpd_starttls(struct smtpd_session *s);
+
+/* smtpd_pregreet.c */
+/* Send "220-" and wait pregreet_wait for a client that should; false if
+ * the test does not apply (the caller sends the whole greeting). */
+bool smtpd_pregreet_start(struct smtpd_session *s);
+/* Input arrived during the wait: 554 and close. */
+void smtpd_pregreet_input(struct smtpd_session *s);
 
 /* smtpd_verbs.c */
 void smtpd_verb_dispatch(struct smtpd_session *s, const char *line,

@@ -169,6 +169,7 @@ smtpd_enter(struct smtpd_session *s, enum smtpd_state st)
 		smtpd_set_timeout(s, c->command_timeout);
 		break;
 	case SMTPD_STATE_AUTH:
+	case SMTPD_STATE_PREGREET:
 		smtpd_set_timeout(s, c->command_timeout);
 		break;
 	case SMTPD_STATE_PAUSED:
@@ -335,6 +336,11 @@ smtpd_session_greet(struct smtpd_session *s)
 		smtpd_bev_setup(s);
 		smtpd_enter(s, SMTPD_STATE_CMD);
 	}
+	/* PROXY protocol (issue 16): read the header first, then start
+	 * here with the client address it names, so the pregreet wait
+	 * begins once the header is read. */
+	if (smtpd_pregreet_start(s))
+		return;
 	/* Queued now, sent right after the handshake for implicit TLS. */
 	smtpd_reply(s, "220 %s ESMTP sealmail", ctx->conf->hostname);
 }
@@ -744,6 +750,9 @@ smtpd_process(struct smtpd_session *s)
 				return;
 			break;
 		}
+		case SMTPD_STATE_PREGREET:
+			smtpd_pregreet_input(s);
+			return;
 		default:
 			if (s->state == SMTPD_STATE_WAIT &&
 			    evbuffer_get_length(bufferevent_get_input(s->bev)) >
@@ -900,7 +909,8 @@ smtpd_sessions_stop(struct smtpd_ctx *ctx, int grace)
 		    s->state == SMTPD_STATE_TLS_START;
 
 		if (s->state == SMTPD_STATE_CMD ||
-		    s->state == SMTPD_STATE_PAUSED || tls) {
+		    s->state == SMTPD_STATE_PAUSED ||
+		    s->state == SMTPD_STATE_PREGREET || tls) {
 			if (!tls)
 				smtpd_reply(s, "421 4.3.2 %s Service shutting "
 				    "down", ctx->conf->hostname);
