@@ -324,8 +324,8 @@ smtpd_auth_result(struct smtpd_session *s, const char *given,
 	unsigned pdelay = connlimit_auth_pair_failed(cl, given, sa, &pn);
 	metrics_auth_failure();
 	log_info("sid=%s smtp auth result=fail user=%s addr=%s failures=%u "
-	    "user_failures=%u delay=%us", s->sid, esc, s->addr, n, pn,
-	    pdelay > delay ? pdelay : delay);
+	    "delay=%us user_failures=%u", s->sid, esc, s->addr, n,
+	    pdelay > delay ? pdelay : delay, pn);
 	s->pause_reply = "535 5.7.8 Authentication credentials invalid";
 	smtpd_pause(s, pdelay > delay ? pdelay : delay);
 }

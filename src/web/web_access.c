@@ -208,8 +208,8 @@ web_check_result(struct web_check *c)
 	if (pdelay > delay)
 		delay = pdelay;
 	log_info("sid=%s web auth result=fail listener=%s user=%s addr=%s "
-	    "failures=%u user_failures=%u delay=%us", c->sid, a->name, esc,
-	    c->addr, n, pn, delay);
+	    "failures=%u delay=%us user_failures=%u", c->sid, a->name, esc,
+	    c->addr, n, delay, pn);
 	web_basic_clear(&c->cred);
 	const struct timeval tv = { delay, 0 };
 	c->delay = evtimer_new(a->env->base, web_check_delay_cb, c);
