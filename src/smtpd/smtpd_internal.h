@@ -53,6 +53,8 @@ struct dkim_sign_key;
 struct arc_sign;
 struct spool_commit_job;
 struct smtpd_auth_job;
+struct smtpd_dnsbl;
+struct smtpd_rcpt_args;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -81,6 +83,8 @@ struct smtpd_session {
 	char			*helo;
 	char			*auth_user;
 	bool			 trusted;	/* client in trusted_networks */
+	struct smtpd_dnsbl	*dnsbl;		/* lookups or a listing; NULL:
+						 * none (smtpd_dnsbl.c) */
 
 	/* A client of the local submission socket: the user the kernel
 	 * named (SO_PEERCRED), never what the client says. */
@@ -159,6 +163,16 @@ int smtpd_starttls(struct smtpd_session *s);
 bool smtpd_pregreet_start(struct smtpd_session *s);
 /* Input arrived during the wait: 554 and close. */
 void smtpd_pregreet_input(struct smtpd_session *s);
+
+/* smtpd_dnsbl.c */
+/* An mx client connected: look it up in the [server] dnsbl zones. */
+void smtpd_dnsbl_start(struct smtpd_session *s);
+/* At RCPT (arg, len: its argument): true once answered, with 550 5.7.1
+ * for a listed client (postmaster excepted), or when the RCPT waits for
+ * the lookups (it is read again then). */
+bool smtpd_dnsbl_rcpt(struct smtpd_session *s,
+    const struct smtpd_rcpt_args *ra, const char *arg, size_t len);
+void smtpd_dnsbl_free(struct smtpd_session *s);
 
 /* smtpd_verbs.c */
 void smtpd_verb_dispatch(struct smtpd_session *s, const char *line,

@@ -337,8 +337,9 @@ smtpd_session_greet(struct smtpd_session *s)
 		smtpd_enter(s, SMTPD_STATE_CMD);
 	}
 	/* PROXY protocol (issue 16): read the header first, then start
-	 * here with the client address it names, so the pregreet wait
-	 * begins once the header is read. */
+	 * here with the client address it names, so the lookups and the
+	 * pregreet wait begin once the header is read. */
+	smtpd_dnsbl_start(s);
 	if (smtpd_pregreet_start(s))
 		return;
 	/* Queued now, sent right after the handshake for implicit TLS. */
@@ -534,6 +535,7 @@ smtpd_free(struct smtpd_session *s)
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	}
 	smtpd_auth_cancel(s);
+	smtpd_dnsbl_free(s);
 	if (s->commit_job) {
 		/* Gone before its 250: the message still becomes durable,
 		 * as after any lost reply (RFC 5321 §6.1 accepts that). */

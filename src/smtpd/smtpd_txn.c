@@ -291,6 +291,8 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	}
 	if (s->auth_user != NULL && smtpd_txn_over_limit(s, s->nrcpt + 1))
 		return;
+	if (smtpd_dnsbl_rcpt(s, &ra, arg, len))
+		return;
 	if (ra.postmaster) {
 		/* RFC 5321 §4.5.1: <Postmaster> must always be accepted. */
 		if (c->ndomains == 0) {
