@@ -37,13 +37,23 @@ hw_now(long long now)
 	return (unsigned)(now / 3600) & HW_HOUR_MASK;
 }
 
+/* True if the word's hour is after h: another process rolled it over
+ * while this one still read the clock of the hour before. */
+static int
+hw_ahead(uint64_t w, unsigned h)
+{
+	unsigned d = (hw_hour(w) - h) & HW_HOUR_MASK;
+
+	return d != 0 && d < (1u << (HW_HOUR_BITS - 1));
+}
+
 /* The word seen from hour h: rolled forward, never backward. */
 static uint64_t
 hw_roll(uint64_t w, unsigned h)
 {
 	unsigned wh = hw_hour(w);
 
-	if (wh == h)
+	if (wh == h || hw_ahead(w, h))
 		return w;
 	if (((wh + 1) & HW_HOUR_MASK) == h)
 		return hw_make(h, hw_cur(w), 0);
@@ -65,6 +75,9 @@ hourwin_count(uint64_t word, long long now)
 {
 	uint64_t w = hw_roll(word, hw_now(now));
 	unsigned long long into = (unsigned long long)(now % 3600);
+
+	if (hw_ahead(word, hw_now(now)))
+		into = 0;	/* the newer hour has just begun */
 	/* Round the previous hour's share up: over-count, never under. */
 	unsigned long long prev = ((unsigned long long)hw_prev(w) *
 	    (3600 - into) + 3599) / 3600;
