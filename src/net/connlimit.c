@@ -34,17 +34,13 @@ struct connlimit_auth {
 #define CONNLIMIT_SETS		4096
 #define CONNLIMIT_WAYS		4
 
-struct connlimit_acct {
+/* An entry of either table. Accounts: a, b = hour windows of messages
+ * and recipients (abusecalc.h). AUTH pairs: a = the last failure (40
+ * bits) << 24 | recent failures (24 bits), b = next (abusecalc.h). */
+struct connlimit_entry {
 	_Atomic uint64_t tag;		/* 0: free */
-	_Atomic uint64_t msgs;		/* hour windows (abusecalc.h) */
-	_Atomic uint64_t rcpts;
-};
-
-struct connlimit_pair {
-	_Atomic uint64_t tag;
-	_Atomic uint64_t state;		/* last failure (40 bits) << 24 |
-					 * recent failures (24 bits) */
-	atomic_llong	 next;		/* see abusecalc.h */
+	_Atomic uint64_t a;
+	_Atomic uint64_t b;
 };
 
 struct connlimit {
@@ -56,8 +52,8 @@ struct connlimit {
 	struct connlimit_auth	*auth;		/* [BUCKETS] */
 	atomic_llong		*greeted;	/* [BUCKETS]: passed pregreet
 						 * until then */
-	struct connlimit_acct	*acct;		/* [SETS][WAYS] */
-	struct connlimit_pair	*pair;		/* [SETS][WAYS] */
+	struct connlimit_entry	*acct;		/* [SETS][WAYS] */
+	struct connlimit_entry	*pair;		/* [SETS][WAYS] */
 };
 
 struct connlimit *
@@ -68,8 +64,8 @@ connlimit_new(unsigned slots)
 	    (size_t)slots * CONNLIMIT_BUCKETS * sizeof(atomic_uint) +
 	    CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth) +
 	    CONNLIMIT_BUCKETS * sizeof(atomic_llong) +
-	    CONNLIMIT_SETS * CONNLIMIT_WAYS * (sizeof(struct connlimit_acct) +
-	    sizeof(struct connlimit_pair)) + 4 * 64;
+	    2 * CONNLIMIT_SETS * CONNLIMIT_WAYS *
+	    sizeof(struct connlimit_entry) + 4 * 64;
 	uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
@@ -90,10 +86,9 @@ connlimit_new(unsigned slots)
 	cl->greeted = (atomic_llong *)p;
 	p += CONNLIMIT_BUCKETS * sizeof(atomic_llong);
 	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
-	cl->acct = (struct connlimit_acct *)p;
-	p += CONNLIMIT_SETS * CONNLIMIT_WAYS * sizeof(struct connlimit_acct);
-	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
-	cl->pair = (struct connlimit_pair *)p;
+	cl->acct = (struct connlimit_entry *)p;
+	p += CONNLIMIT_SETS * CONNLIMIT_WAYS * sizeof(struct connlimit_entry);
+	cl->pair = (struct connlimit_entry *)p;
 	if (getrandom(cl->key, sizeof(cl->key), 0) != sizeof(cl->key))
 		fatal("getrandom failed");
 	return cl;
@@ -287,13 +282,38 @@ connlimit_tag(const struct connlimit *cl, const char *name,
 	return h ? h : 1;
 }
 
-/* The account's entry; NULL if it has none and create is false. */
-static struct connlimit_acct *
-connlimit_acct_find(struct connlimit *cl, const char *account, bool create)
+#define PAIR_COUNT(st)	((unsigned)((st) & 0xffffff))
+#define PAIR_LAST(st)	((long long)((st) >> 24))
+
+/* When the entry was last active (comparable within one table), and
+ * whether nothing in it matters any more. */
+static long long
+connlimit_entry_age(struct connlimit_entry *e, bool pair)
 {
-	uint64_t tag = connlimit_tag(cl, account, NULL);
-	struct connlimit_acct *set =
-	    &cl->acct[(tag >> 32) % CONNLIMIT_SETS * CONNLIMIT_WAYS];
+	uint64_t a = atomic_load(&e->a);
+
+	return pair ? PAIR_LAST(a) : (long long)(a >> 40);
+}
+
+static bool
+connlimit_entry_stale(struct connlimit_entry *e, bool pair, long long now)
+{
+	uint64_t a = atomic_load(&e->a), b = atomic_load(&e->b);
+
+	if (pair)
+		return now - PAIR_LAST(a) > AUTHPAIR_DECAY &&
+		    (long long)b <= now;
+	return hourwin_stale(a, now) && hourwin_stale(b, now);
+}
+
+/* The entry of tag in table (acct or pair); NULL if it has none and
+ * create is false, or if another process took the way it chose. */
+static struct connlimit_entry *
+connlimit_find(struct connlimit_entry *table, bool pair, uint64_t tag,
+    bool create)
+{
+	struct connlimit_entry *set =
+	    &table[(tag >> 32) % CONNLIMIT_SETS * CONNLIMIT_WAYS];
 	long long now = time(NULL);
 
 	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++)
@@ -302,24 +322,38 @@ connlimit_acct_find(struct connlimit *cl, const char *account, bool create)
 	if (!create)
 		return NULL;
 	/* Take a free or stale way, else the one active longest ago. */
-	struct connlimit_acct *victim = &set[0];
+	struct connlimit_entry *victim = &set[0];
 	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++) {
-		uint64_t t = atomic_load(&set[w].tag);
-		uint64_t m = atomic_load(&set[w].msgs);
-		if (t == 0 || (hourwin_stale(m, now) &&
-		    hourwin_stale(atomic_load(&set[w].rcpts), now))) {
+		if (atomic_load(&set[w].tag) == 0 ||
+		    connlimit_entry_stale(&set[w], pair, now)) {
 			victim = &set[w];
 			break;
 		}
-		if (m < atomic_load(&victim->msgs))	/* older hour first */
+		if (connlimit_entry_age(&set[w], pair) <
+		    connlimit_entry_age(victim, pair))
 			victim = &set[w];
 	}
 	uint64_t old = atomic_load(&victim->tag);
 	if (!atomic_compare_exchange_strong(&victim->tag, &old, tag))
 		return old == tag ? victim : NULL;	/* lost a race */
-	atomic_store(&victim->msgs, 0);
-	atomic_store(&victim->rcpts, 0);
+	atomic_store(&victim->a, 0);
+	atomic_store(&victim->b, 0);
 	return victim;
+}
+
+static struct connlimit_entry *
+connlimit_acct_find(struct connlimit *cl, const char *account, bool create)
+{
+	return connlimit_find(cl->acct, false,
+	    connlimit_tag(cl, account, NULL), create);
+}
+
+static struct connlimit_entry *
+connlimit_pair_find(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa, bool create)
+{
+	return connlimit_find(cl->pair, true, connlimit_tag(cl, user, sa),
+	    create);
 }
 
 enum connlimit_acct_result
@@ -327,15 +361,15 @@ connlimit_acct_check(struct connlimit *cl, const char *account,
     unsigned more_rcpts, unsigned max_msgs, unsigned max_rcpts,
     unsigned *count)
 {
-	struct connlimit_acct *e = connlimit_acct_find(cl, account, false);
+	struct connlimit_entry *e = connlimit_acct_find(cl, account, false);
 	long long now = time(NULL);
 
 	*count = 0;
 	if (e == NULL)
 		return more_rcpts > max_rcpts && max_rcpts ?
 		    CONNLIMIT_ACCT_RCPTS : CONNLIMIT_ACCT_OK;
-	unsigned m = hourwin_count(atomic_load(&e->msgs), now);
-	unsigned r = hourwin_count(atomic_load(&e->rcpts), now);
+	unsigned m = hourwin_count(atomic_load(&e->a), now);
+	unsigned r = hourwin_count(atomic_load(&e->b), now);
 	if (max_msgs && m >= max_msgs) {
 		*count = m;
 		return CONNLIMIT_ACCT_MESSAGES;
@@ -361,62 +395,25 @@ void
 connlimit_acct_count(struct connlimit *cl, const char *account,
     unsigned rcpts)
 {
-	struct connlimit_acct *e = connlimit_acct_find(cl, account, true);
+	struct connlimit_entry *e = connlimit_acct_find(cl, account, true);
 	long long now = time(NULL);
 
 	if (e == NULL)
 		return;
-	connlimit_window_add(&e->msgs, now, 1);
-	connlimit_window_add(&e->rcpts, now, rcpts);
+	connlimit_window_add(&e->a, now, 1);
+	connlimit_window_add(&e->b, now, rcpts);
 }
 
 /* ---- AUTH failures per (account, address) ------------------------------ */
-
-#define PAIR_COUNT(st)	((unsigned)((st) & 0xffffff))
-#define PAIR_LAST(st)	((long long)((st) >> 24))
-
-static struct connlimit_pair *
-connlimit_pair_find(struct connlimit *cl, const char *user,
-    const struct sockaddr *sa, bool create)
-{
-	uint64_t tag = connlimit_tag(cl, user, sa);
-	struct connlimit_pair *set =
-	    &cl->pair[(tag >> 32) % CONNLIMIT_SETS * CONNLIMIT_WAYS];
-	long long now = time(NULL);
-
-	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++)
-		if (atomic_load(&set[w].tag) == tag)
-			return &set[w];
-	if (!create)
-		return NULL;
-	struct connlimit_pair *victim = &set[0];
-	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++) {
-		uint64_t st = atomic_load(&set[w].state);
-		if (atomic_load(&set[w].tag) == 0 ||
-		    (now - PAIR_LAST(st) > AUTHPAIR_DECAY &&
-		    atomic_load(&set[w].next) <= now)) {
-			victim = &set[w];
-			break;
-		}
-		if (PAIR_LAST(st) < PAIR_LAST(atomic_load(&victim->state)))
-			victim = &set[w];
-	}
-	uint64_t old = atomic_load(&victim->tag);
-	if (!atomic_compare_exchange_strong(&victim->tag, &old, tag))
-		return old == tag ? victim : NULL;
-	atomic_store(&victim->state, 0);
-	atomic_store(&victim->next, 0);
-	return victim;
-}
 
 unsigned
 connlimit_auth_pair_wait(struct connlimit *cl, const char *user,
     const struct sockaddr *sa)
 {
-	struct connlimit_pair *e = connlimit_pair_find(cl, user, sa, false);
+	struct connlimit_entry *e = connlimit_pair_find(cl, user, sa, false);
 	long long now = time(NULL), next;
 
-	if (e == NULL || (next = atomic_load(&e->next)) <= now)
+	if (e == NULL || (next = (long long)atomic_load(&e->b)) <= now)
 		return 0;
 	return (unsigned)(next - now);
 }
@@ -425,37 +422,37 @@ unsigned
 connlimit_auth_pair_failed(struct connlimit *cl, const char *user,
     const struct sockaddr *sa, unsigned *failures)
 {
-	struct connlimit_pair *e = connlimit_pair_find(cl, user, sa, true);
-	long long now = time(NULL), next, want;
-	uint64_t st, nst;
+	struct connlimit_entry *e = connlimit_pair_find(cl, user, sa, true);
+	long long now = time(NULL);
+	uint64_t st, nst, next, want;
 	unsigned n;
 
 	*failures = 0;
 	if (e == NULL)
 		return 0;
-	st = atomic_load(&e->state);
+	st = atomic_load(&e->a);
 	do {
 		n = now - PAIR_LAST(st) > AUTHPAIR_DECAY ? 0 : PAIR_COUNT(st);
 		if (n < 0xffffff)
 			n++;
 		nst = (uint64_t)now << 24 | n;
-	} while (!atomic_compare_exchange_weak(&e->state, &st, nst));
-	next = atomic_load(&e->next);
+	} while (!atomic_compare_exchange_weak(&e->a, &st, nst));
+	next = atomic_load(&e->b);
 	do
-		want = authpair_reserve(next, now, n);
-	while (!atomic_compare_exchange_weak(&e->next, &next, want));
+		want = (uint64_t)authpair_reserve((long long)next, now, n);
+	while (!atomic_compare_exchange_weak(&e->b, &next, want));
 	*failures = n;
-	return (unsigned)(want - now);
+	return (unsigned)((long long)want - now);
 }
 
 void
 connlimit_auth_pair_ok(struct connlimit *cl, const char *user,
     const struct sockaddr *sa)
 {
-	struct connlimit_pair *e = connlimit_pair_find(cl, user, sa, false);
+	struct connlimit_entry *e = connlimit_pair_find(cl, user, sa, false);
 
 	/* The count starts again; the queue (next) stays, so the answers
 	 * of failures still waiting keep their times. */
 	if (e != NULL)
-		atomic_store(&e->state, 0);
+		atomic_store(&e->a, 0);
 }

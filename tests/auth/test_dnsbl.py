@@ -42,28 +42,28 @@ ZONES = {
 }
 
 
+def mx_config(base, name, dnsbl, info):
+    """An mx listener without TLS (the test is not about TLS), the given
+    dnsbl, no pregreet wait, the test DNS server as resolver."""
+    cfg = Config(os.path.join(base, name), [make_cert(base, name)])
+    cfg.listen("mx", "mx", "none")
+    cfg.server["dnsbl"] = dnsbl
+    cfg.server["pregreet_wait"] = "0"
+    cfg.dns = {"resolver": info["resolver"], "trust_anchor": "",
+               "unbound_config": info["unbound_config"]}
+    return cfg
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     if not dnsserver.have_tools():
         pytest.skip("nsd is not installed")
     base = str(tmp_path_factory.mktemp("dnsbl"))
-    zdir = os.path.join(base, "zones")
-    os.makedirs(zdir)
-    files = []
-    for z, extra in ZONES.items():
-        p = os.path.join(zdir, "%s.zone" % z)
-        with open(p, "w") as f:
-            f.write(ZONE_HEAD % {"z": z} + extra)
-        files.append(p)
+    files = dnsserver.write_zones(os.path.join(base, "zones"), ZONES,
+                                  ZONE_HEAD)
     info = dnsserver.start(os.path.join(base, "dns"), files,
                            blackhole=["slow.test"])
-    cfg = Config(os.path.join(base, "mta"), [make_cert(base, "ec")])
-    cfg.listen("mx", "mx", "none")
-    cfg.listen("submission", "submission", "none")
-    cfg.server["dnsbl"] = "dnsbl.test=127.0.0.2, any.test"
-    cfg.server["pregreet_wait"] = "0"
-    cfg.dns = {"resolver": info["resolver"], "trust_anchor": "",
-               "unbound_config": info["unbound_config"]}
+    cfg = mx_config(base, "mta", "dnsbl.test=127.0.0.2, any.test", info)
     provision(cfg)
     d = Daemon(cfg)
     try:
@@ -127,13 +127,7 @@ def test_rcpt_waits_for_a_slow_list_then_fails_open(env):
     """A list that does not answer: the pipelined RCPT waits for the
     lookup's deadline, then the client is taken as not listed (and the
     failure is logged)."""
-    info = env.dns_info
-    cfg = Config(os.path.join(env.base, "slow"), [make_cert(env.base, "ec2")])
-    cfg.listen("mx", "mx", "none")
-    cfg.server["dnsbl"] = "slow.test"
-    cfg.server["pregreet_wait"] = "0"
-    cfg.dns = {"resolver": info["resolver"], "trust_anchor": "",
-               "unbound_config": info["unbound_config"]}
+    cfg = mx_config(env.base, "slow", "slow.test", env.dns_info)
     provision(cfg)
     d = Daemon(cfg)
     d.start()

@@ -300,6 +300,19 @@ def _spawn_nsd(d, conf, zones, timeout=10.0):
     return p.pid, not pending
 
 
+def write_zones(folder, zones, head):
+    """Write {zone: extra records} as FOLDER/ZONE.zone, each starting with
+    head % {"z": zone}; returns the file names, for start()."""
+    os.makedirs(folder, exist_ok=True)
+    files = []
+    for z, extra in zones.items():
+        p = os.path.join(folder, "%s.zone" % z)
+        with open(p, "w") as f:
+            f.write(head % {"z": z} + extra)
+        files.append(p)
+    return files
+
+
 def start(d, zonefiles, servfail=(), blackhole=(), keysdir=KEYS_DIR):
     """Start NSD and the black hole for zonefiles in DIR d; see module doc."""
     d = os.path.abspath(d)
