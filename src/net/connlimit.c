@@ -114,22 +114,26 @@ connlimit_reset_slot(struct connlimit *cl, unsigned slot)
 
 /* FNV-1a over the address bytes; IPv6 clients are grouped by /64, since
  * one host usually owns a whole /64. */
+static size_t
+connlimit_addr_bytes(const struct sockaddr *sa, const uint8_t **p)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		*p = s6->sin6_addr.s6_addr;
+		return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? 16 : 8;
+	}
+	*p = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->
+	    sin_addr;
+	return 4;
+}
+
 static unsigned
 connlimit_bucket(const struct sockaddr *sa)
 {
 	const uint8_t *p;
-	size_t n;
+	size_t n = connlimit_addr_bytes(sa, &p);
 	uint32_t h = 2166136261u;
 
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		p = s6->sin6_addr.s6_addr;
-		n = IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? 16 : 8;
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		p = (const uint8_t *)&s4->sin_addr;
-		n = 4;
-	}
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 16777619u;
 	return h % CONNLIMIT_BUCKETS;
@@ -263,17 +267,8 @@ connlimit_tag(const struct connlimit *cl, const char *name,
 	h = connlimit_mix(h ^ cl->key[1]);
 	if (sa != NULL) {
 		const uint8_t *p;
-		size_t n;
+		size_t n = connlimit_addr_bytes(sa, &p);
 
-		if (sa->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *s6 = (const void *)sa;
-			p = s6->sin6_addr.s6_addr;
-			n = IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? 16 : 8;
-		} else {
-			const struct sockaddr_in *s4 = (const void *)sa;
-			p = (const uint8_t *)&s4->sin_addr;
-			n = 4;
-		}
 		h ^= 0x9e3779b97f4a7c15ULL;
 		for (size_t i = 0; i < n; i++)
 			h = (h ^ p[i]) * 0x100000001b3ULL;

@@ -27,11 +27,6 @@ import harness  # noqa: E402
 from harness import Config, Daemon, make_cert, provision  # noqa: E402
 from smtpraw import RawSMTP  # noqa: E402
 
-ZONE_HEAD = """$TTL 300
-@ IN SOA ns1.%(z)s. hostmaster.%(z)s. 1 3600 600 86400 300
-@ IN NS ns1.%(z)s.
-ns1 IN A 127.0.0.1
-"""
 ZONES = {
     "test": "",
     "dnsbl.test": "2.0.0.127 IN A 127.0.0.2\n"
@@ -59,8 +54,7 @@ def env(tmp_path_factory):
     if not dnsserver.have_tools():
         pytest.skip("nsd is not installed")
     base = str(tmp_path_factory.mktemp("dnsbl"))
-    files = dnsserver.write_zones(os.path.join(base, "zones"), ZONES,
-                                  ZONE_HEAD)
+    files = dnsserver.write_zones(os.path.join(base, "zones"), ZONES)
     info = dnsserver.start(os.path.join(base, "dns"), files,
                            blackhole=["slow.test"])
     cfg = mx_config(base, "mta", "dnsbl.test=127.0.0.2, any.test", info)

@@ -300,7 +300,15 @@ def _spawn_nsd(d, conf, zones, timeout=10.0):
     return p.pid, not pending
 
 
-def write_zones(folder, zones, head):
+# SOA, NS and the name server's address of a test zone ZONE_HEAD % {"z": zone}.
+ZONE_HEAD = """$TTL 300
+@ IN SOA ns1.%(z)s. hostmaster.%(z)s. 1 3600 600 86400 300
+@ IN NS ns1.%(z)s.
+ns1 IN A 127.0.0.1
+"""
+
+
+def write_zones(folder, zones, head=ZONE_HEAD):
     """Write {zone: extra records} as FOLDER/ZONE.zone, each starting with
     head % {"z": zone}; returns the file names, for start()."""
     os.makedirs(folder, exist_ok=True)
