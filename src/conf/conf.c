@@ -76,6 +76,9 @@ conf_free(struct conf *c)
 	free(c->user);
 	free(c->submit_socket);
 	free(c->trusted_networks);
+	for (size_t i = 0; i < c->ndnsbl; i++)
+		free(c->dnsbl[i].zone);
+	free(c->dnsbl);
 	for (size_t i = 0; i < c->ncerts; i++) {
 		free(c->certs[i].cert);
 		free(c->certs[i].key);
@@ -214,6 +217,37 @@ conf_print_networks(FILE *fp, const void *base, const struct conf_key *k)
 		conf_print_item(fp, &col, i, text);
 	}
 	fputc('\n', fp);
+}
+
+void
+conf_print_dnsbl(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+
+	if (c->ndnsbl == 0)
+		fprintf(fp, "%s =\n", k->name);
+	for (size_t i = 0; i < c->ndnsbl; i++) {
+		const struct conf_dnsbl *d = &c->dnsbl[i];
+		size_t col = strlen(k->name) + 2;
+		char text[300], a[INET_ADDRSTRLEN];
+
+		fprintf(fp, "%s =", k->name);
+		snprintf(text, sizeof(text), "%s", d->zone);
+		for (size_t j = 0; j < d->ncodes; j++) {
+			struct in_addr in = { htonl(d->codes[j]) };
+
+			inet_ntop(AF_INET, &in, a, sizeof(a));
+			if (j == 0) {
+				size_t l = strlen(text);
+				snprintf(text + l, sizeof(text) - l, "=%s", a);
+				conf_print_item(fp, &col, 0, text);
+			} else
+				conf_print_item(fp, &col, j, a);
+		}
+		if (d->ncodes == 0)
+			conf_print_item(fp, &col, 0, text);
+		fputc('\n', fp);
+	}
 }
 
 void

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
@@ -152,6 +153,20 @@ struct conf_network {
 	unsigned	line;		/* where it was written */
 };
 
+/*
+ * A DNS blocklist ([server] dnsbl): the zone queried and the answers that
+ * mean "listed" (IPv4 addresses in host order); none given: any address
+ * in 127.0.0.0/8 but 127.0.0.1 and 127.255.255.0/24 (dns/dnsbl.h).
+ */
+#define CONF_MAX_DNSBL		8
+#define CONF_DNSBL_CODES_MAX	16
+
+struct conf_dnsbl {
+	char		*zone;		/* lower case, no trailing dot */
+	uint32_t	 codes[CONF_DNSBL_CODES_MAX];
+	size_t		 ncodes;
+};
+
 struct conf {
 	char			*path;		/* the file it came from */
 	/* Problems that do not stop the daemon (a wide trusted network, a
@@ -186,6 +201,11 @@ struct conf {
 	char			*submit_socket;	/* local submission, NULL: off */
 	unsigned		 data_total_timeout;	  /* seconds, whole message */
 	unsigned		 stress_timeout;	  /* seconds, idle under load */
+	unsigned		 pregreet_wait;	/* seconds between "220-" and
+						 * "220 " on plaintext/STARTTLS
+						 * mx listeners; 0 = off */
+	struct conf_dnsbl	*dnsbl;		/* mx clients looked up */
+	size_t			 ndnsbl;
 
 	/* [tls] */
 	struct conf_certpair	*certs;
@@ -254,6 +274,11 @@ struct conf {
 	unsigned		 forward_srs_max_age;	/* seconds a bounce
 							 * address stays valid */
 	bool			 forward_arc;		/* add an ARC set */
+
+	/* [limits]: per authenticated account, over a sliding hour (shared
+	 * by all workers: net/connlimit.h); 0 = no limit */
+	unsigned		 limits_messages_per_hour;
+	unsigned		 limits_recipients_per_hour;
 };
 
 /*

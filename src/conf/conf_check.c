@@ -382,6 +382,9 @@ conf_check_defaults(struct conf *c)
 	c->submit_socket = xstrdup(CONF_DEFAULT_SUBMIT_SOCKET);
 	c->data_total_timeout = 3600;
 	c->stress_timeout = 10;
+	/* On: it costs a client one wait per day (connlimit remembers who
+	 * passed), and it stops most spambots, which talk first. */
+	c->pregreet_wait = 1;
 	c->min_version = TLS1_2_VERSION;
 	c->delivery_local = CONF_LOCAL_MAILDIR;
 	c->mx_port = 25;
@@ -405,6 +408,11 @@ conf_check_defaults(struct conf *c)
 	c->forward_srs = true;
 	c->forward_srs_max_age = 21 * 86400;
 	c->forward_arc = true;
+	/* Far above what a person sends (Gmail lets a paid account mail
+	 * 2000 recipients a day), far below what a spammer with a stolen
+	 * password would. */
+	c->limits_messages_per_hour = 500;
+	c->limits_recipients_per_hour = 2000;
 }
 
 /* hostname defaults to gethostname(), which must then be a valid name. */

@@ -46,6 +46,7 @@ enum conf_section_kind {
 	CONF_SEC_POLICY,
 	CONF_SEC_REPORTS,
 	CONF_SEC_FORWARDING,
+	CONF_SEC_LIMITS,
 	CONF_SEC_COUNT,
 };
 
@@ -155,7 +156,7 @@ conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
     conf_print_recipient_delimiter, conf_print_policy_tls,
     conf_print_mx_match, conf_print_reports_from, conf_print_org_name,
     conf_print_inbox, conf_print_domain_sts, conf_print_sts_mx,
-    conf_print_passdb;
+    conf_print_passdb, conf_print_dnsbl;
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);

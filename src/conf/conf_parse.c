@@ -25,6 +25,7 @@
  */
 #include "conf/conf_internal.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -683,6 +684,71 @@ conf_parse_networks(struct conf_parse *p, void *base, const char *v)
 	return conf_check_list(p, base, v, conf_parse_network);
 }
 
+/*
+ * One item of "dnsbl = zone[=A,A...][, zone...]": a zone name starts a
+ * list (its first answer code after '='); an IPv4 address adds a code to
+ * the zone before it, which must have started with '=' (a zone name's last
+ * label is never all digits, so the two cannot be confused).
+ */
+static int
+conf_parse_dnsbl(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+	struct in_addr a;
+	char zone[256];
+	const char *eq = strchr(v, '=');
+	size_t zl = eq ? (size_t)(eq - v) : strlen(v);
+
+	if (eq == NULL && inet_pton(AF_INET, v, &a) == 1) {
+		struct conf_dnsbl *d = c->ndnsbl ? &c->dnsbl[c->ndnsbl - 1] :
+		    NULL;
+		if (d == NULL || d->ncodes == 0)
+			return conf_parse_fail(p, "%s: an answer code must "
+			    "follow zone=CODE", v);
+		if (d->ncodes == CONF_DNSBL_CODES_MAX)
+			return conf_parse_fail(p, "too many answer codes for "
+			    "%s (at most %d)", d->zone, CONF_DNSBL_CODES_MAX);
+		d->codes[d->ncodes++] = ntohl(a.s_addr);
+		return 0;
+	}
+	if (zl >= sizeof(zone))
+		return conf_parse_fail(p, "zone name too long");
+	memcpy(zone, v, zl);
+	zone[zl] = '\0';
+	while (zl > 0 && isspace((unsigned char)zone[zl - 1]))
+		zone[--zl] = '\0';
+	if (zl > 0 && zone[zl - 1] == '.')
+		zone[--zl] = '\0';
+	for (char *q = zone; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	/* Room for the 64 nibble labels of an IPv6 query in front. */
+	if (!conf_valid_hostname(zone) || zl > 253 - 64)
+		return conf_parse_fail(p, "%s is not a DNS zone name", zone);
+	if (c->ndnsbl == CONF_MAX_DNSBL)
+		return conf_parse_fail(p, "too many zones (at most %d)",
+		    CONF_MAX_DNSBL);
+	c->dnsbl = xreallocarray(c->dnsbl, c->ndnsbl + 1, sizeof(*c->dnsbl));
+	struct conf_dnsbl *d = &c->dnsbl[c->ndnsbl++];
+	memset(d, 0, sizeof(*d));
+	d->zone = xstrdup(zone);
+	if (eq == NULL)
+		return 0;
+	v = eq + 1;
+	while (isspace((unsigned char)*v))
+		v++;
+	if (inet_pton(AF_INET, v, &a) != 1)
+		return conf_parse_fail(p, "%s: answer code %s is not an IPv4 "
+		    "address", zone, v);
+	d->codes[d->ncodes++] = ntohl(a.s_addr);
+	return 0;
+}
+
+static int
+conf_parse_dnsbls(struct conf_parse *p, void *base, const char *v)
+{
+	return conf_check_list(p, base, v, conf_parse_dnsbl);
+}
+
 static int
 conf_parse_bare_newline(struct conf_parse *p, void *base, const char *v)
 {
@@ -1315,6 +1381,12 @@ static const struct conf_key conf_keys_server[] = {
 	NUM("data_total_timeout", CONF_T_DURATION, OFF(data_total_timeout), 1,
 	    7 * 86400),
 	NUM("stress_timeout", CONF_T_DURATION, OFF(stress_timeout), 1, 86400),
+	/* Postfix's postscreen_greet_wait is 6 s; a minute is plenty. */
+	NUM("pregreet_wait", CONF_T_DURATION, OFF(pregreet_wait), 0, 60),
+	/* A continuation line cannot hold "zone=code" (it has no '='):
+	 * each dnsbl line adds its zones, and conf_print writes one a line. */
+	CUSTOM("dnsbl", conf_parse_dnsbls, conf_print_dnsbl,
+	    CONF_KEY_LIST | CONF_KEY_REPEAT),
 };
 
 static const struct conf_key conf_keys_tls[] = {
@@ -1415,6 +1487,13 @@ static const struct conf_key conf_keys_forwarding[] = {
 	NUM("arc", CONF_T_BOOL, OFF(forward_arc), 0, 0),
 };
 
+static const struct conf_key conf_keys_limits[] = {
+	NUM("messages_per_hour", CONF_T_UINT, OFF(limits_messages_per_hour),
+	    0, 10000000),
+	NUM("recipients_per_hour", CONF_T_UINT,
+	    OFF(limits_recipients_per_hour), 0, 10000000),
+};
+
 #define SECTION(name, kind, named, keys) \
 	[kind] = { name, kind, named, keys, sizeof(keys) / sizeof(keys[0]) }
 
@@ -1430,6 +1509,7 @@ const struct conf_section conf_sections[CONF_SEC_COUNT] = {
 	SECTION("reports", CONF_SEC_REPORTS, false, conf_keys_reports),
 	SECTION("forwarding", CONF_SEC_FORWARDING, false,
 	    conf_keys_forwarding),
+	SECTION("limits", CONF_SEC_LIMITS, false, conf_keys_limits),
 };
 
 _Static_assert(sizeof(conf_keys_server) / sizeof(conf_keys_server[0]) <=

@@ -90,6 +90,10 @@ test_defaults(void **state)
 	assert_string_equal(c->submit_socket, "/run/sealmail/submit.sock");
 	assert_int_equal(c->data_total_timeout, 3600);
 	assert_int_equal(c->stress_timeout, 10);
+	assert_int_equal(c->pregreet_wait, 1);
+	assert_int_equal(c->ndnsbl, 0);
+	assert_int_equal(c->limits_messages_per_hour, 500);
+	assert_int_equal(c->limits_recipients_per_hour, 2000);
 	assert_int_equal(c->ncerts, 0);
 	assert_int_equal(c->min_version, TLS1_2_VERSION);
 	assert_int_equal(c->nlisteners, 1);
@@ -142,6 +146,10 @@ static const char *full =
     "tls_handshake_timeout = 1d\n"
     "data_total_timeout = 2d\n"
     "stress_timeout = 5s\n"
+    "pregreet_wait = 3s\n"
+    "dnsbl = bl.example, Zen.Example.=127.0.0.2,127.0.0.4,\n"
+    "  127.0.0.9\n"
+    "dnsbl = six.example=127.0.0.3\n"
     "\n"
     "[tls]\n"
     "cert = /etc/t/rsa.pem\n"
@@ -207,6 +215,19 @@ check_full(const struct conf *c)
 	assert_int_equal(c->data_timeout, 7200);
 	assert_int_equal(c->data_total_timeout, 172800);
 	assert_int_equal(c->stress_timeout, 5);
+	assert_int_equal(c->pregreet_wait, 3);
+	/* A code after a zone without '=' is refused (error_cases); after
+	 * one with '=', it joins that zone, across a continuation line. */
+	assert_int_equal(c->ndnsbl, 3);
+	assert_string_equal(c->dnsbl[0].zone, "bl.example");
+	assert_int_equal(c->dnsbl[0].ncodes, 0);
+	assert_string_equal(c->dnsbl[1].zone, "zen.example");
+	assert_int_equal(c->dnsbl[1].ncodes, 3);
+	assert_int_equal(c->dnsbl[1].codes[0], 0x7f000002);
+	assert_int_equal(c->dnsbl[1].codes[1], 0x7f000004);
+	assert_int_equal(c->dnsbl[1].codes[2], 0x7f000009);
+	assert_string_equal(c->dnsbl[2].zone, "six.example");
+	assert_int_equal(c->dnsbl[2].ncodes, 1);
 	assert_int_equal(c->tls_handshake_timeout, 86400);
 	assert_int_equal(c->ncerts, 2);
 	assert_string_equal(c->certs[0].cert, "/etc/t/rsa.pem");
@@ -619,6 +640,28 @@ static const struct error_case error_cases[] = {
 	    "passdb = dovecot:/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-client\n",
 	    "5: [auth] passdb: path too long for a unix socket" },
+	/* [server] dnsbl and pregreet_wait, [limits] */
+	{ "[server]\ndnsbl = bl.example, 127.0.0.2\n",
+	    "2: [server] dnsbl: 127.0.0.2: an answer code must follow "
+	    "zone=CODE" },
+	{ "[server]\ndnsbl = bl.example=127.0.0.x\n",
+	    "2: [server] dnsbl: bl.example: answer code 127.0.0.x is not an "
+	    "IPv4 address" },
+	{ "[server]\ndnsbl = 127.0.0.2\n",
+	    "2: [server] dnsbl: 127.0.0.2: an answer code must follow "
+	    "zone=CODE" },
+	{ "[server]\ndnsbl = bl_x.example\n",
+	    "2: [server] dnsbl: bl_x.example is not a DNS zone name" },
+	{ "[server]\ndnsbl = a,b,c,d,e,f,g,h,i\n",
+	    "2: [server] dnsbl: too many zones (at most 8)" },
+	{ "[server]\npregreet_wait = 2m\n",
+	    "2: [server] pregreet_wait: " },
+	{ "[limits]\nmessages_per_hour = -1\n",
+	    "2: [limits] messages_per_hour: " },
+	{ "[limits]\nrecipients_per_hour = 10000001\n",
+	    "2: [limits] recipients_per_hour: " },
+	{ "[limits]\nconnections_per_hour = 1\n",
+	    "2: [limits] connections_per_hour: unknown key" },
 };
 
 static void

@@ -3,14 +3,17 @@
  * suffice, the limits are approximate by a connection or two under races. */
 #include "net/connlimit.h"
 
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "core/log.h"
+#include "net/abusecalc.h"
 
 #define CONNLIMIT_BUCKETS	4096
 #define CONNLIMIT_AUTH_DECAY	(15 * 60)
@@ -20,12 +23,37 @@ struct connlimit_auth {
 	atomic_llong	 last;
 };
 
+/*
+ * Tables keyed by an account name (with a client address for AUTH): 64-bit
+ * keyed hashes as tags, CONNLIMIT_WAYS entries per set. Two keys share an
+ * entry only if their 64-bit tags collide, so nobody is limited for
+ * someone else's count; when a set is full the least recently active
+ * entry is taken over (its counts are forgotten: an under-count, only
+ * under more active accounts than the table holds).
+ */
+#define CONNLIMIT_SETS		4096
+#define CONNLIMIT_WAYS		4
+
+/* An entry of either table. Accounts: a, b = hour windows of messages
+ * and recipients (abusecalc.h). AUTH pairs: a = the last failure (40
+ * bits) << 24 | recent failures (24 bits), b = next (abusecalc.h). */
+struct connlimit_entry {
+	_Atomic uint64_t tag;		/* 0: free */
+	_Atomic uint64_t a;
+	_Atomic uint64_t b;
+};
+
 struct connlimit {
 	unsigned		 slots;
 	size_t			 size;
+	uint64_t		 key[2];	/* of the tags, random per start */
 	atomic_uint		*total;		/* [slots] */
 	atomic_uint		*conns;		/* [slots][BUCKETS] */
 	struct connlimit_auth	*auth;		/* [BUCKETS] */
+	atomic_llong		*greeted;	/* [BUCKETS]: passed pregreet
+						 * until then */
+	struct connlimit_entry	*acct;		/* [SETS][WAYS] */
+	struct connlimit_entry	*pair;		/* [SETS][WAYS] */
 };
 
 struct connlimit *
@@ -34,7 +62,10 @@ connlimit_new(unsigned slots)
 	size_t hdr = sizeof(struct connlimit);
 	size_t size = hdr + slots * sizeof(atomic_uint) +
 	    (size_t)slots * CONNLIMIT_BUCKETS * sizeof(atomic_uint) +
-	    CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth) + 64;
+	    CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth) +
+	    CONNLIMIT_BUCKETS * sizeof(atomic_llong) +
+	    2 * CONNLIMIT_SETS * CONNLIMIT_WAYS *
+	    sizeof(struct connlimit_entry) + 4 * 64;
 	uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
@@ -50,6 +81,16 @@ connlimit_new(unsigned slots)
 	p += (size_t)slots * CONNLIMIT_BUCKETS * sizeof(atomic_uint);
 	p = (uint8_t *)(((uintptr_t)p + 15) & ~(uintptr_t)15);
 	cl->auth = (struct connlimit_auth *)p;
+	p += CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth);
+	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+	cl->greeted = (atomic_llong *)p;
+	p += CONNLIMIT_BUCKETS * sizeof(atomic_llong);
+	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+	cl->acct = (struct connlimit_entry *)p;
+	p += CONNLIMIT_SETS * CONNLIMIT_WAYS * sizeof(struct connlimit_entry);
+	cl->pair = (struct connlimit_entry *)p;
+	if (getrandom(cl->key, sizeof(cl->key), 0) != sizeof(cl->key))
+		fatal("getrandom failed");
 	return cl;
 }
 
@@ -73,22 +114,26 @@ connlimit_reset_slot(struct connlimit *cl, unsigned slot)
 
 /* FNV-1a over the address bytes; IPv6 clients are grouped by /64, since
  * one host usually owns a whole /64. */
+static size_t
+connlimit_addr_bytes(const struct sockaddr *sa, const uint8_t **p)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		*p = s6->sin6_addr.s6_addr;
+		return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? 16 : 8;
+	}
+	*p = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->
+	    sin_addr;
+	return 4;
+}
+
 static unsigned
 connlimit_bucket(const struct sockaddr *sa)
 {
 	const uint8_t *p;
-	size_t n;
+	size_t n = connlimit_addr_bytes(sa, &p);
 	uint32_t h = 2166136261u;
 
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		p = s6->sin6_addr.s6_addr;
-		n = IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? 16 : 8;
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		p = (const uint8_t *)&s4->sin_addr;
-		n = 4;
-	}
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 16777619u;
 	return h % CONNLIMIT_BUCKETS;
@@ -177,4 +222,232 @@ connlimit_auth_fail_delay(struct connlimit *cl, const struct sockaddr *sa,
 	if (failures != NULL)
 		*failures = n;
 	return n >= 6 ? CONNLIMIT_AUTH_MAX_DELAY : 1u << (n ? n - 1 : 0);
+}
+
+/* ---- pregreet: clients that waited for the greeting ------------------- */
+
+bool
+connlimit_pregreet_passed(struct connlimit *cl, const struct sockaddr *sa)
+{
+	return atomic_load_explicit(&cl->greeted[connlimit_bucket(sa)],
+	    memory_order_relaxed) > (long long)time(NULL);
+}
+
+void
+connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa)
+{
+	atomic_store_explicit(&cl->greeted[connlimit_bucket(sa)],
+	    (long long)time(NULL) + CONNLIMIT_PREGREET_TTL,
+	    memory_order_relaxed);
+}
+
+/* ---- keyed tables ------------------------------------------------------ */
+
+static uint64_t
+connlimit_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* A keyed 64-bit tag of a name (lower-cased) and, for AUTH pairs, the
+ * client address (IPv6 by /64, as connlimit_bucket). Never 0. */
+static uint64_t
+connlimit_tag(const struct connlimit *cl, const char *name,
+    const struct sockaddr *sa)
+{
+	uint64_t h = cl->key[0];
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ (uint64_t)tolower(*p)) * 0x100000001b3ULL;
+	h = connlimit_mix(h ^ cl->key[1]);
+	if (sa != NULL) {
+		const uint8_t *p;
+		size_t n = connlimit_addr_bytes(sa, &p);
+
+		h ^= 0x9e3779b97f4a7c15ULL;
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ p[i]) * 0x100000001b3ULL;
+		h = connlimit_mix(h ^ cl->key[0]);
+	}
+	return h ? h : 1;
+}
+
+#define PAIR_COUNT(st)	((unsigned)((st) & 0xffffff))
+#define PAIR_LAST(st)	((long long)((st) >> 24))
+
+/* When the entry was last active (comparable within one table), and
+ * whether nothing in it matters any more. */
+static long long
+connlimit_entry_age(struct connlimit_entry *e, bool pair)
+{
+	uint64_t a = atomic_load(&e->a);
+
+	return pair ? PAIR_LAST(a) : (long long)(a >> 40);
+}
+
+static bool
+connlimit_entry_stale(struct connlimit_entry *e, bool pair, long long now)
+{
+	uint64_t a = atomic_load(&e->a), b = atomic_load(&e->b);
+
+	if (pair)
+		return now - PAIR_LAST(a) > AUTHPAIR_DECAY &&
+		    (long long)b <= now;
+	return hourwin_stale(a, now) && hourwin_stale(b, now);
+}
+
+/* The entry of tag in table (acct or pair); NULL if it has none and
+ * create is false, or if another process took the way it chose. */
+static struct connlimit_entry *
+connlimit_find(struct connlimit_entry *table, bool pair, uint64_t tag,
+    bool create)
+{
+	struct connlimit_entry *set =
+	    &table[(tag >> 32) % CONNLIMIT_SETS * CONNLIMIT_WAYS];
+	long long now = time(NULL);
+
+	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++)
+		if (atomic_load(&set[w].tag) == tag)
+			return &set[w];
+	if (!create)
+		return NULL;
+	/* Take a free or stale way, else the one active longest ago. */
+	struct connlimit_entry *victim = &set[0];
+	for (unsigned w = 0; w < CONNLIMIT_WAYS; w++) {
+		if (atomic_load(&set[w].tag) == 0 ||
+		    connlimit_entry_stale(&set[w], pair, now)) {
+			victim = &set[w];
+			break;
+		}
+		if (connlimit_entry_age(&set[w], pair) <
+		    connlimit_entry_age(victim, pair))
+			victim = &set[w];
+	}
+	uint64_t old = atomic_load(&victim->tag);
+	if (!atomic_compare_exchange_strong(&victim->tag, &old, tag))
+		return old == tag ? victim : NULL;	/* lost a race */
+	atomic_store(&victim->a, 0);
+	atomic_store(&victim->b, 0);
+	return victim;
+}
+
+static struct connlimit_entry *
+connlimit_acct_find(struct connlimit *cl, const char *account, bool create)
+{
+	return connlimit_find(cl->acct, false,
+	    connlimit_tag(cl, account, NULL), create);
+}
+
+static struct connlimit_entry *
+connlimit_pair_find(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa, bool create)
+{
+	return connlimit_find(cl->pair, true, connlimit_tag(cl, user, sa),
+	    create);
+}
+
+enum connlimit_acct_result
+connlimit_acct_check(struct connlimit *cl, const char *account,
+    unsigned more_rcpts, unsigned max_msgs, unsigned max_rcpts,
+    unsigned *count)
+{
+	struct connlimit_entry *e = connlimit_acct_find(cl, account, false);
+	long long now = time(NULL);
+
+	*count = 0;
+	if (e == NULL)
+		return more_rcpts > max_rcpts && max_rcpts ?
+		    CONNLIMIT_ACCT_RCPTS : CONNLIMIT_ACCT_OK;
+	unsigned m = hourwin_count(atomic_load(&e->a), now);
+	unsigned r = hourwin_count(atomic_load(&e->b), now);
+	if (max_msgs && m >= max_msgs) {
+		*count = m;
+		return CONNLIMIT_ACCT_MESSAGES;
+	}
+	if (max_rcpts && (unsigned long long)r + more_rcpts > max_rcpts) {
+		*count = r;
+		return CONNLIMIT_ACCT_RCPTS;
+	}
+	return CONNLIMIT_ACCT_OK;
+}
+
+static void
+connlimit_window_add(_Atomic uint64_t *w, long long now, unsigned n)
+{
+	uint64_t old = atomic_load(w);
+
+	while (!atomic_compare_exchange_weak(w, &old,
+	    hourwin_add(old, now, n)))
+		;
+}
+
+void
+connlimit_acct_count(struct connlimit *cl, const char *account,
+    unsigned rcpts)
+{
+	struct connlimit_entry *e = connlimit_acct_find(cl, account, true);
+	long long now = time(NULL);
+
+	if (e == NULL)
+		return;
+	connlimit_window_add(&e->a, now, 1);
+	connlimit_window_add(&e->b, now, rcpts);
+}
+
+/* ---- AUTH failures per (account, address) ------------------------------ */
+
+unsigned
+connlimit_auth_pair_wait(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa)
+{
+	struct connlimit_entry *e = connlimit_pair_find(cl, user, sa, false);
+	long long now = time(NULL), next;
+
+	if (e == NULL || (next = (long long)atomic_load(&e->b)) <= now)
+		return 0;
+	return (unsigned)(next - now);
+}
+
+unsigned
+connlimit_auth_pair_failed(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa, unsigned *failures)
+{
+	struct connlimit_entry *e = connlimit_pair_find(cl, user, sa, true);
+	long long now = time(NULL);
+	uint64_t st, nst, next, want;
+	unsigned n;
+
+	*failures = 0;
+	if (e == NULL)
+		return 0;
+	st = atomic_load(&e->a);
+	do {
+		n = now - PAIR_LAST(st) > AUTHPAIR_DECAY ? 0 : PAIR_COUNT(st);
+		if (n < 0xffffff)
+			n++;
+		nst = (uint64_t)now << 24 | n;
+	} while (!atomic_compare_exchange_weak(&e->a, &st, nst));
+	next = atomic_load(&e->b);
+	do
+		want = (uint64_t)authpair_reserve((long long)next, now, n);
+	while (!atomic_compare_exchange_weak(&e->b, &next, want));
+	*failures = n;
+	return (unsigned)((long long)want - now);
+}
+
+void
+connlimit_auth_pair_ok(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa)
+{
+	struct connlimit_entry *e = connlimit_pair_find(cl, user, sa, false);
+
+	/* The count starts again; the queue (next) stays, so the answers
+	 * of failures still waiting keep their times. */
+	if (e != NULL)
+		atomic_store(&e->a, 0);
 }

@@ -50,4 +50,51 @@ void connlimit_auth_failed(struct connlimit *cl, const struct sockaddr *sa);
 unsigned connlimit_auth_fail_delay(struct connlimit *cl,
     const struct sockaddr *sa, unsigned *failures);
 
+/*
+ * Pregreet ([server] pregreet_wait): a client that waited for the whole
+ * greeting is not made to wait again for CONNLIMIT_PREGREET_TTL (as
+ * postscreen's greet TTL). Addresses hash into the connection buckets, so
+ * a collision lets a client skip the wait (the lenient side: the test is
+ * a heuristic; nothing else depends on it).
+ */
+#define CONNLIMIT_PREGREET_TTL	86400
+bool connlimit_pregreet_passed(struct connlimit *cl,
+    const struct sockaddr *sa);
+void connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa);
+
+/*
+ * Per-account submission limits ([limits]): messages and recipients of
+ * accepted messages over a sliding hour, by all workers. check: may the
+ * account start a message (more_rcpts 0) or add recipients (more_rcpts =
+ * those of the transaction with the new one)? *count gets the hour's
+ * count that is at its limit. count: a message with rcpts recipients was
+ * accepted (the 250 after DATA). A limit of 0 is off.
+ */
+enum connlimit_acct_result {
+	CONNLIMIT_ACCT_OK = 0,
+	CONNLIMIT_ACCT_MESSAGES,
+	CONNLIMIT_ACCT_RCPTS,
+};
+enum connlimit_acct_result connlimit_acct_check(struct connlimit *cl,
+    const char *account, unsigned more_rcpts, unsigned max_msgs,
+    unsigned max_rcpts, unsigned *count);
+void connlimit_acct_count(struct connlimit *cl, const char *account,
+    unsigned rcpts);
+
+/*
+ * AUTH failures per (account name as the client gave it, address): the
+ * schedule of abusecalc.h. Names are keyed whether or not the account
+ * exists, so the delays say nothing about which exist.
+ * wait: seconds until the pair's queue is served (0: none; a success is
+ * answered after it, and an attempt is refused unchecked when it exceeds
+ * AUTHPAIR_QUEUE_MAX). failed: count a failure, return its delay and the
+ * pair's recent failures in *failures. ok: a success resets the count.
+ */
+unsigned connlimit_auth_pair_wait(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa);
+unsigned connlimit_auth_pair_failed(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa, unsigned *failures);
+void connlimit_auth_pair_ok(struct connlimit *cl, const char *user,
+    const struct sockaddr *sa);
+
 #endif

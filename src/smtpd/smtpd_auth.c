@@ -2,8 +2,9 @@
 /*
  * SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms,
  * accepted only over TLS. Failures are answered 535 5.7.8 after a delay
- * that doubles with each recent failure from the client's address, shared
- * by all workers (net/connlimit). Passwords are checked against the store
+ * that doubles with each recent failure from the client's address, and
+ * after the longer queue of the name tried from that address (abusecalc.h),
+ * both shared by all workers (net/connlimit). Passwords are checked against the store
  * or, with [auth] passdb = dovecot:PATH, by Dovecot (auth/dovecot_client),
  * through the same failure path. Passwords are never logged and are wiped
  * after use.
@@ -21,6 +22,7 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "net/abusecalc.h"
 #include "net/connlimit.h"
 #include "smtpd/smtpd_internal.h"
 #include "smtpd/smtpd_sasl.h"
@@ -67,8 +69,8 @@ smtpd_auth_prepare(void)
 		smtpd_auth_dummy = passwd_hash("sealmail-dummy-password");
 }
 
-static void smtpd_auth_result(struct smtpd_session *s, const char *user,
-    bool ok);
+static void smtpd_auth_result(struct smtpd_session *s, const char *given,
+    const char *user, bool ok);
 static void smtpd_auth_temp(struct smtpd_session *s);
 
 /* On a pool thread: only the job's own strings and the read-only dummy
@@ -101,7 +103,7 @@ smtpd_auth_done(void *arg, bool cancelled)
 	if (!cancelled && s != NULL && s->state != SMTPD_STATE_CLOSING) {
 		if (j->ok)
 			passwd_cache_store(j->user, j->hash, j->pass);
-		smtpd_auth_result(s, j->user, j->ok);
+		smtpd_auth_result(s, j->user, j->user, j->ok);
 	}
 	explicit_bzero(j->pass, sizeof(j->pass));
 	free(j->hash);
@@ -170,9 +172,10 @@ smtpd_auth_dovecot_cb(void *arg, enum dovecot_client_result r,
 		    strlen(j->user), esc, sizeof(esc)), s->addr);
 		smtpd_auth_temp(s);
 	} else if (r == DOVECOT_CLIENT_FAIL)
-		smtpd_auth_result(s, j->user, false);
+		smtpd_auth_result(s, j->user, j->user, false);
 	else
-		smtpd_auth_result(s, smtpd_auth_qualify(s, name, sizeof(name)),
+		smtpd_auth_result(s, j->user,
+		    smtpd_auth_qualify(s, name, sizeof(name)),
 		    true);
 	free(j);
 }
@@ -221,7 +224,7 @@ smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 	if (db_user_get_hash(ctx->db, user, &hash) == DB_OK &&
 	    passwd_cache_hit(user, hash, pass)) {
 		free(hash);
-		smtpd_auth_result(s, user, true);
+		smtpd_auth_result(s, user, user, true);
 		return;
 	}
 	if (ctx->auth_jobs >= SMTPD_AUTH_QUEUE_MAX) {
@@ -246,8 +249,22 @@ smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 static void
 smtpd_auth_finish(struct smtpd_session *s, const char *user, const char *pass)
 {
+	char esc[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
+	unsigned wait = connlimit_auth_pair_wait(s->ctx->limits, user,
+	    (const struct sockaddr *)&s->peer);
+
+	/* This name from this address failed so often lately that its
+	 * queue of delayed answers is long: not checked now. Nobody at
+	 * another address can make the owner wait. */
+	if (wait > AUTHPAIR_QUEUE_MAX) {
+		log_warn("sid=%s smtp auth result=throttled user=%s addr=%s "
+		    "wait=%us", s->sid, log_quote(user, strlen(user), esc,
+		    sizeof(esc)), s->addr, wait);
+		smtpd_auth_temp(s);
+		return;
+	}
 	if (user[0] == '\0' || pass[0] == '\0') {
-		smtpd_auth_result(s, user, false);
+		smtpd_auth_result(s, user, user, false);
 		return;
 	}
 	smtpd_auth_check(s, user, pass);
@@ -266,18 +283,35 @@ smtpd_auth_temp(struct smtpd_session *s)
 		smtpd_enter(s, SMTPD_STATE_CMD);
 }
 
+/*
+ * The verdict on the login `given` (authenticated as `user`). A failure
+ * waits the longer of the delays per client address and per (name,
+ * address); a success waits only while failures of the same name from
+ * the same address are still being answered (never otherwise).
+ */
 static void
-smtpd_auth_result(struct smtpd_session *s, const char *user, bool ok)
+smtpd_auth_result(struct smtpd_session *s, const char *given,
+    const char *user, bool ok)
 {
 	char esc[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
 	const struct sockaddr *sa = (const struct sockaddr *)&s->peer;
+	struct connlimit *cl = s->ctx->limits;
 
 	log_quote(user, strlen(user), esc, sizeof(esc));
 	if (ok) {
+		unsigned wait = connlimit_auth_pair_wait(cl, given, sa);
+
+		connlimit_auth_pair_ok(cl, given, sa);
 		s->auth_user = xstrdup(user);
 		for (char *p = s->auth_user; *p; p++)
 			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-		log_info("sid=%s smtp auth result=ok user=%s", s->sid, esc);
+		log_info("sid=%s smtp auth result=ok user=%s%s", s->sid, esc,
+		    wait ? " delayed=yes" : "");
+		if (wait > 0) {
+			s->pause_reply = "235 2.7.0 Authentication successful";
+			smtpd_pause(s, wait);
+			return;
+		}
 		smtpd_reply(s, "235 2.7.0 Authentication successful");
 		if (s->state == SMTPD_STATE_WAIT)
 			smtpd_resume(s);
@@ -285,13 +319,15 @@ smtpd_auth_result(struct smtpd_session *s, const char *user, bool ok)
 			smtpd_enter(s, SMTPD_STATE_CMD);
 		return;
 	}
-	unsigned n;
-	unsigned delay = connlimit_auth_fail_delay(s->ctx->limits, sa, &n);
+	unsigned n, pn;
+	unsigned delay = connlimit_auth_fail_delay(cl, sa, &n);
+	unsigned pdelay = connlimit_auth_pair_failed(cl, given, sa, &pn);
 	metrics_auth_failure();
 	log_info("sid=%s smtp auth result=fail user=%s addr=%s failures=%u "
-	    "delay=%us", s->sid, esc, s->addr, n, delay);
+	    "delay=%us user_failures=%u", s->sid, esc, s->addr, n,
+	    pdelay > delay ? pdelay : delay, pn);
 	s->pause_reply = "535 5.7.8 Authentication credentials invalid";
-	smtpd_pause(s, delay);
+	smtpd_pause(s, pdelay > delay ? pdelay : delay);
 }
 
 static void

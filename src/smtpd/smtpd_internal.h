@@ -32,6 +32,7 @@ enum smtpd_state {
 	SMTPD_STATE_PAUSED,		/* waiting (AUTH failure delay) */
 	SMTPD_STATE_WAIT,		/* waiting for SPF/DKIM/DMARC results */
 	SMTPD_STATE_CLOSING,		/* flushing the last reply */
+	SMTPD_STATE_PREGREET,		/* between "220-" and "220 " */
 };
 
 /* Login names longer than this are not matched to addresses (useradd
@@ -53,6 +54,8 @@ struct arc_sign;
 struct spool_commit_job;
 struct smtpd_auth_job;
 struct tls_hs;
+struct smtpd_dnsbl;
+struct smtpd_rcpt_args;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -83,6 +86,8 @@ struct smtpd_session {
 	char			*helo;
 	char			*auth_user;
 	bool			 trusted;	/* client in trusted_networks */
+	struct smtpd_dnsbl	*dnsbl;		/* lookups or a listing; NULL:
+						 * none (smtpd_dnsbl.c) */
 
 	/* A client of the local submission socket: the user the kernel
 	 * named (SO_PEERCRED), never what the client says. */
@@ -154,6 +159,26 @@ void smtpd_pause(struct smtpd_session *s, unsigned seconds);
 void smtpd_wait(struct smtpd_session *s);
 void smtpd_resume(struct smtpd_session *s);
 int smtpd_starttls(struct smtpd_session *s);
+
+/* The final "220 " greeting line (smtpd_session.c). */
+void smtpd_greeting(struct smtpd_session *s);
+
+/* smtpd_pregreet.c */
+/* Send "220-" and wait pregreet_wait for a client that should; false if
+ * the test does not apply (the caller sends the whole greeting). */
+bool smtpd_pregreet_start(struct smtpd_session *s);
+/* Input arrived during the wait: 554 and close. */
+void smtpd_pregreet_input(struct smtpd_session *s);
+
+/* smtpd_dnsbl.c */
+/* An mx client connected: look it up in the [server] dnsbl zones. */
+void smtpd_dnsbl_start(struct smtpd_session *s);
+/* At RCPT (arg, len: its argument): true once answered, with 550 5.7.1
+ * for a listed client (postmaster excepted), or when the RCPT waits for
+ * the lookups (it is read again then). */
+bool smtpd_dnsbl_rcpt(struct smtpd_session *s,
+    const struct smtpd_rcpt_args *ra, const char *arg, size_t len);
+void smtpd_dnsbl_free(struct smtpd_session *s);
 
 /* smtpd_verbs.c */
 void smtpd_verb_dispatch(struct smtpd_session *s, const char *line,

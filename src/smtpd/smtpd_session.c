@@ -174,6 +174,7 @@ smtpd_enter(struct smtpd_session *s, enum smtpd_state st)
 		smtpd_set_timeout(s, c->command_timeout);
 		break;
 	case SMTPD_STATE_AUTH:
+	case SMTPD_STATE_PREGREET:
 		smtpd_set_timeout(s, c->command_timeout);
 		break;
 	case SMTPD_STATE_PAUSED:
@@ -310,7 +311,7 @@ smtpd_session_start(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 	return s;
 }
 
-static void
+void
 smtpd_greeting(struct smtpd_session *s)
 {
 	smtpd_reply(s, "220 %s ESMTP sealmail", s->ctx->conf->hostname);
@@ -331,6 +332,10 @@ smtpd_session_greet(struct smtpd_session *s)
 	else
 		log_info("sid=%s smtp connect addr=%s listener=%s", s->sid,
 		    s->addr, lst->name);
+	/* PROXY protocol (issue 16): read the header first, then start
+	 * here with the client address it names, so the lookups and the
+	 * pregreet wait begin once the header is read. */
+	smtpd_dnsbl_start(s);
 	if (lst->tls == CONF_TLS_IMPLICIT) {
 		s->ssl = tls_server_ssl_new(ctx->tls);
 		if (s->ssl == NULL) {
@@ -344,6 +349,8 @@ smtpd_session_greet(struct smtpd_session *s)
 	s->bev = bufferevent_socket_new(ctx->base, s->fd, 0);
 	smtpd_bev_setup(s);
 	smtpd_enter(s, SMTPD_STATE_CMD);
+	if (smtpd_pregreet_start(s))
+		return;
 	smtpd_greeting(s);
 }
 
@@ -543,6 +550,7 @@ smtpd_free(struct smtpd_session *s)
 		s->ssl = NULL;
 	}
 	smtpd_auth_cancel(s);
+	smtpd_dnsbl_free(s);
 	if (s->commit_job) {
 		/* Gone before its 250: the message still becomes durable,
 		 * as after any lost reply (RFC 5321 §6.1 accepts that). */
@@ -759,6 +767,9 @@ smtpd_process(struct smtpd_session *s)
 				return;
 			break;
 		}
+		case SMTPD_STATE_PREGREET:
+			smtpd_pregreet_input(s);
+			return;
 		default:
 			if (s->state == SMTPD_STATE_WAIT &&
 			    evbuffer_get_length(bufferevent_get_input(s->bev)) >
@@ -941,7 +952,8 @@ smtpd_sessions_stop(struct smtpd_ctx *ctx, int grace)
 		    s->state == SMTPD_STATE_TLS_START;
 
 		if (s->state == SMTPD_STATE_CMD ||
-		    s->state == SMTPD_STATE_PAUSED || tls) {
+		    s->state == SMTPD_STATE_PAUSED ||
+		    s->state == SMTPD_STATE_PREGREET || tls) {
 			if (!tls)
 				smtpd_reply(s, "421 4.3.2 %s Service shutting "
 				    "down", ctx->conf->hostname);

@@ -20,6 +20,7 @@
 #include "msg/hops.h"
 #include "msg/rfc5322_headers.h"
 #include "msg/srs.h"
+#include "net/connlimit.h"
 #include "net/tls.h"
 #include "queue/spool.h"
 #include "queue/spool_commit.h"
@@ -51,6 +52,40 @@ smtpd_txn_reset(struct smtpd_session *s)
 	smtpd_deadline_message_end(s);
 	s->bdat_reject = NULL;
 	s->bdat_left = 0;
+}
+
+/*
+ * [limits] for an authenticated account: at MAIL (more_rcpts 0) whether
+ * it may send another message this hour, at RCPT whether one more
+ * recipient fits. Counted by all workers at each 250 after the data
+ * (smtpd_txn_committed). True once answered 451 4.7.1 and logged.
+ */
+static bool
+smtpd_txn_over_limit(struct smtpd_session *s, unsigned more_rcpts)
+{
+	const struct conf *c = s->ctx->conf;
+	char q[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
+	unsigned count;
+	enum connlimit_acct_result r;
+
+	if (c->limits_messages_per_hour == 0 &&
+	    c->limits_recipients_per_hour == 0)
+		return false;
+	r = connlimit_acct_check(s->ctx->limits, s->auth_user, more_rcpts,
+	    c->limits_messages_per_hour, c->limits_recipients_per_hour,
+	    &count);
+	if (r == CONNLIMIT_ACCT_OK)
+		return false;
+	log_warn("sid=%s smtp limit user=%s addr=%s limit=%s count=%u "
+	    "max=%u", s->sid, log_quote(s->auth_user, strlen(s->auth_user),
+	    q, sizeof(q)), s->addr, r == CONNLIMIT_ACCT_MESSAGES ?
+	    "messages_per_hour" : "recipients_per_hour", count,
+	    r == CONNLIMIT_ACCT_MESSAGES ? c->limits_messages_per_hour :
+	    c->limits_recipients_per_hour);
+	smtpd_reply(s, "451 4.7.1 Hourly %s limit of %s reached, try again "
+	    "later", r == CONNLIMIT_ACCT_MESSAGES ? "message" : "recipient",
+	    s->auth_user);
+	return true;
 }
 
 void
@@ -108,6 +143,8 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 		    "user %s", esc, s->auth_user);
 		return;
 	}
+	if (s->auth_user != NULL && smtpd_txn_over_limit(s, 0))
+		return;
 	ids_qid_new(s->qid);
 	memcpy(s->env.id, s->qid, sizeof(s->env.id));
 	s->env.created = time(NULL);
@@ -252,6 +289,10 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
+	if (s->auth_user != NULL && smtpd_txn_over_limit(s, s->nrcpt + 1))
+		return;
+	if (smtpd_dnsbl_rcpt(s, &ra, arg, len))
+		return;
 	if (ra.postmaster) {
 		/* RFC 5321 §4.5.1: <Postmaster> must always be accepted. */
 		if (c->ndomains == 0) {
@@ -563,6 +604,9 @@ smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 	} else {
 		metrics_accepted();
+		if (s->auth_user != NULL)
+			connlimit_acct_count(s->ctx->limits, s->auth_user,
+			    s->nrcpt);
 		log_info("sid=%s qid=%s smtp accepted size=%zu nrcpt=%zu%s%s",
 		    s->sid, env->id, env->size, env->nrcpts,
 		    s->tls ? " tls=yes" : "",

@@ -187,11 +187,16 @@ web_check_result(struct web_check *c)
 	struct web_access *a = c->a;
 	char esc[LOG_QUOTE_SIZE(WEB_USERS_NAME_MAX)];
 	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
-	unsigned n, delay;
+	unsigned n, pn, delay, pdelay;
+	char pairname[WEB_USERS_NAME_MAX + 8];
 
 	web_check_uncount(c);
+	/* Its own name space: "alice" of the admin pages is not alice's
+	 * mail login. */
+	snprintf(pairname, sizeof(pairname), "web:%s", c->cred.user);
 	log_quote(c->cred.user, strlen(c->cred.user), esc, sizeof(esc));
 	if (c->ok) {
+		connlimit_auth_pair_ok(a->limits, pairname, sa);
 		log_info("sid=%s web auth result=pass listener=%s user=%s",
 		    c->sid, a->name, esc);
 		web_admin_serve(c->req, a->env);
@@ -199,8 +204,12 @@ web_check_result(struct web_check *c)
 		return;
 	}
 	delay = connlimit_auth_fail_delay(a->limits, sa, &n);
+	pdelay = connlimit_auth_pair_failed(a->limits, pairname, sa, &pn);
+	if (pdelay > delay)
+		delay = pdelay;
 	log_info("sid=%s web auth result=fail listener=%s user=%s addr=%s "
-	    "failures=%u delay=%us", c->sid, a->name, esc, c->addr, n, delay);
+	    "failures=%u delay=%us user_failures=%u", c->sid, a->name, esc,
+	    c->addr, n, delay, pn);
 	web_basic_clear(&c->cred);
 	const struct timeval tv = { delay, 0 };
 	c->delay = evtimer_new(a->env->base, web_check_delay_cb, c);

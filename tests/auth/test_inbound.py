@@ -33,11 +33,6 @@ from harness import (Config, Daemon, make_cert, provision,  # noqa: E402
                      wait_until)
 
 HOST = harness.HOSTNAME
-ZONE_HEAD = """$TTL 300
-@ IN SOA ns1.%(z)s. hostmaster.%(z)s. 1 3600 600 86400 300
-@ IN NS ns1.%(z)s.
-ns1 IN A 127.0.0.1
-"""
 # Sender domains: (zone name, extra records).
 ZONES = {
     "test": "",
@@ -105,14 +100,7 @@ def env(tmp_path_factory):
     record = "".join(re.findall(r'"([^"]*)"', r.stdout))
     zones["example.test"] = ('@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
                              's1._domainkey IN TXT %s\n' % split_txt(record))
-    zdir = os.path.join(base, "zones")
-    os.makedirs(zdir)
-    files = []
-    for z, extra in zones.items():
-        p = os.path.join(zdir, "%s.zone" % z)
-        with open(p, "w") as f:
-            f.write(ZONE_HEAD % {"z": z} + extra)
-        files.append(p)
+    files = dnsserver.write_zones(os.path.join(base, "zones"), zones)
     info = dnsserver.start(os.path.join(base, "dns"), files)
     cfg.dns = {"resolver": info["resolver"], "trust_anchor": "",
                "unbound_config": info["unbound_config"]}

@@ -23,11 +23,6 @@ from harness import Config, Daemon, make_cert, provision  # noqa: E402
 
 HOST = harness.HOSTNAME
 INBOX = "dmarc@example.test"
-ZONE_HEAD = """$TTL 300
-@ IN SOA ns1.%(z)s. hostmaster.%(z)s. 1 3600 600 86400 300
-@ IN NS ns1.%(z)s.
-ns1 IN A 127.0.0.1
-"""
 ZONES = {
     "test": "",
     "goodreporter.test": '@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
@@ -44,14 +39,7 @@ with open(os.path.join(ROOT, "tests", "data", "reports",
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("reports_auth"))
-    zdir = os.path.join(base, "zones")
-    os.makedirs(zdir)
-    files = []
-    for z, extra in ZONES.items():
-        p = os.path.join(zdir, "%s.zone" % z)
-        with open(p, "w") as f:
-            f.write(ZONE_HEAD % {"z": z} + extra)
-        files.append(p)
+    files = dnsserver.write_zones(os.path.join(base, "zones"), ZONES)
     info = dnsserver.start(os.path.join(base, "dns"), files)
     cfg = Config(os.path.join(base, "mta"), [make_cert(base, "ec")])
     cfg.listen("mx", "mx", "starttls")

@@ -300,6 +300,27 @@ def _spawn_nsd(d, conf, zones, timeout=10.0):
     return p.pid, not pending
 
 
+# SOA, NS and the name server's address of a test zone ZONE_HEAD % {"z": zone}.
+ZONE_HEAD = """$TTL 300
+@ IN SOA ns1.%(z)s. hostmaster.%(z)s. 1 3600 600 86400 300
+@ IN NS ns1.%(z)s.
+ns1 IN A 127.0.0.1
+"""
+
+
+def write_zones(folder, zones, head=ZONE_HEAD):
+    """Write {zone: extra records} as FOLDER/ZONE.zone, each starting with
+    head % {"z": zone}; returns the file names, for start()."""
+    os.makedirs(folder, exist_ok=True)
+    files = []
+    for z, extra in zones.items():
+        p = os.path.join(folder, "%s.zone" % z)
+        with open(p, "w") as f:
+            f.write(head % {"z": z} + extra)
+        files.append(p)
+    return files
+
+
 def start(d, zonefiles, servfail=(), blackhole=(), keysdir=KEYS_DIR):
     """Start NSD and the black hole for zonefiles in DIR d; see module doc."""
     d = os.path.abspath(d)

@@ -30,7 +30,13 @@ COMBOS = {
 def test_greeting(mta, name):
     with RawSMTP.to(mta[name]) as c:
         assert c.greeting.code == 220
-        assert c.greeting.lines == ["%s ESMTP sealmail" % HOSTNAME]
+        # Plaintext/STARTTLS mx: "220-" first for a client that has not
+        # waited for it yet (pregreet_wait), with the same text.
+        text = "%s ESMTP sealmail" % HOSTNAME
+        if name in ("mx", "mx_plain"):
+            assert c.greeting.lines in ([text], [text, text]), c.greeting
+        else:
+            assert c.greeting.lines == [text], c.greeting
 
 
 @pytest.mark.parametrize("name", list(COMBOS))
