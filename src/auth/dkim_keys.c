@@ -10,6 +10,7 @@
 #include "auth/dkim_sign.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "keys/keyop.h"
 
 struct dkim_keys_domain {
 	char			*name;	/* owned copy */
@@ -63,6 +64,29 @@ dkim_keys_load(const struct conf *conf, char *err, size_t errlen)
 				dkim_keys_free(k);
 				return NULL;
 			}
+			d->nkeys = j + 1;
+		}
+	}
+	return k;
+}
+
+struct dkim_keys *
+dkim_keys_remote(const struct conf *conf, const bool *rsa, size_t n)
+{
+	struct dkim_keys *k = xcalloc(1, sizeof(*k));
+	size_t h = 0;
+
+	k->d = xcalloc(conf->ndomains, sizeof(*k->d));
+	for (size_t i = 0; i < conf->ndomains; i++) {
+		const struct conf_domain *cd = &conf->domains[i];
+		if (cd->ndkim == 0)
+			continue;
+		struct dkim_keys_domain *d = &k->d[k->n++];
+		d->name = xstrdup(cd->name);
+		for (size_t j = 0; j < cd->ndkim && h < n; j++, h++) {
+			d->keys[j] = dkim_sign_key_remote(cd->name,
+			    cd->dkim[j].selector, rsa[h],
+			    KEYOP_HANDLE_DKIM0 + (uint32_t)h);
 			d->nkeys = j + 1;
 		}
 	}

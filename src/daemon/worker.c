@@ -16,6 +16,7 @@
 #include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
+#include "keys/keys_client.h"
 #include "net/listener.h"
 #include "queue/spool_commit.h"
 #include "smtpd/smtpd_session.h"
@@ -150,6 +151,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	w.ctx.base = event_base_new();
 	if (w.ctx.base == NULL)
 		fatal("cannot create the event loop");
+	w.ctx.keys = keys_client_open(w.ctx.base);
 	snprintf(path, sizeof(path), "%s/sealmail.db", conf->data_dir);
 	w.ctx.db = db_open(path, true, NULL, err, sizeof(err));
 	if (w.ctx.db == NULL)
@@ -225,6 +227,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	dovecot_client_free(w.ctx.dovecot);
 	dns_resolver_free(w.ctx.dns);
 	db_close(w.ctx.db);
+	keys_client_free(w.ctx.keys);
 	event_base_free(w.ctx.base);
 	return 0;
 }

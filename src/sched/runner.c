@@ -42,6 +42,7 @@
 #include "deliver/lmtp.h"
 #include "deliver/maildir.h"
 #include "deliver/remote.h"
+#include "keys/keys_client.h"
 #include "msg/addr.h"
 #include "queue/spool.h"
 #include "report/inreport_hook.h"
@@ -1164,6 +1165,8 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 		close(lockfd);
 		return 1;
 	}
+	/* Report signing (its thread) asks the keys process. */
+	struct keys_client *keys_client = keys_client_open(r.base);
 	runner_select_method(&r);
 	r.pool = workpool_new(r.base, RUNNER_LOCAL_THREADS, "queue runner");
 	runner_start_remote(&r);
@@ -1179,6 +1182,7 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	runner_scan(&r, true);
 	event_base_dispatch(r.base);
 	runner_cleanup(&r);
+	keys_client_free(keys_client);
 	close(lockfd);
 	log_info("queue runner stopped");
 	return 0;

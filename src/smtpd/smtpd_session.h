@@ -24,6 +24,7 @@ struct spool_committer;
 struct connlimit;
 struct smtpd_session;
 struct workpool;
+struct keys_client;
 struct dovecot_client;
 
 /* Per-worker state shared by its sessions (borrowed pointers, owned by the
@@ -40,6 +41,8 @@ struct smtpd_ctx {
 	struct workpool		*authpool;	/* password checks (its threads
 						 * bound how many run at once) */
 	unsigned		 auth_jobs;	/* checks queued or running */
+	struct keys_client	*keys;		/* the keys process; NULL:
+						 * none (unit tests) */
 	struct dovecot_client	*dovecot;	/* [auth] passdb = dovecot:
 						 * checks passwords; else NULL */
 	unsigned		 slot;		/* this worker's connlimit slot */
