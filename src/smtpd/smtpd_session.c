@@ -528,6 +528,7 @@ smtpd_free(struct smtpd_session *s)
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	}
 	smtpd_auth_cancel(s);
+	smtpd_sign_cancel(s);
 	if (s->commit_job) {
 		/* Gone before its 250: the message still becomes durable,
 		 * as after any lost reply (RFC 5321 §6.1 accepts that). */

@@ -38,6 +38,9 @@ struct smtpd_ctx {
 	const struct dkim_keys	*dkim_keys;	/* signing keys, may be NULL */
 	struct spool_committer	*committer;	/* fsyncs off the loop */
 	struct connlimit	*limits;
+	struct workpool		*signpool;	/* DKIM/ARC signing (asks the
+						 * keys process, blocking);
+						 * NULL: inline */
 	struct workpool		*authpool;	/* password checks (its threads
 						 * bound how many run at once) */
 	unsigned		 auth_jobs;	/* checks queued or running */
