@@ -38,10 +38,13 @@
 
 struct keys;
 
+struct keys_job;
+
 struct keys_peer {
 	struct keys		*k;
 	struct bufferevent	*bev;	/* NULL once closed */
 	unsigned		 inflight;
+	struct keys_job		*jobs;	/* password checks under way */
 	struct keys_peer	*next;
 };
 
@@ -73,6 +76,11 @@ struct keys_job {
 	char			 pass[LIMIT_SASL_FIELD + 1];
 	char			*hash;	/* NULL: unknown user */
 	enum keys_passwd_res	 res;
+	/* Set by the loop when the peer cancels or goes: a check nobody
+	 * waits for is skipped, so clients that send AUTH and hang up
+	 * cannot queue hashing ahead of real logins. */
+	atomic_bool		 abandoned;
+	struct keys_job		*next;	/* in p->jobs */
 };
 
 static void
@@ -106,6 +114,8 @@ keys_peer_close(struct keys_peer *p, const char *why)
 		return;
 	if (why != NULL)
 		log_warn("keys peer dropped: %s", why);
+	for (struct keys_job *j = p->jobs; j != NULL; j = j->next)
+		atomic_store(&j->abandoned, true);
 	bufferevent_free(p->bev);
 	p->bev = NULL;
 	keys_peer_unref(p);
@@ -140,7 +150,9 @@ keys_job_run(void *arg)
 		return;
 	}
 	/* An unknown user costs the same computation as a known one. */
-	if (j->hash != NULL)
+	if (atomic_load(&j->abandoned))
+		j->res = KEYS_PASSWD_TEMP;
+	else if (j->hash != NULL)
 		j->res = passwd_verify(j->pass, j->hash) ? KEYS_PASSWD_OK :
 		    KEYS_PASSWD_WRONG;
 	else {
@@ -162,12 +174,18 @@ keys_job_done(void *arg, bool cancelled)
 		m.data = j->r == 0 ? j->sig : NULL;
 		m.datalen = j->r == 0 ? j->siglen : 0;
 		keys_reply(p, &m);
-	} else if (!cancelled) {
-		if (j->res == KEYS_PASSWD_OK)
+	} else if (j->req.type == KEYS_MSG_PASSWD) {
+		for (struct keys_job **jj = &p->jobs; *jj; jj = &(*jj)->next)
+			if (*jj == j) {
+				*jj = j->next;
+				break;
+			}
+		if (!cancelled && j->res == KEYS_PASSWD_OK)
 			passwd_cache_store(j->user, j->hash, j->pass);
 		m.type = KEYS_MSG_PASSWD_RES;
 		m.status = (uint8_t)j->res;
-		keys_reply(p, &m);
+		if (!cancelled)
+			keys_reply(p, &m);
 	}
 	explicit_bzero(j->pass, sizeof(j->pass));
 	free(j->hash);
@@ -219,6 +237,8 @@ keys_passwd(struct keys_peer *p, struct keys_job *j, const struct keys_msg *m)
 		return;
 	}
 	p->inflight++;
+	j->next = p->jobs;
+	p->jobs = j;
 	workpool_submit(p->k->pool, keys_job_run, keys_job_done, j);
 }
 
@@ -231,6 +251,12 @@ keys_peer_request(struct keys_peer *p, const uint8_t *body, size_t len)
 
 	if (keys_proto_decode(body, len, &m) == -1)
 		return -1;
+	if (m.type == KEYS_MSG_CANCEL) {
+		for (j = p->jobs; j != NULL; j = j->next)
+			if (j->req.id == m.id)
+				atomic_store(&j->abandoned, true);
+		return 0;
+	}
 	if (m.type != KEYS_MSG_SIGN && m.type != KEYS_MSG_PASSWD)
 		return -1;
 	if (p->inflight > KEYS_PROTO_PEER_INFLIGHT)	/* 1: the read guard */

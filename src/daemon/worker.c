@@ -168,7 +168,6 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	w.tick = event_new(w.ctx.base, -1, EV_PERSIST, worker_tick_cb, &w);
 	if (w.tick == NULL || event_add(w.tick, &every) == -1)
 		fatal("cannot start the worker's timer");
-	smtpd_auth_prepare();
 	w.ctx.authpool = workpool_new(w.ctx.base, SMTPD_AUTH_THREADS,
 	    "password check");
 	if (conf->passdb == CONF_PASSDB_DOVECOT)

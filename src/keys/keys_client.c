@@ -229,9 +229,18 @@ keys_client_cancel(struct keys_client *kc, uint32_t id)
 	struct keys_pending *p;
 
 	if (kc != NULL && (p = keys_client_find(kc, id)) != NULL) {
+		struct keys_msg m = { .type = KEYS_MSG_CANCEL, .id = id };
+		struct buf b;
+
 		p->sign_cb = NULL;
 		p->passwd_cb = NULL;
 		p->arg = NULL;
+		/* Spare the keys process the work (a password hash); the
+		 * answer still comes and frees the slot. */
+		buf_init(&b, KEYS_PROTO_HDR + 16);
+		if (kc->bev != NULL && keys_proto_encode(&b, &m) == 0)
+			bufferevent_write(kc->bev, b.data, b.len);
+		buf_clear(&b);
 	}
 }
 

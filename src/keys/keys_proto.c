@@ -149,6 +149,7 @@ keys_proto_decode(const uint8_t *p, size_t len, struct keys_msg *m)
 		break;
 	case KEYS_MSG_READY:
 	case KEYS_MSG_PEER:
+	case KEYS_MSG_CANCEL:
 		break;
 	default:
 		r.err = 1;
@@ -215,6 +216,7 @@ keys_proto_frame_size(const struct keys_msg *m)
 		break;
 	case KEYS_MSG_READY:
 	case KEYS_MSG_PEER:
+	case KEYS_MSG_CANCEL:
 		break;
 	default:
 		return -1;

@@ -49,8 +49,10 @@ enum keys_msg_type {
 				 * serving */
 	KEYS_MSG_PEER,		/* master -> keys: a peer's socket rides
 				 * along (SCM_RIGHTS) */
+	KEYS_MSG_CANCEL,	/* peer -> keys: nobody waits for request
+				 * id any more (its answer still comes) */
 };
-#define KEYS_MSG_TYPE_MAX	KEYS_MSG_PEER
+#define KEYS_MSG_TYPE_MAX	KEYS_MSG_CANCEL
 
 enum keys_key_kind {
 	KEYS_KIND_TLS = 1,

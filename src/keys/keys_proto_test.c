@@ -163,6 +163,14 @@ test_other_roundtrips(void **state)
 	buf_clear(&b);
 
 	memset(&m, 0, sizeof(m));
+	m.type = KEYS_MSG_CANCEL;
+	m.id = 12;
+	assert_int_equal(roundtrip(&m, &d, &b), 0);
+	assert_int_equal(d.type, KEYS_MSG_CANCEL);
+	assert_int_equal(d.id, 12);
+	buf_clear(&b);
+
+	memset(&m, 0, sizeof(m));
 	m.type = KEYS_MSG_PEER;
 	m.id = 0xffffffffu;
 	assert_int_equal(roundtrip(&m, &d, &b), 0);
@@ -182,6 +190,7 @@ test_decode_rejects(void **state)
 		{ "empty", { 0 }, 0 },
 		{ "no id", { KEYS_MSG_READY, 0, 0 }, 3 },
 		{ "unknown type", { 99, 0, 0, 0, 1 }, 5 },
+		{ "type past CANCEL", { KEYS_MSG_CANCEL + 1, 0, 0, 0, 1 }, 5 },
 		{ "type zero", { 0, 0, 0, 0, 1 }, 5 },
 		{ "trailing octet", { KEYS_MSG_READY, 0, 0, 0, 1, 7 }, 6 },
 		{ "SIG status 2", { KEYS_MSG_SIG, 0, 0, 0, 1, 2, 0, 0 }, 8 },

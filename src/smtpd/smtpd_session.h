@@ -75,9 +75,6 @@ void smtpd_session_accept(struct smtpd_ctx *ctx, int fd,
  */
 void smtpd_session_accept_local(struct smtpd_ctx *ctx, int fd);
 
-/* Compute what AUTH needs once (a dummy hash for unknown users), so the
- * first login does not pay for it; called by the worker at start. */
-void smtpd_auth_prepare(void);
 /* Threads of ctx->authpool: password hashes (yescrypt, ~100 ms of CPU and
  * tens of MB each) computed at once per worker; more wait their turn. */
 #define SMTPD_AUTH_THREADS	2
