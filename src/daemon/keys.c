@@ -30,6 +30,7 @@
 #include "keys/keys_proto.h"
 #include "keys/keys_table.h"
 #include "store/db.h"
+#include "web/web_users.h"
 
 /* A peer that does not read its replies is broken: past this much
  * unread output it is dropped. */
@@ -58,6 +59,9 @@ struct keys {
 	struct workpool		*pool;
 	struct db		*db;	/* read-only, for password hashes */
 	char			*dummy;	/* hash for unknown users */
+	struct web_users	**admin;	/* per listener: its
+						 * password_file, or NULL */
+	size_t			 nadmin;
 	struct keys_peer	*peers;
 	size_t			 npeers;
 	bool			 stopping;
@@ -74,7 +78,9 @@ struct keys_job {
 	int			 r;
 	char			 user[LIMIT_SASL_FIELD + 1];
 	char			 pass[LIMIT_SASL_FIELD + 1];
+	uint16_t		 realm;
 	char			*hash;	/* NULL: unknown user */
+	bool			 decoy;	/* hash is another user's */
 	enum keys_passwd_res	 res;
 	/* Set by the loop when the peer cancels or goes: a check nobody
 	 * waits for is skipped, so clients that send AUTH and hang up
@@ -153,8 +159,8 @@ keys_job_run(void *arg)
 	if (atomic_load(&j->abandoned))
 		j->res = KEYS_PASSWD_TEMP;
 	else if (j->hash != NULL)
-		j->res = passwd_verify(j->pass, j->hash) ? KEYS_PASSWD_OK :
-		    KEYS_PASSWD_WRONG;
+		j->res = passwd_verify(j->pass, j->hash) && !j->decoy ?
+		    KEYS_PASSWD_OK : KEYS_PASSWD_WRONG;
 	else {
 		(void)passwd_verify(j->pass, j->p->k->dummy);
 		j->res = KEYS_PASSWD_WRONG;
@@ -180,7 +186,8 @@ keys_job_done(void *arg, bool cancelled)
 				*jj = j->next;
 				break;
 			}
-		if (!cancelled && j->res == KEYS_PASSWD_OK)
+		if (!cancelled && j->res == KEYS_PASSWD_OK &&
+		    j->realm == KEYS_REALM_STORE)
 			passwd_cache_store(j->user, j->hash, j->pass);
 		m.type = KEYS_MSG_PASSWD_RES;
 		m.status = (uint8_t)j->res;
@@ -214,20 +221,45 @@ k_db_hash(struct keys *k, const char *user, char **hash)
 	return db_user_get_hash(k->db, user, hash);
 }
 
+/* The hash of user in an admin listener's password_file into j: a
+ * listed user's own, else (unknown user) another's as a decoy, so timing
+ * does not tell who is listed and the file's scheme and cost apply; NULL
+ * when the listener has no usable file. */
+static void
+keys_admin_hash(struct keys *k, uint16_t realm, struct keys_job *j)
+{
+	const struct web_users *u = realm - 1u < k->nadmin ?
+	    k->admin[realm - 1] : NULL;
+	const char *h;
+
+	if (u == NULL)
+		return;
+	h = web_users_hash(u, j->user, strlen(j->user));
+	if (h == NULL && web_users_count(u) > 0) {
+		h = web_users_hash_at(u, 0);
+		j->decoy = true;
+	}
+	j->hash = h != NULL ? xstrdup(h) : NULL;
+}
+
 /* The hash lookup runs here on the loop (an indexed read of a local
  * file); a cached login answers at once, the rest goes to the pool. */
 static void
 keys_passwd(struct keys_peer *p, struct keys_job *j, const struct keys_msg *m)
 {
 	struct keys_msg r = { .type = KEYS_MSG_PASSWD_RES, .id = m->id };
-	enum db_result dr;
+	enum db_result dr = DB_OK;
 
 	memcpy(j->user, m->user, m->userlen);
 	if (m->passlen > 0)
 		memcpy(j->pass, m->pass, m->passlen);
-	dr = k_db_hash(p->k, j->user, &j->hash);
-	if (dr == DB_ERROR || (dr == DB_OK && passwd_cache_hit(j->user,
-	    j->hash, j->pass)) || m->passlen == 0) {
+	j->realm = m->realm;
+	if (m->realm == KEYS_REALM_STORE)
+		dr = k_db_hash(p->k, j->user, &j->hash);
+	else
+		keys_admin_hash(p->k, m->realm, j);
+	if (dr == DB_ERROR || m->passlen == 0 || (m->realm == KEYS_REALM_STORE &&
+	    dr == DB_OK && passwd_cache_hit(j->user, j->hash, j->pass))) {
 		r.status = dr == DB_ERROR ? KEYS_PASSWD_TEMP : m->passlen == 0 ?
 		    KEYS_PASSWD_WRONG : KEYS_PASSWD_OK;
 		keys_reply(p, &r);
@@ -435,6 +467,27 @@ keys_signal_cb(evutil_socket_t sig, short what, void *arg)
 	keys_maybe_exit(k);
 }
 
+/* The admin listeners' password files (the workers ask by listener). A
+ * file that does not load lets only loopback and trusted_networks in, as
+ * the worker says when it starts the listener. */
+static void
+keys_admin_load(struct keys *k)
+{
+	char err[512];
+
+	k->nadmin = k->conf->nlisteners;
+	k->admin = xcalloc(k->nadmin + 1, sizeof(*k->admin));
+	for (size_t i = 0; i < k->nadmin; i++) {
+		const struct conf_listener *cl = &k->conf->listeners[i];
+		if (cl->role != CONF_ROLE_ADMIN || cl->password_file == NULL)
+			continue;
+		if ((k->admin[i] = web_users_load(cl->password_file, err,
+		    sizeof(err))) == NULL)
+			log_warn("keys: listener %s: password_file not used: %s",
+			    cl->name, err);
+	}
+}
+
 static unsigned
 keys_threads(void)
 {
@@ -458,6 +511,7 @@ keys_main(const struct conf *conf, int ctl)
 	if (k.dummy == NULL)
 		fatal("keys: cannot compute a password hash");
 	k.pool = workpool_new(k.base, keys_threads(), "keys");
+	keys_admin_load(&k);
 	evutil_make_socket_nonblocking(ctl);
 	k.ctl_ev = event_new(k.base, ctl, EV_READ | EV_PERSIST, keys_ctl_cb,
 	    &k);
@@ -481,6 +535,9 @@ keys_main(const struct conf *conf, int ctl)
 	if (k.ctl != -1)
 		close(k.ctl);
 	keys_table_free(k.table);
+	for (size_t i = 0; i < k.nadmin; i++)
+		web_users_free(k.admin[i]);
+	free(k.admin);
 	free(k.ctlbuf);
 	free(k.dummy);
 	db_close(k.db);

@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "auth/passwd.h"
 #include "daemon/keys.h"
 #include "daemon/keys_ctl.h"
 #include "keys/keys_client.h"
@@ -37,6 +38,8 @@ struct fixture {
 	struct conf	 conf;
 	struct conf_domain dom;
 	struct conf_dkim dkim;
+	struct conf_listener lst[2];
+	char		 pwfile[128];
 	pid_t		 pid;
 	int		 ctl;
 };
@@ -62,6 +65,20 @@ setup(void **state)
 	f->conf.domains = &f->dom;
 	f->conf.ndomains = 1;
 	f->conf.data_dir = f->dir;	/* no store in it */
+	/* Listener 1 is an admin one with a password_file. */
+	snprintf(f->pwfile, sizeof(f->pwfile), "%s/admin.pw", f->dir);
+	char *h = passwd_hash("right-one");
+	fp = fopen(f->pwfile, "w");
+	fprintf(fp, "admin:%s\nother:%s\n", h, h);
+	fclose(fp);
+	free(h);
+	f->lst[0].name = "mx";
+	f->lst[0].role = CONF_ROLE_MX;
+	f->lst[1].name = "admin";
+	f->lst[1].role = CONF_ROLE_ADMIN;
+	f->lst[1].password_file = f->pwfile;
+	f->conf.listeners = f->lst;
+	f->conf.nlisteners = 2;
 	*state = f;
 	return 0;
 }
@@ -218,11 +235,36 @@ test_sign_through_keys_process(void **state)
 	    &siglen), 0);
 
 	/* No store in data_dir: no verdict, a temporary failure. */
-	assert_int_not_equal(keys_client_passwd(kc, "alice@example.test",
+	assert_int_not_equal(keys_client_passwd(kc, KEYS_REALM_STORE,
+	    "alice@example.test",
 	    "secret", passwd_done, &ar), 0);
 	event_base_dispatch(ar.base);
 	assert_int_equal(ar.calls, 2);
 	assert_int_equal(ar.pw, KEYS_PASSWD_TEMP);
+
+	/* The admin listener's password_file: right, wrong, unknown user
+	 * (checked against another's hash, never accepted), a listener
+	 * without a file. */
+	static const struct {
+		uint16_t	 realm;
+		const char	*user, *pass;
+		enum keys_passwd_res want;
+	} pw[] = {
+		{ KEYS_REALM_ADMIN(1), "admin", "right-one", KEYS_PASSWD_OK },
+		{ KEYS_REALM_ADMIN(1), "admin", "wrong-one", KEYS_PASSWD_WRONG },
+		{ KEYS_REALM_ADMIN(1), "nobody", "right-one", KEYS_PASSWD_WRONG },
+		{ KEYS_REALM_ADMIN(0), "admin", "right-one", KEYS_PASSWD_WRONG },
+		{ KEYS_REALM_ADMIN(7), "admin", "right-one", KEYS_PASSWD_WRONG },
+	};
+	for (size_t i = 0; i < sizeof(pw) / sizeof(pw[0]); i++) {
+		ar.calls = 0;
+		assert_int_not_equal(keys_client_passwd(kc, pw[i].realm,
+		    pw[i].user, pw[i].pass, passwd_done, &ar), 0);
+		event_base_dispatch(ar.base);
+		assert_int_equal(ar.calls, 1);
+		if (ar.pw != pw[i].want)
+			fail_msg("case %zu: %d", i, ar.pw);
+	}
 
 	keys_client_free(kc);
 	assert_null(keyop_backend());

@@ -168,8 +168,6 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	w.tick = event_new(w.ctx.base, -1, EV_PERSIST, worker_tick_cb, &w);
 	if (w.tick == NULL || event_add(w.tick, &every) == -1)
 		fatal("cannot start the worker's timer");
-	w.ctx.authpool = workpool_new(w.ctx.base, SMTPD_AUTH_THREADS,
-	    "password check");
 	if (conf->passdb == CONF_PASSDB_DOVECOT)
 		w.ctx.dovecot = dovecot_client_new(w.ctx.base,
 		    conf->passdb_socket);
@@ -186,7 +184,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	w.wl = xcalloc(ls->nsocks, sizeof(*w.wl));
 	w.nwl = ls->nsocks;
 	w.web = web_server_new(w.ctx.base, conf, tls, w.ctx.db,
-	    w.ctx.authpool, limits);
+	    w.ctx.keys, limits);
 	for (size_t i = 0; i < ls->nsocks; i++) {
 		size_t l = ls->socks[i].listener;
 
@@ -229,7 +227,6 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 		event_free(w.ctx.flush_ev);
 	spool_committer_free(w.ctx.committer);
 	workpool_free(w.ctx.signpool);
-	workpool_free(w.ctx.authpool);
 	dovecot_client_free(w.ctx.dovecot);
 	dns_resolver_free(w.ctx.dns);
 	db_close(w.ctx.db);

@@ -204,11 +204,11 @@ keys_client_start(void *be, const struct keyop *op, keyop_done_cb *cb,
 }
 
 uint32_t
-keys_client_passwd(struct keys_client *kc, const char *user,
+keys_client_passwd(struct keys_client *kc, uint16_t realm, const char *user,
     const char *pass, keys_client_passwd_cb *cb, void *arg)
 {
 	struct keys_pending *p;
-	struct keys_msg m = { .type = KEYS_MSG_PASSWD };
+	struct keys_msg m = { .type = KEYS_MSG_PASSWD, .realm = realm };
 
 	if (kc == NULL || (p = keys_client_slot(kc)) == NULL)
 		return 0;

@@ -44,13 +44,15 @@ const struct keyop_backend *keys_client_backend(struct keys_client *kc);
 typedef void keys_client_passwd_cb(void *arg, enum keys_passwd_res r);
 
 /*
- * Ask whether pass is user's password (the store's hash, yescrypt in the
- * keys process). Returns the request's id (never 0), or 0 when it cannot
+ * Ask whether pass is user's password in realm (KEYS_REALM_STORE: the
+ * store's hash; KEYS_REALM_ADMIN(i): admin listener i's password_file;
+ * yescrypt or the file's scheme in the keys process). Returns the request's id (never 0), or 0 when it cannot
  * be sent (too many pending, the keys process gone, a field too long);
  * then no callback. The password is wiped from our buffers once sent.
  */
-uint32_t keys_client_passwd(struct keys_client *kc, const char *user,
-    const char *pass, keys_client_passwd_cb *cb, void *arg);
+uint32_t keys_client_passwd(struct keys_client *kc, uint16_t realm,
+    const char *user, const char *pass, keys_client_passwd_cb *cb,
+    void *arg);
 /* The caller no longer wants id's answer: its callback will not run. */
 void keys_client_cancel(struct keys_client *kc, uint32_t id);
 

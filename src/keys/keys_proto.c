@@ -96,6 +96,7 @@ decode_sign(struct rd *r, struct keys_msg *m)
 static void
 decode_passwd(struct rd *r, struct keys_msg *m)
 {
+	m->realm = (uint16_t)rd_u(r, 2);
 	m->user = rd_bytes(r, 2, 1, LIMIT_SASL_FIELD, &m->userlen);
 	m->pass = rd_bytes(r, 2, 0, LIMIT_SASL_FIELD, &m->passlen);
 	if ((m->user && memchr(m->user, 0, m->userlen)) ||
@@ -198,7 +199,7 @@ keys_proto_frame_size(const struct keys_msg *m)
 		if (m->userlen == 0 || m->userlen > LIMIT_SASL_FIELD ||
 		    m->passlen > LIMIT_SASL_FIELD)
 			return -1;
-		n += 2 + m->userlen + 2 + m->passlen;
+		n += 2 + 2 + m->userlen + 2 + m->passlen;
 		break;
 	case KEYS_MSG_PASSWD_RES:
 		n += 1;
@@ -249,6 +250,7 @@ keys_proto_encode_raw(uint8_t *dst, size_t room, const struct keys_msg *m)
 		put_bytes(&w, 2, m->data, m->datalen);
 		break;
 	case KEYS_MSG_PASSWD:
+		put_u(&w, m->realm, 2);
 		put_bytes(&w, 2, m->user, m->userlen);
 		put_bytes(&w, 2, m->pass, m->passlen);
 		break;

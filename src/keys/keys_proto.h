@@ -39,7 +39,7 @@ struct buf;
 enum keys_msg_type {
 	KEYS_MSG_SIGN = 1,	/* peer -> keys: op */
 	KEYS_MSG_SIG,		/* keys -> peer: status, data = signature */
-	KEYS_MSG_PASSWD,	/* peer -> keys: user, pass */
+	KEYS_MSG_PASSWD,	/* peer -> keys: realm, user, pass */
 	KEYS_MSG_PASSWD_RES,	/* keys -> peer: status (keys_passwd_res) */
 	KEYS_MSG_LOAD,		/* master -> keys: handle, kind, data = key
 				 * PEM, cert = certificate PEM (TLS only) */
@@ -66,6 +66,11 @@ enum keys_key_type {
 	KEYS_TYPE_ED25519 = 3,
 };
 
+/* Whose passwords a PASSWD means: the store's accounts, or the
+ * password_file of admin listener conf->listeners[i]. */
+#define KEYS_REALM_STORE	0
+#define KEYS_REALM_ADMIN(i)	((uint16_t)((i) + 1))
+
 enum keys_passwd_res {
 	KEYS_PASSWD_OK = 0,
 	KEYS_PASSWD_WRONG = 1,	/* or an unknown user */
@@ -88,7 +93,9 @@ struct keys_msg {
 	/* LOAD: certificate PEM or empty. */
 	const uint8_t		*cert;
 	size_t			 certlen;
-	/* PASSWD: 1..LIMIT_SASL_FIELD octets, no NUL. */
+	/* PASSWD: realm, then user and pass: 1..LIMIT_SASL_FIELD and
+	 * 0..LIMIT_SASL_FIELD octets, no NUL. */
+	uint16_t		 realm;
 	const uint8_t		*user;
 	size_t			 userlen;
 	const uint8_t		*pass;

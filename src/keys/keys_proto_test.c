@@ -116,11 +116,13 @@ test_other_roundtrips(void **state)
 	memset(&m, 0, sizeof(m));
 	m.type = KEYS_MSG_PASSWD;
 	m.id = 6;
+	m.realm = KEYS_REALM_ADMIN(3);
 	m.user = (const uint8_t *)"alice";
 	m.userlen = 5;
 	m.pass = (const uint8_t *)"s3cret";
 	m.passlen = 6;
 	assert_int_equal(roundtrip(&m, &d, &b), 0);
+	assert_int_equal(d.realm, 4);
 	assert_int_equal(d.userlen, 5);
 	assert_memory_equal(d.user, "alice", 5);
 	assert_memory_equal(d.pass, "s3cret", 6);
@@ -209,9 +211,11 @@ test_decode_rejects(void **state)
 		{ "SIGN md too long", { KEYS_MSG_SIGN, 0, 0, 0, 1, 0, 0, 0, 1,
 		    1, 16, 'S', 'H', 'A' }, 14 },
 		{ "PASSWD empty user", { KEYS_MSG_PASSWD, 0, 0, 0, 1, 0, 0, 0,
-		    0 }, 9 },
-		{ "PASSWD NUL in user", { KEYS_MSG_PASSWD, 0, 0, 0, 1, 0, 2,
-		    'a', 0, 0, 0 }, 11 },
+		    0, 0, 0 }, 11 },
+		{ "PASSWD NUL in user", { KEYS_MSG_PASSWD, 0, 0, 0, 1, 0, 0, 0,
+		    2, 'a', 0, 0, 0 }, 13 },
+		{ "PASSWD without realm", { KEYS_MSG_PASSWD, 0, 0, 0, 1, 0 },
+		    6 },
 		{ "PASSWD_RES 3", { KEYS_MSG_PASSWD_RES, 0, 0, 0, 1, 3 }, 6 },
 		{ "LOAD kind 3", { KEYS_MSG_LOAD, 0, 0, 0, 1, 0, 0, 0, 0, 3, 0,
 		    0, 0, 1, 'k', 0, 0, 0, 0 }, 19 },

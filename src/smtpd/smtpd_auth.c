@@ -196,8 +196,8 @@ smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 	struct smtpd_auth_job *j = xcalloc(1, sizeof(*j));
 	j->s = s;
 	snprintf(j->user, sizeof(j->user), "%s", user);
-	j->keys = keys_client_passwd(ctx->keys, user, pass, smtpd_auth_keys_cb,
-	    j);
+	j->keys = keys_client_passwd(ctx->keys, KEYS_REALM_STORE, user, pass,
+	    smtpd_auth_keys_cb, j);
 	if (j->keys == 0) {
 		log_warn("sid=%s smtp auth result=tempfail addr=%s: the keys "
 		    "process is unavailable or busy", s->sid, s->addr);

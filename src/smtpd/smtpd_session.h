@@ -41,8 +41,6 @@ struct smtpd_ctx {
 	struct workpool		*signpool;	/* DKIM/ARC signing (asks the
 						 * keys process, blocking);
 						 * NULL: inline */
-	struct workpool		*authpool;	/* password checks (its threads
-						 * bound how many run at once) */
 	unsigned		 auth_jobs;	/* checks queued or running */
 	struct keys_client	*keys;		/* the keys process; NULL:
 						 * none (unit tests) */
@@ -74,10 +72,6 @@ void smtpd_session_accept(struct smtpd_ctx *ctx, int fd,
  * DKIM-signs only mail whose From: that user owns (smtpd_local.c).
  */
 void smtpd_session_accept_local(struct smtpd_ctx *ctx, int fd);
-
-/* Threads of ctx->authpool: password hashes (yescrypt, ~100 ms of CPU and
- * tens of MB each) computed at once per worker; more wait their turn. */
-#define SMTPD_AUTH_THREADS	2
 
 /* Shutdown: sessions between transactions get 421 and are closed now;
  * sessions receiving a message may finish it for `grace` seconds, then get
