@@ -23,7 +23,7 @@ struct dkim_keys *dkim_keys_load(const struct conf *conf, char *err,
     size_t errlen);
 /* The same set as keys the keys process holds: rsa[0..n) says each one's
  * type, in the order dkim_keys_load() would load them, and their handles
- * are KEYOP_HANDLE_DKIM0 + that index. */
+ * are KEYOP_HANDLE_DKIM0 + that index (NULL if n is short of them). */
 struct dkim_keys *dkim_keys_remote(const struct conf *conf, const bool *rsa,
     size_t n);
 void dkim_keys_free(struct dkim_keys *k);

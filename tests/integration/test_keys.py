@@ -11,16 +11,14 @@ workers' own)."""
 
 import base64
 import os
-import pwd
 import re
 import signal
 import subprocess
-import uuid
 
 import pytest
 
 import harness
-from harness import USERS, make_message, new_marker, wait_until
+from harness import make_message, new_marker, wait_until
 import mailcheck
 
 dkim = pytest.importorskip("dkim")
@@ -35,13 +33,7 @@ ALICE = "alice@example.test"
 
 @pytest.fixture(scope="module")
 def svc_user():
-    name = "kys" + uuid.uuid4().hex[:8]
-    subprocess.run(["useradd", "-M", "-U", "-s", "/usr/sbin/nologin",
-                    name], check=True, capture_output=True)
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
+    yield from harness.service_user("kys")
 
 
 def keygen(folder, selector, kind):
