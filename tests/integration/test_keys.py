@@ -102,10 +102,17 @@ def needles(keyfile):
     return out
 
 
-def readable_memory(pid):
-    """Every readable mapping of pid, read through /proc/PID/mem (root
-    may, as a debugger would)."""
-    chunks = []
+# Mappings larger than this are a sanitizer's shadow, not a heap.
+SCAN_REGION_MAX = 4 << 30
+SCAN_CHUNK = 16 << 20
+
+
+def found(pid, keyfile):
+    """Which needles of keyfile are in pid's readable memory, read through
+    /proc/PID/mem (root may, as a debugger would), a chunk at a time."""
+    want = needles(keyfile)
+    overlap = max(len(b) for b in want.values())
+    hits = set()
     with open("/proc/%d/maps" % pid) as maps, \
             open("/proc/%d/mem" % pid, "rb", 0) as mem:
         for line in maps:
@@ -114,17 +121,18 @@ def readable_memory(pid):
                                        ("[vvar]", "[vsyscall]")):
                 continue
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
-            try:
-                mem.seek(lo)
-                chunks.append(mem.read(hi - lo))
-            except (OSError, ValueError, OverflowError):
-                pass
-    return b"".join(chunks)
-
-
-def found(pid, keyfile):
-    mem = readable_memory(pid)
-    return [what for what, b in needles(keyfile).items() if b in mem]
+            if hi - lo > SCAN_REGION_MAX:
+                continue
+            tail = b""
+            for at in range(lo, hi, SCAN_CHUNK):
+                try:
+                    mem.seek(at)
+                    data = tail + mem.read(min(SCAN_CHUNK, hi - at))
+                except (OSError, ValueError, OverflowError):
+                    break
+                hits |= {w for w, b in want.items() if b in data}
+                tail = data[-overlap:]
+    return sorted(hits)
 
 
 def submit_signed(d, marker):
