@@ -86,6 +86,7 @@ struct keys_job {
 	 * waits for is skipped, so clients that send AUTH and hang up
 	 * cannot queue hashing ahead of real logins. */
 	atomic_bool		 abandoned;
+	bool			 started;	/* handed to the pool */
 	struct keys_job		*next;	/* in p->jobs */
 };
 
@@ -268,10 +269,32 @@ keys_passwd(struct keys_peer *p, struct keys_job *j, const struct keys_msg *m)
 		free(j);
 		return;
 	}
+	/* Started once the whole read is decoded (keys_peer_start): a
+	 * CANCEL right behind it (the client hung up) then spares the hash. */
 	p->inflight++;
 	j->next = p->jobs;
 	p->jobs = j;
-	workpool_submit(p->k->pool, keys_job_run, keys_job_done, j);
+}
+
+/* Start the password checks the last read queued; those cancelled
+ * meanwhile are answered at once, unhashed. */
+static void
+keys_peer_start(struct keys_peer *p)
+{
+	struct keys_job *j, *next;
+
+	for (j = p->jobs; j != NULL; j = next) {
+		next = j->next;
+		if (j->started)
+			continue;
+		j->started = true;
+		if (atomic_load(&j->abandoned)) {
+			j->res = KEYS_PASSWD_TEMP;
+			keys_job_done(j, false);
+		} else
+			workpool_submit(p->k->pool, keys_job_run,
+			    keys_job_done, j);
+	}
 }
 
 /* One request from p; -1 when it is malformed or over the bounds. */
@@ -344,6 +367,7 @@ keys_peer_read_cb(struct bufferevent *bev, void *arg)
 		if (r == -1)
 			keys_peer_close(p, "malformed request");
 	}
+	keys_peer_start(p);
 	p->inflight--;
 	keys_peer_unref(p);
 }
