@@ -10,6 +10,7 @@
 #include "auth/dkim_sign.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "keys/keyop.h"
 
 struct dkim_keys_domain {
 	char			*name;	/* owned copy */
@@ -44,10 +45,17 @@ dkim_keys_load_one(const struct conf_domain *cd, size_t j, char *err,
 	return key;
 }
 
-struct dkim_keys *
-dkim_keys_load(const struct conf *conf, char *err, size_t errlen)
+/* Makes key j of domain cd, the h-th key of the configuration (in file
+ * order); NULL fails the whole set. */
+typedef struct dkim_sign_key *dkim_keys_make_fn(const struct conf_domain *cd,
+    size_t j, size_t h, void *arg);
+
+/* Every pair, in file order: dual Ed25519 + RSA signing. */
+static struct dkim_keys *
+dkim_keys_build(const struct conf *conf, dkim_keys_make_fn *make, void *arg)
 {
 	struct dkim_keys *k = xcalloc(1, sizeof(*k));
+	size_t h = 0;
 
 	k->d = xcalloc(conf->ndomains, sizeof(*k->d));
 	for (size_t i = 0; i < conf->ndomains; i++) {
@@ -56,10 +64,8 @@ dkim_keys_load(const struct conf *conf, char *err, size_t errlen)
 			continue;
 		struct dkim_keys_domain *d = &k->d[k->n++];
 		d->name = xstrdup(cd->name);
-		/* Every pair, in file order: dual Ed25519 + RSA signing. */
-		for (size_t j = 0; j < cd->ndkim; j++) {
-			d->keys[j] = dkim_keys_load_one(cd, j, err, errlen);
-			if (d->keys[j] == NULL) {
+		for (size_t j = 0; j < cd->ndkim; j++, h++) {
+			if ((d->keys[j] = make(cd, j, h, arg)) == NULL) {
 				dkim_keys_free(k);
 				return NULL;
 			}
@@ -67,6 +73,56 @@ dkim_keys_load(const struct conf *conf, char *err, size_t errlen)
 		}
 	}
 	return k;
+}
+
+struct dkim_keys_err {
+	char	*err;
+	size_t	 errlen;
+};
+
+/* dkim_keys_make_fn: the key file, read and parsed here. */
+static struct dkim_sign_key *
+dkim_keys_make_loaded(const struct conf_domain *cd, size_t j, size_t h,
+    void *arg)
+{
+	struct dkim_keys_err *e = arg;
+
+	(void)h;
+	return dkim_keys_load_one(cd, j, e->err, e->errlen);
+}
+
+struct dkim_keys *
+dkim_keys_load(const struct conf *conf, char *err, size_t errlen)
+{
+	struct dkim_keys_err e = { err, errlen };
+
+	return dkim_keys_build(conf, dkim_keys_make_loaded, &e);
+}
+
+struct dkim_keys_types {
+	const bool	*rsa;
+	size_t		 n;
+};
+
+/* dkim_keys_make_fn: the public facts of the key the keys process holds. */
+static struct dkim_sign_key *
+dkim_keys_make_remote(const struct conf_domain *cd, size_t j, size_t h,
+    void *arg)
+{
+	struct dkim_keys_types *t = arg;
+
+	if (h >= t->n)
+		return NULL;
+	return dkim_sign_key_remote(cd->name, cd->dkim[j].selector, t->rsa[h],
+	    KEYOP_HANDLE_DKIM0 + (uint32_t)h);
+}
+
+struct dkim_keys *
+dkim_keys_remote(const struct conf *conf, const bool *rsa, size_t n)
+{
+	struct dkim_keys_types t = { rsa, n };
+
+	return dkim_keys_build(conf, dkim_keys_make_remote, &t);
 }
 
 void

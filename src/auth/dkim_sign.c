@@ -28,11 +28,13 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "keys/keyop.h"
 
 struct dkim_sign_key {
 	char		*domain;
 	char		*selector;
-	EVP_PKEY	*pk;
+	EVP_PKEY	*pk;		/* NULL: held by the keys process */
+	uint32_t	 handle;	/* its handle there (keyop.h) */
 	enum dkim_alg	 alg;
 };
 
@@ -115,6 +117,19 @@ dkim_sign_key_from_pem(const char *domain, const char *selector,
 }
 
 struct dkim_sign_key *
+dkim_sign_key_remote(const char *domain, const char *selector, bool rsa,
+    uint32_t handle)
+{
+	struct dkim_sign_key *k = xcalloc(1, sizeof(*k));
+
+	k->domain = xstrdup(domain);
+	k->selector = xstrdup(selector);
+	k->handle = handle;
+	k->alg = rsa ? DKIM_ALG_RSA_SHA256 : DKIM_ALG_ED25519_SHA256;
+	return k;
+}
+
+struct dkim_sign_key *
 dkim_sign_key_load(const char *domain, const char *selector,
     const char *path, char *err, size_t errlen)
 {
@@ -166,7 +181,7 @@ dkim_sign_key_is_rsa(const struct dkim_sign_key *k)
 char *
 dkim_sign_key_record(const struct dkim_sign_key *k)
 {
-	return dkim_key_record(k->pk);
+	return k->pk != NULL ? dkim_key_record(k->pk) : NULL;
 }
 
 static void
@@ -368,6 +383,30 @@ out:
 	return r;
 }
 
+/* The keys process signs for a key held there: ed25519-sha256 signs the
+ * SHA-256 itself (RFC 8463 §3), so the request is always 32 octets. The
+ * blocking call: signing runs off the event loop (smtpd_sign.c, the
+ * runner's report thread). */
+static int
+sign_remote(const struct dkim_sign_key *k, const uint8_t digest[32],
+    uint8_t *sig, size_t *siglen)
+{
+	const struct keyop_backend *be = keyop_backend();
+	struct keyop op = {
+		.key = k->handle,
+		.alg = k->alg == DKIM_ALG_ED25519_SHA256 ? KEYOP_ED25519 :
+		    KEYOP_RSA_PKCS1,
+		.tbs = digest,
+		.tbslen = 32,
+	};
+
+	if (k->alg != DKIM_ALG_ED25519_SHA256)
+		snprintf(op.md, sizeof(op.md), "SHA256");
+	if (be == NULL || be->sync == NULL)
+		return -1;
+	return be->sync(be->be, &op, sig, siglen);
+}
+
 /* b= over the digest: PKCS#1 v1.5 SHA-256, or Ed25519 (RFC 8463 §3). */
 static int
 sign_digest(const struct dkim_sign_key *k, const uint8_t digest[32],
@@ -376,6 +415,9 @@ sign_digest(const struct dkim_sign_key *k, const uint8_t digest[32],
 	EVP_PKEY_CTX *pctx;
 	EVP_MD_CTX *md;
 	int ok;
+
+	if (k->pk == NULL)
+		return sign_remote(k, digest, sig, siglen);
 
 	if (k->alg == DKIM_ALG_ED25519_SHA256) {
 		if ((md = EVP_MD_CTX_new()) == NULL)

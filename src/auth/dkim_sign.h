@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct buf;
@@ -39,10 +40,15 @@ struct dkim_sign_key *dkim_sign_key_load(const char *domain,
 struct dkim_sign_key *dkim_sign_key_from_pem(const char *domain,
     const char *selector, const char *pem, size_t len, char *err,
     size_t errlen);
+/* A key the keys process holds as handle (keyop.h): the public facts only;
+ * signing with it asks the process's keyop backend (its sync call). */
+struct dkim_sign_key *dkim_sign_key_remote(const char *domain,
+    const char *selector, bool rsa, uint32_t handle);
 void dkim_sign_key_free(struct dkim_sign_key *k);
 /* Whether k signs rsa-sha256 (else ed25519-sha256). */
 bool dkim_sign_key_is_rsa(const struct dkim_sign_key *k);
-/* The key record to publish for k (dkim_key_record); heap string. */
+/* The key record to publish for k (dkim_key_record); heap string, NULL
+ * for a remote key. */
 char *dkim_sign_key_record(const struct dkim_sign_key *k);
 
 /*

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,11 +23,12 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/xmalloc.h"
+#include "daemon/keys.h"
+#include "daemon/keys_ctl.h"
 #include "daemon/sdnotify.h"
 #include "daemon/worker.h"
 #include "dns/dns.h"
-#include "keys/keyop.h"
-#include "keys/keyop_local.h"
+#include "keys/keys_client.h"
 #include "net/connlimit.h"
 #include "net/listener.h"
 #include "net/localsock.h"
@@ -45,6 +48,7 @@
 enum child_kind {
 	CHILD_WORKER,
 	CHILD_RUNNER,
+	CHILD_KEYS,	/* one per generation: holds the private keys */
 };
 
 struct child {
@@ -59,10 +63,10 @@ struct child {
 struct master {
 	struct conf		*conf;
 	struct tls_server	*tls;
-	struct keyop_local	*tls_keys;	/* what the TLS keys' handles
-						 * name (the workers inherit
-						 * it as their backend) */
-	struct dkim_keys	*dkim_keys;
+	struct dkim_keys	*dkim_keys;	/* public facts only */
+	int			 keys_ctl;	/* the generation's keys
+						 * process; -1: none */
+	bool			 keys_lost;	/* it died: regenerate */
 	struct listener_set	 ls;
 	struct connlimit	*limits;
 	unsigned		 gen;
@@ -83,9 +87,87 @@ master_child_slot(struct master *m)
 	return &m->children[m->nchildren++];
 }
 
+/* In the child: from here on it is the keys process, never returns. It
+ * keeps only its control socket: no listener, no other generation's. */
+static void __attribute__((noreturn))
+master_keys_run(struct master *m, int ctl, const struct conf *conf)
+{
+	priv_child_setup("sealmail-keys", 0);
+	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
+	listener_set_clear(&m->ls);
+	if (m->keys_ctl != -1)
+		close(m->keys_ctl);
+	priv_drop(conf->user);
+	/* After the drop (which resets it): no other process of the service
+	 * user may ptrace us or read /proc/PID/mem, nor a core dump show
+	 * the keys. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("cannot make the keys process undumpable");
+	_exit(keys_main(conf, ctl));
+}
+
+/*
+ * Start the keys process of generation gen for conf and hand it the keys:
+ * its control socket in *ctl and the DKIM keys' public facts in *dk, or
+ * -1 with err (the process is then killed). Before any child of that
+ * generation, which connect to it.
+ */
+static int
+master_keys_start(struct master *m, const struct conf *conf, unsigned gen,
+    int *ctl, struct dkim_keys **dk, char *err, size_t errlen)
+{
+	size_t n = keys_ctl_dkim_count(conf);
+	enum keys_key_type *types = xcalloc(n + 1, sizeof(*types));
+	bool *rsa = xcalloc(n + 1, sizeof(*rsa));
+	struct child *c;
+	int sv[2], r = -1;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		snprintf(err, errlen, "cannot start the keys process: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "cannot start the keys process: %s",
+		    strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		master_keys_run(m, sv[1], conf);
+	}
+	close(sv[1]);
+	c = master_child_slot(m);
+	c->kind = CHILD_KEYS;
+	c->slot = 0;
+	c->gen = gen;
+	c->pid = pid;
+	c->started = time(NULL);
+	c->respawn_at = 0;
+	log_info("master started keys process pid=%ld", (long)pid);
+	if (keys_ctl_load(sv[0], conf, types, n, err, errlen) == -1) {
+		kill(pid, SIGKILL);
+		close(sv[0]);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		rsa[i] = types[i] == KEYS_TYPE_RSA;
+	*dk = dkim_keys_remote(conf, rsa, n);
+	*ctl = sv[0];
+	r = 0;
+out:
+	free(types);
+	free(rsa);
+	return r;
+}
+
 /* In the child: from here on it is a worker or the runner, never returns. */
 static void __attribute__((noreturn))
-master_child_run(struct master *m, struct child *c)
+master_child_run(struct master *m, struct child *c, int keys_async,
+    int keys_sync)
 {
 	int code;
 
@@ -97,6 +179,10 @@ master_child_run(struct master *m, struct child *c)
 	else
 		priv_child_setup("sealmail-queue", MASTER_RUNNER_NICE);
 	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
+	/* Its own two sockets to the keys process, never the master's. */
+	if (m->keys_ctl != -1)
+		close(m->keys_ctl);
+	keys_client_inherit(keys_async, keys_sync);
 	priv_drop(m->conf->user);
 	if (c->kind == CHILD_WORKER) {
 		code = worker_main(m->conf, m->tls, m->dkim_keys, &m->ls,
@@ -111,18 +197,29 @@ master_child_run(struct master *m, struct child *c)
 static void
 master_spawn(struct master *m, struct child *c)
 {
+	int ka = -1, ks = -1;
 	pid_t pid;
 
 	c->gen = m->gen;
 	c->respawn_at = 0;
+	/* Each child its own connection, so a malformed request closes only
+	 * that child's; none when the keys process is being restarted. */
+	if (m->keys_ctl != -1 && ((ka = keys_ctl_peer(m->keys_ctl)) == -1 ||
+	    (ks = keys_ctl_peer(m->keys_ctl)) == -1))
+		log_warn("cannot connect a child to the keys process: %s",
+		    strerror(errno));
 	pid = fork();
 	if (pid == -1) {
 		log_warn("fork failed: %s", strerror(errno));
 		c->respawn_at = time(NULL) + MASTER_RESPAWN_PAUSE;
+	} else if (pid == 0)
+		master_child_run(m, c, ka, ks);
+	if (ka != -1)
+		close(ka);
+	if (ks != -1)
+		close(ks);
+	if (pid == -1)
 		return;
-	}
-	if (pid == 0)
-		master_child_run(m, c);
 	c->pid = pid;
 	c->started = time(NULL);
 	log_info("master started %s pid=%ld", c->kind == CHILD_WORKER ?
@@ -165,6 +262,10 @@ master_reap(struct master *m, bool stopping)
 				    WTERMSIG(status) : WEXITSTATUS(status));
 			if (stopping || c->gen != m->gen)
 				break;
+			if (c->kind == CHILD_KEYS) {
+				m->keys_lost = true;
+				break;
+			}
 			/* A crashed worker's connections are gone with it. */
 			if (c->kind == CHILD_WORKER)
 				connlimit_reset_slot(m->limits, c->slot);
@@ -207,14 +308,24 @@ master_notify_ready(struct master *m)
 		log_warn("cannot notify systemd: %s", strerror(errno));
 }
 
-/* The TLS private keys the next children sign with (the old ones keep
- * their own copy of the previous set). */
+/* Retire the current generation's children (a worker stops accepting and
+ * finishes its sessions; the runner stops), then start the next. Old
+ * children keep their slots (and old generation) until reaped; the new
+ * generation takes free slots or new ones. */
 static void
-master_tls_keys(struct master *m, struct keyop_local *kl)
+master_next_generation(struct master *m)
 {
-	keyop_set_backend(keyop_local_backend(kl));
-	keyop_local_free(m->tls_keys);
-	m->tls_keys = kl;
+	m->gen++;
+	for (size_t i = 0; i < m->nchildren; i++) {
+		struct child *c = &m->children[i];
+		if (c->gen >= m->gen)
+			continue;
+		if (c->pid > 0 && c->kind != CHILD_KEYS)
+			kill(c->pid, c->kind == CHILD_WORKER ? SIGUSR1 :
+			    SIGTERM);
+		c->respawn_at = 0;
+	}
+	master_spawn_generation(m);
 }
 
 /* SIGHUP: load everything anew; keep the running setup if anything fails.
@@ -226,22 +337,23 @@ master_reload(struct master *m)
 	char err[512];
 	struct conf *nc = NULL;
 	struct tls_server *nt = NULL;
-	struct keyop_local *nkl = NULL;
 	struct dkim_keys *nk = NULL;
 	struct listener_set nls = { 0 };
+	int nctl = -1;
 
 	log_info("master reloading %s", m->conf->path);
 	sdnotify_reloading();
 	if (conf_load(m->conf->path, &nc, err, sizeof(err)) == -1 ||
-	    (nkl = keyop_local_load_tls(nc, err, sizeof(err))) == NULL ||
 	    (nt = tls_server_new(nc, err, sizeof(err))) == NULL ||
-	    (nk = dkim_keys_load(nc, err, sizeof(err))) == NULL ||
+	    master_keys_start(m, nc, m->gen + 1, &nctl, &nk, err,
+	    sizeof(err)) == -1 ||
 	    listener_bind_all(nc, &m->ls, &nls, err, sizeof(err)) == -1) {
 		log_warn("reload failed, keeping the running configuration: "
 		    "%s", err);
+		if (nctl != -1)
+			close(nctl);	/* its keys process leaves */
 		dkim_keys_free(nk);
 		tls_server_free(nt);
-		keyop_local_free(nkl);
 		conf_free(nc);
 		sdnotify("READY=1\nSTATUS=reload failed, still running "
 		    "generation %u: %s", m->gen, err);
@@ -252,26 +364,55 @@ master_reload(struct master *m)
 	m->ls = nls;
 	tls_server_free(m->tls);
 	m->tls = nt;
-	master_tls_keys(m, nkl);
 	dkim_keys_free(m->dkim_keys);
 	m->dkim_keys = nk;
+	/* The old keys process serves its generation's children to their
+	 * end, then leaves (it sees its control socket closed). */
+	if (m->keys_ctl != -1)
+		close(m->keys_ctl);
+	m->keys_ctl = nctl;
+	m->keys_lost = false;
 	conf_free(m->conf);
 	m->conf = nc;
 	connlimit_free(m->limits);
 	m->limits = connlimit_new(nc->workers);
-	m->gen++;
-	for (size_t i = 0; i < m->nchildren; i++) {
-		struct child *c = &m->children[i];
-		if (c->pid > 0)
-			kill(c->pid, c->kind == CHILD_WORKER ? SIGUSR1 :
-			    SIGTERM);
-		c->respawn_at = 0;
-	}
-	/* Old children keep their slots (and old generation) until reaped;
-	 * the new generation takes free slots or new ones. */
-	master_spawn_generation(m);
+	master_next_generation(m);
 	log_info("master reloaded generation=%u", m->gen);
 	master_notify_ready(m);
+}
+
+/*
+ * The keys process of the current generation died: start a new one and a
+ * new generation with it (the same configuration). The children of the
+ * old one cannot reconnect (their sockets went with it), so they retire
+ * as after a reload, their pending signatures and password checks failed
+ * as temporary failures. Retried every MASTER_RESPAWN_PAUSE on failure.
+ */
+static void
+master_keys_restart(struct master *m)
+{
+	static time_t retry_at;
+	struct dkim_keys *nk = NULL;
+	char err[1536];
+	int nctl = -1;
+
+	if (time(NULL) < retry_at)
+		return;
+	if (master_keys_start(m, m->conf, m->gen + 1, &nctl, &nk, err,
+	    sizeof(err)) == -1) {
+		log_warn("cannot restart the keys process: %s", err);
+		retry_at = time(NULL) + MASTER_RESPAWN_PAUSE;
+		return;
+	}
+	close(m->keys_ctl);
+	m->keys_ctl = nctl;
+	m->keys_lost = false;
+	dkim_keys_free(m->dkim_keys);
+	m->dkim_keys = nk;
+	connlimit_free(m->limits);
+	m->limits = connlimit_new(m->conf->workers);
+	master_next_generation(m);
+	log_warn("master restarted the keys process, generation=%u", m->gen);
 }
 
 static bool
@@ -362,13 +503,10 @@ master_setup(struct master *m, char *err, size_t errlen)
 	if (priv_chown_tree(m->conf->data_dir, m->conf->user, err,
 	    errlen) == -1)
 		return -1;
-	struct keyop_local *kl = keyop_local_load_tls(m->conf, err, errlen);
-	if (kl == NULL)
-		return -1;
-	master_tls_keys(m, kl);
 	if ((m->tls = tls_server_new(m->conf, err, errlen)) == NULL)
 		return -1;
-	if ((m->dkim_keys = dkim_keys_load(m->conf, err, errlen)) == NULL)
+	if (master_keys_start(m, m->conf, m->gen, &m->keys_ctl, &m->dkim_keys,
+	    err, errlen) == -1)
 		return -1;
 	if (listener_bind_all(m->conf, NULL, &m->ls, err, errlen) == -1)
 		return -1;
@@ -383,7 +521,7 @@ master_setup(struct master *m, char *err, size_t errlen)
 int
 master_main(struct conf *conf)
 {
-	struct master m = { .conf = conf };
+	struct master m = { .conf = conf, .keys_ctl = -1 };
 	char err[1536];
 	struct timespec tick = { .tv_sec = 1 };
 
@@ -414,6 +552,8 @@ master_main(struct conf *conf)
 		if (sig == SIGHUP)
 			master_reload(&m);
 		master_reap(&m, false);
+		if (m.keys_lost)
+			master_keys_restart(&m);
 		master_respawn_due(&m);
 	}
 	master_stop(&m);
@@ -421,9 +561,9 @@ master_main(struct conf *conf)
 	if (m.conf->submit_socket != NULL && m.conf->submit_socket[0] != '\0')
 		localsock_unlink_stale(m.conf->submit_socket);
 	tls_server_free(m.tls);
-	keyop_set_backend(NULL);
-	keyop_local_free(m.tls_keys);
 	dkim_keys_free(m.dkim_keys);
+	if (m.keys_ctl != -1)
+		close(m.keys_ctl);
 	connlimit_free(m.limits);
 	free(m.children);
 	conf_free(m.conf);

@@ -16,7 +16,7 @@
 #include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
-#include "keys/keyop_local.h"
+#include "keys/keys_client.h"
 #include "net/listener.h"
 #include "proc/sandbox.h"
 #include "queue/spool_commit.h"
@@ -29,6 +29,10 @@
 /* Threads that fsync spool commits; concurrent fsyncs share the disk's
  * flushes, which is what makes many sessions cheaper than one each. */
 #define WORKER_COMMIT_THREADS	4
+/* Threads that wait for the keys process's DKIM and ARC signatures (its
+ * blocking call: one at a time per worker, the pool only keeps the loop
+ * free). */
+#define WORKER_SIGN_THREADS	1
 /* Seconds between ticks: writes of the deferred DMARC report rows, and
  * returning freed memory to the system once the worker is idle. */
 #define WORKER_TICK		1
@@ -163,8 +167,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	w.ctx.base = event_base_new();
 	if (w.ctx.base == NULL)
 		fatal("cannot create the event loop");
-	/* TLS signatures (keys provider, async handshakes) come back here. */
-	keyop_local_set_base(w.ctx.base);
+	w.ctx.keys = keys_client_open(w.ctx.base);
 	snprintf(path, sizeof(path), "%s/sealmail.db", conf->data_dir);
 	w.ctx.db = db_open(path, true, NULL, err, sizeof(err));
 	if (w.ctx.db == NULL)
@@ -177,16 +180,15 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	w.tick = event_new(w.ctx.base, -1, EV_PERSIST, worker_tick_cb, &w);
 	if (w.tick == NULL || event_add(w.tick, &every) == -1)
 		fatal("cannot start the worker's timer");
-	smtpd_auth_prepare();
 	/* Before the first thread, which Landlock would not cover. */
 	sandbox_enter(SANDBOX_WORKER, conf);
-	w.ctx.authpool = workpool_new(w.ctx.base, SMTPD_AUTH_THREADS,
-	    "password check");
 	if (conf->passdb == CONF_PASSDB_DOVECOT)
 		w.ctx.dovecot = dovecot_client_new(w.ctx.base,
 		    conf->passdb_socket);
 	w.ctx.committer = spool_committer_new(w.ctx.base,
 	    WORKER_COMMIT_THREADS);
+	w.ctx.signpool = workpool_new(w.ctx.base, WORKER_SIGN_THREADS,
+	    "signing");
 	w.ctx.dkim_keys = dkim_keys;
 	w.ctx.dns = dns_resolver_new(w.ctx.base, conf, err, sizeof(err));
 	if (w.ctx.dns == NULL)
@@ -196,7 +198,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	w.wl = xcalloc(ls->nsocks, sizeof(*w.wl));
 	w.nwl = ls->nsocks;
 	w.web = web_server_new(w.ctx.base, conf, tls, w.ctx.db,
-	    w.ctx.authpool, limits);
+	    w.ctx.keys, limits);
 	for (size_t i = 0; i < ls->nsocks; i++) {
 		size_t l = ls->socks[i].listener;
 
@@ -239,10 +241,11 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.flush_ev)
 		event_free(w.ctx.flush_ev);
 	spool_committer_free(w.ctx.committer);
-	workpool_free(w.ctx.authpool);
+	workpool_free(w.ctx.signpool);
 	dovecot_client_free(w.ctx.dovecot);
 	dns_resolver_free(w.ctx.dns);
 	db_close(w.ctx.db);
+	keys_client_free(w.ctx.keys);
 	event_base_free(w.ctx.base);
 	return 0;
 }

@@ -188,9 +188,6 @@ ll_allow_worker(struct ll *ll, const struct conf *c)
 	ll_allow_lookups(ll, c);
 	ll_allow_store(ll, c, LL_FILES);
 	ll_allow_in(ll, c->data_dir, "spool", LL_TREE);
-	/* Read when the https/admin listeners start. */
-	for (size_t i = 0; i < c->nlisteners; i++)
-		ll_allow(ll, c->listeners[i].password_file, LL_RO);
 }
 
 static void

@@ -42,6 +42,7 @@
 #include "deliver/lmtp.h"
 #include "deliver/maildir.h"
 #include "deliver/remote.h"
+#include "keys/keys_client.h"
 #include "msg/addr.h"
 #include "proc/sandbox.h"
 #include "queue/spool.h"
@@ -1200,6 +1201,8 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 		close(lockfd);
 		return 1;
 	}
+	/* Report signing (its thread) asks the keys process. */
+	struct keys_client *keys_client = keys_client_open(r.base);
 	runner_select_method(&r);
 	/* Before the first thread, which Landlock would not cover. */
 	sandbox_enter(SANDBOX_RUNNER, conf);
@@ -1218,6 +1221,7 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	qidset_fill(&r.suspect, r.scan.ids, r.scan.n);
 	event_base_dispatch(r.base);
 	runner_cleanup(&r);
+	keys_client_free(keys_client);
 	close(lockfd);
 	log_info("queue runner stopped");
 	return 0;

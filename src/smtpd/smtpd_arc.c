@@ -86,42 +86,22 @@ smtpd_arc_body(struct smtpd_session *s, const uint8_t *p, size_t n)
 
 void
 smtpd_arc_seal(struct smtpd_session *s, const struct authcheck *ac,
-    const struct buf *ar)
+    const struct buf *ar, smtpd_sign_next_fn *next)
 {
 	const struct arc_verify *v = authcheck_arc(ac);
 	struct arc_sign_chain c = { 0, ARC_NONE, ARC_REASON_NONE };
-	struct buf set;
-	char err[256];
-	unsigned inst = 0;
-	enum arc_cv cv = ARC_CV_NONE;
-	int r;
 
-	if (s->arc == NULL)
+	if (s->arc == NULL) {
+		next(s);
 		return;
+	}
 	if (v != NULL) {
 		c.n = arc_verify_count(v);
 		c.res = arc_verify_result(v);
 		c.reason = arc_verify_reason(v);
 	}
-	(void)arc_sign_plan(&c, &inst, &cv);
-	buf_init(&set, 256 * 1024);
-	r = arc_sign_seal(s->arc, s->arc_key, &c, (const char *)s->headers.data,
-	    s->headers.len, (const char *)ar->data, ar->len, &set, err,
-	    sizeof(err));
-	if (r == ARC_SIGN_SEALED) {
-		log_info("sid=%s qid=%s arc sealed domain=%s i=%u cv=%s",
-		    s->sid, s->qid, s->arc_domain, inst, cv == ARC_CV_PASS ?
-		    "pass" : cv == ARC_CV_FAIL ? "fail" : "none");
-		free(s->env.arc);
-		s->env.arc = buf_take(&set);
-	} else if (r == ARC_SIGN_SKIPPED)
-		log_info("sid=%s qid=%s arc not sealed: the chain (i=%u) "
-		    "failed: %s", s->sid, s->qid, c.n,
-		    arc_reason_name(c.reason));
-	else
-		log_warn("sid=%s qid=%s arc seal failed domain=%s: %s",
-		    s->sid, s->qid, s->arc_domain, err);
-	buf_clear(&set);
+	/* The seal is signed by the keys process, off the loop. */
+	smtpd_sign_arc(s, &c, ar, next);
 }
 
 void

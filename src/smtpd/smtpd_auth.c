@@ -4,12 +4,12 @@
  * accepted only over TLS. Failures are answered 535 5.7.8 after a delay
  * that doubles with each recent failure from the client's address, and
  * after the longer queue of the name tried from that address (abusecalc.h),
- * both shared by all workers (net/connlimit). Passwords are checked against the store
- * or, with [auth] passdb = dovecot:PATH, by Dovecot (auth/dovecot_client),
+ * both shared by all workers (net/connlimit). Passwords are checked against
+ * the store by the keys process (keys/keys_client.h) or, with [auth]
+ * passdb = dovecot:PATH, by Dovecot (auth/dovecot_client),
  * through the same failure path. Passwords are never logged and are wiped
  * after use.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +17,10 @@
 #include <sys/socket.h>
 
 #include "auth/dovecot_client.h"
-#include "auth/passwd.h"
-#include "auth/passwd_cache.h"
 #include "core/log.h"
-#include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "net/abusecalc.h"
+#include "keys/keys_client.h"
 #include "net/connlimit.h"
 #include "smtpd/smtpd_internal.h"
 #include "smtpd/smtpd_sasl.h"
@@ -33,80 +31,55 @@
 #define SMTPD_LOGIN_PASS_PROMPT	"334 UGFzc3dvcmQ6"
 
 /*
- * Check credentials. The hash (yescrypt, ~100 ms of CPU) is computed on
- * the worker's auth pool while the session waits (smtpd_wait), so neither
- * a login nor a failed guess costs the loop any time; the failure delay
- * follows the check. An unknown user costs the same hash computation as
- * a known one, so response times do not reveal which accounts exist.
+ * Check credentials. The keys process holds the read access to the
+ * password hashes and computes yescrypt (~100 ms of CPU) on its threads
+ * while the session waits (smtpd_wait); the worker never sees a hash. An
+ * unknown user costs the same computation there as a known one, so
+ * response times do not reveal which accounts exist. The failure delay
+ * follows the answer.
  */
-static char *smtpd_auth_dummy;
 
-/* Checks queued per worker beyond which AUTH is refused for now (454):
+/* Checks pending per worker beyond which AUTH is refused for now (454):
  * a flood of attempts must not queue up minutes of hashing. */
 #define SMTPD_AUTH_QUEUE_MAX	64
 
-/* A password check handed to a pool thread; owned by the pool until
- * done() runs, which frees it. */
+/* A password check under way (keys process or Dovecot); freed when its
+ * answer comes or the session cancels it. */
 struct smtpd_auth_job {
-	struct smtpd_session	*s;	/* NULL once cancelled */
-	struct workpool_job	*wj;
+	struct smtpd_session	*s;
 	char			 user[LIMIT_SASL_FIELD + 1];
-	char			 pass[LIMIT_SASL_FIELD + 1];
-	uint32_t		 dovecot;	/* Dovecot's request (not the
-						 * pool's); 0: none */
-	char			*hash;	/* stored hash; NULL: unknown user */
-	bool			 ok;
-	/* Set by the loop when the session goes: a check nobody waits for
-	 * is skipped, so clients that send AUTH and hang up cannot queue
-	 * hashing ahead of real logins. */
-	atomic_bool		 abandoned;
+	uint32_t		 dovecot;	/* Dovecot's request; 0: none */
+	uint32_t		 keys;		/* the keys process's; 0: none */
 };
-
-void
-smtpd_auth_prepare(void)
-{
-	if (smtpd_auth_dummy == NULL)
-		smtpd_auth_dummy = passwd_hash("sealmail-dummy-password");
-}
 
 static void smtpd_auth_result(struct smtpd_session *s, const char *given,
     const char *user, bool ok);
 static void smtpd_auth_temp(struct smtpd_session *s);
 
-/* On a pool thread: only the job's own strings and the read-only dummy
- * hash are touched. */
+/* The keys process's verdict on the job's login. */
 static void
-smtpd_auth_run(void *arg)
-{
-	struct smtpd_auth_job *j = arg;
-
-	if (atomic_load(&j->abandoned))
-		return;
-	if (j->hash != NULL)
-		j->ok = passwd_verify(j->pass, j->hash);
-	else if (smtpd_auth_dummy != NULL)
-		(void)passwd_verify(j->pass, smtpd_auth_dummy);
-}
-
-static void
-smtpd_auth_done(void *arg, bool cancelled)
+smtpd_auth_keys_cb(void *arg, enum keys_passwd_res r)
 {
 	struct smtpd_auth_job *j = arg;
 	struct smtpd_session *s = j->s;
+	char esc[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
 
-	if (s != NULL) {
-		s->ctx->auth_jobs--;
-		s->auth_job = NULL;
-	}
+	s->ctx->auth_jobs--;
+	s->auth_job = NULL;
 	/* A session closed meanwhile (421 on a timeout, its output still
 	 * draining) takes no answer: one would revive it. */
-	if (!cancelled && s != NULL && s->state != SMTPD_STATE_CLOSING) {
-		if (j->ok)
-			passwd_cache_store(j->user, j->hash, j->pass);
-		smtpd_auth_result(s, j->user, j->user, j->ok);
+	if (s->state == SMTPD_STATE_CLOSING) {
+		free(j);
+		return;
 	}
-	explicit_bzero(j->pass, sizeof(j->pass));
-	free(j->hash);
+	if (r == KEYS_PASSWD_TEMP) {
+		log_warn("sid=%s smtp auth result=tempfail user=%s addr=%s: "
+		    "no verdict from the keys process", s->sid,
+		    log_quote(j->user, strlen(j->user), esc, sizeof(esc)),
+		    s->addr);
+		smtpd_auth_temp(s);
+	} else
+		smtpd_auth_result(s, j->user, j->user, r == KEYS_PASSWD_OK);
 	free(j);
 }
 
@@ -118,15 +91,13 @@ smtpd_auth_cancel(struct smtpd_session *s)
 	if (j == NULL)
 		return;
 	s->auth_job = NULL;
-	if (j->dovecot != 0) {
+	if (j->dovecot != 0)
 		dovecot_client_cancel(s->ctx->dovecot, j->dovecot);
-		free(j);
-		return;
+	else {
+		s->ctx->auth_jobs--;
+		keys_client_cancel(s->ctx->keys, j->keys);
 	}
-	s->ctx->auth_jobs--;
-	j->s = NULL;
-	atomic_store(&j->abandoned, true);
-	workpool_cancel(j->wj);
+	free(j);
 }
 
 /*
@@ -214,21 +185,12 @@ static void
 smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 {
 	struct smtpd_ctx *ctx = s->ctx;
-	char *hash = NULL;
 
 	if (ctx->dovecot != NULL) {
 		smtpd_auth_dovecot(s, user, pass);
 		return;
 	}
-	smtpd_auth_prepare();
-	if (db_user_get_hash(ctx->db, user, &hash) == DB_OK &&
-	    passwd_cache_hit(user, hash, pass)) {
-		free(hash);
-		smtpd_auth_result(s, user, user, true);
-		return;
-	}
 	if (ctx->auth_jobs >= SMTPD_AUTH_QUEUE_MAX) {
-		free(hash);
 		log_warn("sid=%s smtp auth refused addr=%s: %u checks queued",
 		    s->sid, s->addr, ctx->auth_jobs);
 		smtpd_auth_temp(s);
@@ -237,13 +199,18 @@ smtpd_auth_check(struct smtpd_session *s, const char *user, const char *pass)
 	struct smtpd_auth_job *j = xcalloc(1, sizeof(*j));
 	j->s = s;
 	snprintf(j->user, sizeof(j->user), "%s", user);
-	snprintf(j->pass, sizeof(j->pass), "%s", pass);
-	j->hash = hash;
+	j->keys = keys_client_passwd(ctx->keys, KEYS_REALM_STORE, user, pass,
+	    smtpd_auth_keys_cb, j);
+	if (j->keys == 0) {
+		log_warn("sid=%s smtp auth result=tempfail addr=%s: the keys "
+		    "process is unavailable or busy", s->sid, s->addr);
+		free(j);
+		smtpd_auth_temp(s);
+		return;
+	}
 	s->auth_job = j;
 	ctx->auth_jobs++;
 	smtpd_wait(s);
-	j->wj = workpool_submit(ctx->authpool, smtpd_auth_run,
-	    smtpd_auth_done, j);
 }
 
 static void

@@ -183,8 +183,7 @@ smtpd_checks_body(struct smtpd_session *s, const uint8_t *p, size_t n)
 		smtpd_arc_body(s, p, n);
 }
 
-/* Append header text to the envelope's prepend block (after Received). */
-static void
+void
 smtpd_checks_prepend(struct smtpd_session *s, struct buf *add)
 {
 	struct buf b;
@@ -194,25 +193,6 @@ smtpd_checks_prepend(struct smtpd_session *s, struct buf *add)
 	buf_append(&b, add->data, add->len);
 	free(s->env.prepend);
 	s->env.prepend = buf_take(&b);
-}
-
-static void
-smtpd_checks_sign(struct smtpd_session *s)
-{
-	struct buf sig;
-	char err[256];
-
-	buf_init(&sig, 64 * 1024);
-	if (dkim_sign_finish(s->signer, (const char *)s->headers.data,
-	    s->headers.len, &sig, err, sizeof(err)) == -1)
-		log_warn("sid=%s qid=%s dkim sign failed domain=%s: %s",
-		    s->sid, s->qid, s->sign_domain, err);
-	else {
-		log_info("sid=%s qid=%s dkim signed domain=%s", s->sid, s->qid,
-		    s->sign_domain);
-		smtpd_checks_prepend(s, &sig);
-	}
-	buf_clear(&sig);
 }
 
 /*
@@ -537,21 +517,30 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 	buf_init(&ar, 64 * 1024);
 	if (authcheck_format(ac, &ar) == 0) {
 		smtpd_checks_prepend(s, &ar);
-		smtpd_arc_seal(s, ac, &ar);
-	}
+		/* Commits (resuming the session when durable) once sealed. */
+		smtpd_arc_seal(s, ac, &ar, smtpd_txn_commit);
+	} else
+		smtpd_txn_commit(s);
 	buf_clear(&ar);
-	smtpd_txn_commit(s);	/* resumes the session when durable */
 }
 
-void
-smtpd_checks_finish(struct smtpd_session *s)
+/* After signing: the inbound checks, or straight to the commit. */
+static void
+smtpd_checks_verify(struct smtpd_session *s)
 {
-	if (s->signer)
-		smtpd_checks_sign(s);
 	if (s->ac == NULL) {
 		smtpd_txn_commit(s);
 		return;
 	}
 	smtpd_wait(s);
 	authcheck_finish(s->ac, smtpd_checks_done_cb, s);
+}
+
+void
+smtpd_checks_finish(struct smtpd_session *s)
+{
+	if (s->signer)
+		smtpd_sign_dkim(s, smtpd_checks_verify);
+	else
+		smtpd_checks_verify(s);
 }

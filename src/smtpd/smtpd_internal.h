@@ -56,6 +56,7 @@ struct smtpd_auth_job;
 struct tls_hs;
 struct smtpd_dnsbl;
 struct smtpd_rcpt_args;
+struct smtpd_sign_job;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -126,6 +127,9 @@ struct smtpd_session {
 	struct arc_sign		*arc;
 	const struct dkim_sign_key *arc_key;	/* borrowed (ctx's keys) */
 	char			 arc_domain[LIMIT_DOMAIN + 1];
+
+	/* DKIM signing or ARC sealing under way (smtpd_sign.c). */
+	struct smtpd_sign_job	*sign_job;
 
 	/* The message being made durable (the session waits for it). */
 	struct spool_commit_job	*commit_job;
@@ -232,9 +236,23 @@ void smtpd_checks_reset(struct smtpd_session *s);
 struct authcheck;
 void smtpd_arc_headers(struct smtpd_session *s);
 void smtpd_arc_body(struct smtpd_session *s, const uint8_t *p, size_t n);
+typedef void smtpd_sign_next_fn(struct smtpd_session *s);
 void smtpd_arc_seal(struct smtpd_session *s, const struct authcheck *ac,
-    const struct buf *ar);
+    const struct buf *ar, smtpd_sign_next_fn *next);
 void smtpd_arc_reset(struct smtpd_session *s);
+
+/* smtpd_sign.c: DKIM signing (s->signer moves into the job; the
+ * signatures join the prepend block) and ARC sealing (s->arc moves in;
+ * the set goes to s->env.arc) on ctx->signpool, the session waiting;
+ * next(s) continues on the loop when done (not when the session went).
+ * cancel: the session goes, the result is dropped. */
+struct arc_sign_chain;
+void smtpd_sign_dkim(struct smtpd_session *s, smtpd_sign_next_fn *next);
+void smtpd_sign_arc(struct smtpd_session *s, const struct arc_sign_chain *c,
+    const struct buf *authres, smtpd_sign_next_fn *next);
+void smtpd_sign_cancel(struct smtpd_session *s);
+/* Append header text to the envelope's prepend block (after Received). */
+void smtpd_checks_prepend(struct smtpd_session *s, struct buf *add);
 
 /* smtpd_local.c: sessions on the local submission socket. */
 /* Whether local user s->local_user owns address (see smtpd_local.c). */

@@ -551,6 +551,7 @@ smtpd_free(struct smtpd_session *s)
 	}
 	smtpd_auth_cancel(s);
 	smtpd_dnsbl_free(s);
+	smtpd_sign_cancel(s);
 	if (s->commit_job) {
 		/* Gone before its 250: the message still becomes durable,
 		 * as after any lost reply (RFC 5321 §6.1 accepts that). */

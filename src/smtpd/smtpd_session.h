@@ -24,6 +24,7 @@ struct spool_committer;
 struct connlimit;
 struct smtpd_session;
 struct workpool;
+struct keys_client;
 struct dovecot_client;
 
 /* Per-worker state shared by its sessions (borrowed pointers, owned by the
@@ -37,9 +38,12 @@ struct smtpd_ctx {
 	const struct dkim_keys	*dkim_keys;	/* signing keys, may be NULL */
 	struct spool_committer	*committer;	/* fsyncs off the loop */
 	struct connlimit	*limits;
-	struct workpool		*authpool;	/* password checks (its threads
-						 * bound how many run at once) */
+	struct workpool		*signpool;	/* DKIM/ARC signing (asks the
+						 * keys process, blocking);
+						 * NULL: inline */
 	unsigned		 auth_jobs;	/* checks queued or running */
+	struct keys_client	*keys;		/* the keys process; NULL:
+						 * none (unit tests) */
 	struct dovecot_client	*dovecot;	/* [auth] passdb = dovecot:
 						 * checks passwords; else NULL */
 	unsigned		 slot;		/* this worker's connlimit slot */
@@ -68,13 +72,6 @@ void smtpd_session_accept(struct smtpd_ctx *ctx, int fd,
  * DKIM-signs only mail whose From: that user owns (smtpd_local.c).
  */
 void smtpd_session_accept_local(struct smtpd_ctx *ctx, int fd);
-
-/* Compute what AUTH needs once (a dummy hash for unknown users), so the
- * first login does not pay for it; called by the worker at start. */
-void smtpd_auth_prepare(void);
-/* Threads of ctx->authpool: password hashes (yescrypt, ~100 ms of CPU and
- * tens of MB each) computed at once per worker; more wait their turn. */
-#define SMTPD_AUTH_THREADS	2
 
 /* Shutdown: sessions between transactions get 421 and are closed now;
  * sessions receiving a message may finish it for `grace` seconds, then get

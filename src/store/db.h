@@ -79,7 +79,8 @@ enum db_result db_user_add(struct db *db, const char *address,
 enum db_result db_user_del(struct db *db, const char *address);
 enum db_result db_user_set_hash(struct db *db, const char *address,
     const char *hash);
-/* On DB_OK *hash is a heap string the caller frees. */
+/* On DB_OK *hash is a heap string the caller frees; hash NULL: only
+ * whether the user exists. */
 enum db_result db_user_get_hash(struct db *db, const char *address,
     char **hash);
 /* List callbacks are called after the query has finished, so they may call

@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +12,10 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-#include "auth/passwd.h"
 #include "conf/conf.h"
 #include "core/log.h"
-#include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "keys/keys_client.h"
 #include "net/connlimit.h"
 #include "web/web.h"
 #include "web/web_basic.h"
@@ -34,8 +32,9 @@ struct web_check;
 
 struct web_access {
 	const char		*name;
-	struct web_users	*users;
-	struct workpool		*pool;
+	uint16_t		 realm;		/* in the keys process */
+	bool			 has_users;	/* a password_file is set */
+	struct keys_client	*keys;
 	struct connlimit	*limits;
 	const struct web_env	*env;
 	struct web_check	*checks;	/* in progress */
@@ -46,40 +45,31 @@ struct web_access {
 struct web_check {
 	struct web_access	*a;	/* NULL once the listener is gone */
 	struct evhttp_request	*req;
-	struct workpool_job	*wj;	/* while hashing */
+	uint32_t		 keys_id;	/* while the keys process
+						 * checks; 0: not */
 	struct event		*delay;	/* while delaying a 401 */
 	struct web_check	*next;
 	struct sockaddr_storage	 peer;
 	char			 sid[32];
 	char			 addr[INET6_ADDRSTRLEN];
 	struct web_basic	 cred;
-	char			*hash;	/* NULL: unknown user */
-	bool			 decoy;	/* hash is another user's */
 	bool			 ok;
 	bool			 counted;	/* in a->nchecks */
 };
 
-/* Hash checked for unknown users of a password_file without users, so
- * timing does not tell that; made once per process and never freed, as
- * pool threads read it after a listener is gone. Where the file has
- * users, unknown ones are checked against a listed user's hash instead:
- * the file's crypt scheme and cost may be far from this one's. */
-static char *web_access_dummy;
-
 struct web_access *
-web_access_new(const char *name, struct web_users *users,
-    struct workpool *authpool, struct connlimit *limits,
+web_access_new(const char *name, size_t listener, bool has_users,
+    struct keys_client *keys, struct connlimit *limits,
     const struct web_env *env)
 {
 	struct web_access *a = xcalloc(1, sizeof(*a));
 
 	a->name = name;
-	a->users = users;
-	a->pool = authpool;
+	a->realm = KEYS_REALM_ADMIN(listener);
+	a->has_users = has_users && keys != NULL;
+	a->keys = keys;
 	a->limits = limits;
 	a->env = env;
-	if (users != NULL && web_access_dummy == NULL)
-		web_access_dummy = passwd_hash("sealmail-dummy-password");
 	return a;
 }
 
@@ -115,7 +105,6 @@ web_check_free(struct web_check *c)
 	if (c->delay)
 		event_free(c->delay);
 	web_basic_clear(&c->cred);
-	free(c->hash);
 	free(c);
 }
 
@@ -126,13 +115,10 @@ web_access_free(struct web_access *a)
 		return;
 	while (a->checks != NULL) {
 		struct web_check *c = a->checks;
-		web_check_unlink(c);
-		if (c->wj != NULL)
-			workpool_cancel(c->wj);	/* done() frees c */
-		else
-			web_check_free(c);
+		if (c->keys_id != 0)
+			keys_client_cancel(a->keys, c->keys_id);
+		web_check_free(c);
 	}
-	web_users_free(a->users);
 	free(a);
 }
 
@@ -219,29 +205,15 @@ web_check_result(struct web_check *c)
 	}
 }
 
-/* On a pool thread: only c's own fields and the read-only dummy. */
+/* The keys process's verdict (the listener is alive: freeing it cancels
+ * its checks). No verdict is a failure: the client may try again. */
 static void
-web_check_run(void *arg)
+web_check_done(void *arg, enum keys_passwd_res r)
 {
 	struct web_check *c = arg;
 
-	if (c->hash != NULL)
-		c->ok = passwd_verify(c->cred.pass, c->hash) && !c->decoy;
-	else if (web_access_dummy != NULL)
-		(void)passwd_verify(c->cred.pass, web_access_dummy);
-	explicit_bzero(c->cred.pass, sizeof(c->cred.pass));
-}
-
-static void
-web_check_done(void *arg, bool cancelled)
-{
-	struct web_check *c = arg;
-
-	c->wj = NULL;
-	if (cancelled || c->a == NULL) {
-		web_check_free(c);
-		return;
-	}
+	c->keys_id = 0;
+	c->ok = r == KEYS_PASSWD_OK;
 	web_check_result(c);
 }
 
@@ -258,7 +230,7 @@ web_access_serve(struct web_access *a, struct evhttp_request *req,
 	}
 	auth = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Authorization");
-	if (a->users == NULL || auth == NULL) {
+	if (!a->has_users || auth == NULL) {
 		web_access_unauthorized(req);
 		return;
 	}
@@ -287,12 +259,9 @@ web_access_serve(struct web_access *a, struct evhttp_request *req,
 		web_check_result(c);
 		return;
 	}
-	const char *hash = web_users_hash(a->users, c->cred.user,
-	    strlen(c->cred.user));
-	if (hash == NULL && web_users_count(a->users) > 0) {
-		hash = web_users_hash_at(a->users, 0);
-		c->decoy = true;
-	}
-	c->hash = hash ? xstrdup(hash) : NULL;
-	c->wj = workpool_submit(a->pool, web_check_run, web_check_done, c);
+	c->keys_id = keys_client_passwd(a->keys, a->realm, c->cred.user,
+	    c->cred.pass, web_check_done, c);
+	explicit_bzero(c->cred.pass, sizeof(c->cred.pass));
+	if (c->keys_id == 0)
+		web_check_result(c);	/* unavailable: a failure */
 }

@@ -19,14 +19,15 @@ struct connlimit;
 struct evhttp_request;
 struct web_access;
 struct web_env;
-struct web_users;
-struct workpool;
+struct keys_client;
 
-/* The check for one admin listener named name (borrowed); takes users
- * (NULL: no password_file, or one that could not be read). env is
- * borrowed and is what web_admin_serve gets. */
-struct web_access *web_access_new(const char *name, struct web_users *users,
-    struct workpool *authpool, struct connlimit *limits,
+/* The check for admin listener conf->listeners[listener] named name
+ * (borrowed). Its password_file (if any) is the keys process's, which
+ * checks passwords for us (keys, borrowed; NULL: nobody gets in but
+ * loopback and trusted_networks). env is borrowed and is what
+ * web_admin_serve gets. */
+struct web_access *web_access_new(const char *name, size_t listener,
+    bool has_users, struct keys_client *keys, struct connlimit *limits,
     const struct web_env *env);
 /* Forget the checks in progress (their requests are left to evhttp,
  * which frees them with their connections) and free. NULL: no-op. */

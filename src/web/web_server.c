@@ -38,7 +38,6 @@
 #include "web/web_access.h"
 #include "web/web_reply.h"
 #include "web/web_sts.h"
-#include "web/web_users.h"
 
 /* Bytes read ahead of evhttp's parser per connection: it refuses
  * headers past WEB_HEADERS_SIZE, so more is never needed. */
@@ -69,7 +68,7 @@ struct web_conn {
 
 struct web_server {
 	struct web_env		 env;
-	struct workpool		*authpool;
+	struct keys_client	*keys;
 	struct connlimit	*limits;
 	struct web_listener	**wl;
 	size_t			 nwl;
@@ -84,7 +83,7 @@ static void web_sweep_cb(evutil_socket_t fd, short what, void *arg);
 
 struct web_server *
 web_server_new(struct event_base *base, const struct conf *conf,
-    struct tls_server *tls, struct db *db, struct workpool *authpool,
+    struct tls_server *tls, struct db *db, struct keys_client *keys,
     struct connlimit *limits)
 {
 	struct web_server *ws = xcalloc(1, sizeof(*ws));
@@ -93,7 +92,7 @@ web_server_new(struct event_base *base, const struct conf *conf,
 	ws->env.conf = conf;
 	ws->env.tls = tls;
 	ws->env.db = db;
-	ws->authpool = authpool;
+	ws->keys = keys;
 	ws->limits = limits;
 	return ws;
 }
@@ -415,7 +414,6 @@ web_server_listen(struct web_server *ws, int fd, size_t listener)
 	const struct conf_listener *cl = &ws->env.conf->listeners[listener];
 	struct web_listener *wl = xcalloc(1, sizeof(*wl));
 	const struct timeval every = { 1, 0 };
-	char err[512];
 
 	wl->ws = ws;
 	wl->listener = listener;
@@ -445,18 +443,14 @@ web_server_listen(struct web_server *ws, int fd, size_t listener)
 		return -1;
 	}
 	if (cl->role == CONF_ROLE_ADMIN) {
-		struct web_users *users = NULL;
-		if (cl->password_file != NULL &&
-		    (users = web_users_load(cl->password_file, err,
-		    sizeof(err))) == NULL)
-			log_warn("listener %s: password_file not used, only "
-			    "loopback and trusted_networks get in: %s",
-			    cl->name, err);
+		/* The password_file is the keys process's to read and
+		 * check: the worker never holds its hashes. */
 		if (ws->env.pool == NULL)
 			ws->env.pool = workpool_new(ws->env.base,
 			    WEB_POOL_THREADS, "admin pages");
-		wl->access = web_access_new(cl->name, users, ws->authpool,
-		    ws->limits, &ws->env);
+		wl->access = web_access_new(cl->name, listener,
+		    cl->password_file != NULL, ws->keys, ws->limits,
+		    &ws->env);
 	}
 	if (ws->sweep == NULL) {
 		ws->sweep = event_new(ws->env.base, -1, EV_PERSIST,

@@ -36,13 +36,14 @@ struct event_base;
 struct tls_server;
 struct db;
 struct web_server;
-struct workpool;
+struct keys_client;
 
 /* The server for a worker's loop; nothing is borrowed beyond what the
- * worker owns for its whole life. authpool runs password checks. */
+ * worker owns for its whole life. keys checks the admin pages'
+ * passwords (keys_client.h). */
 struct web_server *web_server_new(struct event_base *base,
     const struct conf *conf, struct tls_server *tls, struct db *db,
-    struct workpool *authpool, struct connlimit *limits);
+    struct keys_client *keys, struct connlimit *limits);
 /* Serve HTTP on the listening socket fd of conf->listeners[listener]
  * (whose role is https or admin). The fd stays the caller's. An admin
  * listener's password_file is read here; when it cannot be, the error is
@@ -50,7 +51,7 @@ struct web_server *web_server_new(struct event_base *base,
  * when libevent fails. */
 int web_server_listen(struct web_server *ws, int fd, size_t listener);
 /* Close every HTTP connection and listener (answers still owed are not
- * sent) and free. NULL: no-op. Call before the authpool is freed. */
+ * sent) and free. NULL: no-op. Call before keys is freed. */
 void web_server_free(struct web_server *ws);
 
 #endif

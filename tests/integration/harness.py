@@ -68,6 +68,20 @@ def reachable_dir(prefix="sealmail-"):
     return d
 
 
+def service_user(prefix):
+    """A new system user (prefix + random hex, no home, no login) for a
+    daemon's [server] user, as a generator for a fixture: yields its pwd
+    entry and removes it afterwards. Needs root."""
+    import pwd
+    name = prefix + uuid.uuid4().hex[:8]
+    subprocess.run(["useradd", "-M", "-U", "-s", "/usr/sbin/nologin",
+                    name], check=True, capture_output=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
 _bin_for_others = None
 
 

@@ -145,7 +145,7 @@ def test_metrics_match_traffic(traffic):
         == 2
     assert m["sealmail_dns_query_duration_seconds_count"] >= 1
     assert m["sealmail_resident_memory_bytes"] > 1e6
-    assert m["sealmail_processes"] == 4     # master, 2 workers, runner
+    assert m["sealmail_processes"] == 5     # master, 2 workers, runner, keys
     assert m["sealmail_queue_messages"] >= 0
 
 

@@ -7,13 +7,11 @@ cannot read the key). No daemon and no DNS: the report's destination is
 in the reported domain itself, which RFC 9990 §4 does not check.
 """
 import os
-import pwd
 import shutil
 import sqlite3
 import subprocess
 import tempfile
 import time
-import uuid
 
 import pytest
 
@@ -25,13 +23,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 
 @pytest.fixture(scope="module")
 def svc_user():
-    name = "rps" + uuid.uuid4().hex[:8]
-    subprocess.run(["useradd", "-M", "-U", "-s", "/usr/sbin/nologin",
-                    name], check=True, capture_output=True)
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
+    yield from harness.service_user("rps")
 
 
 @pytest.fixture

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The keys process against its real client: keys_main() runs in a forked
+ * child; the master's side (keys_ctl) hands it a DKIM key and peers, the
+ * client (keys_client) signs through it, blocking and asynchronously. A
+ * peer that sends garbage or an oversized frame is closed, and only that
+ * one; a LOAD of a bad key is refused with a reason; a password check
+ * without a store is a temporary failure.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "auth/passwd.h"
+#include "daemon/keys.h"
+#include "daemon/keys_ctl.h"
+#include "keys/keys_client.h"
+
+struct fixture {
+	char		 dir[64];
+	char		 keyfile[128];
+	EVP_PKEY	*pk;
+	struct conf	 conf;
+	struct conf_domain dom;
+	struct conf_dkim dkim;
+	struct conf_listener lst[2];
+	char		 pwfile[128];
+	pid_t		 pid;
+	int		 ctl;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	FILE *fp;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/keys_test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->keyfile, sizeof(f->keyfile), "%s/k.pem", f->dir);
+	f->pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	fp = fopen(f->keyfile, "w");
+	PEM_write_PrivateKey(fp, f->pk, NULL, NULL, 0, NULL, NULL);
+	fclose(fp);
+	f->dkim.selector = "s1";
+	f->dkim.key = f->keyfile;
+	f->dom.name = "example.test";
+	f->dom.dkim = &f->dkim;
+	f->dom.ndkim = 1;
+	f->conf.domains = &f->dom;
+	f->conf.ndomains = 1;
+	f->conf.data_dir = f->dir;	/* no store in it */
+	/* Listener 1 is an admin one with a password_file. */
+	snprintf(f->pwfile, sizeof(f->pwfile), "%s/admin.pw", f->dir);
+	char *h = passwd_hash("right-one");
+	fp = fopen(f->pwfile, "w");
+	fprintf(fp, "admin:%s\nother:%s\n", h, h);
+	fclose(fp);
+	free(h);
+	f->lst[0].name = "mx";
+	f->lst[0].role = CONF_ROLE_MX;
+	f->lst[1].name = "admin";
+	f->lst[1].role = CONF_ROLE_ADMIN;
+	f->lst[1].password_file = f->pwfile;
+	f->conf.listeners = f->lst;
+	f->conf.nlisteners = 2;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	EVP_PKEY_free(f->pk);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Fork the keys process; f->ctl is the master's end. */
+static void
+start_keys(struct fixture *f)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		close(sv[0]);
+		_exit(keys_main(&f->conf, sv[1]));
+	}
+	close(sv[1]);
+	f->ctl = sv[0];
+}
+
+/* Closing the control socket retires it; with no peer left it exits. */
+static void
+stop_keys(struct fixture *f)
+{
+	int status;
+
+	close(f->ctl);
+	assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Whether fd reads EOF within a second (the peer was dropped). */
+static bool
+closed_soon(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char c;
+
+	return poll(&p, 1, 1000) == 1 && read(fd, &c, 1) == 0;
+}
+
+struct async_result {
+	uint8_t	 sig[KEYOP_SIG_MAX];
+	size_t	 len;
+	int	 calls;
+	enum keys_passwd_res pw;
+	struct event_base *base;
+};
+
+static void
+async_done(void *arg, const uint8_t *sig, size_t len)
+{
+	struct async_result *r = arg;
+
+	r->calls++;
+	if (sig != NULL)
+		memcpy(r->sig, sig, len);
+	r->len = sig != NULL ? len : 0;
+	event_base_loopbreak(r->base);
+}
+
+static void
+passwd_done(void *arg, enum keys_passwd_res res)
+{
+	struct async_result *r = arg;
+
+	r->calls++;
+	r->pw = res;
+	event_base_loopbreak(r->base);
+}
+
+static void
+verify(EVP_PKEY *pk, const uint8_t *tbs, const uint8_t *sig, size_t len)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	assert_int_equal(EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk), 1);
+	assert_int_equal(EVP_DigestVerify(md, sig, len, tbs, 32), 1);
+	EVP_MD_CTX_free(md);
+}
+
+static void
+test_sign_through_keys_process(void **state)
+{
+	struct fixture *f = *state;
+	enum keys_key_type types[1];
+	char err[512];
+	uint8_t tbs[32], sig[KEYOP_SIG_MAX];
+	size_t siglen = sizeof(sig);
+	struct keyop op = { KEYOP_HANDLE_DKIM0, KEYOP_ED25519, "", 0, tbs, 32 };
+	struct async_result ar = { .calls = 0 };
+	int bad, big, a, s;
+
+	start_keys(f);
+	assert_int_equal(keys_ctl_load(f->ctl, &f->conf, types, 1, err,
+	    sizeof(err)), 0);
+	assert_int_equal(types[0], KEYS_TYPE_ED25519);
+	bad = keys_ctl_peer(f->ctl);
+	big = keys_ctl_peer(f->ctl);
+	a = keys_ctl_peer(f->ctl);
+	s = keys_ctl_peer(f->ctl);
+	assert_true(bad >= 0 && big >= 0 && a >= 0 && s >= 0);
+
+	/* Garbage (type 99) and a frame announcing 1 MiB: both dropped. */
+	static const uint8_t junk[] = { 0, 0, 0, 5, 99, 0, 0, 0, 1 };
+	static const uint8_t huge[] = { 0, 0x10, 0, 0 };
+	assert_int_equal(write(bad, junk, sizeof(junk)), sizeof(junk));
+	assert_int_equal(write(big, huge, sizeof(huge)), sizeof(huge));
+	assert_true(closed_soon(bad));
+	assert_true(closed_soon(big));
+
+	/* The other peers are served. */
+	memset(tbs, 0x5a, sizeof(tbs));
+	ar.base = event_base_new();
+	keys_client_inherit(a, s);
+	struct keys_client *kc = keys_client_open(ar.base);
+	assert_non_null(kc);
+	assert_ptr_equal(keyop_backend(), keys_client_backend(kc));
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), 0);
+	verify(f->pk, tbs, sig, siglen);
+
+	assert_int_equal(keyop_backend()->start(keyop_backend()->be, &op,
+	    async_done, &ar), 0);
+	assert_int_equal(ar.calls, 0);	/* never from inside start */
+	event_base_dispatch(ar.base);
+	assert_int_equal(ar.calls, 1);
+	assert_int_equal(ar.len, siglen);
+	verify(f->pk, tbs, ar.sig, ar.len);
+
+	/* An unknown handle: a failed signature, the connection stays. */
+	op.key = 77;
+	siglen = sizeof(sig);
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), -1);
+	op.key = KEYOP_HANDLE_DKIM0;
+	siglen = sizeof(sig);
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), 0);
+
+	/* No store in data_dir: no verdict, a temporary failure. */
+	assert_int_not_equal(keys_client_passwd(kc, KEYS_REALM_STORE,
+	    "alice@example.test",
+	    "secret", passwd_done, &ar), 0);
+	event_base_dispatch(ar.base);
+	assert_int_equal(ar.calls, 2);
+	assert_int_equal(ar.pw, KEYS_PASSWD_TEMP);
+
+	/* The admin listener's password_file: right, wrong, unknown user
+	 * (checked against another's hash, never accepted), a listener
+	 * without a file. */
+	static const struct {
+		uint16_t	 realm;
+		const char	*user, *pass;
+		enum keys_passwd_res want;
+	} pw[] = {
+		{ KEYS_REALM_ADMIN(1), "admin", "right-one", KEYS_PASSWD_OK },
+		{ KEYS_REALM_ADMIN(1), "admin", "wrong-one", KEYS_PASSWD_WRONG },
+		{ KEYS_REALM_ADMIN(1), "nobody", "right-one", KEYS_PASSWD_WRONG },
+		{ KEYS_REALM_ADMIN(0), "admin", "right-one", KEYS_PASSWD_WRONG },
+		{ KEYS_REALM_ADMIN(7), "admin", "right-one", KEYS_PASSWD_WRONG },
+	};
+	for (size_t i = 0; i < sizeof(pw) / sizeof(pw[0]); i++) {
+		ar.calls = 0;
+		assert_int_not_equal(keys_client_passwd(kc, pw[i].realm,
+		    pw[i].user, pw[i].pass, passwd_done, &ar), 0);
+		event_base_dispatch(ar.base);
+		assert_int_equal(ar.calls, 1);
+		if (ar.pw != pw[i].want)
+			fail_msg("case %zu: %d", i, ar.pw);
+	}
+
+	keys_client_free(kc);
+	assert_null(keyop_backend());
+	close(bad);
+	close(big);
+	event_base_free(ar.base);
+	stop_keys(f);
+}
+
+/* The keys process goes: what is pending fails, later requests too. */
+static void
+test_keys_process_lost(void **state)
+{
+	struct fixture *f = *state;
+	enum keys_key_type types[1];
+	char err[512];
+	uint8_t tbs[32] = { 0 }, sig[KEYOP_SIG_MAX];
+	size_t siglen = sizeof(sig);
+	struct keyop op = { KEYOP_HANDLE_DKIM0, KEYOP_ED25519, "", 0, tbs, 32 };
+	struct async_result ar = { .calls = 0 };
+	int status;
+
+	start_keys(f);
+	assert_int_equal(keys_ctl_load(f->ctl, &f->conf, types, 1, err,
+	    sizeof(err)), 0);
+	keys_client_inherit(keys_ctl_peer(f->ctl), keys_ctl_peer(f->ctl));
+	ar.base = event_base_new();
+	struct keys_client *kc = keys_client_open(ar.base);
+	kill(f->pid, SIGKILL);
+	assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+	if (keyop_backend()->start(keyop_backend()->be, &op, async_done,
+	    &ar) == 0) {
+		event_base_dispatch(ar.base);
+		assert_int_equal(ar.calls, 1);
+		assert_int_equal(ar.len, 0);	/* failed, not hung */
+	}
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), -1);
+	assert_int_equal(keyop_backend()->start(keyop_backend()->be, &op,
+	    async_done, &ar), -1);
+	keys_client_free(kc);
+	event_base_free(ar.base);
+	close(f->ctl);
+}
+
+/* A key that is not one: LOAD refused, with the file named. */
+static void
+test_bad_key_refused(void **state)
+{
+	struct fixture *f = *state;
+	enum keys_key_type types[1];
+	char err[512];
+	FILE *fp = fopen(f->keyfile, "w");
+
+	fputs("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+	    fp);
+	fclose(fp);
+	start_keys(f);
+	assert_int_equal(keys_ctl_load(f->ctl, &f->conf, types, 1, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, f->keyfile));
+	assert_non_null(strstr(err, "not a PEM private key"));
+	stop_keys(f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_sign_through_keys_process,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_process_lost, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_key_refused, setup,
+		    teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
