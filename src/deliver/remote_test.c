@@ -191,6 +191,8 @@ rt_teardown(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/sealmail.db", rt_dir);
 	(void)unlink(path);
+	snprintf(path, sizeof(path), "%s/sealmail.db-journal", rt_dir);
+	(void)unlink(path);	/* it persists (db_open) */
 	return rmdir(rt_dir);
 }
 

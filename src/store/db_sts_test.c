@@ -14,6 +14,16 @@
 
 #include "store/db.h"
 
+/* The store's journal persists beside it (db_open). */
+static void
+dbst_unlink_journal(const char *path)
+{
+	char j[4096];
+
+	snprintf(j, sizeof(j), "%s-journal", path);
+	unlink(j);
+}
+
 static void
 test_put_get_del(void **state)
 {
@@ -56,6 +66,7 @@ test_put_get_del(void **state)
 	db_sts_row_clear(&got);
 	db_close(db);
 	unlink(path);
+	dbst_unlink_journal(path);
 	rmdir(dir);
 }
 
@@ -102,6 +113,7 @@ test_due(void **state)
 	db_strv_free(due, n);
 	db_close(db);
 	unlink(path);
+	dbst_unlink_journal(path);
 	rmdir(dir);
 }
 
