@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dns/dns_rr.h"
+
 static bool
 smtpc_route_is_dot(const char *host)
 {
@@ -28,6 +30,25 @@ smtpc_route_is_null_mx(const struct smtpc_mx *mx, size_t n)
 		if (!smtpc_route_is_dot(mx[i].host))
 			return false;
 	return true;
+}
+
+size_t
+smtpc_route_mx_from_answer(const struct dns_answer *ans, struct smtpc_mx *mx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ans->nrr; i++) {
+		const struct dns_rr *rr = &ans->rr[i];
+		size_t len;
+
+		if (rr->type != DNS_T_MX || rr->u.mx.host == NULL ||
+		    (len = strlen(rr->u.mx.host)) > LIMIT_DOMAIN)
+			continue;
+		mx[n].pref = rr->u.mx.pref;
+		memcpy(mx[n].host, rr->u.mx.host, len + 1);
+		n++;
+	}
+	return n;
 }
 
 static uint32_t
