@@ -839,23 +839,13 @@ inspect_args(struct inspect *opt, int argc, char **argv, const char **paths,
 	return *npaths > 0 ? 0 : -1;
 }
 
-/* Read, analyse and print one message with the options of opt; *shown
- * once its report is printed, after the separator sep. */
+/* Analyse and print the message read into ins. */
 static int
-inspect_one(const struct inspect *opt, const char *path, const char *config,
-    const char *sep, bool *shown)
+inspect_report(struct inspect *ins, const char *config, const char *sep,
+    bool *shown)
 {
-	struct inspect *ins = xcalloc(1, sizeof(*ins));
 	size_t nreceived = 0;
-	int rc = CLI_EXIT_FAIL;
 
-	ins->json = opt->json;
-	ins->verify = opt->verify;
-	ins->color = opt->color;
-	ins->path = path;
-	buf_init(&ins->msg, 2 * (size_t)INSPECT_MESSAGE_MAX);
-	if (inspect_read(ins) == -1)
-		goto out;
 	inspect_collect(ins, &nreceived);
 	inspect_hops(ins, nreceived);
 	if (ins->verify && ins->ndkim > 0)
@@ -870,9 +860,44 @@ inspect_one(const struct inspect *opt, const char *path, const char *config,
 		inspect_text(ins);
 	/* The report is printed either way; a --verify that could not run
 	 * (already explained on stderr) still makes the command fail. */
-	rc = fflush(stdout) == 0 && !(ins->verify && ins->ndkim > 0 &&
+	return fflush(stdout) == 0 && !(ins->verify && ins->ndkim > 0 &&
 	    ins->dv == NULL) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+/* Read, analyse and print one message with the options of opt; *shown
+ * once its report is printed, after the separator sep. */
+static int
+inspect_one(const struct inspect *opt, const char *path, const char *config,
+    const char *sep, bool *shown)
+{
+	struct inspect *ins = xcalloc(1, sizeof(*ins));
+	int rc = CLI_EXIT_FAIL;
+
+	ins->json = opt->json;
+	ins->verify = opt->verify;
+	ins->color = opt->color;
+	ins->path = path;
+	buf_init(&ins->msg, 2 * (size_t)INSPECT_MESSAGE_MAX);
+	if (inspect_read(ins) == -1)
+		goto out;
+	rc = inspect_report(ins, config, sep, shown);
 out:
+	inspect_clear(ins);
+	free(ins);
+	return rc;
+}
+
+int
+cli_inspect_message(const void *msg, size_t len, bool json)
+{
+	struct inspect *ins = xcalloc(1, sizeof(*ins));
+	bool shown = false;
+	int rc = CLI_EXIT_FAIL;
+
+	ins->json = json;
+	ins->path = "(memory)";
+	if (cli_msg_from_bytes(msg, len, INSPECT_MESSAGE_MAX, &ins->msg) == 0)
+		rc = inspect_report(ins, NULL, "", &shown);
 	inspect_clear(ins);
 	free(ins);
 	return rc;
