@@ -140,12 +140,17 @@ struct sm_msg {
 static void
 sm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Set by cli_sendmail_compose() only (the fuzz target's entry). */
+static bool sm_silent;
+
 /* "sendmail: <message>" on stderr. */
 static void
 sm_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (sm_silent)
+		return;
 	fputs("sendmail: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -401,6 +406,26 @@ sm_line(struct sm_msg *m, const struct sm_opts *o, const uint8_t *p,
 	return buf_append(&m->in, "\r\n", 2);
 }
 
+/* Take the next n input bytes: complete lines into m->in, the rest into
+ * line. 0, 1 at the "." line, -1 when too large. */
+static int
+sm_take(struct sm_msg *m, const struct sm_opts *o, struct buf *line,
+    const uint8_t *p, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (p[i] != '\n') {
+			if (buf_append(line, p + i, 1) == -1)
+				rc = -1;
+			continue;
+		}
+		rc = sm_line(m, o, line->data, line->len);
+		buf_reset(line);
+	}
+	return rc;
+}
+
 /*
  * Read standard input into m->in with CRLF line ends, until EOF or the
  * "." line. The current line is kept in `line`, bounded like the whole
@@ -424,15 +449,7 @@ sm_read(struct sm_msg *m, const struct sm_opts *o, size_t max)
 			buf_clear(&line);
 			return -1;
 		}
-		for (ssize_t i = 0; rc == 0 && i < r; i++) {
-			if (chunk[i] != '\n') {
-				if (buf_append(&line, chunk + i, 1) == -1)
-					rc = -1;
-				continue;
-			}
-			rc = sm_line(m, o, line.data, line.len);
-			buf_reset(&line);
-		}
+		rc = sm_take(m, o, &line, chunk, (size_t)r);
 	}
 	if (rc == 0 && line.len > 0)
 		rc = sm_line(m, o, line.data, line.len);
@@ -1010,6 +1027,43 @@ sm_msg_init(struct sm_msg *m, struct conf *c)
 	buf_init(&m->in, 0);
 	buf_init(&m->out, 0);
 	ids_qid_new(m->qid);
+}
+
+int
+cli_sendmail_compose(const void *in, size_t len, bool extract,
+    bool dot_ends, struct buf *out, void (*rcpt)(const char *, void *),
+    void *arg)
+{
+	struct conf c = {
+		.hostname = (char *)"localhost.example",
+		.max_recipients = 50,
+	};
+	struct sm_opts o = { .extract = extract, .dot_ends = dot_ends };
+	struct sm_msg m;
+	struct buf line;
+	size_t max = 1 << 20;
+	int rc;
+
+	sm_silent = true;
+	sm_msg_init(&m, &c);
+	snprintf(m.user, sizeof(m.user), "fuzz");
+	snprintf(m.self, sizeof(m.self), "fuzz@%s", c.hostname);
+	buf_init(&m.in, max);
+	buf_init(&line, max);
+	rc = sm_take(&m, &o, &line, in, len);
+	if (rc == 0 && line.len > 0)
+		rc = sm_line(&m, &o, line.data, line.len);
+	buf_clear(&line);
+	rc = rc == -1 || sm_addresses(&m, &o) == -1 ||
+	    sm_compose(&m, &o, max) == -1 ||
+	    (extract && sm_check_extracted(&m, 0) == -1) ? -1 : 0;
+	for (size_t i = 0; rc == 0 && i < m.nrcpts; i++)
+		rcpt(m.rcpts[i], arg);
+	*out = m.out;
+	buf_init(&m.out, 0);
+	sm_msg_clear(&m);
+	sm_silent = false;
+	return rc;
 }
 
 int
