@@ -120,6 +120,7 @@ fuzz: fuzz-build
 	  d=""; [ -f fuzz/$${n#fuzz_}.dict ] && d="-dict=fuzz/$${n#fuzz_}.dict"; \
 	  echo "== $$n"; \
 	  build/fuzz/bin/$$n $$d -max_total_time=$(FUZZ_TIME) -print_final_stats=0 \
+	    -artifact_prefix=build/fuzz/$$n- \
 	    build/fuzz/corpus/$$n $$c > build/fuzz/$$n.log 2>&1 || \
 	    { tail -40 build/fuzz/$$n.log; echo "fuzz: $$n FAILED"; exit 1; }; \
 	  tail -1 build/fuzz/$$n.log; done
