@@ -148,6 +148,34 @@ test_self_and_cap(void **state)
 	assert_int_equal(r.hosts[SMTPC_ROUTE_MAX_HOSTS - 1].pref, 1000 - 4);
 }
 
+/* RFC 5321 §5.1 looks at every record for our own name, also ones the
+ * cap would drop: here we are one of 17 MXs of equal preference, so no
+ * record may be tried (they used to be, when ours came after the cap). */
+static void
+test_self_beyond_cap(void **state)
+{
+	struct smtpc_mx mx[SMTPC_ROUTE_MAX_HOSTS + 2];
+	struct smtpc_route r;
+	char name[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < SMTPC_ROUTE_MAX_HOSTS; i++) {
+		snprintf(name, sizeof(name), "mx%zu.example", i);
+		rtt_mx(&mx[i], 10, name);
+	}
+	rtt_mx(&mx[i++], 10, "me.example");
+	assert_int_equal(smtpc_route_plan("example", mx, i, "me.example",
+	    rtt_last, NULL, &r), SMTPC_ROUTE_SELF);
+	assert_int_equal(r.nhosts, 0);
+	/* With a better one (which the cap keeps), only that is left. */
+	rtt_mx(&mx[i++], 5, "best.example");
+	assert_int_equal(smtpc_route_plan("example", mx, i, "me.example",
+	    rtt_last, NULL, &r), SMTPC_ROUTE_OK);
+	assert_int_equal(r.nhosts, 1);
+	assert_string_equal(r.hosts[0].host, "best.example");
+}
+
 /* An MX answer as the resolver gives it: records of other types are
  * skipped, and an exchange too long for a host name (\DDD escapes make
  * up to 1020 characters) is dropped rather than cut into another name. */
@@ -198,6 +226,7 @@ main(void)
 		cmocka_unit_test(test_shuffle_spreads),
 		cmocka_unit_test(test_null_and_implicit),
 		cmocka_unit_test(test_self_and_cap),
+		cmocka_unit_test(test_self_beyond_cap),
 		cmocka_unit_test(test_from_answer),
 	};
 
