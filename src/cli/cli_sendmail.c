@@ -511,6 +511,13 @@ sm_extent(const struct buf *in, size_t *hstart, size_t *hend, size_t *body)
 	*hend = *body = pos;
 }
 
+/* m->in's bytes; "" for empty input, which left the buf without any. */
+static const char *
+sm_in(const struct sm_msg *m)
+{
+	return m->in.data != NULL ? (const char *)m->in.data : "";
+}
+
 /* What the header section holds. */
 struct sm_fields {
 	bool	has_from, has_date, has_msgid;
@@ -558,7 +565,7 @@ static int
 sm_headers(struct sm_msg *m, const struct sm_opts *o, size_t hstart,
     size_t hend, struct sm_fields *fs)
 {
-	const char *p = (const char *)m->in.data + hstart;
+	const char *p = sm_in(m) + hstart;
 	struct rfc5322_headers h;
 	struct rfc5322_field f;
 	size_t copied = 0;
@@ -681,7 +688,7 @@ sm_compose(struct sm_msg *m, const struct sm_opts *o, size_t max)
 		return -1;
 	if (sm_add_fields(m, o, &fs) == -1 ||
 	    buf_append_str(&m->out, "\r\n") == -1 ||
-	    buf_append(&m->out, m->in.data + body, m->in.len - body) == -1) {
+	    buf_append(&m->out, sm_in(m) + body, m->in.len - body) == -1) {
 		sm_error("message too large (max %zu bytes)", max);
 		return -1;
 	}
