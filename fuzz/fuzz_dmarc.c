@@ -12,7 +12,8 @@
  *  - the evaluation ends, asks each lookup once, at most DMARC_QUERIES_MAX
  *    of them, each a "_dmarc." TXT name or an A name that fits its array,
  *    and counts them in nqueries;
- *  - the Author Domains found are distinct (case-insensitively);
+ *  - the Author Domains found, when not too many, are distinct
+ *    (case-insensitively);
  *  - the verdict is coherent: the combined result is the worst per-domain
  *    result (permerror without a usable Author Domain), the disposition
  *    the strictest of the failing domains', pass only when aligned, a
@@ -209,8 +210,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = dmarc_author_domains((const char *)data, hlen, doms,
 	    DMARC_AUTHORS_MAX + 1);
 	CHECK(n >= -1);
-	nfrom = n < 0 ? 0 : (size_t)n > DMARC_AUTHORS_MAX + 1 ?
-	    DMARC_AUTHORS_MAX + 1 : (size_t)n;
+	/* More than max: too many to use (out may hold fewer, or none), as
+	 * authcheck.c treats it. */
+	nfrom = n < 0 || n > DMARC_AUTHORS_MAX + 1 ? 0 : (size_t)n;
 	for (size_t i = 0; i < nfrom; i++) {
 		CHECK(memchr(doms[i], '\0', DMARC_DOMAIN_MAX) != NULL);
 		for (size_t j = 0; j < i; j++)
