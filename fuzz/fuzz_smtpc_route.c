@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dns/dns_rr.h"
 #include "smtpc/smtpc_route.h"
@@ -53,18 +52,6 @@ usable(const struct smtpc_mx *m)
 	return m->host[0] != '\0' && strcmp(m->host, ".") != 0;
 }
 
-static int
-same_host(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	if (la > 0 && a[la - 1] == '.')
-		la--;
-	if (lb > 0 && b[lb - 1] == '.')
-		lb--;
-	return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -93,7 +80,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!usable(&mx[i]))
 			continue;
 		nusable++;
-		if (self != NULL && same_host(mx[i].host, self) &&
+		if (self != NULL && smtpc_route_same_host(mx[i].host, self) &&
 		    mx[i].pref < mine)
 			mine = mx[i].pref;
 	}

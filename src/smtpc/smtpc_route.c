@@ -58,8 +58,7 @@ smtpc_route_default_rand(uint32_t upper, void *arg)
 	return arc4random_uniform(upper);
 }
 
-/* Case-insensitive host name equality, ignoring one trailing dot. */
-static bool
+bool
 smtpc_route_same_host(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);

@@ -57,6 +57,10 @@ enum smtpc_route_result smtpc_route_plan(const char *domain,
     const struct smtpc_mx *mx, size_t n, const char *self,
     smtpc_route_rand_fn *rnd, void *rnd_arg, struct smtpc_route *out);
 
+/* Host names equal but for case and one final dot each (our own name
+ * among the MXs, RFC 5321 §5.1). */
+bool smtpc_route_same_host(const char *a, const char *b);
+
 /* True if the records are exactly a null MX (RFC 7505 §3). */
 bool smtpc_route_is_null_mx(const struct smtpc_mx *mx, size_t n);
 
