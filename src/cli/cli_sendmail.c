@@ -387,7 +387,8 @@ sm_identity(struct sm_msg *m)
 /* --- reading the message ------------------------------------------------- */
 
 /* Append one input line (without its line end) plus CRLF; a bare CR
- * inside becomes a line end too. 1 at the terminating ".", -1 when too
+ * inside ends a line too, so each piece between them is a line, also for
+ * the "." that ends the input. 1 at the terminating ".", -1 when too
  * large, else 0. */
 static int
 sm_line(struct sm_msg *m, const struct sm_opts *o, const uint8_t *p,
@@ -395,15 +396,20 @@ sm_line(struct sm_msg *m, const struct sm_opts *o, const uint8_t *p,
 {
 	if (n > 0 && p[n - 1] == '\r')
 		n--;
-	if (o->dot_ends && n == 1 && p[0] == '.')
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] == '\r') {
-			if (buf_append(&m->in, "\r\n", 2) == -1)
-				return -1;
-		} else if (buf_append(&m->in, p + i, 1) == -1)
+	for (;;) {
+		const uint8_t *cr = n > 0 ? memchr(p, '\r', n) : NULL;
+		size_t len = cr != NULL ? (size_t)(cr - p) : n;
+
+		if (o->dot_ends && len == 1 && p[0] == '.')
+			return 1;
+		if ((len > 0 && buf_append(&m->in, p, len) == -1) ||
+		    buf_append(&m->in, "\r\n", 2) == -1)
 			return -1;
-	return buf_append(&m->in, "\r\n", 2);
+		if (cr == NULL)
+			return 0;
+		p = cr + 1;
+		n -= len + 1;
+	}
 }
 
 /* Take the next n input bytes: complete lines into m->in, the rest into
