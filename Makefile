@@ -48,7 +48,7 @@ TESTLIB_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/c/*.c))
 FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
 
 .PHONY: all deps test-deps run test test-unit test-integration check-sanitize \
-        fuzz fuzz-build bench install clean headers deb test-package
+        fuzz fuzz-build fuzz-long bench install clean headers deb test-package
 
 all: $(BUILD)/sealmail
 
@@ -110,27 +110,36 @@ test: test-deps
 check-sanitize: test-deps
 	$(MAKE) BUILD=build/asan SANITIZE=1 CC=gcc test-unit test-integration
 
+# FUZZ_TARGETS="a b": only those (for fuzz-build and fuzz-long).
+FUZZ_BUILD_C = $(if $(FUZZ_TARGETS),$(foreach t,$(FUZZ_TARGETS),fuzz/fuzz_$(t:fuzz_%=%).c),$(FUZZ_C))
 FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags libxml-2.0 2>/dev/null) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz-build:
 	@scripts/install-deps.sh fuzz
 	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
 	  build/fuzz/libsealmail.a
 	@mkdir -p build/fuzz/bin
-	@for f in $(FUZZ_C); do n=$$(basename $$f .c); \
+	@for f in $(FUZZ_BUILD_C); do n=$$(basename $$f .c); \
 	  echo "fuzz: $$n"; \
 	  clang $(FUZZ_CFLAGS) $$f build/fuzz/libsealmail.a $(LDLIBS) $(XML_LIBS) -o build/fuzz/bin/$$n || exit 1; done
 
 # A short smoke run of every target over its seed corpus; FUZZ_TIME per target.
 FUZZ_TIME ?= 20
 fuzz: fuzz-build
-	@for f in $(FUZZ_C); do n=$$(basename $$f .c); c=fuzz/corpus/$${n#fuzz_}; \
+	@for f in $(FUZZ_BUILD_C); do n=$$(basename $$f .c); c=fuzz/corpus/$${n#fuzz_}; \
 	  mkdir -p build/fuzz/corpus/$$n; \
 	  d=""; [ -f fuzz/$${n#fuzz_}.dict ] && d="-dict=fuzz/$${n#fuzz_}.dict"; \
 	  echo "== $$n"; \
 	  build/fuzz/bin/$$n $$d -max_total_time=$(FUZZ_TIME) -print_final_stats=0 \
+	    -artifact_prefix=build/fuzz/$$n- \
 	    build/fuzz/corpus/$$n $$c > build/fuzz/$$n.log 2>&1 || \
 	    { tail -40 build/fuzz/$$n.log; echo "fuzz: $$n FAILED"; exit 1; }; \
 	  tail -1 build/fuzz/$$n.log; done
+
+# The campaign: FUZZ_TIME per target (120 s unless given) with corpus
+# merging and a table (scripts/fuzz-long.sh); FUZZ_TARGETS for a subset.
+fuzz-long: fuzz-build
+	@FUZZ_TIME=$(if $(filter file,$(origin FUZZ_TIME)),120,$(FUZZ_TIME)) \
+	  FUZZ_TARGETS="$(FUZZ_TARGETS)" scripts/fuzz-long.sh
 
 run: deps all
 	@if [ ! -f var/sealmail.conf ]; then \

@@ -4,7 +4,9 @@
  * session code (smtpd_session/verbs/txn/auth) runs in this process on its
  * own event loop behind a socketpair, and the input picks a sequence of
  * commands from the verb table (with argument shapes that hit every
- * refusal), each group sent pipelined or one by one. Invariants:
+ * refusal), or a verb with input bytes as its argument or DATA with input
+ * bytes as its message (dot-stuffed as a client does), each group sent
+ * pipelined or one by one. Invariants:
  *  - every command gets exactly one reply (a multi-line reply counts
  *    once), in order: each group's replies arrive and nothing else, and
  *    QUIT's 221 is the reply right after the last command's;
@@ -99,6 +101,28 @@ static const struct cmd cmds[] = {
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
+/* A byte with bit 6 set: one of these with the next byte's count (mod
+ * 48) of input bytes as the argument (a LF in it becomes a space, so it
+ * stays one line), or, for DATA, as the message. */
+static const struct cmd raw_cmds[] = {
+	{ "MAIL FROM:<", false, FOLLOW_NONE },
+	{ "RCPT TO:<", false, FOLLOW_NONE },
+	{ "EHLO ", false, FOLLOW_NONE },
+	{ "HELO ", false, FOLLOW_NONE },
+	{ "VRFY ", false, FOLLOW_NONE },
+	{ "NOOP ", false, FOLLOW_NONE },
+	{ "AUTH PLAIN ", true, FOLLOW_AUTH },
+	{ "DATA", true, FOLLOW_DATA },
+};
+
+/* One command of a group: a row of cmds, or of raw_cmds with its bytes. */
+struct pick {
+	const struct cmd	*cmd;
+	size_t			 k;		/* row of cmds */
+	const uint8_t		*raw;		/* NULL for a cmds row */
+	size_t			 rawlen;
+};
+
 static struct smtpd_ctx ctx;
 static char queue_dir[4200];
 static unsigned runs;
@@ -125,6 +149,22 @@ cmd_bytes(size_t i, char *out, size_t cap)
 		memcpy(out + 1205, "\r\n", 2);
 		return 1207;
 	}
+}
+
+/* The bytes of a pick: a raw verb's argument, LF made a space. */
+static size_t
+pick_bytes(const struct pick *p, char *out, size_t cap)
+{
+	size_t n;
+
+	if (p->raw == NULL)
+		return cmd_bytes(p->k, out, cap);
+	n = (size_t)snprintf(out, cap, "%s", p->cmd->text);
+	if (p->cmd->follow != FOLLOW_DATA)
+		for (size_t i = 0; i < p->rawlen; i++)
+			out[n++] = p->raw[i] == '\n' ? ' ' : (char)p->raw[i];
+	memcpy(out + n, "\r\n", 2);
+	return n + 2;
 }
 
 static void
@@ -288,14 +328,30 @@ send_all(struct client *cl, const char *p, size_t n)
 	}
 }
 
-/* The reply's follow-up exchange (counted as one more command). */
+/* The reply's follow-up exchange (counted as one more command); the
+ * message is body (dot-stuffed here) when not NULL. */
 static void
-follow_up(struct client *cl, enum follow f)
+follow_up(struct client *cl, enum follow f, const uint8_t *body,
+    size_t bodylen)
 {
 	static const char msg[] = "Subject: fuzz\r\n\r\nbody\r\n.\r\n";
+	char stuffed[2 * 256 + 8];
+	size_t n = 0;
 
 	if (f == FOLLOW_DATA && cl->last_code == 354) {
-		send_all(cl, msg, sizeof(msg) - 1);
+		if (body == NULL)
+			send_all(cl, msg, sizeof(msg) - 1);
+		else {
+			/* RFC 5321 §4.5.2: a "." after CRLF is doubled. */
+			for (size_t i = 0; i < bodylen; i++) {
+				if (body[i] == '.' && (i == 0 || (i >= 2 &&
+				    body[i - 2] == '\r' && body[i - 1] == '\n')))
+					stuffed[n++] = '.';
+				stuffed[n++] = (char)body[i];
+			}
+			memcpy(stuffed + n, "\r\n.\r\n", 5);
+			send_all(cl, stuffed, n + 5);
+		}
 		expect_reply(cl);
 		CHECK(cl->last_code != 354);
 	} else if (f == FOLLOW_AUTH && cl->last_code == 334) {
@@ -328,22 +384,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	expect_reply(&cl);
 	CHECK(cl.last_code == 220);
 
-	/* Each byte: low 6 bits pick a command, the top bit says "send
+	/* Each byte: low 6 bits pick a command, bit 6 a raw_cmds row
+	 * (low 3 bits) with bytes of the input, the top bit says "send
 	 * what is gathered now" (one by one when always set). */
-	size_t group[16], ng = 0;
+	struct pick group[16];
+	size_t ng = 0;
 	for (size_t i = 0; i <= size; i++) {
 		bool flush = i == size;
 		if (i < size) {
-			size_t k = (data[i] & 0x3f) % NCMDS;
-			group[ng++] = k;
-			flush = (data[i] & 0x80) || cmds[k].ends_group ||
+			struct pick *p = &group[ng++];
+			uint8_t b = data[i];
+			size_t k = (b & 0x3f) % NCMDS;
+			*p = (struct pick){ .cmd = &cmds[k], .k = k };
+			if (b & 0x40) {
+				p->cmd = &raw_cmds[b & 7];
+				p->raw = data + i + 1;
+				p->rawlen = i + 1 < size ? data[i + 1] % 48 : 0;
+				if (p->rawlen > size - i - 2)
+					p->rawlen = size - i - 2;
+				p->raw += i + 1 < size ? 1 : 0;
+				i += i + 1 < size ? 1 + p->rawlen : 0;
+			}
+			flush = (b & 0x80) || p->cmd->ends_group ||
 			    ng == sizeof(group) / sizeof(group[0]);
 		}
 		if (!flush || ng == 0)
 			continue;
 		size_t len = 0;
 		for (size_t j = 0; j < ng; j++)
-			len += cmd_bytes(group[j], out + len,
+			len += pick_bytes(&group[j], out + len,
 			    sizeof(out) - len);
 		send_all(&cl, out, len);
 		for (size_t j = 0; j < ng; j++) {
@@ -351,7 +420,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* A refused command never looks like the answer to
 			 * another: 421 would mean the session ended. */
 			CHECK(cl.last_code != 421 && cl.last_code != 221);
-			follow_up(&cl, cmds[group[j]].follow);
+			follow_up(&cl, group[j].cmd->follow, group[j].raw,
+			    group[j].rawlen);
 		}
 		ng = 0;
 	}

@@ -189,8 +189,9 @@ const char *dmarc_disposition_name(enum dmarc_disposition d);
  * Collect the distinct domains (lower case, at most max) of the addresses
  * of every From: field in the header section hdrs (len bytes, untrusted,
  * lines ending in CRLF or LF, ending at the first empty line or at len).
- * Returns the number of distinct domains found (may exceed max: only max
- * are written), 0 when there is no From: field or no address, or -1 when
+ * Returns the number of distinct domains found (may exceed max: then too
+ * many to evaluate, and out holds at most max of them, maybe none), 0
+ * when there is no From: field or no address, or -1 when
  * a From: field does not parse (the caller then passes zero domains).
  * Each out[i] has room for DMARC_DOMAIN_MAX bytes.
  */

@@ -117,19 +117,12 @@ collect_mx(struct collect *c)
 	struct dns_answer *a = collect_lookup(c, cd->domain, DNS_T_MX);
 	struct smtpc_mx *mx = xcalloc(a->nrr ? a->nrr : 1, sizeof(*mx));
 	struct smtpc_route route;
-	size_t n = 0;
+	size_t n;
 
 	cd->mx_rcode = a->rcode;
 	cd->mx_sec = a->sec;
 	if (a->rcode == DNS_RCODE_NOERROR) {
-		for (size_t i = 0; i < a->nrr; i++) {
-			if (strlen(a->rr[i].u.mx.host) > LIMIT_DOMAIN)
-				continue;
-			mx[n].pref = a->rr[i].u.mx.pref;
-			snprintf(mx[n].host, sizeof(mx[n].host), "%s",
-			    a->rr[i].u.mx.host);
-			n++;
-		}
+		n = smtpc_route_mx_from_answer(a, mx);
 		cd->null_mx = smtpc_route_is_null_mx(mx, n);
 		if (!cd->null_mx && smtpc_route_plan(cd->domain, mx, n, NULL,
 		    collect_no_shuffle, NULL, &route) == SMTPC_ROUTE_OK) {

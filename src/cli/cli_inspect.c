@@ -369,27 +369,35 @@ inspect_evidence(unsigned ev, const char **words, size_t *n)
 			words[(*n)++] = names[i].word;
 }
 
-/* d=, s=, a= of a DKIM-Signature, leniently (shown even when the
- * signature is invalid; dkim_sig_parse says whether it is). */
+/* d=, s=, a= of a DKIM-Signature as shown (longer values are cut). */
+struct inspect_dkim_tags {
+	char	d[LIMIT_DOMAIN + 1];
+	char	s[DKIM_SELECTOR_MAX + 1];
+	char	a[64];
+};
+
+/* The tags of f, leniently (shown even when the signature is invalid;
+ * dkim_sig_parse says whether it is). */
 static void
-inspect_dkim_tags(const struct inspect_field *f, char *d, char *s, char *a,
-    size_t len)
+inspect_dkim_tags(const struct inspect_field *f, struct inspect_dkim_tags *tg)
 {
 	struct dkim_tag_iter it;
 	struct dkim_tag t;
 
-	d[0] = s[0] = a[0] = '\0';
+	tg->d[0] = tg->s[0] = tg->a[0] = '\0';
 	dkim_tag_init(&it, f->value, f->len);
 	while (dkim_tag_next(&it, &t) == 1) {
-		char *dst = NULL;
-		if (t.namelen == 1 && t.name[0] == 'd')
-			dst = d;
-		else if (t.namelen == 1 && t.name[0] == 's')
-			dst = s;
-		else if (t.namelen == 1 && t.name[0] == 'a')
-			dst = a;
-		if (dst != NULL)
-			snprintf(dst, len, "%.*s", (int)t.vallen, t.val);
+		if (t.namelen != 1)
+			continue;
+		if (t.name[0] == 'd')
+			snprintf(tg->d, sizeof(tg->d), "%.*s", (int)t.vallen,
+			    t.val);
+		else if (t.name[0] == 's')
+			snprintf(tg->s, sizeof(tg->s), "%.*s", (int)t.vallen,
+			    t.val);
+		else if (t.name[0] == 'a')
+			snprintf(tg->a, sizeof(tg->a), "%.*s", (int)t.vallen,
+			    t.val);
 	}
 }
 
@@ -588,17 +596,17 @@ inspect_text_ar(const struct inspect_field *f)
 static void
 inspect_text_dkim_one(const struct inspect *ins, size_t i)
 {
-	char d[LIMIT_DOMAIN + 1], s[DKIM_SELECTOR_MAX + 1], a[64];
+	struct inspect_dkim_tags tg;
 	const char *bad = inspect_dkim_syntax(&ins->dkim[i]);
 	const struct dkim_result *r = inspect_dkim_result(ins, i);
 
-	inspect_dkim_tags(&ins->dkim[i], d, s, a, sizeof(d));
+	inspect_dkim_tags(&ins->dkim[i], &tg);
 	printf("  %zu. d=", i + 1);
-	inspect_put(d);
+	inspect_put(tg.d);
 	printf(" s=");
-	inspect_put(s);
+	inspect_put(tg.s);
 	printf(" a=");
-	inspect_put(a);
+	inspect_put(tg.a);
 	if (bad != NULL)
 		printf("  (invalid: %s)", bad);
 	if (r != NULL) {
@@ -751,14 +759,14 @@ inspect_json_ar(const struct inspect_field *f, bool comma)
 static void
 inspect_json_dkim(const struct inspect *ins, size_t i)
 {
-	char d[LIMIT_DOMAIN + 1], s[DKIM_SELECTOR_MAX + 1], a[64];
+	struct inspect_dkim_tags tg;
 	const struct dkim_result *r = inspect_dkim_result(ins, i);
 
-	inspect_dkim_tags(&ins->dkim[i], d, s, a, sizeof(d));
+	inspect_dkim_tags(&ins->dkim[i], &tg);
 	printf("%s\n    {", i > 0 ? "," : "");
-	inspect_json_key("d", d, false);
-	inspect_json_key("s", s, true);
-	inspect_json_key("a", a, true);
+	inspect_json_key("d", tg.d, false);
+	inspect_json_key("s", tg.s, true);
+	inspect_json_key("a", tg.a, true);
 	printf(", \"syntax_error\": ");
 	cli_json_str(inspect_dkim_syntax(&ins->dkim[i]));
 	printf(", \"verify\": ");
@@ -839,23 +847,13 @@ inspect_args(struct inspect *opt, int argc, char **argv, const char **paths,
 	return *npaths > 0 ? 0 : -1;
 }
 
-/* Read, analyse and print one message with the options of opt; *shown
- * once its report is printed, after the separator sep. */
+/* Analyse and print the message read into ins. */
 static int
-inspect_one(const struct inspect *opt, const char *path, const char *config,
-    const char *sep, bool *shown)
+inspect_report(struct inspect *ins, const char *config, const char *sep,
+    bool *shown)
 {
-	struct inspect *ins = xcalloc(1, sizeof(*ins));
 	size_t nreceived = 0;
-	int rc = CLI_EXIT_FAIL;
 
-	ins->json = opt->json;
-	ins->verify = opt->verify;
-	ins->color = opt->color;
-	ins->path = path;
-	buf_init(&ins->msg, 2 * (size_t)INSPECT_MESSAGE_MAX);
-	if (inspect_read(ins) == -1)
-		goto out;
 	inspect_collect(ins, &nreceived);
 	inspect_hops(ins, nreceived);
 	if (ins->verify && ins->ndkim > 0)
@@ -870,9 +868,44 @@ inspect_one(const struct inspect *opt, const char *path, const char *config,
 		inspect_text(ins);
 	/* The report is printed either way; a --verify that could not run
 	 * (already explained on stderr) still makes the command fail. */
-	rc = fflush(stdout) == 0 && !(ins->verify && ins->ndkim > 0 &&
+	return fflush(stdout) == 0 && !(ins->verify && ins->ndkim > 0 &&
 	    ins->dv == NULL) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+/* Read, analyse and print one message with the options of opt; *shown
+ * once its report is printed, after the separator sep. */
+static int
+inspect_one(const struct inspect *opt, const char *path, const char *config,
+    const char *sep, bool *shown)
+{
+	struct inspect *ins = xcalloc(1, sizeof(*ins));
+	int rc = CLI_EXIT_FAIL;
+
+	ins->json = opt->json;
+	ins->verify = opt->verify;
+	ins->color = opt->color;
+	ins->path = path;
+	buf_init(&ins->msg, 2 * (size_t)INSPECT_MESSAGE_MAX);
+	if (inspect_read(ins) == -1)
+		goto out;
+	rc = inspect_report(ins, config, sep, shown);
 out:
+	inspect_clear(ins);
+	free(ins);
+	return rc;
+}
+
+int
+cli_inspect_message(const void *msg, size_t len, bool json)
+{
+	struct inspect *ins = xcalloc(1, sizeof(*ins));
+	bool shown = false;
+	int rc = CLI_EXIT_FAIL;
+
+	ins->json = json;
+	ins->path = "(memory)";
+	if (cli_msg_from_bytes(msg, len, INSPECT_MESSAGE_MAX, &ins->msg) == 0)
+		rc = inspect_report(ins, NULL, "", &shown);
 	inspect_clear(ins);
 	free(ins);
 	return rc;

@@ -31,13 +31,12 @@ cli_read_all(FILE *f, const char *name, struct buf *b)
 	return 0;
 }
 
-/* Copy raw into out with every bare LF made CRLF (Maildir files use LF;
+/* Copy p[0..len) into out with every bare LF made CRLF (Maildir files use LF;
  * the DKIM code wants CRLF). */
 static void
-cli_crlf(const struct buf *raw, struct buf *out)
+cli_crlf(const uint8_t *p, size_t len, struct buf *out)
 {
-	const uint8_t *p = raw->data;
-	size_t i = 0, len = raw->len;
+	size_t i = 0;
 
 	while (i < len) {
 		const uint8_t *nl = memchr(p + i, '\n', len - i);
@@ -71,12 +70,20 @@ cli_read_message(const char *path, size_t max, struct buf *out)
 	rc = cli_read_all(f, esc, &raw);
 	if (f != stdin)
 		fclose(f);
-	if (rc == 0) {
-		buf_init(out, 2 * max);
-		cli_crlf(&raw, out);
-	}
+	if (rc == 0)
+		rc = cli_msg_from_bytes(raw.data, raw.len, max, out);
 	buf_clear(&raw);
 	return rc;
+}
+
+int
+cli_msg_from_bytes(const void *p, size_t len, size_t max, struct buf *out)
+{
+	buf_init(out, 2 * max);
+	if (len > max)
+		return -1;
+	cli_crlf(p, len, out);
+	return 0;
 }
 
 size_t

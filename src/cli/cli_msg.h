@@ -12,6 +12,10 @@
  * (initialised here; the caller buf_clear()s it) with every bare LF made
  * CRLF. -1 after a one-line error on stderr. */
 int cli_read_message(const char *path, size_t max, struct buf *out);
+/* The same for a message already in memory, p[0..len): -1 (silently)
+ * when len is over max. */
+int cli_msg_from_bytes(const void *p, size_t len, size_t max,
+    struct buf *out);
 
 /* Length of the header section of msg (CRLF form, as cli_read_message
  * gives it): up to and including the CRLF of its last field, without the

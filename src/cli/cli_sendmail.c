@@ -140,12 +140,17 @@ struct sm_msg {
 static void
 sm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Set by cli_sendmail_compose() only (the fuzz target's entry). */
+static bool sm_silent;
+
 /* "sendmail: <message>" on stderr. */
 static void
 sm_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (sm_silent)
+		return;
 	fputs("sendmail: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -382,7 +387,8 @@ sm_identity(struct sm_msg *m)
 /* --- reading the message ------------------------------------------------- */
 
 /* Append one input line (without its line end) plus CRLF; a bare CR
- * inside becomes a line end too. 1 at the terminating ".", -1 when too
+ * inside ends a line too, so each piece between them is a line, also for
+ * the "." that ends the input. 1 at the terminating ".", -1 when too
  * large, else 0. */
 static int
 sm_line(struct sm_msg *m, const struct sm_opts *o, const uint8_t *p,
@@ -390,15 +396,40 @@ sm_line(struct sm_msg *m, const struct sm_opts *o, const uint8_t *p,
 {
 	if (n > 0 && p[n - 1] == '\r')
 		n--;
-	if (o->dot_ends && n == 1 && p[0] == '.')
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] == '\r') {
-			if (buf_append(&m->in, "\r\n", 2) == -1)
-				return -1;
-		} else if (buf_append(&m->in, p + i, 1) == -1)
+	for (;;) {
+		const uint8_t *cr = n > 0 ? memchr(p, '\r', n) : NULL;
+		size_t len = cr != NULL ? (size_t)(cr - p) : n;
+
+		if (o->dot_ends && len == 1 && p[0] == '.')
+			return 1;
+		if ((len > 0 && buf_append(&m->in, p, len) == -1) ||
+		    buf_append(&m->in, "\r\n", 2) == -1)
 			return -1;
-	return buf_append(&m->in, "\r\n", 2);
+		if (cr == NULL)
+			return 0;
+		p = cr + 1;
+		n -= len + 1;
+	}
+}
+
+/* Take the next n input bytes: complete lines into m->in, the rest into
+ * line. 0, 1 at the "." line, -1 when too large. */
+static int
+sm_take(struct sm_msg *m, const struct sm_opts *o, struct buf *line,
+    const uint8_t *p, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (p[i] != '\n') {
+			if (buf_append(line, p + i, 1) == -1)
+				rc = -1;
+			continue;
+		}
+		rc = sm_line(m, o, line->data, line->len);
+		buf_reset(line);
+	}
+	return rc;
 }
 
 /*
@@ -424,15 +455,7 @@ sm_read(struct sm_msg *m, const struct sm_opts *o, size_t max)
 			buf_clear(&line);
 			return -1;
 		}
-		for (ssize_t i = 0; rc == 0 && i < r; i++) {
-			if (chunk[i] != '\n') {
-				if (buf_append(&line, chunk + i, 1) == -1)
-					rc = -1;
-				continue;
-			}
-			rc = sm_line(m, o, line.data, line.len);
-			buf_reset(&line);
-		}
+		rc = sm_take(m, o, &line, chunk, (size_t)r);
 	}
 	if (rc == 0 && line.len > 0)
 		rc = sm_line(m, o, line.data, line.len);
@@ -494,6 +517,13 @@ sm_extent(const struct buf *in, size_t *hstart, size_t *hend, size_t *body)
 	*hend = *body = pos;
 }
 
+/* m->in's bytes; "" for empty input, which left the buf without any. */
+static const char *
+sm_in(const struct sm_msg *m)
+{
+	return m->in.data != NULL ? (const char *)m->in.data : "";
+}
+
 /* What the header section holds. */
 struct sm_fields {
 	bool	has_from, has_date, has_msgid;
@@ -541,7 +571,7 @@ static int
 sm_headers(struct sm_msg *m, const struct sm_opts *o, size_t hstart,
     size_t hend, struct sm_fields *fs)
 {
-	const char *p = (const char *)m->in.data + hstart;
+	const char *p = sm_in(m) + hstart;
 	struct rfc5322_headers h;
 	struct rfc5322_field f;
 	size_t copied = 0;
@@ -664,7 +694,7 @@ sm_compose(struct sm_msg *m, const struct sm_opts *o, size_t max)
 		return -1;
 	if (sm_add_fields(m, o, &fs) == -1 ||
 	    buf_append_str(&m->out, "\r\n") == -1 ||
-	    buf_append(&m->out, m->in.data + body, m->in.len - body) == -1) {
+	    buf_append(&m->out, sm_in(m) + body, m->in.len - body) == -1) {
 		sm_error("message too large (max %zu bytes)", max);
 		return -1;
 	}
@@ -1010,6 +1040,43 @@ sm_msg_init(struct sm_msg *m, struct conf *c)
 	buf_init(&m->in, 0);
 	buf_init(&m->out, 0);
 	ids_qid_new(m->qid);
+}
+
+int
+cli_sendmail_compose(const void *in, size_t len, bool extract,
+    bool dot_ends, struct buf *out, void (*rcpt)(const char *, void *),
+    void *arg)
+{
+	struct conf c = {
+		.hostname = (char *)"localhost.example",
+		.max_recipients = 50,
+	};
+	struct sm_opts o = { .extract = extract, .dot_ends = dot_ends };
+	struct sm_msg m;
+	struct buf line;
+	size_t max = 1 << 20;
+	int rc;
+
+	sm_silent = true;
+	sm_msg_init(&m, &c);
+	snprintf(m.user, sizeof(m.user), "fuzz");
+	snprintf(m.self, sizeof(m.self), "fuzz@%s", c.hostname);
+	buf_init(&m.in, max);
+	buf_init(&line, max);
+	rc = sm_take(&m, &o, &line, in, len);
+	if (rc == 0 && line.len > 0)
+		rc = sm_line(&m, &o, line.data, line.len);
+	buf_clear(&line);
+	rc = rc == -1 || sm_addresses(&m, &o) == -1 ||
+	    sm_compose(&m, &o, max) == -1 ||
+	    (extract && sm_check_extracted(&m, 0) == -1) ? -1 : 0;
+	for (size_t i = 0; rc == 0 && i < m.nrcpts; i++)
+		rcpt(m.rcpts[i], arg);
+	*out = m.out;
+	buf_init(&m.out, 0);
+	sm_msg_clear(&m);
+	sm_silent = false;
+	return rc;
 }
 
 int

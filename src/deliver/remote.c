@@ -406,7 +406,7 @@ remote_mx_cb(struct dns_answer *ans, void *arg)
 	struct smtpc_mx *mx;
 	struct smtpc_status st;
 	char text[SMTPC_TEXT_MAX], esc[300];
-	size_t n = 0;
+	size_t n;
 	enum smtpc_route_result rr;
 
 	c->q_mx = NULL;
@@ -424,14 +424,7 @@ remote_mx_cb(struct dns_answer *ans, void *arg)
 	 * the implicit MX, a validated denial and secure addresses). */
 	c->mx_secure = ans->sec == DNS_SEC_SECURE;
 	mx = xcalloc(ans->nrr + 1, sizeof(*mx));
-	for (size_t i = 0; i < ans->nrr; i++) {
-		if (ans->rr[i].type != DNS_T_MX)
-			continue;
-		mx[n].pref = ans->rr[i].u.mx.pref;
-		snprintf(mx[n].host, sizeof(mx[n].host), "%s",
-		    ans->rr[i].u.mx.host);
-		n++;
-	}
+	n = smtpc_route_mx_from_answer(ans, mx);
 	rr = smtpc_route_plan(c->dest->name, mx, n, c->rd->conf->hostname,
 	    NULL, NULL, &c->route);
 	free(mx);

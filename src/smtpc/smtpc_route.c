@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dns/dns_rr.h"
+
 static bool
 smtpc_route_is_dot(const char *host)
 {
@@ -30,6 +32,25 @@ smtpc_route_is_null_mx(const struct smtpc_mx *mx, size_t n)
 	return true;
 }
 
+size_t
+smtpc_route_mx_from_answer(const struct dns_answer *ans, struct smtpc_mx *mx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ans->nrr; i++) {
+		const struct dns_rr *rr = &ans->rr[i];
+		size_t len;
+
+		if (rr->type != DNS_T_MX || rr->u.mx.host == NULL ||
+		    (len = strlen(rr->u.mx.host)) > LIMIT_DOMAIN)
+			continue;
+		mx[n].pref = rr->u.mx.pref;
+		memcpy(mx[n].host, rr->u.mx.host, len + 1);
+		n++;
+	}
+	return n;
+}
+
 static uint32_t
 smtpc_route_default_rand(uint32_t upper, void *arg)
 {
@@ -37,8 +58,7 @@ smtpc_route_default_rand(uint32_t upper, void *arg)
 	return arc4random_uniform(upper);
 }
 
-/* Case-insensitive host name equality, ignoring one trailing dot. */
-static bool
+bool
 smtpc_route_same_host(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -78,17 +98,39 @@ smtpc_route_sort(struct smtpc_route *out, smtpc_route_rand_fn *rnd,
 	}
 }
 
-/* Copy the usable records (not ".", sane length) into out, unsorted. When
- * there are more than fit, the lowest preferences are kept. */
+static bool
+smtpc_route_usable(const struct smtpc_mx *m)
+{
+	return !smtpc_route_is_dot(m->host) &&
+	    strnlen(m->host, sizeof(m->host)) < sizeof(m->host);
+}
+
+/* RFC 5321 §5.1: our own preference among the records (UINT32_MAX when
+ * we are not one of them). Every record counts, also those the cap on
+ * hosts would drop. */
+static uint32_t
+smtpc_route_self_pref(const struct smtpc_mx *mx, size_t n, const char *self)
+{
+	uint32_t mine = UINT32_MAX;
+
+	for (size_t i = 0; self != NULL && i < n; i++)
+		if (smtpc_route_usable(&mx[i]) &&
+		    smtpc_route_same_host(mx[i].host, self) && mx[i].pref < mine)
+			mine = mx[i].pref;
+	return mine;
+}
+
+/* Copy the usable records with a preference below below into out,
+ * unsorted. When there are more than fit, the lowest preferences are
+ * kept. */
 static void
-smtpc_route_collect(const struct smtpc_mx *mx, size_t n,
+smtpc_route_collect(const struct smtpc_mx *mx, size_t n, uint32_t below,
     struct smtpc_route *out)
 {
 	size_t i, worst, k;
 
 	for (i = 0; i < n; i++) {
-		if (smtpc_route_is_dot(mx[i].host) ||
-		    strnlen(mx[i].host, sizeof(mx[i].host)) >= sizeof(mx[i].host))
+		if (!smtpc_route_usable(&mx[i]) || mx[i].pref >= below)
 			continue;
 		if (out->nhosts < SMTPC_ROUTE_MAX_HOSTS) {
 			out->hosts[out->nhosts++] = mx[i];
@@ -102,33 +144,13 @@ smtpc_route_collect(const struct smtpc_mx *mx, size_t n,
 	}
 }
 
-/* RFC 5321 §5.1: if we are among the MXs, only hosts with a strictly lower
- * preference than ours may be tried; none left means a mail loop. */
-static enum smtpc_route_result
-smtpc_route_drop_self(struct smtpc_route *out, const char *self)
-{
-	size_t i, k;
-	uint32_t mine = UINT32_MAX;
-
-	for (i = 0; i < out->nhosts; i++)
-		if (smtpc_route_same_host(out->hosts[i].host, self) &&
-		    out->hosts[i].pref < mine)
-			mine = out->hosts[i].pref;
-	if (mine == UINT32_MAX)
-		return SMTPC_ROUTE_OK;
-	for (i = 0, k = 0; i < out->nhosts; i++)
-		if (out->hosts[i].pref < mine)
-			out->hosts[k++] = out->hosts[i];
-	out->nhosts = k;
-	return k == 0 ? SMTPC_ROUTE_SELF : SMTPC_ROUTE_OK;
-}
-
 enum smtpc_route_result
 smtpc_route_plan(const char *domain, const struct smtpc_mx *mx, size_t n,
     const char *self, smtpc_route_rand_fn *rnd, void *rnd_arg,
     struct smtpc_route *out)
 {
 	size_t dlen = strnlen(domain, LIMIT_DOMAIN + 1);
+	uint32_t mine;
 
 	memset(out, 0, sizeof(*out));
 	if (dlen == 0 || dlen > LIMIT_DOMAIN)
@@ -137,7 +159,12 @@ smtpc_route_plan(const char *domain, const struct smtpc_mx *mx, size_t n,
 		rnd = smtpc_route_default_rand;
 	if (smtpc_route_is_null_mx(mx, n))
 		return SMTPC_ROUTE_NULL_MX;
-	smtpc_route_collect(mx, n, out);
+	/* If we are among the MXs, only hosts with a strictly lower
+	 * preference than ours may be tried; none left is a mail loop. */
+	mine = smtpc_route_self_pref(mx, n, self);
+	smtpc_route_collect(mx, n, mine, out);
+	if (out->nhosts == 0 && mine != UINT32_MAX)
+		return SMTPC_ROUTE_SELF;
 	if (out->nhosts == 0) {
 		/* RFC 5321 §5.1: no MX, so the domain is its own implicit MX
 		 * with preference 0. Only reached for n == 0 or records that
@@ -150,7 +177,5 @@ smtpc_route_plan(const char *domain, const struct smtpc_mx *mx, size_t n,
 		return SMTPC_ROUTE_OK;
 	}
 	smtpc_route_sort(out, rnd, rnd_arg);
-	if (self != NULL)
-		return smtpc_route_drop_self(out, self);
 	return SMTPC_ROUTE_OK;
 }

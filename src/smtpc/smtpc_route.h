@@ -57,7 +57,22 @@ enum smtpc_route_result smtpc_route_plan(const char *domain,
     const struct smtpc_mx *mx, size_t n, const char *self,
     smtpc_route_rand_fn *rnd, void *rnd_arg, struct smtpc_route *out);
 
+/* Host names equal but for case and one final dot each (our own name
+ * among the MXs, RFC 5321 §5.1). */
+bool smtpc_route_same_host(const char *a, const char *b);
+
 /* True if the records are exactly a null MX (RFC 7505 §3). */
 bool smtpc_route_is_null_mx(const struct smtpc_mx *mx, size_t n);
+
+/*
+ * The MX records of a lookup's answer (ans->rr, untrusted) into mx, which
+ * has room for ans->nrr entries; returns how many. Records of another type
+ * are skipped, and so are exchanges longer than LIMIT_DOMAIN (possible in
+ * presentation form, with \DDD escapes): cut to fit, they would name
+ * another host.
+ */
+struct dns_answer;
+size_t smtpc_route_mx_from_answer(const struct dns_answer *ans,
+    struct smtpc_mx *mx);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dns/dns_rr.h"
 #include "smtpc/smtpc_route.h"
 
 /* Deterministic "random": always the upper bound minus one (no swap
@@ -147,6 +148,76 @@ test_self_and_cap(void **state)
 	assert_int_equal(r.hosts[SMTPC_ROUTE_MAX_HOSTS - 1].pref, 1000 - 4);
 }
 
+/* RFC 5321 §5.1 looks at every record for our own name, also ones the
+ * cap would drop: here we are one of 17 MXs of equal preference, so no
+ * record may be tried (they used to be, when ours came after the cap). */
+static void
+test_self_beyond_cap(void **state)
+{
+	struct smtpc_mx mx[SMTPC_ROUTE_MAX_HOSTS + 2];
+	struct smtpc_route r;
+	char name[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < SMTPC_ROUTE_MAX_HOSTS; i++) {
+		snprintf(name, sizeof(name), "mx%zu.example", i);
+		rtt_mx(&mx[i], 10, name);
+	}
+	rtt_mx(&mx[i++], 10, "me.example");
+	assert_int_equal(smtpc_route_plan("example", mx, i, "me.example",
+	    rtt_last, NULL, &r), SMTPC_ROUTE_SELF);
+	assert_int_equal(r.nhosts, 0);
+	/* With a better one (which the cap keeps), only that is left. */
+	rtt_mx(&mx[i++], 5, "best.example");
+	assert_int_equal(smtpc_route_plan("example", mx, i, "me.example",
+	    rtt_last, NULL, &r), SMTPC_ROUTE_OK);
+	assert_int_equal(r.nhosts, 1);
+	assert_string_equal(r.hosts[0].host, "best.example");
+}
+
+/* An MX answer as the resolver gives it: records of other types are
+ * skipped, and an exchange too long for a host name (\DDD escapes make
+ * up to 1020 characters) is dropped rather than cut into another name. */
+static void
+test_from_answer(void **state)
+{
+	struct dns_answer a = { .rcode = DNS_RCODE_NOERROR, .qtype = DNS_T_MX };
+	struct dns_rr rr[4];
+	struct smtpc_mx mx[4];
+	char longname[4 * LIMIT_DOMAIN], cname[] = "alias.example";
+
+	(void)state;
+	memset(rr, 0, sizeof(rr));
+	memset(longname, 0, sizeof(longname));
+	for (size_t i = 0; i + 4 < sizeof(longname); i += 4)
+		memcpy(longname + i, "\\046", 4);
+	rr[0].type = DNS_T_MX;
+	rr[0].u.mx.pref = 10;
+	rr[0].u.mx.host = longname;
+	rr[1].type = DNS_T_CNAME;
+	rr[1].u.name = cname;
+	rr[2].type = DNS_T_MX;
+	rr[2].u.mx.pref = 20;
+	rr[2].u.mx.host = (char *)"mx2.example";
+	rr[3].type = DNS_T_MX;
+	rr[3].u.mx.pref = 0;
+	rr[3].u.mx.host = (char *)".";
+	a.rr = rr;
+	a.nrr = 4;
+	assert_int_equal(smtpc_route_mx_from_answer(&a, mx), 2);
+	assert_int_equal(mx[0].pref, 20);
+	assert_string_equal(mx[0].host, "mx2.example");
+	assert_int_equal(mx[1].pref, 0);
+	assert_string_equal(mx[1].host, ".");
+	/* Exactly LIMIT_DOMAIN characters still fit. */
+	memset(longname, 'a', LIMIT_DOMAIN);
+	longname[LIMIT_DOMAIN] = '\0';
+	a.nrr = 1;
+	assert_int_equal(smtpc_route_mx_from_answer(&a, mx), 1);
+	assert_int_equal(strlen(mx[0].host), LIMIT_DOMAIN);
+}
+
 int
 main(void)
 {
@@ -155,6 +226,8 @@ main(void)
 		cmocka_unit_test(test_shuffle_spreads),
 		cmocka_unit_test(test_null_and_implicit),
 		cmocka_unit_test(test_self_and_cap),
+		cmocka_unit_test(test_self_beyond_cap),
+		cmocka_unit_test(test_from_answer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include "queue/spool.h"
 #include "queue/spool_commit.h"
 #include "smtpd/smtpd_data.h"
+#include "smtpd/smtpd_hdrsplit.h"
 #include "smtpd/smtpd_internal.h"
 #include "smtpd/smtpd_received.h"
 #include "store/db.h"
@@ -360,27 +361,14 @@ smtpd_txn_headers_end(struct smtpd_session *s)
 static size_t
 smtpd_txn_capture(struct smtpd_session *s, const uint8_t *p, size_t n)
 {
-	size_t old = s->headers.len;
-	size_t from = old > 3 ? old - 3 : 0;
+	enum smtpd_hdrsplit st;
+	size_t used = smtpd_hdrsplit_push(&s->headers, p, n, &st);
 
-	if (buf_append(&s->headers, p, n) == -1) {
+	if (st == SMTPD_HDRSPLIT_OVERFLOW)
 		s->headers_overflow = s->headers_done = true;
-		return n;
-	}
-	if (s->headers.len >= 2 && memcmp(s->headers.data, "\r\n", 2) == 0) {
-		buf_reset(&s->headers);		/* no header section at all */
+	else if (st == SMTPD_HDRSPLIT_END)
 		smtpd_txn_headers_end(s);
-		return 2 - old;
-	}
-	uint8_t *end = memmem(s->headers.data + from, s->headers.len - from,
-	    "\r\n\r\n", 4);
-	if (end == NULL)
-		return n;
-	size_t hlen = (size_t)(end - s->headers.data) + 2;
-	s->headers.len = hlen;
-	s->headers.data[hlen] = '\0';
-	smtpd_txn_headers_end(s);
-	return hlen + 2 - old;
+	return used;
 }
 
 static int

@@ -258,6 +258,23 @@ def test_directory_is_named():
     assert err.count("\n") == 1
 
 
+def test_long_dkim_tags_are_cut():
+    # a= was copied with the size of the d= buffer into a smaller one: a
+    # long value overflowed the stack (found by fuzz_inspect).
+    msg = ("DKIM-Signature: v=1; d=example.org; s=" + "s" * 200 +
+           "; a=" + "a" * 200 + "; b=AAAA\r\nFrom: x@example.org\r\n"
+           "\r\nbody\r\n").encode()
+    r = inspect("-", "--json", stdin=msg)
+    assert r.returncode == 0, r.stderr
+    sig = json.loads(r.stdout)["dkim_signatures"][0]
+    assert sig["d"] == "example.org"
+    assert sig["s"] == "s" * 200
+    assert 0 < len(sig["a"]) <= 63 and set(sig["a"]) == {"a"}
+    r = inspect("-", stdin=msg)
+    assert r.returncode == 0, r.stderr
+    assert b"example.org" in r.stdout and b"a" * 64 not in r.stdout
+
+
 def test_received_bomb_says_what_was_not_read():
     """50,000 Received fields: only the newest 100 are read. The report
     must not call those "oldest first" of the whole chain nor say "all

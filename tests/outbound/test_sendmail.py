@@ -146,6 +146,14 @@ def test_dot_line(mta):
     got = mta.mailbox(BOB).wait_for(mk3)[0]
     assert got.endswith(b"\nbefore\n")
     assert b"after" not in got
+    # A bare CR ends a line too, also the "." one (it used to become a
+    # line of its own without ending the input; found by fuzz_sendmail).
+    mk4 = new_marker()
+    ok(sendmail(mta, BOB, input=("Subject: dots %s\n\nbefore\n.\rafter\n"
+                                 % mk4).encode()))
+    got = mta.mailbox(BOB).wait_for(mk4)[0]
+    assert got.endswith(b"\nbefore\n")
+    assert b"after" not in got
 
 
 def test_unknown_local_user_fails(mta):
