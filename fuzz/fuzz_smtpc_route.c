@@ -49,7 +49,8 @@ fuzz_rand(uint32_t upper, void *arg)
 static int
 usable(const struct smtpc_mx *m)
 {
-	return m->host[0] != '\0' && strcmp(m->host, ".") != 0;
+	return !m->too_long && m->host[0] != '\0' &&
+	    strcmp(m->host, ".") != 0;
 }
 
 int
@@ -93,9 +94,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(res == SMTPC_ROUTE_NULL_MX);
 		goto out;
 	}
+	/* RFC 5321 §5.1: records but none usable is an error. */
+	if (n > 0 && nusable == 0) {
+		CHECK(res == SMTPC_ROUTE_NO_USABLE);
+		goto out;
+	}
 	CHECK(res == SMTPC_ROUTE_OK || res == SMTPC_ROUTE_SELF);
 	CHECK(r.nhosts <= SMTPC_ROUTE_MAX_HOSTS);
-	if (nusable == 0) {
+	if (n == 0) {
 		CHECK(res == SMTPC_ROUTE_OK && r.implicit && r.nhosts == 1);
 		CHECK(strcmp(r.hosts[0].host, domain) == 0);
 		goto out;

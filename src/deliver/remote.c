@@ -447,6 +447,13 @@ remote_mx_cb(struct dns_answer *ans, void *arg)
 		    "myself", esc);
 		remote_status(&st, SMTPC_PERM, 554, "5.4.6", "dns", text);
 		break;
+	case SMTPC_ROUTE_NO_USABLE:
+		/* Temporary: a broken MX RRset is usually fixed soon, and the
+		 * queue lifetime bounds the retries. */
+		snprintf(text, sizeof(text), "domain %s has MX records but "
+		    "none usable", esc);
+		remote_status(&st, SMTPC_TEMP, 451, "4.4.4", "dns", text);
+		break;
 	default:
 		snprintf(text, sizeof(text), "bad domain %s", esc);
 		remote_status(&st, SMTPC_PERM, 550, "5.1.2", "dns", text);

@@ -27,7 +27,7 @@ smtpc_route_is_null_mx(const struct smtpc_mx *mx, size_t n)
 	if (n == 0)
 		return false;
 	for (i = 0; i < n; i++)
-		if (!smtpc_route_is_dot(mx[i].host))
+		if (mx[i].too_long || !smtpc_route_is_dot(mx[i].host))
 			return false;
 	return true;
 }
@@ -41,11 +41,14 @@ smtpc_route_mx_from_answer(const struct dns_answer *ans, struct smtpc_mx *mx)
 		const struct dns_rr *rr = &ans->rr[i];
 		size_t len;
 
-		if (rr->type != DNS_T_MX || rr->u.mx.host == NULL ||
-		    (len = strlen(rr->u.mx.host)) > LIMIT_DOMAIN)
+		if (rr->type != DNS_T_MX || rr->u.mx.host == NULL)
 			continue;
+		memset(&mx[n], 0, sizeof(mx[n]));
 		mx[n].pref = rr->u.mx.pref;
-		memcpy(mx[n].host, rr->u.mx.host, len + 1);
+		if ((len = strlen(rr->u.mx.host)) > LIMIT_DOMAIN)
+			mx[n].too_long = true;
+		else
+			memcpy(mx[n].host, rr->u.mx.host, len + 1);
 		n++;
 	}
 	return n;
@@ -101,7 +104,7 @@ smtpc_route_sort(struct smtpc_route *out, smtpc_route_rand_fn *rnd,
 static bool
 smtpc_route_usable(const struct smtpc_mx *m)
 {
-	return !smtpc_route_is_dot(m->host) &&
+	return !m->too_long && !smtpc_route_is_dot(m->host) &&
 	    strnlen(m->host, sizeof(m->host)) < sizeof(m->host);
 }
 
@@ -165,10 +168,13 @@ smtpc_route_plan(const char *domain, const struct smtpc_mx *mx, size_t n,
 	smtpc_route_collect(mx, n, mine, out);
 	if (out->nhosts == 0 && mine != UINT32_MAX)
 		return SMTPC_ROUTE_SELF;
+	/* RFC 5321 §5.1: "If MX records are present, but none of them are
+	 * usable, [...] this situation MUST be reported as an error." */
+	if (out->nhosts == 0 && n > 0)
+		return SMTPC_ROUTE_NO_USABLE;
 	if (out->nhosts == 0) {
 		/* RFC 5321 §5.1: no MX, so the domain is its own implicit MX
-		 * with preference 0. Only reached for n == 0 or records that
-		 * were all unusable. */
+		 * with preference 0. */
 		memcpy(out->hosts[0].host, domain, dlen);
 		out->hosts[0].host[dlen] = '\0';
 		out->hosts[0].pref = 0;

@@ -25,6 +25,8 @@
 struct smtpc_mx {
 	uint16_t	 pref;
 	char		 host[LIMIT_DOMAIN + 1];
+	bool		 too_long;	/* the exchange did not fit host:
+					 * a record, but not a usable one */
 };
 
 enum smtpc_route_result {
@@ -32,6 +34,8 @@ enum smtpc_route_result {
 	SMTPC_ROUTE_NULL_MX,	/* the domain accepts no mail: bounce now */
 	SMTPC_ROUTE_SELF,	/* we are the best MX: a loop, do not deliver */
 	SMTPC_ROUTE_BAD_DOMAIN,	/* domain empty or too long */
+	SMTPC_ROUTE_NO_USABLE,	/* MX records, none usable (RFC 5321 §5.1:
+				 * an error, not the implicit MX) */
 };
 
 struct smtpc_route {
@@ -67,9 +71,10 @@ bool smtpc_route_is_null_mx(const struct smtpc_mx *mx, size_t n);
 /*
  * The MX records of a lookup's answer (ans->rr, untrusted) into mx, which
  * has room for ans->nrr entries; returns how many. Records of another type
- * are skipped, and so are exchanges longer than LIMIT_DOMAIN (possible in
- * presentation form, with \DDD escapes): cut to fit, they would name
- * another host.
+ * are skipped. An exchange longer than LIMIT_DOMAIN (possible in
+ * presentation form, with \DDD escapes) is kept as a record marked
+ * too_long with an empty host: cut to fit, it would name another host, and
+ * dropped, a domain whose MXs are all such would seem to have none.
  */
 struct dns_answer;
 size_t smtpc_route_mx_from_answer(const struct dns_answer *ans,

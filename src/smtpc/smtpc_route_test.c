@@ -35,6 +35,7 @@ static void
 rtt_mx(struct smtpc_mx *mx, uint16_t pref, const char *host)
 {
 	mx->pref = pref;
+	mx->too_long = false;
 	snprintf(mx->host, sizeof(mx->host), "%s", host);
 }
 
@@ -105,6 +106,15 @@ test_null_and_implicit(void **state)
 	    &r), SMTPC_ROUTE_OK);
 	assert_int_equal(r.nhosts, 1);
 	assert_string_equal(r.hosts[0].host, "mx.example");
+	/* MX records, none usable: an error (RFC 5321 §5.1), never the
+	 * implicit MX. */
+	rtt_mx(&mx[1], 10, "x.example");
+	mx[1].too_long = true;
+	assert_false(smtpc_route_is_null_mx(mx, 2));
+	assert_int_equal(smtpc_route_plan("example", mx, 2, NULL, NULL, NULL,
+	    &r), SMTPC_ROUTE_NO_USABLE);
+	assert_int_equal(smtpc_route_plan("example", &mx[1], 1, NULL, NULL,
+	    NULL, &r), SMTPC_ROUTE_NO_USABLE);
 	/* No MX at all: the domain itself. */
 	assert_false(smtpc_route_is_null_mx(mx, 0));
 	assert_int_equal(smtpc_route_plan("plain.example", NULL, 0, NULL,
@@ -205,11 +215,24 @@ test_from_answer(void **state)
 	rr[3].u.mx.host = (char *)".";
 	a.rr = rr;
 	a.nrr = 4;
-	assert_int_equal(smtpc_route_mx_from_answer(&a, mx), 2);
-	assert_int_equal(mx[0].pref, 20);
-	assert_string_equal(mx[0].host, "mx2.example");
-	assert_int_equal(mx[1].pref, 0);
-	assert_string_equal(mx[1].host, ".");
+	/* The over-long exchange stays a record, marked, with no host. */
+	assert_int_equal(smtpc_route_mx_from_answer(&a, mx), 3);
+	assert_true(mx[0].too_long);
+	assert_string_equal(mx[0].host, "");
+	assert_int_equal(mx[1].pref, 20);
+	assert_string_equal(mx[1].host, "mx2.example");
+	assert_false(mx[1].too_long);
+	assert_int_equal(mx[2].pref, 0);
+	assert_string_equal(mx[2].host, ".");
+	/* Alone, it is no usable MX: an error, not the implicit MX (before,
+	 * it was dropped and the domain itself was tried). */
+	a.nrr = 1;
+	assert_int_equal(smtpc_route_mx_from_answer(&a, mx), 1);
+	{
+		struct smtpc_route r;
+		assert_int_equal(smtpc_route_plan("example", mx, 1, NULL, NULL,
+		    NULL, &r), SMTPC_ROUTE_NO_USABLE);
+	}
 	/* Exactly LIMIT_DOMAIN characters still fit. */
 	memset(longname, 'a', LIMIT_DOMAIN);
 	longname[LIMIT_DOMAIN] = '\0';
