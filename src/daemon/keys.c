@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The keys process (see keys.h). Signatures and yescrypt run on a pool of
+ * The keys process (see keys.h). Signatures and yescrypt run on two pools of
  * threads; the loop only reads requests, looks up hashes and writes
  * replies. A peer that sends anything malformed, too big or too much is
  * disconnected: that peer only, never the process.
@@ -57,7 +57,11 @@ struct keys {
 	int			 ctl;	/* -1 once the master closed it */
 	uint8_t			*ctlbuf;	/* one control packet */
 	struct keys_table	*table;
-	struct workpool		*pool;
+	/* Signatures and password checks on pools of their own: a burst of
+	 * AUTH attempts (yescrypt, ~100 ms each by design) must not queue
+	 * ahead of every TLS handshake and DKIM signature. */
+	struct workpool		*pool;		/* signatures */
+	struct workpool		*pwpool;	/* password checks */
 	struct db		*db;	/* read-only, for password hashes */
 	char			*dummy;	/* hash for unknown users */
 	struct web_users	**admin;	/* per listener: its
@@ -301,7 +305,7 @@ keys_peer_start(struct keys_peer *p)
 			j->res = KEYS_PASSWD_TEMP;
 			keys_job_done(j, false);
 		} else
-			workpool_submit(p->k->pool, keys_job_run,
+			workpool_submit(p->k->pwpool, keys_job_run,
 			    keys_job_done, j);
 	}
 }
@@ -548,6 +552,7 @@ keys_main(const struct conf *conf, int ctl)
 	/* Before the first thread, which Landlock would not cover. */
 	sandbox_enter(SANDBOX_KEYS, conf);
 	k.pool = workpool_new(k.base, keys_threads(), "keys");
+	k.pwpool = workpool_new(k.base, keys_threads(), "keys passwords");
 	evutil_make_socket_nonblocking(ctl);
 	k.ctl_ev = event_new(k.base, ctl, EV_READ | EV_PERSIST, keys_ctl_cb,
 	    &k);
@@ -559,6 +564,7 @@ keys_main(const struct conf *conf, int ctl)
 	event_base_dispatch(k.base);
 
 	workpool_free(k.pool);	/* answers what is queued; peers wait */
+	workpool_free(k.pwpool);
 	while (k.peers != NULL) {
 		struct keys_peer *p = k.peers;
 		k.peers = p->next;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -27,6 +28,7 @@
 #include <openssl/pem.h>
 
 #include "auth/passwd.h"
+#include "core/buf.h"
 #include "daemon/keys.h"
 #include "daemon/keys_ctl.h"
 #include "keys/keys_client.h"
@@ -310,6 +312,105 @@ test_keys_process_lost(void **state)
 	close(f->ctl);
 }
 
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Read one whole frame from fd (blocking) into p; its body length. */
+static size_t
+read_frame(int fd, uint8_t *p, size_t room)
+{
+	size_t got = 0, want = KEYS_PROTO_HDR;
+
+	while (got < want) {
+		ssize_t n = read(fd, p + got, want - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+		if (got == KEYS_PROTO_HDR) {
+			want += (size_t)p[0] << 24 | (size_t)p[1] << 16 |
+			    (size_t)p[2] << 8 | p[3];
+			assert_true(want <= room);
+		}
+	}
+	return want - KEYS_PROTO_HDR;
+}
+
+/*
+ * Password checks (yescrypt, slow by design) queued by one peer do not
+ * hold up another peer's signatures: a flood of AUTH attempts must not
+ * stall every TLS handshake and DKIM signature of the server (nor time
+ * out a worker's blocking socket).
+ */
+static void
+test_signature_not_behind_password_checks(void **state)
+{
+	struct fixture *f = *state;
+	enum keys_key_type types[1];
+	char err[512];
+	uint8_t tbs[32] = { 0 }, sig[KEYOP_SIG_MAX], frame[256];
+	size_t siglen = sizeof(sig);
+	struct keyop op = { KEYOP_HANDLE_DKIM0, KEYOP_ED25519, "", 0, tbs, 32 };
+	enum { NPW = 32 };
+	struct keys_msg m;
+	struct buf b;
+	double t0, t_sign, t_all;
+	int flood;
+
+	start_keys(f);
+	assert_int_equal(keys_ctl_load(f->ctl, &f->conf, types, 1, err,
+	    sizeof(err)), 0);
+	flood = keys_ctl_peer(f->ctl);
+	keys_client_inherit(keys_ctl_peer(f->ctl), keys_ctl_peer(f->ctl));
+	struct event_base *base = event_base_new();
+	struct keys_client *kc = keys_client_open(base);
+	assert_non_null(kc);
+
+	buf_init(&b, 64 * 1024);
+	for (uint32_t i = 0; i < NPW; i++) {
+		memset(&m, 0, sizeof(m));
+		m.type = KEYS_MSG_PASSWD;
+		m.id = i + 1;
+		m.realm = KEYS_REALM_ADMIN(1);
+		m.user = (const uint8_t *)"admin";
+		m.userlen = 5;
+		m.pass = (const uint8_t *)"wrong-one";
+		m.passlen = 9;
+		assert_int_equal(keys_proto_encode(&b, &m), 0);
+	}
+	t0 = now_ms();
+	assert_int_equal(write(flood, b.data, b.len), (ssize_t)b.len);
+	buf_clear(&b);
+	/* The checks are queued once the first is answered. */
+	(void)read_frame(flood, frame, sizeof(frame));
+
+	double ts = now_ms();
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), 0);
+	t_sign = now_ms() - ts;
+	verify(f->pk, tbs, sig, siglen);
+	for (int i = 1; i < NPW; i++) {
+		size_t body = read_frame(flood, frame, sizeof(frame));
+		assert_int_equal(keys_proto_decode(frame + KEYS_PROTO_HDR,
+		    body, &m), 0);
+		assert_int_equal(m.type, KEYS_MSG_PASSWD_RES);
+		assert_int_equal(m.status, KEYS_PASSWD_WRONG);
+	}
+	t_all = now_ms() - t0;
+	print_message("signature %.1f ms behind %d password checks (%.1f ms)\n",
+	    t_sign, NPW, t_all);
+	assert_true(t_sign * 4 < t_all);
+
+	keys_client_free(kc);
+	event_base_free(base);
+	close(flood);
+	stop_keys(f);
+}
+
 /* A key that is not one: LOAD refused, with the file named. */
 static void
 test_bad_key_refused(void **state)
@@ -338,6 +439,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_process_lost, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_signature_not_behind_password_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_refused, setup,
 		    teardown),
 	};
