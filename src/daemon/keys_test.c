@@ -411,6 +411,62 @@ test_signature_not_behind_password_checks(void **state)
 	stop_keys(f);
 }
 
+/* One SIG answer frame for id, its signature 64 octets of fill. */
+static void
+put_sig(struct buf *b, uint32_t id, uint8_t fill)
+{
+	uint8_t sig[64];
+	struct keys_msg m = { .type = KEYS_MSG_SIG, .id = id, .data = sig,
+	    .datalen = sizeof(sig) };
+
+	memset(sig, fill, sizeof(sig));
+	assert_int_equal(keys_proto_encode(b, &m), 0);
+}
+
+/*
+ * A blocking call that timed out (the keys process was slow, not gone)
+ * leaves the socket usable: the late answer is skipped by its id. It
+ * used to be closed for good, and every DKIM signature of that worker
+ * failed (mail went out unsigned) until it retired.
+ */
+static void
+test_sync_survives_a_late_answer(void **state)
+{
+	uint8_t tbs[32] = { 0 }, sig[KEYOP_SIG_MAX];
+	size_t siglen = sizeof(sig);
+	struct keyop op = { KEYOP_HANDLE_DKIM0, KEYOP_ED25519, "", 0, tbs, 32 };
+	int as[2], ss[2];
+	struct buf b;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, as), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ss), 0);
+	keys_client_inherit(as[0], ss[0]);
+	struct event_base *base = event_base_new();
+	struct keys_client *kc = keys_client_open(base);
+	assert_non_null(kc);
+
+	/* No answer in time: a failure. */
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), -1);
+	/* Then the late answer (id 1) comes, and the next call's (id 2). */
+	buf_init(&b, 4096);
+	put_sig(&b, 1, 0x11);
+	put_sig(&b, 2, 0x22);
+	assert_int_equal(write(ss[1], b.data, b.len), (ssize_t)b.len);
+	buf_clear(&b);
+	siglen = sizeof(sig);
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), 0);
+	assert_int_equal(siglen, 64);
+	assert_int_equal(sig[0], 0x22);
+
+	keys_client_free(kc);
+	event_base_free(base);
+	close(as[1]);
+	close(ss[1]);
+}
+
 /* A key that is not one: LOAD refused, with the file named. */
 static void
 test_bad_key_refused(void **state)
@@ -441,6 +497,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_signature_not_behind_password_checks, setup, teardown),
+		cmocka_unit_test(test_sync_survives_a_late_answer),
 		cmocka_unit_test_setup_teardown(test_bad_key_refused, setup,
 		    teardown),
 	};
