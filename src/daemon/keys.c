@@ -91,6 +91,11 @@ struct keys_job {
 	 * waits for is skipped, so clients that send AUTH and hang up
 	 * cannot queue hashing ahead of real logins. */
 	atomic_bool		 abandoned;
+	/* Taken by the pool thread that hashes, or by a CANCEL that answers
+	 * at once: a cancelled check queued behind others must not hold
+	 * its peer's request slot until its turn. */
+	atomic_bool		 claimed;
+	bool			 answered;	/* by the CANCEL */
 	bool			 started;	/* handed to the pool */
 	struct keys_job		*next;	/* in p->jobs */
 };
@@ -162,7 +167,7 @@ keys_job_run(void *arg)
 		return;
 	}
 	/* An unknown user costs the same computation as a known one. */
-	if (atomic_load(&j->abandoned))
+	if (atomic_exchange(&j->claimed, true) || atomic_load(&j->abandoned))
 		j->res = KEYS_PASSWD_TEMP;
 	else if (j->hash != NULL)
 		j->res = passwd_verify(j->pass, j->hash) && !j->decoy ?
@@ -197,7 +202,7 @@ keys_job_done(void *arg, bool cancelled)
 			passwd_cache_store(j->user, j->hash, j->pass);
 		m.type = KEYS_MSG_PASSWD_RES;
 		m.status = (uint8_t)j->res;
-		if (!cancelled)
+		if (!cancelled && !j->answered)
 			keys_reply(p, &m);
 	}
 	explicit_bzero(j->pass, sizeof(j->pass));
@@ -320,9 +325,18 @@ keys_peer_request(struct keys_peer *p, const uint8_t *body, size_t len)
 	if (keys_proto_decode(body, len, &m) == -1)
 		return -1;
 	if (m.type == KEYS_MSG_CANCEL) {
-		for (j = p->jobs; j != NULL; j = j->next)
-			if (j->req.id == m.id)
-				atomic_store(&j->abandoned, true);
+		for (j = p->jobs; j != NULL; j = j->next) {
+			if (j->req.id != m.id || j->answered)
+				continue;
+			atomic_store(&j->abandoned, true);
+			if (!atomic_exchange(&j->claimed, true)) {
+				struct keys_msg r = { .type =
+				    KEYS_MSG_PASSWD_RES, .id = m.id,
+				    .status = KEYS_PASSWD_TEMP };
+				j->answered = true;
+				keys_reply(p, &r);
+			}
+		}
 		return 0;
 	}
 	if (m.type != KEYS_MSG_SIGN && m.type != KEYS_MSG_PASSWD)

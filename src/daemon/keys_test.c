@@ -467,6 +467,70 @@ test_sync_survives_a_late_answer(void **state)
 	close(ss[1]);
 }
 
+/*
+ * A CANCEL of a check still queued behind others is answered at once:
+ * the client's request slot (one of 256, shared with the TLS
+ * handshakes' signatures) is not held until the check's turn comes.
+ */
+static void
+test_cancel_answers_at_once(void **state)
+{
+	struct fixture *f = *state;
+	enum keys_key_type types[1];
+	char err[512];
+	uint8_t frame[256];
+	enum { NPW = 24 };
+	struct keys_msg m;
+	struct buf b;
+	int flood, pos = -1;
+
+	start_keys(f);
+	assert_int_equal(keys_ctl_load(f->ctl, &f->conf, types, 1, err,
+	    sizeof(err)), 0);
+	flood = keys_ctl_peer(f->ctl);
+	buf_init(&b, 64 * 1024);
+	for (uint32_t i = 0; i < NPW; i++) {
+		memset(&m, 0, sizeof(m));
+		m.type = KEYS_MSG_PASSWD;
+		m.id = i + 1;
+		m.realm = KEYS_REALM_ADMIN(1);
+		m.user = (const uint8_t *)"admin";
+		m.userlen = 5;
+		m.pass = (const uint8_t *)"wrong-one";
+		m.passlen = 9;
+		assert_int_equal(keys_proto_encode(&b, &m), 0);
+	}
+	assert_int_equal(write(flood, b.data, b.len), (ssize_t)b.len);
+	buf_reset(&b);
+	/* All queued once the first is answered; then the one queued last
+	 * (a read's checks start newest first) is cancelled. */
+	(void)read_frame(flood, frame, sizeof(frame));
+	memset(&m, 0, sizeof(m));
+	m.type = KEYS_MSG_CANCEL;
+	m.id = 1;
+	assert_int_equal(keys_proto_encode(&b, &m), 0);
+	assert_int_equal(write(flood, b.data, b.len), (ssize_t)b.len);
+	buf_clear(&b);
+	for (int i = 1; i < NPW; i++) {
+		size_t body = read_frame(flood, frame, sizeof(frame));
+		assert_int_equal(keys_proto_decode(frame + KEYS_PROTO_HDR,
+		    body, &m), 0);
+		assert_int_equal(m.type, KEYS_MSG_PASSWD_RES);
+		if (m.id == 1) {
+			assert_int_equal(m.status, KEYS_PASSWD_TEMP);
+			pos = i;
+		}
+	}
+	/* Exactly one answer each: nothing more comes. */
+	struct pollfd pf = { flood, POLLIN, 0 };
+	assert_int_equal(poll(&pf, 1, 300), 0);
+	print_message("the cancelled check was answered %d of %d\n", pos,
+	    NPW);
+	assert_true(pos >= 1 && pos <= 6);
+	close(flood);
+	stop_keys(f);
+}
+
 /* A key that is not one: LOAD refused, with the file named. */
 static void
 test_bad_key_refused(void **state)
@@ -498,6 +562,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_signature_not_behind_password_checks, setup, teardown),
 		cmocka_unit_test(test_sync_survives_a_late_answer),
+		cmocka_unit_test_setup_teardown(test_cancel_answers_at_once,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_refused, setup,
 		    teardown),
 	};
