@@ -340,6 +340,19 @@ read_frame(int fd, uint8_t *p, size_t room)
 	return want - KEYS_PROTO_HDR;
 }
 
+/* n checks (ids 1..n) of a wrong admin password, each a yescrypt. */
+static void
+put_wrong_passwords(struct buf *b, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct keys_msg m = { .type = KEYS_MSG_PASSWD, .id = i + 1,
+		    .realm = KEYS_REALM_ADMIN(1),
+		    .user = (const uint8_t *)"admin", .userlen = 5,
+		    .pass = (const uint8_t *)"wrong-one", .passlen = 9 };
+		assert_int_equal(keys_proto_encode(b, &m), 0);
+	}
+}
+
 /*
  * Password checks (yescrypt, slow by design) queued by one peer do not
  * hold up another peer's signatures: a flood of AUTH attempts must not
@@ -371,17 +384,7 @@ test_signature_not_behind_password_checks(void **state)
 	assert_non_null(kc);
 
 	buf_init(&b, 64 * 1024);
-	for (uint32_t i = 0; i < NPW; i++) {
-		memset(&m, 0, sizeof(m));
-		m.type = KEYS_MSG_PASSWD;
-		m.id = i + 1;
-		m.realm = KEYS_REALM_ADMIN(1);
-		m.user = (const uint8_t *)"admin";
-		m.userlen = 5;
-		m.pass = (const uint8_t *)"wrong-one";
-		m.passlen = 9;
-		assert_int_equal(keys_proto_encode(&b, &m), 0);
-	}
+	put_wrong_passwords(&b, NPW);
 	t0 = now_ms();
 	assert_int_equal(write(flood, b.data, b.len), (ssize_t)b.len);
 	buf_clear(&b);
@@ -489,17 +492,7 @@ test_cancel_answers_at_once(void **state)
 	    sizeof(err)), 0);
 	flood = keys_ctl_peer(f->ctl);
 	buf_init(&b, 64 * 1024);
-	for (uint32_t i = 0; i < NPW; i++) {
-		memset(&m, 0, sizeof(m));
-		m.type = KEYS_MSG_PASSWD;
-		m.id = i + 1;
-		m.realm = KEYS_REALM_ADMIN(1);
-		m.user = (const uint8_t *)"admin";
-		m.userlen = 5;
-		m.pass = (const uint8_t *)"wrong-one";
-		m.passlen = 9;
-		assert_int_equal(keys_proto_encode(&b, &m), 0);
-	}
+	put_wrong_passwords(&b, NPW);
 	assert_int_equal(write(flood, b.data, b.len), (ssize_t)b.len);
 	buf_reset(&b);
 	/* All queued once the first is answered; then the one queued last
