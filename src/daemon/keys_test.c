@@ -524,6 +524,60 @@ test_cancel_answers_at_once(void **state)
 	stop_keys(f);
 }
 
+/*
+ * Peers take turns: one that has many checks queued (a flood of logins
+ * on one worker, or a compromised worker) does not make another peer's
+ * request wait behind all of them.
+ */
+static void
+test_peers_take_turns(void **state)
+{
+	struct fixture *f = *state;
+	enum keys_key_type types[1];
+	char err[512];
+	uint8_t frame[256];
+	enum { NPW = 32 };
+	struct async_result ar = { .calls = 0 };
+	struct buf b;
+	double t0, t_other, t_all;
+	int flood;
+
+	start_keys(f);
+	assert_int_equal(keys_ctl_load(f->ctl, &f->conf, types, 1, err,
+	    sizeof(err)), 0);
+	flood = keys_ctl_peer(f->ctl);
+	keys_client_inherit(keys_ctl_peer(f->ctl), keys_ctl_peer(f->ctl));
+	ar.base = event_base_new();
+	struct keys_client *kc = keys_client_open(ar.base);
+	assert_non_null(kc);
+
+	buf_init(&b, 64 * 1024);
+	put_wrong_passwords(&b, NPW);
+	t0 = now_ms();
+	assert_int_equal(write(flood, b.data, b.len), (ssize_t)b.len);
+	buf_clear(&b);
+	(void)read_frame(flood, frame, sizeof(frame));
+
+	double ts = now_ms();
+	assert_int_not_equal(keys_client_passwd(kc, KEYS_REALM_ADMIN(1),
+	    "admin", "right-one", passwd_done, &ar), 0);
+	event_base_dispatch(ar.base);
+	t_other = now_ms() - ts;
+	assert_int_equal(ar.calls, 1);
+	assert_int_equal(ar.pw, KEYS_PASSWD_OK);
+	for (int i = 1; i < NPW; i++)
+		(void)read_frame(flood, frame, sizeof(frame));
+	t_all = now_ms() - t0;
+	print_message("another peer's check took %.1f ms beside %d (%.1f ms)\n",
+	    t_other, NPW, t_all);
+	assert_true(t_other * 3 < t_all);
+
+	keys_client_free(kc);
+	event_base_free(ar.base);
+	close(flood);
+	stop_keys(f);
+}
+
 /* A key that is not one: LOAD refused, with the file named. */
 static void
 test_bad_key_refused(void **state)
@@ -555,6 +609,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_signature_not_behind_password_checks, setup, teardown),
 		cmocka_unit_test(test_sync_survives_a_late_answer),
+		cmocka_unit_test_setup_teardown(test_peers_take_turns, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_answers_at_once,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_refused, setup,
