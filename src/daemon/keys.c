@@ -365,18 +365,21 @@ keys_passwd(struct keys_peer *p, struct keys_job *j, const struct keys_msg *m)
 static void
 keys_peer_start(struct keys_peer *p)
 {
-	struct keys_job *j, *next;
+	struct keys_job *j;
 
-	for (j = p->jobs; j != NULL; j = next) {
-		next = j->next;
+again:
+	for (j = p->jobs; j != NULL; j = j->next) {
 		if (j->started)
 			continue;
 		j->started = true;
 		if (atomic_load(&j->abandoned)) {
 			j->res = KEYS_PASSWD_TEMP;
+			/* Its answer may drop p, which ends the waiting
+			 * jobs: the list changed. */
 			keys_job_done(j, false);
-		} else
-			keys_peer_submit(p, j);
+			goto again;
+		}
+		keys_peer_submit(p, j);
 	}
 }
 
@@ -400,6 +403,10 @@ keys_peer_request(struct keys_peer *p, const uint8_t *body, size_t len)
 				    .status = KEYS_PASSWD_TEMP };
 				j->answered = true;
 				keys_reply(p, &r);
+				/* Dropped for not reading: the close ended
+				 * the waiting jobs, maybe j. */
+				if (p->bev == NULL)
+					break;
 			}
 		}
 		return 0;
