@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The keys process (see keys.h). Signatures and yescrypt run on a pool of
+ * The keys process (see keys.h). Signatures and yescrypt run on two pools of
  * threads; the loop only reads requests, looks up hashes and writes
  * replies. A peer that sends anything malformed, too big or too much is
  * disconnected: that peer only, never the process.
@@ -37,6 +37,7 @@
  * unread output it is dropped. */
 #define KEYS_PEER_OUT_MAX	(256 * 1024)
 #define KEYS_THREADS_MAX	8
+enum { KEYS_POOL_SIGN, KEYS_POOL_PASSWD, KEYS_NPOOLS };
 
 struct keys;
 
@@ -47,6 +48,10 @@ struct keys_peer {
 	struct bufferevent	*bev;	/* NULL once closed */
 	unsigned		 inflight;
 	struct keys_job		*jobs;	/* password checks under way */
+	/* Per pool: jobs not yet in it, oldest first, and how many are. */
+	struct keys_job		*wait[KEYS_NPOOLS];
+	struct keys_job		**wait_tail[KEYS_NPOOLS];
+	unsigned		 running[KEYS_NPOOLS];
 	struct keys_peer	*next;
 };
 
@@ -57,12 +62,21 @@ struct keys {
 	int			 ctl;	/* -1 once the master closed it */
 	uint8_t			*ctlbuf;	/* one control packet */
 	struct keys_table	*table;
-	struct workpool		*pool;
+	/* Signatures and password checks on pools of their own: a burst of
+	 * AUTH attempts (yescrypt, ~100 ms each by design) must not queue
+	 * ahead of every TLS handshake and DKIM signature. */
+	struct workpool		*pool[KEYS_NPOOLS];
 	struct db		*db;	/* read-only, for password hashes */
 	char			*dummy;	/* hash for unknown users */
 	struct web_users	**admin;	/* per listener: its
 						 * password_file, or NULL */
 	size_t			 nadmin;
+	/* Jobs of one peer in one pool at a time (as many as it has
+	 * threads); the rest wait in the peer's own queue. The pools' FIFOs
+	 * then take the peers in turn: one peer with 256 requests
+	 * outstanding (a compromised worker, a flood of logins on one
+	 * worker) does not hold up the others' signatures. */
+	unsigned		 share;
 	struct keys_peer	*peers;
 	size_t			 npeers;
 	bool			 stopping;
@@ -70,7 +84,8 @@ struct keys {
 
 /* One request on a pool thread; done() answers and frees it. */
 struct keys_job {
-	struct keys_peer	*p;
+	struct keys_peer	*p;	/* the loop's; threads use k */
+	const struct keys	*k;
 	struct keys_msg		 req;	/* type and id; byte fields unused */
 	struct keyop		 op;
 	uint8_t			 tbs[KEYOP_TBS_MAX];
@@ -87,8 +102,15 @@ struct keys_job {
 	 * waits for is skipped, so clients that send AUTH and hang up
 	 * cannot queue hashing ahead of real logins. */
 	atomic_bool		 abandoned;
-	bool			 started;	/* handed to the pool */
+	/* Taken by the pool thread that hashes, or by a CANCEL that answers
+	 * at once: a cancelled check queued behind others must not hold
+	 * its peer's request slot until its turn. */
+	atomic_bool		 claimed;
+	bool			 answered;	/* by the CANCEL */
+	bool			 started;	/* queued for the pool */
+	bool			 running;	/* in the pool */
 	struct keys_job		*next;	/* in p->jobs */
+	struct keys_job		*wait_next;	/* in p->wait[] */
 };
 
 static void
@@ -96,6 +118,49 @@ keys_maybe_exit(struct keys *k)
 {
 	if ((k->ctl == -1 || k->stopping) && k->npeers == 0)
 		event_base_loopexit(k->base, NULL);
+}
+
+static void keys_job_run(void *arg);
+static void keys_job_done(void *arg, bool cancelled);
+
+static unsigned
+keys_job_pool(const struct keys_job *j)
+{
+	return j->req.type == KEYS_MSG_SIGN ? KEYS_POOL_SIGN :
+	    KEYS_POOL_PASSWD;
+}
+
+/* Hand p's waiting jobs of pool i to it, up to its share; once p is
+ * closed, end them unrun. */
+static void
+keys_peer_pump(struct keys_peer *p, unsigned i)
+{
+	struct keys_job *j;
+
+	while ((j = p->wait[i]) != NULL &&
+	    (p->bev == NULL || p->running[i] < p->k->share)) {
+		if ((p->wait[i] = j->wait_next) == NULL)
+			p->wait_tail[i] = &p->wait[i];
+		if (p->bev == NULL) {
+			keys_job_done(j, true);
+			continue;
+		}
+		j->running = true;
+		p->running[i]++;
+		workpool_submit(p->k->pool[i], keys_job_run, keys_job_done, j);
+	}
+}
+
+/* Queue j (counted in p->inflight) for its pool. */
+static void
+keys_peer_submit(struct keys_peer *p, struct keys_job *j)
+{
+	unsigned i = keys_job_pool(j);
+
+	j->wait_next = NULL;
+	*p->wait_tail[i] = j;
+	p->wait_tail[i] = &j->wait_next;
+	keys_peer_pump(p, i);
 }
 
 static void
@@ -126,6 +191,11 @@ keys_peer_close(struct keys_peer *p, const char *why)
 		atomic_store(&j->abandoned, true);
 	bufferevent_free(p->bev);
 	p->bev = NULL;
+	/* Held: ending the waiting jobs must not free p under us. */
+	p->inflight++;
+	for (unsigned i = 0; i < KEYS_NPOOLS; i++)
+		keys_peer_pump(p, i);
+	p->inflight--;
 	keys_peer_unref(p);
 }
 
@@ -153,18 +223,18 @@ keys_job_run(void *arg)
 
 	if (j->req.type == KEYS_MSG_SIGN) {
 		j->siglen = sizeof(j->sig);
-		j->r = keys_table_sign(j->p->k->table, &j->op, j->sig,
+		j->r = keys_table_sign(j->k->table, &j->op, j->sig,
 		    &j->siglen);
 		return;
 	}
 	/* An unknown user costs the same computation as a known one. */
-	if (atomic_load(&j->abandoned))
+	if (atomic_exchange(&j->claimed, true) || atomic_load(&j->abandoned))
 		j->res = KEYS_PASSWD_TEMP;
 	else if (j->hash != NULL)
 		j->res = passwd_verify(j->pass, j->hash) && !j->decoy ?
 		    KEYS_PASSWD_OK : KEYS_PASSWD_WRONG;
 	else {
-		(void)passwd_verify(j->pass, j->p->k->dummy);
+		(void)passwd_verify(j->pass, j->k->dummy);
 		j->res = KEYS_PASSWD_WRONG;
 	}
 }
@@ -193,11 +263,16 @@ keys_job_done(void *arg, bool cancelled)
 			passwd_cache_store(j->user, j->hash, j->pass);
 		m.type = KEYS_MSG_PASSWD_RES;
 		m.status = (uint8_t)j->res;
-		if (!cancelled)
+		if (!cancelled && !j->answered)
 			keys_reply(p, &m);
 	}
 	explicit_bzero(j->pass, sizeof(j->pass));
 	free(j->hash);
+	if (j->running) {
+		unsigned i = keys_job_pool(j);
+		p->running[i]--;
+		keys_peer_pump(p, i);
+	}
 	free(j);
 	p->inflight--;
 	keys_peer_unref(p);
@@ -290,19 +365,21 @@ keys_passwd(struct keys_peer *p, struct keys_job *j, const struct keys_msg *m)
 static void
 keys_peer_start(struct keys_peer *p)
 {
-	struct keys_job *j, *next;
+	struct keys_job *j;
 
-	for (j = p->jobs; j != NULL; j = next) {
-		next = j->next;
+again:
+	for (j = p->jobs; j != NULL; j = j->next) {
 		if (j->started)
 			continue;
 		j->started = true;
 		if (atomic_load(&j->abandoned)) {
 			j->res = KEYS_PASSWD_TEMP;
+			/* Its answer may drop p, which ends the waiting
+			 * jobs: the list changed. */
 			keys_job_done(j, false);
-		} else
-			workpool_submit(p->k->pool, keys_job_run,
-			    keys_job_done, j);
+			goto again;
+		}
+		keys_peer_submit(p, j);
 	}
 }
 
@@ -316,9 +393,22 @@ keys_peer_request(struct keys_peer *p, const uint8_t *body, size_t len)
 	if (keys_proto_decode(body, len, &m) == -1)
 		return -1;
 	if (m.type == KEYS_MSG_CANCEL) {
-		for (j = p->jobs; j != NULL; j = j->next)
-			if (j->req.id == m.id)
-				atomic_store(&j->abandoned, true);
+		for (j = p->jobs; j != NULL; j = j->next) {
+			if (j->req.id != m.id || j->answered)
+				continue;
+			atomic_store(&j->abandoned, true);
+			if (!atomic_exchange(&j->claimed, true)) {
+				struct keys_msg r = { .type =
+				    KEYS_MSG_PASSWD_RES, .id = m.id,
+				    .status = KEYS_PASSWD_TEMP };
+				j->answered = true;
+				keys_reply(p, &r);
+				/* Dropped for not reading: the close ended
+				 * the waiting jobs, maybe j. */
+				if (p->bev == NULL)
+					break;
+			}
+		}
 		return 0;
 	}
 	if (m.type != KEYS_MSG_SIGN && m.type != KEYS_MSG_PASSWD)
@@ -327,6 +417,7 @@ keys_peer_request(struct keys_peer *p, const uint8_t *body, size_t len)
 		return -1;
 	j = xcalloc(1, sizeof(*j));
 	j->p = p;
+	j->k = p->k;
 	j->req.type = m.type;
 	j->req.id = m.id;
 	if (m.type == KEYS_MSG_PASSWD) {
@@ -341,7 +432,7 @@ keys_peer_request(struct keys_peer *p, const uint8_t *body, size_t len)
 	j->op.tbs = j->tbs;
 	j->op.tbslen = m.datalen;
 	p->inflight++;
-	workpool_submit(p->k->pool, keys_job_run, keys_job_done, j);
+	keys_peer_submit(p, j);
 	return 0;
 }
 
@@ -396,6 +487,8 @@ keys_peer_add(struct keys *k, int fd)
 
 	evutil_make_socket_nonblocking(fd);
 	p->k = k;
+	for (unsigned i = 0; i < KEYS_NPOOLS; i++)
+		p->wait_tail[i] = &p->wait[i];
 	p->bev = bufferevent_socket_new(k->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (p->bev == NULL)
 		fatal("keys: cannot set up a peer");
@@ -547,7 +640,10 @@ keys_main(const struct conf *conf, int ctl)
 	(void)k_db_open(&k);
 	/* Before the first thread, which Landlock would not cover. */
 	sandbox_enter(SANDBOX_KEYS, conf);
-	k.pool = workpool_new(k.base, keys_threads(), "keys");
+	k.share = keys_threads();
+	k.pool[KEYS_POOL_SIGN] = workpool_new(k.base, k.share, "keys");
+	k.pool[KEYS_POOL_PASSWD] = workpool_new(k.base, k.share,
+	    "keys passwords");
 	evutil_make_socket_nonblocking(ctl);
 	k.ctl_ev = event_new(k.base, ctl, EV_READ | EV_PERSIST, keys_ctl_cb,
 	    &k);
@@ -558,7 +654,9 @@ keys_main(const struct conf *conf, int ctl)
 
 	event_base_dispatch(k.base);
 
-	workpool_free(k.pool);	/* answers what is queued; peers wait */
+	/* Answers what is queued; peers wait. */
+	for (unsigned i = 0; i < KEYS_NPOOLS; i++)
+		workpool_free(k.pool[i]);
 	while (k.peers != NULL) {
 		struct keys_peer *p = k.peers;
 		k.peers = p->next;

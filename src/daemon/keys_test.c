@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -27,6 +28,7 @@
 #include <openssl/pem.h>
 
 #include "auth/passwd.h"
+#include "core/buf.h"
 #include "daemon/keys.h"
 #include "daemon/keys_ctl.h"
 #include "keys/keys_client.h"
@@ -310,6 +312,264 @@ test_keys_process_lost(void **state)
 	close(f->ctl);
 }
 
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Read one whole frame from fd (blocking) into p; its body length. */
+static size_t
+read_frame(int fd, uint8_t *p, size_t room)
+{
+	size_t got = 0, want = KEYS_PROTO_HDR;
+
+	while (got < want) {
+		ssize_t n = read(fd, p + got, want - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+		if (got == KEYS_PROTO_HDR) {
+			want += (size_t)p[0] << 24 | (size_t)p[1] << 16 |
+			    (size_t)p[2] << 8 | p[3];
+			assert_true(want <= room);
+		}
+	}
+	return want - KEYS_PROTO_HDR;
+}
+
+/* n checks (ids 1..n) of a wrong admin password, each a yescrypt. */
+static void
+put_wrong_passwords(struct buf *b, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct keys_msg m = { .type = KEYS_MSG_PASSWD, .id = i + 1,
+		    .realm = KEYS_REALM_ADMIN(1),
+		    .user = (const uint8_t *)"admin", .userlen = 5,
+		    .pass = (const uint8_t *)"wrong-one", .passlen = 9 };
+		assert_int_equal(keys_proto_encode(b, &m), 0);
+	}
+}
+
+/*
+ * Start the keys process and queue n wrong admin passwords on a peer of
+ * its own: the peer (its first answer read, so all are queued), and in
+ * *t0 when they were sent.
+ */
+static int
+start_flood(struct fixture *f, uint32_t n, double *t0)
+{
+	enum keys_key_type types[1];
+	char err[512];
+	uint8_t frame[256];
+	struct buf b;
+	int flood;
+
+	start_keys(f);
+	assert_int_equal(keys_ctl_load(f->ctl, &f->conf, types, 1, err,
+	    sizeof(err)), 0);
+	flood = keys_ctl_peer(f->ctl);
+	buf_init(&b, 64 * 1024);
+	put_wrong_passwords(&b, n);
+	*t0 = now_ms();
+	assert_int_equal(write(flood, b.data, b.len), (ssize_t)b.len);
+	buf_clear(&b);
+	(void)read_frame(flood, frame, sizeof(frame));
+	return flood;
+}
+
+/*
+ * Password checks (yescrypt, slow by design) queued by one peer do not
+ * hold up another peer's signatures: a flood of AUTH attempts must not
+ * stall every TLS handshake and DKIM signature of the server (nor time
+ * out a worker's blocking socket).
+ */
+static void
+test_signature_not_behind_password_checks(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t tbs[32] = { 0 }, sig[KEYOP_SIG_MAX], frame[256];
+	size_t siglen = sizeof(sig);
+	struct keyop op = { KEYOP_HANDLE_DKIM0, KEYOP_ED25519, "", 0, tbs, 32 };
+	enum { NPW = 32 };
+	struct keys_msg m;
+	double t0, t_sign, t_all;
+	int flood;
+
+	flood = start_flood(f, NPW, &t0);
+	keys_client_inherit(keys_ctl_peer(f->ctl), keys_ctl_peer(f->ctl));
+	struct event_base *base = event_base_new();
+	struct keys_client *kc = keys_client_open(base);
+	assert_non_null(kc);
+
+	double ts = now_ms();
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), 0);
+	t_sign = now_ms() - ts;
+	verify(f->pk, tbs, sig, siglen);
+	for (int i = 1; i < NPW; i++) {
+		size_t body = read_frame(flood, frame, sizeof(frame));
+		assert_int_equal(keys_proto_decode(frame + KEYS_PROTO_HDR,
+		    body, &m), 0);
+		assert_int_equal(m.type, KEYS_MSG_PASSWD_RES);
+		assert_int_equal(m.status, KEYS_PASSWD_WRONG);
+	}
+	t_all = now_ms() - t0;
+	print_message("signature %.1f ms behind %d password checks (%.1f ms)\n",
+	    t_sign, NPW, t_all);
+	assert_true(t_sign * 4 < t_all);
+
+	keys_client_free(kc);
+	event_base_free(base);
+	close(flood);
+	stop_keys(f);
+}
+
+/* One SIG answer frame for id, its signature 64 octets of fill. */
+static void
+put_sig(struct buf *b, uint32_t id, uint8_t fill)
+{
+	uint8_t sig[64];
+	struct keys_msg m = { .type = KEYS_MSG_SIG, .id = id, .data = sig,
+	    .datalen = sizeof(sig) };
+
+	memset(sig, fill, sizeof(sig));
+	assert_int_equal(keys_proto_encode(b, &m), 0);
+}
+
+/*
+ * A blocking call that timed out (the keys process was slow, not gone)
+ * leaves the socket usable: the late answer is skipped by its id. It
+ * used to be closed for good, and every DKIM signature of that worker
+ * failed (mail went out unsigned) until it retired.
+ */
+static void
+test_sync_survives_a_late_answer(void **state)
+{
+	uint8_t tbs[32] = { 0 }, sig[KEYOP_SIG_MAX];
+	size_t siglen = sizeof(sig);
+	struct keyop op = { KEYOP_HANDLE_DKIM0, KEYOP_ED25519, "", 0, tbs, 32 };
+	int as[2], ss[2];
+	struct buf b;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, as), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ss), 0);
+	keys_client_inherit(as[0], ss[0]);
+	struct event_base *base = event_base_new();
+	struct keys_client *kc = keys_client_open(base);
+	assert_non_null(kc);
+
+	/* No answer in time: a failure. */
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), -1);
+	/* Then the late answer (id 1) comes, and the next call's (id 2). */
+	buf_init(&b, 4096);
+	put_sig(&b, 1, 0x11);
+	put_sig(&b, 2, 0x22);
+	assert_int_equal(write(ss[1], b.data, b.len), (ssize_t)b.len);
+	buf_clear(&b);
+	siglen = sizeof(sig);
+	assert_int_equal(keyop_backend()->sync(keyop_backend()->be, &op, sig,
+	    &siglen), 0);
+	assert_int_equal(siglen, 64);
+	assert_int_equal(sig[0], 0x22);
+
+	keys_client_free(kc);
+	event_base_free(base);
+	close(as[1]);
+	close(ss[1]);
+}
+
+/*
+ * A CANCEL of a check still queued behind others is answered at once:
+ * the client's request slot (one of 256, shared with the TLS
+ * handshakes' signatures) is not held until the check's turn comes.
+ */
+static void
+test_cancel_answers_at_once(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t frame[256];
+	enum { NPW = 24 };
+	struct keys_msg m;
+	struct buf b;
+	double t0;
+	int flood, pos = -1;
+
+	flood = start_flood(f, NPW, &t0);
+	/* Then the one queued last (a read's checks start newest first) is
+	 * cancelled. */
+	buf_init(&b, 64);
+	memset(&m, 0, sizeof(m));
+	m.type = KEYS_MSG_CANCEL;
+	m.id = 1;
+	assert_int_equal(keys_proto_encode(&b, &m), 0);
+	assert_int_equal(write(flood, b.data, b.len), (ssize_t)b.len);
+	buf_clear(&b);
+	for (int i = 1; i < NPW; i++) {
+		size_t body = read_frame(flood, frame, sizeof(frame));
+		assert_int_equal(keys_proto_decode(frame + KEYS_PROTO_HDR,
+		    body, &m), 0);
+		assert_int_equal(m.type, KEYS_MSG_PASSWD_RES);
+		if (m.id == 1) {
+			assert_int_equal(m.status, KEYS_PASSWD_TEMP);
+			pos = i;
+		}
+	}
+	/* Exactly one answer each: nothing more comes. */
+	struct pollfd pf = { flood, POLLIN, 0 };
+	assert_int_equal(poll(&pf, 1, 300), 0);
+	print_message("the cancelled check was answered %d of %d\n", pos,
+	    NPW);
+	assert_true(pos >= 1 && pos <= 6);
+	close(flood);
+	stop_keys(f);
+}
+
+/*
+ * Peers take turns: one that has many checks queued (a flood of logins
+ * on one worker, or a compromised worker) does not make another peer's
+ * request wait behind all of them.
+ */
+static void
+test_peers_take_turns(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t frame[256];
+	enum { NPW = 32 };
+	struct async_result ar = { .calls = 0 };
+	double t0, t_other, t_all;
+	int flood;
+
+	flood = start_flood(f, NPW, &t0);
+	keys_client_inherit(keys_ctl_peer(f->ctl), keys_ctl_peer(f->ctl));
+	ar.base = event_base_new();
+	struct keys_client *kc = keys_client_open(ar.base);
+	assert_non_null(kc);
+
+	double ts = now_ms();
+	assert_int_not_equal(keys_client_passwd(kc, KEYS_REALM_ADMIN(1),
+	    "admin", "right-one", passwd_done, &ar), 0);
+	event_base_dispatch(ar.base);
+	t_other = now_ms() - ts;
+	assert_int_equal(ar.calls, 1);
+	assert_int_equal(ar.pw, KEYS_PASSWD_OK);
+	for (int i = 1; i < NPW; i++)
+		(void)read_frame(flood, frame, sizeof(frame));
+	t_all = now_ms() - t0;
+	print_message("another peer's check took %.1f ms beside %d (%.1f ms)\n",
+	    t_other, NPW, t_all);
+	assert_true(t_other * 2 < t_all);
+
+	keys_client_free(kc);
+	event_base_free(ar.base);
+	close(flood);
+	stop_keys(f);
+}
+
 /* A key that is not one: LOAD refused, with the file named. */
 static void
 test_bad_key_refused(void **state)
@@ -338,6 +598,13 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_process_lost, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_signature_not_behind_password_checks, setup, teardown),
+		cmocka_unit_test(test_sync_survives_a_late_answer),
+		cmocka_unit_test_setup_teardown(test_peers_take_turns, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_answers_at_once,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_refused, setup,
 		    teardown),
 	};

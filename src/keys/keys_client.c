@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,8 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 
-/* A blocking call that waits longer than this gives up (and the sync
- * socket, now out of step, is not used again). */
+/* A blocking call that waits longer than this gives up; its answer,
+ * when it comes late, is skipped by its id. */
 #define KEYS_CLIENT_SYNC_TIMEOUT_MS	10000
 
 /* One request waiting for its answer: slot i of a fixed table, its id
@@ -260,15 +261,21 @@ keys_client_write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Read exactly n octets from fd within the timeout, or -1. */
+/* Read exactly n octets from fd within the timeout, or -1; -3 when the
+ * time ran out before the first octet (the stream is still in step). */
 static int
 keys_client_read_all(int fd, uint8_t *p, size_t n)
 {
 	struct pollfd pfd = { fd, POLLIN, 0 };
+	bool none = true;
 
 	while (n > 0) {
-		if (poll(&pfd, 1, KEYS_CLIENT_SYNC_TIMEOUT_MS) != 1)
-			return -1;
+		int ready = poll(&pfd, 1, KEYS_CLIENT_SYNC_TIMEOUT_MS);
+		if (ready == -1 && errno == EINTR)
+			continue;
+		if (ready != 1)
+			return ready == 0 && none ? -3 : -1;
+		none = false;
 		ssize_t r = recv(fd, p, n, 0);
 		if (r == -1 && errno == EINTR)
 			continue;
@@ -280,7 +287,10 @@ keys_client_read_all(int fd, uint8_t *p, size_t n)
 	return 0;
 }
 
-/* One request and its answer on the sync socket; the lock held. */
+/* One request and its answer on the sync socket; the lock held. -1: a
+ * failed signature or a timeout (answers to calls that timed out are
+ * skipped later: the keys process answers every request); -2: the
+ * socket is gone or out of step. */
 static int
 keys_client_sync_call(struct keys_client *kc, const struct keyop *op,
     uint8_t *sig, size_t *siglen)
@@ -289,22 +299,28 @@ keys_client_sync_call(struct keys_client *kc, const struct keyop *op,
 	struct keys_msg m;
 	size_t body;
 	long n;
+	int r;
 
 	kc->sync_seq++;
 	keys_proto_sign_msg(&m, kc->sync_seq, op);
 	if ((n = keys_proto_encode_raw(frame, sizeof(frame), &m)) < 0)
 		return -1;
-	if (keys_client_write_all(kc->sync_fd, frame, (size_t)n) == -1 ||
-	    keys_client_read_all(kc->sync_fd, frame, KEYS_PROTO_HDR) == -1)
+	if (keys_client_write_all(kc->sync_fd, frame, (size_t)n) == -1)
 		return -2;
-	body = (size_t)frame[0] << 24 | (size_t)frame[1] << 16 |
-	    (size_t)frame[2] << 8 | frame[3];
-	if (body < 5 || body > KEYS_PROTO_PEER_MAX)
-		return -2;
-	if (keys_client_read_all(kc->sync_fd, frame + KEYS_PROTO_HDR,
-	    body) == -1 || keys_proto_decode(frame + KEYS_PROTO_HDR, body,
-	    &m) == -1 || m.type != KEYS_MSG_SIG || m.id != kc->sync_seq)
-		return -2;
+	do {
+		if ((r = keys_client_read_all(kc->sync_fd, frame,
+		    KEYS_PROTO_HDR)) < 0)
+			return r == -3 ? -1 : -2;
+		body = (size_t)frame[0] << 24 | (size_t)frame[1] << 16 |
+		    (size_t)frame[2] << 8 | frame[3];
+		if (body < 5 || body > KEYS_PROTO_PEER_MAX ||
+		    keys_client_read_all(kc->sync_fd, frame + KEYS_PROTO_HDR,
+		    body) < 0 || keys_proto_decode(frame + KEYS_PROTO_HDR, body,
+		    &m) == -1 || m.type != KEYS_MSG_SIG ||
+		    (m.id != kc->sync_seq &&	/* an id never asked */
+		    m.id - kc->sync_seq < 0x80000000u))
+			return -2;
+	} while (m.id != kc->sync_seq);	/* a late answer, skipped */
 	if (m.status != 0 || m.datalen > *siglen)
 		return -1;
 	memcpy(sig, m.data, m.datalen);

@@ -90,7 +90,10 @@ keys_table_check(EVP_PKEY *pk, enum keys_key_kind kind,
 	X509 *x;
 	int ok;
 
-	*type = id == EVP_PKEY_RSA ? KEYS_TYPE_RSA : id == EVP_PKEY_EC ?
+	/* An RSASSA-PSS key (TLS only; the provider takes its certificate
+	 * too) signs as RSA, PSS only: OpenSSL refuses it PKCS#1 v1.5. */
+	*type = id == EVP_PKEY_RSA || (id == EVP_PKEY_RSA_PSS &&
+	    kind == KEYS_KIND_TLS) ? KEYS_TYPE_RSA : id == EVP_PKEY_EC ?
 	    KEYS_TYPE_EC : id == EVP_PKEY_ED25519 ? KEYS_TYPE_ED25519 : 0;
 	if (kind == KEYS_KIND_DKIM) {
 		if (*type == KEYS_TYPE_ED25519 || (*type == KEYS_TYPE_RSA &&

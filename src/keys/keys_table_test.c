@@ -205,12 +205,56 @@ test_load_refusals(void **state)
 	EVP_PKEY_free(small);
 }
 
+/* An RSASSA-PSS certificate's key (which check-config and the provider
+ * accept) loads for TLS and makes PSS signatures; it used to be refused,
+ * so serve would not start with a configuration check-config passed. */
+static void
+test_rsa_pss_tls_key(void **state)
+{
+	static char pem[16384], crt[16384];
+	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+	EVP_PKEY *pss = NULL;
+	struct keys_table *t = keys_table_new();
+	enum keys_key_type type;
+	uint8_t tbs[32], sig[KEYOP_SIG_MAX];
+	size_t n, cn, siglen = sizeof(sig);
+	char err[256];
+	struct keyop op = { KEYOP_HANDLE_TLS(0), KEYOP_RSA_PSS, "SHA256", 32,
+	    tbs, 32 };
+
+	(void)state;
+	assert_non_null(kc);
+	assert_int_equal(EVP_PKEY_keygen_init(kc), 1);
+	assert_int_equal(EVP_PKEY_keygen(kc, &pss), 1);
+	EVP_PKEY_CTX_free(kc);
+	memset(tbs, 9, sizeof(tbs));
+	n = pem_of(pss, false, pem, sizeof(pem));
+	cn = pem_of(pss, true, crt, sizeof(crt));
+	if (keys_table_load(t, KEYOP_HANDLE_TLS(0), KEYS_KIND_TLS,
+	    (uint8_t *)pem, n, (uint8_t *)crt, cn, &type, err,
+	    sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(type, KEYS_TYPE_RSA);
+	assert_int_equal(keys_table_sign(t, &op, sig, &siglen), 0);
+	verify(pss, &op, sig, siglen);
+	/* PKCS#1 v1.5 is not what such a key makes. */
+	op.alg = KEYOP_RSA_PKCS1;
+	siglen = sizeof(sig);
+	assert_int_equal(keys_table_sign(t, &op, sig, &siglen), -1);
+	/* Nor is it a DKIM key. */
+	assert_int_equal(keys_table_load(t, KEYOP_HANDLE_DKIM0, KEYS_KIND_DKIM,
+	    (uint8_t *)pem, n, NULL, 0, &type, err, sizeof(err)), -1);
+	keys_table_free(t);
+	EVP_PKEY_free(pss);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sign_each_alg),
 		cmocka_unit_test(test_load_refusals),
+		cmocka_unit_test(test_rsa_pss_tls_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

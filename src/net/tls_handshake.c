@@ -19,7 +19,9 @@ struct tls_hs {
 	struct event	*ev;		/* fd readiness, or a resume */
 	tls_hs_done_cb	*cb;		/* NULL once cancelled */
 	void		*arg;
-	bool		 paused;	/* a job waits for its signature */
+	bool		 paused;	/* a job is under way: waits for its
+					 * signature, or was resumed and
+					 * waits for the loop to step it */
 	bool		 queued;	/* waits for a free job */
 	struct tls_hs	*next_queued;
 };
@@ -94,9 +96,12 @@ static void
 tls_hs_drain(struct tls_hs *hs)
 {
 	ERR_clear_error();
+	hs->paused = false;
 	if (SSL_do_handshake(hs->ssl) != 1 &&
-	    SSL_get_error(hs->ssl, -1) == SSL_ERROR_WANT_ASYNC)
+	    SSL_get_error(hs->ssl, -1) == SSL_ERROR_WANT_ASYNC) {
+		hs->paused = true;
 		return;
+	}
 	ERR_clear_error();
 	SSL_free(hs->ssl);
 	tls_hs_free(hs);
@@ -116,6 +121,7 @@ tls_hs_step(struct tls_hs *hs)
 	}
 	ERR_clear_error();
 	errno = 0;
+	hs->paused = false;
 	r = SSL_do_handshake(hs->ssl);
 	err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(hs->ssl, r);
 	if (err != SSL_ERROR_WANT_ASYNC && err != SSL_ERROR_WANT_ASYNC_JOB)
@@ -183,7 +189,8 @@ tls_hs_resume_cb(SSL *ssl, void *arg)
 	struct tls_hs *hs = arg;
 
 	(void)ssl;
-	hs->paused = false;
+	/* Still paused until the step: a cancel meanwhile must let the job
+	 * run to its end, or it is never given back to the pool. */
 	event_del(hs->ev);
 	event_active(hs->ev, EV_TIMEOUT, 0);
 	return 1;
@@ -240,5 +247,6 @@ tls_hs_cancel(struct tls_hs *hs)
 	if (null == NULL)
 		fatal("cannot allocate a BIO");
 	SSL_set_bio(hs->ssl, null, null);
-	event_del(hs->ev);
+	/* Not event_del(): the resume may be due already (tls_hs_resume_cb);
+	 * otherwise the event is not pending (it fired, or was kicked). */
 }

@@ -230,6 +230,79 @@ test_cancel_while_signing(void **state)
 	keyop_set_backend(local);
 }
 
+/*
+ * Cancelled after its signature came but before the loop resumed it (the
+ * session timed out in the same loop turn): the job must still run to
+ * its end. Freeing the SSL then leaked the paused job, and after
+ * TLS_HS_JOBS_MAX such turns no handshake of the process got a job again.
+ */
+static void
+test_cancel_after_signature_came(void **state)
+{
+	const struct keyop_backend *local = keyop_local_backend(tht_kl);
+	const struct keyop_backend hold = { .start = tht_hold_start,
+	    .sync = local->sync, .be = local->be };
+	uint8_t sig[KEYOP_SIG_MAX];
+	size_t siglen;
+	struct tht_conn c;
+
+	(void)state;
+	keyop_set_backend(&hold);
+	for (int n = 0; n < TLS_HS_JOBS_MAX + 1; n++) {
+		memset(&c, 0, sizeof(c));
+		memset(&tht_held, 0, sizeof(tht_held));
+		tht_conn_start(&c, TLS1_3_VERSION);
+		for (int i = 0; i < 500 && tht_held.cb == NULL; i++) {
+			event_base_loop(tht_base, EVLOOP_NONBLOCK);
+			usleep(10000);
+		}
+		if (tht_held.cb == NULL) {
+			tls_hs_cancel(c.hs);
+			shutdown(c.fd[0], SHUT_RDWR);
+			tht_pending--;
+			c.ssl = NULL;
+			tht_conn_end(&c);
+			keyop_set_backend(local);
+			fail_msg("handshake %d never got an ASYNC job", n);
+		}
+		siglen = sizeof(sig);
+		assert_int_equal(local->sync(local->be, &tht_held.op, sig,
+		    &siglen), 0);
+		/* The signature is in (the resume is due on the loop)... */
+		tht_held.cb(tht_held.arg, sig, siglen);
+		/* ...and the session goes before the loop turns. */
+		tls_hs_cancel(c.hs);
+		c.ssl = NULL;
+		shutdown(c.fd[0], SHUT_RDWR);
+		for (int i = 0; i < 10; i++)
+			event_base_loop(tht_base, EVLOOP_NONBLOCK);
+		tht_conn_end(&c);
+		assert_int_equal(c.done, 0);
+		tht_pending--;
+	}
+	keyop_set_backend(local);
+
+	/* A handshake now still gets a job and completes. */
+	memset(&c, 0, sizeof(c));
+	tht_conn_start(&c, TLS1_3_VERSION);
+	for (int i = 0; i < 500 && tht_pending > 0; i++) {
+		event_base_loop(tht_base, EVLOOP_NONBLOCK);
+		usleep(10000);
+	}
+	if (tht_pending > 0) {
+		/* Unblock the client so the test can end. */
+		tls_hs_cancel(c.hs);
+		c.ssl = NULL;
+		shutdown(c.fd[0], SHUT_RDWR);
+		tht_pending--;
+		tht_conn_end(&c);
+		fail_msg("the handshake never got an ASYNC job");
+	}
+	tht_conn_end(&c);
+	assert_int_equal(c.done, 1);
+	assert_int_equal(c.result, TLS_HS_OK);
+}
+
 /* A handshake that fails (the client hangs up) reports it once. */
 static void
 test_client_gone(void **state)
@@ -261,6 +334,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_handshakes),
 		cmocka_unit_test(test_cancel_while_signing),
+		cmocka_unit_test(test_cancel_after_signature_came),
 		cmocka_unit_test(test_client_gone),
 	};
 
