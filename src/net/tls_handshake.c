@@ -23,6 +23,7 @@ struct tls_hs {
 					 * signature, or was resumed and
 					 * waits for the loop to step it */
 	bool		 queued;	/* waits for a free job */
+	bool		 kicked;	/* told a job is free, not yet run */
 	struct tls_hs	*next_queued;
 };
 
@@ -56,6 +57,7 @@ tls_hs_kick(void)
 	if (hs == NULL)
 		return;
 	tls_hs_unqueue(hs);
+	hs->kicked = true;
 	event_active(hs->ev, EV_TIMEOUT, 0);
 }
 
@@ -122,6 +124,7 @@ tls_hs_step(struct tls_hs *hs)
 	ERR_clear_error();
 	errno = 0;
 	hs->paused = false;
+	hs->kicked = false;
 	r = SSL_do_handshake(hs->ssl);
 	err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(hs->ssl, r);
 	if (err != SSL_ERROR_WANT_ASYNC && err != SSL_ERROR_WANT_ASYNC_JOB)
@@ -236,8 +239,13 @@ tls_hs_cancel(struct tls_hs *hs)
 		return;
 	hs->cb = NULL;
 	if (!hs->paused) {
+		bool kicked = hs->kicked;
+
 		SSL_free(hs->ssl);
 		tls_hs_free(hs);
+		/* The free job it was told of goes to the next in line. */
+		if (kicked)
+			tls_hs_kick();
 		return;
 	}
 	/* The job resumes when its signature comes and must run to its end:
