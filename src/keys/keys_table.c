@@ -107,6 +107,13 @@ keys_table_check(EVP_PKEY *pk, enum keys_key_kind kind,
 		snprintf(err, errlen, "key must be RSA, EC or Ed25519");
 		return -1;
 	}
+	/* Its signatures must fit a SIG answer (RSA up to 8192 bits). */
+	if (EVP_PKEY_get_size(pk) > KEYOP_SIG_MAX) {
+		snprintf(err, errlen, "key too large: signatures of %d "
+		    "octets, at most %d", EVP_PKEY_get_size(pk),
+		    KEYOP_SIG_MAX);
+		return -1;
+	}
 	if (certlen == 0 || certlen > KEYS_PROTO_PEM_MAX ||
 	    (bio = BIO_new_mem_buf(cert, (int)certlen)) == NULL) {
 		snprintf(err, errlen, "no certificate to check the key with");
