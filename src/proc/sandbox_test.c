@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: ISC */
-/* Unit tests for proc/sandbox: the Landlock ABI cap of the test hook and
- * the rights each ABI handles. */
+/* Unit tests for proc/sandbox: the Landlock ABI cap of the test hook, the
+ * rights each ABI handles, and which signals the seccomp filter lets out. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <linux/landlock.h>
 
-#include "proc/sandbox.h"
+#include "proc/sandbox_internal.h"
 
 static void
 test_abi_cap(void **state)
@@ -47,12 +54,53 @@ test_handled(void **state)
 	    LANDLOCK_ACCESS_FS_REFER) != 0);
 }
 
+/* In a child under kind's filter: 0 if it may signal its own threads but
+ * not its parent (another process of the same user: the keys process, the
+ * runner), else the step that went wrong. */
+static int
+signals_child(enum sandbox_kind kind)
+{
+	pid_t parent = getppid();
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return 10;
+	sandbox_seccomp_enter(kind);
+	if (syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), 0) != 0)
+		return 11;
+	if (syscall(SYS_tgkill, parent, parent, 0) != -1 || errno != EPERM)
+		return 12;
+	if (syscall(SYS_tkill, parent, 0) != -1 || errno != EPERM)
+		return 13;
+	return 0;
+}
+
+static void
+test_no_signal_to_others(void **state)
+{
+	static const enum sandbox_kind kinds[] = {
+		SANDBOX_WORKER, SANDBOX_RUNNER, SANDBOX_KEYS,
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		int st;
+		pid_t pid = fork();
+
+		assert_true(pid != -1);
+		if (pid == 0)
+			_exit(signals_child(kinds[i]));
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_abi_cap),
 		cmocka_unit_test(test_handled),
+		cmocka_unit_test(test_no_signal_to_others),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
