@@ -16,6 +16,8 @@
 #include "net/abusecalc.h"
 
 #define CONNLIMIT_BUCKETS	4096
+/* Pregreet passes: a day of distinct clients of a busy mx (128 KiB). */
+#define CONNLIMIT_GREET_SLOTS	16384
 #define CONNLIMIT_AUTH_DECAY	(15 * 60)
 
 struct connlimit_auth {
@@ -50,8 +52,9 @@ struct connlimit {
 	atomic_uint		*total;		/* [slots] */
 	atomic_uint		*conns;		/* [slots][BUCKETS] */
 	struct connlimit_auth	*auth;		/* [BUCKETS] */
-	atomic_llong		*greeted;	/* [BUCKETS]: passed pregreet
-						 * until then */
+	_Atomic uint64_t	*greeted;	/* [GREET_SLOTS]: a client's
+						 * tag (high 32 bits) and
+						 * until when it passed */
 	struct connlimit_entry	*acct;		/* [SETS][WAYS] */
 	struct connlimit_entry	*pair;		/* [SETS][WAYS] */
 };
@@ -63,7 +66,7 @@ connlimit_new(unsigned slots)
 	size_t size = hdr + slots * sizeof(atomic_uint) +
 	    (size_t)slots * CONNLIMIT_BUCKETS * sizeof(atomic_uint) +
 	    CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth) +
-	    CONNLIMIT_BUCKETS * sizeof(atomic_llong) +
+	    CONNLIMIT_GREET_SLOTS * sizeof(uint64_t) +
 	    2 * CONNLIMIT_SETS * CONNLIMIT_WAYS *
 	    sizeof(struct connlimit_entry) + 4 * 64;
 	uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -83,8 +86,8 @@ connlimit_new(unsigned slots)
 	cl->auth = (struct connlimit_auth *)p;
 	p += CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth);
 	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
-	cl->greeted = (atomic_llong *)p;
-	p += CONNLIMIT_BUCKETS * sizeof(atomic_llong);
+	cl->greeted = (_Atomic uint64_t *)p;
+	p += CONNLIMIT_GREET_SLOTS * sizeof(uint64_t);
 	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 	cl->acct = (struct connlimit_entry *)p;
 	p += CONNLIMIT_SETS * CONNLIMIT_WAYS * sizeof(struct connlimit_entry);
@@ -224,23 +227,6 @@ connlimit_auth_fail_delay(struct connlimit *cl, const struct sockaddr *sa,
 	return n >= 6 ? CONNLIMIT_AUTH_MAX_DELAY : 1u << (n ? n - 1 : 0);
 }
 
-/* ---- pregreet: clients that waited for the greeting ------------------- */
-
-bool
-connlimit_pregreet_passed(struct connlimit *cl, const struct sockaddr *sa)
-{
-	return atomic_load_explicit(&cl->greeted[connlimit_bucket(sa)],
-	    memory_order_relaxed) > (long long)time(NULL);
-}
-
-void
-connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa)
-{
-	atomic_store_explicit(&cl->greeted[connlimit_bucket(sa)],
-	    (long long)time(NULL) + CONNLIMIT_PREGREET_TTL,
-	    memory_order_relaxed);
-}
-
 /* ---- keyed tables ------------------------------------------------------ */
 
 static uint64_t
@@ -275,6 +261,43 @@ connlimit_tag(const struct connlimit *cl, const char *name,
 		h = connlimit_mix(h ^ cl->key[0]);
 	}
 	return h ? h : 1;
+}
+
+/* ---- pregreet: clients that waited for the greeting ------------------- */
+
+/* The slot of sa's pass and the word that says it passed until `until`.
+ * The slot (low bits) and the tag (high 32) come from one keyed hash: a
+ * bucket shared by chance (a day of clients outnumbers any bucket count)
+ * or chosen by an attacker must not be a pass. */
+static _Atomic uint64_t *
+connlimit_greet_slot(struct connlimit *cl, const struct sockaddr *sa,
+    uint64_t until, uint64_t *word)
+{
+	uint64_t tag = connlimit_tag(cl, "", sa);
+
+	*word = (tag & 0xffffffff00000000ULL) | (until & 0xffffffffULL);
+	return &cl->greeted[tag % CONNLIMIT_GREET_SLOTS];
+}
+
+bool
+connlimit_pregreet_passed(struct connlimit *cl, const struct sockaddr *sa)
+{
+	uint64_t want, now = (uint64_t)time(NULL);
+	uint64_t w = atomic_load_explicit(connlimit_greet_slot(cl, sa, 0,
+	    &want), memory_order_relaxed);
+
+	return (w >> 32) == (want >> 32) && (w & 0xffffffffULL) >
+	    (now & 0xffffffffULL);
+}
+
+void
+connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa)
+{
+	uint64_t word;
+	_Atomic uint64_t *slot = connlimit_greet_slot(cl, sa,
+	    (uint64_t)time(NULL) + CONNLIMIT_PREGREET_TTL, &word);
+
+	atomic_store_explicit(slot, word, memory_order_relaxed);
 }
 
 #define PAIR_COUNT(st)	((unsigned)((st) & 0xffffff))

@@ -53,9 +53,9 @@ unsigned connlimit_auth_fail_delay(struct connlimit *cl,
 /*
  * Pregreet ([server] pregreet_wait): a client that waited for the whole
  * greeting is not made to wait again for CONNLIMIT_PREGREET_TTL (as
- * postscreen's greet TTL). Addresses hash into the connection buckets, so
- * a collision lets a client skip the wait (the lenient side: the test is
- * a heuristic; nothing else depends on it).
+ * postscreen's greet TTL). Remembered in a direct-mapped table of keyed
+ * tags: a client that passed is forgotten when another takes its slot
+ * (it waits once more), but never lets another client skip the wait.
  */
 #define CONNLIMIT_PREGREET_TTL	86400
 bool connlimit_pregreet_passed(struct connlimit *cl,
