@@ -411,14 +411,15 @@ connlimit_window_add(_Atomic uint64_t *w, long long now, unsigned n)
 
 void
 connlimit_acct_count(struct connlimit *cl, const char *account,
-    unsigned rcpts)
+    unsigned msgs, unsigned rcpts)
 {
 	struct connlimit_entry *e = connlimit_acct_find(cl, account, true);
 	long long now = time(NULL);
 
 	if (e == NULL)
 		return;
-	connlimit_window_add(&e->a, now, 1);
+	/* Both words: a fresh entry's hour windows start with the hour. */
+	connlimit_window_add(&e->a, now, msgs);
 	connlimit_window_add(&e->b, now, rcpts);
 }
 

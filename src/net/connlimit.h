@@ -63,12 +63,13 @@ bool connlimit_pregreet_passed(struct connlimit *cl,
 void connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa);
 
 /*
- * Per-account submission limits ([limits]): messages and recipients of
- * accepted messages over a sliding hour, by all workers. check: may the
- * account start a message (more_rcpts 0) or add recipients (more_rcpts =
- * those of the transaction with the new one)? *count gets the hour's
- * count that is at its limit. count: a message with rcpts recipients was
- * accepted (the 250 after DATA). A limit of 0 is off.
+ * Per-account submission limits ([limits]): accepted messages and
+ * accepted RCPTs over a sliding hour, by all workers. check: may the
+ * account start a message (more_rcpts 0) or add more_rcpts recipients?
+ * *count gets the hour's count that is at its limit. count: msgs messages
+ * were accepted (the 250 after DATA), rcpts recipients (each RCPT's 250:
+ * counted at once, so parallel sessions cannot each add up to the limit
+ * before any of them commits). A limit of 0 is off.
  */
 enum connlimit_acct_result {
 	CONNLIMIT_ACCT_OK = 0,
@@ -79,7 +80,7 @@ enum connlimit_acct_result connlimit_acct_check(struct connlimit *cl,
     const char *account, unsigned more_rcpts, unsigned max_msgs,
     unsigned max_rcpts, unsigned *count);
 void connlimit_acct_count(struct connlimit *cl, const char *account,
-    unsigned rcpts);
+    unsigned msgs, unsigned rcpts);
 
 /*
  * AUTH failures per (account name as the client gave it, address): the
