@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,9 +104,10 @@ test_no_signal_to_others(void **state)
 	}
 }
 
-/* In a child: the store, opened before the sandbox as the children do,
- * sorts more than fits its cache under the worker's and the runner's
- * Landlock rules. 0 if it did, 77 without Landlock, else the step. */
+/* In a child under the worker's or the runner's Landlock rules: the CA
+ * store is readable, /etc/ssl/private is not, and the store, opened before
+ * the sandbox as the children do, sorts more than fits its cache. 0 if
+ * so, 77 without Landlock, else the step. */
 static int
 store_child(enum sandbox_kind kind, const char *dir)
 {
@@ -129,6 +131,14 @@ store_child(enum sandbox_kind kind, const char *dir)
 		return 11;
 	if (sandbox_landlock_enter(kind, "test", &c) == 0)
 		return 77;
+	/* The CA store, never the TLS keys beside it (a service user in
+	 * group ssl-cert, or root here, could read them). */
+	if (kind != SANDBOX_KEYS && access("/etc/ssl/certs", R_OK) == 0 &&
+	    open("/etc/ssl/certs", O_RDONLY | O_DIRECTORY) == -1)
+		return 13;
+	if (open("/etc/ssl/private", O_RDONLY | O_DIRECTORY) != -1 ||
+	    open("/usr/lib/ssl/private", O_RDONLY | O_DIRECTORY) != -1)
+		return 14;
 	if (sqlite3_exec(db->sql, big_sort, NULL, NULL, NULL) != SQLITE_OK) {
 		fprintf(stderr, "store under landlock: %s\n",
 		    sqlite3_errmsg(db->sql));
