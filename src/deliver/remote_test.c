@@ -191,6 +191,9 @@ rt_teardown(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/sealmail.db", rt_dir);
 	(void)unlink(path);
+	/* The journal persists (db_open). */
+	snprintf(path, sizeof(path), "%s/sealmail.db-journal", rt_dir);
+	(void)unlink(path);
 	return rmdir(rt_dir);
 }
 
