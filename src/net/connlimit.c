@@ -115,8 +115,8 @@ connlimit_reset_slot(struct connlimit *cl, unsigned slot)
 		    0);
 }
 
-/* FNV-1a over the address bytes; IPv6 clients are grouped by /64, since
- * one host usually owns a whole /64. */
+/* The address bytes that identify a client: IPv6 clients are grouped by
+ * /64, since one host usually owns a whole /64. */
 static size_t
 connlimit_addr_bytes(const struct sockaddr *sa, const uint8_t **p)
 {
@@ -130,23 +130,23 @@ connlimit_addr_bytes(const struct sockaddr *sa, const uint8_t **p)
 	return 4;
 }
 
-static unsigned
-connlimit_bucket(const struct sockaddr *sa)
-{
-	const uint8_t *p;
-	size_t n = connlimit_addr_bytes(sa, &p);
-	uint32_t h = 2166136261u;
+static uint64_t connlimit_tag(const struct connlimit *cl, const char *name,
+    const struct sockaddr *sa);
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h % CONNLIMIT_BUCKETS;
+/* Keyed (random per start): an unkeyed hash let an attacker pick an
+ * address of his that shares a victim's bucket, and so use up its
+ * connection limit or raise its AUTH delays. */
+static unsigned
+connlimit_bucket(const struct connlimit *cl, const struct sockaddr *sa)
+{
+	return (unsigned)(connlimit_tag(cl, "", sa) % CONNLIMIT_BUCKETS);
 }
 
 enum connlimit_result
 connlimit_acquire(struct connlimit *cl, unsigned slot,
     const struct sockaddr *sa, unsigned per_ip, unsigned total)
 {
-	unsigned b = connlimit_bucket(sa), ip = 0, all = 0;
+	unsigned b = connlimit_bucket(cl, sa), ip = 0, all = 0;
 
 	if (slot >= cl->slots)
 		return CONNLIMIT_TOTAL;
@@ -181,7 +181,7 @@ void
 connlimit_release(struct connlimit *cl, unsigned slot,
     const struct sockaddr *sa)
 {
-	unsigned b = connlimit_bucket(sa);
+	unsigned b = connlimit_bucket(cl, sa);
 
 	if (slot >= cl->slots)
 		return;
@@ -195,7 +195,7 @@ connlimit_release(struct connlimit *cl, unsigned slot,
 unsigned
 connlimit_auth_failures(struct connlimit *cl, const struct sockaddr *sa)
 {
-	struct connlimit_auth *a = &cl->auth[connlimit_bucket(sa)];
+	struct connlimit_auth *a = &cl->auth[connlimit_bucket(cl, sa)];
 
 	if (time(NULL) - atomic_load(&a->last) > CONNLIMIT_AUTH_DECAY)
 		return 0;
@@ -205,7 +205,7 @@ connlimit_auth_failures(struct connlimit *cl, const struct sockaddr *sa)
 void
 connlimit_auth_failed(struct connlimit *cl, const struct sockaddr *sa)
 {
-	struct connlimit_auth *a = &cl->auth[connlimit_bucket(sa)];
+	struct connlimit_auth *a = &cl->auth[connlimit_bucket(cl, sa)];
 	long long now = time(NULL);
 
 	if (now - atomic_load(&a->last) > CONNLIMIT_AUTH_DECAY)

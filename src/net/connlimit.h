@@ -2,7 +2,9 @@
 /*
  * Connection counts and AUTH failure counts shared by all SMTP workers, in
  * a MAP_SHARED mapping the master creates before forking. Client addresses
- * hash into buckets (a collision over-counts, which errs on the safe side).
+ * hash into buckets with a key chosen at start, so nobody can pick an
+ * address that shares another's (a chance collision over-counts, which
+ * errs on the safe side).
  * Each worker slot has its own connection counters, so the master can zero
  * the slot of a crashed worker before starting its replacement.
  */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
-/* Unit tests for net/connlimit: the pregreet pass memory. */
+/* Unit tests for net/connlimit: the pregreet pass memory, and buckets an
+ * attacker cannot choose. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,11 +57,58 @@ test_pregreet_pass_is_per_client(void **state)
 	connlimit_free(cl);
 }
 
+/* The bucket of an IPv4 address as an unkeyed FNV-1a would choose it:
+ * what an attacker can compute offline. */
+static unsigned
+fnv_bucket(uint32_t a)
+{
+	uint32_t h = 2166136261u;
+	uint32_t be = htonl(a);
+	const uint8_t *p = (const uint8_t *)&be;
+
+	for (int i = 0; i < 4; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h % 4096;
+}
+
+/* An attacker who knows a victim's address (a big sender's outbound
+ * server) must not be able to pick one of his own that shares its
+ * per-address counters, and so use up the victim's connection limit (or
+ * raise its AUTH delays). Eight addresses that collide with the victim's
+ * under a fixed hash: with a per-start key, (almost) none still does. */
+static void
+test_buckets_not_chosen_by_attacker(void **state)
+{
+	struct connlimit *cl = connlimit_new(1);
+	struct sockaddr_in victim = v4(0xc0000205), o;
+	unsigned found = 0, shared = 0;
+
+	(void)state;
+	for (uint32_t a = 0x0a000000; found < 8 && a < 0x0b000000; a++) {
+		if (fnv_bucket(a) != fnv_bucket(0xc0000205))
+			continue;
+		found++;
+		o = v4(a);
+		assert_int_equal(connlimit_acquire(cl, 0,
+		    (struct sockaddr *)&o, 1, 0), CONNLIMIT_OK);
+		shared += connlimit_acquire(cl, 0, (struct sockaddr *)&victim,
+		    1, 0) == CONNLIMIT_PER_IP;
+		connlimit_release(cl, 0, (struct sockaddr *)&o);
+		if (connlimit_total(cl) > 0)
+			connlimit_release(cl, 0, (struct sockaddr *)&victim);
+		assert_int_equal(connlimit_total(cl), 0);
+	}
+	assert_int_equal(found, 8);
+	assert_true(shared <= 1);
+	connlimit_free(cl);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pregreet_pass_is_per_client),
+		cmocka_unit_test(test_buckets_not_chosen_by_attacker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
