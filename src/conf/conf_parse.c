@@ -1487,11 +1487,13 @@ static const struct conf_key conf_keys_forwarding[] = {
 	NUM("arc", CONF_T_BOOL, OFF(forward_arc), 0, 0),
 };
 
+/* At most what the shared hour counters hold (net/abusecalc.h's
+ * HOURWIN_MAX, where they saturate): a higher limit would never hold. */
 static const struct conf_key conf_keys_limits[] = {
 	NUM("messages_per_hour", CONF_T_UINT, OFF(limits_messages_per_hour),
-	    0, 10000000),
+	    0, 1000000),
 	NUM("recipients_per_hour", CONF_T_UINT,
-	    OFF(limits_recipients_per_hour), 0, 10000000),
+	    OFF(limits_recipients_per_hour), 0, 1000000),
 };
 
 #define SECTION(name, kind, named, keys) \

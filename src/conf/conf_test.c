@@ -660,6 +660,12 @@ static const struct error_case error_cases[] = {
 	    "2: [limits] messages_per_hour: " },
 	{ "[limits]\nrecipients_per_hour = 10000001\n",
 	    "2: [limits] recipients_per_hour: " },
+	/* Above what the shared hour counters hold (HOURWIN_MAX): such a
+	 * limit would never be reached. */
+	{ "[limits]\nmessages_per_hour = 1048576\n",
+	    "2: [limits] messages_per_hour: " },
+	{ "[limits]\nrecipients_per_hour = 2000000\n",
+	    "2: [limits] recipients_per_hour: " },
 	{ "[limits]\nconnections_per_hour = 1\n",
 	    "2: [limits] connections_per_hour: unknown key" },
 };

@@ -132,10 +132,11 @@ maildir_name_is_copy(const char *name, const char *base)
 	    name[n] == ',' || name[n] == ':');
 }
 
-/* Look for base in folder/sub: 1 found (name into found), 0 not, -1. */
+/* Look for base in folder/sub: 1 found (name into found), 0 not, -1.
+ * With prefix, any name that starts with base matches. */
 static int
 maildir_find_in(const char *folder, const char *sub, const char *base,
-    char *found, size_t foundlen)
+    bool prefix, char *found, size_t foundlen)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -151,7 +152,8 @@ maildir_find_in(const char *folder, const char *sub, const char *base,
 		return errno == ENOENT ? 0 : -1;
 	errno = 0;
 	while ((de = readdir(d)) != NULL)
-		if (maildir_name_is_copy(de->d_name, base)) {
+		if (prefix ? strncmp(de->d_name, base, strlen(base)) == 0 :
+		    maildir_name_is_copy(de->d_name, base)) {
 			snprintf(found, foundlen, "%s/%s", sub, de->d_name);
 			r = 1;
 			break;
@@ -168,15 +170,22 @@ maildir_find_in(const char *folder, const char *sub, const char *base,
  * ":2,<flags>"), so one that left new/ while new/ was read is in cur/
  * before cur/ is read.
  */
+static int
+maildir_find_any(const char *folder, const char *base, bool prefix,
+    char *found, size_t foundlen)
+{
+	int r = maildir_find_in(folder, "new", base, prefix, found, foundlen);
+
+	if (r != 0)
+		return r;
+	return maildir_find_in(folder, "cur", base, prefix, found, foundlen);
+}
+
 int
 maildir_find_copy(const char *folder, const char *base, char *found,
     size_t foundlen)
 {
-	int r = maildir_find_in(folder, "new", base, found, foundlen);
-
-	if (r != 0)
-		return r;
-	return maildir_find_in(folder, "cur", base, found, foundlen);
+	return maildir_find_any(folder, base, false, found, foundlen);
 }
 
 /* mkdir that tolerates an existing folder; fsyncs the parent when it
@@ -481,15 +490,25 @@ maildir_names(struct maildir_paths *mp, const struct maildir_copy *copy)
 }
 
 /*
- * A recheck: whether the copy is there already. One found in new/ is
- * synced once more, since the attempt that made it may have been killed
- * before it synced new/ (and the message leaves the queue now).
+ * A recheck: whether the copy is there already. Matched on the base up to
+ * the host name: the daemon may come back under another one (a container
+ * made again after the crash), and the queue id is unique without it. One
+ * found in new/ is synced once more, since the attempt that made it may
+ * have been killed before it synced new/ (and the message leaves the
+ * queue now).
  */
 static int
-maildir_recheck(const struct maildir_paths *mp)
+maildir_recheck(const struct maildir_paths *mp, const struct maildir_copy *c)
 {
-	char found[PATH_MAX], dir[PATH_MAX];
-	int r = maildir_find_copy(mp->folder, mp->base, found, sizeof(found));
+	char found[PATH_MAX], dir[PATH_MAX], key[128];
+	int r, n = snprintf(key, sizeof(key), "%lld.Q%sR%zu.", c->created,
+	    c->qid, c->rcpt);
+
+	if (n < 0 || (size_t)n >= sizeof(key)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	r = maildir_find_any(mp->folder, key, true, found, sizeof(found));
 
 	if (r != 1)
 		return r;
@@ -521,7 +540,7 @@ maildir_deliver_one(const char *data_dir, const char *address, bool junk,
 	if (maildir_names(&mp, copy) == -1)
 		return maildir_tempfail(res, "path", errno);
 	if (mp.derived && copy->recheck) {
-		if ((r = maildir_recheck(&mp)) == -1)
+		if ((r = maildir_recheck(&mp, copy)) == -1)
 			return maildir_tempfail(res, "recheck", errno);
 		if (r == 1) {
 			maildir_result(res, DELIVERY_OK, "250 2.0.0 already "

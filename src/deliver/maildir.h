@@ -97,7 +97,8 @@ int maildir_find_copy(const char *folder, const char *base, char *found,
  * and then the first msg_size bytes of msg_fd (the spool file: read with
  * pread, so the fd can be shared), CRLF turned into LF. Creates the
  * folder (0700) on first use. copy names the file (NULL: a fresh unique
- * name); with copy->recheck, a copy found by maildir_find_copy is not
+ * name); with copy->recheck, a copy found in new/ or cur/ (as by
+ * maildir_find_copy, but whatever host name follows "R<rcpt>.") is not
  * written again, and a copy already in new/ under the very name it would
  * get counts as delivered in any case. Fills res and returns res->status:
  * DELIVERY_PERMFAIL for an address that is not a safe mailbox name,

@@ -605,6 +605,40 @@ test_recheck_junk_without_sizes(void **state)
 	mdt_assert_counts(folder, 0, 1);
 }
 
+/* A recheck finds the copy an attempt made under another host name (the
+ * daemon's container made again after the crash): the queue id and the
+ * recipient name it, the host does not. */
+static void
+test_recheck_other_hostname(void **state)
+{
+	struct mdt *t = *state;
+	struct delivery_result res;
+	char folder[PATH_MAX], from[PATH_MAX * 2], to[PATH_MAX * 2];
+	struct dirent *de;
+	DIR *d;
+
+	mdt_message(t, "hi\r\n", 4);
+	snprintf(folder, sizeof(folder), "%s/mail/example.org/h/Maildir",
+	    t->dir);
+	mdt_copy_deliver(t, "h@example.org", false, MDT_QID, 0, false, &res);
+	snprintf(from, sizeof(from), "%s/new", folder);
+	assert_non_null(d = opendir(from));
+	while ((de = readdir(d)) != NULL && de->d_name[0] == '.')
+		;
+	assert_non_null(de);
+	snprintf(from, sizeof(from), "%s/new/%s", folder, de->d_name);
+	snprintf(to, sizeof(to), "%s/cur/1700000000.Q" MDT_QID
+	    "R0.oldpod-7f9c,S=20:2,S", folder);
+	closedir(d);
+	assert_int_equal(rename(from, to), 0);
+	mdt_copy_deliver(t, "h@example.org", false, MDT_QID, 0, true, &res);
+	assert_non_null(strstr(res.reply, "already"));
+	mdt_assert_counts(folder, 0, 1);
+	/* Another recipient index is another copy. */
+	mdt_copy_deliver(t, "h@example.org", false, MDT_QID, 1, true, &res);
+	mdt_assert_counts(folder, 1, 1);
+}
+
 /* Without a recheck a copy still in new/ under its full name is not
  * written twice; a half-written tmp/ file of a killed attempt is
  * replaced, never delivered. */
@@ -671,6 +705,8 @@ main(void)
 		    test_recheck_finds_dovecot_copy, mdt_setup, mdt_teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_recheck_junk_without_sizes, mdt_setup, mdt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recheck_other_hostname, mdt_setup, mdt_teardown),
 		cmocka_unit_test_setup_teardown(test_repeat_and_tmp_leftover,
 		    mdt_setup, mdt_teardown),
 	};

@@ -16,6 +16,8 @@
 #include "net/abusecalc.h"
 
 #define CONNLIMIT_BUCKETS	4096
+/* Pregreet passes: a day of distinct clients of a busy mx (128 KiB). */
+#define CONNLIMIT_GREET_SLOTS	16384
 #define CONNLIMIT_AUTH_DECAY	(15 * 60)
 
 struct connlimit_auth {
@@ -50,8 +52,9 @@ struct connlimit {
 	atomic_uint		*total;		/* [slots] */
 	atomic_uint		*conns;		/* [slots][BUCKETS] */
 	struct connlimit_auth	*auth;		/* [BUCKETS] */
-	atomic_llong		*greeted;	/* [BUCKETS]: passed pregreet
-						 * until then */
+	_Atomic uint64_t	*greeted;	/* [GREET_SLOTS]: a client's
+						 * tag (high 32 bits) and
+						 * until when it passed */
 	struct connlimit_entry	*acct;		/* [SETS][WAYS] */
 	struct connlimit_entry	*pair;		/* [SETS][WAYS] */
 };
@@ -63,7 +66,7 @@ connlimit_new(unsigned slots)
 	size_t size = hdr + slots * sizeof(atomic_uint) +
 	    (size_t)slots * CONNLIMIT_BUCKETS * sizeof(atomic_uint) +
 	    CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth) +
-	    CONNLIMIT_BUCKETS * sizeof(atomic_llong) +
+	    CONNLIMIT_GREET_SLOTS * sizeof(uint64_t) +
 	    2 * CONNLIMIT_SETS * CONNLIMIT_WAYS *
 	    sizeof(struct connlimit_entry) + 4 * 64;
 	uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -83,8 +86,8 @@ connlimit_new(unsigned slots)
 	cl->auth = (struct connlimit_auth *)p;
 	p += CONNLIMIT_BUCKETS * sizeof(struct connlimit_auth);
 	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
-	cl->greeted = (atomic_llong *)p;
-	p += CONNLIMIT_BUCKETS * sizeof(atomic_llong);
+	cl->greeted = (_Atomic uint64_t *)p;
+	p += CONNLIMIT_GREET_SLOTS * sizeof(uint64_t);
 	p = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 	cl->acct = (struct connlimit_entry *)p;
 	p += CONNLIMIT_SETS * CONNLIMIT_WAYS * sizeof(struct connlimit_entry);
@@ -112,8 +115,8 @@ connlimit_reset_slot(struct connlimit *cl, unsigned slot)
 		    0);
 }
 
-/* FNV-1a over the address bytes; IPv6 clients are grouped by /64, since
- * one host usually owns a whole /64. */
+/* The address bytes that identify a client: IPv6 clients are grouped by
+ * /64, since one host usually owns a whole /64. */
 static size_t
 connlimit_addr_bytes(const struct sockaddr *sa, const uint8_t **p)
 {
@@ -127,23 +130,23 @@ connlimit_addr_bytes(const struct sockaddr *sa, const uint8_t **p)
 	return 4;
 }
 
-static unsigned
-connlimit_bucket(const struct sockaddr *sa)
-{
-	const uint8_t *p;
-	size_t n = connlimit_addr_bytes(sa, &p);
-	uint32_t h = 2166136261u;
+static uint64_t connlimit_tag(const struct connlimit *cl, const char *name,
+    const struct sockaddr *sa);
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h % CONNLIMIT_BUCKETS;
+/* Keyed (random per start): an unkeyed hash let an attacker pick an
+ * address of his that shares a victim's bucket, and so use up its
+ * connection limit or raise its AUTH delays. */
+static unsigned
+connlimit_bucket(const struct connlimit *cl, const struct sockaddr *sa)
+{
+	return (unsigned)(connlimit_tag(cl, "", sa) % CONNLIMIT_BUCKETS);
 }
 
 enum connlimit_result
 connlimit_acquire(struct connlimit *cl, unsigned slot,
     const struct sockaddr *sa, unsigned per_ip, unsigned total)
 {
-	unsigned b = connlimit_bucket(sa), ip = 0, all = 0;
+	unsigned b = connlimit_bucket(cl, sa), ip = 0, all = 0;
 
 	if (slot >= cl->slots)
 		return CONNLIMIT_TOTAL;
@@ -178,7 +181,7 @@ void
 connlimit_release(struct connlimit *cl, unsigned slot,
     const struct sockaddr *sa)
 {
-	unsigned b = connlimit_bucket(sa);
+	unsigned b = connlimit_bucket(cl, sa);
 
 	if (slot >= cl->slots)
 		return;
@@ -192,7 +195,7 @@ connlimit_release(struct connlimit *cl, unsigned slot,
 unsigned
 connlimit_auth_failures(struct connlimit *cl, const struct sockaddr *sa)
 {
-	struct connlimit_auth *a = &cl->auth[connlimit_bucket(sa)];
+	struct connlimit_auth *a = &cl->auth[connlimit_bucket(cl, sa)];
 
 	if (time(NULL) - atomic_load(&a->last) > CONNLIMIT_AUTH_DECAY)
 		return 0;
@@ -202,7 +205,7 @@ connlimit_auth_failures(struct connlimit *cl, const struct sockaddr *sa)
 void
 connlimit_auth_failed(struct connlimit *cl, const struct sockaddr *sa)
 {
-	struct connlimit_auth *a = &cl->auth[connlimit_bucket(sa)];
+	struct connlimit_auth *a = &cl->auth[connlimit_bucket(cl, sa)];
 	long long now = time(NULL);
 
 	if (now - atomic_load(&a->last) > CONNLIMIT_AUTH_DECAY)
@@ -222,23 +225,6 @@ connlimit_auth_fail_delay(struct connlimit *cl, const struct sockaddr *sa,
 	if (failures != NULL)
 		*failures = n;
 	return n >= 6 ? CONNLIMIT_AUTH_MAX_DELAY : 1u << (n ? n - 1 : 0);
-}
-
-/* ---- pregreet: clients that waited for the greeting ------------------- */
-
-bool
-connlimit_pregreet_passed(struct connlimit *cl, const struct sockaddr *sa)
-{
-	return atomic_load_explicit(&cl->greeted[connlimit_bucket(sa)],
-	    memory_order_relaxed) > (long long)time(NULL);
-}
-
-void
-connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa)
-{
-	atomic_store_explicit(&cl->greeted[connlimit_bucket(sa)],
-	    (long long)time(NULL) + CONNLIMIT_PREGREET_TTL,
-	    memory_order_relaxed);
 }
 
 /* ---- keyed tables ------------------------------------------------------ */
@@ -275,6 +261,43 @@ connlimit_tag(const struct connlimit *cl, const char *name,
 		h = connlimit_mix(h ^ cl->key[0]);
 	}
 	return h ? h : 1;
+}
+
+/* ---- pregreet: clients that waited for the greeting ------------------- */
+
+/* The slot of sa's pass and the word that says it passed until `until`.
+ * The slot (low bits) and the tag (high 32) come from one keyed hash: a
+ * bucket shared by chance (a day of clients outnumbers any bucket count)
+ * or chosen by an attacker must not be a pass. */
+static _Atomic uint64_t *
+connlimit_greet_slot(struct connlimit *cl, const struct sockaddr *sa,
+    uint64_t until, uint64_t *word)
+{
+	uint64_t tag = connlimit_tag(cl, "", sa);
+
+	*word = (tag & 0xffffffff00000000ULL) | (until & 0xffffffffULL);
+	return &cl->greeted[tag % CONNLIMIT_GREET_SLOTS];
+}
+
+bool
+connlimit_pregreet_passed(struct connlimit *cl, const struct sockaddr *sa)
+{
+	uint64_t want, now = (uint64_t)time(NULL);
+	uint64_t w = atomic_load_explicit(connlimit_greet_slot(cl, sa, 0,
+	    &want), memory_order_relaxed);
+
+	return (w >> 32) == (want >> 32) && (w & 0xffffffffULL) >
+	    (now & 0xffffffffULL);
+}
+
+void
+connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa)
+{
+	uint64_t word;
+	_Atomic uint64_t *slot = connlimit_greet_slot(cl, sa,
+	    (uint64_t)time(NULL) + CONNLIMIT_PREGREET_TTL, &word);
+
+	atomic_store_explicit(slot, word, memory_order_relaxed);
 }
 
 #define PAIR_COUNT(st)	((unsigned)((st) & 0xffffff))
@@ -388,14 +411,15 @@ connlimit_window_add(_Atomic uint64_t *w, long long now, unsigned n)
 
 void
 connlimit_acct_count(struct connlimit *cl, const char *account,
-    unsigned rcpts)
+    unsigned msgs, unsigned rcpts)
 {
 	struct connlimit_entry *e = connlimit_acct_find(cl, account, true);
 	long long now = time(NULL);
 
 	if (e == NULL)
 		return;
-	connlimit_window_add(&e->a, now, 1);
+	/* Both words: a fresh entry's hour windows start with the hour. */
+	connlimit_window_add(&e->a, now, msgs);
 	connlimit_window_add(&e->b, now, rcpts);
 }
 

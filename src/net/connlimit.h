@@ -2,7 +2,9 @@
 /*
  * Connection counts and AUTH failure counts shared by all SMTP workers, in
  * a MAP_SHARED mapping the master creates before forking. Client addresses
- * hash into buckets (a collision over-counts, which errs on the safe side).
+ * hash into buckets with a key chosen at start, so nobody can pick an
+ * address that shares another's (a chance collision over-counts, which
+ * errs on the safe side).
  * Each worker slot has its own connection counters, so the master can zero
  * the slot of a crashed worker before starting its replacement.
  */
@@ -53,9 +55,9 @@ unsigned connlimit_auth_fail_delay(struct connlimit *cl,
 /*
  * Pregreet ([server] pregreet_wait): a client that waited for the whole
  * greeting is not made to wait again for CONNLIMIT_PREGREET_TTL (as
- * postscreen's greet TTL). Addresses hash into the connection buckets, so
- * a collision lets a client skip the wait (the lenient side: the test is
- * a heuristic; nothing else depends on it).
+ * postscreen's greet TTL). Remembered in a direct-mapped table of keyed
+ * tags: a client that passed is forgotten when another takes its slot
+ * (it waits once more), but never lets another client skip the wait.
  */
 #define CONNLIMIT_PREGREET_TTL	86400
 bool connlimit_pregreet_passed(struct connlimit *cl,
@@ -63,12 +65,13 @@ bool connlimit_pregreet_passed(struct connlimit *cl,
 void connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa);
 
 /*
- * Per-account submission limits ([limits]): messages and recipients of
- * accepted messages over a sliding hour, by all workers. check: may the
- * account start a message (more_rcpts 0) or add recipients (more_rcpts =
- * those of the transaction with the new one)? *count gets the hour's
- * count that is at its limit. count: a message with rcpts recipients was
- * accepted (the 250 after DATA). A limit of 0 is off.
+ * Per-account submission limits ([limits]): accepted messages and
+ * accepted RCPTs over a sliding hour, by all workers. check: may the
+ * account start a message (more_rcpts 0) or add more_rcpts recipients?
+ * *count gets the hour's count that is at its limit. count: msgs messages
+ * were accepted (the 250 after DATA), rcpts recipients (each RCPT's 250:
+ * counted at once, so parallel sessions cannot each add up to the limit
+ * before any of them commits). A limit of 0 is off.
  */
 enum connlimit_acct_result {
 	CONNLIMIT_ACCT_OK = 0,
@@ -79,7 +82,7 @@ enum connlimit_acct_result connlimit_acct_check(struct connlimit *cl,
     const char *account, unsigned more_rcpts, unsigned max_msgs,
     unsigned max_rcpts, unsigned *count);
 void connlimit_acct_count(struct connlimit *cl, const char *account,
-    unsigned rcpts);
+    unsigned msgs, unsigned rcpts);
 
 /*
  * AUTH failures per (account name as the client gave it, address): the

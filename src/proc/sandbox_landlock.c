@@ -146,7 +146,9 @@ ll_allow_base(struct ll *ll)
 /* What lookups and TLS verification read in the worker and the runner:
  * the resolver's files, the user database (the user of a local
  * submission is looked up by uid), the trust anchor, the CA store wherever OpenSSL
- * and the configuration look for it, the configuration itself, and /proc
+ * and the configuration look for it (never all of /etc/ssl: its private/
+ * holds TLS keys, readable by a service user in group ssl-cert; the
+ * private link in /usr/lib/ssl resolves there, outside the rules), the configuration itself, and /proc
  * (metrics read /proc/PID/stat of the daemon's processes; sanitizers read
  * /proc/self/maps). */
 static void
@@ -156,7 +158,8 @@ ll_allow_lookups(struct ll *ll, const struct conf *c)
 		"/etc/resolv.conf", "/etc/hosts", "/etc/host.conf",
 		"/etc/nsswitch.conf", "/etc/gai.conf", "/etc/services",
 		"/etc/passwd", "/etc/group",
-		"/etc/ssl", "/usr/lib/ssl", "/usr/share/ca-certificates",
+		"/etc/ssl/certs", "/etc/ssl/openssl.cnf", "/usr/lib/ssl",
+		"/usr/share/ca-certificates",
 		"/usr/local/share/ca-certificates", "/proc",
 	};
 

@@ -107,15 +107,14 @@ static const struct {
 	{ "rt_sigaction", W|R|K }, { "rt_sigprocmask", W|R|K },
 	{ "rt_sigreturn", W|R|K }, { "rt_sigtimedwait", W|R|K },
 	{ "rt_sigpending", W|R|K }, { "sigaltstack", W|R|K },
-	{ "restart_syscall", W|R|K }, { "tgkill", W|R|K },
-	{ "tkill", W|R|K },
+	{ "restart_syscall", W|R|K },
 #ifdef SANDBOX_SANITIZER
 	/* ASan/UBSan/LSan: the leak check at exit stops the threads with
 	 * ptrace from a helper task; reports read /proc/self/maps. */
 	{ "ptrace", W|R|K }, { "wait4", W|R|K }, { "waitid", W|R|K },
 	{ "process_vm_readv", W|R|K }, { "setrlimit", W|R|K },
 	{ "personality", W|R|K }, { "prctl", W|R|K }, { "clone", W|R|K },
-	{ "kill", W|R|K },
+	{ "kill", W|R|K }, { "tgkill", W|R|K }, { "tkill", W|R|K },
 #endif
 };
 
@@ -224,6 +223,17 @@ sandbox_args(scmp_filter_ctx ctx)
 		    (scmp_datum_t)sandbox_prctls[i], 0);
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, &a);
 	}
+	/* tgkill to this process's own threads only (raise, abort,
+	 * pthread_kill): the pid is final, nothing here forks. Any other
+	 * target, or tkill (whose lone tid could be anyone's), would let a
+	 * compromised child stop or kill the keys process, the runner or
+	 * another worker (the same user: the kernel would allow it). */
+	struct scmp_arg_cmp g = sandbox_arg(0, SCMP_CMP_EQ,
+	    (scmp_datum_t)getpid(), 0);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, &g);
+	g = sandbox_arg(0, SCMP_CMP_NE, (scmp_datum_t)getpid(), 0);
+	sandbox_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tgkill), 1, &g);
+	sandbox_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tkill), 0, NULL);
 	/* Threads only, never a new process: nothing here execs or forks. */
 	struct scmp_arg_cmp t = sandbox_arg(0, SCMP_CMP_MASKED_EQ,
 	    CLONE_THREAD, CLONE_THREAD);

@@ -1,15 +1,32 @@
 /* SPDX-License-Identifier: ISC */
-/* Unit tests for proc/sandbox: the Landlock ABI cap of the test hook and
- * the rights each ABI handles. */
+/* Unit tests for proc/sandbox: the Landlock ABI cap of the test hook, the
+ * rights each ABI handles, which signals the seccomp filter lets out, and
+ * the store's work under the Landlock rules. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <linux/landlock.h>
 
-#include "proc/sandbox.h"
+#include <sqlite3.h>
+
+#include "conf/conf.h"
+#include "proc/sandbox_internal.h"
+#include "store/db.h"
+#include "store/db_internal.h"
 
 static void
 test_abi_cap(void **state)
@@ -47,12 +64,123 @@ test_handled(void **state)
 	    LANDLOCK_ACCESS_FS_REFER) != 0);
 }
 
+/* In a child under kind's filter: 0 if it may signal its own threads but
+ * not its parent (another process of the same user: the keys process, the
+ * runner), else the step that went wrong. */
+static int
+signals_child(enum sandbox_kind kind)
+{
+	pid_t parent = getppid();
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return 10;
+	sandbox_seccomp_enter(kind);
+	if (syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), 0) != 0)
+		return 11;
+	if (syscall(SYS_tgkill, parent, parent, 0) != -1 || errno != EPERM)
+		return 12;
+	if (syscall(SYS_tkill, parent, 0) != -1 || errno != EPERM)
+		return 13;
+	return 0;
+}
+
+static void
+test_no_signal_to_others(void **state)
+{
+	static const enum sandbox_kind kinds[] = {
+		SANDBOX_WORKER, SANDBOX_RUNNER, SANDBOX_KEYS,
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		int st;
+		pid_t pid = fork();
+
+		assert_true(pid != -1);
+		if (pid == 0)
+			_exit(signals_child(kinds[i]));
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+}
+
+/* In a child under the worker's or the runner's Landlock rules: the CA
+ * store is readable, /etc/ssl/private is not, and the store, opened before
+ * the sandbox as the children do, sorts more than fits its cache. 0 if
+ * so, 77 without Landlock, else the step. */
+static int
+store_child(enum sandbox_kind kind, const char *dir)
+{
+	struct conf c;
+	struct db *db;
+	char path[4096], err[256];
+	static const char big_sort[] =
+	    "PRAGMA cache_size = 10;"
+	    "CREATE TABLE t(x);"
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+	    "WHERE i < 20000) INSERT INTO t SELECT randomblob(200) FROM n;"
+	    "SELECT count(*) FROM (SELECT x FROM t ORDER BY x);"
+	    "CREATE TEMP TABLE u AS SELECT x FROM t;";
+
+	memset(&c, 0, sizeof(c));
+	c.data_dir = (char *)dir;
+	snprintf(path, sizeof(path), "%s/sealmail.db", dir);
+	if ((db = db_open(path, true, NULL, err, sizeof(err))) == NULL)
+		return 10;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return 11;
+	if (sandbox_landlock_enter(kind, "test", &c) == 0)
+		return 77;
+	/* The CA store, never the TLS keys beside it (a service user in
+	 * group ssl-cert, or root here, could read them). */
+	if (kind != SANDBOX_KEYS && access("/etc/ssl/certs", R_OK) == 0 &&
+	    open("/etc/ssl/certs", O_RDONLY | O_DIRECTORY) == -1)
+		return 13;
+	if (open("/etc/ssl/private", O_RDONLY | O_DIRECTORY) != -1 ||
+	    open("/usr/lib/ssl/private", O_RDONLY | O_DIRECTORY) != -1)
+		return 14;
+	if (sqlite3_exec(db->sql, big_sort, NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, "store under landlock: %s\n",
+		    sqlite3_errmsg(db->sql));
+		return 12;
+	}
+	db_close(db);
+	return 0;
+}
+
+static void
+test_store_under_landlock(void **state)
+{
+	static const enum sandbox_kind kinds[] = {
+		SANDBOX_WORKER, SANDBOX_RUNNER,
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char dir[] = "/tmp/sandbox_test.XXXXXX", cmd[64];
+		int st;
+		pid_t pid;
+
+		assert_non_null(mkdtemp(dir));
+		if ((pid = fork()) == 0)
+			_exit(store_child(kinds[i], dir));
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+		assert_true(WIFEXITED(st));
+		if (WEXITSTATUS(st) == 77)
+			skip();
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_abi_cap),
 		cmocka_unit_test(test_handled),
+		cmocka_unit_test(test_no_signal_to_others),
+		cmocka_unit_test(test_store_under_landlock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,8 +58,11 @@ smtpd_txn_reset(struct smtpd_session *s)
 /*
  * [limits] for an authenticated account: at MAIL (more_rcpts 0) whether
  * it may send another message this hour, at RCPT whether one more
- * recipient fits. Counted by all workers at each 250 after the data
- * (smtpd_txn_committed). True once answered 451 4.7.1 and logged.
+ * recipient fits. Counted by all workers: a recipient at its RCPT's 250
+ * (also when the transaction is then abandoned: a session that counted
+ * only when it committed would let parallel sessions each reach the
+ * limit), a message at the 250 after the data (smtpd_txn_committed).
+ * True once answered 451 4.7.1 and logged.
  */
 static bool
 smtpd_txn_over_limit(struct smtpd_session *s, unsigned more_rcpts)
@@ -290,7 +293,7 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	if (s->auth_user != NULL && smtpd_txn_over_limit(s, s->nrcpt + 1))
+	if (s->auth_user != NULL && smtpd_txn_over_limit(s, 1))
 		return;
 	if (smtpd_dnsbl_rcpt(s, &ra, arg, len))
 		return;
@@ -334,6 +337,9 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 		return;
 	}
 	s->nrcpt++;
+	if (s->auth_user != NULL && (c->limits_messages_per_hour != 0 ||
+	    c->limits_recipients_per_hour != 0))
+		connlimit_acct_count(s->ctx->limits, s->auth_user, 0, 1);
 	log_info("sid=%s qid=%s smtp rcpt to=%s result=ok", s->sid, s->qid,
 	    log_quote(to, strlen(to), q, sizeof(q)));
 	smtpd_reply(s, "250 2.1.5 Ok");
@@ -594,7 +600,7 @@ smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
 		metrics_accepted();
 		if (s->auth_user != NULL)
 			connlimit_acct_count(s->ctx->limits, s->auth_user,
-			    s->nrcpt);
+			    1, 0);
 		log_info("sid=%s qid=%s smtp accepted size=%zu nrcpt=%zu%s%s",
 		    s->sid, env->id, env->size, env->nrcpts,
 		    s->tls ? " tls=yes" : "",

@@ -262,10 +262,13 @@ db_open(const char *path, bool create, const char *owner, char *err,
 	/* PERSIST: the journal is made once (below, or by the master before
 	 * any child exists) and never deleted, so the sandboxed children
 	 * need rights on these two files only, never on data_dir itself
-	 * (which also holds keys/). Every connection must agree. */
+	 * (which also holds keys/). Every connection must agree. Temporary
+	 * data (sorts beyond the cache, temporary tables) stays in memory:
+	 * SQLite would put it in files in /var/tmp or /tmp, which the
+	 * children's Landlock rules do not grant either. */
 	if (db_configure(db->sql) == -1 ||
-	    sqlite3_exec(db->sql, "PRAGMA journal_mode = PERSIST", NULL, NULL,
-	    NULL) != SQLITE_OK) {
+	    sqlite3_exec(db->sql, "PRAGMA journal_mode = PERSIST; "
+	    "PRAGMA temp_store = MEMORY", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->sql));
 		goto fail;
 	}

@@ -82,6 +82,30 @@ def test_recipients_per_hour(module_daemons, certs):
                      abuse.log_text())
 
 
+def test_recipients_per_hour_parallel(module_daemons, certs):
+    """Recipients count at their RCPT's 250: two sessions of one account
+    open at once cannot each take the hour's limit before either sends
+    its data (a spammer's parallel connections)."""
+    cfg = module_daemons.config([certs["ec"]], ipv6=False)
+    cfg.extra += "\n[limits]\nrecipients_per_hour = 3\n"
+    d = module_daemons.start(cfg)
+    rcpts = [ALICE, "sales@example.test", "alice+a@example.test"]
+    with RawSMTP.to(d["submissions"], source="127.0.0.47", timeout=30) as a, \
+            RawSMTP.to(d["submissions"], source="127.0.0.48",
+                       timeout=30) as b:
+        for c in (a, b):
+            c.ehlo()
+            c.login(BOB, USERS[BOB])
+            c.expect("MAIL FROM:<%s>" % BOB, 250)
+        for r in rcpts:
+            a.expect("RCPT TO:<%s>" % r, 250)
+        r = b.cmd("RCPT TO:<%s>" % ALICE)
+        assert (r.code, r.enhanced) == (451, "4.7.1"), r
+        assert a.data(make_message(BOB, ALICE, new_marker())).code == 250
+        a.cmd("QUIT")
+        b.cmd("QUIT")
+
+
 def timed_auth(lst, source, user, password, results, key):
     with RawSMTP.to(lst, source=source, timeout=60) as c:
         c.ehlo()
