@@ -432,6 +432,16 @@ keys_peer_request(struct keys_peer *p, const uint8_t *body, size_t len)
 	j->op.tbs = j->tbs;
 	j->op.tbslen = m.datalen;
 	p->inflight++;
+	/* ECDSA and Ed25519 signatures take tens of microseconds: made here,
+	 * on the loop, they spare each TLS handshake two thread hand-offs.
+	 * RSA (a millisecond and more) goes to the signing threads. The
+	 * algorithm must fit the key (keys_table_sign), so a peer cannot
+	 * have RSA work done here by naming another one. */
+	if (j->op.alg == KEYOP_ECDSA || j->op.alg == KEYOP_ED25519) {
+		keys_job_run(j);
+		keys_job_done(j, false);
+		return 0;
+	}
 	keys_peer_submit(p, j);
 	return 0;
 }
