@@ -80,4 +80,8 @@
 #define LIMIT_REPORT_TLS_FAILURES 1000
 #define LIMIT_REPORT_FIELD	1024
 
+/* The queue runner's suspects file (sched/suspects.h): a queue id and a
+ * newline per message, three million messages at most. */
+#define LIMIT_SUSPECTS_FILE	(64u * 1024 * 1024)
+
 #endif

@@ -48,6 +48,7 @@
 #include "queue/spool.h"
 #include "report/inreport_hook.h"
 #include "sched/qidset.h"
+#include "sched/suspects.h"
 #include "sched/retry.h"
 #include "sched/runner_history.h"
 #include "sched/runner_reports.h"
@@ -1177,6 +1178,52 @@ runner_cleanup(struct runner *r)
 	qidset_clear(&r->suspect);
 }
 
+/* The suspects at start: the list a clean stop left, narrowed to what is
+ * still queued, or else the whole queue as listed (see runner.suspect). */
+static void
+runner_suspects_start(struct runner *r)
+{
+	struct qidset prev;
+	int taken;
+
+	qidset_init(&prev);
+	taken = suspects_take(r->conf->data_dir, &prev);
+	if (taken == 1) {
+		char (*ids)[IDS_QID_LEN + 1] = xcalloc(r->scan.n + 1,
+		    sizeof(*ids));
+		size_t n = 0;
+
+		for (size_t i = 0; i < r->scan.n; i++)
+			if (qidset_has(&prev, r->scan.ids[i]))
+				memcpy(ids[n++], r->scan.ids[i], sizeof(*ids));
+		qidset_fill(&r->suspect, (const char (*)[IDS_QID_LEN + 1])ids,
+		    n);
+		free(ids);
+	} else
+		qidset_fill(&r->suspect, r->scan.ids, r->scan.n);
+	qidset_clear(&prev);
+	log_info("queue runner: %zu of %zu queued messages rechecked before "
+	    "local delivery (%s)", r->suspect.live, r->scan.n,
+	    taken == 1 ? "the last runner stopped cleanly" : taken == 0 ?
+	    "the last runner did not stop cleanly" :
+	    "the last runner's list was unusable");
+}
+
+/* A runner that stops with nothing in flight knows which messages are
+ * still suspect: it says so to the next (sched/suspects.h). */
+static void
+runner_suspects_stop(struct runner *r)
+{
+	char err[PATH_MAX + 128];
+
+	if (r->nflights > 0)
+		return;
+	if (suspects_save(r->conf->data_dir, &r->suspect, err,
+	    sizeof(err)) == -1)
+		log_warn("queue runner: %s (the next runner rechecks the "
+		    "whole queue)", err);
+}
+
 int
 runner_main(const struct conf *conf, struct dkim_keys *keys)
 {
@@ -1218,8 +1265,9 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	    *conf->relayhost != '\0' ? "relayhost" : "mx");
 	/* Restart resumes the queue: everything pending is tried now. */
 	runner_scan(&r, true);
-	qidset_fill(&r.suspect, r.scan.ids, r.scan.n);
+	runner_suspects_start(&r);
 	event_base_dispatch(r.base);
+	runner_suspects_stop(&r);
 	runner_cleanup(&r);
 	keys_client_free(keys_client);
 	close(lockfd);

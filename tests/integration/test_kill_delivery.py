@@ -337,3 +337,56 @@ def test_kill9_under_load(daemons, certs):
     for owner in (ALICE, BOB):
         assert d.mailbox(owner).tmp_files() == []
     assert "queue envelope unusable" not in logs_of(d)
+
+
+def recheck_lines(d):
+    return re.findall(r"queue runner: (\d+) of (\d+) queued messages "
+                      r"rechecked before local delivery \(([^)]*)\)",
+                      d.log_text())
+
+
+def test_clean_stop_hands_over_its_suspects(daemons, certs):
+    """A runner that stops cleanly tells the next which messages it may
+    have delivered without saving the result (none here), so a restart
+    does not reread every Maildir of the queue; a runner SIGKILLed leaves
+    no such list, and the next rechecks the whole queue."""
+    d = daemons.start(daemons.config([certs["ec"]], ipv6=False))
+    # bob's Maildir is a file for now: his copy stays queued.
+    box = d.mailbox(BOB).path
+    os.makedirs(os.path.dirname(box), exist_ok=True)
+    with open(box, "w") as f:
+        f.write("in the way\n")
+    lst = d["mx_plain"]
+    with smtplib.SMTP(lst.host, lst.port, timeout=30 * SLOW) as c:
+        c.sendmail(SENDER, [BOB], make_message(SENDER, BOB, new_marker()))
+    wait_until(lambda: len(d.queue_ids()) == 1 and
+               "result=deferred" in d.log_text(), 10, what="a deferral")
+    # A reload: the old runner stops cleanly, the new one trusts its list.
+    before = len(recheck_lines(d))
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: len(recheck_lines(d)) > before, 15,
+               what="the new runner")
+    assert recheck_lines(d)[-1] == ("0", "1",
+                                    "the last runner stopped cleanly")
+    # A kill: no list, the whole queue is suspect.
+    before = len(recheck_lines(d))
+    kill(runner_pid(d))
+    wait_until(lambda: len(recheck_lines(d)) > before, 15,
+               what="a runner after the kill")
+    assert recheck_lines(d)[-1] == ("1", "1",
+                                    "the last runner did not stop cleanly")
+    # That runner tried bob again at once and saved the deferral: the
+    # message is no longer suspect, and the next clean stop says so.
+    wait_until(lambda: d.log_text().count("result=deferred") >= 3, 15,
+               what="the retry after the kill")
+    before = len(recheck_lines(d))
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: len(recheck_lines(d)) > before, 15,
+               what="the runner after the second reload")
+    assert recheck_lines(d)[-1] == ("0", "1",
+                                    "the last runner stopped cleanly")
+    # And delivery still happens once bob's Maildir can be made.
+    os.unlink(box)
+    d.cli("queue", "flush")
+    wait_until(lambda: not d.queue_ids(), 15, what="the queue to drain")
+    assert len(d.mailbox(BOB).files()) == 1
