@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * libFuzzer target for auth/dovecot_proto: one line from Dovecot's auth
+ * libFuzzer target for account/dovecot_proto: one line from Dovecot's auth
  * server. Invariants: a parse never reads past the line; BAD leaves every
  * other field zero; an OK/FAIL user is empty or 1..LIMIT_SASL_FIELD bytes
  * without control characters; escaping any input and unescaping it gives
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/dovecot_proto.h"
+#include "account/dovecot_proto.h"
 
 #define CHECK(x) do { if (!(x)) { \
 	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * `sealmail user add|del|passwd|list [ADDRESS] [--password-stdin]`:
- * accounts in the store, with yescrypt password hashes (auth/passwd.h);
+ * accounts in the store, with yescrypt password hashes (account/passwd.h);
  * `user add --no-password` makes a mailbox that cannot log in here (for
  * [auth] passdb = dovecot, where Dovecot checks the passwords).
  * Passwords come from the first line of stdin or from the terminal, and
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/passwd.h"
+#include "account/passwd.h"
 #include "cli/cli_common.h"
 #include "conf/conf.h"
 #include "core/xmalloc.h"

@@ -21,8 +21,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "auth/passwd.h"
-#include "auth/passwd_cache.h"
+#include "account/passwd.h"
+#include "account/passwd_cache.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/workpool.h"

@@ -27,7 +27,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "auth/passwd.h"
+#include "account/passwd.h"
 #include "core/buf.h"
 #include "daemon/keys.h"
 #include "daemon/keys_ctl.h"

@@ -11,7 +11,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "auth/dovecot_client.h"
+#include "account/dovecot_client.h"
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"

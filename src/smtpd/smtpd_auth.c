@@ -6,7 +6,7 @@
  * after the longer queue of the name tried from that address (abusecalc.h),
  * both shared by all workers (net/connlimit). Passwords are checked against
  * the store by the keys process (keys/keys_client.h) or, with [auth]
- * passdb = dovecot:PATH, by Dovecot (auth/dovecot_client),
+ * passdb = dovecot:PATH, by Dovecot (account/dovecot_client),
  * through the same failure path. Passwords are never logged and are wiped
  * after use.
  */
@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "auth/dovecot_client.h"
+#include "account/dovecot_client.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "net/abusecalc.h"

@@ -67,7 +67,7 @@ int db_address_normalize(const char *in, bool catchall_ok, char *out,
     size_t outlen);
 
 /*
- * Accounts. `hash` is a crypt(3) string (see auth/passwd.h): printable
+ * Accounts. `hash` is a crypt(3) string (see account/passwd.h): printable
  * ASCII without spaces. db_user_add returns DB_ERROR for an invalid address
  * or hash and for an address that is already a user (db_error() says
  * which). Lookups (del, set_hash, get_hash) of an address that is not a

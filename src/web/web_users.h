@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The users of an admin listener's password_file: "user:crypt-hash"
- * lines (htpasswd style; any crypt(5) scheme auth/passwd.c verifies),
+ * lines (htpasswd style; any crypt(5) scheme account/passwd.c verifies),
  * blank lines and "#" comments ignored. The file is the administrator's
  * but parsed with bounds all the same (size, line, user and hash length,
  * user count). web_users_parse is pure; web_users_load reads the file.

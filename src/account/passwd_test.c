@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* Unit tests for auth/passwd.c: yescrypt round trip, foreign schemes,
+/* Unit tests for account/passwd.c: yescrypt round trip, foreign schemes,
  * locked hashes. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/passwd.h"
+#include "account/passwd.h"
 
 /* `openssl passwd -6 -salt saltsalt 'correct horse'` (sha512-crypt, as in
  * /etc/shadow or Dovecot's SHA512-CRYPT). */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* Dovecot auth protocol lines, client side (see dovecot_proto.h). */
-#include "auth/dovecot_proto.h"
+#include "account/dovecot_proto.h"
 
 #include <string.h>
 #include <strings.h>

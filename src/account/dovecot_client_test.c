@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Unit tests for auth/dovecot_client against a fake auth server that the
+ * Unit tests for account/dovecot_client against a fake auth server that the
  * test drives on the client's own event loop: the handshake, answers by
  * id in any order, CONT, the bound on outstanding requests, the timeout,
  * a broken connection (in-flight requests fail as temporary) and the
@@ -25,7 +25,7 @@
 
 #include <event2/event.h>
 
-#include "auth/dovecot_client.h"
+#include "account/dovecot_client.h"
 
 #define HANDSHAKE "VERSION\t1\t2\nSPID\t1\nMECH\tLOGIN\tplaintext\n" \
 	"MECH\tPLAIN\tplaintext\nCUID\t7\nCOOKIE\tabc\nDONE\n"

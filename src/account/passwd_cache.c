@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* Verified-login cache (see passwd_cache.h). */
-#include "auth/passwd_cache.h"
+#include "account/passwd_cache.h"
 
 #include <string.h>
 #include <sys/random.h>

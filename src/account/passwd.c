@@ -6,7 +6,7 @@
  * Dovecot (sha512-crypt "$6$", bcrypt "$2b$") can be imported. Passwords
  * are untrusted input from AUTH; buffers that held them are wiped.
  */
-#include "auth/passwd.h"
+#include "account/passwd.h"
 
 #include <crypt.h>
 #include <openssl/crypto.h>

@@ -5,7 +5,7 @@
  * make sense of drops the connection (requests in flight fail as
  * temporary) and a reconnect follows after the backoff.
  */
-#include "auth/dovecot_client.h"
+#include "account/dovecot_client.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -19,7 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
-#include "auth/dovecot_proto.h"
+#include "account/dovecot_proto.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"

@@ -6,7 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "auth/passwd_cache.h"
+#include "account/passwd_cache.h"
 
 static void
 test_passwd_cache(void **state)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* Unit tests for auth/dovecot_proto: Dovecot auth protocol lines. */
+/* Unit tests for account/dovecot_proto: Dovecot auth protocol lines. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/dovecot_proto.h"
+#include "account/dovecot_proto.h"
 #include "core/base64.h"
 
 static enum dovecot_proto_kind
