@@ -26,10 +26,7 @@
 #include "auth/dkim_sign.h"
 #include "core/buf.h"
 #include "dns/dns_rr.h"
-
-#define CHECK(x) do { if (!(x)) { \
-	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \
-	abort(); } } while (0)
+#include "fuzz_check.h"
 
 #define AR "Authentication-Results: mx.fwd.example; spf=pass\r\n"
 

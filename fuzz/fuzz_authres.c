@@ -15,10 +15,7 @@
 #include <strings.h>
 
 #include "auth/authres.h"
-
-#define CHECK(x) do { if (!(x)) { \
-	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \
-	abort(); } } while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

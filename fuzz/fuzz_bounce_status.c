@@ -13,10 +13,7 @@
 #include <string.h>
 
 #include "queue/bounce.h"
-
-#define CHECK(x) do { if (!(x)) { \
-	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \
-	abort(); } } while (0)
+#include "fuzz_check.h"
 
 #define HOST_PREFIX	"host mx.example[192.0.2.1] said: "
 

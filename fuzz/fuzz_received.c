@@ -18,10 +18,7 @@
 #include "core/buf.h"
 #include "msg/received.h"
 #include "msg/rfc5322_headers.h"
-
-#define CHECK(x) do { if (!(x)) { \
-	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \
-	abort(); } } while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

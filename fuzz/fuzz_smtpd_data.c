@@ -20,10 +20,7 @@
 #include <string.h>
 
 #include "smtpd/smtpd_data.h"
-
-#define CHECK(x) do { if (!(x)) { \
-	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \
-	abort(); } } while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

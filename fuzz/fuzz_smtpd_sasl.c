@@ -16,10 +16,7 @@
 
 #include "core/base64.h"
 #include "smtpd/smtpd_sasl.h"
-
-#define CHECK(x) do { if (!(x)) { \
-	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \
-	abort(); } } while (0)
+#include "fuzz_check.h"
 
 #define MAX_MSG		(3 * (LIMIT_SASL_FIELD + 1))
 

@@ -18,10 +18,7 @@
 
 #include "auth/spf_macro.h"
 #include "core/buf.h"
-
-#define CHECK(x) do { if (!(x)) { \
-	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \
-	abort(); } } while (0)
+#include "fuzz_check.h"
 
 #define OUT_MAX 8192
 

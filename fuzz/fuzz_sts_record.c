@@ -12,10 +12,8 @@
 #include <string.h>
 
 #include "sts/sts_record.h"
+#include "fuzz_check.h"
 
-#define CHECK(x) do { if (!(x)) { \
-	fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__); \
-	abort(); } } while (0)
 #define SET_MAX 16
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
