@@ -19,11 +19,26 @@
 #include "core/limits.h"
 #include "core/xmalloc.h"
 
+enum arc_stage {
+	ARC_STAGE_NONE,		/* no seal under way */
+	ARC_STAGE_AMS,		/* pend is the AMS */
+	ARC_STAGE_AS,		/* pend is the seal */
+};
+
 struct arc_sign {
 	time_t			 now;
 	struct dkim_sign	*body;		/* no keys: the body hash */
 	char			 bh64[DKIM_SIGN_BH64];
 	int			 body_state;	/* 0 running, 1 done, -1 failed */
+	/* The seal under way (arc_sign_start to the last arc_sign_next). */
+	enum arc_stage		 stage;
+	const struct dkim_sign_key *k;
+	unsigned		 inst;
+	enum arc_cv		 cv;
+	unsigned		 nprev;		/* sets of the chain it covers */
+	struct buf		 set;		/* the new AAR, then the AMS */
+	size_t			 aarlen;
+	struct dkim_sign_pending pend;
 };
 
 /* §4.1.2: never ARC fields, Authentication-Results or trace fields. */
@@ -36,6 +51,8 @@ static const struct dkim_sign_hname ams_fields[] = {
 	{ "dkim-signature", false },
 };
 #define NAMS_FIELDS	(sizeof(ams_fields) / sizeof(ams_fields[0]))
+
+static void arc_sign_stop(struct arc_sign *a);
 
 static const char *const cv_names[] = {
 	[ARC_CV_NONE] = "none", [ARC_CV_PASS] = "pass", [ARC_CV_FAIL] = "fail",
@@ -90,6 +107,7 @@ arc_sign_free(struct arc_sign *a)
 {
 	if (a == NULL)
 		return;
+	arc_sign_stop(a);
 	dkim_sign_free(a->body);
 	free(a);
 }
@@ -160,77 +178,22 @@ seal_fields(const char *hdr, size_t len, unsigned n,
 	return 0;
 }
 
-/* The AAR and AMS of instance inst into set (AAR first), then the AS,
- * which goes in front of them into out. */
-static int
-seal_set(struct arc_sign *a, const struct dkim_sign_key *k, unsigned inst,
-    enum arc_cv cv, unsigned nprev, const char *hdr, size_t len,
-    const char *authres, size_t alen, struct buf *out, char *err,
-    size_t errlen)
+static void
+arc_sign_stop(struct arc_sign *a)
 {
-	struct dkim_field aar, ams, *sel = NULL;
-	struct buf set;
-	char head[64];
-	size_t aarlen;
-	int r = -1;
-
-	buf_init(&set, 256 * 1024);
-	snprintf(head, sizeof(head), "ARC-Message-Signature: i=%u;", inst);
-	struct dkim_sign_spec ams_spec = {
-		.head = head, .h = ams_fields, .nh = NAMS_FIELDS,
-		.bh64 = a->bh64,
-	};
-	if (write_aar(inst, authres, alen, &set) == -1) {
-		snprintf(err, errlen, "arc: our Authentication-Results "
-		    "field is malformed");
-		goto out;
-	}
-	aarlen = set.len;
-	if (dkim_sign_field(k, a->now, &ams_spec, hdr, len, &set) == -1)
-		goto fail;
-	/* Both fields as the verifier will read them back. */
-	if (first_field((const char *)set.data, aarlen,
-	    "ARC-Authentication-Results", &aar) == -1 ||
-	    first_field((const char *)set.data + aarlen, set.len - aarlen,
-	    "ARC-Message-Signature", &ams) == -1)
-		goto fail;
-	sel = xcalloc((size_t)nprev * 3 + 2, sizeof(*sel));
-	if (seal_fields(hdr, len, nprev, &aar, &ams, sel) == -1) {
-		snprintf(err, errlen, "arc: the chain to extend is not in the "
-		    "header section");
-		goto out;
-	}
-	snprintf(head, sizeof(head), "ARC-Seal: i=%u; cv=%s;", inst,
-	    cv_names[cv]);
-	struct dkim_sign_spec as_spec = {
-		.head = head, .fields = sel, .nfields = (size_t)nprev * 3 + 2,
-	};
-	if (dkim_sign_field(k, a->now, &as_spec, NULL, 0, out) == -1)
-		goto fail;
-	if (buf_append(out, set.data + aarlen, set.len - aarlen) == -1 ||
-	    buf_append(out, set.data, aarlen) == -1)
-		goto fail;
-	r = 0;
-	goto out;
-fail:
-	snprintf(err, errlen, "arc: signing failed (out of room or OpenSSL)");
-out:
-	free(sel);
-	buf_clear(&set);
-	return r;
+	dkim_sign_field_clear(&a->pend);
+	buf_clear(&a->set);
+	a->stage = ARC_STAGE_NONE;
 }
 
 int
-arc_sign_seal(struct arc_sign *a, const struct dkim_sign_key *k,
+arc_sign_start(struct arc_sign *a, const struct dkim_sign_key *k,
     const struct arc_sign_chain *c, const char *hdr, size_t len,
-    const char *authres, size_t alen, struct buf *out, char *err,
-    size_t errlen)
+    const char *authres, size_t alen, char *err, size_t errlen)
 {
-	size_t start = out->len;
-	unsigned inst;
-	enum arc_cv cv;
+	char head[64];
 
-	if (len > LIMIT_HEADER_SECTION) {
+	if (a->stage != ARC_STAGE_NONE || len > LIMIT_HEADER_SECTION) {
 		snprintf(err, errlen, "arc: header section too big");
 		return -1;
 	}
@@ -241,13 +204,133 @@ arc_sign_seal(struct arc_sign *a, const struct dkim_sign_key *k,
 		snprintf(err, errlen, "arc: body hash failed");
 		return -1;
 	}
-	if (arc_sign_plan(c, &inst, &cv) == -1)
+	if (arc_sign_plan(c, &a->inst, &a->cv) == -1)
 		return ARC_SIGN_SKIPPED;
 	/* §5.1.2: a failed chain's seal covers the new set alone. */
-	if (seal_set(a, k, inst, cv, cv == ARC_CV_FAIL ? 0 : inst - 1, hdr,
-	    len, authres, alen, out, err, errlen) == -1) {
-		buf_truncate(out, start);
+	a->nprev = a->cv == ARC_CV_FAIL ? 0 : a->inst - 1;
+	a->k = k;
+	buf_init(&a->set, 256 * 1024);
+	if (write_aar(a->inst, authres, alen, &a->set) == -1) {
+		snprintf(err, errlen, "arc: our Authentication-Results "
+		    "field is malformed");
+		arc_sign_stop(a);
 		return -1;
 	}
-	return ARC_SIGN_SEALED;
+	a->aarlen = a->set.len;
+	snprintf(head, sizeof(head), "ARC-Message-Signature: i=%u;", a->inst);
+	struct dkim_sign_spec ams_spec = {
+		.head = head, .h = ams_fields, .nh = NAMS_FIELDS,
+		.bh64 = a->bh64,
+	};
+	if (dkim_sign_field_begin(k, a->now, &ams_spec, hdr, len, &a->pend) ==
+	    -1) {
+		snprintf(err, errlen, "arc: signing failed (out of room or "
+		    "OpenSSL)");
+		arc_sign_stop(a);
+		return -1;
+	}
+	a->stage = ARC_STAGE_AMS;
+	return ARC_SIGN_PENDING;
+}
+
+struct dkim_sign_pending *
+arc_sign_pending(struct arc_sign *a)
+{
+	return a->stage != ARC_STAGE_NONE ? &a->pend : NULL;
+}
+
+/* The AMS is signed: begin the seal over the sets before and the new AAR
+ * and AMS, as the verifier will read them back. */
+static int
+arc_sign_begin_seal(struct arc_sign *a, const char *hdr, size_t len,
+    char *err, size_t errlen)
+{
+	struct dkim_field aar, ams, *sel;
+	char head[64];
+	int r = -1;
+
+	if (dkim_sign_field_end(&a->pend, &a->set) == -1 ||
+	    first_field((const char *)a->set.data, a->aarlen,
+	    "ARC-Authentication-Results", &aar) == -1 ||
+	    first_field((const char *)a->set.data + a->aarlen,
+	    a->set.len - a->aarlen, "ARC-Message-Signature", &ams) == -1) {
+		snprintf(err, errlen, "arc: signing failed (out of room or "
+		    "OpenSSL)");
+		return -1;
+	}
+	sel = xcalloc((size_t)a->nprev * 3 + 2, sizeof(*sel));
+	if (seal_fields(hdr, len, a->nprev, &aar, &ams, sel) == -1) {
+		snprintf(err, errlen, "arc: the chain to extend is not in the "
+		    "header section");
+		goto out;
+	}
+	snprintf(head, sizeof(head), "ARC-Seal: i=%u; cv=%s;", a->inst,
+	    cv_names[a->cv]);
+	struct dkim_sign_spec as_spec = {
+		.head = head, .fields = sel,
+		.nfields = (size_t)a->nprev * 3 + 2,
+	};
+	if (dkim_sign_field_begin(a->k, a->now, &as_spec, NULL, 0, &a->pend) ==
+	    -1) {
+		snprintf(err, errlen, "arc: signing failed (out of room or "
+		    "OpenSSL)");
+		goto out;
+	}
+	a->stage = ARC_STAGE_AS;
+	r = 0;
+out:
+	free(sel);
+	return r;
+}
+
+int
+arc_sign_next(struct arc_sign *a, const char *hdr, size_t len,
+    struct buf *out, char *err, size_t errlen)
+{
+	size_t start = out->len;
+	int r = -1;
+
+	switch (a->stage) {
+	case ARC_STAGE_AMS:
+		if (arc_sign_begin_seal(a, hdr, len, err, errlen) == 0)
+			return ARC_SIGN_PENDING;
+		break;
+	case ARC_STAGE_AS:
+		/* The seal first, then the AMS, then the AAR. */
+		if (dkim_sign_field_end(&a->pend, out) == -1 ||
+		    buf_append(out, a->set.data + a->aarlen,
+		    a->set.len - a->aarlen) == -1 ||
+		    buf_append(out, a->set.data, a->aarlen) == -1) {
+			snprintf(err, errlen, "arc: signing failed (out of "
+			    "room or OpenSSL)");
+			buf_truncate(out, start);
+		} else
+			r = ARC_SIGN_SEALED;
+		break;
+	default:
+		snprintf(err, errlen, "arc: no seal under way");
+		return -1;
+	}
+	arc_sign_stop(a);
+	return r;
+}
+
+int
+arc_sign_seal(struct arc_sign *a, const struct dkim_sign_key *k,
+    const struct arc_sign_chain *c, const char *hdr, size_t len,
+    const char *authres, size_t alen, struct buf *out, char *err,
+    size_t errlen)
+{
+	int r = arc_sign_start(a, k, c, hdr, len, authres, alen, err, errlen);
+
+	while (r == ARC_SIGN_PENDING) {
+		if (dkim_sign_field_sign(&a->pend) == -1) {
+			snprintf(err, errlen, "arc: signing failed (out of "
+			    "room or OpenSSL)");
+			arc_sign_stop(a);
+			return -1;
+		}
+		r = arc_sign_next(a, hdr, len, out, err, errlen);
+	}
+	return r;
 }

@@ -31,6 +31,7 @@
 #include "auth/arc.h"
 
 struct buf;
+struct dkim_sign_pending;
 struct dkim_sign_key;
 struct arc_sign;
 
@@ -58,6 +59,7 @@ void arc_sign_free(struct arc_sign *a);
 /* What arc_sign_seal() did. */
 #define ARC_SIGN_SEALED		0
 #define ARC_SIGN_SKIPPED	1	/* arc_sign_plan said no */
+#define ARC_SIGN_PENDING	2	/* a signature is wanted */
 
 /*
  * End of body (the first call ends it; later calls reuse its hash): seal
@@ -76,5 +78,24 @@ int arc_sign_seal(struct arc_sign *a, const struct dkim_sign_key *k,
     const struct arc_sign_chain *c, const char *hdr, size_t len,
     const char *authres, size_t alen, struct buf *out, char *err,
     size_t errlen);
+
+/*
+ * arc_sign_seal() in steps, for a caller that asks for the two signatures
+ * asynchronously (smtpd_sign.c): arc_sign_start() takes the same inputs
+ * but no out and returns ARC_SIGN_SKIPPED, -1 (err) or ARC_SIGN_PENDING:
+ * arc_sign_pending() is then the signature wanted (the AMS's; see
+ * dkim_sign.h's dkim_sign_field_op and _put). Once it is put,
+ * arc_sign_next() with the same header section says ARC_SIGN_PENDING
+ * again (the seal's, which covers the AMS), then ARC_SIGN_SEALED with
+ * the set appended to out; or -1 (err, out unchanged, the seal given
+ * up). authres is read by arc_sign_start only; hdr must stay the same
+ * until the end. arc_sign_free() gives up a seal under way.
+ */
+int arc_sign_start(struct arc_sign *a, const struct dkim_sign_key *k,
+    const struct arc_sign_chain *c, const char *hdr, size_t len,
+    const char *authres, size_t alen, char *err, size_t errlen);
+struct dkim_sign_pending *arc_sign_pending(struct arc_sign *a);
+int arc_sign_next(struct arc_sign *a, const char *hdr, size_t len,
+    struct buf *out, char *err, size_t errlen);
 
 #endif

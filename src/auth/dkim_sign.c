@@ -45,6 +45,8 @@ struct dkim_sign {
 	EVP_MD_CTX		*md;
 	struct dkim_body_canon	 canon;
 	bool			 finished;
+	struct dkim_sign_pending pend[DKIM_SIGN_KEYS_MAX];
+	size_t			 npend;	/* begun, not yet ended */
 };
 
 /* RFC 6376 §5.4.1's recommended fields; the first five are oversigned. */
@@ -220,6 +222,8 @@ dkim_sign_free(struct dkim_sign *s)
 {
 	if (s == NULL)
 		return;
+	for (size_t i = 0; i < s->npend; i++)
+		dkim_sign_field_clear(&s->pend[i]);
 	EVP_MD_CTX_free(s->md);
 	free(s);
 }
@@ -383,58 +387,136 @@ out:
 	return r;
 }
 
-/* The keys process signs for a key held there: ed25519-sha256 signs the
- * SHA-256 itself (RFC 8463 §3), so the request is always 32 octets. The
- * blocking call: signing runs off the event loop (smtpd_sign.c, the
- * runner's report thread). */
-static int
-sign_remote(const struct dkim_sign_key *k, const uint8_t digest[32],
-    uint8_t *sig, size_t *siglen)
+/* The request for p's signature: ed25519-sha256 signs the SHA-256 itself
+ * (RFC 8463 §3), so it is always 32 octets. */
+void
+dkim_sign_field_op(const struct dkim_sign_pending *p, struct keyop *op)
 {
-	const struct keyop_backend *be = keyop_backend();
-	struct keyop op = {
-		.key = k->handle,
-		.alg = k->alg == DKIM_ALG_ED25519_SHA256 ? KEYOP_ED25519 :
-		    KEYOP_RSA_PKCS1,
-		.tbs = digest,
-		.tbslen = 32,
-	};
-
-	if (k->alg != DKIM_ALG_ED25519_SHA256)
-		snprintf(op.md, sizeof(op.md), "SHA256");
-	if (be == NULL || be->sync == NULL)
-		return -1;
-	return be->sync(be->be, &op, sig, siglen);
+	memset(op, 0, sizeof(*op));
+	op->key = p->k->handle;
+	op->alg = p->k->alg == DKIM_ALG_ED25519_SHA256 ? KEYOP_ED25519 :
+	    KEYOP_RSA_PKCS1;
+	op->tbs = p->digest;
+	op->tbslen = sizeof(p->digest);
+	if (p->k->alg != DKIM_ALG_ED25519_SHA256)
+		snprintf(op->md, sizeof(op->md), "SHA256");
 }
 
-/* b= over the digest: PKCS#1 v1.5 SHA-256, or Ed25519 (RFC 8463 §3). */
-static int
-sign_digest(const struct dkim_sign_key *k, const uint8_t digest[32],
-    uint8_t *sig, size_t *siglen)
+bool
+dkim_sign_field_remote(const struct dkim_sign_pending *p)
 {
+	return p->k->pk == NULL;
+}
+
+/* b= over the digest: PKCS#1 v1.5 SHA-256, or Ed25519 (RFC 8463 §3); a
+ * key the keys process holds through the blocking call (the runner's
+ * report thread, the tools; the worker asks asynchronously,
+ * smtpd_sign.c). */
+int
+dkim_sign_field_sign(struct dkim_sign_pending *p)
+{
+	const struct dkim_sign_key *k = p->k;
+	const struct keyop_backend *be;
+	uint8_t sig[DKIM_SIG_B_MAX];
+	size_t siglen = sizeof(sig);
 	EVP_PKEY_CTX *pctx;
 	EVP_MD_CTX *md;
+	struct keyop op;
 	int ok;
 
-	if (k->pk == NULL)
-		return sign_remote(k, digest, sig, siglen);
-
-	if (k->alg == DKIM_ALG_ED25519_SHA256) {
+	if (k->pk == NULL) {
+		be = keyop_backend();
+		dkim_sign_field_op(p, &op);
+		ok = be != NULL && be->sync != NULL &&
+		    be->sync(be->be, &op, sig, &siglen) == 0;
+	} else if (k->alg == DKIM_ALG_ED25519_SHA256) {
 		if ((md = EVP_MD_CTX_new()) == NULL)
 			return -1;
 		ok = EVP_DigestSignInit(md, NULL, NULL, NULL, k->pk) == 1 &&
-		    EVP_DigestSign(md, sig, siglen, digest, 32) == 1;
+		    EVP_DigestSign(md, sig, &siglen, p->digest, 32) == 1;
 		EVP_MD_CTX_free(md);
-		return ok ? 0 : -1;
+	} else {
+		if ((pctx = EVP_PKEY_CTX_new(k->pk, NULL)) == NULL)
+			return -1;
+		ok = EVP_PKEY_sign_init(pctx) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) ==
+		    1 && EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) ==
+		    1 && EVP_PKEY_sign(pctx, sig, &siglen, p->digest, 32) == 1;
+		EVP_PKEY_CTX_free(pctx);
 	}
-	if ((pctx = EVP_PKEY_CTX_new(k->pk, NULL)) == NULL)
+	return ok ? dkim_sign_field_put(p, sig, siglen) : -1;
+}
+
+int
+dkim_sign_field_begin(const struct dkim_sign_key *k, time_t t,
+    const struct dkim_sign_spec *sp, const char *hdr, size_t len,
+    struct dkim_sign_pending *p)
+{
+	size_t nsel = sp->nfields;
+	size_t *counts = NULL;
+	struct dkim_field *sel = NULL;
+	const struct dkim_field *hashed = sp->fields;
+	struct fold f;
+	int r = -1;
+
+	memset(p, 0, sizeof(*p));
+	p->k = k;
+	buf_init(&p->field, 64 * 1024);
+	if (sp->h != NULL) {
+		counts = xcalloc(sp->nh + 1, sizeof(*counts));
+		nsel = select_fields(hdr, len, sp->h, sp->nh, counts, &sel);
+		hashed = sel;
+	}
+	f.b = &p->field;
+	f.col = 0;
+	f.err = 0;
+	if (sig_prefix(k, t, sp, counts, &f) == 0 &&
+	    header_hash(hashed, nsel, &p->field, p->digest) == 0)
+		r = 0;
+	p->col = f.col;
+	free(sel);
+	free(counts);
+	if (r == -1)
+		dkim_sign_field_clear(p);
+	return r;
+}
+
+int
+dkim_sign_field_put(struct dkim_sign_pending *p, const uint8_t *sig,
+    size_t siglen)
+{
+	if (sig == NULL || siglen == 0 || siglen > sizeof(p->sig))
 		return -1;
-	ok = EVP_PKEY_sign_init(pctx) == 1 &&
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
-	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) == 1 &&
-	    EVP_PKEY_sign(pctx, sig, siglen, digest, 32) == 1;
-	EVP_PKEY_CTX_free(pctx);
-	return ok ? 0 : -1;
+	memcpy(p->sig, sig, siglen);
+	p->siglen = siglen;
+	return 0;
+}
+
+int
+dkim_sign_field_end(struct dkim_sign_pending *p, struct buf *out)
+{
+	char b64[DKIM_SIG_B_MAX * 4 / 3 + 8];
+	struct fold f = { &p->field, p->col, 0 };
+	int r = -1;
+
+	if (p->siglen > 0 &&
+	    base64_encode(p->sig, p->siglen, b64, sizeof(b64)) >= 0) {
+		fold_base64(&f, b64);
+		f.err |= buf_append(&p->field, "\r\n", 2);
+		if (f.err == 0 && buf_append(out, p->field.data,
+		    p->field.len) == 0)
+			r = 0;
+	}
+	dkim_sign_field_clear(p);
+	return r;
+}
+
+void
+dkim_sign_field_clear(struct dkim_sign_pending *p)
+{
+	buf_clear(&p->field);
+	explicit_bzero(p->sig, sizeof(p->sig));
+	p->siglen = 0;
 }
 
 int
@@ -442,39 +524,15 @@ dkim_sign_field(const struct dkim_sign_key *k, time_t t,
     const struct dkim_sign_spec *sp, const char *hdr, size_t len,
     struct buf *out)
 {
-	uint8_t digest[32], sig[DKIM_SIG_B_MAX];
-	char b64[DKIM_SIG_B_MAX * 4 / 3 + 8];
-	size_t siglen = sizeof(sig), nsel = sp->nfields;
-	size_t *counts = NULL;
-	struct dkim_field *sel = NULL;
-	const struct dkim_field *hashed = sp->fields;
-	struct buf field;
-	struct fold f;
-	int r = -1;
+	struct dkim_sign_pending p;
 
-	if (sp->h != NULL) {
-		counts = xcalloc(sp->nh + 1, sizeof(*counts));
-		nsel = select_fields(hdr, len, sp->h, sp->nh, counts, &sel);
-		hashed = sel;
+	if (dkim_sign_field_begin(k, t, sp, hdr, len, &p) == -1)
+		return -1;
+	if (dkim_sign_field_sign(&p) == -1) {
+		dkim_sign_field_clear(&p);
+		return -1;
 	}
-	buf_init(&field, 64 * 1024);
-	f.b = &field;
-	f.col = 0;
-	f.err = 0;
-	if (sig_prefix(k, t, sp, counts, &f) == -1 ||
-	    header_hash(hashed, nsel, &field, digest) == -1 ||
-	    sign_digest(k, digest, sig, &siglen) == -1 ||
-	    base64_encode(sig, siglen, b64, sizeof(b64)) < 0)
-		goto out;
-	fold_base64(&f, b64);
-	f.err |= buf_append(&field, "\r\n", 2);
-	if (f.err == 0 && buf_append(out, field.data, field.len) == 0)
-		r = 0;
-out:
-	buf_clear(&field);
-	free(sel);
-	free(counts);
-	return r;
+	return dkim_sign_field_end(&p, out);
 }
 
 int
@@ -494,8 +552,8 @@ dkim_sign_body_end(struct dkim_sign *s, char bh64[DKIM_SIGN_BH64])
 }
 
 int
-dkim_sign_finish(struct dkim_sign *s, const char *hdr, size_t len,
-    struct buf *out, char *err, size_t errlen)
+dkim_sign_start(struct dkim_sign *s, const char *hdr, size_t len, char *err,
+    size_t errlen)
 {
 	char bh64[DKIM_SIGN_BH64];
 	struct dkim_sign_spec sp = {
@@ -513,12 +571,51 @@ dkim_sign_finish(struct dkim_sign *s, const char *hdr, size_t len,
 		snprintf(err, errlen, "dkim: body hash failed");
 		return -1;
 	}
-	for (size_t i = 0; i < s->nkeys; i++)
-		if (dkim_sign_field(s->keys[i], s->now, &sp, hdr, len, out) ==
-		    -1) {
+	for (size_t i = 0; i < s->nkeys; i++) {
+		if (dkim_sign_field_begin(s->keys[i], s->now, &sp, hdr, len,
+		    &s->pend[i]) == -1) {
 			snprintf(err, errlen, "dkim: signing with %s/%s failed",
 			    s->keys[i]->domain, s->keys[i]->selector);
 			return -1;
 		}
+		s->npend = i + 1;
+	}
+	return (int)s->nkeys;
+}
+
+struct dkim_sign_pending *
+dkim_sign_pending(struct dkim_sign *s, size_t i)
+{
+	return i < s->npend ? &s->pend[i] : NULL;
+}
+
+int
+dkim_sign_end(struct dkim_sign *s, struct buf *out, char *err, size_t errlen)
+{
+	size_t start = out->len;
+
+	for (size_t i = 0; i < s->npend; i++)
+		if (dkim_sign_field_end(&s->pend[i], out) == -1) {
+			snprintf(err, errlen, "dkim: signing with %s/%s failed",
+			    s->keys[i]->domain, s->keys[i]->selector);
+			buf_truncate(out, start);
+			return -1;
+		}
+	s->npend = 0;
 	return 0;
+}
+
+int
+dkim_sign_finish(struct dkim_sign *s, const char *hdr, size_t len,
+    struct buf *out, char *err, size_t errlen)
+{
+	if (dkim_sign_start(s, hdr, len, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < s->npend; i++)
+		if (dkim_sign_field_sign(&s->pend[i]) == -1) {
+			snprintf(err, errlen, "dkim: signing with %s/%s failed",
+			    s->keys[i]->domain, s->keys[i]->selector);
+			return -1;
+		}
+	return dkim_sign_end(s, out, err, errlen);
 }

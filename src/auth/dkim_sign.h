@@ -19,8 +19,11 @@
 #include <stdint.h>
 #include <time.h>
 
-struct buf;
+#include "auth/dkim_sig.h"
+#include "core/buf.h"
+
 struct dkim_field;
+struct keyop;
 struct dkim_sign_key;
 struct dkim_sign;
 
@@ -41,7 +44,7 @@ struct dkim_sign_key *dkim_sign_key_from_pem(const char *domain,
     const char *selector, const char *pem, size_t len, char *err,
     size_t errlen);
 /* A key the keys process holds as handle (keyop.h): the public facts only;
- * signing with it asks the process's keyop backend (its sync call). */
+ * signing with it asks the process's keyop backend. */
 struct dkim_sign_key *dkim_sign_key_remote(const char *domain,
     const char *selector, bool rsa, uint32_t handle);
 void dkim_sign_key_free(struct dkim_sign_key *k);
@@ -68,6 +71,23 @@ void dkim_sign_body(struct dkim_sign *s, const void *data, size_t len);
  */
 int dkim_sign_finish(struct dkim_sign *s, const char *hdr, size_t len,
     struct buf *out, char *err, size_t errlen);
+
+/*
+ * dkim_sign_finish() in steps, for a caller that asks for the signatures
+ * asynchronously (keyop.h start; smtpd_sign.c): dkim_sign_start() ends
+ * the body and makes each key's field up to b= and its digest, returning
+ * the number of signatures wanted (one per key, any order) or -1 (err);
+ * dkim_sign_pending(s, i) is the i-th (dkim_sign_field_op for its
+ * request, dkim_sign_field_put for its answer); dkim_sign_end() appends
+ * the fields, in key order, once every signature is in: -1 (err) if one
+ * is missing or out is full (out unchanged). Call each once.
+ */
+struct dkim_sign_pending;
+int dkim_sign_start(struct dkim_sign *s, const char *hdr, size_t len,
+    char *err, size_t errlen);
+struct dkim_sign_pending *dkim_sign_pending(struct dkim_sign *s, size_t i);
+int dkim_sign_end(struct dkim_sign *s, struct buf *out, char *err,
+    size_t errlen);
 void dkim_sign_free(struct dkim_sign *s);
 
 /*
@@ -109,5 +129,37 @@ int dkim_sign_body_end(struct dkim_sign *s, char bh64[DKIM_SIGN_BH64]);
 int dkim_sign_field(const struct dkim_sign_key *k, time_t t,
     const struct dkim_sign_spec *sp, const char *hdr, size_t len,
     struct buf *out);
+
+/*
+ * dkim_sign_field() in steps. begin: the field up to b= and the digest
+ * its signature covers (the header hash: cheap, the header section is
+ * bounded), -1 if out of room or OpenSSL fails (p then holds nothing).
+ * The signature then comes from dkim_sign_field_sign() (here: a key of
+ * our own, or the keyop backend's blocking call) or, for a key the keys
+ * process holds (dkim_sign_field_remote), from the keyop request
+ * dkim_sign_field_op() describes (op->tbs points into p), handed to
+ * dkim_sign_field_put() (-1: no signature, or too long). end: append the
+ * finished field to out (-1: no signature, or out full); it clears p,
+ * as dkim_sign_field_clear() does for one given up.
+ */
+struct dkim_sign_pending {
+	const struct dkim_sign_key *k;
+	struct buf	 field;		/* up to "b=", folded */
+	size_t		 col;		/* its last line's length */
+	uint8_t		 digest[32];
+	uint8_t		 sig[DKIM_SIG_B_MAX];
+	size_t		 siglen;	/* 0: none yet */
+};
+
+int dkim_sign_field_begin(const struct dkim_sign_key *k, time_t t,
+    const struct dkim_sign_spec *sp, const char *hdr, size_t len,
+    struct dkim_sign_pending *p);
+bool dkim_sign_field_remote(const struct dkim_sign_pending *p);
+void dkim_sign_field_op(const struct dkim_sign_pending *p, struct keyop *op);
+int dkim_sign_field_sign(struct dkim_sign_pending *p);
+int dkim_sign_field_put(struct dkim_sign_pending *p, const uint8_t *sig,
+    size_t siglen);
+int dkim_sign_field_end(struct dkim_sign_pending *p, struct buf *out);
+void dkim_sign_field_clear(struct dkim_sign_pending *p);
 
 #endif
