@@ -13,7 +13,6 @@
 
 #include "account/dovecot_client.h"
 #include "core/log.h"
-#include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 #include "keys/keys_client.h"
@@ -29,10 +28,6 @@
 /* Threads that fsync spool commits; concurrent fsyncs share the disk's
  * flushes, which is what makes many sessions cheaper than one each. */
 #define WORKER_COMMIT_THREADS	4
-/* Threads that wait for the keys process's DKIM and ARC signatures (its
- * blocking call: one at a time per worker, the pool only keeps the loop
- * free). */
-#define WORKER_SIGN_THREADS	1
 /* Seconds between ticks: writes of the deferred DMARC report rows, and
  * returning freed memory to the system once the worker is idle. */
 #define WORKER_TICK		1
@@ -187,8 +182,6 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 		    conf->passdb_socket);
 	w.ctx.committer = spool_committer_new(w.ctx.base,
 	    WORKER_COMMIT_THREADS);
-	w.ctx.signpool = workpool_new(w.ctx.base, WORKER_SIGN_THREADS,
-	    "signing");
 	w.ctx.dkim_keys = dkim_keys;
 	w.ctx.dns = dns_resolver_new(w.ctx.base, conf, err, sizeof(err));
 	if (w.ctx.dns == NULL)
@@ -241,7 +234,6 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.flush_ev)
 		event_free(w.ctx.flush_ev);
 	spool_committer_free(w.ctx.committer);
-	workpool_free(w.ctx.signpool);
 	dovecot_client_free(w.ctx.dovecot);
 	dns_resolver_free(w.ctx.dns);
 	db_close(w.ctx.db);

@@ -243,9 +243,10 @@ void smtpd_arc_reset(struct smtpd_session *s);
 
 /* smtpd_sign.c: DKIM signing (s->signer moves into the job; the
  * signatures join the prepend block) and ARC sealing (s->arc moves in;
- * the set goes to s->env.arc) on ctx->signpool, the session waiting;
- * next(s) continues on the loop when done (not when the session went).
- * cancel: the session goes, the result is dropped. */
+ * the set goes to s->env.arc), the keys process asked asynchronously and
+ * the session waiting; next(s) continues on the loop when done, failed
+ * (the message then goes unsigned, logged) or timed out (not when the
+ * session went). cancel: the session goes, the answers are dropped. */
 struct arc_sign_chain;
 void smtpd_sign_dkim(struct smtpd_session *s, smtpd_sign_next_fn *next);
 void smtpd_sign_arc(struct smtpd_session *s, const struct arc_sign_chain *c,

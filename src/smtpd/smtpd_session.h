@@ -23,7 +23,6 @@ struct dkim_keys;
 struct spool_committer;
 struct connlimit;
 struct smtpd_session;
-struct workpool;
 struct keys_client;
 struct dovecot_client;
 
@@ -38,9 +37,6 @@ struct smtpd_ctx {
 	const struct dkim_keys	*dkim_keys;	/* signing keys, may be NULL */
 	struct spool_committer	*committer;	/* fsyncs off the loop */
 	struct connlimit	*limits;
-	struct workpool		*signpool;	/* DKIM/ARC signing (asks the
-						 * keys process, blocking);
-						 * NULL: inline */
 	unsigned		 auth_jobs;	/* checks queued or running */
 	struct keys_client	*keys;		/* the keys process; NULL:
 						 * none (unit tests) */

@@ -1,64 +1,64 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * DKIM signing and ARC sealing off the worker's loop. The private keys
- * are in the keys process; asking it blocks (keyop sync), so the work
- * runs on the worker's signing pool while the session waits (smtpd_wait)
- * and continues in the job's done(). The job owns what it signs (the
- * signer or sealer moves into it, the header section is copied), so a
- * session that goes meanwhile frees nothing the thread still reads.
+ * DKIM signing and ARC sealing of a session's message, on the worker's
+ * loop: the digests are made here (the body hash ran while DATA streamed;
+ * the header hash is bounded by LIMIT_HEADER_SECTION), the keys process
+ * signs them (keyop start: DKIM's signatures all at once, ARC's AMS and
+ * then the seal, which covers it), and the fields are assembled in the
+ * callback, where the transaction goes on. The session waits meanwhile
+ * (smtpd_wait). A job outlives a session that goes before its answers
+ * (they always come: the keys client answers every request, as a failure
+ * when the keys process is gone); it then only frees itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "auth/arc_sign.h"
 #include "auth/dkim_sign.h"
 #include "core/buf.h"
-#include "core/limits.h"
 #include "core/log.h"
-#include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "keys/keyop.h"
 #include "smtpd/smtpd_internal.h"
 
+/* Seconds to wait for the keys process's signatures, as its blocking
+ * call does; then the message goes on unsigned. */
+#define SMTPD_SIGN_TIMEOUT	10
+
+struct smtpd_sign_job;
+
+/* One signature asked for: its callback's argument. */
+struct smtpd_sign_op {
+	struct smtpd_sign_job	*j;
+	struct dkim_sign_pending *p;	/* NULL once answered */
+};
+
 struct smtpd_sign_job {
-	struct smtpd_session	*s;	/* NULL once the session went */
-	struct workpool_job	*wj;
+	struct smtpd_session	*s;	/* NULL once given up or ended */
 	smtpd_sign_next_fn	*next;
 	struct dkim_sign	*signer;	/* DKIM, owned */
 	struct arc_sign		*arc;		/* or ARC, owned */
-	const struct dkim_sign_key *arc_key;	/* the worker's, outlives us */
 	struct arc_sign_chain	 chain;
-	struct buf		 hdr;		/* copy of the header section */
-	struct buf		 authres;	/* ARC: our A-R field */
-	struct buf		 out;		/* the fields to prepend */
+	struct event		*timer;
+	struct smtpd_sign_op	 ops[DKIM_SIGN_KEYS_MAX];
+	unsigned		 outstanding;	/* answers still to come */
 	int			 r;
 	char			 err[256];
 };
 
-/* workpool_run_fn: on a pool thread, only the job's own data. */
-static void
-smtpd_sign_run(void *arg)
-{
-	struct smtpd_sign_job *j = arg;
-
-	if (j->signer != NULL)
-		j->r = dkim_sign_finish(j->signer, (const char *)j->hdr.data,
-		    j->hdr.len, &j->out, j->err, sizeof(j->err));
-	else
-		j->r = arc_sign_seal(j->arc, j->arc_key, &j->chain,
-		    (const char *)j->hdr.data, j->hdr.len,
-		    (const char *)j->authres.data, j->authres.len, &j->out,
-		    j->err, sizeof(j->err));
-}
+static void smtpd_sign_answer_cb(void *arg, const uint8_t *sig,
+    size_t siglen);
 
 static void
 smtpd_sign_job_free(struct smtpd_sign_job *j)
 {
+	if (j->timer != NULL)
+		event_free(j->timer);
 	dkim_sign_free(j->signer);
 	arc_sign_free(j->arc);
-	buf_clear(&j->hdr);
-	buf_clear(&j->authres);
-	buf_clear(&j->out);
 	free(j);
 }
 
@@ -67,18 +67,26 @@ smtpd_sign_job_free(struct smtpd_sign_job *j)
 static void
 smtpd_sign_dkim_done(struct smtpd_session *s, struct smtpd_sign_job *j)
 {
-	if (j->r == -1) {
+	struct buf out;
+
+	buf_init(&out, 256 * 1024);
+	if (j->r == 0 && dkim_sign_end(j->signer, &out, j->err,
+	    sizeof(j->err)) == -1)
+		j->r = -1;
+	if (j->r == -1)
 		log_warn("sid=%s qid=%s dkim sign failed domain=%s: %s",
 		    s->sid, s->qid, s->sign_domain, j->err);
-		return;
+	else {
+		log_info("sid=%s qid=%s dkim signed domain=%s", s->sid, s->qid,
+		    s->sign_domain);
+		smtpd_checks_prepend(s, &out);
 	}
-	log_info("sid=%s qid=%s dkim signed domain=%s", s->sid, s->qid,
-	    s->sign_domain);
-	smtpd_checks_prepend(s, &j->out);
+	buf_clear(&out);
 }
 
 static void
-smtpd_sign_arc_done(struct smtpd_session *s, struct smtpd_sign_job *j)
+smtpd_sign_arc_done(struct smtpd_session *s, struct smtpd_sign_job *j,
+    struct buf *out)
 {
 	const struct arc_sign_chain *c = &j->chain;
 	unsigned inst = 0;
@@ -90,7 +98,7 @@ smtpd_sign_arc_done(struct smtpd_session *s, struct smtpd_sign_job *j)
 		    s->sid, s->qid, s->arc_domain, inst, cv == ARC_CV_PASS ?
 		    "pass" : cv == ARC_CV_FAIL ? "fail" : "none");
 		free(s->env.arc);
-		s->env.arc = buf_take(&j->out);
+		s->env.arc = buf_take(out);
 	} else if (j->r == ARC_SIGN_SKIPPED)
 		log_info("sid=%s qid=%s arc not sealed: the chain (i=%u) "
 		    "failed: %s", s->sid, s->qid, c->n,
@@ -100,71 +108,194 @@ smtpd_sign_arc_done(struct smtpd_session *s, struct smtpd_sign_job *j)
 		    s->sid, s->qid, s->arc_domain, j->err);
 }
 
-/* workpool_done_fn: on the loop. */
+/* The job's end for its session (a result, a failure or the timeout):
+ * the transaction goes on. The job is freed here, or by the last answer
+ * still to come. */
 static void
-smtpd_sign_done(void *arg, bool cancelled)
+smtpd_sign_end(struct smtpd_sign_job *j, struct buf *arc_out)
 {
-	struct smtpd_sign_job *j = arg;
 	struct smtpd_session *s = j->s;
 
+	j->s = NULL;
+	if (j->timer != NULL)
+		evtimer_del(j->timer);
 	if (s != NULL) {
 		s->sign_job = NULL;
-		if (!cancelled && s->state != SMTPD_STATE_CLOSING) {
+		if (s->state != SMTPD_STATE_CLOSING) {
 			if (j->signer != NULL)
 				smtpd_sign_dkim_done(s, j);
 			else
-				smtpd_sign_arc_done(s, j);
+				smtpd_sign_arc_done(s, j, arc_out);
 			j->next(s);
 		}
 	}
-	smtpd_sign_job_free(j);
+	if (j->outstanding == 0)
+		smtpd_sign_job_free(j);
 }
 
 static void
-smtpd_sign_submit(struct smtpd_session *s, struct smtpd_sign_job *j)
+smtpd_sign_fail(struct smtpd_sign_job *j, const char *why)
 {
-	j->s = s;
-	buf_init(&j->hdr, LIMIT_HEADER_SECTION + 2);
-	buf_init(&j->out, 256 * 1024);
-	if (buf_append(&j->hdr, s->headers.data, s->headers.len) == -1)
-		buf_reset(&j->hdr);	/* the signer refuses it anyway */
-	smtpd_wait(s);
-	s->sign_job = j;
-	if (s->ctx->signpool == NULL) {
-		/* Without a pool (tools, tests): here and now. */
-		smtpd_sign_run(j);
-		smtpd_sign_done(j, false);
+	if (why != NULL)
+		snprintf(j->err, sizeof(j->err), "%s", why);
+	j->r = -1;
+	smtpd_sign_end(j, NULL);
+}
+
+/* Ask for p's signature into slot op: 0, or -1 with j->err set. A key
+ * of our own (the tools' and tests' signers) signs here. */
+static int
+smtpd_sign_ask(struct smtpd_sign_job *j, struct smtpd_sign_op *op,
+    struct dkim_sign_pending *p)
+{
+	const struct keyop_backend *be = keyop_backend();
+	struct keyop kop;
+
+	if (!dkim_sign_field_remote(p)) {
+		if (dkim_sign_field_sign(p) == 0)
+			return 0;
+		snprintf(j->err, sizeof(j->err), "signing failed");
+		return -1;
+	}
+	dkim_sign_field_op(p, &kop);
+	op->j = j;
+	op->p = p;
+	if (be == NULL || be->start == NULL ||
+	    be->start(be->be, &kop, smtpd_sign_answer_cb, op) == -1) {
+		op->p = NULL;
+		snprintf(j->err, sizeof(j->err), "the keys process cannot "
+		    "take the request");
+		return -1;
+	}
+	j->outstanding++;
+	return 0;
+}
+
+/* The ARC seal's next step, once its pending signature is in (or made
+ * here): another request, or the set. */
+static void
+smtpd_sign_arc_step(struct smtpd_sign_job *j)
+{
+	struct smtpd_session *s = j->s;
+	struct buf out;
+
+	buf_init(&out, 256 * 1024);
+	for (;;) {
+		j->r = arc_sign_next(j->arc, (const char *)s->headers.data,
+		    s->headers.len, &out, j->err, sizeof(j->err));
+		if (j->r != ARC_SIGN_PENDING)
+			break;
+		if (smtpd_sign_ask(j, &j->ops[0], arc_sign_pending(j->arc)) ==
+		    -1) {
+			j->r = -1;
+			break;
+		}
+		if (j->outstanding > 0)
+			return;
+	}
+	smtpd_sign_end(j, &out);
+	buf_clear(&out);
+}
+
+/* keyop_done_cb: one signature (or none) for the job's pending field. */
+static void
+smtpd_sign_answer_cb(void *arg, const uint8_t *sig, size_t siglen)
+{
+	struct smtpd_sign_op *op = arg;
+	struct smtpd_sign_job *j = op->j;
+	struct dkim_sign_pending *p = op->p;
+
+	op->p = NULL;
+	j->outstanding--;
+	if (j->s == NULL) {
+		/* Given up already: the last answer frees. */
+		if (j->outstanding == 0)
+			smtpd_sign_job_free(j);
 		return;
 	}
-	j->wj = workpool_submit(s->ctx->signpool, smtpd_sign_run,
-	    smtpd_sign_done, j);
+	if (dkim_sign_field_put(p, sig, siglen) == -1) {
+		smtpd_sign_fail(j, sig == NULL ? "the keys process did not "
+		    "sign (gone, or the key refused)" : "signature too long");
+		return;
+	}
+	if (j->outstanding > 0)
+		return;
+	if (j->signer != NULL) {
+		j->r = 0;
+		smtpd_sign_end(j, NULL);
+	} else
+		smtpd_sign_arc_step(j);
+}
+
+static void
+smtpd_sign_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	smtpd_sign_fail(arg, "the keys process did not answer in time");
+}
+
+static struct smtpd_sign_job *
+smtpd_sign_job_new(struct smtpd_session *s, smtpd_sign_next_fn *next)
+{
+	struct smtpd_sign_job *j = xcalloc(1, sizeof(*j));
+	const struct timeval tv = { SMTPD_SIGN_TIMEOUT, 0 };
+
+	j->s = s;
+	j->next = next;
+	j->timer = evtimer_new(s->ctx->base, smtpd_sign_timeout_cb, j);
+	if (j->timer == NULL || evtimer_add(j->timer, &tv) == -1)
+		fatal("cannot start a signing timer");
+	smtpd_wait(s);
+	s->sign_job = j;
+	return j;
 }
 
 void
 smtpd_sign_dkim(struct smtpd_session *s, smtpd_sign_next_fn *next)
 {
-	struct smtpd_sign_job *j = xcalloc(1, sizeof(*j));
+	struct smtpd_sign_job *j = smtpd_sign_job_new(s, next);
+	int n;
 
-	j->next = next;
 	j->signer = s->signer;
 	s->signer = NULL;
-	smtpd_sign_submit(s, j);
+	n = dkim_sign_start(j->signer, (const char *)s->headers.data,
+	    s->headers.len, j->err, sizeof(j->err));
+	for (int i = 0; i < n; i++)
+		if (smtpd_sign_ask(j, &j->ops[i],
+		    dkim_sign_pending(j->signer, (size_t)i)) == -1) {
+			n = -1;
+			break;
+		}
+	if (n == -1)
+		smtpd_sign_fail(j, NULL);
+	else if (j->outstanding == 0) {
+		/* Every key our own: signed already. */
+		j->r = 0;
+		smtpd_sign_end(j, NULL);
+	}
 }
 
 void
 smtpd_sign_arc(struct smtpd_session *s, const struct arc_sign_chain *c,
     const struct buf *authres, smtpd_sign_next_fn *next)
 {
-	struct smtpd_sign_job *j = xcalloc(1, sizeof(*j));
+	struct smtpd_sign_job *j = smtpd_sign_job_new(s, next);
 
-	j->next = next;
 	j->arc = s->arc;
-	j->arc_key = s->arc_key;
 	s->arc = NULL;
 	j->chain = *c;
-	buf_init(&j->authres, SIZE_MAX);
-	buf_append(&j->authres, authres->data, authres->len);
-	smtpd_sign_submit(s, j);
+	j->r = arc_sign_start(j->arc, s->arc_key, c,
+	    (const char *)s->headers.data, s->headers.len,
+	    (const char *)authres->data, authres->len, j->err, sizeof(j->err));
+	if (j->r != ARC_SIGN_PENDING) {
+		smtpd_sign_end(j, NULL);
+		return;
+	}
+	if (smtpd_sign_ask(j, &j->ops[0], arc_sign_pending(j->arc)) == -1)
+		smtpd_sign_fail(j, NULL);
+	else if (j->outstanding == 0)
+		smtpd_sign_arc_step(j);
 }
 
 void
@@ -176,5 +307,8 @@ smtpd_sign_cancel(struct smtpd_session *s)
 		return;
 	s->sign_job = NULL;
 	j->s = NULL;
-	workpool_cancel(j->wj);
+	if (j->outstanding == 0)
+		smtpd_sign_job_free(j);
+	else
+		evtimer_del(j->timer);
 }

@@ -91,7 +91,7 @@ def test_every_thread_sandboxed(daemons, certs, abi):
         assert st["NoNewPrivs"] == "1", (comm, st["NoNewPrivs"])
         assert int(st["Seccomp_filters"]) >= 1, comm
         tids = os.listdir("/proc/%d/task" % pid)
-        # the event loop plus the pools (signing, spool commits,
+        # the event loop plus the pools (spool commits,
         # deliveries; the keys process's signing and password threads):
         # all started after the sandbox, all inside it
         assert len(tids) > (2 if comm == "sealmail-keys" else 4), \
