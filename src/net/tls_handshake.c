@@ -249,12 +249,15 @@ tls_hs_cancel(struct tls_hs *hs)
 		return;
 	}
 	/* The job resumes when its signature comes and must run to its end:
-	 * whatever it would still write goes nowhere, not to the fd (which
-	 * may belong to another connection by then). */
-	BIO *null = BIO_new(BIO_s_null());
-	if (null == NULL)
+	 * whatever it would still read or write fails, never touches the fd
+	 * (which may belong to another connection by then). A BIO on fd -1,
+	 * not a null BIO: whoever else holds the SSL (a bufferevent that
+	 * closes the fd its SSL names, web_server.c) must find no fd in it,
+	 * and BIO_get_fd of a null BIO says 0. */
+	BIO *none = BIO_new_fd(-1, BIO_NOCLOSE);
+	if (none == NULL)
 		fatal("cannot allocate a BIO");
-	SSL_set_bio(hs->ssl, null, null);
+	SSL_set_bio(hs->ssl, none, none);
 	/* Not event_del(): the resume may be due already (tls_hs_resume_cb);
 	 * otherwise the event is not pending (it fired, or was kicked). */
 }

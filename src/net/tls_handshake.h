@@ -39,8 +39,9 @@ struct tls_hs *tls_hs_start(struct event_base *base, int fd, SSL *ssl,
 /*
  * Give up (timeout, shutdown): no callback follows, and the handshake
  * takes over the SSL and frees it, at once or, when a signature is
- * outstanding, once it has come (its job must finish first). The fd is
- * no longer touched: the caller may close it.
+ * outstanding, once it has come (its job must finish first; the SSL
+ * then names no fd, BIO_get_fd says -1). The fd is no longer touched:
+ * the caller may close it.
  */
 void tls_hs_cancel(struct tls_hs *hs);
 

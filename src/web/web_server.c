@@ -8,6 +8,14 @@
  * the socket) and the count. The sweep also ends connections whose
  * request is not complete WEB_REQUEST_TIME seconds after accept (a
  * slow-loris resets evhttp's idle timeout with every byte).
+ *
+ * TLS handshakes run as the SMTP sessions' do (net/tls_handshake.h: the
+ * keys process's signature awaited on the loop, not with its blocking
+ * call): evhttp gets a bufferevent in the open state, stopped, before the
+ * loop first reads its socket; the handshake runs beside it and starts
+ * it once done. The bufferevent owns the SSL and the socket, the
+ * handshake a reference of the SSL: one given up while it waits for its
+ * signature keeps it until then, on no socket.
  */
 #include "web/web_server.h"
 
@@ -19,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -34,6 +43,7 @@
 #include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "net/tls.h"
+#include "net/tls_handshake.h"
 #include "web/web.h"
 #include "web/web_access.h"
 #include "web/web_reply.h"
@@ -63,6 +73,10 @@ struct web_conn {
 	bool			 has_peer;
 	struct sockaddr_storage	 peer;
 	char			 sid[IDS_SID_LEN + 1];
+	SSL			*ssl;	/* bev's (tls = implicit), or NULL */
+	struct tls_hs		*hs;	/* its handshake under way */
+	bool			 hs_started;
+	evutil_socket_t		 fd;	/* bev's, once the handshake starts */
 	struct web_conn		*next;
 };
 
@@ -153,13 +167,18 @@ web_bev_cb(struct event_base *base, void *arg)
 	struct bufferevent *bev = NULL;
 	struct web_conn *c;
 
+	c = xcalloc(1, sizeof(*c));
+	c->fd = -1;
 	if (wl->cl->tls == CONF_TLS_IMPLICIT) {
 		SSL *ssl = tls_server_ssl_new(ws->env.tls);
+		/* Open, not accepting: web_conn_tls_start shakes hands. */
 		if (ssl != NULL)
 			bev = bufferevent_openssl_socket_new(base, -1, ssl,
-			    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+			    BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);
 		if (bev == NULL)
 			SSL_free(ssl);
+		else
+			c->ssl = ssl;
 	}
 	/* Without TLS where it is wanted, a plain bufferevent all the same
 	 * (evhttp would make one otherwise); web_request_cb refuses it. */
@@ -169,7 +188,6 @@ web_bev_cb(struct event_base *base, void *arg)
 		fatal("cannot allocate an HTTP connection");
 	bufferevent_setwatermark(bev, EV_READ, 0, WEB_READ_AHEAD);
 	bufferevent_incref(bev);
-	c = xcalloc(1, sizeof(*c));
 	c->bev = bev;
 	c->wl = wl;
 	c->deadline = web_now() + WEB_REQUEST_TIME;
@@ -179,7 +197,8 @@ web_bev_cb(struct event_base *base, void *arg)
 	if (++ws->nconns >= WEB_CONNS_MAX)
 		web_listeners_enable(ws, false);
 	/* Once evhttp has given bev its socket, which it does before the
-	 * loop runs again: the per-client limit applies at once. */
+	 * loop runs again: the per-client limit applies at once, and the
+	 * handshake starts before the loop would read the socket. */
 	event_active(ws->sweep_now, 0, 0);
 	return bev;
 }
@@ -252,6 +271,67 @@ web_conn_end(struct web_conn *c)
 	evhttp_connection_free(evcon);
 }
 
+/* Our last reference to a connection evhttp has freed (or never will).
+ * The bufferevent closes the socket its SSL names; one whose handshake
+ * was given up while paused names none (tls_hs_cancel), so it is closed
+ * here (after the bufferevent's events are gone). */
+static void
+web_conn_free(struct web_conn *c)
+{
+	bool close_fd = false;
+
+	if (c->hs != NULL) {
+		BIO *b;
+
+		tls_hs_cancel(c->hs);
+		b = SSL_get_wbio(c->ssl);
+		close_fd = c->fd >= 0 && (b == NULL ||
+		    BIO_get_fd(b, NULL) != c->fd);
+	}
+	bufferevent_decref(c->bev);
+	if (close_fd)
+		close(c->fd);
+	free(c);
+}
+
+static void
+web_conn_hs_done(void *arg, enum tls_hs_result r, const char *detail)
+{
+	struct web_conn *c = arg;
+
+	c->hs = NULL;
+	SSL_free(c->ssl);	/* the handshake's reference */
+	if (r == TLS_HS_OK) {
+		/* evhttp's read, stopped until now, starts. */
+		bufferevent_enable(c->bev, EV_READ);
+		return;
+	}
+	if (r != TLS_HS_EOF)
+		log_info("sid=%s web tls handshake failed listener=%s: %s",
+		    c->sid, c->wl->cl->name, detail != NULL ? detail : "error");
+	web_conn_end(c);
+	event_active(c->wl->ws->sweep_now, 0, 0);
+}
+
+/* The TLS handshake of a connection evhttp has just given its socket,
+ * its reads stopped meanwhile (evhttp started them). */
+static void
+web_conn_tls_start(struct web_conn *c)
+{
+	c->hs_started = true;
+	c->fd = bufferevent_getfd(c->bev);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->fd < 0 || SSL_up_ref(c->ssl) != 1)
+		goto fail;
+	c->hs = tls_hs_start(bufferevent_get_base(c->bev), c->fd, c->ssl,
+	    web_conn_hs_done, c);
+	if (c->hs != NULL)
+		return;
+	SSL_free(c->ssl);
+fail:
+	web_conn_end(c);
+}
+
 /* Drop connections evhttp has freed; end those it keeps after an answer,
  * those past their deadline and those over the per-client limit. Runs
  * every second and right after each accept and each answer. */
@@ -269,11 +349,12 @@ web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (web_conn_gone(c->bev)) {
 			*pp = c->next;
-			bufferevent_decref(c->bev);
-			free(c);
+			web_conn_free(c);
 			ws->nconns--;
 			continue;
 		}
+		if (c->ssl != NULL && !c->hs_started && !c->dispatched)
+			web_conn_tls_start(c);
 		/* Answered, yet kept by evhttp (it keeps a CONNECT's
 		 * connection whatever Connection says): one request per
 		 * connection all the same, as the deadline bounds only the
@@ -483,8 +564,7 @@ web_server_free(struct web_server *ws)
 	while (ws->conns != NULL) {
 		struct web_conn *c = ws->conns;
 		ws->conns = c->next;
-		bufferevent_decref(c->bev);
-		free(c);
+		web_conn_free(c);
 	}
 	if (ws->sweep)
 		event_free(ws->sweep);
