@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: ISC
 """TLS private-key operations through the keys provider: every server
-handshake signs through keyop (asynchronously in the SMTP sessions, the
-handshake's ASYNC job paused while the signature is made on the loop;
-blocking in the HTTPS listener). Handshakes with RSA (PKCS#1 v1.5 in TLS
+handshake signs through keyop asynchronously (in the SMTP sessions and
+the HTTPS listener alike, the handshake's ASYNC job paused while the
+signature is made on the loop). Handshakes with RSA (PKCS#1 v1.5 in TLS
 1.2, PSS in 1.3), ECDSA and, selected by SNI, Ed25519 certificates, on
 implicit TLS and STARTTLS, one at a time and many interleaved."""
 
@@ -126,9 +126,10 @@ def test_many_handshakes_interleaved(tri, certs, name):
     assert "handshake failed" not in tri["d"].log_text()
 
 
-def test_https_listener_signs_blocking(tri, certs):
-    """The HTTPS listener's handshakes (evhttp, no ASYNC job) use the
-    backend's blocking path, in the same worker."""
+def test_https_listener_signs_async(tri, certs):
+    """The HTTPS listener's handshakes (evhttp's connections) run in ASYNC
+    jobs too, in the same worker (test_sign_async.py: while one waits,
+    the worker serves others)."""
     lst = tri["cfg"]["https"]
     for ctx, fp in ((client_ctx(minv=ssl.TLSVersion.TLSv1_3),
                      certs["ec"].fingerprint),
