@@ -3,7 +3,8 @@
  * Unit tests of ARC sealing: the §5.1 decision table, the fields written
  * for canonical inputs, and seals checked by the project's own verifier
  * (arc.c, offline, key answers from a table), RSA and Ed25519, over one
- * and two hops. dkimpy checks the same seals in tests/auth/test_arc_sign.py.
+ * and two hops; the steps of signing asynchronously, DKIM's too. dkimpy
+ * checks the same seals in tests/auth/test_arc_sign.py.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,6 +379,112 @@ test_bad_authres(void **state)
 	buf_clear(&out);
 }
 
+/*
+ * The steps a caller that signs asynchronously takes (smtpd_sign.c):
+ * signatures put in any order give what the one-call paths give; a
+ * missing one fails the end, out unchanged; one given up midway frees
+ * all (LeakSanitizer).
+ */
+static void
+test_steps(void **state)
+{
+	struct arc_sign_chain none = { 0, ARC_NONE, ARC_REASON_NONE };
+	struct dkim_sign_key *both[2] = { keys[0].k, keys[1].k };
+	struct dkim_sign_pending *p;
+	struct dkim_sign *d;
+	struct arc_sign *a;
+	struct buf want, got;
+	char err[256];
+
+	(void)state;
+	buf_init(&want, SIZE_MAX);
+	buf_init(&got, SIZE_MAX);
+	/* DKIM: two keys, signed last first. */
+	d = dkim_sign_new(both, 2, NOW);
+	dkim_sign_body(d, BODY, strlen(BODY));
+	assert_int_equal(dkim_sign_finish(d, HDR, strlen(HDR), &want, err,
+	    sizeof(err)), 0);
+	dkim_sign_free(d);
+	d = dkim_sign_new(both, 2, NOW);
+	dkim_sign_body(d, BODY, strlen(BODY));
+	assert_int_equal(dkim_sign_start(d, HDR, strlen(HDR), err,
+	    sizeof(err)), 2);
+	assert_null(dkim_sign_pending(d, 2));
+	assert_int_equal(dkim_sign_field_put(dkim_sign_pending(d, 0), NULL,
+	    0), -1);
+	assert_int_equal(dkim_sign_field_sign(dkim_sign_pending(d, 1)), 0);
+	assert_int_equal(dkim_sign_field_sign(dkim_sign_pending(d, 0)), 0);
+	assert_int_equal(dkim_sign_end(d, &got, err, sizeof(err)), 0);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	dkim_sign_free(d);
+	/* A signature missing: nothing appended. */
+	buf_reset(&got);
+	d = dkim_sign_new(both, 2, NOW);
+	dkim_sign_body(d, BODY, strlen(BODY));
+	assert_int_equal(dkim_sign_start(d, HDR, strlen(HDR), err,
+	    sizeof(err)), 2);
+	assert_int_equal(dkim_sign_field_sign(dkim_sign_pending(d, 0)), 0);
+	assert_int_equal(dkim_sign_end(d, &got, err, sizeof(err)), -1);
+	assert_int_equal(got.len, 0);
+	dkim_sign_free(d);
+	/* Given up with both fields made and unsigned. */
+	d = dkim_sign_new(both, 2, NOW);
+	assert_int_equal(dkim_sign_start(d, HDR, strlen(HDR), err,
+	    sizeof(err)), 2);
+	dkim_sign_free(d);
+
+	/* ARC: the AMS, then the seal over it. */
+	buf_reset(&want);
+	buf_reset(&got);
+	a = arc_sign_new(NOW);
+	arc_sign_body(a, BODY, strlen(BODY));
+	assert_int_equal(arc_sign_seal(a, keys[1].k, &none, HDR, strlen(HDR),
+	    AR, strlen(AR), &want, err, sizeof(err)), ARC_SIGN_SEALED);
+	arc_sign_free(a);
+	a = arc_sign_new(NOW);
+	arc_sign_body(a, BODY, strlen(BODY));
+	assert_null(arc_sign_pending(a));
+	assert_int_equal(arc_sign_start(a, keys[1].k, &none, HDR, strlen(HDR),
+	    AR, strlen(AR), err, sizeof(err)), ARC_SIGN_PENDING);
+	assert_non_null(p = arc_sign_pending(a));
+	assert_int_equal(dkim_sign_field_sign(p), 0);
+	assert_int_equal(arc_sign_next(a, HDR, strlen(HDR), &got, err,
+	    sizeof(err)), ARC_SIGN_PENDING);
+	assert_int_equal(got.len, 0);
+	assert_non_null(p = arc_sign_pending(a));
+	assert_int_equal(dkim_sign_field_sign(p), 0);
+	assert_int_equal(arc_sign_next(a, HDR, strlen(HDR), &got, err,
+	    sizeof(err)), ARC_SIGN_SEALED);
+	assert_null(arc_sign_pending(a));
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	arc_sign_free(a);
+	/* The seal's signature missing: -1, out unchanged. */
+	buf_reset(&got);
+	buf_append_str(&got, "kept");
+	a = arc_sign_new(NOW);
+	assert_int_equal(arc_sign_start(a, keys[0].k, &none, HDR, strlen(HDR),
+	    AR, strlen(AR), err, sizeof(err)), ARC_SIGN_PENDING);
+	assert_int_equal(dkim_sign_field_sign(arc_sign_pending(a)), 0);
+	assert_int_equal(arc_sign_next(a, HDR, strlen(HDR), &got, err,
+	    sizeof(err)), ARC_SIGN_PENDING);
+	assert_int_equal(arc_sign_next(a, HDR, strlen(HDR), &got, err,
+	    sizeof(err)), -1);
+	assert_string_equal(buf_cstr(&got), "kept");
+	arc_sign_free(a);
+	/* Given up while the seal waits. */
+	a = arc_sign_new(NOW);
+	assert_int_equal(arc_sign_start(a, keys[0].k, &none, HDR, strlen(HDR),
+	    AR, strlen(AR), err, sizeof(err)), ARC_SIGN_PENDING);
+	assert_int_equal(dkim_sign_field_sign(arc_sign_pending(a)), 0);
+	assert_int_equal(arc_sign_next(a, HDR, strlen(HDR), &got, err,
+	    sizeof(err)), ARC_SIGN_PENDING);
+	arc_sign_free(a);
+	buf_clear(&want);
+	buf_clear(&got);
+}
+
 int
 main(void)
 {
@@ -388,6 +495,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip_ed25519),
 		cmocka_unit_test(test_failed_chains),
 		cmocka_unit_test(test_bad_authres),
+		cmocka_unit_test(test_steps),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
