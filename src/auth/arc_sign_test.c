@@ -379,6 +379,22 @@ test_bad_authres(void **state)
 	buf_clear(&out);
 }
 
+/* A sealer whose AMS is signed and whose seal waits for its signature. */
+static struct arc_sign *
+seal_waiting(struct buf *out)
+{
+	struct arc_sign_chain none = { 0, ARC_NONE, ARC_REASON_NONE };
+	struct arc_sign *a = arc_sign_new(NOW);
+	char err[256];
+
+	assert_int_equal(arc_sign_start(a, keys[0].k, &none, HDR, strlen(HDR),
+	    AR, strlen(AR), err, sizeof(err)), ARC_SIGN_PENDING);
+	assert_int_equal(dkim_sign_field_sign(arc_sign_pending(a)), 0);
+	assert_int_equal(arc_sign_next(a, HDR, strlen(HDR), out, err,
+	    sizeof(err)), ARC_SIGN_PENDING);
+	return a;
+}
+
 /*
  * The steps a caller that signs asynchronously takes (smtpd_sign.c):
  * signatures put in any order give what the one-call paths give; a
@@ -463,24 +479,13 @@ test_steps(void **state)
 	/* The seal's signature missing: -1, out unchanged. */
 	buf_reset(&got);
 	buf_append_str(&got, "kept");
-	a = arc_sign_new(NOW);
-	assert_int_equal(arc_sign_start(a, keys[0].k, &none, HDR, strlen(HDR),
-	    AR, strlen(AR), err, sizeof(err)), ARC_SIGN_PENDING);
-	assert_int_equal(dkim_sign_field_sign(arc_sign_pending(a)), 0);
-	assert_int_equal(arc_sign_next(a, HDR, strlen(HDR), &got, err,
-	    sizeof(err)), ARC_SIGN_PENDING);
+	a = seal_waiting(&got);
 	assert_int_equal(arc_sign_next(a, HDR, strlen(HDR), &got, err,
 	    sizeof(err)), -1);
 	assert_string_equal(buf_cstr(&got), "kept");
 	arc_sign_free(a);
 	/* Given up while the seal waits. */
-	a = arc_sign_new(NOW);
-	assert_int_equal(arc_sign_start(a, keys[0].k, &none, HDR, strlen(HDR),
-	    AR, strlen(AR), err, sizeof(err)), ARC_SIGN_PENDING);
-	assert_int_equal(dkim_sign_field_sign(arc_sign_pending(a)), 0);
-	assert_int_equal(arc_sign_next(a, HDR, strlen(HDR), &got, err,
-	    sizeof(err)), ARC_SIGN_PENDING);
-	arc_sign_free(a);
+	arc_sign_free(seal_waiting(&got));
 	buf_clear(&want);
 	buf_clear(&got);
 }
