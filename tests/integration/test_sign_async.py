@@ -145,6 +145,41 @@ def test_https_handshake_waiting_holds_nothing(one):
     assert kid(d, "sealmail-smtp") == worker
 
 
+def fds(pid):
+    return sorted(os.listdir("/proc/%d/fd" % pid), key=int)
+
+
+def test_https_hangup_while_signing(one):
+    """A client that gives up its HTTPS handshake while the signature is
+    outstanding: the connection ends at the request deadline, its socket
+    is closed once (no other descriptor of the worker with it), and the
+    signature that comes later finds the handshake given up."""
+    d = one
+    worker = kid(d, "sealmail-smtp")
+    before = fds(worker)
+    assert "0" in before
+    lst = d["https"]
+    log_before = len(d.log_text())
+    with keys_stopped(d):
+        with socket.create_connection((lst.host, lst.port)) as raw:
+            raw.settimeout(1)
+            with pytest.raises((socket.timeout, ssl.SSLError, OSError)):
+                client_ctx().wrap_socket(raw,
+                                         server_hostname=harness.HOSTNAME)
+        # web_server.h's WEB_REQUEST_TIME (10 s) ends it.
+        wait_until(lambda: "web timeout listener=https" in
+                   d.log_text()[log_before:], 15 * SLOW,
+                   what="the request deadline")
+        time.sleep(0.3)
+    done = []
+    https_hello(d, done)
+    assert done and isinstance(done[0], bytes) and \
+        done[0].startswith(b"HTTP/1.1 "), done
+    wait_until(lambda: fds(worker) == before, 5,
+               what="the worker's descriptors as before (%r)" % before)
+    assert kid(d, "sealmail-smtp") == worker
+
+
 def test_signatures_waiting_together(one):
     """Two messages waiting for their DKIM signatures, while other sessions
     are answered at once; the keys process silent, both go on (unsigned,
