@@ -266,8 +266,11 @@ web_conn_end(struct web_conn *c)
 {
 	void *evcon;
 
-	bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
 	c->dispatched = true;	/* once */
+	/* A handshake may end after evhttp let the connection go. */
+	if (web_conn_gone(c->bev))
+		return;
+	bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
 	evhttp_connection_free(evcon);
 }
 
