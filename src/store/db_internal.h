@@ -122,8 +122,23 @@ enum db_result db_fail(struct db *db, const char *what);
 /* Run sql (no rows); -1 with the error set (what: for the message). */
 int db_exec(struct db *db, const char *sql, const char *what);
 
+/* Work in C a step needs before its SQL runs, in the same transaction,
+ * found by the step's text (not its number, which may change on merge). */
+struct db_schema_hook {
+	const char	*step;
+	int		(*run)(struct db *db, const char *path,
+			    const char *owner);
+};
+
+/* The steps of one file's schema (db_schema.c). */
+struct db_schema {
+	const char *const		*steps;
+	int				 nsteps;
+	const struct db_schema_hook	*hooks;
+	size_t				 nhooks;
+};
+
 /* The schemas of the two files: the store and the password file. */
-struct db_schema;
 extern const struct db_schema db_schema_store;
 extern const struct db_schema db_schema_passwd;
 

@@ -267,23 +267,8 @@ static const char *const db_passwd_steps[] = {
 	"  hash    TEXT NOT NULL);",
 };
 
-/* Work in C a step needs before its SQL runs, in the same transaction,
- * found by the step's text (not its number, which may change on merge). */
-struct db_schema_hook {
-	const char	*step;
-	int		(*run)(struct db *db, const char *path,
-			    const char *owner);
-};
-
 static const struct db_schema_hook db_store_hooks[] = {
 	{ DB_SCHEMA_HASHES_OUT, db_passwd_move },
-};
-
-struct db_schema {
-	const char *const		*steps;
-	int				 nsteps;
-	const struct db_schema_hook	*hooks;
-	size_t				 nhooks;
 };
 
 #define DB_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
