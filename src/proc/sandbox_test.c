@@ -150,6 +150,33 @@ store_child(enum sandbox_kind kind, const char *dir)
 	return 0;
 }
 
+/* Run child(kind, a fresh folder) in a process of its own for each of
+ * the n kinds; it exits 0 (passed), 77 (no Landlock: skip) or the step
+ * that failed. */
+static void
+each_profile(const enum sandbox_kind *kinds, size_t n,
+    int (*child)(enum sandbox_kind, const char *))
+{
+	for (size_t i = 0; i < n; i++) {
+		char dir[] = "/tmp/sandbox_test.XXXXXX", cmd[64];
+		int st;
+		pid_t pid;
+
+		assert_non_null(mkdtemp(dir));
+		if ((pid = fork()) == 0)
+			_exit(child(kinds[i], dir));
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+		assert_true(WIFEXITED(st));
+		if (WEXITSTATUS(st) == 77)
+			skip();
+		if (WEXITSTATUS(st) != 0)
+			fail_msg("profile %d: step %d", (int)kinds[i],
+			    WEXITSTATUS(st));
+	}
+}
+
 static void
 test_store_under_landlock(void **state)
 {
@@ -157,22 +184,7 @@ test_store_under_landlock(void **state)
 		SANDBOX_WORKER, SANDBOX_RUNNER,
 	};
 	(void)state;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		char dir[] = "/tmp/sandbox_test.XXXXXX", cmd[64];
-		int st;
-		pid_t pid;
-
-		assert_non_null(mkdtemp(dir));
-		if ((pid = fork()) == 0)
-			_exit(store_child(kinds[i], dir));
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		assert_int_equal(system(cmd), 0);
-		assert_true(WIFEXITED(st));
-		if (WEXITSTATUS(st) == 77)
-			skip();
-		assert_int_equal(WEXITSTATUS(st), 0);
-	}
+	each_profile(kinds, sizeof(kinds) / sizeof(kinds[0]), store_child);
 }
 
 #define HASH	"$y$j9T$sandboxsandboxsa$sandboxsandboxsandboxsandboxsandboxsand1"
@@ -269,23 +281,7 @@ test_password_hashes_keys_only(void **state)
 		SANDBOX_WORKER, SANDBOX_RUNNER, SANDBOX_KEYS,
 	};
 	(void)state;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		char dir[] = "/tmp/sandbox_test.XXXXXX", cmd[64];
-		int st;
-		pid_t pid;
-
-		assert_non_null(mkdtemp(dir));
-		if ((pid = fork()) == 0)
-			_exit(hashes_child(kinds[i], dir));
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		assert_int_equal(system(cmd), 0);
-		assert_true(WIFEXITED(st));
-		if (WEXITSTATUS(st) == 77)
-			skip();
-		if (WEXITSTATUS(st) != 0)
-			fail_msg("profile %zu: step %d", i, WEXITSTATUS(st));
-	}
+	each_profile(kinds, sizeof(kinds) / sizeof(kinds[0]), hashes_child);
 }
 
 int

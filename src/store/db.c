@@ -475,6 +475,24 @@ db_query_strv(struct db *db, enum db_stmt_id id, const char *key,
 	return DB_OK;
 }
 
+enum db_result
+db_lookup_one(struct db *db, enum db_stmt_id id, const char *key,
+    char **out)
+{
+	struct db_strv v = { 0 };
+	enum db_result r;
+
+	r = db_query_strv(db, id, key, &v);
+	if (r == DB_OK && v.n == 0)
+		r = DB_NOTFOUND;
+	if (r == DB_OK && out != NULL) {
+		*out = v.v[0];
+		v.v[0] = NULL;
+	}
+	db_strv_clear(&v);
+	return r;
+}
+
 void
 db_strv_push(struct db_strv *v, const char *s)
 {

@@ -183,6 +183,11 @@ enum db_result db_step_done(struct db *db, sqlite3_stmt *st,
 enum db_result db_query_strv(struct db *db, enum db_stmt_id id,
     const char *key, struct db_strv *v);
 
+/* The first value of the one-column query id with key into *out (heap,
+ * when out is not NULL) on DB_OK; DB_NOTFOUND without a row. */
+enum db_result db_lookup_one(struct db *db, enum db_stmt_id id,
+    const char *key, char **out);
+
 void db_strv_push(struct db_strv *v, const char *s);
 bool db_strv_has(const struct db_strv *v, const char *s);
 void db_strv_clear(struct db_strv *v);

@@ -62,28 +62,11 @@ enum db_result
 db_passwd_get(struct db_passwd *pw, const char *address, char **hash)
 {
 	char a[DB_ADDRESS_MAX + 1];
-	struct db *db = pw->db;
-	sqlite3_stmt *st;
-	int rc;
 
 	*hash = NULL;
 	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
 		return DB_NOTFOUND;
-	if ((st = db_stmt(db, DB_STMT_PASSWD_GET)) == NULL)
-		return DB_ERROR;
-	if (db_bind(db, st, 1, a) == -1) {
-		db_stmt_done(st);
-		return DB_ERROR;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*hash = db_column_dup(st, 0);
-	else if (rc != SQLITE_DONE)
-		db_fail(db, "look up password");
-	db_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return DB_OK;
-	return rc == SQLITE_DONE ? DB_NOTFOUND : DB_ERROR;
+	return db_lookup_one(pw->db, DB_STMT_PASSWD_GET, a, hash);
 }
 
 /* Run the write id with address and (if not NULL) hash bound. */

@@ -50,16 +50,20 @@ dbt_attach(struct db *db, const struct dbt *t)
 	db_set_passwd(db, pw);
 }
 
-/* What the keys process reads for address: its hash, or NULL. */
-static char *
-dbt_hash(const struct dbt *t, const char *address)
+/* Check what the keys process reads for address: want, or no hash when
+ * want is NULL. */
+static void
+dbt_hash_is(const struct dbt *t, const char *address, const char *want)
 {
 	char *h = NULL;
 	enum db_result r = db_passwd_get(t->pwr, address, &h);
 
-	assert_int_not_equal(r, DB_ERROR);
-	assert_true((r == DB_OK) == (h != NULL));
-	return h;
+	assert_int_equal(r, want != NULL ? DB_OK : DB_NOTFOUND);
+	if (want != NULL)
+		assert_string_equal(h, want);
+	else
+		assert_null(h);
+	free(h);
 }
 
 static int
@@ -182,26 +186,22 @@ static void
 test_user_add_get_del(void **state)
 {
 	struct dbt *t = *state;
-	char *h;
 
 	dbt_user(t, "alice@example.org");
 	assert_int_equal(db_user_exists(t->db, "alice@example.org"), DB_OK);
-	assert_non_null(h = dbt_hash(t, "alice@example.org"));
-	assert_string_equal(h, H1);
-	free(h);
+	dbt_hash_is(t, "alice@example.org", H1);
 	/* Both parts of the address are case-insensitive. */
 	assert_int_equal(db_user_exists(t->db, "ALICE@Example.ORG"), DB_OK);
-	assert_non_null(h = dbt_hash(t, "ALICE@Example.ORG"));
-	free(h);
+	dbt_hash_is(t, "ALICE@Example.ORG", H1);
 	assert_int_equal(db_user_exists(t->db, "bob@example.org"),
 	    DB_NOTFOUND);
-	assert_null(dbt_hash(t, "bob@example.org"));
+	dbt_hash_is(t, "bob@example.org", NULL);
 	assert_int_equal(db_user_del(t->db, "Alice@example.org"), DB_OK);
 	assert_int_equal(db_user_del(t->db, "alice@example.org"), DB_NOTFOUND);
 	assert_int_equal(db_user_exists(t->db, "alice@example.org"),
 	    DB_NOTFOUND);
 	/* A deleted account keeps no hash that could log in. */
-	assert_null(dbt_hash(t, "alice@example.org"));
+	dbt_hash_is(t, "alice@example.org", NULL);
 }
 
 static void
@@ -222,19 +222,16 @@ static void
 test_user_passwd(void **state)
 {
 	struct dbt *t = *state;
-	char *h;
 
 	dbt_user(t, "alice@example.org");
 	assert_int_equal(db_user_set_hash(t->db, "alice@EXAMPLE.org", H2),
 	    DB_OK);
 	/* The reader (another connection) sees the change at once. */
-	assert_non_null(h = dbt_hash(t, "alice@example.org"));
-	assert_string_equal(h, H2);
-	free(h);
+	dbt_hash_is(t, "alice@example.org", H2);
 	/* Only an account has a password. */
 	assert_int_equal(db_user_set_hash(t->db, "nobody@example.org", H2),
 	    DB_NOTFOUND);
-	assert_null(dbt_hash(t, "nobody@example.org"));
+	dbt_hash_is(t, "nobody@example.org", NULL);
 	assert_int_equal(db_user_set_hash(t->db, "alice@example.org", ""),
 	    DB_ERROR);
 	assert_int_equal(db_user_set_hash(t->db, "alice@example.org",
@@ -608,14 +605,11 @@ static void
 test_list_callback_reentry(void **state)
 {
 	struct dbt *t = *state;
-	char *h;
 
 	dbt_user(t, "alice@example.org");
 	dbt_user(t, "bob@example.org");
 	assert_int_equal(db_user_list(t->db, dbt_nested, t), DB_OK);
-	assert_non_null(h = dbt_hash(t, "bob@example.org"));
-	assert_string_equal(h, H2);
-	free(h);
+	dbt_hash_is(t, "bob@example.org", H2);
 }
 
 static int
@@ -879,7 +873,7 @@ test_user_password_file_needed(void **state)
 
 	assert_int_equal(db_user_add(t->db, "alice@example.org", NULL), DB_OK);
 	assert_int_equal(db_user_exists(t->db, "alice@example.org"), DB_OK);
-	assert_null(dbt_hash(t, "alice@example.org"));
+	dbt_hash_is(t, "alice@example.org", NULL);
 	dbt_user(t, "bob@example.org");
 	assert_non_null(bare = db_open(t->path, false, NULL, err,
 	    sizeof(err)));
@@ -990,7 +984,7 @@ static void
 test_hashes_moved_out(void **state)
 {
 	struct dbt *t = *state;
-	char journal[160], *h;
+	char journal[160];
 
 	dbt_make_old_store(t);
 	snprintf(journal, sizeof(journal), "%s-journal", t->path);
@@ -999,13 +993,9 @@ test_hashes_moved_out(void **state)
 	assert_true(dbt_file_has(t->path, H4));
 	assert_true(dbt_file_has(journal, H4));
 	dbt_reopen(t);
-	assert_non_null(h = dbt_hash(t, "alice@example.org"));
-	assert_string_equal(h, H1);
-	free(h);
-	assert_non_null(h = dbt_hash(t, "bob@example.org"));
-	assert_string_equal(h, H2);
-	free(h);
-	assert_null(dbt_hash(t, "gone1@example.org"));
+	dbt_hash_is(t, "alice@example.org", H1);
+	dbt_hash_is(t, "bob@example.org", H2);
+	dbt_hash_is(t, "gone1@example.org", NULL);
 	assert_int_equal(db_user_exists(t->db, "bob@example.org"), DB_OK);
 	assert_string_equal(dbt_users(t), "alice@example.org;"
 	    "bob@example.org;");
@@ -1026,7 +1016,7 @@ test_hashes_move_interrupted(void **state)
 {
 	struct dbt *t = *state;
 	struct db_passwd *pw;
-	char err[256], *h;
+	char err[256];
 
 	dbt_make_old_store(t);
 	assert_int_equal(mkdir(t->pwpath, 0700), 0);
@@ -1040,12 +1030,8 @@ test_hashes_move_interrupted(void **state)
 	assert_int_equal(db_passwd_set(pw, "alice@example.org", H4), DB_OK);
 	db_passwd_close(pw);
 	dbt_reopen(t);
-	assert_non_null(h = dbt_hash(t, "alice@example.org"));
-	assert_string_equal(h, H4);
-	free(h);
-	assert_non_null(h = dbt_hash(t, "bob@example.org"));
-	assert_string_equal(h, H2);
-	free(h);
+	dbt_hash_is(t, "alice@example.org", H4);
+	dbt_hash_is(t, "bob@example.org", H2);
 	assert_false(dbt_file_has(t->path, H1));
 }
 

@@ -175,27 +175,10 @@ enum db_result
 db_user_find(struct db *db, const char *address, char **stored)
 {
 	char a[DB_ADDRESS_MAX + 1];
-	sqlite3_stmt *st;
-	int rc;
 
 	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
 		return DB_NOTFOUND;
-	if ((st = db_stmt(db, DB_STMT_USER_GET)) == NULL)
-		return DB_ERROR;
-	if (db_bind(db, st, 1, a) == -1) {
-		db_stmt_done(st);
-		return DB_ERROR;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (stored != NULL)
-			*stored = db_column_dup(st, 0);
-	} else if (rc != SQLITE_DONE)
-		db_fail(db, "look up user");
-	db_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return DB_OK;
-	return rc == SQLITE_DONE ? DB_NOTFOUND : DB_ERROR;
+	return db_lookup_one(db, DB_STMT_USER_GET, a, stored);
 }
 
 enum db_result
@@ -245,21 +228,11 @@ enum db_result
 db_user_first(struct db *db, const char *domain, char **out)
 {
 	char key[DB_ADDRESS_MAX + 2];
-	struct db_strv v = { 0 };
-	enum db_result r;
 
 	*out = NULL;
 	if (domain != NULL && (size_t)snprintf(key, sizeof(key), "@%s",
 	    domain) >= sizeof(key))
 		return DB_NOTFOUND;
-	r = db_query_strv(db, domain != NULL ? DB_STMT_USER_FIRST_IN :
-	    DB_STMT_USER_FIRST, domain != NULL ? key : NULL, &v);
-	if (r == DB_OK && v.n == 0)
-		r = DB_NOTFOUND;
-	if (r == DB_OK) {
-		*out = v.v[0];
-		v.v[0] = NULL;
-	}
-	db_strv_clear(&v);
-	return r;
+	return db_lookup_one(db, domain != NULL ? DB_STMT_USER_FIRST_IN :
+	    DB_STMT_USER_FIRST, domain != NULL ? key : NULL, out);
 }
