@@ -5,8 +5,11 @@ process (reading) and the CLI open the password file. AUTH PLAIN and LOGIN
 work on 587 and 465; `sealmail user passwd`, `add` and `del` apply to the
 next login without a restart; an older store's hashes move to the new file
 at start, every account keeping its password; the files belong to the
-service user, 0600. That a worker's Landlock rules refuse the password file
-is tested in src/proc/sandbox_test.c (test_password_hashes_keys_only)."""
+service user, 0600. In the running daemon only the keys process holds the
+password file open, and it does not hold the store; that the workers' and
+the runner's Landlock rules refuse the password file (and the keys
+process's the store) is tested in src/proc/sandbox_test.c
+(test_password_hashes_keys_only)."""
 
 import base64
 import os
@@ -52,6 +55,18 @@ def auth_code(lst, user, password, mech="PLAIN"):
         return r.code
 
 
+def open_files(pid):
+    """The data files pid holds open (names in /proc/PID/fd)."""
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            out.add(os.path.basename(os.readlink("/proc/%d/fd/%s" %
+                                                 (pid, fd))))
+        except OSError:
+            pass
+    return out
+
+
 def logs_in(d, user, password):
     return auth_code(d["submissions"], user, password) == 235
 
@@ -75,6 +90,16 @@ def test_auth_works_and_store_holds_no_hash(daemons, certs):
         db.close()
     assert "hash" not in cols, cols
     assert "address" in cols
+    kids = d.children()
+    assert len(kids) == 4, kids
+    for pid, comm in kids:
+        files = open_files(pid)
+        if comm == "sealmail-keys":
+            assert "passwd.db" in files and "sealmail.db" not in files, \
+                files
+        else:
+            assert "passwd.db" not in files and "sealmail.db" in files, \
+                (comm, files)
 
 
 def test_user_changes_apply_without_restart(daemons, certs):
