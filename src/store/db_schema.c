@@ -14,11 +14,12 @@
 
 /* The step that takes the hashes out of the store (its pre-step hook,
  * db_passwd_move, has copied them into the password file first). Secure
- * delete zeroes the bytes the rewritten rows leave behind. */
-#define DB_SCHEMA_HASHES_OUT \
-	"PRAGMA secure_delete = ON;" \
-	"ALTER TABLE users DROP COLUMN hash;" \
-	"PRAGMA secure_delete = OFF;"
+ * delete zeroes the bytes the rewritten rows leave behind. One object, so
+ * that the hook finds its step by address. */
+static const char db_schema_hashes_out[] =
+	"PRAGMA secure_delete = ON;"
+	"ALTER TABLE users DROP COLUMN hash;"
+	"PRAGMA secure_delete = OFF;";
 
 /*
  * Addresses compare case-insensitively (COLLATE NOCASE, ASCII letters only)
@@ -256,7 +257,7 @@ static const char *const db_schema_steps[] = {
 	"  reason TEXT NOT NULL);",
 	/* 11 -> 12 (issue 14): password hashes live in passwd.db, which no
 	 * worker may open; the store keeps the accounts. */
-	DB_SCHEMA_HASHES_OUT,
+	db_schema_hashes_out,
 };
 
 /* The password file: one row per account that has a password. */
@@ -268,7 +269,7 @@ static const char *const db_passwd_steps[] = {
 };
 
 static const struct db_schema_hook db_store_hooks[] = {
-	{ DB_SCHEMA_HASHES_OUT, db_passwd_move },
+	{ db_schema_hashes_out, db_passwd_move },
 };
 
 #define DB_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -367,9 +368,10 @@ db_schema_hooked(const struct db_schema *s, int from)
 	return false;
 }
 
-/* After a hook moved data out of a file that had some: rebuild it, so that no byte of
- * what a step removed (the password hashes) stays in its free pages.
- * Best effort: what the steps removed is gone from the tables already. */
+/* After a hook moved data out of a file that had some: rebuild it, so
+ * that no byte of what a step removed (the password hashes) stays in its
+ * free pages. Best effort: what the steps removed is gone from the tables
+ * already. */
 static void
 db_schema_scrub(struct db *db, const char *path)
 {
