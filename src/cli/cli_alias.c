@@ -46,14 +46,9 @@ cli_alias_norm(const char *arg, bool catchall_ok, const char *what)
 static int
 cli_alias_add(struct db *db, const struct cli_alias_args *a)
 {
-	char *hash = NULL;
-	enum db_result r;
-
 	/* A user is delivered to itself (db_rcpt_expand): an alias of the
 	 * same name would silently never apply. */
-	r = db_user_get_hash(db, a->address, &hash);
-	free(hash);
-	if (r == DB_OK) {
+	if (db_user_exists(db, a->address) == DB_OK) {
 		cli_error("%s is a user; an alias of it would never apply",
 		    a->address);
 		return CLI_EXIT_FAIL;

@@ -104,11 +104,9 @@ cli_count_cb(const char *a, const char *b, void *arg)
 static enum db_result
 cli_address_taken(struct db *db, const char *address)
 {
-	char *hash = NULL;
 	size_t rows = 0;
-	enum db_result r = db_user_get_hash(db, address, &hash);
+	enum db_result r = db_user_exists(db, address);
 
-	free(hash);
 	if (r != DB_NOTFOUND)
 		return r;
 	if (db_alias_list(db, address, cli_count_cb, &rows) != DB_OK)
@@ -212,6 +210,29 @@ cli_open_store(const struct conf *c, bool create)
 		db_close(db);
 		db = NULL;
 	}
+	free(path);
+	return db;
+}
+
+struct db *
+cli_open_accounts(const struct conf *c)
+{
+	char err[512], esc[600];
+	struct db_passwd *pw;
+	struct db *db;
+	char *path;
+
+	if ((db = cli_open_store(c, true)) == NULL)
+		return NULL;
+	path = xasprintf("%s/%s", c->data_dir, DB_PASSWD_FILE);
+	if ((pw = db_passwd_open(path, true, c->user, err,
+	    sizeof(err))) == NULL) {
+		cli_error("password file %s", cli_escape(err, esc,
+		    sizeof(esc)));
+		db_close(db);
+		db = NULL;
+	} else
+		db_set_passwd(db, pw);
 	free(path);
 	return db;
 }

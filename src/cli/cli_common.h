@@ -56,6 +56,10 @@ int cli_mkdirs(const char *path, mode_t mode);
  * failure; the caller db_close()s the result.
  */
 struct db *cli_open_store(const struct conf *c, bool create);
+/* cli_open_store, then the password file DATA_DIR/passwd.db beside it
+ * (made if missing, same owner), handed to the store (db_set_passwd), so
+ * that the account functions can set and remove passwords. */
+struct db *cli_open_accounts(const struct conf *c);
 
 /*
  * db_address_normalize(arg, catchall_ok) into out (DB_ADDRESS_MAX + 1

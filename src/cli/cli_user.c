@@ -3,7 +3,8 @@
  * `sealmail user add|del|passwd|list [ADDRESS] [--password-stdin]`:
  * accounts in the store, with yescrypt password hashes (account/passwd.h);
  * `user add --no-password` makes a mailbox that cannot log in here (for
- * [auth] passdb = dovecot, where Dovecot checks the passwords).
+ * [auth] passdb = dovecot, where Dovecot checks the passwords). The hashes
+ * go to the password file DATA_DIR/passwd.db, never into the store.
  * Passwords come from the first line of stdin or from the terminal, and
  * every buffer that held one is wiped.
  */
@@ -16,7 +17,6 @@
 #include "account/passwd.h"
 #include "cli/cli_common.h"
 #include "conf/conf.h"
-#include "core/xmalloc.h"
 #include "msg/addr.h"
 #include "store/db.h"
 
@@ -75,10 +75,8 @@ out:
 static int
 cli_user_exists(struct db *db, const char *address)
 {
-	char *hash = NULL;
-	enum db_result r = db_user_get_hash(db, address, &hash);
+	enum db_result r = db_user_exists(db, address);
 
-	free(hash);
 	if (r == DB_NOTFOUND)
 		cli_error("no such user %s", address);
 	else if (r == DB_ERROR)
@@ -112,8 +110,7 @@ cli_user_add(struct db *db, const struct cli_user_args *a)
 	char *hash = NULL;
 	enum db_result r;
 
-	r = db_user_get_hash(db, a->address, &hash);
-	free(hash);
+	r = db_user_exists(db, a->address);
 	if (r != DB_NOTFOUND) {
 		if (r == DB_OK)
 			cli_error("user %s already exists", a->address);
@@ -121,11 +118,9 @@ cli_user_add(struct db *db, const struct cli_user_args *a)
 			cli_error("%s", db_error(db));
 		return CLI_EXIT_FAIL;
 	}
-	/* "!" marks a disabled password as in shadow(5): passwd_verify
-	 * never accepts it, so the account only receives mail. */
-	if (a->no_password)
-		hash = xstrdup("!");
-	else if ((hash = cli_user_new_hash(a)) == NULL)
+	/* Without a password (no row in the password file) the account
+	 * only receives mail. */
+	if (!a->no_password && (hash = cli_user_new_hash(a)) == NULL)
 		return CLI_EXIT_FAIL;
 	r = db_user_add(db, a->address, hash);
 	free(hash);
@@ -269,7 +264,7 @@ cli_user(int argc, char **argv, const char *config)
 			goto done;
 		a.address = address;
 	}
-	if ((db = cli_open_store(c, true)) != NULL)
+	if ((db = cli_open_accounts(c)) != NULL)
 		rc = cmd->run(db, &a);
 done:
 	db_close(db);

@@ -66,7 +66,7 @@ struct keys {
 	 * AUTH attempts (yescrypt, ~100 ms each by design) must not queue
 	 * ahead of every TLS handshake and DKIM signature. */
 	struct workpool		*pool[KEYS_NPOOLS];
-	struct db		*db;	/* read-only, for password hashes */
+	struct db_passwd	*pw;	/* the password file, read only */
 	char			*dummy;	/* hash for unknown users */
 	struct web_users	**admin;	/* per listener: its
 						 * password_file, or NULL */
@@ -278,32 +278,35 @@ keys_job_done(void *arg, bool cancelled)
 	keys_peer_unref(p);
 }
 
-/* Open the store (read access to the password hashes). At start, before
- * the sandbox, which lets this process open nothing for writing later;
- * the master made the store before any child. */
+/* Open the password file (this process alone reads it; the store it
+ * never opens). At start, before the sandbox, which lets it only read
+ * that file by name later; the master made it before any child. */
 static int
 k_db_open(struct keys *k)
 {
 	char path[PATH_MAX], err[256];
 
-	if (k->db != NULL)
+	if (k->pw != NULL)
 		return 0;
-	snprintf(path, sizeof(path), "%s/sealmail.db", k->conf->data_dir);
-	if ((k->db = db_open(path, false, NULL, err, sizeof(err))) == NULL) {
+	snprintf(path, sizeof(path), "%s/%s", k->conf->data_dir,
+	    DB_PASSWD_FILE);
+	if ((k->pw = db_passwd_open(path, false, NULL, err,
+	    sizeof(err))) == NULL) {
 		log_warn("keys: password hashes unavailable: %s", err);
 		return -1;
 	}
 	return 0;
 }
 
-/* The stored hash of user into *hash (heap). */
+/* The stored hash of user into *hash (heap), read at each check: a
+ * `sealmail user passwd` applies to the next login. */
 static enum db_result
 k_db_hash(struct keys *k, const char *user, char **hash)
 {
 	*hash = NULL;
 	if (k_db_open(k) == -1)
 		return DB_ERROR;
-	return db_user_get_hash(k->db, user, hash);
+	return db_passwd_get(k->pw, user, hash);
 }
 
 /* The hash of user in an admin listener's password_file into j: a
@@ -684,7 +687,7 @@ keys_main(const struct conf *conf, int ctl)
 	free(k.admin);
 	free(k.ctlbuf);
 	free(k.dummy);
-	db_close(k.db);
+	db_passwd_close(k.pw);
 	event_base_free(k.base);
 	return 0;
 }

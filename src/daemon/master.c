@@ -473,19 +473,26 @@ master_load_history(const struct conf *c)
 	free(s);
 }
 
-/* The store and its journal exist, the service user's, before any child
- * starts: the children's Landlock rules name these two files and cannot
- * let them create files in data_dir. */
+/* The store, the password file and their journals exist, the service
+ * user's, before any child starts: the children's Landlock rules name
+ * these files and cannot let them create files in data_dir. Opening an
+ * older store moves its password hashes out into the password file
+ * (db_schema.c), here, before any child may read it. */
 static int
 master_store_init(const struct conf *c, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
+	struct db_passwd *pw;
 	struct db *db;
 
 	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
 	if ((db = db_open(path, true, c->user, err, errlen)) == NULL)
 		return -1;
 	db_close(db);
+	snprintf(path, sizeof(path), "%s/%s", c->data_dir, DB_PASSWD_FILE);
+	if ((pw = db_passwd_open(path, true, c->user, err, errlen)) == NULL)
+		return -1;
+	db_passwd_close(pw);
 	return 0;
 }
 

@@ -45,7 +45,7 @@ typedef void keys_client_passwd_cb(void *arg, enum keys_passwd_res r);
 
 /*
  * Ask whether pass is user's password in realm (KEYS_REALM_STORE: the
- * store's hash; KEYS_REALM_ADMIN(i): admin listener i's password_file;
+ * account's hash in passwd.db; KEYS_REALM_ADMIN(i): admin listener i's password_file;
  * yescrypt or the file's scheme in the keys process). Returns the request's id (never 0), or 0 when it cannot
  * be sent (too many pending, the keys process gone, a field too long);
  * then no callback. The password is wiped from our buffers once sent.

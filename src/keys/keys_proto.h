@@ -66,7 +66,8 @@ enum keys_key_type {
 	KEYS_TYPE_ED25519 = 3,
 };
 
-/* Whose passwords a PASSWD means: the store's accounts, or the
+/* Whose passwords a PASSWD means: the store's accounts (their hashes in
+ * passwd.db), or the
  * password_file of admin listener conf->listeners[i]. */
 #define KEYS_REALM_STORE	0
 #define KEYS_REALM_ADMIN(i)	((uint16_t)((i) + 1))

@@ -12,7 +12,8 @@ struct conf;
 enum sandbox_kind {
 	SANDBOX_WORKER,		/* SMTP worker: spool, store, lookups */
 	SANDBOX_RUNNER,		/* queue runner: + Maildir tree, outbound */
-	SANDBOX_KEYS,		/* keys process: reads the store, nothing else */
+	SANDBOX_KEYS,		/* keys process: reads the password file, nothing
+				 * else */
 };
 
 /*
@@ -27,8 +28,9 @@ enum sandbox_kind {
  * only, with a warning. Built with SANDBOX=0 (SEALMAIL_NO_SANDBOX), it
  * warns and does nothing.
  *
- * SANDBOX_KEYS: no filesystem access but reading the store (the password
- * hashes) and what every process reads (libraries, time zones, /dev/null
+ * SANDBOX_KEYS: no filesystem access but reading the password file
+ * (DATA_DIR/passwd.db, which no other profile may open) and what every
+ * process reads (libraries, time zones, /dev/null
  * and /dev/urandom, /proc/self); syscalls as the worker but no socket(),
  * connect(), bind(), listen() or accept(): it talks only over the
  * socketpairs it inherited (sendmsg/recvmsg/read/write).

@@ -25,6 +25,7 @@
 
 #include "conf/conf.h"
 #include "core/log.h"
+#include "store/db.h"
 
 /* Rights newer than Debian 12's linux-libc-dev headers. */
 #ifndef LANDLOCK_ACCESS_FS_REFER
@@ -217,11 +218,16 @@ ll_allow_runner(struct ll *ll, const struct conf *c)
 	ll_allow(ll, c->relayhost_credentials, LL_RO);
 }
 
-/* The keys process reads the store (password hashes) and nothing more. */
+/* The keys process reads the password file and nothing more: not the
+ * store, which it has no use for. The password file is granted to no
+ * other profile (a worker that is taken over reads no hash). */
 static void
 ll_allow_keys(struct ll *ll, const struct conf *c)
 {
-	ll_allow_store(ll, c, LANDLOCK_ACCESS_FS_READ_FILE);
+	ll_allow_in(ll, c->data_dir, DB_PASSWD_FILE,
+	    LANDLOCK_ACCESS_FS_READ_FILE);
+	ll_allow_in(ll, c->data_dir, DB_PASSWD_FILE "-journal",
+	    LANDLOCK_ACCESS_FS_READ_FILE);
 	ll_allow(ll, "/proc/self", LL_RO);
 }
 

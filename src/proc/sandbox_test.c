@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /* Unit tests for proc/sandbox: the Landlock ABI cap of the test hook, the
- * rights each ABI handles, which signals the seccomp filter lets out, and
- * the store's work under the Landlock rules. */
+ * rights each ABI handles, which signals the seccomp filter lets out, the
+ * store's work under the Landlock rules, and who may read password
+ * hashes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -148,6 +150,33 @@ store_child(enum sandbox_kind kind, const char *dir)
 	return 0;
 }
 
+/* Run child(kind, a fresh folder) in a process of its own for each of
+ * the n kinds; it exits 0 (passed), 77 (no Landlock: skip) or the step
+ * that failed. */
+static void
+each_profile(const enum sandbox_kind *kinds, size_t n,
+    int (*child)(enum sandbox_kind, const char *))
+{
+	for (size_t i = 0; i < n; i++) {
+		char dir[] = "/tmp/sandbox_test.XXXXXX", cmd[64];
+		int st;
+		pid_t pid;
+
+		assert_non_null(mkdtemp(dir));
+		if ((pid = fork()) == 0)
+			_exit(child(kinds[i], dir));
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+		assert_true(WIFEXITED(st));
+		if (WEXITSTATUS(st) == 77)
+			skip();
+		if (WEXITSTATUS(st) != 0)
+			fail_msg("profile %d: step %d", (int)kinds[i],
+			    WEXITSTATUS(st));
+	}
+}
+
 static void
 test_store_under_landlock(void **state)
 {
@@ -155,22 +184,104 @@ test_store_under_landlock(void **state)
 		SANDBOX_WORKER, SANDBOX_RUNNER,
 	};
 	(void)state;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		char dir[] = "/tmp/sandbox_test.XXXXXX", cmd[64];
-		int st;
-		pid_t pid;
+	each_profile(kinds, sizeof(kinds) / sizeof(kinds[0]), store_child);
+}
 
-		assert_non_null(mkdtemp(dir));
-		if ((pid = fork()) == 0)
-			_exit(store_child(kinds[i], dir));
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		assert_int_equal(system(cmd), 0);
-		assert_true(WIFEXITED(st));
-		if (WEXITSTATUS(st) == 77)
-			skip();
-		assert_int_equal(WEXITSTATUS(st), 0);
+#define HASH	"$y$j9T$sandboxsandboxsa$sandboxsandboxsandboxsandboxsandboxsand1"
+
+/* Whether the file name in dir can be opened for reading and holds the
+ * bytes of s; *opened says whether it could be opened. */
+static bool
+file_has(const char *dir, const char *name, const char *s, bool *opened)
+{
+	char path[4096], buf[65536];
+	size_t n = strlen(s), have = 0;
+	ssize_t r;
+	bool has = false;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	*opened = (fd = open(path, O_RDONLY | O_CLOEXEC)) != -1;
+	if (!*opened)
+		return false;
+	/* Keep the last n - 1 bytes across reads. */
+	while (!has && (r = read(fd, buf + have, sizeof(buf) - have)) > 0) {
+		have += (size_t)r;
+		has = memmem(buf, have, s, n) != NULL;
+		if (have >= n) {
+			memmove(buf, buf + have - (n - 1), n - 1);
+			have = n - 1;
+		}
 	}
+	close(fd);
+	return has;
+}
+
+/* In a child: the accounts as the CLI makes them (one with a password),
+ * then kind's Landlock rules. A worker or the runner can open no file in
+ * data_dir that holds the hash (the password file not at all); the keys
+ * process reads the password file and not the store. 0 if so, 77 without
+ * Landlock, else the step. */
+static int
+hashes_child(enum sandbox_kind kind, const char *dir)
+{
+	struct db_passwd *pw;
+	struct conf c;
+	struct db *db;
+	struct dirent *e;
+	DIR *d;
+	char path[4096], err[256];
+	bool opened, hash_seen = false;
+
+	memset(&c, 0, sizeof(c));
+	c.data_dir = (char *)dir;
+	snprintf(path, sizeof(path), "%s/sealmail.db", dir);
+	if ((db = db_open(path, true, NULL, err, sizeof(err))) == NULL)
+		return 10;
+	snprintf(path, sizeof(path), "%s/%s", dir, DB_PASSWD_FILE);
+	if ((pw = db_passwd_open(path, true, NULL, err, sizeof(err))) == NULL)
+		return 11;
+	db_set_passwd(db, pw);
+	if (db_user_add(db, "alice@example.org", HASH) != DB_OK)
+		return 12;
+	db_close(db);
+	if ((d = opendir(dir)) == NULL)
+		return 13;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return 14;
+	if (sandbox_landlock_enter(kind, "test", &c) == 0)
+		return 77;
+	/* The listing was opened before: data_dir itself is not granted. */
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (file_has(dir, e->d_name, HASH, &opened)) {
+			hash_seen = true;
+			if (kind != SANDBOX_KEYS) {
+				fprintf(stderr, "%s holds a hash\n", e->d_name);
+				return 15;
+			}
+		}
+		if (strcmp(e->d_name, DB_PASSWD_FILE) == 0 &&
+		    opened != (kind == SANDBOX_KEYS))
+			return 16;
+		if (strcmp(e->d_name, "sealmail.db") == 0 &&
+		    opened != (kind != SANDBOX_KEYS))
+			return 17;
+	}
+	closedir(d);
+	/* The control: the hash is where the keys process looks. */
+	return kind == SANDBOX_KEYS && !hash_seen ? 18 : 0;
+}
+
+static void
+test_password_hashes_keys_only(void **state)
+{
+	static const enum sandbox_kind kinds[] = {
+		SANDBOX_WORKER, SANDBOX_RUNNER, SANDBOX_KEYS,
+	};
+	(void)state;
+	each_profile(kinds, sizeof(kinds) / sizeof(kinds[0]), hashes_child);
 }
 
 int
@@ -181,6 +292,7 @@ main(void)
 		cmocka_unit_test(test_handled),
 		cmocka_unit_test(test_no_signal_to_others),
 		cmocka_unit_test(test_store_under_landlock),
+		cmocka_unit_test(test_password_hashes_keys_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -128,8 +128,8 @@ smtpd_local_owns(struct smtpd_session *s, const char *address)
 		return false;
 	if (smtpd_local_is_own(s, address))
 		return true;
-	/* Whether it is an account (the worker never takes a hash). */
-	if (db_user_get_hash(s->ctx->db, address, NULL) == DB_OK)
+	/* Whether it is an account. */
+	if (db_user_exists(s->ctx->db, address) == DB_OK)
 		return false;
 	if (db_alias_list(s->ctx->db, address, smtpd_local_target_cb, &m) !=
 	    DB_OK)

@@ -27,12 +27,9 @@
 /* Indexed by enum db_stmt_id. Parameters are always bound, never pasted. */
 static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	[DB_STMT_USER_ADD] =
-	    "INSERT INTO users(address, hash, created) VALUES(?1, ?2, ?3)",
+	    "INSERT INTO users(address, created) VALUES(?1, ?2)",
 	[DB_STMT_USER_DEL] = "DELETE FROM users WHERE address = ?1",
-	[DB_STMT_USER_SET_HASH] =
-	    "UPDATE users SET hash = ?2 WHERE address = ?1",
-	[DB_STMT_USER_GET] =
-	    "SELECT address, hash FROM users WHERE address = ?1",
+	[DB_STMT_USER_GET] = "SELECT address FROM users WHERE address = ?1",
 	[DB_STMT_USER_LIST] = "SELECT address FROM users ORDER BY address",
 	[DB_STMT_USER_FIRST] =
 	    "SELECT address FROM users ORDER BY created, rowid LIMIT 1",
@@ -107,6 +104,15 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	    "VALUES (?1, ?2, 1) ON CONFLICT DO UPDATE SET count = count + 1 "
 	    "WHERE count < ?3",
 	[DB_STMT_RATE_PRUNE] = "DELETE FROM report_rate WHERE hour < ?1",
+	/* The password file's (db_passwd.c). */
+	[DB_STMT_PASSWD_GET] = "SELECT hash FROM passwords WHERE address = ?1",
+	[DB_STMT_PASSWD_SET] = "INSERT INTO passwords(address, hash) "
+	    "VALUES(?1, ?2) ON CONFLICT (address) DO UPDATE SET hash = "
+	    "excluded.hash",
+	/* A hash already there is newer than the store's (db_passwd_move). */
+	[DB_STMT_PASSWD_IMPORT] =
+	    "INSERT OR IGNORE INTO passwords(address, hash) VALUES(?1, ?2)",
+	[DB_STMT_PASSWD_DEL] = "DELETE FROM passwords WHERE address = ?1",
 };
 
 /* Resolve `owner` when we are root and it names a user; else -1. */
@@ -163,7 +169,7 @@ db_chown_file(const char *path, uid_t uid, gid_t gid, bool optional,
 }
 
 /* Chown the store and a leftover journal (see db.h for why only those). */
-static int
+int
 db_set_owner(const char *path, const char *owner, char *err, size_t errlen)
 {
 	char journal[4096];
@@ -184,8 +190,9 @@ db_set_owner(const char *path, const char *owner, char *err, size_t errlen)
 	return db_chown_file(journal, uid, gid, true, err, errlen);
 }
 
-/* Create an empty file with mode 0600 (it holds password hashes) so that
- * SQLite does not create it with its default 0644. */
+/* Create an empty file with mode 0600 (the store is the daemon's, the
+ * password file holds hashes) so that SQLite does not create it with its
+ * default 0644. */
 static int
 db_precreate(const char *path, char *err, size_t errlen)
 {
@@ -234,6 +241,19 @@ db_open(const char *path, bool create, const char *owner, char *err,
     size_t errlen)
 {
 	struct db *db;
+
+	db = db_open_schema(path, create, owner, &db_schema_store, err,
+	    errlen);
+	if (db != NULL)
+		db_rcache_init(db, path);
+	return db;
+}
+
+struct db *
+db_open_schema(const char *path, bool create, const char *owner,
+    const struct db_schema *schema, char *err, size_t errlen)
+{
+	struct db *db;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
 #ifdef SQLITE_OPEN_NOFOLLOW
@@ -272,13 +292,12 @@ db_open(const char *path, bool create, const char *owner, char *err,
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->sql));
 		goto fail;
 	}
-	if (db_schema_init(db, create) == -1) {
+	if (db_schema_init(db, schema, create, path, owner) == -1) {
 		snprintf(err, errlen, "%s: %s", path, db->err);
 		goto fail;
 	}
 	if (db_set_owner(path, owner, err, errlen) == -1)
 		goto fail;
-	db_rcache_init(db, path);
 	return db;
 fail:
 	db_close(db);
@@ -331,6 +350,7 @@ db_close(struct db *db)
 		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->sql);
 	db_rcache_free(db);
+	db_passwd_close(db->pw);
 	free(db->dmarc);
 	free(db->tls);
 	free(db->dfail);
@@ -453,6 +473,24 @@ db_query_strv(struct db *db, enum db_stmt_id id, const char *key,
 	}
 	db_stmt_done(st);
 	return DB_OK;
+}
+
+enum db_result
+db_lookup_one(struct db *db, enum db_stmt_id id, const char *key,
+    char **out)
+{
+	struct db_strv v = { 0 };
+	enum db_result r;
+
+	r = db_query_strv(db, id, key, &v);
+	if (r == DB_OK && v.n == 0)
+		r = DB_NOTFOUND;
+	if (r == DB_OK && out != NULL) {
+		*out = v.v[0];
+		v.v[0] = NULL;
+	}
+	db_strv_clear(&v);
+	return r;
 }
 
 void

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The SQLite store (DATA_DIR/sealmail.db): accounts and aliases. The only
+ * The SQLite store (DATA_DIR/sealmail.db): accounts and aliases (the
+ * accounts' password hashes in a file of their own, below). The only
  * code that touches SQLite. Addresses are stored in the canonical form of
  * msg/addr.h; lookups are ASCII case-insensitive in both parts.
  * One struct db per process (open after fork, never share a handle).
@@ -67,22 +68,54 @@ int db_address_normalize(const char *in, bool catchall_ok, char *out,
     size_t outlen);
 
 /*
+ * Password hashes are not in the store: they live in a file of their own
+ * beside it, DATA_DIR/passwd.db (DB_PASSWD_FILE, one table: address,
+ * hash), which only the keys process (reading) and the CLI open, so that a
+ * taken-over worker, which reads and writes the store, reads no hash.
+ * db_passwd_open opens it as db_open does the store (mode 0600, owner,
+ * journal, schema); `create` makes it. The store's upgrade that took the
+ * hashes out of its users table copied them here first (db_schema.c).
+ */
+#define DB_PASSWD_FILE	"passwd.db"
+struct db_passwd;
+struct db_passwd *db_passwd_open(const char *path, bool create,
+    const char *owner, char *err, size_t errlen);
+/* db_passwd_close(NULL) is a no-op. */
+void db_passwd_close(struct db_passwd *pw);
+/* address's hash into *hash (heap, the caller frees) on DB_OK; an address
+ * that is not a valid one is DB_NOTFOUND. */
+enum db_result db_passwd_get(struct db_passwd *pw, const char *address,
+    char **hash);
+
+/*
+ * Hand db the password file (db owns pw from then on and closes it): the
+ * account functions below then keep both files in step. Without one, they
+ * refuse to touch a password (DB_ERROR), and db_user_del refuses too: a
+ * deleted account must not keep a hash that logs in.
+ */
+void db_set_passwd(struct db *db, struct db_passwd *pw);
+
+/*
  * Accounts. `hash` is a crypt(3) string (see account/passwd.h): printable
- * ASCII without spaces. db_user_add returns DB_ERROR for an invalid address
- * or hash and for an address that is already a user (db_error() says
- * which). Lookups (del, set_hash, get_hash) of an address that is not a
- * valid address return DB_NOTFOUND, so untrusted input can be passed as is.
- * Aliases that point to a deleted user are kept.
+ * ASCII without spaces; NULL in db_user_add makes an account without a
+ * password (it receives mail, never logs in). db_user_add returns
+ * DB_ERROR for an invalid address or hash and for an address that is
+ * already a user (db_error() says which). Lookups (del, set_hash, exists)
+ * of an address that is not a valid address return DB_NOTFOUND, so
+ * untrusted input can be passed as is. Aliases that point to a deleted
+ * user are kept.
+ *
+ * Order across the two files, so a crash between the writes never leaves
+ * a hash without its account: add writes the account, then the hash; del
+ * removes the hash, then the account.
  */
 enum db_result db_user_add(struct db *db, const char *address,
     const char *hash);
 enum db_result db_user_del(struct db *db, const char *address);
 enum db_result db_user_set_hash(struct db *db, const char *address,
     const char *hash);
-/* On DB_OK *hash is a heap string the caller frees; hash NULL: only
- * whether the user exists. */
-enum db_result db_user_get_hash(struct db *db, const char *address,
-    char **hash);
+/* DB_OK if address is an account, DB_NOTFOUND if not. */
+enum db_result db_user_exists(struct db *db, const char *address);
 /* List callbacks are called after the query has finished, so they may call
  * other db functions on the same handle. */
 typedef void db_list_cb(const char *a, const char *b, void *arg);

@@ -224,7 +224,7 @@ db_walk(struct db_walk *w, const char *address, unsigned depth)
 		db_walk_result(w, a);
 		return DB_OK;
 	}
-	if ((r = db_user_find(w->db, a, &stored, NULL)) != DB_NOTFOUND) {
+	if ((r = db_user_find(w->db, a, &stored)) != DB_NOTFOUND) {
 		if (r == DB_OK)
 			db_walk_result(w, stored);
 		free(stored);

@@ -19,7 +19,6 @@
 enum db_stmt_id {
 	DB_STMT_USER_ADD,
 	DB_STMT_USER_DEL,
-	DB_STMT_USER_SET_HASH,
 	DB_STMT_USER_GET,
 	DB_STMT_USER_LIST,
 	DB_STMT_USER_FIRST,
@@ -43,6 +42,10 @@ enum db_stmt_id {
 	DB_STMT_DFAIL_DEL,
 	DB_STMT_RATE_TAKE,
 	DB_STMT_RATE_PRUNE,
+	DB_STMT_PASSWD_GET,
+	DB_STMT_PASSWD_SET,
+	DB_STMT_PASSWD_IMPORT,
+	DB_STMT_PASSWD_DEL,
 	DB_STMT_MAX
 };
 
@@ -65,6 +68,8 @@ struct db {
 	struct db_rcache	*rcache;	/* db_rcache.c; owned */
 	char			 delim[DB_DELIMITER_MAX + 1];	/* recipient
 							 * delimiters; "" off */
+	struct db_passwd	*pw;	/* the password file (db_set_passwd),
+					 * owned; NULL */
 };
 
 /* db_rcache.c: recipient expansions cached while the file is unchanged.
@@ -117,13 +122,57 @@ enum db_result db_fail(struct db *db, const char *what);
 /* Run sql (no rows); -1 with the error set (what: for the message). */
 int db_exec(struct db *db, const char *sql, const char *what);
 
-/* Create (if create) or upgrade the schema to the current version. */
-int db_schema_init(struct db *db, bool create);
+/* Work in C a step needs before its SQL runs, in the same transaction,
+ * found by the step's text (not its number, which may change on merge). */
+struct db_schema_hook {
+	const char	*step;
+	int		(*run)(struct db *db, const char *path,
+			    const char *owner);
+};
+
+/* The steps of one file's schema (db_schema.c). */
+struct db_schema {
+	const char *const		*steps;
+	int				 nsteps;
+	const struct db_schema_hook	*hooks;
+	size_t				 nhooks;
+};
+
+/* The schemas of the two files: the store and the password file. */
+extern const struct db_schema db_schema_store;
+extern const struct db_schema db_schema_passwd;
+
+/* db_open for either file: without the recipient cache. */
+struct db *db_open_schema(const char *path, bool create, const char *owner,
+    const struct db_schema *schema, char *err, size_t errlen);
+/* Chown the file at path and its journal to owner (see db.h). */
+int db_set_owner(const char *path, const char *owner, char *err,
+    size_t errlen);
+
+/* Create (if create) or upgrade the schema of the file at path to the
+ * current version; owner: for files a step makes beside it. */
+int db_schema_init(struct db *db, const struct db_schema *schema,
+    bool create, const char *path, const char *owner);
 
 /* Look up the user `address` (any case). On DB_OK, *stored (its stored
- * spelling) and *hash are heap strings when those pointers are not NULL. */
+ * spelling) is a heap string when stored is not NULL. */
 enum db_result db_user_find(struct db *db, const char *address,
-    char **stored, char **hash);
+    char **stored);
+
+/* A crypt(3) string the password file accepts: printable ASCII without
+ * spaces, 1 to 512 bytes ("!" and "*" lock an account). */
+bool db_valid_hash(const char *hash);
+/* Write or remove address's hash in the password file (address already
+ * normalized). */
+enum db_result db_passwd_set(struct db_passwd *pw, const char *address,
+    const char *hash);
+enum db_result db_passwd_del(struct db_passwd *pw, const char *address);
+/* The error of pw's last failed call. */
+const char *db_passwd_error(const struct db_passwd *pw);
+
+/* The schema hook before the step that drops users.hash: copy every hash
+ * of the store at path into the password file beside it, durably. */
+int db_passwd_move(struct db *db, const char *path, const char *owner);
 
 /* Run a statement that returns no rows to completion, then reset it. */
 enum db_result db_step_done(struct db *db, sqlite3_stmt *st,
@@ -133,6 +182,11 @@ enum db_result db_step_done(struct db *db, sqlite3_stmt *st,
  * values into v (appended). */
 enum db_result db_query_strv(struct db *db, enum db_stmt_id id,
     const char *key, struct db_strv *v);
+
+/* The first value of the one-column query id with key into *out (heap,
+ * when out is not NULL) on DB_OK; DB_NOTFOUND without a row. */
+enum db_result db_lookup_one(struct db *db, enum db_stmt_id id,
+    const char *key, char **out);
 
 void db_strv_push(struct db_strv *v, const char *s);
 bool db_strv_has(const struct db_strv *v, const char *s);

@@ -3,11 +3,23 @@
  * Schema versions of the store. PRAGMA user_version holds the version; each
  * step below takes the schema from version i to i + 1 and runs in the same
  * transaction as the version bump, so a crash leaves the old version intact.
- * Add a step (never edit a shipped one) to change the schema.
+ * Add a step (never edit a shipped one) to change the schema. The password
+ * file (passwd.db) has steps and a version of its own.
  */
 #include "store/db_internal.h"
 
 #include <stdio.h>
+
+#include "core/log.h"
+
+/* The step that takes the hashes out of the store (its pre-step hook,
+ * db_passwd_move, has copied them into the password file first). Secure
+ * delete zeroes the bytes the rewritten rows leave behind. One object, so
+ * that the hook finds its step by address. */
+static const char db_schema_hashes_out[] =
+	"PRAGMA secure_delete = ON;"
+	"ALTER TABLE users DROP COLUMN hash;"
+	"PRAGMA secure_delete = OFF;";
 
 /*
  * Addresses compare case-insensitively (COLLATE NOCASE, ASCII letters only)
@@ -243,10 +255,33 @@ static const char *const db_schema_steps[] = {
 	"  result INTEGER NOT NULL,"
 	"  rcpt   TEXT NOT NULL,"
 	"  reason TEXT NOT NULL);",
+	/* 11 -> 12 (issue 14): password hashes live in passwd.db, which no
+	 * worker may open; the store keeps the accounts. */
+	db_schema_hashes_out,
 };
 
-#define DB_SCHEMA_VERSION \
-	((int)(sizeof(db_schema_steps) / sizeof(db_schema_steps[0])))
+/* The password file: one row per account that has a password. */
+static const char *const db_passwd_steps[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE passwords ("
+	"  address TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,"
+	"  hash    TEXT NOT NULL);",
+};
+
+static const struct db_schema_hook db_store_hooks[] = {
+	{ db_schema_hashes_out, db_passwd_move },
+};
+
+#define DB_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+const struct db_schema db_schema_store = {
+	db_schema_steps, (int)DB_NELEM(db_schema_steps),
+	db_store_hooks, DB_NELEM(db_store_hooks),
+};
+
+const struct db_schema db_schema_passwd = {
+	db_passwd_steps, (int)DB_NELEM(db_passwd_steps), NULL, 0,
+};
 
 /* Read PRAGMA user_version into *v. */
 static int
@@ -269,63 +304,108 @@ db_schema_version(struct db *db, int *v)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* The hook of step i, run only on a file that had data before (from > 0):
+ * a new file has nothing to move. */
+static int
+db_schema_hook(struct db *db, const struct db_schema *s, int i, int from,
+    const char *path, const char *owner)
+{
+	for (size_t h = 0; h < s->nhooks; h++)
+		if (s->hooks[h].step == s->steps[i] && from > 0)
+			return s->hooks[h].run(db, path, owner);
+	return 0;
+}
+
 /* Apply the steps from version `from` on, inside the caller's transaction. */
 static int
-db_schema_upgrade(struct db *db, int from)
+db_schema_upgrade(struct db *db, const struct db_schema *s, int from,
+    const char *path, const char *owner)
 {
 	char sql[64];
 
-	for (int i = from; i < DB_SCHEMA_VERSION; i++)
-		if (db_exec(db, db_schema_steps[i], "create schema") == -1)
+	for (int i = from; i < s->nsteps; i++)
+		if (db_schema_hook(db, s, i, from, path, owner) == -1 ||
+		    db_exec(db, s->steps[i], "create schema") == -1)
 			return -1;
 	/* A pragma cannot take a bound parameter; the value is ours. */
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-	    DB_SCHEMA_VERSION);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", s->nsteps);
 	return db_exec(db, sql, "set schema version");
 }
 
-/* Check the version read under the write lock, then upgrade. */
+/* Check the version read under the write lock, then upgrade; *from: the
+ * version found. */
 static int
-db_schema_locked(struct db *db, bool create)
+db_schema_locked(struct db *db, const struct db_schema *s, bool create,
+    const char *path, const char *owner, int *from)
 {
 	int v;
 
 	if (db_schema_version(db, &v) == -1)
 		return -1;
-	if (v > DB_SCHEMA_VERSION) {
+	*from = v;
+	if (v > s->nsteps) {
 		db_seterr(db, "schema version %d is newer than this sealmail "
-		    "knows (%d)", v, DB_SCHEMA_VERSION);
+		    "knows (%d)", v, s->nsteps);
 		return -1;
 	}
 	if (v == 0 && !create) {
 		db_seterr(db, "not a sealmail store (no schema)");
 		return -1;
 	}
-	if (v == DB_SCHEMA_VERSION)
+	if (v == s->nsteps)
 		return 0;
-	return db_schema_upgrade(db, v);
+	return db_schema_upgrade(db, s, v, path, owner);
+}
+
+/* Whether a step from version `from` on has a hook (moved data out). */
+static bool
+db_schema_hooked(const struct db_schema *s, int from)
+{
+	for (int i = from; i < s->nsteps; i++)
+		for (size_t h = 0; h < s->nhooks; h++)
+			if (s->hooks[h].step == s->steps[i])
+				return true;
+	return false;
+}
+
+/* After a hook moved data out of a file that had some: rebuild it, so
+ * that no byte of what a step removed (the password hashes) stays in its
+ * free pages. Best effort: what the steps removed is gone from the tables
+ * already. */
+static void
+db_schema_scrub(struct db *db, const char *path)
+{
+	if (sqlite3_exec(db->sql, "VACUUM", NULL, NULL, NULL) != SQLITE_OK)
+		log_warn("%s: upgraded, not compacted: %s", path,
+		    sqlite3_errmsg(db->sql));
 }
 
 int
-db_schema_init(struct db *db, bool create)
+db_schema_init(struct db *db, const struct db_schema *s, bool create,
+    const char *path, const char *owner)
 {
-	int v;
+	int v, r = -1;
 
 	/* The common case reads only, so daemon workers opening the store
 	 * at once do not queue for the write lock. */
 	if (db_schema_version(db, &v) == -1)
 		return -1;
-	if (v == DB_SCHEMA_VERSION)
+	if (v == s->nsteps)
 		return 0;
-	if (db_exec(db, "BEGIN IMMEDIATE", "lock store") == -1)
+	/* The persistent journal keeps the pages an upgrade changed (the
+	 * hashes of an older store): truncated at each commit until done. */
+	if (db_exec(db, "PRAGMA journal_size_limit = 0", "limit journal") ==
+	    -1 || db_exec(db, "BEGIN IMMEDIATE", "lock store") == -1)
 		return -1;
-	if (db_schema_locked(db, create) == -1) {
+	if (db_schema_locked(db, s, create, path, owner, &v) == -1 ||
+	    db_exec(db, "COMMIT", "commit schema") == -1)
 		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
+	else {
+		if (v > 0 && db_schema_hooked(s, v))
+			db_schema_scrub(db, path);
+		r = 0;
 	}
-	if (db_exec(db, "COMMIT", "commit schema") == -1) {
-		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	(void)sqlite3_exec(db->sql, "PRAGMA journal_size_limit = -1", NULL,
+	    NULL, NULL);
+	return r;
 }

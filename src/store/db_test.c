@@ -2,8 +2,9 @@
 /*
  * Unit tests for the store: accounts, aliases, recipient expansion (catch-all,
  * recursion, loops, limits, dedup, remote targets), sender ownership, the
- * schema version and the file's mode and owner, named secrets. Each test gets a fresh
- * store in a mkdtemp folder.
+ * schema version and the file's mode and owner, named secrets, the password
+ * file and the move of an older store's hashes into it. Each test gets a
+ * fresh store and password file in a mkdtemp folder.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,9 +31,40 @@
 struct dbt {
 	char		 dir[64];
 	char		 path[128];
-	struct db	*db;
+	char		 pwpath[128];
+	struct db	*db;		/* with the password file, as the CLI */
+	struct db_passwd *pwr;		/* a reader, as the keys process */
 	char		 out[32768];	/* joined results of the last call */
 };
+
+/* Hand db the test's password file (made if missing). */
+static void
+dbt_attach(struct db *db, const struct dbt *t)
+{
+	struct db_passwd *pw;
+	char err[256];
+
+	if ((pw = db_passwd_open(t->pwpath, true, NULL, err,
+	    sizeof(err))) == NULL)
+		fail_msg("db_passwd_open: %s", err);
+	db_set_passwd(db, pw);
+}
+
+/* Check what the keys process reads for address: want, or no hash when
+ * want is NULL. */
+static void
+dbt_hash_is(const struct dbt *t, const char *address, const char *want)
+{
+	char *h = NULL;
+	enum db_result r = db_passwd_get(t->pwr, address, &h);
+
+	assert_int_equal(r, want != NULL ? DB_OK : DB_NOTFOUND);
+	if (want != NULL)
+		assert_string_equal(h, want);
+	else
+		assert_null(h);
+	free(h);
+}
 
 static int
 dbt_setup(void **state)
@@ -47,6 +79,12 @@ dbt_setup(void **state)
 	t->db = db_open(t->path, true, NULL, err, sizeof(err));
 	if (t->db == NULL)
 		fail_msg("db_open: %s", err);
+	snprintf(t->pwpath, sizeof(t->pwpath), "%s/%s", t->dir,
+	    DB_PASSWD_FILE);
+	dbt_attach(t->db, t);
+	if ((t->pwr = db_passwd_open(t->pwpath, false, NULL, err,
+	    sizeof(err))) == NULL)
+		fail_msg("db_passwd_open: %s", err);
 	*state = t;
 	return 0;
 }
@@ -66,6 +104,8 @@ dbt_teardown(void **state)
 	struct dbt *t = *state;
 
 	db_close(t->db);
+	db_passwd_close(t->pwr);
+	unlink(t->pwpath);
 	dbt_unlink(t, "");
 	dbt_unlink(t, "-journal");
 	dbt_unlink(t, ".other");
@@ -146,23 +186,22 @@ static void
 test_user_add_get_del(void **state)
 {
 	struct dbt *t = *state;
-	char *h = NULL;
 
 	dbt_user(t, "alice@example.org");
-	assert_int_equal(db_user_get_hash(t->db, "alice@example.org", &h),
-	    DB_OK);
-	assert_string_equal(h, H1);
-	free(h);
+	assert_int_equal(db_user_exists(t->db, "alice@example.org"), DB_OK);
+	dbt_hash_is(t, "alice@example.org", H1);
 	/* Both parts of the address are case-insensitive. */
-	assert_int_equal(db_user_get_hash(t->db, "ALICE@Example.ORG", &h),
-	    DB_OK);
-	free(h);
-	assert_int_equal(db_user_get_hash(t->db, "bob@example.org", &h),
+	assert_int_equal(db_user_exists(t->db, "ALICE@Example.ORG"), DB_OK);
+	dbt_hash_is(t, "ALICE@Example.ORG", H1);
+	assert_int_equal(db_user_exists(t->db, "bob@example.org"),
 	    DB_NOTFOUND);
+	dbt_hash_is(t, "bob@example.org", NULL);
 	assert_int_equal(db_user_del(t->db, "Alice@example.org"), DB_OK);
 	assert_int_equal(db_user_del(t->db, "alice@example.org"), DB_NOTFOUND);
-	assert_int_equal(db_user_get_hash(t->db, "alice@example.org", &h),
+	assert_int_equal(db_user_exists(t->db, "alice@example.org"),
 	    DB_NOTFOUND);
+	/* A deleted account keeps no hash that could log in. */
+	dbt_hash_is(t, "alice@example.org", NULL);
 }
 
 static void
@@ -183,17 +222,16 @@ static void
 test_user_passwd(void **state)
 {
 	struct dbt *t = *state;
-	char *h = NULL;
 
 	dbt_user(t, "alice@example.org");
 	assert_int_equal(db_user_set_hash(t->db, "alice@EXAMPLE.org", H2),
 	    DB_OK);
-	assert_int_equal(db_user_get_hash(t->db, "alice@example.org", &h),
-	    DB_OK);
-	assert_string_equal(h, H2);
-	free(h);
+	/* The reader (another connection) sees the change at once. */
+	dbt_hash_is(t, "alice@example.org", H2);
+	/* Only an account has a password. */
 	assert_int_equal(db_user_set_hash(t->db, "nobody@example.org", H2),
 	    DB_NOTFOUND);
+	dbt_hash_is(t, "nobody@example.org", NULL);
 	assert_int_equal(db_user_set_hash(t->db, "alice@example.org", ""),
 	    DB_ERROR);
 	assert_int_equal(db_user_set_hash(t->db, "alice@example.org",
@@ -557,11 +595,9 @@ static void
 dbt_nested(const char *a, const char *b, void *arg)
 {
 	struct dbt *t = arg;
-	char *h = NULL;
 
 	(void)b;
-	assert_int_equal(db_user_get_hash(t->db, a, &h), DB_OK);
-	free(h);
+	assert_int_equal(db_user_exists(t->db, a), DB_OK);
 	assert_int_equal(db_user_set_hash(t->db, a, H2), DB_OK);
 }
 
@@ -569,14 +605,11 @@ static void
 test_list_callback_reentry(void **state)
 {
 	struct dbt *t = *state;
-	char *h = NULL;
 
 	dbt_user(t, "alice@example.org");
 	dbt_user(t, "bob@example.org");
 	assert_int_equal(db_user_list(t->db, dbt_nested, t), DB_OK);
-	assert_int_equal(db_user_get_hash(t->db, "bob@example.org", &h), DB_OK);
-	assert_string_equal(h, H2);
-	free(h);
+	dbt_hash_is(t, "bob@example.org", H2);
 }
 
 static int
@@ -645,6 +678,7 @@ test_expand_cache_sees_changes(void **state)
 
 	other = db_open(t->path, false, NULL, err, sizeof(err));
 	assert_non_null(other);
+	dbt_attach(other, t);
 	assert_int_equal(dbt_expand(t, "new@example.org"), DB_NOTFOUND);
 	assert_int_equal(dbt_expand(t, "new@example.org"), DB_NOTFOUND);
 	assert_int_equal(db_user_add(other, "new@example.org", H1), DB_OK);
@@ -828,6 +862,179 @@ test_secret_concurrent_first_use(void **state)
 		assert_memory_equal(got[i], mine, 32);
 }
 
+/* An account without a password; a store without the password file
+ * touches no password and deletes no account (its hash would stay). */
+static void
+test_user_password_file_needed(void **state)
+{
+	struct dbt *t = *state;
+	struct db *bare;
+	char err[256];
+
+	assert_int_equal(db_user_add(t->db, "alice@example.org", NULL), DB_OK);
+	assert_int_equal(db_user_exists(t->db, "alice@example.org"), DB_OK);
+	dbt_hash_is(t, "alice@example.org", NULL);
+	dbt_user(t, "bob@example.org");
+	assert_non_null(bare = db_open(t->path, false, NULL, err,
+	    sizeof(err)));
+	assert_int_equal(db_user_add(bare, "carol@example.org", H1), DB_ERROR);
+	assert_non_null(strstr(db_error(bare), "password file"));
+	assert_int_equal(db_user_set_hash(bare, "bob@example.org", H2),
+	    DB_ERROR);
+	assert_int_equal(db_user_del(bare, "bob@example.org"), DB_ERROR);
+	assert_int_equal(db_user_exists(bare, "bob@example.org"), DB_OK);
+	db_close(bare);
+	assert_int_equal(db_user_exists(t->db, "carol@example.org"),
+	    DB_NOTFOUND);
+}
+
+/* Whether the file at path holds the bytes of s anywhere. */
+static bool
+dbt_file_has(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = strlen(s), len;
+	char *buf;
+	bool has = false;
+
+	if (f == NULL)
+		return false;
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	len = (size_t)ftell(f);
+	rewind(f);
+	buf = malloc(len + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, len, f), len);
+	fclose(f);
+	for (size_t i = 0; i + n <= len && !has; i++)
+		has = memcmp(buf + i, s, n) == 0;
+	free(buf);
+	return has;
+}
+
+/* Make t's store what sealmail before the password file wrote (the
+ * hashes in users): alice, bob (whose first hash H3 was replaced by
+ * H2, as `user passwd` did) and 300 deleted accounts. */
+#define H3	"$y$j9T$oldoldoldoldoldo$oldoldoldoldoldoldoldoldoldoldoldoldold12"
+#define H4	"$y$j9T$deleteddeleteddd$deleteddeleteddeleteddeleteddeleteddel1"
+static void
+dbt_make_old_store(struct dbt *t)
+{
+	char sql[512];
+
+	db_close(t->db);
+	t->db = NULL;
+	db_passwd_close(t->pwr);
+	t->pwr = NULL;
+	assert_int_equal(unlink(t->pwpath), 0);
+	snprintf(sql, sizeof(sql), "%s-journal", t->pwpath);
+	unlink(sql);
+	/* The schema up to the step that moved the hashes out, as the
+	 * sealmail before it made it (its number may change on merges). */
+	struct db_schema old = db_schema_store;
+	old.nhooks = 0;
+	for (old.nsteps = 0; strstr(old.steps[old.nsteps],
+	    "DROP COLUMN hash") == NULL; old.nsteps++)
+		assert_true(old.nsteps + 1 < db_schema_store.nsteps);
+	unlink(t->path);
+	snprintf(sql, sizeof(sql), "%s-journal", t->path);
+	unlink(sql);
+	struct db *db = db_open_schema(t->path, true, NULL, &old, sql,
+	    sizeof(sql));
+	if (db == NULL)
+		fail_msg("old store: %s", sql);
+	db_close(db);
+	/* A raw connection: db_open would upgrade it at once. Without
+	 * secure delete (Debian builds SQLite with it on, others do not),
+	 * so that replaced and deleted hashes stay in the file's free space
+	 * and in the persistent journal. */
+	sqlite3 *s;
+	assert_int_equal(sqlite3_open(t->path, &s), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(s, "PRAGMA journal_mode = PERSIST;"
+	    "PRAGMA secure_delete = OFF;"
+	    "INSERT INTO users VALUES ('alice@example.org', '" H1 "', 1);"
+	    "INSERT INTO users VALUES ('bob@example.org', '" H3 "', 2);"
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+	    "  WHERE i < 300) INSERT INTO users SELECT 'gone' || i || "
+	    "  '@example.org', '" H4 "', 3 FROM n;"
+	    "UPDATE users SET hash = '" H2 "' WHERE address = "
+	    "  'bob@example.org';"
+	    "DELETE FROM users WHERE address LIKE 'gone%';", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(s);
+}
+
+static void
+dbt_reopen(struct dbt *t)
+{
+	char err[256];
+
+	if ((t->db = db_open(t->path, false, NULL, err, sizeof(err))) == NULL)
+		fail_msg("db_open: %s", err);
+	dbt_attach(t->db, t);
+	if ((t->pwr = db_passwd_open(t->pwpath, false, NULL, err,
+	    sizeof(err))) == NULL)
+		fail_msg("db_passwd_open: %s", err);
+}
+
+/* An older store's hashes move to the password file, every account
+ * keeping its own; afterwards neither the store nor its journal holds a
+ * byte of any hash, not even replaced or deleted ones. */
+static void
+test_hashes_moved_out(void **state)
+{
+	struct dbt *t = *state;
+	char journal[160];
+
+	dbt_make_old_store(t);
+	snprintf(journal, sizeof(journal), "%s-journal", t->path);
+	assert_true(dbt_file_has(t->path, H2));
+	/* Deleted accounts' hashes linger in free pages and the journal. */
+	assert_true(dbt_file_has(t->path, H4));
+	assert_true(dbt_file_has(journal, H4));
+	dbt_reopen(t);
+	dbt_hash_is(t, "alice@example.org", H1);
+	dbt_hash_is(t, "bob@example.org", H2);
+	dbt_hash_is(t, "gone1@example.org", NULL);
+	assert_int_equal(db_user_exists(t->db, "bob@example.org"), DB_OK);
+	assert_string_equal(dbt_users(t), "alice@example.org;"
+	    "bob@example.org;");
+	static const char *const all[] = { H1, H2, H3, H4, "$y$j9T$" };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		assert_false(dbt_file_has(t->path, all[i]));
+		assert_false(dbt_file_has(journal, all[i]));
+	}
+	assert_true(dbt_file_has(t->pwpath, H1));
+}
+
+/* A crash after the copy, before the store dropped its hashes: the next
+ * open copies again, keeping what the password file has. A copy that
+ * fails (the password file cannot be made) leaves the store as it was,
+ * hashes and all, and refuses to open it. */
+static void
+test_hashes_move_interrupted(void **state)
+{
+	struct dbt *t = *state;
+	struct db_passwd *pw;
+	char err[256];
+
+	dbt_make_old_store(t);
+	assert_int_equal(mkdir(t->pwpath, 0700), 0);
+	assert_null(db_open(t->path, false, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "password"));
+	assert_true(dbt_file_has(t->path, H1));
+	assert_int_equal(rmdir(t->pwpath), 0);
+	/* The copy made, the crash before the store's commit. */
+	assert_non_null(pw = db_passwd_open(t->pwpath, true, NULL, err,
+	    sizeof(err)));
+	assert_int_equal(db_passwd_set(pw, "alice@example.org", H4), DB_OK);
+	db_passwd_close(pw);
+	dbt_reopen(t);
+	dbt_hash_is(t, "alice@example.org", H4);
+	dbt_hash_is(t, "bob@example.org", H2);
+	assert_false(dbt_file_has(t->path, H1));
+}
+
 #define DBT(f) cmocka_unit_test_setup_teardown(f, dbt_setup, dbt_teardown)
 
 int
@@ -858,6 +1065,9 @@ main(void)
 		DBT(test_dmarc_defer_flush),
 		DBT(test_secret_made_once_and_kept),
 		DBT(test_secret_concurrent_first_use),
+		DBT(test_user_password_file_needed),
+		DBT(test_hashes_moved_out),
+		DBT(test_hashes_move_interrupted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Accounts in the store: address and crypt(3) hash, and which sender
- * addresses an authenticated account may use. Addresses given to lookups
+ * Accounts in the store (address, creation time; the crypt(3) hash in the
+ * password file, db_passwd.c), and which sender addresses an
+ * authenticated account may use. Addresses given to lookups
  * may come from the network (AUTH, MAIL FROM) and are checked before they
  * reach a query; they are always bound, never pasted into SQL.
  */
@@ -21,7 +22,7 @@
 #define DB_HASH_MAX	512
 
 /* A crypt string: printable ASCII without spaces ("*" and "!" locks too). */
-static bool
+bool
 db_valid_hash(const char *hash)
 {
 	size_t len;
@@ -62,35 +63,10 @@ db_user_insert(struct db *db, sqlite3_stmt *st, const char *a)
 	return db_fail(db, "add user");
 }
 
-enum db_result
-db_user_add(struct db *db, const char *address, const char *hash)
-{
-	char a[DB_ADDRESS_MAX + 1];
-	sqlite3_stmt *st;
-	enum db_result r;
-
-	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
-		return db_bad_address(db, address);
-	if (!db_valid_hash(hash)) {
-		db_seterr(db, "invalid password hash");
-		return DB_ERROR;
-	}
-	if ((st = db_stmt(db, DB_STMT_USER_ADD)) == NULL)
-		return DB_ERROR;
-	if (db_bind(db, st, 1, a) == -1 || db_bind(db, st, 2, hash) == -1 ||
-	    sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL)) != SQLITE_OK)
-		r = db_fail(db, "add user");
-	else
-		r = db_user_insert(db, st, a);
-	db_stmt_done(st);
-	return r;
-}
-
-/* Run the one-address (plus optional hash) write `id`; DB_NOTFOUND when it
- * touched no row. */
+/* Run the one-address write `id`; DB_NOTFOUND when it touched no row. */
 static enum db_result
 db_user_write(struct db *db, enum db_stmt_id id, const char *address,
-    const char *hash, const char *what)
+    const char *what)
 {
 	char a[DB_ADDRESS_MAX + 1];
 	sqlite3_stmt *st;
@@ -100,8 +76,7 @@ db_user_write(struct db *db, enum db_stmt_id id, const char *address,
 		return DB_NOTFOUND;
 	if ((st = db_stmt(db, id)) == NULL)
 		return DB_ERROR;
-	if (db_bind(db, st, 1, a) == -1 ||
-	    (hash != NULL && db_bind(db, st, 2, hash) == -1)) {
+	if (db_bind(db, st, 1, a) == -1) {
 		db_stmt_done(st);
 		return DB_ERROR;
 	}
@@ -110,57 +85,106 @@ db_user_write(struct db *db, enum db_stmt_id id, const char *address,
 	return sqlite3_changes(db->sql) > 0 ? DB_OK : DB_NOTFOUND;
 }
 
+/* -1 (error set) unless db has the password file. */
+static int
+db_user_need_passwd(struct db *db)
+{
+	if (db->pw != NULL)
+		return 0;
+	db_seterr(db, "the password file is not open");
+	return -1;
+}
+
+enum db_result
+db_user_add(struct db *db, const char *address, const char *hash)
+{
+	char a[DB_ADDRESS_MAX + 1];
+	sqlite3_stmt *st;
+	enum db_result r;
+
+	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
+		return db_bad_address(db, address);
+	if (hash != NULL && !db_valid_hash(hash)) {
+		db_seterr(db, "invalid password hash");
+		return DB_ERROR;
+	}
+	if (hash != NULL && db_user_need_passwd(db) == -1)
+		return DB_ERROR;
+	if ((st = db_stmt(db, DB_STMT_USER_ADD)) == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, a) == -1 ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL)) != SQLITE_OK)
+		r = db_fail(db, "add user");
+	else
+		r = db_user_insert(db, st, a);
+	db_stmt_done(st);
+	if (r != DB_OK || hash == NULL)
+		return r;
+	/* The account first: a crash here leaves one without a password. */
+	if (db_passwd_set(db->pw, a, hash) != DB_OK) {
+		db_seterr(db, "%s", db_passwd_error(db->pw));
+		(void)db_user_write(db, DB_STMT_USER_DEL, a, "add user");
+		return DB_ERROR;
+	}
+	return DB_OK;
+}
+
 enum db_result
 db_user_del(struct db *db, const char *address)
 {
-	return db_user_write(db, DB_STMT_USER_DEL, address, NULL,
-	    "delete user");
+	char a[DB_ADDRESS_MAX + 1];
+
+	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
+		return DB_NOTFOUND;
+	if (db_user_need_passwd(db) == -1)
+		return DB_ERROR;
+	/* The hash first: a crash here leaves an account that cannot log
+	 * in, never a hash that logs in without one. */
+	if (db_passwd_del(db->pw, a) == DB_ERROR) {
+		db_seterr(db, "%s", db_passwd_error(db->pw));
+		return DB_ERROR;
+	}
+	return db_user_write(db, DB_STMT_USER_DEL, a, "delete user");
 }
 
 enum db_result
 db_user_set_hash(struct db *db, const char *address, const char *hash)
 {
+	char a[DB_ADDRESS_MAX + 1];
+	enum db_result r;
+
 	if (!db_valid_hash(hash)) {
 		db_seterr(db, "invalid password hash");
 		return DB_ERROR;
 	}
-	return db_user_write(db, DB_STMT_USER_SET_HASH, address, hash,
-	    "set password");
+	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
+		return DB_NOTFOUND;
+	if (db_user_need_passwd(db) == -1)
+		return DB_ERROR;
+	/* Only an account has a password. */
+	if ((r = db_user_exists(db, a)) != DB_OK)
+		return r;
+	if (db_passwd_set(db->pw, a, hash) != DB_OK) {
+		db_seterr(db, "%s", db_passwd_error(db->pw));
+		return DB_ERROR;
+	}
+	return DB_OK;
 }
 
 enum db_result
-db_user_find(struct db *db, const char *address, char **stored, char **hash)
+db_user_find(struct db *db, const char *address, char **stored)
 {
 	char a[DB_ADDRESS_MAX + 1];
-	sqlite3_stmt *st;
-	int rc;
 
 	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
 		return DB_NOTFOUND;
-	if ((st = db_stmt(db, DB_STMT_USER_GET)) == NULL)
-		return DB_ERROR;
-	if (db_bind(db, st, 1, a) == -1) {
-		db_stmt_done(st);
-		return DB_ERROR;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (stored != NULL)
-			*stored = db_column_dup(st, 0);
-		if (hash != NULL)
-			*hash = db_column_dup(st, 1);
-	} else if (rc != SQLITE_DONE)
-		db_fail(db, "look up user");
-	db_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return DB_OK;
-	return rc == SQLITE_DONE ? DB_NOTFOUND : DB_ERROR;
+	return db_lookup_one(db, DB_STMT_USER_GET, a, stored);
 }
 
 enum db_result
-db_user_get_hash(struct db *db, const char *address, char **hash)
+db_user_exists(struct db *db, const char *address)
 {
-	return db_user_find(db, address, NULL, hash);
+	return db_user_find(db, address, NULL);
 }
 
 enum db_result
@@ -190,7 +214,7 @@ db_user_owns(struct db *db, const char *user, const char *address)
 		return true;
 	/* Another account's address is that account's alone, even if an
 	 * alias of the same name exists (it never applies: users win). */
-	if (db_user_find(db, a, NULL, NULL) != DB_NOTFOUND)
+	if (db_user_find(db, a, NULL) != DB_NOTFOUND)
 		return false;
 	/* Aliases only: a catch-all would let a user send as anything in
 	 * the domain. */
@@ -204,21 +228,11 @@ enum db_result
 db_user_first(struct db *db, const char *domain, char **out)
 {
 	char key[DB_ADDRESS_MAX + 2];
-	struct db_strv v = { 0 };
-	enum db_result r;
 
 	*out = NULL;
 	if (domain != NULL && (size_t)snprintf(key, sizeof(key), "@%s",
 	    domain) >= sizeof(key))
 		return DB_NOTFOUND;
-	r = db_query_strv(db, domain != NULL ? DB_STMT_USER_FIRST_IN :
-	    DB_STMT_USER_FIRST, domain != NULL ? key : NULL, &v);
-	if (r == DB_OK && v.n == 0)
-		r = DB_NOTFOUND;
-	if (r == DB_OK) {
-		*out = v.v[0];
-		v.v[0] = NULL;
-	}
-	db_strv_clear(&v);
-	return r;
+	return db_lookup_one(db, domain != NULL ? DB_STMT_USER_FIRST_IN :
+	    DB_STMT_USER_FIRST, domain != NULL ? key : NULL, out);
 }

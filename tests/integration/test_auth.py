@@ -121,6 +121,16 @@ def slow_hash(password):
         crypt.METHOD_SHA512)[3:19] + "$")
 
 
+def set_hash(d, user, h):
+    """Replace user's hash in the password file (the keys process reads
+    it at each check)."""
+    db = sqlite3.connect(os.path.join(d.data_dir, "passwd.db"))
+    with db:
+        assert db.execute("UPDATE passwords SET hash = ? WHERE address = ?",
+                          (h, user)).rowcount == 1
+    db.close()
+
+
 @pytest.fixture
 def one_worker(daemons, certs):
     """One SMTP worker, so every client shares its event loop; alice's
@@ -130,11 +140,7 @@ def one_worker(daemons, certs):
     d = daemons.start(cfg)
     h = slow_hash(USERS[ALICE])
     assert h.startswith("$y$jCT$"), h
-    db = sqlite3.connect(os.path.join(d.data_dir, "sealmail.db"))
-    with db:
-        db.execute("UPDATE users SET hash = ? WHERE address = ?",
-                   (h, ALICE))
-    db.close()
+    set_hash(d, ALICE, h)
     return d
 
 
@@ -252,11 +258,7 @@ def one_worker_1s(daemons, certs):
     cfg.server["workers"] = "1"
     cfg.server["command_timeout"] = "1s"
     d = daemons.start(cfg)
-    db = sqlite3.connect(os.path.join(d.data_dir, "sealmail.db"))
-    with db:
-        db.execute("UPDATE users SET hash = ? WHERE address = ?",
-                   (slow_hash(USERS[ALICE]), ALICE))
-    db.close()
+    set_hash(d, ALICE, slow_hash(USERS[ALICE]))
     return d
 
 

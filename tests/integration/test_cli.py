@@ -253,11 +253,12 @@ def test_user_cli_offline(offline):
                 input="")
     assert r.returncode != 0, "empty password accepted"
     assert "erin@example.test" not in run_cli(p, "user", "list").stdout
-    # the hash, not the password, is stored
-    db = os.path.join(offline.data_dir, "sealmail.db")
-    assert os.path.exists(db)
-    with open(db, "rb") as f:
-        assert USERS[ALICE].encode() not in f.read()
+    # the hash, not the password, is stored, and not in the store
+    for name in ("sealmail.db", "passwd.db"):
+        with open(os.path.join(offline.data_dir, name), "rb") as f:
+            data = f.read()
+        assert USERS[ALICE].encode() not in data
+        assert (b"$y$" in data) == (name == "passwd.db"), name
 
 
 def test_min_password_length(offline):
