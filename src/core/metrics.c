@@ -4,7 +4,6 @@
 #include "core/metrics.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -57,7 +56,6 @@ struct metrics_fail_slot {
 };
 
 struct metrics_shm {
-	pid_t			 master;
 	atomic_ullong		 connections;
 	atomic_ullong		 sessions[METRICS_TLS_N];
 	atomic_ullong		 accepted;
@@ -68,6 +66,8 @@ struct metrics_shm {
 	atomic_ullong		 dns_buckets[METRICS_DNS_BUCKETS + 1];
 	atomic_ullong		 dns_count;
 	atomic_ullong		 dns_sum_us;
+	atomic_ullong		 rss_bytes;	/* the master's last sample */
+	atomic_uint		 rss_procs;
 	struct metrics_bucket	 hist[METRICS_HIST_N];
 	atomic_uint		 fail_next;
 	struct metrics_fail_slot fail[METRICS_FAIL_N];
@@ -87,7 +87,6 @@ metrics_init(void)
 	if (p == MAP_FAILED)
 		fatal("cannot map the metrics");
 	metrics_shm = p;	/* zero-filled by mmap */
-	metrics_shm->master = getpid();
 }
 
 void
@@ -398,16 +397,17 @@ metrics_snapshot(struct metrics_snapshot *out, long long now)
 	metrics_snapshot_failures(m, out);
 }
 
-/* Fields of /proc/PID/stat after the command name: [1] is the parent,
- * [21] the resident set in pages. */
-static int
-metrics_proc_stat(const char *pid, long *ppid, uint64_t *rss_pages)
+/* Fields of /proc/PID/stat after the command name: [21] is the resident
+ * set in pages. */
+int
+metrics_proc_rss(pid_t pid, uint64_t *bytes)
 {
 	char path[64], text[1024], *p, *end;
+	long page = sysconf(_SC_PAGESIZE);
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	n = read(fd, text, sizeof(text) - 1);
@@ -418,44 +418,38 @@ metrics_proc_stat(const char *pid, long *ppid, uint64_t *rss_pages)
 	if ((p = strrchr(text, ')')) == NULL)
 		return -1;
 	p++;
-	for (int field = 0; field <= 21; field++) {
+	for (int field = 0; field < 21; field++) {
 		while (*p == ' ')
 			p++;
-		if (*p == '\0')
-			return -1;
-		if (field == 1)
-			*ppid = strtol(p, NULL, 10);
-		if (field == 21)
-			*rss_pages = strtoull(p, NULL, 10);
-		if ((end = strchr(p, ' ')) == NULL && field < 21)
+		if ((end = strchr(p, ' ')) == NULL)
 			return -1;
 		p = end;
 	}
+	while (*p == ' ')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	*bytes = strtoull(p, NULL, 10) * (uint64_t)(page > 0 ? page : 4096);
 	return 0;
+}
+
+void
+metrics_rss_record(uint64_t bytes, unsigned nproc)
+{
+	if (metrics_shm == NULL)
+		return;
+	atomic_store_explicit(&metrics_shm->rss_bytes, bytes, A);
+	atomic_store_explicit(&metrics_shm->rss_procs, nproc, A);
 }
 
 uint64_t
 metrics_rss(unsigned *nproc)
 {
-	uint64_t total = 0, pages;
-	long page = sysconf(_SC_PAGESIZE), ppid;
-	struct dirent *de;
-	DIR *d;
-
 	*nproc = 0;
-	if (metrics_shm == NULL || (d = opendir("/proc")) == NULL)
+	if (metrics_shm == NULL)
 		return 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		long pid = strtol(de->d_name, NULL, 10);
-		if (metrics_proc_stat(de->d_name, &ppid, &pages) == -1)
-			continue;
-		if (pid != metrics_shm->master && ppid != metrics_shm->master)
-			continue;
-		total += pages * (uint64_t)(page > 0 ? page : 4096);
-		(*nproc)++;
-	}
-	closedir(d);
-	return total;
+	/* Two loads, not one snapshot: a page shows a count and a sum at
+	 * most a sample apart. */
+	*nproc = atomic_load_explicit(&metrics_shm->rss_procs, A);
+	return atomic_load_explicit(&metrics_shm->rss_bytes, A);
 }

@@ -135,7 +135,7 @@ struct metrics_snapshot {
 	uint64_t	 dns_buckets[METRICS_DNS_BUCKETS + 1]; /* per bucket */
 	uint64_t	 dns_count;
 	uint64_t	 dns_sum_us;
-	/* Filled in by the caller (read from the spool and /proc): */
+	/* Filled in by the caller (from the spool and metrics_rss): */
 	bool		 queue_known;
 	uint64_t	 queue_messages;
 	long long	 queue_oldest;	/* arrival time, 0: queue empty */
@@ -200,8 +200,16 @@ long long metrics_hist_start(long long now);
  */
 void metrics_restore(const struct metrics_snapshot *s);
 
-/* Sum of the resident memory of the master and its children, read from
- * /proc; 0 if unknown. *nproc gets the number of processes counted. */
+/*
+ * Resident memory. The master reads it from /proc for itself and each of
+ * its children (metrics_proc_rss: -1 if the process is gone) and records
+ * the sum every second; the worker that serves the status page and
+ * /metrics reads the record, so no child needs /proc beyond its own.
+ * metrics_rss: the last record (0 if none yet), *nproc the processes in
+ * it.
+ */
+int metrics_proc_rss(pid_t pid, uint64_t *bytes);
+void metrics_rss_record(uint64_t bytes, unsigned nproc);
 uint64_t metrics_rss(unsigned *nproc);
 
 #endif

@@ -299,6 +299,33 @@ master_signal_children(struct master *m, int sig)
 
 /* To systemd (Type=notify): the listeners are bound and the children of
  * the current generation started. */
+/* The memory of the master and its children, for the status page and
+ * /metrics (metrics.h): sampled here, so the workers that serve them
+ * need no /proc but their own. At most once a second. */
+static void
+master_sample_memory(struct master *m)
+{
+	static time_t last;
+	time_t now = time(NULL);
+	uint64_t total = 0, bytes;
+	unsigned n = 0;
+
+	if (now == last)
+		return;
+	last = now;
+	if (metrics_proc_rss(getpid(), &bytes) == 0) {
+		total += bytes;
+		n++;
+	}
+	for (size_t i = 0; i < m->nchildren; i++)
+		if (m->children[i].pid > 0 &&
+		    metrics_proc_rss(m->children[i].pid, &bytes) == 0) {
+			total += bytes;
+			n++;
+		}
+	metrics_rss_record(total, n);
+}
+
 static void
 master_notify_ready(struct master *m)
 {
@@ -544,6 +571,7 @@ master_main(struct conf *conf)
 		log_info("master listening on %s (%s)", m.ls.socks[i].text,
 		    listener_name(conf, &m.ls.socks[i]));
 	master_spawn_generation(&m);
+	master_sample_memory(&m);
 	master_notify_ready(&m);
 	for (;;) {
 		int sig = sigtimedwait(&m.sigs, NULL, &tick);
@@ -555,6 +583,7 @@ master_main(struct conf *conf)
 		if (m.keys_lost)
 			master_keys_restart(&m);
 		master_respawn_due(&m);
+		master_sample_memory(&m);
 	}
 	master_stop(&m);
 	listener_set_clear(&m.ls);
