@@ -55,6 +55,12 @@ struct metrics_fail_slot {
 	char		 reason[METRICS_FAIL_TEXT + 1];
 };
 
+/* A process's own report of its resident memory (metrics_rss_update). */
+struct metrics_proc {
+	atomic_int		 pid;		/* 0: free */
+	atomic_ullong		 rss;
+};
+
 struct metrics_shm {
 	atomic_ullong		 connections;
 	atomic_ullong		 sessions[METRICS_TLS_N];
@@ -66,11 +72,10 @@ struct metrics_shm {
 	atomic_ullong		 dns_buckets[METRICS_DNS_BUCKETS + 1];
 	atomic_ullong		 dns_count;
 	atomic_ullong		 dns_sum_us;
-	atomic_ullong		 rss_bytes;	/* the master's last sample */
-	atomic_uint		 rss_procs;
 	struct metrics_bucket	 hist[METRICS_HIST_N];
 	atomic_uint		 fail_next;
 	struct metrics_fail_slot fail[METRICS_FAIL_N];
+	struct metrics_proc	 procs[METRICS_PROCS_MAX];
 };
 
 static struct metrics_shm *metrics_shm;
@@ -397,18 +402,17 @@ metrics_snapshot(struct metrics_snapshot *out, long long now)
 	metrics_snapshot_failures(m, out);
 }
 
-/* Fields of /proc/PID/stat after the command name: [21] is the resident
+/* Fields of /proc/self/stat after the command name: [21] is the resident
  * set in pages. */
 int
-metrics_proc_rss(pid_t pid, uint64_t *bytes)
+metrics_self_rss(uint64_t *bytes)
 {
-	char path[64], text[1024], *p, *end;
+	char text[1024], *p, *end;
 	long page = sysconf(_SC_PAGESIZE);
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
@@ -434,22 +438,65 @@ metrics_proc_rss(pid_t pid, uint64_t *bytes)
 }
 
 void
-metrics_rss_record(uint64_t bytes, unsigned nproc)
+metrics_rss_update(void)
 {
-	if (metrics_shm == NULL)
+	pid_t me = getpid();
+	uint64_t bytes;
+
+	if (metrics_shm == NULL || metrics_self_rss(&bytes) == -1)
 		return;
-	atomic_store_explicit(&metrics_shm->rss_bytes, bytes, A);
-	atomic_store_explicit(&metrics_shm->rss_procs, nproc, A);
+	for (size_t i = 0; i < METRICS_PROCS_MAX; i++) {
+		struct metrics_proc *e = &metrics_shm->procs[i];
+
+		if (atomic_load_explicit(&e->pid, A) == (int)me) {
+			atomic_store_explicit(&e->rss, bytes, A);
+			return;
+		}
+	}
+	/* Not there yet: the first free entry it wins (others may be
+	 * taking entries at the same moment). */
+	for (size_t i = 0; i < METRICS_PROCS_MAX; i++) {
+		struct metrics_proc *e = &metrics_shm->procs[i];
+		int zero = 0;
+
+		if (atomic_compare_exchange_strong(&e->pid, &zero, (int)me)) {
+			atomic_store_explicit(&e->rss, bytes, A);
+			return;
+		}
+	}
+}
+
+void
+metrics_rss_forget(pid_t pid)
+{
+	if (metrics_shm == NULL || pid <= 0)
+		return;
+	for (size_t i = 0; i < METRICS_PROCS_MAX; i++) {
+		struct metrics_proc *e = &metrics_shm->procs[i];
+		int want = (int)pid;
+
+		if (atomic_load_explicit(&e->pid, A) != want)
+			continue;
+		atomic_store_explicit(&e->rss, 0, A);
+		atomic_compare_exchange_strong(&e->pid, &want, 0);
+	}
 }
 
 uint64_t
 metrics_rss(unsigned *nproc)
 {
+	uint64_t total = 0;
+
 	*nproc = 0;
 	if (metrics_shm == NULL)
 		return 0;
-	/* Two loads, not one snapshot: a page shows a count and a sum at
-	 * most a sample apart. */
-	*nproc = atomic_load_explicit(&metrics_shm->rss_procs, A);
-	return atomic_load_explicit(&metrics_shm->rss_bytes, A);
+	for (size_t i = 0; i < METRICS_PROCS_MAX; i++) {
+		const struct metrics_proc *e = &metrics_shm->procs[i];
+
+		if (atomic_load_explicit(&e->pid, A) == 0)
+			continue;
+		total += atomic_load_explicit(&e->rss, A);
+		(*nproc)++;
+	}
+	return total;
 }

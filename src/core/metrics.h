@@ -201,15 +201,20 @@ long long metrics_hist_start(long long now);
 void metrics_restore(const struct metrics_snapshot *s);
 
 /*
- * Resident memory. The master reads it from /proc for itself and each of
- * its children (metrics_proc_rss: -1 if the process is gone) and records
- * the sum every second; the worker that serves the status page and
- * /metrics reads the record, so no child needs /proc beyond its own.
- * metrics_rss: the last record (0 if none yet), *nproc the processes in
- * it.
+ * Resident memory. Each process of the daemon reads its own from
+ * /proc/self/stat (metrics_self_rss; -1 if it cannot) and reports it into
+ * the mapping every few seconds (update: the master each second, workers
+ * on their tick, the runner on its scan, the keys process on a timer),
+ * and the master forgets a child it reaps. No process reads another's
+ * /proc (the children may not; the master may not see them under
+ * systemd's ProtectProc=invisible). metrics_rss: the sum of the reports
+ * (0 if none yet), *nproc the processes in it. At most METRICS_PROCS_MAX
+ * processes are counted.
  */
-int metrics_proc_rss(pid_t pid, uint64_t *bytes);
-void metrics_rss_record(uint64_t bytes, unsigned nproc);
+#define METRICS_PROCS_MAX	256
+int metrics_self_rss(uint64_t *bytes);
+void metrics_rss_update(void);
+void metrics_rss_forget(pid_t pid);
 uint64_t metrics_rss(unsigned *nproc);
 
 #endif

@@ -248,6 +248,7 @@ master_reap(struct master *m, bool stopping)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		metrics_rss_forget(pid);
 		for (size_t i = 0; i < m->nchildren; i++) {
 			struct child *c = &m->children[i];
 			if (c->pid != pid)
@@ -299,31 +300,18 @@ master_signal_children(struct master *m, int sig)
 
 /* To systemd (Type=notify): the listeners are bound and the children of
  * the current generation started. */
-/* The memory of the master and its children, for the status page and
- * /metrics (metrics.h): sampled here, so the workers that serve them
- * need no /proc but their own. At most once a second. */
+/* The master's own memory for /metrics (each child reports its own,
+ * metrics.h), at most once a second. */
 static void
-master_sample_memory(struct master *m)
+master_report_memory(void)
 {
 	static time_t last;
 	time_t now = time(NULL);
-	uint64_t total = 0, bytes;
-	unsigned n = 0;
 
-	if (now == last)
-		return;
-	last = now;
-	if (metrics_proc_rss(getpid(), &bytes) == 0) {
-		total += bytes;
-		n++;
+	if (now != last) {
+		last = now;
+		metrics_rss_update();
 	}
-	for (size_t i = 0; i < m->nchildren; i++)
-		if (m->children[i].pid > 0 &&
-		    metrics_proc_rss(m->children[i].pid, &bytes) == 0) {
-			total += bytes;
-			n++;
-		}
-	metrics_rss_record(total, n);
 }
 
 static void
@@ -532,6 +520,11 @@ master_setup(struct master *m, char *err, size_t errlen)
 		return -1;
 	if ((m->tls = tls_server_new(m->conf, err, errlen)) == NULL)
 		return -1;
+	/* Once, before the first child (the keys process reports its
+	 * memory into it too): reloads and restarted children keep
+	 * counting into it. */
+	metrics_init();
+	master_load_history(m->conf);
 	if (master_keys_start(m, m->conf, m->gen, &m->keys_ctl, &m->dkim_keys,
 	    err, errlen) == -1)
 		return -1;
@@ -539,9 +532,6 @@ master_setup(struct master *m, char *err, size_t errlen)
 		return -1;
 	listener_bind_local(m->conf, NULL, &m->ls);
 	m->limits = connlimit_new(m->conf->workers);
-	/* Once: reloads and restarted children keep counting into it. */
-	metrics_init();
-	master_load_history(m->conf);
 	return 0;
 }
 
@@ -571,7 +561,7 @@ master_main(struct conf *conf)
 		log_info("master listening on %s (%s)", m.ls.socks[i].text,
 		    listener_name(conf, &m.ls.socks[i]));
 	master_spawn_generation(&m);
-	master_sample_memory(&m);
+	master_report_memory();
 	master_notify_ready(&m);
 	for (;;) {
 		int sig = sigtimedwait(&m.sigs, NULL, &tick);
@@ -583,7 +573,7 @@ master_main(struct conf *conf)
 		if (m.keys_lost)
 			master_keys_restart(&m);
 		master_respawn_due(&m);
-		master_sample_memory(&m);
+		master_report_memory();
 	}
 	master_stop(&m);
 	listener_set_clear(&m.ls);

@@ -169,10 +169,10 @@ ll_allow_base(struct ll *ll)
  * OpenSSL and the configuration look for it (never all of /etc/ssl: its
  * private/ holds TLS keys, readable by a service user in group ssl-cert;
  * the private link in /usr/lib/ssl resolves there, outside the rules), the
- * configuration itself, and of /proc only the process's own (sanitizers
- * read /proc/self/maps): the master samples the memory the status page
- * shows (metrics.h), so other processes' cmdline, environ and maps stay
- * out of a compromised child's reach. */
+ * configuration itself, and of /proc only the process's own (its memory
+ * for /metrics, metrics.h; sanitizers read /proc/self/maps): other
+ * processes' cmdline, environ and maps stay out of a compromised child's
+ * reach. */
 static void
 ll_allow_lookups(struct ll *ll, const struct conf *c)
 {
