@@ -4,7 +4,6 @@
 #include "core/metrics.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -56,8 +55,13 @@ struct metrics_fail_slot {
 	char		 reason[METRICS_FAIL_TEXT + 1];
 };
 
+/* A process's own report of its resident memory (metrics_rss_update). */
+struct metrics_proc {
+	atomic_int		 pid;		/* 0: free */
+	atomic_ullong		 rss;
+};
+
 struct metrics_shm {
-	pid_t			 master;
 	atomic_ullong		 connections;
 	atomic_ullong		 sessions[METRICS_TLS_N];
 	atomic_ullong		 accepted;
@@ -71,6 +75,7 @@ struct metrics_shm {
 	struct metrics_bucket	 hist[METRICS_HIST_N];
 	atomic_uint		 fail_next;
 	struct metrics_fail_slot fail[METRICS_FAIL_N];
+	struct metrics_proc	 procs[METRICS_PROCS_MAX];
 };
 
 static struct metrics_shm *metrics_shm;
@@ -87,7 +92,6 @@ metrics_init(void)
 	if (p == MAP_FAILED)
 		fatal("cannot map the metrics");
 	metrics_shm = p;	/* zero-filled by mmap */
-	metrics_shm->master = getpid();
 }
 
 void
@@ -398,17 +402,17 @@ metrics_snapshot(struct metrics_snapshot *out, long long now)
 	metrics_snapshot_failures(m, out);
 }
 
-/* Fields of /proc/PID/stat after the command name: [1] is the parent,
- * [21] the resident set in pages. */
-static int
-metrics_proc_stat(const char *pid, long *ppid, uint64_t *rss_pages)
+/* Fields of /proc/self/stat after the command name: [21] is the resident
+ * set in pages. */
+int
+metrics_self_rss(uint64_t *bytes)
 {
-	char path[64], text[1024], *p, *end;
+	char text[1024], *p, *end;
+	long page = sysconf(_SC_PAGESIZE);
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
@@ -418,44 +422,81 @@ metrics_proc_stat(const char *pid, long *ppid, uint64_t *rss_pages)
 	if ((p = strrchr(text, ')')) == NULL)
 		return -1;
 	p++;
-	for (int field = 0; field <= 21; field++) {
+	for (int field = 0; field < 21; field++) {
 		while (*p == ' ')
 			p++;
-		if (*p == '\0')
-			return -1;
-		if (field == 1)
-			*ppid = strtol(p, NULL, 10);
-		if (field == 21)
-			*rss_pages = strtoull(p, NULL, 10);
-		if ((end = strchr(p, ' ')) == NULL && field < 21)
+		if ((end = strchr(p, ' ')) == NULL)
 			return -1;
 		p = end;
 	}
+	while (*p == ' ')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	*bytes = strtoull(p, NULL, 10) * (uint64_t)(page > 0 ? page : 4096);
 	return 0;
+}
+
+void
+metrics_rss_update(void)
+{
+	pid_t me = getpid();
+	uint64_t bytes;
+
+	if (metrics_shm == NULL || metrics_self_rss(&bytes) == -1)
+		return;
+	for (size_t i = 0; i < METRICS_PROCS_MAX; i++) {
+		struct metrics_proc *e = &metrics_shm->procs[i];
+
+		if (atomic_load_explicit(&e->pid, A) == (int)me) {
+			atomic_store_explicit(&e->rss, bytes, A);
+			return;
+		}
+	}
+	/* Not there yet: the first free entry it wins (others may be
+	 * taking entries at the same moment). */
+	for (size_t i = 0; i < METRICS_PROCS_MAX; i++) {
+		struct metrics_proc *e = &metrics_shm->procs[i];
+		int zero = 0;
+
+		if (atomic_compare_exchange_strong(&e->pid, &zero, (int)me)) {
+			atomic_store_explicit(&e->rss, bytes, A);
+			return;
+		}
+	}
+}
+
+void
+metrics_rss_forget(pid_t pid)
+{
+	if (metrics_shm == NULL || pid <= 0)
+		return;
+	for (size_t i = 0; i < METRICS_PROCS_MAX; i++) {
+		struct metrics_proc *e = &metrics_shm->procs[i];
+		int want = (int)pid;
+
+		if (atomic_load_explicit(&e->pid, A) != want)
+			continue;
+		atomic_store_explicit(&e->rss, 0, A);
+		atomic_compare_exchange_strong(&e->pid, &want, 0);
+	}
 }
 
 uint64_t
 metrics_rss(unsigned *nproc)
 {
-	uint64_t total = 0, pages;
-	long page = sysconf(_SC_PAGESIZE), ppid;
-	struct dirent *de;
-	DIR *d;
+	uint64_t total = 0;
 
 	*nproc = 0;
-	if (metrics_shm == NULL || (d = opendir("/proc")) == NULL)
+	if (metrics_shm == NULL)
 		return 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
+	for (size_t i = 0; i < METRICS_PROCS_MAX; i++) {
+		const struct metrics_proc *e = &metrics_shm->procs[i];
+
+		if (atomic_load_explicit(&e->pid, A) == 0)
 			continue;
-		long pid = strtol(de->d_name, NULL, 10);
-		if (metrics_proc_stat(de->d_name, &ppid, &pages) == -1)
-			continue;
-		if (pid != metrics_shm->master && ppid != metrics_shm->master)
-			continue;
-		total += pages * (uint64_t)(page > 0 ? page : 4096);
+		total += atomic_load_explicit(&e->rss, A);
 		(*nproc)++;
 	}
-	closedir(d);
 	return total;
 }

@@ -135,7 +135,7 @@ struct metrics_snapshot {
 	uint64_t	 dns_buckets[METRICS_DNS_BUCKETS + 1]; /* per bucket */
 	uint64_t	 dns_count;
 	uint64_t	 dns_sum_us;
-	/* Filled in by the caller (read from the spool and /proc): */
+	/* Filled in by the caller (from the spool and metrics_rss): */
 	bool		 queue_known;
 	uint64_t	 queue_messages;
 	long long	 queue_oldest;	/* arrival time, 0: queue empty */
@@ -200,8 +200,21 @@ long long metrics_hist_start(long long now);
  */
 void metrics_restore(const struct metrics_snapshot *s);
 
-/* Sum of the resident memory of the master and its children, read from
- * /proc; 0 if unknown. *nproc gets the number of processes counted. */
+/*
+ * Resident memory. Each process of the daemon reads its own from
+ * /proc/self/stat (metrics_self_rss; -1 if it cannot) and reports it into
+ * the mapping every few seconds (update: the master each second, workers
+ * on their tick, the runner on its scan, the keys process on a timer),
+ * and the master forgets a child it reaps. No process reads another's
+ * /proc (the children may not; the master may not see them under
+ * systemd's ProtectProc=invisible). metrics_rss: the sum of the reports
+ * (0 if none yet), *nproc the processes in it. At most METRICS_PROCS_MAX
+ * processes are counted.
+ */
+#define METRICS_PROCS_MAX	256
+int metrics_self_rss(uint64_t *bytes);
+void metrics_rss_update(void);
+void metrics_rss_forget(pid_t pid);
 uint64_t metrics_rss(unsigned *nproc);
 
 #endif

@@ -160,27 +160,42 @@ test_metrics_labels(void **state)
 	    METRICS_VERDICT_SOFTFAIL);
 }
 
-/* This process is the "master": it and a child are counted. */
+/* Each process reports its own memory; readers sum the reports; a
+ * reaped process is forgotten. */
 static void
 test_metrics_rss(void **state)
 {
+	uint64_t self = 0, total;
 	unsigned n;
 	int fds[2];
 	char c;
 	pid_t pid;
 
 	(void)state;
+	assert_int_equal(metrics_self_rss(&self), 0);
+	assert_true(self > 1024 * 1024);
+	assert_int_equal(metrics_rss(&n), 0);
+	assert_int_equal(n, 0);
+	metrics_rss_update();
+	metrics_rss_update();		/* the same entry, not a second */
+	assert_true(metrics_rss(&n) > 1024 * 1024);
+	assert_int_equal(n, 1);
 	assert_int_equal(pipe(fds), 0);
 	if ((pid = fork()) == 0) {
-		close(fds[1]);
-		(void)read(fds[0], &c, 1);	/* until the parent is done */
-		_exit(0);
+		close(fds[0]);
+		metrics_rss_update();
+		_exit(write(fds[1], "x", 1) == 1 ? 0 : 1);
 	}
-	close(fds[0]);
-	assert_true(metrics_rss(&n) > 1024 * 1024);
-	assert_int_equal(n, 2);
 	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	total = metrics_rss(&n);
+	assert_int_equal(n, 2);
+	assert_true(total > 2 * 1024 * 1024);
 	waitpid(pid, NULL, 0);
+	metrics_rss_forget(pid);
+	metrics_rss(&n);
+	assert_int_equal(n, 1);
 }
 
 /* A restart: history and failures put back into a fresh mapping are what

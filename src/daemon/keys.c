@@ -25,6 +25,7 @@
 #include "account/passwd_cache.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "keys/keys_proto.h"
@@ -37,6 +38,8 @@
  * unread output it is dropped. */
 #define KEYS_PEER_OUT_MAX	(256 * 1024)
 #define KEYS_THREADS_MAX	8
+/* Seconds between reports of its memory (metrics.h). */
+#define KEYS_MEMORY_INTERVAL	5
 enum { KEYS_POOL_SIGN, KEYS_POOL_PASSWD, KEYS_NPOOLS };
 
 struct keys;
@@ -595,6 +598,16 @@ keys_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	explicit_bzero(k->ctlbuf, (size_t)n);
 }
 
+/* Its memory for /metrics (metrics.h): no other process may read it. */
+static void
+keys_memory_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	metrics_rss_update();
+}
+
 static void
 keys_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -664,6 +677,12 @@ keys_main(const struct conf *conf, int ctl)
 	if (k.ctl_ev == NULL || event_add(k.ctl_ev, NULL) == -1 ||
 	    sigterm == NULL || evsignal_add(sigterm, NULL) == -1)
 		fatal("keys: cannot set up the loop");
+	const struct timeval every = { KEYS_MEMORY_INTERVAL, 0 };
+	struct event *memory = event_new(k.base, -1, EV_PERSIST,
+	    keys_memory_cb, NULL);
+	if (memory == NULL || event_add(memory, &every) == -1)
+		fatal("keys: cannot set up the loop");
+	metrics_rss_update();
 
 	event_base_dispatch(k.base);
 
@@ -677,6 +696,7 @@ keys_main(const struct conf *conf, int ctl)
 			bufferevent_free(p->bev);
 		free(p);
 	}
+	event_free(memory);
 	event_free(sigterm);
 	event_free(k.ctl_ev);
 	if (k.ctl != -1)

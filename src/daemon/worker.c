@@ -13,6 +13,7 @@
 
 #include "account/dovecot_client.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 #include "keys/keys_client.h"
@@ -65,6 +66,7 @@ worker_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	metrics_rss_update();
 	if (n > 0 && db_dmarc_flush(db) != DB_OK)
 		log_warn("%zu dmarc records not stored: %s", n, db_error(db));
 	n = db_dmarc_failure_pending(db);

@@ -70,6 +70,25 @@ hourwin_add(uint64_t word, long long now, unsigned n)
 	return hw_make(hw_hour(w), hw_prev(w), cur);
 }
 
+static unsigned
+hw_minus(unsigned v, unsigned n)
+{
+	return n > v ? 0 : v - n;
+}
+
+uint64_t
+hourwin_sub(uint64_t word, long long now, long long at, unsigned n)
+{
+	uint64_t w = hw_roll(word, hw_now(now));
+	unsigned h = hw_hour(w), ah = hw_now(at);
+
+	if (ah == h)
+		return hw_make(h, hw_prev(w), hw_minus(hw_cur(w), n));
+	if (((ah + 1) & HW_HOUR_MASK) == h)
+		return hw_make(h, hw_minus(hw_prev(w), n), hw_cur(w));
+	return w;
+}
+
 unsigned
 hourwin_count(uint64_t word, long long now)
 {

@@ -24,6 +24,10 @@
 uint64_t hourwin_add(uint64_t word, long long now, unsigned n);
 /* The sliding count of the last hour at time now. */
 unsigned hourwin_count(uint64_t word, long long now);
+/* The word after taking back n that hourwin_add counted at time at: from
+ * that hour's count, wherever the word has moved it (this hour's or the
+ * previous one's); nothing once it is older. Never below 0. */
+uint64_t hourwin_sub(uint64_t word, long long now, long long at, unsigned n);
 /* True if nothing counted in word can matter any more at time now. */
 int hourwin_stale(uint64_t word, long long now);
 

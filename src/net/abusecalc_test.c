@@ -78,6 +78,37 @@ test_window_saturates(void **state)
 	assert_int_equal(hourwin_count(w, H0 + 3600), 2 * HOURWIN_MAX);
 }
 
+/* A slot taken back comes off the hour it was counted in, wherever the
+ * word has moved that hour since; older ones are gone anyway. */
+static void
+test_window_sub(void **state)
+{
+	uint64_t w = hourwin_add(0, H0 + 100, 3);
+
+	(void)state;
+	w = hourwin_sub(w, H0 + 200, H0 + 100, 1);
+	assert_int_equal(hourwin_count(w, H0 + 200), 2);
+	/* Never below zero. */
+	assert_int_equal(hourwin_count(hourwin_sub(w, H0 + 200, H0 + 100, 9),
+	    H0 + 200), 0);
+	/* Taken this hour, given back in the next: off the previous hour. */
+	w = hourwin_add(w, H0 + 3600, 4);
+	w = hourwin_sub(w, H0 + 3600, H0 + 100, 2);
+	assert_int_equal(hourwin_count(w, H0 + 3600), 4);
+	w = hourwin_add(hourwin_add(0, H0 + 100, 2), H0 + 3600, 4);
+	assert_int_equal(hourwin_count(hourwin_sub(w, H0 + 3600, H0 + 100, 1),
+	    H0 + 3600), 5);
+	assert_int_equal(hourwin_count(hourwin_sub(w, H0 + 3600, H0 + 3600, 1),
+	    H0 + 3600), 5);
+	/* Two hours later it counts for nothing: nothing to take. */
+	assert_int_equal(hourwin_sub(w, H0 + 3 * 3600, H0 + 100, 1),
+	    hourwin_add(0, H0 + 3 * 3600, 0));
+	/* Another process already rolled the word into the next hour. */
+	w = hourwin_add(hourwin_add(0, H0 + 3599, 2), H0 + 3600, 1);
+	w = hourwin_sub(w, H0 + 3599, H0 + 3599, 1);
+	assert_int_equal(hourwin_count(w, H0 + 3600), 2);
+}
+
 static void
 test_authpair_schedule(void **state)
 {
@@ -113,6 +144,7 @@ main(void)
 		cmocka_unit_test(test_window_slides),
 		cmocka_unit_test(test_window_never_rolls_back),
 		cmocka_unit_test(test_window_saturates),
+		cmocka_unit_test(test_window_sub),
 		cmocka_unit_test(test_authpair_schedule),
 	};
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* Shared per-client counters (see connlimit.h). Lock-free: relaxed atomics
- * suffice, the limits are approximate by a connection or two under races. */
+ * suffice for the connection limits, approximate by a connection or two
+ * under races; the per-account limits check and count in one
+ * compare-and-swap, exact. */
 #include "net/connlimit.h"
 
 #include <ctype.h>
@@ -352,10 +354,15 @@ connlimit_find(struct connlimit_entry *table, bool pair, uint64_t tag,
 			victim = &set[w];
 	}
 	uint64_t old = atomic_load(&victim->tag);
+	uint64_t a = atomic_load(&victim->a), b = atomic_load(&victim->b);
 	if (!atomic_compare_exchange_strong(&victim->tag, &old, tag))
 		return old == tag ? victim : NULL;	/* lost a race */
-	atomic_store(&victim->a, 0);
-	atomic_store(&victim->b, 0);
+	/* Cleared only if unchanged since read: another process that found
+	 * the new tag may already have counted (a plain store would lose
+	 * that); a word it changed keeps the old count too, an over-count
+	 * (a stale word counts as 0 anyway). */
+	atomic_compare_exchange_strong(&victim->a, &a, 0);
+	atomic_compare_exchange_strong(&victim->b, &b, 0);
 	return victim;
 }
 
@@ -374,53 +381,64 @@ connlimit_pair_find(struct connlimit *cl, const char *user,
 	    create);
 }
 
-enum connlimit_acct_result
-connlimit_acct_check(struct connlimit *cl, const char *account,
-    unsigned more_rcpts, unsigned max_msgs, unsigned max_rcpts,
-    unsigned *count)
+/* The hour window of the account's kind; NULL if the table cannot give
+ * the account an entry (other accounts keep taking the way it chose). */
+static _Atomic uint64_t *
+connlimit_acct_word(struct connlimit *cl, const char *account,
+    enum connlimit_acct_kind kind, bool create)
 {
-	struct connlimit_entry *e = connlimit_acct_find(cl, account, false);
-	long long now = time(NULL);
+	struct connlimit_entry *e = NULL;
 
-	*count = 0;
+	for (unsigned i = 0; e == NULL && i < 2 * CONNLIMIT_WAYS; i++) {
+		e = connlimit_acct_find(cl, account, create);
+		if (!create)
+			break;
+	}
 	if (e == NULL)
-		return more_rcpts > max_rcpts && max_rcpts ?
-		    CONNLIMIT_ACCT_RCPTS : CONNLIMIT_ACCT_OK;
-	unsigned m = hourwin_count(atomic_load(&e->a), now);
-	unsigned r = hourwin_count(atomic_load(&e->b), now);
-	if (max_msgs && m >= max_msgs) {
-		*count = m;
-		return CONNLIMIT_ACCT_MESSAGES;
-	}
-	if (max_rcpts && (unsigned long long)r + more_rcpts > max_rcpts) {
-		*count = r;
-		return CONNLIMIT_ACCT_RCPTS;
-	}
-	return CONNLIMIT_ACCT_OK;
+		return NULL;
+	return kind == CONNLIMIT_ACCT_MESSAGES ? &e->a : &e->b;
 }
 
-static void
-connlimit_window_add(_Atomic uint64_t *w, long long now, unsigned n)
+bool
+connlimit_acct_take(struct connlimit *cl, const char *account,
+    enum connlimit_acct_kind kind, unsigned n, unsigned max, long long *at,
+    unsigned *count)
 {
-	uint64_t old = atomic_load(w);
+	_Atomic uint64_t *w = connlimit_acct_word(cl, account, kind, true);
+	long long now = time(NULL);
+	uint64_t old, new;
+	unsigned c;
 
-	while (!atomic_compare_exchange_weak(w, &old,
-	    hourwin_add(old, now, n)))
-		;
+	*at = now;
+	*count = 0;
+	if (w == NULL)
+		return max == 0;	/* uncountable: refuse while limited */
+	old = atomic_load(w);
+	do {
+		c = hourwin_count(old, now);
+		if (max != 0 && (unsigned long long)c + n > max) {
+			*count = c;
+			return false;
+		}
+		new = hourwin_add(old, now, n);
+	} while (!atomic_compare_exchange_weak(w, &old, new));
+	return true;
 }
 
 void
-connlimit_acct_count(struct connlimit *cl, const char *account,
-    unsigned msgs, unsigned rcpts)
+connlimit_acct_give_back(struct connlimit *cl, const char *account,
+    enum connlimit_acct_kind kind, unsigned n, long long at)
 {
-	struct connlimit_entry *e = connlimit_acct_find(cl, account, true);
+	_Atomic uint64_t *w = connlimit_acct_word(cl, account, kind, false);
 	long long now = time(NULL);
+	uint64_t old;
 
-	if (e == NULL)
-		return;
-	/* Both words: a fresh entry's hour windows start with the hour. */
-	connlimit_window_add(&e->a, now, msgs);
-	connlimit_window_add(&e->b, now, rcpts);
+	if (w == NULL)
+		return;		/* the entry was taken over: nothing left */
+	old = atomic_load(w);
+	while (!atomic_compare_exchange_weak(w, &old,
+	    hourwin_sub(old, now, at, n)))
+		;
 }
 
 /* ---- AUTH failures per (account, address) ------------------------------ */

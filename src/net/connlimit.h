@@ -65,24 +65,26 @@ bool connlimit_pregreet_passed(struct connlimit *cl,
 void connlimit_pregreet_pass(struct connlimit *cl, const struct sockaddr *sa);
 
 /*
- * Per-account submission limits ([limits]): accepted messages and
- * accepted RCPTs over a sliding hour, by all workers. check: may the
- * account start a message (more_rcpts 0) or add more_rcpts recipients?
- * *count gets the hour's count that is at its limit. count: msgs messages
- * were accepted (the 250 after DATA), rcpts recipients (each RCPT's 250:
- * counted at once, so parallel sessions cannot each add up to the limit
- * before any of them commits). A limit of 0 is off.
+ * Per-account submission limits ([limits]): messages and recipients over
+ * a sliding hour, by all workers. take: count n more of the account's
+ * kind if the hour's count stays within max (0: no limit, always
+ * counted), checked and counted in one compare-and-swap, so sessions in
+ * any workers never pass the limit together; false (nothing counted,
+ * *count = the hour's count) if not. *at gets the time give_back needs:
+ * it takes them back (a message slot taken at MAIL whose transaction
+ * ends without its 250). Exact while the table holds the accounts active
+ * in the last two hours (CONNLIMIT_SETS sets of CONNLIMIT_WAYS); a worker
+ * that dies keeps the slots it held counted (an over-count for the hour).
  */
-enum connlimit_acct_result {
-	CONNLIMIT_ACCT_OK = 0,
+enum connlimit_acct_kind {
 	CONNLIMIT_ACCT_MESSAGES,
 	CONNLIMIT_ACCT_RCPTS,
 };
-enum connlimit_acct_result connlimit_acct_check(struct connlimit *cl,
-    const char *account, unsigned more_rcpts, unsigned max_msgs,
-    unsigned max_rcpts, unsigned *count);
-void connlimit_acct_count(struct connlimit *cl, const char *account,
-    unsigned msgs, unsigned rcpts);
+bool connlimit_acct_take(struct connlimit *cl, const char *account,
+    enum connlimit_acct_kind kind, unsigned n, unsigned max, long long *at,
+    unsigned *count);
+void connlimit_acct_give_back(struct connlimit *cl, const char *account,
+    enum connlimit_acct_kind kind, unsigned n, long long at);
 
 /*
  * AUTH failures per (account name as the client gave it, address): the

@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "net/connlimit.h"
 
@@ -103,12 +105,90 @@ test_buckets_not_chosen_by_attacker(void **state)
 	connlimit_free(cl);
 }
 
+/* Taken up to the limit, refused past it (with the count), given back
+ * and taken again; accounts apart; names case-blind. */
+static void
+test_acct_take_give_back(void **state)
+{
+	struct connlimit *cl = connlimit_new(1);
+	long long at[4];
+	unsigned count;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		assert_true(connlimit_acct_take(cl, "a@x", CONNLIMIT_ACCT_MESSAGES,
+		    1, 3, &at[i], &count));
+	assert_false(connlimit_acct_take(cl, "A@X", CONNLIMIT_ACCT_MESSAGES, 1,
+	    3, &at[3], &count));
+	assert_int_equal(count, 3);
+	/* The recipients' window and other accounts are apart. */
+	assert_true(connlimit_acct_take(cl, "a@x", CONNLIMIT_ACCT_RCPTS, 3, 3,
+	    &at[3], &count));
+	assert_false(connlimit_acct_take(cl, "a@x", CONNLIMIT_ACCT_RCPTS, 1, 3,
+	    &at[3], &count));
+	assert_true(connlimit_acct_take(cl, "b@x", CONNLIMIT_ACCT_MESSAGES, 1,
+	    3, &at[3], &count));
+	connlimit_acct_give_back(cl, "a@x", CONNLIMIT_ACCT_MESSAGES, 1, at[1]);
+	assert_true(connlimit_acct_take(cl, "a@x", CONNLIMIT_ACCT_MESSAGES, 1,
+	    3, &at[1], &count));
+	assert_false(connlimit_acct_take(cl, "a@x", CONNLIMIT_ACCT_MESSAGES, 1,
+	    3, &at[3], &count));
+	/* No limit: always counted. */
+	assert_true(connlimit_acct_take(cl, "a@x", CONNLIMIT_ACCT_MESSAGES, 1,
+	    0, &at[3], &count));
+	connlimit_free(cl);
+}
+
+/* Processes racing for one account's slots (as workers do) take exactly
+ * the limit between them. */
+static void
+test_acct_take_is_exact_across_processes(void **state)
+{
+	enum { PROCS = 4, TRIES = 20000, MAX = 1000 };
+	struct connlimit *cl = connlimit_new(PROCS);
+	int fds[PROCS][2];
+	unsigned total = 0;
+
+	(void)state;
+	for (int p = 0; p < PROCS; p++) {
+		assert_int_equal(pipe(fds[p]), 0);
+		pid_t pid = fork();
+		assert_true(pid != -1);
+		if (pid == 0) {
+			unsigned got = 0, count;
+			long long at;
+
+			for (int i = 0; i < TRIES; i++)
+				got += connlimit_acct_take(cl, "spam@x",
+				    CONNLIMIT_ACCT_RCPTS, 1, MAX, &at, &count);
+			_exit(write(fds[p][1], &got, sizeof(got)) ==
+			    sizeof(got) ? 0 : 1);
+		}
+		close(fds[p][1]);
+	}
+	for (int p = 0; p < PROCS; p++) {
+		unsigned got;
+		int st;
+
+		assert_int_equal(read(fds[p][0], &got, sizeof(got)),
+		    sizeof(got));
+		close(fds[p][0]);
+		total += got;
+		assert_true(wait(&st) > 0);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	assert_int_equal(total, MAX);
+	connlimit_free(cl);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pregreet_pass_is_per_client),
 		cmocka_unit_test(test_buckets_not_chosen_by_attacker),
+		cmocka_unit_test(test_acct_take_give_back),
+		cmocka_unit_test(test_acct_take_is_exact_across_processes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

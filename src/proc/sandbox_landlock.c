@@ -82,20 +82,21 @@ struct ll {
 };
 
 /* Grant access below path (or to the file path), as far as handled. A
- * missing path is skipped: nothing there to protect or to need. */
-static void
-ll_allow(struct ll *ll, const char *path, uint64_t access)
+ * missing path is skipped: nothing there to protect or to need. Returns
+ * the O_PATH descriptor of path (the caller closes it), -1 if skipped. */
+static int
+ll_allow_open(struct ll *ll, const char *path, uint64_t access)
 {
 	struct landlock_path_beneath_attr pb;
 	struct stat st;
 	int fd;
 
 	if (path == NULL || *path == '\0')
-		return;
+		return -1;
 	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1) {
 		log_debug("%s: sandbox: %s skipped: %s", ll->who, path,
 		    strerror(errno));
-		return;
+		return -1;
 	}
 	if (fstat(fd, &st) == -1)
 		fatal("%s: sandbox: stat %s: %s", ll->who, path,
@@ -109,7 +110,26 @@ ll_allow(struct ll *ll, const char *path, uint64_t access)
 	    LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == -1)
 		fatal("%s: sandbox: landlock rule for %s: %s", ll->who, path,
 		    strerror(errno));
-	close(fd);
+	return fd;
+}
+
+static void
+ll_allow(struct ll *ll, const char *path, uint64_t access)
+{
+	int fd = ll_allow_open(ll, path, access);
+
+	if (fd != -1)
+		close(fd);
+}
+
+/* The process's own /proc/PID, read-only, and nothing else of /proc. The
+ * rule is on the inode, and procfs makes a new one for /proc/PID whenever
+ * its dentry was evicted (memory pressure, drop_caches): the descriptor
+ * stays open for the process's life to pin it. */
+static void
+ll_allow_proc_self(struct ll *ll)
+{
+	(void)ll_allow_open(ll, "/proc/self", LL_RO);
 }
 
 /* "dir/name" granted access. */
@@ -146,12 +166,14 @@ ll_allow_base(struct ll *ll)
 
 /* What lookups and TLS verification read in the worker and the runner:
  * the resolver's files, the user database (the user of a local
- * submission is looked up by uid), the trust anchor, the CA store wherever OpenSSL
- * and the configuration look for it (never all of /etc/ssl: its private/
- * holds TLS keys, readable by a service user in group ssl-cert; the
- * private link in /usr/lib/ssl resolves there, outside the rules), the configuration itself, and /proc
- * (metrics read /proc/PID/stat of the daemon's processes; sanitizers read
- * /proc/self/maps). */
+ * submission is looked up by uid), the trust anchor, the CA store wherever
+ * OpenSSL and the configuration look for it (never all of /etc/ssl: its
+ * private/ holds TLS keys, readable by a service user in group ssl-cert;
+ * the private link in /usr/lib/ssl resolves there, outside the rules), the
+ * configuration itself, and of /proc only the process's own (its memory
+ * for /metrics, metrics.h; sanitizers read /proc/self/maps): other
+ * processes' cmdline, environ and maps stay out of a compromised child's
+ * reach. */
 static void
 ll_allow_lookups(struct ll *ll, const struct conf *c)
 {
@@ -161,7 +183,7 @@ ll_allow_lookups(struct ll *ll, const struct conf *c)
 		"/etc/passwd", "/etc/group",
 		"/etc/ssl/certs", "/etc/ssl/openssl.cnf", "/usr/lib/ssl",
 		"/usr/share/ca-certificates",
-		"/usr/local/share/ca-certificates", "/proc",
+		"/usr/local/share/ca-certificates",
 	};
 
 	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
@@ -174,6 +196,7 @@ ll_allow_lookups(struct ll *ll, const struct conf *c)
 	ll_allow(ll, c->dns_trust_anchor, LL_RO);
 	ll_allow(ll, c->dns_unbound_config, LL_RO);
 	ll_allow(ll, c->tls_ca, LL_RO);
+	ll_allow_proc_self(ll);
 }
 
 /* The store and its journal, which the master made before any child
@@ -228,7 +251,7 @@ ll_allow_keys(struct ll *ll, const struct conf *c)
 	    LANDLOCK_ACCESS_FS_READ_FILE);
 	ll_allow_in(ll, c->data_dir, DB_PASSWD_FILE "-journal",
 	    LANDLOCK_ACCESS_FS_READ_FILE);
-	ll_allow(ll, "/proc/self", LL_RO);
+	ll_allow_proc_self(ll);
 }
 
 int

@@ -107,9 +107,10 @@ test_no_signal_to_others(void **state)
 }
 
 /* In a child under the worker's or the runner's Landlock rules: the CA
- * store is readable, /etc/ssl/private is not, and the store, opened before
- * the sandbox as the children do, sorts more than fits its cache. 0 if
- * so, 77 without Landlock, else the step. */
+ * store is readable, /etc/ssl/private is not, of /proc only its own
+ * /proc/PID, and the store, opened before the sandbox as the children
+ * do, sorts more than fits its cache. 0 if so, 77 without Landlock, else
+ * the step. */
 static int
 store_child(enum sandbox_kind kind, const char *dir)
 {
@@ -141,6 +142,16 @@ store_child(enum sandbox_kind kind, const char *dir)
 	if (open("/etc/ssl/private", O_RDONLY | O_DIRECTORY) != -1 ||
 	    open("/usr/lib/ssl/private", O_RDONLY | O_DIRECTORY) != -1)
 		return 14;
+	/* Of /proc only its own: not its parent's (the master's, in the
+	 * daemon), nor any other process's. */
+	if (open("/proc/self/status", O_RDONLY) == -1 ||
+	    open("/proc/thread-self/status", O_RDONLY) == -1)
+		return 15;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)getppid());
+	if (open(path, O_RDONLY) != -1 ||
+	    open("/proc/1/status", O_RDONLY) != -1 ||
+	    open("/proc/stat", O_RDONLY) != -1)
+		return 16;
 	if (sqlite3_exec(db->sql, big_sort, NULL, NULL, NULL) != SQLITE_OK) {
 		fprintf(stderr, "store under landlock: %s\n",
 		    sqlite3_errmsg(db->sql));

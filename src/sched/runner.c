@@ -798,6 +798,7 @@ runner_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	metrics_rss_update();
 	runner_scan(arg, false);
 }
 
@@ -1253,6 +1254,7 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	runner_select_method(&r);
 	/* Before the first thread, which Landlock would not cover. */
 	sandbox_enter(SANDBOX_RUNNER, conf);
+	metrics_rss_update();	/* then on each scan */
 	r.pool = workpool_new(r.base, RUNNER_LOCAL_THREADS, "queue runner");
 	runner_start_remote(&r);
 	runner_bind(&r);

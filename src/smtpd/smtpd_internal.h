@@ -103,6 +103,8 @@ struct smtpd_session {
 
 	/* The mail transaction (reset by RSET, HELO/EHLO, end of data). */
 	bool			 has_mail;
+	long long		 limit_msg_at;	/* when [limits] gave it a
+						 * message slot (0: none) */
 	char			 qid[IDS_QID_LEN + 1];
 	struct envelope		 env;
 	uint64_t		 declared_size;

@@ -557,6 +557,7 @@ smtpd_free(struct smtpd_session *s)
 		 * as after any lost reply (RFC 5321 §6.1 accepts that). */
 		spool_commit_detach(s->commit_job);
 		s->commit_job = NULL;
+		s->limit_msg_at = 0;	/* and keeps its message slot */
 	}
 	smtpd_flush_forget(s);
 	buf_clear(&s->out);

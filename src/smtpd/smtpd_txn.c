@@ -36,6 +36,10 @@
 void
 smtpd_txn_reset(struct smtpd_session *s)
 {
+	if (s->limit_msg_at != 0 && s->auth_user != NULL)
+		connlimit_acct_give_back(s->ctx->limits, s->auth_user,
+		    CONNLIMIT_ACCT_MESSAGES, 1, s->limit_msg_at);
+	s->limit_msg_at = 0;
 	smtpd_checks_reset(s);
 	spool_msg_abort(s->msg);
 	s->msg = NULL;
@@ -56,38 +60,41 @@ smtpd_txn_reset(struct smtpd_session *s)
 }
 
 /*
- * [limits] for an authenticated account: at MAIL (more_rcpts 0) whether
- * it may send another message this hour, at RCPT whether one more
- * recipient fits. Counted by all workers: a recipient at its RCPT's 250
- * (also when the transaction is then abandoned: a session that counted
- * only when it committed would let parallel sessions each reach the
- * limit), a message at the 250 after the data (smtpd_txn_committed).
- * True once answered 451 4.7.1 and logged.
+ * [limits] for an authenticated account: at MAIL a slot of the hour's
+ * messages, at each RCPT one of its recipients, taken in the table all
+ * workers share (checked and counted at once: parallel sessions of one
+ * account cannot each pass the limit). The message slot is held by the
+ * transaction and given back by smtpd_txn_reset unless the data got its
+ * 250 (smtpd_txn_committed); a recipient's is given back if its RCPT is
+ * refused, and stays counted once the RCPT got 250, also when the
+ * transaction is then abandoned (probing costs). *taken gets the time of
+ * the count (left alone if nothing was counted). True once answered
+ * 451 4.7.1 and logged.
  */
 static bool
-smtpd_txn_over_limit(struct smtpd_session *s, unsigned more_rcpts)
+smtpd_txn_over_limit(struct smtpd_session *s, enum connlimit_acct_kind kind,
+    long long *taken)
 {
 	const struct conf *c = s->ctx->conf;
 	char q[LOG_QUOTE_SIZE(LIMIT_SASL_FIELD)];
-	unsigned count;
-	enum connlimit_acct_result r;
+	unsigned count, max = kind == CONNLIMIT_ACCT_MESSAGES ?
+	    c->limits_messages_per_hour : c->limits_recipients_per_hour;
+	long long at;
 
-	if (c->limits_messages_per_hour == 0 &&
-	    c->limits_recipients_per_hour == 0)
+	if (s->auth_user == NULL || (c->limits_messages_per_hour == 0 &&
+	    c->limits_recipients_per_hour == 0))
 		return false;
-	r = connlimit_acct_check(s->ctx->limits, s->auth_user, more_rcpts,
-	    c->limits_messages_per_hour, c->limits_recipients_per_hour,
-	    &count);
-	if (r == CONNLIMIT_ACCT_OK)
+	if (connlimit_acct_take(s->ctx->limits, s->auth_user, kind, 1, max,
+	    &at, &count)) {
+		*taken = at;
 		return false;
+	}
 	log_warn("sid=%s smtp limit user=%s addr=%s limit=%s count=%u "
 	    "max=%u", s->sid, log_quote(s->auth_user, strlen(s->auth_user),
-	    q, sizeof(q)), s->addr, r == CONNLIMIT_ACCT_MESSAGES ?
-	    "messages_per_hour" : "recipients_per_hour", count,
-	    r == CONNLIMIT_ACCT_MESSAGES ? c->limits_messages_per_hour :
-	    c->limits_recipients_per_hour);
+	    q, sizeof(q)), s->addr, kind == CONNLIMIT_ACCT_MESSAGES ?
+	    "messages_per_hour" : "recipients_per_hour", count, max);
 	smtpd_reply(s, "451 4.7.1 Hourly %s limit of %s reached, try again "
-	    "later", r == CONNLIMIT_ACCT_MESSAGES ? "message" : "recipient",
+	    "later", kind == CONNLIMIT_ACCT_MESSAGES ? "message" : "recipient",
 	    s->auth_user);
 	return true;
 }
@@ -147,7 +154,7 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 		    "user %s", esc, s->auth_user);
 		return;
 	}
-	if (s->auth_user != NULL && smtpd_txn_over_limit(s, 0))
+	if (smtpd_txn_over_limit(s, CONNLIMIT_ACCT_MESSAGES, &s->limit_msg_at))
 		return;
 	ids_qid_new(s->qid);
 	memcpy(s->env.id, s->qid, sizeof(s->env.id));
@@ -271,14 +278,66 @@ smtpd_txn_rcpt_srs(struct smtpd_session *s, const char *to,
 	return 0;
 }
 
+/* The recipient of a RCPT that passed the syntax and DNSBL checks: added
+ * to the envelope, or answered and false. */
+static bool
+smtpd_txn_rcpt_add(struct smtpd_session *s, struct smtpd_rcpt_args *ra)
+{
+	const struct conf *c = s->ctx->conf;
+	char to[LIMIT_PATH + 1], esc[LIMIT_PATH * 4 + 1];
+	char q[LOG_QUOTE_SIZE(LIMIT_PATH)];
+
+	if (ra->postmaster) {
+		/* RFC 5321 §4.5.1: <Postmaster> must always be accepted. */
+		if (c->ndomains == 0) {
+			smtpd_reply(s, "550 5.1.1 <Postmaster>: no local "
+			    "domain");
+			return false;
+		}
+		snprintf(ra->to.local, sizeof(ra->to.local), "postmaster");
+		snprintf(ra->to.domain, sizeof(ra->to.domain), "%s",
+		    c->domains[0].name);
+	}
+	if (addr_to_text(&ra->to, to, sizeof(to)) == -1) {
+		smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
+		return false;
+	}
+	log_escape(to, strlen(to), esc, sizeof(esc));
+	if (conf_is_local_domain(c, ra->to.domain)) {
+		if ((c->forward_srs && srs_is_srs(to) ?
+		    smtpd_txn_rcpt_srs(s, to, esc, ra) :
+		    smtpd_txn_rcpt_local(s, to, esc, ra)) == -1) {
+			log_info("sid=%s qid=%s smtp rcpt to=%s "
+			    "result=rejected", s->sid, s->qid,
+			    log_quote(to, strlen(to), q, sizeof(q)));
+			return false;
+		}
+	} else if (s->trusted || s->local || (s->auth_user &&
+	    s->lst->role == CONF_ROLE_SUBMISSION)) {
+		/* Postfix's mynetworks rule: trusted networks (and local
+		 * users on the submission socket) relay on every listener;
+		 * anyone else only after AUTH on submission, so an mx
+		 * listener never relays for the world. */
+		smtpd_txn_add_rcpt(s, to, to, ra);
+	} else {
+		log_info("sid=%s qid=%s smtp rcpt to=%s result=relay-denied",
+		    s->sid, s->qid, log_quote(to, strlen(to), q, sizeof(q)));
+		metrics_rejected(METRICS_REJECT_POLICY);
+		smtpd_reply(s, "550 5.7.1 <%s>: Relay access denied", esc);
+		return false;
+	}
+	log_info("sid=%s qid=%s smtp rcpt to=%s result=ok", s->sid, s->qid,
+	    log_quote(to, strlen(to), q, sizeof(q)));
+	return true;
+}
+
 void
 smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 {
 	const struct conf *c = s->ctx->conf;
 	struct smtpd_rcpt_args ra;
-	char to[LIMIT_PATH + 1], esc[LIMIT_PATH * 4 + 1];
-	char q[LOG_QUOTE_SIZE(LIMIT_PATH)];
 	enum smtpd_cmd_result r;
+	long long at = 0;
 
 	if (!s->has_mail) {
 		smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
@@ -293,55 +352,18 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	if (s->auth_user != NULL && smtpd_txn_over_limit(s, 1))
+	/* After the DNSBL wait (it reads the RCPT again), before the
+	 * recipient joins the envelope; given back if it does not. */
+	if (smtpd_dnsbl_rcpt(s, &ra, arg, len) ||
+	    smtpd_txn_over_limit(s, CONNLIMIT_ACCT_RCPTS, &at))
 		return;
-	if (smtpd_dnsbl_rcpt(s, &ra, arg, len))
-		return;
-	if (ra.postmaster) {
-		/* RFC 5321 §4.5.1: <Postmaster> must always be accepted. */
-		if (c->ndomains == 0) {
-			smtpd_reply(s, "550 5.1.1 <Postmaster>: no local "
-			    "domain");
-			return;
-		}
-		snprintf(ra.to.local, sizeof(ra.to.local), "postmaster");
-		snprintf(ra.to.domain, sizeof(ra.to.domain), "%s",
-		    c->domains[0].name);
-	}
-	if (addr_to_text(&ra.to, to, sizeof(to)) == -1) {
-		smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
-		return;
-	}
-	log_escape(to, strlen(to), esc, sizeof(esc));
-	if (conf_is_local_domain(c, ra.to.domain)) {
-		if ((c->forward_srs && srs_is_srs(to) ?
-		    smtpd_txn_rcpt_srs(s, to, esc, &ra) :
-		    smtpd_txn_rcpt_local(s, to, esc, &ra)) == -1) {
-			log_info("sid=%s qid=%s smtp rcpt to=%s "
-			    "result=rejected", s->sid, s->qid,
-			    log_quote(to, strlen(to), q, sizeof(q)));
-			return;
-		}
-	} else if (s->trusted || s->local || (s->auth_user &&
-	    s->lst->role == CONF_ROLE_SUBMISSION)) {
-		/* Postfix's mynetworks rule: trusted networks (and local
-		 * users on the submission socket) relay on every listener;
-		 * anyone else only after AUTH on submission, so an mx
-		 * listener never relays for the world. */
-		smtpd_txn_add_rcpt(s, to, to, &ra);
-	} else {
-		log_info("sid=%s qid=%s smtp rcpt to=%s result=relay-denied",
-		    s->sid, s->qid, log_quote(to, strlen(to), q, sizeof(q)));
-		metrics_rejected(METRICS_REJECT_POLICY);
-		smtpd_reply(s, "550 5.7.1 <%s>: Relay access denied", esc);
+	if (!smtpd_txn_rcpt_add(s, &ra)) {
+		if (at != 0)
+			connlimit_acct_give_back(s->ctx->limits, s->auth_user,
+			    CONNLIMIT_ACCT_RCPTS, 1, at);
 		return;
 	}
 	s->nrcpt++;
-	if (s->auth_user != NULL && (c->limits_messages_per_hour != 0 ||
-	    c->limits_recipients_per_hour != 0))
-		connlimit_acct_count(s->ctx->limits, s->auth_user, 0, 1);
-	log_info("sid=%s qid=%s smtp rcpt to=%s result=ok", s->sid, s->qid,
-	    log_quote(to, strlen(to), q, sizeof(q)));
 	smtpd_reply(s, "250 2.1.5 Ok");
 }
 
@@ -598,9 +620,7 @@ smtpd_txn_committed(int rc, int err, const struct envelope *env, void *arg)
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 	} else {
 		metrics_accepted();
-		if (s->auth_user != NULL)
-			connlimit_acct_count(s->ctx->limits, s->auth_user,
-			    1, 0);
+		s->limit_msg_at = 0;	/* the message slot is used */
 		log_info("sid=%s qid=%s smtp accepted size=%zu nrcpt=%zu%s%s",
 		    s->sid, env->id, env->size, env->nrcpts,
 		    s->tls ? " tls=yes" : "",

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import SLOW, USERS, make_message, new_marker
+from harness import SLOW, USERS, make_message, new_marker, wait_until
 from smtpraw import RawSMTP
 
 ALICE = "alice@example.test"
@@ -104,6 +104,126 @@ def test_recipients_per_hour_parallel(module_daemons, certs):
         assert a.data(make_message(BOB, ALICE, new_marker())).code == 250
         a.cmd("QUIT")
         b.cmd("QUIT")
+
+
+@pytest.fixture(scope="module")
+def msg_limit(module_daemons, certs):
+    """A daemon of its own with messages_per_hour = 3 (no recipient
+    limit): each test below uses its own account."""
+    cfg = module_daemons.config([certs["ec"]], ipv6=False)
+    cfg.extra += "\n[limits]\nmessages_per_hour = 3\n"
+    return module_daemons.start(cfg)
+
+
+def open_sessions(d, user, n, first):
+    """n logged-in submission sessions of user, from 127.0.0.first+i."""
+    out = []
+    for i in range(n):
+        c = RawSMTP.to(d["submissions"], source="127.0.0.%d" % (first + i),
+                       timeout=30)
+        c.ehlo()
+        c.login(user, USERS[user])
+        out.append(c)
+    return out
+
+
+def test_messages_per_hour_parallel(msg_limit):
+    """Six sessions of one account open at once, each with its MAIL in
+    before any sends its data (a spammer's parallel connections, spread
+    over the workers): exactly the hour's 3 get a slot, the others 451
+    4.7.1 at MAIL, and 3 messages are accepted, not 6."""
+    sessions = open_sessions(msg_limit, BOB, 6, 60)
+    try:
+        mail = [c.cmd("MAIL FROM:<%s>" % BOB) for c in sessions]
+        assert sorted(r.code for r in mail) == [250] * 3 + [451] * 3, mail
+        assert all(r.enhanced == "4.7.1" for r in mail if r.code == 451)
+        accepted = 0
+        for c, r in zip(sessions, mail):
+            if r.code != 250:
+                continue
+            c.expect("RCPT TO:<%s>" % ALICE, 250)
+            accepted += c.data(make_message(BOB, ALICE,
+                                            new_marker())).code == 250
+        assert accepted == 3
+        # Used up: a seventh session is refused too.
+        assert submit(msg_limit, "127.0.0.66", BOB, [ALICE])[0].code == 451
+    finally:
+        for c in sessions:
+            c.close()
+
+
+def test_message_slot_given_back(msg_limit):
+    """A slot taken at MAIL comes back when the transaction ends without
+    the 250 after the data: RSET, a 550 at the end of the data (From:
+    not the user's), a second MAIL refused, a disconnect. Then the
+    hour's 3 messages still go through, and only 3."""
+    with RawSMTP.to(msg_limit["submissions"], source="127.0.0.70",
+                    timeout=30) as c:
+        c.ehlo()
+        c.login(ALICE, USERS[ALICE])
+        for _ in range(4):
+            c.expect("MAIL FROM:<%s>" % ALICE, 250)
+            c.expect("RSET", 250)
+        c.expect("MAIL FROM:<%s>" % ALICE, 250)
+        c.expect("RCPT TO:<%s>" % BOB, 250)
+        r = c.data(make_message(BOB, ALICE, new_marker()))
+        assert (r.code, r.enhanced) == (550, "5.7.1"), r
+        c.expect("MAIL FROM:<%s>" % ALICE, 250)
+        c.expect("MAIL FROM:<%s>" % ALICE, 503)
+        c.expect("RSET", 250)
+    # Gone mid-transaction, three times (more than the limit).
+    for i in range(3):
+        c = RawSMTP.to(msg_limit["submissions"], source="127.0.0.71",
+                       timeout=30)
+        c.ehlo()
+        c.login(ALICE, USERS[ALICE])
+        c.expect("MAIL FROM:<%s>" % ALICE, 250)
+        c.close()
+    # The worker frees the session once it reads the close.
+    for _ in range(3):
+        out = []
+        wait_until(lambda: (out.append(submit(msg_limit, "127.0.0.72",
+                                              ALICE, [BOB])) or
+                            out[-1][0].code == 250), 10,
+                   what="a message slot given back")
+        assert [r.code for r in out[-1]] == [250, 250, 250], out
+    out = submit(msg_limit, "127.0.0.72", ALICE, [BOB])
+    assert (out[0].code, out[0].enhanced) == (451, "4.7.1"), out
+
+
+def test_recipients_per_hour_burst(module_daemons, certs):
+    """Eight sessions of one account pipeline recipients at once: exactly
+    the hour's limit of RCPTs get 250, the rest 451 4.7.1."""
+    cfg = module_daemons.config([certs["ec"]], ipv6=False)
+    cfg.extra += "\n[limits]\nrecipients_per_hour = 50\n"
+    d = module_daemons.start(cfg)
+    sessions = open_sessions(d, BOB, 8, 80)
+    codes = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(sessions))
+
+    def burst(c):
+        c.expect("MAIL FROM:<%s>" % BOB, 250)
+        start.wait()
+        c.send("".join("RCPT TO:<alice+%d@example.test>\r\n" % i
+                       for i in range(20)))
+        got = [c.reply() for _ in range(20)]
+        with lock:
+            codes.extend((r.code, r.enhanced) for r in got)
+
+    try:
+        threads = [threading.Thread(target=burst, args=(c,))
+                   for c in sessions]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        for c in sessions:
+            c.close()
+    assert len(codes) == 160
+    assert codes.count((250, "2.1.5")) == 50, codes
+    assert codes.count((451, "4.7.1")) == 110, codes
 
 
 def timed_auth(lst, source, user, password, results, key):

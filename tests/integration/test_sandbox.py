@@ -11,6 +11,8 @@ Debian 12's 6.1 kernel (SEALMAIL_TEST_LANDLOCK_ABI)."""
 import ctypes
 import os
 import re
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -172,3 +174,40 @@ def test_worker_refuses_spool_outside(daemons, certs, abi, tmp_path):
                            for p in outside.rglob("*") if p.is_file())
             assert "Permission denied" in d.log_text()
         d.stop()
+
+
+def open_in(pid, path):
+    """open(path, O_RDONLY) run inside process pid (gdb attaches, makes
+    the call on the process's own thread, under its own Landlock domain,
+    closes what it opened and detaches): (fd, errno)."""
+    r = subprocess.run(
+        ["gdb", "-nx", "-batch", "-p", str(pid),
+         "-ex", 'set $fd = (int) open("%s", 0)' % path,
+         "-ex", "set $err = *((int *(*)(void)) __errno_location)()",
+         "-ex", "print $fd", "-ex", "print $err",
+         "-ex", "if $fd >= 0\ncall (int) close($fd)\nend"],
+        capture_output=True, text=True, timeout=120)
+    vals = re.findall(r"^\$\d+ = (-?\d+)$", r.stdout, re.M)
+    assert len(vals) >= 2, (r.stdout, r.stderr)
+    return int(vals[0]), int(vals[1])
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="needs gdb")
+def test_children_read_only_their_own_proc(daemons, certs):
+    """A worker and the runner read their own /proc/PID but no other
+    process's: not the master's cmdline, not another child's status
+    (EACCES: Landlock, as the files are world-readable). The memory
+    /metrics shows is the master's sample (test_admin_pages checks it)."""
+    if kernel_landlock_abi() < 2:
+        pytest.skip("no Landlock in this kernel")
+    d = daemons.start(daemons.config([certs["ec"]], ipv6=False))
+    kids = d.children()
+    workers = [p for p, c in kids if c == "sealmail-smtp"]
+    runner = [p for p, c in kids if c == "sealmail-queue"][0]
+    for pid, other in ((workers[0], runner), (runner, workers[1])):
+        fd, _ = open_in(pid, "/proc/self/status")
+        assert fd >= 0, pid
+        for path in ("/proc/%d/cmdline" % d.pid,
+                     "/proc/%d/status" % other, "/proc/1/cmdline"):
+            assert os.access(path, os.R_OK), path
+            assert open_in(pid, path) == (-1, 13), (pid, path)
