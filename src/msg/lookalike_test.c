@@ -16,7 +16,7 @@
 
 static const char *const protect[] = {
 	"example.org", "PayPal.com.", "gmail.com", "westbank.example",
-	"bücher.example", "ietf.org", "mybank.example",
+	"bücher.example", "ietf.org", "mybank.example", "scope.pc",
 };
 
 struct lk_case {
@@ -56,6 +56,9 @@ static const struct lk_case cases[] = {
 	/* ехаmрlе.org, Latin only in m, l and .org */
 	{ "\xd0\xb5\xd1\x85\xd0\xb0m\xd1\x80l\xd0\xb5.org", NULL, NULL, false,
 	    LOOKALIKE_MIXED_SCRIPT, "example.org" },
+	/* ѕсоре.рс: all Cyrillic against all Latin */
+	{ "\xd1\x95\xd1\x81\xd0\xbe\xd1\x80\xd0\xb5.\xd1\x80\xd1\x81", NULL,
+	    NULL, false, LOOKALIKE_WHOLE_SCRIPT, "scope.pc" },
 	/* a fullwidth Ｅ folds to e: one script, still a confusable */
 	{ "\xef\xbc\xa5xample.org", NULL, NULL, false, LOOKALIKE_CONFUSABLE,
 	    "example.org" },
