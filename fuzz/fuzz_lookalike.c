@@ -2,12 +2,14 @@
 /*
  * libFuzzer target for msg/lookalike (From: domains and display names of
  * received mail, untrusted). Input: one flag byte (bit 0: DMARC passed),
- * then the From: domain, '\n', the display text, '\n', the real address.
+ * then the From: domain, '\n', the From: field value whose display text
+ * (lookalike_display_text) is checked, '\n', the real address.
  * Invariants checked:
  *  - a hit has a reason and names two non-empty names of printable ASCII
  *    without '"', '\\' or ';' (they go into a header field as written);
  *  - the same input gives the same answer twice;
  *  - a protected domain that passed DMARC is never flagged;
+ *  - the display text is NUL-terminated within its buffer;
  *  - the Unicode form of the domain, when there is one, is NUL-terminated
  *    within its buffer.
  */
@@ -65,8 +67,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	char *domain = next_part(&p, end);
-	char *display = next_part(&p, end);
+	char *value = next_part(&p, end);
+	char display[LOOKALIKE_DISPLAY_MAX + 1];
 	char *address = next_part(&p, end);
+	CHECK(lookalike_display_text(value, strlen(value), display,
+	    sizeof(display)) == 0);
+	CHECK(memchr(display, '\0', sizeof(display)) != NULL);
 	struct lookalike_from f = { domain, address[0] ? address : NULL,
 	    display[0] ? display : NULL, (data[0] & 1) != 0 };
 
@@ -91,7 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (lookalike_domain_to_unicode(domain, uni, sizeof(uni)) == 0)
 		CHECK(memchr(uni, '\0', sizeof(uni)) != NULL);
 	free(domain);
-	free(display);
+	free(value);
 	free(address);
 	return 0;
 }

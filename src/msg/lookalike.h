@@ -95,6 +95,18 @@ bool lookalike_check(const struct lookalike_set *set,
 const char *lookalike_reason_name(enum lookalike_reason r);
 
 /*
+ * The display text of a From: field value (len bytes, untrusted): what a
+ * mail reader shows besides the address. Quotes and the <addr-spec> are
+ * dropped, RFC 2047 encoded-words decoded to UTF-8 (charsets by ICU; a
+ * malformed one is kept as written), folding turned into spaces. A bare
+ * addr-spec is kept (it is the real address: no warning). Written NUL-
+ * terminated into out (size outlen), cut at a byte boundary when longer.
+ * Returns 0, or -1 when outlen is 0.
+ */
+int lookalike_display_text(const char *value, size_t len, char *out,
+    size_t outlen);
+
+/*
  * The Unicode form of domain (A-labels decoded, ASCII lower-cased) into
  * out (size outlen). Returns 0, or -1 when a label is not valid Punycode
  * or it does not fit.

@@ -178,6 +178,40 @@ test_hit_from(void **state)
 }
 
 static void
+check_display(const char *value, const char *want)
+{
+	char out[LOOKALIKE_DISPLAY_MAX + 1];
+
+	assert_int_equal(lookalike_display_text(value, strlen(value), out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, want);
+}
+
+/* Display text as a reader shows it: quotes and address gone, encoded
+ * words decoded (whitespace between two of them dropped). */
+static void
+test_display_text(void **state)
+{
+	char small[4];
+
+	(void)state;
+	check_display("\"Support\" <x@evil.test>", "Support");
+	check_display("=?UTF-8?B?0LV4YW1wbGUub3Jn?= <x@evil.test>",
+	    "\xd0\xb5xample.org");
+	check_display("=?iso-8859-1?Q?J=F6rg?= =?utf-8?q?_x?=\r\n <a@b.test>",
+	    "J\xc3\xb6rg x");
+	check_display("x@evil.test", "x@evil.test");
+	check_display("\"a \\\"q\\\" b\" (note) <x@y.test>", "a \"q\" b (note)");
+	check_display("=?utf-8?X?abc?= <x@y.test>", "=?utf-8?X?abc?=");
+	check_display("=?no-such-charset?Q?abc?= <x@y.test>",
+	    "=?no-such-charset?Q?abc?=");
+	check_display("=?utf-8?B?!!!?= <x@y.test>", "=?utf-8?B?!!!?=");
+	assert_int_equal(lookalike_display_text("abcdef", 6, small,
+	    sizeof(small)), 0);
+	assert_string_equal(small, "abc");
+}
+
+static void
 test_to_unicode(void **state)
 {
 	char out[64];
@@ -199,6 +233,7 @@ main(void)
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_hit_from),
 		cmocka_unit_test(test_to_unicode),
+		cmocka_unit_test(test_display_text),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
