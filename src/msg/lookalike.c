@@ -347,6 +347,15 @@ lk_own(const struct lookalike_set *set, const char *alabel)
 	return NULL;
 }
 
+bool
+lookalike_set_covers(const struct lookalike_set *set, const char *domain)
+{
+	struct addr a;
+
+	return addr_parse_domain(domain, strlen(domain), true, &a) == ADDR_OK &&
+	    lk_own(set, a.domain) != NULL;
+}
+
 /* How two names with one skeleton differ. */
 static enum lookalike_reason
 lk_confusable_kind(const struct lookalike_set *set, const struct lk_name *c,

@@ -70,6 +70,10 @@ void lookalike_set_free(struct lookalike_set *set);
  */
 int lookalike_set_add(struct lookalike_set *set, const char *domain);
 size_t lookalike_set_count(const struct lookalike_set *set);
+/* True if domain (any form) is a protected domain or below one: then only
+ * its display name can give a hit, and only when DMARC did not pass. */
+bool lookalike_set_covers(const struct lookalike_set *set,
+    const char *domain);
 
 struct lookalike_from {
 	const char	*domain;	/* From: domain as parsed (A-labels) */

@@ -129,6 +129,9 @@ setup(void **state)
 	assert_int_equal(lookalike_set_add(set, "xn--9.org"), -1);
 	assert_int_equal(lookalike_set_count(set),
 	    sizeof(protect) / sizeof(protect[0]));
+	assert_true(lookalike_set_covers(set, "lists.example.org"));
+	assert_true(lookalike_set_covers(set, "B\xc3\xbc" "cher.example"));
+	assert_false(lookalike_set_covers(set, "examp1e.org"));
 	*state = set;
 	return 0;
 }

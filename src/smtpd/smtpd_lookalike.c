@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Lookalike senders on mx listeners (msg/lookalike.h does the comparing):
+ * the worker's protected set (local domains, [lookalike] protect, the
+ * store's correspondents), the removal of Sealmail-Warning fields that
+ * arrive with a message, and what a hit does: a Sealmail-Warning field of
+ * our own (a hit is not an authentication result, RFC 8601 registers
+ * those), and with [lookalike] action a "[Lookalike]" Subject: prefix or
+ * delivery into Junk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/authres.h"
+#include "auth/dmarc.h"
+#include "conf/conf.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "msg/addr.h"
+#include "msg/lookalike.h"
+#include "smtpd/smtpd_internal.h"
+#include "store/db_correspondent.h"
+
+/* Seconds a protected set is used before it is read again. */
+#define SMTPD_LOOKALIKE_REFRESH	60
+/* From: addresses looked at (as DMARC's Author Domains). */
+#define SMTPD_LOOKALIKE_FROM_MAX	DMARC_AUTHORS_MAX
+#define SMTPD_LOOKALIKE_TAG	"[Lookalike] "
+
+size_t
+smtpd_lookalike_strip_ranges(const char *h, size_t len,
+    struct authres_field *out, size_t max)
+{
+	struct authres_field f;
+	size_t pos = 0, n = 0;
+
+	while (authres_field_next(h, len, &pos, &f)) {
+		if (!authres_field_is(&f, "Sealmail-Warning"))
+			continue;
+		if (n < max)
+			out[n] = f;
+		n++;
+	}
+	return n;
+}
+
+/* db_correspondent_cb */
+static bool
+smtpd_lookalike_add_cb(const char *domain, long long count,
+    long long first_seen, void *arg)
+{
+	(void)count;
+	(void)first_seen;
+	/* A name the set cannot use (an address literal) is skipped. */
+	(void)lookalike_set_add(arg, domain);
+	return true;
+}
+
+/* A new protected set from the configuration and the store; NULL when
+ * ICU cannot make one (logged). */
+static struct lookalike_set *
+smtpd_lookalike_build(struct smtpd_ctx *ctx)
+{
+	const struct conf *c = ctx->conf;
+	struct lookalike_set *set = lookalike_set_new();
+
+	if (set == NULL) {
+		log_warn("lookalike check off: ICU spoof checker unavailable");
+		return NULL;
+	}
+	for (size_t i = 0; i < c->ndomains; i++)
+		(void)lookalike_set_add(set, c->domains[i].name);
+	for (size_t i = 0; i < c->nlookalike_protect; i++)
+		(void)lookalike_set_add(set, c->lookalike_protect[i]);
+	if (ctx->db != NULL && db_correspondent_each(ctx->db,
+	    smtpd_lookalike_add_cb, set) != DB_OK)
+		log_warn("lookalike: correspondents not read: %s",
+		    db_error(ctx->db));
+	return set;
+}
+
+void
+smtpd_lookalike_tick(struct smtpd_ctx *ctx, time_t now)
+{
+	/* Only a set in use is kept fresh: a worker that never saw an mx
+	 * message has none. */
+	if (ctx->lookalike == NULL ||
+	    now - ctx->lookalike_at < SMTPD_LOOKALIKE_REFRESH)
+		return;
+	lookalike_set_free(ctx->lookalike);
+	ctx->lookalike = smtpd_lookalike_build(ctx);
+	ctx->lookalike_at = now;
+}
+
+void
+smtpd_lookalike_free(struct smtpd_ctx *ctx)
+{
+	lookalike_set_free(ctx->lookalike);
+	ctx->lookalike = NULL;
+}
+
+static const struct lookalike_set *
+smtpd_lookalike_set(struct smtpd_ctx *ctx)
+{
+	if (ctx->lookalike == NULL && ctx->lookalike_at == 0) {
+		ctx->lookalike = smtpd_lookalike_build(ctx);
+		ctx->lookalike_at = time(NULL);
+	}
+	return ctx->lookalike;
+}
+
+/*
+ * Check the first From: field of s->headers. dmarc: the verdict, or NULL
+ * before it is known (then every domain counts as not passing). only_sure:
+ * report only hits that no DMARC result can undo (the From: domain is not
+ * protected). True and *hit on a hit.
+ */
+static bool
+smtpd_lookalike_from(struct smtpd_session *s, const struct dmarc_verdict *v,
+    bool only_sure, struct lookalike_hit *hit)
+{
+	const struct lookalike_set *set = smtpd_lookalike_set(s->ctx);
+	const char *h = (const char *)s->headers.data;
+	struct addr addrs[SMTPD_LOOKALIKE_FROM_MAX];
+	char display[LOOKALIKE_DISPLAY_MAX + 1], real[LIMIT_PATH + 1];
+	struct authres_field f;
+	size_t pos = 0;
+	bool found = false;
+	int n;
+
+	if (set == NULL || lookalike_set_count(set) == 0)
+		return false;
+	while (!found && authres_field_next(h, s->headers.len, &pos, &f))
+		found = authres_field_is(&f, "from");
+	if (!found)
+		return false;
+	n = addr_parse_header_list(f.value, f.vlen, addrs,
+	    SMTPD_LOOKALIKE_FROM_MAX);
+	if (n <= 0)
+		return false;
+	(void)lookalike_display_text(f.value, f.vlen, display,
+	    sizeof(display));
+	for (size_t i = 0; i < (size_t)n && i < SMTPD_LOOKALIKE_FROM_MAX;
+	    i++) {
+		bool pass = false;
+
+		if (only_sure && lookalike_set_covers(set, addrs[i].domain))
+			continue;
+		for (size_t j = 0; v != NULL && j < v->nauthors; j++)
+			if (strcasecmp(v->author[j].domain,
+			    addrs[i].domain) == 0)
+				pass = v->author[j].result == DMARC_RESULT_PASS;
+		if (addr_to_text(&addrs[i], real, sizeof(real)) == -1)
+			continue;
+		struct lookalike_from lf = { addrs[i].domain, real,
+		    display[0] ? display : NULL, pass };
+		if (lookalike_check(set, &lf, hit))
+			return true;
+	}
+	return false;
+}
+
+/* Prefix the Subject: field of s->headers (kept as it is when it already
+ * starts with the tag); add one when there is none. */
+static void
+smtpd_lookalike_tag(struct smtpd_session *s)
+{
+	const char *h = (const char *)s->headers.data;
+	struct authres_field f;
+	size_t pos = 0, at, start;
+	bool found = false;
+	struct buf b;
+
+	while (!found && authres_field_next(h, s->headers.len, &pos, &f))
+		found = authres_field_is(&f, "subject");
+	if (!found) {
+		buf_init(&b, SIZE_MAX);
+		buf_append_str(&b, "Subject: [Lookalike]\r\n");
+		smtpd_checks_prepend(s, &b);
+		buf_clear(&b);
+		return;
+	}
+	at = start = (size_t)(f.value - h);
+	while (at < s->headers.len && (h[at] == ' ' || h[at] == '\t'))
+		at++;
+	if (s->headers.len - at >= strlen(SMTPD_LOOKALIKE_TAG) &&
+	    memcmp(h + at, SMTPD_LOOKALIKE_TAG,
+	    strlen(SMTPD_LOOKALIKE_TAG)) == 0)
+		return;
+	/* The header section may be at its bound: the tag may pass it. */
+	buf_init(&b, s->headers.max + strlen(SMTPD_LOOKALIKE_TAG));
+	buf_append(&b, h, at);
+	if (at == start)	/* "Subject:x": keep the usual space */
+		buf_append_str(&b, " ");
+	buf_append_str(&b, SMTPD_LOOKALIKE_TAG);
+	buf_append(&b, h + at, s->headers.len - at);
+	buf_clear(&s->headers);
+	s->headers = b;
+}
+
+void
+smtpd_lookalike_headers(struct smtpd_session *s)
+{
+	struct lookalike_hit hit;
+
+	/* The Subject: is written with the header section, before DMARC is
+	 * known: only a hit no DMARC result can undo is tagged. */
+	if (s->ctx->conf->lookalike_action != CONF_LOOKALIKE_TAG ||
+	    !smtpd_lookalike_from(s, NULL, true, &hit))
+		return;
+	smtpd_lookalike_tag(s);
+}
+
+void
+smtpd_lookalike_verdict(struct smtpd_session *s, const struct dmarc_verdict *v)
+{
+	const struct conf *c = s->ctx->conf;
+	struct lookalike_hit hit;
+	struct buf b;
+
+	if (!smtpd_lookalike_from(s, v, false, &hit))
+		return;
+	log_info("sid=%s qid=%s lookalike from=%s resembles=%s reason=%s "
+	    "action=%s", s->sid, s->qid, hit.from, hit.resembles,
+	    lookalike_reason_name(hit.reason),
+	    conf_lookalike_action_name(c->lookalike_action));
+	buf_init(&b, SIZE_MAX);
+	/* Both names are ASCII (A-labels) without quotes: safe as written. */
+	buf_printf(&b, "Sealmail-Warning: lookalike; from=\"%s\";\r\n\t"
+	    "resembles=\"%s\"; reason=%s\r\n", hit.from, hit.resembles,
+	    lookalike_reason_name(hit.reason));
+	smtpd_checks_prepend(s, &b);
+	buf_clear(&b);
+	if (c->lookalike_action == CONF_LOOKALIKE_JUNK)
+		s->env.quarantine = true;
+}
