@@ -15,18 +15,15 @@
 
 #include "auth/authres.h"
 #include "auth/dmarc.h"
+#include "auth/lookalike_from.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
-#include "msg/addr.h"
 #include "msg/lookalike.h"
 #include "smtpd/smtpd_internal.h"
-#include "store/db_correspondent.h"
 
 /* Seconds a protected set is used before it is read again. */
 #define SMTPD_LOOKALIKE_REFRESH	60
-/* From: addresses looked at (as DMARC's Author Domains). */
-#define SMTPD_LOOKALIKE_FROM_MAX	DMARC_AUTHORS_MAX
 #define SMTPD_LOOKALIKE_TAG	"[Lookalike] "
 
 size_t
@@ -46,41 +43,6 @@ smtpd_lookalike_strip_ranges(const char *h, size_t len,
 	return n;
 }
 
-/* db_correspondent_cb */
-static bool
-smtpd_lookalike_add_cb(const char *domain, long long count,
-    long long first_seen, void *arg)
-{
-	(void)count;
-	(void)first_seen;
-	/* A name the set cannot use (an address literal) is skipped. */
-	(void)lookalike_set_add(arg, domain);
-	return true;
-}
-
-/* A new protected set from the configuration and the store; NULL when
- * ICU cannot make one (logged). */
-static struct lookalike_set *
-smtpd_lookalike_build(struct smtpd_ctx *ctx)
-{
-	const struct conf *c = ctx->conf;
-	struct lookalike_set *set = lookalike_set_new();
-
-	if (set == NULL) {
-		log_warn("lookalike check off: ICU spoof checker unavailable");
-		return NULL;
-	}
-	for (size_t i = 0; i < c->ndomains; i++)
-		(void)lookalike_set_add(set, c->domains[i].name);
-	for (size_t i = 0; i < c->nlookalike_protect; i++)
-		(void)lookalike_set_add(set, c->lookalike_protect[i]);
-	if (ctx->db != NULL && db_correspondent_each(ctx->db,
-	    smtpd_lookalike_add_cb, set) != DB_OK)
-		log_warn("lookalike: correspondents not read: %s",
-		    db_error(ctx->db));
-	return set;
-}
-
 void
 smtpd_lookalike_tick(struct smtpd_ctx *ctx, time_t now)
 {
@@ -90,7 +52,7 @@ smtpd_lookalike_tick(struct smtpd_ctx *ctx, time_t now)
 	    now - ctx->lookalike_at < SMTPD_LOOKALIKE_REFRESH)
 		return;
 	lookalike_set_free(ctx->lookalike);
-	ctx->lookalike = smtpd_lookalike_build(ctx);
+	ctx->lookalike = lookalike_protected_set(ctx->conf, ctx->db);
 	ctx->lookalike_at = now;
 }
 
@@ -105,61 +67,19 @@ static const struct lookalike_set *
 smtpd_lookalike_set(struct smtpd_ctx *ctx)
 {
 	if (ctx->lookalike == NULL && ctx->lookalike_at == 0) {
-		ctx->lookalike = smtpd_lookalike_build(ctx);
+		ctx->lookalike = lookalike_protected_set(ctx->conf, ctx->db);
 		ctx->lookalike_at = time(NULL);
 	}
 	return ctx->lookalike;
 }
 
-/*
- * Check the first From: field of s->headers. dmarc: the verdict, or NULL
- * before it is known (then every domain counts as not passing). only_sure:
- * report only hits that no DMARC result can undo (the From: domain is not
- * protected). True and *hit on a hit.
- */
+/* The first From: field of s->headers (lookalike_from_message). */
 static bool
 smtpd_lookalike_from(struct smtpd_session *s, const struct dmarc_verdict *v,
     bool only_sure, struct lookalike_hit *hit)
 {
-	const struct lookalike_set *set = smtpd_lookalike_set(s->ctx);
-	const char *h = (const char *)s->headers.data;
-	struct addr addrs[SMTPD_LOOKALIKE_FROM_MAX];
-	char display[LOOKALIKE_DISPLAY_MAX + 1], real[LIMIT_PATH + 1];
-	struct authres_field f;
-	size_t pos = 0;
-	bool found = false;
-	int n;
-
-	if (set == NULL || lookalike_set_count(set) == 0)
-		return false;
-	while (!found && authres_field_next(h, s->headers.len, &pos, &f))
-		found = authres_field_is(&f, "from");
-	if (!found)
-		return false;
-	n = addr_parse_header_list(f.value, f.vlen, addrs,
-	    SMTPD_LOOKALIKE_FROM_MAX);
-	if (n <= 0)
-		return false;
-	(void)lookalike_display_text(f.value, f.vlen, display,
-	    sizeof(display));
-	for (size_t i = 0; i < (size_t)n && i < SMTPD_LOOKALIKE_FROM_MAX;
-	    i++) {
-		bool pass = false;
-
-		if (only_sure && lookalike_set_covers(set, addrs[i].domain))
-			continue;
-		for (size_t j = 0; v != NULL && j < v->nauthors; j++)
-			if (strcasecmp(v->author[j].domain,
-			    addrs[i].domain) == 0)
-				pass = v->author[j].result == DMARC_RESULT_PASS;
-		if (addr_to_text(&addrs[i], real, sizeof(real)) == -1)
-			continue;
-		struct lookalike_from lf = { addrs[i].domain, real,
-		    display[0] ? display : NULL, pass };
-		if (lookalike_check(set, &lf, hit))
-			return true;
-	}
-	return false;
+	return lookalike_from_message(smtpd_lookalike_set(s->ctx),
+	    (const char *)s->headers.data, s->headers.len, v, only_sure, hit);
 }
 
 /* Prefix the Subject: field of s->headers (kept as it is when it already
@@ -214,7 +134,8 @@ smtpd_lookalike_headers(struct smtpd_session *s)
 }
 
 void
-smtpd_lookalike_verdict(struct smtpd_session *s, const struct dmarc_verdict *v)
+smtpd_lookalike_verdict(struct smtpd_session *s,
+    const struct dmarc_verdict *v)
 {
 	const struct conf *c = s->ctx->conf;
 	struct lookalike_hit hit;
@@ -227,10 +148,7 @@ smtpd_lookalike_verdict(struct smtpd_session *s, const struct dmarc_verdict *v)
 	    lookalike_reason_name(hit.reason),
 	    conf_lookalike_action_name(c->lookalike_action));
 	buf_init(&b, SIZE_MAX);
-	/* Both names are ASCII (A-labels) without quotes: safe as written. */
-	buf_printf(&b, "Sealmail-Warning: lookalike; from=\"%s\";\r\n\t"
-	    "resembles=\"%s\"; reason=%s\r\n", hit.from, hit.resembles,
-	    lookalike_reason_name(hit.reason));
+	(void)lookalike_from_field(&hit, &b);
 	smtpd_checks_prepend(s, &b);
 	buf_clear(&b);
 	if (c->lookalike_action == CONF_LOOKALIKE_JUNK)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: ISC
 """Lookalike-sender warnings (issue 15 item 2) on the real daemon.
 
-* a message From examp1e.org and one From еxample.org (Cyrillic е, U+0435:
+* a message From examp1e.org (also by `check-auth`) and one From еxample.org (Cyrillic е, U+0435:
   as its A-label in From: under an RFC 2047 encoded display name, and as
   raw UTF-8 over SMTPUTF8) to a user of example.org arrive with
   Sealmail-Warning: lookalike naming example.org; `inspect` shows it;
@@ -65,6 +65,18 @@ def test_typo_domain_warned(mx):
     assert warnings(raw) == [
         'Sealmail-Warning: lookalike; from="examp1e.org"; '
         'resembles="example.org"; reason=typo'], raw
+    # check-auth makes the same check offline.
+    path = mx.cfg.folder + "/lk-typo.eml"
+    with open(path, "wb") as f:
+        f.write(raw)
+    r = mx.cli("check-auth", "--ip", "127.0.0.1", "--helo", "x.test",
+               "--mail-from", "x@sender.test", path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1] == warnings(raw)[0], r.stdout
+    r = mx.cli("check-auth", "--json", "--ip", "127.0.0.1", "--helo",
+               "x.test", "--mail-from", "x@sender.test", path)
+    assert ('"lookalike": {"from": "examp1e.org", "resembles": '
+            '"example.org", "reason": "typo"}') in r.stdout, r.stdout
 
 
 def test_cyrillic_alabel_in_encoded_from_warned(mx):
