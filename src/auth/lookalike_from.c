@@ -93,10 +93,12 @@ lookalike_protected_set(const struct conf *c, struct db *db)
 }
 
 int
-lookalike_from_field(const struct lookalike_hit *hit, struct buf *out)
+lookalike_from_field(const struct lookalike_hit *hit, bool new_today,
+    struct buf *out)
 {
 	/* Both names are ASCII (A-labels) without quotes: safe as written. */
 	return buf_printf(out, "Sealmail-Warning: lookalike; from=\"%s\";\r\n\t"
-	    "resembles=\"%s\"; reason=%s\r\n", hit->from, hit->resembles,
-	    lookalike_reason_name(hit->reason));
+	    "resembles=\"%s\"; reason=%s%s\r\n", hit->from, hit->resembles,
+	    lookalike_reason_name(hit->reason),
+	    new_today ? "; first-seen=today" : "");
 }

@@ -37,9 +37,11 @@ bool lookalike_from_message(const struct lookalike_set *set,
 struct lookalike_set *lookalike_protected_set(const struct conf *conf,
     struct db *db);
 
-/* The Sealmail-Warning field of hit (CRLF, folded), appended to out;
- * -1 if out is full. */
+/* The Sealmail-Warning field of hit (CRLF, folded), appended to out, with
+ * "first-seen=today" when new_today (the sender domain was first flagged
+ * less than 24 hours ago); -1 if out is full. */
 struct buf;
-int lookalike_from_field(const struct lookalike_hit *hit, struct buf *out);
+int lookalike_from_field(const struct lookalike_hit *hit, bool new_today,
+    struct buf *out);
 
 #endif

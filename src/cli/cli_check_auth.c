@@ -259,7 +259,7 @@ cli_check_auth(int argc, char **argv, const char *config)
 			    NULL);
 		else {
 			if (lookalike)
-				(void)lookalike_from_field(&hit, &hdr);
+				(void)lookalike_from_field(&hit, false, &hdr);
 			check_auth_print(buf_cstr(&hdr));
 		}
 		rc = CLI_EXIT_OK;

@@ -21,10 +21,13 @@
 #include "core/xmalloc.h"
 #include "msg/lookalike.h"
 #include "smtpd/smtpd_internal.h"
+#include "store/db_correspondent.h"
 
 /* Seconds a protected set is used before it is read again. */
 #define SMTPD_LOOKALIKE_REFRESH	60
 #define SMTPD_LOOKALIKE_TAG	"[Lookalike] "
+/* A sender domain first flagged less than this ago is "first-seen=today". */
+#define SMTPD_LOOKALIKE_NEW	86400
 
 size_t
 smtpd_lookalike_strip_ranges(const char *h, size_t len,
@@ -138,17 +141,24 @@ smtpd_lookalike_verdict(struct smtpd_session *s,
     const struct dmarc_verdict *v)
 {
 	const struct conf *c = s->ctx->conf;
+	long long now = (long long)time(NULL), first = now;
 	struct lookalike_hit hit;
 	struct buf b;
 
 	if (!smtpd_lookalike_from(s, v, false, &hit))
 		return;
+	/* One small write per hit (rare); an error only loses the note. */
+	if (s->ctx->db != NULL && db_lookalike_seen(s->ctx->db, hit.from, now,
+	    &first) != DB_OK)
+		log_warn("sid=%s qid=%s lookalike sender not noted: %s", s->sid,
+		    s->qid, db_error(s->ctx->db));
 	log_info("sid=%s qid=%s lookalike from=%s resembles=%s reason=%s "
-	    "action=%s", s->sid, s->qid, hit.from, hit.resembles,
-	    lookalike_reason_name(hit.reason),
+	    "first_seen=%lld action=%s", s->sid, s->qid, hit.from,
+	    hit.resembles, lookalike_reason_name(hit.reason), first,
 	    conf_lookalike_action_name(c->lookalike_action));
 	buf_init(&b, SIZE_MAX);
-	(void)lookalike_from_field(&hit, &b);
+	(void)lookalike_from_field(&hit, now - first < SMTPD_LOOKALIKE_NEW,
+	    &b);
 	smtpd_checks_prepend(s, &b);
 	buf_clear(&b);
 	if (c->lookalike_action == CONF_LOOKALIKE_JUNK)

@@ -38,6 +38,27 @@ db_correspondent_add(struct db *db, const char *const *domains,
 }
 
 enum db_result
+db_lookalike_seen(struct db *db, const char *domain, long long now,
+    long long *first_seen)
+{
+	sqlite3_stmt *st = db_prepare(db, "INSERT INTO lookalike_senders "
+	    "(domain, first_seen) VALUES (?1, ?2) ON CONFLICT (domain) DO "
+	    "UPDATE SET first_seen = min(first_seen, ?2) RETURNING first_seen");
+	enum db_result r = DB_OK;
+
+	if (st == NULL)
+		return DB_ERROR;
+	if (sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		r = db_fail(db, "note lookalike sender");
+	else
+		*first_seen = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return r;
+}
+
+enum db_result
 db_correspondent_each(struct db *db, db_correspondent_cb *cb, void *arg)
 {
 	sqlite3_stmt *st = db_prepare(db, "SELECT domain, count, first_seen "

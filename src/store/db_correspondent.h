@@ -32,4 +32,12 @@ typedef bool db_correspondent_cb(const char *domain, long long count,
 enum db_result db_correspondent_each(struct db *db, db_correspondent_cb *cb,
     void *arg);
 
+/*
+ * A lookalike sender domain was flagged at now: remember the first time
+ * (a domain registered for a phishing run is new; one flagged for months
+ * is less likely to be). *first_seen: the first time, now included.
+ */
+enum db_result db_lookalike_seen(struct db *db, const char *domain,
+    long long now, long long *first_seen);
+
 #endif

@@ -62,11 +62,30 @@ test_add_and_list(void **state)
 	assert_int_equal(s.n, 1);
 }
 
+static void
+test_lookalike_seen(void **state)
+{
+	struct teststore *t = *state;
+	long long first = 0;
+
+	assert_int_equal(db_lookalike_seen(t->db, "examp1e.org", 5000,
+	    &first), DB_OK);
+	assert_int_equal(first, 5000);
+	assert_int_equal(db_lookalike_seen(t->db, "examp1e.org", 9000,
+	    &first), DB_OK);
+	assert_int_equal(first, 5000);
+	assert_int_equal(db_lookalike_seen(t->db, "other.test", 9000,
+	    &first), DB_OK);
+	assert_int_equal(first, 9000);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_add_and_list,
+		    teststore_setup, teststore_teardown),
+		cmocka_unit_test_setup_teardown(test_lookalike_seen,
 		    teststore_setup, teststore_teardown),
 	};
 

@@ -246,12 +246,16 @@ static const char *const db_schema_steps[] = {
 	/* (look15, appended; renumbered on merge) -> +1 (lookalike senders,
 	 * msg/lookalike.h): the domains our users have written to, counted
 	 * by the queue runner at each successful remote delivery and read by
-	 * the workers into their protected set (db_correspondent.h). */
+	 * the workers into their protected set (db_correspondent.h); and
+	 * when each lookalike sender domain was first flagged. */
 	"CREATE TABLE correspondents ("
 	"  domain     TEXT NOT NULL PRIMARY KEY,"
 	"  count      INTEGER NOT NULL,"
 	"  first_seen INTEGER NOT NULL,"
-	"  last_seen  INTEGER NOT NULL);",
+	"  last_seen  INTEGER NOT NULL);"
+	"CREATE TABLE lookalike_senders ("
+	"  domain     TEXT NOT NULL PRIMARY KEY,"
+	"  first_seen INTEGER NOT NULL);",
 };
 
 #define DB_SCHEMA_VERSION \

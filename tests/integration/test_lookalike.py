@@ -6,14 +6,18 @@
   raw UTF-8 over SMTPUTF8) to a user of example.org arrive with
   Sealmail-Warning: lookalike naming example.org; `inspect` shows it;
 * a display name showing another address is warned about;
+* a sender domain first flagged today says so (first-seen=today), one
+  flagged days ago does not;
 * a Sealmail-Warning that comes with a message is removed, and mail from
   an unrelated domain gets none;
 * [lookalike] action = tag prefixes Subject:, action = junk delivers into
   Junk; protect = adds a brand.
 """
 import base64
+import os
 import re
 import smtplib
+import sqlite3
 
 import pytest
 
@@ -64,7 +68,7 @@ def test_typo_domain_warned(mx):
     raw = mx.mailbox(USER).wait_for("lk-typo")[0]
     assert warnings(raw) == [
         'Sealmail-Warning: lookalike; from="examp1e.org"; '
-        'resembles="example.org"; reason=typo'], raw
+        'resembles="example.org"; reason=typo; first-seen=today'], raw
     # check-auth makes the same check offline.
     path = mx.cfg.folder + "/lk-typo.eml"
     with open(path, "wb") as f:
@@ -72,7 +76,8 @@ def test_typo_domain_warned(mx):
     r = mx.cli("check-auth", "--ip", "127.0.0.1", "--helo", "x.test",
                "--mail-from", "x@sender.test", path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[1] == warnings(raw)[0], r.stdout
+    assert r.stdout.splitlines()[1] + "; first-seen=today" == \
+        warnings(raw)[0], r.stdout
     r = mx.cli("check-auth", "--json", "--ip", "127.0.0.1", "--helo",
                "x.test", "--mail-from", "x@sender.test", path)
     assert ('"lookalike": {"from": "examp1e.org", "resembles": '
@@ -86,7 +91,7 @@ def test_cyrillic_alabel_in_encoded_from_warned(mx):
     raw = mx.mailbox(USER).wait_for("lk-cyr")[0]
     assert warnings(raw) == [
         'Sealmail-Warning: lookalike; from="%s"; resembles="example.org"; '
-        'reason=mixed-script' % CYR_ALABEL], raw
+        'reason=mixed-script; first-seen=today' % CYR_ALABEL], raw
     # inspect shows the warning and the Unicode form of the sender domain.
     path = mx.cfg.folder + "/lk-cyr.eml"
     with open(path, "wb") as f:
@@ -103,7 +108,7 @@ def test_cyrillic_utf8_over_smtputf8_warned(mx):
     raw = mx.mailbox(USER).wait_for("lk-utf8")[0]
     assert warnings(raw) == [
         'Sealmail-Warning: lookalike; from="%s"; resembles="example.org"; '
-        'reason=mixed-script' % CYR_ALABEL], raw
+        'reason=mixed-script; first-seen=today' % CYR_ALABEL], raw
 
 
 def test_display_name_address_and_brand(mx):
@@ -111,12 +116,32 @@ def test_display_name_address_and_brand(mx):
     raw = mx.mailbox(USER).wait_for("lk-disp")[0]
     assert warnings(raw) == [
         'Sealmail-Warning: lookalike; from="evil.test"; '
-        'resembles="example.org"; reason=display-name'], raw
+        'resembles="example.org"; reason=display-name; first-seen=today'],\
+        raw
     send(mx, "<alerts@rnybank.example>", "lk-brand")
     raw = mx.mailbox(USER).wait_for("lk-brand")[0]
     assert warnings(raw) == [
         'Sealmail-Warning: lookalike; from="rnybank.example"; '
-        'resembles="mybank.example"; reason=typo'], raw
+        'resembles="mybank.example"; reason=typo; first-seen=today'], raw
+
+
+def test_first_seen_earlier_is_not_today(mx):
+    """examp1e.org was flagged by test_typo_domain_warned; made two days
+    old in the store, its next message is no longer "first-seen=today"."""
+    db = sqlite3.connect(os.path.join(mx.data_dir, "sealmail.db"))
+    try:
+        with db:
+            n = db.execute("UPDATE lookalike_senders SET first_seen = "
+                           "first_seen - 2 * 86400 WHERE domain = "
+                           "'examp1e.org'").rowcount
+    finally:
+        db.close()
+    assert n == 1
+    send(mx, "<billing@examp1e.org>", "lk-again")
+    raw = mx.mailbox(USER).wait_for("lk-again")[0]
+    assert warnings(raw) == [
+        'Sealmail-Warning: lookalike; from="examp1e.org"; '
+        'resembles="example.org"; reason=typo'], raw
 
 
 def test_forged_warning_removed_and_clean_mail_unmarked(mx):

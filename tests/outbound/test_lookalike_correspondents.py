@@ -54,6 +54,6 @@ def test_written_to_domain_is_protected(world):
         s.sendmail("carol@rernote.test", [ALICE], msg)
     raw = a.mailbox(ALICE).wait_for("lk-corr")[0]
     assert (b'Sealmail-Warning: lookalike; from="rernote.test";\r\n'
-            b'\tresembles="remote.test"; reason=typo\r\n') in \
+            b'\tresembles="remote.test"; reason=typo; first-seen=today\r\n') in \
         raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), raw
     assert set(correspondents(a)) == {"remote.test"}
