@@ -7,6 +7,7 @@
  */
 #include "msg/lookalike.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -26,16 +27,15 @@ lk_put(char *out, size_t outlen, size_t *o, const char *p, size_t n)
 	return true;
 }
 
+/* The value of hex digit c, or -1. */
 static int
 lk_hex(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	static const char digits[] = "0123456789abcdef";
+	const char *p = c != '\0' ? strchr(digits, tolower((unsigned char)c)) :
+	    NULL;
+
+	return p != NULL ? (int)(p - digits) : -1;
 }
 
 /*
