@@ -20,11 +20,6 @@
 #include "msg/addr.h"
 #include "msg/punycode.h"
 
-/* UTF-16 units for one skeleton step: a domain or the display text, with
- * room for case mapping and skeletons that grow (one character can map
- * to several); what does not fit is unusable, never truncated. */
-#define LK_UCHARS	(LOOKALIKE_DISPLAY_MAX * 4)
-
 /* One name in its forms. */
 struct lk_name {
 	char	*alabel;	/* ASCII, A-labels (as addr.c writes it) */
@@ -136,52 +131,73 @@ lookalike_domain_to_unicode(const char *domain, char *out, size_t outlen)
 	return 0;
 }
 
+/* The UTF-8 form of the n UTF-16 units in u, allocated; NULL on failure. */
+static char *
+lk_to_utf8(const UChar *u, int32_t n)
+{
+	UErrorCode err = U_ZERO_ERROR;
+	/* A UTF-16 unit is at most 3 bytes of UTF-8 (a pair 4). */
+	char *out = xmalloc((size_t)n * 3 + 1);
+	int32_t len;
+
+	u_strToUTF8(out, n * 3 + 1, &len, u, n, &err);
+	if (U_FAILURE(err)) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 /*
- * The UTS #39 skeleton of the lower-cased UTF-8 text s (len bytes): the
- * lower-cased text into *lower and its skeleton into *skel, both UTF-8,
- * allocated. -1 (nothing allocated) on invalid UTF-8 or when a step does
- * not fit LK_UCHARS.
+ * The UTS #39 skeleton of the lower-cased UTF-8 text s (len bytes, at most
+ * LOOKALIKE_DISPLAY_MAX): the lower-cased text into *lower and its
+ * skeleton into *skel, both UTF-8, allocated. Each step is sized by ICU
+ * first (a character's skeleton may be several), so no text is ever cut.
+ * -1 (nothing allocated) on invalid UTF-8.
  */
 static int
 lk_skeleton(const USpoofChecker *sc, const char *s, size_t len,
     char **lower, char **skel)
 {
-	UChar *a = xcalloc(LK_UCHARS, sizeof(UChar));
-	UChar *b = xcalloc(LK_UCHARS, sizeof(UChar));
 	UErrorCode err = U_ZERO_ERROR;
-	int32_t na, nb, n1, n2;
+	UChar *a, *b = NULL, *k = NULL;
+	int32_t na, nb, nk;
 	int rc = -1;
 
 	*lower = *skel = NULL;
 	if (len > LOOKALIKE_DISPLAY_MAX)
-		goto out;
-	u_strFromUTF8(a, LK_UCHARS, &na, s, (int32_t)len, &err);
-	if (U_FAILURE(err) || na >= LK_UCHARS)
-		goto out;
-	nb = u_strToLower(b, LK_UCHARS, a, na, "", &err);
-	if (U_FAILURE(err) || nb >= LK_UCHARS)
-		goto out;
-	/* Each UTF-16 unit is at most 3 bytes of UTF-8. */
-	*lower = xmalloc((size_t)nb * 3 + 1);
-	u_strToUTF8(*lower, nb * 3 + 1, &n1, b, nb, &err);
+		return -1;
+	/* UTF-16 needs no more units than UTF-8 has bytes. */
+	a = xcalloc(len + 1, sizeof(UChar));
+	u_strFromUTF8(a, (int32_t)len + 1, &na, s, (int32_t)len, &err);
 	if (U_FAILURE(err))
 		goto out;
-	na = uspoof_getSkeleton(sc, 0, b, nb, a, LK_UCHARS, &err);
-	if (U_FAILURE(err) || na >= LK_UCHARS)
+	nb = u_strToLower(NULL, 0, a, na, "", &err);
+	if (U_FAILURE(err) && err != U_BUFFER_OVERFLOW_ERROR)
 		goto out;
-	*skel = xmalloc((size_t)na * 3 + 1);
-	u_strToUTF8(*skel, na * 3 + 1, &n2, a, na, &err);
+	err = U_ZERO_ERROR;
+	b = xcalloc((size_t)nb + 1, sizeof(UChar));
+	u_strToLower(b, nb + 1, a, na, "", &err);
 	if (U_FAILURE(err))
+		goto out;
+	nk = uspoof_getSkeleton(sc, 0, b, nb, NULL, 0, &err);
+	if (U_FAILURE(err) && err != U_BUFFER_OVERFLOW_ERROR)
+		goto out;
+	err = U_ZERO_ERROR;
+	k = xcalloc((size_t)nk + 1, sizeof(UChar));
+	uspoof_getSkeleton(sc, 0, b, nb, k, nk + 1, &err);
+	if (U_FAILURE(err) || (*lower = lk_to_utf8(b, nb)) == NULL ||
+	    (*skel = lk_to_utf8(k, nk)) == NULL)
 		goto out;
 	rc = 0;
 out:
 	if (rc == -1) {
 		free(*lower);
-		free(*skel);
-		*lower = *skel = NULL;
+		*lower = NULL;
 	}
 	free(a);
 	free(b);
+	free(k);
 	return rc;
 }
 

@@ -168,6 +168,28 @@ test_corpus(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* A display text whose skeleton grows (U+FDFA, 3 bytes, has an 18-letter
+ * skeleton) still has its protected name found: a skeleton cut or refused
+ * for its length would let a sender hide "paypal.com" behind 300 of them. */
+static void
+test_display_skeleton_grows(void **state)
+{
+	char display[LOOKALIKE_DISPLAY_MAX + 1] = "Billing paypal.com ";
+	size_t n = strlen(display);
+	struct lookalike_hit hit;
+
+	while (n + 3 <= LOOKALIKE_DISPLAY_MAX) {
+		memcpy(display + n, "\xef\xb7\xba", 3);
+		n += 3;
+	}
+	display[n] = '\0';
+	struct lookalike_from f = { "evil.test", "x@evil.test", display,
+	    false };
+	assert_true(lookalike_check(*state, &f, &hit));
+	assert_int_equal(hit.reason, LOOKALIKE_DISPLAY_NAME);
+	assert_string_equal(hit.resembles, "paypal.com");
+}
+
 /* The hit names the From: domain in its ASCII (A-label) form. */
 static void
 test_hit_from(void **state)
@@ -235,6 +257,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_hit_from),
+		cmocka_unit_test(test_display_skeleton_grows),
 		cmocka_unit_test(test_to_unicode),
 		cmocka_unit_test(test_display_text),
 	};
