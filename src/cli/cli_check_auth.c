@@ -4,25 +4,32 @@
  * [--json]`: run the inbound authentication pipeline (auth/authcheck, the
  * same code the mx listener runs) on a message file, with DNS from the
  * configuration's [dns], and print the Authentication-Results field it
- * would add as the first line. The message is untrusted.
+ * would add as the first line, then the Sealmail-Warning of a lookalike
+ * sender (auth/lookalike_from.h, against the configuration's domains and
+ * the store's correspondents when the store can be read). The message is
+ * untrusted.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth/arc.h"
 #include "auth/authcheck.h"
 #include "auth/bimi.h"
 #include "auth/dkim_sig.h"
 #include "auth/dkim_verify.h"
+#include "auth/lookalike_from.h"
 #include "cli/cli.h"
 #include "cli/cli_common.h"
 #include "cli/cli_msg.h"
 #include "conf/conf.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
+#include "store/db.h"
+#include "store/db.h"
 
 #define CHECK_AUTH_USAGE "check-auth --ip IP --helo NAME --mail-from ADDR " \
 	"[--json] [FILE|-]"
@@ -97,6 +104,30 @@ check_auth_run(struct authcheck *ac, struct dns_sync_env *env,
 	dns_sync_run(env, &done);
 }
 
+/* The lookalike check as the mx listener makes it, with the store's
+ * correspondents when the store opens (no store: the configuration's
+ * domains only). */
+static bool
+check_auth_lookalike(const struct conf *conf, const struct authcheck *ac,
+    const struct buf *msg, struct lookalike_hit *hit)
+{
+	char path[4096], err[256];
+	struct db *db = NULL;
+	struct lookalike_set *set;
+	bool found;
+
+	if (conf->data_dir != NULL && (size_t)snprintf(path, sizeof(path),
+	    "%s/sealmail.db", conf->data_dir) < sizeof(path) &&
+	    access(path, R_OK) == 0)
+		db = db_open(path, false, conf->user, err, sizeof(err));
+	set = lookalike_protected_set(conf, db);
+	db_close(db);
+	found = lookalike_from_message(set, (const char *)msg->data,
+	    cli_msg_header_len(msg), authcheck_dmarc(ac), false, hit);
+	lookalike_set_free(set);
+	return found;
+}
+
 /* Print header fields one per line (folding undone), so the
  * Authentication-Results field is the first line of the output. */
 static void
@@ -120,7 +151,8 @@ check_auth_json_kv(const char *k, const char *v, bool comma)
 }
 
 static void
-check_auth_json(const struct authcheck *ac, const char *header)
+check_auth_json(const struct authcheck *ac, const char *header,
+    const struct lookalike_hit *hit)
 {
 	const struct spf_outcome *spf = authcheck_spf(ac);
 	const struct dkim_verify *dk = authcheck_dkim(ac);
@@ -175,7 +207,18 @@ check_auth_json(const struct authcheck *ac, const char *header)
 	check_auth_json_kv("result", bi ? bimi_result_name(bi->result) :
 	    "skipped", false);
 	check_auth_json_kv("domain", bi ? bi->domain : NULL, true);
-	printf("}}\n");
+	printf("}, \"lookalike\": ");
+	if (hit == NULL)
+		printf("null");
+	else {
+		printf("{");
+		check_auth_json_kv("from", hit->from, false);
+		check_auth_json_kv("resembles", hit->resembles, true);
+		check_auth_json_kv("reason", lookalike_reason_name(hit->reason),
+		    true);
+		printf("}");
+	}
+	printf("}\n");
 }
 
 int
@@ -207,12 +250,18 @@ cli_check_auth(int argc, char **argv, const char *config)
 	};
 	struct authcheck *ac = authcheck_new(env.base, env.res, &p);
 	check_auth_run(ac, &env, &msg);
+	struct lookalike_hit hit;
+	bool lookalike = check_auth_lookalike(conf, ac, &msg, &hit);
 	buf_init(&hdr, 64 * 1024);
 	if (authcheck_format(ac, &hdr) == 0) {
 		if (a.json)
-			check_auth_json(ac, buf_cstr(&hdr));
-		else
+			check_auth_json(ac, buf_cstr(&hdr), lookalike ? &hit :
+			    NULL);
+		else {
+			if (lookalike)
+				(void)lookalike_from_field(&hit, false, &hdr);
 			check_auth_print(buf_cstr(&hdr));
+		}
 		rc = CLI_EXIT_OK;
 	} else
 		cli_error("Authentication-Results does not fit");

@@ -34,6 +34,7 @@
 #include "conf/conf.h"
 #include "core/buf.h"
 #include "core/xmalloc.h"
+#include "msg/lookalike.h"
 #include "msg/received.h"
 #include "msg/rfc5322_headers.h"
 
@@ -71,6 +72,9 @@ struct inspect {
 	struct inspect_field	 dkim[INSPECT_DKIM_MAX];
 	size_t			 ndkim, dkim_skipped;
 	struct inspect_field	 from, subject, date, msgid;
+	/* The newest Sealmail-Warning: ours, since every earlier one is
+	 * removed on arrival (smtpd_checks.c). */
+	struct inspect_field	 warning;
 	struct dkim_verify	*dv;		/* with --verify */
 	char			 verify_err[256];
 };
@@ -140,6 +144,9 @@ inspect_collect(struct inspect *ins, size_t *nreceived)
 			inspect_keep(&ins->date, &f);
 		else if (rfc5322_field_is(&f, "Message-ID") && !ins->msgid.text)
 			inspect_keep(&ins->msgid, &f);
+		else if (rfc5322_field_is(&f, "Sealmail-Warning") &&
+		    !ins->warning.text)
+			inspect_keep(&ins->warning, &f);
 	}
 	ins->headers_cut = r != RFC5322_HEADERS_END;
 	ins->body = r == RFC5322_HEADERS_END ?
@@ -206,6 +213,7 @@ inspect_clear(struct inspect *ins)
 	inspect_field_clear(&ins->subject);
 	inspect_field_clear(&ins->date);
 	inspect_field_clear(&ins->msgid);
+	inspect_field_clear(&ins->warning);
 	dkim_verify_free(ins->dv);
 	free(ins->hops);
 	buf_clear(&ins->msg);
@@ -448,6 +456,34 @@ inspect_text_line(const char *label, const struct inspect_field *f)
 	putchar('\n');
 }
 
+/* The lookalike warning, with the Unicode form of an A-label sender
+ * domain, which is what the reader was shown: "(from xn--xample-2of.org =
+ * еxample.org)". */
+static void
+inspect_text_warning(const struct inspect *ins)
+{
+	const char *t = ins->warning.text, *p, *q;
+	char dom[LOOKALIKE_NAME_MAX], uni[LOOKALIKE_NAME_MAX * 4];
+
+	if (t == NULL)
+		return;
+	inspect_text_line("Warning:", &ins->warning);
+	if ((p = strstr(t, "from=\"")) == NULL ||
+	    (q = strchr(p + 6, '"')) == NULL ||
+	    (size_t)(q - p - 6) >= sizeof(dom))
+		return;
+	memcpy(dom, p + 6, (size_t)(q - p - 6));
+	dom[q - p - 6] = '\0';
+	if (lookalike_domain_to_unicode(dom, uni, sizeof(uni)) == 0 &&
+	    strcmp(uni, dom) != 0) {
+		printf("           (");
+		inspect_put(dom);
+		printf(" is ");
+		inspect_put(uni);
+		printf(")\n");
+	}
+}
+
 /* "2024-05-14 07:21:07 UTC (+3s)" or the raw date. */
 static void
 inspect_text_when(const struct received_hop *h, const struct received_hop *prev)
@@ -657,6 +693,7 @@ inspect_text(const struct inspect *ins)
 	inspect_text_line("From:", &ins->from);
 	inspect_text_line("Subject:", &ins->subject);
 	inspect_text_line("Date:", &ins->date);
+	inspect_text_warning(ins);
 	if (ins->headers_cut)
 		printf("  (header section cut at %d fields or %d bytes)\n",
 		    RFC5322_HEADERS_MAX_FIELDS, RFC5322_HEADERS_MAX_SECTION);
@@ -793,6 +830,7 @@ inspect_json(const struct inspect *ins)
 	inspect_json_key("file", ins->path, false);
 	inspect_json_key("from", ins->from.text, true);
 	inspect_json_key("subject", ins->subject.text, true);
+	inspect_json_key("sealmail_warning", ins->warning.text, true);
 	inspect_json_key("date", ins->date.text, true);
 	inspect_json_key("message_id", ins->msgid.text, true);
 	printf(",\n  \"hops\": [");

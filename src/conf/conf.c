@@ -124,6 +124,9 @@ conf_free(struct conf *c)
 	for (size_t i = 0; i < c->nreports_inbox; i++)
 		free(c->reports_inbox[i]);
 	free(c->reports_inbox);
+	for (size_t i = 0; i < c->nlookalike_protect; i++)
+		free(c->lookalike_protect[i]);
+	free(c->lookalike_protect);
 	free(c);
 }
 
@@ -433,6 +436,37 @@ conf_print_inbox(FILE *fp, const void *base, const struct conf_key *k)
 	for (size_t i = 0; i < c->nreports_inbox; i++)
 		conf_print_item(fp, &col, i, c->reports_inbox[i]);
 	fputc('\n', fp);
+}
+
+void
+conf_print_protect(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+	size_t col = strlen(k->name) + 2;
+
+	fprintf(fp, "%s =", k->name);
+	for (size_t i = 0; i < c->nlookalike_protect; i++)
+		conf_print_item(fp, &col, i, c->lookalike_protect[i]);
+	fputc('\n', fp);
+}
+
+const char *
+conf_lookalike_action_name(enum conf_lookalike_action a)
+{
+	switch (a) {
+	case CONF_LOOKALIKE_HEADER: return "header";
+	case CONF_LOOKALIKE_TAG: return "tag";
+	case CONF_LOOKALIKE_JUNK: return "junk";
+	}
+	return "header";
+}
+
+void
+conf_print_lookalike_action(FILE *fp, const void *base,
+    const struct conf_key *k)
+{
+	fprintf(fp, "%s = %s\n", k->name, conf_lookalike_action_name(
+	    ((const struct conf *)base)->lookalike_action));
 }
 
 void

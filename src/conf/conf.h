@@ -146,6 +146,15 @@ enum conf_passdb {
 	CONF_PASSDB_DOVECOT,	/* Dovecot's auth-client socket */
 };
 
+/* What a lookalike sender's message gets ([lookalike] action): always the
+ * Sealmail-Warning field; tag also prefixes Subject: with "[Lookalike]",
+ * junk delivers it into the Junk folder. */
+enum conf_lookalike_action {
+	CONF_LOOKALIKE_HEADER,
+	CONF_LOOKALIKE_TAG,
+	CONF_LOOKALIKE_JUNK,
+};
+
 struct conf_network {
 	int		family;		/* AF_INET or AF_INET6 */
 	unsigned char	addr[16];
@@ -279,6 +288,12 @@ struct conf {
 	 * by all workers: net/connlimit.h); 0 = no limit */
 	unsigned		 limits_messages_per_hour;
 	unsigned		 limits_recipients_per_hour;
+
+	/* [lookalike]: warnings about From: domains that imitate ours or
+	 * those we protect (msg/lookalike.h), on mx listeners */
+	char			**lookalike_protect;	/* A-label form */
+	size_t			 nlookalike_protect;
+	enum conf_lookalike_action lookalike_action;
 };
 
 /*
@@ -310,6 +325,9 @@ const struct conf_policy *conf_policy_for(const struct conf *c,
 const char *conf_sts_mode_name(enum conf_sts_mode m);
 /* "mx", "submission", "https" or "admin". */
 const char *conf_role_name(enum conf_role r);
+
+/* "header", "tag" or "junk". */
+const char *conf_lookalike_action_name(enum conf_lookalike_action a);
 
 /* "none", "may", ..., "dane-only"; "auto" for CONF_TLSPOL_AUTO. */
 const char *conf_tls_policy_name(enum conf_tls_policy p);

@@ -34,6 +34,7 @@
 #define CONF_MAX_POLICIES	10000
 #define CONF_MAX_MX_MATCH	64	/* per [policy] */
 #define CONF_MAX_INBOX		64	/* [reports] inbox */
+#define CONF_MAX_PROTECT	1024	/* [lookalike] protect */
 
 enum conf_section_kind {
 	CONF_SEC_SERVER,
@@ -47,6 +48,7 @@ enum conf_section_kind {
 	CONF_SEC_REPORTS,
 	CONF_SEC_FORWARDING,
 	CONF_SEC_LIMITS,
+	CONF_SEC_LOOKALIKE,
 	CONF_SEC_COUNT,
 };
 
@@ -156,7 +158,8 @@ conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
     conf_print_recipient_delimiter, conf_print_policy_tls,
     conf_print_mx_match, conf_print_reports_from, conf_print_org_name,
     conf_print_inbox, conf_print_domain_sts, conf_print_sts_mx,
-    conf_print_passdb, conf_print_dnsbl;
+    conf_print_passdb, conf_print_dnsbl, conf_print_protect,
+    conf_print_lookalike_action;
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);

@@ -39,6 +39,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "msg/addr.h"
 
 #define KEY_NAME_MAX	40
 
@@ -1342,6 +1343,59 @@ conf_parse_passdb(struct conf_parse *p, void *base, const char *v)
 	return 0;
 }
 
+/* ---- custom keys: [lookalike] ------------------------------------------ */
+
+/* A domain name (U-labels allowed), kept in its A-label form, the form
+ * the From: domains of messages are compared in. */
+static int
+conf_parse_protect_item(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+	struct addr a;
+	char e[80];
+
+	if (addr_parse_domain(v, strlen(v), true, &a) != ADDR_OK ||
+	    a.domain[0] == '[' || strchr(a.domain, '.') == NULL)
+		return conf_parse_fail(p, "%s is not a domain name of two "
+		    "labels or more", log_escape(v, strlen(v), e, sizeof(e)));
+	if (c->nlookalike_protect == CONF_MAX_PROTECT)
+		return conf_parse_fail(p, "too many domains (at most %d)",
+		    CONF_MAX_PROTECT);
+	c->lookalike_protect = xreallocarray(c->lookalike_protect,
+	    c->nlookalike_protect + 1, sizeof(*c->lookalike_protect));
+	c->lookalike_protect[c->nlookalike_protect++] = xstrdup(a.domain);
+	return 0;
+}
+
+static int
+conf_parse_protect(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+
+	if (!p->continuation) {
+		for (size_t i = 0; i < c->nlookalike_protect; i++)
+			free(c->lookalike_protect[i]);
+		free(c->lookalike_protect);
+		c->lookalike_protect = NULL;
+		c->nlookalike_protect = 0;
+	}
+	return conf_check_list(p, base, v, conf_parse_protect_item);
+}
+
+static int
+conf_parse_lookalike_action(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+
+	for (int a = CONF_LOOKALIKE_HEADER; a <= CONF_LOOKALIKE_JUNK; a++)
+		if (strcmp(v, conf_lookalike_action_name(
+		    (enum conf_lookalike_action)a)) == 0) {
+			c->lookalike_action = (enum conf_lookalike_action)a;
+			return 0;
+		}
+	return conf_parse_fail(p, "must be header, tag or junk");
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 #define OFF(f)		offsetof(struct conf, f)
@@ -1496,6 +1550,13 @@ static const struct conf_key conf_keys_limits[] = {
 	    OFF(limits_recipients_per_hour), 0, 1000000),
 };
 
+static const struct conf_key conf_keys_lookalike[] = {
+	CUSTOM("protect", conf_parse_protect, conf_print_protect,
+	    CONF_KEY_LIST),
+	CUSTOM("action", conf_parse_lookalike_action,
+	    conf_print_lookalike_action, 0),
+};
+
 #define SECTION(name, kind, named, keys) \
 	[kind] = { name, kind, named, keys, sizeof(keys) / sizeof(keys[0]) }
 
@@ -1512,6 +1573,7 @@ const struct conf_section conf_sections[CONF_SEC_COUNT] = {
 	SECTION("forwarding", CONF_SEC_FORWARDING, false,
 	    conf_keys_forwarding),
 	SECTION("limits", CONF_SEC_LIMITS, false, conf_keys_limits),
+	SECTION("lookalike", CONF_SEC_LOOKALIKE, false, conf_keys_lookalike),
 };
 
 _Static_assert(sizeof(conf_keys_server) / sizeof(conf_keys_server[0]) <=

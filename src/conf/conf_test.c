@@ -117,6 +117,8 @@ test_defaults(void **state)
 	assert_string_equal(c->dns_resolver, "system");
 	assert_string_equal(c->dns_trust_anchor, "/usr/share/dns/root.key");
 	assert_null(c->dns_unbound_config);
+	assert_int_equal(c->nlookalike_protect, 0);
+	assert_int_equal(c->lookalike_action, CONF_LOOKALIKE_HEADER);
 	conf_free(c);
 }
 
@@ -186,7 +188,11 @@ static const char *full =
     "[dns]\n"
     "resolver = 127.0.0.1@5353, ::1\n"
     "trust_anchor =\n"
-    "unbound_config = /etc/unbound/extra.conf\n";
+    "unbound_config = /etc/unbound/extra.conf\n"
+    "[lookalike]\n"
+    "protect = Bank.example,\n"
+    "  b\xc3\xbc" "cher.example\n"
+    "action = junk\n";
 
 static void
 check_full(const struct conf *c)
@@ -275,6 +281,10 @@ check_full(const struct conf *c)
 	assert_string_equal(c->dns_resolver, "127.0.0.1@5353, ::1");
 	assert_null(c->dns_trust_anchor);
 	assert_string_equal(c->dns_unbound_config, "/etc/unbound/extra.conf");
+	assert_int_equal(c->nlookalike_protect, 2);
+	assert_string_equal(c->lookalike_protect[0], "bank.example");
+	assert_string_equal(c->lookalike_protect[1], "xn--bcher-kva.example");
+	assert_int_equal(c->lookalike_action, CONF_LOOKALIKE_JUNK);
 }
 
 /* conf_print output, without its first line (which names the file). */
@@ -549,6 +559,12 @@ static const struct error_case error_cases[] = {
 	    "3: [server] max_connections_per_ip: 11 is more than" },
 	{ "[auth]\ndmarc_enforce = maybe\n",
 	    "2: [auth] dmarc_enforce: not a boolean" },
+	{ "[lookalike]\nprotect = bank.example, localhost\n",
+	    "2: [lookalike] protect: localhost is not a domain name" },
+	{ "[lookalike]\nprotect = bad_name.example\n",
+	    "2: [lookalike] protect: bad_name.example is not a domain name" },
+	{ "[lookalike]\naction = drop\n",
+	    "2: [lookalike] action: must be header, tag or junk" },
 	{ "[delivery]\nlocal = mbox\n", "2: [delivery] local: must be maildir" },
 	{ "[delivery]\nlocal = lmtp:127.0.0.1\n",
 	    "2: [delivery] local: a port is required" },

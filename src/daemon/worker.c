@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -73,6 +74,7 @@ worker_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (n > 0 && db_dmarc_failure_flush(db) != DB_OK)
 		log_warn("%zu dmarc failure reports not stored: %s", n,
 		    db_error(db));
+	smtpd_lookalike_tick(&w->ctx, time(NULL));
 	if (w->ctx.nsessions > 0)
 		w->busy = true;
 	else if (w->busy) {
@@ -238,6 +240,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	spool_committer_free(w.ctx.committer);
 	dovecot_client_free(w.ctx.dovecot);
 	dns_resolver_free(w.ctx.dns);
+	smtpd_lookalike_free(&w.ctx);
 	db_close(w.ctx.db);
 	keys_client_free(w.ctx.keys);
 	event_base_free(w.ctx.base);

@@ -626,6 +626,36 @@ test_punycode(void **state)
 	assert_int_equal(punycode_encode(bad, 1, out, sizeof(out)), -1);
 }
 
+/* The decoder undoes the encoder and refuses what no encoder writes. */
+static void
+test_punycode_decode(void **state)
+{
+	static const uint32_t l[] = { '3', 0x5e74, 'B', 0x7d44, 0x91d1,
+	    0x516b, 0x5148, 0x751f };
+	static const uint32_t buecher[] = { 'b', 0xfc, 'c', 'h', 'e', 'r' };
+	static const uint32_t cyr_e[] = { 0x435, 'x', 'a', 'm', 'p', 'l',
+	    'e' };
+	uint32_t cp[64];
+
+	(void)state;
+	assert_int_equal(punycode_decode("3B-ww4c5e180e575a65lsy2b", 24, cp,
+	    64), 8);
+	assert_memory_equal(cp, l, sizeof(l));
+	assert_int_equal(punycode_decode("bcher-kva", 9, cp, 64), 6);
+	assert_memory_equal(cp, buecher, sizeof(buecher));
+	assert_int_equal(punycode_decode("xample-2of", 10, cp, 64), 7);
+	assert_memory_equal(cp, cyr_e, sizeof(cyr_e));
+	assert_int_equal(punycode_decode("wgv71a119e", 10, cp, 64), 3);
+	assert_int_equal(cp[0], 0x65e5);
+	assert_int_equal(punycode_decode("ab-", 3, cp, 64), 2);
+	/* Too small an output, a non-digit, a truncated integer, overflow. */
+	assert_int_equal(punycode_decode("bcher-kva", 9, cp, 5), -1);
+	assert_int_equal(punycode_decode("bcher-k!a", 9, cp, 64), -1);
+	assert_int_equal(punycode_decode("bcher-99", 8, cp, 64), -1);
+	assert_int_equal(punycode_decode("99999999999", 11, cp, 64), -1);
+	assert_int_equal(punycode_decode("b\xc3\xbc-kva", 5, cp, 64), -1);
+}
+
 int
 main(void)
 {
@@ -644,6 +674,7 @@ main(void)
 		cmocka_unit_test(test_addr_text_domain),
 		cmocka_unit_test(test_addr_domain_only),
 		cmocka_unit_test(test_punycode),
+		cmocka_unit_test(test_punycode_decode),
 		cmocka_unit_test(test_addr_header_list),
 		cmocka_unit_test(test_addr_header_list_errors),
 		cmocka_unit_test(test_addr_header_list_max),

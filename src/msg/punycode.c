@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Punycode encoder, RFC 3492 §6.3 with the parameters of §5, so that
- * domains reach the store, paths and DNS in one ASCII form.
+ * domains reach the store, paths and DNS in one ASCII form; and decoder
+ * (§6.2), so the lookalike check can see the U-label behind an A-label.
  */
 #include "msg/punycode.h"
 
@@ -107,4 +108,75 @@ punycode_encode(const uint32_t *in, size_t n, char *out, size_t outlen)
 	}
 	out[o] = '\0';
 	return (int)o;
+}
+
+/* The value of a basic code point as a digit (§5), or PUNY_BASE if none. */
+static uint32_t
+punycode_value(unsigned char ch)
+{
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a';
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 26;
+	return PUNY_BASE;
+}
+
+int
+punycode_decode(const char *in, size_t len, uint32_t *out, size_t max)
+{
+	uint32_t cp = PUNY_INITIAL_N, bias = PUNY_INITIAL_BIAS;
+	uint64_t i = 0;
+	size_t b = 0, n = 0, pos, start = 0;
+
+	for (pos = 0; pos < len; pos++)
+		if (in[pos] == '-') {
+			b = pos;
+			start = pos + 1;
+		}
+	/* Basic code points before the last delimiter (if any) copy over. */
+	for (pos = 0; pos < b; pos++) {
+		if ((unsigned char)in[pos] >= 0x80 || n >= max)
+			return -1;
+		out[n++] = (unsigned char)in[pos];
+	}
+	for (pos = start; pos < len; i++) {
+		uint64_t oldi = i, w = 1;
+
+		for (uint32_t k = PUNY_BASE;; k += PUNY_BASE) {
+			uint32_t d, t;
+
+			if (pos >= len ||
+			    (d = punycode_value((unsigned char)in[pos++])) >=
+			    PUNY_BASE)
+				return -1;
+			i += d * w;
+			if (i > UINT32_MAX)
+				return -1;
+			t = k <= bias ? PUNY_TMIN :
+			    k >= bias + PUNY_TMAX ? PUNY_TMAX : k - bias;
+			if (d < t)
+				break;
+			w *= PUNY_BASE - t;
+			if (w > UINT32_MAX)
+				return -1;
+		}
+		if (n >= max)
+			return -1;
+		bias = punycode_adapt((uint32_t)(i - oldi), (uint32_t)n + 1,
+		    oldi == 0);
+		if (cp + i / (n + 1) > 0x10ffff)
+			return -1;
+		cp += (uint32_t)(i / (n + 1));
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			return -1;
+		i %= n + 1;
+		/* Insert cp at position i. */
+		for (size_t j = n; j > i; j--)
+			out[j] = out[j - 1];
+		out[i] = cp;
+		n++;
+	}
+	return (int)n;
 }

@@ -18,4 +18,13 @@
  */
 int punycode_encode(const uint32_t *in, size_t n, char *out, size_t outlen);
 
+/*
+ * Decode the len bytes in (untrusted; without the "xn--" prefix) into at
+ * most max code points in out. Returns their number, or -1 when the input
+ * is not valid Punycode, holds more than max code points, overflows, or
+ * decodes to a surrogate, a value past 0x10FFFF or a basic code point in
+ * the encoded part (RFC 3492 §6.2; such a label is not a valid A-label).
+ */
+int punycode_decode(const char *in, size_t len, uint32_t *out, size_t max);
+
 #endif

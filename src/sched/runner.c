@@ -50,6 +50,7 @@
 #include "sched/qidset.h"
 #include "sched/suspects.h"
 #include "sched/retry.h"
+#include "sched/runner_correspondents.h"
 #include "sched/runner_history.h"
 #include "sched/runner_reports.h"
 
@@ -139,6 +140,7 @@ struct runner {
 	bool				 busy;		/* flights since the trim */
 	struct runner_reports		*reports;	/* the report job */
 	struct runner_history		*history;	/* status page's */
+	struct runner_correspondents	*corr;		/* lookalike check's */
 	/*
 	 * Exactly-once local delivery: the messages whose state on disk may
 	 * lag behind deliveries already made, whose Maildir copies must be
@@ -288,6 +290,8 @@ runner_record(struct runner *r, struct envelope *env,
 	rc->next_attempt = 0;
 	if (res->status == DELIVERY_OK) {
 		rc->state = ENVELOPE_RCPT_DELIVERED;
+		if (at != NULL)
+			runner_correspondents_note(r->corr, env, rc->address);
 	} else if (res->status == DELIVERY_PERMFAIL) {
 		rc->state = ENVELOPE_RCPT_FAILED;
 		result = "failed";
@@ -1137,6 +1141,7 @@ runner_cleanup(struct runner *r)
 	 * (runner_local_done); queued ones are skipped. */
 	workpool_free(r->pool);
 	runner_history_free(r->history);
+	runner_correspondents_free(r->corr);
 	runner_reports_free(r->reports);
 	remote_free(r->remote);
 	while (r->flights != NULL)
@@ -1262,6 +1267,7 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	runner_add_events(&r);
 	r.reports = runner_reports_start(r.base, conf, keys);
 	r.history = runner_history_start(r.base, r.pool, conf);
+	r.corr = runner_correspondents_start(r.base, r.pool, conf);
 	log_info("queue runner started method=%s remote=%s", r.local->name,
 	    r.remote == NULL ? "unavailable" : conf->relayhost != NULL &&
 	    *conf->relayhost != '\0' ? "relayhost" : "mx");

@@ -96,8 +96,10 @@ smtpd_checks_range_cmp(const void *a, const void *b)
 }
 
 /* Remove from s->headers the fields that claim to be ours: Authentication-
- * Results with our authserv-id (RFC 8601 §5) and any sender-supplied BIMI
- * fields (the BIMI draft's "Handle Existing BIMI-Location"). */
+ * Results with our authserv-id (RFC 8601 §5), any sender-supplied BIMI
+ * fields (the BIMI draft's "Handle Existing BIMI-Location") and every
+ * Sealmail-Warning (a forged one could vouch for nothing, but a reader
+ * must only ever see ours). */
 static void
 smtpd_checks_strip(struct smtpd_session *s)
 {
@@ -105,18 +107,21 @@ smtpd_checks_strip(struct smtpd_session *s)
 	size_t len = s->headers.len;
 	size_t nar = authres_find_ours(h, len, s->ctx->conf->hostname, NULL, 0);
 	size_t nbimi = bimi_strip_ranges(h, len, NULL, 0);
+	size_t nwarn = smtpd_lookalike_strip_ranges(h, len, NULL, 0);
+	size_t nf = nar + nbimi + nwarn;
 
-	if (nar + nbimi == 0)
+	if (nf == 0)
 		return;
-	struct authres_field *f = xcalloc(nar + nbimi, sizeof(*f));
+	struct authres_field *f = xcalloc(nf, sizeof(*f));
 	authres_find_ours(h, len, s->ctx->conf->hostname, f, nar);
 	bimi_strip_ranges(h, len, f + nar, nbimi);
-	qsort(f, nar + nbimi, sizeof(*f), smtpd_checks_range_cmp);
+	smtpd_lookalike_strip_ranges(h, len, f + nar + nbimi, nwarn);
+	qsort(f, nf, sizeof(*f), smtpd_checks_range_cmp);
 
 	struct buf kept;
 	size_t at = 0;
 	buf_init(&kept, s->headers.max);
-	for (size_t i = 0; i < nar + nbimi; i++) {
+	for (size_t i = 0; i < nf; i++) {
 		if (f[i].off < at)
 			continue;
 		buf_append(&kept, h + at, f[i].off - at);
@@ -124,7 +129,7 @@ smtpd_checks_strip(struct smtpd_session *s)
 	}
 	buf_append(&kept, h + at, len - at);
 	log_info("sid=%s qid=%s smtp removed forged fields count=%zu", s->sid,
-	    s->qid, nar + nbimi);
+	    s->qid, nf);
 	free(f);
 	buf_clear(&s->headers);
 	s->headers = kept;
@@ -168,6 +173,8 @@ smtpd_checks_headers(struct smtpd_session *s)
 		authcheck_headers(s->ac, (const char *)s->headers.data,
 		    s->headers.len);
 	smtpd_checks_strip(s);
+	if (s->ac)
+		smtpd_lookalike_headers(s);
 	smtpd_checks_signer(s);
 	smtpd_arc_headers(s);
 }
@@ -514,6 +521,7 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 	}
 	if (dis == DMARC_DISPOSITION_QUARANTINE)
 		s->env.quarantine = true;
+	smtpd_lookalike_verdict(s, authcheck_dmarc(ac));
 	buf_init(&ar, 64 * 1024);
 	if (authcheck_format(ac, &ar) == 0) {
 		smtpd_checks_prepend(s, &ar);

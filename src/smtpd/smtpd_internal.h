@@ -257,6 +257,21 @@ void smtpd_sign_cancel(struct smtpd_session *s);
 /* Append header text to the envelope's prepend block (after Received). */
 void smtpd_checks_prepend(struct smtpd_session *s, struct buf *add);
 
+/* smtpd_lookalike.c: lookalike senders on mx listeners (msg/lookalike.h).
+ * strip_ranges: the Sealmail-Warning fields of header section h (len
+ * bytes), as bimi_strip_ranges finds BIMI's (up to max into out; the
+ * count is returned). headers: with the header section in s->headers,
+ * [lookalike] action = tag prefixes Subject: of a message whose verdict
+ * cannot depend on DMARC. verdict: at the end, with DMARC known, add the
+ * Sealmail-Warning field and apply action = junk. */
+struct authres_field;
+struct dmarc_verdict;
+size_t smtpd_lookalike_strip_ranges(const char *h, size_t len,
+    struct authres_field *out, size_t max);
+void smtpd_lookalike_headers(struct smtpd_session *s);
+void smtpd_lookalike_verdict(struct smtpd_session *s,
+    const struct dmarc_verdict *v);
+
 /* smtpd_local.c: sessions on the local submission socket. */
 /* Whether local user s->local_user owns address (see smtpd_local.c). */
 bool smtpd_local_owns(struct smtpd_session *s, const char *address);

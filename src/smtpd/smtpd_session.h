@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -25,6 +26,7 @@ struct connlimit;
 struct smtpd_session;
 struct keys_client;
 struct dovecot_client;
+struct lookalike_set;
 
 /* Per-worker state shared by its sessions (borrowed pointers, owned by the
  * worker, alive as long as any session). */
@@ -53,6 +55,9 @@ struct smtpd_ctx {
 	bool			 stress;	/* connection pressure: idle
 						 * timeouts cut to stress_timeout */
 	struct ratelog		 refused_log[2];	/* per-IP, total */
+	struct lookalike_set	*lookalike;	/* protected domains, built at
+						 * the first mx message */
+	time_t			 lookalike_at;	/* when it was built */
 };
 
 /* Take over connected socket fd (non-blocking) accepted on listener
@@ -73,5 +78,11 @@ void smtpd_session_accept_local(struct smtpd_ctx *ctx, int fd);
  * sessions receiving a message may finish it for `grace` seconds, then get
  * 421. With grace < 0, sessions are left to finish on their own (reload). */
 void smtpd_sessions_stop(struct smtpd_ctx *ctx, int grace);
+
+/* The worker's tick: rebuild the protected set of the lookalike check
+ * (smtpd_lookalike.c) when it is older than a minute, so new local
+ * domains' correspondents count soon; free: at the worker's end. */
+void smtpd_lookalike_tick(struct smtpd_ctx *ctx, time_t now);
+void smtpd_lookalike_free(struct smtpd_ctx *ctx);
 
 #endif

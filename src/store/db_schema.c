@@ -255,7 +255,20 @@ static const char *const db_schema_steps[] = {
 	"  result INTEGER NOT NULL,"
 	"  rcpt   TEXT NOT NULL,"
 	"  reason TEXT NOT NULL);",
-	/* 11 -> 12 (issue 14): password hashes live in passwd.db, which no
+	/* 11 -> 12 (issue 15, lookalike senders,
+	 * msg/lookalike.h): the domains our users have written to, counted
+	 * by the queue runner at each successful remote delivery and read by
+	 * the workers into their protected set (db_correspondent.h); and
+	 * when each lookalike sender domain was first flagged. */
+	"CREATE TABLE correspondents ("
+	"  domain     TEXT NOT NULL PRIMARY KEY,"
+	"  count      INTEGER NOT NULL,"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen  INTEGER NOT NULL);"
+	"CREATE TABLE lookalike_senders ("
+	"  domain     TEXT NOT NULL PRIMARY KEY,"
+	"  first_seen INTEGER NOT NULL);",
+	/* 12 -> 13 (issue 14): password hashes live in passwd.db, which no
 	 * worker may open; the store keeps the accounts. */
 	db_schema_hashes_out,
 };

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Lookalike senders on mx listeners (msg/lookalike.h does the comparing):
+ * the worker's protected set (local domains, [lookalike] protect, the
+ * store's correspondents), the removal of Sealmail-Warning fields that
+ * arrive with a message, and what a hit does: a Sealmail-Warning field of
+ * our own (a hit is not an authentication result, RFC 8601 registers
+ * those), and with [lookalike] action a "[Lookalike]" Subject: prefix or
+ * delivery into Junk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/authres.h"
+#include "auth/dmarc.h"
+#include "auth/lookalike_from.h"
+#include "conf/conf.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "msg/lookalike.h"
+#include "smtpd/smtpd_internal.h"
+#include "store/db_correspondent.h"
+
+/* Seconds a protected set is used before it is read again. */
+#define SMTPD_LOOKALIKE_REFRESH	60
+#define SMTPD_LOOKALIKE_TAG	"[Lookalike] "
+/* A sender domain first flagged less than this ago is "first-seen=today". */
+#define SMTPD_LOOKALIKE_NEW	86400
+
+size_t
+smtpd_lookalike_strip_ranges(const char *h, size_t len,
+    struct authres_field *out, size_t max)
+{
+	struct authres_field f;
+	size_t pos = 0, n = 0;
+
+	while (authres_field_next(h, len, &pos, &f)) {
+		if (!authres_field_is(&f, "Sealmail-Warning"))
+			continue;
+		if (n < max)
+			out[n] = f;
+		n++;
+	}
+	return n;
+}
+
+void
+smtpd_lookalike_tick(struct smtpd_ctx *ctx, time_t now)
+{
+	/* Only a set in use is kept fresh: a worker that never saw an mx
+	 * message has none. */
+	if (ctx->lookalike == NULL ||
+	    now - ctx->lookalike_at < SMTPD_LOOKALIKE_REFRESH)
+		return;
+	lookalike_set_free(ctx->lookalike);
+	ctx->lookalike = lookalike_protected_set(ctx->conf, ctx->db);
+	ctx->lookalike_at = now;
+}
+
+void
+smtpd_lookalike_free(struct smtpd_ctx *ctx)
+{
+	lookalike_set_free(ctx->lookalike);
+	ctx->lookalike = NULL;
+}
+
+static const struct lookalike_set *
+smtpd_lookalike_set(struct smtpd_ctx *ctx)
+{
+	if (ctx->lookalike == NULL && ctx->lookalike_at == 0) {
+		ctx->lookalike = lookalike_protected_set(ctx->conf, ctx->db);
+		ctx->lookalike_at = time(NULL);
+	}
+	return ctx->lookalike;
+}
+
+/* The first From: field of s->headers (lookalike_from_message). */
+static bool
+smtpd_lookalike_from(struct smtpd_session *s, const struct dmarc_verdict *v,
+    bool only_sure, struct lookalike_hit *hit)
+{
+	return lookalike_from_message(smtpd_lookalike_set(s->ctx),
+	    (const char *)s->headers.data, s->headers.len, v, only_sure, hit);
+}
+
+/* Prefix the Subject: field of s->headers (kept as it is when it already
+ * starts with the tag); add one when there is none. */
+static void
+smtpd_lookalike_tag(struct smtpd_session *s)
+{
+	const char *h = (const char *)s->headers.data;
+	struct authres_field f;
+	size_t pos = 0, at, start;
+	bool found = false;
+	struct buf b;
+
+	while (!found && authres_field_next(h, s->headers.len, &pos, &f))
+		found = authres_field_is(&f, "subject");
+	if (!found) {
+		buf_init(&b, SIZE_MAX);
+		buf_append_str(&b, "Subject: [Lookalike]\r\n");
+		smtpd_checks_prepend(s, &b);
+		buf_clear(&b);
+		return;
+	}
+	at = start = (size_t)(f.value - h);
+	while (at < s->headers.len && (h[at] == ' ' || h[at] == '\t'))
+		at++;
+	if (s->headers.len - at >= strlen(SMTPD_LOOKALIKE_TAG) &&
+	    memcmp(h + at, SMTPD_LOOKALIKE_TAG,
+	    strlen(SMTPD_LOOKALIKE_TAG)) == 0)
+		return;
+	/* The header section may be at its bound: the tag may pass it. */
+	buf_init(&b, s->headers.max + strlen(SMTPD_LOOKALIKE_TAG));
+	buf_append(&b, h, at);
+	if (at == start)	/* "Subject:x": keep the usual space */
+		buf_append_str(&b, " ");
+	buf_append_str(&b, SMTPD_LOOKALIKE_TAG);
+	buf_append(&b, h + at, s->headers.len - at);
+	buf_clear(&s->headers);
+	s->headers = b;
+}
+
+void
+smtpd_lookalike_headers(struct smtpd_session *s)
+{
+	struct lookalike_hit hit;
+
+	/* The Subject: is written with the header section, before DMARC is
+	 * known: only a hit no DMARC result can undo is tagged. */
+	if (s->ctx->conf->lookalike_action != CONF_LOOKALIKE_TAG ||
+	    !smtpd_lookalike_from(s, NULL, true, &hit))
+		return;
+	smtpd_lookalike_tag(s);
+}
+
+void
+smtpd_lookalike_verdict(struct smtpd_session *s,
+    const struct dmarc_verdict *v)
+{
+	const struct conf *c = s->ctx->conf;
+	long long now = (long long)time(NULL), first = now;
+	struct lookalike_hit hit;
+	struct buf b;
+
+	if (!smtpd_lookalike_from(s, v, false, &hit))
+		return;
+	/* One small write per hit (rare); an error only loses the note. */
+	if (s->ctx->db != NULL && db_lookalike_seen(s->ctx->db, hit.from, now,
+	    &first) != DB_OK)
+		log_warn("sid=%s qid=%s lookalike sender not noted: %s", s->sid,
+		    s->qid, db_error(s->ctx->db));
+	log_info("sid=%s qid=%s lookalike from=%s resembles=%s reason=%s "
+	    "first_seen=%lld action=%s", s->sid, s->qid, hit.from,
+	    hit.resembles, lookalike_reason_name(hit.reason), first,
+	    conf_lookalike_action_name(c->lookalike_action));
+	buf_init(&b, SIZE_MAX);
+	(void)lookalike_from_field(&hit, now - first < SMTPD_LOOKALIKE_NEW,
+	    &b);
+	smtpd_checks_prepend(s, &b);
+	buf_clear(&b);
+	if (c->lookalike_action == CONF_LOOKALIKE_JUNK)
+		s->env.quarantine = true;
+}
