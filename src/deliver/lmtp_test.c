@@ -342,6 +342,27 @@ test_per_recipient(void **state)
 	close(fd);
 }
 
+/* "hi" from s@example.com to a@example.org, to a server in mode; the
+ * seconds it took. */
+static double
+lt_one(struct lsrv *s, enum lsrv_mode mode, unsigned timeout,
+    struct lt_done *d)
+{
+	struct envelope env;
+	int fd = lsrv_message(s, "hi\n", 3);
+	double took;
+
+	envelope_init(&env);
+	env.size = 3;
+	env.mail_from = strdup("s@example.com");
+	envelope_add_rcpt(&env, "a@example.org", NULL, NULL, 0);
+	lsrv_run(s, mode);
+	took = lt_deliver(s, &env, fd, 1, timeout, d);
+	envelope_clear(&env);
+	close(fd);
+	return took;
+}
+
 /*
  * A server that takes the message and never answers: the recipient is
  * deferred after the timeout (1 s here), and the loop kept turning
@@ -351,25 +372,14 @@ test_per_recipient(void **state)
 static void
 test_stall_times_out_loop_free(void **state)
 {
-	struct lsrv *s = *state;
-	struct envelope env;
 	struct lt_done d = { 0 };
-	int fd = lsrv_message(s, "hi\n", 3);
-	double took;
+	double took = lt_one(*state, LSRV_STALL, 1, &d);
 
-	envelope_init(&env);
-	env.size = 3;
-	env.mail_from = strdup("s@example.com");
-	envelope_add_rcpt(&env, "a@example.org", NULL, NULL, 0);
-	lsrv_run(s, LSRV_STALL);
-	took = lt_deliver(s, &env, fd, 1, 1, &d);
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.st[0], DELIVERY_TEMPFAIL);
 	assert_non_null(strstr(d.reply[0], "timeout"));
 	assert_true(took >= 0.9 && took < 3.0);
 	assert_true(d.ticks >= 7);
-	envelope_clear(&env);
-	close(fd);
 }
 
 /* A greeting trickled a byte every 250 ms would take 3.5 s: the 1 s
@@ -379,23 +389,13 @@ static void
 test_trickle_bounded(void **state)
 {
 	struct lsrv *s = *state;
-	struct envelope env;
 	struct lt_done d = { 0 };
-	int fd = lsrv_message(s, "hi\n", 3);
-	double took;
+	double took = lt_one(s, LSRV_TRICKLE, 1, &d);
 
-	envelope_init(&env);
-	env.size = 3;
-	env.mail_from = strdup("s@example.com");
-	envelope_add_rcpt(&env, "a@example.org", NULL, NULL, 0);
-	lsrv_run(s, LSRV_TRICKLE);
-	took = lt_deliver(s, &env, fd, 1, 1, &d);
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.st[0], DELIVERY_TEMPFAIL);
 	assert_true(took < 2.5);
 	assert_int_equal(s->ncopies, 0);
-	envelope_clear(&env);
-	close(fd);
 }
 
 int

@@ -76,6 +76,21 @@ def test_lmtp_delivery_into_dovecot(lmtp_setup):
         assert r.count(b"Return-Path:") == 1, r[:600]
 
 
+def start_with_sink(daemons, certs, sink):
+    """A daemon whose local delivery goes to the LmtpSink sink."""
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    cfg.delivery["local"] = sink.target
+    return daemons.start(cfg)
+
+
+def send(d, rcpts, marker, body=None):
+    lst = d["mx_plain"]
+    with smtplib.SMTP(lst.host, lst.port, timeout=15) as c:
+        c.sendmail("someone@remote.test", rcpts,
+                   make_message("someone@remote.test", rcpts[0], marker,
+                                body=body))
+
+
 def test_refused_data_does_not_fail_the_next_recipient(daemons, certs):
     """Each recipient has its own LMTP transaction. A DATA refused with a
     4xx leaves the server's transaction open (RFC 5321 does not close it):
@@ -83,14 +98,8 @@ def test_refused_data_does_not_fail_the_next_recipient(daemons, certs):
     recipient is bounced for nothing."""
     sink = LmtpSink(refuse_data=1)
     try:
-        cfg = daemons.config([certs["ec"]], ipv6=False)
-        cfg.delivery["local"] = sink.target
-        d = daemons.start(cfg)
-        marker = new_marker()
-        lst = d["mx_plain"]
-        with smtplib.SMTP(lst.host, lst.port, timeout=15) as c:
-            c.sendmail("someone@remote.test", [ALICE, BOB],
-                       make_message("someone@remote.test", ALICE, marker))
+        d = start_with_sink(daemons, certs, sink)
+        send(d, [ALICE, BOB], new_marker())
         wait_until(lambda: len(sink.snapshot()) >= 1, 20,
                    what="an LMTP delivery")
         time.sleep(0.5)
@@ -110,18 +119,11 @@ def test_stalled_lmtp_store_holds_only_its_own_delivery(daemons, certs):
     stalled recipient is deferred (kept queued), never bounced."""
     sink = LmtpSink(stall="bob@")
     try:
-        cfg = daemons.config([certs["ec"]], ipv6=False)
-        cfg.delivery["local"] = sink.target
-        d = daemons.start(cfg)
-        lst = d["mx_plain"]
+        d = start_with_sink(daemons, certs, sink)
         first, second = new_marker(), new_marker()
-        with smtplib.SMTP(lst.host, lst.port, timeout=15) as c:
-            c.sendmail("someone@remote.test", [BOB],
-                       make_message("someone@remote.test", BOB, first))
+        send(d, [BOB], first)
         wait_until(lambda: sink.stalled == 1, 20, what="the stall")
-        with smtplib.SMTP(lst.host, lst.port, timeout=15) as c:
-            c.sendmail("someone@remote.test", [ALICE],
-                       make_message("someone@remote.test", ALICE, second))
+        send(d, [ALICE], second)
         wait_until(lambda: any(second.encode() in m for _, m in
                                sink.snapshot()), 20,
                    what="the second message while the first one stalls")
@@ -146,15 +148,8 @@ def test_bare_cr_before_dot_reaches_the_store_stuffed(daemons, certs):
     it was: a store that ends lines at CR saw an unstuffed dot line."""
     sink = LmtpSink(refuse_data=1)
     try:
-        cfg = daemons.config([certs["ec"]], ipv6=False)
-        cfg.delivery["local"] = sink.target
-        d = daemons.start(cfg)
-        marker = new_marker()
-        lst = d["mx_plain"]
-        with smtplib.SMTP(lst.host, lst.port, timeout=15) as c:
-            c.sendmail("someone@remote.test", [ALICE],
-                       make_message("someone@remote.test", ALICE, marker,
-                                    body="AB.dot\r\n.\r\nend"))
+        d = start_with_sink(daemons, certs, sink)
+        send(d, [ALICE], new_marker(), body="AB.dot\r\n.\r\nend")
         wait_until(lambda: "result=deferred" in d.log_text(), 20,
                    what="the first attempt deferred")
         d.stop()
