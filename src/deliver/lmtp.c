@@ -43,7 +43,8 @@ struct delivery_method {
 struct delivery {
 	struct delivery_method	*m;
 	struct delivery		*next;
-	struct delivery_job	 job;		/* rcpts: ours */
+	struct delivery_job	 job;		/* job.rcpts is rcpts */
+	size_t			*rcpts;
 	bool			*reported;
 	size_t			 cur;		/* recipient being tried */
 	size_t			 addr;		/* address being tried */
@@ -134,7 +135,7 @@ lmtp_job_free(struct delivery *d)
 	event_free(d->defer);
 	free(d->prepend);
 	free(d->reported);
-	free((void *)d->job.rcpts);
+	free(d->rcpts);
 	free(d);
 }
 
@@ -367,12 +368,12 @@ static struct delivery *
 lmtp_start(struct delivery_method *m, const struct delivery_job *job)
 {
 	struct delivery *d = xcalloc(1, sizeof(*d));
-	size_t *rcpts = xcalloc(job->nrcpts + 1, sizeof(*rcpts));
 
 	d->m = m;
 	d->job = *job;
-	memcpy(rcpts, job->rcpts, job->nrcpts * sizeof(*rcpts));
-	d->job.rcpts = rcpts;
+	d->rcpts = xcalloc(job->nrcpts + 1, sizeof(*d->rcpts));
+	memcpy(d->rcpts, job->rcpts, job->nrcpts * sizeof(*d->rcpts));
+	d->job.rcpts = d->rcpts;
 	d->reported = xcalloc(job->nrcpts + 1, sizeof(*d->reported));
 	if ((d->defer = evtimer_new(m->base, lmtp_defer_cb, d)) == NULL)
 		fatal("lmtp: cannot create a timer");
