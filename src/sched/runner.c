@@ -127,6 +127,8 @@ struct runner {
 	struct delivery_method		*lmethod;	/* its instance */
 	char				*target;	/* LMTP or NULL */
 	bool				 closing;	/* the loop has ended */
+	bool				 grace_over;	/* stopping: waits for
+							 * local jobs only */
 	struct runner_list		 urgent, scan;
 	struct workpool			*pool;	/* local deliveries */
 	struct remote			*remote;	/* NULL: unavailable */
@@ -671,6 +673,17 @@ runner_local_hook_done(void *arg, bool cancelled)
 	runner_local_finish(arg, cancelled);
 }
 
+/* Whether a local job is in flight. */
+static bool
+runner_local_busy(const struct runner *r)
+{
+	for (const struct runner_flight *f = r->flights; f != NULL;
+	    f = f->next)
+		if (f->ldel != NULL)
+			return true;
+	return false;
+}
+
 /* delivery_end_cb: the hook if wanted, then the rest. A job that a stop
  * kept from trying anyone leaves its recipients pending. */
 static void
@@ -680,6 +693,8 @@ runner_local_end(void *arg)
 	struct runner *r = f->r;
 
 	f->ldel = NULL;
+	if (r->grace_over && !runner_local_busy(r))
+		event_base_loopexit(r->base, NULL);
 	if (!f->lrecorded) {
 		if (r->closing)
 			runner_flight_free(f);
@@ -1015,7 +1030,12 @@ runner_stop_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_info("queue runner grace time over, %zu deliveries in flight "
 	    "(remote ones are abandoned and tried again later)", r->nflights);
-	event_base_loopexit(r->base, NULL);
+	/* A local transaction under way (an LMTP store slow to answer
+	 * after the final dot) is waited for, whenever it ends (each wait
+	 * is bounded): cut off, it could be delivered twice. */
+	r->grace_over = true;
+	if (!runner_local_busy(r))
+		event_base_loopexit(r->base, NULL);
 }
 
 /*

@@ -170,3 +170,27 @@ def test_bare_cr_before_dot_reaches_the_store_stuffed(daemons, certs):
         wait_until(lambda: not d.queue_ids(), 20, what="the queue to empty")
     finally:
         sink.close()
+
+
+def test_stop_waits_for_an_lmtp_reply_past_the_grace_time(daemons, certs):
+    """SIGTERM while the store is still working on a message it has
+    taken in full (7 s, past the runner's 5-second grace time): the
+    runner waits for that reply and records it, since a transaction cut
+    off after its final dot may have been delivered and would be sent
+    again by the next run. The message is stored once."""
+    from test_restart_load import systemd_stop
+    sink = LmtpSink(delay=7)
+    try:
+        d = start_with_sink(daemons, certs, sink)
+        marker = new_marker()
+        send(d, [ALICE], marker)
+        wait_until(lambda: sink.raw, 20, what="the message sent")
+        systemd_stop(d)
+        assert "queue removed" in d.log_text()
+        d.start()
+        wait_until(lambda: not d.queue_ids(), 30, what="an empty queue")
+        time.sleep(1)
+        copies = [m for _, m in sink.snapshot() if marker.encode() in m]
+        assert len(copies) == 1, len(copies)
+    finally:
+        sink.close()
