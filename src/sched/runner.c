@@ -10,8 +10,9 @@
  * method's asynchronous interface (deliver/delivery.h: Maildir writes on
  * the pool of threads, core/workpool.h, where concurrent deliveries share
  * the disk's flushes; LMTP runs on this loop), then its due remote
- * recipients go to the asynchronous remote engine (deliver/remote.h). A message in flight is skipped when it comes up
- * again, so no two attempts of one message overlap.
+ * recipients go to the asynchronous remote engine (deliver/remote.h). A
+ * message in flight is skipped when it comes up again, so no two attempts
+ * of one message overlap.
  */
 #include "sched/runner.h"
 

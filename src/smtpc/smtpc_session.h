@@ -230,9 +230,9 @@ SSL_CTX *smtpc_tls_ctx_new(const char *ca_file, char *err, size_t errlen);
  * stream with LF, CRLF or bare CR line ends into CRLF lines with a '.'
  * doubled at the start of every line (RFC 5321 §4.5.2). A bare CR or bare
  * LF is a line end like CRLF (never sent bare: STYLE.md §7), so a '.'
- * after it is doubled too. The one dot-stuffer of SMTP and LMTP. Push chunks with
- * smtpc_stuff_push, then smtpc_stuff_end, which ends the last line and
- * appends the ".\r\n" terminator.
+ * after it is doubled too. The one dot-stuffer of SMTP and LMTP. Push
+ * chunks with smtpc_stuff_push, then smtpc_stuff_end, which ends the last
+ * line and appends the ".\r\n" terminator.
  */
 struct smtpc_stuffer {
 	bool	 bol;		/* at the beginning of a line */
