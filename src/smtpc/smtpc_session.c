@@ -172,14 +172,17 @@ smtpc_emit(struct smtpc_session *s, enum smtpc_event ev,
 	return !s->freed;
 }
 
+/* Only a 2xx is success. A 3xx where a final answer belongs (to RCPT,
+ * after the final dot) taken for one would report a recipient the server
+ * never accepted as delivered: it is deferred like a 4xx. */
 static enum smtpc_class
 smtpc_class_of(int code)
 {
 	if (code >= 500)
 		return SMTPC_PERM;
-	if (code >= 400)
-		return SMTPC_TEMP;
-	return SMTPC_OK;
+	if (code >= 200 && code < 300)
+		return SMTPC_OK;
+	return SMTPC_TEMP;
 }
 
 /* Fill st from a local reason. */

@@ -500,6 +500,38 @@ test_rejected_then_rset_no_pipelining(void **state)
 	event_base_free(base);
 }
 
+/* Only 2xx is success: a 3xx where a final answer belongs (here to
+ * RCPT) is not taken for acceptance, and the recipient is deferred. */
+static void
+test_odd_reply_class(void **state)
+{
+	static const struct sst_rule rules[] = {
+		{ "RCPT TO:<odd", "354 what" },
+		{ NULL, NULL },
+	};
+	struct sst_server v = { .greeting = "220 srv", .rules = rules };
+	struct event_base *base = event_base_new();
+	struct smtpc_rcpt r[] = { { "ok@y.test", NULL, 0 },
+	    { "odd@y.test", NULL, 0 } };
+	struct smtpc_message m[1] = {
+		{ .mail_from = "a@x.test", .rcpts = r, .nrcpts = 2,
+		    SST_MSG("x\n") },
+	};
+	struct smtpc_params p = { .tls = SMTPC_TLS_NONE };
+	struct sst_client c = { 0 };
+
+	(void)state;
+	sst_server_start(&v, base);
+	sst_run(&c, &v, &p, m, 1);
+	assert_int_equal(c.nres, 1);
+	assert_int_equal(c.rst[0][0].klass, SMTPC_OK);
+	assert_int_equal(c.rst[0][1].code, 354);
+	assert_int_equal(c.rst[0][1].klass, SMTPC_TEMP);
+	close(m[0].fd);
+	sst_server_stop(&v);
+	event_base_free(base);
+}
+
 /* LMTP mode (RFC 2033): LHLO, and after the final dot one reply per
  * accepted recipient, in RCPT order, each its recipient's outcome (a
  * recipient refused at RCPT gets none); a refused LHLO is not followed
@@ -988,6 +1020,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lmtp_mode),
+		cmocka_unit_test(test_odd_reply_class),
 		cmocka_unit_test(test_stuffer_splits),
 		cmocka_unit_test(test_pipelining_two_messages),
 		cmocka_unit_test(test_rejected_then_rset_no_pipelining),
