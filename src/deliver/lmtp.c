@@ -83,14 +83,21 @@ lmtp_report(struct delivery *d, size_t i, enum delivery_status st,
 }
 
 /* An smtpc outcome as "CODE X.Y.Z text" (a local reason gets 451/550),
- * cut to outlen. */
+ * cut to outlen; the code's class is always the status's. */
 static void
 lmtp_status_text(const struct smtpc_status *st, char *out, size_t outlen)
 {
 	bool perm = st->klass == SMTPC_PERM;
-	int n;
+	int want = st->klass == SMTPC_OK ? 2 : perm ? 5 : 4, n;
 
-	if (st->code != 0)
+	if (st->code != 0 && st->code / 100 != want)
+		/* A reply out of place (a 3xx to RCPT, a 2xx to DATA): smtpc
+		 * did not take it for what its code says, and the text leads
+		 * with a code of the class the status has. */
+		n = snprintf(out, outlen, "%d %s lmtp: unexpected reply %d%s%s",
+		    perm ? 550 : 451, perm ? "5.5.0" : "4.5.0", st->code,
+		    st->text[0] ? " " : "", st->text);
+	else if (st->code != 0)
 		n = snprintf(out, outlen, "%d%s%s%s%s", st->code,
 		    st->enhanced[0] ? " " : "", st->enhanced,
 		    st->text[0] ? " " : "", st->text);

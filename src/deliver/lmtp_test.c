@@ -28,6 +28,7 @@ enum lsrv_mode {
 	LSRV_OK,
 	LSRV_STALL,	/* takes DATA, never answers it */
 	LSRV_TRICKLE,	/* sends its greeting a byte at a time, slowly */
+	LSRV_DATA_2XX,	/* answers DATA with 250 instead of 354 */
 };
 
 /* The scripted server: one connection, LHLO, then transactions. */
@@ -98,6 +99,9 @@ lsrv_main(void *arg)
 		else if (strncmp(line, "QUIT", 4) == 0) {
 			lsrv_say(fd, "221 bye\r\n");
 			break;
+		} else if (strncmp(line, "DATA", 4) == 0 &&
+		    s->mode == LSRV_DATA_2XX) {
+			lsrv_say(fd, "250 2.0.0 sure\r\n");
 		} else if (strncmp(line, "DATA", 4) == 0) {
 			lsrv_say(fd, "354 go\r\n");
 			s->datalen = 0;
@@ -398,6 +402,23 @@ test_trickle_bounded(void **state)
 	assert_int_equal(s->ncopies, 0);
 }
 
+/* A reply out of place (250 to DATA: nothing was sent) defers the
+ * recipient, and the reply text leads with a 4xx code, never a 2xx one
+ * beside a deferral (found by fuzz_lmtp_session). */
+static void
+test_data_2xx_deferred(void **state)
+{
+	struct lsrv *s = *state;
+	struct lt_done d = { 0 };
+
+	(void)lt_one(s, LSRV_DATA_2XX, 5, &d);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.st[0], DELIVERY_TEMPFAIL);
+	assert_int_equal(d.reply[0][0], '4');
+	assert_non_null(strstr(d.reply[0], "unexpected reply 250"));
+	assert_int_equal(s->ncopies, 0);
+}
+
 int
 main(void)
 {
@@ -409,6 +430,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stall_times_out_loop_free,
 		    lsrv_setup, lsrv_teardown),
 		cmocka_unit_test_setup_teardown(test_trickle_bounded,
+		    lsrv_setup, lsrv_teardown),
+		cmocka_unit_test_setup_teardown(test_data_2xx_deferred,
 		    lsrv_setup, lsrv_teardown),
 	};
 
