@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * A pool of threads for blocking work (fsync, file copies, LMTP) that an
+ * A pool of threads for blocking work (fsync, file copies) that an
  * event loop must not wait for: run() executes on a pool thread, done()
  * later on the loop's thread, so only the loop touches the loop's state.
  */

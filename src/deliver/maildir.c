@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +31,8 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/selfpid.h"
+#include "core/workpool.h"
+#include "core/xmalloc.h"
 #include "msg/addr.h"
 #include "msg/hops.h"
 #include "queue/spool.h"
@@ -558,49 +562,225 @@ maildir_deliver_one(const char *data_dir, const char *address, bool junk,
 	return DELIVERY_OK;
 }
 
+/* --- the asynchronous method (deliver/delivery.h) -------------------- */
+
+struct delivery_method {
+	struct workpool		*pool;
+	char			*data_dir;
+	struct delivery		*head;		/* jobs on the pool */
+};
+
 /*
- * Every copy starts with its own Return-Path (RFC 5321 §4.4) and
- * Delivered-To (loop detection, msg/hops.h), so recipients of one message
- * each get a copy written: a shared hard link would carry one recipient's
- * fields into the others' mailboxes.
+ * A job owns everything its thread reads (a copy of the envelope's
+ * fields it uses, a dup of the message fd), so that a job cancelled
+ * while its thread writes a copy needs nothing of the caller's. The loop
+ * touches only stop (atomic), cancelled and the list links meanwhile.
  */
-static int
-maildir_deliver(const struct delivery_job *job)
+struct delivery {
+	struct delivery_method	*m;
+	struct delivery		*next, **pprev;
+	struct workpool_job	*pj;
+	delivery_rcpt_cb	*rcpt_cb;
+	delivery_end_cb		*end;
+	void			*arg;
+	char			*data_dir;
+	char			 qid[IDS_QID_LEN + 1];
+	long long		 created;
+	bool			 junk, recheck;
+	char			*mail_from;
+	char			*prepend;
+	int			 fd;
+	uint64_t		 size;
+	size_t			 n;
+	size_t			*idx;		/* envelope indices */
+	char			**addr;
+	/* Written by the thread, read by the loop after done(). */
+	struct delivery_result	*res;
+	bool			*made;
+	atomic_bool		 stop;
+	bool			 cancelled;
+};
+
+/*
+ * On a pool thread. Every copy starts with its own Return-Path (RFC 5321
+ * §4.4) and Delivered-To (loop detection, msg/hops.h), so recipients of
+ * one message each get a copy written: a shared hard link would carry one
+ * recipient's fields into the others' mailboxes. A stop is honoured
+ * between copies, never inside one.
+ */
+static void
+maildir_run(void *arg)
 {
-	const struct envelope *env = job->env;
-	struct delivery_result res;
+	struct delivery *d = arg;
 	struct buf head;
 
 	buf_init(&head, SIZE_MAX);
-	for (size_t i = 0; i < job->nrcpts; i++) {
-		const char *rcpt = env->rcpts[job->rcpts[i]].address;
+	for (size_t i = 0; i < d->n && !atomic_load(&d->stop); i++) {
 		const struct maildir_copy copy = {
-			.qid = env->id[0] != '\0' ? env->id : NULL,
-			.created = (long long)env->created,
-			.rcpt = job->rcpts[i],
-			.recheck = job->recheck,
+			.qid = d->qid[0] != '\0' ? d->qid : NULL,
+			.created = d->created,
+			.rcpt = d->idx[i],
+			.recheck = d->recheck,
 		};
 
 		buf_reset(&head);
-		if (hops_trace_fields(&head, env->mail_from ? env->mail_from :
-		    "", rcpt) == -1)
-			maildir_result(&res, DELIVERY_PERMFAIL, "550 5.1.3 "
-			    "maildir: address unusable in a header field");
+		if (hops_trace_fields(&head, d->mail_from, d->addr[i]) == -1)
+			maildir_result(&d->res[i], DELIVERY_PERMFAIL, "550 "
+			    "5.1.3 maildir: address unusable in a header "
+			    "field");
 		else {
 			/* head is unbounded: the append cannot fail. */
-			(void)buf_append_str(&head, env->prepend ?
-			    env->prepend : "");
-			maildir_deliver_one(job->data_dir, rcpt,
-			    env->quarantine, &copy, buf_cstr(&head),
-			    job->msg_fd, env->size, &res);
+			(void)buf_append_str(&head, d->prepend);
+			maildir_deliver_one(d->data_dir, d->addr[i], d->junk,
+			    &copy, buf_cstr(&head), d->fd, d->size,
+			    &d->res[i]);
 		}
-		job->done(i, &res, job->arg);
+		d->made[i] = true;
 	}
 	buf_clear(&head);
-	return 0;
+}
+
+static void
+maildir_job_free(struct delivery *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->addr[i]);
+	free(d->addr);
+	free(d->idx);
+	free(d->res);
+	free(d->made);
+	free(d->data_dir);
+	free(d->mail_from);
+	free(d->prepend);
+	if (d->fd != -1)
+		close(d->fd);
+	free(d);
+}
+
+static void
+maildir_unlink(struct delivery *d)
+{
+	if (d->pprev == NULL)
+		return;
+	*d->pprev = d->next;
+	if (d->next != NULL)
+		d->next->pprev = d->pprev;
+	d->pprev = NULL;
+}
+
+/* workpool_done_fn, on the loop: report the copies made, then the end.
+ * A job the pool hands back at its free (cancelled by the pool, not by
+ * its caller) still reports what its thread did. */
+static void
+maildir_done(void *arg, bool pool_cancelled)
+{
+	struct delivery *d = arg;
+
+	(void)pool_cancelled;
+	if (!d->cancelled) {
+		maildir_unlink(d);
+		for (size_t i = 0; i < d->n; i++)
+			if (d->made[i])
+				d->rcpt_cb(i, &d->res[i], d->arg);
+		d->end(d->arg);
+	}
+	maildir_job_free(d);
+}
+
+static struct delivery *
+maildir_start(struct delivery_method *m, const struct delivery_job *job)
+{
+	const struct envelope *env = job->env;
+	struct delivery *d = xcalloc(1, sizeof(*d));
+
+	d->m = m;
+	d->rcpt_cb = job->rcpt;
+	d->end = job->end;
+	d->arg = job->arg;
+	d->data_dir = xstrdup(m->data_dir);
+	memcpy(d->qid, env->id, sizeof(d->qid));
+	d->created = (long long)env->created;
+	d->junk = env->quarantine;
+	d->recheck = job->recheck;
+	d->mail_from = xstrdup(env->mail_from ? env->mail_from : "");
+	d->prepend = xstrdup(env->prepend ? env->prepend : "");
+	/* Without its own fd the thread would read a descriptor the caller
+	 * may close (or reuse) after a cancel. */
+	d->fd = fcntl(job->msg_fd, F_DUPFD_CLOEXEC, 0);
+	d->size = env->size;
+	d->n = job->nrcpts;
+	d->idx = xcalloc(d->n + 1, sizeof(*d->idx));
+	d->addr = xcalloc(d->n + 1, sizeof(*d->addr));
+	d->res = xcalloc(d->n + 1, sizeof(*d->res));
+	d->made = xcalloc(d->n + 1, sizeof(*d->made));
+	for (size_t i = 0; i < d->n; i++) {
+		d->idx[i] = job->rcpts[i];
+		d->addr[i] = xstrdup(env->rcpts[job->rcpts[i]].address ?
+		    env->rcpts[job->rcpts[i]].address : "");
+	}
+	atomic_init(&d->stop, d->fd == -1);
+	if (d->fd == -1) {
+		/* Out of descriptors: every copy is deferred. */
+		for (size_t i = 0; i < d->n; i++) {
+			maildir_tempfail(&d->res[i], "dup", errno);
+			d->made[i] = true;
+		}
+	}
+	d->next = m->head;
+	if (m->head != NULL)
+		m->head->pprev = &d->next;
+	m->head = d;
+	d->pprev = &m->head;
+	d->pj = workpool_submit(m->pool, maildir_run, maildir_done, d);
+	return d;
+}
+
+static void
+maildir_stop(struct delivery *d)
+{
+	atomic_store(&d->stop, true);
+}
+
+static void
+maildir_cancel(struct delivery *d)
+{
+	atomic_store(&d->stop, true);
+	d->cancelled = true;
+	maildir_unlink(d);
+	workpool_cancel(d->pj);
+}
+
+static struct delivery_method *
+maildir_new(const struct delivery_setup *setup, char *err, size_t errlen)
+{
+	struct delivery_method *m;
+
+	if (setup->pool == NULL || setup->data_dir == NULL) {
+		snprintf(err, errlen, "maildir: no work pool or data dir");
+		return NULL;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->pool = setup->pool;
+	m->data_dir = xstrdup(setup->data_dir);
+	return m;
+}
+
+static void
+maildir_free(struct delivery_method *m)
+{
+	if (m == NULL)
+		return;
+	while (m->head != NULL)
+		maildir_cancel(m->head);
+	free(m->data_dir);
+	free(m);
 }
 
 const struct delivery_ops maildir_delivery_ops = {
 	.name = "maildir",
-	.deliver = maildir_deliver,
+	.new = maildir_new,
+	.free = maildir_free,
+	.start = maildir_start,
+	.stop = maildir_stop,
+	.cancel = maildir_cancel,
 };

@@ -26,9 +26,14 @@
 
 #include "deliver/delivery.h"
 
-/* name "maildir"; job->data_dir, env->prepend and env->quarantine are
- * used, each recipient gets its own copy, headed by "Return-Path:
- * <sender>" and "Delivered-To: recipient" (msg/hops.h). */
+/* name "maildir" (deliver/delivery.h); needs setup->pool and data_dir.
+ * A job runs on one pool thread, copy after copy (a stop is honoured
+ * between copies), and its results reach the loop when the thread is
+ * done. The job copies what its thread reads (envelope fields, a dup of
+ * the message fd), so a cancelled job never reads the caller's memory.
+ * env->prepend and env->quarantine are used; each recipient gets its own
+ * copy, headed by "Return-Path: <sender>" and "Delivered-To: recipient"
+ * (msg/hops.h). */
 extern const struct delivery_ops maildir_delivery_ops;
 
 /*

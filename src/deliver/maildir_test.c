@@ -19,6 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
+#include "core/workpool.h"
 #include "deliver/maildir.h"
 
 struct mdt {
@@ -325,6 +328,8 @@ test_crlf_across_buffers(void **state)
 struct mdt_done {
 	int			n;
 	enum delivery_status	st[4];
+	bool			ended;
+	struct event_base	*base;
 };
 
 static void
@@ -334,6 +339,53 @@ mdt_done_cb(size_t i, const struct delivery_result *res, void *arg)
 
 	assert_int_equal(i, (size_t)d->n);
 	d->st[d->n++] = res->status;
+}
+
+static void
+mdt_end_cb(void *arg)
+{
+	struct mdt_done *d = arg;
+
+	d->ended = true;
+	if (d->base != NULL)
+		event_base_loopbreak(d->base);
+}
+
+/* Run one job of the asynchronous method on a loop and a pool of its
+ * own, to its end; stop (or cancel) it right after the start when asked.
+ * 0 once ended (or cancelled). */
+static int
+mdt_run_job(struct mdt *t, struct delivery_job *job, int how)
+{
+	struct mdt_done *d = job->arg;
+	struct event_base *base = event_base_new();
+	struct workpool *pool = workpool_new(base, 2, "maildir test");
+	const struct delivery_setup setup = {
+		.base = base, .pool = pool, .data_dir = t->dir,
+	};
+	char err[128];
+	struct delivery_method *m = maildir_delivery_ops.new(&setup, err,
+	    sizeof(err));
+	struct delivery *dl;
+
+	assert_non_null(m);
+	d->base = base;
+	job->rcpt = mdt_done_cb;
+	job->end = mdt_end_cb;
+	dl = maildir_delivery_ops.start(m, job);
+	assert_non_null(dl);
+	assert_int_equal(d->n, 0);	/* never from within start() */
+	if (how == 1)
+		maildir_delivery_ops.stop(dl);
+	if (how == 2)
+		maildir_delivery_ops.cancel(dl);
+	else
+		event_base_dispatch(base);
+	maildir_delivery_ops.free(m);
+	workpool_free(pool);
+	event_base_free(base);
+	d->base = NULL;
+	return how == 2 || d->ended ? 0 : -1;
 }
 
 static void
@@ -351,11 +403,11 @@ test_ops_per_recipient(void **state)
 	envelope_add_rcpt(&env, "skipped@example.org", NULL, NULL, 0);
 	envelope_add_rcpt(&env, "../g@example.org", NULL, NULL, 0);
 	struct delivery_job job = {
-		.data_dir = t->dir, .env = &env, .msg_fd = t->fd,
-		.rcpts = idx, .nrcpts = 2, .done = mdt_done_cb, .arg = &d,
+		.env = &env, .msg_fd = t->fd,
+		.rcpts = idx, .nrcpts = 2, .arg = &d,
 	};
 	assert_string_equal(maildir_delivery_ops.name, "maildir");
-	assert_int_equal(maildir_delivery_ops.deliver(&job), 0);
+	assert_int_equal(mdt_run_job(t, &job, 0), 0);
 	assert_int_equal(d.n, 2);
 	assert_int_equal(d.st[0], DELIVERY_OK);
 	assert_int_equal(d.st[1], DELIVERY_PERMFAIL);
@@ -406,10 +458,10 @@ test_recipients_own_copies(void **state)
 	envelope_add_rcpt(&env, "i@example.org", NULL, NULL, 0);
 	envelope_add_rcpt(&env, "j@example.net", NULL, NULL, 0);
 	struct delivery_job job = {
-		.data_dir = t->dir, .env = &env, .msg_fd = t->fd,
-		.rcpts = idx, .nrcpts = 3, .done = mdt_done_cb, .arg = &d,
+		.env = &env, .msg_fd = t->fd,
+		.rcpts = idx, .nrcpts = 3, .arg = &d,
 	};
-	assert_int_equal(maildir_delivery_ops.deliver(&job), 0);
+	assert_int_equal(mdt_run_job(t, &job, 0), 0);
 	assert_int_equal(d.n, 3);
 	mdt_new_file(t, "example.org", "h", &st[0], body[0], sizeof(body[0]));
 	mdt_new_file(t, "example.org", "i", &st[1], body[1], sizeof(body[1]));
@@ -443,15 +495,89 @@ test_null_sender_return_path(void **state)
 	envelope_add_rcpt(&env, "k@example.org", "alias@example.org", NULL,
 	    0);
 	struct delivery_job job = {
-		.data_dir = t->dir, .env = &env, .msg_fd = t->fd,
-		.rcpts = idx, .nrcpts = 1, .done = mdt_done_cb, .arg = &d,
+		.env = &env, .msg_fd = t->fd,
+		.rcpts = idx, .nrcpts = 1, .arg = &d,
 	};
-	assert_int_equal(maildir_delivery_ops.deliver(&job), 0);
+	assert_int_equal(mdt_run_job(t, &job, 0), 0);
 	assert_int_equal(d.st[0], DELIVERY_OK);
 	mdt_new_file(t, "example.org", "k", &st, body, sizeof(body));
 	assert_string_equal(body, "Return-Path: <>\n"
 	    "Delivered-To: k@example.org\nhi\n");
 	envelope_clear(&env);
+}
+
+/* Copies in the new/ folders of recipients f and g of example.org. */
+static int
+mdt_count_new(struct mdt *t)
+{
+	static const char *const who[] = { "f", "g" };
+	char dir[PATH_MAX];
+	int n = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(dir, sizeof(dir), "%s/mail/example.org/%s/Maildir/new",
+		    t->dir, who[i]);
+		DIR *dp = opendir(dir);
+		struct dirent *de;
+
+		while (dp != NULL && (de = readdir(dp)) != NULL)
+			n += de->d_name[0] != '.';
+		if (dp != NULL)
+			closedir(dp);
+	}
+	return n;
+}
+
+/* A stopped job ends (its end callback runs) and reports exactly the
+ * copies it wrote, however far its thread got; a cancelled one calls
+ * back no more, and its thread reads only what the job copied (the
+ * caller's envelope and fd are gone at once here: ASan/valgrind would
+ * see a read of them). */
+static void
+test_ops_stop_and_cancel(void **state)
+{
+	struct mdt *t = *state;
+	struct envelope *env = calloc(1, sizeof(*env));
+	struct mdt_done d = { 0 };
+	size_t idx[] = { 0, 1 };
+
+	mdt_message(t, "hi\r\n", 4);
+	envelope_init(env);
+	env->size = t->size;
+	envelope_add_rcpt(env, "f@example.org", NULL, NULL, 0);
+	envelope_add_rcpt(env, "g@example.org", NULL, NULL, 0);
+	struct delivery_job job = {
+		.env = env, .msg_fd = t->fd, .rcpts = idx, .nrcpts = 2,
+		.arg = &d,
+	};
+	assert_int_equal(mdt_run_job(t, &job, 1), 0);
+	assert_true(d.ended);
+	assert_true(d.n <= 2);
+	for (int i = 0; i < d.n; i++)
+		assert_int_equal(d.st[i], DELIVERY_OK);
+	assert_int_equal(mdt_count_new(t), d.n);
+
+	memset(&d, 0, sizeof(d));
+	struct event_base *base = event_base_new();
+	struct workpool *pool = workpool_new(base, 1, "maildir test");
+	const struct delivery_setup setup = {
+		.base = base, .pool = pool, .data_dir = t->dir,
+	};
+	char err[128];
+	struct delivery_method *m = maildir_delivery_ops.new(&setup, err,
+	    sizeof(err));
+	job.rcpt = mdt_done_cb;
+	job.end = mdt_end_cb;
+	maildir_delivery_ops.cancel(maildir_delivery_ops.start(m, &job));
+	envelope_clear(env);
+	free(env);
+	close(t->fd);
+	t->fd = -1;
+	maildir_delivery_ops.free(m);
+	workpool_free(pool);
+	event_base_free(base);
+	assert_int_equal(d.n, 0);
+	assert_false(d.ended);
 }
 
 /* --- copies named by (queue id, recipient) ---------------------------- */
@@ -696,6 +822,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ops_per_recipient,
 		    mdt_setup, mdt_teardown),
 		cmocka_unit_test_setup_teardown(test_recipients_own_copies,
+		    mdt_setup, mdt_teardown),
+		cmocka_unit_test_setup_teardown(test_ops_stop_and_cancel,
 		    mdt_setup, mdt_teardown),
 		cmocka_unit_test_setup_teardown(test_null_sender_return_path,
 		    mdt_setup, mdt_teardown),

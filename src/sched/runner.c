@@ -6,12 +6,13 @@
  * per loop turn, so SIGTERM and nudges are handled between them.
  * Envelopes on disk are the only state: a message is loaded and becomes a
  * "flight", which owns the loaded envelope and the message fd until every
- * due recipient has a result. Its due local recipients are delivered on a
- * pool of threads (core/workpool.h: Maildir and LMTP block on the disk
- * or a socket, and concurrent deliveries share the disk's flushes), then
- * its due remote recipients go to the asynchronous remote engine
- * (deliver/remote.h). A message in flight is skipped when it comes up
- * again, so no two attempts of one message overlap.
+ * due recipient has a result. Its due local recipients go to the local
+ * method's asynchronous interface (deliver/delivery.h: Maildir writes on
+ * the pool of threads, core/workpool.h, where concurrent deliveries share
+ * the disk's flushes; LMTP runs on this loop), then its due remote
+ * recipients go to the asynchronous remote engine (deliver/remote.h). A
+ * message in flight is skipped when it comes up again, so no two attempts
+ * of one message overlap.
  */
 #include "sched/runner.h"
 
@@ -101,13 +102,12 @@ struct runner_flight {
 	struct envelope			 env;
 	int				 fd;
 	size_t				*lidx, nl;	/* local rcpts of env */
-	struct delivery_result		*lres;	/* their results */
+	struct delivery			*ldel;	/* the local job, until
+						 * its end */
+	bool				 lrecorded;	/* a local result */
 	size_t				*ridx, nr;	/* remote rcpts */
 	size_t				*failed;	/* became FAILED */
 	size_t				 nfailed;
-	/* Set on the pool thread, read by the loop after the job's done():
-	 * the local stage was skipped (stopping) / has run to its end. */
-	bool				 skipped, ran;
 	bool				 recheck;	/* in suspect */
 };
 
@@ -126,7 +126,11 @@ struct runner {
 	struct sockaddr_un		 sun;
 	struct stat			 sun_st;	/* the bound path */
 	const struct delivery_ops	*local;
+	struct delivery_method		*lmethod;	/* its instance */
 	char				*target;	/* LMTP or NULL */
+	bool				 closing;	/* the loop has ended */
+	bool				 grace_over;	/* stopping: waits for
+							 * local jobs only */
 	struct runner_list		 urgent, scan;
 	struct workpool			*pool;	/* local deliveries */
 	struct remote			*remote;	/* NULL: unavailable */
@@ -438,7 +442,6 @@ runner_flight_new(struct runner *r, struct envelope *env, int fd,
 	f->lidx = xcalloc(nl + 1, sizeof(*f->lidx));
 	memcpy(f->lidx, local, nl * sizeof(*local));
 	f->nl = nl;
-	f->lres = xcalloc(nl + 1, sizeof(*f->lres));
 	f->ridx = xcalloc(nr + 1, sizeof(*f->ridx));
 	memcpy(f->ridx, remote, nr * sizeof(*remote));
 	f->nr = nr;
@@ -467,7 +470,6 @@ runner_flight_free(struct runner_flight *f)
 		close(f->fd);
 	envelope_clear(&f->env);
 	free(f->lidx);
-	free(f->lres);
 	free(f->ridx);
 	free(f->failed);
 	free(f);
@@ -599,78 +601,30 @@ runner_flight_remote(struct runner_flight *f)
 	runner_flight_end(f);
 }
 
-/* delivery_done_cb, on a pool thread: only keep the result. */
+/* delivery_rcpt_cb: record at once (the save follows at the job's end,
+ * one for all its recipients). */
 static void
-runner_local_result(size_t i, const struct delivery_result *res, void *arg)
+runner_local_rcpt(size_t i, const struct delivery_result *res, void *arg)
 {
 	struct runner_flight *f = arg;
 
-	f->lres[i] = *res;
-}
-
-/* workpool_run_fn: deliver the local recipients. The thread reads only
- * the flight (not touched by the loop meanwhile) and the configuration. */
-static void
-runner_local_run(void *arg)
-{
-	struct runner_flight *f = arg;
-	struct runner *r = f->r;
-	struct delivery_job job = {
-		.data_dir = r->conf->data_dir,
-		.hostname = r->conf->hostname,
-		.target = r->target,
-		.timeout = RUNNER_OP_TIMEOUT,
-		.env = &f->env,
-		.msg_fd = f->fd,
-		.rcpts = f->lidx,
-		.nrcpts = f->nl,
-		.recheck = f->recheck,
-		.done = runner_local_result,
-		.arg = f,
-	};
-
-	/* Queued before a SIGTERM: not started, so the stop does not wait
-	 * for it (its recipients stay pending, nothing was delivered). */
-	if (atomic_load(&r->stopping)) {
-		f->skipped = true;
-		return;
-	}
-	r->local->deliver(&job);
-	f->ran = true;
-	/* Reports mailed to our rua/ruf inbox: parsed here, after the
-	 * delivery (which they never change), since it blocks. */
-	for (size_t i = 0; i < f->nl; i++)
-		if (f->lres[i].status == DELIVERY_OK &&
-		    inreport_hook_wants(r->conf, &f->env, f->lidx[i])) {
-			inreport_hook_run(r->conf, &f->env, f->fd);
-			break;
-		}
+	f->lrecorded = true;
+	if (runner_record(f->r, &f->env, &f->env.rcpts[f->lidx[i]],
+	    f->r->local->name, res, NULL, time(NULL)))
+		f->failed[f->nfailed++] = f->lidx[i];
 }
 
 /*
- * workpool_done_fn: record the local results, then the remote stage.
- * Deliveries that were made are recorded even when the runner is going
- * away (cancelled: the pool is being freed after the stop's grace time),
- * since dropping their results would deliver them again after a restart.
+ * The local stage is over: save what was recorded, then the remote
+ * stage. When the runner is going away (cancelled: its loop has ended)
+ * deliveries that were made are still saved, since dropping their results
+ * would deliver them again after a restart (LMTP cannot tell).
  */
 static void
-runner_local_done(void *arg, bool cancelled)
+runner_local_finish(struct runner_flight *f, bool cancelled)
 {
-	struct runner_flight *f = arg;
 	struct runner *r = f->r;
-	time_t now = time(NULL);
 
-	if (f->skipped || !f->ran) {
-		if (cancelled)
-			runner_flight_free(f);
-		else
-			runner_flight_end(f);
-		return;
-	}
-	for (size_t i = 0; i < f->nl; i++)
-		if (runner_record(r, &f->env, &f->env.rcpts[f->lidx[i]],
-		    r->local->name, &f->lres[i], NULL, now))
-			f->failed[f->nfailed++] = f->lidx[i];
 	if (!spool_msg_exists(r->conf->data_dir, f->env.id)) {
 		if (cancelled)		/* deleted meanwhile */
 			runner_flight_free(f);
@@ -693,6 +647,125 @@ runner_local_done(void *arg, bool cancelled)
 		return;
 	}
 	runner_flight_remote(f);
+}
+
+/* Whether a recipient delivered now wants the inreport hook. */
+static bool
+runner_local_hook_wanted(const struct runner_flight *f)
+{
+	for (size_t i = 0; i < f->nl; i++)
+		if (f->env.rcpts[f->lidx[i]].state ==
+		    ENVELOPE_RCPT_DELIVERED &&
+		    inreport_hook_wants(f->r->conf, &f->env, f->lidx[i]))
+			return true;
+	return false;
+}
+
+/* workpool_run_fn: reports mailed to our rua/ruf inbox are parsed after
+ * the delivery (which they never change), on a thread since it blocks.
+ * The loop does not touch the flight meanwhile. */
+static void
+runner_local_hook(void *arg)
+{
+	struct runner_flight *f = arg;
+
+	inreport_hook_run(f->r->conf, &f->env, f->fd);
+}
+
+static void
+runner_local_hook_done(void *arg, bool cancelled)
+{
+	runner_local_finish(arg, cancelled);
+}
+
+/* Whether a local job is in flight. */
+static bool
+runner_local_busy(const struct runner *r)
+{
+	for (const struct runner_flight *f = r->flights; f != NULL;
+	    f = f->next)
+		if (f->ldel != NULL)
+			return true;
+	return false;
+}
+
+/* delivery_end_cb: the hook if wanted, then the rest. A job that a stop
+ * kept from trying anyone leaves its recipients pending. */
+static void
+runner_local_end(void *arg)
+{
+	struct runner_flight *f = arg;
+	struct runner *r = f->r;
+
+	f->ldel = NULL;
+	if (r->grace_over && !runner_local_busy(r))
+		event_base_loopexit(r->base, NULL);
+	if (!f->lrecorded) {
+		if (r->closing)
+			runner_flight_free(f);
+		else
+			runner_flight_end(f);
+		return;
+	}
+	if (!runner_local_hook_wanted(f))
+		runner_local_finish(f, r->closing);
+	else if (r->closing) {
+		runner_local_hook(f);	/* no loop left to wait on */
+		runner_local_finish(f, true);
+	} else
+		workpool_submit(r->pool, runner_local_hook,
+		    runner_local_hook_done, f);
+}
+
+/* Start the local stage of f on the loop. */
+static void
+runner_local_start(struct runner_flight *f)
+{
+	struct runner *r = f->r;
+	const struct delivery_job job = {
+		.env = &f->env,
+		.msg_fd = f->fd,
+		.rcpts = f->lidx,
+		.nrcpts = f->nl,
+		.recheck = f->recheck,
+		.rcpt = runner_local_rcpt,
+		.end = runner_local_end,
+		.arg = f,
+	};
+
+	f->ldel = r->local->start(r->lmethod, &job);
+}
+
+/* SIGTERM: local jobs try no one new; what is under way finishes. */
+static void
+runner_local_stop(struct runner *r)
+{
+	for (struct runner_flight *f = r->flights; f != NULL; f = f->next)
+		if (f->ldel != NULL)
+			r->local->stop(f->ldel);
+}
+
+/* The loop has ended: jobs on the pool report as it drains, the others
+ * (LMTP sessions) are cut off; what they had recorded is saved. */
+static void
+runner_local_close(struct runner *r)
+{
+	struct runner_flight *f, *next;
+
+	r->closing = true;
+	workpool_free(r->pool);
+	r->pool = NULL;
+	for (f = r->flights; f != NULL; f = next) {
+		next = f->next;
+		if (f->ldel == NULL)
+			continue;
+		r->local->cancel(f->ldel);
+		f->ldel = NULL;
+		if (f->lrecorded)
+			runner_local_finish(f, true);
+	}
+	r->local->free(r->lmethod);
+	r->lmethod = NULL;
 }
 
 static void
@@ -727,8 +800,7 @@ runner_process(struct runner *r, const char *qid, bool force)
 	f->recheck = qidset_has(&r->suspect, qid);
 	r->busy = true;
 	if (nl > 0)
-		workpool_submit(r->pool, runner_local_run, runner_local_done,
-		    f);
+		runner_local_start(f);
 	else
 		runner_flight_remote(f);
 out:
@@ -964,7 +1036,12 @@ runner_stop_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_info("queue runner grace time over, %zu deliveries in flight "
 	    "(remote ones are abandoned and tried again later)", r->nflights);
-	event_base_loopexit(r->base, NULL);
+	/* A local transaction under way (an LMTP store slow to answer
+	 * after the final dot) is waited for, whenever it ends (each wait
+	 * is bounded): cut off, it could be delivered twice. */
+	r->grace_over = true;
+	if (!runner_local_busy(r))
+		event_base_loopexit(r->base, NULL);
 }
 
 /*
@@ -1005,6 +1082,7 @@ runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_del(r->poll_ev);
 	log_info("queue runner stopping, waiting for %zu deliveries in flight",
 	    r->nflights);
+	runner_local_stop(r);
 	r->stop_ev = evtimer_new(r->base, runner_stop_cb, r);
 	evtimer_add(r->stop_ev, &grace);
 }
@@ -1029,6 +1107,24 @@ runner_select_method(struct runner *r)
 		r->local = &maildir_delivery_ops;
 		break;
 	}
+}
+
+/* The local method's instance, on the loop and the pool. */
+static void
+runner_local_new(struct runner *r)
+{
+	const struct delivery_setup setup = {
+		.base = r->base,
+		.pool = r->pool,
+		.data_dir = r->conf->data_dir,
+		.hostname = r->conf->hostname,
+		.target = r->target,
+		.timeout = RUNNER_OP_TIMEOUT,
+	};
+	char err[256];
+
+	if ((r->lmethod = r->local->new(&setup, err, sizeof(err))) == NULL)
+		fatal("queue runner: %s", err);
 }
 
 /* The remote engine; without it remote recipients are deferred with the
@@ -1137,9 +1233,9 @@ static void
 runner_cleanup(struct runner *r)
 {
 	/* Abandon what is in flight before the event base goes: local
-	 * deliveries under way finish first and their results are saved
-	 * (runner_local_done); queued ones are skipped. */
-	workpool_free(r->pool);
+	 * deliveries under way on the pool finish first and their results
+	 * are saved (runner_local_close); queued ones are skipped. */
+	runner_local_close(r);
 	runner_history_free(r->history);
 	runner_correspondents_free(r->corr);
 	runner_reports_free(r->reports);
@@ -1261,6 +1357,7 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	sandbox_enter(SANDBOX_RUNNER, conf);
 	metrics_rss_update();	/* then on each scan */
 	r.pool = workpool_new(r.base, RUNNER_LOCAL_THREADS, "queue runner");
+	runner_local_new(&r);
 	runner_start_remote(&r);
 	runner_bind(&r);
 	runner_watch(&r);

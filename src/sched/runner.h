@@ -10,9 +10,9 @@
  * recipient now).
  *
  * Recipients in a [domain] of the configuration are delivered with the
- * configured local method (Maildir or LMTP) on a pool of threads, several
- * messages at once (each wait bounded by RUNNER_OP_TIMEOUT); results are
- * recorded on the loop. Other recipients then go to the asynchronous
+ * configured local method (deliver/delivery.h: Maildir on a pool of
+ * threads, LMTP on the loop), several messages at once (each wait bounded
+ * by RUNNER_OP_TIMEOUT); results are recorded on the loop. Other recipients then go to the asynchronous
  * remote engine (deliver/remote.h: MX or relayhost over SMTP) on the same
  * event base; the runner never waits for delivery I/O, and a message in
  * flight is not picked again until every due recipient has a result.

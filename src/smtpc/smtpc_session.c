@@ -94,6 +94,7 @@ struct smtpc_session {
 	char			 local_text[INET6_ADDRSTRLEN];	/* our end */
 	unsigned		 timeout_max_ms;
 	unsigned		 connect_timeout_ms;
+	bool			 lmtp;		/* RFC 2033 */
 	smtpc_cb		*cb;
 	void			*arg;
 
@@ -171,14 +172,17 @@ smtpc_emit(struct smtpc_session *s, enum smtpc_event ev,
 	return !s->freed;
 }
 
+/* Only a 2xx is success. A 3xx where a final answer belongs (to RCPT,
+ * after the final dot) taken for one would report a recipient the server
+ * never accepted as delivered: it is deferred like a 4xx. */
 static enum smtpc_class
 smtpc_class_of(int code)
 {
 	if (code >= 500)
 		return SMTPC_PERM;
-	if (code >= 400)
-		return SMTPC_TEMP;
-	return SMTPC_OK;
+	if (code >= 200 && code < 300)
+		return SMTPC_OK;
+	return SMTPC_TEMP;
 }
 
 /* Fill st from a local reason. */
@@ -291,7 +295,7 @@ static void
 smtpc_ehlo_enter(struct smtpc_session *s)
 {
 	memset(&s->caps, 0, sizeof(s->caps));
-	smtpc_send(s, "EHLO %s", s->helo);
+	smtpc_send(s, "%s %s", s->lmtp ? "LHLO" : "EHLO", s->helo);
 }
 
 /* The server's name: the first word of its EHLO/HELO reply, kept only
@@ -324,7 +328,8 @@ smtpc_ehlo_reply(struct smtpc_session *s)
 		s->esmtp = true;
 		(void)smtpc_caps_from_reply(&s->reply, &s->caps);
 		smtpc_after_ehlo(s);
-	} else if (smtpc_reply_class(&s->reply) == 5 && !s->tls.active)
+	} else if (smtpc_reply_class(&s->reply) == 5 && !s->tls.active &&
+	    !s->lmtp)	/* LMTP has no HELO (RFC 2033 §4.1) */
 		smtpc_enter(s, SMTPC_S_HELO);	/* RFC 5321 §3.2 */
 	else
 		smtpc_abort_reply(s, NULL);
@@ -728,9 +733,37 @@ smtpc_body_fill(struct smtpc_session *s)
 	smtpc_arm(s, smtpc_timeout_ms(s, 180));
 }
 
+/* LMTP (RFC 2033 §4.2): one reply per accepted recipient, in RCPT order;
+ * each is that recipient's outcome, and the last one the message's. */
+static void
+smtpc_dot_reply_lmtp(struct smtpc_session *s)
+{
+	size_t i = smtpc_next_rcpt(s, SMTPC_R_ACCEPTED);
+
+	if (i == s->msg->nrcpts) {
+		smtpc_fail(s, SMTPC_TEMP, "dot", "%s", "unexpected reply");
+		return;
+	}
+	smtpc_status_reply(s, &s->rst[i]);
+	s->rst[i].stage = "dot";
+	s->rstate[i] = SMTPC_R_FINAL;
+	s->mst = s->rst[i];
+	if (smtpc_next_rcpt(s, SMTPC_R_ACCEPTED) < s->msg->nrcpts) {
+		/* Each reply may take the store a while: the wait for the
+		 * next one is bounded on its own. */
+		smtpc_arm(s, smtpc_timeout_ms(s, 600));
+		return;
+	}
+	smtpc_msg_finish(s);
+}
+
 static void
 smtpc_dot_reply(struct smtpc_session *s)
 {
+	if (s->lmtp) {
+		smtpc_dot_reply_lmtp(s);
+		return;
+	}
 	smtpc_status_reply(s, &s->mst);
 	s->mst.stage = "dot";
 	smtpc_settle_accepted(s, &s->mst);
@@ -1406,7 +1439,9 @@ smtpc_params_check(const struct smtpc_params *p)
 	    LIMIT_DOMAIN))
 		return "invalid peer name";
 	if (p->addr == NULL || p->addrlen > sizeof(struct sockaddr_storage) ||
-	    (p->addr->sa_family != AF_INET && p->addr->sa_family != AF_INET6))
+	    (p->addr->sa_family != AF_INET && p->addr->sa_family != AF_INET6 &&
+	    (p->addr->sa_family != AF_UNIX || !p->lmtp ||
+	    p->tls != SMTPC_TLS_NONE || p->peer_name != NULL)))
 		return "invalid address";
 	if (p->ntlsa > SMTPC_DANE_MAX || (p->ntlsa > 0 &&
 	    (p->peer_name == NULL || p->tls == SMTPC_TLS_NONE)))
@@ -1444,10 +1479,15 @@ smtpc_params_copy(struct smtpc_session *s, const struct smtpc_params *p)
 	}
 	memcpy(&s->addr, p->addr, p->addrlen);
 	s->addrlen = p->addrlen;
-	if (getnameinfo(p->addr, p->addrlen, host, sizeof(host), NULL, 0,
-	    NI_NUMERICHOST) != 0)
-		snprintf(host, sizeof(host), "?");
-	snprintf(s->addr_text, sizeof(s->addr_text), "%s", host);
+	if (p->addr->sa_family == AF_UNIX)
+		snprintf(s->addr_text, sizeof(s->addr_text), "unix");
+	else {
+		if (getnameinfo(p->addr, p->addrlen, host, sizeof(host), NULL,
+		    0, NI_NUMERICHOST) != 0)
+			snprintf(host, sizeof(host), "?");
+		snprintf(s->addr_text, sizeof(s->addr_text), "%s", host);
+	}
+	s->lmtp = p->lmtp;
 	smtpc_dane_copy(s->tlsa, p->tlsa, p->ntlsa);
 	s->ntlsa = p->ntlsa;
 	if (p->dane_nexthop != NULL)

@@ -13,6 +13,9 @@
  * smtpc_reply (bounded lines and line count) and each phase has a timeout
  * (RFC 5321 §4.5.3.2).
  *
+ * With params.lmtp the same engine speaks LMTP (RFC 2033) to a local mail
+ * store, over TCP or a unix socket: deliver/lmtp.c uses it.
+ *
  * Usage: smtpc_session_new() starts connecting. The callback receives
  * SMTPC_EV_READY once the session can take a message: call
  * smtpc_session_send(). When the message is finished, SMTPC_EV_MESSAGE
@@ -84,6 +87,11 @@ struct smtpc_params {
 	 * (tests). The connect timeout is connect_timeout_ms (0: 30 s). */
 	unsigned	 timeout_max_ms;
 	unsigned	 connect_timeout_ms;
+	/* Speak LMTP (RFC 2033) instead: LHLO (no HELO fallback), then
+	 * after the final "." one reply per accepted recipient, each its
+	 * recipient's outcome (§4.2). addr may then be AF_UNIX (peer_name
+	 * NULL, tls SMTPC_TLS_NONE). */
+	bool		 lmtp;
 };
 
 /* A recipient of a message (strings borrowed until SMTPC_EV_MESSAGE). */
@@ -220,9 +228,11 @@ SSL_CTX *smtpc_tls_ctx_new(const char *ca_file, char *err, size_t errlen);
 /*
  * The DATA transformation, exposed for tests and fuzzing: converts a byte
  * stream with LF, CRLF or bare CR line ends into CRLF lines with a '.'
- * doubled at the start of every line (RFC 5321 §4.5.2). Push chunks with
- * smtpc_stuff_push, then smtpc_stuff_end, which ends the last line and
- * appends the ".\r\n" terminator.
+ * doubled at the start of every line (RFC 5321 §4.5.2). A bare CR or bare
+ * LF is a line end like CRLF (never sent bare: STYLE.md §7), so a '.'
+ * after it is doubled too. The one dot-stuffer of SMTP and LMTP. Push
+ * chunks with smtpc_stuff_push, then smtpc_stuff_end, which ends the last
+ * line and appends the ".\r\n" terminator.
  */
 struct smtpc_stuffer {
 	bool	 bol;		/* at the beginning of a line */

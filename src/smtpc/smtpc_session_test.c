@@ -500,6 +500,100 @@ test_rejected_then_rset_no_pipelining(void **state)
 	event_base_free(base);
 }
 
+/* Only 2xx is success: a 3xx where a final answer belongs (here to
+ * RCPT) is not taken for acceptance, and the recipient is deferred. */
+static void
+test_odd_reply_class(void **state)
+{
+	static const struct sst_rule rules[] = {
+		{ "RCPT TO:<odd", "354 what" },
+		{ NULL, NULL },
+	};
+	struct sst_server v = { .greeting = "220 srv", .rules = rules };
+	struct event_base *base = event_base_new();
+	struct smtpc_rcpt r[] = { { "ok@y.test", NULL, 0 },
+	    { "odd@y.test", NULL, 0 } };
+	struct smtpc_message m[1] = {
+		{ .mail_from = "a@x.test", .rcpts = r, .nrcpts = 2,
+		    SST_MSG("x\n") },
+	};
+	struct smtpc_params p = { .tls = SMTPC_TLS_NONE };
+	struct sst_client c = { 0 };
+
+	(void)state;
+	sst_server_start(&v, base);
+	sst_run(&c, &v, &p, m, 1);
+	assert_int_equal(c.nres, 1);
+	assert_int_equal(c.rst[0][0].klass, SMTPC_OK);
+	assert_int_equal(c.rst[0][1].code, 354);
+	assert_int_equal(c.rst[0][1].klass, SMTPC_TEMP);
+	close(m[0].fd);
+	sst_server_stop(&v);
+	event_base_free(base);
+}
+
+/* LMTP mode (RFC 2033): LHLO, and after the final dot one reply per
+ * accepted recipient, in RCPT order, each its recipient's outcome (a
+ * recipient refused at RCPT gets none); a refused LHLO is not followed
+ * by HELO. */
+static void
+test_lmtp_mode(void **state)
+{
+	static const struct sst_rule rules[] = {
+		{ "LHLO", "250-srv\r\n250 PIPELINING" },
+		{ "RCPT TO:<gone", "550 5.1.1 no such user" },
+		{ ".", "250 2.0.0 saved a\r\n452 4.2.2 over quota c" },
+		{ NULL, NULL },
+	};
+	static const struct sst_rule refuse[] = {
+		{ "LHLO", "500 5.5.1 what" },
+		{ NULL, NULL },
+	};
+	struct sst_server v = { .greeting = "220 lmtp", .rules = rules };
+	struct event_base *base = event_base_new();
+	struct smtpc_rcpt r[] = { { "a@y.test", NULL, 0 },
+	    { "gone@y.test", NULL, 0 }, { "c@y.test", NULL, 0 } };
+	struct smtpc_message m[1] = {
+		{ .mail_from = "s@x.test", .rcpts = r, .nrcpts = 3,
+		    SST_MSG("hi\n") },
+	};
+	struct smtpc_params p = { .tls = SMTPC_TLS_NONE, .lmtp = true };
+	struct sst_client c = { 0 };
+
+	(void)state;
+	sst_server_start(&v, base);
+	sst_run(&c, &v, &p, m, 1);
+	assert_non_null(strstr(v.transcript, "LHLO client.test\n"));
+	assert_null(strstr(v.transcript, "EHLO"));
+	assert_int_equal(c.nres, 1);
+	assert_int_equal(c.rst[0][0].klass, SMTPC_OK);
+	assert_string_equal(c.rst[0][0].stage, "dot");
+	assert_int_equal(c.rst[0][1].klass, SMTPC_PERM);
+	assert_string_equal(c.rst[0][1].stage, "rcpt");
+	assert_int_equal(c.rst[0][2].klass, SMTPC_TEMP);
+	assert_int_equal(c.rst[0][2].code, 452);
+	assert_string_equal(c.rst[0][2].text, "over quota c");
+	/* Both replies read: the session ended with QUIT, not a timeout
+	 * or an unexpected reply. */
+	assert_int_equal(c.closed.klass, SMTPC_OK);
+	close(m[0].fd);
+	sst_server_stop(&v);
+
+	memset(&v, 0, sizeof(v));
+	memset(&c, 0, sizeof(c));
+	v.greeting = "220 lmtp";
+	v.rules = refuse;
+	m[0].fd = sst_fd("hi\n");
+	sst_server_start(&v, base);
+	sst_run(&c, &v, &p, m, 1);
+	assert_null(strstr(v.transcript, "HELO"));
+	assert_int_equal(c.nres, 0);
+	assert_int_equal(c.closed.klass, SMTPC_PERM);
+	close(m[0].fd);
+	sst_server_stop(&v);
+	event_base_free(base);
+}
+
 static void
 test_helo_fallback_and_smtputf8(void **state)
 {
@@ -925,6 +1019,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lmtp_mode),
+		cmocka_unit_test(test_odd_reply_class),
 		cmocka_unit_test(test_stuffer_splits),
 		cmocka_unit_test(test_pipelining_two_messages),
 		cmocka_unit_test(test_rejected_then_rset_no_pipelining),

@@ -4,7 +4,10 @@ accepts, optionally taking `delay` seconds per message: a slow mail store,
 so that the queue runner has deliveries in flight when a test wants them.
 With `refuse_data` > 0 it answers that many DATA commands with a 451 and,
 like many servers, keeps the transaction open until RSET: a MAIL inside it
-gets 503."""
+gets 503. With `stall` (a text) a transaction whose recipient contains it
+is taken in full and never answered until close(), which then drops the
+connection: a stalled mail store. `raw` keeps each copy's DATA bytes as
+sent (stuffed, up to and including the final dot)."""
 
 import socket
 import socketserver
@@ -48,12 +51,21 @@ class _Handler(socketserver.StreamRequestHandler):
                     continue
                 self.reply("354 go ahead")
                 data = []
+                raw = b""
                 while True:
                     dl = self.rfile.readline(1 << 20)
+                    raw += dl
                     if not dl or dl in (b".\r\n", b".\n"):
                         break
                     data.append(dl[1:] if dl.startswith(b"..") else dl)
                 if not dl:
+                    return
+                with sink.lock:
+                    sink.raw.append(raw)
+                if sink.stall and any(sink.stall in r for r in rcpts or []):
+                    with sink.lock:
+                        sink.stalled += 1
+                    sink.closing.wait(120)
                     return
                 time.sleep(sink.delay)
                 with sink.lock:
@@ -81,8 +93,12 @@ class LmtpSink:
     """Start with LmtpSink(delay); `target` is the [delivery] local value;
     `messages` the (recipient, bytes) pairs stored; close() stops it."""
 
-    def __init__(self, delay=0.0, refuse_data=0):
+    def __init__(self, delay=0.0, refuse_data=0, stall=None):
         self.delay = delay
+        self.stall = stall
+        self.stalled = 0
+        self.raw = []
+        self.closing = threading.Event()
         self.refuse_data = refuse_data
         self.strict = refuse_data > 0
         self.lock = threading.Lock()
@@ -100,6 +116,7 @@ class LmtpSink:
             return list(self.messages)
 
     def close(self):
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
         # Wake handlers blocked in sleep or read: they are daemon threads.

@@ -10,7 +10,7 @@ import pytest
 
 import dovecot
 from harness import (Config, Daemon, make_message, new_marker, provision,
-                     wait_until)
+                     spool_file, wait_until)
 from lmtpsink import LmtpSink
 from mailcheck import check_received
 from smtpraw import RawSMTP, queued_id
@@ -76,6 +76,21 @@ def test_lmtp_delivery_into_dovecot(lmtp_setup):
         assert r.count(b"Return-Path:") == 1, r[:600]
 
 
+def start_with_sink(daemons, certs, sink):
+    """A daemon whose local delivery goes to the LmtpSink sink."""
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    cfg.delivery["local"] = sink.target
+    return daemons.start(cfg)
+
+
+def send(d, rcpts, marker, body=None):
+    lst = d["mx_plain"]
+    with smtplib.SMTP(lst.host, lst.port, timeout=15) as c:
+        c.sendmail("someone@remote.test", rcpts,
+                   make_message("someone@remote.test", rcpts[0], marker,
+                                body=body))
+
+
 def test_refused_data_does_not_fail_the_next_recipient(daemons, certs):
     """Each recipient has its own LMTP transaction. A DATA refused with a
     4xx leaves the server's transaction open (RFC 5321 does not close it):
@@ -83,14 +98,8 @@ def test_refused_data_does_not_fail_the_next_recipient(daemons, certs):
     recipient is bounced for nothing."""
     sink = LmtpSink(refuse_data=1)
     try:
-        cfg = daemons.config([certs["ec"]], ipv6=False)
-        cfg.delivery["local"] = sink.target
-        d = daemons.start(cfg)
-        marker = new_marker()
-        lst = d["mx_plain"]
-        with smtplib.SMTP(lst.host, lst.port, timeout=15) as c:
-            c.sendmail("someone@remote.test", [ALICE, BOB],
-                       make_message("someone@remote.test", ALICE, marker))
+        d = start_with_sink(daemons, certs, sink)
+        send(d, [ALICE, BOB], new_marker())
         wait_until(lambda: len(sink.snapshot()) >= 1, 20,
                    what="an LMTP delivery")
         time.sleep(0.5)
@@ -98,5 +107,90 @@ def test_refused_data_does_not_fail_the_next_recipient(daemons, certs):
         assert len(got) == 1 and BOB in got[0], got
         # The refused one is deferred, not bounced: it stays queued.
         assert len(d.queue_ids()) == 1, d.queue_ids()
+    finally:
+        sink.close()
+
+
+def test_stalled_lmtp_store_holds_only_its_own_delivery(daemons, certs):
+    """LMTP runs on the queue runner's event loop (deliver/lmtp.c on the
+    smtpc engine): a store that takes one message and never answers holds
+    that delivery only. Another message, sent after it, is delivered
+    while the first one hangs; when the store drops the connection the
+    stalled recipient is deferred (kept queued), never bounced."""
+    sink = LmtpSink(stall="bob@")
+    try:
+        d = start_with_sink(daemons, certs, sink)
+        first, second = new_marker(), new_marker()
+        send(d, [BOB], first)
+        wait_until(lambda: sink.stalled == 1, 20, what="the stall")
+        send(d, [ALICE], second)
+        wait_until(lambda: any(second.encode() in m for _, m in
+                               sink.snapshot()), 20,
+                   what="the second message while the first one stalls")
+        assert sink.stalled == 1
+        assert not any(first.encode() in m for _, m in sink.snapshot())
+        sink.close()
+        wait_until(lambda: "result=deferred" in d.log_text(), 20,
+                   what="the stalled delivery deferred")
+        assert len(d.queue_ids()) == 1, d.queue_ids()
+        assert "result=failed" not in d.log_text()
+    finally:
+        sink.close()
+
+
+def test_bare_cr_before_dot_reaches_the_store_stuffed(daemons, certs):
+    """The LMTP hop uses the smtpc engine's one dot-stuffer: every line
+    end is CRLF, and a '.' that starts a line is doubled, also after a
+    bare CR in the queued data. A bare CR cannot come in over SMTP (the
+    server makes it CRLF), so the test puts one into a queued message
+    (same length, while the daemon is stopped) after a first attempt was
+    deferred. The blocking LMTP client this replaced sent "A\\r.dot" as
+    it was: a store that ends lines at CR saw an unstuffed dot line."""
+    sink = LmtpSink(refuse_data=1)
+    try:
+        d = start_with_sink(daemons, certs, sink)
+        send(d, [ALICE], new_marker(), body="AB.dot\r\n.\r\nend")
+        wait_until(lambda: "result=deferred" in d.log_text(), 20,
+                   what="the first attempt deferred")
+        d.stop()
+        (qid,) = d.queue_ids()
+        path = spool_file(d.data_dir, qid, "msg")
+        with open(path, "rb") as f:
+            data = f.read()
+        assert data.count(b"AB.dot") == 1
+        with open(path, "r+b") as f:
+            f.seek(data.index(b"AB.dot"))
+            f.write(b"A\r.dot")
+        d.start()
+        wait_until(lambda: sink.raw, 20, what="the LMTP delivery")
+        raw = sink.raw[-1]
+        # every CR is followed by LF; every line-start dot is doubled
+        assert raw.count(b"\r") == raw.count(b"\r\n"), raw
+        assert b"\r\nA\r\n..dot\r\n..\r\nend\r\n.\r\n" in raw, raw
+        wait_until(lambda: not d.queue_ids(), 20, what="the queue to empty")
+    finally:
+        sink.close()
+
+
+def test_stop_waits_for_an_lmtp_reply_past_the_grace_time(daemons, certs):
+    """SIGTERM while the store is still working on a message it has
+    taken in full (7 s, past the runner's 5-second grace time): the
+    runner waits for that reply and records it, since a transaction cut
+    off after its final dot may have been delivered and would be sent
+    again by the next run. The message is stored once."""
+    from test_restart_load import systemd_stop
+    sink = LmtpSink(delay=7)
+    try:
+        d = start_with_sink(daemons, certs, sink)
+        marker = new_marker()
+        send(d, [ALICE], marker)
+        wait_until(lambda: sink.raw, 20, what="the message sent")
+        systemd_stop(d)
+        assert "queue removed" in d.log_text()
+        d.start()
+        wait_until(lambda: not d.queue_ids(), 30, what="an empty queue")
+        time.sleep(1)
+        copies = [m for _, m in sink.snapshot() if marker.encode() in m]
+        assert len(copies) == 1, len(copies)
     finally:
         sink.close()
