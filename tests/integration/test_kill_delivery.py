@@ -275,8 +275,20 @@ def test_kill9_under_load(daemons, certs):
     load = 16.0
     next_master = t0 + load / 3
     turn = 0
+    # At least this many of each kill, whatever the machine's load (a
+    # restart of the daemon under load can take seconds): the load goes
+    # on past `load` seconds until they are reached, within a bound.
+    least = {"master": 2, "runner": 3, "worker": 5}
+
+    def more():
+        t = time.monotonic() - t0
+        if t < load:
+            return True
+        return t < 4 * load * SLOW and \
+            any(kills[k] < n for k, n in least.items())
+
     try:
-        while time.monotonic() - t0 < load:
+        while more():
             time.sleep(rnd.uniform(0.2, 0.7))
             if time.monotonic() >= next_master:
                 crash_master(d)
@@ -328,8 +340,7 @@ def test_kill9_under_load(daemons, certs):
           "delivered (%d found on recheck), kills %s, %.1fs" % (
               len(acked), len(unacked), delivered,
               logs_of(d).count("already in maildir"), kills, elapsed))
-    assert kills["master"] >= 2 and kills["runner"] >= 3 and \
-        kills["worker"] >= 5, kills
+    assert all(kills[k] >= n for k, n in least.items()), kills
     assert not lost, "%d acknowledged copies lost, e.g. %s" % (
         len(lost), lost[:3])
     assert not dup, "%d copies delivered twice, e.g. %s" % (
