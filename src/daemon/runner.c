@@ -13,7 +13,7 @@
  * (deliver/remote.h). A message in flight is skipped when it comes up
  * again, so no two attempts of one message overlap.
  */
-#include "sched/runner.h"
+#include "daemon/runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,11 +47,11 @@
 #include "proc/sandbox.h"
 #include "queue/spool.h"
 #include "report/inreport_hook.h"
-#include "sched/qidset.h"
-#include "sched/suspects.h"
+#include "queue/qidset.h"
+#include "queue/suspects.h"
 #include "sched/retry.h"
-#include "sched/runner_history.h"
-#include "sched/runner_reports.h"
+#include "daemon/runner_history.h"
+#include "daemon/runner_reports.h"
 
 #if defined(__has_include)
 #if __has_include("queue/bounce.h")
@@ -1210,7 +1210,7 @@ runner_suspects_start(struct runner *r)
 }
 
 /* A runner that stops with nothing in flight knows which messages are
- * still suspect: it says so to the next (sched/suspects.h). */
+ * still suspect: it says so to the next (queue/suspects.h). */
 static void
 runner_suspects_stop(struct runner *r)
 {
