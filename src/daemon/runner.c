@@ -43,13 +43,12 @@
 #include "deliver/maildir.h"
 #include "deliver/remote.h"
 #include "keys/keys_client.h"
-#include "msg/addr.h"
 #include "proc/sandbox.h"
 #include "queue/spool.h"
 #include "report/inreport_hook.h"
 #include "queue/qidset.h"
 #include "queue/suspects.h"
-#include "sched/retry.h"
+#include "sched/sched.h"
 #include "daemon/runner_history.h"
 #include "daemon/runner_reports.h"
 
@@ -198,37 +197,6 @@ runner_kick(struct runner *r)
 
 /* --- recording results -------------------------------------------------- */
 
-static bool
-runner_expired(const struct runner *r, const struct envelope *env,
-    time_t now)
-{
-	return r->conf->queue_lifetime > 0 &&
-	    now - env->created >= (time_t)r->conf->queue_lifetime;
-}
-
-/*
- * When to try again after `attempts` attempts: on the schedule anchored at
- * arrival, but never in the past (after downtime the schedule is behind:
- * back off from now instead of retrying in a burst), and no later than
- * expiry, so the last attempt happens when the lifetime ends.
- */
-static time_t
-runner_next_attempt(const struct runner *r, const struct envelope *env,
-    unsigned attempts, time_t now)
-{
-	const struct conf *c = r->conf;
-	time_t t = retry_next_attempt(env->created, attempts,
-	    c->retry_schedule, c->nretry_schedule);
-
-	if (t <= now)
-		t = now + retry_interval(attempts, c->retry_schedule,
-		    c->nretry_schedule);
-	if (c->queue_lifetime > 0 &&
-	    t > env->created + (time_t)c->queue_lifetime)
-		t = env->created + (time_t)c->queue_lifetime;
-	return t > now ? t : now + 1;
-}
-
 static void
 runner_log_attempt(const struct envelope *env, const struct envelope_rcpt *rc,
     const char *method, const struct remote_attempt *at, const char *result,
@@ -271,40 +239,26 @@ runner_count(const struct envelope_rcpt *rc, const struct remote_attempt *at,
 		metrics_delivery_failure(mr, rc->address, rc->last_reply);
 }
 
-/* Apply one attempt's outcome to recipient rc and log it (at: remote
- * details, or NULL). Returns true if rc has just become FAILED. */
+/* Apply one attempt's outcome to recipient rc (sched_record) and log it
+ * (at: remote details, or NULL). Returns true if rc has just become
+ * FAILED. */
 static bool
 runner_record(struct runner *r, struct envelope *env,
     struct envelope_rcpt *rc, const char *method,
     const struct delivery_result *res, const struct remote_attempt *at,
     time_t now)
 {
-	const char *result = "delivered";
+	static const char *const result[] = {
+		[SCHED_DELIVERED] = "delivered",
+		[SCHED_DEFERRED] = "deferred",
+		[SCHED_FAILED] = "failed",
+	};
+	enum sched_outcome o = sched_record(r->conf, env, rc, res, now);
 
-	if (rc->attempts < UINT_MAX)
-		rc->attempts++;
-	free(rc->last_reply);
-	rc->last_reply = xstrdup(res->reply);
-	rc->next_attempt = 0;
-	if (res->status == DELIVERY_OK) {
-		rc->state = ENVELOPE_RCPT_DELIVERED;
-	} else if (res->status == DELIVERY_PERMFAIL) {
-		rc->state = ENVELOPE_RCPT_FAILED;
-		result = "failed";
-	} else if (runner_expired(r, env, now)) {
-		rc->state = ENVELOPE_RCPT_FAILED;
-		free(rc->last_reply);
-		rc->last_reply = xasprintf("expired after %u attempts; last "
-		    "reply: %s", rc->attempts, res->reply);
-		result = "failed";
-	} else {
-		rc->next_attempt = runner_next_attempt(r, env, rc->attempts,
-		    now);
-		result = "deferred";
-	}
-	runner_log_attempt(env, rc, method, at, result, rc->last_reply, now);
-	runner_count(rc, at, result);
-	return rc->state == ENVELOPE_RCPT_FAILED;
+	runner_log_attempt(env, rc, method, at, result[o], rc->last_reply,
+	    now);
+	runner_count(rc, at, result[o]);
+	return o == SCHED_FAILED;
 }
 
 /* Save env after a result. When no recipient is pending any more the
@@ -315,11 +269,7 @@ runner_record(struct runner *r, struct envelope *env,
 static int
 runner_save(struct runner *r, struct envelope *env)
 {
-	bool pending = false;
-
-	for (size_t i = 0; i < env->nrcpts && !pending; i++)
-		pending = env->rcpts[i].state == ENVELOPE_RCPT_PENDING;
-	if (!pending)
+	if (sched_pending(env, NULL, NULL) == 0)
 		return 0;
 	if (spool_env_save(r->conf->data_dir, env) == -1) {
 		log_warn("qid=%s queue envelope save failed: %s", env->id,
@@ -354,16 +304,10 @@ runner_bounce(struct runner *r, const struct envelope *env,
 static void
 runner_maybe_finish(struct runner *r, const struct envelope *env, int *fd)
 {
-	size_t delivered = 0, failed = 0;
+	size_t delivered, failed;
 
-	for (size_t i = 0; i < env->nrcpts; i++) {
-		if (env->rcpts[i].state == ENVELOPE_RCPT_PENDING)
-			return;
-		if (env->rcpts[i].state == ENVELOPE_RCPT_DELIVERED)
-			delivered++;
-		else
-			failed++;
-	}
+	if (sched_pending(env, &delivered, &failed) > 0)
+		return;
 	if (*fd != -1) {
 		close(*fd);
 		*fd = -1;
@@ -379,31 +323,6 @@ runner_maybe_finish(struct runner *r, const struct envelope *env, int *fd)
 	qidset_del(&r->suspect, env->id);
 	log_info("qid=%s queue removed delivered=%zu failed=%zu", env->id,
 	    delivered, failed);
-}
-
-/* Split the due pending recipients into local and remote. */
-static void
-runner_due(struct runner *r, const struct envelope *env, bool force,
-    size_t *local, size_t *nl, size_t *remote, size_t *nr)
-{
-	time_t now = time(NULL);
-
-	*nl = *nr = 0;
-	for (size_t i = 0; i < env->nrcpts; i++) {
-		const struct envelope_rcpt *rc = &env->rcpts[i];
-		const char *domain = addr_text_domain(rc->address);
-
-		if (rc->state != ENVELOPE_RCPT_PENDING ||
-		    (!force && rc->next_attempt > now))
-			continue;
-		/* An address without a domain can only be local; the
-		 * local method refuses it if it is no mailbox. */
-		if (*domain == '\0' ||
-		    conf_is_local_domain(r->conf, domain))
-			local[(*nl)++] = i;
-		else
-			remote[(*nr)++] = i;
-	}
 }
 
 /* --- flights ---------------------------------------------------------- */
@@ -713,7 +632,7 @@ runner_process(struct runner *r, const char *qid, bool force)
 	}
 	local = xcalloc(env.nrcpts + 1, sizeof(*local));
 	remote = xcalloc(env.nrcpts + 1, sizeof(*remote));
-	runner_due(r, &env, force, local, &nl, remote, &nr);
+	sched_due(r->conf, &env, force, time(NULL), local, &nl, remote, &nr);
 	if (nl + nr == 0) {
 		runner_maybe_finish(r, &env, &fd);
 		goto out;
