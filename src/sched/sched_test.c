@@ -53,14 +53,17 @@ st_env(struct envelope *env, const char *const *rcpts, size_t n)
 		envelope_add_rcpt(env, rcpts[i], rcpts[i], NULL, 0);
 }
 
-static struct delivery_result
-st_res(enum delivery_status status, const char *reply)
-{
-	struct delivery_result res = { .status = status };
+/* The three kinds of result a delivery method reports. */
+static const struct delivery_result st_ok = { DELIVERY_OK, "250 2.0.0 ok" };
+static const struct delivery_result st_tf = { DELIVERY_TEMPFAIL,
+    "451 4.3.0 busy" };
+static const struct delivery_result st_pf = { DELIVERY_PERMFAIL,
+    "550 5.1.1 no such mailbox" };
 
-	snprintf(res.reply, sizeof(res.reply), "%s", reply);
-	return res;
-}
+/* A local, a remote and another remote recipient. */
+static const char *const st_mixed[] = {
+	"alice@example.org", "bob@remote.test", "carol@other.test"
+};
 
 /* Due recipients at the clock's time: local and remote counts. */
 static void
@@ -107,13 +110,12 @@ test_tempfail_follows_schedule(void **state)
 	struct fake_clock clk = { T0 };
 	struct envelope env;
 	struct envelope_rcpt *rc;
-	struct delivery_result tf = st_res(DELIVERY_TEMPFAIL, "451 4.3.0 busy");
 	size_t local[1], remote[1], nl, nr;
 
 	(void)state;
 	st_env(&env, rcpts, 1);
 	rc = &env.rcpts[0];
-	assert_int_equal(sched_record(&c, &env, rc, &tf, clk.now),
+	assert_int_equal(sched_record(&c, &env, rc, &st_tf, clk.now),
 	    SCHED_DEFERRED);
 	assert_int_equal(rc->state, ENVELOPE_RCPT_PENDING);
 	assert_int_equal(rc->attempts, 1);
@@ -131,16 +133,16 @@ test_tempfail_follows_schedule(void **state)
 	/* The schedule is anchored at arrival: a slow attempt does not
 	 * shift the next one. */
 	clock_advance(&clk, 40);
-	assert_int_equal(sched_record(&c, &env, rc, &tf, clk.now),
+	assert_int_equal(sched_record(&c, &env, rc, &st_tf, clk.now),
 	    SCHED_DEFERRED);
 	assert_int_equal(rc->next_attempt, T0 + 300 + 600);
 	clk.now = rc->next_attempt;
-	sched_record(&c, &env, rc, &tf, clk.now);
+	sched_record(&c, &env, rc, &st_tf, clk.now);
 	assert_int_equal(rc->next_attempt, T0 + 300 + 600 + 1800);
 
 	/* After downtime the schedule is behind: back off from now. */
 	clk.now = T0 + DAY;
-	sched_record(&c, &env, rc, &tf, clk.now);
+	sched_record(&c, &env, rc, &st_tf, clk.now);
 	assert_int_equal(rc->attempts, 4);
 	assert_int_equal(rc->next_attempt, T0 + DAY + 3600);
 	envelope_clear(&env);
@@ -156,7 +158,6 @@ test_expiry_bounces(void **state)
 	struct fake_clock clk = { T0 };
 	struct envelope env;
 	struct envelope_rcpt *rc;
-	struct delivery_result tf = st_res(DELIVERY_TEMPFAIL, "421 4.4.2 gone");
 	size_t local[1], remote[1], nl, nr, delivered, failed;
 	enum sched_outcome o;
 	unsigned attempts = 0;
@@ -167,7 +168,7 @@ test_expiry_bounces(void **state)
 	do {
 		st_due(&c, &env, false, &clk, local, &nl, remote, &nr);
 		assert_int_equal(nr, 1);
-		o = sched_record(&c, &env, rc, &tf, clk.now);
+		o = sched_record(&c, &env, rc, &st_tf, clk.now);
 		attempts++;
 		if (o == SCHED_DEFERRED) {
 			assert_true(rc->next_attempt > clk.now);
@@ -185,7 +186,7 @@ test_expiry_bounces(void **state)
 	assert_int_equal(rc->next_attempt, 0);
 	char want[128];
 	snprintf(want, sizeof(want), "expired after %u attempts; last reply: "
-	    "421 4.4.2 gone", attempts);
+	    "451 4.3.0 busy", attempts);
 	assert_string_equal(rc->last_reply, want);
 	assert_int_equal(sched_pending(&env, &delivered, &failed), 0);
 	assert_int_equal(delivered, 0);
@@ -202,13 +203,12 @@ test_no_lifetime_never_expires(void **state)
 	static const char *const rcpts[] = { "bob@remote.test" };
 	struct conf c = st_conf(0);
 	struct envelope env;
-	struct delivery_result tf = st_res(DELIVERY_TEMPFAIL, "451 4.3.0 x");
 	time_t later = T0 + 3650 * (time_t)DAY;
 
 	(void)state;
 	st_env(&env, rcpts, 1);
 	assert_false(sched_expired(&c, &env, later));
-	assert_int_equal(sched_record(&c, &env, &env.rcpts[0], &tf, later),
+	assert_int_equal(sched_record(&c, &env, &env.rcpts[0], &st_tf, later),
 	    SCHED_DEFERRED);
 	assert_int_equal(env.rcpts[0].next_attempt, later + 300);
 	envelope_clear(&env);
@@ -221,13 +221,11 @@ test_permfail_bounces_at_once(void **state)
 	struct conf c = st_conf(5 * DAY);
 	struct fake_clock clk = { T0 };
 	struct envelope env;
-	struct delivery_result pf = st_res(DELIVERY_PERMFAIL,
-	    "550 5.1.1 no such mailbox");
 	size_t failed;
 
 	(void)state;
 	st_env(&env, rcpts, 1);
-	assert_int_equal(sched_record(&c, &env, &env.rcpts[0], &pf, clk.now),
+	assert_int_equal(sched_record(&c, &env, &env.rcpts[0], &st_pf, clk.now),
 	    SCHED_FAILED);
 	assert_int_equal(env.rcpts[0].state, ENVELOPE_RCPT_FAILED);
 	assert_int_equal(env.rcpts[0].attempts, 1);
@@ -243,25 +241,19 @@ test_permfail_bounces_at_once(void **state)
 static void
 test_mixed_recipients(void **state)
 {
-	static const char *const rcpts[] = {
-		"alice@example.org", "bob@remote.test", "carol@other.test"
-	};
 	struct conf c = st_conf(5 * DAY);
 	struct fake_clock clk = { T0 };
 	struct envelope env;
-	struct delivery_result ok = st_res(DELIVERY_OK, "250 2.0.0 ok");
-	struct delivery_result tf = st_res(DELIVERY_TEMPFAIL, "451 4.3.0 x");
-	struct delivery_result pf = st_res(DELIVERY_PERMFAIL, "550 5.1.1 x");
 	size_t local[3], remote[3], nl, nr, delivered, failed;
 
 	(void)state;
-	st_env(&env, rcpts, 3);
-	assert_int_equal(sched_record(&c, &env, &env.rcpts[0], &ok, clk.now),
+	st_env(&env, st_mixed, 3);
+	assert_int_equal(sched_record(&c, &env, &env.rcpts[0], &st_ok, clk.now),
 	    SCHED_DELIVERED);
 	assert_int_equal(env.rcpts[0].state, ENVELOPE_RCPT_DELIVERED);
-	assert_int_equal(sched_record(&c, &env, &env.rcpts[1], &tf, clk.now),
+	assert_int_equal(sched_record(&c, &env, &env.rcpts[1], &st_tf, clk.now),
 	    SCHED_DEFERRED);
-	assert_int_equal(sched_record(&c, &env, &env.rcpts[2], &pf, clk.now),
+	assert_int_equal(sched_record(&c, &env, &env.rcpts[2], &st_pf, clk.now),
 	    SCHED_FAILED);
 	assert_int_equal(sched_pending(&env, &delivered, &failed), 1);
 	assert_int_equal(delivered, 1);
@@ -276,7 +268,7 @@ test_mixed_recipients(void **state)
 	assert_int_equal(nr, 1);
 	assert_int_equal(remote[0], 1);
 
-	assert_int_equal(sched_record(&c, &env, &env.rcpts[1], &ok, clk.now),
+	assert_int_equal(sched_record(&c, &env, &env.rcpts[1], &st_ok, clk.now),
 	    SCHED_DELIVERED);
 	assert_int_equal(sched_pending(&env, &delivered, &failed), 0);
 	assert_int_equal(delivered, 2);
@@ -289,21 +281,16 @@ test_mixed_recipients(void **state)
 static void
 test_force_run(void **state)
 {
-	static const char *const rcpts[] = {
-		"alice@example.org", "bob@remote.test", "carol@other.test"
-	};
 	struct conf c = st_conf(5 * DAY);
 	struct fake_clock clk = { T0 };
 	struct envelope env;
-	struct delivery_result ok = st_res(DELIVERY_OK, "250 2.0.0 ok");
-	struct delivery_result tf = st_res(DELIVERY_TEMPFAIL, "451 4.3.0 x");
 	size_t local[3], remote[3], nl, nr;
 
 	(void)state;
-	st_env(&env, rcpts, 3);
-	sched_record(&c, &env, &env.rcpts[0], &tf, clk.now);
-	sched_record(&c, &env, &env.rcpts[1], &tf, clk.now);
-	sched_record(&c, &env, &env.rcpts[2], &ok, clk.now);
+	st_env(&env, st_mixed, 3);
+	sched_record(&c, &env, &env.rcpts[0], &st_tf, clk.now);
+	sched_record(&c, &env, &env.rcpts[1], &st_tf, clk.now);
+	sched_record(&c, &env, &env.rcpts[2], &st_ok, clk.now);
 	clock_advance(&clk, 10);
 	st_due(&c, &env, false, &clk, local, &nl, remote, &nr);
 	assert_int_equal(nl + nr, 0);
@@ -315,7 +302,7 @@ test_force_run(void **state)
 
 	/* The forced attempt counts like any: the next follows the
 	 * schedule from arrival (5m + 10m), not from the flush. */
-	sched_record(&c, &env, &env.rcpts[1], &tf, clk.now);
+	sched_record(&c, &env, &env.rcpts[1], &st_tf, clk.now);
 	assert_int_equal(env.rcpts[1].attempts, 2);
 	assert_int_equal(env.rcpts[1].next_attempt, T0 + 900);
 	envelope_clear(&env);
