@@ -2,6 +2,7 @@
 /* Flights (runner_internal.h): a loaded message from its due recipients'
  * selection through the local stage (pool threads) and the remote stage
  * (the asynchronous engine) to its last result. */
+#include "daemon/runner_internal.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -17,7 +18,6 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
-#include "daemon/runner_internal.h"
 #include "deliver/remote.h"
 #include "queue/spool.h"
 #include "report/inreport_hook.h"

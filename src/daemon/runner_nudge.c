@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* The runner's datagram socket DATA/run/queue.sock: "new ID" (try that
  * message now) and "flush" (try every pending recipient now). */
+#include "daemon/runner_internal.h"
 
 #include <errno.h>
 #include <string.h>
@@ -12,7 +13,6 @@
 #include <event2/event.h>
 
 #include "core/log.h"
-#include "daemon/runner_internal.h"
 #include "queue/spool.h"
 
 /* One datagram: "new ID" or "flush". */

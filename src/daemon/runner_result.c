@@ -2,6 +2,7 @@
 /* Applying an attempt's results to a queued message: sched_record's
  * decision logged and counted, the envelope saved, DSNs queued, and the
  * message removed once no recipient is pending. */
+#include "daemon/runner_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +12,6 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
-#include "daemon/runner_internal.h"
 #include "deliver/remote.h"
 #include "queue/bounce.h"
 #include "queue/spool.h"

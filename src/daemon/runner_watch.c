@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* Noticing new mail in spool/queue at once: an inotify watch, or without
  * one a cheap poll of the directory's modification time. */
+#include "daemon/runner_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,7 +13,6 @@
 #include <event2/event.h>
 
 #include "core/log.h"
-#include "daemon/runner_internal.h"
 #include "queue/spool.h"
 
 /*

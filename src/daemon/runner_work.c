@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* The runner's work lists (runner_internal.h): what to look at next, the
  * queue scans that fill them, and the timer that starts a batch per turn. */
+#include "daemon/runner_internal.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -11,7 +12,6 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
-#include "daemon/runner_internal.h"
 #include "queue/spool.h"
 
 static void
