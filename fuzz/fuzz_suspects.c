@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * libFuzzer target for sched/suspects (the queue runner's list of suspect
+ * libFuzzer target for queue/suspects (the queue runner's list of suspect
  * messages, read back from data_dir/run at start). Invariants checked:
  *  - a refused input leaves the set empty;
  *  - an accepted one holds only valid queue ids, and saying them again in
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/ids.h"
-#include "sched/suspects.h"
+#include "queue/suspects.h"
 #include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

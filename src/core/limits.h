@@ -80,7 +80,7 @@
 #define LIMIT_REPORT_TLS_FAILURES 1000
 #define LIMIT_REPORT_FIELD	1024
 
-/* The queue runner's suspects file (sched/suspects.h): a queue id and a
+/* The queue runner's suspects file (queue/suspects.h): a queue id and a
  * newline per message, three million messages at most. */
 #define LIMIT_SUSPECTS_FILE	(64u * 1024 * 1024)
 

@@ -35,7 +35,7 @@
 #include "net/tls.h"
 #include "proc/priv.h"
 #include "queue/spool.h"
-#include "sched/runner.h"
+#include "daemon/runner.h"
 #include "store/db.h"
 
 /* Children that die this soon after starting are restarted after a pause,

@@ -4,7 +4,7 @@ is exactly-once even when the queue runner, the SMTP workers or the master
 die without a chance to clean up. The runner names each copy after (queue
 id, recipient) and a runner that starts after another one looks for the
 copies an earlier one may have written before recording them
-(deliver/maildir.h, sched/runner.c): every message that got a 250 is in
+(deliver/maildir.h, daemon/runner.c): every message that got a 250 is in
 each of its recipients' Maildirs exactly once, whole."""
 
 import glob

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched/qidset.h"
+#include "queue/qidset.h"
 
 static void
 qs_id(char *out, unsigned i)

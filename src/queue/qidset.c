@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* A set of queue ids (see qidset.h). */
-#include "sched/qidset.h"
+#include "queue/qidset.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,10 +3,10 @@
  * A set of queue ids: a sorted array searched by bisection, filled in bulk
  * once and then mostly shrinking (removals only mark an entry). The queue
  * runner keeps the messages an earlier runner may have delivered from in
- * one (sched/runner.c); it is empty, and costs nothing, in the usual case.
+ * one (daemon/runner_internal.h); it is empty, and costs nothing, in the usual case.
  */
-#ifndef SEALMAIL_SCHED_QIDSET_H
-#define SEALMAIL_SCHED_QIDSET_H
+#ifndef SEALMAIL_QUEUE_QIDSET_H
+#define SEALMAIL_QUEUE_QIDSET_H
 
 #include <stdbool.h>
 #include <stddef.h>

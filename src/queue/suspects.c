@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* The queue runner's suspects file (see suspects.h). */
-#include "sched/suspects.h"
+#include "queue/suspects.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "sched/suspects.h"
+#include "queue/suspects.h"
 
 #define QA "0005f1a2b3c4d5e6f7a8"
 #define QB "0005f1a2b3c4d5e6f7a9"

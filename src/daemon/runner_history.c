@@ -2,7 +2,7 @@
 /* Saving the status page's history (runner_history.h): the snapshot is
  * taken on the runner's loop, the SQLite transaction runs on a pool thread,
  * since a busy store (a CLI holding the lock) may make it wait seconds. */
-#include "sched/runner_history.h"
+#include "daemon/runner_history.h"
 
 #include <limits.h>
 #include <stdbool.h>

@@ -2,7 +2,7 @@
 /* Counting the domains our users write to (runner_correspondents.h): a
  * small table of counts on the loop, handed whole to a pool thread that
  * writes it in one transaction, since a busy store may make it wait. */
-#include "sched/runner_correspondents.h"
+#include "daemon/runner_correspondents.h"
 
 #include <limits.h>
 #include <stdbool.h>

@@ -3,8 +3,8 @@
  * runner (store/db_correspondent.h) for the lookalike check: noted on the
  * loop at each remote delivery, written on a pool thread every few
  * seconds, and once more when the runner stops. */
-#ifndef SEALMAIL_SCHED_RUNNER_CORRESPONDENTS_H
-#define SEALMAIL_SCHED_RUNNER_CORRESPONDENTS_H
+#ifndef SEALMAIL_DAEMON_RUNNER_CORRESPONDENTS_H
+#define SEALMAIL_DAEMON_RUNNER_CORRESPONDENTS_H
 
 struct conf;
 struct envelope;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* The report job inside the queue runner: report_job_run on a thread of
  * its own at report_job_next() times (never on the runner's loop). */
-#ifndef SEALMAIL_SCHED_RUNNER_REPORTS_H
-#define SEALMAIL_SCHED_RUNNER_REPORTS_H
+#ifndef SEALMAIL_DAEMON_RUNNER_REPORTS_H
+#define SEALMAIL_DAEMON_RUNNER_REPORTS_H
 
 struct conf;
 struct dkim_keys;

@@ -3,19 +3,19 @@
  * The queue runner's suspects across a clean stop. A runner killed between
  * a local delivery and the save of its result leaves messages whose
  * Maildir copies must be looked for before they are written again
- * (sched/qidset.h, deliver/maildir.h); without better knowledge the next
+ * (queue/qidset.h, deliver/maildir.h); without better knowledge the next
  * runner takes the whole queue as suspect, and each such message read
  * new/ and cur/ in full. A runner that stops with no delivery in flight
  * writes the ids still suspect to data_dir/run/runner.suspects instead;
  * the next one takes that list and removes the file before its first
  * delivery, so a crash after that finds no file and is safe again.
  */
-#ifndef SEALMAIL_SCHED_SUSPECTS_H
-#define SEALMAIL_SCHED_SUSPECTS_H
+#ifndef SEALMAIL_QUEUE_SUSPECTS_H
+#define SEALMAIL_QUEUE_SUSPECTS_H
 
 #include <stddef.h>
 
-#include "sched/qidset.h"
+#include "queue/qidset.h"
 
 /* The first line of the file; a file without it is not ours. */
 #define SUSPECTS_MAGIC	"sealmail-suspects 1"

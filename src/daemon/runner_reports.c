@@ -5,7 +5,7 @@
  * arms timers. The store's claim and watermark keep a restarted runner
  * and `sealmail reports send` from sending a period twice.
  */
-#include "sched/runner_reports.h"
+#include "daemon/runner_reports.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -25,8 +25,8 @@
  * SIGTERM: no new work; deliveries in flight get a few seconds to finish
  * and are then abandoned (their recipients stay pending).
  */
-#ifndef SEALMAIL_SCHED_RUNNER_H
-#define SEALMAIL_SCHED_RUNNER_H
+#ifndef SEALMAIL_DAEMON_RUNNER_H
+#define SEALMAIL_DAEMON_RUNNER_H
 
 #include "conf/conf.h"
 

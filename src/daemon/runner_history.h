@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* The status page's history saved into the store by the queue runner: once
  * a minute on a pool thread, and once more when the runner stops. */
-#ifndef SEALMAIL_SCHED_RUNNER_HISTORY_H
-#define SEALMAIL_SCHED_RUNNER_HISTORY_H
+#ifndef SEALMAIL_DAEMON_RUNNER_HISTORY_H
+#define SEALMAIL_DAEMON_RUNNER_HISTORY_H
 
 struct conf;
 struct event_base;
