@@ -9,7 +9,7 @@
  *
  * Delivery is exactly-once across crashes: a copy's name derives from
  * (queue id, recipient), and an attempt the queue runner repeats because
- * an earlier runner may have made it (sched/runner.c decides) first looks
+ * an earlier runner may have made it (daemon/runner_flight.c decides) first looks
  * for the copy in new/ and cur/ and does not write it twice.
  *
  * The recipient address comes from the envelope (checked when the message
