@@ -243,14 +243,18 @@ ll_allow_runner(struct ll *ll, const struct conf *c)
 
 /* The keys process reads the password file and nothing more: not the
  * store, which it has no use for. The password file is granted to no
- * other profile (a worker that is taken over reads no hash). */
+ * other profile (a worker that is taken over reads no hash). Write too,
+ * though it only reads: a CLI that died in a transaction leaves a hot
+ * journal, which the next reader must play back into the file before it
+ * may read, or every login fails until a restart. */
 static void
 ll_allow_keys(struct ll *ll, const struct conf *c)
 {
-	ll_allow_in(ll, c->data_dir, DB_PASSWD_FILE,
-	    LANDLOCK_ACCESS_FS_READ_FILE);
-	ll_allow_in(ll, c->data_dir, DB_PASSWD_FILE "-journal",
-	    LANDLOCK_ACCESS_FS_READ_FILE);
+	const uint64_t rw = LANDLOCK_ACCESS_FS_READ_FILE |
+	    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE;
+
+	ll_allow_in(ll, c->data_dir, DB_PASSWD_FILE, rw);
+	ll_allow_in(ll, c->data_dir, DB_PASSWD_FILE "-journal", rw);
 	ll_allow_proc_self(ll);
 }
 

@@ -31,6 +31,16 @@ db_passwd_open(const char *path, bool create, const char *owner, char *err,
 	if ((db = db_open_schema(path, create, owner, &db_schema_passwd, err,
 	    errlen)) == NULL)
 		return NULL;
+	/* A replaced or deleted hash leaves no byte behind: secure delete
+	 * zeroes it in the file's free space, and the persistent journal,
+	 * which keeps the pages a write changed, is truncated at each
+	 * commit (it stays, as the keys process's Landlock rule needs). */
+	if (db_exec(db, "PRAGMA secure_delete = ON; "
+	    "PRAGMA journal_size_limit = 0", "scrub password file") == -1) {
+		snprintf(err, errlen, "%s: %s", path, db_error(db));
+		db_close(db);
+		return NULL;
+	}
 	pw = xcalloc(1, sizeof(*pw));
 	pw->db = db;
 	return pw;

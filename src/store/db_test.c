@@ -1035,6 +1035,31 @@ test_hashes_move_interrupted(void **state)
 	assert_false(dbt_file_has(t->path, H1));
 }
 
+/* `user passwd` and `user del` leave no byte of the hash they replaced or
+ * removed in the password file or its persistent journal (which keeps
+ * the pages a write changed): a copy or backup of the files, or a later
+ * bug, gives away no former password. */
+static void
+test_passwd_replaced_scrubbed(void **state)
+{
+	struct dbt *t = *state;
+	char journal[160];
+
+	snprintf(journal, sizeof(journal), "%s-journal", t->pwpath);
+	assert_int_equal(db_user_add(t->db, "alice@example.org", H3), DB_OK);
+	assert_int_equal(db_user_add(t->db, "bob@example.org", H4), DB_OK);
+	assert_true(dbt_file_has(t->pwpath, H3));
+	assert_int_equal(db_user_set_hash(t->db, "alice@example.org", H2),
+	    DB_OK);
+	assert_int_equal(db_user_del(t->db, "bob@example.org"), DB_OK);
+	dbt_hash_is(t, "alice@example.org", H2);
+	dbt_hash_is(t, "bob@example.org", NULL);
+	assert_false(dbt_file_has(t->pwpath, H3));
+	assert_false(dbt_file_has(journal, H3));
+	assert_false(dbt_file_has(t->pwpath, H4));
+	assert_false(dbt_file_has(journal, H4));
+}
+
 #define DBT(f) cmocka_unit_test_setup_teardown(f, dbt_setup, dbt_teardown)
 
 int
@@ -1068,6 +1093,7 @@ main(void)
 		DBT(test_user_password_file_needed),
 		DBT(test_hashes_moved_out),
 		DBT(test_hashes_move_interrupted),
+		DBT(test_passwd_replaced_scrubbed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

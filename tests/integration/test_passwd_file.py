@@ -207,3 +207,38 @@ def test_files_belong_to_service_user(daemons, certs, svc_user):
         assert (st.st_uid, st.st_gid) == (svc_user.pw_uid,
                                           svc_user.pw_gid), name
         assert stat.S_IMODE(st.st_mode) == 0o600, (name, oct(st.st_mode))
+
+
+def crash_mid_write(path, address):
+    """A writer of the password file killed in a transaction that had
+    already written to the file (a small cache spilt the changes): the
+    original pages are in the journal, hot (the writer is gone, its lock
+    with it), the file half changed."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            c = sqlite3.connect(path, isolation_level=None)
+            c.execute("PRAGMA journal_mode = PERSIST")
+            c.execute("PRAGMA cache_size = 1")
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("UPDATE passwords SET hash = '$y$j9T$x$y' "
+                      "WHERE address = ?", (address,))
+            for i in range(3000):
+                c.execute("INSERT INTO passwords VALUES (?, ?)",
+                          ("spill%d@example.test" % i, "$y$j9T$" + "x" * 80))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def test_login_after_writer_crash(daemons, certs):
+    """A writer of the password file that died mid-transaction leaves a
+    hot journal, which the next reader must roll back: the keys process
+    does, and logins go on (they failed, 454, until a restart)."""
+    d = daemons.start(daemons.config([certs["ec"]], ipv6=False))
+    pw = os.path.join(d.data_dir, "passwd.db")
+    crash_mid_write(pw, BOB)
+    with open(pw + "-journal", "rb") as f:
+        assert f.read(8) == b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7"
+    assert auth_code(d["submissions"], ALICE, USERS[ALICE]) == 235
+    assert logs_in(d, BOB, USERS[BOB])
