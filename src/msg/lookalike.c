@@ -153,7 +153,7 @@ lk_to_utf8(const UChar *u, int32_t n)
  * LOOKALIKE_DISPLAY_MAX): the lower-cased text into *lower and its
  * skeleton into *skel, both UTF-8, allocated. Each step is sized by ICU
  * first (a character's skeleton may be several), so no text is ever cut.
- * -1 (nothing allocated) on invalid UTF-8.
+ * -1 (nothing allocated) if ICU fails.
  */
 static int
 lk_skeleton(const USpoofChecker *sc, const char *s, size_t len,
@@ -167,9 +167,13 @@ lk_skeleton(const USpoofChecker *sc, const char *s, size_t len,
 	*lower = *skel = NULL;
 	if (len > LOOKALIKE_DISPLAY_MAX)
 		return -1;
-	/* UTF-16 needs no more units than UTF-8 has bytes. */
+	/* UTF-16 needs no more units than UTF-8 has bytes (a U+FFFD per
+	 * ill-formed sequence included). A byte that is no UTF-8 is shown
+	 * by a reader as a replacement character beside the rest: refusing
+	 * the whole text would let one such byte hide a protected name. */
 	a = xcalloc(len + 1, sizeof(UChar));
-	u_strFromUTF8(a, (int32_t)len + 1, &na, s, (int32_t)len, &err);
+	u_strFromUTF8WithSub(a, (int32_t)len + 1, &na, s, (int32_t)len,
+	    0xfffd, NULL, &err);
 	if (U_FAILURE(err))
 		goto out;
 	nb = u_strToLower(NULL, 0, a, na, "", &err);

@@ -30,7 +30,9 @@
  *    domain that is not the From: domain's own.
  *
  * All strings are untrusted and bounded; invalid UTF-8 or Punycode makes a
- * name unusable (no hit from it), never a crash.
+ * name unusable (no hit from it), never a crash. In a display text an
+ * ill-formed byte counts as U+FFFD (what a reader shows), so it cannot
+ * hide the rest.
  */
 #ifndef SEALMAIL_MSG_LOOKALIKE_H
 #define SEALMAIL_MSG_LOOKALIKE_H

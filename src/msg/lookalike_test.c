@@ -190,6 +190,29 @@ test_display_skeleton_grows(void **state)
 	assert_string_equal(hit.resembles, "paypal.com");
 }
 
+/* A byte that is no UTF-8 (raw Latin-1, a stray continuation byte) next
+ * to a protected name does not hide it: a reader shows the name with a
+ * replacement character, so the check must see it too. */
+static void
+test_display_invalid_utf8(void **state)
+{
+	static const char *const texts[] = {
+		"PayPal Service (paypal.com) \xff",
+		"\xe9quipe paypal.com",
+		"paypal.com \xe2\x82",
+	};
+	struct lookalike_hit hit;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct lookalike_from f = { "evil.test", "x@evil.test",
+		    texts[i], false };
+
+		assert_true(lookalike_check(*state, &f, &hit));
+		assert_int_equal(hit.reason, LOOKALIKE_DISPLAY_NAME);
+		assert_string_equal(hit.resembles, "paypal.com");
+	}
+}
+
 /* The hit names the From: domain in its ASCII (A-label) form. */
 static void
 test_hit_from(void **state)
@@ -258,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_hit_from),
 		cmocka_unit_test(test_display_skeleton_grows),
+		cmocka_unit_test(test_display_invalid_utf8),
 		cmocka_unit_test(test_to_unicode),
 		cmocka_unit_test(test_display_text),
 	};

@@ -35,6 +35,7 @@
 #include "core/base64.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "msg/addr.h"
 #include "net/tlsname.h"
 
 /* Body bytes queued in the output buffer before we wait for it to drain. */
@@ -252,6 +253,21 @@ smtpc_valid_word(const char *p, size_t max)
 			return false;
 	}
 	return true;
+}
+
+/* A reverse- or forward-path's mailbox for "<...>": a word as above, or
+ * an RFC 5321 Mailbox whose quoted local part holds spaces (Quoted-string
+ * has no control byte, and a space inside quotes is no parameter
+ * separator). The queue keeps such a local part quoted (addr_to_text). */
+static bool
+smtpc_valid_path(const char *p)
+{
+	struct addr a;
+	size_t n = strnlen(p, LIMIT_PATH - 1);
+
+	return smtpc_valid_word(p, LIMIT_PATH - 2) || (p[0] == '"' &&
+	    n <= LIMIT_PATH - 2 && addr_parse_mailbox(p, n, true, &a) ==
+	    ADDR_OK);
 }
 
 static unsigned
@@ -1544,11 +1560,8 @@ static const char *
 smtpc_msg_check(struct smtpc_session *s, const struct smtpc_message *m,
     const char **enh)
 {
-	/* Addresses with spaces (quoted local parts) are refused too: rare,
-	 * and a space is also how a parameter would be smuggled in. */
 	*enh = "5.1.7";
-	if (*m->mail_from != '\0' && !smtpc_valid_word(m->mail_from,
-	    LIMIT_PATH - 2))
+	if (*m->mail_from != '\0' && !smtpc_valid_path(m->mail_from))
 		return "invalid sender address";
 	/* RFC 6531 §3.5: a UTF-8 envelope cannot go to a server without
 	 * SMTPUTF8; the message is bounced. */
@@ -1590,7 +1603,7 @@ smtpc_msg_rcpts(struct smtpc_session *s, const struct smtpc_message *m)
 	for (i = 0; i < m->nrcpts; i++) {
 		if (m->rcpts[i].address == NULL ||
 		    *m->rcpts[i].address == '\0' ||
-		    !smtpc_valid_word(m->rcpts[i].address, LIMIT_PATH - 2)) {
+		    !smtpc_valid_path(m->rcpts[i].address)) {
 			smtpc_status_local(&s->rst[i], SMTPC_PERM, "rcpt",
 			    "5.1.3", "invalid recipient address");
 			s->rstate[i] = SMTPC_R_FINAL;

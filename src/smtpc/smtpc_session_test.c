@@ -532,6 +532,40 @@ test_odd_reply_class(void **state)
 	event_base_free(base);
 }
 
+/* A quoted local part (RFC 5321 §4.1.2 Quoted-string) may hold spaces:
+ * such a sender or recipient goes out as written, where a space outside
+ * quotes (a smuggled parameter) is still refused. */
+static void
+test_quoted_paths(void **state)
+{
+	struct sst_server v = { .greeting = "220 srv" };
+	struct event_base *base = event_base_new();
+	struct smtpc_rcpt r[] = { { "\"a b\"@y.test", NULL, 0 },
+	    { "c@y.test SIZE=1", NULL, 0 }, { "\"d\" e@y.test", NULL, 0 } };
+	struct smtpc_message m[1] = {
+		{ .mail_from = "\"john doe\"@x.test", .rcpts = r, .nrcpts = 3,
+		    SST_MSG("x\n") },
+	};
+	struct smtpc_params p = { .tls = SMTPC_TLS_NONE, .lmtp = true };
+	struct sst_client c = { 0 };
+
+	(void)state;
+	sst_server_start(&v, base);
+	sst_run(&c, &v, &p, m, 1);
+	assert_non_null(strstr(v.transcript,
+	    "MAIL FROM:<\"john doe\"@x.test>"));
+	assert_non_null(strstr(v.transcript, "RCPT TO:<\"a b\"@y.test>\n"));
+	assert_null(strstr(v.transcript, "SIZE=1"));
+	assert_null(strstr(v.transcript, "e@y.test"));
+	assert_int_equal(c.nres, 1);
+	assert_int_equal(c.rst[0][0].klass, SMTPC_OK);
+	assert_int_equal(c.rst[0][1].klass, SMTPC_PERM);
+	assert_int_equal(c.rst[0][2].klass, SMTPC_PERM);
+	close(m[0].fd);
+	sst_server_stop(&v);
+	event_base_free(base);
+}
+
 /* LMTP mode (RFC 2033): LHLO, and after the final dot one reply per
  * accepted recipient, in RCPT order, each its recipient's outcome (a
  * recipient refused at RCPT gets none); a refused LHLO is not followed
@@ -1020,6 +1054,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lmtp_mode),
+		cmocka_unit_test(test_quoted_paths),
 		cmocka_unit_test(test_odd_reply_class),
 		cmocka_unit_test(test_stuffer_splits),
 		cmocka_unit_test(test_pipelining_two_messages),

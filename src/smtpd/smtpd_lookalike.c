@@ -28,6 +28,10 @@
 #define SMTPD_LOOKALIKE_TAG	"[Lookalike] "
 /* A sender domain first flagged less than this ago is "first-seen=today". */
 #define SMTPD_LOOKALIKE_NEW	86400
+/* Store writes of hits per minute and worker: each is synchronous on the
+ * loop (and may wait for the store's lock), and a sender can make up a
+ * lookalike domain per message (any subdomain of one). */
+#define SMTPD_LOOKALIKE_NOTES	10
 
 size_t
 smtpd_lookalike_strip_ranges(const char *h, size_t len,
@@ -147,11 +151,21 @@ smtpd_lookalike_verdict(struct smtpd_session *s,
 
 	if (!smtpd_lookalike_from(s, v, false, &hit))
 		return;
-	/* One small write per hit (rare); an error only loses the note. */
-	if (s->ctx->db != NULL && db_lookalike_seen(s->ctx->db, hit.from, now,
-	    &first) != DB_OK)
-		log_warn("sid=%s qid=%s lookalike sender not noted: %s", s->sid,
-		    s->qid, db_error(s->ctx->db));
+	/* One small write per hit, SMTPD_LOOKALIKE_NOTES a minute at most;
+	 * past that (or on an error) the note is lost and the domain is
+	 * taken for new: a warning errs on the side of saying more. */
+	if (now - s->ctx->lookalike_note_at >= 60) {
+		s->ctx->lookalike_note_at = (time_t)now;
+		s->ctx->lookalike_notes = 0;
+	}
+	if (s->ctx->db != NULL &&
+	    s->ctx->lookalike_notes < SMTPD_LOOKALIKE_NOTES) {
+		s->ctx->lookalike_notes++;
+		if (db_lookalike_seen(s->ctx->db, hit.from, now, &first) !=
+		    DB_OK)
+			log_warn("sid=%s qid=%s lookalike sender not noted: %s",
+			    s->sid, s->qid, db_error(s->ctx->db));
+	}
 	log_info("sid=%s qid=%s lookalike from=%s resembles=%s reason=%s "
 	    "first_seen=%lld action=%s", s->sid, s->qid, hit.from,
 	    hit.resembles, lookalike_reason_name(hit.reason), first,

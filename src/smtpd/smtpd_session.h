@@ -58,6 +58,8 @@ struct smtpd_ctx {
 	struct lookalike_set	*lookalike;	/* protected domains, built at
 						 * the first mx message */
 	time_t			 lookalike_at;	/* when it was built */
+	time_t			 lookalike_note_at;	/* this minute's */
+	unsigned		 lookalike_notes;	/* store writes */
 };
 
 /* Take over connected socket fd (non-blocking) accepted on listener

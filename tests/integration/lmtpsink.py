@@ -37,6 +37,9 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.reply("503 5.5.1 nested MAIL command")
                     continue
                 rcpts = []
+                with sink.lock:
+                    sink.senders.append(line.strip()[10:].decode(
+                        "utf-8", "replace"))
                 self.reply("250 2.1.0 ok")
             elif verb == b"RCPT":
                 rcpts = (rcpts or []) + [
@@ -103,6 +106,7 @@ class LmtpSink:
         self.strict = refuse_data > 0
         self.lock = threading.Lock()
         self.messages = []
+        self.senders = []       # MAIL FROM arguments, as sent
         self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.sink = self
         self.port = self.server.server_address[1]

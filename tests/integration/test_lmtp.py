@@ -111,6 +111,32 @@ def test_refused_data_does_not_fail_the_next_recipient(daemons, certs):
         sink.close()
 
 
+def test_quoted_sender_with_space_is_delivered(daemons, certs):
+    """A sender whose quoted local part holds a space (RFC 5321 §4.1.2
+    Quoted-string) is accepted at MAIL; the LMTP hop sends it quoted as
+    it came, where the smtpc engine's word check bounced every such
+    message (5.1.7) since LMTP moved onto it."""
+    sink = LmtpSink()
+    try:
+        d = start_with_sink(daemons, certs, sink)
+        marker = new_marker()
+        sender = '"john doe"@remote.test'
+        with RawSMTP.to(d["mx_plain"]) as c:
+            c.ehlo()
+            c.expect("MAIL FROM:<%s>" % sender, 250)
+            c.expect("RCPT TO:<%s>" % ALICE, 250)
+            c.data(make_message("john@remote.test", ALICE, marker))
+            c.expect("QUIT", 221)
+        wait_until(lambda: any(marker.encode() in m for _, m in
+                               sink.snapshot()), 20,
+                   what="the LMTP delivery")
+        assert "<%s>" % sender in sink.senders, sink.senders
+        wait_until(lambda: not d.queue_ids(), 20, what="the queue to empty")
+        assert "result=failed" not in d.log_text()
+    finally:
+        sink.close()
+
+
 def test_stalled_lmtp_store_holds_only_its_own_delivery(daemons, certs):
     """LMTP runs on the queue runner's event loop (deliver/lmtp.c on the
     smtpc engine): a store that takes one message and never answers holds

@@ -144,6 +144,36 @@ def test_first_seen_earlier_is_not_today(mx):
         'resembles="example.org"; reason=typo'], raw
 
 
+def test_store_writes_per_hit_are_bounded(mx):
+    """Each hit notes its sender domain in the store, a synchronous write
+    on the worker's loop (waiting up to the store's busy timeout). A
+    sender that makes up a lookalike domain per message (any subdomain of
+    examp1e.org) gets at most LOOKALIKE_NOTE_WRITES (10) of them written
+    per minute by one worker; each message still carries its warning."""
+    n = 15
+    lst = mx["mx_plain"]
+    with smtplib.SMTP(lst.host, lst.port, timeout=30) as s:
+        s.ehlo("client.sender.test")
+        for i in range(n):
+            msg = ("From: <b@h%d.examp1e.org>\r\nTo: <%s>\r\nSubject: "
+                   "lk-burst-%d\r\nMessage-ID: <lk-burst-%d@t>\r\n\r\n"
+                   "body\r\n" % (i, USER, i, i)).encode()
+            s.sendmail("x@sender.test", [USER], msg)
+    for i in range(n):
+        raw = mx.mailbox(USER).wait_for("<lk-burst-%d@t>" % i)[0]
+        assert warnings(raw) == [
+            'Sealmail-Warning: lookalike; from="h%d.examp1e.org"; '
+            'resembles="example.org"; reason=typo; first-seen=today' % i
+        ], raw
+    db = sqlite3.connect(os.path.join(mx.data_dir, "sealmail.db"))
+    try:
+        rows = db.execute("SELECT count(*) FROM lookalike_senders WHERE "
+                          "domain LIKE 'h%.examp1e.org'").fetchone()[0]
+    finally:
+        db.close()
+    assert rows <= 10, rows
+
+
 def test_forged_warning_removed_and_clean_mail_unmarked(mx):
     forged = (b"Sealmail-Warning: lookalike; from=\"x\"; resembles=\"y\"; "
               b"reason=typo\r\nsealmail-warning: none\r\n")
