@@ -6,6 +6,17 @@
 
 #include "proc/sandbox.h"
 
+/* An ASan build: its runtime needs calls and arguments the filter would
+ * refuse, so the argument checks (signals, prctl, clone) are left out
+ * there and the tests of them are skipped. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZER	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_SANITIZER	1
+#endif
+#endif
+
 /* Restrict the calling thread (and the threads it starts later) to the
  * files kind needs (who names it in logs); returns the Landlock ABI
  * used. Fatal on failure; warns and returns 0 when the kernel has no

@@ -24,14 +24,6 @@
 
 #include "core/log.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANDBOX_SANITIZER	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANDBOX_SANITIZER	1
-#endif
-#endif
-
 #define W	(1u << SANDBOX_WORKER)
 #define R	(1u << SANDBOX_RUNNER)
 #define K	(1u << SANDBOX_KEYS)
