@@ -65,21 +65,26 @@ keys_ctl_call(int ctl, const struct keys_msg *m, enum keys_msg_type want,
     struct keys_msg *r, uint8_t *rbuf, size_t rlen, char *err, size_t errlen)
 {
 	struct pollfd pfd = { ctl, POLLIN, 0 };
-	long size = keys_proto_frame_size(m);
-	uint8_t *frame;
+	uint8_t head[KEYS_PROTO_LOAD_HEAD + 16], mid[4];
+	struct iovec iov[4] = { { head, 0 } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
 	ssize_t n;
 	size_t body;
-	int sent;
+	long size;
 
+	/* A key goes from its buffer into the socket in the kernel: see
+	 * keys_proto_load_iov. */
+	if (m->type == KEYS_MSG_LOAD) {
+		size = keys_proto_load_iov(m, head, mid, iov);
+		mh.msg_iovlen = 4;
+	} else if ((size = keys_proto_encode_raw(head, sizeof(head), m)) >= 0)
+		iov[0].iov_len = (size_t)size;
 	if (size < 0) {
 		snprintf(err, errlen, "keys: a key file is too big");
 		return -1;
 	}
-	frame = xmalloc((size_t)size);
-	keys_proto_encode_raw(frame, (size_t)size, m);
-	sent = send(ctl, frame, (size_t)size, MSG_NOSIGNAL) == size;
-	keys_ctl_wipe(frame, (size_t)size);
-	if (!sent || poll(&pfd, 1, KEYS_CTL_TIMEOUT_MS) != 1 ||
+	if (sendmsg(ctl, &mh, MSG_NOSIGNAL) != size ||
+	    poll(&pfd, 1, KEYS_CTL_TIMEOUT_MS) != 1 ||
 	    (n = recv(ctl, rbuf, rlen, 0)) <= 0 ||
 	    keys_proto_frame(rbuf, (size_t)n, rlen, &body) != 1 ||
 	    KEYS_PROTO_HDR + body != (size_t)n ||
