@@ -2,7 +2,8 @@
 """The keys process (issue 14): `sealmail-keys` runs as the service user
 and cannot be ptraced by its peers; the workers and the runner hold no
 private key (their memory is searched for the keys' PEM text and raw
-private numbers, which the keys process's memory does hold: the control);
+private numbers, which the keys process's memory does hold: the control),
+nor does the master, also after reloads and a restart of the keys process;
 DKIM-signed submissions verify; killing the keys process is survived; a
 key that is not one, or that does not match its certificate, keeps
 `serve` from starting. A malformed request from a peer closing only that
@@ -273,6 +274,8 @@ def test_keys_process_killed_is_survived(world):
                what="the old workers to leave")
     # AUTH and signing work again.
     check_signatures(world, submit_signed(d, new_marker()))
+    # The keys were read again for the new keys process.
+    assert_only_keys_process_holds_keys(world)
 
 
 def serve_fails(folder, cert, key, extra=""):
