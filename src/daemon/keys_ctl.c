@@ -221,9 +221,17 @@ keys_ctl_load(int ctl, const struct conf *conf,
 	int fd[2], status, rc = -1;
 	pid_t pid;
 
-	if (pipe2(fd, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+	if (pipe2(fd, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "cannot load the keys: %s",
 		    strerror(errno));
+		free(res);
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "cannot load the keys: %s",
+		    strerror(errno));
+		close(fd[0]);
+		close(fd[1]);
 		free(res);
 		return -1;
 	}
