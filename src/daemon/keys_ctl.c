@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -65,21 +67,26 @@ keys_ctl_call(int ctl, const struct keys_msg *m, enum keys_msg_type want,
     struct keys_msg *r, uint8_t *rbuf, size_t rlen, char *err, size_t errlen)
 {
 	struct pollfd pfd = { ctl, POLLIN, 0 };
-	long size = keys_proto_frame_size(m);
-	uint8_t *frame;
+	uint8_t head[KEYS_PROTO_LOAD_HEAD + 16], mid[4];
+	struct iovec iov[4] = { { head, 0 } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
 	ssize_t n;
 	size_t body;
-	int sent;
+	long size;
 
+	/* A key goes from its buffer into the socket in the kernel: see
+	 * keys_proto_load_iov. */
+	if (m->type == KEYS_MSG_LOAD) {
+		size = keys_proto_load_iov(m, head, mid, iov);
+		mh.msg_iovlen = 4;
+	} else if ((size = keys_proto_encode_raw(head, sizeof(head), m)) >= 0)
+		iov[0].iov_len = (size_t)size;
 	if (size < 0) {
 		snprintf(err, errlen, "keys: a key file is too big");
 		return -1;
 	}
-	frame = xmalloc((size_t)size);
-	keys_proto_encode_raw(frame, (size_t)size, m);
-	sent = send(ctl, frame, (size_t)size, MSG_NOSIGNAL) == size;
-	keys_ctl_wipe(frame, (size_t)size);
-	if (!sent || poll(&pfd, 1, KEYS_CTL_TIMEOUT_MS) != 1 ||
+	if (sendmsg(ctl, &mh, MSG_NOSIGNAL) != size ||
+	    poll(&pfd, 1, KEYS_CTL_TIMEOUT_MS) != 1 ||
 	    (n = recv(ctl, rbuf, rlen, 0)) <= 0 ||
 	    keys_proto_frame(rbuf, (size_t)n, rlen, &body) != 1 ||
 	    KEYS_PROTO_HDR + body != (size_t)n ||
@@ -142,8 +149,8 @@ keys_ctl_dkim_count(const struct conf *conf)
 	return n;
 }
 
-int
-keys_ctl_load(int ctl, const struct conf *conf,
+static int
+keys_ctl_load_here(int ctl, const struct conf *conf,
     enum keys_key_type *dkim_types, size_t ntypes, char *err, size_t errlen)
 {
 	uint8_t rbuf[KEYS_PROTO_HDR + KEYS_PROTO_PEER_MAX];
@@ -172,6 +179,81 @@ keys_ctl_load(int ctl, const struct conf *conf,
 	m.id = 0xffffffffu;
 	return keys_ctl_call(ctl, &m, KEYS_MSG_READY, &r, rbuf, sizeof(rbuf),
 	    err, errlen);
+}
+
+/* What the loading child reports: its result, then the DKIM keys' types. */
+struct keys_ctl_result {
+	int	rc;
+	char	err[1024];
+};
+
+static int
+keys_ctl_io(int fd, void *p, size_t len, bool out)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = out ? write(fd, (char *)p + done, len - done) :
+		    read(fd, (char *)p + done, len - done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The reading and sending happen in a child that leaves when done, so not
+ * one byte of a key enters the master's address space (nor its
+ * registers): whatever a copy leaves behind (libc, the kernel interface,
+ * a register a later call spills) goes with the child, never into the
+ * processes the master forks after.
+ */
+int
+keys_ctl_load(int ctl, const struct conf *conf,
+    enum keys_key_type *dkim_types, size_t ntypes, char *err, size_t errlen)
+{
+	struct keys_ctl_result *res = xcalloc(1, sizeof(*res));
+	size_t tlen = ntypes * sizeof(*dkim_types);
+	int fd[2], status, rc = -1;
+	pid_t pid;
+
+	if (pipe2(fd, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "cannot load the keys: %s",
+		    strerror(errno));
+		free(res);
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "cannot load the keys: %s",
+		    strerror(errno));
+		close(fd[0]);
+		close(fd[1]);
+		free(res);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fd[0]);
+		res->rc = keys_ctl_load_here(ctl, conf, dkim_types, ntypes,
+		    res->err, sizeof(res->err));
+		_exit(keys_ctl_io(fd[1], res, sizeof(*res), true) == -1 ||
+		    keys_ctl_io(fd[1], dkim_types, tlen, true) == -1);
+	}
+	close(fd[1]);
+	if (keys_ctl_io(fd[0], res, sizeof(*res), false) == -1 ||
+	    keys_ctl_io(fd[0], dkim_types, tlen, false) == -1)
+		snprintf(err, errlen, "the key loading process failed");
+	else if ((rc = res->rc) == -1)
+		snprintf(err, errlen, "%.*s", (int)sizeof(res->err),
+		    res->err);
+	close(fd[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	free(res);
+	return rc;
 }
 
 int

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The master's end of a keys process's control socket: hand it the key
- * material (read here as bytes, as root, and wiped at once: the master
- * never parses a private key, since every child it forks would inherit
- * one from its heap), and give it one socket per peer (SCM_RIGHTS).
+ * material (read as bytes, as root, by a short-lived child of the master:
+ * every child the master forks would inherit a key that had been in its
+ * memory or registers), and give it one socket per peer (SCM_RIGHTS).
  */
 #ifndef SEALMAIL_DAEMON_KEYS_CTL_H
 #define SEALMAIL_DAEMON_KEYS_CTL_H
@@ -20,9 +20,9 @@
  * Send every [tls] key (handle KEYOP_HANDLE_TLS(i), with its certificate
  * chain, which it must match) and every DKIM key (KEYOP_HANDLE_DKIM0 + n,
  * in the order of dkim_keys_remote()), then READY, over ctl, waiting for
- * each answer. The DKIM keys' types land in dkim_types[0..n) (room for
- * CONF_MAX_DKIM per domain). 0, or -1 with one line in err naming the
- * file, as `serve` reports it.
+ * each answer, all from a child process this waits for. The DKIM keys'
+ * types land in dkim_types[0..n) (room for CONF_MAX_DKIM per domain). 0,
+ * or -1 with one line in err naming the file, as `serve` reports it.
  */
 int keys_ctl_load(int ctl, const struct conf *conf,
     enum keys_key_type *dkim_types, size_t ntypes, char *err, size_t errlen);

@@ -531,6 +531,7 @@ master_setup(struct master *m, char *err, size_t errlen)
 	 * memory into it too): reloads and restarted children keep
 	 * counting into it. */
 	metrics_init();
+	master_load_history(m->conf);
 	if (master_keys_start(m, m->conf, m->gen, &m->keys_ctl, &m->dkim_keys,
 	    err, errlen) == -1)
 		return -1;
@@ -538,12 +539,6 @@ master_setup(struct master *m, char *err, size_t errlen)
 		return -1;
 	listener_bind_local(m->conf, NULL, &m->ls);
 	m->limits = connlimit_new(m->conf->workers);
-	/* Where it was, after the keys process has its keys (it writes no
-	 * history): called before that, test_keys finds the last line of an
-	 * RSA DKIM key's PEM in the workers, inherited from this heap; here
-	 * its allocations happen to overwrite that remnant. The remnant's
-	 * source is still to be found and wiped. */
-	master_load_history(m->conf);
 	return 0;
 }
 

@@ -275,6 +275,30 @@ keys_proto_encode_raw(uint8_t *dst, size_t room, const struct keys_msg *m)
 	return size;
 }
 
+long
+keys_proto_load_iov(const struct keys_msg *m,
+    uint8_t head[KEYS_PROTO_LOAD_HEAD], uint8_t mid[4], struct iovec iov[4])
+{
+	long size = keys_proto_frame_size(m);
+	uint8_t *w = head;
+
+	if (m->type != KEYS_MSG_LOAD || size < 0)
+		return -1;
+	put_u(&w, (uint32_t)size - KEYS_PROTO_HDR, KEYS_PROTO_HDR);
+	put_u(&w, m->type, 1);
+	put_u(&w, m->id, 4);
+	put_u(&w, m->handle, 4);
+	put_u(&w, m->kind, 1);
+	put_u(&w, (uint32_t)m->datalen, 4);
+	w = mid;
+	put_u(&w, (uint32_t)m->certlen, 4);
+	iov[0] = (struct iovec){ head, KEYS_PROTO_LOAD_HEAD };
+	iov[1] = (struct iovec){ (void *)(uintptr_t)m->data, m->datalen };
+	iov[2] = (struct iovec){ mid, 4 };
+	iov[3] = (struct iovec){ (void *)(uintptr_t)m->cert, m->certlen };
+	return size;
+}
+
 int
 keys_proto_encode(struct buf *out, const struct keys_msg *m)
 {
@@ -282,8 +306,8 @@ keys_proto_encode(struct buf *out, const struct keys_msg *m)
 	long n;
 	int r;
 
-	/* LOAD (private keys) is sent with keys_proto_encode_raw() into a
-	 * buffer of its exact size, which the sender wipes. */
+	/* LOAD (private keys) is sent with keys_proto_load_iov(), never
+	 * copied. */
 	if (m->type == KEYS_MSG_LOAD ||
 	    (n = keys_proto_encode_raw(frame, sizeof(frame), m)) < 0)
 		return -1;

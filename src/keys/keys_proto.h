@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "core/limits.h"
 #include "keys/keyop.h"
@@ -128,10 +129,23 @@ int keys_proto_decode(const uint8_t *p, size_t len, struct keys_msg *m);
  * over its bound or the type is unknown. */
 long keys_proto_frame_size(const struct keys_msg *m);
 /* Write m's frame at dst[0..room): its size, or -1 (too big for room, or
- * as keys_proto_frame_size). Used for LOAD, whose buffer the master sizes
- * exactly and wipes (no copy of a key left in a heap workers inherit). */
+ * as keys_proto_frame_size). For frames that must not linger in a buf. */
 long keys_proto_encode_raw(uint8_t *dst, size_t room,
     const struct keys_msg *m);
+
+/* The octets of a LOAD frame before its key. */
+#define KEYS_PROTO_LOAD_HEAD	(KEYS_PROTO_HDR + 1 + 4 + 4 + 1 + 4)
+/*
+ * A LOAD frame as sendmsg() pieces, its key and certificate not copied:
+ * iov[0] the octets before the key (written to head), iov[1] m->data,
+ * iov[2] the certificate's length (written to mid), iov[3] m->cert. A
+ * copy would pass the key through the CPU's vector registers, which no
+ * wipe reaches and which the dynamic linker's lazy binding later spills
+ * onto the stack: into every child the master forks. The frame's size,
+ * or -1 (not a LOAD, or as keys_proto_frame_size).
+ */
+long keys_proto_load_iov(const struct keys_msg *m,
+    uint8_t head[KEYS_PROTO_LOAD_HEAD], uint8_t mid[4], struct iovec iov[4]);
 /* Append m (any type but LOAD) as one frame to out. -1 (out unchanged)
  * when a field is over its bound or out is full. */
 int keys_proto_encode(struct buf *out, const struct keys_msg *m);

@@ -2,7 +2,8 @@
 """The keys process (issue 14): `sealmail-keys` runs as the service user
 and cannot be ptraced by its peers; the workers and the runner hold no
 private key (their memory is searched for the keys' PEM text and raw
-private numbers, which the keys process's memory does hold: the control);
+private numbers, which the keys process's memory does hold: the control),
+nor does the master, also after reloads and a restart of the keys process;
 DKIM-signed submissions verify; killing the keys process is survived; a
 key that is not one, or that does not match its certificate, keeps
 `serve` from starting. A malformed request from a peer closing only that
@@ -209,6 +210,54 @@ def test_workers_and_runner_hold_no_tls_key(world):
         assert found(pid, keyfile) == [], "pid %d holds the TLS key" % pid
 
 
+def key_files(world):
+    return [world["cert"].key] + [k for k, _ in world["dkim"].values()]
+
+
+def assert_only_keys_process_holds_keys(world):
+    """No process but sealmail-keys holds a byte of any private key: not
+    the master (it reads the files, as root) and not one of its current
+    children (forked from it, they inherit its memory and registers)."""
+    d = world["d"]
+    keys = kids(d, "sealmail-keys")
+    others = [d.pid] + kids(d, "sealmail-smtp") + kids(d, "sealmail-queue")
+    for keyfile in key_files(world):
+        assert any(found(k, keyfile) for k in keys), \
+            "search does not work for %s" % keyfile
+        for pid in others:
+            assert found(pid, keyfile) == [], "pid %d (%s) holds %s" % (
+                pid, harness.proc_comm(pid), keyfile)
+
+
+def new_generation(d, old_keys, old_peers):
+    """Wait until a new keys process and all of a new generation's
+    children run, and the old ones have left."""
+    wait_until(lambda: set(kids(d, "sealmail-keys")) - old_keys, 10,
+               what="a new keys process")
+    peers = lambda: set(kids(d, "sealmail-smtp") + kids(d, "sealmail-queue"))
+    wait_until(lambda: len(peers() - old_peers) == 3, 10,
+               what="children of the new generation")
+    wait_until(lambda: not peers() & old_peers and
+               not set(kids(d, "sealmail-keys")) & old_keys, 10,
+               what="the old generation to leave")
+
+
+def test_reload_leaves_no_key_outside_the_keys_process(world):
+    # A reload reads every key file again in the master, and forks new
+    # children after it: an unwiped copy (heap, stack, a CPU register the
+    # copy went through and a later call spilled to the stack) would be
+    # theirs. Twice, so a remnant of the first reload is not overwritten
+    # by chance.
+    d = world["d"]
+    for _ in range(2):
+        old_keys = set(kids(d, "sealmail-keys"))
+        old_peers = set(kids(d, "sealmail-smtp") + kids(d, "sealmail-queue"))
+        d.signal(signal.SIGHUP)
+        new_generation(d, old_keys, old_peers)
+        check_signatures(world, submit_signed(d, new_marker()))
+        assert_only_keys_process_holds_keys(world)
+
+
 def test_keys_process_killed_is_survived(world):
     d = world["d"]
     old = kids(d, "sealmail-keys")[0]
@@ -225,6 +274,8 @@ def test_keys_process_killed_is_survived(world):
                what="the old workers to leave")
     # AUTH and signing work again.
     check_signatures(world, submit_signed(d, new_marker()))
+    # The keys were read again for the new keys process.
+    assert_only_keys_process_holds_keys(world)
 
 
 def serve_fails(folder, cert, key, extra=""):
