@@ -794,8 +794,7 @@ spool_msg_pread(int fd, uint64_t size, void *buf, size_t n, uint64_t off)
 	}
 }
 
-/* Remove what the runner saved of a message whose file has gone. */
-static void
+void
 spool_remove_state(const char *data_dir, const char *qid)
 {
 	static const char *const state[] = { ".env", ".env.tmp" };

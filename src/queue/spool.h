@@ -77,6 +77,9 @@ ssize_t spool_pread_full(int fd, uint64_t size, void *buf, size_t n,
  * if it was not there. Not fsynced: a removal lost in a crash means the
  * message is tried again. */
 int spool_remove(const char *data_dir, const char *qid);
+/* Remove what the runner saved of a message (.env, .env.tmp) whose
+ * message file has gone: never with the .msg still there. */
+void spool_remove_state(const char *data_dir, const char *qid);
 /* Remove a message the queue runner has finished with: like spool_remove,
  * but the file is emptied and then kept in spool/free for a new message to
  * reuse; its saved state goes too if env->state_saved says there is any.
