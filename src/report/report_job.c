@@ -24,6 +24,8 @@
 
 /* How long a claim holds when its holder dies without releasing it. */
 #define REPORT_CLAIM_TTL	3600LL
+/* A claim holder's text (report_job_holder). */
+#define REPORT_HOLDER_LEN	160
 
 /* Periods restart at each 00:00 UTC: an interval that does not divide a
  * day makes the day's last period shorter. */
@@ -190,6 +192,57 @@ report_job_claim(struct report_run *run, const char *kind,
 	return r;
 }
 
+/* This run's claim holder: PID.PIDNS.SID (report_job_holder_dead reads
+ * the pid back; the SID tells two runs of one process apart). */
+static void
+report_job_holder(char *out, size_t outlen)
+{
+	char sid[IDS_SID_LEN + 1], ns[64];
+
+	ids_sid_new(sid);
+	report_job_pidns(ns, sizeof(ns));
+	snprintf(out, outlen, "%ld.%s.%s", (long)getpid(), ns, sid);
+}
+
+/* Take the claim of kind for this run: true if it may go on (a dry run
+ * needs none); false when a live run holds it or the store failed. */
+static bool
+report_job_take(struct report_run *run, const char *kind,
+    const char *holder)
+{
+	enum db_result r;
+
+	if (run->to_dir != NULL)
+		return true;
+	if ((r = report_job_claim(run, kind, holder)) == DB_OK)
+		return true;
+	if (r == DB_NOTFOUND)
+		log_info("reports %s: another run is reporting, skipped",
+		    kind);
+	else {
+		log_warn("reports %s: %s", kind, db_error(run->db));
+		run->failed++;
+	}
+	return false;
+}
+
+/*
+ * The failure reports the workers recorded (discarded when
+ * dmarc_failure_reports was switched off since). Not periodic: every run
+ * sends what is there (the runner each minute, any CLI run), so it takes
+ * a claim like the periodic kinds; without one, two runs at once both
+ * sent each row before either deleted it.
+ */
+static void
+report_job_failure_reports(struct report_run *run, const char *holder)
+{
+	if (!report_job_take(run, REPORT_KIND_FAILURE, holder))
+		return;
+	run->failed += dmarc_failure_run(run);
+	if (run->to_dir == NULL)
+		db_report_release(run->db, REPORT_KIND_FAILURE, holder);
+}
+
 /* Report the due periods of k; the watermark follows each period done
  * (or given up after REPORT_RETRY_MAX). */
 static void
@@ -199,19 +252,8 @@ report_job_kind(struct report_run *run, const struct report_kind *k,
 	long long per[REPORT_PERIODS_MAX + 1][2];
 	size_t n;
 
-	if (run->to_dir == NULL) {
-		enum db_result r = report_job_claim(run, k->name, holder);
-		if (r == DB_NOTFOUND) {
-			log_info("reports %s: another run is reporting, "
-			    "skipped", k->name);
-			return;
-		}
-		if (r != DB_OK) {
-			log_warn("reports %s: %s", k->name, db_error(run->db));
-			run->failed++;
-			return;
-		}
-	}
+	if (!report_job_take(run, k->name, holder))
+		return;
 	n = report_periods(report_job_from(run, k), run->now,
 	    run->conf->reports_interval, flags & REPORT_JOB_NOW, per,
 	    sizeof(per) / sizeof(per[0]));
@@ -281,13 +323,14 @@ report_job_failures(const struct conf *c, struct dkim_keys *keys,
     long long now)
 {
 	struct report_run run = { .conf = c, .keys = keys, .now = now };
-	char err[512];
+	char err[512], holder[REPORT_HOLDER_LEN];
 
 	if (report_job_open(&run, err, sizeof(err)) == -1) {
 		log_warn("failure reports: %s", err);
 		return;
 	}
-	(void)dmarc_failure_run(&run);
+	report_job_holder(holder, sizeof(holder));
+	report_job_failure_reports(&run, holder);
 	db_close(run.db);
 }
 
@@ -303,20 +346,15 @@ report_job_run_keys(const struct conf *c, struct dkim_keys *keys,
 	};
 	struct report_run run = { .conf = c, .keys = keys, .now = now,
 	    .to_dir = to_dir };
-	char sid[IDS_SID_LEN + 1], ns[64], holder[160];
+	char holder[REPORT_HOLDER_LEN];
 
 	if (report_job_open(&run, err, errlen) == -1)
 		return -1;
-	ids_sid_new(sid);
-	report_job_pidns(ns, sizeof(ns));
-	snprintf(holder, sizeof(holder), "%ld.%s.%s", (long)getpid(), ns,
-	    sid);
+	report_job_holder(holder, sizeof(holder));
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i].enabled)
 			report_job_kind(&run, &kinds[i], flags, holder);
-	/* Not periodic: whatever the workers recorded (discarded when
-	 * dmarc_failure_reports was switched off since). */
-	run.failed += dmarc_failure_run(&run);
+	report_job_failure_reports(&run, holder);
 	if (to_dir == NULL)
 		report_job_prune(&run);
 	log_info("reports run%s%s sent=%u written=%u failed=%u",

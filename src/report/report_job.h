@@ -17,6 +17,9 @@ struct dkim_keys;
 /* Periods reported in one run at most (and days looked back); older
  * ones are skipped. */
 #define REPORT_PERIODS_MAX	31
+/* The claim (store report_state kind) of the failure reports' sender;
+ * the periodic kinds are "dmarc" and "tlsrpt". */
+#define REPORT_KIND_FAILURE	"dmarc_failure"
 
 /* The periods of interval seconds from each 00:00 UTC (the last of a
  * day ends at midnight): the start and end of the one that holds t, and

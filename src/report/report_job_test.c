@@ -5,7 +5,8 @@
  * does not hold the job for the claim's whole lifetime, a live one does;
  * a domain reported by a `--now` run whose period was not finished is
  * reported for the rest of the period, once (DMARC and TLS-RPT); TLS
- * session results pruned; the TLS-RPT POST's refusals.
+ * session results pruned; the TLS-RPT POST's refusals; failure reports
+ * sent by one run at a time.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,6 +167,67 @@ test_foreign_holder_respected(void **state)
 
 	snprintf(h, sizeof(h), "%ld.pid:[1].AAAAAAAAAAAA", jt_dead_pid());
 	assert_false(jt_run_with_claim(t, h));
+}
+
+/* Messages committed to the spool. */
+static size_t
+jt_queued(struct jt *t)
+{
+	size_t n = 0;
+	long long oldest;
+
+	assert_int_equal(spool_count(t->dir, &n, &oldest), 0);
+	return n;
+}
+
+/* Failure report rows waiting in the store. */
+static size_t
+jt_failure_rows(struct jt *t)
+{
+	struct db_dmarc_failure *v;
+	size_t n;
+
+	assert_int_equal(db_dmarc_failures_list(t->db, 10, &v, &n), DB_OK);
+	db_dmarc_failures_free(v, n);
+	return n;
+}
+
+/*
+ * Failure reports are sent by every run (the runner each minute, any CLI
+ * run): a live run's claim keeps another from sending the same row (two
+ * at once each sent it before either deleted it); once released, a run
+ * sends the row and deletes it.
+ */
+static void
+test_failure_reports_claimed(void **state)
+{
+	struct jt *t = *state;
+	struct db_dmarc_failure f = {
+		.time = t->now, .source_ip = "192.0.2.9",
+		.policy_domain = "example.org", .header_from = "example.org",
+		.mail_from = "redacted@example.org",
+		.ruf = "mailto:ruf@example.org", .auth_results = "x; dmarc=fail",
+		.alignment = "none", .delivery = "delivered",
+		.headers = "From: <redacted@example.org>\r\n",
+		.dkim_domain = "", .dkim_identity = "", .dkim_selector = "",
+	};
+	char h[128];
+
+	t->c.reports_dmarc_failure = true;
+	t->c.reports_failure_per_hour = 10;
+	assert_int_equal(db_dmarc_failure_defer(t->db, &f), DB_OK);
+	assert_int_equal(db_dmarc_failure_flush(t->db), DB_OK);
+	jt_holder((long)getppid(), h, sizeof(h));
+	assert_int_equal(db_report_claim(t->db, REPORT_KIND_FAILURE, h,
+	    t->now, t->now + 3600), DB_OK);
+	report_job_failures(&t->c, NULL, t->now);
+	assert_int_equal(jt_failure_rows(t), 1);
+	assert_int_equal(jt_queued(t), 0);
+	assert_int_equal(db_report_release(t->db, REPORT_KIND_FAILURE, h),
+	    DB_OK);
+	report_job_failures(&t->c, NULL, t->now);
+	assert_int_equal(jt_failure_rows(t), 0);
+	assert_int_equal(jt_queued(t), 1);
 }
 
 /* One evaluation of a message from example.org, which asks for reports
@@ -362,6 +424,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_live_holder_respected,
 		    jt_setup, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_holder_respected,
+		    jt_setup, jt_teardown),
+		cmocka_unit_test_setup_teardown(test_failure_reports_claimed,
 		    jt_setup, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_rest_of_period_after_now,
 		    jt_setup, jt_teardown),
