@@ -124,10 +124,11 @@ runner_correspondents_note(struct runner_correspondents *rc,
 	struct rc_batch *b = &rc->noted;
 	size_t i;
 
-	/* Bounces (null reverse-path) and mail relayed for others are not
-	 * our users writing. */
+	/* Bounces (null reverse-path) and mail relayed for others (a
+	 * network client without AUTH) are not our users writing; local
+	 * users (`sealmail sendmail`) are. */
 	if (env->mail_from == NULL || env->mail_from[0] == '\0' ||
-	    (env->auth_user == NULL && env->client_addr != NULL) ||
+	    (env->auth_user == NULL && !envelope_from_local_user(env)) ||
 	    domain == NULL || domain[0] == '\0' || domain[0] == '[')
 		return;
 	for (i = 0; i < b->count; i++)

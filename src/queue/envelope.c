@@ -58,6 +58,13 @@
 #define ENVELOPE_STRING_MAX	(64 * 1024)
 #define ENVELOPE_PREPEND_MAX	(1024 * 1024)
 
+bool
+envelope_from_local_user(const struct envelope *env)
+{
+	return env->client_addr == NULL || strncmp(env->client_addr,
+	    ENVELOPE_LOCAL_CLIENT, strlen(ENVELOPE_LOCAL_CLIENT)) == 0;
+}
+
 void
 envelope_init(struct envelope *env)
 {

@@ -62,7 +62,10 @@ struct envelope {
 	char			*envid;		/* RFC 3461 ENVID (xtext) or NULL */
 	char			*auth_user;	/* authenticated user or NULL */
 	char			*helo;		/* client's HELO/EHLO name or NULL */
-	char			*client_addr;	/* client IP text or NULL (local) */
+	char			*client_addr;	/* client IP text, ENVELOPE_LOCAL_CLIENT
+						 * "NAME uid N" (the submit
+						 * socket), or NULL (the CLI
+						 * wrote the spool) */
 	char			*prepend;	/* header lines (CRLF) written before
 						 * the message on delivery; or NULL */
 	char			*arc;		/* ARC set (header lines, CRLF)
@@ -82,6 +85,14 @@ struct envelope {
 	bool			 state_saved;	/* queue/ID.env exists (set by
 						 * the spool, not serialised) */
 };
+
+/* client_addr's prefix for a message a local user handed to the submit
+ * socket (`sealmail sendmail`). */
+#define ENVELOPE_LOCAL_CLIENT	"local user "
+
+/* Whether a local user wrote env (the submit socket or the CLI), not a
+ * network client. */
+bool envelope_from_local_user(const struct envelope *env);
 
 /* Embedded lifecycle; envelope_clear frees every string and the array. */
 void envelope_init(struct envelope *env);

@@ -169,7 +169,7 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	s->env.envid = ma.has_envid ? xstrdup(ma.envid) : NULL;
 	s->env.auth_user = s->auth_user ? xstrdup(s->auth_user) : NULL;
 	s->env.helo = s->helo ? xstrdup(s->helo) : NULL;
-	s->env.client_addr = s->local ? xasprintf("local user %s uid %lu",
+	s->env.client_addr = s->local ? xasprintf(ENVELOPE_LOCAL_CLIENT "%s uid %lu",
 	    s->local_user[0] ? s->local_user : "-",
 	    (unsigned long)s->local_uid) : xstrdup(s->addr);
 	s->declared_size = ma.size;

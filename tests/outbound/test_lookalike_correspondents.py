@@ -57,3 +57,20 @@ def test_written_to_domain_is_protected(world):
             b'\tresembles="remote.test"; reason=typo; first-seen=today\r\n') in \
         raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), raw
     assert set(correspondents(a)) == {"remote.test"}
+
+
+def test_sendmail_users_counted(world):
+    """A local user writing with `sealmail sendmail` (through the submit
+    socket: client "local user root uid 0", no AUTH) is one of our users
+    writing, not mail relayed for others: the domain is counted."""
+    w = world
+    cfg = env.a_config(os.path.join(w["base"], "a-sendmail"), w["cert_a"],
+                       w["dns"], w["mx_port"])
+    a = w["pool"].start(cfg)
+    marker = new_marker()
+    r = harness.run_cli(a.cfg.path, "sendmail", "-f", ALICE, CAROL,
+                        input="Subject: %s\n\nx\n" % marker)
+    assert r.returncode == 0, r.stderr
+    w["b"].mailbox(CAROL).wait_for(marker)
+    wait_until(lambda: correspondents(a).get("remote.test") == 1, 20,
+               what="remote.test counted in A's store")
