@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Remote SMTP delivery (see remote.h). Objects:
- *  - a job (remote_jobst): the runner's request, split into units;
+ * Remote SMTP delivery (see remote.h), the "smtp" method of delivery.h.
+ * Objects:
+ *  - the method's instance (struct delivery_method, rd);
+ *  - a job (struct delivery, js): the runner's request, split into units;
  *  - a unit: the job's recipients for one destination, one transaction;
  *  - a destination (remote_dest): a domain or the relayhost, with a FIFO
  *    of waiting units and a count of its connections;
@@ -9,14 +11,14 @@
  *    after the other with an smtpc_session, sends the unit it claimed and
  *    then further waiting units of its destination.
  * Connections are started only from the zero-delay "pump" event, so no
- * callback ever runs inside remote_deliver(). A connection that cannot
+ * callback ever runs inside start(), stop() or cancel(). A connection that cannot
  * reach its destination at all (DNS failure, null MX, every address
  * failed) settles its unit and every unit still waiting for the
  * destination with the same status, as they would meet the same fate.
  *
  * Ownership: the engine owns jobs, units, destinations and connections;
  * the envelope, the message fd and the callbacks' arg are the runner's,
- * borrowed until the job's done callback. Untrusted input: DNS answers
+ * borrowed until the job's end callback (or its cancel). Untrusted input: DNS answers
  * (decoded and bounded by dns_rr.c, host names re-checked by smtpc) and
  * server replies (parsed by smtpc_reply), which end up in result texts.
  */
@@ -67,15 +69,21 @@
 struct remote_dest;
 
 /* A job in flight. */
-struct remote_jobst {
-	TAILQ_ENTRY(remote_jobst) entry;
-	struct remote_job	 job;		/* rcpts points to our copy */
+struct delivery {
+	TAILQ_ENTRY(delivery)	 entry;		/* in rd->jobs, or rd->over */
+	struct delivery_method	*rd;
+	struct delivery_job	 job;		/* rcpts points to our copy */
 	size_t			 nunits;	/* units not yet settled */
+	bool			 stopped;	/* begin no waiting unit */
+	bool			 over;		/* in rd->over: every unit
+						 * settled or dropped, end
+						 * due from the pump */
 };
+TAILQ_HEAD(remote_jobs, delivery);
 
 struct remote_unit {
 	TAILQ_ENTRY(remote_unit) entry;	/* in dest->waiting or rd->looped */
-	struct remote_jobst	*js;
+	struct delivery	*js;
 	size_t			*pos;		/* positions in job->rcpts */
 	size_t			 n;
 	struct smtpc_rcpt	*rcpts;
@@ -111,7 +119,7 @@ struct remote_addr {
 
 struct remote_conn {
 	TAILQ_ENTRY(remote_conn) entry;
-	struct remote		*rd;
+	struct delivery_method		*rd;
 	struct remote_dest	*dest;
 	struct remote_unit	*unit;		/* claimed, not yet settled */
 	struct smtpc_route	 route;
@@ -159,11 +167,13 @@ struct remote_conn {
 	bool			 plain;		/* retrying in clear */
 	bool			 dns_temp;	/* a lookup failed (temp) */
 	unsigned		 nmsgs;
+	bool			 sending;	/* unit handed to the session,
+						 * its MESSAGE event due */
 	struct smtpc_status	 last;		/* why the last try failed */
-	struct remote_attempt	 at;
+	struct delivery_attempt	 at;
 };
 
-struct remote {
+struct delivery_method {
 	struct event_base	*base;
 	const struct conf	*conf;
 	struct dns_resolver	*dns;
@@ -178,7 +188,8 @@ struct remote {
 	struct remote_addr	 relay_addr;	/* len 0: a name */
 	char			*auth_user, *auth_pass;
 	char			*auth_err;	/* credentials unusable */
-	TAILQ_HEAD(, remote_jobst) jobs;
+	struct remote_jobs	 jobs;		/* units in flight */
+	struct remote_jobs	 over;		/* stopped, end due */
 	struct remote_units	 looped;	/* to refuse from the pump */
 	uint8_t			 srs_key[SRS_SECRET_LEN];
 	bool			 srs_key_ok;	/* read from the store */
@@ -213,7 +224,7 @@ remote_status(struct smtpc_status *st, enum smtpc_class klass, int code,
 }
 
 static void
-remote_pump_later(struct remote *rd)
+remote_pump_later(struct delivery_method *rd)
 {
 	const struct timeval now = { 0, 0 };
 
@@ -281,29 +292,65 @@ remote_unit_free(struct remote_unit *u)
 	free(u);
 }
 
+static void
+remote_job_free(struct delivery *js)
+{
+	free((size_t *)js->job.rcpts);
+	free(js);
+}
+
 /* The unit is settled: finish its job when it was the last unit. */
 static void
-remote_unit_done(struct remote *rd, struct remote_unit *u)
+remote_unit_done(struct delivery_method *rd, struct remote_unit *u)
 {
-	struct remote_jobst *js = u->js;
+	struct delivery *js = u->js;
 
 	remote_unit_free(u);
 	if (--js->nunits > 0)
 		return;
 	TAILQ_REMOVE(&rd->jobs, js, entry);
 	rd->njobs--;
-	js->job.done(js->job.arg);
-	free((size_t *)js->job.rcpts);
-	free(js);
+	js->job.end(js->job.arg);
+	remote_job_free(js);
+}
+
+/* A unit of a stopped job is not begun: it goes unreported. When it was
+ * the job's last, the end callback follows from the pump (never from
+ * inside stop()). */
+static void
+remote_unit_drop(struct delivery_method *rd, struct remote_unit *u)
+{
+	struct delivery *js = u->js;
+
+	remote_unit_free(u);
+	if (--js->nunits > 0)
+		return;
+	TAILQ_REMOVE(&rd->jobs, js, entry);
+	TAILQ_INSERT_TAIL(&rd->over, js, entry);
+	js->over = true;
+	remote_pump_later(rd);
+}
+
+/* A unit that goes back to its destination's queue (its connection
+ * could not send it): dropped instead when its job was stopped. */
+static void
+remote_unit_requeue(struct delivery_method *rd, struct remote_dest *d,
+    struct remote_unit *u)
+{
+	if (u->js->stopped)
+		remote_unit_drop(rd, u);
+	else
+		TAILQ_INSERT_HEAD(&d->waiting, u, entry);
 }
 
 /* Report every recipient of u: st for all, or per[k] when per != NULL. */
 static void
-remote_unit_settle(struct remote *rd, struct remote_unit *u,
+remote_unit_settle(struct delivery_method *rd, struct remote_unit *u,
     const struct smtpc_status *st, const struct smtpc_status *per,
-    const struct remote_attempt *at)
+    const struct delivery_attempt *at)
 {
-	static const struct remote_attempt none = { "none", "none", false, false, "none", false };
+	static const struct delivery_attempt none = { "none", "none", false,
+	    false, "none", false };
 	struct delivery_result res;
 
 	if (at == NULL)
@@ -313,7 +360,8 @@ remote_unit_settle(struct remote *rd, struct remote_unit *u,
 
 		res.status = remote_class(s->klass);
 		remote_reply_text(s, at->relay, res.reply, sizeof(res.reply));
-		u->js->job.rcpt_cb(u->pos[k], &res, at, u->js->job.arg);
+		res.attempt = at;
+		u->js->job.rcpt(u->pos[k], &res, u->js->job.arg);
 	}
 	remote_unit_done(rd, u);
 }
@@ -323,7 +371,7 @@ remote_unit_settle(struct remote *rd, struct remote_unit *u,
 static void
 remote_conn_fail_dest(struct remote_conn *c, const struct smtpc_status *st)
 {
-	struct remote *rd = c->rd;
+	struct delivery_method *rd = c->rd;
 	struct remote_unit *u, *next;
 	char esc[256], text[SMTPC_TEXT_MAX];
 
@@ -519,7 +567,7 @@ remote_addr_failed(const struct dns_answer *ans)
 static void
 remote_addrs_ready(struct remote_conn *c)
 {
-	struct remote *rd = c->rd;
+	struct delivery_method *rd = c->rd;
 	unsigned port = rd->relay ? rd->relay_port : rd->conf->mx_port;
 	char text[SMTPC_TEXT_MAX], esc[300];
 	bool ok6 = remote_addr_ok(c, c->ans_aaaa, "AAAA");
@@ -925,7 +973,7 @@ remote_rpt_session(struct remote_conn *c, bool ready)
 static void
 remote_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct remote *rd = arg;
+	struct delivery_method *rd = arg;
 
 	(void)fd;
 	(void)what;
@@ -963,7 +1011,7 @@ static void
 remote_params(struct remote_conn *c, const struct remote_addr *a,
     struct smtpc_params *p)
 {
-	struct remote *rd = c->rd;
+	struct delivery_method *rd = c->rd;
 
 	memset(p, 0, sizeof(*p));
 	p->helo = rd->conf->hostname;
@@ -1037,9 +1085,11 @@ remote_conn_send_next(struct remote_conn *c)
 	if (smtpc_session_send(c->s, &u->msg) == -1) {
 		/* The session is ending: the unit waits for another. */
 		c->unit = NULL;
-		TAILQ_INSERT_HEAD(&c->dest->waiting, u, entry);
+		remote_unit_requeue(c->rd, c->dest, u);
 		remote_pump_later(c->rd);
+		return;
 	}
+	c->sending = true;
 }
 
 /* Copy the session's TLS state into the attempt record. */
@@ -1082,6 +1132,7 @@ remote_on_message(struct remote_conn *c, const struct smtpc_result *res)
 		return;
 	}
 	c->unit = NULL;
+	c->sending = false;
 	c->nmsgs++;
 	if (u != NULL)
 		remote_unit_settle(c->rd, u, &res->status, res->rcpt, &c->at);
@@ -1109,6 +1160,7 @@ remote_on_closed(struct remote_conn *c, const struct smtpc_result *res)
 		remote_note_tls(c);
 	smtpc_session_free(c->s);
 	c->s = NULL;
+	c->sending = false;
 	if (c->unit == NULL) {
 		remote_conn_end(c);
 		return;
@@ -1164,7 +1216,7 @@ remote_smtpc_cb(struct smtpc_session *s, enum smtpc_event ev,
 /* --- connections and the pump ------------------------------------------- */
 
 static void
-remote_dest_free(struct remote *rd, struct remote_dest *d)
+remote_dest_free(struct delivery_method *rd, struct remote_dest *d)
 {
 	TAILQ_REMOVE(&rd->dests, d, entry);
 	free(d->name);
@@ -1172,7 +1224,7 @@ remote_dest_free(struct remote *rd, struct remote_dest *d)
 }
 
 /* Release everything of c; a claimed unit goes back to its destination
- * (only remote_free abandons units). */
+ * (only remote_free and remote_cancel abandon units). */
 static void
 remote_conn_clear(struct remote_conn *c)
 {
@@ -1195,10 +1247,10 @@ remote_conn_clear(struct remote_conn *c)
 static void
 remote_conn_end(struct remote_conn *c)
 {
-	struct remote *rd = c->rd;
+	struct delivery_method *rd = c->rd;
 
 	if (c->unit != NULL) {
-		TAILQ_INSERT_HEAD(&c->dest->waiting, c->unit, entry);
+		remote_unit_requeue(rd, c->dest, c->unit);
 		c->unit = NULL;
 	}
 	remote_conn_clear(c);
@@ -1209,7 +1261,7 @@ remote_conn_end(struct remote_conn *c)
 static void
 remote_relay_route(struct remote_conn *c)
 {
-	struct remote *rd = c->rd;
+	struct delivery_method *rd = c->rd;
 
 	c->route.nhosts = 1;
 	snprintf(c->route.hosts[0].host, sizeof(c->route.hosts[0].host), "%s",
@@ -1275,7 +1327,7 @@ remote_literal_route(struct remote_conn *c, const char *name)
 /* Start a connection for destination d with unit u (called from the pump
  * only, so callbacks never nest inside remote_deliver). */
 static void
-remote_conn_start(struct remote *rd, struct remote_dest *d,
+remote_conn_start(struct delivery_method *rd, struct remote_dest *d,
     struct remote_unit *u)
 {
 	struct remote_conn *c = xcalloc(1, sizeof(*c));
@@ -1331,12 +1383,20 @@ remote_conn_start(struct remote *rd, struct remote_dest *d,
 static void
 remote_pump_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct remote *rd = arg;
+	struct delivery_method *rd = arg;
 	struct remote_dest *d, *next;
 	struct remote_unit *u;
+	struct delivery *js;
 
 	(void)fd;
 	(void)what;
+	/* Stopped jobs whose units were all dropped. */
+	while ((js = TAILQ_FIRST(&rd->over)) != NULL) {
+		TAILQ_REMOVE(&rd->over, js, entry);
+		rd->njobs--;
+		js->job.end(js->job.arg);
+		remote_job_free(js);
+	}
 	while ((u = TAILQ_FIRST(&rd->looped)) != NULL) {
 		TAILQ_REMOVE(&rd->looped, u, entry);
 		remote_unit_settle(rd, u, &u->loop, NULL, NULL);
@@ -1358,7 +1418,7 @@ remote_pump_cb(evutil_socket_t fd, short what, void *arg)
 /* --- jobs ------------------------------------------------------------------- */
 
 static struct remote_dest *
-remote_dest_get(struct remote *rd, const char *name)
+remote_dest_get(struct delivery_method *rd, const char *name)
 {
 	struct remote_dest *d;
 
@@ -1376,7 +1436,7 @@ remote_dest_get(struct remote *rd, const char *name)
 static void
 remote_unit_message(struct remote_unit *u)
 {
-	const struct remote_job *j = &u->js->job;
+	const struct delivery_job *j = &u->js->job;
 	const struct envelope *env = j->env;
 
 	u->rcpts = xcalloc(u->n, sizeof(*u->rcpts));
@@ -1450,7 +1510,7 @@ remote_read_head(int fd, uint64_t size, struct buf *b)
  * looped[i] gets the refusal of position i (code 0: none).
  */
 static void
-remote_loop_check(const struct remote *rd, const struct remote_job *j,
+remote_loop_check(const struct delivery_method *rd, const struct delivery_job *j,
     const struct buf *head, struct smtpc_status *looped)
 {
 	const struct envelope *env = j->env;
@@ -1485,7 +1545,7 @@ remote_loop_check(const struct remote *rd, const struct remote_job *j,
 
 /* Lower-cased destination name of recipient position i into out. */
 static void
-remote_dest_name(const struct remote *rd, const struct remote_job *j,
+remote_dest_name(const struct delivery_method *rd, const struct delivery_job *j,
     size_t i, char *out, size_t outlen)
 {
 	const char *dom;
@@ -1505,7 +1565,7 @@ remote_dest_name(const struct remote *rd, const struct remote_job *j,
 
 /* The alias of recipient position i (see remote_forwarded_for), or "". */
 static const char *
-remote_alias_of(const struct remote_job *j, size_t i)
+remote_alias_of(const struct delivery_job *j, size_t i)
 {
 	const char *a = remote_forwarded_for(&j->env->rcpts[j->rcpts[i]]);
 
@@ -1542,7 +1602,7 @@ remote_unit_alias(struct remote_unit *u, const char *alias)
  * give it. With a relayhost the engine has no store handle: one is opened
  * for the read. */
 static const uint8_t *
-remote_srs_key(struct remote *rd)
+remote_srs_key(struct delivery_method *rd)
 {
 	struct db *db = rd->db;
 	char path[4096], err[256];
@@ -1575,7 +1635,7 @@ remote_srs_key(struct remote *rd)
  * -1 with u->loop set when the unit is refused.
  */
 static int
-remote_unit_forward(struct remote *rd, struct remote_unit *u,
+remote_unit_forward(struct delivery_method *rd, struct remote_unit *u,
     const char *alias)
 {
 	const struct envelope *env = u->js->job.env;
@@ -1609,24 +1669,29 @@ remote_unit_forward(struct remote *rd, struct remote_unit *u,
 	return 0;
 }
 
-int
-remote_deliver(struct remote *rd, const struct remote_job *job)
+static struct delivery *
+remote_start(struct delivery_method *rd, const struct delivery_job *job)
 {
-	struct remote_jobst *js;
+	struct delivery *js;
 	char (*names)[LIMIT_DOMAIN + 1];
 	struct smtpc_status *looped;
 	size_t n = job->nrcpts;
 	bool *taken, requiretls, tls_no;
 	struct buf head;
 
-	if (n == 0)
-		return -1;
 	js = xcalloc(1, sizeof(*js));
+	js->rd = rd;
 	js->job = *job;
-	js->job.rcpts = xreallocarray(NULL, n, sizeof(size_t));
+	js->job.rcpts = xreallocarray(NULL, n + 1, sizeof(size_t));
 	memcpy((size_t *)js->job.rcpts, job->rcpts, n * sizeof(size_t));
-	TAILQ_INSERT_TAIL(&rd->jobs, js, entry);
 	rd->njobs++;
+	if (n == 0) {		/* against the contract: ends at once */
+		js->over = true;
+		TAILQ_INSERT_TAIL(&rd->over, js, entry);
+		remote_pump_later(rd);
+		return js;
+	}
+	TAILQ_INSERT_TAIL(&rd->jobs, js, entry);
 	names = xcalloc(n, sizeof(*names));
 	taken = xcalloc(n, sizeof(*taken));
 	looped = xcalloc(n, sizeof(*looped));
@@ -1687,13 +1752,77 @@ remote_deliver(struct remote *rd, const struct remote_job *job)
 	free(names);
 	free(taken);
 	remote_pump_later(rd);
-	return 0;
+	return js;
 }
 
-size_t
-remote_jobs(const struct remote *rd)
+/* Take js's units out of the queue q (a destination's or rd->looped):
+ * dropped (stop: nothing new is begun) or freed (cancel). */
+static void
+remote_job_unqueue(struct delivery *js, struct remote_units *q, bool cancel)
 {
-	return rd->njobs;
+	struct remote_unit *u, *next;
+
+	for (u = TAILQ_FIRST(q); u != NULL; u = next) {
+		next = TAILQ_NEXT(u, entry);
+		if (u->js != js)
+			continue;
+		TAILQ_REMOVE(q, u, entry);
+		if (cancel)
+			remote_unit_free(u);
+		else
+			remote_unit_drop(js->rd, u);
+	}
+}
+
+/* Units not yet on a connection (loop refusals included: nothing is
+ * settled for a stopped job that was not under way) are not begun; the
+ * units connections have claimed finish and are reported. */
+static void
+remote_stop(struct delivery *js)
+{
+	struct delivery_method *rd = js->rd;
+	struct remote_dest *d;
+
+	if (js->stopped || js->over)
+		return;
+	js->stopped = true;
+	/* A drop may put js on rd->over: nunits says when. */
+	remote_job_unqueue(js, &rd->looped, false);
+	TAILQ_FOREACH(d, &rd->dests, entry)
+		if (!js->over)
+			remote_job_unqueue(js, &d->waiting, false);
+}
+
+/* No callback after this. A connection that has claimed a unit of js
+ * forgets it: one sending it (the message reads the caller's envelope and
+ * fd, which go now) is closed, the others carry on with their
+ * destination's other units. */
+static void
+remote_cancel(struct delivery *js)
+{
+	struct delivery_method *rd = js->rd;
+	struct remote_dest *d;
+	struct remote_conn *c, *next;
+
+	if (js->over)
+		TAILQ_REMOVE(&rd->over, js, entry);
+	else {
+		TAILQ_REMOVE(&rd->jobs, js, entry);
+		remote_job_unqueue(js, &rd->looped, true);
+		TAILQ_FOREACH(d, &rd->dests, entry)
+			remote_job_unqueue(js, &d->waiting, true);
+		for (c = TAILQ_FIRST(&rd->conns); c != NULL; c = next) {
+			next = TAILQ_NEXT(c, entry);
+			if (c->unit == NULL || c->unit->js != js)
+				continue;
+			remote_unit_free(c->unit);
+			c->unit = NULL;
+			if (c->sending)
+				remote_conn_end(c);
+		}
+	}
+	rd->njobs--;
+	remote_job_free(js);
 }
 
 /* --- setup ------------------------------------------------------------------ */
@@ -1701,7 +1830,7 @@ remote_jobs(const struct remote *rd)
 /* Split conf->relayhost ("smtps://HOST[:PORT]", "smtp://[V6]:PORT"). The
  * configuration parser has checked the syntax already. */
 static int
-remote_parse_relay(struct remote *rd, const char *v, char *err,
+remote_parse_relay(struct delivery_method *rd, const char *v, char *err,
     size_t errlen)
 {
 	const char *port;
@@ -1735,7 +1864,7 @@ remote_parse_relay(struct remote *rd, const char *v, char *err,
 /* Read "user:password" (first line) of relayhost_credentials. A problem
  * is kept in auth_err: relayhost deliveries then defer with it. */
 static void
-remote_read_credentials(struct remote *rd, const char *path)
+remote_read_credentials(struct delivery_method *rd, const char *path)
 {
 	char line[REMOTE_CRED_LINE + 2], *colon;
 	FILE *fp;
@@ -1766,7 +1895,7 @@ remote_read_credentials(struct remote *rd, const char *path)
 }
 
 static int
-remote_setup_tls(struct remote *rd, char *err, size_t errlen)
+remote_setup_tls(struct delivery_method *rd, char *err, size_t errlen)
 {
 	const struct conf *c = rd->conf;
 
@@ -1789,7 +1918,7 @@ remote_setup_tls(struct remote *rd, char *err, size_t errlen)
  * Like the SMTP workers, the runner writes here without fsync: a policy
  * lost in a crash is fetched again. */
 static int
-remote_setup_store(struct remote *rd, char *err, size_t errlen)
+remote_setup_store(struct delivery_method *rd, char *err, size_t errlen)
 {
 	const struct conf *c = rd->conf;
 	struct mtasts_params p;
@@ -1815,15 +1944,19 @@ remote_setup_store(struct remote *rd, char *err, size_t errlen)
 	return rd->mtasts ? 0 : -1;
 }
 
-struct remote *
-remote_new(struct event_base *base, const struct conf *conf, char *err,
-    size_t errlen)
+static void remote_free(struct delivery_method *);
+
+static struct delivery_method *
+remote_new(const struct delivery_setup *setup, char *err, size_t errlen)
 {
-	struct remote *rd = xcalloc(1, sizeof(*rd));
+	struct event_base *base = setup->base;
+	const struct conf *conf = setup->conf;
+	struct delivery_method *rd = xcalloc(1, sizeof(*rd));
 
 	rd->base = base;
 	rd->conf = conf;
 	TAILQ_INIT(&rd->jobs);
+	TAILQ_INIT(&rd->over);
 	TAILQ_INIT(&rd->looped);
 	TAILQ_INIT(&rd->dests);
 	TAILQ_INIT(&rd->conns);
@@ -1851,13 +1984,13 @@ fail:
 	return NULL;
 }
 
-void
-remote_free(struct remote *rd)
+static void
+remote_free(struct delivery_method *rd)
 {
 	struct remote_conn *c;
 	struct remote_dest *d;
 	struct remote_unit *u;
-	struct remote_jobst *js;
+	struct delivery *js;
 
 	if (rd == NULL)
 		return;
@@ -1880,8 +2013,11 @@ remote_free(struct remote *rd)
 	}
 	while ((js = TAILQ_FIRST(&rd->jobs)) != NULL) {
 		TAILQ_REMOVE(&rd->jobs, js, entry);
-		free((size_t *)js->job.rcpts);
-		free(js);
+		remote_job_free(js);
+	}
+	while ((js = TAILQ_FIRST(&rd->over)) != NULL) {
+		TAILQ_REMOVE(&rd->over, js, entry);
+		remote_job_free(js);
 	}
 	if (rd->pump_ev)
 		event_free(rd->pump_ev);
@@ -1901,3 +2037,12 @@ remote_free(struct remote *rd)
 	OPENSSL_cleanse(rd->srs_key, sizeof(rd->srs_key));
 	free(rd);
 }
+
+const struct delivery_ops remote_delivery_ops = {
+	.name = "smtp",
+	.new = remote_new,
+	.free = remote_free,
+	.start = remote_start,
+	.stop = remote_stop,
+	.cancel = remote_cancel,
+};
