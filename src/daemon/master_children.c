@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Master process (see master.h). It runs no event loop: its children would
- * inherit libevent's signal plumbing and epoll set across fork. It waits
- * for signals with sigtimedwait() instead, and all it does is spawn, reap,
- * reload and stop.
+ * The master's children (master_internal.h): the keys process of each
+ * configuration generation, the SMTP workers and the queue runner; their
+ * start, reaping and restart, reload (a new generation) and stop.
  */
-#include "daemon/master.h"
+#include "daemon/master_internal.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,16 +25,12 @@
 #include "daemon/keys_ctl.h"
 #include "daemon/sdnotify.h"
 #include "daemon/worker.h"
-#include "dns/dns.h"
 #include "keys/keys_client.h"
 #include "net/connlimit.h"
 #include "net/listener.h"
-#include "net/localsock.h"
 #include "net/tls.h"
 #include "proc/priv.h"
-#include "queue/spool.h"
 #include "daemon/runner.h"
-#include "store/db.h"
 
 /* Children that die this soon after starting are restarted after a pause,
  * so a child that cannot start does not spin. */
@@ -44,36 +38,6 @@
 #define MASTER_STOP_TIMEOUT	10
 /* How much lower the queue runner's CPU priority is than the workers'. */
 #define MASTER_RUNNER_NICE	10
-
-enum child_kind {
-	CHILD_WORKER,
-	CHILD_RUNNER,
-	CHILD_KEYS,	/* one per generation: holds the private keys */
-};
-
-struct child {
-	pid_t		 pid;		/* 0: slot free / waiting for respawn */
-	enum child_kind	 kind;
-	unsigned	 slot;
-	unsigned	 gen;		/* configuration generation */
-	time_t		 started;
-	time_t		 respawn_at;	/* when pid == 0 and current gen */
-};
-
-struct master {
-	struct conf		*conf;
-	struct tls_server	*tls;
-	struct dkim_keys	*dkim_keys;	/* public facts only */
-	int			 keys_ctl;	/* the generation's keys
-						 * process; -1: none */
-	bool			 keys_lost;	/* it died: regenerate */
-	struct listener_set	 ls;
-	struct connlimit	*limits;
-	unsigned		 gen;
-	struct child		*children;
-	size_t			 nchildren;
-	sigset_t		 sigs;		/* the signals we wait for */
-};
 
 static struct child *
 master_child_slot(struct master *m)
@@ -112,7 +76,7 @@ master_keys_run(struct master *m, int ctl, const struct conf *conf)
  * -1 with err (the process is then killed). Before any child of that
  * generation, which connect to it.
  */
-static int
+int
 master_keys_start(struct master *m, const struct conf *conf, unsigned gen,
     int *ctl, struct dkim_keys **dk, char *err, size_t errlen)
 {
@@ -226,7 +190,7 @@ master_spawn(struct master *m, struct child *c)
 	    "smtp worker" : "queue runner", (long)pid);
 }
 
-static void
+void
 master_spawn_generation(struct master *m)
 {
 	for (unsigned i = 0; i < m->conf->workers; i++) {
@@ -241,7 +205,7 @@ master_spawn_generation(struct master *m)
 	master_spawn(m, c);
 }
 
-static void
+void
 master_reap(struct master *m, bool stopping)
 {
 	int status;
@@ -277,7 +241,7 @@ master_reap(struct master *m, bool stopping)
 	}
 }
 
-static void
+void
 master_respawn_due(struct master *m)
 {
 	time_t now = time(NULL);
@@ -298,11 +262,9 @@ master_signal_children(struct master *m, int sig)
 			kill(m->children[i].pid, sig);
 }
 
-/* To systemd (Type=notify): the listeners are bound and the children of
- * the current generation started. */
 /* The master's own memory for /metrics (each child reports its own,
  * metrics.h), at most once a second. */
-static void
+void
 master_report_memory(void)
 {
 	static time_t last;
@@ -314,7 +276,9 @@ master_report_memory(void)
 	}
 }
 
-static void
+/* To systemd (Type=notify): the listeners are bound and the children of
+ * the current generation started. */
+void
 master_notify_ready(struct master *m)
 {
 	if (sdnotify("READY=1\nSTATUS=%zu listening sockets, %u smtp "
@@ -346,7 +310,7 @@ master_next_generation(struct master *m)
 /* SIGHUP: load everything anew; keep the running setup if anything fails.
  * Old workers retire (their sessions finish with the old certificate),
  * new workers serve new connections. */
-static void
+void
 master_reload(struct master *m)
 {
 	char err[512];
@@ -403,7 +367,7 @@ master_reload(struct master *m)
  * as after a reload, their pending signatures and password checks failed
  * as temporary failures. Retried every MASTER_RESPAWN_PAUSE on failure.
  */
-static void
+void
 master_keys_restart(struct master *m)
 {
 	static time_t retry_at;
@@ -439,7 +403,7 @@ master_children_alive(struct master *m)
 	return false;
 }
 
-static void
+void
 master_stop(struct master *m)
 {
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = 100000000 };
@@ -460,139 +424,4 @@ master_stop(struct master *m)
 			master_reap(m, true);
 		}
 	}
-}
-
-/*
- * The status page's history as the runner last saved it, so that a
- * restart keeps the 24 h chart and the recent failures. Before any fork:
- * the store's connection is closed before a child exists.
- */
-static void
-master_load_history(const struct conf *c)
-{
-	char path[PATH_MAX], err[256];
-	struct metrics_snapshot *s;
-	struct db *db;
-
-	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
-	if (access(path, F_OK) == -1)
-		return;		/* nothing saved yet */
-	s = xmalloc(sizeof(*s));
-	if ((db = db_open(path, false, c->user, err, sizeof(err))) == NULL)
-		log_warn("status page history not loaded: %s", err);
-	else if (db_metrics_load(db, (long long)time(NULL), s) != DB_OK)
-		log_warn("status page history not loaded: %s", db_error(db));
-	else
-		metrics_restore(s);
-	db_close(db);
-	free(s);
-}
-
-/* The store, the password file and their journals exist, the service
- * user's, before any child starts: the children's Landlock rules name
- * these files and cannot let them create files in data_dir. Opening an
- * older store moves its password hashes out into the password file
- * (db_schema.c), here, before any child may read it. */
-static int
-master_store_init(const struct conf *c, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	struct db_passwd *pw;
-	struct db *db;
-
-	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
-	if ((db = db_open(path, true, c->user, err, errlen)) == NULL)
-		return -1;
-	db_close(db);
-	snprintf(path, sizeof(path), "%s/%s", c->data_dir, DB_PASSWD_FILE);
-	if ((pw = db_passwd_open(path, true, c->user, err, errlen)) == NULL)
-		return -1;
-	db_passwd_close(pw);
-	return 0;
-}
-
-static int
-master_setup(struct master *m, char *err, size_t errlen)
-{
-	/* Once, before any child exists: without validation every DANE
-	 * domain would be deferred (a stripping forwarder makes signed
-	 * answers bogus), so refuse to start and say why. */
-	if (dns_dane_check(m->conf, err, errlen) == -1)
-		return -1;
-	if (spool_init(m->conf->data_dir, err, errlen) == -1 ||
-	    master_store_init(m->conf, err, errlen) == -1)
-		return -1;
-	if (priv_chown_tree(m->conf->data_dir, m->conf->user, err,
-	    errlen) == -1)
-		return -1;
-	if ((m->tls = tls_server_new(m->conf, err, errlen)) == NULL)
-		return -1;
-	/* Once, before the first child (the keys process reports its
-	 * memory into it too): reloads and restarted children keep
-	 * counting into it. */
-	metrics_init();
-	master_load_history(m->conf);
-	if (master_keys_start(m, m->conf, m->gen, &m->keys_ctl, &m->dkim_keys,
-	    err, errlen) == -1)
-		return -1;
-	if (listener_bind_all(m->conf, NULL, &m->ls, err, errlen) == -1)
-		return -1;
-	listener_bind_local(m->conf, NULL, &m->ls);
-	m->limits = connlimit_new(m->conf->workers);
-	return 0;
-}
-
-int
-master_main(struct conf *conf)
-{
-	struct master m = { .conf = conf, .keys_ctl = -1 };
-	char err[1536];
-	struct timespec tick = { .tv_sec = 1 };
-
-	signal(SIGPIPE, SIG_IGN);
-	sdnotify_init();
-	sigemptyset(&m.sigs);
-	sigaddset(&m.sigs, SIGCHLD);
-	sigaddset(&m.sigs, SIGHUP);
-	sigaddset(&m.sigs, SIGTERM);
-	sigaddset(&m.sigs, SIGINT);
-	sigaddset(&m.sigs, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &m.sigs, NULL);
-
-	if (master_setup(&m, err, sizeof(err)) == -1) {
-		sdnotify("STATUS=cannot start: %s", err);
-		fprintf(stderr, "sealmail: %s\n", err);
-		return 1;
-	}
-	for (size_t i = 0; i < m.ls.nsocks; i++)
-		log_info("master listening on %s (%s)", m.ls.socks[i].text,
-		    listener_name(conf, &m.ls.socks[i]));
-	master_spawn_generation(&m);
-	master_report_memory();
-	master_notify_ready(&m);
-	for (;;) {
-		int sig = sigtimedwait(&m.sigs, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT)
-			break;
-		if (sig == SIGHUP)
-			master_reload(&m);
-		master_reap(&m, false);
-		if (m.keys_lost)
-			master_keys_restart(&m);
-		master_respawn_due(&m);
-		master_report_memory();
-	}
-	master_stop(&m);
-	listener_set_clear(&m.ls);
-	if (m.conf->submit_socket != NULL && m.conf->submit_socket[0] != '\0')
-		localsock_unlink_stale(m.conf->submit_socket);
-	tls_server_free(m.tls);
-	dkim_keys_free(m.dkim_keys);
-	if (m.keys_ctl != -1)
-		close(m.keys_ctl);
-	connlimit_free(m.limits);
-	free(m.children);
-	conf_free(m.conf);
-	log_info("master stopped");
-	return 0;
 }

@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The keys process (see keys.h). Signatures and yescrypt run on two pools of
- * threads; the loop only reads requests, looks up hashes and writes
- * replies. A peer that sends anything malformed, too big or too much is
- * disconnected: that peer only, never the process.
+ * The keys process's service (see keys_serve.h). Signatures and yescrypt
+ * run on two pools of threads; the loop only reads requests, looks up
+ * hashes and writes replies. A peer that sends anything malformed, too big
+ * or too much is disconnected: that peer only, never the process.
  */
-#include "daemon/keys.h"
+#include "keys/keys_serve.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,13 +23,12 @@
 #include "account/passwd.h"
 #include "account/passwd_cache.h"
 #include "core/buf.h"
+#include "conf/conf.h"
 #include "core/log.h"
-#include "core/metrics.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
 #include "keys/keys_proto.h"
 #include "keys/keys_table.h"
-#include "proc/sandbox.h"
 #include "store/db.h"
 #include "web/web_users.h"
 
@@ -38,8 +36,6 @@
  * unread output it is dropped. */
 #define KEYS_PEER_OUT_MAX	(256 * 1024)
 #define KEYS_THREADS_MAX	8
-/* Seconds between reports of its memory (metrics.h). */
-#define KEYS_MEMORY_INTERVAL	5
 enum { KEYS_POOL_SIGN, KEYS_POOL_PASSWD, KEYS_NPOOLS };
 
 struct keys;
@@ -598,27 +594,6 @@ keys_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	explicit_bzero(k->ctlbuf, (size_t)n);
 }
 
-/* Its memory for /metrics (metrics.h): no other process may read it. */
-static void
-keys_memory_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	metrics_rss_update();
-}
-
-static void
-keys_signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct keys *k = arg;
-
-	(void)sig;
-	(void)what;
-	k->stopping = true;
-	keys_maybe_exit(k);
-}
-
 /* The admin listeners' password files (the workers ask by listener). A
  * file that does not load lets only loopback and trusted_networks in, as
  * the worker says when it starts the listener. */
@@ -649,65 +624,68 @@ keys_threads(void)
 	    (unsigned)n;
 }
 
-int
-keys_main(const struct conf *conf, int ctl)
+struct keys *
+keys_service_new(struct event_base *base, const struct conf *conf, int ctl)
 {
-	struct keys k = { .conf = conf, .ctl = ctl };
-	struct event *sigterm;
+	struct keys *k = xcalloc(1, sizeof(*k));
 
-	if ((k.base = event_base_new()) == NULL)
-		fatal("cannot create the event loop");
-	k.table = keys_table_new();
-	k.ctlbuf = xmalloc(KEYS_PROTO_HDR + KEYS_PROTO_CTRL_MAX);
-	k.dummy = passwd_hash("sealmail-dummy-password");
-	if (k.dummy == NULL)
+	k->base = base;
+	k->conf = conf;
+	k->ctl = ctl;
+	k->table = keys_table_new();
+	k->ctlbuf = xmalloc(KEYS_PROTO_HDR + KEYS_PROTO_CTRL_MAX);
+	k->dummy = passwd_hash("sealmail-dummy-password");
+	if (k->dummy == NULL)
 		fatal("keys: cannot compute a password hash");
-	keys_admin_load(&k);
-	(void)k_db_open(&k);
-	/* Before the first thread, which Landlock would not cover. */
-	sandbox_enter(SANDBOX_KEYS, conf);
-	k.share = keys_threads();
-	k.pool[KEYS_POOL_SIGN] = workpool_new(k.base, k.share, "keys");
-	k.pool[KEYS_POOL_PASSWD] = workpool_new(k.base, k.share,
+	keys_admin_load(k);
+	(void)k_db_open(k);
+	return k;
+}
+
+void
+keys_service_start(struct keys *k)
+{
+	k->share = keys_threads();
+	k->pool[KEYS_POOL_SIGN] = workpool_new(k->base, k->share, "keys");
+	k->pool[KEYS_POOL_PASSWD] = workpool_new(k->base, k->share,
 	    "keys passwords");
-	evutil_make_socket_nonblocking(ctl);
-	k.ctl_ev = event_new(k.base, ctl, EV_READ | EV_PERSIST, keys_ctl_cb,
-	    &k);
-	sigterm = evsignal_new(k.base, SIGTERM, keys_signal_cb, &k);
-	if (k.ctl_ev == NULL || event_add(k.ctl_ev, NULL) == -1 ||
-	    sigterm == NULL || evsignal_add(sigterm, NULL) == -1)
+	evutil_make_socket_nonblocking(k->ctl);
+	k->ctl_ev = event_new(k->base, k->ctl, EV_READ | EV_PERSIST,
+	    keys_ctl_cb, k);
+	if (k->ctl_ev == NULL || event_add(k->ctl_ev, NULL) == -1)
 		fatal("keys: cannot set up the loop");
-	const struct timeval every = { KEYS_MEMORY_INTERVAL, 0 };
-	struct event *memory = event_new(k.base, -1, EV_PERSIST,
-	    keys_memory_cb, NULL);
-	if (memory == NULL || event_add(memory, &every) == -1)
-		fatal("keys: cannot set up the loop");
-	metrics_rss_update();
+}
 
-	event_base_dispatch(k.base);
+void
+keys_service_stop(struct keys *k)
+{
+	k->stopping = true;
+	keys_maybe_exit(k);
+}
 
+void
+keys_service_free(struct keys *k)
+{
 	/* Answers what is queued; peers wait. */
 	for (unsigned i = 0; i < KEYS_NPOOLS; i++)
-		workpool_free(k.pool[i]);
-	while (k.peers != NULL) {
-		struct keys_peer *p = k.peers;
-		k.peers = p->next;
+		workpool_free(k->pool[i]);
+	while (k->peers != NULL) {
+		struct keys_peer *p = k->peers;
+		k->peers = p->next;
 		if (p->bev)
 			bufferevent_free(p->bev);
 		free(p);
 	}
-	event_free(memory);
-	event_free(sigterm);
-	event_free(k.ctl_ev);
-	if (k.ctl != -1)
-		close(k.ctl);
-	keys_table_free(k.table);
-	for (size_t i = 0; i < k.nadmin; i++)
-		web_users_free(k.admin[i]);
-	free(k.admin);
-	free(k.ctlbuf);
-	free(k.dummy);
-	db_passwd_close(k.pw);
-	event_base_free(k.base);
-	return 0;
+	if (k->ctl_ev)
+		event_free(k->ctl_ev);
+	if (k->ctl != -1)
+		close(k->ctl);
+	keys_table_free(k->table);
+	for (size_t i = 0; i < k->nadmin; i++)
+		web_users_free(k->admin[i]);
+	free(k->admin);
+	free(k->ctlbuf);
+	free(k->dummy);
+	db_passwd_close(k->pw);
+	free(k);
 }
