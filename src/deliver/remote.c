@@ -372,7 +372,7 @@ static void
 remote_conn_fail_dest(struct remote_conn *c, const struct smtpc_status *st)
 {
 	struct delivery_method *rd = c->rd;
-	struct remote_unit *u, *next;
+	struct remote_unit *u;
 	char esc[256], text[SMTPC_TEXT_MAX];
 
 	log_info("remote destination %s %s: %s",
@@ -384,13 +384,17 @@ remote_conn_fail_dest(struct remote_conn *c, const struct smtpc_status *st)
 		c->unit = NULL;
 		remote_unit_settle(rd, u, st, NULL, &c->at);
 	}
-	for (u = TAILQ_FIRST(&c->dest->waiting); u != NULL; u = next) {
-		next = TAILQ_NEXT(u, entry);
-		/* A unit with other RFC 8689 flags may well be deliverable
-		 * (a REQUIRETLS refusal says nothing about plain mail): it
-		 * gets a connection of its own. */
-		if (u->requiretls != c->requiretls || u->tls_no != c->tls_no)
-			continue;
+	/* From the head each time: a callback may stop or cancel a job
+	 * whose units wait here. A unit with other RFC 8689 flags may well
+	 * be deliverable (a REQUIRETLS refusal says nothing about plain
+	 * mail): it gets a connection of its own. */
+	for (;;) {
+		TAILQ_FOREACH(u, &c->dest->waiting, entry)
+			if (u->requiretls == c->requiretls &&
+			    u->tls_no == c->tls_no)
+				break;
+		if (u == NULL)
+			break;
 		TAILQ_REMOVE(&c->dest->waiting, u, entry);
 		remote_unit_settle(rd, u, st, NULL, &c->at);
 	}

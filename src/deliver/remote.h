@@ -74,7 +74,8 @@
  * closes that connection; the other units it would have carried wait for
  * another. free() abandons every job (connections closed without QUIT,
  * lookups cancelled): safe because the runner records state only from
- * results, so an abandoned recipient stays pending. */
+ * results, so an abandoned recipient stays pending. A callback may stop or
+ * cancel other jobs, and stop its own, never cancel its own. */
 extern const struct delivery_ops remote_delivery_ops;
 
 #endif
