@@ -334,8 +334,9 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	r.corr = runner_correspondents_start(r.base, r.pool, conf);
 	log_info("queue runner started method=%s remote=%s",
 	    r.method[RUNNER_LOCAL].ops->name,
-	    r.method[RUNNER_REMOTE].m == NULL ? "unavailable" : conf->relayhost != NULL &&
-	    *conf->relayhost != '\0' ? "relayhost" : "mx");
+	    r.method[RUNNER_REMOTE].m == NULL ? "unavailable" :
+	    conf->relayhost != NULL && *conf->relayhost != '\0' ?
+	    "relayhost" : "mx");
 	/* Restart resumes the queue: everything pending is tried now. */
 	runner_scan(&r, true);
 	runner_suspects_start(&r);

@@ -14,9 +14,10 @@
  * threads, core/workpool.h, where concurrent deliveries share the disk's
  * flushes; LMTP on this loop), then its due remote recipients to the
  * remote one (deliver/remote.h, on this loop). A message in flight is
- * skipped when it comes up again, so no two attempts of one message overlap. What is due and what
- * a result means is decided by sched/sched.h; runner_result.c applies it
- * (log, metrics, save, DSN, removal).
+ * skipped when it comes up again, so no two attempts of one message
+ * overlap. What is due and what a result means is decided by
+ * sched/sched.h; runner_result.c applies it (log, metrics, save, DSN,
+ * removal).
  */
 #ifndef SEALMAIL_DAEMON_RUNNER_INTERNAL_H
 #define SEALMAIL_DAEMON_RUNNER_INTERNAL_H

@@ -11,16 +11,17 @@
  *    after the other with an smtpc_session, sends the unit it claimed and
  *    then further waiting units of its destination.
  * Connections are started only from the zero-delay "pump" event, so no
- * callback ever runs inside start(), stop() or cancel(). A connection that cannot
- * reach its destination at all (DNS failure, null MX, every address
+ * callback ever runs inside start(), stop() or cancel(). A connection that
+ * cannot reach its destination at all (DNS failure, null MX, every address
  * failed) settles its unit and every unit still waiting for the
  * destination with the same status, as they would meet the same fate.
  *
  * Ownership: the engine owns jobs, units, destinations and connections;
  * the envelope, the message fd and the callbacks' arg are the runner's,
- * borrowed until the job's end callback (or its cancel). Untrusted input: DNS answers
- * (decoded and bounded by dns_rr.c, host names re-checked by smtpc) and
- * server replies (parsed by smtpc_reply), which end up in result texts.
+ * borrowed until the job's end callback (or its cancel). Untrusted input:
+ * DNS answers (decoded and bounded by dns_rr.c, host names re-checked by
+ * smtpc) and server replies (parsed by smtpc_reply), which end up in
+ * result texts.
  */
 #include "deliver/remote.h"
 
@@ -1514,8 +1515,9 @@ remote_read_head(int fd, uint64_t size, struct buf *b)
  * looped[i] gets the refusal of position i (code 0: none).
  */
 static void
-remote_loop_check(const struct delivery_method *rd, const struct delivery_job *j,
-    const struct buf *head, struct smtpc_status *looped)
+remote_loop_check(const struct delivery_method *rd,
+    const struct delivery_job *j, const struct buf *head,
+    struct smtpc_status *looped)
 {
 	const struct envelope *env = j->env;
 	const char *pre = env->prepend ? env->prepend : "";
@@ -1549,8 +1551,8 @@ remote_loop_check(const struct delivery_method *rd, const struct delivery_job *j
 
 /* Lower-cased destination name of recipient position i into out. */
 static void
-remote_dest_name(const struct delivery_method *rd, const struct delivery_job *j,
-    size_t i, char *out, size_t outlen)
+remote_dest_name(const struct delivery_method *rd,
+    const struct delivery_job *j, size_t i, char *out, size_t outlen)
 {
 	const char *dom;
 	size_t k;

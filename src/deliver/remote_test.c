@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Unit tests of the remote delivery method (delivery.h) against a scripted
- * SMTP server on loopback (a thread with blocking sockets). Recipients use domain
- * literals ([127.0.0.1]) so no DNS is involved; MX routing, relayhost and
- * TLS are covered by tests/outbound against real servers.
+ * Unit tests of the remote delivery method (delivery.h) against a
+ * scripted SMTP server on loopback (a thread with blocking sockets).
+ * Recipients use domain literals ([127.0.0.1]) so no DNS is involved; MX
+ * routing, relayhost and TLS are covered by tests/outbound against real
+ * servers.
  */
 #include <stdarg.h>
 #include <stddef.h>
