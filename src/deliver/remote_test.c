@@ -501,80 +501,7 @@ rt_mdone_cb(void *arg)
 		event_base_loopexit(j->m->base, NULL);
 }
 
-/*
- * RFC 8689: a REQUIRETLS message that no host can take (here: a server
- * without STARTTLS) is refused 5.7.10, but that says nothing about the
- * plain messages waiting for the same destination: they are delivered.
- * Four REQUIRETLS jobs take the destination's four connections, so the
- * plain one waits while the first of them fails.
- */
-static void
-test_requiretls_failure_spares_plain_units(void **state)
-{
-	enum { NJ = REMOTE_DEST_CONN_MAX + 1 };
-	struct rt_mjob jobs[NJ];
-	struct rt_multi m = { 0, NJ, NULL };
-	struct rt_server sv;
-	struct delivery_method *rd;
-	struct conf c;
-	const struct timeval limit = { 20, 0 };
-
-	(void)state;
-	rt_server_start(&sv);
-	rt_conf(&c, sv.port);
-	m.base = event_base_new();
-	rd = rt_method(m.base, &c);
-	for (size_t k = 0; k < NJ; k++) {
-		struct rt_mjob *j = &jobs[k];
-
-		memset(j, 0, sizeof(*j));
-		j->m = &m;
-		j->fp = tmpfile();
-		assert_non_null(j->fp);
-		fputs("Subject: t\r\n\r\nbody\r\n", j->fp);
-		fflush(j->fp);
-		envelope_init(&j->env);
-		ids_qid_new(j->env.id);
-		j->env.mail_from = xstrdup("sender@example.test");
-		j->env.size = (size_t)ftell(j->fp);
-		j->env.requiretls = k + 1 < NJ;	/* the last one: plain */
-		envelope_add_rcpt(&j->env, "x@[127.0.0.1]", "x@[127.0.0.1]",
-		    NULL, 0);
-		struct delivery_job job = {
-			.env = &j->env, .msg_fd = fileno(j->fp),
-			.rcpts = &j->idx, .nrcpts = 1,
-			.rcpt = rt_mrcpt_cb, .end = rt_mdone_cb, .arg = j,
-		};
-		assert_non_null(remote_delivery_ops.start(rd, &job));
-	}
-	event_base_loopexit(m.base, &limit);
-	event_base_dispatch(m.base);
-	assert_int_equal(m.done, NJ);
-	remote_delivery_ops.free(rd);
-	/* The last session's socket is closed by libevent's finalizers. */
-	(void)event_base_loop(m.base, EVLOOP_NONBLOCK);
-	rt_server_stop(&sv);
-	for (size_t k = 0; k < NJ; k++) {
-		struct rt_mjob *j = &jobs[k];
-
-		assert_int_equal(j->ncalls, 1);
-		if (j->env.requiretls) {
-			assert_int_equal(j->status, DELIVERY_PERMFAIL);
-			assert_non_null(strstr(j->reply, "5.7.10"));
-		} else {
-			assert_int_equal(j->status, DELIVERY_OK);
-			assert_non_null(strstr(j->reply, "250 2.0.0 queued"));
-		}
-		envelope_clear(&j->env);
-		fclose(j->fp);
-	}
-	assert_int_equal(sv.messages, 1);
-	event_base_free(m.base);
-}
-
-/* --- stop and cancel --------------------------------------------------- */
-
-/* A message file and an envelope for the stop/cancel jobs. */
+/* A message file and an envelope for a job of one recipient. */
 static void
 rt_mjob_init(struct rt_mjob *j, struct rt_multi *m, const char *rcpt)
 {
@@ -611,6 +538,60 @@ rt_mjob_clear(struct rt_mjob *j)
 	envelope_clear(&j->env);
 	fclose(j->fp);
 }
+
+/*
+ * RFC 8689: a REQUIRETLS message that no host can take (here: a server
+ * without STARTTLS) is refused 5.7.10, but that says nothing about the
+ * plain messages waiting for the same destination: they are delivered.
+ * Four REQUIRETLS jobs take the destination's four connections, so the
+ * plain one waits while the first of them fails.
+ */
+static void
+test_requiretls_failure_spares_plain_units(void **state)
+{
+	enum { NJ = REMOTE_DEST_CONN_MAX + 1 };
+	struct rt_mjob jobs[NJ];
+	struct rt_multi m = { 0, NJ, NULL };
+	struct rt_server sv;
+	struct delivery_method *rd;
+	struct conf c;
+	const struct timeval limit = { 20, 0 };
+
+	(void)state;
+	rt_server_start(&sv);
+	rt_conf(&c, sv.port);
+	m.base = event_base_new();
+	rd = rt_method(m.base, &c);
+	for (size_t k = 0; k < NJ; k++) {
+		rt_mjob_init(&jobs[k], &m, "x@[127.0.0.1]");
+		jobs[k].env.requiretls = k + 1 < NJ;	/* the last: plain */
+		(void)rt_mjob_start(rd, &jobs[k], rt_mrcpt_cb);
+	}
+	event_base_loopexit(m.base, &limit);
+	event_base_dispatch(m.base);
+	assert_int_equal(m.done, NJ);
+	remote_delivery_ops.free(rd);
+	/* The last session's socket is closed by libevent's finalizers. */
+	(void)event_base_loop(m.base, EVLOOP_NONBLOCK);
+	rt_server_stop(&sv);
+	for (size_t k = 0; k < NJ; k++) {
+		struct rt_mjob *j = &jobs[k];
+
+		assert_int_equal(j->ncalls, 1);
+		if (j->env.requiretls) {
+			assert_int_equal(j->status, DELIVERY_PERMFAIL);
+			assert_non_null(strstr(j->reply, "5.7.10"));
+		} else {
+			assert_int_equal(j->status, DELIVERY_OK);
+			assert_non_null(strstr(j->reply, "250 2.0.0 queued"));
+		}
+		rt_mjob_clear(j);
+	}
+	assert_int_equal(sv.messages, 1);
+	event_base_free(m.base);
+}
+
+/* --- stop and cancel --------------------------------------------------- */
 
 /* A job stopped before anything was begun ends from the loop (never
  * inside stop()) with no result: the server never hears of it. */
