@@ -798,6 +798,7 @@ remote_on_message(struct remote_conn *c, const struct smtpc_result *res)
 {
 	struct remote_unit *u = c->unit;
 
+	c->sending = false;
 	/* smtpc refused to send it (no REQUIRETLS offered after TLS): keep
 	 * the unit, end this session and try the next address or host. */
 	if (u != NULL && u->requiretls && res->status.stage != NULL &&
@@ -810,7 +811,6 @@ remote_on_message(struct remote_conn *c, const struct smtpc_result *res)
 		return;
 	}
 	c->unit = NULL;
-	c->sending = false;
 	c->nmsgs++;
 	if (u != NULL)
 		remote_unit_settle(c->rd, u, &res->status, res->rcpt, &c->at);
