@@ -50,12 +50,13 @@ runner_stop_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * SIGTERM/SIGINT: stop taking work. Local deliveries not yet started are
- * skipped; those under way finish and their results are saved, whenever
- * they end, so a restart never delivers a message twice. Remote
- * deliveries in flight get RUNNER_STOP_GRACE seconds (the master kills us
- * after 10), then they are abandoned: their recipients stay pending, since
- * state is written only from results. A repeated signal changes nothing:
+ * SIGTERM/SIGINT: stop taking work, and stop every job in flight (nothing
+ * new is begun: no further Maildir copy, LMTP transaction or remote
+ * destination). Local deliveries under way finish and their results are
+ * saved, whenever they end, so a restart never delivers a message twice.
+ * Remote ones under way get RUNNER_STOP_GRACE seconds (the master kills
+ * us after 10), then they are abandoned: their recipients stay pending,
+ * since state is written only from results. A repeated signal changes nothing:
  * under systemd (KillMode=control-group) every process of the service gets
  * SIGTERM, and the master sends its own as well.
  */
@@ -87,7 +88,7 @@ runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_del(r->poll_ev);
 	log_info("queue runner stopping, waiting for %zu deliveries in flight",
 	    r->nflights);
-	runner_local_stop(r);
+	runner_flights_stop(r);
 	r->stop_ev = evtimer_new(r->base, runner_stop_cb, r);
 	evtimer_add(r->stop_ev, &grace);
 }
@@ -99,47 +100,44 @@ runner_select_method(struct runner *r)
 
 	switch (c->delivery_local) {
 	case CONF_LOCAL_LMTP_UNIX:
-		r->local = &lmtp_delivery_ops;
+		r->method[RUNNER_LOCAL].ops = &lmtp_delivery_ops;
 		r->target = xasprintf("unix:%s", c->delivery_lmtp_target);
 		break;
 	case CONF_LOCAL_LMTP_INET:
-		r->local = &lmtp_delivery_ops;
+		r->method[RUNNER_LOCAL].ops = &lmtp_delivery_ops;
 		r->target = xstrdup(c->delivery_lmtp_target);
 		break;
 	default:
-		r->local = &maildir_delivery_ops;
+		r->method[RUNNER_LOCAL].ops = &maildir_delivery_ops;
 		break;
 	}
+	r->method[RUNNER_REMOTE].ops = &remote_delivery_ops;
 }
 
-/* The local method's instance, on the loop and the pool. */
+/* The methods' instances, on the loop and the pool. Without a local one
+ * the runner cannot work; without the remote one remote recipients are
+ * deferred with the reason (the runner still delivers locally). */
 static void
-runner_local_new(struct runner *r)
+runner_methods_new(struct runner *r)
 {
 	const struct delivery_setup setup = {
 		.base = r->base,
+		.conf = r->conf,
 		.pool = r->pool,
 		.data_dir = r->conf->data_dir,
 		.hostname = r->conf->hostname,
 		.target = r->target,
 		.timeout = RUNNER_OP_TIMEOUT,
 	};
-	char err[256];
-
-	if ((r->lmethod = r->local->new(&setup, err, sizeof(err))) == NULL)
-		fatal("queue runner: %s", err);
-}
-
-/* The remote engine; without it remote recipients are deferred with the
- * reason (the runner still delivers locally). */
-static void
-runner_start_remote(struct runner *r)
-{
+	struct runner_method *rm;
 	char err[256], esc[300];
 
-	r->remote = remote_new(r->base, r->conf, err, sizeof(err));
-	if (r->remote == NULL) {
-		r->remote_err = xstrdup(err);
+	rm = &r->method[RUNNER_LOCAL];
+	if ((rm->m = rm->ops->new(&setup, err, sizeof(err))) == NULL)
+		fatal("queue runner: %s", err);
+	rm = &r->method[RUNNER_REMOTE];
+	if ((rm->m = rm->ops->new(&setup, err, sizeof(err))) == NULL) {
+		rm->err = xstrdup(err);
 		log_warn("queue runner: remote delivery unavailable: %s",
 		    log_escape(err, strlen(err), esc, sizeof(esc)));
 	}
@@ -204,17 +202,17 @@ runner_cleanup(struct runner *r)
 {
 	/* Abandon what is in flight before the event base goes: local
 	 * deliveries under way on the pool finish first and their results
-	 * are saved (runner_local_close); queued ones are skipped. */
-	runner_local_close(r);
+	 * are saved (runner_flights_close); queued ones are skipped. */
+	runner_flights_close(r);
 	runner_history_free(r->history);
 	runner_correspondents_free(r->corr);
 	runner_reports_free(r->reports);
-	remote_free(r->remote);
 	while (r->flights != NULL)
 		runner_flight_free(r->flights);
 	if (r->stop_ev)
 		event_free(r->stop_ev);
-	free(r->remote_err);
+	for (size_t s = 0; s < RUNNER_STAGES; s++)
+		free(r->method[s].err);
 	if (r->nudge_ev)
 		event_free(r->nudge_ev);
 	if (r->watch_ev)
@@ -327,17 +325,18 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	sandbox_enter(SANDBOX_RUNNER, conf);
 	metrics_rss_update();	/* then on each scan */
 	r.pool = workpool_new(r.base, RUNNER_LOCAL_THREADS, "queue runner");
-	runner_local_new(&r);
-	runner_start_remote(&r);
+	runner_methods_new(&r);
 	runner_bind(&r);
 	runner_watch(&r);
 	runner_add_events(&r);
 	r.reports = runner_reports_start(r.base, conf, keys);
 	r.history = runner_history_start(r.base, r.pool, conf);
 	r.corr = runner_correspondents_start(r.base, r.pool, conf);
-	log_info("queue runner started method=%s remote=%s", r.local->name,
-	    r.remote == NULL ? "unavailable" : conf->relayhost != NULL &&
-	    *conf->relayhost != '\0' ? "relayhost" : "mx");
+	log_info("queue runner started method=%s remote=%s",
+	    r.method[RUNNER_LOCAL].ops->name,
+	    r.method[RUNNER_REMOTE].m == NULL ? "unavailable" :
+	    conf->relayhost != NULL && *conf->relayhost != '\0' ?
+	    "relayhost" : "mx");
 	/* Restart resumes the queue: everything pending is tried now. */
 	runner_scan(&r, true);
 	runner_suspects_start(&r);

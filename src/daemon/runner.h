@@ -10,11 +10,12 @@
  * recipient now).
  *
  * Recipients in a [domain] of the configuration are delivered with the
- * configured local method (deliver/delivery.h: Maildir on a pool of
- * threads, LMTP on the loop), several messages at once (each wait bounded
- * by RUNNER_OP_TIMEOUT); results are recorded on the loop. Other recipients then go to the asynchronous
- * remote engine (deliver/remote.h: MX or relayhost over SMTP) on the same
- * event base; the runner never waits for delivery I/O, and a message in
+ * configured local method (Maildir on a pool of threads, LMTP on the
+ * loop), several messages at once (each wait bounded by
+ * RUNNER_OP_TIMEOUT); the other recipients then go to the remote method
+ * (deliver/remote.h: MX or relayhost over SMTP, on the loop). Both are
+ * deliver/delivery.h's asynchronous interface; results are recorded on
+ * the loop, the runner never waits for delivery I/O, and a message in
  * flight is not picked again until every due recipient has a result.
  * Outcomes are saved with spool_env_save as they are recorded; temporary
  * failures are retried on [delivery] retry_schedule until queue_lifetime;
@@ -22,8 +23,9 @@
  * mailbox) get a DSN through bounce_enqueue (queue/bounce.h); a message
  * leaves the queue when no recipient is pending.
  *
- * SIGTERM: no new work; deliveries in flight get a few seconds to finish
- * and are then abandoned (their recipients stay pending).
+ * SIGTERM: no new work, and deliveries in flight begin nothing new; local
+ * ones under way finish, remote ones get a few seconds and are then
+ * abandoned (their recipients stay pending).
  */
 #ifndef SEALMAIL_DAEMON_RUNNER_H
 #define SEALMAIL_DAEMON_RUNNER_H

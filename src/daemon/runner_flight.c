@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* Flights (runner_internal.h): a loaded message from its due recipients'
- * selection through the local stage (deliver/delivery.h's asynchronous
- * interface: Maildir writes on the pool of threads, LMTP on this loop) and
- * the remote stage (the asynchronous engine, deliver/remote.h) to its last
+ * selection through its stages, local then remote, each a job of a
+ * method behind deliver/delivery.h's asynchronous interface (Maildir
+ * writes on the pool of threads, LMTP and SMTP on this loop), to its last
  * result. */
 #include "daemon/runner_internal.h"
 
@@ -20,7 +20,6 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
-#include "deliver/remote.h"
 #include "queue/spool.h"
 #include "report/inreport_hook.h"
 #include "sched/sched.h"
@@ -48,12 +47,12 @@ runner_flight_new(struct runner *r, struct envelope *env, int fd,
 	f->env = *env;
 	envelope_init(env);
 	f->fd = fd;
-	f->lidx = xcalloc(nl + 1, sizeof(*f->lidx));
-	memcpy(f->lidx, local, nl * sizeof(*local));
-	f->nl = nl;
-	f->ridx = xcalloc(nr + 1, sizeof(*f->ridx));
-	memcpy(f->ridx, remote, nr * sizeof(*remote));
-	f->nr = nr;
+	f->idx[RUNNER_LOCAL] = xcalloc(nl + 1, sizeof(size_t));
+	memcpy(f->idx[RUNNER_LOCAL], local, nl * sizeof(*local));
+	f->n[RUNNER_LOCAL] = nl;
+	f->idx[RUNNER_REMOTE] = xcalloc(nr + 1, sizeof(size_t));
+	memcpy(f->idx[RUNNER_REMOTE], remote, nr * sizeof(*remote));
+	f->n[RUNNER_REMOTE] = nr;
 	f->failed = xcalloc(f->env.nrcpts + 1, sizeof(*f->failed));
 	f->next = r->flights;
 	r->flights = f;
@@ -78,8 +77,8 @@ runner_flight_free(struct runner_flight *f)
 	if (f->fd != -1)
 		close(f->fd);
 	envelope_clear(&f->env);
-	free(f->lidx);
-	free(f->ridx);
+	for (size_t s = 0; s < RUNNER_STAGES; s++)
+		free(f->idx[s]);
 	free(f->failed);
 	free(f);
 }
@@ -107,108 +106,111 @@ runner_flight_bounce(struct runner_flight *f)
 	f->nfailed = 0;
 }
 
-/* remote_rcpt_cb: record and save at once, so a crash repeats as little
- * as possible. */
-static void
-runner_remote_rcpt(size_t i, const struct delivery_result *res,
-    const struct remote_attempt *at, void *arg)
+/* Recipient i of the stage's job, as an index into f->env.rcpts. */
+static size_t
+runner_stage_rcpt_index(const struct runner_flight *f, size_t i)
 {
-	struct runner_flight *f = arg;
-	time_t now = time(NULL);
-
-	if (runner_record(f->r, &f->env, &f->env.rcpts[f->ridx[i]], "smtp",
-	    res, at, now))
-		f->failed[f->nfailed++] = f->ridx[i];
-	if (spool_msg_exists(f->r->conf->data_dir, f->env.id))
-		runner_save(f->r, &f->env);
+	return f->idx[f->stage][i];
 }
 
-/* remote_done_cb: bounce, maybe remove the message, forget the flight. */
+/* delivery_rcpt_cb: record at once. A remote result is saved at once
+ * too, so a crash repeats as little as possible (a remote job may take
+ * minutes over its destinations); a local job's are saved at its end,
+ * one save for all its recipients (a copy made before a crash is found
+ * again: runner.suspect). */
 static void
-runner_remote_done(void *arg)
+runner_stage_rcpt(size_t i, const struct delivery_result *res, void *arg)
 {
 	struct runner_flight *f = arg;
+	struct runner *r = f->r;
+	size_t k = runner_stage_rcpt_index(f, i);
 
-	if (spool_msg_exists(f->r->conf->data_dir, f->env.id)) {
-		runner_flight_bounce(f);
-		runner_maybe_finish(f->r, &f->env, &f->fd);
-	}
-	runner_flight_end(f);
+	f->recorded = true;
+	if (runner_record(r, &f->env, &f->env.rcpts[k],
+	    r->method[f->stage].ops->name, res, time(NULL)))
+		f->failed[f->nfailed++] = k;
+	if (f->stage == RUNNER_REMOTE &&
+	    spool_msg_exists(r->conf->data_dir, f->env.id))
+		runner_save(r, &f->env);
 }
 
-/* Without a remote engine (its setup failed, logged at start) remote
- * recipients are deferred with the reason on the retry schedule, and
- * expire like the others. */
+/* Without the stage's method (the remote engine's setup failed, logged
+ * at start) its recipients are deferred with the reason on the retry
+ * schedule, and expire like the others. */
 static void
-runner_defer_remote(struct runner_flight *f)
+runner_stage_defer(struct runner_flight *f)
 {
 	struct runner *r = f->r;
+	const struct runner_method *rm = &r->method[f->stage];
 	struct delivery_result res = { .status = DELIVERY_TEMPFAIL };
 	time_t now = time(NULL);
 
-	snprintf(res.reply, sizeof(res.reply), "4.3.0 remote delivery "
-	    "unavailable: %s", r->remote_err ? r->remote_err : "?");
-	for (size_t i = 0; i < f->nr; i++)
-		if (runner_record(r, &f->env, &f->env.rcpts[f->ridx[i]],
-		    "smtp", &res, NULL, now))
-			f->failed[f->nfailed++] = f->ridx[i];
+	snprintf(res.reply, sizeof(res.reply), "4.3.0 %s delivery "
+	    "unavailable: %s", f->stage == RUNNER_LOCAL ? "local" : "remote",
+	    rm->err ? rm->err : "?");
+	for (size_t i = 0; i < f->n[f->stage]; i++) {
+		size_t k = runner_stage_rcpt_index(f, i);
+
+		if (runner_record(r, &f->env, &f->env.rcpts[k], rm->ops->name,
+		    &res, now))
+			f->failed[f->nfailed++] = k;
+	}
 	runner_save(r, &f->env);
 	runner_flight_bounce(f);
 }
 
-/* The remote stage: hand the due remote recipients to the engine, or
- * finish the message here. A stopping runner starts no remote session:
+static void runner_stage_end(void *arg);
+
+/* Start the first stage from stage on that has due recipients, or finish
+ * the message when none is left. A stopping runner begins no remote job:
  * those recipients stay pending for the next runner. */
 static void
-runner_flight_remote(struct runner_flight *f)
+runner_stage_start(struct runner_flight *f, enum runner_stage stage)
 {
 	struct runner *r = f->r;
-	struct remote_job job;
+	const struct runner_method *rm;
+	struct delivery_job job;
 
-	if (f->nr > 0 && atomic_load(&r->stopping)) {
+	while (stage < RUNNER_STAGES && f->n[stage] == 0)
+		stage++;
+	if (stage == RUNNER_STAGES) {
+		runner_maybe_finish(r, &f->env, &f->fd);
 		runner_flight_end(f);
 		return;
 	}
-	if (f->nr > 0 && r->remote != NULL) {
-		job = (struct remote_job){
-			.env = &f->env,
-			.msg_fd = f->fd,
-			.rcpts = f->ridx,
-			.nrcpts = f->nr,
-			.rcpt_cb = runner_remote_rcpt,
-			.done = runner_remote_done,
-			.arg = f,
-		};
-		if (remote_deliver(r->remote, &job) == 0)
-			return;		/* runner_remote_done follows */
+	if (stage != RUNNER_LOCAL && atomic_load(&r->stopping)) {
+		runner_flight_end(f);
+		return;
 	}
-	if (f->nr > 0)
-		runner_defer_remote(f);
-	runner_maybe_finish(r, &f->env, &f->fd);
-	runner_flight_end(f);
-}
-
-/* delivery_rcpt_cb: record at once (the save follows at the job's end,
- * one for all its recipients). */
-static void
-runner_local_rcpt(size_t i, const struct delivery_result *res, void *arg)
-{
-	struct runner_flight *f = arg;
-
-	f->lrecorded = true;
-	if (runner_record(f->r, &f->env, &f->env.rcpts[f->lidx[i]],
-	    f->r->local->name, res, NULL, time(NULL)))
-		f->failed[f->nfailed++] = f->lidx[i];
+	f->stage = stage;
+	f->recorded = false;
+	rm = &r->method[stage];
+	if (rm->m == NULL) {
+		runner_stage_defer(f);
+		runner_stage_start(f, stage + 1);
+		return;
+	}
+	job = (struct delivery_job){
+		.env = &f->env,
+		.msg_fd = f->fd,
+		.rcpts = f->idx[stage],
+		.nrcpts = f->n[stage],
+		.recheck = f->recheck,
+		.rcpt = runner_stage_rcpt,
+		.end = runner_stage_end,
+		.arg = f,
+	};
+	f->del = rm->ops->start(rm->m, &job);
 }
 
 /*
- * The local stage is over: save what was recorded, then the remote
- * stage. When the runner is going away (cancelled: its loop has ended)
- * deliveries that were made are still saved, since dropping their results
- * would deliver them again after a restart (LMTP cannot tell).
+ * The stage is over: save what was recorded, bounce what failed, then
+ * the next stage. When the runner is going away (cancelled: its loop has
+ * ended) deliveries that were made are still saved, since dropping their
+ * results would deliver them again after a restart (LMTP cannot tell).
  */
 static void
-runner_local_finish(struct runner_flight *f, bool cancelled)
+runner_stage_over(struct runner_flight *f, bool cancelled)
 {
 	struct runner *r = f->r;
 
@@ -219,32 +221,39 @@ runner_local_finish(struct runner_flight *f, bool cancelled)
 			runner_flight_end(f);
 		return;
 	}
-	switch (runner_save(r, &f->env)) {
-	case 1:
-		qidset_del(&r->suspect, f->env.id);
-		break;
-	case -1:
-		qidset_add(&r->suspect, f->env.id);
-		break;
-	}
+	/* Remote results were saved one by one. */
+	if (f->stage == RUNNER_LOCAL)
+		switch (runner_save(r, &f->env)) {
+		case 1:
+			qidset_del(&r->suspect, f->env.id);
+			break;
+		case -1:
+			qidset_add(&r->suspect, f->env.id);
+			break;
+		}
 	runner_flight_bounce(f);
 	if (cancelled) {
 		runner_maybe_finish(r, &f->env, &f->fd);
 		runner_flight_free(f);
 		return;
 	}
-	runner_flight_remote(f);
+	runner_stage_start(f, f->stage + 1);
 }
 
-/* Whether a recipient delivered now wants the inreport hook. */
+/* Whether a recipient delivered now wants the inreport hook (reports
+ * mailed to our rua/ruf inbox: local recipients only). */
 static bool
 runner_local_hook_wanted(const struct runner_flight *f)
 {
-	for (size_t i = 0; i < f->nl; i++)
-		if (f->env.rcpts[f->lidx[i]].state ==
-		    ENVELOPE_RCPT_DELIVERED &&
-		    inreport_hook_wants(f->r->conf, &f->env, f->lidx[i]))
+	if (f->stage != RUNNER_LOCAL)
+		return false;
+	for (size_t i = 0; i < f->n[RUNNER_LOCAL]; i++) {
+		size_t k = f->idx[RUNNER_LOCAL][i];
+
+		if (f->env.rcpts[k].state == ENVELOPE_RCPT_DELIVERED &&
+		    inreport_hook_wants(f->r->conf, &f->env, k))
 			return true;
+	}
 	return false;
 }
 
@@ -262,7 +271,7 @@ runner_local_hook(void *arg)
 static void
 runner_local_hook_done(void *arg, bool cancelled)
 {
-	runner_local_finish(arg, cancelled);
+	runner_stage_over(arg, cancelled);
 }
 
 /* Whether a local job is in flight. */
@@ -271,7 +280,7 @@ runner_local_busy(const struct runner *r)
 {
 	for (const struct runner_flight *f = r->flights; f != NULL;
 	    f = f->next)
-		if (f->ldel != NULL)
+		if (f->del != NULL && f->stage == RUNNER_LOCAL)
 			return true;
 	return false;
 }
@@ -279,15 +288,15 @@ runner_local_busy(const struct runner *r)
 /* delivery_end_cb: the hook if wanted, then the rest. A job that a stop
  * kept from trying anyone leaves its recipients pending. */
 static void
-runner_local_end(void *arg)
+runner_stage_end(void *arg)
 {
 	struct runner_flight *f = arg;
 	struct runner *r = f->r;
 
-	f->ldel = NULL;
+	f->del = NULL;
 	if (r->grace_over && !runner_local_busy(r))
 		event_base_loopexit(r->base, NULL);
-	if (!f->lrecorded) {
+	if (!f->recorded) {
 		if (r->closing)
 			runner_flight_free(f);
 		else
@@ -295,47 +304,29 @@ runner_local_end(void *arg)
 		return;
 	}
 	if (!runner_local_hook_wanted(f))
-		runner_local_finish(f, r->closing);
+		runner_stage_over(f, r->closing);
 	else if (r->closing) {
 		runner_local_hook(f);	/* no loop left to wait on */
-		runner_local_finish(f, true);
+		runner_stage_over(f, true);
 	} else
 		workpool_submit(r->pool, runner_local_hook,
 		    runner_local_hook_done, f);
 }
 
-/* Start the local stage of f on the loop. */
-static void
-runner_local_start(struct runner_flight *f)
-{
-	struct runner *r = f->r;
-	const struct delivery_job job = {
-		.env = &f->env,
-		.msg_fd = f->fd,
-		.rcpts = f->lidx,
-		.nrcpts = f->nl,
-		.recheck = f->recheck,
-		.rcpt = runner_local_rcpt,
-		.end = runner_local_end,
-		.arg = f,
-	};
-
-	f->ldel = r->local->start(r->lmethod, &job);
-}
-
-/* SIGTERM: local jobs try no one new; what is under way finishes. */
+/* SIGTERM: jobs begin nothing new; what is under way finishes. */
 void
-runner_local_stop(struct runner *r)
+runner_flights_stop(struct runner *r)
 {
 	for (struct runner_flight *f = r->flights; f != NULL; f = f->next)
-		if (f->ldel != NULL)
-			r->local->stop(f->ldel);
+		if (f->del != NULL)
+			r->method[f->stage].ops->stop(f->del);
 }
 
 /* The loop has ended: jobs on the pool report as it drains, the others
- * (LMTP sessions) are cut off; what they had recorded is saved. */
+ * (LMTP and SMTP sessions) are cut off; what they had recorded is saved
+ * (remote results already were) and what failed bounced. */
 void
-runner_local_close(struct runner *r)
+runner_flights_close(struct runner *r)
 {
 	struct runner_flight *f, *next;
 
@@ -344,15 +335,18 @@ runner_local_close(struct runner *r)
 	r->pool = NULL;
 	for (f = r->flights; f != NULL; f = next) {
 		next = f->next;
-		if (f->ldel == NULL)
+		if (f->del == NULL)
 			continue;
-		r->local->cancel(f->ldel);
-		f->ldel = NULL;
-		if (f->lrecorded)
-			runner_local_finish(f, true);
+		r->method[f->stage].ops->cancel(f->del);
+		f->del = NULL;
+		if (f->recorded)
+			runner_stage_over(f, true);
 	}
-	r->local->free(r->lmethod);
-	r->lmethod = NULL;
+	for (size_t s = 0; s < RUNNER_STAGES; s++) {
+		if (r->method[s].ops != NULL)
+			r->method[s].ops->free(r->method[s].m);
+		r->method[s].m = NULL;
+	}
 }
 
 
@@ -387,10 +381,7 @@ runner_process(struct runner *r, const char *qid, bool force)
 	fd = -1;		/* the flight's now */
 	f->recheck = qidset_has(&r->suspect, qid);
 	r->busy = true;
-	if (nl > 0)
-		runner_local_start(f);
-	else
-		runner_flight_remote(f);
+	runner_stage_start(f, RUNNER_LOCAL);
 out:
 	if (fd != -1)
 		close(fd);

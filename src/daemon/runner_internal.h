@@ -8,14 +8,16 @@
  * nudges are handled between them (runner_work.c). Envelopes on disk are
  * the only state: a message is loaded and becomes a "flight", which owns
  * the loaded envelope and the message fd until every due recipient has a
- * result. Its due local recipients go to the local method's asynchronous
- * interface (deliver/delivery.h: Maildir writes on the pool of threads,
- * core/workpool.h, where concurrent deliveries share the disk's flushes;
- * LMTP runs on this loop), then its due remote recipients go to the
- * asynchronous remote engine (deliver/remote.h) (runner_flight.c). A message in flight is skipped when it comes up
- * again, so no two attempts of one message overlap. What is due and what
- * a result means is decided by sched/sched.h; runner_result.c applies it
- * (log, metrics, save, DSN, removal).
+ * result. It goes through two stages, each a job of a delivery method
+ * (deliver/delivery.h, one code path for all, runner_flight.c): its due
+ * local recipients go to the local method (Maildir writes on the pool of
+ * threads, core/workpool.h, where concurrent deliveries share the disk's
+ * flushes; LMTP on this loop), then its due remote recipients to the
+ * remote one (deliver/remote.h, on this loop). A message in flight is
+ * skipped when it comes up again, so no two attempts of one message
+ * overlap. What is due and what a result means is decided by
+ * sched/sched.h; runner_result.c applies it (log, metrics, save, DSN,
+ * removal).
  */
 #ifndef SEALMAIL_DAEMON_RUNNER_INTERNAL_H
 #define SEALMAIL_DAEMON_RUNNER_INTERNAL_H
@@ -36,8 +38,6 @@
 #include "queue/envelope.h"
 #include "queue/qidset.h"
 
-struct remote;
-struct remote_attempt;
 struct runner_correspondents;
 struct runner_history;
 struct runner_reports;
@@ -66,18 +66,35 @@ struct runner_list {
 	bool	  force;	/* every pending recipient is due */
 };
 
-/* A message being delivered: first its due local recipients (on the
- * pool), then its due remote ones (with the remote engine). */
+/* A flight's stages, in order. */
+enum runner_stage {
+	RUNNER_LOCAL,		/* Maildir or LMTP */
+	RUNNER_REMOTE,		/* SMTP */
+	RUNNER_STAGES
+};
+
+/* A delivery method of the runner. */
+struct runner_method {
+	const struct delivery_ops	*ops;
+	struct delivery_method		*m;	/* NULL: unavailable */
+	char				*err;	/* why */
+};
+
+/* A message being delivered: first its due local recipients, then its
+ * due remote ones. */
 struct runner_flight {
 	struct runner_flight		*next;
 	struct runner			*r;
 	struct envelope			 env;
 	int				 fd;
-	size_t				*lidx, nl;	/* local rcpts of env */
-	struct delivery			*ldel;	/* the local job, until
+	size_t				*idx[RUNNER_STAGES];	/* due
+						 * rcpts of env, per stage */
+	size_t				 n[RUNNER_STAGES];
+	enum runner_stage		 stage;	/* in flight */
+	struct delivery			*del;	/* the stage's job, until
 						 * its end */
-	bool				 lrecorded;	/* a local result */
-	size_t				*ridx, nr;	/* remote rcpts */
+	bool				 recorded;	/* a result in this
+							 * stage */
 	size_t				*failed;	/* became FAILED */
 	size_t				 nfailed;
 	bool				 recheck;	/* in suspect */
@@ -97,16 +114,13 @@ struct runner {
 	int				 sock;
 	struct sockaddr_un		 sun;
 	struct stat			 sun_st;	/* the bound path */
-	const struct delivery_ops	*local;
-	struct delivery_method		*lmethod;	/* its instance */
+	struct runner_method		 method[RUNNER_STAGES];
 	char				*target;	/* LMTP or NULL */
 	bool				 closing;	/* the loop has ended */
 	bool				 grace_over;	/* stopping: waits for
 							 * local jobs only */
 	struct runner_list		 urgent, scan;
 	struct workpool			*pool;	/* local deliveries */
-	struct remote			*remote;	/* NULL: unavailable */
-	char				*remote_err;	/* why */
 	struct runner_flight		*flights;
 	size_t				 nflights;
 	atomic_bool			 stopping;	/* SIGTERM seen; read
@@ -152,8 +166,7 @@ void runner_trim_cb(evutil_socket_t fd, short what, void *arg);
  * the DSN for failed[0..nfailed), remove a message that is done. */
 bool runner_record(struct runner *r, struct envelope *env,
     struct envelope_rcpt *rc, const char *method,
-    const struct delivery_result *res, const struct remote_attempt *at,
-    time_t now);
+    const struct delivery_result *res, time_t now);
 int runner_save(struct runner *r, struct envelope *env);
 void runner_bounce(struct runner *r, const struct envelope *env,
     const size_t *failed, size_t nfailed);
@@ -161,12 +174,14 @@ void runner_maybe_finish(struct runner *r, const struct envelope *env,
     int *fd);
 
 /* runner_flight.c: try message qid's due recipients (skipped while it is
- * in flight); forget a flight. */
+ * in flight); forget a flight; whether a local job is in flight; stop
+ * every job (SIGTERM); cancel them, save what they recorded and free the
+ * methods (the loop has ended). */
 void runner_process(struct runner *r, const char *qid, bool force);
 void runner_flight_free(struct runner_flight *f);
 bool runner_local_busy(const struct runner *r);
-void runner_local_stop(struct runner *r);
-void runner_local_close(struct runner *r);
+void runner_flights_stop(struct runner *r);
+void runner_flights_close(struct runner *r);
 
 /* runner_watch.c: watch spool/queue (or poll it: runner_poll_cb, armed
  * by the caller when r->watch_fd is -1). */

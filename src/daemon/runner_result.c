@@ -13,14 +13,13 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "daemon/runner_correspondents.h"
-#include "deliver/remote.h"
 #include "queue/bounce.h"
 #include "queue/spool.h"
 #include "sched/sched.h"
 
 static void
 runner_log_attempt(const struct envelope *env, const struct envelope_rcpt *rc,
-    const char *method, const struct remote_attempt *at, const char *result,
+    const char *method, const struct delivery_attempt *at, const char *result,
     const char *reply, time_t now)
 {
 	char addr[300], text[600], relay[300] = "";
@@ -46,7 +45,7 @@ runner_log_attempt(const struct envelope *env, const struct envelope_rcpt *rc,
 /* Count an attempt's outcome; failures keep their reply for the status
  * page. */
 static void
-runner_count(const struct envelope_rcpt *rc, const struct remote_attempt *at,
+runner_count(const struct envelope_rcpt *rc, const struct delivery_attempt *at,
     const char *result)
 {
 	enum metrics_result mr = result[0] == 'd' && result[2] == 'l' ?
@@ -61,14 +60,14 @@ runner_count(const struct envelope_rcpt *rc, const struct remote_attempt *at,
 }
 
 /* Apply one attempt's outcome to recipient rc (sched_record) and log it
- * (at: remote details, or NULL). Returns true if rc has just become
- * FAILED. */
+ * (res->attempt: remote details, or NULL). Returns true if rc has just
+ * become FAILED. */
 bool
 runner_record(struct runner *r, struct envelope *env,
     struct envelope_rcpt *rc, const char *method,
-    const struct delivery_result *res, const struct remote_attempt *at,
-    time_t now)
+    const struct delivery_result *res, time_t now)
 {
+	const struct delivery_attempt *at = res->attempt;
 	static const char *const result[] = {
 		[SCHED_DELIVERED] = "delivered",
 		[SCHED_DEFERRED] = "deferred",

@@ -1,23 +1,21 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The asynchronous interface every local delivery method implements
- * (STYLE.md §3: variants behind one table of function pointers):
- * maildir.c (file I/O on the caller's work pool, never on the loop) and
- * lmtp.c (RFC 2033 on the smtpc engine, non-blocking on the loop).
+ * The asynchronous interface every delivery method implements (STYLE.md
+ * §3: variants behind one table of function pointers): maildir.c (file
+ * I/O on the caller's work pool, never on the loop), lmtp.c (RFC 2033 on
+ * the smtpc engine) and remote.c (SMTP to MX hosts or the relayhost, on
+ * the smtpc engine; connections are shared between jobs), the last two
+ * non-blocking on the loop.
  *
  * A method is instantiated once on the caller's event loop (new), then
  * takes jobs: one message and a set of its recipients. start() returns at
  * once; each recipient's outcome is reported through job->rcpt as soon as
  * it is known, then job->end runs once: both on the loop, never from
  * within start(). stop() asks a job to end early (nothing new is begun:
- * no further Maildir copy, no further LMTP transaction; what is under way
- * finishes and is reported); recipients it never reached get no rcpt
- * call, so the caller leaves them pending. cancel() abandons a job at
- * once, without any further callback.
- *
- * Remote SMTP delivery (remote.h) has the same shape (start, per
- * recipient results, end) with its own types: it reports per-attempt TLS
- * and relay details and shares connections between jobs.
+ * no further Maildir copy, LMTP transaction or remote destination; what
+ * is under way finishes and is reported); recipients it never reached get
+ * no rcpt call, so the caller leaves them pending. cancel() abandons a job
+ * at once, without any further callback.
  */
 #ifndef SEALMAIL_DELIVER_DELIVERY_H
 #define SEALMAIL_DELIVER_DELIVERY_H
@@ -28,6 +26,7 @@
 #include "core/limits.h"
 #include "queue/envelope.h"
 
+struct conf;
 struct event_base;
 struct workpool;
 
@@ -37,12 +36,28 @@ enum delivery_status {
 	DELIVERY_PERMFAIL,	/* 5xx, unknown mailbox, bad address */
 };
 
+/* How a remote recipient's attempt went, for the caller's log line and
+ * metrics. */
+struct delivery_attempt {
+	char	relay[LIMIT_DOMAIN + 64];	/* "HOST[ADDR]:PORT" or "none" */
+	char	tls[96];		/* "TLSv1.3/CIPHER" or "none" */
+	bool	verified;		/* the peer certificate verified */
+	bool	authenticated;		/* ... and the policy required it */
+	const char *policy;		/* static: dane | mta-sts | verify |
+					 * encrypt | may | none (the relay
+					 * host: verify) */
+	bool	overridden;		/* TLS-Required: No relaxed it */
+};
+
 /* One recipient's outcome. reply is an SMTP-style "CODE X.Y.Z text" line
- * (no CRLF; as received from an LMTP server, so untrusted: escape it
- * before logging). */
+ * (no CRLF; as received from a server, so untrusted: escape it before
+ * logging). */
 struct delivery_result {
 	enum delivery_status	status;
 	char			reply[LIMIT_REPLY_LINE + 1];
+	/* Remote delivery's details of the attempt (borrowed like the
+	 * result); NULL from the local methods. */
+	const struct delivery_attempt *attempt;
 };
 
 /* A recipient's outcome; i indexes job->rcpts. res is borrowed for the
@@ -56,6 +71,10 @@ typedef void delivery_end_cb(void *arg);
 /* What a method needs from its caller, borrowed for the method's life. */
 struct delivery_setup {
 	struct event_base	*base;		/* the caller's loop */
+	const struct conf	*conf;		/* remote: [server] hostname,
+						 * max_hops, [delivery],
+						 * [dns], [policy]...;
+						 * unused by the others */
 	struct workpool		*pool;		/* for blocking work */
 	const char		*data_dir;	/* Maildir paths */
 	const char		*hostname;	/* our name (LMTP LHLO) */
@@ -89,9 +108,11 @@ struct delivery_method;		/* one instance of a method */
 struct delivery;		/* one job in flight */
 
 struct delivery_ops {
-	const char	*name;		/* "maildir", "lmtp": method= */
+	const char	*name;		/* "maildir", "lmtp", "smtp":
+					 * method= */
 	/* An instance on setup->base; NULL with err when the setup is
-	 * unusable (an LMTP target that does not parse or resolve). */
+	 * unusable (an LMTP target that does not parse or resolve, a
+	 * remote resolver or TLS context that cannot be set up). */
 	struct delivery_method *(*new)(const struct delivery_setup *setup,
 	    char *err, size_t errlen);
 	/* Cancel every job still in flight, then free; NULL: no-op. Jobs
@@ -106,8 +127,11 @@ struct delivery_ops {
 	void		(*stop)(struct delivery *d);
 	/* Abandon d now: no callback after this. A Maildir copy being
 	 * written finishes on its thread, unreported (the recheck of the
-	 * next attempt finds it); an LMTP transaction cut off after its
-	 * final dot may have been delivered (at-least-once). */
+	 * next attempt finds it); an LMTP or SMTP transaction cut off
+	 * after its final dot may have been delivered (at-least-once). A
+	 * remote transaction under way is cut off by closing its
+	 * connection (which other jobs may have shared: their units go to
+	 * another connection). */
 	void		(*cancel)(struct delivery *d);
 };
 

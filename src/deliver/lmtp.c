@@ -76,6 +76,7 @@ lmtp_report(struct delivery *d, size_t i, enum delivery_status st,
 		return;
 	d->reported[i] = true;
 	res.status = st;
+	res.attempt = NULL;
 	va_start(ap, fmt);
 	vsnprintf(res.reply, sizeof(res.reply), fmt, ap);
 	va_end(ap);

@@ -30,11 +30,11 @@
  * message already names in a Delivered-To field, is refused with a
  * permanent "554 5.4.6" result (the runner bounces it).
  *
- * Results: every recipient of a job gets exactly one remote_rcpt_cb call,
- * then remote_done_cb runs once; all from the event loop, never inside
- * remote_deliver(). Replies in results are the server's (untrusted: escape
- * before logging) or a local reason, as "CODE X.Y.Z text" when a code is
- * known. DNS and connection trouble are DELIVERY_TEMPFAIL.
+ * Results: every recipient of a job gets exactly one rcpt call (unless
+ * the job is stopped or cancelled), then end runs once; all from the
+ * event loop, never inside start(). Replies in results are the server's
+ * (untrusted: escape before logging) or a local reason, as "CODE X.Y.Z
+ * text" when a code is known. DNS and connection trouble are DELIVERY_TEMPFAIL.
  *
  * This module keeps no state on disk: the runner records each result.
  */
@@ -46,10 +46,6 @@
 
 #include "deliver/delivery.h"
 #include "queue/envelope.h"
-
-struct conf;
-struct event_base;
-struct remote;
 
 /* Connections per destination (domain or relayhost) and in all. */
 #define REMOTE_DEST_CONN_MAX	4
@@ -67,61 +63,19 @@ struct remote;
  * the session (in one transaction with the others of that interval). */
 #define REMOTE_RPT_FLUSH_S	2
 
-/* How one recipient's attempt went, for the runner's log line. */
-struct remote_attempt {
-	char	relay[LIMIT_DOMAIN + 64];	/* "HOST[ADDR]:PORT" or "none" */
-	char	tls[96];		/* "TLSv1.3/CIPHER" or "none" */
-	bool	verified;		/* the peer certificate verified */
-	bool	authenticated;		/* ... and the policy required it */
-	const char *policy;		/* static: dane | mta-sts | verify |
-					 * encrypt | may | none (the relay
-					 * host: verify) */
-	bool	overridden;		/* TLS-Required: No relaxed it */
-};
-
-/* One recipient's outcome; i indexes job->rcpts. res and at are borrowed
- * for the duration of the call. */
-typedef void remote_rcpt_cb(size_t i, const struct delivery_result *res,
-    const struct remote_attempt *at, void *arg);
-/* Every recipient of the job has been reported. The job's env, fd and
- * rcpts may be released from here on (also from inside this call). */
-typedef void remote_done_cb(void *arg);
-
-struct remote_job {
-	const struct envelope	*env;	/* borrowed until done */
-	int			 msg_fd;	/* queue/ID.msg, read with pread */
-	const size_t		*rcpts;	/* indices into env->rcpts (copied) */
-	size_t			 nrcpts;
-	remote_rcpt_cb		*rcpt_cb;
-	remote_done_cb		*done;
-	void			*arg;
-};
-
-/*
- * The remote delivery engine on base, configured from conf (borrowed for
- * its life): [server] hostname (EHLO) and max_hops, [delivery] relayhost,
- * relayhost_credentials (read now), relayhost_ca, mx_port and [dns].
- * Returns NULL with err on failure (resolver or TLS context setup).
- */
-struct remote *remote_new(struct event_base *base, const struct conf *conf,
-    char *err, size_t errlen);
-
-/*
- * Abandon every job in flight (connections closed without QUIT, lookups
- * cancelled; no callback runs) and free rd. Safe because the runner
- * records state only from results: an abandoned recipient stays pending.
- * NULL is a no-op. Must not be called from a remote callback.
- */
-void remote_free(struct remote *rd);
-
-/*
- * Start delivering job (nrcpts > 0; the struct is copied, rcpts too). The
- * callbacks run later from the event loop. Returns 0; -1 only if nrcpts
- * is 0.
- */
-int remote_deliver(struct remote *rd, const struct remote_job *job);
-
-/* Jobs started and not yet done. */
-size_t remote_jobs(const struct remote *rd);
+/* The method (delivery.h), "smtp": setup->conf is required (borrowed for
+ * the instance's life: [server] hostname and max_hops, [delivery]
+ * relayhost, relayhost_credentials (read by new), relayhost_ca, mx_port,
+ * [dns], [policy]), setup->base too; the rest is unused. Each result
+ * carries its attempt (relay, TLS, policy: "none" when no server was
+ * reached). A job split over several destinations is stopped between
+ * them: a unit waiting for a connection is not begun, one on a connection
+ * finishes. Cancelling a job whose unit a shared connection is sending
+ * closes that connection; the other units it would have carried wait for
+ * another. free() abandons every job (connections closed without QUIT,
+ * lookups cancelled): safe because the runner records state only from
+ * results, so an abandoned recipient stays pending. A callback may stop or
+ * cancel other jobs, and stop its own, never cancel its own. */
+extern const struct delivery_ops remote_delivery_ops;
 
 #endif

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Unit tests of the remote delivery engine against a scripted SMTP server
- * on loopback (a thread with blocking sockets). Recipients use domain
- * literals ([127.0.0.1]) so no DNS is involved; MX routing, relayhost and
- * TLS are covered by tests/outbound against real servers.
+ * Unit tests of the remote delivery method (delivery.h) against a
+ * scripted SMTP server on loopback (a thread with blocking sockets).
+ * Recipients use domain literals ([127.0.0.1]) so no DNS is involved; MX
+ * routing, relayhost and TLS are covered by tests/outbound against real
+ * servers.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,11 @@ struct rt_server {
 	int		 messages;	/* DATA transactions completed */
 	int		 rcpts_in_last;	/* RCPT commands of the last message */
 	char		 data[8192];	/* DATA lines of every message */
+	/* stall: the first message's final dot gets no reply; the session
+	 * waits for the client to close it (stalled is set once the dot is
+	 * in, stall_eof once the client has closed). */
+	bool		 stall;
+	atomic_int	 stalled, stall_eof;
 };
 
 static int
@@ -88,6 +95,13 @@ rt_session(struct rt_server *sv, int fd)
 				size_t l = strlen(sv->data);
 				snprintf(sv->data + l, sizeof(sv->data) - l,
 				    "%s", line);
+			}
+			if (sv->stall && !atomic_load(&sv->stalled)) {
+				atomic_store(&sv->stalled, 1);
+				while (read(fd, line, sizeof(line)) > 0)
+					;
+				atomic_store(&sv->stall_eof, 1);
+				break;
 			}
 			sv->messages++;
 			sv->rcpts_in_last = rcpts;
@@ -152,16 +166,17 @@ struct rt_result {
 };
 
 static void
-rt_rcpt_cb(size_t i, const struct delivery_result *res,
-    const struct remote_attempt *at, void *arg)
+rt_rcpt_cb(size_t i, const struct delivery_result *res, void *arg)
 {
 	struct rt_result *r = arg;
 
 	assert_true(i < 8);
+	assert_non_null(res->attempt);
 	r->ncalls[i]++;
 	r->status[i] = res->status;
 	snprintf(r->reply[i], sizeof(r->reply[i]), "%s", res->reply);
-	snprintf(r->relay[i], sizeof(r->relay[i]), "%s", at->relay);
+	snprintf(r->relay[i], sizeof(r->relay[i]), "%s",
+	    res->attempt->relay);
 }
 
 static void
@@ -171,6 +186,19 @@ rt_done_cb(void *arg)
 
 	r->done++;
 	event_base_loopexit(r->base, NULL);
+}
+
+/* An instance of the method on base for c. */
+static struct delivery_method *
+rt_method(struct event_base *base, const struct conf *c)
+{
+	const struct delivery_setup setup = { .base = base, .conf = c };
+	struct delivery_method *m;
+	char err[256];
+
+	m = remote_delivery_ops.new(&setup, err, sizeof(err));
+	assert_non_null(m);
+	return m;
 }
 
 /* The engine keeps its store (MTA-STS cache, TLS results) in data_dir. */
@@ -221,8 +249,7 @@ rt_run_msg(struct conf *c, const char *const *rcpts,
 	struct event_base *base = event_base_new();
 	struct envelope env;
 	size_t idx[8];
-	char err[256];
-	struct remote *rd;
+	struct delivery_method *rd;
 	FILE *fp = tmpfile();
 	const struct timeval limit = { 20, 0 };
 
@@ -242,20 +269,17 @@ rt_run_msg(struct conf *c, const char *const *rcpts,
 	}
 	memset(r, 0, sizeof(*r));
 	r->base = base;
-	rd = remote_new(base, c, err, sizeof(err));
-	assert_non_null(rd);
-	struct remote_job job = {
+	rd = rt_method(base, c);
+	struct delivery_job job = {
 		.env = &env, .msg_fd = fileno(fp), .rcpts = idx, .nrcpts = n,
-		.rcpt_cb = rt_rcpt_cb, .done = rt_done_cb, .arg = r,
+		.rcpt = rt_rcpt_cb, .end = rt_done_cb, .arg = r,
 	};
-	assert_int_equal(remote_deliver(rd, &job), 0);
+	assert_non_null(remote_delivery_ops.start(rd, &job));
 	assert_int_equal(r->done, 0);	/* never from inside the call */
-	assert_int_equal(remote_jobs(rd), 1);
 	event_base_loopexit(base, &limit);
 	event_base_dispatch(base);
 	assert_int_equal(r->done, 1);
-	assert_int_equal(remote_jobs(rd), 0);
-	remote_free(rd);
+	remote_delivery_ops.free(rd);
 	envelope_clear(&env);
 	fclose(fp);
 	event_base_free(base);
@@ -458,12 +482,10 @@ struct rt_mjob {
 };
 
 static void
-rt_mrcpt_cb(size_t i, const struct delivery_result *res,
-    const struct remote_attempt *at, void *arg)
+rt_mrcpt_cb(size_t i, const struct delivery_result *res, void *arg)
 {
 	struct rt_mjob *j = arg;
 
-	(void)at;
 	assert_int_equal(i, 0);
 	j->ncalls++;
 	j->status = res->status;
@@ -477,6 +499,44 @@ rt_mdone_cb(void *arg)
 
 	if (++j->m->done == j->m->want)
 		event_base_loopexit(j->m->base, NULL);
+}
+
+/* A message file and an envelope for a job of one recipient. */
+static void
+rt_mjob_init(struct rt_mjob *j, struct rt_multi *m, const char *rcpt)
+{
+	memset(j, 0, sizeof(*j));
+	j->m = m;
+	j->fp = tmpfile();
+	assert_non_null(j->fp);
+	fputs("Subject: t\r\n\r\nbody\r\n", j->fp);
+	fflush(j->fp);
+	envelope_init(&j->env);
+	ids_qid_new(j->env.id);
+	j->env.mail_from = xstrdup("sender@example.test");
+	j->env.size = (size_t)ftell(j->fp);
+	envelope_add_rcpt(&j->env, rcpt, rcpt, NULL, 0);
+}
+
+static struct delivery *
+rt_mjob_start(struct delivery_method *rd, struct rt_mjob *j,
+    delivery_rcpt_cb *rcpt)
+{
+	struct delivery_job job = {
+		.env = &j->env, .msg_fd = fileno(j->fp), .rcpts = &j->idx,
+		.nrcpts = 1, .rcpt = rcpt, .end = rt_mdone_cb, .arg = j,
+	};
+	struct delivery *d = remote_delivery_ops.start(rd, &job);
+
+	assert_non_null(d);
+	return d;
+}
+
+static void
+rt_mjob_clear(struct rt_mjob *j)
+{
+	envelope_clear(&j->env);
+	fclose(j->fp);
 }
 
 /*
@@ -493,44 +553,24 @@ test_requiretls_failure_spares_plain_units(void **state)
 	struct rt_mjob jobs[NJ];
 	struct rt_multi m = { 0, NJ, NULL };
 	struct rt_server sv;
-	struct remote *rd;
+	struct delivery_method *rd;
 	struct conf c;
-	char err[256];
 	const struct timeval limit = { 20, 0 };
 
 	(void)state;
 	rt_server_start(&sv);
 	rt_conf(&c, sv.port);
 	m.base = event_base_new();
-	rd = remote_new(m.base, &c, err, sizeof(err));
-	assert_non_null(rd);
+	rd = rt_method(m.base, &c);
 	for (size_t k = 0; k < NJ; k++) {
-		struct rt_mjob *j = &jobs[k];
-
-		memset(j, 0, sizeof(*j));
-		j->m = &m;
-		j->fp = tmpfile();
-		assert_non_null(j->fp);
-		fputs("Subject: t\r\n\r\nbody\r\n", j->fp);
-		fflush(j->fp);
-		envelope_init(&j->env);
-		ids_qid_new(j->env.id);
-		j->env.mail_from = xstrdup("sender@example.test");
-		j->env.size = (size_t)ftell(j->fp);
-		j->env.requiretls = k + 1 < NJ;	/* the last one: plain */
-		envelope_add_rcpt(&j->env, "x@[127.0.0.1]", "x@[127.0.0.1]",
-		    NULL, 0);
-		struct remote_job job = {
-			.env = &j->env, .msg_fd = fileno(j->fp),
-			.rcpts = &j->idx, .nrcpts = 1,
-			.rcpt_cb = rt_mrcpt_cb, .done = rt_mdone_cb, .arg = j,
-		};
-		assert_int_equal(remote_deliver(rd, &job), 0);
+		rt_mjob_init(&jobs[k], &m, "x@[127.0.0.1]");
+		jobs[k].env.requiretls = k + 1 < NJ;	/* the last: plain */
+		(void)rt_mjob_start(rd, &jobs[k], rt_mrcpt_cb);
 	}
 	event_base_loopexit(m.base, &limit);
 	event_base_dispatch(m.base);
 	assert_int_equal(m.done, NJ);
-	remote_free(rd);
+	remote_delivery_ops.free(rd);
 	/* The last session's socket is closed by libevent's finalizers. */
 	(void)event_base_loop(m.base, EVLOOP_NONBLOCK);
 	rt_server_stop(&sv);
@@ -545,10 +585,202 @@ test_requiretls_failure_spares_plain_units(void **state)
 			assert_int_equal(j->status, DELIVERY_OK);
 			assert_non_null(strstr(j->reply, "250 2.0.0 queued"));
 		}
-		envelope_clear(&j->env);
-		fclose(j->fp);
+		rt_mjob_clear(j);
 	}
 	assert_int_equal(sv.messages, 1);
+	event_base_free(m.base);
+}
+
+/* --- stop and cancel --------------------------------------------------- */
+
+/* A job stopped before anything was begun ends from the loop (never
+ * inside stop()) with no result: the server never hears of it. */
+static void
+test_stop_before_start_reports_nothing(void **state)
+{
+	struct rt_multi m = { 0, 1, NULL };
+	struct rt_server sv;
+	struct rt_mjob j;
+	struct delivery_method *rd;
+	struct conf c;
+	const struct timeval limit = { 20, 0 };
+
+	(void)state;
+	rt_server_start(&sv);
+	rt_conf(&c, sv.port);
+	m.base = event_base_new();
+	rd = rt_method(m.base, &c);
+	rt_mjob_init(&j, &m, "x@[127.0.0.1]");
+	remote_delivery_ops.stop(rt_mjob_start(rd, &j, rt_mrcpt_cb));
+	assert_int_equal(m.done, 0);
+	event_base_loopexit(m.base, &limit);
+	event_base_dispatch(m.base);
+	assert_int_equal(m.done, 1);
+	assert_int_equal(j.ncalls, 0);
+	remote_delivery_ops.free(rd);
+	rt_server_stop(&sv);
+	assert_int_equal(sv.sessions, 0);
+	rt_mjob_clear(&j);
+	event_base_free(m.base);
+}
+
+/* The job test_stop_spares_units_under_way stops (a recipient callback
+ * of another job stops it), and its results per recipient. */
+static struct delivery *rt_stop_target;
+static int rt_two_calls[2];
+static enum delivery_status rt_two_status[2];
+
+static void
+rt_stopping_rcpt_cb(size_t i, const struct delivery_result *res, void *arg)
+{
+	rt_mrcpt_cb(i, res, arg);
+	if (rt_stop_target != NULL) {
+		remote_delivery_ops.stop(rt_stop_target);
+		rt_stop_target = NULL;
+	}
+}
+
+static void
+rt_two_rcpt_cb(size_t i, const struct delivery_result *res, void *arg)
+{
+	(void)arg;
+	assert_true(i < 2);
+	rt_two_calls[i]++;
+	rt_two_status[i] = res->status;
+}
+
+/*
+ * Stop lets what is under way finish and begins nothing new. The last job
+ * has a unit for [127.0.0.3] (its own destination: a connection at once,
+ * refused) and one for [127.0.0.1], which waits behind four jobs holding
+ * that destination's four connections. The first of them to be settled
+ * stops it, before its connection could take the waiting unit: that one
+ * is never sent nor reported; the refused one is reported.
+ */
+static void
+test_stop_spares_units_under_way(void **state)
+{
+	enum { NJ = REMOTE_DEST_CONN_MAX + 1 };
+	struct rt_mjob jobs[NJ];
+	struct rt_mjob *last = &jobs[NJ - 1];
+	struct rt_multi m = { 0, NJ, NULL };
+	struct rt_server sv;
+	struct delivery_method *rd;
+	struct conf c;
+	size_t two[2] = { 0, 1 };
+	const struct timeval limit = { 20, 0 };
+
+	(void)state;
+	rt_server_start(&sv);
+	rt_conf(&c, sv.port);
+	m.base = event_base_new();
+	rd = rt_method(m.base, &c);
+	for (size_t k = 0; k + 1 < NJ; k++) {
+		rt_mjob_init(&jobs[k], &m, "x@[127.0.0.1]");
+		(void)rt_mjob_start(rd, &jobs[k], rt_stopping_rcpt_cb);
+	}
+	rt_mjob_init(last, &m, "y@[127.0.0.3]");
+	envelope_add_rcpt(&last->env, "z@[127.0.0.1]", "z@[127.0.0.1]", NULL,
+	    0);
+	struct delivery_job job = {
+		.env = &last->env, .msg_fd = fileno(last->fp), .rcpts = two,
+		.nrcpts = 2, .rcpt = rt_two_rcpt_cb, .end = rt_mdone_cb,
+		.arg = last,
+	};
+	rt_stop_target = remote_delivery_ops.start(rd, &job);
+	assert_non_null(rt_stop_target);
+	event_base_loopexit(m.base, &limit);
+	event_base_dispatch(m.base);
+	assert_int_equal(m.done, NJ);
+	remote_delivery_ops.free(rd);
+	(void)event_base_loop(m.base, EVLOOP_NONBLOCK);
+	rt_server_stop(&sv);
+	assert_null(rt_stop_target);
+	for (size_t k = 0; k + 1 < NJ; k++) {
+		assert_int_equal(jobs[k].ncalls, 1);
+		assert_int_equal(jobs[k].status, DELIVERY_OK);
+		rt_mjob_clear(&jobs[k]);
+	}
+	assert_int_equal(rt_two_calls[0], 1);
+	assert_int_equal(rt_two_status[0], DELIVERY_TEMPFAIL);
+	assert_int_equal(rt_two_calls[1], 0);
+	assert_int_equal(sv.messages, NJ - 1);
+	rt_mjob_clear(last);
+	event_base_free(m.base);
+}
+
+/* test_cancel_mid_transaction's state: the job to cancel once the server
+ * holds its message, and the method to start the next job on. */
+struct rt_cancel {
+	struct rt_server	*sv;
+	struct delivery_method	*rd;
+	struct delivery		*d;
+	struct rt_mjob		*next;
+	struct event		*poll;
+};
+
+static void
+rt_cancel_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rt_cancel *cx = arg;
+	const struct timeval tick = { 0, 10000 };
+
+	(void)fd;
+	(void)what;
+	if (!atomic_load(&cx->sv->stalled)) {
+		evtimer_add(cx->poll, &tick);
+		return;
+	}
+	remote_delivery_ops.cancel(cx->d);
+	(void)rt_mjob_start(cx->rd, cx->next, rt_mrcpt_cb);
+}
+
+/*
+ * Cancel while the job's message is on the wire (the server has its final
+ * dot and has not answered): no callback for that job, ever; the
+ * connection is closed (the server sees it go, and only then serves the
+ * next session, that of a job started after the cancel, which is
+ * delivered).
+ */
+static void
+test_cancel_mid_transaction(void **state)
+{
+	struct rt_multi m = { 0, 2, NULL };
+	struct rt_mjob first, second;
+	struct rt_server sv;
+	struct rt_cancel cx;
+	struct conf c;
+	const struct timeval limit = { 20, 0 }, tick = { 0, 10000 };
+
+	(void)state;
+	rt_server_start(&sv);
+	sv.stall = true;
+	rt_conf(&c, sv.port);
+	m.base = event_base_new();
+	cx.sv = &sv;
+	cx.rd = rt_method(m.base, &c);
+	rt_mjob_init(&first, &m, "x@[127.0.0.1]");
+	rt_mjob_init(&second, &m, "y@[127.0.0.1]");
+	m.want = 1;		/* the second job's end */
+	cx.next = &second;
+	cx.d = rt_mjob_start(cx.rd, &first, rt_mrcpt_cb);
+	cx.poll = evtimer_new(m.base, rt_cancel_poll_cb, &cx);
+	evtimer_add(cx.poll, &tick);
+	event_base_loopexit(m.base, &limit);
+	event_base_dispatch(m.base);
+	assert_int_equal(first.ncalls, 0);
+	assert_int_equal(second.ncalls, 1);
+	assert_int_equal(second.status, DELIVERY_OK);
+	assert_int_equal(m.done, 1);
+	assert_true(atomic_load(&sv.stall_eof));
+	remote_delivery_ops.free(cx.rd);
+	(void)event_base_loop(m.base, EVLOOP_NONBLOCK);
+	rt_server_stop(&sv);
+	assert_int_equal(sv.sessions, 2);
+	assert_int_equal(sv.messages, 1);
+	event_free(cx.poll);
+	rt_mjob_clear(&first);
+	rt_mjob_clear(&second);
 	event_base_free(m.base);
 }
 
@@ -563,6 +795,9 @@ main(void)
 		cmocka_unit_test(test_arc_on_forwarded_copies_only),
 		cmocka_unit_test(test_too_many_hops_refused),
 		cmocka_unit_test(test_requiretls_failure_spares_plain_units),
+		cmocka_unit_test(test_stop_before_start_reports_nothing),
+		cmocka_unit_test(test_stop_spares_units_under_way),
+		cmocka_unit_test(test_cancel_mid_transaction),
 	};
 
 	return cmocka_run_group_tests(tests, rt_setup, rt_teardown);

@@ -54,11 +54,12 @@ st_env(struct envelope *env, const char *const *rcpts, size_t n)
 }
 
 /* The three kinds of result a delivery method reports. */
-static const struct delivery_result st_ok = { DELIVERY_OK, "250 2.0.0 ok" };
+static const struct delivery_result st_ok = { DELIVERY_OK, "250 2.0.0 ok",
+    NULL };
 static const struct delivery_result st_tf = { DELIVERY_TEMPFAIL,
-    "451 4.3.0 busy" };
+    "451 4.3.0 busy", NULL };
 static const struct delivery_result st_pf = { DELIVERY_PERMFAIL,
-    "550 5.1.1 no such mailbox" };
+    "550 5.1.1 no such mailbox", NULL };
 
 /* A local, a remote and another remote recipient. */
 static const char *const st_mixed[] = {
