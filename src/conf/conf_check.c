@@ -638,10 +638,13 @@ conf_check_reports(struct conf *c)
 	if (c->reports_org_name == NULL)
 		c->reports_org_name = xstrdup(dom);
 	if (c->reports_from == NULL) {
-		size_t n = strlen("noreply-reports@") + strlen(dom) + 1;
+		/* In the form an explicit from = takes (the host name may
+		 * have capitals), so a printed configuration loads back the
+		 * same. */
+		char *from = xasprintf("noreply-reports@%s", dom);
 
-		c->reports_from = xmalloc(n);
-		snprintf(c->reports_from, n, "noreply-reports@%s", dom);
+		c->reports_from = conf_parse_address_dup(from);
+		free(from);
 	}
 }
 

@@ -203,4 +203,8 @@ bool conf_valid_selector(const char *s);
 int conf_check_list(struct conf_parse *p, void *base, const char *value,
     conf_set_fn *fn);
 
+/* A copy of mail address v with the domain lower-cased (local parts are
+ * case-sensitive): the one form of an address key. The caller frees it. */
+char *conf_parse_address_dup(const char *v);
+
 #endif

@@ -1246,8 +1246,7 @@ conf_parse_check_address(struct conf_parse *p, const char *v)
 	    log_escape(v, strlen(v), e, sizeof(e)));
 }
 
-/* A copy with the domain lower-cased (local parts are case-sensitive). */
-static char *
+char *
 conf_parse_address_dup(const char *v)
 {
 	char *s = xstrdup(v);

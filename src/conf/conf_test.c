@@ -336,6 +336,35 @@ test_full_roundtrip(void **state)
 	conf_free(c2);
 }
 
+/* The reports sender made from a host name with capitals has the form
+ * an explicit from = takes: the printed configuration loads back the same
+ * (found by fuzz_conf). */
+static void
+test_default_reports_from_canonical(void **state)
+{
+	char err[512], *body1, *body2;
+	struct conf *c, *c2;
+
+	(void)state;
+	c = load_text("[server]\nhostname = MX1.Example.ORG\n"
+	    "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n", err,
+	    sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(c->reports_from,
+	    "noreply-reports@mx1.example.org");
+	body1 = print_body(c);
+	c2 = load_text(body1, err, sizeof(err));
+	if (c2 == NULL)
+		fail_msg("printed config does not load: %s", err);
+	body2 = print_body(c2);
+	assert_string_equal(body1, body2);
+	free(body1);
+	free(body2);
+	conf_free(c);
+	conf_free(c2);
+}
+
 /* Long lists print on continuation lines that load back. */
 static void
 test_long_list_roundtrip(void **state)
@@ -1175,6 +1204,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full_roundtrip),
+		cmocka_unit_test(test_default_reports_from_canonical),
 		cmocka_unit_test(test_long_list_roundtrip),
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_errors),
