@@ -88,6 +88,7 @@ conf_free(struct conf *c)
 		free(c->listeners[i].name);
 		free(c->listeners[i].addrs);
 		free(c->listeners[i].password_file);
+		free(c->listeners[i].proxy_from);
 	}
 	free(c->listeners);
 	for (size_t i = 0; i < c->ndomains; i++) {
@@ -163,7 +164,7 @@ conf_print_str(FILE *fp, const char *key, const char *s)
  * lines, which conf_load reads as more items of the same key; this keeps
  * every line inside inih's line buffer.
  */
-static void
+void
 conf_print_item(FILE *fp, size_t *col, size_t i, const char *item)
 {
 	size_t n = strlen(item);
@@ -691,6 +692,14 @@ conf_is_reports_inbox(const struct conf *c, const char *address)
 bool
 conf_is_trusted(const struct conf *c, const struct sockaddr *sa)
 {
+	return conf_networks_match(c->trusted_networks, c->ntrusted_networks,
+	    sa);
+}
+
+bool
+conf_networks_match(const struct conf_network *nets, size_t nnets,
+    const struct sockaddr *sa)
+{
 	static const unsigned char mapped[12] = {
 		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
 	};
@@ -717,8 +726,8 @@ conf_is_trusted(const struct conf *c, const struct sockaddr *sa)
 		 * they must match the IPv4 networks an admin writes. */
 		has4 = memcmp(v6, mapped, sizeof(mapped)) == 0;
 	}
-	for (size_t i = 0; i < c->ntrusted_networks; i++) {
-		const struct conf_network *n = &c->trusted_networks[i];
+	for (size_t i = 0; i < nnets; i++) {
+		const struct conf_network *n = &nets[i];
 
 		if ((n->family == AF_INET && has4 && conf_network_match(n, v4)) ||
 		    (n->family == AF_INET6 && has6 &&

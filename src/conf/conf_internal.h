@@ -161,6 +161,15 @@ conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
     conf_print_passdb, conf_print_dnsbl, conf_print_protect,
     conf_print_lookalike_action;
 
+/* One item of a printed list, wrapped before 80 columns (conf.c). */
+void conf_print_item(FILE *fp, size_t *col, size_t i, const char *item);
+
+/* conf_proxy.c: [listen] proxy_from, and the check of a listener's
+ * PROXY protocol keys (sec: "[listen \"NAME\"]" for messages). */
+conf_set_fn conf_parse_proxy_from;
+conf_print_fn conf_print_proxy_from;
+int conf_check_proxy(struct conf_parse *p, size_t i, const char *sec);
+
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);
 

@@ -1458,6 +1458,11 @@ static const struct conf_key conf_keys_listen[] = {
 	{ "password_file", CONF_T_PATH,
 	    offsetof(struct conf_listener, password_file), 0, 0, 0, NULL,
 	    NULL },
+	{ "proxy_protocol", CONF_T_BOOL,
+	    offsetof(struct conf_listener, proxy_protocol), 0, 0, 0, NULL,
+	    NULL },
+	CUSTOM("proxy_from", conf_parse_proxy_from, conf_print_proxy_from,
+	    CONF_KEY_LIST),
 };
 
 static const struct conf_key conf_keys_domain[] = {
