@@ -247,7 +247,8 @@ class Listener:
         self.port = port
         self.role = role
         self.tls = tls
-        self.options = {}   # more keys of its section (password_file)
+        self.options = {}   # more keys of its section (password_file,
+                            # proxy_protocol: greet() then sends a header)
 
     @property
     def address(self):
@@ -659,6 +660,10 @@ def greet(lst, timeout=2):
     s.settimeout(timeout)
     try:
         s.connect((lst.host, lst.port))
+        if lst.options.get("proxy_protocol") == "yes":
+            # A PROXY v2 LOCAL header, as a load balancer's health check
+            # sends (its proxy_from must hold the loopback address).
+            s.sendall(b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00")
         if lst.tls == "implicit":
             s = client_ctx().wrap_socket(s)
         if lst.role in ("https", "admin"):
