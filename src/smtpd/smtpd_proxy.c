@@ -95,15 +95,25 @@ smtpd_proxy_done(struct smtpd_proxy_wait *w)
 {
 	struct smtpd_ctx *ctx = w->ctx;
 	const struct proxy_proto *pp = &w->pp;
-	/* LOCAL (HAProxy's health checks), v1 UNKNOWN, v2 UNSPEC or UNIX:
-	 * the proxy connects for itself. */
-	bool own = !pp->has_addr;
-	const struct sockaddr_storage *client = own ? &w->peer : &pp->src;
+	const struct sockaddr_storage *client = pp->has_addr ? &pp->src :
+	    &w->peer;
 	struct smtpd_session *s;
-	char sid[sizeof(w->sid)], proxy[sizeof(w->addr)];
+	char sid[sizeof(w->sid)], proxy[sizeof(w->addr)], addr[64];
+	const char *what = "";
 	int version = pp->version;
-	bool local = pp->local;
 	int fd = w->fd;
+	bool own;
+
+	/* LOCAL (HAProxy's v2 health checks), v1 UNKNOWN, v2 UNSPEC or
+	 * UNIX, or a header naming the proxy's own address (HAProxy's v1
+	 * health checks name the check's own endpoints): the proxy
+	 * connects for itself. */
+	smtpd_addr_text((const struct sockaddr *)client, addr, sizeof(addr));
+	own = !pp->has_addr || strcmp(addr, w->addr) == 0;
+	if (!pp->has_addr)
+		what = pp->local ? " command=local" : " command=unknown";
+	else if (own)
+		what = " command=proxy-self";
 
 	memcpy(sid, w->sid, sizeof(sid));
 	memcpy(proxy, w->addr, sizeof(proxy));
@@ -122,8 +132,7 @@ smtpd_proxy_done(struct smtpd_proxy_wait *w)
 		s->proxy_own = true;
 	}
 	log_info("sid=%s smtp proxy addr=%s port=%u proxy=%s version=%d%s",
-	    s->sid, s->addr, smtpd_proxy_port(&s->peer), proxy, version,
-	    own ? (local ? " command=local" : " command=unknown") : "");
+	    s->sid, s->addr, smtpd_proxy_port(&s->peer), proxy, version, what);
 	smtpd_session_greet(s);
 }
 

@@ -166,7 +166,8 @@ def relay_reply(c):
 def test_relay_decided_by_header_address(px):
     """trusted_networks applies to the header's address: 10.9.8.7
     relays; 203.0.113.5 behind the same (trusted) proxy does not, nor
-    does the proxy's own health check (LOCAL) or a v1 UNKNOWN."""
+    does the proxy's own health check (LOCAL, or a header naming the
+    proxy) or a v1 UNKNOWN."""
     with proxied(px["mxp"], v1(TRUSTED_CLIENT, "127.0.0.1", 2, 25)) as c:
         r = relay_reply(c)
         assert r.code == 250, r
@@ -177,6 +178,11 @@ def test_relay_decided_by_header_address(px):
         r = relay_reply(c)
         assert r.code in (550, 554), r
     with proxied(px["mxp"], b"PROXY UNKNOWN\r\n") as c:
+        r = relay_reply(c)
+        assert r.code in (550, 554), r
+    # A header naming the proxy itself (HAProxy's v1 health checks).
+    with proxied(px["mxp"], v1("127.0.0.1", "127.0.0.1", 6, 25)) as c:
+        assert len(c.greeting.lines) == 1, c.greeting
         r = relay_reply(c)
         assert r.code in (550, 554), r
 
