@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from harness import (SLOW, Listener, free_port, make_message, new_marker,
+from harness import (Listener, free_port, make_message, new_marker,
                      wait_until)
 from mailcheck import check_received, login, send, smtp_connect
 

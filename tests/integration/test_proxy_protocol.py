@@ -15,11 +15,10 @@ import time
 
 import pytest
 
-from harness import (HOSTNAME, SLOW, USERS, client_ctx, make_message,
-                     new_marker,
-                     wait_until)
+from harness import (HOSTNAME, SLOW, USERS, Config, client_ctx, make_message,
+                     new_marker, run_cli, wait_until)
 from mailcheck import check_received
-from smtpraw import Closed, RawSMTP, queued_id
+from smtpraw import RawSMTP, queued_id
 
 ALICE = "alice@example.test"
 SENDER = "someone@remote.test"
@@ -227,6 +226,28 @@ def test_per_ip_limit_counts_header_address(px):
             c.close()
 
 
+def test_auth_failures_count_header_address(px):
+    """AUTH failure delays are kept per header address: the second wrong
+    password from 192.0.2.61 waits, counted as its second failure, while
+    a right one from 192.0.2.62 through the same proxy does not."""
+    for i in (1, 2):
+        with proxied(px["implicitp"], v1("192.0.2.61", "127.0.0.1", i, 465),
+                     tls=True) as c:
+            c.ehlo()
+            t0 = time.monotonic()
+            r = c.auth_plain(ALICE, "wrong-%d" % i)
+            assert r.code == 535, r
+    assert time.monotonic() - t0 >= 1.5
+    log_has(px, r"smtp auth result=fail user=\S+ addr=192\.0\.2\.61 "
+            r"failures=2 ")
+    with proxied(px["implicitp"], v1("192.0.2.62", "127.0.0.1", 1, 465),
+                 tls=True) as c:
+        c.ehlo()
+        t0 = time.monotonic()
+        c.login(ALICE, USERS[ALICE])
+        assert time.monotonic() - t0 < 0.9 * SLOW
+
+
 def test_peer_outside_proxy_from_is_refused(px):
     """127.0.0.9 is no proxy: its header is never read, the connection
     is closed without a word, and the refusal is logged."""
@@ -285,3 +306,21 @@ def test_dribbled_header_is_read(px):
         assert c.reply().code == 220
         assert c.reply().code == 250
     log_has(px, r"smtp connect addr=192\.0\.2\.77 listener=plainp")
+
+
+def test_check_config_needs_proxy_from(tmp_path, certs):
+    """proxy_protocol = yes without proxy_from is an error (anyone could
+    send a header naming a trusted address); with it, the config is
+    fine."""
+    cfg = Config(str(tmp_path), [certs["ec"]])
+    lst = cfg.listen("mx", "mx", "starttls")
+    lst.options["proxy_protocol"] = "yes"
+    r = run_cli(cfg.write(), "check-config")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert re.search(r'\[listen "mx"\] proxy_from: missing: '
+                     r'proxy_protocol = yes needs', r.stderr), r.stderr
+    lst.options["proxy_from"] = "10.0.0.5"
+    r = run_cli(cfg.write(), "check-config")
+    assert r.returncode == 0, r.stderr
+    assert "proxy_protocol = yes" in r.stdout
+    assert "proxy_from = 10.0.0.5/32" in r.stdout
