@@ -164,7 +164,7 @@ conf_print_str(FILE *fp, const char *key, const char *s)
  * lines, which conf_load reads as more items of the same key; this keeps
  * every line inside inih's line buffer.
  */
-void
+static void
 conf_print_item(FILE *fp, size_t *col, size_t i, const char *item)
 {
 	size_t n = strlen(item);
@@ -208,19 +208,27 @@ conf_print_workers(FILE *fp, const void *base, const struct conf_key *k)
 }
 
 void
-conf_print_networks(FILE *fp, const void *base, const struct conf_key *k)
+conf_print_network_list(FILE *fp, const char *name,
+    const struct conf_network *nets, size_t n)
 {
-	const struct conf *c = base;
-	size_t col = strlen(k->name) + 2;
+	size_t col = strlen(name) + 2;
 	char text[64];
 
-	fprintf(fp, "%s =", k->name);
-	for (size_t i = 0; i < c->ntrusted_networks; i++) {
-		conf_network_to_text(&c->trusted_networks[i], text,
-		    sizeof(text));
+	fprintf(fp, "%s =", name);
+	for (size_t i = 0; i < n; i++) {
+		conf_network_to_text(&nets[i], text, sizeof(text));
 		conf_print_item(fp, &col, i, text);
 	}
 	fputc('\n', fp);
+}
+
+void
+conf_print_networks(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+
+	conf_print_network_list(fp, k->name, c->trusted_networks,
+	    c->ntrusted_networks);
 }
 
 void

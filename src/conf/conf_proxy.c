@@ -6,28 +6,15 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "conf/conf_internal.h"
-#include "core/xmalloc.h"
 
 static int
 conf_parse_proxy_from_item(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf_listener *l = base;
-	struct conf_network n;
-	char why[256];
 
-	if (conf_check_network(v, &n, why, sizeof(why)) == -1)
-		return conf_parse_fail(p, "%s", why);
-	n.line = p->lineno;
-	if (l->nproxy_from == CONF_MAX_NETWORKS)
-		return conf_parse_fail(p, "too many networks (at most %d)",
-		    CONF_MAX_NETWORKS);
-	l->proxy_from = xreallocarray(l->proxy_from, l->nproxy_from + 1,
-	    sizeof(n));
-	l->proxy_from[l->nproxy_from++] = n;
-	return 0;
+	return conf_parse_network_add(p, &l->proxy_from, &l->nproxy_from, v);
 }
 
 int
@@ -47,15 +34,8 @@ void
 conf_print_proxy_from(FILE *fp, const void *base, const struct conf_key *k)
 {
 	const struct conf_listener *l = base;
-	size_t col = strlen(k->name) + 2;
-	char text[64];
 
-	fprintf(fp, "%s =", k->name);
-	for (size_t i = 0; i < l->nproxy_from; i++) {
-		conf_network_to_text(&l->proxy_from[i], text, sizeof(text));
-		conf_print_item(fp, &col, i, text);
-	}
-	fputc('\n', fp);
+	conf_print_network_list(fp, k->name, l->proxy_from, l->nproxy_from);
 }
 
 /*

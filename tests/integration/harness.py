@@ -312,6 +312,14 @@ class Config:
         self.listeners[name] = Listener(name, host, port, role, tls)
         return self.listeners[name]
 
+    def listen_proxied(self, listeners, proxy_from="127.0.0.1"):
+        """Listeners ((name, role, tls), ...) behind a PROXY protocol
+        load balancer at proxy_from."""
+        for name, role, tls in listeners:
+            lst = self.listen(name, role, tls)
+            lst.options["proxy_protocol"] = "yes"
+            lst.options["proxy_from"] = proxy_from
+
     def __getitem__(self, name):
         return self.listeners[name]
 

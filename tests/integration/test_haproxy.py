@@ -122,12 +122,8 @@ def ha(module_daemons, certs, tmp_path_factory):
     cfg = module_daemons.config([certs["ec"]], ipv6=False)
     # The pregreet wait stays on (1 s): health checks must not see it.
     cfg.server["pregreet_wait"] = "1s"
-    for name, role, tls in (("mxv2", "mx", "starttls"),
-                            ("mxv1", "mx", "none"),
-                            ("subsp", "submission", "implicit")):
-        lst = cfg.listen(name, role, tls)
-        lst.options["proxy_protocol"] = "yes"
-        lst.options["proxy_from"] = "127.0.0.1"
+    cfg.listen_proxied((("mxv2", "mx", "starttls"), ("mxv1", "mx", "none"),
+                        ("subsp", "submission", "implicit")))
     d = module_daemons.start(cfg)
     folder = str(tmp_path_factory.mktemp("haproxy"))
     ports = {"fe_v2": free_port(), "fe_v1": free_port(),
@@ -181,35 +177,25 @@ def test_health_checks_keep_servers_up(ha):
     assert "is DOWN" not in hp.log_text(), hp.log_text()
 
 
-def test_starttls_through_haproxy_v2(ha):
-    """STARTTLS behind send-proxy-v2: Received names 127.0.0.7."""
+@pytest.mark.parametrize("front,source,proto,tls,version", [
+    ("v2", "127.0.0.7", "ESMTPS", True, 2),     # STARTTLS, send-proxy-v2
+    ("v1", "127.0.0.8", "ESMTP", False, 1),     # plaintext, send-proxy
+])
+def test_mx_through_haproxy(ha, front, source, proto, tls, version):
+    """Received and the log name the client (source), not HAProxy."""
     d, _, fronts = ha
     marker = new_marker()
-    s = smtp_connect(fronts["v2"], source="127.0.0.7")
+    s = smtp_connect(fronts[front], source=source)
     try:
         qid = send(s, SENDER, [ALICE], make_message(SENDER, ALICE, marker))
     finally:
         s.quit()
     raw = d.mailbox(ALICE).wait_for(marker)[0]
-    rec = check_received(raw, qid, "ESMTPS", True, addr="127.0.0.7")
+    rec = check_received(raw, qid, proto, tls, addr=source)
     assert "127.0.0.1" not in rec, rec
-    assert re.search(r"smtp proxy addr=127\.0\.0\.7 port=\d+ "
-                     r"proxy=127\.0\.0\.1 version=2\n", d.log_text())
-
-
-def test_plain_through_haproxy_v1(ha):
-    """send-proxy (v1) in front of a plaintext mx listener."""
-    d, _, fronts = ha
-    marker = new_marker()
-    s = smtp_connect(fronts["v1"], source="127.0.0.8")
-    try:
-        qid = send(s, SENDER, [ALICE], make_message(SENDER, ALICE, marker))
-    finally:
-        s.quit()
-    raw = d.mailbox(ALICE).wait_for(marker)[0]
-    check_received(raw, qid, "ESMTP", False, addr="127.0.0.8")
-    assert re.search(r"smtp proxy addr=127\.0\.0\.8 port=\d+ "
-                     r"proxy=127\.0\.0\.1 version=1\n", d.log_text())
+    assert re.search(r"smtp proxy addr=%s port=\d+ proxy=127\.0\.0\.1 "
+                     r"version=%d\n" % (re.escape(source), version),
+                     d.log_text())
 
 
 def test_implicit_tls_through_haproxy(ha):

@@ -65,12 +65,10 @@ def px(module_daemons, certs):
         "trusted_networks": "10.9.8.0/24, 127.0.0.1",
         "pregreet_wait": "1s",
     })
-    for name, role, tls in (("mxp", "mx", "starttls"),
-                            ("plainp", "submission", "none"),
-                            ("implicitp", "submission", "implicit")):
-        lst = cfg.listen(name, role, tls)
-        lst.options["proxy_protocol"] = "yes"
-        lst.options["proxy_from"] = "127.0.0.1, 127.0.0.2/32"
+    cfg.listen_proxied((("mxp", "mx", "starttls"),
+                        ("plainp", "submission", "none"),
+                        ("implicitp", "submission", "implicit")),
+                       proxy_from="127.0.0.1, 127.0.0.2/32")
     return module_daemons.start(cfg)
 
 
