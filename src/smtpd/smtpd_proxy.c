@@ -41,7 +41,6 @@ struct smtpd_proxy_wait {
 	int			 fd;
 	struct event		*ev;
 	struct sockaddr_storage	 peer;		/* the proxy */
-	socklen_t		 peerlen;
 	char			 sid[IDS_SID_LEN + 1];	/* the session's */
 	char			 addr[64];	/* the proxy, as text */
 	time_t			 deadline;	/* monotonic seconds */
@@ -251,7 +250,6 @@ smtpd_proxy_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 	w->fd = fd;
 	memcpy(&w->peer, sa, salen < sizeof(w->peer) ? salen :
 	    sizeof(w->peer));
-	w->peerlen = salen;
 	memcpy(w->addr, addr, sizeof(w->addr));
 	ids_sid_new(w->sid);
 	proxy_proto_init(&w->pp);
