@@ -194,7 +194,8 @@ v2(uint8_t *out, uint8_t vc, uint8_t fam, const uint8_t *body, size_t len)
 	out[13] = fam;
 	out[14] = (uint8_t)(len >> 8);
 	out[15] = (uint8_t)len;
-	memcpy(out + 16, body, len);
+	if (len > 0)
+		memcpy(out + 16, body, len);
 	return 16 + len;
 }
 
