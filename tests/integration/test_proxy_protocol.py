@@ -187,11 +187,10 @@ def test_relay_decided_by_header_address(px):
 def test_local_command_has_no_pregreet_wait(px):
     """A LOCAL header (HAProxy's health check) gets a one-line greeting
     at once; a new client behind the proxy gets "220-" and the wait."""
-    t0 = time.monotonic()
     with proxied(px["mxp"], v2(command=0)) as c:
         assert c.greeting.code == 220
+        # One line: no "220-" first, so no wait behind it.
         assert len(c.greeting.lines) == 1, c.greeting
-        assert time.monotonic() - t0 < 0.9
         c.expect("QUIT", 221)
     log_has(px, r"smtp proxy addr=127\.0\.0\.1 port=\d+ proxy=127\.0\.0\.1 "
             r"version=2 command=local")
