@@ -88,6 +88,7 @@ conf_free(struct conf *c)
 		free(c->listeners[i].name);
 		free(c->listeners[i].addrs);
 		free(c->listeners[i].password_file);
+		free(c->listeners[i].proxy_from);
 	}
 	free(c->listeners);
 	for (size_t i = 0; i < c->ndomains; i++) {
@@ -207,19 +208,27 @@ conf_print_workers(FILE *fp, const void *base, const struct conf_key *k)
 }
 
 void
-conf_print_networks(FILE *fp, const void *base, const struct conf_key *k)
+conf_print_network_list(FILE *fp, const char *name,
+    const struct conf_network *nets, size_t n)
 {
-	const struct conf *c = base;
-	size_t col = strlen(k->name) + 2;
+	size_t col = strlen(name) + 2;
 	char text[64];
 
-	fprintf(fp, "%s =", k->name);
-	for (size_t i = 0; i < c->ntrusted_networks; i++) {
-		conf_network_to_text(&c->trusted_networks[i], text,
-		    sizeof(text));
+	fprintf(fp, "%s =", name);
+	for (size_t i = 0; i < n; i++) {
+		conf_network_to_text(&nets[i], text, sizeof(text));
 		conf_print_item(fp, &col, i, text);
 	}
 	fputc('\n', fp);
+}
+
+void
+conf_print_networks(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+
+	conf_print_network_list(fp, k->name, c->trusted_networks,
+	    c->ntrusted_networks);
 }
 
 void
@@ -691,6 +700,14 @@ conf_is_reports_inbox(const struct conf *c, const char *address)
 bool
 conf_is_trusted(const struct conf *c, const struct sockaddr *sa)
 {
+	return conf_networks_match(c->trusted_networks, c->ntrusted_networks,
+	    sa);
+}
+
+bool
+conf_networks_match(const struct conf_network *nets, size_t nnets,
+    const struct sockaddr *sa)
+{
 	static const unsigned char mapped[12] = {
 		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
 	};
@@ -717,8 +734,8 @@ conf_is_trusted(const struct conf *c, const struct sockaddr *sa)
 		 * they must match the IPv4 networks an admin writes. */
 		has4 = memcmp(v6, mapped, sizeof(mapped)) == 0;
 	}
-	for (size_t i = 0; i < c->ntrusted_networks; i++) {
-		const struct conf_network *n = &c->trusted_networks[i];
+	for (size_t i = 0; i < nnets; i++) {
+		const struct conf_network *n = &nets[i];
 
 		if ((n->family == AF_INET && has4 && conf_network_match(n, v4)) ||
 		    (n->family == AF_INET6 && has6 &&

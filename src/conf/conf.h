@@ -71,6 +71,12 @@ struct conf_listener {
 	char			*password_file;	/* admin: HTTP basic auth
 						 * users ("user:crypt-hash"
 						 * lines), NULL: none */
+	/* PROXY protocol (conf_proxy.c): every connection starts with a
+	 * v1 or v2 header naming the client, sent by a peer of
+	 * proxy_from (the load balancer). */
+	bool			 proxy_protocol;
+	struct conf_network	*proxy_from;
+	size_t			 nproxy_from;
 };
 
 struct conf_certpair {
@@ -334,6 +340,10 @@ const char *conf_tls_policy_name(enum conf_tls_policy p);
 
 /* True if `sa` falls inside trusted_networks. */
 bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa);
+/* True if `sa` falls inside one of the n networks (an IPv4 client shown
+ * as ::ffff:a.b.c.d matches IPv4 networks too). */
+bool conf_networks_match(const struct conf_network *nets, size_t n,
+    const struct sockaddr *sa);
 /* True if address (local@domain, domain in any case) is one of [reports]
  * inbox: local parts compared exactly, domains without case. */
 bool conf_is_reports_inbox(const struct conf *c, const char *address);

@@ -512,6 +512,8 @@ conf_check_listeners(struct conf_parse *p)
 			conf_parse_warn_at(p, p->listener_line[i], sec,
 			    "password_file", "basic auth over plain HTTP sends "
 			    "the password in clear: use tls = implicit");
+		if (conf_check_proxy(p, i, sec) == -1)
+			return -1;
 		if (l->role == CONF_ROLE_SUBMISSION && l->tls == CONF_TLS_NONE)
 			conf_parse_warn_at(p, p->listener_line[i], sec, "tls",
 			    "none on a submission listener: AUTH is never "

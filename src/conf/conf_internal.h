@@ -161,6 +161,20 @@ conf_print_fn conf_print_hostname, conf_print_user, conf_print_workers,
     conf_print_passdb, conf_print_dnsbl, conf_print_protect,
     conf_print_lookalike_action;
 
+/* "name = " and the n networks as a list (conf.c). */
+void conf_print_network_list(FILE *fp, const char *name,
+    const struct conf_network *nets, size_t n);
+/* Parse network v and append it to *nets (*n of them; at most
+ * CONF_MAX_NETWORKS), noting the line (conf_parse.c). 0 or -1. */
+int conf_parse_network_add(struct conf_parse *p, struct conf_network **nets,
+    size_t *n, const char *v);
+
+/* conf_proxy.c: [listen] proxy_from, and the check of a listener's
+ * PROXY protocol keys (sec: "[listen \"NAME\"]" for messages). */
+conf_set_fn conf_parse_proxy_from;
+conf_print_fn conf_print_proxy_from;
+int conf_check_proxy(struct conf_parse *p, size_t i, const char *sec);
+
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);
 

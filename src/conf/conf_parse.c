@@ -653,23 +653,31 @@ conf_parse_workers(struct conf_parse *p, void *base, const char *v)
 	return 0;
 }
 
+int
+conf_parse_network_add(struct conf_parse *p, struct conf_network **nets,
+    size_t *n, const char *v)
+{
+	struct conf_network net;
+	char why[256];
+
+	if (conf_check_network(v, &net, why, sizeof(why)) == -1)
+		return conf_parse_fail(p, "%s", why);
+	net.line = p->lineno;
+	if (*n == CONF_MAX_NETWORKS)
+		return conf_parse_fail(p, "too many networks (at most %d)",
+		    CONF_MAX_NETWORKS);
+	*nets = xreallocarray(*nets, *n + 1, sizeof(net));
+	(*nets)[(*n)++] = net;
+	return 0;
+}
+
 static int
 conf_parse_network(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf *c = base;
-	struct conf_network n;
-	char why[256];
 
-	if (conf_check_network(v, &n, why, sizeof(why)) == -1)
-		return conf_parse_fail(p, "%s", why);
-	n.line = p->lineno;
-	if (c->ntrusted_networks == CONF_MAX_NETWORKS)
-		return conf_parse_fail(p, "too many networks (at most %d)",
-		    CONF_MAX_NETWORKS);
-	c->trusted_networks = xreallocarray(c->trusted_networks,
-	    c->ntrusted_networks + 1, sizeof(n));
-	c->trusted_networks[c->ntrusted_networks++] = n;
-	return 0;
+	return conf_parse_network_add(p, &c->trusted_networks,
+	    &c->ntrusted_networks, v);
 }
 
 static int
@@ -1457,6 +1465,11 @@ static const struct conf_key conf_keys_listen[] = {
 	{ "password_file", CONF_T_PATH,
 	    offsetof(struct conf_listener, password_file), 0, 0, 0, NULL,
 	    NULL },
+	{ "proxy_protocol", CONF_T_BOOL,
+	    offsetof(struct conf_listener, proxy_protocol), 0, 0, 0, NULL,
+	    NULL },
+	CUSTOM("proxy_from", conf_parse_proxy_from, conf_print_proxy_from,
+	    CONF_KEY_LIST),
 };
 
 static const struct conf_key conf_keys_domain[] = {

@@ -713,6 +713,21 @@ static const struct error_case error_cases[] = {
 	    "2: [limits] recipients_per_hour: " },
 	{ "[limits]\nconnections_per_hour = 1\n",
 	    "2: [limits] connections_per_hour: unknown key" },
+	/* PROXY protocol: only from named proxies, only on SMTP listeners */
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n"
+	    "proxy_protocol = yes\n",
+	    "1: [listen \"mx\"] proxy_from: missing: proxy_protocol = yes "
+	    "needs" },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n"
+	    "proxy_protocol = maybe\n",
+	    "4: [listen \"mx\"] proxy_protocol: " },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n"
+	    "proxy_from = 10.0.0.0/33\n",
+	    "4: [listen \"mx\"] proxy_from: " },
+	{ "[listen \"a\"]\naddress = 127.0.0.1:8080\nrole = admin\n"
+	    "tls = none\nproxy_protocol = yes\nproxy_from = 10.0.0.5\n",
+	    "1: [listen \"a\"] proxy_protocol: only mx and submission "
+	    "listeners" },
 };
 
 static void
@@ -802,6 +817,38 @@ trusted(const struct conf *c, const char *addr)
 	assert_int_equal(inet_pton(AF_INET6, addr, &sin6.sin6_addr), 1);
 	sin6.sin6_family = AF_INET6;
 	return conf_is_trusted(c, (struct sockaddr *)&sin6);
+}
+
+/* proxy_from is its listener's own list, matched like trusted_networks;
+ * the proxies are not trusted for relaying by being named. */
+static void
+test_proxy_from(void **state)
+{
+	char err[512];
+	struct conf *c;
+	struct sockaddr_in sin;
+
+	(void)state;
+	c = load_text("[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n"
+	    "proxy_protocol = yes\nproxy_from = 10.0.0.5, 2001:db8::/64\n"
+	    "[listen \"sub\"]\naddress = 127.0.0.1:587\ntls = none\n"
+	    "role = submission\n", err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_true(c->listeners[0].proxy_protocol);
+	assert_int_equal(c->listeners[0].nproxy_from, 2);
+	assert_false(c->listeners[1].proxy_protocol);
+	assert_int_equal(c->listeners[1].nproxy_from, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, "10.0.0.5", &sin.sin_addr);
+	assert_true(conf_networks_match(c->listeners[0].proxy_from,
+	    c->listeners[0].nproxy_from, (struct sockaddr *)&sin));
+	assert_false(conf_is_trusted(c, (struct sockaddr *)&sin));
+	inet_pton(AF_INET, "10.0.0.6", &sin.sin_addr);
+	assert_false(conf_networks_match(c->listeners[0].proxy_from,
+	    c->listeners[0].nproxy_from, (struct sockaddr *)&sin));
+	conf_free(c);
 }
 
 static void
@@ -1211,6 +1258,7 @@ main(void)
 		cmocka_unit_test(test_open_error),
 		cmocka_unit_test(test_ipv6_listeners),
 		cmocka_unit_test(test_trusted_networks),
+		cmocka_unit_test(test_proxy_from),
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_local_domain),
 		cmocka_unit_test(test_policy_for),

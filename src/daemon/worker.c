@@ -105,7 +105,8 @@ worker_idle_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->ctx.nsessions == 0)
+	/* A PROXY header on its way becomes a session soon. */
+	if (w->ctx.nsessions == 0 && w->ctx.proxy_waits == NULL)
 		event_base_loopexit(w->ctx.base, NULL);
 }
 

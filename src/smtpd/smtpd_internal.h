@@ -79,6 +79,9 @@ struct smtpd_session {
 	bool			 deadline_tls;	/* else the message's */
 	const char		*pause_reply;	/* sent when the pause ends */
 	bool			 skip_line;	/* discarding an overlong line */
+	bool			 proxy_own;	/* a PROXY header that names no
+						 * client (a health check): the
+						 * proxy's own session */
 	unsigned		 errors;
 
 	/* Session properties (reset by STARTTLS, RFC 3207 §4.2). */
@@ -168,6 +171,15 @@ int smtpd_starttls(struct smtpd_session *s);
 
 /* The final "220 " greeting line (smtpd_session.c). */
 void smtpd_greeting(struct smtpd_session *s);
+
+/* smtpd_proxy.c: [listen] proxy_protocol = yes. accept: read the PROXY
+ * header of connection fd from sa (closed if sa is not in proxy_from),
+ * then start the session as the client it names; stop: drop the
+ * connections whose header is still awaited (shutdown). */
+void smtpd_proxy_accept(struct smtpd_ctx *ctx, int fd,
+    const struct sockaddr *sa, socklen_t salen,
+    const struct conf_listener *lst);
+void smtpd_proxy_stop(struct smtpd_ctx *ctx);
 
 /* smtpd_pregreet.c */
 /* Send "220-" and wait pregreet_wait for a client that should; false if

@@ -38,8 +38,9 @@ smtpd_pregreet_start(struct smtpd_session *s)
 
 	/* Implicit TLS: the client must speak first (the ClientHello);
 	 * submission clients are people's programs, not bots; trusted
-	 * networks are ours. */
-	if (c->pregreet_wait == 0 || s->local || s->trusted ||
+	 * networks are ours; a load balancer's health check (a PROXY header
+	 * without a client) takes "220-" for a failure (HAProxy's smtpchk). */
+	if (c->pregreet_wait == 0 || s->local || s->trusted || s->proxy_own ||
 	    s->lst->role != CONF_ROLE_MX || s->lst->tls == CONF_TLS_IMPLICIT ||
 	    connlimit_pregreet_passed(s->ctx->limits,
 	    (const struct sockaddr *)&s->peer))

@@ -358,11 +358,15 @@ void
 smtpd_session_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
     socklen_t salen, size_t listener)
 {
+	const struct conf_listener *lst = &ctx->conf->listeners[listener];
 	struct smtpd_session *s;
 
+	if (lst->proxy_protocol) {
+		smtpd_proxy_accept(ctx, fd, sa, salen, lst);
+		return;
+	}
 	metrics_connection();
-	s = smtpd_session_start(ctx, fd, sa, salen,
-	    &ctx->conf->listeners[listener]);
+	s = smtpd_session_start(ctx, fd, sa, salen, lst);
 
 	if (s != NULL)
 		smtpd_session_greet(s);
@@ -948,6 +952,7 @@ smtpd_sessions_stop(struct smtpd_ctx *ctx, int grace)
 	if (grace < 0)
 		return;
 	ctx->stopping = true;
+	smtpd_proxy_stop(ctx);
 	for (struct smtpd_session *s = ctx->sessions, *n; s; s = n) {
 		n = s->next;
 		bool tls = s->state == SMTPD_STATE_TLS_HANDSHAKE ||

@@ -27,6 +27,7 @@ struct smtpd_session;
 struct keys_client;
 struct dovecot_client;
 struct lookalike_set;
+struct smtpd_proxy_wait;
 
 /* Per-worker state shared by its sessions (borrowed pointers, owned by the
  * worker, alive as long as any session). */
@@ -55,6 +56,8 @@ struct smtpd_ctx {
 	bool			 stress;	/* connection pressure: idle
 						 * timeouts cut to stress_timeout */
 	struct ratelog		 refused_log[2];	/* per-IP, total */
+	struct ratelog		 proxy_log;	/* peers outside proxy_from */
+	struct smtpd_proxy_wait	*proxy_waits;	/* PROXY headers awaited */
 	struct lookalike_set	*lookalike;	/* protected domains, built at
 						 * the first mx message */
 	time_t			 lookalike_at;	/* when it was built */

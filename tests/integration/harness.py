@@ -247,7 +247,8 @@ class Listener:
         self.port = port
         self.role = role
         self.tls = tls
-        self.options = {}   # more keys of its section (password_file)
+        self.options = {}   # more keys of its section (password_file,
+                            # proxy_protocol: greet() then sends a header)
 
     @property
     def address(self):
@@ -310,6 +311,14 @@ class Config:
                 port = free_port(host)
         self.listeners[name] = Listener(name, host, port, role, tls)
         return self.listeners[name]
+
+    def listen_proxied(self, listeners, proxy_from="127.0.0.1"):
+        """Listeners ((name, role, tls), ...) behind a PROXY protocol
+        load balancer at proxy_from."""
+        for name, role, tls in listeners:
+            lst = self.listen(name, role, tls)
+            lst.options["proxy_protocol"] = "yes"
+            lst.options["proxy_from"] = proxy_from
 
     def __getitem__(self, name):
         return self.listeners[name]
@@ -659,6 +668,10 @@ def greet(lst, timeout=2):
     s.settimeout(timeout)
     try:
         s.connect((lst.host, lst.port))
+        if lst.options.get("proxy_protocol") == "yes":
+            # A PROXY v2 LOCAL header, as a load balancer's health check
+            # sends (its proxy_from must hold the loopback address).
+            s.sendall(b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00")
         if lst.tls == "implicit":
             s = client_ctx().wrap_socket(s)
         if lst.role in ("https", "admin"):
