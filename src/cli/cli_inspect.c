@@ -34,6 +34,7 @@
 #include "conf/conf.h"
 #include "core/buf.h"
 #include "core/xmalloc.h"
+#include "msg/idna.h"
 #include "msg/lookalike.h"
 #include "msg/received.h"
 #include "msg/rfc5322_headers.h"
@@ -474,7 +475,7 @@ inspect_text_warning(const struct inspect *ins)
 		return;
 	memcpy(dom, p + 6, (size_t)(q - p - 6));
 	dom[q - p - 6] = '\0';
-	if (lookalike_domain_to_unicode(dom, uni, sizeof(uni)) == 0 &&
+	if (idna_to_ulabels(dom, uni, sizeof(uni), NULL) == 0 &&
 	    strcmp(uni, dom) != 0) {
 		printf("           (");
 		inspect_put(dom);
