@@ -450,6 +450,8 @@ authcheck_results(const struct authcheck *ac, struct authres_result *r,
 		    dmarc_disposition_name(a->disposition),
 		    a->testing ? " t=y" : "");
 		r[n].comment = cbuf[n];
+		if (a->result == DMARC_RESULT_PERMERROR)
+			r[n].reason = a->reason;
 		r[n].props[r[n].nprops++] = (struct authres_prop){ "header",
 		    "from", a->domain };
 		n++;

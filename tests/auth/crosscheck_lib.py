@@ -11,7 +11,7 @@ CFLAGS = ["-std=c17", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
 if os.environ.get("SEALMAIL_SANITIZE") == "1":   # as make check-sanitize
     CFLAGS += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                "-fno-sanitize-recover=undefined"]
-LIBS = ["libevent", "libevent_openssl", "openssl", "libunbound"]
+LIBS = ["libevent", "libevent_openssl", "openssl", "libunbound", "libidn2"]
 
 
 def run(cmd, **kw):
