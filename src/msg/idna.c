@@ -142,12 +142,14 @@ int
 idna_to_alabels(const char *s, size_t len, char *out, size_t outlen,
     const char **why)
 {
-	char in[LIMIT_DOMAIN + 1];
+	/* The U-label form of a name may take 4 octets per A-label octet;
+	 * the limit of a domain name applies to the A-label form. */
+	char in[IDNA_INPUT_MAX + 1];
 	uint8_t *res = NULL;
 	size_t n;
 	int rc;
 
-	if (len > LIMIT_DOMAIN)
+	if (len > IDNA_INPUT_MAX)
 		return idna_too_long(why);
 	if (memchr(s, '\0', len) != NULL)
 		return idna_fail(why, "invalid IDN: NUL in a name");
@@ -155,7 +157,7 @@ idna_to_alabels(const char *s, size_t len, char *out, size_t outlen,
 		in[i] = (char)idna_lower((unsigned char)s[i]);
 	in[len] = '\0';
 	if (idna_is_plain(in, len)) {
-		if (len >= outlen)
+		if (len > LIMIT_DOMAIN || len >= outlen)
 			return idna_too_long(why);
 		memcpy(out, in, len + 1);
 		return 0;

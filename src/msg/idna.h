@@ -13,6 +13,9 @@
 /* "bücher.example (xn--bcher-kva.example)": a U-label form of a name of
  * LIMIT_DOMAIN octets takes at most 4 octets per A-label octet. */
 #define IDNA_DISPLAY_MAX	(255 * 5 + 4)
+/* The longest name idna_to_alabels reads: a U-label form of a name of
+ * LIMIT_DOMAIN octets. */
+#define IDNA_INPUT_MAX		(255 * 4)
 
 /*
  * True if the len octets of s are ASCII with no label starting "xn--"

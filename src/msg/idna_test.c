@@ -111,6 +111,32 @@ test_idna_invalid(void **state)
 	alabel_bad(big, "too long");
 }
 
+/* The 255-octet limit is on the A-label form: a U-label form that is
+ * longer (8 labels of 日本 x 10: 487 octets of UTF-8, 247 as A-labels)
+ * converts, and back (found by fuzz_idna). */
+static void
+test_idna_long_ulabels(void **state)
+{
+	char in[600] = "", a[256], u[IDNA_DISPLAY_MAX], a2[256];
+
+	(void)state;
+	for (int i = 0; i < 8; i++) {
+		if (i > 0)
+			strcat(in, ".");
+		for (int k = 0; k < 10; k++)
+			strcat(in, "\xe6\x97\xa5\xe6\x9c\xac");
+	}
+	assert_int_equal(strlen(in), 487);
+	assert_int_equal(idna_to_alabels(in, strlen(in), a, sizeof(a), NULL),
+	    0);
+	assert_int_equal(strlen(a), 247);
+	assert_int_equal(idna_to_ulabels(a, u, sizeof(u), NULL), 0);
+	assert_string_equal(u, in);
+	assert_int_equal(idna_to_alabels(u, strlen(u), a2, sizeof(a2), NULL),
+	    0);
+	assert_string_equal(a2, a);
+}
+
 static void
 test_idna_plain(void **state)
 {
@@ -176,6 +202,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_idna_valid),
 		cmocka_unit_test(test_idna_invalid),
+		cmocka_unit_test(test_idna_long_ulabels),
 		cmocka_unit_test(test_idna_plain),
 		cmocka_unit_test(test_idna_ulabels),
 		cmocka_unit_test(test_idna_display),
