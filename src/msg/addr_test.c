@@ -608,7 +608,7 @@ test_addr_idna(void **state)
 	struct addr a, l[2];
 	static const char *bad[] = { "<a@xn--bad.example>",
 	    "<a@xn--99999999999.example>", "<a@\xe2\x98\x83.example>",
-	    "<a@a\xe2\x80\x8d" "b.example>", "<a@l\xc2\xb7x.example>" };
+	    "<a@a\xe2\x80\x8d\x62.example>", "<a@l\xc2\xb7x.example>" };
 	bool is_null;
 	size_t end;
 
