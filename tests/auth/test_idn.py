@@ -14,11 +14,9 @@ under their A-labels.
   dmarc=permerror with its reason, is delivered, and the worker lives;
 * the auth log line, check-auth and inspect show both forms.
 """
-import base64
 import os
 import re
 import smtplib
-import subprocess
 import sys
 
 import pytest
@@ -26,10 +24,12 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.dirname(__file__))
 
 dkim = pytest.importorskip("dkim")
 import dnsserver  # noqa: E402
 import harness  # noqa: E402
+from crosscheck_lib import genkey  # noqa: E402
 from harness import Config, Daemon, make_cert, provision  # noqa: E402
 
 RCPT = "alice@example.test"
@@ -62,20 +62,11 @@ def our_ar(raw):
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("idn"))
-    key = os.path.join(base, "sender.pem")
-    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out",
-                    key], check=True, capture_output=True)
-    pub = subprocess.run(["openssl", "pkey", "-in", key, "-pubout",
-                          "-outform", "DER"], check=True,
-                         capture_output=True).stdout[-32:]
-    # dkimpy takes an Ed25519 key as the base64 of its 32-byte seed.
-    seed = subprocess.run(["openssl", "pkey", "-in", key, "-outform", "DER"],
-                          check=True, capture_output=True).stdout[-32:]
+    _, record, seed = genkey(base, "sender", "ed25519")
     zones = dict(ZONES)
     zones[FASS_A] = ('@ IN TXT "v=spf1 -all"\n'
                      '_dmarc IN TXT "v=DMARC1; p=reject"\n'
-                     'sel._domainkey IN TXT "v=DKIM1; k=ed25519; p=%s"\n' %
-                     base64.b64encode(pub).decode())
+                     'sel._domainkey IN TXT "%s"\n' % record)
     cfg = Config(os.path.join(base, "mta"), [make_cert(base, "ec")])
     cfg.listen("mx", "mx", "starttls")
     files = dnsserver.write_zones(os.path.join(base, "zones"), zones)
@@ -87,7 +78,7 @@ def env(tmp_path_factory):
     d = Daemon(cfg)
     try:
         d.start()
-        yield {"d": d, "cfg": cfg, "seed": base64.b64encode(seed)}
+        yield {"d": d, "cfg": cfg, "seed": seed}
     finally:
         try:
             d.stop()
