@@ -14,6 +14,7 @@ under their A-labels.
   dmarc=permerror with its reason, is delivered, and the worker lives;
 * the auth log line, check-auth and inspect show both forms.
 """
+import json
 import os
 import re
 import smtplib
@@ -154,10 +155,20 @@ def test_dkimpy_alabel_signature_passes_dmarc(env):
     assert r.stdout.splitlines()[0] == ar
     assert ("DMARC author domain: fa\u00df.test (%s)" % FASS_A
             in r.stdout), r.stdout
+    r = d.cli("check-auth", "--json", "--ip", "127.0.0.1", "--helo",
+              "client.example.test", "--mail-from", "a@" + FASS_A, path)
+    assert r.returncode == 0, r.stderr
+    author = json.loads(r.stdout)["dmarc"]["authors"][0]
+    assert author["domain"] == FASS_A and author["result"] == "pass"
+    assert author["domain_unicode"] == "fa\u00df.test", author
     r = d.cli("inspect", path)
     assert r.returncode == 0, r.stderr
     assert "(domain fa\u00df.test (%s))" % FASS_A in r.stdout, r.stdout
     assert "d=%s (fa\u00df.test)" % FASS_A in r.stdout, r.stdout
+    r = d.cli("inspect", "--json", path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["from_domain_idn"] == {
+        "alabel": FASS_A, "ulabel": "fa\u00df.test", "error": None}
 
 
 @pytest.mark.parametrize("domain, why, utf8, marker", [
