@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg/idna.h"
 #include "msg/lookalike.h"
 #include "fuzz_check.h"
 
@@ -94,7 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		CHECK(!lookalike_check(set, &own, &h1));
 	}
-	if (lookalike_domain_to_unicode(domain, uni, sizeof(uni)) == 0)
+	if (idna_to_ulabels(domain, uni, sizeof(uni), NULL) == 0)
 		CHECK(memchr(uni, '\0', sizeof(uni)) != NULL);
 	free(domain);
 	free(value);

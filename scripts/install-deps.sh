@@ -5,7 +5,7 @@ set -eu
 what="${1:-all}"
 build="gcc make pkg-config libssl-dev libevent-dev libunbound-dev libsqlite3-dev
   libinih-dev libcrypt-dev libcurl4-openssl-dev libjson-c-dev libxml2-dev zlib1g-dev
-  libseccomp-dev libicu-dev openssl dns-root-data"
+  libseccomp-dev libicu-dev libidn2-dev openssl dns-root-data"
 test="libcmocka-dev python3 python3-pytest python3-dnspython python3-spf python3-dkim python3-nacl
   opendkim-tools swaks libnet-ssleay-perl nsd ldnsutils dovecot-lmtpd postfix
   bind9-dnsutils bind9-utils iproute2 util-linux procps python3-cryptography unbound

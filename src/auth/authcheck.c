@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
+#include "msg/idna.h"
 #include "msg/rfc5322_headers.h"
 
 /* DKIM signatures shown and handed to DMARC (dkim_verify caps at 8). */
@@ -450,6 +451,8 @@ authcheck_results(const struct authcheck *ac, struct authres_result *r,
 		    dmarc_disposition_name(a->disposition),
 		    a->testing ? " t=y" : "");
 		r[n].comment = cbuf[n];
+		if (a->result == DMARC_RESULT_PERMERROR)
+			r[n].reason = a->reason;
 		r[n].props[r[n].nprops++] = (struct authres_prop){ "header",
 		    "from", a->domain };
 		n++;
@@ -492,6 +495,24 @@ authcheck_format(const struct authcheck *ac, struct buf *out)
 	return 0;
 }
 
+/* " from=..." (both forms of an IDN, msg/idna) and, for a permerror,
+ * " reason=...", quoted for the log line. */
+static void
+authcheck_summary_author(const struct dmarc_author *a, char *out,
+    size_t outlen)
+{
+	char disp[IDNA_DISPLAY_MAX], q[LOG_QUOTE_SIZE(IDNA_DISPLAY_MAX)];
+	char rq[LOG_QUOTE_SIZE(80)];
+	bool why = a->result == DMARC_RESULT_PERMERROR && a->reason != NULL;
+
+	idna_display(a->domain, disp, sizeof(disp));
+	snprintf(out, outlen, " from=%s%s%s",
+	    log_quote(disp, strlen(disp), q, sizeof(q)),
+	    why ? " reason=" : "",
+	    why ? log_quote(a->reason, strlen(a->reason), rq, sizeof(rq)) :
+	    "");
+}
+
 void
 authcheck_summary(const struct authcheck *ac, char *out, size_t outlen)
 {
@@ -504,10 +525,17 @@ authcheck_summary(const struct authcheck *ac, char *out, size_t outlen)
 		if (d->res == DKIM_RES_PASS)
 			break;
 	}
-	snprintf(out, outlen, "spf=%s dkim=%s arc=%s dmarc=%s dis=%s bimi=%s",
+	int n = snprintf(out, outlen,
+	    "spf=%s dkim=%s arc=%s dmarc=%s dis=%s bimi=%s",
 	    spf_result_name(ac->spf.result), dkim,
 	    ac->arc ? arc_result_name(arc_verify_result(ac->arc)) : "none",
 	    ac->dmarc ? dmarc_result_name(ac->dmarc->result) : "none",
 	    dmarc_disposition_name(authcheck_disposition(ac)),
 	    ac->bimi ? bimi_result_name(ac->bimi->result) : "skipped");
+	const struct dmarc_author *a = ac->dmarc && ac->dmarc->nauthors ?
+	    &ac->dmarc->author[0] : NULL;
+
+	if (a == NULL || n < 0 || (size_t)n >= outlen)
+		return;
+	authcheck_summary_author(a, out + n, outlen - (size_t)n);
 }

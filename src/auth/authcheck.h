@@ -70,7 +70,9 @@ const struct bimi_outcome *authcheck_bimi(const struct authcheck *ac);
  * BIMI-Location field. -1 if out is full. */
 int authcheck_format(const struct authcheck *ac, struct buf *out);
 
-/* One line summary for logs: "spf=pass dkim=pass dmarc=pass ...". */
+/* One line summary for logs: "spf=pass dkim=pass dmarc=pass ... from=D",
+ * D the (first) Author Domain, an IDN in both forms ("bücher.example
+ * (xn--bcher-kva.example)"), quoted; then reason=R for a permerror. */
 void authcheck_summary(const struct authcheck *ac, char *out, size_t outlen);
 
 #endif

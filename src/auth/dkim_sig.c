@@ -14,6 +14,7 @@
 
 #include "core/base64.h"
 #include "core/xmalloc.h"
+#include "msg/idna.h"
 
 /* Bits of the tags that have a meaning for us, to find duplicates fast. */
 enum {
@@ -231,6 +232,25 @@ valid_domain(const char *p, size_t len, unsigned minlabels)
 	return label > 0 && p[len - 1] != '-' && nlabels >= minlabels;
 }
 
+/*
+ * A d= value (or the domain of i=) into dst: RFC 8616 §5 lets a signature
+ * in an internationalized message write it with U-labels; the key lookup
+ * and DMARC need the A-label form (msg/idna), which also checks an
+ * A-label as written. The hash still covers the field as written.
+ */
+static int
+copy_domain(char *dst, size_t dstsize, const char *p, size_t len)
+{
+	if (idna_is_plain(p, len)) {
+		if (len >= dstsize)
+			return -1;
+		memcpy(dst, p, len);
+		dst[len] = '\0';
+	} else if (idna_to_alabels(p, len, dst, dstsize, NULL) != 0)
+		return -1;
+	return valid_domain(dst, strlen(dst), 2) ? 0 : -1;
+}
+
 static int
 copy_text(char *dst, size_t dstsize, const struct dkim_tag *tag)
 {
@@ -396,13 +416,13 @@ check_auid(struct dkim_sig *sig)
 {
 	const char *at = memrchr(sig->i, '@', strlen(sig->i));
 	size_t dl = strlen(sig->d), il;
-	const char *dom;
+	char dom[LIMIT_DOMAIN + 1];
 
-	if (at == NULL)
+	if (at == NULL || copy_domain(dom, sizeof(dom), at + 1,
+	    strlen(at + 1)) != 0)
 		return DKIM_SIG_ERR_AUID;
-	dom = at + 1;
 	il = strlen(dom);
-	if (!valid_domain(dom, il, 2) || il < dl ||
+	if (il < dl ||
 	    !dkim_name_eq(dom + il - dl, dl, sig->d, dl) ||
 	    (il > dl && dom[il - dl - 1] != '.'))
 		return DKIM_SIG_ERR_AUID;
@@ -453,9 +473,8 @@ parse_tag(const struct dkim_tag *tag, struct dkim_sig *sig, unsigned *seen,
 	case TAG_C:
 		return parse_canon(tag, sig);
 	case TAG_D:
-		return copy_text(sig->d, sizeof(sig->d), tag) == 0 &&
-		    valid_domain(sig->d, tag->vallen, 2) ? DKIM_SIG_OK :
-		    DKIM_SIG_ERR_DOMAIN;
+		return copy_domain(sig->d, sizeof(sig->d), tag->val,
+		    tag->vallen) == 0 ? DKIM_SIG_OK : DKIM_SIG_ERR_DOMAIN;
 	case TAG_S:
 		return copy_text(sig->s, sizeof(sig->s), tag) == 0 &&
 		    valid_domain(sig->s, tag->vallen, 1) ? DKIM_SIG_OK :

@@ -72,7 +72,7 @@ struct dkim_sig {
 	size_t			 rawlen;
 	enum dkim_alg		 alg;
 	enum dkim_canon_mode	 hcanon, bcanon;
-	char			 d[LIMIT_DOMAIN + 1];	/* as written */
+	char			 d[LIMIT_DOMAIN + 1];	/* A-labels if an IDN */
 	char			 s[DKIM_SELECTOR_MAX + 1];
 	char			 i[DKIM_AUID_MAX + 1];	/* "@d" if absent */
 	uint8_t			 b[DKIM_SIG_B_MAX];

@@ -116,6 +116,11 @@ test_bad(void **state)
 		{ BASE " b=AAAA; t=1234567890123", DKIM_SIG_ERR_NUMBER },
 		{ BASE " b=AAAA; t=200; x=100", DKIM_SIG_ERR_NUMBER },
 		{ BASE " b=AAAA;; ", DKIM_SIG_ERR_SYNTAX },
+		/* d= with an invalid IDN: bad Punycode, a disallowed one */
+		{ "v=1; a=rsa-sha256; d=xn--bad.org; s=s; h=from; " BH
+		    " b=AAAA", DKIM_SIG_ERR_DOMAIN },
+		{ "v=1; a=rsa-sha256; d=\xe2\x98\x83.org; s=s; h=from; " BH
+		    " b=AAAA", DKIM_SIG_ERR_DOMAIN },
 	};
 	struct dkim_sig sig;
 
@@ -126,6 +131,29 @@ test_bad(void **state)
 		if (r != cases[i].r)
 			fail_msg("case %zu \"%s\": %s", i, cases[i].v,
 			    dkim_sig_result_name(r));
+		dkim_sig_clear(&sig);
+	}
+}
+
+/* RFC 8616 §5: d= and the i= domain may be U-labels in an EAI message;
+ * the key name and DMARC use the A-label form, which an A-label d= has. */
+static void
+test_idn(void **state)
+{
+	static const char *v[] = {
+	    "v=1; a=rsa-sha256; d=b\xc3\xbc" "cher.example; s=sel; "
+	    "i=j\xc3\xb6rg@mail.b\xc3\xbc" "cher.example; h=from; " BH
+	    " b=AAAA",
+	    "v=1; a=rsa-sha256; d=xn--bcher-kva.example; s=sel; "
+	    "i=@b\xc3\xbc" "cher.example; h=from; " BH " b=AAAA",
+	};
+	struct dkim_sig sig;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(dkim_sig_parse(v[i], strlen(v[i]), &sig),
+		    DKIM_SIG_OK);
+		assert_string_equal(sig.d, "xn--bcher-kva.example");
 		dkim_sig_clear(&sig);
 	}
 }
@@ -170,6 +198,7 @@ main(void)
 		cmocka_unit_test(test_tag_list),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_idn),
 		cmocka_unit_test(test_limits),
 	};
 

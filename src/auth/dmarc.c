@@ -20,6 +20,7 @@
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 #include "msg/addr.h"
+#include "msg/idna.h"
 
 /* What the cache knows about one name. */
 enum dmarc_lk_state {
@@ -77,23 +78,33 @@ static const char dmarc_prefix[] = "_dmarc.";
 /* ---- names ----------------------------------------------------------- */
 
 /*
- * Normalise a domain: lower case, one final dot dropped, labels of 1..63
- * LDH or "_" characters, at most 253 characters. Returns 0, -1 for a bad
- * name, -2 for a non-ASCII one (an U-label we cannot convert).
+ * Normalise a domain: U-labels to A-labels and A-labels checked (RFC 8616
+ * §6: every U-label is converted before further processing; msg/idna),
+ * lower case, one final dot dropped, labels of 1..63 LDH or "_"
+ * characters, at most 253 characters. Returns 0, -1 for a bad name, -2
+ * for one that is not valid IDNA2008 (*why says why).
  */
 static int
-dmarc_domain_norm(const char *in, char out[DMARC_DOMAIN_MAX])
+dmarc_domain_norm(const char *in, char out[DMARC_DOMAIN_MAX],
+    const char **why)
 {
+	char a[LIMIT_DOMAIN + 1];
 	size_t i, n = strlen(in), label = 0;
 
 	if (n > 0 && in[n - 1] == '.')
 		n--;
+	if (!idna_is_plain(in, n)) {
+		if (idna_to_alabels(in, n, a, sizeof(a), why) != 0)
+			return -2;
+		in = a;
+		n = strlen(a);
+	}
 	if (n == 0 || n > 253)
 		return -1;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)in[i];
 		if (c >= 0x80)
-			return -2;
+			return -1;
 		if (c == '.') {
 			if (label == 0)
 				return -1;
@@ -686,12 +697,14 @@ dmarc_ctx_authors(struct dmarc_ctx *c, const struct dmarc_input *in)
 
 	for (i = 0; i < in->nfrom; i++) {
 		char d[DMARC_DOMAIN_MAX];
+		const char *why = NULL;
 		int rc = in->from_domains[i] == NULL ? -1 :
-		    dmarc_domain_norm(in->from_domains[i], d);
+		    dmarc_domain_norm(in->from_domains[i], d, &why);
 
+		/* Not valid IDNA: reported under the name as written. */
 		if (rc != 0)
 			snprintf(d, sizeof(d), "%s", rc == -2 ?
-			    "(non-ascii)" : "(invalid)");
+			    in->from_domains[i] : "(invalid)");
 		for (j = 0; j < c->nauthors; j++)
 			if (strcmp(c->authors[j], d) == 0)
 				break;
@@ -702,8 +715,7 @@ dmarc_ctx_authors(struct dmarc_ctx *c, const struct dmarc_input *in)
 			return;
 		}
 		c->author_bad[c->nauthors] = rc == 0 ? NULL : rc == -2 ?
-		    "non-ASCII Author Domain (no IDNA conversion)" :
-		    "invalid Author Domain";
+		    why : "invalid Author Domain";
 		snprintf(c->authors[c->nauthors++], DMARC_DOMAIN_MAX, "%s", d);
 	}
 }
@@ -716,11 +728,11 @@ dmarc_ctx_new(const struct dmarc_input *in)
 
 	dmarc_ctx_authors(c, in);
 	c->spf_pass = in->spf_pass && in->spf_domain != NULL &&
-	    dmarc_domain_norm(in->spf_domain, c->spf_domain) == 0;
+	    dmarc_domain_norm(in->spf_domain, c->spf_domain, NULL) == 0;
 	for (i = 0; i < in->ndkim && c->ndkim < DMARC_DKIM_MAX; i++) {
 		char d[DMARC_DOMAIN_MAX];
 		if (!in->dkim[i].pass || in->dkim[i].domain == NULL ||
-		    dmarc_domain_norm(in->dkim[i].domain, d) != 0)
+		    dmarc_domain_norm(in->dkim[i].domain, d, NULL) != 0)
 			continue;
 		for (j = 0; j < c->ndkim && strcmp(c->dkim[j], d) != 0; j++)
 			;
@@ -800,7 +812,9 @@ dmarc_author_domains(const char *hdrs, size_t len,
 	while (rc == 0 && authres_field_next(hdrs, len, &pos, &f)) {
 		if (!authres_field_is(&f, "from"))
 			continue;
-		n = addr_parse_header_list(f.value, f.vlen, addrs,
+		/* An Author Domain that is not valid IDNA stays, for
+		 * dmarc_ctx_new to report it as a permerror. */
+		n = addr_parse_header_list_keep_idn(f.value, f.vlen, addrs,
 		    DMARC_FROM_ADDRS_MAX);
 		if (n < 0) {
 			rc = -1;

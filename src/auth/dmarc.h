@@ -186,7 +186,9 @@ const char *dmarc_result_name(enum dmarc_result r);
 const char *dmarc_disposition_name(enum dmarc_disposition d);
 
 /*
- * Collect the distinct domains (lower case, at most max) of the addresses
+ * Collect the distinct domains (lower case, A-labels: RFC 8616 §6; a name
+ * that is not valid IDNA2008 as written, which dmarc_ctx_new makes a
+ * permerror with its reason; at most max) of the addresses
  * of every From: field in the header section hdrs (len bytes, untrusted,
  * lines ending in CRLF or LF, ending at the first empty line or at len).
  * Returns the number of distinct domains found (may exceed max: then too

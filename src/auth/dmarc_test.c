@@ -467,12 +467,17 @@ test_authors(void **state)
 	static const struct fz z[] = {
 		{ "_dmarc.bank.test", "v=DMARC1; p=reject" },
 		{ "_dmarc.evil.test", "v=DMARC1; p=none" },
+		{ "_dmarc.xn--bnk-qla.test", "v=DMARC1; p=quarantine" },
 		{ NULL, NULL },
 	};
 	const char *two[] = { "evil.test", "BANK.test", "bank.test" };
 	const char *five[] = { "a.test", "b.test", "c.test", "d.test",
 	    "e.test" };
-	const char *bad[] = { "b\xc3\xa4nk.test" };
+	/* RFC 8616 §6: a U-label Author Domain is evaluated as its A-label
+	 * form, as is an A-label one; an invalid IDN is a permerror. */
+	const char *idn[] = { "B\xc3\xa4nk.test", "xn--bnk-qla.test" };
+	const char *spf_idn[] = { "b\xc3\xa4nk.test" };
+	const char *bad[] = { "xn--bad.test", "l\xc2\xb7x.test" };
 	struct dmarc_input in = { two, 3, true, "evil.test", NULL, 0 };
 	struct dmarc_verdict *v;
 
@@ -496,10 +501,30 @@ test_authors(void **state)
 	assert_int_equal(v->result, DMARC_RESULT_PERMERROR);
 	dmarc_verdict_free(v);
 
+	in.from_domains = idn;
+	in.nfrom = 2;
+	v = dt_run(z, &in);
+	assert_int_equal(v->nauthors, 1);
+	assert_string_equal(v->author[0].domain, "xn--bnk-qla.test");
+	assert_int_equal(v->author[0].result, DMARC_RESULT_FAIL);
+	assert_int_equal(v->disposition, DMARC_DISPOSITION_QUARANTINE);
+	assert_string_equal(dt_log, "_dmarc.xn--bnk-qla.test _dmarc.test");
+	dmarc_verdict_free(v);
+
+	in.spf_domain = spf_idn[0];
+	v = dt_run(z, &in);
+	assert_int_equal(v->author[0].result, DMARC_RESULT_PASS);
+	assert_true(v->author[0].spf_aligned);
+	dmarc_verdict_free(v);
+
 	in.from_domains = bad;
-	in.nfrom = 1;
 	v = dt_run(z, &in);
 	assert_int_equal(v->result, DMARC_RESULT_PERMERROR);
+	assert_int_equal(v->nauthors, 2);
+	assert_string_equal(v->author[0].domain, "xn--bad.test");
+	assert_non_null(strstr(v->author[0].reason, "disallowed"));
+	assert_int_equal(v->author[1].result, DMARC_RESULT_PERMERROR);
+	assert_non_null(strstr(v->author[1].reason, "CONTEXTO"));
 	assert_string_equal(dt_log, "");
 	dmarc_verdict_free(v);
 }
@@ -524,6 +549,12 @@ test_author_domains(void **state)
 	    4), 0);
 	assert_int_equal(dmarc_author_domains("From: <<<\r\n", 11, out, 4),
 	    -1);
+	/* U-labels become A-labels; an invalid IDN is kept as written. */
+	static const char idn[] = "From: a@b\xc3\xbc" "cher.example, "
+	    "b@XN--BAD.example\r\n\r\n";
+	assert_int_equal(dmarc_author_domains(idn, sizeof(idn) - 1, out, 4), 2);
+	assert_string_equal(out[0], "xn--bcher-kva.example");
+	assert_string_equal(out[1], "xn--bad.example");
 }
 
 int

@@ -150,10 +150,15 @@ spf_domain_ok(const char *d)
 	return d[0] != '[' && spf_labels(d) > 1;
 }
 
-/* Any name we hand to the resolver (a single label is fine). */
+/* Any name we hand to the resolver (a single label is fine). Domains
+ * arrive as A-labels (msg/addr.h), so only %{s} or %{l} of a UTF-8 local
+ * part makes a name non-ASCII: RFC 8616 §4, such a term matches nothing. */
 static bool
 spf_name_ok(const char *d)
 {
+	for (const char *p = d; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			return false;
 	return spf_labels(d) > 0;
 }
 

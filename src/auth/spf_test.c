@@ -177,6 +177,21 @@ test_identities(void **state)
 	assert_int_equal(r.out.result, SPF_PASS);
 }
 
+/* RFC 8616 §4: %{l} and %{s} of a non-ASCII local part match nothing
+ * (idnspf: "exists:%{l}.w.example.test -all", *.w has an A record). */
+static void
+test_utf8_local_part(void **state)
+{
+	struct spft_res r;
+
+	(void)state;
+	spft_check("192.0.2.5", "x.test", "joe@idnspf.example.test", false, &r);
+	assert_int_equal(r.out.result, SPF_PASS);
+	spft_check("192.0.2.5", "x.test", "j\xc3\xb6rg@idnspf.example.test",
+	    false, &r);
+	assert_int_equal(r.out.result, SPF_FAIL);
+}
+
 static void
 test_none_and_errors(void **state)
 {
@@ -257,6 +272,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pass_fail),
 		cmocka_unit_test(test_identities),
+		cmocka_unit_test(test_utf8_local_part),
 		cmocka_unit_test(test_none_and_errors),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_sync),

@@ -28,6 +28,7 @@
 #include "conf/conf.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
+#include "msg/idna.h"
 #include "store/db.h"
 #include "store/db.h"
 
@@ -143,6 +144,29 @@ check_auth_print(const char *h)
 	}
 }
 
+/* After the fields, each internationalized Author Domain in both forms
+ * ("DMARC author domain: bücher.example (xn--bcher-kva.example)"), or as
+ * written with the reason it is not valid IDNA. */
+static void
+check_auth_print_idn(const struct dmarc_verdict *v)
+{
+	char shown[IDNA_DISPLAY_MAX];
+	const char *d;
+
+	for (size_t i = 0; v != NULL && i < v->nauthors; i++) {
+		d = v->author[i].domain;
+		if (idna_is_plain(d, strlen(d)))
+			continue;
+		idna_display(d, shown, sizeof(shown));
+		printf("DMARC author domain: ");
+		cli_put_text(shown);
+		if (v->author[i].result == DMARC_RESULT_PERMERROR &&
+		    v->author[i].reason != NULL)
+			printf(": %s", v->author[i].reason);
+		putchar('\n');
+	}
+}
+
 static void
 check_auth_json_kv(const char *k, const char *v, bool comma)
 {
@@ -158,6 +182,7 @@ check_auth_json(const struct authcheck *ac, const char *header,
 	const struct dkim_verify *dk = authcheck_dkim(ac);
 	const struct dmarc_verdict *dm = authcheck_dmarc(ac);
 	const struct bimi_outcome *bi = authcheck_bimi(ac);
+	char u[IDNA_DISPLAY_MAX];
 
 	printf("{");
 	check_auth_json_kv("authentication_results", header, false);
@@ -193,6 +218,8 @@ check_auth_json(const struct authcheck *ac, const char *header,
 		const struct dmarc_author *au = &dm->author[i];
 		printf("%s{", i ? ", " : "");
 		check_auth_json_kv("domain", au->domain, false);
+		check_auth_json_kv("domain_unicode", idna_to_ulabels(
+		    au->domain, u, sizeof(u), NULL) == 0 ? u : NULL, true);
 		check_auth_json_kv("result", dmarc_result_name(au->result),
 		    true);
 		check_auth_json_kv("policy", au->has_record ?
@@ -261,6 +288,7 @@ cli_check_auth(int argc, char **argv, const char *config)
 			if (lookalike)
 				(void)lookalike_from_field(&hit, false, &hdr);
 			check_auth_print(buf_cstr(&hdr));
+			check_auth_print_idn(authcheck_dmarc(ac));
 		}
 		rc = CLI_EXIT_OK;
 	} else

@@ -34,6 +34,8 @@
 #include "conf/conf.h"
 #include "core/buf.h"
 #include "core/xmalloc.h"
+#include "msg/addr.h"
+#include "msg/idna.h"
 #include "msg/lookalike.h"
 #include "msg/received.h"
 #include "msg/rfc5322_headers.h"
@@ -221,42 +223,61 @@ inspect_clear(struct inspect *ins)
 
 /* ---- escaping ---------------------------------------------------------- */
 
-static bool
-inspect_cp_unsafe(uint32_t cp)
-{
-	return cp < 0xa0 || (cp >= 0x200e && cp <= 0x200f) ||
-	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-	    cp == 0xfeff;
-}
-
-/* Print untrusted s for a terminal: printable ASCII and safe UTF-8 as
- * they are, anything else as \xHH. */
-static void
-inspect_put(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t cp;
-	size_t n;
-
-	while (*p != '\0') {
-		if (*p >= 0x20 && *p < 0x7f) {
-			putchar(*p++);
-			continue;
-		}
-		if ((n = cli_utf8(p, &cp)) > 0 && !inspect_cp_unsafe(cp)) {
-			fwrite(p, 1, n, stdout);
-			p += n;
-			continue;
-		}
-		printf("\\x%02x", *p++);
-	}
-}
-
 /* "", as JSON null. */
 static void
 inspect_json_opt(const char *s)
 {
 	cli_json_str(s != NULL && s[0] != '\0' ? s : NULL);
+}
+
+/*
+ * The From: domain (first address), when it is an internationalized one:
+ * its A-label form into alabel and its display form or the reason it is
+ * not valid IDNA into shown. False for a plain ASCII domain or no From:.
+ */
+static bool
+inspect_from_idn(const struct inspect *ins, char *alabel, size_t alen,
+    char *shown, size_t slen, bool *valid)
+{
+	struct addr a[1];
+	const char *why = NULL;
+	size_t n;
+
+	if (ins->from.value == NULL || addr_parse_header_list_keep_idn(
+	    ins->from.value, ins->from.len, a, 1) < 1 ||
+	    idna_is_plain(a[0].domain, (n = strlen(a[0].domain))))
+		return false;
+	*valid = idna_to_alabels(a[0].domain, n, alabel, alen, &why) == 0;
+	if (*valid)
+		idna_display(alabel, shown, slen);
+	else {
+		snprintf(alabel, alen, "%s", a[0].domain);
+		snprintf(shown, slen, "%s", why);
+	}
+	return true;
+}
+
+/* A domain as written in a field, then its other form if it is an IDN
+ * ("xn--bcher-kva.example (bücher.example)"), or why it is invalid. */
+static void
+inspect_put_domain(const char *d)
+{
+	char u[IDNA_DISPLAY_MAX], a[LIMIT_DOMAIN + 1];
+	const char *why = NULL, *p;
+
+	cli_put_text(d);
+	if (idna_is_plain(d, strlen(d)))
+		return;
+	if (idna_to_alabels(d, strlen(d), a, sizeof(a), &why) != 0 ||
+	    idna_to_ulabels(a, u, sizeof(u), &why) != 0) {
+		printf(" (%s)", why);
+		return;
+	}
+	for (p = d; *p != '\0' && (unsigned char)*p < 0x80; p++)
+		;
+	printf(" (");
+	cli_put_text(*p == '\0' ? u : a);
+	putchar(')');
 }
 
 /* ---- shared wording ------------------------------------------------- */
@@ -452,7 +473,7 @@ inspect_text_line(const char *label, const struct inspect_field *f)
 	if (f->text == NULL)
 		return;
 	printf("  %-8s ", label);
-	inspect_put(f->text);
+	cli_put_text(f->text);
 	putchar('\n');
 }
 
@@ -474,14 +495,34 @@ inspect_text_warning(const struct inspect *ins)
 		return;
 	memcpy(dom, p + 6, (size_t)(q - p - 6));
 	dom[q - p - 6] = '\0';
-	if (lookalike_domain_to_unicode(dom, uni, sizeof(uni)) == 0 &&
+	if (idna_to_ulabels(dom, uni, sizeof(uni), NULL) == 0 &&
 	    strcmp(uni, dom) != 0) {
 		printf("           (");
-		inspect_put(dom);
+		cli_put_text(dom);
 		printf(" is ");
-		inspect_put(uni);
+		cli_put_text(uni);
 		printf(")\n");
 	}
+}
+
+/* "           (domain bücher.example (xn--bcher-kva.example))" under the
+ * From: line, or the reason its IDN is invalid. */
+static void
+inspect_text_from_idn(const struct inspect *ins)
+{
+	char a[LIMIT_DOMAIN + 1], shown[IDNA_DISPLAY_MAX];
+	bool valid;
+
+	if (!inspect_from_idn(ins, a, sizeof(a), shown, sizeof(shown), &valid))
+		return;
+	printf("           (domain ");
+	if (valid)
+		cli_put_text(shown);
+	else {
+		cli_put_text(a);
+		printf(": %s", shown);
+	}
+	printf(")\n");
 }
 
 /* "2024-05-14 07:21:07 UTC (+3s)" or the raw date. */
@@ -492,7 +533,7 @@ inspect_text_when(const struct received_hop *h, const struct received_hop *prev)
 	struct tm tm;
 
 	if (!h->when_valid || gmtime_r(&h->when, &tm) == NULL) {
-		inspect_put(h->date[0] ? h->date : "(no date)");
+		cli_put_text(h->date[0] ? h->date : "(no date)");
 		return;
 	}
 	strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC", &tm);
@@ -543,18 +584,18 @@ inspect_text_hop(const struct inspect *ins, size_t i)
 
 	inspect_hop_arrow(h, arrow, sizeof(arrow));
 	printf("  %zu. ", i + 1);
-	inspect_put(arrow);
+	cli_put_text(arrow);
 	printf("\n     when: ");
 	inspect_text_when(h, i > 0 ? &ins->hops[i - 1] : NULL);
 	if (h->with[0]) {
 		printf("   with: ");
-		inspect_put(h->with);
+		cli_put_text(h->with);
 	}
 	if (h->authenticated)
 		printf(" (authenticated)");
 	if (h->id[0]) {
 		printf("   id: ");
-		inspect_put(h->id);
+		cli_put_text(h->id);
 	}
 	putchar('\n');
 	inspect_text_tls(ins, h);
@@ -598,30 +639,34 @@ inspect_text_ar(const struct inspect_field *f)
 
 	if (authres_parse(f->value, f->len, &ar) != AUTHRES_OK) {
 		printf("  (unparsed) ");
-		inspect_put(f->text);
+		cli_put_text(f->text);
 		putchar('\n');
 		return;
 	}
 	printf("  by ");
-	inspect_put(ar->authserv_id);
+	cli_put_text(ar->authserv_id);
 	printf(":%s\n", ar->none || ar->nresults == 0 ? " none" : "");
 	for (size_t i = 0; i < ar->nresults; i++) {
 		const struct authres_parsed_result *r = &ar->results[i];
 		printf("    ");
-		inspect_put(r->method);
+		cli_put_text(r->method);
 		putchar('=');
-		inspect_put(r->result);
+		cli_put_text(r->result);
 		for (size_t k = 0; k < r->nprops; k++) {
 			printf(" ");
-			inspect_put(r->props[k].ptype);
+			cli_put_text(r->props[k].ptype);
 			putchar('.');
-			inspect_put(r->props[k].property);
+			cli_put_text(r->props[k].property);
 			putchar('=');
-			inspect_put(r->props[k].value);
+			if (strcmp(r->props[k].property, "from") == 0 ||
+			    strcmp(r->props[k].property, "d") == 0)
+				inspect_put_domain(r->props[k].value);
+			else
+				cli_put_text(r->props[k].value);
 		}
 		if (r->reason != NULL) {
 			printf(" reason=\"");
-			inspect_put(r->reason);
+			cli_put_text(r->reason);
 			putchar('"');
 		}
 		putchar('\n');
@@ -638,11 +683,11 @@ inspect_text_dkim_one(const struct inspect *ins, size_t i)
 
 	inspect_dkim_tags(&ins->dkim[i], &tg);
 	printf("  %zu. d=", i + 1);
-	inspect_put(tg.d);
+	inspect_put_domain(tg.d);
 	printf(" s=");
-	inspect_put(tg.s);
+	cli_put_text(tg.s);
 	printf(" a=");
-	inspect_put(tg.a);
+	cli_put_text(tg.a);
 	if (bad != NULL)
 		printf("  (invalid: %s)", bad);
 	if (r != NULL) {
@@ -676,7 +721,7 @@ inspect_text_auth(const struct inspect *ins)
 		inspect_text_dkim_one(ins, i);
 	if (ins->verify && ins->dv == NULL && ins->ndkim > 0) {
 		printf("  verify: not done: ");
-		inspect_put(ins->verify_err);
+		cli_put_text(ins->verify_err);
 		putchar('\n');
 	}
 }
@@ -688,9 +733,10 @@ inspect_text(const struct inspect *ins)
 	const char *status = inspect_verdict(ins, verdict, sizeof(verdict));
 
 	printf("Message: ");
-	inspect_put(ins->path);
+	cli_put_text(ins->path);
 	putchar('\n');
 	inspect_text_line("From:", &ins->from);
+	inspect_text_from_idn(ins);
 	inspect_text_line("Subject:", &ins->subject);
 	inspect_text_line("Date:", &ins->date);
 	inspect_text_warning(ins);
@@ -702,7 +748,7 @@ inspect_text(const struct inspect *ins)
 	printf("\nVerdict: ");
 	inspect_color(ins, strcmp(status, "encrypted") == 0 ? C_GREEN :
 	    strcmp(status, "not_encrypted") == 0 ? C_RED : C_YEL);
-	inspect_put(verdict);
+	cli_put_text(verdict);
 	inspect_color(ins, C_OFF);
 	putchar('\n');
 }
@@ -714,6 +760,29 @@ inspect_json_key(const char *key, const char *value, bool comma)
 {
 	printf("%s\"%s\": ", comma ? ", " : "", key);
 	inspect_json_opt(value);
+}
+
+/* "from_domain_idn": {"alabel", "ulabel", "error"} for an IDN From:
+ * domain, else null. */
+static void
+inspect_json_from_idn(const struct inspect *ins)
+{
+	char a[LIMIT_DOMAIN + 1], shown[IDNA_DISPLAY_MAX];
+	char u[IDNA_DISPLAY_MAX];
+	bool valid;
+
+	printf(", \"from_domain_idn\": ");
+	if (!inspect_from_idn(ins, a, sizeof(a), shown, sizeof(shown),
+	    &valid)) {
+		printf("null");
+		return;
+	}
+	printf("{");
+	inspect_json_key("alabel", a, false);
+	inspect_json_key("ulabel", valid && idna_to_ulabels(a, u, sizeof(u),
+	    NULL) == 0 ? u : NULL, true);
+	inspect_json_key("error", valid ? NULL : shown, true);
+	printf("}");
 }
 
 static void
@@ -829,6 +898,7 @@ inspect_json(const struct inspect *ins)
 	printf("{");
 	inspect_json_key("file", ins->path, false);
 	inspect_json_key("from", ins->from.text, true);
+	inspect_json_from_idn(ins);
 	inspect_json_key("subject", ins->subject.text, true);
 	inspect_json_key("sealmail_warning", ins->warning.text, true);
 	inspect_json_key("date", ins->date.text, true);

@@ -4,6 +4,7 @@
 #include "cli/cli_msg.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -126,6 +127,35 @@ cli_utf8(const unsigned char *s, uint32_t *cp)
 
 /* Code points a terminal must not get from a message: C1 controls and
  * the bidirectional overrides that reorder what is shown. */
+static bool
+cli_cp_unsafe(uint32_t cp)
+{
+	return cp < 0xa0 || (cp >= 0x200e && cp <= 0x200f) ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+	    cp == 0xfeff;
+}
+
+void
+cli_put_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	size_t n;
+
+	while (*p != '\0') {
+		if (*p >= 0x20 && *p < 0x7f) {
+			putchar(*p++);
+			continue;
+		}
+		if ((n = cli_utf8(p, &cp)) > 0 && !cli_cp_unsafe(cp)) {
+			fwrite(p, 1, n, stdout);
+			p += n;
+			continue;
+		}
+		printf("\\x%02x", *p++);
+	}
+}
+
 /* Print s as a JSON string (RFC 8259 §7); invalid UTF-8 becomes U+FFFD.
  * NULL prints null. */
 void

@@ -27,6 +27,11 @@ size_t cli_msg_header_len(const struct buf *msg);
  * code point in *cp, or 0. */
 size_t cli_utf8(const unsigned char *s, uint32_t *cp);
 
+/* Print untrusted s (NUL-terminated) for a terminal: printable ASCII and
+ * UTF-8 as they are, but C1 controls, bidirectional overrides and
+ * anything else that is not printable as \xHH. */
+void cli_put_text(const char *s);
+
 /* Print s to stdout as a JSON string (RFC 8259 §7); invalid UTF-8 becomes
  * U+FFFD; NULL prints null. */
 void cli_json_str(const char *s);

@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
+#include "msg/idna.h"
 
 #define KEY_NAME_MAX	40
 
@@ -219,12 +220,22 @@ conf_parse_new_domain(struct conf_parse *p, const char *raw)
 {
 	struct conf *c = p->c;
 	char name[256], e[80];
+	const char *why = NULL;
 	size_t n = strlen(raw);
 
 	if (n > 0 && raw[n - 1] == '.')
 		n--;
-	if (n >= sizeof(name) || (memcpy(name, raw, n), name[n] = '\0',
-	    !conf_valid_hostname(name)))
+	/* An IDN in either form is kept as its A-labels, the form of the
+	 * envelope addresses it is compared with (msg/addr.h). */
+	if (!idna_is_plain(raw, n) &&
+	    idna_to_alabels(raw, n, name, sizeof(name), &why) != 0)
+		return conf_parse_fail(p, "bad domain name %s (%s)",
+		    log_escape(raw, strlen(raw), e, sizeof(e)), why);
+	if (idna_is_plain(raw, n) && n < sizeof(name)) {
+		memcpy(name, raw, n);
+		name[n] = '\0';
+	}
+	if (n >= sizeof(name) || !conf_valid_hostname(name))
 		return conf_parse_fail(p, "bad domain name %s",
 		    log_escape(raw, strlen(raw), e, sizeof(e)));
 	for (char *q = name; *q != '\0'; q++)

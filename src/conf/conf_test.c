@@ -561,6 +561,12 @@ static const struct error_case error_cases[] = {
 	{ "[listen \"a b\"]\n", "1: [listen \"a b\"]: bad listener name" },
 	{ "[domain \"-bad.example\"]\n", "1: [domain \"-bad.example\"]: "
 	    "bad domain name" },
+	{ "[domain \"xn--bad.example\"]\n", "1: [domain \"xn--bad.example\"]: "
+	    "bad domain name xn--bad.example (invalid IDN: disallowed code "
+	    "point (RFC 5892))" },
+	{ "[domain \"b\xc3\xbc" "cher.example\"]\n[domain \"xn--bcher-kva."
+	    "example\"]\n", "2: [domain \"xn--bcher-kva.example\"]: "
+	    "duplicate domain" },
 	{ "hostname = x\n", "1: hostname: key outside of any section" },
 	/* values */
 	{ "[server]\nworkers = 0\n", "2: [server] workers: 0 is out of range" },

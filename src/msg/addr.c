@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "msg/punycode.h"
+#include "msg/idna.h"
 
 /* A position in untrusted input plus the permission to see UTF-8. */
 struct addr_cur {
@@ -375,88 +375,32 @@ addr_smtp_label(struct addr_cur *c)
 	return ADDR_OK;
 }
 
-/* The code point of the well-formed UTF-8 sequence p of n bytes. */
-static uint32_t
-addr_utf8_decode(const unsigned char *p, size_t n)
-{
-	static const unsigned char lead_mask[] = { 0, 0, 0x1f, 0x0f, 0x07 };
-	uint32_t cp = p[0] & lead_mask[n];
-
-	for (size_t i = 1; i < n; i++)
-		cp = (cp << 6) | (p[i] & 0x3f);
-	return cp;
-}
-
-/* Append one label to d (size LIMIT_DOMAIN + 1), as A-label if it has
- * non-ASCII code points; -1 past 63 octets or the domain's 255. */
-static int
-addr_alabel_add(char *d, size_t *dn, const unsigned char *p, size_t n)
-{
-	uint32_t cps[LIMIT_DOMAIN];
-	char puny[64];
-	size_t ncp = 0;
-	bool ascii = true;
-	int len;
-
-	for (size_t i = 0; i < n; ncp++) {
-		size_t k = p[i] < 0x80 ? 1 : addr_utf8_len(p + i, n - i);
-		if (k == 0)
-			return -1;
-		ascii = ascii && k == 1;
-		cps[ncp] = k == 1 ? p[i] : addr_utf8_decode(p + i, k);
-		i += k;
-	}
-	if (ascii) {
-		if (n > 63 || n > LIMIT_DOMAIN - *dn)
-			return -1;
-		memcpy(d + *dn, p, n);
-		*dn += n;
-		return 0;
-	}
-	len = punycode_encode(cps, ncp, puny, sizeof(puny));
-	if (len < 0 || len + 4 > 63 || (size_t)len + 4 > LIMIT_DOMAIN - *dn)
-		return -1;
-	memcpy(d + *dn, "xn--", 4);
-	memcpy(d + *dn + 4, puny, (size_t)len);
-	*dn += (size_t)len + 4;
-	return 0;
-}
-
 /*
  * Rewrite a lower-cased domain name with every U-label as its A-label
- * (RFC 5890 §2.3.2.1): one spelling of a domain for the store, Maildir
- * paths and DNS, whichever form the peer used (RFC 6531 allows both).
- * Only the Punycode step of IDNA2008 is done; no mapping (NFC, non-ASCII
- * case) or validation. Literals are left alone. -1 if the result is too
- * long (a label over 63 octets, the name over 255).
+ * (RFC 5890 §2.3.2.1) and every A-label checked (IDNA2008, msg/idna):
+ * one spelling of a domain for the store, Maildir paths and every DNS
+ * lookup, whichever form the peer used (RFC 6531 allows both). Literals
+ * are left alone.
  */
-static int
+static enum addr_result
 addr_domain_alabels(char *domain)
 {
 	char d[LIMIT_DOMAIN + 1];
-	size_t dn = 0, len = strnlen(domain, LIMIT_DOMAIN + 1);
-	const unsigned char *p = (const unsigned char *)domain;
+	size_t len = strnlen(domain, LIMIT_DOMAIN + 1);
 
 	if (len > LIMIT_DOMAIN)
-		return -1;
-	if (domain[0] == '[')
-		return 0;
-	for (size_t i = 0; i <= len;) {
-		const unsigned char *dot = memchr(p + i, '.', len - i);
-		size_t n = dot ? (size_t)(dot - (p + i)) : len - i;
-
-		if (addr_alabel_add(d, &dn, p + i, n) == -1)
-			return -1;
-		i += n + 1;
-		if (dot != NULL) {
-			if (dn >= LIMIT_DOMAIN)
-				return -1;
-			d[dn++] = '.';
-		}
+		return ADDR_ERR_TOO_LONG;
+	if (domain[0] == '[' || idna_is_plain(domain, len))
+		return ADDR_OK;
+	switch (idna_to_alabels(domain, len, d, sizeof(d), NULL)) {
+	case 0:
+		memcpy(domain, d, strlen(d) + 1);
+		return ADDR_OK;
+	case -2:
+		return ADDR_ERR_TOO_LONG;
+	default:
+		return ADDR_ERR_IDNA;
 	}
-	d[dn] = '\0';
-	memcpy(domain, d, dn + 1);
-	return 0;
 }
 
 /* Domain or address-literal, lower-cased into out->domain. */
@@ -483,8 +427,7 @@ addr_smtp_domain(struct addr_cur *c, struct addr *out)
 	for (size_t i = 0; i < n; i++)
 		out->domain[i] = (char)addr_lower(c->s[start + i]);
 	out->domain[n] = '\0';
-	return addr_domain_alabels(out->domain) == 0 ? ADDR_OK :
-	    ADDR_ERR_TOO_LONG;
+	return addr_domain_alabels(out->domain);
 }
 
 /* Mailbox = Local-part "@" ( Domain / address-literal ) */
@@ -715,6 +658,7 @@ struct addr_htok {
 struct addr_hlex {
 	const unsigned char	*s;
 	size_t			 len, pos;
+	bool			 keep_bad_idn;	/* see addr.h */
 };
 
 /*
@@ -977,8 +921,12 @@ addr_hl_domain(struct addr_hlex *h, struct addr *out)
 		    addr_hl_domain_add(out, &n, t.p, t.n) < 0)
 			return -1;
 		addr_hl_peek(h, &t);
-		if (!addr_htok_is(&t, '.'))
-			return addr_domain_alabels(out->domain);
+		if (!addr_htok_is(&t, '.')) {
+			enum addr_result r = addr_domain_alabels(out->domain);
+
+			return r == ADDR_OK || (r == ADDR_ERR_IDNA &&
+			    h->keep_bad_idn) ? 0 : -1;
+		}
 		addr_hl_next(h, &t);
 		if (addr_hl_domain_add(out, &n, t.p, t.n) < 0)
 			return -1;
@@ -1112,12 +1060,13 @@ addr_hlist_separator(struct addr_hlist *l, bool *done)
 	return *done || addr_htok_is(&t, ',') ? 0 : -1;
 }
 
-int
-addr_parse_header_list(const char *value, size_t len, struct addr *out,
-    size_t max)
+static int
+addr_parse_hlist(const char *value, size_t len, struct addr *out,
+    size_t max, bool keep_bad_idn)
 {
 	struct addr_hlist l = {
-		{ (const unsigned char *)value, len, 0 }, out, max, 0, false
+		{ (const unsigned char *)value, len, 0, keep_bad_idn }, out,
+		max, 0, false
 	};
 	bool done = false;
 	int r;
@@ -1133,4 +1082,18 @@ addr_parse_header_list(const char *value, size_t len, struct addr *out,
 	if (l.in_group)
 		return -1;
 	return l.count > INT32_MAX ? INT32_MAX : (int)l.count;
+}
+
+int
+addr_parse_header_list(const char *value, size_t len, struct addr *out,
+    size_t max)
+{
+	return addr_parse_hlist(value, len, out, max, false);
+}
+
+int
+addr_parse_header_list_keep_idn(const char *value, size_t len,
+    struct addr *out, size_t max)
+{
+	return addr_parse_hlist(value, len, out, max, true);
 }

@@ -21,10 +21,11 @@
  *   The case of its letters is kept (the store compares ASCII case-
  *   insensitively, Maildir folder names are lower-cased).
  * - domain: lower-cased ASCII, every U-label turned into its A-label
- *   ("münchen.test" -> "xn--mnchen-3ya.test"), or an address literal
- *   "[192.0.2.1]" / "[IPv6:...]" (hex in lower case). Full IDNA2008
- *   (mapping, validation) is not done; the A-label form keeps store keys
- *   and mail/DOMAIN/ paths stable when it is. Empty only for the
+ *   ("münchen.test" -> "xn--mnchen-3ya.test") and every A-label checked
+ *   (IDNA2008 with UTS #46 mapping, msg/idna), or an address literal
+ *   "[192.0.2.1]" / "[IPv6:...]" (hex in lower case). This is the form
+ *   of every DNS lookup, store key and mail/DOMAIN/ path; the U-label
+ *   form is derived for display only (idna_display). Empty only for the
  *   domain-less "postmaster".
  * The text form (addr_to_text) "local@domain" is what the envelope, the
  * store and delivery carry; it is escaped only where it enters a log line
@@ -40,6 +41,7 @@ enum addr_result {
 	ADDR_ERR_SYNTAX,	/* 501 5.1.3 / 553 5.1.3 */
 	ADDR_ERR_TOO_LONG,	/* 501 5.1.3 (local > 64, domain > 255, path > 256) */
 	ADDR_ERR_UTF8,		/* non-ASCII without SMTPUTF8: 553 5.6.7 */
+	ADDR_ERR_IDNA,		/* a domain not valid IDNA2008: 553 5.1.3 */
 };
 
 /*
@@ -94,5 +96,14 @@ int addr_mailbox_dirs(const struct addr *a, char *domain, size_t dlen,
  */
 int addr_parse_header_list(const char *value, size_t len, struct addr *out,
     size_t max);
+
+/*
+ * As addr_parse_header_list, but a domain that is well-formed yet not
+ * valid IDNA2008 (msg/idna) is kept as written, lower-cased, instead of
+ * failing the list: for DMARC, which must report such an Author Domain
+ * as a permerror with its reason (it runs the name through idna again).
+ */
+int addr_parse_header_list_keep_idn(const char *value, size_t len,
+    struct addr *out, size_t max);
 
 #endif

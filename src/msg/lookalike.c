@@ -18,7 +18,7 @@
 
 #include "core/xmalloc.h"
 #include "msg/addr.h"
-#include "msg/punycode.h"
+#include "msg/idna.h"
 
 /* One name in its forms. */
 struct lk_name {
@@ -47,88 +47,6 @@ lookalike_reason_name(enum lookalike_reason r)
 	case LOOKALIKE_DISPLAY_NAME: return "display-name";
 	}
 	return "none";
-}
-
-/* Append code point cp as UTF-8; -1 if it does not fit (with a NUL). */
-static int
-lk_put_utf8(char *out, size_t outlen, size_t *o, uint32_t cp)
-{
-	unsigned char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (unsigned char)(0xc0 | cp >> 6);
-		b[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (unsigned char)(0xe0 | cp >> 12);
-		b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		b[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (unsigned char)(0xf0 | cp >> 18);
-		b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-		b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		b[3] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	if (*o + n >= outlen)
-		return -1;
-	memcpy(out + *o, b, n);
-	*o += n;
-	return 0;
-}
-
-int
-lookalike_domain_to_unicode(const char *domain, char *out, size_t outlen)
-{
-	uint32_t cp[LIMIT_DOMAIN];
-	size_t o = 0, len = strlen(domain), i = 0;
-
-	if (outlen == 0)
-		return -1;
-	while (i <= len) {
-		size_t e = i;
-
-		while (e < len && domain[e] != '.')
-			e++;
-		if (e - i > 4 && strncasecmp(domain + i, "xn--", 4) == 0) {
-			int n = punycode_decode(domain + i + 4, e - i - 4, cp,
-			    sizeof(cp) / sizeof(cp[0]));
-
-			if (n <= 0)
-				return -1;
-			for (int k = 0; k < n; k++) {
-				uint32_t c = cp[k];
-
-				if (c >= 'A' && c <= 'Z')
-					c += 'a' - 'A';
-				if (lk_put_utf8(out, outlen, &o, c) == -1)
-					return -1;
-			}
-		} else {
-			for (size_t k = i; k < e; k++) {
-				char c = domain[k];
-
-				if (c >= 'A' && c <= 'Z')
-					c += 'a' - 'A';
-				if (o + 1 >= outlen)
-					return -1;
-				out[o++] = c;
-			}
-		}
-		if (e < len) {
-			if (o + 1 >= outlen)
-				return -1;
-			out[o++] = '.';
-		}
-		i = e + 1;
-	}
-	out[o] = '\0';
-	return 0;
 }
 
 /* The UTF-8 form of the n UTF-16 units in u, allocated; NULL on failure. */
@@ -261,7 +179,7 @@ lk_name_init(const USpoofChecker *sc, const char *domain, struct lk_name *n)
 	if (len == 0 || addr_parse_domain(domain, len, true, &a) != ADDR_OK ||
 	    a.domain[0] == '[' || strchr(a.domain, '.') == NULL)
 		return -1;
-	if (lookalike_domain_to_unicode(a.domain, uni, sizeof(uni)) == -1 ||
+	if (idna_to_ulabels(a.domain, uni, sizeof(uni), NULL) == -1 ||
 	    lk_skeleton(sc, uni, strlen(uni), &n->uni, &n->skel) == -1)
 		return -1;
 	n->alabel = xstrdup(a.domain);

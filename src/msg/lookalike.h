@@ -112,12 +112,4 @@ const char *lookalike_reason_name(enum lookalike_reason r);
 int lookalike_display_text(const char *value, size_t len, char *out,
     size_t outlen);
 
-/*
- * The Unicode form of domain (A-labels decoded, ASCII lower-cased) into
- * out (size outlen). Returns 0, or -1 when a label is not valid Punycode
- * or it does not fit.
- */
-int lookalike_domain_to_unicode(const char *domain, char *out,
-    size_t outlen);
-
 #endif

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "msg/addr.h"
+#include "msg/idna.h"
 #include "report/dmarc_failure.h"
 #include "smtpd/smtpd_internal.h"
 #include "store/db.h"
@@ -486,7 +487,7 @@ smtpd_checks_done_cb(struct authcheck *ac, void *arg)
 	struct smtpd_session *s = arg;
 	const struct conf *c = s->ctx->conf;
 	enum dmarc_disposition dis = authcheck_disposition(ac);
-	char summary[256];
+	char summary[LOG_QUOTE_SIZE(IDNA_DISPLAY_MAX) + 512];
 	struct buf ar;
 
 	authcheck_summary(ac, summary, sizeof(summary));

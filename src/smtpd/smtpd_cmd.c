@@ -403,6 +403,8 @@ smtpd_cmd_addr_error(enum addr_result r)
 {
 	if (r == ADDR_ERR_UTF8)
 		return SMTPD_CMD_ERR_PATH_UTF8;
+	if (r == ADDR_ERR_IDNA)
+		return SMTPD_CMD_ERR_PATH_IDNA;
 	return SMTPD_CMD_ERR_PATH;
 }
 
@@ -571,6 +573,9 @@ smtpd_cmd_error_reply(enum smtpd_cmd_result r)
 		return "553 5.1.3 Bad address syntax";
 	case SMTPD_CMD_ERR_PATH_UTF8:
 		return "553 5.6.7 Non-ASCII address requires SMTPUTF8";
+	case SMTPD_CMD_ERR_PATH_IDNA:
+		return "553 5.1.3 Domain is not a valid internationalized "
+		    "name (IDNA2008)";
 	case SMTPD_CMD_ERR_PARAM:
 		return "555 5.5.4 Unsupported or duplicate parameter";
 	case SMTPD_CMD_ERR_NUL:

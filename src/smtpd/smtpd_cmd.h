@@ -40,6 +40,7 @@ enum smtpd_cmd_result {
 	SMTPD_CMD_ERR_SYNTAX,		/* 501 5.5.4 syntax error in arguments */
 	SMTPD_CMD_ERR_PATH,		/* 553 5.1.3 / 501 5.1.3 bad address */
 	SMTPD_CMD_ERR_PATH_UTF8,	/* 553 5.6.7 UTF-8 address w/o SMTPUTF8 */
+	SMTPD_CMD_ERR_PATH_IDNA,	/* 553 5.1.3 domain not valid IDNA2008 */
 	SMTPD_CMD_ERR_PARAM,		/* 555 5.5.4 unknown/duplicate parameter */
 	SMTPD_CMD_ERR_NUL,		/* 500 5.5.2 NUL or 8-bit in a command */
 };

@@ -211,6 +211,9 @@ test_smtpd_cmd_mail_errors(void **state)
 		{ "FROM:<\xc3\xa9@x>", SMTPD_CMD_ERR_PATH_UTF8 },
 		{ "FROM:<a@b\xc3\xa9> BODY=8BITMIME", SMTPD_CMD_ERR_PATH_UTF8 },
 		{ "FROM:<\xc3@x> SMTPUTF8", SMTPD_CMD_ERR_PATH },
+		{ "FROM:<a@xn--bad.test>", SMTPD_CMD_ERR_PATH_IDNA },
+		{ "FROM:<a@\xe2\x98\x83.test> SMTPUTF8",
+		    SMTPD_CMD_ERR_PATH_IDNA },
 	};
 	struct smtpd_mail_args m;
 
@@ -308,6 +311,7 @@ test_smtpd_cmd_rcpt_errors(void **state)
 	} t[] = {
 		{ "", SMTPD_CMD_ERR_SYNTAX },
 		{ "FROM:<a@b>", SMTPD_CMD_ERR_SYNTAX },
+		{ "TO:<a@xn--bad.test>", SMTPD_CMD_ERR_PATH_IDNA },
 		{ "TO:<>", SMTPD_CMD_ERR_PATH },
 		{ "TO:x@y", SMTPD_CMD_ERR_PATH },
 		{ "TO:<x@y> NOTIFY", SMTPD_CMD_ERR_SYNTAX },
@@ -403,7 +407,7 @@ test_smtpd_cmd_error_reply(void **state)
 {
 	static const char *const want[] = {
 		"250 2.0.0 ", "500 5.5.2 ", "501 5.5.4 ", "553 5.1.3 ",
-		"553 5.6.7 ", "555 5.5.4 ", "500 5.5.2 ",
+		"553 5.6.7 ", "553 5.1.3 ", "555 5.5.4 ", "500 5.5.2 ",
 	};
 
 	(void)state;

@@ -19,6 +19,7 @@
 #include "conf/conf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "msg/idna.h"
 #include "msg/lookalike.h"
 #include "smtpd/smtpd_internal.h"
 #include "store/db_correspondent.h"
@@ -148,6 +149,7 @@ smtpd_lookalike_verdict(struct smtpd_session *s,
 	long long now = (long long)time(NULL), first = now;
 	struct lookalike_hit hit;
 	struct buf b;
+	char u[IDNA_DISPLAY_MAX], q[LOG_QUOTE_SIZE(IDNA_DISPLAY_MAX)];
 
 	if (!smtpd_lookalike_from(s, v, false, &hit))
 		return;
@@ -166,9 +168,14 @@ smtpd_lookalike_verdict(struct smtpd_session *s,
 			log_warn("sid=%s qid=%s lookalike sender not noted: %s",
 			    s->sid, s->qid, db_error(s->ctx->db));
 	}
-	log_info("sid=%s qid=%s lookalike from=%s resembles=%s reason=%s "
+	/* An IDN also in its U-label form, which is what the reader sees. */
+	bool idn = idna_to_ulabels(hit.from, u, sizeof(u), NULL) == 0 &&
+	    strcmp(u, hit.from) != 0;
+	log_info("sid=%s qid=%s lookalike from=%s%s%s resembles=%s reason=%s "
 	    "first_seen=%lld action=%s", s->sid, s->qid, hit.from,
-	    hit.resembles, lookalike_reason_name(hit.reason), first,
+	    idn ? " from_unicode=" : "",
+	    idn ? log_quote(u, strlen(u), q, sizeof(q)) : "", hit.resembles,
+	    lookalike_reason_name(hit.reason), first,
 	    conf_lookalike_action_name(c->lookalike_action));
 	buf_init(&b, SIZE_MAX);
 	(void)lookalike_from_field(&hit, now - first < SMTPD_LOOKALIKE_NEW,

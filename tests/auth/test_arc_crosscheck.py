@@ -43,6 +43,7 @@ DRIVER_SOURCES = [
     "src/core/metrics.c", "src/core/selfpid.c",
     "src/core/xmalloc.c", "src/dns/dns.c", "src/dns/dns_rr.c",
     "src/auth/dkim_sig.c", "src/auth/dkim_key.c", "src/auth/dkim_canon.c",
+    "src/msg/idna.c",
     "src/auth/dkim_verify.c", "src/auth/authres.c", "src/auth/arc.c",
     "tests/auth/drivers/arc_driver.c",
 ]

@@ -26,7 +26,6 @@ Run: /usr/bin/python3 -m pytest tests/auth/test_dkim_crosscheck.py
 ASan+UBSan; a short summary with the agreement count is
 printed with -s).
 """
-import base64
 import os
 import select
 import shutil
@@ -39,6 +38,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from crosscheck_lib import ROOT, build_driver  # noqa: E402
+from crosscheck_lib import genkey as _genkey  # noqa: E402
 from crosscheck_lib import run as _run, txt as _txt  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
@@ -51,36 +51,12 @@ DRIVER_SOURCES = [
     "src/core/metrics.c", "src/core/selfpid.c",
     "src/core/xmalloc.c", "src/dns/dns.c", "src/dns/dns_rr.c",
     "src/auth/dkim_sig.c", "src/auth/dkim_key.c", "src/auth/dkim_canon.c",
+    "src/msg/idna.c",
     "src/auth/dkim_verify.c", "src/auth/dkim_sign.c", "src/keys/keyop.c",
     "tests/auth/drivers/dkim_driver.c",
 ]
 DOMAIN = "dkimx.test"
 AGREE = {"agree": 0, "total": 0}
-
-
-
-def _genkey(d, name, kind, bits=2048):
-    """PEM private key file; returns (path, DNS record, dkimpy privkey)."""
-    path = os.path.join(d, name + ".pem")
-    if kind == "ed25519":
-        _run(["openssl", "genpkey", "-algorithm", "ED25519", "-out", path])
-    else:
-        _run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-              "rsa_keygen_bits:%d" % bits, "-out", path])
-    pub = _run(["openssl", "pkey", "-in", path, "-pubout", "-outform",
-                "DER"]).stdout
-    if kind == "ed25519":
-        der = _run(["openssl", "pkey", "-in", path, "-outform",
-                    "DER"]).stdout
-        # PKCS#8 Ed25519: the 32-octet seed ends the structure; dkimpy
-        # takes it base64-encoded, and the raw public key (RFC 8463 §4.2).
-        priv = base64.b64encode(der[-32:])
-        rec = "v=DKIM1; k=ed25519; p=" + base64.b64encode(pub[-32:]).decode()
-    else:
-        with open(path, "rb") as f:
-            priv = f.read()
-        rec = "v=DKIM1; k=rsa; p=" + base64.b64encode(pub).decode()
-    return path, rec, priv
 
 
 

@@ -36,7 +36,7 @@ import dnsserver  # noqa: E402
 DRIVER_SOURCES = (
     ["tests/auth/drivers/dmarc_driver.c", "src/auth/dmarc.c",
      "src/auth/dmarc_record.c", "src/auth/authres.c", "src/auth/bimi.c",
-     "src/msg/addr.c", "src/msg/punycode.c", "src/dns/dns.c",
+     "src/msg/addr.c", "src/msg/idna.c", "src/dns/dns.c",
      "src/dns/dns_rr.c"] +
     sorted(f for f in glob.glob(os.path.join(ROOT, "src/core/*.c")) +
            glob.glob(os.path.join(ROOT, "src/conf/*.c"))
@@ -48,7 +48,7 @@ CFLAGS = ["-std=c17", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
 if os.environ.get("SEALMAIL_SANITIZE") == "1":
     CFLAGS += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                "-fno-sanitize-recover=undefined"]
-LIBS = "libevent libevent_openssl openssl libunbound inih"
+LIBS = "libevent libevent_openssl openssl libunbound inih libidn2"
 
 SOA = ("@ IN SOA ns1.%s. hostmaster.%s. 1 3600 600 86400 300\n"
        "@ NS ns1\nns1 A 127.0.0.1\n")

@@ -109,6 +109,9 @@ def test_cyrillic_utf8_over_smtputf8_warned(mx):
     assert warnings(raw) == [
         'Sealmail-Warning: lookalike; from="%s"; resembles="example.org"; '
         'reason=mixed-script; first-seen=today' % CYR_ALABEL], raw
+    # The log line names the sender domain in both forms.
+    assert ('lookalike from=%s from_unicode="\\xd0\\xb5xample.org"' %
+            CYR_ALABEL) in mx.log_text()
 
 
 def test_display_name_address_and_brand(mx):

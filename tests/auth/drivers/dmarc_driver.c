@@ -12,7 +12,7 @@
  * for the From domain), applies bimi_dmarc_eligible, then discovers.
  *
  * Built by the test (see test_dmarc_dns.py) with cc against
- * src/core, src/conf, src/dns, src/msg/{addr,punycode}.c and
+ * src/core, src/conf, src/dns, src/msg/{addr,idna}.c and
  * src/auth/{dmarc,dmarc_record,authres,bimi}.c.
  */
 #include <stdio.h>
