@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -228,9 +229,18 @@ def test_counters_survive_reload_and_restart(traffic):
     traffic.signal(signal.SIGHUP)
     wait_until(lambda: "master reloaded" in traffic.log_text(), 10 * SLOW,
                what="the reload")
-    # A worker killed: the master starts another, the counts stay.
-    worker = traffic.workers()[0]
-    os.kill(worker, signal.SIGKILL)
+    # A worker killed: the master starts another, the counts stay. A
+    # worker the reload retired may exit just before the kill: take
+    # another one then.
+    for _ in range(50):
+        worker = traffic.workers()[0]
+        try:
+            os.kill(worker, signal.SIGKILL)
+            break
+        except ProcessLookupError:
+            time.sleep(0.1)
+    else:
+        raise AssertionError("no worker to kill")
     wait_until(lambda: worker not in traffic.workers() and
                len(traffic.workers()) == 2, 10 * SLOW,
                what="a new worker")
