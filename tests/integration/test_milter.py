@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: ISC
+"""Milters (issue 15 item 3) on the real daemon, with a milter written in
+the test (fakemilter.py, a real socket): it rejects (with its own reply,
+sanitised), tempfails, discards, quarantines into .Junk, adds, inserts and
+changes header fields, changes recipients and the sender, and replaces the
+body, all before our 250; a milter that does not answer in time gives 451
+4.7.1 (or, with on_error = accept, the message goes on without it); one
+that sends malformed packets tempfails the message and the worker goes on
+serving (the next message is accepted). A listener no milter applies to
+is left alone.
+"""
+import smtplib
+
+import pytest
+
+import fakemilter
+import harness
+
+ALICE = "alice@example.test"
+BOB = "bob@example.test"
+
+
+@pytest.fixture(scope="module")
+def milter():
+    m = fakemilter.FakeMilter(slow=4.0)
+    yield m
+    m.stop()
+
+
+def start(pool, certs, milter, on_error="tempfail"):
+    cfg = pool.config([certs["ec"]], ipv6=False)
+    # The milter applies to the mx role, and to one submission listener
+    # by name; "submission" (starttls) gets none.
+    cfg.extra = ('\n[milter "fake"]\naddress = %s\nroles = mx\n'
+                 'listeners = plain\non_error = %s\ncommand_timeout = 2s\n'
+                 'content_timeout = 2s\nconnect_timeout = 2s\n'
+                 % (milter.address, on_error))
+    return pool.start(cfg)
+
+
+@pytest.fixture(scope="module")
+def mx(module_daemons, certs, milter):
+    return start(module_daemons, certs, milter)
+
+
+def message(subject, to=ALICE, extra=""):
+    return ("From: <x@sender.test>\r\nTo: <%s>\r\nSubject: %s\r\n"
+            "Message-ID: <%s@t>\r\n%s\r\nbody of %s\r\n"
+            % (to, subject, subject.replace(" ", "."), extra, subject)
+            ).encode()
+
+
+def send(d, subject, rcpts=(ALICE,), lst="mx_plain", extra=""):
+    """The reply to the end of DATA: (code, text)."""
+    l = d[lst]
+    with smtplib.SMTP(l.host, l.port, timeout=30) as s:
+        s.ehlo("client.sender.test")
+        s.mail("x@sender.test")
+        for r in rcpts:
+            code, _ = s.rcpt(r)
+            assert code == 250
+        code, text = s.data(message(subject, rcpts[0], extra))
+        return code, text.decode()
+
+
+def lf(raw):
+    """Maildir files have LF line ends."""
+    return raw.replace(b"\r\n", b"\n")
+
+
+def test_reject_with_its_reply(mx, milter):
+    assert send(mx, "reject one") == (554, "5.7.1 Rejected by the fake "
+                                           "milter")
+    assert send(mx, "plainreject one") == (550, "5.7.1 Message content "
+                                                "rejected")
+    assert "milter=fake result=reject" in mx.log_text()
+
+
+def test_tempfail(mx):
+    assert send(mx, "tempfail one") == (451, "4.7.1 Service unavailable - "
+                                             "try again later")
+
+
+def test_discard(mx):
+    code, text = send(mx, "discard one")
+    assert code == 250 and "discarded" in text
+    assert "milter discard reason=fake" in mx.log_text()
+
+
+def test_add_header_and_macros(mx, milter):
+    code, text = send(mx, "addheader one")
+    assert code == 250, text
+    qid = text.split()[-1]
+    raw = mx.mailbox(ALICE).wait_for("addheader one")[0]
+    head = raw.split(b"\n\n")[0]
+    # Appended at the end of the header section, with the macro i.
+    assert head.endswith(b"\nX-Fake-Milter: seen qid=%s" % qid.encode())
+    assert milter.macros["j"] == harness.HOSTNAME
+    assert milter.macros["{daemon_name}"] == "mx_plain"
+    assert milter.macros["{if_addr}"] == "127.0.0.1"
+    assert milter.macros["_"] == "unknown [127.0.0.1]"
+
+
+def test_insert_and_change_header(mx):
+    assert send(mx, "insheader one")[0] == 250
+    raw = mx.mailbox(ALICE).wait_for("body of insheader one")[0]
+    # Above everything the message came with (our trace fields are
+    # prepended at delivery).
+    assert b"\nX-First: top\nFrom: <x@sender.test>\n" in raw, raw
+    assert send(mx, "chgheader one", extra="X-Drop: me\r\n")[0] == 250
+    raw = mx.mailbox(ALICE).wait_for("body of chgheader one")[0]
+    assert b"\nSubject: changed by milter\n" in raw, raw
+    assert b"X-Drop" not in raw and b"Subject: chgheader" not in raw
+
+
+def test_change_recipient(mx):
+    assert send(mx, "chgrcpt one")[0] == 250
+    assert mx.mailbox(BOB).wait_for("chgrcpt one")
+    assert not mx.mailbox(ALICE).with_marker("chgrcpt one")
+
+
+def test_change_sender(mx):
+    code, text = send(mx, "chgfrom one")
+    assert code == 250
+    raw = mx.mailbox(ALICE).wait_for("chgfrom one")[0]
+    assert b"Return-Path: <new-sender@example.net>" in raw, raw[:400]
+
+
+def test_replace_body(mx, milter):
+    code, _ = send(mx, "replbody one", extra="X-Pad: 1\r\n")
+    assert code == 250
+    raw = mx.mailbox(ALICE).wait_for("replaced body line 1")[0]
+    assert raw.endswith(b"\n\nreplaced body line 1\nreplaced body "
+                        b"line 2\n"), raw
+    assert b"body of replbody" not in raw
+    assert b"body of replbody one\r\n" in milter.bodies[-1]
+
+
+def test_quarantine_goes_to_junk(mx):
+    assert send(mx, "quarantine one")[0] == 250
+    assert mx.mailbox(ALICE, "Junk").wait_for("quarantine one")
+    assert not mx.mailbox(ALICE).with_marker("quarantine one")
+
+
+def test_slow_milter_tempfails(mx):
+    code, text = send(mx, "slow one")
+    assert (code, text) == (451, "4.7.1 Service unavailable - try again "
+                                 "later")
+    assert 'milter=fake error="timeout waiting for the milter"' in \
+        mx.log_text()
+
+
+@pytest.mark.parametrize("kind", ["garbage", "badpacket", "unasked"])
+def test_malformed_milter_tempfails_worker_unharmed(mx, kind):
+    workers = mx.workers()
+    code, _ = send(mx, "%s one" % kind)
+    assert code == 451
+    # The worker is the same and serves the next message.
+    assert send(mx, "after %s" % kind)[0] == 250
+    assert mx.workers() == workers
+    assert mx.mailbox(ALICE).wait_for("after %s" % kind)
+
+
+def test_listener_without_milter(mx, milter):
+    """The submission listener "plain" is named by the milter, the
+    starttls one is not: a reject subject passes there."""
+    before = milter.conns
+    with smtplib.SMTP(mx["submission"].host, mx["submission"].port,
+                      timeout=30) as s:
+        s.starttls(context=harness.client_ctx())
+        s.login(ALICE, harness.USERS[ALICE])
+        s.sendmail(ALICE, [BOB], message("reject two", BOB).replace(
+            b"From: <x@sender.test>", b"From: <%s>" % ALICE.encode()))
+    assert mx.mailbox(BOB).wait_for("reject two")
+    assert milter.conns == before
+
+
+def test_on_error_accept(daemons, certs, milter):
+    d = start(daemons, certs, milter, on_error="accept")
+    assert send(d, "slow two")[0] == 250
+    assert d.mailbox(ALICE).wait_for("slow two")
+    assert send(d, "garbage two")[0] == 250
+    # An unreachable milter: on_error too.
+    dead = fakemilter.FakeMilter()
+    dead.stop()
+    d2 = start(daemons, certs, dead, on_error="accept")
+    assert send(d2, "reject three")[0] == 250
+    d3 = start(daemons, certs, dead)
+    assert send(d3, "reject four")[0] == 451
