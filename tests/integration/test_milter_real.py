@@ -106,3 +106,90 @@ def test_opendkim_signs_submission(daemons, certs, opendkim):
     # fails, so the check above is not vacuous.
     assert not dkim.verify(raw.replace(b"Line one.", b"Line 1."),
                            dnsfunc=dnsfunc)
+
+
+RSPAMD_CONF = """\
+.include "$CONFDIR/common.conf"
+options {
+    pidfile = "%(dir)s/rspamd.pid";
+    .include "$CONFDIR/options.inc"
+    dns { nameserver = ["%(dns)s"]; timeout = 1s; retransmits = 1; }
+}
+logging {
+    type = "file";
+    filename = "%(dir)s/rspamd.log";
+    level = "info";
+}
+worker "rspamd_proxy" {
+    bind_socket = "127.0.0.1:%(port)d";
+    milter = yes;
+    timeout = 120s;
+    upstream "local" { default = yes; self_scan = yes; }
+    count = 1;
+}
+"""
+
+# Its headers on every message, local and authenticated clients too.
+RSPAMD_HEADERS = """\
+extended_spam_headers = true;
+skip_local = false;
+skip_authenticated = false;
+use = ["x-spamd-result", "x-rspamd-server", "x-rspamd-queue-id"];
+"""
+
+
+@pytest.fixture(scope="module")
+def rspamd(tmp_path_factory):
+    """rspamd's milter proxy scanning by itself (no normal worker, no
+    controller, no redis), with the configuration Debian ships plus ours:
+    $LOCAL_CONFDIR, $DBDIR, $RUNDIR and $LOGDIR point into a temp folder,
+    DNS to the suite's loopback resolver (NXDOMAIN for all)."""
+    if shutil.which("rspamd") is None:
+        pytest.fail("rspamd is not installed (scripts/install-deps.sh)")
+    d = str(tmp_path_factory.mktemp("rspamd"))
+    os.makedirs(os.path.join(d, "local.d"))
+    os.makedirs(os.path.join(d, "db"))
+    port = harness.free_port()
+    host, _, dport = harness.DNS_RESOLVER.partition("@")
+    with open(os.path.join(d, "rspamd.conf"), "w") as f:
+        f.write(RSPAMD_CONF % {"dir": d, "port": port,
+                               "dns": "%s:%s" % (host, dport or "53")})
+    with open(os.path.join(d, "local.d", "milter_headers.conf"), "w") as f:
+        f.write(RSPAMD_HEADERS)
+    proc = subprocess.Popen(
+        ["rspamd", "-f", "-i", "-c", os.path.join(d, "rspamd.conf"),
+         "--var", "LOCAL_CONFDIR=" + d, "--var", "DBDIR=" + d + "/db",
+         "--var", "RUNDIR=" + d, "--var", "LOGDIR=" + d],
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "err"), "w"))
+    try:
+        # It compiles its URL and regexp tables first: 30 s or more on a
+        # loaded machine.
+        wait_port(port, proc, timeout=180)
+        yield port
+    finally:
+        stop(proc)
+
+
+def test_rspamd_gtube_refused_clean_gets_headers(daemons, certs, rspamd):
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    cfg.extra = ('\n[milter "rspamd"]\naddress = inet:127.0.0.1:%d\n'
+                 'roles = mx\ncontent_timeout = 2m\n' % rspamd)
+    d = daemons.start(cfg)
+    lst = d["mx_plain"]
+    with smtplib.SMTP(lst.host, lst.port, timeout=180) as s:
+        s.ehlo("client.sender.test")
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("x@sender.test", [ALICE], message(
+                "x@sender.test", ALICE, "gtube one", GTUBE + "\r\n"))
+        # rspamd's own reply, as it wrote it (our check: one valid line).
+        assert e.value.smtp_code == 554, e.value
+        assert b"Gtube pattern" in e.value.smtp_error, e.value
+        s.sendmail("x@sender.test", [ALICE], message(
+            "x@sender.test", ALICE, "clean one",
+            "A perfectly ordinary message.\r\n"))
+    raw = d.mailbox(ALICE).wait_for("clean one")[0]
+    head = raw.split(b"\n\n")[0]
+    assert re.search(rb"\nX-Spamd-Result: default: False \[", head), head
+    assert b"\nX-Rspamd-Queue-Id: " in head, head
+    assert not d.mailbox(ALICE).with_marker("gtube one")
+    assert "milter=rspamd result=reject" in d.log_text()
