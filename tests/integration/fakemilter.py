@@ -22,12 +22,18 @@ def pkt(cmd, data=b""):
 
 
 class FakeMilter:
-    def __init__(self, slow=4.0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, slow=4.0, path=None):
+        """On 127.0.0.1 (a free port), or on the unix socket path."""
+        self.path = path
+        if path is None:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(path)
         self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.slow = slow
         self.macros = {}
         self.commands = []
@@ -39,12 +45,18 @@ class FakeMilter:
 
     @property
     def address(self):
+        if self.path is not None:
+            return "unix:" + self.path
         return "inet:127.0.0.1:%d" % self.port
 
     def stop(self):
         self.stopping = True
         try:
-            socket.create_connection(("127.0.0.1", self.port), 1).close()
+            if self.path is None:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+            else:
+                with socket.socket(socket.AF_UNIX) as c:
+                    c.connect(self.path)
         except OSError:
             pass
         self.sock.close()

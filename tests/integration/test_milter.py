@@ -187,3 +187,38 @@ def test_on_error_accept(daemons, certs, milter):
     assert send(d2, "reject three")[0] == 250
     d3 = start(daemons, certs, dead)
     assert send(d3, "reject four")[0] == 451
+
+
+def test_client_gone_while_milter_works(mx):
+    """The client leaves while the milter thinks: the run is dropped with
+    the session, and the worker goes on."""
+    workers = mx.workers()
+    l = mx["mx_plain"]
+    s = smtplib.SMTP(l.host, l.port, timeout=30)
+    s.ehlo("client.sender.test")
+    s.mail("x@sender.test")
+    s.rcpt(ALICE)
+    s.putcmd("data")
+    assert s.getreply()[0] == 354
+    s.send(message("slow gone") + b".\r\n")
+    s.close()
+    # Gone at once (eof), not after the milter's 2 s timeout.
+    harness.wait_until(lambda: "reason=eof" in mx.log_text(), 1.5,
+                       what="the disconnect")
+    assert send(mx, "after gone")[0] == 250
+    assert mx.workers() == workers
+    assert not mx.mailbox(ALICE).with_marker("slow gone")
+
+
+def test_unix_socket_milter(daemons, certs, tmp_path):
+    """unix:PATH, from the sandboxed worker."""
+    m = fakemilter.FakeMilter(path=str(tmp_path / "milter.sock"))
+    try:
+        d = start(daemons, certs, m)
+        code, text = send(d, "addheader unix")
+        assert code == 250, text
+        raw = d.mailbox(ALICE).wait_for("addheader unix")[0]
+        assert b"\nX-Fake-Milter: seen qid=" in raw
+        assert send(d, "reject unix")[0] == 554
+    finally:
+        m.stop()
