@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/limits.h"
+#include "smtpc/smtpc_reply.h"
 
 static void
 milter_put32(uint8_t *p, uint32_t v)
@@ -310,74 +311,44 @@ milter_valid_header_name(const char *name, size_t len)
 	return true;
 }
 
-static bool
-milter_is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* An enhanced status code "C.S.D" at t (RFC 3463 §2: class one digit,
- * subject and detail 1..3 digits); its length, or 0. */
-static size_t
-milter_enhanced_len(const char *t, size_t len)
-{
-	size_t i = 0;
-
-	if (len < 5 || !milter_is_digit(t[0]) || t[1] != '.')
-		return 0;
-	i = 2;
-	for (int part = 0; part < 2; part++) {
-		size_t d = 0;
-		while (i < len && milter_is_digit(t[i]) && d < 4)
-			i++, d++;
-		if (d == 0 || d > 3)
-			return 0;
-		if (part == 0) {
-			if (i >= len || t[i] != '.')
-				return 0;
-			i++;
-		}
-	}
-	if (i < len && t[i] != ' ')
-		return 0;
-	return i;
-}
-
 int
 milter_reply_sanitize(const char *text, size_t len, char *out,
     size_t outlen)
 {
-	size_t i, elen, o;
-	char cls;
+	char line[LIMIT_REPLY_LINE];
+	struct smtpc_reply r;
+	size_t n = 0, o;
+	int rc = -1;
 
-	if (outlen < LIMIT_REPLY_LINE || len < 3 ||
-	    (text[0] != '4' && text[0] != '5') || !milter_is_digit(text[1]) ||
-	    !milter_is_digit(text[2]) || (len > 3 && text[3] != ' ' &&
-	    text[3] != '-'))
+	if (outlen < LIMIT_REPLY_LINE)
 		return -1;
-	cls = text[0];
-	i = len > 3 ? 4 : 3;
-	elen = milter_enhanced_len(text + i, len - i);
-	o = (size_t)snprintf(out, outlen, "%.3s ", text);
-	if (elen > 0 && text[i] == cls) {
-		memcpy(out + o, text + i, elen);
-		o += elen;
-	} else {
-		o += (size_t)snprintf(out + o, outlen - o, "%c.7.1", cls);
+	/* The first line only, cut to a reply line: a milter's multi-line
+	 * text would need each line re-coded, and one line says enough. */
+	while (n < len && n < sizeof(line) - 3 && text[n] != '\r' &&
+	    text[n] != '\n') {
+		line[n] = text[n];
+		n++;
 	}
-	if (elen > 0)
-		i += elen;
-	while (i < len && text[i] == ' ')
-		i++;
-	/* The first line only: a milter's multi-line text would need each
-	 * line re-coded, and one line says enough. */
-	if (i < len && text[i] != '\r' && text[i] != '\n')
-		out[o++] = ' ';
-	for (; i < len && text[i] != '\r' && text[i] != '\n' &&
-	    o + 1 < LIMIT_REPLY_LINE - 2; i++) {
-		unsigned char c = (unsigned char)text[i];
-		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	if (n > 3 && line[3] == '-')
+		line[3] = ' ';
+	smtpc_reply_init(&r);
+	if (smtpc_reply_push(&r, line, n) == SMTPC_REPLY_DONE &&
+	    (r.code / 100 == 4 || r.code / 100 == 5)) {
+		/* The parser takes an enhanced code only of the reply's
+		 * class (another stays in the text): else ours. */
+		o = (size_t)snprintf(out, outlen, "%d %s", r.code,
+		    r.enhanced[0] ? r.enhanced : r.code / 100 == 4 ? "4.7.1" :
+		    "5.7.1");
+		if (r.text.len > 0)
+			out[o++] = ' ';
+		for (size_t i = 0; i < r.text.len && o + 1 < LIMIT_REPLY_LINE - 2;
+		    i++) {
+			unsigned char c = r.text.data[i];
+			out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		}
+		out[o] = '\0';
+		rc = 0;
 	}
-	out[o] = '\0';
-	return 0;
+	smtpc_reply_clear(&r);
+	return rc;
 }

@@ -195,12 +195,12 @@ int milter_negotiate(const struct milter_reply *r, uint32_t offer_actions,
 
 /*
  * Turn a milter's REPLYCODE text (len bytes, untrusted) into one valid
- * SMTP reply line in out: "CODE X.Y.Z text", CODE 4xx or 5xx, the
- * enhanced code's class the same as CODE's (else ours: X.7.1), text only
- * printable ASCII (others become '?'), only the first line kept, cut to
- * fit LIMIT_REPLY_LINE. -1 if the text does not start with a 4xx/5xx
- * code (the caller then treats the reply as a tempfail); outlen must be
- * at least LIMIT_REPLY_LINE.
+ * SMTP reply line in out: its first line, parsed as a server's reply is
+ * (smtpc_reply.h), must have a 4xx or 5xx code; out is "CODE X.Y.Z text"
+ * with its enhanced code if of the same class (else ours, X.7.1, first),
+ * the text printable ASCII only (others become '?'), cut to fit
+ * LIMIT_REPLY_LINE. -1 if it is not such a reply (the caller then treats
+ * it as a broken milter); outlen must be at least LIMIT_REPLY_LINE.
  */
 int milter_reply_sanitize(const char *text, size_t len, char *out,
     size_t outlen);
