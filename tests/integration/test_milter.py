@@ -222,3 +222,26 @@ def test_unix_socket_milter(daemons, certs, tmp_path):
         assert send(d, "reject unix")[0] == 554
     finally:
         m.stop()
+
+
+def test_bdat(mx, milter):
+    """CHUNKING ends the message the same way: the milter sees the body
+    of both chunks, its reply and its header reach the client and the
+    mailbox."""
+    import smtpraw
+    for subject, code in (("reject bdat", 554), ("addheader bdat", 250)):
+        msg = message(subject)
+        half = len(msg) // 2
+        with smtpraw.RawSMTP.to(mx["mx_plain"]) as c:
+            c.ehlo()
+            c.expect("MAIL FROM:<x@sender.test>", 250)
+            c.expect("RCPT TO:<%s>" % ALICE, 250)
+            c.send(b"BDAT %d\r\n" % half + msg[:half])
+            assert c.reply().code == 250
+            c.send(b"BDAT %d LAST\r\n" % (len(msg) - half) + msg[half:])
+            r = c.reply()
+            assert r.code == code, r
+            c.expect("QUIT", 221)
+        assert milter.bodies[-1] == b"body of %s\r\n" % subject.encode()
+    raw = mx.mailbox(ALICE).wait_for("body of addheader bdat")[0]
+    assert b"\nX-Fake-Milter: seen qid=" in raw
