@@ -15,10 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
 
+#include "auth/dkim_keys.h"
+#include "auth/dkim_sign.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -373,6 +376,22 @@ smtpd_milter_rewrite(struct smtpd_milter_run *r)
 	return 0;
 }
 
+/* Our DKIM signer hashed the body as it arrived (the header section is
+ * read when it signs): a replaced body is hashed again, with the same
+ * keys. */
+static void
+smtpd_milter_resign(struct smtpd_milter_run *r)
+{
+	struct smtpd_session *s = r->s;
+	struct dkim_sign_key *const *keys;
+	size_t nkeys = dkim_keys_for(s->ctx->dkim_keys, s->sign_domain, &keys);
+
+	dkim_sign_free(s->signer);
+	s->signer = nkeys == 0 ? NULL : dkim_sign_new(keys, nkeys, time(NULL));
+	if (s->signer != NULL && r->body.len > 0)
+		dkim_sign_body(s->signer, r->body.data, r->body.len);
+}
+
 static void smtpd_milter_next(struct smtpd_milter_run *r);
 
 static void
@@ -461,10 +480,13 @@ smtpd_milter_next(struct smtpd_milter_run *r)
 			    "error");
 			return;
 		}
-		/* What the checks and the commit see from now on. */
+		/* What the checks, the signer and the commit see from now
+		 * on. */
 		buf_reset(&s->headers);
 		if (r->hdr.len > 0)
 			buf_append(&s->headers, r->hdr.data, r->hdr.len);
+		if (r->body_replaced && s->signer != NULL)
+			smtpd_milter_resign(r);
 	}
 	smtpd_milter_end(r, NULL);
 }

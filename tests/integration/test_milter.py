@@ -245,3 +245,37 @@ def test_bdat(mx, milter):
         assert milter.bodies[-1] == b"body of %s\r\n" % subject.encode()
     raw = mx.mailbox(ALICE).wait_for("body of addheader bdat")[0]
     assert b"\nX-Fake-Milter: seen qid=" in raw
+
+
+def test_our_dkim_signature_covers_replaced_body(daemons, certs, milter):
+    """A submission we sign ourselves ([domain] dkim_key) whose body a
+    milter replaced: the signature is over what is delivered."""
+    import os
+    import re
+
+    import dkim
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    os.makedirs(cfg.folder, exist_ok=True)
+    key = os.path.join(cfg.folder, "example.test.s1.key")
+    r = harness.run_cli(None, "dkim", "keygen", "--domain", "example.test",
+                        "--selector", "s1", "--out", key)
+    assert r.returncode == 0, r.stderr
+    record = "".join(re.findall(r'"([^"]*)"', r.stdout))
+    cfg.domains = []
+    cfg.extra = ('\n[domain "example.test"]\ndkim_selector = s1\n'
+                 'dkim_key = %s\n[milter "fake"]\naddress = %s\n'
+                 'roles = submission\n' % (key, milter.address))
+    d = daemons.start(cfg)
+    lst = d["submissions"]
+    with smtplib.SMTP_SSL(lst.host, lst.port, timeout=30,
+                          context=harness.client_ctx()) as s:
+        s.login(ALICE, harness.USERS[ALICE])
+        s.sendmail(ALICE, [BOB], message("replbody signed", BOB).replace(
+            b"From: <x@sender.test>", b"From: <%s>" % ALICE.encode()))
+    raw = d.mailbox(BOB).wait_for("replaced body line 1")[0]
+    raw = raw.replace(b"\n", b"\r\n")
+    assert b"DKIM-Signature:" in raw and b"body of replbody" not in raw
+
+    def dnsfunc(name, timeout=5):
+        return record.encode()
+    assert dkim.verify(raw, dnsfunc=dnsfunc), raw
