@@ -110,6 +110,7 @@ conf_free(struct conf *c)
 		free(c->policies[i].mx_match);
 	}
 	free(c->policies);
+	conf_milter_free(c);
 	free(c->delivery_lmtp_target);
 	free(c->relayhost);
 	free(c->relayhost_credentials);
@@ -616,6 +617,10 @@ conf_print(const struct conf *c, FILE *fp)
 			for (size_t j = 0; j < c->npolicies; j++)
 				conf_print_section(fp, s, c->policies[j].name,
 				    &c->policies[j]);
+		} else if (s->kind == CONF_SEC_MILTER) {
+			for (size_t j = 0; j < c->nmilters; j++)
+				conf_print_section(fp, s, c->milters[j].name,
+				    &c->milters[j]);
 		} else {
 			conf_print_section(fp, s, NULL, c);
 		}

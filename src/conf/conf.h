@@ -161,6 +161,29 @@ enum conf_lookalike_action {
 	CONF_LOOKALIKE_JUNK,
 };
 
+/* [milter "NAME"]: a content filter speaking the milter protocol
+ * (src/milter/), applied to the listeners it names and those of the
+ * roles it names, in file order. */
+enum conf_milter_on_error {
+	CONF_MILTER_TEMPFAIL,	/* 451 4.7.1 the message */
+	CONF_MILTER_ACCEPT,	/* go on without that milter */
+};
+
+struct conf_milter {
+	char			*name;
+	bool			 is_unix;	/* unix:PATH, else inet: */
+	char			*path;		/* unix: the socket */
+	struct conf_sockaddr	 inet;		/* inet:HOST:PORT */
+	enum conf_milter_on_error on_error;
+	unsigned		 connect_timeout;	/* seconds */
+	unsigned		 command_timeout;
+	unsigned		 content_timeout;	/* end of message */
+	char			**listeners;	/* [listen] names */
+	size_t			 nlisteners;
+	bool			 role_mx, role_submission;
+	unsigned		 line;		/* of the section header */
+};
+
 struct conf_network {
 	int		family;		/* AF_INET or AF_INET6 */
 	unsigned char	addr[16];
@@ -300,6 +323,10 @@ struct conf {
 	char			**lookalike_protect;	/* A-label form */
 	size_t			 nlookalike_protect;
 	enum conf_lookalike_action lookalike_action;
+
+	/* [milter "NAME"], in file order */
+	struct conf_milter	*milters;
+	size_t			 nmilters;
 };
 
 /*
@@ -331,6 +358,10 @@ const struct conf_policy *conf_policy_for(const struct conf *c,
 const char *conf_sts_mode_name(enum conf_sts_mode m);
 /* "mx", "submission", "https" or "admin". */
 const char *conf_role_name(enum conf_role r);
+
+/* Whether milter m applies to listener l (named or by role). */
+bool conf_milter_applies(const struct conf_milter *m,
+    const struct conf_listener *l);
 
 /* "header", "tag" or "junk". */
 const char *conf_lookalike_action_name(enum conf_lookalike_action a);

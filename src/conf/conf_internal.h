@@ -49,6 +49,7 @@ enum conf_section_kind {
 	CONF_SEC_FORWARDING,
 	CONF_SEC_LIMITS,
 	CONF_SEC_LOOKALIKE,
+	CONF_SEC_MILTER,
 	CONF_SEC_COUNT,
 };
 
@@ -174,6 +175,16 @@ int conf_parse_network_add(struct conf_parse *p, struct conf_network **nets,
 conf_set_fn conf_parse_proxy_from;
 conf_print_fn conf_print_proxy_from;
 int conf_check_proxy(struct conf_parse *p, size_t i, const char *sec);
+
+/* conf_milter.c: [milter "NAME"]: its keys (CONF_MILTER_NKEYS of them),
+ * a new section at its header, the checks once the file is read (every
+ * listener named exists, something applies), and freeing. */
+#define CONF_MILTER_NKEYS	7
+#define CONF_MAX_MILTERS	16
+extern const struct conf_key conf_keys_milter[CONF_MILTER_NKEYS];
+int conf_milter_new(struct conf_parse *p, const char *name);
+int conf_milter_check(struct conf_parse *p);
+void conf_milter_free(struct conf *c);
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);

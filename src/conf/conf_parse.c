@@ -379,6 +379,8 @@ conf_parse_header(struct conf_parse *p, char *s)
 		return conf_parse_new_listener(p, name);
 	if (p->sec->kind == CONF_SEC_POLICY)
 		return conf_parse_new_policy(p, name);
+	if (p->sec->kind == CONF_SEC_MILTER)
+		return conf_milter_new(p, name);
 	return conf_parse_new_domain(p, name);
 }
 
@@ -1597,6 +1599,8 @@ const struct conf_section conf_sections[CONF_SEC_COUNT] = {
 	    conf_keys_forwarding),
 	SECTION("limits", CONF_SEC_LIMITS, false, conf_keys_limits),
 	SECTION("lookalike", CONF_SEC_LOOKALIKE, false, conf_keys_lookalike),
+	[CONF_SEC_MILTER] = { "milter", CONF_SEC_MILTER, true,
+	    conf_keys_milter, CONF_MILTER_NKEYS },
 };
 
 _Static_assert(sizeof(conf_keys_server) / sizeof(conf_keys_server[0]) <=

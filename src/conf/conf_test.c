@@ -1251,6 +1251,63 @@ teardown_all(void **state)
 	return r == 0 ? 0 : -1;
 }
 
+/* [milter "NAME"]: keys, defaults, which listeners, and the errors. */
+static void
+test_milter(void **state)
+{
+	char err[512];
+	struct conf *c;
+	static const char *const bad[][2] = {
+		{ "address = tcp:1.2.3.4:5\nroles = mx\n", "unix:PATH" },
+		{ "address = unix:rel.sock\nroles = mx\n", "absolute" },
+		{ "address = inet:localhost\nroles = mx\n", "inet:" },
+		{ "address = unix:/x.sock\n", "applies to nothing" },
+		{ "roles = mx\n", "address: missing" },
+		{ "address = unix:/x.sock\nroles = relay\n", "mx and/or" },
+		{ "address = unix:/x.sock\nlisteners = nope\n",
+		    "no [listen \"nope\"]" },
+		{ "address = unix:/x.sock\nroles = mx\non_error = drop\n",
+		    "tempfail or accept" },
+	};
+
+	(void)state;
+	c = load_text("[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n"
+	    "[listen \"alt\"]\naddress = 127.0.0.1:26\ntls = none\n"
+	    "role = submission\n"
+	    "[milter \"rspamd\"]\naddress = inet:127.0.0.1:11332\n"
+	    "roles = mx\non_error = accept\ncontent_timeout = 2m\n"
+	    "[milter \"dkim\"]\naddress = unix:/run/odkim.sock\n"
+	    "listeners = alt\n", err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->nmilters, 2);
+	assert_string_equal(c->milters[0].name, "rspamd");
+	assert_false(c->milters[0].is_unix);
+	assert_string_equal(c->milters[0].inet.text, "127.0.0.1:11332");
+	assert_int_equal(c->milters[0].on_error, CONF_MILTER_ACCEPT);
+	assert_int_equal(c->milters[0].connect_timeout, 30);
+	assert_int_equal(c->milters[0].command_timeout, 30);
+	assert_int_equal(c->milters[0].content_timeout, 120);
+	assert_true(c->milters[1].is_unix);
+	assert_string_equal(c->milters[1].path, "/run/odkim.sock");
+	assert_int_equal(c->milters[1].on_error, CONF_MILTER_TEMPFAIL);
+	assert_int_equal(c->milters[1].content_timeout, 300);
+	assert_true(conf_milter_applies(&c->milters[0], &c->listeners[0]));
+	assert_false(conf_milter_applies(&c->milters[0], &c->listeners[1]));
+	assert_false(conf_milter_applies(&c->milters[1], &c->listeners[0]));
+	assert_true(conf_milter_applies(&c->milters[1], &c->listeners[1]));
+	conf_free(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+
+		snprintf(text, sizeof(text), "%s[milter \"m\"]\n%s", minimal,
+		    bad[i][0]);
+		c = load_text(text, err, sizeof(err));
+		assert_null(c);
+		if (strstr(err, bad[i][1]) == NULL)
+			fail_msg("case %zu: %s", i, err);
+	}
+}
+
 int
 main(void)
 {
@@ -1272,6 +1329,7 @@ main(void)
 		cmocka_unit_test(test_dkim_pairs),
 		cmocka_unit_test(test_init_dev),
 		cmocka_unit_test(test_init_real),
+		cmocka_unit_test(test_milter),
 	};
 
 	if (mkdtemp(tmpdir) == NULL) {

@@ -48,6 +48,18 @@
 /* A HELO/EHLO argument we keep. */
 #define LIMIT_HELO		255
 
+/* Milters (src/milter/): a packet's length word counts the command byte
+ * and data; libmilter sends at most 65535 bytes of data unless it
+ * negotiated more (SMFIP_MDS_1M), so 1 MiB covers every milter while
+ * bounding what one packet can make us buffer. */
+#define LIMIT_MILTER_PACKET	(1024 * 1024 + 1)
+/* A header field name a milter adds or changes (RFC 5322 has no limit;
+ * a line is 998). */
+#define LIMIT_MILTER_HEADER_NAME 128
+/* Modification actions one milter may send at end of message (headers
+ * added, recipients changed, body chunks). */
+#define LIMIT_MILTER_ACTIONS	1000
+
 /* Received reports (report/in_*.c): a report mail is hostile input that
  * may be a decompression bomb or an XML/JSON structure built to exhaust
  * memory. These bound every stage; past one, the report is refused with

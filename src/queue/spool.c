@@ -94,6 +94,7 @@ struct spool_msg {
 };
 
 static bool spool_name_match(const char *name, const char *ext, char *qid);
+static char *spool_tmp_path(const struct spool_msg *m, char *out, size_t len);
 
 /* DATA_DIR/spool/SUB/QID.EXT; -1 (ENAMETOOLONG) when it does not fit. */
 static int
@@ -357,6 +358,56 @@ spool_msg_free(struct spool_msg *m)
 		close(m->fd);
 	free(m->data_dir);
 	free(m);
+}
+
+/* DATA_DIR/spool/tmp/QID.msg of m (it always fits: spool_msg_new made
+ * it). */
+static char *
+spool_tmp_path(const struct spool_msg *m, char *out, size_t len)
+{
+	if (spool_path(out, len, m->data_dir, "tmp", m->qid, ".msg") == -1)
+		out[0] = '\0';
+	return out;
+}
+
+int
+spool_msg_reader(struct spool_msg *m)
+{
+	char path[PATH_MAX];
+
+	if (m->failed) {
+		errno = EIO;
+		return -1;
+	}
+	if (spool_msg_flush(m) == -1 || spool_path(path, sizeof(path),
+	    m->data_dir, "tmp", m->qid, ".msg") == -1)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int
+spool_msg_restart(struct spool_msg *m)
+{
+	char path[PATH_MAX];
+	int rfd, fd;
+
+	if ((rfd = spool_msg_reader(m)) == -1)
+		return -1;
+	/* The old file lives on through rfd once unlinked; the new one
+	 * takes its name, so the commit renames the new one. */
+	if (unlink(spool_tmp_path(m, path, sizeof(path))) == -1 ||
+	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		int e = errno;
+		close(rfd);
+		m->failed = true;
+		errno = e;
+		return -1;
+	}
+	close(m->fd);
+	m->fd = fd;
+	m->size = m->used = 0;
+	return rfd;
 }
 
 void

@@ -38,6 +38,15 @@ size_t spool_msg_size(const struct spool_msg *m);
  * committed and the tmp file is removed. Frees m either way.
  * Blocking (one file and one directory fsync): run it off the event loop. */
 int spool_msg_commit(struct spool_msg *m, struct envelope *env);
+/* What was written so far, flushed to the tmp file, for reading: a new
+ * read-only descriptor the caller closes, or -1 (errno). For a content
+ * filter (milter) that reads the message before the commit. */
+int spool_msg_reader(struct spool_msg *m);
+/* Start the message over: the bytes written so far stay readable through
+ * the descriptor returned (the caller closes it) while m writes a new,
+ * empty file in their place (same id); -1 (errno; m is failed then). For
+ * a filter that rewrites headers or body. */
+int spool_msg_restart(struct spool_msg *m);
 /* Discard an uncommitted message and free m. NULL is a no-op. */
 void spool_msg_abort(struct spool_msg *m);
 

@@ -32,6 +32,7 @@
 #include "net/tls_handshake.h"
 #include "queue/spool_commit.h"
 #include "smtpd/smtpd_internal.h"
+#include "smtpd/smtpd_milter.h"
 
 /* Input a client may send ahead while its session waits for a check or
  * a commit before reading is paused. */
@@ -556,6 +557,7 @@ smtpd_free(struct smtpd_session *s)
 	smtpd_auth_cancel(s);
 	smtpd_dnsbl_free(s);
 	smtpd_sign_cancel(s);
+	smtpd_milter_cancel(s);
 	if (s->commit_job) {
 		/* Gone before its 250: the message still becomes durable,
 		 * as after any lost reply (RFC 5321 §6.1 accepts that). */

@@ -31,6 +31,8 @@ struct smtpd_proxy_wait;
 
 /* Per-worker state shared by its sessions (borrowed pointers, owned by the
  * worker, alive as long as any session). */
+struct smtpd_milter_run;
+
 struct smtpd_ctx {
 	const struct conf	*conf;
 	struct tls_server	*tls;
@@ -63,6 +65,8 @@ struct smtpd_ctx {
 	time_t			 lookalike_at;	/* when it was built */
 	time_t			 lookalike_note_at;	/* this minute's */
 	unsigned		 lookalike_notes;	/* store writes */
+	struct smtpd_milter_run	*milter_runs;	/* sessions in their milters
+						 * (smtpd_milter.c) */
 };
 
 /* Take over connected socket fd (non-blocking) accepted on listener

@@ -27,6 +27,7 @@
 #include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_hdrsplit.h"
 #include "smtpd/smtpd_internal.h"
+#include "smtpd/smtpd_milter.h"
 #include "smtpd/smtpd_received.h"
 #include "store/db.h"
 
@@ -657,6 +658,10 @@ smtpd_txn_end(struct smtpd_session *s)
 	if (reject) {
 		smtpd_txn_reject(s, reject, reject[2] == '2' ?
 		    METRICS_REJECT_SIZE : METRICS_REJECT_POLICY);
+		return;
+	}
+	if (smtpd_milter_wanted(s)) {
+		smtpd_milter_start(s);	/* then smtpd_checks_finish */
 		return;
 	}
 	smtpd_checks_finish(s);
