@@ -173,16 +173,21 @@ smtpd_milter_cancel(struct smtpd_session *s)
 		smtpd_milter_free(r);
 }
 
-/* The run ends with reply (the transaction is over) or NULL (go on). */
+/* The run ends with reply (the transaction is over) or NULL (go on).
+ * reply may live in the run (a milter's own reply): copied before the
+ * run is freed. */
 static void
 smtpd_milter_end(struct smtpd_milter_run *r, const char *reply)
 {
 	struct smtpd_session *s = r->s;
+	char copy[LIMIT_REPLY_LINE];
 
+	if (reply != NULL)
+		snprintf(copy, sizeof(copy), "%s", reply);
 	smtpd_milter_free(r);
 	smtpd_enter(s, SMTPD_STATE_CMD);
 	if (reply != NULL) {
-		smtpd_txn_reject(s, reply, METRICS_REJECT_POLICY);
+		smtpd_txn_reject(s, copy, METRICS_REJECT_POLICY);
 		smtpd_resume(s);
 		return;
 	}
