@@ -31,6 +31,7 @@ import resource
 import shutil
 import signal
 import socket
+import stat
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,26 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-B = os.path.join(ROOT, "build", "bench")
+
+
+def bench_dir():
+    """build/bench, unless a folder above the tree is closed to others (a
+    clone in root's home, mode 0700): the peers' processes that run as the
+    bench user could not reach their queues and mailboxes there (Postfix
+    then never listens), so /var/tmp/sealmail-bench is used instead."""
+    p = ROOT
+    while True:
+        if not os.stat(p).st_mode & stat.S_IXOTH:
+            d = "/var/tmp/sealmail-bench"
+            os.makedirs(d, mode=0o755, exist_ok=True)
+            os.chmod(d, 0o755)
+            return d
+        if p == os.path.dirname(p):
+            return os.path.join(ROOT, "build", "bench")
+        p = os.path.dirname(p)
+
+
+B = bench_dir()
 PEERS = os.path.join(B, "peers")
 RESULTS = os.path.join(ROOT, "bench", "results")
 SEALMAIL = os.environ.get("SEALMAIL_BIN", os.path.join(ROOT, "build", "sealmail"))
