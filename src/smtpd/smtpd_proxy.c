@@ -9,42 +9,31 @@
  * uses (connection limits, trusted_networks, pregreet, DNSBL, SPF, AUTH
  * delays, logs, Received, DMARC rows). Only peers in proxy_from may send a
  * header; anyone else, a malformed header or none within
- * SMTPD_PROXY_TIMEOUT is dropped. The state lives in a struct of its own,
- * allocated per connection on such listeners only, and is gone once the
- * session starts.
+ * PROXY_READ_TIMEOUT is dropped (net/proxy_read.h reads it). The state
+ * lives in a struct of its own, allocated per connection on such
+ * listeners only, and is gone once the session starts.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/xmalloc.h"
-#include "net/proxy_proto.h"
+#include "net/proxy_read.h"
 #include "smtpd/smtpd_internal.h"
-
-/* Seconds a proxy has to send its header: HAProxy sends it with the
- * connection, so this only ends connections that never will. */
-#define SMTPD_PROXY_TIMEOUT	10
-/* Bytes peeked at once; a longer v2 header (TLVs) is read in turns. */
-#define SMTPD_PROXY_PEEK	512
 
 struct smtpd_proxy_wait {
 	struct smtpd_ctx	*ctx;
 	struct smtpd_proxy_wait	*next, *prev;	/* ctx->proxy_waits */
 	const struct conf_listener *lst;
 	int			 fd;
-	struct event		*ev;
 	struct sockaddr_storage	 peer;		/* the proxy */
 	char			 sid[IDS_SID_LEN + 1];	/* the session's */
 	char			 addr[64];	/* the proxy, as text */
-	time_t			 deadline;	/* monotonic seconds */
-	struct proxy_proto	 pp;
+	struct proxy_read	*rd;
 };
 
 static void
@@ -58,7 +47,7 @@ smtpd_proxy_free(struct smtpd_proxy_wait *w)
 		ctx->proxy_waits = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
-	event_free(w->ev);
+	proxy_read_cancel(w->rd);
 	free(w);
 }
 
@@ -88,42 +77,39 @@ smtpd_proxy_port(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
-/* The header is read: the session starts as the client it names. */
+/* The header is read (error NULL): the session starts as the client it
+ * names. */
 static void
-smtpd_proxy_done(struct smtpd_proxy_wait *w)
+smtpd_proxy_read_done(void *arg, const struct proxy_proto *pp,
+    const char *error)
 {
+	struct smtpd_proxy_wait *w = arg;
 	struct smtpd_ctx *ctx = w->ctx;
-	const struct proxy_proto *pp = &w->pp;
-	const struct sockaddr_storage *client = pp->has_addr ? &pp->src :
-	    &w->peer;
+	struct sockaddr_storage client;
 	struct smtpd_session *s;
-	char sid[sizeof(w->sid)], proxy[sizeof(w->addr)], addr[64];
-	const char *what = "";
-	int version = pp->version;
-	int fd = w->fd;
-	bool own;
+	char sid[sizeof(w->sid)], proxy[sizeof(w->addr)];
+	const char *what;
+	int version, fd = w->fd;
+	bool named;
 
-	/* LOCAL (HAProxy's v2 health checks), v1 UNKNOWN, v2 UNSPEC or
-	 * UNIX, or a header naming the proxy's own address (HAProxy's v1
-	 * health checks name the check's own endpoints): the proxy
-	 * connects for itself. */
-	smtpd_addr_text((const struct sockaddr *)client, addr, sizeof(addr));
-	own = !pp->has_addr || strcmp(addr, w->addr) == 0;
-	if (!pp->has_addr)
-		what = pp->local ? " command=local" : " command=unknown";
-	else if (own)
-		what = " command=proxy-self";
-
+	w->rd = NULL;	/* frees itself after this call */
+	if (error != NULL) {
+		smtpd_proxy_drop(w, error);
+		return;
+	}
+	named = proxy_read_client(pp, &w->peer, &client);
+	what = proxy_read_what(pp, named);
+	version = pp->version;
 	memcpy(sid, w->sid, sizeof(sid));
 	memcpy(proxy, w->addr, sizeof(proxy));
 	metrics_connection();
-	s = smtpd_session_start(ctx, fd, (const struct sockaddr *)client,
-	    smtpd_proxy_salen(client), w->lst);
+	s = smtpd_session_start(ctx, fd, (const struct sockaddr *)&client,
+	    smtpd_proxy_salen(&client), w->lst);
 	smtpd_proxy_free(w);
 	if (s == NULL)
 		return;
 	memcpy(s->sid, sid, sizeof(s->sid));
-	if (own) {
+	if (!named) {
 		/* The proxy's address is never trusted: the client behind
 		 * it could be anyone. A health check gets the whole greeting
 		 * at once (HAProxy's smtpchk takes "220-" for a failure). */
@@ -142,72 +128,6 @@ smtpd_proxy_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return now.tv_sec;
-}
-
-/* Wait for more of the header, until the deadline: a deadline, not an
- * idle timeout, or a header sent a byte at a time would hold the
- * connection for as long as its sender likes. */
-static void
-smtpd_proxy_arm(struct smtpd_proxy_wait *w)
-{
-	time_t left = w->deadline - smtpd_proxy_now();
-	struct timeval tv = { .tv_sec = left > 0 ? left : 0 };
-
-	event_add(w->ev, &tv);
-}
-
-static void
-smtpd_proxy_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct smtpd_proxy_wait *w = arg;
-	uint8_t buf[SMTPD_PROXY_PEEK];
-
-	if (what & EV_TIMEOUT) {
-		smtpd_proxy_drop(w, "timeout");
-		return;
-	}
-	for (;;) {
-		size_t want = proxy_proto_want(&w->pp), used;
-		enum proxy_proto_result r;
-		ssize_t n;
-
-		if (want > sizeof(buf))
-			want = sizeof(buf);
-		n = recv(fd, buf, want, MSG_PEEK);
-		if (n == 0) {
-			smtpd_proxy_drop(w, "eof");
-			return;
-		}
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR) {
-				smtpd_proxy_arm(w);
-				return;
-			}
-			smtpd_proxy_drop(w, "io-error");
-			return;
-		}
-		r = proxy_proto_feed(&w->pp, buf, (size_t)n, &used);
-		if (r != PROXY_PROTO_MORE && r != PROXY_PROTO_DONE) {
-			smtpd_proxy_drop(w, proxy_proto_result_text(r));
-			return;
-		}
-		/* Take exactly the header's bytes: they are in the socket
-		 * already (just peeked), so this read cannot fall short. */
-		if (used > 0 && recv(fd, buf, used, 0) != (ssize_t)used) {
-			smtpd_proxy_drop(w, "io-error");
-			return;
-		}
-		if (r == PROXY_PROTO_DONE) {
-			smtpd_proxy_done(w);
-			return;
-		}
-		/* All of it was ours: wait for more unless more was there. */
-		if ((size_t)n < want) {
-			smtpd_proxy_arm(w);
-			return;
-		}
-	}
 }
 
 /* A refusal of a peer outside proxy_from, logged at most once a second
@@ -252,17 +172,13 @@ smtpd_proxy_accept(struct smtpd_ctx *ctx, int fd, const struct sockaddr *sa,
 	    sizeof(w->peer));
 	memcpy(w->addr, addr, sizeof(w->addr));
 	ids_sid_new(w->sid);
-	proxy_proto_init(&w->pp);
-	w->ev = event_new(ctx->base, fd, EV_READ | EV_PERSIST,
-	    smtpd_proxy_read_cb, w);
-	if (w->ev == NULL)
+	w->rd = proxy_read_start(ctx->base, fd, smtpd_proxy_read_done, w);
+	if (w->rd == NULL)
 		fatal("cannot create a PROXY header event");
 	w->next = ctx->proxy_waits;
 	if (ctx->proxy_waits)
 		ctx->proxy_waits->prev = w;
 	ctx->proxy_waits = w;
-	w->deadline = smtpd_proxy_now() + SMTPD_PROXY_TIMEOUT;
-	smtpd_proxy_arm(w);
 }
 
 void
