@@ -41,9 +41,7 @@ conf_print_proxy_from(FILE *fp, const void *base, const struct conf_key *k)
 /*
  * A PROXY header names any address its sender likes, so only the load
  * balancers may send one: without proxy_from anyone who can connect could
- * claim to be a trusted network and relay. The web listeners read their
- * requests through evhttp, which takes the connection before we could
- * read a header: not supported there (yet).
+ * claim to be a trusted network and relay.
  */
 int
 conf_check_proxy(struct conf_parse *p, size_t i, const char *sec)
@@ -57,10 +55,6 @@ conf_check_proxy(struct conf_parse *p, size_t i, const char *sec)
 			    "proxy_protocol = yes");
 		return 0;
 	}
-	if (CONF_ROLE_IS_HTTP(l->role))
-		return conf_parse_fail_at(p, p->listener_line[i], sec,
-		    "proxy_protocol", "only mx and submission listeners "
-		    "take the PROXY protocol");
 	if (l->nproxy_from == 0)
 		return conf_parse_fail_at(p, p->listener_line[i], sec,
 		    "proxy_from", "missing: proxy_protocol = yes needs the "

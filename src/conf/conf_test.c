@@ -719,7 +719,7 @@ static const struct error_case error_cases[] = {
 	    "2: [limits] recipients_per_hour: " },
 	{ "[limits]\nconnections_per_hour = 1\n",
 	    "2: [limits] connections_per_hour: unknown key" },
-	/* PROXY protocol: only from named proxies, only on SMTP listeners */
+	/* PROXY protocol: only from named proxies, on any listener */
 	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n"
 	    "proxy_protocol = yes\n",
 	    "1: [listen \"mx\"] proxy_from: missing: proxy_protocol = yes "
@@ -731,9 +731,9 @@ static const struct error_case error_cases[] = {
 	    "proxy_from = 10.0.0.0/33\n",
 	    "4: [listen \"mx\"] proxy_from: " },
 	{ "[listen \"a\"]\naddress = 127.0.0.1:8080\nrole = admin\n"
-	    "tls = none\nproxy_protocol = yes\nproxy_from = 10.0.0.5\n",
-	    "1: [listen \"a\"] proxy_protocol: only mx and submission "
-	    "listeners" },
+	    "tls = none\nproxy_protocol = yes\n",
+	    "1: [listen \"a\"] proxy_from: missing: proxy_protocol = yes "
+	    "needs" },
 };
 
 static void

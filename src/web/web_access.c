@@ -219,12 +219,12 @@ web_check_done(void *arg, enum keys_passwd_res r)
 
 void
 web_access_serve(struct web_access *a, struct evhttp_request *req,
-    const struct sockaddr *peer, const char *sid)
+    const struct sockaddr *peer, bool may_trust, const char *sid)
 {
 	const char *auth;
 	struct web_check *c;
 
-	if (web_access_is_trusted(a->env->conf, peer)) {
+	if (may_trust && web_access_is_trusted(a->env->conf, peer)) {
 		web_admin_serve(req, a->env);
 		return;
 	}

@@ -37,8 +37,9 @@ void web_access_free(struct web_access *a);
 bool web_access_is_trusted(const struct conf *conf, const struct sockaddr *sa);
 
 /* Let req from peer (sid for logs) through to web_admin_serve, now or
- * after a password check, or answer 401. */
+ * after a password check, or answer 401. may_trust false: peer's address
+ * lends no trust (a proxy's own connection), a password is needed. */
 void web_access_serve(struct web_access *a, struct evhttp_request *req,
-    const struct sockaddr *peer, const char *sid);
+    const struct sockaddr *peer, bool may_trust, const char *sid);
 
 #endif

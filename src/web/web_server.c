@@ -40,8 +40,10 @@
 #include "conf/conf.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/ratelog.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "net/proxy_read.h"
 #include "net/tls.h"
 #include "net/tls_handshake.h"
 #include "web/web.h"
@@ -77,6 +79,12 @@ struct web_conn {
 	struct tls_hs		*hs;	/* its handshake under way */
 	bool			 hs_started;
 	evutil_socket_t		 fd;	/* bev's, once the handshake starts */
+	/* [listen] proxy_protocol = yes: the header is read before TLS or
+	 * HTTP, and the client it names is peer. */
+	struct proxy_read	*proxy;		/* reading it */
+	bool			 proxy_started;
+	bool			 proxy_own;	/* the proxy's own connection:
+						 * its address lends no trust */
 	struct web_conn		*next;
 };
 
@@ -91,6 +99,8 @@ struct web_server {
 	bool			 paused;	/* listeners disabled at the cap */
 	struct event		*sweep;		/* every second */
 	struct event		*sweep_now;	/* once, after an answer */
+	struct ratelog		 proxy_log;	/* refusals outside
+						 * proxy_from */
 };
 
 static void web_sweep_cb(evutil_socket_t fd, short what, void *arg);
@@ -213,6 +223,10 @@ web_conn_peer(struct web_conn *c)
 
 	if (c->has_peer)
 		return true;
+	/* Behind a proxy, the header names the client (web_conn_proxy_done);
+	 * the socket's peer is the proxy. */
+	if (c->wl->cl->proxy_protocol)
+		return false;
 	fd = bufferevent_getfd(c->bev);
 	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&c->peer, &len) == 0)
 		c->has_peer = true;
@@ -247,9 +261,9 @@ web_conn_over_ip_limit(struct web_server *ws, struct web_conn *c)
 {
 	unsigned n = 0;
 
-	if (c->dispatched || !web_conn_peer(c) ||
+	if (c->dispatched || !web_conn_peer(c) || (!c->proxy_own &&
 	    web_access_is_trusted(ws->env.conf,
-	    (const struct sockaddr *)&c->peer))
+	    (const struct sockaddr *)&c->peer)))
 		return false;
 	for (struct web_conn *o = c->next; o; o = o->next)
 		if (!web_conn_gone(o->bev) && web_conn_peer(o) &&
@@ -267,6 +281,8 @@ web_conn_end(struct web_conn *c)
 	void *evcon;
 
 	c->dispatched = true;	/* once */
+	proxy_read_cancel(c->proxy);
+	c->proxy = NULL;
 	/* A handshake may end after evhttp let the connection go. */
 	if (web_conn_gone(c->bev))
 		return;
@@ -283,6 +299,7 @@ web_conn_free(struct web_conn *c)
 {
 	bool close_fd = false;
 
+	proxy_read_cancel(c->proxy);
 	if (c->hs != NULL) {
 		BIO *b;
 
@@ -335,6 +352,111 @@ fail:
 	web_conn_end(c);
 }
 
+/* The address of c's client as text for a log line ("-" before it is
+ * known). */
+static const char *
+web_conn_addr(struct web_conn *c, char *buf, size_t len)
+{
+	if (!web_conn_peer(c) || getnameinfo((struct sockaddr *)&c->peer,
+	    sizeof(c->peer), buf, (socklen_t)len, NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+static unsigned
+web_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* The PROXY header is read (error NULL): the client it names is c's, and
+ * TLS or HTTP starts behind it. c->peer holds the proxy's address until
+ * then. */
+static void
+web_conn_proxy_done(void *arg, const struct proxy_proto *pp,
+    const char *error)
+{
+	struct web_conn *c = arg;
+	struct sockaddr_storage client;
+	char proxy[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN];
+	bool named;
+
+	c->proxy = NULL;	/* frees itself after this call */
+	if (getnameinfo((struct sockaddr *)&c->peer, sizeof(c->peer), proxy,
+	    sizeof(proxy), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(proxy, sizeof(proxy), "unknown");
+	if (error != NULL) {
+		log_info("sid=%s web proxy dropped proxy=%s listener=%s "
+		    "reason=%s", c->sid, proxy, c->wl->cl->name, error);
+		web_conn_end(c);
+		event_active(c->wl->ws->sweep_now, 0, 0);
+		return;
+	}
+	named = proxy_read_client(pp, &c->peer, &client);
+	c->peer = client;
+	c->has_peer = true;
+	/* A health check or a header naming the proxy itself: the proxy's
+	 * address is never trusted, as the client behind it could be
+	 * anyone. */
+	c->proxy_own = !named;
+	log_info("sid=%s web proxy addr=%s port=%u proxy=%s version=%d "
+	    "listener=%s%s", c->sid, web_conn_addr(c, addr, sizeof(addr)),
+	    web_port(&c->peer), proxy, pp->version, c->wl->cl->name,
+	    proxy_read_what(pp, named));
+	if (c->ssl != NULL)
+		web_conn_tls_start(c);
+	else
+		bufferevent_enable(c->bev, EV_READ);
+	/* The per-client limit applies now that the client is known. */
+	event_active(c->wl->ws->sweep_now, 0, 0);
+}
+
+/* Read the PROXY header of a connection evhttp has just given its socket
+ * (its reads stopped meanwhile), if its peer is one of proxy_from. */
+static void
+web_conn_proxy_start(struct web_conn *c)
+{
+	struct web_server *ws = c->wl->ws;
+	const struct conf_listener *cl = c->wl->cl;
+	socklen_t len = sizeof(c->peer);
+	char addr[INET6_ADDRSTRLEN], extra[32] = "";
+	unsigned held;
+
+	c->proxy_started = true;
+	c->fd = bufferevent_getfd(c->bev);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&c->peer,
+	    &len) == -1) {
+		web_conn_end(c);
+		return;
+	}
+	if (!conf_networks_match(cl->proxy_from, cl->nproxy_from,
+	    (const struct sockaddr *)&c->peer)) {
+		/* Anyone can connect: the log line is rate-limited. */
+		if (ratelog_allow(&ws->proxy_log, web_now(), &held)) {
+			if (held > 0)
+				snprintf(extra, sizeof(extra),
+				    " suppressed=%u", held);
+			if (getnameinfo((struct sockaddr *)&c->peer,
+			    sizeof(c->peer), addr, sizeof(addr), NULL, 0,
+			    NI_NUMERICHOST) != 0)
+				snprintf(addr, sizeof(addr), "unknown");
+			log_warn("web proxy refused addr=%s listener=%s "
+			    "reason=not-in-proxy_from%s", addr, cl->name,
+			    extra);
+		}
+		web_conn_end(c);
+		return;
+	}
+	c->proxy = proxy_read_start(bufferevent_get_base(c->bev), c->fd,
+	    web_conn_proxy_done, c);
+	if (c->proxy == NULL)
+		web_conn_end(c);
+}
+
 /* Drop connections evhttp has freed; end those it keeps after an answer,
  * those past their deadline and those over the per-client limit. Runs
  * every second and right after each accept and each answer. */
@@ -356,7 +478,11 @@ web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 			ws->nconns--;
 			continue;
 		}
-		if (c->ssl != NULL && !c->hs_started && !c->dispatched)
+		/* Behind a proxy, TLS starts once the header is read. */
+		if (c->wl->cl->proxy_protocol && !c->proxy_started && !c->dispatched)
+			web_conn_proxy_start(c);
+		else if (c->ssl != NULL && !c->hs_started &&
+		    !c->dispatched && !c->wl->cl->proxy_protocol)
 			web_conn_tls_start(c);
 		/* Answered, yet kept by evhttp (it keeps a CONNECT's
 		 * connection whatever Connection says): one request per
@@ -375,12 +501,10 @@ web_sweep_cb(evutil_socket_t fd, short what, void *arg)
 			continue;	/* found gone on the next turn */
 		}
 		if (web_conn_over_ip_limit(ws, c)) {
-			if (getnameinfo((struct sockaddr *)&c->peer,
-			    sizeof(c->peer), addr, sizeof(addr), NULL, 0,
-			    NI_NUMERICHOST) != 0)
-				snprintf(addr, sizeof(addr), "unknown");
 			log_info("sid=%s web refused addr=%s listener=%s "
-			    "limit=per-ip", c->sid, addr, c->wl->cl->name);
+			    "limit=per-ip", c->sid,
+			    web_conn_addr(c, addr, sizeof(addr)),
+			    c->wl->cl->name);
 			web_conn_end(c);
 			continue;
 		}
@@ -419,11 +543,8 @@ web_complete_cb(struct evhttp_request *req, void *arg)
 	const char *host = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Host");
 	char euri[LOG_QUOTE_SIZE(200)], ehost[LOG_QUOTE_SIZE(100)];
-	char *addr = NULL;
-	ev_uint16_t port = 0;
+	char addr[INET6_ADDRSTRLEN];
 
-	if (evcon)
-		evhttp_connection_get_peer(evcon, &addr, &port);
 	uri = uri ? uri : "";
 	host = host ? host : "";
 	if (c != NULL)
@@ -434,7 +555,7 @@ web_complete_cb(struct evhttp_request *req, void *arg)
 	event_active(wl->ws->sweep_now, 0, 0);
 	log_info("sid=%s web request listener=%s addr=%s method=%s host=%s "
 	    "path=%s status=%d", c ? c->sid : "-", wl->cl->name,
-	    addr ? addr : "-", web_method_name(evhttp_request_get_command(req)),
+	    c ? web_conn_addr(c, addr, sizeof(addr)) : "-", web_method_name(evhttp_request_get_command(req)),
 	    log_quote(host, strlen(host), ehost, sizeof(ehost)),
 	    log_quote(uri, strlen(uri), euri, sizeof(euri)),
 	    evhttp_request_get_response_code(req));
@@ -460,7 +581,10 @@ web_request_cb(struct evhttp_request *req, void *arg)
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
 	struct web_conn *c = web_conn_of(wl->ws, bev);
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	const struct sockaddr *peer = evhttp_connection_get_addr(evcon);
+	/* Our own record of the client: behind a proxy, evhttp knows
+	 * only the proxy. */
+	const struct sockaddr *peer = c != NULL && web_conn_peer(c) ?
+	    (const struct sockaddr *)&c->peer : NULL;
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
 	evhttp_request_set_on_complete_cb(req, web_complete_cb, wl);
@@ -489,7 +613,8 @@ web_request_cb(struct evhttp_request *req, void *arg)
 		web_sts_serve(req, wl->ws->env.conf, ssl ?
 		    SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL);
 	else
-		web_access_serve(wl->access, req, peer, c->sid);
+		web_access_serve(wl->access, req, peer, !c->proxy_own,
+		    c->sid);
 }
 
 int
