@@ -28,6 +28,7 @@ import pwd
 import grp
 import re
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -462,6 +463,144 @@ class SealmailBase(Sealmail):
         return "sealmail-base (%s at %s)" % (BASELINE, self.commit[:12])
 
 
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+HAPROXY_CFG = """\
+global
+    maxconn 9000
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+
+frontend fe_tls
+    bind 127.0.0.1:{tls}
+    default_backend be_tls
+
+backend be_tls
+    balance roundrobin
+{servers_tls}
+
+frontend fe_starttls
+    bind 127.0.0.1:{starttls}
+    default_backend be_starttls
+
+backend be_starttls
+    balance roundrobin
+{servers_starttls}
+"""
+
+
+class SealmailCluster(Sealmail):
+    """sealmail nodes behind Debian's HAProxy in TCP mode, which sends
+    each connection's PROXY v2 header (send-proxy-v2); TLS ends at the
+    nodes. Each node is a whole sealmail (its own data dir, spool and
+    Maildir; workers = auto, as shipped) on its own ports. One process
+    (a shell) starts them all, so the CPU and memory of the tree are the
+    cluster's: HAProxy included. sealmail-lb is one node behind HAProxy
+    (what the balancer costs), sealmail-2n two (what a second node
+    brings on this machine's cores)."""
+    nodes = 2
+
+    def node_dir(self, i):
+        return os.path.join(self.dir, "node%d" % i)
+
+    def maildir(self, i=1):
+        return os.path.join(self.node_dir(i), "data", "mail", "example.test",
+                            "bench", "Maildir")
+
+    def count(self):
+        n = 0
+        for i in range(1, self.nodes + 1):
+            for sub in ("new", "cur"):
+                try:
+                    n += sum(1 for _ in os.scandir(
+                        os.path.join(self.maildir(i), sub)))
+                except FileNotFoundError:
+                    pass
+        return n
+
+    def clear_mail(self):
+        for i in range(1, self.nodes + 1):
+            for sub in ("new", "cur"):
+                d = os.path.join(self.maildir(i), sub)
+                if os.path.isdir(d):
+                    for e in os.scandir(d):
+                        os.unlink(e.path)
+
+    def start(self, dns):
+        if not os.access(HAPROXY, os.X_OK):
+            raise RuntimeError("haproxy is not installed "
+                               "(apt-get install haproxy)")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        cmds, node_ports = [], []
+        for i in range(1, self.nodes + 1):
+            d = self.node_dir(i)
+            os.makedirs(d)
+            ports = {"tls": free_port(), "starttls": free_port()}
+            node_ports.append(ports)
+            conf = os.path.join(d, "sealmail.conf")
+            fill(os.path.join(ROOT, "bench/sealmail.conf.in"),
+                 conf, {"DIR": d, "CERT": self.cert, "KEY": self.key,
+                        "PORT_TLS": ports["tls"],
+                        "PORT_STARTTLS": ports["starttls"],
+                        "RESOLVER": dns["resolver"],
+                        "UNBOUND_CONFIG": dns["unbound_config"]})
+            with open(conf) as f:
+                text = f.read()
+            # Both listeners take the balancer's header.
+            text = text.replace("role = mx\n", "role = mx\n"
+                                "proxy_protocol = yes\n"
+                                "proxy_from = 127.0.0.1\n")
+            with open(conf, "w") as f:
+                f.write(text)
+            run([self.bin, "-c", conf, "user", "add", RCPT,
+                 "--password-stdin"], input=b"bench-password\n",
+                stdout=subprocess.DEVNULL)
+            cmds.append("%s -c %s serve >> %s 2>&1 & p%d=$!;" % (
+                shlex.quote(self.bin), shlex.quote(conf),
+                shlex.quote(os.path.join(d, "sealmail.log")), i))
+
+        def servers(kind):
+            return "\n".join(
+                "    server n%d 127.0.0.1:%d send-proxy-v2" % (i + 1, p[kind])
+                for i, p in enumerate(node_ports))
+        hcfg = os.path.join(self.dir, "haproxy.cfg")
+        with open(hcfg, "w") as f:
+            f.write(HAPROXY_CFG.format(
+                tls=self.ports["tls"], starttls=self.ports["starttls"],
+                servers_tls=servers("tls"),
+                servers_starttls=servers("starttls")))
+        cmds.append("%s -db -f %s & p0=$!;" % (HAPROXY, shlex.quote(hcfg)))
+        pids = " ".join("$p%d" % i for i in range(self.nodes + 1))
+        # The shell waits for its children and passes SIGTERM on to them
+        # (stop_proc then kills whatever is left of the session it
+        # leads).
+        self.proc = spawn(["/bin/sh", "-c", " ".join(cmds) +
+                           " trap 'kill %s; wait' TERM; wait" % pids],
+                          os.path.join(self.dir, "cluster.log"))
+        return (all(wait_port(p["tls"]) for p in node_ports) and
+                wait_port(self.ports["tls"]))
+
+    def version(self):
+        return "%s (%d node%s behind %s)" % (
+            self.name, self.nodes, "s" if self.nodes > 1 else "",
+            subprocess.run([HAPROXY, "-v"], capture_output=True,
+                           text=True).stdout.split("\n")[0].strip())
+
+
+class SealmailLB(SealmailCluster):
+    name = "sealmail-lb"
+    nodes = 1
+
+
+class SealmailTwoNodes(SealmailCluster):
+    name = "sealmail-2n"
+    nodes = 2
+
+
 class Postfix(Server):
     name = "postfix"
 
@@ -707,8 +846,8 @@ def table(results, mtas, scen, ctx):
     for m in mtas:
         hdr += " %-22s" % m
     for m in mtas[1:]:
-        hdr += " %9s" % ("sm/" + ("base" if m == "sealmail-base" else
-                                  m[:6]))
+        hdr += " %9s" % ("sm/" + (m[len("sealmail-"):]
+                                  if m.startswith("sealmail-") else m[:6]))
     L.append(hdr)
     L.append("-" * len(hdr))
     for sc in scen:
@@ -788,6 +927,7 @@ def table(results, mtas, scen, ctx):
                                  "" if r["server_alive"] else
                                  ", SERVER DIED"))
     L.extend(targets(results, mtas))
+    L.extend(cluster_lines(results, mtas))
     bound = ["%s/%s (%.0f%%)" % (m, sc, r["cpu_pct"]) for m in results
              for sc in results[m] for r in results[m][sc]
              if r.get("client_bound")]
@@ -863,6 +1003,28 @@ def targets(results, mtas):
         out.append("  TLS resumption supported: %s (%d of %d handshakes "
                    "resumed)" % ("MET" if n else "NOT MET", n,
                                  sum(r["handshakes"] for r in rr)))
+    return out
+
+
+def cluster_lines(results, mtas):
+    """Issue 16: nodes behind HAProxy against one node alone."""
+    if "sealmail-lb" not in mtas and "sealmail-2n" not in mtas:
+        return []
+    out = ["", "issue 16 (nodes behind HAProxy, send-proxy-v2), medians, "
+           "against one sealmail alone:"]
+    for sc in sorted({sc for m in ("sealmail-lb", "sealmail-2n")
+                      for sc in results.get(m, {})}):
+        one = med([primary(sc, r) for r in
+                   results.get("sealmail", {}).get(sc, [])])[0]
+        parts = []
+        for m in ("sealmail-lb", "sealmail-2n"):
+            v = med([primary(sc, r) for r in
+                     results.get(m, {}).get(sc, [])])[0]
+            if v is not None and one:
+                parts.append("%s %s (%.2fx)" % (m, fmt(v), v / one))
+        if one and parts:
+            out.append("  %-13s one node %s; %s" % (sc, fmt(one),
+                                                   "; ".join(parts)))
     return out
 
 
@@ -1031,6 +1193,8 @@ def main():
         cert, key = make_cert()
         dns = start_dns()
         classes = {"sealmail": Sealmail, "sealmail-base": SealmailBase,
+                   "sealmail-lb": SealmailLB,
+                   "sealmail-2n": SealmailTwoNodes,
                    "postfix": Postfix, "exim": Exim}
         if "sealmail-base" in mtas:
             if not BASELINE:
