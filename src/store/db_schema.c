@@ -271,6 +271,19 @@ static const char *const db_schema_steps[] = {
 	/* 12 -> 13 (issue 14): password hashes live in passwd.db, which no
 	 * worker may open; the store keeps the accounts. */
 	db_schema_hashes_out,
+	/* 13 -> 14 (issue 16, a store PostgreSQL can hold too): explicit
+	 * order where SQLite's rowid gave it: users.seq breaks ties of
+	 * created (the oldest account is the postmaster fallback), idx keeps
+	 * a received report's records and failures in their order. Existing
+	 * rows take their rowid, their order so far. */
+	"ALTER TABLE users ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE users SET seq = rowid;"
+	"ALTER TABLE inreport_records ADD COLUMN idx INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"UPDATE inreport_records SET idx = rowid;"
+	"ALTER TABLE inreport_failures ADD COLUMN idx INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"UPDATE inreport_failures SET idx = rowid;",
 };
 
 /* The password file: one row per account that has a password. */
@@ -300,21 +313,20 @@ const struct db_schema db_schema_passwd = {
 static int
 db_schema_version(struct db *db, int *v)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st,
-	    NULL) != SQLITE_OK) {
+	if ((st = sql_prepare(db->sql, "PRAGMA user_version")) == NULL) {
 		db_fail(db, "read schema version");
 		return -1;
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*v = sqlite3_column_int(st, 0);
+	rc = sql_step(st);
+	if (rc == SQL_ROW)
+		*v = (int)sql_column_int64(st, 0);
 	else
 		db_fail(db, "read schema version");
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	sql_finalize(st);
+	return rc == SQL_ROW ? 0 : -1;
 }
 
 /* The hook of step i, run only on a file that had data before (from > 0):
@@ -388,9 +400,9 @@ db_schema_hooked(const struct db_schema *s, int from)
 static void
 db_schema_scrub(struct db *db, const char *path)
 {
-	if (sqlite3_exec(db->sql, "VACUUM", NULL, NULL, NULL) != SQLITE_OK)
+	if (sql_exec(db->sql, "VACUUM") != SQL_OK)
 		log_warn("%s: upgraded, not compacted: %s", path,
-		    sqlite3_errmsg(db->sql));
+		    sql_errmsg(db->sql));
 }
 
 int
@@ -412,13 +424,12 @@ db_schema_init(struct db *db, const struct db_schema *s, bool create,
 		return -1;
 	if (db_schema_locked(db, s, create, path, owner, &v) == -1 ||
 	    db_exec(db, "COMMIT", "commit schema") == -1)
-		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+		sql_rollback(db->sql);
 	else {
 		if (v > 0 && db_schema_hooked(s, v))
 			db_schema_scrub(db, path);
 		r = 0;
 	}
-	(void)sqlite3_exec(db->sql, "PRAGMA journal_size_limit = -1", NULL,
-	    NULL, NULL);
+	(void)sql_exec(db->sql, "PRAGMA journal_size_limit = -1");
 	return r;
 }
