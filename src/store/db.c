@@ -38,7 +38,8 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	[DB_STMT_USER_FIRST_IN] = "SELECT address FROM users WHERE address "
 	    "LIKE '%' || ?1 ORDER BY created, seq LIMIT 1",
 	[DB_STMT_ALIAS_ADD] =
-	    "INSERT OR IGNORE INTO aliases(address, target) VALUES(?1, ?2)",
+	    "INSERT INTO aliases(address, target) VALUES(?1, ?2) "
+	    "ON CONFLICT DO NOTHING",
 	[DB_STMT_ALIAS_DEL_ONE] =
 	    "DELETE FROM aliases WHERE address = ?1 AND target = ?2",
 	[DB_STMT_ALIAS_DEL_ALL] = "DELETE FROM aliases WHERE address = ?1",
@@ -59,12 +60,15 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	    "UPDATE SET time = excluded.time, p = excluded.p, sp = "
 	    "excluded.sp, np = excluded.np, adkim = excluded.adkim, aspf = "
 	    "excluded.aspf, fo = excluded.fo, testing = excluded.testing, "
-	    "rua = excluded.rua WHERE excluded.time >= time",
+	    "rua = excluded.rua WHERE excluded.time >= dmarc_policies.time",
 	[DB_STMT_TLS_ADD] = "INSERT INTO tls_results (day, policy_domain, "
 	    "policy_type, policy_string, mx_host, sending_ip, receiving_mx, "
 	    "receiving_helo, receiving_ip, result, failure_code, count) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
-	    "ON CONFLICT DO UPDATE SET count = count + excluded.count",
+	    "ON CONFLICT (day, policy_domain, policy_type, policy_string, "
+	    "mx_host, sending_ip, receiving_mx, receiving_helo, receiving_ip, "
+	    "result, failure_code) DO UPDATE SET count = tls_results.count + "
+	    "excluded.count",
 	/* Ordered by policy first, so the rows of one policy are adjacent
 	 * (db_tls_results_day groups them); BINARY order, as the key
 	 * compares. */
@@ -102,8 +106,8 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	[DB_STMT_DFAIL_DEL] = "DELETE FROM dmarc_failures WHERE id = ?1",
 	/* One statement, so two runs cannot both take the last slot. */
 	[DB_STMT_RATE_TAKE] = "INSERT INTO report_rate (dest, hour, count) "
-	    "VALUES (?1, ?2, 1) ON CONFLICT DO UPDATE SET count = count + 1 "
-	    "WHERE count < ?3",
+	    "VALUES (?1, ?2, 1) ON CONFLICT (dest, hour) DO UPDATE SET "
+	    "count = report_rate.count + 1 WHERE report_rate.count < ?3",
 	[DB_STMT_RATE_PRUNE] = "DELETE FROM report_rate WHERE hour < ?1",
 	/* The password file's (db_passwd.c). */
 	[DB_STMT_PASSWD_GET] = "SELECT hash FROM passwords WHERE address = ?1",
@@ -112,7 +116,8 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	    "excluded.hash",
 	/* A hash already there is newer than the store's (db_passwd_move). */
 	[DB_STMT_PASSWD_IMPORT] =
-	    "INSERT OR IGNORE INTO passwords(address, hash) VALUES(?1, ?2)",
+	    "INSERT INTO passwords(address, hash) VALUES(?1, ?2) "
+	    "ON CONFLICT DO NOTHING",
 	[DB_STMT_PASSWD_DEL] = "DELETE FROM passwords WHERE address = ?1",
 };
 

@@ -15,11 +15,12 @@ db_correspondent_add(struct db *db, const char *const *domains,
 
 	if (ndomains == 0)
 		return DB_OK;
-	if (db_exec(db, "BEGIN IMMEDIATE", "lock store") == -1)
+	if (db_begin(db) != DB_OK)
 		return DB_ERROR;
 	st = db_prepare(db, "INSERT INTO correspondents (domain, count, "
 	    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?3) ON CONFLICT "
-	    "(domain) DO UPDATE SET count = count + ?2, last_seen = ?3");
+	    "(domain) DO UPDATE SET count = correspondents.count + ?2, "
+	    "last_seen = ?3");
 	if (st == NULL)
 		r = DB_ERROR;
 	for (size_t i = 0; r == DB_OK && i < ndomains; i++) {
@@ -31,10 +32,7 @@ db_correspondent_add(struct db *db, const char *const *domains,
 		sql_reset(st);
 	}
 	sql_finalize(st);
-	if (r == DB_OK && db_exec(db, "COMMIT", "commit correspondents") == 0)
-		return DB_OK;
-	sql_rollback(db->sql);
-	return DB_ERROR;
+	return db_end(db, r == DB_OK);
 }
 
 enum db_result
@@ -43,7 +41,9 @@ db_lookalike_seen(struct db *db, const char *domain, long long now,
 {
 	struct sql_stmt *st = db_prepare(db, "INSERT INTO lookalike_senders "
 	    "(domain, first_seen) VALUES (?1, ?2) ON CONFLICT (domain) DO "
-	    "UPDATE SET first_seen = min(first_seen, ?2) RETURNING first_seen");
+	    "UPDATE SET first_seen = CASE WHEN lookalike_senders.first_seen < "
+	    "?2 THEN lookalike_senders.first_seen ELSE ?2 END RETURNING "
+	    "first_seen");
 	enum db_result r = DB_OK;
 
 	if (st == NULL)
@@ -62,7 +62,7 @@ enum db_result
 db_correspondent_each(struct db *db, db_correspondent_cb *cb, void *arg)
 {
 	struct sql_stmt *st = db_prepare(db, "SELECT domain, count, first_seen "
-	    "FROM correspondents ORDER BY count DESC, domain LIMIT ?");
+	    "FROM correspondents ORDER BY count DESC, domain LIMIT ?1");
 	int rc;
 
 	if (st == NULL)

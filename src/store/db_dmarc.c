@@ -82,7 +82,10 @@ db_dmarc_add(struct db *db, const struct db_dmarc_row *r)
 void
 db_relaxed_durability(struct db *db)
 {
-	sql_exec(db->sql, "PRAGMA synchronous = OFF");
+	/* SQLite only: PostgreSQL's equivalent, synchronous_commit = off
+	 * for the session, would be the driver's to set. */
+	if (sql_backend(db->sql) == SQL_SQLITE)
+		(void)sql_exec(db->sql, "PRAGMA synchronous = OFF");
 }
 
 static void
@@ -123,14 +126,11 @@ db_dmarc_flush(struct db *db)
 
 	if (db->ndmarc == 0)
 		return DB_OK;
-	if (db_exec(db, "BEGIN IMMEDIATE", "record dmarc") == -1)
-		res = DB_ERROR;
+	res = db_begin(db);
 	for (i = 0; res == DB_OK && i < db->ndmarc; i++)
 		res = db_dmarc_add(db, &db->dmarc[i]);
-	if (res == DB_OK && db_exec(db, "COMMIT", "record dmarc") == -1)
+	if (db_end(db, res == DB_OK) != DB_OK)
 		res = DB_ERROR;
-	if (res != DB_OK)
-		sql_rollback(db->sql);
 	for (i = 0; i < db->ndmarc; i++)
 		db_dmarc_row_free(&db->dmarc[i]);
 	/* Not kept for the next batch: an idle worker holds nothing. */

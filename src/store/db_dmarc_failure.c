@@ -77,15 +77,11 @@ db_dmarc_failure_flush(struct db *db)
 
 	if (db->ndfail == 0)
 		return DB_OK;
-	if (db_exec(db, "BEGIN IMMEDIATE", "record dmarc failures") == -1)
-		res = DB_ERROR;
+	res = db_begin(db);
 	for (i = 0; res == DB_OK && i < db->ndfail; i++)
 		res = db_dfail_add(db, &db->dfail[i]);
-	if (res == DB_OK && db_exec(db, "COMMIT", "record dmarc failures") ==
-	    -1)
+	if (db_end(db, res == DB_OK) != DB_OK)
 		res = DB_ERROR;
-	if (res != DB_OK)
-		sql_rollback(db->sql);
 	for (i = 0; i < db->ndfail; i++)
 		db_dfail_strings_free(&db->dfail[i]);
 	free(db->dfail);

@@ -142,7 +142,10 @@ struct db_schema {
 extern const struct db_schema db_schema_store;
 extern const struct db_schema db_schema_passwd;
 
-/* db_open for either file: without the recipient cache. */
+/* db_open for either file: without the recipient cache. SQLite only (a
+ * file at path, PRAGMAs, the schema steps of db_schema.c): a PostgreSQL
+ * store needs its own open that connects with sql_open_pg and checks the
+ * version of its migrations instead. */
 struct db *db_open_schema(const char *path, bool create, const char *owner,
     const struct db_schema *schema, char *err, size_t errlen);
 /* Chown the file at path and its journal to owner (see db.h). */

@@ -74,7 +74,7 @@ db_metrics_save_failures(struct db *db, const struct metrics_snapshot *s)
 	if ((st = db_prepare(db, "INSERT INTO metrics_failures (time, "
 	    "result, rcpt, reason) VALUES (?1, ?2, ?3, ?4)")) == NULL)
 		return DB_ERROR;
-	/* Oldest first, so that the row id orders them. */
+	/* Oldest first, so that their generated id orders them. */
 	for (size_t j = n; j-- > 0;) {
 		const struct metrics_failure *f = &s->failures[j];
 

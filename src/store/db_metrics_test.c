@@ -41,8 +41,7 @@ tm_count(const struct teststore *t, const char *table)
 static void
 tm_exec(const struct teststore *t, const char *sql)
 {
-	assert_int_equal(sql_exec(t->db->sql, sql),
-	    SQL_OK);
+	assert_int_equal(sql_exec(t->db->sql, sql), SQL_OK);
 }
 
 /* A snapshot at now with counts in its oldest, a middle and its current

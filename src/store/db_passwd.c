@@ -34,7 +34,8 @@ db_passwd_open(const char *path, bool create, const char *owner, char *err,
 	/* A replaced or deleted hash leaves no byte behind: secure delete
 	 * zeroes it in the file's free space, and the persistent journal,
 	 * which keeps the pages a write changed, is truncated at each
-	 * commit (it stays, as the keys process's Landlock rule needs). */
+	 * commit (it stays, as the keys process's Landlock rule needs).
+	 * The password file is always SQLite (db_open_schema opens a file). */
 	if (db_exec(db, "PRAGMA secure_delete = ON; "
 	    "PRAGMA journal_size_limit = 0", "scrub password file") == -1) {
 		snprintf(err, errlen, "%s: %s", path, db_error(db));

@@ -105,7 +105,8 @@ db_dmarc_pass_rates(struct db *db, long long since, struct db_dmarc_rate *out,
 
 	*n = 0;
 	if ((st = db_prepare(db, "SELECT header_from, "
-	    "SUM(result = 'pass'), COUNT(*) FROM dmarc_results "
+	    "SUM(CASE WHEN result = 'pass' THEN 1 ELSE 0 END), COUNT(*) FROM "
+	    "dmarc_results "
 	    "WHERE time >= ?1 GROUP BY header_from "
 	    "ORDER BY 3 DESC, 1 LIMIT ?2")) == NULL)
 		return DB_ERROR;
@@ -166,8 +167,9 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 	    "max(testing), max(policy), count(*) FROM dmarc_results WHERE "
 	    "policy_domain = ?1 AND time >= ?2 AND time < ?3 GROUP BY 1, 2, "
 	    "3, 4, 5, 6, 7, 8, 9, 10, 11, CASE WHEN dkim_aligned = 0 AND "
-	    "spf_aligned = 0 AND disposition <> policy THEN 1 + (testing <> "
-	    "0) ELSE 0 END ORDER BY 14 DESC, 1, 3, 4, 5, 8 LIMIT ?4")) ==
+	    "spf_aligned = 0 AND disposition <> policy THEN CASE WHEN "
+	    "testing <> 0 THEN 2 ELSE 1 END ELSE 0 END ORDER BY 14 DESC, 1, 3, "
+	    "4, 5, 8 LIMIT ?4")) ==
 	    NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, policy_domain) == -1 ||
@@ -285,7 +287,7 @@ db_report_prune(struct db *db, long long before)
 	static const char *const sql[] = {
 		"DELETE FROM dmarc_results WHERE time < ?1",
 		"DELETE FROM dmarc_policies WHERE time < ?1",
-		"DELETE FROM report_sent WHERE end < ?1",
+		"DELETE FROM report_sent WHERE \"end\" < ?1",
 	};
 
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
@@ -307,8 +309,9 @@ db_report_claim(struct db *db, const char *kind, const char *holder,
 	 * the queue runner. */
 	n = db_report_exec(db, "INSERT INTO report_state (kind, holder, "
 	    "held_until) VALUES (?1, ?2, ?4) ON CONFLICT (kind) DO UPDATE SET "
-	    "holder = ?2, held_until = ?4 WHERE held_until <= ?3 OR holder = "
-	    "?2", text, 2, num, 2, "claim report job");
+	    "holder = ?2, held_until = ?4 WHERE report_state.held_until <= ?3 "
+	    "OR report_state.holder = ?2", text, 2, num, 2,
+	    "claim report job");
 	if (n == -1)
 		return DB_ERROR;
 	return n == 1 ? DB_OK : DB_NOTFOUND;
@@ -417,7 +420,7 @@ db_report_sent_until(struct db *db, const char *kind, const char *domain,
 	const char *text[] = { kind, domain };
 	const long long num[] = { begin, end };
 
-	return db_report_int(db, "SELECT max(end) FROM report_sent WHERE "
+	return db_report_int(db, "SELECT max(\"end\") FROM report_sent WHERE "
 	    "kind = ?1 AND domain = ?2 AND begin >= ?3 AND begin < ?4", text, 2,
 	    num, until);
 }
@@ -429,8 +432,10 @@ db_report_mark_sent(struct db *db, const char *kind, const char *domain,
 	const char *text[] = { kind, domain, report_id };
 	const long long num[] = { begin, end, now };
 
-	return db_report_exec(db, "INSERT OR REPLACE INTO report_sent (kind, "
-	    "domain, report_id, begin, end, time) VALUES (?1, ?2, ?3, ?4, ?5, "
-	    "?6)", text, 3, num, 3, "record report sent") == -1 ? DB_ERROR :
-	    DB_OK;
+	return db_report_exec(db, "INSERT INTO report_sent (kind, domain, "
+	    "report_id, begin, \"end\", time) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT (kind, domain, begin) DO UPDATE SET report_id = "
+	    "excluded.report_id, \"end\" = excluded.\"end\", time = "
+	    "excluded.time", text, 3, num, 3, "record report sent") == -1 ?
+	    DB_ERROR : DB_OK;
 }

@@ -47,9 +47,10 @@ db_sts_put(struct db *db, const struct db_sts_row *row)
 	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 
-	if ((st = db_prepare(db, "INSERT OR REPLACE INTO sts_policies "
-	    "(domain, id, policy, fetched, expires) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5)")) == NULL)
+	if ((st = db_prepare(db, "INSERT INTO sts_policies (domain, id, "
+	    "policy, fetched, expires) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
+	    "(domain) DO UPDATE SET id = excluded.id, policy = excluded.policy, "
+	    "fetched = excluded.fetched, expires = excluded.expires")) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, row->domain) == -1 ||
 	    db_bind(db, st, 2, row->id) == -1 ||

@@ -462,14 +462,12 @@ test_expand_targets_cap(void **state)
 	struct dbt *t = *state;
 	char a[64];
 
-	assert_int_equal(sql_exec(t->db->sql, "BEGIN"),
-	    SQL_OK);
+	assert_int_equal(sql_exec(t->db->sql, "BEGIN"), SQL_OK);
 	for (int i = 0; i < LIMIT_ALIAS_TARGETS + 50; i++) {
 		snprintf(a, sizeof(a), "r%04d@remote.example", i);
 		dbt_alias(t, "list@example.org", a);
 	}
-	assert_int_equal(sql_exec(t->db->sql, "COMMIT"),
-	    SQL_OK);
+	assert_int_equal(sql_exec(t->db->sql, "COMMIT"), SQL_OK);
 	assert_int_equal(dbt_expand(t, "list@example.org"), DB_OK);
 	assert_int_equal(strlen(t->out),
 	    LIMIT_ALIAS_TARGETS * strlen("r0000@remote.example;"));
@@ -617,7 +615,8 @@ dbt_dmarc_rows(const struct dbt *t)
 	struct sql_stmt *st;
 	int n;
 
-	assert_non_null(st = sql_prepare(t->db->sql, "SELECT count(*) FROM dmarc_results"));
+	assert_non_null(st = sql_prepare(t->db->sql,
+	    "SELECT count(*) FROM dmarc_results"));
 	assert_int_equal(sql_step(st), SQL_ROW);
 	n = (int)sql_column_int64(st, 0);
 	sql_finalize(st);

@@ -84,14 +84,11 @@ db_tls_result_flush(struct db *db)
 
 	if (db->ntls == 0)
 		return DB_OK;
-	if (db_exec(db, "BEGIN IMMEDIATE", "record tls results") == -1)
-		res = DB_ERROR;
+	res = db_begin(db);
 	for (i = 0; res == DB_OK && i < db->ntls; i++)
 		res = db_tls_result_add(db, &db->tls[i]);
-	if (res == DB_OK && db_exec(db, "COMMIT", "record tls results") == -1)
+	if (db_end(db, res == DB_OK) != DB_OK)
 		res = DB_ERROR;
-	if (res != DB_OK)
-		sql_rollback(db->sql);
 	for (i = 0; i < db->ntls; i++)
 		db_tls_result_free(&db->tls[i]);
 	/* Not kept for the next batch: an idle process holds nothing. */

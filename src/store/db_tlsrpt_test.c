@@ -29,7 +29,8 @@ tt_rows(const struct teststore *t)
 	struct sql_stmt *st;
 	int n;
 
-	assert_non_null(st = sql_prepare(t->db->sql, "SELECT count(*) FROM tls_results"));
+	assert_non_null(st = sql_prepare(t->db->sql,
+	    "SELECT count(*) FROM tls_results"));
 	assert_int_equal(sql_step(st), SQL_ROW);
 	n = (int)sql_column_int64(st, 0);
 	sql_finalize(st);
