@@ -1055,6 +1055,61 @@ test_passwd_replaced_scrubbed(void **state)
 	assert_false(dbt_file_has(journal, H4));
 }
 
+/* The seq of each account by address, joined ("a=1;b=2;"). */
+static const char *
+dbt_seqs(struct dbt *t)
+{
+	struct sql_stmt *st;
+	size_t off = 0;
+
+	assert_non_null(st = sql_prepare(t->db->sql, "SELECT address, seq "
+	    "FROM users ORDER BY address"));
+	t->out[0] = '\0';
+	while (sql_step(st) == SQL_ROW)
+		off += (size_t)snprintf(t->out + off, sizeof(t->out) - off,
+		    "%s=%lld;", sql_column_text(st, 0),
+		    (long long)sql_column_int64(st, 1));
+	sql_finalize(st);
+	return t->out;
+}
+
+/* The step that gave users an explicit order of creation (seq, where
+ * SQLite's rowid was the tie-break of created) keeps the order of the
+ * accounts an older store had; accounts added afterwards come after
+ * them, so the oldest of a second stays the postmaster fallback. */
+static void
+test_upgrade_keeps_creation_order(void **state)
+{
+	struct dbt *t = *state;
+	char err[256], *first = NULL;
+
+	db_close(t->db);
+	t->db = NULL;
+	struct db_schema old = db_schema_store;
+	for (old.nsteps = 0; strstr(old.steps[old.nsteps],
+	    "users ADD COLUMN seq") == NULL; old.nsteps++)
+		assert_true(old.nsteps + 1 < db_schema_store.nsteps);
+	dbt_unlink(t, "");
+	dbt_unlink(t, "-journal");
+	struct db *db = db_open_schema(t->path, true, NULL, &old, err,
+	    sizeof(err));
+	if (db == NULL)
+		fail_msg("old store: %s", err);
+	assert_int_equal(sql_exec(db->sql, "INSERT INTO users VALUES "
+	    "('zed@example.org', 7); INSERT INTO users VALUES "
+	    "('amy@example.org', 7)"), SQL_OK);
+	db_close(db);
+	dbt_reopen(t);
+	assert_string_equal(dbt_seqs(t), "amy@example.org=2;"
+	    "zed@example.org=1;");
+	dbt_user(t, "bob@example.org");
+	assert_string_equal(dbt_seqs(t), "amy@example.org=2;"
+	    "bob@example.org=3;zed@example.org=1;");
+	assert_int_equal(db_user_first(t->db, "example.org", &first), DB_OK);
+	assert_string_equal(first, "zed@example.org");
+	free(first);
+}
+
 #define DBT(f) cmocka_unit_test_setup_teardown(f, dbt_setup, dbt_teardown)
 
 int
@@ -1089,6 +1144,7 @@ main(void)
 		DBT(test_hashes_moved_out),
 		DBT(test_hashes_move_interrupted),
 		DBT(test_passwd_replaced_scrubbed),
+		DBT(test_upgrade_keeps_creation_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
