@@ -22,12 +22,13 @@
  * RETURNING id that stores the new row's id in *id, DB_NOTFOUND when it
  * inserted nothing (ON CONFLICT DO NOTHING). */
 static enum db_result
-db_inreport_vexec(struct db *db, const char *sql, long long *id,
-    const char *fmt, va_list ap)
+db_inreport_exec(struct db *db, long long *id, const char *sql,
+    const char *fmt, ...)
 {
 	struct sql_stmt *st = db_prepare(db, sql);
 	enum db_result res = DB_OK;
 	enum sql_rc rc;
+	va_list ap;
 
 	if (st == NULL)
 		return DB_ERROR;
@@ -40,6 +41,7 @@ db_inreport_vexec(struct db *db, const char *sql, long long *id,
 		    strlen(fmt), want);
 		return DB_ERROR;
 	}
+	va_start(ap, fmt);
 	for (int i = 0; fmt[i] != '\0' && res == DB_OK; i++) {
 		rc = fmt[i] == 't' ? sql_bind_text(st, i + 1,
 		    va_arg(ap, const char *)) :
@@ -47,6 +49,7 @@ db_inreport_vexec(struct db *db, const char *sql, long long *id,
 		if (rc != SQL_OK)
 			res = db_fail(db, "bind report value");
 	}
+	va_end(ap);
 	if (res == DB_OK) {
 		rc = sql_step(st);
 		if (id != NULL && rc == SQL_ROW)
@@ -59,32 +62,6 @@ db_inreport_vexec(struct db *db, const char *sql, long long *id,
 	sql_finalize(st);
 	return res;
 }
-
-static enum db_result
-db_inreport_exec(struct db *db, const char *sql, const char *fmt, ...)
-{
-	enum db_result res;
-	va_list ap;
-
-	va_start(ap, fmt);
-	res = db_inreport_vexec(db, sql, NULL, fmt, ap);
-	va_end(ap);
-	return res;
-}
-
-/* The inreports row: its id in *id, DB_NOTFOUND if stored before. */
-static enum db_result
-db_inreport_insert(struct db *db, long long *id, const char *fmt, ...)
-{
-	enum db_result res;
-	va_list ap;
-
-	va_start(ap, fmt);
-	res = db_inreport_vexec(db, DB_INREPORT_INSERT, id, fmt, ap);
-	va_end(ap);
-	return res;
-}
-
 
 static const char *const db_inreport_kinds[] = {
 	[INREPORT_DMARC] = "dmarc",
@@ -99,7 +76,7 @@ db_inreport_dmarc_rows(struct db *db, long long id, const struct in_dmarc *d)
 
 	for (size_t i = 0; i < d->nrec && res == DB_OK; i++) {
 		const struct in_dmarc_record *c = &d->rec[i];
-		res = db_inreport_exec(db, "INSERT INTO inreport_records "
+		res = db_inreport_exec(db, NULL, "INSERT INTO inreport_records "
 		    "(report, source_ip, count, disposition, dkim, spf, "
 		    "header_from, envelope_from, dkim_domain, dkim_result, "
 		    "spf_domain, spf_result, idx) VALUES (?1, ?2, ?3, ?4, ?5, "
@@ -119,15 +96,16 @@ db_inreport_tls_rows(struct db *db, long long id, const struct in_tls *t)
 
 	for (size_t i = 0; i < t->npol && res == DB_OK; i++) {
 		const struct in_tls_policy *p = &t->pol[i];
-		res = db_inreport_exec(db, "INSERT INTO inreport_policies "
-		    "(report, idx, policy_type, policy_string, policy_domain, "
-		    "mx_host, successful, failed) VALUES (?1, ?2, ?3, ?4, ?5, "
-		    "?6, ?7, ?8)", "iittttii", id,
-		    (long long)i, p->policy_type, p->policy_string,
+		res = db_inreport_exec(db, NULL, "INSERT INTO "
+		    "inreport_policies (report, idx, policy_type, "
+		    "policy_string, policy_domain, mx_host, successful, "
+		    "failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		    "iittttii", id, (long long)i, p->policy_type,
+		    p->policy_string,
 		    p->policy_domain, p->mx_host, p->successful, p->failed);
 		for (size_t j = 0; j < p->nfail && res == DB_OK; j++) {
 			const struct in_tls_failure *f = &p->fail[j];
-			res = db_inreport_exec(db, "INSERT INTO "
+			res = db_inreport_exec(db, NULL, "INSERT INTO "
 			    "inreport_failures (report, policy, result_type, "
 			    "sending_mta_ip, receiving_mx_hostname, "
 			    "receiving_mx_helo, receiving_ip, "
@@ -147,8 +125,8 @@ db_inreport_tls_rows(struct db *db, long long id, const struct in_tls *t)
 static enum db_result
 db_inreport_arf_row(struct db *db, long long id, const struct in_arf *a)
 {
-	return db_inreport_exec(db, "INSERT INTO inreport_feedback (report, "
-	    "feedback_type, user_agent, version, original_mail_from, "
+	return db_inreport_exec(db, NULL, "INSERT INTO inreport_feedback "
+	    "(report, feedback_type, user_agent, version, original_mail_from, "
 	    "original_rcpt_to, arrival_date, reporting_mta, source_ip, "
 	    "reported_domain, authentication_results, auth_failure, "
 	    "delivery_result, identity_alignment, incidents) VALUES (?1, ?2, "
@@ -172,21 +150,21 @@ db_inreport_head(struct db *db, const struct inreport *r, long long *id)
 	switch (r->kind) {
 	case INREPORT_DMARC: {
 		const struct in_dmarc *d = &r->u.dmarc;
-		return db_inreport_insert(db, id, "tttiitttii",
-		    kind, d->org_name, d->report_id, d->begin, d->end,
-		    d->policy_domain, d->policy, d->email, auth, rcv);
+		return db_inreport_exec(db, id, DB_INREPORT_INSERT,
+		    "tttiitttii", kind, d->org_name, d->report_id, d->begin,
+		    d->end, d->policy_domain, d->policy, d->email, auth, rcv);
 	}
 	case INREPORT_TLS: {
 		const struct in_tls *t = &r->u.tls;
-		return db_inreport_insert(db, id, "tttiitttii",
-		    kind, t->org_name, t->report_id, t->begin, t->end,
-		    t->npol > 0 ? t->pol[0].policy_domain : "", "",
+		return db_inreport_exec(db, id, DB_INREPORT_INSERT,
+		    "tttiitttii", kind, t->org_name, t->report_id, t->begin,
+		    t->end, t->npol > 0 ? t->pol[0].policy_domain : "", "",
 		    t->contact_info, auth, rcv);
 	}
 	case INREPORT_ARF: {
 		const struct in_arf *a = &r->u.arf;
-		return db_inreport_insert(db, id, "tttiitttii",
-		    kind, r->msg_from_domain, r->msg_id, rcv, rcv,
+		return db_inreport_exec(db, id, DB_INREPORT_INSERT,
+		    "tttiitttii", kind, r->msg_from_domain, r->msg_id, rcv, rcv,
 		    a->reported_domain, a->feedback_type, a->reporting_mta,
 		    auth, rcv);
 	}
@@ -220,8 +198,8 @@ db_inreport_delete(struct db *db, const char *where, const char *fmt,
 		    "inreports WHERE %s)", children[i], where) :
 		    xasprintf("DELETE FROM inreports WHERE %s", where);
 
-		res = fmt[0] == 't' ? db_inreport_exec(db, sql, fmt, t0, t1,
-		    t2) : db_inreport_exec(db, sql, fmt, n);
+		res = fmt[0] == 't' ? db_inreport_exec(db, NULL, sql, fmt, t0,
+		    t1, t2) : db_inreport_exec(db, NULL, sql, fmt, n);
 		free(sql);
 	}
 	return res;
