@@ -1085,6 +1085,8 @@ test_upgrade_keeps_creation_order(void **state)
 
 	db_close(t->db);
 	t->db = NULL;
+	db_passwd_close(t->pwr);	/* dbt_reopen opens them again */
+	t->pwr = NULL;
 	struct db_schema old = db_schema_store;
 	for (old.nsteps = 0; strstr(old.steps[old.nsteps],
 	    "users ADD COLUMN seq") == NULL; old.nsteps++)
