@@ -23,7 +23,6 @@
 
 #include <linux/landlock.h>
 
-#include <sqlite3.h>
 
 #include "conf/conf.h"
 #include "proc/sandbox_internal.h"
@@ -155,9 +154,9 @@ store_child(enum sandbox_kind kind, const char *dir)
 	    open("/proc/1/status", O_RDONLY) != -1 ||
 	    open("/proc/stat", O_RDONLY) != -1)
 		return 16;
-	if (sqlite3_exec(db->sql, big_sort, NULL, NULL, NULL) != SQLITE_OK) {
+	if (sql_exec(db->sql, big_sort) != SQL_OK) {
 		fprintf(stderr, "store under landlock: %s\n",
-		    sqlite3_errmsg(db->sql));
+		    sql_errmsg(db->sql));
 		return 12;
 	}
 	db_close(db);

@@ -26,18 +26,20 @@
 
 /* Indexed by enum db_stmt_id. Parameters are always bound, never pasted. */
 static const char *const db_stmt_sql[DB_STMT_MAX] = {
-	[DB_STMT_USER_ADD] =
-	    "INSERT INTO users(address, created) VALUES(?1, ?2)",
+	/* seq: the order of creation, whatever the clock did. */
+	[DB_STMT_USER_ADD] = "INSERT INTO users(address, created, seq) "
+	    "VALUES(?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM users))",
 	[DB_STMT_USER_DEL] = "DELETE FROM users WHERE address = ?1",
 	[DB_STMT_USER_GET] = "SELECT address FROM users WHERE address = ?1",
 	[DB_STMT_USER_LIST] = "SELECT address FROM users ORDER BY address",
 	[DB_STMT_USER_FIRST] =
-	    "SELECT address FROM users ORDER BY created, rowid LIMIT 1",
+	    "SELECT address FROM users ORDER BY created, seq LIMIT 1",
 	/* ?1 is "@domain": no '%' or '_' can be in a valid domain. */
 	[DB_STMT_USER_FIRST_IN] = "SELECT address FROM users WHERE address "
-	    "LIKE '%' || ?1 ORDER BY created, rowid LIMIT 1",
+	    "LIKE '%' || ?1 ORDER BY created, seq LIMIT 1",
 	[DB_STMT_ALIAS_ADD] =
-	    "INSERT OR IGNORE INTO aliases(address, target) VALUES(?1, ?2)",
+	    "INSERT INTO aliases(address, target) VALUES(?1, ?2) "
+	    "ON CONFLICT DO NOTHING",
 	[DB_STMT_ALIAS_DEL_ONE] =
 	    "DELETE FROM aliases WHERE address = ?1 AND target = ?2",
 	[DB_STMT_ALIAS_DEL_ALL] = "DELETE FROM aliases WHERE address = ?1",
@@ -58,12 +60,15 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	    "UPDATE SET time = excluded.time, p = excluded.p, sp = "
 	    "excluded.sp, np = excluded.np, adkim = excluded.adkim, aspf = "
 	    "excluded.aspf, fo = excluded.fo, testing = excluded.testing, "
-	    "rua = excluded.rua WHERE excluded.time >= time",
+	    "rua = excluded.rua WHERE excluded.time >= dmarc_policies.time",
 	[DB_STMT_TLS_ADD] = "INSERT INTO tls_results (day, policy_domain, "
 	    "policy_type, policy_string, mx_host, sending_ip, receiving_mx, "
 	    "receiving_helo, receiving_ip, result, failure_code, count) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
-	    "ON CONFLICT DO UPDATE SET count = count + excluded.count",
+	    "ON CONFLICT (day, policy_domain, policy_type, policy_string, "
+	    "mx_host, sending_ip, receiving_mx, receiving_helo, receiving_ip, "
+	    "result, failure_code) DO UPDATE SET count = tls_results.count + "
+	    "excluded.count",
 	/* Ordered by policy first, so the rows of one policy are adjacent
 	 * (db_tls_results_day groups them); BINARY order, as the key
 	 * compares. */
@@ -101,8 +106,8 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	[DB_STMT_DFAIL_DEL] = "DELETE FROM dmarc_failures WHERE id = ?1",
 	/* One statement, so two runs cannot both take the last slot. */
 	[DB_STMT_RATE_TAKE] = "INSERT INTO report_rate (dest, hour, count) "
-	    "VALUES (?1, ?2, 1) ON CONFLICT DO UPDATE SET count = count + 1 "
-	    "WHERE count < ?3",
+	    "VALUES (?1, ?2, 1) ON CONFLICT (dest, hour) DO UPDATE SET "
+	    "count = report_rate.count + 1 WHERE report_rate.count < ?3",
 	[DB_STMT_RATE_PRUNE] = "DELETE FROM report_rate WHERE hour < ?1",
 	/* The password file's (db_passwd.c). */
 	[DB_STMT_PASSWD_GET] = "SELECT hash FROM passwords WHERE address = ?1",
@@ -111,7 +116,8 @@ static const char *const db_stmt_sql[DB_STMT_MAX] = {
 	    "excluded.hash",
 	/* A hash already there is newer than the store's (db_passwd_move). */
 	[DB_STMT_PASSWD_IMPORT] =
-	    "INSERT OR IGNORE INTO passwords(address, hash) VALUES(?1, ?2)",
+	    "INSERT INTO passwords(address, hash) VALUES(?1, ?2) "
+	    "ON CONFLICT DO NOTHING",
 	[DB_STMT_PASSWD_DEL] = "DELETE FROM passwords WHERE address = ?1",
 };
 
@@ -214,28 +220,6 @@ db_precreate(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * Connection settings. Defensive mode and an untrusted schema stop a file
- * tampered with by the daemon user from running triggers or views with
- * side effects (or writing the schema directly) when root opens it.
- */
-static int
-db_configure(sqlite3 *sql)
-{
-	if (sqlite3_extended_result_codes(sql, 1) != SQLITE_OK ||
-	    sqlite3_busy_timeout(sql, 5000) != SQLITE_OK)
-		return -1;
-	if (sqlite3_db_config(sql, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) !=
-	    SQLITE_OK)
-		return -1;
-#ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
-	if (sqlite3_db_config(sql, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) !=
-	    SQLITE_OK)
-		return -1;
-#endif
-	return 0;
-}
-
 struct db *
 db_open(const char *path, bool create, const char *owner, char *err,
     size_t errlen)
@@ -254,15 +238,10 @@ db_open_schema(const char *path, bool create, const char *owner,
     const struct db_schema *schema, char *err, size_t errlen)
 {
 	struct db *db;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
-#ifdef SQLITE_OPEN_NOFOLLOW
-	flags |= SQLITE_OPEN_NOFOLLOW;
-#endif
 	if (create) {
 		char journal[4096];
 
-		flags |= SQLITE_OPEN_CREATE;
 		if ((size_t)snprintf(journal, sizeof(journal), "%s-journal",
 		    path) >= sizeof(journal)) {
 			snprintf(err, errlen, "%s: path too long", path);
@@ -274,22 +253,21 @@ db_open_schema(const char *path, bool create, const char *owner,
 	}
 	db = xcalloc(1, sizeof(*db));
 	db->vfd = -1;
-	if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, db->sql != NULL ?
-		    sqlite3_errmsg(db->sql) : "out of memory");
+	db->sql = sql_open_sqlite(path, create ? SQL_OPEN_CREATE : 0, err,
+	    errlen);
+	if (db->sql == NULL)
 		goto fail;
-	}
 	/* PERSIST: the journal is made once (below, or by the master before
 	 * any child exists) and never deleted, so the sandboxed children
 	 * need rights on these two files only, never on data_dir itself
 	 * (which also holds keys/). Every connection must agree. Temporary
 	 * data (sorts beyond the cache, temporary tables) stays in memory:
 	 * SQLite would put it in files in /var/tmp or /tmp, which the
-	 * children's Landlock rules do not grant either. */
-	if (db_configure(db->sql) == -1 ||
-	    sqlite3_exec(db->sql, "PRAGMA journal_mode = PERSIST; "
-	    "PRAGMA temp_store = MEMORY", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->sql));
+	 * children's Landlock rules do not grant either. (SQLite only, as
+	 * this whole function: a file at path.) */
+	if (sql_exec(db->sql, "PRAGMA journal_mode = PERSIST; "
+	    "PRAGMA temp_store = MEMORY") != SQL_OK) {
+		snprintf(err, errlen, "%s: %s", path, sql_errmsg(db->sql));
 		goto fail;
 	}
 	if (db_schema_init(db, schema, create, path, owner) == -1) {
@@ -307,7 +285,7 @@ fail:
 int
 db_exec(struct db *db, const char *sql, const char *what)
 {
-	if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK) {
+	if (sql_exec(db->sql, sql) != SQL_OK) {
 		db_fail(db, what);
 		return -1;
 	}
@@ -317,17 +295,20 @@ db_exec(struct db *db, const char *sql, const char *what)
 enum db_result
 db_begin(struct db *db)
 {
-	return db_exec(db, "BEGIN IMMEDIATE", "begin") == -1 ? DB_ERROR :
-	    DB_OK;
+	if (sql_begin(db->sql, true) != SQL_OK)
+		return db_fail(db, "begin");
+	return DB_OK;
 }
 
 enum db_result
 db_end(struct db *db, bool ok)
 {
-	if (ok && db_exec(db, "COMMIT", "commit") == 0)
+	if (ok && sql_commit(db->sql) == SQL_OK)
 		return DB_OK;
+	if (ok)
+		db_fail(db, "commit");
 	/* After a failed COMMIT the transaction may still be open. */
-	(void)sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	sql_rollback(db->sql);
 	return DB_ERROR;
 }
 
@@ -347,8 +328,8 @@ db_close(struct db *db)
 		log_warn("%zu dmarc failure reports lost: %s", n,
 		    db_error(db));
 	for (size_t i = 0; i < DB_STMT_MAX; i++)
-		sqlite3_finalize(db->stmt[i]);
-	sqlite3_close(db->sql);
+		sql_finalize(db->stmt[i]);
+	sql_close(db->sql);
 	db_rcache_free(db);
 	db_passwd_close(db->pw);
 	free(db->dmarc);
@@ -360,7 +341,8 @@ db_close(struct db *db)
 void
 db_release_memory(struct db *db)
 {
-	sqlite3_db_release_memory(db->sql);
+	if (db->sql != NULL)
+		sql_release_memory(db->sql);
 	db_rcache_drop(db);
 }
 
@@ -383,16 +365,15 @@ db_seterr(struct db *db, const char *fmt, ...)
 enum db_result
 db_fail(struct db *db, const char *what)
 {
-	db_seterr(db, "%s: %s", what, sqlite3_errmsg(db->sql));
+	db_seterr(db, "%s: %s", what, sql_errmsg(db->sql));
 	return DB_ERROR;
 }
 
-sqlite3_stmt *
+struct sql_stmt *
 db_stmt(struct db *db, enum db_stmt_id id)
 {
 	if (db->stmt[id] == NULL &&
-	    sqlite3_prepare_v3(db->sql, db_stmt_sql[id], -1,
-	    SQLITE_PREPARE_PERSISTENT, &db->stmt[id], NULL) != SQLITE_OK) {
+	    (db->stmt[id] = sql_prepare(db->sql, db_stmt_sql[id])) == NULL) {
 		db_fail(db, "prepare");
 		return NULL;
 	}
@@ -400,20 +381,19 @@ db_stmt(struct db *db, enum db_stmt_id id)
 }
 
 void
-db_stmt_done(sqlite3_stmt *st)
+db_stmt_done(struct sql_stmt *st)
 {
 	if (st == NULL)
 		return;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sql_reset(st);
 }
 
-sqlite3_stmt *
+struct sql_stmt *
 db_prepare(struct db *db, const char *sql)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 
-	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
+	if ((st = sql_prepare(db->sql, sql)) == NULL) {
 		db_fail(db, "prepare");
 		return NULL;
 	}
@@ -421,17 +401,17 @@ db_prepare(struct db *db, const char *sql)
 }
 
 char *
-db_column_dup(sqlite3_stmt *st, int col)
+db_column_dup(struct sql_stmt *st, int col)
 {
-	const unsigned char *s = sqlite3_column_text(st, col);
+	const char *s = sql_column_text(st, col);
 
-	return xstrdup(s != NULL ? (const char *)s : "");
+	return xstrdup(s != NULL ? s : "");
 }
 
 int
-db_bind(struct db *db, sqlite3_stmt *st, int idx, const char *s)
+db_bind(struct db *db, struct sql_stmt *st, int idx, const char *s)
 {
-	if (sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC) != SQLITE_OK) {
+	if (sql_bind_text(st, idx, s) != SQL_OK) {
 		db_fail(db, "bind");
 		return -1;
 	}
@@ -439,11 +419,11 @@ db_bind(struct db *db, sqlite3_stmt *st, int idx, const char *s)
 }
 
 enum db_result
-db_step_done(struct db *db, sqlite3_stmt *st, const char *what)
+db_step_done(struct db *db, struct sql_stmt *st, const char *what)
 {
 	enum db_result r = DB_OK;
 
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (sql_step(st) != SQL_DONE)
 		r = db_fail(db, what);
 	db_stmt_done(st);
 	return r;
@@ -453,8 +433,8 @@ enum db_result
 db_query_strv(struct db *db, enum db_stmt_id id, const char *key,
     struct db_strv *v)
 {
-	sqlite3_stmt *st;
-	const unsigned char *s;
+	struct sql_stmt *st;
+	const char *s;
 	int rc;
 
 	if ((st = db_stmt(db, id)) == NULL)
@@ -463,10 +443,10 @@ db_query_strv(struct db *db, enum db_stmt_id id, const char *key,
 		db_stmt_done(st);
 		return DB_ERROR;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if ((s = sqlite3_column_text(st, 0)) != NULL)
+	while ((rc = sql_step(st)) == SQL_ROW)
+		if ((s = sql_column_text(st, 0)) != NULL)
 			db_strv_push(v, (const char *)s);
-	if (rc != SQLITE_DONE) {
+	if (rc != SQL_DONE) {
 		db_fail(db, "query");
 		db_stmt_done(st);
 		return DB_ERROR;

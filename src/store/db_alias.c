@@ -51,7 +51,7 @@ enum db_result
 db_alias_add(struct db *db, const char *address, const char *target)
 {
 	char a[DB_ADDRESS_MAX + 1], t[DB_ADDRESS_MAX + 1];
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 
 	if (target == NULL || db_alias_args(db, address, target, a, t) == -1)
 		return DB_ERROR;
@@ -72,7 +72,7 @@ enum db_result
 db_alias_del(struct db *db, const char *address, const char *target)
 {
 	char a[DB_ADDRESS_MAX + 1], t[DB_ADDRESS_MAX + 1];
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result r;
 
 	/* Nothing invalid can have been stored, so it is not found. */
@@ -89,14 +89,14 @@ db_alias_del(struct db *db, const char *address, const char *target)
 	}
 	if ((r = db_step_done(db, st, "delete alias")) != DB_OK)
 		return r;
-	return sqlite3_changes(db->sql) > 0 ? DB_OK : DB_NOTFOUND;
+	return sql_changes(db->sql) > 0 ? DB_OK : DB_NOTFOUND;
 }
 
 /* Collect (address, target) rows as pairs in v. */
 static enum db_result
 db_alias_rows(struct db *db, const char *a, struct db_strv *v)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
 	st = db_stmt(db, a != NULL ? DB_STMT_ALIAS_LIST_ONE :
@@ -107,17 +107,17 @@ db_alias_rows(struct db *db, const char *a, struct db_strv *v)
 		db_stmt_done(st);
 		return DB_ERROR;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *x = sqlite3_column_text(st, 0);
-		const unsigned char *y = sqlite3_column_text(st, 1);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		const char *x = sql_column_text(st, 0);
+		const char *y = sql_column_text(st, 1);
 
 		db_strv_push(v, x != NULL ? (const char *)x : "");
 		db_strv_push(v, y != NULL ? (const char *)y : "");
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQL_DONE)
 		db_fail(db, "list aliases");
 	db_stmt_done(st);
-	return rc == SQLITE_DONE ? DB_OK : DB_ERROR;
+	return rc == SQL_DONE ? DB_OK : DB_ERROR;
 }
 
 enum db_result

@@ -10,74 +10,74 @@ enum db_result
 db_correspondent_add(struct db *db, const char *const *domains,
     const unsigned *n, size_t ndomains, long long now)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result r = DB_OK;
 
 	if (ndomains == 0)
 		return DB_OK;
-	if (db_exec(db, "BEGIN IMMEDIATE", "lock store") == -1)
+	if (db_begin(db) != DB_OK)
 		return DB_ERROR;
 	st = db_prepare(db, "INSERT INTO correspondents (domain, count, "
 	    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?3) ON CONFLICT "
-	    "(domain) DO UPDATE SET count = count + ?2, last_seen = ?3");
+	    "(domain) DO UPDATE SET count = correspondents.count + ?2, "
+	    "last_seen = ?3");
 	if (st == NULL)
 		r = DB_ERROR;
 	for (size_t i = 0; r == DB_OK && i < ndomains; i++) {
-		if (sqlite3_bind_text(st, 1, domains[i], -1, SQLITE_STATIC) !=
-		    SQLITE_OK || sqlite3_bind_int64(st, 2, n[i]) != SQLITE_OK ||
-		    sqlite3_bind_int64(st, 3, now) != SQLITE_OK ||
-		    sqlite3_step(st) != SQLITE_DONE)
+		if (sql_bind_text(st, 1, domains[i]) !=
+		    SQL_OK || sql_bind_int64(st, 2, n[i]) != SQL_OK ||
+		    sql_bind_int64(st, 3, now) != SQL_OK ||
+		    sql_step(st) != SQL_DONE)
 			r = db_fail(db, "count correspondent");
-		sqlite3_reset(st);
+		sql_reset(st);
 	}
-	sqlite3_finalize(st);
-	if (r == DB_OK && db_exec(db, "COMMIT", "commit correspondents") == 0)
-		return DB_OK;
-	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
-	return DB_ERROR;
+	sql_finalize(st);
+	return db_end(db, r == DB_OK);
 }
 
 enum db_result
 db_lookalike_seen(struct db *db, const char *domain, long long now,
     long long *first_seen)
 {
-	sqlite3_stmt *st = db_prepare(db, "INSERT INTO lookalike_senders "
+	struct sql_stmt *st = db_prepare(db, "INSERT INTO lookalike_senders "
 	    "(domain, first_seen) VALUES (?1, ?2) ON CONFLICT (domain) DO "
-	    "UPDATE SET first_seen = min(first_seen, ?2) RETURNING first_seen");
+	    "UPDATE SET first_seen = CASE WHEN lookalike_senders.first_seen < "
+	    "?2 THEN lookalike_senders.first_seen ELSE ?2 END RETURNING "
+	    "first_seen");
 	enum db_result r = DB_OK;
 
 	if (st == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW)
+	if (sql_bind_text(st, 1, domain) != SQL_OK ||
+	    sql_bind_int64(st, 2, now) != SQL_OK ||
+	    sql_step(st) != SQL_ROW)
 		r = db_fail(db, "note lookalike sender");
 	else
-		*first_seen = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+		*first_seen = sql_column_int64(st, 0);
+	sql_finalize(st);
 	return r;
 }
 
 enum db_result
 db_correspondent_each(struct db *db, db_correspondent_cb *cb, void *arg)
 {
-	sqlite3_stmt *st = db_prepare(db, "SELECT domain, count, first_seen "
-	    "FROM correspondents ORDER BY count DESC, domain LIMIT ?");
+	struct sql_stmt *st = db_prepare(db, "SELECT domain, count, first_seen "
+	    "FROM correspondents ORDER BY count DESC, domain LIMIT ?1");
 	int rc;
 
 	if (st == NULL)
 		return DB_ERROR;
-	sqlite3_bind_int(st, 1, DB_CORRESPONDENTS_MAX);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *d = sqlite3_column_text(st, 0);
+	sql_bind_int64(st, 1, DB_CORRESPONDENTS_MAX);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		const char *d = sql_column_text(st, 0);
 
 		if (d != NULL && !cb((const char *)d,
-		    sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		    sql_column_int64(st, 1), sql_column_int64(st, 2),
 		    arg)) {
-			rc = SQLITE_DONE;
+			rc = SQL_DONE;
 			break;
 		}
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? DB_OK : db_fail(db, "read correspondents");
+	sql_finalize(st);
+	return rc == SQL_DONE ? DB_OK : db_fail(db, "read correspondents");
 }

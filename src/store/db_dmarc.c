@@ -25,7 +25,7 @@ db_dmarc_policy_put(struct db *db, const struct db_dmarc_row *r)
 	const struct db_dmarc_published *p = &r->pub;
 	const char *text[] = { p->p, p->sp, p->np, p->adkim, p->aspf, p->fo,
 	    p->rua };
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 
 	if (r->policy_domain == NULL || r->policy_domain[0] == '\0' ||
@@ -34,8 +34,8 @@ db_dmarc_policy_put(struct db *db, const struct db_dmarc_row *r)
 	if ((st = db_stmt(db, DB_STMT_DMARC_POLICY)) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, r->policy_domain) == -1 ||
-	    sqlite3_bind_int64(st, 2, r->time) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 9, r->testing) != SQLITE_OK)
+	    sql_bind_int64(st, 2, r->time) != SQL_OK ||
+	    sql_bind_int64(st, 9, r->testing) != SQL_OK)
 		res = db_fail(db, "record dmarc policy");
 	for (int i = 0; res == DB_OK && i < 7; i++)
 		if (db_bind(db, st, i < 6 ? i + 3 : 10, text[i] ? text[i] :
@@ -53,21 +53,21 @@ db_dmarc_add(struct db *db, const struct db_dmarc_row *r)
 	const char *text[] = { r->source_ip, r->header_from, r->envelope_from,
 	    r->policy_domain, r->policy, r->disposition, r->result,
 	    r->dkim_domain, r->dkim_result };
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 
 	if ((st = db_stmt(db, DB_STMT_DMARC_ADD)) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, r->time) != SQLITE_OK)
+	if (sql_bind_int64(st, 1, r->time) != SQL_OK)
 		res = db_fail(db, "record dmarc");
 	for (int i = 0; res == DB_OK && i < 9; i++)
 		if (db_bind(db, st, i + 2, text[i] ? text[i] : "") == -1)
 			res = db_fail(db, "record dmarc");
-	if (res == DB_OK && (sqlite3_bind_int(st, 11, r->dkim_aligned) !=
-	    SQLITE_OK || db_bind(db, st, 12, r->spf_domain ? r->spf_domain :
+	if (res == DB_OK && (sql_bind_int64(st, 11, r->dkim_aligned) !=
+	    SQL_OK || db_bind(db, st, 12, r->spf_domain ? r->spf_domain :
 	    "") == -1 || db_bind(db, st, 13, r->spf_result ? r->spf_result :
-	    "") == -1 || sqlite3_bind_int(st, 14, r->spf_aligned) !=
-	    SQLITE_OK || sqlite3_bind_int(st, 15, r->testing) != SQLITE_OK ||
+	    "") == -1 || sql_bind_int64(st, 14, r->spf_aligned) !=
+	    SQL_OK || sql_bind_int64(st, 15, r->testing) != SQL_OK ||
 	    db_bind(db, st, 16, r->dkim_selector ? r->dkim_selector : "") ==
 	    -1))
 		res = db_fail(db, "record dmarc");
@@ -82,7 +82,10 @@ db_dmarc_add(struct db *db, const struct db_dmarc_row *r)
 void
 db_relaxed_durability(struct db *db)
 {
-	sqlite3_exec(db->sql, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
+	/* SQLite only: PostgreSQL's equivalent, synchronous_commit = off
+	 * for the session, would be the driver's to set. */
+	if (sql_backend(db->sql) == SQL_SQLITE)
+		(void)sql_exec(db->sql, "PRAGMA synchronous = OFF");
 }
 
 static void
@@ -123,14 +126,11 @@ db_dmarc_flush(struct db *db)
 
 	if (db->ndmarc == 0)
 		return DB_OK;
-	if (db_exec(db, "BEGIN IMMEDIATE", "record dmarc") == -1)
-		res = DB_ERROR;
+	res = db_begin(db);
 	for (i = 0; res == DB_OK && i < db->ndmarc; i++)
 		res = db_dmarc_add(db, &db->dmarc[i]);
-	if (res == DB_OK && db_exec(db, "COMMIT", "record dmarc") == -1)
+	if (db_end(db, res == DB_OK) != DB_OK)
 		res = DB_ERROR;
-	if (res != DB_OK)
-		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
 	for (i = 0; i < db->ndmarc; i++)
 		db_dmarc_row_free(&db->dmarc[i]);
 	/* Not kept for the next batch: an idle worker holds nothing. */

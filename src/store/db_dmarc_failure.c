@@ -31,12 +31,12 @@ static enum db_result
 db_dfail_add(struct db *db, const struct db_dmarc_failure *r)
 {
 	const char *const *f[] = DB_DFAIL_STRINGS(r);
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 
 	if ((st = db_stmt(db, DB_STMT_DFAIL_ADD)) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, r->time) != SQLITE_OK)
+	if (sql_bind_int64(st, 1, r->time) != SQL_OK)
 		res = db_fail(db, "record dmarc failure");
 	for (int i = 0; res == DB_OK && i < DB_DFAIL_NSTRINGS; i++)
 		if (db_bind(db, st, i + 2, *f[i]) == -1)
@@ -77,15 +77,11 @@ db_dmarc_failure_flush(struct db *db)
 
 	if (db->ndfail == 0)
 		return DB_OK;
-	if (db_exec(db, "BEGIN IMMEDIATE", "record dmarc failures") == -1)
-		res = DB_ERROR;
+	res = db_begin(db);
 	for (i = 0; res == DB_OK && i < db->ndfail; i++)
 		res = db_dfail_add(db, &db->dfail[i]);
-	if (res == DB_OK && db_exec(db, "COMMIT", "record dmarc failures") ==
-	    -1)
+	if (db_end(db, res == DB_OK) != DB_OK)
 		res = DB_ERROR;
-	if (res != DB_OK)
-		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
 	for (i = 0; i < db->ndfail; i++)
 		db_dfail_strings_free(&db->dfail[i]);
 	free(db->dfail);
@@ -104,7 +100,7 @@ enum db_result
 db_dmarc_failures_list(struct db *db, size_t max,
     struct db_dmarc_failure **out, size_t *n)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	size_t cap = 0;
 	int rc;
 
@@ -112,11 +108,11 @@ db_dmarc_failures_list(struct db *db, size_t max,
 	*n = 0;
 	if ((st = db_stmt(db, DB_STMT_DFAIL_LIST)) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)max) != SQLITE_OK) {
+	if (sql_bind_int64(st, 1, (int64_t)max) != SQL_OK) {
 		db_stmt_done(st);
 		return db_fail(db, "read dmarc failures");
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct db_dmarc_failure *r;
 
 		if (*n == cap) {
@@ -124,16 +120,16 @@ db_dmarc_failures_list(struct db *db, size_t max,
 			*out = xreallocarray(*out, cap, sizeof(**out));
 		}
 		r = &(*out)[(*n)++];
-		r->id = sqlite3_column_int64(st, 0);
-		r->time = sqlite3_column_int64(st, 1);
+		r->id = sql_column_int64(st, 0);
+		r->time = sql_column_int64(st, 1);
 		const char **f[] = DB_DFAIL_STRINGS(r);
 		for (int i = 0; i < DB_DFAIL_NSTRINGS; i++) {
-			const unsigned char *s = sqlite3_column_text(st, i + 2);
+			const char *s = sql_column_text(st, i + 2);
 			*f[i] = xstrdup(s != NULL ? (const char *)s : "");
 		}
 	}
 	db_stmt_done(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != SQL_DONE) {
 		db_dmarc_failures_free(*out, *n);
 		*out = NULL;
 		*n = 0;
@@ -153,12 +149,12 @@ db_dmarc_failures_free(struct db_dmarc_failure *v, size_t n)
 enum db_result
 db_dmarc_failure_del(struct db *db, long long id)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res;
 
 	if ((st = db_stmt(db, DB_STMT_DFAIL_DEL)) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK)
+	if (sql_bind_int64(st, 1, id) != SQL_OK)
 		res = db_fail(db, "delete dmarc failure");
 	else
 		res = db_step_done(db, st, "delete dmarc failure");
@@ -170,22 +166,22 @@ bool
 db_report_rate_take(struct db *db, const char *dest, long long hour,
     unsigned limit, long long keep_from)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	bool taken = false;
 
 	if ((st = db_stmt(db, DB_STMT_RATE_PRUNE)) != NULL) {
-		if (sqlite3_bind_int64(st, 1, keep_from) == SQLITE_OK)
+		if (sql_bind_int64(st, 1, keep_from) == SQL_OK)
 			(void)db_step_done(db, st, "prune report rate");
 		db_stmt_done(st);
 	}
 	if (limit == 0 || (st = db_stmt(db, DB_STMT_RATE_TAKE)) == NULL)
 		return false;
 	if (db_bind(db, st, 1, dest) == 0 &&
-	    sqlite3_bind_int64(st, 2, hour) == SQLITE_OK &&
-	    sqlite3_bind_int64(st, 3, limit) == SQLITE_OK &&
+	    sql_bind_int64(st, 2, hour) == SQL_OK &&
+	    sql_bind_int64(st, 3, limit) == SQL_OK &&
 	    db_step_done(db, st, "count report") == DB_OK)
 		/* The upsert's WHERE leaves a full hour unchanged. */
-		taken = sqlite3_changes(db->sql) == 1;
+		taken = sql_changes(db->sql) == 1;
 	db_stmt_done(st);
 	return taken;
 }

@@ -8,12 +8,12 @@
 #ifndef SEALMAIL_STORE_DB_INTERNAL_H
 #define SEALMAIL_STORE_DB_INTERNAL_H
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
 #include "store/db.h"
+#include "store/sql.h"
 
 /* Every statement the store runs; the SQL lives in db.c. */
 enum db_stmt_id {
@@ -50,8 +50,8 @@ enum db_stmt_id {
 };
 
 struct db {
-	sqlite3			*sql;
-	sqlite3_stmt		*stmt[DB_STMT_MAX];	/* prepared when
+	struct sql		*sql;
+	struct sql_stmt		*stmt[DB_STMT_MAX];	/* prepared when
 							 * first used */
 	char			 err[256];
 	struct db_dmarc_row	*dmarc;		/* deferred rows; their
@@ -102,19 +102,19 @@ struct db_strv {
  * a statement left unreset holds a read lock that blocks writers in other
  * processes. NULL (error set) if preparing failed.
  */
-sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id);
-void db_stmt_done(sqlite3_stmt *st);
+struct sql_stmt *db_stmt(struct db *db, enum db_stmt_id id);
+void db_stmt_done(struct sql_stmt *st);
 /* A statement run rarely, prepared for one call: NULL with the error
  * set; the caller finalizes it. */
-sqlite3_stmt *db_prepare(struct db *db, const char *sql);
+struct sql_stmt *db_prepare(struct db *db, const char *sql);
 /* Column col of the current row as a heap string ("" for NULL). */
-char *db_column_dup(sqlite3_stmt *st, int col);
+char *db_column_dup(struct sql_stmt *st, int col);
 
-/* Bind text by reference: s must outlive the step (db_stmt_done unbinds). */
-int db_bind(struct db *db, sqlite3_stmt *st, int idx, const char *s);
+/* Bind text (copied by the driver). */
+int db_bind(struct db *db, struct sql_stmt *st, int idx, const char *s);
 
 /* Record the error for db_error(); db_fail also returns DB_ERROR and
- * appends SQLite's message. */
+ * appends the driver's message. */
 void db_seterr(struct db *db, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 enum db_result db_fail(struct db *db, const char *what);
@@ -142,7 +142,10 @@ struct db_schema {
 extern const struct db_schema db_schema_store;
 extern const struct db_schema db_schema_passwd;
 
-/* db_open for either file: without the recipient cache. */
+/* db_open for either file: without the recipient cache. SQLite only (a
+ * file at path, PRAGMAs, the schema steps of db_schema.c): a PostgreSQL
+ * store needs its own open that connects with sql_open_pg and checks the
+ * version of its migrations instead. */
 struct db *db_open_schema(const char *path, bool create, const char *owner,
     const struct db_schema *schema, char *err, size_t errlen);
 /* Chown the file at path and its journal to owner (see db.h). */
@@ -175,7 +178,7 @@ const char *db_passwd_error(const struct db_passwd *pw);
 int db_passwd_move(struct db *db, const char *path, const char *owner);
 
 /* Run a statement that returns no rows to completion, then reset it. */
-enum db_result db_step_done(struct db *db, sqlite3_stmt *st,
+enum db_result db_step_done(struct db *db, struct sql_stmt *st,
     const char *what);
 
 /* Run the one-column query `id` with text parameter `key` and collect the

@@ -17,19 +17,19 @@ _Static_assert(METRICS_H_N == 9, "metrics_history has one column per "
 
 /* Run st to completion and finalize it. */
 static enum db_result
-db_metrics_run(struct db *db, sqlite3_stmt *st, const char *what)
+db_metrics_run(struct db *db, struct sql_stmt *st, const char *what)
 {
-	enum db_result r = sqlite3_step(st) == SQLITE_DONE ? DB_OK :
+	enum db_result r = sql_step(st) == SQL_DONE ? DB_OK :
 	    db_fail(db, what);
 
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return r;
 }
 
 static enum db_result
 db_metrics_save_hist(struct db *db, const struct metrics_snapshot *s)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 
 	/* The snapshot is the whole truth of the window: older rows and
 	 * buckets that emptied go. */
@@ -47,17 +47,17 @@ db_metrics_save_hist(struct db *db, const struct metrics_snapshot *s)
 			used |= s->hist[k][i] != 0;
 		if (!used)
 			continue;
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, s->hist_start +
+		sql_reset(st);
+		sql_bind_int64(st, 1, s->hist_start +
 		    (long long)k * METRICS_HIST_STEP);
 		for (int i = 0; i < METRICS_H_N; i++)
-			sqlite3_bind_int64(st, 2 + i, s->hist[k][i]);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			sqlite3_finalize(st);
+			sql_bind_int64(st, 2 + i, s->hist[k][i]);
+		if (sql_step(st) != SQL_DONE) {
+			sql_finalize(st);
 			return db_fail(db, "save history");
 		}
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return DB_OK;
 }
 
@@ -66,7 +66,7 @@ db_metrics_save_failures(struct db *db, const struct metrics_snapshot *s)
 {
 	size_t n = s->nfailures < METRICS_FAIL_N ? s->nfailures :
 	    METRICS_FAIL_N;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 
 	if ((st = db_prepare(db, "DELETE FROM metrics_failures")) == NULL ||
 	    db_metrics_run(db, st, "clear failures") != DB_OK)
@@ -74,21 +74,21 @@ db_metrics_save_failures(struct db *db, const struct metrics_snapshot *s)
 	if ((st = db_prepare(db, "INSERT INTO metrics_failures (time, "
 	    "result, rcpt, reason) VALUES (?1, ?2, ?3, ?4)")) == NULL)
 		return DB_ERROR;
-	/* Oldest first, so that the row id orders them. */
+	/* Oldest first, so that their generated id orders them. */
 	for (size_t j = n; j-- > 0;) {
 		const struct metrics_failure *f = &s->failures[j];
 
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, f->time);
-		sqlite3_bind_int(st, 2, (int)f->result);
+		sql_reset(st);
+		sql_bind_int64(st, 1, f->time);
+		sql_bind_int64(st, 2, (int)f->result);
 		if (db_bind(db, st, 3, f->rcpt) == -1 ||
 		    db_bind(db, st, 4, f->reason) == -1 ||
-		    sqlite3_step(st) != SQLITE_DONE) {
-			sqlite3_finalize(st);
+		    sql_step(st) != SQL_DONE) {
+			sql_finalize(st);
 			return db_fail(db, "save failures");
 		}
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return DB_OK;
 }
 
@@ -103,9 +103,9 @@ db_metrics_save(struct db *db, const struct metrics_snapshot *s)
 
 /* Column col as text of at most METRICS_FAIL_TEXT bytes into dst. */
 static void
-db_metrics_text(sqlite3_stmt *st, int col, char *dst)
+db_metrics_text(struct sql_stmt *st, int col, char *dst)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = sql_column_text(st, col);
 	size_t n = t == NULL ? 0 : strnlen((const char *)t, METRICS_FAIL_TEXT);
 
 	if (n > 0)
@@ -118,16 +118,16 @@ db_metrics_load_hist(struct db *db, struct metrics_snapshot *out)
 {
 	long long last = out->hist_start +
 	    (long long)(METRICS_HIST_N - 1) * METRICS_HIST_STEP;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
 	if ((st = db_prepare(db, "SELECT start, " DB_METRICS_COLS " FROM "
 	    "metrics_history WHERE start >= ?1 AND start <= ?2")) == NULL)
 		return DB_ERROR;
-	sqlite3_bind_int64(st, 1, out->hist_start);
-	sqlite3_bind_int64(st, 2, last);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		long long start = sqlite3_column_int64(st, 0);
+	sql_bind_int64(st, 1, out->hist_start);
+	sql_bind_int64(st, 2, last);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		long long start = sql_column_int64(st, 0);
 
 		/* Off the grid: not a row we wrote. */
 		if ((start - out->hist_start) % METRICS_HIST_STEP != 0)
@@ -135,43 +135,43 @@ db_metrics_load_hist(struct db *db, struct metrics_snapshot *out)
 		uint32_t *v = out->hist[(start - out->hist_start) /
 		    METRICS_HIST_STEP];
 		for (int i = 0; i < METRICS_H_N; i++) {
-			sqlite3_int64 x = sqlite3_column_int64(st, 1 + i);
+			int64_t x = sql_column_int64(st, 1 + i);
 
 			v[i] = x < 0 ? 0 : x > UINT32_MAX ? UINT32_MAX :
 			    (uint32_t)x;
 		}
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? DB_OK : db_fail(db, "load history");
+	sql_finalize(st);
+	return rc == SQL_DONE ? DB_OK : db_fail(db, "load history");
 }
 
 static enum db_result
 db_metrics_load_failures(struct db *db, struct metrics_snapshot *out)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
 	if ((st = db_prepare(db, "SELECT time, result, rcpt, reason FROM "
 	    "metrics_failures WHERE result >= 0 AND result < ?2 ORDER BY id "
 	    "DESC LIMIT ?1")) == NULL)
 		return DB_ERROR;
-	sqlite3_bind_int(st, 1, METRICS_FAIL_N);
-	sqlite3_bind_int(st, 2, METRICS_RESULT_N);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	sql_bind_int64(st, 1, METRICS_FAIL_N);
+	sql_bind_int64(st, 2, METRICS_RESULT_N);
+	while ((rc = sql_step(st)) == SQL_ROW &&
 	    out->nfailures < METRICS_FAIL_N) {
 		struct metrics_failure *f = &out->failures[out->nfailures];
-		sqlite3_int64 r = sqlite3_column_int64(st, 1);
+		int64_t r = sql_column_int64(st, 1);
 
 		if (r < 0 || r >= METRICS_RESULT_N)
 			continue;
-		f->time = sqlite3_column_int64(st, 0);
+		f->time = sql_column_int64(st, 0);
 		f->result = (enum metrics_result)r;
 		db_metrics_text(st, 2, f->rcpt);
 		db_metrics_text(st, 3, f->reason);
 		out->nfailures++;
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? DB_OK :
+	sql_finalize(st);
+	return rc == SQL_DONE || rc == SQL_ROW ? DB_OK :
 	    db_fail(db, "load failures");
 }
 

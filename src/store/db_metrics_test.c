@@ -27,23 +27,21 @@ static int
 tm_count(const struct teststore *t, const char *table)
 {
 	char sql[128];
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int n;
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-	assert_int_equal(sqlite3_prepare_v2(t->db->sql, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	assert_non_null(st = sql_prepare(t->db->sql, sql));
+	assert_int_equal(sql_step(st), SQL_ROW);
+	n = (int)sql_column_int64(st, 0);
+	sql_finalize(st);
 	return n;
 }
 
 static void
 tm_exec(const struct teststore *t, const char *sql)
 {
-	assert_int_equal(sqlite3_exec(t->db->sql, sql, NULL, NULL, NULL),
-	    SQLITE_OK);
+	assert_int_equal(sql_exec(t->db->sql, sql), SQL_OK);
 }
 
 /* A snapshot at now with counts in its oldest, a middle and its current

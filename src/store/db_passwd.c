@@ -34,7 +34,8 @@ db_passwd_open(const char *path, bool create, const char *owner, char *err,
 	/* A replaced or deleted hash leaves no byte behind: secure delete
 	 * zeroes it in the file's free space, and the persistent journal,
 	 * which keeps the pages a write changed, is truncated at each
-	 * commit (it stays, as the keys process's Landlock rule needs). */
+	 * commit (it stays, as the keys process's Landlock rule needs).
+	 * The password file is always SQLite (db_open_schema opens a file). */
 	if (db_exec(db, "PRAGMA secure_delete = ON; "
 	    "PRAGMA journal_size_limit = 0", "scrub password file") == -1) {
 		snprintf(err, errlen, "%s: %s", path, db_error(db));
@@ -84,7 +85,7 @@ static enum db_result
 db_passwd_write(struct db *db, enum db_stmt_id id, const char *address,
     const char *hash, const char *what)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 
 	if ((st = db_stmt(db, id)) == NULL)
 		return DB_ERROR;
@@ -114,16 +115,16 @@ db_passwd_del(struct db_passwd *pw, const char *address)
  * transaction whose commit is on disk when it returns (the journal's
  * default synchronous = FULL). */
 static int
-db_passwd_import(struct db *db, sqlite3_stmt *st, struct db *to)
+db_passwd_import(struct db *db, struct sql_stmt *st, struct db *to)
 {
-	const unsigned char *a, *h;
+	const char *a, *h;
 	int rc;
 
 	if (db_begin(to) != DB_OK)
 		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		a = sqlite3_column_text(st, 0);
-		h = sqlite3_column_text(st, 1);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		a = sql_column_text(st, 0);
+		h = sql_column_text(st, 1);
 		if (a != NULL && h != NULL && db_passwd_write(to,
 		    DB_STMT_PASSWD_IMPORT, (const char *)a, (const char *)h,
 		    "copy password") != DB_OK) {
@@ -131,7 +132,7 @@ db_passwd_import(struct db *db, sqlite3_stmt *st, struct db *to)
 			goto fail;
 		}
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != SQL_DONE) {
 		(void)db_end(to, false);
 		db_fail(db, "read password hashes");
 		return -1;
@@ -154,7 +155,7 @@ db_passwd_move(struct db *db, const char *path, const char *owner)
 {
 	char dir[PATH_MAX], pwpath[PATH_MAX], err[512];
 	struct db_passwd *pw;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int r;
 
 	if ((st = db_prepare(db, "SELECT address, hash FROM users")) == NULL)
@@ -162,18 +163,18 @@ db_passwd_move(struct db *db, const char *path, const char *owner)
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir) ||
 	    snprintf(pwpath, sizeof(pwpath), "%s/%s", dirname(dir),
 	    DB_PASSWD_FILE) >= (int)sizeof(pwpath)) {
-		sqlite3_finalize(st);
+		sql_finalize(st);
 		db_seterr(db, "%s: path too long", path);
 		return -1;
 	}
 	if ((pw = db_passwd_open(pwpath, true, owner, err,
 	    sizeof(err))) == NULL) {
-		sqlite3_finalize(st);
+		sql_finalize(st);
 		db_seterr(db, "moving the password hashes out: %s", err);
 		return -1;
 	}
 	r = db_passwd_import(db, st, pw->db);
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	db_passwd_close(pw);
 	return r;
 }

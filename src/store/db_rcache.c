@@ -10,6 +10,11 @@
  * (the answer is the one from just before that commit, as if the lookup had
  * come first) or the new one (the cache is dropped). A hot journal rolled
  * back after a crash restores the counter along with the pages.
+ *
+ * SQLite only: the counter is in the file. A PostgreSQL store needs one of
+ * its own (a row every write of users or aliases bumps, or LISTEN/NOTIFY)
+ * read by db_rcache_version; without a descriptor (vfd -1) nothing is
+ * cached, which is correct, only slower.
  */
 #include "store/db.h"
 

@@ -30,7 +30,7 @@ enum db_result
 db_dmarc_policy_get(struct db *db, const char *domain,
     struct db_dmarc_policy *out)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_NOTFOUND;
 	int rc;
 
@@ -41,21 +41,21 @@ db_dmarc_policy_get(struct db *db, const char *domain,
 		return DB_ERROR;
 	if (db_bind(db, st, 1, domain) == -1)
 		res = DB_ERROR;
-	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	else if ((rc = sql_step(st)) == SQL_ROW) {
 		out->domain = db_column_dup(st, 0);
-		out->time = sqlite3_column_int64(st, 1);
+		out->time = sql_column_int64(st, 1);
 		out->p = db_column_dup(st, 2);
 		out->sp = db_column_dup(st, 3);
 		out->np = db_column_dup(st, 4);
 		out->adkim = db_column_dup(st, 5);
 		out->aspf = db_column_dup(st, 6);
 		out->fo = db_column_dup(st, 7);
-		out->testing = sqlite3_column_int(st, 8) != 0;
+		out->testing = (int)sql_column_int64(st, 8) != 0;
 		out->rua = db_column_dup(st, 9);
 		res = DB_OK;
-	} else if (rc != SQLITE_DONE)
+	} else if (rc != SQL_DONE)
 		res = db_fail(db, "read dmarc policy");
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 
@@ -64,7 +64,7 @@ db_dmarc_report_domains(struct db *db, long long begin, long long end,
     char ***out, size_t *n)
 {
 	struct db_strv v = { 0 };
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 	int rc;
 
@@ -75,17 +75,17 @@ db_dmarc_report_domains(struct db *db, long long begin, long long end,
 	    "r.policy_domain WHERE r.time >= ?1 AND r.time < ?2 AND p.rua <> "
 	    "'' ORDER BY 1")) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, begin) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, end) != SQLITE_OK)
+	if (sql_bind_int64(st, 1, begin) != SQL_OK ||
+	    sql_bind_int64(st, 2, end) != SQL_OK)
 		res = db_fail(db, "bind");
-	while (res == DB_OK && (rc = sqlite3_step(st)) != SQLITE_DONE) {
-		if (rc != SQLITE_ROW) {
+	while (res == DB_OK && (rc = sql_step(st)) != SQL_DONE) {
+		if (rc != SQL_ROW) {
 			res = db_fail(db, "read dmarc domains");
 			break;
 		}
-		db_strv_push(&v, (const char *)sqlite3_column_text(st, 0));
+		db_strv_push(&v, sql_column_text(st, 0));
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	if (res != DB_OK) {
 		db_strv_clear(&v);
 		return res;
@@ -99,33 +99,34 @@ enum db_result
 db_dmarc_pass_rates(struct db *db, long long since, struct db_dmarc_rate *out,
     size_t max, size_t *n)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 	int rc;
 
 	*n = 0;
 	if ((st = db_prepare(db, "SELECT header_from, "
-	    "SUM(result = 'pass'), COUNT(*) FROM dmarc_results "
+	    "SUM(CASE WHEN result = 'pass' THEN 1 ELSE 0 END), COUNT(*) FROM "
+	    "dmarc_results "
 	    "WHERE time >= ?1 GROUP BY header_from "
 	    "ORDER BY 3 DESC, 1 LIMIT ?2")) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, since) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, (sqlite3_int64)max) != SQLITE_OK)
+	if (sql_bind_int64(st, 1, since) != SQL_OK ||
+	    sql_bind_int64(st, 2, (int64_t)max) != SQL_OK)
 		res = db_fail(db, "bind");
 	while (res == DB_OK && *n < max &&
-	    (rc = sqlite3_step(st)) != SQLITE_DONE) {
-		if (rc != SQLITE_ROW) {
+	    (rc = sql_step(st)) != SQL_DONE) {
+		if (rc != SQL_ROW) {
 			res = db_fail(db, "read dmarc pass rates");
 			break;
 		}
-		const unsigned char *d = sqlite3_column_text(st, 0);
+		const char *d = sql_column_text(st, 0);
 		struct db_dmarc_rate *r = &out[(*n)++];
 		snprintf(r->domain, sizeof(r->domain), "%s",
 		    d ? (const char *)d : "");
-		r->pass = sqlite3_column_int64(st, 1);
-		r->total = sqlite3_column_int64(st, 2);
+		r->pass = sql_column_int64(st, 1);
+		r->total = sql_column_int64(st, 2);
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 
@@ -149,7 +150,7 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 {
 	struct db_dmarc_record *v = NULL, *r;
 	size_t cap = 0;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 	int rc;
 
@@ -166,17 +167,18 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 	    "max(testing), max(policy), count(*) FROM dmarc_results WHERE "
 	    "policy_domain = ?1 AND time >= ?2 AND time < ?3 GROUP BY 1, 2, "
 	    "3, 4, 5, 6, 7, 8, 9, 10, 11, CASE WHEN dkim_aligned = 0 AND "
-	    "spf_aligned = 0 AND disposition <> policy THEN 1 + (testing <> "
-	    "0) ELSE 0 END ORDER BY 14 DESC, 1, 3, 4, 5, 8 LIMIT ?4")) ==
+	    "spf_aligned = 0 AND disposition <> policy THEN CASE WHEN "
+	    "testing <> 0 THEN 2 ELSE 1 END ELSE 0 END ORDER BY 14 DESC, 1, 3, "
+	    "4, 5, 8 LIMIT ?4")) ==
 	    NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, policy_domain) == -1 ||
-	    sqlite3_bind_int64(st, 2, begin) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, end) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 4, DB_DMARC_RECORDS_MAX) != SQLITE_OK)
+	    sql_bind_int64(st, 2, begin) != SQL_OK ||
+	    sql_bind_int64(st, 3, end) != SQL_OK ||
+	    sql_bind_int64(st, 4, DB_DMARC_RECORDS_MAX) != SQL_OK)
 		res = db_fail(db, "bind");
-	while (res == DB_OK && (rc = sqlite3_step(st)) != SQLITE_DONE) {
-		if (rc != SQLITE_ROW) {
+	while (res == DB_OK && (rc = sql_step(st)) != SQL_DONE) {
+		if (rc != SQL_ROW) {
 			res = db_fail(db, "read dmarc records");
 			break;
 		}
@@ -194,13 +196,13 @@ db_dmarc_records(struct db *db, const char *policy_domain, long long begin,
 		r->dkim_result = db_column_dup(st, 6);
 		r->spf_domain = db_column_dup(st, 7);
 		r->spf_result = db_column_dup(st, 8);
-		r->dkim_aligned = sqlite3_column_int(st, 9) != 0;
-		r->spf_aligned = sqlite3_column_int(st, 10) != 0;
-		r->testing = sqlite3_column_int(st, 11) != 0;
+		r->dkim_aligned = (int)sql_column_int64(st, 9) != 0;
+		r->spf_aligned = (int)sql_column_int64(st, 10) != 0;
+		r->testing = (int)sql_column_int64(st, 11) != 0;
 		r->policy = db_column_dup(st, 12);
-		r->count = sqlite3_column_int64(st, 13);
+		r->count = sql_column_int64(st, 13);
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	if (res != DB_OK) {
 		db_dmarc_records_free(v, *n);
 		*n = 0;
@@ -217,7 +219,7 @@ static enum db_result
 db_report_int(struct db *db, const char *sql, const char *const *text,
     int ntext, const long long *num, long long *out)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_NOTFOUND;
 	bool bad = false;
 	int rc;
@@ -227,18 +229,18 @@ db_report_int(struct db *db, const char *sql, const char *const *text,
 	for (int i = 0; i < ntext && !bad; i++)
 		bad = db_bind(db, st, i + 1, text[i]) == -1;
 	for (int i = 0; num != NULL && i < 2 && !bad; i++)
-		bad = sqlite3_bind_int64(st, ntext + i + 1, num[i]) !=
-		    SQLITE_OK;
+		bad = sql_bind_int64(st, ntext + i + 1, num[i]) !=
+		    SQL_OK;
 	if (bad)
 		res = DB_ERROR;
-	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
-			*out = sqlite3_column_int64(st, 0);
+	else if ((rc = sql_step(st)) == SQL_ROW) {
+		if (!sql_column_null(st, 0)) {
+			*out = sql_column_int64(st, 0);
 			res = DB_OK;
 		}
-	} else if (rc != SQLITE_DONE)
+	} else if (rc != SQL_DONE)
 		res = db_fail(db, "query");
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 
@@ -255,7 +257,7 @@ static int
 db_report_exec(struct db *db, const char *sql, const char *const *text,
     int ntext, const long long *num, int nnum, const char *what)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc = -1;
 
 	if ((st = db_prepare(db, sql)) == NULL)
@@ -264,18 +266,18 @@ db_report_exec(struct db *db, const char *sql, const char *const *text,
 		if (db_bind(db, st, i + 1, text[i]) == -1)
 			goto out;
 	for (int i = 0; i < nnum; i++)
-		if (sqlite3_bind_int64(st, ntext + i + 1, num[i]) !=
-		    SQLITE_OK) {
+		if (sql_bind_int64(st, ntext + i + 1, num[i]) !=
+		    SQL_OK) {
 			db_fail(db, what);
 			goto out;
 		}
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (sql_step(st) != SQL_DONE) {
 		db_fail(db, what);
 		goto out;
 	}
-	rc = sqlite3_changes(db->sql);
+	rc = sql_changes(db->sql);
 out:
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return rc;
 }
 
@@ -285,7 +287,7 @@ db_report_prune(struct db *db, long long before)
 	static const char *const sql[] = {
 		"DELETE FROM dmarc_results WHERE time < ?1",
 		"DELETE FROM dmarc_policies WHERE time < ?1",
-		"DELETE FROM report_sent WHERE end < ?1",
+		"DELETE FROM report_sent WHERE \"end\" < ?1",
 	};
 
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
@@ -307,8 +309,9 @@ db_report_claim(struct db *db, const char *kind, const char *holder,
 	 * the queue runner. */
 	n = db_report_exec(db, "INSERT INTO report_state (kind, holder, "
 	    "held_until) VALUES (?1, ?2, ?4) ON CONFLICT (kind) DO UPDATE SET "
-	    "holder = ?2, held_until = ?4 WHERE held_until <= ?3 OR holder = "
-	    "?2", text, 2, num, 2, "claim report job");
+	    "holder = ?2, held_until = ?4 WHERE report_state.held_until <= ?3 "
+	    "OR report_state.holder = ?2", text, 2, num, 2,
+	    "claim report job");
 	if (n == -1)
 		return DB_ERROR;
 	return n == 1 ? DB_OK : DB_NOTFOUND;
@@ -328,7 +331,7 @@ enum db_result
 db_report_claim_holder(struct db *db, const char *kind, char *out,
     size_t outlen)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_NOTFOUND;
 	int rc;
 
@@ -337,13 +340,13 @@ db_report_claim_holder(struct db *db, const char *kind, char *out,
 		return DB_ERROR;
 	if (db_bind(db, st, 1, kind) == -1)
 		res = DB_ERROR;
-	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *h = (const char *)sqlite3_column_text(st, 0);
+	else if ((rc = sql_step(st)) == SQL_ROW) {
+		const char *h = sql_column_text(st, 0);
 		snprintf(out, outlen, "%s", h != NULL ? h : "");
 		res = DB_OK;
-	} else if (rc != SQLITE_DONE)
+	} else if (rc != SQL_DONE)
 		res = db_fail(db, "read report claim");
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 
@@ -391,7 +394,7 @@ db_report_was_sent(struct db *db, const char *kind, const char *domain,
     long long begin)
 {
 	const char *text[] = { kind, domain };
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_NOTFOUND;
 	int rc;
 
@@ -400,13 +403,13 @@ db_report_was_sent(struct db *db, const char *kind, const char *domain,
 		return DB_ERROR;
 	if (db_bind(db, st, 1, text[0]) == -1 ||
 	    db_bind(db, st, 2, text[1]) == -1 ||
-	    sqlite3_bind_int64(st, 3, begin) != SQLITE_OK)
+	    sql_bind_int64(st, 3, begin) != SQL_OK)
 		res = DB_ERROR;
-	else if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	else if ((rc = sql_step(st)) == SQL_ROW)
 		res = DB_OK;
-	else if (rc != SQLITE_DONE)
+	else if (rc != SQL_DONE)
 		res = db_fail(db, "read report_sent");
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 
@@ -417,7 +420,7 @@ db_report_sent_until(struct db *db, const char *kind, const char *domain,
 	const char *text[] = { kind, domain };
 	const long long num[] = { begin, end };
 
-	return db_report_int(db, "SELECT max(end) FROM report_sent WHERE "
+	return db_report_int(db, "SELECT max(\"end\") FROM report_sent WHERE "
 	    "kind = ?1 AND domain = ?2 AND begin >= ?3 AND begin < ?4", text, 2,
 	    num, until);
 }
@@ -429,8 +432,10 @@ db_report_mark_sent(struct db *db, const char *kind, const char *domain,
 	const char *text[] = { kind, domain, report_id };
 	const long long num[] = { begin, end, now };
 
-	return db_report_exec(db, "INSERT OR REPLACE INTO report_sent (kind, "
-	    "domain, report_id, begin, end, time) VALUES (?1, ?2, ?3, ?4, ?5, "
-	    "?6)", text, 3, num, 3, "record report sent") == -1 ? DB_ERROR :
-	    DB_OK;
+	return db_report_exec(db, "INSERT INTO report_sent (kind, domain, "
+	    "report_id, begin, \"end\", time) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT (kind, domain, begin) DO UPDATE SET report_id = "
+	    "excluded.report_id, \"end\" = excluded.\"end\", time = "
+	    "excluded.time", text, 3, num, 3, "record report sent") == -1 ?
+	    DB_ERROR : DB_OK;
 }

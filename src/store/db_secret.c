@@ -15,35 +15,35 @@
 static enum db_result
 db_secret_read(struct db *db, const char *name, uint8_t *out, size_t len)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res;
 	int rc;
 
-	if (sqlite3_prepare_v2(db->sql, "SELECT value FROM secrets WHERE "
-	    "name = ?1", -1, &st, NULL) != SQLITE_OK)
+	if ((st = sql_prepare(db->sql, "SELECT value FROM secrets WHERE "
+	    "name = ?1")) == NULL)
 		return db_fail(db, "prepare");
 	if (db_bind(db, st, 1, name) == -1) {
-		sqlite3_finalize(st);
+		sql_finalize(st);
 		return DB_ERROR;
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const void *v = sqlite3_column_blob(st, 0);
-		int n = sqlite3_column_bytes(st, 0);
+	rc = sql_step(st);
+	if (rc == SQL_ROW) {
+		size_t n;
+		const void *v = sql_column_blob(st, 0, &n);
 
-		if (v == NULL || n < 0 || (size_t)n != len) {
-			db_seterr(db, "secret %s has %d bytes, not %zu", name,
+		if (n != len) {
+			db_seterr(db, "secret %s has %zu bytes, not %zu", name,
 			    n, len);
 			res = DB_ERROR;
 		} else {
 			memcpy(out, v, len);
 			res = DB_OK;
 		}
-	} else if (rc == SQLITE_DONE)
+	} else if (rc == SQL_DONE)
 		res = DB_NOTFOUND;
 	else
 		res = db_fail(db, "read secret");
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 
@@ -54,7 +54,7 @@ static enum db_result
 db_secret_create(struct db *db, const char *name, size_t len)
 {
 	uint8_t fresh[DB_SECRET_MAX];
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 	int sync = 2;
 
@@ -62,32 +62,31 @@ db_secret_create(struct db *db, const char *name, size_t len)
 		db_seterr(db, "no random bytes for secret %s", name);
 		return DB_ERROR;
 	}
-	if (sqlite3_prepare_v2(db->sql, "PRAGMA synchronous", -1, &st,
-	    NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			sync = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
+	/* SQLite only: a PostgreSQL commit is durable unless the server is
+	 * configured otherwise, which is not ours to change per write. */
+	if (sql_backend(db->sql) == SQL_SQLITE &&
+	    (st = sql_prepare(db->sql, "PRAGMA synchronous")) != NULL) {
+		if (sql_step(st) == SQL_ROW)
+			sync = (int)sql_column_int64(st, 0);
+		sql_finalize(st);
+		sql_exec(db->sql, "PRAGMA synchronous = FULL");
 	}
-	sqlite3_exec(db->sql, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
-	if (sqlite3_prepare_v2(db->sql, "INSERT OR IGNORE INTO secrets "
-	    "(name, value, created) VALUES (?1, ?2, ?3)", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if ((st = sql_prepare(db->sql, "INSERT INTO secrets (name, value, "
+	    "created) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")) == NULL)
 		res = db_fail(db, "prepare");
 	else {
 		if (db_bind(db, st, 1, name) == -1 ||
-		    sqlite3_bind_blob(st, 2, fresh, (int)len,
-		    SQLITE_STATIC) != SQLITE_OK ||
-		    sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL)) !=
-		    SQLITE_OK)
+		    sql_bind_blob(st, 2, fresh, len) != SQL_OK ||
+		    sql_bind_int64(st, 3, (int64_t)time(NULL)) != SQL_OK)
 			res = db_fail(db, "store secret");
-		else if (sqlite3_step(st) != SQLITE_DONE)
+		else if (sql_step(st) != SQL_DONE)
 			res = db_fail(db, "store secret");
-		sqlite3_finalize(st);
+		sql_finalize(st);
 	}
 	if (sync != 2)
-		sqlite3_exec(db->sql, sync == 0 ? "PRAGMA synchronous = OFF" :
+		sql_exec(db->sql, sync == 0 ? "PRAGMA synchronous = OFF" :
 		    sync == 1 ? "PRAGMA synchronous = NORMAL" :
-		    "PRAGMA synchronous = EXTRA", NULL, NULL, NULL);
+		    "PRAGMA synchronous = EXTRA");
 	OPENSSL_cleanse(fresh, sizeof(fresh));
 	return res;
 }
@@ -103,7 +102,7 @@ db_secret_get(struct db *db, const char *name, uint8_t *out, size_t len)
 	}
 	if ((r = db_secret_read(db, name, out, len)) != DB_NOTFOUND)
 		return r;
-	/* Two processes may get here at once: INSERT OR IGNORE keeps the
+	/* Two processes may get here at once: ON CONFLICT DO NOTHING keeps the
 	 * first row, and both read that one back. */
 	if (db_secret_create(db, name, len) != DB_OK)
 		return DB_ERROR;

@@ -13,7 +13,7 @@
 enum db_result
 db_sts_get(struct db *db, const char *domain, struct db_sts_row *row)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res;
 	int rc;
 
@@ -22,51 +22,52 @@ db_sts_get(struct db *db, const char *domain, struct db_sts_row *row)
 	    "expires FROM sts_policies WHERE domain = ?1")) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, domain) == -1) {
-		sqlite3_finalize(st);
+		sql_finalize(st);
 		return DB_ERROR;
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = sql_step(st);
+	if (rc == SQL_ROW) {
 		row->domain = db_column_dup(st, 0);
 		row->id = db_column_dup(st, 1);
 		row->policy = db_column_dup(st, 2);
-		row->fetched = sqlite3_column_int64(st, 3);
-		row->expires = sqlite3_column_int64(st, 4);
+		row->fetched = sql_column_int64(st, 3);
+		row->expires = sql_column_int64(st, 4);
 		res = DB_OK;
-	} else if (rc == SQLITE_DONE)
+	} else if (rc == SQL_DONE)
 		res = DB_NOTFOUND;
 	else
 		res = db_fail(db, "read sts policy");
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 
 enum db_result
 db_sts_put(struct db *db, const struct db_sts_row *row)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 
-	if ((st = db_prepare(db, "INSERT OR REPLACE INTO sts_policies "
-	    "(domain, id, policy, fetched, expires) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5)")) == NULL)
+	if ((st = db_prepare(db, "INSERT INTO sts_policies (domain, id, "
+	    "policy, fetched, expires) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
+	    "(domain) DO UPDATE SET id = excluded.id, policy = excluded.policy, "
+	    "fetched = excluded.fetched, expires = excluded.expires")) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, row->domain) == -1 ||
 	    db_bind(db, st, 2, row->id) == -1 ||
 	    db_bind(db, st, 3, row->policy) == -1 ||
-	    sqlite3_bind_int64(st, 4, row->fetched) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 5, row->expires) != SQLITE_OK)
+	    sql_bind_int64(st, 4, row->fetched) != SQL_OK ||
+	    sql_bind_int64(st, 5, row->expires) != SQL_OK)
 		res = db_fail(db, "store sts policy");
-	if (res == DB_OK && sqlite3_step(st) != SQLITE_DONE)
+	if (res == DB_OK && sql_step(st) != SQL_DONE)
 		res = db_fail(db, "store sts policy");
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 
 enum db_result
 db_sts_due(struct db *db, int64_t now, char ***out, size_t *n)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 	int rc;
 
@@ -78,40 +79,40 @@ db_sts_due(struct db *db, int64_t now, char ***out, size_t *n)
 	    "?1 - fetched >= (expires - fetched) / 2) ORDER BY fetched "
 	    "LIMIT ?2")) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 2, DB_STS_DUE_MAX) != SQLITE_OK) {
-		sqlite3_finalize(st);
+	if (sql_bind_int64(st, 1, now) != SQL_OK ||
+	    sql_bind_int64(st, 2, DB_STS_DUE_MAX) != SQL_OK) {
+		sql_finalize(st);
 		return db_fail(db, "bind sts query");
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		*out = xreallocarray(*out, *n + 1, sizeof(**out));
 		(*out)[(*n)++] = db_column_dup(st, 0);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != SQL_DONE) {
 		res = db_fail(db, "read sts policies");
 		db_strv_free(*out, *n);
 		*out = NULL;
 		*n = 0;
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 
 enum db_result
 db_sts_del(struct db *db, const char *domain)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 
 	if ((st = db_prepare(db, "DELETE FROM sts_policies "
 	    "WHERE domain = ?1")) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, domain) == -1 ||
-	    sqlite3_step(st) != SQLITE_DONE)
+	    sql_step(st) != SQL_DONE)
 		res = db_fail(db, "delete sts policy");
-	else if (sqlite3_changes(db->sql) == 0)
+	else if (sql_changes(db->sql) == 0)
 		res = DB_NOTFOUND;
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 

@@ -462,14 +462,12 @@ test_expand_targets_cap(void **state)
 	struct dbt *t = *state;
 	char a[64];
 
-	assert_int_equal(sqlite3_exec(t->db->sql, "BEGIN", NULL, NULL, NULL),
-	    SQLITE_OK);
+	assert_int_equal(sql_exec(t->db->sql, "BEGIN"), SQL_OK);
 	for (int i = 0; i < LIMIT_ALIAS_TARGETS + 50; i++) {
 		snprintf(a, sizeof(a), "r%04d@remote.example", i);
 		dbt_alias(t, "list@example.org", a);
 	}
-	assert_int_equal(sqlite3_exec(t->db->sql, "COMMIT", NULL, NULL, NULL),
-	    SQLITE_OK);
+	assert_int_equal(sql_exec(t->db->sql, "COMMIT"), SQL_OK);
 	assert_int_equal(dbt_expand(t, "list@example.org"), DB_OK);
 	assert_int_equal(strlen(t->out),
 	    LIMIT_ALIAS_TARGETS * strlen("r0000@remote.example;"));
@@ -525,8 +523,7 @@ test_schema_version(void **state)
 	/* Reopening an existing store does not need create. */
 	db = db_open(t->path, false, NULL, err, sizeof(err));
 	assert_non_null(db);
-	assert_int_equal(sqlite3_exec(db->sql, "PRAGMA user_version = 99",
-	    NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sql_exec(db->sql, "PRAGMA user_version = 99"), SQL_OK);
 	db_close(db);
 	assert_null(db_open(t->path, true, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "newer"));
@@ -615,14 +612,14 @@ test_list_callback_reentry(void **state)
 static int
 dbt_dmarc_rows(const struct dbt *t)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int n;
 
-	assert_int_equal(sqlite3_prepare_v2(t->db->sql,
-	    "SELECT count(*) FROM dmarc_results", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	assert_non_null(st = sql_prepare(t->db->sql,
+	    "SELECT count(*) FROM dmarc_results"));
+	assert_int_equal(sql_step(st), SQL_ROW);
+	n = (int)sql_column_int64(st, 0);
+	sql_finalize(st);
 	return n;
 }
 
@@ -646,14 +643,13 @@ test_dmarc_defer_flush(void **state)
 	assert_int_equal(db_dmarc_flush(t->db), DB_OK);
 	assert_int_equal(db_dmarc_pending(t->db), 0);
 	assert_int_equal(dbt_dmarc_rows(t), 3);
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(t->db->sql, "SELECT count(*) FROM "
+	struct sql_stmt *st;
+	assert_non_null(st = sql_prepare(t->db->sql, "SELECT count(*) FROM "
 	    "dmarc_results WHERE header_from = 'd1.example' AND "
-	    "dkim_aligned = 1 AND spf_domain = ''", -1, &st, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 1);
-	sqlite3_finalize(st);
+	    "dkim_aligned = 1 AND spf_domain = ''"));
+	assert_int_equal(sql_step(st), SQL_ROW);
+	assert_int_equal((int)sql_column_int64(st, 0), 1);
+	sql_finalize(st);
 	assert_int_equal(db_dmarc_flush(t->db), DB_OK);	/* nothing */
 
 	for (int i = 0; i < DB_DMARC_PENDING_MAX + 5; i++)
@@ -948,9 +944,9 @@ dbt_make_old_store(struct dbt *t)
 	 * secure delete (Debian builds SQLite with it on, others do not),
 	 * so that replaced and deleted hashes stay in the file's free space
 	 * and in the persistent journal. */
-	sqlite3 *s;
-	assert_int_equal(sqlite3_open(t->path, &s), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(s, "PRAGMA journal_mode = PERSIST;"
+	struct sql *s = sql_open_sqlite(t->path, 0, sql, sizeof(sql));
+	assert_non_null(s);
+	assert_int_equal(sql_exec(s, "PRAGMA journal_mode = PERSIST;"
 	    "PRAGMA secure_delete = OFF;"
 	    "INSERT INTO users VALUES ('alice@example.org', '" H1 "', 1);"
 	    "INSERT INTO users VALUES ('bob@example.org', '" H3 "', 2);"
@@ -959,9 +955,8 @@ dbt_make_old_store(struct dbt *t)
 	    "  '@example.org', '" H4 "', 3 FROM n;"
 	    "UPDATE users SET hash = '" H2 "' WHERE address = "
 	    "  'bob@example.org';"
-	    "DELETE FROM users WHERE address LIKE 'gone%';", NULL, NULL,
-	    NULL), SQLITE_OK);
-	sqlite3_close(s);
+	    "DELETE FROM users WHERE address LIKE 'gone%';"), SQL_OK);
+	sql_close(s);
 }
 
 static void
@@ -1060,6 +1055,63 @@ test_passwd_replaced_scrubbed(void **state)
 	assert_false(dbt_file_has(journal, H4));
 }
 
+/* The seq of each account by address, joined ("a=1;b=2;"). */
+static const char *
+dbt_seqs(struct dbt *t)
+{
+	struct sql_stmt *st;
+	size_t off = 0;
+
+	assert_non_null(st = sql_prepare(t->db->sql, "SELECT address, seq "
+	    "FROM users ORDER BY address"));
+	t->out[0] = '\0';
+	while (sql_step(st) == SQL_ROW)
+		off += (size_t)snprintf(t->out + off, sizeof(t->out) - off,
+		    "%s=%lld;", sql_column_text(st, 0),
+		    (long long)sql_column_int64(st, 1));
+	sql_finalize(st);
+	return t->out;
+}
+
+/* The step that gave users an explicit order of creation (seq, where
+ * SQLite's rowid was the tie-break of created) keeps the order of the
+ * accounts an older store had; accounts added afterwards come after
+ * them, so the oldest of a second stays the postmaster fallback. */
+static void
+test_upgrade_keeps_creation_order(void **state)
+{
+	struct dbt *t = *state;
+	char err[256], *first = NULL;
+
+	db_close(t->db);
+	t->db = NULL;
+	db_passwd_close(t->pwr);	/* dbt_reopen opens them again */
+	t->pwr = NULL;
+	struct db_schema old = db_schema_store;
+	for (old.nsteps = 0; strstr(old.steps[old.nsteps],
+	    "users ADD COLUMN seq") == NULL; old.nsteps++)
+		assert_true(old.nsteps + 1 < db_schema_store.nsteps);
+	dbt_unlink(t, "");
+	dbt_unlink(t, "-journal");
+	struct db *db = db_open_schema(t->path, true, NULL, &old, err,
+	    sizeof(err));
+	if (db == NULL)
+		fail_msg("old store: %s", err);
+	assert_int_equal(sql_exec(db->sql, "INSERT INTO users VALUES "
+	    "('zed@example.org', 7); INSERT INTO users VALUES "
+	    "('amy@example.org', 7)"), SQL_OK);
+	db_close(db);
+	dbt_reopen(t);
+	assert_string_equal(dbt_seqs(t), "amy@example.org=2;"
+	    "zed@example.org=1;");
+	dbt_user(t, "bob@example.org");
+	assert_string_equal(dbt_seqs(t), "amy@example.org=2;"
+	    "bob@example.org=3;zed@example.org=1;");
+	assert_int_equal(db_user_first(t->db, "example.org", &first), DB_OK);
+	assert_string_equal(first, "zed@example.org");
+	free(first);
+}
+
 #define DBT(f) cmocka_unit_test_setup_teardown(f, dbt_setup, dbt_teardown)
 
 int
@@ -1094,6 +1146,7 @@ main(void)
 		DBT(test_hashes_moved_out),
 		DBT(test_hashes_move_interrupted),
 		DBT(test_passwd_replaced_scrubbed),
+		DBT(test_upgrade_keeps_creation_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

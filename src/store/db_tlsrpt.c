@@ -28,13 +28,13 @@ static enum db_result
 db_tls_result_add(struct db *db, const struct db_tls_result *r)
 {
 	const char *const *f[] = DB_TLS_STRINGS(r);
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res = DB_OK;
 
 	if ((st = db_stmt(db, DB_STMT_TLS_ADD)) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, db_tls_day(r->time)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 12, 1) != SQLITE_OK)
+	if (sql_bind_int64(st, 1, db_tls_day(r->time)) != SQL_OK ||
+	    sql_bind_int64(st, 12, 1) != SQL_OK)
 		res = db_fail(db, "record tls result");
 	for (int i = 0; res == DB_OK && i < DB_TLS_NSTRINGS; i++)
 		if (db_bind(db, st, i + 2, *f[i]) == -1)
@@ -84,14 +84,11 @@ db_tls_result_flush(struct db *db)
 
 	if (db->ntls == 0)
 		return DB_OK;
-	if (db_exec(db, "BEGIN IMMEDIATE", "record tls results") == -1)
-		res = DB_ERROR;
+	res = db_begin(db);
 	for (i = 0; res == DB_OK && i < db->ntls; i++)
 		res = db_tls_result_add(db, &db->tls[i]);
-	if (res == DB_OK && db_exec(db, "COMMIT", "record tls results") == -1)
+	if (db_end(db, res == DB_OK) != DB_OK)
 		res = DB_ERROR;
-	if (res != DB_OK)
-		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
 	for (i = 0; i < db->ntls; i++)
 		db_tls_result_free(&db->tls[i]);
 	/* Not kept for the next batch: an idle process holds nothing. */
@@ -109,22 +106,22 @@ db_tls_result_pending(const struct db *db)
 
 /* Column i of the current row as a heap string ("" for NULL). */
 static char *
-db_tls_col(sqlite3_stmt *st, int i)
+db_tls_col(struct sql_stmt *st, int i)
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
+	const char *s = sql_column_text(st, i);
 
 	return xstrdup(s != NULL ? (const char *)s : "");
 }
 
 /* True if the current row (columns 0-3) is policy p. */
 static bool
-db_tls_same_policy(sqlite3_stmt *st, const struct db_tls_policy *p)
+db_tls_same_policy(struct sql_stmt *st, const struct db_tls_policy *p)
 {
 	const char *key[] = { p->policy_domain, p->policy_type,
 	    p->policy_string, p->mx_host };
 
 	for (int i = 0; i < 4; i++) {
-		const unsigned char *s = sqlite3_column_text(st, i);
+		const char *s = sql_column_text(st, i);
 		if (strcmp(s != NULL ? (const char *)s : "", key[i]) != 0)
 			return false;
 	}
@@ -133,7 +130,7 @@ db_tls_same_policy(sqlite3_stmt *st, const struct db_tls_policy *p)
 
 /* Start a new policy from the current row. */
 static struct db_tls_policy *
-db_tls_policy_push(struct db_tls_day *d, sqlite3_stmt *st)
+db_tls_policy_push(struct db_tls_day *d, struct sql_stmt *st)
 {
 	struct db_tls_policy *p;
 
@@ -150,10 +147,10 @@ db_tls_policy_push(struct db_tls_day *d, sqlite3_stmt *st)
 
 /* Count the current row (columns 4-10) into p. */
 static void
-db_tls_policy_count(struct db_tls_policy *p, sqlite3_stmt *st)
+db_tls_policy_count(struct db_tls_policy *p, struct sql_stmt *st)
 {
-	const unsigned char *res = sqlite3_column_text(st, 4);
-	long long n = sqlite3_column_int64(st, 10);
+	const char *res = sql_column_text(st, 4);
+	long long n = sql_column_int64(st, 10);
 	struct db_tls_failure *f;
 
 	if (res != NULL && strcmp((const char *)res, "success") == 0) {
@@ -180,24 +177,24 @@ db_tls_read(struct db *db, enum db_stmt_id id, long long day,
     const char *policy_domain, struct db_tls_day *out)
 {
 	struct db_tls_policy *p = NULL;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((st = db_stmt(db, id)) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, day) != SQLITE_OK ||
+	if (sql_bind_int64(st, 1, day) != SQL_OK ||
 	    (policy_domain != NULL && db_bind(db, st, 2, policy_domain) ==
 	    -1)) {
 		db_stmt_done(st);
 		return db_fail(db, "read tls results");
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		if (p == NULL || !db_tls_same_policy(st, p))
 			p = db_tls_policy_push(out, st);
 		db_tls_policy_count(p, st);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != SQL_DONE) {
 		db_fail(db, "read tls results");
 		db_stmt_done(st);
 		db_tls_day_clear(out);
@@ -225,23 +222,23 @@ db_tls_unreported_domains(struct db *db, long long day, char ***out,
     size_t *n)
 {
 	struct db_strv v = { 0 };
-	sqlite3_stmt *st;
-	const unsigned char *s;
+	struct sql_stmt *st;
+	const char *s;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if ((st = db_stmt(db, DB_STMT_TLS_UNREPORTED_DOMAINS)) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, day) != SQLITE_OK) {
+	if (sql_bind_int64(st, 1, day) != SQL_OK) {
 		db_stmt_done(st);
 		return db_fail(db, "read tls results");
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if ((s = sqlite3_column_text(st, 0)) != NULL)
+	while ((rc = sql_step(st)) == SQL_ROW)
+		if ((s = sql_column_text(st, 0)) != NULL)
 			db_strv_push(&v, (const char *)s);
 	db_stmt_done(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != SQL_DONE) {
 		db_strv_clear(&v);
 		return db_fail(db, "read tls results");
 	}
@@ -255,12 +252,12 @@ static enum db_result
 db_tls_update(struct db *db, enum db_stmt_id id, long long day,
     const char *policy_domain)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res;
 
 	if ((st = db_stmt(db, id)) == NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, day) != SQLITE_OK ||
+	if (sql_bind_int64(st, 1, day) != SQL_OK ||
 	    db_bind(db, st, 2, policy_domain) == -1)
 		res = db_fail(db, "update tls results");
 	else
@@ -285,17 +282,17 @@ db_tls_mark_reported(struct db *db, long long day, const char *policy_domain)
 enum db_result
 db_tls_prune(struct db *db, long long before)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result res;
 
 	if ((st = db_prepare(db, "DELETE FROM tls_results WHERE day < ?1")) ==
 	    NULL)
 		return DB_ERROR;
-	if (sqlite3_bind_int64(st, 1, db_tls_day(before)) != SQLITE_OK)
+	if (sql_bind_int64(st, 1, db_tls_day(before)) != SQL_OK)
 		res = db_fail(db, "prune tls results");
 	else
 		res = db_step_done(db, st, "prune tls results");
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return res;
 }
 

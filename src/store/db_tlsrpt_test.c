@@ -26,14 +26,14 @@
 static int
 tt_rows(const struct teststore *t)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int n;
 
-	assert_int_equal(sqlite3_prepare_v2(t->db->sql,
-	    "SELECT count(*) FROM tls_results", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	assert_non_null(st = sql_prepare(t->db->sql,
+	    "SELECT count(*) FROM tls_results"));
+	assert_int_equal(sql_step(st), SQL_ROW);
+	n = (int)sql_column_int64(st, 0);
+	sql_finalize(st);
 	return n;
 }
 

@@ -50,13 +50,13 @@ db_bad_address(struct db *db, const char *address)
 
 /* Step an INSERT into users; a duplicate key is an error of its own. */
 static enum db_result
-db_user_insert(struct db *db, sqlite3_stmt *st, const char *a)
+db_user_insert(struct db *db, struct sql_stmt *st, const char *a)
 {
-	int rc = sqlite3_step(st);
+	enum sql_rc rc = sql_step(st);
 
-	if (rc == SQLITE_DONE)
+	if (rc == SQL_DONE)
 		return DB_OK;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+	if (rc == SQL_CONSTRAINT) {
 		db_seterr(db, "user %s already exists", a);
 		return DB_ERROR;
 	}
@@ -69,7 +69,7 @@ db_user_write(struct db *db, enum db_stmt_id id, const char *address,
     const char *what)
 {
 	char a[DB_ADDRESS_MAX + 1];
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result r;
 
 	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
@@ -82,7 +82,7 @@ db_user_write(struct db *db, enum db_stmt_id id, const char *address,
 	}
 	if ((r = db_step_done(db, st, what)) != DB_OK)
 		return r;
-	return sqlite3_changes(db->sql) > 0 ? DB_OK : DB_NOTFOUND;
+	return sql_changes(db->sql) > 0 ? DB_OK : DB_NOTFOUND;
 }
 
 /* -1 (error set) unless db has the password file. */
@@ -99,7 +99,7 @@ enum db_result
 db_user_add(struct db *db, const char *address, const char *hash)
 {
 	char a[DB_ADDRESS_MAX + 1];
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	enum db_result r;
 
 	if (db_address_normalize(address, false, a, sizeof(a)) == -1)
@@ -113,7 +113,7 @@ db_user_add(struct db *db, const char *address, const char *hash)
 	if ((st = db_stmt(db, DB_STMT_USER_ADD)) == NULL)
 		return DB_ERROR;
 	if (db_bind(db, st, 1, a) == -1 ||
-	    sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL)) != SQLITE_OK)
+	    sql_bind_int64(st, 2, (int64_t)time(NULL)) != SQL_OK)
 		r = db_fail(db, "add user");
 	else
 		r = db_user_insert(db, st, a);

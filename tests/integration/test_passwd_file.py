@@ -127,8 +127,10 @@ def test_user_changes_apply_without_restart(daemons, certs):
 def make_old_store(data_dir):
     """Turn a stopped daemon's files into those of the sealmail before the
     password file: users(address, hash, created) in sealmail.db at the
-    schema version before the step that moves the hashes (the last one
-    now: a step appended after it must change this), no passwd.db."""
+    schema version before the step that moves the hashes (the last but
+    one now, before the step that adds users.seq and the idx columns of
+    inreport_records and inreport_failures, which this takes out again: a
+    step appended after them must change this), no passwd.db."""
     pwfile = os.path.join(data_dir, "passwd.db")
     pw = sqlite3.connect(pwfile)
     try:
@@ -152,7 +154,9 @@ def make_old_store(data_dir):
         for a, created in users:
             db.execute("INSERT INTO users VALUES (?, ?, ?)",
                        (a, hashes[a], created))
-        db.execute("PRAGMA user_version = %d" % (v - 1))
+        db.execute("ALTER TABLE inreport_records DROP COLUMN idx")
+        db.execute("ALTER TABLE inreport_failures DROP COLUMN idx")
+        db.execute("PRAGMA user_version = %d" % (v - 2))
         db.execute("COMMIT")
     finally:
         db.close()
