@@ -43,6 +43,37 @@ idna_is_plain(const char *s, size_t len)
 	return true;
 }
 
+/*
+ * Whether the A-label form libidn2 made is a host name: letters, digits,
+ * hyphens, and underscores (service labels such as _dmarc) in non-empty
+ * labels. UTS #46 mapping without its STD3 rules (which would also refuse
+ * underscores) turns some code points into ASCII that no host name holds:
+ * U+00A0 NO-BREAK SPACE into a space, U+FF1C FULLWIDTH LESS-THAN SIGN
+ * into '<' (found by fuzz_addr).
+ */
+static bool
+idna_is_host(const char *s, size_t len)
+{
+	size_t label = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			/* A final dot (a root) is no empty label. */
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_'))
+			return false;
+		label++;
+	}
+	return true;
+}
+
 /* Why libidn2 refused a name, in words for logs and A-R reasons. */
 static const char *
 idna_reason(int rc)
@@ -180,6 +211,11 @@ idna_to_alabels(const char *s, size_t len, char *out, size_t outlen,
 	if (n > LIMIT_DOMAIN || n >= outlen) {
 		idn2_free(res);
 		return idna_too_long(why);
+	}
+	if (!idna_is_host((const char *)res, n)) {
+		idn2_free(res);
+		return idna_fail(why, "invalid IDN: maps to a character or an "
+		    "empty label a host name cannot have");
 	}
 	memcpy(out, res, n + 1);
 	idn2_free(res);

@@ -96,6 +96,12 @@ test_idna_invalid(void **state)
 	alabel_bad("a\xe3\x83\xbb" "b.example", "CONTEXTO");
 	/* Bidi rule (RFC 5893): an RTL label ending in a Latin letter. */
 	alabel_bad("\xd8\xb9\xd8\xb1\xd8\xa8\xd9\x8a" "1a.example", "Bidi");
+	/* U+FF0E FULLWIDTH FULL STOP separates labels like a dot. */
+	alabel_ok("b\xc3\xbc" "cher\xef\xbc\x8e" "example", "xn--bcher-kva.example");
+	/* Code points UTS #46 maps to ASCII no host name has: U+00A0
+	 * to a space, U+FF1C to '<' (fuzz_addr). */
+	alabel_bad("0\xc2\xa0", "host name");
+	alabel_bad("a\xef\xbc\x9c" "b.example", "host name");
 	/* Leading combining mark; hyphens; not UTF-8; too long. */
 	alabel_bad("\xcc\x81" "a.example", "combining");
 	alabel_bad("\xc3\xbc-.example", "hyphen");
