@@ -562,7 +562,7 @@ test_mta_sts_uses_the_served_id(void **state)
 	dnsrec_out_clear(&x.out);
 
 	add_https(&x, "0.0.0.0");
-	txt = sts_serve_txt(&x.c, &x.d[0]);
+	txt = sts_serve_txt(&x.c, &x.d[0], NULL, 0);
 	line = malloc(strlen(txt) + 64);
 	snprintf(line, strlen(txt) + 64, "_mta-sts.example.org. 3600 IN TXT "
 	    "\"%s\"", txt);

@@ -271,6 +271,19 @@ static const char *const db_schema_steps[] = {
 	/* 12 -> 13 (issue 14): password hashes live in passwd.db, which no
 	 * worker may open; the store keeps the accounts. */
 	db_schema_hashes_out,
+	/* 13 -> 14 (issue 16, a cluster of nodes, store/db_node.h): one
+	 * row per node sharing the store, its heartbeat written by its
+	 * queue runner; removed only by `cluster forget`. */
+	"CREATE TABLE cluster_nodes ("
+	"  name           TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,"
+	"  mx             TEXT NOT NULL,"
+	"  version        TEXT NOT NULL,"
+	"  spki           TEXT NOT NULL,"
+	"  queue_messages INTEGER NOT NULL,"
+	"  queue_oldest   INTEGER NOT NULL,"
+	"  heartbeat      INTEGER NOT NULL,"
+	"  beat_every     INTEGER NOT NULL,"
+	"  first_seen     INTEGER NOT NULL);",
 };
 
 /* The password file: one row per account that has a password. */

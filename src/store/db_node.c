@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: ISC */
+/* The cluster's node registry in the store (see db_node.h). Statements
+ * are prepared per call: one beat every few seconds, and the CLI. */
+#include "store/db_node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xmalloc.h"
+#include "store/db_internal.h"
+
+enum db_result
+db_node_beat(struct db *db, const struct db_node *n)
+{
+	/* ON CONFLICT ... excluded: the same text in SQLite and
+	 * PostgreSQL. */
+	sqlite3_stmt *st = db_prepare(db, "INSERT INTO cluster_nodes (name, "
+	    "mx, version, spki, queue_messages, queue_oldest, heartbeat, "
+	    "beat_every, first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	    "?7) ON CONFLICT (name) DO UPDATE SET mx = excluded.mx, "
+	    "version = excluded.version, spki = excluded.spki, "
+	    "queue_messages = excluded.queue_messages, "
+	    "queue_oldest = excluded.queue_oldest, "
+	    "heartbeat = excluded.heartbeat, "
+	    "beat_every = excluded.beat_every");
+	enum db_result r;
+
+	if (st == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, n->name) == -1 ||
+	    db_bind(db, st, 2, n->mx) == -1 ||
+	    db_bind(db, st, 3, n->version) == -1 ||
+	    db_bind(db, st, 4, n->spki) == -1 ||
+	    sqlite3_bind_int64(st, 5, n->queue_messages) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, n->queue_oldest) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 7, n->heartbeat) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 8, n->every) != SQLITE_OK)
+		r = db_fail(db, "write heartbeat");
+	else
+		r = sqlite3_step(st) == SQLITE_DONE ? DB_OK :
+		    db_fail(db, "write heartbeat");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Column col as a heap string of at most DB_NODE_TEXT_MAX bytes. */
+static char *
+db_node_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return xstrndup(t == NULL ? "" : (const char *)t, DB_NODE_TEXT_MAX);
+}
+
+enum db_result
+db_node_list(struct db *db, struct db_node **out, size_t *n)
+{
+	sqlite3_stmt *st = db_prepare(db, "SELECT name, mx, version, spki, "
+	    "queue_messages, queue_oldest, heartbeat, beat_every, first_seen "
+	    "FROM cluster_nodes ORDER BY name LIMIT ?1");
+	struct db_node *v = NULL;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int(st, 1, DB_NODES_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_node *d;
+
+		if (v == NULL)
+			v = xcalloc(DB_NODES_MAX, sizeof(*v));
+		d = &v[k++];
+		d->name = db_node_text(st, 0);
+		d->mx = db_node_text(st, 1);
+		d->version = db_node_text(st, 2);
+		d->spki = db_node_text(st, 3);
+		d->queue_messages = sqlite3_column_int64(st, 4);
+		d->queue_oldest = sqlite3_column_int64(st, 5);
+		d->heartbeat = sqlite3_column_int64(st, 6);
+		d->every = sqlite3_column_int64(st, 7);
+		d->first_seen = sqlite3_column_int64(st, 8);
+		if (k == DB_NODES_MAX)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_node_list_free(v, k);
+		return db_fail(db, "read nodes");
+	}
+	*out = v;
+	*n = k;
+	return DB_OK;
+}
+
+void
+db_node_list_free(struct db_node *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].name);
+		free(v[i].mx);
+		free(v[i].version);
+		free(v[i].spki);
+	}
+	free(v);
+}
+
+enum db_result
+db_node_forget(struct db *db, const char *name)
+{
+	sqlite3_stmt *st = db_prepare(db, "DELETE FROM cluster_nodes WHERE "
+	    "name = ?1");
+	enum db_result r;
+
+	if (st == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, name) == -1 ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(db, "forget node");
+	else
+		r = sqlite3_changes(db->sql) > 0 ? DB_OK : DB_NOTFOUND;
+	sqlite3_finalize(st);
+	return r;
+}
