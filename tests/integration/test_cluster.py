@@ -68,15 +68,6 @@ def replicate(nodes):
                                row)
 
 
-def spki(cert):
-    """TLSA 3 1 1 data of a certificate, computed by openssl."""
-    pub = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey",
-                          "-noout"], capture_output=True, check=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
-                         input=pub, capture_output=True, check=True).stdout
-    return hashlib.sha256(der).hexdigest()
-
-
 def status(d):
     r = harness.run_cli(d.cfg.path, "cluster", "status", "--json")
     assert r.returncode == 0, r.stderr
@@ -163,7 +154,8 @@ def cluster(module_daemons, tmp_path_factory):
                            n.cfg.server["hostname"])
     replicate(nodes)
     return {"n1": nodes[0], "n2": nodes[1], "ca": ca.cert,
-            "spki1": spki(certs[0].cert), "spki2": spki(certs[1].cert)}
+            "spki1": harness.spki_openssl(certs[0].cert),
+            "spki2": harness.spki_openssl(certs[1].cert)}
 
 
 def test_status_lists_both_with_advancing_heartbeats(cluster):
