@@ -429,9 +429,12 @@ emit_node_tlsa(struct dnsrec_emit *e, const struct conf *c,
 		    (n->name != NULL && strcasecmp(n->name, c->hostname) == 0))
 			continue;
 		owner = xasprintf("_25._tcp.%s", n->mx);
+		/* Only host names reach the output: a line break in a row
+		 * would forge records. */
 		add(e->out, "; cluster node %s (MX %s)%s: TLSA of its keys, "
-		    "as its last heartbeat wrote them", n->name ? n->name :
-		    n->mx, n->mx, n->stale ? ", stale: stopped beating "
+		    "as its last heartbeat wrote them", n->name != NULL &&
+		    cluster_valid_mx(n->name) ? n->name : n->mx, n->mx,
+		    n->stale ? ", stale: stopped beating "
 		    "(sealmail cluster forget removes it)" : "");
 		keys = xstrdup(n->spki ? n->spki : "");
 		for (key = strtok_r(keys, " ", &save); key != NULL;

@@ -558,8 +558,8 @@ test_cluster_nodes(void **state)
 	static const char k3[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 	char spki2[200], *txt, *line;
-	const char *mx[3];
-	struct dnsrec_node n[3];
+	const char *mx[4];
+	struct dnsrec_node n[4];
 	char *cfgmx[] = { "mx.example.net" };
 	struct fix x;
 
@@ -573,18 +573,26 @@ test_cluster_nodes(void **state)
 	    .mx = "mx2.example.org", .spki = spki2 };
 	n[2] = (struct dnsrec_node){ .name = "mx3.example.org",
 	    .mx = "mx3.example.org", .spki = k3, .stale = true };
+	/* a row whose name is no host name: shown by its MX only */
+	n[3] = (struct dnsrec_node){ .name = "evil\nexample.org. IN A 1.2.3.4",
+	    .mx = "mx4.example.org", .spki = "" };
 	x.f.nodes = n;
-	x.f.nnodes = 3;
+	x.f.nnodes = 4;
 	x.d[1].mta_sts_mx = cfgmx;
 	x.d[1].nmta_sts_mx = 1;
 	dnsrec_build(&x.c, &x.f, NULL, false, &x.out);
 	assert_line(&x.out, "example.org. 3600 IN MX 10 mail.example.org.");
 	assert_line(&x.out, "example.org. 3600 IN MX 10 mx2.example.org.");
 	assert_line(&x.out, "example.org. 3600 IN MX 10 mx3.example.org.");
+	assert_line(&x.out, "example.org. 3600 IN MX 10 mx4.example.org.");
+	assert_line(&x.out, "; cluster node mx4.example.org (MX "
+	    "mx4.example.org): TLSA of its keys, as its last heartbeat wrote "
+	    "them");
+	assert_false(has_text(&x.out, "evil"));
 	/* example.net lists its own mx hosts: no node MX lines */
 	assert_false(has_line(&x.out, "example.net. 3600 IN MX 10 "
 	    "mx2.example.org."));
-	assert_int_equal(count_records(&x.out, "MX"), 4);
+	assert_int_equal(count_records(&x.out, "MX"), 5);
 	assert_line(&x.out, "_25._tcp.mx2.example.org. 3600 IN TLSA 3 1 1 "
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	assert_line(&x.out, "_25._tcp.mx2.example.org. 3600 IN TLSA 3 1 1 "
@@ -596,9 +604,9 @@ test_cluster_nodes(void **state)
 	assert_false(has_text(&x.out, "not-a-digest"));
 	/* ours once (from the certificate), the others' three */
 	assert_int_equal(count_records(&x.out, "TLSA"), 4);
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		mx[i] = n[i].mx;
-	txt = sts_serve_txt(&x.c, &x.d[0], mx, 3);
+	txt = sts_serve_txt(&x.c, &x.d[0], mx, 4);
 	line = malloc(strlen(txt) + 64);
 	snprintf(line, strlen(txt) + 64, "_mta-sts.example.org. 3600 IN TXT "
 	    "\"%s\"", txt);
