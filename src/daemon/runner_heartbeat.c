@@ -16,6 +16,7 @@
 #include "cluster/cluster_node.h"
 #include "conf/conf.h"
 #include "core/buf.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "core/workpool.h"
@@ -31,8 +32,12 @@ struct runner_heartbeat {
 	struct event		*ev;
 	long long		 every;
 	char			*spki;		/* space-separated */
+	char			 instance[IDS_SID_LEN + 1];	/* this
+						 * runner's, random */
+	long long		 last;		/* our last beat written */
 	bool			 busy;		/* a beat is on the pool */
 	bool			 failing;	/* the last beat failed */
+	bool			 clashing;	/* another node beats as we */
 };
 
 struct runner_heartbeat *
@@ -44,6 +49,7 @@ runner_heartbeat_new(const struct conf *conf)
 
 	hb->conf = conf;
 	hb->every = CLUSTER_BEAT_EVERY;
+	ids_sid_new(hb->instance);
 	buf_init(&b, SIZE_MAX);
 	for (size_t i = 0; i < conf->ncerts; i++) {
 		if (spki_sha256_file(conf->certs[i].cert, hex, err,
@@ -58,6 +64,18 @@ runner_heartbeat_new(const struct conf *conf)
 	return hb;
 }
 
+/* Two nodes with one hostname overwrite one row: the registry, the
+ * policy and the records would miss one of them. Said once a spell. */
+static void
+runner_heartbeat_clash(struct runner_heartbeat *hb, bool clash)
+{
+	if (clash && !hb->clashing)
+		log_warn("queue runner: another node writes the heartbeat of "
+		    "%s: every node of a cluster needs its own [server] "
+		    "hostname", hb->conf->hostname);
+	hb->clashing = clash;
+}
+
 /* workpool_run_fn: count the queue, write the row. */
 static void
 runner_heartbeat_run(void *arg)
@@ -67,10 +85,11 @@ runner_heartbeat_run(void *arg)
 	long long oldest = 0;
 	size_t n = 0;
 	struct db *db;
+	bool clash = false;
 	struct db_node row = {
 		.name = hb->conf->hostname, .mx = hb->conf->hostname,
 		.version = SEALMAIL_VERSION, .spki = hb->spki,
-		.every = hb->every,
+		.every = hb->every, .instance = hb->instance,
 	};
 
 	row.queue_messages = spool_count(hb->conf->data_dir, &n, &oldest) ==
@@ -79,15 +98,18 @@ runner_heartbeat_run(void *arg)
 	row.heartbeat = (long long)time(NULL);
 	snprintf(path, sizeof(path), "%s/sealmail.db", hb->conf->data_dir);
 	if ((db = db_open(path, false, NULL, err, sizeof(err))) == NULL ||
-	    db_node_beat(db, &row) != DB_OK) {
+	    db_node_beat(db, &row, hb->last, &clash) != DB_OK) {
 		/* Once per spell of failures, not every few seconds. */
 		if (!hb->failing)
 			log_warn("queue runner: heartbeat not written: %s",
 			    db ? db_error(db) : err);
 		hb->failing = true;
-	} else if (hb->failing) {
-		log_info("queue runner: heartbeat written again");
+	} else {
+		if (hb->failing)
+			log_info("queue runner: heartbeat written again");
 		hb->failing = false;
+		hb->last = row.heartbeat;
+		runner_heartbeat_clash(hb, clash);
 	}
 	db_close(db);
 }

@@ -9,20 +9,47 @@
 #include "core/xmalloc.h"
 #include "store/db_internal.h"
 
-enum db_result
-db_node_beat(struct db *db, const struct db_node *n)
+/* *clash: name's row was written after since by another instance. */
+static enum db_result
+db_node_clash(struct db *db, const struct db_node *n, long long since,
+    bool *clash)
+{
+	sqlite3_stmt *st = db_prepare(db, "SELECT instance FROM cluster_nodes "
+	    "WHERE name = ?1 AND heartbeat > ?2");
+	enum db_result r = DB_OK;
+	int rc;
+
+	*clash = false;
+	if (st == NULL)
+		return DB_ERROR;
+	if (db_bind(db, st, 1, n->name) == -1 ||
+	    sqlite3_bind_int64(st, 2, since) != SQLITE_OK)
+		r = db_fail(db, "read heartbeat");
+	else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+
+		*clash = since > 0 && (t == NULL ||
+		    strcmp((const char *)t, n->instance) != 0);
+	} else if (rc != SQLITE_DONE)
+		r = db_fail(db, "read heartbeat");
+	sqlite3_finalize(st);
+	return r;
+}
+
+static enum db_result
+db_node_write(struct db *db, const struct db_node *n)
 {
 	/* ON CONFLICT ... excluded: the same text in SQLite and
 	 * PostgreSQL. */
 	sqlite3_stmt *st = db_prepare(db, "INSERT INTO cluster_nodes (name, "
 	    "mx, version, spki, queue_messages, queue_oldest, heartbeat, "
-	    "beat_every, first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-	    "?7) ON CONFLICT (name) DO UPDATE SET mx = excluded.mx, "
-	    "version = excluded.version, spki = excluded.spki, "
-	    "queue_messages = excluded.queue_messages, "
+	    "beat_every, first_seen, instance) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?7, ?9) ON CONFLICT (name) DO UPDATE SET "
+	    "mx = excluded.mx, version = excluded.version, "
+	    "spki = excluded.spki, queue_messages = excluded.queue_messages, "
 	    "queue_oldest = excluded.queue_oldest, "
 	    "heartbeat = excluded.heartbeat, "
-	    "beat_every = excluded.beat_every");
+	    "beat_every = excluded.beat_every, instance = excluded.instance");
 	enum db_result r;
 
 	if (st == NULL)
@@ -34,13 +61,24 @@ db_node_beat(struct db *db, const struct db_node *n)
 	    sqlite3_bind_int64(st, 5, n->queue_messages) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 6, n->queue_oldest) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 7, n->heartbeat) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 8, n->every) != SQLITE_OK)
+	    sqlite3_bind_int64(st, 8, n->every) != SQLITE_OK ||
+	    db_bind(db, st, 9, n->instance) == -1)
 		r = db_fail(db, "write heartbeat");
 	else
 		r = sqlite3_step(st) == SQLITE_DONE ? DB_OK :
 		    db_fail(db, "write heartbeat");
 	sqlite3_finalize(st);
 	return r;
+}
+
+enum db_result
+db_node_beat(struct db *db, const struct db_node *n, long long since,
+    bool *clash)
+{
+	if (db_begin(db) != DB_OK)
+		return DB_ERROR;
+	return db_end(db, db_node_clash(db, n, since, clash) == DB_OK &&
+	    db_node_write(db, n) == DB_OK);
 }
 
 /* Column col as a heap string of at most DB_NODE_TEXT_MAX bytes. */
@@ -56,8 +94,8 @@ enum db_result
 db_node_list(struct db *db, struct db_node **out, size_t *n)
 {
 	sqlite3_stmt *st = db_prepare(db, "SELECT name, mx, version, spki, "
-	    "queue_messages, queue_oldest, heartbeat, beat_every, first_seen "
-	    "FROM cluster_nodes ORDER BY name LIMIT ?1");
+	    "queue_messages, queue_oldest, heartbeat, beat_every, first_seen, "
+	    "instance FROM cluster_nodes ORDER BY name LIMIT ?1");
 	struct db_node *v = NULL;
 	size_t k = 0;
 	int rc;
@@ -82,6 +120,7 @@ db_node_list(struct db *db, struct db_node **out, size_t *n)
 		d->heartbeat = sqlite3_column_int64(st, 6);
 		d->every = sqlite3_column_int64(st, 7);
 		d->first_seen = sqlite3_column_int64(st, 8);
+		d->instance = db_node_text(st, 9);
 		if (k == DB_NODES_MAX)
 			break;
 	}
@@ -103,6 +142,7 @@ db_node_list_free(struct db_node *v, size_t n)
 		free(v[i].mx);
 		free(v[i].version);
 		free(v[i].spki);
+		free(v[i].instance);
 	}
 	free(v);
 }

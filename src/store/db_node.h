@@ -10,6 +10,7 @@
 #ifndef SEALMAIL_STORE_DB_NODE_H
 #define SEALMAIL_STORE_DB_NODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "store/db.h"
@@ -31,10 +32,16 @@ struct db_node {
 	long long	 heartbeat;	/* Unix time of its last beat */
 	long long	 every;		/* seconds between its beats */
 	long long	 first_seen;	/* its first beat */
+	char		*instance;	/* the writing runner's random id */
 };
 
-/* Write n's row (n->first_seen is ignored: set on the first beat). */
-enum db_result db_node_beat(struct db *db, const struct db_node *n);
+/*
+ * Write n's row (n->first_seen is ignored: set on the first beat). *clash
+ * is set when the row was written after `since` (the writer's previous
+ * beat; 0: none yet) by another instance: two nodes beat under one name.
+ */
+enum db_result db_node_beat(struct db *db, const struct db_node *n,
+    long long since, bool *clash);
 
 /*
  * Every row, by name, at most DB_NODES_MAX, into *out (a heap array the

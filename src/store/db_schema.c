@@ -283,7 +283,8 @@ static const char *const db_schema_steps[] = {
 	"  queue_oldest   INTEGER NOT NULL,"
 	"  heartbeat      INTEGER NOT NULL,"
 	"  beat_every     INTEGER NOT NULL,"
-	"  first_seen     INTEGER NOT NULL);",
+	"  first_seen     INTEGER NOT NULL,"
+	"  instance       TEXT NOT NULL);",
 };
 
 /* The password file: one row per account that has a password. */

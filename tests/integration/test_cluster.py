@@ -33,7 +33,7 @@ NODE1, NODE2 = "mx1.example.test", "mx2.example.test"
 ADDR2 = "127.0.0.2"
 STS_HOST = "mta-sts." + harness.DOMAIN
 COLS = ("name, mx, version, spki, queue_messages, queue_oldest, heartbeat, "
-        "beat_every, first_seen")
+        "beat_every, first_seen, instance")
 
 
 def store(d):
@@ -64,7 +64,7 @@ def replicate(nodes):
             for src, row in rows:
                 if src is not d and row is not None:
                     db.execute("INSERT OR REPLACE INTO cluster_nodes (%s) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" % COLS,
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" % COLS,
                                row)
 
 
@@ -210,6 +210,20 @@ def test_queue_size_reported(cluster):
             harness.cli_ok(n1.cfg.path, "queue", "delete", qid)
     harness.wait_until(lambda: status(n1)[NODE1]["queue_messages"] == 0,
                        10 * harness.SLOW, what="queue size 0 again")
+
+
+def test_two_nodes_one_name_warned(cluster):
+    """Two nodes with one hostname would share one row (and one MX):
+    a beat that finds the row written by another runner since its own
+    last beat says so in the log."""
+    n1 = cluster["n1"]
+    with connect(n1) as db:
+        db.execute("UPDATE cluster_nodes SET instance = 'elsewhere', "
+                   "heartbeat = heartbeat + 1 WHERE name = ?", (NODE1,))
+    harness.wait_until(lambda: "another node writes the heartbeat of "
+                       "mx1.example.test: every node of a cluster needs "
+                       "its own [server] hostname" in n1.log_text(),
+                       10 * harness.SLOW, what="the clash warning")
 
 
 def test_policy_lists_every_node_on_every_node(cluster):
