@@ -24,15 +24,18 @@ cluster_valid_mx(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 
+		/* RFC 5321 §4.1.2 Domain: LDH labels that start and end
+		 * with a letter or digit, as policy readers check. */
 		if (ch == '.') {
-			if (label == 0)
+			if (label == 0 || s[i - 1] == '-')
 				return false;
 			label = 0;
 			continue;
 		}
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-') || ++label > 63)
+		    (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)) ||
+		    ++label > 63)
 			return false;
 	}
-	return label > 0;
+	return label > 0 && s[n - 1] != '-';
 }

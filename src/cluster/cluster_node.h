@@ -25,9 +25,11 @@ bool cluster_node_is_stale(long long now, long long heartbeat,
     long long every);
 
 /*
- * Whether s may stand in a policy's mx line as a host name: 1..253 bytes
- * of letters, digits, '-' and '.', no empty label. Rows come from other
- * nodes: a name that is not one never reaches the policy text.
+ * Whether s may stand in a policy's mx line as a host name (RFC 5321
+ * §4.1.2 Domain): 1..253 bytes, labels of 1..63 letters, digits and '-'
+ * that start and end with a letter or digit, no final dot. Rows come
+ * from other nodes: a name that is not one never reaches the policy text
+ * (where one bad line would make senders reject the whole policy).
  */
 bool cluster_valid_mx(const char *s);
 

@@ -57,6 +57,13 @@ test_valid_mx(void **state)
 	assert_false(cluster_valid_mx("*.example.org"));
 	assert_false(cluster_valid_mx("mx.example.org\r\nmode: none"));
 	assert_false(cluster_valid_mx("mx example.org"));
+	/* LDH: no label starts or ends with '-' (found by fuzz_sts_serve:
+	 * "-" made a policy our own reader refuses) */
+	assert_false(cluster_valid_mx("-"));
+	assert_false(cluster_valid_mx("-mx.example.org"));
+	assert_false(cluster_valid_mx("mx-.example.org"));
+	assert_false(cluster_valid_mx("mx.example.org-"));
+	assert_true(cluster_valid_mx("mx-1.example.org"));
 	memset(long_label, 'a', 64);
 	long_label[64] = '\0';
 	assert_false(cluster_valid_mx(long_label));
