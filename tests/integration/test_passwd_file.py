@@ -124,11 +124,16 @@ def test_user_changes_apply_without_restart(daemons, certs):
         assert not has_hash(p), p
 
 
+# Tables made by the schema steps after the one that moves the hashes
+# (db_schema.c), one step each: an older store has none of them.
+LATER_TABLES = ("cluster_nodes",)
+
+
 def make_old_store(data_dir):
     """Turn a stopped daemon's files into those of the sealmail before the
     password file: users(address, hash, created) in sealmail.db at the
-    schema version before the step that moves the hashes (the last one
-    now: a step appended after it must change this), no passwd.db."""
+    schema version before the step that moves the hashes (each step
+    appended after it adds its table to LATER_TABLES), no passwd.db."""
     pwfile = os.path.join(data_dir, "passwd.db")
     pw = sqlite3.connect(pwfile)
     try:
@@ -152,7 +157,9 @@ def make_old_store(data_dir):
         for a, created in users:
             db.execute("INSERT INTO users VALUES (?, ?, ?)",
                        (a, hashes[a], created))
-        db.execute("PRAGMA user_version = %d" % (v - 1))
+        for t in LATER_TABLES:
+            db.execute("DROP TABLE %s" % t)
+        db.execute("PRAGMA user_version = %d" % (v - 1 - len(LATER_TABLES)))
         db.execute("COMMIT")
     finally:
         db.close()
