@@ -184,9 +184,9 @@ install: all
 	  > $(DESTDIR)$(HOOKDIR)/sealmail
 	chmod 0755 $(DESTDIR)$(HOOKDIR)/sealmail
 
-# The one version: SEALMAIL_VERSION in src/cli/main.c. debian/changelog
+# The one version: SEALMAIL_VERSION in src/core/version.h. debian/changelog
 # must say the same (native package), `make deb` checks it.
-VERSION  := $(shell sed -n 's/^\#define SEALMAIL_VERSION[[:space:]]*"\(.*\)"/\1/p' src/cli/main.c)
+VERSION  := $(shell sed -n 's/^\#define SEALMAIL_VERSION[[:space:]]*"\(.*\)"/\1/p' src/core/version.h)
 DEB_ARCH  = $(shell dpkg --print-architecture)
 DEB_OUT   = $(abspath build/deb-out)
 
@@ -197,7 +197,7 @@ DEB_OUT   = $(abspath build/deb-out)
 deb:
 	@scripts/install-deps.sh package
 	@cv=$$(dpkg-parsechangelog -S Version); [ "$$cv" = "$(VERSION)" ] || \
-	  { echo "make deb: debian/changelog says $$cv, src/cli/main.c says $(VERSION)" >&2; exit 1; }
+	  { echo "make deb: debian/changelog says $$cv, src/core/version.h says $(VERSION)" >&2; exit 1; }
 	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
 	SEALMAIL_DEB_DESTDIR=$(DEB_OUT) DEB_BUILD_OPTIONS="noautodbgsym parallel=2 $(DEB_BUILD_OPTIONS)" \
 	  dpkg-buildpackage -us -uc -b \

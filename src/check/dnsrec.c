@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "cluster/cluster_node.h"
 #include "core/xmalloc.h"
 #include "sts/sts_serve.h"
 
@@ -398,6 +399,58 @@ emit_ptr(struct dnsrec_emit *e, const struct conf *c,
 		    "%s.", c->hostname);
 }
 
+/* Whether node i is another node whose MX name is a host name not
+ * printed before (ours, or an earlier node's). */
+static bool
+node_other_mx(const struct conf *c, const struct dnsrec_facts *f, size_t i)
+{
+	const char *mx = f->nodes[i].mx;
+
+	if (mx == NULL || !cluster_valid_mx(mx) ||
+	    strcasecmp(mx, c->hostname) == 0)
+		return false;
+	for (size_t j = 0; j < i; j++)
+		if (f->nodes[j].mx != NULL &&
+		    strcasecmp(f->nodes[j].mx, mx) == 0)
+			return false;
+	return true;
+}
+
+/* The TLSA records of the other nodes' keys, each under its MX name. */
+static void
+emit_node_tlsa(struct dnsrec_emit *e, const struct conf *c,
+    const struct dnsrec_facts *f)
+{
+	for (size_t i = 0; i < f->nnodes; i++) {
+		const struct dnsrec_node *n = &f->nodes[i];
+		char *keys, *key, *save = NULL, *owner, *rd;
+
+		if (n->mx == NULL || !cluster_valid_mx(n->mx) ||
+		    (n->name != NULL && strcasecmp(n->name, c->hostname) == 0))
+			continue;
+		owner = xasprintf("_25._tcp.%s", n->mx);
+		/* Only host names reach the output: a line break in a row
+		 * would forge records. */
+		add(e->out, "; cluster node %s (MX %s)%s: TLSA of its keys, "
+		    "as its last heartbeat wrote them", n->name != NULL &&
+		    cluster_valid_mx(n->name) ? n->name : n->mx, n->mx,
+		    n->stale ? ", stale: stopped beating "
+		    "(sealmail cluster forget removes it)" : "");
+		keys = xstrdup(n->spki ? n->spki : "");
+		for (key = strtok_r(keys, " ", &save); key != NULL;
+		    key = strtok_r(NULL, " ", &save)) {
+			if (strlen(key) != 64 || strspn(key,
+			    "0123456789abcdef") != 64)
+				continue;
+			rd = xasprintf("3 1 1 %s", key);
+			rr(e, owner, "TLSA", rd);
+			free(rd);
+		}
+		free(keys);
+		free(owner);
+	}
+}
+
 static void
 emit_host(struct dnsrec_emit *e, const struct conf *c,
     const struct dnsrec_facts *f, const struct dnsrec_host *h)
@@ -406,6 +459,7 @@ emit_host(struct dnsrec_emit *e, const struct conf *c,
 	add(e->out, "; ---- the mail host %s ----", c->hostname);
 	emit_addresses(e, c, h);
 	emit_tlsa(e, c, f);
+	emit_node_tlsa(e, c, f);
 	emit_ptr(e, c, h);
 }
 
@@ -606,12 +660,17 @@ emit_sts_host(struct dnsrec_emit *e, const struct conf *c,
 
 static void
 emit_sts(struct dnsrec_emit *e, const struct conf *c,
-    const struct conf_domain *d)
+    const struct dnsrec_facts *f, const struct conf_domain *d)
 {
-	char *txt = sts_serve_txt(c, d), *owner = xasprintf("_mta-sts.%s",
+	const char **mx = xcalloc(f->nnodes + 1, sizeof(*mx));
+	char *txt, *owner = xasprintf("_mta-sts.%s",
 	    d->name), *host = xasprintf("mta-sts.%s", d->name), *rd;
 	bool https = false;
 
+	for (size_t i = 0; i < f->nnodes; i++)
+		mx[i] = f->nodes[i].mx;
+	txt = sts_serve_txt(c, d, mx, f->nnodes);
+	free(mx);
 	for (size_t i = 0; i < c->nlisteners; i++)
 		https |= c->listeners[i].role == CONF_ROLE_HTTPS;
 	add(e->out, "; MTA-STS (RFC 8461): policy mode %s, served at "
@@ -702,12 +761,20 @@ emit_domain(struct dnsrec_emit *e, const struct conf *c,
 	    "each, the lower preference tried first.", d->name, c->hostname);
 	rr(e, d->name, "MX", mx);
 	free(mx);
+	/* The other nodes, which its MTA-STS policy lists too. */
+	for (size_t i = 0; d->nmta_sts_mx == 0 && i < f->nnodes; i++) {
+		if (!node_other_mx(c, f, i))
+			continue;
+		mx = xasprintf("10 %s.", f->nodes[i].mx);
+		rr(e, d->name, "MX", mx);
+		free(mx);
+	}
 	if (home)
 		emit_host(e, c, f, h);
 	emit_spf(e, c, d, h);
 	emit_dkim(e, d, f);
 	emit_dmarc(e, c, d, inbox);
-	emit_sts(e, c, d);
+	emit_sts(e, c, f, d);
 	emit_tlsrpt(e, d, inbox);
 	emit_bimi(e, d);
 }

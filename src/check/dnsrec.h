@@ -38,6 +38,15 @@ struct dnsrec_cert {
 	const char	*error;		/* when spki is NULL: one line */
 };
 
+/* Another node of the cluster, as the store's registry has it. */
+struct dnsrec_node {
+	const char	*name;
+	const char	*mx;		/* the MX host name it answers as */
+	const char	*spki;		/* its keys' TLSA 3 1 1 data, 64 hex
+					 * digits each, space-separated */
+	bool		 stale;		/* stopped beating */
+};
+
 struct dnsrec_facts {
 	const struct dnsrec_ifaddr	*ifaddrs;
 	size_t				 nifaddrs;
@@ -45,6 +54,11 @@ struct dnsrec_facts {
 	size_t				 ndkim;
 	const struct dnsrec_cert	*certs;
 	size_t				 ncerts;
+	/* The registry's nodes (this one's row included or not): their MX
+	 * lines and MTA-STS mx lines for domains without mta_sts_mx, and
+	 * the TLSA records of the others' keys. */
+	const struct dnsrec_node	*nodes;
+	size_t				 nnodes;
 };
 
 /* The output: lines without "\n", each a record, a `;` comment or a

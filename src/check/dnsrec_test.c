@@ -546,6 +546,76 @@ test_no_inbox_is_a_comment(void **state)
 	dnsrec_out_clear(&x.out);
 }
 
+/* A cluster: the other nodes' MX lines (domains without mta_sts_mx),
+ * the TLSA records of their keys under their own MX names, a stale one
+ * marked; this node's row is not printed twice; the MTA-STS id is the
+ * one of the policy listing every node. */
+static void
+test_cluster_nodes(void **state)
+{
+	static const char k2[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char k3[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	char spki2[200], *txt, *line;
+	const char *mx[4];
+	struct dnsrec_node n[4];
+	char *cfgmx[] = { "mx.example.net" };
+	struct fix x;
+
+	(void)state;
+	fix_init(&x, "192.0.2.25", NULL);
+	add_https(&x, "0.0.0.0");
+	snprintf(spki2, sizeof(spki2), "%s %s not-a-digest", k2, k3);
+	n[0] = (struct dnsrec_node){ .name = "mail.example.org",
+	    .mx = "mail.example.org", .spki = x.fc[0].spki };
+	n[1] = (struct dnsrec_node){ .name = "mx2.example.org",
+	    .mx = "mx2.example.org", .spki = spki2 };
+	n[2] = (struct dnsrec_node){ .name = "mx3.example.org",
+	    .mx = "mx3.example.org", .spki = k3, .stale = true };
+	/* a row whose name is no host name: shown by its MX only */
+	n[3] = (struct dnsrec_node){ .name = "evil\nexample.org. IN A 1.2.3.4",
+	    .mx = "mx4.example.org", .spki = "" };
+	x.f.nodes = n;
+	x.f.nnodes = 4;
+	x.d[1].mta_sts_mx = cfgmx;
+	x.d[1].nmta_sts_mx = 1;
+	dnsrec_build(&x.c, &x.f, NULL, false, &x.out);
+	assert_line(&x.out, "example.org. 3600 IN MX 10 mail.example.org.");
+	assert_line(&x.out, "example.org. 3600 IN MX 10 mx2.example.org.");
+	assert_line(&x.out, "example.org. 3600 IN MX 10 mx3.example.org.");
+	assert_line(&x.out, "example.org. 3600 IN MX 10 mx4.example.org.");
+	assert_line(&x.out, "; cluster node mx4.example.org (MX "
+	    "mx4.example.org): TLSA of its keys, as its last heartbeat wrote "
+	    "them");
+	assert_false(has_text(&x.out, "evil"));
+	/* example.net lists its own mx hosts: no node MX lines */
+	assert_false(has_line(&x.out, "example.net. 3600 IN MX 10 "
+	    "mx2.example.org."));
+	assert_int_equal(count_records(&x.out, "MX"), 5);
+	assert_line(&x.out, "_25._tcp.mx2.example.org. 3600 IN TLSA 3 1 1 "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	assert_line(&x.out, "_25._tcp.mx2.example.org. 3600 IN TLSA 3 1 1 "
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	assert_line(&x.out, "_25._tcp.mx3.example.org. 3600 IN TLSA 3 1 1 "
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	assert_text(&x.out, "cluster node mx3.example.org (MX "
+	    "mx3.example.org), stale");
+	assert_false(has_text(&x.out, "not-a-digest"));
+	/* ours once (from the certificate), the others' three */
+	assert_int_equal(count_records(&x.out, "TLSA"), 4);
+	for (size_t i = 0; i < 4; i++)
+		mx[i] = n[i].mx;
+	txt = sts_serve_txt(&x.c, &x.d[0], mx, 4);
+	line = malloc(strlen(txt) + 64);
+	snprintf(line, strlen(txt) + 64, "_mta-sts.example.org. 3600 IN TXT "
+	    "\"%s\"", txt);
+	assert_line(&x.out, line);
+	free(line);
+	free(txt);
+	dnsrec_out_clear(&x.out);
+}
+
 static void
 test_mta_sts_uses_the_served_id(void **state)
 {
@@ -562,7 +632,7 @@ test_mta_sts_uses_the_served_id(void **state)
 	dnsrec_out_clear(&x.out);
 
 	add_https(&x, "0.0.0.0");
-	txt = sts_serve_txt(&x.c, &x.d[0]);
+	txt = sts_serve_txt(&x.c, &x.d[0], NULL, 0);
 	line = malloc(strlen(txt) + 64);
 	snprintf(line, strlen(txt) + 64, "_mta-sts.example.org. 3600 IN TXT "
 	    "\"%s\"", txt);
@@ -639,6 +709,7 @@ main(void)
 		cmocka_unit_test(test_reports_inbox_and_authorisation),
 		cmocka_unit_test(test_no_inbox_is_a_comment),
 		cmocka_unit_test(test_mta_sts_uses_the_served_id),
+		cmocka_unit_test(test_cluster_nodes),
 		cmocka_unit_test(test_unreadable_facts_are_comments),
 		cmocka_unit_test(test_relayhost_spf_is_a_comment),
 	};

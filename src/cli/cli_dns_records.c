@@ -4,7 +4,9 @@
  * records need (interface addresses, DKIM public keys, certificate key
  * digests) and print check/dnsrec.c's lines. A key or certificate that
  * cannot be read is named in one line on stderr; the rest is still
- * printed (that record as a comment) and the exit code is 1.
+ * printed (that record as a comment) and the exit code is 1. The other
+ * nodes of a cluster (the store's registry, store/db_node.h) add their MX
+ * and TLSA records and their MX names to the MTA-STS policy's id.
  *
  * `sealmail dns-records --check-tlsa [--cert FILE]`: look up
  * _25._tcp.HOSTNAME TLSA through [dns] and say whether a record matches
@@ -14,6 +16,7 @@
 #include "cli/cli.h"
 
 #include <ifaddrs.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -22,6 +25,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -30,11 +35,14 @@
 #include "auth/dkim_sign.h"
 #include "check/dnsrec.h"
 #include "check/tlsamatch.h"
+#include "cluster/cluster_node.h"
 #include "cli/cli_common.h"
 #include "conf/conf.h"
 #include "core/xmalloc.h"
 #include "dns/dns.h"
 #include "net/spki.h"
+#include "store/db.h"
+#include "store/db_node.h"
 
 #define DNS_RECORDS_USAGE	"dns-records [--domain D] [--zone] | " \
 	"dns-records --check-tlsa [--cert FILE]"
@@ -174,9 +182,51 @@ gather_certs(const struct conf *c, int *failed)
 	return certs;
 }
 
+/*
+ * The nodes of the store's registry into *out (their strings owned by
+ * rows, freed by the caller with db_node_list_free). No store yet (init,
+ * a fresh install): no nodes, silently. A store that cannot be read is an
+ * error, said here: the records printed then miss the other nodes.
+ */
+static size_t
+gather_nodes(const struct conf *c, struct db_node **rows,
+    struct dnsrec_node **out, int *failed)
+{
+	char path[PATH_MAX];
+	size_t n = 0;
+	struct db *db;
+	long long now = (long long)time(NULL);
+
+	*rows = NULL;
+	*out = NULL;
+	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
+	if (access(path, F_OK) != 0)
+		return 0;
+	if ((db = cli_open_store(c, false)) == NULL) {
+		*failed = 1;
+		return 0;
+	}
+	if (db_node_list(db, rows, &n) != DB_OK) {
+		cli_error("cluster nodes not read: %s", db_error(db));
+		*failed = 1;
+	}
+	db_close(db);
+	*out = xcalloc(n + 1, sizeof(**out));
+	for (size_t i = 0; i < n; i++) {
+		(*out)[i].name = (*rows)[i].name;
+		(*out)[i].mx = (*rows)[i].mx;
+		(*out)[i].spki = (*rows)[i].spki;
+		(*out)[i].stale = cluster_node_is_stale(now,
+		    (*rows)[i].heartbeat, (*rows)[i].every);
+	}
+	return n;
+}
+
 int
 cli_dns_records_print(const struct conf *c, const char *domain, bool zone)
 {
+	struct db_node *rows;
+	struct dnsrec_node *nodes;
 	struct dnsrec_ifaddr *ifa;
 	struct dnsrec_dkim *dkim;
 	struct dnsrec_facts f = { 0 };
@@ -189,6 +239,8 @@ cli_dns_records_print(const struct conf *c, const char *domain, bool zone)
 	f.dkim = dkim;
 	f.certs = gather_certs(c, &failed);
 	f.ncerts = c->ncerts;
+	f.nnodes = gather_nodes(c, &rows, &nodes, &failed);
+	f.nodes = nodes;
 	dnsrec_build(c, &f, domain, zone, &out);
 	for (size_t i = 0; i < out.n; i++)
 		printf("%s\n", out.line[i]);
@@ -202,6 +254,8 @@ cli_dns_records_print(const struct conf *c, const char *domain, bool zone)
 		free((char *)f.certs[i].error);
 	}
 	free((void *)f.certs);
+	free(nodes);
+	db_node_list_free(rows, f.nnodes);
 	free(dkim);
 	free(ifa);
 	if (fflush(stdout) != 0) {

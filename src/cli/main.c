@@ -7,11 +7,7 @@
 #include "cli/cli.h"
 #include "conf/conf.h"
 #include "core/log.h"
-
-/* The release; `make SEALMAIL_VERSION=...` (CFLAGS) may say more. */
-#ifndef SEALMAIL_VERSION
-#define SEALMAIL_VERSION	"0.1.0"
-#endif
+#include "core/version.h"
 
 struct cli_entry {
 	const char	*name;
@@ -46,6 +42,8 @@ static const struct cli_entry cli_entries[] = {
 	    "reports dmarc|tls [--domain D] [--days N] [--json]" },
 	{ "arc", cli_arc, "arc sign --domain D --selector S --key FILE "
 	    "[--time T] [--authserv-id ID] [FILE|-]" },
+	{ "cluster", cli_cluster,
+	    "cluster status [--json] | cluster forget NODE" },
 	{ "dns-records", cli_dns_records, "dns-records [--domain D] [--zone] "
 	    "| dns-records --check-tlsa [--cert FILE]" },
 };

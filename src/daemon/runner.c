@@ -21,6 +21,7 @@
 #include "core/xmalloc.h"
 #include "core/metrics.h"
 #include "daemon/runner_correspondents.h"
+#include "daemon/runner_heartbeat.h"
 #include "daemon/runner_history.h"
 #include "daemon/runner_internal.h"
 #include "daemon/runner_reports.h"
@@ -206,6 +207,7 @@ runner_cleanup(struct runner *r)
 	runner_flights_close(r);
 	runner_history_free(r->history);
 	runner_correspondents_free(r->corr);
+	runner_heartbeat_free(r->beat);
 	runner_reports_free(r->reports);
 	while (r->flights != NULL)
 		runner_flight_free(r->flights);
@@ -321,6 +323,7 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	/* Report signing (its thread) asks the keys process. */
 	struct keys_client *keys_client = keys_client_open(r.base);
 	runner_select_method(&r);
+	r.beat = runner_heartbeat_new(conf);	/* reads the certificates */
 	/* Before the first thread, which Landlock would not cover. */
 	sandbox_enter(SANDBOX_RUNNER, conf);
 	metrics_rss_update();	/* then on each scan */
@@ -332,6 +335,7 @@ runner_main(const struct conf *conf, struct dkim_keys *keys)
 	r.reports = runner_reports_start(r.base, conf, keys);
 	r.history = runner_history_start(r.base, r.pool, conf);
 	r.corr = runner_correspondents_start(r.base, r.pool, conf);
+	runner_heartbeat_start(r.beat, r.base, r.pool);
 	log_info("queue runner started method=%s remote=%s",
 	    r.method[RUNNER_LOCAL].ops->name,
 	    r.method[RUNNER_REMOTE].m == NULL ? "unavailable" :

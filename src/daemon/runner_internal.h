@@ -39,6 +39,7 @@
 #include "queue/qidset.h"
 
 struct runner_correspondents;
+struct runner_heartbeat;
 struct runner_history;
 struct runner_reports;
 struct workpool;
@@ -131,6 +132,7 @@ struct runner {
 	struct runner_reports		*reports;	/* the report job */
 	struct runner_history		*history;	/* status page's */
 	struct runner_correspondents	*corr;		/* lookalike check's */
+	struct runner_heartbeat		*beat;		/* the node registry's */
 	/*
 	 * Exactly-once local delivery: the messages whose state on disk may
 	 * lag behind deliveries already made, whose Maildir copies must be

@@ -381,6 +381,20 @@ static const char *const db_schema_steps[] = {
 	"ALTER TABLE inreport_failures ADD COLUMN idx INTEGER NOT NULL "
 	"  DEFAULT 0;"
 	"UPDATE inreport_failures SET idx = rowid;",
+	/* 14 -> 15 (issue 16, a cluster of nodes, store/db_node.h): one
+	 * row per node sharing the store, its heartbeat written by its
+	 * queue runner; removed only by `cluster forget`. */
+	"CREATE TABLE cluster_nodes ("
+	"  name           TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,"
+	"  mx             TEXT NOT NULL,"
+	"  version        TEXT NOT NULL,"
+	"  spki           TEXT NOT NULL,"
+	"  queue_messages INTEGER NOT NULL,"
+	"  queue_oldest   INTEGER NOT NULL,"
+	"  heartbeat      INTEGER NOT NULL,"
+	"  beat_every     INTEGER NOT NULL,"
+	"  first_seen     INTEGER NOT NULL,"
+	"  instance       TEXT NOT NULL);",
 };
 
 /* The password file: one row per account that has a password. */

@@ -10,12 +10,47 @@
 
 #include <openssl/evp.h>
 
+#include "cluster/cluster_node.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 
+/* qsort: host names, ASCII case-insensitively. */
+static int
+sts_serve_cmp(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The cluster's mx lines into b: c->hostname and the registry's names. */
+static void
+sts_serve_cluster_mx(struct buf *b, const struct conf *c,
+    const char *const *nodes, size_t nnodes)
+{
+	char **v = xcalloc(nnodes + 1, sizeof(*v));
+	size_t n = 0;
+
+	v[n++] = xstrdup(c->hostname);
+	for (size_t i = 0; i < nnodes; i++)
+		if (nodes[i] != NULL && cluster_valid_mx(nodes[i]))
+			v[n++] = xstrdup(nodes[i]);
+	for (size_t i = 0; i < n; i++)
+		for (char *p = v[i]; *p != '\0'; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+	qsort(v, n, sizeof(*v), sts_serve_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || strcmp(v[i], v[i - 1]) != 0)
+			buf_printf(b, "mx: %s\r\n", v[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 char *
-sts_serve_policy(const struct conf *c, const struct conf_domain *d)
+sts_serve_policy(const struct conf *c, const struct conf_domain *d,
+    const char *const *nodes, size_t nnodes)
 {
 	struct buf b;
 
@@ -23,7 +58,7 @@ sts_serve_policy(const struct conf *c, const struct conf_domain *d)
 	buf_printf(&b, "version: STSv1\r\nmode: %s\r\n",
 	    conf_sts_mode_name(d->mta_sts));
 	if (d->nmta_sts_mx == 0)
-		buf_printf(&b, "mx: %s\r\n", c->hostname);
+		sts_serve_cluster_mx(&b, c, nodes, nnodes);
 	for (size_t i = 0; i < d->nmta_sts_mx; i++)
 		buf_printf(&b, "mx: %s\r\n", d->mta_sts_mx[i]);
 	buf_printf(&b, "max_age: %u\r\n", d->mta_sts_max_age);
@@ -44,9 +79,10 @@ sts_serve_id(const char *policy, char id[STS_SERVE_ID_LEN + 1])
 }
 
 char *
-sts_serve_txt(const struct conf *c, const struct conf_domain *d)
+sts_serve_txt(const struct conf *c, const struct conf_domain *d,
+    const char *const *nodes, size_t nnodes)
 {
-	char *policy = sts_serve_policy(c, d), id[STS_SERVE_ID_LEN + 1];
+	char *policy = sts_serve_policy(c, d, nodes, nnodes), id[STS_SERVE_ID_LEN + 1];
 
 	sts_serve_id(policy, id);
 	free(policy);

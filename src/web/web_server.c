@@ -54,7 +54,7 @@
 /* Bytes read ahead of evhttp's parser per connection: it refuses
  * headers past WEB_HEADERS_SIZE, so more is never needed. */
 #define WEB_READ_AHEAD		(2 * WEB_HEADERS_SIZE)
-/* Threads for the admin pages' slow work (web_env.pool). */
+/* Threads for the pages' slow work (web_env.pool). */
 #define WEB_POOL_THREADS	1
 
 struct web_listener {
@@ -610,7 +610,7 @@ web_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (wl->cl->role == CONF_ROLE_HTTPS)
-		web_sts_serve(req, wl->ws->env.conf, ssl ?
+		web_sts_serve(req, &wl->ws->env, ssl ?
 		    SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL);
 	else
 		web_access_serve(wl->access, req, peer, !c->proxy_own,
@@ -651,12 +651,13 @@ web_server_listen(struct web_server *ws, int fd, size_t listener)
 		wl->evl = NULL;
 		return -1;
 	}
+	/* The admin pages and the MTA-STS policy read the store there. */
+	if (ws->env.pool == NULL)
+		ws->env.pool = workpool_new(ws->env.base, WEB_POOL_THREADS,
+		    "web pages");
 	if (cl->role == CONF_ROLE_ADMIN) {
 		/* The password_file is the keys process's to read and
 		 * check: the worker never holds its hashes. */
-		if (ws->env.pool == NULL)
-			ws->env.pool = workpool_new(ws->env.base,
-			    WEB_POOL_THREADS, "admin pages");
 		wl->access = web_access_new(cl->name, listener,
 		    cl->password_file != NULL, ws->keys, ws->limits,
 		    &ws->env);

@@ -238,6 +238,16 @@ def peer_fingerprint(sslsock):
     return hashlib.sha256(sslsock.getpeercert(binary_form=True)).hexdigest()
 
 
+def spki_openssl(cert):
+    """The TLSA 3 1 1 data of a PEM certificate file, computed by openssl
+    alone."""
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey",
+                          "-noout"], check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                         input=pub, check=True, capture_output=True).stdout
+    return hashlib.sha256(der).hexdigest()
+
+
 # ---------------------------------------------------------------- config
 
 class Listener:

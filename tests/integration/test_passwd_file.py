@@ -124,13 +124,20 @@ def test_user_changes_apply_without_restart(daemons, certs):
         assert not has_hash(p), p
 
 
+# Tables made by the schema steps after the one that moves the hashes and
+# the one that adds users.seq (db_schema.c), one step each: an older store
+# has none of them.
+LATER_TABLES = ("cluster_nodes",)
+
+
 def make_old_store(data_dir):
     """Turn a stopped daemon's files into those of the sealmail before the
     password file: users(address, hash, created) in sealmail.db at the
-    schema version before the step that moves the hashes (the last but
-    one now, before the step that adds users.seq and the idx columns of
-    inreport_records and inreport_failures, which this takes out again: a
-    step appended after them must change this), no passwd.db."""
+    schema version before the step that moves the hashes, no passwd.db.
+    The steps after it are taken out again: the one that adds users.seq
+    (users is made anew here) and the idx columns of inreport_records and
+    inreport_failures, then one step per table of LATER_TABLES (a step
+    appended after them adds its table there)."""
     pwfile = os.path.join(data_dir, "passwd.db")
     pw = sqlite3.connect(pwfile)
     try:
@@ -156,7 +163,9 @@ def make_old_store(data_dir):
                        (a, hashes[a], created))
         db.execute("ALTER TABLE inreport_records DROP COLUMN idx")
         db.execute("ALTER TABLE inreport_failures DROP COLUMN idx")
-        db.execute("PRAGMA user_version = %d" % (v - 2))
+        for t in LATER_TABLES:
+            db.execute("DROP TABLE %s" % t)
+        db.execute("PRAGMA user_version = %d" % (v - 2 - len(LATER_TABLES)))
         db.execute("COMMIT")
     finally:
         db.close()

@@ -48,15 +48,6 @@ def run(cfg, *args):
     return harness.run_cli(cfg, *args)
 
 
-def spki_openssl(cert):
-    """The TLSA 3 1 1 data, computed by openssl alone."""
-    pub = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey",
-                          "-noout"], check=True, capture_output=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
-                         input=pub, check=True, capture_output=True).stdout
-    return hashlib.sha256(der).hexdigest()
-
-
 def set_key(text, section_key, value):
     """Replace the first `key = ...` line (a whole line) in text."""
     new, n = re.subn(r"(?m)^%s\s*=.*$" % re.escape(section_key),
@@ -162,7 +153,7 @@ def test_tlsa_matches_openssl(inst):
     assert r.returncode == 0, r.stderr
     tlsa = record(r.stdout, "_25._tcp." + HOST, "TLSA")
     assert tlsa == ["_25._tcp.%s. 3600 IN TLSA 3 1 1 %s" % (
-        HOST, spki_openssl(inst["cert"]))], r.stdout
+        HOST, harness.spki_openssl(inst["cert"]))], r.stdout
     assert "next key's record" in r.stdout
 
 
@@ -257,7 +248,7 @@ def test_init_prints_the_records(inst):
     assert "Publish these DNS records" in out
     tlsa = record(out, "_25._tcp." + HOST, "TLSA")
     assert tlsa == ["_25._tcp.%s. 3600 IN TLSA 3 1 1 %s" % (
-        HOST, spki_openssl(inst["cert"]))], out
+        HOST, harness.spki_openssl(inst["cert"]))], out
     assert record(out, "s1._domainkey." + DOMAIN, "TXT"), out
     assert record(out, DOMAIN, "MX"), out
 
@@ -280,7 +271,7 @@ def test_unreadable_key_is_named_and_the_rest_printed(inst, tmp_path):
 
 @pytest.fixture(scope="module")
 def dns(inst):
-    spki = spki_openssl(inst["cert"])
+    spki = harness.spki_openssl(inst["cert"])
     zones = {
         # mail3: signed, but only usage 1 (unusable for SMTP)
         DOMAIN: ";! sign\nmail A 127.0.0.1\nmail2 A 127.0.0.1\n"
@@ -321,7 +312,7 @@ def test_check_tlsa_match(inst, dns, tmp_path):
         r = run(conf, "dns-records", "--check-tlsa", *args)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "_25._tcp.%s: 3 1 1 %s matches %s" % (
-            HOST, spki_openssl(inst["cert"]), inst["cert"]) in r.stdout
+            HOST, harness.spki_openssl(inst["cert"]), inst["cert"]) in r.stdout
 
 
 def test_check_tlsa_new_key_mismatch(inst, dns, tmp_path):
@@ -333,7 +324,7 @@ def test_check_tlsa_new_key_mismatch(inst, dns, tmp_path):
                    check=True, capture_output=True)
     r = run(conf, "dns-records", "--check-tlsa", "--cert", cert)
     assert r.returncode == 1, r.stdout + r.stderr
-    new = spki_openssl(cert)
+    new = harness.spki_openssl(cert)
     assert len(r.stderr.splitlines()) == 1, r.stderr
     assert "no TLSA record at _25._tcp.%s matches" % HOST in r.stderr
     assert "publish _25._tcp.%s. IN TLSA 3 1 1 %s" % (HOST, new) in r.stderr
@@ -350,7 +341,7 @@ def test_check_tlsa_unused_records_are_a_note(inst, dns, tmp_path, host):
     assert "note: no record matches the key of %s" % inst["cert"] in \
         r.stdout
     assert "publish _25._tcp.%s. IN TLSA 3 1 1 %s" % (
-        host, spki_openssl(inst["cert"])) in r.stdout
+        host, harness.spki_openssl(inst["cert"])) in r.stdout
 
 
 def test_check_tlsa_absent(inst, dns, tmp_path):
