@@ -13,7 +13,7 @@ SANDBOX  ?= 1
 # src/report/xmllib.c loads it for the first report read or written
 # (headers from libxml2-dev, hence its cflags).
 PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c zlib \
-            libseccomp icu-uc icu-i18n libidn2
+            libseccomp icu-uc icu-i18n libidn2 libpq
 PYTHON    = /usr/bin/python3
 
 WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
