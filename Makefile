@@ -21,7 +21,7 @@ WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 # CFLAGS (optimisation, extra flags) may be set on the command line; the
 # flags the code needs are kept apart in ALL_CFLAGS so they always apply.
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc $(shell pkg-config --cflags libxml-2.0 2>/dev/null) -fno-strict-aliasing $(CFLAGS)
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc $(shell pkg-config --cflags libxml-2.0 libpq 2>/dev/null) -fno-strict-aliasing $(CFLAGS)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 # Unit tests and fuzz targets check the XML we write with libxml2 itself
 # (schema validation), so they link it; the daemon loads it (above).
