@@ -94,6 +94,12 @@ sql_pg_param(const char *text, size_t len, size_t i, size_t *end, int *n)
 	size_t j = i + 1;
 	long v = 0;
 
+	/* Glued to a name ("a?1" would be "a$1", one identifier to
+	 * PostgreSQL) or to a '$' ("$x?1" would open a dollar quote): refused,
+	 * as is a name glued after it. */
+	if (i > 0 && (text[i - 1] == '$' || sql_pg_ident_char(
+	    (unsigned char)text[i - 1])))
+		return -1;
 	if (j >= len || text[j] < '1' || text[j] > '9')
 		return -1;
 	for (; j < len && text[j] >= '0' && text[j] <= '9'; j++) {
@@ -101,6 +107,9 @@ sql_pg_param(const char *text, size_t len, size_t i, size_t *end, int *n)
 		if (v > SQL_PG_PARAMS_MAX)
 			return -1;
 	}
+	if (j < len && (text[j] == '$' || sql_pg_ident_char(
+	    (unsigned char)text[j])))
+		return -1;
 	*end = j;
 	*n = (int)v;
 	return 0;

@@ -24,8 +24,8 @@
  * nested block comments) is left alone. *nparams is the highest N. -1 if
  * a '?' outside them is not followed by 1..SQL_PG_PARAMS_MAX without a
  * leading zero (an anonymous '?' would number differently in the two
- * backends), a quote or comment is left open, text holds a NUL, or out is
- * too small.
+ * backends), a ?N touches a name or a '$' on either side, a quote or
+ * comment is left open, text holds a NUL, or out is too small.
  */
 int sql_pg_params_rewrite(const char *text, size_t len, char *out,
     size_t outlen, int *nparams);

@@ -92,6 +92,11 @@ test_rewrite_refused(void **state)
 		"SELECT $$ open",
 		"SELECT $q$ open $$",
 		"x ?a",
+		"SELECT a?1",		/* a$1 is one name */
+		"SELECT $x?1",		/* $x$1 opens a dollar quote */
+		"SELECT ?1$",
+		"SELECT ?1a",
+		"$x0ffff4?11",		/* found by fuzz_sql_params */
 	};
 	char out[8];
 	int n;
