@@ -124,6 +124,15 @@ sql_pg_break(struct sql_pg *pg)
 	return SQL_UNAVAILABLE;
 }
 
+/* The server's notices ("relation already exists, skipping") are no
+ * errors: libpq would print them on stderr. */
+static void
+sql_pg_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 /* Connect with the DSN and our settings: client_encoding and
  * application_name come after it, so they win; so does the password from
  * the caller's file. 0, or -1 with the error set. */
@@ -152,6 +161,7 @@ sql_pg_connect(struct sql_pg *pg)
 		PQfinish(conn);
 		return -1;
 	}
+	PQsetNoticeProcessor(conn, sql_pg_notice, NULL);
 	/* The only bytea text format we decode. */
 	res = PQexec(conn, "SET bytea_output = hex");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
