@@ -22,6 +22,24 @@ import subprocess
 import tempfile
 import time
 
+TREE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def helper(name):
+    """build/test/helpers/NAME beside the binary under test, built if
+    missing (make, in the tree, for the build folder in use)."""
+    sbin = os.environ.get("SEALMAIL_BIN", os.path.join(TREE, "build",
+                                                       "sealmail"))
+    build = os.path.dirname(os.path.abspath(sbin))
+    path = os.path.join(build, "test", "helpers", name)
+    if not os.path.exists(path):
+        rel = os.path.relpath(build, TREE)
+        subprocess.run(["make", "-s", "BUILD=" + rel,
+                        os.path.join(rel, "test", "helpers", name)],
+                       cwd=TREE, check=True, timeout=600)
+    return path
+
+
 PGBIN = "/usr/lib/postgresql/15/bin"
 OWNER = "sealmail"            # owns the database, runs migrations
 WORKER = "sealmail_worker"    # the daemon's workers (no password hashes)

@@ -2,11 +2,12 @@
 (src/store/db_schema_pg.c) against a real PostgreSQL 15 started on
 loopback (pgserver.py), through the C helper tests/helpers/sql_pg_check.c.
 """
+import os
 import subprocess
 import time
 
 import pgserver
-from conftest import helper
+from pgserver import helper
 
 
 def check(*args, timeout=120):
@@ -99,8 +100,8 @@ def test_worker_role_cannot_read_hashes(pg):
     but never reads the password hashes; the keys role does."""
     dsn = pg.new_database("roles")
     assert check("migrate", dsn, pg.pwfile).returncode == 0
-    with open(pgserver.__file__.replace("pgserver.py", "") +
-              "../../docs/postgresql-grants.sql") as f:
+    with open(os.path.join(pgserver.TREE, "docs",
+                           "postgresql-grants.sql")) as f:
         grants = f.read()
     grants = grants.replace(":worker", pgserver.WORKER).replace(
         ":keys", pgserver.KEYS)
