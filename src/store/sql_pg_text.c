@@ -187,7 +187,8 @@ sql_pg_int64_parse(const char *s, size_t len, int64_t *v)
 		lim = (uint64_t)INT64_MAX + 1;
 		i = 1;
 	}
-	if (i == len || len - i > 19)
+	/* The server's canonical form only: no "-0", no leading zero. */
+	if (i == len || len - i > 19 || (s[i] == '0' && (len - i > 1 || neg)))
 		return -1;
 	for (; i < len; i++) {
 		unsigned d;

@@ -31,7 +31,8 @@ int sql_pg_params_rewrite(const char *text, size_t len, char *out,
     size_t outlen, int *nparams);
 
 /* A decimal integer as the server writes one: an optional '-' and 1 to 19
- * digits, the whole of s (len bytes) and within int64_t. */
+ * digits without a leading zero (nor "-0"), the whole of s (len bytes)
+ * and within int64_t. */
 int sql_pg_int64_parse(const char *s, size_t len, int64_t *v);
 
 /* Decode a bytea value in hex output format ("\x" then pairs of hex

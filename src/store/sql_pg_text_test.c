@@ -141,6 +141,10 @@ test_int64(void **state)
 	assert_int_equal(sql_pg_int64_parse("12x", 3, &v), -1);
 	assert_int_equal(sql_pg_int64_parse("00000000000000000001", 20, &v),
 	    -1);
+	/* Not as the server writes them (found by fuzz_sql_params). */
+	assert_int_equal(sql_pg_int64_parse("-0", 2, &v), -1);
+	assert_int_equal(sql_pg_int64_parse("007", 3, &v), -1);
+	assert_int_equal(sql_pg_int64_parse("-01", 3, &v), -1);
 	/* Only len bytes count. */
 	assert_int_equal(sql_pg_int64_parse("123", 2, &v), 0);
 	assert_true(v == 12);
