@@ -9,7 +9,10 @@
  *   sql_pg_check worker DSN PWFILE    what a worker's role may read
  *   sql_pg_check open DSN PWFILE      open, print the error if it fails
  *   sql_pg_check outage DSN PWFILE    commands on stdin, one per line,
- *                                     answered "ok ..." or "fail ..."
+ *                                     answered "ok ..." or "fail ...":
+ *                                     begin_insert, expect_unavailable,
+ *                                     expect_lost, backoff, rollback,
+ *                                     recover, quit
  *
  * PWFILE ("-": none) holds the password, as postgresql_password_file
  * does. Exit status 0 when every check passed.
@@ -429,6 +432,28 @@ outage_cmd(struct sql *sql, const char *cmd)
 		printf("%s %s %s\n", rc == SQL_UNAVAILABLE && (cmd[7] == 'u' ||
 		    strstr(sql_errmsg(sql), "lost") != NULL) ? "ok" : "fail",
 		    rc_name(rc), sql_errmsg(sql));
+	} else if (strcmp(cmd, "backoff") == 0) {
+		/* The server is down: calls every 10 ms for 3 s may try to
+		 * connect only after 100, 200, 400, 800, 1600 ms. */
+		int calls = 0, attempts = 0, other = 0;
+
+		t0 = now_ms();
+		while (now_ms() - t0 < 3000) {
+			st = sql_prepare(sql, "SELECT 1");
+			rc = sql_step(st);
+			sql_finalize(st);
+			calls++;
+			if (rc == SQL_UNAVAILABLE && strncmp(sql_errmsg(sql),
+			    "connect: ", 9) == 0)
+				attempts++;
+			else if (rc != SQL_UNAVAILABLE ||
+			    strstr(sql_errmsg(sql), "next try") == NULL)
+				other++;
+			usleep(10000);
+		}
+		printf("%s attempts=%d calls=%d other=%d\n", attempts >= 2 &&
+		    attempts <= 7 && calls > 50 && other == 0 ? "ok" : "fail",
+		    attempts, calls, other);
 	} else if (strcmp(cmd, "rollback") == 0) {
 		sql_rollback(sql);
 		printf("ok\n");

@@ -142,8 +142,9 @@ class Outage:
 
 def test_connection_loss_and_recovery(pg):
     """The server stopped mid-use: calls answer SQL_UNAVAILABLE (not
-    SQL_ERROR), a transaction open at the break is reported lost, and once
-    the server is back the same handle works again after the backoff."""
+    SQL_ERROR), a transaction open at the break is reported lost, while it
+    is down connections are tried only at the doubling backoff, and once
+    the server is back the same handle works again after it."""
     dsn = pg.new_database("outage")
     assert check("migrate", dsn, pg.pwfile).returncode == 0
     o = Outage(dsn, pg.pwfile)
@@ -164,6 +165,10 @@ def test_connection_loss_and_recovery(pg):
         # transaction.
         pg.stop("immediate")
         assert o.ask("expect_unavailable").startswith("ok")
+        # Calls while it is down do not hammer it: connection attempts
+        # only at the doubling backoff (100, 200, 400 ... ms).
+        ans = o.ask("backoff")
+        assert ans.startswith("ok"), ans
         pg.start()
         ans = o.ask("recover")
         assert ans.startswith("ok"), ans
