@@ -29,6 +29,9 @@
 #define SQL_PG_COLS_MAX		1664
 #define SQL_PG_BACKOFF_MIN_MS	100
 #define SQL_PG_BACKOFF_MAX_MS	5000
+/* The advisory lock of write transactions ("seal" + 1: the schema
+ * migrations take "seal", db_schema_pg.c). */
+#define SQL_PG_WRITE_LOCK	"1936024941"
 /* Seconds to wait for a connection when the DSN says nothing. */
 #define SQL_PG_CONNECT_TIMEOUT	"5"
 
@@ -525,15 +528,22 @@ sql_pg_exec(struct sql *sql, const char *text)
 	return sql_pg_run_simple(sql_pg_of(sql), text);
 }
 
-/* A new transaction starts apart from one lost before. */
+/*
+ * A new transaction starts apart from one lost before. A writing one
+ * takes the store's write lock first, as SQLite's BEGIN IMMEDIATE does:
+ * PostgreSQL would let two read-then-write transactions (a report lease)
+ * both read the old row; with the lock, writers of all nodes take turns
+ * from the start, and readers never wait. It is a transaction-scoped
+ * advisory lock, gone at COMMIT, ROLLBACK or a broken connection.
+ */
 static enum sql_rc
 sql_pg_begin(struct sql *sql, bool write)
 {
 	struct sql_pg *pg = sql_pg_of(sql);
 
-	(void)write;	/* PostgreSQL locks rows, not the database */
 	pg->tx_lost = false;
-	return sql_pg_run_simple(pg, "BEGIN");
+	return sql_pg_run_simple(pg, write ? "BEGIN; SELECT "
+	    "pg_advisory_xact_lock(" SQL_PG_WRITE_LOCK ")" : "BEGIN");
 }
 
 static enum sql_rc

@@ -23,12 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/db_schema_pg.h"
 #include "store/sql.h"
 
 static int failures;
+
+static uint64_t now_ms(void);
 
 #define CHECK(x) do { if (!(x)) { \
 	fprintf(stderr, "sql_pg_check:%d: failed: %s\n", __LINE__, #x); \
@@ -315,6 +318,47 @@ check_transactions(struct sql *sql)
 	CHECK(int1(sql, count, "other") == 0);
 }
 
+/* sql_begin(write) serializes writers of all connections from the
+ * start, as SQLite's BEGIN IMMEDIATE does; readers do not wait. */
+static void
+check_write_lock(struct sql *sql, const char *dsn, const char *pwfile)
+{
+	int fd[2], status;
+	uint64_t t0;
+	char c;
+	pid_t pid;
+
+	CHECK(pipe(fd) == 0);
+	CHECK(sql_begin(sql, true) == SQL_OK);
+	if ((pid = fork()) == 0) {
+		struct sql *other = open_or_die(dsn, pwfile);
+		uint64_t waited;
+		int bad = 0;
+
+		close(fd[0]);
+		/* A reader goes on at once. */
+		t0 = now_ms();
+		bad |= sql_begin(other, false) != SQL_OK;
+		bad |= int1(other, "SELECT 4", NULL) != 4;
+		bad |= sql_commit(other) != SQL_OK;
+		bad |= now_ms() - t0 > 300;
+		(void)!write(fd[1], "r", 1);
+		t0 = now_ms();
+		bad |= sql_begin(other, true) != SQL_OK;
+		waited = now_ms() - t0;
+		sql_rollback(other);
+		sql_close(other);
+		_exit(bad ? 1 : waited >= 400 ? 0 : 2);
+	}
+	close(fd[1]);
+	CHECK(read(fd[0], &c, 1) == 1);
+	close(fd[0]);
+	usleep(600000);
+	CHECK(sql_commit(sql) == SQL_OK);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static int
 cmd_basic(const char *dsn, const char *pwfile)
 {
@@ -328,6 +372,7 @@ cmd_basic(const char *dsn, const char *pwfile)
 	check_values(sql);
 	check_errors(sql);
 	check_transactions(sql);
+	check_write_lock(sql, dsn, pwfile);
 	sql_release_memory(sql);
 	/* Statements left open are the close's to finalize. */
 	CHECK(sql_prepare(sql, "SELECT 1") != NULL);
