@@ -561,8 +561,12 @@ sql_pg_commit(struct sql *sql)
 	}
 	if ((rc = sql_pg_ready(pg)) != SQL_OK)
 		return rc;
-	if ((res = PQexec(pg->conn, "COMMIT")) == NULL)
-		return sql_pg_send_failed(pg);
+	if ((res = PQexec(pg->conn, "COMMIT")) == NULL) {
+		/* This failure is the caller's news of the lost transaction. */
+		rc = sql_pg_send_failed(pg);
+		pg->tx_lost = false;
+		return rc;
+	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = sql_pg_result_error(pg, res);
 		if (rc == SQL_OK)
