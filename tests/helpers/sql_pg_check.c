@@ -11,7 +11,8 @@
  *   sql_pg_check outage DSN PWFILE    commands on stdin, one per line,
  *                                     answered "ok ..." or "fail ...":
  *                                     begin_insert, expect_unavailable,
- *                                     expect_lost, backoff, rollback,
+ *                                     expect_lost, backoff,
+ *                                     commit_unavailable, rollback,
  *                                     recover, quit
  *
  * PWFILE ("-": none) holds the password, as postgresql_password_file
@@ -499,6 +500,10 @@ outage_cmd(struct sql *sql, const char *cmd)
 		printf("%s attempts=%d calls=%d other=%d\n", attempts >= 2 &&
 		    attempts <= 7 && calls > 50 && other == 0 ? "ok" : "fail",
 		    attempts, calls, other);
+	} else if (strcmp(cmd, "commit_unavailable") == 0) {
+		rc = sql_commit(sql);
+		printf("%s %s %s\n", rc == SQL_UNAVAILABLE ? "ok" : "fail",
+		    rc_name(rc), sql_errmsg(sql));
 	} else if (strcmp(cmd, "rollback") == 0) {
 		sql_rollback(sql);
 		printf("ok\n");

@@ -175,6 +175,14 @@ def test_connection_loss_and_recovery(pg):
         ms = int(ans.split("ms=")[1].split()[0])
         # The backoff is at most 5 s between tries.
         assert ms < 8000, ans
+        # The break met by the COMMIT itself: that failure is the news;
+        # the handle needs no rollback to go on, and nothing was kept.
+        assert o.ask("begin_insert").startswith("ok")
+        pg.stop("fast")
+        assert o.ask("commit_unavailable").startswith("ok")
+        pg.start()
+        ans = o.ask("recover")
+        assert ans.startswith("ok"), ans
     finally:
         o.close()
         if not pg.running:
