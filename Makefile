@@ -13,7 +13,7 @@ SANDBOX  ?= 1
 # src/report/xmllib.c loads it for the first report read or written
 # (headers from libxml2-dev, hence its cflags).
 PKGS      = libevent libevent_openssl openssl libunbound sqlite3 inih libcrypt json-c zlib \
-            libseccomp icu-uc icu-i18n libidn2
+            libseccomp icu-uc icu-i18n libidn2 libpq
 PYTHON    = /usr/bin/python3
 
 WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
@@ -21,7 +21,7 @@ WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 # CFLAGS (optimisation, extra flags) may be set on the command line; the
 # flags the code needs are kept apart in ALL_CFLAGS so they always apply.
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc $(shell pkg-config --cflags libxml-2.0 2>/dev/null) -fno-strict-aliasing $(CFLAGS)
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc $(shell pkg-config --cflags libxml-2.0 libpq 2>/dev/null) -fno-strict-aliasing $(CFLAGS)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 # Unit tests and fuzz targets check the XML we write with libxml2 itself
 # (schema validation), so they link it; the daemon loads it (above).
@@ -108,7 +108,7 @@ fuzz-check:
 # The integration suite runs in a network namespace that has only loopback.
 test-integration: $(BUILD)/sealmail $(HELPER_BIN)
 	SEALMAIL_BIN=$(abspath $(BUILD)/sealmail) SEALMAIL_SANITIZE=$(SANITIZE) \
-	  unshare --net sh -c 'ip link set lo up && exec $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/auth tests/outbound'
+	  unshare --net sh -c 'ip link set lo up && exec $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/auth tests/outbound tests/store'
 
 test: test-deps
 	$(MAKE) all headers

@@ -5,12 +5,12 @@ set -eu
 what="${1:-all}"
 build="gcc make pkg-config libssl-dev libevent-dev libunbound-dev libsqlite3-dev
   libinih-dev libcrypt-dev libcurl4-openssl-dev libjson-c-dev libxml2-dev zlib1g-dev
-  libseccomp-dev libicu-dev libidn2-dev openssl dns-root-data"
+  libseccomp-dev libicu-dev libidn2-dev libpq-dev openssl dns-root-data"
 test="libcmocka-dev python3 python3-pytest python3-dnspython python3-spf python3-dkim python3-nacl
   opendkim-tools swaks libnet-ssleay-perl nsd ldnsutils dovecot-lmtpd postfix
   bind9-dnsutils bind9-utils iproute2 util-linux procps python3-cryptography unbound
   postfix-mta-sts-resolver libxml2-utils prometheus chromium curl gdb publicsuffix haproxy
-  opendkim rspamd"
+  opendkim rspamd postgresql"
 fuzz="clang libclang-rt-14-dev"
 # make deb / make test-package: build the .deb, install it into a debootstrapped root
 package="debhelper dpkg-dev fakeroot debootstrap systemd"

@@ -334,6 +334,40 @@ check_password_files(struct check *k)
 	}
 }
 
+/* [store]: what serve can run, and the PostgreSQL password's file. */
+static void
+check_store(struct check *k)
+{
+	const struct conf *c = k->c;
+	const char *pw = c->store_postgresql_password_file;
+	char why[512], line[512], esc[300];
+	struct stat st;
+	FILE *fp;
+
+	if (!conf_store_servable(c, why, sizeof(why)))
+		check_report(k, true, c->store_backend_line, "[store]",
+		    "backend", "%s", why);
+	if (c->store_backend != CONF_STORE_POSTGRESQL || pw == NULL)
+		return;
+	log_escape(pw, strlen(pw), esc, sizeof(esc));
+	if ((fp = fopen(pw, "re")) == NULL) {
+		check_report(k, true, 0, NULL, NULL, "[store] "
+		    "postgresql_password_file %s: %s", esc, strerror(errno));
+		return;
+	}
+	if (fgets(line, sizeof(line), fp) == NULL || line[0] == '\n' ||
+	    line[0] == '\0')
+		check_report(k, true, 0, NULL, NULL, "[store] "
+		    "postgresql_password_file %s: empty (the password is its "
+		    "first line)", esc);
+	else if (fstat(fileno(fp), &st) == 0 && (st.st_mode & S_IROTH))
+		check_report(k, false, 0, NULL, NULL, "[store] "
+		    "postgresql_password_file %s: readable by every user "
+		    "(chmod o-r)", esc);
+	explicit_bzero(line, sizeof(line));
+	fclose(fp);
+}
+
 static void
 check_sts_report(void *arg, bool error, unsigned line, const char *sec,
     const char *key, const char *text)
@@ -388,6 +422,7 @@ cli_check_config(int argc, char **argv, const char *config)
 	check_tls(&k);
 	check_dkim(&k);
 	check_password_files(&k);
+	check_store(&k);
 	cli_check_sts(c, check_sts_report, &k);
 	check_dnssec(&k);
 	if (k.errors > 0) {

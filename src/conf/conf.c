@@ -111,6 +111,7 @@ conf_free(struct conf *c)
 	}
 	free(c->policies);
 	conf_milter_free(c);
+	conf_store_free(c);
 	free(c->delivery_lmtp_target);
 	free(c->relayhost);
 	free(c->relayhost_credentials);

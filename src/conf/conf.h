@@ -50,6 +50,11 @@ enum conf_bare_newline {
 	CONF_BARE_NEWLINE_REJECT,	/* reject the message with 550 5.6.0 */
 };
 
+enum conf_store_backend {
+	CONF_STORE_SQLITE,		/* data_dir/sealmail.db (default) */
+	CONF_STORE_POSTGRESQL,		/* [store] postgresql */
+};
+
 enum conf_local_delivery {
 	CONF_LOCAL_MAILDIR,
 	CONF_LOCAL_LMTP_UNIX,		/* lmtp:unix:/path */
@@ -327,6 +332,15 @@ struct conf {
 	/* [milter "NAME"], in file order */
 	struct conf_milter	*milters;
 	size_t			 nmilters;
+
+	/* [store] (conf_store.c): where users, aliases and report data
+	 * live. PostgreSQL is parsed and checked, not yet served
+	 * (conf_store_unsupported). */
+	enum conf_store_backend	 store_backend;
+	char			*store_postgresql;	/* libpq connection
+							 * string, no password */
+	char			*store_postgresql_password_file;
+	unsigned		 store_backend_line;
 };
 
 /*
@@ -362,6 +376,15 @@ const char *conf_role_name(enum conf_role r);
 /* Whether milter m applies to listener l (named or by role). */
 bool conf_milter_applies(const struct conf_milter *m,
     const struct conf_listener *l);
+
+/*
+ * WIRING (issue 16): whether serve can run c's store. Until db_open
+ * speaks PostgreSQL, [store] backend = postgresql cannot be served: false
+ * with the problem in why (it is about [store] backend, at line
+ * c->store_backend_line), which check-config reports as an error and
+ * serve and a reload refuse with. Goes when the store opens PostgreSQL.
+ */
+bool conf_store_servable(const struct conf *c, char *why, size_t whylen);
 
 /* "header", "tag" or "junk". */
 const char *conf_lookalike_action_name(enum conf_lookalike_action a);

@@ -693,6 +693,8 @@ conf_check_all(struct conf_parse *p)
 	c->data_dir_line = conf_parse_line_of(p, CONF_SEC_SERVER, "data_dir");
 	if (conf_milter_check(p) == -1)
 		return -1;
+	if (conf_store_check(p) == -1)
+		return -1;
 	if (conf_check_trusted(p) == -1)
 		return -1;
 	conf_check_reports(c);

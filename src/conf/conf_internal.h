@@ -50,6 +50,7 @@ enum conf_section_kind {
 	CONF_SEC_LIMITS,
 	CONF_SEC_LOOKALIKE,
 	CONF_SEC_MILTER,
+	CONF_SEC_STORE,
 	CONF_SEC_COUNT,
 };
 
@@ -185,6 +186,13 @@ extern const struct conf_key conf_keys_milter[CONF_MILTER_NKEYS];
 int conf_milter_new(struct conf_parse *p, const char *name);
 int conf_milter_check(struct conf_parse *p);
 void conf_milter_free(struct conf *c);
+
+/* conf_store.c: [store]: its keys, the checks once the file is read
+ * (backend against the other keys and [delivery] local), and freeing. */
+#define CONF_STORE_NKEYS	3
+extern const struct conf_key conf_keys_store[CONF_STORE_NKEYS];
+int conf_store_check(struct conf_parse *p);
+void conf_store_free(struct conf *c);
 
 /* Set defaults in a fresh conf (hostname excepted: see conf_check_all). */
 void conf_check_defaults(struct conf *c);

@@ -1601,6 +1601,8 @@ const struct conf_section conf_sections[CONF_SEC_COUNT] = {
 	SECTION("lookalike", CONF_SEC_LOOKALIKE, false, conf_keys_lookalike),
 	[CONF_SEC_MILTER] = { "milter", CONF_SEC_MILTER, true,
 	    conf_keys_milter, CONF_MILTER_NKEYS },
+	[CONF_SEC_STORE] = { "store", CONF_SEC_STORE, false,
+	    conf_keys_store, CONF_STORE_NKEYS },
 };
 
 _Static_assert(sizeof(conf_keys_server) / sizeof(conf_keys_server[0]) <=

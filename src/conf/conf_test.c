@@ -734,6 +734,23 @@ static const struct error_case error_cases[] = {
 	    "tls = none\nproxy_protocol = yes\n",
 	    "1: [listen \"a\"] proxy_from: missing: proxy_protocol = yes "
 	    "needs" },
+	/* [store]: a known backend, a connection string libpq reads, never
+	 * a password in it, none missing. */
+	{ "[store]\nbackend = mysql\n",
+	    "2: [store] backend: must be sqlite or postgresql" },
+	{ "[store]\npostgresql = host=db password=secret\n",
+	    "2: [store] postgresql: must not hold a password" },
+	{ "[store]\npostgresql = postgresql://u:secret@db/sealmail\n",
+	    "2: [store] postgresql: must not hold a password" },
+	{ "[store]\npostgresql = host=db nonsense\n",
+	    "2: [store] postgresql: not a libpq connection string: " },
+	{ "[store]\npostgresql = host=db colour=blue\n",
+	    "2: [store] postgresql: not a libpq connection string: " },
+	{ "[store]\npostgresql_password_file = pw\n",
+	    "2: [store] postgresql_password_file: must be an absolute path" },
+	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n"
+	    "[store]\nbackend = postgresql\n",
+	    "5: [store] postgresql: missing: backend = postgresql needs" },
 };
 
 static void
@@ -966,6 +983,61 @@ test_warnings(void **state)
 	text = xasprintf("%s[listen \"s\"]\naddress = 127.0.0.1:587\n"
 	    "role = submission\ntls = none\n", minimal);
 	assert_warnings(text, sub_want, 1);
+	free(text);
+}
+
+/* [store]: parsed and kept; PostgreSQL keys without that backend are
+ * said to do nothing; per-node Maildirs with a shared store are warned
+ * of; serve cannot run PostgreSQL yet, and says so. */
+static void
+test_store(void **state)
+{
+	static const char *const unused_want[] = {
+		"5: [store] postgresql: has no effect without backend = "
+		"postgresql",
+		"6: [store] postgresql_password_file: has no effect",
+	};
+	static const char *const maildir_want[] = {
+		"5: [store] backend: postgresql with [delivery] local = "
+		"maildir: each node",
+	};
+	char err[512], *text;
+	struct conf *c;
+
+	(void)state;
+	c = load_text(minimal, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->store_backend, CONF_STORE_SQLITE);
+	assert_null(c->store_postgresql);
+	assert_true(conf_store_servable(c, err, sizeof(err)));
+	conf_free(c);
+
+	text = xasprintf("%s[store]\npostgresql = host=db dbname=m\n"
+	    "postgresql_password_file = /etc/pw\n", minimal);
+	assert_warnings(text, unused_want, 2);
+	free(text);
+
+	text = xasprintf("%s[store]\nbackend = postgresql\npostgresql = "
+	    "host=127.0.0.1 port=5433 dbname=m user=u connect_timeout=3\n"
+	    "postgresql_password_file = /etc/pw\n", minimal);
+	assert_warnings(text, maildir_want, 1);
+	c = load_text(text, err, sizeof(err));
+	free(text);
+	assert_non_null(c);
+	assert_int_equal(c->store_backend, CONF_STORE_POSTGRESQL);
+	assert_string_equal(c->store_postgresql, "host=127.0.0.1 port=5433 "
+	    "dbname=m user=u connect_timeout=3");
+	assert_string_equal(c->store_postgresql_password_file, "/etc/pw");
+	assert_int_equal(c->store_backend_line, 5);
+	assert_false(conf_store_servable(c, err, sizeof(err)));
+	assert_non_null(strstr(err, "not yet supported by serve"));
+	conf_free(c);
+
+	/* LMTP to a shared Dovecot: no warning. */
+	text = xasprintf("%s[delivery]\nlocal = lmtp:127.0.0.1:24\n[store]\n"
+	    "backend = postgresql\npostgresql = postgresql://db/m\n",
+	    minimal);
+	assert_warnings(text, NULL, 0);
 	free(text);
 }
 
@@ -1323,6 +1395,7 @@ main(void)
 		cmocka_unit_test(test_trusted_networks),
 		cmocka_unit_test(test_proxy_from),
 		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_local_domain),
 		cmocka_unit_test(test_policy_for),
 		cmocka_unit_test(test_default_path),

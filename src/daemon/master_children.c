@@ -323,6 +323,7 @@ master_reload(struct master *m)
 	log_info("master reloading %s", m->conf->path);
 	sdnotify_reloading();
 	if (conf_load(m->conf->path, &nc, err, sizeof(err)) == -1 ||
+	    !conf_store_servable(nc, err, sizeof(err)) ||
 	    (nt = tls_server_new(nc, err, sizeof(err))) == NULL ||
 	    master_keys_start(m, nc, m->gen + 1, &nctl, &nk, err,
 	    sizeof(err)) == -1 ||

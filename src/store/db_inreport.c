@@ -379,10 +379,13 @@ enum db_result
 db_inreport_list(struct db *db, enum inreport_kind kind, const char *domain,
     long long since, struct inreport **out, size_t *n)
 {
+	/* The CAST: PostgreSQL cannot tell the type of a parameter that
+	 * only meets IS NULL. */
 	struct sql_stmt *st = db_prepare(db, "SELECT id, org_name, "
 	    "report_id, begin, \"end\", policy_domain, policy, contact, "
 	    "authenticated, received FROM inreports WHERE kind = ?1 AND "
-	    "\"end\" >= ?2 AND (?3 IS NULL OR lower(policy_domain) = "
+	    "\"end\" >= ?2 AND (CAST(?3 AS TEXT) IS NULL OR "
+	    "lower(policy_domain) = "
 	    "lower(?3) OR (kind = 'tls' AND EXISTS (SELECT 1 FROM "
 	    "inreport_policies p WHERE p.report = inreports.id AND "
 	    "lower(p.policy_domain) = lower(?3)))) ORDER BY begin, id "

@@ -12,25 +12,36 @@
 #include <string.h>
 
 #include "core/xmalloc.h"
+#include "store/sql_driver.h"
 
 /* How long a statement waits for another process's lock before it fails. */
 #define SQL_SQLITE_BUSY_MS	5000
 
-struct sql {
+struct sql_lite {
+	struct sql	 base;		/* first: sql.h's handle */
 	sqlite3		*db;
-	struct sql_stmt	*stmts;		/* every open statement */
+	struct sql_lite_stmt *stmts;	/* every open statement */
 	char		 err[512];
 };
 
-struct sql_stmt {
-	struct sql	*sql;
+struct sql_lite_stmt {
+	struct sql_stmt	 base;		/* first: sql.h's statement */
+	struct sql_lite	*sql;
 	sqlite3_stmt	*st;
-	struct sql_stmt	*prev, *next;
+	struct sql_lite_stmt *prev, *next;
 };
+
+static const struct sql_driver sql_lite_driver;
+
+/* The driver's own structures behind sql.h's handles. */
+#define LITE(s)		((struct sql_lite *)(void *)(s))
+#define CLITE(s)	((const struct sql_lite *)(const void *)(s))
+#define LST(s)		((struct sql_lite_stmt *)(void *)(s))
+#define CLST(s)		((const struct sql_lite_stmt *)(const void *)(s))
 
 /* Map an SQLite result code, recording the message of a failure. */
 static enum sql_rc
-sql_sqlite_rc(struct sql *sql, int rc)
+sql_sqlite_rc(struct sql_lite *sql, int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -83,7 +94,7 @@ sql_sqlite_configure(sqlite3 *db)
 struct sql *
 sql_open_sqlite(const char *path, int flags, char *err, size_t errlen)
 {
-	struct sql *sql;
+	struct sql_lite *sql;
 	int oflags = SQLITE_OPEN_NOMUTEX;
 
 #ifdef SQLITE_OPEN_NOFOLLOW
@@ -96,6 +107,7 @@ sql_open_sqlite(const char *path, int flags, char *err, size_t errlen)
 	if (flags & SQL_OPEN_CREATE)
 		oflags |= SQLITE_OPEN_CREATE;
 	sql = xcalloc(1, sizeof(*sql));
+	sql->base.drv = &sql_lite_driver;
 	if (sqlite3_open_v2(path, &sql->db, oflags, NULL) != SQLITE_OK ||
 	    sql_sqlite_configure(sql->db) == -1) {
 		snprintf(err, errlen, "%s: %s", path, sql->db != NULL ?
@@ -104,65 +116,65 @@ sql_open_sqlite(const char *path, int flags, char *err, size_t errlen)
 		free(sql);
 		return NULL;
 	}
-	return sql;
+	return &sql->base;
 }
 
-void
-sql_close(struct sql *sql)
+static void lite_finalize(struct sql_stmt *st);
+
+static void
+lite_close(struct sql *base)
 {
-	if (sql == NULL)
-		return;
+	struct sql_lite *sql = LITE(base);
+
 	while (sql->stmts != NULL)
-		sql_finalize(sql->stmts);
+		lite_finalize(&sql->stmts->base);
 	sqlite3_close(sql->db);
 	free(sql);
 }
 
-enum sql_backend
-sql_backend(const struct sql *sql)
+static const char *
+lite_errmsg(const struct sql *sql)
 {
-	(void)sql;
-	return SQL_SQLITE;
+	return CLITE(sql)->err;
 }
 
-const char *
-sql_errmsg(const struct sql *sql)
+static enum sql_rc
+lite_exec(struct sql *base, const char *text)
 {
-	return sql->err;
-}
+	struct sql_lite *sql = LITE(base);
 
-enum sql_rc
-sql_exec(struct sql *sql, const char *text)
-{
 	return sql_sqlite_rc(sql, sqlite3_exec(sql->db, text, NULL, NULL,
 	    NULL));
 }
 
-enum sql_rc
-sql_begin(struct sql *sql, bool write)
+static enum sql_rc
+lite_begin(struct sql *sql, bool write)
 {
-	return sql_exec(sql, write ? "BEGIN IMMEDIATE" : "BEGIN");
+	return lite_exec(sql, write ? "BEGIN IMMEDIATE" : "BEGIN");
 }
 
-enum sql_rc
-sql_commit(struct sql *sql)
+static enum sql_rc
+lite_commit(struct sql *sql)
 {
-	return sql_exec(sql, "COMMIT");
+	return lite_exec(sql, "COMMIT");
 }
 
-void
-sql_rollback(struct sql *sql)
+static void
+lite_rollback(struct sql *base)
 {
+	struct sql_lite *sql = LITE(base);
+
 	/* After a failed COMMIT the transaction may still be open; without
 	 * one there is nothing to do (and no error to record). */
 	if (!sqlite3_get_autocommit(sql->db))
 		(void)sqlite3_exec(sql->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-struct sql_stmt *
-sql_prepare(struct sql *sql, const char *text)
+static struct sql_stmt *
+lite_prepare(struct sql *base, const char *text)
 {
-	struct sql_stmt *st;
+	struct sql_lite *sql = LITE(base);
+	struct sql_lite_stmt *st;
 	sqlite3_stmt *s = NULL;
 	int rc;
 
@@ -179,20 +191,21 @@ sql_prepare(struct sql *sql, const char *text)
 		return NULL;
 	}
 	st = xcalloc(1, sizeof(*st));
+	st->base.drv = &sql_lite_driver;
 	st->sql = sql;
 	st->st = s;
 	st->next = sql->stmts;
 	if (sql->stmts != NULL)
 		sql->stmts->prev = st;
 	sql->stmts = st;
-	return st;
+	return &st->base;
 }
 
-void
-sql_finalize(struct sql_stmt *st)
+static void
+lite_finalize(struct sql_stmt *base)
 {
-	if (st == NULL)
-		return;
+	struct sql_lite_stmt *st = LST(base);
+
 	if (st->prev != NULL)
 		st->prev->next = st->next;
 	else
@@ -205,102 +218,125 @@ sql_finalize(struct sql_stmt *st)
 
 /* A bind's result; SQLITE_RANGE and SQLITE_NOMEM are the failures. */
 static enum sql_rc
-sql_bind_rc(struct sql_stmt *st, int rc)
+sql_bind_rc(struct sql_lite_stmt *st, int rc)
 {
 	return rc == SQLITE_OK ? SQL_OK : (sql_sqlite_rc(st->sql, rc),
 	    SQL_ERROR);
 }
 
-enum sql_rc
-sql_bind_text(struct sql_stmt *st, int idx, const char *s)
+static enum sql_rc
+lite_bind_null(struct sql_stmt *st, int idx)
+{
+	return sql_bind_rc(LST(st), sqlite3_bind_null(LST(st)->st, idx));
+}
+
+static enum sql_rc
+lite_bind_text(struct sql_stmt *st, int idx, const char *s)
 {
 	if (s == NULL)
-		return sql_bind_null(st, idx);
-	return sql_bind_rc(st, sqlite3_bind_text(st->st, idx, s, -1,
+		return lite_bind_null(st, idx);
+	return sql_bind_rc(LST(st), sqlite3_bind_text(LST(st)->st, idx, s, -1,
 	    SQLITE_TRANSIENT));
 }
 
-enum sql_rc
-sql_bind_int64(struct sql_stmt *st, int idx, int64_t v)
+static enum sql_rc
+lite_bind_int64(struct sql_stmt *st, int idx, int64_t v)
 {
-	return sql_bind_rc(st, sqlite3_bind_int64(st->st, idx,
+	return sql_bind_rc(LST(st), sqlite3_bind_int64(LST(st)->st, idx,
 	    (sqlite3_int64)v));
 }
 
-enum sql_rc
-sql_bind_blob(struct sql_stmt *st, int idx, const void *p, size_t len)
+static enum sql_rc
+lite_bind_blob(struct sql_stmt *st, int idx, const void *p, size_t len)
 {
 	if (p == NULL && len == 0)
 		p = "";		/* an empty blob, not NULL */
-	return sql_bind_rc(st, sqlite3_bind_blob64(st->st, idx, p,
+	return sql_bind_rc(LST(st), sqlite3_bind_blob64(LST(st)->st, idx, p,
 	    (sqlite3_uint64)len, SQLITE_TRANSIENT));
 }
 
-enum sql_rc
-sql_bind_null(struct sql_stmt *st, int idx)
+static int
+lite_bind_count(const struct sql_stmt *st)
 {
-	return sql_bind_rc(st, sqlite3_bind_null(st->st, idx));
+	return sqlite3_bind_parameter_count(CLST(st)->st);
 }
 
-int
-sql_bind_count(const struct sql_stmt *st)
+static enum sql_rc
+lite_step(struct sql_stmt *st)
 {
-	return sqlite3_bind_parameter_count(st->st);
+	return sql_sqlite_rc(LST(st)->sql, sqlite3_step(LST(st)->st));
 }
 
-enum sql_rc
-sql_step(struct sql_stmt *st)
+static bool
+lite_column_null(struct sql_stmt *st, int col)
 {
-	return sql_sqlite_rc(st->sql, sqlite3_step(st->st));
+	return sqlite3_column_type(LST(st)->st, col) == SQLITE_NULL;
 }
 
-bool
-sql_column_null(struct sql_stmt *st, int col)
+static const char *
+lite_column_text(struct sql_stmt *st, int col)
 {
-	return sqlite3_column_type(st->st, col) == SQLITE_NULL;
+	return (const char *)sqlite3_column_text(LST(st)->st, col);
 }
 
-const char *
-sql_column_text(struct sql_stmt *st, int col)
+static int64_t
+lite_column_int64(struct sql_stmt *st, int col)
 {
-	return (const char *)sqlite3_column_text(st->st, col);
+	return sqlite3_column_int64(LST(st)->st, col);
 }
 
-int64_t
-sql_column_int64(struct sql_stmt *st, int col)
-{
-	return sqlite3_column_int64(st->st, col);
-}
-
-const void *
-sql_column_blob(struct sql_stmt *st, int col, size_t *len)
+static const void *
+lite_column_blob(struct sql_stmt *st, int col, size_t *len)
 {
 	/* Blob first, then its size: the order SQLite documents. */
-	const void *p = sqlite3_column_blob(st->st, col);
-	int n = sqlite3_column_bytes(st->st, col);
+	const void *p = sqlite3_column_blob(LST(st)->st, col);
+	int n = sqlite3_column_bytes(LST(st)->st, col);
 
 	*len = p != NULL && n > 0 ? (size_t)n : 0;
 	return *len > 0 ? p : "";
 }
 
-void
-sql_reset(struct sql_stmt *st)
+static void
+lite_reset(struct sql_stmt *st)
 {
-	if (st == NULL)
-		return;
 	/* sqlite3_reset repeats the last step's error, reported already. */
-	(void)sqlite3_reset(st->st);
-	(void)sqlite3_clear_bindings(st->st);
+	(void)sqlite3_reset(LST(st)->st);
+	(void)sqlite3_clear_bindings(LST(st)->st);
 }
 
-int64_t
-sql_changes(const struct sql *sql)
+static int64_t
+lite_changes(const struct sql *sql)
 {
-	return sqlite3_changes(sql->db);
+	return sqlite3_changes(CLITE(sql)->db);
 }
 
-void
-sql_release_memory(struct sql *sql)
+static void
+lite_release_memory(struct sql *sql)
 {
-	(void)sqlite3_db_release_memory(sql->db);
+	(void)sqlite3_db_release_memory(LITE(sql)->db);
 }
+
+static const struct sql_driver sql_lite_driver = {
+	.backend = SQL_SQLITE,
+	.close = lite_close,
+	.errmsg = lite_errmsg,
+	.exec = lite_exec,
+	.begin = lite_begin,
+	.commit = lite_commit,
+	.rollback = lite_rollback,
+	.prepare = lite_prepare,
+	.finalize = lite_finalize,
+	.bind_text = lite_bind_text,
+	.bind_int64 = lite_bind_int64,
+	.bind_blob = lite_bind_blob,
+	.bind_null = lite_bind_null,
+	.bind_count = lite_bind_count,
+	.step = lite_step,
+	.column_null = lite_column_null,
+	.column_text = lite_column_text,
+	.column_int64 = lite_column_int64,
+	.column_blob = lite_column_blob,
+	.reset = lite_reset,
+	.changes = lite_changes,
+	.release_memory = lite_release_memory,
+};

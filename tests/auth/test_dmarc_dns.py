@@ -48,7 +48,8 @@ CFLAGS = ["-std=c17", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
 if os.environ.get("SEALMAIL_SANITIZE") == "1":
     CFLAGS += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                "-fno-sanitize-recover=undefined"]
-LIBS = "libevent libevent_openssl openssl libunbound inih libidn2"
+# libpq: [store] postgresql is parsed by libpq (src/conf/conf_store.c).
+LIBS = "libevent libevent_openssl openssl libunbound inih libidn2 libpq"
 
 SOA = ("@ IN SOA ns1.%s. hostmaster.%s. 1 3600 600 86400 300\n"
        "@ NS ns1\nns1 A 127.0.0.1\n")
@@ -229,9 +230,12 @@ def env(tmp_path_factory):
     libs = subprocess.run(["pkg-config", "--libs"] + LIBS.split(),
                           check=True, capture_output=True,
                           text=True).stdout.split()
+    cflags = subprocess.run(["pkg-config", "--cflags"] + LIBS.split(),
+                            check=True, capture_output=True,
+                            text=True).stdout.split()
     driver = str(d / "dmarc_driver")
-    subprocess.run(["cc"] + CFLAGS + DRIVER_SOURCES + ["-o", driver] + libs,
-                   cwd=ROOT, check=True)
+    subprocess.run(["cc"] + CFLAGS + cflags + DRIVER_SOURCES +
+                   ["-o", driver] + libs, cwd=ROOT, check=True)
     zonefiles = []
     for zone, body in ZONES.items():
         path = d / ("%s.zone" % zone)

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * [store]: which database holds users, aliases and report data (backend =
+ * sqlite, the file in data_dir, or postgresql), the PostgreSQL connection
+ * string and the file holding its password, and the checks that need the
+ * whole file. Kept apart from conf_parse.c so the section is one file.
+ */
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf_internal.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+
+static int
+conf_store_parse_backend(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+
+	if (strcmp(v, "sqlite") == 0)
+		c->store_backend = CONF_STORE_SQLITE;
+	else if (strcmp(v, "postgresql") == 0)
+		c->store_backend = CONF_STORE_POSTGRESQL;
+	else
+		return conf_parse_fail(p, "must be sqlite or postgresql");
+	return 0;
+}
+
+static void
+conf_store_print_backend(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+
+	fprintf(fp, "%s = %s\n", k->name, c->store_backend ==
+	    CONF_STORE_POSTGRESQL ? "postgresql" : "sqlite");
+}
+
+/*
+ * A libpq connection string, key=value or postgresql:// URI, parsed by
+ * libpq itself so that what we accept is what it will connect with. A
+ * password in it is refused: the config file is for reading
+ * (check-config prints it), the password belongs in
+ * postgresql_password_file. The value is never echoed in an error, since
+ * it may hold the password after all.
+ */
+static int
+conf_store_parse_dsn(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+	PQconninfoOption *opts;
+	char *perr = NULL, esc[200];
+	bool has_password = false;
+
+	free(c->store_postgresql);
+	c->store_postgresql = NULL;
+	if (*v == '\0')
+		return 0;
+	if ((opts = PQconninfoParse(v, &perr)) == NULL) {
+		size_t n = perr != NULL ? strcspn(perr, "\r\n") : 0;
+		int r = conf_parse_fail(p, "not a libpq connection string: %s",
+		    perr != NULL ? log_escape(perr, n, esc, sizeof(esc)) :
+		    "out of memory");
+
+		PQfreemem(perr);
+		return r;
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+		    o->val[0] != '\0')
+			has_password = true;
+	PQconninfoFree(opts);
+	if (has_password)
+		return conf_parse_fail(p, "must not hold a password (password= "
+		    "or user:password@ in a URI): put it in "
+		    "postgresql_password_file");
+	c->store_postgresql = xstrdup(v);
+	return 0;
+}
+
+static void
+conf_store_print_dsn(FILE *fp, const void *base, const struct conf_key *k)
+{
+	const struct conf *c = base;
+
+	if (c->store_postgresql == NULL)
+		fprintf(fp, "%s =\n", k->name);
+	else
+		fprintf(fp, "%s = %s\n", k->name, c->store_postgresql);
+}
+
+const struct conf_key conf_keys_store[CONF_STORE_NKEYS] = {
+	{ "backend", CONF_T_CUSTOM, 0, 0, 0, 0, conf_store_parse_backend,
+	    conf_store_print_backend },
+	{ "postgresql", CONF_T_CUSTOM, 0, 0, 0, 0, conf_store_parse_dsn,
+	    conf_store_print_dsn },
+	{ "postgresql_password_file", CONF_T_PATH,
+	    offsetof(struct conf, store_postgresql_password_file), 0, 0, 0,
+	    NULL, NULL },
+};
+
+int
+conf_store_check(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	unsigned dsn_line = conf_parse_line_of(p, CONF_SEC_STORE,
+	    "postgresql");
+
+	c->store_backend_line = conf_parse_line_of(p, CONF_SEC_STORE,
+	    "backend");
+	if (c->store_backend == CONF_STORE_SQLITE) {
+		if (c->store_postgresql != NULL)
+			conf_parse_warn_at(p, dsn_line, "[store]", "postgresql",
+			    "has no effect without backend = postgresql");
+		if (c->store_postgresql_password_file != NULL)
+			conf_parse_warn_at(p, conf_parse_line_of(p,
+			    CONF_SEC_STORE, "postgresql_password_file"),
+			    "[store]", "postgresql_password_file", "has no "
+			    "effect without backend = postgresql");
+		return 0;
+	}
+	if (c->store_postgresql == NULL)
+		return conf_parse_fail_at(p, c->store_backend_line, "[store]",
+		    "postgresql", "missing: backend = postgresql needs the "
+		    "connection string (postgresql = host=... dbname=... "
+		    "user=...)");
+	/* Every node would keep its own copy of a mailbox. */
+	if (c->delivery_local == CONF_LOCAL_MAILDIR)
+		conf_parse_warn_at(p, c->store_backend_line, "[store]",
+		    "backend", "postgresql with [delivery] local = maildir: "
+		    "each node delivers into its own data_dir/mail, splitting "
+		    "mailboxes across nodes, unless all nodes share that "
+		    "storage; deliver over LMTP to a Dovecot that all nodes "
+		    "use (local = lmtp:HOST:PORT)");
+	return 0;
+}
+
+/* WIRING (issue 16): the one place that knows the store cannot run
+ * PostgreSQL yet. When db_open chooses the backend, this returns true
+ * (and then goes, with its callers). */
+bool
+conf_store_servable(const struct conf *c, char *why, size_t whylen)
+{
+	if (c->store_backend != CONF_STORE_POSTGRESQL)
+		return true;
+	snprintf(why, whylen, "postgresql is not yet supported by serve (the "
+	    "driver and schema are in place; the store still opens "
+	    "data_dir/sealmail.db): use backend = sqlite");
+	return false;
+}
+
+void
+conf_store_free(struct conf *c)
+{
+	free(c->store_postgresql);
+	free(c->store_postgresql_password_file);
+	c->store_postgresql = NULL;
+	c->store_postgresql_password_file = NULL;
+}

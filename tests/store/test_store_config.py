@@ -1,0 +1,95 @@
+"""[store] in the configuration (src/conf/conf_store.c): check-config's
+errors and warnings, and serve refusing what it cannot run yet."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
+                                "integration"))
+import harness  # noqa: E402
+from harness import Config, make_cert, run_cli  # noqa: E402
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    c = Config(str(tmp_path), [make_cert(str(tmp_path), "ec")])
+    c.listen("mx", "mx", "starttls")
+    pw = tmp_path / "pg.password"
+    pw.write_text("not-the-real-one\n")
+    os.chmod(pw, 0o600)
+    c.pwfile = str(pw)
+    return c
+
+
+def store(c, *lines):
+    c.extra = "\n[store]\n" + "\n".join(lines) + "\n"
+    return c.write()
+
+
+def test_postgresql_not_yet_served(cfg):
+    """Parsed and checked, but serve cannot run it yet: check-config says
+    so (an error, no key that silently does nothing), with the Maildir
+    warning of a shared store, and serve refuses to start."""
+    path = store(cfg, "backend = postgresql",
+                 "postgresql = host=127.0.0.1 dbname=sealmail user=sealmail",
+                 "postgresql_password_file = " + cfg.pwfile)
+    r = run_cli(path, "check-config")
+    assert r.returncode == 1, r.stdout + r.stderr
+    errors = [l for l in r.stderr.splitlines()
+              if "not yet supported by serve" in l]
+    assert len(errors) == 1, r.stderr
+    assert "[store] backend: postgresql is not yet supported" in errors[0]
+    assert "warning:" in r.stderr and \
+        "postgresql with [delivery] local = maildir" in r.stderr
+    r = run_cli(path, "serve")
+    assert r.returncode == 1
+    assert "[store] backend: postgresql is not yet supported by serve" \
+        in r.stderr
+    # LMTP to a Dovecot every node shares: no Maildir warning.
+    cfg.delivery["local"] = "lmtp:127.0.0.1:24"
+    path = store(cfg, "backend = postgresql",
+                 "postgresql = postgresql://127.0.0.1/sealmail")
+    r = run_cli(path, "check-config")
+    assert "local = maildir" not in r.stderr
+    assert "not yet supported by serve" in r.stderr
+
+
+@pytest.mark.parametrize("dsn", [
+    "host=db user=sealmail password=hunter2",
+    "postgresql://sealmail:hunter2@db/sealmail",
+])
+def test_password_in_dsn_refused(cfg, dsn):
+    path = store(cfg, "backend = postgresql", "postgresql = " + dsn)
+    r = run_cli(path, "check-config")
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "[store] postgresql: must not hold a password" in lines[0]
+    assert "postgresql_password_file" in lines[0]
+    assert "hunter2" not in r.stderr + r.stdout
+
+
+def test_password_file_checked(cfg):
+    path = store(cfg, "backend = postgresql",
+                 "postgresql = host=db dbname=sealmail",
+                 "postgresql_password_file = /nonexistent/pg.password")
+    r = run_cli(path, "check-config")
+    assert "postgresql_password_file /nonexistent/pg.password: No such " \
+        "file" in r.stderr
+    os.chmod(cfg.pwfile, 0o644)
+    path = store(cfg, "backend = postgresql",
+                 "postgresql = host=db dbname=sealmail",
+                 "postgresql_password_file = " + cfg.pwfile)
+    r = run_cli(path, "check-config")
+    assert "readable by every user" in r.stderr
+    assert "not-the-real-one" not in r.stderr + r.stdout
+
+
+def test_sqlite_with_postgresql_keys_warns(cfg):
+    path = store(cfg, "postgresql = host=db dbname=sealmail")
+    r = run_cli(path, "check-config")
+    assert r.returncode == 0, r.stderr
+    assert "[store] postgresql: has no effect without backend = " \
+        "postgresql" in r.stderr
+    assert "backend = sqlite" in r.stdout
