@@ -311,44 +311,88 @@ milter_valid_header_name(const char *name, size_t len)
 	return true;
 }
 
+/* One line of a reply (n bytes, no line end) appended to out at *o as
+ * "CODE-X.Y.Z text" (the caller turns the last '-' into ' '); *code is
+ * the first line's, which every later line must repeat. -1 if the line
+ * is not a 4xx/5xx reply line. */
+static int
+milter_reply_line(const char *text, size_t n, int *code, char *out,
+    size_t outlen, size_t *o)
+{
+	char line[LIMIT_REPLY_LINE];
+	struct smtpc_reply r;
+	size_t k, start = *o;
+	int rc = -1;
+
+	if (n > sizeof(line) - 3)
+		n = sizeof(line) - 3;
+	memcpy(line, text, n);
+	if (n > 3 && line[3] == '-')
+		line[3] = ' ';
+	smtpc_reply_init(&r);
+	if (smtpc_reply_push(&r, line, n) != SMTPC_REPLY_DONE ||
+	    (r.code / 100 != 4 && r.code / 100 != 5) ||
+	    (*code != 0 && r.code != *code) ||
+	    (start > 0 ? start + 2 : 0) + LIMIT_REPLY_LINE > outlen)
+		goto out;
+	*code = r.code;
+	if (start > 0) {
+		out[(*o)++] = '\r';
+		out[(*o)++] = '\n';
+	}
+	/* The parser takes an enhanced code only of the reply's class
+	 * (another stays in the text): else ours. */
+	k = (size_t)snprintf(out + *o, outlen - *o, "%d-%s", r.code,
+	    r.enhanced[0] ? r.enhanced : r.code / 100 == 4 ? "4.7.1" : "5.7.1");
+	k += *o;
+	if (r.text.len > 0)
+		out[k++] = ' ';
+	for (size_t i = 0; i < r.text.len && k - *o + 1 < LIMIT_REPLY_LINE - 2;
+	    i++) {
+		unsigned char c = r.text.data[i];
+		out[k++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[k] = '\0';
+	*o = k;
+	rc = 0;
+out:
+	smtpc_reply_clear(&r);
+	return rc;
+}
+
 int
 milter_reply_sanitize(const char *text, size_t len, char *out,
     size_t outlen)
 {
-	char line[LIMIT_REPLY_LINE];
-	struct smtpc_reply r;
-	size_t n = 0, o;
-	int rc = -1;
+	size_t o = 0, last = 0, i = 0, nlines = 0;
+	int code = 0;
 
 	if (outlen < LIMIT_REPLY_LINE)
 		return -1;
-	/* The first line only, cut to a reply line: a milter's multi-line
-	 * text would need each line re-coded, and one line says enough. */
-	while (n < len && n < sizeof(line) - 3 && text[n] != '\r' &&
-	    text[n] != '\n') {
-		line[n] = text[n];
-		n++;
-	}
-	if (n > 3 && line[3] == '-')
-		line[3] = ' ';
-	smtpc_reply_init(&r);
-	if (smtpc_reply_push(&r, line, n) == SMTPC_REPLY_DONE &&
-	    (r.code / 100 == 4 || r.code / 100 == 5)) {
-		/* The parser takes an enhanced code only of the reply's
-		 * class (another stays in the text): else ours. */
-		o = (size_t)snprintf(out, outlen, "%d %s", r.code,
-		    r.enhanced[0] ? r.enhanced : r.code / 100 == 4 ? "4.7.1" :
-		    "5.7.1");
-		if (r.text.len > 0)
-			out[o++] = ' ';
-		for (size_t i = 0; i < r.text.len && o + 1 < LIMIT_REPLY_LINE - 2;
-		    i++) {
-			unsigned char c = r.text.data[i];
-			out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	out[0] = '\0';
+	/* Lines end in CRLF (or a bare CR or LF); empty ones are skipped,
+	 * lines past MILTER_REPLY_LINES or past outlen dropped. */
+	while (i < len && nlines < MILTER_REPLY_LINES) {
+		size_t n = 0;
+
+		while (i + n < len && text[i + n] != '\r' && text[i + n] != '\n')
+			n++;
+		if (n > 0) {
+			size_t before = o;
+			if (o > 0 && o + 2 + LIMIT_REPLY_LINE > outlen)
+				break;
+			if (milter_reply_line(text + i, n, &code, out, outlen,
+			    &o) == -1)
+				return -1;
+			last = before == 0 ? 0 : before + 2;
+			nlines++;
 		}
-		out[o] = '\0';
-		rc = 0;
+		i += n;
+		while (i < len && (text[i] == '\r' || text[i] == '\n'))
+			i++;
 	}
-	smtpc_reply_clear(&r);
-	return rc;
+	if (nlines == 0)
+		return -1;
+	out[last + 3] = ' ';
+	return 0;
 }

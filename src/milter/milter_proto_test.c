@@ -165,11 +165,21 @@ test_negotiate(void **state)
 static const char *
 san(const char *t)
 {
-	static char out[LIMIT_REPLY_LINE];
+	static char out[MILTER_REPLY_MAX];
 
 	if (milter_reply_sanitize(t, strlen(t), out, sizeof(out)) == -1)
 		return "error";
 	return out;
+}
+
+static size_t
+count_lines(const char *t)
+{
+	size_t n = 1;
+
+	for (; (t = strstr(t, "\r\n")) != NULL; t += 2)
+		n++;
+	return n;
 }
 
 static void
@@ -185,8 +195,23 @@ test_sanitize(void **state)
 	/* An enhanced code of another class is text (smtpc_reply). */
 	assert_string_equal(san("550 4.7.1 mixed"), "550 5.7.1 4.7.1 mixed");
 	assert_string_equal(san("550"), "550 5.7.1");
+	/* Multi-line: each line re-coded, joined with CRLF. */
 	assert_string_equal(san("550-5.7.1 first\r\n550 5.7.1 second"),
-	    "550 5.7.1 first");
+	    "550-5.7.1 first\r\n550 5.7.1 second");
+	assert_string_equal(san("550 5.7.1 a\r\n550 b\r\n"),
+	    "550-5.7.1 a\r\n550 5.7.1 b");
+	assert_string_equal(san("451-4.7.1 a\n451 4.7.2 b"),
+	    "451-4.7.1 a\r\n451 4.7.2 b");
+	/* Every line has the first one's code. */
+	assert_string_equal(san("550-5.7.1 a\r\n450 4.7.1 b"), "error");
+	assert_string_equal(san("550-5.7.1 a\r\nsmuggled"), "error");
+	/* At most MILTER_REPLY_LINES lines. */
+	assert_int_equal(count_lines(san("550-a\r\n550-b\r\n550-c\r\n"
+	    "550-d\r\n550-e\r\n550-f\r\n550-g\r\n550-h\r\n550-i\r\n"
+	    "550 j")), MILTER_REPLY_LINES);
+	assert_true(strstr(san("550-a\r\n550-b\r\n550-c\r\n550-d\r\n"
+	    "550-e\r\n550-f\r\n550-g\r\n550-h\r\n550 i"),
+	    "\r\n550 5.7.1 h") != NULL);
 	assert_string_equal(san("550 5.7.1 a\x01\x7f" "b"), "550 5.7.1 a??b");
 	assert_string_equal(san("250 ok"), "error");
 	assert_string_equal(san("354 go"), "error");

@@ -185,8 +185,14 @@ def test_on_error_accept(daemons, certs, milter):
     dead.stop()
     d2 = start(daemons, certs, dead, on_error="accept")
     assert send(d2, "reject three")[0] == 250
+    # on_error = tempfail: the client hears it at MAIL (the milter could
+    # not be told of the session), as Postfix's default_action.
     d3 = start(daemons, certs, dead)
-    assert send(d3, "reject four")[0] == 451
+    l = d3["mx_plain"]
+    with smtplib.SMTP(l.host, l.port, timeout=30) as s:
+        assert s.ehlo("client.sender.test")[0] == 250
+        assert s.mail("x@sender.test") == (
+            451, b"4.7.1 Service unavailable - try again later")
 
 
 def test_client_gone_while_milter_works(mx):
