@@ -334,30 +334,55 @@ smtpd_milter_is_local(const char *domain, void *arg)
 	return conf_is_local_domain(arg, domain);
 }
 
-/* A recipient a milter adds: a valid path; a local one must exist (it
- * is expanded like a RCPT). -1 if it cannot be taken. */
+/* "VERB:<path> args" from a milter's path (with or without its
+ * brackets) and ESMTP arguments (NULL: none), for the parser of our own
+ * MAIL and RCPT commands: what we would refuse from a client, we refuse
+ * from a milter. NULL if it cannot be a command line. */
+static char *
+smtpd_milter_cmdline(const char *verb, const char *p, size_t len,
+    const char *args, size_t alen)
+{
+	bool br = len > 0 && p[0] == '<';
+
+	if (len + alen + 16 > LIMIT_SMTP_PARAM_LINE)
+		return NULL;
+	return xasprintf("%s:%s%.*s%s%s%.*s", verb, br ? "" : "<", (int)len, p,
+	    br ? "" : ">", args != NULL && alen > 0 ? " " : "",
+	    args != NULL ? (int)alen : 0, args != NULL ? args : "");
+}
+
+/* A recipient a milter adds (SMFIR_ADDRCPT, or ADDRCPT_PAR with RCPT
+ * parameters): a valid path with valid parameters; a local one must
+ * exist (it is expanded like a RCPT). -1 if it cannot be taken. */
 static int
-smtpd_milter_addrcpt(struct smtpd_milter_run *r, const char *p, size_t len)
+smtpd_milter_addrcpt(struct smtpd_milter_run *r, const struct milter_reply *m)
 {
 	struct smtpd_session *s = r->s;
 	char to[LIMIT_PATH + 1], **targets = NULL;
-	struct addr a;
-	bool null;
-	size_t end, n = 0;
+	char *line = smtpd_milter_cmdline("TO", m->name, m->name_len, m->value,
+	    m->value_len);
+	struct smtpd_rcpt_args ra;
+	size_t n = 0;
 
-	if (addr_parse_path(p, len, false, s->env.smtputf8, &a, &null,
-	    &end) != ADDR_OK || end != len || addr_to_text(&a, to,
-	    sizeof(to)) == -1)
+	if (line == NULL)
 		return -1;
-	if (!conf_is_local_domain(s->ctx->conf, a.domain)) {
-		envelope_add_rcpt(&s->env, to, to, NULL, 0);
+	if (smtpd_cmd_parse_rcpt(line, strlen(line), s->env.smtputf8, &ra) !=
+	    SMTPD_CMD_OK || ra.postmaster || addr_to_text(&ra.to, to,
+	    sizeof(to)) == -1) {
+		free(line);
+		return -1;
+	}
+	free(line);
+	const char *orcpt = ra.has_orcpt ? ra.orcpt : NULL;
+	if (!conf_is_local_domain(s->ctx->conf, ra.to.domain)) {
+		envelope_add_rcpt(&s->env, to, to, orcpt, ra.notify);
 		return 0;
 	}
 	if (db_rcpt_expand(s->ctx->db, to, smtpd_milter_is_local,
 	    (void *)s->ctx->conf, &targets, &n) != DB_OK)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		envelope_add_rcpt(&s->env, targets[i], to, NULL, 0);
+		envelope_add_rcpt(&s->env, targets[i], to, orcpt, ra.notify);
 	db_strv_free(targets, n);
 	return 0;
 }
@@ -391,21 +416,43 @@ smtpd_milter_delrcpt(struct smtpd_milter_run *r, const char *p, size_t len)
 	return 0;
 }
 
+/* SMFIR_CHGFROM: the new sender and its MAIL parameters, parsed and
+ * refused as a client's would be (smtpd_txn_mail); the parameters given
+ * replace those of the transaction. */
 static int
-smtpd_milter_chgfrom(struct smtpd_milter_run *r, const char *p, size_t len)
+smtpd_milter_chgfrom(struct smtpd_milter_run *r, const struct milter_reply *m)
 {
-	struct envelope *env = &r->s->env;
+	struct smtpd_session *s = r->s;
+	struct envelope *env = &s->env;
 	char from[LIMIT_PATH + 1] = "";
-	struct addr a;
-	bool null = false;
-	size_t end;
+	char *line = smtpd_milter_cmdline("FROM", m->name, m->name_len,
+	    m->value, m->value_len);
+	struct smtpd_mail_args ma;
 
-	if (addr_parse_path(p, len, true, env->smtputf8, &a, &null, &end) !=
-	    ADDR_OK || end != len || (!null && addr_to_text(&a, from,
-	    sizeof(from)) == -1))
+	if (line == NULL)
 		return -1;
+	if (smtpd_cmd_parse_mail(line, strlen(line), &ma) != SMTPD_CMD_OK ||
+	    ma.body == ENVELOPE_BODY_BINARYMIME || (ma.requiretls &&
+	    !s->tls) || ma.size > s->ctx->conf->max_message_size ||
+	    (!ma.is_null && addr_to_text(&ma.from, from, sizeof(from)) == -1)) {
+		free(line);
+		return -1;
+	}
+	free(line);
 	free(env->mail_from);
 	env->mail_from = xstrdup(from);
+	if (m->value != NULL && m->value_len > 0) {
+		if (ma.body != ENVELOPE_BODY_UNSPEC)
+			env->body = ma.body;
+		if (ma.ret != ENVELOPE_RET_UNSPEC)
+			env->ret = ma.ret;
+		if (ma.has_envid) {
+			free(env->envid);
+			env->envid = xstrdup(ma.envid);
+		}
+		env->smtputf8 = env->smtputf8 || ma.smtputf8;
+		env->requiretls = env->requiretls || ma.requiretls;
+	}
 	return 0;
 }
 
@@ -434,11 +481,11 @@ smtpd_milter_mod(struct smtpd_milter_run *r, const struct milter_reply *m,
 		}
 		return buf_append(&r->body, m->body, m->body_len);
 	case MILTER_R_ADDRCPT: case MILTER_R_ADDRCPT_PAR:
-		return smtpd_milter_addrcpt(r, m->name, m->name_len);
+		return smtpd_milter_addrcpt(r, m);
 	case MILTER_R_DELRCPT:
 		return smtpd_milter_delrcpt(r, m->name, m->name_len);
 	case MILTER_R_CHGFROM:
-		return smtpd_milter_chgfrom(r, m->name, m->name_len);
+		return smtpd_milter_chgfrom(r, m);
 	default:
 		return -1;
 	}
@@ -965,12 +1012,12 @@ smtpd_milter_anyone(const struct smtpd_milter_run *r, enum milter_stage st)
 	return false;
 }
 
-/* The body bytes in the spool file not sent yet. */
+/* The body bytes written to the spool and not sent yet. */
 static uint64_t
 smtpd_milter_backlog(const struct smtpd_milter_run *r)
 {
 	const struct smtpd_session *s = r->s;
-	uint64_t have = s->msg == NULL ? 0 : spool_msg_flushed(s->msg);
+	uint64_t have = s->msg == NULL ? 0 : spool_msg_size(s->msg);
 
 	return have > r->body_off + r->body_sent ? have - r->body_off -
 	    r->body_sent : 0;
@@ -1007,9 +1054,13 @@ smtpd_milter_next_item(struct smtpd_milter_run *r, enum milter_stage *st)
 	if (left == 0 || (left < MILTER_CHUNK && !r->data_end))
 		return false;
 	size_t n = left < MILTER_CHUNK ? (size_t)left : MILTER_CHUNK;
-	/* A bounded read of our own spool file, as the spool's writes are. */
-	ssize_t got = pread(r->rfd, r->chunk, n,
-	    (off_t)(r->body_off + r->body_sent));
+	/* What the spool still buffers goes to the file first (one write
+	 * per chunk at most, as the spool's own), then a bounded read. */
+	ssize_t got = -1;
+	if (spool_msg_flushed(r->s->msg) >= r->body_off + r->body_sent + n ||
+	    spool_msg_flush(r->s->msg) == 0)
+		got = pread(r->rfd, r->chunk, n,
+		    (off_t)(r->body_off + r->body_sent));
 	if (got <= 0) {
 		log_warn("sid=%s qid=%s milter: cannot read the spool file: %s",
 		    r->s->sid, r->s->qid, got == 0 ? "short" : strerror(errno));

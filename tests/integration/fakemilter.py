@@ -4,7 +4,8 @@
 What it does at the end of a message depends on the Subject: it received,
 so one milter serves every case of a test module: "reject", "plainreject",
 "tempfail", "discard", "addheader", "insheader", "chgheader", "chgrcpt",
-"chgfrom", "replbody", "quarantine", "slow" (answers after `slow` seconds),
+"chgfrom", "chgfromargs" (with RET and ENVID), "chgfrombad" (with a
+parameter we do not know), "multiline" (a two-line reply), "replbody", "quarantine", "slow" (answers after `slow` seconds),
 "garbage" (a packet length past the limit), "badpacket" (a header action
 without its NUL), "unasked" (an action it did not negotiate). Anything else
 is accepted unchanged. It records the macros and commands it saw (and
@@ -181,6 +182,15 @@ class FakeMilter:
                 pkt(b"+", b"<bob@example.test>\0") + pkt(b"c")
         if kind == "chgfrom":
             return pkt(b"e", b"<new-sender@example.net>\0") + pkt(b"c")
+        if kind == "chgfromargs":
+            return pkt(b"e", b"<new-sender@example.net>\0RET=HDRS "
+                       b"ENVID=milter-envid\0") + pkt(b"c")
+        if kind == "chgfrombad":
+            return pkt(b"e", b"<new-sender@example.net>\0XFOO=1\0") + \
+                pkt(b"c")
+        if kind == "multiline":
+            return pkt(b"y", b"550-5.7.1 first line\r\n550 5.7.1 second "
+                       b"line\0")
         if kind == "replbody":
             return pkt(b"p") + pkt(b"b", b"replaced body line 1\r\n") + \
                 pkt(b"b", b"replaced body line 2\r\n") + pkt(b"c")
