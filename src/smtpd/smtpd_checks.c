@@ -186,6 +186,26 @@ smtpd_checks_headers(struct smtpd_session *s)
 }
 
 void
+smtpd_checks_resign(struct smtpd_session *s)
+{
+	dkim_sign_free(s->signer);
+	s->signer = NULL;
+	s->sign_domain[0] = '\0';
+	smtpd_arc_reset(s);
+	smtpd_checks_signer(s);
+	smtpd_arc_headers(s);
+}
+
+void
+smtpd_checks_sign_body(struct smtpd_session *s, const uint8_t *p, size_t n)
+{
+	if (s->signer)
+		dkim_sign_body(s->signer, p, n);
+	if (s->arc)
+		smtpd_arc_body(s, p, n);
+}
+
+void
 smtpd_checks_body(struct smtpd_session *s, const uint8_t *p, size_t n)
 {
 	if (s->ac)

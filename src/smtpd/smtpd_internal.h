@@ -245,6 +245,14 @@ bool smtpd_checks_mail(struct smtpd_session *s);
  * holds what goes into the spool) and prepare DKIM signing. */
 void smtpd_checks_headers(struct smtpd_session *s);
 void smtpd_checks_body(struct smtpd_session *s, const uint8_t *p, size_t n);
+/* A milter changed the message (s->headers is the new header section):
+ * the DKIM signer and the ARC sealer start again, chosen from it (the
+ * From: domain, the recipients), and are fed the body written from now
+ * on by smtpd_checks_sign_body, so no hash is of what the milters
+ * replaced. The inbound checks keep what arrived. */
+void smtpd_checks_resign(struct smtpd_session *s);
+void smtpd_checks_sign_body(struct smtpd_session *s, const uint8_t *p,
+    size_t n);
 /* The message passed the session's own checks: finish the authentication
  * checks, apply DMARC, add our header fields, then smtpd_txn_commit(). */
 void smtpd_checks_finish(struct smtpd_session *s);

@@ -518,7 +518,8 @@ smtpd_milter_apply(struct smtpd_milter_run *r, const struct milter_result *res)
 }
 
 /* Write the changed message: the header section, its empty line, then
- * the new body or the old one copied from the received file. */
+ * the new body or the old one copied from the received file; the body
+ * as written is what our signer and sealer hash (smtpd_checks_resign). */
 static int
 smtpd_milter_rewrite(struct smtpd_milter_run *r)
 {
@@ -533,36 +534,22 @@ smtpd_milter_rewrite(struct smtpd_milter_run *r)
 	if ((r->hdr.len > 0 && spool_msg_write(s->msg, r->hdr.data,
 	    r->hdr.len) == -1) || spool_msg_write(s->msg, "\r\n", 2) == -1)
 		return -1;
-	if (r->body_replaced)
+	if (r->body_replaced) {
+		smtpd_checks_sign_body(s, r->body.data, r->body.len);
 		return r->body.len == 0 ? 0 : spool_msg_write(s->msg,
 		    r->body.data, r->body.len);
+	}
 	while (left > 0) {
 		size_t n = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
 		ssize_t got = pread(r->rfd, chunk, n, (off_t)off);
 		if (got <= 0 || spool_msg_write(s->msg, chunk, (size_t)got) == -1)
 			return -1;
+		smtpd_checks_sign_body(s, chunk, (size_t)got);
 		off += (uint64_t)got;
 		left -= (uint64_t)got;
 	}
 	return 0;
 }
-
-/* Our DKIM signer hashed the body as it arrived (the header section is
- * read when it signs): a replaced body is hashed again, with the same
- * keys. */
-static void
-smtpd_milter_resign(struct smtpd_milter_run *r)
-{
-	struct smtpd_session *s = r->s;
-	struct dkim_sign_key *const *keys;
-	size_t nkeys = dkim_keys_for(s->ctx->dkim_keys, s->sign_domain, &keys);
-
-	dkim_sign_free(s->signer);
-	s->signer = nkeys == 0 ? NULL : dkim_sign_new(keys, nkeys, time(NULL));
-	if (s->signer != NULL && r->body.len > 0)
-		dkim_sign_body(s->signer, r->body.data, r->body.len);
-}
-
 
 /* ---- asking the milters about one stage ---- */
 
@@ -1223,6 +1210,12 @@ smtpd_milter_eom_done(struct smtpd_milter_run *r, bool async)
 		return;
 	}
 	if (r->hdr_changed || r->body_replaced) {
+		/* What the checks, the signer and the commit see from now
+		 * on. */
+		buf_reset(&s->headers);
+		if (r->hdr.len > 0)
+			buf_append(&s->headers, r->hdr.data, r->hdr.len);
+		smtpd_checks_resign(s);
 		if (smtpd_milter_rewrite(r) == -1) {
 			log_warn("sid=%s qid=%s milter rewrite failed: %s",
 			    s->sid, s->qid, strerror(errno));
@@ -1230,13 +1223,6 @@ smtpd_milter_eom_done(struct smtpd_milter_run *r, bool async)
 			    "error");
 			return;
 		}
-		/* What the checks, the signer and the commit see from now
-		 * on. */
-		buf_reset(&s->headers);
-		if (r->hdr.len > 0)
-			buf_append(&s->headers, r->hdr.data, r->hdr.len);
-		if (r->body_replaced)
-			smtpd_milter_resign(r);
 	}
 	/* A submission's From: is checked as the milters left it: a milter
 	 * may have changed it. */
