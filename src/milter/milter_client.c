@@ -177,8 +177,7 @@ milter_client_skips(const struct milter_client *mc, enum milter_stage st)
 	if ((st == MILTER_STAGE_DATA || st == MILTER_STAGE_UNKNOWN) &&
 	    mc->neg.version < 4)
 		return true;
-	if (st >= MILTER_STAGE_RCPT && st <= MILTER_STAGE_EOM &&
-	    (mc->skip_msg || !mc->in_msg))
+	if (st >= MILTER_STAGE_RCPT && st <= MILTER_STAGE_EOM && mc->skip_msg)
 		return true;
 	return st == MILTER_STAGE_BODY && mc->skip_body;
 }
@@ -208,10 +207,12 @@ milter_client_send(struct milter_client *mc, enum milter_stage st)
 	mc->res.verdict = MILTER_V_CONTINUE;
 	mc->res.reply[0] = '\0';
 	mc->res.error = NULL;
-	if (st == MILTER_STAGE_MAIL) {
+	/* In a message from its first step on (MAIL may be negotiated
+	 * away): an ABORT then follows it if it does not end. */
+	if (st >= MILTER_STAGE_MAIL && st <= MILTER_STAGE_EOM)
 		mc->in_msg = true;
+	if (st == MILTER_STAGE_MAIL)
 		mc->skip_msg = mc->skip_body = false;
-	}
 	if (st == MILTER_STAGE_EOM) {
 		mc->res.quarantine = false;
 		buf_reset(&mc->res.mods);

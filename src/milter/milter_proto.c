@@ -257,13 +257,14 @@ milter_reply_parse(uint8_t cmd, const uint8_t *data, size_t len,
 		return len == 0 ? MILTER_PARSE_OK : MILTER_PARSE_BAD;
 	case MILTER_R_OPTNEG:
 		/* Macro lists may follow the three words (SETSYMLIST by
-		 * negotiation): we send ours regardless, so they are
-		 * skipped. */
+		 * negotiation): in body, for milter_negotiate. */
 		if (len < 12)
 			return MILTER_PARSE_BAD;
 		r->version = milter_get32(data);
 		r->actions = milter_get32(data + 4);
 		r->protocol = milter_get32(data + 8);
+		r->body = data + 12;
+		r->body_len = len - 12;
 		return MILTER_PARSE_OK;
 	case MILTER_R_ADDHEADER:
 		return milter_parse_header(data, len, false, r);
@@ -289,14 +290,39 @@ int
 milter_negotiate(const struct milter_reply *r, uint32_t offer_actions,
     uint32_t offer_protocol, struct milter_neg *out)
 {
+	size_t off = 0;
+
 	if (r->kind != MILTER_R_OPTNEG || r->version < 2 ||
 	    (r->actions & ~offer_actions) != 0 ||
 	    (r->protocol & ~offer_protocol) != 0)
 		return -1;
+	memset(out, 0, sizeof(*out));
 	out->version = r->version < MILTER_VERSION ? r->version :
 	    MILTER_VERSION;
 	out->actions = r->actions;
 	out->protocol = r->protocol;
+	/* The lists count only with the action negotiated (else they are
+	 * ignored, as Postfix does); each: a 32-bit stage, then the
+	 * names, NUL-ended, bounded. */
+	if (!(out->actions & MILTER_ACT_SETSYMLIST))
+		return 0;
+	while (r->body != NULL && off < r->body_len) {
+		const char *list;
+		size_t llen;
+		uint32_t st;
+
+		if (r->body_len - off < 4)
+			return -1;
+		st = milter_get32(r->body + off);
+		off += 4;
+		if (st >= MILTER_SYMLIST_STAGES || !milter_take_str(r->body,
+		    r->body_len, &off, &list, &llen) ||
+		    llen > LIMIT_MILTER_SYMLIST)
+			return -1;
+		memcpy(out->symlist[st], list, llen);
+		out->symlist[st][llen] = '\0';
+		out->has_symlist[st] = true;
+	}
 	return 0;
 }
 

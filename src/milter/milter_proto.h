@@ -180,15 +180,28 @@ enum milter_parse milter_reply_parse(uint8_t cmd, const uint8_t *data,
 
 /* ---- negotiation ---- */
 
+/* The stages a milter may name macros for (SMFIM_*). */
+enum milter_symlist_stage {
+	MILTER_SYM_CONNECT, MILTER_SYM_HELO, MILTER_SYM_ENVFROM,
+	MILTER_SYM_ENVRCPT, MILTER_SYM_DATA, MILTER_SYM_EOM, MILTER_SYM_EOH,
+	MILTER_SYMLIST_STAGES,
+};
+
 struct milter_neg {
 	uint32_t	version;
 	uint32_t	actions;	/* what the milter may do */
 	uint32_t	protocol;	/* steps skipped / not answered */
+	/* SETSYMLIST: the macros it wants at each stage, space-separated
+	 * names as it wrote them (has_symlist false: our defaults). */
+	bool		has_symlist[MILTER_SYMLIST_STAGES];
+	char		symlist[MILTER_SYMLIST_STAGES][LIMIT_MILTER_SYMLIST + 1];
 };
 
 /* The milter's OPTNEG answer r against what we offered: -1 if its version
  * is below 2 or it asks for an action or a protocol flag we did not
- * offer (Postfix refuses those too); else the agreed set in *out. */
+ * offer (Postfix refuses those too), or, having negotiated SETSYMLIST,
+ * its macro lists are malformed (a stage we do not know, a list without
+ * its NUL or past LIMIT_MILTER_SYMLIST); else the agreed set in *out. */
 int milter_negotiate(const struct milter_reply *r, uint32_t offer_actions,
     uint32_t offer_protocol, struct milter_neg *out);
 

@@ -162,6 +162,48 @@ test_negotiate(void **state)
 	assert_int_equal(n.version, 6);
 }
 
+/* SETSYMLIST lists in the OPTNEG answer: taken with the action,
+ * ignored without it, refused when malformed. */
+static void
+test_symlist(void **state)
+{
+	static const uint8_t ok[] = { 0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 0, 0,
+	    0, 0, 0, 3, '{', 'r', 'c', 'p', 't', '_', 'a', 'd', 'd', 'r', '}',
+	    0, 0, 0, 0, 0, 'j', ' ', '_', 0 };
+	static const uint8_t bad_stage[] = { 0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 0,
+	    0, 0, 0, 0, 9, 'j', 0 };
+	static const uint8_t no_nul[] = { 0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 0, 0,
+	    0, 0, 0, 1, 'j' };
+	uint8_t noact[sizeof(ok)];
+	struct milter_reply r;
+	struct milter_neg n;
+
+	(void)state;
+	assert_int_equal(milter_reply_parse('O', ok, sizeof(ok), &r),
+	    MILTER_PARSE_OK);
+	assert_int_equal(milter_negotiate(&r, MILTER_OFFER_ACTIONS,
+	    MILTER_OFFER_PROTOCOL, &n), 0);
+	assert_true(n.has_symlist[MILTER_SYM_ENVRCPT]);
+	assert_string_equal(n.symlist[MILTER_SYM_ENVRCPT], "{rcpt_addr}");
+	assert_string_equal(n.symlist[MILTER_SYM_CONNECT], "j _");
+	assert_false(n.has_symlist[MILTER_SYM_HELO]);
+	memcpy(noact, ok, sizeof(ok));
+	noact[6] = 0;	/* SETSYMLIST not asked for: lists ignored */
+	assert_int_equal(milter_reply_parse('O', noact, sizeof(noact), &r),
+	    MILTER_PARSE_OK);
+	assert_int_equal(milter_negotiate(&r, MILTER_OFFER_ACTIONS,
+	    MILTER_OFFER_PROTOCOL, &n), 0);
+	assert_false(n.has_symlist[MILTER_SYM_ENVRCPT]);
+	assert_int_equal(milter_reply_parse('O', bad_stage, sizeof(bad_stage),
+	    &r), MILTER_PARSE_OK);
+	assert_int_equal(milter_negotiate(&r, MILTER_OFFER_ACTIONS,
+	    MILTER_OFFER_PROTOCOL, &n), -1);
+	assert_int_equal(milter_reply_parse('O', no_nul, sizeof(no_nul), &r),
+	    MILTER_PARSE_OK);
+	assert_int_equal(milter_negotiate(&r, MILTER_OFFER_ACTIONS,
+	    MILTER_OFFER_PROTOCOL, &n), -1);
+}
+
 static const char *
 san(const char *t)
 {
@@ -286,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_negotiate),
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_symlist),
 		cmocka_unit_test(test_edit),
 		cmocka_unit_test(test_edit_injection),
 	};

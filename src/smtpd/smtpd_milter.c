@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,45 +155,104 @@ smtpd_milter_say(struct smtpd_session *s, const char *reply, bool reject)
 enum smtpd_milter_macro {
 	SMTPD_MM_J, SMTPD_MM_UNDERSCORE, SMTPD_MM_DAEMON_NAME, SMTPD_MM_IF_ADDR,
 	SMTPD_MM_TLS_VERSION, SMTPD_MM_CIPHER, SMTPD_MM_AUTH_AUTHEN,
-	SMTPD_MM_QUEUE_ID, SMTPD_MM_COUNT,
+	SMTPD_MM_QUEUE_ID, SMTPD_MM_CLIENT_ADDR, SMTPD_MM_MAIL_ADDR,
+	SMTPD_MM_RCPT_ADDR, SMTPD_MM_COUNT,
 };
 
-/* The macros Postfix sends, by stage, with their values now. */
-static int
-smtpd_milter_macros(struct smtpd_milter_run *r, struct buf *out, char cmd,
-    const enum smtpd_milter_macro *which, size_t n)
-{
-	static const char *const names[SMTPD_MM_COUNT] = {
-		[SMTPD_MM_J] = "j", [SMTPD_MM_UNDERSCORE] = "_",
-		[SMTPD_MM_DAEMON_NAME] = "{daemon_name}",
-		[SMTPD_MM_IF_ADDR] = "{if_addr}",
-		[SMTPD_MM_TLS_VERSION] = "{tls_version}",
-		[SMTPD_MM_CIPHER] = "{cipher}",
-		[SMTPD_MM_AUTH_AUTHEN] = "{auth_authen}",
-		[SMTPD_MM_QUEUE_ID] = "i",
-	};
-	struct smtpd_session *s = r->s;
-	const char *val[SMTPD_MM_COUNT] = { NULL };
-	const char *nv[SMTPD_MM_COUNT], *vv[SMTPD_MM_COUNT];
-	struct tls_info ti;
-	size_t k = 0;
+/* Names without braces ("j", "daemon_name"). */
+static const char *const smtpd_milter_macro_names[SMTPD_MM_COUNT] = {
+	[SMTPD_MM_J] = "j", [SMTPD_MM_UNDERSCORE] = "_",
+	[SMTPD_MM_DAEMON_NAME] = "daemon_name", [SMTPD_MM_IF_ADDR] = "if_addr",
+	[SMTPD_MM_TLS_VERSION] = "tls_version", [SMTPD_MM_CIPHER] = "cipher",
+	[SMTPD_MM_AUTH_AUTHEN] = "auth_authen", [SMTPD_MM_QUEUE_ID] = "i",
+	[SMTPD_MM_CLIENT_ADDR] = "client_addr", [SMTPD_MM_MAIL_ADDR] = "mail_addr",
+	[SMTPD_MM_RCPT_ADDR] = "rcpt_addr",
+};
 
+/* The values of every macro we know, now (NULL: none). */
+static void
+smtpd_milter_macro_values(struct smtpd_milter_run *r, struct tls_info *ti,
+    const char **val)
+{
+	struct smtpd_session *s = r->s;
+
+	memset(val, 0, SMTPD_MM_COUNT * sizeof(*val));
 	val[SMTPD_MM_J] = s->ctx->conf->hostname;
 	val[SMTPD_MM_UNDERSCORE] = r->under;
 	val[SMTPD_MM_DAEMON_NAME] = s->lst->name;
 	val[SMTPD_MM_IF_ADDR] = r->if_addr[0] ? r->if_addr : NULL;
 	if (s->tls && s->ssl != NULL) {
-		tls_info_get(s->ssl, &ti);
-		val[SMTPD_MM_TLS_VERSION] = ti.version;
-		val[SMTPD_MM_CIPHER] = ti.cipher;
+		tls_info_get(s->ssl, ti);
+		val[SMTPD_MM_TLS_VERSION] = ti->version;
+		val[SMTPD_MM_CIPHER] = ti->cipher;
 	}
 	val[SMTPD_MM_AUTH_AUTHEN] = s->auth_user;
 	val[SMTPD_MM_QUEUE_ID] = s->qid[0] ? s->qid : NULL;
-	for (size_t i = 0; i < n; i++)
-		if (val[which[i]] != NULL) {
-			nv[k] = names[which[i]];
+	val[SMTPD_MM_CLIENT_ADDR] = s->addr;
+	val[SMTPD_MM_MAIL_ADDR] = s->has_mail ? s->env.mail_from : NULL;
+	if (s->env.nrcpts > 0) {	/* as the client gave it */
+		const struct envelope_rcpt *rc = &s->env.rcpts[s->env.nrcpts -
+		    1];
+		val[SMTPD_MM_RCPT_ADDR] = rc->orig ? rc->orig : rc->address;
+	}
+}
+
+/* The macros of stage cmd: those the milter named for it (SETSYMLIST),
+ * else those Postfix sends (which[]). Names go out as written: "{x}"
+ * for the long ones, one letter bare. */
+static int
+smtpd_milter_macros(struct smtpd_milter_run *r, const struct milter_neg *neg,
+    struct buf *out, char cmd, const enum smtpd_milter_macro *which,
+    size_t n)
+{
+	static const char stages[] = { MILTER_CMD_CONNECT, MILTER_CMD_HELO,
+	    MILTER_CMD_MAIL, MILTER_CMD_RCPT, MILTER_CMD_DATA,
+	    MILTER_CMD_BODYEOB, MILTER_CMD_EOH };
+	const char *val[SMTPD_MM_COUNT], *nv[LIMIT_MILTER_SYMLIST_NAMES];
+	const char *vv[LIMIT_MILTER_SYMLIST_NAMES];
+	char names[LIMIT_MILTER_SYMLIST + 1], longn[SMTPD_MM_COUNT][16];
+	struct tls_info ti;
+	const char *list = NULL;
+	size_t k = 0;
+
+	smtpd_milter_macro_values(r, &ti, val);
+	for (size_t st = 0; st < sizeof(stages); st++)
+		if (stages[st] == cmd && neg->has_symlist[st])
+			list = neg->symlist[st];
+	if (list == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			const char *nm = smtpd_milter_macro_names[which[i]];
+			if (val[which[i]] == NULL)
+				continue;
+			if (nm[1] != '\0') {
+				snprintf(longn[i], sizeof(longn[i]), "{%s}", nm);
+				nm = longn[i];
+			}
+			nv[k] = nm;
 			vv[k++] = val[which[i]];
 		}
+	} else {
+		char *save = NULL;
+
+		snprintf(names, sizeof(names), "%s", list);
+		for (char *t = strtok_r(names, " ,", &save); t != NULL &&
+		    k < LIMIT_MILTER_SYMLIST_NAMES; t = strtok_r(NULL, " ,",
+		    &save)) {
+			size_t tl = strlen(t), off = 0;
+			if (tl > 2 && t[0] == '{' && t[tl - 1] == '}') {
+				off = 1;
+				tl -= 2;
+			}
+			for (size_t m = 0; m < SMTPD_MM_COUNT; m++)
+				if (strlen(smtpd_milter_macro_names[m]) == tl &&
+				    strncmp(smtpd_milter_macro_names[m], t + off,
+				    tl) == 0 && val[m] != NULL) {
+					nv[k] = t;
+					vv[k++] = val[m];
+					break;
+				}
+		}
+	}
 	if (k == 0)
 		return 0;
 	return milter_enc_macro(out, cmd, nv, vv, k);
@@ -201,7 +261,8 @@ smtpd_milter_macros(struct smtpd_milter_run *r, struct buf *out, char cmd,
 /* ---- what each stage sends ---- */
 
 static int
-smtpd_milter_enc_connect(struct smtpd_milter_run *r, struct buf *out)
+smtpd_milter_enc_connect(struct smtpd_milter_run *r,
+    const struct milter_neg *neg, struct buf *out)
 {
 	static const enum smtpd_milter_macro mm[] = { SMTPD_MM_J,
 	    SMTPD_MM_UNDERSCORE, SMTPD_MM_DAEMON_NAME, SMTPD_MM_IF_ADDR };
@@ -221,7 +282,7 @@ smtpd_milter_enc_connect(struct smtpd_milter_run *r, struct buf *out)
 		port = ntohs(((const struct sockaddr_in6 *)&s->peer)->sin6_port);
 		family = strchr(s->addr, ':') ? '6' : '4';
 	}
-	if (smtpd_milter_macros(r, out, MILTER_CMD_CONNECT, mm, 4) == -1)
+	if (smtpd_milter_macros(r, neg, out, MILTER_CMD_CONNECT, mm, 4) == -1)
 		return -1;
 	return milter_enc_connect(out, host, family, port, addr);
 }
@@ -257,7 +318,8 @@ smtpd_milter_enc_path(struct buf *out, char cmd, const char *arg, size_t len)
 }
 
 static int
-smtpd_milter_enc(struct smtpd_milter_run *r, struct buf *out)
+smtpd_milter_enc(struct smtpd_milter_run *r, const struct milter_neg *neg,
+    struct buf *out)
 {
 	static const enum smtpd_milter_macro helo_m[] = {
 	    SMTPD_MM_TLS_VERSION, SMTPD_MM_CIPHER };
@@ -271,22 +333,28 @@ smtpd_milter_enc(struct smtpd_milter_run *r, struct buf *out)
 
 	switch (r->stage) {
 	case MILTER_STAGE_CONNECT:
-		return smtpd_milter_enc_connect(r, out);
+		return smtpd_milter_enc_connect(r, neg, out);
 	case MILTER_STAGE_HELO:
-		if (smtpd_milter_macros(r, out, MILTER_CMD_HELO, helo_m, 2) ==
-		    -1)
+		if (smtpd_milter_macros(r, neg, out, MILTER_CMD_HELO, helo_m,
+		    2) == -1)
 			return -1;
 		return milter_enc_helo(out, s->helo);
 	case MILTER_STAGE_MAIL:
-		if (smtpd_milter_macros(r, out, MILTER_CMD_MAIL, mail_m, 2) ==
-		    -1 || r->mail_arg == NULL)
+		if (smtpd_milter_macros(r, neg, out, MILTER_CMD_MAIL, mail_m,
+		    2) == -1 || r->mail_arg == NULL)
 			return -1;
 		return smtpd_milter_enc_path(out, MILTER_CMD_MAIL, r->mail_arg,
 		    strlen(r->mail_arg));
 	case MILTER_STAGE_RCPT:
+		if (smtpd_milter_macros(r, neg, out, MILTER_CMD_RCPT, NULL, 0) ==
+		    -1)
+			return -1;
 		return smtpd_milter_enc_path(out, MILTER_CMD_RCPT, r->arg,
 		    r->arglen);
 	case MILTER_STAGE_DATA:
+		if (smtpd_milter_macros(r, neg, out, MILTER_CMD_DATA, NULL, 0) ==
+		    -1)
+			return -1;
 		return milter_enc_simple(out, MILTER_CMD_DATA);
 	case MILTER_STAGE_HEADER:
 		/* The value without its leading blank and with folds as LF,
@@ -306,12 +374,15 @@ smtpd_milter_enc(struct smtpd_milter_run *r, struct buf *out)
 		buf_clear(&v);
 		return rc;
 	case MILTER_STAGE_EOH:
+		if (smtpd_milter_macros(r, neg, out, MILTER_CMD_EOH, NULL, 0) ==
+		    -1)
+			return -1;
 		return milter_enc_simple(out, MILTER_CMD_EOH);
 	case MILTER_STAGE_BODY:
 		return milter_enc_body(out, r->chunk, r->chunk_len);
 	case MILTER_STAGE_EOM:
-		if (smtpd_milter_macros(r, out, MILTER_CMD_BODYEOB, eom_m, 1) ==
-		    -1)
+		if (smtpd_milter_macros(r, neg, out, MILTER_CMD_BODYEOB, eom_m,
+		    1) == -1)
 			return -1;
 		return milter_enc_simple(out, MILTER_CMD_BODYEOB);
 	case MILTER_STAGE_UNKNOWN: {
@@ -605,7 +676,8 @@ smtpd_milter_iter(struct smtpd_milter_run *r)
 			r->cur++;
 			continue;
 		}
-		if (smtpd_milter_enc(r, milter_client_out(o->mc)) == -1) {
+		if (smtpd_milter_enc(r, milter_client_neg(o->mc),
+		    milter_client_out(o->mc)) == -1) {
 			buf_reset(milter_client_out(o->mc));
 			log_warn("sid=%s milter=%s error=\"cannot encode\"",
 			    s->sid, o->m->name);
@@ -833,7 +905,9 @@ smtpd_milter_command(struct smtpd_session *s, const char *line, size_t len)
 	if (s->ctx->conf->nmilters == 0)
 		return false;
 	if ((r = smtpd_milter_find(s)) == NULL) {
-		if (!smtpd_milter_wanted(s))
+		/* A session that only says QUIT is not worth a milter. */
+		if (!smtpd_milter_wanted(s) || (len == 4 &&
+		    strncasecmp(line, "QUIT", 4) == 0))
 			return false;
 		r = smtpd_milter_new(s);
 	}

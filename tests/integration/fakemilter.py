@@ -50,12 +50,14 @@ class FakeMilter:
         self.sock.listen(16)
         self.slow = slow
         self.macros = {}
+        self.macro_packets = []
         self.commands = []
         self.sessions = []
         self.events = []
         self.rules = {}
         self.protocol = 0
         self.actions = ACTIONS
+        self.optneg_extra = b""       # after the three words (symlists)
         self.bodies = []
         self.conns = 0
         self.stopping = False
@@ -120,9 +122,11 @@ class FakeMilter:
                 self.events.append((time.time(), cmd, data))
                 if cmd == b"O":
                     c.sendall(pkt(b"O", struct.pack(">III", 6, self.actions,
-                                                    protocol)))
+                                                    protocol) +
+                                  self.optneg_extra))
                     continue
                 if cmd == b"D":
+                    self.macro_packets.append(data)
                     parts = data[1:].split(b"\0")
                     for i in range(0, len(parts) - 1, 2):
                         self.macros[parts[i].decode()] = parts[i + 1].decode()

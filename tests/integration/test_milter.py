@@ -503,6 +503,12 @@ def test_no_reply_flags(daemons, certs):
         assert send(d, "reject nohdrs")[0] == 250   # no subject seen
         mine = m.sessions[-1]
         assert b"L" not in mine and b"B" not in mine and b"E" in mine
+        # Without MAIL (SMFIP_NOMAIL) it still gets the rest.
+        m.protocol = 0x4
+        assert send(d, "addheader nomail")[0] == 250
+        raw_ = d.mailbox(ALICE).wait_for("addheader nomail")[0]
+        assert b"\nX-Fake-Milter: seen qid=" in raw_
+        assert b"M" not in m.sessions[-1]
     finally:
         m.stop()
 
@@ -537,3 +543,22 @@ def test_from_checked_after_milter(daemons, certs, milter, rules):
     assert code == 250, text
     raw_ = d.mailbox(BOB).wait_for("fromchanged two")[0]
     assert b"\nFrom: <alice@example.test>\n" in raw_
+
+
+def test_setsymlist(daemons, certs):
+    """SMFIR_SETSYMLIST: the macros the milter names for a stage are the
+    ones it gets there (RCPT: none by default)."""
+    import struct
+    m = fakemilter.FakeMilter()
+    m.actions = fakemilter.ACTIONS | 0x100
+    m.optneg_extra = (struct.pack(">I", 3) + b"{rcpt_addr} {nosuch}\0" +
+                      struct.pack(">I", 0) + b"{client_addr} j\0")
+    try:
+        d = start(daemons, certs, m)
+        assert send(d, "symlist one")[0] == 250
+        by_stage = {p[:1]: p[1:] for p in m.macro_packets}
+        assert by_stage[b"R"] == b"{rcpt_addr}\0%s\0" % ALICE.encode()
+        assert by_stage[b"C"] == (b"{client_addr}\x00127.0.0.1\x00j\x00%s\x00"
+                                  % harness.HOSTNAME.encode())
+    finally:
+        m.stop()
