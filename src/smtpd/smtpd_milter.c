@@ -317,6 +317,16 @@ smtpd_milter_enc_path(struct buf *out, char cmd, const char *arg, size_t len)
 	return rc;
 }
 
+/* A command without data, after the macros the milter named for it. */
+static int
+smtpd_milter_enc_simple(struct smtpd_milter_run *r,
+    const struct milter_neg *neg, struct buf *out, char cmd)
+{
+	if (smtpd_milter_macros(r, neg, out, cmd, NULL, 0) == -1)
+		return -1;
+	return milter_enc_simple(out, cmd);
+}
+
 static int
 smtpd_milter_enc(struct smtpd_milter_run *r, const struct milter_neg *neg,
     struct buf *out)
@@ -352,10 +362,7 @@ smtpd_milter_enc(struct smtpd_milter_run *r, const struct milter_neg *neg,
 		return smtpd_milter_enc_path(out, MILTER_CMD_RCPT, r->arg,
 		    r->arglen);
 	case MILTER_STAGE_DATA:
-		if (smtpd_milter_macros(r, neg, out, MILTER_CMD_DATA, NULL, 0) ==
-		    -1)
-			return -1;
-		return milter_enc_simple(out, MILTER_CMD_DATA);
+		return smtpd_milter_enc_simple(r, neg, out, MILTER_CMD_DATA);
 	case MILTER_STAGE_HEADER:
 		/* The value without its leading blank and with folds as LF,
 		 * as Postfix sends it. */
@@ -374,10 +381,7 @@ smtpd_milter_enc(struct smtpd_milter_run *r, const struct milter_neg *neg,
 		buf_clear(&v);
 		return rc;
 	case MILTER_STAGE_EOH:
-		if (smtpd_milter_macros(r, neg, out, MILTER_CMD_EOH, NULL, 0) ==
-		    -1)
-			return -1;
-		return milter_enc_simple(out, MILTER_CMD_EOH);
+		return smtpd_milter_enc_simple(r, neg, out, MILTER_CMD_EOH);
 	case MILTER_STAGE_BODY:
 		return milter_enc_body(out, r->chunk, r->chunk_len);
 	case MILTER_STAGE_EOM:
