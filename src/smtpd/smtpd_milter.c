@@ -1362,7 +1362,10 @@ smtpd_milter_eom(struct smtpd_session *s)
 		smtpd_milter_eom_start(r);
 	else
 		smtpd_milter_pump(r);
-	r->sync = false;
+	/* Found again: what ended at once may have ended the session (and
+	 * r with it); what did not ends from the loop. */
+	if ((r = smtpd_milter_find(s)) != NULL)
+		r->sync = false;
 	return true;
 }
 
