@@ -27,20 +27,37 @@ fuzz_inside(const void *p, size_t n, const uint8_t *d, size_t dlen)
 	return q >= d && q + n <= d + dlen;
 }
 
+/* A sanitised reply: 1..MILTER_REPLY_LINES lines joined with CRLF, each
+ * a valid reply line of the same 4xx/5xx code ("CODE-" but the last,
+ * "CODE "), with an enhanced code of its class, printable ASCII only. */
 static void
 fuzz_reply_line(const struct milter_reply *r)
 {
-	char out[LIMIT_REPLY_LINE];
+	char out[MILTER_REPLY_MAX];
+	const char *p, *e;
+	size_t lines = 0;
 
 	if (milter_reply_sanitize(r->name, r->name_len, out,
 	    sizeof(out)) == -1)
 		return;
-	size_t n = strlen(out);
-	CHECK(n >= 9 && n < LIMIT_REPLY_LINE - 2);
-	CHECK(out[0] == '4' || out[0] == '5');
-	CHECK(out[4] == out[0] && out[5] == '.');
-	for (size_t i = 0; i < n; i++)
-		CHECK(out[i] >= 0x20 && out[i] < 0x7f);
+	for (p = out;; p = e + 2) {
+		const char *nl = strstr(p, "\r\n");
+		size_t n;
+
+		e = nl != NULL ? nl : p + strlen(p);
+		n = (size_t)(e - p);
+		lines++;
+		CHECK(n >= 9 && n < LIMIT_REPLY_LINE - 2);
+		CHECK(p[0] == '4' || p[0] == '5');
+		CHECK(memcmp(p, out, 3) == 0);
+		CHECK(p[3] == (nl != NULL ? '-' : ' '));
+		CHECK(p[4] == p[0] && p[5] == '.');
+		for (size_t i = 0; i < n; i++)
+			CHECK(p[i] >= 0x20 && p[i] < 0x7f);
+		if (nl == NULL)
+			break;
+	}
+	CHECK(lines >= 1 && lines <= MILTER_REPLY_LINES);
 }
 
 static void

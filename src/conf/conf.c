@@ -441,11 +441,20 @@ void
 conf_print_inbox(FILE *fp, const void *base, const struct conf_key *k)
 {
 	const struct conf *c = base;
-	size_t col = strlen(k->name) + 2;
 
-	fprintf(fp, "%s =", k->name);
-	for (size_t i = 0; i < c->nreports_inbox; i++)
-		conf_print_item(fp, &col, i, c->reports_inbox[i]);
+	conf_print_strv(fp, k->name, (const char *const *)c->reports_inbox,
+	    c->nreports_inbox);
+}
+
+void
+conf_print_strv(FILE *fp, const char *name, const char *const *items,
+    size_t n)
+{
+	size_t col = strlen(name) + 2;
+
+	fprintf(fp, "%s =", name);
+	for (size_t i = 0; i < n; i++)
+		conf_print_item(fp, &col, i, items[i]);
 	fputc('\n', fp);
 }
 
@@ -453,12 +462,9 @@ void
 conf_print_protect(FILE *fp, const void *base, const struct conf_key *k)
 {
 	const struct conf *c = base;
-	size_t col = strlen(k->name) + 2;
 
-	fprintf(fp, "%s =", k->name);
-	for (size_t i = 0; i < c->nlookalike_protect; i++)
-		conf_print_item(fp, &col, i, c->lookalike_protect[i]);
-	fputc('\n', fp);
+	conf_print_strv(fp, k->name, (const char *const *)c->lookalike_protect,
+	    c->nlookalike_protect);
 }
 
 const char *

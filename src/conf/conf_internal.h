@@ -236,6 +236,17 @@ bool conf_valid_selector(const char *s);
 int conf_check_list(struct conf_parse *p, void *base, const char *value,
     conf_set_fn *fn);
 
+/* A list key kept as a vector of strings (*v, *n): reset empties it when
+ * the key starts (not on a continuation line), then conf_check_list's
+ * item function adds each item with add, which takes item and refuses
+ * (-1, reported) past max (what names the items in the error). */
+/* "name = a, b, ..." (wrapped as every list key is). */
+void conf_print_strv(FILE *fp, const char *name, const char *const *items,
+    size_t n);
+void conf_parse_strv_reset(struct conf_parse *p, char ***v, size_t *n);
+int conf_parse_strv_add(struct conf_parse *p, char ***v, size_t *n,
+    size_t max, const char *what, char *item);
+
 /* A copy of mail address v with the domain lower-cased (local parts are
  * case-sensitive): the one form of an address key. The caller frees it. */
 char *conf_parse_address_dup(const char *v);

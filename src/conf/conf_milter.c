@@ -122,13 +122,8 @@ conf_milter_listener_item(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf_milter *m = base;
 
-	if (m->nlisteners == CONF_MAX_LISTENERS)
-		return conf_parse_fail(p, "too many listeners (at most %d)",
-		    CONF_MAX_LISTENERS);
-	m->listeners = xreallocarray(m->listeners, m->nlisteners + 1,
-	    sizeof(*m->listeners));
-	m->listeners[m->nlisteners++] = xstrdup(v);
-	return 0;
+	return conf_parse_strv_add(p, &m->listeners, &m->nlisteners,
+	    CONF_MAX_LISTENERS, "listeners", xstrdup(v));
 }
 
 static int
@@ -136,24 +131,8 @@ conf_milter_listeners(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf_milter *m = base;
 
-	if (!p->continuation) {
-		for (size_t i = 0; i < m->nlisteners; i++)
-			free(m->listeners[i]);
-		free(m->listeners);
-		m->listeners = NULL;
-		m->nlisteners = 0;
-	}
+	conf_parse_strv_reset(p, &m->listeners, &m->nlisteners);
 	return conf_check_list(p, base, v, conf_milter_listener_item);
-}
-
-static void
-conf_milter_print_list(FILE *fp, const char *key, const char *const *items,
-    size_t n)
-{
-	fprintf(fp, "%s =", key);
-	for (size_t i = 0; i < n; i++)
-		fprintf(fp, "%s %s", i > 0 ? "," : "", items[i]);
-	fputc('\n', fp);
 }
 
 static void
@@ -162,7 +141,7 @@ conf_milter_print_listeners(FILE *fp, const void *base,
 {
 	const struct conf_milter *m = base;
 
-	conf_milter_print_list(fp, k->name, (const char *const *)m->listeners,
+	conf_print_strv(fp, k->name, (const char *const *)m->listeners,
 	    m->nlisteners);
 }
 
@@ -201,7 +180,7 @@ conf_milter_print_roles(FILE *fp, const void *base, const struct conf_key *k)
 		r[n++] = "mx";
 	if (m->role_submission)
 		r[n++] = "submission";
-	conf_milter_print_list(fp, k->name, r, n);
+	conf_print_strv(fp, k->name, r, n);
 }
 
 const struct conf_key conf_keys_milter[CONF_MILTER_NKEYS] = {

@@ -1308,6 +1308,32 @@ conf_parse_org_name(struct conf_parse *p, void *base, const char *v)
 	return 0;
 }
 
+void
+conf_parse_strv_reset(struct conf_parse *p, char ***v, size_t *n)
+{
+	if (p->continuation)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+int
+conf_parse_strv_add(struct conf_parse *p, char ***v, size_t *n, size_t max,
+    const char *what, char *item)
+{
+	if (*n == max) {
+		free(item);
+		return conf_parse_fail(p, "too many %s (at most %zu)", what,
+		    max);
+	}
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = item;
+	return 0;
+}
+
 static int
 conf_parse_inbox_item(struct conf_parse *p, void *base, const char *v)
 {
@@ -1315,13 +1341,8 @@ conf_parse_inbox_item(struct conf_parse *p, void *base, const char *v)
 
 	if (conf_parse_check_address(p, v) == -1)
 		return -1;
-	if (c->nreports_inbox == CONF_MAX_INBOX)
-		return conf_parse_fail(p, "too many addresses (at most %d)",
-		    CONF_MAX_INBOX);
-	c->reports_inbox = xreallocarray(c->reports_inbox,
-	    c->nreports_inbox + 1, sizeof(*c->reports_inbox));
-	c->reports_inbox[c->nreports_inbox++] = conf_parse_address_dup(v);
-	return 0;
+	return conf_parse_strv_add(p, &c->reports_inbox, &c->nreports_inbox,
+	    CONF_MAX_INBOX, "addresses", conf_parse_address_dup(v));
 }
 
 static int
@@ -1329,13 +1350,7 @@ conf_parse_inbox(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf *c = base;
 
-	if (!p->continuation) {
-		for (size_t i = 0; i < c->nreports_inbox; i++)
-			free(c->reports_inbox[i]);
-		free(c->reports_inbox);
-		c->reports_inbox = NULL;
-		c->nreports_inbox = 0;
-	}
+	conf_parse_strv_reset(p, &c->reports_inbox, &c->nreports_inbox);
 	return conf_check_list(p, base, v, conf_parse_inbox_item);
 }
 
@@ -1378,13 +1393,9 @@ conf_parse_protect_item(struct conf_parse *p, void *base, const char *v)
 	    a.domain[0] == '[' || strchr(a.domain, '.') == NULL)
 		return conf_parse_fail(p, "%s is not a domain name of two "
 		    "labels or more", log_escape(v, strlen(v), e, sizeof(e)));
-	if (c->nlookalike_protect == CONF_MAX_PROTECT)
-		return conf_parse_fail(p, "too many domains (at most %d)",
-		    CONF_MAX_PROTECT);
-	c->lookalike_protect = xreallocarray(c->lookalike_protect,
-	    c->nlookalike_protect + 1, sizeof(*c->lookalike_protect));
-	c->lookalike_protect[c->nlookalike_protect++] = xstrdup(a.domain);
-	return 0;
+	return conf_parse_strv_add(p, &c->lookalike_protect,
+	    &c->nlookalike_protect, CONF_MAX_PROTECT, "domains",
+	    xstrdup(a.domain));
 }
 
 static int
@@ -1392,13 +1403,7 @@ conf_parse_protect(struct conf_parse *p, void *base, const char *v)
 {
 	struct conf *c = base;
 
-	if (!p->continuation) {
-		for (size_t i = 0; i < c->nlookalike_protect; i++)
-			free(c->lookalike_protect[i]);
-		free(c->lookalike_protect);
-		c->lookalike_protect = NULL;
-		c->nlookalike_protect = 0;
-	}
+	conf_parse_strv_reset(p, &c->lookalike_protect, &c->nlookalike_protect);
 	return conf_check_list(p, base, v, conf_parse_protect_item);
 }
 

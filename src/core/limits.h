@@ -59,6 +59,10 @@
 /* Modification actions one milter may send at end of message (headers
  * added, recipients changed, body chunks). */
 #define LIMIT_MILTER_ACTIONS	1000
+/* A milter's list of the macros it wants at one stage (SMFIR_SETSYMLIST
+ * in its option negotiation), and the macros of it we look at. */
+#define LIMIT_MILTER_SYMLIST	256
+#define LIMIT_MILTER_SYMLIST_NAMES 32
 
 /* Received reports (report/in_*.c): a report mail is hostile input that
  * may be a decompression bomb or an XML/JSON structure built to exhaust

@@ -257,13 +257,14 @@ milter_reply_parse(uint8_t cmd, const uint8_t *data, size_t len,
 		return len == 0 ? MILTER_PARSE_OK : MILTER_PARSE_BAD;
 	case MILTER_R_OPTNEG:
 		/* Macro lists may follow the three words (SETSYMLIST by
-		 * negotiation): we send ours regardless, so they are
-		 * skipped. */
+		 * negotiation): in body, for milter_negotiate. */
 		if (len < 12)
 			return MILTER_PARSE_BAD;
 		r->version = milter_get32(data);
 		r->actions = milter_get32(data + 4);
 		r->protocol = milter_get32(data + 8);
+		r->body = data + 12;
+		r->body_len = len - 12;
 		return MILTER_PARSE_OK;
 	case MILTER_R_ADDHEADER:
 		return milter_parse_header(data, len, false, r);
@@ -289,14 +290,39 @@ int
 milter_negotiate(const struct milter_reply *r, uint32_t offer_actions,
     uint32_t offer_protocol, struct milter_neg *out)
 {
+	size_t off = 0;
+
 	if (r->kind != MILTER_R_OPTNEG || r->version < 2 ||
 	    (r->actions & ~offer_actions) != 0 ||
 	    (r->protocol & ~offer_protocol) != 0)
 		return -1;
+	memset(out, 0, sizeof(*out));
 	out->version = r->version < MILTER_VERSION ? r->version :
 	    MILTER_VERSION;
 	out->actions = r->actions;
 	out->protocol = r->protocol;
+	/* The lists count only with the action negotiated (else they are
+	 * ignored, as Postfix does); each: a 32-bit stage, then the
+	 * names, NUL-ended, bounded. */
+	if (!(out->actions & MILTER_ACT_SETSYMLIST))
+		return 0;
+	while (r->body != NULL && off < r->body_len) {
+		const char *list;
+		size_t llen;
+		uint32_t st;
+
+		if (r->body_len - off < 4)
+			return -1;
+		st = milter_get32(r->body + off);
+		off += 4;
+		if (st >= MILTER_SYMLIST_STAGES || !milter_take_str(r->body,
+		    r->body_len, &off, &list, &llen) ||
+		    llen > LIMIT_MILTER_SYMLIST)
+			return -1;
+		memcpy(out->symlist[st], list, llen);
+		out->symlist[st][llen] = '\0';
+		out->has_symlist[st] = true;
+	}
 	return 0;
 }
 
@@ -311,44 +337,88 @@ milter_valid_header_name(const char *name, size_t len)
 	return true;
 }
 
+/* One line of a reply (n bytes, no line end) appended to out at *o as
+ * "CODE-X.Y.Z text" (the caller turns the last '-' into ' '); *code is
+ * the first line's, which every later line must repeat. -1 if the line
+ * is not a 4xx/5xx reply line. */
+static int
+milter_reply_line(const char *text, size_t n, int *code, char *out,
+    size_t outlen, size_t *o)
+{
+	char line[LIMIT_REPLY_LINE];
+	struct smtpc_reply r;
+	size_t k, start = *o;
+	int rc = -1;
+
+	if (n > sizeof(line) - 3)
+		n = sizeof(line) - 3;
+	memcpy(line, text, n);
+	if (n > 3 && line[3] == '-')
+		line[3] = ' ';
+	smtpc_reply_init(&r);
+	if (smtpc_reply_push(&r, line, n) != SMTPC_REPLY_DONE ||
+	    (r.code / 100 != 4 && r.code / 100 != 5) ||
+	    (*code != 0 && r.code != *code) ||
+	    (start > 0 ? start + 2 : 0) + LIMIT_REPLY_LINE > outlen)
+		goto out;
+	*code = r.code;
+	if (start > 0) {
+		out[(*o)++] = '\r';
+		out[(*o)++] = '\n';
+	}
+	/* The parser takes an enhanced code only of the reply's class
+	 * (another stays in the text): else ours. */
+	k = (size_t)snprintf(out + *o, outlen - *o, "%d-%s", r.code,
+	    r.enhanced[0] ? r.enhanced : r.code / 100 == 4 ? "4.7.1" : "5.7.1");
+	k += *o;
+	if (r.text.len > 0)
+		out[k++] = ' ';
+	for (size_t i = 0; i < r.text.len && k - *o + 1 < LIMIT_REPLY_LINE - 2;
+	    i++) {
+		unsigned char c = r.text.data[i];
+		out[k++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[k] = '\0';
+	*o = k;
+	rc = 0;
+out:
+	smtpc_reply_clear(&r);
+	return rc;
+}
+
 int
 milter_reply_sanitize(const char *text, size_t len, char *out,
     size_t outlen)
 {
-	char line[LIMIT_REPLY_LINE];
-	struct smtpc_reply r;
-	size_t n = 0, o;
-	int rc = -1;
+	size_t o = 0, last = 0, i = 0, nlines = 0;
+	int code = 0;
 
 	if (outlen < LIMIT_REPLY_LINE)
 		return -1;
-	/* The first line only, cut to a reply line: a milter's multi-line
-	 * text would need each line re-coded, and one line says enough. */
-	while (n < len && n < sizeof(line) - 3 && text[n] != '\r' &&
-	    text[n] != '\n') {
-		line[n] = text[n];
-		n++;
-	}
-	if (n > 3 && line[3] == '-')
-		line[3] = ' ';
-	smtpc_reply_init(&r);
-	if (smtpc_reply_push(&r, line, n) == SMTPC_REPLY_DONE &&
-	    (r.code / 100 == 4 || r.code / 100 == 5)) {
-		/* The parser takes an enhanced code only of the reply's
-		 * class (another stays in the text): else ours. */
-		o = (size_t)snprintf(out, outlen, "%d %s", r.code,
-		    r.enhanced[0] ? r.enhanced : r.code / 100 == 4 ? "4.7.1" :
-		    "5.7.1");
-		if (r.text.len > 0)
-			out[o++] = ' ';
-		for (size_t i = 0; i < r.text.len && o + 1 < LIMIT_REPLY_LINE - 2;
-		    i++) {
-			unsigned char c = r.text.data[i];
-			out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	out[0] = '\0';
+	/* Lines end in CRLF (or a bare CR or LF); empty ones are skipped,
+	 * lines past MILTER_REPLY_LINES or past outlen dropped. */
+	while (i < len && nlines < MILTER_REPLY_LINES) {
+		size_t n = 0;
+
+		while (i + n < len && text[i + n] != '\r' && text[i + n] != '\n')
+			n++;
+		if (n > 0) {
+			size_t before = o;
+			if (o > 0 && o + 2 + LIMIT_REPLY_LINE > outlen)
+				break;
+			if (milter_reply_line(text + i, n, &code, out, outlen,
+			    &o) == -1)
+				return -1;
+			last = before == 0 ? 0 : before + 2;
+			nlines++;
 		}
-		out[o] = '\0';
-		rc = 0;
+		i += n;
+		while (i < len && (text[i] == '\r' || text[i] == '\n'))
+			i++;
 	}
-	smtpc_reply_clear(&r);
-	return rc;
+	if (nlines == 0)
+		return -1;
+	out[last + 3] = ' ';
+	return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/limits.h"
 
 #define MILTER_VERSION		6
 /* Body chunks we send, as libmilter's MILTER_CHUNK_SIZE. */
@@ -36,6 +37,7 @@ enum milter_cmd {
 	MILTER_CMD_QUIT = 'Q',
 	MILTER_CMD_RCPT = 'R',
 	MILTER_CMD_DATA = 'T',
+	MILTER_CMD_UNKNOWN = 'U',
 };
 
 /* Replies and modification actions (milter to MTA). */
@@ -98,9 +100,8 @@ enum milter_reply_kind {
 #define MILTER_P_HDR_LEADSPC	0x100000
 
 /* What we offer: every action we apply, every step a milter may skip
- * or leave unanswered (we do not send UNKNOWN or DATA, so their flags
- * cost nothing), and SKIP. Not RCPT_REJ (we send only accepted
- * recipients) nor HDR_LEADSPC (values get their leading space back). */
+ * or leave unanswered, and SKIP. Not RCPT_REJ (we send only recipients
+ * we accepted) nor HDR_LEADSPC (values get their leading space back). */
 #define MILTER_OFFER_ACTIONS	(MILTER_ACT_ADDHDRS | MILTER_ACT_CHGBODY | \
 	MILTER_ACT_ADDRCPT | MILTER_ACT_DELRCPT | MILTER_ACT_CHGHDRS | \
 	MILTER_ACT_QUARANTINE | MILTER_ACT_CHGFROM | MILTER_ACT_ADDRCPT_PAR | \
@@ -179,28 +180,49 @@ enum milter_parse milter_reply_parse(uint8_t cmd, const uint8_t *data,
 
 /* ---- negotiation ---- */
 
+/* The stages a milter may name macros for (SMFIM_*). */
+enum milter_symlist_stage {
+	MILTER_SYM_CONNECT, MILTER_SYM_HELO, MILTER_SYM_ENVFROM,
+	MILTER_SYM_ENVRCPT, MILTER_SYM_DATA, MILTER_SYM_EOM, MILTER_SYM_EOH,
+	MILTER_SYMLIST_STAGES,
+};
+
 struct milter_neg {
 	uint32_t	version;
 	uint32_t	actions;	/* what the milter may do */
 	uint32_t	protocol;	/* steps skipped / not answered */
+	/* SETSYMLIST: the macros it wants at each stage, space-separated
+	 * names as it wrote them (has_symlist false: our defaults). */
+	bool		has_symlist[MILTER_SYMLIST_STAGES];
+	char		symlist[MILTER_SYMLIST_STAGES][LIMIT_MILTER_SYMLIST + 1];
 };
 
 /* The milter's OPTNEG answer r against what we offered: -1 if its version
  * is below 2 or it asks for an action or a protocol flag we did not
- * offer (Postfix refuses those too); else the agreed set in *out. */
+ * offer (Postfix refuses those too), or, having negotiated SETSYMLIST,
+ * its macro lists are malformed (a stage we do not know, a list without
+ * its NUL or past LIMIT_MILTER_SYMLIST); else the agreed set in *out. */
 int milter_negotiate(const struct milter_reply *r, uint32_t offer_actions,
     uint32_t offer_protocol, struct milter_neg *out);
 
 /* ---- replies to the SMTP client ---- */
 
+/* A milter's custom reply: at most this many lines, each at most
+ * LIMIT_REPLY_LINE - 2 bytes, joined with CRLF. */
+#define MILTER_REPLY_LINES	8
+#define MILTER_REPLY_MAX	(MILTER_REPLY_LINES * LIMIT_REPLY_LINE)
+
 /*
- * Turn a milter's REPLYCODE text (len bytes, untrusted) into one valid
- * SMTP reply line in out: its first line, parsed as a server's reply is
- * (smtpc_reply.h), must have a 4xx or 5xx code; out is "CODE X.Y.Z text"
- * with its enhanced code if of the same class (else ours, X.7.1, first),
- * the text printable ASCII only (others become '?'), cut to fit
- * LIMIT_REPLY_LINE. -1 if it is not such a reply (the caller then treats
- * it as a broken milter); outlen must be at least LIMIT_REPLY_LINE.
+ * Turn a milter's REPLYCODE text (len bytes, untrusted) into a valid SMTP
+ * reply in out: each of its lines (CRLF-, CR- or LF-separated; empty
+ * ones skipped; at most MILTER_REPLY_LINES, and as many as fit outlen),
+ * parsed as a server's reply line is (smtpc_reply.h), must carry the
+ * same 4xx or 5xx code; out is those lines as "CODE-X.Y.Z text" joined
+ * with CRLF, the last one "CODE X.Y.Z text", each with its enhanced code
+ * if of the reply's class (else ours, X.7.1), its text printable ASCII
+ * only (others become '?'), cut to fit LIMIT_REPLY_LINE. -1 if it is not
+ * such a reply (the caller then treats it as a broken milter); outlen
+ * must be at least LIMIT_REPLY_LINE (one line).
  */
 int milter_reply_sanitize(const char *text, size_t len, char *out,
     size_t outlen);

@@ -162,14 +162,66 @@ test_negotiate(void **state)
 	assert_int_equal(n.version, 6);
 }
 
+/* SETSYMLIST lists in the OPTNEG answer: taken with the action,
+ * ignored without it, refused when malformed. */
+static void
+test_symlist(void **state)
+{
+	static const uint8_t ok[] = { 0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 0, 0,
+	    0, 0, 0, 3, '{', 'r', 'c', 'p', 't', '_', 'a', 'd', 'd', 'r', '}',
+	    0, 0, 0, 0, 0, 'j', ' ', '_', 0 };
+	static const uint8_t bad_stage[] = { 0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 0,
+	    0, 0, 0, 0, 9, 'j', 0 };
+	static const uint8_t no_nul[] = { 0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 0, 0,
+	    0, 0, 0, 1, 'j' };
+	uint8_t noact[sizeof(ok)];
+	struct milter_reply r;
+	struct milter_neg n;
+
+	(void)state;
+	assert_int_equal(milter_reply_parse('O', ok, sizeof(ok), &r),
+	    MILTER_PARSE_OK);
+	assert_int_equal(milter_negotiate(&r, MILTER_OFFER_ACTIONS,
+	    MILTER_OFFER_PROTOCOL, &n), 0);
+	assert_true(n.has_symlist[MILTER_SYM_ENVRCPT]);
+	assert_string_equal(n.symlist[MILTER_SYM_ENVRCPT], "{rcpt_addr}");
+	assert_string_equal(n.symlist[MILTER_SYM_CONNECT], "j _");
+	assert_false(n.has_symlist[MILTER_SYM_HELO]);
+	memcpy(noact, ok, sizeof(ok));
+	noact[6] = 0;	/* SETSYMLIST not asked for: lists ignored */
+	assert_int_equal(milter_reply_parse('O', noact, sizeof(noact), &r),
+	    MILTER_PARSE_OK);
+	assert_int_equal(milter_negotiate(&r, MILTER_OFFER_ACTIONS,
+	    MILTER_OFFER_PROTOCOL, &n), 0);
+	assert_false(n.has_symlist[MILTER_SYM_ENVRCPT]);
+	assert_int_equal(milter_reply_parse('O', bad_stage, sizeof(bad_stage),
+	    &r), MILTER_PARSE_OK);
+	assert_int_equal(milter_negotiate(&r, MILTER_OFFER_ACTIONS,
+	    MILTER_OFFER_PROTOCOL, &n), -1);
+	assert_int_equal(milter_reply_parse('O', no_nul, sizeof(no_nul), &r),
+	    MILTER_PARSE_OK);
+	assert_int_equal(milter_negotiate(&r, MILTER_OFFER_ACTIONS,
+	    MILTER_OFFER_PROTOCOL, &n), -1);
+}
+
 static const char *
 san(const char *t)
 {
-	static char out[LIMIT_REPLY_LINE];
+	static char out[MILTER_REPLY_MAX];
 
 	if (milter_reply_sanitize(t, strlen(t), out, sizeof(out)) == -1)
 		return "error";
 	return out;
+}
+
+static size_t
+count_lines(const char *t)
+{
+	size_t n = 1;
+
+	for (; (t = strstr(t, "\r\n")) != NULL; t += 2)
+		n++;
+	return n;
 }
 
 static void
@@ -185,8 +237,23 @@ test_sanitize(void **state)
 	/* An enhanced code of another class is text (smtpc_reply). */
 	assert_string_equal(san("550 4.7.1 mixed"), "550 5.7.1 4.7.1 mixed");
 	assert_string_equal(san("550"), "550 5.7.1");
+	/* Multi-line: each line re-coded, joined with CRLF. */
 	assert_string_equal(san("550-5.7.1 first\r\n550 5.7.1 second"),
-	    "550 5.7.1 first");
+	    "550-5.7.1 first\r\n550 5.7.1 second");
+	assert_string_equal(san("550 5.7.1 a\r\n550 b\r\n"),
+	    "550-5.7.1 a\r\n550 5.7.1 b");
+	assert_string_equal(san("451-4.7.1 a\n451 4.7.2 b"),
+	    "451-4.7.1 a\r\n451 4.7.2 b");
+	/* Every line has the first one's code. */
+	assert_string_equal(san("550-5.7.1 a\r\n450 4.7.1 b"), "error");
+	assert_string_equal(san("550-5.7.1 a\r\nsmuggled"), "error");
+	/* At most MILTER_REPLY_LINES lines. */
+	assert_int_equal(count_lines(san("550-a\r\n550-b\r\n550-c\r\n"
+	    "550-d\r\n550-e\r\n550-f\r\n550-g\r\n550-h\r\n550-i\r\n"
+	    "550 j")), MILTER_REPLY_LINES);
+	assert_true(strstr(san("550-a\r\n550-b\r\n550-c\r\n550-d\r\n"
+	    "550-e\r\n550-f\r\n550-g\r\n550-h\r\n550 i"),
+	    "\r\n550 5.7.1 h") != NULL);
 	assert_string_equal(san("550 5.7.1 a\x01\x7f" "b"), "550 5.7.1 a??b");
 	assert_string_equal(san("250 ok"), "error");
 	assert_string_equal(san("354 go"), "error");
@@ -261,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_negotiate),
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_symlist),
 		cmocka_unit_test(test_edit),
 		cmocka_unit_test(test_edit_injection),
 	};

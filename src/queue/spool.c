@@ -304,7 +304,7 @@ spool_msg_new(const char *data_dir, const char *qid)
 	return m;
 }
 
-static int
+int
 spool_msg_flush(struct spool_msg *m)
 {
 	if (m->used == 0)
@@ -349,6 +349,12 @@ size_t
 spool_msg_size(const struct spool_msg *m)
 {
 	return m->size;
+}
+
+size_t
+spool_msg_flushed(const struct spool_msg *m)
+{
+	return m->size - m->used;
 }
 
 static void

@@ -32,6 +32,11 @@ struct spool_msg *spool_msg_new(const char *data_dir, const char *qid);
 int spool_msg_write(struct spool_msg *m, const void *p, size_t n);
 /* Bytes written so far. */
 size_t spool_msg_size(const struct spool_msg *m);
+/* Of those, the bytes already in the tmp file (a reader sees them), and
+ * writing out the rest (-1 on I/O error): a content filter (milter)
+ * reads the message while it arrives. */
+size_t spool_msg_flushed(const struct spool_msg *m);
+int spool_msg_flush(struct spool_msg *m);
 /* Make the message durable with envelope `env` (env->id and env->size are
  * set from m). Returns 0 only when everything is on stable storage, and
  * then has sent the runner "new ID" (spool_nudge); on -1 nothing was

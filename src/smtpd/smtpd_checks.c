@@ -27,6 +27,7 @@
 #include "msg/idna.h"
 #include "report/dmarc_failure.h"
 #include "smtpd/smtpd_internal.h"
+#include "smtpd/smtpd_milter.h"
 #include "store/db.h"
 
 /* Enhanced codes of RFC 7372 §3.2 for an SPF fail at MAIL FROM. */
@@ -59,7 +60,11 @@ smtpd_checks_spf_cb(struct authcheck *ac, void *arg)
 		    o->domain, o->explanation[0] ? ": " : "", o->explanation);
 		smtpd_txn_reset(s);
 	} else
-		smtpd_reply(s, "250 2.1.0 Ok");
+		smtpd_txn_mail_ok(s);
+	/* Unless the milters have the MAIL now (they resume it). */
+	if (s->state == SMTPD_STATE_WAIT && smtpd_milter_active(s) &&
+	    s->has_mail)
+		return;
 	smtpd_resume(s);
 }
 
@@ -178,6 +183,26 @@ smtpd_checks_headers(struct smtpd_session *s)
 		smtpd_lookalike_headers(s);
 	smtpd_checks_signer(s);
 	smtpd_arc_headers(s);
+}
+
+void
+smtpd_checks_resign(struct smtpd_session *s)
+{
+	dkim_sign_free(s->signer);
+	s->signer = NULL;
+	s->sign_domain[0] = '\0';
+	smtpd_arc_reset(s);
+	smtpd_checks_signer(s);
+	smtpd_arc_headers(s);
+}
+
+void
+smtpd_checks_sign_body(struct smtpd_session *s, const uint8_t *p, size_t n)
+{
+	if (s->signer)
+		dkim_sign_body(s->signer, p, n);
+	if (s->arc)
+		smtpd_arc_body(s, p, n);
 }
 
 void

@@ -202,6 +202,9 @@ void smtpd_dnsbl_free(struct smtpd_session *s);
 void smtpd_verb_dispatch(struct smtpd_session *s, const char *line,
     size_t len);
 
+/* The 250 to HELO (esmtp false) or EHLO, once it was accepted. */
+void smtpd_verb_hello_reply(struct smtpd_session *s, bool esmtp);
+
 /* smtpd_auth.c */
 void smtpd_auth_start(struct smtpd_session *s, const char *arg,
     size_t len);
@@ -212,6 +215,8 @@ void smtpd_auth_cancel(struct smtpd_session *s);
 /* smtpd_txn.c */
 void smtpd_txn_reset(struct smtpd_session *s);
 void smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len);
+/* MAIL passed our checks: the milters', then 250. */
+void smtpd_txn_mail_ok(struct smtpd_session *s);
 void smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len);
 void smtpd_txn_data(struct smtpd_session *s);
 void smtpd_txn_bdat(struct smtpd_session *s, const char *arg, size_t len);
@@ -224,6 +229,9 @@ void smtpd_txn_commit(struct smtpd_session *s);
  * it, in every Sender: and in the newest Resent-From: and Resent-Sender:
  * is owned by the session's user (AUTH user or local user). */
 bool smtpd_txn_from_owned(struct smtpd_session *s);
+/* On submission with AUTH: the refusal if those fields are not the
+ * user's (smtpd_txn_from_owned), else NULL; NULL elsewhere. */
+const char *smtpd_txn_senders_refusal(struct smtpd_session *s);
 /* Answer reply to the end of the message and drop the transaction. */
 void smtpd_txn_reject(struct smtpd_session *s, const char *reply,
     enum metrics_reject reason);
@@ -237,6 +245,14 @@ bool smtpd_checks_mail(struct smtpd_session *s);
  * holds what goes into the spool) and prepare DKIM signing. */
 void smtpd_checks_headers(struct smtpd_session *s);
 void smtpd_checks_body(struct smtpd_session *s, const uint8_t *p, size_t n);
+/* A milter changed the message (s->headers is the new header section):
+ * the DKIM signer and the ARC sealer start again, chosen from it (the
+ * From: domain, the recipients), and are fed the body written from now
+ * on by smtpd_checks_sign_body, so no hash is of what the milters
+ * replaced. The inbound checks keep what arrived. */
+void smtpd_checks_resign(struct smtpd_session *s);
+void smtpd_checks_sign_body(struct smtpd_session *s, const uint8_t *p,
+    size_t n);
 /* The message passed the session's own checks: finish the authentication
  * checks, apply DMARC, add our header fields, then smtpd_txn_commit(). */
 void smtpd_checks_finish(struct smtpd_session *s);

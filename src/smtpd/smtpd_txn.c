@@ -41,6 +41,7 @@ smtpd_txn_reset(struct smtpd_session *s)
 		connlimit_acct_give_back(s->ctx->limits, s->auth_user,
 		    CONNLIMIT_ACCT_MESSAGES, 1, s->limit_msg_at);
 	s->limit_msg_at = 0;
+	smtpd_milter_reset(s);
 	smtpd_checks_reset(s);
 	spool_msg_abort(s->msg);
 	s->msg = NULL;
@@ -179,7 +180,15 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	    s->qid, log_quote(from, strlen(from), q, sizeof(q)),
 	    (unsigned long long)ma.size, ma.requiretls ? " requiretls=yes" :
 	    "");
+	smtpd_milter_mail_arg(s, arg, len);
 	if (!smtpd_checks_mail(s))
+		smtpd_txn_mail_ok(s);
+}
+
+void
+smtpd_txn_mail_ok(struct smtpd_session *s)
+{
+	if (!smtpd_milter_mail(s))
 		smtpd_reply(s, "250 2.1.0 Ok");
 }
 
@@ -339,6 +348,7 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	struct smtpd_rcpt_args ra;
 	enum smtpd_cmd_result r;
 	long long at = 0;
+	size_t first = s->env.nrcpts;
 
 	if (!s->has_mail) {
 		smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
@@ -365,7 +375,8 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 		return;
 	}
 	s->nrcpt++;
-	smtpd_reply(s, "250 2.1.5 Ok");
+	if (!smtpd_milter_rcpt(s, arg, len, first))
+		smtpd_reply(s, "250 2.1.5 Ok");
 }
 
 /* The header section is complete: hand it to the checks, write what is
@@ -379,6 +390,7 @@ smtpd_txn_headers_end(struct smtpd_session *s)
 	if ((s->headers.len > 0 && spool_msg_write(s->msg, s->headers.data,
 	    s->headers.len) == -1) || spool_msg_write(s->msg, "\r\n", 2) == -1)
 		s->spool_failed = true;
+	smtpd_milter_headers(s);
 }
 
 /*
@@ -568,6 +580,14 @@ smtpd_txn_from_owned(struct smtpd_session *s)
 	return smtpd_txn_senders_owned(s) == NULL;
 }
 
+const char *
+smtpd_txn_senders_refusal(struct smtpd_session *s)
+{
+	if (s->auth_user && s->lst->role == CONF_ROLE_SUBMISSION)
+		return smtpd_txn_senders_owned(s);
+	return NULL;
+}
+
 /* The reply to the end of the message: a rejection, or NULL to commit. */
 static const char *
 smtpd_txn_verdict(struct smtpd_session *s)
@@ -592,9 +612,10 @@ smtpd_txn_verdict(struct smtpd_session *s)
 	    s->ctx->conf->max_hops, NULL))
 		return "554 5.4.6 Error: too many hops, mail loop suspected "
 		    "(RFC 5321 6.3)";
-	if (s->auth_user && s->lst->role == CONF_ROLE_SUBMISSION)
-		return smtpd_txn_senders_owned(s);
-	return NULL;
+	/* With milters, after their changes (smtpd_milter.c). */
+	if (smtpd_milter_active(s))
+		return NULL;
+	return smtpd_txn_senders_refusal(s);
 }
 
 void
@@ -660,10 +681,8 @@ smtpd_txn_end(struct smtpd_session *s)
 		    METRICS_REJECT_SIZE : METRICS_REJECT_POLICY);
 		return;
 	}
-	if (smtpd_milter_wanted(s)) {
-		smtpd_milter_start(s);	/* then smtpd_checks_finish */
-		return;
-	}
+	if (smtpd_milter_eom(s))
+		return;		/* then smtpd_checks_finish */
 	smtpd_checks_finish(s);
 }
 
@@ -719,6 +738,8 @@ smtpd_txn_input(struct smtpd_session *s)
 		smtpd_txn_push(s, in, avail);
 		if (smtpd_data_done(s->data))
 			smtpd_txn_end(s);
+		else
+			smtpd_milter_input(s);
 		return;
 	}
 	size_t take = avail < s->bdat_left ? avail : (size_t)s->bdat_left;
@@ -727,6 +748,8 @@ smtpd_txn_input(struct smtpd_session *s)
 	else
 		take = smtpd_txn_push(s, in, take);
 	s->bdat_left -= take;
+	if (!s->bdat_discard && !(s->bdat_left == 0 && s->bdat_last))
+		smtpd_milter_input(s);
 	if (s->bdat_left == 0)
 		smtpd_txn_chunk_done(s);
 }

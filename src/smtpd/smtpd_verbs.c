@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "smtpd/smtpd_internal.h"
+#include "smtpd/smtpd_milter.h"
 
 /* What a verb needs before it may run. */
 #define NEED_HELO	0x1	/* after HELO/EHLO */
@@ -48,8 +49,8 @@ smtpd_hello(struct smtpd_session *s, const struct smtpd_cmd *cmd, bool esmtp)
 static void
 smtpd_proceed_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 {
-	if (smtpd_hello(s, cmd, false))
-		smtpd_reply(s, "250 %s", s->ctx->conf->hostname);
+	if (smtpd_hello(s, cmd, false) && !smtpd_milter_helo(s, false))
+		smtpd_verb_hello_reply(s, false);
 }
 
 static bool
@@ -61,10 +62,19 @@ smtpd_auth_offered(const struct smtpd_session *s)
 static void
 smtpd_proceed_ehlo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 {
+	if (smtpd_hello(s, cmd, true) && !smtpd_milter_helo(s, true))
+		smtpd_verb_hello_reply(s, true);
+}
+
+void
+smtpd_verb_hello_reply(struct smtpd_session *s, bool esmtp)
+{
 	const struct conf *c = s->ctx->conf;
 
-	if (!smtpd_hello(s, cmd, true))
+	if (!esmtp) {
+		smtpd_reply(s, "250 %s", c->hostname);
 		return;
+	}
 	smtpd_reply(s, "250-%s", c->hostname);
 	smtpd_reply(s, "250-PIPELINING");
 	smtpd_reply(s, "250-SIZE %zu", c->max_message_size);
@@ -224,9 +234,15 @@ void
 smtpd_verb_dispatch(struct smtpd_session *s, const char *line, size_t len)
 {
 	struct smtpd_cmd cmd;
-	enum smtpd_cmd_result r = smtpd_cmd_parse(line, len, &cmd);
+	enum smtpd_cmd_result r;
 
+	if (smtpd_milter_command(s, line, len))
+		return;
+	r = smtpd_cmd_parse(line, len, &cmd);
 	if (r != SMTPD_CMD_OK) {
+		if (r == SMTPD_CMD_ERR_UNKNOWN && smtpd_milter_unknown(s, line,
+		    len))
+			return;
 		smtpd_reply(s, "%s", smtpd_cmd_error_reply(r));
 		return;
 	}
@@ -246,5 +262,6 @@ smtpd_verb_dispatch(struct smtpd_session *s, const char *line, size_t len)
 		e->proceed(s, &cmd);
 		return;
 	}
-	smtpd_reply(s, "500 5.5.2 Error: command not recognized");
+	if (!smtpd_milter_unknown(s, line, len))
+		smtpd_reply(s, "500 5.5.2 Error: command not recognized");
 }

@@ -4,10 +4,20 @@
 What it does at the end of a message depends on the Subject: it received,
 so one milter serves every case of a test module: "reject", "plainreject",
 "tempfail", "discard", "addheader", "insheader", "chgheader", "chgrcpt",
-"chgfrom", "replbody", "quarantine", "slow" (answers after `slow` seconds),
+"chgfrom", "chgfromargs" (with RET and ENVID), "chgfrombad" (with a
+parameter we do not know), "multiline" (a two-line reply), "replbody", "quarantine", "slow" (answers after `slow` seconds),
 "garbage" (a packet length past the limit), "badpacket" (a header action
 without its NUL), "unasked" (an action it did not negotiate). Anything else
-is accepted unchanged. It records the macros and commands it saw.
+is accepted unchanged. It records the macros and commands it saw (and
+each connection's, in `sessions`, with the time of each command in
+`events`).
+
+It speaks to one SMTP session per connection, stage by stage: ABORT
+resets its message, QUIT ends the connection. `rules` maps a command byte
+(b"C", b"H", b"M", b"R", b"T", b"L", b"N", b"B", b"U", b"E") to a function
+of the packet's data that returns the packet to answer instead (None:
+the usual answer); `protocol` is the SMFIP_* flags it negotiates (with
+SMFIP_NR_* ones it does not answer those steps).
 """
 import socket
 import struct
@@ -15,6 +25,10 @@ import threading
 import time
 
 ACTIONS = 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20 | 0x40   # no ADDRCPT_PAR
+# The step each SMFIP_NR_* flag leaves unanswered.
+NOREPLY = {b"C": 0x1000, b"H": 0x2000, b"M": 0x4000, b"R": 0x8000,
+           b"T": 0x10000, b"U": 0x20000, b"N": 0x40000, b"B": 0x80000,
+           b"L": 0x80}
 
 
 def pkt(cmd, data=b""):
@@ -36,7 +50,14 @@ class FakeMilter:
         self.sock.listen(16)
         self.slow = slow
         self.macros = {}
+        self.macro_packets = []
         self.commands = []
+        self.sessions = []
+        self.events = []
+        self.rules = {}
+        self.protocol = 0
+        self.actions = ACTIONS
+        self.optneg_extra = b""       # after the three words (symlists)
         self.bodies = []
         self.conns = 0
         self.stopping = False
@@ -88,33 +109,55 @@ class FakeMilter:
         c.settimeout(30)
         subject = b""
         body = b""
+        mine = []
+        self.sessions.append(mine)
+        protocol = self.protocol
         try:
             while True:
                 n = struct.unpack(">I", self._read(c, 4))[0]
                 data = self._read(c, n)
                 cmd, data = data[:1], data[1:]
                 self.commands.append(cmd)
+                mine.append(cmd)
+                self.events.append((time.time(), cmd, data))
                 if cmd == b"O":
-                    c.sendall(pkt(b"O", struct.pack(">III", 6, ACTIONS, 0)))
-                elif cmd == b"D":
+                    c.sendall(pkt(b"O", struct.pack(">III", 6, self.actions,
+                                                    protocol) +
+                                  self.optneg_extra))
+                    continue
+                if cmd == b"D":
+                    self.macro_packets.append(data)
                     parts = data[1:].split(b"\0")
                     for i in range(0, len(parts) - 1, 2):
                         self.macros[parts[i].decode()] = parts[i + 1].decode()
-                elif cmd in (b"C", b"H", b"M", b"R", b"N"):
-                    c.sendall(pkt(b"c"))
-                elif cmd == b"L":
+                    continue
+                if cmd == b"A":
+                    subject = b""
+                    body = b""
+                    continue
+                if cmd == b"Q":
+                    return
+                if cmd == b"L":
                     name, value = data.split(b"\0")[:2]
                     if name.lower() == b"subject":
                         subject = value.strip()
-                    c.sendall(pkt(b"c"))
-                elif cmd == b"B":
+                if cmd == b"B":
                     body += data
-                    c.sendall(pkt(b"c"))
-                elif cmd == b"E":
+                if cmd == b"E":
                     self.bodies.append(body)
-                    c.sendall(self._eom(subject.decode(errors="replace")))
-                elif cmd in (b"Q", b"A"):
-                    return
+                    reply = self._eom(subject.decode(errors="replace"))
+                    subject = b""
+                    body = b""
+                else:
+                    reply = pkt(b"c")
+                rule = self.rules.get(cmd)
+                if rule is not None:
+                    r = rule(data)
+                    if r is not None:
+                        reply = r
+                if protocol & NOREPLY.get(cmd, 0):
+                    continue
+                c.sendall(reply)
         except (EOFError, OSError):
             pass
         finally:
@@ -143,6 +186,15 @@ class FakeMilter:
                 pkt(b"+", b"<bob@example.test>\0") + pkt(b"c")
         if kind == "chgfrom":
             return pkt(b"e", b"<new-sender@example.net>\0") + pkt(b"c")
+        if kind == "chgfromargs":
+            return pkt(b"e", b"<new-sender@example.net>\0RET=HDRS "
+                       b"ENVID=milter-envid\0") + pkt(b"c")
+        if kind == "chgfrombad":
+            return pkt(b"e", b"<new-sender@example.net>\0XFOO=1\0") + \
+                pkt(b"c")
+        if kind == "multiline":
+            return pkt(b"y", b"550-5.7.1 first line\r\n550 5.7.1 second "
+                       b"line\0")
         if kind == "replbody":
             return pkt(b"p") + pkt(b"b", b"replaced body line 1\r\n") + \
                 pkt(b"b", b"replaced body line 2\r\n") + pkt(b"c")

@@ -10,6 +10,7 @@ serving (the next message is accepted). A listener no milter applies to
 is left alone.
 """
 import smtplib
+import time
 
 import pytest
 
@@ -185,8 +186,14 @@ def test_on_error_accept(daemons, certs, milter):
     dead.stop()
     d2 = start(daemons, certs, dead, on_error="accept")
     assert send(d2, "reject three")[0] == 250
+    # on_error = tempfail: the client hears it at MAIL (the milter could
+    # not be told of the session), as Postfix's default_action.
     d3 = start(daemons, certs, dead)
-    assert send(d3, "reject four")[0] == 451
+    l = d3["mx_plain"]
+    with smtplib.SMTP(l.host, l.port, timeout=30) as s:
+        assert s.ehlo("client.sender.test")[0] == 250
+        assert s.mail("x@sender.test") == (
+            451, b"4.7.1 Service unavailable - try again later")
 
 
 def test_client_gone_while_milter_works(mx):
@@ -279,3 +286,279 @@ def test_our_dkim_signature_covers_replaced_body(daemons, certs, milter):
     def dnsfunc(name, timeout=5):
         return record.encode()
     assert dkim.verify(raw, dnsfunc=dnsfunc), raw
+
+
+# ---- milters at every SMTP stage ----
+
+@pytest.fixture
+def rules(milter):
+    """The fake milter's per-command rules for one test."""
+    milter.rules = {}
+    yield milter.rules
+    milter.rules = {}
+
+
+def raw(d, lst="mx_plain"):
+    import smtpraw
+    return smtpraw.RawSMTP.to(d[lst], timeout=30)
+
+
+def y(text):
+    """A REPLYCODE packet."""
+    return fakemilter.pkt(b"y", text.encode() + b"\0")
+
+
+def test_rcpt_reject_refuses_that_recipient_only(mx, milter, rules):
+    rules[b"R"] = lambda d: y("550 5.7.1 Not bob, says the milter") \
+        if d.startswith(b"<bob@example.test>") else None
+    l = mx["mx_plain"]
+    with smtplib.SMTP(l.host, l.port, timeout=30) as s:
+        s.ehlo("client.sender.test")
+        s.mail("x@sender.test")
+        assert s.rcpt(BOB) == (550, b"5.7.1 Not bob, says the milter")
+        assert s.rcpt(ALICE)[0] == 250
+        code, text = s.data(message("rcptreject one", ALICE))
+        assert code == 250, text
+    assert mx.mailbox(ALICE).wait_for("rcptreject one")
+    assert not mx.mailbox(BOB).with_marker("rcptreject one")
+    # The milter saw both recipients, then the message for alice.
+    assert b"E" in milter.sessions[-1]
+
+
+def test_rcpt_tempfail_and_args(mx, milter, rules):
+    seen = []
+
+    def rcpt(d):
+        seen.append(d)
+        return fakemilter.pkt(b"t") if b"bob" in d else None
+    rules[b"R"] = rcpt
+    with raw(mx) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<x@sender.test>", 250)
+        c.expect("RCPT TO:<%s> NOTIFY=NEVER" % ALICE, 250)
+        c.expect("RCPT TO:<%s>" % BOB, 451, "4.7.1")
+        c.expect("QUIT", 221)
+    # The path and its ESMTP parameter, as libmilter splits them.
+    assert seen[0] == b"<%s>\0NOTIFY=NEVER\0" % ALICE.encode()
+
+
+def test_mail_reject_with_its_reply_and_args(mx, milter, rules):
+    seen = []
+
+    def mail(d):
+        seen.append(d)
+        return y("553 5.7.1 Not from you") if b"spam" in d else None
+    rules[b"M"] = mail
+    l = mx["mx_plain"]
+    with smtplib.SMTP(l.host, l.port, timeout=30) as s:
+        s.ehlo("client.sender.test")
+        assert s.mail("spam@sender.test") == (553, b"5.7.1 Not from you")
+        # The transaction is gone; a new one is asked again.
+        assert s.rcpt(ALICE)[0] == 503
+        assert s.mail("x@sender.test", ["BODY=8BITMIME", "SIZE=100"])[0] \
+            == 250
+    assert seen[-1] == b"<x@sender.test>\0BODY=8BITMIME\0SIZE=100\0"
+
+
+def test_helo_reject_multiline(mx, milter, rules):
+    rules[b"H"] = lambda d: y("550-5.7.1 Bad name\r\n550 5.7.1 Really")
+    with raw(mx) as c:
+        r = c.cmd("EHLO client.sender.test")
+        assert r.code == 550 and r.lines == ["5.7.1 Bad name",
+                                             "5.7.1 Really"], r
+        # Not greeted.
+        c.expect("MAIL FROM:<x@sender.test>", 503)
+        c.expect("QUIT", 221)
+
+
+def test_connect_reject(mx, milter, rules):
+    rules[b"C"] = lambda d: y("554 5.7.1 Go away, client")
+    with raw(mx) as c:
+        r = c.cmd("EHLO client.sender.test")
+        assert (r.code, r.text) == (554, "5.7.1 Go away, client")
+        c.expect("MAIL FROM:<x@sender.test>", 554)
+        c.expect("QUIT", 221)
+    # Told of the client: address and port.
+    conn = [e for e in milter.events if e[1] == b"C"][-1][2]
+    assert conn.startswith(b"[127.0.0.1]\0" + b"4")
+    assert conn.endswith(b"127.0.0.1\0")
+
+
+def test_unknown_command(mx, milter, rules):
+    rules[b"U"] = lambda d: y("502 5.5.1 Nor do I know %s" % d[:-1].decode())
+    with raw(mx) as c:
+        c.ehlo()
+        r = c.cmd("XFOO bar")
+        assert (r.code, r.text) == (502, "5.5.1 Nor do I know XFOO bar")
+        rules.clear()
+        c.expect("XBAR", 500)
+        c.expect("QUIT", 221)
+
+
+def test_multiline_reply_at_end(mx):
+    assert send(mx, "multiline one") == (
+        550, "5.7.1 first line\n5.7.1 second line")
+
+
+def test_abort_on_rset_and_quit(mx, milter):
+    with raw(mx) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<x@sender.test>", 250)
+        c.expect("RCPT TO:<%s>" % ALICE, 250)
+        c.expect("RSET", 250)
+        c.expect("MAIL FROM:<x@sender.test>", 250)
+        c.expect("RCPT TO:<%s>" % ALICE, 250)
+        assert c.data(message("abort one")).code == 250
+        c.expect("QUIT", 221)
+    mine = milter.sessions[-1]
+    harness.wait_until(lambda: mine[-1:] == [b"Q"], 5, what="QUIT")
+    steps = [x for x in mine if x not in (b"D", b"L")]
+    # One connection for the session: connect, helo, then the aborted
+    # transaction, then the message, then QUIT.
+    assert steps[:7] == [b"O", b"C", b"H", b"M", b"R", b"A", b"M"], mine
+    assert b"E" in steps and steps[-1] == b"Q"
+
+
+def test_accept_at_mail_stops_asking(mx, milter, rules):
+    rules[b"M"] = lambda d: fakemilter.pkt(b"a") if b"trusted" in d else None
+    with raw(mx) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<trusted@sender.test>", 250)
+        c.expect("RCPT TO:<%s>" % ALICE, 250)
+        # Its "reject" subject is not asked about.
+        assert c.data(message("reject accepted")).code == 250
+        c.expect("QUIT", 221)
+    mine = milter.sessions[-1]
+    assert b"R" not in mine and b"E" not in mine and b"B" not in mine
+
+
+def test_body_streamed_before_the_end(mx, milter):
+    """Body chunks (at most 65535 bytes) reach the milter while the client
+    is still sending: before the final dot."""
+    # More than a chunk, less than the test's max_message_size.
+    body = b"".join(b"line %06d of a long body ......................\r\n"
+                    % i for i in range(1500))          # 78 KB
+    msg = message("stream one").replace(b"body of stream one\r\n", body)
+    start = len(milter.events)
+    with raw(mx) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<x@sender.test>", 250)
+        c.expect("RCPT TO:<%s>" % ALICE, 250)
+        c.expect("DATA", 354)
+        c.send(msg)
+        harness.wait_until(lambda: any(e[1] == b"B" for e in
+                                       milter.events[start:]), 10,
+                           what="a body chunk before the end")
+        time.sleep(0.3)
+        dot = time.time()
+        c.send(b".\r\n")
+        assert c.reply().code == 250
+        c.expect("QUIT", 221)
+    chunks = [e for e in milter.events[start:] if e[1] == b"B"]
+    assert chunks[0][0] < dot
+    assert all(len(e[2]) <= 65535 for e in chunks)
+    assert b"".join(e[2] for e in chunks) == body
+
+
+def test_reject_at_first_body_chunk(mx, milter, rules):
+    rules[b"B"] = lambda d: y("550 5.7.1 Body refused early")
+    body = b"x" * 70 + b"\r\n"
+    msg = message("early one").replace(b"body of early one\r\n",
+                                       body * 1000)
+    with raw(mx) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<x@sender.test>", 250)
+        c.expect("RCPT TO:<%s>" % ALICE, 250)
+        r = c.data(msg)
+        assert (r.code, r.text) == (550, "5.7.1 Body refused early")
+        c.expect("QUIT", 221)
+    mine = milter.sessions[-1]
+    assert b"B" in mine and b"E" not in mine
+
+
+def test_chgfrom_parameters(mx):
+    code, _ = send(mx, "chgfromargs one")
+    assert code == 250
+    raw_ = mx.mailbox(ALICE).wait_for("chgfromargs one")[0]
+    assert b"Return-Path: <new-sender@example.net>" in raw_
+    # A parameter we would refuse from a client is refused from a milter.
+    assert send(mx, "chgfrombad one") == (
+        451, "4.7.1 Service unavailable - try again later")
+    assert 'milter=fake error="modification refused"' in mx.log_text()
+
+
+def test_no_reply_flags(daemons, certs):
+    """SMFIP_NR_*: steps the milter does not answer are not waited for
+    (the 2 s timeout would tempfail); SMFIP_NO*: steps not sent."""
+    m = fakemilter.FakeMilter()
+    m.protocol = (0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x40000 |
+                  0x80000 | 0x80)
+    try:
+        d = start(daemons, certs, m)
+        code, text = send(d, "addheader nr")
+        assert code == 250, text
+        raw_ = d.mailbox(ALICE).wait_for("addheader nr")[0]
+        assert b"\nX-Fake-Milter: seen qid=" in raw_
+        m.protocol = 0x20 | 0x10       # NOHDRS, NOBODY
+        assert send(d, "reject nohdrs")[0] == 250   # no subject seen
+        mine = m.sessions[-1]
+        assert b"L" not in mine and b"B" not in mine and b"E" in mine
+        # Without MAIL (SMFIP_NOMAIL) it still gets the rest.
+        m.protocol = 0x4
+        assert send(d, "addheader nomail")[0] == 250
+        raw_ = d.mailbox(ALICE).wait_for("addheader nomail")[0]
+        assert b"\nX-Fake-Milter: seen qid=" in raw_
+        assert b"M" not in m.sessions[-1]
+    finally:
+        m.stop()
+
+
+def test_from_checked_after_milter(daemons, certs, milter, rules):
+    """Submission: a milter that changes From: to an address the user does
+    not own gets the message refused; one that makes it the user's own
+    gets it accepted."""
+    cfg = daemons.config([certs["ec"]], ipv6=False)
+    cfg.extra = ('\n[milter "fake"]\naddress = %s\nroles = submission\n'
+                 % milter.address)
+    d = daemons.start(cfg)
+    lst = d["submissions"]
+
+    def submit(frm, subject):
+        with smtplib.SMTP_SSL(lst.host, lst.port, timeout=30,
+                              context=harness.client_ctx()) as s:
+            s.login(ALICE, harness.USERS[ALICE])
+            s.mail(ALICE)
+            s.rcpt(BOB)
+            return s.data(message(subject, BOB).replace(
+                b"From: <x@sender.test>", b"From: <%s>" % frm.encode()))
+
+    rules[b"E"] = lambda d: fakemilter.pkt(
+        b"m", b"\0\0\0\x01From\0<bob@example.test>\0") + fakemilter.pkt(b"c")
+    code, text = submit(ALICE, "fromchanged one")
+    assert code == 550 and b"From: header" in text, text
+    rules[b"E"] = lambda d: fakemilter.pkt(
+        b"m", b"\0\0\0\x01From\0<alice@example.test>\0") + \
+        fakemilter.pkt(b"c")
+    code, text = submit(BOB, "fromchanged two")
+    assert code == 250, text
+    raw_ = d.mailbox(BOB).wait_for("fromchanged two")[0]
+    assert b"\nFrom: <alice@example.test>\n" in raw_
+
+
+def test_setsymlist(daemons, certs):
+    """SMFIR_SETSYMLIST: the macros the milter names for a stage are the
+    ones it gets there (RCPT: none by default)."""
+    import struct
+    m = fakemilter.FakeMilter()
+    m.actions = fakemilter.ACTIONS | 0x100
+    m.optneg_extra = (struct.pack(">I", 3) + b"{rcpt_addr} {nosuch}\0" +
+                      struct.pack(">I", 0) + b"{client_addr} j\0")
+    try:
+        d = start(daemons, certs, m)
+        assert send(d, "symlist one")[0] == 250
+        by_stage = {p[:1]: p[1:] for p in m.macro_packets}
+        assert by_stage[b"R"] == b"{rcpt_addr}\0%s\0" % ALICE.encode()
+        assert by_stage[b"C"] == (b"{client_addr}\x00127.0.0.1\x00j\x00%s\x00"
+                                  % harness.HOSTNAME.encode())
+    finally:
+        m.stop()
