@@ -43,6 +43,8 @@ int cli_reports_send(int argc, char **argv, const char *config);
 /* `reports dmarc|tls` (cli_reports_show.c); argv[0] is the kind. */
 int cli_reports_show(int argc, char **argv, const char *config);
 int cli_arc(int argc, char **argv, const char *config);
+/* `store migrate|copy` (cli_store.c). */
+int cli_store(int argc, char **argv, const char *config);
 /* `cluster status|forget` (cli_cluster.c). */
 int cli_cluster(int argc, char **argv, const char *config);
 /* `dns-records` (cli_dns_records.c). */

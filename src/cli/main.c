@@ -42,6 +42,9 @@ static const struct cli_entry cli_entries[] = {
 	    "reports dmarc|tls [--domain D] [--days N] [--json]" },
 	{ "arc", cli_arc, "arc sign --domain D --selector S --key FILE "
 	    "[--time T] [--authserv-id ID] [FILE|-]" },
+	{ "store", cli_store, "store migrate | store copy "
+	    "[--from sqlite:PATH] [--to postgresql:DSN] "
+	    "[--password-file FILE]" },
 	{ "cluster", cli_cluster,
 	    "cluster status [--json] | cluster forget NODE" },
 	{ "dns-records", cli_dns_records, "dns-records [--domain D] [--zone] "

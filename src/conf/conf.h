@@ -385,6 +385,11 @@ bool conf_milter_applies(const struct conf_milter *m,
  * serve and a reload refuse with. Goes when the store opens PostgreSQL.
  */
 bool conf_store_servable(const struct conf *c, char *why, size_t whylen);
+/* Whether v is a libpq connection string without a password in it
+ * (password= or user:password@ in a URI): a password belongs in a file.
+ * false with the problem in why (v itself is never echoed, since it may
+ * hold the password). */
+bool conf_store_dsn_ok(const char *v, char *why, size_t whylen);
 
 /* "header", "tag" or "junk". */
 const char *conf_lookalike_action_name(enum conf_lookalike_action a);

@@ -46,36 +46,48 @@ conf_store_print_backend(FILE *fp, const void *base, const struct conf_key *k)
  * postgresql_password_file. The value is never echoed in an error, since
  * it may hold the password after all.
  */
-static int
-conf_store_parse_dsn(struct conf_parse *p, void *base, const char *v)
+bool
+conf_store_dsn_ok(const char *v, char *why, size_t whylen)
 {
-	struct conf *c = base;
 	PQconninfoOption *opts;
 	char *perr = NULL, esc[200];
 	bool has_password = false;
 
-	free(c->store_postgresql);
-	c->store_postgresql = NULL;
-	if (*v == '\0')
-		return 0;
 	if ((opts = PQconninfoParse(v, &perr)) == NULL) {
 		size_t n = perr != NULL ? strcspn(perr, "\r\n") : 0;
-		int r = conf_parse_fail(p, "not a libpq connection string: %s",
+
+		snprintf(why, whylen, "not a libpq connection string: %s",
 		    perr != NULL ? log_escape(perr, n, esc, sizeof(esc)) :
 		    "out of memory");
-
 		PQfreemem(perr);
-		return r;
+		return false;
 	}
 	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
 		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
 		    o->val[0] != '\0')
 			has_password = true;
 	PQconninfoFree(opts);
-	if (has_password)
-		return conf_parse_fail(p, "must not hold a password (password= "
+	if (has_password) {
+		snprintf(why, whylen, "must not hold a password (password= "
 		    "or user:password@ in a URI): put it in "
 		    "postgresql_password_file");
+		return false;
+	}
+	return true;
+}
+
+static int
+conf_store_parse_dsn(struct conf_parse *p, void *base, const char *v)
+{
+	struct conf *c = base;
+	char why[300];
+
+	free(c->store_postgresql);
+	c->store_postgresql = NULL;
+	if (*v == '\0')
+		return 0;
+	if (!conf_store_dsn_ok(v, why, sizeof(why)))
+		return conf_parse_fail(p, "%s", why);
 	c->store_postgresql = xstrdup(v);
 	return 0;
 }
