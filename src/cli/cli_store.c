@@ -85,7 +85,7 @@ cli_store_copy(const struct conf *c, int argc, char **argv)
 	const char *pwfile = c->store_postgresql_password_file;
 	int rc = CLI_EXIT_USAGE;
 
-	for (int i = 2; i < argc; i++) {
+	for (int i = 2; i < argc; i += 2) {
 		if (i + 1 >= argc)
 			goto out;
 		if (strcmp(argv[i], "--from") == 0 &&
@@ -99,7 +99,6 @@ cli_store_copy(const struct conf *c, int argc, char **argv)
 			pwfile = argv[i + 1];
 		else
 			goto out;
-		i++;
 	}
 	if (from == NULL) {
 		if (c->data_dir == NULL || c->data_dir[0] == '\0') {
