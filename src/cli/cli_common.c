@@ -26,6 +26,7 @@
 #include "proc/priv.h"
 #include "queue/spool.h"
 #include "store/db.h"
+#include "store/db_pg.h"
 
 void
 cli_error(const char *fmt, ...)
@@ -187,6 +188,65 @@ cli_mkdirs(const char *path, mode_t mode)
 	return rc;
 }
 
+int
+cli_store_password(const char *file, char *buf, size_t len,
+    const char **out)
+{
+	char err[512], esc[1100];
+
+	*out = NULL;
+	if (file == NULL)
+		return 0;
+	if (db_pg_password(file, buf, len, err, sizeof(err)) == -1) {
+		cli_error("%s", cli_escape(err, esc, sizeof(esc)));
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* db with the config's recipient delimiter, or NULL (closed) when it
+ * cannot take it. */
+static struct db *
+cli_store_ready(const struct conf *c, struct db *db)
+{
+	if (db != NULL && db_set_recipient_delimiter(db,
+	    c->recipient_delimiter) == -1) {
+		cli_error("recipient_delimiter is too long for the store");
+		db_close(db);
+		db = NULL;
+	}
+	return db;
+}
+
+/* The store (and, with accounts, its password table) of [store] backend
+ * = postgresql. */
+static struct db *
+cli_open_pg(const struct conf *c, bool accounts)
+{
+	char pw[DB_PG_PASSWORD_MAX + 2], err[512], esc[600];
+	const char *password;
+	struct db_passwd *p = NULL;
+	struct db *db = NULL;
+
+	if (cli_store_password(c->store_postgresql_password_file, pw,
+	    sizeof(pw), &password) == -1)
+		return NULL;
+	if ((db = db_open_pg(c->store_postgresql, password, err,
+	    sizeof(err))) == NULL)
+		cli_error("store: %s", cli_escape(err, esc, sizeof(esc)));
+	else if (accounts && (p = db_passwd_open_pg(c->store_postgresql,
+	    password, err, sizeof(err))) == NULL) {
+		cli_error("store passwords: %s", cli_escape(err, esc,
+		    sizeof(esc)));
+		db_close(db);
+		db = NULL;
+	} else if (p != NULL)
+		db_set_passwd(db, p);
+	explicit_bzero(pw, sizeof(pw));
+	return cli_store_ready(c, db);
+}
+
 struct db *
 cli_open_store(const struct conf *c, bool create)
 {
@@ -194,6 +254,8 @@ cli_open_store(const struct conf *c, bool create)
 	struct db *db;
 	char *path;
 
+	if (c->store_backend == CONF_STORE_POSTGRESQL)
+		return cli_open_pg(c, false);
 	if (c->data_dir == NULL || c->data_dir[0] == '\0') {
 		cli_error("[server] data_dir is not set");
 		return NULL;
@@ -204,14 +266,8 @@ cli_open_store(const struct conf *c, bool create)
 	db = db_open(path, create, c->user, err, sizeof(err));
 	if (db == NULL)
 		cli_error("store %s", cli_escape(err, esc, sizeof(esc)));
-	else if (db_set_recipient_delimiter(db, c->recipient_delimiter) ==
-	    -1) {
-		cli_error("recipient_delimiter is too long for the store");
-		db_close(db);
-		db = NULL;
-	}
 	free(path);
-	return db;
+	return cli_store_ready(c, db);
 }
 
 struct db *
@@ -222,6 +278,8 @@ cli_open_accounts(const struct conf *c)
 	struct db *db;
 	char *path;
 
+	if (c->store_backend == CONF_STORE_POSTGRESQL)
+		return cli_open_pg(c, true);
 	if ((db = cli_open_store(c, true)) == NULL)
 		return NULL;
 	path = xasprintf("%s/%s", c->data_dir, DB_PASSWD_FILE);

@@ -50,15 +50,22 @@ int cli_load_conf(const char *path, struct conf **out);
 int cli_mkdirs(const char *path, mode_t mode);
 
 /*
- * Open the store DATA_DIR/sealmail.db of `c`, passing [server] user as the
- * owner (see db_open). With `create`, data_dir is made (0755) if missing and
+ * Open the store DATA_DIR/sealmail.db of `c` (with [store] backend =
+ * postgresql: its database, which `store migrate` must have brought to
+ * this version), passing [server] user as the owner (see db_open). With `create`, data_dir is made (0755) if missing and
  * so are the file and its schema. Prints the error and returns NULL on
  * failure; the caller db_close()s the result.
  */
 struct db *cli_open_store(const struct conf *c, bool create);
+/* The password in file (a postgresql_password_file) into buf, *out
+ * pointing at it; *out NULL when file is NULL (libpq's own ways apply).
+ * -1 after saying why. The caller wipes buf. */
+int cli_store_password(const char *file, char *buf, size_t len,
+    const char **out);
 /* cli_open_store, then the password file DATA_DIR/passwd.db beside it
- * (made if missing, same owner), handed to the store (db_set_passwd), so
- * that the account functions can set and remove passwords. */
+ * (made if missing, same owner; PostgreSQL: its passwords table), handed
+ * to the store (db_set_passwd), so that the account functions can set and
+ * remove passwords. */
 struct db *cli_open_accounts(const struct conf *c);
 
 /*

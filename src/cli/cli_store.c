@@ -22,25 +22,6 @@
 #define CLI_STORE_USAGE	"store migrate | store copy [--from sqlite:PATH] " \
 	"[--to postgresql:DSN] [--password-file FILE]"
 
-/* The password of password_file (NULL: none, libpq's own ways apply)
- * into buf; -1 after saying why. */
-static int
-cli_store_password(const char *password_file, char *buf, size_t len,
-    const char **out)
-{
-	char err[512], esc[1100];
-
-	*out = NULL;
-	if (password_file == NULL)
-		return 0;
-	if (db_pg_password(password_file, buf, len, err, sizeof(err)) == -1) {
-		cli_error("%s", cli_escape(err, esc, sizeof(esc)));
-		return -1;
-	}
-	*out = buf;
-	return 0;
-}
-
 static int
 cli_store_migrate(const struct conf *c)
 {

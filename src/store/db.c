@@ -23,6 +23,7 @@
 #include "core/xmalloc.h"
 #include "msg/addr.h"
 #include "store/db_internal.h"
+#include "store/db_schema_pg.h"
 
 /* Indexed by enum db_stmt_id. Parameters are always bound, never pasted. */
 static const char *const db_stmt_sql[DB_STMT_MAX] = {
@@ -231,6 +232,32 @@ db_open(const char *path, bool create, const char *owner, char *err,
 	if (db != NULL)
 		db_rcache_init(db, path);
 	return db;
+}
+
+struct db *
+db_open_pg(const char *dsn, const char *password, char *err, size_t errlen)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+	int v;
+
+	/* No file: the recipient cache stays off until it polls the
+	 * database's change counter (sealmail_changes). */
+	db->vfd = -1;
+	if ((db->sql = sql_open_pg(dsn, password, err, errlen)) == NULL ||
+	    db_schema_pg_version(db->sql, &v, err, errlen) == -1)
+		goto fail;
+	if (v != db_schema_pg_latest()) {
+		snprintf(err, errlen, "the PostgreSQL store is at schema "
+		    "version %d, this sealmail's is %d: %s", v,
+		    db_schema_pg_latest(), v < db_schema_pg_latest() ?
+		    "run `sealmail store migrate`" : "a newer sealmail "
+		    "migrated it");
+		goto fail;
+	}
+	return db;
+fail:
+	db_close(db);
+	return NULL;
 }
 
 struct db *

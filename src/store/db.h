@@ -42,6 +42,14 @@ enum db_result {
  */
 struct db *db_open(const char *path, bool create, const char *owner,
     char *err, size_t errlen);
+/* The PostgreSQL store of the libpq connection string dsn (password, if
+ * not NULL, from the config's postgresql_password_file), which must be at
+ * this sealmail's schema version (`sealmail store migrate` brings it
+ * there; nothing is created here). Every db_* function works on it; its
+ * calls block on the network, so only the CLI opens one until the
+ * daemon's lookups leave the event loop. NULL with the message in err. */
+struct db *db_open_pg(const char *dsn, const char *password, char *err,
+    size_t errlen);
 /* db_close(NULL) is a no-op. */
 void db_close(struct db *db);
 /* Free what the connection caches (SQLite's page cache, up to ~2 MiB, and
@@ -80,6 +88,10 @@ int db_address_normalize(const char *in, bool catchall_ok, char *out,
 struct db_passwd;
 struct db_passwd *db_passwd_open(const char *path, bool create,
     const char *owner, char *err, size_t errlen);
+/* The passwords table of a PostgreSQL store (db_open_pg), as the owner
+ * role or the keys process's role. */
+struct db_passwd *db_passwd_open_pg(const char *dsn, const char *password,
+    char *err, size_t errlen);
 /* db_passwd_close(NULL) is a no-op. */
 void db_passwd_close(struct db_passwd *pw);
 /* address's hash into *hash (heap, the caller frees) on DB_OK; an address

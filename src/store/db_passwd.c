@@ -47,6 +47,21 @@ db_passwd_open(const char *path, bool create, const char *owner, char *err,
 	return pw;
 }
 
+struct db_passwd *
+db_passwd_open_pg(const char *dsn, const char *password, char *err,
+    size_t errlen)
+{
+	struct db_passwd *pw;
+	struct db *db;
+
+	/* The same statements, on the passwords table of the database. */
+	if ((db = db_open_pg(dsn, password, err, errlen)) == NULL)
+		return NULL;
+	pw = xcalloc(1, sizeof(*pw));
+	pw->db = db;
+	return pw;
+}
+
 void
 db_passwd_close(struct db_passwd *pw)
 {

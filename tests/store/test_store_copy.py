@@ -142,3 +142,40 @@ def test_migrate(pg, node):
     assert r.returncode == 0, r.stderr
     assert "already" in r.stdout
     assert pg.query("SELECT count(*) FROM users", db="mig1") == ["0"]
+
+
+def test_cli_accounts_on_postgresql(pg, node):
+    """With backend = postgresql the account commands work on the
+    database (after store migrate): users with their password hashes in
+    the passwords table, aliases, and the lists read back from it."""
+    dsn = pg.new_database("cli1")
+    node.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s\n"
+                  "postgresql_password_file = %s\n" % (dsn, node.pwfile))
+    path = node.write()
+    r = run_cli(path, "user", "list")
+    assert r.returncode == 1
+    assert "run `sealmail store migrate`" in r.stderr
+    assert run_cli(path, "store", "migrate").returncode == 0
+    r = run_cli(path, "user", "add", "carol@example.test",
+                "--password-stdin", input="carol-pw-long-enough\n")
+    assert r.returncode == 0, r.stderr
+    r = run_cli(path, "alias", "add", "team@example.test",
+                "carol@example.test")
+    assert r.returncode == 0, r.stderr
+    q = lambda sql: pg.query(sql, db="cli1")  # noqa: E731
+    assert q("SELECT address FROM users") == ["carol@example.test"]
+    h = q("SELECT hash FROM passwords WHERE address = 'CAROL@example.test'")
+    assert len(h) == 1 and h[0].startswith("$"), h
+    r = run_cli(path, "user", "list")
+    assert r.returncode == 0 and "carol@example.test" in r.stdout, r.stderr
+    r = run_cli(path, "alias", "list")
+    assert "team@example.test" in r.stdout and "carol@example.test" in \
+        r.stdout, r.stdout
+    r = run_cli(path, "user", "del", "carol@example.test")
+    assert r.returncode == 0, r.stderr
+    assert q("SELECT count(*) FROM passwords") == ["0"]
+    # The SQLite files of the node were not touched by any of it.
+    db = sqlite3.connect(os.path.join(node.data_dir, "sealmail.db"))
+    assert db.execute("SELECT count(*) FROM users WHERE address LIKE "
+                      "'carol%'").fetchone()[0] == 0
+    db.close()
