@@ -94,11 +94,17 @@ class PgServer:
         if os.getuid() == 0:
             argv = ["runuser", "-u", "postgres", "--"] + argv
         kw.setdefault("timeout", 60)
+        # In the server's own folder: the tree may sit in a folder the
+        # postgres user cannot enter (a clone in /root), and psql warns
+        # "could not change directory" there. Its warnings go to stderr,
+        # kept apart from the rows a query returns.
+        kw.setdefault("cwd", self.dir)
         r = subprocess.run(argv, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, **kw)
+                           stderr=subprocess.PIPE, text=True, **kw)
         if r.returncode != 0:
-            raise RuntimeError("%s failed (%d): %s\nserver log: %s" % (
-                " ".join(argv), r.returncode, r.stdout, self.log_tail()))
+            raise RuntimeError("%s failed (%d): %s%s\nserver log: %s" % (
+                " ".join(argv), r.returncode, r.stdout, r.stderr,
+                self.log_tail()))
         return r.stdout
 
     def log_tail(self, n=20):
