@@ -2,6 +2,7 @@
 /* Reading a PROXY header off a socket on a loop (see proxy_read.h). */
 #include "net/proxy_read.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -178,6 +179,14 @@ proxy_read_client(const struct proxy_proto *pp,
 	}
 	*client = pp->src;
 	return true;
+}
+
+unsigned
+proxy_read_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
 const char *

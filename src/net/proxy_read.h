@@ -48,6 +48,10 @@ void proxy_read_cancel(struct proxy_read *r);
 bool proxy_read_client(const struct proxy_proto *pp,
     const struct sockaddr_storage *peer, struct sockaddr_storage *client);
 
+/* The port of a client address (AF_INET or AF_INET6), for the log line
+ * that names it. */
+unsigned proxy_read_port(const struct sockaddr_storage *ss);
+
 /* What the header was, for a log line: "" for a client, else
  * " command=local", " command=unknown" or " command=proxy-self". */
 const char *proxy_read_what(const struct proxy_proto *pp, bool named);

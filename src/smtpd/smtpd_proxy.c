@@ -69,14 +69,6 @@ smtpd_proxy_salen(const struct sockaddr_storage *ss)
 	    sizeof(struct sockaddr_in);
 }
 
-static unsigned
-smtpd_proxy_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-}
-
 /* The header is read (error NULL): the session starts as the client it
  * names. */
 static void
@@ -117,7 +109,7 @@ smtpd_proxy_read_done(void *arg, const struct proxy_proto *pp,
 		s->proxy_own = true;
 	}
 	log_info("sid=%s smtp proxy addr=%s port=%u proxy=%s version=%d%s",
-	    s->sid, s->addr, smtpd_proxy_port(&s->peer), proxy, version, what);
+	    s->sid, s->addr, proxy_read_port(&s->peer), proxy, version, what);
 	smtpd_session_greet(s);
 }
 

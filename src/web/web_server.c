@@ -364,14 +364,6 @@ web_conn_addr(struct web_conn *c, char *buf, size_t len)
 	return buf;
 }
 
-static unsigned
-web_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-}
-
 /* The PROXY header is read (error NULL): the client it names is c's, and
  * TLS or HTTP starts behind it. c->peer holds the proxy's address until
  * then. */
@@ -404,7 +396,7 @@ web_conn_proxy_done(void *arg, const struct proxy_proto *pp,
 	c->proxy_own = !named;
 	log_info("sid=%s web proxy addr=%s port=%u proxy=%s version=%d "
 	    "listener=%s%s", c->sid, web_conn_addr(c, addr, sizeof(addr)),
-	    web_port(&c->peer), proxy, pp->version, c->wl->cl->name,
+	    proxy_read_port(&c->peer), proxy, pp->version, c->wl->cl->name,
 	    proxy_read_what(pp, named));
 	if (c->ssl != NULL)
 		web_conn_tls_start(c);
