@@ -154,27 +154,49 @@ db_pg_columns(struct sql *src, struct db_pg_table *t, char *err,
 	return 0;
 }
 
-/* text of the statements the copy of t runs: "SELECT a, b FROM t" and
- * "INSERT INTO t (a, b) VALUES (?1, ?2)". */
-static void
+/* Append the strings of parts (NULL-terminated) to buf (of DB_PG_SQL_MAX
+ * bytes, *len used); false once they would not fit. */
+static bool
+db_pg_append(char *buf, size_t *len, const char *const *parts)
+{
+	for (; *parts != NULL; parts++) {
+		size_t n = strlen(*parts);
+
+		if (n >= DB_PG_SQL_MAX - *len)
+			return false;
+		memcpy(buf + *len, *parts, n + 1);
+		*len += n;
+	}
+	return true;
+}
+
+/* The text of the statements the copy of t runs: "SELECT a, b FROM t"
+ * and "INSERT INTO t (a, b) VALUES (?1, ?2)"; false if they would not fit
+ * (names are at most 63 bytes and DB_PG_COLS_MAX, so they do). */
+static bool
 db_pg_statements(const struct db_pg_table *t, char *sel, char *ins)
 {
-	size_t a, b;
+	size_t a = 0, b = 0;
+	char num[24];
+	bool ok;
 
-	a = (size_t)snprintf(sel, DB_PG_SQL_MAX, "SELECT ");
-	b = (size_t)snprintf(ins, DB_PG_SQL_MAX, "INSERT INTO %s (", t->name);
-	for (size_t i = 0; i < t->ncols; i++) {
-		a += (size_t)snprintf(sel + a, DB_PG_SQL_MAX - a, "%s\"%s\"",
-		    i ? ", " : "", t->col[i]);
-		b += (size_t)snprintf(ins + b, DB_PG_SQL_MAX - b, "%s\"%s\"",
-		    i ? ", " : "", t->col[i]);
+	ok = db_pg_append(sel, &a, (const char *[]){ "SELECT ", NULL }) &&
+	    db_pg_append(ins, &b, (const char *[]){ "INSERT INTO ", t->name,
+	    " (", NULL });
+	for (size_t i = 0; ok && i < t->ncols; i++) {
+		const char *col[] = { i ? ", \"" : "\"", t->col[i], "\"",
+		    NULL };
+
+		ok = db_pg_append(sel, &a, col) && db_pg_append(ins, &b, col);
 	}
-	snprintf(sel + a, DB_PG_SQL_MAX - a, " FROM %s", t->name);
-	b += (size_t)snprintf(ins + b, DB_PG_SQL_MAX - b, ") VALUES (");
-	for (size_t i = 0; i < t->ncols; i++)
-		b += (size_t)snprintf(ins + b, DB_PG_SQL_MAX - b, "%s?%zu",
-		    i ? ", " : "", i + 1);
-	snprintf(ins + b, DB_PG_SQL_MAX - b, ")");
+	ok = ok && db_pg_append(sel, &a, (const char *[]){ " FROM ", t->name,
+	    NULL }) && db_pg_append(ins, &b, (const char *[]){ ") VALUES (",
+	    NULL });
+	for (size_t i = 0; ok && i < t->ncols; i++) {
+		snprintf(num, sizeof(num), "%s?%zu", i ? ", " : "", i + 1);
+		ok = db_pg_append(ins, &b, (const char *[]){ num, NULL });
+	}
+	return ok && db_pg_append(ins, &b, (const char *[]){ ")", NULL });
 }
 
 /* Whether the target table is empty: 1, 0, or -1 with err set. */
@@ -209,7 +231,11 @@ db_pg_copy_rows(struct sql *src, struct sql *dst,
 	enum sql_rc rc;
 	int ret = -1;
 
-	db_pg_statements(t, sel, ins);
+	if (!db_pg_statements(t, sel, ins)) {
+		snprintf(err, errlen, "table %s: its statements are too long",
+		    t->name);
+		return -1;
+	}
 	if ((r = sql_prepare(src, sel)) == NULL) {
 		snprintf(err, errlen, "read %s: %s", t->name, sql_errmsg(src));
 		return -1;
