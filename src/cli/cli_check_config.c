@@ -340,13 +340,10 @@ check_store(struct check *k)
 {
 	const struct conf *c = k->c;
 	const char *pw = c->store_postgresql_password_file;
-	char why[512], line[512], esc[300];
+	char line[512], esc[300];
 	struct stat st;
 	FILE *fp;
 
-	if (!conf_store_servable(c, why, sizeof(why)))
-		check_report(k, true, c->store_backend_line, "[store]",
-		    "backend", "%s", why);
 	if (c->store_backend != CONF_STORE_POSTGRESQL || pw == NULL)
 		return;
 	log_escape(pw, strlen(pw), esc, sizeof(esc));

@@ -32,12 +32,6 @@ cli_serve(int argc, char **argv, const char *config)
 		fprintf(stderr, "sealmail: %s\n", err);
 		return 1;
 	}
-	if (!conf_store_servable(conf, err, sizeof(err))) {
-		fprintf(stderr, "sealmail: %s:%u: [store] backend: %s\n",
-		    config, conf->store_backend_line, err);
-		conf_free(conf);
-		return 1;
-	}
 	log_init("sealmail", use_syslog, debug);
 	log_info("sealmail starting config=%s hostname=%s workers=%u",
 	    config, conf->hostname, conf->workers);

@@ -334,13 +334,17 @@ struct conf {
 	size_t			 nmilters;
 
 	/* [store] (conf_store.c): where users, aliases and report data
-	 * live. PostgreSQL is parsed and checked, not yet served
-	 * (conf_store_unsupported). */
+	 * live. */
 	enum conf_store_backend	 store_backend;
 	char			*store_postgresql;	/* libpq connection
 							 * string, no password */
 	char			*store_postgresql_password_file;
 	unsigned		 store_backend_line;
+	/* Not from the file: the password that postgresql_password_file
+	 * holds, read by store_open_load (daemon/store_open.h) before any
+	 * sandbox, so that children inherit it with their generation's
+	 * conf. Secret: never printed; conf_free wipes it. */
+	char			*store_postgresql_password;
 };
 
 /*
@@ -377,14 +381,6 @@ const char *conf_role_name(enum conf_role r);
 bool conf_milter_applies(const struct conf_milter *m,
     const struct conf_listener *l);
 
-/*
- * WIRING (issue 16): whether serve can run c's store. Until db_open
- * speaks PostgreSQL, [store] backend = postgresql cannot be served: false
- * with the problem in why (it is about [store] backend, at line
- * c->store_backend_line), which check-config reports as an error and
- * serve and a reload refuse with. Goes when the store opens PostgreSQL.
- */
-bool conf_store_servable(const struct conf *c, char *why, size_t whylen);
 /* Whether v is a libpq connection string without a password in it
  * (password= or user:password@ in a URI): a password belongs in a file.
  * false with the problem in why (v itself is never echoed, since it may

@@ -149,25 +149,17 @@ conf_store_check(struct conf_parse *p)
 	return 0;
 }
 
-/* WIRING (issue 16): the one place that knows the store cannot run
- * PostgreSQL yet. When db_open chooses the backend, this returns true
- * (and then goes, with its callers). */
-bool
-conf_store_servable(const struct conf *c, char *why, size_t whylen)
-{
-	if (c->store_backend != CONF_STORE_POSTGRESQL)
-		return true;
-	snprintf(why, whylen, "postgresql is not yet supported by serve (the "
-	    "driver and schema are in place; the store still opens "
-	    "data_dir/sealmail.db): use backend = sqlite");
-	return false;
-}
-
 void
 conf_store_free(struct conf *c)
 {
 	free(c->store_postgresql);
 	free(c->store_postgresql_password_file);
+	if (c->store_postgresql_password != NULL) {
+		explicit_bzero(c->store_postgresql_password,
+		    strlen(c->store_postgresql_password));
+		free(c->store_postgresql_password);
+	}
 	c->store_postgresql = NULL;
 	c->store_postgresql_password_file = NULL;
+	c->store_postgresql_password = NULL;
 }

@@ -1009,7 +1009,6 @@ test_store(void **state)
 	assert_non_null(c);
 	assert_int_equal(c->store_backend, CONF_STORE_SQLITE);
 	assert_null(c->store_postgresql);
-	assert_true(conf_store_servable(c, err, sizeof(err)));
 	conf_free(c);
 
 	text = xasprintf("%s[store]\npostgresql = host=db dbname=m\n"
@@ -1029,8 +1028,6 @@ test_store(void **state)
 	    "dbname=m user=u connect_timeout=3");
 	assert_string_equal(c->store_postgresql_password_file, "/etc/pw");
 	assert_int_equal(c->store_backend_line, 5);
-	assert_false(conf_store_servable(c, err, sizeof(err)));
-	assert_non_null(strstr(err, "not yet supported by serve"));
 	conf_free(c);
 
 	/* LMTP to a shared Dovecot: no warning. */

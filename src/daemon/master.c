@@ -21,6 +21,7 @@
 #include "core/xmalloc.h"
 #include "daemon/master_internal.h"
 #include "daemon/sdnotify.h"
+#include "daemon/store_open.h"
 #include "dns/dns.h"
 #include "net/connlimit.h"
 #include "net/listener.h"
@@ -43,10 +44,10 @@ master_load_history(const struct conf *c)
 	struct db *db;
 
 	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
-	if (access(path, F_OK) == -1)
+	if (!store_open_is_remote(c) && access(path, F_OK) == -1)
 		return;		/* nothing saved yet */
 	s = xmalloc(sizeof(*s));
-	if ((db = db_open(path, false, c->user, err, sizeof(err))) == NULL)
+	if ((db = store_open(c, false, err, sizeof(err))) == NULL)
 		log_warn("status page history not loaded: %s", err);
 	else if (db_metrics_load(db, (long long)time(NULL), s) != DB_OK)
 		log_warn("status page history not loaded: %s", db_error(db));
@@ -62,14 +63,17 @@ master_load_history(const struct conf *c)
  * older store moves its password hashes out into the password file
  * (db_schema.c), here, before any child may read it. */
 static int
-master_store_init(const struct conf *c, char *err, size_t errlen)
+master_store_init(struct conf *c, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct db_passwd *pw;
 	struct db *db;
 
-	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
-	if ((db = db_open(path, true, c->user, err, errlen)) == NULL)
+	/* PostgreSQL: its password, and a first connection that checks
+	 * the schema is this sealmail's (serve never migrates a shared
+	 * store: `sealmail store migrate` does, once for all nodes). */
+	if (store_open_load(c, err, errlen) == -1 ||
+	    (db = store_open(c, true, err, errlen)) == NULL)
 		return -1;
 	db_close(db);
 	snprintf(path, sizeof(path), "%s/%s", c->data_dir, DB_PASSWD_FILE);

@@ -31,6 +31,7 @@
 #include "net/tls.h"
 #include "proc/priv.h"
 #include "daemon/runner.h"
+#include "daemon/store_open.h"
 
 /* Children that die this soon after starting are restarted after a pause,
  * so a child that cannot start does not spin. */
@@ -323,7 +324,7 @@ master_reload(struct master *m)
 	log_info("master reloading %s", m->conf->path);
 	sdnotify_reloading();
 	if (conf_load(m->conf->path, &nc, err, sizeof(err)) == -1 ||
-	    !conf_store_servable(nc, err, sizeof(err)) ||
+	    store_open_load(nc, err, sizeof(err)) == -1 ||
 	    (nt = tls_server_new(nc, err, sizeof(err))) == NULL ||
 	    master_keys_start(m, nc, m->gen + 1, &nctl, &nk, err,
 	    sizeof(err)) == -1 ||

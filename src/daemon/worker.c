@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/xmalloc.h"
+#include "daemon/store_open.h"
 #include "dns/dns.h"
 #include "keys/keys_client.h"
 #include "net/listener.h"
@@ -157,7 +158,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
     struct connlimit *limits, unsigned slot)
 {
 	struct worker w;
-	char err[512], path[4096];
+	char err[512];
 
 	memset(&w, 0, sizeof(w));
 	w.ctx.conf = conf;
@@ -168,14 +169,9 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.base == NULL)
 		fatal("cannot create the event loop");
 	w.ctx.keys = keys_client_open(w.ctx.base);
-	snprintf(path, sizeof(path), "%s/sealmail.db", conf->data_dir);
-	w.ctx.db = db_open(path, true, NULL, err, sizeof(err));
-	if (w.ctx.db == NULL)
+	if ((w.ctx.db = store_open(conf, true, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	db_relaxed_durability(w.ctx.db);
-	if (db_set_recipient_delimiter(w.ctx.db,
-	    conf->recipient_delimiter) == -1)
-		fatal("recipient_delimiter is too long for the store");
 	const struct timeval every = { WORKER_TICK, 0 };
 	w.tick = event_new(w.ctx.base, -1, EV_PERSIST, worker_tick_cb, &w);
 	if (w.tick == NULL || event_add(w.tick, &every) == -1)

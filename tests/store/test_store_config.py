@@ -1,5 +1,5 @@
 """[store] in the configuration (src/conf/conf_store.c): check-config's
-errors and warnings, and serve refusing what it cannot run yet."""
+errors and warnings, and serve refusing a server it cannot reach."""
 import os
 import sys
 
@@ -27,32 +27,28 @@ def store(c, *lines):
     return c.write()
 
 
-def test_postgresql_not_yet_served(cfg):
-    """Parsed and checked, but serve cannot run it yet: check-config says
-    so (an error, no key that silently does nothing), with the Maildir
-    warning of a shared store, and serve refuses to start."""
+def test_postgresql_checked(cfg):
+    """check-config takes a PostgreSQL store, with the Maildir warning of
+    a shared store; serve refuses to start while the server cannot be
+    reached, and says so."""
     path = store(cfg, "backend = postgresql",
-                 "postgresql = host=127.0.0.1 dbname=sealmail user=sealmail",
+                 "postgresql = host=127.0.0.1 port=1 dbname=sealmail "
+                 "user=sealmail connect_timeout=2",
                  "postgresql_password_file = " + cfg.pwfile)
     r = run_cli(path, "check-config")
-    assert r.returncode == 1, r.stdout + r.stderr
-    errors = [l for l in r.stderr.splitlines()
-              if "not yet supported by serve" in l]
-    assert len(errors) == 1, r.stderr
-    assert "[store] backend: postgresql is not yet supported" in errors[0]
+    assert r.returncode == 0, r.stdout + r.stderr
     assert "warning:" in r.stderr and \
         "postgresql with [delivery] local = maildir" in r.stderr
-    r = run_cli(path, "serve")
-    assert r.returncode == 1
-    assert "[store] backend: postgresql is not yet supported by serve" \
-        in r.stderr
+    r = run_cli(path, "serve", timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "127.0.0.1" in r.stderr and "not-the-real-one" not in r.stderr
     # LMTP to a Dovecot every node shares: no Maildir warning.
     cfg.delivery["local"] = "lmtp:127.0.0.1:24"
     path = store(cfg, "backend = postgresql",
                  "postgresql = postgresql://127.0.0.1/sealmail")
     r = run_cli(path, "check-config")
+    assert r.returncode == 0, r.stdout + r.stderr
     assert "local = maildir" not in r.stderr
-    assert "not yet supported by serve" in r.stderr
 
 
 @pytest.mark.parametrize("dsn", [
