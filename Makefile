@@ -108,7 +108,7 @@ fuzz-check:
 # The integration suite runs in a network namespace that has only loopback.
 test-integration: $(BUILD)/sealmail $(HELPER_BIN)
 	SEALMAIL_BIN=$(abspath $(BUILD)/sealmail) SEALMAIL_SANITIZE=$(SANITIZE) \
-	  unshare --net sh -c 'ip link set lo up && exec $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/auth tests/outbound tests/store'
+	  unshare --net sh -c 'ip link set lo up && exec $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/auth tests/outbound tests/store tests/cluster'
 
 test: test-deps
 	$(MAKE) all headers
