@@ -14,6 +14,7 @@ shared LMTP sink is where they are counted."""
 import email
 import email.policy
 import gzip
+import json
 import re
 import smtplib
 import socket
@@ -491,6 +492,56 @@ def test_one_dmarc_report_for_both_nodes(cluster):
     for name, sources in by_node.items():
         for source in sources:
             assert rows.get(source) == 1, (name, source, rows)
+
+
+def spki(cluster, name):
+    return harness.spki_openssl(cluster.node_named(name).cfg.certs[0].cert)
+
+
+def test_registry_lists_both_nodes(cluster):
+    """The node registry lives in the shared store: each node's queue
+    runner writes its heartbeat there, so `cluster status` on either
+    node lists both, alive, each with the key of its own certificate."""
+    for n in cluster.nodes:
+        def listed():
+            r = n.cli("cluster", "status", "--json")
+            assert r.returncode == 0, r.stderr
+            d = {x["name"]: x for x in json.loads(r.stdout)["nodes"]}
+            return d if set(d) == {NODE1, NODE2} else None
+        nodes = wait_until(listed, 15, what="both nodes in %s's cluster "
+                           "status" % n.cfg.server["hostname"])
+        for name, row in nodes.items():
+            assert not row["stale"], row
+            assert row["this_node"] == (name == n.cfg.server["hostname"])
+            assert row["tlsa_3_1_1"] == [spki(cluster, name)], row
+
+
+def test_dns_records_cover_both_nodes(cluster):
+    """`dns-records` on either node prints the MX and the TLSA 3 1 1
+    record of every node in the shared registry: what the outside sees
+    is the same on every node. A node whose runner has not written its
+    row yet gets one here (a row as its heartbeat writes it; a real row
+    is left alone), so that this checks dns-records' reading of the
+    shared registry alone."""
+    now = int(time.time())
+    for i, name in enumerate((NODE1, NODE2)):
+        cluster.pg.psql(
+            "INSERT INTO cluster_nodes (name, mx, version, spki, "
+            "queue_messages, queue_oldest, heartbeat, beat_every, "
+            "first_seen, instance) VALUES ('%s', '%s', 'test', '%s', 0, 0, "
+            "%d, 10, %d, 'test-%d') ON CONFLICT (name) DO NOTHING"
+            % (name, name, spki(cluster, name), now, now, i), db="cluster")
+    want = {"_25._tcp.%s. 3600 IN TLSA 3 1 1 %s" % (name, spki(cluster, name))
+            for name in (NODE1, NODE2)}
+    for n in cluster.nodes:
+        r = n.cli("dns-records", "--domain", "example.test")
+        assert r.returncode == 0, r.stdout + r.stderr
+        got = {ln for ln in r.stdout.splitlines()
+               if " IN TLSA " in ln and not ln.startswith(";")}
+        assert got == want, r.stdout
+        for name in (NODE1, NODE2):
+            assert "example.test. 3600 IN MX 10 %s." % name in r.stdout, \
+                r.stdout
 
 
 def test_postgresql_stopped_mid_load(cluster):
