@@ -49,13 +49,16 @@ idna_is_plain(const char *s, size_t len)
  * labels. UTS #46 mapping without its STD3 rules (which would also refuse
  * underscores) turns some code points into ASCII that no host name holds:
  * U+00A0 NO-BREAK SPACE into a space, U+FF1C FULLWIDTH LESS-THAN SIGN
- * into '<' (found by fuzz_addr).
+ * into '<', and U+00AD SOFT HYPHEN into nothing, which leaves an empty
+ * name (all found by fuzz_addr).
  */
 static bool
 idna_is_host(const char *s, size_t len)
 {
 	size_t label = 0;
 
+	if (len == 0)
+		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 

@@ -102,6 +102,8 @@ test_idna_invalid(void **state)
 	 * to a space, U+FF1C to '<' (fuzz_addr). */
 	alabel_bad("0\xc2\xa0", "host name");
 	alabel_bad("a\xef\xbc\x9c" "b.example", "host name");
+	/* U+00AD SOFT HYPHEN maps to nothing: no name is left. */
+	alabel_bad("\xc2\xad", "host name");
 	/* Leading combining mark; hyphens; not UTF-8; too long. */
 	alabel_bad("\xcc\x81" "a.example", "combining");
 	alabel_bad("\xc3\xbc-.example", "hyphen");
