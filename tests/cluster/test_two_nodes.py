@@ -18,6 +18,7 @@ import json
 import re
 import smtplib
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -26,8 +27,8 @@ import xml.etree.ElementTree as ET
 import harness
 from harness import SLOW, header_values, wait_until
 from mailcheck import smtp_connect
-from smtpraw import RawSMTP, queued_id
-from conftest import RUA, SENDER_DOMAIN
+from smtpraw import RawSMTP
+from clusterkit import RUA, SENDER_DOMAIN
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -70,7 +71,6 @@ def header(version, client, port=40000, dport=25):
     if version == 1:
         return ("PROXY TCP4 %s 127.0.0.1 %d %d\r\n" % (client, port,
                                                       dport)).encode()
-    import struct
     body = (socket.inet_aton(client) + socket.inet_aton("127.0.0.1") +
             struct.pack(">HH", port, dport))
     return (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) +
