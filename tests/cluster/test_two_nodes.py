@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
 """Issue 16's must-show: two sealmail nodes behind HAProxy sharing one
-PostgreSQL store (the fixture is in conftest.py). A user added on node 1
+PostgreSQL store (the fixture: clusterkit.py, conftest.py). A user added on node 1
 gets mail through either node within a second; Received and the per-IP
 limit see the real client, not HAProxy; a PROXY header from outside
 proxy_from is refused; one DMARC aggregate report covers both nodes'
@@ -37,10 +37,10 @@ HELO = "client.example.test"
 NODE1, NODE2 = "mx1.example.test", "mx2.example.test"
 
 
-def message(frm, to, mid, extra=""):
+def message(frm, to, mid):
     return ("From: %s\r\nTo: %s\r\nSubject: cluster %s\r\n"
             "Message-ID: <%s>\r\nDate: Sun, 06 Dec 2026 08:00:00 +0000\r\n"
-            "\r\nHello %s.%s\r\n" % (frm, to, mid, mid, mid, extra)).encode()
+            "\r\nHello %s.\r\n" % (frm, to, mid, mid, mid)).encode()
 
 
 def new_mid(tag="m"):
@@ -89,7 +89,9 @@ def direct(node, client, listener="mxv1"):
     return c
 
 
-def rcpt_code(node, rcpt, client="192.0.2.10"):
+def rcpt_code(node, rcpt, client="127.0.0.10"):
+    """The reply to RCPT TO:<rcpt> on node, for a client sender.test's
+    SPF allows."""
     with direct(node, client) as c:
         c.expect("MAIL FROM:<%s>" % FROM, 250)
         r = c.cmd("RCPT TO:<%s>" % rcpt)
@@ -266,13 +268,12 @@ def check_exactly_once(cluster, load, timeout=60):
     try:
         wait_until(all_there, timeout, interval=0.2,
                    what="every acknowledged message at the sink")
-    finally:
-        c = counts()
-        lost = [m for m in load.mids if c.get(m, 0) < want]
-        twice = [m for m in load.mids if c.get(m, 0) > want and
-                 m not in load.unknown]
-        assert not lost, "%d acknowledged messages lost (e.g. %s)" % (
-            len(lost), lost[:3])
+    except AssertionError:
+        pass                 # the count below says which
+    c = counts()
+    lost = [m for m in load.mids if c.get(m, 0) < want]
+    assert not lost, "%d acknowledged messages lost (e.g. %s)" % (
+        len(lost), lost[:3])
     time.sleep(1.5)      # a late second copy would show now
     c = counts()
     twice = [m for m in load.mids if c.get(m, 0) > want and
@@ -339,10 +340,6 @@ def test_user_added_on_node1_gets_mail_through_either_node(cluster):
         for qid in qids:
             wait_until(lambda: delivery_logged(node, qid, user), 5,
                        what="%s's delivery log line of %s" % (name, qid))
-
-
-def top_received(raw):
-    return header_values(raw, "Received")[0]
 
 
 def test_received_names_the_real_client(cluster):
