@@ -36,8 +36,9 @@ import dnsserver  # noqa: E402
 import harness  # noqa: E402
 import pgserver  # noqa: E402
 from lmtpsink import LmtpSink  # noqa: E402
+import test_haproxy  # noqa: E402
 
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+HAPROXY = test_haproxy.HAPROXY
 NODES = (("mx1.example.test", "127.0.0.1"), ("mx2.example.test", "127.0.0.2"))
 SENDER_DOMAIN = "sender.test"
 RUA = "dmarc-rua@example.test"
@@ -98,9 +99,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-class HAProxy:
-    """Debian's haproxy in the foreground (-db) on cfg_text; stat() reads
-    its stats socket."""
+class HAProxy(test_haproxy.HAProxy):
+    """Debian's haproxy in the foreground (-db) on cfg_text, whose
+    "{sock}" becomes its stats socket; stat(), log_text() and stop() are
+    test_haproxy's."""
 
     def __init__(self, folder, cfg_text):
         self.sock = os.path.join(folder, "haproxy.sock")
@@ -112,41 +114,6 @@ class HAProxy:
         self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.cfg],
                                      stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf)
-
-    def stat(self):
-        """{(backend, server): status}."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
-            s.connect(self.sock)
-            s.sendall(b"show stat\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        lines = data.decode().splitlines()
-        head = lines[0].lstrip("# ").split(",")
-        out = {}
-        for ln in lines[1:]:
-            if ln:
-                row = dict(zip(head, ln.split(",")))
-                out[(row["pxname"], row["svname"])] = row["status"]
-        return out
-
-    def log_text(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.logf.close()
 
 
 class Cluster:
