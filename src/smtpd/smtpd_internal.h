@@ -21,6 +21,7 @@
 #include "queue/envelope.h"
 #include "smtpd/smtpd_cmd.h"
 #include "smtpd/smtpd_session.h"
+#include "store/db.h"
 
 enum smtpd_state {
 	SMTPD_STATE_TLS_START,		/* STARTTLS: the 220 is going out */
@@ -57,6 +58,7 @@ struct tls_hs;
 struct smtpd_dnsbl;
 struct smtpd_rcpt_args;
 struct smtpd_sign_job;
+struct smtpd_store_job;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -135,6 +137,11 @@ struct smtpd_session {
 
 	/* DKIM signing or ARC sealing under way (smtpd_sign.c). */
 	struct smtpd_sign_job	*sign_job;
+
+	/* A store lookup running off the loop, and an answer that came
+	 * for the command read again (smtpd_store.c). */
+	struct smtpd_store_job	*store_job;
+	struct smtpd_store_job	*store_answer;
 
 	/* The message being made durable (the session waits for it). */
 	struct spool_commit_job	*commit_job;
@@ -299,6 +306,22 @@ size_t smtpd_lookalike_strip_ranges(const char *h, size_t len,
 void smtpd_lookalike_headers(struct smtpd_session *s);
 void smtpd_lookalike_verdict(struct smtpd_session *s,
     const struct dmarc_verdict *v);
+
+/* smtpd_store.c: the store's answers (see there). Each is false when
+ * the session now waits for it off the loop: the command (verb and
+ * arg/len) is read again once it is in, and the same call then answers.
+ * rcpt: db_rcpt_expand of `to` (*v: the caller frees); owns:
+ * db_user_owns_check; srs_key: the SRS secret. DB_ERROR is a temporary
+ * failure (logged here). cancel: the session goes. dmarc_room: whether
+ * a DMARC row (or failure report) may be deferred on ctx->db now. */
+bool smtpd_store_rcpt(struct smtpd_session *s, const char *to,
+    const char *arg, size_t len, enum db_result *r, char ***v, size_t *n);
+bool smtpd_store_owns(struct smtpd_session *s, const char *user,
+    const char *address, const char *arg, size_t len, enum db_result *r);
+bool smtpd_store_srs_key(struct smtpd_session *s, const char *arg,
+    size_t len, uint8_t *key, enum db_result *r);
+void smtpd_store_cancel(struct smtpd_session *s);
+bool smtpd_store_dmarc_room(struct smtpd_ctx *ctx, bool failure);
 
 /* smtpd_local.c: sessions on the local submission socket. */
 /* Whether local user s->local_user owns address (see smtpd_local.c). */

@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: ISC
+"""The SMTP worker on a PostgreSQL store (src/smtpd/smtpd_store.c,
+src/store/db_pool.c): recipients are looked up on the worker's store
+threads, never on its event loop; a change made by any process (here the
+CLI) is honoured within a second (the sealmail_changes counter); while
+the server is down an uncached recipient gets 451 4.3.0, never a 5xx, and
+service resumes by itself when it is back. One PostgreSQL server
+(pgserver.py) and one daemon with one worker for the whole module."""
+import os
+import smtplib
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
+                                "integration"))
+import harness  # noqa: E402
+from harness import Config, Daemon, make_cert, make_message, \
+    new_marker, run_cli  # noqa: E402
+import nxdns  # noqa: E402
+
+import pgserver  # noqa: E402
+
+DB = "worker1"
+
+
+@pytest.fixture(scope="module")
+def node(pg, tmp_path_factory):
+    """sealmail serve (one worker) on database DB, with alice and an alias
+    added before the start."""
+    folder = str(tmp_path_factory.mktemp("pgworker"))
+    dns = nxdns.NxDns()
+    c = Config(folder, [make_cert(folder, "ec")])
+    c.server["workers"] = "1"
+    c.dns["resolver"] = dns.resolver
+    c.listen("mx", "mx", "none")
+    dsn = pg.new_database(DB)
+    c.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s "
+               "connect_timeout=2\npostgresql_password_file = %s\n"
+               % (dsn, pg.pwfile))
+    path = c.write()
+    d = None
+    try:
+        for args in (("store", "migrate"),
+                     ("user", "add", "alice@example.test", "--no-password"),
+                     ("user", "add", "carol@example.test", "--no-password"),
+                     ("user", "add", "dave@example.test", "--no-password"),
+                     ("alias", "add", "sales@example.test",
+                      "alice@example.test")):
+            r = run_cli(path, *args)
+            assert r.returncode == 0, r.stdout + r.stderr
+        d = Daemon(c).start(timeout=30)
+        yield d
+    finally:
+        if d is not None:
+            d.stop()
+        dns.close()
+
+
+def cli(node, *args):
+    r = run_cli(node.cfg.path, *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def session(node, timeout=10):
+    s = smtplib.SMTP(timeout=timeout)
+    s.connect(node["mx"].host, node["mx"].port)
+    s.ehlo("client.example.net")
+    return s
+
+
+def rcpt_once(node, address):
+    """The reply to RCPT TO:<address> in a new transaction."""
+    with session(node) as s:
+        code, _ = s.mail("sender@example.net")
+        assert code == 250
+        return s.rcpt(address)
+
+
+def poll_rcpt(node, address, want, limit):
+    """Seconds until RCPT of address gets a reply whose class is want
+    (2 or 5), asking every 50 ms for at most limit seconds; None if not."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        code, _ = rcpt_once(node, address)
+        if code // 100 == want:
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    return None
+
+
+def send(node, rcpts, marker):
+    with session(node) as s:
+        msg = make_message("sender@example.net", rcpts[0], marker)
+        s.sendmail("sender@example.net", rcpts, msg)
+
+
+def test_known_user_receives_unknown_refused(node):
+    marker = new_marker()
+    send(node, ["alice@example.test"], marker)
+    node.mailbox("alice@example.test").wait_for(marker)
+    code, msg = rcpt_once(node, "nobody@example.test")
+    assert code == 550 and msg.startswith(b"5.1.1"), (code, msg)
+    code, _ = rcpt_once(node, "sales@example.test")
+    assert code == 250
+
+
+def test_changes_honoured_within_a_second(node):
+    addr = "erin@example.test"
+    # Refused first, so a cached "unknown" must be dropped too.
+    code, _ = rcpt_once(node, addr)
+    assert code == 550
+    cli(node, "user", "add", addr, "--no-password")
+    took = poll_rcpt(node, addr, 2, 1.5)
+    assert took is not None and took <= 1.2, took
+    cli(node, "alias", "add", "team@example.test", addr)
+    took = poll_rcpt(node, "team@example.test", 2, 1.5)
+    assert took is not None and took <= 1.2, took
+    cli(node, "user", "del", addr)
+    took = poll_rcpt(node, addr, 5, 1.5)
+    assert took is not None and took <= 1.2, took
+
+
+def test_server_down_answers_451_then_resumes(node, pg):
+    # alice is in the worker's cache (earlier tests), carol is not.
+    code, _ = rcpt_once(node, "alice@example.test")
+    assert code == 250
+    before = new_marker()
+    during = new_marker()
+    s = session(node)
+    try:
+        assert s.mail("sender@example.net")[0] == 250
+        pg.stop("fast")
+        code, msg = s.rcpt("carol@example.test")
+        assert code == 451 and msg.startswith(b"4.3.0"), (code, msg)
+        code, msg = s.rcpt("alice@example.test")
+        assert code in (250, 451), (code, msg)
+        if code == 250:
+            # Correct answers from the cache: the message is taken.
+            s.data(make_message("sender@example.net",
+                                "alice@example.test", during))
+        s.rset()
+        # Never a 5xx for an existing user while the server is away.
+        for _ in range(5):
+            assert s.mail("sender@example.net")[0] == 250
+            code, msg = s.rcpt("dave@example.test")
+            assert code // 100 == 4, (code, msg)
+            s.rset()
+        assert node.alive()
+    finally:
+        s.close()
+        if not pg.running:
+            pg.start()
+    took = poll_rcpt(node, "carol@example.test", 2, 15)
+    assert took is not None, "RCPT not accepted again after the restart"
+    send(node, ["carol@example.test", "alice@example.test"], before)
+    node.mailbox("carol@example.test").wait_for(before)
+    node.mailbox("alice@example.test").wait_for(before)
+    if code == 250:
+        node.mailbox("alice@example.test").wait_for(during)
+
+
+def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
+    """A lookup waiting on a locked table does not stop the worker (its
+    only one) from greeting and answering another session."""
+    locker = subprocess.Popen(
+        (["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []) +
+        [os.path.join(pgserver.PGBIN, "psql"), "-X", "-q", "-A", "-t",
+         "-h", pg.dir,
+         "-p", str(pg.port), "-U", "postgres", "-d", DB],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, cwd=pg.dir)
+    a = None
+    try:
+        locker.stdin.write("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE "
+                           "MODE; SELECT 'locked';\n")
+        locker.stdin.flush()
+        assert "locked" in locker.stdout.readline()
+        a = session(node, timeout=30)
+        assert a.mail("sender@example.net")[0] == 250
+        # An address no earlier test asked for: not in any cache.
+        a.putcmd("rcpt", "TO:<frank@example.test>")
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        b = smtplib.SMTP(timeout=3)
+        try:
+            code, _ = b.connect(node["mx"].host, node["mx"].port)
+            assert code == 220
+            assert b.ehlo("second.example.net")[0] == 250
+            assert b.noop()[0] == 250
+        finally:
+            b.close()
+        assert time.monotonic() - t0 < 2
+    finally:
+        locker.stdin.write("ROLLBACK;\n")
+        locker.stdin.close()
+        locker.wait(timeout=30)
+    # The lookup ends once the lock is gone: frank is no user.
+    code, msg = a.getreply()
+    a.close()
+    assert code == 550, (code, msg)
