@@ -22,6 +22,7 @@
 #include "smtpd/smtpd_cmd.h"
 #include "smtpd/smtpd_session.h"
 #include "store/db.h"
+#include "store/db_pool.h"
 
 enum smtpd_state {
 	SMTPD_STATE_TLS_START,		/* STARTTLS: the 220 is going out */
@@ -322,6 +323,10 @@ bool smtpd_store_srs_key(struct smtpd_session *s, const char *arg,
     size_t len, uint8_t *key, enum db_result *r);
 void smtpd_store_cancel(struct smtpd_session *s);
 bool smtpd_store_dmarc_room(struct smtpd_ctx *ctx, bool failure);
+/* Run run(db, arg) on a store thread, done(arg, cancelled) back on the
+ * loop (ctx->store must be set). */
+void smtpd_store_submit(struct smtpd_ctx *ctx, db_pool_run_fn *run,
+    workpool_done_fn *done, void *arg);
 
 /* smtpd_local.c: sessions on the local submission socket. */
 /* Whether local user s->local_user owns address (see smtpd_local.c). */

@@ -65,6 +65,7 @@ struct smtpd_ctx {
 	struct lookalike_set	*lookalike;	/* protected domains, built at
 						 * the first mx message */
 	time_t			 lookalike_at;	/* when it was built */
+	bool			 lookalike_building;	/* by a store thread */
 	time_t			 lookalike_note_at;	/* this minute's */
 	unsigned		 lookalike_notes;	/* store writes */
 	struct smtpd_milter_run	*milter_runs;	/* sessions in their milters

@@ -409,6 +409,13 @@ smtpd_store_dmarc_room(struct smtpd_ctx *ctx, bool failure)
 	    DB_DMARC_PENDING_MAX;
 }
 
+void
+smtpd_store_submit(struct smtpd_ctx *ctx, db_pool_run_fn *run,
+    workpool_done_fn *done, void *arg)
+{
+	(void)db_pool_submit(ctx->store->pool, run, done, arg);
+}
+
 /* ---- start and end ------------------------------------------------- */
 
 void

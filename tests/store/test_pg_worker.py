@@ -7,6 +7,7 @@ the server is down an uncached recipient gets 451 4.3.0, never a 5xx, and
 service resumes by itself when it is back. One PostgreSQL server
 (pgserver.py) and one daemon with one worker for the whole module."""
 import os
+import re
 import smtplib
 import subprocess
 import sys
@@ -201,3 +202,21 @@ def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
     code, msg = a.getreply()
     a.close()
     assert code == 550, (code, msg)
+
+
+def test_lookalike_noted_in_the_store(node, pg):
+    """A lookalike sender is warned about and noted in the shared store
+    by a store thread (smtpd_lookalike.c)."""
+    marker = new_marker()
+    msg = ("From: Billing <billing@examp1e.test>\r\nTo: <alice@example.test>"
+           "\r\nSubject: %s\r\nMessage-ID: <%s@t>\r\n\r\nbody\r\n"
+           % (marker, marker)).encode()
+    with session(node) as s:
+        s.sendmail("x@sender.example.net", ["alice@example.test"], msg)
+    raw = node.mailbox("alice@example.test").wait_for(marker)[0]
+    head = re.sub(rb"\r?\n[ \t]+", b" ", raw)
+    assert b'from="examp1e.test"; resembles="example.test"' in head, raw
+    harness.wait_until(
+        lambda: pg.query("SELECT domain FROM lookalike_senders",
+                         db=DB) == ["examp1e.test"], 5,
+        what="the lookalike sender's row")
