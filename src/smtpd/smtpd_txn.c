@@ -535,24 +535,34 @@ smtpd_txn_data(struct smtpd_session *s)
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
-/* True if field f holds 1..SMTPD_FROM_MAX addresses, all the user's. */
-static bool
+/* DB_OK if field f holds 1..SMTPD_FROM_MAX addresses, all the user's;
+ * DB_ERROR when the store could not say. */
+static enum db_result
 smtpd_txn_field_owned(struct smtpd_session *s, const struct rfc5322_field *f)
 {
 	struct addr a[SMTPD_FROM_MAX];
 	int n = addr_parse_header_list(f->value, f->value_len, a,
 	    SMTPD_FROM_MAX);
+	enum db_result r;
 
 	if (n < 1 || n > SMTPD_FROM_MAX)
-		return false;
+		return DB_NOTFOUND;
 	for (int k = 0; k < n; k++) {
 		char t[LIMIT_PATH + 1];
-		if (addr_to_text(&a[k], t, sizeof(t)) == -1 ||
-		    !(s->local ? smtpd_local_owns(s, t) :
-		    db_user_owns(s->ctx->db, s->auth_user, t)))
-			return false;
+		if (addr_to_text(&a[k], t, sizeof(t)) == -1)
+			return DB_NOTFOUND;
+		if (s->local)
+			r = smtpd_local_owns(s, t) ? DB_OK : DB_NOTFOUND;
+		else if (s->env.auth_user != NULL && s->env.mail_from != NULL &&
+		    s->env.mail_from[0] != '\0' &&
+		    addr_text_equal(t, s->env.mail_from))
+			r = DB_OK;	/* checked at MAIL already */
+		else
+			r = db_user_owns_check(s->ctx->db, s->auth_user, t);
+		if (r != DB_OK)
+			return r;
 	}
-	return true;
+	return DB_OK;
 }
 
 /*
@@ -568,6 +578,8 @@ smtpd_txn_senders_owned(struct smtpd_session *s)
 {
 	static const char *const not_from = "550 5.7.1 Error: From: header "
 	    "must be exactly one address owned by the authenticated user";
+	static const char *const unknown = "451 4.3.0 Error: temporary "
+	    "lookup failure checking the From: header";
 	struct rfc5322_headers h;
 	struct rfc5322_field f;
 	enum rfc5322_headers_result r;
@@ -580,14 +592,20 @@ smtpd_txn_senders_owned(struct smtpd_session *s)
 		    &resent_from : rfc5322_field_is(&f, "Resent-Sender") ?
 		    &resent_sender : NULL;
 
+		enum db_result owned;
+
 		if (rfc5322_field_is(&f, "From")) {
-			if (++nfrom > 1 || !smtpd_txn_field_owned(s, &f))
+			if (++nfrom > 1)
 				return not_from;
+			if ((owned = smtpd_txn_field_owned(s, &f)) != DB_OK)
+				return owned == DB_ERROR ? unknown : not_from;
 		} else if (rfc5322_field_is(&f, "Sender") ||
 		    (seen != NULL && !*seen)) {
 			if (seen != NULL)
 				*seen = true;
-			if (!smtpd_txn_field_owned(s, &f))
+			if ((owned = smtpd_txn_field_owned(s, &f)) == DB_ERROR)
+				return unknown;
+			if (owned != DB_OK)
 				return "550 5.7.1 Error: Sender: and Resent-"
 				    "From: headers must name an address owned "
 				    "by the authenticated user";
