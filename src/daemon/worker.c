@@ -40,6 +40,10 @@
  * lookup is a few milliseconds of waiting; two threads keep a stalled
  * query from holding up the others. */
 #define WORKER_STORE_THREADS	2
+/* A statement of a worker that runs longer than this (waiting on a lock,
+ * or a server that stalls while it runs) is ended by the server: the
+ * lookup becomes a temporary failure and its thread is free again. */
+#define WORKER_STORE_STATEMENT_TIMEOUT	"-c statement_timeout=10000"
 
 struct worker_listener {
 	struct smtpd_ctx	*ctx;
@@ -188,6 +192,11 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.base == NULL)
 		fatal("cannot create the event loop");
 	w.ctx.keys = keys_client_open(w.ctx.base);
+	/* libpq's default for the options a connection string does not set
+	 * (its own options= wins), for every connection this process
+	 * makes, reconnections too; set before any thread. */
+	if (store_open_is_remote(conf))
+		setenv("PGOPTIONS", WORKER_STORE_STATEMENT_TIMEOUT, 0);
 	if ((w.ctx.db = store_open(conf, true, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	db_relaxed_durability(w.ctx.db);

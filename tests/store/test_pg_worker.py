@@ -163,22 +163,33 @@ def test_server_down_answers_451_then_resumes(node, pg):
         node.mailbox("alice@example.test").wait_for(during)
 
 
-def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
-    """A lookup waiting on a locked table does not stop the worker (its
-    only one) from greeting and answering another session."""
+def lock_users(pg):
+    """A psql session holding users locked (ROLLBACK ends it)."""
     locker = subprocess.Popen(
         (["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []) +
         [os.path.join(pgserver.PGBIN, "psql"), "-X", "-q", "-A", "-t",
-         "-h", pg.dir,
-         "-p", str(pg.port), "-U", "postgres", "-d", DB],
+         "-h", pg.dir, "-p", str(pg.port), "-U", "postgres", "-d", DB],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, cwd=pg.dir)
+    locker.stdin.write("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE "
+                       "MODE; SELECT 'locked';\n")
+    locker.stdin.flush()
+    assert "locked" in locker.stdout.readline()
+    return locker
+
+
+def unlock(locker):
+    locker.stdin.write("ROLLBACK;\n")
+    locker.stdin.close()
+    locker.wait(timeout=30)
+
+
+def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
+    """A lookup waiting on a locked table does not stop the worker (its
+    only one) from greeting and answering another session."""
+    locker = lock_users(pg)
     a = None
     try:
-        locker.stdin.write("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE "
-                           "MODE; SELECT 'locked';\n")
-        locker.stdin.flush()
-        assert "locked" in locker.stdout.readline()
         a = session(node, timeout=30)
         assert a.mail("sender@example.net")[0] == 250
         # An address no earlier test asked for: not in any cache.
@@ -195,13 +206,27 @@ def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
             b.close()
         assert time.monotonic() - t0 < 2
     finally:
-        locker.stdin.write("ROLLBACK;\n")
-        locker.stdin.close()
-        locker.wait(timeout=30)
+        unlock(locker)
     # The lookup ends once the lock is gone: frank is no user.
     code, msg = a.getreply()
     a.close()
     assert code == 550, (code, msg)
+
+
+def test_lookup_stuck_past_the_statement_timeout_is_451(node, pg):
+    """A lookup that waits on the server longer than the workers'
+    statement timeout (10 s) ends as a temporary failure."""
+    locker = lock_users(pg)
+    try:
+        with session(node, timeout=30) as s:
+            assert s.mail("sender@example.net")[0] == 250
+            t0 = time.monotonic()
+            code, msg = s.rcpt("grace@example.test")
+            took = time.monotonic() - t0
+        assert code == 451 and msg.startswith(b"4.3.0"), (code, msg)
+        assert 9 < took < 20, took
+    finally:
+        unlock(locker)
 
 
 def test_lookalike_noted_in_the_store(node, pg):
