@@ -11,6 +11,7 @@ import re
 import smtplib
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -25,6 +26,7 @@ import nxdns  # noqa: E402
 import pgserver  # noqa: E402
 
 DB = "worker1"
+DB2 = "worker2"
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +247,73 @@ def test_lookalike_noted_in_the_store(node, pg):
         lambda: pg.query("SELECT domain FROM lookalike_senders",
                          db=DB) == ["examp1e.test"], 5,
         what="the lookalike sender's row")
+
+
+@pytest.fixture(scope="module")
+def dove_node(pg, tmp_path_factory):
+    """A second daemon on database DB2 whose passdb is a Dovecot (the
+    keys process does not read passwords from PostgreSQL yet): erin
+    exists in Dovecot, and in the store with an alias."""
+    import dovecot
+    dovecot.require()
+    # Dovecot's processes must reach its folder (pytest's is 0700).
+    folder = tempfile.mkdtemp(prefix="sealmail-pgdove-", dir="/tmp")
+    os.chmod(folder, 0o755)
+    dns = nxdns.NxDns()
+    c = Config(folder, [make_cert(folder, "ec")])
+    c.server["workers"] = "1"
+    c.dns["resolver"] = dns.resolver
+    c.listen("submissions", "submission", "implicit")
+    dc = dovecot.Dovecot(os.path.join(folder, "dovecot"), c.data_dir,
+                         auth_users={"erin@example.test": "erin-pw-long"})
+    os.makedirs(dc.base)
+    os.chmod(dc.base, 0o755)
+    c.auth["passdb"] = "dovecot:" + dc.auth_sock
+    c.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s "
+               "connect_timeout=2\npostgresql_password_file = %s\n"
+               % (pg.new_database(DB2), pg.pwfile))
+    path = c.write()
+    try:
+        for args in (("store", "migrate"),
+                     ("user", "add", "erin@example.test", "--no-password"),
+                     ("user", "add", "bob@example.test", "--no-password"),
+                     ("alias", "add", "erin.alias@example.test",
+                      "erin@example.test")):
+            r = run_cli(path, *args)
+            assert r.returncode == 0, r.stdout + r.stderr
+        yield from dovecot.serve(dc, Daemon(c), folder)
+    finally:
+        dns.close()
+
+
+def test_mail_from_ownership_off_the_loop(dove_node, pg):
+    """MAIL FROM of an AUTHed user is checked on a store thread: an
+    alias of the user's is taken, another account's address refused; with
+    the server down the answer is 451 4.3.0, never 550 not owned."""
+    from smtpraw import RawSMTP
+    d, _ = dove_node
+    with RawSMTP.to(d["submissions"]) as c:
+        c.ehlo()
+        c.login("erin@example.test", "erin-pw-long")
+        c.expect("MAIL FROM:<erin.alias@example.test>", 250)
+        c.expect("RSET", 250)
+        r = c.cmd("MAIL FROM:<bob@example.test>")
+        assert (r.code, r.enhanced) == (550, "5.7.1"), r
+        pg.stop("fast")
+        try:
+            r = c.cmd("MAIL FROM:<erin.alias@example.test>")
+            assert (r.code, r.enhanced) == (451, "4.3.0"), r
+            # Her own address needs no lookup.
+            c.expect("MAIL FROM:<erin@example.test>", 250)
+        finally:
+            pg.start()
+        c.expect("RSET", 250)
+        ok = None
+        for _ in range(60):
+            r = c.cmd("MAIL FROM:<erin.alias@example.test>")
+            if r.code == 250:
+                ok = r
+                break
+            c.expect("RSET", 250)
+            time.sleep(0.25)
+        assert ok is not None, r
