@@ -60,6 +60,7 @@ struct smtpd_dnsbl;
 struct smtpd_rcpt_args;
 struct smtpd_sign_job;
 struct smtpd_store_job;
+struct smtpd_store_senders;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -143,6 +144,7 @@ struct smtpd_session {
 	 * for the command read again (smtpd_store.c). */
 	struct smtpd_store_job	*store_job;
 	struct smtpd_store_job	*store_answer;
+	struct smtpd_store_senders *senders;	/* header addresses' */
 
 	/* The message being made durable (the session waits for it). */
 	struct spool_commit_job	*commit_job;
@@ -240,6 +242,9 @@ bool smtpd_txn_from_owned(struct smtpd_session *s);
 /* On submission with AUTH: the refusal if those fields are not the
  * user's (smtpd_txn_from_owned), else NULL; NULL elsewhere. */
 const char *smtpd_txn_senders_refusal(struct smtpd_session *s);
+/* The ownership answers smtpd_store_senders asked for are in: the end of
+ * the message goes on. */
+void smtpd_txn_senders_known(struct smtpd_session *s);
 /* Answer reply to the end of the message and drop the transaction. */
 void smtpd_txn_reject(struct smtpd_session *s, const char *reply,
     enum metrics_reject reason);
@@ -322,6 +327,16 @@ bool smtpd_store_owns(struct smtpd_session *s, const char *user,
 bool smtpd_store_srs_key(struct smtpd_session *s, const char *arg,
     size_t len, uint8_t *key, enum db_result *r);
 void smtpd_store_cancel(struct smtpd_session *s);
+/* The end of a submission's message (store over the network, no
+ * milter): senders asks for the ownership of every address of its
+ * From:, Sender: and Resent- fields at once; false when the session now
+ * waits for the answers (smtpd_txn_senders_known follows). sender: the
+ * answer for address (asked on the loop if it was not asked before);
+ * senders_reset: the transaction ends. */
+bool smtpd_store_senders(struct smtpd_session *s);
+enum db_result smtpd_store_sender(struct smtpd_session *s,
+    const char *address);
+void smtpd_store_senders_reset(struct smtpd_session *s);
 bool smtpd_store_dmarc_room(struct smtpd_ctx *ctx, bool failure);
 /* Run run(db, arg) on a store thread, done(arg, cancelled) back on the
  * loop (ctx->store must be set). */

@@ -22,6 +22,7 @@
 #include "core/xmalloc.h"
 #include "msg/srs.h"
 #include "smtpd/smtpd_internal.h"
+#include "smtpd/smtpd_milter.h"
 #include "store/db.h"
 #include "store/db_pool.h"
 #include "store/db_rcache.h"
@@ -30,10 +31,26 @@
  * bounds the age of a cached answer. */
 #define SMTPD_STORE_POLL_MS	500
 
+/* Addresses of a submission's From:, Sender: and Resent- fields asked
+ * about at once (smtpd_txn.c takes at most 8 per field). */
+#define SMTPD_STORE_SENDERS_MAX	32
+
 enum smtpd_store_kind {
 	SMTPD_STORE_RCPT,
 	SMTPD_STORE_OWNS,
 	SMTPD_STORE_SECRET,
+	SMTPD_STORE_SENDERS,
+};
+
+/* The ownership answers of this transaction's header addresses. */
+struct smtpd_store_senders {
+	struct {
+		char		 address[LIMIT_PATH + 1];
+		bool		 known;
+		enum db_result	 r;
+	}		 e[SMTPD_STORE_SENDERS_MAX];
+	size_t		 n;
+	bool		 collect;	/* noting the unknown ones */
 };
 
 struct smtpd_store_job {
@@ -50,6 +67,7 @@ struct smtpd_store_job {
 	char			**v;		/* RCPT on DB_OK */
 	size_t			 n;
 	uint8_t			 secret[DB_SECRET_MAX];
+	struct smtpd_store_senders *senders;	/* SENDERS: user's */
 	char			 err[256];
 };
 
@@ -97,6 +115,16 @@ smtpd_store_lookup(struct db *db, struct smtpd_store_job *j)
 	case SMTPD_STORE_SECRET:
 		j->r = db_secret_get(db, j->key, j->secret, SRS_SECRET_LEN);
 		break;
+	case SMTPD_STORE_SENDERS:
+		j->r = DB_OK;
+		for (size_t i = 0; i < j->senders->n; i++) {
+			j->senders->e[i].r = db_user_owns_check(db, j->user,
+			    j->senders->e[i].address);
+			j->senders->e[i].known = true;
+			if (j->senders->e[i].r == DB_ERROR)
+				j->r = DB_ERROR;
+		}
+		break;
 	}
 	if (j->r == DB_ERROR)
 		snprintf(j->err, sizeof(j->err), "%s", db_error(db));
@@ -108,6 +136,7 @@ smtpd_store_job_free(struct smtpd_store_job *j)
 	if (j == NULL)
 		return;
 	db_strv_free(j->v, j->n);
+	free(j->senders);
 	OPENSSL_cleanse(j->secret, sizeof(j->secret));
 	free(j);
 }
@@ -131,6 +160,17 @@ smtpd_store_done(void *arg, bool cancelled)
 	}
 	s->store_job = NULL;
 	j->wj = NULL;
+	if (j->kind == SMTPD_STORE_SENDERS) {
+		if (j->r == DB_ERROR)
+			log_warn("sid=%s qid=%s store lookup failed: %s",
+			    s->sid, s->qid, j->err);
+		free(s->senders);
+		s->senders = j->senders;
+		j->senders = NULL;
+		smtpd_store_job_free(j);
+		smtpd_txn_senders_known(s);
+		return;
+	}
 	if (j->kind == SMTPD_STORE_RCPT && j->gen == st->gen && st->known)
 		db_rcache_add(st->cache, j->key, j->r, j->v, j->n);
 	if (j->kind == SMTPD_STORE_SECRET && j->r == DB_OK) {
@@ -272,6 +312,69 @@ smtpd_store_srs_key(struct smtpd_session *s, const char *arg, size_t len,
 	*r = j->r;
 	smtpd_store_job_free(j);
 	return true;
+}
+
+enum db_result
+smtpd_store_sender(struct smtpd_session *s, const char *address)
+{
+	struct smtpd_store_senders *o = s->senders;
+
+	for (size_t i = 0; o != NULL && i < o->n; i++)
+		if (strcmp(o->e[i].address, address) == 0 && o->e[i].known)
+			return o->e[i].r;
+	if (o != NULL && o->collect) {
+		/* Taken as owned for now, to see the other fields too. */
+		for (size_t i = 0; i < o->n; i++)
+			if (strcmp(o->e[i].address, address) == 0)
+				return DB_OK;
+		if (o->n == SMTPD_STORE_SENDERS_MAX)
+			return DB_NOTFOUND;
+		snprintf(o->e[o->n++].address, sizeof(o->e[0].address), "%s",
+		    address);
+		return DB_OK;
+	}
+	/* Not asked before the end (a milter changed the field): here. */
+	return db_user_owns_check(s->ctx->db, s->auth_user, address);
+}
+
+bool
+smtpd_store_senders(struct smtpd_session *s)
+{
+	struct smtpd_store_senders *o;
+	struct smtpd_store_job *j;
+	size_t unknown = 0;
+
+	if (s->ctx->store == NULL || smtpd_milter_active(s) ||
+	    s->auth_user == NULL || s->lst->role != CONF_ROLE_SUBMISSION)
+		return true;
+	if (s->senders == NULL)
+		s->senders = xcalloc(1, sizeof(*s->senders));
+	o = s->senders;
+	o->collect = true;
+	(void)smtpd_txn_senders_refusal(s);
+	o->collect = false;
+	for (size_t i = 0; i < o->n; i++)
+		unknown += !o->e[i].known;
+	if (unknown == 0)
+		return true;
+	j = smtpd_store_job_new(SMTPD_STORE_SENDERS, "", s->auth_user);
+	j->senders = xmalloc(sizeof(*j->senders));
+	memcpy(j->senders, o, sizeof(*o));
+	j->s = s;
+	j->st = s->ctx->store;
+	j->conf = s->ctx->conf;
+	s->store_job = j;
+	j->wj = db_pool_submit(j->st->pool, smtpd_store_run, smtpd_store_done,
+	    j);
+	smtpd_wait(s);
+	return false;
+}
+
+void
+smtpd_store_senders_reset(struct smtpd_session *s)
+{
+	free(s->senders);
+	s->senders = NULL;
 }
 
 void

@@ -43,6 +43,7 @@ smtpd_txn_reset(struct smtpd_session *s)
 	s->limit_msg_at = 0;
 	smtpd_milter_reset(s);
 	smtpd_checks_reset(s);
+	smtpd_store_senders_reset(s);
 	spool_msg_abort(s->msg);
 	s->msg = NULL;
 	smtpd_data_free(s->data);
@@ -557,6 +558,8 @@ smtpd_txn_field_owned(struct smtpd_session *s, const struct rfc5322_field *f)
 		    s->env.mail_from[0] != '\0' &&
 		    addr_text_equal(t, s->env.mail_from))
 			r = DB_OK;	/* checked at MAIL already */
+		else if (s->ctx->store != NULL)
+			r = smtpd_store_sender(s, t);	/* asked off the loop */
 		else
 			r = db_user_owns_check(s->ctx->db, s->auth_user, t);
 		if (r != DB_OK)
@@ -714,6 +717,8 @@ smtpd_txn_end(struct smtpd_session *s)
 
 	if (!s->headers_done && !s->headers_overflow)
 		smtpd_txn_headers_end(s);	/* the message was all header */
+	if (!smtpd_store_senders(s))
+		return;		/* smtpd_txn_senders_known follows */
 	reject = smtpd_txn_verdict(s);
 	smtpd_enter(s, SMTPD_STATE_CMD);
 	if (reject) {
@@ -724,6 +729,15 @@ smtpd_txn_end(struct smtpd_session *s)
 	if (smtpd_milter_eom(s))
 		return;		/* then smtpd_checks_finish */
 	smtpd_checks_finish(s);
+}
+
+void
+smtpd_txn_senders_known(struct smtpd_session *s)
+{
+	smtpd_txn_end(s);
+	/* Answered at once (a rejection): on to the commands that wait. */
+	if (s->state == SMTPD_STATE_CMD)
+		smtpd_resume(s);
 }
 
 /* Push input to the data machine; returns the bytes consumed. */

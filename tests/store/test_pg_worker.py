@@ -317,3 +317,32 @@ def test_mail_from_ownership_off_the_loop(dove_node, pg):
             c.expect("RSET", 250)
             time.sleep(0.25)
         assert ok is not None, r
+
+
+def test_from_header_ownership_off_the_loop(dove_node, pg):
+    """The From: of a submitted message is checked on a store thread: an
+    alias of the user's is taken, another account's address refused (550),
+    and with the server down the reply is 451 4.3.0, never 550."""
+    from smtpraw import RawSMTP
+    d, _ = dove_node
+
+    def submit(c, frm_header):
+        c.expect("MAIL FROM:<erin@example.test>", 250)
+        c.expect("RCPT TO:<someone@example.net>", 250)
+        return c.data(make_message(frm_header, "someone@example.net",
+                                   new_marker()))
+
+    with RawSMTP.to(d["submissions"]) as c:
+        c.ehlo()
+        c.login("erin@example.test", "erin-pw-long")
+        r = submit(c, "erin.alias@example.test")
+        assert r.code == 250, r
+        r = submit(c, "bob@example.test")
+        assert (r.code, r.enhanced) == (550, "5.7.1"), r
+        pg.stop("fast")
+        try:
+            r = submit(c, "erin.alias@example.test")
+            assert (r.code, r.enhanced) == (451, "4.3.0"), r
+        finally:
+            pg.start()
+        c.expect("NOOP", 250)
