@@ -100,6 +100,12 @@ static void
 smtpd_store_lookup(struct db *db, struct smtpd_store_job *j)
 {
 	if (db == NULL) {
+		/* Every question gets its answer, this one: a failure. */
+		for (size_t i = 0; j->senders != NULL && i < j->senders->n;
+		    i++) {
+			j->senders->e[i].r = DB_ERROR;
+			j->senders->e[i].known = true;
+		}
 		j->r = DB_ERROR;
 		snprintf(j->err, sizeof(j->err), "no store connection");
 		return;

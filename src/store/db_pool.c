@@ -50,20 +50,19 @@ db_pool_take(struct db_pool *p)
 	char err[512];
 	bool try;
 
+	/* Each thread holds one connection at most, so opens here (one
+	 * per thread at the same time at most) never exceed nthreads. */
 	pthread_mutex_lock(&p->lock);
 	if (p->nidle > 0)
 		db = p->idle[--p->nidle];
 	try = db == NULL && db_pool_now_ms() >= p->retry_at;
-	if (try)	/* one thread tries at a time */
-		p->retry_at = db_pool_now_ms() + DB_POOL_RETRY_MS;
 	pthread_mutex_unlock(&p->lock);
 	if (db != NULL || !try)
 		return db;
-	if ((db = p->open(p->arg, err, sizeof(err))) == NULL)
+	if ((db = p->open(p->arg, err, sizeof(err))) == NULL) {
 		log_warn("store connection failed: %s", err);
-	else {
 		pthread_mutex_lock(&p->lock);
-		p->retry_at = 0;
+		p->retry_at = db_pool_now_ms() + DB_POOL_RETRY_MS;
 		pthread_mutex_unlock(&p->lock);
 	}
 	return db;

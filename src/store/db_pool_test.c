@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* Unit tests of the store threads (db_pool.c) on an SQLite store: every
  * job gets a connection no other job holds at the same time, at most one
- * per thread is opened; a failed open gives NULL and is not tried again
+ * per thread is opened (also while another thread's open is under way); a failed open gives NULL and is not tried again
  * at once; and of the loop-side recipient cache (db_rcache.h). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +51,9 @@ test_open(void *arg, char *err, size_t errlen)
 	pthread_mutex_lock(&t->lock);
 	t->opens++;
 	pthread_mutex_unlock(&t->lock);
+	/* As slow as a connection over the network: the other threads'
+	 * first jobs arrive meanwhile and open their own. */
+	usleep(50000);
 	if (t->fail) {
 		snprintf(err, errlen, "refused");
 		return NULL;
