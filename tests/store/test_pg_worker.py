@@ -8,6 +8,7 @@ service resumes by itself when it is back. One PostgreSQL server
 (pgserver.py) and one daemon with one worker for the whole module."""
 import os
 import re
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -29,6 +30,21 @@ DB = "worker1"
 DB2 = "worker2"
 
 
+def on_postgresql(c, pg, db, users, alias):
+    """Point config c at a new database db of pg, write it, migrate, and
+    add users (no password) and alias (address, target)."""
+    c.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s "
+               "connect_timeout=2\npostgresql_password_file = %s\n"
+               % (pg.new_database(db), pg.pwfile))
+    path = c.write()
+    cmds = [("store", "migrate")]
+    cmds += [("user", "add", u, "--no-password") for u in users]
+    cmds += [("alias", "add") + alias]
+    for args in cmds:
+        r = run_cli(path, *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
 @pytest.fixture(scope="module")
 def node(pg, tmp_path_factory):
     """sealmail serve (one worker) on database DB, with alice and an alias
@@ -39,21 +55,11 @@ def node(pg, tmp_path_factory):
     c.server["workers"] = "1"
     c.dns["resolver"] = dns.resolver
     c.listen("mx", "mx", "none")
-    dsn = pg.new_database(DB)
-    c.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s "
-               "connect_timeout=2\npostgresql_password_file = %s\n"
-               % (dsn, pg.pwfile))
-    path = c.write()
     d = None
     try:
-        for args in (("store", "migrate"),
-                     ("user", "add", "alice@example.test", "--no-password"),
-                     ("user", "add", "carol@example.test", "--no-password"),
-                     ("user", "add", "dave@example.test", "--no-password"),
-                     ("alias", "add", "sales@example.test",
-                      "alice@example.test")):
-            r = run_cli(path, *args)
-            assert r.returncode == 0, r.stdout + r.stderr
+        on_postgresql(c, pg, DB, ("alice@example.test", "carol@example.test",
+                                  "dave@example.test"),
+                      ("sales@example.test", "alice@example.test"))
         d = Daemon(c).start(timeout=30)
         yield d
     finally:
@@ -273,21 +279,13 @@ def dove_node(pg, tmp_path_factory):
     os.makedirs(dc.base)
     os.chmod(dc.base, 0o755)
     c.auth["passdb"] = "dovecot:" + dc.auth_sock
-    c.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s "
-               "connect_timeout=2\npostgresql_password_file = %s\n"
-               % (pg.new_database(DB2), pg.pwfile))
-    path = c.write()
     try:
-        for args in (("store", "migrate"),
-                     ("user", "add", "erin@example.test", "--no-password"),
-                     ("user", "add", "bob@example.test", "--no-password"),
-                     ("alias", "add", "erin.alias@example.test",
-                      "erin@example.test")):
-            r = run_cli(path, *args)
-            assert r.returncode == 0, r.stdout + r.stderr
+        on_postgresql(c, pg, DB2, ("erin@example.test", "bob@example.test"),
+                      ("erin.alias@example.test", "erin@example.test"))
         yield from dovecot.serve(dc, Daemon(c), folder)
     finally:
         dns.close()
+        shutil.rmtree(folder, ignore_errors=True)   # serve's, or ours
 
 
 def test_mail_from_ownership_off_the_loop(dove_node, pg):
