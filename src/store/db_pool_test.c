@@ -2,7 +2,8 @@
 /* Unit tests of the store threads (db_pool.c) on an SQLite store: every
  * job gets a connection no other job holds at the same time, at most one
  * per thread is opened (also while another thread's open is under way); a failed open gives NULL and is not tried again
- * at once; and of the loop-side recipient cache (db_rcache.h). */
+ * at once; of the loop-side recipient cache (db_rcache.h); and of the
+ * DMARC rows a failed db_dmarc_flush_keep keeps for the next write. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 
 #include "store/db.h"
 #include "store/db_pool.h"
+#include "store/db_internal.h"
 #include "store/db_rcache.h"
 
 #define NJOBS		40
@@ -218,6 +220,48 @@ test_rcache(void **unused)
 	db_rcache_delete(NULL);
 }
 
+static void
+test_dmarc_rows_kept(void **unused)
+{
+	struct pool_test t;
+	struct db_dmarc_row row = {
+		.time = 1700000000, .source_ip = "192.0.2.1",
+		.header_from = "example.net", .policy_domain = "example.net",
+		.policy = "none", .disposition = "none", .result = "pass",
+		.pub = { .p = "none" },
+	};
+	long long oldest;
+	char err[256];
+	struct db *db;
+
+	(void)unused;
+	pool_test_init(&t);
+	db = db_open(t.path, false, NULL, err, sizeof(err));
+	assert_non_null(db);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(db_dmarc_defer(db, &row), DB_OK);
+	/* The server refuses the rows (here: a trigger). */
+	assert_int_equal(db_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON "
+	    "dmarc_results BEGIN SELECT RAISE(ABORT, 'refused'); END",
+	    "trigger"), 0);
+	assert_int_equal(db_dmarc_flush_keep(db), DB_ERROR);
+	assert_int_equal(db_dmarc_pending(db), 3);
+	assert_int_equal(db_exec(db, "DROP TRIGGER refuse", "trigger"), 0);
+	assert_int_equal(db_dmarc_flush_keep(db), DB_OK);
+	assert_int_equal(db_dmarc_pending(db), 0);
+	assert_int_equal(db_dmarc_oldest(db, &oldest), DB_OK);
+	assert_int_equal(oldest, 1700000000);
+	/* db_dmarc_flush still drops them, as it always did. */
+	assert_int_equal(db_dmarc_defer(db, &row), DB_OK);
+	assert_int_equal(db_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON "
+	    "dmarc_results BEGIN SELECT RAISE(ABORT, 'refused'); END",
+	    "trigger"), 0);
+	assert_int_equal(db_dmarc_flush(db), DB_ERROR);
+	assert_int_equal(db_dmarc_pending(db), 0);
+	db_close(db);
+	pool_test_clear(&t);
+}
+
 int
 main(void)
 {
@@ -225,6 +269,7 @@ main(void)
 		cmocka_unit_test(test_own_connection_per_job),
 		cmocka_unit_test(test_failed_open_not_retried_at_once),
 		cmocka_unit_test(test_rcache),
+		cmocka_unit_test(test_dmarc_rows_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
