@@ -24,6 +24,7 @@
 #include "queue/spool_commit.h"
 #include "smtpd/smtpd_session.h"
 #include "store/db.h"
+#include "store/db_pool.h"
 #include "web/web_server.h"
 
 /* Grace for messages in flight when the daemon stops (seconds). */
@@ -34,6 +35,15 @@
 /* Seconds between ticks: writes of the deferred DMARC report rows, and
  * returning freed memory to the system once the worker is idle. */
 #define WORKER_TICK		1
+/* Threads that run the sessions' store calls when the store is reached
+ * over the network (PostgreSQL), each with a connection of its own. A
+ * lookup is a few milliseconds of waiting; two threads keep a stalled
+ * query from holding up the others. */
+#define WORKER_STORE_THREADS	2
+/* A statement of a worker that runs longer than this (waiting on a lock,
+ * or a server that stalls while it runs) is ended by the server: the
+ * lookup becomes a temporary failure and its thread is free again. */
+#define WORKER_STORE_STATEMENT_TIMEOUT	"-c statement_timeout=10000"
 
 struct worker_listener {
 	struct smtpd_ctx	*ctx;
@@ -69,12 +79,17 @@ worker_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	metrics_rss_update();
-	if (n > 0 && db_dmarc_flush(db) != DB_OK)
-		log_warn("%zu dmarc records not stored: %s", n, db_error(db));
-	n = db_dmarc_failure_pending(db);
-	if (n > 0 && db_dmarc_failure_flush(db) != DB_OK)
-		log_warn("%zu dmarc failure reports not stored: %s", n,
-		    db_error(db));
+	if (w->ctx.store != NULL)
+		smtpd_store_tick(&w->ctx);	/* written off the loop */
+	else {
+		if (n > 0 && db_dmarc_flush(db) != DB_OK)
+			log_warn("%zu dmarc records not stored: %s", n,
+			    db_error(db));
+		n = db_dmarc_failure_pending(db);
+		if (n > 0 && db_dmarc_failure_flush(db) != DB_OK)
+			log_warn("%zu dmarc failure reports not stored: %s",
+			    n, db_error(db));
+	}
 	smtpd_lookalike_tick(&w->ctx, time(NULL));
 	if (w->ctx.nsessions > 0)
 		w->busy = true;
@@ -83,6 +98,13 @@ worker_tick_cb(evutil_socket_t fd, short what, void *arg)
 		db_release_memory(db);
 		malloc_trim(0);
 	}
+}
+
+/* A store connection for a store thread (db_pool_open_fn). */
+static struct db *
+worker_store_open(void *arg, char *err, size_t errlen)
+{
+	return store_open(arg, false, err, errlen);
 }
 
 static void
@@ -158,6 +180,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
     struct connlimit *limits, unsigned slot)
 {
 	struct worker w;
+	struct db *spare = NULL;
 	char err[512];
 
 	memset(&w, 0, sizeof(w));
@@ -169,9 +192,19 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	if (w.ctx.base == NULL)
 		fatal("cannot create the event loop");
 	w.ctx.keys = keys_client_open(w.ctx.base);
+	/* libpq's default for the options a connection string does not set
+	 * (its own options= wins), for every connection this process
+	 * makes, reconnections too; set before any thread. */
+	if (store_open_is_remote(conf))
+		setenv("PGOPTIONS", WORKER_STORE_STATEMENT_TIMEOUT, 0);
 	if ((w.ctx.db = store_open(conf, true, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	db_relaxed_durability(w.ctx.db);
+	/* Over the network: the second handle the DMARC rows are deferred
+	 * on while the first is written (smtpd_store_start). */
+	if (store_open_is_remote(conf) &&
+	    (spare = store_open(conf, false, err, sizeof(err))) == NULL)
+		fatal("%s", err);
 	const struct timeval every = { WORKER_TICK, 0 };
 	w.tick = event_new(w.ctx.base, -1, EV_PERSIST, worker_tick_cb, &w);
 	if (w.tick == NULL || event_add(w.tick, &every) == -1)
@@ -183,6 +216,10 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 		    conf->passdb_socket);
 	w.ctx.committer = spool_committer_new(w.ctx.base,
 	    WORKER_COMMIT_THREADS);
+	if (spare != NULL)
+		smtpd_store_start(&w.ctx, db_pool_new(w.ctx.base,
+		    WORKER_STORE_THREADS, worker_store_open, (void *)conf),
+		    spare);
 	w.ctx.dkim_keys = dkim_keys;
 	w.ctx.dns = dns_resolver_new(w.ctx.base, conf, err, sizeof(err));
 	if (w.ctx.dns == NULL)
@@ -238,6 +275,7 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	dovecot_client_free(w.ctx.dovecot);
 	dns_resolver_free(w.ctx.dns);
 	smtpd_lookalike_free(&w.ctx);
+	db_close(smtpd_store_end(&w.ctx));
 	db_close(w.ctx.db);
 	keys_client_free(w.ctx.keys);
 	event_base_free(w.ctx.base);

@@ -374,7 +374,11 @@ smtpd_checks_failure(struct smtpd_session *s, const struct authcheck *ac,
 		.dkim_identity = bad_i,
 		.dkim_selector = bad != NULL ? bad->s : "",
 	};
-	if (db_dmarc_failure_defer(s->ctx->db, &row) != DB_OK)
+	if (!smtpd_store_dmarc_room(s->ctx, true))
+		log_warn("sid=%s qid=%s dmarc failure report not stored: "
+		    "%u waiting for the store already", s->sid, s->qid,
+		    DB_DFAIL_PENDING_MAX);
+	else if (db_dmarc_failure_defer(s->ctx->db, &row) != DB_OK)
 		log_warn("sid=%s qid=%s dmarc failure report not stored: %s",
 		    s->sid, s->qid, db_error(s->ctx->db));
 	free(bad_i);
@@ -436,7 +440,11 @@ smtpd_checks_record(struct smtpd_session *s, const struct authcheck *ac,
 				.rua = rua,
 			},
 		};
-		if (db_dmarc_defer(s->ctx->db, &row) != DB_OK)
+		if (!smtpd_store_dmarc_room(s->ctx, false))
+			log_warn("sid=%s qid=%s dmarc record not stored: %u "
+			    "waiting for the store already", s->sid, s->qid,
+			    DB_DMARC_PENDING_MAX);
+		else if (db_dmarc_defer(s->ctx->db, &row) != DB_OK)
 			log_warn("sid=%s qid=%s dmarc record not stored: %s",
 			    s->sid, s->qid, db_error(s->ctx->db));
 		smtpd_checks_failure(s, ac, a, applied);

@@ -21,6 +21,8 @@
 #include "queue/envelope.h"
 #include "smtpd/smtpd_cmd.h"
 #include "smtpd/smtpd_session.h"
+#include "store/db.h"
+#include "store/db_pool.h"
 
 enum smtpd_state {
 	SMTPD_STATE_TLS_START,		/* STARTTLS: the 220 is going out */
@@ -57,6 +59,8 @@ struct tls_hs;
 struct smtpd_dnsbl;
 struct smtpd_rcpt_args;
 struct smtpd_sign_job;
+struct smtpd_store_job;
+struct smtpd_store_senders;
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -135,6 +139,12 @@ struct smtpd_session {
 
 	/* DKIM signing or ARC sealing under way (smtpd_sign.c). */
 	struct smtpd_sign_job	*sign_job;
+
+	/* A store lookup running off the loop, and an answer that came
+	 * for the command read again (smtpd_store.c). */
+	struct smtpd_store_job	*store_job;
+	struct smtpd_store_job	*store_answer;
+	struct smtpd_store_senders *senders;	/* header addresses' */
 
 	/* The message being made durable (the session waits for it). */
 	struct spool_commit_job	*commit_job;
@@ -232,6 +242,9 @@ bool smtpd_txn_from_owned(struct smtpd_session *s);
 /* On submission with AUTH: the refusal if those fields are not the
  * user's (smtpd_txn_from_owned), else NULL; NULL elsewhere. */
 const char *smtpd_txn_senders_refusal(struct smtpd_session *s);
+/* The ownership answers smtpd_store_senders asked for are in: the end of
+ * the message goes on. */
+void smtpd_txn_senders_known(struct smtpd_session *s);
 /* Answer reply to the end of the message and drop the transaction. */
 void smtpd_txn_reject(struct smtpd_session *s, const char *reply,
     enum metrics_reject reason);
@@ -299,6 +312,36 @@ size_t smtpd_lookalike_strip_ranges(const char *h, size_t len,
 void smtpd_lookalike_headers(struct smtpd_session *s);
 void smtpd_lookalike_verdict(struct smtpd_session *s,
     const struct dmarc_verdict *v);
+
+/* smtpd_store.c: the store's answers (see there). Each is false when
+ * the session now waits for it off the loop: the command (verb and
+ * arg/len) is read again once it is in, and the same call then answers.
+ * rcpt: db_rcpt_expand of `to` (*v: the caller frees); owns:
+ * db_user_owns_check; srs_key: the SRS secret. DB_ERROR is a temporary
+ * failure (logged here). cancel: the session goes. dmarc_room: whether
+ * a DMARC row (or failure report) may be deferred on ctx->db now. */
+bool smtpd_store_rcpt(struct smtpd_session *s, const char *to,
+    const char *arg, size_t len, enum db_result *r, char ***v, size_t *n);
+bool smtpd_store_owns(struct smtpd_session *s, const char *user,
+    const char *address, const char *arg, size_t len, enum db_result *r);
+bool smtpd_store_srs_key(struct smtpd_session *s, const char *arg,
+    size_t len, uint8_t *key, enum db_result *r);
+void smtpd_store_cancel(struct smtpd_session *s);
+/* The end of a submission's message (store over the network, no
+ * milter): senders asks for the ownership of every address of its
+ * From:, Sender: and Resent- fields at once; false when the session now
+ * waits for the answers (smtpd_txn_senders_known follows). sender: the
+ * answer for address (asked on the loop if it was not asked before);
+ * senders_reset: the transaction ends. */
+bool smtpd_store_senders(struct smtpd_session *s);
+enum db_result smtpd_store_sender(struct smtpd_session *s,
+    const char *address);
+void smtpd_store_senders_reset(struct smtpd_session *s);
+bool smtpd_store_dmarc_room(struct smtpd_ctx *ctx, bool failure);
+/* Run run(db, arg) on a store thread, done(arg, cancelled) back on the
+ * loop (ctx->store must be set). */
+void smtpd_store_submit(struct smtpd_ctx *ctx, db_pool_run_fn *run,
+    workpool_done_fn *done, void *arg);
 
 /* smtpd_local.c: sessions on the local submission socket. */
 /* Whether local user s->local_user owns address (see smtpd_local.c). */

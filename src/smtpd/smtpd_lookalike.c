@@ -6,7 +6,10 @@
  * arrive with a message, and what a hit does: a Sealmail-Warning field of
  * our own (a hit is not an authentication result, RFC 8601 registers
  * those), and with [lookalike] action a "[Lookalike]" Subject: prefix or
- * delivery into Junk.
+ * delivery into Junk. On a store over the network (smtpd_store.c) the set
+ * is read and the hits noted on the store threads: until the first set
+ * comes, the configuration's alone is used, and a hit's first sighting
+ * is what this worker last heard from the store.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #include "msg/lookalike.h"
 #include "smtpd/smtpd_internal.h"
 #include "store/db_correspondent.h"
+#include "store/db_pool.h"
 
 /* Seconds a protected set is used before it is read again. */
 #define SMTPD_LOOKALIKE_REFRESH	60
@@ -33,6 +37,26 @@
  * loop (and may wait for the store's lock), and a sender can make up a
  * lookalike domain per message (any subdomain of one). */
 #define SMTPD_LOOKALIKE_NOTES	10
+/* First sightings remembered on the loop (store over the network). */
+#define SMTPD_LOOKALIKE_SEEN	32
+
+struct smtpd_lookalike_seen {
+	char		 from[LOOKALIKE_NAME_MAX];
+	long long	 first;
+};
+
+/* The sightings the store threads reported, newest at next - 1. */
+static struct smtpd_lookalike_seen smtpd_lookalike_seen[SMTPD_LOOKALIKE_SEEN];
+static size_t smtpd_lookalike_seen_next;
+
+struct smtpd_lookalike_job {
+	struct smtpd_ctx	*ctx;
+	struct lookalike_set	*set;		/* built */
+	char			 from[LOOKALIKE_NAME_MAX];	/* noted */
+	long long		 now, first;
+	enum db_result		 r;
+	char			 err[256];
+};
 
 size_t
 smtpd_lookalike_strip_ranges(const char *h, size_t len,
@@ -51,6 +75,54 @@ smtpd_lookalike_strip_ranges(const char *h, size_t len,
 	return n;
 }
 
+static void
+smtpd_lookalike_build_run(struct db *db, void *arg)
+{
+	struct smtpd_lookalike_job *j = arg;
+
+	/* Without a connection: the configuration's set, tried again at
+	 * the next refresh. */
+	j->set = lookalike_protected_set(j->ctx->conf, db);
+}
+
+static void
+smtpd_lookalike_build_done(void *arg, bool cancelled)
+{
+	struct smtpd_lookalike_job *j = arg;
+
+	if (cancelled)
+		lookalike_set_free(j->set);
+	else {
+		j->ctx->lookalike_building = false;
+		lookalike_set_free(j->ctx->lookalike);
+		j->ctx->lookalike = j->set;
+	}
+	free(j);
+}
+
+/* A new set for ctx: read now (SQLite), or by a store thread. */
+static void
+smtpd_lookalike_build(struct smtpd_ctx *ctx, time_t now)
+{
+	struct smtpd_lookalike_job *j;
+
+	ctx->lookalike_at = now;
+	if (ctx->store == NULL) {
+		lookalike_set_free(ctx->lookalike);
+		ctx->lookalike = lookalike_protected_set(ctx->conf, ctx->db);
+		return;
+	}
+	if (ctx->lookalike == NULL)	/* meanwhile */
+		ctx->lookalike = lookalike_protected_set(ctx->conf, NULL);
+	if (ctx->lookalike_building)
+		return;
+	j = xcalloc(1, sizeof(*j));
+	j->ctx = ctx;
+	ctx->lookalike_building = true;
+	smtpd_store_submit(ctx, smtpd_lookalike_build_run,
+	    smtpd_lookalike_build_done, j);
+}
+
 void
 smtpd_lookalike_tick(struct smtpd_ctx *ctx, time_t now)
 {
@@ -59,9 +131,7 @@ smtpd_lookalike_tick(struct smtpd_ctx *ctx, time_t now)
 	if (ctx->lookalike == NULL ||
 	    now - ctx->lookalike_at < SMTPD_LOOKALIKE_REFRESH)
 		return;
-	lookalike_set_free(ctx->lookalike);
-	ctx->lookalike = lookalike_protected_set(ctx->conf, ctx->db);
-	ctx->lookalike_at = now;
+	smtpd_lookalike_build(ctx, now);
 }
 
 void
@@ -74,11 +144,60 @@ smtpd_lookalike_free(struct smtpd_ctx *ctx)
 static const struct lookalike_set *
 smtpd_lookalike_set(struct smtpd_ctx *ctx)
 {
-	if (ctx->lookalike == NULL && ctx->lookalike_at == 0) {
-		ctx->lookalike = lookalike_protected_set(ctx->conf, ctx->db);
-		ctx->lookalike_at = time(NULL);
-	}
+	if (ctx->lookalike == NULL && ctx->lookalike_at == 0)
+		smtpd_lookalike_build(ctx, time(NULL));
 	return ctx->lookalike;
+}
+
+static void
+smtpd_lookalike_note_run(struct db *db, void *arg)
+{
+	struct smtpd_lookalike_job *j = arg;
+
+	j->r = db != NULL ? db_lookalike_seen(db, j->from, j->now, &j->first) :
+	    DB_ERROR;
+	if (j->r != DB_OK)
+		snprintf(j->err, sizeof(j->err), "%s", db != NULL ?
+		    db_error(db) : "no store connection");
+}
+
+static void
+smtpd_lookalike_note_done(void *arg, bool cancelled)
+{
+	struct smtpd_lookalike_job *j = arg;
+	struct smtpd_lookalike_seen *e;
+
+	if (!cancelled && j->r != DB_OK)
+		log_warn("lookalike sender %s not noted: %s", j->from, j->err);
+	else if (!cancelled) {
+		e = &smtpd_lookalike_seen[smtpd_lookalike_seen_next++ %
+		    SMTPD_LOOKALIKE_SEEN];
+		memcpy(e->from, j->from, sizeof(e->from));
+		e->first = j->first;
+	}
+	free(j);
+}
+
+/*
+ * Store over the network: note the hit on a store thread, and take its
+ * first sighting from what the store said for an earlier hit of this
+ * worker (else now: taken for new, which errs on the side of warning).
+ */
+static void
+smtpd_lookalike_note(struct smtpd_session *s, const char *from,
+    long long now, long long *first)
+{
+	struct smtpd_lookalike_job *j = xcalloc(1, sizeof(*j));
+
+	for (size_t i = 0; i < SMTPD_LOOKALIKE_SEEN; i++)
+		if (strcmp(smtpd_lookalike_seen[i].from, from) == 0 &&
+		    smtpd_lookalike_seen[i].first < *first)
+			*first = smtpd_lookalike_seen[i].first;
+	j->ctx = s->ctx;
+	snprintf(j->from, sizeof(j->from), "%s", from);
+	j->now = now;
+	smtpd_store_submit(s->ctx, smtpd_lookalike_note_run,
+	    smtpd_lookalike_note_done, j);
 }
 
 /* The first From: field of s->headers (lookalike_from_message). */
@@ -163,8 +282,10 @@ smtpd_lookalike_verdict(struct smtpd_session *s,
 	if (s->ctx->db != NULL &&
 	    s->ctx->lookalike_notes < SMTPD_LOOKALIKE_NOTES) {
 		s->ctx->lookalike_notes++;
-		if (db_lookalike_seen(s->ctx->db, hit.from, now, &first) !=
-		    DB_OK)
+		if (s->ctx->store != NULL)
+			smtpd_lookalike_note(s, hit.from, now, &first);
+		else if (db_lookalike_seen(s->ctx->db, hit.from, now,
+		    &first) != DB_OK)
 			log_warn("sid=%s qid=%s lookalike sender not noted: %s",
 			    s->sid, s->qid, db_error(s->ctx->db));
 	}

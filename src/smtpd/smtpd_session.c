@@ -556,6 +556,7 @@ smtpd_free(struct smtpd_session *s)
 	}
 	smtpd_auth_cancel(s);
 	smtpd_dnsbl_free(s);
+	smtpd_store_cancel(s);
 	smtpd_sign_cancel(s);
 	smtpd_milter_cancel(s);
 	if (s->commit_job) {

@@ -28,6 +28,8 @@ struct keys_client;
 struct dovecot_client;
 struct lookalike_set;
 struct smtpd_proxy_wait;
+struct smtpd_store;
+struct db_pool;
 
 /* Per-worker state shared by its sessions (borrowed pointers, owned by the
  * worker, alive as long as any session). */
@@ -63,10 +65,15 @@ struct smtpd_ctx {
 	struct lookalike_set	*lookalike;	/* protected domains, built at
 						 * the first mx message */
 	time_t			 lookalike_at;	/* when it was built */
+	bool			 lookalike_building;	/* by a store thread */
 	time_t			 lookalike_note_at;	/* this minute's */
 	unsigned		 lookalike_notes;	/* store writes */
 	struct smtpd_milter_run	*milter_runs;	/* sessions in their milters
 						 * (smtpd_milter.c) */
+	struct smtpd_store	*store;		/* a store over the network:
+						 * its calls off the loop
+						 * (smtpd_store.c); NULL:
+						 * SQLite, called on it */
 };
 
 /* Take over connected socket fd (non-blocking) accepted on listener
@@ -93,5 +100,17 @@ void smtpd_sessions_stop(struct smtpd_ctx *ctx, int grace);
  * domains' correspondents count soon; free: at the worker's end. */
 void smtpd_lookalike_tick(struct smtpd_ctx *ctx, time_t now);
 void smtpd_lookalike_free(struct smtpd_ctx *ctx);
+
+/* A store reached over the network (PostgreSQL): the sessions' lookups
+ * run on pool's threads (smtpd_store.c owns it from now on), and the
+ * DMARC rows deferred on ctx->db are written there, ctx->db and spare (a
+ * second handle, owned from now on) taking turns. tick: the worker's
+ * second, which starts that write. end: stop it all (the jobs finish),
+ * and give back the handle that is not ctx->db (NULL without a store
+ * pool); the caller closes both. */
+void smtpd_store_start(struct smtpd_ctx *ctx, struct db_pool *pool,
+    struct db *spare);
+void smtpd_store_tick(struct smtpd_ctx *ctx);
+struct db *smtpd_store_end(struct smtpd_ctx *ctx);
 
 #endif

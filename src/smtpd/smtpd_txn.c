@@ -43,6 +43,7 @@ smtpd_txn_reset(struct smtpd_session *s)
 	s->limit_msg_at = 0;
 	smtpd_milter_reset(s);
 	smtpd_checks_reset(s);
+	smtpd_store_senders_reset(s);
 	spool_msg_abort(s->msg);
 	s->msg = NULL;
 	smtpd_data_free(s->data);
@@ -109,6 +110,7 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 	char from[LIMIT_PATH + 1] = "", esc[LIMIT_PATH * 4 + 1];
 	char q[LOG_QUOTE_SIZE(LIMIT_PATH)], qu[LOG_QUOTE_SIZE(LIMIT_PATH)];
 	enum smtpd_cmd_result r;
+	enum db_result owns = DB_OK;
 
 	if (s->has_mail) {
 		smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
@@ -145,8 +147,17 @@ smtpd_txn_mail(struct smtpd_session *s, const char *arg, size_t len)
 		smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
 		return;
 	}
-	if (s->auth_user && !ma.is_null &&
-	    !db_user_owns(s->ctx->db, s->auth_user, from)) {
+	if (s->auth_user && !ma.is_null) {
+		if (!smtpd_store_owns(s, s->auth_user, from, arg, len, &owns))
+			return;		/* read again with the answer */
+		if (owns == DB_ERROR) {
+			log_escape(from, strlen(from), esc, sizeof(esc));
+			smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup "
+			    "failure", esc);
+			return;
+		}
+	}
+	if (s->auth_user && !ma.is_null && owns != DB_OK) {
 		log_info("sid=%s smtp mail from=%s user=%s result=not-owned",
 		    s->sid, log_quote(from, strlen(from), q, sizeof(q)),
 		    log_quote(s->auth_user, strlen(s->auth_user), qu, sizeof(qu)));
@@ -192,12 +203,6 @@ smtpd_txn_mail_ok(struct smtpd_session *s)
 		smtpd_reply(s, "250 2.1.0 Ok");
 }
 
-static bool
-smtpd_is_local_cb(const char *domain, void *arg)
-{
-	return conf_is_local_domain(arg, domain);
-}
-
 /* Add a recipient unless the same final address is already there. */
 static void
 smtpd_txn_add_rcpt(struct smtpd_session *s, const char *address,
@@ -210,33 +215,44 @@ smtpd_txn_add_rcpt(struct smtpd_session *s, const char *address,
 	    ra->has_orcpt ? ra->orcpt : NULL, ra->notify);
 }
 
+/* What became of a RCPT: its recipients added, refused (answered), or
+ * waiting for the store (read again then: smtpd_store.c). */
+enum smtpd_txn_rcpt {
+	SMTPD_TXN_RCPT_ADDED,
+	SMTPD_TXN_RCPT_REFUSED,
+	SMTPD_TXN_RCPT_WAIT,
+};
+
 /* Local recipient: must be a user, an alias or under a catch-all (or
  * postmaster, which always is: db_rcpt_expand). `to` is the address,
- * `esc` its escaped form for replies. -1 once answered: a 550 counts as a
- * rejection, a 451 (the store unreadable) is a delay and does not. */
-static int
+ * `esc` its escaped form for replies, arg/len the RCPT's argument. A
+ * 550 counts as a rejection, a 451 (the store unreadable or away) is a
+ * delay and does not. */
+static enum smtpd_txn_rcpt
 smtpd_txn_rcpt_local(struct smtpd_session *s, const char *to,
-    const char *esc, const struct smtpd_rcpt_args *ra)
+    const char *esc, const struct smtpd_rcpt_args *ra, const char *arg,
+    size_t len)
 {
 	char **targets = NULL;
 	size_t n = 0;
-	enum db_result r = db_rcpt_expand(s->ctx->db, to, smtpd_is_local_cb,
-	    (void *)s->ctx->conf, &targets, &n);
+	enum db_result r;
 
+	if (!smtpd_store_rcpt(s, to, arg, len, &r, &targets, &n))
+		return SMTPD_TXN_RCPT_WAIT;
 	if (r == DB_NOTFOUND) {
 		metrics_rejected(METRICS_REJECT_RECIPIENT);
 		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
 		    "User unknown", esc);
-		return -1;
+		return SMTPD_TXN_RCPT_REFUSED;
 	}
 	if (r != DB_OK) {
 		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", esc);
-		return -1;
+		return SMTPD_TXN_RCPT_REFUSED;
 	}
 	for (size_t i = 0; i < n; i++)
 		smtpd_txn_add_rcpt(s, targets[i], to, ra);
 	db_strv_free(targets, n);
-	return 0;
+	return SMTPD_TXN_RCPT_ADDED;
 }
 
 /*
@@ -247,21 +263,23 @@ smtpd_txn_rcpt_local(struct smtpd_session *s, const char *to,
  * does: auto-replies (RFC 3834) go to the return path as well as DSNs,
  * and the hash is what keeps this from being an open relay.
  */
-static int
+static enum smtpd_txn_rcpt
 smtpd_txn_rcpt_srs(struct smtpd_session *s, const char *to,
-    const char *esc, const struct smtpd_rcpt_args *ra)
+    const char *esc, const struct smtpd_rcpt_args *ra, const char *arg,
+    size_t len)
 {
 	const struct conf *c = s->ctx->conf;
 	uint8_t key[SRS_SECRET_LEN];
 	char dest[LIMIT_PATH + 1], desc[LIMIT_PATH * 4 + 1];
 	char q[LOG_QUOTE_SIZE(LIMIT_PATH)], qd[LOG_QUOTE_SIZE(LIMIT_PATH)];
 	enum srs_result r;
+	enum db_result kr;
 
-	if (db_secret_get(s->ctx->db, "srs", key, sizeof(key)) != DB_OK) {
-		log_warn("sid=%s qid=%s srs secret unavailable: %s", s->sid,
-		    s->qid, db_error(s->ctx->db));
+	if (!smtpd_store_srs_key(s, arg, len, key, &kr))
+		return SMTPD_TXN_RCPT_WAIT;
+	if (kr != DB_OK) {
 		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", esc);
-		return -1;
+		return SMTPD_TXN_RCPT_REFUSED;
 	}
 	r = srs_reverse(key, sizeof(key), to, (long long)time(NULL),
 	    c->forward_srs_max_age / 86400, dest, sizeof(dest));
@@ -273,7 +291,7 @@ smtpd_txn_rcpt_srs(struct smtpd_session *s, const char *to,
 		metrics_rejected(METRICS_REJECT_RECIPIENT);
 		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
 		    "SRS address not valid (%s)", esc, srs_result_text(r));
-		return -1;
+		return SMTPD_TXN_RCPT_REFUSED;
 	}
 	log_info("sid=%s qid=%s smtp rcpt to=%s srs=ok relay-to=%s", s->sid,
 	    s->qid, log_quote(to, strlen(to), q, sizeof(q)),
@@ -282,16 +300,17 @@ smtpd_txn_rcpt_srs(struct smtpd_session *s, const char *to,
 	 * the setting may have changed): an ordinary local recipient. */
 	if (conf_is_local_domain(c, addr_text_domain(dest))) {
 		log_escape(dest, strlen(dest), desc, sizeof(desc));
-		return smtpd_txn_rcpt_local(s, dest, desc, ra);
+		return smtpd_txn_rcpt_local(s, dest, desc, ra, arg, len);
 	}
 	smtpd_txn_add_rcpt(s, dest, to, ra);
-	return 0;
+	return SMTPD_TXN_RCPT_ADDED;
 }
 
-/* The recipient of a RCPT that passed the syntax and DNSBL checks: added
- * to the envelope, or answered and false. */
-static bool
-smtpd_txn_rcpt_add(struct smtpd_session *s, struct smtpd_rcpt_args *ra)
+/* The recipient of a RCPT (argument arg/len) that passed the syntax and
+ * DNSBL checks: added to the envelope, answered, or waiting. */
+static enum smtpd_txn_rcpt
+smtpd_txn_rcpt_add(struct smtpd_session *s, struct smtpd_rcpt_args *ra,
+    const char *arg, size_t len)
 {
 	const struct conf *c = s->ctx->conf;
 	char to[LIMIT_PATH + 1], esc[LIMIT_PATH * 4 + 1];
@@ -302,7 +321,7 @@ smtpd_txn_rcpt_add(struct smtpd_session *s, struct smtpd_rcpt_args *ra)
 		if (c->ndomains == 0) {
 			smtpd_reply(s, "550 5.1.1 <Postmaster>: no local "
 			    "domain");
-			return false;
+			return SMTPD_TXN_RCPT_REFUSED;
 		}
 		snprintf(ra->to.local, sizeof(ra->to.local), "postmaster");
 		snprintf(ra->to.domain, sizeof(ra->to.domain), "%s",
@@ -310,18 +329,20 @@ smtpd_txn_rcpt_add(struct smtpd_session *s, struct smtpd_rcpt_args *ra)
 	}
 	if (addr_to_text(&ra->to, to, sizeof(to)) == -1) {
 		smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
-		return false;
+		return SMTPD_TXN_RCPT_REFUSED;
 	}
 	log_escape(to, strlen(to), esc, sizeof(esc));
 	if (conf_is_local_domain(c, ra->to.domain)) {
-		if ((c->forward_srs && srs_is_srs(to) ?
-		    smtpd_txn_rcpt_srs(s, to, esc, ra) :
-		    smtpd_txn_rcpt_local(s, to, esc, ra)) == -1) {
+		enum smtpd_txn_rcpt how = c->forward_srs && srs_is_srs(to) ?
+		    smtpd_txn_rcpt_srs(s, to, esc, ra, arg, len) :
+		    smtpd_txn_rcpt_local(s, to, esc, ra, arg, len);
+
+		if (how == SMTPD_TXN_RCPT_REFUSED)
 			log_info("sid=%s qid=%s smtp rcpt to=%s "
 			    "result=rejected", s->sid, s->qid,
 			    log_quote(to, strlen(to), q, sizeof(q)));
-			return false;
-		}
+		if (how != SMTPD_TXN_RCPT_ADDED)
+			return how;
 	} else if (s->trusted || s->local || (s->auth_user &&
 	    s->lst->role == CONF_ROLE_SUBMISSION)) {
 		/* Postfix's mynetworks rule: trusted networks (and local
@@ -334,11 +355,11 @@ smtpd_txn_rcpt_add(struct smtpd_session *s, struct smtpd_rcpt_args *ra)
 		    s->sid, s->qid, log_quote(to, strlen(to), q, sizeof(q)));
 		metrics_rejected(METRICS_REJECT_POLICY);
 		smtpd_reply(s, "550 5.7.1 <%s>: Relay access denied", esc);
-		return false;
+		return SMTPD_TXN_RCPT_REFUSED;
 	}
 	log_info("sid=%s qid=%s smtp rcpt to=%s result=ok", s->sid, s->qid,
 	    log_quote(to, strlen(to), q, sizeof(q)));
-	return true;
+	return SMTPD_TXN_RCPT_ADDED;
 }
 
 void
@@ -368,7 +389,9 @@ smtpd_txn_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	if (smtpd_dnsbl_rcpt(s, &ra, arg, len) ||
 	    smtpd_txn_over_limit(s, CONNLIMIT_ACCT_RCPTS, &at))
 		return;
-	if (!smtpd_txn_rcpt_add(s, &ra)) {
+	/* Refused, or read again once the store answers: the recipient's
+	 * slot is taken again then. */
+	if (smtpd_txn_rcpt_add(s, &ra, arg, len) != SMTPD_TXN_RCPT_ADDED) {
 		if (at != 0)
 			connlimit_acct_give_back(s->ctx->limits, s->auth_user,
 			    CONNLIMIT_ACCT_RCPTS, 1, at);
@@ -513,24 +536,36 @@ smtpd_txn_data(struct smtpd_session *s)
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
-/* True if field f holds 1..SMTPD_FROM_MAX addresses, all the user's. */
-static bool
+/* DB_OK if field f holds 1..SMTPD_FROM_MAX addresses, all the user's;
+ * DB_ERROR when the store could not say. */
+static enum db_result
 smtpd_txn_field_owned(struct smtpd_session *s, const struct rfc5322_field *f)
 {
 	struct addr a[SMTPD_FROM_MAX];
 	int n = addr_parse_header_list(f->value, f->value_len, a,
 	    SMTPD_FROM_MAX);
+	enum db_result r;
 
 	if (n < 1 || n > SMTPD_FROM_MAX)
-		return false;
+		return DB_NOTFOUND;
 	for (int k = 0; k < n; k++) {
 		char t[LIMIT_PATH + 1];
-		if (addr_to_text(&a[k], t, sizeof(t)) == -1 ||
-		    !(s->local ? smtpd_local_owns(s, t) :
-		    db_user_owns(s->ctx->db, s->auth_user, t)))
-			return false;
+		if (addr_to_text(&a[k], t, sizeof(t)) == -1)
+			return DB_NOTFOUND;
+		if (s->local)
+			r = smtpd_local_owns(s, t) ? DB_OK : DB_NOTFOUND;
+		else if (s->env.auth_user != NULL && s->env.mail_from != NULL &&
+		    s->env.mail_from[0] != '\0' &&
+		    addr_text_equal(t, s->env.mail_from))
+			r = DB_OK;	/* checked at MAIL already */
+		else if (s->ctx->store != NULL)
+			r = smtpd_store_sender(s, t);	/* asked off the loop */
+		else
+			r = db_user_owns_check(s->ctx->db, s->auth_user, t);
+		if (r != DB_OK)
+			return r;
 	}
-	return true;
+	return DB_OK;
 }
 
 /*
@@ -546,6 +581,8 @@ smtpd_txn_senders_owned(struct smtpd_session *s)
 {
 	static const char *const not_from = "550 5.7.1 Error: From: header "
 	    "must be exactly one address owned by the authenticated user";
+	static const char *const unknown = "451 4.3.0 Error: temporary "
+	    "lookup failure checking the From: header";
 	struct rfc5322_headers h;
 	struct rfc5322_field f;
 	enum rfc5322_headers_result r;
@@ -558,14 +595,20 @@ smtpd_txn_senders_owned(struct smtpd_session *s)
 		    &resent_from : rfc5322_field_is(&f, "Resent-Sender") ?
 		    &resent_sender : NULL;
 
+		enum db_result owned;
+
 		if (rfc5322_field_is(&f, "From")) {
-			if (++nfrom > 1 || !smtpd_txn_field_owned(s, &f))
+			if (++nfrom > 1)
 				return not_from;
+			if ((owned = smtpd_txn_field_owned(s, &f)) != DB_OK)
+				return owned == DB_ERROR ? unknown : not_from;
 		} else if (rfc5322_field_is(&f, "Sender") ||
 		    (seen != NULL && !*seen)) {
 			if (seen != NULL)
 				*seen = true;
-			if (!smtpd_txn_field_owned(s, &f))
+			if ((owned = smtpd_txn_field_owned(s, &f)) == DB_ERROR)
+				return unknown;
+			if (owned != DB_OK)
 				return "550 5.7.1 Error: Sender: and Resent-"
 				    "From: headers must name an address owned "
 				    "by the authenticated user";
@@ -674,6 +717,8 @@ smtpd_txn_end(struct smtpd_session *s)
 
 	if (!s->headers_done && !s->headers_overflow)
 		smtpd_txn_headers_end(s);	/* the message was all header */
+	if (!smtpd_store_senders(s))
+		return;		/* smtpd_txn_senders_known follows */
 	reject = smtpd_txn_verdict(s);
 	smtpd_enter(s, SMTPD_STATE_CMD);
 	if (reject) {
@@ -684,6 +729,15 @@ smtpd_txn_end(struct smtpd_session *s)
 	if (smtpd_milter_eom(s))
 		return;		/* then smtpd_checks_finish */
 	smtpd_checks_finish(s);
+}
+
+void
+smtpd_txn_senders_known(struct smtpd_session *s)
+{
+	smtpd_txn_end(s);
+	/* Answered at once (a rejection): on to the commands that wait. */
+	if (s->state == SMTPD_STATE_CMD)
+		smtpd_resume(s);
 }
 
 /* Push input to the data machine; returns the bytes consumed. */

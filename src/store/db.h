@@ -193,6 +193,11 @@ enum db_result db_user_first(struct db *db, const char *domain, char **out);
 /* True if authenticated `user` may use `address` as sender: the address is
  * the user's own, or an alias (not a catch-all) whose targets include user. */
 bool db_user_owns(struct db *db, const char *user, const char *address);
+/* The same with the store's failures told apart: DB_OK owned, DB_NOTFOUND
+ * not owned, DB_ERROR when the store could not say (a temporary failure
+ * for the caller, never a refusal). */
+enum db_result db_user_owns_check(struct db *db, const char *user,
+    const char *address);
 
 /* The DMARC Policy Record an evaluation found, as RFC 9990 §3.1.1.5
  * policy_published reports it: "none"/"quarantine"/"reject" (sp and np ""
@@ -259,6 +264,11 @@ enum db_result db_dmarc_defer(struct db *db, const struct db_dmarc_row *row);
 /* Write the pending rows in one transaction. On DB_ERROR they are dropped
  * (db_error says why; db_dmarc_pending said how many before). */
 enum db_result db_dmarc_flush(struct db *db);
+/* The same, but on DB_ERROR the rows stay pending for the next flush (the
+ * SMTP worker on PostgreSQL: a server away for a while loses nothing;
+ * the caller bounds them below DB_DMARC_PENDING_MAX, where db_dmarc_defer
+ * would flush itself). */
+enum db_result db_dmarc_flush_keep(struct db *db);
 size_t db_dmarc_pending(const struct db *db);
 
 /* ---- reading the evaluations back for reports (db_report.c) ---------- */
@@ -541,6 +551,7 @@ struct db_dmarc_failure {
 enum db_result db_dmarc_failure_defer(struct db *db,
     const struct db_dmarc_failure *f);
 enum db_result db_dmarc_failure_flush(struct db *db);
+enum db_result db_dmarc_failure_flush_keep(struct db *db);
 size_t db_dmarc_failure_pending(const struct db *db);
 /* The oldest stored failures, at most max; the strings of each element
  * are heap copies released by db_dmarc_failures_free. */

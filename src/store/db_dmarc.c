@@ -118,8 +118,10 @@ db_dmarc_defer(struct db *db, const struct db_dmarc_row *row)
 	return DB_OK;
 }
 
-enum db_result
-db_dmarc_flush(struct db *db)
+/* Write the pending rows in one transaction; on failure they are dropped
+ * unless keep. */
+static enum db_result
+db_dmarc_flush_rows(struct db *db, bool keep)
 {
 	enum db_result res = DB_OK;
 	size_t i;
@@ -131,6 +133,8 @@ db_dmarc_flush(struct db *db)
 		res = db_dmarc_add(db, &db->dmarc[i]);
 	if (db_end(db, res == DB_OK) != DB_OK)
 		res = DB_ERROR;
+	if (res != DB_OK && keep)
+		return res;
 	for (i = 0; i < db->ndmarc; i++)
 		db_dmarc_row_free(&db->dmarc[i]);
 	/* Not kept for the next batch: an idle worker holds nothing. */
@@ -138,6 +142,18 @@ db_dmarc_flush(struct db *db)
 	db->dmarc = NULL;
 	db->ndmarc = db->capdmarc = 0;
 	return res;
+}
+
+enum db_result
+db_dmarc_flush(struct db *db)
+{
+	return db_dmarc_flush_rows(db, false);
+}
+
+enum db_result
+db_dmarc_flush_keep(struct db *db)
+{
+	return db_dmarc_flush_rows(db, true);
 }
 
 size_t

@@ -69,8 +69,10 @@ db_dmarc_failure_defer(struct db *db, const struct db_dmarc_failure *row)
 	return DB_OK;
 }
 
-enum db_result
-db_dmarc_failure_flush(struct db *db)
+/* Write the pending rows in one transaction; on failure they are dropped
+ * unless keep. */
+static enum db_result
+db_dmarc_failure_flush_rows(struct db *db, bool keep)
 {
 	enum db_result res = DB_OK;
 	size_t i;
@@ -82,12 +84,27 @@ db_dmarc_failure_flush(struct db *db)
 		res = db_dfail_add(db, &db->dfail[i]);
 	if (db_end(db, res == DB_OK) != DB_OK)
 		res = DB_ERROR;
+	if (res != DB_OK && keep)
+		return res;
 	for (i = 0; i < db->ndfail; i++)
 		db_dfail_strings_free(&db->dfail[i]);
+	/* Not kept for the next batch: an idle worker holds nothing. */
 	free(db->dfail);
 	db->dfail = NULL;
 	db->ndfail = db->capdfail = 0;
 	return res;
+}
+
+enum db_result
+db_dmarc_failure_flush(struct db *db)
+{
+	return db_dmarc_failure_flush_rows(db, false);
+}
+
+enum db_result
+db_dmarc_failure_flush_keep(struct db *db)
+{
+	return db_dmarc_failure_flush_rows(db, true);
 }
 
 size_t

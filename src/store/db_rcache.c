@@ -11,12 +11,13 @@
  * come first) or the new one (the cache is dropped). A hot journal rolled
  * back after a crash restores the counter along with the pages.
  *
- * SQLite only: the counter is in the file. A PostgreSQL store needs one of
- * its own (a row every write of users or aliases bumps, or LISTEN/NOTIFY)
- * read by db_rcache_version; without a descriptor (vfd -1) nothing is
- * cached, which is correct, only slower.
+ * SQLite only: the counter is in the file. A PostgreSQL handle has no
+ * descriptor (vfd -1) and caches nothing itself; the SMTP worker keeps a
+ * cache of its own on its loop (db_rcache.h, the same entries) and drops
+ * it when the store's sealmail_changes counter moves (smtpd_store.c).
  */
 #include "store/db.h"
+#include "store/db_rcache.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -52,6 +53,27 @@ db_rcache_empty(struct db_rcache *c)
 		db_strv_free(c->e[i].v, c->e[i].n);
 	}
 	c->n = 0;
+}
+
+struct db_rcache *
+db_rcache_new(void)
+{
+	return xcalloc(1, sizeof(struct db_rcache));
+}
+
+void
+db_rcache_delete(struct db_rcache *c)
+{
+	if (c != NULL) {
+		db_rcache_empty(c);
+		free(c);
+	}
+}
+
+void
+db_rcache_clear(struct db_rcache *c)
+{
+	db_rcache_empty(c);
 }
 
 void
@@ -130,11 +152,9 @@ db_rcache_copy(char *const *v, size_t n)
 }
 
 bool
-db_rcache_get(struct db *db, const char *address, enum db_result *r,
-    char ***out, size_t *n)
+db_rcache_find(const struct db_rcache *c, const char *address,
+    enum db_result *r, char ***out, size_t *n)
 {
-	const struct db_rcache *c = db->rcache;
-
 	for (size_t i = 0; c != NULL && i < c->n; i++) {
 		if (strcmp(c->e[i].address, address) != 0)
 			continue;
@@ -146,16 +166,20 @@ db_rcache_get(struct db *db, const char *address, enum db_result *r,
 	return false;
 }
 
-void
-db_rcache_put(struct db *db, uint32_t version, const char *address,
-    enum db_result r, char *const *v, size_t n)
+bool
+db_rcache_get(struct db *db, const char *address, enum db_result *r,
+    char ***out, size_t *n)
 {
-	struct db_rcache *c = db->rcache;
+	return db_rcache_find(db->rcache, address, r, out, n);
+}
+
+void
+db_rcache_add(struct db_rcache *c, const char *address, enum db_result r,
+    char *const *v, size_t n)
+{
 	struct db_rcache_entry *e;
 
-	/* A commit during the lookup: its answer may be newer than version. */
-	if (c == NULL || c->version != version ||
-	    (r != DB_OK && r != DB_NOTFOUND))
+	if (r != DB_OK && r != DB_NOTFOUND)
 		return;
 	if (c->n == DB_RCACHE_MAX)
 		db_rcache_empty(c);
@@ -164,4 +188,15 @@ db_rcache_put(struct db *db, uint32_t version, const char *address,
 	e->r = r;
 	e->v = db_rcache_copy(v, n);
 	e->n = n;
+}
+
+void
+db_rcache_put(struct db *db, uint32_t version, const char *address,
+    enum db_result r, char *const *v, size_t n)
+{
+	struct db_rcache *c = db->rcache;
+
+	/* A commit during the lookup: its answer may be newer than version. */
+	if (c != NULL && c->version == version)
+		db_rcache_add(c, address, r, v, n);
 }

@@ -200,28 +200,34 @@ db_user_list(struct db *db, db_list_cb *cb, void *arg)
 	return r;
 }
 
-bool
-db_user_owns(struct db *db, const char *user, const char *address)
+enum db_result
+db_user_owns_check(struct db *db, const char *user, const char *address)
 {
 	char u[DB_ADDRESS_MAX + 1], a[DB_ADDRESS_MAX + 1];
 	struct db_strv out = { 0 };
-	bool owns = false;
+	enum db_result r;
 
 	if (db_address_normalize(user, false, u, sizeof(u)) == -1 ||
 	    db_address_normalize(address, false, a, sizeof(a)) == -1)
-		return false;
+		return DB_NOTFOUND;
 	if (strcasecmp(u, a) == 0)
-		return true;
+		return DB_OK;
 	/* Another account's address is that account's alone, even if an
 	 * alias of the same name exists (it never applies: users win). */
-	if (db_user_find(db, a, NULL) != DB_NOTFOUND)
-		return false;
+	if ((r = db_user_find(db, a, NULL)) != DB_NOTFOUND)
+		return r == DB_OK ? DB_NOTFOUND : DB_ERROR;
 	/* Aliases only: a catch-all would let a user send as anything in
 	 * the domain. */
-	if (db_alias_walk(db, a, false, NULL, NULL, &out) == DB_OK)
-		owns = db_strv_has(&out, u);
+	if ((r = db_alias_walk(db, a, false, NULL, NULL, &out)) == DB_OK)
+		r = db_strv_has(&out, u) ? DB_OK : DB_NOTFOUND;
 	db_strv_clear(&out);
-	return owns;
+	return r;
+}
+
+bool
+db_user_owns(struct db *db, const char *user, const char *address)
+{
+	return db_user_owns_check(db, user, address) == DB_OK;
 }
 
 enum db_result
