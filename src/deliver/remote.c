@@ -37,6 +37,7 @@
 #include "core/hostport.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "daemon/store_open.h"
 #include "dns/dns.h"
 #include "msg/addr.h"
 #include "msg/hops.h"
@@ -440,14 +441,12 @@ static const uint8_t *
 remote_srs_key(struct delivery_method *rd)
 {
 	struct db *db = rd->db;
-	char path[4096], err[256];
+	char err[512];
 
 	if (rd->srs_key_ok)
 		return rd->srs_key;
 	if (db == NULL) {
-		snprintf(path, sizeof(path), "%s/sealmail.db",
-		    rd->conf->data_dir);
-		if ((db = db_open(path, true, NULL, err, sizeof(err))) ==
+		if ((db = store_open(rd->conf, true, err, sizeof(err))) ==
 		    NULL) {
 			log_warn("remote srs key unavailable: %s", err);
 			return NULL;
@@ -757,10 +756,8 @@ remote_setup_store(struct delivery_method *rd, char *err, size_t errlen)
 {
 	const struct conf *c = rd->conf;
 	struct mtasts_params p;
-	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
-	if ((rd->db = db_open(path, true, NULL, err, errlen)) == NULL)
+	if ((rd->db = store_open(c, true, err, errlen)) == NULL)
 		return -1;
 	db_relaxed_durability(rd->db);
 	if ((rd->flush_ev = evtimer_new(rd->base, remote_flush_cb, rd)) ==
