@@ -285,3 +285,36 @@ def test_reconnect_after_postgresql_restart(cluster):
                        what="a heartbeat after the restart")
     assert d.alive()
     assert "not allowed: process ends" not in d.log_text()
+
+
+def memory_holds(pid, secret):
+    """Whether secret is anywhere in the writable memory of pid."""
+    needle = secret.encode()
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if "w" not in perms:
+                continue
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(lo)
+                if needle in mem.read(hi - lo):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def test_keys_password_only_in_keys_process(cluster):
+    """The keys role's password is in the master (which reads it before
+    any child) and the keys process, in no worker and not the runner."""
+    d = cluster["d"]
+    kids = harness.children(d.pid)
+    found = {}
+    for pid, comm in kids:
+        found[pid] = (comm, memory_holds(pid, KEYS_PASSWORD))
+    keys = [v for v in found.values() if "keys" in v[0]]
+    others = [v for v in found.values() if "keys" not in v[0]]
+    assert keys and all(v[1] for v in keys), found
+    assert others and not any(v[1] for v in others), found
