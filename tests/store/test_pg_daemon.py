@@ -101,7 +101,10 @@ def cluster(pg, tmp_path_factory):
     os.environ["SEALMAIL_TEST_HEARTBEAT_SECONDS"] = "1"
     nodes = []
     try:
-        for i, host in enumerate(("mx1.example.test", "mx2.example.test")):
+        # mx1 serves; mx2 and mx3 only run `reports send` (their spools
+        # keep what they queue: no runner delivers it meanwhile).
+        for i, host in enumerate(("mx1.example.test", "mx2.example.test",
+                                  "mx3.example.test")):
             cfg = node_config(os.path.join(base, "n%d" % i), pg, host,
                               keys_pw)
             r = run_cli(cfg.path, "check-config")
@@ -221,9 +224,9 @@ def dead_pid():
 
 def test_one_report_for_the_cluster(cluster):
     """A claim held by a run of node 2 (a pid that means nothing on node
-    1) keeps node 1 from reporting; once it is gone, node 1 and node 2
+    3) keeps node 3 from reporting; once it is gone, node 2 and node 3
     reporting at once send one report, with the rows of both."""
-    pg, n1, n2 = cluster["pg"], cluster["nodes"][0], cluster["nodes"][1]
+    pg, n2, n3 = cluster["pg"], cluster["nodes"][1], cluster["nodes"][2]
     now = int(time.time())
     day = now // 86400 * 86400 - 86400
     add_rows(pg, day)
@@ -237,28 +240,28 @@ def test_one_report_for_the_cluster(cluster):
             "DO UPDATE SET holder = excluded.holder, held_until = "
             "excluded.held_until, reported_to = excluded.reported_to"
             % (holder, now + 3600, day), db="d1")
-    r = run_cli(n1.path, "reports", "send")
+    r = run_cli(n3.path, "reports", "send")
     assert r.returncode == 0, r.stderr
     assert "another run is reporting" in r.stderr, r.stderr
-    assert queued_reports(n1) == []
+    assert queued_reports(n3) == []
     pg.psql("UPDATE report_state SET holder = '', held_until = 0 WHERE "
             "kind = 'dmarc'", db="d1")
     procs = [subprocess.Popen([harness.sealmail_bin(), "-c", c.path,
                                "reports", "send"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-             for c in (n1, n2)]
+             for c in (n2, n3)]
     errs = []
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
         errs.append(err)
-    reports = queued_reports(n1) + queued_reports(n2)
+    reports = queued_reports(n3) + queued_reports(n2)
     assert len(reports) == 1, errs
     assert "192.0.2.11" in reports[0] and "192.0.2.22" in reports[0]
     # A later run of either node sends the day no more.
     r = run_cli(n2.path, "reports", "send")
     assert r.returncode == 0, r.stderr
-    assert len(queued_reports(n1) + queued_reports(n2)) == 1
+    assert len(queued_reports(n3) + queued_reports(n2)) == 1
 
 
 def test_reconnect_after_postgresql_restart(cluster):
