@@ -173,6 +173,13 @@ conf_store_check(struct conf_parse *p)
 		    "postgresql", "missing: backend = postgresql needs the "
 		    "connection string (postgresql = host=... dbname=... "
 		    "user=...)");
+	if (c->store_keys_postgresql == NULL &&
+	    c->store_keys_postgresql_password_file != NULL)
+		conf_parse_warn_at(p, conf_parse_line_of(p, CONF_SEC_STORE,
+		    "keys_postgresql_password_file"), "[store]",
+		    "keys_postgresql_password_file", "has no effect without "
+		    "keys_postgresql (the keys process connects as the "
+		    "postgresql role, with its password)");
 	/* Every node would keep its own copy of a mailbox. */
 	if (c->delivery_local == CONF_LOCAL_MAILDIR)
 		conf_parse_warn_at(p, c->store_backend_line, "[store]",

@@ -1006,6 +1006,10 @@ test_store(void **state)
 		"6: [store] postgresql_password_file: has no effect",
 		"7: [store] keys_postgresql: has no effect",
 	};
+	static const char *const keys_pw_want[] = {
+		"9: [store] keys_postgresql_password_file: has no effect "
+		"without keys_postgresql",
+	};
 	static const char *const maildir_want[] = {
 		"5: [store] backend: postgresql with [delivery] local = "
 		"maildir: each node",
@@ -1052,6 +1056,13 @@ test_store(void **state)
 	assert_string_equal(c->store_keys_postgresql_password_file,
 	    "/etc/kpw");
 	conf_free(c);
+
+	/* The keys role's password without the keys role. */
+	text = xasprintf("%s[delivery]\nlocal = lmtp:127.0.0.1:24\n[store]\n"
+	    "backend = postgresql\npostgresql = host=db user=w\n"
+	    "keys_postgresql_password_file = /etc/kpw\n", minimal);
+	assert_warnings(text, keys_pw_want, 1);
+	free(text);
 
 	/* LMTP to a shared Dovecot: no warning. */
 	text = xasprintf("%s[delivery]\nlocal = lmtp:127.0.0.1:24\n[store]\n"

@@ -62,9 +62,9 @@ store_open_passwd(const struct conf *c, char *err, size_t errlen)
 
 	if (store_open_is_remote(c)) {
 		/* Its own role when it has one; the store's otherwise. */
-		password = c->store_keys_postgresql_password;
-		if (password == NULL && c->store_keys_postgresql == NULL)
-			password = c->store_postgresql_password;
+		password = c->store_keys_postgresql != NULL ?
+		    c->store_keys_postgresql_password :
+		    c->store_postgresql_password;
 		return db_passwd_open_pg(store_open_keys_dsn(c), password, err,
 		    errlen);
 	}
