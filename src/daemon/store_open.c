@@ -11,21 +11,69 @@
 #include "store/db.h"
 #include "store/db_pg.h"
 
-int
-store_open_load(struct conf *c, char *err, size_t errlen)
+/* *out from file, unless it is read already or there is no file. */
+static int
+store_open_load_one(const char *file, char **out, char *err, size_t errlen)
 {
 	char pw[DB_PG_PASSWORD_MAX + 2];
 
-	if (c->store_backend != CONF_STORE_POSTGRESQL ||
-	    c->store_postgresql_password_file == NULL ||
-	    c->store_postgresql_password != NULL)
+	if (file == NULL || *out != NULL)
 		return 0;
-	if (db_pg_password(c->store_postgresql_password_file, pw, sizeof(pw),
-	    err, errlen) == -1)
+	if (db_pg_password(file, pw, sizeof(pw), err, errlen) == -1)
 		return -1;
-	c->store_postgresql_password = xstrdup(pw);
+	*out = xstrdup(pw);
 	explicit_bzero(pw, sizeof(pw));
 	return 0;
+}
+
+int
+store_open_load(struct conf *c, char *err, size_t errlen)
+{
+	if (c->store_backend != CONF_STORE_POSTGRESQL)
+		return 0;
+	if (store_open_load_one(c->store_postgresql_password_file,
+	    &c->store_postgresql_password, err, errlen) == -1 ||
+	    store_open_load_one(c->store_keys_postgresql_password_file,
+	    &c->store_keys_postgresql_password, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+void
+store_open_forget_keys(struct conf *c)
+{
+	conf_store_forget(&c->store_keys_postgresql_password);
+}
+
+const char *
+store_open_keys_dsn(const struct conf *c)
+{
+	if (!store_open_is_remote(c))
+		return NULL;
+	return c->store_keys_postgresql != NULL ? c->store_keys_postgresql :
+	    c->store_postgresql;
+}
+
+struct db_passwd *
+store_open_passwd(const struct conf *c, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	const char *password;
+
+	if (store_open_is_remote(c)) {
+		/* Its own role when it has one; the store's otherwise. */
+		password = c->store_keys_postgresql != NULL ?
+		    c->store_keys_postgresql_password :
+		    c->store_postgresql_password;
+		return db_passwd_open_pg(store_open_keys_dsn(c), password, err,
+		    errlen);
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->data_dir,
+	    DB_PASSWD_FILE) >= sizeof(path)) {
+		snprintf(err, errlen, "data_dir is too long");
+		return NULL;
+	}
+	return db_passwd_open(path, false, NULL, err, errlen);
 }
 
 bool
