@@ -17,7 +17,7 @@
 #include "auth/dkim_keys.h"
 #include "cli/cli_common.h"
 #include "conf/conf.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "core/log.h"
 #include "report/report.h"
 #include "report/report_job.h"

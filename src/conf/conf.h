@@ -346,7 +346,7 @@ struct conf {
 	char			*store_keys_postgresql_password_file;
 	unsigned		 store_backend_line;
 	/* Not from the file: the password that postgresql_password_file
-	 * holds, read by store_open_load (daemon/store_open.h) before any
+	 * holds, read by store_open_load (store/store_open.h) before any
 	 * sandbox, so that children inherit it with their generation's
 	 * conf. Secret: never printed; conf_free wipes it. */
 	char			*store_postgresql_password;

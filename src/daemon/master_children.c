@@ -31,7 +31,7 @@
 #include "net/tls.h"
 #include "proc/priv.h"
 #include "daemon/runner.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 
 /* Children that die this soon after starting are restarted after a pause,
  * so a child that cannot start does not spin. */

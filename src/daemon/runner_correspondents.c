@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "msg/addr.h"
 #include "queue/envelope.h"
 #include "store/db_correspondent.h"

@@ -21,7 +21,7 @@
 #include "core/version.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "net/spki.h"
 #include "queue/spool.h"
 #include "store/db.h"

@@ -17,7 +17,7 @@
 #include "core/metrics.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "store/db.h"
 
 struct runner_history {

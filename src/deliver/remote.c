@@ -38,7 +38,7 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "dns/dns.h"
 #include "msg/addr.h"
 #include "msg/hops.h"

@@ -27,7 +27,7 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "keys/keys_proto.h"
 #include "keys/keys_table.h"
 #include "store/db.h"

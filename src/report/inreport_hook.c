@@ -11,7 +11,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "queue/envelope.h"
 #include "queue/spool.h"
 #include "report/inreport.h"

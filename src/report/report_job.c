@@ -18,7 +18,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "report/report_job.h"
 #include "store/db.h"
 #include "store/db_inreport.h"

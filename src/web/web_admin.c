@@ -25,7 +25,7 @@
 #include "core/metrics.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "queue/spool.h"
 #include "store/db.h"
 #include "web/admin_prom.h"

@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "store/db_node.h"
 #include "sts/sts_serve.h"
 #include "web/web.h"

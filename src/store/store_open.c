@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* The daemon's store connections (see store_open.h). */
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -2,10 +2,11 @@
 /*
  * How the daemon's processes reach their store: SQLite in data_dir, or the
  * PostgreSQL server that [store] backend = postgresql names, shared by
- * every node of a cluster. The one place that turns a conf into a handle.
+ * every node of a cluster. The one place that turns a conf into a handle
+ * (the store layer's only look at the configuration).
  */
-#ifndef SEALMAIL_DAEMON_STORE_OPEN_H
-#define SEALMAIL_DAEMON_STORE_OPEN_H
+#ifndef SEALMAIL_STORE_STORE_OPEN_H
+#define SEALMAIL_STORE_STORE_OPEN_H
 
 #include <stdbool.h>
 #include <stddef.h>
