@@ -112,15 +112,17 @@ static bool
 check_auth_lookalike(const struct conf *conf, const struct authcheck *ac,
     const struct buf *msg, struct lookalike_hit *hit)
 {
-	char path[4096], err[256];
+	char path[4096];
 	struct db *db = NULL;
 	struct lookalike_set *set;
 	bool found;
 
-	if (conf->data_dir != NULL && (size_t)snprintf(path, sizeof(path),
+	/* A SQLite store that is not there yet is no error here. */
+	if (conf->store_backend == CONF_STORE_POSTGRESQL ||
+	    (conf->data_dir != NULL && (size_t)snprintf(path, sizeof(path),
 	    "%s/sealmail.db", conf->data_dir) < sizeof(path) &&
-	    access(path, R_OK) == 0)
-		db = db_open(path, false, conf->user, err, sizeof(err));
+	    access(path, R_OK) == 0))
+		db = cli_open_store(conf, false);
 	set = lookalike_protected_set(conf, db);
 	db_close(db);
 	found = lookalike_from_message(set, (const char *)msg->data,

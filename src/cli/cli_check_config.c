@@ -334,35 +334,47 @@ check_password_files(struct check *k)
 	}
 }
 
-/* [store]: what serve can run, and the PostgreSQL password's file. */
+/* One of [store]'s password files (key names it): readable, a first
+ * line, not world-readable. */
 static void
-check_store(struct check *k)
+check_store_password(struct check *k, const char *key, const char *pw)
 {
-	const struct conf *c = k->c;
-	const char *pw = c->store_postgresql_password_file;
 	char line[512], esc[300];
 	struct stat st;
 	FILE *fp;
 
-	if (c->store_backend != CONF_STORE_POSTGRESQL || pw == NULL)
+	if (pw == NULL)
 		return;
 	log_escape(pw, strlen(pw), esc, sizeof(esc));
 	if ((fp = fopen(pw, "re")) == NULL) {
-		check_report(k, true, 0, NULL, NULL, "[store] "
-		    "postgresql_password_file %s: %s", esc, strerror(errno));
+		check_report(k, true, 0, NULL, NULL, "[store] %s %s: %s", key,
+		    esc, strerror(errno));
 		return;
 	}
 	if (fgets(line, sizeof(line), fp) == NULL || line[0] == '\n' ||
 	    line[0] == '\0')
-		check_report(k, true, 0, NULL, NULL, "[store] "
-		    "postgresql_password_file %s: empty (the password is its "
-		    "first line)", esc);
+		check_report(k, true, 0, NULL, NULL, "[store] %s %s: empty "
+		    "(the password is its first line)", key, esc);
 	else if (fstat(fileno(fp), &st) == 0 && (st.st_mode & S_IROTH))
-		check_report(k, false, 0, NULL, NULL, "[store] "
-		    "postgresql_password_file %s: readable by every user "
-		    "(chmod o-r)", esc);
+		check_report(k, false, 0, NULL, NULL, "[store] %s %s: "
+		    "readable by every user (chmod o-r)", key, esc);
 	explicit_bzero(line, sizeof(line));
 	fclose(fp);
+}
+
+/* [store]: the PostgreSQL passwords' files (the workers' role's and the
+ * keys process's). */
+static void
+check_store(struct check *k)
+{
+	const struct conf *c = k->c;
+
+	if (c->store_backend != CONF_STORE_POSTGRESQL)
+		return;
+	check_store_password(k, "postgresql_password_file",
+	    c->store_postgresql_password_file);
+	check_store_password(k, "keys_postgresql_password_file",
+	    c->store_keys_postgresql_password_file);
 }
 
 static void

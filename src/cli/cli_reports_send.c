@@ -17,6 +17,7 @@
 #include "auth/dkim_keys.h"
 #include "cli/cli_common.h"
 #include "conf/conf.h"
+#include "store/store_open.h"
 #include "core/log.h"
 #include "report/report.h"
 #include "report/report_job.h"
@@ -50,6 +51,13 @@ cli_reports_send(int argc, char **argv, const char *config)
 	}
 	if (cli_load_conf(config, &c) == -1)
 		return CLI_EXIT_FAIL;
+	/* The PostgreSQL password, as serve's master reads it (the job
+	 * opens the store through store_open). */
+	if (store_open_load(c, err, sizeof(err)) == -1) {
+		cli_error("store: %s", cli_escape(err, esc, sizeof(esc)));
+		conf_free(c);
+		return CLI_EXIT_FAIL;
+	}
 	/* Keys are read while still root: they may be readable by root
 	 * only. */
 	if ((keys = dkim_keys_load(c, err, sizeof(err))) == NULL)

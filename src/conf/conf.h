@@ -339,12 +339,20 @@ struct conf {
 	char			*store_postgresql;	/* libpq connection
 							 * string, no password */
 	char			*store_postgresql_password_file;
+	/* The keys process's own role (it alone reads the password
+	 * hashes): its connection string (NULL: store_postgresql) and the
+	 * file of its password. */
+	char			*store_keys_postgresql;
+	char			*store_keys_postgresql_password_file;
 	unsigned		 store_backend_line;
 	/* Not from the file: the password that postgresql_password_file
-	 * holds, read by store_open_load (daemon/store_open.h) before any
+	 * holds, read by store_open_load (store/store_open.h) before any
 	 * sandbox, so that children inherit it with their generation's
 	 * conf. Secret: never printed; conf_free wipes it. */
 	char			*store_postgresql_password;
+	/* keys_postgresql_password_file's, read with it; kept by the keys
+	 * process alone (store_open_forget_keys in every other child). */
+	char			*store_keys_postgresql_password;
 };
 
 /*
@@ -386,6 +394,8 @@ bool conf_milter_applies(const struct conf_milter *m,
  * false with the problem in why (v itself is never echoed, since it may
  * hold the password). */
 bool conf_store_dsn_ok(const char *v, char *why, size_t whylen);
+/* Wipe and free a secret read from a file (a password); *secret = NULL. */
+void conf_store_forget(char **secret);
 
 /* "header", "tag" or "junk". */
 const char *conf_lookalike_action_name(enum conf_lookalike_action a);

@@ -189,7 +189,7 @@ void conf_milter_free(struct conf *c);
 
 /* conf_store.c: [store]: its keys, the checks once the file is read
  * (backend against the other keys and [delivery] local), and freeing. */
-#define CONF_STORE_NKEYS	3
+#define CONF_STORE_NKEYS	5
 extern const struct conf_key conf_keys_store[CONF_STORE_NKEYS];
 int conf_store_check(struct conf_parse *p);
 void conf_store_free(struct conf *c);

@@ -76,31 +76,56 @@ conf_store_dsn_ok(const char *v, char *why, size_t whylen)
 	return true;
 }
 
+/* Set *field from a connection string (empty: unset). */
 static int
-conf_store_parse_dsn(struct conf_parse *p, void *base, const char *v)
+conf_store_set_dsn(struct conf_parse *p, char **field, const char *v)
 {
-	struct conf *c = base;
 	char why[300];
 
-	free(c->store_postgresql);
-	c->store_postgresql = NULL;
+	free(*field);
+	*field = NULL;
 	if (*v == '\0')
 		return 0;
 	if (!conf_store_dsn_ok(v, why, sizeof(why)))
 		return conf_parse_fail(p, "%s", why);
-	c->store_postgresql = xstrdup(v);
+	*field = xstrdup(v);
 	return 0;
+}
+
+static int
+conf_store_parse_dsn(struct conf_parse *p, void *base, const char *v)
+{
+	return conf_store_set_dsn(p, &((struct conf *)base)->store_postgresql,
+	    v);
+}
+
+static int
+conf_store_parse_keys_dsn(struct conf_parse *p, void *base, const char *v)
+{
+	return conf_store_set_dsn(p,
+	    &((struct conf *)base)->store_keys_postgresql, v);
+}
+
+static void
+conf_store_print_str(FILE *fp, const char *name, const char *v)
+{
+	fprintf(fp, "%s =%s%s\n", name, v != NULL ? " " : "", v != NULL ? v :
+	    "");
 }
 
 static void
 conf_store_print_dsn(FILE *fp, const void *base, const struct conf_key *k)
 {
-	const struct conf *c = base;
+	conf_store_print_str(fp, k->name,
+	    ((const struct conf *)base)->store_postgresql);
+}
 
-	if (c->store_postgresql == NULL)
-		fprintf(fp, "%s =\n", k->name);
-	else
-		fprintf(fp, "%s = %s\n", k->name, c->store_postgresql);
+static void
+conf_store_print_keys_dsn(FILE *fp, const void *base,
+    const struct conf_key *k)
+{
+	conf_store_print_str(fp, k->name,
+	    ((const struct conf *)base)->store_keys_postgresql);
 }
 
 const struct conf_key conf_keys_store[CONF_STORE_NKEYS] = {
@@ -111,26 +136,36 @@ const struct conf_key conf_keys_store[CONF_STORE_NKEYS] = {
 	{ "postgresql_password_file", CONF_T_PATH,
 	    offsetof(struct conf, store_postgresql_password_file), 0, 0, 0,
 	    NULL, NULL },
+	{ "keys_postgresql", CONF_T_CUSTOM, 0, 0, 0, 0,
+	    conf_store_parse_keys_dsn, conf_store_print_keys_dsn },
+	{ "keys_postgresql_password_file", CONF_T_PATH,
+	    offsetof(struct conf, store_keys_postgresql_password_file), 0, 0,
+	    0, NULL, NULL },
 };
 
 int
 conf_store_check(struct conf_parse *p)
 {
 	struct conf *c = p->c;
-	unsigned dsn_line = conf_parse_line_of(p, CONF_SEC_STORE,
-	    "postgresql");
-
 	c->store_backend_line = conf_parse_line_of(p, CONF_SEC_STORE,
 	    "backend");
 	if (c->store_backend == CONF_STORE_SQLITE) {
-		if (c->store_postgresql != NULL)
-			conf_parse_warn_at(p, dsn_line, "[store]", "postgresql",
-			    "has no effect without backend = postgresql");
-		if (c->store_postgresql_password_file != NULL)
-			conf_parse_warn_at(p, conf_parse_line_of(p,
-			    CONF_SEC_STORE, "postgresql_password_file"),
-			    "[store]", "postgresql_password_file", "has no "
-			    "effect without backend = postgresql");
+		const struct { const char *key, *v; } pg_only[] = {
+			{ "postgresql", c->store_postgresql },
+			{ "postgresql_password_file",
+			    c->store_postgresql_password_file },
+			{ "keys_postgresql", c->store_keys_postgresql },
+			{ "keys_postgresql_password_file",
+			    c->store_keys_postgresql_password_file },
+		};
+
+		for (size_t i = 0; i < sizeof(pg_only) / sizeof(pg_only[0]);
+		    i++)
+			if (pg_only[i].v != NULL)
+				conf_parse_warn_at(p, conf_parse_line_of(p,
+				    CONF_SEC_STORE, pg_only[i].key), "[store]",
+				    pg_only[i].key, "has no effect without "
+				    "backend = postgresql");
 		return 0;
 	}
 	if (c->store_postgresql == NULL)
@@ -138,6 +173,13 @@ conf_store_check(struct conf_parse *p)
 		    "postgresql", "missing: backend = postgresql needs the "
 		    "connection string (postgresql = host=... dbname=... "
 		    "user=...)");
+	if (c->store_keys_postgresql == NULL &&
+	    c->store_keys_postgresql_password_file != NULL)
+		conf_parse_warn_at(p, conf_parse_line_of(p, CONF_SEC_STORE,
+		    "keys_postgresql_password_file"), "[store]",
+		    "keys_postgresql_password_file", "has no effect without "
+		    "keys_postgresql (the keys process connects as the "
+		    "postgresql role, with its password)");
 	/* Every node would keep its own copy of a mailbox. */
 	if (c->delivery_local == CONF_LOCAL_MAILDIR)
 		conf_parse_warn_at(p, c->store_backend_line, "[store]",
@@ -154,12 +196,22 @@ conf_store_free(struct conf *c)
 {
 	free(c->store_postgresql);
 	free(c->store_postgresql_password_file);
-	if (c->store_postgresql_password != NULL) {
-		explicit_bzero(c->store_postgresql_password,
-		    strlen(c->store_postgresql_password));
-		free(c->store_postgresql_password);
-	}
+	free(c->store_keys_postgresql);
+	free(c->store_keys_postgresql_password_file);
+	conf_store_forget(&c->store_postgresql_password);
+	conf_store_forget(&c->store_keys_postgresql_password);
 	c->store_postgresql = NULL;
 	c->store_postgresql_password_file = NULL;
-	c->store_postgresql_password = NULL;
+	c->store_keys_postgresql = NULL;
+	c->store_keys_postgresql_password_file = NULL;
+}
+
+void
+conf_store_forget(char **secret)
+{
+	if (*secret == NULL)
+		return;
+	explicit_bzero(*secret, strlen(*secret));
+	free(*secret);
+	*secret = NULL;
 }

@@ -748,6 +748,14 @@ static const struct error_case error_cases[] = {
 	    "2: [store] postgresql: not a libpq connection string: " },
 	{ "[store]\npostgresql_password_file = pw\n",
 	    "2: [store] postgresql_password_file: must be an absolute path" },
+	/* The keys process's role: the same rules. */
+	{ "[store]\nkeys_postgresql = host=db user=k password=secret\n",
+	    "2: [store] keys_postgresql: must not hold a password" },
+	{ "[store]\nkeys_postgresql = host=db colour=blue\n",
+	    "2: [store] keys_postgresql: not a libpq connection string: " },
+	{ "[store]\nkeys_postgresql_password_file = pw\n",
+	    "2: [store] keys_postgresql_password_file: must be an absolute "
+	    "path" },
 	{ "[listen \"mx\"]\naddress = 127.0.0.1:25\ntls = none\n"
 	    "[store]\nbackend = postgresql\n",
 	    "5: [store] postgresql: missing: backend = postgresql needs" },
@@ -996,6 +1004,11 @@ test_store(void **state)
 		"5: [store] postgresql: has no effect without backend = "
 		"postgresql",
 		"6: [store] postgresql_password_file: has no effect",
+		"7: [store] keys_postgresql: has no effect",
+	};
+	static const char *const keys_pw_want[] = {
+		"9: [store] keys_postgresql_password_file: has no effect "
+		"without keys_postgresql",
 	};
 	static const char *const maildir_want[] = {
 		"5: [store] backend: postgresql with [delivery] local = "
@@ -1012,8 +1025,9 @@ test_store(void **state)
 	conf_free(c);
 
 	text = xasprintf("%s[store]\npostgresql = host=db dbname=m\n"
-	    "postgresql_password_file = /etc/pw\n", minimal);
-	assert_warnings(text, unused_want, 2);
+	    "postgresql_password_file = /etc/pw\nkeys_postgresql = host=db\n",
+	    minimal);
+	assert_warnings(text, unused_want, 3);
 	free(text);
 
 	text = xasprintf("%s[store]\nbackend = postgresql\npostgresql = "
@@ -1027,8 +1041,28 @@ test_store(void **state)
 	assert_string_equal(c->store_postgresql, "host=127.0.0.1 port=5433 "
 	    "dbname=m user=u connect_timeout=3");
 	assert_string_equal(c->store_postgresql_password_file, "/etc/pw");
+	assert_null(c->store_keys_postgresql);
 	assert_int_equal(c->store_backend_line, 5);
 	conf_free(c);
+
+	text = xasprintf("%s[delivery]\nlocal = lmtp:127.0.0.1:24\n[store]\n"
+	    "backend = postgresql\npostgresql = host=db user=w\n"
+	    "keys_postgresql = host=db user=k\n"
+	    "keys_postgresql_password_file = /etc/kpw\n", minimal);
+	c = load_text(text, err, sizeof(err));
+	free(text);
+	assert_non_null(c);
+	assert_string_equal(c->store_keys_postgresql, "host=db user=k");
+	assert_string_equal(c->store_keys_postgresql_password_file,
+	    "/etc/kpw");
+	conf_free(c);
+
+	/* The keys role's password without the keys role. */
+	text = xasprintf("%s[delivery]\nlocal = lmtp:127.0.0.1:24\n[store]\n"
+	    "backend = postgresql\npostgresql = host=db user=w\n"
+	    "keys_postgresql_password_file = /etc/kpw\n", minimal);
+	assert_warnings(text, keys_pw_want, 1);
+	free(text);
 
 	/* LMTP to a shared Dovecot: no warning. */
 	text = xasprintf("%s[delivery]\nlocal = lmtp:127.0.0.1:24\n[store]\n"

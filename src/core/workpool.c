@@ -180,6 +180,17 @@ workpool_submit(struct workpool *p, workpool_run_fn *run,
 	return j;
 }
 
+struct workpool_job *
+workpool_submit_or_run(struct workpool *p, workpool_run_fn *run,
+    workpool_done_fn *done, void *arg)
+{
+	if (p != NULL)
+		return workpool_submit(p, run, done, arg);
+	run(arg);
+	done(arg, false);
+	return NULL;
+}
+
 void
 workpool_cancel(struct workpool_job *j)
 {

@@ -31,6 +31,11 @@ void workpool_free(struct workpool *p);
  * until done() is called. */
 struct workpool_job *workpool_submit(struct workpool *p, workpool_run_fn *run,
     workpool_done_fn *done, void *arg);
+/* workpool_submit on p, or with p NULL run(arg) then done(arg, false)
+ * now on the caller's thread (a caller whose work may block only on some
+ * configurations: one function either way); NULL then. */
+struct workpool_job *workpool_submit_or_run(struct workpool *p,
+    workpool_run_fn *run, workpool_done_fn *done, void *arg);
 /* The submitter no longer wants the result: run() still happens (it
  * cannot be stopped halfway), done() gets cancelled = true. Loop thread
  * only. */

@@ -21,7 +21,7 @@
 #include "core/xmalloc.h"
 #include "daemon/master_internal.h"
 #include "daemon/sdnotify.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "dns/dns.h"
 #include "net/connlimit.h"
 #include "net/listener.h"

@@ -31,7 +31,7 @@
 #include "net/tls.h"
 #include "proc/priv.h"
 #include "daemon/runner.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 
 /* Children that die this soon after starting are restarted after a pause,
  * so a child that cannot start does not spin. */
@@ -136,6 +136,8 @@ master_child_run(struct master *m, struct child *c, int keys_async,
 {
 	int code;
 
+	/* The keys role's password is for the keys process alone. */
+	store_open_forget_keys(m->conf);
 	/* Clients wait on the workers; delivery can wait for them. Under
 	 * CPU contention the runner yields, so replies stay fast and the
 	 * queue drains in the slack (it is durable either way). */

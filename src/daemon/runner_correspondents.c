@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "store/store_open.h"
 #include "msg/addr.h"
 #include "queue/envelope.h"
 #include "store/db_correspondent.h"
@@ -51,13 +52,12 @@ rc_batch_clear(struct rc_batch *b)
 static void
 rc_save(const struct conf *conf, struct rc_batch *b)
 {
-	char path[PATH_MAX], err[256];
+	char err[512];
 	struct db *db;
 
 	if (b->count == 0)
 		return;
-	snprintf(path, sizeof(path), "%s/sealmail.db", conf->data_dir);
-	if ((db = db_open(path, true, NULL, err, sizeof(err))) == NULL)
+	if ((db = store_open(conf, true, err, sizeof(err))) == NULL)
 		log_warn("correspondents not counted: %s", err);
 	else if (db_correspondent_add(db, (const char *const *)b->domain,
 	    b->n, b->count, (long long)time(NULL)) != DB_OK)

@@ -21,6 +21,7 @@
 #include "core/version.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "store/store_open.h"
 #include "net/spki.h"
 #include "queue/spool.h"
 #include "store/db.h"
@@ -81,7 +82,7 @@ static void
 runner_heartbeat_run(void *arg)
 {
 	struct runner_heartbeat *hb = arg;
-	char path[PATH_MAX], err[256];
+	char err[512];
 	long long oldest = 0;
 	size_t n = 0;
 	struct db *db;
@@ -96,8 +97,7 @@ runner_heartbeat_run(void *arg)
 	    0 ? (long long)n : -1;
 	row.queue_oldest = oldest;
 	row.heartbeat = (long long)time(NULL);
-	snprintf(path, sizeof(path), "%s/sealmail.db", hb->conf->data_dir);
-	if ((db = db_open(path, false, NULL, err, sizeof(err))) == NULL ||
+	if ((db = store_open(hb->conf, false, err, sizeof(err))) == NULL ||
 	    db_node_beat(db, &row, hb->last, &clash) != DB_OK) {
 		/* Once per spell of failures, not every few seconds. */
 		if (!hb->failing)

@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "store/store_open.h"
 #include "store/db.h"
 
 struct runner_history {
@@ -32,11 +33,10 @@ struct runner_history {
 static void
 runner_history_save(struct runner_history *h)
 {
-	char path[PATH_MAX], err[256];
+	char err[512];
 	struct db *db;
 
-	snprintf(path, sizeof(path), "%s/sealmail.db", h->conf->data_dir);
-	if ((db = db_open(path, true, NULL, err, sizeof(err))) == NULL)
+	if ((db = store_open(h->conf, true, err, sizeof(err))) == NULL)
 		log_warn("status page history not saved: %s", err);
 	else if (db_metrics_save(db, &h->snap) != DB_OK)
 		log_warn("status page history not saved: %s", db_error(db));

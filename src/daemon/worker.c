@@ -16,7 +16,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/xmalloc.h"
-#include "daemon/store_open.h"
+#include "store/store_open.h"
 #include "dns/dns.h"
 #include "keys/keys_client.h"
 #include "net/listener.h"

@@ -56,10 +56,26 @@ struct mtasts_job {
 	struct sts_fetch_out	 out;
 };
 
+/* The store's row of a domain, read where the store is used
+ * (mtasts_params.store); its result, on the loop. */
+struct mtasts_load {
+	struct mtasts_entry	*e;		/* loop thread only; NULL once
+						 * the entry went */
+	struct db		*db;
+	char			*domain;
+	bool			 found;
+	struct db_sts_row	 row;
+};
+
 struct mtasts_entry {
 	struct mtasts		*m;
 	struct mtasts_entry	*next;
 	char			*domain;
+	/* The store's row is being read: the TXT answer waits for it. */
+	bool			 loading;
+	struct mtasts_load	*load;
+	struct workpool_job	*wload;
+	struct dns_answer	*txt_early;
 	/* The cached policy (cached false: none). */
 	bool			 cached;
 	char			 id[STS_ID_MAX + 1];
@@ -97,11 +113,24 @@ struct mtasts {
 	struct mtasts_entry	*entries;
 	struct mtasts_req	*later;		/* answered by their event */
 	struct event		*sweep_ev;	/* refresh of idle policies */
+	struct mtasts_sweep_job	*sweep;		/* its store read */
+	struct workpool_job	*wsweep;
 	unsigned		 depth;		/* callbacks of ours running */
 	bool			 dying;		/* freed during a callback */
 };
 
+struct mtasts_sweep_job {
+	struct mtasts		*m;		/* NULL once m went */
+	struct db		*db;
+	char			**due;
+	size_t			 n;
+	bool			 ok;
+};
+
 static void mtasts_destroy(struct mtasts *m);
+static void txt_done(struct mtasts_entry *e, struct dns_answer *ans);
+static void enter(struct mtasts *m);
+static void leave(struct mtasts *m);
 static void sweep_cb(evutil_socket_t, short, void *);
 static void start_fetch(struct mtasts_entry *e, const char *id,
     bool background);
@@ -236,32 +265,108 @@ cache_clear(struct mtasts_entry *e)
 	e->cached = false;
 }
 
-/* Load e's row from the store; a row that no longer parses is ignored. */
+/* workpool_run_fn: read the row (on the store's thread, or inline). */
+static void
+load_run(void *arg)
+{
+	struct mtasts_load *j = arg;
+
+	j->found = j->db != NULL && db_sts_get(j->db, j->domain, &j->row) ==
+	    DB_OK;
+}
+
+/* workpool_done_fn: take the row into the entry; a row that no longer
+ * parses is ignored. A TXT answer that came meanwhile goes on now. */
+static void
+load_done(void *arg, bool cancelled)
+{
+	struct mtasts_load *j = arg;
+	struct mtasts_entry *e = j->e;
+	struct dns_answer *ans;
+	char why[160];
+
+	if (e != NULL) {
+		e->loading = false;
+		e->load = NULL;
+		e->wload = NULL;
+	}
+	if (!cancelled && e != NULL && j->found &&
+	    strlen(j->row.id) <= STS_ID_MAX && sts_policy_parse(j->row.policy,
+	    strlen(j->row.policy), &e->policy, why, sizeof(why)) == 0) {
+		snprintf(e->id, sizeof(e->id), "%s", j->row.id);
+		e->text = j->row.policy;
+		j->row.policy = NULL;
+		e->fetched = j->row.fetched;
+		e->expires = j->row.expires;
+		e->cached = true;
+	}
+	if (j->found)
+		db_sts_row_clear(&j->row);
+	free(j->domain);
+	free(j);
+	if (cancelled || e == NULL || (ans = e->txt_early) == NULL)
+		return;
+	e->txt_early = NULL;
+	enter(e->m);
+	txt_done(e, ans);
+	dns_answer_free(ans);
+	leave(e->m);
+}
+
+/* Load e's row from the store: at once on the loop (SQLite), or on the
+ * store's thread, the TXT lookup going on meanwhile. */
 static void
 cache_load(struct mtasts_entry *e)
 {
-	struct db_sts_row row;
-	char why[160];
+	struct mtasts_load *j;
+	struct workpool_job *wj;
 
-	if (e->m->db == NULL || db_sts_get(e->m->db, e->domain, &row) != DB_OK)
+	if (e->m->db == NULL)
 		return;
-	if (strlen(row.id) <= STS_ID_MAX && sts_policy_parse(row.policy,
-	    strlen(row.policy), &e->policy, why, sizeof(why)) == 0) {
-		snprintf(e->id, sizeof(e->id), "%s", row.id);
-		e->text = row.policy;
-		row.policy = NULL;
-		e->fetched = row.fetched;
-		e->expires = row.expires;
-		e->cached = true;
-	}
-	db_sts_row_clear(&row);
+	j = xcalloc(1, sizeof(*j));
+	j->e = e;
+	j->db = e->m->db;
+	j->domain = xstrdup(e->domain);
+	e->loading = true;
+	e->load = j;
+	wj = workpool_submit_or_run(e->m->p.store, load_run, load_done, j);
+	if (e->loading)
+		e->wload = wj;
+}
+
+/* A row to write, owned by the job. */
+struct mtasts_put {
+	struct db		*db;
+	struct db_sts_row	 row;
+};
+
+/* workpool_run_fn */
+static void
+put_run(void *arg)
+{
+	struct mtasts_put *j = arg;
+
+	if (db_sts_put(j->db, &j->row) != DB_OK)
+		log_warn("mta-sts store failed domain=%s error=%s",
+		    j->row.domain, db_error(j->db));
+}
+
+/* workpool_done_fn */
+static void
+put_done(void *arg, bool cancelled)
+{
+	struct mtasts_put *j = arg;
+
+	(void)cancelled;
+	db_sts_row_clear(&j->row);
+	free(j);
 }
 
 /* Take the fetched policy into the cache and the store. */
 static void
 cache_store(struct mtasts_entry *e, struct sts_fetch_out *out)
 {
-	struct db_sts_row row;
+	struct mtasts_put *j;
 
 	cache_clear(e);
 	snprintf(e->id, sizeof(e->id), "%s", e->fetch_id);
@@ -274,14 +379,14 @@ cache_store(struct mtasts_entry *e, struct sts_fetch_out *out)
 	e->cached = true;
 	if (e->m->db == NULL)
 		return;
-	row.domain = e->domain;
-	row.id = e->id;
-	row.policy = e->text;
-	row.fetched = e->fetched;
-	row.expires = e->expires;
-	if (db_sts_put(e->m->db, &row) != DB_OK)
-		log_warn("mta-sts store failed domain=%s error=%s", e->domain,
-		    db_error(e->m->db));
+	j = xcalloc(1, sizeof(*j));
+	j->db = e->m->db;
+	j->row.domain = xstrdup(e->domain);
+	j->row.id = xstrdup(e->id);
+	j->row.policy = xstrdup(e->text);
+	j->row.fetched = e->fetched;
+	j->row.expires = e->expires;
+	(void)workpool_submit_or_run(e->m->p.store, put_run, put_done, j);
 }
 
 static struct mtasts_entry *
@@ -305,7 +410,7 @@ static bool
 entry_idle(const struct mtasts_entry *e)
 {
 	return e->txtq == NULL && e->txt_waiters == NULL && !e->fetching &&
-	    e->fetch_waiters == NULL;
+	    e->fetch_waiters == NULL && !e->loading;
 }
 
 static void
@@ -320,6 +425,13 @@ entry_free(struct mtasts_entry *e)
 		workpool_cancel(e->wjob);
 		e->job->e = NULL;
 	}
+	if (e->load != NULL) {
+		if (e->wload != NULL)
+			workpool_cancel(e->wload);
+		e->load->e = NULL;
+	}
+	if (e->txt_early != NULL)
+		dns_answer_free(e->txt_early);
 	while (e->txt_waiters != NULL)
 		req_free(e->txt_waiters);
 	while (e->fetch_waiters != NULL)
@@ -636,6 +748,10 @@ on_txt(struct dns_answer *ans, void *arg)
 	struct mtasts *m = e->m;
 
 	e->txtq = NULL;
+	if (e->loading) {	/* the cache first (load_done) */
+		e->txt_early = ans;
+		return;
+	}
 	enter(m);
 	txt_done(e, ans);
 	dns_answer_free(ans);
@@ -718,21 +834,54 @@ sweep_answer(const struct mtasts_result *r, void *arg)
 	(void)arg;
 }
 
+/* workpool_run_fn: the domains due, from the store. */
+static void
+sweep_run(void *arg)
+{
+	struct mtasts_sweep_job *j = arg;
+
+	j->ok = db_sts_due(j->db, now_secs(), &j->due, &j->n) == DB_OK;
+}
+
+/* workpool_done_fn: a lookup like a delivery's for each: it refreshes
+ * what is due (the TXT record first, §3.3), and its answer is not
+ * needed. */
+static void
+sweep_done(void *arg, bool cancelled)
+{
+	struct mtasts_sweep_job *j = arg;
+	struct mtasts *m = j->m;
+
+	if (m != NULL) {
+		m->sweep = NULL;
+		m->wsweep = NULL;
+	}
+	if (!cancelled && m != NULL && j->ok) {
+		for (size_t i = 0; i < j->n; i++)
+			(void)mtasts_get(m, j->due[i], sweep_answer, NULL);
+		if (j->n > 0)
+			log_info("mta-sts sweep domains=%zu", j->n);
+	}
+	if (j->ok)
+		db_strv_free(j->due, j->n);
+	free(j);
+}
+
 void
 mtasts_sweep(struct mtasts *m)
 {
-	char **due;
-	size_t n;
+	struct mtasts_sweep_job *j;
+	struct workpool_job *wj;
 
-	if (m->db == NULL || db_sts_due(m->db, now_secs(), &due, &n) != DB_OK)
+	if (m->db == NULL || m->sweep != NULL)
 		return;
-	/* A lookup like a delivery's: it refreshes what is due (the TXT
-	 * record first, §3.3), and its answer is not needed. */
-	for (size_t i = 0; i < n; i++)
-		(void)mtasts_get(m, due[i], sweep_answer, NULL);
-	if (n > 0)
-		log_info("mta-sts sweep domains=%zu", n);
-	db_strv_free(due, n);
+	j = xcalloc(1, sizeof(*j));
+	j->m = m;
+	j->db = m->db;
+	m->sweep = j;
+	wj = workpool_submit_or_run(m->p.store, sweep_run, sweep_done, j);
+	if (m->sweep != NULL)
+		m->wsweep = wj;
 }
 
 static void
@@ -779,6 +928,11 @@ mtasts_destroy(struct mtasts *m)
 
 	if (m->sweep_ev != NULL)
 		event_free(m->sweep_ev);
+	if (m->sweep != NULL) {
+		if (m->wsweep != NULL)
+			workpool_cancel(m->wsweep);
+		m->sweep->m = NULL;
+	}
 	while ((e = m->entries) != NULL) {
 		m->entries = e->next;
 		entry_free(e);

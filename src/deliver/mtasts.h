@@ -34,6 +34,7 @@
 #include <stddef.h>
 
 struct db;
+struct workpool;
 struct dns_resolver;
 struct event_base;
 struct sts_policy;
@@ -49,6 +50,11 @@ struct mtasts_params {
 	unsigned	 port;			/* 0: 443 */
 	unsigned	 fetch_timeout_ms;	/* whole HTTPS fetch; 0: 60 s */
 	unsigned	 dns_timeout_ms;	/* per lookup; 0: dns default */
+	struct workpool	*store;			/* where the store is used (a
+						 * server's, PostgreSQL: one
+						 * thread, which alone uses
+						 * db); NULL: on the loop.
+						 * Borrowed: freed after m */
 };
 
 struct mtasts_result {

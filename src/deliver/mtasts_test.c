@@ -33,6 +33,7 @@
 
 #include "conf/conf.h"
 #include "deliver/mtasts.h"
+#include "core/workpool.h"
 #include "dns/dns.h"
 #include "store/db.h"
 #include "sts/sts_fetch.h"
@@ -71,6 +72,10 @@ static struct {
 	struct dns_resolver	*dns;
 	struct db		*db;
 	char			 ca[160];
+	/* with_store_thread: the store used on a thread of its own (as on
+	 * PostgreSQL), through a connection of its own. */
+	struct workpool		*store;
+	struct db		*store_db;
 } T;
 
 static bool in_get;
@@ -607,9 +612,13 @@ get(struct mtasts *m, const char *domain, struct got *g)
 static struct mtasts *
 source_new(struct dns_resolver *dns, struct db *db, bool allow_private)
 {
-	struct mtasts_params p = { T.ca, allow_private, T.port, 5000, 3000 };
+	struct mtasts_params p = { T.ca, allow_private, T.port, 5000, 3000,
+	    T.store };
 	struct mtasts *m;
 	char err[256];
+
+	if (T.store != NULL && db != NULL)
+		db = T.store_db;
 
 	m = mtasts_new(T.base, dns, db, &p, err, sizeof(err));
 	if (m == NULL)
@@ -972,6 +981,40 @@ test_get_after_changes(void **state)
 	mtasts_free(m);
 }
 
+/* Run test with the store on a thread of its own (mtasts_params.store),
+ * as the runner has it on a PostgreSQL store: the cache's reads, writes
+ * and the sweep's list never on the loop, with the same results. */
+static void
+with_store_thread(void (*test)(void **), void **state)
+{
+	char path[128], err[256];
+
+	if (T.skip)
+		skip();
+	snprintf(path, sizeof(path), "%s/sealmail.db", T.dir);
+	if ((T.store_db = db_open(path, false, NULL, err, sizeof(err))) ==
+	    NULL)
+		fail_msg("db_open: %s", err);
+	T.store = workpool_new(T.base, 1, "test store");
+	test(state);
+	workpool_free(T.store);
+	T.store = NULL;
+	db_close(T.store_db);
+	T.store_db = NULL;
+}
+
+static void
+test_store_rows_on_thread(void **state)
+{
+	with_store_thread(test_get_store_rows, state);
+}
+
+static void
+test_sweep_on_thread(void **state)
+{
+	with_store_thread(test_sweep_refreshes_idle_policies, state);
+}
+
 int
 main(void)
 {
@@ -987,6 +1030,8 @@ main(void)
 		cmocka_unit_test(test_get_free_in_callback),
 		cmocka_unit_test(test_get_store_rows),
 		cmocka_unit_test(test_sweep_refreshes_idle_policies),
+		cmocka_unit_test(test_store_rows_on_thread),
+		cmocka_unit_test(test_sweep_on_thread),
 		cmocka_unit_test(test_get_short_max_age),
 		cmocka_unit_test(test_get_after_changes),
 	};

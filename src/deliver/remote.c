@@ -36,7 +36,9 @@
 
 #include "core/hostport.h"
 #include "core/log.h"
+#include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "store/store_open.h"
 #include "dns/dns.h"
 #include "msg/addr.h"
 #include "msg/hops.h"
@@ -433,34 +435,149 @@ remote_unit_alias(struct remote_unit *u, const char *alias)
 	buf_clear(&b);
 }
 
+/* The SRS key's read, owned by the job. */
+struct remote_srs_job {
+	struct delivery_method	*rd;	/* loop thread only */
+	const struct conf	*conf;
+	struct db		*db;	/* rd's, or NULL: one of its own */
+	bool			 ok;
+	uint8_t			 key[SRS_SECRET_LEN];
+};
+
+/* workpool_run_fn: where the store is used. */
+static void
+remote_srs_run(void *arg)
+{
+	struct remote_srs_job *j = arg;
+	struct db *db = j->db;
+	char err[512];
+
+	if (db == NULL && (db = store_open(j->conf, true, err,
+	    sizeof(err))) == NULL) {
+		log_warn("remote srs key unavailable: %s", err);
+		return;
+	}
+	if (db_secret_get(db, "srs", j->key, sizeof(j->key)) == DB_OK)
+		j->ok = true;
+	else
+		log_warn("remote srs key unavailable: %s", db_error(db));
+	if (db != j->db)
+		db_close(db);
+}
+
+/* workpool_done_fn: on the loop. */
+static void
+remote_srs_done(void *arg, bool cancelled)
+{
+	struct remote_srs_job *j = arg;
+
+	if (!cancelled && j->ok) {
+		memcpy(j->rd->srs_key, j->key, sizeof(j->key));
+		j->rd->srs_key_ok = true;
+	}
+	if (!cancelled)
+		j->rd->srs_key_reading = false;
+	OPENSSL_cleanse(j->key, sizeof(j->key));
+	free(j);
+}
+
 /* The SRS key (db_secret_get "srs"), read once; NULL if the store cannot
- * give it. With a relayhost the engine has no store handle: one is opened
- * for the read. */
+ * give it (yet: on a shared server the read goes to the store's thread,
+ * and the forward is deferred meanwhile). With a relayhost the engine has
+ * no store handle: one is opened for the read. */
 static const uint8_t *
 remote_srs_key(struct delivery_method *rd)
 {
-	struct db *db = rd->db;
-	char path[4096], err[256];
+	struct remote_srs_job *j;
 
-	if (rd->srs_key_ok)
-		return rd->srs_key;
-	if (db == NULL) {
-		snprintf(path, sizeof(path), "%s/sealmail.db",
-		    rd->conf->data_dir);
-		if ((db = db_open(path, true, NULL, err, sizeof(err))) ==
-		    NULL) {
-			log_warn("remote srs key unavailable: %s", err);
-			return NULL;
-		}
-	}
-	if (db_secret_get(db, "srs", rd->srs_key, sizeof(rd->srs_key)) ==
-	    DB_OK)
-		rd->srs_key_ok = true;
-	else
-		log_warn("remote srs key unavailable: %s", db_error(db));
-	if (db != rd->db)
-		db_close(db);
+	if (rd->srs_key_ok || rd->srs_key_reading)
+		return rd->srs_key_ok ? rd->srs_key : NULL;
+	j = xcalloc(1, sizeof(*j));
+	j->rd = rd;
+	j->conf = rd->conf;
+	j->db = rd->db;
+	rd->srs_key_reading = true;
+	(void)workpool_submit_or_run(rd->store, remote_srs_run,
+	    remote_srs_done, j);
 	return rd->srs_key_ok ? rd->srs_key : NULL;
+}
+
+/* A TLS result to record, its strings owned. */
+struct remote_tls_job {
+	struct db		*db;
+	struct db_tls_result	 r;
+	char			*s[10];
+};
+
+/* workpool_run_fn: into the handle's pending rows (written by the flush,
+ * or at once when they are many). */
+static void
+remote_tls_run(void *arg)
+{
+	struct remote_tls_job *j = arg;
+
+	if (db_tls_result_defer(j->db, &j->r) != DB_OK)
+		log_warn("remote: cannot record a TLS result: %s",
+		    db_error(j->db));
+}
+
+/* workpool_done_fn */
+static void
+remote_tls_done(void *arg, bool cancelled)
+{
+	struct remote_tls_job *j = arg;
+
+	(void)cancelled;
+	for (size_t i = 0; i < sizeof(j->s) / sizeof(j->s[0]); i++)
+		free(j->s[i]);
+	free(j);
+}
+
+void
+remote_store_tls(struct delivery_method *rd, const struct db_tls_result *r)
+{
+	struct remote_tls_job *j = xcalloc(1, sizeof(*j));
+	const char *const in[] = { r->policy_domain, r->policy_type,
+	    r->policy_string, r->mx_host, r->sending_ip, r->receiving_mx,
+	    r->receiving_helo, r->receiving_ip, r->result, r->failure_code };
+	const char **out[] = { &j->r.policy_domain, &j->r.policy_type,
+	    &j->r.policy_string, &j->r.mx_host, &j->r.sending_ip,
+	    &j->r.receiving_mx, &j->r.receiving_helo, &j->r.receiving_ip,
+	    &j->r.result, &j->r.failure_code };
+	_Static_assert(sizeof(in) / sizeof(in[0]) ==
+	    sizeof(j->s) / sizeof(j->s[0]), "a string per field");
+
+	j->db = rd->db;
+	j->r.time = r->time;
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		*out[i] = j->s[i] = xstrdup(in[i] != NULL ? in[i] : "");
+	(void)workpool_submit_or_run(rd->store, remote_tls_run,
+	    remote_tls_done, j);
+}
+
+/* workpool_run_fn: write the pending TLS results. */
+static void
+remote_flush_run(void *arg)
+{
+	struct db *db = arg;
+
+	if (db_tls_result_flush(db) != DB_OK)
+		log_warn("remote: TLS results lost: %s", db_error(db));
+}
+
+/* workpool_done_fn */
+static void
+remote_flush_done(void *arg, bool cancelled)
+{
+	(void)arg;
+	(void)cancelled;
+}
+
+void
+remote_store_flush(struct delivery_method *rd)
+{
+	(void)workpool_submit_or_run(rd->store, remote_flush_run,
+	    remote_flush_done, rd->db);
 }
 
 /*
@@ -757,10 +874,8 @@ remote_setup_store(struct delivery_method *rd, char *err, size_t errlen)
 {
 	const struct conf *c = rd->conf;
 	struct mtasts_params p;
-	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
-	if ((rd->db = db_open(path, true, NULL, err, errlen)) == NULL)
+	if ((rd->db = store_open(c, true, err, errlen)) == NULL)
 		return -1;
 	db_relaxed_durability(rd->db);
 	if ((rd->flush_ev = evtimer_new(rd->base, remote_flush_cb, rd)) ==
@@ -775,6 +890,7 @@ remote_setup_store(struct delivery_method *rd, char *err, size_t errlen)
 	p.allow_private = c->fetch_private_addresses;
 	p.dns_timeout_ms = REMOTE_DNS_TIMEOUT_MS;
 	p.fetch_timeout_ms = REMOTE_STS_FETCH_TIMEOUT_MS;
+	p.store = rd->store;
 	rd->mtasts = mtasts_new(rd->base, rd->dns, rd->db, &p, err, errlen);
 	return rd->mtasts ? 0 : -1;
 }
@@ -807,6 +923,8 @@ remote_new(const struct delivery_setup *setup, char *err, size_t errlen)
 		goto fail;
 	if ((rd->dns = dns_resolver_new(base, conf, err, errlen)) == NULL)
 		goto fail;
+	if (store_open_is_remote(conf))
+		rd->store = workpool_new(base, 1, "remote store");
 	if (!rd->relay && remote_setup_store(rd, err, errlen) == -1)
 		goto fail;
 	if ((rd->pump_ev = evtimer_new(base, remote_pump_cb, rd)) == NULL) {
@@ -861,6 +979,9 @@ remote_free(struct delivery_method *rd)
 	dns_resolver_free(rd->dns);
 	if (rd->flush_ev)
 		event_free(rd->flush_ev);
+	/* The store's thread finishes what it was given before its handle
+	 * goes (the SRS read's done() then leaves rd alone). */
+	workpool_free(rd->store);
 	db_close(rd->db);		/* writes pending TLS results */
 	SSL_CTX_free(rd->mx_ctx);
 	SSL_CTX_free(rd->relay_ctx);

@@ -603,10 +603,8 @@ remote_rpt(struct remote_conn *c, const char *result, bool session)
 	r.receiving_ip = session ? c->peer_ip : "";
 	r.result = result;
 	r.failure_code = "";
-	if (db_tls_result_defer(c->rd->db, &r) != DB_OK)
-		log_warn("remote: cannot record a TLS result: %s",
-		    db_error(c->rd->db));
-	else if (!evtimer_pending(c->rd->flush_ev, NULL)) {
+	remote_store_tls(c->rd, &r);
+	if (!evtimer_pending(c->rd->flush_ev, NULL)) {
 		const struct timeval later = { REMOTE_RPT_FLUSH_S, 0 };
 
 		evtimer_add(c->rd->flush_ev, &later);
@@ -655,8 +653,7 @@ remote_flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (db_tls_result_flush(rd->db) != DB_OK)
-		log_warn("remote: TLS results lost: %s", db_error(rd->db));
+	remote_store_flush(rd);
 }
 
 /* --- the SMTP session ------------------------------------------------------ */

@@ -145,12 +145,19 @@ struct remote_conn {
 	struct delivery_attempt	 at;
 };
 
+struct db_tls_result;
+struct workpool;
+
 struct delivery_method {
 	struct event_base	*base;
 	const struct conf	*conf;
 	struct dns_resolver	*dns;
 	SSL_CTX			*mx_ctx, *relay_ctx;
 	struct db		*db;		/* policy cache, TLS results */
+	/* Where db is used: NULL, on the loop (SQLite); a shared server's
+	 * (PostgreSQL), this one thread, which alone touches db, so the
+	 * loop never waits for a round trip. */
+	struct workpool		*store;
 	struct event		*flush_ev;	/* writes pending TLS results */
 	struct mtasts		*mtasts;	/* NULL: mta_sts = no */
 	bool			 relay;
@@ -165,6 +172,7 @@ struct delivery_method {
 	struct remote_units	 looped;	/* to refuse from the pump */
 	uint8_t			 srs_key[SRS_SECRET_LEN];
 	bool			 srs_key_ok;	/* read from the store */
+	bool			 srs_key_reading;	/* on rd->store */
 	TAILQ_HEAD(, remote_dest) dests;
 	TAILQ_HEAD(, remote_conn) conns;
 	size_t			 njobs, nconn;
@@ -194,5 +202,11 @@ void remote_conn_start(struct delivery_method *rd, struct remote_dest *d,
 void remote_conn_clear(struct remote_conn *c);
 void remote_conn_end(struct remote_conn *c);
 void remote_flush_cb(evutil_socket_t fd, short what, void *arg);
+/* remote.c: record a TLS-RPT session result (copied) in the store where
+ * rd->store says: the handle's pending rows, written by the flush. */
+void remote_store_tls(struct delivery_method *rd,
+    const struct db_tls_result *r);
+/* remote.c: write the pending TLS results, where rd->store says. */
+void remote_store_flush(struct delivery_method *rd);
 
 #endif

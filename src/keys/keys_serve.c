@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "store/store_open.h"
 #include "keys/keys_proto.h"
 #include "keys/keys_table.h"
 #include "store/db.h"
@@ -65,7 +66,11 @@ struct keys {
 	 * AUTH attempts (yescrypt, ~100 ms each by design) must not queue
 	 * ahead of every TLS handshake and DKIM signature. */
 	struct workpool		*pool[KEYS_NPOOLS];
-	struct db_passwd	*pw;	/* the password file, read only */
+	/* PostgreSQL: hashes are looked up on this one thread (which alone
+	 * uses pw then), never on the loop. NULL for SQLite. */
+	struct workpool		*lookup;
+	bool			 remote;
+	struct db_passwd	*pw;	/* the password hashes, read only */
 	char			*dummy;	/* hash for unknown users */
 	struct web_users	**admin;	/* per listener: its
 						 * password_file, or NULL */
@@ -94,6 +99,8 @@ struct keys_job {
 	char			 user[LIMIT_SASL_FIELD + 1];
 	char			 pass[LIMIT_SASL_FIELD + 1];
 	uint16_t		 realm;
+	bool			 nopass;	/* an empty password */
+	enum db_result		 dr;	/* the hash lookup's */
 	char			*hash;	/* NULL: unknown user */
 	bool			 decoy;	/* hash is another user's */
 	enum keys_passwd_res	 res;
@@ -277,20 +284,19 @@ keys_job_done(void *arg, bool cancelled)
 	keys_peer_unref(p);
 }
 
-/* Open the password file (this process alone reads it; the store it
- * never opens). At start, before the sandbox, which lets it only read
- * that file by name later; the master made it before any child. */
+/* Open the password hashes: data_dir's file (this process alone reads
+ * it; the store it never opens), or PostgreSQL's passwords table as the
+ * keys role. At start, before the sandbox, which lets it only read that
+ * file by name (or reconnect to the server) later; the master made the
+ * file before any child. */
 static int
 k_db_open(struct keys *k)
 {
-	char path[PATH_MAX], err[256];
+	char err[512];
 
 	if (k->pw != NULL)
 		return 0;
-	snprintf(path, sizeof(path), "%s/%s", k->conf->data_dir,
-	    DB_PASSWD_FILE);
-	if ((k->pw = db_passwd_open(path, false, NULL, err,
-	    sizeof(err))) == NULL) {
+	if ((k->pw = store_open_passwd(k->conf, err, sizeof(err))) == NULL) {
 		log_warn("keys: password hashes unavailable: %s", err);
 		return -1;
 	}
@@ -298,7 +304,8 @@ k_db_open(struct keys *k)
 }
 
 /* The stored hash of user into *hash (heap), read at each check: a
- * `sealmail user passwd` applies to the next login. */
+ * `sealmail user passwd` applies to the next login. On the loop (SQLite)
+ * or on the lookup thread (PostgreSQL). */
 static enum db_result
 k_db_hash(struct keys *k, const char *user, char **hash)
 {
@@ -329,25 +336,16 @@ keys_admin_hash(struct keys *k, uint16_t realm, struct keys_job *j)
 	j->hash = h != NULL ? xstrdup(h) : NULL;
 }
 
-/* The hash lookup runs here on the loop (an indexed read of a local
- * file); a cached login answers at once, the rest goes to the pool. */
+/* j's hash is known (j->dr): a failed lookup or a cached login answers
+ * at once, the rest waits for keys_peer_start to go to the pool. */
 static void
-keys_passwd(struct keys_peer *p, struct keys_job *j, const struct keys_msg *m)
+keys_passwd_go(struct keys_peer *p, struct keys_job *j)
 {
-	struct keys_msg r = { .type = KEYS_MSG_PASSWD_RES, .id = m->id };
-	enum db_result dr = DB_OK;
+	struct keys_msg r = { .type = KEYS_MSG_PASSWD_RES, .id = j->req.id };
 
-	memcpy(j->user, m->user, m->userlen);
-	if (m->passlen > 0)
-		memcpy(j->pass, m->pass, m->passlen);
-	j->realm = m->realm;
-	if (m->realm == KEYS_REALM_STORE)
-		dr = k_db_hash(p->k, j->user, &j->hash);
-	else
-		keys_admin_hash(p->k, m->realm, j);
-	if (dr == DB_ERROR || m->passlen == 0 || (m->realm == KEYS_REALM_STORE &&
-	    dr == DB_OK && passwd_cache_hit(j->user, j->hash, j->pass))) {
-		r.status = dr == DB_ERROR ? KEYS_PASSWD_TEMP : m->passlen == 0 ?
+	if (j->dr == DB_ERROR || j->nopass || (j->realm == KEYS_REALM_STORE &&
+	    j->dr == DB_OK && passwd_cache_hit(j->user, j->hash, j->pass))) {
+		r.status = j->dr == DB_ERROR ? KEYS_PASSWD_TEMP : j->nopass ?
 		    KEYS_PASSWD_WRONG : KEYS_PASSWD_OK;
 		keys_reply(p, &r);
 		explicit_bzero(j->pass, sizeof(j->pass));
@@ -360,6 +358,61 @@ keys_passwd(struct keys_peer *p, struct keys_job *j, const struct keys_msg *m)
 	p->inflight++;
 	j->next = p->jobs;
 	p->jobs = j;
+}
+
+/* workpool_run_fn: a PostgreSQL lookup, on the lookup thread. */
+static void
+keys_lookup_run(void *arg)
+{
+	struct keys_job *j = arg;
+
+	j->dr = k_db_hash(j->p->k, j->user, &j->hash);
+}
+
+static void keys_peer_start(struct keys_peer *p);
+
+/* workpool_done_fn: the lookup is back on the loop. */
+static void
+keys_lookup_done(void *arg, bool cancelled)
+{
+	struct keys_job *j = arg;
+	struct keys_peer *p = j->p;
+
+	if (cancelled || p->bev == NULL) {
+		explicit_bzero(j->pass, sizeof(j->pass));
+		free(j->hash);
+		free(j);
+	} else {
+		keys_passwd_go(p, j);
+		keys_peer_start(p);
+	}
+	p->inflight--;
+	keys_peer_unref(p);
+}
+
+/* The hash lookup runs here on the loop for SQLite (an indexed read of a
+ * local file); PostgreSQL's (a round trip that may wait for a reconnect)
+ * on the lookup thread. */
+static void
+keys_passwd(struct keys_peer *p, struct keys_job *j, const struct keys_msg *m)
+{
+	memcpy(j->user, m->user, m->userlen);
+	if (m->passlen > 0)
+		memcpy(j->pass, m->pass, m->passlen);
+	j->nopass = m->passlen == 0;
+	j->realm = m->realm;
+	j->dr = DB_OK;
+	if (m->realm != KEYS_REALM_STORE)
+		keys_admin_hash(p->k, m->realm, j);
+	else if (p->k->lookup == NULL)
+		j->dr = k_db_hash(p->k, j->user, &j->hash);
+	else if (!j->nopass) {
+		p->inflight++;
+		workpool_submit(p->k->lookup, keys_lookup_run,
+		    keys_lookup_done, j);
+		return;
+	}
+	keys_passwd_go(p, j);
 }
 
 /* Start the password checks the last read queued; those cancelled
@@ -638,6 +691,7 @@ keys_service_new(struct event_base *base, const struct conf *conf, int ctl)
 	if (k->dummy == NULL)
 		fatal("keys: cannot compute a password hash");
 	keys_admin_load(k);
+	k->remote = store_open_is_remote(conf);
 	(void)k_db_open(k);
 	return k;
 }
@@ -649,6 +703,8 @@ keys_service_start(struct keys *k)
 	k->pool[KEYS_POOL_SIGN] = workpool_new(k->base, k->share, "keys");
 	k->pool[KEYS_POOL_PASSWD] = workpool_new(k->base, k->share,
 	    "keys passwords");
+	if (k->remote)
+		k->lookup = workpool_new(k->base, 1, "keys password lookups");
 	evutil_make_socket_nonblocking(k->ctl);
 	k->ctl_ev = event_new(k->base, k->ctl, EV_READ | EV_PERSIST,
 	    keys_ctl_cb, k);
@@ -667,6 +723,7 @@ void
 keys_service_free(struct keys *k)
 {
 	/* Answers what is queued; peers wait. */
+	workpool_free(k->lookup);
 	for (unsigned i = 0; i < KEYS_NPOOLS; i++)
 		workpool_free(k->pool[i]);
 	while (k->peers != NULL) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "conf/conf.h"
 #include "core/log.h"
 
 static const char *const sandbox_names[] = {
@@ -32,6 +33,13 @@ sandbox_landlock_abi(int kernel_abi, const char *cap)
 	if (errno != 0 || *end != '\0' || n < 1)
 		return kernel_abi;
 	return n < kernel_abi ? (int)n : kernel_abi;
+}
+
+bool
+sandbox_uses_pg(enum sandbox_kind kind, const struct conf *conf)
+{
+	(void)kind;	/* every profile: workers, runner, keys */
+	return conf != NULL && conf->store_backend == CONF_STORE_POSTGRESQL;
 }
 
 /* Threads of this process, from /proc/self/status; -1 if unknown. */
@@ -74,7 +82,7 @@ sandbox_enter(enum sandbox_kind kind, const struct conf *conf)
 		fatal("%s: PR_SET_NO_NEW_PRIVS: %s", sandbox_names[kind],
 		    strerror(errno));
 	abi = sandbox_landlock_enter(kind, sandbox_names[kind], conf);
-	sandbox_seccomp_enter(kind);
+	sandbox_seccomp_enter(kind, sandbox_uses_pg(kind, conf));
 	log_info("%s sandboxed landlock_abi=%d seccomp=on", sandbox_names[kind],
 	    abi);
 }

@@ -35,6 +35,11 @@ enum sandbox_kind {
  * connect(), bind(), listen() or accept(): it talks only over the
  * socketpairs it inherited (sendmsg/recvmsg/read/write).
  *
+ * With [store] backend = postgresql, every profile may also connect to
+ * the server again (the keys process gets socket() and connect()), and
+ * Landlock lets it read what libpq reads then: the DSN's files, a socket
+ * folder, ~/.postgresql, ~/.pgpass, the resolver files and CA store.
+ *
  * Test hook (not configuration): SEALMAIL_TEST_LANDLOCK_ABI=N caps the
  * Landlock ABI used at N (e.g. 2, Debian 12's kernel) on a newer kernel. It
  * can only remove rights from what is handled, never turn Landlock off.

@@ -4,6 +4,8 @@
 #ifndef SEALMAIL_PROC_SANDBOX_INTERNAL_H
 #define SEALMAIL_PROC_SANDBOX_INTERNAL_H
 
+#include <stdbool.h>
+
 #include "proc/sandbox.h"
 
 /* An ASan build: its runtime needs calls and arguments the filter would
@@ -24,8 +26,13 @@
 int sandbox_landlock_enter(enum sandbox_kind kind, const char *who,
     const struct conf *conf);
 
-/* Load kind's seccomp allowlist into every thread (TSYNC). Fatal on
+/* Load kind's seccomp allowlist into every thread (TSYNC); with pg, the
+ * process connects to a PostgreSQL server (socket, connect). Fatal on
  * failure. */
-void sandbox_seccomp_enter(enum sandbox_kind kind);
+void sandbox_seccomp_enter(enum sandbox_kind kind, bool pg);
+
+/* Whether kind connects to a PostgreSQL store with conf (its
+ * connections reconnect from inside the sandbox). */
+bool sandbox_uses_pg(enum sandbox_kind kind, const struct conf *conf);
 
 #endif

@@ -20,8 +20,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <linux/landlock.h>
 #include <openssl/x509.h>
+#include <pwd.h>
 
 #include "conf/conf.h"
 #include "core/log.h"
@@ -175,7 +177,7 @@ ll_allow_base(struct ll *ll)
  * processes' cmdline, environ and maps stay out of a compromised child's
  * reach. */
 static void
-ll_allow_lookups(struct ll *ll, const struct conf *c)
+ll_allow_resolver_ca(struct ll *ll)
 {
 	static const char *const ro[] = {
 		"/etc/resolv.conf", "/etc/hosts", "/etc/host.conf",
@@ -192,11 +194,95 @@ ll_allow_lookups(struct ll *ll, const struct conf *c)
 	ll_allow(ll, X509_get_default_cert_file(), LL_RO);
 	ll_allow(ll, getenv(X509_get_default_cert_dir_env()), LL_RO);
 	ll_allow(ll, getenv(X509_get_default_cert_file_env()), LL_RO);
+}
+
+static void
+ll_allow_lookups(struct ll *ll, const struct conf *c)
+{
+	ll_allow_resolver_ca(ll);
 	ll_allow(ll, c->path, LL_RO);
 	ll_allow(ll, c->dns_trust_anchor, LL_RO);
 	ll_allow(ll, c->dns_unbound_config, LL_RO);
 	ll_allow(ll, c->tls_ca, LL_RO);
 	ll_allow_proc_self(ll);
+}
+
+/* host= may list several hosts, comma-separated; those that are folders
+ * hold the server's Unix socket. */
+static void
+ll_allow_host_dirs(struct ll *ll, const char *hosts)
+{
+	char dir[PATH_MAX];
+	const char *p = hosts;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+
+		if (p[0] == '/' && n < sizeof(dir)) {
+			memcpy(dir, p, n);
+			dir[n] = '\0';
+			ll_allow(ll, dir, LL_RO);
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+}
+
+/* What libpq may read when it connects again (after a restart of the
+ * server, a failover) from inside the sandbox, for the connection string
+ * dsn: the files the string names (sslrootcert and the like, a service
+ * file), a Unix socket's folder (host=/path), the user's ~/.postgresql
+ * (root.crt, root.crl, a client certificate) and ~/.pgpass, the
+ * environment's PGPASSFILE and PGSERVICEFILE, and for host names and
+ * verify-full the resolver's files and the CA store. Reading only: the
+ * password itself came from the master. No network rule: the ruleset
+ * handles no network right, so TCP connect stays allowed. */
+static void
+ll_allow_pg(struct ll *ll, const char *dsn)
+{
+	static const char *const files[] = { "sslrootcert", "sslcert",
+	    "sslkey", "sslcrl", "sslcrldir", "passfile", "service" };
+	static const char *const env[] = { "PGPASSFILE", "PGSERVICEFILE",
+	    "PGSYSCONFDIR", "PGSSLROOTCERT", "PGHOST" };
+	const char *home = getenv("HOME");
+	PQconninfoOption *opts;
+	char path[PATH_MAX];
+	struct passwd *pw;
+
+	ll_allow_resolver_ca(ll);
+	ll_allow(ll, "/etc/postgresql-common/pg_service.conf", LL_RO);
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		const char *v = getenv(env[i]);
+		if (v != NULL && v[0] == '/')
+			ll_allow(ll, v, LL_RO);
+	}
+	/* libpq takes the home from the passwd entry of the euid (and
+	 * HOME where it looks first). */
+	for (int i = 0; i < 2; i++) {
+		const char *h = i == 0 ? home :
+		    (pw = getpwuid(geteuid())) != NULL ? pw->pw_dir : NULL;
+		if (h == NULL || h[0] != '/')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/.postgresql", h) <
+		    (int)sizeof(path))
+			ll_allow(ll, path, LL_RO);
+		if (snprintf(path, sizeof(path), "%s/.pgpass", h) <
+		    (int)sizeof(path))
+			ll_allow(ll, path, LL_RO);
+	}
+	if (dsn == NULL || (opts = PQconninfoParse(dsn, NULL)) == NULL)
+		return;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || o->val[0] != '/')
+			continue;
+		if (strcmp(o->keyword, "host") == 0)	/* socket folders */
+			ll_allow_host_dirs(ll, o->val);
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+			if (strcmp(o->keyword, files[i]) == 0)
+				ll_allow(ll, o->val, LL_RO);
+	}
+	PQconninfoFree(opts);
 }
 
 /* The store and its journal, which the master made before any child
@@ -299,6 +385,10 @@ sandbox_landlock_enter(enum sandbox_kind kind, const char *who,
 		ll_allow_keys(&ll, conf);
 		break;
 	}
+	if (sandbox_uses_pg(kind, conf))
+		ll_allow_pg(&ll, kind == SANDBOX_KEYS &&
+		    conf->store_keys_postgresql != NULL ?
+		    conf->store_keys_postgresql : conf->store_postgresql);
 	if (syscall(SYS_landlock_restrict_self, ll.fd, 0) == -1)
 		fatal("%s: sandbox: landlock_restrict_self: %s", ll.who,
 		    strerror(errno));

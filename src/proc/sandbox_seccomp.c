@@ -173,17 +173,21 @@ sandbox_rule(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned nargs,
 
 /* socket(): the families each profile needs; netlink (glibc's
  * getaddrinfo asks it for the interface addresses) fails softly. The
- * keys process opens none. */
+ * keys process opens none, unless it reads the password hashes from
+ * PostgreSQL (pg): then it connects, over TCP or a Unix socket, like the
+ * others, and only connects (no bind, listen or accept). */
 static void
-sandbox_sockets(scmp_filter_ctx ctx, enum sandbox_kind kind)
+sandbox_sockets(scmp_filter_ctx ctx, enum sandbox_kind kind, bool pg)
 {
 	static const int fam[] = { AF_UNIX, AF_INET, AF_INET6 };
 
-	if (kind == SANDBOX_KEYS) {
+	if (kind == SANDBOX_KEYS && !pg) {
 		sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket),
 		    0, NULL);
 		return;
 	}
+	if (kind == SANDBOX_KEYS)
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0, NULL);
 	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
 		struct scmp_arg_cmp a = sandbox_arg(0, SCMP_CMP_EQ,
 		    (scmp_datum_t)fam[i], 0);
@@ -237,7 +241,7 @@ sandbox_args(scmp_filter_ctx ctx)
 }
 
 void
-sandbox_seccomp_enter(enum sandbox_kind kind)
+sandbox_seccomp_enter(enum sandbox_kind kind, bool pg)
 {
 	struct sigaction sa;
 	scmp_filter_ctx ctx;
@@ -272,7 +276,7 @@ sandbox_seccomp_enter(enum sandbox_kind kind)
 			continue;
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, nr, 0, NULL);
 	}
-	sandbox_sockets(ctx, kind);
+	sandbox_sockets(ctx, kind, pg);
 	sandbox_args(ctx);
 	/* Under systemd, a SystemCallFilter without seccomp() ends here. */
 	if ((rc = seccomp_load(ctx)) < 0)

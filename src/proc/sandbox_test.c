@@ -75,7 +75,7 @@ signals_child(enum sandbox_kind kind)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return 10;
-	sandbox_seccomp_enter(kind);
+	sandbox_seccomp_enter(kind, false);
 	if (syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), 0) != 0)
 		return 11;
 	if (syscall(SYS_tgkill, parent, parent, 0) != -1 || errno != EPERM)

@@ -11,6 +11,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "store/store_open.h"
 #include "queue/envelope.h"
 #include "queue/spool.h"
 #include "report/inreport.h"
@@ -25,8 +26,8 @@ static const char *const inreport_hook_kinds[] = {
 struct inreport_hook {
 	const char	*qid;
 	struct db	*db;
-	const char	*dbpath;
-	char		 dberr[256];
+	const struct conf *conf;
+	char		 dberr[512];
 };
 
 /* The report's identity for the log line. */
@@ -70,7 +71,7 @@ inreport_hook_one(const struct inreport *r, const char *err, void *arg)
 	}
 	inreport_hook_ident(r, &org, &id, &items);
 	if (h->db == NULL)
-		h->db = db_open(h->dbpath, true, NULL, h->dberr,
+		h->db = store_open(h->conf, true, h->dberr,
 		    sizeof(h->dberr));
 	res = h->db != NULL ? db_inreport_add(h->db, r) : DB_ERROR;
 	log_escape(org, strlen(org), e1, sizeof(e1));
@@ -107,9 +108,9 @@ void
 inreport_hook_run(const struct conf *c, const struct envelope *env,
     int msg_fd)
 {
-	struct inreport_hook h = { .qid = env->id };
+	struct inreport_hook h = { .qid = env->id, .conf = c };
 	size_t plen = env->prepend != NULL ? strlen(env->prepend) : 0;
-	char path[4096], *msg;
+	char *msg;
 	ssize_t got;
 	bool auth;
 
@@ -130,8 +131,6 @@ inreport_hook_run(const struct conf *c, const struct envelope *env,
 		return;
 	}
 	auth = inreport_authenticated(msg, plen, c->hostname);
-	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
-	h.dbpath = path;
 	if (inreport_from_message(msg, plen + env->size, auth,
 	    (long long)time(NULL), inreport_hook_one, &h) == 0)
 		log_info("qid=%s report none found in the message", env->id);

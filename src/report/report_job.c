@@ -18,14 +18,17 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "store/store_open.h"
 #include "report/report_job.h"
 #include "store/db.h"
 #include "store/db_inreport.h"
 
 /* How long a claim holds when its holder dies without releasing it. */
 #define REPORT_CLAIM_TTL	3600LL
-/* A claim holder's text (report_job_holder). */
-#define REPORT_HOLDER_LEN	160
+/* A claim holder's text (report_job_holder), with the node name cut at
+ * REPORT_NODE_MAX bytes (a domain name's limit). */
+#define REPORT_NODE_MAX		255
+#define REPORT_HOLDER_LEN	(96 + REPORT_NODE_MAX)
 
 /* Periods restart at each 00:00 UTC: an interval that does not divide a
  * day makes the day's last period shorter. */
@@ -149,19 +152,26 @@ report_job_pidns(char *out, size_t outlen)
 }
 
 /*
- * Whether holder (PID.PIDNS.SID, see report_job_run_keys) is a run that
+ * Whether holder (PID.PIDNS.SID@NODE, report_job_holder) is a run that
  * died without releasing its claim: killed at a shutdown that did not
  * wait for it, or an interrupted CLI run. Its claim would otherwise hold
  * the job for REPORT_CLAIM_TTL, and the runner's next try is a period
- * later. Only a pid of our own namespace can be checked.
+ * later. Only a pid of this node's own namespace can be checked: nodes
+ * sharing a PostgreSQL store see each other's holders, whose pids (in the
+ * same initial namespace of another machine) mean nothing here, and a
+ * claim taken over from a live node would send its reports twice.
  */
 static bool
-report_job_holder_dead(const char *holder)
+report_job_holder_dead(const struct conf *c, const char *holder)
 {
-	char ns[64], *end;
+	char ns[64], me[REPORT_NODE_MAX + 1], *end;
+	const char *node = strrchr(holder, '@');
 	long pid = strtol(holder, &end, 10);
 	size_t nl;
 
+	snprintf(me, sizeof(me), "%s", c->hostname ? c->hostname : "");
+	if (node == NULL || strcmp(node + 1, me) != 0)
+		return false;
 	report_job_pidns(ns, sizeof(ns));
 	nl = strlen(ns);
 	if (end == holder || *end != '.' || pid <= 0 || nl == 0 ||
@@ -178,10 +188,10 @@ report_job_claim(struct report_run *run, const char *kind,
 {
 	enum db_result r = db_report_claim(run->db, kind, holder, run->now,
 	    run->now + REPORT_CLAIM_TTL);
-	char old[256], esc[300];
+	char old[REPORT_HOLDER_LEN], esc[2 * REPORT_HOLDER_LEN];
 
 	if (r != DB_NOTFOUND || db_report_claim_holder(run->db, kind, old,
-	    sizeof(old)) != DB_OK || !report_job_holder_dead(old))
+	    sizeof(old)) != DB_OK || !report_job_holder_dead(run->conf, old))
 		return r;
 	r = db_report_claim_take(run->db, kind, old, holder, run->now +
 	    REPORT_CLAIM_TTL);
@@ -192,16 +202,18 @@ report_job_claim(struct report_run *run, const char *kind,
 	return r;
 }
 
-/* This run's claim holder: PID.PIDNS.SID (report_job_holder_dead reads
- * the pid back; the SID tells two runs of one process apart). */
+/* This run's claim holder: PID.PIDNS.SID@NODE (report_job_holder_dead
+ * reads the pid and the node back; the SID tells two runs of one process
+ * apart; NODE is [server] hostname, the cluster's name of this node). */
 static void
-report_job_holder(char *out, size_t outlen)
+report_job_holder(const struct conf *c, char *out, size_t outlen)
 {
 	char sid[IDS_SID_LEN + 1], ns[64];
 
 	ids_sid_new(sid);
 	report_job_pidns(ns, sizeof(ns));
-	snprintf(out, outlen, "%ld.%s.%s", (long)getpid(), ns, sid);
+	snprintf(out, outlen, "%ld.%s.%s@%.*s", (long)getpid(), ns, sid,
+	    REPORT_NODE_MAX, c->hostname ? c->hostname : "");
 }
 
 /* Take the claim of kind for this run: true if it may go on (a dry run
@@ -311,10 +323,7 @@ report_job_prune(struct report_run *run)
 static int
 report_job_open(struct report_run *run, char *err, size_t errlen)
 {
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/sealmail.db", run->conf->data_dir);
-	run->db = db_open(path, false, run->conf->user, err, errlen);
+	run->db = store_open(run->conf, false, err, errlen);
 	return run->db == NULL ? -1 : 0;
 }
 
@@ -329,7 +338,7 @@ report_job_failures(const struct conf *c, struct dkim_keys *keys,
 		log_warn("failure reports: %s", err);
 		return;
 	}
-	report_job_holder(holder, sizeof(holder));
+	report_job_holder(c, holder, sizeof(holder));
 	report_job_failure_reports(&run, holder);
 	db_close(run.db);
 }
@@ -350,7 +359,7 @@ report_job_run_keys(const struct conf *c, struct dkim_keys *keys,
 
 	if (report_job_open(&run, err, errlen) == -1)
 		return -1;
-	report_job_holder(holder, sizeof(holder));
+	report_job_holder(c, holder, sizeof(holder));
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i].enabled)
 			report_job_kind(&run, &kinds[i], flags, holder);

@@ -96,15 +96,22 @@ jt_setup_dns(void **state)
 	return 0;
 }
 
-/* A holder as report_job.c writes it: PID.PID-NAMESPACE.SID. */
+/* A holder as report_job.c writes it on node: PID.PID-NAMESPACE.SID@NODE. */
 static void
-jt_holder(long pid, char *out, size_t outlen)
+jt_holder_on(long pid, const char *node, char *out, size_t outlen)
 {
 	char ns[64];
 	ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
 
 	ns[n > 0 ? n : 0] = '\0';
-	snprintf(out, outlen, "%ld.%s.AAAAAAAAAAAA", pid, ns);
+	snprintf(out, outlen, "%ld.%s.AAAAAAAAAAAA@%s", pid, ns, node);
+}
+
+/* A holder of this node (jt_setup's hostname). */
+static void
+jt_holder(long pid, char *out, size_t outlen)
+{
+	jt_holder_on(pid, "mx.receiver.example", out, outlen);
 }
 
 /* A pid that no process has any more. */
@@ -142,7 +149,7 @@ static void
 test_dead_holder_taken_over(void **state)
 {
 	struct jt *t = *state;
-	char h[128];
+	char h[400];
 
 	jt_holder(jt_dead_pid(), h, sizeof(h));
 	assert_true(jt_run_with_claim(t, h));
@@ -152,7 +159,7 @@ static void
 test_live_holder_respected(void **state)
 {
 	struct jt *t = *state;
-	char h[128];
+	char h[400];
 
 	jt_holder((long)getppid(), h, sizeof(h));
 	assert_false(jt_run_with_claim(t, h));
@@ -163,9 +170,23 @@ static void
 test_foreign_holder_respected(void **state)
 {
 	struct jt *t = *state;
-	char h[128];
+	char h[400];
 
 	snprintf(h, sizeof(h), "%ld.pid:[1].AAAAAAAAAAAA", jt_dead_pid());
+	assert_false(jt_run_with_claim(t, h));
+}
+
+/* Another node of a cluster on the same store (PostgreSQL) holds the
+ * claim: its pid, in the same initial pid namespace of another machine,
+ * says nothing here, so the claim is respected even when no process has
+ * that pid on this node (taking it over sent the reports twice). */
+static void
+test_other_node_holder_respected(void **state)
+{
+	struct jt *t = *state;
+	char h[400];
+
+	jt_holder_on(jt_dead_pid(), "mx2.receiver.example", h, sizeof(h));
 	assert_false(jt_run_with_claim(t, h));
 }
 
@@ -211,7 +232,7 @@ test_failure_reports_claimed(void **state)
 		.headers = "From: <redacted@example.org>\r\n",
 		.dkim_domain = "", .dkim_identity = "", .dkim_selector = "",
 	};
-	char h[128];
+	char h[400];
 
 	t->c.reports_dmarc_failure = true;
 	t->c.reports_failure_per_hour = 10;
@@ -425,6 +446,8 @@ main(void)
 		    jt_setup, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_holder_respected,
 		    jt_setup, jt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_other_node_holder_respected, jt_setup, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_failure_reports_claimed,
 		    jt_setup, jt_teardown),
 		cmocka_unit_test_setup_teardown(test_rest_of_period_after_now,

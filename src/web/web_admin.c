@@ -25,6 +25,7 @@
 #include "core/metrics.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "store/store_open.h"
 #include "queue/spool.h"
 #include "store/db.h"
 #include "web/admin_prom.h"
@@ -43,6 +44,7 @@ enum web_admin_page {
 struct web_admin_job {
 	struct evhttp_request	*req;
 	enum web_admin_page	 page;
+	const struct conf	*conf;	/* the worker's, outlives the pool */
 	char			 data_dir[PATH_MAX];
 	char			*hostname;
 	/* Filled on the pool thread: */
@@ -61,7 +63,7 @@ static void
 web_admin_run(void *arg)
 {
 	struct web_admin_job *j = arg;
-	char path[PATH_MAX + 16], err[256];
+	char err[512];
 	struct db *db;
 
 	j->queue_ok = spool_count(j->data_dir, &j->queue_n,
@@ -71,8 +73,7 @@ web_admin_run(void *arg)
 		return;
 	/* A connection of its own: the worker's is not for other threads
 	 * (SQLite opened without its mutexes). */
-	snprintf(path, sizeof(path), "%s/sealmail.db", j->data_dir);
-	if ((db = db_open(path, false, NULL, err, sizeof(err))) == NULL ||
+	if ((db = store_open(j->conf, false, err, sizeof(err))) == NULL ||
 	    db_dmarc_pass_rates(db, (long long)time(NULL) - 86400, j->rates,
 	    WEB_ADMIN_DOMAINS, &j->nrates) != DB_OK) {
 		log_warn("admin status: dmarc rates unavailable: %s",
@@ -166,6 +167,7 @@ web_admin_serve(struct evhttp_request *req, const struct web_env *env)
 	j = xcalloc(1, sizeof(*j));
 	j->req = req;
 	j->page = strcmp(path, "/") == 0 ? WEB_ADMIN_STATUS : WEB_ADMIN_METRICS;
+	j->conf = env->conf;
 	snprintf(j->data_dir, sizeof(j->data_dir), "%s", env->conf->data_dir);
 	j->hostname = xstrdup(env->conf->hostname ? env->conf->hostname : "");
 	/* The client may go meanwhile: libevent then leaves the request to

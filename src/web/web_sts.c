@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/workpool.h"
 #include "core/xmalloc.h"
+#include "store/store_open.h"
 #include "store/db_node.h"
 #include "sts/sts_serve.h"
 #include "web/web.h"
@@ -46,13 +47,11 @@ static void
 web_sts_run(void *arg)
 {
 	struct web_sts_job *j = arg;
-	char path[PATH_MAX];
 	struct db_node *nodes = NULL;
 	struct db *db;
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "%s/sealmail.db", j->conf->data_dir);
-	if ((db = db_open(path, false, NULL, j->err, sizeof(j->err))) ==
+	if ((db = store_open(j->conf, false, j->err, sizeof(j->err))) ==
 	    NULL) {
 		j->failed = true;
 		return;

@@ -259,11 +259,32 @@ def test_lookalike_noted_in_the_store(node, pg):
         what="the lookalike sender's row")
 
 
+def test_local_submission_ownership(node):
+    """A local program's From: decides the DKIM signature, by a rule
+    that asks the store (an alias naming the login): root owns an alias
+    to root@, not a store user's address. On PostgreSQL this one is still
+    asked on the loop, at the end of the header section (docs/postgresql.md:
+    what is left)."""
+    cli(node, "alias", "add", "ops@example.test", "root@example.test")
+    refused = "From: is not owned by local user root"
+    for frm, owned in (("ops@example.test", True),
+                       ("alice@example.test", False)):
+        before = node.log_text().count(refused)
+        marker = new_marker()
+        r = run_cli(node.cfg.path, "sendmail", "-t", input=(
+            "From: %s\nTo: alice@example.test\nSubject: %s\n\ncron\n"
+            % (frm, marker)))
+        assert r.returncode == 0, r.stdout + r.stderr
+        # The decision is logged before the message is committed.
+        node.mailbox("alice@example.test").wait_for(marker)
+        assert node.log_text().count(refused) == before + (not owned), frm
+
+
 @pytest.fixture(scope="module")
 def dove_node(pg, tmp_path_factory):
-    """A second daemon on database DB2 whose passdb is a Dovecot (the
-    keys process does not read passwords from PostgreSQL yet): erin
-    exists in Dovecot, and in the store with an alias."""
+    """A second daemon on database DB2 whose passdb is a Dovecot (AUTH
+    against PostgreSQL itself is test_pg_daemon's): erin exists in
+    Dovecot, and in the store with an alias."""
     import dovecot
     dovecot.require()
     # Dovecot's processes must reach its folder (pytest's is 0700).

@@ -89,3 +89,28 @@ def test_sqlite_with_postgresql_keys_warns(cfg):
     assert "[store] postgresql: has no effect without backend = " \
         "postgresql" in r.stderr
     assert "backend = sqlite" in r.stdout
+
+
+def test_keys_password_file_checked(cfg):
+    """The keys process's role: its own connection string is checked like
+    the store's (no password in it) and its password file must be there
+    and readable; serve reads it before any child."""
+    path = store(cfg, "backend = postgresql",
+                 "postgresql = host=db dbname=sealmail user=w",
+                 "postgresql_password_file = " + cfg.pwfile,
+                 "keys_postgresql = host=db dbname=sealmail user=k",
+                 "keys_postgresql_password_file = /nonexistent/keys.pw")
+    r = run_cli(path, "check-config")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "keys_postgresql_password_file /nonexistent/keys.pw: No such " \
+        "file" in r.stderr
+    r = run_cli(path, "serve", timeout=30)
+    assert r.returncode == 1 and "/nonexistent/keys.pw" in r.stderr, \
+        r.stderr
+    path = store(cfg, "backend = postgresql",
+                 "postgresql = host=db dbname=sealmail user=w",
+                 "keys_postgresql = host=db user=k password=hunter2")
+    r = run_cli(path, "check-config")
+    assert r.returncode == 1
+    assert "[store] keys_postgresql: must not hold a password" in r.stderr
+    assert "hunter2" not in r.stderr + r.stdout
