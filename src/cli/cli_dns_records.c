@@ -43,6 +43,7 @@
 #include "net/spki.h"
 #include "store/db.h"
 #include "store/db_node.h"
+#include "store/store_open.h"
 
 #define DNS_RECORDS_USAGE	"dns-records [--domain D] [--zone] | " \
 	"dns-records --check-tlsa [--cert FILE]"
@@ -199,8 +200,10 @@ gather_nodes(const struct conf *c, struct db_node **rows,
 
 	*rows = NULL;
 	*out = NULL;
+	/* A single node that never served has no registry; a shared
+	 * store has no file here and always has one. */
 	snprintf(path, sizeof(path), "%s/sealmail.db", c->data_dir);
-	if (access(path, F_OK) != 0)
+	if (!store_open_is_remote(c) && access(path, F_OK) != 0)
 		return 0;
 	if ((db = cli_open_store(c, false)) == NULL) {
 		*failed = 1;
