@@ -876,3 +876,36 @@ class DaemonGroup:
                 errors.append(str(e))
         self.daemons = []
         return errors
+
+
+# Mappings larger than this are a sanitizer's shadow, not a heap.
+SCAN_REGION_MAX = 4 << 30
+SCAN_CHUNK = 16 << 20
+
+
+def memory_hits(pid, want):
+    """Which names of want (name -> bytes) are in pid's readable memory,
+    read through /proc/PID/mem (root may, as a debugger would), a chunk at
+    a time, so a sanitizer build's huge mappings are no problem."""
+    overlap = max(len(b) for b in want.values())
+    hits = set()
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            if "r" not in parts[1] or (len(parts) > 5 and parts[5] in
+                                       ("[vvar]", "[vsyscall]")):
+                continue
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if hi - lo > SCAN_REGION_MAX:
+                continue
+            tail = b""
+            for at in range(lo, hi, SCAN_CHUNK):
+                try:
+                    mem.seek(at)
+                    data = tail + mem.read(min(SCAN_CHUNK, hi - at))
+                except (OSError, ValueError, OverflowError):
+                    break
+                hits |= {w for w, b in want.items() if b in data}
+                tail = data[-overlap:]
+    return hits

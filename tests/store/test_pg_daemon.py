@@ -291,22 +291,8 @@ def test_reconnect_after_postgresql_restart(cluster):
 
 
 def memory_holds(pid, secret):
-    """Whether secret is anywhere in the writable memory of pid."""
-    needle = secret.encode()
-    with open("/proc/%d/maps" % pid) as maps, \
-            open("/proc/%d/mem" % pid, "rb", 0) as mem:
-        for line in maps:
-            addr, perms = line.split()[:2]
-            if "w" not in perms:
-                continue
-            lo, hi = (int(x, 16) for x in addr.split("-"))
-            try:
-                mem.seek(lo)
-                if needle in mem.read(hi - lo):
-                    return True
-            except OSError:
-                continue
-    return False
+    """Whether secret is anywhere in the readable memory of pid."""
+    return bool(harness.memory_hits(pid, {"secret": secret.encode()}))
 
 
 def test_keys_password_only_in_keys_process(cluster):
