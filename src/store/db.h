@@ -46,8 +46,8 @@ struct db *db_open(const char *path, bool create, const char *owner,
  * not NULL, from the config's postgresql_password_file), which must be at
  * this sealmail's schema version (`sealmail store migrate` brings it
  * there; nothing is created here). Every db_* function works on it; its
- * calls block on the network, so only the CLI opens one until the
- * daemon's lookups leave the event loop. NULL with the message in err. */
+ * calls block on the network, so the daemon makes them on store threads
+ * (store/db_pool.h), never on an event loop. NULL with the message in err. */
 struct db *db_open_pg(const char *dsn, const char *password, char *err,
     size_t errlen);
 /* db_close(NULL) is a no-op. */
