@@ -47,7 +47,8 @@ struct db *db_open(const char *path, bool create, const char *owner,
  * this sealmail's schema version (`sealmail store migrate` brings it
  * there; nothing is created here). Every db_* function works on it; its
  * calls block on the network, so the daemon makes them on store threads
- * (store/db_pool.h), never on an event loop. NULL with the message in err. */
+ * (store/db_pool.h), not on its event loops (three uncommon exceptions
+ * are listed in docs/postgresql.md). NULL with the message in err. */
 struct db *db_open_pg(const char *dsn, const char *password, char *err,
     size_t errlen);
 /* db_close(NULL) is a no-op. */
