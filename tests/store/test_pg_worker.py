@@ -262,9 +262,8 @@ def test_lookalike_noted_in_the_store(node, pg):
 def test_local_submission_ownership(node):
     """A local program's From: decides the DKIM signature, by a rule
     that asks the store (an alias naming the login): root owns an alias
-    to root@, not a store user's address. On PostgreSQL this one is still
-    asked on the loop, at the end of the header section (docs/postgresql.md:
-    what is left)."""
+    to root@, not a store user's address (asked on a store thread:
+    test_pg_offloop.py shows the loop free meanwhile)."""
     cli(node, "alias", "add", "ops@example.test", "root@example.test")
     refused = "From: is not owned by local user root"
 
@@ -280,7 +279,7 @@ def test_local_submission_ownership(node):
     # The worker's own connection may still hold the break of an earlier
     # test's server restart: its first query then fails, which this rule
     # takes as "not owned" (unsigned, never signed wrongly). One message
-    # meets that break; the handle is connected again after its backoff.
+    # meets that break; the connection is made again after its backoff.
     local_send("alice@example.test")
     time.sleep(1)
     for frm, owned in (("ops@example.test", True),
