@@ -25,7 +25,6 @@ from harness import Config, Daemon, make_cert, new_marker, \
     run_cli  # noqa: E402
 import nxdns  # noqa: E402
 
-import pgserver  # noqa: E402
 
 DB = "offloop"
 ALICE = "alice@example.test"
@@ -84,27 +83,6 @@ def node(pg, milter, tmp_path_factory):
         dns.close()
 
 
-def lock_users(pg):
-    """A psql session holding users locked (unlock() ends it)."""
-    locker = subprocess.Popen(
-        (["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []) +
-        [os.path.join(pgserver.PGBIN, "psql"), "-X", "-q", "-A", "-t",
-         "-h", pg.dir, "-p", str(pg.port), "-U", "postgres", "-d", DB],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, cwd=pg.dir)
-    locker.stdin.write("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE "
-                       "MODE; SELECT 'locked';\n")
-    locker.stdin.flush()
-    assert "locked" in locker.stdout.readline()
-    return locker
-
-
-def unlock(locker):
-    locker.stdin.write("ROLLBACK;\n")
-    locker.stdin.close()
-    locker.wait(timeout=30)
-
-
 def loop_answers(node):
     """The worker's loop greets and answers a second session at once."""
     t0 = time.monotonic()
@@ -161,18 +139,13 @@ def test_local_from_asked_while_the_body_streams(node, pg, rules):
     not owned) once the answer comes; another user's address is not."""
     warm_up(node)
     before = not_owned_count(node)
-    locker = lock_users(pg)
-    p = None
-    try:
+    with pg.locked("users", DB):
         p = local_send(node, "ops@example.test", marker := new_marker(),
                        wait=False)
         time.sleep(0.5)
         loop_answers(node)
         assert p.poll() is None, "the message ended without its answer"
-    finally:
-        unlock(locker)
-        if p is not None:
-            assert p.wait(timeout=60) == 0, p.stderr.read()
+    assert p.wait(timeout=60) == 0, p.stderr.read()
     node.mailbox(ALICE).wait_for(marker)
     assert not_owned_count(node) == before
     local_send(node, "bob@example.test", marker := new_marker())
@@ -199,15 +172,12 @@ def test_local_from_changed_by_a_milter(node, rules):
 def data_while_locked(node, pg, s, msg):
     """DATA of msg on session s while users is locked: the loop answers
     another session meanwhile; the reply once the lock is gone."""
-    locker = lock_users(pg)
-    try:
+    with pg.locked("users", DB):
         s.putcmd("data")
         assert s.getreply()[0] == 354
         s.send(msg + b".\r\n")
         time.sleep(0.5)
         loop_answers(node)
-    finally:
-        unlock(locker)
     return s.getreply()
 
 

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import smtplib
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,6 @@ from harness import Config, Daemon, make_cert, make_message, \
     new_marker, run_cli  # noqa: E402
 import nxdns  # noqa: E402
 
-import pgserver  # noqa: E402
 
 DB = "worker1"
 DB2 = "worker2"
@@ -175,33 +173,10 @@ def test_server_down_answers_451_then_resumes(node, pg):
         node.mailbox("alice@example.test").wait_for(during)
 
 
-def lock_users(pg):
-    """A psql session holding users locked (ROLLBACK ends it)."""
-    locker = subprocess.Popen(
-        (["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []) +
-        [os.path.join(pgserver.PGBIN, "psql"), "-X", "-q", "-A", "-t",
-         "-h", pg.dir, "-p", str(pg.port), "-U", "postgres", "-d", DB],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, cwd=pg.dir)
-    locker.stdin.write("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE "
-                       "MODE; SELECT 'locked';\n")
-    locker.stdin.flush()
-    assert "locked" in locker.stdout.readline()
-    return locker
-
-
-def unlock(locker):
-    locker.stdin.write("ROLLBACK;\n")
-    locker.stdin.close()
-    locker.wait(timeout=30)
-
-
 def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
     """A lookup waiting on a locked table does not stop the worker (its
     only one) from greeting and answering another session."""
-    locker = lock_users(pg)
-    a = None
-    try:
+    with pg.locked("users", DB):
         a = session(node, timeout=30)
         assert a.mail("sender@example.net")[0] == 250
         # An address no earlier test asked for: not in any cache.
@@ -217,8 +192,6 @@ def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
         finally:
             b.close()
         assert time.monotonic() - t0 < 2
-    finally:
-        unlock(locker)
     # The lookup ends once the lock is gone: frank is no user.
     code, msg = a.getreply()
     a.close()
@@ -228,8 +201,7 @@ def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
 def test_lookup_stuck_past_the_statement_timeout_is_451(node, pg):
     """A lookup that waits on the server longer than the workers'
     statement timeout (10 s) ends as a temporary failure."""
-    locker = lock_users(pg)
-    try:
+    with pg.locked("users", DB):
         with session(node, timeout=30) as s:
             assert s.mail("sender@example.net")[0] == 250
             t0 = time.monotonic()
@@ -237,8 +209,6 @@ def test_lookup_stuck_past_the_statement_timeout_is_451(node, pg):
             took = time.monotonic() - t0
         assert code == 451 and msg.startswith(b"4.3.0"), (code, msg)
         assert 9 < took < 20, took
-    finally:
-        unlock(locker)
 
 
 def test_lookalike_noted_in_the_store(node, pg):
