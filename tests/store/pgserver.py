@@ -222,6 +222,13 @@ class PgServer:
                   % (name, OWNER))
         return self.dsn(name)
 
+    def store_section(self, name):
+        """The [store] section of a config on a new database name (as
+        OWNER, a 2 s connect timeout: a stopped server fails fast)."""
+        return ("\n[store]\nbackend = postgresql\npostgresql = %s "
+                "connect_timeout=2\npostgresql_password_file = %s\n"
+                % (self.new_database(name), self.pwfile))
+
     def dsn(self, db, user=OWNER):
         return ("host=127.0.0.1 port=%d dbname=%s user=%s"
                 % (self.port, db, user))

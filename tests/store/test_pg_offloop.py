@@ -58,11 +58,9 @@ def node(pg, milter, tmp_path_factory):
     c.dns["resolver"] = dns.resolver
     c.listen("mx", "mx", "none")
     c.listen("submissions", "submission", "implicit")
-    c.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s "
-               "connect_timeout=2\npostgresql_password_file = %s\n"
-               '\n[milter "fake"]\naddress = %s\nroles = mx, submission\n'
-               "command_timeout = 30s\ncontent_timeout = 30s\n"
-               % (pg.new_database(DB), pg.pwfile, milter.address))
+    c.extra = pg.store_section(DB) + (
+        '\n[milter "fake"]\naddress = %s\nroles = mx, submission\n'
+        "command_timeout = 30s\ncontent_timeout = 30s\n" % milter.address)
     path = c.write()
     for args, stdin in (
             (("store", "migrate"), None),

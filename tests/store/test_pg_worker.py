@@ -31,9 +31,7 @@ DB2 = "worker2"
 def on_postgresql(c, pg, db, users, alias):
     """Point config c at a new database db of pg, write it, migrate, and
     add users (no password) and alias (address, target)."""
-    c.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s "
-               "connect_timeout=2\npostgresql_password_file = %s\n"
-               % (pg.new_database(db), pg.pwfile))
+    c.extra = pg.store_section(db)
     path = c.write()
     cmds = [("store", "migrate")]
     cmds += [("user", "add", u, "--no-password") for u in users]
