@@ -2,15 +2,19 @@
 """Three store paths of a live node on PostgreSQL, read back from the
 database: a DMARC aggregate row from an SMTP session, SRS (the secret of
 the `secrets` table signs a forward and verifies its bounce), and remote
-delivery's store thread writing TLS-RPT session results. First, the
-command line reading postgresql_password_file as serve does.
+delivery's store thread (the MTA-STS policy cache, TLS-RPT session
+results). First, the command line reading postgresql_password_file as
+serve does.
 
 A (mx.fwd.test, 127.0.0.1) runs on PostgreSQL (pgserver.py) and forwards
 aliases of fwd.test to B (mx.remote.test, 127.0.0.2, SQLite); the test DNS
-server (tests/dns, NSD) serves the zones. As tests/outbound/test_srs.py,
-whose world this is, the original sender writes from 127.0.0.5
-(origin.test, DMARC p=none, B its MX)."""
+server (tests/dns, NSD) serves the zones; remote.test publishes an
+enforcing MTA-STS policy (tests/outbound/stsserver.py on 127.0.0.10:443)
+and a TLS-RPT record. As tests/outbound/test_srs.py, whose world this
+is, the original sender writes from 127.0.0.5 (origin.test, DMARC
+p=none, B its MX)."""
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -24,7 +28,9 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
                                 "outbound"))
 import remote_env as env  # noqa: E402
+from stsserver import StsServer  # noqa: E402
 import harness  # noqa: E402
+import testca  # noqa: E402
 from harness import Config, cli_ok, make_cert, make_message, \
     new_marker, run_cli  # noqa: E402
 
@@ -33,6 +39,7 @@ import pgserver  # noqa: E402
 DB = "paths"
 A_HOST, B_HOST = "127.0.0.1", "127.0.0.2"
 ORIGIN_IP = "127.0.0.5"
+STS_HOST = "127.0.0.10"             # remote.test's MTA-STS policy (HTTPS)
 ALICE = "alice@origin.test"         # writes from ORIGIN_IP
 CAROL = "carol@remote.test"         # B's user, target of A's alias
 DAVE = "dave@fwd.test"              # A's local user
@@ -42,8 +49,10 @@ ZONES = {
     "fwd.test": '@ MX 10 mx\nmx A 127.0.0.1\n'
                 '@ TXT "v=spf1 ip4:127.0.0.1 -all"\n',
     "remote.test": "@ MX 10 mx\nmx A 127.0.0.2\n"
+                   '_mta-sts TXT "v=STSv1; id=1"\n'
+                   "mta-sts A %s\n"
                    '_smtp._tls TXT "v=TLSRPTv1; '
-                   'rua=mailto:tlsrpt@remote.test"\n',
+                   'rua=mailto:tlsrpt@remote.test"\n' % STS_HOST,
     "origin.test": '@ MX 10 mx.remote.test.\n'
                    '@ TXT "v=spf1 ip4:%s -all"\n'
                    '_dmarc TXT "v=DMARC1; p=none; '
@@ -137,11 +146,27 @@ def world(pg, tmp_path_factory):
                     "test)")
     base = str(tmp_path_factory.mktemp("pgpaths"))
     dsn = pg.new_database(DB)
-    with env.dns_world(base, ZONES, (A_HOST, B_HOST)) as w:
+    # remote.test enforces MTA-STS: B's certificate and the policy
+    # server's come from a test CA that A trusts ([delivery] tls_ca).
+    certs = os.path.join(base, "certs")
+    ca = testca.make_ca(certs)
+    sts = testca.issue(ca, certs, "sts", ["mta-sts.remote.test"])
+    srv = StsServer(STS_HOST, 443, sts.cert, sts.key)
+    srv.set("mta-sts.remote.test", policy="version: STSv1\r\nmode: "
+            "enforce\r\nmx: mx.remote.test\r\nmax_age: 604800\r\n")
+    srv.start()
+    with contextlib.ExitStack() as stack:
+        stack.callback(srv.stop)
+        w = stack.enter_context(env.dns_world(base, ZONES,
+                                              (A_HOST, B_HOST)))
         b_cfg = env.mx_instance(w, base, "b", "mx.remote.test", B_HOST,
                                 ["remote.test", "origin.test"])
+        b_cfg.certs = [env.full_chain(testca.issue(
+            ca, certs, "b-ca", ["mx.remote.test"]), ca)]
         a_cfg = env.mx_instance(w, base, "a", "mx.fwd.test", A_HOST,
                                 ["fwd.test"])
+        a_cfg.delivery.update(tls_ca=ca.cert,
+                              fetch_private_addresses="yes")
         a_cfg.extra = ("\n[forwarding]\nsrs = yes\nsrs_max_age = 21d\n"
                        "\n[store]\nbackend = postgresql\n"
                        "postgresql = %s connect_timeout=3\n"
@@ -152,7 +177,7 @@ def world(pg, tmp_path_factory):
         a = w["pool"].start(a_cfg, provision=provision_pg(
             [(DAVE, PW)], [("list@fwd.test", CAROL),
                            ("gone@fwd.test", "void@remote.test")]))
-        yield {"a": a, "b": b, "pg": pg}
+        yield {"a": a, "b": b, "pg": pg, "srv": srv}
 
 
 def rows(world, sql):
@@ -267,15 +292,23 @@ def test_srs_forward_and_bounce(world):
                harness.header_values(dsn, "Delivered-To")), text[:3000]
 
 
-def test_remote_delivery_tls_results(world):
-    """Remote delivery's store thread: the TLS session result of a
-    delivery to remote.test (which publishes a TLS-RPT record) is a row
-    of tls_results in PostgreSQL, with the session's addresses."""
+def test_remote_delivery_sts_and_tls_results(world):
+    """Remote delivery's store thread: remote.test's MTA-STS policy,
+    fetched for a delivery there, is cached in sts_policies, and the TLS
+    session result under it (RFC 8460: policy type sts, the policy's
+    lines) is a row of tls_results, with the session's addresses."""
     a, b = world["a"], world["b"]
     forward(a, b, "list@fwd.test", new_marker(), b.mailbox(CAROL))
+    assert world["srv"].hits.get("mta-sts.remote.test", 0) >= 1
+    assert env.log_lines(a, "rcpt=\"%s\"" % CAROL, "policy=mta-sts "
+                         "authenticated=yes", "result=delivered")
+    got = wait_rows(world, "SELECT id, expires > fetched FROM sts_policies "
+                    "WHERE domain = 'remote.test' AND policy LIKE "
+                    "'%mode: enforce%'", "the MTA-STS policy in PostgreSQL")
+    assert got == ["1|t"], got
     got = wait_rows(world, "SELECT policy_type, receiving_mx, sending_ip, "
                     "receiving_ip, result FROM tls_results WHERE "
-                    "policy_domain = 'remote.test' AND count > 0",
+                    "policy_domain = 'remote.test' AND policy_string LIKE "
+                    "'%mode: enforce%' AND count > 0",
                     "the TLS result row in PostgreSQL")
-    assert "no-policy-found|mx.remote.test|%s|%s|success" % (
-        A_HOST, B_HOST) in got, got
+    assert "sts|mx.remote.test|%s|%s|success" % (A_HOST, B_HOST) in got, got
