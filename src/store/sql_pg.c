@@ -516,7 +516,7 @@ sql_open_pg(const char *dsn, const char *password, char *err, size_t errlen)
 	pg->add_tcp = true;
 	for (size_t i = 0; i < SQL_PG_TCP_N; i++)
 		if (sql_pg_dsn_has(opts, sql_pg_tcp_kw[i]))
-			pg->add_tcp = true;
+			pg->add_tcp = false;
 	PQconninfoFree(opts);
 	pg->dsn = xstrdup(dsn);
 	pg->password = password != NULL ? xstrdup(password) : NULL;
