@@ -465,6 +465,8 @@ remote_srs_run(void *arg)
 		db_close(db);
 }
 
+static void remote_keyless_go(struct delivery_method *rd);
+
 /* workpool_done_fn: on the loop. */
 static void
 remote_srs_done(void *arg, bool cancelled)
@@ -475,16 +477,19 @@ remote_srs_done(void *arg, bool cancelled)
 		memcpy(j->rd->srs_key, j->key, sizeof(j->key));
 		j->rd->srs_key_ok = true;
 	}
-	if (!cancelled)
+	if (!cancelled) {
 		j->rd->srs_key_reading = false;
+		remote_keyless_go(j->rd);
+	}
 	OPENSSL_cleanse(j->key, sizeof(j->key));
 	free(j);
 }
 
 /* The SRS key (db_secret_get "srs"), read once; NULL if the store cannot
- * give it (yet: on a shared server the read goes to the store's thread,
- * and the forward is deferred meanwhile). With a relayhost the engine has
- * no store handle: one is opened for the read. */
+ * give it, or not yet (rd->srs_key_reading: on a shared server the read
+ * goes to the store's thread, and the forwards wait for it in
+ * rd->keyless). With a relayhost the engine has no store handle: one is
+ * opened for the read. */
 static const uint8_t *
 remote_srs_key(struct delivery_method *rd)
 {
@@ -584,11 +589,12 @@ remote_store_flush(struct delivery_method *rd)
  * A copy forwarded for alias (remote_forward.h): refused when the message
  * failed DMARC with p=reject (permanent: it bounces), deferred when the
  * SRS key cannot be read; else its sender is rewritten where SRS applies.
- * -1 with u->loop set when the unit is refused.
+ * -1 with u->loop set when the unit is refused; 1 when it waits for the
+ * key being read (a read that fails is not asked again for it).
  */
 static int
 remote_unit_forward(struct delivery_method *rd, struct remote_unit *u,
-    const char *alias)
+    const char *alias, bool retry)
 {
 	const struct envelope *env = u->js->job.env;
 	const uint8_t *key = NULL;
@@ -603,7 +609,10 @@ remote_unit_forward(struct delivery_method *rd, struct remote_unit *u,
 		    text);
 		return -1;
 	}
-	if (rd->conf->forward_srs && (key = remote_srs_key(rd)) == NULL) {
+	if (rd->conf->forward_srs && (key = retry ? remote_srs_key(rd) :
+	    rd->srs_key_ok ? rd->srs_key : NULL) == NULL) {
+		if (rd->srs_key_reading)
+			return 1;
 		remote_status(&u->loop, SMTPC_TEMP, 451, "4.3.0", "forward",
 		    "SRS key unavailable in the store");
 		return -1;
@@ -619,6 +628,48 @@ remote_unit_forward(struct delivery_method *rd, struct remote_unit *u,
 		    log_quote(alias, strlen(alias), qa, sizeof(qa)),
 		    srs_result_text(why));
 	return 0;
+}
+
+/* A unit of recipients of one destination (name) and alias: refused,
+ * waiting for the SRS key, or queued for its destination. retry: a
+ * failed read of the key may be tried again for it. */
+static void
+remote_unit_queue(struct delivery_method *rd, struct remote_unit *u,
+    const char *alias, const char *name, bool retry)
+{
+	switch (remote_unit_forward(rd, u, alias, retry)) {
+	case -1:
+		TAILQ_INSERT_TAIL(&rd->looped, u, entry);
+		return;
+	case 1:
+		TAILQ_INSERT_TAIL(&rd->keyless, u, entry);
+		return;
+	}
+	remote_unit_alias(u, alias);
+	remote_unit_message(u);
+	TAILQ_INSERT_TAIL(&remote_dest_get(rd, name)->waiting, u, entry);
+}
+
+/* The SRS key's read ended (with the key or without): the forwards that
+ * waited for it go on, or are deferred (451) if it failed. */
+static void
+remote_keyless_go(struct delivery_method *rd)
+{
+	struct remote_units q = TAILQ_HEAD_INITIALIZER(q);
+	struct remote_unit *u;
+	char name[LIMIT_DOMAIN + 1];
+
+	if (TAILQ_EMPTY(&rd->keyless))
+		return;
+	TAILQ_CONCAT(&q, &rd->keyless, entry);
+	while ((u = TAILQ_FIRST(&q)) != NULL) {
+		TAILQ_REMOVE(&q, u, entry);
+		remote_dest_name(rd, &u->js->job, u->pos[0], name,
+		    sizeof(name));
+		remote_unit_queue(rd, u, remote_alias_of(&u->js->job,
+		    u->pos[0]), name, false);
+	}
+	remote_pump_later(rd);
 }
 
 static struct delivery *
@@ -691,14 +742,7 @@ remote_start(struct delivery_method *rd, const struct delivery_job *job)
 			}
 		u->requiretls = requiretls;
 		u->tls_no = tls_no;
-		if (remote_unit_forward(rd, u, alias) == -1) {
-			TAILQ_INSERT_TAIL(&rd->looped, u, entry);
-			continue;
-		}
-		remote_unit_alias(u, alias);
-		remote_unit_message(u);
-		TAILQ_INSERT_TAIL(&remote_dest_get(rd, names[i])->waiting, u,
-		    entry);
+		remote_unit_queue(rd, u, alias, names[i], true);
 	}
 	free(looped);
 	free(names);
@@ -740,6 +784,8 @@ remote_stop(struct delivery *js)
 	js->stopped = true;
 	/* A drop may put js on rd->over: nunits says when. */
 	remote_job_unqueue(js, &rd->looped, false);
+	if (!js->over)
+		remote_job_unqueue(js, &rd->keyless, false);
 	TAILQ_FOREACH(d, &rd->dests, entry)
 		if (!js->over)
 			remote_job_unqueue(js, &d->waiting, false);
@@ -761,6 +807,7 @@ remote_cancel(struct delivery *js)
 	else {
 		TAILQ_REMOVE(&rd->jobs, js, entry);
 		remote_job_unqueue(js, &rd->looped, true);
+		remote_job_unqueue(js, &rd->keyless, true);
 		TAILQ_FOREACH(d, &rd->dests, entry)
 			remote_job_unqueue(js, &d->waiting, true);
 		for (c = TAILQ_FIRST(&rd->conns); c != NULL; c = next) {
@@ -909,6 +956,7 @@ remote_new(const struct delivery_setup *setup, char *err, size_t errlen)
 	TAILQ_INIT(&rd->jobs);
 	TAILQ_INIT(&rd->over);
 	TAILQ_INIT(&rd->looped);
+	TAILQ_INIT(&rd->keyless);
 	TAILQ_INIT(&rd->dests);
 	TAILQ_INIT(&rd->conns);
 	if (conf->relayhost != NULL && *conf->relayhost != '\0') {
@@ -962,6 +1010,10 @@ remote_free(struct delivery_method *rd)
 	}
 	while ((u = TAILQ_FIRST(&rd->looped)) != NULL) {
 		TAILQ_REMOVE(&rd->looped, u, entry);
+		remote_unit_free(u);
+	}
+	while ((u = TAILQ_FIRST(&rd->keyless)) != NULL) {
+		TAILQ_REMOVE(&rd->keyless, u, entry);
 		remote_unit_free(u);
 	}
 	while ((js = TAILQ_FIRST(&rd->jobs)) != NULL) {

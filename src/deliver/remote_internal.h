@@ -54,7 +54,8 @@ struct delivery {
 TAILQ_HEAD(remote_jobs, delivery);
 
 struct remote_unit {
-	TAILQ_ENTRY(remote_unit) entry;	/* in dest->waiting or rd->looped */
+	TAILQ_ENTRY(remote_unit) entry;	/* in dest->waiting, rd->looped or
+					 * rd->keyless */
 	struct delivery	*js;
 	size_t			*pos;		/* positions in job->rcpts */
 	size_t			 n;
@@ -170,6 +171,8 @@ struct delivery_method {
 	struct remote_jobs	 jobs;		/* units in flight */
 	struct remote_jobs	 over;		/* stopped, end due */
 	struct remote_units	 looped;	/* to refuse from the pump */
+	struct remote_units	 keyless;	/* forwards waiting for the
+						 * SRS key's read */
 	uint8_t			 srs_key[SRS_SECRET_LEN];
 	bool			 srs_key_ok;	/* read from the store */
 	bool			 srs_key_reading;	/* on rd->store */

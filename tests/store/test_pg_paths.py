@@ -207,16 +207,12 @@ def alice_sends(a, rcpt, marker):
 def forward(a, b, rcpt, marker, mailbox):
     """Alice writes to rcpt, an alias of A that forwards to B; the message
     once it is in mailbox (at B). On PostgreSQL the runner reads the SRS
-    key on its store thread and defers the forward that asked for it
-    meanwhile (451 4.3.0, src/deliver/remote.c), which the next queue
-    scan (up to 30 s) or a flush then sends: flushed here."""
+    key on its store thread: the forward that asked for it waits for the
+    read (src/deliver/remote.c), never deferred to a retry."""
     alice_sends(a, rcpt, marker)
-    harness.wait_until(lambda: mailbox.with_marker(marker) or
-                       env.log_lines(a, "SRS key unavailable"), 20,
-                       what="the forward delivered or deferred")
-    if not mailbox.with_marker(marker):
-        cli_ok(a.cfg.path, "queue", "flush")
-    return mailbox.wait_for(marker, timeout=20)[0]
+    raw = mailbox.wait_for(marker, timeout=20)[0]
+    assert not env.log_lines(a, "SRS key unavailable"), a.log_tail()
+    return raw
 
 
 def srs0(key, local, domain, fwd, day):
