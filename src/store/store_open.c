@@ -82,19 +82,13 @@ store_open_is_remote(const struct conf *c)
 	return c->store_backend == CONF_STORE_POSTGRESQL;
 }
 
-/* store_open, whose PostgreSQL handle connects now or (later) at its
- * first call. */
-static struct db *
-store_open_how(const struct conf *c, bool create, bool later, char *err,
-    size_t errlen)
+struct db *
+store_open(const struct conf *c, bool create, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct db *db;
 
-	if (store_open_is_remote(c) && later)
-		db = db_open_pg_later(c->store_postgresql,
-		    c->store_postgresql_password, err, errlen);
-	else if (store_open_is_remote(c))
+	if (store_open_is_remote(c))
 		db = db_open_pg(c->store_postgresql,
 		    c->store_postgresql_password, err, errlen);
 	else {
@@ -116,13 +110,21 @@ store_open_how(const struct conf *c, bool create, bool later, char *err,
 }
 
 struct db *
-store_open(const struct conf *c, bool create, char *err, size_t errlen)
-{
-	return store_open_how(c, create, false, err, errlen);
-}
-
-struct db *
 store_open_later(const struct conf *c, bool create, char *err, size_t errlen)
 {
-	return store_open_how(c, create, true, err, errlen);
+	struct db *db;
+
+	if (!store_open_is_remote(c))
+		return store_open(c, create, err, errlen);
+	db = db_open_pg_later(c->store_postgresql,
+	    c->store_postgresql_password, err, errlen);
+	/* As store_open does. */
+	if (db != NULL && db_set_recipient_delimiter(db,
+	    c->recipient_delimiter) == -1) {
+		snprintf(err, errlen, "recipient_delimiter is too long for "
+		    "the store");
+		db_close(db);
+		db = NULL;
+	}
+	return db;
 }
