@@ -27,6 +27,7 @@
 #include "queue/spool.h"
 #include "store/db.h"
 #include "store/db_pg.h"
+#include "store/store_open.h"
 
 void
 cli_error(const char *fmt, ...)
@@ -189,50 +190,36 @@ cli_mkdirs(const char *path, mode_t mode)
 }
 
 int
-cli_store_password(const char *file, char *buf, size_t len,
-    const char **out)
+cli_store_password(const char *file, char **out)
 {
 	char err[512], esc[1100];
 
-	*out = NULL;
-	if (file == NULL)
-		return 0;
-	if (db_pg_password(file, buf, len, err, sizeof(err)) == -1) {
+	if (store_open_read_password(file, out, err, sizeof(err)) == -1) {
 		cli_error("%s", cli_escape(err, esc, sizeof(esc)));
 		return -1;
 	}
-	*out = buf;
 	return 0;
 }
 
-/* db with the config's recipient delimiter, or NULL (closed) when it
- * cannot take it. */
-static struct db *
-cli_store_ready(const struct conf *c, struct db *db)
-{
-	if (db != NULL && db_set_recipient_delimiter(db,
-	    c->recipient_delimiter) == -1) {
-		cli_error("recipient_delimiter is too long for the store");
-		db_close(db);
-		db = NULL;
-	}
-	return db;
-}
-
 /* The store (and, with accounts, its password table) of [store] backend
- * = postgresql. */
+ * = postgresql, with the password store_open_load read into c, else with
+ * the one in postgresql_password_file, read now: the CLI reads it only
+ * for the commands that open the store (sendmail's users, who need not,
+ * may not be able to). */
 static struct db *
 cli_open_pg(const struct conf *c, bool accounts)
 {
-	char pw[DB_PG_PASSWORD_MAX + 2], err[512], esc[600];
-	const char *password;
+	char err[512], esc[600];
+	char *password = NULL;
 	struct db_passwd *p = NULL;
 	struct db *db = NULL;
 
-	if (cli_store_password(c->store_postgresql_password_file, pw,
-	    sizeof(pw), &password) == -1)
+	if (c->store_postgresql_password != NULL)
+		password = xstrdup(c->store_postgresql_password);
+	else if (cli_store_password(c->store_postgresql_password_file,
+	    &password) == -1)
 		return NULL;
-	if ((db = db_open_pg(c->store_postgresql, password, err,
+	if ((db = store_open_with_password(c, password, false, err,
 	    sizeof(err))) == NULL)
 		cli_error("store: %s", cli_escape(err, esc, sizeof(esc)));
 	else if (accounts && (p = db_passwd_open_pg(c->store_postgresql,
@@ -243,8 +230,8 @@ cli_open_pg(const struct conf *c, bool accounts)
 		db = NULL;
 	} else if (p != NULL)
 		db_set_passwd(db, p);
-	explicit_bzero(pw, sizeof(pw));
-	return cli_store_ready(c, db);
+	conf_store_forget(&password);
+	return db;
 }
 
 struct db *
@@ -252,9 +239,8 @@ cli_open_store(const struct conf *c, bool create)
 {
 	char err[512], esc[600];
 	struct db *db;
-	char *path;
 
-	if (c->store_backend == CONF_STORE_POSTGRESQL)
+	if (store_open_is_remote(c))
 		return cli_open_pg(c, false);
 	if (c->data_dir == NULL || c->data_dir[0] == '\0') {
 		cli_error("[server] data_dir is not set");
@@ -262,12 +248,10 @@ cli_open_store(const struct conf *c, bool create)
 	}
 	if (create && cli_mkdirs(c->data_dir, 0755) == -1)
 		return NULL;
-	path = xasprintf("%s/sealmail.db", c->data_dir);
-	db = db_open(path, create, c->user, err, sizeof(err));
-	if (db == NULL)
+	/* data_dir/sealmail.db, owned by [server] user, as serve opens it. */
+	if ((db = store_open(c, create, err, sizeof(err))) == NULL)
 		cli_error("store %s", cli_escape(err, esc, sizeof(esc)));
-	free(path);
-	return cli_store_ready(c, db);
+	return db;
 }
 
 struct db *
@@ -278,7 +262,7 @@ cli_open_accounts(const struct conf *c)
 	struct db *db;
 	char *path;
 
-	if (c->store_backend == CONF_STORE_POSTGRESQL)
+	if (store_open_is_remote(c))
 		return cli_open_pg(c, true);
 	if ((db = cli_open_store(c, true)) == NULL)
 		return NULL;

@@ -57,11 +57,11 @@ int cli_mkdirs(const char *path, mode_t mode);
  * failure; the caller db_close()s the result.
  */
 struct db *cli_open_store(const struct conf *c, bool create);
-/* The password in file (a postgresql_password_file) into buf, *out
- * pointing at it; *out NULL when file is NULL (libpq's own ways apply).
- * -1 after saying why. The caller wipes buf. */
-int cli_store_password(const char *file, char *buf, size_t len,
-    const char **out);
+/* The password in file (a postgresql_password_file) as a new string in
+ * *out, read by store_open_read_password as serve reads it; *out NULL
+ * when file is NULL (libpq's own ways apply). -1 after saying why. The
+ * caller wipes and frees it (conf_store_forget). */
+int cli_store_password(const char *file, char **out);
 /* cli_open_store, then the password file DATA_DIR/passwd.db beside it
  * (made if missing, same owner; PostgreSQL: its passwords table), handed
  * to the store (db_set_passwd), so that the account functions can set and

@@ -25,8 +25,7 @@
 static int
 cli_store_migrate(const struct conf *c)
 {
-	char pw[DB_PG_PASSWORD_MAX + 2], err[512], esc[1100];
-	const char *password;
+	char err[512], esc[1100], *password;
 	int from, to, rc;
 	struct db *db;
 
@@ -39,12 +38,12 @@ cli_store_migrate(const struct conf *c)
 		    c->data_dir);
 		return CLI_EXIT_OK;
 	}
-	if (cli_store_password(c->store_postgresql_password_file, pw,
-	    sizeof(pw), &password) == -1)
+	if (cli_store_password(c->store_postgresql_password_file,
+	    &password) == -1)
 		return CLI_EXIT_FAIL;
 	rc = db_pg_migrate(c->store_postgresql, password, &from, &to, err,
 	    sizeof(err));
-	explicit_bzero(pw, sizeof(pw));
+	conf_store_forget(&password);
 	if (rc == -1) {
 		cli_error("store: %s", cli_escape(err, esc, sizeof(esc)));
 		return CLI_EXIT_FAIL;
@@ -60,9 +59,10 @@ cli_store_migrate(const struct conf *c)
 static int
 cli_store_copy(const struct conf *c, int argc, char **argv)
 {
-	char pw[DB_PG_PASSWORD_MAX + 2], err[1024], esc[2100];
-	char *from = NULL, *passwd = NULL, *dir = NULL;
-	const char *to = c->store_postgresql, *password;
+	char err[1024], esc[2100];
+	char *from = NULL, *passwd = NULL, *dir = NULL, *password = NULL;
+	const char *to = c->store_postgresql;
+	/* The conf's file, or one for a database the conf does not name. */
 	const char *pwfile = c->store_postgresql_password_file;
 	int rc = CLI_EXIT_USAGE;
 
@@ -110,7 +110,7 @@ cli_store_copy(const struct conf *c, int argc, char **argv)
 		strcpy(dir, ".");
 	passwd = xasprintf("%s/passwd.db", dir);
 	rc = CLI_EXIT_FAIL;
-	if (cli_store_password(pwfile, pw, sizeof(pw), &password) == -1)
+	if (cli_store_password(pwfile, &password) == -1)
 		goto out;
 	if (db_pg_copy(from, passwd, to, password, stdout, err,
 	    sizeof(err)) == -1)
@@ -121,8 +121,8 @@ cli_store_copy(const struct conf *c, int argc, char **argv)
 		    "once serve supports it\n");
 		rc = CLI_EXIT_OK;
 	}
-	explicit_bzero(pw, sizeof(pw));
 out:
+	conf_store_forget(&password);
 	if (rc == CLI_EXIT_USAGE)
 		cli_usage(CLI_STORE_USAGE);
 	free(from);

@@ -86,7 +86,7 @@ smtpd_arc_body(struct smtpd_session *s, const uint8_t *p, size_t n)
 
 void
 smtpd_arc_seal(struct smtpd_session *s, const struct authcheck *ac,
-    const struct buf *ar, smtpd_sign_next_fn *next)
+    const struct buf *ar, smtpd_next_fn *next)
 {
 	const struct arc_verify *v = authcheck_arc(ac);
 	struct arc_sign_chain c = { 0, ARC_NONE, ARC_REASON_NONE };

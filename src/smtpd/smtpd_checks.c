@@ -33,14 +33,22 @@
 /* Enhanced codes of RFC 7372 §3.2 for an SPF fail at MAIL FROM. */
 #define SMTPD_SPF_REJECT	"550 5.7.23"
 
+/* No signer, or none yet. */
+static void
+smtpd_checks_unsign(struct smtpd_session *s)
+{
+	dkim_sign_free(s->signer);
+	s->signer = NULL;
+	s->sign_domain[0] = '\0';
+	s->sign_provisional = false;
+}
+
 void
 smtpd_checks_reset(struct smtpd_session *s)
 {
 	authcheck_free(s->ac);
 	s->ac = NULL;
-	dkim_sign_free(s->signer);
-	s->signer = NULL;
-	s->sign_domain[0] = '\0';
+	smtpd_checks_unsign(s);
 	smtpd_arc_reset(s);
 }
 
@@ -141,6 +149,14 @@ smtpd_checks_strip(struct smtpd_session *s)
 	s->headers = kept;
 }
 
+static void
+smtpd_checks_not_signed(const struct smtpd_session *s)
+{
+	log_info("sid=%s qid=%s dkim not signed: From: is not owned by local "
+	    "user %s (uid %lu)", s->sid, s->qid, s->local_user[0] ?
+	    s->local_user : "-", (unsigned long)s->local_uid);
+}
+
 /* Sign for the From: domain when it is ours and has keys. */
 static void
 smtpd_checks_signer(struct smtpd_session *s)
@@ -152,14 +168,15 @@ smtpd_checks_signer(struct smtpd_session *s)
 	if (s->local) {
 		/* Signing vouches for the author: only for the user's own
 		 * addresses (smtpd_local_owns), never for whatever a local
-		 * program writes into From:. */
+		 * program writes into From:. A store over the network answers
+		 * while the body comes in; the signer hashes it meanwhile. */
+		bool pending = smtpd_store_senders_start(s);
+
 		if (!smtpd_txn_from_owned(s)) {
-			log_info("sid=%s qid=%s dkim not signed: From: is not "
-			    "owned by local user %s (uid %lu)", s->sid, s->qid,
-			    s->local_user[0] ? s->local_user : "-",
-			    (unsigned long)s->local_uid);
+			smtpd_checks_not_signed(s);
 			return;
 		}
+		s->sign_provisional = pending;
 	} else if (s->auth_user == NULL && !s->trusted)
 		return;
 	if (dmarc_author_domains((const char *)s->headers.data, s->headers.len,
@@ -188,9 +205,7 @@ smtpd_checks_headers(struct smtpd_session *s)
 void
 smtpd_checks_resign(struct smtpd_session *s)
 {
-	dkim_sign_free(s->signer);
-	s->signer = NULL;
-	s->sign_domain[0] = '\0';
+	smtpd_checks_unsign(s);
 	smtpd_arc_reset(s);
 	smtpd_checks_signer(s);
 	smtpd_arc_headers(s);
@@ -581,6 +596,13 @@ smtpd_checks_verify(struct smtpd_session *s)
 void
 smtpd_checks_finish(struct smtpd_session *s)
 {
+	/* The store has answered on a local user's From: now (both ends
+	 * of a message wait for it: smtpd_store_senders). */
+	if (s->sign_provisional && !smtpd_txn_from_owned(s)) {
+		smtpd_checks_not_signed(s);
+		smtpd_checks_unsign(s);
+	}
+	s->sign_provisional = false;
 	if (s->signer)
 		smtpd_sign_dkim(s, smtpd_checks_verify);
 	else

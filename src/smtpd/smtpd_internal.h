@@ -61,6 +61,12 @@ struct smtpd_rcpt_args;
 struct smtpd_sign_job;
 struct smtpd_store_job;
 struct smtpd_store_senders;
+struct smtpd_store_expand;
+struct smtpd_session;
+
+/* What a session does next once an answer it waited for is in (on the
+ * loop). */
+typedef void smtpd_next_fn(struct smtpd_session *s);
 
 struct smtpd_session {
 	struct smtpd_ctx	*ctx;
@@ -132,6 +138,9 @@ struct smtpd_session {
 	struct authcheck	*ac;
 	struct dkim_sign	*signer;
 	char			 sign_domain[LIMIT_DOMAIN + 1];
+	/* A local session's signer chosen while the store was still asked
+	 * whether its From: is the user's: settled by smtpd_checks_finish. */
+	bool			 sign_provisional;
 	/* ARC sealing of mail forwarded for an alias (smtpd_arc.c). */
 	struct arc_sign		*arc;
 	const struct dkim_sign_key *arc_key;	/* borrowed (ctx's keys) */
@@ -145,6 +154,7 @@ struct smtpd_session {
 	struct smtpd_store_job	*store_job;
 	struct smtpd_store_job	*store_answer;
 	struct smtpd_store_senders *senders;	/* header addresses' */
+	struct smtpd_store_expand *expanded;	/* milters' recipients */
 
 	/* The message being made durable (the session waits for it). */
 	struct spool_commit_job	*commit_job;
@@ -242,9 +252,6 @@ bool smtpd_txn_from_owned(struct smtpd_session *s);
 /* On submission with AUTH: the refusal if those fields are not the
  * user's (smtpd_txn_from_owned), else NULL; NULL elsewhere. */
 const char *smtpd_txn_senders_refusal(struct smtpd_session *s);
-/* The ownership answers smtpd_store_senders asked for are in: the end of
- * the message goes on. */
-void smtpd_txn_senders_known(struct smtpd_session *s);
 /* Answer reply to the end of the message and drop the transaction. */
 void smtpd_txn_reject(struct smtpd_session *s, const char *reply,
     enum metrics_reject reason);
@@ -279,9 +286,8 @@ void smtpd_checks_reset(struct smtpd_session *s);
 struct authcheck;
 void smtpd_arc_headers(struct smtpd_session *s);
 void smtpd_arc_body(struct smtpd_session *s, const uint8_t *p, size_t n);
-typedef void smtpd_sign_next_fn(struct smtpd_session *s);
 void smtpd_arc_seal(struct smtpd_session *s, const struct authcheck *ac,
-    const struct buf *ar, smtpd_sign_next_fn *next);
+    const struct buf *ar, smtpd_next_fn *next);
 void smtpd_arc_reset(struct smtpd_session *s);
 
 /* smtpd_sign.c: DKIM signing (s->signer moves into the job; the
@@ -291,9 +297,9 @@ void smtpd_arc_reset(struct smtpd_session *s);
  * (the message then goes unsigned, logged) or timed out (not when the
  * session went). cancel: the session goes, the answers are dropped. */
 struct arc_sign_chain;
-void smtpd_sign_dkim(struct smtpd_session *s, smtpd_sign_next_fn *next);
+void smtpd_sign_dkim(struct smtpd_session *s, smtpd_next_fn *next);
 void smtpd_sign_arc(struct smtpd_session *s, const struct arc_sign_chain *c,
-    const struct buf *authres, smtpd_sign_next_fn *next);
+    const struct buf *authres, smtpd_next_fn *next);
 void smtpd_sign_cancel(struct smtpd_session *s);
 /* Append header text to the envelope's prepend block (after Received). */
 void smtpd_checks_prepend(struct smtpd_session *s, struct buf *add);
@@ -327,16 +333,27 @@ bool smtpd_store_owns(struct smtpd_session *s, const char *user,
 bool smtpd_store_srs_key(struct smtpd_session *s, const char *arg,
     size_t len, uint8_t *key, enum db_result *r);
 void smtpd_store_cancel(struct smtpd_session *s);
-/* The end of a submission's message (store over the network, no
- * milter): senders asks for the ownership of every address of its
- * From:, Sender: and Resent- fields at once; false when the session now
- * waits for the answers (smtpd_txn_senders_known follows). sender: the
- * answer for address (asked on the loop if it was not asked before);
- * senders_reset: the transaction ends. */
-bool smtpd_store_senders(struct smtpd_session *s);
+/* The header senders of a submission (an AUTH user's From:, Sender: and
+ * Resent- fields; a local user's From:, for signing), whose ownership a
+ * store over the network is asked about off the loop (SQLite: at once,
+ * when checked). senders: true when every answer is in; false when the
+ * session now waits, and next(s) follows, which calls senders again (a
+ * job started earlier may not have asked about a milter's From:).
+ * senders_start: ask now without waiting (the message still streams in);
+ * true while answers are pending. sender: the answer for address (one
+ * being asked, for a local user: owned for now). expand: db_rcpt_expand
+ * of each address (true: done at once; false: the session waits and
+ * next(s) follows); expanded: the answer for the i-th, *v the caller's.
+ * txn_reset: the transaction ends, its jobs and answers go. */
+bool smtpd_store_senders(struct smtpd_session *s, smtpd_next_fn *next);
+bool smtpd_store_senders_start(struct smtpd_session *s);
 enum db_result smtpd_store_sender(struct smtpd_session *s,
     const char *address);
-void smtpd_store_senders_reset(struct smtpd_session *s);
+bool smtpd_store_expand(struct smtpd_session *s, const char *const *address,
+    size_t n, smtpd_next_fn *next);
+enum db_result smtpd_store_expanded(struct smtpd_session *s, size_t i,
+    char ***v, size_t *n);
+void smtpd_store_txn_reset(struct smtpd_session *s);
 bool smtpd_store_dmarc_room(struct smtpd_ctx *ctx, bool failure);
 /* Run run(db, arg) on a store thread, done(arg, cancelled) back on the
  * loop (ctx->store must be set). */
@@ -344,7 +361,14 @@ void smtpd_store_submit(struct smtpd_ctx *ctx, db_pool_run_fn *run,
     workpool_done_fn *done, void *arg);
 
 /* smtpd_local.c: sessions on the local submission socket. */
-/* Whether local user s->local_user owns address (see smtpd_local.c). */
-bool smtpd_local_owns(struct smtpd_session *s, const char *address);
+/* Whether local user login owns address (the rule in smtpd_local.c):
+ * DB_OK owned, DB_NOTFOUND not, DB_ERROR the store could not say. Reads
+ * conf and db only, so a store thread may call it. quick: true with *r
+ * set when the answer needs no store (the login's own address, or no
+ * usable login). */
+enum db_result smtpd_local_owns(struct db *db, const struct conf *conf,
+    const char *login, const char *address);
+bool smtpd_local_owns_quick(const struct conf *conf, const char *login,
+    const char *address, enum db_result *r);
 
 #endif

@@ -10,6 +10,8 @@
  * DKIM signing: mail is signed as the domain's own only when its From: is
  * owned by that user (smtpd_local_owns); a compromised web application
  * running as www-data may still send, but unsigned, as anyone but itself.
+ * The rule reads the store: on the loop for SQLite, on a store thread for
+ * PostgreSQL (smtpd_store_senders).
  */
 #include <errno.h>
 #include <pwd.h>
@@ -85,19 +87,21 @@ smtpd_session_accept_local(struct smtpd_ctx *ctx, int fd)
 
 /* Whether address is LOGIN@ a local domain. */
 static bool
-smtpd_local_is_own(const struct smtpd_session *s, const char *address)
+smtpd_local_is_own(const struct conf *conf, const char *login,
+    const char *address)
 {
 	const char *dom = addr_text_domain(address);
-	size_t llen = strlen(s->local_user);
+	size_t llen = strlen(login);
 
 	return dom[0] != '\0' && (size_t)(dom - address) == llen + 1 &&
-	    strncasecmp(address, s->local_user, llen) == 0 &&
-	    conf_is_local_domain(s->ctx->conf, dom);
+	    strncasecmp(address, login, llen) == 0 &&
+	    conf_is_local_domain(conf, dom);
 }
 
 struct smtpd_local_match {
-	const struct smtpd_session	*s;
-	bool				 found;
+	const struct conf	*conf;
+	const char		*login;
+	bool			 found;
 };
 
 /* db_list_cb over an alias's rows: is a target the user's own? */
@@ -107,8 +111,21 @@ smtpd_local_target_cb(const char *alias, const char *target, void *arg)
 	struct smtpd_local_match *m = arg;
 
 	(void)alias;
-	if (target != NULL && smtpd_local_is_own(m->s, target))
+	if (target != NULL && smtpd_local_is_own(m->conf, m->login, target))
 		m->found = true;
+}
+
+bool
+smtpd_local_owns_quick(const struct conf *conf, const char *login,
+    const char *address, enum db_result *r)
+{
+	if (login[0] == '\0')
+		*r = DB_NOTFOUND;
+	else if (smtpd_local_is_own(conf, login, address))
+		*r = DB_OK;
+	else
+		return false;
+	return true;
 }
 
 /*
@@ -119,20 +136,19 @@ smtpd_local_target_cb(const char *alias, const char *target, void *arg)
  * sales@example.org -> alice@example.org, but not bob@example.org; www-data
  * owns only www-data@... A uid without a usable login name owns nothing.
  */
-bool
-smtpd_local_owns(struct smtpd_session *s, const char *address)
+enum db_result
+smtpd_local_owns(struct db *db, const struct conf *conf, const char *login,
+    const char *address)
 {
-	struct smtpd_local_match m = { .s = s };
+	struct smtpd_local_match m = { .conf = conf, .login = login };
+	enum db_result r;
 
-	if (s->local_user[0] == '\0')
-		return false;
-	if (smtpd_local_is_own(s, address))
-		return true;
+	if (smtpd_local_owns_quick(conf, login, address, &r))
+		return r;
 	/* Whether it is an account. */
-	if (db_user_exists(s->ctx->db, address) == DB_OK)
-		return false;
-	if (db_alias_list(s->ctx->db, address, smtpd_local_target_cb, &m) !=
-	    DB_OK)
-		return false;
-	return m.found;
+	if ((r = db_user_exists(db, address)) != DB_NOTFOUND)
+		return r == DB_OK ? DB_NOTFOUND : DB_ERROR;
+	if (db_alias_list(db, address, smtpd_local_target_cb, &m) != DB_OK)
+		return DB_ERROR;
+	return m.found ? DB_OK : DB_NOTFOUND;
 }

@@ -63,6 +63,12 @@ struct smtpd_milter_one {
 	bool			 failed;	/* on_error applies */
 };
 
+struct smtpd_milter_add {
+	char			*to;
+	char			*orcpt;		/* NULL: none */
+	unsigned		 notify;
+};
+
 struct smtpd_milter_run {
 	struct smtpd_session	*s;
 	struct smtpd_milter_run	*next, **prevp;	/* ctx->milter_runs */
@@ -105,6 +111,10 @@ struct smtpd_milter_run {
 	struct buf		 hdr;		/* the header section at EOM */
 	struct buf		 body;		/* a replaced body */
 	bool			 hdr_changed, body_replaced;
+	/* Recipients added in a local domain: expanded as RCPT's by the
+	 * store once every milter answered (smtpd_milter_eom_expand). */
+	struct smtpd_milter_add	*adds;
+	size_t			 nadds;
 };
 
 static const char *const smtpd_milter_tempfail =
@@ -403,12 +413,6 @@ smtpd_milter_enc(struct smtpd_milter_run *r, const struct milter_neg *neg,
 	}
 }
 
-static bool
-smtpd_milter_is_local(const char *domain, void *arg)
-{
-	return conf_is_local_domain(arg, domain);
-}
-
 /* "VERB:<path> args" from a milter's path (with or without its
  * brackets) and ESMTP arguments (NULL: none), for the parser of our own
  * MAIL and RCPT commands: what we would refuse from a client, we refuse
@@ -428,16 +432,17 @@ smtpd_milter_cmdline(const char *verb, const char *p, size_t len,
 
 /* A recipient a milter adds (SMFIR_ADDRCPT, or ADDRCPT_PAR with RCPT
  * parameters): a valid path with valid parameters; a local one must
- * exist (it is expanded like a RCPT). -1 if it cannot be taken. */
+ * exist (it is expanded like a RCPT, at the end: the store may be over
+ * the network). -1 if it cannot be taken. */
 static int
 smtpd_milter_addrcpt(struct smtpd_milter_run *r, const struct milter_reply *m)
 {
 	struct smtpd_session *s = r->s;
-	char to[LIMIT_PATH + 1], **targets = NULL;
+	char to[LIMIT_PATH + 1];
 	char *line = smtpd_milter_cmdline("TO", m->name, m->name_len, m->value,
 	    m->value_len);
 	struct smtpd_rcpt_args ra;
-	size_t n = 0;
+	struct smtpd_milter_add *a;
 
 	if (line == NULL)
 		return -1;
@@ -453,13 +458,27 @@ smtpd_milter_addrcpt(struct smtpd_milter_run *r, const struct milter_reply *m)
 		envelope_add_rcpt(&s->env, to, to, orcpt, ra.notify);
 		return 0;
 	}
-	if (db_rcpt_expand(s->ctx->db, to, smtpd_milter_is_local,
-	    (void *)s->ctx->conf, &targets, &n) != DB_OK)
+	/* Each is a store lookup: no more than a client may give. */
+	if (r->nadds >= s->ctx->conf->max_recipients)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		envelope_add_rcpt(&s->env, targets[i], to, orcpt, ra.notify);
-	db_strv_free(targets, n);
+	r->adds = xreallocarray(r->adds, r->nadds + 1, sizeof(*r->adds));
+	a = &r->adds[r->nadds++];
+	a->to = xstrdup(to);
+	a->orcpt = orcpt != NULL ? xstrdup(orcpt) : NULL;
+	a->notify = ra.notify;
 	return 0;
+}
+
+static void
+smtpd_milter_adds_clear(struct smtpd_milter_run *r)
+{
+	for (size_t i = 0; i < r->nadds; i++) {
+		free(r->adds[i].to);
+		free(r->adds[i].orcpt);
+	}
+	free(r->adds);
+	r->adds = NULL;
+	r->nadds = 0;
 }
 
 /* Remove every recipient given (or expanded from) the address. */
@@ -475,6 +494,17 @@ smtpd_milter_delrcpt(struct smtpd_milter_run *r, const char *p, size_t len)
 	if (addr_parse_path(p, len, false, env->smtputf8, &a, &null, &end) !=
 	    ADDR_OK || end != len || addr_to_text(&a, to, sizeof(to)) == -1)
 		return -1;
+	for (size_t i = 0; i < r->nadds; i++) {
+		struct smtpd_milter_add *ad = &r->adds[i];
+		if (addr_text_equal(ad->to, to)) {
+			free(ad->to);
+			free(ad->orcpt);
+			continue;
+		}
+		r->adds[k++] = *ad;
+	}
+	r->nadds = k;
+	k = 0;
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		struct envelope_rcpt *rc = &env->rcpts[i];
 		if (addr_text_equal(rc->address, to) || (rc->orig != NULL &&
@@ -1268,11 +1298,15 @@ smtpd_milter_discard(struct smtpd_milter_run *r, const char *why)
 		smtpd_resume(s);
 }
 
+static void smtpd_milter_eom_expanded(struct smtpd_session *s);
+static void smtpd_milter_eom_senders(struct smtpd_session *s);
+
 static void
 smtpd_milter_eom_done(struct smtpd_milter_run *r, bool async)
 {
 	struct smtpd_session *s = r->s;
-	const char *refused;
+	const char **to;
+	bool now;
 
 	(void)async;
 	if (r->verdict == MILTER_V_REJECT || r->verdict == MILTER_V_TEMPFAIL) {
@@ -1283,6 +1317,45 @@ smtpd_milter_eom_done(struct smtpd_milter_run *r, bool async)
 		smtpd_milter_discard(r, r->discard_by);
 		return;
 	}
+	to = xcalloc(r->nadds + 1, sizeof(*to));
+	for (size_t i = 0; i < r->nadds; i++)
+		to[i] = r->adds[i].to;
+	now = smtpd_store_expand(s, to, r->nadds, smtpd_milter_eom_expanded);
+	free(to);
+	if (now)
+		smtpd_milter_eom_expanded(s);
+}
+
+/* The added local recipients are expanded: into the envelope. */
+static void
+smtpd_milter_eom_expanded(struct smtpd_session *s)
+{
+	struct smtpd_milter_run *r = smtpd_milter_find(s);
+
+	for (size_t i = 0; i < r->nadds; i++) {
+		struct smtpd_milter_add *a = &r->adds[i];
+		char **v;
+		size_t n;
+		enum db_result dr = smtpd_store_expanded(s, i, &v, &n);
+
+		if (dr != DB_OK) {
+			/* A recipient that does not exist, or a store that
+			 * could not say: the change is not what the milter
+			 * meant, so the message is not accepted as it is. */
+			db_strv_free(v, n);
+			log_warn("sid=%s qid=%s milter error=\"added "
+			    "recipient %s\"", s->sid, s->qid,
+			    dr == DB_NOTFOUND ? "does not exist" :
+			    "could not be looked up");
+			smtpd_milter_end(r, smtpd_milter_tempfail);
+			return;
+		}
+		for (size_t k = 0; k < n; k++)
+			envelope_add_rcpt(&s->env, v[k], a->to, a->orcpt,
+			    a->notify);
+		db_strv_free(v, n);
+	}
+	smtpd_milter_adds_clear(r);
 	if (s->env.nrcpts == 0) {
 		smtpd_milter_discard(r, "no recipient left");
 		return;
@@ -1293,6 +1366,21 @@ smtpd_milter_eom_done(struct smtpd_milter_run *r, bool async)
 		buf_reset(&s->headers);
 		if (r->hdr.len > 0)
 			buf_append(&s->headers, r->hdr.data, r->hdr.len);
+	}
+	smtpd_milter_eom_senders(s);
+}
+
+/* A submission's From: is checked as the milters left it (a milter may
+ * have changed it), and a local one's signer chosen from it. */
+static void
+smtpd_milter_eom_senders(struct smtpd_session *s)
+{
+	struct smtpd_milter_run *r = smtpd_milter_find(s);
+	const char *refused;
+
+	if (!smtpd_store_senders(s, smtpd_milter_eom_senders))
+		return;
+	if (r->hdr_changed || r->body_replaced) {
 		smtpd_checks_resign(s);
 		if (smtpd_milter_rewrite(r) == -1) {
 			log_warn("sid=%s qid=%s milter rewrite failed: %s",
@@ -1302,8 +1390,6 @@ smtpd_milter_eom_done(struct smtpd_milter_run *r, bool async)
 			return;
 		}
 	}
-	/* A submission's From: is checked as the milters left it: a milter
-	 * may have changed it. */
 	if ((refused = smtpd_txn_senders_refusal(s)) != NULL) {
 		smtpd_milter_end(r, refused);
 		return;
@@ -1395,6 +1481,7 @@ smtpd_milter_reset(struct smtpd_session *s)
 	buf_reset(&r->hdr);
 	buf_reset(&r->body);
 	r->hdr_changed = r->body_replaced = false;
+	smtpd_milter_adds_clear(r);
 	if (r->throttled) {
 		r->throttled = false;
 		if (s->bev != NULL)
@@ -1423,5 +1510,6 @@ smtpd_milter_cancel(struct smtpd_session *s)
 	free(r->arg);
 	buf_clear(&r->hdr);
 	buf_clear(&r->body);
+	smtpd_milter_adds_clear(r);
 	free(r);
 }

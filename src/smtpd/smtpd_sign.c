@@ -38,7 +38,7 @@ struct smtpd_sign_op {
 
 struct smtpd_sign_job {
 	struct smtpd_session	*s;	/* NULL once given up or ended */
-	smtpd_sign_next_fn	*next;
+	smtpd_next_fn	*next;
 	struct dkim_sign	*signer;	/* DKIM, owned */
 	struct arc_sign		*arc;		/* or ARC, owned */
 	struct arc_sign_chain	 chain;
@@ -236,7 +236,7 @@ smtpd_sign_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct smtpd_sign_job *
-smtpd_sign_job_new(struct smtpd_session *s, smtpd_sign_next_fn *next)
+smtpd_sign_job_new(struct smtpd_session *s, smtpd_next_fn *next)
 {
 	struct smtpd_sign_job *j = xcalloc(1, sizeof(*j));
 	const struct timeval tv = { SMTPD_SIGN_TIMEOUT, 0 };
@@ -252,7 +252,7 @@ smtpd_sign_job_new(struct smtpd_session *s, smtpd_sign_next_fn *next)
 }
 
 void
-smtpd_sign_dkim(struct smtpd_session *s, smtpd_sign_next_fn *next)
+smtpd_sign_dkim(struct smtpd_session *s, smtpd_next_fn *next)
 {
 	struct smtpd_sign_job *j = smtpd_sign_job_new(s, next);
 	int n;
@@ -278,7 +278,7 @@ smtpd_sign_dkim(struct smtpd_session *s, smtpd_sign_next_fn *next)
 
 void
 smtpd_sign_arc(struct smtpd_session *s, const struct arc_sign_chain *c,
-    const struct buf *authres, smtpd_sign_next_fn *next)
+    const struct buf *authres, smtpd_next_fn *next)
 {
 	struct smtpd_sign_job *j = smtpd_sign_job_new(s, next);
 

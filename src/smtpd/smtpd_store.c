@@ -4,7 +4,9 @@
  * loop as it always was. A store over the network (PostgreSQL) is called
  * on the worker's store threads (store/db_pool.h) while the session
  * waits: its command goes back into the input, as smtpd_dnsbl.c does, and
- * is read again when the answer is in, which then answers it. Recipient
+ * is read again when the answer is in, which then answers it; at the end
+ * of a message (header senders, a milter's added recipients) the session
+ * waits and a continuation goes on. Recipient
  * answers are cached on the loop until the store's change counter moves
  * (read every SMTPD_STORE_POLL_MS), so a user or alias changed on any
  * node is honoured by every node within a second; while the server is
@@ -40,6 +42,7 @@ enum smtpd_store_kind {
 	SMTPD_STORE_OWNS,
 	SMTPD_STORE_SECRET,
 	SMTPD_STORE_SENDERS,
+	SMTPD_STORE_EXPAND,
 };
 
 /* The ownership answers of this transaction's header addresses. */
@@ -53,6 +56,17 @@ struct smtpd_store_senders {
 	bool		 collect;	/* noting the unknown ones */
 };
 
+/* A milter's added recipients in local domains, expanded as RCPT's. */
+struct smtpd_store_expand {
+	size_t		 n;
+	struct {
+		char		*address;
+		enum db_result	 r;
+		char		**v;		/* targets on DB_OK */
+		size_t		 nv;
+	}		 e[];
+};
+
 struct smtpd_store_job {
 	struct smtpd_session	*s;
 	struct smtpd_store	*st;
@@ -61,13 +75,17 @@ struct smtpd_store_job {
 	enum smtpd_store_kind	 kind;
 	unsigned		 gen;		/* the cache's when asked */
 	char			 key[DB_ADDRESS_MAX + 1];
-	char			 user[DB_ADDRESS_MAX + 1];	/* OWNS */
+	char			 user[DB_ADDRESS_MAX + 1];	/* OWNS, SENDERS */
+	bool			 local;		/* SENDERS: user is a login */
+	smtpd_next_fn		*next;		/* SENDERS, EXPAND: NULL while
+						 * the session goes on */
 	/* The answer. */
 	enum db_result		 r;
 	char			**v;		/* RCPT on DB_OK */
 	size_t			 n;
 	uint8_t			 secret[DB_SECRET_MAX];
-	struct smtpd_store_senders *senders;	/* SENDERS: user's */
+	struct smtpd_store_senders *senders;	/* SENDERS */
+	struct smtpd_store_expand *expand;	/* EXPAND */
 	char			 err[256];
 };
 
@@ -96,16 +114,51 @@ smtpd_store_is_local(const char *domain, void *arg)
 	return conf_is_local_domain(arg, domain);
 }
 
+/* Whether user (a login when local, else an AUTH user) owns address. */
+static enum db_result
+smtpd_store_owner(struct db *db, const struct conf *conf, bool local,
+    const char *user, const char *address)
+{
+	if (local)
+		return smtpd_local_owns(db, conf, user, address);
+	return db_user_owns_check(db, user, address);
+}
+
+static void
+smtpd_store_expand_free(struct smtpd_store_expand *x)
+{
+	for (size_t i = 0; x != NULL && i < x->n; i++) {
+		free(x->e[i].address);
+		db_strv_free(x->e[i].v, x->e[i].nv);
+	}
+	free(x);
+}
+
 static void
 smtpd_store_lookup(struct db *db, struct smtpd_store_job *j)
 {
+	struct smtpd_store_senders *o = j->senders;
+	struct smtpd_store_expand *x = j->expand;
+
+	j->r = DB_OK;
+	for (size_t i = 0; o != NULL && i < o->n; i++) {
+		if (o->e[i].known)
+			continue;
+		o->e[i].r = db == NULL ? DB_ERROR : smtpd_store_owner(db,
+		    j->conf, j->local, j->user, o->e[i].address);
+		o->e[i].known = true;
+		if (o->e[i].r == DB_ERROR)
+			j->r = DB_ERROR;
+	}
+	for (size_t i = 0; x != NULL && i < x->n; i++) {
+		x->e[i].r = db == NULL ? DB_ERROR : db_rcpt_expand(db,
+		    x->e[i].address, smtpd_store_is_local, (void *)j->conf,
+		    &x->e[i].v, &x->e[i].nv);
+		if (x->e[i].r == DB_ERROR)
+			j->r = DB_ERROR;
+	}
 	if (db == NULL) {
-		/* Every question gets its answer, this one: a failure. */
-		for (size_t i = 0; j->senders != NULL && i < j->senders->n;
-		    i++) {
-			j->senders->e[i].r = DB_ERROR;
-			j->senders->e[i].known = true;
-		}
+		/* Every question got its answer above, this one: a failure. */
 		j->r = DB_ERROR;
 		snprintf(j->err, sizeof(j->err), "no store connection");
 		return;
@@ -122,15 +175,8 @@ smtpd_store_lookup(struct db *db, struct smtpd_store_job *j)
 		j->r = db_secret_get(db, j->key, j->secret, SRS_SECRET_LEN);
 		break;
 	case SMTPD_STORE_SENDERS:
-		j->r = DB_OK;
-		for (size_t i = 0; i < j->senders->n; i++) {
-			j->senders->e[i].r = db_user_owns_check(db, j->user,
-			    j->senders->e[i].address);
-			j->senders->e[i].known = true;
-			if (j->senders->e[i].r == DB_ERROR)
-				j->r = DB_ERROR;
-		}
-		break;
+	case SMTPD_STORE_EXPAND:
+		break;		/* above */
 	}
 	if (j->r == DB_ERROR)
 		snprintf(j->err, sizeof(j->err), "%s", db_error(db));
@@ -143,6 +189,7 @@ smtpd_store_job_free(struct smtpd_store_job *j)
 		return;
 	db_strv_free(j->v, j->n);
 	free(j->senders);
+	smtpd_store_expand_free(j->expand);
 	OPENSSL_cleanse(j->secret, sizeof(j->secret));
 	free(j);
 }
@@ -151,6 +198,26 @@ static void
 smtpd_store_run(struct db *db, void *arg)
 {
 	smtpd_store_lookup(db, arg);
+}
+
+/* The answers of a SENDERS or EXPAND job into its session; j is freed. */
+static void
+smtpd_store_install(struct smtpd_session *s, struct smtpd_store_job *j)
+{
+	if (j->r == DB_ERROR)
+		log_warn("sid=%s qid=%s store lookup failed: %s", s->sid,
+		    s->qid, j->err);
+	if (j->senders != NULL) {
+		free(s->senders);
+		s->senders = j->senders;
+		j->senders = NULL;
+	}
+	if (j->expand != NULL) {
+		smtpd_store_expand_free(s->expanded);
+		s->expanded = j->expand;
+		j->expand = NULL;
+	}
+	smtpd_store_job_free(j);
 }
 
 static void
@@ -166,15 +233,12 @@ smtpd_store_done(void *arg, bool cancelled)
 	}
 	s->store_job = NULL;
 	j->wj = NULL;
-	if (j->kind == SMTPD_STORE_SENDERS) {
-		if (j->r == DB_ERROR)
-			log_warn("sid=%s qid=%s store lookup failed: %s",
-			    s->sid, s->qid, j->err);
-		free(s->senders);
-		s->senders = j->senders;
-		j->senders = NULL;
-		smtpd_store_job_free(j);
-		smtpd_txn_senders_known(s);
+	if (j->kind == SMTPD_STORE_SENDERS || j->kind == SMTPD_STORE_EXPAND) {
+		smtpd_next_fn *next = j->next;
+
+		smtpd_store_install(s, j);
+		if (next != NULL)
+			next(s);
 		return;
 	}
 	if (j->kind == SMTPD_STORE_RCPT && j->gen == st->gen && st->known)
@@ -320,11 +384,30 @@ smtpd_store_srs_key(struct smtpd_session *s, const char *arg, size_t len,
 	return true;
 }
 
+/* Whether the session's header senders are checked: an AUTH submission's
+ * (smtpd_txn_senders_refusal) or a local one's (the signing decision). */
+static bool
+smtpd_store_senders_checked(const struct smtpd_session *s)
+{
+	return s->local || (s->auth_user != NULL &&
+	    s->lst->role == CONF_ROLE_SUBMISSION);
+}
+
+static bool
+smtpd_store_asking(const struct smtpd_session *s, enum smtpd_store_kind kind)
+{
+	return s->store_job != NULL && s->store_job->kind == kind;
+}
+
 enum db_result
 smtpd_store_sender(struct smtpd_session *s, const char *address)
 {
 	struct smtpd_store_senders *o = s->senders;
+	const char *user = s->local ? s->local_user : s->auth_user;
 
+	if (s->ctx->store == NULL)	/* a local file: asked at once */
+		return smtpd_store_owner(s->ctx->db, s->ctx->conf, s->local,
+		    user, address);
 	for (size_t i = 0; o != NULL && i < o->n; i++)
 		if (strcmp(o->e[i].address, address) == 0 && o->e[i].known)
 			return o->e[i].r;
@@ -339,48 +422,148 @@ smtpd_store_sender(struct smtpd_session *s, const char *address)
 		    address);
 		return DB_OK;
 	}
-	/* Not asked before the end (a milter changed the field): here. */
-	return db_user_owns_check(s->ctx->db, s->auth_user, address);
+	/* Being asked while a local message streams in: its signer is
+	 * provisional, settled once the answer is in (smtpd_checks_finish). */
+	if (s->local && smtpd_store_asking(s, SMTPD_STORE_SENDERS))
+		return DB_OK;
+	/* Never on the loop: every path asks first (smtpd_store_senders). */
+	log_warn("sid=%s qid=%s sender not asked of the store", s->sid, s->qid);
+	return DB_ERROR;
 }
 
-bool
-smtpd_store_senders(struct smtpd_session *s)
+/* Note the header addresses whose answer is not known; a job asking
+ * for them (next as given), or NULL when there are none. */
+static struct smtpd_store_job *
+smtpd_store_senders_job(struct smtpd_session *s, smtpd_next_fn *next)
 {
 	struct smtpd_store_senders *o;
 	struct smtpd_store_job *j;
 	size_t unknown = 0;
 
-	if (s->ctx->store == NULL || smtpd_milter_active(s) ||
-	    s->auth_user == NULL || s->lst->role != CONF_ROLE_SUBMISSION)
-		return true;
 	if (s->senders == NULL)
 		s->senders = xcalloc(1, sizeof(*s->senders));
 	o = s->senders;
 	o->collect = true;
-	(void)smtpd_txn_senders_refusal(s);
+	(void)smtpd_txn_from_owned(s);
 	o->collect = false;
 	for (size_t i = 0; i < o->n; i++)
 		unknown += !o->e[i].known;
 	if (unknown == 0)
-		return true;
-	j = smtpd_store_job_new(SMTPD_STORE_SENDERS, "", s->auth_user);
+		return NULL;
+	j = smtpd_store_job_new(SMTPD_STORE_SENDERS, "", s->local ?
+	    s->local_user : s->auth_user);
+	j->local = s->local;
+	j->next = next;
 	j->senders = xmalloc(sizeof(*j->senders));
 	memcpy(j->senders, o, sizeof(*o));
+	return j;
+}
+
+/* A SENDERS or EXPAND job for session s: on the loop now for SQLite
+ * (true, its answers in), else submitted (false); with j->next the
+ * session waits for it, and next(s) follows. */
+static bool
+smtpd_store_put(struct smtpd_session *s, struct smtpd_store_job *j)
+{
 	j->s = s;
 	j->st = s->ctx->store;
 	j->conf = s->ctx->conf;
+	if (j->st == NULL) {
+		smtpd_store_lookup(s->ctx->db, j);
+		smtpd_store_install(s, j);
+		return true;
+	}
 	s->store_job = j;
 	j->wj = db_pool_submit(j->st->pool, smtpd_store_run, smtpd_store_done,
 	    j);
-	smtpd_wait(s);
+	if (j->next != NULL)
+		smtpd_wait(s);
 	return false;
 }
 
-void
-smtpd_store_senders_reset(struct smtpd_session *s)
+bool
+smtpd_store_senders_start(struct smtpd_session *s)
 {
+	struct smtpd_store_job *j;
+
+	if (s->ctx->store == NULL || !smtpd_store_senders_checked(s))
+		return false;
+	if (s->store_job != NULL)
+		return smtpd_store_asking(s, SMTPD_STORE_SENDERS);
+	if ((j = smtpd_store_senders_job(s, NULL)) == NULL)
+		return false;
+	return !smtpd_store_put(s, j);
+}
+
+bool
+smtpd_store_senders(struct smtpd_session *s, smtpd_next_fn *next)
+{
+	struct smtpd_store_job *j;
+
+	if (s->ctx->store == NULL || !smtpd_store_senders_checked(s))
+		return true;
+	if (smtpd_store_asking(s, SMTPD_STORE_SENDERS)) {
+		/* Started while the message came in: waited for now; next
+		 * asks again for anything new (a milter's From:). */
+		s->store_job->next = next;
+		smtpd_wait(s);
+		return false;
+	}
+	if ((j = smtpd_store_senders_job(s, next)) == NULL)
+		return true;
+	return smtpd_store_put(s, j);
+}
+
+bool
+smtpd_store_expand(struct smtpd_session *s, const char *const *address,
+    size_t n, smtpd_next_fn *next)
+{
+	struct smtpd_store_expand *x;
+	struct smtpd_store_job *j;
+
+	smtpd_store_expand_free(s->expanded);
+	s->expanded = NULL;
+	if (n == 0)
+		return true;
+	x = xcalloc(1, sizeof(*x) + n * sizeof(x->e[0]));
+	x->n = n;
+	for (size_t i = 0; i < n; i++)
+		x->e[i].address = xstrdup(address[i]);
+	j = smtpd_store_job_new(SMTPD_STORE_EXPAND, "", NULL);
+	j->expand = x;
+	j->next = next;
+	return smtpd_store_put(s, j);
+}
+
+enum db_result
+smtpd_store_expanded(struct smtpd_session *s, size_t i, char ***v,
+    size_t *n)
+{
+	struct smtpd_store_expand *x = s->expanded;
+
+	*v = NULL;
+	*n = 0;
+	if (x == NULL || i >= x->n)
+		return DB_ERROR;
+	*v = x->e[i].v;
+	*n = x->e[i].nv;
+	x->e[i].v = NULL;
+	x->e[i].nv = 0;
+	return x->e[i].r;
+}
+
+void
+smtpd_store_txn_reset(struct smtpd_session *s)
+{
+	if (smtpd_store_asking(s, SMTPD_STORE_SENDERS) ||
+	    smtpd_store_asking(s, SMTPD_STORE_EXPAND)) {
+		workpool_cancel(s->store_job->wj);	/* done frees it */
+		s->store_job = NULL;
+	}
 	free(s->senders);
 	s->senders = NULL;
+	smtpd_store_expand_free(s->expanded);
+	s->expanded = NULL;
 }
 
 void

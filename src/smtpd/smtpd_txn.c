@@ -43,7 +43,7 @@ smtpd_txn_reset(struct smtpd_session *s)
 	s->limit_msg_at = 0;
 	smtpd_milter_reset(s);
 	smtpd_checks_reset(s);
-	smtpd_store_senders_reset(s);
+	smtpd_store_txn_reset(s);
 	spool_msg_abort(s->msg);
 	s->msg = NULL;
 	smtpd_data_free(s->data);
@@ -552,16 +552,15 @@ smtpd_txn_field_owned(struct smtpd_session *s, const struct rfc5322_field *f)
 		char t[LIMIT_PATH + 1];
 		if (addr_to_text(&a[k], t, sizeof(t)) == -1)
 			return DB_NOTFOUND;
-		if (s->local)
-			r = smtpd_local_owns(s, t) ? DB_OK : DB_NOTFOUND;
-		else if (s->env.auth_user != NULL && s->env.mail_from != NULL &&
-		    s->env.mail_from[0] != '\0' &&
+		if (s->local && smtpd_local_owns_quick(s->ctx->conf,
+		    s->local_user, t, &r))
+			;	/* no store needed */
+		else if (!s->local && s->env.auth_user != NULL &&
+		    s->env.mail_from != NULL && s->env.mail_from[0] != '\0' &&
 		    addr_text_equal(t, s->env.mail_from))
 			r = DB_OK;	/* checked at MAIL already */
-		else if (s->ctx->store != NULL)
-			r = smtpd_store_sender(s, t);	/* asked off the loop */
 		else
-			r = db_user_owns_check(s->ctx->db, s->auth_user, t);
+			r = smtpd_store_sender(s, t);
 		if (r != DB_OK)
 			return r;
 	}
@@ -710,6 +709,8 @@ smtpd_txn_commit(struct smtpd_session *s)
 	    smtpd_txn_committed, s);
 }
 
+static void smtpd_txn_senders_known(struct smtpd_session *s);
+
 static void
 smtpd_txn_end(struct smtpd_session *s)
 {
@@ -717,8 +718,10 @@ smtpd_txn_end(struct smtpd_session *s)
 
 	if (!s->headers_done && !s->headers_overflow)
 		smtpd_txn_headers_end(s);	/* the message was all header */
-	if (!smtpd_store_senders(s))
-		return;		/* smtpd_txn_senders_known follows */
+	/* With milters, after their changes (smtpd_milter.c). */
+	if (!smtpd_milter_active(s) &&
+	    !smtpd_store_senders(s, smtpd_txn_senders_known))
+		return;
 	reject = smtpd_txn_verdict(s);
 	smtpd_enter(s, SMTPD_STATE_CMD);
 	if (reject) {
@@ -731,7 +734,9 @@ smtpd_txn_end(struct smtpd_session *s)
 	smtpd_checks_finish(s);
 }
 
-void
+/* The store's answers on the header senders are in: the end of the
+ * message goes on. */
+static void
 smtpd_txn_senders_known(struct smtpd_session *s)
 {
 	smtpd_txn_end(s);

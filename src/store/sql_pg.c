@@ -36,6 +36,29 @@
 /* Seconds to wait for a connection when the DSN says nothing. */
 #define SQL_PG_CONNECT_TIMEOUT	"5"
 
+/*
+ * TCP settings when the DSN sets none of them, so that a server gone
+ * silent (powered off, a partition: no RST) frees the store thread that
+ * waits on it in about 30 s instead of the kernel's defaults (two hours
+ * for an idle connection, about 15 minutes of retransmissions for one
+ * with a query unanswered). An idle connection is probed after 15 s
+ * without traffic, every 5 s after that, and dropped after 3 unanswered
+ * probes (15 + 3 * 5 = 30 s); data unacknowledged for 30 s drops it too
+ * (tcp_user_timeout, ms). A server that is merely slow still acknowledges
+ * at the TCP level, so a long query is not cut (statement_timeout bounds
+ * those); a failover or a network glitch shorter than 30 s is ridden out.
+ * A DSN that sets any of the five keeps all of its own: Linux lets
+ * tcp_user_timeout end a connection that keepalive would still be probing,
+ * so ours mixed with an administrator's would change theirs. libpq ignores
+ * them on a Unix socket.
+ */
+static const char *const sql_pg_tcp_kw[] = { "keepalives",
+    "keepalives_idle", "keepalives_interval", "keepalives_count",
+    "tcp_user_timeout" };
+static const char *const sql_pg_tcp_val[] = { "1", "15", "5", "3",
+    "30000" };
+#define SQL_PG_TCP_N	(sizeof(sql_pg_tcp_kw) / sizeof(sql_pg_tcp_kw[0]))
+
 /* Type OIDs (pg_type.dat; fixed since PostgreSQL 7). */
 #define SQL_PG_BOOLOID		16
 #define SQL_PG_BYTEAOID		17
@@ -51,6 +74,7 @@ struct sql_pg {
 	char			*dsn;		/* to reconnect with */
 	char			*password;
 	bool			 add_timeout;	/* the DSN has none */
+	bool			 add_tcp;	/* no sql_pg_tcp_kw in the DSN */
 	uint64_t		 retry_at;	/* no reconnect before (ms) */
 	unsigned		 backoff_ms;
 	bool			 in_tx;
@@ -139,11 +163,12 @@ sql_pg_notice(void *arg, const char *msg)
 
 /* Connect with the DSN and our settings: client_encoding and
  * application_name come after it, so they win; so does the password from
- * the caller's file. 0, or -1 with the error set. */
+ * the caller's file. The timeouts are added only where the DSN has none.
+ * 0, or -1 with the error set. */
 static int
 sql_pg_connect(struct sql_pg *pg)
 {
-	const char *kw[6], *val[6];
+	const char *kw[6 + SQL_PG_TCP_N], *val[6 + SQL_PG_TCP_N];
 	PGresult *res;
 	PGconn *conn;
 	int n = 0;
@@ -153,6 +178,8 @@ sql_pg_connect(struct sql_pg *pg)
 		kw[n] = "password", val[n++] = pg->password;
 	if (pg->add_timeout)
 		kw[n] = "connect_timeout", val[n++] = SQL_PG_CONNECT_TIMEOUT;
+	for (size_t i = 0; pg->add_tcp && i < SQL_PG_TCP_N; i++)
+		kw[n] = sql_pg_tcp_kw[i], val[n++] = sql_pg_tcp_val[i];
 	kw[n] = "client_encoding", val[n++] = "UTF8";
 	kw[n] = "application_name", val[n++] = "sealmail";
 	kw[n] = NULL, val[n] = NULL;
@@ -489,6 +516,10 @@ sql_pg_new(const char *dsn, const char *password, char *err, size_t errlen)
 	pg = xcalloc(1, sizeof(*pg));
 	pg->base.drv = &sql_pg_driver;
 	pg->add_timeout = !sql_pg_dsn_has(opts, "connect_timeout");
+	pg->add_tcp = true;
+	for (size_t i = 0; i < SQL_PG_TCP_N; i++)
+		if (sql_pg_dsn_has(opts, sql_pg_tcp_kw[i]))
+			pg->add_tcp = false;
 	PQconninfoFree(opts);
 	pg->dsn = xstrdup(dsn);
 	pg->password = password != NULL ? xstrdup(password) : NULL;

@@ -11,19 +11,31 @@
 #include "store/db.h"
 #include "store/db_pg.h"
 
+int
+store_open_read_password(const char *file, char **out, char *err,
+    size_t errlen)
+{
+	char pw[DB_PG_PASSWORD_MAX + 2];
+
+	*out = NULL;
+	if (file == NULL)
+		return 0;
+	if (db_pg_password(file, pw, sizeof(pw), err, errlen) == -1) {
+		explicit_bzero(pw, sizeof(pw));
+		return -1;
+	}
+	*out = xstrdup(pw);
+	explicit_bzero(pw, sizeof(pw));
+	return 0;
+}
+
 /* *out from file, unless it is read already or there is no file. */
 static int
 store_open_load_one(const char *file, char **out, char *err, size_t errlen)
 {
-	char pw[DB_PG_PASSWORD_MAX + 2];
-
-	if (file == NULL || *out != NULL)
+	if (*out != NULL)
 		return 0;
-	if (db_pg_password(file, pw, sizeof(pw), err, errlen) == -1)
-		return -1;
-	*out = xstrdup(pw);
-	explicit_bzero(pw, sizeof(pw));
-	return 0;
+	return store_open_read_password(file, out, err, errlen);
 }
 
 int
@@ -85,12 +97,19 @@ store_open_is_remote(const struct conf *c)
 struct db *
 store_open(const struct conf *c, bool create, char *err, size_t errlen)
 {
+	return store_open_with_password(c, c->store_postgresql_password,
+	    create, err, errlen);
+}
+
+struct db *
+store_open_with_password(const struct conf *c, const char *password,
+    bool create, char *err, size_t errlen)
+{
 	char path[PATH_MAX];
 	struct db *db;
 
 	if (store_open_is_remote(c))
-		db = db_open_pg(c->store_postgresql,
-		    c->store_postgresql_password, err, errlen);
+		db = db_open_pg(c->store_postgresql, password, err, errlen);
 	else {
 		if ((size_t)snprintf(path, sizeof(path), "%s/sealmail.db",
 		    c->data_dir) >= sizeof(path)) {

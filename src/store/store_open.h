@@ -22,6 +22,15 @@ struct db_passwd;
  * one-line message in err. */
 int store_open_load(struct conf *c, char *err, size_t errlen);
 
+/* The password in file (a postgresql_password_file: db_pg_password's
+ * rules) as a new string in *out: the one reader of these files, for
+ * store_open_load and the command line (which reads one only when it
+ * opens the store, or a file its user names). *out is NULL without a
+ * file. -1 with a one-line message in err. The caller wipes it
+ * (conf_store_forget). */
+int store_open_read_password(const char *file, char **out, char *err,
+    size_t errlen);
+
 /* Wipe the keys role's password from c: every child but the keys process
  * calls it first thing, so a worker that is taken over cannot read the
  * password hashes with it. */
@@ -44,6 +53,11 @@ bool store_open_is_remote(const struct conf *c);
  */
 struct db *store_open(const struct conf *c, bool create, char *err,
     size_t errlen);
+/* store_open with password for PostgreSQL rather than the loaded one (the
+ * command line's, read with store_open_read_password: its conf is not
+ * its to change). */
+struct db *store_open_with_password(const struct conf *c,
+    const char *password, bool create, char *err, size_t errlen);
 
 /*
  * store_open for a handle that must exist while the PostgreSQL server is

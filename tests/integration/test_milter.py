@@ -325,6 +325,28 @@ def test_rcpt_reject_refuses_that_recipient_only(mx, milter, rules):
     assert b"E" in milter.sessions[-1]
 
 
+def test_added_local_recipient_expanded_or_refused(mx, rules):
+    """A recipient a milter adds in a local domain is expanded as a RCPT
+    would be (an alias to its target, at the end once every milter
+    answered); one that does not exist tempfails the message (451), the
+    milter's change not being what it meant."""
+    rules[b"E"] = lambda d: fakemilter.pkt(
+        b"+", b"<sales@example.test>\0") + fakemilter.pkt(b"c")
+    assert send(mx, "addrcpt alias", rcpts=(BOB,))[0] == 250
+    assert mx.mailbox(BOB).wait_for("addrcpt alias")
+    assert mx.mailbox(ALICE).wait_for("addrcpt alias")
+    rules[b"E"] = lambda d: fakemilter.pkt(
+        b"+", b"<nobody@example.test>\0") + fakemilter.pkt(b"c")
+    code, text = send(mx, "addrcpt unknown", rcpts=(BOB,))
+    assert code == 451, text
+    # Added, then deleted by the same milter: the message goes on.
+    rules[b"E"] = lambda d: fakemilter.pkt(
+        b"+", b"<nobody@example.test>\0") + fakemilter.pkt(
+        b"-", b"<nobody@example.test>\0") + fakemilter.pkt(b"c")
+    assert send(mx, "addrcpt deleted", rcpts=(BOB,))[0] == 250
+    assert mx.mailbox(BOB).wait_for("addrcpt deleted")
+
+
 def test_rcpt_tempfail_and_args(mx, milter, rules):
     seen = []
 

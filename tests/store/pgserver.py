@@ -14,6 +14,7 @@ close() removes the folder, even after a failure.
 
 Without the package the tests skip: skip_reason() says why.
 """
+import contextlib
 import os
 import pwd
 import shutil
@@ -182,6 +183,33 @@ class PgServer:
                                   "-U", "postgres", "-d", db, "-c",
                                   sql]).split()
 
+    @contextlib.contextmanager
+    def locked(self, table, db):
+        """Hold table of db locked (ACCESS EXCLUSIVE: every query of it
+        waits) in a psql session for the with block; rolled back after."""
+        argv = [os.path.join(PGBIN, "psql"), "-X", "-q", "-A", "-t",
+                "-h", self.dir, "-p", str(self.port), "-U", "postgres",
+                "-d", db]
+        if os.getuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--"] + argv
+        locker = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True,
+                                  cwd=self.dir)
+        try:
+            locker.stdin.write("BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE "
+                               "MODE; SELECT 'locked';\n" % table)
+            locker.stdin.flush()
+            assert "locked" in locker.stdout.readline()
+            yield
+        finally:
+            try:
+                locker.stdin.write("ROLLBACK;\n")
+                locker.stdin.close()
+            except OSError:
+                pass
+            locker.wait(timeout=30)
+
     def _roles(self):
         for r in (OWNER, WORKER, KEYS):
             self.psql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (r, PASSWORD))
@@ -193,6 +221,13 @@ class PgServer:
                   "LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
                   % (name, OWNER))
         return self.dsn(name)
+
+    def store_section(self, name):
+        """The [store] section of a config on a new database name (as
+        OWNER, a 2 s connect timeout: a stopped server fails fast)."""
+        return ("\n[store]\nbackend = postgresql\npostgresql = %s "
+                "connect_timeout=2\npostgresql_password_file = %s\n"
+                % (self.new_database(name), self.pwfile))
 
     def dsn(self, db, user=OWNER):
         return ("host=127.0.0.1 port=%d dbname=%s user=%s"

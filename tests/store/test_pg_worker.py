@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import smtplib
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,6 @@ from harness import Config, Daemon, make_cert, make_message, \
     new_marker, run_cli  # noqa: E402
 import nxdns  # noqa: E402
 
-import pgserver  # noqa: E402
 
 DB = "worker1"
 DB2 = "worker2"
@@ -33,9 +31,7 @@ DB2 = "worker2"
 def on_postgresql(c, pg, db, users, alias):
     """Point config c at a new database db of pg, write it, migrate, and
     add users (no password) and alias (address, target)."""
-    c.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s "
-               "connect_timeout=2\npostgresql_password_file = %s\n"
-               % (pg.new_database(db), pg.pwfile))
+    c.extra = pg.store_section(db)
     path = c.write()
     cmds = [("store", "migrate")]
     cmds += [("user", "add", u, "--no-password") for u in users]
@@ -175,33 +171,10 @@ def test_server_down_answers_451_then_resumes(node, pg):
         node.mailbox("alice@example.test").wait_for(during)
 
 
-def lock_users(pg):
-    """A psql session holding users locked (ROLLBACK ends it)."""
-    locker = subprocess.Popen(
-        (["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []) +
-        [os.path.join(pgserver.PGBIN, "psql"), "-X", "-q", "-A", "-t",
-         "-h", pg.dir, "-p", str(pg.port), "-U", "postgres", "-d", DB],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, cwd=pg.dir)
-    locker.stdin.write("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE "
-                       "MODE; SELECT 'locked';\n")
-    locker.stdin.flush()
-    assert "locked" in locker.stdout.readline()
-    return locker
-
-
-def unlock(locker):
-    locker.stdin.write("ROLLBACK;\n")
-    locker.stdin.close()
-    locker.wait(timeout=30)
-
-
 def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
     """A lookup waiting on a locked table does not stop the worker (its
     only one) from greeting and answering another session."""
-    locker = lock_users(pg)
-    a = None
-    try:
+    with pg.locked("users", DB):
         a = session(node, timeout=30)
         assert a.mail("sender@example.net")[0] == 250
         # An address no earlier test asked for: not in any cache.
@@ -217,8 +190,6 @@ def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
         finally:
             b.close()
         assert time.monotonic() - t0 < 2
-    finally:
-        unlock(locker)
     # The lookup ends once the lock is gone: frank is no user.
     code, msg = a.getreply()
     a.close()
@@ -228,8 +199,7 @@ def test_loop_not_blocked_by_a_stalled_lookup(node, pg):
 def test_lookup_stuck_past_the_statement_timeout_is_451(node, pg):
     """A lookup that waits on the server longer than the workers'
     statement timeout (10 s) ends as a temporary failure."""
-    locker = lock_users(pg)
-    try:
+    with pg.locked("users", DB):
         with session(node, timeout=30) as s:
             assert s.mail("sender@example.net")[0] == 250
             t0 = time.monotonic()
@@ -237,8 +207,6 @@ def test_lookup_stuck_past_the_statement_timeout_is_451(node, pg):
             took = time.monotonic() - t0
         assert code == 451 and msg.startswith(b"4.3.0"), (code, msg)
         assert 9 < took < 20, took
-    finally:
-        unlock(locker)
 
 
 def test_lookalike_noted_in_the_store(node, pg):
@@ -262,9 +230,8 @@ def test_lookalike_noted_in_the_store(node, pg):
 def test_local_submission_ownership(node):
     """A local program's From: decides the DKIM signature, by a rule
     that asks the store (an alias naming the login): root owns an alias
-    to root@, not a store user's address. On PostgreSQL this one is still
-    asked on the loop, at the end of the header section (docs/postgresql.md:
-    what is left)."""
+    to root@, not a store user's address (asked on a store thread:
+    test_pg_offloop.py shows the loop free meanwhile)."""
     cli(node, "alias", "add", "ops@example.test", "root@example.test")
     refused = "From: is not owned by local user root"
 
@@ -280,7 +247,7 @@ def test_local_submission_ownership(node):
     # The worker's own connection may still hold the break of an earlier
     # test's server restart: its first query then fails, which this rule
     # takes as "not owned" (unsigned, never signed wrongly). One message
-    # meets that break; the handle is connected again after its backoff.
+    # meets that break; the connection is made again after its backoff.
     local_send("alice@example.test")
     time.sleep(1)
     for frm, owned in (("ops@example.test", True),

@@ -95,6 +95,49 @@ def test_password_and_dsn(pg):
     assert time.monotonic() - t0 < 30
 
 
+def tcp_settings(dsn, pwfile):
+    """What the kernel holds for the driver's TCP socket (sql_pg_tcp)."""
+    r = subprocess.run([helper("sql_pg_tcp"), dsn, pwfile],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    tcp = [ln for ln in r.stdout.splitlines() if ln.startswith("tcp ")]
+    assert len(tcp) == 1, r.stdout
+    return dict(kv.split("=") for kv in tcp[0].split()[1:])
+
+
+def kernel_keepalive(name):
+    with open("/proc/sys/net/ipv4/tcp_keepalive_" + name) as f:
+        return f.read().strip()
+
+
+def test_tcp_keepalive_defaults(pg):
+    """A server that goes silent (no RST) is noticed in about 30 s: the
+    driver adds keepalives and tcp_user_timeout when the DSN sets none of
+    them, and a DSN that sets any one keeps all of its own (the kernel's
+    defaults for the rest). A Unix socket connects as before."""
+    dsn = pg.new_database("tcp")
+    assert tcp_settings(dsn, pg.pwfile) == {
+        "keepalive": "1", "idle": "15", "interval": "5", "count": "3",
+        "user_timeout": "30000"}
+    assert tcp_settings(dsn + " keepalives_idle=60", pg.pwfile) == {
+        "keepalive": "1", "idle": "60",
+        "interval": kernel_keepalive("intvl"),
+        "count": kernel_keepalive("probes"), "user_timeout": "0"}
+    own = tcp_settings(dsn + " tcp_user_timeout=12000", pg.pwfile)
+    assert own["user_timeout"] == "12000"
+    assert own["idle"] == kernel_keepalive("time")
+    off = tcp_settings(dsn + " keepalives=0", pg.pwfile)
+    assert off["keepalive"] == "0" and off["user_timeout"] == "0"
+    # Over the server's socket (trust for postgres): libpq ignores them.
+    r = subprocess.run([helper("sql_pg_tcp"), "host=%s port=%d dbname=tcp "
+                        "user=postgres" % (pg.dir, pg.port), "-"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == ["unix"], r.stdout
+
+
 def test_worker_role_cannot_read_hashes(pg):
     """The GRANTs of docs/postgresql.md: the workers' role uses the store
     but never reads the password hashes; the keys role does."""
