@@ -197,13 +197,21 @@ worker_main(const struct conf *conf, struct tls_server *tls,
 	 * makes, reconnections too; set before any thread. */
 	if (store_open_is_remote(conf))
 		setenv("PGOPTIONS", WORKER_STORE_STATEMENT_TIMEOUT, 0);
-	if ((w.ctx.db = store_open(conf, true, err, sizeof(err))) == NULL)
+	/* On PostgreSQL these two handles hold the deferred DMARC rows and
+	 * connect when a store thread first writes them: a worker the
+	 * master starts while the server is away (a reload, a crashed
+	 * worker) serves, answering 451 for what it cannot look up, and
+	 * its rows wait for the server. The store threads open their own
+	 * connections (db_pool.c). Only an unreadable SQLite file or a
+	 * connection string libpq cannot parse fails here. */
+	if ((w.ctx.db = store_open_later(conf, true, err, sizeof(err))) ==
+	    NULL)
 		fatal("%s", err);
 	db_relaxed_durability(w.ctx.db);
 	/* Over the network: the second handle the DMARC rows are deferred
 	 * on while the first is written (smtpd_store_start). */
 	if (store_open_is_remote(conf) &&
-	    (spare = store_open(conf, false, err, sizeof(err))) == NULL)
+	    (spare = store_open_later(conf, false, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	const struct timeval every = { WORKER_TICK, 0 };
 	w.tick = event_new(w.ctx.base, -1, EV_PERSIST, worker_tick_cb, &w);

@@ -261,6 +261,20 @@ fail:
 }
 
 struct db *
+db_open_pg_later(const char *dsn, const char *password, char *err,
+    size_t errlen)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+
+	db->vfd = -1;		/* as db_open_pg */
+	if ((db->sql = sql_open_pg_later(dsn, password, err, errlen)) == NULL) {
+		db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+struct db *
 db_open_schema(const char *path, bool create, const char *owner,
     const struct db_schema *schema, char *err, size_t errlen)
 {

@@ -51,6 +51,14 @@ struct db *db_open(const char *path, bool create, const char *owner,
  * are listed in docs/postgresql.md). NULL with the message in err. */
 struct db *db_open_pg(const char *dsn, const char *password, char *err,
     size_t errlen);
+/* db_open_pg that neither connects nor checks the schema: the handle
+ * connects at its first call (sql_open_pg_later), so it can be made while
+ * the server is away. For a process whose store was checked already (the
+ * daemon's master checks at start) and whose calls all tolerate
+ * DB_ERROR: the SMTP worker's DMARC row buffers. NULL only for a
+ * connection string libpq cannot parse. */
+struct db *db_open_pg_later(const char *dsn, const char *password, char *err,
+    size_t errlen);
 /* db_close(NULL) is a no-op. */
 void db_close(struct db *db);
 /* Free what the connection caches (SQLite's page cache, up to ~2 MiB, and

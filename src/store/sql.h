@@ -55,6 +55,13 @@ struct sql *sql_open_sqlite(const char *path, int flags, char *err,
  * SQL_UNAVAILABLE). */
 struct sql *sql_open_pg(const char *dsn, const char *password, char *err,
     size_t errlen);
+/* sql_open_pg without connecting, so that a process can hold a handle
+ * made while the server is away: its first call connects; if that fails
+ * the call returns SQL_UNAVAILABLE and later ones try again with the
+ * backoff of a broken connection. NULL only for a connection string
+ * libpq cannot parse. */
+struct sql *sql_open_pg_later(const char *dsn, const char *password,
+    char *err, size_t errlen);
 
 /* Close the connection and finalize every statement still open on it. */
 void sql_close(struct sql *sql);

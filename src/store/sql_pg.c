@@ -7,7 +7,8 @@
  * What the server sends is not trusted: its sizes are bounded, its
  * integers parsed strictly. A broken connection makes the call that met it
  * return SQL_UNAVAILABLE; the handle reconnects at a later call, no sooner
- * than a backoff that doubles from 100 ms to 5 s.
+ * than a backoff that doubles from 100 ms to 5 s. A handle of
+ * sql_open_pg_later starts unconnected and connects the same way.
  */
 #include "store/sql.h"
 
@@ -495,8 +496,10 @@ sql_pg_dsn_has(PQconninfoOption *opts, const char *key)
 	return false;
 }
 
-struct sql *
-sql_open_pg(const char *dsn, const char *password, char *err, size_t errlen)
+/* A handle with no connection yet: its first call connects, as after a
+ * break (sql_pg_ready). NULL for a DSN libpq cannot parse. */
+static struct sql_pg *
+sql_pg_new(const char *dsn, const char *password, char *err, size_t errlen)
 {
 	PQconninfoOption *opts;
 	struct sql_pg *pg;
@@ -521,12 +524,31 @@ sql_open_pg(const char *dsn, const char *password, char *err, size_t errlen)
 	pg->dsn = xstrdup(dsn);
 	pg->password = password != NULL ? xstrdup(password) : NULL;
 	pg->backoff_ms = SQL_PG_BACKOFF_MIN_MS;
+	return pg;
+}
+
+struct sql *
+sql_open_pg(const char *dsn, const char *password, char *err, size_t errlen)
+{
+	struct sql_pg *pg;
+
+	if ((pg = sql_pg_new(dsn, password, err, errlen)) == NULL)
+		return NULL;
 	if (sql_pg_connect(pg) == -1) {
 		snprintf(err, errlen, "%s", pg->err);
 		sql_close(&pg->base);
 		return NULL;
 	}
 	return &pg->base;
+}
+
+struct sql *
+sql_open_pg_later(const char *dsn, const char *password, char *err,
+    size_t errlen)
+{
+	struct sql_pg *pg = sql_pg_new(dsn, password, err, errlen);
+
+	return pg != NULL ? &pg->base : NULL;
 }
 
 static void sql_pg_finalize(struct sql_stmt *);

@@ -127,3 +127,23 @@ store_open_with_password(const struct conf *c, const char *password,
 	}
 	return db;
 }
+
+struct db *
+store_open_later(const struct conf *c, bool create, char *err, size_t errlen)
+{
+	struct db *db;
+
+	if (!store_open_is_remote(c))
+		return store_open(c, create, err, errlen);
+	db = db_open_pg_later(c->store_postgresql,
+	    c->store_postgresql_password, err, errlen);
+	/* As store_open does. */
+	if (db != NULL && db_set_recipient_delimiter(db,
+	    c->recipient_delimiter) == -1) {
+		snprintf(err, errlen, "recipient_delimiter is too long for "
+		    "the store");
+		db_close(db);
+		db = NULL;
+	}
+	return db;
+}

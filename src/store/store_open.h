@@ -60,6 +60,17 @@ struct db *store_open_with_password(const struct conf *c,
     const char *password, bool create, char *err, size_t errlen);
 
 /*
+ * store_open for a handle that must exist while the PostgreSQL server is
+ * away: it connects at its first call (db_open_pg_later), whose failure
+ * is a DB_ERROR as after a broken connection, and its schema is not
+ * checked (the master checked it when `serve` started). The SMTP
+ * workers' two DMARC row buffers, so that a worker the master starts
+ * during an outage serves. SQLite: store_open.
+ */
+struct db *store_open_later(const struct conf *c, bool create, char *err,
+    size_t errlen);
+
+/*
  * The password hashes the keys process reads: PostgreSQL's passwords
  * table as the keys role (store_open_keys_dsn with
  * keys_postgresql_password_file's password; without keys_postgresql, the
