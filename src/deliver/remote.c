@@ -922,7 +922,9 @@ remote_setup_store(struct delivery_method *rd, char *err, size_t errlen)
 	const struct conf *c = rd->conf;
 	struct mtasts_params p;
 
-	if ((rd->db = store_open(c, true, err, errlen)) == NULL)
+	/* A runner started while the server is away still delivers: the
+	 * handle connects at its first use, on rd->store's thread. */
+	if ((rd->db = store_open_later(c, true, err, errlen)) == NULL)
 		return -1;
 	db_relaxed_durability(rd->db);
 	if ((rd->flush_ev = evtimer_new(rd->base, remote_flush_cb, rd)) ==

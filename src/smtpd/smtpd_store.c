@@ -676,16 +676,23 @@ smtpd_store_tick(struct smtpd_ctx *ctx)
 {
 	struct smtpd_store *st = ctx->store;
 	struct smtpd_store_flush *f;
+	struct db *db;
 
-	if (st == NULL || st->flush_job != NULL || st->spare == NULL ||
-	    (db_dmarc_pending(ctx->db) == 0 &&
-	    db_dmarc_failure_pending(ctx->db) == 0))
+	if (st == NULL || st->flush_job != NULL || st->spare == NULL)
 		return;
+	if (db_dmarc_pending(ctx->db) > 0 ||
+	    db_dmarc_failure_pending(ctx->db) > 0) {
+		db = ctx->db;		/* the new rows: the handles swap */
+		ctx->db = st->spare;
+	} else if (db_dmarc_pending(st->spare) > 0 ||
+	    db_dmarc_failure_pending(st->spare) > 0)
+		db = st->spare;		/* kept after a failed write: again */
+	else
+		return;
+	st->spare = NULL;
 	f = xcalloc(1, sizeof(*f));
 	f->st = st;
-	f->db = ctx->db;
-	ctx->db = st->spare;
-	st->spare = NULL;
+	f->db = db;
 	st->flush_job = workpool_submit(db_pool_workpool(st->pool),
 	    smtpd_store_flush_run, smtpd_store_flush_done, f);
 }

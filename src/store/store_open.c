@@ -94,22 +94,19 @@ store_open_is_remote(const struct conf *c)
 	return c->store_backend == CONF_STORE_POSTGRESQL;
 }
 
-struct db *
-store_open(const struct conf *c, bool create, char *err, size_t errlen)
-{
-	return store_open_with_password(c, c->store_postgresql_password,
-	    create, err, errlen);
-}
-
-struct db *
-store_open_with_password(const struct conf *c, const char *password,
-    bool create, char *err, size_t errlen)
+/* The store of c, with password for PostgreSQL; connected now, or at
+ * its first call when later. */
+static struct db *
+store_open_as(const struct conf *c, const char *password, bool create,
+    bool later, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct db *db;
 
 	if (store_open_is_remote(c))
-		db = db_open_pg(c->store_postgresql, password, err, errlen);
+		db = later ? db_open_pg_later(c->store_postgresql, password,
+		    err, errlen) : db_open_pg(c->store_postgresql, password,
+		    err, errlen);
 	else {
 		if ((size_t)snprintf(path, sizeof(path), "%s/sealmail.db",
 		    c->data_dir) >= sizeof(path)) {
@@ -129,21 +126,22 @@ store_open_with_password(const struct conf *c, const char *password,
 }
 
 struct db *
+store_open(const struct conf *c, bool create, char *err, size_t errlen)
+{
+	return store_open_as(c, c->store_postgresql_password, create, false,
+	    err, errlen);
+}
+
+struct db *
+store_open_with_password(const struct conf *c, const char *password,
+    bool create, char *err, size_t errlen)
+{
+	return store_open_as(c, password, create, false, err, errlen);
+}
+
+struct db *
 store_open_later(const struct conf *c, bool create, char *err, size_t errlen)
 {
-	struct db *db;
-
-	if (!store_open_is_remote(c))
-		return store_open(c, create, err, errlen);
-	db = db_open_pg_later(c->store_postgresql,
-	    c->store_postgresql_password, err, errlen);
-	/* As store_open does. */
-	if (db != NULL && db_set_recipient_delimiter(db,
-	    c->recipient_delimiter) == -1) {
-		snprintf(err, errlen, "recipient_delimiter is too long for "
-		    "the store");
-		db_close(db);
-		db = NULL;
-	}
-	return db;
+	return store_open_as(c, c->store_postgresql_password, create, true,
+	    err, errlen);
 }

@@ -64,8 +64,9 @@ struct db *store_open_with_password(const struct conf *c,
  * away: it connects at its first call (db_open_pg_later), whose failure
  * is a DB_ERROR as after a broken connection, and its schema is not
  * checked (the master checked it when `serve` started). The SMTP
- * workers' two DMARC row buffers, so that a worker the master starts
- * during an outage serves. SQLite: store_open.
+ * workers' two DMARC row buffers and remote delivery's handle in the
+ * runner, so that a worker or runner the master starts during an outage
+ * serves. SQLite: store_open.
  */
 struct db *store_open_later(const struct conf *c, bool create, char *err,
     size_t errlen);
