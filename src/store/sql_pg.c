@@ -7,13 +7,16 @@
  * What the server sends is not trusted: its sizes are bounded, its
  * integers parsed strictly. A broken connection makes the call that met it
  * return SQL_UNAVAILABLE; the handle reconnects at a later call, no sooner
- * than a backoff that doubles from 100 ms to 5 s. A handle of
- * sql_open_pg_later starts unconnected and connects the same way.
+ * than a backoff that doubles from 100 ms to 5 s, unless the statement
+ * never ran and no transaction was open (sql_pg_go: a server restart).
+ * A handle of sql_open_pg_later starts unconnected and connects the same
+ * way.
  */
 #include "store/sql.h"
 
 #include <libpq-fe.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +82,9 @@ struct sql_pg {
 	unsigned		 backoff_ms;
 	bool			 in_tx;
 	bool			 tx_lost;	/* broke inside a transaction */
+	bool			 unrun;		/* the last break: before the
+						 * statement ran (not sent, or
+						 * the session ended) */
 	int64_t			 changes;
 	struct sql_pg_stmt	*stmts;
 	char			 err[512];
@@ -246,6 +252,8 @@ sql_pg_result_error(struct sql_pg *pg, const PGresult *res)
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
 	sql_pg_seterr(pg, "", msg != NULL ? msg : PQresultErrorMessage(res));
+	if (sql_pg_state_ended(state))
+		pg->unrun = true;
 	switch (sql_pg_state_class(state)) {
 	case SQL_PG_STATE_CONSTRAINT:
 		return SQL_CONSTRAINT;
@@ -448,23 +456,90 @@ static enum sql_rc
 sql_pg_send_failed(struct sql_pg *pg)
 {
 	sql_pg_seterr(pg, "", PQerrorMessage(pg->conn));
-	if (PQstatus(pg->conn) == CONNECTION_BAD)
+	if (PQstatus(pg->conn) == CONNECTION_BAD) {
+		pg->unrun = true;
 		return sql_pg_break(pg);
+	}
 	return SQL_ERROR;
+}
+
+static void sql_pg_clear_rows(struct sql_pg_stmt *st);
+
+/* Whether an idle connection is still there: what the server sent while
+ * it sat idle (its goodbye at a shutdown, the end of the stream after a
+ * crash) is read now, before a statement is sent on it. Dropped if not,
+ * with no backoff: nothing has been asked of the server yet. */
+static void
+sql_pg_probe(struct sql_pg *pg)
+{
+	struct pollfd p = { .fd = PQsocket(pg->conn), .events = POLLIN };
+
+	/* One read each: a goodbye, then the end of the stream (a few rounds
+	 * at most, so a chatty server cannot keep us here). */
+	for (int i = 0; i < 4; i++) {
+		if (p.fd < 0 || poll(&p, 1, 0) != 1)
+			return;
+		if (!PQconsumeInput(pg->conn) ||
+		    PQstatus(pg->conn) != CONNECTION_OK)
+			break;
+		if (i == 3)
+			return;
+	}
+	PQfinish(pg->conn);
+	pg->conn = NULL;
+	pg->retry_at = 0;
+}
+
+/* Send st (NULL: text, no parameters, no rows kept) and collect. */
+static enum sql_rc
+sql_pg_send(struct sql_pg *pg, struct sql_pg_stmt *st, const char *text)
+{
+	if (!(st != NULL ? PQsendQueryParams(pg->conn, st->text, st->nparams,
+	    (const Oid *)st->types, (const char *const *)st->values,
+	    st->lengths, st->formats, 0) : PQsendQuery(pg->conn, text)))
+		return sql_pg_send_failed(pg);
+	(void)PQsetSingleRowMode(pg->conn);
+	return sql_pg_collect(pg, st);
+}
+
+/*
+ * Run on the connection. A connection that sat idle through a restart of
+ * the server is found broken before the statement goes (sql_pg_probe),
+ * or by the statement itself when the server ended the session just
+ * then: when that statement never ran (the send failed, or
+ * sql_pg_state_ended) and no transaction was open, it goes once more on
+ * a new connection at once. So a restart does not fail one call for every
+ * connection it left behind. A break that could have come after the
+ * statement ran (the connection just closing) is not retried.
+ */
+static enum sql_rc
+sql_pg_go(struct sql_pg *pg, struct sql_pg_stmt *st, const char *text)
+{
+	enum sql_rc rc;
+	bool in_tx;
+
+	if (pg->conn != NULL && !pg->in_tx)
+		sql_pg_probe(pg);
+	if ((rc = sql_pg_ready(pg)) != SQL_OK)
+		return rc;
+	in_tx = pg->in_tx;
+	pg->unrun = false;
+	rc = sql_pg_send(pg, st, text);
+	if (rc != SQL_UNAVAILABLE || in_tx || !pg->unrun || pg->conn != NULL)
+		return rc;
+	pg->retry_at = 0;
+	if ((rc = sql_pg_ready(pg)) != SQL_OK)
+		return rc;
+	if (st != NULL)
+		sql_pg_clear_rows(st);	/* any the break cut short */
+	return sql_pg_send(pg, st, text);
 }
 
 /* Run text (no parameters, no rows kept). */
 static enum sql_rc
 sql_pg_run_simple(struct sql_pg *pg, const char *text)
 {
-	enum sql_rc rc;
-
-	if ((rc = sql_pg_ready(pg)) != SQL_OK)
-		return rc;
-	if (!PQsendQuery(pg->conn, text))
-		return sql_pg_send_failed(pg);
-	(void)PQsetSingleRowMode(pg->conn);
-	return sql_pg_collect(pg, NULL);
+	return sql_pg_go(pg, NULL, text);
 }
 
 static struct sql_pg *
@@ -806,17 +881,7 @@ sql_pg_bind_count(const struct sql_stmt *st)
 static enum sql_rc
 sql_pg_run(struct sql_pg_stmt *st)
 {
-	struct sql_pg *pg = st->pg;
-	enum sql_rc rc;
-
-	if ((rc = sql_pg_ready(pg)) != SQL_OK)
-		return rc;
-	if (!PQsendQueryParams(pg->conn, st->text, st->nparams,
-	    (const Oid *)st->types, (const char *const *)st->values,
-	    st->lengths, st->formats, 0))
-		return sql_pg_send_failed(pg);
-	(void)PQsetSingleRowMode(pg->conn);
-	return sql_pg_collect(pg, st);
+	return sql_pg_go(st->pg, st, NULL);
 }
 
 static enum sql_rc

@@ -254,3 +254,12 @@ sql_pg_state_class(const char *st)
 		return SQL_PG_STATE_UNAVAILABLE;
 	return SQL_PG_STATE_ERROR;
 }
+
+bool
+sql_pg_state_ended(const char *st)
+{
+	/* 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
+	 * now: the server ended the session, rolling back what it ran. */
+	return st != NULL && strnlen(st, 6) == 5 && (strcmp(st, "57P01") ==
+	    0 || strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0);
+}

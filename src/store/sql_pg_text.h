@@ -48,5 +48,8 @@ enum sql_pg_state {
 	SQL_PG_STATE_UNAVAILABLE,	/* class 08, 57P01..57P03 */
 };
 enum sql_pg_state sql_pg_state_class(const char *sqlstate);
+/* Whether the server ended the session (57P01..57P03): a statement it
+ * answered so never ran, or was rolled back. */
+bool sql_pg_state_ended(const char *sqlstate);
 
 #endif

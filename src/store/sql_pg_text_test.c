@@ -182,6 +182,14 @@ test_state(void **state)
 	assert_int_equal(sql_pg_state_class("57P03"),
 	    SQL_PG_STATE_UNAVAILABLE);
 	assert_int_equal(sql_pg_state_class("57P04"), SQL_PG_STATE_ERROR);
+	assert_true(sql_pg_state_ended("57P01"));
+	assert_true(sql_pg_state_ended("57P02"));
+	assert_true(sql_pg_state_ended("57P03"));
+	assert_false(sql_pg_state_ended("57P04"));
+	assert_false(sql_pg_state_ended("08006"));	/* could have run */
+	assert_false(sql_pg_state_ended("57P011"));
+	assert_false(sql_pg_state_ended("57P0"));
+	assert_false(sql_pg_state_ended(NULL));
 	assert_int_equal(sql_pg_state_class("57014"), SQL_PG_STATE_ERROR);
 	assert_int_equal(sql_pg_state_class("42P01"), SQL_PG_STATE_ERROR);
 	assert_int_equal(sql_pg_state_class("2350"), SQL_PG_STATE_ERROR);

@@ -500,6 +500,13 @@ outage_cmd(struct sql *sql, const char *cmd)
 		printf("%s attempts=%d calls=%d other=%d\n", attempts >= 2 &&
 		    attempts <= 7 && calls > 50 && other == 0 ? "ok" : "fail",
 		    attempts, calls, other);
+	} else if (strcmp(cmd, "once") == 0) {
+		/* One call, no second chance: a row or the failure. */
+		st = sql_prepare(sql, lost);
+		rc = sql_step(st);
+		sql_finalize(st);
+		printf("%s %s %s\n", rc == SQL_ROW ? "ok" : "fail", rc_name(rc),
+		    sql_errmsg(sql));
 	} else if (strcmp(cmd, "commit_unavailable") == 0) {
 		rc = sql_commit(sql);
 		printf("%s %s %s\n", rc == SQL_UNAVAILABLE ? "ok" : "fail",

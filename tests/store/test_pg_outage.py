@@ -192,9 +192,7 @@ def test_worker_killed_during_outage_serves_and_resumes(node, pg):
     # server is away again waits on them. Its recipient must be answered
     # from the worker's cache then: alice is, once asked after the
     # worker's first successful read of the change counter (every 500
-    # ms; the first query on each store connection after a restart of
-    # the server fails); if not, the server comes back and she is asked
-    # again.
+    # ms); if not, the server comes back and she is asked again.
     assert dmarc_rows(pg) == []
     during = new_marker()
     try:

@@ -183,6 +183,37 @@ class Outage:
                 self.p.wait()
 
 
+def test_idle_connection_through_a_restart(pg):
+    """A connection that sat idle while the server restarted is found
+    broken by the next statement, which the server never ran: that call
+    still answers (sent again at once on a new connection), rather than
+    failing once per connection a restart left behind."""
+    dsn = pg.new_database("restart")
+    assert check("migrate", dsn, pg.pwfile).returncode == 0
+    o = Outage(dsn, pg.pwfile)
+    try:
+        assert o.ask("once").startswith("ok")
+        for mode in ("fast", "immediate"):
+            pg.stop(mode)
+            pg.start()
+            ans = o.ask("once")
+            assert ans.startswith("ok"), (mode, ans)
+        # Inside a transaction the break is the caller's news: never
+        # sent again, the transaction said lost until rolled back.
+        assert o.ask("begin_insert").startswith("ok")
+        pg.stop("fast")
+        pg.start()
+        assert o.ask("expect_unavailable").startswith("ok")
+        assert o.ask("expect_lost").startswith("ok")
+        assert o.ask("rollback") == "ok"
+        # Then again after the backoff (it starts at 100 ms).
+        assert o.ask("recover").startswith("ok")
+    finally:
+        o.close()
+        if not pg.running:
+            pg.start()
+
+
 def test_connection_loss_and_recovery(pg):
     """The server stopped mid-use: calls answer SQL_UNAVAILABLE (not
     SQL_ERROR), a transaction open at the break is reported lost, while it
