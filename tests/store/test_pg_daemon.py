@@ -134,10 +134,13 @@ def auth(d, password):
 
 def test_sandboxed_on_postgresql(cluster):
     """Every process entered its sandbox (the build's default) and
-    connected from inside it."""
-    log = cluster["d"].log_text()
+    connected from inside it. The daemon is ready once its listeners
+    answer; the queue runner may still be starting then (a loaded
+    machine): waited for."""
+    d = cluster["d"]
     for who in ("smtp worker", "queue runner", "keys"):
-        assert "%s sandboxed" % who in log, log[-3000:]
+        harness.wait_until(lambda: "%s sandboxed" % who in d.log_text(),
+                           15, what="%s sandboxed" % who)
 
 
 def test_auth_against_postgresql(cluster):
