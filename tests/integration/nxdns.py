@@ -57,6 +57,10 @@ def answer(query):
 
 
 class NxDns:
+    # The reply to a query (bytes or None): a subclass may answer some
+    # names itself.
+    answer = staticmethod(answer)
+
     def __init__(self, host="127.0.0.1"):
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind((host, 0))
@@ -81,7 +85,7 @@ class NxDns:
                 return
             if self.stopping:
                 return
-            r = answer(q)
+            r = self.answer(q)
             self.queries += 1
             if r:
                 try:
@@ -108,7 +112,7 @@ class NxDns:
                         if not chunk:
                             break
                         q += chunk
-                    r = answer(q)
+                    r = self.answer(q)
                     self.queries += 1
                     if not r:
                         break
