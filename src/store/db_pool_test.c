@@ -230,6 +230,9 @@ test_dmarc_rows_kept(void **unused)
 		.policy = "none", .disposition = "none", .result = "pass",
 		.pub = { .p = "none" },
 	};
+	/* The server refuses the rows (here: a trigger). */
+	static const char refuse[] = "CREATE TRIGGER refuse BEFORE INSERT ON "
+	    "dmarc_results BEGIN SELECT RAISE(ABORT, 'refused'); END";
 	long long oldest;
 	char err[256];
 	struct db *db;
@@ -240,10 +243,7 @@ test_dmarc_rows_kept(void **unused)
 	assert_non_null(db);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(db_dmarc_defer(db, &row), DB_OK);
-	/* The server refuses the rows (here: a trigger). */
-	assert_int_equal(db_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON "
-	    "dmarc_results BEGIN SELECT RAISE(ABORT, 'refused'); END",
-	    "trigger"), 0);
+	assert_int_equal(db_exec(db, refuse, "trigger"), 0);
 	assert_int_equal(db_dmarc_flush_keep(db), DB_ERROR);
 	assert_int_equal(db_dmarc_pending(db), 3);
 	assert_int_equal(db_exec(db, "DROP TRIGGER refuse", "trigger"), 0);
@@ -253,9 +253,7 @@ test_dmarc_rows_kept(void **unused)
 	assert_int_equal(oldest, 1700000000);
 	/* db_dmarc_flush still drops them, as it always did. */
 	assert_int_equal(db_dmarc_defer(db, &row), DB_OK);
-	assert_int_equal(db_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON "
-	    "dmarc_results BEGIN SELECT RAISE(ABORT, 'refused'); END",
-	    "trigger"), 0);
+	assert_int_equal(db_exec(db, refuse, "trigger"), 0);
 	assert_int_equal(db_dmarc_flush(db), DB_ERROR);
 	assert_int_equal(db_dmarc_pending(db), 0);
 	db_close(db);

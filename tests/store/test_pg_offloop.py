@@ -21,9 +21,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
                                 "integration"))
 import fakemilter  # noqa: E402
 import harness  # noqa: E402
-from harness import Config, Daemon, make_cert, new_marker, \
-    run_cli  # noqa: E402
+from harness import new_marker  # noqa: E402
 import nxdns  # noqa: E402
+
+import pgnode  # noqa: E402
 
 
 DB = "offloop"
@@ -53,32 +54,20 @@ def node(pg, milter, tmp_path_factory):
     local login the tests' sendmail runs as)."""
     folder = str(tmp_path_factory.mktemp("pgoffloop"))
     dns = nxdns.NxDns()
-    c = Config(folder, [make_cert(folder, "ec")])
-    c.server["workers"] = "1"
-    c.dns["resolver"] = dns.resolver
+    c = pgnode.config(folder, dns)
     c.listen("mx", "mx", "none")
     c.listen("submissions", "submission", "implicit")
     c.extra = pg.store_section(DB) + (
         '\n[milter "fake"]\naddress = %s\nroles = mx, submission\n'
         "command_timeout = 30s\ncontent_timeout = 30s\n" % milter.address)
-    path = c.write()
-    for args, stdin in (
-            (("store", "migrate"), None),
-            (("user", "add", ALICE, "--password-stdin"), ALICE_PW + "\n"),
-            (("user", "add", "bob@example.test", "--no-password"), None),
-            (("alias", "add", "sales@example.test", ALICE), None),
-            (("alias", "add", "ops@example.test", "root@example.test"),
-             None)):
-        r = run_cli(path, *args, input=stdin)
-        assert r.returncode == 0, r.stdout + r.stderr
-    d = None
     try:
-        d = Daemon(c).start(timeout=30)
-        yield d
-    finally:
-        if d is not None:
-            d.stop()
+        pgnode.provision(c, ((ALICE, ALICE_PW), ("bob@example.test", None)),
+                         (("sales@example.test", ALICE),
+                          ("ops@example.test", "root@example.test")))
+    except BaseException:
         dns.close()
+        raise
+    yield from pgnode.serve(c, dns)
 
 
 def loop_answers(node):

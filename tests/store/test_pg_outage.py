@@ -17,9 +17,10 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
                                 "integration"))
-from harness import Config, Daemon, make_cert, make_message, \
-    new_marker, run_cli, wait_until  # noqa: E402
+from harness import make_message, new_marker, wait_until  # noqa: E402
 import nxdns  # noqa: E402
+
+import pgnode  # noqa: E402
 
 DB = "outage1"
 # Sender domains whose mail the worker evaluates with DMARC (a record,
@@ -69,27 +70,16 @@ def node(pg, tmp_path_factory):
     """sealmail serve (one worker) on database DB with alice and carol."""
     folder = str(tmp_path_factory.mktemp("pgoutage"))
     dns = DmarcDns()
-    c = Config(folder, [make_cert(folder, "ec")])
-    c.server["workers"] = "1"
-    c.dns["resolver"] = dns.resolver
+    c = pgnode.config(folder, dns)
     c.listen("mx", "mx", "none")
-    c.extra = ("\n[store]\nbackend = postgresql\npostgresql = %s "
-               "connect_timeout=2\npostgresql_password_file = %s\n"
-               % (pg.new_database(DB), pg.pwfile))
-    d = None
+    c.extra = pg.store_section(DB)
     try:
-        path = c.write()
-        for args in (("store", "migrate"),
-                     ("user", "add", "alice@example.test", "--no-password"),
-                     ("user", "add", "carol@example.test", "--no-password")):
-            r = run_cli(path, *args)
-            assert r.returncode == 0, r.stdout + r.stderr
-        d = Daemon(c).start(timeout=30)
-        yield d
-    finally:
-        if d is not None:
-            d.stop()
+        pgnode.provision(c, (("alice@example.test", None),
+                             ("carol@example.test", None)))
+    except BaseException:
         dns.close()
+        raise
+    yield from pgnode.serve(c, dns)
 
 
 def rcpt_once(node, address, sender="sender@example.net"):

@@ -65,14 +65,12 @@ B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 def provision_pg(users, aliases):
     """pool.start's provisioning of A: the schema first (`store
     migrate`), then the accounts, all in PostgreSQL."""
+    accounts = env.provision_accounts(users, aliases)
+
     def run(cfg):
         cfg.write()
         cli_ok(cfg.path, "store", "migrate")
-        for addr, pw in users:
-            cli_ok(cfg.path, "user", "add", addr, "--password-stdin",
-                   input=pw + "\n")
-        for addr, target in aliases:
-            cli_ok(cfg.path, "alias", "add", addr, target)
+        accounts(cfg)
     return run
 
 

@@ -19,26 +19,15 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
                                 "integration"))
 import harness  # noqa: E402
-from harness import Config, Daemon, make_cert, make_message, \
-    new_marker, run_cli  # noqa: E402
+from harness import Daemon, make_message, new_marker, \
+    run_cli  # noqa: E402
 import nxdns  # noqa: E402
+
+import pgnode  # noqa: E402
 
 
 DB = "worker1"
 DB2 = "worker2"
-
-
-def on_postgresql(c, pg, db, users, alias):
-    """Point config c at a new database db of pg, write it, migrate, and
-    add users (no password) and alias (address, target)."""
-    c.extra = pg.store_section(db)
-    path = c.write()
-    cmds = [("store", "migrate")]
-    cmds += [("user", "add", u, "--no-password") for u in users]
-    cmds += [("alias", "add") + alias]
-    for args in cmds:
-        r = run_cli(path, *args)
-        assert r.returncode == 0, r.stdout + r.stderr
 
 
 @pytest.fixture(scope="module")
@@ -47,21 +36,17 @@ def node(pg, tmp_path_factory):
     added before the start."""
     folder = str(tmp_path_factory.mktemp("pgworker"))
     dns = nxdns.NxDns()
-    c = Config(folder, [make_cert(folder, "ec")])
-    c.server["workers"] = "1"
-    c.dns["resolver"] = dns.resolver
+    c = pgnode.config(folder, dns)
     c.listen("mx", "mx", "none")
-    d = None
+    c.extra = pg.store_section(DB)
     try:
-        on_postgresql(c, pg, DB, ("alice@example.test", "carol@example.test",
-                                  "dave@example.test"),
-                      ("sales@example.test", "alice@example.test"))
-        d = Daemon(c).start(timeout=30)
-        yield d
-    finally:
-        if d is not None:
-            d.stop()
+        pgnode.provision(c, [(u, None) for u in (
+            "alice@example.test", "carol@example.test", "dave@example.test")],
+            (("sales@example.test", "alice@example.test"),))
+    except BaseException:
         dns.close()
+        raise
+    yield from pgnode.serve(c, dns)
 
 
 def cli(node, *args):
@@ -265,9 +250,7 @@ def dove_node(pg, tmp_path_factory):
     folder = tempfile.mkdtemp(prefix="sealmail-pgdove-", dir="/tmp")
     os.chmod(folder, 0o755)
     dns = nxdns.NxDns()
-    c = Config(folder, [make_cert(folder, "ec")])
-    c.server["workers"] = "1"
-    c.dns["resolver"] = dns.resolver
+    c = pgnode.config(folder, dns)
     c.listen("submissions", "submission", "implicit")
     dc = dovecot.Dovecot(os.path.join(folder, "dovecot"), c.data_dir,
                          auth_users={"erin@example.test": "erin-pw-long"})
@@ -275,8 +258,10 @@ def dove_node(pg, tmp_path_factory):
     os.chmod(dc.base, 0o755)
     c.auth["passdb"] = "dovecot:" + dc.auth_sock
     try:
-        on_postgresql(c, pg, DB2, ("erin@example.test", "bob@example.test"),
-                      ("erin.alias@example.test", "erin@example.test"))
+        c.extra = pg.store_section(DB2)
+        pgnode.provision(c, (("erin@example.test", None),
+                             ("bob@example.test", None)),
+                         (("erin.alias@example.test", "erin@example.test"),))
         yield from dovecot.serve(dc, Daemon(c), folder)
     finally:
         dns.close()
