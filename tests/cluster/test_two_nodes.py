@@ -603,8 +603,10 @@ def test_node_killed_under_load(cluster):
         before = load.n_acked()
         wait_until(lambda: load.n_acked() >= before + 20, 30,
                    what="node 2 to take 20 more while node 1 is down")
-        n1.start(timeout=30)
+        # Down until its restart begins: HAProxy may send it a session
+        # as soon as its health check passes, before start() returns.
         back = time.monotonic()
+        n1.start(timeout=30)
         cluster.wait_up(("n1",))
         load.join()
     finally:
